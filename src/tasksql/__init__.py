@@ -1,0 +1,5 @@
+"""tasksql: CREATE TASK for ordinary databases."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
