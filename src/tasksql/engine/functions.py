@@ -1,0 +1,60 @@
+"""SYSTEM$ functions callable from any statement (as opposed to those only valid inside a task body).
+
+``SYSTEM$TASK_DEPENDENTS_ENABLE('<root>')`` resumes a root task and every task reachable from it;
+it returns the status text Snowflake returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tasksql.catalog.base import TaskUpdate
+from tasksql.engine.core import Engine
+from tasksql.engine.tasks_ddl import next_fire_at
+from tasksql.errors import TaskNotFound, ValidationError
+from tasksql.model import TaskState
+from tasksql.scheduler.graph import Graph
+from tasksql.sysviews.tables import ScalarFn
+
+
+def _name_arg(args: list[object], fn: str) -> str:
+    if len(args) != 1 or not isinstance(args[0], str):
+        raise ValidationError(f"{fn}('<task name>') takes one task name", code="INVALID_ARGUMENT")
+    return args[0]
+
+
+def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
+    async def dependents_enable(args: list[object]) -> object:
+        from tasksql.sysviews.relations import _parse_name
+
+        text = _name_arg(args, "SYSTEM$TASK_DEPENDENTS_ENABLE")
+        root_name = engine.resolve(_parse_name(text))
+        records = {r.name: r for r in await engine.catalog.list_tasks()}
+        if root_name not in records:
+            raise TaskNotFound(f"task {text} does not exist")
+        graph = Graph({n: r.definition for n, r in records.items()})
+        names = [root_name, *graph.descendants(root_name)]
+        final = graph.finalizer_of.get(root_name)
+        if final is not None:
+            names.append(final)
+        now = engine.now()
+        updates = [
+            TaskUpdate(
+                task_id=records[n].id,
+                expected_version=records[n].version,
+                state=TaskState.STARTED,
+                suspend_reason=None,
+                resumed_on=now,
+                consecutive_failures=0,
+                next_fire_at=next_fire_at(records[n].definition, anchor=now, now=now),
+            )
+            for n in names
+            if records[n].state is not TaskState.STARTED
+        ]
+        if updates:
+            await engine.catalog.update_tasks(updates, now=now, actor=engine.session.user)
+            if engine.scheduler is not None:
+                engine.scheduler.notify_change()
+        return f"Task {text} and its dependents are started ({len(names)} tasks)."
+
+    return {"system$task_dependents_enable": dependents_enable}

@@ -1,0 +1,259 @@
+"""Notification integrations, warehouses and streams: catalog objects other than tasks."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from tasksql.engine.core import Engine
+from tasksql.engine.results import Result
+from tasksql.errors import (
+    CatalogError,
+    IntegrationNotFound,
+    NotSupportedError,
+    ObjectExists,
+    ValidationError,
+    WarehouseNotFound,
+)
+from tasksql.model import IntegrationDef, Webhook, WarehouseDef
+from tasksql.sql import statements as st
+from tasksql.warehouses.base import redact_url
+
+SECRET_MASK = "********"
+_WEBHOOK_FIELDS = {"url", "method", "authorization_header", "signing_secret"}
+
+
+# --- notification integrations -------------------------------------------------------------------
+
+
+async def create_integration(engine: Engine, stmt: st.CreateIntegration) -> Result:
+    d = stmt.definition
+    existing = await engine.catalog.get_integration(d.name)
+    if existing is not None and stmt.if_not_exists:
+        return Result.status(f"{d.name} already exists, statement succeeded.", "CREATE NOTIFICATION INTEGRATION")
+    if existing is not None and not stmt.or_replace:
+        raise ObjectExists(
+            f"notification integration {d.name} already exists", code="INTEGRATION_EXISTS", span=stmt.span
+        )
+    await engine.catalog.put_integration(d, replace=stmt.or_replace, now=engine.now())
+    return Result.status(f"Integration {d.name} successfully created.", "CREATE NOTIFICATION INTEGRATION")
+
+
+async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result:
+    d = await engine.catalog.get_integration(stmt.name)
+    if d is None:
+        if stmt.if_exists:
+            return Result.status("Statement executed successfully.", "ALTER NOTIFICATION INTEGRATION")
+        raise IntegrationNotFound(f"notification integration {stmt.name} does not exist", span=stmt.span)
+    hook = dataclasses.asdict(d.webhook) if d.webhook else {"url": ""}
+    top: dict[str, Any] = {}
+    for key, value in stmt.assignments:
+        if key == "webhook" and isinstance(value, Webhook):
+            hook = dataclasses.asdict(value)
+        elif key in _WEBHOOK_FIELDS:
+            hook[key] = value
+        else:
+            top[key] = value
+    for key in stmt.unset:
+        if key in _WEBHOOK_FIELDS - {"url"}:
+            hook[key] = "POST" if key == "method" else None
+        elif key in ("comment",):
+            top[key] = None
+        elif key == "enabled":
+            top[key] = True
+        else:
+            raise ValidationError(f"cannot unset {key.upper()}", code="INVALID_VALUE", span=stmt.span)
+    new = dataclasses.replace(d, **top, webhook=Webhook(**hook) if hook.get("url") else None)
+    await engine.catalog.put_integration(new, replace=True, now=engine.now())
+    return Result.status("Statement executed successfully.", "ALTER NOTIFICATION INTEGRATION")
+
+
+async def drop_integration(engine: Engine, stmt: st.DropIntegration) -> Result:
+    users = [r.name for r in await engine.catalog.list_tasks()
+             if stmt.name in (r.definition.error_integration, r.definition.success_integration)]  # fmt: skip
+    if users and await engine.catalog.get_integration(stmt.name) is not None:
+        names = ", ".join(engine.display_name(n) for n in users)
+        raise CatalogError(
+            f"notification integration {stmt.name} is used by task(s) {names}; unset it there first",
+            code="INTEGRATION_IN_USE",
+            span=stmt.span,
+        )
+    dropped = await engine.catalog.drop_integration(stmt.name)
+    if not dropped and not stmt.if_exists:
+        raise IntegrationNotFound(f"notification integration {stmt.name} does not exist", span=stmt.span)
+    return Result.status(f"{stmt.name} successfully dropped.", "DROP NOTIFICATION INTEGRATION")
+
+
+def _integration_properties(d: IntegrationDef) -> list[tuple[str, Any]]:
+    hook = d.webhook
+    return [
+        ("name", d.name),
+        ("type", d.type),
+        ("enabled", d.enabled),
+        ("url", hook.url if hook else None),
+        ("method", hook.method if hook else None),
+        ("authorization_header", SECRET_MASK if hook and hook.authorization_header else None),
+        ("signing_secret", SECRET_MASK if hook and hook.signing_secret else None),
+        ("comment", d.comment),
+    ]
+
+
+async def describe_integration(engine: Engine, stmt: st.DescribeIntegration) -> Result:
+    d = await engine.catalog.get_integration(stmt.name)
+    if d is None:
+        raise IntegrationNotFound(f"notification integration {stmt.name} does not exist", span=stmt.span)
+    return Result.table(("property", "value"), _integration_properties(d), "DESCRIBE NOTIFICATION INTEGRATION")
+
+
+async def show_integrations(engine: Engine, stmt: st.ShowIntegrations) -> Result:
+    from tasksql.engine.show import like
+
+    rows = [
+        (r.definition.name, r.definition.type, "NOTIFICATION", r.definition.enabled, r.definition.comment,
+         r.created_on)  # fmt: skip
+        for r in await engine.catalog.list_integrations()
+        if stmt.like is None or like(r.definition.name, stmt.like)
+    ]
+    columns = ("name", "type", "category", "enabled", "comment", "created_on")
+    return Result.table(columns, rows, "SHOW NOTIFICATION INTEGRATIONS")
+
+
+# --- warehouses ----------------------------------------------------------------------------------
+
+
+async def create_warehouse(engine: Engine, stmt: st.CreateWarehouse) -> Result:
+    d = stmt.definition
+    existing = await engine.catalog.get_warehouse(d.name)
+    if existing is not None and stmt.if_not_exists:
+        return Result.status(f"{d.name} already exists, statement succeeded.", "CREATE WAREHOUSE")
+    if existing is not None and not stmt.or_replace:
+        raise ObjectExists(f"warehouse {d.name} already exists", code="WAREHOUSE_EXISTS", span=stmt.span)
+    await engine.catalog.put_warehouse(d, replace=stmt.or_replace, now=engine.now())
+    return Result.status(f"Warehouse {d.name} successfully created.", "CREATE WAREHOUSE")
+
+
+async def alter_warehouse(engine: Engine, stmt: st.AlterWarehouse) -> Result:
+    d = await engine.catalog.get_warehouse(stmt.name)
+    if d is None:
+        if stmt.if_exists:
+            return Result.status("Statement executed successfully.", "ALTER WAREHOUSE")
+        raise WarehouseNotFound(f"warehouse {stmt.name} does not exist", span=stmt.span)
+    new: WarehouseDef = dataclasses.replace(d, **dict(stmt.assignments))
+    await engine.catalog.put_warehouse(new, replace=True, now=engine.now())
+    return Result.status("Statement executed successfully.", "ALTER WAREHOUSE")
+
+
+async def drop_warehouse(engine: Engine, stmt: st.DropWarehouse) -> Result:
+    users = [r.name for r in await engine.catalog.list_tasks() if r.definition.warehouse == stmt.name]
+    if users:
+        names = ", ".join(engine.display_name(n) for n in users)
+        raise CatalogError(
+            f"warehouse {stmt.name} is used by task(s) {names}; change their WAREHOUSE first",
+            code="WAREHOUSE_IN_USE",
+            span=stmt.span,
+        )
+    dropped = await engine.catalog.drop_warehouse(stmt.name)
+    if not dropped and not stmt.if_exists:
+        raise WarehouseNotFound(f"warehouse {stmt.name} does not exist", span=stmt.span)
+    return Result.status(f"{stmt.name} successfully dropped.", "DROP WAREHOUSE")
+
+
+async def show_warehouses(engine: Engine, stmt: st.ShowWarehouses) -> Result:
+    from tasksql.engine.show import like
+
+    rows = []
+    for r in await engine.catalog.list_warehouses():
+        d = r.definition
+        if stmt.like is not None and not like(d.name, stmt.like):
+            continue
+        concurrency = d.max_concurrency or engine.settings.default_max_concurrency
+        rows.append((d.name, d.type.value, redact_url(d.url) if d.url else None, concurrency, d.embedded,
+                     d.comment, r.created_on))  # fmt: skip
+    columns = ("name", "type", "url", "max_concurrency", "embedded", "comment", "created_on")
+    return Result.table(columns, rows, "SHOW WAREHOUSES")
+
+
+# --- streams (Timeplus) --------------------------------------------------------------------------
+
+_SIMPLE_TYPES = {
+    "string": "VARCHAR",
+    "fixed_string": "VARCHAR",
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "int128": "HUGEINT",
+    "uint8": "UTINYINT",
+    "uint16": "USMALLINT",
+    "uint32": "UINTEGER",
+    "uint64": "UBIGINT",
+    "float32": "FLOAT",
+    "float64": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "date32": "DATE",
+    "datetime": "TIMESTAMPTZ",
+    "datetime64": "TIMESTAMPTZ",
+    "uuid": "UUID",
+    "json": "JSON",
+    "ipv4": "VARCHAR",
+    "ipv6": "VARCHAR",
+}
+_WRAPPERS = {"nullable", "low_cardinality"}
+
+
+def stream_type(text: str) -> str:
+    """Map a Timeplus column type onto DuckDB; unknown types pass through unchanged."""
+    t = text.strip()
+    m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?", t, re.S)
+    if m is None:
+        return t
+    head, inner = m.group(1).lower(), m.group(2)
+    if head in _WRAPPERS and inner:
+        return stream_type(inner)
+    if head == "array" and inner:
+        return stream_type(inner) + "[]"
+    if head == "map" and inner:
+        key, _, value = _split_top(inner)
+        return f"MAP({stream_type(key)}, {stream_type(value)})"
+    if head == "decimal" and inner:
+        return f"DECIMAL({inner})"
+    if head in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[head]
+    return t
+
+
+def _split_top(text: str) -> tuple[str, str, str]:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return text[:i], ",", text[i + 1 :]
+    return text, "", ""
+
+
+async def create_stream(engine: Engine, stmt: st.CreateStream) -> Result:
+    if stmt.on_table is not None:
+        raise NotSupportedError(
+            "CREATE STREAM ... ON TABLE (change tracking) is not supported yet; CREATE STREAM name (columns) "
+            "creates an append-only stream",
+            span=stmt.span,
+        )
+    if not stmt.columns:
+        raise ValidationError("CREATE STREAM needs a column list", code="MISSING_COLUMNS", span=stmt.span)
+    from tasksql.model import quote_ident
+
+    cols = [f"{quote_ident(name)} {stream_type(typ)}" for name, typ in stmt.columns]
+    if "_tp_time" not in {name for name, _ in stmt.columns}:
+        # Every Timeplus stream has an event-time column; INTO fills it with its default.
+        cols.append("_tp_time TIMESTAMPTZ DEFAULT current_timestamp")
+    head = "CREATE OR REPLACE TABLE" if stmt.or_replace else "CREATE TABLE"
+    if stmt.if_not_exists:
+        head += " IF NOT EXISTS"
+    warehouse = await engine.warehouse()
+    await warehouse.execute(f"{head} {stmt.name} ({', '.join(cols)})")
+    return Result.status(f"Stream {stmt.name} successfully created.", "CREATE STREAM")

@@ -1,0 +1,65 @@
+"""Statements that are not tasksql's own: run in the default warehouse, with virtual relations spliced in."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+
+from tasksql import __version__
+from tasksql.engine.core import Engine
+from tasksql.engine.results import Result
+from tasksql.sql import statements as st
+from tasksql.sysviews.rewrite import find_refs
+from tasksql.sysviews.tables import Introspection, NodeInfo, ScalarFn, materialize
+from tasksql.warehouses.base import Warehouse
+
+
+def node_info(engine: Engine) -> NodeInfo:
+    return NodeInfo(
+        cluster_id=engine.settings.cluster_id,
+        node_id=engine.settings.effective_node_id,
+        started_at=engine.started_at or engine.now(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        version=__version__,
+        role="server" if engine.scheduler is not None else "embedded",
+    )
+
+
+def introspection(engine: Engine, warehouse: Warehouse, scalars: Mapping[str, ScalarFn] | None = None) -> Introspection:
+    async def evaluate(expr: str) -> object:
+        rs = await warehouse.execute(f"SELECT {expr}")
+        return rs.rows[0][0] if rs.rows else None
+
+    from tasksql.engine.functions import engine_scalars
+
+    return Introspection(
+        catalog=engine.catalog,
+        now=engine.now(),
+        node=node_info(engine),
+        resolve=engine.resolve,
+        evaluate=evaluate,
+        scalars={**engine_scalars(engine), **(scalars or {})},
+    )
+
+
+def statement_kind(text: str) -> str:
+    words = text.lstrip().split(None, 2)
+    if not words:
+        return ""
+    head = words[0].upper()
+    if head in ("CREATE", "DROP", "ALTER") and len(words) > 1:
+        return f"{head} {words[1].upper()}"
+    return head
+
+
+async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
+    warehouse = await engine.warehouse()
+    rewritten = find_refs(stmt.text)
+    if rewritten.refs:
+        tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
+        rs = await warehouse.execute(rewritten.render(replacements), tables=tables)
+    else:
+        rs = await warehouse.execute(stmt.text)
+    return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount)

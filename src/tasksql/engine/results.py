@@ -1,0 +1,53 @@
+"""What a statement returns: a result set with column names, possibly a status message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The result of one statement.
+
+    Every statement returns a result set. DDL returns one ``status`` column with one row, as Snowflake
+    does (``Task T successfully created.``); queries return their rows. ``statement`` names the kind
+    of statement (``CREATE TASK``, ``SELECT``, ...). ``rowcount`` is set for DML passed through to the
+    warehouse.
+    """
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    statement: str = ""
+    rowcount: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def column(self, name: str) -> list[Any]:
+        """All values of one column (case-insensitive name)."""
+        low = [c.lower() for c in self.columns]
+        idx = low.index(name.lower())
+        return [row[idx] for row in self.rows]
+
+    @property
+    def message(self) -> str | None:
+        """The status text of a DDL result, else None."""
+        if self.columns == ("status",) and len(self.rows) == 1:
+            return str(self.rows[0][0])
+        return None
+
+    @staticmethod
+    def status(text: str, statement: str = "") -> Result:
+        return Result(("status",), [(text,)], statement)
+
+    @staticmethod
+    def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], statement: str = "") -> Result:
+        return Result(tuple(columns), [tuple(r) for r in rows], statement)

@@ -1,0 +1,129 @@
+"""Settings: one table of every knob, with its default, environment variable and help.
+
+A :class:`Settings` value is built from (in increasing priority) the defaults, ``TASKSQL_*``
+environment variables and explicit keyword arguments (the CLI passes its flags that way).
+``docs/operations.md`` lists the same table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tasksql.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    env: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir", "tasksql-data", "TASKSQL_DATA", "data directory (catalog, embedded DuckDB, server file)"
+    ),
+    Setting(
+        "catalog_url", None, "TASKSQL_CATALOG", "catalog location; default: catalog.db in the data directory"
+    ),
+    Setting("host", "127.0.0.1", "TASKSQL_HOST", "address the server binds to"),
+    Setting("port", 8765, "TASKSQL_PORT", "port of the HTTP API and web UI (0 = any free port)", int),
+    Setting(
+        "node_id", None, "TASKSQL_NODE_ID", "this node's id in history and the cluster; default: host-pid"
+    ),
+    Setting("cluster_id", "local", "TASKSQL_CLUSTER_ID", "cluster id shown in system.cluster"),
+    Setting("owner", "tasksql", "TASKSQL_USER", "user recorded as owner of created objects"),
+    Setting(
+        "grace_period_s",
+        10.0,
+        "TASKSQL_GRACE_PERIOD",
+        "seconds in-flight runs get to finish at shutdown",
+        float,
+    ),
+    Setting(
+        "history_retention_days",
+        7.0,
+        "TASKSQL_HISTORY_RETENTION_DAYS",
+        "run history older than this is pruned (per-task HISTORY_RETENTION overrides)",
+        float,
+    ),
+    Setting(
+        "default_max_concurrency",
+        8,
+        "TASKSQL_MAX_CONCURRENCY",
+        "runs executing at once per warehouse when MAX_CONCURRENCY is not set",
+        int,
+    ),
+    Setting("log_level", "INFO", "TASKSQL_LOG_LEVEL", "logging level of the server"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Resolved settings. Build with :meth:`load`; every field matches an entry of ``SETTINGS``."""
+
+    data_dir: Path = Path("tasksql-data")
+    catalog_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    node_id: str | None = None
+    cluster_id: str = "local"
+    owner: str = "tasksql"
+    grace_period_s: float = 10.0
+    history_retention_days: float = 7.0
+    default_max_concurrency: int = 8
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``TASKSQL_*`` variables from ``env`` (default ``os.environ``), then overrides.
+
+        Overrides that are ``None`` are ignored, so CLI options left unset do not mask the environment.
+        Raises :class:`ConfigError` naming the variable when a value does not parse.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            if s.env in env:
+                try:
+                    values[s.name] = s.parse(env[s.env])
+                except ValueError as exc:
+                    raise ConfigError(f"{s.env}={env[s.env]!r}: {exc}") from None
+        for key, value in overrides.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"unknown setting {key!r}")
+            if value is not None:
+                values[key] = value
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return replace(cls(), **values)
+
+    @property
+    def effective_node_id(self) -> str:
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def effective_catalog_url(self) -> str:
+        return self.catalog_url or str(self.data_dir / "catalog.db")
+
+    def as_rows(self) -> list[tuple[str, str, str]]:
+        """(name, value, help) for every setting, for ``tasksql settings`` and the docs test."""
+        return [(f.name, str(getattr(self, f.name)), _BY_NAME[f.name].help) for f in fields(self)]

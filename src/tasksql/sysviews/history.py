@@ -1,0 +1,112 @@
+"""``task_history(...)`` and ``system.task_history``: every run, in Snowflake's TASK_HISTORY shape.
+
+``task_history`` takes Snowflake's named arguments: ``scheduled_time_range_start``,
+``scheduled_time_range_end``, ``result_limit`` (1..10000, default 100), ``task_name``,
+``error_only`` and ``root_task_id``; it returns the most recent runs first. ``system.task_history``
+is every retained run, unfiltered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from tasksql.clock import utc
+from tasksql.errors import ValidationError
+from tasksql.sysviews.tables import Introspection, table_from_rows
+
+TS = pa.timestamp("us", tz="UTC")
+
+HISTORY_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("name", pa.string()),
+        ("task_id", pa.int64()),
+        ("database_name", pa.string()),
+        ("schema_name", pa.string()),
+        ("task_version", pa.int64()),
+        ("query_text", pa.string()),
+        ("condition_text", pa.string()),
+        ("state", pa.string()),
+        ("error_code", pa.string()),
+        ("error_message", pa.string()),
+        ("scheduled_time", TS),
+        ("query_start_time", TS),
+        ("completed_time", TS),
+        ("duration_ms", pa.float64()),
+        ("scheduled_from", pa.string()),
+        ("attempt_number", pa.int64()),
+        ("rows_produced", pa.int64()),
+        ("rows_inserted", pa.int64()),
+        ("return_value", pa.string()),
+        ("root_task_id", pa.int64()),
+        ("graph_version", pa.int64()),
+        ("graph_run_group_id", pa.string()),
+        ("config", pa.string()),
+        ("query_id", pa.string()),
+        ("node_id", pa.string()),
+        ("warehouse", pa.string()),
+    ]
+)
+HISTORY_COLUMNS = tuple(HISTORY_SCHEMA.names)
+
+_ALLOWED = {
+    "scheduled_time_range_start",
+    "scheduled_time_range_end",
+    "result_limit",
+    "task_name",
+    "error_only",
+    "root_task_id",
+}
+
+
+def _ts(value: object, name: str) -> datetime:
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, str):
+        try:
+            return utc(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise ValidationError(f"task_history: {name} must be a timestamp, not {value!r}", code="INVALID_ARGUMENT")
+
+
+async def history_table(ctx: Introspection, named: dict[str, object], *, all_rows: bool) -> pa.Table:
+    unknown = set(named) - _ALLOWED
+    if unknown:
+        raise ValidationError(
+            f"task_history: unknown argument {sorted(unknown)[0]}; known: {', '.join(sorted(_ALLOWED))}",
+            code="INVALID_ARGUMENT",
+        )
+    lister = getattr(ctx.catalog, "list_runs", None)
+    if lister is None:
+        return table_from_rows(HISTORY_SCHEMA, [])
+    limit: int | None = None
+    if not all_rows:
+        limit = int(str(named.get("result_limit", 100)))
+        if not 1 <= limit <= 10_000:
+            raise ValidationError("task_history: result_limit must be between 1 and 10000", code="INVALID_ARGUMENT")
+    task_id: int | None = None
+    if named.get("task_name") is not None:
+        from tasksql.sysviews.relations import _parse_name
+
+        rec = await ctx.catalog.get_task(ctx.resolve(_parse_name(str(named["task_name"]))))
+        if rec is None:
+            return table_from_rows(HISTORY_SCHEMA, [])
+        task_id = rec.id
+    start = _ts(named["scheduled_time_range_start"], "scheduled_time_range_start") \
+        if named.get("scheduled_time_range_start") is not None else None  # fmt: skip
+    end = _ts(named["scheduled_time_range_end"], "scheduled_time_range_end") \
+        if named.get("scheduled_time_range_end") is not None else None  # fmt: skip
+    runs = await lister(
+        task_id=task_id,
+        start=start,
+        end=end,
+        error_only=bool(named.get("error_only", False)),
+        root_task_id=int(str(named["root_task_id"])) if named.get("root_task_id") is not None else None,
+        limit=limit,
+    )
+    rows: list[tuple[Any, ...]] = [tuple(getattr(r, c) for c in HISTORY_COLUMNS) for r in runs]
+    return table_from_rows(HISTORY_SCHEMA, rows)

@@ -1,0 +1,224 @@
+"""The builders of tasksql's virtual relations: one function per relation, Arrow out.
+
+``system.tasks``, ``system.cluster``, ``system.warehouses``, ``system.notification_integrations``,
+``system.task_versions``, ``system.task_history`` / ``task_history(...)`` and ``next_runs(...)``.
+Column names and types are part of the public interface (docs/sql-reference.md lists them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from tasksql import schedules
+from tasksql.clock import utc
+from tasksql.errors import TaskNotFound, ValidationError
+from tasksql.model import QualifiedName
+from tasksql.sysviews.tables import Introspection, RelationBuilder, table_from_rows
+from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
+
+TS = pa.timestamp("us", tz="UTC")
+
+_TASK_TYPES: dict[str, pa.DataType] = {
+    "created_on": TS,
+    "id": pa.int64(),
+    "allow_overlapping_execution": pa.bool_(),
+    "last_committed_on": TS,
+    "last_suspended_on": TS,
+    "version": pa.int64(),
+    "next_scheduled_time": TS,
+    "last_run_time": TS,
+}
+TASKS_SCHEMA = pa.schema([(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COLUMNS])
+
+
+async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    getter = getattr(ctx.catalog, "last_run_states", None)
+    last: dict[int, tuple[str, Any]] = await getter() if getter is not None else {}
+    rows = [task_row(rec, last.get(rec.id)) for rec in await ctx.catalog.list_tasks()]
+    return table_from_rows(TASKS_SCHEMA, rows)
+
+
+CLUSTER_SCHEMA = pa.schema(
+    [
+        ("cluster_id", pa.string()),
+        ("node_id", pa.string()),
+        ("node_state", pa.string()),
+        ("host", pa.string()),
+        ("pid", pa.int64()),
+        ("role", pa.string()),
+        ("version", pa.string()),
+        ("started_at", TS),
+        ("heartbeat_at", TS),
+        ("is_self", pa.bool_()),
+    ]
+)
+
+
+async def _cluster(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    n = ctx.node
+    getter = getattr(ctx.catalog, "list_nodes", None)
+    rows: list[tuple[Any, ...]] = []
+    if getter is not None:
+        for node in await getter(ctx.now):
+            rows.append(
+                (n.cluster_id, node.node_id, node.state, node.host, node.pid, node.role, node.version,
+                 node.started_at, node.heartbeat_at, node.node_id == n.node_id)  # fmt: skip
+            )
+    if not any(r[1] == n.node_id for r in rows):
+        rows.insert(
+            0, (n.cluster_id, n.node_id, "running", n.host, n.pid, n.role, n.version, n.started_at, ctx.now, True)
+        )
+    return table_from_rows(CLUSTER_SCHEMA, rows)
+
+
+WAREHOUSES_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("url", pa.string()),
+        ("max_concurrency", pa.int64()),
+        ("comment", pa.string()),
+        ("created_on", TS),
+    ]
+)
+
+
+async def _warehouses(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    from tasksql.warehouses.base import redact_url
+
+    rows = [
+        (r.definition.name, r.definition.type.value, redact_url(r.definition.url) if r.definition.url else None,
+         r.definition.max_concurrency, r.definition.comment, r.created_on)  # fmt: skip
+        for r in await ctx.catalog.list_warehouses()
+    ]
+    return table_from_rows(WAREHOUSES_SCHEMA, rows)
+
+
+INTEGRATIONS_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("enabled", pa.bool_()),
+        ("url", pa.string()),
+        ("method", pa.string()),
+        ("comment", pa.string()),
+        ("created_on", TS),
+    ]
+)
+
+
+async def _integrations(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    rows = []
+    for r in await ctx.catalog.list_integrations():
+        d = r.definition
+        rows.append(
+            (d.name, d.type, d.enabled, d.webhook.url if d.webhook else None,
+             d.webhook.method if d.webhook else None, d.comment, r.created_on)  # fmt: skip
+        )
+    return table_from_rows(INTEGRATIONS_SCHEMA, rows)
+
+
+VERSIONS_SCHEMA = pa.schema(
+    [
+        ("task_id", pa.int64()),
+        ("name", pa.string()),
+        ("version", pa.int64()),
+        ("created_on", TS),
+        ("actor", pa.string()),
+        ("definition", pa.string()),
+    ]
+)
+
+
+async def _task_versions(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    from tasksql.sql import render_task
+
+    rows = []
+    for rec in await ctx.catalog.list_tasks():
+        for v in await ctx.catalog.task_versions(rec.id):
+            rows.append((rec.id, rec.name.name, v.version, v.created_on, v.actor, render_task(v.definition)))
+    return table_from_rows(VERSIONS_SCHEMA, rows)
+
+
+NEXT_RUNS_SCHEMA = pa.schema(
+    [
+        ("task_name", pa.string()),
+        ("n", pa.int64()),
+        ("scheduled_time", TS),
+        ("local_time", pa.string()),
+        ("timezone", pa.string()),
+        ("note", pa.string()),
+    ]
+)
+
+
+def _as_datetime(value: object, what: str) -> datetime:
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, str):
+        try:
+            return utc(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise ValidationError(f"{what} must be a timestamp, not {value!r}", code="INVALID_ARGUMENT")
+
+
+async def _next_runs(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    """next_runs('<task>', <n> [, <after timestamp>]): the next n scheduled instants."""
+    args = positional + [named[k] for k in ("n", "after") if k in named]
+    if "task_name" in named:
+        args.insert(0, named["task_name"])
+    if not args or not isinstance(args[0], str):
+        raise ValidationError("next_runs('<task>', <n> [, <after>]) needs a task name", code="INVALID_ARGUMENT")
+    count = int(str(args[1])) if len(args) > 1 else 10
+    if not 1 <= count <= 10_000:
+        raise ValidationError("next_runs: n must be between 1 and 10000", code="INVALID_ARGUMENT")
+    name = ctx.resolve(_parse_name(args[0]))
+    rec = await ctx.catalog.get_task(name)
+    if rec is None:
+        raise TaskNotFound(f"task {args[0]} does not exist")
+    after = _as_datetime(args[2], "after") if len(args) > 2 else ctx.now
+    task = rec.definition
+    rows: list[tuple[Any, ...]] = []
+    if task.schedule is not None and not task.after:
+        anchor = rec.resumed_on or rec.created_on
+        fires = schedules.next_runs(task.schedule, count, after=after, anchor=anchor, dst_policy=task.dst_policy)
+        tz = getattr(task.schedule, "timezone", "UTC")
+        for i, f in enumerate(fires, 1):
+            rows.append((name.name, i, f.utc, f.local.isoformat(), tz, f.note))
+    return table_from_rows(NEXT_RUNS_SCHEMA, rows)
+
+
+def _parse_name(text: str) -> QualifiedName:
+    parts = [p.strip().strip('"') for p in text.split(".")]
+    lowered = [p if '"' in text else p.lower() for p in parts]
+    return QualifiedName.of(*lowered)
+
+
+async def _task_history(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    from tasksql.sysviews.history import history_table
+
+    return await history_table(ctx, named, all_rows=False)
+
+
+async def _system_task_history(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    from tasksql.sysviews.history import history_table
+
+    return await history_table(ctx, {}, all_rows=True)
+
+
+SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
+    "tasks": _tasks,
+    "cluster": _cluster,
+    "warehouses": _warehouses,
+    "notification_integrations": _integrations,
+    "task_versions": _task_versions,
+    "task_history": _system_task_history,
+}
+TABLE_FUNCTION_BUILDERS: dict[str, RelationBuilder] = {
+    "next_runs": _next_runs,
+    "task_history": _task_history,
+}

@@ -1,0 +1,252 @@
+"""Find tasksql's virtual relations and functions inside ordinary SQL, and splice replacements in.
+
+Users query tasksql's state from any statement, joined with their own tables::
+
+    SELECT * FROM next_runs('t', 5)
+    SELECT name, state FROM task_history(result_limit => 10) ORDER BY scheduled_time DESC
+    SELECT * FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => 'T'))
+    INSERT INTO node_states SELECT cluster_id, node_id, node_state FROM system.cluster
+    SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('root')
+
+The warehouse knows none of these names (and in DuckDB ``system`` is a built-in catalog, so
+``system.cluster`` cannot simply be created). :func:`find_refs` locates each reference by tokens and
+:meth:`Rewritten.render` splices a replacement into the *original* text, so everything else the user
+wrote reaches the warehouse byte for byte. The caller materialises each relation (an Arrow table
+registered under the replacement name) or evaluates each scalar function (a SQL literal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
+
+from tasksql.errors import Span, ValidationError
+
+#: ``system.<name>`` relations.
+SYSTEM_TABLES = frozenset(
+    {
+        "tasks",
+        "task_history",
+        "task_versions",
+        "cluster",
+        "warehouses",
+        "notification_integrations",
+        "notification_history",
+        "graph_runs",
+    }
+)
+#: Table functions, callable bare, as ``information_schema.<fn>(...)`` or wrapped in ``TABLE(...)``.
+TABLE_FUNCTIONS = frozenset(
+    {
+        "next_runs",
+        "task_history",
+        "complete_task_graphs",
+        "current_task_graphs",
+        "task_dependents",
+        "notification_history",
+    }
+)
+#: Scalar functions evaluated by tasksql before the statement runs.
+SCALAR_FUNCTIONS = frozenset({"stream_status"})
+_SCALAR_PREFIX = "system$"
+
+_TRIGGERS = ("system", "next_runs", "task_history", "task_graphs", "task_dependents", "notification_history",
+             "stream_status")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument as written: ``name`` for ``name => expr``, ``text`` the expression's source."""
+
+    name: str | None
+    text: str
+    literal: object = None
+    is_literal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualRef:
+    """One reference: ``kind`` is "table" (system.x), "function" (table function) or "scalar"."""
+
+    kind: str
+    name: str
+    args: tuple[Arg, ...]
+    start: int
+    end: int  # exclusive
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.start}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rewritten:
+    text: str
+    refs: tuple[VirtualRef, ...]
+
+    def render(self, replacements: Mapping[str, str]) -> str:
+        """The text with each ref's source replaced by ``replacements[ref.key]``."""
+        out: list[str] = []
+        pos = 0
+        for ref in self.refs:
+            out.append(self.text[pos : ref.start])
+            out.append(replacements[ref.key])
+            pos = ref.end
+        out.append(self.text[pos:])
+        return "".join(out)
+
+
+def might_reference(text: str) -> bool:
+    """Cheap pre-check: False means the text certainly has no virtual reference."""
+    low = text.lower()
+    return any(t in low for t in _TRIGGERS)
+
+
+def find_refs(text: str) -> Rewritten:
+    """Every virtual reference in ``text``, in order. Raises ValidationError for ``system.<unknown>``."""
+    if not might_reference(text):
+        return Rewritten(text, ())
+    try:
+        tokens = sqlglot.tokenize(text, read="duckdb")
+    except TokenError:
+        return Rewritten(text, ())  # the warehouse will report its own, better error
+    refs: list[VirtualRef] = []
+    i = 0
+    while i < len(tokens):
+        found = _match_at(text, tokens, i)
+        if found is None:
+            i += 1
+            continue
+        ref, next_i = found
+        refs.append(ref)
+        i = next_i
+    return Rewritten(text, tuple(refs))
+
+
+def _word(tok: Token) -> str:
+    return tok.text.lower() if tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER) else ""
+
+
+def _match_at(text: str, tokens: Sequence[Token], i: int) -> tuple[VirtualRef, int] | None:
+    tok = tokens[i]
+    word = _word(tok) or tok.text.lower()
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    prev = tokens[i - 1] if i > 0 else None
+    if prev is not None and prev.token_type == TokenType.DOT:
+        return None  # x.system.tasks, or the function part of schema.fn() handled from the schema token
+    # system.<table>
+    if word == "system" and nxt is not None and nxt.token_type == TokenType.DOT and i + 2 < len(tokens):
+        name = _word(tokens[i + 2])
+        after = tokens[i + 3] if i + 3 < len(tokens) else None
+        if name and not (after is not None and after.token_type in (TokenType.DOT, TokenType.L_PAREN)):
+            if name not in SYSTEM_TABLES:
+                known = ", ".join(f"system.{n}" for n in sorted(SYSTEM_TABLES))
+                raise ValidationError(
+                    f"unknown system table system.{name}; known: {known}",
+                    code="UNKNOWN_SYSTEM_TABLE",
+                    span=Span.at(text, tok.start, tokens[i + 2].end + 1),
+                    source=text,
+                )
+            return VirtualRef("table", name, (), tok.start, tokens[i + 2].end + 1), i + 3
+    # [TABLE(] [information_schema.] fn(...) [)]
+    start_i, fn_i = i, i
+    if word == "information_schema" and nxt is not None and nxt.token_type == TokenType.DOT:
+        fn_i = i + 2
+    if fn_i >= len(tokens) or fn_i + 1 >= len(tokens) or tokens[fn_i + 1].token_type != TokenType.L_PAREN:
+        return None
+    fname = (_word(tokens[fn_i]) or "").lower()
+    if fname.startswith(_SCALAR_PREFIX) or fname in SCALAR_FUNCTIONS:
+        kind = "scalar"
+    elif fname in TABLE_FUNCTIONS and (fn_i > i or _in_from_position(tokens, i)):
+        kind = "function"
+    else:
+        return None
+    close = _matching_paren(tokens, fn_i + 1)
+    if close is None:
+        return None
+    args = _split_args(text, tokens, fn_i + 2, close)
+    first, last = tokens[start_i], tokens[close]
+    end_index = close
+    # unwrap TABLE( ... ) around a table function
+    if kind == "function" and start_i >= 2 and tokens[start_i - 1].token_type == TokenType.L_PAREN:
+        if tokens[start_i - 2].text.upper() == "TABLE" and close + 1 < len(tokens):
+            if tokens[close + 1].token_type == TokenType.R_PAREN:
+                first, last, end_index = tokens[start_i - 2], tokens[close + 1], close + 1
+    return VirtualRef(kind, fname, args, first.start, last.end + 1), end_index + 1
+
+
+def _in_from_position(tokens: Sequence[Token], i: int) -> bool:
+    if i == 0:
+        return False
+    prev = tokens[i - 1]
+    if prev.token_type in (TokenType.FROM, TokenType.JOIN, TokenType.COMMA, TokenType.LATERAL):
+        return True
+    return prev.token_type == TokenType.L_PAREN and i >= 2 and tokens[i - 2].text.upper() == "TABLE"
+
+
+def _matching_paren(tokens: Sequence[Token], open_i: int) -> int | None:
+    depth = 0
+    for j in range(open_i, len(tokens)):
+        tt = tokens[j].token_type
+        if tt == TokenType.L_PAREN:
+            depth += 1
+        elif tt == TokenType.R_PAREN:
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
+def _split_args(text: str, tokens: Sequence[Token], lo: int, hi: int) -> tuple[Arg, ...]:
+    """Arguments between tokens lo..hi-1, split at top-level commas."""
+    args: list[Arg] = []
+    depth = 0
+    begin = lo
+    for j in range(lo, hi + 1):
+        tt = tokens[j].token_type if j < hi else TokenType.COMMA
+        if tt in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+        elif tt in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+        elif tt == TokenType.COMMA and depth == 0:
+            if j > begin:
+                args.append(_make_arg(text, tokens[begin:j]))
+            begin = j + 1
+    return tuple(args)
+
+
+def _make_arg(text: str, toks: Sequence[Token]) -> Arg:
+    name = None
+    if len(toks) >= 3 and toks[1].token_type == TokenType.FARROW:
+        name = toks[0].text.lower()
+        toks = toks[2:]
+    src = text[toks[0].start : toks[-1].end + 1]
+    if len(toks) == 1:
+        t = toks[0]
+        if t.token_type == TokenType.STRING:
+            return Arg(name, src, t.text, True)
+        if t.token_type == TokenType.NUMBER:
+            value: object = float(t.text) if any(c in t.text for c in ".eE") else int(t.text)
+            return Arg(name, src, value, True)
+        if t.token_type in (TokenType.TRUE, TokenType.FALSE):
+            return Arg(name, src, t.token_type == TokenType.TRUE, True)
+        if t.token_type == TokenType.NULL:
+            return Arg(name, src, None, True)
+    if len(toks) == 2 and toks[0].token_type == TokenType.DASH and toks[1].token_type == TokenType.NUMBER:
+        return Arg(name, src, -int(toks[1].text) if toks[1].text.isdigit() else -float(toks[1].text), True)
+    return Arg(name, src)
+
+
+def sql_literal(value: object) -> str:
+    """A SQL literal for a Python value (strings quoted, None as NULL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,116 @@
+"""Materialise tasksql's virtual relations as Arrow tables for one statement.
+
+:func:`materialize` takes the references :func:`~tasksql.sysviews.rewrite.find_refs` found, builds an
+Arrow table for each relation from the catalog (and the schedule code, for ``next_runs``), evaluates
+scalar functions, and returns the tables to register and the text to splice in for each reference.
+The builders of the individual relations live in :mod:`tasksql.sysviews.relations`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from tasksql.catalog.base import Catalog
+from tasksql.errors import ValidationError
+from tasksql.model import QualifiedName
+from tasksql.sysviews.rewrite import Arg, Rewritten, VirtualRef, sql_literal
+
+ScalarFn = Callable[[list[object]], Awaitable[object]]
+Evaluator = Callable[[str], Awaitable[object]]
+
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInfo:
+    """This process, as ``system.cluster`` shows it."""
+
+    cluster_id: str
+    node_id: str
+    started_at: datetime
+    host: str
+    pid: int
+    version: str
+    role: str  # "server", "embedded"
+
+
+@dataclass(kw_only=True)
+class Introspection:
+    """What the relation builders may read. ``evaluate`` computes a non-literal argument in the
+    warehouse (``now() - INTERVAL 1 HOUR``); ``scalars`` maps lower-case SYSTEM$ names to handlers."""
+
+    catalog: Catalog
+    now: datetime
+    node: NodeInfo
+    resolve: Callable[[QualifiedName], QualifiedName]
+    evaluate: Evaluator
+    scalars: Mapping[str, ScalarFn] = field(default_factory=dict)
+    current_task: QualifiedName | None = None
+
+
+RelationBuilder = Callable[[Introspection, dict[str, object], list[object]], Awaitable[pa.Table]]
+
+
+async def arg_values(ctx: Introspection, args: tuple[Arg, ...]) -> tuple[list[object], dict[str, object]]:
+    """Positional and named argument values; non-literal expressions are evaluated in the warehouse."""
+    positional: list[object] = []
+    named: dict[str, object] = {}
+    for arg in args:
+        value = arg.literal if arg.is_literal else await ctx.evaluate(arg.text)
+        if arg.name is None:
+            positional.append(value)
+        else:
+            named[arg.name] = value
+    return positional, named
+
+
+async def materialize(ctx: Introspection, rewritten: Rewritten) -> tuple[dict[str, pa.Table], dict[str, str]]:
+    """Arrow tables to register (by name) and the replacement text for every reference."""
+    from tasksql.sysviews.relations import SYSTEM_TABLE_BUILDERS, TABLE_FUNCTION_BUILDERS
+
+    tables: dict[str, pa.Table] = {}
+    replacements: dict[str, str] = {}
+    cache: dict[tuple[str, str], str] = {}
+    for ref in rewritten.refs:
+        if ref.kind == "scalar":
+            replacements[ref.key] = await _scalar(ctx, ref)
+            continue
+        positional, named = await arg_values(ctx, ref.args)
+        cache_key = (ref.kind + ":" + ref.name, repr((positional, sorted(named.items()))))
+        if cache_key in cache:
+            replacements[ref.key] = cache[cache_key]
+            continue
+        builders = SYSTEM_TABLE_BUILDERS if ref.kind == "table" else TABLE_FUNCTION_BUILDERS
+        builder = builders.get(ref.name)
+        if builder is None:
+            raise ValidationError(f"{ref.name} is not available here", code="UNKNOWN_FUNCTION")
+        table = await builder(ctx, named, positional)
+        placeholder = f"__tasksql_{ref.name}_{next(_counter)}"
+        tables[placeholder] = table
+        replacements[ref.key] = placeholder
+        cache[cache_key] = placeholder
+    return tables, replacements
+
+
+async def _scalar(ctx: Introspection, ref: VirtualRef) -> str:
+    fn = ctx.scalars.get(ref.name)
+    if fn is None:
+        raise ValidationError(
+            f"{ref.name.upper()}() is not available in this context", code="UNKNOWN_FUNCTION"
+        )
+    positional, named = await arg_values(ctx, ref.args)
+    value = await fn(positional + list(named.values()))
+    return sql_literal(value)
+
+
+def table_from_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
+    """An Arrow table with ``schema`` from row tuples (column order as in the schema)."""
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    return pa.Table.from_arrays([pa.array(list(col), type=f.type) for col, f in zip(columns, schema, strict=True)],
+                                schema=schema)  # fmt: skip

@@ -1,0 +1,122 @@
+"""The row of a task as SHOW TASKS and ``system.tasks`` print it (one definition, two users)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tasksql.model import (
+    ClassBody,
+    CronSchedule,
+    CustomSchedule,
+    DelaySchedule,
+    IntervalSchedule,
+    MaintenanceBody,
+    OverlapPolicy,
+    ProcedureBody,
+    ScheduleSpec,
+    SqlBody,
+    TaskDef,
+    TaskRecord,
+    effective_overlap,
+)
+from tasksql.sql.render import render_body, render_interval
+
+TASK_COLUMNS = (
+    "created_on",
+    "name",
+    "id",
+    "database_name",
+    "schema_name",
+    "owner",
+    "comment",
+    "warehouse",
+    "schedule",
+    "predecessors",
+    "state",
+    "definition",
+    "condition",
+    "allow_overlapping_execution",
+    "error_integration",
+    "success_integration",
+    "last_committed_on",
+    "last_suspended_on",
+    "last_suspended_reason",
+    "config",
+    "overlap_policy",
+    "finalize",
+    "version",
+    "spelling",
+    "next_scheduled_time",
+    "last_run_state",
+    "last_run_time",
+)
+TERSE_COLUMNS = ("created_on", "name", "kind", "database_name", "schema_name", "schedule")
+
+
+def schedule_text(spec: ScheduleSpec | None) -> str | None:
+    """The schedule as SHOW TASKS prints it: ``5 SECONDS``, ``USING CRON 0 9 * * * Asia/Tokyo``, ..."""
+    if spec is None:
+        return None
+    if isinstance(spec, IntervalSchedule):
+        return render_interval(spec.every_ms)
+    if isinstance(spec, DelaySchedule):
+        return "DELAY " + render_interval(spec.delay_ms)
+    if isinstance(spec, CronSchedule):
+        return f"USING CRON {spec.expr} {spec.timezone}"
+    if isinstance(spec, CustomSchedule):
+        return f"FROM CLASS {spec.class_path}"
+    raise TypeError(type(spec).__name__)
+
+
+def definition_text(task: TaskDef) -> str:
+    if isinstance(task.body, SqlBody):
+        return task.body.text
+    return render_body(task.body)
+
+
+def task_row(rec: TaskRecord, last: tuple[str, Any] | None) -> tuple[Any, ...]:
+    task = rec.definition
+    overlap = effective_overlap(task)
+    return (
+        rec.created_on,
+        task.name.name,
+        rec.id,
+        task.name.database,
+        task.name.schema,
+        rec.owner,
+        task.comment,
+        task.warehouse,
+        schedule_text(task.schedule),
+        json.dumps([str(p) for p in task.after]),
+        rec.state.value,
+        definition_text(task),
+        task.when,
+        overlap is not OverlapPolicy.NO_OVERLAP,
+        task.error_integration,
+        task.success_integration,
+        rec.last_committed_on,
+        rec.last_suspended_on,
+        rec.suspend_reason.value if rec.suspend_reason else None,
+        task.config,
+        overlap.value,
+        str(task.finalize) if task.finalize else None,
+        rec.version,
+        rec.spelling.value,
+        rec.next_fire_at,
+        last[0] if last else None,
+        last[1] if last else None,
+    )
+
+
+def body_kind(task: TaskDef) -> str:
+    body = task.body
+    if isinstance(body, SqlBody):
+        return "SCRIPT" if body.is_script else "SQL"
+    if isinstance(body, ProcedureBody):
+        return "PROCEDURE"
+    if isinstance(body, ClassBody):
+        return "CLASS"
+    if isinstance(body, MaintenanceBody):
+        return "MAINTENANCE"
+    raise TypeError(type(body).__name__)
