@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from pgserver import PgDatabase, PgServer, find_bindir
 
 
@@ -18,7 +19,9 @@ def pg_server() -> Iterator[PgServer]:
     """A running private PostgreSQL server (``.url``, ``.dsn``, ``.new_database()``)."""
     bindir = find_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed; set PG_BIN or install them")
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) are not installed; set PG_BIN or install them"
+        )
     with PgServer(bindir) as server:
         yield server
 

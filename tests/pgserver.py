@@ -148,7 +148,17 @@ class PgServer:
         )
         log = self.base / "server.log"
         self._run(
-            "pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(log), "-w", "-t", str(START_TIMEOUT), "start"
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            str(START_TIMEOUT),
+            "start",
         )
 
     def stop(self) -> None:
@@ -157,7 +167,15 @@ class PgServer:
             if self._running:
                 self._running = False
                 subprocess.run(
-                    [*self._prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                    [
+                        *self._prefix,
+                        str(self.bindir / "pg_ctl"),
+                        "-D",
+                        str(self.data),
+                        "-m",
+                        "immediate",
+                        "stop",
+                    ],
                     capture_output=True,
                     check=False,
                 )
