@@ -1,0 +1,3 @@
+from tasksql.cli import main
+
+main()

@@ -1,0 +1,148 @@
+"""Talking to a running ``tasksql serve``: finding it, and sending SQL over the HTTP API.
+
+A server records where it listens in ``<data dir>/server.json`` while it runs. :func:`find_server`
+reads that file and returns a client only when the recorded process is alive and answers its health
+endpoint, so a stale file left by a crash is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from tasksql.engine.results import Result
+from tasksql.errors import ServerError, TasksqlError, error_from_dict
+
+SERVER_FILE = "server.json"
+API_PREFIX = "/api/v1"
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-safe form of a result value (timestamps as ISO-8601 text)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [encode_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def _type_of(values: list[Any]) -> str:
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, datetime):
+            return "timestamp"
+        if isinstance(v, bool):
+            return "boolean"
+        if isinstance(v, int):
+            return "integer"
+        if isinstance(v, float):
+            return "double"
+        return "text"
+    return "text"
+
+
+def encode_result(result: Result) -> dict[str, Any]:
+    """The JSON form of a Result used by the HTTP API (``types`` lets clients restore timestamps)."""
+    columns = list(result.columns)
+    types = [_type_of([row[i] for row in result.rows]) for i in range(len(columns))]
+    return {
+        "statement": result.statement,
+        "columns": columns,
+        "types": types,
+        "rows": [[encode_value(v) for v in row] for row in result.rows],
+        "rowcount": result.rowcount,
+    }
+
+
+def decode_result(data: dict[str, Any]) -> Result:
+    types = data.get("types") or []
+    rows: list[tuple[Any, ...]] = []
+    for raw in data.get("rows", []):
+        row = list(raw)
+        for i, t in enumerate(types):
+            if t == "timestamp" and isinstance(row[i], str):
+                row[i] = datetime.fromisoformat(row[i])
+        rows.append(tuple(row))
+    return Result(tuple(data.get("columns", [])), rows, data.get("statement", ""), data.get("rowcount"))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteServer:
+    """A client of one running server."""
+
+    url: str
+    pid: int
+    node_id: str
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 600) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                payload = json.loads(exc.read())
+            except ValueError:
+                raise ServerError(f"server answered {exc.code} {exc.reason}") from None
+            raise error_from_dict(payload.get("error", {})) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServerError(f"cannot reach the tasksql server at {self.url}: {exc}") from None
+
+    def sql(self, text: str) -> list[Result]:
+        try:
+            payload = self.request("POST", f"{API_PREFIX}/sql", {"sql": text})
+        except TasksqlError as err:
+            err.source = text
+            raise
+        return [decode_result(r) for r in payload["results"]]
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.request("GET", f"{API_PREFIX}/health", timeout=2).get("ok"))
+        except TasksqlError:
+            return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_server(data_dir: str | Path) -> RemoteServer | None:
+    """The server running on ``data_dir``, or None when there is none (or only a stale file)."""
+    path = Path(data_dir) / SERVER_FILE
+    try:
+        info = json.loads(path.read_text())
+        server = RemoteServer(str(info["url"]).rstrip("/"), int(info["pid"]), str(info.get("node_id", "")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if server.pid != os.getpid() and not _alive(server.pid):
+        return None
+    return server if server.healthy() else None

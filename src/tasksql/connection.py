@@ -1,0 +1,141 @@
+"""The Python API for scripts and notebooks: ``tasksql.connect(path)``.
+
+The core of tasksql is async. A :class:`Connection` runs it on an event loop in a background thread
+of its own, so the same API works in a plain script, in a notebook (which already has a loop
+running) and next to a running scheduler::
+
+    with tasksql.connect("data-dir") as db:
+        db.sql("CREATE TASK t SCHEDULE 1s AS INSERT INTO log SELECT now()")
+        db.start()            # the scheduler runs in the background
+        ...
+        db.stop()             # in-flight runs get the grace period, then are cancelled
+
+When a ``tasksql serve`` process owns the data directory, the connection sends statements to it
+over the HTTP API instead (the server owns the DuckDB file; the results are the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tasksql.engine import Engine, Result
+from tasksql.errors import ConfigError
+from tasksql.settings import Settings
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An asyncio event loop running in a daemon thread; :meth:`call` runs a coroutine on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="tasksql-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class Connection:
+    """A connection to one tasksql data directory. Not shared between threads without a lock."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._remote: Any = None
+        self._engine: Engine | None = None
+        self._loop: _LoopThread | None = None
+        from tasksql.client import find_server
+
+        server = find_server(settings.data_dir)
+        if server is not None:
+            self._remote = server
+            return
+        self._loop = _LoopThread()
+        engine = Engine(settings)
+        try:
+            self._loop.call(engine.open())
+        except BaseException:
+            self._loop.stop()
+            raise
+        self._engine = engine
+
+    @property
+    def remote(self) -> bool:
+        """True when statements go to a running ``tasksql serve`` over HTTP."""
+        return self._remote is not None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise ConfigError("this connection talks to a running server; it has no local engine")
+        return self._engine
+
+    def sql_all(self, text: str) -> list[Result]:
+        """Run every statement in ``text``; one Result per statement."""
+        if self._remote is not None:
+            results: list[Result] = self._remote.sql(text)
+            return results
+        assert self._loop is not None
+        return self._loop.call(self.engine.execute(text))
+
+    def sql(self, text: str) -> Result:
+        """Run ``text`` (one or more statements) and return the last statement's Result."""
+        results = self.sql_all(text)
+        return results[-1] if results else Result(())
+
+    def start(self) -> None:
+        """Start the scheduler in the background (embedded connections only)."""
+        if self._remote is not None:
+            raise ConfigError("a tasksql server already schedules this data directory")
+        assert self._loop is not None
+        self._loop.call(self.engine.start_scheduler())
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop the scheduler: no new runs; in-flight runs get ``grace`` seconds, then are cancelled."""
+        if self._engine is None or self._engine.scheduler is None:
+            return
+        assert self._loop is not None
+        scheduler = self._engine.scheduler
+        self._loop.call(scheduler.stop(grace=self.settings.grace_period_s if grace is None else grace))
+        self._engine.scheduler = None
+
+    def close(self) -> None:
+        if self._engine is not None and self._loop is not None:
+            try:
+                self._loop.call(self._engine.close())
+            finally:
+                self._loop.stop()
+                self._engine = None
+                self._loop = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(data_dir: str | Path | None = None, **settings: Any) -> Connection:
+    """Open the tasksql data directory ``data_dir`` (default ``./tasksql-data`` or ``$TASKSQL_DATA``).
+
+    Keyword arguments override settings (see :mod:`tasksql.settings`). The directory is created
+    when it does not exist.
+    """
+    return Connection(Settings.load(data_dir=data_dir, **settings))
