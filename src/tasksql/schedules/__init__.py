@@ -1,47 +1,41 @@
-"""Schedules: when a task runs. Pure functions of time (no I/O, no clock reads)."""
+"""Schedules: when a task runs. Pure functions of time (no I/O, no clock reads).
+
+* :func:`build` turns a model :data:`~tasksql.model.ScheduleSpec` into a :class:`Schedule`
+  whose :meth:`~Schedule.next_fire` gives the first run instant strictly after a given one;
+* :func:`check` validates a spec without building it (the SQL parser calls it);
+* :func:`next_runs` lists coming runs with local times and daylight-saving notes.
+
+Kinds: fixed rate (:class:`FixedRate`), fixed delay (:class:`FixedDelay`), cron in a time zone
+with a DST policy (:class:`CronRule`) and Python classes (:class:`PythonSchedule`). See
+``docs/schedules.md``.
+"""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from tasksql.schedules.base import FireTime, PreviousRun, Schedule
+from tasksql.schedules.cron import CronRule
+from tasksql.schedules.cronexpr import CronExpr, parse_cron
+from tasksql.schedules.custom import CustomScheduleProtocol, PythonSchedule
+from tasksql.schedules.delay import FixedDelay
+from tasksql.schedules.interval import FixedRate
+from tasksql.schedules.literals import parse_literal
+from tasksql.schedules.nextruns import next_runs
+from tasksql.schedules.registry import KINDS, build, check
 
-from tasksql.errors import ScheduleError
-from tasksql.model import (
-    CronSchedule,
-    CustomSchedule,
-    DelaySchedule,
-    DstPolicy,
-    IntervalSchedule,
-    ScheduleSpec,
-)
-
-__all__ = ["check"]
-
-
-def check(spec: ScheduleSpec, dst_policy: DstPolicy | None = None) -> None:
-    """Validate ``spec`` without building it; raise :class:`ScheduleError` when it is invalid."""
-    del dst_policy
-    if isinstance(spec, IntervalSchedule):
-        if spec.every_ms <= 0:
-            raise ScheduleError(
-                f"the interval must be positive, got {spec.every_ms} ms", code="INVALID_INTERVAL"
-            )
-    elif isinstance(spec, DelaySchedule):
-        if spec.delay_ms <= 0:
-            raise ScheduleError(
-                f"the delay must be positive, got {spec.delay_ms} ms", code="INVALID_INTERVAL"
-            )
-    elif isinstance(spec, CronSchedule):
-        try:
-            ZoneInfo(spec.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ScheduleError(f"unknown time zone {spec.timezone!r}", code="UNKNOWN_TIMEZONE") from exc
-        from datetime import UTC, datetime
-
-        from cronsim import CronSim, CronSimError
-
-        try:
-            CronSim(spec.expr, datetime(2000, 1, 1, tzinfo=UTC))
-        except CronSimError as exc:
-            raise ScheduleError(f"invalid cron expression: {exc}", code="INVALID_CRON") from exc
-    elif isinstance(spec, CustomSchedule) and not spec.class_path:
-        raise ScheduleError("a custom schedule needs a class path", code="INVALID_SCHEDULE")
+__all__ = [
+    "KINDS",
+    "CronExpr",
+    "CronRule",
+    "CustomScheduleProtocol",
+    "FireTime",
+    "FixedDelay",
+    "FixedRate",
+    "PreviousRun",
+    "PythonSchedule",
+    "Schedule",
+    "build",
+    "check",
+    "next_runs",
+    "parse_cron",
+    "parse_literal",
+]

@@ -1,0 +1,218 @@
+"""Cron schedules in a time zone, with two daylight-saving policies.
+
+The expression is parsed once (:mod:`~tasksql.schedules.cronexpr`); cronsim finds the matching
+*local* times (:mod:`~tasksql.schedules.cronmatch`); this module turns local times into instants
+(:mod:`~tasksql.schedules.dst`) under a :class:`~tasksql.model.DstPolicy`:
+
+============================  ===============================  ==============================
+local time                    STANDARD (default, Debian cron)  SNOWFLAKE
+============================  ===============================  ==============================
+normal                        runs                             runs
+in a gap, fixed-time job      runs once, at the end of the gap does not run
+in a gap, wildcard job        does not run                     does not run
+repeated, fixed-time job      runs once (first occurrence)     runs twice
+repeated, wildcard job        runs twice                       runs twice
+============================  ===============================  ==============================
+
+A *fixed-time* job has neither its minute nor its hour field starting with ``*`` (Debian's test,
+see :attr:`CronExpr.fixed_time`); it applies to 5- and 6-field expressions alike.
+
+Instants are produced in chronological order by walking the local times: a repeated hour is
+walked twice, once per offset, so ``next_fire(after)`` is exact even when ``after`` falls inside
+the repeated hour. In UTC there are no transitions and the walk is a single cronsim step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import ClassVar
+
+from tasksql.clock import utc
+from tasksql.model import CronSchedule, DstPolicy
+from tasksql.schedules.base import FireTime, PreviousRun, Schedule
+from tasksql.schedules.cronexpr import CronExpr, parse_cron
+from tasksql.schedules.cronmatch import WallMatcher
+from tasksql.schedules.dst import Transition, WallKind, classify, clock_text, instant, transition_near
+from tasksql.schedules.zones import is_utc, load_zone, zone_name
+
+_TINY = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A run instant found by the walk, with the note that explains a DST adjustment."""
+
+    utc: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Skipped:
+    """Local times in a gap that do not run (first and last matching time in the gap)."""
+
+    first: datetime
+    last: datetime
+
+    @property
+    def note(self) -> str:
+        if self.first == self.last:
+            return f"DST gap: {clock_text(self.first)} does not exist, skipped"
+        return f"DST gap: {clock_text(self.first)} to {clock_text(self.last)} do not exist, skipped"
+
+
+class CronRule(Schedule):
+    """A cron expression evaluated in a time zone under a DST policy.
+
+    :raises ScheduleError: from the constructor: ``INVALID_CRON`` (with the span of the bad field)
+        or ``UNKNOWN_TIMEZONE``.
+    """
+
+    kind: ClassVar[str] = "cron"
+
+    def __init__(self, expr: str, timezone: str = "UTC", dst_policy: DstPolicy | None = None) -> None:
+        self.expr: CronExpr = parse_cron(expr)
+        self.zone: tzinfo = load_zone(timezone)
+        self.policy: DstPolicy = dst_policy or DstPolicy.STANDARD
+        self._matcher = WallMatcher(self.expr)
+        fixed = self.expr.fixed_time
+        # Debian cron only adjusts fixed-time jobs; Snowflake adjusts nothing.
+        self._gap_runs_at_end = self.policy is DstPolicy.STANDARD and fixed
+        self._both_copies = self.policy is DstPolicy.SNOWFLAKE or not fixed
+
+    @classmethod
+    def from_spec(cls, spec: CronSchedule, dst_policy: DstPolicy | None = None) -> CronRule:
+        return cls(spec.expr, spec.timezone, dst_policy)
+
+    @property
+    def timezone(self) -> str:
+        return zone_name(self.zone)
+
+    def next_fire(
+        self,
+        after: datetime,
+        *,
+        last_end: datetime | None = None,
+        last_result: PreviousRun | None = None,
+    ) -> datetime | None:
+        """The first instant strictly after ``after`` whose local time matches, per the DST policy.
+
+        None when no local time matches within 50 years (e.g. ``0 0 31 * 2#5``).
+        """
+        after = utc(after)
+        if is_utc(self.zone):
+            wall = self._matcher.next_after(after.replace(tzinfo=None))
+            return None if wall is None else wall.replace(tzinfo=UTC)
+        found = self._first_run(after)
+        return None if found is None else found[0].utc
+
+    def next_fire_time(
+        self,
+        after: datetime,
+        *,
+        last_end: datetime | None = None,
+        last_result: PreviousRun | None = None,
+    ) -> FireTime | None:
+        """Like :meth:`next_fire`, with the local time and a note on DST adjustments, including
+        local times skipped in a gap since ``after``."""
+        after = utc(after)
+        found = self._first_run(after)
+        if found is None:
+            return None
+        run, skipped = found
+        notes = [s.note for s in skipped]
+        if run.note:
+            notes.append(run.note)
+        return FireTime(utc=run.utc, local=run.utc.astimezone(self.zone), note="; ".join(notes) or None)
+
+    def describe(self) -> str:
+        text = self._matcher.explain() or f"cron {self.expr.text.strip()!r}"
+        text = text[0].lower() + text[1:]
+        policy = ", SNOWFLAKE DST policy" if self.policy is DstPolicy.SNOWFLAKE else ""
+        return f"{text} ({self.timezone}{policy})"
+
+    # --- the walk --------------------------------------------------------------------------------
+
+    def _first_run(self, after: datetime) -> tuple[_Run, list[_Skipped]] | None:
+        skipped: list[_Skipped] = []
+        try:
+            for event in self._walk(after):
+                if isinstance(event, _Skipped):
+                    skipped.append(event)
+                elif event.utc > after:
+                    return event, skipped
+        except OverflowError:  # the walk ran off the end of the calendar (year 9999)
+            return None
+        return None
+
+    def _walk(self, after: datetime) -> Iterator[_Run | _Skipped]:
+        """Runs (and skipped gap times) after the local time of ``after``, in chronological order.
+
+        Some runs may be at or before ``after`` (the first copy of a repeated hour when ``after``
+        is in its second copy); the caller filters them.
+        """
+        local = after.astimezone(self.zone)
+        cursor = local.replace(tzinfo=None)
+        first_pass: Transition | None = None  # walking a repeated hour with its first offset
+        second_until: datetime | None = None  # walking it again with its second offset, until here
+        if classify(self.zone, cursor) is WallKind.OVERLAP:
+            repeated = transition_near(self.zone, cursor)
+            if local.fold == 0:
+                first_pass = repeated
+            else:
+                second_until = repeated.wall_end
+        while True:
+            wall = self._matcher.next_after(cursor)
+            if first_pass is not None and (wall is None or wall >= first_pass.wall_end):
+                # Every repeated local time has had its first occurrence; the second ones come
+                # next in time, so walk the repeated hour again before going past it.
+                if self._both_copies:
+                    cursor, second_until = first_pass.wall_start - _TINY, first_pass.wall_end
+                first_pass = None
+                continue
+            if wall is None:
+                return
+            cursor = wall
+            if second_until is not None:
+                if wall < second_until:
+                    if self._both_copies:
+                        yield _Run(
+                            instant(self.zone, wall, fold=1), f"DST overlap: second of two {clock_text(wall)}"
+                        )
+                    continue
+                second_until = None
+            kind = classify(self.zone, wall)
+            if kind is WallKind.NORMAL:
+                yield _Run(instant(self.zone, wall))
+            elif kind is WallKind.OVERLAP:
+                if first_pass is None:
+                    first_pass = transition_near(self.zone, wall)
+                once = "" if self._both_copies else ", runs once"
+                yield _Run(
+                    instant(self.zone, wall, fold=0), f"DST overlap: first of two {clock_text(wall)}{once}"
+                )
+            else:
+                yield self._gap(wall)
+                # Every local time in the gap was handled by that one event: jump past the gap.
+                cursor = transition_near(self.zone, wall).wall_end - _TINY
+
+    def _repeated(self, wall: datetime, *, fold: int) -> _Run:
+        if fold:
+            note = f"DST overlap: second of two {clock_text(wall)}"
+        else:
+            once = "" if self._both_copies else ", runs once"
+            note = f"DST overlap: first of two {clock_text(wall)}{once}"
+        return _Run(instant(self.zone, wall, fold=fold), note)
+
+    def _gap(self, wall: datetime) -> _Run | _Skipped:
+        gap = transition_near(self.zone, wall)
+        last = self._matcher.previous_before(gap.wall_end) or wall
+        if not self._gap_runs_at_end:
+            return _Skipped(wall, last)
+        end = clock_text(gap.wall_end)
+        if last == wall:
+            note = f"DST gap: {clock_text(wall)} does not exist, runs at {end}"
+        else:
+            note = f"DST gap: {clock_text(wall)} to {clock_text(last)} do not exist, runs once at {end}"
+        return _Run(gap.at, note)
