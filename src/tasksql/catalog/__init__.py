@@ -1,0 +1,70 @@
+"""The catalog: where tasksql keeps its own state (see :mod:`tasksql.catalog.base` for the contract).
+
+:func:`open_catalog` picks the backend from a URL or path; the catalog it returns is opened with
+``async with`` (or :meth:`Catalog.open` / :meth:`Catalog.close`)::
+
+    async with open_catalog("/var/lib/tasksql/catalog.db") as catalog:
+        tasks = await catalog.list_tasks()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasksql.catalog.base import (
+    UNCHANGED,
+    Catalog,
+    IntegrationRecord,
+    TaskUpdate,
+    TaskVersion,
+    Unchanged,
+    WarehouseRecord,
+)
+from tasksql.catalog.sqlite import SQLiteCatalog
+from tasksql.errors import ConfigError, NotSupportedError
+
+#: The catalog's file name inside a data directory.
+CATALOG_FILE = "catalog.db"
+
+__all__ = [
+    "CATALOG_FILE",
+    "UNCHANGED",
+    "Catalog",
+    "IntegrationRecord",
+    "SQLiteCatalog",
+    "TaskUpdate",
+    "TaskVersion",
+    "Unchanged",
+    "WarehouseRecord",
+    "open_catalog",
+]
+
+
+def open_catalog(url_or_path: str) -> Catalog:
+    """The catalog named by ``url_or_path``, not yet opened.
+
+    * a file path, or ``sqlite://`` followed by one (``sqlite:///var/lib/tasksql/catalog.db`` is
+      the absolute path ``/var/lib/tasksql/catalog.db``): a :class:`SQLiteCatalog` on that file;
+    * an existing directory (a data directory): the SQLite catalog ``catalog.db`` inside it;
+    * ``postgresql://...`` / ``postgres://...``: not supported yet.
+
+    :raises NotSupportedError: (code ``NOT_SUPPORTED``) a PostgreSQL or other URL.
+    :raises ConfigError: an empty path, or ``:memory:`` (the catalog must be a file other
+        processes can open).
+    """
+    text = url_or_path.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() in ("postgresql", "postgres"):
+            raise NotSupportedError("a PostgreSQL catalog is not supported yet; use a SQLite catalog file")
+        if scheme.lower() != "sqlite":
+            raise NotSupportedError(f"unknown catalog URL scheme {scheme!r}; use a path or sqlite:///path")
+        text = rest
+    if not text:
+        raise ConfigError("the catalog path is empty")
+    if text == ":memory:" or text.startswith("file::memory:"):
+        raise ConfigError("the catalog must be a file (an in-memory database cannot be shared)")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        path = path / CATALOG_FILE
+    return SQLiteCatalog(path)

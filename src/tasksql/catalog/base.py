@@ -1,0 +1,352 @@
+"""The catalog contract: where tasksql keeps its own state.
+
+The catalog is the truth. Schedulers, the engine and every interface read definitions from it and
+rebuild their in-memory caches from it; nothing else is authoritative. Several processes (and, with
+a PostgreSQL catalog, several nodes) may use one catalog at once, so the contract never assumes a
+single writer:
+
+* every write is a transaction that either commits as a whole or changes nothing;
+* concurrent edits of one task are detected with *optimistic concurrency*: a writer states the
+  version it read (:attr:`TaskUpdate.expected_version`) and gets :class:`ConcurrentModification`
+  when another writer got there first;
+* names are fenced by UNIQUE constraints, so two writers creating the same name cannot both win;
+* :meth:`Catalog.change_seq` grows with every committed definition change made by *any* process,
+  so a scheduler knows when to reload (:meth:`Catalog.wait_for_change` is the wake-up).
+
+Instants passed in and returned are timezone-aware UTC datetimes; a naive datetime passed in is
+taken to be UTC. Backends store them with microsecond precision.
+
+A backend is tested by ``tests/catalog/test_contract.py``, written against this class only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from types import TracebackType
+from typing import Final, Self
+
+from tasksql.errors import CatalogError
+from tasksql.model import (
+    IntegrationDef,
+    QualifiedName,
+    Spelling,
+    SuspendReason,
+    TaskDef,
+    TaskRecord,
+    TaskState,
+    WarehouseDef,
+)
+
+
+class Unchanged(Enum):
+    """The type of :data:`UNCHANGED`."""
+
+    UNCHANGED = "UNCHANGED"
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+#: A :class:`TaskUpdate` field left at this value keeps what is stored (``None`` means "clear it").
+UNCHANGED: Final = Unchanged.UNCHANGED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskUpdate:
+    """One change to one stored task, applied by :meth:`Catalog.update_tasks`.
+
+    ``expected_version`` is the :attr:`TaskRecord.version` the writer based its change on; the
+    update is refused with :class:`ConcurrentModification` when the stored version differs.
+
+    ``definition`` replaces the definition: when it differs from the stored one, the task gets a new
+    version (version + 1, a new :class:`TaskVersion` row, ``last_committed_on`` = now). Its name may
+    differ from the stored name (a rename); the new name must be free. ``canonical_sql`` is the
+    canonical SQL text of that definition, stored beside it (only used with ``definition``).
+
+    Every other field is applied as given unless left :data:`UNCHANGED`; none of them makes a new
+    version. ``drop`` marks the task dropped (after applying the other fields).
+    """
+
+    task_id: int
+    expected_version: int
+    definition: TaskDef | None = None
+    canonical_sql: str | None = None
+    state: TaskState | Unchanged = UNCHANGED
+    suspend_reason: SuspendReason | Unchanged | None = UNCHANGED
+    next_fire_at: datetime | Unchanged | None = UNCHANGED
+    resumed_on: datetime | Unchanged | None = UNCHANGED
+    consecutive_failures: int | Unchanged = UNCHANGED
+    owner: str | Unchanged = UNCHANGED
+    drop: bool = False
+
+    def __post_init__(self) -> None:
+        failures = self.consecutive_failures
+        if failures is not UNCHANGED and failures < 0:
+            raise CatalogError(
+                f"consecutive_failures must be zero or more, not {failures}", code="INVALID_UPDATE"
+            )
+        if self.canonical_sql is not None and self.definition is None:
+            raise CatalogError("canonical_sql is only stored with a new definition", code="INVALID_UPDATE")
+
+    @property
+    def changes_definition(self) -> bool:
+        """True when this update can change what a scheduler caches (not only run bookkeeping).
+
+        Such updates are committed durably (see the backend) and advance :meth:`Catalog.change_seq`.
+        Updates of ``next_fire_at``, ``resumed_on`` and ``consecutive_failures`` alone are not.
+        """
+        return (
+            self.definition is not None
+            or self.drop
+            or self.state is not UNCHANGED
+            or self.suspend_reason is not UNCHANGED
+            or self.owner is not UNCHANGED
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskVersion:
+    """One committed version of a task's definition; versions are never deleted with the task."""
+
+    task_id: int
+    version: int
+    definition: TaskDef
+    created_on: datetime
+    actor: str | None = None
+    canonical_sql: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntegrationRecord:
+    """A stored notification integration: its definition and when it was created and last changed."""
+
+    definition: IntegrationDef
+    created_on: datetime
+    last_altered_on: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WarehouseRecord:
+    """A stored warehouse: its definition and when it was created and last changed."""
+
+    definition: WarehouseDef
+    created_on: datetime
+    last_altered_on: datetime
+
+
+class Catalog(ABC):
+    """The durable state of tasksql: tasks and their versions, integrations, warehouses, settings.
+
+    Every method is a coroutine; none blocks the event loop. A catalog is used from the event loop
+    that opened it. Use it as an async context manager (``async with catalog:``) or call
+    :meth:`open` and :meth:`close`. Calling any other method before :meth:`open` or after
+    :meth:`close` raises :class:`CatalogError` (code ``CATALOG_CLOSED``).
+
+    Every write method is one transaction: when it returns, its change is committed (and, where the
+    method says so, durable against power loss); when it raises, nothing was changed. Errors are
+    always :class:`~tasksql.errors.TasksqlError` subclasses; a backend's driver exceptions never
+    escape (a failure of the storage itself is a plain :class:`CatalogError`).
+
+    Object names (integrations, warehouses, setting keys) are compared exactly; the engine folds
+    case before it calls the catalog. Task names must be resolved (database, schema and name all
+    given); an unresolved name raises :class:`CatalogError` (code ``NAME_NOT_RESOLVED``).
+    """
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, create the schema or migrate it to the current version, seed what must exist.
+
+        Safe to run by several processes at once (migrations run in one transaction, and a process
+        that finds them applied does nothing). Seeds the ``default`` warehouse if it is missing.
+
+        :raises SchemaVersionError: the catalog was written by a newer tasksql.
+        :raises CatalogError: the storage cannot be opened, or it is not a tasksql catalog.
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish the writes already submitted, then release every connection and thread.
+
+        Idempotent. Methods called afterwards raise :class:`CatalogError` (``CATALOG_CLOSED``).
+        """
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- tasks -----------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def get_task(self, name: QualifiedName) -> TaskRecord | None:
+        """The live (not dropped) task with this resolved name, or ``None``."""
+
+    @abstractmethod
+    async def get_task_by_id(self, task_id: int) -> TaskRecord | None:
+        """The live task with this id, or ``None`` (also for a dropped task)."""
+
+    @abstractmethod
+    async def list_tasks(self) -> list[TaskRecord]:
+        """Every live task, ordered by (database, schema, name)."""
+
+    @abstractmethod
+    async def create_task(
+        self,
+        definition: TaskDef,
+        *,
+        spelling: Spelling,
+        state: TaskState,
+        suspend_reason: SuspendReason | None,
+        owner: str,
+        now: datetime,
+        next_fire_at: datetime | None,
+        replace: bool = False,
+        actor: str | None = None,
+        canonical_sql: str | None = None,
+    ) -> TaskRecord:
+        """Store a new task named ``definition.name``, at version 1, and return it.
+
+        In the same transaction: the task row, its version-1 :class:`TaskVersion` row (``actor``,
+        ``canonical_sql``), ``created_on`` = ``last_committed_on`` = ``now``, and the change
+        sequence. Committed durably.
+
+        With ``replace`` and a live task of that name: that task keeps its id and ``created_on``
+        (its run history stays linked to the id) and gets a new version with this definition,
+        ``spelling``, ``state``, ``suspend_reason``, ``owner`` and ``next_fire_at``;
+        ``consecutive_failures`` goes back to 0; ``last_suspended_on`` is set to ``now`` when the
+        state goes from started to suspended. Without a live task of that name, ``replace`` creates.
+
+        :raises ObjectExists: (code ``TASK_EXISTS``) a live task has that name and not ``replace``.
+        :raises CatalogError: the name is not resolved (``NAME_NOT_RESOLVED``).
+        """
+
+    @abstractmethod
+    async def update_tasks(
+        self,
+        updates: Sequence[TaskUpdate],
+        *,
+        now: datetime,
+        actor: str | None = None,
+    ) -> list[TaskRecord]:
+        """Apply every update in ONE transaction, in order, and return the resulting records.
+
+        All or nothing: if one update fails, none is applied. Updates are applied in order, so a
+        later update of the same task must expect the version the earlier one produced. For each:
+        a new definition makes a new version (``actor`` is recorded on it); ``last_suspended_on``
+        is set to ``now`` when the state goes from started to suspended; ``drop`` sets the task
+        aside: it disappears from :meth:`get_task`, :meth:`get_task_by_id` and :meth:`list_tasks`,
+        its name can be reused at once, and its versions stay readable. The record returned for a
+        dropped task is its last state. Updates for which :attr:`TaskUpdate.changes_definition`
+        holds are committed durably and advance the change sequence. An empty sequence is a no-op.
+
+        :raises TaskNotFound: no live task has ``task_id``.
+        :raises ConcurrentModification: the stored version is not ``expected_version``.
+        :raises ObjectExists: (``TASK_EXISTS``) a new definition renames the task to a taken name.
+        :raises CatalogError: a definition's name is not resolved (``NAME_NOT_RESOLVED``).
+        """
+
+    @abstractmethod
+    async def task_versions(self, task_id: int) -> list[TaskVersion]:
+        """Every version of the task with this id (dropped or not), oldest first; [] if unknown."""
+
+    @abstractmethod
+    async def get_task_version(self, task_id: int, version: int) -> TaskDef:
+        """The definition of one version of a task (dropped or not).
+
+        :raises TaskNotFound: (code ``TASK_VERSION_NOT_FOUND``) no such task or version.
+        """
+
+    # --- notification integrations ---------------------------------------------------------------
+
+    @abstractmethod
+    async def put_integration(self, definition: IntegrationDef, *, replace: bool, now: datetime) -> None:
+        """Create an integration, or with ``replace`` overwrite an existing one of that name.
+
+        Secrets in the definition (webhook authorization header, signing secret) are stored as
+        given. Replacing keeps ``created_on`` and sets ``last_altered_on`` = ``now``. Committed
+        durably; advances the change sequence.
+
+        :raises ObjectExists: (code ``INTEGRATION_EXISTS``) it exists and not ``replace``.
+        """
+
+    @abstractmethod
+    async def get_integration(self, name: str) -> IntegrationDef | None:
+        """The integration with this name, or ``None``."""
+
+    @abstractmethod
+    async def list_integrations(self) -> list[IntegrationRecord]:
+        """Every integration, ordered by name."""
+
+    @abstractmethod
+    async def drop_integration(self, name: str) -> bool:
+        """Delete an integration; ``False`` if it did not exist. Durable; advances the change sequence."""
+
+    # --- warehouses ------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def put_warehouse(self, definition: WarehouseDef, *, replace: bool, now: datetime) -> None:
+        """Create a warehouse, or with ``replace`` overwrite an existing one of that name.
+
+        The ``default`` warehouse always exists: it can be replaced only by an embedded DuckDB
+        definition (its ``max_concurrency`` and ``comment`` may change). Replacing keeps
+        ``created_on``. Committed durably; advances the change sequence.
+
+        :raises ObjectExists: (code ``WAREHOUSE_EXISTS``) it exists and not ``replace``.
+        :raises CatalogError: (code ``DEFAULT_WAREHOUSE``) ``default`` would stop being embedded.
+        """
+
+    @abstractmethod
+    async def get_warehouse(self, name: str) -> WarehouseDef | None:
+        """The warehouse with this name, or ``None``."""
+
+    @abstractmethod
+    async def list_warehouses(self) -> list[WarehouseRecord]:
+        """Every warehouse, ``default`` included, ordered by name."""
+
+    @abstractmethod
+    async def drop_warehouse(self, name: str) -> bool:
+        """Delete a warehouse; ``False`` if it did not exist. Durable; advances the change sequence.
+
+        :raises CatalogError: (code ``DEFAULT_WAREHOUSE``) for ``default``, which cannot be dropped.
+        """
+
+    # --- settings and change signals -------------------------------------------------------------
+
+    @abstractmethod
+    async def get_setting(self, key: str) -> str | None:
+        """The value of a global setting, or ``None`` when it is not set."""
+
+    @abstractmethod
+    async def set_setting(self, key: str, value: str | None) -> None:
+        """Set a global setting; ``None`` removes it. Committed durably."""
+
+    @abstractmethod
+    async def change_seq(self) -> int:
+        """A number that grows with every committed definition change, made by any process.
+
+        Definition changes are: creating or replacing a task, task updates for which
+        :attr:`TaskUpdate.changes_definition` holds, and putting or dropping an integration or a
+        warehouse. It never decreases; compare it with an earlier value to know whether to reload.
+        """
+
+    @abstractmethod
+    async def wait_for_change(self, seq: int, timeout: float) -> int:
+        """Wait until :meth:`change_seq` is greater than ``seq`` or ``timeout`` seconds pass.
+
+        Returns the current change sequence (greater than ``seq`` unless the timeout passed).
+        A change committed through this catalog object wakes the waiter at once; a change made by
+        another process is noticed by polling, within the backend's poll interval.
+        """

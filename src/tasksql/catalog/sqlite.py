@@ -1,0 +1,539 @@
+"""The SQLite catalog: a ``catalog.db`` file in WAL mode, one writer thread, group commit.
+
+Design
+------
+The core is async and sqlite3 blocks, so no sqlite3 call ever runs on the event loop:
+
+* **Writes** go through :class:`~tasksql.catalog.sqlite_writer.SQLiteWriter`: one thread that owns
+  the only writing connection and drains a queue of jobs. Every job waiting in the queue runs in
+  ONE transaction (``BEGIN IMMEDIATE``), each job inside its own ``SAVEPOINT`` so that a failing
+  job rolls back alone and gets its exception while the others commit; after ``COMMIT`` the
+  futures of the whole group are resolved on the event loop. The per-job cost is a savepoint and
+  the job's own statements; the commit (and its fsync) is shared by the group. This is what lets a
+  scheduler record thousands of runs per second.
+* **Reads** go through :class:`~tasksql.catalog.sqlite_reader.SQLiteReader`: worker threads with
+  their own read-only connections. In WAL mode they see the last commit and never wait for the
+  writer.
+* **Several processes** may open the same file (the CLI while a server runs, tests with two
+  processes). ``BEGIN IMMEDIATE`` takes the write lock at the start of each group, so two writers
+  never deadlock upgrading a read lock; a writer that finds the lock taken waits (SQLite's busy
+  timeout), retries a bounded number of times with backoff, then fails with ``CATALOG_BUSY``.
+  Correctness across processes comes from the database: optimistic concurrency on task versions
+  (checked inside the write transaction) and the UNIQUE index on live task names.
+
+Durability
+----------
+A method returns after its transaction has committed. WAL with ``synchronous=NORMAL`` writes the
+commit to the log before returning, so it survives a crash of the process (even ``kill -9``); only
+a power loss or an OS crash can lose the latest commits, because the log is fsynced at checkpoints
+only. That is the right trade for run bookkeeping, which is frequent and which start-up
+reconciliation repairs. Definition changes (``create_task``; ``update_tasks`` with a definition,
+state, suspend reason, owner or drop; integrations; warehouses; settings) are what a user was told
+"done" about and are rare, so their groups commit with ``synchronous=FULL``: the log is fsynced
+before the method returns and the change survives a power loss too. The pragma cannot change inside
+a transaction, so the writer sets it before ``BEGIN``, for the whole group.
+
+Instants are stored as UTC ISO-8601 text with microseconds (see :mod:`tasksql.catalog.rows`).
+Secrets inside definitions are stored as given and are never logged by this module.
+
+Adding a method (runs, leases, nodes and the notification outbox will come this way)
+-------------------------------------------------------------------------------------
+1. Add the tables in a new ``sql/sqlite/migrations/NNNN_<name>.sql`` and in ``sql/sqlite/schema.sql``.
+2. Add the statements to ``sql/sqlite/queries.sql`` under ``-- name:`` headers.
+3. Write the body as a plain function of a ``sqlite3.Connection`` using ``_Q[<name>]`` and run it
+   with ``await self._write(fn, durable=..., changes=...)`` (one transaction with the other queued
+   jobs; raise a :class:`~tasksql.errors.TasksqlError` to roll back this job alone) or
+   ``await self._read(fn)``. Never begin or end transactions in ``fn``; for statements with
+   ``RETURNING``, fetch every row (``fetchall``) before returning.
+4. Declare the method in :class:`~tasksql.catalog.base.Catalog` and test it in the contract tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from tasksql.catalog.base import (
+    UNCHANGED,
+    Catalog,
+    IntegrationRecord,
+    TaskUpdate,
+    TaskVersion,
+    WarehouseRecord,
+)
+from tasksql.catalog.migrate import load_migrations, load_schema
+from tasksql.catalog.queries import load_queries
+from tasksql.catalog.rows import (
+    Row,
+    db_time,
+    db_time_opt,
+    definition_json,
+    integration_columns,
+    integration_def,
+    integration_record,
+    name_columns,
+    task_record,
+    task_version,
+    warehouse_columns,
+    warehouse_def,
+    warehouse_record,
+)
+from tasksql.catalog.sqlite_connect import DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_TIMEOUT
+from tasksql.catalog.sqlite_reader import SQLiteReader
+from tasksql.catalog.sqlite_schema import apply_schema
+from tasksql.catalog.sqlite_writer import DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
+from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
+from tasksql.errors import CatalogError, ConcurrentModification, ObjectExists, TaskNotFound
+from tasksql.model import (
+    DEFAULT_WAREHOUSE,
+    IntegrationDef,
+    QualifiedName,
+    Spelling,
+    SuspendReason,
+    TaskDef,
+    TaskRecord,
+    TaskState,
+    WarehouseDef,
+    task_from_json,
+)
+
+T = TypeVar("T")
+
+_Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}
+
+#: Seconds between two looks at the change sequence while waiting for another process's change.
+DEFAULT_POLL_INTERVAL = 0.2
+
+_SUSPENDED = TaskState.SUSPENDED.value
+
+
+class SQLiteCatalog(Catalog):
+    """The catalog in one SQLite file (see the module documentation for the design).
+
+    :param path: the catalog file; created with its schema when missing (its folder must exist).
+    :param clock: the time source for what the catalog stamps by itself (schema version, the
+        seeded ``default`` warehouse); everything else gets ``now`` from the caller.
+    :param poll_interval: seconds between checks for changes made by other processes.
+    :param busy_timeout: seconds a statement waits for a lock held by another process.
+    :param busy_retries: further attempts after a statement still found the file locked.
+    :param max_group: most write jobs committed in one transaction.
+    :param read_threads: reader threads (each with its own connection).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        busy_retries: int = DEFAULT_BUSY_RETRIES,
+        max_group: int = DEFAULT_MAX_GROUP,
+        read_threads: int = 1,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._busy_timeout = busy_timeout
+        self._busy_retries = busy_retries
+        self._max_group = max_group
+        self._read_threads = read_threads
+        self._writer: SQLiteWriter | None = None
+        self._reader: SQLiteReader | None = None
+        self._change_event = asyncio.Event()
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"SQLiteCatalog({self._path!r})"
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        writer = SQLiteWriter(
+            self._path,
+            change_sql=_Q["change_seq_bump"],
+            on_change=self._changed,
+            busy_timeout=self._busy_timeout,
+            busy_retries=self._busy_retries,
+            max_group=self._max_group,
+        )
+        await writer.start()
+        now = db_time(self._clock.now())
+        try:
+            await writer.submit(lambda conn: _install(conn, now), durable=True)
+        except BaseException:
+            await writer.stop()
+            raise
+        self._writer = writer
+        self._reader = SQLiteReader(
+            self._path,
+            busy_timeout=self._busy_timeout,
+            busy_retries=self._busy_retries,
+            threads=self._read_threads,
+        )
+
+    async def close(self) -> None:
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if writer is not None:
+            await writer.stop()
+        if reader is not None:
+            await reader.close()
+
+    def writer_stats(self) -> WriterStats:
+        """Counters of the writer thread (groups committed, jobs, failures, queue length)."""
+        if self._writer is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        return self._writer.stats()
+
+    # --- the two ways to the database ------------------------------------------------------------
+
+    async def _write(
+        self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = False, changes: bool = False
+    ) -> T:
+        """Run ``fn(conn)`` in the writer thread, in a group transaction; return once committed.
+
+        ``durable``: commit with ``synchronous=FULL`` (survives power loss). ``changes``: advance
+        the change sequence in the same transaction (definition changes only).
+        """
+        if self._writer is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        return await self._writer.submit(fn, durable=durable, changes=changes)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on a read-only connection in a reader thread."""
+        if self._reader is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        return await self._reader.run(fn)
+
+    # --- tasks -----------------------------------------------------------------------------------
+
+    async def get_task(self, name: QualifiedName) -> TaskRecord | None:
+        params = name_columns(name)
+        return await self._read(lambda conn: _one(conn, "task_by_name", params, task_record))
+
+    async def get_task_by_id(self, task_id: int) -> TaskRecord | None:
+        return await self._read(lambda conn: _one(conn, "task_by_id", {"id": task_id}, task_record))
+
+    async def list_tasks(self) -> list[TaskRecord]:
+        return await self._read(lambda conn: _all(conn, "tasks_live", {}, task_record))
+
+    async def create_task(
+        self,
+        definition: TaskDef,
+        *,
+        spelling: Spelling,
+        state: TaskState,
+        suspend_reason: SuspendReason | None,
+        owner: str,
+        now: datetime,
+        next_fire_at: datetime | None,
+        replace: bool = False,
+        actor: str | None = None,
+        canonical_sql: str | None = None,
+    ) -> TaskRecord:
+        fields: dict[str, Any] = {
+            **name_columns(definition.name),
+            "definition": definition_json(definition),
+            "canonical_sql": canonical_sql,
+            "spelling": spelling.value,
+            "state": state.value,
+            "suspend_reason": _value(suspend_reason),
+            "owner": owner,
+            "next_fire_at": db_time_opt(next_fire_at),
+            "consecutive_failures": 0,
+        }
+        stamp = db_time(now)
+        return await self._write(
+            lambda conn: _create_task(
+                conn, definition.name, fields, stamp=stamp, replace=replace, actor=actor
+            ),
+            durable=True,
+            changes=True,
+        )
+
+    async def update_tasks(
+        self, updates: Sequence[TaskUpdate], *, now: datetime, actor: str | None = None
+    ) -> list[TaskRecord]:
+        if not updates:
+            return []
+        for update in updates:
+            if update.definition is not None:
+                name_columns(update.definition.name)  # refuse unresolved names before queueing
+        stamp = db_time(now)
+        ddl = any(update.changes_definition for update in updates)
+        return await self._write(
+            lambda conn: [_update_task(conn, update, stamp, actor) for update in updates],
+            durable=ddl,
+            changes=ddl,
+        )
+
+    async def task_versions(self, task_id: int) -> list[TaskVersion]:
+        return await self._read(lambda conn: _all(conn, "task_versions", {"task_id": task_id}, task_version))
+
+    async def get_task_version(self, task_id: int, version: int) -> TaskDef:
+        params = {"task_id": task_id, "version": version}
+        text = await self._read(
+            lambda conn: _one(conn, "task_version", params, lambda row: row["definition"])
+        )
+        if text is None:
+            raise TaskNotFound(f"task id {task_id} has no version {version}", code="TASK_VERSION_NOT_FOUND")
+        return task_from_json(text)
+
+    # --- notification integrations ---------------------------------------------------------------
+
+    async def put_integration(self, definition: IntegrationDef, *, replace: bool, now: datetime) -> None:
+        _require_name(definition.name, "integration")
+        row = {**integration_columns(definition), "created_on": db_time(now), "last_altered_on": db_time(now)}
+
+        def put(conn: sqlite3.Connection) -> None:
+            if not replace and _exists(conn, "integration_by_name", definition.name):
+                raise ObjectExists(f"integration {definition.name} already exists", code="INTEGRATION_EXISTS")
+            conn.execute(_Q["integration_upsert"], row)
+
+        await self._write(put, durable=True, changes=True)
+
+    async def get_integration(self, name: str) -> IntegrationDef | None:
+        return await self._read(
+            lambda conn: _one(conn, "integration_by_name", {"name": name}, integration_def)
+        )
+
+    async def list_integrations(self) -> list[IntegrationRecord]:
+        return await self._read(lambda conn: _all(conn, "integrations_all", {}, integration_record))
+
+    async def drop_integration(self, name: str) -> bool:
+        return await self._write(
+            lambda conn: bool(_returning(conn, "integration_delete", {"name": name})),
+            durable=True,
+            changes=True,
+        )
+
+    # --- warehouses ------------------------------------------------------------------------------
+
+    async def put_warehouse(self, definition: WarehouseDef, *, replace: bool, now: datetime) -> None:
+        _require_name(definition.name, "warehouse")
+        if definition.name == DEFAULT_WAREHOUSE and not definition.embedded:
+            raise CatalogError(
+                "the default warehouse is the embedded DuckDB; only its MAX_CONCURRENCY and COMMENT "
+                "can change (create another warehouse for other databases)",
+                code="DEFAULT_WAREHOUSE",
+            )
+        row = {**warehouse_columns(definition), "created_on": db_time(now), "last_altered_on": db_time(now)}
+
+        def put(conn: sqlite3.Connection) -> None:
+            if not replace and _exists(conn, "warehouse_by_name", definition.name):
+                raise ObjectExists(f"warehouse {definition.name} already exists", code="WAREHOUSE_EXISTS")
+            conn.execute(_Q["warehouse_upsert"], row)
+
+        await self._write(put, durable=True, changes=True)
+
+    async def get_warehouse(self, name: str) -> WarehouseDef | None:
+        return await self._read(lambda conn: _one(conn, "warehouse_by_name", {"name": name}, warehouse_def))
+
+    async def list_warehouses(self) -> list[WarehouseRecord]:
+        return await self._read(lambda conn: _all(conn, "warehouses_all", {}, warehouse_record))
+
+    async def drop_warehouse(self, name: str) -> bool:
+        if name == DEFAULT_WAREHOUSE:
+            raise CatalogError("the default warehouse cannot be dropped", code="DEFAULT_WAREHOUSE")
+        return await self._write(
+            lambda conn: bool(_returning(conn, "warehouse_delete", {"name": name})),
+            durable=True,
+            changes=True,
+        )
+
+    # --- settings and change signals -------------------------------------------------------------
+
+    async def get_setting(self, key: str) -> str | None:
+        return await self._read(
+            lambda conn: _one(conn, "setting_get", {"key": key}, lambda row: row["value"])
+        )
+
+    async def set_setting(self, key: str, value: str | None) -> None:
+        _require_name(key, "setting")
+
+        def put(conn: sqlite3.Connection) -> None:
+            if value is None:
+                conn.execute(_Q["setting_delete"], {"key": key})
+            else:
+                conn.execute(_Q["setting_put"], {"key": key, "value": value})
+
+        await self._write(put, durable=True)
+
+    async def change_seq(self) -> int:
+        return await self._read(_change_seq)
+
+    async def wait_for_change(self, seq: int, timeout: float) -> int:
+        deadline = monotonic() + max(0.0, timeout)
+        while True:
+            # Take the event before reading: a change committed after the read sets this event.
+            event = self._change_event
+            current = await self.change_seq()
+            remaining = deadline - monotonic()
+            if current > seq or remaining <= 0:
+                return current
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, self._poll_interval))
+
+    def _changed(self, seq: int) -> None:
+        """On the event loop, after a group that advanced the change sequence to ``seq`` committed."""
+        event, self._change_event = self._change_event, asyncio.Event()
+        event.set()
+
+
+# --- job bodies (run in the writer or a reader thread) -------------------------------------------
+
+
+def _install(conn: sqlite3.Connection, now: str) -> None:
+    apply_schema(
+        conn, schema=load_schema("sqlite"), migrations=load_migrations("sqlite"), queries=_Q, now=now
+    )
+    default = warehouse_columns(WarehouseDef(name=DEFAULT_WAREHOUSE))
+    conn.execute(_Q["warehouse_seed"], {**default, "created_on": now, "last_altered_on": now})
+
+
+def _one(
+    conn: sqlite3.Connection, query: str, params: dict[str, Any], convert: Callable[[Row], T]
+) -> T | None:
+    row = conn.execute(_Q[query], params).fetchone()
+    return None if row is None else convert(row)
+
+
+def _all(
+    conn: sqlite3.Connection, query: str, params: dict[str, Any], convert: Callable[[Row], T]
+) -> list[T]:
+    return [convert(row) for row in conn.execute(_Q[query], params)]
+
+
+def _returning(conn: sqlite3.Connection, query: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+    # fetchall: a RETURNING statement must run to completion before its savepoint is released.
+    return conn.execute(_Q[query], params).fetchall()
+
+
+def _exists(conn: sqlite3.Connection, query: str, name: str) -> bool:
+    return conn.execute(_Q[query], {"name": name}).fetchone() is not None
+
+
+def _change_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute(_Q["change_seq"]).fetchone()
+    return int(row[0])
+
+
+def _create_task(
+    conn: sqlite3.Connection,
+    name: QualifiedName,
+    fields: dict[str, Any],
+    *,
+    stamp: str,
+    replace: bool,
+    actor: str | None,
+) -> TaskRecord:
+    existing = conn.execute(_Q["task_by_name"], fields).fetchone()
+    if existing is None:
+        row = {
+            **fields,
+            "version": 1,
+            "created_on": stamp,
+            "last_committed_on": stamp,
+            "last_suspended_on": None,
+            "resumed_on": None,
+            "dropped_on": None,
+        }
+        row["id"] = _returning(conn, "task_insert", row)[0][0]
+    elif not replace:
+        raise ObjectExists(f"task {name} already exists", code="TASK_EXISTS")
+    else:
+        row = dict(existing)
+        if fields["state"] == _SUSPENDED and row["state"] != _SUSPENDED:
+            row["last_suspended_on"] = stamp
+        row.update(fields, version=row["version"] + 1, last_committed_on=stamp)
+        conn.execute(_Q["task_write"], row)
+    _insert_version(conn, row, stamp, actor)
+    return task_record(row)
+
+
+def _update_task(conn: sqlite3.Connection, update: TaskUpdate, stamp: str, actor: str | None) -> TaskRecord:
+    found = conn.execute(_Q["task_by_id"], {"id": update.task_id}).fetchone()
+    if found is None:
+        raise TaskNotFound(f"no task has id {update.task_id}")
+    row = dict(found)
+    if row["version"] != update.expected_version:
+        raise ConcurrentModification(
+            f"task {row['name']} is at version {row['version']}, not {update.expected_version}: "
+            "another writer changed it; read it again and retry"
+        )
+    if update.definition is not None:
+        _apply_definition(conn, row, update, stamp, actor)
+    if update.state is not UNCHANGED:
+        if update.state is TaskState.SUSPENDED and row["state"] != _SUSPENDED:
+            row["last_suspended_on"] = stamp
+        row["state"] = update.state.value
+    if update.suspend_reason is not UNCHANGED:
+        row["suspend_reason"] = _value(update.suspend_reason)
+    if update.next_fire_at is not UNCHANGED:
+        row["next_fire_at"] = db_time_opt(update.next_fire_at)
+    if update.resumed_on is not UNCHANGED:
+        row["resumed_on"] = db_time_opt(update.resumed_on)
+    if update.consecutive_failures is not UNCHANGED:
+        row["consecutive_failures"] = update.consecutive_failures
+    if update.owner is not UNCHANGED:
+        row["owner"] = update.owner
+    if update.drop:
+        row["dropped_on"] = stamp
+    conn.execute(_Q["task_write"], row)
+    return task_record(row)
+
+
+def _apply_definition(
+    conn: sqlite3.Connection, row: dict[str, Any], update: TaskUpdate, stamp: str, actor: str | None
+) -> None:
+    """Merge a new definition into ``row``: a new version unless it equals the stored one."""
+    assert update.definition is not None
+    text = definition_json(update.definition)
+    if text == row["definition"]:
+        return
+    names = name_columns(update.definition.name)
+    taken = conn.execute(_Q["task_by_name"], names).fetchone()
+    if taken is not None and taken["id"] != row["id"]:
+        raise ObjectExists(f"task {update.definition.name} already exists", code="TASK_EXISTS")
+    row.update(
+        names,
+        definition=text,
+        canonical_sql=update.canonical_sql,
+        version=row["version"] + 1,
+        last_committed_on=stamp,
+    )
+    _insert_version(conn, row, stamp, actor)
+
+
+def _insert_version(conn: sqlite3.Connection, row: dict[str, Any], stamp: str, actor: str | None) -> None:
+    conn.execute(
+        _Q["task_version_insert"],
+        {
+            "task_id": row["id"],
+            "version": row["version"],
+            "definition": row["definition"],
+            "canonical_sql": row["canonical_sql"],
+            "created_on": stamp,
+            "actor": actor,
+        },
+    )
+
+
+def _value(member: SuspendReason | None) -> str | None:
+    return None if member is None else member.value
+
+
+def _require_name(name: str, what: str) -> None:
+    if not name:
+        raise CatalogError(f"a {what} needs a non-empty name", code="INVALID_NAME")
