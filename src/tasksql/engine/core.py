@@ -9,8 +9,8 @@ catalog; everything else passes through to the default warehouse, after tasksql'
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from tasksql.model import (
 from tasksql.settings import Settings
 from tasksql.sql import parse
 from tasksql.sql import statements as st
+from tasksql.sysviews.tables import Introspection, ScalarFn
 
 if TYPE_CHECKING:
     from tasksql.scheduler.service import Scheduler
@@ -40,6 +41,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("tasksql.engine")
 
 Handler = Callable[["Engine", Any], Awaitable[Result]]
+
+#: Statements that never change the catalog (no cache invalidation after them).
+READ_ONLY = (
+    st.Passthrough,
+    st.ShowTasks,
+    st.ShowCreateTask,
+    st.DescribeTask,
+    st.ShowIntegrations,
+    st.DescribeIntegration,
+    st.ShowWarehouses,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,7 @@ class Engine:
         self.warehouses = WarehouseRegistry(self.data_dir)
         self.session = Session(user=settings.owner)
         self.scheduler: Scheduler | None = None
+        self._warehouse_cache: dict[str, Warehouse] = {}
         self.started_at: datetime | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -140,7 +153,16 @@ class Engine:
         handler = HANDLERS.get(type(stmt))
         if handler is None:
             raise TasksqlError(f"no handler for {type(stmt).__name__}")
-        return await handler(self, stmt)
+        result = await handler(self, stmt)
+        if not isinstance(stmt, READ_ONLY):
+            self.changed()
+        return result
+
+    def changed(self) -> None:
+        """The catalog may have changed: drop caches and wake the scheduler."""
+        self.invalidate_warehouses()
+        if self.scheduler is not None:
+            self.scheduler.notify_change()
 
     # --- helpers for handlers --------------------------------------------------------------------
 
@@ -151,14 +173,38 @@ class Engine:
         return str(name.relative_to(self.session.database, self.session.schema))
 
     async def warehouse(self, name: str | None = None) -> Warehouse:
-        """The opened warehouse called ``name`` (default: the embedded default)."""
+        """The opened warehouse called ``name`` (default: the embedded default).
+
+        Opened warehouses are cached by name (a run must not pay a catalog read); the cache is
+        dropped by :meth:`invalidate_warehouses` when the catalog changes.
+        """
         wh_name = (name or DEFAULT_WAREHOUSE).lower()
+        cached = self._warehouse_cache.get(wh_name)
+        if cached is not None:
+            return cached
         definition = await self.catalog.get_warehouse(wh_name)
         if definition is None:
             if wh_name != DEFAULT_WAREHOUSE:
                 raise WarehouseNotFound(f"warehouse {wh_name} does not exist", code="WAREHOUSE_NOT_FOUND")
             definition = WarehouseDef(name=DEFAULT_WAREHOUSE)
-        return await self.warehouses.get(definition)
+        if definition.max_concurrency is None:
+            definition = replace(definition, max_concurrency=self.settings.default_max_concurrency)
+        warehouse = await self.warehouses.get(definition)
+        self._warehouse_cache[wh_name] = warehouse
+        return warehouse
+
+    def invalidate_warehouses(self) -> None:
+        """Forget the name -> warehouse cache (definitions may have changed)."""
+        self._warehouse_cache.clear()
+
+    def introspection_factory(self) -> Callable[[Warehouse, Mapping[str, ScalarFn]], Introspection]:
+        """Builds the context task bodies use to read virtual relations (system.*, task_history())."""
+        from tasksql.engine.passthrough import introspection
+
+        def make(warehouse: Warehouse, scalars: Mapping[str, ScalarFn]) -> Introspection:
+            return introspection(self, warehouse, scalars)
+
+        return make
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -1,0 +1,68 @@
+"""Turning a task body into the statements a warehouse runs.
+
+- SQL: one statement, or a ``BEGIN ... END`` script whose statements run in one transaction;
+- VoltDB ``PROCEDURE p WITH (args)``: a call in the warehouse's dialect (DuckDB: a table macro
+  ``SELECT * FROM p(args)``; PostgreSQL and MySQL: ``CALL p(args)``; SQLite has no procedures);
+- Ocient maintenance types: the warehouse's own maintenance commands (see :data:`MAINTENANCE`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tasksql.errors import NotSupportedError
+from tasksql.model import ClassBody, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody, TaskDef
+from tasksql.sql import split
+
+#: (dialect, kind) -> statements. rebuild: rewrite storage; check_disk: verify it; rebalance: optimise.
+MAINTENANCE: dict[tuple[str, MaintenanceKind], tuple[str, ...]] = {
+    ("duckdb", MaintenanceKind.REBUILD): ("CHECKPOINT",),
+    ("duckdb", MaintenanceKind.CHECK_DISK): ("SELECT * FROM pragma_database_size()",),
+    ("duckdb", MaintenanceKind.REBALANCE): ("VACUUM", "CHECKPOINT"),
+    ("sqlite", MaintenanceKind.REBUILD): ("VACUUM",),
+    ("sqlite", MaintenanceKind.CHECK_DISK): ("PRAGMA integrity_check",),
+    ("sqlite", MaintenanceKind.REBALANCE): ("PRAGMA optimize",),
+    ("postgres", MaintenanceKind.REBUILD): ("VACUUM",),
+    ("postgres", MaintenanceKind.CHECK_DISK): ("SELECT pg_database_size(current_database())",),
+    ("postgres", MaintenanceKind.REBALANCE): ("ANALYZE",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBody:
+    statements: tuple[str, ...]
+    transactional: bool
+
+
+_SCRIPT = re.compile(r"^\s*BEGIN\b(?P<inner>.*)\bEND\s*;?\s*$", re.S | re.I)
+
+
+def script_statements(text: str) -> list[str]:
+    """The statements inside ``BEGIN ... END``, or of the text itself when it is no such block."""
+    m = _SCRIPT.match(text)
+    inner = m.group("inner") if m else text
+    return [piece.text for piece in split(inner)]
+
+
+def prepare(task: TaskDef, dialect: str) -> PreparedBody:
+    body = task.body
+    if isinstance(body, SqlBody):
+        statements = script_statements(body.text) if body.is_script else [body.text]
+        transactional = body.is_script or task.into is not None or len(statements) > 1
+        return PreparedBody(tuple(statements), transactional)
+    if isinstance(body, ProcedureBody):
+        args = ", ".join(body.args)
+        if dialect == "duckdb":
+            return PreparedBody((f"SELECT * FROM {body.procedure}({args})",), task.into is not None)
+        if dialect in ("postgres", "mysql"):
+            return PreparedBody((f"CALL {body.procedure}({args})",), False)
+        raise NotSupportedError(f"PROCEDURE bodies are not supported on {dialect} warehouses")
+    if isinstance(body, MaintenanceBody):
+        statements_m = MAINTENANCE.get((dialect, body.kind))
+        if statements_m is None:
+            raise NotSupportedError(f"TYPE {body.kind.value} is not supported on {dialect} warehouses")
+        return PreparedBody(statements_m, False)
+    if isinstance(body, ClassBody):
+        raise NotSupportedError("FROM CLASS action generators run through the Python action API")
+    raise NotSupportedError(f"unknown body {type(body).__name__}")

@@ -1,0 +1,126 @@
+"""Building run rows and applying failure policy to outcomes (pure functions).
+
+:func:`settle` decides what an outcome does to its task: a success resets the consecutive-failure
+count; a failure increments it; ``ON ERROR STOP`` suspends the task at its first failure;
+``SUSPEND_TASK_AFTER_NUM_FAILURES`` suspends it after that many consecutive failures, and the run is
+then recorded FAILED_AND_AUTO_SUSPENDED. Skipped and cancelled runs leave the count alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from tasksql.errors import TasksqlError
+from tasksql.model import (
+    OnError,
+    RunState,
+    ScheduledFrom,
+    SqlBody,
+    SuspendReason,
+    TaskDef,
+    TaskRecord,
+    TaskState,
+    effective_suspend_after,
+    effective_warehouse,
+)
+from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime
+
+if TYPE_CHECKING:
+    from tasksql.scheduler.planner import MissedSummary
+
+
+class _HasFailures(Protocol):
+    failures: int
+
+
+def query_text(task: TaskDef) -> str:
+    if isinstance(task.body, SqlBody):
+        return task.body.text
+    from tasksql.sql.render import render_body
+
+    return render_body(task.body)
+
+
+def new_run(
+    record: TaskRecord,
+    *,
+    scheduled_time: datetime,
+    state: RunState,
+    scheduled_from: ScheduledFrom,
+    node_id: str,
+    now: datetime,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    attempt_number: int = 1,
+    config: str | None = None,
+    definition: TaskDef | None = None,
+    version: int | None = None,
+) -> NewRun:
+    task = definition or record.definition
+    terminal = state.terminal
+    return NewRun(
+        task_id=record.id,
+        task_version=version or record.version,
+        name=task.name.name,
+        database_name=task.name.database or "",
+        schema_name=task.name.schema or "",
+        scheduled_time=scheduled_time,
+        state=state,
+        scheduled_from=scheduled_from,
+        attempt_number=attempt_number,
+        query_start_time=now if state is RunState.EXECUTING else None,
+        completed_time=now if terminal else None,
+        error_code=error_code,
+        error_message=error_message,
+        query_text=query_text(task),
+        condition_text=task.when,
+        warehouse=effective_warehouse(task),
+        node_id=node_id,
+        config=config or task.config,
+    )
+
+
+def missed_summary_run(record: TaskRecord, summary: MissedSummary, now: datetime, node_id: str) -> NewRun:
+    count = "more than 10000" if summary.count < 0 else str(summary.count)
+    message = (
+        f"{count} earlier instants missed between {summary.first.isoformat()} and {summary.last.isoformat()}: "
+        "the scheduler was not running"
+    )
+    return new_run(record, scheduled_time=summary.first, state=RunState.SKIPPED,
+                   scheduled_from=ScheduledFrom.SCHEDULE, node_id=node_id, now=now,
+                   error_code="MISSED", error_message=message)  # fmt: skip
+
+
+def cancelled(rec: RunRecord, now: datetime, reason: str) -> RunOutcome:
+    return RunOutcome(run_id=rec.run_id, state=RunState.CANCELLED, completed_time=now, error_code="CANCELLED",
+                      error_message=reason)  # fmt: skip
+
+
+def failed(rec: RunRecord, now: datetime, err: TasksqlError) -> RunOutcome:
+    return RunOutcome(run_id=rec.run_id, state=RunState.FAILED, completed_time=now, error_code=err.code,
+                      error_message=err.message)  # fmt: skip
+
+
+def settle(entry: _HasFailures, task: TaskDef, outcome: RunOutcome) -> tuple[RunOutcome, TaskRuntime | None]:
+    """Apply the failure policy: the (possibly re-stated) outcome and the task's runtime change."""
+    task_id = getattr(getattr(entry, "record", None), "id", None)
+    if outcome.state is RunState.SUCCEEDED:
+        if entry.failures == 0:
+            return outcome, None
+        entry.failures = 0
+        return outcome, TaskRuntime(task_id=task_id or 0, consecutive_failures=0)
+    if outcome.state is not RunState.FAILED:
+        return outcome, None
+    entry.failures += 1
+    runtime = TaskRuntime(task_id=task_id or 0, consecutive_failures=entry.failures)
+    if task.on_error is OnError.STOP:
+        return outcome, replace(runtime, state=TaskState.SUSPENDED, suspend_reason=SuspendReason.ON_ERROR_STOP,
+                                clear_next_fire=True)  # fmt: skip
+    limit = effective_suspend_after(task)
+    if limit and entry.failures >= limit:
+        outcome = replace(outcome, state=RunState.FAILED_AND_AUTO_SUSPENDED)
+        runtime = replace(runtime, state=TaskState.SUSPENDED, suspend_reason=SuspendReason.AUTO_SUSPENDED,
+                          clear_next_fire=True)  # fmt: skip
+    return outcome, runtime

@@ -1,0 +1,185 @@
+"""One attempt of one run: WHEN, body, timeout, cancellation; the outcome as data.
+
+:func:`run_attempt` never raises for a failure of the task itself: a failed run is a
+:class:`~tasksql.runs.RunOutcome` with state FAILED and the error's code and message. Only
+:class:`asyncio.CancelledError` propagates (after the outcome is recorded by the caller's
+``finally``), so a shutdown can still cancel the coroutine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from tasksql.clock import Clock
+from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
+from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
+from tasksql.runs import RunOutcome, RunRecord
+from tasksql.scheduler.body import prepare
+from tasksql.sysviews.rewrite import find_refs
+from tasksql.sysviews.tables import Introspection, ScalarFn, materialize
+from tasksql.warehouses.base import CancelToken, Warehouse
+
+log = logging.getLogger("tasksql.runner")
+
+
+@dataclass(kw_only=True)
+class RunContext:
+    """Everything one attempt needs. ``introspection`` builds the context for virtual relations
+    (given the warehouse, for evaluating arguments); ``scalars`` are the body-only SYSTEM$ functions."""
+
+    run: RunRecord
+    task: TaskDef
+    warehouse: Warehouse
+    clock: Clock
+    token: CancelToken = field(default_factory=CancelToken)
+    introspection: Callable[[Warehouse, Mapping[str, ScalarFn]], Introspection] | None = None
+    predecessor_values: dict[str, str | None] = field(default_factory=dict)
+    graph_config: str | None = None
+    return_value: str | None = None
+    started_at: datetime | None = None
+
+
+def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
+    async def set_return_value(args: list[object]) -> object:
+        value = "" if not args or args[0] is None else str(args[0])
+        if len(value.encode()) > MAX_RETURN_VALUE_BYTES:
+            raise TasksqlError(
+                f"SYSTEM$SET_RETURN_VALUE: the value has {len(value.encode())} bytes; at most "
+                f"{MAX_RETURN_VALUE_BYTES} are allowed",
+                code="RETURN_VALUE_TOO_LARGE",
+            )
+        ctx.return_value = value
+        return value
+
+    async def get_predecessor_return_value(args: list[object]) -> object:
+        if args:
+            key = str(args[0]).lower()
+            for name, value in ctx.predecessor_values.items():
+                if name == key or name.rsplit(".", 1)[-1] == key:
+                    return value
+            return None
+        if len(ctx.predecessor_values) == 1:
+            return next(iter(ctx.predecessor_values.values()))
+        if not ctx.predecessor_values:
+            return None
+        raise TasksqlError(
+            "SYSTEM$GET_PREDECESSOR_RETURN_VALUE needs the predecessor's name when there are several",
+            code="INVALID_ARGUMENT",
+        )
+
+    async def get_task_graph_config(args: list[object]) -> object:
+        import json
+
+        if ctx.graph_config is None:
+            return None
+        config = json.loads(ctx.graph_config)
+        if not args:
+            return ctx.graph_config
+        value = config.get(str(args[0])) if isinstance(config, dict) else None
+        return value if value is None or isinstance(value, str | int | float | bool) else json.dumps(value)
+
+    async def current_task_name(args: list[object]) -> object:
+        return ctx.run.name
+
+    return {
+        "system$set_return_value": set_return_value,
+        "system$get_predecessor_return_value": get_predecessor_return_value,
+        "system$get_task_graph_config": get_task_graph_config,
+        "system$current_user_task_name": current_task_name,
+    }
+
+
+async def _with_virtual(
+    ctx: RunContext, text: str, run: Callable[[str, dict[str, pa.Table]], Awaitable[object]]
+) -> object:
+    rewritten = find_refs(text)
+    if not rewritten.refs or ctx.introspection is None:
+        return await run(text, {})
+    tables, repl = await materialize(ctx.introspection(ctx.warehouse, _scalars(ctx)), rewritten)
+    return await run(rewritten.render(repl), tables)
+
+
+def _remaining(ctx: RunContext, deadline: float) -> float:
+    return max(0.001, deadline - asyncio.get_running_loop().time())
+
+
+async def run_attempt(ctx: RunContext) -> RunOutcome:
+    """Run WHEN and the body of ``ctx.task`` in ``ctx.warehouse``; return the outcome."""
+    task, wh = ctx.task, ctx.warehouse
+    loop = asyncio.get_running_loop()
+    timeout_s = effective_timeout_ms(task) / 1000.0
+    deadline = loop.time() + timeout_s
+    ctx.started_at = ctx.clock.now()
+    try:
+        if task.when:
+
+            async def evaluate(text: str, tables: dict[str, pa.Table]) -> object:
+                return await wh.evaluate(text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token)
+
+            if not await _with_virtual(ctx, task.when, evaluate):
+                return _outcome(ctx, RunState.SKIPPED, code="CONDITION_FALSE",
+                                message=f"skipped: WHEN condition was false: {task.when}")  # fmt: skip
+        prepared = prepare(task, wh.dialect)
+        statements: list[str] = []
+        tables: dict[str, pa.Table] = {}
+        for text in prepared.statements:
+
+            async def collect(t: str, tb: dict[str, pa.Table]) -> object:
+                statements.append(t)
+                tables.update(tb)
+                return None
+
+            await _with_virtual(ctx, text, collect)
+        into = str(task.into) if task.into is not None else None
+        result = await wh.run_body(
+            statements,
+            transactional=prepared.transactional,
+            into=into,
+            session_params=task.session_params,
+            tables=tables,
+            timeout=_remaining(ctx, deadline),
+            token=ctx.token,
+        )
+        return _outcome(ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced,
+                        rows_inserted=result.rows_inserted)  # fmt: skip
+    except QueryTimeout as err:
+        return _outcome(ctx, RunState.FAILED, code="TIMEOUT_EXCEEDED",
+                        message=f"task execution timed out after {timeout_s:g} s: {err.message}")  # fmt: skip
+    except QueryCancelled as err:
+        return _outcome(ctx, RunState.CANCELLED, code="CANCELLED", message=err.message)
+    except TasksqlError as err:
+        code = getattr(err, "sqlstate", None) or err.code
+        return _outcome(ctx, RunState.FAILED, code=code, message=err.message)
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # a bug in a custom class or driver: still data, never a crash
+        log.exception("run %s of %s failed unexpectedly", ctx.run.run_id, ctx.run.name)
+        return _outcome(ctx, RunState.FAILED, code="INTERNAL_ERROR", message=f"{type(err).__name__}: {err}")
+
+
+def _outcome(
+    ctx: RunContext,
+    state: RunState,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+    rows_produced: int | None = None,
+    rows_inserted: int | None = None,
+) -> RunOutcome:
+    return RunOutcome(
+        run_id=ctx.run.run_id,
+        state=state,
+        query_start_time=ctx.started_at,
+        completed_time=ctx.clock.now(),
+        error_code=code,
+        error_message=message,
+        rows_produced=rows_produced,
+        rows_inserted=rows_inserted,
+        return_value=ctx.return_value,
+    )

@@ -1,0 +1,543 @@
+"""The scheduler: fires due instants, starts runs, settles them, and keeps going.
+
+The catalog is the truth; :class:`Scheduler` keeps a cache of the tasks (an :class:`Entry` each) and a
+heap of their next instants, rebuilt whenever the catalog's change sequence moves. One iteration
+(:meth:`Scheduler.tick`, what tests drive with a fake clock):
+
+1. pop every task whose next instant has come;
+2. ask the pure planner what to do (run, queue, or record SKIPPED: missed, overlapping);
+3. write all new run rows and the tasks' next instants in ONE catalog call (the UNIQUE
+   (task, instant) fence makes a second node's attempt at the same instant a no-op);
+4. start a runner per run; each settles its run in the catalog when it ends.
+
+:meth:`run` loops ``tick`` while sleeping until the next instant or a change signal. Runs execute
+concurrently (a warehouse bounds its own concurrency); a slow run never delays another task's start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import os
+import socket
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from tasksql import __version__, schedules
+from tasksql.clock import SystemClock
+from tasksql.errors import TasksqlError
+from tasksql.model import (
+    DEFAULT_CATCH_UP_WINDOW_MS,
+    DEFAULT_MAX_CONCURRENT_RUNS,
+    CatchUp,
+    DelaySchedule,
+    IntervalSchedule,
+    OverlapPolicy,
+    RunState,
+    ScheduledFrom,
+    Spelling,
+    TaskDef,
+    TaskRecord,
+    TaskState,
+    effective_overlap,
+    effective_warehouse,
+)
+from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
+from tasksql.scheduler import outcomes
+from tasksql.scheduler.planner import Action, Decision, FirePlan, Policy, plan_fires
+from tasksql.scheduler.runner import RunContext, run_attempt
+from tasksql.schedules.base import PreviousRun, Schedule
+from tasksql.warehouses.base import CancelToken
+
+if TYPE_CHECKING:
+    from tasksql.engine.core import Engine
+
+log = logging.getLogger("tasksql.scheduler")
+
+HEARTBEAT_S = 2.0
+CHANGE_POLL_S = 0.5
+REAP_EVERY_S = 15.0
+NODE_LEASE_S = 30.0
+PRUNE_EVERY_S = 600.0
+MISFIRE_GRACE = timedelta(seconds=5)
+STOP_CANCEL_WAIT_S = 5.0
+
+
+@dataclass(eq=False)
+class Entry:
+    """The scheduler's view of one task."""
+
+    record: TaskRecord
+    schedule: Schedule | None
+    policy: Policy
+    next_fire: datetime | None
+    running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    tokens: dict[int, CancelToken] = field(default_factory=dict)
+    queue: deque[RunRecord] = field(default_factory=deque)
+    last_end: datetime | None = None
+    last_result: PreviousRun | None = None
+    heap_seq: int | None = None
+    failures: int = 0
+
+    @property
+    def task(self) -> TaskDef:
+        return self.record.definition
+
+
+@dataclass
+class TickReport:
+    fired: int = 0
+    started: int = 0
+    skipped: int = 0
+
+
+def policy_for(record: TaskRecord) -> Policy:
+    task = record.definition
+    overlap = effective_overlap(task) is not OverlapPolicy.NO_OVERLAP
+    defer = isinstance(task.schedule, DelaySchedule) or (
+        record.spelling is Spelling.VOLTDB and isinstance(task.schedule, IntervalSchedule)
+    )
+    return Policy(
+        overlap_allowed=overlap,
+        max_concurrent=task.max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS if overlap else 1,
+        catch_up=task.catch_up or CatchUp.NONE,
+        catch_up_window=timedelta(milliseconds=task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS),
+        misfire_grace=MISFIRE_GRACE,
+        defer_while_running=defer,
+    )
+
+
+class Scheduler:
+    """Schedules every started task of one engine's catalog, in this process."""
+
+    def __init__(self, engine: Engine, *, node_id: str | None = None) -> None:
+        self.engine = engine
+        self.catalog = engine.catalog
+        self.clock = engine.clock
+        self.node_id = node_id or engine.settings.effective_node_id
+        self.entries: dict[int, Entry] = {}
+        self._heap: list[tuple[datetime, int, int]] = []
+        self._seq = itertools.count()
+        self._runs: dict[int, tuple[asyncio.Task[None], CancelToken, Entry]] = {}
+        self._change_seq = -1
+        self._dirty = True
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._bg: set[asyncio.Task[None]] = set()
+        self._waiter: asyncio.Future[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, *, background: bool = True) -> None:
+        """Register this node, settle runs left by dead nodes, load tasks; with ``background`` also
+        start the loop and the housekeeping (heartbeat, change polling, reaping, pruning)."""
+        now = self.clock.now()
+        await self.catalog.register_node(
+            NodeRecord(node_id=self.node_id, host=socket.gethostname(), pid=os.getpid(),
+                       role="server" if background else "embedded", version=__version__,
+                       started_at=now, heartbeat_at=now)  # fmt: skip
+        )
+        await self.reap()
+        await self.reload()
+        if background:
+            self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
+            self._spawn(self._housekeeping(), "tasksql-housekeeping")
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """No new runs; in-flight runs get ``grace`` seconds, then are cancelled (recorded CANCELLED)."""
+        self._stopping = True
+        self._wake()
+        for task in [self._loop_task, *self._bg]:
+            if task is not None:
+                task.cancel()
+        running = [t for t, _, _ in self._runs.values()]
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace)
+            if pending:
+                for _, token, _ in list(self._runs.values()):
+                    token.cancel("cancelled: the scheduler stopped")
+                _, pending = await asyncio.wait(pending, timeout=STOP_CANCEL_WAIT_S)
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=STOP_CANCEL_WAIT_S)
+        queued = [r.run_id for e in self.entries.values() for r in e.queue]
+        now = self.clock.now()
+        for run_id in queued:
+            await self.catalog.finish_run(
+                RunOutcome(run_id=run_id, state=RunState.CANCELLED, completed_time=now, error_code="CANCELLED",
+                           error_message="cancelled: the scheduler stopped before the run started"),  # fmt: skip
+                None,
+            )
+        await self.catalog.stop_node(self.node_id, now)
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def notify_change(self) -> None:
+        """The catalog changed (DDL in this process): reload before the next tick."""
+        self._dirty = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await self.tick()
+            except TasksqlError:
+                log.exception("scheduler tick failed; retrying")
+                await asyncio.sleep(0.5)
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        """Until the earliest next instant, a change signal, or 1 s (whichever first)."""
+        now = self.clock.now()
+        until = now + timedelta(seconds=1)
+        while self._heap:
+            when, seq, task_id = self._heap[0]
+            entry = self.entries.get(task_id)
+            if entry is not None and entry.heap_seq == seq:
+                until = min(until, when)
+                break
+            heapq.heappop(self._heap)
+        if self._dirty or until <= now:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        if isinstance(self.clock, SystemClock):
+            handle = loop.call_at(loop.time() + (until - now).total_seconds(), self._wake)
+            try:
+                await self._waiter
+            finally:
+                handle.cancel()
+                self._waiter = None
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(until))
+        try:
+            await asyncio.wait([sleeper, self._waiter], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            self._waiter = None
+
+    async def tick(self) -> TickReport:
+        """One iteration: reload if the catalog changed, fire every due instant, start runs."""
+        report = TickReport()
+        if self._dirty:
+            await self.reload()
+        now = self.clock.now()
+        due: list[Entry] = []
+        while self._heap and self._heap[0][0] <= now:
+            _, seq, task_id = heapq.heappop(self._heap)
+            entry = self.entries.get(task_id)
+            if entry is not None and entry.heap_seq == seq:
+                entry.heap_seq = None
+                due.append(entry)
+        if not due:
+            return report
+        plans = [(e, self._plan(e, now)) for e in due]
+        new_runs: list[NewRun] = []
+        owners: list[tuple[Entry, Decision | None]] = []
+        runtime: list[TaskRuntime] = []
+        for entry, plan in plans:
+            for decision in plan.decisions:
+                new_runs.append(self._new_run(entry, decision, now))
+                owners.append((entry, decision))
+            if plan.summary is not None:
+                new_runs.append(outcomes.missed_summary_run(entry.record, plan.summary, now, self.node_id))
+                owners.append((entry, None))
+            entry.next_fire = plan.next_fire
+            runtime.append(TaskRuntime(task_id=entry.record.id, next_fire_at=plan.next_fire,
+                                       clear_next_fire=plan.next_fire is None))  # fmt: skip
+        records = await self.catalog.fire(new_runs, runtime)
+        for (entry, decision), rec in zip(owners, records, strict=True):
+            report.fired += 1
+            if rec is None or decision is None:
+                continue
+            if decision.action is Action.RUN:
+                self._start(entry, rec)
+                report.started += 1
+            elif decision.action is Action.QUEUE:
+                entry.queue.append(rec)
+            else:
+                report.skipped += 1
+        for entry, _ in plans:
+            self._push(entry)
+        return report
+
+    def _plan(self, entry: Entry, now: datetime) -> FirePlan:
+        assert entry.schedule is not None and entry.next_fire is not None
+        return plan_fires(entry.schedule, next_fire=entry.next_fire, now=now,
+                          running=len(entry.running) + len(entry.queue), policy=entry.policy)  # fmt: skip
+
+    def _new_run(self, entry: Entry, decision: Decision, now: datetime) -> NewRun:
+        state = {Action.RUN: RunState.EXECUTING, Action.QUEUE: RunState.SCHEDULED}.get(
+            decision.action, RunState.SKIPPED
+        )
+        return outcomes.new_run(
+            entry.record,
+            scheduled_time=decision.instant,
+            state=state,
+            scheduled_from=ScheduledFrom.SCHEDULE,
+            node_id=self.node_id,
+            now=now,
+            error_code=decision.code,
+            error_message=decision.message,
+        )
+
+    def _push(self, entry: Entry) -> None:
+        if entry.next_fire is None or entry.record.state is not TaskState.STARTED:
+            entry.heap_seq = None
+            return
+        seq = next(self._seq)
+        entry.heap_seq = seq
+        heapq.heappush(self._heap, (entry.next_fire, seq, entry.record.id))
+
+    # --- the cache -------------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Bring the cache in line with the catalog (new, changed and dropped tasks)."""
+        self._dirty = False
+        self._change_seq = await self.catalog.change_seq()
+        records = await self.catalog.list_tasks()
+        seen: set[int] = set()
+        for rec in records:
+            seen.add(rec.id)
+            old = self.entries.get(rec.id)
+            if old is not None and _same_runtime(old.record, rec):
+                old.record = rec
+                continue
+            entry = self._entry(rec, old)
+            self.entries[rec.id] = entry
+            self._push(entry)
+        for task_id in set(self.entries) - seen:
+            entry = self.entries.pop(task_id)
+            entry.heap_seq = None
+        self.engine.invalidate_warehouses()
+
+    def _entry(self, rec: TaskRecord, old: Entry | None) -> Entry:
+        task = rec.definition
+        schedule: Schedule | None = None
+        if task.schedule is not None and not task.after and task.finalize is None:
+            anchor = rec.resumed_on or rec.created_on
+            try:
+                schedule = schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy)
+            except TasksqlError:
+                log.exception("task %s: cannot build its schedule", rec.name)
+        entry = Entry(
+            record=rec,
+            schedule=schedule,
+            policy=policy_for(rec),
+            next_fire=rec.next_fire_at if rec.state is TaskState.STARTED and schedule is not None else None,
+            failures=rec.consecutive_failures,
+        )
+        if old is not None:
+            entry.running, entry.tokens, entry.queue = old.running, old.tokens, old.queue
+            entry.last_end, entry.last_result = old.last_end, old.last_result
+        return entry
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def _start(self, entry: Entry, rec: RunRecord, definition: TaskDef | None = None) -> None:
+        token = CancelToken()
+        task = asyncio.create_task(self._run(entry, rec, token, definition or entry.task))
+        entry.running[rec.run_id] = task
+        entry.tokens[rec.run_id] = token
+        self._runs[rec.run_id] = (task, token, entry)
+
+    async def _run(self, entry: Entry, rec: RunRecord, token: CancelToken, task: TaskDef) -> None:
+        outcome: RunOutcome | None = None
+        try:
+            warehouse = await self.engine.warehouse(effective_warehouse(task))
+            ctx = RunContext(run=rec, task=task, warehouse=warehouse, clock=self.clock, token=token,
+                             introspection=self.engine.introspection_factory())  # fmt: skip
+            outcome = await run_attempt(ctx)
+        except asyncio.CancelledError:
+            outcome = outcomes.cancelled(rec, self.clock.now(), "cancelled: the scheduler stopped")
+            await asyncio.shield(self._finish(entry, rec, task, outcome))
+            raise
+        except TasksqlError as err:
+            outcome = outcomes.failed(rec, self.clock.now(), err)
+        await self._finish(entry, rec, task, outcome)
+
+    async def _finish(self, entry: Entry, rec: RunRecord, task: TaskDef, outcome: RunOutcome) -> None:
+        entry.running.pop(rec.run_id, None)
+        entry.tokens.pop(rec.run_id, None)
+        self._runs.pop(rec.run_id, None)
+        outcome, runtime = outcomes.settle(entry, task, outcome)
+        try:
+            await self.catalog.finish_run(outcome, runtime)
+        except TasksqlError:
+            log.exception("could not record the outcome of run %s", rec.run_id)
+        end = outcome.completed_time or self.clock.now()
+        entry.last_end = end
+        entry.last_result = PreviousRun(state=outcome.state, return_value=outcome.return_value,
+                                        error=outcome.error_message)  # fmt: skip
+        if runtime is not None and runtime.state is TaskState.SUSPENDED:
+            entry.next_fire = None
+            entry.heap_seq = None
+            self._dirty = True
+        elif not self._stopping:
+            await self._after_run(entry, end)
+
+    async def _after_run(self, entry: Entry, end: datetime) -> None:
+        """Queued catch-up runs start; fixed-delay and VoltDB EVERY schedules restart from ``end``."""
+        if entry.queue and not entry.running:
+            rec = entry.queue.popleft()
+            await self.catalog.finish_run(
+                RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()), None
+            )
+            self._start(entry, rec)
+            return
+        if not (entry.policy.defer_while_running and entry.next_fire is None and not entry.running):
+            return
+        if entry.record.state is not TaskState.STARTED or entry.schedule is None:
+            return
+        task = entry.task
+        if isinstance(task.schedule, IntervalSchedule):
+            # VoltDB EVERY after an overrun: the schedule restarts one interval after the end
+            entry.schedule = schedules.build(task.schedule, anchor=end, dst_policy=task.dst_policy)
+            nxt = entry.schedule.next_fire(end)
+            runtime = TaskRuntime(task_id=entry.record.id, next_fire_at=nxt, schedule_anchor=end)
+        else:
+            nxt = entry.schedule.next_fire(end, last_end=end, last_result=entry.last_result)
+            runtime = TaskRuntime(task_id=entry.record.id, next_fire_at=nxt, clear_next_fire=nxt is None)
+        entry.next_fire = nxt
+        await self.catalog.set_task_runtime([runtime])
+        self._push(entry)
+        self._wake()
+
+    # --- manual runs and cancellation ------------------------------------------------------------
+
+    async def execute_now(self, record: TaskRecord, *, config: str | None = None) -> RunRecord | None:
+        """EXECUTE TASK: one run now, schedule untouched; SKIPPED when it would overlap."""
+        entry = self.entries.get(record.id)
+        if entry is None or entry.record.version != record.version:
+            await self.reload()
+            entry = self.entries.get(record.id)
+        if entry is None:
+            return None
+        now = self.clock.now()
+        overlapping = bool(entry.running) and not entry.policy.overlap_allowed
+        too_many = entry.policy.overlap_allowed and len(entry.running) >= entry.policy.max_concurrent
+        state = RunState.SKIPPED if overlapping or too_many else RunState.EXECUTING
+        new = outcomes.new_run(
+            entry.record, scheduled_time=now, state=state, scheduled_from=ScheduledFrom.EXECUTE_TASK,
+            node_id=self.node_id, now=now, config=config,
+            error_code="OVERLAP" if state is RunState.SKIPPED else None,
+            error_message="skipped: the previous run of the task was still executing"
+            if state is RunState.SKIPPED else None,
+        )  # fmt: skip
+        [rec] = await self.catalog.fire([new], [])
+        if rec is not None and state is RunState.EXECUTING:
+            self._start(entry, rec)
+        return rec
+
+    async def wait_for_run(self, run_id: int) -> None:
+        item = self._runs.get(run_id)
+        if item is not None:
+            await asyncio.wait([item[0]])
+
+    async def cancel_task(self, task_id: int, reason: str = "cancelled: CANCEL TASK") -> int:
+        """Cancel the task's executing runs; they are recorded CANCELLED. Returns how many."""
+        entry = self.entries.get(task_id)
+        count = 0
+        for _, token, owner in list(self._runs.values()):
+            if owner.record.id == task_id:
+                token.cancel(reason)
+                count += 1
+        if entry is not None:
+            now = self.clock.now()
+            while entry.queue:
+                rec = entry.queue.popleft()
+                await self.catalog.finish_run(outcomes.cancelled(rec, now, reason), None)
+                count += 1
+        return count
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no run is in flight (tests, embedded EXECUTE TASK)."""
+        while self._runs:
+            await asyncio.wait([t for t, _, _ in self._runs.values()], timeout=timeout)
+            if timeout is not None:
+                return
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._runs)
+
+    # --- housekeeping ----------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        last_beat = last_reap = last_prune = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            t = loop.time()
+            try:
+                if t - last_beat >= HEARTBEAT_S:
+                    await self.catalog.heartbeat(self.node_id, self.clock.now())
+                    last_beat = t
+                if await self.catalog.change_seq() != self._change_seq:
+                    self.notify_change()
+                if t - last_reap >= REAP_EVERY_S:
+                    await self.reap()
+                    last_reap = t
+                if t - last_prune >= PRUNE_EVERY_S:
+                    await self.prune()
+                    last_prune = t
+            except TasksqlError:
+                log.exception("housekeeping failed; retrying")
+            await asyncio.sleep(CHANGE_POLL_S)
+
+    async def reap(self) -> int:
+        """Settle runs whose node died (no heartbeat within the lease, or its process is gone)."""
+        now = self.clock.now()
+        host = socket.gethostname()
+        dead: list[str] = []
+        for node in await self.catalog.list_nodes(now):
+            if node.node_id == self.node_id:
+                continue
+            if node.stopped_at is not None or (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S:
+                dead.append(node.node_id)
+            elif node.host == host and not _pid_alive(node.pid):
+                dead.append(node.node_id)
+        if not dead:
+            return 0
+        n = await self.catalog.settle_lost_runs(dead, now, "node stopped during run")
+        if n:
+            log.warning("settled %d run(s) left by stopped node(s) %s", n, ", ".join(dead))
+        return n
+
+    async def prune(self) -> int:
+        """Delete history older than the retention (global setting, per-task HISTORY_RETENTION)."""
+        now = self.clock.now()
+        default = now - timedelta(days=self.engine.settings.history_retention_days)
+        per_task = {
+            e.record.id: now - timedelta(milliseconds=e.task.history_retention_ms)
+            for e in self.entries.values()
+            if e.task.history_retention_ms is not None
+        }
+        return await self.catalog.prune_runs(default, per_task)
+
+
+def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
+    return (a.version, a.state, a.resumed_on, a.suspend_reason) == (b.version, b.state, b.resumed_on, b.suspend_reason)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
