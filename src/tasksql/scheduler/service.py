@@ -380,6 +380,10 @@ class Scheduler:
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self.clock.now()
+        if log.isEnabledFor(logging.INFO):
+            took = (end - outcome.query_start_time).total_seconds() * 1000 if outcome.query_start_time else 0.0
+            log.info("run %s of %s: %s in %.1f ms%s", rec.run_id, rec.name, outcome.state.value, took,
+                     f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_code else "")  # fmt: skip
         entry.last_end = end
         entry.last_result = PreviousRun(state=outcome.state, return_value=outcome.return_value,
                                         error=outcome.error_message)  # fmt: skip
