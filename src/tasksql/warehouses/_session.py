@@ -1,0 +1,122 @@
+"""The blocking side of a warehouse: one connection (or DuckDB cursor) used by one job at a time.
+
+Backends implement :class:`Session` over their driver; :mod:`._body` implements execute, task
+bodies, INTO and WHEN once, on top of it. Every method except :meth:`Session.interrupt` is called
+from the worker thread running the job; driver exceptions are translated to
+:class:`~tasksql.errors.QueryFailed` inside the backend and never leave it.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from tasksql.warehouses.base import ResultSet
+
+if TYPE_CHECKING:
+    import pyarrow
+
+
+class Session(ABC):
+    """One connection of a warehouse, owned by one job at a time.
+
+    ``reusable`` turns False when the session must not serve another job (its state is unknown
+    after a failed cleanup, or it carries run-scoped settings that cannot be undone); the pool then
+    closes it instead of keeping it.
+    """
+
+    dialect: str
+    reusable: bool = True
+
+    @abstractmethod
+    def run(self, sql: str) -> ResultSet:
+        """Run exactly one statement (a trailing semicolon allowed; empty text is a no-op).
+
+        :raises QueryFailed: the statement failed, or ``sql`` holds several statements (code
+            ``MULTIPLE_STATEMENTS``, nothing ran).
+        """
+
+    @abstractmethod
+    def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
+        """Begin a run: apply the validated session ``params`` and, if ``transactional``, BEGIN.
+
+        The backend picks the order its dialect needs (PostgreSQL: SET LOCAL inside the
+        transaction; SQLite: PRAGMA before it).
+        """
+
+    @abstractmethod
+    def finish(self, *, commit: bool) -> None:
+        """End a run: COMMIT (``commit``) or ROLLBACK an open transaction, undo the run's params.
+
+        With ``commit=False`` it never raises: a failed cleanup marks the session not reusable.
+
+        :raises QueryFailed: COMMIT failed (the transaction is rolled back).
+        """
+
+    @abstractmethod
+    def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
+        """Make Arrow tables visible to this session's statements under the given names."""
+
+    @abstractmethod
+    def drop_tables(self, names: Sequence[str]) -> None:
+        """Remove what :meth:`add_tables` made (never raises; a failure marks it not reusable)."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Stop the statement running now. Called from another thread; must return promptly."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection (rolls back whatever is open). Never raises."""
+
+    def relation_columns(self, table_sql: str) -> list[str] | None:
+        """Column names of the relation ``table_sql`` (already safe SQL), None when it does not exist."""
+        from tasksql.errors import QueryFailed
+        from tasksql.warehouses._sqltext import SQLSTATE_UNDEFINED_TABLE
+
+        try:
+            rs = self.run(f"SELECT * FROM {table_sql} LIMIT 0")
+        except QueryFailed as exc:
+            if exc.sqlstate in (SQLSTATE_UNDEFINED_TABLE, "3F000"):  # no such table / schema
+                return None
+            raise
+        return list(rs.columns)
+
+
+S = TypeVar("S", bound=Session)
+
+
+class IdlePool(Generic[S]):
+    """Sessions kept open between jobs (at most ``keep``), created on demand by ``factory``.
+
+    Thread-safe. After :meth:`close`, released sessions are closed instead of kept.
+    """
+
+    def __init__(self, factory: Callable[[], S], keep: int) -> None:
+        self._factory = factory
+        self._keep = keep
+        self._idle: list[S] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def acquire(self) -> S:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._factory()
+
+    def release(self, session: S, *, reuse: bool) -> None:
+        with self._lock:
+            if reuse and session.reusable and not self._closed and len(self._idle) < self._keep:
+                self._idle.append(session)
+                return
+        session.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for s in idle:
+            s.close()

@@ -1,0 +1,298 @@
+"""Running a blocking job in a worker thread under a deadline, a cancel token and asyncio cancellation.
+
+The event loop side (:func:`supervise`) waits for a free slot, submits the job to the warehouse's
+executor and waits for whichever comes first: the job's end, the deadline, the token, or the
+cancellation of the awaiting task. To stop a job it *fires* the job's :class:`Interrupter`, which
+calls the driver's interrupt on the job's own connection or cursor; it fires again with growing
+pauses (a statement that was just starting can miss the first interrupt) for up to
+:data:`~tasksql.warehouses.base.INTERRUPT_GRACE` seconds, then gives up and abandons the job. An
+abandoned job keeps its concurrency slot until its driver call returns.
+
+The worker side attaches its connection's interrupt to the :class:`Interrupter` and calls
+:meth:`Interrupter.check` between statements and before COMMIT, so a stop request that arrives
+between two statements is honoured too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, TasksqlError, WarehouseError
+from tasksql.warehouses._sqltext import SQLSTATE_CANCELED
+from tasksql.warehouses.base import INTERRUPT_GRACE, CancelToken
+
+T = TypeVar("T")
+
+#: The first pause between two interrupts of the same job; it doubles each time.
+REFIRE_FIRST = 0.05
+
+
+class StopReason(StrEnum):
+    TIMEOUT = "timeout"
+    CANCEL = "cancel"
+    CLOSE = "close"
+    SHUTDOWN = "shutdown"
+
+
+class Stopped(QueryFailed):
+    """Raised inside a job that was asked to stop; the supervisor turns it into the right error."""
+
+    def __init__(self) -> None:
+        super().__init__("the statement was interrupted", code="INTERRUPTED", sqlstate=SQLSTATE_CANCELED)
+
+
+class Interrupter:
+    """The link between a job running in a worker thread and whoever may stop it.
+
+    Thread-safe. The lock makes :meth:`fire` and :meth:`detach` exclusive, so an interrupt is never
+    delivered to a connection after its job has let go of it.
+    """
+
+    __slots__ = ("_lock", "_reason", "_target")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._target: Callable[[], None] | None = None
+        self._reason: StopReason | None = None
+
+    @property
+    def reason(self) -> StopReason | None:
+        return self._reason
+
+    def attach(self, target: Callable[[], None]) -> None:
+        """Worker: route interrupts to ``target`` from now on. :raises Stopped: already asked to stop."""
+        with self._lock:
+            if self._reason is not None:
+                raise Stopped()
+            self._target = target
+
+    def check(self) -> None:
+        """Worker: :raises Stopped: when a stop was requested."""
+        if self._reason is not None:
+            raise Stopped()
+
+    def detach(self) -> bool:
+        """Worker: stop routing interrupts; True when a stop was requested (the connection was hit)."""
+        with self._lock:
+            self._target = None
+            return self._reason is not None
+
+    def fire(self, reason: StopReason) -> None:
+        """Any thread: request a stop (the first reason sticks) and interrupt the attached target."""
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+            if self._target is not None:
+                # An interrupt that fails changes nothing: the grace period decides.
+                with contextlib.suppress(Exception):
+                    self._target()
+
+
+class Slots:
+    """A warehouse's concurrency: a semaphore of ``size`` and the interrupters of running jobs."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.semaphore = asyncio.Semaphore(size)
+        self.running: dict[Interrupter, asyncio.Future[object]] = {}
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def supervise(
+    job: Callable[[Interrupter], T],
+    *,
+    slots: Slots,
+    executor: Executor,
+    timeout: float | None,
+    token: CancelToken | None,
+    what: str,
+    grace: float = INTERRUPT_GRACE,
+) -> T:
+    """Run ``job(interrupter)`` in ``executor`` once a slot is free, under ``timeout`` and ``token``.
+
+    ``what`` names the work in error messages (``"statement in warehouse w"``).
+
+    :raises QueryTimeout, QueryCancelled: the deadline passed / the token was cancelled; the job
+        was interrupted (and abandoned if it did not return within ``grace``).
+    :raises WarehouseError: the warehouse was closed while the job waited or ran.
+    :raises TasksqlError: whatever the job raised.
+    """
+    loop = asyncio.get_running_loop()
+    if token is not None and token.cancelled:
+        raise _error(StopReason.CANCEL, what, timeout, token, abandoned=False)
+    trigger: asyncio.Future[StopReason] = loop.create_future()
+
+    def pull(reason: StopReason) -> None:
+        if not trigger.done():
+            trigger.set_result(reason)
+
+    timer = loop.call_later(timeout, pull, StopReason.TIMEOUT) if timeout is not None else None
+    unhook = token.on_cancel(lambda: _call_soon(loop, pull, StopReason.CANCEL)) if token is not None else None
+    try:
+        await _acquire(slots.semaphore, trigger, what, timeout, token)
+        stop = Interrupter()
+        fut = _submit(loop, executor, slots, job, stop, what=what)
+        try:
+            await asyncio.wait((fut, trigger), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            _stop_in_background(loop, stop, fut, grace)
+            raise
+        if not fut.done():
+            await _stop(loop, stop, fut, trigger.result(), grace)
+        return _outcome(fut, stop, what, timeout, token)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if unhook is not None:
+            unhook()
+
+
+async def _acquire(
+    sem: asyncio.Semaphore,
+    trigger: asyncio.Future[StopReason],
+    what: str,
+    timeout: float | None,
+    token: CancelToken | None,
+) -> None:
+    if not sem.locked():
+        await sem.acquire()  # does not suspend when a slot is free
+        return
+    waiter = asyncio.ensure_future(sem.acquire())
+    try:
+        await asyncio.wait((waiter, trigger), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        _drop_waiter(sem, waiter)
+        raise
+    if not waiter.done():
+        _drop_waiter(sem, waiter)
+        raise _error(trigger.result(), what, timeout, token, abandoned=False, waiting=True)
+
+
+def _drop_waiter(sem: asyncio.Semaphore, waiter: asyncio.Future[Any]) -> None:
+    """Give up a pending acquire; a slot it obtained anyway goes back."""
+    waiter.cancel()
+    waiter.add_done_callback(lambda f: None if f.cancelled() else sem.release())
+
+
+def _submit(
+    loop: asyncio.AbstractEventLoop,
+    executor: Executor,
+    slots: Slots,
+    job: Callable[[Interrupter], T],
+    stop: Interrupter,
+    *,
+    what: str,
+) -> asyncio.Future[T]:
+    try:
+        cf = executor.submit(job, stop)
+    except RuntimeError:  # the executor was shut down: the warehouse is closed
+        slots.semaphore.release()
+        raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED") from None
+    fut = asyncio.wrap_future(cf, loop=loop)
+    slots.running[stop] = fut  # type: ignore[assignment]
+
+    def finished(_: object) -> None:
+        # Runs in the worker thread: the slot is freed on the loop, when the driver really returned.
+        _call_soon(loop, _release, slots, stop)
+
+    cf.add_done_callback(finished)
+    # An abandoned job's outcome is never awaited: mark it retrieved so asyncio does not log it.
+    fut.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+    return fut
+
+
+def _release(slots: Slots, stop: Interrupter) -> None:
+    slots.running.pop(stop, None)
+    slots.semaphore.release()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+        loop.call_soon_threadsafe(fn, *args)
+
+
+async def _stop(
+    loop: asyncio.AbstractEventLoop,
+    stop: Interrupter,
+    fut: asyncio.Future[T],
+    reason: StopReason,
+    grace: float,
+) -> None:
+    """Fire, and fire again with doubling pauses, until the job returns or ``grace`` runs out."""
+    stop.fire(reason)
+    end = loop.time() + grace
+    pause = REFIRE_FIRST
+    while not fut.done():
+        left = end - loop.time()
+        if left <= 0:
+            return
+        try:
+            await asyncio.wait((fut,), timeout=min(pause, left))
+        except asyncio.CancelledError:
+            _stop_in_background(loop, stop, fut, grace)
+            raise
+        if not fut.done():
+            stop.fire(reason)
+            pause *= 2
+
+
+def _stop_in_background(
+    loop: asyncio.AbstractEventLoop, stop: Interrupter, fut: asyncio.Future[T], grace: float
+) -> None:
+    """The awaiting task was cancelled: interrupt now, and keep at it without holding the caller."""
+    stop.fire(StopReason.SHUTDOWN)
+    if fut.done():
+        return
+    task = loop.create_task(_stop(loop, stop, fut, StopReason.SHUTDOWN, grace))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _outcome(
+    fut: asyncio.Future[T], stop: Interrupter, what: str, timeout: float | None, token: CancelToken | None
+) -> T:
+    reason = stop.reason
+    if not fut.done():
+        assert reason is not None
+        raise _error(reason, what, timeout, token, abandoned=True)
+    exc = fut.exception()
+    if exc is None:
+        # It finished, possibly just as the stop was requested: what it did stands, so report it.
+        return fut.result()
+    if reason is not None:
+        raise _error(reason, what, timeout, token, abandoned=False) from exc
+    if isinstance(exc, TasksqlError):
+        raise exc
+    raise WarehouseError(f"{what}: internal error: {exc!r}") from exc
+
+
+def _error(
+    reason: StopReason,
+    what: str,
+    timeout: float | None,
+    token: CancelToken | None,
+    *,
+    abandoned: bool,
+    waiting: bool = False,
+) -> TasksqlError:
+    tail = ""
+    if abandoned:
+        tail = " (the driver had not returned from the interrupt yet; the statement was abandoned)"
+    elif waiting:
+        tail = " while waiting for a free slot"
+    if reason is StopReason.TIMEOUT:
+        return QueryTimeout(f"{what} exceeded its timeout of {timeout:g} s and was cancelled{tail}")
+    if reason is StopReason.CANCEL:
+        why = token.reason if token is not None and token.reason else "cancelled"
+        return QueryCancelled(f"{what} was cancelled: {why}{tail}")
+    if reason is StopReason.CLOSE:
+        return WarehouseError(f"{what} was stopped: the warehouse was closed{tail}", code="WAREHOUSE_CLOSED")
+    return QueryCancelled(f"{what} was cancelled at shutdown{tail}")

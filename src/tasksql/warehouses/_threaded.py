@@ -1,0 +1,228 @@
+"""The warehouse contract over a blocking driver: jobs on sessions in worker threads.
+
+:class:`ThreadedWarehouse` implements every coroutine of :class:`~.base.Warehouse` once. A backend
+supplies how to get and give back a :class:`~._session.Session` (in the worker thread), what to do
+at open and close, and optionally extra session parameters per call (PostgreSQL's
+``statement_timeout`` backstop). Arguments are validated on the event loop before a slot is taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from tasksql.errors import TasksqlError, WarehouseError
+from tasksql.warehouses import _body
+from tasksql.warehouses._session import Session
+from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
+from tasksql.warehouses._supervise import Interrupter, Slots, StopReason, supervise
+from tasksql.warehouses.base import (
+    INTERRUPT_GRACE,
+    NO_TABLES,
+    BodyResult,
+    CancelToken,
+    ResultSet,
+    Warehouse,
+)
+
+if TYPE_CHECKING:
+    import pyarrow
+
+T = TypeVar("T")
+
+
+class ThreadedWarehouse(Warehouse):
+    """A warehouse whose driver blocks: each call is a job on one session in a worker thread.
+
+    The executor has ``max_concurrency`` threads and a semaphore of the same size admits calls, so
+    a job never waits for a thread; a slot is freed only when its driver call has returned.
+    """
+
+    def __init__(self, name: str, max_concurrency: int) -> None:
+        if max_concurrency < 1:
+            raise WarehouseError(f"warehouse {name}: MAX_CONCURRENCY must be at least 1", code="INVALID")
+        self.name = name
+        self.max_concurrency = max_concurrency
+        self._executor: ThreadPoolExecutor | None = None
+        self._slots: Slots | None = None
+        self._closed = False
+
+    # --- backend hooks ---------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _open_backend(self) -> None:
+        """Open files / pools. :raises WarehouseError: when that fails."""
+
+    @abstractmethod
+    async def _close_backend(self) -> None:
+        """Release files / pools; sessions still held by abandoned jobs close when those return."""
+
+    @abstractmethod
+    def _acquire(self) -> Session:
+        """Worker thread: a session for one job. :raises WarehouseError: cannot connect."""
+
+    @abstractmethod
+    def _release(self, session: Session, *, reuse: bool) -> None:
+        """Worker thread: give the session back (kept only if ``reuse`` and it is reusable)."""
+
+    def _backstop_params(self, timeout: float | None) -> list[tuple[str, str]]:
+        """Session params the backend adds to every call (e.g. a server-side statement timeout)."""
+        return []
+
+    @property
+    def running(self) -> int:
+        return len(self._slots.running) if self._slots is not None else 0
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._closed:
+            raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
+        if self._executor is not None:
+            return
+        await self._open_backend()
+        self._slots = Slots(self.max_concurrency)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.max_concurrency, thread_name_prefix=f"tasksql-{self.type.value}-{self.name}"
+        )
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        executor, slots = self._executor, self._slots
+        if executor is None or slots is None:
+            await self._close_backend()
+            return
+        running = list(slots.running.items())
+        for stop, _ in running:
+            stop.fire(StopReason.CLOSE)
+        if running:
+            await asyncio.wait([f for _, f in running], timeout=INTERRUPT_GRACE)
+        executor.shutdown(wait=False, cancel_futures=True)
+        await self._close_backend()
+
+    # --- the contract ----------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        sql: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> ResultSet:
+        params = self._backstop_params(timeout)
+
+        def work(s: Session, stop: Interrupter) -> ResultSet:
+            return _body.within_run(
+                s, stop, tables=tables, params=params, transactional=False, work=lambda: s.run(sql)
+            )
+
+        return await self._call(work, tables=tables, timeout=timeout, token=token, what="statement")
+
+    async def run_body(
+        self,
+        statements: Sequence[str],
+        *,
+        transactional: bool,
+        into: str | None = None,
+        session_params: Sequence[tuple[str, str]] = (),
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> BodyResult:
+        target = parse_table_name(into) if into is not None else None
+        user_params = check_session_params(session_params)
+        params = self._backstop_params(timeout) + user_params
+        statements = list(statements)
+        in_txn = transactional or target is not None
+
+        def work(s: Session, stop: Interrupter) -> BodyResult:
+            return _body.within_run(
+                s,
+                stop,
+                tables=tables,
+                params=params,
+                transactional=in_txn,
+                work=lambda: _body.run_statements(s, stop, statements, target),
+            )
+
+        return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
+
+    async def evaluate(
+        self,
+        condition: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> bool:
+        params = self._backstop_params(timeout)
+        sql = _body.condition_sql(condition)
+
+        def work(s: Session, stop: Interrupter) -> ResultSet:
+            return _body.within_run(
+                s, stop, tables=tables, params=params, transactional=False, work=lambda: s.run(sql)
+            )
+
+        rs = await self._call(work, tables=tables, timeout=timeout, token=token, what="WHEN condition")
+        return _body.truth(rs.rows[0][0] if rs.rows and rs.rows[0] else None, condition)
+
+    async def table_columns(self, table: str) -> list[str] | None:
+        name = parse_table_name(table)
+
+        def work(s: Session, stop: Interrupter) -> list[str] | None:
+            return s.relation_columns(name.sql)
+
+        return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="lookup")
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        work: Callable[[Session, Interrupter], T],
+        *,
+        tables: Mapping[str, pyarrow.Table],
+        timeout: float | None,
+        token: CancelToken | None,
+        what: str,
+    ) -> T:
+        for relation in tables:
+            check_relation_name(relation)
+        if self._closed:
+            raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
+        if self._executor is None or self._slots is None:
+            raise WarehouseError(f"warehouse {self.name} is not open", code="WAREHOUSE_CLOSED")
+        return await supervise(
+            lambda stop: self._job(work, stop),
+            slots=self._slots,
+            executor=self._executor,
+            timeout=timeout,
+            token=token,
+            what=f"{what} in warehouse {self.name}",
+        )
+
+    def _job(self, work: Callable[[Session, Interrupter], T], stop: Interrupter) -> T:
+        """Worker thread: one session for one piece of work; the session goes back clean or closed."""
+        stop.check()  # asked to stop while queued: do not even connect
+        session = self._acquire()
+        clean = False
+        try:
+            stop.attach(session.interrupt)
+            try:
+                result = work(session, stop)
+                clean = True
+            except TasksqlError:
+                clean = True  # a failed statement leaves the session usable (rolled back)
+                raise
+            finally:
+                # Interrupted sessions are not reused: an interrupt can land late, on the next job.
+                if stop.detach():
+                    clean = False
+            return result
+        finally:
+            self._release(session, reuse=clean)

@@ -1,0 +1,271 @@
+"""The warehouse contract: where task bodies, WHEN conditions and pass-through statements run.
+
+A :class:`Warehouse` is a named place where SQL runs: the embedded DuckDB database (default),
+a SQLite file, a PostgreSQL server. The engine and the scheduler call only the methods of the
+abstract class below; each backend module translates its driver's exceptions, so callers see only
+:class:`~tasksql.errors.TasksqlError` subclasses:
+
+* :class:`~tasksql.errors.QueryFailed` - the warehouse rejected or failed a statement (``sqlstate``
+  set when known, the driver's message kept), or tasksql refused it before sending (``code`` says
+  why: ``MULTIPLE_STATEMENTS``, ``INTO_NO_MATCHING_COLUMNS``, ...);
+* :class:`~tasksql.errors.QueryTimeout` - the deadline passed; the query was interrupted in the
+  warehouse (code ``TIMEOUT_EXCEEDED``);
+* :class:`~tasksql.errors.QueryCancelled` - :meth:`CancelToken.cancel` was called; the query was
+  interrupted in the warehouse (code ``CANCELLED``);
+* :class:`~tasksql.errors.WarehouseError` - the warehouse itself is unusable (cannot connect,
+  closed).
+
+Timeouts and cancellation really stop the query: each backend interrupts its own statement (DuckDB
+``cursor.interrupt()``, SQLite ``Connection.interrupt()``, PostgreSQL ``cancel_safe()``), waits
+up to :data:`INTERRUPT_GRACE` seconds for the driver to return, then raises anyway and abandons the
+statement (its worker finishes, and frees its concurrency slot, whenever the driver returns). The
+event loop is never blocked: blocking drivers run in worker threads inside their backend module.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from tasksql.model import WarehouseType
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: Seconds to wait, after interrupting a statement, for its driver to return before giving up on it.
+INTERRUPT_GRACE = 2.0
+
+#: Runs executing at once in a warehouse whose definition gives no MAX_CONCURRENCY.
+DEFAULT_MAX_CONCURRENCY = 8
+
+#: The default for keyword arguments that take extra relations: none.
+NO_TABLES: Mapping[str, pyarrow.Table] = {}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResultSet:
+    """What one statement returned.
+
+    ``columns`` and ``rows`` are empty for statements that return no rows. ``rowcount`` is the
+    number of affected rows for DML (INSERT, UPDATE, DELETE, MERGE, CREATE TABLE AS; also with
+    RETURNING, where ``rows`` holds the returned rows), ``None`` for everything else.
+    """
+
+    columns: tuple[str, ...] = ()
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BodyResult:
+    """The outcome of a task body.
+
+    ``rows_produced``: rows returned by the last statement (its affected rows when it is DML; the
+    rows its SELECT produced when the body has INTO). ``rows_inserted``: rows written by the body:
+    the affected rows of every DML statement plus the rows appended by INTO. ``last``: the last
+    statement's result (for INTO: no rows, ``rowcount`` = rows appended).
+    """
+
+    rows_produced: int
+    rows_inserted: int
+    last: ResultSet | None
+
+
+class CancelToken:
+    """A request to stop a running statement, created by the caller and passed to a warehouse call.
+
+    :meth:`cancel` may be called from any thread or from the event loop, before or during the call;
+    the first reason given is kept. A warehouse call with a cancelled token raises
+    :class:`~tasksql.errors.QueryCancelled` (without running anything when it was cancelled before).
+    One token may be passed to several calls; cancelling it stops all of them.
+    """
+
+    __slots__ = ("_callbacks", "_lock", "_reason")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reason: str | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        with self._lock:
+            if self._reason is not None:
+                return
+            self._reason = reason
+            callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._reason is not None
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (in the cancelling thread) once when cancelled; at once if already.
+
+        Returns a function that removes the callback. Used by warehouse implementations.
+        """
+        with self._lock:
+            if self._reason is None:
+                self._callbacks.append(callback)
+                return lambda: self._remove(callback)
+        callback()
+        return lambda: None
+
+    def _remove(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+
+class Warehouse(ABC):
+    """A named place where SQL runs. Implementations are created closed; :meth:`open` first.
+
+    Every method below is a coroutine that never blocks the event loop. Calls may run concurrently:
+    at most :attr:`max_concurrency` of them execute at once, the others wait for a slot. The
+    ``timeout`` of a call (seconds) counts from the call, waiting for a slot included.
+
+    Common keyword arguments of the running methods:
+
+    * ``tables``: extra relations visible to this call's statements only, under the given names
+      (the engine rewrites its SQL to reference them: system tables, table functions). They shadow
+      tables of the same name and are gone when the call returns.
+    * ``timeout``: seconds; past it the query is interrupted and :class:`QueryTimeout` raised.
+    * ``token``: a :class:`CancelToken`; cancelling it interrupts the query and raises
+      :class:`QueryCancelled`.
+
+    If the task awaiting a call is itself cancelled (shutdown), the query is interrupted as well and
+    :class:`asyncio.CancelledError` propagates.
+    """
+
+    #: The warehouse's name (as in ``WAREHOUSE = name``).
+    name: str
+    type: WarehouseType
+    #: The sqlglot dialect its SQL is written in: ``duckdb``, ``sqlite`` or ``postgres``.
+    dialect: str
+    #: How many calls execute at once in this warehouse.
+    max_concurrency: int
+
+    @property
+    @abstractmethod
+    def running(self) -> int:
+        """How many calls execute in the warehouse now (a call abandoned after a timeout counts until
+        its driver returns). Calls waiting for a slot do not count."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Acquire what the warehouse needs (files, connection pools).
+
+        :raises WarehouseError: the warehouse cannot be reached or opened; nothing stays open.
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Interrupt what still runs and release everything. Idempotent; later calls fail."""
+
+    @abstractmethod
+    async def execute(
+        self,
+        sql: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> ResultSet:
+        """Run ONE statement in autocommit mode (pass-through from the SQL console, tools).
+
+        A trailing semicolon is allowed.
+
+        :raises QueryFailed: the statement failed (``sqlstate`` when known), or ``sql`` holds more
+            than one statement (code ``MULTIPLE_STATEMENTS``; nothing ran).
+        :raises QueryTimeout: ``timeout`` passed. :raises QueryCancelled: ``token`` was cancelled.
+        """
+
+    @abstractmethod
+    async def run_body(
+        self,
+        statements: Sequence[str],
+        *,
+        transactional: bool,
+        into: str | None = None,
+        session_params: Sequence[tuple[str, str]] = (),
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> BodyResult:
+        """Run a task body: ``statements`` (one statement each) in order on one connection.
+
+        ``transactional=True`` (BEGIN ... END scripts, and every body with INTO) runs them in one
+        transaction: all or nothing; when any statement fails, times out or is cancelled, nothing
+        of the body remains. ``transactional=False`` commits each statement on its own.
+
+        ``into`` names a table (as SQL text, possibly qualified and quoted): the LAST statement
+        must then be a query (SELECT, WITH ... SELECT, set operations, VALUES) and its rows are
+        appended to that table in the same transaction, columns matched BY NAME, case-insensitive:
+        target columns missing from the query get their defaults, query columns absent from the
+        target are dropped.
+
+        ``session_params`` are (name, SQL literal text) pairs applied with the dialect's SET (SQLite:
+        PRAGMA) on the run's connection before the body, and for this run only.
+
+        :raises QueryFailed: a statement failed (the transaction was rolled back); INTO with no
+            common column (code ``INTO_NO_MATCHING_COLUMNS``), a last statement that is not a query
+            (``INTO_NOT_A_QUERY``), a missing target table (``INTO_TABLE_NOT_FOUND``); a bad
+            session parameter (``INVALID_SESSION_PARAM``).
+        :raises QueryTimeout: ``timeout`` passed. :raises QueryCancelled: ``token`` was cancelled.
+        """
+
+    @abstractmethod
+    async def evaluate(
+        self,
+        condition: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> bool:
+        """A WHEN condition: runs ``SELECT (<condition>)``; NULL counts as false.
+
+        :raises QueryFailed: the condition failed, or its value is not a boolean or a number
+            (code ``WHEN_NOT_BOOLEAN``). :raises QueryTimeout, QueryCancelled: as above.
+        """
+
+    @abstractmethod
+    async def table_columns(self, table: str) -> list[str] | None:
+        """The column names of ``table`` (SQL text, possibly qualified) in order; None if no such table.
+
+        :raises QueryFailed: ``table`` is not a valid table name (code ``INVALID_NAME``).
+        """
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} ({self.type.value})>"
+
+
+_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, safe to print or log.
+
+    Handles ``scheme://user:password@host/...`` URLs (the user is kept) and libpq key/value
+    strings (``password=...``); anything else is returned unchanged.
+    """
+    if "://" in url:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return re.sub(r"://[^/@]*@", "://***@", url)
+        if parts.password is not None:
+            userinfo = f"{parts.username or ''}:***"
+            host = parts.netloc.rpartition("@")[2]
+            url = urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+    return _PASSWORD.sub(lambda m: m.group(1) + "***", url)

@@ -1,0 +1,308 @@
+"""The embedded DuckDB warehouse: the default place where tasks run.
+
+One DuckDB database file per data directory (``warehouse.duckdb``) is opened once, by a
+:class:`DuckDBDatabase`, and shared by every DuckDB-backed warehouse of the engine. Warehouses
+created without TYPE or URL are *compute pools* over that database (as in Snowflake, warehouses are
+compute over the same data): each :class:`DuckDBWarehouse` has its own concurrency limit and worker
+threads, and all see the same tables.
+
+Each job runs on its own cursor (``connection.cursor()``, a separate DuckDB connection to the same
+database), taken from a small per-pool stock of idle cursors; a timeout or cancel calls
+``interrupt()`` on exactly that cursor (interrupting the parent connection would not stop it). A
+cursor that was interrupted, or that carried run-scoped ``SET SESSION`` parameters, is closed
+instead of being reused. Extra relations (``tables=``) are registered on the job's cursor, so they
+are visible to that job only, and unregistered afterwards.
+
+Extension auto-install and auto-load are off: the engine must not reach the network behind the
+user's back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from tasksql.errors import QueryFailed, WarehouseError
+from tasksql.model import WarehouseType
+from tasksql.warehouses._session import IdlePool, Session
+from tasksql.warehouses._sqltext import multiple_statements
+from tasksql.warehouses._threaded import ThreadedWarehouse
+from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, ResultSet
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: The database file of the default warehouse, inside the data directory.
+DUCKDB_FILE = "warehouse.duckdb"
+
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+# DuckDB exception classes -> SQLSTATE, most specific first (isinstance order matters).
+_SQLSTATES: tuple[tuple[str, str], ...] = (
+    ("InterruptException", "57014"),
+    ("ParserException", "42601"),
+    ("SyntaxException", "42601"),
+    ("CatalogException", "42P01"),
+    ("BinderException", "42703"),
+    ("ConstraintException", "23000"),
+    ("ConversionException", "22000"),
+    ("OutOfRangeException", "22003"),
+    ("InvalidInputException", "22023"),
+    ("TypeMismatchException", "42804"),
+    ("InvalidTypeException", "42804"),
+    ("DependencyException", "2BP01"),
+    ("TransactionException", "40001"),
+    ("PermissionException", "42501"),
+    ("OutOfMemoryException", "53200"),
+    ("IOException", "58030"),
+    ("NotImplementedException", "0A000"),
+    ("SequenceException", "2200H"),
+    ("ConnectionException", "08000"),
+    ("ResourceInUseException", "55006"),
+    ("FatalException", "XX000"),
+    ("InternalException", "XX000"),
+)
+_CLASSES: tuple[tuple[type[BaseException], str], ...] = tuple(
+    (getattr(duckdb, name), state) for name, state in _SQLSTATES if hasattr(duckdb, name)
+)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    msg = str(exc)
+    for cls, state in _CLASSES:
+        if isinstance(exc, cls):
+            if state == "42P01" and "already exists" in msg:
+                return "42P07"
+            if state == "42P01" and "does not exist" not in msg:
+                return "42000"  # another catalog problem (e.g. a dependency), not a missing table
+            if state == "23000":
+                return _constraint_state(msg)
+            return state
+    return None
+
+
+def _constraint_state(msg: str) -> str:
+    low = msg.lower()
+    if "duplicate key" in low or "unique constraint" in low or "primary key" in low:
+        return "23505"
+    if "not null" in low:
+        return "23502"
+    if "foreign key" in low:
+        return "23503"
+    if "check constraint" in low:
+        return "23514"
+    return "23000"
+
+
+def _failed(exc: BaseException) -> QueryFailed:
+    """A DuckDB exception as QueryFailed: its message kept, its class mapped to a SQLSTATE."""
+    return QueryFailed(str(exc).strip() or type(exc).__name__, sqlstate=_sqlstate(exc))
+
+
+# Statement kinds (DuckDB StatementType names) whose result is rows.
+_ROW_KINDS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI", "EXECUTE", "RELATION"})
+_DML_KINDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
+_STATUS_COLUMNS = (["Success"], ["Count"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify(sql: str) -> tuple[int, str]:
+    """(number of statements, kind of the first) by DuckDB's own parser; cached by text."""
+    try:
+        found = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise _failed(exc) from None
+    return len(found), (found[0].type.name if found else "")
+
+
+class DuckDBDatabase:
+    """One DuckDB database (file, or in memory when ``path`` is None), shared by its warehouses.
+
+    Opening is idempotent; :meth:`close` closes the connection (close the warehouses first).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    async def open(self) -> None:
+        """:raises WarehouseError: the file cannot be opened (locked by another process, ...)."""
+        if self._con is None:
+            await asyncio.to_thread(self._connect)
+
+    def _connect(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                return
+            try:
+                self._con = duckdb.connect(str(self.path) if self.path else ":memory:", config=_CONFIG)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot open DuckDB database {self.path}: {exc}") from None
+
+    async def close(self) -> None:
+        with self._lock:
+            con, self._con = self._con, None
+        if con is not None:
+            await asyncio.to_thread(con.close)
+
+    @property
+    def is_open(self) -> bool:
+        return self._con is not None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor (its own DuckDB connection to this database). Any thread."""
+        with self._lock:
+            if self._con is None:
+                raise WarehouseError(
+                    f"DuckDB database {self.path or ':memory:'} is closed", code="WAREHOUSE_CLOSED"
+                )
+            try:
+                return self._con.cursor()
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot open a DuckDB cursor: {exc}") from None
+
+    def pool(self, name: str, max_concurrency: int | None = None) -> DuckDBWarehouse:
+        """A compute pool over this database (not yet open)."""
+        return DuckDBWarehouse(name, self, max_concurrency=max_concurrency)
+
+    def __repr__(self) -> str:
+        return f"<DuckDBDatabase {self.path or ':memory:'}>"
+
+
+class _DuckSession(Session):
+    dialect = "duckdb"
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+        self._in_txn = False
+
+    def run(self, sql: str) -> ResultSet:
+        count, kind = _classify(sql)
+        if count == 0:
+            return ResultSet()
+        if count > 1:
+            raise multiple_statements(sql)
+        cur = self._cur
+        try:
+            cur.execute(sql)
+            desc = cur.description
+            if cur.rowcount >= 0:
+                return ResultSet(rowcount=cur.rowcount)
+            if desc is None:
+                return ResultSet()
+            columns = [d[0] for d in desc]
+            if kind not in _ROW_KINDS and kind not in _DML_KINDS and columns in _STATUS_COLUMNS:
+                return ResultSet()
+            rows = cur.fetchall()
+        except duckdb.Error as exc:
+            raise _failed(exc) from None
+        if kind in _DML_KINDS:  # DML ... RETURNING
+            return ResultSet(columns=tuple(columns), rows=rows, rowcount=len(rows))
+        return ResultSet(columns=tuple(columns), rows=rows)
+
+    def _exec(self, sql: str) -> None:
+        try:
+            self._cur.execute(sql)
+        except duckdb.Error as exc:
+            raise _failed(exc) from None
+
+    def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
+        if params:
+            self.reusable = False  # SESSION settings stay on the cursor: never hand it to another run
+            for name, value in params:
+                # SESSION scope: a global-only option fails instead of changing every pool.
+                self._exec(f"SET SESSION {name} = {value}")
+        if transactional:
+            self._exec("BEGIN TRANSACTION")
+            self._in_txn = True
+
+    def finish(self, *, commit: bool) -> None:
+        if not self._in_txn:
+            return
+        self._in_txn = False
+        if commit:
+            try:
+                self._exec("COMMIT")
+                return
+            except QueryFailed:
+                self._quiet("ROLLBACK")
+                raise
+        self._quiet("ROLLBACK")
+
+    def _quiet(self, sql: str) -> None:
+        try:
+            self._cur.execute(sql)
+        except duckdb.Error:
+            self.reusable = False
+
+    def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
+        for name, table in tables.items():
+            try:
+                self._cur.register(name, table)
+            except duckdb.Error as exc:
+                raise _failed(exc) from None
+            except (TypeError, ValueError) as exc:
+                raise QueryFailed(f"cannot use {name!r} as a relation: {exc}", code="INVALID_TABLE") from None
+
+    def drop_tables(self, names: Sequence[str]) -> None:
+        for name in names:
+            try:
+                self._cur.unregister(name)
+            except duckdb.Error:
+                self.reusable = False
+
+    def interrupt(self) -> None:
+        self._cur.interrupt()
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._cur.close()
+
+
+class DuckDBWarehouse(ThreadedWarehouse):
+    """A compute pool over a :class:`DuckDBDatabase`: its own concurrency limit, shared data.
+
+    Opening the warehouse opens the database if needed; closing it does not close the database
+    unless ``owns_database`` (a DuckDB warehouse with its own file URL).
+    """
+
+    type = WarehouseType.DUCKDB
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        name: str,
+        database: DuckDBDatabase,
+        *,
+        max_concurrency: int | None = None,
+        owns_database: bool = False,
+    ) -> None:
+        super().__init__(name, max_concurrency or DEFAULT_MAX_CONCURRENCY)
+        self.database = database
+        self._owns = owns_database
+        self._sessions = IdlePool(lambda: _DuckSession(database.cursor()), keep=self.max_concurrency)
+
+    async def _open_backend(self) -> None:
+        await self.database.open()
+
+    async def _close_backend(self) -> None:
+        self._sessions.close()
+        if self._owns:
+            await self.database.close()
+
+    def _acquire(self) -> Session:
+        return self._sessions.acquire()
+
+    def _release(self, session: Session, *, reuse: bool) -> None:
+        self._sessions.release(session, reuse=reuse)  # type: ignore[arg-type]

@@ -1,0 +1,252 @@
+"""PostgreSQL servers as warehouses (``TYPE = postgres URL = 'postgresql://user:pass@host:port/db'``).
+
+Jobs run with psycopg 3 (synchronous API) in worker threads, on connections from a
+:class:`psycopg_pool.ConnectionPool` of at most ``max_concurrency`` connections (autocommit; each
+checked before use, so a restarted server costs no failed run). Timeouts and cancellation send a
+cancel request with ``cancel_safe()`` from a helper thread; every call also carries a server-side
+``statement_timeout`` a little past its own deadline, as a backstop should the cancel request be
+lost. Session parameters are ``SET LOCAL`` inside a transactional body and ``SET``/``RESET``
+around a non-transactional one. Extra relations are TEMP tables filled with COPY and dropped after.
+
+Passwords never appear in messages: errors name the warehouse by :func:`~.base.redact_url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+from tasksql.errors import QueryFailed, WarehouseError
+from tasksql.model import WarehouseType
+from tasksql.warehouses import _arrow
+from tasksql.warehouses._session import Session
+from tasksql.warehouses._sqltext import count_statements, multiple_statements, quote_ident
+from tasksql.warehouses._threaded import ThreadedWarehouse
+from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, INTERRUPT_GRACE, ResultSet, redact_url
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: Seconds to wait for the server when opening the warehouse or taking a connection from the pool.
+CONNECT_TIMEOUT = 10.0
+
+#: Seconds past a call's own timeout after which the server's statement_timeout stops a statement.
+BACKSTOP_MARGIN = INTERRUPT_GRACE + 1.0
+
+_ROWCOUNT_COMMANDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "COPY"})
+
+_Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class _PgSession(Session):
+    dialect = "postgres"
+
+    def __init__(self, conn: _Conn, scrub: str | None) -> None:
+        self.conn = conn
+        self._cur = conn.cursor()
+        self._scrub = scrub
+        self._in_txn = False
+        self._to_reset: list[str] = []
+
+    def _failed(self, exc: psycopg.Error) -> QueryFailed:
+        msg = str(exc).strip() or type(exc).__name__
+        if self._scrub:
+            msg = msg.replace(self._scrub, "***")
+        state = exc.sqlstate
+        if state is None and isinstance(exc, psycopg.OperationalError):
+            state = "08006"  # the connection failed
+        if self.conn.broken or self.conn.closed:
+            self.reusable = False
+        return QueryFailed(msg, sqlstate=state)
+
+    def run(self, sql: str) -> ResultSet:
+        n = count_statements(sql, "postgres")
+        if n == 0:
+            return ResultSet()
+        if n > 1:
+            raise multiple_statements(sql)
+        cur = self._cur
+        try:
+            cur.execute(sql)
+            desc = cur.description
+            rows = cur.fetchall() if desc is not None else []
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+        command = (cur.statusmessage or "").split(" ", 1)[0]
+        dml = command in _ROWCOUNT_COMMANDS or (command == "SELECT" and desc is None)  # CREATE TABLE AS
+        rowcount = cur.rowcount if dml and cur.rowcount >= 0 else None
+        if desc is None:
+            return ResultSet(rowcount=rowcount)
+        return ResultSet(columns=tuple(d.name for d in desc), rows=rows, rowcount=rowcount)
+
+    def _exec(self, sql: str) -> None:
+        try:
+            self._cur.execute(sql)
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+
+    def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
+        if transactional:
+            self._exec("BEGIN")
+            self._in_txn = True
+            for name, value in params:
+                self._exec(f"SET LOCAL {name} = {value}")  # ends with the transaction
+            return
+        for name, value in params:
+            self._to_reset.append(name)
+            self._exec(f"SET {name} = {value}")
+
+    def finish(self, *, commit: bool) -> None:
+        if self._in_txn:
+            self._in_txn = False
+            if commit:
+                self._exec("COMMIT")  # a failed COMMIT ends the transaction too
+            else:
+                self._quiet("ROLLBACK")
+        names, self._to_reset = self._to_reset, []
+        for name in names:
+            self._quiet(f"RESET {name}")
+
+    def _quiet(self, sql: str) -> None:
+        try:
+            self._cur.execute(sql)
+        except psycopg.Error:
+            self.reusable = False
+
+    def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
+        for name, table in tables.items():
+            qname = "pg_temp." + quote_ident(name)
+            cols = _arrow.column_types(table, "postgres")
+            defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in cols)
+            collist = ", ".join(quote_ident(c) for c, _ in cols)
+            self._exec(f"DROP TABLE IF EXISTS {qname}")
+            self._exec(f"CREATE TEMP TABLE {quote_ident(name)} ({defs})")
+            try:
+                with self._cur.copy(f"COPY {qname} ({collist}) FROM STDIN") as copy:
+                    for batch in _arrow.rows(table, "postgres"):
+                        for row in batch:
+                            copy.write_row(row)
+            except psycopg.Error as exc:
+                raise self._failed(exc) from None
+
+    def drop_tables(self, names: Sequence[str]) -> None:
+        for name in names:
+            self._quiet(f"DROP TABLE IF EXISTS pg_temp.{quote_ident(name)}")
+
+    def interrupt(self) -> None:
+        # cancel_safe() waits for the server's answer: never on the caller's thread.
+        threading.Thread(target=self._cancel, name="tasksql-pg-cancel", daemon=True).start()
+
+    def _cancel(self) -> None:
+        with contextlib.suppress(psycopg.Error, OSError):
+            self.conn.cancel_safe(timeout=INTERRUPT_GRACE)
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
+
+
+class PostgresWarehouse(ThreadedWarehouse):
+    """A PostgreSQL database reached by ``url``.
+
+    :raises WarehouseError: from :meth:`open` when the URL is invalid (code ``INVALID_URL``) or the
+        server cannot be reached or refuses the login.
+    """
+
+    type = WarehouseType.POSTGRES
+    dialect = "postgres"
+
+    def __init__(self, name: str, url: str, *, max_concurrency: int | None = None) -> None:
+        super().__init__(name, max_concurrency or DEFAULT_MAX_CONCURRENCY)
+        self.url = url
+        self._pool: ConnectionPool[_Conn] | None = None
+        self._password: str | None = None
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    def _backstop_params(self, timeout: float | None) -> list[tuple[str, str]]:
+        if timeout is None:
+            return []
+        return [("statement_timeout", str(int((timeout + BACKSTOP_MARGIN) * 1000)))]
+
+    async def _open_backend(self) -> None:
+        try:
+            info = conninfo_to_dict(self.url)
+        except psycopg.Error:
+            raise WarehouseError(
+                f"warehouse {self.name}: invalid PostgreSQL URL {self.safe_url}", code="INVALID_URL"
+            ) from None
+        self._password = str(info["password"]) if info.get("password") else None
+        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
+        if "application_name" not in info:
+            kwargs["application_name"] = "tasksql"
+        if "connect_timeout" not in info:
+            kwargs["connect_timeout"] = int(CONNECT_TIMEOUT)
+        await asyncio.to_thread(self._probe, kwargs)
+        pool: ConnectionPool[_Conn] = ConnectionPool(
+            self.url,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=self.max_concurrency,
+            open=False,
+            check=ConnectionPool.check_connection,
+            name=f"tasksql-{self.name}",
+            timeout=CONNECT_TIMEOUT,
+        )
+        try:
+            await asyncio.to_thread(pool.open, True, CONNECT_TIMEOUT)
+        except PoolTimeout:
+            await asyncio.to_thread(pool.close)
+            raise WarehouseError(f"warehouse {self.name}: cannot connect to {self.safe_url}") from None
+        self._pool = pool
+
+    def _probe(self, kwargs: dict[str, Any]) -> None:
+        """One direct connection first: its error says why (the pool would only time out)."""
+        try:
+            psycopg.connect(self.url, **kwargs).close()
+        except psycopg.Error as exc:
+            msg = str(exc).strip()
+            if self._password:
+                msg = msg.replace(self._password, "***")
+            raise WarehouseError(f"warehouse {self.name}: cannot connect to {self.safe_url}: {msg}") from None
+
+    async def _close_backend(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.close, INTERRUPT_GRACE)
+
+    def _acquire(self) -> Session:
+        pool = self._pool
+        if pool is None:
+            raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
+        try:
+            conn = pool.getconn()
+        except PoolClosed:
+            raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED") from None
+        except PoolTimeout:
+            raise WarehouseError(
+                f"warehouse {self.name}: no connection to {self.safe_url} within {CONNECT_TIMEOUT:g} s"
+            ) from None
+        return _PgSession(conn, self._password)
+
+    def _release(self, session: Session, *, reuse: bool) -> None:
+        assert isinstance(session, _PgSession)
+        if not (reuse and session.reusable):
+            session.close()  # the pool replaces a closed connection
+        pool = self._pool
+        if pool is not None:
+            try:
+                pool.putconn(session.conn)
+                return
+            except Exception:  # not from this pool any more (closed and reopened): just close it
+                pass
+        session.close()

@@ -1,0 +1,151 @@
+"""The open warehouses of one engine, by name.
+
+:class:`WarehouseRegistry` turns a :class:`~tasksql.model.WarehouseDef` into an open
+:class:`~.base.Warehouse`, lazily, and keeps it while the definition stays the same. A changed
+definition (ALTER WAREHOUSE) gets a new warehouse at once; the old one is *retired*: it takes no new
+calls from the registry, finishes what it runs, then closes. Backends are picked through
+:data:`_FACTORIES`, one entry per :class:`~tasksql.model.WarehouseType`; adding a backend means one
+module and one entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from tasksql.errors import NotSupportedError, WarehouseError
+from tasksql.model import WarehouseDef, WarehouseType
+from tasksql.warehouses._files import file_path
+from tasksql.warehouses.base import Warehouse, redact_url
+from tasksql.warehouses.duckdb import DUCKDB_FILE, DuckDBDatabase
+
+#: Seconds between two looks at a retired warehouse that still has calls running.
+RETIRE_POLL = 0.1
+
+
+class WarehouseRegistry:
+    """Opens, caches and closes the warehouses of the data directory ``data_dir``.
+
+    The default DuckDB database (``data_dir / warehouse.duckdb``) is shared by every DuckDB warehouse
+    without a URL (compute pools); relative file URLs are taken from ``data_dir``.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._default_db = DuckDBDatabase(self.data_dir / DUCKDB_FILE)
+        self._databases: dict[Path, DuckDBDatabase] = {}
+        self._open: dict[str, tuple[WarehouseDef, Warehouse]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._retired: set[Warehouse] = set()
+        self._closed = False
+
+    @property
+    def duckdb(self) -> DuckDBDatabase:
+        """The shared embedded DuckDB database (opened by the first DuckDB warehouse)."""
+        return self._default_db
+
+    async def get(self, definition: WarehouseDef) -> Warehouse:
+        """The open warehouse for ``definition``: cached by name, re-created when it changed.
+
+        :raises NotSupportedError: the type has no backend yet (mysql, clickhouse).
+        :raises WarehouseError: the warehouse cannot be opened (bad URL, server unreachable); nothing
+            is cached, so the next call tries again.
+        """
+        if self._closed:
+            raise WarehouseError("the warehouses are closed", code="WAREHOUSE_CLOSED")
+        found = self._open.get(definition.name)
+        if found is not None and found[0] == definition:
+            return found[1]
+        lock = self._locks.setdefault(definition.name, asyncio.Lock())
+        async with lock:
+            found = self._open.get(definition.name)
+            if found is not None and found[0] == definition:
+                return found[1]
+            warehouse = self._create(definition)
+            await warehouse.open()
+            if found is not None:
+                self._retire(found[1])
+            self._open[definition.name] = (definition, warehouse)
+            return warehouse
+
+    async def discard(self, name: str) -> None:
+        """Forget the warehouse ``name`` (DROP WAREHOUSE): it finishes what it runs, then closes."""
+        found = self._open.pop(name, None)
+        if found is not None:
+            self._retire(found[1])
+
+    async def close_all(self) -> None:
+        """Close every warehouse (interrupting what still runs), then the DuckDB databases."""
+        self._closed = True
+        warehouses = [w for _, w in self._open.values()] + list(self._retired)
+        self._open.clear()
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*(w.close() for w in warehouses), return_exceptions=True)
+        for db in [self._default_db, *self._databases.values()]:
+            await db.close()
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _create(self, d: WarehouseDef) -> Warehouse:
+        factory = _FACTORIES.get(d.type)
+        if factory is None:
+            raise NotSupportedError(f"warehouse type {d.type.value} is not supported yet")
+        return factory(self, d)
+
+    def _duckdb_for(self, d: WarehouseDef) -> DuckDBDatabase:
+        if d.url is None:
+            return self._default_db
+        path = file_path(d.url, "duckdb", self.data_dir).resolve()
+        if path == self._default_db.path or path == (self.data_dir / DUCKDB_FILE).resolve():
+            return self._default_db
+        return self._databases.setdefault(path, DuckDBDatabase(path))
+
+    def _retire(self, warehouse: Warehouse) -> None:
+        self._retired.add(warehouse)
+        task = asyncio.get_running_loop().create_task(self._close_when_idle(warehouse))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _close_when_idle(self, warehouse: Warehouse) -> None:
+        while warehouse.running > 0:
+            await asyncio.sleep(RETIRE_POLL)
+        self._retired.discard(warehouse)
+        await warehouse.close()
+
+
+def _duckdb(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
+    return reg._duckdb_for(d).pool(d.name, d.max_concurrency)
+
+
+def _sqlite(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
+    from tasksql.warehouses.sqlite import SQLiteWarehouse
+
+    if not d.url:
+        raise WarehouseError(f"warehouse {d.name}: TYPE = sqlite needs a URL (sqlite:///path/file.db)")
+    return SQLiteWarehouse(
+        d.name, file_path(d.url, "sqlite", reg.data_dir), max_concurrency=d.max_concurrency
+    )
+
+
+def _postgres(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
+    if not d.url:
+        raise WarehouseError(f"warehouse {d.name}: TYPE = postgres needs a URL (postgresql://user@host/db)")
+    try:
+        from tasksql.warehouses.postgres import PostgresWarehouse
+    except ImportError:
+        raise NotSupportedError(
+            f"warehouse {d.name} ({redact_url(d.url)}) needs psycopg: pip install 'tasksql[postgres]'"
+        ) from None
+    return PostgresWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+
+
+_FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Warehouse]] = {
+    WarehouseType.DUCKDB: _duckdb,
+    WarehouseType.SQLITE: _sqlite,
+    WarehouseType.POSTGRES: _postgres,
+}
+
+__all__ = ["WarehouseRegistry"]

@@ -1,0 +1,216 @@
+"""SQLite files as warehouses (``CREATE WAREHOUSE w TYPE = sqlite URL = 'sqlite:///abs/file.db'``).
+
+Each job uses one connection in a worker thread; up to ``max_concurrency`` idle connections are
+kept for the next jobs. The file is switched to WAL mode (readers never block the writer) and
+connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. Transactional bodies start with
+``BEGIN IMMEDIATE``: they take the write lock up front, so two bodies cannot deadlock upgrading a
+read lock. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
+applied as PRAGMAs on a connection that is closed after the run; extra relations are TEMP tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tasksql.errors import QueryFailed, WarehouseError
+from tasksql.model import WarehouseType
+from tasksql.warehouses import _arrow
+from tasksql.warehouses._session import IdlePool, Session
+from tasksql.warehouses._sqltext import multiple_statements, quote_ident
+from tasksql.warehouses._threaded import ThreadedWarehouse
+from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, ResultSet
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: Seconds a statement waits for a lock held by another connection or process.
+BUSY_TIMEOUT = 5.0
+
+# sqlite3 extended error names -> SQLSTATE (prefix match, most specific first).
+_BY_NAME: tuple[tuple[str, str], ...] = (
+    ("SQLITE_CONSTRAINT_PRIMARYKEY", "23505"),
+    ("SQLITE_CONSTRAINT_UNIQUE", "23505"),
+    ("SQLITE_CONSTRAINT_NOTNULL", "23502"),
+    ("SQLITE_CONSTRAINT_FOREIGNKEY", "23503"),
+    ("SQLITE_CONSTRAINT_CHECK", "23514"),
+    ("SQLITE_CONSTRAINT", "23000"),
+    ("SQLITE_INTERRUPT", "57014"),
+    ("SQLITE_BUSY", "55P03"),
+    ("SQLITE_LOCKED", "55P03"),
+    ("SQLITE_READONLY", "25006"),
+    ("SQLITE_FULL", "53100"),
+    ("SQLITE_NOMEM", "53200"),
+    ("SQLITE_IOERR", "58030"),
+    ("SQLITE_CANTOPEN", "58030"),
+    ("SQLITE_CORRUPT", "XX001"),
+    ("SQLITE_NOTADB", "XX001"),
+    ("SQLITE_TOOBIG", "54000"),
+    ("SQLITE_MISMATCH", "42804"),
+    ("SQLITE_RANGE", "22023"),
+    ("SQLITE_AUTH", "42501"),
+    ("SQLITE_PERM", "42501"),
+)
+# Plain SQLITE_ERROR: told apart by message.
+_BY_MESSAGE: tuple[tuple[str, str], ...] = (
+    ("syntax error", "42601"),
+    ("incomplete input", "42601"),
+    ("unrecognized token", "42601"),
+    ("no such table", "42P01"),
+    ("no such column", "42703"),
+    ("no such function", "42883"),
+    ("already exists", "42P07"),
+    ("ambiguous column", "42702"),
+    ("datatype mismatch", "42804"),
+)
+
+
+def _failed(exc: sqlite3.Error, sql: str = "") -> QueryFailed:
+    msg = str(exc)
+    if isinstance(exc, sqlite3.ProgrammingError) and "one statement at a time" in msg:
+        return multiple_statements(sql)
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    state = next((s for prefix, s in _BY_NAME if name.startswith(prefix)), None)
+    if state is None:
+        low = msg.lower()
+        state = next((s for text, s in _BY_MESSAGE if text in low), None)
+    return QueryFailed(msg or type(exc).__name__, sqlstate=state)
+
+
+class _SQLiteSession(Session):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._con = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise WarehouseError(f"cannot open SQLite database {path}: {exc}") from None
+        self._in_txn = False
+
+    def run(self, sql: str) -> ResultSet:
+        con = self._con
+        try:
+            before = con.total_changes
+            cur = con.execute(sql)
+            desc = cur.description
+            rows = cur.fetchall() if desc is not None else []
+            count = cur.rowcount
+            if count < 0 and desc is None and con.total_changes != before:
+                count = con.total_changes - before  # DML the sqlite3 module does not count (WITH ... INSERT)
+        except sqlite3.Error as exc:
+            raise _failed(exc, sql) from None
+        if desc is None:
+            return ResultSet(rowcount=count if count >= 0 else None)
+        return ResultSet(columns=tuple(d[0] for d in desc), rows=rows, rowcount=count if count >= 0 else None)
+
+    def _exec(self, sql: str) -> None:
+        try:
+            self._con.execute(sql)
+        except sqlite3.Error as exc:
+            raise _failed(exc) from None
+
+    def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
+        if params:
+            self.reusable = False  # PRAGMAs stay on the connection: it is closed after this run
+            for name, value in params:
+                self._exec(f"PRAGMA {name} = {value}")  # before BEGIN: some PRAGMAs ignore transactions
+        if transactional:
+            self._exec("BEGIN IMMEDIATE")
+            self._in_txn = True
+
+    def finish(self, *, commit: bool) -> None:
+        if not self._in_txn:
+            return
+        self._in_txn = False
+        if commit:
+            try:
+                self._exec("COMMIT")
+                return
+            except QueryFailed:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if not self._con.in_transaction:
+            return
+        try:
+            self._con.execute("ROLLBACK")
+        except sqlite3.Error:
+            self.reusable = False
+
+    def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
+        for name, table in tables.items():
+            qname = "temp." + quote_ident(name)
+            cols = _arrow.column_types(table, "sqlite")
+            defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in cols)
+            self._exec(f"DROP TABLE IF EXISTS {qname}")
+            self._exec(f"CREATE TEMP TABLE {quote_ident(name)} ({defs})")
+            insert = f"INSERT INTO {qname} VALUES ({', '.join('?' for _ in cols)})"
+            try:
+                for batch in _arrow.rows(table, "sqlite"):
+                    self._con.executemany(insert, batch)
+            except sqlite3.Error as exc:
+                raise _failed(exc) from None
+
+    def drop_tables(self, names: Sequence[str]) -> None:
+        for name in names:
+            try:
+                self._con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(name)}")
+            except sqlite3.Error:
+                self.reusable = False
+
+    def interrupt(self) -> None:
+        self._con.interrupt()
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._con.close()
+
+
+class SQLiteWarehouse(ThreadedWarehouse):
+    """A SQLite database file. Opening creates the file if needed (its directory must exist).
+
+    :raises WarehouseError: from :meth:`open` when the directory is missing or the file is not a
+        SQLite database.
+    """
+
+    type = WarehouseType.SQLITE
+    dialect = "sqlite"
+
+    def __init__(self, name: str, path: Path, *, max_concurrency: int | None = None) -> None:
+        super().__init__(name, max_concurrency or DEFAULT_MAX_CONCURRENCY)
+        self.path = Path(path)
+        self._sessions = IdlePool(lambda: _SQLiteSession(self.path), keep=self.max_concurrency)
+
+    async def _open_backend(self) -> None:
+        if not self.path.parent.is_dir():
+            raise WarehouseError(f"warehouse {self.name}: directory {self.path.parent} does not exist")
+        await asyncio.to_thread(self._first_connection)
+
+    def _first_connection(self) -> None:
+        session = _SQLiteSession(self.path)
+        try:
+            rs = session.run("PRAGMA journal_mode = WAL")
+        except QueryFailed as exc:
+            session.close()
+            raise WarehouseError(f"warehouse {self.name}: cannot use {self.path}: {exc.message}") from None
+        if rs.rows and str(rs.rows[0][0]).lower() != "wal":
+            session.close()
+            raise WarehouseError(f"warehouse {self.name}: {self.path} cannot switch to WAL mode")
+        self._sessions.release(session, reuse=True)
+
+    async def _close_backend(self) -> None:
+        self._sessions.close()
+
+    def _acquire(self) -> Session:
+        return self._sessions.acquire()
+
+    def _release(self, session: Session, *, reuse: bool) -> None:
+        self._sessions.release(session, reuse=reuse)  # type: ignore[arg-type]
