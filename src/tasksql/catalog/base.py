@@ -147,7 +147,8 @@ class Catalog(ABC):
     :meth:`close` raises :class:`CatalogError` (code ``CATALOG_CLOSED``).
 
     Every write method is one transaction: when it returns, its change is committed (and, where the
-    method says so, durable against power loss); when it raises, nothing was changed. Errors are
+    method says so, durable against power loss); when it raises, nothing was changed. A write whose
+    caller is cancelled may still commit (it may already be running); read to find out. Errors are
     always :class:`~tasksql.errors.TasksqlError` subclasses; a backend's driver exceptions never
     escape (a failure of the storage itself is a plain :class:`CatalogError`).
 

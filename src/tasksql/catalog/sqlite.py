@@ -175,6 +175,7 @@ class SQLiteCatalog(Catalog):
             await writer.stop()
             raise
         self._writer = writer
+        self._change_event = asyncio.Event()  # bound to this open's event loop on first wait
         self._reader = SQLiteReader(
             self._path,
             busy_timeout=self._busy_timeout,

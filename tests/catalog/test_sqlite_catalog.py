@@ -1,0 +1,364 @@
+"""What the SQLite catalog adds to the contract: its file, its writer thread, its durability."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from catalog_support import NOW, create, later, qname, task_def
+
+from tasksql.catalog import CATALOG_FILE, SQLiteCatalog, TaskUpdate, open_catalog
+from tasksql.errors import CatalogError, ConfigError, NotSupportedError, ObjectExists, TasksqlError
+from tasksql.model import IntegrationDef, TaskState, WarehouseDef, WarehouseType, Webhook
+from tasksql.testing import FakeClock
+
+# --- open_catalog --------------------------------------------------------------------------------
+
+
+def test_open_catalog_takes_paths_urls_and_data_directories(tmp_path: Path) -> None:
+    file = tmp_path / "x.db"
+
+    by_path = open_catalog(str(file))
+    by_url = open_catalog(f"sqlite://{file}")
+    by_dir = open_catalog(str(tmp_path))
+
+    assert isinstance(by_path, SQLiteCatalog) and by_path.path == str(file)
+    assert isinstance(by_url, SQLiteCatalog) and by_url.path == str(file)
+    assert isinstance(by_dir, SQLiteCatalog) and by_dir.path == str(tmp_path / CATALOG_FILE)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:p@localhost/tasksql", "postgres://localhost/x", "mysql://h/db"]
+)
+def test_open_catalog_refuses_other_databases(url: str) -> None:
+    with pytest.raises(NotSupportedError) as info:
+        open_catalog(url)
+    assert "p@" not in str(info.value)
+
+
+@pytest.mark.parametrize("path", ["", "  ", ":memory:", "sqlite://:memory:", "sqlite://"])
+def test_open_catalog_refuses_non_files(path: str) -> None:
+    with pytest.raises(ConfigError):
+        open_catalog(path)
+
+
+# --- opening -------------------------------------------------------------------------------------
+
+
+async def test_a_missing_folder_is_a_catalog_error(tmp_path: Path) -> None:
+    catalog = SQLiteCatalog(tmp_path / "no" / "such" / "catalog.db", busy_retries=0)
+
+    with pytest.raises(CatalogError) as info:
+        await catalog.open()
+
+    assert not isinstance(info.value.__cause__, sqlite3.Error)
+    assert "catalog.db" in str(info.value)
+
+
+async def test_a_foreign_sqlite_file_is_not_a_catalog(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    conn.close()
+
+    with pytest.raises(CatalogError) as info:
+        await SQLiteCatalog(path).open()
+
+    assert info.value.code == "NOT_A_CATALOG"
+    with sqlite3.connect(path) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    conn.close()
+    assert tables == ["customers"]
+
+
+async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    async with SQLiteCatalog(path):
+        pass
+
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+async def test_open_twice_is_harmless_and_reopen_after_close_works(tmp_path: Path) -> None:
+    catalog = SQLiteCatalog(tmp_path / "catalog.db")
+    await catalog.open()
+    await catalog.open()
+    await create(catalog, "t")
+    await catalog.close()
+
+    await catalog.open()
+    try:
+        assert await catalog.get_task(qname("t")) is not None
+    finally:
+        await catalog.close()
+
+
+# --- durability ----------------------------------------------------------------------------------
+
+
+async def test_everything_is_there_after_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    hook = IntegrationDef(
+        name="ops", webhook=Webhook(url="https://h.example.com", authorization_header="Bearer x")
+    )
+    warehouse = WarehouseDef(name="pg", type=WarehouseType.POSTGRES, url="postgresql://u:pw@h/db")
+    async with SQLiteCatalog(path, clock=FakeClock(NOW)) as catalog:
+        record = await create(catalog, "t", state=TaskState.STARTED)
+        [record] = await catalog.update_tasks(
+            [TaskUpdate(task_id=record.id, expected_version=1, definition=task_def("t", comment="2"))],
+            now=later(1),
+        )
+        dropped = await create(catalog, "gone")
+        await catalog.update_tasks(
+            [TaskUpdate(task_id=dropped.id, expected_version=1, drop=True)], now=later(2)
+        )
+        await catalog.put_integration(hook, replace=False, now=NOW)
+        await catalog.put_warehouse(warehouse, replace=False, now=NOW)
+        await catalog.set_setting("retention", "7")
+        tasks = await catalog.list_tasks()
+        versions = await catalog.task_versions(record.id)
+        integrations = await catalog.list_integrations()
+        warehouses = await catalog.list_warehouses()
+        seq = await catalog.change_seq()
+
+    async with SQLiteCatalog(path, clock=FakeClock(later(999))) as reopened:
+        assert await reopened.list_tasks() == tasks == [record]
+        assert await reopened.task_versions(record.id) == versions
+        assert len(await reopened.task_versions(dropped.id)) == 1
+        assert await reopened.list_integrations() == integrations
+        assert await reopened.list_warehouses() == warehouses  # the seed does not overwrite 'default'
+        assert await reopened.get_setting("retention") == "7"
+        assert await reopened.change_seq() == seq
+        # ids are never reused, even after a drop
+        assert (await create(reopened, "new")).id > dropped.id
+
+
+async def test_a_task_survives_kill_9_right_after_create_returns(
+    tmp_path: Path, child_command: list[str], child_env: dict[str, str]
+) -> None:
+    path = tmp_path / "catalog.db"
+    child = await asyncio.create_subprocess_exec(
+        *child_command,
+        "create-and-hang",
+        str(path),
+        "survivor",
+        stdout=asyncio.subprocess.PIPE,
+        env=child_env,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 60)
+        assert line.startswith(b"done "), line
+    finally:
+        child.kill()  # SIGKILL: no close(), no atexit, no flush
+        await child.wait()
+    assert child.returncode == -9
+
+    async with SQLiteCatalog(path) as catalog:
+        record = await catalog.get_task(qname("survivor"))
+        assert record is not None
+        assert record.id == int(line.split()[1])
+        assert record.next_fire_at == later(3600)  # the ordinary (non-durable) write survived too
+
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+# --- group commit --------------------------------------------------------------------------------
+
+
+async def test_a_failing_job_does_not_roll_back_its_group(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+        await create(catalog, "taken")
+        entered, release = threading.Event(), threading.Event()
+
+        def block(conn: sqlite3.Connection) -> None:
+            entered.set()
+            release.wait(60)
+
+        blocker = asyncio.ensure_future(catalog._write(block))
+        assert await asyncio.to_thread(entered.wait, 60)
+        before = catalog.writer_stats()
+        jobs = [
+            asyncio.ensure_future(create(catalog, "a")),
+            asyncio.ensure_future(create(catalog, "taken")),
+            asyncio.ensure_future(create(catalog, "c")),
+        ]
+        while catalog.writer_stats().queued < len(jobs):
+            await asyncio.sleep(0.001)
+        release.set()
+        a, taken, c = await asyncio.gather(*jobs, return_exceptions=True)
+        await blocker
+
+        after = catalog.writer_stats()
+        assert after.groups == before.groups + 1  # the three jobs ran in one transaction
+        assert after.jobs == before.jobs + 3
+        assert after.failed_jobs == before.failed_jobs + 1
+        assert isinstance(taken, ObjectExists)
+        assert await catalog.get_task(qname("a")) == a
+        assert await catalog.get_task(qname("c")) == c
+        assert len(await catalog.list_tasks()) == 3
+
+
+async def test_many_concurrent_writes_all_complete(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+        records = await asyncio.gather(*(create(catalog, f"t{i:03}") for i in range(300)))
+        updates = await asyncio.gather(
+            *(
+                catalog.update_tasks(
+                    [TaskUpdate(task_id=r.id, expected_version=1, next_fire_at=later(i))], now=later(1)
+                )
+                for i, r in enumerate(records)
+            )
+        )
+
+        stored = await catalog.list_tasks()
+        assert [r.name.name for r in stored] == [f"t{i:03}" for i in range(300)]
+        assert len({r.id for r in stored}) == 300
+        assert [u[0] for u in updates] == stored
+        assert catalog.writer_stats().jobs >= 600
+
+
+async def test_a_driver_error_in_a_job_is_a_catalog_error_and_rolls_back_only_that_job(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO settings (key, value) VALUES ('half', 'done')")
+            conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+        with pytest.raises(CatalogError) as info:
+            await catalog._write(broken)
+
+        assert not isinstance(info.value, sqlite3.Error)
+        assert "no_such_table" in str(info.value)
+        assert await catalog.get_setting("half") is None
+        await create(catalog, "after")  # the writer goes on
+        assert await catalog.get_task(qname("after")) is not None
+
+
+async def test_a_job_error_keeps_its_class(tmp_path: Path) -> None:
+    class Boom(TasksqlError):
+        pass
+
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+
+        def boom(conn: sqlite3.Connection) -> None:
+            raise Boom("no")
+
+        with pytest.raises(Boom):
+            await catalog._write(boom)
+
+
+# --- change signals ------------------------------------------------------------------------------
+
+
+async def test_an_in_process_change_wakes_a_waiter_without_polling(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", poll_interval=3600) as catalog:
+        seq = await catalog.change_seq()
+        waiter = asyncio.ensure_future(catalog.wait_for_change(seq, timeout=3600))
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+
+        await create(catalog, "t")
+
+        assert await asyncio.wait_for(waiter, 30) > seq
+
+
+async def test_a_change_from_another_process_is_noticed(
+    tmp_path: Path, child_command: list[str], child_env: dict[str, str]
+) -> None:
+    path = tmp_path / "catalog.db"
+    async with SQLiteCatalog(path, poll_interval=0.05) as catalog:
+        seq = await catalog.change_seq()
+        waiter = asyncio.ensure_future(catalog.wait_for_change(seq, timeout=3600))
+
+        child = await asyncio.create_subprocess_exec(
+            *child_command, "create", str(path), "remote", env=child_env
+        )
+        assert await child.wait() == 0
+
+        assert await asyncio.wait_for(waiter, 30) > seq
+        assert await catalog.get_task(qname("remote")) is not None
+
+
+async def test_two_catalog_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    async with SQLiteCatalog(path, poll_interval=0.05) as one, SQLiteCatalog(path, poll_interval=0.05) as two:
+        seq = await two.change_seq()
+        record = await create(one, "t")
+
+        assert await asyncio.wait_for(two.wait_for_change(seq, timeout=3600), 30) > seq
+        assert await two.get_task(qname("t")) == record
+        with pytest.raises(ObjectExists):
+            await create(two, "t")
+
+
+# --- locks held by other processes, and durability modes -----------------------------------------
+
+
+async def test_a_write_lock_held_elsewhere_is_retried_then_reported(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    async with SQLiteCatalog(path, busy_timeout=0.05, busy_retries=2) as catalog:
+        await create(catalog, "before")
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process takes the write lock and keeps it
+            retries = catalog.writer_stats().busy_retries
+
+            with pytest.raises(CatalogError) as info:
+                await create(catalog, "blocked")
+
+            assert info.value.code == "CATALOG_BUSY"
+            assert catalog.writer_stats().busy_retries == retries + 2
+            assert await catalog.get_task(qname("before")) is not None  # reads go on meanwhile
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+
+        await create(catalog, "after")
+        assert {r.name.name for r in await catalog.list_tasks()} == {"before", "after"}
+
+
+async def test_durable_groups_commit_with_synchronous_full(tmp_path: Path) -> None:
+    def synchronous(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+        assert await catalog._write(synchronous, durable=True) == 2  # FULL
+        assert await catalog._write(synchronous) == 1  # NORMAL
+        assert await catalog._write(synchronous, durable=True) == 2
+
+
+async def test_a_cancelled_write_that_has_not_started_is_skipped(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+        entered, release = threading.Event(), threading.Event()
+
+        def block(conn: sqlite3.Connection) -> None:
+            entered.set()
+            release.wait(60)
+
+        blocker = asyncio.ensure_future(catalog._write(block))
+        assert await asyncio.to_thread(entered.wait, 60)
+        queued = asyncio.ensure_future(create(catalog, "never"))
+        while catalog.writer_stats().queued < 1:
+            await asyncio.sleep(0.001)
+        queued.cancel()
+        release.set()
+        await blocker
+
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        await create(catalog, "later")  # a barrier: the cancelled job's turn has passed
+        assert await catalog.get_task(qname("never")) is None
