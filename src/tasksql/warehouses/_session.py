@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from tasksql.errors import QueryFailed
+from tasksql.warehouses._sqltext import SQLSTATE_UNDEFINED_TABLE
 from tasksql.warehouses.base import ResultSet
 
 if TYPE_CHECKING:
@@ -67,15 +69,20 @@ class Session(ABC):
     def interrupt(self) -> None:
         """Stop the statement running now. Called from another thread; must return promptly."""
 
+    def settle(self) -> None:
+        """Return once no interrupt sent by :meth:`interrupt` can still arrive (default: at once).
+
+        Backends whose interrupt travels asynchronously (a PostgreSQL cancel request) wait for it
+        here, or mark the session not reusable.
+        """
+        return
+
     @abstractmethod
     def close(self) -> None:
         """Release the connection (rolls back whatever is open). Never raises."""
 
     def relation_columns(self, table_sql: str) -> list[str] | None:
         """Column names of the relation ``table_sql`` (already safe SQL), None when it does not exist."""
-        from tasksql.errors import QueryFailed
-        from tasksql.warehouses._sqltext import SQLSTATE_UNDEFINED_TABLE
-
         try:
             rs = self.run(f"SELECT * FROM {table_sql} LIMIT 0")
         except QueryFailed as exc:

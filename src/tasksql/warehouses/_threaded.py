@@ -220,9 +220,10 @@ class ThreadedWarehouse(Warehouse):
                 clean = True  # a failed statement leaves the session usable (rolled back)
                 raise
             finally:
-                # Interrupted sessions are not reused: an interrupt can land late, on the next job.
-                if stop.detach():
-                    clean = False
+                # After detach() no interrupt can reach this session; settle() waits for one still
+                # on its way (PostgreSQL cancel requests), so none can hit the session's next job.
+                stop.detach()
+                session.settle()
             return result
         finally:
             self._release(session, reuse=clean)

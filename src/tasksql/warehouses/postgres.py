@@ -23,6 +23,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
+from tasksql.clock import monotonic
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses import _arrow
@@ -54,6 +55,7 @@ class _PgSession(Session):
         self._scrub = scrub
         self._in_txn = False
         self._to_reset: list[str] = []
+        self._cancels: list[threading.Thread] = []
 
     def _failed(self, exc: psycopg.Error) -> QueryFailed:
         msg = str(exc).strip() or type(exc).__name__
@@ -142,7 +144,20 @@ class _PgSession(Session):
 
     def interrupt(self) -> None:
         # cancel_safe() waits for the server's answer: never on the caller's thread.
-        threading.Thread(target=self._cancel, name="tasksql-pg-cancel", daemon=True).start()
+        thread = threading.Thread(target=self._cancel, name="tasksql-pg-cancel", daemon=True)
+        self._cancels.append(thread)
+        thread.start()
+
+    def settle(self) -> None:
+        # Once cancel_safe() returned, the server has signalled the backend; a signal that finds the
+        # backend idle is ignored (PostgreSQL drops cancels that arrive between commands), so the
+        # connection can serve the next job.
+        threads, self._cancels = self._cancels, []
+        deadline = monotonic() + INTERRUPT_GRACE
+        for t in threads:
+            t.join(max(0.0, deadline - monotonic()))
+            if t.is_alive():
+                self.reusable = False
 
     def _cancel(self) -> None:
         with contextlib.suppress(psycopg.Error, OSError):
