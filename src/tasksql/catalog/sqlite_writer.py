@@ -272,7 +272,8 @@ class SQLiteWriter:
             raise _TransactionLost(translate(exc, "starting a catalog write")) from None
         try:
             result = job.fn(conn)
-            seq = conn.execute(self._change_sql).fetchone()[0] if job.changes else None
+            # fetchall: a RETURNING statement must finish before its savepoint is released.
+            seq = conn.execute(self._change_sql).fetchall()[0][0] if job.changes else None
         except BaseException as exc:
             self._failed += 1
             error = translate(exc, "writing to the catalog") if isinstance(exc, sqlite3.Error) else exc
