@@ -1,0 +1,173 @@
+"""Task bodies: ``AS <sql>``, VoltDB ``PROCEDURE ...`` / ``FROM CLASS ...``, Ocient ``TYPE ...``."""
+
+from __future__ import annotations
+
+from tasksql.errors import Span, TasksqlError, ValidationError
+from tasksql.model import ClassBody, LocationKind, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody
+from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.names import parse_name
+from tasksql.sql.schedule_values import parse_class_path
+from tasksql.sql.tokens import Token, TokenKind
+from tasksql.sql.values import parse_literal, parse_literal_list
+
+_MAINTENANCE = tuple(k.value for k in MaintenanceKind)
+
+
+def missing_body(cur: Cursor, at: Token | Span | None = None) -> TasksqlError:
+    return cur.error(
+        "the task has no body: expected AS <sql statement>",
+        at=at,
+        expected=["AS <sql>", "PROCEDURE <procedure>"],
+        code="MISSING_BODY",
+    )
+
+
+def parse_sql_body(cur: Cursor, as_tok: Token) -> tuple[SqlBody, Span]:
+    """The rest of the statement after ``AS``, verbatim (a lone ``$$...$$`` string is unwrapped).
+
+    :raises TasksqlSyntaxError: MISSING_BODY when nothing (or only an empty string) follows.
+    """
+    if cur.done:
+        raise missing_body(cur, cur.end_span())
+    first, last = cur.tokens[cur.pos], cur.tokens[-1]
+    cur.pos = len(cur.tokens)
+    lone_dollar_string = first is last and first.dollar_quoted
+    text = (first.text if lone_dollar_string else cur.text_of(first, last)).strip()
+    if not text:
+        raise missing_body(cur, first)
+    return SqlBody(text), cur.span_of(first, last)
+
+
+def reads_back_as_body(text: str) -> bool:
+    """Whether ``AS <text>`` parses back to exactly ``text`` as one task body."""
+    from tasksql.sql.split import split
+
+    prefix = "ALTER TASK t MODIFY AS "
+    try:
+        pieces = split(prefix + text)
+    except TasksqlError:
+        return False
+    if len(pieces) != 1 or pieces[0].start != 0:
+        return False
+    body = [t for t in pieces[0].tokens if t.start >= len(prefix)]
+    if not body or (len(body) == 1 and body[0].dollar_quoted):
+        return False
+    return pieces[0].text[len(prefix) :] == text
+
+
+def parse_procedure(cur: Cursor) -> ProcedureBody | ClassBody:
+    """After ``PROCEDURE``: ``name [WITH (args)]`` or ``FROM CLASS c [WITH (args)]``."""
+    if cur.accept("FROM", "CLASS"):
+        path = parse_class_path(cur)
+        return ClassBody(path, _with_args(cur))
+    name, _ = parse_name(cur, "procedure name", reserved_ok=True)
+    return ProcedureBody(procedure=name, args=_with_args(cur))
+
+
+def parse_class_scheduler(cur: Cursor) -> ClassBody:
+    """After a top-level ``FROM CLASS``: ``c [WITH (args)]`` (the class schedules and acts)."""
+    path = parse_class_path(cur)
+    return ClassBody(path, _with_args(cur), schedules=True)
+
+
+def _with_args(cur: Cursor) -> tuple[str, ...]:
+    if cur.at("WITH", "("):
+        cur.pos += 1
+        return parse_literal_list(cur)
+    return ()
+
+
+def parse_maintenance(cur: Cursor, type_tok: Token) -> MaintenanceBody:
+    """After Ocient's ``TYPE``: ``kind [LOCATION SYSTEM | CLUSTER c | NODE n] [OPTIONS k = v, ...]``."""
+    tok = cur.peek()
+    if (
+        tok is None
+        or tok.kind not in (TokenKind.WORD, TokenKind.STRING)
+        or tok.text.lower() not in _MAINTENANCE
+    ):
+        raise cur.error(
+            f"expected a task type ({', '.join(_MAINTENANCE)}), found {describe(tok)}",
+            at=tok,
+            expected=list(_MAINTENANCE),
+        )
+    cur.pos += 1
+    kind = MaintenanceKind(tok.text.lower())
+    location, location_name = LocationKind.SYSTEM, None
+    options: tuple[tuple[str, str], ...] = ()
+    seen: dict[str, Token] = {}
+    while cur.at_word("LOCATION", "OPTIONS"):
+        clause = cur.next()
+        if clause.upper in seen:
+            raise cur.error(
+                f"{clause.upper} is given twice", at=clause, code="DUPLICATE_CLAUSE", cls=ValidationError
+            )
+        seen[clause.upper] = clause
+        if clause.upper == "LOCATION":
+            location, location_name = _location(cur, kind)
+        else:
+            options = _options(cur)
+    return MaintenanceBody(kind=kind, location=location, location_name=location_name, options=options)
+
+
+def _location(cur: Cursor, kind: MaintenanceKind) -> tuple[LocationKind, str | None]:
+    tok = cur.peek()
+    if not cur.accept_word("SYSTEM", "CLUSTER", "NODE"):
+        raise cur.unexpected(["SYSTEM", "CLUSTER <cluster>", "NODE <node>"], "after LOCATION")
+    assert tok is not None
+    location = LocationKind(tok.upper)
+    if location is LocationKind.SYSTEM:
+        return location, None
+    if location is LocationKind.NODE and kind is not MaintenanceKind.CHECK_DISK:
+        raise cur.error(
+            f"a {kind.value} task runs on the SYSTEM or a CLUSTER, not on a NODE "
+            "(name the node in OPTIONS node = '<node>')",
+            at=tok,
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
+    name = cur.peek()
+    if name is None or name.kind not in (TokenKind.WORD, TokenKind.IDENT, TokenKind.STRING):
+        raise cur.error(
+            f"expected a {tok.text.lower()} name, found {describe(name)}",
+            at=name,
+            expected=[f"<{tok.text.lower()} name>"],
+            code="MISSING_NAME",
+        )
+    cur.pos += 1
+    return location, name.text
+
+
+def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    keys: set[str] = set()
+    while True:
+        key_tok = cur.peek()
+        if key_tok is None or key_tok.kind not in (TokenKind.WORD, TokenKind.IDENT):
+            raise cur.error(
+                f"expected an option name, found {describe(key_tok)}",
+                at=key_tok,
+                expected=["<option> = <value>"],
+            )
+        cur.pos += 1
+        key = key_tok.text.lower()
+        if key in keys:
+            raise cur.error(
+                f"option {key} is given twice", at=key_tok, code="DUPLICATE_CLAUSE", cls=ValidationError
+            )
+        keys.add(key)
+        cur.expect("=")
+        out.append((key, parse_literal(cur, "an option value")))
+        if not (cur.at(",") and _option_follows(cur)):
+            return tuple(out)
+        cur.pos += 1
+
+
+def _option_follows(cur: Cursor) -> bool:
+    """After a comma: another ``key = value`` follows."""
+    key, eq = cur.peek(1), cur.peek(2)
+    return (
+        key is not None
+        and key.kind in (TokenKind.WORD, TokenKind.IDENT)
+        and eq is not None
+        and (eq.kind is TokenKind.EQ)
+    )

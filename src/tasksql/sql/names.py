@@ -1,0 +1,124 @@
+"""Names: ``[db.][schema.]name`` for tasks, plain names for warehouses, integrations and users.
+
+Folding rules (one place for all of them):
+
+* an unquoted identifier is folded to lower case; a double-quoted one is kept exactly;
+* a name written as a string literal (``AFTER 'task_root'``, ``CANCEL TASK 'db.t'``) is read as a
+  dotted name with every part folded to lower case;
+* warehouse and integration names are folded to lower case however they are written.
+"""
+
+from __future__ import annotations
+
+from tasksql.errors import Span
+from tasksql.model import RESERVED_WORDS, QualifiedName, quote_ident
+from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.tokens import Token, TokenKind
+
+
+def _missing(cur: Cursor, what: str, tok: Token | None) -> Exception:
+    found = describe(tok)
+    hint = ""
+    if tok is not None and tok.kind is TokenKind.WORD and tok.text.lower() in RESERVED_WORDS:
+        hint = f' ({found} is a keyword; write "{tok.text.lower()}" to use it as a name)'
+    return cur.error(
+        f"expected {what}, found {found}{hint}", at=tok, expected=[f"<{what}>"], code="MISSING_NAME"
+    )
+
+
+def is_name_start(tok: Token | None, *, reserved_ok: bool = False) -> bool:
+    """Whether ``tok`` can begin a name (a keyword cannot, unless ``reserved_ok``)."""
+    if tok is None:
+        return False
+    if tok.kind in (TokenKind.IDENT, TokenKind.STRING):
+        return True
+    if tok.kind is TokenKind.WORD:
+        return reserved_ok or tok.text.lower() not in RESERVED_WORDS
+    return False
+
+
+def _from_string(cur: Cursor, tok: Token, what: str) -> QualifiedName:
+    parts = [p.strip().lower() for p in tok.text.split(".")]
+    if not 1 <= len(parts) <= 3 or not all(parts):
+        raise cur.error(
+            f"{tok.raw} is not a valid {what}: expected [database.][schema.]name",
+            at=tok,
+            code="INVALID_NAME",
+        )
+    return QualifiedName.of(*parts)
+
+
+def parse_name(
+    cur: Cursor, what: str = "task name", *, reserved_ok: bool = False
+) -> tuple[QualifiedName, Span]:
+    """A qualified name, its parts normalised, and its span.
+
+    :raises TasksqlSyntaxError: MISSING_NAME when no name comes next (a keyword is not a name
+        unless ``reserved_ok``); SYNTAX_ERROR for a trailing dot or more than three parts.
+    """
+    tok = cur.peek()
+    if not is_name_start(tok, reserved_ok=reserved_ok):
+        raise _missing(cur, what, tok)
+    assert tok is not None
+    if tok.kind is TokenKind.STRING:
+        cur.pos += 1
+        return _from_string(cur, tok, what), tok.span
+    parts = [_part(cur.next())]
+    while cur.at(".") and len(parts) < 4:
+        cur.pos += 1
+        part = cur.peek()
+        if part is None or part.kind not in (TokenKind.WORD, TokenKind.IDENT):
+            raise cur.error(
+                f"expected a name part after '.', found {describe(part)}", at=part, expected=["<identifier>"]
+            )
+        parts.append(_part(cur.next()))
+    if len(parts) > 3:
+        raise cur.error(f"a {what} has at most three parts (database.schema.name)", at=cur.span_since(tok))
+    return QualifiedName.of(*parts), cur.span_since(tok)
+
+
+def _part(tok: Token) -> str:
+    return tok.text if tok.kind is TokenKind.IDENT else tok.text.lower()
+
+
+def parse_simple_name(cur: Cursor, what: str, *, fold: bool = True) -> tuple[str, Span]:
+    """A one-part name (warehouse, integration, user): word, quoted identifier or string.
+
+    With ``fold`` (warehouses, integrations) the name is lower-cased however it is written;
+    without it only unquoted words are.
+    """
+    tok = cur.peek()
+    if tok is None or tok.kind not in (TokenKind.WORD, TokenKind.IDENT, TokenKind.STRING):
+        raise _missing(cur, what, tok)
+    cur.pos += 1
+    if fold or tok.kind is TokenKind.WORD:
+        return tok.text.lower(), tok.span
+    return tok.text, tok.span
+
+
+def parse_name_list(cur: Cursor, what: str = "task name") -> list[tuple[QualifiedName, Span]]:
+    """``name [, name ...]`` (each bare, quoted or a string)."""
+    out = [parse_name(cur, what)]
+    while cur.accept(","):
+        out.append(parse_name(cur, what))
+    return out
+
+
+def render_name(name: QualifiedName) -> str:
+    """A qualified name as canonical SQL (parts bare when they read back the same)."""
+    return ".".join(quote_ident(p) for p in name.parts)
+
+
+def render_simple(name: str) -> str:
+    """A folded one-part name: bare when it reads back the same, else a string literal."""
+    return name if quote_ident(name) == name else quote_string(name)
+
+
+def render_exact(name: str) -> str:
+    """A case-sensitive one-part name: bare when it reads back the same, else double-quoted."""
+    return quote_ident(name)
+
+
+def quote_string(text: str) -> str:
+    """A SQL string literal for ``text`` (single quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"

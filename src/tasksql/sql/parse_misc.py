@@ -1,0 +1,152 @@
+"""The smaller task statements: DROP, SHOW [TERSE] TASKS, SHOW CREATE TASK, DESC[RIBE] TASK,
+EXECUTE TASK, SYSTEM PAUSE/RESUME TASK, CANCEL TASK."""
+
+from __future__ import annotations
+
+from tasksql.errors import Span
+from tasksql.model import QualifiedName
+from tasksql.sql.assignments import duplicate
+from tasksql.sql.common import expect_end, parse_if_exists
+from tasksql.sql.cursor import Cursor
+from tasksql.sql.names import is_name_start, parse_name
+from tasksql.sql.statements import (
+    AlterTask,
+    CancelTask,
+    DescribeTask,
+    DropTask,
+    ExecuteTask,
+    Resume,
+    ShowCreateTask,
+    ShowTasks,
+    Statement,
+    Suspend,
+)
+from tasksql.sql.tokens import Token
+from tasksql.sql.values import parse_int, parse_json, parse_string
+
+
+def parse_drop_task(cur: Cursor) -> Statement:
+    """After ``DROP TASK``: ``[IF EXISTS] name`` or VoltDB's ``name IF EXISTS``."""
+    before = cur.peek()
+    if_exists = parse_if_exists(cur)
+    name, span = parse_name(cur)
+    after = cur.peek()
+    if parse_if_exists(cur):
+        if if_exists:
+            raise duplicate(cur, "IF EXISTS", after or before or cur.end_span())
+        if_exists = True
+    expect_end(cur, [] if if_exists else ["IF EXISTS"])
+    return DropTask(
+        span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name, if_exists=if_exists
+    )
+
+
+def _named(cur: Cursor) -> tuple[QualifiedName, dict[str, Span]]:
+    name, span = parse_name(cur)
+    expect_end(cur)
+    return name, {"name": span}
+
+
+def parse_show_create_task(cur: Cursor) -> Statement:
+    name, spans = _named(cur)
+    return ShowCreateTask(span=cur.statement_span, text=cur.statement_text, spans=spans, name=name)
+
+
+def parse_describe_task(cur: Cursor) -> Statement:
+    name, spans = _named(cur)
+    return DescribeTask(span=cur.statement_span, text=cur.statement_text, spans=spans, name=name)
+
+
+def parse_cancel_task(cur: Cursor) -> Statement:
+    """After ``CANCEL TASK``: ``name``, ``'name'`` or Ocient's ``('name')``."""
+    paren = cur.accept("(")
+    name, span = parse_name(cur)
+    if paren:
+        cur.expect(")")
+    expect_end(cur)
+    return CancelTask(span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name)
+
+
+def parse_system_task(cur: Cursor, verb: str) -> Statement:
+    """After Timeplus' ``SYSTEM PAUSE TASK`` / ``SYSTEM RESUME TASK``: an ALTER TASK."""
+    name, spans = _named(cur)
+    spelling = f"SYSTEM {verb} TASK"
+    action = Suspend(spelling=spelling) if verb == "PAUSE" else Resume(spelling=spelling)
+    return AlterTask(span=cur.statement_span, text=cur.statement_text, spans=spans, name=name, action=action)
+
+
+def parse_execute_task(cur: Cursor) -> Statement:
+    """After ``EXECUTE TASK``: ``name [USING CONFIG = <json>] [RETRY LAST | RETRY GRAPH RUN GROUP 'id']``."""
+    name, span = parse_name(cur)
+    using_config: str | None = None
+    retry_last = False
+    retry_group: str | None = None
+    seen: dict[str, Token] = {}
+    while not cur.done:
+        tok = cur.peek()
+        assert tok is not None
+        if cur.accept("USING", "CONFIG"):
+            key = "USING CONFIG"
+            cur.expect("=")
+            using_config = parse_json(cur, "USING CONFIG")
+        elif cur.accept("RETRY", "LAST"):
+            key, retry_last = "RETRY", True
+        elif cur.accept("RETRY", "GRAPH", "RUN", "GROUP"):
+            key, retry_group = "RETRY", parse_string(cur, "a graph run group id")
+        else:
+            raise cur.unexpected(["USING CONFIG", "RETRY LAST", "RETRY GRAPH RUN GROUP"], "in EXECUTE TASK")
+        if key in seen:
+            raise duplicate(cur, key, tok)
+        seen[key] = tok
+    return ExecuteTask(
+        span=cur.statement_span,
+        text=cur.statement_text,
+        spans={"name": span},
+        name=name,
+        using_config=using_config,
+        retry_last=retry_last,
+        retry_group=retry_group,
+    )
+
+
+_SHOW_CLAUSES = ("LIKE", "IN", "STARTS WITH", "ROOT ONLY", "LIMIT")
+
+
+def parse_show_tasks(cur: Cursor, *, terse: bool) -> Statement:
+    """After ``SHOW [TERSE] TASKS``: LIKE, IN, STARTS WITH, ROOT ONLY, LIMIT [FROM], in any order."""
+    values: dict[str, object] = {}
+    seen: dict[str, Token] = {}
+    while not cur.done:
+        tok = cur.peek()
+        assert tok is not None
+        if cur.accept_word("LIKE"):
+            key, values["like"] = "LIKE", parse_string(cur, "a LIKE pattern")
+        elif cur.accept_word("IN"):
+            key, values["in_scope"] = "IN", _scope(cur)
+        elif cur.accept("STARTS", "WITH"):
+            key, values["starts_with"] = "STARTS WITH", parse_string(cur, "a name prefix")
+        elif cur.accept("ROOT", "ONLY"):
+            key, values["root_only"] = "ROOT ONLY", True
+        elif cur.accept_word("LIMIT"):
+            key, values["limit"] = "LIMIT", parse_int(cur, "LIMIT", minimum=0)
+            if cur.accept_word("FROM"):
+                values["from_name"] = parse_string(cur, "a name to start from")
+        else:
+            raise cur.unexpected(_SHOW_CLAUSES, "in SHOW TASKS")
+        if key in seen:
+            raise duplicate(cur, key, tok)
+        seen[key] = tok
+    return ShowTasks(span=cur.statement_span, text=cur.statement_text, terse=terse, **values)  # type: ignore[arg-type]
+
+
+def _scope(cur: Cursor) -> tuple[str, QualifiedName | None]:
+    if cur.accept_word("ACCOUNT"):
+        return "ACCOUNT", None
+    kind_tok = cur.accept_word("DATABASE", "SCHEMA")
+    kind = kind_tok.upper if kind_tok else "DATABASE"
+    if kind_tok is not None and (not is_name_start(cur.peek()) or cur.at_word("STARTS", "ROOT", "LIMIT")):
+        return kind, None
+    name, _ = parse_name(cur, f"{kind.lower()} name")
+    if len(name.parts) > (1 if kind == "DATABASE" else 2):
+        raise cur.error(f"too many name parts for a {kind.lower()}", at=cur.previous(), code="INVALID_NAME")
+    return kind, name

@@ -1,0 +1,399 @@
+"""Notification integrations, warehouses and streams.
+
+::
+
+    CREATE [OR REPLACE] NOTIFICATION INTEGRATION [IF NOT EXISTS] <name>
+        [TYPE = WEBHOOK] [ENABLED = TRUE | FALSE] [WEBHOOK = ( url = '..' [, method = '..']
+        [, authorization_header = '..'] [, signing_secret = '..'] )] [COMMENT = '..']
+    ALTER NOTIFICATION INTEGRATION [IF EXISTS] <name> SET <option> = <value> ... | UNSET <option>, ...
+    DROP NOTIFICATION INTEGRATION [IF EXISTS] <name>
+    DESC[RIBE] NOTIFICATION INTEGRATION <name>
+    SHOW NOTIFICATION INTEGRATIONS [LIKE '<pattern>']
+
+    CREATE [OR REPLACE] WAREHOUSE [IF NOT EXISTS] <name> [WITH] [TYPE = <type>] [URL = '..']
+        [MAX_CONCURRENCY = <n>] [COMMENT = '..']
+    ALTER WAREHOUSE [IF EXISTS] <name> SET <option> = <value> [, ...]
+    DROP WAREHOUSE [IF EXISTS] <name>
+    SHOW WAREHOUSES [LIKE '<pattern>']
+
+    CREATE [OR REPLACE] STREAM [IF NOT EXISTS] <name> ( <column> <type> [, ...] )
+    CREATE [OR REPLACE] STREAM [IF NOT EXISTS] <name> ON TABLE <table> [<options>]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tasksql.errors import NotSupportedError, Span, ValidationError
+from tasksql.model import IntegrationDef, QualifiedName, WarehouseDef, WarehouseType, Webhook
+from tasksql.sql.assignments import duplicate
+from tasksql.sql.common import (
+    CreatePrefix,
+    expect_end,
+    parse_if_exists,
+    parse_if_not_exists,
+    reject_or_alter,
+)
+from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.names import parse_name, parse_simple_name
+from tasksql.sql.properties import suggest
+from tasksql.sql.statements import (
+    AlterIntegration,
+    AlterWarehouse,
+    CreateIntegration,
+    CreateStream,
+    CreateWarehouse,
+    DescribeIntegration,
+    DropIntegration,
+    DropWarehouse,
+    ShowIntegrations,
+    ShowWarehouses,
+    Statement,
+)
+from tasksql.sql.tokens import Token, TokenKind
+from tasksql.sql.values import parse_bool, parse_choice, parse_int, parse_string, parse_word_or_string
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
+_INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "COMMENT")
+_INTEGRATION_UNSET = ("COMMENT", "ENABLED", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
+_WAREHOUSE_KEYS = ("TYPE", "URL", "MAX_CONCURRENCY", "COMMENT")
+_WAREHOUSE_ALIASES = {"POSTGRESQL": "postgres", "PG": "postgres", "MARIADB": "mysql", "SQLITE3": "sqlite"}
+
+
+def _unknown(cur: Cursor, tok: Token, keys: tuple[str, ...], what: str) -> Exception:
+    near = suggest(tok.text, keys)
+    hint = f"; did you mean {near}?" if near else f"; expected one of {', '.join(keys)}"
+    return cur.error(
+        f"unknown {what} option {tok.text.upper()}{hint}",
+        at=tok,
+        expected=[near] if near else keys,
+        code="UNKNOWN_PROPERTY",
+        cls=ValidationError,
+    )
+
+
+def _options(
+    cur: Cursor, keys: tuple[str, ...], what: str, read: Callable[[Cursor, str], Any], *, commas: bool = True
+) -> tuple[list[tuple[str, Any]], dict[str, Span]]:
+    """``KEY = value`` pairs up to the end of the statement (or a closing parenthesis)."""
+    out: list[tuple[str, Any]] = []
+    spans: dict[str, Span] = {}
+    seen: set[str] = set()
+    while not cur.done and not cur.at(")"):
+        if commas and cur.accept(","):
+            continue
+        tok = cur.peek()
+        assert tok is not None
+        if tok.kind not in (TokenKind.WORD, TokenKind.IDENT) or not cur.at_kind(
+            TokenKind.WORD, TokenKind.IDENT
+        ):
+            raise cur.unexpected([f"{k} = <value>" for k in keys], f"in {what}")
+        key = tok.text.upper()
+        if key not in keys:
+            raise _unknown(cur, tok, keys, what)
+        if key in seen:
+            raise duplicate(cur, key, tok)
+        seen.add(key)
+        cur.pos += 1
+        cur.expect("=")
+        first = cur.peek()
+        out.append((key.lower(), read(cur, key)))
+        if first is not None:
+            spans[key.lower()] = cur.span_since(first)
+    return out, spans
+
+
+# --- notification integrations -------------------------------------------------------------------
+
+
+def _webhook_value(cur: Cursor, key: str) -> str:
+    if key == "METHOD":
+        return parse_choice(cur, "METHOD", HTTP_METHODS)
+    return parse_string(cur, f"a string for {key}")
+
+
+def _webhook(cur: Cursor) -> Webhook:
+    open_tok = cur.expect("(")
+    pairs, _ = _options(cur, _WEBHOOK_KEYS, "WEBHOOK", _webhook_value)
+    cur.expect(")")
+    values = dict(pairs)
+    if "url" not in values:
+        raise cur.error(
+            "WEBHOOK needs url = '<url>'",
+            at=cur.span_since(open_tok),
+            expected=["url = '<url>'"],
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
+    return Webhook(**values)
+
+
+def _integration_value(cur: Cursor, key: str) -> Any:
+    if key == "TYPE":
+        tok = cur.peek()
+        kind = parse_word_or_string(cur, "an integration type").text.upper()
+        if kind != "WEBHOOK":
+            raise cur.error(
+                f"notification integrations of TYPE {kind} are not supported; use TYPE = WEBHOOK",
+                at=tok,
+                expected=["WEBHOOK"],
+                code="NOT_SUPPORTED",
+                cls=NotSupportedError,
+            )
+        return kind
+    if key == "ENABLED":
+        return parse_bool(cur)
+    if key == "WEBHOOK":
+        return _webhook(cur)
+    if key == "COMMENT":
+        return parse_string(cur, "a comment")
+    return _webhook_value(cur, key)
+
+
+def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
+    """After ``CREATE [OR REPLACE] NOTIFICATION INTEGRATION``."""
+    reject_or_alter(cur, prefix, "notification integrations")
+    if_not_exists = parse_if_not_exists(cur, prefix)
+    name, span = parse_simple_name(cur, "integration name")
+    pairs, spans = _options(cur, _INTEGRATION_KEYS, "NOTIFICATION INTEGRATION", _integration_value)
+    expect_end(cur)
+    values = dict(pairs)
+    definition = IntegrationDef(
+        name=name,
+        type=values.get("type", "WEBHOOK"),
+        enabled=values.get("enabled", True),
+        webhook=values.get("webhook"),
+        comment=values.get("comment"),
+    )
+    return CreateIntegration(
+        span=cur.statement_span,
+        text=cur.statement_text,
+        spans={"name": span, **spans},
+        definition=definition,
+        or_replace=prefix.or_replace is not None,
+        if_not_exists=if_not_exists,
+    )
+
+
+def parse_alter_integration(cur: Cursor) -> Statement:
+    """After ``ALTER NOTIFICATION INTEGRATION``."""
+    if_exists = parse_if_exists(cur)
+    name, span = parse_simple_name(cur, "integration name")
+    assignments: list[tuple[str, Any]] = []
+    unset: list[str] = []
+    spans: dict[str, Span] = {"name": span}
+    if cur.accept_word("SET"):
+        keys = ("ENABLED", "WEBHOOK", "COMMENT", *_WEBHOOK_KEYS)
+        assignments, more = _options(cur, keys, "NOTIFICATION INTEGRATION", _integration_value)
+        spans.update(more)
+        if not assignments:
+            raise cur.error(
+                "expected an option to SET", at=cur.peek(), expected=[f"{k} = <value>" for k in keys]
+            )
+    elif cur.accept_word("UNSET"):
+        unset = _unset_list(cur, _INTEGRATION_UNSET, "NOTIFICATION INTEGRATION")
+    else:
+        raise cur.unexpected(["SET", "UNSET"], "in ALTER NOTIFICATION INTEGRATION")
+    expect_end(cur)
+    return AlterIntegration(
+        span=cur.statement_span,
+        text=cur.statement_text,
+        spans=spans,
+        name=name,
+        assignments=tuple(assignments),
+        unset=tuple(unset),
+        if_exists=if_exists,
+    )
+
+
+def _unset_list(cur: Cursor, keys: tuple[str, ...], what: str) -> list[str]:
+    out: list[str] = []
+    while True:
+        tok = cur.peek()
+        if tok is None or tok.kind is not TokenKind.WORD:
+            raise cur.error(
+                f"expected an option to UNSET, found {describe(tok)}", at=tok, expected=list(keys)
+            )
+        if tok.upper not in keys:
+            raise _unknown(cur, tok, keys, what)
+        if tok.text.lower() in out:
+            raise duplicate(cur, tok.upper, tok)
+        cur.pos += 1
+        out.append(tok.text.lower())
+        if not cur.accept(","):
+            return out
+
+
+def parse_drop_integration(cur: Cursor) -> Statement:
+    if_exists = parse_if_exists(cur)
+    name, span = parse_simple_name(cur, "integration name")
+    expect_end(cur)
+    return DropIntegration(
+        span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name, if_exists=if_exists
+    )
+
+
+def parse_describe_integration(cur: Cursor) -> Statement:
+    name, span = parse_simple_name(cur, "integration name")
+    expect_end(cur)
+    return DescribeIntegration(
+        span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name
+    )
+
+
+def _like(cur: Cursor) -> str | None:
+    like = parse_string(cur, "a LIKE pattern") if cur.accept_word("LIKE") else None
+    expect_end(cur, [] if like is not None else ["LIKE"])
+    return like
+
+
+def parse_show_integrations(cur: Cursor) -> Statement:
+    return ShowIntegrations(span=cur.statement_span, text=cur.statement_text, like=_like(cur))
+
+
+# --- warehouses ----------------------------------------------------------------------------------
+
+
+def _warehouse_value(cur: Cursor, key: str) -> Any:
+    if key == "TYPE":
+        tok = parse_word_or_string(cur, "a warehouse type")
+        value = _WAREHOUSE_ALIASES.get(tok.text.upper(), tok.text.lower())
+        choices = tuple(t.value for t in WarehouseType)
+        if value not in choices:
+            raise cur.error(
+                f"unknown warehouse TYPE {tok.text!r}; expected one of {', '.join(choices)}",
+                at=tok,
+                expected=list(choices),
+                code="INVALID_VALUE",
+                cls=ValidationError,
+            )
+        return WarehouseType(value)
+    if key == "MAX_CONCURRENCY":
+        return parse_int(cur, "MAX_CONCURRENCY", minimum=1)
+    return parse_string(cur, f"a string for {key}")
+
+
+def parse_create_warehouse(cur: Cursor, prefix: CreatePrefix) -> Statement:
+    """After ``CREATE [OR REPLACE] WAREHOUSE``."""
+    reject_or_alter(cur, prefix, "warehouses")
+    if_not_exists = parse_if_not_exists(cur, prefix)
+    name, span = parse_simple_name(cur, "warehouse name")
+    cur.accept_word("WITH")
+    pairs, spans = _options(cur, _WAREHOUSE_KEYS, "WAREHOUSE", _warehouse_value)
+    expect_end(cur)
+    definition = WarehouseDef(name=name, **dict(pairs))
+    return CreateWarehouse(
+        span=cur.statement_span,
+        text=cur.statement_text,
+        spans={"name": span, **spans},
+        definition=definition,
+        or_replace=prefix.or_replace is not None,
+        if_not_exists=if_not_exists,
+    )
+
+
+def parse_alter_warehouse(cur: Cursor) -> Statement:
+    if_exists = parse_if_exists(cur)
+    name, span = parse_simple_name(cur, "warehouse name")
+    cur.expect("SET")
+    pairs, spans = _options(cur, _WAREHOUSE_KEYS, "WAREHOUSE", _warehouse_value)
+    if not pairs:
+        raise cur.error(
+            "expected an option to SET", at=cur.peek(), expected=[f"{k} = <value>" for k in _WAREHOUSE_KEYS]
+        )
+    expect_end(cur)
+    return AlterWarehouse(
+        span=cur.statement_span,
+        text=cur.statement_text,
+        spans={"name": span, **spans},
+        name=name,
+        assignments=tuple(pairs),
+        if_exists=if_exists,
+    )
+
+
+def parse_drop_warehouse(cur: Cursor) -> Statement:
+    if_exists = parse_if_exists(cur)
+    name, span = parse_simple_name(cur, "warehouse name")
+    expect_end(cur)
+    return DropWarehouse(
+        span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name, if_exists=if_exists
+    )
+
+
+def parse_show_warehouses(cur: Cursor) -> Statement:
+    return ShowWarehouses(span=cur.statement_span, text=cur.statement_text, like=_like(cur))
+
+
+# --- streams -------------------------------------------------------------------------------------
+
+
+def parse_create_stream(cur: Cursor, prefix: CreatePrefix) -> Statement:
+    """After ``CREATE [OR REPLACE] STREAM``. Options after ``ON TABLE t`` are accepted and ignored."""
+    reject_or_alter(cur, prefix, "streams")
+    if_not_exists = parse_if_not_exists(cur, prefix)
+    name, span = parse_name(cur, "stream name")
+    spans: dict[str, Span] = {"name": span}
+    columns: tuple[tuple[str, str], ...] = ()
+    on_table: QualifiedName | None = None
+    cur.accept("COPY", "GRANTS")
+    if cur.accept("ON", "TABLE"):
+        on_table, spans["on_table"] = parse_name(cur, "table name")
+        cur.pos = len(cur.tokens)
+    elif cur.at("("):
+        columns = _columns(cur)
+        expect_end(cur)
+    else:
+        raise cur.unexpected(["( <column> <type>, ... )", "ON TABLE <table>"], "in CREATE STREAM")
+    return CreateStream(
+        span=cur.statement_span,
+        text=cur.statement_text,
+        spans=spans,
+        name=name,
+        columns=columns,
+        on_table=on_table,
+        or_replace=prefix.or_replace is not None,
+        if_not_exists=if_not_exists,
+    )
+
+
+def _columns(cur: Cursor) -> tuple[tuple[str, str], ...]:
+    cur.expect("(")
+    out: list[tuple[str, str]] = []
+    names: set[str] = set()
+    while True:
+        tok = cur.peek()
+        if tok is None or tok.kind not in (TokenKind.WORD, TokenKind.IDENT):
+            raise cur.error(f"expected a column name, found {describe(tok)}", at=tok, expected=["<column>"])
+        cur.pos += 1
+        column = tok.text if tok.kind is TokenKind.IDENT else tok.text.lower()
+        if column in names:
+            raise duplicate(cur, f"column {column}", tok)
+        names.add(column)
+        out.append((column, _column_type(cur, column)))
+        if cur.accept(")"):
+            return tuple(out)
+        cur.expect(",", what="',' or ')'")
+
+
+def _column_type(cur: Cursor, column: str) -> str:
+    """The type text (and anything after it) up to the next top-level ``,`` or ``)``."""
+    first = cur.peek()
+    depth = 0
+    while (tok := cur.peek()) is not None:
+        if tok.kind in (TokenKind.LPAREN, TokenKind.LBRACKET):
+            depth += 1
+        elif tok.kind in (TokenKind.RPAREN, TokenKind.RBRACKET):
+            if depth == 0:
+                break
+            depth -= 1
+        elif tok.kind is TokenKind.COMMA and depth == 0:
+            break
+        cur.pos += 1
+    if first is None or cur.peek() is first:
+        raise cur.error(f"expected a type for column {column}", at=cur.peek(), expected=["<type>"])
+    if cur.done:
+        raise cur.error("expected ')' closing the column list", expected=["')'"])
+    return cur.text_of(first, cur.previous())

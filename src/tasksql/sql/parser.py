@@ -1,0 +1,141 @@
+"""The parser: split a script, then dispatch each statement on its leading words.
+
+Statements that begin like a task-language statement (``CREATE TASK``, ``ALTER TASK``,
+``SHOW TASKS``, ...) are parsed by the statement parsers, and a mistake in them is an error;
+everything else is a :class:`~tasksql.sql.statements.Passthrough` for the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tasksql.errors import TasksqlSyntaxError
+from tasksql.sql.common import CreatePrefix, parse_create_prefix
+from tasksql.sql.cursor import Cursor, matches
+from tasksql.sql.parse_alter import parse_alter_task
+from tasksql.sql.parse_misc import (
+    parse_cancel_task,
+    parse_describe_task,
+    parse_drop_task,
+    parse_execute_task,
+    parse_show_create_task,
+    parse_show_tasks,
+    parse_system_task,
+)
+from tasksql.sql.parse_objects import (
+    parse_alter_integration,
+    parse_alter_warehouse,
+    parse_create_integration,
+    parse_create_stream,
+    parse_create_warehouse,
+    parse_describe_integration,
+    parse_drop_integration,
+    parse_drop_warehouse,
+    parse_show_integrations,
+    parse_show_warehouses,
+)
+from tasksql.sql.parse_task import parse_create_task
+from tasksql.sql.split import Piece, split_tokens
+from tasksql.sql.statements import Passthrough, Statement
+from tasksql.sql.tokenizer import LineIndex, tokenize
+
+Handler = Callable[[Cursor], Statement]
+CreateHandler = Callable[[Cursor, CreatePrefix], Statement]
+
+#: Leading words -> parser (called with the cursor after those words).
+STATEMENTS: dict[tuple[str, ...], Handler] = {
+    ("ALTER", "TASK"): parse_alter_task,
+    ("ALTER", "NOTIFICATION", "INTEGRATION"): parse_alter_integration,
+    ("ALTER", "WAREHOUSE"): parse_alter_warehouse,
+    ("DROP", "TASK"): parse_drop_task,
+    ("DROP", "NOTIFICATION", "INTEGRATION"): parse_drop_integration,
+    ("DROP", "WAREHOUSE"): parse_drop_warehouse,
+    ("SHOW", "TASKS"): lambda cur: parse_show_tasks(cur, terse=False),
+    ("SHOW", "TERSE", "TASKS"): lambda cur: parse_show_tasks(cur, terse=True),
+    ("SHOW", "CREATE", "TASK"): parse_show_create_task,
+    ("SHOW", "NOTIFICATION", "INTEGRATIONS"): parse_show_integrations,
+    ("SHOW", "INTEGRATIONS"): parse_show_integrations,
+    ("SHOW", "WAREHOUSES"): parse_show_warehouses,
+    ("DESC", "TASK"): parse_describe_task,
+    ("DESCRIBE", "TASK"): parse_describe_task,
+    ("DESC", "NOTIFICATION", "INTEGRATION"): parse_describe_integration,
+    ("DESCRIBE", "NOTIFICATION", "INTEGRATION"): parse_describe_integration,
+    ("EXECUTE", "TASK"): parse_execute_task,
+    ("SYSTEM", "PAUSE", "TASK"): lambda cur: parse_system_task(cur, "PAUSE"),
+    ("SYSTEM", "RESUME", "TASK"): lambda cur: parse_system_task(cur, "RESUME"),
+    ("CANCEL", "TASK"): parse_cancel_task,
+}
+
+#: Object words after ``CREATE [OR REPLACE | OR ALTER]`` -> parser.
+CREATE_STATEMENTS: dict[tuple[str, ...], CreateHandler] = {
+    ("TASK",): parse_create_task,
+    ("NOTIFICATION", "INTEGRATION"): parse_create_integration,
+    ("WAREHOUSE",): parse_create_warehouse,
+    ("STREAM",): parse_create_stream,
+}
+
+
+def _dispatch(cur: Cursor) -> Statement | None:
+    """Parse with the handler the leading words select, or None for a passthrough statement."""
+    if cur.at_word("CREATE"):
+        k = 1  # past any OR REPLACE / OR ALTER (parse_create_prefix checks them)
+        while matches(cur.peek(k), "OR") and (
+            matches(cur.peek(k + 1), "REPLACE") or matches(cur.peek(k + 1), "ALTER")
+        ):
+            k += 2
+        for words, create in _CREATE_ORDER:
+            if all(matches(cur.peek(k + i), w) for i, w in enumerate(words)):
+                cur.pos += 1
+                prefix = parse_create_prefix(cur)
+                cur.pos += len(words)
+                return create(cur, prefix)
+        return None
+    for words, handler in _STATEMENT_ORDER:
+        if cur.at(*words):
+            cur.pos += len(words)
+            return handler(cur)
+    return None
+
+
+_STATEMENT_ORDER = sorted(STATEMENTS.items(), key=lambda kv: -len(kv[0]))
+_CREATE_ORDER = sorted(CREATE_STATEMENTS.items(), key=lambda kv: -len(kv[0]))
+
+
+def parse_piece(source: str, piece: Piece, index: LineIndex | None = None) -> Statement:
+    """One statement of ``source`` (a piece from :func:`~tasksql.sql.split.split`)."""
+    cur = Cursor(source, piece.tokens, index)
+    stmt = _dispatch(cur)
+    if stmt is None:
+        return Passthrough(span=piece.span, text=piece.text)
+    return stmt
+
+
+def parse(text: str) -> list[Statement]:
+    """Every statement of ``text``, in order; spans are absolute in ``text``.
+
+    :raises TasksqlError: a :class:`~tasksql.errors.TasksqlSyntaxError`,
+        :class:`~tasksql.errors.ValidationError` or :class:`~tasksql.errors.ScheduleError` with
+        ``code``, ``span`` (line and column), ``expected`` and ``source`` set; nothing is returned
+        for a script with an error anywhere.
+    """
+    index = LineIndex(text)
+    pieces = split_tokens(text, tokenize(text), index)
+    return [parse_piece(text, piece, index) for piece in pieces]
+
+
+def parse_one(text: str) -> Statement:
+    """The one statement of ``text``.
+
+    :raises TasksqlSyntaxError: SYNTAX_ERROR when the text holds no statement or more than one.
+    """
+    index = LineIndex(text)
+    pieces = split_tokens(text, tokenize(text), index)
+    if len(pieces) != 1:
+        where = index.span(pieces[1].start, pieces[1].start + 1) if len(pieces) > 1 else index.span(0, 0)
+        raise TasksqlSyntaxError(
+            f"expected exactly one statement, found {len(pieces)}",
+            span=where,
+            expected=["one statement"],
+            source=text,
+        )
+    return parse_piece(text, pieces[0], index)
