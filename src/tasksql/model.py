@@ -17,7 +17,7 @@ Serialisation (:func:`task_to_json` / :func:`task_from_json`) is versioned: stor
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -443,10 +443,12 @@ class TaskRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Webhook:
+    """Where and how a notification is delivered. The secrets never appear in ``repr``."""
+
     url: str
     method: str = "POST"
-    authorization_header: str | None = None
-    signing_secret: str | None = None
+    authorization_header: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -481,6 +483,18 @@ class WarehouseDef:
     @property
     def embedded(self) -> bool:
         return self.type is WarehouseType.DUCKDB and self.url is None
+
+    def __repr__(self) -> str:
+        from urllib.parse import urlsplit
+
+        url = self.url
+        if url and urlsplit(url).password:
+            parts = urlsplit(url)
+            url = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+        return (
+            f"WarehouseDef(name={self.name!r}, type={self.type.value!r}, url={url!r}, "
+            f"max_concurrency={self.max_concurrency!r}, comment={self.comment!r})"
+        )
 
 
 # --- serialisation -------------------------------------------------------------------------------
@@ -594,5 +608,3 @@ def task_from_json(text: str) -> TaskDef:
     task_data = dict(data, body=body)
     task = _build(TaskDef, task_data)
     return replace(task, schedule=schedule, body=body)  # type: ignore[no-any-return]
-
-

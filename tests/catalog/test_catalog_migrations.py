@@ -92,14 +92,14 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 def test_a_later_migration_runs_once_and_is_recorded(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     base = load_migrations("sqlite")
-    extra = Migration(version=len(base) + 1, name="runs", sql="CREATE TABLE runs (id INTEGER PRIMARY KEY);")
+    extra = Migration(version=len(base) + 1, name="later", sql="CREATE TABLE later (id INTEGER PRIMARY KEY);")
 
     build(path, schema=load_schema("sqlite"), migrations=base)
     assert build(path, schema="", migrations=(*base, extra)) == [extra.version]
     assert build(path, schema="", migrations=(*base, extra)) == []
 
     assert [row[0] for row in dump(path, "schema_version")] == [*range(1, len(base) + 1), extra.version]
-    assert ("table", "runs") in {(kind, name) for kind, name, _, _ in normalised_master(path)}
+    assert ("table", "later") in {(kind, name) for kind, name, _, _ in normalised_master(path)}
 
 
 def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:

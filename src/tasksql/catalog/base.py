@@ -22,7 +22,7 @@ A backend is tested by ``tests/catalog/test_contract.py``, written against this 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -40,6 +40,7 @@ from tasksql.model import (
     TaskState,
     WarehouseDef,
 )
+from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
 
 
 class Unchanged(Enum):
@@ -351,3 +352,78 @@ class Catalog(ABC):
         A change committed through this catalog object wakes the waiter at once; a change made by
         another process is noticed by polling, within the backend's poll interval.
         """
+
+    # --- runs, task runtime fields and nodes -----------------------------------------------------
+
+    @abstractmethod
+    async def fire(self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime]) -> list[RunRecord | None]:
+        """Insert ``runs`` and apply ``runtime`` updates in ONE transaction.
+
+        Returns one entry per run, in order: the stored run, or ``None`` when a fence already holds
+        it (the UNIQUE (task, scheduled instant) of a scheduled first attempt, or (graph run, task,
+        attempt) inside a graph run): another node fired that instant first. Runtime updates never
+        create a version, never advance the change sequence, and ignore dropped tasks.
+        """
+
+    @abstractmethod
+    async def finish_run(self, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
+        """Settle a run (or move a SCHEDULED run to EXECUTING) and apply the task's runtime change,
+        in one transaction. Returns False, changing no run, when the run was already settled (a
+        settled run is final). A runtime change that suspends the task advances the change sequence.
+        """
+
+    @abstractmethod
+    async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
+        """Apply scheduler-owned task fields (next instant, anchor, failure count) in one transaction."""
+
+    @abstractmethod
+    async def get_run(self, run_id: int) -> RunRecord | None:
+        """One run, or None when it does not exist (or was pruned)."""
+
+    @abstractmethod
+    async def list_runs(
+        self,
+        *,
+        task_id: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        error_only: bool = False,
+        root_task_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest scheduled first: of one task, scheduled in [start, end), failed only, of one
+        graph root, at most ``limit`` (None: all)."""
+
+    @abstractmethod
+    async def last_run_states(self) -> dict[int, tuple[str, datetime]]:
+        """task id -> (state, time of its last change) of each task's latest run."""
+
+    @abstractmethod
+    async def open_runs(self, node_id: str) -> list[RunRecord]:
+        """The runs of ``node_id`` that are not settled (SCHEDULED or EXECUTING)."""
+
+    @abstractmethod
+    async def settle_lost_runs(self, node_ids: Sequence[str], now: datetime, message: str) -> int:
+        """Settle every unsettled run of these nodes as FAILED (code NODE_LOST, ``message``);
+        returns how many."""
+
+    @abstractmethod
+    async def prune_runs(self, default_cutoff: datetime, per_task: Mapping[int, datetime]) -> int:
+        """Delete settled runs scheduled before the cutoff (per-task cutoffs override the default)
+        and nodes silent since before the default cutoff; returns how many runs were deleted."""
+
+    @abstractmethod
+    async def register_node(self, node: NodeRecord) -> None:
+        """Record a node as started (again, when the id exists)."""
+
+    @abstractmethod
+    async def heartbeat(self, node_id: str, now: datetime) -> None:
+        """Record that a node is alive."""
+
+    @abstractmethod
+    async def stop_node(self, node_id: str, now: datetime) -> None:
+        """Record that a node stopped cleanly."""
+
+    @abstractmethod
+    async def list_nodes(self, now: datetime) -> list[NodeRecord]:
+        """Every known node, most recently started first."""

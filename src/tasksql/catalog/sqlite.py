@@ -54,10 +54,11 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from tasksql.catalog import sqlite_runs as runs_db
 from tasksql.catalog.base import (
     UNCHANGED,
     Catalog,
@@ -101,6 +102,7 @@ from tasksql.model import (
     WarehouseDef,
     task_from_json,
 )
+from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
 
 T = TypeVar("T")
 
@@ -390,6 +392,89 @@ class SQLiteCatalog(Catalog):
         """On the event loop, after a group that advanced the change sequence to ``seq`` committed."""
         event, self._change_event = self._change_event, asyncio.Event()
         event.set()
+
+    # --- runs, task runtime fields and nodes -----------------------------------------------------
+
+    async def fire(self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime]) -> list[RunRecord | None]:
+        if not runs and not runtime:
+            return []
+        now = db_time(self._clock.now())
+        return await self._write(lambda conn: runs_db.fire(conn, runs, runtime, now))
+
+    async def finish_run(self, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
+        now = db_time(self._clock.now())
+        suspends = runtime is not None and runtime.state is not None
+        return await self._write(
+            lambda conn: runs_db.settle(conn, outcome, runtime, now), durable=suspends, changes=suspends
+        )
+
+    async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
+        if not updates:
+            return
+        now = db_time(self._clock.now())
+        suspends = any(u.state is not None for u in updates)
+        await self._write(
+            lambda conn: runs_db.apply_runtime(conn, updates, now), durable=suspends, changes=suspends
+        )
+
+    async def get_run(self, run_id: int) -> RunRecord | None:
+        return await self._read(lambda conn: _one(conn, "run_by_id", {"run_id": run_id}, runs_db.run_record))
+
+    async def list_runs(
+        self,
+        *,
+        task_id: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        error_only: bool = False,
+        root_task_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        return await self._read(
+            lambda conn: runs_db.list_runs(
+                conn,
+                task_id=task_id,
+                start=start,
+                end=end,
+                error_only=error_only,
+                root_task_id=root_task_id,
+                limit=limit,
+            )
+        )
+
+    async def last_run_states(self) -> dict[int, tuple[str, datetime]]:
+        return await self._read(runs_db.last_per_task)
+
+    async def open_runs(self, node_id: str) -> list[RunRecord]:
+        return await self._read(
+            lambda conn: _all(conn, "runs_open_of_node", {"node_id": node_id}, runs_db.run_record)
+        )
+
+    async def settle_lost_runs(self, node_ids: Sequence[str], now: datetime, message: str) -> int:
+        if not node_ids:
+            return 0
+        stamp = db_time(now)
+        return await self._write(lambda conn: runs_db.settle_lost(conn, node_ids, stamp, message))
+
+    async def prune_runs(self, default_cutoff: datetime, per_task: Mapping[int, datetime]) -> int:
+        cutoffs = {task_id: db_time(cutoff) for task_id, cutoff in per_task.items()}
+        default = db_time(default_cutoff)
+        return await self._write(lambda conn: runs_db.prune(conn, default, cutoffs))
+
+    async def register_node(self, node: NodeRecord) -> None:
+        params = runs_db.node_params(node)
+        await self._write(lambda conn: conn.execute(_Q["node_upsert"], params) and None)
+
+    async def heartbeat(self, node_id: str, now: datetime) -> None:
+        params = {"node_id": node_id, "now": db_time(now)}
+        await self._write(lambda conn: conn.execute(_Q["node_heartbeat"], params) and None)
+
+    async def stop_node(self, node_id: str, now: datetime) -> None:
+        params = {"node_id": node_id, "now": db_time(now)}
+        await self._write(lambda conn: conn.execute(_Q["node_stop"], params) and None, durable=True)
+
+    async def list_nodes(self, now: datetime) -> list[NodeRecord]:
+        return await self._read(lambda conn: _all(conn, "nodes_all", {}, runs_db.node_record))
 
 
 # --- job bodies (run in the writer or a reader thread) -------------------------------------------

@@ -137,3 +137,108 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 -- name: setting_delete
 -- Remove a setting.
 DELETE FROM settings WHERE key = :key;
+
+-- name: run_insert
+-- Insert a run unless a fence (runs_fence, runs_graph_fence) already holds that instant; returns its id.
+INSERT INTO runs (
+    task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+    attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+    condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+) VALUES (
+    :task_id, :task_version, :name, :database_name, :schema_name, :scheduled_time, :state, :scheduled_from,
+    :attempt_number, :query_start_time, :completed_time, :error_code, :error_message, :query_text,
+    :condition_text, :warehouse, :node_id, :graph_run_group_id, :root_task_id, :graph_version, :config
+) ON CONFLICT DO NOTHING RETURNING run_id;
+
+-- name: run_by_id
+-- One run.
+SELECT * FROM runs WHERE run_id = :run_id;
+
+-- name: run_settle
+-- Settle (or start) a run that is not settled yet; returns the run id when it was updated.
+UPDATE runs SET
+    state = :state,
+    query_start_time = coalesce(:query_start_time, query_start_time),
+    completed_time = coalesce(:completed_time, completed_time),
+    error_code = :error_code,
+    error_message = :error_message,
+    rows_produced = coalesce(:rows_produced, rows_produced),
+    rows_inserted = coalesce(:rows_inserted, rows_inserted),
+    return_value = coalesce(:return_value, return_value),
+    query_id = coalesce(:query_id, query_id)
+WHERE run_id = :run_id AND state IN ('SCHEDULED', 'EXECUTING')
+RETURNING run_id;
+
+-- name: runs_list
+-- History, newest first, with optional filters (NULL parameters do not filter).
+SELECT * FROM runs
+WHERE (:task_id IS NULL OR task_id = :task_id)
+  AND (:start IS NULL OR scheduled_time >= :start)
+  AND (:end IS NULL OR scheduled_time < :end)
+  AND (:error_only = 0 OR state IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED'))
+  AND (:root_task_id IS NULL OR root_task_id = :root_task_id)
+ORDER BY scheduled_time DESC, run_id DESC
+LIMIT :limit;
+
+-- name: runs_last_per_task
+-- The latest run of every task: task id, state, and when it last changed.
+SELECT r.task_id, r.state, coalesce(r.completed_time, r.query_start_time, r.scheduled_time) AS at
+FROM runs AS r
+JOIN (SELECT task_id, max(run_id) AS run_id FROM runs GROUP BY task_id) AS last USING (task_id, run_id);
+
+-- name: runs_open_of_node
+-- Runs of one node that are not settled.
+SELECT * FROM runs WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING') ORDER BY run_id;
+
+-- name: runs_settle_lost
+-- Settle every unsettled run of a node as FAILED (the node stopped during the run).
+UPDATE runs SET state = 'FAILED', completed_time = :now, error_code = 'NODE_LOST', error_message = :message
+WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING')
+RETURNING run_id;
+
+-- name: runs_prune
+-- Delete settled runs scheduled before the cutoff: of one task, or (task_id NULL) of every task not
+-- listed in the JSON array :exempt (tasks with a retention of their own).
+DELETE FROM runs
+WHERE scheduled_time < :cutoff
+  AND state NOT IN ('SCHEDULED', 'EXECUTING')
+  AND (:task_id IS NULL OR task_id = :task_id)
+  AND task_id NOT IN (SELECT value FROM json_each(:exempt));
+
+-- name: task_runtime
+-- Scheduler-owned fields of a live task (no version, no change_seq); NULL leaves a field as stored.
+UPDATE tasks SET
+    next_fire_at = CASE WHEN :clear_next_fire THEN NULL ELSE coalesce(:next_fire_at, next_fire_at) END,
+    consecutive_failures = coalesce(:consecutive_failures, consecutive_failures),
+    resumed_on = coalesce(:resumed_on, resumed_on),
+    state = coalesce(:state, state),
+    suspend_reason = CASE WHEN :state IS NULL THEN suspend_reason ELSE :suspend_reason END,
+    last_suspended_on = CASE WHEN :state = 'suspended' AND state <> 'suspended' THEN :now
+                             ELSE last_suspended_on END
+WHERE id = :task_id AND dropped_on IS NULL;
+
+-- name: node_upsert
+-- Register a node (again): a restarted node with the same id starts afresh.
+INSERT INTO nodes (node_id, host, pid, role, version, started_at, heartbeat_at, stopped_at)
+VALUES (:node_id, :host, :pid, :role, :version, :started_at, :heartbeat_at, NULL)
+ON CONFLICT (node_id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, role = excluded.role, version = excluded.version,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL;
+
+-- name: node_heartbeat
+-- A node is alive.
+UPDATE nodes SET heartbeat_at = :now WHERE node_id = :node_id;
+
+-- name: node_stop
+-- A node stopped cleanly.
+UPDATE nodes SET stopped_at = :now, heartbeat_at = :now WHERE node_id = :node_id;
+
+-- name: nodes_all
+-- Every node, most recently started first.
+SELECT * FROM nodes ORDER BY started_at DESC;
+
+-- name: nodes_prune
+-- Forget nodes stopped (or silent) before the cutoff that have no unsettled runs.
+DELETE FROM nodes
+WHERE heartbeat_at < :cutoff
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.node_id = nodes.node_id AND runs.state IN ('SCHEDULED', 'EXECUTING'));
