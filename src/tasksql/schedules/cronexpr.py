@@ -210,6 +210,10 @@ def _parse_term(spec: _FieldSpec, term: str, fail: _Fail) -> tuple[str, set[int]
         if last < first:
             fail(f"{spec.name} range {left}-{right} is backwards: the start must not exceed the end")
         normal = f"{first}-{last}"
+        if first == last:
+            # cronsim reads a one-value range with a step (5-5/2) as "5 to the end, every 2":
+            # write the single value, which is what the range selects.
+            normal, slash = str(first), ""
     else:
         first = _value(spec, base, fail)
         last = spec.hi if slash else first
