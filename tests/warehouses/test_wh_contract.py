@@ -1,0 +1,432 @@
+"""The warehouse contract, run unchanged against DuckDB, SQLite and PostgreSQL.
+
+Only portable SQL is used here, except where a backend's own spelling is the point (session
+parameters), which is then given per backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from tasksql.errors import QueryFailed, WarehouseError
+from tasksql.warehouses.base import BodyResult, CancelToken, ResultSet, Warehouse
+
+# --- execute -------------------------------------------------------------------------------------
+
+
+async def test_execute_returns_columns_and_rows(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    await warehouse.execute("INSERT INTO t VALUES (1, 'x'), (2, 'y')")
+    rs = await warehouse.execute("SELECT a, b AS label FROM t ORDER BY a;")
+    assert rs == ResultSet(columns=("a", "label"), rows=[(1, "x"), (2, "y")], rowcount=None)
+
+
+async def test_execute_reports_affected_rows_of_dml(warehouse: Warehouse) -> None:
+    assert (await warehouse.execute("CREATE TABLE t (a INTEGER)")).rowcount is None
+    assert (await warehouse.execute("INSERT INTO t VALUES (1), (2), (3)")).rowcount == 3
+    assert (await warehouse.execute("UPDATE t SET a = a + 10 WHERE a > 1")).rowcount == 2
+    assert (await warehouse.execute("DELETE FROM t WHERE a = 12")).rowcount == 1
+    assert (await warehouse.execute("DELETE FROM t WHERE a = 999")).rowcount == 0
+    rs = await warehouse.execute("SELECT a FROM t ORDER BY a")
+    assert rs.rows == [(1,), (13,)]
+    assert rs.rowcount is None
+
+
+async def test_execute_dml_with_returning_gives_rows_and_count(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    rs = await warehouse.execute("INSERT INTO t VALUES (5), (6) RETURNING a")
+    assert sorted(rs.rows) == [(5,), (6,)]
+    assert rs.columns == ("a",)
+    assert rs.rowcount == 2
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate"),
+    [
+        ("SELEC 1", "42601"),
+        ("SELECT * FROM no_such_table", "42P01"),
+        ("SELECT no_such_column FROM t", "42703"),
+        ("INSERT INTO t VALUES (1, 'dup')", "23505"),
+    ],
+)
+async def test_execute_errors_are_query_failed_with_sqlstate(
+    warehouse: Warehouse, sql: str, sqlstate: str
+) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    await warehouse.execute("INSERT INTO t VALUES (1, 'first')")
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.execute(sql)
+    assert info.value.sqlstate == sqlstate
+    assert info.value.message  # the driver's message is kept
+    # The warehouse is still usable and nothing changed.
+    assert (await warehouse.execute("SELECT a, b FROM t")).rows == [(1, "first")]
+
+
+async def test_execute_refuses_several_statements_and_runs_none(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.execute("INSERT INTO t VALUES (1); DROP TABLE t")
+    assert info.value.code == "MULTIPLE_STATEMENTS"
+    assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+
+
+async def test_execute_accepts_semicolons_inside_strings_and_at_the_end(warehouse: Warehouse) -> None:
+    rs = await warehouse.execute("SELECT 'a;b' AS s; -- trailing comment")
+    assert rs.rows == [("a;b",)]
+
+
+async def test_execute_is_autocommit(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+    await warehouse.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(QueryFailed):
+        await warehouse.execute("INSERT INTO t VALUES (1)")
+    assert (await warehouse.execute("SELECT a FROM t")).rows == [(1,)]
+
+
+async def test_closed_warehouse_refuses_calls(warehouse: Warehouse) -> None:
+    await warehouse.close()
+    with pytest.raises(WarehouseError) as info:
+        await warehouse.execute("SELECT 1")
+    assert info.value.code == "WAREHOUSE_CLOSED"
+
+
+# --- run_body ------------------------------------------------------------------------------------
+
+
+async def test_run_body_single_statement(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    result = await warehouse.run_body(["INSERT INTO t VALUES (1), (2)"], transactional=False)
+    assert result == BodyResult(rows_produced=2, rows_inserted=2, last=ResultSet(rowcount=2))
+
+
+async def test_run_body_counts_rows_of_last_select_and_all_dml(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    result = await warehouse.run_body(
+        [
+            "INSERT INTO t VALUES (1), (2), (3)",
+            "DELETE FROM t WHERE a = 1",
+            "SELECT a FROM t ORDER BY a",
+        ],
+        transactional=True,
+    )
+    assert result.rows_produced == 2
+    assert result.rows_inserted == 4  # 3 inserted + 1 deleted: rows written by DML
+    assert result.last == ResultSet(columns=("a",), rows=[(2,), (3,)])
+
+
+async def test_run_body_empty(warehouse: Warehouse) -> None:
+    assert await warehouse.run_body([], transactional=True) == BodyResult(
+        rows_produced=0, rows_inserted=0, last=None
+    )
+
+
+async def test_transactional_body_is_all_or_nothing(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.run_body(
+            ["INSERT INTO t VALUES (1)", "INSERT INTO no_such_table VALUES (2)"], transactional=True
+        )
+    assert info.value.sqlstate == "42P01"
+    assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+    # and the connection is clean: the next body commits normally
+    await warehouse.run_body(["INSERT INTO t VALUES (3)"], transactional=True)
+    assert (await warehouse.execute("SELECT a FROM t")).rows == [(3,)]
+
+
+async def test_transactional_body_can_create_and_fill_a_table_atomically(warehouse: Warehouse) -> None:
+    with pytest.raises(QueryFailed):
+        await warehouse.run_body(
+            ["CREATE TABLE fresh (a INTEGER)", "INSERT INTO fresh VALUES (1)", "SELECT * FROM nope"],
+            transactional=True,
+        )
+    assert await warehouse.table_columns("fresh") is None
+
+
+async def test_non_transactional_body_keeps_statements_before_the_failure(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed):
+        await warehouse.run_body(
+            ["INSERT INTO t VALUES (1)", "INSERT INTO no_such_table VALUES (2)", "INSERT INTO t VALUES (3)"],
+            transactional=False,
+        )
+    assert (await warehouse.execute("SELECT a FROM t")).rows == [(1,)]
+
+
+async def test_body_statements_share_one_connection(warehouse: Warehouse) -> None:
+    # A TEMP table exists only on the connection that made it: the body must see it throughout.
+    result = await warehouse.run_body(
+        ["CREATE TEMP TABLE scratch (a INTEGER)", "INSERT INTO scratch VALUES (7)", "SELECT a FROM scratch"],
+        transactional=False,
+    )
+    assert result.last is not None and result.last.rows == [(7,)]
+
+
+async def test_body_refuses_a_statement_holding_several(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.run_body(["INSERT INTO t VALUES (1)", "SELECT 1; SELECT 2"], transactional=True)
+    assert info.value.code == "MULTIPLE_STATEMENTS"
+    assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+
+
+# --- INTO ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def target(warehouse: Warehouse) -> Warehouse:
+    await warehouse.execute(
+        "CREATE TABLE target (id INTEGER, \"Amount\" INTEGER, note TEXT DEFAULT 'none', seen INTEGER)"
+    )
+    return warehouse
+
+
+async def test_into_matches_columns_by_name_case_insensitively(target: Warehouse) -> None:
+    result = await target.run_body(
+        ["SELECT 7 AS amount, 1 AS ID UNION ALL SELECT 8, 2"], transactional=True, into="target"
+    )
+    assert result.rows_inserted == 2
+    assert result.rows_produced == 2
+    rows = (await target.execute('SELECT id, "Amount", note, seen FROM target ORDER BY id')).rows
+    # note gets its default, seen (no default) gets NULL
+    assert rows == [(1, 7, "none", None), (2, 8, "none", None)]
+
+
+async def test_into_drops_query_columns_the_target_lacks(target: Warehouse) -> None:
+    await target.run_body(["SELECT 1 AS id, 'x' AS extra, 'y' AS note"], transactional=True, into="target")
+    rows = (await target.execute('SELECT id, "Amount", note FROM target')).rows
+    assert rows == [(1, None, "y")]
+
+
+async def test_into_with_no_matching_column_fails_and_rolls_back(target: Warehouse) -> None:
+    await target.execute("CREATE TABLE log (a INTEGER)")
+    with pytest.raises(QueryFailed) as info:
+        await target.run_body(
+            ["INSERT INTO log VALUES (1)", "SELECT 1 AS unrelated, 2 AS alike"],
+            transactional=True,
+            into="target",
+        )
+    assert info.value.code == "INTO_NO_MATCHING_COLUMNS"
+    assert "unrelated" in info.value.message and "Amount" in info.value.message
+    assert (await target.execute("SELECT count(*) FROM log")).rows == [(0,)]
+    assert (await target.execute("SELECT count(*) FROM target")).rows == [(0,)]
+
+
+async def test_into_is_in_the_transaction_of_the_body(target: Warehouse) -> None:
+    # The INTO insert itself fails (NULL into a NOT NULL column): the body's first statement goes too.
+    await target.execute("CREATE TABLE log (a INTEGER)")
+    await target.execute("CREATE TABLE strict_target (id INTEGER NOT NULL, note TEXT)")
+    with pytest.raises(QueryFailed) as info:
+        await target.run_body(
+            ["INSERT INTO log VALUES (1)", "SELECT CAST(NULL AS INTEGER) AS id, 'x' AS note"],
+            transactional=False,  # INTO makes the body transactional anyway
+            into="strict_target",
+        )
+    assert info.value.sqlstate == "23502"
+    assert (await target.execute("SELECT count(*) FROM log")).rows == [(0,)]
+
+
+async def test_into_commits_with_the_rest_of_the_body(target: Warehouse) -> None:
+    await target.execute("CREATE TABLE src (id INTEGER, amount INTEGER)")
+    result = await target.run_body(
+        [
+            "INSERT INTO src VALUES (1, 10), (2, 20)",
+            "WITH s AS (SELECT id, amount FROM src) SELECT id, amount * 2 AS amount FROM s ORDER BY id;",
+        ],
+        transactional=True,
+        into="target",
+    )
+    assert result.rows_inserted == 4
+    assert result.rows_produced == 2
+    rows = (await target.execute('SELECT id, "Amount" FROM target ORDER BY id')).rows
+    assert rows == [(1, 20), (2, 40)]
+
+
+async def test_into_accepts_a_qualified_target(target: Warehouse) -> None:
+    schema = {"duckdb": "main", "sqlite": "main", "postgres": "public"}[target.dialect]
+    await target.run_body(["SELECT 3 AS id"], transactional=True, into=f"{schema}.target")
+    assert (await target.execute("SELECT id FROM target")).rows == [(3,)]
+
+
+async def test_into_needs_a_query_last(target: Warehouse) -> None:
+    with pytest.raises(QueryFailed) as info:
+        await target.run_body(["DELETE FROM target"], transactional=True, into="target")
+    assert info.value.code == "INTO_NOT_A_QUERY"
+
+
+async def test_into_a_missing_table(target: Warehouse) -> None:
+    with pytest.raises(QueryFailed) as info:
+        await target.run_body(["SELECT 1 AS id"], transactional=True, into="missing")
+    assert info.value.code == "INTO_TABLE_NOT_FOUND"
+
+
+async def test_into_refuses_a_name_that_is_not_a_table_name(target: Warehouse) -> None:
+    with pytest.raises(QueryFailed) as info:
+        await target.run_body(["SELECT 1 AS id"], transactional=True, into="target; DROP TABLE target")
+    assert info.value.code == "INVALID_NAME"
+    assert await target.table_columns("target") is not None
+
+
+# --- session parameters --------------------------------------------------------------------------
+
+# (parameter, value, statement that shows it, value it shows)
+PARAMS = {
+    "duckdb": ("TimeZone", "'Asia/Tokyo'", "SELECT current_setting('TimeZone')", "Asia/Tokyo"),
+    "postgres": ("TimeZone", "'Asia/Tokyo'", "SELECT current_setting('TimeZone')", "Asia/Tokyo"),
+    "sqlite": ("foreign_keys", "ON", "PRAGMA foreign_keys", 1),
+}
+
+
+@pytest.mark.parametrize("transactional", [True, False])
+async def test_session_params_apply_to_the_run_only(warehouse: Warehouse, transactional: bool) -> None:
+    name, value, show, shown = PARAMS[warehouse.dialect]
+    before = (await warehouse.execute(show)).rows
+    assert before != [(shown,)]
+    result = await warehouse.run_body([show], transactional=transactional, session_params=[(name, value)])
+    assert result.last is not None and result.last.rows == [(shown,)]
+    for _ in range(warehouse.max_concurrency + 1):  # whichever connection serves the next calls
+        assert (await warehouse.execute(show)).rows == before
+
+
+@pytest.mark.parametrize(
+    "param", [("TimeZone; DROP TABLE t", "1"), ("TimeZone", "'UTC'; DROP TABLE t"), ("x", "")]
+)
+async def test_bad_session_params_are_refused_before_anything_runs(
+    warehouse: Warehouse, param: tuple[str, str]
+) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.run_body(["INSERT INTO t VALUES (1)"], transactional=True, session_params=[param])
+    assert info.value.code == "INVALID_SESSION_PARAM"
+    assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+
+
+# --- extra relations (tables=) -------------------------------------------------------------------
+
+
+def arrow_table() -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "name": ["a", None, "c"],
+            "ok": [True, False, None],
+            "score": [1.5, 2.0, None],
+            "started": pa.array(
+                [datetime(2026, 1, 1, 12, tzinfo=UTC), None, None], pa.timestamp("us", tz="UTC")
+            ),
+            "run_day": [date(2026, 1, 2), None, None],
+            "amount": pa.array([Decimal("1.25"), None, None], pa.decimal128(10, 2)),
+            "tags": [["x", "y"], [], None],
+        }
+    )
+
+
+async def test_tables_are_visible_to_the_statement(warehouse: Warehouse) -> None:
+    rs = await warehouse.execute(
+        "SELECT id, name, score FROM runs_view WHERE id <> 2 ORDER BY id", tables={"runs_view": arrow_table()}
+    )
+    assert rs.rows == [(1, "a", 1.5), (3, "c", None)]
+    rs = await warehouse.execute(
+        "SELECT count(*) FROM runs_view WHERE started IS NOT NULL AND run_day IS NOT NULL",
+        tables={"runs_view": arrow_table()},
+    )
+    assert rs.rows == [(1,)]
+
+
+async def test_tables_are_gone_afterwards(warehouse: Warehouse) -> None:
+    await warehouse.execute("SELECT * FROM runs_view", tables={"runs_view": arrow_table()})
+    for _ in range(warehouse.max_concurrency + 1):
+        with pytest.raises(QueryFailed) as info:
+            await warehouse.execute("SELECT * FROM runs_view")
+        assert info.value.sqlstate == "42P01"
+
+
+async def test_tables_shadow_a_table_of_the_same_name_for_the_call_only(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE history (id INTEGER)")
+    await warehouse.execute("INSERT INTO history VALUES (100)")
+    rs = await warehouse.execute("SELECT id FROM history ORDER BY id", tables={"history": arrow_table()})
+    assert rs.rows == [(1,), (2,), (3,)]
+    assert (await warehouse.execute("SELECT id FROM history")).rows == [(100,)]
+
+
+async def test_tables_in_bodies_and_conditions(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE copy (id INTEGER, name TEXT)")
+    result = await warehouse.run_body(
+        ["INSERT INTO copy SELECT id, name FROM src", "SELECT id, name FROM src WHERE name IS NOT NULL"],
+        transactional=True,
+        tables={"src": arrow_table()},
+    )
+    assert result.rows_produced == 2
+    assert (await warehouse.execute("SELECT count(*) FROM copy")).rows == [(3,)]
+    assert await warehouse.evaluate("(SELECT count(*) FROM src) = 3", tables={"src": arrow_table()})
+
+
+async def test_concurrent_calls_each_see_their_own_tables(warehouse: Warehouse) -> None:
+    import asyncio
+
+    async def one(n: int) -> list[tuple[object, ...]]:
+        table = pa.table({"n": [n] * n})
+        return (await warehouse.execute("SELECT max(n), count(*) FROM mine", tables={"mine": table})).rows
+
+    results = await asyncio.gather(*(one(n) for n in range(1, 9)))
+    assert results == [[(n, n)] for n in range(1, 9)]
+
+
+# --- evaluate ------------------------------------------------------------------------------------
+
+
+async def test_evaluate_true_false_and_null(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    await warehouse.execute("INSERT INTO t VALUES (1)")
+    assert await warehouse.evaluate("(SELECT count(*) FROM t) > 0") is True
+    assert await warehouse.evaluate("EXISTS (SELECT 1 FROM t WHERE a = 2)") is False
+    assert await warehouse.evaluate("NULL") is False
+    assert await warehouse.evaluate("(SELECT max(a) FROM t WHERE a > 5) = 1") is False
+    assert await warehouse.evaluate("1 = 1 -- a trailing comment") is True
+
+
+async def test_evaluate_errors(warehouse: Warehouse) -> None:
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.evaluate("(SELECT count(*) FROM no_such_table) > 0")
+    assert info.value.sqlstate == "42P01"
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.evaluate("'some text'")
+    assert info.value.code == "WHEN_NOT_BOOLEAN"
+
+
+async def test_evaluate_cannot_smuggle_statements(warehouse: Warehouse) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.evaluate("1); DROP TABLE t; SELECT (1")
+    assert info.value.code == "MULTIPLE_STATEMENTS"
+    assert await warehouse.table_columns("t") == ["a"]
+
+
+# --- table_columns -------------------------------------------------------------------------------
+
+
+async def test_table_columns(warehouse: Warehouse) -> None:
+    await warehouse.execute('CREATE TABLE t (a INTEGER, "Mixed Case" TEXT, c TEXT)')
+    assert await warehouse.table_columns("t") == ["a", "Mixed Case", "c"]
+    schema = {"duckdb": "main", "sqlite": "main", "postgres": "public"}[warehouse.dialect]
+    assert await warehouse.table_columns(f'{schema}."t"') == ["a", "Mixed Case", "c"]
+    assert await warehouse.table_columns("no_such_table") is None
+    assert await warehouse.table_columns("no_such_schema.t") is None
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.table_columns("t WHERE 1=1")
+    assert info.value.code == "INVALID_NAME"
+
+
+async def test_a_token_cancelled_before_the_call_runs_nothing(warehouse: Warehouse) -> None:
+    from tasksql.errors import QueryCancelled
+
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    token = CancelToken()
+    token.cancel("changed my mind")
+    with pytest.raises(QueryCancelled) as info:
+        await warehouse.run_body(["INSERT INTO t VALUES (1)"], transactional=False, token=token)
+    assert "changed my mind" in info.value.message
+    assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
