@@ -33,7 +33,9 @@ def write_results(results: Sequence[Result], fmt: str, out: TextIO) -> None:
     result, results separated by a blank line), json (one JSON array of row objects per line)."""
     for i, result in enumerate(results):
         if fmt == "json":
-            rows = [{c: encode_value(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
+            rows = [
+                {c: encode_value(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows
+            ]
             out.write(json.dumps(rows) + "\n")
         elif fmt == "csv":
             if i:
@@ -46,11 +48,25 @@ def write_results(results: Sequence[Result], fmt: str, out: TextIO) -> None:
 
 
 def write_table(result: Result, out: TextIO) -> None:
+    """An aligned table; when it would not fit the width, one block per row instead (like psql's
+    expanded display), so wide results such as SHOW TASKS stay readable."""
     message = result.message
     if message is not None:
         out.write(message + "\n")
         return
-    console = Console(file=out, width=_width(out), highlight=False, soft_wrap=False)
+    width = _width(out)
+    cells = [[_cell(v) for v in row] for row in result.rows]
+    natural = (
+        sum(
+            max([len(c)] + [len(line) for r in cells for line in r[i].splitlines()[:1]]) + 3
+            for i, c in enumerate(result.columns)
+        )
+        + 1
+    )
+    if natural > width and result.rows:
+        write_expanded(result.columns, cells, out)
+        return
+    console = Console(file=out, width=width, highlight=False, soft_wrap=False)
     table = Table(show_lines=False, header_style="bold", expand=False)
     for col in result.columns:
         table.add_column(col, overflow="fold")
@@ -59,6 +75,18 @@ def write_table(result: Result, out: TextIO) -> None:
     console.print(table)
     n = len(result.rows)
     out.write(f"({n} row{'s' if n != 1 else ''})\n")
+
+
+def write_expanded(columns: Sequence[str], cells: list[list[str]], out: TextIO) -> None:
+    pad = max(len(c) for c in columns)
+    for n, row in enumerate(cells, 1):
+        out.write(f"-[ row {n} ]" + "-" * max(0, pad - 6) + "\n")
+        for col, value in zip(columns, row, strict=True):
+            lines = value.splitlines() or [""]
+            out.write(f"{col.ljust(pad)} | {lines[0]}\n")
+            for more in lines[1:]:
+                out.write(f"{' ' * pad} | {more}\n")
+    out.write(f"({len(cells)} row{'s' if len(cells) != 1 else ''})\n")
 
 
 def _escape(text: str) -> str:

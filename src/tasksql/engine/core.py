@@ -15,11 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasksql.catalog.base import Catalog
-from tasksql.warehouses.base import Warehouse
-from tasksql.warehouses.registry import WarehouseRegistry
-
 from tasksql.catalog import open_catalog
+from tasksql.catalog.base import Catalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.engine.results import Result
 from tasksql.errors import TasksqlError, WarehouseNotFound
@@ -34,6 +31,8 @@ from tasksql.settings import Settings
 from tasksql.sql import parse
 from tasksql.sql import statements as st
 from tasksql.sysviews.tables import Introspection, ScalarFn
+from tasksql.warehouses.base import Warehouse
+from tasksql.warehouses.registry import WarehouseRegistry
 
 if TYPE_CHECKING:
     from tasksql.scheduler.service import Scheduler

@@ -16,7 +16,7 @@ from tasksql.errors import (
     ValidationError,
     WarehouseNotFound,
 )
-from tasksql.model import IntegrationDef, Webhook, WarehouseDef
+from tasksql.model import IntegrationDef, WarehouseDef, Webhook
 from tasksql.sql import statements as st
 from tasksql.warehouses.base import redact_url
 
@@ -31,7 +31,9 @@ async def create_integration(engine: Engine, stmt: st.CreateIntegration) -> Resu
     d = stmt.definition
     existing = await engine.catalog.get_integration(d.name)
     if existing is not None and stmt.if_not_exists:
-        return Result.status(f"{d.name} already exists, statement succeeded.", "CREATE NOTIFICATION INTEGRATION")
+        return Result.status(
+            f"{d.name} already exists, statement succeeded.", "CREATE NOTIFICATION INTEGRATION"
+        )
     if existing is not None and not stmt.or_replace:
         raise ObjectExists(
             f"notification integration {d.name} already exists", code="INTEGRATION_EXISTS", span=stmt.span
@@ -70,8 +72,11 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
 
 
 async def drop_integration(engine: Engine, stmt: st.DropIntegration) -> Result:
-    users = [r.name for r in await engine.catalog.list_tasks()
-             if stmt.name in (r.definition.error_integration, r.definition.success_integration)]  # fmt: skip
+    users = [
+        r.name
+        for r in await engine.catalog.list_tasks()
+        if stmt.name in (r.definition.error_integration, r.definition.success_integration)
+    ]
     if users and await engine.catalog.get_integration(stmt.name) is not None:
         names = ", ".join(engine.display_name(n) for n in users)
         raise CatalogError(
@@ -103,15 +108,23 @@ async def describe_integration(engine: Engine, stmt: st.DescribeIntegration) -> 
     d = await engine.catalog.get_integration(stmt.name)
     if d is None:
         raise IntegrationNotFound(f"notification integration {stmt.name} does not exist", span=stmt.span)
-    return Result.table(("property", "value"), _integration_properties(d), "DESCRIBE NOTIFICATION INTEGRATION")
+    return Result.table(
+        ("property", "value"), _integration_properties(d), "DESCRIBE NOTIFICATION INTEGRATION"
+    )
 
 
 async def show_integrations(engine: Engine, stmt: st.ShowIntegrations) -> Result:
     from tasksql.engine.show import like
 
     rows = [
-        (r.definition.name, r.definition.type, "NOTIFICATION", r.definition.enabled, r.definition.comment,
-         r.created_on)  # fmt: skip
+        (
+            r.definition.name,
+            r.definition.type,
+            "NOTIFICATION",
+            r.definition.enabled,
+            r.definition.comment,
+            r.created_on,
+        )
         for r in await engine.catalog.list_integrations()
         if stmt.like is None or like(r.definition.name, stmt.like)
     ]
@@ -168,8 +181,17 @@ async def show_warehouses(engine: Engine, stmt: st.ShowWarehouses) -> Result:
         if stmt.like is not None and not like(d.name, stmt.like):
             continue
         concurrency = d.max_concurrency or engine.settings.default_max_concurrency
-        rows.append((d.name, d.type.value, redact_url(d.url) if d.url else None, concurrency, d.embedded,
-                     d.comment, r.created_on))  # fmt: skip
+        rows.append(
+            (
+                d.name,
+                d.type.value,
+                redact_url(d.url) if d.url else None,
+                concurrency,
+                d.embedded,
+                d.comment,
+                r.created_on,
+            )
+        )
     columns = ("name", "type", "url", "max_concurrency", "embedded", "comment", "created_on")
     return Result.table(columns, rows, "SHOW WAREHOUSES")
 

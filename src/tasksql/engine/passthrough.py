@@ -27,7 +27,9 @@ def node_info(engine: Engine) -> NodeInfo:
     )
 
 
-def introspection(engine: Engine, warehouse: Warehouse, scalars: Mapping[str, ScalarFn] | None = None) -> Introspection:
+def introspection(
+    engine: Engine, warehouse: Warehouse, scalars: Mapping[str, ScalarFn] | None = None
+) -> Introspection:
     async def evaluate(expr: str) -> object:
         rs = await warehouse.execute(f"SELECT {expr}")
         return rs.rows[0][0] if rs.rows else None

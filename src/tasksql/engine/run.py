@@ -42,13 +42,17 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
         try:
             json.loads(stmt.using_config)
         except ValueError as exc:
-            raise ValidationError(f"USING CONFIG is not valid JSON: {exc}", code="INVALID_VALUE",
-                                  span=stmt.span) from None  # fmt: skip
+            raise ValidationError(
+                f"USING CONFIG is not valid JSON: {exc}", code="INVALID_VALUE", span=stmt.span
+            ) from None
     scheduler = engine.scheduler
     if scheduler is not None:
         run = await scheduler.execute_now(rec, config=stmt.using_config)
-        status = f"Task {shown} is scheduled to run immediately." if run and run.state.value == "EXECUTING" \
-            else f"Task {shown} was not run: its previous run is still executing."  # fmt: skip
+        status = (
+            f"Task {shown} is scheduled to run immediately."
+            if run and run.state.value == "EXECUTING"
+            else f"Task {shown} was not run: its previous run is still executing."
+        )
         return _row(engine, status, run)
     from tasksql.scheduler.service import Scheduler
 

@@ -84,7 +84,9 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
         ]
         return Result.table(TERSE_COLUMNS, rows, "SHOW TASKS")
     last = await last_runs(engine)
-    return Result.table(TASK_COLUMNS, [task_row(r, last.get(r.id)) for r in selected], "SHOW TASKS")
+    return Result.table(
+        TASK_COLUMNS, [task_row(r, last.get(r.id), engine.now()) for r in selected], "SHOW TASKS"
+    )
 
 
 def like(value: str, pattern: str) -> bool:
@@ -105,8 +107,11 @@ async def show_create_task(engine: Engine, stmt: st.ShowCreateTask) -> Result:
         if task.finalize
         else None,
     )
-    return Result.table(("name", "create_statement"), [(engine.display_name(rec.name), render_task(shown))],
-                        "SHOW CREATE TASK")  # fmt: skip
+    return Result.table(
+        ("name", "create_statement"),
+        [(engine.display_name(rec.name), render_task(shown))],
+        "SHOW CREATE TASK",
+    )
 
 
 def _effective(task: TaskDef) -> dict[str, Any]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from tasksql.catalog.base import TaskUpdate
-
 from tasksql import schedules
+from tasksql.catalog.base import TaskUpdate
 from tasksql.engine.core import Engine
 from tasksql.engine.results import Result
 from tasksql.errors import (

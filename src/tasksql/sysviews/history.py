@@ -21,7 +21,7 @@ TS = pa.timestamp("us", tz="UTC")
 
 HISTORY_SCHEMA = pa.schema(
     [
-        ("run_id", pa.string()),
+        ("run_id", pa.int64()),
         ("name", pa.string()),
         ("task_id", pa.int64()),
         ("database_name", pa.string()),
@@ -87,7 +87,9 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
     if not all_rows:
         limit = int(str(named.get("result_limit", 100)))
         if not 1 <= limit <= 10_000:
-            raise ValidationError("task_history: result_limit must be between 1 and 10000", code="INVALID_ARGUMENT")
+            raise ValidationError(
+                "task_history: result_limit must be between 1 and 10000", code="INVALID_ARGUMENT"
+            )
     task_id: int | None = None
     if named.get("task_name") is not None:
         from tasksql.sysviews.relations import _parse_name
@@ -96,10 +98,16 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
         if rec is None:
             return table_from_rows(HISTORY_SCHEMA, [])
         task_id = rec.id
-    start = _ts(named["scheduled_time_range_start"], "scheduled_time_range_start") \
-        if named.get("scheduled_time_range_start") is not None else None  # fmt: skip
-    end = _ts(named["scheduled_time_range_end"], "scheduled_time_range_end") \
-        if named.get("scheduled_time_range_end") is not None else None  # fmt: skip
+    start = (
+        _ts(named["scheduled_time_range_start"], "scheduled_time_range_start")
+        if named.get("scheduled_time_range_start") is not None
+        else None
+    )
+    end = (
+        _ts(named["scheduled_time_range_end"], "scheduled_time_range_end")
+        if named.get("scheduled_time_range_end") is not None
+        else None
+    )
     runs = await lister(
         task_id=task_id,
         start=start,

@@ -37,7 +37,7 @@ TASKS_SCHEMA = pa.schema([(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COL
 async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
     getter = getattr(ctx.catalog, "last_run_states", None)
     last: dict[int, tuple[str, Any]] = await getter() if getter is not None else {}
-    rows = [task_row(rec, last.get(rec.id)) for rec in await ctx.catalog.list_tasks()]
+    rows = [task_row(rec, last.get(rec.id), ctx.now) for rec in await ctx.catalog.list_tasks()]
     return table_from_rows(TASKS_SCHEMA, rows)
 
 
@@ -64,12 +64,34 @@ async def _cluster(ctx: Introspection, named: dict[str, object], positional: lis
     if getter is not None:
         for node in await getter(ctx.now):
             rows.append(
-                (n.cluster_id, node.node_id, node.state, node.host, node.pid, node.role, node.version,
-                 node.started_at, node.heartbeat_at, node.node_id == n.node_id)  # fmt: skip
+                (
+                    n.cluster_id,
+                    node.node_id,
+                    node.state,
+                    node.host,
+                    node.pid,
+                    node.role,
+                    node.version,
+                    node.started_at,
+                    node.heartbeat_at,
+                    node.node_id == n.node_id,
+                )
             )
     if not any(r[1] == n.node_id for r in rows):
         rows.insert(
-            0, (n.cluster_id, n.node_id, "running", n.host, n.pid, n.role, n.version, n.started_at, ctx.now, True)
+            0,
+            (
+                n.cluster_id,
+                n.node_id,
+                "running",
+                n.host,
+                n.pid,
+                n.role,
+                n.version,
+                n.started_at,
+                ctx.now,
+                True,
+            ),
         )
     return table_from_rows(CLUSTER_SCHEMA, rows)
 
@@ -90,8 +112,14 @@ async def _warehouses(ctx: Introspection, named: dict[str, object], positional: 
     from tasksql.warehouses.base import redact_url
 
     rows = [
-        (r.definition.name, r.definition.type.value, redact_url(r.definition.url) if r.definition.url else None,
-         r.definition.max_concurrency, r.definition.comment, r.created_on)  # fmt: skip
+        (
+            r.definition.name,
+            r.definition.type.value,
+            redact_url(r.definition.url) if r.definition.url else None,
+            r.definition.max_concurrency,
+            r.definition.comment,
+            r.created_on,
+        )
         for r in await ctx.catalog.list_warehouses()
     ]
     return table_from_rows(WAREHOUSES_SCHEMA, rows)
@@ -115,8 +143,15 @@ async def _integrations(ctx: Introspection, named: dict[str, object], positional
     for r in await ctx.catalog.list_integrations():
         d = r.definition
         rows.append(
-            (d.name, d.type, d.enabled, d.webhook.url if d.webhook else None,
-             d.webhook.method if d.webhook else None, d.comment, r.created_on)  # fmt: skip
+            (
+                d.name,
+                d.type,
+                d.enabled,
+                d.webhook.url if d.webhook else None,
+                d.webhook.method if d.webhook else None,
+                d.comment,
+                r.created_on,
+            )
         )
     return table_from_rows(INTEGRATIONS_SCHEMA, rows)
 
@@ -172,7 +207,9 @@ async def _next_runs(ctx: Introspection, named: dict[str, object], positional: l
     if "task_name" in named:
         args.insert(0, named["task_name"])
     if not args or not isinstance(args[0], str):
-        raise ValidationError("next_runs('<task>', <n> [, <after>]) needs a task name", code="INVALID_ARGUMENT")
+        raise ValidationError(
+            "next_runs('<task>', <n> [, <after>]) needs a task name", code="INVALID_ARGUMENT"
+        )
     count = int(str(args[1])) if len(args) > 1 else 10
     if not 1 <= count <= 10_000:
         raise ValidationError("next_runs: n must be between 1 and 10000", code="INVALID_ARGUMENT")
@@ -185,7 +222,9 @@ async def _next_runs(ctx: Introspection, named: dict[str, object], positional: l
     rows: list[tuple[Any, ...]] = []
     if task.schedule is not None and not task.after:
         anchor = rec.resumed_on or rec.created_on
-        fires = schedules.next_runs(task.schedule, count, after=after, anchor=anchor, dst_policy=task.dst_policy)
+        fires = schedules.next_runs(
+            task.schedule, count, after=after, anchor=anchor, dst_policy=task.dst_policy
+        )
         tz = getattr(task.schedule, "timezone", "UTC")
         for i, f in enumerate(fires, 1):
             rows.append((name.name, i, f.utc, f.local.isoformat(), tz, f.note))
@@ -204,7 +243,9 @@ async def _task_history(ctx: Introspection, named: dict[str, object], positional
     return await history_table(ctx, named, all_rows=False)
 
 
-async def _system_task_history(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+async def _system_task_history(
+    ctx: Introspection, named: dict[str, object], positional: list[object]
+) -> pa.Table:
     from tasksql.sysviews.history import history_table
 
     return await history_table(ctx, {}, all_rows=True)

@@ -54,8 +54,15 @@ TABLE_FUNCTIONS = frozenset(
 SCALAR_FUNCTIONS = frozenset({"stream_status"})
 _SCALAR_PREFIX = "system$"
 
-_TRIGGERS = ("system", "next_runs", "task_history", "task_graphs", "task_dependents", "notification_history",
-             "stream_status")  # fmt: skip
+_TRIGGERS = (
+    "system",
+    "next_runs",
+    "task_history",
+    "task_graphs",
+    "task_dependents",
+    "notification_history",
+    "stream_status",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from tasksql import schedules
+from tasksql.errors import TasksqlError
 from tasksql.model import (
     ClassBody,
     CronSchedule,
@@ -18,6 +21,7 @@ from tasksql.model import (
     SqlBody,
     TaskDef,
     TaskRecord,
+    TaskState,
     effective_overlap,
 )
 from tasksql.sql.render import render_body, render_interval
@@ -75,7 +79,19 @@ def definition_text(task: TaskDef) -> str:
     return render_body(task.body)
 
 
-def task_row(rec: TaskRecord, last: tuple[str, Any] | None) -> tuple[Any, ...]:
+def next_time(rec: TaskRecord, now: datetime) -> datetime | None:
+    """The stored next instant of a started task; for a suspended one, when it would first run if it
+    were resumed at ``now`` (so SHOW TASKS answers "when would this run?" before RESUME)."""
+    task = rec.definition
+    if rec.state is TaskState.STARTED or task.schedule is None or task.after or task.finalize is not None:
+        return rec.next_fire_at
+    try:
+        return schedules.build(task.schedule, anchor=now, dst_policy=task.dst_policy).next_fire(now)
+    except TasksqlError:
+        return None
+
+
+def task_row(rec: TaskRecord, last: tuple[str, Any] | None, now: datetime) -> tuple[Any, ...]:
     task = rec.definition
     overlap = effective_overlap(task)
     return (
@@ -103,7 +119,7 @@ def task_row(rec: TaskRecord, last: tuple[str, Any] | None) -> tuple[Any, ...]:
         str(task.finalize) if task.finalize else None,
         rec.version,
         rec.spelling.value,
-        rec.next_fire_at,
+        next_time(rec, now),
         last[0] if last else None,
         last[1] if last else None,
     )
