@@ -11,7 +11,6 @@ the parsed iterator for each query, so a query costs only the iteration.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 
 from cronsim import CronSim, CronSimError
@@ -29,7 +28,7 @@ class WallMatcher:
         :func:`~tasksql.schedules.cronexpr.parse_cron` accepted (a defect; reported, not hidden).
     """
 
-    __slots__ = ("_template",)
+    __slots__ = ("_state", "_template")
 
     def __init__(self, expr: CronExpr) -> None:
         try:
@@ -38,6 +37,8 @@ class WallMatcher:
             self._template = CronSim(expr.normalized, _ORIGIN)
         except CronSimError as exc:
             raise ScheduleError(f"invalid cron expression {expr.text!r}: {exc}", code="INVALID_CRON") from exc
+        # The parsed state (field sets are only read while iterating, so clones can share them).
+        self._state = dict(vars(self._template))
 
     def next_after(self, wall: datetime) -> datetime | None:
         """The first matching wall time strictly after the naive ``wall``; None if there is none
@@ -56,7 +57,8 @@ class WallMatcher:
             return ""
 
     def _step(self, wall: datetime, *, reverse: bool) -> datetime | None:
-        it = copy.copy(self._template)
+        it = CronSim.__new__(CronSim)
+        it.__dict__.update(self._state)
         # cronsim drops microseconds and ticks one second before matching (forward), or treats
         # the dropped fraction as that first tick (backward): both give "strictly after/before".
         it.dt = wall.replace(microsecond=0, tzinfo=None)
