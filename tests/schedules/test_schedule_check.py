@@ -100,3 +100,18 @@ def test_unknown_spec_type() -> None:
     assert err.value.code == "INVALID_SCHEDULE"
     with pytest.raises(ScheduleError):
         build(42, anchor=ANCHOR)  # type: ignore[arg-type]
+
+
+def test_dst_policy_names_are_accepted_and_unknown_ones_refused() -> None:
+    spec = CronSchedule("30 1 * * *", "America/Los_Angeles")
+    rule = build(spec, anchor=ANCHOR, dst_policy="snowflake")  # type: ignore[arg-type]
+    assert isinstance(rule, CronRule)
+    assert rule.policy is DstPolicy.SNOWFLAKE
+    for attempt in (
+        lambda: check(spec, "DEBIAN"),  # type: ignore[arg-type]
+        lambda: build(IntervalSchedule(1_000), anchor=ANCHOR, dst_policy="DEBIAN"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ScheduleError) as err:
+            attempt()
+        assert err.value.code == "INVALID_SCHEDULE"
+        assert err.value.message == "unknown DST policy 'DEBIAN'; expected STANDARD or SNOWFLAKE"

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import ClassVar
 
 from tasksql.clock import utc
+from tasksql.errors import ScheduleError
 from tasksql.model import CronSchedule, DstPolicy
 from tasksql.schedules.base import FireTime, PreviousRun, Schedule
 from tasksql.schedules.cronexpr import CronExpr, parse_cron
@@ -62,19 +63,35 @@ class _Skipped:
         return f"DST gap: {clock_text(self.first)} to {clock_text(self.last)} do not exist, skipped"
 
 
+def policy_of(value: DstPolicy | str | None) -> DstPolicy:
+    """``value`` as a :class:`DstPolicy` (None means STANDARD; names are case-insensitive).
+
+    :raises ScheduleError: code ``INVALID_SCHEDULE`` for an unknown policy name.
+    """
+    if value is None:
+        return DstPolicy.STANDARD
+    try:
+        return DstPolicy(str(value).upper())
+    except ValueError:
+        known = " or ".join(p.value for p in DstPolicy)
+        raise ScheduleError(
+            f"unknown DST policy {value!r}; expected {known}", code="INVALID_SCHEDULE"
+        ) from None
+
+
 class CronRule(Schedule):
     """A cron expression evaluated in a time zone under a DST policy.
 
-    :raises ScheduleError: from the constructor: ``INVALID_CRON`` (with the span of the bad field)
-        or ``UNKNOWN_TIMEZONE``.
+    :raises ScheduleError: from the constructor: ``INVALID_CRON`` (with the span of the bad field),
+        ``UNKNOWN_TIMEZONE``, or ``INVALID_SCHEDULE`` for an unknown DST policy.
     """
 
     kind: ClassVar[str] = "cron"
 
-    def __init__(self, expr: str, timezone: str = "UTC", dst_policy: DstPolicy | None = None) -> None:
+    def __init__(self, expr: str, timezone: str = "UTC", dst_policy: DstPolicy | str | None = None) -> None:
         self.expr: CronExpr = parse_cron(expr)
         self.zone: tzinfo = load_zone(timezone)
-        self.policy: DstPolicy = dst_policy or DstPolicy.STANDARD
+        self.policy: DstPolicy = policy_of(dst_policy)
         self._matcher = WallMatcher(self.expr)
         fixed = self.expr.fixed_time
         # Debian cron only adjusts fixed-time jobs; Snowflake adjusts nothing.

@@ -18,7 +18,7 @@ from tasksql.model import (
     ScheduleSpec,
 )
 from tasksql.schedules.base import Schedule
-from tasksql.schedules.cron import CronRule
+from tasksql.schedules.cron import CronRule, policy_of
 from tasksql.schedules.custom import PythonSchedule, check_custom
 from tasksql.schedules.delay import FixedDelay
 from tasksql.schedules.durations import check_ms
@@ -38,8 +38,10 @@ def build(spec: ScheduleSpec, *, anchor: datetime, dst_policy: DstPolicy | None 
     A custom schedule's class is imported and constructed here.
 
     :raises ScheduleError: codes ``INVALID_INTERVAL``, ``INVALID_CRON`` (with a span relative to
-        ``spec.expr``), ``UNKNOWN_TIMEZONE`` or ``INVALID_SCHEDULE``.
+        ``spec.expr``), ``UNKNOWN_TIMEZONE`` or ``INVALID_SCHEDULE`` (custom class problems, an
+        unknown DST policy).
     """
+    policy_of(dst_policy)
     if isinstance(spec, IntervalSchedule):
         return FixedRate.from_spec(spec, anchor=anchor)
     if isinstance(spec, DelaySchedule):
@@ -59,6 +61,7 @@ def check(spec: ScheduleSpec, dst_policy: DstPolicy | None = None) -> None:
 
     :raises ScheduleError: as :func:`build`.
     """
+    policy_of(dst_policy)
     if isinstance(spec, IntervalSchedule):
         check_ms(spec.every_ms, "interval")
     elif isinstance(spec, DelaySchedule):
