@@ -147,6 +147,8 @@ async def supervise(
             raise
         if not fut.done():
             await _stop(loop, stop, fut, trigger.result(), grace)
+        if fut.done():
+            _release(slots, stop)  # now, so that `running` is exact when the caller resumes
         return _outcome(fut, stop, what, timeout, token)
     finally:
         if timer is not None:
@@ -210,8 +212,9 @@ def _submit(
 
 
 def _release(slots: Slots, stop: Interrupter) -> None:
-    slots.running.pop(stop, None)
-    slots.semaphore.release()
+    """Free the job's slot, once: whichever of the waiter and the worker's callback comes first."""
+    if slots.running.pop(stop, None) is not None:
+        slots.semaphore.release()
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> None:
