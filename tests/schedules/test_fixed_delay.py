@@ -34,20 +34,35 @@ def test_next_run_is_a_delay_after_the_previous_end() -> None:
     assert nxt.isoformat() == "2025-06-02T09:00:22.500000+00:00"
 
 
-def test_overdue_next_run_is_due_at_once_but_strictly_after() -> None:
-    # The previous run ended 09:00:17 but the scheduler asks only at 09:10 (it was down):
-    # last_end + delay = 09:00:22 has passed, so the run is due now: after + 1 ms.
+def test_asked_late_the_next_run_keeps_the_rhythm_of_the_previous_end() -> None:
+    # The previous run ended 09:00:17 but the scheduler asks only at 09:10:00 (it was down):
+    # 09:00:22 has passed; the next run is the next step of 09:00:17 + k * 5 s, 09:10:02.
     schedule = FixedDelay(5_000, anchor=ANCHOR)
     nxt = schedule.next_fire(at("2025-06-02T09:10:00+00:00"), last_end=at("2025-06-02T09:00:17+00:00"))
     assert nxt is not None
-    assert nxt.isoformat() == "2025-06-02T09:10:00.001000+00:00"
+    assert nxt.isoformat() == "2025-06-02T09:10:02+00:00"
+
+
+def test_walking_instants_without_last_end_steps_one_delay_at_a_time() -> None:
+    # A planner that walks next_fire(previous) sees one run per delay, never a burst.
+    schedule = FixedDelay(5_000, anchor=ANCHOR)
+    walked = []
+    when = ANCHOR
+    for _ in range(3):
+        nxt = schedule.next_fire(when)
+        assert nxt is not None
+        walked.append(nxt.isoformat())
+        when = nxt
+    assert walked == ["2025-06-02T09:00:05+00:00", "2025-06-02T09:00:10+00:00", "2025-06-02T09:00:15+00:00"]
 
 
 def test_after_exactly_on_the_instant_gives_a_later_one() -> None:
     schedule = FixedDelay(5_000, anchor=ANCHOR)
-    nxt = schedule.next_fire(at("2025-06-02T09:00:05+00:00"))
-    assert nxt is not None
-    assert nxt > at("2025-06-02T09:00:05+00:00")
+    end = at("2025-06-02T09:00:17+00:00")
+    assert schedule.next_fire(at("2025-06-02T09:00:05+00:00")) == at("2025-06-02T09:00:10+00:00")
+    assert schedule.next_fire(at("2025-06-02T09:00:22+00:00"), last_end=end) == at(
+        "2025-06-02T09:00:27+00:00"
+    )
 
 
 def test_next_runs_assumes_runs_end_when_they_start() -> None:

@@ -2,9 +2,12 @@
 
 Before the first run there is no previous end, so the first run is ``anchor + delay`` (the
 anchor is the moment the task was resumed or created started). The result is always strictly
-after ``after``: when ``last_end + delay`` has already passed (the scheduler was down, or it asks
-late), the next run is due at once, which this schedule expresses as ``after`` plus one
-millisecond rather than as an instant in the past.
+after ``after``: it is the first instant of ``base + k * delay`` (``k >= 1``) after ``after``,
+where ``base`` is the previous end, or the anchor before the first run. Asked at the end of a run
+(``after == last_end``), that is exactly ``last_end + delay``. Asked late, after a downtime, it
+is the next step of the same rhythm rather than an instant in the past; and a caller that walks
+instants with ``next_fire(previous)`` and no ``last_end`` sees the grid of a fixed-rate schedule,
+one delay apart.
 """
 
 from __future__ import annotations
@@ -15,10 +18,7 @@ from typing import ClassVar
 from tasksql.clock import utc
 from tasksql.model import DelaySchedule
 from tasksql.schedules.base import PreviousRun, Schedule
-from tasksql.schedules.durations import check_ms, phrase
-
-#: How far after ``after`` an overdue fixed-delay run is placed (schedules work in milliseconds).
-OVERDUE_STEP = timedelta(milliseconds=1)
+from tasksql.schedules.durations import check_ms, next_on_grid, phrase
 
 
 class FixedDelay(Schedule):
@@ -47,16 +47,11 @@ class FixedDelay(Schedule):
         last_end: datetime | None = None,
         last_result: PreviousRun | None = None,
     ) -> datetime | None:
-        """``max(base + delay, after + 1 ms)`` where ``base`` is ``last_end`` or the anchor.
-
-        None when that is past the end of the calendar (year 9999).
+        """The first ``base + k * delay`` (``k >= 1``) strictly after ``after``, where ``base`` is
+        ``last_end``, or the anchor before the first run. None past the end of the calendar.
         """
-        after = utc(after)
         base = self.anchor if last_end is None else utc(last_end)
-        try:
-            return max(base + self.delay, after + OVERDUE_STEP)
-        except OverflowError:
-            return None
+        return next_on_grid(base, self.delay, utc(after))
 
     def describe(self) -> str:
         return f"{phrase(self.delay_ms)} after each run ends"

@@ -1,8 +1,8 @@
-"""Millisecond durations: validation and English phrases for ``describe()``."""
+"""Millisecond durations: validation, grid arithmetic and English phrases for ``describe()``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tasksql.errors import ScheduleError
 
@@ -45,3 +45,16 @@ def phrase(ms: int) -> str:
             count = ms // size
             return f"{count} {unit}" + ("" if count == 1 else "s")
     raise AssertionError("unreachable: every whole number of ms is a count of milliseconds")
+
+
+def next_on_grid(base: datetime, step: timedelta, after: datetime) -> datetime | None:
+    """The smallest ``base + k * step`` with ``k >= 1`` strictly after ``after``; None past year 9999.
+
+    Integer division of timedeltas is exact (microseconds), so there is no float drift even for
+    sub-second steps or instants centuries from ``base``.
+    """
+    k = 1 if after < base else (after - base) // step + 1
+    try:
+        return base + step * k
+    except OverflowError:
+        return None

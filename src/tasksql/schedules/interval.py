@@ -16,7 +16,7 @@ from typing import ClassVar
 from tasksql.clock import utc
 from tasksql.model import IntervalSchedule
 from tasksql.schedules.base import PreviousRun, Schedule
-from tasksql.schedules.durations import check_ms, phrase
+from tasksql.schedules.durations import check_ms, next_on_grid, phrase
 
 
 class FixedRate(Schedule):
@@ -50,14 +50,7 @@ class FixedRate(Schedule):
         ``last_end`` and ``last_result`` do not move a fixed-rate grid. None when the next
         instant is past the end of the calendar (year 9999).
         """
-        after = utc(after)
-        # Integer division of timedeltas is exact (microseconds), so there is no float drift
-        # even for sub-second intervals or instants centuries from the anchor.
-        k = 1 if after < self.anchor else (after - self.anchor) // self.every + 1
-        try:
-            return self.anchor + self.every * k
-        except OverflowError:
-            return None
+        return next_on_grid(self.anchor, self.every, utc(after))
 
     def describe(self) -> str:
         return f"every {phrase(self.every_ms)}"
