@@ -12,23 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from tasksql.errors import Span, ValidationError
-from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.cursor import Cursor, conflicting, describe, duplicate
 from tasksql.sql.properties import Property, conflicts_with, suggest
 from tasksql.sql.schedule_values import ParsedSchedule
 from tasksql.sql.tokens import Token, TokenKind
 from tasksql.sql.values import parse_literal
-
-
-def duplicate(cur: Cursor, what: str, at: Token | Span) -> ValidationError:
-    err = cur.error(f"{what} is given more than once", at=at, code="DUPLICATE_CLAUSE", cls=ValidationError)
-    assert isinstance(err, ValidationError)
-    return err
-
-
-def conflicting(cur: Cursor, message: str, at: Token | Span) -> ValidationError:
-    err = cur.error(message, at=at, code="CONFLICTING_OPTIONS", cls=ValidationError)
-    assert isinstance(err, ValidationError)
-    return err
 
 
 class Assignments:
@@ -76,17 +64,24 @@ class Assignments:
 
     def _record(self, prop: Property, first: Token, value: Any, value_span: Span) -> None:
         cur = self.cur
+        label = " ".join(prop.words)
         if prop.key in self.keys:
-            raise duplicate(cur, prop.key, first)
+            raise duplicate(cur, label, first)
         for other, only_if_different in conflicts_with(prop.key):
             if other not in self.keys:
                 continue
             if only_if_different and self.values.get(prop.field) == value:
                 self.keys[prop.key] = first
                 return
-            raise conflicting(cur, f"{prop.key} cannot be used together with {other}", first)
+            raise conflicting(cur, f"{label} cannot be used together with {other.replace('_', ' ')}", first)
         if prop.field in self.values:
-            raise duplicate(cur, prop.key, first)
+            earlier = next(k for k, t in self.keys.items() if self.field_tokens.get(prop.field) is t)
+            raise cur.error(
+                f"{label} sets what {earlier.replace('_', ' ')} already set",
+                at=first,
+                code="DUPLICATE_CLAUSE",
+                cls=ValidationError,
+            )
         self.keys[prop.key] = first
         self.field_tokens[prop.field] = first
         self.values[prop.field] = value

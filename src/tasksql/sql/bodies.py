@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.model import ClassBody, LocationKind, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody
-from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.cursor import Cursor, describe, duplicate
 from tasksql.sql.names import parse_name
 from tasksql.sql.schedule_values import parse_class_path
 from tasksql.sql.tokens import Token, TokenKind
@@ -98,9 +98,7 @@ def parse_maintenance(cur: Cursor, type_tok: Token) -> MaintenanceBody:
     while cur.at_word("LOCATION", "OPTIONS"):
         clause = cur.next()
         if clause.upper in seen:
-            raise cur.error(
-                f"{clause.upper} is given twice", at=clause, code="DUPLICATE_CLAUSE", cls=ValidationError
-            )
+            raise duplicate(cur, clause.upper, clause)
         seen[clause.upper] = clause
         if clause.upper == "LOCATION":
             location, location_name = _location(cur, kind)
@@ -151,9 +149,7 @@ def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
         cur.pos += 1
         key = key_tok.text.lower()
         if key in keys:
-            raise cur.error(
-                f"option {key} is given twice", at=key_tok, code="DUPLICATE_CLAUSE", cls=ValidationError
-            )
+            raise duplicate(cur, f"option {key}", key_tok)
         keys.add(key)
         cur.expect("=")
         out.append((key, parse_literal(cur, "an option value")))

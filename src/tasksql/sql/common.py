@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tasksql.sql.assignments import conflicting
-from tasksql.sql.cursor import Cursor
+from tasksql.sql.cursor import Cursor, conflicting
 from tasksql.sql.tokens import Token
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError
+from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError, ValidationError
 from tasksql.sql.tokenizer import LineIndex
 from tasksql.sql.tokens import Token, TokenKind
 
@@ -182,8 +182,9 @@ class Cursor:
         """A syntax error at the next token, listing what would have been accepted there."""
         tok = self.peek()
         where = f" {context}" if context else ""
+        found = "end of the statement" if tok is None else describe(tok)
         listed = ", ".join(expected)
-        return self.error(f"unexpected {describe(tok)}{where}; expected {listed}", at=tok, expected=expected)
+        return self.error(f"unexpected {found}{where}; expected {listed}", at=tok, expected=expected)
 
 
 def describe(tok: Token | None) -> str:
@@ -199,3 +200,15 @@ def describe(tok: Token | None) -> str:
     if tok.kind is TokenKind.IDENT:
         return f"identifier {tok.raw}"
     return f"'{tok.raw}'"
+
+
+def duplicate(cur: Cursor, what: str, at: Token | Span) -> ValidationError:
+    err = cur.error(f"{what} is given more than once", at=at, code="DUPLICATE_CLAUSE", cls=ValidationError)
+    assert isinstance(err, ValidationError)
+    return err
+
+
+def conflicting(cur: Cursor, message: str, at: Token | Span) -> ValidationError:
+    err = cur.error(message, at=at, code="CONFLICTING_OPTIONS", cls=ValidationError)
+    assert isinstance(err, ValidationError)
+    return err

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from tasksql.errors import Span, ValidationError
 from tasksql.model import OnError, QualifiedName
-from tasksql.sql.assignments import Assignments, conflicting, duplicate, read_dotted_key
+from tasksql.sql.assignments import Assignments, read_dotted_key
 from tasksql.sql.bodies import parse_sql_body
 from tasksql.sql.common import expect_end, parse_if_exists
-from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.cursor import Cursor, conflicting, describe, duplicate
 from tasksql.sql.names import parse_name, parse_name_list
 from tasksql.sql.properties import match_property, suggest, unset_property
 from tasksql.sql.schedule_values import check_schedule

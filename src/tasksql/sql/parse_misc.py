@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from tasksql.errors import Span
 from tasksql.model import QualifiedName
-from tasksql.sql.assignments import duplicate
 from tasksql.sql.common import expect_end, parse_if_exists
-from tasksql.sql.cursor import Cursor
+from tasksql.sql.cursor import Cursor, duplicate
 from tasksql.sql.names import is_name_start, parse_name
 from tasksql.sql.statements import (
     AlterTask,

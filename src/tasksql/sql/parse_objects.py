@@ -27,7 +27,6 @@ from typing import Any
 
 from tasksql.errors import NotSupportedError, Span, ValidationError
 from tasksql.model import IntegrationDef, QualifiedName, WarehouseDef, WarehouseType, Webhook
-from tasksql.sql.assignments import duplicate
 from tasksql.sql.common import (
     CreatePrefix,
     expect_end,
@@ -35,7 +34,7 @@ from tasksql.sql.common import (
     parse_if_not_exists,
     reject_or_alter,
 )
-from tasksql.sql.cursor import Cursor, describe
+from tasksql.sql.cursor import Cursor, describe, duplicate
 from tasksql.sql.names import parse_name, parse_simple_name
 from tasksql.sql.properties import suggest
 from tasksql.sql.statements import (

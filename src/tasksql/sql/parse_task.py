@@ -31,7 +31,7 @@ from tasksql.model import (
     Spelling,
     TaskDef,
 )
-from tasksql.sql.assignments import Assignments, conflicting, duplicate
+from tasksql.sql.assignments import Assignments
 from tasksql.sql.bodies import (
     missing_body,
     parse_class_scheduler,
@@ -40,7 +40,7 @@ from tasksql.sql.bodies import (
     parse_sql_body,
 )
 from tasksql.sql.common import CreatePrefix, expect_end, parse_if_not_exists
-from tasksql.sql.cursor import Cursor
+from tasksql.sql.cursor import Cursor, conflicting, duplicate
 from tasksql.sql.names import parse_name, parse_name_list
 from tasksql.sql.properties import match_property
 from tasksql.sql.schedule_values import check_schedule

@@ -12,6 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from tasksql.errors import ScheduleError, TasksqlError, ValidationError
+from tasksql.model import RESERVED_WORDS
 from tasksql.sql.cursor import Cursor, describe
 from tasksql.sql.located import Located, string_contents
 from tasksql.sql.tokens import Token, TokenKind
@@ -130,7 +131,7 @@ def parse_unquoted_interval(cur: Cursor, *, schedule: bool) -> int:
         and (
             unit_tok.upper in UNITS
             or unit_tok.start == num.end  # "5x": glued to the number, so certainly meant as a unit
-            or _plausible_unit(unit_tok.text)
+            or _taken_as_unit(cur, unit_tok)
         )
     ):
         cur.pos += 1
@@ -138,10 +139,16 @@ def parse_unquoted_interval(cur: Cursor, *, schedule: bool) -> int:
     return interval_ms(cur, number, None, number_at, None, schedule=schedule)
 
 
-def _plausible_unit(word: str) -> bool:
-    """A misspelt unit ("MINUET", "SECS.") rather than the next clause's keyword."""
-    w = word.upper()
-    return any(w.startswith(u[:3]) for u in UNIT_NAMES) or w.endswith(("SECOND", "SECONDS"))
+#: Words that end an interval without a unit rather than being a (misspelt) unit.
+_CLAUSE_WORDS = frozenset({"RUN", "ON", "OPTIONS", "LOCATION", "CONTACT", "CLASS"})
+
+
+def _taken_as_unit(cur: Cursor, tok: Token) -> bool:
+    """Whether a word after a number is meant as its unit: not a keyword, not a ``KEY =``."""
+    after = cur.peek(1)
+    if after is not None and after.kind is TokenKind.EQ:
+        return False
+    return tok.text.lower() not in RESERVED_WORDS and tok.upper not in _CLAUSE_WORDS
 
 
 def parse_interval(cur: Cursor, *, schedule: bool = False) -> int:
