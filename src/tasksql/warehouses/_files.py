@@ -10,8 +10,8 @@ from tasksql.errors import WarehouseError
 def file_path(url: str, scheme: str, base_dir: Path) -> Path:
     """The file a ``scheme`` URL names; relative paths are taken from ``base_dir``.
 
-    Accepted: ``scheme:///abs/path``, ``scheme://rel/path`` and ``scheme:rel/path`` (relative),
-    or a bare path.
+    Accepted: ``scheme:///abs/path`` (also ``scheme:////abs/path``), ``scheme://rel/path`` and
+    ``scheme:rel/path`` (relative), or a bare path.
 
     :raises WarehouseError: the URL has another scheme or no path (code ``INVALID_URL``).
     """
@@ -25,6 +25,8 @@ def file_path(url: str, scheme: str, base_dir: Path) -> Path:
             )
         text = rest[2:] if rest.startswith("//") else rest
         text = text.split("?", 1)[0]
+        if text.startswith("//"):  # sqlite:////abs/path (SQLAlchemy's spelling) is /abs/path too
+            text = "/" + text.lstrip("/")
     if not text:
         raise WarehouseError(f"the {scheme} URL {url!r} names no file", code="INVALID_URL")
     path = Path(text).expanduser()

@@ -63,19 +63,20 @@ def parse_table_name(text: str) -> TableName:
     """
     parts: list[str] = []
     quoted: list[bool] = []
-    pos = 0
-    while True:
+    pos, valid = 0, False
+    while len(parts) < 3:
         m = _PART.match(text, pos)
         if m is None:
+            valid = False  # nothing, or a dot with no name after it
             break
         parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
         quoted.append(m.group(1) is not None)
-        pos = m.end()
-        if pos < len(text) and text[pos] == "." and len(parts) < 3:
-            pos += 1
+        pos, valid = m.end(), True
+        if pos < len(text) and text[pos] == ".":
+            pos, valid = pos + 1, False
             continue
         break
-    if not parts or pos != len(text) or any(p == "" for p in parts):
+    if not valid or pos != len(text) or any(p == "" for p in parts):
         raise QueryFailed(
             f"not a valid table name: {text!r}", code="INVALID_NAME", sqlstate=SQLSTATE_INVALID_NAME
         )

@@ -1,0 +1,169 @@
+"""WarehouseRegistry: definitions to open warehouses, cached by name, re-created when changed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tasksql.errors import NotSupportedError, QueryCancelled, WarehouseError
+from tasksql.model import WarehouseDef, WarehouseType
+from tasksql.warehouses.base import CancelToken
+from tasksql.warehouses.duckdb import DuckDBWarehouse
+from tasksql.warehouses.registry import WarehouseRegistry
+from tasksql.warehouses.sqlite import SQLiteWarehouse
+
+from .support import SLOW, until
+
+
+@pytest.fixture
+async def registry(tmp_path: Path) -> AsyncIterator[WarehouseRegistry]:
+    reg = WarehouseRegistry(tmp_path)
+    yield reg
+    await reg.close_all()
+
+
+async def test_default_warehouse_is_the_data_directory_duckdb(
+    registry: WarehouseRegistry, tmp_path: Path
+) -> None:
+    w = await registry.get(WarehouseDef(name="default"))
+    assert isinstance(w, DuckDBWarehouse)
+    assert w.database is registry.duckdb
+    assert (w.name, w.dialect, w.type) == ("default", "duckdb", WarehouseType.DUCKDB)
+    await w.execute("CREATE TABLE t AS SELECT 1 AS a")
+    assert (tmp_path / "warehouse.duckdb").exists()
+
+
+async def test_named_duckdb_warehouses_are_pools_over_the_same_data(registry: WarehouseRegistry) -> None:
+    default = await registry.get(WarehouseDef(name="default"))
+    etl = await registry.get(WarehouseDef(name="etl", max_concurrency=2))
+    assert etl is not default
+    assert etl.max_concurrency == 2
+    await default.execute("CREATE TABLE t AS SELECT 5 AS a")
+    assert (await etl.execute("SELECT a FROM t")).rows == [(5,)]
+
+
+async def test_same_definition_same_warehouse(registry: WarehouseRegistry) -> None:
+    a = await registry.get(WarehouseDef(name="etl", max_concurrency=3, comment="x"))
+    b = await registry.get(WarehouseDef(name="etl", max_concurrency=3, comment="x"))
+    assert a is b
+    both = await asyncio.gather(*(registry.get(WarehouseDef(name="fresh")) for _ in range(5)))
+    assert all(w is both[0] for w in both)
+
+
+async def test_changed_definition_gets_a_new_warehouse_and_the_old_one_finishes_first(
+    registry: WarehouseRegistry,
+) -> None:
+    old = await registry.get(WarehouseDef(name="etl", max_concurrency=1))
+    token = CancelToken()
+    running = asyncio.create_task(old.execute(SLOW["duckdb"], token=token))
+    assert await until(lambda: old.running == 1)
+    new = await registry.get(WarehouseDef(name="etl", max_concurrency=4))
+    assert new is not old and new.max_concurrency == 4
+    assert (await new.execute("SELECT 1")).rows == [(1,)]
+    await asyncio.sleep(0.2)
+    assert old.running == 1  # retired, not killed: what it runs goes on
+    token.cancel()
+    with pytest.raises(QueryCancelled):
+        await running
+
+    async def old_is_closed() -> bool:
+        try:
+            await old.execute("SELECT 1")
+        except WarehouseError as exc:
+            return exc.code == "WAREHOUSE_CLOSED"
+        return False
+
+    for _ in range(200):
+        if await old_is_closed():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("the retired warehouse was not closed")
+
+
+async def test_sqlite_warehouses_by_absolute_and_relative_url(
+    registry: WarehouseRegistry, tmp_path: Path
+) -> None:
+    absolute = await registry.get(
+        WarehouseDef(name="abs", type=WarehouseType.SQLITE, url=f"sqlite://{tmp_path}/abs.db")
+    )
+    relative = await registry.get(WarehouseDef(name="rel", type=WarehouseType.SQLITE, url="sqlite:rel.db"))
+    assert isinstance(absolute, SQLiteWarehouse) and isinstance(relative, SQLiteWarehouse)
+    assert absolute.path == tmp_path / "abs.db"
+    assert relative.path == tmp_path / "rel.db"
+    await relative.execute("CREATE TABLE t (a INTEGER)")
+    assert (tmp_path / "rel.db").exists()
+
+
+async def test_a_duckdb_url_is_a_separate_database(registry: WarehouseRegistry, tmp_path: Path) -> None:
+    default = await registry.get(WarehouseDef(name="default"))
+    other = await registry.get(WarehouseDef(name="other", url="duckdb:other.duckdb"))
+    await default.execute("CREATE TABLE only_default (a INTEGER)")
+    assert await other.table_columns("only_default") is None
+    assert (tmp_path / "other.duckdb").exists()
+
+
+@pytest.mark.parametrize("kind", [WarehouseType.MYSQL, WarehouseType.CLICKHOUSE])
+async def test_types_without_backend_are_not_supported(
+    registry: WarehouseRegistry, kind: WarehouseType
+) -> None:
+    with pytest.raises(NotSupportedError) as info:
+        await registry.get(WarehouseDef(name="x", type=kind, url="x://h/db"))
+    assert info.value.message == f"warehouse type {kind.value} is not supported yet"
+
+
+@pytest.mark.parametrize("kind", [WarehouseType.SQLITE, WarehouseType.POSTGRES])
+async def test_file_and_server_types_need_a_url(registry: WarehouseRegistry, kind: WarehouseType) -> None:
+    with pytest.raises(WarehouseError):
+        await registry.get(WarehouseDef(name="x", type=kind))
+
+
+async def test_a_failed_open_is_not_cached(registry: WarehouseRegistry, tmp_path: Path) -> None:
+    d = WarehouseDef(name="lite", type=WarehouseType.SQLITE, url=f"sqlite:///{tmp_path}/later/x.db")
+    with pytest.raises(WarehouseError):
+        await registry.get(d)
+    (tmp_path / "later").mkdir()
+    w = await registry.get(d)
+    assert (await w.execute("SELECT 1")).rows == [(1,)]
+
+
+async def test_discard_closes_the_warehouse(registry: WarehouseRegistry) -> None:
+    w = await registry.get(WarehouseDef(name="etl"))
+    await registry.discard("etl")
+    assert await until(lambda: w.running == 0)
+    for _ in range(100):
+        try:
+            await w.execute("SELECT 1")
+        except WarehouseError:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("a discarded warehouse still runs statements")
+    again = await registry.get(WarehouseDef(name="etl"))
+    assert again is not w
+
+
+async def test_close_all(tmp_path: Path) -> None:
+    reg = WarehouseRegistry(tmp_path)
+    w = await reg.get(WarehouseDef(name="default"))
+    token = CancelToken()
+    running = asyncio.create_task(w.execute(SLOW["duckdb"], token=token))
+    assert await until(lambda: w.running == 1)
+    await reg.close_all()
+    with pytest.raises(WarehouseError):
+        await running
+    assert not reg.duckdb.is_open
+    with pytest.raises(WarehouseError) as info:
+        await reg.get(WarehouseDef(name="default"))
+    assert info.value.code == "WAREHOUSE_CLOSED"
+
+
+@pytest.mark.postgres
+async def test_postgres_warehouse(registry: WarehouseRegistry, pg_database: object) -> None:
+    url = pg_database.url  # type: ignore[attr-defined]
+    w = await registry.get(WarehouseDef(name="pg", type=WarehouseType.POSTGRES, url=url, max_concurrency=2))
+    assert (w.dialect, w.max_concurrency) == ("postgres", 2)
+    assert (await w.execute("SELECT current_database()")).rows == [(url.rsplit("/", 1)[1],)]
