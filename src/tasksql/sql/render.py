@@ -120,13 +120,18 @@ def task_clauses(task: TaskDef, spelling: Spelling | None = None, enabled: bool 
 def render_task(task: TaskDef) -> str:
     """The canonical ``CREATE TASK`` for a definition (``SHOW CREATE TASK``); it parses back to an
     equal definition."""
-    head = "CREATE TASK " + render_name(task.name) if task.name.name else "CREATE TASK"
-    return _layout(head, task_clauses(task))
+    if not task.name.name:
+        return _layout("CREATE TASK", task_clauses(task), anonymous=True)
+    return _layout("CREATE TASK " + render_name(task.name), task_clauses(task))
 
 
-def _layout(head: str, clauses: list[str]) -> str:
-    """The head and every clause on its own line, indented; the body (last) unindented."""
-    return "\n".join([head, *("  " + c for c in clauses[:-1]), clauses[-1]])
+def _layout(head: str, clauses: list[str], *, anonymous: bool = False) -> str:
+    """The head and every clause on its own line, indented; the body (last) unindented. A task
+    without a name (Ocient ``CREATE TASK TYPE ...``) has its body right after ``CREATE TASK``."""
+    *rest, body = clauses
+    if anonymous:
+        return "\n".join([f"{head} {body}", *("  " + c for c in rest)])
+    return "\n".join([head, *("  " + c for c in rest), body])
 
 
 def _create_head(kind: str, or_replace: bool, if_not_exists: bool, or_alter: bool = False) -> str:
@@ -143,9 +148,10 @@ def _create_head(kind: str, or_replace: bool, if_not_exists: bool, or_alter: boo
 
 def _create_task(s: st.CreateTask) -> str:
     head = _create_head("TASK", s.or_replace, s.if_not_exists, s.or_alter)
-    if s.name_given:
-        head += " " + render_name(s.definition.name)
-    return _layout(head, task_clauses(s.definition, s.spelling, s.enabled))
+    clauses = task_clauses(s.definition, s.spelling, s.enabled)
+    if not s.name_given:
+        return _layout(head, clauses, anonymous=True)
+    return _layout(f"{head} {render_name(s.definition.name)}", clauses)
 
 
 def _clone_task(s: st.CloneTask) -> str:
