@@ -64,7 +64,9 @@ def main(ctx: click.Context, data: str | None, fmt: str) -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.argument("text", required=False)
-@click.option("-f", "--file", "file", type=click.Path(exists=True, dir_okay=False), help="Run the statements in FILE.")
+@click.option(
+    "-f", "--file", "file", type=click.Path(exists=True, dir_okay=False), help="Run the statements in FILE."
+)
 @click.pass_obj
 def sql(obj: Ctx, text: str | None, file: str | None) -> None:
     """Run SQL statements (TEXT, or -f FILE, or standard input) and print their results.
@@ -110,7 +112,9 @@ def shell(obj: Ctx) -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port of the HTTP API and web UI (default 8765; 0 = any).")
+@click.option(
+    "--port", type=int, default=None, help="Port of the HTTP API and web UI (default 8765; 0 = any)."
+)
 @click.option("--node-id", default=None, help="This node's id (default: host-pid).")
 @click.option("--demo", is_flag=True, help="Create a small demo task (if missing) so something visibly runs.")
 @click.pass_obj

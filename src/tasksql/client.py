@@ -93,7 +93,9 @@ class RemoteServer:
     pid: int
     node_id: str
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 600) -> Any:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 600
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}

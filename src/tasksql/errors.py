@@ -287,7 +287,9 @@ def error_from_dict(data: dict[str, Any], source: str | None = None) -> TasksqlE
     cls = classes.get(str(data.get("type")), TasksqlError)
     span = None
     if data.get("line") is not None:
-        span = Span(int(data["line"]), int(data["column"]), int(data.get("start", 0)), int(data.get("end", 0)))
+        span = Span(
+            int(data["line"]), int(data["column"]), int(data.get("start", 0)), int(data.get("end", 0))
+        )
     err = cls.__new__(cls)
     TasksqlError.__init__(
         err,

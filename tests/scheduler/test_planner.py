@@ -82,13 +82,18 @@ def test_overlap_skips_with_reason_when_a_run_is_executing() -> None:
 
 def test_allowed_overlap_is_bounded_by_max_concurrent() -> None:
     policy = Policy(overlap_allowed=True, max_concurrent=2)
-    assert plan_fires(every(1), next_fire=at(1), now=at(1), running=1, policy=policy).decisions[0].action is Action.RUN
+    assert (
+        plan_fires(every(1), next_fire=at(1), now=at(1), running=1, policy=policy).decisions[0].action
+        is Action.RUN
+    )
     capped = plan_fires(every(1), next_fire=at(1), now=at(1), running=2, policy=policy).decisions[0]
     assert (capped.action, capped.code) == (Action.SKIP, "MAX_CONCURRENT_RUNS")
 
 
 def test_defer_while_running_records_nothing() -> None:
-    plan = plan_fires(every(1), next_fire=at(1), now=at(1), running=1, policy=Policy(defer_while_running=True))
+    plan = plan_fires(
+        every(1), next_fire=at(1), now=at(1), running=1, policy=Policy(defer_while_running=True)
+    )
     assert plan.deferred and not plan.decisions and plan.next_fire is None
 
 
@@ -110,6 +115,8 @@ def test_cron_instants_in_local_time() -> None:
     sched = schedules.build(CronSchedule("0 9 * * *", "Asia/Tokyo"), anchor=T0)
     first = sched.next_fire(T0)
     assert first is not None and first.isoformat() == "2026-03-02T00:00:00+00:00"  # 09:00 JST
-    plan = plan_fires(sched, next_fire=first, now=first + timedelta(milliseconds=2), running=0, policy=Policy())
+    plan = plan_fires(
+        sched, next_fire=first, now=first + timedelta(milliseconds=2), running=0, policy=Policy()
+    )
     assert iso([d.instant for d in plan.runs]) == ["2026-03-02T00:00:00+00:00"]
     assert plan.next_fire is not None and plan.next_fire.isoformat() == "2026-03-03T00:00:00+00:00"

@@ -21,6 +21,7 @@ from tasksql.catalog.base import (
     WarehouseRecord,
 )
 from tasksql.catalog.sqlite import SQLiteCatalog
+from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import ConfigError, NotSupportedError
 
 #: The catalog's file name inside a data directory.
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-def open_catalog(url_or_path: str) -> Catalog:
+def open_catalog(url_or_path: str, *, clock: Clock = SYSTEM_CLOCK) -> Catalog:
     """The catalog named by ``url_or_path``, not yet opened.
 
     * a file path, or ``sqlite://`` followed by one (``sqlite:///var/lib/tasksql/catalog.db`` is
@@ -67,4 +68,4 @@ def open_catalog(url_or_path: str) -> Catalog:
     path = Path(text).expanduser()
     if path.is_dir():
         path = path / CATALOG_FILE
-    return SQLiteCatalog(path)
+    return SQLiteCatalog(path, clock=clock)

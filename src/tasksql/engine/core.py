@@ -98,7 +98,7 @@ class Engine:
     async def open(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._catalog is None:
-            self._catalog = open_catalog(self.settings.effective_catalog_url)
+            self._catalog = open_catalog(self.settings.effective_catalog_url, clock=self.clock)
         await self._catalog.open()
         self.started_at = self.clock.now()
 

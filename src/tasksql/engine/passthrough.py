@@ -18,7 +18,9 @@ from tasksql.warehouses.base import Warehouse
 def node_info(engine: Engine) -> NodeInfo:
     return NodeInfo(
         cluster_id=engine.settings.cluster_id,
-        node_id=engine.settings.effective_node_id,
+        node_id=engine.scheduler.node_id
+        if engine.scheduler is not None
+        else engine.settings.effective_node_id,
         started_at=engine.started_at or engine.now(),
         host=socket.gethostname(),
         pid=os.getpid(),

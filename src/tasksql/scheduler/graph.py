@@ -148,8 +148,10 @@ def validate_change(tasks: Mapping[QualifiedName, TaskDef], changed: QualifiedNa
             code="TOO_MANY_PREDECESSORS",
         )
     if task.after and task.schedule is not None:
-        raise GraphError(f"task {changed} has predecessors (AFTER) and a SCHEDULE; a child task cannot "
-                         "have a schedule", code="CHILD_WITH_SCHEDULE")  # fmt: skip
+        raise GraphError(
+            f"task {changed} has predecessors (AFTER) and a SCHEDULE; a child task cannot have a schedule",
+            code="CHILD_WITH_SCHEDULE",
+        )
     graph = Graph(tasks)
     if task.finalize is not None:
         _check_finalizer(graph, changed, task.finalize)

@@ -88,19 +88,36 @@ def missed_summary_run(record: TaskRecord, summary: MissedSummary, now: datetime
         f"{count} earlier instants missed between {summary.first.isoformat()} and {summary.last.isoformat()}: "
         "the scheduler was not running"
     )
-    return new_run(record, scheduled_time=summary.first, state=RunState.SKIPPED,
-                   scheduled_from=ScheduledFrom.SCHEDULE, node_id=node_id, now=now,
-                   error_code="MISSED", error_message=message)  # fmt: skip
+    return new_run(
+        record,
+        scheduled_time=summary.first,
+        state=RunState.SKIPPED,
+        scheduled_from=ScheduledFrom.SCHEDULE,
+        node_id=node_id,
+        now=now,
+        error_code="MISSED",
+        error_message=message,
+    )
 
 
 def cancelled(rec: RunRecord, now: datetime, reason: str) -> RunOutcome:
-    return RunOutcome(run_id=rec.run_id, state=RunState.CANCELLED, completed_time=now, error_code="CANCELLED",
-                      error_message=reason)  # fmt: skip
+    return RunOutcome(
+        run_id=rec.run_id,
+        state=RunState.CANCELLED,
+        completed_time=now,
+        error_code="CANCELLED",
+        error_message=reason,
+    )
 
 
 def failed(rec: RunRecord, now: datetime, err: TasksqlError) -> RunOutcome:
-    return RunOutcome(run_id=rec.run_id, state=RunState.FAILED, completed_time=now, error_code=err.code,
-                      error_message=err.message)  # fmt: skip
+    return RunOutcome(
+        run_id=rec.run_id,
+        state=RunState.FAILED,
+        completed_time=now,
+        error_code=err.code,
+        error_message=err.message,
+    )
 
 
 def settle(entry: _HasFailures, task: TaskDef, outcome: RunOutcome) -> tuple[RunOutcome, TaskRuntime | None]:
@@ -116,11 +133,19 @@ def settle(entry: _HasFailures, task: TaskDef, outcome: RunOutcome) -> tuple[Run
     entry.failures += 1
     runtime = TaskRuntime(task_id=task_id or 0, consecutive_failures=entry.failures)
     if task.on_error is OnError.STOP:
-        return outcome, replace(runtime, state=TaskState.SUSPENDED, suspend_reason=SuspendReason.ON_ERROR_STOP,
-                                clear_next_fire=True)  # fmt: skip
+        return outcome, replace(
+            runtime,
+            state=TaskState.SUSPENDED,
+            suspend_reason=SuspendReason.ON_ERROR_STOP,
+            clear_next_fire=True,
+        )
     limit = effective_suspend_after(task)
     if limit and entry.failures >= limit:
         outcome = replace(outcome, state=RunState.FAILED_AND_AUTO_SUSPENDED)
-        runtime = replace(runtime, state=TaskState.SUSPENDED, suspend_reason=SuspendReason.AUTO_SUSPENDED,
-                          clear_next_fire=True)  # fmt: skip
+        runtime = replace(
+            runtime,
+            state=TaskState.SUSPENDED,
+            suspend_reason=SuspendReason.AUTO_SUSPENDED,
+            clear_next_fire=True,
+        )
     return outcome, runtime

@@ -16,7 +16,8 @@ Rules (docs/scheduling.md):
 - overlap: when a run of the task is executing and overlap is not allowed, a due instant is SKIPPED
   with the reason; when overlap is allowed, runs beyond ``max_concurrent`` are SKIPPED;
 - ``defer_while_running`` (fixed-delay schedules, VoltDB EVERY) means an instant that comes while a
-  run executes is not recorded at all: the schedule restarts from the end of that run.
+  run executes is not recorded at all: the schedule restarts from the end of that run;
+  ``next_from_end`` (fixed delay) means a started run leaves no next instant until it ends.
 """
 
 from __future__ import annotations
@@ -76,9 +77,12 @@ class Policy:
     misfire_grace: timedelta = timedelta(seconds=5)
     max_missed_rows: int = 100
     defer_while_running: bool = False
+    next_from_end: bool = False  #: fixed delay: the next instant is computed when the run ends
 
 
-def due_instants(schedule: Schedule, first: datetime, now: datetime) -> tuple[list[datetime], int, datetime | None]:
+def due_instants(
+    schedule: Schedule, first: datetime, now: datetime
+) -> tuple[list[datetime], int, datetime | None]:
     """Instants from ``first`` (itself due) up to ``now``: (listed, uncounted, next after now).
 
     Walks at most MAX_ENUMERATED instants; ``uncounted`` is how many more were skipped over by
@@ -135,6 +139,8 @@ def plan_fires(
     to_run = catch + due
     decisions.extend(_apply_overlap(to_run, running, policy))
     decisions.sort(key=lambda d: d.instant)
+    if policy.next_from_end and any(d.action is not Action.SKIP for d in decisions):
+        nxt = None
     return FirePlan(decisions=decisions, next_fire=nxt, summary=summary)
 
 
@@ -143,8 +149,14 @@ def _apply_overlap(instants: list[datetime], running: int, policy: Policy) -> li
     if not policy.overlap_allowed:
         for i, instant in enumerate(instants):
             if running:
-                out.append(Decision(instant, Action.SKIP, "OVERLAP",
-                                    "skipped: the previous run of the task was still executing"))  # fmt: skip
+                out.append(
+                    Decision(
+                        instant,
+                        Action.SKIP,
+                        "OVERLAP",
+                        "skipped: the previous run of the task was still executing",
+                    )
+                )
             else:
                 # catch-up ALL: later instants wait for the earlier ones instead of overlapping them
                 out.append(Decision(instant, Action.RUN if i == 0 else Action.QUEUE))
@@ -152,9 +164,15 @@ def _apply_overlap(instants: list[datetime], running: int, policy: Policy) -> li
     active = running
     for instant in instants:
         if active >= policy.max_concurrent:
-            out.append(Decision(instant, Action.SKIP, "MAX_CONCURRENT_RUNS",
-                                f"skipped: {active} runs of the task were executing "
-                                f"(MAX_CONCURRENT_RUNS = {policy.max_concurrent})"))  # fmt: skip
+            out.append(
+                Decision(
+                    instant,
+                    Action.SKIP,
+                    "MAX_CONCURRENT_RUNS",
+                    f"skipped: {active} runs of the task were executing "
+                    f"(MAX_CONCURRENT_RUNS = {policy.max_concurrent})",
+                )
+            )
             continue
         out.append(Decision(instant, Action.RUN))
         active += 1

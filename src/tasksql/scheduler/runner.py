@@ -120,11 +120,17 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         if task.when:
 
             async def evaluate(text: str, tables: dict[str, pa.Table]) -> object:
-                return await wh.evaluate(text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token)
+                return await wh.evaluate(
+                    text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token
+                )
 
             if not await _with_virtual(ctx, task.when, evaluate):
-                return _outcome(ctx, RunState.SKIPPED, code="CONDITION_FALSE",
-                                message=f"skipped: WHEN condition was false: {task.when}")  # fmt: skip
+                return _outcome(
+                    ctx,
+                    RunState.SKIPPED,
+                    code="CONDITION_FALSE",
+                    message=f"skipped: WHEN condition was false: {task.when}",
+                )
         prepared = prepare(task, wh.dialect)
         statements: list[str] = []
         tables: dict[str, pa.Table] = {}
@@ -146,11 +152,16 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             timeout=_remaining(ctx, deadline),
             token=ctx.token,
         )
-        return _outcome(ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced,
-                        rows_inserted=result.rows_inserted)  # fmt: skip
+        return _outcome(
+            ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced, rows_inserted=result.rows_inserted
+        )
     except QueryTimeout as err:
-        return _outcome(ctx, RunState.FAILED, code="TIMEOUT_EXCEEDED",
-                        message=f"task execution timed out after {timeout_s:g} s: {err.message}")  # fmt: skip
+        return _outcome(
+            ctx,
+            RunState.FAILED,
+            code="TIMEOUT_EXCEEDED",
+            message=f"task execution timed out after {timeout_s:g} s: {err.message}",
+        )
     except QueryCancelled as err:
         return _outcome(ctx, RunState.CANCELLED, code="CANCELLED", message=err.message)
     except TasksqlError as err:

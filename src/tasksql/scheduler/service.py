@@ -108,6 +108,7 @@ def policy_for(record: TaskRecord) -> Policy:
         catch_up_window=timedelta(milliseconds=task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS),
         misfire_grace=MISFIRE_GRACE,
         defer_while_running=defer,
+        next_from_end=isinstance(task.schedule, DelaySchedule),
     )
 
 
@@ -137,9 +138,15 @@ class Scheduler:
         start the loop and the housekeeping (heartbeat, change polling, reaping, pruning)."""
         now = self.clock.now()
         await self.catalog.register_node(
-            NodeRecord(node_id=self.node_id, host=socket.gethostname(), pid=os.getpid(),
-                       role="server" if background else "embedded", version=__version__,
-                       started_at=now, heartbeat_at=now)  # fmt: skip
+            NodeRecord(
+                node_id=self.node_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                role="server" if background else "embedded",
+                version=__version__,
+                started_at=now,
+                heartbeat_at=now,
+            )
         )
         await self.reap()
         await self.reload()
@@ -174,8 +181,13 @@ class Scheduler:
         now = self.clock.now()
         for run_id in queued:
             await self.catalog.finish_run(
-                RunOutcome(run_id=run_id, state=RunState.CANCELLED, completed_time=now, error_code="CANCELLED",
-                           error_message="cancelled: the scheduler stopped before the run started"),  # fmt: skip
+                RunOutcome(
+                    run_id=run_id,
+                    state=RunState.CANCELLED,
+                    completed_time=now,
+                    error_code="CANCELLED",
+                    error_message="cancelled: the scheduler stopped before the run started",
+                ),
                 None,
             )
         await self.catalog.stop_node(self.node_id, now)
@@ -257,8 +269,13 @@ class Scheduler:
                 new_runs.append(outcomes.missed_summary_run(entry.record, plan.summary, now, self.node_id))
                 owners.append((entry, None))
             entry.next_fire = plan.next_fire
-            runtime.append(TaskRuntime(task_id=entry.record.id, next_fire_at=plan.next_fire,
-                                       clear_next_fire=plan.next_fire is None))  # fmt: skip
+            runtime.append(
+                TaskRuntime(
+                    task_id=entry.record.id,
+                    next_fire_at=plan.next_fire,
+                    clear_next_fire=plan.next_fire is None,
+                )
+            )
         records = await self.catalog.fire(new_runs, runtime)
         for (entry, decision), rec in zip(owners, records, strict=True):
             report.fired += 1
@@ -277,8 +294,13 @@ class Scheduler:
 
     def _plan(self, entry: Entry, now: datetime) -> FirePlan:
         assert entry.schedule is not None and entry.next_fire is not None
-        return plan_fires(entry.schedule, next_fire=entry.next_fire, now=now,
-                          running=len(entry.running) + len(entry.queue), policy=entry.policy)  # fmt: skip
+        return plan_fires(
+            entry.schedule,
+            next_fire=entry.next_fire,
+            now=now,
+            running=len(entry.running) + len(entry.queue),
+            policy=entry.policy,
+        )
 
     def _new_run(self, entry: Entry, decision: Decision, now: datetime) -> NewRun:
         state = {Action.RUN: RunState.EXECUTING, Action.QUEUE: RunState.SCHEDULED}.get(
@@ -359,8 +381,14 @@ class Scheduler:
         outcome: RunOutcome | None = None
         try:
             warehouse = await self.engine.warehouse(effective_warehouse(task))
-            ctx = RunContext(run=rec, task=task, warehouse=warehouse, clock=self.clock, token=token,
-                             introspection=self.engine.introspection_factory())  # fmt: skip
+            ctx = RunContext(
+                run=rec,
+                task=task,
+                warehouse=warehouse,
+                clock=self.clock,
+                token=token,
+                introspection=self.engine.introspection_factory(),
+            )
             outcome = await run_attempt(ctx)
         except asyncio.CancelledError:
             outcome = outcomes.cancelled(rec, self.clock.now(), "cancelled: the scheduler stopped")
@@ -381,12 +409,21 @@ class Scheduler:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self.clock.now()
         if log.isEnabledFor(logging.INFO):
-            took = (end - outcome.query_start_time).total_seconds() * 1000 if outcome.query_start_time else 0.0
-            log.info("run %s of %s: %s in %.1f ms%s", rec.run_id, rec.name, outcome.state.value, took,
-                     f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_code else "")  # fmt: skip
+            took = (
+                (end - outcome.query_start_time).total_seconds() * 1000 if outcome.query_start_time else 0.0
+            )
+            log.info(
+                "run %s of %s: %s in %.1f ms%s",
+                rec.run_id,
+                rec.name,
+                outcome.state.value,
+                took,
+                f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_code else "",
+            )
         entry.last_end = end
-        entry.last_result = PreviousRun(state=outcome.state, return_value=outcome.return_value,
-                                        error=outcome.error_message)  # fmt: skip
+        entry.last_result = PreviousRun(
+            state=outcome.state, return_value=outcome.return_value, error=outcome.error_message
+        )
         if runtime is not None and runtime.state is TaskState.SUSPENDED:
             entry.next_fire = None
             entry.heap_seq = None
@@ -399,11 +436,16 @@ class Scheduler:
         if entry.queue and not entry.running:
             rec = entry.queue.popleft()
             await self.catalog.finish_run(
-                RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()), None
+                RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()),
+                None,
             )
             self._start(entry, rec)
             return
-        if not (entry.policy.defer_while_running and entry.next_fire is None and not entry.running):
+        if not (
+            (entry.policy.defer_while_running or entry.policy.next_from_end)
+            and entry.next_fire is None
+            and not entry.running
+        ):
             return
         if entry.record.state is not TaskState.STARTED or entry.schedule is None:
             return
@@ -436,12 +478,18 @@ class Scheduler:
         too_many = entry.policy.overlap_allowed and len(entry.running) >= entry.policy.max_concurrent
         state = RunState.SKIPPED if overlapping or too_many else RunState.EXECUTING
         new = outcomes.new_run(
-            entry.record, scheduled_time=now, state=state, scheduled_from=ScheduledFrom.EXECUTE_TASK,
-            node_id=self.node_id, now=now, config=config,
+            entry.record,
+            scheduled_time=now,
+            state=state,
+            scheduled_from=ScheduledFrom.EXECUTE_TASK,
+            node_id=self.node_id,
+            now=now,
+            config=config,
             error_code="OVERLAP" if state is RunState.SKIPPED else None,
             error_message="skipped: the previous run of the task was still executing"
-            if state is RunState.SKIPPED else None,
-        )  # fmt: skip
+            if state is RunState.SKIPPED
+            else None,
+        )
         [rec] = await self.catalog.fire([new], [])
         if rec is not None and state is RunState.EXECUTING:
             self._start(entry, rec)
@@ -534,7 +582,12 @@ class Scheduler:
 
 
 def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
-    return (a.version, a.state, a.resumed_on, a.suspend_reason) == (b.version, b.state, b.resumed_on, b.suspend_reason)
+    return (a.version, a.state, a.resumed_on, a.suspend_reason) == (
+        b.version,
+        b.state,
+        b.resumed_on,
+        b.suspend_reason,
+    )
 
 
 def _pid_alive(pid: int) -> bool:

@@ -45,7 +45,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_body(status: int, err: TasksqlError | None = None, message: str | None = None) -> dict[str, Any]:
-    detail = err.to_dict() if err is not None else {"code": "HTTP_ERROR", "message": message or "", "type": "HTTP"}
+    detail = (
+        err.to_dict() if err is not None else {"code": "HTTP_ERROR", "message": message or "", "type": "HTTP"}
+    )
     return {"ok": False, "status": status, "error": detail, "errors": [detail["message"]]}
 
 
@@ -103,10 +105,10 @@ async def run_sql(request: web.Request) -> web.Response:
     try:
         body = await request.json()
     except ValueError:
-        raise ValidationError("the request body must be JSON: {\"sql\": \"...\"}", code="BAD_REQUEST") from None
+        raise ValidationError('the request body must be JSON: {"sql": "..."}', code="BAD_REQUEST") from None
     text = body.get("sql") if isinstance(body, dict) else None
     if not isinstance(text, str):
-        raise ValidationError("the request body needs a string field \"sql\"", code="BAD_REQUEST")
+        raise ValidationError('the request body needs a string field "sql"', code="BAD_REQUEST")
     results = await _engine(request).execute(text)
     return _ok(results=[encode_result(r) for r in results])
 
@@ -143,8 +145,10 @@ async def task_runs(request: web.Request) -> web.Response:
     error_only = request.query.get("error_only", "false").lower() == "true"
     name = request.match_info["name"].replace("'", "''")
     await _one(engine, f"DESCRIBE TASK {_task_sql_name(request)}")  # 404 for a missing task
-    sql = (f"SELECT * FROM task_history(task_name => '{name}', result_limit => {limit}, "
-           f"error_only => {'TRUE' if error_only else 'FALSE'}) ORDER BY scheduled_time DESC, run_id DESC")  # fmt: skip
+    sql = (
+        f"SELECT * FROM task_history(task_name => '{name}', result_limit => {limit}, "
+        f"error_only => {'TRUE' if error_only else 'FALSE'}) ORDER BY scheduled_time DESC, run_id DESC"
+    )
     return _ok(runs=_objects(await _one(engine, sql)))
 
 
@@ -188,8 +192,10 @@ async def all_runs(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state:
         where = " WHERE state = '" + state.upper().replace("'", "''") + "'"
-    sql = f"SELECT * FROM task_history(result_limit => 10000){where} ORDER BY scheduled_time DESC, run_id DESC " \
-          f"LIMIT {limit}"  # fmt: skip
+    sql = (
+        f"SELECT * FROM task_history(result_limit => 10000){where} ORDER BY scheduled_time DESC, run_id DESC "
+        f"LIMIT {limit}"
+    )
     return _ok(runs=_objects(await _one(_engine(request), sql)))
 
 

@@ -51,7 +51,9 @@ class Server:
         data_dir = Path(self.settings.data_dir)
         existing = find_server(data_dir)
         if existing is not None:
-            raise ConfigError(f"a tasksql server (pid {existing.pid}) already serves {data_dir} at {existing.url}")
+            raise ConfigError(
+                f"a tasksql server (pid {existing.pid}) already serves {data_dir} at {existing.url}"
+            )
         await self.engine.open()
         try:
             if demo:
@@ -66,8 +68,12 @@ class Server:
             raise
         port = self._bound_port()
         self.url = f"http://{self.settings.host}:{port}"
-        info = {"url": self.url, "pid": os.getpid(), "node_id": self.settings.effective_node_id,
-                "version": __version__}  # fmt: skip
+        info = {
+            "url": self.url,
+            "pid": os.getpid(),
+            "node_id": self.settings.effective_node_id,
+            "version": __version__,
+        }
         tmp = data_dir / (SERVER_FILE + ".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(data_dir / SERVER_FILE)
@@ -107,10 +113,17 @@ async def _serve(settings: Settings, demo: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start(demo=demo)
-    log.info("tasksql %s serving %s at %s (node %s)", __version__, settings.data_dir, server.url,
-             settings.effective_node_id)  # fmt: skip
-    print(f"tasksql {__version__}: API and web UI at {server.url}  (data: {settings.data_dir}; Ctrl-C stops)",
-          flush=True)  # fmt: skip
+    log.info(
+        "tasksql %s serving %s at %s (node %s)",
+        __version__,
+        settings.data_dir,
+        server.url,
+        settings.effective_node_id,
+    )
+    print(
+        f"tasksql {__version__}: API and web UI at {server.url}  (data: {settings.data_dir}; Ctrl-C stops)",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

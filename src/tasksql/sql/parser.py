@@ -104,6 +104,12 @@ _CREATE_ORDER = sorted(CREATE_STATEMENTS.items(), key=lambda kv: -len(kv[0]))
 def parse_piece(source: str, piece: Piece, index: LineIndex | None = None) -> Statement:
     """One statement of ``source`` (a piece from :func:`~tasksql.sql.split.split`)."""
     cur = Cursor(source, piece.tokens, index)
+    if piece.unclosed is not None:
+        raise cur.error(
+            "this BEGIN block of the task body is never closed by END",
+            at=piece.unclosed,
+            expected=["END"],
+        )
     stmt = _dispatch(cur)
     if stmt is None:
         return Passthrough(span=piece.span, text=piece.text)

@@ -28,14 +28,16 @@ class Piece:
     ``text`` runs from the statement's first token to its last (comments before the first token
     and the terminating semicolon are not part of it); ``start`` is its offset in the script and
     ``span`` its span there. ``terminated`` is True when a semicolon ended it (a shell uses this to
-    know whether the input is complete). ``tokens`` are the statement's tokens, with spans in the
-    whole script.
+    know whether the input is complete); ``unclosed`` is the span of a task body's ``BEGIN`` that
+    no ``END`` closed before the end of the script. ``tokens`` are the statement's tokens, with
+    spans in the whole script.
     """
 
     text: str
     start: int
     span: Span
     terminated: bool = False
+    unclosed: Span | None = None
     tokens: tuple[Token, ...] = field(default=(), repr=False, compare=False)
 
 
@@ -67,6 +69,7 @@ class _BlockTracker:
 
     def __init__(self) -> None:
         self.stack: list[str] = []
+        self.opener: Token | None = None
         self._skip: int = -1
 
     @property
@@ -88,6 +91,7 @@ class _BlockTracker:
                 self.stack.append("BEGIN")
             elif word == "DECLARE":
                 self.stack.append("DECLARE")
+            self.opener = tokens[i]
             return
         if word == "BEGIN":
             if after in _NOT_OPENERS_AFTER_BEGIN or next_is_semicolon:
@@ -115,12 +119,14 @@ def split_tokens(text: str, tokens: Sequence[Token], index: LineIndex | None = N
     def flush(terminated: bool) -> None:
         if current:
             start, end = current[0].start, current[-1].end
+            opener = blocks.opener if blocks.inside else None
             pieces.append(
                 Piece(
                     text=text[start:end],
                     start=start,
                     span=index.span(start, end),
                     terminated=terminated,
+                    unclosed=opener.span if opener is not None else None,
                     tokens=tuple(current),
                 )
             )

@@ -21,6 +21,9 @@ from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 
 TS = pa.timestamp("us", tz="UTC")
 
+#: A node silent for longer than this is not listed in system.cluster (same lease as the reaper's).
+NODE_LEASE_S = 30.0
+
 _TASK_TYPES: dict[str, pa.DataType] = {
     "created_on": TS,
     "id": pa.int64(),
@@ -63,6 +66,8 @@ async def _cluster(ctx: Introspection, named: dict[str, object], positional: lis
     rows: list[tuple[Any, ...]] = []
     if getter is not None:
         for node in await getter(ctx.now):
+            if node.stopped_at is not None or (ctx.now - node.heartbeat_at).total_seconds() > NODE_LEASE_S:
+                continue  # gone: stopped, or silent for longer than the lease
             rows.append(
                 (
                     n.cluster_id,

@@ -54,12 +54,14 @@ class Interrupter:
     delivered to a connection after its job has let go of it.
     """
 
-    __slots__ = ("_lock", "_reason", "_target")
+    __slots__ = ("_done", "_lock", "_orphaned", "_reason", "_target")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._target: Callable[[], None] | None = None
         self._reason: StopReason | None = None
+        self._done = False
+        self._orphaned = False
 
     @property
     def reason(self) -> StopReason | None:
@@ -92,6 +94,21 @@ class Interrupter:
                 # An interrupt that fails changes nothing: the grace period decides.
                 with contextlib.suppress(Exception):
                     self._target()
+
+    # The job's concurrency slot is freed by the waiter when it sees the job's end, or, when the
+    # waiter gave up first (abandoned, cancelled), by the worker as it ends: exactly one of the two.
+
+    def job_done(self) -> bool:
+        """Worker: the job returned. True when the waiter gave up: the worker frees the slot."""
+        with self._lock:
+            self._done = True
+            return self._orphaned
+
+    def orphan(self) -> bool:
+        """Waiter: stop waiting. True when the job had already returned: the waiter frees the slot."""
+        with self._lock:
+            self._orphaned = True
+            return self._done
 
 
 class Slots:
@@ -142,13 +159,16 @@ async def supervise(
         fut = _submit(loop, executor, slots, job, stop, what=what)
         try:
             await asyncio.wait((fut, trigger), return_when=asyncio.FIRST_COMPLETED)
+            if not fut.done():
+                await _stop(loop, stop, fut, trigger.result(), grace)
         except asyncio.CancelledError:
+            _give_up(slots, stop)
             _stop_in_background(loop, stop, fut, grace)
             raise
-        if not fut.done():
-            await _stop(loop, stop, fut, trigger.result(), grace)
         if fut.done():
             _release(slots, stop)  # now, so that `running` is exact when the caller resumes
+        else:
+            _give_up(slots, stop)
         return _outcome(fut, stop, what, timeout, token)
     finally:
         if timer is not None:
@@ -202,13 +222,19 @@ def _submit(
     slots.running[stop] = fut  # type: ignore[assignment]
 
     def finished(_: object) -> None:
-        # Runs in the worker thread: the slot is freed on the loop, when the driver really returned.
-        _call_soon(loop, _release, slots, stop)
+        # Worker thread, as the job ends: free the slot if nobody waits for the job any more.
+        if stop.job_done():
+            _call_soon(loop, _release, slots, stop)
 
     cf.add_done_callback(finished)
     # An abandoned job's outcome is never awaited: mark it retrieved so asyncio does not log it.
     fut.add_done_callback(lambda f: None if f.cancelled() else f.exception())
     return fut
+
+
+def _give_up(slots: Slots, stop: Interrupter) -> None:
+    if stop.orphan():
+        _release(slots, stop)
 
 
 def _release(slots: Slots, stop: Interrupter) -> None:
@@ -237,11 +263,7 @@ async def _stop(
         left = end - loop.time()
         if left <= 0:
             return
-        try:
-            await asyncio.wait((fut,), timeout=min(pause, left))
-        except asyncio.CancelledError:
-            _stop_in_background(loop, stop, fut, grace)
-            raise
+        await asyncio.wait((fut,), timeout=min(pause, left))
         if not fut.done():
             stop.fire(reason)
             pause *= 2

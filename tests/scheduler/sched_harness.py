@@ -1,0 +1,54 @@
+"""The scheduler test harness: an engine with a fake clock and a scheduler driven tick by tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasksql.engine import Engine, Result
+from tasksql.scheduler.service import Scheduler
+from tasksql.settings import Settings
+from tasksql.testing import FakeClock
+
+START = "2026-03-01T12:00:00+00:00"
+
+
+@dataclass
+class Harness:
+    engine: Engine
+    clock: FakeClock
+    scheduler: Scheduler
+
+    async def sql(self, text: str) -> Result:
+        return (await self.engine.execute(text))[-1]
+
+    async def rows(self, text: str) -> list[tuple[Any, ...]]:
+        return (await self.sql(text)).rows
+
+    async def tick(self, *, advance: float = 0.0, drain: bool = True) -> None:
+        """Move the clock, run one scheduler iteration, and (by default) wait for its runs."""
+        if advance:
+            self.clock.advance(advance)
+        await self.scheduler.tick()
+        if drain:
+            await self.scheduler.drain()
+
+    async def history(self, task: str) -> list[tuple[Any, ...]]:
+        """(scheduled offset in seconds from START, state, error_code, scheduled_from) oldest first."""
+        rows = await self.rows(
+            "SELECT scheduled_time, state, error_code, scheduled_from FROM task_history("
+            f"task_name => '{task}', result_limit => 10000) ORDER BY scheduled_time, run_id"
+        )
+        start = FakeClock(START).now()
+        return [(round((r[0] - start).total_seconds(), 3), r[1], r[2], r[3]) for r in rows]
+
+
+async def make_harness(data_dir: Path) -> Harness:
+    clock = FakeClock(START)
+    engine = Engine(Settings.load(data_dir=data_dir, grace_period_s=2.0), clock=clock)
+    await engine.open()
+    scheduler = Scheduler(engine, node_id="test-node")
+    await scheduler.start(background=False)
+    engine.scheduler = scheduler
+    return Harness(engine, clock, scheduler)
