@@ -81,11 +81,17 @@ def test_kill_9_during_a_run_loses_nothing_and_the_run_is_settled(tmp_path: Path
     try:
 
         def settled() -> dict[str, str] | None:
-            [rows] = sql(data, f"SELECT state, error_code, error_message FROM task_history() WHERE run_id = {run_id}")
+            [rows] = sql(
+                data, f"SELECT state, error_code, error_message FROM task_history() WHERE run_id = {run_id}"
+            )
             return rows[0] if rows and rows[0]["state"] != "EXECUTING" else None
 
         run = wait_for(settled, timeout=30, what="the interrupted run to be settled")
-        assert run == {"state": "FAILED", "error_code": "NODE_LOST", "error_message": "node stopped during run"}
+        assert run == {
+            "state": "FAILED",
+            "error_code": "NODE_LOST",
+            "error_message": "node stopped during run",
+        }
         [tasks] = sql(data, "SELECT name, state FROM system.tasks ORDER BY name")
         assert tasks == [{"name": "slow", "state": "started"}, {"name": "tick", "state": "started"}]
         [[before]] = sql(data, "SELECT count(*) AS n FROM ticks")

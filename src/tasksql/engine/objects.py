@@ -48,7 +48,7 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
         if stmt.if_exists:
             return Result.status("Statement executed successfully.", "ALTER NOTIFICATION INTEGRATION")
         raise IntegrationNotFound(f"notification integration {stmt.name} does not exist", span=stmt.span)
-    hook = dataclasses.asdict(d.webhook) if d.webhook else {"url": ""}
+    hook: dict[str, Any] = dataclasses.asdict(d.webhook) if d.webhook else {"url": ""}
     top: dict[str, Any] = {}
     for key, value in stmt.assignments:
         if key == "webhook" and isinstance(value, Webhook):

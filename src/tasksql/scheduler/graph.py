@@ -113,7 +113,7 @@ class Graph:
 
         def visit(n: QualifiedName) -> list[QualifiedName] | None:
             if n in on_path:
-                return path[path.index(n) :] + [n]
+                return [*path[path.index(n) :], n]
             if n in done or n not in self.tasks:
                 return None
             on_path.add(n)

@@ -84,10 +84,8 @@ def new_run(
 
 def missed_summary_run(record: TaskRecord, summary: MissedSummary, now: datetime, node_id: str) -> NewRun:
     count = "more than 10000" if summary.count < 0 else str(summary.count)
-    message = (
-        f"{count} earlier instants missed between {summary.first.isoformat()} and {summary.last.isoformat()}: "
-        "the scheduler was not running"
-    )
+    first, last = summary.first.isoformat(), summary.last.isoformat()
+    message = f"{count} earlier instants missed between {first} and {last}: the scheduler was not running"
     return new_run(
         record,
         scheduled_time=summary.first,

@@ -277,14 +277,14 @@ class Scheduler:
                 )
             )
         records = await self.catalog.fire(new_runs, runtime)
-        for (entry, decision), rec in zip(owners, records, strict=True):
+        for (entry, owner_decision), rec in zip(owners, records, strict=True):
             report.fired += 1
-            if rec is None or decision is None:
+            if rec is None or owner_decision is None:
                 continue
-            if decision.action is Action.RUN:
+            if owner_decision.action is Action.RUN:
                 self._start(entry, rec)
                 report.started += 1
-            elif decision.action is Action.QUEUE:
+            elif owner_decision.action is Action.QUEUE:
                 entry.queue.append(rec)
             else:
                 report.skipped += 1
@@ -558,9 +558,9 @@ class Scheduler:
         for node in await self.catalog.list_nodes(now):
             if node.node_id == self.node_id:
                 continue
-            if node.stopped_at is not None or (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S:
-                dead.append(node.node_id)
-            elif node.host == host and not _pid_alive(node.pid):
+            silent = (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S
+            gone = node.host == host and not _pid_alive(node.pid)
+            if node.stopped_at is not None or silent or gone:
                 dead.append(node.node_id)
         if not dead:
             return 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot.errors import TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from tasksql.errors import Span, ValidationError
 
@@ -179,10 +179,16 @@ def _match_at(text: str, tokens: Sequence[Token], i: int) -> tuple[VirtualRef, i
     first, last = tokens[start_i], tokens[close]
     end_index = close
     # unwrap TABLE( ... ) around a table function
-    if kind == "function" and start_i >= 2 and tokens[start_i - 1].token_type == TokenType.L_PAREN:
-        if tokens[start_i - 2].text.upper() == "TABLE" and close + 1 < len(tokens):
-            if tokens[close + 1].token_type == TokenType.R_PAREN:
-                first, last, end_index = tokens[start_i - 2], tokens[close + 1], close + 1
+    wrapped = (
+        kind == "function"
+        and start_i >= 2
+        and tokens[start_i - 1].token_type == TokenType.L_PAREN
+        and tokens[start_i - 2].text.upper() == "TABLE"
+        and close + 1 < len(tokens)
+        and tokens[close + 1].token_type == TokenType.R_PAREN
+    )
+    if wrapped:
+        first, last, end_index = tokens[start_i - 2], tokens[close + 1], close + 1
     return VirtualRef(kind, fname, args, first.start, last.end + 1), end_index + 1
 
 

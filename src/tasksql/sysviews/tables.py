@@ -111,7 +111,7 @@ async def _scalar(ctx: Introspection, ref: VirtualRef) -> str:
 
 def table_from_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
     """An Arrow table with ``schema`` from row tuples (column order as in the schema)."""
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     return pa.Table.from_arrays(
         [pa.array(list(col), type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema
     )
