@@ -285,7 +285,10 @@ async def test_session_params_apply_to_the_run_only(warehouse: Warehouse, transa
     name, value, show, shown = PARAMS[warehouse.dialect]
     before = (await warehouse.execute(show)).rows
     assert before != [(shown,)]
-    result = await warehouse.run_body([show], transactional=transactional, session_params=[(name, value)])
+    # two statements, so that transactional=True really runs in a transaction (SET LOCAL in PostgreSQL)
+    result = await warehouse.run_body(
+        ["SELECT 1", show], transactional=transactional, session_params=[(name, value)]
+    )
     assert result.last is not None and result.last.rows == [(shown,)]
     for _ in range(warehouse.max_concurrency + 1):  # whichever connection serves the next calls
         assert (await warehouse.execute(show)).rows == before

@@ -46,6 +46,7 @@ async def test_an_invalid_url() -> None:
     w = PostgresWarehouse("bad", "postgresql://bob:pw@host:notaport/db?nonsense_option=1")
     with pytest.raises(WarehouseError) as info:
         await w.open()
+    assert info.value.code == "INVALID_URL"
     assert "pw@" not in str(info.value)
 
 
@@ -54,7 +55,7 @@ async def test_statement_timeout_backstop_is_scoped_to_the_call(
     pg: PostgresWarehouse, transactional: bool
 ) -> None:
     result = await pg.run_body(
-        ["SELECT current_setting('statement_timeout')"], transactional=transactional, timeout=10
+        ["SELECT 1", "SELECT current_setting('statement_timeout')"], transactional=transactional, timeout=10
     )
     assert result.last is not None and result.last.rows == [("13s",)]  # 10 s + grace + 1 s
     for _ in range(3):

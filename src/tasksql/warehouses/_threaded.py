@@ -139,7 +139,8 @@ class ThreadedWarehouse(Warehouse):
         user_params = check_session_params(session_params)
         params = self._backstop_params(timeout) + user_params
         statements = list(statements)
-        in_txn = transactional or target is not None
+        # One statement is atomic on its own: BEGIN/COMMIT around it would only cost two round trips.
+        in_txn = target is not None or (transactional and len(statements) > 1)
 
         def work(s: Session, stop: Interrupter) -> BodyResult:
             return _body.within_run(
