@@ -163,6 +163,19 @@ async def test_close_interrupts_running_calls(warehouse: Warehouse) -> None:
     assert warehouse.running == 0
 
 
+async def test_close_refuses_calls_still_waiting_for_a_slot(make_warehouse: MakeWarehouse) -> None:
+    w = await make_warehouse(max_concurrency=1)
+    running = asyncio.create_task(w.execute(SLOW[w.dialect]))
+    assert await until(lambda: w.running == 1)
+    queued = [asyncio.create_task(w.execute("SELECT 1")) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    await w.close()
+    for t in [running, *queued]:
+        with pytest.raises(WarehouseError) as info:
+            await t
+        assert info.value.code == "WAREHOUSE_CLOSED"
+
+
 async def test_many_short_concurrent_calls(make_warehouse: MakeWarehouse) -> None:
     w = await make_warehouse(max_concurrency=3)
     await w.execute("CREATE TABLE t (a INTEGER)")

@@ -118,6 +118,8 @@ class Slots:
         self.size = size
         self.semaphore = asyncio.Semaphore(size)
         self.running: dict[Interrupter, asyncio.Future[object]] = {}
+        #: Set when the warehouse closes: calls still waiting for a slot are refused.
+        self.closed = False
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -155,6 +157,9 @@ async def supervise(
     unhook = token.on_cancel(lambda: _call_soon(loop, pull, StopReason.CANCEL)) if token is not None else None
     try:
         await _acquire(slots.semaphore, trigger, what, timeout, token)
+        if slots.closed:
+            slots.semaphore.release()
+            raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED")
         stop = Interrupter()
         fut = _submit(loop, executor, slots, job, stop, what=what)
         try:
@@ -288,6 +293,8 @@ def _outcome(
     if not fut.done():
         assert reason is not None
         raise _error(reason, what, timeout, token, abandoned=True)
+    if fut.cancelled():  # never started: the executor was shut down with the warehouse
+        raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED")
     exc = fut.exception()
     if exc is None:
         # It finished, possibly just as the stop was requested: what it did stands, so report it.

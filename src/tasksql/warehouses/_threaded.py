@@ -97,6 +97,7 @@ class ThreadedWarehouse(Warehouse):
         if executor is None or slots is None:
             await self._close_backend()
             return
+        slots.closed = True
         running = list(slots.running.items())
         for stop, _ in running:
             stop.fire(StopReason.CLOSE)

@@ -140,6 +140,11 @@ def _classify(sql: str) -> tuple[int, str]:
     return len(found), (found[0].type.name if found else "")
 
 
+def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.close()
+
+
 class DuckDBDatabase:
     """One DuckDB database (file, or in memory when ``path`` is None), shared by its warehouses.
 
@@ -169,7 +174,7 @@ class DuckDBDatabase:
         with self._lock:
             con, self._con = self._con, None
         if con is not None:
-            await asyncio.to_thread(con.close)
+            await asyncio.to_thread(_close_quietly, con)
 
     @property
     def is_open(self) -> bool:
@@ -312,7 +317,7 @@ class DuckDBWarehouse(ThreadedWarehouse):
         await self.database.open()
 
     async def _close_backend(self) -> None:
-        self._sessions.close()
+        await asyncio.to_thread(self._sessions.close)
         if self._owns:
             await self.database.close()
 

@@ -207,7 +207,7 @@ class SQLiteWarehouse(ThreadedWarehouse):
         self._sessions.release(session, reuse=True)
 
     async def _close_backend(self) -> None:
-        self._sessions.close()
+        await asyncio.to_thread(self._sessions.close)  # the last close may checkpoint the WAL
 
     def _acquire(self) -> Session:
         return self._sessions.acquire()
