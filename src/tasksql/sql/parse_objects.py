@@ -74,20 +74,22 @@ def _unknown(cur: Cursor, tok: Token, keys: tuple[str, ...], what: str) -> Excep
 
 
 def _options(
-    cur: Cursor, keys: tuple[str, ...], what: str, read: Callable[[Cursor, str], Any], *, commas: bool = True
+    cur: Cursor, keys: tuple[str, ...], what: str, read: Callable[[Cursor, str], Any]
 ) -> tuple[list[tuple[str, Any]], dict[str, Span]]:
-    """``KEY = value`` pairs up to the end of the statement (or a closing parenthesis)."""
+    """``KEY = value`` pairs (optionally comma-separated) up to the end of the statement or a
+    closing parenthesis; keys are returned in lower case, each with the span of its value.
+
+    :raises ValidationError: UNKNOWN_PROPERTY for a key not in ``keys``; DUPLICATE_CLAUSE.
+    """
     out: list[tuple[str, Any]] = []
     spans: dict[str, Span] = {}
     seen: set[str] = set()
     while not cur.done and not cur.at(")"):
-        if commas and cur.accept(","):
+        if cur.accept(","):
             continue
         tok = cur.peek()
         assert tok is not None
-        if tok.kind not in (TokenKind.WORD, TokenKind.IDENT) or not cur.at_kind(
-            TokenKind.WORD, TokenKind.IDENT
-        ):
+        if tok.kind not in (TokenKind.WORD, TokenKind.IDENT):
             raise cur.unexpected([f"{k} = <value>" for k in keys], f"in {what}")
         key = tok.text.upper()
         if key not in keys:

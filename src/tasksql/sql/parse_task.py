@@ -79,6 +79,7 @@ class _TaskClauses:
         self.after_tok: Token | None = None
         self.when: str | None = None
         self.when_tok: Token | None = None
+        self.when_span: Span | None = None
         self.body: Body | None = None
         self.body_tok: Token | None = None
         self.body_span: Span | None = None
@@ -119,6 +120,33 @@ class _TaskClauses:
             self.props.read_contacts(tok)
         else:
             self._property(tok)
+
+    def definition(self, name: QualifiedName, spelling: Spelling) -> TaskDef:
+        """The TaskDef the clauses describe (VoltDB spelling defaults to ON ERROR STOP)."""
+        assert self.body is not None
+        values = dict(self.props.values)
+        if spelling is Spelling.VOLTDB:
+            values.setdefault("on_error", OnError.STOP)
+        return TaskDef(
+            name=name,
+            body=self.body,
+            after=tuple(n for n, _ in self.after),
+            when=self.when,
+            session_params=tuple(self.props.session_params.items()),
+            tags=tuple((self.props.tags or {}).items()),
+            contacts=tuple((self.props.contacts or {}).items()),
+            **values,
+        )
+
+    def spans(self) -> dict[str, Span]:
+        """Where each field was written: properties by field name, ``after.<i>``, ``when``, ``body``."""
+        spans = dict(self.props.spans)
+        spans.update({f"after.{i}": span for i, (_, span) in enumerate(self.after)})
+        if self.body_span is not None:
+            spans["body"] = self.body_span
+        if self.when_span is not None:
+            spans["when"] = self.when_span
+        return spans
 
     def _property(self, tok: Token) -> None:
         cur = self.cur
@@ -171,6 +199,7 @@ class _TaskClauses:
         if i == len(cur.tokens):
             raise missing_body(cur)
         self.when = cur.text_of(cur.tokens[start], cur.tokens[i - 1]).strip()
+        self.when_span = cur.span_of(cur.tokens[start], cur.tokens[i - 1])
         self.when_tok = when_tok
         cur.pos = i
 
@@ -274,30 +303,12 @@ def parse_create_task(cur: Cursor, prefix: CreatePrefix) -> Statement:
         raise missing_body(cur)
     _validate(cur, name, clauses)
     spelling = spelling_of(cur.flags)
-    values = dict(clauses.props.values)
-    if spelling is Spelling.VOLTDB:
-        values.setdefault("on_error", OnError.STOP)
-    definition = TaskDef(
-        name=name,
-        body=clauses.body,
-        after=tuple(n for n, _ in clauses.after),
-        when=clauses.when,
-        session_params=tuple(clauses.props.session_params.items()),
-        tags=tuple((clauses.props.tags or {}).items()),
-        contacts=tuple((clauses.props.contacts or {}).items()),
-        **values,
-    )
-    spans.update(clauses.props.spans)
-    spans.update({f"after.{i}": span for i, (_, span) in enumerate(clauses.after)})
-    if clauses.body_span is not None:
-        spans["body"] = clauses.body_span
-    if clauses.when_tok is not None:
-        spans["when"] = clauses.when_tok.span
+    spans.update(clauses.spans())
     return CreateTask(
         span=cur.statement_span,
         text=cur.statement_text,
         spans=spans,
-        definition=definition,
+        definition=clauses.definition(name, spelling),
         spelling=spelling,
         or_replace=prefix.or_replace is not None,
         or_alter=prefix.or_alter is not None,

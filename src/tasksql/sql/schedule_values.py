@@ -54,27 +54,8 @@ SCHEDULE_FORMS = (
     "FROM CLASS <class>",
 )
 
-_NAMES = [
-    "JAN",
-    "FEB",
-    "MAR",
-    "APR",
-    "MAY",
-    "JUN",
-    "JUL",
-    "AUG",
-    "SEP",
-    "OCT",
-    "NOV",
-    "DEC",
-    "SUN",
-    "MON",
-    "TUE",
-    "WED",
-    "THU",
-    "FRI",
-    "SAT",
-]
+# Month and weekday names a cron field may use.
+_NAMES = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC SUN MON TUE WED THU FRI SAT".split()
 _CRON_ATOM = re.compile(r"(\*|\?|L|W|LW|\d*L|\d+W|\d+|" + "|".join(_NAMES) + r")", re.IGNORECASE)
 
 
