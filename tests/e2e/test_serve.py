@@ -6,6 +6,7 @@ Bounds are generous (the machine may be busy); these tests check behaviour, neve
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,9 @@ pytestmark = pytest.mark.realtime
 LONG_QUERY = "SELECT sum(hash(i)) FROM range(100000000000) t(i)"
 
 
-def test_seed_000_example_runs_verbatim(tmp_path: Path) -> None:
+def test_seed_000_example_runs_verbatim(tmp_path: Path, spawn: Callable[..., ServerProcess]) -> None:
     data = tmp_path / "data"
-    server = ServerProcess(data)
+    server = spawn(data)
     try:
         sql(data, "CREATE STREAM node_states (cluster_id string, node_id string, node_state string)")
         sql(
@@ -46,9 +47,11 @@ def test_seed_000_example_runs_verbatim(tmp_path: Path) -> None:
         assert server.stop() == 0
 
 
-def test_sigterm_waits_for_in_flight_runs_then_cancels_them(tmp_path: Path) -> None:
+def test_sigterm_waits_for_in_flight_runs_then_cancels_them(
+    tmp_path: Path, spawn: Callable[..., ServerProcess]
+) -> None:
     data = tmp_path / "data"
-    server = ServerProcess(data, TASKSQL_GRACE_PERIOD="1")
+    server = spawn(data, TASKSQL_GRACE_PERIOD="1")
     sql(data, f"CREATE TASK slow SCHEDULE 1s AS {LONG_QUERY}")
 
     def executing() -> bool:
@@ -63,9 +66,11 @@ def test_sigterm_waits_for_in_flight_runs_then_cancels_them(tmp_path: Path) -> N
     assert all(r["state"] in ("CANCELLED", "SKIPPED") for r in rows)
 
 
-def test_kill_9_during_a_run_loses_nothing_and_the_run_is_settled(tmp_path: Path) -> None:
+def test_kill_9_during_a_run_loses_nothing_and_the_run_is_settled(
+    tmp_path: Path, spawn: Callable[..., ServerProcess]
+) -> None:
     data = tmp_path / "data"
-    server = ServerProcess(data)
+    server = spawn(data)
     sql(data, "CREATE TABLE ticks (ts TIMESTAMP)")
     sql(data, f"CREATE TASK slow SCHEDULE 1s AS {LONG_QUERY}")
     sql(data, "CREATE TASK tick SCHEDULE 1s AS INSERT INTO ticks SELECT now()")
@@ -77,7 +82,7 @@ def test_kill_9_during_a_run_loses_nothing_and_the_run_is_settled(tmp_path: Path
     run_id = wait_for(executing, timeout=30, what="a run of slow to be executing")
     server.kill()  # SIGKILL: no clean shutdown at all
 
-    restarted = ServerProcess(data)
+    restarted = spawn(data)
     try:
 
         def settled() -> dict[str, str] | None:
@@ -107,9 +112,11 @@ def test_kill_9_during_a_run_loses_nothing_and_the_run_is_settled(tmp_path: Path
         assert restarted.stop() == 0
 
 
-def test_statements_go_through_the_server_while_it_runs(tmp_path: Path) -> None:
+def test_statements_go_through_the_server_while_it_runs(
+    tmp_path: Path, spawn: Callable[..., ServerProcess]
+) -> None:
     data = tmp_path / "data"
-    server = ServerProcess(data)
+    server = spawn(data)
     try:
         sql(data, "CREATE TABLE t AS SELECT 42 AS answer")  # the server owns the DuckDB file
         [[row]] = sql(data, "SELECT answer FROM t")

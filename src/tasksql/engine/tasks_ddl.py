@@ -165,9 +165,11 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 span=_span(stmt, "name"),
             )
     await check_references(engine, task, stmt)
-    tasks = await _live_definitions(engine)
-    tasks[task.name] = task
-    check_graph(engine, tasks, task, stmt)
+    if task.after or task.finalize is not None or existing is not None:
+        # a new task with no predecessors and no finalizer root cannot break any graph rule
+        tasks = await _live_definitions(engine)
+        tasks[task.name] = task
+        check_graph(engine, tasks, task, stmt)
     if existing is not None and stmt.or_alter:
         return await _alter_definition(engine, existing, task, now, "CREATE TASK")
     state, reason = initial_state(stmt.spelling, stmt.enabled)

@@ -87,11 +87,31 @@ def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
     async def current_task_name(args: list[object]) -> object:
         return ctx.run.name
 
+    async def task_runtime_info(args: list[object]) -> object:
+        key = str(args[0]).upper() if args else ""
+        run = ctx.run
+        info: dict[str, object] = {
+            "CURRENT_TASK_NAME": run.name,
+            "CURRENT_RUN_ID": run.run_id,
+            "CURRENT_ATTEMPT_NUMBER": run.attempt_number,
+            "CURRENT_TASK_SCHEDULED_TIME": run.scheduled_time.isoformat(),
+            "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": run.scheduled_time.isoformat(),
+            "CURRENT_TASK_GRAPH_RUN_GROUP_ID": run.graph_run_group_id,
+            "CURRENT_ROOT_TASK_ID": run.root_task_id or run.task_id,
+        }
+        if key not in info:
+            raise TasksqlError(
+                f"SYSTEM$TASK_RUNTIME_INFO: unknown property {key!r}; known: {', '.join(sorted(info))}",
+                code="INVALID_ARGUMENT",
+            )
+        return info[key]
+
     return {
         "system$set_return_value": set_return_value,
         "system$get_predecessor_return_value": get_predecessor_return_value,
         "system$get_task_graph_config": get_task_graph_config,
         "system$current_user_task_name": current_task_name,
+        "system$task_runtime_info": task_runtime_info,
     }
 
 

@@ -17,6 +17,7 @@ registered under the replacement name) or evaluates each scalar function (a SQL 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -113,8 +114,12 @@ def might_reference(text: str) -> bool:
     return any(t in low for t in _TRIGGERS)
 
 
+@functools.lru_cache(maxsize=4096)
 def find_refs(text: str) -> Rewritten:
-    """Every virtual reference in ``text``, in order. Raises ValidationError for ``system.<unknown>``."""
+    """Every virtual reference in ``text``, in order. Raises ValidationError for ``system.<unknown>``.
+
+    Cached: a task body is analysed once, not at every run.
+    """
     if not might_reference(text):
         return Rewritten(text, ())
     try:

@@ -1,0 +1,206 @@
+"""tasksql's side of the benchmarks: an engine and its scheduler in this process, real clock.
+
+Every task body is the same trivial INSERT into a log table of the embedded DuckDB:
+``(task id, scheduled instant, actual start)``; the actual start is DuckDB's ``now()`` (the start
+of the body's transaction), the scheduled instant comes from
+``SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME')``. Start lag = actual start - instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from stats import Lag, rss_mb
+
+from tasksql.catalog.base import TaskUpdate
+from tasksql.engine import Engine
+from tasksql.model import (
+    IntervalSchedule,
+    QualifiedName,
+    Spelling,
+    SqlBody,
+    SuspendReason,
+    TaskDef,
+    TaskState,
+)
+from tasksql.scheduler.service import Scheduler
+from tasksql.settings import Settings
+
+LOG_TABLE = "CREATE TABLE bench_log (task_id INTEGER, scheduled TIMESTAMPTZ, started TIMESTAMPTZ)"
+
+
+def body(i: int) -> str:
+    return (
+        f"INSERT INTO bench_log SELECT {i}, "
+        "SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME')::TIMESTAMPTZ, now()"
+    )
+
+
+@asynccontextmanager
+async def engine(data_dir: Path | None = None, **settings: Any) -> AsyncIterator[Engine]:
+    logging.getLogger("tasksql").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="tasksql-bench-") as tmp:
+        eng = Engine(Settings.load(data_dir=data_dir or Path(tmp) / "data", **settings))
+        await eng.open()
+        try:
+            yield eng
+        finally:
+            await eng.close()
+
+
+async def register(eng: Engine, n: int, interval_ms: int = 1000, batch: int = 500) -> list[int]:
+    """Create ``n`` suspended interval tasks through the catalog (group-committed batches)."""
+    now = datetime.now(UTC)
+    ids: list[int] = []
+    for lo in range(0, n, batch):
+        records = await asyncio.gather(
+            *(
+                eng.catalog.create_task(
+                    TaskDef(
+                        name=QualifiedName(f"b{i}", "public", "tasksql"),
+                        body=SqlBody(body(i)),
+                        schedule=IntervalSchedule(interval_ms),
+                    ),
+                    spelling=Spelling.SNOWFLAKE,
+                    state=TaskState.SUSPENDED,
+                    suspend_reason=SuspendReason.CREATED,
+                    owner="bench",
+                    now=now,
+                    next_fire_at=None,
+                )
+                for i in range(lo, min(n, lo + batch))
+            )
+        )
+        ids.extend(r.id for r in records)
+    return ids
+
+
+async def start_with_phases(eng: Engine, ids: list[int], base: datetime, spread_ms: float, interval_ms: int) -> None:
+    """Start every task, task k anchored at ``base + k * spread_ms / n`` (phases across the interval)."""
+    records = {r.id: r for r in await eng.catalog.list_tasks()}
+    updates = []
+    for k, task_id in enumerate(ids):
+        anchor = base + timedelta(milliseconds=spread_ms * k / len(ids))
+        rec = records[task_id]
+        updates.append(
+            TaskUpdate(
+                task_id=task_id,
+                expected_version=rec.version,
+                state=TaskState.STARTED,
+                suspend_reason=None,
+                resumed_on=anchor,
+                next_fire_at=anchor + timedelta(milliseconds=interval_ms),
+            )
+        )
+    await eng.catalog.update_tasks(updates, now=datetime.now(UTC))
+
+
+async def periodic(n: int, seconds: float, *, burst: bool, warmup: float = 3.0, interval_ms: int = 1000) -> dict[str, Any]:
+    """N tasks due every interval, phases spread (steady) or all at the same instant (burst)."""
+    async with engine(default_max_concurrency=64) as eng:
+        await eng.execute(LOG_TABLE)
+        ids = await register(eng, n, interval_ms)
+        base = datetime.now(UTC) + timedelta(seconds=1)
+        await start_with_phases(eng, ids, base, 0 if burst else interval_ms, interval_ms)
+        scheduler = await eng.start_scheduler()
+        window_start = base + timedelta(seconds=warmup)
+        window_end = window_start + timedelta(seconds=seconds)
+        await asyncio.sleep((window_end - datetime.now(UTC)).total_seconds() + 1.0)
+        await scheduler.stop(grace=5)
+        eng.scheduler = None
+        rows = (
+            await eng.execute(
+                "SELECT task_id, scheduled, epoch_ms(started) - epoch_ms(scheduled) AS lag_ms FROM bench_log "
+                f"WHERE scheduled >= TIMESTAMPTZ '{window_start.isoformat()}' "
+                f"AND scheduled < TIMESTAMPTZ '{window_end.isoformat()}'"
+            )
+        )[-1].rows
+        expected = _expected(base, n, 0 if burst else interval_ms, interval_ms, window_start, window_end)
+        lags = [float(r[2]) for r in rows]
+        out: dict[str, Any] = {"tasks": n, "seconds": seconds, "expected": expected, "ran": len(rows)}
+        out.update(Lag.of(lags).as_dict())
+        out["ran_share"] = len(rows) / expected if expected else float("nan")
+        if burst:
+            # per instant: time from the instant until the last of its runs started
+            by_instant: dict[Any, float] = {}
+            for _, scheduled, lag in rows:
+                by_instant[scheduled] = max(by_instant.get(scheduled, 0.0), float(lag))
+            out["burst_last_start"] = Lag.of(list(by_instant.values())).as_dict()
+        return out
+
+
+def _expected(base: datetime, n: int, spread_ms: float, interval_ms: int, lo: datetime, hi: datetime) -> int:
+    count = 0
+    for k in range(n):
+        anchor = base + timedelta(milliseconds=spread_ms * k / n)
+        first = max(1, int(((lo - anchor).total_seconds() * 1000) // interval_ms))
+        t = anchor + timedelta(milliseconds=interval_ms * first)
+        while t < lo:
+            t += timedelta(milliseconds=interval_ms)
+        while t < hi:
+            count += 1
+            t += timedelta(milliseconds=interval_ms)
+    return count
+
+
+async def ramp(rates: list[int], seconds: float) -> list[dict[str, Any]]:
+    """Runs per second sustained: N tasks every 100 ms for increasing N; share of instants that ran."""
+    results = []
+    for rate in rates:
+        n = max(1, rate // 10)
+        r = await periodic(n, seconds, burst=False, warmup=2.0, interval_ms=100)
+        r["target_rate"] = rate
+        r["achieved_rate"] = r["ran"] / seconds
+        results.append(r)
+        if r["ran_share"] < 0.99:
+            break
+    return results
+
+
+async def scale(n: int) -> dict[str, Any]:
+    """Memory and load time with ``n`` registered (started) tasks."""
+    async with engine() as eng:
+        t0 = time.perf_counter()
+        ids = await register(eng, n, interval_ms=3_600_000)
+        created_s = time.perf_counter() - t0
+        await start_with_phases(eng, ids, datetime.now(UTC) + timedelta(hours=1), 3_600_000, 3_600_000)
+        data_dir = eng.data_dir
+    gc.collect()
+    before = rss_mb()
+    async with engine(data_dir=data_dir) as eng:
+        t0 = time.perf_counter()
+        scheduler = Scheduler(eng)
+        await scheduler.start(background=False)
+        load_s = time.perf_counter() - t0
+        gc.collect()
+        after = rss_mb()
+        await scheduler.stop()
+    return {"tasks": n, "register_s": created_s, "load_s": load_s, "rss_mb": after, "rss_growth_mb": after - before}
+
+
+async def timeout_stop(samples: int = 5) -> dict[str, Any]:
+    """Time from the deadline to the query actually stopping, per warehouse type."""
+    from tasksql.warehouses.base import CancelToken
+
+    out: dict[str, Any] = {}
+    async with engine() as eng:
+        wh = await eng.warehouse()
+        lags = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            try:
+                await wh.execute("SELECT sum(hash(i)) FROM range(100000000000) t(i)", timeout=0.5, token=CancelToken())
+            except Exception:
+                pass
+            lags.append((time.perf_counter() - t0 - 0.5) * 1000)
+        out["duckdb"] = Lag.of(lags).as_dict()
+    return out
