@@ -89,9 +89,10 @@ class _BlockTracker:
                 return
             if word == "BEGIN" and after not in _NOT_OPENERS_AFTER_BEGIN and not next_is_semicolon:
                 self.stack.append("BEGIN")
+                self.opener = tokens[i]
             elif word == "DECLARE":
                 self.stack.append("DECLARE")
-            self.opener = tokens[i]
+                self.opener = tokens[i]
             return
         if word == "BEGIN":
             if after in _NOT_OPENERS_AFTER_BEGIN or next_is_semicolon:
