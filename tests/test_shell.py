@@ -7,8 +7,10 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -200,8 +202,8 @@ def test_candidates_skip_a_word_already_complete() -> None:
         "SET",
         "SHOW",
         "TASK",
-        "task_history",
         "TASKS",
+        "task_history",
         "WAREHOUSE",
     ]
 
@@ -258,7 +260,7 @@ def test_words_from_a_keywords_module() -> None:
     module._PRIVATE = ("HIDDEN",)  # type: ignore[attr-defined]
     module.MIXED = ("WORD", 3)  # type: ignore[attr-defined]
     words = words_from_module(module)
-    assert words.keywords == {"CREATE", "VACUUM", "ZETA_PROPERTY", "ORDER", "BY", "NOT", "A"}
+    assert words.keywords == {"CREATE", "VACUUM", "ZETA_PROPERTY", "ORDER", "BY", "NOT"}
     assert words.functions == {"my_function"}
 
 
@@ -416,12 +418,34 @@ def test_interactive_session_through_pipe_input(conn: Connection, settings: Sett
     assert "SHOW TERSE TASKS" in history
 
 
-def test_interactive_session_ends_at_end_of_input(conn: Connection, tmp_path: Path) -> None:
-    shell, out, _ = _shell(conn)
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Wait (up to a generous limit) until the shell running in another thread got somewhere."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the shell never got to: {what}")
+        time.sleep(0.01)
+
+
+def test_interactive_history_recall_and_ctrl_d(conn: Connection, tmp_path: Path) -> None:
+    shell, out, err = _shell(conn)
+    history = FileHistory(str(tmp_path / "h"))
     with create_pipe_input() as pipe:
-        pipe.send_text("SHOW TASKS;\r\x04")  # Ctrl-D on the empty line quits
-        shell.run(shell.session(input=pipe, output=DummyOutput(), history=FileHistory(str(tmp_path / "h"))))
-    assert "(0 rows)" in out.getvalue()
+        session = shell.session(input=pipe, output=DummyOutput(), history=history)
+        runner = threading.Thread(target=shell.run, args=(session,))
+        runner.start()
+        try:
+            pipe.send_text("SHOW TASKS;\r")
+            # The next keys go to the next prompt, which reads the history before it reads keys.
+            _wait_for(lambda: "(0 rows)" in out.getvalue(), "the result of the first statement")
+            # Up recalls the previous input and Enter runs it again; Ctrl-D on an empty line quits.
+            pipe.send_text("\x1b[A\r\x04")
+        finally:
+            runner.join(timeout=60)
+    assert not runner.is_alive()
+    assert out.getvalue().count("(0 rows)") == 2
+    assert err.getvalue() == ""
+    assert history.get_strings() == ["SHOW TASKS;"]  # a repeated input is stored once
 
 
 def test_run_script(conn: Connection) -> None:

@@ -161,7 +161,11 @@ KEYWORDS_MODULE = "tasksql.sql.keywords"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShellWords:
-    """Upper-case keywords and function names (functions keep their documented spelling)."""
+    """Upper-case keywords and function names (functions keep their documented spelling).
+
+    Build with :meth:`of`, which also fills ``function_keys`` (the function names upper-cased, for
+    case-insensitive lookups).
+    """
 
     keywords: frozenset[str]
     functions: frozenset[str]

@@ -103,7 +103,8 @@ class SqlLexer(Lexer):
         self.words = words
 
     def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
-        lines = list(split_lines(list(fragments(document.text, self.words))))
+        pieces: StyleAndTextTuples = list(fragments(document.text, self.words))
+        lines = [[f for f in line if f[1]] for line in split_lines(pieces)]
 
         def get_line(lineno: int) -> StyleAndTextTuples:
             return lines[lineno] if 0 <= lineno < len(lines) else []
