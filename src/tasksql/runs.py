@@ -123,3 +123,61 @@ class NodeRecord:
     @property
     def state(self) -> str:
         return "stopped" if self.stopped_at is not None else "running"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewGraphRun:
+    """A graph run to start together with its root's run: ``root_run_index`` is the position of the
+    root's :class:`NewRun` in the same :meth:`Catalog.fire` call (None for a retry, which starts
+    without a new root run); the graph run is inserted only when that run is."""
+
+    graph_run_group_id: str
+    root_task_id: int
+    root_task_name: str
+    database_name: str
+    schema_name: str
+    graph_version: int
+    scheduled_from: ScheduledFrom
+    scheduled_time: datetime
+    query_start_time: datetime | None
+    attempt_number: int = 1
+    config: str | None = None
+    node_id: str | None = None
+    root_run_index: int | None = 0
+    state: str = "EXECUTING"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphRunRecord:
+    """A stored graph run: Snowflake's COMPLETE_TASK_GRAPHS / CURRENT_TASK_GRAPHS columns."""
+
+    graph_run_group_id: str
+    root_task_id: int
+    root_task_name: str
+    database_name: str
+    schema_name: str
+    graph_version: int
+    state: str
+    scheduled_from: ScheduledFrom
+    scheduled_time: datetime
+    query_start_time: datetime | None
+    completed_time: datetime | None
+    attempt_number: int
+    root_run_id: int | None
+    first_error_task_name: str | None
+    first_error_code: str | None
+    first_error_message: str | None
+    config: str | None
+    node_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphRunEnd:
+    """How a graph run ended: written with the outcome of its last run."""
+
+    graph_run_group_id: str
+    state: str
+    completed_time: datetime
+    first_error_task_name: str | None = None
+    first_error_code: str | None = None
+    first_error_message: str | None = None

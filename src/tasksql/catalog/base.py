@@ -40,7 +40,16 @@ from tasksql.model import (
     TaskState,
     WarehouseDef,
 )
-from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
+from tasksql.runs import (
+    GraphRunEnd,
+    GraphRunRecord,
+    NewGraphRun,
+    NewRun,
+    NodeRecord,
+    RunOutcome,
+    RunRecord,
+    TaskRuntime,
+)
 
 
 class Unchanged(Enum):
@@ -356,8 +365,12 @@ class Catalog(ABC):
     # --- runs, task runtime fields and nodes -----------------------------------------------------
 
     @abstractmethod
-    async def fire(self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime]) -> list[RunRecord | None]:
-        """Insert ``runs`` and apply ``runtime`` updates in ONE transaction.
+    async def fire(
+        self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], graphs: Sequence[NewGraphRun] = ()
+    ) -> list[RunRecord | None]:
+        """Insert ``runs``, apply ``runtime`` updates and start ``graphs`` in ONE transaction.
+
+        A graph run is inserted only when the root run it names (``root_run_index``) was inserted.
 
         Returns one entry per run, in order: the stored run, or ``None`` when a fence already holds
         it (the UNIQUE (task, scheduled instant) of a scheduled first attempt, or (graph run, task,
@@ -404,8 +417,47 @@ class Catalog(ABC):
 
     @abstractmethod
     async def settle_lost_runs(self, node_ids: Sequence[str], now: datetime, message: str) -> int:
-        """Settle every unsettled run of these nodes as FAILED (code NODE_LOST, ``message``);
-        returns how many."""
+        """Settle every unsettled run and graph run of these nodes as FAILED (code NODE_LOST,
+        ``message``); returns how many runs."""
+
+    @abstractmethod
+    async def settle_graph_step(
+        self,
+        outcome: RunOutcome | None,
+        runtime: TaskRuntime | None,
+        new_runs: Sequence[NewRun],
+        end: GraphRunEnd | None,
+    ) -> list[RunRecord | None]:
+        """In ONE transaction: settle a run of a graph run, apply its task's runtime change, insert
+        the runs that became due (fenced per graph run, task and attempt) and, with ``end``, settle the
+        graph run. Returns the inserted runs (None where a fence held)."""
+
+    @abstractmethod
+    async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:
+        """The version number of a root's graph with these members (task id -> version); a member
+        set never seen before gets the next number."""
+
+    @abstractmethod
+    async def graph_version_members(self, root_task_id: int, version: int) -> dict[int, int] | None:
+        """The members of one graph version, or None."""
+
+    @abstractmethod
+    async def get_graph_run(self, group_id: str) -> GraphRunRecord | None:
+        """One graph run."""
+
+    @abstractmethod
+    async def list_graph_runs(
+        self,
+        *,
+        root_task_id: int | None = None,
+        states: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[GraphRunRecord]:
+        """Graph runs, newest scheduled first, of one root (or all), in the given states (or any)."""
+
+    @abstractmethod
+    async def graph_run_runs(self, group_id: str) -> list[RunRecord]:
+        """Every run of one graph run, every attempt, oldest first."""
 
     @abstractmethod
     async def prune_runs(self, default_cutoff: datetime, per_task: Mapping[int, datetime]) -> int:

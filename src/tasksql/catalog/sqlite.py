@@ -58,6 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from tasksql.catalog import sqlite_graphs as graphs_db
 from tasksql.catalog import sqlite_runs as runs_db
 from tasksql.catalog.base import (
     UNCHANGED,
@@ -102,7 +103,16 @@ from tasksql.model import (
     WarehouseDef,
     task_from_json,
 )
-from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
+from tasksql.runs import (
+    GraphRunEnd,
+    GraphRunRecord,
+    NewGraphRun,
+    NewRun,
+    NodeRecord,
+    RunOutcome,
+    RunRecord,
+    TaskRuntime,
+)
 
 T = TypeVar("T")
 
@@ -395,11 +405,59 @@ class SQLiteCatalog(Catalog):
 
     # --- runs, task runtime fields and nodes -----------------------------------------------------
 
-    async def fire(self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime]) -> list[RunRecord | None]:
-        if not runs and not runtime:
+    async def fire(
+        self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], graphs: Sequence[NewGraphRun] = ()
+    ) -> list[RunRecord | None]:
+        if not runs and not runtime and not graphs:
             return []
         now = db_time(self._clock.now())
+        if graphs:
+            return await self._write(
+                lambda conn: graphs_db.fire_with_graphs(conn, runs, runtime, graphs, now)
+            )
         return await self._write(lambda conn: runs_db.fire(conn, runs, runtime, now))
+
+    async def settle_graph_step(
+        self,
+        outcome: RunOutcome | None,
+        runtime: TaskRuntime | None,
+        new_runs: Sequence[NewRun],
+        end: GraphRunEnd | None,
+    ) -> list[RunRecord | None]:
+        now = db_time(self._clock.now())
+        suspends = runtime is not None and runtime.state is not None
+        return await self._write(
+            lambda conn: graphs_db.settle_step(
+                conn, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now
+            ),
+            durable=suspends,
+            changes=suspends,
+        )
+
+    async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:
+        now = db_time(self._clock.now())
+        return await self._write(lambda conn: graphs_db.graph_version(conn, root_task_id, members, now))
+
+    async def graph_version_members(self, root_task_id: int, version: int) -> dict[int, int] | None:
+        return await self._read(lambda conn: graphs_db.version_members(conn, root_task_id, version))
+
+    async def get_graph_run(self, group_id: str) -> GraphRunRecord | None:
+        params = {"graph_run_group_id": group_id}
+        return await self._read(
+            lambda conn: _one(conn, "graph_run_by_id", params, graphs_db.graph_run_record)
+        )
+
+    async def list_graph_runs(
+        self,
+        *,
+        root_task_id: int | None = None,
+        states: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[GraphRunRecord]:
+        return await self._read(lambda conn: graphs_db.list_graph_runs(conn, root_task_id, states, limit))
+
+    async def graph_run_runs(self, group_id: str) -> list[RunRecord]:
+        return await self._read(lambda conn: graphs_db.runs_of(conn, group_id))
 
     async def finish_run(self, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
         now = db_time(self._clock.now())
@@ -454,7 +512,12 @@ class SQLiteCatalog(Catalog):
         if not node_ids:
             return 0
         stamp = db_time(now)
-        return await self._write(lambda conn: runs_db.settle_lost(conn, node_ids, stamp, message))
+
+        def settle_lost(conn: sqlite3.Connection) -> int:
+            graphs_db.settle_lost_graphs(conn, node_ids, stamp, message)
+            return runs_db.settle_lost(conn, node_ids, stamp, message)
+
+        return await self._write(settle_lost)
 
     async def prune_runs(self, default_cutoff: datetime, per_task: Mapping[int, datetime]) -> int:
         cutoffs = {task_id: db_time(cutoff) for task_id, cutoff in per_task.items()}

@@ -237,6 +237,63 @@ UPDATE nodes SET stopped_at = :now, heartbeat_at = :now WHERE node_id = :node_id
 -- Every node, most recently started first.
 SELECT * FROM nodes ORDER BY started_at DESC;
 
+-- name: graph_version_find
+-- The version of a root's graph with exactly these members, if it ran before.
+SELECT graph_version FROM graph_versions WHERE root_task_id = :root_task_id AND members = :members;
+
+-- name: graph_version_insert
+-- Record a new version of a root's graph (the next number).
+INSERT INTO graph_versions (root_task_id, graph_version, members, created_on)
+SELECT :root_task_id, coalesce(max(graph_version), 0) + 1, :members, :created_on
+FROM graph_versions WHERE root_task_id = :root_task_id
+RETURNING graph_version;
+
+-- name: graph_version_members
+-- The members (JSON {task id: version}) of one graph version.
+SELECT members FROM graph_versions WHERE root_task_id = :root_task_id AND graph_version = :graph_version;
+
+-- name: graph_run_insert
+-- Start a graph run (or continue it with a new attempt: same group id).
+INSERT INTO graph_runs (
+    graph_run_group_id, root_task_id, root_task_name, database_name, schema_name, graph_version, state,
+    scheduled_from, scheduled_time, query_start_time, completed_time, attempt_number, root_run_id, config, node_id
+) VALUES (
+    :graph_run_group_id, :root_task_id, :root_task_name, :database_name, :schema_name, :graph_version, :state,
+    :scheduled_from, :scheduled_time, :query_start_time, NULL, :attempt_number, :root_run_id, :config, :node_id
+) ON CONFLICT (graph_run_group_id) DO UPDATE SET
+    state = excluded.state, attempt_number = excluded.attempt_number, graph_version = excluded.graph_version,
+    scheduled_from = excluded.scheduled_from, completed_time = NULL, first_error_task_name = NULL,
+    first_error_code = NULL, first_error_message = NULL, node_id = excluded.node_id;
+
+-- name: graph_run_finish
+-- Settle a graph run.
+UPDATE graph_runs SET
+    state = :state, completed_time = :completed_time, first_error_task_name = :first_error_task_name,
+    first_error_code = :first_error_code, first_error_message = :first_error_message
+WHERE graph_run_group_id = :graph_run_group_id AND state = 'EXECUTING';
+
+-- name: graph_run_by_id
+-- One graph run.
+SELECT * FROM graph_runs WHERE graph_run_group_id = :graph_run_group_id;
+
+-- name: graph_runs_list
+-- Graph runs, newest first: of one root (or all), in some states (JSON array; NULL = any).
+SELECT * FROM graph_runs
+WHERE (:root_task_id IS NULL OR root_task_id = :root_task_id)
+  AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+ORDER BY scheduled_time DESC, rowid DESC
+LIMIT :limit;
+
+-- name: graph_runs_settle_lost
+-- Settle every unsettled graph run of a node as FAILED (the node stopped during it).
+UPDATE graph_runs SET state = 'FAILED', completed_time = :now, first_error_code = 'NODE_LOST',
+    first_error_message = :message
+WHERE node_id = :node_id AND state = 'EXECUTING';
+
+-- name: runs_of_graph_run
+-- Every run of one graph run (all attempts), oldest first.
+SELECT * FROM runs WHERE graph_run_group_id = :graph_run_group_id ORDER BY run_id;
+
 -- name: nodes_prune
 -- Forget nodes stopped (or silent) before the cutoff that have no unsettled runs.
 DELETE FROM nodes

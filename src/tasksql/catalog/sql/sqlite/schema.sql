@@ -160,3 +160,44 @@ CREATE TABLE nodes (
     heartbeat_at TEXT NOT NULL,
     stopped_at   TEXT
 ) WITHOUT ROWID;
+
+-- Graph runs: one row per run of a task graph (a root task with children or a finalizer), the
+-- unit of Snowflake's COMPLETE_TASK_GRAPHS / CURRENT_TASK_GRAPHS. Every run of a member task carries
+-- the group id. A retry (EXECUTE TASK ... RETRY LAST) continues the same group with attempt + 1.
+CREATE TABLE graph_runs (
+    graph_run_group_id    TEXT PRIMARY KEY,
+    root_task_id          INTEGER NOT NULL,
+    root_task_name        TEXT NOT NULL,
+    database_name         TEXT NOT NULL,
+    schema_name           TEXT NOT NULL,
+    graph_version         INTEGER NOT NULL,
+    state                 TEXT NOT NULL CHECK (state IN ('EXECUTING', 'SUCCEEDED', 'FAILED', 'CANCELLED',
+                                                         'SKIPPED')),
+    scheduled_from        TEXT NOT NULL,
+    scheduled_time        TEXT NOT NULL,
+    query_start_time      TEXT,
+    completed_time        TEXT,
+    attempt_number        INTEGER NOT NULL DEFAULT 1,
+    root_run_id           INTEGER,
+    first_error_task_name TEXT,
+    first_error_code      TEXT,
+    first_error_message   TEXT,
+    config                TEXT,
+    node_id               TEXT
+);
+
+-- Graph runs of a root, newest last; unsettled graph runs by node (the reaper).
+CREATE INDEX graph_runs_root ON graph_runs (root_task_id, scheduled_time);
+CREATE INDEX graph_runs_open ON graph_runs (node_id) WHERE state = 'EXECUTING';
+
+-- Graph versions: the member task versions of every graph a root has run. A graph run pins one; a
+-- change of any member (or of the membership) makes the next graph run use a new version.
+CREATE TABLE graph_versions (
+    root_task_id  INTEGER NOT NULL,
+    graph_version INTEGER NOT NULL CHECK (graph_version >= 1),
+    members       TEXT NOT NULL,
+    created_on    TEXT NOT NULL,
+    PRIMARY KEY (root_task_id, graph_version)
+) WITHOUT ROWID;
+
+CREATE UNIQUE INDEX graph_versions_members ON graph_versions (root_task_id, members);
