@@ -241,19 +241,29 @@ def test_completer_completes_the_word_before_the_cursor() -> None:
     assert [t for t, _ in _completions(completer, "nightly_")] == ["nightly_load", "nightly_report"]
 
 
-def test_shell_words_without_the_keywords_module_still_completes() -> None:
-    words = shell_words("tasksql.no_such_module")
+def test_shell_words_come_from_the_sql_keywords_module() -> None:
+    words = shell_words()
     for keyword in ("SELECT", "CREATE", "TASK", "SCHEDULE", "WAREHOUSE", "SUSPEND_TASK_AFTER_NUM_FAILURES"):
+        assert words.is_keyword(keyword)
+    for keyword in ("WHERE", "JOIN", "ORDER", "BY"):  # ordinary SQL, added by the shell
         assert words.is_keyword(keyword)
     for function in ("next_runs", "task_history", "SYSTEM$TASK_DEPENDENTS_ENABLE"):
         assert words.is_function(function)
         assert not words.is_keyword(function)
 
 
+def test_shell_words_without_the_keywords_module() -> None:
+    words = shell_words("tasksql.no_such_module")
+    assert words.is_keyword("WHERE")
+    assert not words.is_keyword("SCHEDULE")
+    assert words.functions == frozenset()
+
+
 def test_words_from_a_keywords_module() -> None:
     module = types.ModuleType("kw")
     module.STATEMENT_STARTERS = ("CREATE", "VACUUM")  # type: ignore[attr-defined]
-    module.PROPERTIES = {"zeta_property": object()}  # type: ignore[attr-defined]
+    module.PROPERTIES = ("zeta_property",)  # type: ignore[attr-defined]
+    module.UNITS = {"ms": 1, "s": 1000}  # type: ignore[attr-defined]
     module.CLAUSES = frozenset({"ORDER BY", "not a-word"})  # type: ignore[attr-defined]
     module.FUNCTIONS = ["my_function"]  # type: ignore[attr-defined]
     module.VERSION = "1"  # type: ignore[attr-defined]
@@ -262,15 +272,19 @@ def test_words_from_a_keywords_module() -> None:
     words = words_from_module(module)
     assert words.keywords == {"CREATE", "VACUUM", "ZETA_PROPERTY", "ORDER", "BY", "NOT"}
     assert words.functions == {"my_function"}
+    module.__all__ = ["FUNCTIONS", "PROPERTIES"]  # type: ignore[attr-defined]
+    words = words_from_module(module)
+    assert words.keywords == {"ZETA_PROPERTY"}
+    assert words.functions == {"my_function"}
 
 
 def test_shell_words_include_the_sql_keywords_module() -> None:
-    keywords = pytest.importorskip("tasksql.sql.keywords")
+    from tasksql.sql import keywords
+
     found = words_from_module(keywords)
     merged = shell_words()
-    assert found.keywords <= merged.keywords | {f.upper() for f in merged.functions}
-    for function in found.functions:
-        assert merged.is_function(function)
+    assert found.keywords - found.function_keys <= merged.keywords
+    assert found.functions == merged.functions
 
 
 # --- highlighting --------------------------------------------------------------------------------

@@ -2,158 +2,25 @@
 
 The SQL front end owns the keyword lists (``tasksql.sql.keywords``: statement starters, clause
 keywords, property names, function names). :func:`shell_words` reads every collection of strings
-that module exports, so the shell follows the grammar without naming its lists one by one. The
-built-in lists below are used in addition, so the shell still completes sensibly when that module
-is not importable.
+that module exports, so the shell follows the task grammar without naming its lists one by one.
+The task grammar does not list the words of ordinary queries (``WHERE``, ``JOIN``, ``ORDER BY``,
+...), which pass through to the warehouse; the shell adds those from :data:`SQL_WORDS`.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
 
-_STARTERS = (
-    "ALTER",
-    "BEGIN",
-    "CALL",
-    "CANCEL",
-    "COMMIT",
-    "CREATE",
-    "DELETE",
-    "DESC",
-    "DESCRIBE",
-    "DROP",
-    "EXECUTE",
-    "EXPLAIN",
-    "INSERT",
-    "MERGE",
-    "ROLLBACK",
-    "SELECT",
-    "SET",
-    "SHOW",
-    "UNSET",
-    "UPDATE",
-    "USE",
-    "WITH",
-)
-
-_CLAUSES = (
-    "ACCOUNT",
-    "ADD",
-    "AFTER",
-    "ALL",
-    "AND",
-    "AS",
-    "ASC",
-    "BY",
-    "CASE",
-    "CLASS",
-    "CLONE",
-    "COPY",
-    "CRON",
-    "DATABASE",
-    "DECLARE",
-    "DELAY",
-    "DESC",
-    "DISABLE",
-    "DISTINCT",
-    "ELSE",
-    "ENABLE",
-    "END",
-    "ERROR",
-    "EVERY",
-    "EXISTS",
-    "FALSE",
-    "FROM",
-    "GRANTS",
-    "GROUP",
-    "HAVING",
-    "IF",
-    "IMMEDIATE",
-    "IN",
-    "INTERVAL",
-    "INTO",
-    "IS",
-    "JOIN",
-    "LEFT",
-    "LIKE",
-    "LIMIT",
-    "LOCATION",
-    "MINUTE",
-    "MINUTES",
-    "MODIFY",
-    "NOT",
-    "NULL",
-    "OFFSET",
-    "ON",
-    "OPTIONS",
-    "OR",
-    "ORDER",
-    "PROCEDURE",
-    "REMOVE",
-    "REPLACE",
-    "RESUME",
-    "RUN",
-    "SCHEDULE",
-    "SCHEMA",
-    "SECOND",
-    "SECONDS",
-    "STARTS",
-    "SUSPEND",
-    "TABLE",
-    "TASK",
-    "TASKS",
-    "TERSE",
-    "THEN",
-    "TIMEOUT",
-    "TO",
-    "TRUE",
-    "TYPE",
-    "USER",
-    "USING",
-    "VALUES",
-    "WHEN",
-    "WHERE",
-    "HOURS",
-    "HOUR",
-)
-
-_PROPERTIES = (
-    "ALLOW_OVERLAPPING_EXECUTION",
-    "COMMENT",
-    "CONFIG",
-    "ERROR_INTEGRATION",
-    "FINALIZE",
-    "LOG_LEVEL",
-    "MAX_CONCURRENT_RUNS",
-    "OVERLAP_POLICY",
-    "SUCCESS_INTEGRATION",
-    "SUSPEND_TASK_AFTER_NUM_FAILURES",
-    "TAG",
-    "TASK_AUTO_RETRY_ATTEMPTS",
-    "TASK_AUTO_RETRY_BACKOFF",
-    "TASK_AUTO_RETRY_DELAY",
-    "TASK_AUTO_RETRY_MAX_DELAY",
-    "TASK_AUTO_RETRY_ON",
-    "USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE",
-    "USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS",
-    "USER_TASK_TIMEOUT_MS",
-    "WAREHOUSE",
-)
-
-_FUNCTIONS = (
-    "complete_task_graphs",
-    "current_task_graphs",
-    "next_runs",
-    "task_dependents",
-    "task_history",
-    "SYSTEM$CURRENT_USER_TASK_NAME",
-    "SYSTEM$GET_PREDECESSOR_RETURN_VALUE",
-    "SYSTEM$GET_TASK_GRAPH_CONFIG",
-    "SYSTEM$SET_RETURN_VALUE",
-    "SYSTEM$TASK_DEPENDENTS_ENABLE",
+#: Words of ordinary SQL queries, completed and highlighted as keywords.
+SQL_WORDS = tuple(
+    """
+    ALL AND ANY ASC BETWEEN BY CASE CAST CROSS DEFAULT DISTINCT ELSE EXCEPT FALSE FULL GROUP HAVING
+    INNER INTERSECT INTERVAL IS JOIN LEFT NATURAL NULL NULLS OFFSET ORDER OUTER OVER PARTITION RIGHT
+    THEN TO TRUE UNION VALUES WHERE WINDOW
+    """.split()
 )
 
 KEYWORDS_MODULE = "tasksql.sql.keywords"
@@ -192,18 +59,14 @@ class ShellWords:
 
 
 def _strings(value: object) -> list[str] | None:
-    """The strings of ``value`` when it is a collection of strings (keys for a mapping), else None."""
-    if isinstance(value, str):
+    """The strings of ``value`` when it is a tuple, list or set of strings only, else None.
+
+    Mappings are not read: a module's tables (units, properties) map more than keywords.
+    """
+    if not isinstance(value, frozenset | set | tuple | list) or not value:
         return None
-    items: Iterable[object]
-    if isinstance(value, Mapping):
-        items = value.keys()
-    elif isinstance(value, frozenset | set | tuple | list):
-        items = value
-    else:
-        return None
-    words = [v for v in items if isinstance(v, str)]
-    return words if words and len(words) == len(list(items)) else None
+    words = [v for v in value if isinstance(v, str)]
+    return words if len(words) == len(value) else None
 
 
 def _is_word(text: str) -> bool:
@@ -211,40 +74,39 @@ def _is_word(text: str) -> bool:
 
 
 def words_from_module(module: ModuleType) -> ShellWords:
-    """Every public collection of strings in ``module``; collections whose name mentions FUNCTION
-    are function names, the rest keywords. Strings that are not single words are ignored."""
+    """The words of every public collection of strings in ``module`` (only the names in its
+    ``__all__`` when it has one); collections whose name mentions FUNCTION hold function names,
+    the others keywords. Strings of several words give each word; other text is ignored."""
     keywords: set[str] = set()
     functions: set[str] = set()
+    public = getattr(module, "__all__", None)
     for name, value in vars(module).items():
-        if name.startswith("_"):
+        if name.startswith("_") or (public is not None and name not in public):
             continue
         found = _strings(value)
         if found is None:
             continue
-        target = functions if "FUNCTION" in name.upper() else None
-        for word in found:
-            for part in word.split():
-                if not _is_word(part):
-                    continue
-                if target is not None:
-                    target.add(part)
-                else:
-                    keywords.add(part.upper())
+        is_function = "FUNCTION" in name.upper()
+        for part in (p for word in found for p in word.split()):
+            if not _is_word(part):
+                continue
+            if is_function:
+                functions.add(part)
+            else:
+                keywords.add(part.upper())
     return ShellWords.of(keywords, functions)
 
 
 def shell_words(module_name: str = KEYWORDS_MODULE) -> ShellWords:
-    """The built-in words merged with those of ``module_name`` (when it imports)."""
-    keywords = {w.upper() for w in (*_STARTERS, *_CLAUSES, *_PROPERTIES)}
-    functions = set(_FUNCTIONS)
+    """The words of ``module_name`` (the SQL front end's keyword lists) and :data:`SQL_WORDS`.
+
+    When the module cannot be imported, :data:`SQL_WORDS` alone are used: completion degrades, the
+    shell still works.
+    """
     try:
-        module = importlib.import_module(module_name)
+        found = words_from_module(importlib.import_module(module_name))
     except ImportError:
-        module = None
-    if module is not None:
-        found = words_from_module(module)
-        keywords |= found.keywords
-        known = {f.upper() for f in functions}
-        functions |= {f for f in found.functions if f.upper() not in known}
-    keywords -= {f.upper() for f in functions}
-    return ShellWords.of(keywords, functions)
+        found = ShellWords.of((), ())
+    function_keys = found.function_keys
+    keywords = {w for w in (*found.keywords, *SQL_WORDS) if w.upper() not in function_keys}
+    return ShellWords.of(keywords, found.functions)
