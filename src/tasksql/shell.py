@@ -179,7 +179,9 @@ class Shell:
         else:
             write_results(results, self.fmt, self.out)
             self.out.flush()
-        if refresh if refresh is not None else changes_catalog(text):
+        if refresh is None:
+            refresh = changes_catalog(text)
+        if refresh:  # also after a failure: a script may have changed tasks before it failed
             self.refresh_task_names()
 
     def _print_error(self, error: TasksqlError, text: str) -> None:
