@@ -20,6 +20,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from tasksql.client import find_server
 from tasksql.connection import Connection
 from tasksql.errors import ConfigError
 from tasksql.settings import Settings
@@ -504,3 +505,44 @@ def test_piped_shell_fails_on_error(tmp_path: Path) -> None:
     done = _cli(tmp_path / "data", "SHOW TASKS;\nDROP TASK missing_task;\n")
     assert done.returncode == 1
     assert "error [TASK_NOT_FOUND]" in done.stderr
+
+
+# --- through a running server --------------------------------------------------------------------
+
+
+@pytest.fixture
+def server_data(tmp_path: Path) -> Iterator[Path]:
+    """A data directory owned by a ``tasksql serve`` process (on any free port)."""
+    data = tmp_path / "served"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tasksql", "--data", str(data), "serve", "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        _wait_for(lambda: proc.poll() is not None or find_server(data) is not None, "a running server")
+        if proc.poll() is not None:
+            pytest.fail(f"tasksql serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        yield data
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_shell_through_a_running_server(server_data: Path) -> None:
+    done = _cli(server_data, f"CREATE TASK served_task {SCHEDULED} AS SELECT 1;")
+    assert done.returncode == 0, done.stderr
+    server = find_server(server_data)
+    assert server is not None
+    with Connection(Settings.load(env={}, data_dir=server_data)) as remote:
+        assert remote.remote
+        shell, out, err = _shell(remote, "csv")
+        assert f"connected to the tasksql server at {server.url}" in shell.banner()
+        shell.refresh_task_names()
+        assert shell.task_names == ["served_task"]
+        assert shell.execute("DROP TASK no_such_task;")
+        assert "error [TASK_NOT_FOUND]" in err.getvalue()
+        assert shell.execute("\\t")
+        assert ",served_task,TASK," in out.getvalue()

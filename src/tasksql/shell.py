@@ -27,6 +27,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
 from tasksql import __version__
+from tasksql.client import find_server
 from tasksql.connection import Connection
 from tasksql.errors import TasksqlError
 from tasksql.output import write_results
@@ -123,7 +124,10 @@ class Shell:
     def banner(self) -> str:
         """Version, data directory, embedded or connected to a server, and how to get help."""
         data_dir = self.conn.settings.data_dir.resolve()
-        mode = "connected to the running tasksql server" if self.conn.remote else "embedded engine"
+        mode = "embedded engine"
+        if self.conn.remote:
+            server = find_server(data_dir)
+            mode = "connected to the tasksql server" + (f" at {server.url}" if server is not None else "")
         return (
             f"tasksql {__version__} shell\n"
             f"data directory: {data_dir} ({mode})\n"
