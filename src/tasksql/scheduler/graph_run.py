@@ -223,7 +223,7 @@ class GraphRun:
         return [
             t
             for t in self.members
-            if t not in self.settled and t not in self.running and t != self.root_id and t != self.finalizer
+            if t not in self.settled and t not in self.running and t not in (self.root_id, self.finalizer)
         ]
 
     def _end(self) -> End:
