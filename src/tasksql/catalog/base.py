@@ -29,6 +29,7 @@ from enum import Enum
 from types import TracebackType
 from typing import Final, Self
 
+from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.errors import CatalogError
 from tasksql.model import (
     IntegrationDef,
@@ -379,10 +380,18 @@ class Catalog(ABC):
         """
 
     @abstractmethod
-    async def finish_run(self, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
-        """Settle a run (or move a SCHEDULED run to EXECUTING) and apply the task's runtime change,
-        in one transaction. Returns False, changing no run, when the run was already settled (a
-        settled run is final). A runtime change that suspends the task advances the change sequence.
+    async def finish_run(
+        self,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        notifications: Sequence[OutboxItem] = (),
+    ) -> bool:
+        """Settle a run (or move a SCHEDULED run to EXECUTING), apply the task's runtime change and
+        queue ``notifications`` in the notification outbox, in one transaction. Returns False,
+        changing no run and queueing nothing, when the run was already settled (a settled run is
+        final, and its notifications were queued when it was settled). A runtime change that
+        suspends the task advances the change sequence. Queued messages wake
+        :meth:`wait_for_notifications` once committed.
         """
 
     @abstractmethod
@@ -479,3 +488,70 @@ class Catalog(ABC):
     @abstractmethod
     async def list_nodes(self, now: datetime) -> list[NodeRecord]:
         """Every known node, most recently started first."""
+
+    # --- notification outbox ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def enqueue_notifications(self, items: Sequence[OutboxItem]) -> None:
+        """Queue messages (PENDING, no attempts, due at their ``created_at``) in one transaction.
+
+        A message id that is already stored is left as it is, so queueing is idempotent. Committed
+        messages wake :meth:`wait_for_notifications`. Run outcomes queue theirs with
+        :meth:`finish_run` instead, in the outcome's transaction.
+        """
+
+    @abstractmethod
+    async def claim_notifications(
+        self, node_id: str, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due messages to the dispatcher ``node_id`` and return them, earliest
+        due first.
+
+        A message is due when it is PENDING, its ``next_attempt_at`` is at or before ``now``, its
+        lease is free or expired (``lease_until`` at or before ``now``), and its integration is
+        enabled or no longer exists (the dispatcher gives such a message up). Messages of a
+        disabled integration are not claimed: they wait until it is enabled again. Each claimed
+        message gets ``leased_by`` = ``node_id`` and ``lease_until`` = ``now + lease_seconds`` in
+        ONE transaction, so two dispatchers never hold the same message at once: while a lease
+        runs, no other dispatcher can claim the message. (SQLite takes the write lock for the
+        claim; a PostgreSQL backend selects with ``FOR UPDATE SKIP LOCKED``.)
+        """
+
+    @abstractmethod
+    async def record_notification_attempt(self, attempt: DeliveryAttempt) -> bool:
+        """Record one delivery attempt and settle its message, in one transaction.
+
+        The history row is always written (the attempt happened), unless the message is gone.
+        The message is updated only while it is PENDING and held by ``attempt.node_id`` (a
+        delivery counts whoever holds it, so a delivered message is never sent again): attempts
+        becomes at least ``attempt.attempt``, the lease is released, and by ``attempt.result``:
+        DELIVERED sets ``delivered_at`` = ``sent_at``; RETRY keeps it PENDING and due at
+        ``retry_at``; GIVE_UP makes it FAILED. ``last_error`` becomes ``attempt.error``.
+        Returns whether the message was updated (False: the lease was lost or it was settled).
+        """
+
+    @abstractmethod
+    async def notification_history(
+        self, *, message_id: str | None = None, integration: str | None = None, limit: int | None = None
+    ) -> list[DeliveryRecord]:
+        """Delivery attempts, newest first: of one message, of one integration, at most ``limit``
+        (None: all); each with its message's event type and current state."""
+
+    @abstractmethod
+    async def list_notifications(
+        self, *, state: OutboxState | None = None, limit: int | None = None
+    ) -> list[OutboxMessage]:
+        """Stored messages, oldest first: of one state, at most ``limit`` (None: all)."""
+
+    @abstractmethod
+    async def prune_notifications(self, cutoff: datetime) -> int:
+        """Delete settled (DELIVERED or FAILED) messages created before ``cutoff``, with their
+        delivery history; PENDING messages are kept. Returns how many messages were deleted."""
+
+    @abstractmethod
+    async def wait_for_notifications(self, timeout: float) -> bool:
+        """Wait until messages queued through this catalog object commit, or ``timeout`` seconds.
+
+        Returns True when woken by queued messages, False on timeout. Messages queued by another
+        process (or another catalog object) do not wake it: a dispatcher polls for those.
+        """

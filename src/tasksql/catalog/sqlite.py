@@ -36,8 +36,8 @@ a transaction, so the writer sets it before ``BEGIN``, for the whole group.
 Instants are stored as UTC ISO-8601 text with microseconds (see :mod:`tasksql.catalog.rows`).
 Secrets inside definitions are stored as given and are never logged by this module.
 
-Adding a method (runs, leases, nodes and the notification outbox will come this way)
--------------------------------------------------------------------------------------
+Adding a method (runs, leases, nodes and the notification outbox came this way)
+-------------------------------------------------------------------------------
 1. Add the tables in a new ``sql/sqlite/migrations/NNNN_<name>.sql`` and in ``sql/sqlite/schema.sql``.
 2. Add the statements to ``sql/sqlite/queries.sql`` under ``-- name:`` headers.
 3. Write the body as a plain function of a ``sqlite3.Connection`` using ``_Q[<name>]`` and run it
@@ -59,6 +59,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tasksql.catalog import sqlite_graphs as graphs_db
+from tasksql.catalog import sqlite_outbox as outbox_db
 from tasksql.catalog import sqlite_runs as runs_db
 from tasksql.catalog.base import (
     UNCHANGED,
@@ -69,6 +70,7 @@ from tasksql.catalog.base import (
     WarehouseRecord,
 )
 from tasksql.catalog.migrate import load_migrations, load_schema
+from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
     Row,
@@ -158,6 +160,7 @@ class SQLiteCatalog(Catalog):
         self._writer: SQLiteWriter | None = None
         self._reader: SQLiteReader | None = None
         self._change_event = asyncio.Event()
+        self._outbox_event = asyncio.Event()
 
     @property
     def path(self) -> str:
@@ -188,6 +191,7 @@ class SQLiteCatalog(Catalog):
             raise
         self._writer = writer
         self._change_event = asyncio.Event()  # bound to this open's event loop on first wait
+        self._outbox_event = asyncio.Event()
         self._reader = SQLiteReader(
             self._path,
             busy_timeout=self._busy_timeout,
@@ -459,12 +463,26 @@ class SQLiteCatalog(Catalog):
     async def graph_run_runs(self, group_id: str) -> list[RunRecord]:
         return await self._read(lambda conn: graphs_db.runs_of(conn, group_id))
 
-    async def finish_run(self, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
+    async def finish_run(
+        self,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        notifications: Sequence[OutboxItem] = (),
+    ) -> bool:
         now = db_time(self._clock.now())
         suspends = runtime is not None and runtime.state is not None
-        return await self._write(
-            lambda conn: runs_db.settle(conn, outcome, runtime, now), durable=suspends, changes=suspends
-        )
+        items = tuple(notifications)
+
+        def settle(conn: sqlite3.Connection) -> bool:
+            settled = runs_db.settle(conn, outcome, runtime, now)
+            if settled:  # an already settled run queued its notifications when it was settled
+                outbox_db.enqueue(conn, items)
+            return settled
+
+        settled = await self._write(settle, durable=suspends, changes=suspends)
+        if settled and items:
+            self._queued()
+        return settled
 
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         if not updates:
@@ -538,6 +556,54 @@ class SQLiteCatalog(Catalog):
 
     async def list_nodes(self, now: datetime) -> list[NodeRecord]:
         return await self._read(lambda conn: _all(conn, "nodes_all", {}, runs_db.node_record))
+
+    # --- notification outbox ---------------------------------------------------------------------
+
+    async def enqueue_notifications(self, items: Sequence[OutboxItem]) -> None:
+        if not items:
+            return
+        batch = tuple(items)
+        await self._write(lambda conn: outbox_db.enqueue(conn, batch))
+        self._queued()
+
+    async def claim_notifications(
+        self, node_id: str, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[OutboxMessage]:
+        if limit <= 0:
+            return []
+        return await self._write(lambda conn: outbox_db.claim(conn, node_id, now, lease_seconds, limit))
+
+    async def record_notification_attempt(self, attempt: DeliveryAttempt) -> bool:
+        return await self._write(lambda conn: outbox_db.record(conn, attempt))
+
+    async def notification_history(
+        self, *, message_id: str | None = None, integration: str | None = None, limit: int | None = None
+    ) -> list[DeliveryRecord]:
+        return await self._read(lambda conn: outbox_db.history(conn, message_id, integration, limit))
+
+    async def list_notifications(
+        self, *, state: OutboxState | None = None, limit: int | None = None
+    ) -> list[OutboxMessage]:
+        return await self._read(lambda conn: outbox_db.list_messages(conn, state, limit))
+
+    async def prune_notifications(self, cutoff: datetime) -> int:
+        return await self._write(lambda conn: outbox_db.prune(conn, cutoff))
+
+    async def wait_for_notifications(self, timeout: float) -> bool:
+        # The event stays set until a waiter takes it, so messages queued while the dispatcher was
+        # busy (between two waits) still wake its next wait at once.
+        event = self._outbox_event
+        if not event.is_set():
+            try:
+                await asyncio.wait_for(event.wait(), max(0.0, timeout))
+            except TimeoutError:
+                return False
+        event.clear()
+        return True
+
+    def _queued(self) -> None:
+        """On the event loop, after messages were committed to the outbox."""
+        self._outbox_event.set()
 
 
 # --- job bodies (run in the writer or a reader thread) -------------------------------------------

@@ -299,3 +299,77 @@ SELECT * FROM runs WHERE graph_run_group_id = :graph_run_group_id ORDER BY run_i
 DELETE FROM nodes
 WHERE heartbeat_at < :cutoff
   AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.node_id = nodes.node_id AND runs.state IN ('SCHEDULED', 'EXECUTING'));
+
+-- name: outbox_insert
+-- Queue one notification message, due at once; a message id already queued is left as it is.
+INSERT INTO notification_outbox (message_id, integration, event_type, payload, created_at, state, attempts,
+                                 next_attempt_at)
+VALUES (:message_id, :integration, :event_type, :payload, :created_at, 'PENDING', 0, :created_at)
+ON CONFLICT (message_id) DO NOTHING;
+
+-- name: outbox_claim
+-- Lease up to :limit due PENDING messages with a free (or expired) lease to :node_id, earliest due
+-- first; messages of a disabled integration wait. (PostgreSQL: the inner SELECT takes FOR UPDATE
+-- SKIP LOCKED; here the writer's BEGIN IMMEDIATE is the lock.)
+UPDATE notification_outbox SET leased_by = :node_id, lease_until = :lease_until
+WHERE message_id IN (
+    SELECT o.message_id
+    FROM notification_outbox AS o
+    LEFT JOIN integrations AS i ON i.name = o.integration
+    WHERE o.state = 'PENDING'
+      AND o.next_attempt_at <= :now
+      AND (o.lease_until IS NULL OR o.lease_until <= :now)
+      AND (i.name IS NULL OR i.enabled = 1)
+    ORDER BY o.next_attempt_at, o.created_at, o.message_id
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: outbox_record
+-- Settle one attempt on a PENDING message held by :node_id (a delivery counts whoever holds it);
+-- returns the message id when the message was updated.
+UPDATE notification_outbox SET
+    state = :state,
+    attempts = max(attempts, :attempt),
+    next_attempt_at = coalesce(:retry_at, next_attempt_at),
+    leased_by = NULL,
+    lease_until = NULL,
+    last_error = :error,
+    delivered_at = :delivered_at
+WHERE message_id = :message_id
+  AND state = 'PENDING'
+  AND (leased_by = :node_id OR :state = 'DELIVERED')
+RETURNING message_id;
+
+-- name: notification_history_insert
+-- Record one delivery attempt of a stored message (nothing when the message is gone).
+INSERT INTO notification_history (message_id, integration, attempt, status_code, error, sent_at, duration_ms)
+SELECT message_id, integration, :attempt, :status_code, :error, :sent_at, :duration_ms
+FROM notification_outbox WHERE message_id = :message_id;
+
+-- name: notification_history_list
+-- Delivery attempts, newest first, with the message's event type and state (NULL filters do not filter).
+SELECT h.message_id, h.integration, o.event_type, h.attempt, h.status_code, h.error, h.sent_at,
+       h.duration_ms, o.state
+FROM notification_history AS h
+LEFT JOIN notification_outbox AS o ON o.message_id = h.message_id
+WHERE (:message_id IS NULL OR h.message_id = :message_id)
+  AND (:integration IS NULL OR h.integration = :integration)
+ORDER BY h.sent_at DESC, h.id DESC
+LIMIT :limit;
+
+-- name: outbox_list
+-- Stored messages, oldest first, optionally of one state.
+SELECT * FROM notification_outbox
+WHERE (:state IS NULL OR state = :state)
+ORDER BY created_at, message_id
+LIMIT :limit;
+
+-- name: notification_history_prune
+-- Delete the attempts of settled (delivered or given-up) messages created before the cutoff.
+DELETE FROM notification_history
+WHERE message_id IN (SELECT message_id FROM notification_outbox WHERE state <> 'PENDING' AND created_at < :cutoff);
+
+-- name: outbox_prune
+-- Delete settled (delivered or given-up) messages created before the cutoff.
+DELETE FROM notification_outbox WHERE state <> 'PENDING' AND created_at < :cutoff;
