@@ -26,7 +26,15 @@ def graph(
     if finalizer:
         d = TaskDef(name=n(finalizer), body=SqlBody("SELECT 1"), finalize=n("r"))
         tasks[ids[finalizer]] = (1, d, TaskState.STARTED)
-    members = graph_members(ids["r"], tasks)
+    by_name = {d.name: t for t, (_, d, _) in tasks.items()}
+
+    def children_of(name: QualifiedName) -> list[int]:
+        return [t for t, (_, d, _) in tasks.items() if name in d.after]
+
+    def finalizer_of(name: QualifiedName) -> int | None:
+        return next((t for t, (_, d, _) in tasks.items() if d.finalize == name), None)
+
+    members = graph_members(by_name[n("r")], tasks.get, children_of, finalizer_of)
     return GraphRun(
         group_id="g",
         root_id=ids["r"],

@@ -136,7 +136,7 @@ def validate_change(tasks: Mapping[QualifiedName, TaskDef], changed: QualifiedNa
     ``tasks`` is every live task *with the change applied*. Raises :class:`TaskNotFound` when
     ``changed`` names a missing predecessor or finalizer root (code TASK_NOT_FOUND, message naming
     it), and :class:`GraphError` with codes GRAPH_CYCLE, TOO_MANY_PREDECESSORS, TOO_MANY_CHILDREN,
-    GRAPH_TOO_LARGE, CHILD_WITH_SCHEDULE, FINALIZER_NOT_ROOT, DUPLICATE_FINALIZER.
+    GRAPH_TOO_LARGE, GRAPH_MULTIPLE_ROOTS, CHILD_WITH_SCHEDULE, FINALIZER_NOT_ROOT, DUPLICATE_FINALIZER.
     """
     task = tasks[changed]
     for pred in task.after:
@@ -166,6 +166,15 @@ def validate_change(tasks: Mapping[QualifiedName, TaskDef], changed: QualifiedNa
             raise GraphError(
                 f"task {pred} would have {len(kids)} children; at most {MAX_CHILDREN} are allowed",
                 code="TOO_MANY_CHILDREN",
+            )
+    for member in [changed, *graph.descendants(changed)]:
+        roots = graph.roots_of(member)
+        if len(roots) > 1:
+            names = ", ".join(sorted(str(r) for r in roots))
+            raise GraphError(
+                f"task {member} would run after tasks of several graphs (roots {names}); a task graph "
+                "has one root",
+                code="GRAPH_MULTIPLE_ROOTS",
             )
     size = len(graph.component(changed))
     if size > MAX_GRAPH_TASKS:

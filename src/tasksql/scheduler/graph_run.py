@@ -21,7 +21,7 @@ Rules (Snowflake's, with Databend's DAGs):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -239,30 +239,27 @@ class GraphRun:
 
 def graph_members(
     root_id: int,
-    tasks: Mapping[int, tuple[int, TaskDef, TaskState]],
+    member: Callable[[int], tuple[int, TaskDef, TaskState] | None],
+    children_of: Callable[[QualifiedName], Iterable[int]],
+    finalizer_of: Callable[[QualifiedName], int | None],
 ) -> dict[int, Member]:
-    """The members of ``root_id``'s graph among ``tasks`` (id -> (version, definition, state)):
-    the root, every task reachable through AFTER, and the root's finalizer."""
-    by_name = {d.name: t for t, (_, d, _) in tasks.items()}
-    children: dict[int, list[int]] = {t: [] for t in tasks}
-    for t, (_, d, _) in tasks.items():
-        for p in d.after:
-            if p in by_name:
-                children[by_name[p]].append(t)
-    root_name = tasks[root_id][1].name
-    ids: list[int] = [root_id]
-    seen = {root_id}
-    for t in ids:
-        for c in children[t]:
-            if c not in seen:
-                seen.add(c)
-                ids.append(c)
-    ids.extend(t for t, (_, d, _) in tasks.items() if d.finalize == root_name and t not in seen)
-    return {t: Member(t, tasks[t][0], tasks[t][1], tasks[t][2]) for t in ids}
-
-
-def is_graph_root(task_id: int, tasks: Iterable[tuple[int, TaskDef]]) -> bool:
-    """True when some task runs after ``task_id`` or finalizes it."""
-    items = list(tasks)
-    name = next(d.name for t, d in items if t == task_id)
-    return any(name in d.after or d.finalize == name for _, d in items)
+    """The members of ``root_id``'s graph: the root, every task reachable through AFTER, and the
+    root's finalizer. ``member(id)`` gives (version, definition, state) of a live task (None when it
+    is gone); ``children_of(name)`` the ids of tasks AFTER ``name``; ``finalizer_of(name)`` the id of
+    the task that finalizes ``name``. Work is proportional to the graph, not to the catalog."""
+    root = member(root_id)
+    if root is None:
+        return {}
+    out: dict[int, Member] = {root_id: Member(root_id, root[0], root[1], root[2])}
+    queue = [root_id]
+    for t in queue:
+        for c in children_of(out[t].name):
+            got = member(c)
+            if c not in out and got is not None:
+                out[c] = Member(c, got[0], got[1], got[2])
+                queue.append(c)
+    fin = finalizer_of(root[1].name)
+    got_fin = member(fin) if fin is not None else None
+    if fin is not None and got_fin is not None and fin not in out:
+        out[fin] = Member(fin, got_fin[0], got_fin[1], got_fin[2])
+    return out

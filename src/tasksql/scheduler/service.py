@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from tasksql.model import (
     DelaySchedule,
     IntervalSchedule,
     OverlapPolicy,
+    QualifiedName,
     RunState,
     ScheduledFrom,
     Spelling,
@@ -46,8 +47,10 @@ from tasksql.model import (
     effective_overlap,
     effective_warehouse,
 )
-from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
-from tasksql.scheduler import outcomes
+from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
+from tasksql.scheduler import outcomes, retry
+from tasksql.scheduler.graph_run import GraphRun
+from tasksql.scheduler.graphs import GraphCoordinator
 from tasksql.scheduler.planner import Action, Decision, FirePlan, Policy, plan_fires
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.schedules.base import PreviousRun, Schedule
@@ -130,6 +133,9 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
+        self._children: dict[QualifiedName, set[int]] = {}
+        self._finalizers: dict[QualifiedName, int] = {}
+        self.graphs = GraphCoordinator(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -261,9 +267,27 @@ class Scheduler:
         new_runs: list[NewRun] = []
         owners: list[tuple[Entry, Decision | None]] = []
         runtime: list[TaskRuntime] = []
+        graphs: list[NewGraphRun] = []
+        started_graphs: dict[int, GraphRun] = {}
         for entry, plan in plans:
+            root = self.graphs.is_root(entry)
             for decision in plan.decisions:
-                new_runs.append(self._new_run(entry, decision, now))
+                run = self._new_run(entry, decision, now)
+                if root and decision.action is Action.RUN:
+                    g = await self.graphs.prepare(entry, scheduled_time=decision.instant)
+                    g.begin()
+                    run = self.graphs.tag(run, g)
+                    graphs.append(
+                        self.graphs.new_graph_run(
+                            g,
+                            entry,
+                            scheduled_from=ScheduledFrom.SCHEDULE,
+                            now=now,
+                            root_run_index=len(new_runs),
+                        )
+                    )
+                    started_graphs[len(new_runs)] = g
+                new_runs.append(run)
                 owners.append((entry, decision))
             if plan.summary is not None:
                 new_runs.append(outcomes.missed_summary_run(entry.record, plan.summary, now, self.node_id))
@@ -276,13 +300,17 @@ class Scheduler:
                     clear_next_fire=plan.next_fire is None,
                 )
             )
-        records = await self.catalog.fire(new_runs, runtime)
-        for (entry, owner_decision), rec in zip(owners, records, strict=True):
+        records = await self.catalog.fire(new_runs, runtime, graphs)
+        for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):
             report.fired += 1
             if rec is None or owner_decision is None:
                 continue
             if owner_decision.action is Action.RUN:
-                self._start(entry, rec)
+                started = started_graphs.get(index)
+                if started is not None:
+                    self.graphs.activate(started)
+                pinned = started.member(started.root_id).definition if started is not None else None
+                self.start_run(entry, rec, pinned, graph=started)
                 report.started += 1
             elif owner_decision.action is Action.QUEUE:
                 entry.queue.append(rec)
@@ -294,13 +322,14 @@ class Scheduler:
 
     def _plan(self, entry: Entry, now: datetime) -> FirePlan:
         assert entry.schedule is not None and entry.next_fire is not None
-        return plan_fires(
-            entry.schedule,
-            next_fire=entry.next_fire,
-            now=now,
-            running=len(entry.running) + len(entry.queue),
-            policy=entry.policy,
-        )
+        policy = entry.policy
+        if self.graphs.is_root(entry):
+            running = self.graphs.running_count(entry)
+            if policy.catch_up is CatchUp.ALL:  # graph runs are not queued: the latest missed one runs
+                policy = replace(policy, catch_up=CatchUp.LATEST)
+        else:
+            running = len(entry.running) + len(entry.queue)
+        return plan_fires(entry.schedule, next_fire=entry.next_fire, now=now, running=running, policy=policy)
 
     def _new_run(self, entry: Entry, decision: Decision, now: datetime) -> NewRun:
         state = {Action.RUN: RunState.EXECUTING, Action.QUEUE: RunState.SCHEDULED}.get(
@@ -345,7 +374,25 @@ class Scheduler:
         for task_id in set(self.entries) - seen:
             entry = self.entries.pop(task_id)
             entry.heap_seq = None
+        self._index()
         self.engine.invalidate_warehouses()
+
+    def _index(self) -> None:
+        """Children and finalizers by task name, for graph membership in time proportional to a graph."""
+        children: dict[QualifiedName, set[int]] = {}
+        finalizers: dict[QualifiedName, int] = {}
+        for task_id, entry in self.entries.items():
+            for pred in entry.task.after:
+                children.setdefault(pred, set()).add(task_id)
+            if entry.task.finalize is not None:
+                finalizers[entry.task.finalize] = task_id
+        self._children, self._finalizers = children, finalizers
+
+    def children_of(self, name: QualifiedName) -> list[int]:
+        return sorted(self._children.get(name, ()))
+
+    def finalizer_of(self, name: QualifiedName) -> int | None:
+        return self._finalizers.get(name)
 
     def _entry(self, rec: TaskRecord, old: Entry | None) -> Entry:
         task = rec.definition
@@ -370,16 +417,42 @@ class Scheduler:
 
     # --- runs ------------------------------------------------------------------------------------
 
-    def _start(self, entry: Entry, rec: RunRecord, definition: TaskDef | None = None) -> None:
+    def start_run(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        definition: TaskDef | None = None,
+        *,
+        graph: GraphRun | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Run ``rec`` (of ``entry``'s task, pinned to ``definition``) now, or after ``delay`` seconds
+        (a retry: the row is SCHEDULED until then)."""
         token = CancelToken()
-        task = asyncio.create_task(self._run(entry, rec, token, definition or entry.task))
+        task = asyncio.create_task(self._run(entry, rec, token, definition or entry.task, graph, delay))
         entry.running[rec.run_id] = task
         entry.tokens[rec.run_id] = token
         self._runs[rec.run_id] = (task, token, entry)
 
-    async def _run(self, entry: Entry, rec: RunRecord, token: CancelToken, task: TaskDef) -> None:
+    async def _run(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        token: CancelToken,
+        task: TaskDef,
+        graph: GraphRun | None,
+        delay: float,
+    ) -> None:
         outcome: RunOutcome | None = None
         try:
+            if delay > 0:
+                await self.clock.sleep_until(self.clock.now() + timedelta(seconds=delay))
+                if token.cancelled:
+                    raise asyncio.CancelledError
+                started = RunOutcome(
+                    run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()
+                )
+                await self.catalog.finish_run(started, None)
             warehouse = await self.engine.warehouse(effective_warehouse(task))
             ctx = RunContext(
                 run=rec,
@@ -388,23 +461,34 @@ class Scheduler:
                 clock=self.clock,
                 token=token,
                 introspection=self.engine.introspection_factory(),
+                predecessor_values=graph.predecessor_values() if graph is not None else {},
+                graph_config=graph.config if graph is not None else task.config,
             )
             outcome = await run_attempt(ctx)
         except asyncio.CancelledError:
-            outcome = outcomes.cancelled(rec, self.clock.now(), "cancelled: the scheduler stopped")
-            await asyncio.shield(self._finish(entry, rec, task, outcome))
+            outcome = outcomes.cancelled(
+                rec, self.clock.now(), token.reason or "cancelled: the scheduler stopped"
+            )
+            await asyncio.shield(self._finish(entry, rec, task, outcome, graph))
             raise
         except TasksqlError as err:
             outcome = outcomes.failed(rec, self.clock.now(), err)
-        await self._finish(entry, rec, task, outcome)
+        await self._finish(entry, rec, task, outcome, graph)
 
-    async def _finish(self, entry: Entry, rec: RunRecord, task: TaskDef, outcome: RunOutcome) -> None:
+    async def _finish(
+        self, entry: Entry, rec: RunRecord, task: TaskDef, outcome: RunOutcome, graph: GraphRun | None = None
+    ) -> None:
         entry.running.pop(rec.run_id, None)
         entry.tokens.pop(rec.run_id, None)
         self._runs.pop(rec.run_id, None)
+        delay = None if self._stopping else retry.retry_delay(task, rec.attempt_number, outcome)
+        if delay is not None:
+            await self._retry(entry, rec, task, outcome, graph, delay)
+            return
         outcome, runtime = outcomes.settle(entry, task, outcome)
         try:
-            await self.catalog.finish_run(outcome, runtime)
+            if rec.graph_run_group_id is None or not await self.graphs.step(rec, outcome, runtime):
+                await self.catalog.finish_run(outcome, runtime)
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self.clock.now()
@@ -412,14 +496,8 @@ class Scheduler:
             took = (
                 (end - outcome.query_start_time).total_seconds() * 1000 if outcome.query_start_time else 0.0
             )
-            log.info(
-                "run %s of %s: %s in %.1f ms%s",
-                rec.run_id,
-                rec.name,
-                outcome.state.value,
-                took,
-                f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_code else "",
-            )
+            detail = f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_code else ""
+            log.info("run %s of %s: %s in %.1f ms%s", rec.run_id, rec.name, outcome.state.value, took, detail)
         entry.last_end = end
         entry.last_result = PreviousRun(
             state=outcome.state, return_value=outcome.return_value, error=outcome.error_message
@@ -428,8 +506,51 @@ class Scheduler:
             entry.next_fire = None
             entry.heap_seq = None
             self._dirty = True
-        elif not self._stopping:
+        elif not self._stopping and (graph is None or rec.task_id == graph.root_id):
             await self._after_run(entry, end)
+
+    async def _retry(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        task: TaskDef,
+        outcome: RunOutcome,
+        graph: GraphRun | None,
+        delay: float,
+    ) -> None:
+        """Record the failed attempt and start the next one (after ``delay`` seconds)."""
+        now = self.clock.now()
+        state = RunState.EXECUTING if delay <= 0 else RunState.SCHEDULED
+        new = outcomes.new_run(
+            entry.record,
+            scheduled_time=rec.scheduled_time,
+            state=state,
+            scheduled_from=ScheduledFrom.RETRY,
+            node_id=self.node_id,
+            now=now,
+            attempt_number=rec.attempt_number + 1,
+            definition=task,
+            version=rec.task_version,
+            config=rec.config,
+        )
+        if graph is not None:
+            new = replace(
+                new,
+                graph_run_group_id=graph.group_id,
+                root_task_id=graph.root_id,
+                graph_version=graph.graph_version,
+            )
+        [next_rec] = await self.catalog.settle_graph_step(outcome, None, [new], None)
+        log.info(
+            "run %s of %s: %s, retrying (attempt %d) in %.1f s",
+            rec.run_id,
+            rec.name,
+            outcome.error_code,
+            rec.attempt_number + 1,
+            delay,
+        )
+        if next_rec is not None:
+            self.start_run(entry, next_rec, task, graph=graph, delay=delay)
 
     async def _after_run(self, entry: Entry, end: datetime) -> None:
         """Queued catch-up runs start; fixed-delay and VoltDB EVERY schedules restart from ``end``."""
@@ -439,7 +560,7 @@ class Scheduler:
                 RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()),
                 None,
             )
-            self._start(entry, rec)
+            self.start_run(entry, rec)
             return
         if not (
             (entry.policy.defer_while_running or entry.policy.next_from_end)
@@ -473,6 +594,8 @@ class Scheduler:
             entry = self.entries.get(record.id)
         if entry is None:
             return None
+        if self.graphs.is_root(entry):
+            return await self.graphs.execute(entry, config=config)
         now = self.clock.now()
         overlapping = bool(entry.running) and not entry.policy.overlap_allowed
         too_many = entry.policy.overlap_allowed and len(entry.running) >= entry.policy.max_concurrent
@@ -492,8 +615,26 @@ class Scheduler:
         )
         [rec] = await self.catalog.fire([new], [])
         if rec is not None and state is RunState.EXECUTING:
-            self._start(entry, rec)
+            self.start_run(entry, rec)
         return rec
+
+    async def retry_last(self, record: TaskRecord) -> RunRecord | None:
+        """EXECUTE TASK ... RETRY LAST on a root (see :meth:`GraphCoordinator.retry_last`)."""
+        if self._dirty or record.id not in self.entries:
+            await self.reload()
+        entry = self.entries.get(record.id)
+        if entry is None:
+            return None
+        return await self.graphs.retry_last(entry)
+
+    async def wait_for_graph(self, group_id: str | None) -> None:
+        """Wait until the graph run ``group_id`` is over on this node (embedded EXECUTE TASK)."""
+        while group_id is not None and group_id in self.graphs.active:
+            running = [t for t, _, _ in self._runs.values()]
+            if not running:
+                await asyncio.sleep(0.01)
+                continue
+            await asyncio.wait(running, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
 
     async def wait_for_run(self, run_id: int) -> None:
         item = self._runs.get(run_id)

@@ -1,0 +1,381 @@
+"""Graph runs inside the scheduler: starting them, advancing them, retrying them.
+
+:class:`GraphCoordinator` is the scheduler's helper for task graphs. When a root's instant fires it
+pins the graph (:func:`~tasksql.scheduler.graph_run.graph_members`), finds or creates its graph
+version, and the root's run row and the graph run row are inserted in one transaction. When a member's
+run ends, :meth:`GraphCoordinator.step` asks the pure :class:`~tasksql.scheduler.graph_run.GraphRun`
+what follows and writes, in ONE catalog transaction, the outcome, the runs that start (children,
+the finalizer), the rows of members that will not run (SKIPPED with the reason) and the end of the
+graph run; the children start right after that commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tasksql.errors import ValidationError
+from tasksql.model import (
+    OverlapPolicy,
+    QualifiedName,
+    RunState,
+    ScheduledFrom,
+    TaskDef,
+    TaskRecord,
+    TaskState,
+    effective_overlap,
+)
+from tasksql.runs import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.scheduler import outcomes
+from tasksql.scheduler.graph_run import GraphRun, Member, Step, graph_members
+
+if TYPE_CHECKING:
+    from tasksql.scheduler.service import Entry, Scheduler
+
+
+class GraphCoordinator:
+    """Graph runs of one scheduler: the active ones, by group id and by root."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.sched = scheduler
+        self.active: dict[str, GraphRun] = {}
+        self.by_root: dict[int, set[str]] = defaultdict(set)
+        self._versions: dict[tuple[int, str], int] = {}
+
+    # --- membership ------------------------------------------------------------------------------
+
+    def _member(self, task_id: int) -> tuple[int, TaskDef, TaskState] | None:
+        entry = self.sched.entries.get(task_id)
+        if entry is None:
+            return None
+        return entry.record.version, entry.task, entry.record.state
+
+    def is_root(self, entry: Entry) -> bool:
+        """True for a task that others run after (or that has a finalizer) and has no predecessors."""
+        name = entry.task.name
+        if entry.task.after or entry.task.finalize is not None:
+            return False
+        return bool(self.sched.children_of(name)) or self.sched.finalizer_of(name) is not None
+
+    def running_count(self, entry: Entry) -> int:
+        """How many runs of this root count against its overlap policy."""
+        groups = [self.active[g] for g in self.by_root.get(entry.record.id, ())]
+        if effective_overlap(entry.task) is OverlapPolicy.ALLOW_CHILD_OVERLAP:
+            return sum(1 for g in groups if g.root_running)
+        return len(groups)
+
+    async def prepare(
+        self,
+        entry: Entry,
+        *,
+        scheduled_time: datetime,
+        config: str | None = None,
+        attempt: int = 1,
+        group_id: str | None = None,
+    ) -> GraphRun:
+        """Pin the graph of ``entry`` (a root) for a graph run starting now."""
+        members = graph_members(
+            entry.record.id, self._member, self.sched.children_of, self.sched.finalizer_of
+        )
+        versions = {t: m.version for t, m in members.items()}
+        key = (entry.record.id, repr(sorted(versions.items())))
+        version = self._versions.get(key)
+        if version is None:
+            version = await self.sched.catalog.graph_version(entry.record.id, versions)
+            self._versions[key] = version
+        merged = merge_config(entry.task.config, config)
+        return GraphRun(
+            group_id=group_id or uuid.uuid4().hex,
+            root_id=entry.record.id,
+            members=members,
+            graph_version=version,
+            scheduled_time=scheduled_time,
+            config=merged,
+            attempt=attempt,
+        )
+
+    def new_graph_run(
+        self,
+        g: GraphRun,
+        entry: Entry,
+        *,
+        scheduled_from: ScheduledFrom,
+        now: datetime,
+        root_run_index: int | None,
+    ) -> NewGraphRun:
+        name = entry.task.name
+        return NewGraphRun(
+            graph_run_group_id=g.group_id,
+            root_task_id=g.root_id,
+            root_task_name=name.name,
+            database_name=name.database or "",
+            schema_name=name.schema or "",
+            graph_version=g.graph_version,
+            scheduled_from=scheduled_from,
+            scheduled_time=g.scheduled_time,
+            query_start_time=now,
+            attempt_number=g.attempt,
+            config=g.config,
+            node_id=self.sched.node_id,
+            root_run_index=root_run_index,
+        )
+
+    def tag(self, run: NewRun, g: GraphRun) -> NewRun:
+        """``run`` as a run of graph run ``g``."""
+        from dataclasses import replace
+
+        return replace(
+            run,
+            graph_run_group_id=g.group_id,
+            root_task_id=g.root_id,
+            graph_version=g.graph_version,
+            config=g.config,
+            attempt_number=g.attempt if run.scheduled_from is not ScheduledFrom.RETRY else run.attempt_number,
+        )
+
+    def activate(self, g: GraphRun) -> None:
+        self.active[g.group_id] = g
+        self.by_root[g.root_id].add(g.group_id)
+
+    def _deactivate(self, g: GraphRun) -> None:
+        self.active.pop(g.group_id, None)
+        groups = self.by_root.get(g.root_id)
+        if groups is not None:
+            groups.discard(g.group_id)
+            if not groups:
+                del self.by_root[g.root_id]
+
+    # --- member runs -----------------------------------------------------------------------------
+
+    def _member_run(
+        self,
+        g: GraphRun,
+        task_id: int,
+        state: RunState,
+        now: datetime,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> NewRun:
+        member = g.member(task_id)
+        entry = self.sched.entries.get(task_id)
+        record = entry.record if entry is not None else _stub_record(member, now)
+        run = outcomes.new_run(
+            record,
+            scheduled_time=g.scheduled_time,
+            state=state,
+            scheduled_from=ScheduledFrom.SCHEDULE,
+            node_id=self.sched.node_id,
+            now=now,
+            error_code=code,
+            error_message=message,
+            definition=member.definition,
+            version=member.version,
+        )
+        return self.tag(run, g)
+
+    def _resolve_dropped(self, g: GraphRun, step: Step) -> Step:
+        """Members started by ``step`` whose task was dropped since the graph run began are settled
+        SKIPPED (TASK_DROPPED) instead; that may settle more members, so repeat until stable."""
+        merged = Step(skip=list(step.skip), end=step.end)
+        pending = list(step.start)
+        while pending:
+            task_id = pending.pop(0)
+            if task_id in self.sched.entries:
+                merged.start.append(task_id)
+                continue
+            name = g.member(task_id).name
+            more = g.done(
+                task_id,
+                RunState.SKIPPED,
+                code="TASK_DROPPED",
+                message=f"skipped: task {name} was dropped during the graph run",
+            )
+            from tasksql.scheduler.graph_run import Skip
+
+            merged.skip.append(
+                Skip(task_id, "TASK_DROPPED", f"skipped: task {name} was dropped during the graph run")
+            )
+            pending.extend(more.start)
+            merged.skip.extend(more.skip)
+            merged.end = more.end or merged.end
+        return merged
+
+    def _rows_for(self, g: GraphRun, step: Step, now: datetime) -> list[NewRun]:
+        rows = [self._member_run(g, t, RunState.EXECUTING, now) for t in step.start]
+        rows += [
+            self._member_run(g, s.task_id, RunState.SKIPPED, now, code=s.code, message=s.message)
+            for s in step.skip
+        ]
+        return rows
+
+    def _end(self, g: GraphRun, step: Step, now: datetime) -> GraphRunEnd | None:
+        if step.end is None:
+            return None
+        e = step.end
+        return GraphRunEnd(
+            graph_run_group_id=g.group_id,
+            state=e.state,
+            completed_time=now,
+            first_error_task_name=e.first_error_task,
+            first_error_code=e.first_error_code,
+            first_error_message=e.first_error_message,
+        )
+
+    async def step(self, rec: RunRecord, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
+        """Settle a member's run and advance its graph run. False when the run belongs to no active
+        graph run of this node (the caller settles it alone)."""
+        g = self.active.get(rec.graph_run_group_id or "")
+        if g is None or rec.task_id not in g.members:
+            return False
+        now = self.sched.clock.now()
+        step = g.done(
+            rec.task_id,
+            outcome.state,
+            code=outcome.error_code,
+            message=outcome.error_message,
+            return_value=outcome.return_value,
+        )
+        step = self._resolve_dropped(g, step)
+        rows = self._rows_for(g, step, now)
+        records = await self.sched.catalog.settle_graph_step(outcome, runtime, rows, self._end(g, step, now))
+        self._launch(g, step, records)
+        if step.end is not None:
+            self._deactivate(g)
+        return True
+
+    def _launch(self, g: GraphRun, step: Step, records: list[RunRecord | None]) -> None:
+        for task_id, rec in zip(step.start, records, strict=False):
+            entry = self.sched.entries.get(task_id)
+            if rec is not None and entry is not None:
+                self.sched.start_run(entry, rec, g.member(task_id).definition, graph=g)
+
+    # --- manual graph runs -----------------------------------------------------------------------
+
+    async def execute(self, entry: Entry, *, config: str | None) -> RunRecord | None:
+        """EXECUTE TASK on a root: a whole graph run now."""
+        now = self.sched.clock.now()
+        g = await self.prepare(entry, scheduled_time=now, config=config)
+        busy = (
+            self.running_count(entry) > 0
+            and effective_overlap(entry.task) is not OverlapPolicy.ALLOW_ALL_OVERLAP
+        )
+        if busy:
+            run = outcomes.new_run(
+                entry.record,
+                scheduled_time=now,
+                state=RunState.SKIPPED,
+                scheduled_from=ScheduledFrom.EXECUTE_TASK,
+                node_id=self.sched.node_id,
+                now=now,
+                error_code="OVERLAP",
+                error_message="skipped: the previous graph run was still executing",
+            )
+            [rec] = await self.sched.catalog.fire([run], [])
+            return rec
+        g.begin()
+        run = self.tag(
+            outcomes.new_run(
+                entry.record,
+                scheduled_time=now,
+                state=RunState.EXECUTING,
+                scheduled_from=ScheduledFrom.EXECUTE_TASK,
+                node_id=self.sched.node_id,
+                now=now,
+                config=g.config,
+            ),
+            g,
+        )
+        graph = self.new_graph_run(
+            g, entry, scheduled_from=ScheduledFrom.EXECUTE_TASK, now=now, root_run_index=0
+        )
+        [rec] = await self.sched.catalog.fire([run], [], [graph])
+        if rec is not None:
+            self.activate(g)
+            self.sched.start_run(entry, rec, g.member(g.root_id).definition, graph=g)
+        return rec
+
+    async def retry_last(self, entry: Entry) -> RunRecord | None:
+        """EXECUTE TASK root RETRY LAST: continue the last graph run from its failed tasks, when it
+        FAILED or was CANCELLED and the graph has not changed since."""
+        shown = entry.task.name
+        last = await self.sched.catalog.list_graph_runs(root_task_id=entry.record.id, limit=1)
+        if not last:
+            raise ValidationError(f"task {shown} has no graph run to retry", code="NOTHING_TO_RETRY")
+        previous = last[0]
+        if previous.state not in ("FAILED", "CANCELLED"):
+            raise ValidationError(
+                f"the last graph run of {shown} is {previous.state}; "
+                "RETRY LAST retries a FAILED or CANCELLED one",
+                code="NOTHING_TO_RETRY",
+            )
+        if previous.graph_run_group_id in self.active:
+            raise ValidationError(f"the last graph run of {shown} is still running", code="NOTHING_TO_RETRY")
+        now = self.sched.clock.now()
+        g = await self.prepare(
+            entry,
+            scheduled_time=previous.scheduled_time,
+            config=None,
+            attempt=previous.attempt_number + 1,
+            group_id=previous.graph_run_group_id,
+        )
+        g.config = previous.config
+        if g.graph_version != previous.graph_version:
+            raise ValidationError(
+                f"the graph of {shown} changed since its last graph run (version {previous.graph_version}, "
+                f"now {g.graph_version}); RETRY LAST needs the same graph: run EXECUTE TASK {shown} instead",
+                code="GRAPH_CHANGED",
+            )
+        prior: dict[int, RunState] = {}
+        for run in await self.sched.catalog.graph_run_runs(previous.graph_run_group_id):
+            prior[run.task_id] = run.state
+        step = self._resolve_dropped(g, g.begin(prior=prior))
+        rows = [_as_retry(r) for r in self._rows_for(g, step, now)]
+        graph = self.new_graph_run(g, entry, scheduled_from=ScheduledFrom.RETRY, now=now, root_run_index=None)
+        records = await self.sched.catalog.fire(rows, [], [graph])
+        self.activate(g)
+        self._launch(g, step, records)
+        if step.end is not None:
+            await self.sched.catalog.settle_graph_step(None, None, [], self._end(g, step, now))
+            self._deactivate(g)
+        return next((r for r in records if r is not None), None)
+
+
+def _as_retry(run: NewRun) -> NewRun:
+    from dataclasses import replace
+
+    return replace(run, scheduled_from=ScheduledFrom.RETRY)
+
+
+def merge_config(base: str | None, override: str | None) -> str | None:
+    """Snowflake's USING CONFIG: the override's keys replace the root's CONFIG keys for one graph run."""
+    import json
+
+    if override is None:
+        return base
+    if base is None:
+        return override
+    a, b = json.loads(base), json.loads(override)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return json.dumps({**a, **b})
+    return override
+
+
+def _stub_record(member: Member, now: datetime) -> TaskRecord:
+    from tasksql.model import Spelling
+
+    return TaskRecord(
+        id=member.task_id,
+        definition=member.definition,
+        version=member.version,
+        state=member.state,
+        spelling=Spelling.SNOWFLAKE,
+        owner="",
+        created_on=now,
+        last_committed_on=now,
+    )
+
+
+__all__ = ["GraphCoordinator", "QualifiedName", "merge_config"]
