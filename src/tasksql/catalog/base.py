@@ -518,6 +518,12 @@ class Catalog(ABC):
         """
 
     @abstractmethod
+    async def next_notification_due(self) -> datetime | None:
+        """When the earliest message :meth:`claim_notifications` could return becomes due (its
+        ``next_attempt_at`` or the end of its lease, whichever is later), or ``None`` when there
+        is none. A read: dispatchers poll it instead of claiming (a write) when idle."""
+
+    @abstractmethod
     async def record_notification_attempt(self, attempt: DeliveryAttempt) -> bool:
         """Record one delivery attempt and settle its message, in one transaction.
 

@@ -573,6 +573,9 @@ class SQLiteCatalog(Catalog):
             return []
         return await self._write(lambda conn: outbox_db.claim(conn, node_id, now, lease_seconds, limit))
 
+    async def next_notification_due(self) -> datetime | None:
+        return await self._read(outbox_db.next_due)
+
     async def record_notification_attempt(self, attempt: DeliveryAttempt) -> bool:
         return await self._write(lambda conn: outbox_db.record(conn, attempt))
 

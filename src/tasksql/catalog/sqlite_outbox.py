@@ -64,6 +64,11 @@ def claim(
     return messages
 
 
+def next_due(conn: sqlite3.Connection) -> datetime | None:
+    row = conn.execute(_Q["outbox_next_due"]).fetchone()
+    return None if row is None else from_db_time_opt(row[0])
+
+
 def record(conn: sqlite3.Connection, attempt: DeliveryAttempt) -> bool:
     """Insert the history row of ``attempt`` and settle the message if its holder may still do so."""
     delivered = attempt.result is AttemptResult.DELIVERED

@@ -16,6 +16,7 @@ from tasksql import schedules
 from tasksql.clock import utc
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import QualifiedName
+from tasksql.sysviews.notifications import notification_history_table
 from tasksql.sysviews.tables import Introspection, RelationBuilder, table_from_rows
 from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 
@@ -263,6 +264,7 @@ SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "notification_integrations": _integrations,
     "task_versions": _task_versions,
     "task_history": _system_task_history,
+    "notification_history": notification_history_table,
 }
 TABLE_FUNCTION_BUILDERS: dict[str, RelationBuilder] = {
     "next_runs": _next_runs,

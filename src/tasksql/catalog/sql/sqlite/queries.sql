@@ -373,3 +373,10 @@ WHERE message_id IN (SELECT message_id FROM notification_outbox WHERE state <> '
 -- name: outbox_prune
 -- Delete settled (delivered or given-up) messages created before the cutoff.
 DELETE FROM notification_outbox WHERE state <> 'PENDING' AND created_at < :cutoff;
+
+-- name: outbox_next_due
+-- When the earliest claimable message is due: its next attempt or the end of its lease, the later.
+SELECT min(max(o.next_attempt_at, coalesce(o.lease_until, o.next_attempt_at))) AS due
+FROM notification_outbox AS o
+LEFT JOIN integrations AS i ON i.name = o.integration
+WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled = 1);
