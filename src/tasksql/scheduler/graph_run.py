@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tasksql.model import QualifiedName, RunState, TaskDef, TaskState
+from tasksql.model import QualifiedName, RunState, ScheduledFrom, TaskDef, TaskState
 
 OK_SKIP_CODES = frozenset({"CONDITION_FALSE"})
 _FAILED = frozenset({RunState.FAILED, RunState.FAILED_AND_AUTO_SUSPENDED})
@@ -87,8 +87,10 @@ class GraphRun:
         scheduled_time: datetime,
         config: str | None = None,
         attempt: int = 1,
+        scheduled_from: ScheduledFrom = ScheduledFrom.SCHEDULE,
     ) -> None:
         self.group_id = group_id
+        self.scheduled_from = scheduled_from
         self.root_id = root_id
         self.members = dict(members)
         self.graph_version = graph_version

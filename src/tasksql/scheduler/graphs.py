@@ -74,6 +74,7 @@ class GraphCoordinator:
         config: str | None = None,
         attempt: int = 1,
         group_id: str | None = None,
+        scheduled_from: ScheduledFrom = ScheduledFrom.SCHEDULE,
     ) -> GraphRun:
         """Pin the graph of ``entry`` (a root) for a graph run starting now."""
         members = graph_members(
@@ -94,6 +95,7 @@ class GraphCoordinator:
             scheduled_time=scheduled_time,
             config=merged,
             attempt=attempt,
+            scheduled_from=scheduled_from,
         )
 
     def new_graph_run(
@@ -132,7 +134,7 @@ class GraphCoordinator:
             root_task_id=g.root_id,
             graph_version=g.graph_version,
             config=g.config,
-            attempt_number=g.attempt if run.scheduled_from is not ScheduledFrom.RETRY else run.attempt_number,
+            attempt_number=g.attempt,
         )
 
     def activate(self, g: GraphRun) -> None:
@@ -166,7 +168,7 @@ class GraphCoordinator:
             record,
             scheduled_time=g.scheduled_time,
             state=state,
-            scheduled_from=ScheduledFrom.SCHEDULE,
+            scheduled_from=g.scheduled_from,
             node_id=self.sched.node_id,
             now=now,
             error_code=code,
@@ -204,12 +206,13 @@ class GraphCoordinator:
         return merged
 
     def _rows_for(self, g: GraphRun, step: Step, now: datetime) -> list[NewRun]:
-        rows = [self._member_run(g, t, RunState.EXECUTING, now) for t in step.start]
-        rows += [
+        """Rows of the members settled without running (first: they were decided first), then of the
+        members that start; :meth:`_launch` relies on this order."""
+        rows = [
             self._member_run(g, s.task_id, RunState.SKIPPED, now, code=s.code, message=s.message)
             for s in step.skip
         ]
-        return rows
+        return rows + [self._member_run(g, t, RunState.EXECUTING, now) for t in step.start]
 
     def _end(self, g: GraphRun, step: Step, now: datetime) -> GraphRunEnd | None:
         if step.end is None:
@@ -247,7 +250,7 @@ class GraphCoordinator:
         return True
 
     def _launch(self, g: GraphRun, step: Step, records: list[RunRecord | None]) -> None:
-        for task_id, rec in zip(step.start, records, strict=False):
+        for task_id, rec in zip(step.start, records[len(step.skip) :], strict=True):
             entry = self.sched.entries.get(task_id)
             if rec is not None and entry is not None:
                 self.sched.start_run(entry, rec, g.member(task_id).definition, graph=g)
@@ -257,7 +260,9 @@ class GraphCoordinator:
     async def execute(self, entry: Entry, *, config: str | None) -> RunRecord | None:
         """EXECUTE TASK on a root: a whole graph run now."""
         now = self.sched.clock.now()
-        g = await self.prepare(entry, scheduled_time=now, config=config)
+        g = await self.prepare(
+            entry, scheduled_time=now, config=config, scheduled_from=ScheduledFrom.EXECUTE_TASK
+        )
         busy = (
             self.running_count(entry) > 0
             and effective_overlap(entry.task) is not OverlapPolicy.ALLOW_ALL_OVERLAP
@@ -320,6 +325,7 @@ class GraphCoordinator:
             config=None,
             attempt=previous.attempt_number + 1,
             group_id=previous.graph_run_group_id,
+            scheduled_from=ScheduledFrom.RETRY,
         )
         g.config = previous.config
         if g.graph_version != previous.graph_version:
@@ -332,7 +338,7 @@ class GraphCoordinator:
         for run in await self.sched.catalog.graph_run_runs(previous.graph_run_group_id):
             prior[run.task_id] = run.state
         step = self._resolve_dropped(g, g.begin(prior=prior))
-        rows = [_as_retry(r) for r in self._rows_for(g, step, now)]
+        rows = self._rows_for(g, step, now)
         graph = self.new_graph_run(g, entry, scheduled_from=ScheduledFrom.RETRY, now=now, root_run_index=None)
         records = await self.sched.catalog.fire(rows, [], [graph])
         self.activate(g)
@@ -340,13 +346,8 @@ class GraphCoordinator:
         if step.end is not None:
             await self.sched.catalog.settle_graph_step(None, None, [], self._end(g, step, now))
             self._deactivate(g)
-        return next((r for r in records if r is not None), None)
-
-
-def _as_retry(run: NewRun) -> NewRun:
-    from dataclasses import replace
-
-    return replace(run, scheduled_from=ScheduledFrom.RETRY)
+        started = records[len(step.skip) :]
+        return next((r for r in started if r is not None), next((r for r in records if r is not None), None))
 
 
 def merge_config(base: str | None, override: str | None) -> str | None:

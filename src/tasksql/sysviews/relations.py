@@ -16,6 +16,7 @@ from tasksql import schedules
 from tasksql.clock import utc
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import QualifiedName
+from tasksql.sysviews import graphs
 from tasksql.sysviews.notifications import notification_history_table
 from tasksql.sysviews.tables import Introspection, RelationBuilder, table_from_rows
 from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
@@ -265,8 +266,12 @@ SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "task_versions": _task_versions,
     "task_history": _system_task_history,
     "notification_history": notification_history_table,
+    "graph_runs": graphs.graph_runs,
 }
 TABLE_FUNCTION_BUILDERS: dict[str, RelationBuilder] = {
     "next_runs": _next_runs,
     "task_history": _task_history,
+    "complete_task_graphs": graphs.complete_task_graphs,
+    "current_task_graphs": graphs.current_task_graphs,
+    "task_dependents": graphs.task_dependents,
 }
