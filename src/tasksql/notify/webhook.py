@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -191,6 +192,8 @@ def _retry_after(value: str | None) -> float | None:
 def _describe(err: Any) -> str:
     """An aiohttp error without the URL (it may embed a token): its class and OS error, if any."""
     os_error = getattr(err, "os_error", None)
-    if os_error is not None and getattr(os_error, "strerror", None):
-        return f"{type(err).__name__} ({os_error.strerror})"
+    code = getattr(os_error, "errno", None)
+    if isinstance(code, int):
+        # os.strerror, not str(os_error): the latter names the address
+        return f"{type(err).__name__} ({os.strerror(code)})"
     return type(err).__name__
