@@ -9,6 +9,7 @@ of the body's transaction), the scheduled instant comes from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import tempfile
@@ -23,6 +24,7 @@ from stats import Lag, rss_mb
 
 from tasksql.catalog.base import TaskUpdate
 from tasksql.engine import Engine
+from tasksql.errors import QueryTimeout
 from tasksql.model import (
     IntervalSchedule,
     QualifiedName,
@@ -84,7 +86,9 @@ async def register(eng: Engine, n: int, interval_ms: int = 1000, batch: int = 50
     return ids
 
 
-async def start_with_phases(eng: Engine, ids: list[int], base: datetime, spread_ms: float, interval_ms: int) -> None:
+async def start_with_phases(
+    eng: Engine, ids: list[int], base: datetime, spread_ms: float, interval_ms: int
+) -> None:
     """Start every task, task k anchored at ``base + k * spread_ms / n`` (phases across the interval)."""
     records = {r.id: r for r in await eng.catalog.list_tasks()}
     updates = []
@@ -104,7 +108,9 @@ async def start_with_phases(eng: Engine, ids: list[int], base: datetime, spread_
     await eng.catalog.update_tasks(updates, now=datetime.now(UTC))
 
 
-async def periodic(n: int, seconds: float, *, burst: bool, warmup: float = 3.0, interval_ms: int = 1000) -> dict[str, Any]:
+async def periodic(
+    n: int, seconds: float, *, burst: bool, warmup: float = 3.0, interval_ms: int = 1000
+) -> dict[str, Any]:
     """N tasks due every interval, phases spread (steady) or all at the same instant (burst)."""
     async with engine(default_max_concurrency=64) as eng:
         await eng.execute(LOG_TABLE)
@@ -184,7 +190,13 @@ async def scale(n: int) -> dict[str, Any]:
         gc.collect()
         after = rss_mb()
         await scheduler.stop()
-    return {"tasks": n, "register_s": created_s, "load_s": load_s, "rss_mb": after, "rss_growth_mb": after - before}
+    return {
+        "tasks": n,
+        "register_s": created_s,
+        "load_s": load_s,
+        "rss_mb": after,
+        "rss_growth_mb": after - before,
+    }
 
 
 async def timeout_stop(samples: int = 5) -> dict[str, Any]:
@@ -197,10 +209,76 @@ async def timeout_stop(samples: int = 5) -> dict[str, Any]:
         lags = []
         for _ in range(samples):
             t0 = time.perf_counter()
-            try:
-                await wh.execute("SELECT sum(hash(i)) FROM range(100000000000) t(i)", timeout=0.5, token=CancelToken())
-            except Exception:
-                pass
+            with contextlib.suppress(QueryTimeout):
+                await wh.execute(
+                    "SELECT sum(hash(i)) FROM range(100000000000) t(i)", timeout=0.5, token=CancelToken()
+                )
             lags.append((time.perf_counter() - t0 - 0.5) * 1000)
         out["duckdb"] = Lag.of(lags).as_dict()
+    return out
+
+
+async def graphs(repeats: int = 5) -> dict[str, Any]:
+    """Child start lag (a child's start minus its last predecessor's end) on a 100-task chain and a
+    1 -> 100 -> 1 fan-out, and the graph run's total time against the sum of its bodies."""
+    out: dict[str, Any] = {}
+    shapes = {
+        "chain_100": [
+            f"CREATE TASK c{i} AFTER c{i - 1} AS INSERT INTO bench_log SELECT {i}, now(), now()"
+            for i in range(1, 100)
+        ],
+        "fanout_1_100_1": [
+            f"CREATE TASK f{i} AFTER c0 AS INSERT INTO bench_log SELECT {i}, now(), now()"
+            for i in range(1, 101)
+        ]
+        + [
+            "CREATE TASK sink AFTER "
+            + ", ".join(f"f{i}" for i in range(1, 101))
+            + " AS INSERT INTO bench_log SELECT 999, now(), now()"
+        ],
+    }
+    for shape, statements in shapes.items():
+        async with engine(default_max_concurrency=64) as eng:
+            await eng.execute(LOG_TABLE)
+            await eng.execute(
+                "CREATE TASK c0 SCHEDULE = '1 HOURS' AS INSERT INTO bench_log SELECT 0, now(), now()"
+            )
+            await eng.execute(";\n".join(statements))
+            await eng.execute("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('c0')")
+            scheduler = await eng.start_scheduler()
+            for _ in range(repeats):
+                run = await scheduler.execute_now(
+                    await eng.catalog.get_task(QualifiedName("c0", "public", "tasksql"))
+                )  # type: ignore[arg-type]
+                assert run is not None
+                await scheduler.wait_for_graph(run.graph_run_group_id)
+            await scheduler.stop(grace=5)
+            eng.scheduler = None
+            runs = await eng.catalog.list_runs()
+            by_group: dict[str | None, list[Any]] = {}
+            for r in runs:
+                by_group.setdefault(r.graph_run_group_id, []).append(r)
+            records = {r.id: r for r in await eng.catalog.list_tasks()}
+            names = {r.name.name: r for r in records.values()}
+            lags: list[float] = []
+            totals: list[float] = []
+            bodies: list[float] = []
+            for group_runs in by_group.values():
+                ends = {r.name: r.completed_time for r in group_runs}
+                for r in group_runs:
+                    preds = records[r.task_id].definition.after if r.task_id in records else ()
+                    pred_ends = [ends[p.name] for p in preds if ends.get(p.name) is not None]
+                    if pred_ends and r.query_start_time is not None:
+                        lags.append((r.query_start_time - max(pred_ends)).total_seconds() * 1000)
+                starts = [r.query_start_time for r in group_runs if r.query_start_time]
+                finish = [r.completed_time for r in group_runs if r.completed_time]
+                totals.append((max(finish) - min(starts)).total_seconds() * 1000)
+                bodies.append(sum((r.duration_ms or 0.0) for r in group_runs))
+            del names
+            out[shape] = {
+                "graph_runs": len(by_group),
+                "child_start_lag": Lag.of(lags).as_dict(),
+                "graph_run_ms_p50": Lag.of(totals).p50,
+                "sum_of_bodies_ms_p50": Lag.of(bodies).p50,
+            }
     return out
