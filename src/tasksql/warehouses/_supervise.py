@@ -112,14 +112,23 @@ class Interrupter:
 
 
 class Slots:
-    """A warehouse's concurrency: a semaphore of ``size`` and the interrupters of running jobs."""
+    """A warehouse's concurrency: a semaphore of ``size``, the running jobs, and every call in progress
+    (``calls``: a function per call that stops it with a reason, used when the warehouse closes)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.semaphore = asyncio.Semaphore(size)
         self.running: dict[Interrupter, asyncio.Future[object]] = {}
+        self.calls: set[Callable[[StopReason], None]] = set()
         #: Set when the warehouse closes: calls still waiting for a slot are refused.
         self.closed = False
+
+    def close(self) -> list[asyncio.Future[object]]:
+        """Refuse new calls, stop every call in progress; returns the futures of the running jobs."""
+        self.closed = True
+        for stop_call in list(self.calls):
+            stop_call(StopReason.CLOSE)
+        return list(self.running.values())
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -155,6 +164,7 @@ async def supervise(
 
     timer = loop.call_later(timeout, pull, StopReason.TIMEOUT) if timeout is not None else None
     unhook = token.on_cancel(lambda: _call_soon(loop, pull, StopReason.CANCEL)) if token is not None else None
+    slots.calls.add(pull)
     try:
         await _acquire(slots.semaphore, trigger, what, timeout, token)
         if slots.closed:
@@ -176,6 +186,7 @@ async def supervise(
             _give_up(slots, stop)
         return _outcome(fut, stop, what, timeout, token)
     finally:
+        slots.calls.discard(pull)
         if timer is not None:
             timer.cancel()
         if unhook is not None:

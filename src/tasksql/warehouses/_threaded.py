@@ -18,7 +18,7 @@ from tasksql.errors import TasksqlError, WarehouseError
 from tasksql.warehouses import _body
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
-from tasksql.warehouses._supervise import Interrupter, Slots, StopReason, supervise
+from tasksql.warehouses._supervise import Interrupter, Slots, supervise
 from tasksql.warehouses.base import (
     INTERRUPT_GRACE,
     NO_TABLES,
@@ -97,12 +97,11 @@ class ThreadedWarehouse(Warehouse):
         if executor is None or slots is None:
             await self._close_backend()
             return
-        slots.closed = True
-        running = list(slots.running.items())
-        for stop, _ in running:
-            stop.fire(StopReason.CLOSE)
+        # Each call interrupts its own job (again and again, as on a timeout) and gives up after the
+        # grace period; wait for them as long, then let go of what is left.
+        running = slots.close()
         if running:
-            await asyncio.wait([f for _, f in running], timeout=INTERRUPT_GRACE)
+            await asyncio.wait(running, timeout=INTERRUPT_GRACE + 0.5)
         executor.shutdown(wait=False, cancel_futures=True)
         await self._close_backend()
 
