@@ -294,6 +294,26 @@ async def test_session_params_apply_to_the_run_only(warehouse: Warehouse, transa
         assert (await warehouse.execute(show)).rows == before
 
 
+@pytest.mark.parametrize("transactional", [True, False])
+async def test_an_unknown_session_param_fails_the_run_and_leaves_nothing_behind(
+    warehouse: Warehouse, transactional: bool
+) -> None:
+    if warehouse.dialect == "sqlite":
+        pytest.skip("SQLite ignores unknown PRAGMAs")
+    name, value, show, _ = PARAMS[warehouse.dialect]
+    before = (await warehouse.execute(show)).rows
+    await warehouse.execute("CREATE TABLE t (a INTEGER)")
+    with pytest.raises(QueryFailed):
+        await warehouse.run_body(
+            ["INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"],
+            transactional=transactional,
+            session_params=[(name, value), ("no_such_parameter_xyz", "1")],
+        )
+    for _ in range(warehouse.max_concurrency + 1):
+        assert (await warehouse.execute(show)).rows == before
+        assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+
+
 @pytest.mark.parametrize(
     "param", [("TimeZone; DROP TABLE t", "1"), ("TimeZone", "'UTC'; DROP TABLE t"), ("x", "")]
 )

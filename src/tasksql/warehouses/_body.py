@@ -45,8 +45,8 @@ def within_run(
     try:
         if tables:
             s.add_tables(tables)
-        s.start(params, transactional=transactional)
         try:
+            s.start(params, transactional=transactional)  # may fail half-way: finish() undoes it
             result = work()
             if transactional:
                 stop.check()  # a stop requested during the last statement wins over COMMIT
