@@ -137,7 +137,11 @@ def tokens(sql: str, dialect: str) -> list[Token] | None:
         return None
 
 
-@functools.lru_cache(maxsize=4096)
+#: Statements up to this many characters have their analysis cached (tasks run the same text again
+#: and again); longer ones (bulk VALUES lists) are analysed every time rather than kept in memory.
+CACHE_TEXT_LIMIT = 4000
+
+
 def count_statements(sql: str, dialect: str) -> int:
     """How many statements ``sql`` holds (empty ones between semicolons do not count).
 
@@ -145,6 +149,17 @@ def count_statements(sql: str, dialect: str) -> int:
     """
     if ";" not in sql:
         return 1 if sql.strip() else 0
+    if len(sql) <= CACHE_TEXT_LIMIT:
+        return _count_cached(sql, dialect)
+    return _count(sql, dialect)
+
+
+@functools.lru_cache(maxsize=4096)
+def _count_cached(sql: str, dialect: str) -> int:
+    return _count(sql, dialect)
+
+
+def _count(sql: str, dialect: str) -> int:
     toks = tokens(sql, dialect)
     if toks is None:
         return 1

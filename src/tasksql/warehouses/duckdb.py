@@ -33,7 +33,7 @@ import duckdb
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses._session import IdlePool, Session
-from tasksql.warehouses._sqltext import multiple_statements
+from tasksql.warehouses._sqltext import CACHE_TEXT_LIMIT, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, ResultSet
 
@@ -130,9 +130,17 @@ def _arrow_rows(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     return list(zip(*(c.to_pylist() for c in table.columns), strict=True))
 
 
-@functools.lru_cache(maxsize=4096)
 def _classify(sql: str) -> tuple[int, str]:
-    """(number of statements, kind of the first) by DuckDB's own parser; cached by text."""
+    """(number of statements, kind of the first) by DuckDB's own parser; short texts cached."""
+    return _classify_cached(sql) if len(sql) <= CACHE_TEXT_LIMIT else _parse(sql)
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify_cached(sql: str) -> tuple[int, str]:
+    return _parse(sql)
+
+
+def _parse(sql: str) -> tuple[int, str]:
     try:
         found = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
