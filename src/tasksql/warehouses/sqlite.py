@@ -6,6 +6,9 @@ connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. Transactional bo
 ``BEGIN IMMEDIATE``: they take the write lock up front, so two bodies cannot deadlock upgrading a
 read lock. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
 applied as PRAGMAs on a connection that is closed after the run; extra relations are TEMP tables.
+
+A statement waiting for another writer's lock is not interruptible: a timeout then gives up on it
+after the grace period, and its worker returns when the lock wait ends (at most BUSY_TIMEOUT).
 """
 
 from __future__ import annotations
