@@ -8,6 +8,7 @@ the text compares the instants.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -72,6 +73,13 @@ def name_columns(name: QualifiedName) -> dict[str, str]:
     return {"database_name": database, "schema_name": schema, "name": name.name}
 
 
+@functools.lru_cache(maxsize=262_144)
+def parse_definition(text: str) -> TaskDef:
+    """:func:`task_from_json`, memoised: a stored definition text is parsed once per process (the
+    result is a frozen value, safe to share), so listing many tasks costs a fetch, not a parse each."""
+    return task_from_json(text)
+
+
 def definition_json(definition: TaskDef) -> str:
     """The stored form of a definition (``task_to_json``), after checking its name is resolved."""
     name_columns(definition.name)
@@ -83,7 +91,7 @@ def task_record(row: Row) -> TaskRecord:
     reason = row["suspend_reason"]
     return TaskRecord(
         id=row["id"],
-        definition=task_from_json(row["definition"]),
+        definition=parse_definition(row["definition"]),
         version=row["version"],
         state=TaskState(row["state"]),
         spelling=Spelling(row["spelling"]),
@@ -103,7 +111,7 @@ def task_version(row: Row) -> TaskVersion:
     return TaskVersion(
         task_id=row["task_id"],
         version=row["version"],
-        definition=task_from_json(row["definition"]),
+        definition=parse_definition(row["definition"]),
         created_on=from_db_time(row["created_on"]),
         actor=row["actor"],
         canonical_sql=row["canonical_sql"],
