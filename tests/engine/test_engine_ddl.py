@@ -54,7 +54,8 @@ async def test_issue_example_create_show_show_create_next_runs(engine: Engine) -
         "USING CRON 0 0 9 * * * Asia/Tokyo",
     )
     assert task["next_scheduled_time"].hour == 0 and task["next_scheduled_time"].minute == 0  # 09:00 JST
-    [(name, text)] = await rows(engine, "SHOW CREATE TASK t")
+    [(shown, text)] = await rows(engine, "SHOW CREATE TASK t")
+    assert shown == "t"
     assert (
         parse_one(text).definition
         == parse_one(  # type: ignore[attr-defined]
