@@ -1,0 +1,111 @@
+"""Command line of the benchmark harness.
+
+    python -m bench all                         # every workload, every peer; writes docs/benchmarks.md
+    python -m bench steady burst --quick        # some workloads, short windows
+    python -m bench all --peers tasksql,mariadb
+    python -m bench report [results.json]       # rewrite docs/benchmarks.md and plots from results
+
+Raw results go to ``bench/results/<date>-<profile>.json`` (and ``latest.json``). The Markdown
+report and plots are written for a full run of all workloads, or with ``--docs``. Ctrl-C or
+SIGTERM stop the run; every server and child process it started is stopped and removed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from bench import BENCH_DIR, REPO_DIR
+from bench.profiles import FULL, PROFILES, QUICK
+from bench.runner import PEER_CHOICES, WORKLOADS, Suite, make_peers
+
+RESULTS_DIR = BENCH_DIR / "results"
+DOCS = REPO_DIR / "docs" / "benchmarks.md"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "what", nargs="+", help=f"'all', 'report [results.json]', or workloads: {', '.join(WORKLOADS)}"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short windows and fewer sizes (under 5 minutes)"
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="explicit profile (overrides --quick)")
+    parser.add_argument(
+        "--peers", default=",".join(PEER_CHOICES), help=f"comma-separated subset of {','.join(PEER_CHOICES)}"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="results JSON path (default: bench/results/<date>-<profile>.json)"
+    )
+    docs = parser.add_mutually_exclusive_group()
+    docs.add_argument("--docs", action="store_true", help="write docs/benchmarks.md and plots after the run")
+    docs.add_argument("--no-docs", action="store_true", help="never write docs/benchmarks.md")
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM and SIGHUP take the same path as Ctrl-C: KeyboardInterrupt runs every finally block.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.what[0] == "report":
+        source = Path(args.what[1]) if len(args.what) > 1 else RESULTS_DIR / "latest.json"
+        return _write_docs(json.loads(source.read_text()))
+    workloads = list(WORKLOADS) if args.what == ["all"] else args.what
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    bad_peers = [p for p in peers if p not in PEER_CHOICES]
+    if unknown or bad_peers:
+        _parser().error(f"unknown workload or peer: {', '.join(unknown + bad_peers)}")
+    profile = PROFILES[args.profile] if args.profile else (QUICK if args.quick else FULL)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or RESULTS_DIR / f"{stamp}-{profile.name}.json"
+
+    from bench.workloads import WORKLOAD_FUNCTIONS
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    suite = Suite(make_peers(peers), profile, out)
+    suite.results["workload_list"] = workloads
+    print(f"[bench] profile {profile.name}: {', '.join(workloads)} for {', '.join(peers)}; results: {out}")
+    try:
+        for workload in workloads:
+            WORKLOAD_FUNCTIONS[workload](suite)
+    except KeyboardInterrupt:
+        print("\n[bench] interrupted: stopping and removing everything started", file=sys.stderr, flush=True)
+        suite.results["interrupted"] = True
+        return 130
+    finally:
+        suite.close()
+        suite.save()
+        if out.parent == RESULTS_DIR:
+            shutil.copyfile(out, RESULTS_DIR / "latest.json")
+    print(f"[bench] done in {suite.results['duration_s']:.0f} s; results: {out}")
+    full_run = profile is FULL and workloads == list(WORKLOADS)
+    if (full_run or args.docs) and not args.no_docs:
+        return _write_docs(suite.results)
+    from bench.report import render_tables
+
+    print(render_tables(suite.results))
+    return 0
+
+
+def _write_docs(results: dict[str, object]) -> int:
+    from bench.report import write_report
+
+    write_report(results, DOCS)
+    print(f"[bench] wrote {DOCS.relative_to(REPO_DIR)} and its plots")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
