@@ -1,0 +1,83 @@
+"""The ``tasksql`` command line, through click's runner and as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tasksql.cli import main
+
+
+def run(tmp_path: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    runner = CliRunner()
+    result = runner.invoke(main, ["--data", str(tmp_path / "data"), *args], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_lists_every_command() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("sql", "shell", "serve", "settings"):
+        assert command in result.stdout
+    assert "--format" in result.stdout and "--data" in result.stdout
+
+
+def test_sql_prints_tables_json_and_csv(tmp_path: Path) -> None:
+    code, out, _ = run(tmp_path, "sql", "CREATE TASK t SCHEDULE = '5 MINUTES' AS SELECT 1")
+    assert code == 0 and out.strip() == "Task t successfully created."
+    code, out, _ = run(
+        tmp_path, "--format", "json", "sql", "SELECT 1 AS a, 'x' AS b; SELECT name FROM system.tasks"
+    )
+    assert code == 0
+    assert [json.loads(line) for line in out.splitlines()] == [[{"a": 1, "b": "x"}], [{"name": "t"}]]
+    code, out, _ = run(tmp_path, "--format", "csv", "sql", "SELECT 1 AS a, NULL AS b")
+    assert out.splitlines() == ["a,b", "1,"]
+    code, out, _ = run(tmp_path, "sql", "SELECT 42 AS answer")
+    assert "answer" in out and "42" in out and "(1 row)" in out
+
+
+def test_sql_errors_point_at_the_line_and_exit_non_zero(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path, "sql", "SHOW TASKS;\nCREATE TASK t SCHEDULE = '5 FORTNIGHTS' AS SELECT 1")
+    assert code == 1
+    assert "UNKNOWN_UNIT" in err and "line 2" in err
+    assert "^" in err and "   2 | CREATE TASK t SCHEDULE" in err
+
+
+def test_sql_from_a_file_and_from_stdin(tmp_path: Path) -> None:
+    script = tmp_path / "setup.sql"
+    script.write_text("CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1), (2);\n")
+    assert run(tmp_path, "sql", "-f", str(script))[0] == 0
+    code, out, _ = run(tmp_path, "--format", "json", "sql", stdin="SELECT sum(x) AS s FROM t")
+    assert code == 0 and json.loads(out) == [{"s": 3}]
+
+
+def test_settings_command(tmp_path: Path) -> None:
+    code, out, _ = run(tmp_path, "--format", "csv", "settings")
+    assert code == 0
+    assert "data_dir," in out and "grace_period_s," in out
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tasksql",
+            "--data",
+            str(tmp_path / "d"),
+            "--format",
+            "json",
+            "sql",
+            "SELECT 2 AS two",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"two": 2}]
