@@ -40,7 +40,12 @@ from tasksql.settings import Settings
 LOG_TABLE = "CREATE TABLE bench_log (task_id INTEGER, scheduled TIMESTAMPTZ, started TIMESTAMPTZ)"
 
 
-def body(i: int) -> str:
+def body(i: int, warehouse: str = "duckdb") -> str:
+    if warehouse == "sqlite":
+        return (
+            f"INSERT INTO bench_log VALUES ({i}, SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME'), "
+            "strftime('%Y-%m-%dT%H:%M:%f', 'now'))"
+        )
     return (
         f"INSERT INTO bench_log SELECT {i}, "
         "SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME')::TIMESTAMPTZ, now()"
@@ -59,7 +64,9 @@ async def engine(data_dir: Path | None = None, **settings: Any) -> AsyncIterator
             await eng.close()
 
 
-async def register(eng: Engine, n: int, interval_ms: int = 1000, batch: int = 500) -> list[int]:
+async def register(
+    eng: Engine, n: int, interval_ms: int = 1000, batch: int = 500, warehouse: str = "duckdb"
+) -> list[int]:
     """Create ``n`` suspended interval tasks through the catalog (group-committed batches)."""
     now = datetime.now(UTC)
     ids: list[int] = []
@@ -69,8 +76,9 @@ async def register(eng: Engine, n: int, interval_ms: int = 1000, batch: int = 50
                 eng.catalog.create_task(
                     TaskDef(
                         name=QualifiedName(f"b{i}", "public", "tasksql"),
-                        body=SqlBody(body(i)),
+                        body=SqlBody(body(i, warehouse)),
                         schedule=IntervalSchedule(interval_ms),
+                        warehouse=None if warehouse == "duckdb" else warehouse,
                     ),
                     spelling=Spelling.SNOWFLAKE,
                     state=TaskState.SUSPENDED,
@@ -109,12 +117,29 @@ async def start_with_phases(
 
 
 async def periodic(
-    n: int, seconds: float, *, burst: bool, warmup: float = 3.0, interval_ms: int = 1000
+    n: int,
+    seconds: float,
+    *,
+    burst: bool,
+    warmup: float = 3.0,
+    interval_ms: int = 1000,
+    warehouse: str = "duckdb",
 ) -> dict[str, Any]:
-    """N tasks due every interval, phases spread (steady) or all at the same instant (burst)."""
+    """N tasks due every interval, phases spread (steady) or all at the same instant (burst).
+
+    ``warehouse``: ``duckdb`` (the embedded default) or ``sqlite`` (a SQLite file warehouse: its
+    per-statement cost is far lower, so it shows what the scheduler itself sustains)."""
     async with engine(default_max_concurrency=64) as eng:
-        await eng.execute(LOG_TABLE)
-        ids = await register(eng, n, interval_ms)
+        lite = eng.data_dir / "bench.sqlite"
+        if warehouse == "sqlite":
+            await eng.execute(
+                f"CREATE WAREHOUSE sqlite TYPE = sqlite URL = 'sqlite:///{lite}' MAX_CONCURRENCY = 4"
+            )
+            wh = await eng.warehouse("sqlite")
+            await wh.execute("CREATE TABLE bench_log (task_id INTEGER, scheduled TEXT, started TEXT)")
+        else:
+            await eng.execute(LOG_TABLE)
+        ids = await register(eng, n, interval_ms, warehouse=warehouse)
         base = datetime.now(UTC) + timedelta(seconds=1)
         await start_with_phases(eng, ids, base, 0 if burst else interval_ms, interval_ms)
         scheduler = await eng.start_scheduler()
@@ -123,16 +148,25 @@ async def periodic(
         await asyncio.sleep((window_end - datetime.now(UTC)).total_seconds() + 1.0)
         await scheduler.stop(grace=5)
         eng.scheduler = None
-        rows = (
-            await eng.execute(
-                "SELECT task_id, scheduled, epoch_ms(started) - epoch_ms(scheduled) AS lag_ms FROM bench_log "
-                f"WHERE scheduled >= TIMESTAMPTZ '{window_start.isoformat()}' "
-                f"AND scheduled < TIMESTAMPTZ '{window_end.isoformat()}'"
-            )
-        )[-1].rows
+        if warehouse == "sqlite":
+            rows = _sqlite_rows(lite, window_start, window_end)
+        else:
+            rows = (
+                await eng.execute(
+                    "SELECT task_id, scheduled, epoch_ms(started) - epoch_ms(scheduled) AS lag_ms FROM bench_log "
+                    f"WHERE scheduled >= TIMESTAMPTZ '{window_start.isoformat()}' "
+                    f"AND scheduled < TIMESTAMPTZ '{window_end.isoformat()}'"
+                )
+            )[-1].rows
         expected = _expected(base, n, 0 if burst else interval_ms, interval_ms, window_start, window_end)
         lags = [float(r[2]) for r in rows]
-        out: dict[str, Any] = {"tasks": n, "seconds": seconds, "expected": expected, "ran": len(rows)}
+        out: dict[str, Any] = {
+            "tasks": n,
+            "seconds": seconds,
+            "expected": expected,
+            "ran": len(rows),
+            "warehouse": warehouse,
+        }
         out.update(Lag.of(lags).as_dict())
         out["ran_share"] = len(rows) / expected if expected else float("nan")
         if burst:
@@ -142,6 +176,19 @@ async def periodic(
                 by_instant[scheduled] = max(by_instant.get(scheduled, 0.0), float(lag))
             out["burst_last_start"] = Lag.of(list(by_instant.values())).as_dict()
         return out
+
+
+def _sqlite_rows(path: Path, lo: datetime, hi: datetime) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    out = []
+    with sqlite3.connect(path) as con:
+        for task_id, scheduled, started in con.execute("SELECT task_id, scheduled, started FROM bench_log"):
+            at = datetime.fromisoformat(scheduled)
+            if lo <= at < hi:
+                lag = (datetime.fromisoformat(started).replace(tzinfo=UTC) - at).total_seconds() * 1000
+                out.append((task_id, at, lag))
+    return out
 
 
 def _expected(base: datetime, n: int, spread_ms: float, interval_ms: int, lo: datetime, hi: datetime) -> int:
@@ -158,12 +205,12 @@ def _expected(base: datetime, n: int, spread_ms: float, interval_ms: int, lo: da
     return count
 
 
-async def ramp(rates: list[int], seconds: float) -> list[dict[str, Any]]:
+async def ramp(rates: list[int], seconds: float, warehouse: str = "duckdb") -> list[dict[str, Any]]:
     """Runs per second sustained: N tasks every 100 ms for increasing N; share of instants that ran."""
     results = []
     for rate in rates:
         n = max(1, rate // 10)
-        r = await periodic(n, seconds, burst=False, warmup=2.0, interval_ms=100)
+        r = await periodic(n, seconds, burst=False, warmup=2.0, interval_ms=100, warehouse=warehouse)
         r["target_rate"] = rate
         r["achieved_rate"] = r["ran"] / seconds
         results.append(r)

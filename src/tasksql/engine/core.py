@@ -85,6 +85,8 @@ class Engine:
         self.session = Session(user=settings.owner)
         self.scheduler: Scheduler | None = None
         self._warehouse_cache: dict[str, Warehouse] = {}
+        #: Per-engine memo of values derived from configuration (never from catalog contents).
+        self.cache: dict[str, Any] = {}
         self.started_at: datetime | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------

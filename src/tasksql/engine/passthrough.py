@@ -16,6 +16,18 @@ from tasksql.warehouses.base import Warehouse
 
 
 def node_info(engine: Engine) -> NodeInfo:
+    """This process as system.cluster shows it (cached per engine and scheduler: it is asked for by
+    every statement and run that reads a virtual relation)."""
+    key = id(engine.scheduler)
+    cached = engine.cache.get("node_info")
+    if cached is not None and cached[0] == key:
+        return cached[1]  # type: ignore[no-any-return]
+    info = _node_info(engine)
+    engine.cache["node_info"] = (key, info)
+    return info
+
+
+def _node_info(engine: Engine) -> NodeInfo:
     return NodeInfo(
         cluster_id=engine.settings.cluster_id,
         node_id=engine.scheduler.node_id
@@ -38,13 +50,16 @@ def introspection(
 
     from tasksql.engine.functions import engine_scalars
 
+    base = engine.cache.get("scalars")
+    if base is None:
+        base = engine.cache["scalars"] = engine_scalars(engine)
     return Introspection(
         catalog=engine.catalog,
         now=engine.now(),
         node=node_info(engine),
         resolve=engine.resolve,
         evaluate=evaluate,
-        scalars={**engine_scalars(engine), **(scalars or {})},
+        scalars={**base, **scalars} if scalars else base,
     )
 
 
