@@ -97,18 +97,8 @@ def events_for(
     a fresh id from ``new_id`` (a uuid4), stable across its delivery attempts, and ``created_at`` =
     ``now``. The module documentation says which events go where.
     """
-    wanted: list[tuple[EventType, str | None]] = []
-    if outcome.state is RunState.SUCCEEDED:
-        wanted.append((EventType.TASK_SUCCEEDED, task.success_integration))
-        if previous_failures > 0 and task.on_error is not OnError.IGNORE:
-            wanted.append((EventType.TASK_RECOVERED, task.error_integration))
-    elif outcome.state in _FAILED_STATES:
-        if task.on_error is not OnError.IGNORE:
-            wanted.append((EventType.TASK_FAILED, task.error_integration))
-        if auto_suspended:
-            wanted.append((EventType.TASK_AUTO_SUSPENDED, task.error_integration))
     items: list[OutboxItem] = []
-    for event, integration_name in wanted:
+    for event, integration_name in _wanted(task, outcome.state, previous_failures, auto_suspended):
         integration = _target(integration_name, integrations)
         if integration is None:
             continue
@@ -135,6 +125,24 @@ def events_for(
             )
         )
     return items
+
+
+def _wanted(
+    task: TaskDef, state: RunState, previous_failures: int, auto_suspended: bool
+) -> list[tuple[EventType, str | None]]:
+    """The events a run settled in ``state`` produces, each with the integration it goes to."""
+    ignored = task.on_error is OnError.IGNORE  # its failures are never announced
+    wanted: list[tuple[EventType, str | None]] = []
+    if state is RunState.SUCCEEDED:
+        wanted.append((EventType.TASK_SUCCEEDED, task.success_integration))
+        if previous_failures > 0 and not ignored:
+            wanted.append((EventType.TASK_RECOVERED, task.error_integration))
+    elif state in _FAILED_STATES:
+        if not ignored:
+            wanted.append((EventType.TASK_FAILED, task.error_integration))
+        if auto_suspended:
+            wanted.append((EventType.TASK_AUTO_SUSPENDED, task.error_integration))
+    return wanted
 
 
 def _target(name: str | None, integrations: Mapping[str, IntegrationDef]) -> IntegrationDef | None:
