@@ -153,7 +153,8 @@ async def periodic(
         else:
             rows = (
                 await eng.execute(
-                    "SELECT task_id, scheduled, epoch_ms(started) - epoch_ms(scheduled) AS lag_ms FROM bench_log "
+                    "SELECT task_id, scheduled, epoch_ms(started) - epoch_ms(scheduled) AS lag_ms "
+                    "FROM bench_log "
                     f"WHERE scheduled >= TIMESTAMPTZ '{window_start.isoformat()}' "
                     f"AND scheduled < TIMESTAMPTZ '{window_end.isoformat()}'"
                 )
