@@ -23,10 +23,9 @@ import asyncio
 import contextlib
 import functools
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -114,20 +113,6 @@ def _failed(exc: BaseException) -> QueryFailed:
 _ROW_KINDS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI", "EXECUTE", "RELATION"})
 _DML_KINDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
 _STATUS_COLUMNS = (["Success"], ["Count"])
-
-
-# DuckDB turns TIMESTAMP WITH TIME ZONE values into Python objects with pytz, which tasksql does not
-# depend on; such results go through Arrow instead, whose conversion uses zoneinfo. DuckDB warns that
-# this copies the rows (it does; they are copied into Python objects anyway).
-_TSTZ = "TIMESTAMP WITH TIME ZONE"
-warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
-
-
-def _arrow_rows(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    table = cur.to_arrow_table()
-    if table is None:
-        return []
-    return list(zip(*(c.to_pylist() for c in table.columns), strict=True))
 
 
 def _classify(sql: str) -> tuple[int, str]:
@@ -232,7 +217,7 @@ class _DuckSession(Session):
             columns = [d[0] for d in desc]
             if kind not in _ROW_KINDS and kind not in _DML_KINDS and columns in _STATUS_COLUMNS:
                 return ResultSet()
-            rows = _arrow_rows(cur) if any(_TSTZ in str(d[1]) for d in desc) else cur.fetchall()
+            rows = cur.fetchall()  # TIMESTAMP WITH TIME ZONE values need pytz (a dependency)
         except duckdb.Error as exc:
             raise _failed(exc) from None
         if kind in _DML_KINDS:  # DML ... RETURNING

@@ -1,0 +1,92 @@
+"""The HTTP API in-process (aiohttp test server on a real engine): routes and the one error shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from tasksql.engine import Engine
+from tasksql.server.api import create_app
+from tasksql.settings import Settings
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+    async with Engine(Settings.load(data_dir=tmp_path / "data")) as engine:
+        await engine.start_scheduler()
+        async with TestClient(TestServer(create_app(engine))) as c:
+            yield c
+
+
+def assert_error_shape(body: dict[str, Any], status: int, code: str) -> None:
+    assert body["ok"] is False
+    assert body["status"] == status
+    assert body["error"]["code"] == code
+    assert body["errors"] == [body["error"]["message"]]
+
+
+async def test_health(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/api/v1/health")
+    body = await resp.json()
+    assert resp.status == 200 and body["ok"] is True and body["scheduler"] is True
+
+
+async def test_sql_results_keep_types(client: TestClient[Any, Any]) -> None:
+    resp = await client.post("/api/v1/sql", json={"sql": "SELECT 1 AS n, now() AS t, 'x' AS s; SHOW TASKS"})
+    body = await resp.json()
+    assert resp.status == 200
+    first, second = body["results"]
+    assert first["columns"] == ["n", "t", "s"] and first["types"] == ["integer", "timestamp", "text"]
+    assert second["statement"] == "SHOW TASKS" and second["rows"] == []
+
+
+async def test_task_routes(client: TestClient[Any, Any]) -> None:
+    await client.post("/api/v1/sql", json={"sql": "CREATE TASK t SCHEDULE = '1 HOURS' AS SELECT 1"})
+    tasks = (await (await client.get("/api/v1/tasks")).json())["tasks"]
+    assert [t["name"] for t in tasks] == ["t"]
+    one = await (await client.get("/api/v1/tasks/t")).json()
+    assert one["properties"]["state"] == "suspended"
+    assert one["create_statement"].startswith("CREATE TASK t")
+    assert (await (await client.post("/api/v1/tasks/t/resume")).json())["status"] == "Task t is started."
+    run = (await (await client.post("/api/v1/tasks/t/execute", json={})).json())["result"]
+    assert run["state"] == "EXECUTING" and run["run_id"] >= 1
+    nxt = (await (await client.get("/api/v1/tasks/t/next_runs?n=3")).json())["next_runs"]
+    assert [r["n"] for r in nxt] == [1, 2, 3]
+    assert (await (await client.post("/api/v1/tasks/t/suspend")).json())["status"] == "Task t is suspended."
+    runs = (await (await client.get("/api/v1/tasks/t/runs?limit=5")).json())["runs"]
+    assert runs and runs[0]["scheduled_from"] == "EXECUTE TASK"
+    all_runs = (await (await client.get("/api/v1/runs?limit=5")).json())["runs"]
+    assert [r["run_id"] for r in all_runs] == [r["run_id"] for r in runs]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "code"),
+    [
+        ("POST", "/api/v1/sql", {"sql": "CREATE TASK"}, 400, "MISSING_NAME"),
+        ("POST", "/api/v1/sql", {"sql": "SELEC 1"}, 400, "QUERY_FAILED"),
+        ("POST", "/api/v1/sql", {"nope": 1}, 400, "BAD_REQUEST"),
+        ("GET", "/api/v1/tasks/missing", None, 404, "TASK_NOT_FOUND"),
+        ("POST", "/api/v1/tasks/missing/execute", None, 404, "TASK_NOT_FOUND"),
+        ("GET", "/api/v1/tasks/missing/runs?limit=x", None, 400, "BAD_REQUEST"),
+        ("GET", "/api/v1/nowhere", None, 404, "HTTP_ERROR"),
+    ],
+)
+async def test_every_error_has_one_shape(
+    client: TestClient[Any, Any], method: str, path: str, payload: Any, status: int, code: str
+) -> None:
+    resp = await client.request(method, path, json=payload)
+    assert resp.status == status
+    assert_error_shape(await resp.json(), status, code)
+
+
+async def test_syntax_errors_carry_their_position(client: TestClient[Any, Any]) -> None:
+    resp = await client.post(
+        "/api/v1/sql", json={"sql": "SHOW TASKS;\nCREATE TASK t SCHEDULE = 'soon' AS SELECT 1"}
+    )
+    error = (await resp.json())["error"]
+    assert resp.status == 400
+    assert error["line"] == 2 and error["code"] == "INVALID_SCHEDULE" or error["code"].startswith("INVALID")
