@@ -89,4 +89,4 @@ async def test_syntax_errors_carry_their_position(client: TestClient[Any, Any]) 
     )
     error = (await resp.json())["error"]
     assert resp.status == 400
-    assert error["line"] == 2 and error["code"] == "INVALID_SCHEDULE" or error["code"].startswith("INVALID")
+    assert (error["line"] == 2 and error["code"] == "INVALID_SCHEDULE") or error["code"].startswith("INVALID")
