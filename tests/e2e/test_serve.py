@@ -128,3 +128,47 @@ def test_statements_go_through_the_server_while_it_runs(
     # embedded again once the server is gone: the same data is there
     [[row]] = sql(data, "SELECT answer FROM t")
     assert row == {"answer": 42}
+
+
+def test_a_task_graph_runs_end_to_end(tmp_path: Path, spawn: Callable[..., ServerProcess]) -> None:
+    data = tmp_path / "data"
+    server = spawn(data)
+    try:
+        sql(
+            data,
+            """
+            CREATE TABLE steps (task VARCHAR, value VARCHAR);
+            CREATE TASK root SCHEDULE = '2 SECONDS' CONFIG = $${"target": "steps"}$$
+              AS SELECT SYSTEM$SET_RETURN_VALUE('from root');
+            CREATE TASK left_branch AFTER root
+              AS INSERT INTO steps SELECT 'left', SYSTEM$GET_PREDECESSOR_RETURN_VALUE('root');
+            CREATE TASK right_branch AFTER root
+              AS INSERT INTO steps SELECT 'right', SYSTEM$GET_TASK_GRAPH_CONFIG('target');
+            CREATE TASK joined AFTER left_branch, right_branch AS INSERT INTO steps VALUES ('joined', NULL);
+            CREATE TASK finalizer FINALIZE = root AS INSERT INTO steps VALUES ('finalizer', NULL);
+            SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('root');
+            """,
+        )
+
+        def one_graph_run() -> list[dict[str, object]] | None:
+            [graphs] = sql(
+                data, "SELECT state, graph_run_group_id FROM complete_task_graphs() ORDER BY scheduled_time"
+            )
+            return graphs if graphs else None
+
+        first = wait_for(one_graph_run, timeout=40, what="a complete graph run")[0]
+        assert first["state"] == "SUCCEEDED"
+        group = first["graph_run_group_id"]
+        [runs] = sql(
+            data,
+            f"SELECT name, state FROM task_history() WHERE graph_run_group_id = '{group}' ORDER BY run_id",
+        )
+        names = [r["name"] for r in runs]
+        assert names[0] == "root" and names[-1] == "finalizer"
+        assert sorted(names[1:3]) == ["left_branch", "right_branch"] and names[3] == "joined"
+        assert {r["state"] for r in runs} == {"SUCCEEDED"}
+        [steps] = sql(data, "SELECT task, value FROM steps ORDER BY task LIMIT 4")
+        assert {(s["task"], s["value"]) for s in steps} >= {("left", "from root"), ("right", "steps")}
+    finally:
+        sql(data, "ALTER TASK root SUSPEND")
+        assert server.stop() == 0
