@@ -173,3 +173,13 @@ def test_sign_is_the_documented_format() -> None:
     assert sign("k", 1700000000, b"{}") == (
         "t=1700000000,v1=" + hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
     )
+
+
+async def test_a_header_with_a_line_break_is_refused_before_sending(
+    session: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    with pytest.raises(WebhookFailed) as info:
+        await send(session, Webhook(url=receiver.url, authorization_header="Bearer a\r\nX-Injected: 1"))
+    assert not info.value.retryable
+    assert "X-Injected" not in str(info.value)
+    assert receiver.requests == []

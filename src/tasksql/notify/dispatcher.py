@@ -211,6 +211,13 @@ class NotificationDispatcher:
                     retry_after=err.retry_after,
                 )
                 result = AttemptResult.GIVE_UP if retry_at is None else AttemptResult.RETRY
+            except Exception as err:  # a bug must cost one attempt, never the dispatcher
+                log.exception("delivery attempt of message %s failed unexpectedly", message.message_id)
+                error = f"unexpected error: {type(err).__name__}"
+                retry_at = self.policy.next_attempt(
+                    attempt=attempt, created_at=message.created_at, now=self.clock.now(), retryable=True
+                )
+                result = AttemptResult.GIVE_UP if retry_at is None else AttemptResult.RETRY
         record = DeliveryAttempt(
             message_id=message.message_id,
             node_id=self.node_id,
@@ -266,7 +273,7 @@ class NotificationDispatcher:
             try:
                 wait_s = await self._step()
                 await self._maybe_prune()
-            except TasksqlError:
+            except Exception:  # the catalog may fail for a while; the loop must outlive it
                 log.exception("notification dispatcher round failed; retrying")
             await self._sleep(wait_s)
 

@@ -158,6 +158,9 @@ async def send(
         raise WebhookFailed(f"connection failed: {_describe(err)}", retryable=True) from None
     except aiohttp.ClientError as err:
         raise WebhookFailed(f"request failed: {_describe(err)}", retryable=True) from None
+    except ValueError:
+        # aiohttp refuses header values with line breaks (and similar) before sending anything
+        raise WebhookFailed("the request is invalid (check the URL and headers)", retryable=False) from None
     duration_ms = (monotonic() - started) * 1000.0
     if 200 <= status < 300:
         return Delivered(status_code=status, duration_ms=duration_ms)
