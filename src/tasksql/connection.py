@@ -115,6 +115,10 @@ class Connection:
         scheduler = self._engine.scheduler
         self._loop.call(scheduler.stop(grace=self.settings.grace_period_s if grace is None else grace))
         self._engine.scheduler = None
+        dispatcher = self._engine.dispatcher
+        if dispatcher is not None:
+            self._loop.call(dispatcher.stop())
+            self._engine.dispatcher = None
 
     def close(self) -> None:
         if self._engine is not None and self._loop is not None:

@@ -436,10 +436,12 @@ class Catalog(ABC):
         runtime: TaskRuntime | None,
         new_runs: Sequence[NewRun],
         end: GraphRunEnd | None,
+        notifications: Sequence[OutboxItem] = (),
     ) -> list[RunRecord | None]:
         """In ONE transaction: settle a run of a graph run, apply its task's runtime change, insert
-        the runs that became due (fenced per graph run, task and attempt) and, with ``end``, settle the
-        graph run. Returns the inserted runs (None where a fence held)."""
+        the runs that became due (fenced per graph run, task and attempt), with ``end`` settle the
+        graph run, and queue ``notifications`` in the outbox. Returns the inserted runs (None where a
+        fence held)."""
 
     @abstractmethod
     async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:

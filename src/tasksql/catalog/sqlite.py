@@ -427,16 +427,23 @@ class SQLiteCatalog(Catalog):
         runtime: TaskRuntime | None,
         new_runs: Sequence[NewRun],
         end: GraphRunEnd | None,
+        notifications: Sequence[OutboxItem] = (),
     ) -> list[RunRecord | None]:
         now = db_time(self._clock.now())
         suspends = runtime is not None and runtime.state is not None
-        return await self._write(
-            lambda conn: graphs_db.settle_step(
+        items = tuple(notifications)
+
+        def step(conn: sqlite3.Connection) -> list[RunRecord | None]:
+            records = graphs_db.settle_step(
                 conn, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now
-            ),
-            durable=suspends,
-            changes=suspends,
-        )
+            )
+            outbox_db.enqueue(conn, items)
+            return records
+
+        records = await self._write(step, durable=suspends, changes=suspends)
+        if items:
+            self._queued()
+        return records
 
     async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:
         now = db_time(self._clock.now())

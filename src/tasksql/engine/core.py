@@ -35,6 +35,7 @@ from tasksql.warehouses.base import Warehouse
 from tasksql.warehouses.registry import WarehouseRegistry
 
 if TYPE_CHECKING:
+    from tasksql.notify.dispatcher import NotificationDispatcher
     from tasksql.scheduler.service import Scheduler
 
 log = logging.getLogger("tasksql.engine")
@@ -84,6 +85,7 @@ class Engine:
         self.warehouses = WarehouseRegistry(self.data_dir)
         self.session = Session(user=settings.owner)
         self.scheduler: Scheduler | None = None
+        self.dispatcher: NotificationDispatcher | None = None
         self._warehouse_cache: dict[str, Warehouse] = {}
         #: Per-engine memo of values derived from configuration (never from catalog contents).
         self.cache: dict[str, Any] = {}
@@ -108,6 +110,9 @@ class Engine:
         if self.scheduler is not None:
             await self.scheduler.stop(grace=self.settings.grace_period_s)
             self.scheduler = None
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+            self.dispatcher = None
         await self.warehouses.close_all()
         if self._catalog is not None:
             await self._catalog.close()
@@ -120,12 +125,18 @@ class Engine:
         await self.close()
 
     async def start_scheduler(self) -> Scheduler:
-        """Start scheduling tasks in this process (idempotent)."""
+        """Start scheduling tasks in this process, and delivering their notifications (idempotent).
+
+        The notification dispatcher runs as its own asyncio task with its own HTTP session, so a
+        slow or dead webhook endpoint never delays a run."""
         if self.scheduler is None:
+            from tasksql.notify.dispatcher import start_dispatcher
             from tasksql.scheduler.service import Scheduler
 
             self.scheduler = Scheduler(self)
             await self.scheduler.start()
+            if self.dispatcher is None:
+                self.dispatcher = await start_dispatcher(self)
         return self.scheduler
 
     # --- execution -------------------------------------------------------------------------------

@@ -45,7 +45,6 @@ def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
                 state=TaskState.STARTED,
                 suspend_reason=None,
                 resumed_on=now,
-                consecutive_failures=0,
                 next_fire_at=next_fire_at(records[n].definition, anchor=now, now=now),
             )
             for n in names

@@ -350,7 +350,6 @@ async def resume_task(engine: Engine, rec: TaskRecord, now: datetime) -> Result:
         state=TaskState.STARTED,
         suspend_reason=None,
         resumed_on=now,
-        consecutive_failures=0,
         next_fire_at=next_fire_at(rec.definition, anchor=now, now=now),
     )
     await engine.catalog.update_tasks([update], now=now, actor=engine.session.user)

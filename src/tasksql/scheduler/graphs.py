@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tasksql.catalog.outbox import OutboxItem
 from tasksql.errors import ValidationError
 from tasksql.model import (
     OverlapPolicy,
@@ -227,7 +229,13 @@ class GraphCoordinator:
             first_error_message=e.first_error_message,
         )
 
-    async def step(self, rec: RunRecord, outcome: RunOutcome, runtime: TaskRuntime | None) -> bool:
+    async def step(
+        self,
+        rec: RunRecord,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        notifications: Sequence[OutboxItem] = (),
+    ) -> bool:
         """Settle a member's run and advance its graph run. False when the run belongs to no active
         graph run of this node (the caller settles it alone)."""
         g = self.active.get(rec.graph_run_group_id or "")
@@ -243,7 +251,9 @@ class GraphCoordinator:
         )
         step = self._resolve_dropped(g, step)
         rows = self._rows_for(g, step, now)
-        records = await self.sched.catalog.settle_graph_step(outcome, runtime, rows, self._end(g, step, now))
+        records = await self.sched.catalog.settle_graph_step(
+            outcome, runtime, rows, self._end(g, step, now), notifications
+        )
         self._launch(g, step, records)
         if step.end is not None:
             self._deactivate(g)

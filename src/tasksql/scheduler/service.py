@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tasksql import __version__, schedules
+from tasksql.catalog.outbox import OutboxItem
 from tasksql.clock import SystemClock
 from tasksql.errors import TasksqlError
 from tasksql.model import (
@@ -35,18 +36,21 @@ from tasksql.model import (
     DEFAULT_MAX_CONCURRENT_RUNS,
     CatchUp,
     DelaySchedule,
+    IntegrationDef,
     IntervalSchedule,
     OverlapPolicy,
     QualifiedName,
     RunState,
     ScheduledFrom,
     Spelling,
+    SuspendReason,
     TaskDef,
     TaskRecord,
     TaskState,
     effective_overlap,
     effective_warehouse,
 )
+from tasksql.notify.events import events_for
 from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
 from tasksql.scheduler import outcomes, retry
 from tasksql.scheduler.graph_run import GraphRun
@@ -133,6 +137,7 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
+        self.integrations: dict[str, IntegrationDef] = {}
         self._children: dict[QualifiedName, set[int]] = {}
         self._finalizers: dict[QualifiedName, int] = {}
         self.graphs = GraphCoordinator(self)
@@ -361,6 +366,7 @@ class Scheduler:
         self._dirty = False
         self._change_seq = await self.catalog.change_seq()
         records = await self.catalog.list_tasks()
+        self.integrations = {r.definition.name: r.definition for r in await self.catalog.list_integrations()}
         seen: set[int] = set()
         for rec in records:
             seen.add(rec.id)
@@ -485,10 +491,12 @@ class Scheduler:
         if delay is not None:
             await self._retry(entry, rec, task, outcome, graph, delay)
             return
+        previous = entry.failures
         outcome, runtime = outcomes.settle(entry, task, outcome)
+        notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
         try:
-            if rec.graph_run_group_id is None or not await self.graphs.step(rec, outcome, runtime):
-                await self.catalog.finish_run(outcome, runtime)
+            if rec.graph_run_group_id is None or not await self.graphs.step(rec, outcome, runtime, notes):
+                await self.catalog.finish_run(outcome, runtime, notes)
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self.clock.now()
@@ -508,6 +516,36 @@ class Scheduler:
             self._dirty = True
         elif not self._stopping and (graph is None or rec.task_id == graph.root_id):
             await self._after_run(entry, end)
+
+    def _notifications(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        task: TaskDef,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        previous_failures: int,
+        graph: GraphRun | None,
+    ) -> list[OutboxItem]:
+        """Webhook messages for a settled run (ERROR_INTEGRATION / SUCCESS_INTEGRATION), queued in
+        the outbox in the same transaction as the outcome."""
+        if task.error_integration is None and task.success_integration is None:
+            return []
+        root = None
+        if graph is not None and graph.root_id != rec.task_id:
+            root = (str(graph.member(graph.root_id).name), graph.root_id)
+        return events_for(
+            task=task,
+            task_id=rec.task_id,
+            root=root,
+            run=rec,
+            outcome=outcome,
+            previous_failures=previous_failures,
+            auto_suspended=runtime is not None and runtime.suspend_reason is SuspendReason.AUTO_SUSPENDED,
+            now=self.clock.now(),
+            cluster_id=self.engine.settings.cluster_id,
+            integrations=self.integrations,
+        )
 
     async def _retry(
         self,
