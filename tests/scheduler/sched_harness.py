@@ -44,8 +44,8 @@ class Harness:
         return [(round((r[0] - start).total_seconds(), 3), r[1], r[2], r[3]) for r in rows]
 
 
-async def make_harness(data_dir: Path) -> Harness:
-    clock = FakeClock(START)
+async def make_harness(data_dir: Path, *, start: str = START) -> Harness:
+    clock = FakeClock(start)
     engine = Engine(Settings.load(data_dir=data_dir, grace_period_s=2.0), clock=clock)
     await engine.open()
     scheduler = Scheduler(engine, node_id="test-node")

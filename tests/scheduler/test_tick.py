@@ -7,8 +7,10 @@ clock starts (and when the tasks are created or resumed).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from sched_harness import Harness
+import pytest
+from sched_harness import Harness, make_harness
 
 LONG_QUERY = "SELECT sum(hash(i)) FROM range(100000000000) t(i)"
 
@@ -256,3 +258,32 @@ async def test_history_is_pruned_after_the_retention(harness: Harness) -> None:
     await harness.scheduler.prune()
     assert len(await harness.history("keep")) == 5
     assert [h[0] for h in await harness.history("short")] == [3.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        # America/Los_Angeles springs forward on 2025-03-09: 02:00 PST -> 03:00 PDT; 02:30 does not exist.
+        ("STANDARD", ["2025-03-08T02:30:00-08:00", "2025-03-09T03:00:00-07:00", "2025-03-10T02:30:00-07:00"]),
+        ("SNOWFLAKE", ["2025-03-08T02:30:00-08:00", "2025-03-10T02:30:00-07:00"]),
+    ],
+)
+async def test_cron_runs_across_spring_forward_follow_the_dst_policy(
+    tmp_path: Path, policy: str, expected: list[str]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    h = await make_harness(tmp_path / "data", start="2025-03-08T00:00:00-08:00")
+    try:
+        await h.sql(
+            f"CREATE TASK d SCHEDULE = USING CRON '30 2 * * *' 'America/Los_Angeles' DST_POLICY = '{policy}' "
+            "AS SELECT 1"
+        )
+        await h.sql("ALTER TASK d RESUME")
+        for _ in range(3 * 24 * 4):  # three days in 15-minute steps
+            await h.tick(advance=900)
+        rows = await h.rows("SELECT scheduled_time FROM system.task_history ORDER BY scheduled_time")
+        la = ZoneInfo("America/Los_Angeles")
+        assert [r[0].astimezone(la).isoformat() for r in rows] == expected
+    finally:
+        await h.engine.close()

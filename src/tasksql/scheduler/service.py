@@ -38,6 +38,7 @@ from tasksql.model import (
     DelaySchedule,
     IntegrationDef,
     IntervalSchedule,
+    OnError,
     OverlapPolicy,
     QualifiedName,
     RunState,
@@ -500,6 +501,11 @@ class Scheduler:
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self.clock.now()
+        if outcome.state is RunState.FAILED and task.on_error is OnError.LOG:
+            # VoltDB ON ERROR LOG: the error is logged and the task goes on (IGNORE: not logged)
+            log.warning(
+                "task %s failed (ON ERROR LOG): %s: %s", rec.name, outcome.error_code, outcome.error_message
+            )
         if log.isEnabledFor(logging.INFO):
             took = (
                 (end - outcome.query_start_time).total_seconds() * 1000 if outcome.query_start_time else 0.0
