@@ -14,7 +14,7 @@ from tasksql.engine.tasks_ddl import next_fire_at
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import TaskState
 from tasksql.scheduler.graph import Graph
-from tasksql.sysviews.tables import ScalarFn
+from tasksql.sysviews.tables import ScalarFn, task_name_arg
 
 
 def _name_arg(args: list[object], fn: str) -> str:
@@ -25,10 +25,8 @@ def _name_arg(args: list[object], fn: str) -> str:
 
 def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
     async def dependents_enable(args: list[object]) -> object:
-        from tasksql.sysviews.relations import _parse_name
-
         text = _name_arg(args, "SYSTEM$TASK_DEPENDENTS_ENABLE")
-        root_name = engine.resolve(_parse_name(text))
+        root_name = engine.resolve(task_name_arg(text, "SYSTEM$TASK_DEPENDENTS_ENABLE"))
         records = {r.name: r for r in await engine.catalog.list_tasks()}
         if root_name not in records:
             raise TaskNotFound(f"task {text} does not exist")

@@ -37,15 +37,24 @@ def is_name_start(tok: Token | None, *, reserved_ok: bool = False) -> bool:
     return False
 
 
-def _from_string(cur: Cursor, tok: Token, what: str) -> QualifiedName:
-    parts = [p.strip().lower() for p in tok.text.split(".")]
+def name_from_string(text: str) -> QualifiedName | None:
+    """A name written as a string (``'db.Task'``, ``CANCEL TASK 'x'``, ``next_runs('t', 5)``): split
+    at dots, each part folded to lower case; None when it is not ``[database.][schema.]name``."""
+    parts = [p.strip().lower() for p in text.split(".")]
     if not 1 <= len(parts) <= 3 or not all(parts):
+        return None
+    return QualifiedName.of(*parts)
+
+
+def _from_string(cur: Cursor, tok: Token, what: str) -> QualifiedName:
+    name = name_from_string(tok.text)
+    if name is None:
         raise cur.error(
             f"{tok.raw} is not a valid {what}: expected [database.][schema.]name",
             at=tok,
             code="INVALID_NAME",
         )
-    return QualifiedName.of(*parts)
+    return name
 
 
 def parse_name(

@@ -17,7 +17,7 @@ from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import QualifiedName, TaskState
 from tasksql.runs import GraphRunRecord, RunRecord
 from tasksql.scheduler.graph import Graph
-from tasksql.sysviews.tables import Introspection, table_from_rows
+from tasksql.sysviews.tables import Introspection, table_from_rows, task_name_arg
 from tasksql.sysviews.taskrows import task_row
 
 TS = pa.timestamp("us", tz="UTC")
@@ -59,9 +59,7 @@ async def _root_id(ctx: Introspection, named: dict[str, object]) -> int | None:
     name = named.get("root_task_name")
     if name is None:
         return None
-    from tasksql.sysviews.relations import _parse_name
-
-    rec = await ctx.catalog.get_task(ctx.resolve(_parse_name(str(name))))
+    rec = await ctx.catalog.get_task(ctx.resolve(task_name_arg(name, "root_task_name")))
     return rec.id if rec is not None else -1
 
 
@@ -175,7 +173,7 @@ async def current_task_graphs(
 
 async def task_dependents(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
     """task_dependents(task_name => 't' [, recursive => TRUE]): the task and the tasks after it."""
-    from tasksql.sysviews.relations import TASKS_SCHEMA, _parse_name
+    from tasksql.sysviews.relations import TASKS_SCHEMA
 
     name = named.get("task_name", positional[0] if positional else None)
     if not isinstance(name, str):
@@ -184,7 +182,7 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
         )
     recursive = bool(named.get("recursive", positional[1] if len(positional) > 1 else True))
     records = {r.name: r for r in await ctx.catalog.list_tasks()}
-    target: QualifiedName = ctx.resolve(_parse_name(name))
+    target: QualifiedName = ctx.resolve(task_name_arg(name, "task_dependents: task_name"))
     if target not in records:
         raise TaskNotFound(f"task {name} does not exist")
     graph = Graph({n: r.definition for n, r in records.items()})

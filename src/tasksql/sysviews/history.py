@@ -8,14 +8,12 @@ is every retained run, unfiltered.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-from tasksql.clock import utc
 from tasksql.errors import ValidationError
-from tasksql.sysviews.tables import Introspection, table_from_rows
+from tasksql.sysviews.tables import Introspection, table_from_rows, task_name_arg, timestamp_arg
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -62,17 +60,6 @@ _ALLOWED = {
 }
 
 
-def _ts(value: object, name: str) -> datetime:
-    if isinstance(value, datetime):
-        return utc(value)
-    if isinstance(value, str):
-        try:
-            return utc(datetime.fromisoformat(value))
-        except ValueError:
-            pass
-    raise ValidationError(f"task_history: {name} must be a timestamp, not {value!r}", code="INVALID_ARGUMENT")
-
-
 async def history_table(ctx: Introspection, named: dict[str, object], *, all_rows: bool) -> pa.Table:
     unknown = set(named) - _ALLOWED
     if unknown:
@@ -92,19 +79,19 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
             )
     task_id: int | None = None
     if named.get("task_name") is not None:
-        from tasksql.sysviews.relations import _parse_name
-
-        rec = await ctx.catalog.get_task(ctx.resolve(_parse_name(str(named["task_name"]))))
+        rec = await ctx.catalog.get_task(
+            ctx.resolve(task_name_arg(named["task_name"], "task_history: task_name"))
+        )
         if rec is None:
             return table_from_rows(HISTORY_SCHEMA, [])
         task_id = rec.id
     start = (
-        _ts(named["scheduled_time_range_start"], "scheduled_time_range_start")
+        timestamp_arg(named["scheduled_time_range_start"], "task_history: scheduled_time_range_start")
         if named.get("scheduled_time_range_start") is not None
         else None
     )
     end = (
-        _ts(named["scheduled_time_range_end"], "scheduled_time_range_end")
+        timestamp_arg(named["scheduled_time_range_end"], "task_history: scheduled_time_range_end")
         if named.get("scheduled_time_range_end") is not None
         else None
     )

@@ -7,18 +7,21 @@ Column names and types are part of the public interface (docs/sql-reference.md l
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
 from tasksql import schedules
-from tasksql.clock import utc
 from tasksql.errors import TaskNotFound, ValidationError
-from tasksql.model import QualifiedName
 from tasksql.sysviews import graphs
 from tasksql.sysviews.notifications import notification_history_table
-from tasksql.sysviews.tables import Introspection, RelationBuilder, table_from_rows
+from tasksql.sysviews.tables import (
+    Introspection,
+    RelationBuilder,
+    table_from_rows,
+    task_name_arg,
+    timestamp_arg,
+)
 from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 
 TS = pa.timestamp("us", tz="UTC")
@@ -197,17 +200,6 @@ NEXT_RUNS_SCHEMA = pa.schema(
 )
 
 
-def _as_datetime(value: object, what: str) -> datetime:
-    if isinstance(value, datetime):
-        return utc(value)
-    if isinstance(value, str):
-        try:
-            return utc(datetime.fromisoformat(value))
-        except ValueError:
-            pass
-    raise ValidationError(f"{what} must be a timestamp, not {value!r}", code="INVALID_ARGUMENT")
-
-
 async def _next_runs(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
     """next_runs('<task>', <n> [, <after timestamp>]): the next n scheduled instants."""
     args = positional + [named[k] for k in ("n", "after") if k in named]
@@ -220,11 +212,11 @@ async def _next_runs(ctx: Introspection, named: dict[str, object], positional: l
     count = int(str(args[1])) if len(args) > 1 else 10
     if not 1 <= count <= 10_000:
         raise ValidationError("next_runs: n must be between 1 and 10000", code="INVALID_ARGUMENT")
-    name = ctx.resolve(_parse_name(args[0]))
+    name = ctx.resolve(task_name_arg(args[0]))
     rec = await ctx.catalog.get_task(name)
     if rec is None:
         raise TaskNotFound(f"task {args[0]} does not exist")
-    after = _as_datetime(args[2], "after") if len(args) > 2 else ctx.now
+    after = timestamp_arg(args[2], "next_runs: after") if len(args) > 2 else ctx.now
     task = rec.definition
     rows: list[tuple[Any, ...]] = []
     if task.schedule is not None and not task.after:
@@ -236,12 +228,6 @@ async def _next_runs(ctx: Introspection, named: dict[str, object], positional: l
         for i, f in enumerate(fires, 1):
             rows.append((name.name, i, f.utc, f.local.isoformat(), tz, f.note))
     return table_from_rows(NEXT_RUNS_SCHEMA, rows)
-
-
-def _parse_name(text: str) -> QualifiedName:
-    parts = [p.strip().strip('"') for p in text.split(".")]
-    lowered = [p if '"' in text else p.lower() for p in parts]
-    return QualifiedName.of(*lowered)
 
 
 async def _task_history(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from tasksql.catalog.base import Catalog
+from tasksql.clock import utc
 from tasksql.errors import ValidationError
 from tasksql.model import QualifiedName
 from tasksql.sysviews.rewrite import Arg, Rewritten, VirtualRef, sql_literal
@@ -107,6 +108,30 @@ async def _scalar(ctx: Introspection, ref: VirtualRef) -> str:
     positional, named = await arg_values(ctx, ref.args)
     value = await fn(positional + list(named.values()))
     return sql_literal(value)
+
+
+def task_name_arg(value: object, what: str = "task name") -> QualifiedName:
+    """A task name given as a function argument (a string), parsed as SQL string names are."""
+    from tasksql.sql.names import name_from_string
+
+    name = name_from_string(value) if isinstance(value, str) else None
+    if name is None:
+        raise ValidationError(
+            f"{what} must be a task name such as 'db.schema.task', not {value!r}", code="INVALID_ARGUMENT"
+        )
+    return name
+
+
+def timestamp_arg(value: object, what: str) -> datetime:
+    """A timestamp given as a function argument: a timestamp value or ISO-8601 text (UTC if naive)."""
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, str):
+        try:
+            return utc(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise ValidationError(f"{what} must be a timestamp, not {value!r}", code="INVALID_ARGUMENT")
 
 
 def table_from_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
