@@ -40,7 +40,9 @@ async def test_failure_auto_suspend_and_recovery_reach_the_receiver(
     types = sorted(r.json()["messageType"] for r in receiver.requests[:3])  # delivery order is not guaranteed
     assert types == ["TASK_AUTO_SUSPENDED", "TASK_FAILED", "TASK_FAILED"]
     failed = next(r.json() for r in receiver.requests if r.json()["messageType"] == "TASK_FAILED")
-    assert failed["taskName"] == "tasksql.public.flaky" and failed["messages"][0]["errorMessage"].endswith("not fixed yet")
+    assert failed["taskName"] == "tasksql.public.flaky" and failed["messages"][0]["errorMessage"].endswith(
+        "not fixed yet"
+    )
     assert receiver.requests[0].headers["Authorization"] == "Bearer t0ken"
     [(state, reason)] = (await engine.execute("SELECT state, last_suspended_reason FROM system.tasks"))[
         0
