@@ -1,14 +1,15 @@
 """Turning raw runs into the figures every workload reports, the same way for every peer.
 
-A periodic measurement (steady, burst, one ramp step) produces a dict with these keys (the same
-keys ``tasksql_bench.periodic`` returns, plus the lag quantiles the plots need):
+A periodic measurement (steady, burst, one ramp step) produces a dict with these keys (the same keys
+``tasksql_bench.periodic`` returns, plus the lag quantiles the plots need):
 
 ``tasks``, ``seconds``: the configuration; ``expected``: scheduled instants inside the window;
-``ran``: how many of them started; ``ran_share``: ``ran / expected``; ``n``, ``p50_ms``,
-``p99_ms``, ``max_ms``: the start lag distribution (actual start - scheduled instant) of the runs
-that started; ``quantiles_ms``: the lag at 0%, 0.5%, ..., 100% (201 points, for plots);
-``burst_last_start``: for bursts, the distribution over instants of the lag of the LAST run of
-each instant (the time until the whole burst had started).
+``ran``: how many of them started (no later than :data:`GRACE` after the window's end);
+``ran_share``: ``ran / expected``; ``n``, ``p50_ms``, ``p99_ms``, ``max_ms``: the start lag
+distribution (actual start - scheduled instant) of the runs that started; ``quantiles_ms``: the lag
+at 0%, 0.5%, ..., 100% (201 points, for plots); ``burst_last_start``: for bursts, the distribution
+over instants of the lag of the LAST run of each instant (the time until the whole burst had
+started).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stats import Lag, percentile
+
+#: An instant counts as ran only if its run started at most this long after the end of the measured
+#: window (tasksql_bench stops tasksql's scheduler then; the peers are cut off at the same point).
+GRACE = timedelta(seconds=1)
 
 #: Points of the stored lag quantile curve (every 0.5%).
 QUANTILE_STEPS = 200

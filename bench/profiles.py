@@ -29,6 +29,8 @@ class Profile:
     #: Numbers of registered tasks.
     scale: tuple[int, ...]
     timeout_samples: int
+    #: Graph runs per shape (tasksql only).
+    graph_repeats: int
 
 
 FULL = Profile(
@@ -41,18 +43,20 @@ FULL = Profile(
     ramp_seconds=8.0,
     scale=(10_000, 100_000),
     timeout_samples=10,
+    graph_repeats=5,
 )
 
 QUICK = Profile(
     name="quick",
-    steady=((100, 5), (1000, 5)),
-    burst=((1000, 5),),
+    steady=((100, 3), (1000, 5)),
+    burst=((1000, 4),),
     pgcron_burst=(1000,),
     warmup=2.0,
-    ramp_rates=(1000, 3000, 5000),
+    ramp_rates=(1000, 3000),
     ramp_seconds=3.0,
     scale=(10_000,),
     timeout_samples=3,
+    graph_repeats=2,
 )
 
 #: What the CI smoke test runs (tasksql only, a few seconds).
@@ -66,6 +70,7 @@ SMOKE = Profile(
     ramp_seconds=2.0,
     scale=(100,),
     timeout_samples=1,
+    graph_repeats=1,
 )
 
 PROFILES = {p.name: p for p in (FULL, QUICK, SMOKE)}

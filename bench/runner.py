@@ -106,8 +106,10 @@ class Suite:
         if not self.available(peer):
             self.record(workload, peer.name, key, failed(self.results["peers"][peer.name]["error"]))
             return
+        t0 = time.monotonic()
         try:
             value = call()
+            value["wall_s"] = round(time.monotonic() - t0, 1)
         except KeyboardInterrupt:
             raise
         except Exception as exc:

@@ -84,7 +84,8 @@ def ratio_cell(tasksql: float | None, peers: Mapping[str, float], *, lower_is_be
     value = tasksql / usable[best]
     ahead = value < 1 if lower_is_better else value > 1
     verdict = "ahead" if ahead else ("level" if value == 1 else "**behind**")
-    return f"{value:.2g}x vs {LABELS.get(best, best)} ({verdict})"
+    shown = f"{value:.2g}" if value < 10 else f"{value:,.0f}"
+    return f"{shown}x vs {LABELS.get(best, best)} ({verdict})"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -255,17 +256,41 @@ def timeout_table(workload: Workload, notes: Notes) -> list[str]:
 
 
 def graphs_table(workload: Workload, notes: Notes) -> list[str]:
+    """Rows per graph shape: child start lag (a child's start - its last predecessor's end), the
+    graph run's total time and the sum of its bodies (medians over the graph runs)."""
     result = workload.get("tasksql", {}).get("graphs")
     text = special(result, notes)
     if text is not None or result is None:
         return [f"tasksql: {text}."]
-    rows = [[str(k), _flat(v)] for k, v in result.items()]
-    return _table(["measurement", "tasksql"], rows)
+    names = {"chain_100": "chain of 100", "fanout_1_100_1": "fan-out 1 -> 100 -> 1"}
+    rows = []
+    for shape, r in result.items():
+        if not isinstance(r, Mapping) or "child_start_lag" not in r:
+            rows.append([names.get(shape, shape), _flat(r), "", "", ""])
+            continue
+        lag = r["child_start_lag"]
+        rows.append(
+            [
+                names.get(shape, shape),
+                str(r.get("graph_runs", "?")),
+                f"{number(lag['p50_ms'])} / {number(lag['p99_ms'])} / {number(lag['max_ms'])} ms",
+                f"{number(r.get('graph_run_ms_p50', math.nan))} ms",
+                f"{number(r.get('sum_of_bodies_ms_p50', math.nan))} ms",
+            ]
+        )
+    header = [
+        "graph",
+        "graph runs",
+        "child start lag p50 / p99 / max",
+        "graph run (p50)",
+        "sum of bodies (p50)",
+    ]
+    return _table(header, rows)
 
 
 def _flat(value: Any) -> str:
     if isinstance(value, Mapping):
-        return ", ".join(f"{k} {number(v) if isinstance(v, int | float) else v}" for k, v in value.items())
+        return ", ".join(f"{k} {_flat(v)}" for k, v in value.items())
     if isinstance(value, float):
         return number(value)
     return str(value)

@@ -122,7 +122,8 @@ def timeout(suite: Suite) -> None:
 def graphs(suite: Suite) -> None:
     for peer in suite.peers:
         if peer.name == "tasksql":
-            suite.measure("graphs", peer, "graphs", _child(peer, "graphs", 900))
+            repeats = suite.profile.graph_repeats
+            suite.measure("graphs", peer, "graphs", _child(peer, "graphs", 900, repeats=repeats))
         else:
             suite.record("graphs", peer.name, "graphs", unsupported("no task graphs"))
 

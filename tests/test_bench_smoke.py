@@ -1,8 +1,8 @@
 """Keeps the benchmark harness (``bench/``) working: a few seconds of tasksql's part, and its arithmetic.
 
 The smoke run goes through the command line (``python -m bench ... --profile smoke --peers tasksql``)
-exactly as a user would, with 10 tasks for 3 seconds, and checks that the result file is
-well formed and the report tables render. It asserts no speed: figures from a shared CI machine
+exactly as a user would: steady with 10 tasks for 3 seconds, a burst of 10, 100 registered tasks;
+it checks that the result file is well formed and the report tables render. It asserts no speed: figures from a shared CI machine
 mean nothing; the full comparison is ``python -m bench all``.
 """
 
@@ -32,7 +32,7 @@ from bench.tables import ratio_cell  # noqa: E402
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "results.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "steady", "burst", "--profile", "smoke", "--peers", "tasksql",
+        [sys.executable, "-m", "bench", "steady", "burst", "scale", "--profile", "smoke", "--peers", "tasksql",
          "--out", str(out), "--no-docs"],
         cwd=REPO, capture_output=True, text=True, timeout=110, check=False,
     )  # fmt: skip
@@ -70,6 +70,9 @@ def test_smoke_run_writes_well_formed_results(smoke: dict[str, Any]) -> None:
     assert last["n"] >= 1
     # The last run of an instant started no earlier than the median run.
     assert last["max_ms"] >= burst["p50_ms"]
+    scale = smoke["workloads"]["scale"]["tasksql"]["100"]
+    assert scale["loaded"] == scale["tasks"] == 100
+    assert scale["register_s"] > 0 and scale["load_s"] > 0
 
 
 @pytest.mark.realtime

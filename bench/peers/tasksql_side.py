@@ -7,12 +7,17 @@ the SQLite and PostgreSQL warehouses of the timeout workload.
 
 from __future__ import annotations
 
+import gc
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import tasksql_bench as tb
-from stats import Lag
+from stats import Lag, rss_mb
 
 from bench import timeouts
 from bench.measure import quantiles
@@ -65,8 +70,41 @@ async def ramp(rates: list[int], seconds: float) -> dict[str, Any]:
 
 
 async def scale(n: int) -> dict[str, Any]:
-    out: dict[str, Any] = await tb.scale(n)
-    return out
+    """Create N hourly tasks, then open a new engine on the same data directory and load them.
+
+    ``tasksql_bench.scale`` reopens a data directory that its first engine's temporary directory
+    has already removed, so its scheduler loads no task; this follows the same steps with a data
+    directory that outlives both engines, and reports how many tasks the scheduler loaded.
+    """
+    from tasksql.scheduler.service import Scheduler
+
+    with tempfile.TemporaryDirectory(prefix="tasksql-bench-scale-") as tmp:
+        data = Path(tmp) / "data"
+        async with tb.engine(data_dir=data) as eng:
+            t0 = time.perf_counter()
+            ids = await tb.register(eng, n, interval_ms=3_600_000)
+            register_s = time.perf_counter() - t0
+            later = datetime.now(UTC) + timedelta(hours=1)
+            await tb.start_with_phases(eng, ids, later, 3_600_000, 3_600_000)
+        gc.collect()
+        before = rss_mb()
+        async with tb.engine(data_dir=data) as eng:
+            t0 = time.perf_counter()
+            scheduler = Scheduler(eng)
+            await scheduler.start(background=False)
+            load_s = time.perf_counter() - t0
+            gc.collect()
+            after = rss_mb()
+            loaded = len(scheduler.entries)
+            await scheduler.stop()
+    return {
+        "tasks": n,
+        "loaded": loaded,
+        "register_s": register_s,
+        "load_s": load_s,
+        "rss_mb": after,
+        "rss_growth_mb": after - before,
+    }
 
 
 async def timeout(samples: int, pg_url: str | None = None) -> dict[str, Any]:
@@ -77,10 +115,10 @@ async def timeout(samples: int, pg_url: str | None = None) -> dict[str, Any]:
     return out
 
 
-async def graphs() -> dict[str, Any]:
-    """Graph workloads (chain and fan-out), once ``tasksql_bench.graphs()`` exists."""
+async def graphs(repeats: int = 5) -> dict[str, Any]:
+    """Graph workloads (chain and fan-out), when ``tasksql_bench.graphs()`` exists."""
     run = getattr(tb, "graphs", None)
     if run is None:
         return {"pending": "not yet measured (tasksql_bench.graphs() does not exist yet)"}
-    out: dict[str, Any] = await run()
+    out: dict[str, Any] = await run(repeats=repeats)
     return out
