@@ -22,9 +22,11 @@ import bench  # noqa: F401  (puts bench/ on sys.path for stats and tasksql_bench
 MARKER = "BENCH-RESULT "
 
 
-def _tasksql(workload: str, kwargs: dict[str, Any]) -> Awaitable[Any]:
+def _tasksql(workload: str, kwargs: dict[str, Any], warehouse: str) -> Awaitable[Any]:
     from bench.peers import tasksql_side
 
+    if warehouse != "duckdb":
+        kwargs = {**kwargs, "warehouse": warehouse}
     calls: dict[str, Callable[..., Awaitable[Any]]] = {
         "steady": tasksql_side.steady,
         "burst": tasksql_side.burst,
@@ -56,7 +58,9 @@ def main(argv: list[str]) -> int:
     peer, workload, raw = argv
     kwargs = json.loads(raw)
     if peer == "tasksql":
-        coro = _tasksql(workload, kwargs)
+        coro = _tasksql(workload, kwargs, "duckdb")
+    elif peer == "tasksql-sqlite":
+        coro = _tasksql(workload, kwargs, "sqlite")
     elif peer.startswith("apscheduler-"):
         coro = _apscheduler(peer.removeprefix("apscheduler-"), workload, kwargs)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def _p(text: str) -> str:
     """One Markdown paragraph from an indented, wrapped block."""
@@ -183,13 +185,26 @@ METHOD = [
         `start()` (create), then `start()` (load); memory = the process's RSS growth.
         """
     ),
-    "",
-    _p(
-        """
-        **Windows and sizes.** Steady: N = 1, 100 and 2,000 over 30 s, N = 1,000 over 60 s, after a 3 s
-        warm-up (the full suite must stay under 30 minutes on 2 cores). Burst: 20 s windows (20 instants);
-        pg_cron: one minute boundary per N. Ramp: 8 s per step after a 2 s warm-up. Runs that start up to
-        one second after the window's end still count as ran.
-        """
-    ),
 ]
+
+
+def windows_text(profile: dict[str, Any]) -> str:
+    """The paragraph on measured windows and sizes, from a run's profile settings."""
+    steady = ", ".join(f"N = {n:,} over {s:g} s" for n, s in profile.get("steady", []))
+    burst = ", ".join(f"N = {n:,} over {s:g} s" for n, s in profile.get("burst", []))
+    pgcron = ", ".join(f"{n:,}" for n in profile.get("pgcron_burst", []))
+    rates = ", ".join(f"{r:,}" for r in profile.get("ramp_rates", []))
+    scale = ", ".join(f"{n:,}" for n in profile.get("scale", []))
+    step = profile.get("ramp_seconds", 0)
+    samples = profile.get("timeout_samples")
+    return _p(
+        f"""
+        **Windows and sizes** (profile `{profile.get("name")}`). Steady: {steady}, each after a
+        {profile.get("warmup", 0):g} s warm-up. Burst: {burst} (one instant per second); pg_cron:
+        bursts of {pgcron or "none"}, one minute boundary each. Ramp: {rates} runs/s,
+        {step:g} s per step after a 2 s warm-up. Scale: {scale} tasks. Timeout: {samples} samples per
+        database. An instant counts as ran when its run started at most one second after
+        the end of the window (tasksql's scheduler is stopped then, and the peers are cut off at the
+        same point); pg_cron's bursts count every run that started.
+        """
+    )

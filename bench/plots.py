@@ -21,6 +21,7 @@ from bench.tables import LABELS, peers_in
 
 COLORS = {
     "tasksql": "#1f77b4",
+    "tasksql-sqlite": "#17becf",
     "pg_cron": "#8c564b",
     "mariadb": "#d62728",
     "apscheduler-asyncio": "#2ca02c",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import plots
-from bench.methodology import HOW_TO_RUN, INTRO, METHOD, WORKLOAD_TEXT
+from bench.methodology import HOW_TO_RUN, INTRO, METHOD, WORKLOAD_TEXT, windows_text
 from bench.tables import (
     LABELS,
     Notes,
@@ -90,7 +90,7 @@ def write_report(results: Mapping[str, Any], path: Path) -> None:
         else:
             out += ["Not part of this run.", ""]
         out += [f"![{name}]({IMG}/{img})\n" for img in images if img.startswith(name)]
-    out += [*METHOD, ""]
+    out += [*METHOD, "", windows_text(results.get("profile_settings", {})), ""]
     out += notes.lines("")
     path.write_text("\n".join(out).rstrip() + "\n")
 
@@ -161,7 +161,9 @@ def _aims(workloads: Mapping[str, Any]) -> list[str]:
     ramp = _get(workloads, "ramp", "tasksql", "ramp")
     if ramp and "steps" in ramp:
         best, _ = ramp_summary(ramp)
-        rows.append(("at least 3,000 trivial runs per second", f"{best:,.0f} runs/s sustained", best >= 3000))
+        first = ramp["steps"][0]["target_rate"] if ramp["steps"] else 0
+        text = f"{best:,.0f} runs/s sustained" if best else f"below {first:,} runs/s (the first step)"
+        rows.append(("at least 3,000 trivial runs per second", text, best >= 3000))
     if not rows:
         return ["No tasksql figures for the aims in this run."]
     lines = ["Aims of issue 6 for tasksql:", "", "| aim | measured | |", "|---|---|---|"]
@@ -201,7 +203,7 @@ def _best_peer(
     candidates = []
     for peer, per in workload.items():
         result = per.get(size)
-        if peer == "tasksql" or not result or "error" in result or "unsupported" in result:
+        if peer.startswith("tasksql") or not result or "error" in result or "unsupported" in result:
             continue
         value = key_fn(result)
         if value is None or math.isnan(value) or result.get("ran_share", 1) < 0.99:
@@ -241,7 +243,7 @@ def _scale_findings(workloads: Mapping[str, Any]) -> list[str]:
             continue
         for metric, label, unit in (("load_s", "load time", "s"), ("rss_growth_mb", "memory growth", "MB")):
             best = _best_peer(scale, size, lambda r, m=metric: r.get(m), lower=True)
-            if best and own[metric] > best[1]:
+            if best and round(own[metric], 2) > round(best[1], 2):
                 out.append(
                     f"- scale, {int(size):,} tasks, {label}: tasksql {own[metric]:.2f} {unit}, "
                     f"{LABELS.get(best[0], best[0])} {best[1]:.2f} {unit}."

@@ -13,6 +13,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,8 +27,10 @@ from bench.peers.pgcron import PgCron
 from bench.profiles import Profile
 
 WORKLOADS = ("steady", "burst", "ramp", "scale", "timeout", "graphs")
-#: Peer names accepted by ``--peers``; ``apscheduler`` means both of its schedulers.
-PEER_CHOICES = ("tasksql", "pg_cron", "mariadb", "apscheduler")
+#: Peer names accepted by ``--peers``; ``apscheduler`` means both of its schedulers. ``tasksql-sqlite``
+#: is tasksql with a SQLite file warehouse instead of DuckDB (cheaper bodies: what the scheduler
+#: itself sustains); it takes part in the ramp only.
+PEER_CHOICES = ("tasksql", "tasksql-sqlite", "pg_cron", "mariadb", "apscheduler")
 
 
 class Peer(Protocol):
@@ -46,6 +49,8 @@ def make_peers(choices: list[str]) -> list[Any]:
             continue
         if choice == "tasksql":
             peers.append(InProcessPeer("tasksql"))
+        elif choice == "tasksql-sqlite":
+            peers.append(InProcessPeer("tasksql-sqlite", workloads=("ramp",)))
         elif choice == "pg_cron":
             peers.append(PgCron())
         elif choice == "mariadb":
@@ -66,11 +71,13 @@ class Suite:
         self.results: dict[str, Any] = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "profile": profile.name,
+            "profile_settings": asdict(profile),
             "machine": machine(),
             "peers": {},
             "workloads": {},
         }
         self._opened: set[str] = set()
+        self._by_name = {p.name: p for p in peers}
 
     # --- bookkeeping ---------------------------------------------------------------------------------
 
@@ -80,6 +87,8 @@ class Suite:
         self.out.write_text(json.dumps(self.results, indent=1, default=str))
 
     def record(self, workload: str, peer: str, key: str, value: dict[str, Any]) -> None:
+        if workload not in getattr(self._by_name.get(peer), "workloads", WORKLOADS):
+            return
         self.results["workloads"].setdefault(workload, {}).setdefault(peer, {})[key] = value
         self.save()
         _print_line(workload, peer, key, value)
@@ -103,6 +112,8 @@ class Suite:
         return self.ensure_open(peer) and "error" not in self.results["peers"].get(peer.name, {})
 
     def measure(self, workload: str, peer: Any, key: str, call: Callable[[], dict[str, Any]]) -> None:
+        if workload not in getattr(peer, "workloads", WORKLOADS):
+            return
         if not self.available(peer):
             self.record(workload, peer.name, key, failed(self.results["peers"][peer.name]["error"]))
             return

@@ -14,6 +14,7 @@ from typing import Any
 
 LABELS = {
     "tasksql": "tasksql",
+    "tasksql-sqlite": "tasksql (SQLite warehouse)",
     "pg_cron": "pg_cron",
     "mariadb": "MariaDB events",
     "apscheduler-asyncio": "APScheduler (asyncio)",
@@ -38,6 +39,11 @@ class Notes:
 
     def lines(self, prefix: str) -> list[str]:
         return [f"[^{i + 1}]: {text}" for i, text in enumerate(self.texts)] if self.texts else []
+
+
+def _own(peer: str) -> bool:
+    """tasksql itself or a variant of it (never the "best peer")."""
+    return peer.startswith("tasksql")
 
 
 def peers_in(workload: Workload) -> list[str]:
@@ -114,7 +120,7 @@ def periodic_table(
     peers = peers_in(workload)
     rows = []
     for key in _keys(workload):
-        row = [key]
+        row = [f"{int(key):,}" if key.isdigit() else key]
         values: dict[str, float] = {}
         for peer in peers:
             result = workload[peer].get(key)
@@ -123,7 +129,7 @@ def periodic_table(
                 assert result is not None
                 text = cell(result)
                 value = metric(result)
-                if peer != "tasksql" and value is not None and result.get("ran_share", 1.0) >= 0.99:
+                if not _own(peer) and value is not None and result.get("ran_share", 1.0) >= 0.99:
                     values[peer] = value
             row.append(text)
         own = workload.get("tasksql", {}).get(key)
@@ -190,6 +196,7 @@ def ramp_table(workload: Workload, notes: Notes) -> list[str]:
         rows[1].append(fail_text)
         rows[2].append(f"{number(at_best['p99_ms'])} ms" if at_best else "n/a")
     own = sustained.pop("tasksql", None)
+    sustained = {p: v for p, v in sustained.items() if not _own(p)}
     rows[0].append(ratio_cell(own, sustained, lower_is_better=False))
     rows[1].append("")
     rows[2].append("")
@@ -214,7 +221,7 @@ def scale_table(workload: Workload, notes: Notes) -> list[str]:
                     assert result is not None
                     value = float(result[metric])
                     text = f"{number(value, 2)} {unit}"
-                    if peer != "tasksql":
+                    if not _own(peer):
                         values[peer] = value
                 row.append(text)
             own = workload.get("tasksql", {}).get(key)

@@ -28,8 +28,11 @@ TERM_GRACE = 15.0
 class InProcessPeer:
     """One in-process scheduler, measured in child processes."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, workloads: tuple[str, ...] | None = None) -> None:
         self.name = name
+        if workloads is not None:
+            #: The workloads this peer takes part in (all when the attribute is absent).
+            self.workloads = workloads
         self._proc: subprocess.Popen[str] | None = None
 
     def open(self) -> None:
@@ -44,13 +47,18 @@ class InProcessPeer:
             _terminate(proc)
 
     def describe(self) -> dict[str, Any]:
-        if self.name == "tasksql":
+        if self.name.startswith("tasksql"):
+            warehouse = (
+                "SQLite file (MAX_CONCURRENCY = 4)"
+                if self.name == "tasksql-sqlite"
+                else "embedded DuckDB (default)"
+            )
             return {
                 "version": f"tasksql {importlib.metadata.version('tasksql')} (commit {_git_commit()})",
                 "settings": {
                     "engine": "bench/tasksql_bench.py: engine and scheduler in the measuring process",
                     "catalog": "SQLite file (default)",
-                    "warehouse": "embedded DuckDB file (default)",
+                    "warehouse": warehouse,
                     "history": "every run recorded in the catalog",
                 },
             }
@@ -60,7 +68,7 @@ class InProcessPeer:
 
     def run(self, workload: str, limit: float, **kwargs: Any) -> dict[str, Any]:
         """Run one workload in a child; its result, or :func:`failed` with the reason."""
-        if self.name != "tasksql" and workload in ("timeout", "graphs"):
+        if not self.name.startswith("tasksql") and workload in ("timeout", "graphs"):
             return unsupported(
                 "APScheduler cannot stop a running job" if workload == "timeout" else "no task graphs"
             )

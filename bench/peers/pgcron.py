@@ -70,10 +70,12 @@ class PgCron:
         with self._connect() as conn:
             pg = conn.execute("SHOW server_version").fetchone()
             ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'").fetchone()
+        settings = dict(server.settings)
+        settings["cron.host"] = "the cluster's Unix socket directory"
         return {
             "version": f"pg_cron {ext[0] if ext else '?'} (Debian {install.package_version(PACKAGE)}), "
             f"PostgreSQL {pg[0] if pg else '?'}",
-            "settings": dict(server.settings),
+            "settings": settings,
         }
 
     def _server(self) -> PgServer:

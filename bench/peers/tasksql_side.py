@@ -46,24 +46,24 @@ def _recording_lags() -> Iterator[list[list[float]]]:
         tb.Lag = original  # type: ignore[misc]
 
 
-async def _periodic(n: int, seconds: float, burst: bool, warmup: float) -> dict[str, Any]:
+async def _periodic(n: int, seconds: float, burst: bool, warmup: float, warehouse: str) -> dict[str, Any]:
     with _recording_lags() as captured:
-        out: dict[str, Any] = await tb.periodic(n, seconds, burst=burst, warmup=warmup)
+        out: dict[str, Any] = await tb.periodic(n, seconds, burst=burst, warmup=warmup, warehouse=warehouse)
     lags = out.pop("lags_ms", None) or (captured[0] if captured else [])
     out["quantiles_ms"] = quantiles(lags)
     return out
 
 
-async def steady(n: int, seconds: float, warmup: float = 3.0) -> dict[str, Any]:
-    return await _periodic(n, seconds, False, warmup)
+async def steady(n: int, seconds: float, warmup: float = 3.0, warehouse: str = "duckdb") -> dict[str, Any]:
+    return await _periodic(n, seconds, False, warmup, warehouse)
 
 
-async def burst(n: int, seconds: float, warmup: float = 3.0) -> dict[str, Any]:
-    return await _periodic(n, seconds, True, warmup)
+async def burst(n: int, seconds: float, warmup: float = 3.0, warehouse: str = "duckdb") -> dict[str, Any]:
+    return await _periodic(n, seconds, True, warmup, warehouse)
 
 
-async def ramp(rates: list[int], seconds: float) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = await tb.ramp(rates, seconds)
+async def ramp(rates: list[int], seconds: float, warehouse: str = "duckdb") -> dict[str, Any]:
+    steps: list[dict[str, Any]] = await tb.ramp(rates, seconds, warehouse=warehouse)
     for step in steps:
         step.pop("lags_ms", None)
     return {"steps": steps}
