@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.workloads import WORKLOAD_FUNCTIONS
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # Explicitly, also for SIGINT: a process started in the background inherits SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     suite = Suite(make_peers(peers), profile, out)
     suite.results["workload_list"] = workloads
