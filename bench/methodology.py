@@ -127,31 +127,36 @@ METHOD = [
     "",
     _p(
         """
-        **tasksql** runs its engine and scheduler in the measuring process (`bench/tasksql_bench.py`), with
-        the SQLite catalog and the embedded DuckDB warehouse, real clock. The body is `INSERT INTO bench_log
-        SELECT <id>, SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME'), now()`; `now()` is the start
-        of the body's transaction, so the lag includes claiming the run, recording it as started in the
-        catalog and handing the body to the warehouse. Lags are whole milliseconds (`epoch_ms`).
+        **tasksql** runs its engine and scheduler in the measuring process (`bench/tasksql_bench.py`) with
+        the default SQLite catalog and embedded DuckDB warehouse, real clock, every run recorded in the
+        catalog's history. The body is `INSERT INTO bench_log SELECT <id>,
+        SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME'), now()`; `now()` is the start of the body's
+        transaction, so the lag includes creating the run row, recording it as started and handing the body
+        to the warehouse. Lags are whole milliseconds (`epoch_ms`). `tasksql (SQLite warehouse)` in the ramp
+        is the same with the body in a SQLite file warehouse, whose statements cost far less than DuckDB's:
+        it shows what the scheduler sustains when the body is nearly free.
         """
     ),
     "",
     _p(
         """
         **pg_cron** (Debian 12's `postgresql-15-cron`, pg_cron 1.4.2) runs in a private PostgreSQL 15
-        cluster (initdb and pg_ctl as the `postgres` user, `fsync`, `full_page_writes` and
+        cluster (initdb and pg_ctl as the `postgres` user; `fsync`, `full_page_writes` and
         `synchronous_commit` off) with `shared_preload_libraries = 'pg_cron'` and `cron.database_name =
-        'postgres'`. Settings from its README, chosen by measuring bursts of 1,000: jobs connect through
-        libpq over the cluster's Unix socket (`cron.host` = the socket directory), which started bursts
-        faster than `cron.use_background_workers = on` (in 1.4 the launcher only notices a finished
-        background worker on its next one-second poll); `cron.max_running_jobs = 200` (faster than 32 and
-        than 1,000 on 2 cores), `max_connections` raised to fit; `cron.log_run` and `cron.log_statement` off
-        (no history rows, no log lines: the fastest setting, so pg_cron keeps no history here). Jobs are `'*
-        * * * *'` running `INSERT INTO bench_log VALUES (<id>, now())`; the scheduled instant is the minute
-        boundary they were created for. pg_cron 1.4 has minute granularity, so it cannot express the steady
-        and ramp workloads (its sub-minute `'[1-59] seconds'` schedules arrived in 1.5, which Debian 12 does
-        not ship). Scale: jobs created with `cron.schedule` in one transaction; load time = CPU time of the
-        pg_cron launcher after a restart until it goes idle (minus the same with no jobs); memory = the
-        launcher's RSS growth.
+        'postgres'`. Its README's settings were tried on bursts of 1,000 jobs (one trial each): jobs
+        connecting through libpq over the cluster's Unix socket (`cron.host` = the socket directory) with
+        `cron.max_running_jobs = 200` started the last job after 2.2 s, against 2.7 s with 32, 3.3 s with
+        1,000 and 4.2 s with `cron.use_background_workers = on` and 200 (in 1.4 the launcher notices a
+        finished background worker only on its next one-second poll), so the first is used, with
+        `max_connections` raised to fit. `cron.log_run` and `cron.log_statement` are off (no history rows,
+        no log lines: the fastest setting; pg_cron keeps no history here). Jobs are `'* * * * *'` running
+        `INSERT INTO bench_log VALUES (<id>, now())`; the scheduled instant is the minute boundary they were
+        created for, and the burst ends when every job has run or none has started for 12 s (pg_cron gives
+        up on a job that has not started within 10 s). pg_cron 1.4 has minute granularity, so it cannot
+        express the steady and ramp workloads (sub-minute `'[1-59] seconds'` schedules arrived in pg_cron
+        1.5, which Debian 12 does not ship). Scale: jobs created with `cron.schedule` in one transaction;
+        load time = CPU time the pg_cron launcher uses after a restart until it goes idle, minus the same
+        with no jobs (10 ms resolution); memory = the launcher's RSS growth.
         """
     ),
     "",
@@ -160,29 +165,37 @@ METHOD = [
         **MariaDB events** (Debian 12's `mariadb-server`) run in a private server (`mariadb-install-db` into
         a temporary directory, `mariadbd --user=mysql` on a free loopback port and a private socket,
         `event_scheduler = ON`, no binary log, `innodb_flush_log_at_trx_commit = 0`; PyMySQL as the client).
-        The event scheduler has no tuning settings of its own. Events are `EVERY 1 SECOND STARTS '<t0>' DO
-        INSERT INTO bench_log VALUES (<id>, NOW(6))` into an InnoDB table. MariaDB keeps STARTS to whole
-        seconds (sub-second offsets are truncated), so phases cannot be spread: in the steady workload all
-        events fire on the same second, which is the burst configuration; it is measured once, over the
-        steady window, and shown in both tables. An event cannot read its scheduled instant, so each run is
-        attributed to the whole second it started in: exact while lags stay under one second (events only
-        become due on whole seconds); a run more than a second late would count against the next second and
-        its own instant as missed. Scale: events created one `CREATE EVENT` at a time; load time = server
-        start-up with the events minus without; memory = `mariadbd`'s RSS growth.
+        The event scheduler has no tuning settings of its own (it starts one thread per event run). Events
+        are `EVERY 1 SECOND STARTS '<t0>' DO INSERT INTO bench_log VALUES (<id>, NOW(6))` into an InnoDB
+        table. MariaDB keeps STARTS to whole seconds (sub-second offsets are truncated) and 1 second is its
+        smallest interval, so phases cannot be spread: in the steady workload all events fire on the same
+        second, which is the burst configuration; it is measured once, over the steady window, and shown in
+        both tables. An event cannot read its scheduled instant; events only become due on whole seconds,
+        so each run is attributed to the second it started in, except that two runs of one event cannot
+        share an instant (walking an event's runs backwards, a run whose second is taken by the next run
+        belongs to the second before). This is exact while lags stay under a second and through backlogs; a
+        lone run more than a second late would be counted against the next second (and its own instant as
+        missed). Scale: events created with one `CREATE EVENT` each; load time = server start-up with the
+        events minus without; memory = `mariadbd`'s RSS growth.
         """
     ),
     "",
     _p(
         """
-        **APScheduler 3.x** runs in a child process with the in-memory job store, `misfire_grace_time =
-        None` (late runs still run rather than being dropped), `coalesce = False` (every instant runs) and
-        `max_instances = 1`. Jobs run `INSERT INTO bench_log VALUES (<id>, now())` on an embedded DuckDB
-        file in the same process: the same database and body cost as tasksql's, so the difference is the
-        scheduler. AsyncIOScheduler: the job is a coroutine doing the INSERT inline on the event loop
-        (faster than handing it to a thread). BackgroundScheduler: a ThreadPoolExecutor with one DuckDB
-        cursor per thread. The scheduled instant comes from `EVENT_JOB_EXECUTED` (`scheduled_run_time`),
-        paired in order with the job's rows (runs of a job never overlap). Scale: jobs added before
-        `start()` (create), then `start()` (load); memory = the process's RSS growth.
+        **APScheduler 3.x** runs in a child process with the in-memory job store, `misfire_grace_time = 1`
+        (the default: a run more than a second late is dropped; it would count as missed here anyway, and
+        dropping it lets an overloaded scheduler catch up instead of working through an ever longer
+        backlog), `coalesce = False` (every instant runs) and `max_instances = 1` (the default, like
+        tasksql's default overlap policy). Jobs run `INSERT INTO bench_log VALUES (<id>, now())` on an
+        embedded DuckDB file in the same process, rather than SQLite: the same database and body cost as
+        tasksql's, so the difference is the scheduler's. BackgroundScheduler: its ThreadPoolExecutor with
+        10 threads (the default; 1, 2 and 4 were no faster), one DuckDB cursor per thread.
+        AsyncIOScheduler: the AsyncIOExecutor runs the plain job function in the event loop's thread pool,
+        which measured faster than a coroutine job doing the INSERT on the loop itself. The scheduled
+        instant comes from `EVENT_JOB_EXECUTED` (`scheduled_run_time`), paired in order with the job's rows
+        (runs of one job never overlap). Scale (one job store for both schedulers, measured with
+        BackgroundScheduler): jobs added before `start()` (create), then `start()` (load); memory = the
+        process's RSS growth.
         """
     ),
 ]
