@@ -36,3 +36,17 @@ def wait_idle(pid: int, *, quiet: float = 1.0, limit: float = 120.0) -> float:
 def rss(pid: int) -> float:
     """Resident memory in MB."""
     return rss_mb(pid)
+
+
+def private_mb(pid: int) -> float:
+    """Memory only this process uses (private clean + dirty pages, ``smaps_rollup``), in MB.
+
+    For a PostgreSQL backend this leaves out the shared buffers it happens to have touched, which
+    RSS counts and which say nothing about what the process itself holds.
+    """
+    total_kb = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024

@@ -203,7 +203,7 @@ def _best_peer(
     candidates = []
     for peer, per in workload.items():
         result = per.get(size)
-        if peer.startswith("tasksql") or not result or "error" in result or "unsupported" in result:
+        if peer.startswith("tasksql") or not result or {"error", "unsupported", "shared"} & set(result):
             continue
         value = key_fn(result)
         if value is None or math.isnan(value) or result.get("ran_share", 1) < 0.99:

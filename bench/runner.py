@@ -137,8 +137,8 @@ class Suite:
 
 
 def _print_line(workload: str, peer: str, key: str, value: dict[str, Any]) -> None:
-    if "unsupported" in value or "error" in value or "pending" in value:
-        text = value.get("unsupported") or value.get("error") or value.get("pending")
+    if {"unsupported", "error", "pending", "shared"} & set(value):
+        text = value.get("unsupported") or value.get("error") or value.get("pending") or value.get("shared")
     elif "p99_ms" in value and "ran_share" in value:
         text = (
             f"p50 {value['p50_ms']:.1f} p99 {value['p99_ms']:.1f} max {value['max_ms']:.1f} ms, "

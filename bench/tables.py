@@ -76,6 +76,8 @@ def special(result: Result | None, notes: Notes) -> str | None:
         return "failed" + notes.mark(str(result["error"]))
     if "pending" in result:
         return "not yet measured"
+    if "shared" in result:
+        return "as background" + notes.mark(str(result["shared"]))
     return None
 
 

@@ -142,7 +142,7 @@ class PgCron:
         server = self._server()
         base_pid = _launcher_pid(server)
         base_cpu = procinfo.wait_idle(base_pid)
-        base_rss = procinfo.rss(base_pid)
+        base_mem = procinfo.private_mb(base_pid)
         with self._connect() as conn:
             t0 = time.perf_counter()
             with conn.transaction():
@@ -161,8 +161,10 @@ class PgCron:
             "load_s": max(0.0, cpu - base_cpu),
             "restart_s": restart_s,
             "rss_mb": procinfo.rss(pid),
-            "rss_growth_mb": procinfo.rss(pid) - base_rss,
-            "note": "load = CPU time of the pg_cron launcher after a restart; memory = the launcher's RSS",
+            "private_mb": procinfo.private_mb(pid),
+            "rss_growth_mb": procinfo.private_mb(pid) - base_mem,
+            "note": "load = CPU time of the pg_cron launcher after a restart; "
+            "memory = growth of the launcher's private memory",
         }
         with self._connect() as conn:
             conn.execute("DELETE FROM cron.job")
