@@ -156,7 +156,8 @@ METHOD = [
         express the steady and ramp workloads (sub-minute `'[1-59] seconds'` schedules arrived in pg_cron
         1.5, which Debian 12 does not ship). Scale: jobs created with `cron.schedule` in one transaction;
         load time = CPU time the pg_cron launcher uses after a restart until it goes idle, minus the same
-        with no jobs (10 ms resolution); memory = the launcher's RSS growth.
+        with no jobs (10 ms resolution); memory = growth of the launcher's private memory (its RSS would
+        also count the shared buffers it touched).
         """
     ),
     "",
