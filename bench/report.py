@@ -148,7 +148,7 @@ def _aims(workloads: Mapping[str, Any]) -> list[str]:
         ok = last["max_ms"] <= 50 and burst["ran_share"] >= 1
         rows.append(
             ("a burst of 1,000 all started within 50 ms",
-             f"last start {last['p50_ms']:.0f} ms median, {last['max_ms']:.0f} ms worst; "
+             f"last start {last['p50_ms']:,.0f} ms median, {last['max_ms']:,.0f} ms worst; "
              f"{burst['ran_share']:.1%} ran", ok)
         )  # fmt: skip
     steady = _get(workloads, "steady", "tasksql", "1000")
@@ -156,7 +156,7 @@ def _aims(workloads: Mapping[str, Any]) -> list[str]:
         ok = steady["p99_ms"] < 5 and steady["ran_share"] >= 1
         rows.append(
             ("1,000 steady one-second tasks: p99 under 5 ms, nothing missed",
-             f"p99 {steady['p99_ms']:.1f} ms, {steady['ran_share']:.2%} ran", ok)
+             f"p99 {steady['p99_ms']:,.1f} ms, {steady['ran_share']:.2%} ran", ok)
         )  # fmt: skip
     ramp = _get(workloads, "ramp", "tasksql", "ramp")
     if ramp and "steps" in ramp:
@@ -183,12 +183,12 @@ def _findings(workloads: Mapping[str, Any]) -> list[str]:
             value = key_fn(own) if "error" not in own else None
             if best and value is not None and value > best[1]:
                 behind.append(
-                    f"- {label}, {int(size):,} tasks: tasksql {value:.1f} ms, "
-                    f"{LABELS.get(best[0], best[0])} {best[1]:.1f} ms."
+                    f"- {label}, {_tasks(size)}: tasksql {value:,.1f} ms, "
+                    f"{LABELS.get(best[0], best[0])} {best[1]:,.1f} ms."
                 )
             if value is not None and own.get("ran_share", 1) < 0.99:
                 behind.append(
-                    f"- {workload}, {int(size):,} tasks: tasksql ran only {own['ran_share']:.1%} of instants."
+                    f"- {workload}, {_tasks(size)}: tasksql ran only {own['ran_share']:.1%} of instants."
                 )
     behind += _ramp_finding(workloads)
     behind += _scale_findings(workloads)
@@ -223,15 +223,14 @@ def _ramp_finding(workloads: Mapping[str, Any]) -> list[str]:
     peers = {
         p: ramp_summary(r["ramp"])[0]
         for p, r in ramp.items()
-        if p != "tasksql" and "steps" in r.get("ramp", {})
+        if not p.startswith("tasksql") and "steps" in r.get("ramp", {})
     }
     if not peers:
         return []
     best = max(peers, key=peers.__getitem__)
     if peers[best] > own_best:
-        return [
-            f"- ramp: tasksql sustained {own_best:,.0f} runs/s, {LABELS.get(best, best)} {peers[best]:,.0f}."
-        ]
+        own_text = f"{own_best:,.0f} runs/s" if own_best else "less than the first step"
+        return [f"- ramp: tasksql sustained {own_text}, {LABELS.get(best, best)} {peers[best]:,.0f} runs/s."]
     return []
 
 
@@ -245,7 +244,13 @@ def _scale_findings(workloads: Mapping[str, Any]) -> list[str]:
             best = _best_peer(scale, size, lambda r, m=metric: r.get(m), lower=True)
             if best and round(own[metric], 2) > round(best[1], 2):
                 out.append(
-                    f"- scale, {int(size):,} tasks, {label}: tasksql {own[metric]:.2f} {unit}, "
-                    f"{LABELS.get(best[0], best[0])} {best[1]:.2f} {unit}."
+                    f"- scale, {_tasks(size)}, {label}: tasksql {own[metric]:,.2f} {unit}, "
+                    f"{LABELS.get(best[0], best[0])} {max(best[1], 0.01):,.2f} {unit}"
+                    f"{' or less' if best[1] < 0.01 else ''}."
                 )
     return out
+
+
+def _tasks(size: str) -> str:
+    n = int(size)
+    return "1 task" if n == 1 else f"{n:,} tasks"

@@ -53,10 +53,10 @@ def peers_in(workload: Workload) -> list[str]:
 def number(value: float, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if abs(value) >= 1000:
+    if abs(value) >= 99.5:
         return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:.0f}"
+    if value != 0 and abs(value) < 0.5 * 10**-digits:
+        return f"<{10**-digits:g}"
     return f"{value:.{digits}f}"
 
 
@@ -88,7 +88,7 @@ def ratio_cell(tasksql: float | None, peers: Mapping[str, float], *, lower_is_be
         return "n/a"
     best = min(usable, key=usable.__getitem__) if lower_is_better else max(usable, key=usable.__getitem__)
     if usable[best] == 0:
-        return f"n/a (best: {LABELS.get(best, best)} at 0)"
+        return f"n/a ({LABELS.get(best, best)}: below the resolution)"
     value = tasksql / usable[best]
     ahead = value < 1 if lower_is_better else value > 1
     verdict = "ahead" if ahead else ("level" if value == 1 else "**behind**")
@@ -222,7 +222,8 @@ def scale_table(workload: Workload, notes: Notes) -> list[str]:
                 if text is None:
                     assert result is not None
                     value = float(result[metric])
-                    text = f"{number(value, 2)} {unit}"
+                    # Zero is a clamped difference below the measurement's resolution.
+                    text = f"{number(value, 2) if value > 0 else '<0.01'} {unit}"
                     if not _own(peer):
                         values[peer] = value
                 row.append(text)
@@ -274,7 +275,9 @@ def graphs_table(workload: Workload, notes: Notes) -> list[str]:
     names = {"chain_100": "chain of 100", "fanout_1_100_1": "fan-out 1 -> 100 -> 1"}
     rows = []
     for shape, r in result.items():
-        if not isinstance(r, Mapping) or "child_start_lag" not in r:
+        if not isinstance(r, Mapping):
+            continue  # bookkeeping such as wall_s
+        if "child_start_lag" not in r:
             rows.append([names.get(shape, shape), _flat(r), "", "", ""])
             continue
         lag = r["child_start_lag"]
