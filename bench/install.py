@@ -49,7 +49,7 @@ def ensure_apt(*packages: str) -> list[str]:
     print(f"[bench] apt-get install {' '.join(missing)}", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
-    with _no_service_starts():
+    with _NoServiceStarts():
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             # Package lists may be missing or stale on a fresh machine: refresh once, then retry.
@@ -60,7 +60,7 @@ def ensure_apt(*packages: str) -> list[str]:
     return missing
 
 
-class _no_service_starts:
+class _NoServiceStarts:
     """A temporary policy-rc.d that denies service starts, unless the machine already has one."""
 
     def __init__(self) -> None:

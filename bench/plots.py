@@ -12,7 +12,7 @@ data is skipped.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,14 @@ def write_all(results: Mapping[str, Any], directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     workloads = results.get("workloads", {})
     written: list[str] = []
-    for name, fn in (
+    figures: tuple[tuple[str, Callable[[Any], Any]], ...] = (
         ("steady-lag.png", lambda p: _lag_panels(p, workloads.get("steady", {}), "steady")),
         ("burst-lag.png", lambda p: _lag_panels(p, workloads.get("burst", {}), "burst")),
         ("steady-p99.png", lambda p: _p99_by_size(p, workloads.get("steady", {}))),
         ("ramp.png", lambda p: _ramp(p, workloads.get("ramp", {}))),
-    ):
-        plt = _pyplot()
+    )
+    plt = _pyplot()
+    for name, fn in figures:
         fig = fn(plt)
         if fig is None:
             continue
@@ -74,7 +75,7 @@ def _lag_panels(plt: Any, workload: Mapping[str, Mapping[str, Any]], title: str)
     for ax, size in zip(axes[0], sizes, strict=True):
         for peer in peers_in(workload):
             result = workload[peer].get(size)
-            if not _has_quantiles(result):
+            if result is None or not _has_quantiles(result):
                 continue
             q = [max(v, 0.01) for v in result["quantiles_ms"]]  # log axis: clamp 0 and clock-skew negatives
             share = [100 * i / (len(q) - 1) for i in range(len(q))]

@@ -34,6 +34,8 @@ PEER_CHOICES = ("tasksql", "tasksql-sqlite", "pg_cron", "mariadb", "apscheduler"
 
 
 class Peer(Protocol):
+    """What the suite needs of every peer; workloads call the peer classes' own methods."""
+
     name: str
 
     def open(self) -> None: ...
@@ -41,9 +43,9 @@ class Peer(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-def make_peers(choices: list[str]) -> list[Any]:
+def make_peers(choices: list[str]) -> list[Peer]:
     """The peer objects for ``--peers`` names, in report order (tasksql first)."""
-    peers: list[Any] = []
+    peers: list[Peer] = []
     for choice in PEER_CHOICES:
         if choice not in choices:
             continue
@@ -63,8 +65,9 @@ def make_peers(choices: list[str]) -> list[Any]:
 class Suite:
     """One run: the peers, the profile, the results so far and where they are saved."""
 
-    def __init__(self, peers: list[Any], profile: Profile, out: Path) -> None:
-        self.peers = peers
+    def __init__(self, peers: list[Peer], profile: Profile, out: Path) -> None:
+        # Any: each workload calls the workload methods of the concrete peer classes.
+        self.peers: list[Any] = list(peers)
         self.profile = profile
         self.out = out
         self.started = time.monotonic()

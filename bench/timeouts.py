@@ -50,7 +50,7 @@ async def warehouse_stop(warehouse: Any, sql: str, samples: int) -> dict[str, An
         while warehouse.running:
             await asyncio.sleep(0.0005)
         stopped.append((time.perf_counter() - t0 - DEADLINE) * 1000)
-    out = Lag.of(stopped).as_dict()
+    out: dict[str, Any] = dict(Lag.of(stopped).as_dict())
     out["raised"] = Lag.of(raised).as_dict()
     out["errors"] = sorted(set(errors))
     return out
