@@ -107,6 +107,9 @@ class TaskRuntime:
     state: TaskState | None = None
     suspend_reason: SuspendReason | None = None
     schedule_anchor: datetime | None = None
+    #: Apply only while the stored task still has this version and anchor (``resumed_on``): a
+    #: lazily flushed next instant must not overwrite one that DDL wrote in the meantime.
+    guard: tuple[int, datetime | None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

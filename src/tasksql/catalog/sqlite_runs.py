@@ -117,6 +117,9 @@ def runtime_params(update: TaskRuntime, now: str) -> dict[str, Any]:
         "state": update.state.value if update.state is not None else None,
         "suspend_reason": update.suspend_reason.value if update.suspend_reason is not None else None,
         "now": now,
+        "guarded": 0 if update.guard is None else 1,
+        "guard_version": None if update.guard is None else update.guard[0],
+        "guard_anchor": None if update.guard is None else db_time_opt(update.guard[1]),
     }
 
 

@@ -111,6 +111,15 @@ def plan_fires(
     """Decide what to do with the instants from ``next_fire`` up to ``now`` (``next_fire <= now``)."""
     if policy.defer_while_running and running:
         return FirePlan(next_fire=None, deferred=True)
+    # The common case, decided without building lists: one instant came, on time, nothing in the way.
+    free = not running or (policy.overlap_allowed and running < policy.max_concurrent)
+    if free and now - next_fire <= policy.misfire_grace:
+        following = schedule.next_fire(next_fire)
+        if following is None or following > now:
+            return FirePlan(
+                decisions=[Decision(next_fire, Action.RUN)],
+                next_fire=None if policy.next_from_end else following,
+            )
     instants, uncounted, nxt = due_instants(schedule, next_fire, now)
     latest = instants[-1]
     due = [latest] if now - latest <= policy.misfire_grace else []

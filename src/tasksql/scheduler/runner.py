@@ -21,7 +21,7 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.runs import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
-from tasksql.sysviews.rewrite import find_refs
+from tasksql.sysviews.rewrite import find_refs, sql_literal
 from tasksql.sysviews.tables import Introspection, ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, Warehouse
 
@@ -121,7 +121,18 @@ async def _with_virtual(
     rewritten = find_refs(text)
     if not rewritten.refs or ctx.introspection is None:
         return await run(text, {})
-    tables, repl = await materialize(ctx.introspection(ctx.warehouse, _scalars(ctx)), rewritten)
+    scalars = _scalars(ctx)
+    if all(
+        r.kind == "scalar" and r.name in scalars and all(a.is_literal for a in r.args) for r in rewritten.refs
+    ):
+        # Only body functions with literal arguments (SYSTEM$TASK_RUNTIME_INFO('...')): no relation
+        # to build and nothing to evaluate in the warehouse, so skip the introspection context.
+        repl = {}
+        for ref in rewritten.refs:
+            value = await scalars[ref.name]([a.literal for a in ref.args])
+            repl[ref.key] = sql_literal(value)
+        return await run(rewritten.render(repl), {})
+    tables, repl = await materialize(ctx.introspection(ctx.warehouse, scalars), rewritten)
     return await run(rewritten.render(repl), tables)
 
 

@@ -138,6 +138,11 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
+        #: Next instants not yet written to the catalog (task id -> instant). Writing them at every
+        #: fire would cost a write per run; they are flushed every second and at stop instead. A
+        #: stale value is harmless: on restart the planner re-walks from it, and the UNIQUE fence
+        #: turns instants that already ran into no-ops.
+        self._next_dirty: dict[int, tuple[datetime | None, TaskRecord]] = {}
         self.integrations: dict[str, IntegrationDef] = {}
         self._children: dict[QualifiedName, set[int]] = {}
         self._finalizers: dict[QualifiedName, int] = {}
@@ -202,6 +207,7 @@ class Scheduler:
                 ),
                 None,
             )
+        await self.flush_next_fires()
         await self.catalog.stop_node(self.node_id, now)
 
     # --- the loop --------------------------------------------------------------------------------
@@ -272,7 +278,6 @@ class Scheduler:
         plans = [(e, self._plan(e, now)) for e in due]
         new_runs: list[NewRun] = []
         owners: list[tuple[Entry, Decision | None]] = []
-        runtime: list[TaskRuntime] = []
         graphs: list[NewGraphRun] = []
         started_graphs: dict[int, GraphRun] = {}
         for entry, plan in plans:
@@ -299,14 +304,8 @@ class Scheduler:
                 new_runs.append(outcomes.missed_summary_run(entry.record, plan.summary, now, self.node_id))
                 owners.append((entry, None))
             entry.next_fire = plan.next_fire
-            runtime.append(
-                TaskRuntime(
-                    task_id=entry.record.id,
-                    next_fire_at=plan.next_fire,
-                    clear_next_fire=plan.next_fire is None,
-                )
-            )
-        records = await self.catalog.fire(new_runs, runtime, graphs)
+            self._next_dirty[entry.record.id] = (plan.next_fire, entry.record)
+        records = await self.catalog.fire(new_runs, (), graphs)
         for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):
             report.fired += 1
             if rec is None or owner_decision is None:
@@ -620,11 +619,12 @@ class Scheduler:
             entry.schedule = schedules.build(task.schedule, anchor=end, dst_policy=task.dst_policy)
             nxt = entry.schedule.next_fire(end)
             runtime = TaskRuntime(task_id=entry.record.id, next_fire_at=nxt, schedule_anchor=end)
+            await self.catalog.set_task_runtime([runtime])
+            entry.record = replace(entry.record, resumed_on=end)  # the anchor the guard now expects
         else:
             nxt = entry.schedule.next_fire(end, last_end=end, last_result=entry.last_result)
-            runtime = TaskRuntime(task_id=entry.record.id, next_fire_at=nxt, clear_next_fire=nxt is None)
+            self._next_dirty[entry.record.id] = (nxt, entry.record)
         entry.next_fire = nxt
-        await self.catalog.set_task_runtime([runtime])
         self._push(entry)
         self._wake()
 
@@ -723,6 +723,7 @@ class Scheduler:
                 if t - last_beat >= HEARTBEAT_S:
                     await self.catalog.heartbeat(self.node_id, self.clock.now())
                     last_beat = t
+                await self.flush_next_fires()
                 if await self.catalog.change_seq() != self._change_seq:
                     self.notify_change()
                 if t - last_reap >= REAP_EVERY_S:
@@ -734,6 +735,23 @@ class Scheduler:
             except TasksqlError:
                 log.exception("housekeeping failed; retrying")
             await asyncio.sleep(CHANGE_POLL_S)
+
+    async def flush_next_fires(self) -> None:
+        """Write the next instants computed since the last flush, in one transaction."""
+        if not self._next_dirty:
+            return
+        dirty, self._next_dirty = self._next_dirty, {}
+        await self.catalog.set_task_runtime(
+            [
+                TaskRuntime(
+                    task_id=t,
+                    next_fire_at=at,
+                    clear_next_fire=at is None,
+                    guard=(rec.version, rec.resumed_on),
+                )
+                for t, (at, rec) in dirty.items()
+            ]
+        )
 
     async def reap(self) -> int:
         """Settle runs whose node died (no heartbeat within the lease, or its process is gone)."""

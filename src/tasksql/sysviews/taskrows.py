@@ -80,15 +80,23 @@ def definition_text(task: TaskDef) -> str:
 
 
 def next_time(rec: TaskRecord, now: datetime) -> datetime | None:
-    """The stored next instant of a started task; for a suspended one, when it would first run if it
-    were resumed at ``now`` (so SHOW TASKS answers "when would this run?" before RESUME)."""
+    """When the task runs next: for a started task the stored next instant, recomputed from the
+    schedule when the stored one has passed (the scheduler writes it lazily, about once a second);
+    for a suspended one, when it would first run if it were resumed at ``now`` (so SHOW TASKS
+    answers "when would this run?" before RESUME)."""
     task = rec.definition
-    if rec.state is TaskState.STARTED or task.schedule is None or task.after or task.finalize is not None:
-        return rec.next_fire_at
+    if task.schedule is None or task.after or task.finalize is not None:
+        return rec.next_fire_at if rec.state is TaskState.STARTED else None
+    if rec.state is TaskState.STARTED:
+        if rec.next_fire_at is not None and rec.next_fire_at >= now:
+            return rec.next_fire_at
+        anchor = rec.resumed_on or rec.created_on
+    else:
+        anchor = now
     try:
-        return schedules.build(task.schedule, anchor=now, dst_policy=task.dst_policy).next_fire(now)
+        return schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy).next_fire(now)
     except TasksqlError:
-        return None
+        return rec.next_fire_at
 
 
 def task_row(rec: TaskRecord, last: tuple[str, Any] | None, now: datetime) -> tuple[Any, ...]:

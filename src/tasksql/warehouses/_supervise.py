@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, TasksqlError, WarehouseError
 from tasksql.warehouses._sqltext import SQLSTATE_CANCELED
+from tasksql.warehouses._workers import Job, WorkerPool
 from tasksql.warehouses.base import INTERRUPT_GRACE, CancelToken
 
 T = TypeVar("T")
@@ -116,29 +116,30 @@ class Slots:
     (``calls``: a function per call that stops it with a reason, used when the warehouse closes)."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
         self.semaphore = asyncio.Semaphore(size)
-        self.running: dict[Interrupter, asyncio.Future[object]] = {}
+        self.running: dict[Interrupter, Job[Any]] = {}
         self.calls: set[Callable[[StopReason], None]] = set()
         #: Set when the warehouse closes: calls still waiting for a slot are refused.
         self.closed = False
 
-    def close(self) -> list[asyncio.Future[object]]:
+    def close(self) -> list[asyncio.Future[None]]:
         """Refuse new calls, stop every call in progress; returns the futures of the running jobs."""
         self.closed = True
         for stop_call in list(self.calls):
             stop_call(StopReason.CLOSE)
-        return list(self.running.values())
+        return [_awaitable(cf) for cf in self.running.values()]
 
 
 _background: set[asyncio.Task[None]] = set()
+#: What the race of a call resolves to when the job ended (instead of a StopReason).
+_DONE = "done"
 
 
 async def supervise(
     job: Callable[[Interrupter], T],
     *,
     slots: Slots,
-    executor: Executor,
+    executor: WorkerPool,
     timeout: float | None,
     token: CancelToken | None,
     what: str,
@@ -148,6 +149,10 @@ async def supervise(
 
     ``what`` names the work in error messages (``"statement in warehouse w"``).
 
+    One future per call, the *race*, is resolved by whichever comes first: the job's end (one
+    ``call_soon_threadsafe`` from the worker), the deadline, the token or the warehouse closing.
+    This keeps the common path (the job ends in time) to one thread hop back to the loop.
+
     :raises QueryTimeout, QueryCancelled: the deadline passed / the token was cancelled; the job
         was interrupted (and abandoned if it did not return within ``grace``).
     :raises WarehouseError: the warehouse was closed while the job waited or ran.
@@ -156,35 +161,35 @@ async def supervise(
     loop = asyncio.get_running_loop()
     if token is not None and token.cancelled:
         raise _error(StopReason.CANCEL, what, timeout, token, abandoned=False)
-    trigger: asyncio.Future[StopReason] = loop.create_future()
+    race: asyncio.Future[str] = loop.create_future()
 
-    def pull(reason: StopReason) -> None:
-        if not trigger.done():
-            trigger.set_result(reason)
+    def pull(reason: str) -> None:
+        if not race.done():
+            race.set_result(reason)
 
     timer = loop.call_later(timeout, pull, StopReason.TIMEOUT) if timeout is not None else None
     unhook = token.on_cancel(lambda: _call_soon(loop, pull, StopReason.CANCEL)) if token is not None else None
     slots.calls.add(pull)
     try:
-        await _acquire(slots.semaphore, trigger, what, timeout, token)
+        await _acquire(slots.semaphore, race, what, timeout, token)
         if slots.closed:
             slots.semaphore.release()
             raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED")
         stop = Interrupter()
-        fut = _submit(loop, executor, slots, job, stop, what=what)
+        cf = _submit(loop, executor, slots, job, stop, pull, what=what)
         try:
-            await asyncio.wait((fut, trigger), return_when=asyncio.FIRST_COMPLETED)
-            if not fut.done():
-                await _stop(loop, stop, fut, trigger.result(), grace)
+            outcome = await race
+            if outcome != _DONE and not cf.done():
+                await _stop(loop, stop, _awaitable(cf), StopReason(outcome), grace)
         except asyncio.CancelledError:
             _give_up(slots, stop)
-            _stop_in_background(loop, stop, fut, grace)
+            _stop_in_background(loop, stop, _awaitable(cf), grace)
             raise
-        if fut.done():
+        if cf.done():
             _release(slots, stop)  # now, so that `running` is exact when the caller resumes
         else:
             _give_up(slots, stop)
-        return _outcome(fut, stop, what, timeout, token)
+        return _outcome(cf, stop, what, timeout, token)
     finally:
         slots.calls.discard(pull)
         if timer is not None:
@@ -195,7 +200,7 @@ async def supervise(
 
 async def _acquire(
     sem: asyncio.Semaphore,
-    trigger: asyncio.Future[StopReason],
+    race: asyncio.Future[str],
     what: str,
     timeout: float | None,
     token: CancelToken | None,
@@ -205,13 +210,13 @@ async def _acquire(
         return
     waiter = asyncio.ensure_future(sem.acquire())
     try:
-        await asyncio.wait((waiter, trigger), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((waiter, race), return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         _drop_waiter(sem, waiter)
         raise
     if not waiter.done():
         _drop_waiter(sem, waiter)
-        raise _error(trigger.result(), what, timeout, token, abandoned=False, waiting=True)
+        raise _error(StopReason(race.result()), what, timeout, token, abandoned=False, waiting=True)
 
 
 def _drop_waiter(sem: asyncio.Semaphore, waiter: asyncio.Future[Any]) -> None:
@@ -222,29 +227,42 @@ def _drop_waiter(sem: asyncio.Semaphore, waiter: asyncio.Future[Any]) -> None:
 
 def _submit(
     loop: asyncio.AbstractEventLoop,
-    executor: Executor,
+    executor: WorkerPool,
     slots: Slots,
     job: Callable[[Interrupter], T],
     stop: Interrupter,
+    pull: Callable[[str], None],
     *,
     what: str,
-) -> asyncio.Future[T]:
+) -> Job[T]:
     try:
         cf = executor.submit(job, stop)
     except RuntimeError:  # the executor was shut down: the warehouse is closed
         slots.semaphore.release()
         raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED") from None
-    fut = asyncio.wrap_future(cf, loop=loop)
-    slots.running[stop] = fut  # type: ignore[assignment]
+    slots.running[stop] = cf
 
     def finished(_: object) -> None:
-        # Worker thread, as the job ends: free the slot if nobody waits for the job any more.
+        # Worker thread, as the job ends: tell the waiter (one hop), or, when nobody waits for the
+        # job any more, free its slot.
         if stop.job_done():
             _call_soon(loop, _release, slots, stop)
+        else:
+            _call_soon(loop, pull, _DONE)
 
     cf.add_done_callback(finished)
-    # An abandoned job's outcome is never awaited: mark it retrieved so asyncio does not log it.
-    fut.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+    return cf
+
+
+def _awaitable(cf: Job[T]) -> asyncio.Future[None]:
+    """An asyncio future done when the job is (only on the slow paths: stopping, closing)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+
+    def done(_: object) -> None:
+        _call_soon(loop, lambda: None if fut.done() else fut.set_result(None))
+
+    cf.add_done_callback(done)
     return fut
 
 
@@ -267,7 +285,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args
 async def _stop(
     loop: asyncio.AbstractEventLoop,
     stop: Interrupter,
-    fut: asyncio.Future[T],
+    fut: asyncio.Future[None],
     reason: StopReason,
     grace: float,
 ) -> None:
@@ -286,7 +304,7 @@ async def _stop(
 
 
 def _stop_in_background(
-    loop: asyncio.AbstractEventLoop, stop: Interrupter, fut: asyncio.Future[T], grace: float
+    loop: asyncio.AbstractEventLoop, stop: Interrupter, fut: asyncio.Future[None], grace: float
 ) -> None:
     """The awaiting task was cancelled: interrupt now, and keep at it without holding the caller."""
     stop.fire(StopReason.SHUTDOWN)
@@ -298,7 +316,7 @@ def _stop_in_background(
 
 
 def _outcome(
-    fut: asyncio.Future[T], stop: Interrupter, what: str, timeout: float | None, token: CancelToken | None
+    fut: Job[T], stop: Interrupter, what: str, timeout: float | None, token: CancelToken | None
 ) -> T:
     reason = stop.reason
     if not fut.done():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from tasksql.errors import TasksqlError, WarehouseError
@@ -19,6 +18,7 @@ from tasksql.warehouses import _body
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
 from tasksql.warehouses._supervise import Interrupter, Slots, supervise
+from tasksql.warehouses._workers import WorkerPool
 from tasksql.warehouses.base import (
     INTERRUPT_GRACE,
     NO_TABLES,
@@ -46,7 +46,7 @@ class ThreadedWarehouse(Warehouse):
             raise WarehouseError(f"warehouse {name}: MAX_CONCURRENCY must be at least 1", code="INVALID")
         self.name = name
         self.max_concurrency = max_concurrency
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: WorkerPool | None = None
         self._slots: Slots | None = None
         self._closed = False
 
@@ -85,9 +85,7 @@ class ThreadedWarehouse(Warehouse):
             return
         await self._open_backend()
         self._slots = Slots(self.max_concurrency)
-        self._executor = ThreadPoolExecutor(
-            max_workers=self.max_concurrency, thread_name_prefix=f"tasksql-{self.type.value}-{self.name}"
-        )
+        self._executor = WorkerPool(self.max_concurrency, f"tasksql-{self.type.value}-{self.name}")
 
     async def close(self) -> None:
         if self._closed:

@@ -215,7 +215,8 @@ UPDATE tasks SET
     suspend_reason = CASE WHEN :state IS NULL THEN suspend_reason ELSE :suspend_reason END,
     last_suspended_on = CASE WHEN :state = 'suspended' AND state <> 'suspended' THEN :now
                              ELSE last_suspended_on END
-WHERE id = :task_id AND dropped_on IS NULL;
+WHERE id = :task_id AND dropped_on IS NULL
+  AND (:guarded = 0 OR (version = :guard_version AND resumed_on IS :guard_anchor));
 
 -- name: node_upsert
 -- Register a node (again): a restarted node with the same id starts afresh.

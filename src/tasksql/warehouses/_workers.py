@@ -1,0 +1,142 @@
+"""A small pool of worker threads for blocking drivers, lighter than ``ThreadPoolExecutor``.
+
+A task scheduler sends thousands of tiny statements per second through its warehouses; with
+``concurrent.futures`` every call pays for a ``Future`` built on a ``Condition`` (about ten lock
+operations per call) and the executor's own semaphore. Here a job is a slotted object whose state is
+set once by its worker, the queue is ``queue.SimpleQueue`` (implemented in C), and completion runs
+the job's callbacks in the worker thread, exactly once. The interface is the part of
+``concurrent.futures.Future`` that :mod:`tasksql.warehouses._supervise` uses.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_PENDING, _RUNNING, _FINISHED, _CANCELLED = range(4)
+_STOP = object()
+
+
+class Job(Generic[T]):
+    """One unit of work and its outcome. ``add_done_callback`` callbacks run in the thread that
+    completes the job (or at once, in the caller's thread, when it is already complete)."""
+
+    __slots__ = ("_args", "_callbacks", "_exc", "_fn", "_lock", "_result", "_state")
+
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+        self._fn = fn
+        self._args = args
+        self._state = _PENDING
+        self._result: T | None = None
+        self._exc: BaseException | None = None
+        self._callbacks: list[Callable[[Job[T]], object]] = []
+        self._lock = threading.Lock()
+
+    def done(self) -> bool:
+        return self._state >= _FINISHED
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def result(self) -> T:
+        if self._exc is not None:
+            raise self._exc
+        return self._result  # type: ignore[return-value]
+
+    def exception(self) -> BaseException | None:
+        return self._exc
+
+    def add_done_callback(self, fn: Callable[[Job[T]], object]) -> None:
+        with self._lock:
+            if self._state < _FINISHED:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _run(self) -> None:
+        with self._lock:
+            if self._state != _PENDING:
+                return
+            self._state = _RUNNING
+        try:
+            self._result = self._fn(*self._args)
+        except BaseException as exc:  # the outcome belongs to the job's owner, whatever it is
+            self._exc = exc
+        self._finish(_FINISHED)
+
+    def _cancel(self) -> None:
+        with self._lock:
+            if self._state != _PENDING:
+                return
+        self._finish(_CANCELLED)
+
+    def _finish(self, state: int) -> None:
+        with self._lock:
+            self._state = state
+            callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb(self)
+
+
+class WorkerPool:
+    """Up to ``size`` daemon threads named ``<name>_<n>``, started as jobs arrive."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = max(1, size)
+        self._name = name
+        self._queue: queue.SimpleQueue[Job[Any] | object] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._shutdown = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Job[T]:
+        """Queue ``fn(*args)``. :raises RuntimeError: the pool was shut down."""
+        if self._shutdown:
+            raise RuntimeError("cannot submit after shutdown")
+        job: Job[T] = Job(fn, args)
+        self._queue.put(job)
+        with self._lock:
+            if self._idle == 0 and len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            else:
+                self._idle -= 1 if self._idle else 0
+        return job
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            assert isinstance(item, Job)
+            if self._shutdown:
+                item._cancel()
+            else:
+                item._run()
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self, *, wait: bool = False, cancel_futures: bool = True) -> None:
+        """Refuse new jobs; queued ones are cancelled (``cancel_futures``); threads end when idle."""
+        self._shutdown = True
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, Job):
+                    item._cancel()
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        if wait:
+            for thread in self._threads:
+                thread.join()
