@@ -153,10 +153,11 @@ async def periodic(
         else:
             rows = (
                 await eng.execute(
-                    "SELECT task_id, scheduled, epoch_ms(started) - epoch_ms(scheduled) AS lag_ms "
+                    "SELECT task_id, scheduled, (epoch_us(started) - epoch_us(scheduled)) / 1000.0 AS lag_ms "
                     "FROM bench_log "
                     f"WHERE scheduled >= TIMESTAMPTZ '{window_start.isoformat()}' "
-                    f"AND scheduled < TIMESTAMPTZ '{window_end.isoformat()}'"
+                    f"AND scheduled < TIMESTAMPTZ '{window_end.isoformat()}' "
+                    f"AND started <= TIMESTAMPTZ '{(window_end + timedelta(seconds=1)).isoformat()}'"
                 )
             )[-1].rows
         expected = _expected(base, n, 0 if burst else interval_ms, interval_ms, window_start, window_end)
@@ -169,6 +170,7 @@ async def periodic(
             "warehouse": warehouse,
         }
         out.update(Lag.of(lags).as_dict())
+        out["lags_ms"] = lags
         out["ran_share"] = len(rows) / expected if expected else float("nan")
         if burst:
             # per instant: time from the instant until the last of its runs started
@@ -186,9 +188,9 @@ def _sqlite_rows(path: Path, lo: datetime, hi: datetime) -> list[tuple[Any, ...]
     with sqlite3.connect(path) as con:
         for task_id, scheduled, started in con.execute("SELECT task_id, scheduled, started FROM bench_log"):
             at = datetime.fromisoformat(scheduled)
-            if lo <= at < hi:
-                lag = (datetime.fromisoformat(started).replace(tzinfo=UTC) - at).total_seconds() * 1000
-                out.append((task_id, at, lag))
+            begun = datetime.fromisoformat(started).replace(tzinfo=UTC)
+            if lo <= at < hi and begun <= hi + timedelta(seconds=1):  # the same cutoff as the peers
+                out.append((task_id, at, (begun - at).total_seconds() * 1000))
     return out
 
 
@@ -221,25 +223,29 @@ async def ramp(rates: list[int], seconds: float, warehouse: str = "duckdb") -> l
 
 
 async def scale(n: int) -> dict[str, Any]:
-    """Memory and load time with ``n`` registered (started) tasks."""
-    async with engine() as eng:
-        t0 = time.perf_counter()
-        ids = await register(eng, n, interval_ms=3_600_000)
-        created_s = time.perf_counter() - t0
-        await start_with_phases(eng, ids, datetime.now(UTC) + timedelta(hours=1), 3_600_000, 3_600_000)
-        data_dir = eng.data_dir
-    gc.collect()
-    before = rss_mb()
-    async with engine(data_dir=data_dir) as eng:
-        t0 = time.perf_counter()
-        scheduler = Scheduler(eng)
-        await scheduler.start(background=False)
-        load_s = time.perf_counter() - t0
+    """Memory and load time with ``n`` registered (started) tasks: create them, then open a new
+    engine on the same data directory and time its scheduler's start (which loads every task)."""
+    with tempfile.TemporaryDirectory(prefix="tasksql-bench-scale-") as tmp:
+        data = Path(tmp) / "data"
+        async with engine(data_dir=data) as eng:
+            t0 = time.perf_counter()
+            ids = await register(eng, n, interval_ms=3_600_000)
+            created_s = time.perf_counter() - t0
+            await start_with_phases(eng, ids, datetime.now(UTC) + timedelta(hours=1), 3_600_000, 3_600_000)
         gc.collect()
-        after = rss_mb()
-        await scheduler.stop()
+        before = rss_mb()
+        async with engine(data_dir=data) as eng:
+            t0 = time.perf_counter()
+            scheduler = Scheduler(eng)
+            await scheduler.start(background=False)
+            load_s = time.perf_counter() - t0
+            gc.collect()
+            after = rss_mb()
+            loaded = len(scheduler.entries)
+            await scheduler.stop()
     return {
         "tasks": n,
+        "loaded": loaded,
         "register_s": created_s,
         "load_s": load_s,
         "rss_mb": after,
