@@ -133,7 +133,8 @@ METHOD = [
         SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME'), now()`; `now()` is the start of the body's
         transaction, so the lag includes writing the run row (EXECUTING) to the catalog and handing the
         body to the warehouse. Lags are measured in microseconds (`epoch_us`). `tasksql (SQLite
-        warehouse)` in the ramp is the same with the body in a SQLite file warehouse, whose statements cost far less than DuckDB's:
+        warehouse)` in the ramp is the same with the body in a SQLite file warehouse, whose statements
+        cost far less than DuckDB's:
         it shows what the scheduler sustains when the body is nearly free.
         """
     ),
