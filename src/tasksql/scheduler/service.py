@@ -53,7 +53,7 @@ from tasksql.model import (
 )
 from tasksql.notify.events import events_for
 from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
-from tasksql.scheduler import outcomes, retry
+from tasksql.scheduler import housekeeping, outcomes, retry
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
 from tasksql.scheduler.planner import Action, Decision, FirePlan, Policy, plan_fires
@@ -66,11 +66,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tasksql.scheduler")
 
-HEARTBEAT_S = 2.0
-CHANGE_POLL_S = 0.5
-REAP_EVERY_S = 15.0
-NODE_LEASE_S = 30.0
-PRUNE_EVERY_S = 600.0
 MISFIRE_GRACE = timedelta(seconds=5)
 STOP_CANCEL_WAIT_S = 5.0
 
@@ -169,7 +164,7 @@ class Scheduler:
         await self.reload()
         if background:
             self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
-            self._spawn(self._housekeeping(), "tasksql-housekeeping")
+            self._spawn(housekeeping.loop(self), "tasksql-housekeeping")
 
     def _spawn(self, coro: object, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
@@ -714,74 +709,17 @@ class Scheduler:
 
     # --- housekeeping ----------------------------------------------------------------------------
 
-    async def _housekeeping(self) -> None:
-        last_beat = last_reap = last_prune = 0.0
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            t = loop.time()
-            try:
-                if t - last_beat >= HEARTBEAT_S:
-                    await self.catalog.heartbeat(self.node_id, self.clock.now())
-                    last_beat = t
-                await self.flush_next_fires()
-                if await self.catalog.change_seq() != self._change_seq:
-                    self.notify_change()
-                if t - last_reap >= REAP_EVERY_S:
-                    await self.reap()
-                    last_reap = t
-                if t - last_prune >= PRUNE_EVERY_S:
-                    await self.prune()
-                    last_prune = t
-            except TasksqlError:
-                log.exception("housekeeping failed; retrying")
-            await asyncio.sleep(CHANGE_POLL_S)
-
     async def flush_next_fires(self) -> None:
-        """Write the next instants computed since the last flush, in one transaction."""
-        if not self._next_dirty:
-            return
-        dirty, self._next_dirty = self._next_dirty, {}
-        await self.catalog.set_task_runtime(
-            [
-                TaskRuntime(
-                    task_id=t,
-                    next_fire_at=at,
-                    clear_next_fire=at is None,
-                    guard=(rec.version, rec.resumed_on),
-                )
-                for t, (at, rec) in dirty.items()
-            ]
-        )
+        """Write the next instants computed since the last flush (see :mod:`housekeeping`)."""
+        await housekeeping.flush_next_fires(self)
 
     async def reap(self) -> int:
-        """Settle runs whose node died (no heartbeat within the lease, or its process is gone)."""
-        now = self.clock.now()
-        host = socket.gethostname()
-        dead: list[str] = []
-        for node in await self.catalog.list_nodes(now):
-            if node.node_id == self.node_id:
-                continue
-            silent = (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S
-            gone = node.host == host and not _pid_alive(node.pid)
-            if node.stopped_at is not None or silent or gone:
-                dead.append(node.node_id)
-        if not dead:
-            return 0
-        n = await self.catalog.settle_lost_runs(dead, now, "node stopped during run")
-        if n:
-            log.warning("settled %d run(s) left by stopped node(s) %s", n, ", ".join(dead))
-        return n
+        """Settle runs whose node died (see :func:`housekeeping.reap`)."""
+        return await housekeeping.reap(self)
 
     async def prune(self) -> int:
-        """Delete history older than the retention (global setting, per-task HISTORY_RETENTION)."""
-        now = self.clock.now()
-        default = now - timedelta(days=self.engine.settings.history_retention_days)
-        per_task = {
-            e.record.id: now - timedelta(milliseconds=e.task.history_retention_ms)
-            for e in self.entries.values()
-            if e.task.history_retention_ms is not None
-        }
-        return await self.catalog.prune_runs(default, per_task)
+        """Delete history older than the retention (see :func:`housekeeping.prune`)."""
+        return await housekeeping.prune(self)
 
 
 def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
@@ -791,13 +729,3 @@ def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
         b.resumed_on,
         b.suspend_reason,
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

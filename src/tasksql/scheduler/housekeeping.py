@@ -1,0 +1,111 @@
+"""The scheduler's housekeeping: heartbeats, change polling, lazily written next instants, the
+reaper (runs of dead nodes) and history pruning. Functions of a :class:`Scheduler`, run by its
+background loop (:func:`loop`) and callable directly (tests, shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from tasksql.errors import TasksqlError
+from tasksql.runs import TaskRuntime
+
+if TYPE_CHECKING:
+    from tasksql.scheduler.service import Scheduler
+
+log = logging.getLogger("tasksql.scheduler")
+
+HEARTBEAT_S = 2.0
+CHANGE_POLL_S = 0.5
+REAP_EVERY_S = 15.0
+NODE_LEASE_S = 30.0
+PRUNE_EVERY_S = 600.0
+
+
+async def loop(self: Scheduler) -> None:
+    """Until the scheduler stops: heartbeat, flush next instants, notice other processes' catalog
+    changes, reap dead nodes' runs and prune history, each at its own pace."""
+    last_beat = last_reap = last_prune = 0.0
+    event_loop = asyncio.get_running_loop()
+    while not self._stopping:
+        t = event_loop.time()
+        try:
+            if t - last_beat >= HEARTBEAT_S:
+                await self.catalog.heartbeat(self.node_id, self.clock.now())
+                last_beat = t
+            await flush_next_fires(self)
+            if await self.catalog.change_seq() != self._change_seq:
+                self.notify_change()
+            if t - last_reap >= REAP_EVERY_S:
+                await reap(self)
+                last_reap = t
+            if t - last_prune >= PRUNE_EVERY_S:
+                await prune(self)
+                last_prune = t
+        except TasksqlError:
+            log.exception("housekeeping failed; retrying")
+        await asyncio.sleep(CHANGE_POLL_S)
+
+
+async def flush_next_fires(self: Scheduler) -> None:
+    """Write the next instants computed since the last flush, in one transaction."""
+    if not self._next_dirty:
+        return
+    dirty, self._next_dirty = self._next_dirty, {}
+    await self.catalog.set_task_runtime(
+        [
+            TaskRuntime(
+                task_id=t,
+                next_fire_at=at,
+                clear_next_fire=at is None,
+                guard=(rec.version, rec.resumed_on),
+            )
+            for t, (at, rec) in dirty.items()
+        ]
+    )
+
+
+async def reap(self: Scheduler) -> int:
+    """Settle runs whose node died (no heartbeat within the lease, or its process is gone)."""
+    now = self.clock.now()
+    host = socket.gethostname()
+    dead: list[str] = []
+    for node in await self.catalog.list_nodes(now):
+        if node.node_id == self.node_id:
+            continue
+        silent = (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S
+        gone = node.host == host and not _pid_alive(node.pid)
+        if node.stopped_at is not None or silent or gone:
+            dead.append(node.node_id)
+    if not dead:
+        return 0
+    n = await self.catalog.settle_lost_runs(dead, now, "node stopped during run")
+    if n:
+        log.warning("settled %d run(s) left by stopped node(s) %s", n, ", ".join(dead))
+    return n
+
+
+async def prune(self: Scheduler) -> int:
+    """Delete history older than the retention (global setting, per-task HISTORY_RETENTION)."""
+    now = self.clock.now()
+    default = now - timedelta(days=self.engine.settings.history_retention_days)
+    per_task = {
+        e.record.id: now - timedelta(milliseconds=e.task.history_retention_ms)
+        for e in self.entries.values()
+        if e.task.history_retention_ms is not None
+    }
+    return await self.catalog.prune_runs(default, per_task)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
