@@ -20,6 +20,7 @@ from uuid import UUID
 
 from tasksql.engine.results import Result
 from tasksql.errors import ServerError, TasksqlError, error_from_dict
+from tasksql.procs import pid_alive
 
 SERVER_FILE = "server.json"
 API_PREFIX = "/api/v1"
@@ -127,16 +128,6 @@ class RemoteServer:
             return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def find_server(data_dir: str | Path) -> RemoteServer | None:
     """The server running on ``data_dir``, or None when there is none (or only a stale file)."""
     path = Path(data_dir) / SERVER_FILE
@@ -145,6 +136,6 @@ def find_server(data_dir: str | Path) -> RemoteServer | None:
         server = RemoteServer(str(info["url"]).rstrip("/"), int(info["pid"]), str(info.get("node_id", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if server.pid != os.getpid() and not _alive(server.pid):
+    if server.pid != os.getpid() and not pid_alive(server.pid):
         return None
     return server if server.healthy() else None

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tasksql.errors import TasksqlError
+from tasksql.procs import pid_alive
 from tasksql.runs import TaskRuntime
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ async def reap(self: Scheduler) -> int:
         if node.node_id == self.node_id:
             continue
         silent = (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S
-        gone = node.host == host and not _pid_alive(node.pid)
+        gone = node.host == host and not pid_alive(node.pid)
         if node.stopped_at is not None or silent or gone:
             dead.append(node.node_id)
     if not dead:
@@ -99,13 +99,3 @@ async def prune(self: Scheduler) -> int:
         if e.task.history_retention_ms is not None
     }
     return await self.catalog.prune_runs(default, per_task)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
