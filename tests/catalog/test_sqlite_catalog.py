@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from catalog_support import NOW, create, later, qname, task_def
 
 from tasksql.catalog import CATALOG_FILE, SQLiteCatalog, TaskUpdate, open_catalog
+from tasksql.catalog.sqlite_writer import WriterStats
 from tasksql.errors import CatalogError, ConfigError, NotSupportedError, ObjectExists, TasksqlError
-from tasksql.model import IntegrationDef, TaskState, WarehouseDef, WarehouseType, Webhook
+from tasksql.model import IntegrationDef, RunState, TaskState, WarehouseDef, WarehouseType, Webhook
+from tasksql.runs import NewRun, RunOutcome
 from tasksql.testing import FakeClock
 
 # --- open_catalog --------------------------------------------------------------------------------
@@ -177,31 +180,45 @@ async def test_a_task_survives_kill_9_right_after_create_returns(
 # --- group commit --------------------------------------------------------------------------------
 
 
-async def test_a_failing_job_does_not_roll_back_its_group(tmp_path: Path) -> None:
+async def _queued_behind_a_blocker(
+    catalog: SQLiteCatalog, names: list[str]
+) -> tuple[WriterStats, list[object]]:
+    """Create tasks ``names`` while the writer is busy, so that they form one group."""
+    entered, release = threading.Event(), threading.Event()
+
+    def block(conn: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait(60)
+
+    blocker = asyncio.ensure_future(catalog._write(block))
+    assert await asyncio.to_thread(entered.wait, 60)
+    before = catalog.writer_stats()
+    jobs = [asyncio.ensure_future(create(catalog, name)) for name in names]
+    while catalog.writer_stats().queued < len(jobs):
+        await asyncio.sleep(0.001)
+    release.set()
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    await blocker
+    return before, results
+
+
+async def test_jobs_waiting_together_commit_in_one_transaction(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+        before, results = await _queued_behind_a_blocker(catalog, ["a", "b", "c"])
+        after = catalog.writer_stats()
+        assert after.groups == before.groups + 1
+        assert after.jobs == before.jobs + 3
+        assert after.regroups == before.regroups
+        assert [await catalog.get_task(qname(n)) for n in "abc"] == results
+
+
+async def test_a_failing_job_fails_alone_and_the_rest_of_its_group_commits(tmp_path: Path) -> None:
     async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
         await create(catalog, "taken")
-        entered, release = threading.Event(), threading.Event()
-
-        def block(conn: sqlite3.Connection) -> None:
-            entered.set()
-            release.wait(60)
-
-        blocker = asyncio.ensure_future(catalog._write(block))
-        assert await asyncio.to_thread(entered.wait, 60)
-        before = catalog.writer_stats()
-        jobs = [
-            asyncio.ensure_future(create(catalog, "a")),
-            asyncio.ensure_future(create(catalog, "taken")),
-            asyncio.ensure_future(create(catalog, "c")),
-        ]
-        while catalog.writer_stats().queued < len(jobs):
-            await asyncio.sleep(0.001)
-        release.set()
-        a, taken, c = await asyncio.gather(*jobs, return_exceptions=True)
-        await blocker
+        before, (a, taken, c) = await _queued_behind_a_blocker(catalog, ["a", "taken", "c"])
 
         after = catalog.writer_stats()
-        assert after.groups == before.groups + 1  # the three jobs ran in one transaction
+        assert after.regroups == before.regroups + 1  # undone, then one transaction per job
         assert after.jobs == before.jobs + 3
         assert after.failed_jobs == before.failed_jobs + 1
         assert isinstance(taken, ObjectExists)
@@ -362,3 +379,97 @@ async def test_a_cancelled_write_that_has_not_started_is_skipped(tmp_path: Path)
             await queued
         await create(catalog, "later")  # a barrier: the cancelled job's turn has passed
         assert await catalog.get_task(qname("never")) is None
+
+
+# --- lazy jobs (a run's final outcome waits briefly for company) ----------------------------------
+
+
+def _record(log: list[str], name: str) -> Callable[[sqlite3.Connection], str]:
+    def job(conn: sqlite3.Connection) -> str:
+        conn.execute("SELECT 1")
+        log.append(name)
+        return name
+
+    return job
+
+
+async def test_a_lazy_job_waits_for_the_next_write_and_shares_its_transaction(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
+        ran: list[str] = []
+        before = catalog.writer_stats()
+        lazy = asyncio.ensure_future(catalog._write(_record(ran, "lazy"), lazy=True))
+        await asyncio.sleep(0.2)
+        assert not lazy.done() and ran == []  # held: nothing else was written
+        assert await catalog._write(_record(ran, "urgent")) == "urgent"
+        assert await lazy == "lazy"
+        assert ran == ["lazy", "urgent"]  # submission order
+        after = catalog.writer_stats()
+        assert (after.groups, after.jobs) == (before.groups + 1, before.jobs + 2)
+
+
+async def test_a_lazy_job_alone_is_committed_when_the_linger_runs_out(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=0.05) as catalog:
+        ran: list[str] = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        assert await catalog._write(_record(ran, "alone"), lazy=True) == "alone"
+        assert loop.time() - start >= 0.045
+        assert ran == ["alone"]
+
+
+async def test_durable_and_changing_jobs_are_never_held(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
+        ran: list[str] = []
+        await asyncio.wait_for(catalog._write(_record(ran, "durable"), durable=True, lazy=True), 10)
+        await asyncio.wait_for(catalog._write(_record(ran, "changes"), changes=True, lazy=True), 10)
+        assert ran == ["durable", "changes"]
+
+
+async def test_held_jobs_are_committed_when_the_catalog_closes(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    catalog = SQLiteCatalog(path, settle_linger=60.0)
+    await catalog.open()
+
+    def put(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO settings (key, value) VALUES ('held', 'yes')")
+
+    pending = asyncio.ensure_future(catalog._write(put, lazy=True))
+    await asyncio.sleep(0.05)
+    assert not pending.done()
+    await catalog.close()
+    await pending
+    async with SQLiteCatalog(path) as again:
+        assert await again.get_setting("held") == "yes"
+
+
+async def test_only_a_final_run_outcome_is_lazy(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
+        record = await create(catalog, "t")
+        [run] = await catalog.fire(
+            [
+                NewRun(
+                    task_id=record.id,
+                    task_version=record.version,
+                    name="t",
+                    database_name="tasksql",
+                    schema_name="public",
+                    scheduled_time=NOW,
+                    state=RunState.SCHEDULED,
+                )
+            ],
+            [],
+        )
+        assert run is not None
+        # SCHEDULED -> EXECUTING: something is about to start on it, so it is written at once
+        start = RunOutcome(run_id=run.run_id, state=RunState.EXECUTING, query_start_time=later(1))
+        assert await asyncio.wait_for(catalog.finish_run(start, None), 10)
+        done = RunOutcome(
+            run_id=run.run_id, state=RunState.SUCCEEDED, query_start_time=later(1), completed_time=later(2)
+        )
+        settled = asyncio.ensure_future(catalog.finish_run(done, None))
+        await asyncio.sleep(0.2)
+        assert not settled.done()
+        await create(catalog, "other")  # the next write takes it along
+        assert await settled
+        [stored] = await catalog.list_runs(task_id=record.id)
+        assert stored.state is RunState.SUCCEEDED

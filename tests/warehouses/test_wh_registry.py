@@ -98,6 +98,38 @@ async def test_sqlite_warehouses_by_absolute_and_relative_url(
     assert (tmp_path / "rel.db").exists()
 
 
+async def test_sqlite_url_option_synchronous_applies_to_every_connection(
+    registry: WarehouseRegistry, tmp_path: Path
+) -> None:
+    default = await registry.get(WarehouseDef(name="d", type=WarehouseType.SQLITE, url="sqlite:d.db"))
+    relaxed = await registry.get(
+        WarehouseDef(name="n", type=WarehouseType.SQLITE, url="sqlite:n.db?synchronous=NORMAL")
+    )
+    assert isinstance(relaxed, SQLiteWarehouse) and relaxed.path == tmp_path / "n.db"
+    assert (await default.execute("PRAGMA synchronous")).rows == [(2,)]  # SQLite's FULL
+    # several connections at once: each one of them is set
+    results = await asyncio.gather(*(relaxed.execute("PRAGMA synchronous") for _ in range(6)))
+    assert {r.rows[0][0] for r in results} == {1}  # NORMAL
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "message"),
+    [
+        (WarehouseType.SQLITE, "sqlite:x.db?synchronus=normal", "unknown URL option 'synchronus'"),
+        (WarehouseType.SQLITE, "sqlite:x.db?synchronous=sometimes", "expected one of extra, full"),
+        (WarehouseType.SQLITE, "sqlite:x.db?synchronous=off&synchronous=full", "given twice"),
+        (WarehouseType.DUCKDB, "duckdb:x.duckdb?threads=4", "unknown URL option 'threads' (known: none)"),
+    ],
+)
+async def test_bad_url_options_are_refused(
+    registry: WarehouseRegistry, tmp_path: Path, kind: WarehouseType, url: str, message: str
+) -> None:
+    with pytest.raises(WarehouseError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        await registry.get(WarehouseDef(name="x", type=kind, url=url))
+    assert info.value.code == "INVALID_URL"
+    assert not (tmp_path / "x.db").exists() and not (tmp_path / "x.duckdb").exists()
+
+
 async def test_a_duckdb_url_is_a_separate_database(registry: WarehouseRegistry, tmp_path: Path) -> None:
     default = await registry.get(WarehouseDef(name="default"))
     other = await registry.get(WarehouseDef(name="other", url="duckdb:other.duckdb"))

@@ -391,7 +391,9 @@ class Catalog(ABC):
         changing no run and queueing nothing, when the run was already settled (a settled run is
         final, and its notifications were queued when it was settled). A runtime change that
         suspends the task advances the change sequence. Queued messages wake
-        :meth:`wait_for_notifications` once committed.
+        :meth:`wait_for_notifications` once committed. A final outcome with nothing else to do
+        may be committed a few milliseconds late, together with the next write (an implementation
+        says how long); it returns once committed.
         """
 
     @abstractmethod

@@ -90,7 +90,7 @@ from tasksql.catalog.rows import (
 from tasksql.catalog.sqlite_connect import DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_TIMEOUT
 from tasksql.catalog.sqlite_reader import SQLiteReader
 from tasksql.catalog.sqlite_schema import apply_schema
-from tasksql.catalog.sqlite_writer import DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
+from tasksql.catalog.sqlite_writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
 from tasksql.errors import CatalogError, ConcurrentModification, ObjectExists, TaskNotFound
 from tasksql.model import (
@@ -136,6 +136,8 @@ class SQLiteCatalog(Catalog):
     :param busy_timeout: seconds a statement waits for a lock held by another process.
     :param busy_retries: further attempts after a statement still found the file locked.
     :param max_group: most write jobs committed in one transaction.
+    :param settle_linger: longest a run's final outcome waits to share a transaction with the
+        next write (seconds; see :mod:`.sqlite_writer`).
     :param read_threads: reader threads (each with its own connection).
     """
 
@@ -148,6 +150,7 @@ class SQLiteCatalog(Catalog):
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         busy_retries: int = DEFAULT_BUSY_RETRIES,
         max_group: int = DEFAULT_MAX_GROUP,
+        settle_linger: float = DEFAULT_LINGER,
         read_threads: int = 1,
     ) -> None:
         self._path = os.fspath(path)
@@ -156,6 +159,7 @@ class SQLiteCatalog(Catalog):
         self._busy_timeout = busy_timeout
         self._busy_retries = busy_retries
         self._max_group = max_group
+        self._settle_linger = settle_linger
         self._read_threads = read_threads
         self._writer: SQLiteWriter | None = None
         self._reader: SQLiteReader | None = None
@@ -181,6 +185,7 @@ class SQLiteCatalog(Catalog):
             busy_timeout=self._busy_timeout,
             busy_retries=self._busy_retries,
             max_group=self._max_group,
+            linger=self._settle_linger,
         )
         await writer.start()
         now = db_time(self._clock.now())
@@ -216,16 +221,22 @@ class SQLiteCatalog(Catalog):
     # --- the two ways to the database ------------------------------------------------------------
 
     async def _write(
-        self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = False, changes: bool = False
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        durable: bool = False,
+        changes: bool = False,
+        lazy: bool = False,
     ) -> T:
         """Run ``fn(conn)`` in the writer thread, in a group transaction; return once committed.
 
         ``durable``: commit with ``synchronous=FULL`` (survives power loss). ``changes``: advance
-        the change sequence in the same transaction (definition changes only).
+        the change sequence in the same transaction (definition changes only). ``lazy``: the
+        commit may wait a little for other writes to share it (a run's final outcome).
         """
         if self._writer is None:
             raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return await self._writer.submit(fn, durable=durable, changes=changes)
+        return await self._writer.submit(fn, durable=durable, changes=changes, lazy=lazy)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` on a read-only connection in a reader thread."""
@@ -486,7 +497,9 @@ class SQLiteCatalog(Catalog):
                 outbox_db.enqueue(conn, items)
             return settled
 
-        settled = await self._write(settle, durable=suspends, changes=suspends)
+        # A final outcome starts nothing: it may share the next write's transaction.
+        lazy = outcome.state.terminal and not items
+        settled = await self._write(settle, durable=suspends, changes=suspends, lazy=lazy)
         if settled and items:
             self._queued()
         return settled

@@ -1,24 +1,31 @@
 """The SQLite catalog's writer thread: one connection, a queue of jobs, group commit.
 
 A *job* is a function ``fn(conn) -> T`` that reads and writes through the given
-``sqlite3.Connection`` and neither begins nor ends transactions. :meth:`SQLiteWriter.submit` puts it
-on a queue and returns an asyncio future for its result.
+``sqlite3.Connection``, neither begins nor ends transactions, and has no effect outside the
+connection (it may be run a second time, see below). :meth:`SQLiteWriter.submit` puts it on a queue
+and returns an asyncio future for its result.
 
-The thread takes every job that is waiting (up to ``max_group``) and runs them as ONE group:
+The thread takes every job that is waiting (up to about ``max_group``) and runs them as ONE group:
 
 1. ``PRAGMA synchronous = FULL`` if any job of the group is durable, else ``NORMAL`` (the pragma
    cannot change inside a transaction, so it is set before it);
 2. ``BEGIN IMMEDIATE`` (retried while another process holds the write lock);
-3. for each job: ``SAVEPOINT``, ``fn(conn)``, and if the job declared ``changes`` the change
-   sequence bump, then ``RELEASE``; when ``fn`` raises, ``ROLLBACK TO`` undoes that job alone and
-   the exception becomes the job's outcome;
-4. ``COMMIT``; only then are the futures resolved, with one ``call_soon_threadsafe`` per group and
-   event loop, and the change callback is told the new change sequence.
+3. each job's ``fn(conn)``, and if the job declared ``changes`` the change sequence bump;
+4. ``COMMIT``; only then are the futures resolved, with one call into each event loop per group
+   (:mod:`tasksql.threadcalls`), and the change callback is told the new change sequence.
 
-So a job's future resolves only after its effect is committed, a failing job never undoes the
-others, and the cost of a commit (and of its fsync, when durable) is shared by the whole group. If
-SQLite itself aborts the transaction (I/O error, disk full) or the COMMIT fails, every job of the
-group fails with that error: none of them was committed.
+If any job raises (or SQLite aborts the transaction, or the COMMIT fails), the group is rolled back
+and each of its jobs runs again in a transaction of its own: the failing job fails alone and the
+others commit. Failures are rare (a name already taken, a lost race), so the common path pays no
+savepoint per job. A job's future resolves only after its effect is committed, and the cost of a
+commit (and of its fsync, when durable) is shared by the whole group.
+
+A job submitted with ``lazy=True`` (a run's outcome: nothing waits on it to start) is held on the
+event loop's side for up to ``linger`` seconds: it goes to the thread together with the next job
+that is not lazy (the next fire, typically), or when the linger runs out or ``max_group`` lazy
+jobs are held. So under load a run's outcome costs neither a transaction nor a wake-up of the
+thread of its own; when idle its commit comes at most ``linger`` late. Jobs always run in the
+order they were submitted.
 """
 
 from __future__ import annotations
@@ -33,14 +40,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tasksql import threadcalls
 from tasksql.catalog.sqlite_connect import connect, retry_busy
 from tasksql.catalog.sqlite_errors import translate
 from tasksql.errors import CatalogError
 
 T = TypeVar("T")
 
-#: Most jobs committed in one transaction; bounds the time a group holds the write lock.
+#: Jobs after which a group is closed (a group can exceed it by the jobs sent together with its
+#: last one); bounds the time a group holds the write lock.
 DEFAULT_MAX_GROUP = 256
+
+#: Longest a lazy job waits for company (seconds).
+DEFAULT_LINGER = 0.005
 
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
@@ -48,13 +60,18 @@ _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WriterStats:
     """Counters of a writer since it started: ``groups`` committed (or failed) transactions,
-    ``jobs`` run, ``failed_jobs`` among them, ``busy_retries`` of BEGIN, ``queued`` jobs waiting now."""
+    ``jobs`` run, ``failed_jobs`` among them, ``regroups`` (groups redone one job at a time after
+    a failure), ``busy_retries`` of BEGIN; and now: ``queued``
+    sendings waiting for the thread (a job, with the lazy jobs held until it came), ``held``
+    lazy jobs not sent yet."""
 
     groups: int
     jobs: int
     failed_jobs: int
+    regroups: int
     busy_retries: int
     queued: int
+    held: int = 0
 
 
 class _Job:
@@ -71,14 +88,6 @@ class _Job:
         self.future = future
         self.durable = durable
         self.changes = changes
-
-
-class _TransactionLost(Exception):
-    """SQLite rolled the whole transaction back on its own while a job ran."""
-
-    def __init__(self, error: CatalogError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 _STOP = object()
@@ -103,19 +112,23 @@ class SQLiteWriter:
         busy_timeout: float,
         busy_retries: int,
         max_group: int = DEFAULT_MAX_GROUP,
+        linger: float = DEFAULT_LINGER,
     ) -> None:
         self._path = path
+        self._linger = linger
         self._change_sql = change_sql
         self._on_change = on_change
         self._busy_timeout = busy_timeout
         self._busy_retries = busy_retries
         self._max_group = max_group
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | object] = queue.SimpleQueue()
+        self._held: list[_Job] = []  # lazy jobs not sent yet (see the module documentation)
+        self._held_lock = threading.Lock()
         self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepting = False
         self._sync = "NORMAL"
-        self._groups = self._jobs = self._failed = self._retries = 0
+        self._groups = self._jobs = self._failed = self._retries = self._regroups = 0
 
     # --- called on the event loop ----------------------------------------------------------------
 
@@ -134,13 +147,19 @@ class SQLiteWriter:
         self._accepting = True
 
     def submit(
-        self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = False, changes: bool = False
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        durable: bool = False,
+        changes: bool = False,
+        lazy: bool = False,
     ) -> asyncio.Future[T]:
         """Queue ``fn`` and return a future for its result, resolved after the commit.
 
         ``durable``: commit this job's group with ``synchronous = FULL``. ``changes``: advance the
-        change sequence in the job's savepoint. Cancelling the future before the job starts skips
-        it; once started, the job commits or fails with its group.
+        change sequence in the job's savepoint. ``lazy``: the commit may wait up to ``linger``
+        seconds for other jobs (ignored for durable and changing jobs). Cancelling the future
+        before the job starts skips it; once started, the job commits or fails with its group.
 
         :raises CatalogError: (code ``CATALOG_CLOSED``) the writer is stopped.
         """
@@ -148,13 +167,35 @@ class SQLiteWriter:
             raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, durable, changes))
+        job = _Job(fn, future, durable, changes)
+        if lazy and not (durable or changes) and self._linger > 0:
+            with self._held_lock:
+                self._held.append(job)
+                count = len(self._held)
+            if count >= self._max_group:
+                self._send_held()
+            elif count == 1:
+                # A timer per holding window; one left over from a window that ended early only
+                # sends the next window's jobs sooner.
+                loop.call_later(self._linger, self._send_held)
+            return future
+        with self._held_lock:
+            jobs, self._held = self._held, []
+        jobs.append(job)
+        self._queue.put(jobs)
         return future
+
+    def _send_held(self) -> None:
+        with self._held_lock:
+            jobs, self._held = self._held, []
+        if jobs:
+            self._queue.put(jobs)
 
     async def stop(self) -> None:
         """Run the jobs already queued, then close the connection and end the thread. Idempotent."""
         if self._accepting:
             self._accepting = False
+            self._send_held()
             self._queue.put(_STOP)
         if self._loop is not None:
             await asyncio.wrap_future(self._stopped)
@@ -164,8 +205,10 @@ class SQLiteWriter:
             groups=self._groups,
             jobs=self._jobs,
             failed_jobs=self._failed,
+            regroups=self._regroups,
             busy_retries=self._retries,
             queued=self._queue.qsize(),
+            held=len(self._held),
         )
 
     # --- the writer thread -----------------------------------------------------------------------
@@ -197,8 +240,8 @@ class SQLiteWriter:
                 if item is _STOP:
                     stop = True
                     break
-                assert isinstance(item, _Job)
-                batch.append(item)
+                assert isinstance(item, list)
+                batch.extend(item)
                 if len(batch) >= self._max_group:
                     break
                 try:
@@ -221,38 +264,47 @@ class SQLiteWriter:
         jobs = [job for job in batch if not job.future.cancelled()]
         if not jobs:
             return
+        if len(jobs) == 1:
+            self._run_alone(conn, jobs[0])
+            return
         self._groups += 1
-        self._jobs += len(jobs)
         try:
             self._begin(conn, durable=any(job.durable for job in jobs))
         except CatalogError as exc:
             self._settle([(job.future, None, exc) for job in jobs], None)
             return
-        if len(jobs) == 1:
-            self._run_alone(conn, jobs[0])
-            return
         outcomes: list[_Outcome] = []
         seq: int | None = None
         try:
             for job in jobs:
-                result, error, job_seq = self._run_job(conn, job)
-                outcomes.append((job.future, result, error))
-                seq = job_seq if job_seq is not None else seq
+                outcomes.append((job.future, job.fn(conn), None))
+                if job.changes:
+                    seq = self._bump(conn)
             conn.execute("COMMIT")
-        except (_TransactionLost, sqlite3.Error) as exc:
-            error = exc.error if isinstance(exc, _TransactionLost) else translate(exc, "committing")
+        except BaseException:  # any failure: the group is redone one job at a time
+            # One job failed (or SQLite aborted the transaction): undo the group and give every
+            # job a transaction of its own, so that only the failing one fails. Jobs have no
+            # effect outside the connection, so running one again is safe.
             self._rollback(conn)
-            self._settle([(job.future, None, error) for job in jobs], None)
+            self._regroups += 1
+            for job in jobs:
+                self._run_alone(conn, job)
             return
+        self._jobs += len(jobs)
         self._settle(outcomes, seq)
 
     def _run_alone(self, conn: sqlite3.Connection, job: _Job) -> None:
-        """A group of one job needs no savepoint: its failure rolls back the whole transaction, which
-        holds nothing else. (The common case when the catalog is not busy; two statements saved.)"""
+        """One job in its own transaction: its failure rolls back nothing else."""
+        self._groups += 1
+        self._jobs += 1
+        try:
+            self._begin(conn, durable=job.durable)
+        except CatalogError as exc:
+            self._settle([(job.future, None, exc)], None)
+            return
         try:
             result = job.fn(conn)
-            # fetchall: a RETURNING statement must finish before the transaction commits.
-            seq = conn.execute(self._change_sql).fetchall()[0][0] if job.changes else None
+            seq = self._bump(conn) if job.changes else None
             conn.execute("COMMIT")
         except BaseException as exc:
             self._failed += 1
@@ -261,6 +313,10 @@ class SQLiteWriter:
             self._settle([(job.future, None, error)], None)
             return
         self._settle([(job.future, result, None)], seq)
+
+    def _bump(self, conn: sqlite3.Connection) -> int:
+        # fetchall: a RETURNING statement must finish before the transaction commits.
+        return int(conn.execute(self._change_sql).fetchall()[0][0])
 
     def _begin(self, conn: sqlite3.Connection, *, durable: bool) -> None:
         # Durable groups fsync the WAL at COMMIT (synchronous=FULL); others only write it, which
@@ -280,47 +336,6 @@ class SQLiteWriter:
     def _count_retry(self) -> None:
         self._retries += 1
 
-    def _run_job(self, conn: sqlite3.Connection, job: _Job) -> tuple[Any, BaseException | None, int | None]:
-        """Run one job in its own savepoint: (result, None, seq) or (None, error, None).
-
-        :raises _TransactionLost: SQLite aborted the whole transaction, not only this job.
-        """
-        try:
-            conn.execute("SAVEPOINT tasksql_job")
-        except sqlite3.Error as exc:
-            raise _TransactionLost(translate(exc, "starting a catalog write")) from None
-        try:
-            result = job.fn(conn)
-            # fetchall: a RETURNING statement must finish before its savepoint is released.
-            seq = conn.execute(self._change_sql).fetchall()[0][0] if job.changes else None
-        except BaseException as exc:
-            self._failed += 1
-            error = translate(exc, "writing to the catalog") if isinstance(exc, sqlite3.Error) else exc
-            if not self._undo_job(conn):
-                lost = (
-                    error
-                    if isinstance(error, CatalogError)
-                    else CatalogError(f"the catalog write failed: {error}")
-                )
-                raise _TransactionLost(lost) from None
-            return None, error, None
-        conn.execute("RELEASE tasksql_job")
-        return result, None, seq
-
-    @staticmethod
-    def _undo_job(conn: sqlite3.Connection) -> bool:
-        """Roll back the current job's savepoint; False when the whole transaction is gone.
-
-        SQLite rolls a transaction back by itself after some errors (disk full, I/O error, ...);
-        then the jobs before this one are undone too and the group must fail as a whole.
-        """
-        try:
-            conn.execute("ROLLBACK TO tasksql_job")
-            conn.execute("RELEASE tasksql_job")
-        except sqlite3.Error:
-            return False
-        return conn.in_transaction
-
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
@@ -333,12 +348,9 @@ class SQLiteWriter:
         for outcome in outcomes:
             by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
         for loop, items in by_loop.items():
-            # RuntimeError: that loop is closed, so nobody is waiting any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, items)
+            threadcalls.call_soon(loop, _resolve, items)  # a closed loop: nobody is waiting any more
         if seq is not None and self._loop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._on_change, seq)
+            threadcalls.call_soon(self._loop, self._on_change, seq)
 
 
 def _resolve(items: list[_Outcome]) -> None:

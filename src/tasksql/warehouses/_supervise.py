@@ -22,6 +22,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from tasksql import threadcalls
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, TasksqlError, WarehouseError
 from tasksql.warehouses._sqltext import SQLSTATE_CANCELED
 from tasksql.warehouses._workers import Job, WorkerPool
@@ -150,8 +151,9 @@ async def supervise(
     ``what`` names the work in error messages (``"statement in warehouse w"``).
 
     One future per call, the *race*, is resolved by whichever comes first: the job's end (one
-    ``call_soon_threadsafe`` from the worker), the deadline, the token or the warehouse closing.
-    This keeps the common path (the job ends in time) to one thread hop back to the loop.
+    call from the worker, batched by :mod:`tasksql.threadcalls`), the deadline, the token or the
+    warehouse closing. This keeps the common path (the job ends in time) to one thread hop back
+    to the loop.
 
     :raises QueryTimeout, QueryCancelled: the deadline passed / the token was cancelled; the job
         was interrupted (and abandoned if it did not return within ``grace``).
@@ -278,8 +280,7 @@ def _release(slots: Slots, stop: Interrupter) -> None:
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> None:
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-        loop.call_soon_threadsafe(fn, *args)
+    threadcalls.call_soon(loop, fn, *args)  # a closed loop drops it: nobody is waiting any more
 
 
 async def _stop(

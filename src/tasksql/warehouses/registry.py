@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tasksql.errors import NotSupportedError, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
-from tasksql.warehouses._files import file_path
+from tasksql.warehouses._files import file_path, url_options
 from tasksql.warehouses.base import Warehouse, redact_url
 from tasksql.warehouses.duckdb import DUCKDB_FILE, DuckDBDatabase
 
@@ -98,6 +98,7 @@ class WarehouseRegistry:
     def _duckdb_for(self, d: WarehouseDef) -> DuckDBDatabase:
         if d.url is None:
             return self._default_db
+        url_options(d.url, {})  # none yet: a typo must not be ignored
         path = file_path(d.url, "duckdb", self.data_dir).resolve()
         if path == self._default_db.path or path == (self.data_dir / DUCKDB_FILE).resolve():
             return self._default_db
@@ -121,12 +122,16 @@ def _duckdb(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
 
 
 def _sqlite(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
-    from tasksql.warehouses.sqlite import SQLiteWarehouse
+    from tasksql.warehouses.sqlite import SQLITE_URL_OPTIONS, SQLiteWarehouse
 
     if not d.url:
         raise WarehouseError(f"warehouse {d.name}: TYPE = sqlite needs a URL (sqlite:///path/file.db)")
+    options = url_options(d.url, SQLITE_URL_OPTIONS)
     return SQLiteWarehouse(
-        d.name, file_path(d.url, "sqlite", reg.data_dir), max_concurrency=d.max_concurrency
+        d.name,
+        file_path(d.url, "sqlite", reg.data_dir),
+        max_concurrency=d.max_concurrency,
+        synchronous=options.get("synchronous"),
     )
 
 

@@ -2,7 +2,9 @@
 
 Each job uses one connection in a worker thread; up to ``max_concurrency`` idle connections are
 kept for the next jobs. The file is switched to WAL mode (readers never block the writer) and
-connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. Transactional bodies start with
+connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. The URL option ``?synchronous=normal``
+(or ``off``, ``full``, ``extra``) sets ``PRAGMA synchronous`` on every connection; without it SQLite's
+default (``FULL``: an fsync at every commit) stays. Transactional bodies start with
 ``BEGIN IMMEDIATE``: they take the write lock up front, so two bodies cannot deadlock upgrading a
 read lock. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
 applied as PRAGMAs on a connection that is closed after the run; extra relations are TEMP tables.
@@ -33,6 +35,13 @@ if TYPE_CHECKING:
 
 #: Seconds a statement waits for a lock held by another connection or process.
 BUSY_TIMEOUT = 5.0
+
+#: Options a ``sqlite:`` warehouse URL accepts (``sqlite:///f.db?synchronous=normal``).
+SQLITE_URL_OPTIONS: dict[str, frozenset[str]] = {
+    "synchronous": frozenset({"off", "normal", "full", "extra"}),
+}
+#: The PRAGMA value for each accepted option value (a closed set: never text from the user).
+SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTRA"}
 
 # sqlite3 extended error names -> SQLSTATE (prefix match, most specific first).
 _BY_NAME: tuple[tuple[str, str], ...] = (
@@ -87,11 +96,13 @@ def _failed(exc: sqlite3.Error, sql: str = "") -> QueryFailed:
 class _SQLiteSession(Session):
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str | None = None) -> None:
         try:
             self._con = sqlite3.connect(
                 str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
+            if synchronous is not None:
+                self._con.execute(f"PRAGMA synchronous = {SYNCHRONOUS[synchronous]}")
         except sqlite3.Error as exc:
             raise WarehouseError(f"cannot open SQLite database {path}: {exc}") from None
         self._in_txn = False
@@ -187,10 +198,23 @@ class SQLiteWarehouse(ThreadedWarehouse):
     type = WarehouseType.SQLITE
     dialect = "sqlite"
 
-    def __init__(self, name: str, path: Path, *, max_concurrency: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        *,
+        max_concurrency: int | None = None,
+        synchronous: str | None = None,
+    ) -> None:
         super().__init__(name, max_concurrency or DEFAULT_MAX_CONCURRENCY)
+        if synchronous is not None and synchronous not in SYNCHRONOUS:
+            raise WarehouseError(f"warehouse {name}: synchronous must be one of {', '.join(SYNCHRONOUS)}")
         self.path = Path(path)
-        self._sessions = IdlePool(lambda: _SQLiteSession(self.path), keep=self.max_concurrency)
+        self.synchronous = synchronous
+        self._sessions = IdlePool(self._session, keep=self.max_concurrency)
+
+    def _session(self) -> _SQLiteSession:
+        return _SQLiteSession(self.path, self.synchronous)
 
     async def _open_backend(self) -> None:
         if not self.path.parent.is_dir():
@@ -198,7 +222,7 @@ class SQLiteWarehouse(ThreadedWarehouse):
         await asyncio.to_thread(self._first_connection)
 
     def _first_connection(self) -> None:
-        session = _SQLiteSession(self.path)
+        session = self._session()
         try:
             rs = session.run("PRAGMA journal_mode = WAL")
         except QueryFailed as exc:
