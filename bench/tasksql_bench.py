@@ -22,6 +22,7 @@ from typing import Any
 
 from stats import Lag, rss_mb
 
+from tasksql import runtime
 from tasksql.catalog.base import TaskUpdate
 from tasksql.engine import Engine
 from tasksql.errors import QueryTimeout
@@ -37,7 +38,6 @@ from tasksql.model import (
 from tasksql.scheduler.service import Scheduler
 from tasksql.settings import Settings
 
-MAXC = int(__import__("os").environ.get("MAXC", "64"))
 LOG_TABLE = "CREATE TABLE bench_log (task_id INTEGER, scheduled TIMESTAMPTZ, started TIMESTAMPTZ)"
 
 
@@ -55,14 +55,24 @@ def body(i: int, warehouse: str = "duckdb") -> str:
 
 @asynccontextmanager
 async def engine(data_dir: Path | None = None, **settings: Any) -> AsyncIterator[Engine]:
+    """An engine in this process, with the interpreter settings ``tasksql serve`` applies."""
     logging.getLogger("tasksql").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="tasksql-bench-") as tmp:
         eng = Engine(Settings.load(data_dir=data_dir or Path(tmp) / "data", **settings))
+        runtime.tune_interpreter(eng.settings)
         await eng.open()
         try:
             yield eng
         finally:
             await eng.close()
+            runtime.unfreeze()
+
+
+async def start_scheduler(eng: Engine) -> Scheduler:
+    """Start the scheduler as ``tasksql serve`` does (then freeze the start-up heap)."""
+    scheduler = await eng.start_scheduler()
+    runtime.freeze_startup_heap(eng.settings)
+    return scheduler
 
 
 async def register(
@@ -130,7 +140,7 @@ async def periodic(
 
     ``warehouse``: ``duckdb`` (the embedded default) or ``sqlite`` (a SQLite file warehouse: its
     per-statement cost is far lower, so it shows what the scheduler itself sustains)."""
-    async with engine(default_max_concurrency=MAXC) as eng:
+    async with engine(default_max_concurrency=64) as eng:
         lite = eng.data_dir / "bench.sqlite"
         if warehouse == "sqlite":
             # synchronous=normal: no fsync per commit, like the peers' servers (fsync off,
@@ -146,7 +156,7 @@ async def periodic(
         ids = await register(eng, n, interval_ms, warehouse=warehouse)
         base = datetime.now(UTC) + timedelta(seconds=1)
         await start_with_phases(eng, ids, base, 0 if burst else interval_ms, interval_ms)
-        scheduler = await eng.start_scheduler()
+        scheduler = await start_scheduler(eng)
         window_start = base + timedelta(seconds=warmup)
         window_end = window_start + timedelta(seconds=seconds)
         await asyncio.sleep((window_end - datetime.now(UTC)).total_seconds() + 1.0)
@@ -296,14 +306,14 @@ async def graphs(repeats: int = 5) -> dict[str, Any]:
         ],
     }
     for shape, statements in shapes.items():
-        async with engine(default_max_concurrency=MAXC) as eng:
+        async with engine(default_max_concurrency=64) as eng:
             await eng.execute(LOG_TABLE)
             await eng.execute(
                 "CREATE TASK c0 SCHEDULE = '1 HOURS' AS INSERT INTO bench_log SELECT 0, now(), now()"
             )
             await eng.execute(";\n".join(statements))
             await eng.execute("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('c0')")
-            scheduler = await eng.start_scheduler()
+            scheduler = await start_scheduler(eng)
             for _ in range(repeats):
                 run = await scheduler.execute_now(
                     await eng.catalog.get_task(QualifiedName("c0", "public", "tasksql"))

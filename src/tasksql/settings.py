@@ -71,6 +71,20 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("log_level", "INFO", "TASKSQL_LOG_LEVEL", "logging level of the server"),
+    Setting(
+        "switch_interval_us",
+        200,
+        "TASKSQL_SWITCH_INTERVAL_US",
+        "server: microseconds a thread may keep Python's interpreter lock while another waits for it",
+        int,
+    ),
+    Setting(
+        "gc_tuning",
+        True,
+        "TASKSQL_GC_TUNING",
+        "server: freeze what is loaded at start-up and collect young objects less often",
+        _bool,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -91,6 +105,8 @@ class Settings:
     history_retention_days: float = 7.0
     default_max_concurrency: int = 8
     log_level: str = "INFO"
+    switch_interval_us: int = 200
+    gc_tuning: bool = True
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

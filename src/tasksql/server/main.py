@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tasksql import __version__
+from tasksql import __version__, runtime
 from tasksql.client import SERVER_FILE, find_server
 from tasksql.engine import Engine
 from tasksql.errors import ConfigError, TasksqlError
@@ -112,7 +112,9 @@ async def _serve(settings: Settings, demo: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runtime.tune_interpreter(settings)  # this process is the server's own: see tasksql.runtime
     await server.start(demo=demo)
+    runtime.freeze_startup_heap(settings)
     log.info(
         "tasksql %s serving %s at %s (node %s)",
         __version__,
@@ -129,6 +131,7 @@ async def _serve(settings: Settings, demo: bool) -> int:
     finally:
         log.info("stopping: in-flight runs get %.0f s", settings.grace_period_s)
         await server.stop()
+        runtime.unfreeze()
     log.info("stopped")
     return 0
 
