@@ -72,6 +72,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("log_level", "INFO", "TASKSQL_LOG_LEVEL", "logging level of the server"),
     Setting(
+        "claim_ahead_s",
+        60.0,
+        "TASKSQL_CLAIM_AHEAD",
+        "a task's next instant is claimed (a SCHEDULED run row) when it fires, if at most this many"
+        " seconds ahead; 0 = never",
+        float,
+    ),
+    Setting(
         "switch_interval_us",
         200,
         "TASKSQL_SWITCH_INTERVAL_US",
@@ -105,6 +113,7 @@ class Settings:
     history_retention_days: float = 7.0
     default_max_concurrency: int = 8
     log_level: str = "INFO"
+    claim_ahead_s: float = 60.0
     switch_interval_us: int = 200
     gc_tuning: bool = True
 

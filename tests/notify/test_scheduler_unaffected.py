@@ -24,7 +24,7 @@ async def completed_runs(engine: Engine) -> list[tuple[object, str, str | None]]
     result = (
         await engine.execute(
             "SELECT scheduled_time, state, error_code FROM task_history(task_name => 'tick', result_limit => 1000) "
-            "WHERE state <> 'EXECUTING' ORDER BY scheduled_time"
+            "WHERE state NOT IN ('EXECUTING', 'SCHEDULED') ORDER BY scheduled_time"
         )
     )[-1]
     return [(r[0], r[1], r[2]) for r in result.rows]

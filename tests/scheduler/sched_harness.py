@@ -31,22 +31,28 @@ class Harness:
         if advance:
             self.clock.advance(advance)
         await self.scheduler.tick()
+        await self.scheduler.bookkeeping_written()  # lazy writes of the tick: visible before asserting
         if drain:
             await self.scheduler.drain()
 
-    async def history(self, task: str) -> list[tuple[Any, ...]]:
-        """(scheduled offset in seconds from START, state, error_code, scheduled_from) oldest first."""
+    async def history(self, task: str, *, claims: bool = False) -> list[tuple[Any, ...]]:
+        """(scheduled offset in seconds from START, state, error_code, scheduled_from) oldest first;
+        without ``claims``, runs claimed for instants still to come are left out."""
         rows = await self.rows(
             "SELECT scheduled_time, state, error_code, scheduled_from FROM task_history("
             f"task_name => '{task}', result_limit => 10000) ORDER BY scheduled_time, run_id"
         )
-        start = FakeClock(START).now()
-        return [(round((r[0] - start).total_seconds(), 3), r[1], r[2], r[3]) for r in rows]
+        start, now = FakeClock(START).now(), self.clock.now()
+        return [
+            (round((r[0] - start).total_seconds(), 3), r[1], r[2], r[3])
+            for r in rows
+            if claims or not (r[1] == "SCHEDULED" and r[0] > now)
+        ]
 
 
-async def make_harness(data_dir: Path, *, start: str = START) -> Harness:
+async def make_harness(data_dir: Path, *, start: str = START, **settings: Any) -> Harness:
     clock = FakeClock(start)
-    engine = Engine(Settings.load(data_dir=data_dir, grace_period_s=2.0), clock=clock)
+    engine = Engine(Settings.load(data_dir=data_dir, grace_period_s=2.0, **settings), clock=clock)
     await engine.open()
     scheduler = Scheduler(engine, node_id="test-node")
     await scheduler.start(background=False)

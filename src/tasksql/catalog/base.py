@@ -21,6 +21,7 @@ A backend is tested by ``tests/catalog/test_contract.py``, written against this 
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -380,6 +381,32 @@ class Catalog(ABC):
         """
 
     @abstractmethod
+    def record_fires(
+        self,
+        node_id: str,
+        updates: Sequence[RunOutcome],
+        releases: Sequence[tuple[int, datetime]],
+        claims: Sequence[NewRun],
+        *,
+        urgent: bool = False,
+    ) -> asyncio.Future[list[RunRecord | None]]:
+        """Bookkeeping of runs claimed ahead (see :mod:`tasksql.scheduler.claims`), in ONE transaction:
+
+        - ``updates``: state changes of claimed runs whose instant came (EXECUTING with its start
+          time, or SKIPPED with code and message); a run already settled is left alone;
+        - ``releases``: (task id, instant) of claims of ``node_id`` that will not happen (the task
+          changed, the scheduler stops): their rows are deleted if still SCHEDULED;
+        - ``claims``: SCHEDULED runs for coming instants, fenced like :meth:`fire`.
+
+        Not a coroutine: the write is queued when the call returns, so it comes before any write
+        asked for afterwards (a release before the insert of the same instant). The future gives
+        one entry per claim, as :meth:`fire` does. Unless ``urgent``, the transaction may be
+        committed a few milliseconds late, together with the next write: nothing starts on it.
+
+        :raises CatalogError: the catalog is closed (raised by the call, not the future).
+        """
+
+    @abstractmethod
     async def finish_run(
         self,
         outcome: RunOutcome,
@@ -419,8 +446,9 @@ class Catalog(ABC):
         graph root, at most ``limit`` (None: all)."""
 
     @abstractmethod
-    async def last_run_states(self) -> dict[int, tuple[str, datetime]]:
-        """task id -> (state, time of its last change) of each task's latest run."""
+    async def last_run_states(self, now: datetime) -> dict[int, tuple[str, datetime]]:
+        """task id -> (state, time of its last change) of each task's latest run (runs claimed for
+        instants after ``now`` do not count)."""
 
     @abstractmethod
     async def open_runs(self, node_id: str) -> list[RunRecord]:
@@ -429,7 +457,8 @@ class Catalog(ABC):
     @abstractmethod
     async def settle_lost_runs(self, node_ids: Sequence[str], now: datetime, message: str) -> int:
         """Settle every unsettled run and graph run of these nodes as FAILED (code NODE_LOST,
-        ``message``); returns how many runs."""
+        ``message``); returns how many runs. Runs they claimed for instants after ``now`` never
+        started: they are deleted instead, so that another node can claim those instants."""
 
     @abstractmethod
     async def settle_graph_step(

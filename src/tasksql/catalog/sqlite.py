@@ -481,6 +481,23 @@ class SQLiteCatalog(Catalog):
     async def graph_run_runs(self, group_id: str) -> list[RunRecord]:
         return await self._read(lambda conn: graphs_db.runs_of(conn, group_id))
 
+    def record_fires(
+        self,
+        node_id: str,
+        updates: Sequence[RunOutcome],
+        releases: Sequence[tuple[int, datetime]],
+        claims: Sequence[NewRun],
+        *,
+        urgent: bool = False,
+    ) -> asyncio.Future[list[RunRecord | None]]:
+        if self._writer is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        now = db_time(self._clock.now())
+        gone = [(task_id, db_time(at)) for task_id, at in releases]
+        return self._writer.submit(
+            lambda conn: runs_db.record_fires(conn, node_id, updates, gone, claims, now), lazy=not urgent
+        )
+
     async def finish_run(
         self,
         outcome: RunOutcome,
@@ -538,8 +555,9 @@ class SQLiteCatalog(Catalog):
             )
         )
 
-    async def last_run_states(self) -> dict[int, tuple[str, datetime]]:
-        return await self._read(runs_db.last_per_task)
+    async def last_run_states(self, now: datetime) -> dict[int, tuple[str, datetime]]:
+        stamp = db_time(now)
+        return await self._read(lambda conn: runs_db.last_per_task(conn, stamp))
 
     async def open_runs(self, node_id: str) -> list[RunRecord]:
         return await self._read(

@@ -182,16 +182,37 @@ def list_runs(
     return [run_record(row) for row in conn.execute(_Q["runs_list"], params)]
 
 
-def last_per_task(conn: sqlite3.Connection) -> dict[int, tuple[str, datetime]]:
-    return {row[0]: (row[1], from_db_time(row[2])) for row in conn.execute(_Q["runs_last_per_task"])}
+def last_per_task(conn: sqlite3.Connection, now: str) -> dict[int, tuple[str, datetime]]:
+    rows = conn.execute(_Q["runs_last_per_task"], {"now": now})
+    return {row[0]: (row[1], from_db_time(row[2])) for row in rows}
 
 
 def settle_lost(conn: sqlite3.Connection, node_ids: Sequence[str], now: str, message: str) -> int:
     count = 0
     for node_id in node_ids:
+        conn.execute(_Q["runs_drop_future_claims"], {"node_id": node_id, "now": now})
         rows = conn.execute(_Q["runs_settle_lost"], {"node_id": node_id, "now": now, "message": message})
         count += len(rows.fetchall())
     return count
+
+
+def record_fires(
+    conn: sqlite3.Connection,
+    node_id: str,
+    updates: Sequence[RunOutcome],
+    releases: Sequence[tuple[int, str]],
+    claims: Sequence[NewRun],
+    now: str,
+) -> list[RunRecord | None]:
+    """Update claimed runs, delete released ones, insert new claims (see Catalog.record_fires)."""
+    for outcome in updates:
+        settle(conn, outcome, None, now)
+    if releases:
+        conn.executemany(
+            _Q["runs_release_claim"],
+            [{"task_id": t, "scheduled_time": at, "node_id": node_id} for t, at in releases],
+        )
+    return fire(conn, claims, (), now)
 
 
 def prune(conn: sqlite3.Connection, default_cutoff: str, per_task: Mapping[int, str]) -> int:

@@ -34,12 +34,8 @@ from tasksql.sysviews.taskrows import (
 
 
 async def last_runs(engine: Engine) -> dict[int, tuple[str, Any]]:
-    """task id -> (state, time) of each task's latest run, when the catalog keeps runs."""
-    getter = getattr(engine.catalog, "last_run_states", None)
-    if getter is None:
-        return {}
-    result: dict[int, tuple[str, Any]] = await getter()
-    return result
+    """task id -> (state, time) of each task's latest run."""
+    return dict(await engine.catalog.last_run_states(engine.clock.now()))
 
 
 async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:

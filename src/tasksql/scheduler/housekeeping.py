@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from tasksql.errors import TasksqlError
+from tasksql.errors import ConfigError, TasksqlError
 from tasksql.procs import pid_alive
 from tasksql.runs import TaskRuntime
 
@@ -67,6 +68,26 @@ async def flush_next_fires(self: Scheduler) -> None:
             for t, (at, rec) in dirty.items()
         ]
     )
+
+
+async def settle_previous_incarnation(self: Scheduler) -> int:
+    """Before this node registers: settle what an earlier process with the same node id left
+    (a restart with a fixed ``node_id``; the reaper never settles its own node's runs).
+
+    :raises ConfigError: a live process on this host already uses this node id.
+    """
+    now = self.clock.now()
+    host = socket.gethostname()
+    for node in await self.catalog.list_nodes(now):
+        if node.node_id != self.node_id or (node.host == host and node.pid == os.getpid()):
+            continue
+        if node.stopped_at is None and node.host == host and pid_alive(node.pid):
+            raise ConfigError(f"node id {self.node_id} is in use by process {node.pid} on this host")
+        n = await self.catalog.settle_lost_runs([self.node_id], now, "node stopped during run")
+        if n:
+            log.warning("settled %d run(s) left by an earlier process of node %s", n, self.node_id)
+        return n
+    return 0
 
 
 async def reap(self: Scheduler) -> int:

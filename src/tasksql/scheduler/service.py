@@ -53,7 +53,7 @@ from tasksql.model import (
 )
 from tasksql.notify.events import events_for
 from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
-from tasksql.scheduler import housekeeping, outcomes, retry
+from tasksql.scheduler import claims, housekeeping, outcomes, retry
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
 from tasksql.scheduler.planner import Action, Decision, FirePlan, Policy, plan_fires
@@ -81,6 +81,7 @@ class Entry:
     running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     tokens: dict[int, CancelToken] = field(default_factory=dict)
     queue: deque[RunRecord] = field(default_factory=deque)
+    claim: claims.Claim | None = None  #: the next instant, claimed ahead (see scheduler.claims)
     last_end: datetime | None = None
     last_result: PreviousRun | None = None
     heap_seq: int | None = None
@@ -123,15 +124,19 @@ class Scheduler:
         self.catalog = engine.catalog
         self.clock = engine.clock
         self.node_id = node_id or engine.settings.effective_node_id
+        #: A task's next instant is claimed when it fires, if at most this far ahead (0: never).
+        self.claim_ahead = timedelta(seconds=engine.settings.claim_ahead_s)
         self.entries: dict[int, Entry] = {}
         self._heap: list[tuple[datetime, int, int]] = []
         self._seq = itertools.count()
         self._runs: dict[int, tuple[asyncio.Task[None], CancelToken, Entry]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
         self._change_seq = -1
         self._dirty = True
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
+        self._books: set[asyncio.Future[list[RunRecord | None]]] = set()
         self._waiter: asyncio.Future[None] | None = None
         #: Next instants not yet written to the catalog (task id -> instant). Writing them at every
         #: fire would cost a write per run; they are flushed every second and at stop instead. A
@@ -148,6 +153,7 @@ class Scheduler:
     async def start(self, *, background: bool = True) -> None:
         """Register this node, settle runs left by dead nodes, load tasks; with ``background`` also
         start the loop and the housekeeping (heartbeat, change polling, reaping, pruning)."""
+        await housekeeping.settle_previous_incarnation(self)
         now = self.clock.now()
         await self.catalog.register_node(
             NodeRecord(
@@ -202,6 +208,14 @@ class Scheduler:
                 ),
                 None,
             )
+        book = claims.Bookings(self.node_id, urgent=True)
+        for entry in self.entries.values():
+            book.release(entry)
+        if book.releases:
+            try:
+                await self.catalog.record_fires(self.node_id, (), book.releases, (), urgent=True)
+            except TasksqlError:
+                log.exception("could not release claimed instants (the reaper will)")
         await self.flush_next_fires()
         await self.catalog.stop_node(self.node_id, now)
 
@@ -275,9 +289,18 @@ class Scheduler:
         owners: list[tuple[Entry, Decision | None]] = []
         graphs: list[NewGraphRun] = []
         started_graphs: dict[int, GraphRun] = {}
+        book = claims.Bookings(self.node_id)
         for entry, plan in plans:
             root = self.graphs.is_root(entry)
+            claim, claimed = await self._take_claim(entry, plan, root, book)
             for decision in plan.decisions:
+                if (
+                    claim is not None
+                    and decision.instant == claim.instant
+                    and not isinstance(claimed, claims.Failed)
+                ):
+                    self._use_claim(entry, claimed, decision, book, now, report)
+                    continue
                 run = self._new_run(entry, decision, now)
                 if root and decision.action is Action.RUN:
                     g = await self.graphs.prepare(entry, scheduled_time=decision.instant)
@@ -300,7 +323,16 @@ class Scheduler:
                 owners.append((entry, None))
             entry.next_fire = plan.next_fire
             self._next_dirty[entry.record.id] = (plan.next_fire, entry.record)
-        records = await self.catalog.fire(new_runs, (), graphs)
+            if (
+                not root
+                and plan.next_fire is not None
+                and plan.next_fire - now <= self.claim_ahead
+                and claims.claimable(entry)
+            ):
+                book.claim(entry, plan.next_fire, now)
+        book.submit(self.catalog)  # queued before the fire below: a release precedes any insert
+        self._track(book)
+        records = await self.catalog.fire(new_runs, (), graphs) if new_runs else []
         for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):
             report.fired += 1
             if rec is None or owner_decision is None:
@@ -319,6 +351,40 @@ class Scheduler:
         for entry, _ in plans:
             self._push(entry)
         return report
+
+    async def _take_claim(
+        self, entry: Entry, plan: FirePlan, root: bool, book: claims.Bookings
+    ) -> tuple[claims.Claim | None, RunRecord | claims.Failed | None]:
+        """The entry's claim, when one of the plan's instants is claimed (else it is released)."""
+        claim, entry.claim = entry.claim, None
+        if claim is None:
+            return None, claims.FAILED
+        if root or not any(d.instant == claim.instant for d in plan.decisions):
+            # a summary of missed instants covers it, or the task became a graph root
+            book.releases.append((entry.record.id, claim.instant))
+            return None, claims.FAILED
+        return claim, await claim.result()
+
+    def _use_claim(
+        self,
+        entry: Entry,
+        claimed: RunRecord | None,
+        decision: Decision,
+        book: claims.Bookings,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        report.fired += 1
+        if claimed is None:
+            return  # another node holds the instant
+        rec = book.use(claimed, decision, now)
+        if decision.action is Action.RUN:
+            self.start_run(entry, rec)
+            report.started += 1
+        elif decision.action is Action.QUEUE:
+            entry.queue.append(rec)
+        else:
+            report.skipped += 1
 
     def _plan(self, entry: Entry, now: datetime) -> FirePlan:
         assert entry.schedule is not None and entry.next_fire is not None
@@ -363,18 +429,27 @@ class Scheduler:
         records = await self.catalog.list_tasks()
         self.integrations = {r.definition.name: r.definition for r in await self.catalog.list_integrations()}
         seen: set[int] = set()
+        book = claims.Bookings(self.node_id)
         for rec in records:
             seen.add(rec.id)
             old = self.entries.get(rec.id)
             if old is not None and _same_runtime(old.record, rec):
                 old.record = rec
                 continue
+            if old is not None:
+                book.release(old)  # claimed under the old definition or state
             entry = self._entry(rec, old)
             self.entries[rec.id] = entry
             self._push(entry)
         for task_id in set(self.entries) - seen:
             entry = self.entries.pop(task_id)
             entry.heap_seq = None
+            book.release(entry)
+        if book.releases:
+            # awaited: once the change is seen, its released claims are gone from the history
+            book.urgent = True
+            book.submit(self.catalog)
+            await claims.written(book)
         self._index()
         self.engine.invalidate_warehouses()
 
@@ -434,6 +509,9 @@ class Scheduler:
         entry.running[rec.run_id] = task
         entry.tokens[rec.run_id] = token
         self._runs[rec.run_id] = (task, token, entry)
+        # until its outcome is committed (it leaves _runs before that)
+        self._tasks[rec.run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(rec.run_id, None))
 
     async def _run(
         self,
@@ -676,9 +754,10 @@ class Scheduler:
             await asyncio.wait(running, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
 
     async def wait_for_run(self, run_id: int) -> None:
-        item = self._runs.get(run_id)
-        if item is not None:
-            await asyncio.wait([item[0]])
+        """Wait until run ``run_id`` (of this scheduler) ended and its outcome is committed."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.wait([task])
 
     async def cancel_task(self, task_id: int, reason: str = "cancelled: CANCEL TASK") -> int:
         """Cancel the task's executing runs; they are recorded CANCELLED. Returns how many."""
@@ -697,11 +776,24 @@ class Scheduler:
         return count
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait until no run is in flight (tests, embedded EXECUTE TASK)."""
-        while self._runs:
-            await asyncio.wait([t for t, _, _ in self._runs.values()], timeout=timeout)
+        """Wait until no run is in flight and every outcome is committed (tests, embedded EXECUTE
+        TASK)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=timeout)
             if timeout is not None:
                 return
+        await self.bookkeeping_written()
+
+    def _track(self, book: claims.Bookings) -> None:
+        if book.batch is not None and not book.batch.done():
+            self._books.add(book.batch)
+            book.batch.add_done_callback(self._books.discard)
+
+    async def bookkeeping_written(self) -> None:
+        """Wait until the lazy bookkeeping of the ticks so far (claims, started and skipped claimed
+        runs) is committed; it normally is within a few milliseconds."""
+        if self._books:
+            await asyncio.wait(list(self._books))
 
     @property
     def in_flight(self) -> int:

@@ -187,7 +187,7 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
         raise TaskNotFound(f"task {name} does not exist")
     graph = Graph({n: r.definition for n, r in records.items()})
     names = graph.descendants(target) if recursive else sorted(graph.children.get(target, []))
-    last_states = await ctx.catalog.last_run_states()
+    last_states = await ctx.catalog.last_run_states(ctx.now)
     rows = [task_row(records[n], last_states.get(records[n].id), ctx.now) for n in [target, *names]]
     return table_from_rows(TASKS_SCHEMA, rows)
 

@@ -43,8 +43,7 @@ TASKS_SCHEMA = pa.schema([(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COL
 
 
 async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
-    getter = getattr(ctx.catalog, "last_run_states", None)
-    last: dict[int, tuple[str, Any]] = await getter() if getter is not None else {}
+    last = await ctx.catalog.last_run_states(ctx.now)
     rows = [task_row(rec, last.get(rec.id), ctx.now) for rec in await ctx.catalog.list_tasks()]
     return table_from_rows(TASKS_SCHEMA, rows)
 

@@ -181,14 +181,30 @@ ORDER BY scheduled_time DESC, run_id DESC
 LIMIT :limit;
 
 -- name: runs_last_per_task
--- The latest run of every task: task id, state, and when it last changed.
+-- The latest run of every task: task id, state, and when it last changed (runs claimed for later
+-- instants do not count).
 SELECT r.task_id, r.state, coalesce(r.completed_time, r.query_start_time, r.scheduled_time) AS at
 FROM runs AS r
-JOIN (SELECT task_id, max(run_id) AS run_id FROM runs GROUP BY task_id) AS last USING (task_id, run_id);
+JOIN (
+    SELECT task_id, max(run_id) AS run_id FROM runs
+    WHERE state <> 'SCHEDULED' OR scheduled_time <= :now
+    GROUP BY task_id
+) AS last USING (task_id, run_id);
 
 -- name: runs_open_of_node
 -- Runs of one node that are not settled.
 SELECT * FROM runs WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING') ORDER BY run_id;
+
+-- name: runs_drop_future_claims
+-- Delete the runs a node claimed for instants after :now (they never started).
+DELETE FROM runs
+WHERE node_id = :node_id AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND scheduled_time > :now;
+
+-- name: runs_release_claim
+-- Delete a node's claim of an instant that will not happen (if still SCHEDULED).
+DELETE FROM runs
+WHERE task_id = :task_id AND scheduled_time = :scheduled_time AND node_id = :node_id
+  AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1;
 
 -- name: runs_settle_lost
 -- Settle every unsettled run of a node as FAILED (the node stopped during the run).
