@@ -38,8 +38,8 @@ from tasksql.scheduler import outcomes
 
 if TYPE_CHECKING:
     from tasksql.catalog import Catalog
+    from tasksql.scheduler.entry import Entry
     from tasksql.scheduler.planner import Decision
-    from tasksql.scheduler.service import Entry
 
 log = logging.getLogger("tasksql.scheduler")
 

@@ -34,7 +34,8 @@ from tasksql.scheduler import outcomes
 from tasksql.scheduler.graph_run import GraphRun, Member, Step, graph_members
 
 if TYPE_CHECKING:
-    from tasksql.scheduler.service import Entry, Scheduler
+    from tasksql.scheduler.entry import Entry
+    from tasksql.scheduler.service import Scheduler
 
 
 class GraphCoordinator:

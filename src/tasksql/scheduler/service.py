@@ -22,8 +22,7 @@ import itertools
 import logging
 import os
 import socket
-from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -32,31 +31,26 @@ from tasksql.catalog.outbox import OutboxItem
 from tasksql.clock import SystemClock
 from tasksql.errors import TasksqlError
 from tasksql.model import (
-    DEFAULT_CATCH_UP_WINDOW_MS,
-    DEFAULT_MAX_CONCURRENT_RUNS,
     CatchUp,
-    DelaySchedule,
     IntegrationDef,
     IntervalSchedule,
     OnError,
-    OverlapPolicy,
     QualifiedName,
     RunState,
     ScheduledFrom,
-    Spelling,
     SuspendReason,
     TaskDef,
     TaskRecord,
     TaskState,
-    effective_overlap,
     effective_warehouse,
 )
 from tasksql.notify.events import events_for
 from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
-from tasksql.scheduler import claims, housekeeping, outcomes, retry
+from tasksql.scheduler import claims, housekeeping, manual, outcomes, retry
+from tasksql.scheduler.entry import Entry, policy_for
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
-from tasksql.scheduler.planner import Action, Decision, FirePlan, Policy, plan_fires
+from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.schedules.base import PreviousRun, Schedule
 from tasksql.warehouses.base import CancelToken
@@ -66,30 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tasksql.scheduler")
 
-MISFIRE_GRACE = timedelta(seconds=5)
 STOP_CANCEL_WAIT_S = 5.0
-
-
-@dataclass(eq=False)
-class Entry:
-    """The scheduler's view of one task."""
-
-    record: TaskRecord
-    schedule: Schedule | None
-    policy: Policy
-    next_fire: datetime | None
-    running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    tokens: dict[int, CancelToken] = field(default_factory=dict)
-    queue: deque[RunRecord] = field(default_factory=deque)
-    claim: claims.Claim | None = None  #: the next instant, claimed ahead (see scheduler.claims)
-    last_end: datetime | None = None
-    last_result: PreviousRun | None = None
-    heap_seq: int | None = None
-    failures: int = 0
-
-    @property
-    def task(self) -> TaskDef:
-        return self.record.definition
 
 
 @dataclass
@@ -97,23 +68,6 @@ class TickReport:
     fired: int = 0
     started: int = 0
     skipped: int = 0
-
-
-def policy_for(record: TaskRecord) -> Policy:
-    task = record.definition
-    overlap = effective_overlap(task) is not OverlapPolicy.NO_OVERLAP
-    defer = isinstance(task.schedule, DelaySchedule) or (
-        record.spelling is Spelling.VOLTDB and isinstance(task.schedule, IntervalSchedule)
-    )
-    return Policy(
-        overlap_allowed=overlap,
-        max_concurrent=task.max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS if overlap else 1,
-        catch_up=task.catch_up or CatchUp.NONE,
-        catch_up_window=timedelta(milliseconds=task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS),
-        misfire_grace=MISFIRE_GRACE,
-        defer_while_running=defer,
-        next_from_end=isinstance(task.schedule, DelaySchedule),
-    )
 
 
 class Scheduler:
@@ -704,36 +658,8 @@ class Scheduler:
     # --- manual runs and cancellation ------------------------------------------------------------
 
     async def execute_now(self, record: TaskRecord, *, config: str | None = None) -> RunRecord | None:
-        """EXECUTE TASK: one run now, schedule untouched; SKIPPED when it would overlap."""
-        entry = self.entries.get(record.id)
-        if entry is None or entry.record.version != record.version:
-            await self.reload()
-            entry = self.entries.get(record.id)
-        if entry is None:
-            return None
-        if self.graphs.is_root(entry):
-            return await self.graphs.execute(entry, config=config)
-        now = self.clock.now()
-        overlapping = bool(entry.running) and not entry.policy.overlap_allowed
-        too_many = entry.policy.overlap_allowed and len(entry.running) >= entry.policy.max_concurrent
-        state = RunState.SKIPPED if overlapping or too_many else RunState.EXECUTING
-        new = outcomes.new_run(
-            entry.record,
-            scheduled_time=now,
-            state=state,
-            scheduled_from=ScheduledFrom.EXECUTE_TASK,
-            node_id=self.node_id,
-            now=now,
-            config=config,
-            error_code="OVERLAP" if state is RunState.SKIPPED else None,
-            error_message="skipped: the previous run of the task was still executing"
-            if state is RunState.SKIPPED
-            else None,
-        )
-        [rec] = await self.catalog.fire([new], [])
-        if rec is not None and state is RunState.EXECUTING:
-            self.start_run(entry, rec)
-        return rec
+        """EXECUTE TASK (see :func:`manual.execute_now`)."""
+        return await manual.execute_now(self, record, config=config)
 
     async def retry_last(self, record: TaskRecord) -> RunRecord | None:
         """EXECUTE TASK ... RETRY LAST on a root (see :meth:`GraphCoordinator.retry_last`)."""
@@ -760,20 +686,8 @@ class Scheduler:
             await asyncio.wait([task])
 
     async def cancel_task(self, task_id: int, reason: str = "cancelled: CANCEL TASK") -> int:
-        """Cancel the task's executing runs; they are recorded CANCELLED. Returns how many."""
-        entry = self.entries.get(task_id)
-        count = 0
-        for _, token, owner in list(self._runs.values()):
-            if owner.record.id == task_id:
-                token.cancel(reason)
-                count += 1
-        if entry is not None:
-            now = self.clock.now()
-            while entry.queue:
-                rec = entry.queue.popleft()
-                await self.catalog.finish_run(outcomes.cancelled(rec, now, reason), None)
-                count += 1
-        return count
+        """CANCEL TASK (see :func:`manual.cancel_task`)."""
+        return await manual.cancel_task(self, task_id, reason)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until no run is in flight and every outcome is committed (tests, embedded EXECUTE

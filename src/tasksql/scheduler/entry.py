@@ -1,0 +1,69 @@
+"""The scheduler's view of one task: its record, built schedule, policy and in-flight runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tasksql.model import (
+    DEFAULT_CATCH_UP_WINDOW_MS,
+    DEFAULT_MAX_CONCURRENT_RUNS,
+    CatchUp,
+    DelaySchedule,
+    IntervalSchedule,
+    OverlapPolicy,
+    Spelling,
+    TaskDef,
+    TaskRecord,
+    effective_overlap,
+)
+from tasksql.runs import RunRecord
+from tasksql.scheduler import claims
+from tasksql.scheduler.planner import Policy
+from tasksql.schedules.base import PreviousRun, Schedule
+from tasksql.warehouses.base import CancelToken
+
+MISFIRE_GRACE = timedelta(seconds=5)
+
+
+@dataclass(eq=False)
+class Entry:
+    """The scheduler's view of one task."""
+
+    record: TaskRecord
+    schedule: Schedule | None
+    policy: Policy
+    next_fire: datetime | None
+    running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    tokens: dict[int, CancelToken] = field(default_factory=dict)
+    queue: deque[RunRecord] = field(default_factory=deque)
+    claim: claims.Claim | None = None  #: the next instant, claimed ahead (see scheduler.claims)
+    last_end: datetime | None = None
+    last_result: PreviousRun | None = None
+    heap_seq: int | None = None
+    failures: int = 0
+
+    @property
+    def task(self) -> TaskDef:
+        return self.record.definition
+
+
+def policy_for(record: TaskRecord) -> Policy:
+    """The planner's policy for a task: overlap, catch-up, and whether its next instant counts from
+    the end of a run (fixed delay; VoltDB EVERY defers while a run is executing)."""
+    task = record.definition
+    overlap = effective_overlap(task) is not OverlapPolicy.NO_OVERLAP
+    defer = isinstance(task.schedule, DelaySchedule) or (
+        record.spelling is Spelling.VOLTDB and isinstance(task.schedule, IntervalSchedule)
+    )
+    return Policy(
+        overlap_allowed=overlap,
+        max_concurrent=task.max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS if overlap else 1,
+        catch_up=task.catch_up or CatchUp.NONE,
+        catch_up_window=timedelta(milliseconds=task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS),
+        misfire_grace=MISFIRE_GRACE,
+        defer_while_running=defer,
+        next_from_end=isinstance(task.schedule, DelaySchedule),
+    )
