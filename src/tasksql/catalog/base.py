@@ -424,6 +424,16 @@ class Catalog(ABC):
         """
 
     @abstractmethod
+    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
+        """:meth:`finish_run` for a final outcome with no runtime change and no notifications,
+        without waiting: the write is queued when the call returns (before any write asked for
+        afterwards) and may be committed a few milliseconds late, with the next write. The future
+        is done once it is committed (False: the run was already settled).
+
+        :raises CatalogError: the catalog is closed (raised by the call, not the future).
+        """
+
+    @abstractmethod
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         """Apply scheduler-owned task fields (next instant, anchor, failure count) in one transaction."""
 

@@ -521,6 +521,12 @@ class SQLiteCatalog(Catalog):
             self._queued()
         return settled
 
+    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
+        if self._writer is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        now = db_time(self._clock.now())
+        return self._writer.submit(lambda conn: runs_db.settle(conn, outcome, None, now), lazy=True)
+
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         if not updates:
             return

@@ -27,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
-from tasksql.runs import NewRun, RunOutcome, RunRecord
+from tasksql.runs import NewRun, RunOutcome, RunRecord, evolve
 from tasksql.scheduler import outcomes
 
 if TYPE_CHECKING:
@@ -67,11 +67,16 @@ class Claim:
 
     async def result(self) -> RunRecord | Failed | None:
         """The claimed run, None when another node holds the instant, FAILED when not written."""
-        try:
-            records = await asyncio.shield(self.batch)
-        except TasksqlError:
+        if not self.batch.done():
+            with contextlib.suppress(Exception):  # the write failed: FAILED below
+                await asyncio.shield(self.batch)
+        return self.written()
+
+    def written(self) -> RunRecord | Failed | None:
+        """:meth:`result` once the claim's write is over (``batch.done()``), without awaiting."""
+        if self.batch.cancelled() or self.batch.exception() is not None:
             return FAILED
-        return records[self.index]
+        return self.batch.result()[self.index]
 
 
 def claimable(entry: Entry) -> bool:
@@ -103,7 +108,7 @@ class Bookings:
 
         if decision.action is Action.RUN:
             self.updates.append(RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=now))
-            return replace(rec, state=RunState.EXECUTING, query_start_time=now)
+            return evolve(rec, state=RunState.EXECUTING, query_start_time=now)
         if decision.action is Action.SKIP:
             self.updates.append(
                 RunOutcome(
@@ -114,7 +119,7 @@ class Bookings:
                     error_message=decision.message,
                 )
             )
-            return replace(rec, state=RunState.SKIPPED, completed_time=now)
+            return evolve(rec, state=RunState.SKIPPED, completed_time=now)
         return rec  # QUEUE: stays SCHEDULED until its turn
 
     def release(self, entry: Entry) -> None:

@@ -60,7 +60,7 @@ class GraphCoordinator:
         name = entry.task.name
         if entry.task.after or entry.task.finalize is not None:
             return False
-        return bool(self.sched.children_of(name)) or self.sched.finalizer_of(name) is not None
+        return self.sched.has_dependents(name)
 
     def running_count(self, entry: Entry) -> int:
         """How many runs of this root count against its overlap policy."""

@@ -24,7 +24,7 @@ import os
 import socket
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasksql import __version__, schedules
 from tasksql.catalog.outbox import OutboxItem
@@ -90,7 +90,8 @@ class Scheduler:
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
-        self._books: set[asyncio.Future[list[RunRecord | None]]] = set()
+        #: Lazy catalog writes not known to be committed yet (claims, outcomes): see _track.
+        self._books: set[asyncio.Future[Any]] = set()
         self._waiter: asyncio.Future[None] | None = None
         #: Next instants not yet written to the catalog (task id -> instant). Writing them at every
         #: fire would cost a write per run; they are flushed every second and at stop instead. A
@@ -101,6 +102,7 @@ class Scheduler:
         self._children: dict[QualifiedName, set[int]] = {}
         self._finalizers: dict[QualifiedName, int] = {}
         self.graphs = GraphCoordinator(self)
+        self._introspection = engine.introspection_factory()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -238,14 +240,14 @@ class Scheduler:
                 due.append(entry)
         if not due:
             return report
-        plans = [(e, self._plan(e, now)) for e in due]
+        plans = [(e, self._plan(e, now, self.graphs.is_root(e))) for e in due]
         new_runs: list[NewRun] = []
         owners: list[tuple[Entry, Decision | None]] = []
         graphs: list[NewGraphRun] = []
         started_graphs: dict[int, GraphRun] = {}
         book = claims.Bookings(self.node_id)
         for entry, plan in plans:
-            root = self.graphs.is_root(entry)
+            root = self.graphs.is_root(entry)  # cheap: a set lookup
             claim, claimed = await self._take_claim(entry, plan, root, book)
             for decision in plan.decisions:
                 if (
@@ -285,7 +287,8 @@ class Scheduler:
             ):
                 book.claim(entry, plan.next_fire, now)
         book.submit(self.catalog)  # queued before the fire below: a release precedes any insert
-        self._track(book)
+        if book.batch is not None:
+            self._track(book.batch)
         records = await self.catalog.fire(new_runs, (), graphs) if new_runs else []
         for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):
             report.fired += 1
@@ -317,6 +320,8 @@ class Scheduler:
             # a summary of missed instants covers it, or the task became a graph root
             book.releases.append((entry.record.id, claim.instant))
             return None, claims.FAILED
+        if claim.batch.done():  # the usual case: written long ago
+            return claim, claim.written()
         return claim, await claim.result()
 
     def _use_claim(
@@ -340,10 +345,10 @@ class Scheduler:
         else:
             report.skipped += 1
 
-    def _plan(self, entry: Entry, now: datetime) -> FirePlan:
+    def _plan(self, entry: Entry, now: datetime, root: bool) -> FirePlan:
         assert entry.schedule is not None and entry.next_fire is not None
         policy = entry.policy
-        if self.graphs.is_root(entry):
+        if root:
             running = self.graphs.running_count(entry)
             if policy.catch_up is CatchUp.ALL:  # graph runs are not queued: the latest missed one runs
                 policy = replace(policy, catch_up=CatchUp.LATEST)
@@ -417,6 +422,11 @@ class Scheduler:
             if entry.task.finalize is not None:
                 finalizers[entry.task.finalize] = task_id
         self._children, self._finalizers = children, finalizers
+        self._dependents = children.keys() | finalizers.keys()
+
+    def has_dependents(self, name: QualifiedName) -> bool:
+        """True when a task runs after ``name`` or finalizes it."""
+        return name in self._dependents
 
     def children_of(self, name: QualifiedName) -> list[int]:
         return sorted(self._children.get(name, ()))
@@ -493,7 +503,7 @@ class Scheduler:
                 warehouse=warehouse,
                 clock=self.clock,
                 token=token,
-                introspection=self.engine.introspection_factory(),
+                introspection=self._introspection,
                 predecessor_values=graph.predecessor_values() if graph is not None else {},
                 graph_config=graph.config if graph is not None else task.config,
             )
@@ -522,7 +532,14 @@ class Scheduler:
         outcome, runtime = outcomes.settle(entry, task, outcome)
         notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
         try:
-            if rec.graph_run_group_id is None or not await self.graphs.step(rec, outcome, runtime, notes):
+            if rec.graph_run_group_id is not None and await self.graphs.step(rec, outcome, runtime, notes):
+                pass
+            elif runtime is None and not notes and outcome.state.terminal:
+                # the common case: nothing waits for this write (drain and wait_for_run do)
+                write = self.catalog.settle_later(outcome)
+                write.add_done_callback(_log_unsettled)
+                self._track(write)
+            else:
                 await self.catalog.finish_run(outcome, runtime, notes)
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
@@ -684,6 +701,7 @@ class Scheduler:
         task = self._tasks.get(run_id)
         if task is not None:
             await asyncio.wait([task])
+        await self.bookkeeping_written()
 
     async def cancel_task(self, task_id: int, reason: str = "cancelled: CANCEL TASK") -> int:
         """CANCEL TASK (see :func:`manual.cancel_task`)."""
@@ -698,14 +716,15 @@ class Scheduler:
                 return
         await self.bookkeeping_written()
 
-    def _track(self, book: claims.Bookings) -> None:
-        if book.batch is not None and not book.batch.done():
-            self._books.add(book.batch)
-            book.batch.add_done_callback(self._books.discard)
+    def _track(self, write: asyncio.Future[Any]) -> None:
+        """Remember a lazy write until it is committed (see :meth:`bookkeeping_written`)."""
+        if not write.done():
+            self._books.add(write)
+            write.add_done_callback(self._books.discard)
 
     async def bookkeeping_written(self) -> None:
-        """Wait until the lazy bookkeeping of the ticks so far (claims, started and skipped claimed
-        runs) is committed; it normally is within a few milliseconds."""
+        """Wait until the lazy bookkeeping so far (claims, started and skipped claimed runs, final
+        outcomes) is committed; it normally is within a few milliseconds."""
         if self._books:
             await asyncio.wait(list(self._books))
 
@@ -735,3 +754,9 @@ def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
         b.resumed_on,
         b.suspend_reason,
     )
+
+
+def _log_unsettled(write: asyncio.Future[Any]) -> None:
+    if not write.cancelled() and write.exception() is not None:
+        # the row stays EXECUTING; the reaper settles it once this node is gone
+        log.error("could not record the outcome of a run: %s", write.exception())
