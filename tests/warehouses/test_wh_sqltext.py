@@ -153,3 +153,36 @@ def test_bad_file_urls(url: str, tmp_path: Path) -> None:
     with pytest.raises(WarehouseError) as info:
         file_path(url, "sqlite", tmp_path)
     assert info.value.code == "INVALID_URL"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INSERT INTO t VALUES (1)",
+        "  insert into t select 1",
+        "-- a comment\nUPDATE t SET a = 1",
+        "/* block */ DELETE FROM t",
+        "SELECT 'a;b'",
+        "SELECT 1; SELECT 2",
+        "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a",
+        "(SELECT 1)",
+        "CREATE TABLE t2 (a INTEGER)",
+        "-- only a comment",
+        "",
+        "INSERT INTO t VALUES (1) RETURNING a",
+        "selectx 1",
+    ],
+)
+def test_duckdb_classify_matches_the_parser(text: str) -> None:
+    """The shortcut for plain statements gives what DuckDB's parser gives (or fails the same way)."""
+    from tasksql.warehouses.duckdb import _classify, _parse
+
+    try:
+        expected: object = _parse(text)
+    except QueryFailed:
+        expected = QueryFailed
+    try:
+        got: object = _classify(text)
+    except QueryFailed:
+        got = QueryFailed
+    assert got == expected

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,7 +37,8 @@ class Entry:
     next_fire: datetime | None
     running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     tokens: dict[int, CancelToken] = field(default_factory=dict)
-    queue: deque[RunRecord] = field(default_factory=deque)
+    #: Runs waiting for their turn (catch-up ALL); a list, not a deque: 56 bytes when empty, not 624.
+    queue: list[RunRecord] = field(default_factory=list)
     claim: claims.Claim | None = None  #: the next instant, claimed ahead (see scheduler.claims)
     last_end: datetime | None = None
     last_result: PreviousRun | None = None

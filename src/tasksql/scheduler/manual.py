@@ -56,7 +56,7 @@ async def cancel_task(sched: Scheduler, task_id: int, reason: str = "cancelled: 
     if entry is not None:
         now = sched.clock.now()
         while entry.queue:
-            rec = entry.queue.popleft()
+            rec = entry.queue.pop(0)
             await sched.catalog.finish_run(outcomes.cancelled(rec, now, reason), None)
             count += 1
     return count

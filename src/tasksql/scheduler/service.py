@@ -642,7 +642,7 @@ class Scheduler:
     async def _after_run(self, entry: Entry, end: datetime) -> None:
         """Queued catch-up runs start; fixed-delay and VoltDB EVERY schedules restart from ``end``."""
         if entry.queue and not entry.running:
-            rec = entry.queue.popleft()
+            rec = entry.queue.pop(0)
             await self.catalog.finish_run(
                 RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()),
                 None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -115,8 +116,27 @@ _DML_KINDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
 _STATUS_COLUMNS = (["Success"], ["Count"])
 
 
+# The first word of a text, after blanks and comments.
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*([A-Za-z]+)\b", re.DOTALL)
+# First words whose statement kind is certain (DuckDB's StatementType names).
+_PLAIN_KINDS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE", "select": "SELECT"}
+
+
 def _classify(sql: str) -> tuple[int, str]:
-    """(number of statements, kind of the first) by DuckDB's own parser; short texts cached."""
+    """(number of statements, kind of the first).
+
+    A text without ``;`` is one statement (DuckDB separates statements with ``;`` only); when its
+    first word is INSERT, UPDATE, DELETE or SELECT that settles the kind without parsing. Task
+    bodies embed their instant as a literal, so their texts rarely repeat and a parse (about
+    40 µs, plus hand-offs of the interpreter lock) would be paid at every run. Other texts go to
+    DuckDB's own parser; short ones are cached.
+    """
+    if ";" not in sql:
+        m = _FIRST_WORD.match(sql)
+        if m is not None:
+            kind = _PLAIN_KINDS.get(m.group(1).lower())
+            if kind is not None:
+                return 1, kind
     return _classify_cached(sql) if len(sql) <= CACHE_TEXT_LIMIT else _parse(sql)
 
 
@@ -209,9 +229,10 @@ class _DuckSession(Session):
         cur = self._cur
         try:
             cur.execute(sql)
+            rowcount = cur.rowcount
+            if rowcount >= 0:  # DML: its count (the description is not needed, nor built)
+                return ResultSet(rowcount=rowcount)
             desc = cur.description
-            if cur.rowcount >= 0:
-                return ResultSet(rowcount=cur.rowcount)
             if desc is None:
                 return ResultSet()
             columns = [d[0] for d in desc]
