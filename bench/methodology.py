@@ -131,11 +131,11 @@ METHOD = [
         the default SQLite catalog and embedded DuckDB warehouse, real clock, every run recorded in the
         catalog's history. The body is `INSERT INTO bench_log SELECT <id>,
         SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME'), now()`; `now()` is the start of the body's
-        transaction, so the lag includes writing the run row (EXECUTING) to the catalog and handing the
-        body to the warehouse. Lags are measured in microseconds (`epoch_us`). `tasksql (SQLite
-        warehouse)` in the ramp is the same with the body in a SQLite file warehouse, whose statements
-        cost far less than DuckDB's:
-        it shows what the scheduler sustains when the body is nearly free.
+        transaction, so the lag includes handing the body to the warehouse (the run's row was written
+        ahead, as a SCHEDULED claim, when the previous instant fired). Lags are measured in microseconds
+        (`epoch_us`). `tasksql (SQLite warehouse)` in the steady, burst and ramp tables is the same with
+        the body in a SQLite file warehouse (`synchronous=normal`), whose statements cost far less than
+        DuckDB's: it shows what the scheduler sustains when the body is nearly free.
         """
     ),
     "",

@@ -29,7 +29,7 @@ from bench.profiles import Profile
 WORKLOADS = ("steady", "burst", "ramp", "scale", "timeout", "graphs")
 #: Peer names accepted by ``--peers``; ``apscheduler`` means both of its schedulers. ``tasksql-sqlite``
 #: is tasksql with a SQLite file warehouse instead of DuckDB (cheaper bodies: what the scheduler
-#: itself sustains); it takes part in the ramp only.
+#: itself sustains); it takes part in the steady, burst and ramp workloads.
 PEER_CHOICES = ("tasksql", "tasksql-sqlite", "pg_cron", "mariadb", "apscheduler")
 
 
@@ -52,7 +52,7 @@ def make_peers(choices: list[str]) -> list[Peer]:
         if choice == "tasksql":
             peers.append(InProcessPeer("tasksql"))
         elif choice == "tasksql-sqlite":
-            peers.append(InProcessPeer("tasksql-sqlite", workloads=("ramp",)))
+            peers.append(InProcessPeer("tasksql-sqlite", workloads=("steady", "burst", "ramp")))
         elif choice == "pg_cron":
             peers.append(PgCron())
         elif choice == "mariadb":
