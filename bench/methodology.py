@@ -135,7 +135,9 @@ METHOD = [
         ahead, as a SCHEDULED claim, when the previous instant fired). Lags are measured in microseconds
         (`epoch_us`). `tasksql (SQLite warehouse)` in the steady, burst and ramp tables is the same with
         the body in a SQLite file warehouse (`synchronous=normal`), whose statements cost far less than
-        DuckDB's: it shows what the scheduler sustains when the body is nearly free.
+        DuckDB's: it shows what the scheduler sustains when the body is nearly free. Its actual start is
+        SQLite's `strftime('%Y-%m-%dT%H:%M:%f', 'now')`, which has millisecond resolution: its lags are
+        truncated to the millisecond, up to 1 ms lower than the truth.
         """
     ),
     "",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -180,10 +181,9 @@ async def test_a_task_survives_kill_9_right_after_create_returns(
 # --- group commit --------------------------------------------------------------------------------
 
 
-async def _queued_behind_a_blocker(
-    catalog: SQLiteCatalog, names: list[str]
-) -> tuple[WriterStats, list[object]]:
-    """Create tasks ``names`` while the writer is busy, so that they form one group."""
+@asynccontextmanager
+async def _writer_busy(catalog: SQLiteCatalog) -> AsyncIterator[None]:
+    """The writer thread is inside a job until the block exits (writes asked for meanwhile queue)."""
     entered, release = threading.Event(), threading.Event()
 
     def block(conn: sqlite3.Connection) -> None:
@@ -192,13 +192,27 @@ async def _queued_behind_a_blocker(
 
     blocker = asyncio.ensure_future(catalog._write(block))
     assert await asyncio.to_thread(entered.wait, 60)
-    before = catalog.writer_stats()
-    jobs = [asyncio.ensure_future(create(catalog, name)) for name in names]
-    while catalog.writer_stats().queued < len(jobs):
+    try:
+        yield
+    finally:
+        release.set()
+        await blocker
+
+
+async def _queued(catalog: SQLiteCatalog, count: int) -> None:
+    while catalog.writer_stats().queued < count:
         await asyncio.sleep(0.001)
-    release.set()
+
+
+async def _queued_behind_a_blocker(
+    catalog: SQLiteCatalog, names: list[str]
+) -> tuple[WriterStats, list[object]]:
+    """Create tasks ``names`` while the writer is busy, so that they form one group."""
+    async with _writer_busy(catalog):
+        before = catalog.writer_stats()
+        jobs = [asyncio.ensure_future(create(catalog, name)) for name in names]
+        await _queued(catalog, len(jobs))
     results = await asyncio.gather(*jobs, return_exceptions=True)
-    await blocker
     return before, results
 
 
@@ -360,20 +374,10 @@ async def test_durable_groups_commit_with_synchronous_full(tmp_path: Path) -> No
 
 async def test_a_cancelled_write_that_has_not_started_is_skipped(tmp_path: Path) -> None:
     async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
-        entered, release = threading.Event(), threading.Event()
-
-        def block(conn: sqlite3.Connection) -> None:
-            entered.set()
-            release.wait(60)
-
-        blocker = asyncio.ensure_future(catalog._write(block))
-        assert await asyncio.to_thread(entered.wait, 60)
-        queued = asyncio.ensure_future(create(catalog, "never"))
-        while catalog.writer_stats().queued < 1:
-            await asyncio.sleep(0.001)
-        queued.cancel()
-        release.set()
-        await blocker
+        async with _writer_busy(catalog):
+            queued = asyncio.ensure_future(create(catalog, "never"))
+            await _queued(catalog, 1)
+            queued.cancel()
 
         with pytest.raises(asyncio.CancelledError):
             await queued
