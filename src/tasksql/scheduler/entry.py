@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,7 +23,6 @@ from tasksql.runs import RunRecord
 from tasksql.scheduler import claims
 from tasksql.scheduler.planner import Policy
 from tasksql.schedules.base import PreviousRun, Schedule
-from tasksql.warehouses.base import CancelToken
 
 MISFIRE_GRACE = timedelta(seconds=5)
 
@@ -36,7 +36,6 @@ class Entry:
     policy: Policy
     next_fire: datetime | None
     running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    tokens: dict[int, CancelToken] = field(default_factory=dict)
     #: Runs waiting for their turn (catch-up ALL); a list, not a deque: 56 bytes when empty, not 624.
     queue: list[RunRecord] = field(default_factory=list)
     claim: claims.Claim | None = None  #: the next instant, claimed ahead (see scheduler.claims)
@@ -58,12 +57,27 @@ def policy_for(record: TaskRecord) -> Policy:
     defer = isinstance(task.schedule, DelaySchedule) or (
         record.spelling is Spelling.VOLTDB and isinstance(task.schedule, IntervalSchedule)
     )
+    return _policy(
+        overlap,
+        task.max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS if overlap else 1,
+        task.catch_up or CatchUp.NONE,
+        task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS,
+        defer,
+        isinstance(task.schedule, DelaySchedule),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy(
+    overlap: bool, max_concurrent: int, catch_up: CatchUp, window_ms: int, defer: bool, from_end: bool
+) -> Policy:
+    # Policies are immutable and few distinct ones exist: tasks share them (100,000 tasks, one object).
     return Policy(
         overlap_allowed=overlap,
-        max_concurrent=task.max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS if overlap else 1,
-        catch_up=task.catch_up or CatchUp.NONE,
-        catch_up_window=timedelta(milliseconds=task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS),
+        max_concurrent=max_concurrent,
+        catch_up=catch_up,
+        catch_up_window=timedelta(milliseconds=window_ms),
         misfire_grace=MISFIRE_GRACE,
         defer_while_running=defer,
-        next_from_end=isinstance(task.schedule, DelaySchedule),
+        next_from_end=from_end,
     )

@@ -451,7 +451,7 @@ class Scheduler:
             failures=rec.consecutive_failures,
         )
         if old is not None:
-            entry.running, entry.tokens, entry.queue = old.running, old.tokens, old.queue
+            entry.running, entry.queue = old.running, old.queue
             entry.last_end, entry.last_result = old.last_end, old.last_result
         return entry
 
@@ -471,7 +471,6 @@ class Scheduler:
         token = CancelToken()
         task = asyncio.create_task(self._run(entry, rec, token, definition or entry.task, graph, delay))
         entry.running[rec.run_id] = task
-        entry.tokens[rec.run_id] = token
         self._runs[rec.run_id] = (task, token, entry)
         # until its outcome is committed (it leaves _runs before that)
         self._tasks[rec.run_id] = task
@@ -522,7 +521,6 @@ class Scheduler:
         self, entry: Entry, rec: RunRecord, task: TaskDef, outcome: RunOutcome, graph: GraphRun | None = None
     ) -> None:
         entry.running.pop(rec.run_id, None)
-        entry.tokens.pop(rec.run_id, None)
         self._runs.pop(rec.run_id, None)
         delay = None if self._stopping else retry.retry_delay(task, rec.attempt_number, outcome)
         if delay is not None:
