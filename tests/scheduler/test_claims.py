@@ -249,3 +249,14 @@ async def test_the_reaper_deletes_a_dead_nodes_claims_still_to_come_and_settles_
     assert n == 1
     left = [(r[0], r[1], r[2]) for r in await rows(harness) if r[3] == "doomed" and r[0] >= 40]
     assert left == [(40.0, "FAILED", "NODE_LOST")]
+
+
+async def test_run_ids_follow_the_instants_from_the_first_fire_on(harness: Harness) -> None:
+    # the first fire writes its run row and the claim of the next instant in the same tick
+    await harness.sql("CREATE TASK a SCHEDULE 1s AS SELECT 1")
+    await harness.sql("CREATE TASK b SCHEDULE DELAY 1s AS SELECT 1")  # never claimed: fires every time
+    for _ in range(3):
+        await harness.tick(advance=1)
+    for name in ("a", "b"):
+        ids = [r[4] for r in await rows(harness, f"name = '{name}'")]
+        assert ids == sorted(ids)

@@ -286,10 +286,17 @@ class Scheduler:
                 and claims.claimable(entry)
             ):
                 book.claim(entry, plan.next_fire, now)
-        book.submit(self.catalog)  # queued before the fire below: a release precedes any insert
-        if book.batch is not None:
-            self._track(book.batch)
-        records = await self.catalog.fire(new_runs, (), graphs) if new_runs else []
+        if not new_runs:  # the steady state: every due instant was claimed
+            self._submit(book)
+            records: list[RunRecord | None] = []
+        else:
+            if book.releases:  # queued before the fire: a release precedes any insert of its instant
+                self._submit(claims.Bookings(self.node_id, releases=book.releases))
+                book.releases = []
+            try:
+                records = await self.catalog.fire(new_runs, (), graphs)
+            finally:  # claims after the runs of this tick, so that run ids follow the instants
+                self._submit(book)
         for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):
             report.fired += 1
             if rec is None or owner_decision is None:
@@ -713,6 +720,11 @@ class Scheduler:
             if timeout is not None:
                 return
         await self.bookkeeping_written()
+
+    def _submit(self, book: claims.Bookings) -> None:
+        book.submit(self.catalog)
+        if book.batch is not None:
+            self._track(book.batch)
 
     def _track(self, write: asyncio.Future[Any]) -> None:
         """Remember a lazy write until it is committed (see :meth:`bookkeeping_written`)."""
