@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tasksql.catalog import CATALOG_FILE, SQLiteCatalog, TaskUpdate, open_catalo
 from tasksql.catalog.sqlite_writer import WriterStats
 from tasksql.errors import CatalogError, ConfigError, NotSupportedError, ObjectExists, TasksqlError
 from tasksql.model import IntegrationDef, RunState, TaskState, WarehouseDef, WarehouseType, Webhook
-from tasksql.runs import NewRun, RunOutcome
+from tasksql.runs import NewRun, RunOutcome, RunRecord
 from tasksql.testing import FakeClock
 
 # --- open_catalog --------------------------------------------------------------------------------
@@ -446,24 +447,31 @@ async def test_held_jobs_are_committed_when_the_catalog_closes(tmp_path: Path) -
         assert await again.get_setting("held") == "yes"
 
 
+async def _scheduled_run(catalog: SQLiteCatalog, name: str) -> RunRecord:
+    record = await create(catalog, name)
+    [run] = await catalog.fire(
+        [
+            NewRun(
+                task_id=record.id,
+                task_version=record.version,
+                name=name,
+                database_name="tasksql",
+                schema_name="public",
+                scheduled_time=NOW,
+                state=RunState.SCHEDULED,
+            )
+        ],
+        [],
+    )
+    assert run is not None
+    return run
+
+
 async def test_only_a_final_run_outcome_is_lazy(tmp_path: Path) -> None:
     async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
-        record = await create(catalog, "t")
-        [run] = await catalog.fire(
-            [
-                NewRun(
-                    task_id=record.id,
-                    task_version=record.version,
-                    name="t",
-                    database_name="tasksql",
-                    schema_name="public",
-                    scheduled_time=NOW,
-                    state=RunState.SCHEDULED,
-                )
-            ],
-            [],
-        )
-        assert run is not None
+        run = await _scheduled_run(catalog, "t")
+        record = await catalog.get_task(qname("t"))
+        assert record is not None
         # SCHEDULED -> EXECUTING: something is about to start on it, so it is written at once
         start = RunOutcome(run_id=run.run_id, state=RunState.EXECUTING, query_start_time=later(1))
         assert await asyncio.wait_for(catalog.finish_run(start, None), 10)
@@ -477,3 +485,30 @@ async def test_only_a_final_run_outcome_is_lazy(tmp_path: Path) -> None:
         assert await settled
         [stored] = await catalog.list_runs(task_id=record.id)
         assert stored.state is RunState.SUCCEEDED
+
+
+async def test_settle_later_is_queued_at_the_call_and_committed_with_the_next_write(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
+        run = await _scheduled_run(catalog, "t")
+        done = RunOutcome(
+            run_id=run.run_id, state=RunState.SUCCEEDED, query_start_time=later(1), completed_time=later(2)
+        )
+        settled = catalog.settle_later(done)  # not a coroutine: queued now
+        again = catalog.settle_later(replace(done, state=RunState.FAILED))
+        await asyncio.sleep(0.2)
+        assert not settled.done()
+        await create(catalog, "other")  # the next write takes both along, in call order
+        assert await settled is True
+        assert await again is False  # a settled run is final
+        [stored] = await catalog.list_runs(task_id=run.task_id)
+        assert stored.state is RunState.SUCCEEDED
+
+
+async def test_settle_later_on_a_closed_catalog_raises_at_the_call(tmp_path: Path) -> None:
+    catalog = SQLiteCatalog(tmp_path / "catalog.db")
+    await catalog.open()
+    run = await _scheduled_run(catalog, "t")
+    await catalog.close()
+    with pytest.raises(CatalogError) as info:
+        catalog.settle_later(RunOutcome(run_id=run.run_id, state=RunState.SUCCEEDED, completed_time=NOW))
+    assert info.value.code == "CATALOG_CLOSED"
