@@ -6,11 +6,11 @@ The core is async and sqlite3 blocks, so no sqlite3 call ever runs on the event 
 
 * **Writes** go through :class:`~tasksql.catalog.sqlite_writer.SQLiteWriter`: one thread that owns
   the only writing connection and drains a queue of jobs. Every job waiting in the queue runs in
-  ONE transaction (``BEGIN IMMEDIATE``), each job inside its own ``SAVEPOINT`` so that a failing
-  job rolls back alone and gets its exception while the others commit; after ``COMMIT`` the
-  futures of the whole group are resolved on the event loop. The per-job cost is a savepoint and
-  the job's own statements; the commit (and its fsync) is shared by the group. This is what lets a
-  scheduler record thousands of runs per second.
+  ONE transaction (``BEGIN IMMEDIATE``); if a job fails, the group is rolled back and each job
+  runs again in a transaction of its own, so the failing job alone gets its exception while the
+  others commit. After ``COMMIT`` the futures of the whole group are resolved on the event loop.
+  The per-job cost is the job's own statements; the commit (and its fsync) is shared by the
+  group. A run's final outcome may wait a few milliseconds to ride with the next write.
 * **Reads** go through :class:`~tasksql.catalog.sqlite_reader.SQLiteReader`: worker threads with
   their own read-only connections. In WAL mode they see the last commit and never wait for the
   writer.
@@ -214,9 +214,7 @@ class SQLiteCatalog(Catalog):
 
     def writer_stats(self) -> WriterStats:
         """Counters of the writer thread (groups committed, jobs, failures, queue length)."""
-        if self._writer is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return self._writer.stats()
+        return self._open_writer().stats()
 
     # --- the two ways to the database ------------------------------------------------------------
 
@@ -234,9 +232,13 @@ class SQLiteCatalog(Catalog):
         the change sequence in the same transaction (definition changes only). ``lazy``: the
         commit may wait a little for other writes to share it (a run's final outcome).
         """
+        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy)
+
+    def _open_writer(self) -> SQLiteWriter:
+        """:raises CatalogError: the catalog is closed (code ``CATALOG_CLOSED``)."""
         if self._writer is None:
             raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return await self._writer.submit(fn, durable=durable, changes=changes, lazy=lazy)
+        return self._writer
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` on a read-only connection in a reader thread."""
@@ -490,11 +492,10 @@ class SQLiteCatalog(Catalog):
         *,
         urgent: bool = False,
     ) -> asyncio.Future[list[RunRecord | None]]:
-        if self._writer is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        writer = self._open_writer()
         now = db_time(self._clock.now())
         gone = [(task_id, db_time(at)) for task_id, at in releases]
-        return self._writer.submit(
+        return writer.submit(
             lambda conn: runs_db.record_fires(conn, node_id, updates, gone, claims, now), lazy=not urgent
         )
 
@@ -522,10 +523,9 @@ class SQLiteCatalog(Catalog):
         return settled
 
     def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
-        if self._writer is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        writer = self._open_writer()
         now = db_time(self._clock.now())
-        return self._writer.submit(lambda conn: runs_db.settle(conn, outcome, None, now), lazy=True)
+        return writer.submit(lambda conn: runs_db.settle(conn, outcome, None, now), lazy=True)
 
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         if not updates:
@@ -678,7 +678,7 @@ def _all(
 
 
 def _returning(conn: sqlite3.Connection, query: str, params: dict[str, Any]) -> list[sqlite3.Row]:
-    # fetchall: a RETURNING statement must run to completion before its savepoint is released.
+    # fetchall: a RETURNING statement must run to completion before the transaction goes on.
     return conn.execute(_Q[query], params).fetchall()
 
 

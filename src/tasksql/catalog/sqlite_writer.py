@@ -98,7 +98,7 @@ class SQLiteWriter:
 
     :param path: the catalog file.
     :param change_sql: the statement that advances the change sequence and returns the new value;
-        run inside the savepoint of every job submitted with ``changes=True``.
+        run after every job submitted with ``changes=True``, in the same transaction.
     :param on_change: called on the event loop that started the writer with the new change
         sequence, after a group that advanced it has committed.
     """
@@ -157,7 +157,7 @@ class SQLiteWriter:
         """Queue ``fn`` and return a future for its result, resolved after the commit.
 
         ``durable``: commit this job's group with ``synchronous = FULL``. ``changes``: advance the
-        change sequence in the job's savepoint. ``lazy``: the commit may wait up to ``linger``
+        change sequence in the job's transaction. ``lazy``: the commit may wait up to ``linger``
         seconds for other jobs (ignored for durable and changing jobs). Cancelling the future
         before the job starts skips it; once started, the job commits or fails with its group.
 

@@ -35,11 +35,11 @@ from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
 from tasksql.runs import NewRun, RunOutcome, RunRecord, evolve
 from tasksql.scheduler import outcomes
+from tasksql.scheduler.planner import Action, Decision
 
 if TYPE_CHECKING:
     from tasksql.catalog import Catalog
     from tasksql.scheduler.entry import Entry
-    from tasksql.scheduler.planner import Decision
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -104,8 +104,6 @@ class Bookings:
 
     def use(self, rec: RunRecord, decision: Decision, now: datetime) -> RunRecord:
         """The claimed run ``rec`` for ``decision``: started now, skipped, or left queued (SCHEDULED)."""
-        from tasksql.scheduler.planner import Action
-
         if decision.action is Action.RUN:
             self.updates.append(RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=now))
             return evolve(rec, state=RunState.EXECUTING, query_start_time=now)

@@ -25,6 +25,8 @@ CHANGE_POLL_S = 0.5
 REAP_EVERY_S = 15.0
 NODE_LEASE_S = 30.0
 PRUNE_EVERY_S = 600.0
+#: The error message of a run whose node died (error code NODE_LOST).
+LOST_MESSAGE = "node stopped during run"
 
 
 async def loop(self: Scheduler) -> None:
@@ -83,7 +85,7 @@ async def settle_previous_incarnation(self: Scheduler) -> int:
             continue
         if node.stopped_at is None and node.host == host and pid_alive(node.pid):
             raise ConfigError(f"node id {self.node_id} is in use by process {node.pid} on this host")
-        n = await self.catalog.settle_lost_runs([self.node_id], now, "node stopped during run")
+        n = await self.catalog.settle_lost_runs([self.node_id], now, LOST_MESSAGE)
         if n:
             log.warning("settled %d run(s) left by an earlier process of node %s", n, self.node_id)
         return n
@@ -104,7 +106,7 @@ async def reap(self: Scheduler) -> int:
             dead.append(node.node_id)
     if not dead:
         return 0
-    n = await self.catalog.settle_lost_runs(dead, now, "node stopped during run")
+    n = await self.catalog.settle_lost_runs(dead, now, LOST_MESSAGE)
     if n:
         log.warning("settled %d run(s) left by stopped node(s) %s", n, ", ".join(dead))
     return n

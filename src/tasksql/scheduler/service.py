@@ -22,6 +22,7 @@ import itertools
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -164,14 +165,7 @@ class Scheduler:
                 ),
                 None,
             )
-        book = claims.Bookings(self.node_id, urgent=True)
-        for entry in self.entries.values():
-            book.release(entry)
-        if book.releases:
-            try:
-                await self.catalog.record_fires(self.node_id, (), book.releases, (), urgent=True)
-            except TasksqlError:
-                log.exception("could not release claimed instants (the reaper will)")
+        await self._release_claims(self.entries.values())  # a failure is logged; the reaper will
         await self.flush_next_fires()
         await self.catalog.stop_node(self.node_id, now)
 
@@ -240,14 +234,16 @@ class Scheduler:
                 due.append(entry)
         if not due:
             return report
-        plans = [(e, self._plan(e, now, self.graphs.is_root(e))) for e in due]
+        plans: list[tuple[Entry, bool, FirePlan]] = []
+        for entry in due:
+            root = self.graphs.is_root(entry)
+            plans.append((entry, root, self._plan(entry, now, root)))
         new_runs: list[NewRun] = []
         owners: list[tuple[Entry, Decision | None]] = []
         graphs: list[NewGraphRun] = []
         started_graphs: dict[int, GraphRun] = {}
         book = claims.Bookings(self.node_id)
-        for entry, plan in plans:
-            root = self.graphs.is_root(entry)  # cheap: a set lookup
+        for entry, root, plan in plans:
             claim, claimed = await self._take_claim(entry, plan, root, book)
             for decision in plan.decisions:
                 if (
@@ -312,7 +308,7 @@ class Scheduler:
                 entry.queue.append(rec)
             else:
                 report.skipped += 1
-        for entry, _ in plans:
+        for entry, _, _ in plans:
             self._push(entry)
         return report
 
@@ -395,7 +391,7 @@ class Scheduler:
         records = await self.catalog.list_tasks()
         self.integrations = {r.definition.name: r.definition for r in await self.catalog.list_integrations()}
         seen: set[int] = set()
-        book = claims.Bookings(self.node_id)
+        replaced: list[Entry] = []  # their claims were made under the old definition or state
         for rec in records:
             seen.add(rec.id)
             old = self.entries.get(rec.id)
@@ -403,19 +399,16 @@ class Scheduler:
                 old.record = rec
                 continue
             if old is not None:
-                book.release(old)  # claimed under the old definition or state
+                replaced.append(old)
             entry = self._entry(rec, old)
             self.entries[rec.id] = entry
             self._push(entry)
         for task_id in set(self.entries) - seen:
             entry = self.entries.pop(task_id)
             entry.heap_seq = None
-            book.release(entry)
-        if book.releases:
-            # awaited: once the change is seen, its released claims are gone from the history
-            book.urgent = True
-            book.submit(self.catalog)
-            await claims.written(book)
+            replaced.append(entry)
+        # awaited: once the change is seen, its released claims are gone from the history
+        await self._release_claims(replaced)
         self._index()
         self.engine.invalidate_warehouses()
 
@@ -720,6 +713,14 @@ class Scheduler:
             if timeout is not None:
                 return
         await self.bookkeeping_written()
+
+    async def _release_claims(self, entries: Iterable[Entry]) -> None:
+        """Delete the claims of ``entries`` now (urgent) and wait for it; a failure is logged."""
+        book = claims.Bookings(self.node_id, urgent=True)
+        for entry in entries:
+            book.release(entry)
+        book.submit(self.catalog)
+        await claims.written(book)
 
     def _submit(self, book: claims.Bookings) -> None:
         book.submit(self.catalog)
