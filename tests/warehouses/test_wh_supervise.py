@@ -44,9 +44,9 @@ async def test_a_job_that_ignores_the_interrupt_is_abandoned_but_keeps_its_slot(
             stubborn, slots=slots, executor=executor, timeout=0.1, token=None, what="job", grace=0.3
         )
     assert "abandoned" in info.value.message
-    assert len(slots.running) == 1 and slots.semaphore.locked()  # the slot stays taken
+    assert len(slots.running) == 1 and slots.full  # the slot stays taken
     release.set()
-    assert await until(lambda: not slots.running and not slots.semaphore.locked())
+    assert await until(lambda: not slots.running and not slots.full)
 
 
 async def test_the_interrupt_is_fired_again_until_it_takes(executor: ThreadPoolExecutor) -> None:
@@ -115,7 +115,101 @@ async def test_a_stop_requested_while_queued_runs_nothing(executor: ThreadPoolEx
     gate.set()
     await blocker
     assert ran == []
-    assert not slots.semaphore.locked()
+    assert not slots.full
+
+
+async def test_queued_calls_get_the_slot_in_arrival_order(executor: ThreadPoolExecutor) -> None:
+    slots = Slots(1)
+    gate = threading.Event()
+    order: list[int] = []
+
+    def blocker(stop: Interrupter) -> None:
+        gate.wait(30)
+
+    def record(i: int) -> None:
+        order.append(i)
+
+    first = asyncio.create_task(
+        supervise(blocker, slots=slots, executor=executor, timeout=None, token=None, what="job")
+    )
+    await asyncio.sleep(0)
+    queued = [
+        asyncio.create_task(
+            supervise(
+                lambda stop, i=i: record(i),
+                slots=slots,
+                executor=executor,
+                timeout=None,
+                token=None,
+                what="job",
+            )
+        )
+        for i in range(5)
+    ]
+    await asyncio.sleep(0.05)
+    assert order == [] and slots.full
+    gate.set()
+    await asyncio.gather(first, *queued)
+    assert order == [0, 1, 2, 3, 4]
+    assert slots.free == 1 and not slots.running
+
+
+async def test_a_timeout_while_queued_passes_the_slot_on(executor: ThreadPoolExecutor) -> None:
+    slots = Slots(1)
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def blocker(stop: Interrupter) -> None:
+        gate.wait(30)
+
+    first = asyncio.create_task(
+        supervise(blocker, slots=slots, executor=executor, timeout=None, token=None, what="job")
+    )
+    await asyncio.sleep(0)
+    impatient = asyncio.create_task(
+        supervise(
+            lambda stop: ran.append("impatient"),
+            slots=slots,
+            executor=executor,
+            timeout=0.05,
+            token=None,
+            what="job",
+        )
+    )
+    patient = asyncio.create_task(
+        supervise(
+            lambda stop: ran.append("patient"),
+            slots=slots,
+            executor=executor,
+            timeout=None,
+            token=None,
+            what="job",
+        )
+    )
+    with pytest.raises(QueryTimeout) as info:
+        await impatient
+    assert "while waiting for a free slot" in info.value.message
+    gate.set()
+    await asyncio.gather(first, patient)
+    assert ran == ["patient"]
+    assert slots.free == 1
+
+
+async def test_a_caller_cancelled_as_it_is_handed_a_slot_gives_it_back(executor: ThreadPoolExecutor) -> None:
+    slots = Slots(1)
+    assert slots.take()  # held by someone else
+    ran: list[str] = []
+    waiting = asyncio.create_task(
+        supervise(
+            lambda stop: ran.append("x"), slots=slots, executor=executor, timeout=None, token=None, what="job"
+        )
+    )
+    await asyncio.sleep(0.02)
+    slots.give_back()  # handed to the waiter ...
+    waiting.cancel()  # ... which is cancelled before it could resume
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert slots.free == 1 and not slots.running and ran == []
 
 
 def test_interrupter_routes_fires_only_while_attached() -> None:

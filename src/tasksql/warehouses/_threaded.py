@@ -37,7 +37,7 @@ T = TypeVar("T")
 class ThreadedWarehouse(Warehouse):
     """A warehouse whose driver blocks: each call is a job on one session in a worker thread.
 
-    The executor has ``max_concurrency`` threads and a semaphore of the same size admits calls, so
+    The executor has ``max_concurrency`` threads and as many slots admit calls (first come, first served), so
     a job never waits for a thread; a slot is freed only when its driver call has returned.
     """
 
