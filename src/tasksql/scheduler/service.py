@@ -22,6 +22,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -53,6 +54,7 @@ from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
 from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
 from tasksql.scheduler.runner import RunContext, run_attempt
+from tasksql.scheduler.waker import Waker
 from tasksql.schedules.base import PreviousRun, Schedule
 from tasksql.warehouses.base import CancelToken
 
@@ -62,6 +64,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("tasksql.scheduler")
 
 STOP_CANCEL_WAIT_S = 5.0
+#: Sleeps longer than this end on the precise waker (waker.py); shorter ones on asyncio's timer.
+PRECISE_WAKE_ABOVE_S = 0.002
+#: The asyncio timer behind a precise wake-up, should the waker's thread be held up.
+WAKE_BACKSTOP_S = 0.005
 
 
 @dataclass
@@ -94,6 +100,7 @@ class Scheduler:
         #: Lazy catalog writes not known to be committed yet (claims, outcomes): see _track.
         self._books: set[asyncio.Future[Any]] = set()
         self._waiter: asyncio.Future[None] | None = None
+        self._waker: Waker | None = None
         #: Next instants not yet written to the catalog (task id -> instant). Writing them at every
         #: fire would cost a write per run; they are flushed every second and at stop instead. A
         #: stale value is harmless: on restart the planner re-walks from it, and the UNIQUE fence
@@ -138,6 +145,8 @@ class Scheduler:
         """No new runs; in-flight runs get ``grace`` seconds, then are cancelled (recorded CANCELLED)."""
         self._stopping = True
         self._wake()
+        if self._waker is not None:
+            self._waker.close()
         for task in [self._loop_task, *self._bg]:
             if task is not None:
                 task.cancel()
@@ -205,7 +214,16 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
         if isinstance(self.clock, SystemClock):
-            handle = loop.call_at(loop.time() + (until - now).total_seconds(), self._wake)
+            delay = (until - now).total_seconds()
+            if delay > PRECISE_WAKE_ABOVE_S:
+                # asyncio's timers fire up to 1 ms late (see waker.py); a wait this long can afford a
+                # thread's wake-up, a busy scheduler (instants a millisecond apart) would pay it too often
+                if self._waker is None:
+                    self._waker = Waker(loop, self._wake)
+                self._waker.arm(time.monotonic() + delay)
+                handle = loop.call_at(loop.time() + delay + WAKE_BACKSTOP_S, self._wake)
+            else:
+                handle = loop.call_at(loop.time() + delay, self._wake)
             try:
                 await self._waiter
             finally:
