@@ -35,6 +35,23 @@ def _bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+#: Values of ``duckdb_fsync`` (DuckDB's ``fsync_mode``).
+DUCKDB_FSYNC_MODES = ("standard", "full", "none")
+
+
+def _at_least(value: int, low: int) -> int:
+    if value < low:
+        raise ValueError(f"must be at least {low}")
+    return value
+
+
+def _one_of(text: str, allowed: tuple[str, ...]) -> str:
+    low = text.strip().lower()
+    if low not in allowed:
+        raise ValueError(f"expected one of {', '.join(allowed)}")
+    return low
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "data_dir", "tasksql-data", "TASKSQL_DATA", "data directory (catalog, embedded DuckDB, server file)"
@@ -93,6 +110,20 @@ SETTINGS: tuple[Setting, ...] = (
         "server: freeze what is loaded at start-up and collect young objects less often",
         _bool,
     ),
+    Setting(
+        "duckdb_threads",
+        0,
+        "TASKSQL_DUCKDB_THREADS",
+        "threads of each embedded DuckDB database (its `threads` option); 0 = DuckDB's default, one per core",
+        lambda text: _at_least(int(text), 0),
+    ),
+    Setting(
+        "duckdb_fsync",
+        "standard",
+        "TASKSQL_DUCKDB_FSYNC",
+        "how embedded DuckDB databases sync commits to disk (its `fsync_mode`): standard, full or none",
+        lambda text: _one_of(text, DUCKDB_FSYNC_MODES),
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -116,6 +147,24 @@ class Settings:
     claim_ahead_s: float = 60.0
     switch_interval_us: int = 200
     gc_tuning: bool = True
+    duckdb_threads: int = 0
+    duckdb_fsync: str = "standard"
+
+    def __post_init__(self) -> None:
+        # keyword overrides skip the parsers: check the values that have a closed set
+        try:
+            _at_least(self.duckdb_threads, 0)
+            _one_of(self.duckdb_fsync, DUCKDB_FSYNC_MODES)
+        except ValueError as exc:
+            raise ConfigError(f"invalid DuckDB setting: {exc}") from None
+
+    @property
+    def duckdb_config(self) -> dict[str, str | int]:
+        """DuckDB configuration options for every embedded DuckDB database of the engine."""
+        config: dict[str, str | int] = {"fsync_mode": self.duckdb_fsync.upper()}
+        if self.duckdb_threads:
+            config["threads"] = self.duckdb_threads
+        return config
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

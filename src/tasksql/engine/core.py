@@ -82,7 +82,7 @@ class Engine:
         self.clock = clock
         self.data_dir = Path(settings.data_dir)
         self._catalog = catalog
-        self.warehouses = WarehouseRegistry(self.data_dir)
+        self.warehouses = WarehouseRegistry(self.data_dir, settings.duckdb_config)
         self.session = Session(user=settings.owner)
         self.scheduler: Scheduler | None = None
         self.dispatcher: NotificationDispatcher | None = None

@@ -161,11 +161,14 @@ def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
 class DuckDBDatabase:
     """One DuckDB database (file, or in memory when ``path`` is None), shared by its warehouses.
 
-    Opening is idempotent; :meth:`close` closes the connection (close the warehouses first).
+    ``config``: DuckDB options set when the database is opened (``threads``, ``fsync_mode``: the
+    engine's ``duckdb_threads`` and ``duckdb_fsync`` settings). Opening is idempotent; :meth:`close`
+    closes the connection (close the warehouses first).
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, config: Mapping[str, str | int] | None = None) -> None:
         self.path = path
+        self.config = dict(config or {})
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
 
@@ -179,7 +182,9 @@ class DuckDBDatabase:
             if self._con is not None:
                 return
             try:
-                self._con = duckdb.connect(str(self.path) if self.path else ":memory:", config=_CONFIG)
+                self._con = duckdb.connect(
+                    str(self.path) if self.path else ":memory:", config={**_CONFIG, **self.config}
+                )
             except duckdb.Error as exc:
                 raise WarehouseError(f"cannot open DuckDB database {self.path}: {exc}") from None
 

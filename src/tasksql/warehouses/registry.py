@@ -11,7 +11,7 @@ module and one entry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tasksql.errors import NotSupportedError, WarehouseError
@@ -28,12 +28,14 @@ class WarehouseRegistry:
     """Opens, caches and closes the warehouses of the data directory ``data_dir``.
 
     The default DuckDB database (``data_dir / warehouse.duckdb``) is shared by every DuckDB warehouse
-    without a URL (compute pools); relative file URLs are taken from ``data_dir``.
+    without a URL (compute pools); relative file URLs are taken from ``data_dir``. ``duckdb_config``
+    (DuckDB options) applies to every DuckDB database the registry opens.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, duckdb_config: Mapping[str, str | int] | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self._default_db = DuckDBDatabase(self.data_dir / DUCKDB_FILE)
+        self._duckdb_config = dict(duckdb_config or {})
+        self._default_db = DuckDBDatabase(self.data_dir / DUCKDB_FILE, self._duckdb_config)
         self._databases: dict[Path, DuckDBDatabase] = {}
         self._open: dict[str, tuple[WarehouseDef, Warehouse]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -102,7 +104,7 @@ class WarehouseRegistry:
         path = file_path(d.url, "duckdb", self.data_dir).resolve()
         if path == self._default_db.path or path == (self.data_dir / DUCKDB_FILE).resolve():
             return self._default_db
-        return self._databases.setdefault(path, DuckDBDatabase(path))
+        return self._databases.setdefault(path, DuckDBDatabase(path, self._duckdb_config))
 
     def _retire(self, warehouse: Warehouse) -> None:
         self._retired.add(warehouse)
