@@ -129,15 +129,15 @@ METHOD = [
         """
         **tasksql** runs its engine and scheduler in the measuring process (`bench/tasksql_bench.py`) with
         the default SQLite catalog and embedded DuckDB warehouse, real clock, every run recorded in the
-        catalog's history. The DuckDB database runs with `duckdb_fsync = none` (no fsync per commit,
-        like the peers' servers below) and `duckdb_threads = 1` (a one-row INSERT gains nothing from
-        DuckDB's worker threads but the hand-offs); together they halve DuckDB's CPU per INSERT
-        (about 0.7 to 0.38 ms here). The catalog keeps its full fsync. The body is `INSERT INTO bench_log SELECT <id>,
+        catalog's history. The DuckDB database runs with `duckdb_fsync = none` (no fsync per commit, like
+        the peers' servers below) and `duckdb_threads = 1` (a one-row INSERT gains nothing from DuckDB's
+        worker threads but the hand-offs); together they halve DuckDB's CPU per INSERT (about 0.7 to 0.38 ms
+        here). The catalog keeps its full fsync. The body is `INSERT INTO bench_log SELECT <id>,
         SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME'), now()`; `now()` is the start of the body's
-        transaction, so the lag includes handing the body to the warehouse (the run's row was written
-        ahead, as a SCHEDULED claim, when the previous instant fired). Lags are measured in microseconds
-        (`epoch_us`). `tasksql (SQLite warehouse)` in the steady, burst and ramp tables is the same with
-        the body in a SQLite file warehouse (`synchronous=normal`), whose statements cost far less than
+        transaction, so the lag includes handing the body to the warehouse (the run's row was written ahead,
+        as a SCHEDULED claim, when the previous instant fired). Lags are measured in microseconds
+        (`epoch_us`). `tasksql (SQLite warehouse)` in the steady, burst and ramp tables is the same with the
+        body in a SQLite file warehouse (`synchronous=normal`), whose statements cost far less than
         DuckDB's: it shows what the scheduler sustains when the body is nearly free. Its actual start is
         SQLite's `strftime('%Y-%m-%dT%H:%M:%f', 'now')`, which has millisecond resolution: its lags are
         truncated to the millisecond, up to 1 ms lower than the truth.
