@@ -8,7 +8,8 @@ the text compares the instants.
 
 from __future__ import annotations
 
-import functools
+import threading
+import zlib
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -73,11 +74,30 @@ def name_columns(name: QualifiedName) -> dict[str, str]:
     return {"database_name": database, "schema_name": schema, "name": name.name}
 
 
-@functools.lru_cache(maxsize=262_144)
 def parse_definition(text: str) -> TaskDef:
     """:func:`task_from_json`, memoised: a stored definition text is parsed once per process (the
-    result is a frozen value, safe to share), so listing many tasks costs a fetch, not a parse each."""
-    return task_from_json(text)
+    result is a frozen value, safe to share), so listing many tasks costs a fetch, not a parse each.
+
+    The memo is keyed by a fingerprint of the text (its length, Python's 64-bit string hash and a
+    CRC-32), not by the text itself: a definition text is a few hundred bytes, and keeping one per
+    task alive as a key would cost more memory than the scheduler's whole entry for that task.
+    Any thread; the oldest entry goes first when the memo is full.
+    """
+    key = (len(text), hash(text), zlib.crc32(text.encode()))
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        found = task_from_json(text)
+        with _DEFINITIONS_LOCK:
+            while len(_DEFINITIONS) >= DEFINITION_MEMO_SIZE:
+                del _DEFINITIONS[next(iter(_DEFINITIONS))]  # insertion order: the oldest first
+            _DEFINITIONS[key] = found
+    return found
+
+
+#: Definitions remembered by :func:`parse_definition` (enough for every task of a large catalog).
+DEFINITION_MEMO_SIZE = 262_144
+_DEFINITIONS: dict[tuple[int, int, int], TaskDef] = {}
+_DEFINITIONS_LOCK = threading.Lock()
 
 
 def definition_json(definition: TaskDef) -> str:

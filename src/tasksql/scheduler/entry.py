@@ -27,9 +27,9 @@ from tasksql.schedules.base import PreviousRun, Schedule
 MISFIRE_GRACE = timedelta(seconds=5)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Entry:
-    """The scheduler's view of one task."""
+    """The scheduler's view of one task (slotted: one per task, 100,000 of them at scale)."""
 
     record: TaskRecord
     schedule: Schedule | None
