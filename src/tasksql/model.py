@@ -17,6 +17,7 @@ Serialisation (:func:`task_to_json` / :func:`task_from_json`) is versioned: stor
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
@@ -520,7 +521,13 @@ def _name_to_json(n: QualifiedName) -> list[str | None]:
 
 
 def _name_from_json(v: list[str | None]) -> QualifiedName:
-    return QualifiedName(str(v[2]), v[1], v[0])
+    # Database and schema names repeat across thousands of tasks: one shared string each.
+    schema, database = v[1], v[0]
+    return QualifiedName(
+        str(v[2]),
+        None if schema is None else sys.intern(schema),
+        None if database is None else sys.intern(database),
+    )
 
 
 def _kind_of(obj: object, kinds: dict[str, type[Any]]) -> str:
@@ -578,15 +585,31 @@ _ENUM_FIELDS: dict[str, type[StrEnum]] = {
 }
 
 
-def _build(cls: type[Any], data: dict[str, Any]) -> Any:
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in data:
+_DECODERS: dict[type[Any], tuple[tuple[str, type[StrEnum] | None], ...]] = {}
+
+
+def _decoders(cls: type[Any]) -> tuple[tuple[str, type[StrEnum] | None], ...]:
+    """(field name, enum class or None) per field of ``cls``: ``fields()`` is read once per class."""
+    found = _DECODERS.get(cls)
+    if found is None:
+        found = _DECODERS[cls] = tuple((f.name, _ENUM_FIELDS.get(f.name)) for f in fields(cls))
+    return found
+
+
+_PLAIN = (str, int, bool, float, type(None))
+
+
+def _build(cls: type[Any], data: dict[str, Any], **extra: Any) -> Any:
+    kwargs: dict[str, Any] = extra
+    for name, enum in _decoders(cls):
+        if name not in data:
             continue
-        value = _value_from_json(data[f.name], str(f.type))
-        if f.name in _ENUM_FIELDS and value is not None:
-            value = _ENUM_FIELDS[f.name](value)
-        kwargs[f.name] = value
+        value = data[name]
+        if not isinstance(value, _PLAIN):
+            value = _value_from_json(value, "")
+        if enum is not None and value is not None:
+            value = enum(value)
+        kwargs[name] = value
     return cls(**kwargs)
 
 
@@ -605,6 +628,4 @@ def task_from_json(text: str) -> TaskDef:
     if "schedule" in data:
         sched_data = dict(data.pop("schedule"))
         schedule = _build(_SCHEDULE_KINDS[sched_data.pop("$kind")], sched_data)
-    task_data = dict(data, body=body)
-    task = _build(TaskDef, task_data)
-    return replace(task, schedule=schedule, body=body)  # type: ignore[no-any-return]
+    return _build(TaskDef, data, body=body, schedule=schedule)  # type: ignore[no-any-return]

@@ -1,4 +1,5 @@
-"""Decoding stored definitions: memoised by fingerprint, never keeping the stored text alive."""
+"""Stored definitions: every field round-trips; decoding is memoised by fingerprint, never keeping the
+stored text alive."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ import sys
 from catalog_support import task_def
 
 from tasksql.catalog.rows import parse_definition
-from tasksql.model import SqlBody, task_to_json
+from tasksql.model import (
+    CatchUp,
+    CronSchedule,
+    DstPolicy,
+    OnError,
+    OverlapPolicy,
+    QualifiedName,
+    RunOn,
+    SqlBody,
+    TaskDef,
+    task_from_json,
+    task_to_json,
+)
 
 
 def _text(i: int) -> str:
@@ -30,3 +43,31 @@ def test_the_memo_does_not_keep_the_stored_text_alive() -> None:
     parse_definition(text)
     parse_definition(text)
     assert sys.getrefcount(text) == before
+
+
+def test_every_kind_of_field_survives_the_stored_form() -> None:
+    task = TaskDef(
+        name=QualifiedName("child", "etl", "analytics"),
+        body=SqlBody("INSERT INTO t SELECT 1"),
+        schedule=CronSchedule("0 */5 * * * *", "Europe/Paris"),
+        after=(QualifiedName("a", "etl", "analytics"), QualifiedName("b", "public", "tasksql")),
+        when="SYSTEM$STREAM_HAS_DATA('s')",
+        into=QualifiedName("target", None, None),
+        warehouse="wh",
+        timeout_ms=5_000,
+        overlap_policy=OverlapPolicy.ALLOW_ALL_OVERLAP,
+        retry_on=("40001", "57014"),
+        retry_backoff=2.5,
+        dst_policy=DstPolicy.SNOWFLAKE,
+        catch_up=CatchUp.ALL,
+        on_error=OnError.LOG,
+        run_on=RunOn.HOSTS,
+        tags=(("team", "'data'"),),
+        session_params=(("timezone", "'UTC'"),),
+    )
+    back = task_from_json(task_to_json(task))
+    assert back == task
+    assert isinstance(back.overlap_policy, OverlapPolicy) and isinstance(back.after, tuple)
+    # shared parts of names are shared strings (many tasks, one copy)
+    other = task_from_json(task_to_json(task))
+    assert other.name.database is back.name.database and other.name.schema is back.name.schema
