@@ -32,6 +32,7 @@ def _tasksql(workload: str, kwargs: dict[str, Any], warehouse: str) -> Awaitable
         "burst": tasksql_side.burst,
         "ramp": tasksql_side.ramp,
         "scale": tasksql_side.scale,
+        "scale_create": tasksql_side.scale_create,
         "timeout": tasksql_side.timeout,
         "graphs": tasksql_side.graphs,
     }

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -244,16 +246,23 @@ async def ramp(rates: list[int], seconds: float, warehouse: str = "duckdb") -> l
     return results
 
 
+async def scale_create(data_dir: str, n: int) -> dict[str, Any]:
+    """Register ``n`` started tasks in ``data_dir`` (the first half of :func:`scale`)."""
+    async with engine(data_dir=Path(data_dir)) as eng:
+        t0 = time.perf_counter()
+        ids = await register(eng, n, interval_ms=3_600_000)
+        created_s = time.perf_counter() - t0
+        await start_with_phases(eng, ids, datetime.now(UTC) + timedelta(hours=1), 3_600_000, 3_600_000)
+    return {"register_s": created_s}
+
+
 async def scale(n: int) -> dict[str, Any]:
-    """Memory and load time with ``n`` registered (started) tasks: create them, then open a new
-    engine on the same data directory and time its scheduler's start (which loads every task)."""
+    """Memory and load time with ``n`` registered (started) tasks: create them in another process,
+    then, in this fresh one (as after a restart: nothing decoded or cached yet), open an engine on
+    the same data directory and time its scheduler's start (which loads every task)."""
     with tempfile.TemporaryDirectory(prefix="tasksql-bench-scale-") as tmp:
         data = Path(tmp) / "data"
-        async with engine(data_dir=data) as eng:
-            t0 = time.perf_counter()
-            ids = await register(eng, n, interval_ms=3_600_000)
-            created_s = time.perf_counter() - t0
-            await start_with_phases(eng, ids, datetime.now(UTC) + timedelta(hours=1), 3_600_000, 3_600_000)
+        created = await _in_child("scale_create", data_dir=str(data), n=n)
         gc.collect()
         before = rss_mb()
         async with engine(data_dir=data) as eng:
@@ -268,11 +277,33 @@ async def scale(n: int) -> dict[str, Any]:
     return {
         "tasks": n,
         "loaded": loaded,
-        "register_s": created_s,
+        "register_s": created["register_s"],
         "load_s": load_s,
         "rss_mb": after,
         "rss_growth_mb": after - before,
     }
+
+
+async def _in_child(workload: str, **kwargs: Any) -> dict[str, Any]:
+    """Run a tasksql workload of ``bench.child`` in a new interpreter; its result."""
+    from bench.child import MARKER
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.child",
+        "tasksql",
+        workload,
+        json.dumps(kwargs),
+        cwd=str(Path(__file__).resolve().parent.parent),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    for line in out.decode().splitlines():
+        if line.startswith(MARKER):
+            result: dict[str, Any] = json.loads(line[len(MARKER) :])
+            return result
+    raise RuntimeError(f"bench.child {workload} exited with {proc.returncode} and no result")
 
 
 async def timeout_stop(samples: int = 5) -> dict[str, Any]:

@@ -41,6 +41,11 @@ async def scale(n: int) -> dict[str, Any]:
     return out
 
 
+async def scale_create(data_dir: str, n: int) -> dict[str, Any]:
+    out: dict[str, Any] = await tb.scale_create(data_dir, n)
+    return out
+
+
 async def timeout(samples: int, pg_url: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = await tb.timeout_stop(samples)
     out["sqlite"] = await timeouts.sqlite_stop(samples)

@@ -7,7 +7,7 @@ import sys
 
 from catalog_support import task_def
 
-from tasksql.catalog.rows import parse_definition
+from tasksql.catalog.rows import forget_definitions, parse_definition
 from tasksql.model import (
     CatchUp,
     CronSchedule,
@@ -71,3 +71,10 @@ def test_every_kind_of_field_survives_the_stored_form() -> None:
     # shared parts of names are shared strings (many tasks, one copy)
     other = task_from_json(task_to_json(task))
     assert other.name.database is back.name.database and other.name.schema is back.name.schema
+
+
+def test_forgetting_the_memo_decodes_again() -> None:
+    first = parse_definition(_text(4))
+    forget_definitions()
+    again = parse_definition(_text(4))
+    assert again == first and again is not first

@@ -94,6 +94,12 @@ def parse_definition(text: str) -> TaskDef:
     return found
 
 
+def forget_definitions() -> None:
+    """Empty the memo of :func:`parse_definition` (a process that starts afresh has none)."""
+    with _DEFINITIONS_LOCK:
+        _DEFINITIONS.clear()
+
+
 #: Definitions remembered by :func:`parse_definition` (enough for every task of a large catalog).
 DEFINITION_MEMO_SIZE = 262_144
 _DEFINITIONS: dict[tuple[int, int, int], TaskDef] = {}
