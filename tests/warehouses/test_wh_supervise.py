@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -90,107 +90,65 @@ async def test_job_errors_pass_through_unchanged(executor: ThreadPoolExecutor) -
     assert info.value.sqlstate == "22012"
 
 
-async def test_a_stop_requested_while_queued_runs_nothing(executor: ThreadPoolExecutor) -> None:
+def _call(
+    slots: Slots,
+    executor: ThreadPoolExecutor,
+    job: Callable[[Interrupter], object],
+    *,
+    timeout: float | None = None,
+    token: CancelToken | None = None,
+) -> asyncio.Task[object]:
+    return asyncio.create_task(
+        supervise(job, slots=slots, executor=executor, timeout=timeout, token=token, what="job")
+    )
+
+
+async def _occupied(executor: ThreadPoolExecutor) -> tuple[Slots, threading.Event, asyncio.Task[object]]:
+    """One slot, held by a running job until the returned event is set."""
     slots = Slots(1)
     gate = threading.Event()
+    holder = _call(slots, executor, lambda stop: gate.wait(30))
+    await asyncio.sleep(0)
+    return slots, gate, holder
+
+
+async def test_a_stop_requested_while_queued_runs_nothing(executor: ThreadPoolExecutor) -> None:
+    slots, gate, holder = await _occupied(executor)
     ran: list[str] = []
-
-    def first(stop: Interrupter) -> None:
-        gate.wait(30)
-
-    def second(stop: Interrupter) -> None:
-        ran.append("second")
-
-    blocker = asyncio.create_task(
-        supervise(first, slots=slots, executor=executor, timeout=None, token=None, what="job")
-    )
     token = CancelToken()
-    queued = asyncio.create_task(
-        supervise(second, slots=slots, executor=executor, timeout=None, token=token, what="job")
-    )
+    queued = _call(slots, executor, lambda stop: ran.append("second"), token=token)
     await asyncio.sleep(0.05)
     token.cancel()
     with pytest.raises(QueryCancelled):
         await queued
     gate.set()
-    await blocker
+    await holder
     assert ran == []
     assert not slots.full
 
 
 async def test_queued_calls_get_the_slot_in_arrival_order(executor: ThreadPoolExecutor) -> None:
-    slots = Slots(1)
-    gate = threading.Event()
+    slots, gate, holder = await _occupied(executor)
     order: list[int] = []
-
-    def blocker(stop: Interrupter) -> None:
-        gate.wait(30)
-
-    def record(i: int) -> None:
-        order.append(i)
-
-    first = asyncio.create_task(
-        supervise(blocker, slots=slots, executor=executor, timeout=None, token=None, what="job")
-    )
-    await asyncio.sleep(0)
-    queued = [
-        asyncio.create_task(
-            supervise(
-                lambda stop, i=i: record(i),
-                slots=slots,
-                executor=executor,
-                timeout=None,
-                token=None,
-                what="job",
-            )
-        )
-        for i in range(5)
-    ]
+    queued = [_call(slots, executor, lambda stop, i=i: order.append(i)) for i in range(5)]
     await asyncio.sleep(0.05)
     assert order == [] and slots.full
     gate.set()
-    await asyncio.gather(first, *queued)
+    await asyncio.gather(holder, *queued)
     assert order == [0, 1, 2, 3, 4]
     assert slots.free == 1 and not slots.running
 
 
 async def test_a_timeout_while_queued_passes_the_slot_on(executor: ThreadPoolExecutor) -> None:
-    slots = Slots(1)
-    gate = threading.Event()
+    slots, gate, holder = await _occupied(executor)
     ran: list[str] = []
-
-    def blocker(stop: Interrupter) -> None:
-        gate.wait(30)
-
-    first = asyncio.create_task(
-        supervise(blocker, slots=slots, executor=executor, timeout=None, token=None, what="job")
-    )
-    await asyncio.sleep(0)
-    impatient = asyncio.create_task(
-        supervise(
-            lambda stop: ran.append("impatient"),
-            slots=slots,
-            executor=executor,
-            timeout=0.05,
-            token=None,
-            what="job",
-        )
-    )
-    patient = asyncio.create_task(
-        supervise(
-            lambda stop: ran.append("patient"),
-            slots=slots,
-            executor=executor,
-            timeout=None,
-            token=None,
-            what="job",
-        )
-    )
+    impatient = _call(slots, executor, lambda stop: ran.append("impatient"), timeout=0.05)
+    patient = _call(slots, executor, lambda stop: ran.append("patient"))
     with pytest.raises(QueryTimeout) as info:
         await impatient
     assert "while waiting for a free slot" in info.value.message
     gate.set()
-    await asyncio.gather(first, patient)
+    await asyncio.gather(holder, patient)
     assert ran == ["patient"]
     assert slots.free == 1
 
@@ -199,11 +157,7 @@ async def test_a_caller_cancelled_as_it_is_handed_a_slot_gives_it_back(executor:
     slots = Slots(1)
     assert slots.take()  # held by someone else
     ran: list[str] = []
-    waiting = asyncio.create_task(
-        supervise(
-            lambda stop: ran.append("x"), slots=slots, executor=executor, timeout=None, token=None, what="job"
-        )
-    )
+    waiting = _call(slots, executor, lambda stop: ran.append("x"))
     await asyncio.sleep(0.02)
     slots.give_back()  # handed to the waiter ...
     waiting.cancel()  # ... which is cancelled before it could resume
