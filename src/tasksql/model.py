@@ -597,6 +597,8 @@ def _decoders(cls: type[Any]) -> tuple[tuple[str, type[StrEnum] | None], ...]:
 
 
 _PLAIN = (str, int, bool, float, type(None))
+#: Text fields whose values repeat across many tasks: decoded into one shared string each.
+_SHARED_TEXT_FIELDS = frozenset({"warehouse", "error_integration", "success_integration", "timezone"})
 
 
 def _build(cls: type[Any], data: dict[str, Any], **extra: Any) -> Any:
@@ -607,6 +609,8 @@ def _build(cls: type[Any], data: dict[str, Any], **extra: Any) -> Any:
         value = data[name]
         if not isinstance(value, _PLAIN):
             value = _value_from_json(value, "")
+        elif name in _SHARED_TEXT_FIELDS and isinstance(value, str):
+            value = sys.intern(value)
         if enum is not None and value is not None:
             value = enum(value)
         kwargs[name] = value

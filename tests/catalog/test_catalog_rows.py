@@ -78,3 +78,9 @@ def test_forgetting_the_memo_decodes_again() -> None:
     forget_definitions()
     again = parse_definition(_text(4))
     assert again == first and again is not first
+
+
+def test_repeated_texts_of_many_tasks_are_shared() -> None:
+    one = task_from_json(task_to_json(task_def("t1", warehouse="etl_pool")))
+    two = task_from_json(task_to_json(task_def("t2", warehouse="etl_pool")))
+    assert one.warehouse == "etl_pool" and one.warehouse is two.warehouse

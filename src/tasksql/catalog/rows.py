@@ -8,6 +8,7 @@ the text compares the instants.
 
 from __future__ import annotations
 
+import sys
 import threading
 import zlib
 from datetime import UTC, datetime
@@ -121,7 +122,7 @@ def task_record(row: Row) -> TaskRecord:
         version=row["version"],
         state=TaskState(row["state"]),
         spelling=Spelling(row["spelling"]),
-        owner=row["owner"],
+        owner=sys.intern(row["owner"]),  # a few owners, many tasks: one string each
         created_on=from_db_time(row["created_on"]),
         last_committed_on=from_db_time(row["last_committed_on"]),
         suspend_reason=None if reason is None else SuspendReason(reason),
