@@ -504,6 +504,47 @@ async def test_settle_later_is_queued_at_the_call_and_committed_with_the_next_wr
         assert stored.state is RunState.SUCCEEDED
 
 
+async def test_an_outcome_takes_the_place_of_its_runs_start_while_that_is_held(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
+        run = await _scheduled_run(catalog, "t")
+        jobs = catalog.writer_stats().jobs
+        start = RunOutcome(run_id=run.run_id, state=RunState.EXECUTING, query_start_time=later(1))
+        batch = catalog.record_fires("node-a", [start], [], [])  # lazy: held back
+        done = RunOutcome(
+            run_id=run.run_id, state=RunState.SUCCEEDED, query_start_time=later(1), completed_time=later(2)
+        )
+        settled = catalog.settle_later(done)
+        assert catalog.settle_later(replace(done, state=RunState.FAILED)) is not settled
+        await create(catalog, "other")  # sends the held jobs
+        assert await settled is True
+        await batch
+        [stored] = await catalog.list_runs(task_id=run.task_id)
+        assert stored.state is RunState.SUCCEEDED and stored.completed_time == later(2)
+        # the start and the outcome were one job; the second outcome came too late (final is final)
+        assert catalog.writer_stats().jobs == jobs + 3  # record_fires, second settle, create
+
+
+async def test_an_outcome_after_its_start_was_sent_is_written_on_its_own(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=60.0) as catalog:
+        run = await _scheduled_run(catalog, "t")
+        start = RunOutcome(run_id=run.run_id, state=RunState.EXECUTING, query_start_time=later(1))
+        for urgent in (False, True):
+            batch = catalog.record_fires("node-a", [start], [], [], urgent=urgent)
+            if not urgent:
+                await create(catalog, "other")  # the held start leaves before the outcome comes
+            await batch
+        [stored] = await catalog.list_runs(task_id=run.task_id)
+        assert stored.state is RunState.EXECUTING
+        done = RunOutcome(
+            run_id=run.run_id, state=RunState.FAILED, query_start_time=later(1), completed_time=later(2)
+        )
+        settled = catalog.settle_later(done)
+        await create(catalog, "another")
+        assert await settled is True
+        [stored] = await catalog.list_runs(task_id=run.task_id)
+        assert stored.state is RunState.FAILED
+
+
 async def test_settle_later_on_a_closed_catalog_raises_at_the_call(tmp_path: Path) -> None:
     catalog = SQLiteCatalog(tmp_path / "catalog.db")
     await catalog.open()

@@ -69,6 +69,7 @@ from tasksql.catalog.base import (
     TaskVersion,
     WarehouseRecord,
 )
+from tasksql.catalog.held_starts import HeldStarts
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.queries import load_queries
@@ -163,6 +164,7 @@ class SQLiteCatalog(Catalog):
         self._read_threads = read_threads
         self._writer: SQLiteWriter | None = None
         self._reader: SQLiteReader | None = None
+        self._held_starts = HeldStarts()  # see held_starts.py
         self._change_event = asyncio.Event()
         self._outbox_event = asyncio.Event()
 
@@ -187,6 +189,7 @@ class SQLiteCatalog(Catalog):
             max_group=self._max_group,
             linger=self._settle_linger,
         )
+        writer.on_send = self._held_starts.release_all
         await writer.start()
         now = db_time(self._clock.now())
         try:
@@ -495,9 +498,13 @@ class SQLiteCatalog(Catalog):
         writer = self._open_writer()
         now = db_time(self._clock.now())
         gone = [(task_id, db_time(at)) for task_id, at in releases]
-        return writer.submit(
-            lambda conn: runs_db.record_fires(conn, node_id, updates, gone, claims, now), lazy=not urgent
+        mine = list(updates)  # ours to change while the job is held back (see settle_later)
+        batch = writer.submit(
+            lambda conn: runs_db.record_fires(conn, node_id, mine, gone, claims, now), lazy=not urgent
         )
+        if writer.holds(batch):
+            self._held_starts.hold(mine, batch)
+        return batch
 
     async def finish_run(
         self,
@@ -524,6 +531,9 @@ class SQLiteCatalog(Catalog):
 
     def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
         writer = self._open_writer()
+        instead = self._held_starts.take_over(outcome)  # its start is not written yet
+        if instead is not None:
+            return instead
         now = db_time(self._clock.now())
         return writer.submit(lambda conn: runs_db.settle(conn, outcome, None, now), lazy=True)
 

@@ -129,6 +129,9 @@ class SQLiteWriter:
         self._accepting = False
         self._sync = "NORMAL"
         self._groups = self._jobs = self._failed = self._retries = self._regroups = 0
+        #: Called on the loop whenever held-back jobs are sent to the writer thread: from then on
+        #: they may run at any moment, so whatever their owner may still change in them is frozen.
+        self.on_send: Callable[[], None] | None = None
 
     # --- called on the event loop ----------------------------------------------------------------
 
@@ -181,14 +184,23 @@ class SQLiteWriter:
             return future
         with self._held_lock:
             jobs, self._held = self._held, []
+        if jobs and self.on_send is not None:
+            self.on_send()
         jobs.append(job)
         self._queue.put(jobs)
         return future
+
+    def holds(self, future: asyncio.Future[Any]) -> bool:
+        """True when the job of ``future`` is the newest one held back (lazy, not sent yet)."""
+        with self._held_lock:
+            return bool(self._held) and self._held[-1].future is future
 
     def _send_held(self) -> None:
         with self._held_lock:
             jobs, self._held = self._held, []
         if jobs:
+            if self.on_send is not None:
+                self.on_send()
             self._queue.put(jobs)
 
     async def stop(self) -> None:
