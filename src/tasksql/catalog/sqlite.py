@@ -61,8 +61,8 @@ from typing import Any, TypeVar
 from tasksql.catalog import sqlite_graphs as graphs_db
 from tasksql.catalog import sqlite_outbox as outbox_db
 from tasksql.catalog import sqlite_runs as runs_db
+from tasksql.catalog import sqlite_tasks as tasks_db
 from tasksql.catalog.base import (
-    UNCHANGED,
     Catalog,
     IntegrationRecord,
     TaskUpdate,
@@ -93,7 +93,7 @@ from tasksql.catalog.sqlite_reader import SQLiteReader
 from tasksql.catalog.sqlite_schema import apply_schema
 from tasksql.catalog.sqlite_writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
-from tasksql.errors import CatalogError, ConcurrentModification, ObjectExists, TaskNotFound
+from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
 from tasksql.model import (
     DEFAULT_WAREHOUSE,
     IntegrationDef,
@@ -123,8 +123,6 @@ _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").
 
 #: Seconds between two looks at the change sequence while waiting for another process's change.
 DEFAULT_POLL_INTERVAL = 0.2
-
-_SUSPENDED = TaskState.SUSPENDED.value
 
 
 class SQLiteCatalog(Catalog):
@@ -288,7 +286,7 @@ class SQLiteCatalog(Catalog):
         }
         stamp = db_time(now)
         return await self._write(
-            lambda conn: _create_task(
+            lambda conn: tasks_db.create(
                 conn, definition.name, fields, stamp=stamp, replace=replace, actor=actor
             ),
             durable=True,
@@ -306,7 +304,7 @@ class SQLiteCatalog(Catalog):
         stamp = db_time(now)
         ddl = any(update.changes_definition for update in updates)
         return await self._write(
-            lambda conn: [_update_task(conn, update, stamp, actor) for update in updates],
+            lambda conn: [tasks_db.update(conn, update, stamp, actor) for update in updates],
             durable=ddl,
             changes=ddl,
         )
@@ -699,107 +697,6 @@ def _exists(conn: sqlite3.Connection, query: str, name: str) -> bool:
 def _change_seq(conn: sqlite3.Connection) -> int:
     row = conn.execute(_Q["change_seq"]).fetchone()
     return int(row[0])
-
-
-def _create_task(
-    conn: sqlite3.Connection,
-    name: QualifiedName,
-    fields: dict[str, Any],
-    *,
-    stamp: str,
-    replace: bool,
-    actor: str | None,
-) -> TaskRecord:
-    existing = conn.execute(_Q["task_by_name"], fields).fetchone()
-    if existing is None:
-        row = {
-            **fields,
-            "version": 1,
-            "created_on": stamp,
-            "last_committed_on": stamp,
-            "last_suspended_on": None,
-            "resumed_on": None,
-            "dropped_on": None,
-        }
-        row["id"] = _returning(conn, "task_insert", row)[0][0]
-    elif not replace:
-        raise ObjectExists(f"task {name} already exists", code="TASK_EXISTS")
-    else:
-        row = dict(existing)
-        if fields["state"] == _SUSPENDED and row["state"] != _SUSPENDED:
-            row["last_suspended_on"] = stamp
-        row.update(fields, version=row["version"] + 1, last_committed_on=stamp)
-        conn.execute(_Q["task_write"], row)
-    _insert_version(conn, row, stamp, actor)
-    return task_record(row)
-
-
-def _update_task(conn: sqlite3.Connection, update: TaskUpdate, stamp: str, actor: str | None) -> TaskRecord:
-    found = conn.execute(_Q["task_by_id"], {"id": update.task_id}).fetchone()
-    if found is None:
-        raise TaskNotFound(f"no task has id {update.task_id}")
-    row = dict(found)
-    if row["version"] != update.expected_version:
-        raise ConcurrentModification(
-            f"task {row['name']} is at version {row['version']}, not {update.expected_version}: "
-            "another writer changed it; read it again and retry"
-        )
-    if update.definition is not None:
-        _apply_definition(conn, row, update, stamp, actor)
-    if update.state is not UNCHANGED:
-        if update.state is TaskState.SUSPENDED and row["state"] != _SUSPENDED:
-            row["last_suspended_on"] = stamp
-        row["state"] = update.state.value
-    if update.suspend_reason is not UNCHANGED:
-        row["suspend_reason"] = _value(update.suspend_reason)
-    if update.next_fire_at is not UNCHANGED:
-        row["next_fire_at"] = db_time_opt(update.next_fire_at)
-    if update.resumed_on is not UNCHANGED:
-        row["resumed_on"] = db_time_opt(update.resumed_on)
-    if update.consecutive_failures is not UNCHANGED:
-        row["consecutive_failures"] = update.consecutive_failures
-    if update.owner is not UNCHANGED:
-        row["owner"] = update.owner
-    if update.drop:
-        row["dropped_on"] = stamp
-    conn.execute(_Q["task_write"], row)
-    return task_record(row)
-
-
-def _apply_definition(
-    conn: sqlite3.Connection, row: dict[str, Any], update: TaskUpdate, stamp: str, actor: str | None
-) -> None:
-    """Merge a new definition into ``row``: a new version unless it equals the stored one."""
-    assert update.definition is not None
-    text = definition_json(update.definition)
-    if text == row["definition"]:
-        return
-    names = name_columns(update.definition.name)
-    taken = conn.execute(_Q["task_by_name"], names).fetchone()
-    if taken is not None and taken["id"] != row["id"]:
-        raise ObjectExists(f"task {update.definition.name} already exists", code="TASK_EXISTS")
-    row.update(
-        names,
-        definition=text,
-        canonical_sql=update.canonical_sql,
-        version=row["version"] + 1,
-        last_committed_on=stamp,
-    )
-    _insert_version(conn, row, stamp, actor)
-
-
-def _insert_version(conn: sqlite3.Connection, row: dict[str, Any], stamp: str, actor: str | None) -> None:
-    conn.execute(
-        _Q["task_version_insert"],
-        {
-            "task_id": row["id"],
-            "version": row["version"],
-            "definition": row["definition"],
-            "canonical_sql": row["canonical_sql"],
-            "created_on": stamp,
-            "actor": actor,
-        },
-    )
 
 
 def _value(member: SuspendReason | None) -> str | None:
