@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,74 +46,94 @@ class RunContext:
     started_at: datetime | None = None
 
 
-def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
-    async def set_return_value(args: list[object]) -> object:
-        value = "" if not args or args[0] is None else str(args[0])
-        if len(value.encode()) > MAX_RETURN_VALUE_BYTES:
-            raise TasksqlError(
-                f"SYSTEM$SET_RETURN_VALUE: the value has {len(value.encode())} bytes; at most "
-                f"{MAX_RETURN_VALUE_BYTES} are allowed",
-                code="RETURN_VALUE_TOO_LARGE",
-            )
-        ctx.return_value = value
-        return value
+# The body-only SYSTEM$ functions: plain functions of the run's context and literal arguments.
 
-    async def get_predecessor_return_value(args: list[object]) -> object:
-        if args:
-            key = str(args[0]).lower()
-            for name, value in ctx.predecessor_values.items():
-                if name == key or name.rsplit(".", 1)[-1] == key:
-                    return value
-            return None
-        if len(ctx.predecessor_values) == 1:
-            return next(iter(ctx.predecessor_values.values()))
-        if not ctx.predecessor_values:
-            return None
+
+def _set_return_value(ctx: RunContext, args: list[object]) -> object:
+    value = "" if not args or args[0] is None else str(args[0])
+    if len(value.encode()) > MAX_RETURN_VALUE_BYTES:
         raise TasksqlError(
-            "SYSTEM$GET_PREDECESSOR_RETURN_VALUE needs the predecessor's name when there are several",
+            f"SYSTEM$SET_RETURN_VALUE: the value has {len(value.encode())} bytes; at most "
+            f"{MAX_RETURN_VALUE_BYTES} are allowed",
+            code="RETURN_VALUE_TOO_LARGE",
+        )
+    ctx.return_value = value
+    return value
+
+
+def _get_predecessor_return_value(ctx: RunContext, args: list[object]) -> object:
+    if args:
+        key = str(args[0]).lower()
+        for name, value in ctx.predecessor_values.items():
+            if name == key or name.rsplit(".", 1)[-1] == key:
+                return value
+        return None
+    if len(ctx.predecessor_values) == 1:
+        return next(iter(ctx.predecessor_values.values()))
+    if not ctx.predecessor_values:
+        return None
+    raise TasksqlError(
+        "SYSTEM$GET_PREDECESSOR_RETURN_VALUE needs the predecessor's name when there are several",
+        code="INVALID_ARGUMENT",
+    )
+
+
+def _get_task_graph_config(ctx: RunContext, args: list[object]) -> object:
+    if ctx.graph_config is None:
+        return None
+    config = json.loads(ctx.graph_config)
+    if not args:
+        return ctx.graph_config
+    value = config.get(str(args[0])) if isinstance(config, dict) else None
+    return value if value is None or isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
+def _current_task_name(ctx: RunContext, args: list[object]) -> object:
+    return ctx.run.name
+
+
+#: SYSTEM$TASK_RUNTIME_INFO properties; each computed only when asked for.
+_RUNTIME_INFO: dict[str, Callable[[RunRecord], object]] = {
+    "CURRENT_TASK_NAME": lambda run: run.name,
+    "CURRENT_RUN_ID": lambda run: run.run_id,
+    "CURRENT_ATTEMPT_NUMBER": lambda run: run.attempt_number,
+    "CURRENT_TASK_SCHEDULED_TIME": lambda run: run.scheduled_time.isoformat(),
+    "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": lambda run: run.scheduled_time.isoformat(),
+    "CURRENT_TASK_GRAPH_RUN_GROUP_ID": lambda run: run.graph_run_group_id,
+    "CURRENT_ROOT_TASK_ID": lambda run: run.root_task_id or run.task_id,
+}
+
+
+def _task_runtime_info(ctx: RunContext, args: list[object]) -> object:
+    key = str(args[0]).upper() if args else ""
+    prop = _RUNTIME_INFO.get(key)
+    if prop is None:
+        raise TasksqlError(
+            f"SYSTEM$TASK_RUNTIME_INFO: unknown property {key!r}; known: {', '.join(sorted(_RUNTIME_INFO))}",
             code="INVALID_ARGUMENT",
         )
+    return prop(ctx.run)
 
-    async def get_task_graph_config(args: list[object]) -> object:
-        import json
 
-        if ctx.graph_config is None:
-            return None
-        config = json.loads(ctx.graph_config)
-        if not args:
-            return ctx.graph_config
-        value = config.get(str(args[0])) if isinstance(config, dict) else None
-        return value if value is None or isinstance(value, str | int | float | bool) else json.dumps(value)
+_BODY_FUNCTIONS: dict[str, Callable[[RunContext, list[object]], object]] = {
+    "system$set_return_value": _set_return_value,
+    "system$get_predecessor_return_value": _get_predecessor_return_value,
+    "system$get_task_graph_config": _get_task_graph_config,
+    "system$current_user_task_name": _current_task_name,
+    "system$task_runtime_info": _task_runtime_info,
+}
 
-    async def current_task_name(args: list[object]) -> object:
-        return ctx.run.name
 
-    async def task_runtime_info(args: list[object]) -> object:
-        key = str(args[0]).upper() if args else ""
-        run = ctx.run
-        info: dict[str, object] = {
-            "CURRENT_TASK_NAME": run.name,
-            "CURRENT_RUN_ID": run.run_id,
-            "CURRENT_ATTEMPT_NUMBER": run.attempt_number,
-            "CURRENT_TASK_SCHEDULED_TIME": run.scheduled_time.isoformat(),
-            "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": run.scheduled_time.isoformat(),
-            "CURRENT_TASK_GRAPH_RUN_GROUP_ID": run.graph_run_group_id,
-            "CURRENT_ROOT_TASK_ID": run.root_task_id or run.task_id,
-        }
-        if key not in info:
-            raise TasksqlError(
-                f"SYSTEM$TASK_RUNTIME_INFO: unknown property {key!r}; known: {', '.join(sorted(info))}",
-                code="INVALID_ARGUMENT",
-            )
-        return info[key]
+def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
+    """The body functions bound to ``ctx``, as the awaitable scalars virtual relations take."""
 
-    return {
-        "system$set_return_value": set_return_value,
-        "system$get_predecessor_return_value": get_predecessor_return_value,
-        "system$get_task_graph_config": get_task_graph_config,
-        "system$current_user_task_name": current_task_name,
-        "system$task_runtime_info": task_runtime_info,
-    }
+    def bind(fn: Callable[[RunContext, list[object]], object]) -> ScalarFn:
+        async def call(args: list[object]) -> object:
+            return fn(ctx, args)
+
+        return call
+
+    return {name: bind(fn) for name, fn in _BODY_FUNCTIONS.items()}
 
 
 async def _with_virtual(
@@ -121,18 +142,18 @@ async def _with_virtual(
     rewritten = find_refs(text)
     if not rewritten.refs or ctx.introspection is None:
         return await run(text, {})
-    scalars = _scalars(ctx)
     if all(
-        r.kind == "scalar" and r.name in scalars and all(a.is_literal for a in r.args) for r in rewritten.refs
+        r.kind == "scalar" and r.name in _BODY_FUNCTIONS and all(a.is_literal for a in r.args)
+        for r in rewritten.refs
     ):
         # Only body functions with literal arguments (SYSTEM$TASK_RUNTIME_INFO('...')): no relation
         # to build and nothing to evaluate in the warehouse, so skip the introspection context.
         repl = {}
         for ref in rewritten.refs:
-            value = await scalars[ref.name]([a.literal for a in ref.args])
+            value = _BODY_FUNCTIONS[ref.name](ctx, [a.literal for a in ref.args])
             repl[ref.key] = sql_literal(value)
         return await run(rewritten.render(repl), {})
-    tables, repl = await materialize(ctx.introspection(ctx.warehouse, scalars), rewritten)
+    tables, repl = await materialize(ctx.introspection(ctx.warehouse, _scalars(ctx)), rewritten)
     return await run(rewritten.render(repl), tables)
 
 
