@@ -566,11 +566,11 @@ def task_to_json(task: TaskDef) -> str:
     return json.dumps(out, sort_keys=True, separators=(",", ":"))
 
 
-def _value_from_json(v: Any, annotation: str) -> Any:
+def _value_from_json(v: Any) -> Any:
     if isinstance(v, dict) and "$name" in v:
         return _name_from_json(v["$name"])
     if isinstance(v, list):
-        return tuple(_value_from_json(x, annotation) if not isinstance(x, list) else tuple(x) for x in v)
+        return tuple(_value_from_json(x) if not isinstance(x, list) else tuple(x) for x in v)
     return v
 
 
@@ -608,7 +608,7 @@ def _build(cls: type[Any], data: dict[str, Any], **extra: Any) -> Any:
             continue
         value = data[name]
         if not isinstance(value, _PLAIN):
-            value = _value_from_json(value, "")
+            value = _value_from_json(value)
         elif name in _SHARED_TEXT_FIELDS and isinstance(value, str):
             value = sys.intern(value)
         if enum is not None and value is not None:

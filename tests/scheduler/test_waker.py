@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+
+import pytest
 
 from tasksql.scheduler.waker import Waker
+
+
+@pytest.fixture
+async def recorded() -> AsyncIterator[tuple[Waker, list[float]]]:
+    """A waker that records when it fires; closed after the test."""
+    calls: list[float] = []
+    waker = Waker(asyncio.get_running_loop(), lambda: calls.append(time.monotonic()))
+    yield waker, calls
+    waker.close()
 
 
 async def _fired_at(waker_calls: list[float], timeout: float = 5.0) -> float:
@@ -38,30 +50,23 @@ async def test_fires_on_the_loop_at_or_after_its_deadline() -> None:
         waker.close()
 
 
-async def test_the_latest_arming_wins_earlier_or_later() -> None:
-    loop = asyncio.get_running_loop()
-    calls: list[float] = []
-    waker = Waker(loop, lambda: calls.append(time.monotonic()))
-    try:
-        waker.arm(time.monotonic() + 0.05)
-        later = time.monotonic() + 0.2
-        waker.arm(later)  # a later deadline replaces the first one: no early wake-up
-        at = await _fired_at(calls)
-        assert at >= later and len(calls) == 1
-        calls.clear()
-        waker.arm(time.monotonic() + 5)
-        sooner = time.monotonic() + 0.05
-        waker.arm(sooner)  # an earlier one wakes the thread
-        at = await _fired_at(calls, timeout=2.0)
-        assert at >= sooner
-    finally:
-        waker.close()
+async def test_the_latest_arming_wins_earlier_or_later(recorded: tuple[Waker, list[float]]) -> None:
+    waker, calls = recorded
+    waker.arm(time.monotonic() + 0.05)
+    later = time.monotonic() + 0.2
+    waker.arm(later)  # a later deadline replaces the first one: no early wake-up
+    at = await _fired_at(calls)
+    assert at >= later and len(calls) == 1
+    calls.clear()
+    waker.arm(time.monotonic() + 5)
+    sooner = time.monotonic() + 0.05
+    waker.arm(sooner)  # an earlier one wakes the thread
+    at = await _fired_at(calls, timeout=2.0)
+    assert at >= sooner
 
 
-async def test_disarm_and_close_stop_pending_wake_ups() -> None:
-    loop = asyncio.get_running_loop()
-    calls: list[float] = []
-    waker = Waker(loop, lambda: calls.append(time.monotonic()))
+async def test_disarm_and_close_stop_pending_wake_ups(recorded: tuple[Waker, list[float]]) -> None:
+    waker, calls = recorded
     waker.arm(time.monotonic() + 0.03)
     waker.disarm()
     await asyncio.sleep(0.15)

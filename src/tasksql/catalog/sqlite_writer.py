@@ -182,10 +182,7 @@ class SQLiteWriter:
                 # sends the next window's jobs sooner.
                 loop.call_later(self._linger, self._send_held)
             return future
-        with self._held_lock:
-            jobs, self._held = self._held, []
-        if jobs and self.on_send is not None:
-            self.on_send()
+        jobs = self._take_held()
         jobs.append(job)
         self._queue.put(jobs)
         return future
@@ -196,12 +193,17 @@ class SQLiteWriter:
             return bool(self._held) and self._held[-1].future is future
 
     def _send_held(self) -> None:
+        jobs = self._take_held()
+        if jobs:
+            self._queue.put(jobs)
+
+    def _take_held(self) -> list[_Job]:
+        """The held-back jobs, about to be sent (their owner hears of it through ``on_send``)."""
         with self._held_lock:
             jobs, self._held = self._held, []
-        if jobs:
-            if self.on_send is not None:
-                self.on_send()
-            self._queue.put(jobs)
+        if jobs and self.on_send is not None:
+            self.on_send()
+        return jobs
 
     async def stop(self) -> None:
         """Run the jobs already queued, then close the connection and end the thread. Idempotent."""

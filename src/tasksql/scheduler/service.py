@@ -548,15 +548,9 @@ class Scheduler:
         outcome, runtime = outcomes.settle(entry, task, outcome)
         notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
         try:
-            if rec.graph_run_group_id is not None and await self.graphs.step(rec, outcome, runtime, notes):
-                pass
-            elif runtime is None and not notes and outcome.state.terminal:
-                # the common case: nothing waits for this write (drain and wait_for_run do)
-                write = self.catalog.settle_later(outcome)
-                write.add_done_callback(_log_unsettled)
-                self._track(write)
-            else:
-                await self.catalog.finish_run(outcome, runtime, notes)
+            # a graph's runs are recorded by its coordinator, with the graph's own bookkeeping
+            if rec.graph_run_group_id is None or not await self.graphs.step(rec, outcome, runtime, notes):
+                await self._record_outcome(outcome, runtime, notes)
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self.clock.now()
@@ -581,6 +575,17 @@ class Scheduler:
             self._dirty = True
         elif not self._stopping and (graph is None or rec.task_id == graph.root_id):
             await self._after_run(entry, end)
+
+    async def _record_outcome(
+        self, outcome: RunOutcome, runtime: TaskRuntime | None, notes: list[OutboxItem]
+    ) -> None:
+        if runtime is None and not notes and outcome.state.terminal:
+            # the common case: nothing waits for this write (drain and wait_for_run do)
+            write = self.catalog.settle_later(outcome)
+            write.add_done_callback(_log_unsettled)
+            self._track(write)
+        else:
+            await self.catalog.finish_run(outcome, runtime, notes)
 
     def _notifications(
         self,
