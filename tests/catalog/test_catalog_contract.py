@@ -68,6 +68,46 @@ async def test_list_is_ordered_by_database_schema_name(catalog: Catalog) -> None
     ]
 
 
+async def test_stubs_carry_the_scheduling_facts_and_graph_membership(catalog: Catalog) -> None:
+    plain = await create(catalog, "plain", state=TaskState.STARTED)
+    child = await create(catalog, "child", after=(qname("plain"),), schedule=None)
+    fin = await create(catalog, "fin", finalize=qname("plain"), schedule=None)
+    mentions = await create(catalog, "mentions", body=SqlBody('SELECT \'{"after": 1, "finalize": 2}\''))
+    gone = await create(catalog, "gone")
+    await catalog.update_tasks([TaskUpdate(task_id=gone.id, expected_version=1, drop=True)], now=later(1))
+
+    stubs = await catalog.list_task_stubs()
+
+    assert [s.id for s in stubs] == [plain.id, child.id, fin.id, mentions.id]
+    first = stubs[0]
+    assert (first.version, first.state, first.suspend_reason) == (1, TaskState.STARTED, None)
+    assert (first.next_fire_at, first.last_committed_on, first.resumed_on) == (
+        later(60),
+        NOW,
+        plain.resumed_on,
+    )
+    assert first.consecutive_failures == 0
+    assert [s.in_graph for s in stubs] == [False, True, True, False]  # a body's text is not a key
+    assert [s.id for s in await catalog.list_task_stubs(after_id=child.id, limit=1)] == [fin.id]
+
+
+async def test_tasks_by_ids_skips_dropped_and_unknown_ids(catalog: Catalog) -> None:
+    a = await create(catalog, "a")
+    b = await create(catalog, "b")
+    c = await create(catalog, "c")
+    await catalog.update_tasks([TaskUpdate(task_id=b.id, expected_version=1, drop=True)], now=later(1))
+
+    assert await catalog.get_tasks_by_ids([c.id, 999_999, b.id, a.id]) == [a, c]
+    assert await catalog.get_tasks_by_ids([]) == []
+
+
+async def test_history_retentions_of_the_tasks_that_set_one(catalog: Catalog) -> None:
+    await create(catalog, "default")
+    kept = await create(catalog, "kept", history_retention_ms=86_400_000)
+
+    assert await catalog.history_retentions() == {kept.id: 86_400_000}
+
+
 async def test_same_name_in_another_schema_is_another_task(catalog: Catalog) -> None:
     first = await create(catalog, qname("t"))
     second = await create(catalog, qname("t", schema="other"))

@@ -121,6 +121,25 @@ class TaskUpdate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskStub:
+    """What a scheduler needs to keep a task in its cache without decoding its definition.
+
+    ``in_graph``: the task runs after others or finalizes one (such a task is needed whole by the
+    graph index). The other fields are those of the :class:`TaskRecord` of the same row.
+    """
+
+    id: int
+    version: int
+    state: TaskState
+    suspend_reason: SuspendReason | None
+    resumed_on: datetime | None
+    last_committed_on: datetime
+    next_fire_at: datetime | None
+    consecutive_failures: int
+    in_graph: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskVersion:
     """One committed version of a task's definition; versions are never deleted with the task."""
 
@@ -214,6 +233,20 @@ class Catalog(ABC):
     @abstractmethod
     async def list_tasks(self) -> list[TaskRecord]:
         """Every live task, ordered by (database, schema, name)."""
+
+    @abstractmethod
+    async def list_task_stubs(self, *, after_id: int = 0, limit: int | None = None) -> list[TaskStub]:
+        """A :class:`TaskStub` of every live task with an id above ``after_id`` (at most ``limit``),
+        by id; no definition is decoded (a scheduler's cache of 100,000 tasks loads in a fraction of
+        :meth:`list_tasks`'s time and memory, a chunk at a time)."""
+
+    @abstractmethod
+    async def get_tasks_by_ids(self, ids: Sequence[int]) -> list[TaskRecord]:
+        """The live tasks among ``ids``, by id (dropped and unknown ids are left out)."""
+
+    @abstractmethod
+    async def history_retentions(self) -> dict[int, int]:
+        """Task id -> HISTORY_RETENTION in milliseconds, for every live task that sets one."""
 
     @abstractmethod
     async def create_task(

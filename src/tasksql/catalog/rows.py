@@ -14,7 +14,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from tasksql.catalog.base import IntegrationRecord, TaskVersion, WarehouseRecord
+from tasksql.catalog.base import IntegrationRecord, TaskStub, TaskVersion, WarehouseRecord
 from tasksql.clock import utc
 from tasksql.errors import CatalogError
 from tasksql.model import (
@@ -50,8 +50,10 @@ def db_time_opt(dt: datetime | None) -> str | None:
 
 
 def from_db_time(text: str) -> datetime:
-    """Inverse of :func:`db_time`: an aware UTC datetime."""
-    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
+    """Inverse of :func:`db_time`: an aware UTC datetime (the ``Z`` suffix gives ``tzinfo=UTC``; text
+    without an offset is read as UTC)."""
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def from_db_time_opt(text: str | None) -> datetime | None:
@@ -101,8 +103,9 @@ def forget_definitions() -> None:
         _DEFINITIONS.clear()
 
 
-#: Definitions remembered by :func:`parse_definition` (enough for every task of a large catalog).
-DEFINITION_MEMO_SIZE = 262_144
+#: Definitions remembered by :func:`parse_definition`: the recently read ones (a scheduler keeps the
+#: records of the tasks it runs often itself; see scheduler.cache).
+DEFINITION_MEMO_SIZE = 8_192
 _DEFINITIONS: dict[tuple[int, int, int], TaskDef] = {}
 _DEFINITIONS_LOCK = threading.Lock()
 
@@ -130,6 +133,22 @@ def task_record(row: Row) -> TaskRecord:
         resumed_on=from_db_time_opt(row["resumed_on"]),
         next_fire_at=from_db_time_opt(row["next_fire_at"]),
         consecutive_failures=row["consecutive_failures"],
+    )
+
+
+def task_stub(row: Row) -> TaskStub:
+    """The :class:`TaskStub` of a ``task_stubs`` row."""
+    reason = row["suspend_reason"]
+    return TaskStub(
+        id=row["id"],
+        version=row["version"],
+        state=TaskState(row["state"]),
+        suspend_reason=None if reason is None else SuspendReason(reason),
+        resumed_on=from_db_time_opt(row["resumed_on"]),
+        last_committed_on=from_db_time(row["last_committed_on"]),
+        next_fire_at=from_db_time_opt(row["next_fire_at"]),
+        consecutive_failures=row["consecutive_failures"],
+        in_graph=bool(row["in_graph"]),
     )
 
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -65,6 +66,7 @@ from tasksql.catalog import sqlite_tasks as tasks_db
 from tasksql.catalog.base import (
     Catalog,
     IntegrationRecord,
+    TaskStub,
     TaskUpdate,
     TaskVersion,
     WarehouseRecord,
@@ -83,6 +85,7 @@ from tasksql.catalog.rows import (
     integration_record,
     name_columns,
     task_record,
+    task_stub,
     task_version,
     warehouse_columns,
     warehouse_def,
@@ -258,6 +261,18 @@ class SQLiteCatalog(Catalog):
 
     async def list_tasks(self) -> list[TaskRecord]:
         return await self._read(lambda conn: _all(conn, "tasks_live", {}, task_record))
+
+    async def list_task_stubs(self, *, after_id: int = 0, limit: int | None = None) -> list[TaskStub]:
+        params = {"after_id": after_id, "limit": -1 if limit is None else limit}
+        return await self._read(lambda conn: _all(conn, "task_stubs", params, task_stub))
+
+    async def get_tasks_by_ids(self, ids: Sequence[int]) -> list[TaskRecord]:
+        params = {"ids": json.dumps(list(ids))}
+        return await self._read(lambda conn: _all(conn, "tasks_by_ids", params, task_record))
+
+    async def history_retentions(self) -> dict[int, int]:
+        rows = await self._read(lambda conn: conn.execute(_Q["task_retentions"]).fetchall())
+        return {int(row[0]): int(row[1]) for row in rows}
 
     async def create_task(
         self,

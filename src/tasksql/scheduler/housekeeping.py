@@ -117,8 +117,7 @@ async def prune(self: Scheduler) -> int:
     now = self.clock.now()
     default = now - timedelta(days=self.engine.settings.history_retention_days)
     per_task = {
-        e.record.id: now - timedelta(milliseconds=e.task.history_retention_ms)
-        for e in self.entries.values()
-        if e.task.history_retention_ms is not None
+        task_id: now - timedelta(milliseconds=ms)
+        for task_id, ms in (await self.catalog.history_retentions()).items()
     }
     return await self.catalog.prune_runs(default, per_task)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from tasksql.model import RunState, ScheduledFrom, TaskRecord
 from tasksql.runs import RunRecord
-from tasksql.scheduler import outcomes
+from tasksql.scheduler import cache, outcomes
 
 if TYPE_CHECKING:
     from tasksql.scheduler.service import Scheduler
@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 async def execute_now(sched: Scheduler, record: TaskRecord, *, config: str | None = None) -> RunRecord | None:
     """EXECUTE TASK: one run now, schedule untouched; SKIPPED when it would overlap."""
     entry = sched.entries.get(record.id)
-    if entry is None or entry.record.version != record.version:
+    if entry is None or entry.version != record.version:
         await sched.reload()
-        entry = sched.entries.get(record.id)
+    entry = await cache.entry_for(sched, record)
     if entry is None:
         return None
     if sched.graphs.is_root(entry):
@@ -50,7 +50,7 @@ async def cancel_task(sched: Scheduler, task_id: int, reason: str = "cancelled: 
     entry = sched.entries.get(task_id)
     count = 0
     for _, token, owner in list(sched._runs.values()):
-        if owner.record.id == task_id:
+        if owner.task_id == task_id:
             token.cancel(reason)
             count += 1
     if entry is not None:

@@ -48,20 +48,21 @@ from tasksql.model import (
 )
 from tasksql.notify.events import events_for
 from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
-from tasksql.scheduler import claims, housekeeping, manual, outcomes, retry
-from tasksql.scheduler.entry import Entry, policy_for
+from tasksql.scheduler import cache, claims, housekeeping, manual, outcomes, retry
+from tasksql.scheduler.entry import WARM_AHEAD, Entry
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
 from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.scheduler.waker import Waker
-from tasksql.schedules.base import PreviousRun, Schedule
+from tasksql.schedules.base import PreviousRun
 from tasksql.warehouses.base import CancelToken
 
 if TYPE_CHECKING:
     from tasksql.engine.core import Engine
 
 log = logging.getLogger("tasksql.scheduler")
+ZERO = timedelta(0)
 
 STOP_CANCEL_WAIT_S = 5.0
 #: Sleeps longer than this end on the precise waker (waker.py); shorter ones on asyncio's timer.
@@ -88,7 +89,9 @@ class Scheduler:
         #: A task's next instant is claimed when it fires, if at most this far ahead (0: never).
         self.claim_ahead = timedelta(seconds=engine.settings.claim_ahead_s)
         self.entries: dict[int, Entry] = {}
+        #: (next instant, push sequence, task id) of warm entries, and of cold ones (see cache.py)
         self._heap: list[tuple[datetime, int, int]] = []
+        self._cold_heap: list[tuple[datetime, int, int]] = []
         self._seq = itertools.count()
         self._runs: dict[int, tuple[asyncio.Task[None], CancelToken, Entry]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -109,6 +112,7 @@ class Scheduler:
         self.integrations: dict[str, IntegrationDef] = {}
         self._children: dict[QualifiedName, set[int]] = {}
         self._finalizers: dict[QualifiedName, int] = {}
+        self._dependents: set[QualifiedName] = set()
         self.graphs = GraphCoordinator(self)
         self._introspection = engine.introspection_factory()
 
@@ -202,13 +206,14 @@ class Scheduler:
         """Until the earliest next instant, a change signal, or 1 s (whichever first)."""
         now = self.clock.now()
         until = now + timedelta(seconds=1)
-        while self._heap:
-            when, seq, task_id = self._heap[0]
-            entry = self.entries.get(task_id)
-            if entry is not None and entry.heap_seq == seq:
-                until = min(until, when)
-                break
-            heapq.heappop(self._heap)
+        for heap, ahead in ((self._heap, ZERO), (self._cold_heap, WARM_AHEAD)):
+            while heap:
+                when, seq, task_id = heap[0]
+                entry = self.entries.get(task_id)
+                if entry is not None and entry.heap_seq == seq:
+                    until = min(until, when - ahead)
+                    break
+                heapq.heappop(heap)
         if self._dirty or until <= now:
             return
         loop = asyncio.get_running_loop()
@@ -243,13 +248,16 @@ class Scheduler:
         if self._dirty:
             await self.reload()
         now = self.clock.now()
-        due: list[Entry] = []
-        while self._heap and self._heap[0][0] <= now:
-            _, seq, task_id = heapq.heappop(self._heap)
-            entry = self.entries.get(task_id)
-            if entry is not None and entry.heap_seq == seq:
-                entry.heap_seq = None
-                due.append(entry)
+        due = self._pop(self._heap, now)
+        cold = self._pop(self._cold_heap, now + WARM_AHEAD) if self._cold_heap else []
+        if cold:
+            # due within WARM_AHEAD: their records are read off the loop's path; an instant that
+            # has come already (a start-up, a late tick) is read now and fired in this tick
+            late = [e for e in cold if e.next_fire is not None and e.next_fire <= now]
+            if len(late) < len(cold):
+                self._spawn(cache.warm_ahead(self, [e for e in cold if e not in late]), "tasksql-warm")
+            if late:
+                due.extend(e for e in await cache.warm(self, late) if e.next_fire is not None)
         if not due:
             return report
         plans: list[tuple[Entry, bool, FirePlan]] = []
@@ -323,7 +331,7 @@ class Scheduler:
                 self.start_run(entry, rec, pinned, graph=started)
                 report.started += 1
             elif owner_decision.action is Action.QUEUE:
-                entry.queue.append(rec)
+                entry.enqueue(rec)
             else:
                 report.skipped += 1
         for entry, _, _ in plans:
@@ -362,7 +370,7 @@ class Scheduler:
             self.start_run(entry, rec)
             report.started += 1
         elif decision.action is Action.QUEUE:
-            entry.queue.append(rec)
+            entry.enqueue(rec)
         else:
             report.skipped += 1
 
@@ -393,54 +401,34 @@ class Scheduler:
         )
 
     def _push(self, entry: Entry) -> None:
-        if entry.next_fire is None or entry.record.state is not TaskState.STARTED:
+        """Into the heap at the entry's next instant (a cold entry: into the cold heap, which is
+        popped WARM_AHEAD early)."""
+        rec = entry.rec
+        if entry.next_fire is None or (rec is not None and rec.state is not TaskState.STARTED):
             entry.heap_seq = None
             return
         seq = next(self._seq)
         entry.heap_seq = seq
-        heapq.heappush(self._heap, (entry.next_fire, seq, entry.record.id))
+        heapq.heappush(
+            self._heap if rec is not None else self._cold_heap, (entry.next_fire, seq, entry.task_id)
+        )
+
+    def _pop(self, heap: list[tuple[datetime, int, int]], until: datetime) -> list[Entry]:
+        """The entries of ``heap`` at or before ``until`` (items of replaced entries dropped)."""
+        out: list[Entry] = []
+        while heap and heap[0][0] <= until:
+            _, seq, task_id = heapq.heappop(heap)
+            entry = self.entries.get(task_id)
+            if entry is not None and entry.heap_seq == seq:
+                entry.heap_seq = None
+                out.append(entry)
+        return out
 
     # --- the cache -------------------------------------------------------------------------------
 
     async def reload(self) -> None:
-        """Bring the cache in line with the catalog (new, changed and dropped tasks)."""
-        self._dirty = False
-        self._change_seq = await self.catalog.change_seq()
-        records = await self.catalog.list_tasks()
-        self.integrations = {r.definition.name: r.definition for r in await self.catalog.list_integrations()}
-        seen: set[int] = set()
-        replaced: list[Entry] = []  # their claims were made under the old definition or state
-        for rec in records:
-            seen.add(rec.id)
-            old = self.entries.get(rec.id)
-            if old is not None and _same_runtime(old.record, rec):
-                old.record = rec
-                continue
-            if old is not None:
-                replaced.append(old)
-            entry = self._entry(rec, old)
-            self.entries[rec.id] = entry
-            self._push(entry)
-        for task_id in set(self.entries) - seen:
-            entry = self.entries.pop(task_id)
-            entry.heap_seq = None
-            replaced.append(entry)
-        # awaited: once the change is seen, its released claims are gone from the history
-        await self._release_claims(replaced)
-        self._index()
-        self.engine.invalidate_warehouses()
-
-    def _index(self) -> None:
-        """Children and finalizers by task name, for graph membership in time proportional to a graph."""
-        children: dict[QualifiedName, set[int]] = {}
-        finalizers: dict[QualifiedName, int] = {}
-        for task_id, entry in self.entries.items():
-            for pred in entry.task.after:
-                children.setdefault(pred, set()).add(task_id)
-            if entry.task.finalize is not None:
-                finalizers[entry.task.finalize] = task_id
-        self._children, self._finalizers = children, finalizers
-        self._dependents = children.keys() | finalizers.keys()
+        """Bring the cache in line with the catalog (see :func:`cache.reload`)."""
+        await cache.reload(self)
 
     def has_dependents(self, name: QualifiedName) -> bool:
         """True when a task runs after ``name`` or finalizes it."""
@@ -451,27 +439,6 @@ class Scheduler:
 
     def finalizer_of(self, name: QualifiedName) -> int | None:
         return self._finalizers.get(name)
-
-    def _entry(self, rec: TaskRecord, old: Entry | None) -> Entry:
-        task = rec.definition
-        schedule: Schedule | None = None
-        if task.schedule is not None and not task.after and task.finalize is None:
-            anchor = rec.resumed_on or rec.created_on
-            try:
-                schedule = schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy)
-            except TasksqlError:
-                log.exception("task %s: cannot build its schedule", rec.name)
-        entry = Entry(
-            record=rec,
-            schedule=schedule,
-            policy=policy_for(rec),
-            next_fire=rec.next_fire_at if rec.state is TaskState.STARTED and schedule is not None else None,
-            failures=rec.consecutive_failures,
-        )
-        if old is not None:
-            entry.running, entry.queue = old.running, old.queue
-            entry.last_end, entry.last_result = old.last_end, old.last_result
-        return entry
 
     # --- runs ------------------------------------------------------------------------------------
 
@@ -488,7 +455,7 @@ class Scheduler:
         (a retry: the row is SCHEDULED until then)."""
         token = CancelToken()
         task = asyncio.create_task(self._run(entry, rec, token, definition or entry.task, graph, delay))
-        entry.running[rec.run_id] = task
+        entry.add_run(rec.run_id, task)
         self._runs[rec.run_id] = (task, token, entry)
         # until its outcome is committed (it leaves _runs before that)
         self._tasks[rec.run_id] = task
@@ -675,6 +642,7 @@ class Scheduler:
             and entry.next_fire is None
             and not entry.running
         ):
+            cache.cool(self, entry, self.clock.now())
             return
         if entry.record.state is not TaskState.STARTED or entry.schedule is None:
             return
@@ -703,7 +671,7 @@ class Scheduler:
         """EXECUTE TASK ... RETRY LAST on a root (see :meth:`GraphCoordinator.retry_last`)."""
         if self._dirty or record.id not in self.entries:
             await self.reload()
-        entry = self.entries.get(record.id)
+        entry = await cache.entry_for(self, record)
         if entry is None:
             return None
         return await self.graphs.retry_last(entry)
@@ -779,15 +747,6 @@ class Scheduler:
     async def prune(self) -> int:
         """Delete history older than the retention (see :func:`housekeeping.prune`)."""
         return await housekeeping.prune(self)
-
-
-def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
-    return (a.version, a.state, a.resumed_on, a.suspend_reason) == (
-        b.version,
-        b.state,
-        b.resumed_on,
-        b.suspend_reason,
-    )
 
 
 def _log_unsettled(write: asyncio.Future[Any]) -> None:

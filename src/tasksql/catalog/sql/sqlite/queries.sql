@@ -37,6 +37,28 @@ SELECT * FROM tasks WHERE id = :id AND dropped_on IS NULL;
 -- Every live task, ordered by name.
 SELECT * FROM tasks WHERE dropped_on IS NULL ORDER BY database_name, schema_name, name;
 
+-- name: task_stubs
+-- What a scheduler caches of the live tasks after an id, by id (LIMIT -1: all): no definition,
+-- only whether the task belongs to a graph (runs after others or finalizes one). Keys left at
+-- their default are absent from the JSON, and inside a JSON string a quote is escaped, so
+-- '"after":' occurs only as a key: a body that mentions it cannot match; a key of that name nested
+-- in a value could, and costs one whole read.
+SELECT id, version, state, suspend_reason, resumed_on, last_committed_on, next_fire_at,
+    consecutive_failures,
+    instr(definition, '"after":') > 0 OR instr(definition, '"finalize":') > 0 AS in_graph
+FROM tasks WHERE dropped_on IS NULL AND id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: tasks_by_ids
+-- The live tasks among a JSON array of ids, by id.
+SELECT * FROM tasks
+WHERE id IN (SELECT value FROM json_each(:ids)) AND dropped_on IS NULL ORDER BY id;
+
+-- name: task_retentions
+-- HISTORY_RETENTION (milliseconds) of every live task that sets one.
+SELECT id, json_extract(definition, '$.history_retention_ms') AS retention_ms
+FROM tasks
+WHERE dropped_on IS NULL AND json_type(definition, '$.history_retention_ms') IS NOT NULL;
+
 -- name: task_insert
 -- Store a new task row and return its id.
 INSERT INTO tasks (

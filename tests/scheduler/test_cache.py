@@ -1,0 +1,178 @@
+"""The scheduler's cache: entries load cold, warm before their instant, cool after a far-off run."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from sched_harness import Harness, make_harness
+
+from tasksql.scheduler import cache
+from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD
+
+
+async def _restart(h: Harness, data_dir: Path) -> Harness:
+    """A new engine and scheduler on the same catalog (nothing cached), the clock where it was."""
+    at = h.clock.now().isoformat()
+    await h.scheduler.stop()
+    await h.engine.close()
+    return await make_harness(data_dir, start=at)
+
+
+async def _settle_background(h: Harness) -> None:
+    """Let the scheduler's background reads (warming ahead) finish."""
+    for _ in range(100):
+        if not h.scheduler._bg:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_a_restarted_scheduler_loads_every_task_cold_and_runs_them_on_time(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    for i in range(3):
+        await h.sql(f"CREATE TASK t{i} SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES ({i})")
+        await h.sql(f"ALTER TASK t{i} RESUME")
+    h = await _restart(h, tmp_path)
+    try:
+        entries = list(h.scheduler.entries.values())
+        assert len(entries) == 3
+        assert all(e.cold for e in entries)
+        assert all(e.next_fire is not None for e in entries)
+        await h.tick(advance=600)
+        assert sorted(r[0] for r in await h.rows("SELECT i FROM log")) == [0, 1, 2]
+        assert [s for _, s, _, _ in await h.history("t0")] == ["SUCCEEDED"]
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_a_cold_entry_is_warmed_before_its_instant_and_starts_on_it(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    await h.sql("CREATE TASK t SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES (1)")
+    await h.sql("ALTER TASK t RESUME")
+    h = await _restart(h, tmp_path)
+    try:
+        [entry] = h.scheduler.entries.values()
+        assert entry.cold and entry.next_fire is not None
+        ahead = (entry.next_fire - h.clock.now() - WARM_AHEAD / 2).total_seconds()
+        await h.tick(advance=ahead)  # within WARM_AHEAD of the instant: read, not run
+        await _settle_background(h)
+        assert not entry.cold
+        assert await h.rows("SELECT i FROM log") == []
+        await h.tick(advance=(WARM_AHEAD / 2).total_seconds())
+        assert await h.rows("SELECT i FROM log") == [(1,)]
+        [(state, started, scheduled)] = await h.rows(
+            "SELECT state, query_start_time, scheduled_time FROM task_history(task_name => 't')"
+        )
+        assert state == "SUCCEEDED" and started == scheduled  # the fake clock: no lag at all
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_an_entry_goes_cold_after_a_run_when_its_next_instant_is_far(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    try:
+        await h.sql("CREATE TABLE log (i INT)")
+        await h.sql("CREATE TASK hourly SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (1)")
+        await h.sql("CREATE TASK often SCHEDULE = '30 SECONDS' AS INSERT INTO log VALUES (2)")
+        await h.sql("ALTER TASK hourly RESUME")
+        await h.sql("ALTER TASK often RESUME")
+        await h.tick()  # reload: both cold
+        await h.tick(advance=3600)  # both due (often: its missed instants summarised)
+        hourly, often = sorted(h.scheduler.entries.values(), key=lambda e: e.task_id)
+        assert hourly.cold  # next instant an hour away: idle and cold again
+        assert not often.cold  # next instant 30 s away (< COOL_AFTER), and claimed ahead
+        assert hourly.next_fire - h.clock.now() > COOL_AFTER  # type: ignore[operator]
+        await h.tick(advance=3600)
+        assert [s for _, s, _, _ in await h.history("hourly")] == ["SUCCEEDED", "SUCCEEDED"]
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_a_change_to_a_cold_task_moves_its_next_instant(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    await h.sql("CREATE TASK t SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (1)")
+    await h.sql("ALTER TASK t RESUME")
+    h = await _restart(h, tmp_path)
+    try:
+        [entry] = h.scheduler.entries.values()
+        assert entry.cold
+        await h.sql("ALTER TASK t SUSPEND")
+        await h.sql("ALTER TASK t SET SCHEDULE = '5 MINUTES'")
+        await h.sql("ALTER TASK t RESUME")
+        await h.tick()
+        [entry] = h.scheduler.entries.values()
+        assert entry.cold and entry.version > 1
+        assert entry.next_fire == h.clock.now() + timedelta(minutes=5)
+        await h.tick(advance=300)
+        assert await h.rows("SELECT i FROM log") == [(1,)]
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_graph_members_are_loaded_whole_and_the_graph_runs(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    await h.sql("CREATE TASK root SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES (0)")
+    await h.sql("CREATE TASK child AFTER root AS INSERT INTO log VALUES (1)")
+    await h.sql("CREATE TASK fin FINALIZE = root AS INSERT INTO log VALUES (2)")
+    await h.sql("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('root')")
+    h = await _restart(h, tmp_path)
+    try:
+        by_name = {r.name.name: h.scheduler.entries[r.id] for r in await h.engine.catalog.list_tasks()}
+        assert by_name["root"].cold  # a root has no predecessor: cold until due
+        assert not by_name["child"].cold and not by_name["fin"].cold  # the graph index needs them
+        assert h.scheduler.children_of(by_name["child"].task.after[0]) == [by_name["child"].task_id]
+        await h.tick(advance=600)
+        for _ in range(3):
+            await h.tick()
+        assert sorted(r[0] for r in await h.rows("SELECT i FROM log")) == [0, 1, 2]
+        assert not by_name["root"].cold  # a root never goes cold: its graph run outlives its run
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_execute_task_on_a_cold_task_reads_it_and_runs_it(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    await h.sql("CREATE TASK t SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (7)")
+    await h.sql("ALTER TASK t RESUME")
+    h = await _restart(h, tmp_path)
+    try:
+        [entry] = h.scheduler.entries.values()
+        assert entry.cold
+        await h.sql("EXECUTE TASK t")
+        await h.scheduler.drain()
+        assert await h.rows("SELECT i FROM log") == [(7,)]
+        assert [f for _, _, _, f in await h.history("t")] == ["EXECUTE TASK"]
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_warming_a_task_changed_since_it_was_loaded_waits_for_the_reload(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    await h.sql("CREATE TASK t SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (1)")
+    await h.sql("ALTER TASK t RESUME")
+    h = await _restart(h, tmp_path)
+    try:
+        [entry] = h.scheduler.entries.values()
+        # another process changes the definition; this scheduler has not reloaded yet
+        await h.engine.execute("ALTER TASK t MODIFY AS INSERT INTO log VALUES (2)")
+        h.scheduler._dirty = False
+        assert await cache.warm(h.scheduler, [entry]) == []
+        assert entry.cold and h.scheduler._dirty  # not warmed with the new body at the old version
+        await h.tick(advance=3600)
+        assert await h.rows("SELECT i FROM log") == [(2,)]
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
