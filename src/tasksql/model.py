@@ -550,20 +550,33 @@ def _value_to_json(v: Any) -> Any:
 def task_to_json(task: TaskDef) -> str:
     """Serialise a definition to JSON (stable key order; fields left at their default omitted)."""
     out: dict[str, Any] = {"v": TASK_FORMAT_VERSION}
-    for f in fields(task):
-        value = getattr(task, f.name)
-        if f.name == "body":
-            body = {"$kind": _kind_of(value, _BODY_KINDS)}
-            body.update({bf.name: _value_to_json(getattr(value, bf.name)) for bf in fields(value)})
-            out["body"] = body
-        elif f.name == "schedule":
+    for name, default in _encoders(TaskDef):
+        value = getattr(task, name)
+        if name == "body":
+            out["body"] = _part_to_json(value, _BODY_KINDS)
+        elif name == "schedule":
             if value is not None:
-                sched = {"$kind": _kind_of(value, _SCHEDULE_KINDS)}
-                sched.update({sf.name: _value_to_json(getattr(value, sf.name)) for sf in fields(value)})
-                out["schedule"] = sched
-        elif value != f.default:
-            out[f.name] = _value_to_json(value)
+                out["schedule"] = _part_to_json(value, _SCHEDULE_KINDS)
+        elif value != default:
+            out[name] = _value_to_json(value)
     return json.dumps(out, sort_keys=True, separators=(",", ":"))
+
+
+def _part_to_json(value: Any, kinds: dict[str, type[Any]]) -> dict[str, Any]:
+    part = {"$kind": _kind_of(value, kinds)}
+    part.update({name: _value_to_json(getattr(value, name)) for name, _ in _encoders(type(value))})
+    return part
+
+
+_ENCODERS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
+def _encoders(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    """(field name, default) per field of ``cls``: ``fields()`` is read once per class."""
+    found = _ENCODERS.get(cls)
+    if found is None:
+        found = _ENCODERS[cls] = tuple((f.name, f.default) for f in fields(cls))
+    return found
 
 
 def _value_from_json(v: Any) -> Any:

@@ -116,12 +116,13 @@ def definition_json(definition: TaskDef) -> str:
     return task_to_json(definition)
 
 
-def task_record(row: Row) -> TaskRecord:
-    """The :class:`TaskRecord` of a ``tasks`` row."""
+def task_record(row: Row, definition: TaskDef | None = None) -> TaskRecord:
+    """The :class:`TaskRecord` of a ``tasks`` row; ``definition``: the one its text was written
+    from, when the caller has it (no need to parse what was just serialised)."""
     reason = row["suspend_reason"]
     return TaskRecord(
         id=row["id"],
-        definition=parse_definition(row["definition"]),
+        definition=parse_definition(row["definition"]) if definition is None else definition,
         version=row["version"],
         state=TaskState(row["state"]),
         spelling=Spelling(row["spelling"]),

@@ -301,9 +301,7 @@ class SQLiteCatalog(Catalog):
         }
         stamp = db_time(now)
         return await self._write(
-            lambda conn: tasks_db.create(
-                conn, definition.name, fields, stamp=stamp, replace=replace, actor=actor
-            ),
+            lambda conn: tasks_db.create(conn, definition, fields, stamp=stamp, replace=replace, actor=actor),
             durable=True,
             changes=True,
         )

@@ -13,7 +13,7 @@ from tasksql.catalog.base import UNCHANGED, TaskUpdate
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import db_time_opt, definition_json, name_columns, task_record
 from tasksql.errors import ConcurrentModification, ObjectExists, TaskNotFound
-from tasksql.model import QualifiedName, SuspendReason, TaskRecord, TaskState
+from tasksql.model import SuspendReason, TaskDef, TaskRecord, TaskState
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}
 _SUSPENDED = TaskState.SUSPENDED.value
@@ -21,7 +21,7 @@ _SUSPENDED = TaskState.SUSPENDED.value
 
 def create(
     conn: sqlite3.Connection,
-    name: QualifiedName,
+    definition: TaskDef,
     fields: dict[str, Any],
     *,
     stamp: str,
@@ -41,7 +41,7 @@ def create(
         }
         row["id"] = conn.execute(_Q["task_insert"], row).fetchall()[0][0]  # RETURNING id, run to the end
     elif not replace:
-        raise ObjectExists(f"task {name} already exists", code="TASK_EXISTS")
+        raise ObjectExists(f"task {definition.name} already exists", code="TASK_EXISTS")
     else:
         row = dict(existing)
         if fields["state"] == _SUSPENDED and row["state"] != _SUSPENDED:
@@ -49,7 +49,7 @@ def create(
         row.update(fields, version=row["version"] + 1, last_committed_on=stamp)
         conn.execute(_Q["task_write"], row)
     _insert_version(conn, row, stamp, actor)
-    return task_record(row)
+    return task_record(row, definition)
 
 
 def update(conn: sqlite3.Connection, update: TaskUpdate, stamp: str, actor: str | None) -> TaskRecord:
