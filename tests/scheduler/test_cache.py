@@ -176,3 +176,43 @@ async def test_warming_a_task_changed_since_it_was_loaded_waits_for_the_reload(t
     finally:
         await h.scheduler.stop()
         await h.engine.close()
+
+
+async def test_reloads_update_cold_entries_in_place_without_growing_the_heap(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    try:
+        for i in range(20):
+            await h.sql(f"CREATE TASK t{i} SCHEDULE = '1 HOURS' AS SELECT {i}")
+            await h.sql(f"ALTER TASK t{i} RESUME")
+        await h.tick()
+        before = {task_id: id(e) for task_id, e in h.scheduler.entries.items()}
+        heap = len(h.scheduler._cold_heap)
+        for i in range(5):  # five more definition changes: five reloads
+            await h.sql(f"CREATE TASK extra{i} AS SELECT 1")
+            await h.tick()
+        assert all(id(h.scheduler.entries[t]) == ident for t, ident in before.items())
+        assert len(h.scheduler._cold_heap) == heap  # no stale items left behind by the reloads
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_after_downtime_a_cold_task_is_read_and_its_missed_instants_settled(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    await h.sql("CREATE TASK t SCHEDULE = '1 MINUTES' AS INSERT INTO log VALUES (1)")
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    h.clock.advance(600)  # the process is down for ten minutes
+    h = await _restart(h, tmp_path)
+    try:
+        [entry] = h.scheduler.entries.values()
+        assert entry.cold
+        await h.tick()
+        states = [s for _, s, _, _ in await h.history("t")]
+        # the run before the downtime, the missed instants in one SKIPPED summary, then the latest
+        assert states[0] == "SUCCEEDED" and "SKIPPED" in states[1:] and states[-1] == "SUCCEEDED"
+        assert await h.rows("SELECT count(*) FROM log") == [(2,)]
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
