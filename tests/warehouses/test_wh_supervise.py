@@ -16,6 +16,7 @@ import pytest
 
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout
 from tasksql.warehouses._supervise import Interrupter, Slots, Stopped, StopReason, supervise
+from tasksql.warehouses._workers import WorkerPool
 from tasksql.warehouses.base import CancelToken
 
 from .support import until
@@ -28,11 +29,17 @@ def executor() -> Iterator[ThreadPoolExecutor]:
     ex.shutdown(wait=True, cancel_futures=True)
 
 
-async def test_a_job_that_ignores_the_interrupt_is_abandoned_but_keeps_its_slot(
-    executor: ThreadPoolExecutor,
-) -> None:
+@pytest.fixture
+def one_slot() -> Iterator[WorkerPool]:
+    """A warehouse's executor with one worker thread: one slot."""
+    pool = WorkerPool(1, "test-one-slot")
+    yield pool
+    pool.shutdown(wait=True)
+
+
+async def test_a_job_that_ignores_the_interrupt_is_abandoned_but_keeps_its_slot(one_slot: WorkerPool) -> None:
     release = threading.Event()
-    slots = Slots(1)
+    slots = Slots()
 
     def stubborn(stop: Interrupter) -> str:
         stop.attach(lambda: None)  # an interrupt that does nothing
@@ -41,12 +48,18 @@ async def test_a_job_that_ignores_the_interrupt_is_abandoned_but_keeps_its_slot(
 
     with pytest.raises(QueryTimeout) as info:
         await supervise(
-            stubborn, slots=slots, executor=executor, timeout=0.1, token=None, what="job", grace=0.3
+            stubborn, slots=slots, executor=one_slot, timeout=0.1, token=None, what="job", grace=0.3
         )
     assert "abandoned" in info.value.message
-    assert len(slots.running) == 1 and slots.full  # the slot stays taken
+    assert len(slots.jobs) == 1  # still running in its thread
+    ran: list[str] = []
+    later = _call(slots, one_slot, lambda stop: ran.append("next"))
+    await asyncio.sleep(0.05)
+    assert ran == []  # the abandoned job still holds the only slot
     release.set()
-    assert await until(lambda: not slots.running and not slots.full)
+    await later
+    assert ran == ["next"]
+    assert await until(lambda: not slots.jobs)
 
 
 async def test_the_interrupt_is_fired_again_until_it_takes(executor: ThreadPoolExecutor) -> None:
@@ -65,7 +78,7 @@ async def test_the_interrupt_is_fired_again_until_it_takes(executor: ThreadPoolE
         raise Stopped()
 
     with pytest.raises(QueryTimeout) as info:
-        await supervise(job, slots=Slots(1), executor=executor, timeout=0.05, token=None, what="job", grace=5)
+        await supervise(job, slots=Slots(), executor=executor, timeout=0.05, token=None, what="job", grace=5)
     assert "abandoned" not in info.value.message
     assert count >= 3
 
@@ -77,7 +90,7 @@ async def test_a_job_that_finishes_as_the_stop_arrives_keeps_its_result(executor
             threading.Event().wait(0.005)
         return "committed"
 
-    result = await supervise(job, slots=Slots(1), executor=executor, timeout=0.05, token=None, what="job")
+    result = await supervise(job, slots=Slots(), executor=executor, timeout=0.05, token=None, what="job")
     assert result == "committed"
 
 
@@ -86,84 +99,127 @@ async def test_job_errors_pass_through_unchanged(executor: ThreadPoolExecutor) -
         raise QueryFailed("boom", sqlstate="22012")
 
     with pytest.raises(QueryFailed) as info:
-        await supervise(job, slots=Slots(1), executor=executor, timeout=None, token=None, what="job")
+        await supervise(job, slots=Slots(), executor=executor, timeout=None, token=None, what="job")
     assert info.value.sqlstate == "22012"
 
 
 def _call(
     slots: Slots,
-    executor: ThreadPoolExecutor,
+    executor: ThreadPoolExecutor | WorkerPool,
     job: Callable[[Interrupter], object],
     *,
     timeout: float | None = None,
     token: CancelToken | None = None,
 ) -> asyncio.Task[object]:
     return asyncio.create_task(
-        supervise(job, slots=slots, executor=executor, timeout=timeout, token=token, what="job")
+        supervise(job, slots=slots, executor=executor, timeout=timeout, token=token, what="job")  # type: ignore[arg-type]
     )
 
 
-async def _occupied(executor: ThreadPoolExecutor) -> tuple[Slots, threading.Event, asyncio.Task[object]]:
+async def _occupied(executor: WorkerPool) -> tuple[Slots, threading.Event, asyncio.Task[object]]:
     """One slot, held by a running job until the returned event is set."""
-    slots = Slots(1)
+    slots = Slots()
     gate = threading.Event()
     holder = _call(slots, executor, lambda stop: gate.wait(30))
     await asyncio.sleep(0)
     return slots, gate, holder
 
 
-async def test_a_stop_requested_while_queued_runs_nothing(executor: ThreadPoolExecutor) -> None:
-    slots, gate, holder = await _occupied(executor)
+async def test_a_stop_requested_while_queued_runs_nothing(one_slot: WorkerPool) -> None:
+    slots, gate, holder = await _occupied(one_slot)
     ran: list[str] = []
     token = CancelToken()
-    queued = _call(slots, executor, lambda stop: ran.append("second"), token=token)
+    queued = _call(slots, one_slot, lambda stop: ran.append("second"), token=token)
     await asyncio.sleep(0.05)
     token.cancel()
-    with pytest.raises(QueryCancelled):
+    with pytest.raises(QueryCancelled) as info:
         await queued
+    assert "while waiting for a free slot" in info.value.message
+    assert len(slots.jobs) == 1  # only the holder
     gate.set()
     await holder
     assert ran == []
-    assert not slots.full
+    assert not slots.jobs
 
 
-async def test_queued_calls_get_the_slot_in_arrival_order(executor: ThreadPoolExecutor) -> None:
-    slots, gate, holder = await _occupied(executor)
+async def test_queued_calls_get_the_slot_in_arrival_order(one_slot: WorkerPool) -> None:
+    slots, gate, holder = await _occupied(one_slot)
     order: list[int] = []
-    queued = [_call(slots, executor, lambda stop, i=i: order.append(i)) for i in range(5)]
+    queued = [_call(slots, one_slot, lambda stop, i=i: order.append(i)) for i in range(5)]
     await asyncio.sleep(0.05)
-    assert order == [] and slots.full
+    assert order == [] and len(slots.jobs) == 6
     gate.set()
     await asyncio.gather(holder, *queued)
     assert order == [0, 1, 2, 3, 4]
-    assert slots.free == 1 and not slots.running
+    assert not slots.jobs
 
 
-async def test_a_timeout_while_queued_passes_the_slot_on(executor: ThreadPoolExecutor) -> None:
-    slots, gate, holder = await _occupied(executor)
+async def test_a_timeout_while_queued_passes_the_slot_on(one_slot: WorkerPool) -> None:
+    slots, gate, holder = await _occupied(one_slot)
     ran: list[str] = []
-    impatient = _call(slots, executor, lambda stop: ran.append("impatient"), timeout=0.05)
-    patient = _call(slots, executor, lambda stop: ran.append("patient"))
+    impatient = _call(slots, one_slot, lambda stop: ran.append("impatient"), timeout=0.05)
+    patient = _call(slots, one_slot, lambda stop: ran.append("patient"))
     with pytest.raises(QueryTimeout) as info:
         await impatient
     assert "while waiting for a free slot" in info.value.message
     gate.set()
     await asyncio.gather(holder, patient)
     assert ran == ["patient"]
-    assert slots.free == 1
+    assert not slots.jobs
 
 
-async def test_a_caller_cancelled_as_it_is_handed_a_slot_gives_it_back(executor: ThreadPoolExecutor) -> None:
-    slots = Slots(1)
-    assert slots.take()  # held by someone else
+async def test_a_caller_cancelled_while_queued_takes_its_job_out_of_the_queue(one_slot: WorkerPool) -> None:
+    slots, gate, holder = await _occupied(one_slot)
     ran: list[str] = []
-    waiting = _call(slots, executor, lambda stop: ran.append("x"))
+    waiting = _call(slots, one_slot, lambda stop: ran.append("x"))
     await asyncio.sleep(0.02)
-    slots.give_back()  # handed to the waiter ...
-    waiting.cancel()  # ... which is cancelled before it could resume
+    waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    assert slots.free == 1 and not slots.running and ran == []
+    assert len(slots.jobs) == 1  # only the holder
+    gate.set()
+    await holder
+    await asyncio.sleep(0.02)  # the worker has passed over the cancelled job by now
+    assert ran == [] and not slots.jobs
+
+
+async def test_a_worker_takes_the_next_queued_job_without_the_loop(one_slot: WorkerPool) -> None:
+    """Jobs queued behind a busy slot run back to back in the worker, even while the event loop is
+    blocked: the hand-over of a slot does not wait for the loop."""
+    slots, gate, holder = await _occupied(one_slot)
+    ran: list[int] = []
+    queued = [_call(slots, one_slot, lambda stop, i=i: ran.append(i)) for i in range(3)]
+    await asyncio.sleep(0.02)  # all three submitted, queued behind the holder
+    gate.set()
+    threading.Event().wait(0.3)  # block the loop: only the worker can make progress now
+    assert ran == [0, 1, 2]
+    await asyncio.gather(holder, *queued)
+
+
+def test_a_queued_job_can_be_cancelled_once_and_a_started_one_not() -> None:
+    pool = WorkerPool(1, "test-cancel")
+    gate = threading.Event()
+    try:
+        first = pool.submit(gate.wait, 30)
+        second = pool.submit(lambda: "never")
+        seen: list[bool] = []
+        second.add_done_callback(lambda job: seen.append(job.cancelled()))
+        assert second.cancel() is True and second.cancel() is True
+        assert seen == [True]
+        assert until_sync(lambda: first._state != 0)  # the first one is running
+        assert first.cancel() is False
+        gate.set()
+    finally:
+        pool.shutdown(wait=True)
+
+
+def until_sync(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if cond():
+            return True
+        deadline.wait(0.01)
+    return cond()
 
 
 def test_interrupter_routes_fires_only_while_attached() -> None:

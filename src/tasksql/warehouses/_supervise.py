@@ -1,12 +1,14 @@
 """Running a blocking job in a worker thread under a deadline, a cancel token and asyncio cancellation.
 
-The event loop side (:func:`supervise`) waits for a free slot, submits the job to the warehouse's
-executor and waits for whichever comes first: the job's end, the deadline, the token, or the
+The event loop side (:func:`supervise`) submits the job to the warehouse's executor (whose worker
+threads are the warehouse's slots: the job waits in its queue while all are busy) and waits for
+whichever comes first: the job's end, the deadline, the token, or the
 cancellation of the awaiting task. To stop a job it *fires* the job's :class:`Interrupter`, which
 calls the driver's interrupt on the job's own connection or cursor; it fires again with growing
 pauses (a statement that was just starting can miss the first interrupt) for up to
 :data:`~tasksql.warehouses.base.INTERRUPT_GRACE` seconds, then gives up and abandons the job. An
-abandoned job keeps its concurrency slot until its driver call returns.
+abandoned job keeps its worker thread (its concurrency slot) until its driver call returns; a job
+stopped while still queued is cancelled there and never runs.
 
 The worker side attaches its connection's interrupt to the :class:`Interrupter` and calls
 :meth:`Interrupter.check` between statements and before COMMIT, so a stop request that arrives
@@ -16,7 +18,6 @@ between two statements is honoured too.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import threading
 from collections.abc import Callable
@@ -114,55 +115,36 @@ class Interrupter:
 
 
 class Slots:
-    """A warehouse's concurrency: ``size`` slots handed out first come, first served, the running jobs,
-    and every call in progress (``calls``: a function per call that stops it with a reason, used when
-    the warehouse closes).
+    """A warehouse's calls in progress: the jobs submitted and not yet released (``jobs``, queued or
+    executing), and a function per call that stops it with a reason (``calls``, used when the
+    warehouse closes).
 
-    Loop thread only. A freed slot goes straight to the oldest waiter that still wants it (no wake-up
-    of every waiter, no task per waiter): a burst of a thousand calls on four slots costs one
-    callback per hand-over.
+    The concurrency itself is the executor's: it has as many worker threads as the warehouse has
+    slots, and a job submitted while all of them are busy waits in the executor's queue. A worker
+    that finishes a job takes the next one at once, without a round trip through the event loop (a
+    burst of a thousand calls on four slots costs no hand-over on the loop at all), and a job
+    abandoned after a stop keeps its thread, hence its slot, until its driver call returns.
+
+    Loop thread only.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.free = size
-        self._waiters: collections.deque[Callable[[], bool]] = collections.deque()
-        self.running: dict[Interrupter, Job[Any]] = {}
+    def __init__(self) -> None:
+        self.jobs: dict[Interrupter, Job[Any]] = {}
         self.calls: set[Callable[[StopReason], None]] = set()
-        #: Set when the warehouse closes: calls still waiting for a slot are refused.
+        #: Set when the warehouse closes: new calls are refused.
         self.closed = False
-
-    @property
-    def full(self) -> bool:
-        """No slot free (every one is held by a running or abandoned job, or being handed over)."""
-        return self.free == 0
-
-    def take(self) -> bool:
-        """Take a slot now; False when none is free or others wait already (they come first)."""
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
-            return True
-        return False
-
-    def wait(self, grant: Callable[[], bool]) -> None:
-        """Queue ``grant``: called with a slot when one is freed; it returns False when its caller no
-        longer wants one (stopped meanwhile), and the slot goes to the next waiter."""
-        self._waiters.append(grant)
-
-    def give_back(self) -> None:
-        """Free a slot: hand it to the oldest waiter that takes it, or keep it free."""
-        waiters = self._waiters
-        while waiters:
-            if waiters.popleft()():
-                return
-        self.free += 1
 
     def close(self) -> list[asyncio.Future[None]]:
         """Refuse new calls, stop every call in progress; returns the futures of the running jobs."""
         self.closed = True
         for stop_call in list(self.calls):
             stop_call(StopReason.CLOSE)
-        return [_awaitable(cf) for cf in self.running.values()]
+        return [_awaitable(cf) for cf in self.jobs.values()]
+
+    @property
+    def executing(self) -> int:
+        """How many of the jobs a worker is executing (an abandoned one until its driver returns)."""
+        return sum(1 for job in self.jobs.values() if job.running())
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -180,14 +162,15 @@ async def supervise(
     what: str,
     grace: float = INTERRUPT_GRACE,
 ) -> T:
-    """Run ``job(interrupter)`` in ``executor`` once a slot is free, under ``timeout`` and ``token``.
+    """Run ``job(interrupter)`` in ``executor`` (queued there until a worker is free), under
+    ``timeout`` and ``token``; the time spent queued counts against ``timeout``.
 
     ``what`` names the work in error messages (``"statement in warehouse w"``).
 
     One future per call, the *race*, is resolved by whichever comes first: the job's end (one
     call from the worker, batched by :mod:`tasksql.threadcalls`), the deadline, the token or the
     warehouse closing. This keeps the common path (the job ends in time) to one thread hop back
-    to the loop.
+    to the loop. A job stopped while still queued is taken out of the queue and never runs.
 
     :raises QueryTimeout, QueryCancelled: the deadline passed / the token was cancelled; the job
         was interrupted (and abandoned if it did not return within ``grace``).
@@ -197,12 +180,11 @@ async def supervise(
     loop = asyncio.get_running_loop()
     if token is not None and token.cancelled:
         raise _error(StopReason.CANCEL, what, timeout, token, abandoned=False)
+    if slots.closed:
+        raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED")
     race: asyncio.Future[str] = loop.create_future()
-    stopped: list[str] = []  # the first stop reason, kept across the hand-over of a slot
 
     def pull(reason: str) -> None:
-        if reason != _DONE and not stopped:
-            stopped.append(reason)
         if not race.done():
             race.set_result(reason)
 
@@ -210,27 +192,24 @@ async def supervise(
     unhook = token.on_cancel(lambda: _call_soon(loop, pull, StopReason.CANCEL)) if token is not None else None
     slots.calls.add(pull)
     try:
-        if not slots.take():
-            await _wait_for_slot(slots, race, what, timeout, token)
-            race = loop.create_future()  # the next race: the job's end against a stop
-            if stopped:  # a stop that arrived with the slot
-                slots.give_back()
-                raise _error(StopReason(stopped[0]), what, timeout, token, abandoned=False, waiting=True)
-        if slots.closed:
-            slots.give_back()
-            raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED")
         stop = Interrupter()
         cf = _submit(loop, executor, slots, job, stop, pull, what=what)
         try:
             outcome = await race
             if outcome != _DONE and not cf.done():
+                if cf.cancel():  # still queued: it never runs
+                    _release(slots, stop)
+                    raise _error(StopReason(outcome), what, timeout, token, abandoned=False, waiting=True)
                 await _stop(loop, stop, _awaitable(cf), StopReason(outcome), grace)
         except asyncio.CancelledError:
-            _give_up(slots, stop)
-            _stop_in_background(loop, stop, _awaitable(cf), grace)
+            if cf.cancel():
+                _release(slots, stop)
+            else:
+                _give_up(slots, stop)
+                _stop_in_background(loop, stop, _awaitable(cf), grace)
             raise
         if cf.done():
-            _release(slots, stop)  # now, so that `running` is exact when the caller resumes
+            _release(slots, stop)  # now, so that `jobs` is exact when the caller resumes
         else:
             _give_up(slots, stop)
         return _outcome(cf, stop, what, timeout, token)
@@ -240,36 +219,6 @@ async def supervise(
             timer.cancel()
         if unhook is not None:
             unhook()
-
-
-#: What the race of a waiting call resolves to when it is handed a slot.
-_GRANTED = "granted"
-
-
-async def _wait_for_slot(
-    slots: Slots,
-    race: asyncio.Future[str],
-    what: str,
-    timeout: float | None,
-    token: CancelToken | None,
-) -> None:
-    """Queue for a slot; return holding one. :raises: the stop that came first (no slot held)."""
-
-    def grant() -> bool:
-        if race.done():
-            return False  # stopped or cancelled while waiting: pass the slot on
-        race.set_result(_GRANTED)
-        return True
-
-    slots.wait(grant)
-    try:
-        outcome = await race
-    except asyncio.CancelledError:
-        if race.done() and not race.cancelled() and race.result() == _GRANTED:
-            slots.give_back()  # granted just before the cancellation arrived
-        raise
-    if outcome != _GRANTED:
-        raise _error(StopReason(outcome), what, timeout, token, abandoned=False, waiting=True)
 
 
 def _submit(
@@ -285,13 +234,12 @@ def _submit(
     try:
         cf = executor.submit(job, stop)
     except RuntimeError:  # the executor was shut down: the warehouse is closed
-        slots.give_back()
         raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED") from None
-    slots.running[stop] = cf
+    slots.jobs[stop] = cf
 
     def finished(_: object) -> None:
-        # Worker thread, as the job ends: tell the waiter (one hop), or, when nobody waits for the
-        # job any more, free its slot.
+        # Worker thread, as the job ends (or is taken out of the queue): tell the waiter (one hop),
+        # or, when nobody waits for the job any more, forget it.
         if stop.job_done():
             _call_soon(loop, _release, slots, stop)
         else:
@@ -319,9 +267,8 @@ def _give_up(slots: Slots, stop: Interrupter) -> None:
 
 
 def _release(slots: Slots, stop: Interrupter) -> None:
-    """Free the job's slot, once: whichever of the waiter and the worker's callback comes first."""
-    if slots.running.pop(stop, None) is not None:
-        slots.give_back()
+    """Forget the job, once: whichever of the waiter and the worker's callback comes first."""
+    slots.jobs.pop(stop, None)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> None:

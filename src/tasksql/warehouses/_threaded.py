@@ -74,7 +74,7 @@ class ThreadedWarehouse(Warehouse):
 
     @property
     def running(self) -> int:
-        return len(self._slots.running) if self._slots is not None else 0
+        return self._slots.executing if self._slots is not None else 0
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -84,7 +84,7 @@ class ThreadedWarehouse(Warehouse):
         if self._executor is not None:
             return
         await self._open_backend()
-        self._slots = Slots(self.max_concurrency)
+        self._slots = Slots()
         self._executor = WorkerPool(self.max_concurrency, f"tasksql-{self.type.value}-{self.name}")
 
     async def close(self) -> None:

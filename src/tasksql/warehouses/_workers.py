@@ -42,6 +42,10 @@ class Job(Generic[T]):
     def cancelled(self) -> bool:
         return self._state == _CANCELLED
 
+    def running(self) -> bool:
+        """True from the moment a worker starts the job until it returns."""
+        return self._state == _RUNNING
+
     def result(self) -> T:
         if self._exc is not None:
             raise self._exc
@@ -68,11 +72,20 @@ class Job(Generic[T]):
             self._exc = exc
         self._finish(_FINISHED)
 
-    def _cancel(self) -> None:
+    def cancel(self) -> bool:
+        """Take a job that has not started out of the queue: True when it is (now) cancelled, False
+        when it has started or finished. Its callbacks run at once, in the caller's thread."""
         with self._lock:
             if self._state != _PENDING:
-                return
-        self._finish(_CANCELLED)
+                return self._state == _CANCELLED
+            self._state = _CANCELLED
+            callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb(self)
+        return True
+
+    def _cancel(self) -> None:
+        self.cancel()
 
     def _finish(self, state: int) -> None:
         with self._lock:
