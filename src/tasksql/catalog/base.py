@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -378,6 +379,14 @@ class Catalog(ABC):
     @abstractmethod
     async def set_setting(self, key: str, value: str | None) -> None:
         """Set a global setting; ``None`` removes it. Committed durably."""
+
+    @abstractmethod
+    def one_sync(self) -> AbstractAsyncContextManager[None]:
+        """Within this context (of the current task), definition changes are committed and visible
+        at once as usual, but their flush to stable storage waits for the context's end, where one
+        flush covers them all (also when the context ends with an error). A script of many
+        statements pays one fsync instead of one per statement; nothing is acknowledged before it
+        is durable, since the script returns only after the flush."""
 
     @abstractmethod
     async def change_seq(self) -> int:

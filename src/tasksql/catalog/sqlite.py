@@ -52,10 +52,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -236,7 +237,27 @@ class SQLiteCatalog(Catalog):
         the change sequence in the same transaction (definition changes only). ``lazy``: the
         commit may wait a little for other writes to share it (a run's final outcome).
         """
+        deferred = _DEFERRED_SYNC.get()
+        if durable and deferred is not None:
+            durable = False
+            deferred.append(True)
         return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy)
+
+    @contextlib.asynccontextmanager
+    async def one_sync(self) -> AsyncIterator[None]:
+        if _DEFERRED_SYNC.get() is not None:  # nested: the outer context flushes
+            yield
+            return
+        pending: list[bool] = []
+        token = _DEFERRED_SYNC.set(pending)
+        try:
+            yield
+        finally:
+            _DEFERRED_SYNC.reset(token)
+            if pending:
+                # A durable commit fsyncs the whole WAL file, so every frame written before it
+                # (the deferred commits) is on stable storage once it returns.
+                await self._write(_touch, durable=True)
 
     def _open_writer(self) -> SQLiteWriter:
         """:raises CatalogError: the catalog is closed (code ``CATALOG_CLOSED``)."""
@@ -683,6 +704,17 @@ def _install(conn: sqlite3.Connection, now: str) -> None:
     )
     default = warehouse_columns(WarehouseDef(name=DEFAULT_WAREHOUSE))
     conn.execute(_Q["warehouse_seed"], {**default, "created_on": now, "last_altered_on": now})
+
+
+#: The deferred flushes of the current task's :meth:`SQLiteCatalog.one_sync` context, if any.
+_DEFERRED_SYNC: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "tasksql_catalog_deferred_sync", default=None
+)
+
+
+def _touch(conn: sqlite3.Connection) -> None:
+    # rewrites one row as it is: a WAL frame to commit, so the commit has something to flush
+    conn.execute(_Q["meta_touch"])
 
 
 def _one(

@@ -61,7 +61,8 @@ _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 class WriterStats:
     """Counters of a writer since it started: ``groups`` committed (or failed) transactions,
     ``jobs`` run, ``failed_jobs`` among them, ``regroups`` (groups redone one job at a time after
-    a failure), ``busy_retries`` of BEGIN; and now: ``queued``
+    a failure), ``busy_retries`` of BEGIN, ``durable`` transactions (flushed to disk at COMMIT);
+    and now: ``queued``
     sendings waiting for the thread (a job, with the lazy jobs held until it came), ``held``
     lazy jobs not sent yet."""
 
@@ -72,6 +73,7 @@ class WriterStats:
     busy_retries: int
     queued: int
     held: int = 0
+    durable: int = 0
 
 
 class _Job:
@@ -128,7 +130,7 @@ class SQLiteWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepting = False
         self._sync = "NORMAL"
-        self._groups = self._jobs = self._failed = self._retries = self._regroups = 0
+        self._groups = self._jobs = self._failed = self._retries = self._regroups = self._durable = 0
         #: Called on the loop whenever held-back jobs are sent to the writer thread: from then on
         #: they may run at any moment, so whatever their owner may still change in them is frozen.
         self.on_send: Callable[[], None] | None = None
@@ -223,6 +225,7 @@ class SQLiteWriter:
             busy_retries=self._retries,
             queued=self._queue.qsize(),
             held=len(self._held),
+            durable=self._durable,
         )
 
     # --- the writer thread -----------------------------------------------------------------------
@@ -336,6 +339,7 @@ class SQLiteWriter:
         # Durable groups fsync the WAL at COMMIT (synchronous=FULL); others only write it, which
         # survives a crash of this process but not of the machine. See the catalog's docstring.
         wanted = "FULL" if durable else "NORMAL"
+        self._durable += durable
 
         def begin() -> None:
             if self._sync != wanted:

@@ -8,6 +8,7 @@ catalog; everything else passes through to the default warehouse, after tasksql'
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -150,13 +151,15 @@ class Engine:
         """
         statements = parse(text)
         results: list[Result] = []
-        for stmt in statements:
-            try:
-                results.append(await self.execute_statement(stmt))
-            except TasksqlError as err:
-                if err.source is None:
-                    err.with_source(text)
-                raise
+        # a script's definition changes share one flush to disk, at its end (see Catalog.one_sync)
+        async with self.catalog.one_sync() if len(statements) > 1 else contextlib.nullcontext():
+            for stmt in statements:
+                try:
+                    results.append(await self.execute_statement(stmt))
+                except TasksqlError as err:
+                    if err.source is None:
+                        err.with_source(text)
+                    raise
         return results
 
     async def execute_statement(self, stmt: st.Statement) -> Result:

@@ -154,7 +154,9 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
         task = task.with_changes(name=await _fresh_name(engine, task))
     task = resolve_definition(engine, task)
     shown = engine.display_name(task.name)
-    existing = await engine.catalog.get_task(task.name)
+    plain = not (stmt.if_not_exists or stmt.or_replace or stmt.or_alter)
+    # a plain CREATE needs no read first: the catalog refuses a taken name in the same transaction
+    existing = None if plain else await engine.catalog.get_task(task.name)
     if existing is not None:
         if stmt.if_not_exists:
             return _status(f"{shown} already exists, statement succeeded.", "CREATE TASK")
@@ -174,17 +176,24 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
         return await _alter_definition(engine, existing, task, now, "CREATE TASK")
     state, reason = initial_state(stmt.spelling, stmt.enabled)
     fire = next_fire_at(task, anchor=now, now=now) if state is TaskState.STARTED else None
-    record = await engine.catalog.create_task(
-        task,
-        spelling=stmt.spelling,
-        state=state,
-        suspend_reason=reason,
-        owner=engine.session.user,
-        now=now,
-        next_fire_at=fire,
-        replace=existing is not None,
-        actor=engine.session.user,
-    )
+    try:
+        record = await engine.catalog.create_task(
+            task,
+            spelling=stmt.spelling,
+            state=state,
+            suspend_reason=reason,
+            owner=engine.session.user,
+            now=now,
+            next_fire_at=fire,
+            replace=existing is not None,
+            actor=engine.session.user,
+        )
+    except ObjectExists as err:
+        raise ObjectExists(
+            f"task {shown} already exists; use CREATE OR REPLACE TASK or CREATE TASK IF NOT EXISTS",
+            code="TASK_EXISTS",
+            span=_span(stmt, "name"),
+        ) from err
     if stmt.spelling is Spelling.OCIENT and state is TaskState.STARTED and task.schedule is None:
         await engine_run_now(engine, record)
     return _status(f"Task {shown} successfully created.", "CREATE TASK")

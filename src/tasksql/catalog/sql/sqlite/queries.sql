@@ -19,6 +19,10 @@ SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name;
 -- The current change sequence.
 SELECT change_seq FROM catalog_meta WHERE id = 1;
 
+-- name: meta_touch
+-- Rewrite the meta row unchanged (a write for a durable commit to flush).
+UPDATE catalog_meta SET change_seq = change_seq WHERE id = 1;
+
 -- name: change_seq_bump
 -- Advance the change sequence by one and return the new value.
 UPDATE catalog_meta SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq;
