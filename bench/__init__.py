@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's virtual environment::
 
-    .venv/bin/python -m bench all                  # every workload, every peer (about 25 minutes)
+    .venv/bin/python -m bench all                  # every workload, every peer (about 29 minutes)
     .venv/bin/python -m bench steady --quick       # one workload, short windows
     .venv/bin/python -m bench all --quick --peers tasksql,mariadb
 

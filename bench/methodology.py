@@ -34,7 +34,7 @@ HOW_TO_RUN = [
     "From the repository root, with the project's virtual environment:",
     "",
     "```",
-    ".venv/bin/python -m bench all                    # every workload and peer, about 25 minutes",
+    ".venv/bin/python -m bench all                    # every workload and peer, about 29 minutes",
     ".venv/bin/python -m bench all --quick            # shorter windows, fewer sizes, under 5 minutes",
     ".venv/bin/python -m bench steady burst           # some workloads",
     ".venv/bin/python -m bench all --peers tasksql,mariadb",
