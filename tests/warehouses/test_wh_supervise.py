@@ -264,3 +264,25 @@ def test_cancel_token() -> None:
     assert calls == ["b"]
     token.on_cancel(lambda: calls.append("late"))  # already cancelled: called at once
     assert calls == ["b", "late"]
+
+
+def test_a_pool_starts_a_thread_whenever_queued_jobs_outnumber_waiting_workers() -> None:
+    pool = WorkerPool(3, "test-grow")
+    started = [threading.Event() for _ in range(4)]
+    gate = threading.Event()
+    try:
+        first = pool.submit(lambda: started[0].set() or "quick")
+        assert until_sync(first.done)  # one worker, now waiting for work
+        # three jobs that block: the waiting worker takes one, two more threads start for the rest
+        blocked = [pool.submit(lambda i=i: started[i].set() or gate.wait(30)) for i in (1, 2, 3)]
+        assert all(until_sync(e.is_set) for e in started[1:])  # all three run at once
+        assert len(pool._threads) == 3
+        extra = pool.submit(lambda: "after")
+        assert not until_sync(extra.done, timeout=0.1)  # the pool is full: it waits in the queue
+        gate.set()
+        assert until_sync(extra.done) and extra.result() == "after"
+        assert all(until_sync(j.done) for j in blocked)
+        assert len(pool._threads) == 3
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)

@@ -103,7 +103,11 @@ class WorkerPool:
         self._name = name
         self._queue: queue.SimpleQueue[Job[Any] | object] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
+        #: Jobs queued and not yet taken by a worker, and workers waiting for one: a thread is
+        #: started when the queued jobs outnumber the waiting workers (and the pool is not full).
+        #: Jobs queue up behind busy workers, so neither count can be inferred from the other.
+        self._queued = 0
+        self._waiting = 0
         self._shutdown = False
         self._lock = threading.Lock()
 
@@ -112,21 +116,26 @@ class WorkerPool:
         if self._shutdown:
             raise RuntimeError("cannot submit after shutdown")
         job: Job[T] = Job(fn, args)
-        self._queue.put(job)
         with self._lock:
-            if self._idle == 0 and len(self._threads) < self._size:
+            self._queued += 1
+            if self._queued > self._waiting and len(self._threads) < self._size:
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)
                 thread.start()
-            else:
-                self._idle -= 1 if self._idle else 0
+        self._queue.put(job)
         return job
 
     def _work(self) -> None:
         while True:
+            with self._lock:
+                self._waiting += 1
             item = self._queue.get()
+            with self._lock:
+                self._waiting -= 1
+                if item is not _STOP:
+                    self._queued -= 1
             if item is _STOP:
                 return
             assert isinstance(item, Job)
@@ -134,8 +143,6 @@ class WorkerPool:
                 item._cancel()
             else:
                 item._run()
-            with self._lock:
-                self._idle += 1
 
     def shutdown(self, *, wait: bool = False, cancel_futures: bool = True) -> None:
         """Refuse new jobs; queued ones are cancelled (``cancel_futures``); threads end when idle."""
