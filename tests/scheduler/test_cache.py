@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,12 +14,38 @@ from tasksql.scheduler import cache
 from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD
 
 
-async def _restart(h: Harness, data_dir: Path) -> Harness:
-    """A new engine and scheduler on the same catalog (nothing cached), the clock where it was."""
-    at = h.clock.now().isoformat()
-    await h.scheduler.stop()
-    await h.engine.close()
-    return await make_harness(data_dir, start=at)
+def _hourly(name: str, value: int, every: str = "1 HOURS") -> list[str]:
+    """A started task that logs ``value``."""
+    return [
+        f"CREATE TASK {name} SCHEDULE = '{every}' AS INSERT INTO log VALUES ({value})",
+        f"ALTER TASK {name} RESUME",
+    ]
+
+
+@asynccontextmanager
+async def _scheduler(
+    tmp_path: Path, *statements: str, restart: bool = True, run_for: float = 0.0, down_for: float = 0.0
+) -> AsyncIterator[Harness]:
+    """A harness whose catalog holds a ``log`` table and ``statements``; with ``restart``, seen by a
+    new engine and scheduler (nothing cached), as after a restart ``down_for`` seconds after the
+    first scheduler ran for ``run_for`` seconds (one tick)."""
+    h = await make_harness(tmp_path)
+    await h.sql("CREATE TABLE log (i INT)")
+    for statement in statements:
+        await h.sql(statement)
+    if run_for:
+        await h.tick(advance=run_for)
+    if restart:
+        h.clock.advance(down_for)
+        at = h.clock.now().isoformat()
+        await h.scheduler.stop()
+        await h.engine.close()
+        h = await make_harness(tmp_path, start=at)
+    try:
+        yield h
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
 
 
 async def _settle_background(h: Harness) -> None:
@@ -29,13 +57,8 @@ async def _settle_background(h: Harness) -> None:
 
 
 async def test_a_restarted_scheduler_loads_every_task_cold_and_runs_them_on_time(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    for i in range(3):
-        await h.sql(f"CREATE TASK t{i} SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES ({i})")
-        await h.sql(f"ALTER TASK t{i} RESUME")
-    h = await _restart(h, tmp_path)
-    try:
+    tasks = [s for i in range(3) for s in _hourly(f"t{i}", i, "10 MINUTES")]
+    async with _scheduler(tmp_path, *tasks) as h:
         entries = list(h.scheduler.entries.values())
         assert len(entries) == 3
         assert all(e.cold for e in entries)
@@ -43,18 +66,10 @@ async def test_a_restarted_scheduler_loads_every_task_cold_and_runs_them_on_time
         await h.tick(advance=600)
         assert sorted(r[0] for r in await h.rows("SELECT i FROM log")) == [0, 1, 2]
         assert [s for _, s, _, _ in await h.history("t0")] == ["SUCCEEDED"]
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_a_cold_entry_is_warmed_before_its_instant_and_starts_on_it(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    await h.sql("CREATE TASK t SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES (1)")
-    await h.sql("ALTER TASK t RESUME")
-    h = await _restart(h, tmp_path)
-    try:
+    async with _scheduler(tmp_path, *_hourly("t", 1, "10 MINUTES")) as h:
         [entry] = h.scheduler.entries.values()
         assert entry.cold and entry.next_fire is not None
         ahead = (entry.next_fire - h.clock.now() - WARM_AHEAD / 2).total_seconds()
@@ -68,19 +83,11 @@ async def test_a_cold_entry_is_warmed_before_its_instant_and_starts_on_it(tmp_pa
             "SELECT state, query_start_time, scheduled_time FROM task_history(task_name => 't')"
         )
         assert state == "SUCCEEDED" and started == scheduled  # the fake clock: no lag at all
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_an_entry_goes_cold_after_a_run_when_its_next_instant_is_far(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    try:
-        await h.sql("CREATE TABLE log (i INT)")
-        await h.sql("CREATE TASK hourly SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (1)")
-        await h.sql("CREATE TASK often SCHEDULE = '30 SECONDS' AS INSERT INTO log VALUES (2)")
-        await h.sql("ALTER TASK hourly RESUME")
-        await h.sql("ALTER TASK often RESUME")
+    tasks = [*_hourly("hourly", 1), *_hourly("often", 2, "30 SECONDS")]
+    async with _scheduler(tmp_path, *tasks, restart=False) as h:
         await h.tick()  # reload: both cold
         await h.tick(advance=3600)  # both due (often: its missed instants summarised)
         hourly, often = sorted(h.scheduler.entries.values(), key=lambda e: e.task_id)
@@ -89,18 +96,10 @@ async def test_an_entry_goes_cold_after_a_run_when_its_next_instant_is_far(tmp_p
         assert hourly.next_fire - h.clock.now() > COOL_AFTER  # type: ignore[operator]
         await h.tick(advance=3600)
         assert [s for _, s, _, _ in await h.history("hourly")] == ["SUCCEEDED", "SUCCEEDED"]
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_a_change_to_a_cold_task_moves_its_next_instant(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    await h.sql("CREATE TASK t SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (1)")
-    await h.sql("ALTER TASK t RESUME")
-    h = await _restart(h, tmp_path)
-    try:
+    async with _scheduler(tmp_path, *_hourly("t", 1)) as h:
         [entry] = h.scheduler.entries.values()
         assert entry.cold
         await h.sql("ALTER TASK t SUSPEND")
@@ -112,20 +111,16 @@ async def test_a_change_to_a_cold_task_moves_its_next_instant(tmp_path: Path) ->
         assert entry.next_fire == h.clock.now() + timedelta(minutes=5)
         await h.tick(advance=300)
         assert await h.rows("SELECT i FROM log") == [(1,)]
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_graph_members_are_loaded_whole_and_the_graph_runs(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    await h.sql("CREATE TASK root SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES (0)")
-    await h.sql("CREATE TASK child AFTER root AS INSERT INTO log VALUES (1)")
-    await h.sql("CREATE TASK fin FINALIZE = root AS INSERT INTO log VALUES (2)")
-    await h.sql("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('root')")
-    h = await _restart(h, tmp_path)
-    try:
+    graph = [
+        "CREATE TASK root SCHEDULE = '10 MINUTES' AS INSERT INTO log VALUES (0)",
+        "CREATE TASK child AFTER root AS INSERT INTO log VALUES (1)",
+        "CREATE TASK fin FINALIZE = root AS INSERT INTO log VALUES (2)",
+        "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('root')",
+    ]
+    async with _scheduler(tmp_path, *graph) as h:
         by_name = {r.name.name: h.scheduler.entries[r.id] for r in await h.engine.catalog.list_tasks()}
         assert by_name["root"].cold  # a root has no predecessor: cold until due
         assert not by_name["child"].cold and not by_name["fin"].cold  # the graph index needs them
@@ -135,36 +130,20 @@ async def test_graph_members_are_loaded_whole_and_the_graph_runs(tmp_path: Path)
             await h.tick()
         assert sorted(r[0] for r in await h.rows("SELECT i FROM log")) == [0, 1, 2]
         assert not by_name["root"].cold  # a root never goes cold: its graph run outlives its run
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_execute_task_on_a_cold_task_reads_it_and_runs_it(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    await h.sql("CREATE TASK t SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (7)")
-    await h.sql("ALTER TASK t RESUME")
-    h = await _restart(h, tmp_path)
-    try:
+    async with _scheduler(tmp_path, *_hourly("t", 7)) as h:
         [entry] = h.scheduler.entries.values()
         assert entry.cold
         await h.sql("EXECUTE TASK t")
         await h.scheduler.drain()
         assert await h.rows("SELECT i FROM log") == [(7,)]
         assert [f for _, _, _, f in await h.history("t")] == ["EXECUTE TASK"]
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_warming_a_task_changed_since_it_was_loaded_waits_for_the_reload(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    await h.sql("CREATE TASK t SCHEDULE = '1 HOURS' AS INSERT INTO log VALUES (1)")
-    await h.sql("ALTER TASK t RESUME")
-    h = await _restart(h, tmp_path)
-    try:
+    async with _scheduler(tmp_path, *_hourly("t", 1)) as h:
         [entry] = h.scheduler.entries.values()
         # another process changes the definition; this scheduler has not reloaded yet
         await h.engine.execute("ALTER TASK t MODIFY AS INSERT INTO log VALUES (2)")
@@ -173,17 +152,11 @@ async def test_warming_a_task_changed_since_it_was_loaded_waits_for_the_reload(t
         assert entry.cold and h.scheduler._dirty  # not warmed with the new body at the old version
         await h.tick(advance=3600)
         assert await h.rows("SELECT i FROM log") == [(2,)]
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_reloads_update_cold_entries_in_place_without_growing_the_heap(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    try:
-        for i in range(20):
-            await h.sql(f"CREATE TASK t{i} SCHEDULE = '1 HOURS' AS SELECT {i}")
-            await h.sql(f"ALTER TASK t{i} RESUME")
+    tasks = [s for i in range(20) for s in _hourly(f"t{i}", i)]
+    async with _scheduler(tmp_path, *tasks, restart=False) as h:
         await h.tick()
         before = {task_id: id(e) for task_id, e in h.scheduler.entries.items()}
         heap = len(h.scheduler._cold_heap)
@@ -192,20 +165,10 @@ async def test_reloads_update_cold_entries_in_place_without_growing_the_heap(tmp
             await h.tick()
         assert all(id(h.scheduler.entries[t]) == ident for t, ident in before.items())
         assert len(h.scheduler._cold_heap) == heap  # no stale items left behind by the reloads
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()
 
 
 async def test_after_downtime_a_cold_task_is_read_and_its_missed_instants_settled(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
-    await h.sql("CREATE TABLE log (i INT)")
-    await h.sql("CREATE TASK t SCHEDULE = '1 MINUTES' AS INSERT INTO log VALUES (1)")
-    await h.sql("ALTER TASK t RESUME")
-    await h.tick(advance=60)
-    h.clock.advance(600)  # the process is down for ten minutes
-    h = await _restart(h, tmp_path)
-    try:
+    async with _scheduler(tmp_path, *_hourly("t", 1, "1 MINUTES"), run_for=60, down_for=600) as h:
         [entry] = h.scheduler.entries.values()
         assert entry.cold
         await h.tick()
@@ -213,6 +176,3 @@ async def test_after_downtime_a_cold_task_is_read_and_its_missed_instants_settle
         # the run before the downtime, the missed instants in one SKIPPED summary, then the latest
         assert states[0] == "SUCCEEDED" and "SKIPPED" in states[1:] and states[-1] == "SUCCEEDED"
         assert await h.rows("SELECT count(*) FROM log") == [(2,)]
-    finally:
-        await h.scheduler.stop()
-        await h.engine.close()

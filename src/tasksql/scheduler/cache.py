@@ -136,16 +136,7 @@ def _stub_into(sched: Scheduler, stub: TaskStub, old: Entry | None) -> None:
     many stale items in the heap."""
     next_fire = stub.next_fire_at if stub.state is TaskState.STARTED else None
     if old is None:
-        old = Entry(
-            task_id=stub.id,
-            rec=None,
-            schedule=None,
-            pol=None,
-            next_fire=next_fire,
-            version=stub.version,
-            failures=stub.consecutive_failures,
-        )
-        sched.entries[stub.id] = old
+        old = sched.entries[stub.id] = _bare(stub.id, stub.version, stub.consecutive_failures)
     elif old.next_fire == next_fire and old.version == stub.version and old.heap_seq is not None:
         return
     old.next_fire, old.version = next_fire, stub.version
@@ -154,15 +145,7 @@ def _stub_into(sched: Scheduler, stub: TaskStub, old: Entry | None) -> None:
 
 def warm_entry(rec: TaskRecord, old: Entry | None) -> Entry:
     """A warm entry for ``rec``; in-flight runs, queue and last outcome carried over from ``old``."""
-    entry = Entry(
-        task_id=rec.id,
-        rec=None,
-        schedule=None,
-        pol=None,
-        next_fire=None,
-        version=rec.version,
-        failures=rec.consecutive_failures,
-    )
+    entry = _bare(rec.id, rec.version, rec.consecutive_failures)
     _install(entry, rec)
     if rec.state is TaskState.STARTED and entry.schedule is not None:
         entry.next_fire = rec.next_fire_at
@@ -170,6 +153,13 @@ def warm_entry(rec: TaskRecord, old: Entry | None) -> Entry:
         entry.running, entry.queue = old.running, old.queue
         entry.last_end, entry.last_result = old.last_end, old.last_result
     return entry
+
+
+def _bare(task_id: int, version: int, failures: int) -> Entry:
+    """A cold entry with no next instant yet."""
+    return Entry(
+        task_id=task_id, rec=None, schedule=None, pol=None, next_fire=None, version=version, failures=failures
+    )
 
 
 def _install(entry: Entry, rec: TaskRecord) -> None:
