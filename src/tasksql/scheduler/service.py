@@ -253,9 +253,12 @@ class Scheduler:
         if cold:
             # due within WARM_AHEAD: their records are read off the loop's path; an instant that
             # has come already (a start-up, a late tick) is read now and fired in this tick
-            late = [e for e in cold if e.next_fire is not None and e.next_fire <= now]
-            if len(late) < len(cold):
-                self._spawn(cache.warm_ahead(self, [e for e in cold if e not in late]), "tasksql-warm")
+            late: list[Entry] = []
+            ahead: list[Entry] = []
+            for e in cold:
+                (late if e.next_fire is not None and e.next_fire <= now else ahead).append(e)
+            if ahead:
+                self._spawn(cache.warm_ahead(self, ahead), "tasksql-warm")
             if late:
                 due.extend(e for e in await cache.warm(self, late) if e.next_fire is not None)
         if not due:
