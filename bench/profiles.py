@@ -3,6 +3,8 @@
 The full profile keeps the whole suite under 30 minutes on 2 cores (installs not counted): the
 60-second steady window of the issue is used where the aims are stated (N = 1,000); N = 1, 100
 and 2,000 use 20 seconds (20 / 2,000 / 40,000 instants), which keeps every peer in the budget.
+The quick profile stays under 5 minutes although pg_cron's burst waits for a minute boundary (up
+to a minute): only the sizes of the aims, short windows.
 """
 
 from __future__ import annotations
@@ -48,12 +50,12 @@ FULL = Profile(
 
 QUICK = Profile(
     name="quick",
-    steady=((100, 3), (1000, 5)),
+    steady=((1000, 5),),
     burst=((1000, 4),),
     pgcron_burst=(1000,),
     warmup=2.0,
     ramp_rates=(1000, 3000),
-    ramp_seconds=3.0,
+    ramp_seconds=2.0,
     scale=(10_000,),
     timeout_samples=3,
     graph_repeats=2,
