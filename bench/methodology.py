@@ -140,9 +140,10 @@ METHOD = [
         body in a SQLite file warehouse (`synchronous=normal`), whose statements cost far less than
         DuckDB's: it shows what the scheduler sustains when the body is nearly free. Its actual start is
         SQLite's `strftime('%Y-%m-%dT%H:%M:%f', 'now')`, which has millisecond resolution: its lags are
-        truncated to the millisecond, up to 1 ms lower than the truth. Scale: the tasks are created through
-        SQL in one process and loaded by a scheduler starting in a fresh one, as after a restart (nothing
-        decoded or cached yet); memory = that process's RSS growth during the load.
+        truncated to the millisecond, up to 1 ms lower than the truth. Scale: the tasks are created with
+        `CREATE TASK` statements (scripts of 500) in one process and loaded by a scheduler starting in
+        a fresh one, as after a restart (nothing decoded or cached yet); memory = that process's RSS
+        growth during the load.
         """
     ),
     "",
