@@ -550,7 +550,7 @@ def _value_to_json(v: Any) -> Any:
 def task_to_json(task: TaskDef) -> str:
     """Serialise a definition to JSON (stable key order; fields left at their default omitted)."""
     out: dict[str, Any] = {"v": TASK_FORMAT_VERSION}
-    for name, default in _encoders(TaskDef):
+    for name, default, _ in _fields_of(TaskDef):
         value = getattr(task, name)
         if name == "body":
             out["body"] = _part_to_json(value, _BODY_KINDS)
@@ -564,19 +564,8 @@ def task_to_json(task: TaskDef) -> str:
 
 def _part_to_json(value: Any, kinds: dict[str, type[Any]]) -> dict[str, Any]:
     part = {"$kind": _kind_of(value, kinds)}
-    part.update({name: _value_to_json(getattr(value, name)) for name, _ in _encoders(type(value))})
+    part.update({name: _value_to_json(getattr(value, name)) for name, _, _ in _fields_of(type(value))})
     return part
-
-
-_ENCODERS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
-
-
-def _encoders(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
-    """(field name, default) per field of ``cls``: ``fields()`` is read once per class."""
-    found = _ENCODERS.get(cls)
-    if found is None:
-        found = _ENCODERS[cls] = tuple((f.name, f.default) for f in fields(cls))
-    return found
 
 
 def _value_from_json(v: Any) -> Any:
@@ -598,14 +587,15 @@ _ENUM_FIELDS: dict[str, type[StrEnum]] = {
 }
 
 
-_DECODERS: dict[type[Any], tuple[tuple[str, type[StrEnum] | None], ...]] = {}
+_FIELDS: dict[type[Any], tuple[tuple[str, Any, type[StrEnum] | None], ...]] = {}
 
 
-def _decoders(cls: type[Any]) -> tuple[tuple[str, type[StrEnum] | None], ...]:
-    """(field name, enum class or None) per field of ``cls``: ``fields()`` is read once per class."""
-    found = _DECODERS.get(cls)
+def _fields_of(cls: type[Any]) -> tuple[tuple[str, Any, type[StrEnum] | None], ...]:
+    """(name, default, enum class or None) per field of ``cls``: ``fields()`` is read once per class
+    (it is slow, and every definition written or read walks these)."""
+    found = _FIELDS.get(cls)
     if found is None:
-        found = _DECODERS[cls] = tuple((f.name, _ENUM_FIELDS.get(f.name)) for f in fields(cls))
+        found = _FIELDS[cls] = tuple((f.name, f.default, _ENUM_FIELDS.get(f.name)) for f in fields(cls))
     return found
 
 
@@ -616,7 +606,7 @@ _SHARED_TEXT_FIELDS = frozenset({"warehouse", "error_integration", "success_inte
 
 def _build(cls: type[Any], data: dict[str, Any], **extra: Any) -> Any:
     kwargs: dict[str, Any] = extra
-    for name, enum in _decoders(cls):
+    for name, _, enum in _fields_of(cls):
         if name not in data:
             continue
         value = data[name]

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout
-from tasksql.warehouses._supervise import Interrupter, Slots, Stopped, StopReason, supervise
+from tasksql.warehouses._supervise import InFlight, Interrupter, Stopped, StopReason, supervise
 from tasksql.warehouses._workers import WorkerPool
 from tasksql.warehouses.base import CancelToken
 
@@ -39,7 +39,7 @@ def one_slot() -> Iterator[WorkerPool]:
 
 async def test_a_job_that_ignores_the_interrupt_is_abandoned_but_keeps_its_slot(one_slot: WorkerPool) -> None:
     release = threading.Event()
-    slots = Slots()
+    in_flight = InFlight()
 
     def stubborn(stop: Interrupter) -> str:
         stop.attach(lambda: None)  # an interrupt that does nothing
@@ -48,18 +48,18 @@ async def test_a_job_that_ignores_the_interrupt_is_abandoned_but_keeps_its_slot(
 
     with pytest.raises(QueryTimeout) as info:
         await supervise(
-            stubborn, slots=slots, executor=one_slot, timeout=0.1, token=None, what="job", grace=0.3
+            stubborn, in_flight=in_flight, executor=one_slot, timeout=0.1, token=None, what="job", grace=0.3
         )
     assert "abandoned" in info.value.message
-    assert len(slots.jobs) == 1  # still running in its thread
+    assert len(in_flight.jobs) == 1  # still running in its thread
     ran: list[str] = []
-    later = _call(slots, one_slot, lambda stop: ran.append("next"))
+    later = _call(in_flight, one_slot, lambda stop: ran.append("next"))
     await asyncio.sleep(0.05)
     assert ran == []  # the abandoned job still holds the only slot
     release.set()
     await later
     assert ran == ["next"]
-    assert await until(lambda: not slots.jobs)
+    assert await until(lambda: not in_flight.jobs)
 
 
 async def test_the_interrupt_is_fired_again_until_it_takes(executor: ThreadPoolExecutor) -> None:
@@ -78,7 +78,9 @@ async def test_the_interrupt_is_fired_again_until_it_takes(executor: ThreadPoolE
         raise Stopped()
 
     with pytest.raises(QueryTimeout) as info:
-        await supervise(job, slots=Slots(), executor=executor, timeout=0.05, token=None, what="job", grace=5)
+        await supervise(
+            job, in_flight=InFlight(), executor=executor, timeout=0.05, token=None, what="job", grace=5
+        )
     assert "abandoned" not in info.value.message
     assert count >= 3
 
@@ -90,7 +92,9 @@ async def test_a_job_that_finishes_as_the_stop_arrives_keeps_its_result(executor
             threading.Event().wait(0.005)
         return "committed"
 
-    result = await supervise(job, slots=Slots(), executor=executor, timeout=0.05, token=None, what="job")
+    result = await supervise(
+        job, in_flight=InFlight(), executor=executor, timeout=0.05, token=None, what="job"
+    )
     assert result == "committed"
 
 
@@ -99,12 +103,12 @@ async def test_job_errors_pass_through_unchanged(executor: ThreadPoolExecutor) -
         raise QueryFailed("boom", sqlstate="22012")
 
     with pytest.raises(QueryFailed) as info:
-        await supervise(job, slots=Slots(), executor=executor, timeout=None, token=None, what="job")
+        await supervise(job, in_flight=InFlight(), executor=executor, timeout=None, token=None, what="job")
     assert info.value.sqlstate == "22012"
 
 
 def _call(
-    slots: Slots,
+    in_flight: InFlight,
     executor: ThreadPoolExecutor | WorkerPool,
     job: Callable[[Interrupter], object],
     *,
@@ -112,83 +116,83 @@ def _call(
     token: CancelToken | None = None,
 ) -> asyncio.Task[object]:
     return asyncio.create_task(
-        supervise(job, slots=slots, executor=executor, timeout=timeout, token=token, what="job")  # type: ignore[arg-type]
+        supervise(job, in_flight=in_flight, executor=executor, timeout=timeout, token=token, what="job")  # type: ignore[arg-type]
     )
 
 
-async def _occupied(executor: WorkerPool) -> tuple[Slots, threading.Event, asyncio.Task[object]]:
+async def _occupied(executor: WorkerPool) -> tuple[InFlight, threading.Event, asyncio.Task[object]]:
     """One slot, held by a running job until the returned event is set."""
-    slots = Slots()
+    in_flight = InFlight()
     gate = threading.Event()
-    holder = _call(slots, executor, lambda stop: gate.wait(30))
+    holder = _call(in_flight, executor, lambda stop: gate.wait(30))
     await asyncio.sleep(0)
-    return slots, gate, holder
+    return in_flight, gate, holder
 
 
 async def test_a_stop_requested_while_queued_runs_nothing(one_slot: WorkerPool) -> None:
-    slots, gate, holder = await _occupied(one_slot)
+    in_flight, gate, holder = await _occupied(one_slot)
     ran: list[str] = []
     token = CancelToken()
-    queued = _call(slots, one_slot, lambda stop: ran.append("second"), token=token)
+    queued = _call(in_flight, one_slot, lambda stop: ran.append("second"), token=token)
     await asyncio.sleep(0.05)
     token.cancel()
     with pytest.raises(QueryCancelled) as info:
         await queued
     assert "while waiting for a free slot" in info.value.message
-    assert len(slots.jobs) == 1  # only the holder
+    assert len(in_flight.jobs) == 1  # only the holder
     gate.set()
     await holder
     assert ran == []
-    assert not slots.jobs
+    assert not in_flight.jobs
 
 
 async def test_queued_calls_get_the_slot_in_arrival_order(one_slot: WorkerPool) -> None:
-    slots, gate, holder = await _occupied(one_slot)
+    in_flight, gate, holder = await _occupied(one_slot)
     order: list[int] = []
-    queued = [_call(slots, one_slot, lambda stop, i=i: order.append(i)) for i in range(5)]
+    queued = [_call(in_flight, one_slot, lambda stop, i=i: order.append(i)) for i in range(5)]
     await asyncio.sleep(0.05)
-    assert order == [] and len(slots.jobs) == 6
+    assert order == [] and len(in_flight.jobs) == 6
     gate.set()
     await asyncio.gather(holder, *queued)
     assert order == [0, 1, 2, 3, 4]
-    assert not slots.jobs
+    assert not in_flight.jobs
 
 
 async def test_a_timeout_while_queued_passes_the_slot_on(one_slot: WorkerPool) -> None:
-    slots, gate, holder = await _occupied(one_slot)
+    in_flight, gate, holder = await _occupied(one_slot)
     ran: list[str] = []
-    impatient = _call(slots, one_slot, lambda stop: ran.append("impatient"), timeout=0.05)
-    patient = _call(slots, one_slot, lambda stop: ran.append("patient"))
+    impatient = _call(in_flight, one_slot, lambda stop: ran.append("impatient"), timeout=0.05)
+    patient = _call(in_flight, one_slot, lambda stop: ran.append("patient"))
     with pytest.raises(QueryTimeout) as info:
         await impatient
     assert "while waiting for a free slot" in info.value.message
     gate.set()
     await asyncio.gather(holder, patient)
     assert ran == ["patient"]
-    assert not slots.jobs
+    assert not in_flight.jobs
 
 
 async def test_a_caller_cancelled_while_queued_takes_its_job_out_of_the_queue(one_slot: WorkerPool) -> None:
-    slots, gate, holder = await _occupied(one_slot)
+    in_flight, gate, holder = await _occupied(one_slot)
     ran: list[str] = []
-    waiting = _call(slots, one_slot, lambda stop: ran.append("x"))
+    waiting = _call(in_flight, one_slot, lambda stop: ran.append("x"))
     await asyncio.sleep(0.02)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    assert len(slots.jobs) == 1  # only the holder
+    assert len(in_flight.jobs) == 1  # only the holder
     gate.set()
     await holder
     await asyncio.sleep(0.02)  # the worker has passed over the cancelled job by now
-    assert ran == [] and not slots.jobs
+    assert ran == [] and not in_flight.jobs
 
 
 async def test_a_worker_takes_the_next_queued_job_without_the_loop(one_slot: WorkerPool) -> None:
     """Jobs queued behind a busy slot run back to back in the worker, even while the event loop is
     blocked: the hand-over of a slot does not wait for the loop."""
-    slots, gate, holder = await _occupied(one_slot)
+    in_flight, gate, holder = await _occupied(one_slot)
     ran: list[int] = []
-    queued = [_call(slots, one_slot, lambda stop, i=i: ran.append(i)) for i in range(3)]
+    queued = [_call(in_flight, one_slot, lambda stop, i=i: ran.append(i)) for i in range(3)]
     await asyncio.sleep(0.02)  # all three submitted, queued behind the holder
     gate.set()
     threading.Event().wait(0.3)  # block the loop: only the worker can make progress now

@@ -45,6 +45,11 @@ def db_time(dt: datetime) -> str:
     return utc(dt).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def reason_value(reason: SuspendReason | None) -> str | None:
+    """A suspend reason as stored (``None`` stays ``None``)."""
+    return None if reason is None else reason.value
+
+
 def db_time_opt(dt: datetime | None) -> str | None:
     return None if dt is None else db_time(dt)
 

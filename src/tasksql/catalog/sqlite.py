@@ -85,6 +85,7 @@ from tasksql.catalog.rows import (
     integration_def,
     integration_record,
     name_columns,
+    reason_value,
     task_record,
     task_stub,
     task_version,
@@ -315,7 +316,7 @@ class SQLiteCatalog(Catalog):
             "canonical_sql": canonical_sql,
             "spelling": spelling.value,
             "state": state.value,
-            "suspend_reason": _value(suspend_reason),
+            "suspend_reason": reason_value(suspend_reason),
             "owner": owner,
             "next_fire_at": db_time_opt(next_fire_at),
             "consecutive_failures": 0,
@@ -742,10 +743,6 @@ def _exists(conn: sqlite3.Connection, query: str, name: str) -> bool:
 def _change_seq(conn: sqlite3.Connection) -> int:
     row = conn.execute(_Q["change_seq"]).fetchone()
     return int(row[0])
-
-
-def _value(member: SuspendReason | None) -> str | None:
-    return None if member is None else member.value
 
 
 def _require_name(name: str, what: str) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 from tasksql.catalog.base import UNCHANGED, TaskUpdate
 from tasksql.catalog.queries import load_queries
-from tasksql.catalog.rows import db_time_opt, definition_json, name_columns, task_record
+from tasksql.catalog.rows import db_time_opt, definition_json, name_columns, reason_value, task_record
 from tasksql.errors import ConcurrentModification, ObjectExists, TaskNotFound
-from tasksql.model import SuspendReason, TaskDef, TaskRecord, TaskState
+from tasksql.model import TaskDef, TaskRecord, TaskState
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}
 _SUSPENDED = TaskState.SUSPENDED.value
@@ -69,7 +69,7 @@ def update(conn: sqlite3.Connection, update: TaskUpdate, stamp: str, actor: str 
             row["last_suspended_on"] = stamp
         row["state"] = update.state.value
     if update.suspend_reason is not UNCHANGED:
-        row["suspend_reason"] = _value(update.suspend_reason)
+        row["suspend_reason"] = reason_value(update.suspend_reason)
     if update.next_fire_at is not UNCHANGED:
         row["next_fire_at"] = db_time_opt(update.next_fire_at)
     if update.resumed_on is not UNCHANGED:
@@ -118,7 +118,3 @@ def _insert_version(conn: sqlite3.Connection, row: dict[str, Any], stamp: str, a
             "actor": actor,
         },
     )
-
-
-def _value(member: SuspendReason | None) -> str | None:
-    return None if member is None else member.value

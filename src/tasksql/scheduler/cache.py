@@ -108,25 +108,19 @@ def _apply(
 
 def _changed(old: Entry | None, stub: TaskStub) -> bool:
     """True when ``old`` is warm and its row changed since its record was read."""
-    if old is None or old.rec is None:
-        return False
-    rec = old.rec
-    return (rec.version, rec.state, rec.resumed_on, rec.suspend_reason, rec.last_committed_on) != (
-        stub.version,
-        stub.state,
-        stub.resumed_on,
-        stub.suspend_reason,
-        stub.last_committed_on,
+    rec = None if old is None else old.rec
+    return rec is not None and (
+        _runtime_key(rec) != _runtime_key(stub) or rec.last_committed_on != stub.last_committed_on
     )
 
 
 def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
-    return (a.version, a.state, a.resumed_on, a.suspend_reason) == (
-        b.version,
-        b.state,
-        b.resumed_on,
-        b.suspend_reason,
-    )
+    return _runtime_key(a) == _runtime_key(b)
+
+
+def _runtime_key(row: TaskRecord | TaskStub) -> tuple[object, ...]:
+    """What an entry is built from besides the definition: a change means a new entry."""
+    return (row.version, row.state, row.resumed_on, row.suspend_reason)
 
 
 def _stub_into(sched: Scheduler, stub: TaskStub, old: Entry | None) -> None:
@@ -163,10 +157,13 @@ def _bare(task_id: int, version: int, failures: int) -> Entry:
 
 
 def _install(entry: Entry, rec: TaskRecord) -> None:
-    """Make ``entry`` warm with ``rec``: its record, schedule and policy."""
+    """Make ``entry`` warm with ``rec``: its record, schedule and policy (no schedule: no next
+    instant either)."""
     entry.rec, entry.version = rec, rec.version
     entry.schedule = _schedule_of(rec)
     entry.pol = policy_for(rec)
+    if entry.schedule is None:
+        entry.next_fire = None
 
 
 def _schedule_of(rec: TaskRecord) -> Schedule | None:
@@ -203,8 +200,6 @@ async def warm(sched: Scheduler, entries: list[Entry]) -> list[Entry]:
             sched._dirty = True
             continue
         _install(entry, rec)
-        if entry.schedule is None:
-            entry.next_fire = None
         warmed.append(entry)
     return warmed
 
@@ -229,8 +224,6 @@ async def entry_for(sched: Scheduler, record: TaskRecord) -> Entry | None:
         rec = found[0]
         if sched.entries.get(entry.task_id) is entry and entry.cold and rec.version == entry.version:
             _install(entry, rec)
-            if entry.schedule is None:
-                entry.next_fire = None
             sched._push(entry)  # its heap item was for warming
             return entry
         if not entry.cold:

@@ -1,7 +1,7 @@
 """Running a blocking job in a worker thread under a deadline, a cancel token and asyncio cancellation.
 
 The event loop side (:func:`supervise`) submits the job to the warehouse's executor (whose worker
-threads are the warehouse's slots: the job waits in its queue while all are busy) and waits for
+threads are the warehouse's in_flight: the job waits in its queue while all are busy) and waits for
 whichever comes first: the job's end, the deadline, the token, or the
 cancellation of the awaiting task. To stop a job it *fires* the job's :class:`Interrupter`, which
 calls the driver's interrupt on the job's own connection or cursor; it fires again with growing
@@ -114,13 +114,13 @@ class Interrupter:
             return self._done
 
 
-class Slots:
+class InFlight:
     """A warehouse's calls in progress: the jobs submitted and not yet released (``jobs``, queued or
     executing), and a function per call that stops it with a reason (``calls``, used when the
     warehouse closes).
 
     The concurrency itself is the executor's: it has as many worker threads as the warehouse has
-    slots, and a job submitted while all of them are busy waits in the executor's queue. A worker
+    in_flight, and a job submitted while all of them are busy waits in the executor's queue. A worker
     that finishes a job takes the next one at once, without a round trip through the event loop (a
     burst of a thousand calls on four slots costs no hand-over on the loop at all), and a job
     abandoned after a stop keeps its thread, hence its slot, until its driver call returns.
@@ -155,7 +155,7 @@ _DONE = "done"
 async def supervise(
     job: Callable[[Interrupter], T],
     *,
-    slots: Slots,
+    in_flight: InFlight,
     executor: WorkerPool,
     timeout: float | None,
     token: CancelToken | None,
@@ -180,7 +180,7 @@ async def supervise(
     loop = asyncio.get_running_loop()
     if token is not None and token.cancelled:
         raise _error(StopReason.CANCEL, what, timeout, token, abandoned=False)
-    if slots.closed:
+    if in_flight.closed:
         raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED")
     race: asyncio.Future[str] = loop.create_future()
 
@@ -190,31 +190,31 @@ async def supervise(
 
     timer = loop.call_later(timeout, pull, StopReason.TIMEOUT) if timeout is not None else None
     unhook = token.on_cancel(lambda: _call_soon(loop, pull, StopReason.CANCEL)) if token is not None else None
-    slots.calls.add(pull)
+    in_flight.calls.add(pull)
     try:
         stop = Interrupter()
-        cf = _submit(loop, executor, slots, job, stop, pull, what=what)
+        cf = _submit(loop, executor, in_flight, job, stop, pull, what=what)
         try:
             outcome = await race
             if outcome != _DONE and not cf.done():
                 if cf.cancel():  # still queued: it never runs
-                    _release(slots, stop)
+                    _release(in_flight, stop)
                     raise _error(StopReason(outcome), what, timeout, token, abandoned=False, waiting=True)
                 await _stop(loop, stop, _awaitable(cf), StopReason(outcome), grace)
         except asyncio.CancelledError:
             if cf.cancel():
-                _release(slots, stop)
+                _release(in_flight, stop)
             else:
-                _give_up(slots, stop)
+                _give_up(in_flight, stop)
                 _stop_in_background(loop, stop, _awaitable(cf), grace)
             raise
         if cf.done():
-            _release(slots, stop)  # now, so that `jobs` is exact when the caller resumes
+            _release(in_flight, stop)  # now, so that `jobs` is exact when the caller resumes
         else:
-            _give_up(slots, stop)
+            _give_up(in_flight, stop)
         return _outcome(cf, stop, what, timeout, token)
     finally:
-        slots.calls.discard(pull)
+        in_flight.calls.discard(pull)
         if timer is not None:
             timer.cancel()
         if unhook is not None:
@@ -224,7 +224,7 @@ async def supervise(
 def _submit(
     loop: asyncio.AbstractEventLoop,
     executor: WorkerPool,
-    slots: Slots,
+    in_flight: InFlight,
     job: Callable[[Interrupter], T],
     stop: Interrupter,
     pull: Callable[[str], None],
@@ -235,13 +235,13 @@ def _submit(
         cf = executor.submit(job, stop)
     except RuntimeError:  # the executor was shut down: the warehouse is closed
         raise WarehouseError(f"{what}: the warehouse is closed", code="WAREHOUSE_CLOSED") from None
-    slots.jobs[stop] = cf
+    in_flight.jobs[stop] = cf
 
     def finished(_: object) -> None:
         # Worker thread, as the job ends (or is taken out of the queue): tell the waiter (one hop),
         # or, when nobody waits for the job any more, forget it.
         if stop.job_done():
-            _call_soon(loop, _release, slots, stop)
+            _call_soon(loop, _release, in_flight, stop)
         else:
             _call_soon(loop, pull, _DONE)
 
@@ -261,14 +261,14 @@ def _awaitable(cf: Job[T]) -> asyncio.Future[None]:
     return fut
 
 
-def _give_up(slots: Slots, stop: Interrupter) -> None:
+def _give_up(in_flight: InFlight, stop: Interrupter) -> None:
     if stop.orphan():
-        _release(slots, stop)
+        _release(in_flight, stop)
 
 
-def _release(slots: Slots, stop: Interrupter) -> None:
+def _release(in_flight: InFlight, stop: Interrupter) -> None:
     """Forget the job, once: whichever of the waiter and the worker's callback comes first."""
-    slots.jobs.pop(stop, None)
+    in_flight.jobs.pop(stop, None)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> None:

@@ -17,7 +17,7 @@ from tasksql.errors import TasksqlError, WarehouseError
 from tasksql.warehouses import _body
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
-from tasksql.warehouses._supervise import Interrupter, Slots, supervise
+from tasksql.warehouses._supervise import InFlight, Interrupter, supervise
 from tasksql.warehouses._workers import WorkerPool
 from tasksql.warehouses.base import (
     INTERRUPT_GRACE,
@@ -37,8 +37,8 @@ T = TypeVar("T")
 class ThreadedWarehouse(Warehouse):
     """A warehouse whose driver blocks: each call is a job on one session in a worker thread.
 
-    The executor has ``max_concurrency`` threads and as many slots admit calls (first come, first served), so
-    a job never waits for a thread; a slot is freed only when its driver call has returned.
+    The executor has ``max_concurrency`` threads, the warehouse's slots: calls queue for them, first
+    come, first served, and a slot is freed only when its driver call has returned.
     """
 
     def __init__(self, name: str, max_concurrency: int) -> None:
@@ -47,7 +47,7 @@ class ThreadedWarehouse(Warehouse):
         self.name = name
         self.max_concurrency = max_concurrency
         self._executor: WorkerPool | None = None
-        self._slots: Slots | None = None
+        self._in_flight: InFlight | None = None
         self._closed = False
 
     # --- backend hooks ---------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class ThreadedWarehouse(Warehouse):
 
     @property
     def running(self) -> int:
-        return self._slots.executing if self._slots is not None else 0
+        return self._in_flight.executing if self._in_flight is not None else 0
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -84,20 +84,20 @@ class ThreadedWarehouse(Warehouse):
         if self._executor is not None:
             return
         await self._open_backend()
-        self._slots = Slots()
+        self._in_flight = InFlight()
         self._executor = WorkerPool(self.max_concurrency, f"tasksql-{self.type.value}-{self.name}")
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        executor, slots = self._executor, self._slots
-        if executor is None or slots is None:
+        executor, in_flight = self._executor, self._in_flight
+        if executor is None or in_flight is None:
             await self._close_backend()
             return
         # Each call interrupts its own job (again and again, as on a timeout) and gives up after the
         # grace period; wait for them as long, then let go of what is left.
-        running = slots.close()
+        running = in_flight.close()
         if running:
             await asyncio.wait(running, timeout=INTERRUPT_GRACE + 0.5)
         executor.shutdown(wait=False, cancel_futures=True)
@@ -194,11 +194,11 @@ class ThreadedWarehouse(Warehouse):
             check_relation_name(relation)
         if self._closed:
             raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
-        if self._executor is None or self._slots is None:
+        if self._executor is None or self._in_flight is None:
             raise WarehouseError(f"warehouse {self.name} is not open", code="WAREHOUSE_CLOSED")
         return await supervise(
             lambda stop: self._job(work, stop),
-            slots=self._slots,
+            in_flight=self._in_flight,
             executor=self._executor,
             timeout=timeout,
             token=token,

@@ -84,9 +84,6 @@ class Job(Generic[T]):
             cb(self)
         return True
 
-    def _cancel(self) -> None:
-        self.cancel()
-
     def _finish(self, state: int) -> None:
         with self._lock:
             self._state = state
@@ -140,7 +137,7 @@ class WorkerPool:
                 return
             assert isinstance(item, Job)
             if self._shutdown:
-                item._cancel()
+                item.cancel()
             else:
                 item._run()
 
@@ -154,7 +151,7 @@ class WorkerPool:
                 except queue.Empty:
                     break
                 if isinstance(item, Job):
-                    item._cancel()
+                    item.cancel()
         for _ in self._threads:
             self._queue.put(_STOP)
         if wait:
