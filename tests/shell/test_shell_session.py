@@ -24,9 +24,9 @@ from tasksql.client import find_server
 from tasksql.connection import Connection
 from tasksql.errors import ConfigError
 from tasksql.settings import Settings
-from tasksql.shell import HISTORY_FILE, Shell, help_text, run_script
-from tasksql.shell_complete import SqlCompleter, candidates, in_literal_or_comment, word_before
-from tasksql.shell_input import (
+from tasksql.shell.loop import HISTORY_FILE, Shell, help_text, run_script
+from tasksql.shell.completion import SqlCompleter, candidates, in_literal_or_comment, word_before
+from tasksql.shell.input import (
     MetaCommand,
     MetaKind,
     changes_catalog,
@@ -35,8 +35,8 @@ from tasksql.shell_input import (
     parse_meta,
     submits_on_enter,
 )
-from tasksql.shell_keywords import ShellWords, shell_words, words_from_module
-from tasksql.shell_lexer import COMMENT, FUNCTION, IDENTIFIER, KEYWORD, NUMBER, STRING, SqlLexer, fragments
+from tasksql.shell.keywords import ShellWords, shell_words, words_from_module
+from tasksql.shell.lexer import COMMENT, FUNCTION, IDENTIFIER, KEYWORD, NUMBER, STRING, SqlLexer, fragments
 
 SCHEDULED = "SCHEDULE = '1 MINUTE'"
 

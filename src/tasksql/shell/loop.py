@@ -2,7 +2,7 @@
 
 On a terminal, the shell reads statements with prompt_toolkit: input may span lines and is run when
 Enter is pressed after a semicolon that ends a statement (the SQL front end decides, see
-:mod:`tasksql.shell_input`), or at once with Alt-Enter / Esc Enter. It keeps a history in
+:mod:`tasksql.shell.input`), or at once with Alt-Enter / Esc Enter. It keeps a history in
 ``<data dir>/.shell_history``, completes keywords, functions and task names, and highlights the
 input. Backslash commands (``\\q``, ``\\h``, ``\\t``, ``\\f``) control the shell itself.
 
@@ -32,8 +32,8 @@ from tasksql.connection import Connection
 from tasksql.errors import TasksqlError
 from tasksql.output import write_results
 from tasksql.settings import Settings
-from tasksql.shell_complete import SqlCompleter
-from tasksql.shell_input import (
+from tasksql.shell.completion import SqlCompleter
+from tasksql.shell.input import (
     META_HELP,
     MetaCommand,
     MetaKind,
@@ -41,8 +41,8 @@ from tasksql.shell_input import (
     parse_meta,
     submits_on_enter,
 )
-from tasksql.shell_keywords import ShellWords, shell_words
-from tasksql.shell_lexer import STYLE, SqlLexer
+from tasksql.shell.keywords import ShellWords, shell_words
+from tasksql.shell.lexer import STYLE, SqlLexer
 
 HISTORY_FILE = ".shell_history"
 PROMPT = "tasksql> "

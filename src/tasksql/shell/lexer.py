@@ -17,7 +17,7 @@ from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.styles import Style
 
 from tasksql.errors import TasksqlSyntaxError
-from tasksql.shell_keywords import ShellWords
+from tasksql.shell.keywords import ShellWords
 from tasksql.sql.tokenizer import tokenize
 from tasksql.sql.tokens import Token, TokenKind
 

@@ -16,7 +16,7 @@ from prompt_toolkit.document import Document
 
 from tasksql.errors import TasksqlSyntaxError
 from tasksql.model import quote_ident
-from tasksql.shell_keywords import ShellWords
+from tasksql.shell.keywords import ShellWords
 from tasksql.sql.tokenizer import tokenize
 from tasksql.sql.tokens import TokenKind
 
