@@ -72,6 +72,14 @@ class TasksqlError(Exception):
         self.span = span
         self.expected = tuple(expected)
         self.source = source
+        #: For an error raised while a script ran: the failing statement's number (1-based) and the
+        #: line it starts on, the results of the statements before it (objects of
+        #: ``tasksql.engine.Result``), and whether the script's work was rolled back (single
+        #: transaction). Set by the engine; None / empty for errors outside a script.
+        self.statement_number: int | None = None
+        self.statement_line: int | None = None
+        self.partial_results: list[Any] = []
+        self.rolled_back = False
 
     @property
     def line(self) -> int | None:
@@ -88,6 +96,24 @@ class TasksqlError(Exception):
         self.source = source
         return self
 
+    def in_statement(self, number: int, line: int, partial_results: Sequence[Any]) -> TasksqlError:
+        """Record that statement ``number`` (starting on ``line``) of a script failed with this error,
+        after ``partial_results`` were produced by the statements before it."""
+        self.statement_number = number
+        self.statement_line = line
+        self.partial_results = list(partial_results)
+        return self
+
+    @property
+    def context(self) -> str | None:
+        """``statement 3 (line 1) failed`` (and what was undone) for an error of a script, else None."""
+        if self.statement_number is None:
+            return None
+        text = f"statement {self.statement_number} (line {self.statement_line}) failed"
+        if self.rolled_back:
+            text += "; the script was rolled back, nothing of it remains"
+        return text
+
     def __str__(self) -> str:
         if self.span is not None:
             return f"{self.message} (line {self.span.line}, column {self.span.column})"
@@ -96,7 +122,8 @@ class TasksqlError(Exception):
     def render(self, source: str | None = None) -> str:
         """The message followed, when the span and source are known, by the line and a caret."""
         text = source if source is not None else self.source
-        head = f"error [{self.code}]: {self}"
+        context = self.context
+        head = f"error [{self.code}]: {context + ': ' if context else ''}{self}"
         if self.expected:
             head += "\n  expected: " + ", ".join(self.expected)
         if self.span is None or text is None:
@@ -117,6 +144,9 @@ class TasksqlError(Exception):
             out.update(line=self.span.line, column=self.span.column, start=self.span.start, end=self.span.end)
         if self.expected:
             out["expected"] = list(self.expected)
+        if self.statement_number is not None:
+            out.update(statement=self.statement_number, statement_line=self.statement_line)
+            out["rolled_back"] = self.rolled_back
         return out
 
 
@@ -246,6 +276,12 @@ class QueryCancelled(WarehouseError):
     default_code = "CANCELLED"
 
 
+class RunFailed(TasksqlError):
+    """A run that the statement waited for (embedded EXECUTE TASK) ended FAILED or CANCELLED."""
+
+    default_code = "RUN_FAILED"
+
+
 class NotificationError(TasksqlError):
     """A notification could not be delivered; ``retryable`` says whether trying again may help."""
 
@@ -299,6 +335,10 @@ def error_from_dict(data: dict[str, Any], source: str | None = None) -> TasksqlE
         expected=data.get("expected", ()),
         source=source,
     )
+    if data.get("statement") is not None:
+        err.statement_number = int(data["statement"])
+        err.statement_line = int(data.get("statement_line") or 0)
+        err.rolled_back = bool(data.get("rolled_back"))
     if isinstance(err, QueryFailed):
         err.sqlstate = data.get("sqlstate")
     if isinstance(err, NotificationError):
