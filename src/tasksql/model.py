@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from tasksql.display import mask_url
 from tasksql.errors import SchemaVersionError
 
 # --- names ---------------------------------------------------------------------------------------
@@ -444,12 +445,16 @@ class TaskRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Webhook:
-    """Where and how a notification is delivered. The secrets never appear in ``repr``."""
+    """Where and how a notification is delivered. The secrets (the header, the signing secret and
+    the credentials in the URL) never appear in ``repr``."""
 
     url: str
     method: str = "POST"
     authorization_header: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"Webhook(url={mask_url(self.url)!r}, method={self.method!r})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from tasksql.display import timedelta_ms
 from tasksql.model import RunState, ScheduledFrom, SuspendReason, TaskState
 
 
@@ -78,7 +79,7 @@ class RunRecord:
     def duration_ms(self) -> float | None:
         if self.query_start_time is None or self.completed_time is None:
             return None
-        return (self.completed_time - self.query_start_time).total_seconds() * 1000.0
+        return timedelta_ms(self.completed_time - self.query_start_time)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

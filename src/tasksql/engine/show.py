@@ -23,6 +23,7 @@ from tasksql.model import (
 )
 from tasksql.sql import render_task
 from tasksql.sql import statements as st
+from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.taskrows import (
     TASK_COLUMNS,
     TERSE_COLUMNS,
@@ -80,8 +81,10 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
         ]
         return Result.table(TERSE_COLUMNS, rows, "SHOW TASKS")
     last = await last_runs(engine)
+    now = engine.now()
+    live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
     return Result.table(
-        TASK_COLUMNS, [task_row(r, last.get(r.id), engine.now()) for r in selected], "SHOW TASKS"
+        TASK_COLUMNS, [task_row(r, last.get(r.id), now, scheduler=live) for r in selected], "SHOW TASKS"
     )
 
 

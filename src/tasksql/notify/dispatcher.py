@@ -41,6 +41,7 @@ import aiohttp
 from tasksql.catalog.base import Catalog
 from tasksql.catalog.outbox import AttemptResult, DeliveryAttempt, OutboxMessage
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
+from tasksql.display import round_ms
 from tasksql.errors import TasksqlError
 from tasksql.model import IntegrationDef
 from tasksql.notify import webhook
@@ -224,7 +225,7 @@ class NotificationDispatcher:
             attempt=attempt,
             result=result,
             sent_at=sent_at,
-            duration_ms=(monotonic() - started) * 1000.0,
+            duration_ms=round_ms((monotonic() - started) * 1000.0),
             status_code=status,
             error=error,
             retry_at=retry_at,

@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 
 from tasksql.clock import monotonic
+from tasksql.display import decimal_text, round_ms
 from tasksql.errors import NotificationError
 from tasksql.model import Webhook
 
@@ -151,7 +152,7 @@ async def send(
             text = "" if 200 <= status < 300 else await _error_text(response)
             retry_after = _retry_after(response.headers.get("Retry-After"))
     except TimeoutError:
-        raise WebhookFailed(f"no answer within {timeout_s:g} s", retryable=True) from None
+        raise WebhookFailed(f"no answer within {decimal_text(timeout_s)} s", retryable=True) from None
     except aiohttp.InvalidURL:
         raise WebhookFailed("the webhook URL is not a valid URL", retryable=False) from None
     except aiohttp.ClientConnectionError as err:
@@ -161,7 +162,7 @@ async def send(
     except ValueError:
         # aiohttp refuses header values with line breaks (and similar) before sending anything
         raise WebhookFailed("the request is invalid (check the URL and headers)", retryable=False) from None
-    duration_ms = (monotonic() - started) * 1000.0
+    duration_ms = round_ms((monotonic() - started) * 1000.0)
     if 200 <= status < 300:
         return Delivered(status_code=status, duration_ms=duration_ms)
     raise _refused(status, text, retry_after)

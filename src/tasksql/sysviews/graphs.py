@@ -17,6 +17,7 @@ from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import QualifiedName, TaskState
 from tasksql.runs import GraphRunRecord, RunRecord
 from tasksql.scheduler.graph import Graph
+from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.tables import Introspection, table_from_rows, task_name_arg
 from tasksql.sysviews.taskrows import task_row
 
@@ -188,7 +189,11 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
     graph = Graph({n: r.definition for n, r in records.items()})
     names = graph.descendants(target) if recursive else sorted(graph.children.get(target, []))
     last_states = await ctx.catalog.last_run_states(ctx.now)
-    rows = [task_row(records[n], last_states.get(records[n].id), ctx.now) for n in [target, *names]]
+    live = await scheduler_column(ctx.catalog, ctx.now, in_process=ctx.node.role == "server")
+    rows = [
+        task_row(records[n], last_states.get(records[n].id), ctx.now, scheduler=live)
+        for n in [target, *names]
+    ]
     return table_from_rows(TASKS_SCHEMA, rows)
 
 

@@ -2,8 +2,10 @@
 
 ``task_history`` takes Snowflake's named arguments: ``scheduled_time_range_start``,
 ``scheduled_time_range_end``, ``result_limit`` (1..10000, default 100), ``task_name``,
-``error_only`` and ``root_task_id``; it returns the most recent runs first. ``system.task_history``
-is every retained run, unfiltered.
+``error_only`` and ``root_task_id``; it returns the most recent runs first. ``task_name`` names a
+task that exists (its runs, by task id) or one that was dropped (the runs still kept under that
+name, as ``system.task_history`` shows them). ``system.task_history`` is every retained run,
+unfiltered.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 import pyarrow as pa
 
 from tasksql.errors import ValidationError
+from tasksql.model import QualifiedName
+from tasksql.runs import RunRecord
 from tasksql.sysviews.tables import Introspection, table_from_rows, task_name_arg, timestamp_arg
 
 TS = pa.timestamp("us", tz="UTC")
@@ -78,13 +82,14 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
                 "task_history: result_limit must be between 1 and 10000", code="INVALID_ARGUMENT"
             )
     task_id: int | None = None
+    dropped: QualifiedName | None = None
     if named.get("task_name") is not None:
-        rec = await ctx.catalog.get_task(
-            ctx.resolve(task_name_arg(named["task_name"], "task_history: task_name"))
-        )
+        name = ctx.resolve(task_name_arg(named["task_name"], "task_history: task_name"))
+        rec = await ctx.catalog.get_task(name)
         if rec is None:
-            return table_from_rows(HISTORY_SCHEMA, [])
-        task_id = rec.id
+            dropped = name  # a dropped task: its kept runs are found by the name they were recorded under
+        else:
+            task_id = rec.id
     start = (
         timestamp_arg(named["scheduled_time_range_start"], "task_history: scheduled_time_range_start")
         if named.get("scheduled_time_range_start") is not None
@@ -101,7 +106,14 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
         end=end,
         error_only=bool(named.get("error_only", False)),
         root_task_id=int(str(named["root_task_id"])) if named.get("root_task_id") is not None else None,
-        limit=limit,
+        limit=None if dropped is not None else limit,
     )
+    if dropped is not None:
+        runs = [r for r in runs if _recorded_as(r, dropped)][:limit]
     rows: list[tuple[Any, ...]] = [tuple(getattr(r, c) for c in HISTORY_COLUMNS) for r in runs]
     return table_from_rows(HISTORY_SCHEMA, rows)
+
+
+def _recorded_as(run: RunRecord, name: QualifiedName) -> bool:
+    """Whether ``run`` was recorded for a task called ``name`` (resolved)."""
+    return (run.database_name, run.schema_name, run.name) == (name.database, name.schema, name.name)

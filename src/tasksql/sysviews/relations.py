@@ -12,8 +12,10 @@ from typing import Any
 import pyarrow as pa
 
 from tasksql import schedules
+from tasksql.display import mask_url
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.sysviews import graphs
+from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.notifications import notification_history_table
 from tasksql.sysviews.tables import (
     Introspection,
@@ -44,7 +46,10 @@ TASKS_SCHEMA = pa.schema([(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COL
 
 async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
     last = await ctx.catalog.last_run_states(ctx.now)
-    rows = [task_row(rec, last.get(rec.id), ctx.now) for rec in await ctx.catalog.list_tasks()]
+    live = await scheduler_column(ctx.catalog, ctx.now, in_process=ctx.node.role == "server")
+    rows = [
+        task_row(rec, last.get(rec.id), ctx.now, scheduler=live) for rec in await ctx.catalog.list_tasks()
+    ]
     return table_from_rows(TASKS_SCHEMA, rows)
 
 
@@ -156,7 +161,7 @@ async def _integrations(ctx: Introspection, named: dict[str, object], positional
                 d.name,
                 d.type,
                 d.enabled,
-                d.webhook.url if d.webhook else None,
+                mask_url(d.webhook.url) if d.webhook else None,  # tokens in URLs are secrets
                 d.webhook.method if d.webhook else None,
                 d.comment,
                 r.created_on,

@@ -54,6 +54,7 @@ TASK_COLUMNS = (
     "next_scheduled_time",
     "last_run_state",
     "last_run_time",
+    "scheduler",
 )
 TERSE_COLUMNS = ("created_on", "name", "kind", "database_name", "schema_name", "schedule")
 
@@ -99,7 +100,11 @@ def next_time(rec: TaskRecord, now: datetime) -> datetime | None:
         return rec.next_fire_at
 
 
-def task_row(rec: TaskRecord, last: tuple[str, Any] | None, now: datetime) -> tuple[Any, ...]:
+def task_row(
+    rec: TaskRecord, last: tuple[str, Any] | None, now: datetime, *, scheduler: str
+) -> tuple[Any, ...]:
+    """One row of TASK_COLUMNS; ``scheduler`` is the :mod:`~tasksql.sysviews.liveness` column value
+    (``live`` or ``none``: whether any scheduler runs the started tasks)."""
     task = rec.definition
     overlap = effective_overlap(task)
     return (
@@ -130,6 +135,7 @@ def task_row(rec: TaskRecord, last: tuple[str, Any] | None, now: datetime) -> tu
         next_time(rec, now),
         last[0] if last else None,
         last[1] if last else None,
+        scheduler,
     )
 
 

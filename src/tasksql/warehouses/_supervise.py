@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from tasksql import threadcalls
+from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, TasksqlError, WarehouseError
 from tasksql.warehouses._sqltext import SQLSTATE_CANCELED
 from tasksql.warehouses._workers import Job, WorkerPool
@@ -343,7 +344,8 @@ def _error(
     elif waiting:
         tail = " while waiting for a free slot"
     if reason is StopReason.TIMEOUT:
-        return QueryTimeout(f"{what} exceeded its timeout of {timeout:g} s and was cancelled{tail}")
+        shown = decimal_text(timeout) if timeout is not None else "?"
+        return QueryTimeout(f"{what} exceeded its timeout of {shown} s and was cancelled{tail}")
     if reason is StopReason.CANCEL:
         why = token.reason if token is not None and token.reason else "cancelled"
         return QueryCancelled(f"{what} was cancelled: {why}{tail}")
