@@ -71,6 +71,7 @@ def encode_result(result: Result) -> dict[str, Any]:
         "types": types,
         "rows": [[encode_value(v) for v in row] for row in result.rows],
         "rowcount": result.rowcount,
+        "table_columns": list(result.table_columns),
     }
 
 
@@ -83,7 +84,13 @@ def decode_result(data: dict[str, Any]) -> Result:
             if t == "timestamp" and isinstance(row[i], str):
                 row[i] = datetime.fromisoformat(row[i])
         rows.append(tuple(row))
-    return Result(tuple(data.get("columns", [])), rows, data.get("statement", ""), data.get("rowcount"))
+    return Result(
+        tuple(data.get("columns", [])),
+        rows,
+        data.get("statement", ""),
+        data.get("rowcount"),
+        tuple(data.get("table_columns") or ()),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_results(results: Sequence[Result], fmt: str, out: TextIO) -> None:
+def write_results(
+    results: Sequence[Result],
+    fmt: str,
+    out: TextIO,
+    *,
+    expanded: bool | None = None,
+    width: int | None = None,
+) -> None:
     """Write each result in ``fmt``: table (aligned, one table per result), csv (a header per
-    result, results separated by a blank line), json (one JSON array of row objects per line)."""
+    result, results separated by a blank line), json (one JSON array of row objects per line).
+    ``expanded`` and ``width`` apply to tables (see :func:`write_table`)."""
     for i, result in enumerate(results):
         if fmt == "json":
             rows = [
@@ -44,37 +52,70 @@ def write_results(results: Sequence[Result], fmt: str, out: TextIO) -> None:
             writer.writerow(result.columns)
             writer.writerows([[("" if v is None else _cell(v)) for v in row] for row in result.rows])
         else:
-            write_table(result, out)
+            write_table(result, out, expanded=expanded, width=width)
 
 
-def write_table(result: Result, out: TextIO) -> None:
-    """An aligned table; when it would not fit the width, one block per row instead (like psql's
-    expanded display), so wide results such as SHOW TASKS stay readable."""
+def write_table(
+    result: Result, out: TextIO, *, expanded: bool | None = None, width: int | None = None
+) -> None:
+    """An aligned table, or one block per row with every column (like psql's ``\\x``).
+
+    ``expanded``: True gives blocks; False a table of every column (or of every one of the
+    result's :attr:`~Result.table_columns`), as wide as it needs; None (auto) a table that fits
+    ``width``: of every column when they fit, else, for a result naming ``table_columns`` (in order
+    of importance), of as many of those as fit, else blocks. ``width`` defaults to the terminal's
+    when ``out`` is one, else 200.
+    """
     message = result.message
     if message is not None:
         out.write(message + "\n")
         return
-    width = _width(out)
+    width = width or _width(out)
     cells = [[_cell(v) for v in row] for row in result.rows]
-    natural = (
-        sum(
-            max([len(c)] + [len(line) for r in cells for line in r[i].splitlines()[:1]]) + 3
-            for i, c in enumerate(result.columns)
-        )
-        + 1
-    )
-    if natural > width and result.rows:
+    if expanded and result.rows:
         write_expanded(result.columns, cells, out)
         return
-    console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+    # Each column's width in the table: its widest first line plus the border.
+    widths = [
+        max([len(c)] + [len(r[i].splitlines()[0]) if r[i] else 0 for r in cells]) + 3
+        for i, c in enumerate(result.columns)
+    ]
+    index = {c: i for i, c in enumerate(result.columns)}
+    shown = list(range(len(result.columns)))
+    preferred = [index[c] for c in result.table_columns if c in index]
+    if preferred and (expanded is False or sum(widths) + 1 > width):
+        shown = preferred if expanded is False else _fitting(preferred, widths, width)
+    natural = sum(widths[i] for i in shown) + 1
+    if expanded is None and natural > width and result.rows:
+        write_expanded(result.columns, cells, out)
+        return
+    console = Console(file=out, width=max(width, natural), highlight=False, soft_wrap=False)
     table = Table(show_lines=False, header_style="bold", expand=False)
-    for col in result.columns:
-        table.add_column(col, overflow="fold")
-    for row in result.rows:
-        table.add_row(*[_escape(_cell(v)) for v in row])
+    for i in shown:
+        table.add_column(result.columns[i], overflow="fold")
+    for row in cells:
+        table.add_row(*[_escape(row[i]) for i in shown])
     console.print(table)
     n = len(result.rows)
-    out.write(f"({n} row{'s' if n != 1 else ''})\n")
+    hidden = len(result.columns) - len(shown)
+    more = (
+        f"; {len(shown)} of {len(result.columns)} columns, expanded or JSON output shows all"
+        if hidden
+        else ""
+    )
+    out.write(f"({n} row{'s' if n != 1 else ''}{more})\n")
+
+
+def _fitting(preferred: list[int], widths: list[int], width: int) -> list[int]:
+    """The longest prefix of ``preferred`` whose columns fit ``width`` (at least the first)."""
+    chosen: list[int] = []
+    used = 1
+    for i in preferred:
+        if chosen and used + widths[i] > width:
+            break
+        chosen.append(i)
+        used += widths[i]
+    return chosen
 
 
 def write_expanded(columns: Sequence[str], cells: list[list[str]], out: TextIO) -> None:

@@ -14,13 +14,16 @@ class Result:
     Every statement returns a result set. DDL returns one ``status`` column with one row, as Snowflake
     does (``Task T successfully created.``); queries return their rows. ``statement`` names the kind
     of statement (``CREATE TASK``, ``SELECT``, ...). ``rowcount`` is set for DML passed through to the
-    warehouse.
+    warehouse. ``table_columns`` names, most important first, the columns an aligned table shows
+    when not all fit the terminal (empty: none preferred); CSV, JSON and expanded output show every
+    column.
     """
 
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     statement: str = ""
     rowcount: int | None = None
+    table_columns: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.rows)

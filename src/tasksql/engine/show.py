@@ -39,6 +39,22 @@ async def last_runs(engine: Engine) -> dict[int, tuple[str, Any]]:
     return dict(await engine.catalog.last_run_states(engine.clock.now()))
 
 
+#: The columns an aligned SHOW TASKS table shows when not all fit, most important first (as many
+#: as fit the terminal); expanded, CSV and JSON output and ``system.tasks`` have all of TASK_COLUMNS.
+SHOW_TASKS_TABLE_COLUMNS = (
+    "name",
+    "state",
+    "schedule",
+    "last_run_state",
+    "next_scheduled_time",
+    "last_run_time",
+    "scheduler",
+    "predecessors",
+    "warehouse",
+    "comment",
+)
+
+
 async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
     records = await engine.catalog.list_tasks()
     selected: list[TaskRecord] = []
@@ -83,9 +99,8 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
     last = await last_runs(engine)
     now = engine.now()
     live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
-    return Result.table(
-        TASK_COLUMNS, [task_row(r, last.get(r.id), now, scheduler=live) for r in selected], "SHOW TASKS"
-    )
+    rows = [task_row(r, last.get(r.id), now, scheduler=live) for r in selected]
+    return Result(TASK_COLUMNS, rows, "SHOW TASKS", table_columns=SHOW_TASKS_TABLE_COLUMNS)
 
 
 def like(value: str, pattern: str) -> bool:
