@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from tasksql.engine import Engine
-from tasksql.server.api import create_app
-from tasksql.settings import Settings
+from api_support import Client, assert_error_shape
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    async with Engine(Settings.load(data_dir=tmp_path / "data")) as engine:
-        await engine.start_scheduler()
-        async with TestClient(TestServer(create_app(engine))) as c:
-            yield c
-
-
-def assert_error_shape(body: dict[str, Any], status: int, code: str) -> None:
-    assert body["ok"] is False
-    assert body["status"] == status
-    assert body["error"]["code"] == code
-    assert body["errors"] == [body["error"]["message"]]
-
-
-async def test_health(client: TestClient[Any, Any]) -> None:
+async def test_health(client: Client) -> None:
     resp = await client.get("/api/v1/health")
     body = await resp.json()
     assert resp.status == 200 and body["ok"] is True and body["scheduler"] is True
 
 
-async def test_sql_results_keep_types(client: TestClient[Any, Any]) -> None:
+async def test_sql_results_keep_types(client: Client) -> None:
     resp = await client.post("/api/v1/sql", json={"sql": "SELECT 1 AS n, now() AS t, 'x' AS s; SHOW TASKS"})
     body = await resp.json()
     assert resp.status == 200
@@ -44,7 +23,7 @@ async def test_sql_results_keep_types(client: TestClient[Any, Any]) -> None:
     assert second["statement"] == "SHOW TASKS" and second["rows"] == []
 
 
-async def test_task_routes(client: TestClient[Any, Any]) -> None:
+async def test_task_routes(client: Client) -> None:
     await client.post("/api/v1/sql", json={"sql": "CREATE TASK t SCHEDULE = '1 HOURS' AS SELECT 1"})
     tasks = (await (await client.get("/api/v1/tasks")).json())["tasks"]
     assert [t["name"] for t in tasks] == ["t"]
@@ -71,19 +50,20 @@ async def test_task_routes(client: TestClient[Any, Any]) -> None:
         ("POST", "/api/v1/sql", {"nope": 1}, 400, "BAD_REQUEST"),
         ("GET", "/api/v1/tasks/missing", None, 404, "TASK_NOT_FOUND"),
         ("POST", "/api/v1/tasks/missing/execute", None, 404, "TASK_NOT_FOUND"),
-        ("GET", "/api/v1/tasks/missing/runs?limit=x", None, 400, "BAD_REQUEST"),
-        ("GET", "/api/v1/nowhere", None, 404, "HTTP_ERROR"),
+        ("GET", "/api/v1/tasks/missing/runs?limit=x", None, 400, "INVALID_PARAMETER"),
+        ("GET", "/api/v1/nowhere", None, 404, "ROUTE_NOT_FOUND"),
+        ("DELETE", "/api/v1/tasks", None, 405, "METHOD_NOT_ALLOWED"),
     ],
 )
 async def test_every_error_has_one_shape(
-    client: TestClient[Any, Any], method: str, path: str, payload: Any, status: int, code: str
+    client: Client, method: str, path: str, payload: Any, status: int, code: str
 ) -> None:
     resp = await client.request(method, path, json=payload)
     assert resp.status == status
     assert_error_shape(await resp.json(), status, code)
 
 
-async def test_syntax_errors_carry_their_position(client: TestClient[Any, Any]) -> None:
+async def test_syntax_errors_carry_their_position(client: Client) -> None:
     resp = await client.post(
         "/api/v1/sql", json={"sql": "SHOW TASKS;\nCREATE TASK t SCHEDULE = 'soon' AS SELECT 1"}
     )

@@ -5,28 +5,35 @@ Every response is JSON. Success: ``{"ok": true, ...}``. Every error has one shap
     {"ok": false, "status": 400, "error": {"code": ..., "message": ..., "type": ..., "line": ...},
      "errors": ["<message>"]}
 
-with ``status`` equal to the HTTP status. Routes (docs/api.md has examples):
+with ``status`` equal to the HTTP status (:mod:`tasksql.server.http_errors`). Before a handler
+runs, :mod:`tasksql.server.security` checks ``Host``, ``Origin`` and ``Content-Type``; bodies are
+read within bounds (:mod:`tasksql.server.bodies`) and query parameters checked
+(:mod:`tasksql.server.params`). Routes (docs/api.md has examples):
 
 ====== =============================== ================================================
 GET    /api/v1/health                  liveness: node id, version, in-flight runs
 POST   /api/v1/sql                     ``{"sql": "..."}``: run statements, one result each
 GET    /api/v1/tasks                   SHOW TASKS as objects
-GET    /api/v1/tasks/{name}            one task: SHOW TASKS row + DESCRIBE properties
-GET    /api/v1/tasks/{name}/runs       its history (``?limit=``, ``?error_only=true``)
-GET    /api/v1/tasks/{name}/next_runs  its next instants (``?n=``)
+GET    /api/v1/tasks/{name}            one task: DESCRIBE properties + SHOW CREATE TASK
+GET    /api/v1/tasks/{name}/runs       its history (``?limit=&error_only=&since=&until=``)
+GET    /api/v1/tasks/{name}/next_runs  its next instants (``?n=&after=``)
 POST   /api/v1/tasks/{name}/execute    EXECUTE TASK (``{"config": {...}}`` optional)
 POST   /api/v1/tasks/{name}/resume     ALTER TASK ... RESUME
 POST   /api/v1/tasks/{name}/suspend    ALTER TASK ... SUSPEND
 POST   /api/v1/tasks/{name}/cancel     CANCEL TASK
-GET    /api/v1/runs                    recent runs of every task (``?limit=``, ``?state=``)
+GET    /api/v1/runs                    recent runs of every task (``?limit=&state=&since=&until=``)
 ====== =============================== ================================================
+
+Task and run objects carry list-valued fields (``predecessors``, ``retry_on``, ...) as JSON arrays
+and ``config`` as the JSON value it holds, not as the text SQL shows.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -34,38 +41,26 @@ from aiohttp import web
 from tasksql import __version__
 from tasksql.client import API_PREFIX, encode_result, encode_value
 from tasksql.engine import Engine, Result
-from tasksql.errors import TasksqlError, ValidationError
-from tasksql.model import quote_ident
+from tasksql.model import RunState, TaskDef, quote_ident
+from tasksql.server.bodies import MAX_BODY_BYTES, read_json
+from tasksql.server.http_errors import RequestError, error_body, errors_middleware
+from tasksql.server.params import Query
+from tasksql.server.security import security_middleware
 
-log = logging.getLogger("tasksql.api")
+__all__ = ["ENGINE_KEY", "create_app", "error_body"]
 
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine", Engine)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The most rows a history route returns at once (task_history's own bound).
+MAX_RUNS = 10_000
 
+#: Fields of task and run objects that hold JSON as text in SQL results: every tuple-valued field
+#: of a task definition (under its own name and the one SHOW TASKS gives it), and ``config``.
+JSON_FIELDS = frozenset(
+    {f.name for f in fields(TaskDef) if isinstance(f.default, tuple)} | {"predecessors", "config"}
+)
 
-def error_body(status: int, err: TasksqlError | None = None, message: str | None = None) -> dict[str, Any]:
-    detail = (
-        err.to_dict() if err is not None else {"code": "HTTP_ERROR", "message": message or "", "type": "HTTP"}
-    )
-    return {"ok": False, "status": status, "error": detail, "errors": [detail["message"]]}
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves as the one JSON shape, whatever raised it."""
-    try:
-        return await handler(request)
-    except TasksqlError as err:
-        status = err.http_status
-        return web.json_response(error_body(status, err), status=status)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return web.json_response(error_body(exc.status, message=exc.reason), status=exc.status)
-    except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
-        return web.json_response(error_body(500, message="internal server error"), status=500)
+_MAX_NAME = 1000  # characters of a task name in a path
 
 
 def _engine(request: web.Request) -> Engine:
@@ -76,13 +71,46 @@ def _ok(**payload: Any) -> web.Response:
     return web.json_response({"ok": True, **payload}, dumps=lambda o: json.dumps(o, default=encode_value))
 
 
+def _json_field(value: Any) -> Any:
+    """The JSON value held by the text of a JSON field (the text itself if it is not JSON)."""
+    if not isinstance(value, str):
+        return encode_value(value)
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _field(column: str, value: Any) -> Any:
+    return _json_field(value) if column.lower() in JSON_FIELDS else encode_value(value)
+
+
 def _objects(result: Result) -> list[dict[str, Any]]:
-    return [{c: encode_value(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
+    return [{c: _field(c, v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
+
+
+def _task_name(request: web.Request) -> str:
+    """The ``{name}`` of the path, refused at once if no task could have it."""
+    raw = request.match_info["name"]
+    if len(raw) > _MAX_NAME or any(part == "" for part in raw.split(".")):
+        raise RequestError(
+            400, f"{raw[:80]!r} is not a task name (name or db.schema.name)", code="INVALID_NAME"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in raw):
+        raise RequestError(400, f"the task name {raw[:80]!r} holds control characters", code="INVALID_NAME")
+    return raw
 
 
 def _task_sql_name(request: web.Request) -> str:
-    raw = request.match_info["name"]
-    return ".".join(quote_ident(part) for part in raw.split("."))
+    return ".".join(quote_ident(part) for part in _task_name(request).split("."))
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_time(value: datetime) -> str:
+    return _sql_string(value.isoformat())
 
 
 async def _one(engine: Engine, sql: str) -> Result:
@@ -91,6 +119,7 @@ async def _one(engine: Engine, sql: str) -> Result:
 
 
 async def health(request: web.Request) -> web.Response:
+    Query(request)
     engine = _engine(request)
     scheduler = engine.scheduler
     return _ok(
@@ -102,79 +131,90 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def run_sql(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ValidationError('the request body must be JSON: {"sql": "..."}', code="BAD_REQUEST") from None
+    Query(request)
+    body = await read_json(request, '{"sql": "..."}')
     text = body.get("sql") if isinstance(body, dict) else None
     if not isinstance(text, str):
-        raise ValidationError('the request body needs a string field "sql"', code="BAD_REQUEST")
+        raise RequestError(400, 'the request body needs a string field "sql": {"sql": "..."}')
     results = await _engine(request).execute(text)
     return _ok(results=[encode_result(r) for r in results])
 
 
 async def list_tasks(request: web.Request) -> web.Response:
+    Query(request)
     return _ok(tasks=_objects(await _one(_engine(request), "SHOW TASKS")))
 
 
 async def get_task(request: web.Request) -> web.Response:
+    Query(request)
     engine = _engine(request)
     name = _task_sql_name(request)
     props = await _one(engine, f"DESCRIBE TASK {name}")
     create = await _one(engine, f"SHOW CREATE TASK {name}")
     return _ok(
         name=request.match_info["name"],
-        properties={row[0]: encode_value(row[1]) for row in props.rows},
+        properties={row[0]: _field(str(row[0]), row[1]) for row in props.rows},
         create_statement=create.rows[0][1],
     )
 
 
-def _int_param(request: web.Request, key: str, default: int) -> int:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationError(f"query parameter {key} must be an integer", code="BAD_REQUEST") from None
+def _time_range(query: Query) -> str:
+    """task_history's time-range arguments for ``?since=`` and ``?until=`` (scheduled time)."""
+    since, until = query.timestamp("since"), query.timestamp("until")
+    if since is not None and until is not None and since > until:
+        raise RequestError(400, "query parameter since is after until; swap them", code="INVALID_PARAMETER")
+    args = ""
+    if since is not None:
+        args += f", scheduled_time_range_start => {_sql_time(since)}"
+    if until is not None:
+        args += f", scheduled_time_range_end => {_sql_time(until)}"
+    return args
 
 
 async def task_runs(request: web.Request) -> web.Response:
+    query = Query(request, ("limit", "error_only", "since", "until"))
+    limit = query.integer("limit", 100, low=1, high=MAX_RUNS)
+    error_only = query.boolean("error_only", False)
+    time_range = _time_range(query)
     engine = _engine(request)
-    limit = _int_param(request, "limit", 100)
-    error_only = request.query.get("error_only", "false").lower() == "true"
-    name = request.match_info["name"].replace("'", "''")
     await _one(engine, f"DESCRIBE TASK {_task_sql_name(request)}")  # 404 for a missing task
     sql = (
-        f"SELECT * FROM task_history(task_name => '{name}', result_limit => {limit}, "
-        f"error_only => {'TRUE' if error_only else 'FALSE'}) ORDER BY scheduled_time DESC, run_id DESC"
+        f"SELECT * FROM task_history(task_name => {_sql_string(_task_name(request))}, "
+        f"result_limit => {limit}, error_only => {'TRUE' if error_only else 'FALSE'}{time_range}) "
+        "ORDER BY scheduled_time DESC, run_id DESC"
     )
     return _ok(runs=_objects(await _one(engine, sql)))
 
 
 async def next_runs(request: web.Request) -> web.Response:
-    n = _int_param(request, "n", 10)
-    name = request.match_info["name"].replace("'", "''")
-    return _ok(next_runs=_objects(await _one(_engine(request), f"SELECT * FROM next_runs('{name}', {n})")))
+    query = Query(request, ("n", "after"))
+    n = query.integer("n", 10, low=1, high=MAX_RUNS)
+    after = query.timestamp("after")
+    args = f"{_sql_string(_task_name(request))}, {n}"
+    if after is not None:
+        args += f", {_sql_time(after)}"
+    return _ok(next_runs=_objects(await _one(_engine(request), f"SELECT * FROM next_runs({args})")))
 
 
 async def execute(request: web.Request) -> web.Response:
-    config = None
-    if request.can_read_body:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ValidationError("the request body must be JSON", code="BAD_REQUEST") from None
-        if isinstance(body, dict) and body.get("config") is not None:
-            config = json.dumps(body["config"])
+    Query(request)
+    body = await read_json(request, '{"config": {...}} or no body', optional=True)
+    if body is not None and not isinstance(body, dict):
+        raise RequestError(400, 'the request body must be an object: {"config": {...}} or no body')
+    unknown = sorted(set(body or {}) - {"config"})
+    if unknown:
+        raise RequestError(400, f"unknown field {unknown[0]!r} in the request body; it accepts: config")
     sql = f"EXECUTE TASK {_task_sql_name(request)}"
+    config = (body or {}).get("config")
     if config is not None:
-        sql += " USING CONFIG = '" + config.replace("'", "''") + "'"
+        sql += " USING CONFIG = " + _sql_string(json.dumps(config))
     return _ok(result=_objects(await _one(_engine(request), sql))[0])
 
 
 def _alter(verb: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
+        Query(request)
+        await read_json(request, "no body", optional=True)
         result = await _one(_engine(request), f"ALTER TASK {_task_sql_name(request)} {verb}")
         return _ok(status=result.message)
 
@@ -182,26 +222,31 @@ def _alter(verb: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 
 async def cancel(request: web.Request) -> web.Response:
+    Query(request)
+    await read_json(request, "no body", optional=True)
     result = await _one(_engine(request), f"CANCEL TASK {_task_sql_name(request)}")
     return _ok(status=result.message)
 
 
 async def all_runs(request: web.Request) -> web.Response:
-    limit = _int_param(request, "limit", 100)
-    where = ""
-    state = request.query.get("state")
-    if state:
-        where = " WHERE state = '" + state.upper().replace("'", "''") + "'"
+    query = Query(request, ("limit", "state", "since", "until"))
+    limit = query.integer("limit", 100, low=1, high=MAX_RUNS)
+    state = query.choice("state", [s.value for s in RunState])
+    time_range = _time_range(query)
+    where = f" WHERE state = {_sql_string(state)}" if state is not None else ""
     sql = (
-        f"SELECT * FROM task_history(result_limit => 10000){where} ORDER BY scheduled_time DESC, run_id DESC "
-        f"LIMIT {limit}"
+        f"SELECT * FROM task_history(result_limit => {MAX_RUNS}{time_range}){where} "
+        f"ORDER BY scheduled_time DESC, run_id DESC LIMIT {limit}"
     )
     return _ok(runs=_objects(await _one(_engine(request), sql)))
 
 
 def create_app(engine: Engine) -> web.Application:
     """The aiohttp application serving the API (and, when present, the web UI) for ``engine``."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=8 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[errors_middleware, security_middleware([engine.settings.host])],
+        client_max_size=MAX_BODY_BYTES,
+    )
     app[ENGINE_KEY] = engine
     p = API_PREFIX
     app.router.add_get(f"{p}/health", health)
