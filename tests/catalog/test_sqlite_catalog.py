@@ -35,13 +35,12 @@ def test_open_catalog_takes_paths_urls_and_data_directories(tmp_path: Path) -> N
     assert isinstance(by_dir, SQLiteCatalog) and by_dir.path == str(tmp_path / CATALOG_FILE)
 
 
-@pytest.mark.parametrize(
-    "url", ["postgresql://u:p@localhost/tasksql", "postgres://localhost/x", "mysql://h/db"]
-)
+@pytest.mark.parametrize("url", ["mysql://u:p@h/db", "postgresq://u:p@localhost/tasksql"])
 def test_open_catalog_refuses_other_databases(url: str) -> None:
     with pytest.raises(NotSupportedError) as info:
         open_catalog(url)
     assert "p@" not in str(info.value)
+    assert "postgresql://" in str(info.value)  # the schemes it does take
 
 
 @pytest.mark.parametrize("path", ["", "  ", ":memory:", "sqlite://:memory:", "sqlite://"])

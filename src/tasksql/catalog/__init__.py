@@ -5,6 +5,9 @@
 
     async with open_catalog("/var/lib/tasksql/catalog.db") as catalog:
         tasks = await catalog.list_tasks()
+
+    async with open_catalog("postgresql://tasks@db.internal/ops", schema="tasksql") as catalog:
+        ...
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tasksql.catalog.base import (
     Unchanged,
     WarehouseRecord,
 )
+from tasksql.catalog.postgres import DEFAULT_SCHEMA, PostgresCatalog
 from tasksql.catalog.sqlite import SQLiteCatalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import ConfigError, NotSupportedError
@@ -32,6 +36,7 @@ __all__ = [
     "UNCHANGED",
     "Catalog",
     "IntegrationRecord",
+    "PostgresCatalog",
     "SQLiteCatalog",
     "TaskUpdate",
     "TaskVersion",
@@ -41,25 +46,28 @@ __all__ = [
 ]
 
 
-def open_catalog(url_or_path: str, *, clock: Clock = SYSTEM_CLOCK) -> Catalog:
+def open_catalog(url_or_path: str, *, clock: Clock = SYSTEM_CLOCK, schema: str | None = None) -> Catalog:
     """The catalog named by ``url_or_path``, not yet opened.
 
     * a file path, or ``sqlite://`` followed by one (``sqlite:///var/lib/tasksql/catalog.db`` is
       the absolute path ``/var/lib/tasksql/catalog.db``): a :class:`SQLiteCatalog` on that file;
     * an existing directory (a data directory): the SQLite catalog ``catalog.db`` inside it;
-    * ``postgresql://...`` / ``postgres://...``: not supported yet.
+    * ``postgresql://...`` / ``postgres://...``: a :class:`PostgresCatalog` in that database, in
+      the PostgreSQL schema ``schema`` (default ``tasksql``; ignored for SQLite).
 
-    :raises NotSupportedError: (code ``NOT_SUPPORTED``) a PostgreSQL or other URL.
-    :raises ConfigError: an empty path, or ``:memory:`` (the catalog must be a file other
-        processes can open).
+    :raises NotSupportedError: (code ``NOT_SUPPORTED``) another URL scheme.
+    :raises ConfigError: an empty path, ``:memory:`` (the catalog must be a file other processes
+        can open), a PostgreSQL URL that does not parse, or a schema name that is not an identifier.
     """
     text = url_or_path.strip()
     scheme, sep, rest = text.partition("://")
     if sep:
         if scheme.lower() in ("postgresql", "postgres"):
-            raise NotSupportedError("a PostgreSQL catalog is not supported yet; use a SQLite catalog file")
+            return PostgresCatalog(text, schema=schema or DEFAULT_SCHEMA, clock=clock)
         if scheme.lower() != "sqlite":
-            raise NotSupportedError(f"unknown catalog URL scheme {scheme!r}; use a path or sqlite:///path")
+            raise NotSupportedError(
+                f"unknown catalog URL scheme {scheme!r}; use a path, sqlite:///path or postgresql://..."
+            )
         text = rest
     if not text:
         raise ConfigError("the catalog path is empty")

@@ -1,0 +1,159 @@
+"""Reaching a PostgreSQL catalog: its URL, its schema, connections, and errors that name their cause.
+
+Every connection of the catalog is opened by :func:`connect` with the same settings: autocommit
+(transactions are begun and ended explicitly), ``search_path`` set to the catalog's schema (the
+catalog's SQL names its tables unqualified), ``TimeZone`` UTC, and an ``application_name`` so that
+``pg_stat_activity`` shows what the connection is.
+
+psycopg exceptions never leave the ``catalog.postgres`` package: :func:`translate` turns each into
+a one-line :class:`~tasksql.errors.CatalogError` whose code says what went wrong (the server cannot
+be reached, the login was refused, a privilege is missing, ...). Messages name the catalog by its
+URL with the password replaced by ``***``, and the password itself is scrubbed from any text the
+server or libpq sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+
+from tasksql.errors import CatalogError, ConfigError
+
+#: The schema that holds the catalog's tables unless the setting ``catalog_schema`` names another.
+DEFAULT_SCHEMA = "tasksql"
+
+#: Seconds to wait for the server when connecting (unless the URL sets ``connect_timeout``).
+CONNECT_TIMEOUT = 10
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+#: A connection of the catalog: rows are dicts keyed by column name (what ``catalog.rows`` reads).
+Conn = psycopg.Connection[dict[str, Any]]
+Cursor = psycopg.Cursor[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Where a PostgreSQL catalog lives: the URL as given, the schema, and how to connect.
+
+    ``safe_url`` is the URL with its password replaced by ``***`` (for messages and ``repr``).
+    """
+
+    url: str
+    schema: str
+    safe_url: str
+    password: str | None = field(repr=False)
+    kwargs: dict[str, Any] = field(repr=False)
+
+    @property
+    def channel(self) -> str:
+        """The LISTEN/NOTIFY channel on which definition changes of this catalog are announced."""
+        return f"{self.schema}_changes"
+
+
+def parse_target(url: str, schema: str = DEFAULT_SCHEMA) -> Target:
+    """Check a ``postgresql://`` URL and a schema name, without connecting.
+
+    :raises ConfigError: the URL does not parse (a typo in an option, a port that is not a number),
+        or the schema is not a lower-case identifier.
+    """
+    safe = redact_url(url)
+    if not _SCHEMA_NAME.match(schema):
+        raise ConfigError(
+            f"catalog schema {schema!r} must be a lower-case identifier (letters, digits, _; at most 63)"
+        )
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        password = _password_in(url)
+        raise ConfigError(f"invalid catalog URL {safe}: {_one_line(exc, password)}") from None
+    password = str(info["password"]) if info.get("password") else None
+    options = f"-c search_path={schema} -c TimeZone=UTC"
+    if info.get("options"):
+        options = f"{info['options']} {options}"
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "options": options}
+    if "application_name" not in info:
+        kwargs["application_name"] = "tasksql-catalog"
+    if "connect_timeout" not in info:
+        kwargs["connect_timeout"] = CONNECT_TIMEOUT
+    return Target(url=url, schema=schema, safe_url=safe, password=password, kwargs=kwargs)
+
+
+def connect(target: Target) -> Conn:
+    """A new connection to the catalog's database, configured as the module says.
+
+    :raises CatalogError: the server cannot be reached or refused the login (see :func:`translate`).
+    """
+    try:
+        conn: Conn = psycopg.connect(target.url, **target.kwargs)
+    except psycopg.Error as exc:
+        raise translate(exc, target, "connecting") from None
+    return conn
+
+
+def translate(exc: psycopg.Error, target: Target, doing: str) -> CatalogError:
+    """The one-line catalog error for a psycopg exception raised while ``doing`` something.
+
+    Codes: ``CATALOG_UNAVAILABLE`` (the server cannot be reached, or the connection was lost),
+    ``CATALOG_LOGIN`` (the login was refused, or the database does not exist),
+    ``CATALOG_PRIVILEGES`` (the user lacks a privilege the catalog needs),
+    ``CONSTRAINT_VIOLATION`` (a CHECK, UNIQUE or FOREIGN KEY constraint refused the change),
+    ``CATALOG_ERROR`` otherwise.
+    """
+    text = _one_line(exc, target.password)
+    state = exc.sqlstate or ""
+    where = f"the PostgreSQL catalog at {target.safe_url}"
+    if state in ("28P01", "28000") or "authentication failed" in text:
+        return CatalogError(f"{where} refused the login: {text}", code="CATALOG_LOGIN")
+    if state == "3D000" or ("database" in text and "does not exist" in text):
+        return CatalogError(f"{where}: {text}", code="CATALOG_LOGIN")
+    if state == "42501":
+        return CatalogError(
+            f"{where}: {text} while {doing}: the catalog's user needs USAGE and CREATE on schema "
+            f"{target.schema} (or CREATE on the database to create it) and SELECT, INSERT, UPDATE, "
+            "DELETE on its tables",
+            code="CATALOG_PRIVILEGES",
+        )
+    if state.startswith("23"):
+        return CatalogError(f"{where} refused the change while {doing}: {text}", code="CONSTRAINT_VIOLATION")
+    if isinstance(exc, psycopg.OperationalError) and (not state or state[:2] in ("08", "57")):
+        return CatalogError(f"cannot reach {where} while {doing}: {text}", code="CATALOG_UNAVAILABLE")
+    return CatalogError(f"{where} failed while {doing}: {text}")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, safe to print or log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"://[^/@]*@", "://***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        if ":" in userinfo:
+            netloc = f"{userinfo.partition(':')[0]}:***@{host}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _password_in(url: str) -> str | None:
+    """The password of a URL that psycopg could not parse, so that it can be scrubbed anyway."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _one_line(exc: BaseException, password: str | None) -> str:
+    """The exception's message on one line, without the password."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    text = text or type(exc).__name__
+    if password:
+        text = text.replace(password, "***")
+    return text

@@ -1,0 +1,521 @@
+-- Named queries of the PostgreSQL catalog, loaded by tasksql.catalog.queries.
+--
+-- Each query starts with a "-- name: <query_name>" line followed by a one-line "-- description";
+-- parameters are psycopg's named placeholders (%(param)s; a literal percent sign is written %%).
+-- Instants are passed as UTC ISO-8601 text and compared as timestamptz; a parameter whose type the
+-- server cannot infer from its place (x IS NULL, a CASE) carries a cast. Tables are unqualified:
+-- every connection runs with search_path set to the catalog's schema.
+
+-- name: schema_versions
+-- Every applied migration version, oldest first.
+SELECT version, name FROM schema_version ORDER BY version;
+
+-- name: schema_version_insert
+-- Record that a migration was applied.
+INSERT INTO schema_version (version, name, applied_on) VALUES (%(version)s, %(name)s, %(applied_on)s);
+
+-- name: schema_exists
+-- Whether the catalog's schema exists (CREATE SCHEMA IF NOT EXISTS needs CREATE on the database
+-- even when it does).
+SELECT 1 AS found FROM pg_namespace WHERE nspname = %(schema)s;
+
+-- name: migrate_lock
+-- Serialise the creation and migration of one catalog schema until the end of the transaction.
+SELECT pg_advisory_xact_lock(hashtextextended('tasksql.migrate:' || %(schema)s::text, 0));
+
+-- name: schema_objects
+-- Names of the tables, views and sequences in the catalog's schema (to recognise a tasksql catalog).
+SELECT c.relname AS name
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'm', 'S', 'p')
+ORDER BY c.relname;
+
+-- name: change_seq
+-- The current change sequence.
+SELECT change_seq FROM catalog_meta WHERE id = 1;
+
+-- name: meta_touch
+-- Rewrite the meta row unchanged (a write for a durable commit to flush).
+UPDATE catalog_meta SET change_seq = change_seq WHERE id = 1;
+
+-- name: change_seq_bump
+-- Advance the change sequence by one, tell listeners at commit, and return the new value.
+WITH bumped AS (
+    UPDATE catalog_meta SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq
+)
+SELECT change_seq, pg_notify(%(channel)s, change_seq::text) FROM bumped;
+
+-- name: task_by_name
+-- The live task with this resolved name.
+SELECT * FROM tasks
+WHERE database_name = %(database_name)s AND schema_name = %(schema_name)s AND name = %(name)s
+  AND dropped_on IS NULL;
+
+-- name: task_by_name_for_update
+-- The live task with this resolved name, locked until the end of the transaction.
+SELECT * FROM tasks
+WHERE database_name = %(database_name)s AND schema_name = %(schema_name)s AND name = %(name)s
+  AND dropped_on IS NULL
+FOR UPDATE;
+
+-- name: task_by_id
+-- The live task with this id.
+SELECT * FROM tasks WHERE id = %(id)s AND dropped_on IS NULL;
+
+-- name: task_by_id_for_update
+-- The live task with this id, locked until the end of the transaction (optimistic checks read it).
+SELECT * FROM tasks WHERE id = %(id)s AND dropped_on IS NULL FOR UPDATE;
+
+-- name: tasks_live
+-- Every live task, ordered by name (byte order, as SQLite compares text).
+SELECT * FROM tasks WHERE dropped_on IS NULL
+ORDER BY database_name COLLATE "C", schema_name COLLATE "C", name COLLATE "C";
+
+-- name: task_stubs
+-- What a scheduler caches of the live tasks after an id, by id (LIMIT NULL: all): no definition,
+-- only whether the task belongs to a graph (runs after others or finalizes one). Keys left at their
+-- default are absent from the JSON, and inside a JSON string a quote is escaped, so '"after":'
+-- occurs only as a key.
+SELECT id, version, state, suspend_reason, resumed_on, last_committed_on, next_fire_at,
+    consecutive_failures,
+    strpos(definition, '"after":') > 0 OR strpos(definition, '"finalize":') > 0 AS in_graph
+FROM tasks WHERE dropped_on IS NULL AND id > %(after_id)s ORDER BY id LIMIT %(limit)s;
+
+-- name: tasks_by_ids
+-- The live tasks among an array of ids, by id.
+SELECT * FROM tasks WHERE id = ANY(%(ids)s::bigint[]) AND dropped_on IS NULL ORDER BY id;
+
+-- name: task_retentions
+-- HISTORY_RETENTION (milliseconds) of every live task that sets one.
+SELECT id, (definition::jsonb ->> 'history_retention_ms')::bigint AS retention_ms
+FROM tasks
+WHERE dropped_on IS NULL AND definition::jsonb ? 'history_retention_ms'
+  AND jsonb_typeof(definition::jsonb -> 'history_retention_ms') <> 'null';
+
+-- name: task_insert
+-- Store a new task row and return its id.
+INSERT INTO tasks (
+    database_name, schema_name, name, version, definition, canonical_sql, spelling, state,
+    suspend_reason, owner, created_on, last_committed_on, last_suspended_on, resumed_on,
+    next_fire_at, consecutive_failures, dropped_on
+) VALUES (
+    %(database_name)s, %(schema_name)s, %(name)s, %(version)s, %(definition)s, %(canonical_sql)s,
+    %(spelling)s, %(state)s, %(suspend_reason)s, %(owner)s, %(created_on)s, %(last_committed_on)s,
+    %(last_suspended_on)s, %(resumed_on)s, %(next_fire_at)s, %(consecutive_failures)s, %(dropped_on)s
+) RETURNING id;
+
+-- name: task_write
+-- Overwrite every mutable column of a task row (the caller merged the change into the row).
+UPDATE tasks SET
+    database_name = %(database_name)s, schema_name = %(schema_name)s, name = %(name)s,
+    version = %(version)s, definition = %(definition)s, canonical_sql = %(canonical_sql)s,
+    spelling = %(spelling)s, state = %(state)s, suspend_reason = %(suspend_reason)s, owner = %(owner)s,
+    last_committed_on = %(last_committed_on)s, last_suspended_on = %(last_suspended_on)s,
+    resumed_on = %(resumed_on)s, next_fire_at = %(next_fire_at)s,
+    consecutive_failures = %(consecutive_failures)s, dropped_on = %(dropped_on)s
+WHERE id = %(id)s;
+
+-- name: task_version_insert
+-- Record one committed version of a task's definition.
+INSERT INTO task_versions (task_id, version, definition, canonical_sql, created_on, actor)
+VALUES (%(task_id)s, %(version)s, %(definition)s, %(canonical_sql)s, %(created_on)s, %(actor)s);
+
+-- name: task_versions
+-- Every version of a task, oldest first.
+SELECT * FROM task_versions WHERE task_id = %(task_id)s ORDER BY version;
+
+-- name: task_version
+-- One version of a task.
+SELECT * FROM task_versions WHERE task_id = %(task_id)s AND version = %(version)s;
+
+-- name: integration_by_name
+-- The integration with this name.
+SELECT * FROM integrations WHERE name = %(name)s;
+
+-- name: integrations_all
+-- Every integration, ordered by name.
+SELECT * FROM integrations ORDER BY name COLLATE "C";
+
+-- name: integration_upsert
+-- Create an integration or overwrite one of that name, keeping its created_on.
+INSERT INTO integrations (
+    name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
+    webhook_signing_secret, comment, created_on, last_altered_on
+) VALUES (
+    %(name)s, %(type)s, %(enabled)s, %(webhook_url)s, %(webhook_method)s,
+    %(webhook_authorization_header)s, %(webhook_signing_secret)s, %(comment)s, %(created_on)s,
+    %(last_altered_on)s
+) ON CONFLICT (name) DO UPDATE SET
+    type = excluded.type, enabled = excluded.enabled, webhook_url = excluded.webhook_url,
+    webhook_method = excluded.webhook_method,
+    webhook_authorization_header = excluded.webhook_authorization_header,
+    webhook_signing_secret = excluded.webhook_signing_secret, comment = excluded.comment,
+    last_altered_on = excluded.last_altered_on;
+
+-- name: integration_insert
+-- Create an integration unless one of that name exists; returns its name when it was created.
+INSERT INTO integrations (
+    name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
+    webhook_signing_secret, comment, created_on, last_altered_on
+) VALUES (
+    %(name)s, %(type)s, %(enabled)s, %(webhook_url)s, %(webhook_method)s,
+    %(webhook_authorization_header)s, %(webhook_signing_secret)s, %(comment)s, %(created_on)s,
+    %(last_altered_on)s
+) ON CONFLICT (name) DO NOTHING RETURNING name;
+
+-- name: integration_delete
+-- Delete an integration; returns its name when it existed.
+DELETE FROM integrations WHERE name = %(name)s RETURNING name;
+
+-- name: warehouse_by_name
+-- The warehouse with this name.
+SELECT * FROM warehouses WHERE name = %(name)s;
+
+-- name: warehouses_all
+-- Every warehouse, ordered by name.
+SELECT * FROM warehouses ORDER BY name COLLATE "C";
+
+-- name: warehouse_upsert
+-- Create a warehouse or overwrite one of that name, keeping its created_on.
+INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on)
+VALUES (%(name)s, %(type)s, %(url)s, %(max_concurrency)s, %(comment)s, %(created_on)s, %(last_altered_on)s)
+ON CONFLICT (name) DO UPDATE SET
+    type = excluded.type, url = excluded.url, max_concurrency = excluded.max_concurrency,
+    comment = excluded.comment, last_altered_on = excluded.last_altered_on;
+
+-- name: warehouse_insert
+-- Create a warehouse unless one of that name exists (seeds 'default'); returns its name when it was
+-- created.
+INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on)
+VALUES (%(name)s, %(type)s, %(url)s, %(max_concurrency)s, %(comment)s, %(created_on)s, %(last_altered_on)s)
+ON CONFLICT (name) DO NOTHING RETURNING name;
+
+-- name: warehouse_delete
+-- Delete a warehouse; returns its name when it existed.
+DELETE FROM warehouses WHERE name = %(name)s RETURNING name;
+
+-- name: setting_get
+-- The value of a setting.
+SELECT value FROM settings WHERE key = %(key)s;
+
+-- name: setting_put
+-- Set a setting.
+INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: setting_delete
+-- Remove a setting.
+DELETE FROM settings WHERE key = %(key)s;
+
+-- name: run_insert
+-- Insert a run unless a fence (runs_fence, runs_graph_fence) already holds that instant; returns its id.
+INSERT INTO runs (
+    task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+    attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+    condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+) VALUES (
+    %(task_id)s, %(task_version)s, %(name)s, %(database_name)s, %(schema_name)s, %(scheduled_time)s,
+    %(state)s, %(scheduled_from)s, %(attempt_number)s, %(query_start_time)s, %(completed_time)s,
+    %(error_code)s, %(error_message)s, %(query_text)s, %(condition_text)s, %(warehouse)s, %(node_id)s,
+    %(graph_run_group_id)s, %(root_task_id)s, %(graph_version)s, %(config)s
+) ON CONFLICT DO NOTHING RETURNING run_id;
+
+-- name: run_by_id
+-- One run.
+SELECT * FROM runs WHERE run_id = %(run_id)s;
+
+-- name: run_settle
+-- Settle (or start) a run that is not settled yet; returns the run id when it was updated.
+UPDATE runs SET
+    state = %(state)s,
+    query_start_time = coalesce(%(query_start_time)s::timestamptz, query_start_time),
+    completed_time = coalesce(%(completed_time)s::timestamptz, completed_time),
+    error_code = %(error_code)s,
+    error_message = %(error_message)s,
+    rows_produced = coalesce(%(rows_produced)s::bigint, rows_produced),
+    rows_inserted = coalesce(%(rows_inserted)s::bigint, rows_inserted),
+    return_value = coalesce(%(return_value)s::text, return_value),
+    query_id = coalesce(%(query_id)s::text, query_id)
+WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING')
+RETURNING run_id;
+
+-- name: runs_list
+-- History, newest first, with optional filters (NULL parameters do not filter).
+SELECT * FROM runs
+WHERE (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
+  AND (%(start)s::timestamptz IS NULL OR scheduled_time >= %(start)s::timestamptz)
+  AND (%(end)s::timestamptz IS NULL OR scheduled_time < %(end)s::timestamptz)
+  AND (%(error_only)s::int = 0 OR state IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED'))
+  AND (%(root_task_id)s::bigint IS NULL OR root_task_id = %(root_task_id)s::bigint)
+ORDER BY scheduled_time DESC, run_id DESC
+LIMIT %(limit)s;
+
+-- name: runs_last_per_task
+-- The latest run of every task: task id, state, and when it last changed (runs claimed for later
+-- instants do not count).
+SELECT r.task_id, r.state, coalesce(r.completed_time, r.query_start_time, r.scheduled_time) AS at
+FROM runs AS r
+JOIN (
+    SELECT task_id, max(run_id) AS run_id FROM runs
+    WHERE state <> 'SCHEDULED' OR scheduled_time <= %(now)s::timestamptz
+    GROUP BY task_id
+) AS last USING (task_id, run_id);
+
+-- name: runs_open_of_nodes
+-- Runs of the nodes in the array :node_ids that are not settled.
+SELECT * FROM runs
+WHERE node_id = ANY(%(node_ids)s::text[]) AND state IN ('SCHEDULED', 'EXECUTING')
+ORDER BY run_id;
+
+-- name: runs_nodes
+-- The node of each run in the array :run_ids.
+SELECT run_id, node_id FROM runs WHERE run_id = ANY(%(run_ids)s::bigint[]);
+
+-- name: runs_lost_skip
+-- Record a lost node's run that never started SKIPPED (if it still has not started).
+UPDATE runs SET state = 'SKIPPED', completed_time = %(completed_time)s::timestamptz,
+    error_code = %(error_code)s, error_message = %(error_message)s
+WHERE run_id = %(run_id)s AND node_id = %(node_id)s AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING task_id;
+
+-- name: runs_lost_delete
+-- Delete a lost node's run that never started (if it still has not started); returns its task,
+-- version and instant (for the rewind of a re-planned instant).
+DELETE FROM runs
+WHERE run_id = %(run_id)s AND node_id = %(node_id)s AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING task_id, task_version, scheduled_time;
+
+-- name: task_rewind_next_fire
+-- A re-planned instant: the task's next instant goes back to it, while the task is started at the
+-- run's version and its next instant is later (or unset).
+UPDATE tasks SET next_fire_at = %(at)s::timestamptz
+WHERE id = %(task_id)s AND version = %(version)s AND state = 'started' AND dropped_on IS NULL
+  AND (next_fire_at IS NULL OR next_fire_at > %(at)s::timestamptz);
+
+-- name: runs_drop_future_claims
+-- Delete the runs a node claimed for instants after :now (they never started).
+DELETE FROM runs
+WHERE node_id = %(node_id)s AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE'
+  AND scheduled_time > %(now)s::timestamptz AND query_start_time IS NULL;
+
+-- name: runs_skip_lost_unstarted
+-- Record SKIPPED every run of a lost node that never started (it is not a failed run).
+UPDATE runs SET state = 'SKIPPED', completed_time = %(now)s::timestamptz, error_code = 'NODE_LOST',
+    error_message = 'node ' || node_id || ' was lost before the run started'
+WHERE node_id = %(node_id)s AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING run_id;
+
+-- name: runs_release_claim
+-- Delete a node's claim of an instant that will not happen (if still SCHEDULED).
+DELETE FROM runs
+WHERE task_id = %(task_id)s AND scheduled_time = %(scheduled_time)s::timestamptz AND node_id = %(node_id)s
+  AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1;
+
+-- name: runs_settle_lost
+-- Settle every run of a node that started and is not settled as FAILED (the node stopped during it).
+UPDATE runs SET state = 'FAILED', completed_time = %(now)s, error_code = 'NODE_LOST',
+    error_message = %(message)s
+WHERE node_id = %(node_id)s AND state IN ('SCHEDULED', 'EXECUTING')
+RETURNING run_id;
+
+-- name: runs_prune
+-- Delete settled runs scheduled before the cutoff: of one task, or (task_id NULL) of every task not
+-- in the array :exempt (tasks with a retention of their own).
+DELETE FROM runs
+WHERE scheduled_time < %(cutoff)s::timestamptz
+  AND state NOT IN ('SCHEDULED', 'EXECUTING')
+  AND (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
+  AND task_id <> ALL(%(exempt)s::bigint[]);
+
+-- name: task_runtime
+-- Scheduler-owned fields of a live task (no version, no change_seq); NULL leaves a field as stored.
+UPDATE tasks SET
+    next_fire_at = CASE WHEN %(clear_next_fire)s::int = 1 THEN NULL
+                        ELSE coalesce(%(next_fire_at)s::timestamptz, next_fire_at) END,
+    consecutive_failures = coalesce(%(consecutive_failures)s::int, consecutive_failures),
+    resumed_on = coalesce(%(resumed_on)s::timestamptz, resumed_on),
+    state = coalesce(%(state)s::text, state),
+    suspend_reason = CASE WHEN %(state)s::text IS NULL THEN suspend_reason ELSE %(suspend_reason)s::text END,
+    last_suspended_on = CASE WHEN %(state)s::text = 'suspended' AND state <> 'suspended'
+                             THEN %(now)s::timestamptz ELSE last_suspended_on END
+WHERE id = %(task_id)s AND dropped_on IS NULL
+  AND (%(guarded)s::int = 0 OR (version = %(guard_version)s::int
+                                AND resumed_on IS NOT DISTINCT FROM %(guard_anchor)s::timestamptz));
+
+-- name: node_upsert
+-- Register a node (again): a restarted node with the same id starts afresh.
+INSERT INTO nodes (node_id, host, pid, role, version, started_at, heartbeat_at, stopped_at)
+VALUES (%(node_id)s, %(host)s, %(pid)s, %(role)s, %(version)s, %(started_at)s, %(heartbeat_at)s, NULL)
+ON CONFLICT (node_id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, role = excluded.role, version = excluded.version,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL;
+
+-- name: node_heartbeat
+-- A node is alive.
+UPDATE nodes SET heartbeat_at = %(now)s WHERE node_id = %(node_id)s;
+
+-- name: node_stop
+-- A node stopped cleanly.
+UPDATE nodes SET stopped_at = %(now)s, heartbeat_at = %(now)s WHERE node_id = %(node_id)s;
+
+-- name: nodes_all
+-- Every node, most recently started first.
+SELECT * FROM nodes ORDER BY started_at DESC;
+
+-- name: graph_version_lock
+-- Serialise the numbering of one root's graph versions until the end of the transaction.
+SELECT pg_advisory_xact_lock(hashtextextended('tasksql.graph_versions:' || current_schema(), %(root_task_id)s));
+
+-- name: graph_version_find
+-- The version of a root's graph with exactly these members, if it ran before.
+SELECT graph_version FROM graph_versions WHERE root_task_id = %(root_task_id)s AND members = %(members)s;
+
+-- name: graph_version_insert
+-- Record a new version of a root's graph (the next number).
+INSERT INTO graph_versions (root_task_id, graph_version, members, created_on)
+SELECT %(root_task_id)s, coalesce(max(graph_version), 0) + 1, %(members)s, %(created_on)s::timestamptz
+FROM graph_versions WHERE root_task_id = %(root_task_id)s
+RETURNING graph_version;
+
+-- name: graph_version_members
+-- The members (JSON {task id: version}) of one graph version.
+SELECT members FROM graph_versions
+WHERE root_task_id = %(root_task_id)s AND graph_version = %(graph_version)s;
+
+-- name: graph_run_insert
+-- Start a graph run (or continue it with a new attempt: same group id).
+INSERT INTO graph_runs (
+    graph_run_group_id, root_task_id, root_task_name, database_name, schema_name, graph_version, state,
+    scheduled_from, scheduled_time, query_start_time, completed_time, attempt_number, root_run_id, config,
+    node_id
+) VALUES (
+    %(graph_run_group_id)s, %(root_task_id)s, %(root_task_name)s, %(database_name)s, %(schema_name)s,
+    %(graph_version)s, %(state)s, %(scheduled_from)s, %(scheduled_time)s, %(query_start_time)s, NULL,
+    %(attempt_number)s, %(root_run_id)s, %(config)s, %(node_id)s
+) ON CONFLICT (graph_run_group_id) DO UPDATE SET
+    state = excluded.state, attempt_number = excluded.attempt_number,
+    graph_version = excluded.graph_version, scheduled_from = excluded.scheduled_from,
+    completed_time = NULL, first_error_task_name = NULL, first_error_code = NULL,
+    first_error_message = NULL, node_id = excluded.node_id;
+
+-- name: graph_run_finish
+-- Settle a graph run.
+UPDATE graph_runs SET
+    state = %(state)s, completed_time = %(completed_time)s,
+    first_error_task_name = %(first_error_task_name)s, first_error_code = %(first_error_code)s,
+    first_error_message = %(first_error_message)s
+WHERE graph_run_group_id = %(graph_run_group_id)s AND state = 'EXECUTING';
+
+-- name: graph_run_by_id
+-- One graph run.
+SELECT * FROM graph_runs WHERE graph_run_group_id = %(graph_run_group_id)s;
+
+-- name: graph_runs_list
+-- Graph runs, newest first: of one root (or all), in some states (an array; NULL = any).
+SELECT * FROM graph_runs
+WHERE (%(root_task_id)s::bigint IS NULL OR root_task_id = %(root_task_id)s::bigint)
+  AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+ORDER BY scheduled_time DESC, seq DESC
+LIMIT %(limit)s;
+
+-- name: graph_runs_settle_lost
+-- Settle every unsettled graph run of a node as FAILED (the node stopped during it).
+UPDATE graph_runs SET state = 'FAILED', completed_time = %(now)s, first_error_code = 'NODE_LOST',
+    first_error_message = %(message)s
+WHERE node_id = %(node_id)s AND state = 'EXECUTING';
+
+-- name: runs_of_graph_run
+-- Every run of one graph run (all attempts), oldest first.
+SELECT * FROM runs WHERE graph_run_group_id = %(graph_run_group_id)s ORDER BY run_id;
+
+-- name: nodes_prune
+-- Forget nodes stopped (or silent) before the cutoff that have no unsettled runs.
+DELETE FROM nodes
+WHERE heartbeat_at < %(cutoff)s::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.node_id = nodes.node_id
+                  AND runs.state IN ('SCHEDULED', 'EXECUTING'));
+
+-- name: outbox_insert
+-- Queue one notification message, due at once; a message id already queued is left as it is.
+INSERT INTO notification_outbox (message_id, integration, event_type, payload, created_at, state, attempts,
+                                 next_attempt_at)
+VALUES (%(message_id)s, %(integration)s, %(event_type)s, %(payload)s, %(created_at)s, 'PENDING', 0,
+        %(created_at)s)
+ON CONFLICT (message_id) DO NOTHING;
+
+-- name: outbox_claim
+-- Lease up to :limit due PENDING messages with a free (or expired) lease to :node_id, earliest due
+-- first; messages of a disabled integration wait. FOR UPDATE SKIP LOCKED: two dispatchers claiming
+-- at once take different messages, and neither waits for the other.
+UPDATE notification_outbox SET leased_by = %(node_id)s, lease_until = %(lease_until)s::timestamptz
+WHERE message_id IN (
+    SELECT o.message_id
+    FROM notification_outbox AS o
+    LEFT JOIN integrations AS i ON i.name = o.integration
+    WHERE o.state = 'PENDING'
+      AND o.next_attempt_at <= %(now)s::timestamptz
+      AND (o.lease_until IS NULL OR o.lease_until <= %(now)s::timestamptz)
+      AND (i.name IS NULL OR i.enabled)
+    ORDER BY o.next_attempt_at, o.created_at, o.message_id
+    LIMIT %(limit)s
+    FOR UPDATE OF o SKIP LOCKED
+)
+RETURNING *;
+
+-- name: outbox_record
+-- Settle one attempt on a PENDING message held by :node_id (a delivery counts whoever holds it);
+-- returns the message id when the message was updated.
+UPDATE notification_outbox SET
+    state = %(state)s,
+    attempts = greatest(attempts, %(attempt)s::int),
+    next_attempt_at = coalesce(%(retry_at)s::timestamptz, next_attempt_at),
+    leased_by = NULL,
+    lease_until = NULL,
+    last_error = %(error)s,
+    delivered_at = %(delivered_at)s::timestamptz
+WHERE message_id = %(message_id)s
+  AND state = 'PENDING'
+  AND (leased_by = %(node_id)s OR %(state)s::text = 'DELIVERED')
+RETURNING message_id;
+
+-- name: notification_history_insert
+-- Record one delivery attempt of a stored message (nothing when the message is gone).
+INSERT INTO notification_history (message_id, integration, attempt, status_code, error, sent_at, duration_ms)
+SELECT message_id, integration, %(attempt)s, %(status_code)s::int, %(error)s::text,
+       %(sent_at)s::timestamptz, %(duration_ms)s::double precision
+FROM notification_outbox WHERE message_id = %(message_id)s;
+
+-- name: notification_history_list
+-- Delivery attempts, newest first, with the message's event type and state (NULL filters do not filter).
+SELECT h.message_id, h.integration, o.event_type, h.attempt, h.status_code, h.error, h.sent_at,
+       h.duration_ms, o.state
+FROM notification_history AS h
+LEFT JOIN notification_outbox AS o ON o.message_id = h.message_id
+WHERE (%(message_id)s::text IS NULL OR h.message_id = %(message_id)s::text)
+  AND (%(integration)s::text IS NULL OR h.integration = %(integration)s::text)
+ORDER BY h.sent_at DESC, h.id DESC
+LIMIT %(limit)s;
+
+-- name: outbox_list
+-- Stored messages, oldest first, optionally of one state.
+SELECT * FROM notification_outbox
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+ORDER BY created_at, message_id
+LIMIT %(limit)s;
+
+-- name: notification_history_prune
+-- Delete the attempts of settled (delivered or given-up) messages created before the cutoff.
+DELETE FROM notification_history
+WHERE message_id IN (SELECT message_id FROM notification_outbox
+                     WHERE state <> 'PENDING' AND created_at < %(cutoff)s::timestamptz);
+
+-- name: outbox_prune
+-- Delete settled (delivered or given-up) messages created before the cutoff.
+DELETE FROM notification_outbox WHERE state <> 'PENDING' AND created_at < %(cutoff)s::timestamptz;
+
+-- name: outbox_next_due
+-- When the earliest claimable message is due: its next attempt or the end of its lease, the later.
+SELECT min(greatest(o.next_attempt_at, coalesce(o.lease_until, o.next_attempt_at))) AS due
+FROM notification_outbox AS o
+LEFT JOIN integrations AS i ON i.name = o.integration
+WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled);
