@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sched_harness import START, Harness, make_harness
 
+from tasksql.catalog.base import LostRuns
 from tasksql.errors import ConfigError
 from tasksql.runs import NodeRecord
 from tasksql.scheduler import cache, claims
@@ -171,7 +172,7 @@ async def test_a_restart_with_the_same_node_id_settles_what_the_earlier_process_
     h = await make_harness(tmp_path / "data")
     await h.sql("CREATE TASK t SCHEDULE 10s AS SELECT 1")
     await h.tick(advance=10)
-    # the process dies: its claim of 20 s stays, and a run is left executing
+    # the process dies: its claim of 20 s stays
     catalog = h.engine.catalog
     [claim] = await catalog.open_runs("test-node")
     await catalog.register_node(
@@ -185,12 +186,16 @@ async def test_a_restart_with_the_same_node_id_settles_what_the_earlier_process_
             heartbeat_at=h.clock.now(),
         )
     )
-    h.clock.advance(30)  # restarted after the claimed instant: it may have started
+    h.clock.advance(30)  # restarted after the claimed instant, which never started
     again = Scheduler(h.engine, node_id="test-node")
     await again.start(background=False)
     try:
         lost = await catalog.get_run(claim.run_id)
-        assert lost is not None and (lost.state.value, lost.error_code) == ("FAILED", "NODE_LOST")
+        assert lost is not None and (lost.state.value, lost.error_code) == ("SKIPPED", "MISSED")
+        assert (
+            lost.error_message
+            == "instant missed: node test-node was lost before it started (CATCH_UP = NONE)"
+        )
     finally:
         await again.stop(grace=1)
         await h.engine.close()
@@ -236,7 +241,7 @@ async def test_which_schedules_are_claimed(harness: Harness, statement: str, exp
     assert claims.claimable(entry) is expected
 
 
-async def test_the_reaper_deletes_a_dead_nodes_claims_still_to_come_and_settles_the_others(
+async def test_settling_a_dead_nodes_runs_deletes_claims_still_to_come_and_never_fails_the_others(
     harness: Harness,
 ) -> None:
     await harness.sql("CREATE TASK a SCHEDULE 10s AS SELECT 1")
@@ -246,11 +251,11 @@ async def test_the_reaper_deletes_a_dead_nodes_claims_still_to_come_and_settles_
     harness.clock.advance(30)
     await other.tick()  # fires a (10 s, missed: recorded) and b (30 s), claims a 40 s and b 60 s
     await other.drain()
-    harness.clock.advance(15)  # 45 s: the claim of 40 s may have started, 60 s certainly not
-    n = await harness.engine.catalog.settle_lost_runs(["doomed"], harness.clock.now(), "node stopped")
-    assert n == 1
+    harness.clock.advance(15)  # 45 s: the claim of 40 s never started, 60 s is still to come
+    settled = await harness.engine.catalog.settle_lost_runs(["doomed"], harness.clock.now(), "node stopped")
+    assert settled == {"doomed": LostRuns(skipped=1, released=1)}
     left = [(r[0], r[1], r[2]) for r in await rows(harness) if r[3] == "doomed" and r[0] >= 40]
-    assert left == [(40.0, "FAILED", "NODE_LOST")]
+    assert left == [(40.0, "SKIPPED", "NODE_LOST")]
 
 
 async def test_run_ids_follow_the_instants_from_the_first_fire_on(harness: Harness) -> None:

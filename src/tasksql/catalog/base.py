@@ -122,6 +122,55 @@ class TaskUpdate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UnstartedRun:
+    """What :meth:`Catalog.settle_lost_runs` does with one run of a lost node that never started
+    (still SCHEDULED, no ``query_start_time``), as the reaper decided from the task's policy.
+
+    With ``skipped`` (an outcome in state SKIPPED, with its code and reason) the run is recorded
+    SKIPPED: its instant is not to be run. Without it the row is deleted, which frees the instant's
+    UNIQUE (task, scheduled time) fence; with ``rewind`` as well, the instant is *re-planned*: the
+    task's stored next instant goes back to the run's scheduled time (only while the task is started,
+    still at the run's version, and its stored next instant is later or unset), so that a scheduler
+    loading the task plans that instant again under its catch-up policy. Without ``rewind`` the
+    instant is *released*: it is still to come, or the task changed, was suspended or dropped.
+    """
+
+    run_id: int
+    skipped: RunOutcome | None = None
+    rewind: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LostRuns:
+    """What :meth:`Catalog.settle_lost_runs` did to the runs of one lost node: ``failed`` runs had
+    started (recorded FAILED, NODE_LOST); the others never started: ``skipped`` (recorded SKIPPED),
+    ``replanned`` (deleted, their instant handed back to the planner) and ``released`` (deleted)."""
+
+    failed: int = 0
+    skipped: int = 0
+    replanned: int = 0
+    released: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.failed + self.skipped + self.replanned + self.released
+
+    def describe(self) -> str:
+        """``"1 failed (it had started), 2 skipped"``: the non-zero counts, for a log line."""
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (self.failed, "failed (started)"),
+                (self.skipped, "skipped (never started)"),
+                (self.replanned, "re-planned (never started)"),
+                (self.released, "released (instant still to come)"),
+            )
+            if n
+        ]
+        return ", ".join(parts) or "nothing"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskStub:
     """What a scheduler needs to keep a task in its cache without decoding its definition.
 
@@ -503,14 +552,36 @@ class Catalog(ABC):
         instants after ``now`` do not count)."""
 
     @abstractmethod
-    async def open_runs(self, node_id: str) -> list[RunRecord]:
-        """The runs of ``node_id`` that are not settled (SCHEDULED or EXECUTING)."""
+    async def open_runs(self, *node_ids: str) -> list[RunRecord]:
+        """The runs of these nodes that are not settled (SCHEDULED or EXECUTING), by run id."""
 
     @abstractmethod
-    async def settle_lost_runs(self, node_ids: Sequence[str], now: datetime, message: str) -> int:
-        """Settle every unsettled run and graph run of these nodes as FAILED (code NODE_LOST,
-        ``message``); returns how many runs. Runs they claimed for instants after ``now`` never
-        started: they are deleted instead, so that another node can claim those instants."""
+    async def settle_lost_runs(
+        self,
+        node_ids: Sequence[str],
+        now: datetime,
+        message: str,
+        unstarted: Sequence[UnstartedRun] = (),
+    ) -> dict[str, LostRuns]:
+        """Settle what the lost nodes ``node_ids`` left, in ONE transaction; returns, per node that
+        left anything, what was done (nodes that left nothing are not in the result).
+
+        A run that never started is never recorded FAILED. In this order:
+
+        1. each of ``unstarted`` whose run belongs to one of these nodes and is still SCHEDULED with
+           no ``query_start_time`` is recorded SKIPPED (with its outcome's completed time, code and
+           message), or deleted (and with ``rewind`` its task's next instant rewound), see
+           :class:`UnstartedRun`; a run that started meanwhile is left to step 4;
+        2. their runs that never started and are scheduled after ``now`` (claims of instants still to
+           come) are deleted, so that another node can claim those instants (counted ``released``);
+        3. their other runs that never started are recorded SKIPPED with code NODE_LOST and the
+           message ``node <id> was lost before the run started``;
+        4. their runs that started (EXECUTING, or a ``query_start_time``) are recorded FAILED with
+           code NODE_LOST and ``message``, and their executing graph runs FAILED likewise.
+
+        Nothing here changes a task's consecutive-failure count, suspends a task or queues a
+        notification: a lost node's runs are not failures of the task.
+        """
 
     @abstractmethod
     async def settle_graph_step(
@@ -572,7 +643,9 @@ class Catalog(ABC):
 
     @abstractmethod
     async def list_nodes(self, now: datetime) -> list[NodeRecord]:
-        """Every known node, most recently started first."""
+        """Every known node, stopped ones included, most recently started first. Whether a node that
+        has not stopped is still alive is for the caller to judge (its heartbeat, and on its own
+        host its process: :func:`tasksql.procs.process_gone`)."""
 
     # --- notification outbox ---------------------------------------------------------------------
 

@@ -67,9 +67,11 @@ from tasksql.catalog import sqlite_tasks as tasks_db
 from tasksql.catalog.base import (
     Catalog,
     IntegrationRecord,
+    LostRuns,
     TaskStub,
     TaskUpdate,
     TaskVersion,
+    UnstartedRun,
     WarehouseRecord,
 )
 from tasksql.catalog.held_starts import HeldStarts
@@ -608,19 +610,28 @@ class SQLiteCatalog(Catalog):
         stamp = db_time(now)
         return await self._read(lambda conn: runs_db.last_per_task(conn, stamp))
 
-    async def open_runs(self, node_id: str) -> list[RunRecord]:
-        return await self._read(
-            lambda conn: _all(conn, "runs_open_of_node", {"node_id": node_id}, runs_db.run_record)
-        )
-
-    async def settle_lost_runs(self, node_ids: Sequence[str], now: datetime, message: str) -> int:
+    async def open_runs(self, *node_ids: str) -> list[RunRecord]:
         if not node_ids:
-            return 0
-        stamp = db_time(now)
+            return []
+        params = {"node_ids": json.dumps(list(node_ids))}
+        return await self._read(lambda conn: _all(conn, "runs_open_of_nodes", params, runs_db.run_record))
 
-        def settle_lost(conn: sqlite3.Connection) -> int:
-            graphs_db.settle_lost_graphs(conn, node_ids, stamp, message)
-            return runs_db.settle_lost(conn, node_ids, stamp, message)
+    async def settle_lost_runs(
+        self,
+        node_ids: Sequence[str],
+        now: datetime,
+        message: str,
+        unstarted: Sequence[UnstartedRun] = (),
+    ) -> dict[str, LostRuns]:
+        if not node_ids:
+            return {}
+        stamp = db_time(now)
+        nodes, decided = tuple(node_ids), tuple(unstarted)
+
+        def settle_lost(conn: sqlite3.Connection) -> dict[str, LostRuns]:
+            settled = runs_db.settle_lost(conn, nodes, stamp, message, decided)
+            graphs_db.settle_lost_graphs(conn, nodes, stamp, message)
+            return settled
 
         return await self._write(settle_lost)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import Row, db_time, db_time_opt, from_db_time, from_db_time_opt
 from tasksql.model import RunState, ScheduledFrom
@@ -187,13 +188,54 @@ def last_per_task(conn: sqlite3.Connection, now: str) -> dict[int, tuple[str, da
     return {row[0]: (row[1], from_db_time(row[2])) for row in rows}
 
 
-def settle_lost(conn: sqlite3.Connection, node_ids: Sequence[str], now: str, message: str) -> int:
-    count = 0
+def settle_lost(
+    conn: sqlite3.Connection,
+    node_ids: Sequence[str],
+    now: str,
+    message: str,
+    unstarted: Sequence[UnstartedRun],
+) -> dict[str, LostRuns]:
+    """See :meth:`Catalog.settle_lost_runs` (the steps are numbered as there)."""
+    counts = {node_id: [0, 0, 0, 0] for node_id in node_ids}  # failed, skipped, replanned, released
+    owners = _owners(conn, [u.run_id for u in unstarted], node_ids)
+    for item in unstarted:  # 1. the reaper's decisions
+        node_id = owners.get(item.run_id)
+        if node_id is None:
+            continue
+        key = {"run_id": item.run_id, "node_id": node_id}
+        if item.skipped is not None:
+            params = {
+                **key,
+                "completed_time": db_time_opt(item.skipped.completed_time) or now,
+                "error_code": item.skipped.error_code,
+                "error_message": item.skipped.error_message,
+            }
+            counts[node_id][1] += len(conn.execute(_Q["runs_lost_skip"], params).fetchall())
+            continue
+        row = conn.execute(_Q["runs_lost_delete"], key).fetchone()
+        if row is None:
+            continue
+        if item.rewind:
+            rewind = {"task_id": row[0], "version": row[1], "at": row[2]}
+            conn.execute(_Q["task_rewind_next_fire"], rewind)
+        counts[node_id][2 if item.rewind else 3] += 1
     for node_id in node_ids:
-        conn.execute(_Q["runs_drop_future_claims"], {"node_id": node_id, "now": now})
+        c = counts[node_id]
+        c[3] += conn.execute(_Q["runs_drop_future_claims"], {"node_id": node_id, "now": now}).rowcount  # 2.
+        skip = conn.execute(_Q["runs_skip_lost_unstarted"], {"node_id": node_id, "now": now})  # 3.
+        c[1] += len(skip.fetchall())
         rows = conn.execute(_Q["runs_settle_lost"], {"node_id": node_id, "now": now, "message": message})
-        count += len(rows.fetchall())
-    return count
+        c[0] += len(rows.fetchall())  # 4.
+    return {node_id: LostRuns(*c) for node_id, c in counts.items() if any(c)}
+
+
+def _owners(conn: sqlite3.Connection, run_ids: Sequence[int], node_ids: Sequence[str]) -> dict[int, str]:
+    """run id -> node id of those ``run_ids`` that belong to one of ``node_ids``."""
+    if not run_ids:
+        return {}
+    rows = conn.execute(_Q["runs_nodes"], {"run_ids": json.dumps(list(run_ids))})
+    wanted = set(node_ids)
+    return {row[0]: row[1] for row in rows if row[1] in wanted}
 
 
 def record_fires(

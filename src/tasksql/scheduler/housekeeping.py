@@ -1,6 +1,7 @@
 """The scheduler's housekeeping: heartbeats, change polling, lazily written next instants, the
 reaper (runs of dead nodes) and history pruning. Functions of a :class:`Scheduler`, run by its
-background loop (:func:`loop`) and callable directly (tests, shutdown)."""
+background loop (:func:`loop`) and callable directly (tests, shutdown). What the reaper does with a
+lost node's runs is :mod:`tasksql.scheduler.lost`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tasksql.errors import ConfigError, TasksqlError
-from tasksql.procs import pid_alive
+from tasksql.procs import process_gone
 from tasksql.runs import TaskRuntime
+from tasksql.scheduler import lost
 
 if TYPE_CHECKING:
     from tasksql.scheduler.service import Scheduler
@@ -23,10 +25,7 @@ log = logging.getLogger("tasksql.scheduler")
 HEARTBEAT_S = 2.0
 CHANGE_POLL_S = 0.5
 REAP_EVERY_S = 15.0
-NODE_LEASE_S = 30.0
 PRUNE_EVERY_S = 600.0
-#: The error message of a run whose node died (error code NODE_LOST).
-LOST_MESSAGE = "node stopped during run"
 
 
 async def loop(self: Scheduler) -> None:
@@ -83,33 +82,27 @@ async def settle_previous_incarnation(self: Scheduler) -> int:
     for node in await self.catalog.list_nodes(now):
         if node.node_id != self.node_id or (node.host == host and node.pid == os.getpid()):
             continue
-        if node.stopped_at is None and node.host == host and pid_alive(node.pid):
+        silent = (now - node.heartbeat_at).total_seconds()
+        if (
+            node.stopped_at is None
+            and node.host == host
+            and not process_gone(node.pid, node.started_at, silent_s=silent)
+        ):
             raise ConfigError(f"node id {self.node_id} is in use by process {node.pid} on this host")
-        n = await self.catalog.settle_lost_runs([self.node_id], now, LOST_MESSAGE)
-        if n:
-            log.warning("settled %d run(s) left by an earlier process of node %s", n, self.node_id)
-        return n
+        settled = await lost.settle(self, [self.node_id], now)
+        return sum(c.total for c in settled.values())
     return 0
 
 
 async def reap(self: Scheduler) -> int:
-    """Settle runs whose node died (no heartbeat within the lease, or its process is gone)."""
+    """Settle what dead nodes left (stopped, silent for longer than the lease, or on this host with
+    their process gone); returns how many runs were settled or released (see :mod:`lost`)."""
     now = self.clock.now()
-    host = socket.gethostname()
-    dead: list[str] = []
-    for node in await self.catalog.list_nodes(now):
-        if node.node_id == self.node_id:
-            continue
-        silent = (now - node.heartbeat_at).total_seconds() > NODE_LEASE_S
-        gone = node.host == host and not pid_alive(node.pid)
-        if node.stopped_at is not None or silent or gone:
-            dead.append(node.node_id)
+    dead = lost.dead_nodes(await self.catalog.list_nodes(now), now, me=self.node_id)
     if not dead:
         return 0
-    n = await self.catalog.settle_lost_runs(dead, now, LOST_MESSAGE)
-    if n:
-        log.warning("settled %d run(s) left by stopped node(s) %s", n, ", ".join(dead))
-    return n
+    settled = await lost.settle(self, dead, now)
+    return sum(c.total for c in settled.values())
 
 
 async def prune(self: Scheduler) -> int:

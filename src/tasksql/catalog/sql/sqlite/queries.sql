@@ -217,14 +217,49 @@ JOIN (
     GROUP BY task_id
 ) AS last USING (task_id, run_id);
 
--- name: runs_open_of_node
--- Runs of one node that are not settled.
-SELECT * FROM runs WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING') ORDER BY run_id;
+-- name: runs_open_of_nodes
+-- Runs of the nodes in the JSON array :node_ids that are not settled.
+SELECT * FROM runs
+WHERE node_id IN (SELECT value FROM json_each(:node_ids)) AND state IN ('SCHEDULED', 'EXECUTING')
+ORDER BY run_id;
+
+-- name: runs_nodes
+-- The node of each run in the JSON array :run_ids.
+SELECT run_id, node_id FROM runs WHERE run_id IN (SELECT value FROM json_each(:run_ids));
+
+-- name: runs_lost_skip
+-- Record a lost node's run that never started SKIPPED (if it still has not started).
+UPDATE runs SET state = 'SKIPPED', completed_time = :completed_time, error_code = :error_code,
+    error_message = :error_message
+WHERE run_id = :run_id AND node_id = :node_id AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING task_id;
+
+-- name: runs_lost_delete
+-- Delete a lost node's run that never started (if it still has not started); returns its task,
+-- version and instant (for the rewind of a re-planned instant).
+DELETE FROM runs
+WHERE run_id = :run_id AND node_id = :node_id AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING task_id, task_version, scheduled_time;
+
+-- name: task_rewind_next_fire
+-- A re-planned instant: the task's next instant goes back to it, while the task is started at the
+-- run's version and its next instant is later (or unset).
+UPDATE tasks SET next_fire_at = :at
+WHERE id = :task_id AND version = :version AND state = 'started' AND dropped_on IS NULL
+  AND (next_fire_at IS NULL OR next_fire_at > :at);
 
 -- name: runs_drop_future_claims
 -- Delete the runs a node claimed for instants after :now (they never started).
 DELETE FROM runs
-WHERE node_id = :node_id AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND scheduled_time > :now;
+WHERE node_id = :node_id AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND scheduled_time > :now
+  AND query_start_time IS NULL;
+
+-- name: runs_skip_lost_unstarted
+-- Record SKIPPED every run of a lost node that never started (it is not a failed run).
+UPDATE runs SET state = 'SKIPPED', completed_time = :now, error_code = 'NODE_LOST',
+    error_message = 'node ' || node_id || ' was lost before the run started'
+WHERE node_id = :node_id AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING run_id;
 
 -- name: runs_release_claim
 -- Delete a node's claim of an instant that will not happen (if still SCHEDULED).
@@ -233,7 +268,7 @@ WHERE task_id = :task_id AND scheduled_time = :scheduled_time AND node_id = :nod
   AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1;
 
 -- name: runs_settle_lost
--- Settle every unsettled run of a node as FAILED (the node stopped during the run).
+-- Settle every run of a node that started and is not settled as FAILED (the node stopped during it).
 UPDATE runs SET state = 'FAILED', completed_time = :now, error_code = 'NODE_LOST', error_message = :message
 WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING')
 RETURNING run_id;

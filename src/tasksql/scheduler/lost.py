@@ -1,0 +1,162 @@
+"""Settling what a lost node left: runs that started failed with it; runs that never started did not.
+
+A node is *lost* when it stopped without settling its runs: killed, crashed, or silent for longer
+than the lease (see :func:`tasksql.procs.node_state`; a node on this host whose process is gone is
+lost at once). What it left:
+
+* a run that started (EXECUTING) is recorded FAILED with code NODE_LOST: it may have done part of its
+  work, and nobody will finish it;
+* a run that never started (SCHEDULED, no start time: an instant claimed ahead, a catch-up run
+  waiting its turn, a retry waiting its delay) is not a failed run. :func:`decide` says what becomes
+  of it, by the task's policy, the way the planner treats an instant that nobody ran:
+
+  - an instant still to come is *released* (the row is deleted: the planner runs it when it comes);
+  - an instant of a task since dropped, suspended, altered or resumed is released too (its claim
+    would have been released had the node lived);
+  - an instant that is still due (within the misfire grace) or that the task's CATCH_UP policy runs
+    (ALL: every missed instant within the window; LATEST: the most recent one, when no later instant
+    has come) is *re-planned*: the row is deleted, which frees the instant's fence, and the task's
+    next instant goes back to it, so that a scheduler plans it again (this one at once, see
+    :func:`settle`); the instant still runs at most once, since the new row takes the old one's
+    place under the same UNIQUE (task, instant) fence;
+  - any other instant is recorded SKIPPED with code MISSED and the reason (CATCH_UP = NONE, or
+    older than the catch-up window, or a later instant is the one LATEST runs);
+  - a retry, or a run inside a graph run, is recorded SKIPPED with code NODE_LOST.
+
+None of these counts as a failure of the task: the consecutive-failure count, auto-suspension and
+error notifications only see runs that ran.
+
+One limit remains, inherent to claims: a claimed run starts without waiting for the catalog, and
+its start is committed within a few milliseconds (see :mod:`tasksql.scheduler.claims`). A node
+killed inside those milliseconds leaves a row that reads as never started although its body began.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tasksql import schedules
+from tasksql.catalog.base import LostRuns, UnstartedRun
+from tasksql.errors import TasksqlError
+from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord, TaskState
+from tasksql.procs import node_state
+from tasksql.runs import NodeRecord, RunOutcome, RunRecord
+from tasksql.scheduler.entry import policy_for
+
+if TYPE_CHECKING:
+    from tasksql.scheduler.service import Scheduler
+
+log = logging.getLogger("tasksql.scheduler")
+
+#: The error message of a run that started on a node that was lost (error code NODE_LOST).
+LOST_MESSAGE = "node stopped during run"
+
+
+def dead_nodes(nodes: list[NodeRecord], now: datetime, *, me: str) -> list[str]:
+    """The ids of ``nodes`` (but ``me``) that are stopped or lost: whatever they left is settled."""
+    return [n.node_id for n in nodes if n.node_id != me and node_state(n, now) != "running"]
+
+
+def decide(run: RunRecord, record: TaskRecord | None, now: datetime) -> UnstartedRun:
+    """What becomes of ``run``, a run of a lost node that never started, at ``now`` (``record``: its
+    task, None when dropped). See the module's docstring."""
+    node = run.node_id
+    if run.graph_run_group_id is not None or run.scheduled_from is not ScheduledFrom.SCHEDULE:
+        what = f"attempt {run.attempt_number}" if run.scheduled_from is ScheduledFrom.RETRY else "the run"
+        return _skip(run, now, "NODE_LOST", f"node {node} was lost before {what} started")
+    instant = run.scheduled_time
+    if instant > now:
+        return UnstartedRun(run_id=run.run_id)  # still to come: the planner runs it
+    if (
+        record is None
+        or record.state is not TaskState.STARTED
+        or record.version != run.task_version
+        or (record.resumed_on is not None and instant <= record.resumed_on)
+    ):
+        return UnstartedRun(run_id=run.run_id)  # the claim would have been released
+    policy = policy_for(record)
+    lost = f"instant missed: node {node} was lost before it started"
+    if policy.defer_while_running or policy.next_from_end:
+        # its next instant depends on how runs end: nothing to hand back to the planner
+        return _skip(run, now, "MISSED", lost)
+    if now - instant <= policy.misfire_grace:
+        return UnstartedRun(run_id=run.run_id, rewind=True)
+    if instant < now - policy.catch_up_window:
+        return _skip(run, now, "MISSED", f"{lost}, and it is older than the catch-up window")
+    if policy.catch_up is CatchUp.ALL:
+        return UnstartedRun(run_id=run.run_id, rewind=True)
+    if policy.catch_up is CatchUp.LATEST:
+        following = _following(record, instant)
+        if following is None or following > now:
+            return UnstartedRun(run_id=run.run_id, rewind=True)
+        return _skip(run, now, "MISSED", f"{lost} (CATCH_UP = LATEST runs a later instant)")
+    return _skip(run, now, "MISSED", f"{lost} (CATCH_UP = NONE)")
+
+
+def _following(record: TaskRecord, instant: datetime) -> datetime | None:
+    task = record.definition
+    if task.schedule is None:
+        return None
+    try:
+        built = schedules.build(
+            task.schedule, anchor=record.resumed_on or record.created_on, dst_policy=task.dst_policy
+        )
+    except TasksqlError:
+        return None
+    return built.next_fire(instant)
+
+
+def _skip(run: RunRecord, now: datetime, code: str, message: str) -> UnstartedRun:
+    outcome = RunOutcome(
+        run_id=run.run_id, state=RunState.SKIPPED, completed_time=now, error_code=code, error_message=message
+    )
+    return UnstartedRun(run_id=run.run_id, skipped=outcome)
+
+
+async def settle(sched: Scheduler, node_ids: list[str], now: datetime) -> dict[str, LostRuns]:
+    """Settle what the lost nodes ``node_ids`` left (see the module's docstring), then let ``sched``
+    plan the re-planned instants of the tasks it holds and forget claims it found taken by those
+    nodes. Returns what was done per node that left anything (logged as a warning)."""
+    catalog = sched.catalog
+    left = await catalog.open_runs(*node_ids)
+    if not left:
+        return {}
+    unstarted = [r for r in left if r.state is RunState.SCHEDULED and r.query_start_time is None]
+    task_ids = sorted({r.task_id for r in unstarted})
+    records = {r.id: r for r in await catalog.get_tasks_by_ids(task_ids)} if task_ids else {}
+    decisions = [decide(r, records.get(r.task_id), now) for r in unstarted]
+    settled = await catalog.settle_lost_runs(node_ids, now, LOST_MESSAGE, decisions)
+    by_id = {r.run_id: r for r in unstarted}
+    for decision in decisions:
+        if decision.skipped is None:
+            _hand_back(sched, by_id[decision.run_id], rewind=decision.rewind)
+    for node_id, counts in settled.items():
+        log.warning("node %s was lost; its runs: %s", node_id, counts.describe())
+    return settled
+
+
+def _hand_back(sched: Scheduler, run: RunRecord, *, rewind: bool) -> None:
+    """``run``'s row is gone: if ``sched`` remembers its instant as taken by another node, it runs
+    it after all; with ``rewind`` its planner goes back to the instant (the planner's fence makes
+    the instants after it that already have rows no-ops)."""
+    entry = sched.entries.get(run.task_id)
+    if entry is None:
+        return
+    claim = entry.claim
+    if (
+        claim is not None
+        and claim.instant == run.scheduled_time
+        and claim.batch.done()
+        and claim.written() is None
+    ):
+        entry.claim = None  # "taken" by the lost node: fire it the ordinary way
+    if rewind and entry.next_fire is not None and entry.next_fire > run.scheduled_time:
+        entry.next_fire = run.scheduled_time
+        if entry.rec is not None:
+            sched._next_dirty[run.task_id] = (run.scheduled_time, entry.rec)
+        else:
+            sched._next_dirty.pop(run.task_id, None)
+        sched._push(entry)
+        sched._wake()
