@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasksql import schedules
+from tasksql import procs, schedules
 from tasksql.display import mask_url
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.sysviews import graphs
@@ -28,8 +28,9 @@ from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 
 TS = pa.timestamp("us", tz="UTC")
 
-#: A node silent for longer than this is not listed in system.cluster (same lease as the reaper's).
-NODE_LEASE_S = 30.0
+#: A node silent for longer than this is not listed in system.cluster (the reaper's lease); within
+#: it a node is ``running``, or ``lost`` when its process on this host is gone.
+NODE_LEASE_S = procs.NODE_LEASE_S
 
 _TASK_TYPES: dict[str, pa.DataType] = {
     "created_on": TS,
@@ -81,7 +82,7 @@ async def _cluster(ctx: Introspection, named: dict[str, object], positional: lis
                 (
                     n.cluster_id,
                     node.node_id,
-                    node.state,
+                    procs.node_state(node, ctx.now),  # on this host a killed node is lost at once
                     node.host,
                     node.pid,
                     node.role,
