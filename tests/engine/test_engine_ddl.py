@@ -178,9 +178,9 @@ async def test_show_tasks_filters(engine: Engine) -> None:
 async def test_describe_shows_effective_values(engine: Engine) -> None:
     await engine.execute("CREATE TASK t SCHEDULE 5s TIMEOUT 2s AS SELECT 1")
     props = {r[0]: (r[1], r[2]) for r in await rows(engine, "DESCRIBE TASK t")}
-    assert props["user_task_timeout_ms"] == (2000, False)
-    assert props["suspend_task_after_num_failures"] == (10, True)
-    assert props["overlap_policy"] == ("NO_OVERLAP", True)
+    assert props["USER_TASK_TIMEOUT_MS"] == (2000, False)
+    assert props["SUSPEND_TASK_AFTER_NUM_FAILURES"] == (10, True)
+    assert props["OVERLAP_POLICY"] == ("NO_OVERLAP", True)
     assert props["state"][0] == "started"  # Timeplus spelling
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
+import subprocess
+import sys
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +16,7 @@ from tasksql.errors import NotSupportedError, QueryCancelled, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
 from tasksql.warehouses.base import CancelToken
 from tasksql.warehouses.duckdb import DuckDBWarehouse
-from tasksql.warehouses.registry import WarehouseRegistry
+from tasksql.warehouses.registry import POSTGRES_REQUIREMENT, WarehouseRegistry, install_command
 from tasksql.warehouses.sqlite import SQLiteWarehouse
 
 from .support import SLOW, until
@@ -142,9 +146,14 @@ async def test_a_duckdb_url_is_a_separate_database(registry: WarehouseRegistry, 
 async def test_types_without_backend_are_not_supported(
     registry: WarehouseRegistry, kind: WarehouseType
 ) -> None:
+    d = WarehouseDef(name="x", type=kind, url="x://h/db")
+    expected = f"warehouse type {kind.value} is not supported yet; supported types: duckdb, sqlite, postgres"
     with pytest.raises(NotSupportedError) as info:
-        await registry.get(WarehouseDef(name="x", type=kind, url="x://h/db"))
-    assert info.value.message == f"warehouse type {kind.value} is not supported yet"
+        await registry.get(d)
+    assert info.value.message == expected
+    with pytest.raises(NotSupportedError) as info:
+        registry.check(d)  # refused before it is stored, too
+    assert info.value.message == expected
 
 
 @pytest.mark.parametrize("kind", [WarehouseType.SQLITE, WarehouseType.POSTGRES])
@@ -199,3 +208,81 @@ async def test_postgres_warehouse(registry: WarehouseRegistry, pg_database: obje
     w = await registry.get(WarehouseDef(name="pg", type=WarehouseType.POSTGRES, url=url, max_concurrency=2))
     assert (w.dialect, w.max_concurrency) == ("postgres", 2)
     assert (await w.execute("SELECT current_database()")).rows == [(url.rsplit("/", 1)[1],)]
+
+
+# --- refused before it is stored: WarehouseRegistry.check -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("d", "code"),
+    [
+        (WarehouseDef(name="x", type=WarehouseType.SQLITE), "INVALID_URL"),
+        (WarehouseDef(name="x", type=WarehouseType.POSTGRES), "INVALID_URL"),
+        (WarehouseDef(name="x", type=WarehouseType.SQLITE, url="postgres://h/db"), "INVALID_URL"),
+        (WarehouseDef(name="x", type=WarehouseType.SQLITE, url="sqlite:///x.db?fast=yes"), "INVALID_URL"),
+        (WarehouseDef(name="x", type=WarehouseType.DUCKDB, url="duckdb:x.duckdb?threads=2"), "INVALID_URL"),
+    ],
+)
+def test_check_refuses_what_no_run_could_open(
+    registry: WarehouseRegistry, d: WarehouseDef, code: str
+) -> None:
+    with pytest.raises(WarehouseError) as info:
+        registry.check(d)
+    assert info.value.code == code
+
+
+def test_check_accepts_runnable_definitions_without_opening_them(
+    registry: WarehouseRegistry, tmp_path: Path
+) -> None:
+    for d in (
+        WarehouseDef(name="default"),
+        WarehouseDef(name="f", url="duckdb:other.duckdb"),
+        WarehouseDef(name="l", type=WarehouseType.SQLITE, url="sqlite:///nowhere/yet/x.db?synchronous=off"),
+        WarehouseDef(name="p", type=WarehouseType.POSTGRES, url="postgresql://u:pw@127.0.0.1:1/x"),
+    ):
+        registry.check(d)
+    assert list(tmp_path.iterdir()) == []  # nothing was opened or created
+
+
+def test_postgres_requirement_is_the_extra_of_the_package() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["optional-dependencies"]["postgres"] == [POSTGRES_REQUIREMENT]
+
+
+def test_install_command_installs_into_this_interpreter() -> None:
+    command = install_command(POSTGRES_REQUIREMENT)
+    assert command == f"{shlex.quote(sys.executable)} -m pip install 'psycopg[binary,pool]>=3.2'"
+
+
+_WITHOUT_PSYCOPG = """
+import sys
+sys.modules["psycopg"] = None  # as if the driver were not installed: importing it fails
+import tasksql
+db = tasksql.connect(sys.argv[1])
+try:
+    db.sql("CREATE WAREHOUSE pg TYPE = postgres URL = 'postgresql://app:s3cret@127.0.0.1:1/x'")
+except tasksql.TasksqlError as err:
+    print(err.code)
+    print(err.message)
+print([row[0] for row in db.sql("SHOW WAREHOUSES").rows])
+db.close()
+"""
+
+
+def test_create_warehouse_without_the_driver_fails_at_once_naming_the_install_command(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PSYCOPG, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    code, message, warehouses = proc.stdout.splitlines()
+    assert code == "DRIVER_MISSING"
+    assert message.startswith("warehouse pg (postgresql://app:***@127.0.0.1:1/x): TYPE = postgres needs")
+    assert message.endswith(
+        f"; install it with: {shlex.quote(sys.executable)} -m pip install 'psycopg[binary,pool]>=3.2'"
+    )
+    assert "s3cret" not in proc.stdout + proc.stderr
+    assert warehouses == "['default']"  # pg was not stored

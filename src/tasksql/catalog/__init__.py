@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tasksql.catalog.base import (
     UNCHANGED,
@@ -23,10 +25,12 @@ from tasksql.catalog.base import (
     Unchanged,
     WarehouseRecord,
 )
-from tasksql.catalog.postgres import DEFAULT_SCHEMA, PostgresCatalog
 from tasksql.catalog.sqlite import SQLiteCatalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import ConfigError, NotSupportedError
+
+if TYPE_CHECKING:
+    from tasksql.catalog.postgres import PostgresCatalog
 
 #: The catalog's file name inside a data directory.
 CATALOG_FILE = "catalog.db"
@@ -46,6 +50,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # psycopg is an optional dependency: the PostgreSQL catalog is imported when it is asked for
+    if name == "PostgresCatalog":
+        from tasksql.catalog.postgres import PostgresCatalog
+
+        return PostgresCatalog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_catalog(url_or_path: str, *, clock: Clock = SYSTEM_CLOCK, schema: str | None = None) -> Catalog:
     """The catalog named by ``url_or_path``, not yet opened.
 
@@ -63,6 +76,15 @@ def open_catalog(url_or_path: str, *, clock: Clock = SYSTEM_CLOCK, schema: str |
     scheme, sep, rest = text.partition("://")
     if sep:
         if scheme.lower() in ("postgresql", "postgres"):
+            try:
+                from tasksql.catalog.postgres import DEFAULT_SCHEMA, PostgresCatalog
+            except ImportError as err:
+                raise NotSupportedError(
+                    f"a PostgreSQL catalog needs the PostgreSQL driver psycopg, which this Python cannot"
+                    f" import ({err}); install it with: {sys.executable} -m pip install"
+                    " 'psycopg[binary,pool]>=3.2'",
+                    code="DRIVER_MISSING",
+                ) from None
             return PostgresCatalog(text, schema=schema or DEFAULT_SCHEMA, clock=clock)
         if scheme.lower() != "sqlite":
             raise NotSupportedError(

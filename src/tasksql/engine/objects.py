@@ -6,6 +6,7 @@ import dataclasses
 import re
 from typing import Any
 
+from tasksql.display import mask_url
 from tasksql.engine.core import Engine
 from tasksql.engine.results import Result
 from tasksql.errors import (
@@ -13,6 +14,7 @@ from tasksql.errors import (
     IntegrationNotFound,
     NotSupportedError,
     ObjectExists,
+    TasksqlError,
     ValidationError,
     WarehouseNotFound,
 )
@@ -96,7 +98,7 @@ def _integration_properties(d: IntegrationDef) -> list[tuple[str, Any]]:
         ("name", d.name),
         ("type", d.type),
         ("enabled", d.enabled),
-        ("url", hook.url if hook else None),
+        ("url", mask_url(hook.url) if hook else None),  # a token in the URL is a secret too
         ("method", hook.method if hook else None),
         ("authorization_header", SECRET_MASK if hook and hook.authorization_header else None),
         ("signing_secret", SECRET_MASK if hook and hook.signing_secret else None),
@@ -142,6 +144,7 @@ async def create_warehouse(engine: Engine, stmt: st.CreateWarehouse) -> Result:
         return Result.status(f"{d.name} already exists, statement succeeded.", "CREATE WAREHOUSE")
     if existing is not None and not stmt.or_replace:
         raise ObjectExists(f"warehouse {d.name} already exists", code="WAREHOUSE_EXISTS", span=stmt.span)
+    _check_runnable(engine, d, stmt)
     await engine.catalog.put_warehouse(d, replace=stmt.or_replace, now=engine.now())
     return Result.status(f"Warehouse {d.name} successfully created.", "CREATE WAREHOUSE")
 
@@ -153,8 +156,20 @@ async def alter_warehouse(engine: Engine, stmt: st.AlterWarehouse) -> Result:
             return Result.status("Statement executed successfully.", "ALTER WAREHOUSE")
         raise WarehouseNotFound(f"warehouse {stmt.name} does not exist", span=stmt.span)
     new: WarehouseDef = dataclasses.replace(d, **dict(stmt.assignments))
+    _check_runnable(engine, new, stmt)
     await engine.catalog.put_warehouse(new, replace=True, now=engine.now())
     return Result.status("Statement executed successfully.", "ALTER WAREHOUSE")
+
+
+def _check_runnable(engine: Engine, d: WarehouseDef, stmt: st.Statement) -> None:
+    """Refuse at once a warehouse no run could use (type without backend, missing driver, bad URL),
+    pointing at the clause that made it so; the catalog is not touched."""
+    try:
+        engine.warehouses.check(d)
+    except TasksqlError as err:
+        key = "url" if err.code == "INVALID_URL" else "type"
+        err.span = err.span or stmt.spans.get(key) or stmt.span
+        raise
 
 
 async def drop_warehouse(engine: Engine, stmt: st.DropWarehouse) -> Result:

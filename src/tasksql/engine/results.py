@@ -24,6 +24,8 @@ class Result:
     statement: str = ""
     rowcount: int | None = None
     table_columns: tuple[str, ...] = ()
+    #: Warnings about what the statement did (it succeeded), shown apart from the result (stderr).
+    notices: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.rows)

@@ -1,34 +1,21 @@
-"""SHOW TASKS, SHOW CREATE TASK, DESCRIBE TASK, and the rows of ``system.tasks``."""
+"""SHOW TASKS, SHOW CREATE TASK and DESCRIBE TASK (its rows: :mod:`tasksql.engine.describe`)."""
 
 from __future__ import annotations
 
 import fnmatch
-import json
-from dataclasses import fields
 from typing import Any
 
 from tasksql.engine.core import Engine
+from tasksql.engine.describe import DESCRIBE_COLUMNS, describe_rows
 from tasksql.engine.results import Result
 from tasksql.engine.tasks_ddl import get_task_or_raise
-from tasksql.model import (
-    DEFAULT_CATCH_UP_WINDOW_MS,
-    DEFAULT_MAX_CONCURRENT_RUNS,
-    DstPolicy,
-    TaskDef,
-    TaskRecord,
-    effective_overlap,
-    effective_suspend_after,
-    effective_timeout_ms,
-    effective_warehouse,
-)
+from tasksql.model import TaskRecord
 from tasksql.sql import render_task
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.taskrows import (
     TASK_COLUMNS,
     TERSE_COLUMNS,
-    body_kind,
-    definition_text,
     schedule_text,
     task_row,
 )
@@ -128,66 +115,8 @@ async def show_create_task(engine: Engine, stmt: st.ShowCreateTask) -> Result:
     )
 
 
-def _effective(task: TaskDef) -> dict[str, Any]:
-    """Every property with the value the engine applies (defaults filled in)."""
-    return {
-        "warehouse": effective_warehouse(task),
-        "user_task_timeout_ms": effective_timeout_ms(task),
-        "overlap_policy": effective_overlap(task).value,
-        "suspend_task_after_num_failures": effective_suspend_after(task),
-        "task_auto_retry_attempts": task.auto_retry_attempts or 0,
-        "max_concurrent_runs": task.max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS,
-        "dst_policy": (task.dst_policy or DstPolicy.STANDARD).value,
-        "catch_up": (task.catch_up.value if task.catch_up else "NONE"),
-        "catch_up_window_ms": task.catch_up_window_ms or DEFAULT_CATCH_UP_WINDOW_MS,
-    }
-
-
 async def describe_task(engine: Engine, stmt: st.DescribeTask) -> Result:
-    """One row per property: name, effective value, whether it is the default."""
+    """One row per fact and per property: name, effective value, whether it is the default (see
+    :mod:`tasksql.engine.describe`)."""
     rec = await get_task_or_raise(engine, stmt.name, stmt)
-    task = rec.definition
-    effective = _effective(task)
-    rows: list[tuple[str, Any, bool]] = [
-        ("name", engine.display_name(rec.name), False),
-        ("id", rec.id, False),
-        ("state", rec.state.value, False),
-        ("owner", rec.owner, False),
-        ("version", rec.version, False),
-        ("spelling", rec.spelling.value, False),
-        ("created_on", rec.created_on, False),
-        ("last_committed_on", rec.last_committed_on, False),
-        ("last_suspended_on", rec.last_suspended_on, rec.last_suspended_on is None),
-        ("last_suspended_reason", rec.suspend_reason.value if rec.suspend_reason else None, False),
-        ("next_scheduled_time", rec.next_fire_at, rec.next_fire_at is None),
-        ("schedule", schedule_text(task.schedule), task.schedule is None),
-        ("body_kind", body_kind(task), False),
-        ("definition", definition_text(task), False),
-    ]
-    for f in fields(task):
-        if f.name in ("name", "body", "schedule"):
-            continue
-        value = getattr(task, f.name)
-        key = _DESCRIBE_KEYS.get(f.name, f.name)
-        is_default = value == f.default
-        if key in effective and is_default:
-            value = effective[key]
-        elif isinstance(value, tuple):
-            value = json.dumps([str(v) if not isinstance(v, tuple) else list(v) for v in value])
-        elif value is not None and hasattr(value, "value"):
-            value = value.value
-        elif value is not None and not isinstance(value, str | int | float | bool):
-            value = str(value)
-        rows.append((key, value, is_default))
-    return Result.table(("property", "value", "is_default"), rows, "DESCRIBE TASK")
-
-
-_DESCRIBE_KEYS = {
-    "timeout_ms": "user_task_timeout_ms",
-    "suspend_after_failures": "suspend_task_after_num_failures",
-    "auto_retry_attempts": "task_auto_retry_attempts",
-    "managed_warehouse_size": "user_task_managed_initial_warehouse_size",
-    "min_trigger_interval_s": "user_task_minimum_trigger_interval_in_seconds",
-    "when": "condition",
-    "after": "predecessors",
-}
+    return Result.table(DESCRIBE_COLUMNS, await describe_rows(engine, rec), "DESCRIBE TASK")

@@ -13,6 +13,7 @@ from datetime import datetime
 from tasksql import schedules
 from tasksql.catalog.base import TaskUpdate
 from tasksql.engine.core import Engine
+from tasksql.engine.into_target import check_into
 from tasksql.engine.results import Result
 from tasksql.errors import (
     GraphError,
@@ -33,9 +34,11 @@ from tasksql.model import (
     TaskDef,
     TaskRecord,
     TaskState,
+    effective_warehouse,
 )
 from tasksql.scheduler.graph import validate_change
 from tasksql.sql import statements as st
+from tasksql.sysviews.liveness import no_scheduler_notice, scheduler_live
 
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TaskDef)}
 
@@ -135,6 +138,18 @@ def _status(text: str, kind: str) -> Result:
     return Result.status(text, kind)
 
 
+def with_notices(result: Result, notices: tuple[str, ...]) -> Result:
+    """``result`` carrying ``notices`` (warnings about a statement that succeeded)."""
+    return dataclasses.replace(result, notices=result.notices + notices) if notices else result
+
+
+async def _scheduler_notices(engine: Engine, shown: str) -> tuple[str, ...]:
+    """A notice when task ``shown`` was left started but no scheduler is live to run it."""
+    if await scheduler_live(engine.catalog, engine.now(), in_process=engine.scheduler is not None):
+        return ()
+    return (no_scheduler_notice(shown),)
+
+
 # --- CREATE TASK ---------------------------------------------------------------------------------
 
 
@@ -167,13 +182,15 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 span=_span(stmt, "name"),
             )
     await check_references(engine, task, stmt)
+    notices = await check_into(engine, task, stmt)
     if task.after or task.finalize is not None or existing is not None:
         # a new task with no predecessors and no finalizer root cannot break any graph rule
         tasks = await _live_definitions(engine)
         tasks[task.name] = task
         check_graph(engine, tasks, task, stmt)
     if existing is not None and stmt.or_alter:
-        return await _alter_definition(engine, existing, task, now, "CREATE TASK")
+        result = await _alter_definition(engine, existing, task, now, "CREATE TASK")
+        return with_notices(result, notices)
     state, reason = initial_state(stmt.spelling, stmt.enabled)
     fire = next_fire_at(task, anchor=now, now=now) if state is TaskState.STARTED else None
     try:
@@ -196,7 +213,9 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
         ) from err
     if stmt.spelling is Spelling.OCIENT and state is TaskState.STARTED and task.schedule is None:
         await engine_run_now(engine, record)
-    return _status(f"Task {shown} successfully created.", "CREATE TASK")
+    if state is TaskState.STARTED:
+        notices += await _scheduler_notices(engine, shown)
+    return with_notices(_status(f"Task {shown} successfully created.", "CREATE TASK"), notices)
 
 
 async def engine_run_now(engine: Engine, record: TaskRecord) -> None:
@@ -338,14 +357,18 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
         )
     if new == rec.definition:
         return _status("Statement executed successfully.", "ALTER TASK")
+    notices: tuple[str, ...] = ()
     if isinstance(action, st.SetProperties | st.UnsetProperties | st.AddAfter | st.SetFinalize):
         await check_references(engine, new, stmt)
         tasks = await _live_definitions(engine)
         tasks[new.name] = new
         check_graph(engine, tasks, new, stmt)
+        old = rec.definition
+        if new.into != old.into or effective_warehouse(new) != effective_warehouse(old):
+            notices = await check_into(engine, new, stmt)
     if new.schedule is not None:
         schedules.check(new.schedule, new.dst_policy)
-    return await _alter_definition(engine, rec, new, now, "ALTER TASK")
+    return with_notices(await _alter_definition(engine, rec, new, now, "ALTER TASK"), notices)
 
 
 async def resume_task(engine: Engine, rec: TaskRecord, now: datetime) -> Result:
@@ -362,7 +385,9 @@ async def resume_task(engine: Engine, rec: TaskRecord, now: datetime) -> Result:
         next_fire_at=next_fire_at(rec.definition, anchor=now, now=now),
     )
     await engine.catalog.update_tasks([update], now=now, actor=engine.session.user)
-    return _status(f"Task {shown} is started.", "ALTER TASK")
+    return with_notices(
+        _status(f"Task {shown} is started.", "ALTER TASK"), await _scheduler_notices(engine, shown)
+    )
 
 
 # --- DROP TASK -----------------------------------------------------------------------------------

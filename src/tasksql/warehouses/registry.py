@@ -6,13 +6,22 @@ definition (ALTER WAREHOUSE) gets a new warehouse at once; the old one is *retir
 calls from the registry, finishes what it runs, then closes. Backends are picked through
 :data:`_FACTORIES`, one entry per :class:`~tasksql.model.WarehouseType`; adding a backend means one
 module and one entry.
+
+:meth:`WarehouseRegistry.check` refuses, before a definition is stored, what no run could use: a type
+without a backend, a missing or malformed URL, a driver that is not installed (with the command that
+installs it into the Python tasksql runs in).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import shlex
+import shutil
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 
 from tasksql.errors import NotSupportedError, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
@@ -22,6 +31,8 @@ from tasksql.warehouses.duckdb import DUCKDB_FILE, DuckDBDatabase
 
 #: Seconds between two looks at a retired warehouse that still has calls running.
 RETIRE_POLL = 0.1
+#: What the ``postgres`` extra installs (pyproject.toml): the driver of TYPE = postgres.
+POSTGRES_REQUIREMENT = "psycopg[binary,pool]>=3.2"
 
 
 class WarehouseRegistry:
@@ -72,6 +83,32 @@ class WarehouseRegistry:
             self._open[definition.name] = (definition, warehouse)
             return warehouse
 
+    def check(self, d: WarehouseDef) -> None:
+        """Refuse a definition that no run could use; opens nothing and connects to nothing.
+
+        :raises NotSupportedError: the type has no backend yet (code ``NOT_SUPPORTED``), or its
+            driver cannot be imported in this Python (code ``DRIVER_MISSING``; the message names
+            the command that installs it).
+        :raises WarehouseError: the type needs a URL and has none, or the URL is not one the type
+            reads (code ``INVALID_URL``).
+        """
+        if d.type not in _FACTORIES:
+            raise _unsupported(d.type)
+        if d.type is WarehouseType.DUCKDB and d.url is not None:
+            url_options(d.url, {})
+            file_path(d.url, "duckdb", self.data_dir)
+        elif d.type is WarehouseType.SQLITE:
+            from tasksql.warehouses.sqlite import SQLITE_URL_OPTIONS
+
+            if not d.url:
+                raise _needs_url(d, "sqlite:///path/file.db")
+            url_options(d.url, SQLITE_URL_OPTIONS)
+            file_path(d.url, "sqlite", self.data_dir)
+        elif d.type is WarehouseType.POSTGRES:
+            if not d.url:
+                raise _needs_url(d, "postgresql://user@host/db")
+            _postgres_module(d)
+
     async def discard(self, name: str) -> None:
         """Forget the warehouse ``name`` (DROP WAREHOUSE): it finishes what it runs, then closes."""
         found = self._open.pop(name, None)
@@ -94,7 +131,7 @@ class WarehouseRegistry:
     def _create(self, d: WarehouseDef) -> Warehouse:
         factory = _FACTORIES.get(d.type)
         if factory is None:
-            raise NotSupportedError(f"warehouse type {d.type.value} is not supported yet")
+            raise _unsupported(d.type)
         return factory(self, d)
 
     def _duckdb_for(self, d: WarehouseDef) -> DuckDBDatabase:
@@ -123,11 +160,37 @@ def _duckdb(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     return reg._duckdb_for(d).pool(d.name, d.max_concurrency)
 
 
+def _unsupported(kind: WarehouseType) -> NotSupportedError:
+    supported = ", ".join(t.value for t in _FACTORIES)
+    return NotSupportedError(
+        f"warehouse type {kind.value} is not supported yet; supported types: {supported}"
+    )
+
+
+def _needs_url(d: WarehouseDef, example: str) -> WarehouseError:
+    return WarehouseError(
+        f"warehouse {d.name}: TYPE = {d.type.value} needs a URL ({example})", code="INVALID_URL"
+    )
+
+
+def install_command(requirement: str) -> str:
+    """The shell command that installs ``requirement`` into the Python running tasksql (this
+    interpreter, named by its path: from a clone, ``pip install 'tasksql[...]'`` would fetch tasksql
+    from PyPI instead)."""
+    python = shlex.quote(sys.executable)
+    package = shlex.quote(requirement)
+    if importlib.util.find_spec("pip") is not None:
+        return f"{python} -m pip install {package}"
+    if shutil.which("uv") is not None:
+        return f"uv pip install --python {python} {package}"
+    return f"{python} -m ensurepip && {python} -m pip install {package}"
+
+
 def _sqlite(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     from tasksql.warehouses.sqlite import SQLITE_URL_OPTIONS, SQLiteWarehouse
 
     if not d.url:
-        raise WarehouseError(f"warehouse {d.name}: TYPE = sqlite needs a URL (sqlite:///path/file.db)")
+        raise _needs_url(d, "sqlite:///path/file.db")
     options = url_options(d.url, SQLITE_URL_OPTIONS)
     return SQLiteWarehouse(
         d.name,
@@ -137,16 +200,29 @@ def _sqlite(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     )
 
 
+def _postgres_module(d: WarehouseDef) -> ModuleType:
+    """The PostgreSQL backend module.
+
+    :raises NotSupportedError: its driver cannot be imported (code ``DRIVER_MISSING``).
+    """
+    try:
+        from tasksql.warehouses import postgres
+    except ImportError as err:
+        where = f" ({redact_url(d.url)})" if d.url else ""
+        raise NotSupportedError(
+            f"warehouse {d.name}{where}: TYPE = postgres needs the PostgreSQL driver psycopg, which this"
+            f" Python cannot import ({err}); install it with: {install_command(POSTGRES_REQUIREMENT)}",
+            code="DRIVER_MISSING",
+        ) from None
+    return postgres
+
+
 def _postgres(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     if not d.url:
-        raise WarehouseError(f"warehouse {d.name}: TYPE = postgres needs a URL (postgresql://user@host/db)")
-    try:
-        from tasksql.warehouses.postgres import PostgresWarehouse
-    except ImportError:
-        raise NotSupportedError(
-            f"warehouse {d.name} ({redact_url(d.url)}) needs psycopg: pip install 'tasksql[postgres]'"
-        ) from None
-    return PostgresWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+        raise _needs_url(d, "postgresql://user@host/db")
+    backend = _postgres_module(d)
+    warehouse: Warehouse = backend.PostgresWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+    return warehouse
 
 
 _FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Warehouse]] = {
@@ -155,4 +231,4 @@ _FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Ware
     WarehouseType.POSTGRES: _postgres,
 }
 
-__all__ = ["WarehouseRegistry"]
+__all__ = ["POSTGRES_REQUIREMENT", "WarehouseRegistry", "install_command"]

@@ -1,0 +1,85 @@
+"""Where a task's INTO table is, checked when the task is created or altered.
+
+A run inserts its rows into the INTO table *in the task's own warehouse* (one transaction, one
+connection). So at CREATE TASK and at ALTER TASK (when INTO or WAREHOUSE changes):
+
+* the table exists in the task's warehouse: accepted;
+* it exists only in other warehouses: refused (``INTO_OTHER_WAREHOUSE``), naming where it is and
+  where the task runs; inserting across warehouses is not supported yet;
+* it exists nowhere yet: accepted with a notice. The Timeplus habit is to create the stream first,
+  but a table created after the task (or by an earlier statement of its own body) is legitimate;
+  until it exists every run fails with ``INTO_TABLE_NOT_FOUND``;
+* the task's warehouse cannot be reached now: accepted with a notice saying the target was not
+  checked.
+
+Other warehouses are only looked at when the table is missing from the task's own, each for at most
+:data:`PROBE_TIMEOUT_S` seconds; one that cannot be reached is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tasksql.engine.core import Engine
+from tasksql.errors import TasksqlError, ValidationError
+from tasksql.model import DEFAULT_WAREHOUSE, TaskDef, effective_warehouse
+from tasksql.sql import statements as st
+
+#: Seconds one other warehouse may take to answer whether it has the table.
+PROBE_TIMEOUT_S = 5.0
+
+
+async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple[str, ...]:
+    """The notices about ``task``'s INTO target (none when it has no INTO or the table is there).
+
+    :raises ValidationError: the table exists only in other warehouses (code
+        ``INTO_OTHER_WAREHOUSE``), with the span of the INTO clause.
+    """
+    if task.into is None:
+        return ()
+    target = str(task.into)
+    own = effective_warehouse(task)
+    shown = engine.display_name(task.name)
+    try:
+        found = await _has_table(engine, own, target)
+    except TasksqlError as err:
+        return (
+            f"task {shown}: INTO {target} was not checked: warehouse {own} cannot be reached now"
+            f" ({err.message})",
+        )
+    if found:
+        return ()
+    elsewhere = [name for name in await _other_warehouses(engine, own) if await _probe(engine, name, target)]
+    if elsewhere:
+        where = ", ".join(elsewhere)
+        raise ValidationError(
+            f"INTO table {target} exists in warehouse {where}, but task {shown} runs on warehouse {own};"
+            f" a task inserts only into its own warehouse (across warehouses is not supported yet):"
+            f" set WAREHOUSE = {elsewhere[0]}, or create {target} in warehouse {own}",
+            code="INTO_OTHER_WAREHOUSE",
+            span=stmt.spans.get("into") or stmt.spans.get("warehouse") or stmt.span,
+        )
+    return (
+        f"task {shown}: INTO table {target} does not exist in warehouse {own} yet; its runs fail"
+        " (INTO_TABLE_NOT_FOUND) until it is created there",
+    )
+
+
+async def _has_table(engine: Engine, warehouse: str, table: str) -> bool:
+    wh = await engine.warehouse(warehouse)
+    return await wh.table_columns(table) is not None
+
+
+async def _other_warehouses(engine: Engine, own: str) -> list[str]:
+    names = [r.definition.name for r in await engine.catalog.list_warehouses()]
+    if DEFAULT_WAREHOUSE not in names:
+        names.insert(0, DEFAULT_WAREHOUSE)
+    return [n for n in names if n != own]
+
+
+async def _probe(engine: Engine, warehouse: str, table: str) -> bool:
+    """Whether ``warehouse`` has ``table``; False when it cannot tell within the time allowed."""
+    try:
+        return await asyncio.wait_for(_has_table(engine, warehouse, table), PROBE_TIMEOUT_S)
+    except (TasksqlError, TimeoutError):
+        return False
