@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tasksql import __version__, runtime
+from tasksql import __version__, logs, runtime
 from tasksql.client import SERVER_FILE, find_server
 from tasksql.engine import Engine
 from tasksql.errors import ConfigError, TasksqlError
@@ -99,11 +99,7 @@ class Server:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(level, sys.stderr)  # one line per record: control characters escaped
 
 
 async def _serve(settings: Settings, demo: bool) -> int:

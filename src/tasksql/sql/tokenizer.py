@@ -23,6 +23,7 @@ from sqlglot.tokenizer_core import TokenType
 
 from tasksql.errors import Span, TasksqlSyntaxError
 from tasksql.sql.tokens import Token, TokenKind
+from tasksql.storable import check_sql_text
 
 
 class _Tokenizer(DuckDB.Tokenizer):
@@ -155,8 +156,10 @@ def tokenize(text: str, *, comments: bool = False) -> list[Token]:
 
     :raises TasksqlSyntaxError: code ``UNTERMINATED_STRING`` (a string, quoted identifier or
         dollar-quoted body that is never closed), ``UNTERMINATED_COMMENT``, or ``SYNTAX_ERROR``,
-        pointing at where the unreadable construct starts.
+        pointing at where the unreadable construct starts; ``INVALID_CHARACTER`` for a character
+        that cannot be stored and read back (NUL, a lone surrogate: :mod:`tasksql.storable`).
     """
+    check_sql_text(text)
     index = LineIndex(text)
     tokenizer = _Tokenizer()
     try:

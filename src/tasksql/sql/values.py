@@ -6,12 +6,12 @@ a :class:`~tasksql.errors.TasksqlError` subclass pointing at the offending token
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from decimal import Decimal, InvalidOperation
 
 from tasksql.errors import ScheduleError, TasksqlError, ValidationError
+from tasksql.jsontext import JsonTextError, loads_user_json
 from tasksql.model import RESERVED_WORDS
 from tasksql.sql.cursor import Cursor, describe
 from tasksql.sql.located import Located, string_contents
@@ -264,13 +264,19 @@ def parse_choice(cur: Cursor, what: str, choices: tuple[str, ...]) -> str:
 
 
 def parse_json(cur: Cursor, what: str) -> str:
-    """A JSON document in a string (``'{...}'`` or ``$${...}$$``); the text is kept as written."""
+    """A JSON document in a string (``'{...}'`` or ``$${...}$$``); the text is kept as written.
+
+    :raises ValidationError: INVALID_VALUE when the string is not JSON, nests deeper than
+        :data:`~tasksql.jsontext.MAX_JSON_DEPTH` or holds a string that cannot be stored, pointing
+        at the place inside the string.
+    """
     tok = cur.expect_kind(TokenKind.STRING, f"{what} (a JSON string)")
     try:
-        json.loads(tok.text)
-    except ValueError as exc:
+        loads_user_json(tok.text)
+    except JsonTextError as exc:
+        where = string_contents(tok).span(cur.index, exc.offset, exc.offset + 1)
         raise cur.error(
-            f"{what} must be valid JSON: {exc}", at=tok, code="INVALID_VALUE", cls=ValidationError
+            f"{what} must be valid JSON: {exc.message}", at=where, code="INVALID_VALUE", cls=ValidationError
         ) from None
     return tok.text
 

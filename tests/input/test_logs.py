@@ -1,0 +1,47 @@
+"""Every log record is one line: text a user controls cannot forge records."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+
+from tasksql.logs import FORMAT, EscapingFormatter, escape_controls
+
+
+def _record(msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError("bad\nERROR forged line")
+        except ValueError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord("tasksql.test", logging.INFO, __file__, 1, msg, args, exc_info)
+
+
+def test_escape_controls() -> None:
+    assert escape_controls("a\nb\r\tc\x1b[31m\x00\x85\u2028\u202e\ud800é😀") == (
+        "a\\nb\\r\\tc\\x1b[31m\\x00\\x85\\u2028\\u202e\\ud800é😀"
+    )
+
+
+def test_a_task_name_with_a_newline_stays_on_its_line() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(EscapingFormatter(FORMAT))
+    name = "t\n2026-01-01 00:00:00,000 ERROR tasksql.scheduler: forged"
+    handler.emit(_record("run of %s failed", name))
+    handler.emit(_record("surrogate %s", "\ud800"))  # would make a strict UTF-8 stream fail
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("run of t\\n2026-01-01 00:00:00,000 ERROR tasksql.scheduler: forged failed")
+    assert lines[1].endswith("surrogate \\ud800")
+
+
+def test_a_traceback_keeps_its_lines_indented() -> None:
+    text = EscapingFormatter(FORMAT).format(_record("oops %s", "x\ny", exc=True))
+    first, *rest = text.split("\n")
+    assert first.endswith("oops x\\ny")
+    assert rest and all(line.startswith("    ") for line in rest)
+    assert any("ValueError: bad" in line for line in rest)
+    assert any(line.strip() == "ERROR forged line" for line in rest)  # indented: not a record
