@@ -9,6 +9,7 @@ from tasksql.catalog import Catalog
 from tasksql.model import (
     IntervalSchedule,
     QualifiedName,
+    RunState,
     Spelling,
     SqlBody,
     SuspendReason,
@@ -16,6 +17,7 @@ from tasksql.model import (
     TaskRecord,
     TaskState,
 )
+from tasksql.runs import NewRun, RunOutcome, RunRecord
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -57,3 +59,54 @@ async def create(
         replace=replace,
         actor=actor,
     )
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def new_run(
+    record: TaskRecord,
+    scheduled: datetime = NOW,
+    *,
+    state: RunState = RunState.EXECUTING,
+    node: str = "node-a",
+    **changes: Any,
+) -> NewRun:
+    """A run of ``record`` for the instant ``scheduled``, as the scheduler inserts it."""
+    name = record.definition.name
+    fields: dict[str, Any] = {
+        "task_id": record.id,
+        "task_version": record.version,
+        "name": name.name,
+        "database_name": name.database or "",
+        "schema_name": name.schema or "",
+        "scheduled_time": scheduled,
+        "state": state,
+        "query_start_time": scheduled + timedelta(milliseconds=5) if state is RunState.EXECUTING else None,
+        "query_text": "SELECT 1",
+        "warehouse": "default",
+        "node_id": node,
+        **changes,
+    }
+    return NewRun(**fields)
+
+
+async def fire_run(
+    catalog: Catalog, record: TaskRecord, scheduled: datetime = NOW, **changes: Any
+) -> RunRecord:
+    """Insert one run (EXECUTING unless ``state`` says otherwise) and return it."""
+    [run] = await catalog.fire([new_run(record, scheduled, **changes)], [])
+    assert run is not None
+    return run
+
+
+def ended(run: RunRecord, state: RunState = RunState.SUCCEEDED, **changes: Any) -> RunOutcome:
+    """The final outcome of ``run`` (42 ms after its instant)."""
+    fields: dict[str, Any] = {
+        "run_id": run.run_id,
+        "state": state,
+        "query_start_time": run.query_start_time,
+        "completed_time": run.scheduled_time + timedelta(milliseconds=42),
+        **changes,
+    }
+    return RunOutcome(**fields)

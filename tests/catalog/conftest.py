@@ -1,30 +1,51 @@
 """Fixtures of the catalog tests.
 
-``catalog`` is an opened catalog of each backend, on a fresh database; the contract tests use only
-the :class:`~tasksql.catalog.Catalog` interface, so a new backend is tested by adding a parameter.
+``catalog`` is an opened catalog of each backend on fresh storage: a SQLite file, and a schema of
+its own on the session's private PostgreSQL server (``pg_server``, see ``tests/pgserver.py``). The
+contract tests use only the :class:`~tasksql.catalog.Catalog` interface, so a new backend is tested
+by adding a parameter here. ``catalog_factory`` makes further, unopened catalog objects on the same
+storage (another process's view of the same catalog).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from catalog_support import NOW
 
-from tasksql.catalog import Catalog, SQLiteCatalog
+from tasksql.catalog import Catalog, PostgresCatalog, SQLiteCatalog
 from tasksql.testing import FakeClock
 
 CHILD_SCRIPT = Path(__file__).with_name("catalog_child.py")
 
+#: Seconds between polls of the change sequence in tests (fast, so that a missed wake-up shows as
+#: slowness rather than as a timeout).
+POLL_INTERVAL = 0.05
 
-@pytest.fixture(params=["sqlite"])
-async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
+CatalogFactory = Callable[[], Catalog]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_factory(request: pytest.FixtureRequest, tmp_path: Path) -> CatalogFactory:
+    """Makes unopened catalogs on one fresh storage of the backend named by the parameter."""
+    if request.param == "sqlite":
+        path = tmp_path / "catalog.db"
+        return lambda: SQLiteCatalog(path, clock=FakeClock(NOW), poll_interval=POLL_INTERVAL)
+    assert request.param == "postgres"
+    url = request.getfixturevalue("pg_server").url
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    return lambda: PostgresCatalog(url, schema=schema, clock=FakeClock(NOW), poll_interval=POLL_INTERVAL)
+
+
+@pytest.fixture
+async def catalog(catalog_factory: CatalogFactory) -> AsyncIterator[Catalog]:
     """An opened, empty catalog (plus the seeded ``default`` warehouse)."""
-    assert request.param == "sqlite"
-    async with SQLiteCatalog(tmp_path / "catalog.db", clock=FakeClock(NOW), poll_interval=0.05) as opened:
+    async with catalog_factory() as opened:
         yield opened
 
 
