@@ -111,7 +111,7 @@ class TasksqlError(Exception):
             return None
         text = f"statement {self.statement_number} (line {self.statement_line}) failed"
         if self.rolled_back:
-            text += "; the script was rolled back, nothing of it remains"
+            text += " (the script was rolled back: none of it remains)"
         return text
 
     def __str__(self) -> str:

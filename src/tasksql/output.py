@@ -36,23 +36,51 @@ def write_results(
     expanded: bool | None = None,
     width: int | None = None,
 ) -> None:
-    """Write each result in ``fmt``: table (aligned, one table per result), csv (a header per
-    result, results separated by a blank line), json (one JSON array of row objects per line).
-    ``expanded`` and ``width`` apply to tables (see :func:`write_table`)."""
-    for i, result in enumerate(results):
-        if fmt == "json":
+    """Write each result in ``fmt`` (see :class:`ResultWriter`)."""
+    writer = ResultWriter(fmt, out, expanded=expanded, width=width)
+    for result in results:
+        writer.write(result)
+
+
+class ResultWriter:
+    """Writes the results of a script one at a time, as its statements complete.
+
+    table: an aligned table per result, or the status line of a statement without a result set
+    (``Task t successfully created.``, ``CREATE TABLE``, ``INSERT 0 1``). csv: a header and the
+    rows of each result set, result sets separated by a blank line; statements without a result
+    set write nothing. json: one JSON array of row objects per statement, one per line (``[]`` for a
+    statement without a result set). ``expanded`` and ``width`` apply to tables (see
+    :func:`write_table`). Each result is flushed, so a long script shows its progress.
+    """
+
+    def __init__(
+        self, fmt: str, out: TextIO, *, expanded: bool | None = None, width: int | None = None
+    ) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.expanded = expanded
+        self.width = width
+        self.written = 0  # results written so far (csv separates result sets with a blank line)
+
+    def write(self, result: Result) -> None:
+        out = self.out
+        if self.fmt == "json":
             rows = [
                 {c: encode_value(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows
             ]
             out.write(json.dumps(rows) + "\n")
-        elif fmt == "csv":
-            if i:
+        elif self.fmt == "csv":
+            if not result.columns:
+                return
+            if self.written:
                 out.write("\n")
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(result.columns)
             writer.writerows([[("" if v is None else _cell(v)) for v in row] for row in result.rows])
         else:
-            write_table(result, out, expanded=expanded, width=width)
+            write_table(result, out, expanded=self.expanded, width=self.width)
+        self.written += 1
+        out.flush()
 
 
 def write_table(

@@ -4,6 +4,9 @@
 then executes the statements in order. Task-language statements are handled here, against the
 catalog; everything else passes through to the default warehouse, after tasksql's virtual relations
 (``system.tasks``, ``task_history()``, ``next_runs()``, ...) are spliced in.
+
+Each call is a *query* while it runs (:mod:`tasksql.engine.queries`): it can be listed (SHOW QUERIES)
+and cancelled (CANCEL QUERY, ``Connection.cancel()``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from tasksql.catalog import open_catalog
 from tasksql.catalog.base import Catalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
+from tasksql.engine.queries import CURRENT, QueryRegistry, RunningQuery, check_query_id, new_query_id
 from tasksql.engine.results import Result
-from tasksql.errors import TasksqlError, WarehouseNotFound
+from tasksql.engine.tags import statement_kind
+from tasksql.errors import QueryCancelled, TasksqlError, ValidationError, WarehouseNotFound
 from tasksql.model import (
     DEFAULT_DATABASE,
     DEFAULT_SCHEMA,
@@ -32,7 +37,7 @@ from tasksql.settings import Settings
 from tasksql.sql import parse
 from tasksql.sql import statements as st
 from tasksql.sysviews.tables import Introspection, ScalarFn
-from tasksql.warehouses.base import Warehouse
+from tasksql.warehouses.base import CancelToken, Warehouse
 from tasksql.warehouses.registry import WarehouseRegistry
 
 if TYPE_CHECKING:
@@ -52,7 +57,17 @@ READ_ONLY = (
     st.ShowIntegrations,
     st.DescribeIntegration,
     st.ShowWarehouses,
+    st.ShowQueries,
+    st.CancelQuery,
 )
+
+#: Leading words of warehouse statements that manage transactions themselves.
+TRANSACTION_CONTROL = frozenset(
+    {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"}
+)
+
+#: Called with each statement's result as soon as the statement has completed.
+ResultCallback = Callable[[Result], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +105,8 @@ class Engine:
         self._warehouse_cache: dict[str, Warehouse] = {}
         #: Per-engine memo of values derived from configuration (never from catalog contents).
         self.cache: dict[str, Any] = {}
+        #: The ad-hoc statements (calls of execute) in progress.
+        self.queries = QueryRegistry()
         self.started_at: datetime | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -142,25 +159,108 @@ class Engine:
 
     # --- execution -------------------------------------------------------------------------------
 
-    async def execute(self, text: str) -> list[Result]:
+    async def execute(
+        self,
+        text: str,
+        *,
+        single_transaction: bool = False,
+        on_result: ResultCallback | None = None,
+        query_id: str | None = None,
+        wait_for_runs: bool = False,
+        token: CancelToken | None = None,
+    ) -> list[Result]:
         """Parse ``text`` (one or more statements) and run each; return one Result per statement.
 
-        A syntax or validation error found while parsing means no statement runs. An error while
-        running a statement stops the script there (earlier statements stay done) and is raised with
-        the source text attached, so ``err.render()`` shows the offending line.
+        A syntax or validation error found while parsing means no statement runs. Then the
+        statements run in order; ``on_result`` (if given) is called with each statement's result as
+        soon as it has completed. An error stops the script there and is raised with the source text
+        attached (``err.render()`` shows the offending line); when the script has several
+        statements it also carries ``statement_number``, ``statement_line`` and
+        ``partial_results`` (the results of the statements that completed before it).
+
+        ``single_transaction``: all or nothing. The script's warehouse statements run in one
+        transaction of the default warehouse, committed at the end and rolled back when any
+        statement fails (then the error's ``rolled_back`` is True). Task-language statements that
+        change the catalog (CREATE TASK, ALTER ..., EXECUTE TASK, ...) and the warehouse's own
+        transaction statements (BEGIN, COMMIT, ...) cannot be part of it: such a script is refused
+        before anything runs (code ``NOT_IN_TRANSACTION``). Read-only task statements (SHOW, DESCRIBE)
+        may appear.
+
+        ``query_id`` names this call for SHOW QUERIES and CANCEL QUERY (default: a fresh id);
+        cancelling ``token`` (from any thread) cancels it as CANCEL QUERY does.
+        ``wait_for_runs``: EXECUTE TASK waits for its run to end even when a scheduler runs in this
+        process, and fails (:class:`~tasksql.errors.RunFailed`) when the run failed; without a
+        scheduler it always waits.
+
+        :raises QueryCancelled: the query was cancelled (CANCEL QUERY, ``Connection.cancel()``).
         """
         statements = parse(text)
+        if single_transaction:
+            _check_transactional(statements, text)
+        query = RunningQuery(
+            query_id=check_query_id(query_id) if query_id is not None else new_query_id(),
+            text=text,
+            user=self.session.user,
+            started_at=self.clock.now(),
+            statement_count=len(statements),
+            wait_for_runs=wait_for_runs,
+            token=token if token is not None else CancelToken(),
+        )
+        self.queries.start(query)
+        bound = CURRENT.set(query)
         results: list[Result] = []
+        try:
+            if single_transaction and any(isinstance(s, st.Passthrough) for s in statements):
+                warehouse = await self.warehouse()
+                try:
+                    async with warehouse.transaction() as txn:
+                        query.transaction = txn
+                        await self._run_script(query, statements, text, results, on_result)
+                except TasksqlError as err:
+                    err.rolled_back = True
+                    if err.source is None:
+                        err.with_source(text)
+                    if err.statement_number is None:  # the COMMIT failed
+                        err.partial_results = list(results)
+                    raise
+                finally:
+                    query.transaction = None
+            else:
+                await self._run_script(query, statements, text, results, on_result)
+        finally:
+            CURRENT.reset(bound)
+            self.queries.finish(query)
+        return results
+
+    async def _run_script(
+        self,
+        query: RunningQuery,
+        statements: list[st.Statement],
+        text: str,
+        results: list[Result],
+        on_result: ResultCallback | None,
+    ) -> None:
         # a script's definition changes share one flush to disk, at its end (see Catalog.one_sync)
         async with self.catalog.one_sync() if len(statements) > 1 else contextlib.nullcontext():
-            for stmt in statements:
+            for number, stmt in enumerate(statements, 1):
+                query.statement_number = number
+                query.statement_text = stmt.text
                 try:
-                    results.append(await self.execute_statement(stmt))
+                    if query.token.cancelled:
+                        raise QueryCancelled(
+                            f"the script was cancelled before this statement started: {query.token.reason}",
+                            code="CANCELLED",
+                        )
+                    result = await self.execute_statement(stmt)
                 except TasksqlError as err:
                     if err.source is None:
                         err.with_source(text)
+                    if len(statements) > 1:
+                        err.in_statement(number, stmt.span.line, results)
                     raise
-        return results
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
 
     async def execute_statement(self, stmt: st.Statement) -> Result:
         from tasksql.engine.dispatch import HANDLERS
@@ -223,3 +323,28 @@ class Engine:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+def _check_transactional(statements: list[st.Statement], text: str) -> None:
+    """Refuse a single-transaction script holding a statement that cannot be part of the transaction."""
+    for number, stmt in enumerate(statements, 1):
+        if isinstance(stmt, st.Passthrough):
+            head = statement_kind(stmt.text)
+            if head not in TRANSACTION_CONTROL:
+                continue
+            why = f"{head} manages transactions itself; a single-transaction script is already one"
+        elif isinstance(stmt, READ_ONLY):
+            continue
+        else:
+            kind = statement_kind(stmt.text)
+            why = (
+                f"{kind} changes tasksql's catalog, which has no transaction spanning statements;"
+                " run it without the single-transaction mode"
+            )
+        err = ValidationError(
+            f"statement {number} cannot run in a single transaction: {why}",
+            code="NOT_IN_TRANSACTION",
+            span=stmt.span,
+            source=text,
+        )
+        raise err

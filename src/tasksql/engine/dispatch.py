@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tasksql.engine import objects, passthrough, run, show, tasks_ddl
+from tasksql.engine import adhoc, objects, passthrough, run, show, tasks_ddl
 from tasksql.engine.results import Result
 from tasksql.sql import statements as st
 
@@ -19,6 +19,8 @@ HANDLERS: dict[type[st.Statement], Callable[[Any, Any], Awaitable[Result]]] = {
     st.DescribeTask: show.describe_task,
     st.ExecuteTask: run.execute_task,
     st.CancelTask: run.cancel_task,
+    st.ShowQueries: adhoc.show_queries,
+    st.CancelQuery: adhoc.cancel_query,
     st.CreateIntegration: objects.create_integration,
     st.AlterIntegration: objects.alter_integration,
     st.DropIntegration: objects.drop_integration,

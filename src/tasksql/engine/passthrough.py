@@ -8,11 +8,13 @@ from collections.abc import Mapping
 
 from tasksql import __version__
 from tasksql.engine.core import Engine
+from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
+from tasksql.engine.tags import statement_kind
 from tasksql.sql import statements as st
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.sysviews.tables import Introspection, NodeInfo, ScalarFn, materialize
-from tasksql.warehouses.base import Warehouse
+from tasksql.warehouses.base import Warehouse, WarehouseTransaction
 
 
 def node_info(engine: Engine) -> NodeInfo:
@@ -63,22 +65,19 @@ def introspection(
     )
 
 
-def statement_kind(text: str) -> str:
-    words = text.lstrip().split(None, 2)
-    if not words:
-        return ""
-    head = words[0].upper()
-    if head in ("CREATE", "DROP", "ALTER") and len(words) > 1:
-        return f"{head} {words[1].upper()}"
-    return head
-
-
 async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
+    """Run ``stmt`` in the default warehouse (in the script's transaction when it has one), under the
+    running query's cancel token, so CANCEL QUERY interrupts it in the warehouse."""
     warehouse = await engine.warehouse()
+    query = current_query()
+    token = query.token if query is not None else None
+    runner: Warehouse | WarehouseTransaction = warehouse
+    if query is not None and query.transaction is not None:
+        runner = query.transaction
     rewritten = find_refs(stmt.text)
     if rewritten.refs:
         tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
-        rs = await warehouse.execute(rewritten.render(replacements), tables=tables)
+        rs = await runner.execute(rewritten.render(replacements), tables=tables, token=token)
     else:
-        rs = await warehouse.execute(stmt.text)
+        rs = await runner.execute(stmt.text, token=token)
     return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount)

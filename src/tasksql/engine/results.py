@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasksql.engine.tags import command_tag
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -44,9 +46,12 @@ class Result:
 
     @property
     def message(self) -> str | None:
-        """The status text of a DDL result, else None."""
+        """The status text of a DDL result or the command tag of a statement without a result set,
+        else None (a result set to show as a table)."""
         if self.columns == ("status",) and len(self.rows) == 1:
             return str(self.rows[0][0])
+        if not self.columns and self.statement:
+            return command_tag(self.statement, self.rowcount)
         return None
 
     @staticmethod

@@ -1,23 +1,37 @@
 """EXECUTE TASK and CANCEL TASK: statements that act on runs.
 
 With a scheduler running in this process (``tasksql serve``, ``db.start()``), EXECUTE TASK starts
-the run and returns at once, as Snowflake does. Without one (an embedded ``tasksql sql``), the run
-executes in this process and the statement returns when it has finished, with its final state.
+the run and returns at once, as Snowflake does, unless the query asks to wait for runs
+(``tasksql sql`` does, so that it behaves the same with and without a server). Without one (an
+embedded ``tasksql sql``), the run executes in this process and the statement returns when it has
+finished. A statement that waited for its run fails with :class:`~tasksql.errors.RunFailed` (and
+the run's own error) when the run, or the graph run it started, failed or was cancelled.
+Cancelling the query (CANCEL QUERY, Ctrl-C) while it waits cancels the run and stops waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import TYPE_CHECKING
 
 from tasksql.engine.core import Engine
+from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
 from tasksql.engine.tasks_ddl import get_task_or_raise
-from tasksql.errors import ValidationError
-from tasksql.model import TaskRecord
+from tasksql.errors import QueryCancelled, RunFailed, ValidationError
+from tasksql.model import RunState, TaskRecord
 from tasksql.runs import RunRecord
 from tasksql.sql import statements as st
+from tasksql.warehouses.base import CancelToken
+
+if TYPE_CHECKING:
+    from tasksql.scheduler.service import Scheduler
 
 RUN_COLUMNS = ("status", "run_id", "state", "scheduled_time", "error_code", "error_message")
+
+#: Run and graph run states that make a waiting EXECUTE TASK fail.
+FAILED_STATES = frozenset({"FAILED", "CANCELLED", RunState.FAILED_AND_AUTO_SUSPENDED.value})
 
 
 def _row(engine: Engine, status: str, rec: RunRecord | None) -> Result:
@@ -49,14 +63,21 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
     scheduler = engine.scheduler
     if stmt.retry_last or stmt.retry_group is not None:
         return await _retry(engine, stmt, rec)
+    query = current_query()
+    token = query.token if query is not None else None
     if scheduler is not None:
         run = await scheduler.execute_now(rec, config=stmt.using_config)
-        status = (
-            f"Task {shown} is scheduled to run immediately."
-            if run and run.state.value == "EXECUTING"
-            else f"Task {shown} was not run: its previous run is still executing."
-        )
-        return _row(engine, status, run)
+        started = run is not None and run.state is RunState.EXECUTING
+        if not started or query is None or not query.wait_for_runs:
+            status = (
+                f"Task {shown} is scheduled to run immediately."
+                if started
+                else f"Task {shown} was not run: its previous run is still executing."
+            )
+            return _row(engine, status, run)
+        assert run is not None
+        run = await _wait(engine, scheduler, rec, run, token)
+        return await _outcome(engine, shown, run)
     from tasksql.scheduler.service import Scheduler
 
     local = Scheduler(engine)
@@ -64,12 +85,77 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
     try:
         run = await local.execute_now(rec, config=stmt.using_config)
         if run is not None:
-            await local.wait_for_run(run.run_id)
-            await local.wait_for_graph(run.graph_run_group_id)
-            run = await engine.catalog.get_run(run.run_id)
+            run = await _wait(engine, local, rec, run, token)
     finally:
-        await local.stop(grace=engine.settings.grace_period_s)
-    state = run.state.value if run is not None else "NOT RUN"
+        # cancelled: what is left of the graph run is cancelled at once, not after the grace period
+        grace = 0.0 if token is not None and token.cancelled else engine.settings.grace_period_s
+        await local.stop(grace=grace)
+    return await _outcome(engine, shown, run)
+
+
+async def _wait(
+    engine: Engine, sched: Scheduler, rec: TaskRecord, run: RunRecord, token: CancelToken | None
+) -> RunRecord | None:
+    """Wait until ``run`` and its graph run are over; the run as stored then.
+
+    :raises QueryCancelled: ``token`` was cancelled meanwhile; the task's running runs are cancelled.
+    """
+
+    async def over() -> None:
+        await sched.wait_for_run(run.run_id)
+        await sched.wait_for_graph(run.graph_run_group_id)
+
+    waiter = asyncio.ensure_future(over())
+    if token is None:
+        await waiter
+        return await engine.catalog.get_run(run.run_id)
+    loop = asyncio.get_running_loop()
+    cancelled: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not cancelled.done():
+            cancelled.set_result(None)
+
+    def wake() -> None:  # any thread
+        loop.call_soon_threadsafe(settle)
+
+    unhook = token.on_cancel(wake)
+    try:
+        await asyncio.wait({waiter, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        unhook()
+        cancelled.cancel()
+    if not waiter.done():
+        waiter.cancel()
+        reason = f"cancelled: the statement waiting for it was cancelled ({token.reason})"
+        await sched.cancel_task(rec.id, reason)
+        raise QueryCancelled(
+            f"EXECUTE TASK {engine.display_name(rec.name)} was cancelled while waiting for run {run.run_id};"
+            " the task's running runs were cancelled"
+        )
+    return await engine.catalog.get_run(run.run_id)
+
+
+async def _outcome(engine: Engine, shown: str, run: RunRecord | None) -> Result:
+    """The result of an EXECUTE TASK that waited for its run.
+
+    :raises RunFailed: the run (or its graph run) ended FAILED or CANCELLED; the message carries
+        the run's error.
+    """
+    if run is None:
+        return _row(engine, f"Task {shown} ran: NOT RUN.", None)
+    state = run.state.value
+    code, message, where = run.error_code, run.error_message, ""
+    if run.graph_run_group_id is not None and state not in FAILED_STATES:
+        group = await engine.catalog.get_graph_run(run.graph_run_group_id)
+        if group is not None and group.state in FAILED_STATES:
+            state, code, message = group.state, group.first_error_code, group.first_error_message
+            where = f" (task graph: {group.first_error_task_name} {group.state})"
+    if state in FAILED_STATES:
+        detail = f"[{code}] {message}" if code else (message or "no error recorded")
+        raise RunFailed(f"task {shown} ran: {state}{where}, run {run.run_id}: {detail}")
+    if run.state is RunState.SKIPPED:
+        return _row(engine, f"Task {shown} was not run: {run.error_message or 'skipped'}.", run)
     return _row(engine, f"Task {shown} ran: {state}.", run)
 
 

@@ -13,6 +13,8 @@ read within bounds (:mod:`tasksql.server.bodies`) and query parameters checked
 ====== =============================== ================================================
 GET    /api/v1/health                  liveness: node id, version, in-flight runs
 POST   /api/v1/sql                     ``{"sql": "..."}``: run statements, one result each
+GET    /api/v1/queries                 the statements in progress (SHOW QUERIES)
+POST   /api/v1/queries/{id}/cancel     CANCEL QUERY
 GET    /api/v1/tasks                   SHOW TASKS as objects
 GET    /api/v1/tasks/{name}            one task: DESCRIBE properties + SHOW CREATE TASK
 GET    /api/v1/tasks/{name}/runs       its history (``?limit=&error_only=&since=&until=``)
@@ -39,25 +41,32 @@ from typing import Any
 from aiohttp import web
 
 from tasksql import __version__
-from tasksql.client import API_PREFIX, encode_result, encode_value
+from tasksql.client import API_PREFIX, encode_value
 from tasksql.engine import Engine, Result
 from tasksql.model import RunState, TaskDef, quote_ident
+from tasksql.server import queries
 from tasksql.server.bodies import MAX_BODY_BYTES, read_json
 from tasksql.server.http_errors import RequestError, error_body, errors_middleware
 from tasksql.server.params import Query
 from tasksql.server.security import security_middleware
+from tasksql.sql.properties import PROPERTIES
 
 __all__ = ["ENGINE_KEY", "create_app", "error_body"]
 
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine", Engine)
 
+_TASK_DEFAULTS = {f.name: f.default for f in fields(TaskDef)}
+
 #: The most rows a history route returns at once (task_history's own bound).
 MAX_RUNS = 10_000
 
-#: Fields of task and run objects that hold JSON as text in SQL results: every tuple-valued field
-#: of a task definition (under its own name and the one SHOW TASKS gives it), and ``config``.
+#: Fields of task and run objects whose SQL value is JSON text (lower case): ``config``, every
+#: tuple-valued field of a task definition under its own name, its DESCRIBE keyword and its SHOW
+#: TASKS column (``predecessors``), and DESCRIBE's ``TAG`` and ``CONTACT`` (objects).
 JSON_FIELDS = frozenset(
-    {f.name for f in fields(TaskDef) if isinstance(f.default, tuple)} | {"predecessors", "config"}
+    {"config", "predecessors", "tag", "contact"}
+    | {f.name for f in fields(TaskDef) if isinstance(f.default, tuple)}
+    | {p.key.lower() for p in PROPERTIES if isinstance(_TASK_DEFAULTS.get(p.field), tuple)}
 )
 
 _MAX_NAME = 1000  # characters of a task name in a path
@@ -131,13 +140,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def run_sql(request: web.Request) -> web.Response:
-    Query(request)
-    body = await read_json(request, '{"sql": "..."}')
-    text = body.get("sql") if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        raise RequestError(400, 'the request body needs a string field "sql": {"sql": "..."}')
-    results = await _engine(request).execute(text)
-    return _ok(results=[encode_result(r) for r in results])
+    return await queries.run_sql(_engine(request), request)
+
+
+async def list_queries(request: web.Request) -> web.Response:
+    return await queries.list_queries(_engine(request), request)
+
+
+async def cancel_query(request: web.Request) -> web.Response:
+    return await queries.cancel_query(_engine(request), request)
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -251,6 +262,8 @@ def create_app(engine: Engine) -> web.Application:
     p = API_PREFIX
     app.router.add_get(f"{p}/health", health)
     app.router.add_post(f"{p}/sql", run_sql)
+    app.router.add_get(f"{p}/queries", list_queries)
+    app.router.add_post(f"{p}/queries/{{id}}/cancel", cancel_query)
     app.router.add_get(f"{p}/tasks", list_tasks)
     app.router.add_get(f"{p}/tasks/{{name}}", get_task)
     app.router.add_get(f"{p}/tasks/{{name}}/runs", task_runs)

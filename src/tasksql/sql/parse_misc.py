@@ -1,5 +1,5 @@
 """The smaller task statements: DROP, SHOW [TERSE] TASKS, SHOW CREATE TASK, DESC[RIBE] TASK,
-EXECUTE TASK, SYSTEM PAUSE/RESUME TASK, CANCEL TASK."""
+EXECUTE TASK, SYSTEM PAUSE/RESUME TASK, CANCEL TASK; and SHOW QUERIES, CANCEL QUERY."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from tasksql.sql.cursor import Cursor, duplicate
 from tasksql.sql.names import is_name_start, parse_name
 from tasksql.sql.statements import (
     AlterTask,
+    CancelQuery,
     CancelTask,
     DescribeTask,
     DropTask,
     ExecuteTask,
     Resume,
     ShowCreateTask,
+    ShowQueries,
     ShowTasks,
     Statement,
     Suspend,
@@ -64,6 +66,21 @@ def parse_cancel_task(cur: Cursor) -> Statement:
         cur.expect(")")
     expect_end(cur)
     return CancelTask(span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name)
+
+
+def parse_show_queries(cur: Cursor) -> Statement:
+    """After ``SHOW QUERIES``: nothing."""
+    expect_end(cur)
+    return ShowQueries(span=cur.statement_span, text=cur.statement_text)
+
+
+def parse_cancel_query(cur: Cursor) -> Statement:
+    """After ``CANCEL QUERY``: ``'<query id>'``."""
+    tok = cur.peek()
+    query_id = parse_string(cur, "a query id in quotes")
+    expect_end(cur)
+    spans = {"query_id": cur.span_of(tok)} if tok is not None else {}
+    return CancelQuery(span=cur.statement_span, text=cur.statement_text, spans=spans, query_id=query_id)
 
 
 def parse_system_task(cur: Cursor, verb: str) -> Statement:

@@ -14,11 +14,13 @@ from tasksql.sql.common import CreatePrefix, parse_create_prefix
 from tasksql.sql.cursor import Cursor, matches
 from tasksql.sql.parse_alter import parse_alter_task
 from tasksql.sql.parse_misc import (
+    parse_cancel_query,
     parse_cancel_task,
     parse_describe_task,
     parse_drop_task,
     parse_execute_task,
     parse_show_create_task,
+    parse_show_queries,
     parse_show_tasks,
     parse_system_task,
 )
@@ -64,6 +66,8 @@ STATEMENTS: dict[tuple[str, ...], Handler] = {
     ("SYSTEM", "PAUSE", "TASK"): lambda cur: parse_system_task(cur, "PAUSE"),
     ("SYSTEM", "RESUME", "TASK"): lambda cur: parse_system_task(cur, "RESUME"),
     ("CANCEL", "TASK"): parse_cancel_task,
+    ("CANCEL", "QUERY"): parse_cancel_query,
+    ("SHOW", "QUERIES"): parse_show_queries,
 }
 
 #: Object words after ``CREATE [OR REPLACE | OR ALTER]`` -> parser.

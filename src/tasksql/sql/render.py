@@ -316,6 +316,8 @@ _RENDERERS: dict[type[st.Statement], Callable[[Any], str]] = {
     st.DescribeTask: lambda s: f"DESCRIBE TASK {render_name(s.name)}",
     st.ExecuteTask: _execute_task,
     st.CancelTask: lambda s: f"CANCEL TASK {render_name(s.name)}",
+    st.ShowQueries: lambda s: "SHOW QUERIES",
+    st.CancelQuery: lambda s: f"CANCEL QUERY {quote_string(s.query_id)}",
     st.CreateIntegration: _create_integration,
     st.AlterIntegration: _alter_integration,
     st.DropIntegration: lambda s: _exists("NOTIFICATION INTEGRATION", render_simple(s.name), s.if_exists),

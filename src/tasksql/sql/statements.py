@@ -219,6 +219,21 @@ class CancelTask(Statement):
     name: QualifiedName
 
 
+# --- ad-hoc statements in progress ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowQueries(Statement):
+    """``SHOW QUERIES``: the statements (scripts) in progress in this engine, with their ids."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelQuery(Statement):
+    """``CANCEL QUERY '<id>'``: interrupt a statement in progress (SHOW QUERIES gives its id)."""
+
+    query_id: str
+
+
 # --- notification integrations -------------------------------------------------------------------
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, TypeVar
 
 from tasksql.errors import TasksqlError, WarehouseError
 from tasksql.warehouses import _body
+from tasksql.warehouses._pinned import pinned_transaction
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
 from tasksql.warehouses._supervise import InFlight, Interrupter, supervise
@@ -26,6 +28,7 @@ from tasksql.warehouses.base import (
     CancelToken,
     ResultSet,
     Warehouse,
+    WarehouseTransaction,
 )
 
 if TYPE_CHECKING:
@@ -171,6 +174,9 @@ class ThreadedWarehouse(Warehouse):
         rs = await self._call(work, tables=tables, timeout=timeout, token=token, what="WHEN condition")
         return _body.truth(rs.rows[0][0] if rs.rows and rs.rows[0] else None, condition)
 
+    def transaction(self) -> AbstractAsyncContextManager[WarehouseTransaction]:
+        return pinned_transaction(self)
+
     async def table_columns(self, table: str) -> list[str] | None:
         name = parse_table_name(table)
 
@@ -192,12 +198,25 @@ class ThreadedWarehouse(Warehouse):
     ) -> T:
         for relation in tables:
             check_relation_name(relation)
+        return await self._supervised(
+            lambda stop: self._job(work, stop), timeout=timeout, token=token, what=what
+        )
+
+    async def _supervised(
+        self,
+        job: Callable[[Interrupter], T],
+        *,
+        timeout: float | None,
+        token: CancelToken | None,
+        what: str,
+    ) -> T:
+        """Run ``job`` in a worker thread of this warehouse under ``timeout`` and ``token``."""
         if self._closed:
             raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
         if self._executor is None or self._in_flight is None:
             raise WarehouseError(f"warehouse {self.name} is not open", code="WAREHOUSE_CLOSED")
         return await supervise(
-            lambda stop: self._job(work, stop),
+            job,
             in_flight=self._in_flight,
             executor=self._executor,
             timeout=timeout,

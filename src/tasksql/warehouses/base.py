@@ -28,6 +28,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -127,6 +128,24 @@ class CancelToken:
                 self._callbacks.remove(callback)
 
 
+class WarehouseTransaction(ABC):
+    """Statements run one after another on one connection of a warehouse, in one transaction
+    (see :meth:`Warehouse.transaction`)."""
+
+    @abstractmethod
+    async def execute(
+        self,
+        sql: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> ResultSet:
+        """Run ONE statement inside the transaction; arguments, result and errors as
+        :meth:`Warehouse.execute`. After an error the transaction can only be rolled back (leave the
+        context with the exception)."""
+
+
 class Warehouse(ABC):
     """A named place where SQL runs. Implementations are created closed; :meth:`open` first.
 
@@ -188,6 +207,17 @@ class Warehouse(ABC):
         :raises QueryFailed: the statement failed (``sqlstate`` when known), or ``sql`` holds more
             than one statement (code ``MULTIPLE_STATEMENTS``; nothing ran).
         :raises QueryTimeout: ``timeout`` passed. :raises QueryCancelled: ``token`` was cancelled.
+        """
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[WarehouseTransaction]:
+        """``async with warehouse.transaction() as txn:``: one connection held for the block, and one
+        transaction on it; ``txn.execute`` runs statements in it one at a time. Leaving the block
+        normally commits (:raises QueryFailed: the COMMIT failed; the transaction was rolled back);
+        leaving it with an exception rolls back, and the exception propagates. Statements that
+        manage transactions themselves (BEGIN, COMMIT, ...) must not be sent through ``txn``.
+
+        :raises WarehouseError: no connection can be had (when entering).
         """
 
     @abstractmethod

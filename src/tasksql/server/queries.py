@@ -1,0 +1,89 @@
+"""The routes that run SQL and manage the queries in progress.
+
+====== ================================ ===================================================
+POST   /api/v1/sql                      run a script: ``{"sql": "...", "query_id": "...",
+                                        "single_transaction": false, "wait_for_runs": false}``
+GET    /api/v1/queries                  the queries running in this server
+POST   /api/v1/queries/{id}/cancel      cancel one (CANCEL QUERY)
+====== ================================ ===================================================
+
+A script that fails half-way answers with the one error shape plus ``results``: the results of the
+statements that completed before the failing one (whose number and line the error names).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from tasksql.client import encode_result, encode_value
+from tasksql.engine import Engine
+from tasksql.engine.adhoc import QUERY_COLUMNS, query_row
+from tasksql.engine.queries import check_query_id
+from tasksql.errors import TasksqlError
+from tasksql.server.bodies import read_json
+from tasksql.server.http_errors import RequestError, error_body
+from tasksql.server.params import Query
+
+_SQL_FIELDS = ("sql", "query_id", "single_transaction", "wait_for_runs")
+_FORM = '{"sql": "...", "query_id": "...", "single_transaction": false, "wait_for_runs": false}'
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=encode_value)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise RequestError(400, f'the field "{name}" must be true or false, not {json.dumps(value)[:40]}')
+    return value
+
+
+async def run_sql(engine: Engine, request: web.Request) -> web.Response:
+    """``POST /api/v1/sql``: every statement's result, or the error and the results before it."""
+    Query(request)
+    body = await read_json(request, _FORM)
+    if not isinstance(body, dict) or not isinstance(body.get("sql"), str):
+        raise RequestError(400, f'the request body needs a string field "sql": {_FORM}')
+    unknown = sorted(set(body) - set(_SQL_FIELDS))
+    if unknown:
+        raise RequestError(400, f"unknown field {unknown[0]!r} in the request body; it accepts: {_FORM}")
+    query_id = body.get("query_id")
+    if query_id is not None and not isinstance(query_id, str):
+        raise RequestError(400, 'the field "query_id" must be a string')
+    try:
+        results = await engine.execute(
+            body["sql"],
+            single_transaction=_flag(body, "single_transaction"),
+            query_id=check_query_id(query_id) if query_id is not None else None,
+            wait_for_runs=_flag(body, "wait_for_runs"),
+        )
+    except RequestError:
+        raise
+    except TasksqlError as err:
+        status = err.http_status
+        payload = error_body(status, err)
+        payload["results"] = [encode_result(r) for r in err.partial_results]
+        return web.json_response(payload, status=status, dumps=_dumps)
+    return web.json_response({"ok": True, "results": [encode_result(r) for r in results]}, dumps=_dumps)
+
+
+async def list_queries(engine: Engine, request: web.Request) -> web.Response:
+    """``GET /api/v1/queries``: one object per running query (SHOW QUERIES' columns)."""
+    Query(request)
+    rows = [query_row(engine, q) for q in engine.queries.running()]
+    objects: list[dict[str, Any]] = [
+        {c: encode_value(v) for c, v in zip(QUERY_COLUMNS, row, strict=True)} for row in rows
+    ]
+    return web.json_response({"ok": True, "queries": objects}, dumps=_dumps)
+
+
+async def cancel_query(engine: Engine, request: web.Request) -> web.Response:
+    """``POST /api/v1/queries/{id}/cancel``: 404 (``QUERY_NOT_FOUND``) when no such query runs."""
+    Query(request)
+    query_id = check_query_id(request.match_info["id"])
+    engine.queries.cancel(query_id, "cancelled by the client")
+    return web.json_response({"ok": True, "status": f"Query {query_id} is cancelled."})

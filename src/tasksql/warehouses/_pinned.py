@@ -1,0 +1,129 @@
+"""One session held across several calls, in one transaction: :meth:`Warehouse.transaction`.
+
+A single-transaction script (``tasksql sql -1``) sends its statements one at a time, with work on the
+event loop in between (results printed, virtual relations built), so the statements cannot be one
+job. Here the session is taken out of the pool by a first job (which also begins the transaction),
+each statement is a job of its own on that session, and a last job commits or rolls back and gives
+the session back. Every job goes through the warehouse's supervisor, so timeouts and cancel tokens
+interrupt the statement as for any other call.
+
+The session's jobs take a lock in their worker thread: a statement abandoned after an interrupt (its
+driver had not returned within the grace period) still owns the session, and the ROLLBACK waits for
+it instead of using the connection from two threads at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
+
+from tasksql.warehouses._session import Session
+from tasksql.warehouses._sqltext import check_relation_name
+from tasksql.warehouses._supervise import Interrupter
+from tasksql.warehouses.base import NO_TABLES, CancelToken, ResultSet, WarehouseTransaction
+
+if TYPE_CHECKING:
+    import pyarrow
+
+    from tasksql.warehouses._threaded import ThreadedWarehouse
+
+
+class PinnedTransaction(WarehouseTransaction):
+    """The transaction of :func:`pinned_transaction` (use that, not this class)."""
+
+    def __init__(self, warehouse: ThreadedWarehouse) -> None:
+        self._wh = warehouse
+        self._lock = threading.Lock()
+        self._session: Session | None = None
+        self._released = False  # the session went back to the pool (under the lock)
+        self._what = f"statement in warehouse {warehouse.name}"
+
+    async def begin(self) -> None:
+        def job(stop: Interrupter) -> Session:
+            with self._lock:
+                stop.check()
+                session = self._wh._acquire()
+                try:
+                    session.start((), transactional=True)
+                except BaseException:
+                    session.finish(commit=False)
+                    self._wh._release(session, reuse=True)
+                    raise
+                return session
+
+        self._session = await self._wh._supervised(job, timeout=None, token=None, what="BEGIN")
+
+    async def execute(
+        self,
+        sql: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> ResultSet:
+        session = self._session
+        assert session is not None, "the transaction has not begun"
+        for relation in tables:
+            check_relation_name(relation)
+
+        def job(stop: Interrupter) -> ResultSet:
+            with self._lock:
+                stop.attach(session.interrupt)
+                try:
+                    if tables:
+                        session.add_tables(tables)
+                    try:
+                        return session.run(sql)
+                    finally:
+                        if tables:
+                            session.drop_tables(list(tables))
+                finally:
+                    stop.detach()
+                    session.settle()
+
+        return await self._wh._supervised(job, timeout=timeout, token=token, what=self._what)
+
+    async def end(self, *, commit: bool) -> None:
+        """COMMIT (``commit``) or ROLLBACK, and give the session back (closed if it is not clean)."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+
+        def job(stop: Interrupter) -> None:
+            with self._lock:
+                try:
+                    session.finish(commit=commit)
+                finally:
+                    self._released = True
+                    self._wh._release(session, reuse=True)
+
+        try:
+            await self._wh._supervised(job, timeout=None, token=None, what="COMMIT" if commit else "ROLLBACK")
+        except BaseException:
+            if not commit:
+                # The rollback job could not run (warehouse closed, caller cancelled): closing the
+                # connection rolls back; do it without holding the caller.
+                threading.Thread(target=self._close_later, args=(session,), daemon=True).start()
+            raise
+
+    def _close_later(self, session: Session) -> None:
+        with self._lock:
+            if not self._released:
+                self._released = True
+                session.close()
+
+
+@contextlib.asynccontextmanager
+async def pinned_transaction(warehouse: ThreadedWarehouse) -> AsyncIterator[PinnedTransaction]:
+    """See :meth:`Warehouse.transaction <tasksql.warehouses.base.Warehouse.transaction>`."""
+    txn = PinnedTransaction(warehouse)
+    await txn.begin()
+    try:
+        yield txn
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await txn.end(commit=False)
+        raise
+    await txn.end(commit=True)
