@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
+import operator
+from itertools import accumulate, count
 from typing import Any
 
 from aiohttp import web
@@ -25,34 +26,29 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 #: The deepest nesting of arrays and objects accepted in a request body.
 MAX_JSON_DEPTH = 64
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_PARENS = str.maketrans("[{]}", "(())")
+_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _INLINE_BYTES = 64 * 1024
 
 
-def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+def json_depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the arrays and objects in JSON ``text`` nest deeper than ``limit``.
 
-    Linear passes at C speed, no recursion: strings are blanked out (a bracket inside a string does
-    not nest), the remaining brackets become ``(`` and ``)``, and each pass deletes every innermost
-    ``()`` pair, so balanced brackets vanish after as many passes as they nest deep. Brackets left
-    after ``limit`` passes nest deeper; unclosed openers left over count as nesting too (such text is
-    not JSON, but a decoder would descend into them).
+    Bulk byte operations and C iterators, no recursion and no Python code per character: escaped
+    backslashes and quotes are dropped, then string contents (a bracket in a string does not
+    nest), then everything but brackets; the deepest running count of open brackets is the depth.
+    Text that is not JSON gets an answer a decoder would not contradict (it stops at the first
+    stray closer; it would descend into unclosed openers).
     """
-    if text.count("[") + text.count("{") <= limit:
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if raw.count(b"[") + raw.count(b"{") <= limit:
         return False  # cannot nest deeper than the number of openers (the common case: no scan)
-    brackets = _NOT_BRACKET.sub("", _STRING.sub('""', text)).translate(_PARENS)
-    passes = 0
-    while brackets:
-        shorter = brackets.replace("()", "")
-        if len(shorter) == len(brackets):
-            return passes + shorter.count("(") > limit  # nothing pairs up any more
-        passes += 1
-        if passes > limit:
-            return True
-        brackets = shorter
-    return False
+    # left to right, as a decoder reads escapes: a pair of backslashes first, then an escaped quote
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(unescaped.split(b'"')[0::2])
+    steps = outside_strings.translate(_STEPS, _NOT_BRACKETS)  # an opener is 2, a closer 0
+    # after i brackets, the running sum of steps minus i is the number open
+    return max(map(operator.sub, accumulate(steps), count(1)), default=0) > limit
 
 
 def _reject_constant(name: str) -> Any:
@@ -89,7 +85,7 @@ def decode_json(raw: bytes, what: str) -> Any:
         raise RequestError(
             400, f"the request body is not UTF-8 (byte {exc.start}); send {what} as UTF-8 JSON"
         ) from None
-    if json_depth_exceeds(text):
+    if json_depth_exceeds(raw):
         raise RequestError(
             400,
             f"the request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels; send {what}",
