@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tasksql.catalog import Catalog
+from tasksql.catalog.outbox import OutboxItem
 from tasksql.model import (
+    IntegrationDef,
     IntervalSchedule,
     QualifiedName,
     RunState,
@@ -16,6 +19,7 @@ from tasksql.model import (
     TaskDef,
     TaskRecord,
     TaskState,
+    Webhook,
 )
 from tasksql.runs import NewRun, RunOutcome, RunRecord
 
@@ -110,3 +114,25 @@ def ended(run: RunRecord, state: RunState = RunState.SUCCEEDED, **changes: Any) 
         **changes,
     }
     return RunOutcome(**fields)
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+async def put_integration(catalog: Catalog, name: str, url: str, *, enabled: bool = True) -> IntegrationDef:
+    """Create (or replace) a webhook integration."""
+    definition = IntegrationDef(name=name, enabled=enabled, webhook=Webhook(url=url))
+    await catalog.put_integration(definition, replace=True, now=NOW)
+    return definition
+
+
+def item(integration_name: str = "hook", *, created_at: datetime = NOW) -> OutboxItem:
+    """A message to queue, with a small JSON payload that names its own id."""
+    message_id = str(uuid.uuid4())
+    return OutboxItem(
+        message_id=message_id,
+        integration=integration_name,
+        event_type="TASK_FAILED",
+        payload=f'{{"version":"1.0","messageId":"{message_id}"}}',
+        created_at=created_at,
+    )

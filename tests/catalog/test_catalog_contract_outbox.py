@@ -1,23 +1,33 @@
-"""The catalog's notification outbox: queued with the run outcome in one transaction, leased claims,
-recorded attempts, history, pruning and the in-process wake-up (real SQLite catalog files)."""
+"""The catalog contract for the notification outbox: queued with the run outcome in one transaction,
+leased claims, recorded attempts, history, pruning and the in-process wake-up.
+
+Written against the :class:`~tasksql.catalog.Catalog` interface only; every backend runs it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from notify_support import NOW, create_task, failed, fire_run, item, later, put_integration
+from catalog_support import NOW, create, ended, fire_run, item, later, put_integration
 
-from tasksql.catalog import SQLiteCatalog
+from conftest import CatalogFactory
+from tasksql.catalog import Catalog
 from tasksql.catalog.outbox import AttemptResult, DeliveryAttempt, OutboxState
 from tasksql.errors import CatalogError, TasksqlError
-from tasksql.model import RunState
-from tasksql.runs import TaskRuntime
-from tasksql.testing import FakeClock
+from tasksql.model import RunState, TaskRecord, TaskState
+from tasksql.runs import RunOutcome, RunRecord, TaskRuntime
 
 URL = "http://127.0.0.1:9/hook"
+
+
+async def create_task(catalog: Catalog, **changes: object) -> TaskRecord:
+    return await create(catalog, "my_task", state=TaskState.STARTED, **changes)
+
+
+def failed(run: RunRecord) -> RunOutcome:
+    return ended(run, RunState.FAILED, error_code="22012", error_message="Division by zero!")
 
 
 def attempt(
@@ -34,7 +44,7 @@ def attempt(
     )
 
 
-async def test_finish_run_queues_notifications_with_the_outcome(catalog: SQLiteCatalog) -> None:
+async def test_finish_run_queues_notifications_with_the_outcome(catalog: Catalog) -> None:
     await put_integration(catalog, "hook", URL)
     record = await create_task(catalog, error_integration="hook")
     run = await fire_run(catalog, record)
@@ -54,7 +64,7 @@ async def test_finish_run_queues_notifications_with_the_outcome(catalog: SQLiteC
         assert m.payload == next(i.payload for i in queued if i.message_id == m.message_id)
 
 
-async def test_outcome_and_notifications_commit_together_or_not_at_all(catalog: SQLiteCatalog) -> None:
+async def test_outcome_and_notifications_commit_together_or_not_at_all(catalog: Catalog) -> None:
     record = await create_task(catalog)
     run = await fire_run(catalog, record)
     broken = replace(item(), payload=None)  # violates NOT NULL inside the same transaction
@@ -70,7 +80,7 @@ async def test_outcome_and_notifications_commit_together_or_not_at_all(catalog: 
     assert len(await catalog.list_notifications()) == 1
 
 
-async def test_an_already_settled_run_queues_nothing_again(catalog: SQLiteCatalog) -> None:
+async def test_an_already_settled_run_queues_nothing_again(catalog: Catalog) -> None:
     record = await create_task(catalog)
     run = await fire_run(catalog, record)
     assert await catalog.finish_run(failed(run), None, [item()])
@@ -80,14 +90,14 @@ async def test_an_already_settled_run_queues_nothing_again(catalog: SQLiteCatalo
     assert len(await catalog.list_notifications()) == 1
 
 
-async def test_finish_run_without_notifications_still_works(catalog: SQLiteCatalog) -> None:
+async def test_finish_run_without_notifications_still_works(catalog: Catalog) -> None:
     record = await create_task(catalog)
     run = await fire_run(catalog, record)
     assert await catalog.finish_run(failed(run), None)
     assert await catalog.list_notifications() == []
 
 
-async def test_enqueue_is_idempotent_by_message_id(catalog: SQLiteCatalog) -> None:
+async def test_enqueue_is_idempotent_by_message_id(catalog: Catalog) -> None:
     one = item()
     await catalog.enqueue_notifications([one])
     await catalog.enqueue_notifications([replace(one, payload='{"changed": true}')])
@@ -95,7 +105,7 @@ async def test_enqueue_is_idempotent_by_message_id(catalog: SQLiteCatalog) -> No
     assert stored.payload == one.payload
 
 
-async def test_claim_leases_due_messages_to_one_node_until_the_lease_ends(catalog: SQLiteCatalog) -> None:
+async def test_claim_leases_due_messages_to_one_node_until_the_lease_ends(catalog: Catalog) -> None:
     await put_integration(catalog, "hook", URL)
     early, late = item(created_at=NOW), item(created_at=later(10))
     await catalog.enqueue_notifications([late, early])
@@ -112,7 +122,7 @@ async def test_claim_leases_due_messages_to_one_node_until_the_lease_ends(catalo
     assert (taken.message_id, taken.leased_by) == (early.message_id, "node-b")
 
 
-async def test_claim_respects_the_limit_and_hands_out_earliest_due_first(catalog: SQLiteCatalog) -> None:
+async def test_claim_respects_the_limit_and_hands_out_earliest_due_first(catalog: Catalog) -> None:
     await put_integration(catalog, "hook", URL)
     items = [item(created_at=later(-i)) for i in range(5)]
     await catalog.enqueue_notifications(items)
@@ -126,7 +136,7 @@ async def test_claim_respects_the_limit_and_hands_out_earliest_due_first(catalog
     assert await catalog.claim_notifications("c", now=NOW, lease_seconds=60, limit=0) == []
 
 
-async def test_messages_of_a_disabled_integration_wait_until_it_is_enabled(catalog: SQLiteCatalog) -> None:
+async def test_messages_of_a_disabled_integration_wait_until_it_is_enabled(catalog: Catalog) -> None:
     await put_integration(catalog, "hook", URL, enabled=False)
     queued = item()
     await catalog.enqueue_notifications([queued])
@@ -140,7 +150,7 @@ async def test_messages_of_a_disabled_integration_wait_until_it_is_enabled(catal
 
 
 async def test_messages_of_a_dropped_integration_are_claimable_so_they_can_be_given_up(
-    catalog: SQLiteCatalog,
+    catalog: Catalog,
 ) -> None:
     queued = item("gone")
     await catalog.enqueue_notifications([queued])
@@ -148,7 +158,7 @@ async def test_messages_of_a_dropped_integration_are_claimable_so_they_can_be_gi
     assert claimed.message_id == queued.message_id
 
 
-async def test_record_attempts_retry_then_deliver_with_history(catalog: SQLiteCatalog) -> None:
+async def test_record_attempts_retry_then_deliver_with_history(catalog: Catalog) -> None:
     await put_integration(catalog, "hook", URL)
     queued = item()
     await catalog.enqueue_notifications([queued])
@@ -180,7 +190,7 @@ async def test_record_attempts_retry_then_deliver_with_history(catalog: SQLiteCa
     assert history[0].integration == "hook" and history[0].duration_ms == 12.5
 
 
-async def test_give_up_marks_the_message_failed(catalog: SQLiteCatalog) -> None:
+async def test_give_up_marks_the_message_failed(catalog: Catalog) -> None:
     queued = item()
     await catalog.enqueue_notifications([queued])
     await catalog.claim_notifications("node-a", now=NOW, lease_seconds=60, limit=1)
@@ -195,7 +205,7 @@ async def test_give_up_marks_the_message_failed(catalog: SQLiteCatalog) -> None:
 
 
 async def test_a_lost_lease_records_history_but_leaves_the_message_to_its_new_holder(
-    catalog: SQLiteCatalog,
+    catalog: Catalog,
 ) -> None:
     queued = item()
     await catalog.enqueue_notifications([queued])
@@ -218,7 +228,7 @@ async def test_a_lost_lease_records_history_but_leaves_the_message_to_its_new_ho
     assert len(await catalog.notification_history()) == 3
 
 
-async def test_history_filters_and_limit(catalog: SQLiteCatalog) -> None:
+async def test_history_filters_and_limit(catalog: Catalog) -> None:
     a, b = item("one"), item("two")
     await catalog.enqueue_notifications([a, b])
     await catalog.claim_notifications("n", now=NOW, lease_seconds=60, limit=2)
@@ -232,7 +242,7 @@ async def test_history_filters_and_limit(catalog: SQLiteCatalog) -> None:
     assert len(await catalog.notification_history(limit=1)) == 1
 
 
-async def test_prune_deletes_old_settled_messages_and_their_history_only(catalog: SQLiteCatalog) -> None:
+async def test_prune_deletes_old_settled_messages_and_their_history_only(catalog: Catalog) -> None:
     old_done, old_pending, new_done = item(), item(), item(created_at=later(100))
     await catalog.enqueue_notifications([old_done, old_pending, new_done])
     await catalog.claim_notifications("n", now=later(100), lease_seconds=60, limit=3)
@@ -248,7 +258,7 @@ async def test_prune_deletes_old_settled_messages_and_their_history_only(catalog
     assert {h.message_id for h in await catalog.notification_history()} == {new_done.message_id}
 
 
-async def test_wait_for_notifications_wakes_when_messages_commit(catalog: SQLiteCatalog) -> None:
+async def test_wait_for_notifications_wakes_when_messages_commit(catalog: Catalog) -> None:
     assert not await catalog.wait_for_notifications(0.05)
 
     waiter = asyncio.create_task(catalog.wait_for_notifications(30))
@@ -264,12 +274,13 @@ async def test_wait_for_notifications_wakes_when_messages_commit(catalog: SQLite
     assert not await catalog.wait_for_notifications(0.05)
 
 
-async def test_outbox_survives_reopening_the_catalog(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.db"
+async def test_outbox_survives_reopening_the_catalog(
+    catalog: Catalog, catalog_factory: CatalogFactory
+) -> None:
     queued = item()
-    async with SQLiteCatalog(path, clock=FakeClock(NOW)) as first:
-        await first.enqueue_notifications([queued])
-    async with SQLiteCatalog(path, clock=FakeClock(NOW)) as second:
+    await catalog.enqueue_notifications([queued])
+    await catalog.close()
+    async with catalog_factory() as second:
         [stored] = await second.list_notifications()
     assert stored.message_id == queued.message_id and stored.payload == queued.payload
 
