@@ -338,6 +338,11 @@ class Scheduler:
             else:
                 report.skipped += 1
         for entry, _, _ in plans:
+            if entry.queue and not entry.running:
+                # the run ahead of the queue was fenced (it ran before a restart, on this node or
+                # another): nothing of this node will end to start the queue, so start it now
+                await self._start_queued(entry)
+                report.started += 1
             self._push(entry)
         return report
 
@@ -633,12 +638,7 @@ class Scheduler:
     async def _after_run(self, entry: Entry, end: datetime) -> None:
         """Queued catch-up runs start; fixed-delay and VoltDB EVERY schedules restart from ``end``."""
         if entry.queue and not entry.running:
-            rec = entry.queue.pop(0)
-            await self.catalog.finish_run(
-                RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()),
-                None,
-            )
-            self.start_run(entry, rec)
+            await self._start_queued(entry)
             return
         if not (
             (entry.policy.defer_while_running or entry.policy.next_from_end)
@@ -663,6 +663,14 @@ class Scheduler:
         entry.next_fire = nxt
         self._push(entry)
         self._wake()
+
+    async def _start_queued(self, entry: Entry) -> None:
+        """Start the first run of ``entry``'s queue (its start is committed before its body runs)."""
+        rec = entry.queue.pop(0)
+        await self.catalog.finish_run(
+            RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()), None
+        )
+        self.start_run(entry, rec)
 
     # --- manual runs and cancellation ------------------------------------------------------------
 
