@@ -77,7 +77,8 @@ async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
     rewritten = find_refs(stmt.text)
     if rewritten.refs:
         tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
-        rs = await runner.execute(rewritten.render(replacements), tables=tables, token=token)
+        with rewritten.errors_as_written(replacements):  # errors name system.tasks, not its stand-in
+            rs = await runner.execute(rewritten.render(replacements), tables=tables, token=token)
     else:
         rs = await runner.execute(stmt.text, token=token)
     return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount)

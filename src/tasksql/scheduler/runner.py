@@ -22,7 +22,7 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.runs import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
-from tasksql.sysviews.rewrite import find_refs, sql_literal
+from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import Introspection, ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, Warehouse
 
@@ -218,7 +218,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         return _outcome(ctx, RunState.CANCELLED, code="CANCELLED", message=err.message)
     except TasksqlError as err:
         code = getattr(err, "sqlstate", None) or err.code
-        return _outcome(ctx, RunState.FAILED, code=code, message=err.message)
+        # history speaks of system.tasks, task_history(...), not of their stand-in relations
+        return _outcome(ctx, RunState.FAILED, code=code, message=restore_names(err.message))
     except asyncio.CancelledError:
         raise
     except Exception as err:  # a bug in a custom class or driver: still data, never a crash

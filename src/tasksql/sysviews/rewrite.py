@@ -17,15 +17,17 @@ registered under the replacement name) or evaluates each scalar function (a SQL 
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
-from tasksql.errors import Span, ValidationError
+from tasksql.errors import Span, TasksqlError, ValidationError
 
 #: ``system.<name>`` relations.
 SYSTEM_TABLES = frozenset(
@@ -97,15 +99,105 @@ class Rewritten:
     refs: tuple[VirtualRef, ...]
 
     def render(self, replacements: Mapping[str, str]) -> str:
-        """The text with each ref's source replaced by ``replacements[ref.key]``."""
+        """The text with each ref's source replaced by ``replacements[ref.key]``.
+
+        A reference written over several lines is followed by as many line breaks, so every line
+        keeps its number (the warehouse's errors say ``LINE n``).
+        """
         out: list[str] = []
         pos = 0
         for ref in self.refs:
             out.append(self.text[pos : ref.start])
             out.append(replacements[ref.key])
+            out.append("\n" * self.text.count("\n", ref.start, ref.end))
             pos = ref.end
         out.append(self.text[pos:])
         return "".join(out)
+
+    def as_written(self, message: str, replacements: Mapping[str, str]) -> str:
+        """``message`` (a warehouse's error about the rendered text) speaking of what the user wrote.
+
+        Every internal relation name of ``replacements`` (``__tasksql_task_versions_94``) becomes the
+        reference it replaced (``system.task_versions``); in a ``LINE n: ...`` excerpt followed by a
+        line of carets, the carets move with the text so they still point at the same thing.
+        """
+        return restore_names(message, self._written_names(replacements))
+
+    @contextlib.contextmanager
+    def errors_as_written(self, replacements: Mapping[str, str]) -> Iterator[None]:
+        """Run the rendered text inside this block: a :class:`TasksqlError` raised in it leaves with
+        its message in the user's terms (:meth:`as_written`)."""
+        try:
+            yield
+        except TasksqlError as err:
+            err.message = self.as_written(err.message, replacements)
+            err.args = (err.message, *err.args[1:])
+            raise
+
+    def _written_names(self, replacements: Mapping[str, str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for ref in self.refs:
+            placeholder = replacements.get(ref.key, "")
+            if _PLACEHOLDER.fullmatch(placeholder) and placeholder not in names:
+                names[placeholder] = " ".join(self.text[ref.start : ref.end].split())
+        return names
+
+
+_PLACEHOLDER = re.compile(r"__tasksql_[A-Za-z0-9_]+")
+_CARETS = re.compile(r"( *)(\^+) *")
+
+
+def _fallback_name(placeholder: str) -> str:
+    """A name for a relation of another statement (DuckDB may suggest one): ``system.tasks`` or
+    ``task_history(...)``."""
+    name = placeholder.removeprefix("__tasksql_").rstrip("0123456789").rstrip("_")
+    return f"system.{name}" if name in SYSTEM_TABLES else f"{name}(...)"
+
+
+def restore_names(message: str, names: Mapping[str, str] | None = None) -> str:
+    """``message`` with each internal relation name replaced by ``names[name]`` (see
+    :meth:`Rewritten.as_written`), or when ``names`` does not know it by the relation's name
+    (``system.tasks``, ``task_history(...)``); carets under a ``LINE`` excerpt are moved to match."""
+    names = names or {}
+    if "__tasksql_" not in message:
+        return message
+    lines = message.split("\n")
+    for i, line in enumerate(lines):
+        if "__tasksql_" not in line:
+            continue
+        carets = _CARETS.fullmatch(lines[i + 1]) if i + 1 < len(lines) else None
+        moved: list[tuple[int, int, int, int]] = []  # (old start, old end, new start, new end)
+        out: list[str] = []
+        pos = 0
+        for m in _PLACEHOLDER.finditer(line):
+            out.append(line[pos : m.start()])
+            new_start = sum(len(part) for part in out)
+            out.append(names.get(m.group()) or _fallback_name(m.group()))
+            moved.append((m.start(), m.end(), new_start, new_start + len(out[-1])))
+            pos = m.end()
+        out.append(line[pos:])
+        lines[i] = "".join(out)
+        if carets is not None and line.startswith("LINE "):
+            first = len(carets.group(1))
+            last = first + len(carets.group(2))
+            new_first, new_last = _moved(first, moved, start=True), _moved(last, moved, start=False)
+            lines[i + 1] = " " * new_first + "^" * max(1, new_last - new_first)
+    return "\n".join(lines)
+
+
+def _moved(pos: int, moved: Sequence[tuple[int, int, int, int]], *, start: bool) -> int:
+    """Where old position ``pos`` of a line is after the replacements ``moved`` (old start, old end,
+    new start, new end); a position inside a replaced name moves to the start (``start``) or the
+    end of its replacement."""
+    shift = 0
+    for old_start, old_end, new_start, new_end in moved:
+        if old_end <= pos:
+            shift = new_end - old_end
+        elif old_start < pos:
+            return new_start if start else new_end
+        else:
+            break
+    return pos + shift
 
 
 def might_reference(text: str) -> bool:
