@@ -74,6 +74,9 @@ def parse_target(url: str, schema: str = DEFAULT_SCHEMA) -> Target:
         password = _password_in(url)
         raise ConfigError(f"invalid catalog URL {safe}: {_one_line(exc, password)}") from None
     password = str(info["password"]) if info.get("password") else None
+    port = str(info.get("port") or "")
+    if port and not all(part.strip().isdigit() for part in port.split(",")):
+        raise ConfigError(f"invalid catalog URL {safe}: the port must be a number, not {port!r}")
     options = f"-c search_path={schema} -c TimeZone=UTC"
     if info.get("options"):
         options = f"{info['options']} {options}"
@@ -109,7 +112,7 @@ def translate(exc: psycopg.Error, target: Target, doing: str) -> CatalogError:
     text = _one_line(exc, target.password)
     state = exc.sqlstate or ""
     where = f"the PostgreSQL catalog at {target.safe_url}"
-    if state in ("28P01", "28000") or "authentication failed" in text:
+    if state in ("28P01", "28000") or _login_refused(text):
         return CatalogError(f"{where} refused the login: {text}", code="CATALOG_LOGIN")
     if state == "3D000" or ("database" in text and "does not exist" in text):
         return CatalogError(f"{where}: {text}", code="CATALOG_LOGIN")
@@ -125,6 +128,16 @@ def translate(exc: psycopg.Error, target: Target, doing: str) -> CatalogError:
     if isinstance(exc, psycopg.OperationalError) and (not state or state[:2] in ("08", "57")):
         return CatalogError(f"cannot reach {where} while {doing}: {text}", code="CATALOG_UNAVAILABLE")
     return CatalogError(f"{where} failed while {doing}: {text}")
+
+
+def _login_refused(text: str) -> bool:
+    """A login the server refused (libpq reports these without a SQLSTATE)."""
+    if "FATAL" not in text:
+        return False
+    return any(
+        what in text
+        for what in ("authentication failed", "role ", "pg_hba.conf", "permission denied for database")
+    )
 
 
 def redact_url(url: str) -> str:
