@@ -61,10 +61,38 @@ def _type_of(values: list[Any]) -> str:
     return "text"
 
 
+_DECLARED = {
+    **dict.fromkeys(
+        ("tinyint", "smallint", "integer", "bigint", "hugeint", "int", "int2", "int4", "int8"), "integer"
+    ),
+    **dict.fromkeys(("utinyint", "usmallint", "uinteger", "ubigint", "uhugeint"), "integer"),
+    **dict.fromkeys(("double", "float", "real", "double precision", "float4", "float8"), "double"),
+    **dict.fromkeys(("boolean", "bool"), "boolean"),
+}
+
+
+def api_type(declared: str) -> str | None:
+    """The API type of a column the warehouse declares as ``declared``; None when its values decide
+    (text, decimals, dates, nested types: their values are sent as text or JSON)."""
+    name = declared.strip().lower()
+    if name.startswith("timestamp"):  # TIMESTAMP, TIMESTAMP WITH TIME ZONE, TIMESTAMP_NS, timestamptz
+        return "timestamp"
+    return _DECLARED.get(name)
+
+
+def _column_type(result: Result, i: int) -> str:
+    declared = api_type(result.types[i]) if i < len(result.types) else None
+    return declared or _type_of([row[i] for row in result.rows])
+
+
 def encode_result(result: Result) -> dict[str, Any]:
-    """The JSON form of a Result used by the HTTP API (``types`` lets clients restore timestamps)."""
+    """The JSON form of a Result used by the HTTP API (``types`` lets clients restore timestamps).
+
+    A column's type is the warehouse's declared type when it maps to one of the API's types (so a
+    result without rows is typed too), else it is read from the values (``text`` when all are NULL).
+    """
     columns = list(result.columns)
-    types = [_type_of([row[i] for row in result.rows]) for i in range(len(columns))]
+    types = [_column_type(result, i) for i in range(len(columns))]
     return {
         "statement": result.statement,
         "columns": columns,

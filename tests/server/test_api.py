@@ -70,3 +70,30 @@ async def test_syntax_errors_carry_their_position(client: Client) -> None:
     error = (await resp.json())["error"]
     assert resp.status == 400
     assert (error["line"] == 2 and error["code"] == "INVALID_SCHEDULE") or error["code"].startswith("INVALID")
+
+
+async def test_list_fields_are_json_arrays_and_config_a_json_value(client: Client) -> None:
+    script = (
+        "CREATE TASK a SCHEDULE = '60 MINUTES' AS SELECT 1;"
+        """CREATE TASK b AFTER a CONFIG = $${"k": [1, 2]}$$ AS SELECT 1"""
+    )
+    assert (await client.post("/api/v1/sql", json={"sql": script})).status == 200
+    tasks = {t["name"]: t for t in (await (await client.get("/api/v1/tasks")).json())["tasks"]}
+    assert tasks["a"]["predecessors"] == []
+    assert tasks["b"]["predecessors"] == ["tasksql.public.a"]
+    assert tasks["b"]["config"] == {"k": [1, 2]}
+    props = (await (await client.get("/api/v1/tasks/b")).json())["properties"]
+    assert props["AFTER"] == ["tasksql.public.a"]
+    assert props["CONFIG"] == {"k": [1, 2]}
+    assert props["TASK_AUTO_RETRY_ON"] == []
+    assert props["COMMENT"] is None and isinstance(props["definition"], str)
+
+
+async def test_empty_results_keep_the_warehouse_column_types(client: Client) -> None:
+    resp = await client.post(
+        "/api/v1/sql",
+        json={"sql": "SELECT 1 AS n, 1.5::DOUBLE AS d, now() AS t, true AS b, 'x' AS s WHERE false"},
+    )
+    (result,) = (await resp.json())["results"]
+    assert result["rows"] == []
+    assert result["types"] == ["integer", "double", "timestamp", "boolean", "text"]

@@ -25,6 +25,17 @@ async def test_execute_returns_columns_and_rows(warehouse: Warehouse) -> None:
     assert rs == ResultSet(columns=("a", "label"), rows=[(1, "x"), (2, "y")], rowcount=None)
 
 
+async def test_execute_reports_column_types_also_without_rows(warehouse: Warehouse, backend: str) -> None:
+    await warehouse.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    rs = await warehouse.execute("SELECT a, b FROM t")
+    assert rs.columns == ("a", "b") and rs.rows == []
+    if backend == "sqlite":
+        assert rs.types == ()  # sqlite3 does not say
+    else:
+        expected = {"duckdb": ["INTEGER", "VARCHAR"], "postgres": ["int4", "text"]}[backend]
+        assert list(rs.types) == expected
+
+
 async def test_execute_reports_affected_rows_of_dml(warehouse: Warehouse) -> None:
     assert (await warehouse.execute("CREATE TABLE t (a INTEGER)")).rowcount is None
     assert (await warehouse.execute("INSERT INTO t VALUES (1), (2), (3)")).rowcount == 3

@@ -81,4 +81,4 @@ async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
             rs = await runner.execute(rewritten.render(replacements), tables=tables, token=token)
     else:
         rs = await runner.execute(stmt.text, token=token)
-    return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount)
+    return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount, types=rs.types)

@@ -28,6 +28,8 @@ class Result:
     table_columns: tuple[str, ...] = ()
     #: Warnings about what the statement did (it succeeded), shown apart from the result (stderr).
     notices: tuple[str, ...] = ()
+    #: Each column's type as the warehouse names it, when the rows came from one (else empty).
+    types: tuple[str, ...] = field(default=(), compare=False)
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.rows)

@@ -52,7 +52,7 @@ NO_TABLES: Mapping[str, pyarrow.Table] = {}
 class ResultSet:
     """What one statement returned.
 
-    ``columns`` and ``rows`` are empty for statements that return no rows. ``rowcount`` is the
+    ``columns`` and ``rows`` (and ``types``) are empty for statements that return no rows. ``rowcount`` is the
     number of affected rows for DML (INSERT, UPDATE, DELETE, MERGE, CREATE TABLE AS; also with
     RETURNING, where ``rows`` holds the returned rows), ``None`` for everything else.
     """
@@ -60,6 +60,9 @@ class ResultSet:
     columns: tuple[str, ...] = ()
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     rowcount: int | None = None
+    #: Each column's type as the warehouse names it (``INTEGER``, ``timestamp with time zone``),
+    #: known also when there are no rows; empty when the driver does not say (sqlite3).
+    types: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -246,9 +246,10 @@ class _DuckSession(Session):
             rows = cur.fetchall()  # TIMESTAMP WITH TIME ZONE values need pytz (a dependency)
         except duckdb.Error as exc:
             raise _failed(exc) from None
+        types = tuple(str(d[1]) for d in desc)
         if kind in _DML_KINDS:  # DML ... RETURNING
-            return ResultSet(columns=tuple(columns), rows=rows, rowcount=len(rows))
-        return ResultSet(columns=tuple(columns), rows=rows)
+            return ResultSet(columns=tuple(columns), rows=rows, rowcount=len(rows), types=types)
+        return ResultSet(columns=tuple(columns), rows=rows, types=types)
 
     def _exec(self, sql: str) -> None:
         try:

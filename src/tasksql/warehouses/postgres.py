@@ -86,7 +86,12 @@ class _PgSession(Session):
         rowcount = cur.rowcount if dml and cur.rowcount >= 0 else None
         if desc is None:
             return ResultSet(rowcount=rowcount)
-        return ResultSet(columns=tuple(d.name for d in desc), rows=rows, rowcount=rowcount)
+        return ResultSet(
+            columns=tuple(d.name for d in desc),
+            rows=rows,
+            rowcount=rowcount,
+            types=tuple(d.type_display for d in desc),
+        )
 
     def _exec(self, sql: str) -> None:
         try:
