@@ -16,7 +16,14 @@ single writer:
 Instants passed in and returned are timezone-aware UTC datetimes; a naive datetime passed in is
 taken to be UTC. Backends store them with microsecond precision.
 
-A backend is tested by ``tests/catalog/test_contract.py``, written against this class only.
+Durability has two levels. A *durable* commit (definition changes, settings) survives a crash of
+the machine that holds the catalog before the method returns. Run bookkeeping is committed so that
+it survives a crash of the tasksql process, but a crash of the catalog's own storage (power loss;
+a PostgreSQL server crash) may lose its last few hundred milliseconds, which start-up
+reconciliation repairs.
+
+A backend is tested by the ``tests/catalog/test_catalog_contract*.py`` files, written against this
+class only: a third backend would only have to pass them.
 """
 
 from __future__ import annotations
@@ -432,10 +439,12 @@ class Catalog(ABC):
     @abstractmethod
     def one_sync(self) -> AbstractAsyncContextManager[None]:
         """Within this context (of the current task), definition changes are committed and visible
-        at once as usual, but their flush to stable storage waits for the context's end, where one
-        flush covers them all (also when the context ends with an error). A script of many
-        statements pays one fsync instead of one per statement; nothing is acknowledged before it
-        is durable, since the script returns only after the flush."""
+        at once as usual, but their durability waits for the context's end, where one durable
+        commit covers them all (also when the context ends with an error): a script of many
+        statements pays one flush to stable storage instead of one per statement (SQLite: one
+        fsync of the WAL; PostgreSQL: asynchronous commits, then one synchronous commit, which
+        waits for the WAL up to itself). Nothing is acknowledged before it is durable, since the
+        script returns only after that last commit."""
 
     @abstractmethod
     async def change_seq(self) -> int:
@@ -451,8 +460,9 @@ class Catalog(ABC):
         """Wait until :meth:`change_seq` is greater than ``seq`` or ``timeout`` seconds pass.
 
         Returns the current change sequence (greater than ``seq`` unless the timeout passed).
-        A change committed through this catalog object wakes the waiter at once; a change made by
-        another process is noticed by polling, within the backend's poll interval.
+        A change committed through this catalog object wakes the waiter at once. A change made by
+        another process is noticed within the backend's poll interval (SQLite polls; PostgreSQL is
+        woken by a NOTIFY sent in the change's transaction, and polls only as a fallback).
         """
 
     # --- runs, task runtime fields and nodes -----------------------------------------------------
@@ -489,10 +499,12 @@ class Catalog(ABC):
           changed, the scheduler stops): their rows are deleted if still SCHEDULED;
         - ``claims``: SCHEDULED runs for coming instants, fenced like :meth:`fire`.
 
-        Not a coroutine: the write is queued when the call returns, so it comes before any write
-        asked for afterwards (a release before the insert of the same instant). The future gives
-        one entry per claim, as :meth:`fire` does. Unless ``urgent``, the transaction may be
-        committed a few milliseconds late, together with the next write: nothing starts on it.
+        Not a coroutine: the write's place in this catalog object's order of writes is taken when
+        the call returns, so it is applied before any write asked for afterwards (a release before
+        the insert of the same instant), on every backend. The future is done once the write is
+        committed, and gives one entry per claim, as :meth:`fire` does. Unless ``urgent``, the
+        commit may come a few milliseconds late, in one transaction with other writes (a backend
+        says how long): nothing starts on it.
 
         :raises CatalogError: the catalog is closed (raised by the call, not the future).
         """
@@ -510,16 +522,19 @@ class Catalog(ABC):
         final, and its notifications were queued when it was settled). A runtime change that
         suspends the task advances the change sequence. Queued messages wake
         :meth:`wait_for_notifications` once committed. A final outcome with nothing else to do
-        may be committed a few milliseconds late, together with the next write (an implementation
+        may be committed a few milliseconds late, in one transaction with other writes (a backend
         says how long); it returns once committed.
         """
 
     @abstractmethod
     def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
         """:meth:`finish_run` for a final outcome with no runtime change and no notifications,
-        without waiting: the write is queued when the call returns (before any write asked for
-        afterwards) and may be committed a few milliseconds late, with the next write. The future
-        is done once it is committed (False: the run was already settled).
+        without waiting: the write's place in this catalog object's order of writes is taken when
+        the call returns (it is applied before any write asked for afterwards), and it may be
+        committed a few milliseconds late, in one transaction with other writes. When the run's
+        start (from :meth:`record_fires`) is not committed yet, the outcome may take its place, so
+        the run goes from SCHEDULED to settled in one commit. The future is done once the outcome
+        is committed (False: the run was already settled).
 
         :raises CatalogError: the catalog is closed (raised by the call, not the future).
         """
@@ -672,7 +687,7 @@ class Catalog(ABC):
         message gets ``leased_by`` = ``node_id`` and ``lease_until`` = ``now + lease_seconds`` in
         ONE transaction, so two dispatchers never hold the same message at once: while a lease
         runs, no other dispatcher can claim the message. (SQLite takes the write lock for the
-        claim; a PostgreSQL backend selects with ``FOR UPDATE SKIP LOCKED``.)
+        claim; PostgreSQL selects with ``FOR UPDATE SKIP LOCKED``.)
         """
 
     @abstractmethod
