@@ -28,6 +28,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answer: int | str
+    query: str = ""
 
     @property
     def message_id(self) -> str | None:
@@ -83,6 +84,7 @@ class Receiver:
                 headers=dict(request.headers),
                 body=body,
                 answer=answer,
+                query=request.query_string,
             )
         )
         async with self._arrived:
