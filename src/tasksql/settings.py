@@ -59,6 +59,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "catalog_url", None, "TASKSQL_CATALOG", "catalog location; default: catalog.db in the data directory"
     ),
+    Setting(
+        "catalog_schema",
+        "tasksql",
+        "TASKSQL_CATALOG_SCHEMA",
+        "PostgreSQL catalog: the schema that holds its tables (created on first use)",
+    ),
     Setting("host", "127.0.0.1", "TASKSQL_HOST", "address the server binds to"),
     Setting("port", 8765, "TASKSQL_PORT", "port of the HTTP API and web UI (0 = any free port)", int),
     Setting(
@@ -135,6 +141,7 @@ class Settings:
 
     data_dir: Path = Path("tasksql-data")
     catalog_url: str | None = None
+    catalog_schema: str = "tasksql"
     host: str = "127.0.0.1"
     port: int = 8765
     node_id: str | None = None

@@ -120,7 +120,9 @@ class Engine:
     async def open(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._catalog is None:
-            self._catalog = open_catalog(self.settings.effective_catalog_url, clock=self.clock)
+            self._catalog = open_catalog(
+                self.settings.effective_catalog_url, clock=self.clock, schema=self.settings.catalog_schema
+            )
         await self._catalog.open()
         self.started_at = self.clock.now()
 
