@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 #: What a hidden part of a URL is replaced with.
 URL_MASK = "***"
@@ -39,13 +39,14 @@ def decimal_text(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def mask_url(url: str) -> str:
+def mask_url(url: str, *, public_options: frozenset[str] = frozenset(), path_tokens: bool = True) -> str:
     """``url`` safe to show: the credentials in it become ``***``.
 
     Hidden: the password of the user info (the user stays), the value of every query parameter
-    (the names stay), the fragment, and every path segment that looks like a token (16 or more
-    characters mixing letters and digits). Scheme, host, port and the other path segments stay, so
-    the endpoint can still be recognised. Text that does not parse as a URL is hidden whole.
+    (the names stay) except those named in ``public_options``, the fragment, and (with
+    ``path_tokens``) every path segment that looks like a token (16 or more characters mixing
+    letters and digits). Scheme, host, port and the other path segments stay, so the endpoint can
+    still be recognised. Text that does not parse as a URL is hidden whole.
     """
     try:
         parts = urlsplit(url)
@@ -57,14 +58,26 @@ def mask_url(url: str) -> str:
         userinfo, _, host = netloc.rpartition("@")
         user, colon, _password = userinfo.partition(":")
         netloc = f"{user}:{URL_MASK}@{host}" if colon else f"{user}@{host}"
-    path = "/".join(URL_MASK if _TOKEN_SEGMENT.fullmatch(s) else s for s in parts.path.split("/"))
-    query = "&".join(_mask_query_item(item) for item in parts.query.split("&")) if parts.query else ""
-    fragment = URL_MASK if parts.fragment else ""
-    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+    path = parts.path
+    if path_tokens:
+        path = "/".join(URL_MASK if _TOKEN_SEGMENT.fullmatch(s) else s for s in path.split("/"))
+    items = parts.query.split("&") if parts.query else []
+    query = "&".join(_mask_query_item(item, public_options) for item in items)
+    # rebuilt piece by piece, not with urlunsplit: that drops an empty authority ("sqlite:///x")
+    rest = url[len(parts.scheme) + 1 :] if parts.scheme else url
+    text = f"{parts.scheme}:" if parts.scheme else ""
+    if rest.startswith("//"):
+        text += "//" + netloc
+    text += path
+    if "?" in url.partition("#")[0]:
+        text += "?" + query
+    if "#" in url:
+        text += "#" + (URL_MASK if parts.fragment else "")
+    return text
 
 
-def _mask_query_item(item: str) -> str:
+def _mask_query_item(item: str, public_options: frozenset[str]) -> str:
     key, eq, value = item.partition("=")
     if eq:
-        return f"{key}={URL_MASK}" if value else item
+        return item if not value or key.lower() in public_options else f"{key}={URL_MASK}"
     return URL_MASK if item else item  # a bare item (``?s3cr3t``) may itself be the token

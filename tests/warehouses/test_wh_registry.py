@@ -16,7 +16,7 @@ from tasksql.errors import NotSupportedError, QueryCancelled, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
 from tasksql.warehouses.base import CancelToken
 from tasksql.warehouses.duckdb import DuckDBWarehouse
-from tasksql.warehouses.registry import POSTGRES_REQUIREMENT, WarehouseRegistry, install_command
+from tasksql.warehouses.registry import POSTGRES_REQUIREMENT, WarehouseRegistry, install_command, shown_url
 from tasksql.warehouses.sqlite import SQLiteWarehouse
 
 from .support import SLOW, until
@@ -286,3 +286,22 @@ def test_create_warehouse_without_the_driver_fails_at_once_naming_the_install_co
     )
     assert "s3cret" not in proc.stdout + proc.stderr
     assert warehouses == "['default']"  # pg was not stored
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://app:pw@h:5432/db?sslmode=require&password=x&sslpassword=y",
+            "postgresql://app:***@h:5432/db?sslmode=require&password=***&sslpassword=***",
+        ),
+        (
+            "sqlite:///srv/data/events2024abcdefghijk.db?synchronous=normal",
+            "sqlite:///srv/data/events2024abcdefghijk.db?synchronous=normal",
+        ),
+        ("host=h password=s3cret dbname=x", "host=h password=*** dbname=x"),
+        ("duckdb:other.duckdb", "duckdb:other.duckdb"),
+    ],
+)
+def test_shown_url_hides_credentials_and_keeps_settings_and_paths(url: str, shown: str) -> None:
+    assert shown_url(url) == shown

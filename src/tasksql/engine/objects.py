@@ -20,7 +20,7 @@ from tasksql.errors import (
 )
 from tasksql.model import IntegrationDef, WarehouseDef, Webhook
 from tasksql.sql import statements as st
-from tasksql.warehouses.base import redact_url
+from tasksql.warehouses.registry import shown_url
 
 SECRET_MASK = "********"
 _WEBHOOK_FIELDS = {"url", "method", "authorization_header", "signing_secret"}
@@ -200,7 +200,7 @@ async def show_warehouses(engine: Engine, stmt: st.ShowWarehouses) -> Result:
             (
                 d.name,
                 d.type.value,
-                redact_url(d.url) if d.url else None,
+                shown_url(d.url) if d.url else None,
                 concurrency,
                 d.embedded,
                 d.comment,

@@ -124,13 +124,13 @@ WAREHOUSES_SCHEMA = pa.schema(
 
 
 async def _warehouses(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
-    from tasksql.warehouses.base import redact_url
+    from tasksql.warehouses.registry import shown_url
 
     rows = [
         (
             r.definition.name,
             r.definition.type.value,
-            redact_url(r.definition.url) if r.definition.url else None,
+            shown_url(r.definition.url) if r.definition.url else None,
             r.definition.max_concurrency,
             r.definition.comment,
             r.created_on,

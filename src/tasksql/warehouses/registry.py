@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 
+from tasksql.display import mask_url
 from tasksql.errors import NotSupportedError, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
 from tasksql.warehouses._files import file_path, url_options
@@ -173,6 +174,19 @@ def _needs_url(d: WarehouseDef, example: str) -> WarehouseError:
     )
 
 
+#: Options of warehouse URLs whose values are settings, not secrets: shown as written.
+PUBLIC_URL_OPTIONS = frozenset(
+    {"synchronous", "sslmode", "connect_timeout", "application_name", "target_session_attrs"}
+)
+
+
+def shown_url(url: str) -> str:
+    """A warehouse URL as SHOW WAREHOUSES and ``system.warehouses`` show it: the password (of the user
+    info or a ``password=`` option) and the value of every query option that is not a plain setting
+    (:data:`PUBLIC_URL_OPTIONS`) become ``***``; file paths stay as written."""
+    return mask_url(redact_url(url), public_options=PUBLIC_URL_OPTIONS, path_tokens=False)
+
+
 def install_command(requirement: str) -> str:
     """The shell command that installs ``requirement`` into the Python running tasksql (this
     interpreter, named by its path: from a clone, ``pip install 'tasksql[...]'`` would fetch tasksql
@@ -231,4 +245,4 @@ _FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Ware
     WarehouseType.POSTGRES: _postgres,
 }
 
-__all__ = ["POSTGRES_REQUIREMENT", "WarehouseRegistry", "install_command"]
+__all__ = ["POSTGRES_REQUIREMENT", "WarehouseRegistry", "install_command", "shown_url"]
