@@ -10,118 +10,26 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.catalog.queries import load_queries
-from tasksql.catalog.rows import Row, db_time, db_time_opt, from_db_time, from_db_time_opt
-from tasksql.model import RunState, ScheduledFrom
-from tasksql.runs import NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
+from tasksql.catalog.rows import (
+    db_time_opt,
+    from_db_time,
+    new_run_params,
+    node_params,
+    node_record,
+    outcome_params,
+    record_from_new,
+    run_record,
+    runtime_params,
+)
+from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime
+
+# The row mapping is shared with every backend (catalog.rows); these names stay importable from here.
+__all__ = ["node_params", "node_record", "run_record"]
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}
-
-_NEW_RUN_TIMES = ("scheduled_time", "query_start_time", "completed_time")
-
-
-def new_run_params(run: NewRun) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "task_id": run.task_id,
-        "task_version": run.task_version,
-        "name": run.name,
-        "database_name": run.database_name,
-        "schema_name": run.schema_name,
-        "scheduled_time": db_time(run.scheduled_time),
-        "state": run.state.value,
-        "scheduled_from": run.scheduled_from.value,
-        "attempt_number": run.attempt_number,
-        "query_start_time": db_time_opt(run.query_start_time),
-        "completed_time": db_time_opt(run.completed_time),
-        "error_code": run.error_code,
-        "error_message": run.error_message,
-        "query_text": run.query_text,
-        "condition_text": run.condition_text,
-        "warehouse": run.warehouse,
-        "node_id": run.node_id,
-        "graph_run_group_id": run.graph_run_group_id,
-        "root_task_id": run.root_task_id,
-        "graph_version": run.graph_version,
-        "config": run.config,
-    }
-    return params
-
-
-def run_record(row: Row) -> RunRecord:
-    return RunRecord(
-        run_id=row["run_id"],
-        task_id=row["task_id"],
-        task_version=row["task_version"],
-        name=row["name"],
-        database_name=row["database_name"],
-        schema_name=row["schema_name"],
-        scheduled_time=from_db_time(row["scheduled_time"]),
-        state=RunState(row["state"]),
-        scheduled_from=ScheduledFrom(row["scheduled_from"]),
-        attempt_number=row["attempt_number"],
-        query_start_time=from_db_time_opt(row["query_start_time"]),
-        completed_time=from_db_time_opt(row["completed_time"]),
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        query_text=row["query_text"],
-        condition_text=row["condition_text"],
-        warehouse=row["warehouse"],
-        node_id=row["node_id"],
-        graph_run_group_id=row["graph_run_group_id"],
-        root_task_id=row["root_task_id"],
-        graph_version=row["graph_version"],
-        config=row["config"],
-        rows_produced=row["rows_produced"],
-        rows_inserted=row["rows_inserted"],
-        return_value=row["return_value"],
-        query_id=row["query_id"],
-    )
-
-
-def _record_from_new(run_id: int, run: NewRun) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        task_id=run.task_id,
-        task_version=run.task_version,
-        name=run.name,
-        database_name=run.database_name,
-        schema_name=run.schema_name,
-        scheduled_time=run.scheduled_time,
-        state=run.state,
-        scheduled_from=run.scheduled_from,
-        attempt_number=run.attempt_number,
-        query_start_time=run.query_start_time,
-        completed_time=run.completed_time,
-        error_code=run.error_code,
-        error_message=run.error_message,
-        query_text=run.query_text,
-        condition_text=run.condition_text,
-        warehouse=run.warehouse,
-        node_id=run.node_id,
-        graph_run_group_id=run.graph_run_group_id,
-        root_task_id=run.root_task_id,
-        graph_version=run.graph_version,
-        config=run.config,
-    )
-
-
-def runtime_params(update: TaskRuntime, now: str) -> dict[str, Any]:
-    return {
-        "task_id": update.task_id,
-        "next_fire_at": db_time_opt(update.next_fire_at),
-        "clear_next_fire": 1 if update.clear_next_fire else 0,
-        "consecutive_failures": update.consecutive_failures,
-        "resumed_on": db_time_opt(update.schedule_anchor),
-        "state": update.state.value if update.state is not None else None,
-        "suspend_reason": update.suspend_reason.value if update.suspend_reason is not None else None,
-        "now": now,
-        "guarded": 0 if update.guard is None else 1,
-        "guard_version": None if update.guard is None else update.guard[0],
-        "guard_anchor": None if update.guard is None else db_time_opt(update.guard[1]),
-    }
 
 
 def fire(
@@ -132,7 +40,7 @@ def fire(
     insert = _Q["run_insert"]
     for run in runs:
         row = conn.execute(insert, new_run_params(run)).fetchone()
-        out.append(None if row is None else _record_from_new(row[0], run))
+        out.append(None if row is None else record_from_new(row[0], run))
     apply_runtime(conn, runtime, now)
     return out
 
@@ -144,19 +52,7 @@ def apply_runtime(conn: sqlite3.Connection, runtime: Sequence[TaskRuntime], now:
 
 def settle(conn: sqlite3.Connection, outcome: RunOutcome, runtime: TaskRuntime | None, now: str) -> bool:
     """Settle one run (only if it is not settled yet) and apply the task's runtime change."""
-    params = {
-        "run_id": outcome.run_id,
-        "state": outcome.state.value,
-        "query_start_time": db_time_opt(outcome.query_start_time),
-        "completed_time": db_time_opt(outcome.completed_time),
-        "error_code": outcome.error_code,
-        "error_message": outcome.error_message,
-        "rows_produced": outcome.rows_produced,
-        "rows_inserted": outcome.rows_inserted,
-        "return_value": outcome.return_value,
-        "query_id": outcome.query_id,
-    }
-    updated = conn.execute(_Q["run_settle"], params).fetchall()
+    updated = conn.execute(_Q["run_settle"], outcome_params(outcome)).fetchall()
     if runtime is not None:
         apply_runtime(conn, [runtime], now)
     return bool(updated)
@@ -267,28 +163,3 @@ def prune(conn: sqlite3.Connection, default_cutoff: str, per_task: Mapping[int, 
         deleted += conn.execute(query, {"cutoff": cutoff, "task_id": task_id, "exempt": "[]"}).rowcount
     conn.execute(_Q["nodes_prune"], {"cutoff": default_cutoff})
     return deleted
-
-
-def node_params(node: NodeRecord) -> dict[str, Any]:
-    return {
-        "node_id": node.node_id,
-        "host": node.host,
-        "pid": node.pid,
-        "role": node.role,
-        "version": node.version,
-        "started_at": db_time(node.started_at),
-        "heartbeat_at": db_time(node.heartbeat_at),
-    }
-
-
-def node_record(row: Row) -> NodeRecord:
-    return NodeRecord(
-        node_id=row["node_id"],
-        host=row["host"],
-        pid=row["pid"],
-        role=row["role"],
-        version=row["version"],
-        started_at=from_db_time(row["started_at"]),
-        heartbeat_at=from_db_time(row["heartbeat_at"]),
-        stopped_at=from_db_time_opt(row["stopped_at"]),
-    )
