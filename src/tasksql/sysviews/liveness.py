@@ -1,22 +1,20 @@
 """Whether a scheduler is live for this catalog: a started task runs only while one is.
 
 A scheduler is live when this process runs one, or when the catalog lists a scheduling node
-(``role = 'server'``: ``tasksql serve`` or a Python connection's ``start()``) that has not stopped,
-whose heartbeat (every 2 s) is at most :data:`LIVE_WITHIN_S` old and, when it runs on this host,
-whose process still exists. SHOW TASKS and ``system.tasks`` show the answer in their ``scheduler``
-column; CREATE TASK and ALTER TASK ... RESUME add a notice when a started task has no scheduler.
+(``role = 'server'``: ``tasksql serve`` or a Python connection's ``start()``) whose state is
+``running`` as ``system.cluster`` judges it (:func:`tasksql.procs.node_state`: not stopped, a
+heartbeat within the last 30 s and, on this host, its process still there). SHOW TASKS and
+``system.tasks`` show the answer in their ``scheduler`` column; CREATE TASK and ALTER TASK ...
+RESUME add a notice when a started task has no scheduler.
 """
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 
 from tasksql.catalog.base import Catalog
-from tasksql.procs import pid_alive
+from tasksql.procs import node_state
 
-#: A node whose last heartbeat is older than this is not live (the reaper's lease).
-LIVE_WITHIN_S = 30.0
 #: The ``scheduler`` column: a scheduler is live, started tasks run.
 LIVE = "live"
 #: The ``scheduler`` column: no scheduler is live, started tasks do not run.
@@ -27,16 +25,9 @@ async def scheduler_live(catalog: Catalog, now: datetime, *, in_process: bool) -
     """Whether any scheduler is live (``in_process``: this process runs one)."""
     if in_process:
         return True
-    host = socket.gethostname()
-    for node in await catalog.list_nodes(now):
-        if node.role != "server" or node.stopped_at is not None:
-            continue
-        if (now - node.heartbeat_at).total_seconds() > LIVE_WITHIN_S:
-            continue
-        if node.host == host and not pid_alive(node.pid):
-            continue  # killed without a word: its heartbeat is recent but nobody is beating it
-        return True
-    return False
+    return any(
+        node.role == "server" and node_state(node, now) == "running" for node in await catalog.list_nodes(now)
+    )
 
 
 async def scheduler_column(catalog: Catalog, now: datetime, *, in_process: bool) -> str:
