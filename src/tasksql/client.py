@@ -8,6 +8,7 @@ endpoint, so a stale file left by a crash is ignored.
 from __future__ import annotations
 
 import json
+import math
 import os
 import urllib.error
 import urllib.request
@@ -26,8 +27,14 @@ SERVER_FILE = "server.json"
 API_PREFIX = "/api/v1"
 
 
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_NON_FINITE_TEXT = frozenset(_NON_FINITE.values())
+
+
 def encode_value(value: Any) -> Any:
     """A JSON-safe form of a result value (timestamps as ISO-8601 text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[str(value)]  # JSON has no NaN or Infinity: text, restored by decode_result
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime | date | time):
@@ -111,6 +118,8 @@ def decode_result(data: dict[str, Any]) -> Result:
         for i, t in enumerate(types):
             if t == "timestamp" and isinstance(row[i], str):
                 row[i] = datetime.fromisoformat(row[i])
+            elif t == "double" and row[i] in _NON_FINITE_TEXT:
+                row[i] = float(row[i])
         rows.append(tuple(row))
     return Result(
         tuple(data.get("columns", [])),

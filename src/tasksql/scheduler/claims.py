@@ -18,8 +18,11 @@ after an overrun), custom schedules and graph roots fire as before.
 
 A claim that will not happen is released (its row deleted) when the task changes, is suspended or
 dropped, when its instant falls into a summary of missed instants, and when the scheduler stops. A
-node that dies leaves its claims to the reaper, which deletes those for instants still to come
-and settles the others as NODE_LOST (they may have started).
+node that dies leaves its claims to the reaper (:mod:`tasksql.scheduler.lost`): a claim never
+started is not a failed run; it is deleted (an instant still to come), re-planned or recorded SKIPPED
+by the task's catch-up policy. A start is committed a few milliseconds after the run began (with the
+claim of the next instant): a node killed inside those milliseconds leaves a claim that reads as
+never started.
 """
 
 from __future__ import annotations

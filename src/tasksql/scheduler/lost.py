@@ -13,12 +13,13 @@ lost at once). What it left:
   - an instant still to come is *released* (the row is deleted: the planner runs it when it comes);
   - an instant of a task since dropped, suspended, altered or resumed is released too (its claim
     would have been released had the node lived);
-  - an instant that is still due (within the misfire grace) or that the task's CATCH_UP policy runs
-    (ALL: every missed instant within the window; LATEST: the most recent one, when no later instant
-    has come) is *re-planned*: the row is deleted, which frees the instant's fence, and the task's
-    next instant goes back to it, so that a scheduler plans it again (this one at once, see
-    :func:`settle`); the instant still runs at most once, since the new row takes the old one's
-    place under the same UNIQUE (task, instant) fence;
+  - an instant that is still due (the latest that came, within the misfire grace, as the planner
+    has it) or that the task's CATCH_UP policy runs (ALL: every missed instant within the window;
+    LATEST: the most recent one, when no later instant has come) is *re-planned*: the row is
+    deleted, which frees the instant's fence, and the task's next instant goes back to it, so that
+    a scheduler plans it again (this one at once, see :func:`settle`); the instant still runs at
+    most once, since the new row takes the old one's place under the same UNIQUE (task, instant)
+    fence;
   - any other instant is recorded SKIPPED with code MISSED and the reason (CATCH_UP = NONE, or
     older than the catch-up window, or a later instant is the one LATEST runs);
   - a retry, or a run inside a graph run, is recorded SKIPPED with code NODE_LOST.
@@ -81,16 +82,16 @@ def decide(run: RunRecord, record: TaskRecord | None, now: datetime) -> Unstarte
     if policy.defer_while_running or policy.next_from_end:
         # its next instant depends on how runs end: nothing to hand back to the planner
         return _skip(run, now, "MISSED", lost)
-    if now - instant <= policy.misfire_grace:
+    # as the planner sees it: the latest instant that came is due within the grace, the others missed
+    following = _following(record, instant)
+    latest = following is None or following > now
+    if latest and now - instant <= policy.misfire_grace:
         return UnstartedRun(run_id=run.run_id, rewind=True)
     if instant < now - policy.catch_up_window:
         return _skip(run, now, "MISSED", f"{lost}, and it is older than the catch-up window")
-    if policy.catch_up is CatchUp.ALL:
+    if policy.catch_up is CatchUp.ALL or (policy.catch_up is CatchUp.LATEST and latest):
         return UnstartedRun(run_id=run.run_id, rewind=True)
     if policy.catch_up is CatchUp.LATEST:
-        following = _following(record, instant)
-        if following is None or following > now:
-            return UnstartedRun(run_id=run.run_id, rewind=True)
         return _skip(run, now, "MISSED", f"{lost} (CATCH_UP = LATEST runs a later instant)")
     return _skip(run, now, "MISSED", f"{lost} (CATCH_UP = NONE)")
 
