@@ -1,13 +1,14 @@
-"""``tasksql shell``: the interactive SQL shell.
+"""``tasksql shell``: the session and its read-run loop.
 
-On a terminal, the shell reads statements with prompt_toolkit: input may span lines and is run when
-Enter is pressed after a semicolon that ends a statement (the SQL front end decides, see
+On a terminal, the shell reads input with prompt_toolkit: input may span lines and is run when
+Enter is pressed after a semicolon that ends a statement or on a meta-command line (see
 :mod:`tasksql.shell.input`), or at once with Alt-Enter / Esc Enter. It keeps a history in
-``<data dir>/.shell_history``, completes keywords, functions and task names, and highlights the
-input. Backslash commands (``\\q``, ``\\h``, ``\\t``, ``\\f``) control the shell itself.
+``<data dir>/.shell_history``, completes by context (:mod:`tasksql.shell.completion`) and
+highlights the input. Each statement's result is printed as soon as it completes; Ctrl-C while
+statements run cancels them.
 
-When standard input is not a terminal, the shell reads all of it, runs it as one script, prints
-the results and exits with status 1 if a statement failed, so it can be used in pipes.
+When standard input is not a terminal, the shell reads all of it and runs it as a script (SQL and
+meta-commands, as ``\\i`` runs a file), and exits with status 1 when a statement failed.
 
 Statements go through :class:`tasksql.connection.Connection`: to the running ``tasksql serve``
 when one owns the data directory, to an embedded engine otherwise.
@@ -16,6 +17,7 @@ when one owns the data directory, to an embedded engine otherwise.
 from __future__ import annotations
 
 import sys
+import time
 from typing import TextIO
 
 from prompt_toolkit import PromptSession
@@ -29,44 +31,22 @@ from prompt_toolkit.output import Output
 from tasksql import __version__
 from tasksql.client import find_server
 from tasksql.connection import Connection
+from tasksql.engine.results import Result
 from tasksql.errors import TasksqlError
-from tasksql.output import write_results
 from tasksql.settings import Settings
-from tasksql.shell.completion import SqlCompleter
-from tasksql.shell.input import (
-    META_HELP,
-    MetaCommand,
-    MetaKind,
-    changes_catalog,
-    parse_meta,
-    submits_on_enter,
-)
+from tasksql.shell.commands import LIST_TASKS, Commands
+from tasksql.shell.completion import Names, SqlCompleter
+from tasksql.shell.display import Display
+from tasksql.shell.input import MetaLine, SqlChunk, changes_catalog, read_script, submits_on_enter
 from tasksql.shell.keywords import ShellWords, shell_words
 from tasksql.shell.lexer import STYLE, SqlLexer
+from tasksql.shell.meta import parse_meta
+from tasksql.shell.schema import WarehouseSchema
 
 HISTORY_FILE = ".shell_history"
 PROMPT = "tasksql> "
-LIST_TASKS = "SHOW TERSE TASKS"
-
-_KEYS_HELP = (
-    ("Enter", "new line, or run the input when it ends a statement with ';'"),
-    ("Alt-Enter, Esc Enter", "run the input as it is"),
-    ("Ctrl-C", "clear the input"),
-    ("Ctrl-D", "quit (on an empty line)"),
-    ("Up, Down", "previous and next input from the history"),
-    ("Tab", "complete keywords, functions and task names"),
-)
-
-
-def help_text() -> str:
-    """The text ``\\h`` prints: the meta-commands and the keys."""
-    rows = [*META_HELP, *_KEYS_HELP]
-    width = max(len(key) for key, _ in rows)
-    lines = ["Statements end with ';' and may span several lines.", "", "Commands:"]
-    lines += [f"  {key:<{width}}  {what}" for key, what in META_HELP]
-    lines += ["", "Keys:"]
-    lines += [f"  {key:<{width}}  {what}" for key, what in _KEYS_HELP]
-    return "\n".join(lines)
+#: What the shell prints when Ctrl-C stopped the statements that were running.
+CANCELLED = "cancelled: the running statement was stopped"
 
 
 def key_bindings() -> KeyBindings:
@@ -100,9 +80,10 @@ def _continuation(width: int, line_number: int, is_soft_wrap: int) -> StyleAndTe
 class Shell:
     """One shell session over an open connection.
 
-    :meth:`execute` runs one submitted input (a meta-command or SQL text) and is what the
-    interactive loop calls; :meth:`run` is that loop. Results go to ``out``, errors to ``err``;
-    a :class:`TasksqlError` is printed with the offending line and a caret, and the session goes on.
+    :meth:`execute` runs one submitted input (SQL and meta-commands) and is what the interactive
+    loop calls; :meth:`run` is that loop; :meth:`run_script` runs piped input and ``\\i`` files.
+    Results go to ``out`` (or the ``\\o`` file), errors to ``err``; a :class:`TasksqlError` is
+    printed with the failing statement, the offending line and a caret, and the session goes on.
     """
 
     def __init__(
@@ -113,13 +94,25 @@ class Shell:
         out: TextIO | None = None,
         err: TextIO | None = None,
         words: ShellWords | None = None,
+        interactive: bool = True,
     ) -> None:
         self.conn = conn
-        self.fmt = fmt
-        self.out = out if out is not None else sys.stdout
-        self.err = err if err is not None else sys.stderr
+        self.display = Display(
+            fmt, out if out is not None else sys.stdout, err if err is not None else sys.stderr
+        )
         self.words = words if words is not None else shell_words()
+        self.interactive = interactive
         self.task_names: list[str] = []
+        self.schema = WarehouseSchema(conn.sql)
+        self.commands = Commands(self)
+        #: The last SQL run (``\\e`` edits it, ``\\watch`` runs it again).
+        self.last_query: str | None = None
+        #: Text the next prompt starts with (after ``\\e``, or SQL left unfinished before a command).
+        self.next_input = ""
+
+    @property
+    def fmt(self) -> str:
+        return self.display.fmt
 
     def banner(self) -> str:
         """Version, data directory, embedded or connected to a server, and how to get help."""
@@ -131,66 +124,89 @@ class Shell:
         return (
             f"tasksql {__version__} shell\n"
             f"data directory: {data_dir} ({mode})\n"
-            "End statements with ';'. Type \\h for help, \\q or Ctrl-D to quit."
+            "End statements with ';'. Type \\? for help, \\q or Ctrl-D to quit."
         )
 
-    def refresh_task_names(self) -> None:
-        """Fetch the task names offered for completion; on failure the previous names are kept."""
+    def names(self) -> Names:
+        """What completion offers now: task names and the warehouse's relations."""
+        return Names(tasks=self.task_names, schema=self.schema)
+
+    def refresh_names(self) -> None:
+        """Read the task names and the warehouse's relations again; on failure the previous ones are
+        kept (completion is a convenience: it must not disturb the session)."""
         try:
             result = self.conn.sql(LIST_TASKS)
             self.task_names = sorted({str(n) for n in result.column("name") if n is not None})
         except (TasksqlError, ValueError):
-            pass  # completion is a convenience: a failing refresh must not disturb the session
+            pass
+        self.schema.refresh()
+
+    # --- running input ------------------------------------------------------------------------
 
     def execute(self, text: str) -> bool:
         """Run one submitted input; False when the shell should quit (``\\q``)."""
-        stripped = text.strip()
-        if not stripped:
+        if not text.strip():
             return True
-        try:
-            meta = parse_meta(stripped)
-        except TasksqlError as error:
-            self._print_error(error, stripped)
-            return True
-        if meta is not None:
-            return self._run_meta(meta)
-        self._run_sql(text)
+        return self.run_script(text, interactive=self.interactive) is not None
+
+    def run_script(self, text: str, *, interactive: bool) -> bool | None:
+        """Run the SQL chunks and meta-commands of ``text`` in order, stopping at the first failure.
+
+        True when everything succeeded, False after a failure, None when a ``\\q`` asked to quit.
+        ``interactive``: SQL left unfinished before a final meta-command goes back to the prompt
+        (psql's query buffer) instead of running.
+        """
+        items = read_script(text)
+        self.display.start_script()
+        for n, item in enumerate(items):
+            if isinstance(item, SqlChunk):
+                if not self.run_sql(item.text):
+                    return False
+                continue
+            is_last = n == len(items) - 1
+            try:
+                if not self.commands.run(parse_meta(item.text), item.pending):
+                    return None
+            except TasksqlError as error:
+                self.display.error(error.render())
+                return False
+            except KeyboardInterrupt:
+                self.display.error(CANCELLED)
+                return False
+            if is_last and item.pending and not _consumes_pending(item):
+                if interactive:
+                    self.next_input = self.next_input or item.pending
+                elif not self.run_sql(item.pending):
+                    return False
         return True
 
-    def _run_meta(self, meta: MetaCommand) -> bool:
-        if meta.kind is MetaKind.QUIT:
-            return False
-        if meta.kind is MetaKind.HELP:
-            self.out.write(help_text() + "\n")
-        elif meta.kind is MetaKind.TASKS:
-            self._run_sql(LIST_TASKS, refresh=True)
-        elif meta.argument is None:
-            self.out.write(f"output format: {self.fmt}\n")
-        else:
-            self.fmt = meta.argument
-            self.out.write(f"output format: {self.fmt}\n")
-        self.out.flush()
-        return True
+    def run_sql(self, text: str) -> bool:
+        """Run the statements of ``text``, printing each result as it completes; False on failure."""
+        display = self.display
+        last = time.monotonic()
 
-    def _run_sql(self, text: str, *, refresh: bool | None = None) -> None:
+        def show(result: Result) -> None:
+            nonlocal last
+            display.result(result)
+            now = time.monotonic()
+            display.elapsed(now - last)
+            last = now
+
+        ok = True
         try:
-            results = self.conn.sql_all(text)
+            self.conn.sql_all(text, on_result=show, wait_for_runs=True)
         except TasksqlError as error:
-            self._print_error(error, text)
+            display.error(error.render(text))
+            ok = False
         except KeyboardInterrupt:
-            self.err.write("interrupted: the shell no longer waits for this statement\n")
-            self.err.flush()
-        else:
-            write_results(results, self.fmt, self.out)
-            self.out.flush()
-        if refresh is None:
-            refresh = changes_catalog(text)
-        if refresh:  # also after a failure: a script may have changed tasks before it failed
-            self.refresh_task_names()
+            display.error(CANCELLED)
+            ok = False
+        self.last_query = text.strip()
+        if changes_catalog(text):  # also after a failure: statements before it may have changed names
+            self.refresh_names()
+        return ok
 
-    def _print_error(self, error: TasksqlError, text: str) -> None:
-        self.err.write(error.render(text) + "\n")
-        self.err.flush()
+    # --- the interactive loop -----------------------------------------------------------------
 
     def session(
         self,
@@ -212,7 +228,7 @@ class Shell:
             multiline=True,
             key_bindings=key_bindings(),
             history=history,
-            completer=SqlCompleter(self.words, lambda: self.task_names),
+            completer=SqlCompleter(self.words, self.names),
             complete_while_typing=True,
             lexer=SqlLexer(self.words),
             style=STYLE,
@@ -224,33 +240,32 @@ class Shell:
         )
 
     def run(self, session: PromptSession[str] | None = None) -> None:
-        """Print the banner, then read and run inputs until ``\\q`` or Ctrl-D (end of input)."""
+        """Print the banner, then read and run inputs until ``\\q`` or Ctrl-D (end of input).
+
+        Ctrl-C at the prompt clears the input; while statements run, it cancels them.
+        """
         session = session if session is not None else self.session()
-        self.out.write(self.banner() + "\n")
-        self.out.flush()
-        self.refresh_task_names()
-        while True:
-            try:
-                text = session.prompt([("class:prompt", PROMPT)])
-            except KeyboardInterrupt:
-                continue  # Ctrl-C: the buffer is dropped, a fresh prompt follows
-            except EOFError:
-                break
-            if not self.execute(text):
-                break
+        self.display.message(self.banner())
+        self.refresh_names()
+        try:
+            while True:
+                default, self.next_input = self.next_input, ""
+                try:
+                    text = session.prompt([("class:prompt", PROMPT)], default=default)
+                except KeyboardInterrupt:
+                    continue  # Ctrl-C: the input is dropped, a fresh prompt follows
+                except EOFError:
+                    break
+                if not self.execute(text):
+                    break
+        finally:
+            self.display.close_file()
 
 
-def run_script(conn: Connection, text: str, fmt: str, *, out: TextIO, err: TextIO) -> int:
-    """Run ``text`` as one script and print its results; 0 on success, 1 (error printed) on failure."""
-    try:
-        results = conn.sql_all(text)
-    except TasksqlError as error:
-        err.write(error.render(text) + "\n")
-        err.flush()
-        return 1
-    write_results(results, fmt, out)
-    out.flush()
-    return 0
+def _consumes_pending(item: MetaLine) -> bool:
+    """Whether the command uses the unfinished SQL before it (``\\e`` edits it, ``\\watch`` runs it)."""
+    name = item.text.split(maxsplit=1)[0].lower()
+    return name in ("\\e", "\\watch")
 
 
 def run_shell(settings: Settings, fmt: str) -> None:
@@ -262,9 +277,11 @@ def run_shell(settings: Settings, fmt: str) -> None:
     if not sys.stdin.isatty():
         text = sys.stdin.read()
         with Connection(settings) as conn:
-            code = run_script(conn, text, fmt, out=sys.stdout, err=sys.stderr)
-        if code:
-            sys.exit(code)
+            shell = Shell(conn, fmt, interactive=False)
+            ok = shell.run_script(text, interactive=False)
+            shell.display.close_file()
+        if ok is False:
+            sys.exit(1)
         return
     with Connection(settings) as conn:
         Shell(conn, fmt).run()
