@@ -11,9 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from catalog_support import NOW, create, later, qname, task_def
+from catalog_support import NOW, create, fire_run, later, qname, task_def
 
 from tasksql.catalog import CATALOG_FILE, SQLiteCatalog, TaskUpdate, open_catalog
+from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.catalog.sqlite_writer import WriterStats
 from tasksql.errors import CatalogError, ConfigError, NotSupportedError, ObjectExists, TasksqlError
 from tasksql.model import IntegrationDef, RunState, TaskState, WarehouseDef, WarehouseType, Webhook
@@ -552,3 +553,54 @@ async def test_settle_later_on_a_closed_catalog_raises_at_the_call(tmp_path: Pat
     with pytest.raises(CatalogError) as info:
         catalog.settle_later(RunOutcome(run_id=run.run_id, state=RunState.SUCCEEDED, completed_time=NOW))
     assert info.value.code == "CATALOG_CLOSED"
+
+
+# --- lost nodes ----------------------------------------------------------------------------------
+
+
+async def test_settling_a_lost_nodes_runs_fails_only_those_that_started(tmp_path: Path) -> None:
+    async with SQLiteCatalog(tmp_path / "catalog.db") as catalog:
+        record = await create(catalog, "t", state=TaskState.STARTED)  # next instant: later(60)
+        executing = await fire_run(catalog, record, NOW, node="lost")
+        unstarted = {
+            at: await fire_run(catalog, record, later(at), node="lost", state=RunState.SCHEDULED)
+            for at in (10, 20, 30, 40, 120)
+        }
+        elsewhere = await fire_run(catalog, record, later(50), node="alive", state=RunState.SCHEDULED)
+        missed = RunOutcome(
+            run_id=unstarted[10].run_id,
+            state=RunState.SKIPPED,
+            completed_time=later(45),
+            error_code="MISSED",
+            error_message="instant missed",
+        )
+        decisions = [
+            UnstartedRun(run_id=unstarted[10].run_id, skipped=missed),
+            UnstartedRun(run_id=unstarted[20].run_id, rewind=True),
+            UnstartedRun(run_id=unstarted[30].run_id),
+            UnstartedRun(run_id=elsewhere.run_id),  # not a run of a lost node: left alone
+        ]
+
+        settled = await catalog.settle_lost_runs(["lost"], later(45), "node stopped during run", decisions)
+
+        # 40 s had no decision (SKIPPED, NODE_LOST); 120 s is still to come (released)
+        assert settled == {"lost": LostRuns(failed=1, skipped=2, replanned=1, released=2)}
+
+        async def state(run: RunRecord) -> tuple[object, ...] | None:
+            got = await catalog.get_run(run.run_id)
+            return None if got is None else (got.state, got.error_code, got.error_message)
+
+        assert await state(executing) == (RunState.FAILED, "NODE_LOST", "node stopped during run")
+        assert await state(unstarted[10]) == (RunState.SKIPPED, "MISSED", "instant missed")
+        assert await state(unstarted[20]) is None and await state(unstarted[30]) is None
+        assert await state(unstarted[40]) == (
+            RunState.SKIPPED,
+            "NODE_LOST",
+            "node lost was lost before the run started",
+        )
+        assert await state(unstarted[120]) is None
+        assert await state(elsewhere) == (RunState.SCHEDULED, None, None)
+        task = await catalog.get_task_by_id(record.id)
+        assert task is not None
+        assert (task.next_fire_at, task.consecutive_failures) == (later(20), 0)  # rewound, not counted
+        assert await catalog.settle_lost_runs(["lost"], later(46), "node stopped during run") == {}
