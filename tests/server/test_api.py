@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import pytest
 from api_support import Client, assert_error_shape
+
+from tasksql.client import decode_result
 
 
 async def test_health(client: Client) -> None:
@@ -97,3 +101,16 @@ async def test_empty_results_keep_the_warehouse_column_types(client: Client) -> 
     (result,) = (await resp.json())["results"]
     assert result["rows"] == []
     assert result["types"] == ["integer", "double", "timestamp", "boolean", "text"]
+
+
+async def test_non_finite_doubles_are_strict_json_and_decode_back(client: Client) -> None:
+    resp = await client.post(
+        "/api/v1/sql",
+        json={"sql": "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, '-inf'::DOUBLE AS c, 1.5::DOUBLE AS d"},
+    )
+    text = await resp.text()
+    assert "NaN" not in text.replace('"NaN"', "")  # no bare NaN token: JSON has none
+    (result,) = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name}"))["results"]
+    assert result["rows"] == [["NaN", "Infinity", "-Infinity", 1.5]]
+    (row,) = decode_result(result).rows
+    assert math.isnan(row[0]) and row[1] == math.inf and row[2] == -math.inf and row[3] == 1.5

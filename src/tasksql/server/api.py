@@ -46,7 +46,7 @@ from tasksql.engine import Engine, Result
 from tasksql.model import RunState, TaskDef, quote_ident
 from tasksql.server import queries
 from tasksql.server.bodies import MAX_BODY_BYTES, read_json
-from tasksql.server.http_errors import RequestError, error_body, errors_middleware
+from tasksql.server.http_errors import HANDLER_ARGS, RequestError, error_body, errors_middleware
 from tasksql.server.params import Query
 from tasksql.server.security import security_middleware
 from tasksql.sql.properties import PROPERTIES
@@ -257,6 +257,7 @@ def create_app(engine: Engine) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, security_middleware([engine.settings.host])],
         client_max_size=MAX_BODY_BYTES,
+        handler_args=HANDLER_ARGS,
     )
     app[ENGINE_KEY] = engine
     p = API_PREFIX

@@ -8,15 +8,20 @@ with ``status`` equal to the HTTP status and ``errors`` holding ``error.message`
 ``line``, ``column``, ``expected``, ... to ``error``). Requests the API refuses before they reach the
 engine (a foreign ``Host``, a body that is not JSON, a bad query parameter) raise
 :class:`RequestError`, which carries its own HTTP status and a stable code.
+
+A request that is not HTTP at all (a malformed request line, header or chunk) never reaches the
+application: aiohttp answers it with a plain-text 400 and closes the connection. It is the client's
+error, so :data:`HANDLER_ARGS` has it logged as one line, without a traceback.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from tasksql.errors import TasksqlError
 
@@ -86,3 +91,23 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, ascii(request.path))
         return web.json_response(error_body(500, message="internal server error"), status=500)
+
+
+class _ProtocolLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The log of aiohttp's connection handler: a malformed request is one warning line (its cause,
+    escaped), not an error with a traceback; anything else is logged as aiohttp logs it."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError) and exc_info.code < 500:
+            cause = " ".join(str(exc_info.message).split())[:300]
+            source = args[0] if args else "?"
+            self.warning("refused a malformed HTTP request from %s: %r", source, cause)
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        return msg, kwargs
+
+
+#: Arguments of aiohttp's connection handler (``web.Application(handler_args=...)``).
+HANDLER_ARGS: Mapping[str, Any] = {"logger": _ProtocolLog(logging.getLogger("tasksql.api.http"), {})}
