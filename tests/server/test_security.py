@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from api_support import Client, assert_error_shape
 
+from tasksql.client import RemoteServer
 from tasksql.engine import Engine
 from tasksql.server.api import create_app
 from tasksql.server.security import split_host
@@ -175,3 +177,13 @@ async def test_json_with_utf8_charset_passes(client: Client) -> None:
 )
 def test_split_host(value: str, expected: Any) -> None:
     assert split_host(value) == expected
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])
+async def test_the_cli_client_passes_the_policy(client: Client, name: str) -> None:
+    """``tasksql sql`` / the shell talk to a server through RemoteServer (urllib): it must pass."""
+    remote = RemoteServer(f"http://{name}:{client.port}", os.getpid(), "")
+    results = await asyncio.to_thread(remote.sql, "CREATE TASK t AS SELECT 1; SHOW TASKS")
+    assert results[-1].column("name") == ["t"]
+    status = await asyncio.to_thread(remote.request, "POST", "/api/v1/tasks/t/resume")
+    assert status["ok"] is True
