@@ -8,6 +8,8 @@ import time
 
 import pytest
 from api_support import Client, assert_error_shape
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasksql.server.bodies import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_depth_exceeds
 
@@ -111,3 +113,27 @@ async def test_execute_body_must_be_an_object_with_config(client: Client, payloa
     resp = await client.post("/api/v1/tasks/t/execute", json=payload)
     assert_error_shape(await resp.json(), 400, "BAD_REQUEST")
     assert (await (await client.get("/api/v1/tasks/t/runs")).json())["runs"] == []
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:', max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=200,
+)
+
+
+def _value_depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_value_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_value_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(value=_json_values, limit=st.integers(min_value=0, max_value=12))
+def test_depth_check_matches_the_depth_of_any_json_value(value: object, limit: int) -> None:
+    """Strings full of brackets, quotes and backslashes do not fool it (hypothesis, derandomized)."""
+    assert json_depth_exceeds(json.dumps(value), limit) == (_value_depth(value) > limit)

@@ -61,6 +61,8 @@ NAMES = [
 ROUTES = [
     ("GET", "/api/v1/health"),
     ("POST", "/api/v1/sql"),
+    ("GET", "/api/v1/queries"),
+    ("POST", "/api/v1/queries/{name}/cancel"),
     ("GET", "/api/v1/tasks"),
     ("GET", "/api/v1/tasks/{name}"),
     ("GET", "/api/v1/tasks/{name}/runs"),
@@ -203,6 +205,9 @@ class Fuzzer:
             return None, None
         if roll < 0.6:
             payload: Any = {"sql": self.pick(STATEMENTS)}
+            if self.rng.random() < 0.2:
+                extra = self.pick(["query_id", "single_transaction", "wait_for_runs", "nope"])
+                payload[extra] = self.pick([True, False, "q-1", "bad id!", 1, None, [], "x" * 100])
         elif roll < 0.7:
             payload = {"config": self.pick([{}, {"k": [1, 2]}, None, [1], "s", 1.5])}
         else:
