@@ -147,6 +147,15 @@ async def test_alter_moving_a_task_away_from_its_into_table_is_refused(engine: E
     assert warehouse is None  # unchanged
 
 
+async def test_into_on_an_unreachable_warehouse_is_accepted_with_a_notice(engine: Engine) -> None:
+    await engine.execute("CREATE WAREHOUSE pg TYPE = postgres URL = 'postgresql://u:pw@127.0.0.1:1/x'")
+    created = await one(engine, "CREATE TASK t SCHEDULE = '1 MINUTE' WAREHOUSE = pg INTO sink AS SELECT 1")
+    first = created.notices[0]
+    assert first.startswith("task t: INTO sink was not checked: warehouse pg cannot be reached now (")
+    assert "\n" not in first and ":pw@" not in first
+    assert await task_names(engine) == ["t"]
+
+
 # --- a started task with no scheduler ------------------------------------------------------------
 
 

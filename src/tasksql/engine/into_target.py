@@ -9,24 +9,30 @@ connection). So at CREATE TASK and at ALTER TASK (when INTO or WAREHOUSE changes
 * it exists nowhere yet: accepted with a notice. The Timeplus habit is to create the stream first,
   but a table created after the task (or by an earlier statement of its own body) is legitimate;
   until it exists every run fails with ``INTO_TABLE_NOT_FOUND``;
-* the task's warehouse cannot be reached now: accepted with a notice saying the target was not
-  checked.
+* the task's warehouse cannot be reached now (or not within :data:`PROBE_TIMEOUT_S` seconds):
+  accepted with a notice saying the target was not checked.
 
 Other warehouses are only looked at when the table is missing from the task's own, each for at most
-:data:`PROBE_TIMEOUT_S` seconds; one that cannot be reached is skipped.
+:data:`PROBE_TIMEOUT_S` seconds; one that cannot be reached is skipped. A look that takes longer is
+not interrupted (a warehouse being opened finishes opening in the background); the statement just
+stops waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from tasksql.engine.core import Engine
 from tasksql.errors import TasksqlError, ValidationError
 from tasksql.model import DEFAULT_WAREHOUSE, TaskDef, effective_warehouse
 from tasksql.sql import statements as st
 
-#: Seconds one other warehouse may take to answer whether it has the table.
+#: Seconds a warehouse may take to answer whether it has the table.
 PROBE_TIMEOUT_S = 5.0
+
+T = TypeVar("T")
 
 
 async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple[str, ...]:
@@ -41,11 +47,12 @@ async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple
     own = effective_warehouse(task)
     shown = engine.display_name(task.name)
     try:
-        found = await _has_table(engine, own, target)
-    except TasksqlError as err:
+        found = await _within(_has_table(engine, own, target), PROBE_TIMEOUT_S)
+    except (TasksqlError, TimeoutError) as err:
+        why = err.message if isinstance(err, TasksqlError) else f"no answer within {PROBE_TIMEOUT_S:g} s"
+        why = " ".join(why.split())  # a driver's message may span lines; a notice is one line
         return (
-            f"task {shown}: INTO {target} was not checked: warehouse {own} cannot be reached now"
-            f" ({err.message})",
+            f"task {shown}: INTO {target} was not checked: warehouse {own} cannot be reached now ({why})",
         )
     if found:
         return ()
@@ -80,6 +87,21 @@ async def _other_warehouses(engine: Engine, own: str) -> list[str]:
 async def _probe(engine: Engine, warehouse: str, table: str) -> bool:
     """Whether ``warehouse`` has ``table``; False when it cannot tell within the time allowed."""
     try:
-        return await asyncio.wait_for(_has_table(engine, warehouse, table), PROBE_TIMEOUT_S)
+        return await _within(_has_table(engine, warehouse, table), PROBE_TIMEOUT_S)
     except (TasksqlError, TimeoutError):
         return False
+
+
+async def _within(aw: Awaitable[T], seconds: float) -> T:
+    """``aw``'s result if it comes within ``seconds``, else TimeoutError; ``aw`` is not cancelled."""
+    task = asyncio.ensure_future(aw)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), seconds)
+    except TimeoutError:
+        task.add_done_callback(_settled)
+        raise
+
+
+def _settled(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a late failure is nobody's to report
