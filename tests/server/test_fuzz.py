@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -313,7 +314,10 @@ MALFORMED = [
 ]
 
 
-async def test_malformed_http_gets_a_400_and_the_server_stays_up(client: Client) -> None:
+async def test_malformed_http_gets_a_400_and_the_server_stays_up(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     port = client.port
     for template in MALFORMED:
         raw = template.replace(b"{port}", str(port).encode())
@@ -330,3 +334,7 @@ async def test_malformed_http_gets_a_400_and_the_server_stays_up(client: Client)
             assert 400 <= status < 500, (raw[:60], answer[:200])
     health = await client.get("/api/v1/health")
     assert health.status == 200
+    # the client's error: one warning line each, no traceback (at most a debug line for TLS noise)
+    refused = [r for r in caplog.records if r.name == "tasksql.api.http" and r.levelno > logging.DEBUG]
+    assert refused and all(r.levelno == logging.WARNING and "\n" not in r.getMessage() for r in refused)
+    assert not [r for r in caplog.records if r.exc_info and r.levelno > logging.DEBUG]
