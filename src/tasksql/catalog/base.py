@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
+from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.errors import CatalogError
 from tasksql.model import (
     IntegrationDef,
@@ -733,4 +734,35 @@ class Catalog(ABC):
 
         Returns True when woken by queued messages, False on timeout. Messages queued by another
         process (or another catalog object) do not wake it: a dispatcher polls for those.
+        """
+
+    # --- whole tables (tasksql catalog copy; see tables.py) --------------------------------------
+
+    @abstractmethod
+    def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
+        """Every row of ``table`` (one of :data:`~tasksql.catalog.tables.TABLES`), in pages of at
+        most ``batch_size`` rows, in key order (insertion order where the spec says so). Each page
+        is a read of its own: copy a catalog that nothing writes to."""
+
+    @abstractmethod
+    async def row_counts(self) -> dict[str, int]:
+        """The number of rows of every table of :data:`~tasksql.catalog.tables.TABLES`."""
+
+    @abstractmethod
+    async def id_counters(self) -> dict[str, int]:
+        """For each table with an identity column, the highest value handed out so far (rows
+        since deleted included; 0 when none), by table name."""
+
+    @abstractmethod
+    def load_rows(self, *, replace: bool) -> AbstractAsyncContextManager[RowLoader]:
+        """ONE transaction, on a connection of its own, that replaces everything this catalog
+        holds with the rows written through the loader.
+
+        Entering begins it and keeps other writers out until it ends (SQLite: the write lock;
+        PostgreSQL: the tables locked against writes), refuses a catalog with content
+        (:func:`~tasksql.catalog.tables.content_rows`) unless ``replace`` with
+        :class:`CatalogError` code ``CATALOG_NOT_EMPTY``, then deletes the rows of every table.
+        A normal exit advances the change sequence and commits durably; an exception rolls
+        everything back (nothing changed). Waiters of :meth:`wait_for_change` on this object learn
+        of it by polling, as of another process's change.
         """

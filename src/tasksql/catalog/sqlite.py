@@ -57,9 +57,11 @@ import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from tasksql.catalog import sqlite_bulk
 from tasksql.catalog import sqlite_graphs as graphs_db
 from tasksql.catalog import sqlite_outbox as outbox_db
 from tasksql.catalog import sqlite_runs as runs_db
@@ -99,6 +101,7 @@ from tasksql.catalog.sqlite_connect import DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_TI
 from tasksql.catalog.sqlite_reader import SQLiteReader
 from tasksql.catalog.sqlite_schema import apply_schema
 from tasksql.catalog.sqlite_writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
+from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
 from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
 from tasksql.model import (
@@ -705,6 +708,27 @@ class SQLiteCatalog(Catalog):
     def _queued(self) -> None:
         """On the event loop, after messages were committed to the outbox."""
         self._outbox_event.set()
+
+    # --- whole tables (see sqlite_bulk.py) -------------------------------------------------------
+
+    def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
+        return sqlite_bulk.export_rows(self._read, table, batch_size)
+
+    async def row_counts(self) -> dict[str, int]:
+        return await self._read(sqlite_bulk.row_counts)
+
+    async def id_counters(self) -> dict[str, int]:
+        return await self._read(sqlite_bulk.id_counters)
+
+    def load_rows(self, *, replace: bool) -> AbstractAsyncContextManager[RowLoader]:
+        self._open_writer()  # refuses a closed catalog
+        return sqlite_bulk.SQLiteRowLoader(
+            self._path,
+            replace=replace,
+            change_sql=_Q["change_seq_bump"],
+            busy_timeout=self._busy_timeout,
+            busy_retries=self._busy_retries,
+        )
 
 
 # --- job bodies (run in the writer or a reader thread) -------------------------------------------

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -51,6 +52,7 @@ from tasksql.catalog.base import (
 from tasksql.catalog.held_starts import HeldStarts
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
+from tasksql.catalog.postgres import bulk
 from tasksql.catalog.postgres import outbox as outbox_db
 from tasksql.catalog.postgres import runs as runs_db
 from tasksql.catalog.postgres import tasks as tasks_db
@@ -81,6 +83,7 @@ from tasksql.catalog.rows import (
     warehouse_def,
     warehouse_record,
 )
+from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
 from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
 from tasksql.model import (
@@ -656,6 +659,21 @@ class PostgresCatalog(Catalog):
 
     def _queued(self) -> None:
         self._outbox_event.set()
+
+    # --- whole tables (see bulk.py) --------------------------------------------------------------
+
+    def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
+        return bulk.export_rows(self._read, table, batch_size)
+
+    async def row_counts(self) -> dict[str, int]:
+        return await self._read(bulk.row_counts)
+
+    async def id_counters(self) -> dict[str, int]:
+        return await self._read(bulk.id_counters)
+
+    def load_rows(self, *, replace: bool) -> AbstractAsyncContextManager[RowLoader]:
+        self._open_writer()  # refuses a closed catalog
+        return bulk.PgRowLoader(self._target, replace=replace, change_sql=_Q["change_seq_bump"])
 
 
 # --- job bodies (run in the writer or a reader thread) -------------------------------------------
