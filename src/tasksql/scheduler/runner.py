@@ -18,6 +18,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from tasksql.clock import Clock
+from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.runs import RunOutcome, RunRecord
@@ -212,7 +213,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             ctx,
             RunState.FAILED,
             code="TIMEOUT_EXCEEDED",
-            message=f"task execution timed out after {timeout_s:g} s: {err.message}",
+            message=f"task execution timed out after {decimal_text(timeout_s)} s: {err.message}",
         )
     except QueryCancelled as err:
         return _outcome(ctx, RunState.CANCELLED, code="CANCELLED", message=err.message)

@@ -222,7 +222,7 @@ def _postgres_module(d: WarehouseDef) -> ModuleType:
     try:
         from tasksql.warehouses import postgres
     except ImportError as err:
-        where = f" ({redact_url(d.url)})" if d.url else ""
+        where = f" ({shown_url(d.url)})" if d.url else ""
         raise NotSupportedError(
             f"warehouse {d.name}{where}: TYPE = postgres needs the PostgreSQL driver psycopg, which this"
             f" Python cannot import ({err}); install it with: {install_command(POSTGRES_REQUIREMENT)}",
