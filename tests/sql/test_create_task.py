@@ -149,7 +149,8 @@ def test_tags_and_contacts() -> None:
 def test_config_must_be_json() -> None:
     with pytest.raises(ValidationError) as info:
         parse("CREATE TASK t CONFIG = '{oops' AS SELECT 1")
-    assert (info.value.code, info.value.column) == ("INVALID_VALUE", 24)
+    # the error points inside the string, at what the JSON decoder could not read (after "{")
+    assert (info.value.code, info.value.column) == ("INVALID_VALUE", 26)
 
 
 # --- schedules -------------------------------------------------------------------------------------

@@ -40,16 +40,16 @@ def parse_sql_body(cur: Cursor, as_tok: Token) -> tuple[SqlBody, Span]:
 
 def reads_back_as_body(text: str) -> bool:
     """Whether ``AS <text>`` parses back to exactly ``text`` as one task body."""
-    from tasksql.sql.split import split
+    from tasksql.sql.split import piece_tokens, split
 
     prefix = "ALTER TASK t MODIFY AS "
     try:
         pieces = split(prefix + text)
+        if len(pieces) != 1 or pieces[0].start != 0 or pieces[0].unclosed is not None:
+            return False  # split apart, or a lone BEGIN that would open a block
+        body = [t for t in piece_tokens(prefix + text, pieces[0]) if t.start >= len(prefix)]
     except TasksqlError:
         return False
-    if len(pieces) != 1 or pieces[0].start != 0:
-        return False
-    body = [t for t in pieces[0].tokens if t.start >= len(prefix)]
     if not body or (len(body) == 1 and body[0].dollar_quoted):
         return False
     return pieces[0].text[len(prefix) :] == text

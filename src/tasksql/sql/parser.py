@@ -37,9 +37,9 @@ from tasksql.sql.parse_objects import (
     parse_show_warehouses,
 )
 from tasksql.sql.parse_task import parse_create_task
-from tasksql.sql.split import Piece, split_tokens
+from tasksql.sql.split import HEAD_WORDS, Piece, piece_tokens, split
 from tasksql.sql.statements import Passthrough, Statement
-from tasksql.sql.tokenizer import LineIndex, tokenize
+from tasksql.sql.tokenizer import LineIndex
 
 Handler = Callable[[Cursor], Statement]
 CreateHandler = Callable[[Cursor, CreatePrefix], Statement]
@@ -102,12 +102,34 @@ def _dispatch(cur: Cursor) -> Statement | None:
 
 
 _STATEMENT_ORDER = sorted(STATEMENTS.items(), key=lambda kv: -len(kv[0]))
+_FIRST_WORDS = frozenset({"CREATE"} | {words[0] for words in STATEMENTS})
 _CREATE_ORDER = sorted(CREATE_STATEMENTS.items(), key=lambda kv: -len(kv[0]))
 
 
+def _may_be_ours(head: tuple[str, ...]) -> bool:
+    """Whether a statement with leading words ``head`` may be one of tasksql's statements (False
+    means it certainly goes to the warehouse, and is never tokenized here)."""
+    if not head or head[0] not in _FIRST_WORDS:
+        return False
+    if len(head) >= HEAD_WORDS:
+        return True  # more words than the piece kept: let the parser decide
+    if head[0] == "CREATE":
+        k = 1
+        while head[k : k + 1] == ("OR",) and head[k + 1 : k + 2] in (("REPLACE",), ("ALTER",)):
+            k += 2
+        return any(head[k : k + len(words)] == words for words in CREATE_STATEMENTS)
+    return any(head[: len(words)] == words for words in STATEMENTS)
+
+
 def parse_piece(source: str, piece: Piece, index: LineIndex | None = None) -> Statement:
-    """One statement of ``source`` (a piece from :func:`~tasksql.sql.split.split`)."""
-    cur = Cursor(source, piece.tokens, index)
+    """One statement of ``source`` (a piece from :func:`~tasksql.sql.split.split`).
+
+    Only a statement whose leading words are those of a tasksql statement is tokenized: the text of
+    any other is passed on as written (a megabyte of ``INSERT ... VALUES`` costs one scan).
+    """
+    if piece.unclosed is None and not _may_be_ours(piece.head):
+        return Passthrough(span=piece.span, text=piece.text)
+    cur = Cursor(source, piece_tokens(source, piece, index), index)
     if piece.unclosed is not None:
         raise cur.error(
             "this BEGIN block of the task body is never closed by END",
@@ -129,8 +151,7 @@ def parse(text: str) -> list[Statement]:
         for a script with an error anywhere.
     """
     index = LineIndex(text)
-    pieces = split_tokens(text, tokenize(text), index)
-    return [parse_piece(text, piece, index) for piece in pieces]
+    return [parse_piece(text, piece, index) for piece in split(text, index)]
 
 
 def parse_one(text: str) -> Statement:
@@ -139,7 +160,7 @@ def parse_one(text: str) -> Statement:
     :raises TasksqlSyntaxError: SYNTAX_ERROR when the text holds no statement or more than one.
     """
     index = LineIndex(text)
-    pieces = split_tokens(text, tokenize(text), index)
+    pieces = split(text, index)
     if len(pieces) != 1:
         where = index.span(pieces[1].start, pieces[1].start + 1) if len(pieces) > 1 else index.span(0, 0)
         raise TasksqlSyntaxError(

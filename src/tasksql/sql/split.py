@@ -17,8 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tasksql.errors import Span
-from tasksql.sql.tokenizer import LineIndex, tokenize
+from tasksql.sql import scan
+from tasksql.sql.scan import HEAD_LIMIT, ScanError
+from tasksql.sql.tokenizer import LineIndex, tokenize, tokenize_range
 from tasksql.sql.tokens import Token, TokenKind
+from tasksql.storable import check_sql_text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,8 +32,11 @@ class Piece:
     and the terminating semicolon are not part of it); ``start`` is its offset in the script and
     ``span`` its span there. ``terminated`` is True when a semicolon ended it (a shell uses this to
     know whether the input is complete); ``unclosed`` is the span of a task body's ``BEGIN`` that
-    no ``END`` closed before the end of the script. ``tokens`` are the statement's tokens, with
-    spans in the whole script.
+    no ``END`` closed before the end of the script. ``head`` holds its leading words, upper-cased
+    (up to :data:`HEAD_WORDS`; fewer when something else comes first): what tells tasksql's own
+    statements from the warehouse's. ``tokens`` are the statement's tokens, with spans in the whole
+    script, when the splitter had them (:func:`split_tokens`); :func:`split` leaves them empty,
+    since most statements never need them: :func:`piece_tokens` gives them either way.
     """
 
     text: str
@@ -38,61 +44,65 @@ class Piece:
     span: Span
     terminated: bool = False
     unclosed: Span | None = None
+    head: tuple[str, ...] = ()
     tokens: tuple[Token, ...] = field(default=(), repr=False, compare=False)
 
+
+#: How many leading words a piece's ``head`` keeps.
+HEAD_WORDS = HEAD_LIMIT
 
 _NOT_OPENERS_AFTER_BEGIN = ("TRANSACTION", "WORK", "TRAN")
 _TAGGED_ENDS = ("IF", "LOOP", "FOR", "WHILE", "REPEAT")
 
 
-def _word_at(tokens: Sequence[Token], i: int) -> str:
-    if 0 <= i < len(tokens) and tokens[i].kind is TokenKind.WORD:
-        return tokens[i].upper
-    return ""
-
-
-def _is_task_statement(words: Sequence[Token]) -> bool:
-    """Whether the statement begun by ``words`` may have a ``BEGIN ... END`` task body."""
-    heads = [t.upper for t in words[:6] if t.kind is TokenKind.WORD]
-    if heads[:2] == ["ALTER", "TASK"]:
-        return True
-    if heads[:1] != ["CREATE"]:
+def _is_task_statement(head: Sequence[str]) -> bool:
+    """Whether a statement with leading words ``head`` may have a ``BEGIN ... END`` task body."""
+    if not head or head[0] not in ("CREATE", "ALTER"):
         return False
-    rest = heads[1:]
+    words = list(head[:5])
+    if words[:2] == ["ALTER", "TASK"]:
+        return True
+    if words[:1] != ["CREATE"]:
+        return False
+    rest = words[1:]
     if rest[:2] in (["OR", "REPLACE"], ["OR", "ALTER"]):
         rest = rest[2:]
     return rest[:1] == ["TASK"]
 
 
 class _BlockTracker:
-    """Tracks BEGIN/CASE ... END nesting inside a task body block."""
+    """Tracks BEGIN/CASE ... END nesting inside the body of a task statement.
+
+    Fed every token of the statement in order, as plain values: ``word`` (upper-cased, "" for a
+    token that is not a word), the word after it, whether a ``;`` comes next, and the word before it.
+    """
 
     def __init__(self) -> None:
         self.stack: list[str] = []
-        self.opener: Token | None = None
-        self._skip: int = -1
+        self.opener: tuple[int, int] | None = None  # offsets of the BEGIN/DECLARE that opened
+        self._skip_next = False  # the CASE of END CASE
 
     @property
     def inside(self) -> bool:
         return bool(self.stack)
 
-    def feed(self, tokens: Sequence[Token], i: int, current: Sequence[Token]) -> None:
-        """Account for ``tokens[i]`` (already appended to ``current``, the statement so far)."""
-        word = _word_at(tokens, i)
-        if not word or i == self._skip:
+    def feed(
+        self, word: str, after: str, next_is_semicolon: bool, previous: str, where: tuple[int, int]
+    ) -> None:
+        if not word:
             return
-        after = _word_at(tokens, i + 1)
-        next_is_semicolon = i + 1 < len(tokens) and tokens[i + 1].kind is TokenKind.SEMICOLON
+        if self._skip_next:
+            self._skip_next = False
+            return
         if not self.stack:
-            previous = current[-2].upper if len(current) >= 2 and current[-2].kind is TokenKind.WORD else ""
-            if previous != "AS" or not _is_task_statement(current):
+            if previous != "AS":
                 return
             if word == "BEGIN" and after not in _NOT_OPENERS_AFTER_BEGIN and not next_is_semicolon:
                 self.stack.append("BEGIN")
-                self.opener = tokens[i]
+                self.opener = where
             elif word == "DECLARE":
                 self.stack.append("DECLARE")
-                self.opener = tokens[i]
+                self.opener = where
             return
         if word == "BEGIN":
             if after in _NOT_OPENERS_AFTER_BEGIN or next_is_semicolon:
@@ -105,17 +115,32 @@ class _BlockTracker:
             self.stack.append("CASE")
         elif word == "END" and after not in _TAGGED_ENDS:
             if after == "CASE":
-                self._skip = i + 1
+                self._skip_next = True
             self.stack.pop()
 
 
+def _word(tok: Token | None) -> str:
+    return tok.upper if tok is not None and tok.kind is TokenKind.WORD else ""
+
+
+def _head_of(tokens: Sequence[Token]) -> tuple[str, ...]:
+    head: list[str] = []
+    for tok in tokens[:HEAD_WORDS]:
+        if tok.kind is not TokenKind.WORD:
+            break
+        head.append(tok.upper)
+    return tuple(head)
+
+
 def split_tokens(text: str, tokens: Sequence[Token], index: LineIndex | None = None) -> list[Piece]:
-    """:func:`split` for text that is already tokenized (``tokens`` from :func:`tokenize`)."""
+    """:func:`split` for text that is already tokenized (``tokens`` from :func:`tokenize`); the
+    pieces keep their tokens."""
     index = index or LineIndex(text)
     tokens = [t for t in tokens if t.kind is not TokenKind.COMMENT]
     pieces: list[Piece] = []
     current: list[Token] = []
     blocks = _BlockTracker()
+    task = False
 
     def flush(terminated: bool) -> None:
         if current:
@@ -127,7 +152,8 @@ def split_tokens(text: str, tokens: Sequence[Token], index: LineIndex | None = N
                     start=start,
                     span=index.span(start, end),
                     terminated=terminated,
-                    unclosed=opener.span if opener is not None else None,
+                    unclosed=index.span(*opener) if opener is not None else None,
+                    head=_head_of(current),
                     tokens=tuple(current),
                 )
             )
@@ -136,18 +162,111 @@ def split_tokens(text: str, tokens: Sequence[Token], index: LineIndex | None = N
     for i, tok in enumerate(tokens):
         if tok.kind is TokenKind.SEMICOLON and not blocks.inside:
             flush(True)
+            blocks, task = _BlockTracker(), False
             continue
         current.append(tok)
-        blocks.feed(tokens, i, current)
+        if len(current) == 1:
+            task = _is_task_statement(_head_of(tokens[i : i + HEAD_WORDS]))
+        if task:
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            previous = _word(current[-2]) if len(current) >= 2 else ""
+            semicolon_next = nxt is not None and nxt.kind is TokenKind.SEMICOLON
+            blocks.feed(_word(tok), _word(nxt), semicolon_next, previous, (tok.start, tok.end))
     flush(False)
     return pieces
 
 
-def split(text: str) -> list[Piece]:
+def split(text: str, index: LineIndex | None = None) -> list[Piece]:
     """The statements of ``text``, in order; empty statements (``;;``, comments only) are dropped.
 
+    Linear in the text, and fast: statements are found by :mod:`tasksql.sql.scan`, which reads
+    only the leading words of a statement, and every word of a task statement (its body may be a
+    ``BEGIN ... END`` block); the rest is skipped in runs. The pieces carry no tokens
+    (:func:`piece_tokens` reads them when they are needed).
+
     :raises TasksqlSyntaxError: when the text cannot be tokenized (an unterminated string, quoted
-        identifier, dollar-quoted body or comment), pointing at where it starts.
+        identifier, dollar-quoted body or comment), pointing at where it starts; INVALID_CHARACTER
+        for a character that cannot be stored (:mod:`tasksql.storable`).
     """
-    index = LineIndex(text)
-    return split_tokens(text, tokenize(text), index)
+    check_sql_text(text)
+    index = index or LineIndex(text)
+    try:
+        return _split_scanned(text, index)
+    except ScanError:
+        # the tokenizer reports the exact error (or, should it read the text differently, splits it)
+        return split_tokens(text, tokenize(text), index)
+
+
+def _split_scanned(text: str, index: LineIndex) -> list[Piece]:
+    pieces: list[Piece] = []
+    size = len(text)
+    spans = _Spans(text)
+    pos = scan.skip_gap(text, 0)
+    while pos < size:
+        if text[pos] == ";":  # an empty statement
+            pos = scan.skip_gap(text, pos + 1)
+            continue
+        head = scan.head_words(text, pos)
+        unclosed: tuple[int, int] | None = None
+        if _is_task_statement(head):
+            semicolon, last, unclosed = _task_statement_end(text, pos)
+        else:
+            semicolon, last = scan.statement_end(text, pos)
+        pieces.append(
+            Piece(
+                text=text[pos:last],
+                start=pos,
+                span=spans.span(pos, last),
+                terminated=semicolon < size,
+                unclosed=index.span(*unclosed) if unclosed is not None else None,
+                head=head,
+            )
+        )
+        pos = scan.skip_gap(text, semicolon + 1)
+    return pieces
+
+
+class _Spans:
+    """Spans of increasing offsets, with line numbers counted on from the last one (cheaper than a
+    lookup per statement in a script of many small statements)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0
+
+    def span(self, start: int, end: int) -> Span:
+        newlines = self.text.count("\n", self.pos, start)
+        if newlines:
+            self.line += newlines
+            self.line_start = self.text.rfind("\n", self.pos, start) + 1
+        self.pos = start
+        return Span(self.line, start - self.line_start + 1, start, end)
+
+
+def _task_statement_end(text: str, start: int) -> tuple[int, int, tuple[int, int] | None]:
+    """:func:`scan.statement_end` for a task statement, whose ``BEGIN ... END`` body holds
+    semicolons; also the offsets of the ``BEGIN`` left open at the end of the text, if any."""
+    blocks = _BlockTracker()
+    lexes = scan.lexemes(text, start)
+    lex = next(lexes, None)
+    previous = ""
+    last = start
+    while lex is not None:
+        nxt = next(lexes, None)
+        if lex.kind == scan.SEMI and not blocks.inside:
+            return lex.start, last, None
+        word = lex.text if lex.kind == scan.WORD else ""
+        after = nxt.text if nxt is not None and nxt.kind == scan.WORD else ""
+        semicolon_next = nxt is not None and nxt.kind == scan.SEMI
+        blocks.feed(word, after, semicolon_next, previous, (lex.start, lex.end))
+        previous, last, lex = word, lex.end, nxt
+    return len(text), last, blocks.opener if blocks.inside else None
+
+
+def piece_tokens(source: str, piece: Piece, index: LineIndex | None = None) -> tuple[Token, ...]:
+    """The tokens of ``piece`` (a statement of ``source``), spans in the whole ``source``."""
+    if piece.tokens or not piece.text:
+        return piece.tokens
+    return tuple(tokenize_range(source, piece.start, piece.start + len(piece.text), index))

@@ -160,32 +160,48 @@ def tokenize(text: str, *, comments: bool = False) -> list[Token]:
         that cannot be stored and read back (NUL, a lone surrogate: :mod:`tasksql.storable`).
     """
     check_sql_text(text)
-    index = LineIndex(text)
+    return _tokens(text, LineIndex(text), 0, len(text), comments=comments)
+
+
+def tokenize_range(text: str, start: int, end: int, index: LineIndex | None = None) -> list[Token]:
+    """The tokens of ``text[start:end]`` (comments skipped), with spans in the whole ``text``.
+
+    For a statement of a script that is already known to hold only characters that can be stored
+    (the caller checked the whole script): only this statement's text is read.
+
+    :raises TasksqlSyntaxError: as :func:`tokenize`, with the span in the whole text.
+    """
+    return _tokens(text, index or LineIndex(text), start, end, comments=False)
+
+
+def _tokens(source: str, index: LineIndex, offset: int, stop: int, *, comments: bool) -> list[Token]:
+    """The tokens of ``source[offset:stop]``; ``index`` locates offsets of the whole ``source``."""
+    text = source[offset:stop] if offset or stop < len(source) else source
     tokenizer = _Tokenizer()
     try:
         raw_tokens = tokenizer.tokenize(text)
     except Exception as exc:  # sqlglot raises TokenError, or IndexError inside nested comments
         start = getattr(getattr(tokenizer, "_core", None), "_start", 0)
-        raise _failure(text, index, start if isinstance(start, int) else 0) from exc
+        raise _failure(source, index, offset + (start if isinstance(start, int) else 0)) from exc
     out: list[Token] = []
     previous_end = 0
     for tok in raw_tokens:
         start, end = tok.start, tok.end + 1
         raw = text[start:end]
         if comments and start > previous_end:
-            out.extend(_comments(text, index, previous_end, start))
+            out.extend(_comments(source, index, offset + previous_end, offset + start))
         kind = _kind_of(tok.token_type, raw)
         if kind is TokenKind.WORD and not raw.isidentifier():
             # sqlglot reads "ORDER BY", "PRIMARY KEY", ... as one token: keep one word per token.
             for m in _WORD_PIECE.finditer(raw):
                 piece_kind = _kind_of(TokenType.VAR, m.group())
-                piece_span = index.span(start + m.start(), start + m.end())
+                piece_span = index.span(offset + start + m.start(), offset + start + m.end())
                 out.append(Token(piece_kind, m.group(), piece_span, raw=m.group()))
         else:
             value = tok.text if kind in (TokenKind.STRING, TokenKind.IDENT) else raw
             quoted = kind in (TokenKind.STRING, TokenKind.IDENT)
-            out.append(Token(kind, value, index.span(start, end), quoted=quoted, raw=raw))
+            out.append(Token(kind, value, index.span(offset + start, offset + end), quoted=quoted, raw=raw))
         previous_end = end
     if comments and previous_end < len(text):
-        out.extend(_comments(text, index, previous_end, len(text)))
+        out.extend(_comments(source, index, offset + previous_end, offset + len(text)))
     return out

@@ -1,0 +1,239 @@
+"""A fast lexical scanner: where a script's statements end, and the words that matter for that.
+
+:func:`~tasksql.sql.tokenizer.tokenize` builds a :class:`~tasksql.sql.tokens.Token` for every
+token, through sqlglot's tokenizer, which is written in Python: a script of one megabyte takes
+seconds. Splitting needs much less: where strings, quoted identifiers, dollar-quoted bodies and
+comments begin and end (a ``;`` inside them does not split), the ``;`` themselves, the leading
+words of each statement (is it tasksql's own, or the warehouse's?) and, inside a task statement,
+its words (a ``BEGIN ... END`` body holds semicolons). This module finds those with regular
+expressions, which skip everything else in runs at C speed, so the cost is linear in the text and
+small: one match per run of plain text, string, comment or ``;``.
+
+It reads the text as the tokenizer does (sqlglot's DuckDB dialect): ``'...'`` with ``''``,
+``E'...'`` with ``\\'`` too, ``"..."`` with ``""``, ``$$...$$`` and ``$tag$...$tag$`` (a ``$`` inside
+a word is part of the word: ``SYSTEM$X``), ``--`` to the end of the line, nested ``/* */``. A word
+is a run of characters that are neither white space nor punctuation, not starting with a digit.
+:class:`ScanError` reports text it cannot read (an unterminated string or comment); the caller
+asks the tokenizer for the exact error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+#: How many leading words :func:`head_words` reads.
+HEAD_LIMIT = 8
+
+# Punctuation that ends a word (sqlglot's single-character tokens); "$" may continue a word.
+_PUNCT = r"!-/:-@\[-^`{-~"
+_PUNCT_NOT_DOLLAR = r"!-#%-/:-@\[-^`{-~"
+_WORD = rf"[^\s{_PUNCT}0-9][^\s{_PUNCT_NOT_DOLLAR}]*"
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+# Punctuation that starts nothing special (not ; ' " $ - /).
+_PLAIN_PUNCT = r"[!#%&()*+,.:<=>?@\[\\\]^`{|}~]"
+
+# Strings, whole (an unterminated one does not match: ScanError).
+_STRING = r"'[^']*(?:''[^']*)*'"
+_E_STRING = r"[eE]'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'"
+_IDENT = r'"[^"]*(?:""[^"]*)*"'
+_DOLLAR_TAG = r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$"
+
+# One lexeme: a word, a ;, a whole string, a comment, an opening quote never closed, or another
+# character (a number whole).
+_LEX = re.compile(
+    rf"""
+    (?P<space>\s+)
+  | (?P<word>(?![eE]'){_WORD})
+  | (?P<semi>;)
+  | (?P<string>{_E_STRING}|{_STRING}|{_IDENT})
+  | (?P<comment>--[^\n]*)
+  | (?P<block>/\*)
+  | (?P<dollar>{_DOLLAR_TAG})
+  | (?P<open>[eE]?['"])
+  | (?P<other>{_NUMBER}|.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+# Plain text in bulk: everything up to a ; ' " $ -- or /* (what statement_end looks at).
+_BULK = re.compile(r"(?:[^;'\"$/\-]+|-(?!-)|/(?!\*))+")
+_STRING_RE = re.compile(_STRING)
+_E_STRING_RE = re.compile(_E_STRING)
+_IDENT_RE = re.compile(_IDENT)
+_DOLLAR_TAG_RE = re.compile(_DOLLAR_TAG)
+_PUNCT_CHAR = re.compile(f"[{_PUNCT}]")
+_GAP = re.compile(r"(?:\s+|--[^\n]*)*")
+
+# Leading words separated by white space only (the common case). ASCII: tasksql's statements begin
+# with keywords, and a word with any other character ends the head (head_words checks the end).
+_HEAD = re.compile(rf"(?:[A-Za-z_][A-Za-z0-9_]*\s*){{1,{HEAD_LIMIT}}}")
+
+WORD = "word"
+SEMI = ";"
+OTHER = "other"
+
+
+class ScanError(Exception):
+    """The text cannot be read at ``offset`` (an unterminated string, identifier or comment)."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+@dataclass(frozen=True, slots=True)
+class Lexeme:
+    """A word (``text`` upper-cased), a ``;``, or anything else (a string, a number, a symbol)."""
+
+    kind: str
+    start: int
+    end: int
+    text: str = ""
+
+
+def _after_block_comment(text: str, start: int) -> int:
+    """The offset just past the nested ``/* ... */`` that opens at ``start``."""
+    depth = 0
+    for m in _COMMENT_MARK.finditer(text, start):
+        depth += 1 if m.group() == "/*" else -1
+        if depth == 0:
+            return m.end()
+    raise ScanError(start)
+
+
+def _after_dollar(text: str, m: re.Match[str]) -> int:
+    """The offset just past the dollar-quoted string whose opening tag ``m`` matched."""
+    close = text.find(m.group(), m.end())
+    if close == -1:
+        raise ScanError(m.start())
+    return close + len(m.group())
+
+
+def lexemes(text: str, pos: int = 0) -> Iterator[Lexeme]:
+    """The words, semicolons and other lexemes of ``text`` from ``pos`` (comments and white space
+    skipped), one at a time.
+
+    :raises ScanError: at an unterminated string, quoted identifier, dollar-quoted string or comment.
+    """
+    size = len(text)
+    match = _LEX.match
+    while pos < size:
+        m = match(text, pos)
+        assert m is not None  # the last alternative matches any character
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "word":
+            yield Lexeme(WORD, pos, end, m.group().upper())
+        elif kind == "semi":
+            yield Lexeme(SEMI, pos, end)
+        elif kind in ("string", "other"):
+            yield Lexeme(OTHER, pos, end)
+        elif kind == "block":
+            end = _after_block_comment(text, pos)
+        elif kind == "dollar":
+            end = _after_dollar(text, m)
+            yield Lexeme(OTHER, pos, end)
+        elif kind == "open":
+            raise ScanError(pos)
+        pos = end
+
+
+def skip_gap(text: str, pos: int) -> int:
+    """The offset of the first token at or after ``pos`` (white space and comments skipped), or
+    ``len(text)``.
+
+    :raises ScanError: at an unterminated ``/*`` comment.
+    """
+    while True:
+        m = _GAP.match(text, pos)
+        pos = m.end() if m is not None else pos
+        if not text.startswith("/*", pos):
+            return pos
+        pos = _after_block_comment(text, pos)
+
+
+def head_words(text: str, pos: int) -> tuple[str, ...]:
+    """The leading words (upper-cased, at most :data:`HEAD_LIMIT`) of the statement whose first
+    token starts at ``pos``: the words before anything that is not a word. A word holding other
+    characters than ASCII letters, digits and "_" (``a$b``, ``é``) ends the head, since no
+    statement of tasksql's begins with one."""
+    m = _HEAD.match(text, pos)
+    if m is None:
+        return ()
+    words = m.group().upper().split()
+    end = m.end()
+    if end < len(text) and len(words) < HEAD_LIMIT:
+        if text.startswith(("--", "/*"), end):  # a comment between the words: read on, one by one
+            words = []
+            for lex in lexemes(text, pos):
+                if lex.kind != WORD or len(words) == HEAD_LIMIT:
+                    break
+                words.append(lex.text)
+        elif not text[end - 1].isspace() and (_word_char(text[end]) or text[end] == "'"):
+            words.pop()  # the last word goes on with other characters (or is E'...'): no keyword
+    return tuple(words)
+
+
+def statement_end(text: str, pos: int) -> tuple[int, int]:
+    """Where the statement that starts at ``pos`` ends: (the offset of the first ``;`` outside
+    strings and comments, or ``len(text)``; the offset just past its last token, white space and
+    comments left out). One match per run of plain text, string or comment.
+
+    :raises ScanError: at an unterminated string, quoted identifier, dollar-quoted string or comment.
+    """
+    size = len(text)
+    bulk = _BULK.match
+    last = pos
+    while pos < size:
+        m = bulk(text, pos)
+        if m is not None:
+            stop, end = pos, m.end()
+            while end > stop and text[end - 1].isspace():  # trailing white space is not a token
+                end -= 1
+            if end > stop:
+                last = end
+            pos = m.end()
+            if pos >= size:
+                break
+        ch = text[pos]
+        if ch == ";":
+            return pos, last
+        if ch in "'\"":
+            e_string = ch == "'" and _opens_e_string(text, pos)
+            start = pos - 1 if e_string else pos
+            found = (_E_STRING_RE if e_string else _STRING_RE if ch == "'" else _IDENT_RE).match(text, start)
+            if found is None:
+                raise ScanError(start)
+            pos = last = found.end()
+        elif ch == "$":
+            tag = None if _continues_word(text, pos) else _DOLLAR_TAG_RE.match(text, pos)
+            pos = last = _after_dollar(text, tag) if tag is not None else pos + 1
+        elif text.startswith("--", pos):
+            pos = text.find("\n", pos)
+            pos = size if pos == -1 else pos
+        else:  # "/*": the bulk match stops at no other "/" or "-"
+            pos = _after_block_comment(text, pos)
+    return size, last
+
+
+def _word_char(ch: str) -> bool:
+    """Whether ``ch`` may continue a word (letters, digits, "_", "$", any other non-ASCII)."""
+    return not ch.isspace() and (ch == "$" or not _PUNCT_CHAR.match(ch))
+
+
+def _opens_e_string(text: str, quote: int) -> bool:
+    """Whether the quote at ``quote`` is that of ``E'...'``: an E that begins a token before it."""
+    return quote >= 1 and text[quote - 1] in "eE" and (quote < 2 or not _word_char(text[quote - 2]))
+
+
+def _continues_word(text: str, dollar: int) -> bool:
+    """Whether the ``$`` at ``dollar`` is inside a word (``SYSTEM$X``), not the start of a token
+    (``$$``, ``$tag$``, ``$1``). After digits it depends on what comes before them (``a1$`` is a
+    word, ``1$$x$$`` a number and a string)."""
+    i = dollar
+    while i > 0 and text[i - 1].isdigit() and text[i - 1].isascii():
+        i -= 1
+    return i > 0 and _word_char(text[i - 1])

@@ -1,0 +1,235 @@
+"""The fast splitter (:mod:`tasksql.sql.scan`) finds the statements the tokenizer-based splitter
+finds, and its cost is linear: counted in regular-expression steps and tokenized characters, never
+timed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sql_fixtures import error_cases, statement_entries
+
+from tasksql.errors import TasksqlError
+from tasksql.sql import parse, scan, split, tokenize
+from tasksql.sql import tokenizer as tokenizer_module
+from tasksql.sql.split import Piece, split_tokens
+from tasksql.sql.statements import Passthrough
+
+FIXTURE_TEXTS = [text for _, text in statement_entries()] + [case.text for case in error_cases()]
+
+
+def _safe_tokens(text: str) -> list[Any]:
+    try:
+        return tokenize(text)
+    except TasksqlError:
+        return []
+
+
+VOCABULARY = sorted({t.raw for text in FIXTURE_TEXTS for t in _safe_tokens(text)})
+TRICKY = [
+    "'",
+    '"',
+    "''",
+    "E'a\\'b'",
+    "e'x'",
+    "N'x'",
+    "'a;b'",
+    '"a;b"',
+    "$$",
+    "$$a;b$$",
+    "$t$x;$t$",
+    "$t$",
+    "$1",
+    "a$b",
+    "SYSTEM$X",
+    "x$$y$$",
+    "1$$z$$",
+    "a1$$q$$",
+    "--",
+    "-- c;\n",
+    "/*",
+    "*/",
+    "/* ; */",
+    "/* /* */ */",
+    ";",
+    ";;",
+    "(",
+    ")",
+    "BEGIN",
+    "END",
+    "END IF",
+    "END CASE",
+    "CASE",
+    "AS",
+    "DECLARE",
+    "BEGIN TRANSACTION",
+    "CREATE TASK t",
+    "CREATE OR REPLACE TASK t",
+    "ALTER TASK t MODIFY",
+    "é",
+    "\n",
+    "\t",
+    "1e5",
+    "x.y",
+]
+EXAMPLES = int(os.environ.get("TASKSQL_FUZZ_EXAMPLES", "300"))
+
+
+def _shape(pieces: list[Piece]) -> list[tuple[object, ...]]:
+    return [(p.start, p.text, p.span, p.terminated, p.unclosed) for p in pieces]
+
+
+def _both(text: str) -> None:
+    """split (scanner) and split_tokens (tokenizer) agree: same pieces, or the same error."""
+    try:
+        expected = split_tokens(text, tokenize(text))
+    except TasksqlError as err:
+        with pytest.raises(TasksqlError) as info:
+            split(text)
+        assert (info.value.code, info.value.span) == (err.code, err.span)
+        return
+    got = split(text)
+    assert _shape(got) == _shape(expected), text
+    for piece, tokenized in zip(got, expected, strict=True):
+        words = []
+        for tok in tokenized.tokens:
+            if tok.kind.name != "WORD" or len(words) == scan.HEAD_LIMIT:
+                break
+            words.append(tok.upper)
+        # the scanner's head is the tokenizer's leading words, or a prefix of them (it stops at
+        # a word that no statement of tasksql's begins with)
+        assert tuple(words[: len(piece.head)]) == piece.head, text
+
+
+@pytest.mark.parametrize("text", FIXTURE_TEXTS)
+def test_fixtures_split_alike(text: str) -> None:
+    _both(text)
+    _both(text + ";\n" + text)
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_fragments_split_alike(text: str) -> None:
+    _both(text)
+    _both(f"SELECT {text} ; SELECT 2")
+    _both(f"CREATE TASK t AS BEGIN {text} ; END; SELECT 2")
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(VOCABULARY + TRICKY), max_size=30), st.sampled_from([" ", "\n", ""]))
+def test_token_soups_split_alike(words: list[str], sep: str) -> None:
+    _both(sep.join(words))
+
+
+# --- linear cost ---------------------------------------------------------------------------------
+
+
+class _Counting:
+    """A compiled pattern that counts its match/finditer calls."""
+
+    def __init__(self, pattern: re.Pattern[str], counter: dict[str, int]) -> None:
+        self.pattern = pattern
+        self.counter = counter
+
+    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        self.counter["steps"] += 1
+        return self.pattern.match(text, pos)
+
+    def finditer(self, text: str, pos: int = 0) -> Iterator[re.Match[str]]:
+        for m in self.pattern.finditer(text, pos):
+            self.counter["steps"] += 1
+            yield m
+
+
+@pytest.fixture
+def cost(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts of the work parsing does: regular-expression steps of the scanner and characters
+    handed to the (slow) tokenizer."""
+    counter = {"steps": 0, "tokenized": 0}
+    for name in (
+        "_BULK",
+        "_LEX",
+        "_HEAD",
+        "_GAP",
+        "_COMMENT_MARK",
+        "_STRING_RE",
+        "_E_STRING_RE",
+        "_IDENT_RE",
+    ):
+        monkeypatch.setattr(scan, name, _Counting(getattr(scan, name), counter))
+    original = tokenizer_module._Tokenizer.tokenize
+
+    def counting_tokenize(self: Any, sql: str) -> Any:
+        counter["tokenized"] += len(sql)
+        return original(self, sql)
+
+    monkeypatch.setattr(tokenizer_module._Tokenizer, "tokenize", counting_tokenize)
+    return counter
+
+
+def _measure(cost: dict[str, int], text: str) -> tuple[int, int]:
+    cost["steps"] = cost["tokenized"] = 0
+    parse(text)
+    return cost["steps"], cost["tokenized"]
+
+
+def _values(n: int) -> str:
+    return "INSERT INTO t VALUES " + ",".join(
+        f"({i:06d}, 'name {i:06d}', {i:06d}.5, $$x$$)" for i in range(n)
+    )
+
+
+def _small_statements(n: int) -> str:
+    return "".join(f"INSERT INTO t VALUES ({i:06d}, 'x'); -- row {i:06d}\n" for i in range(n))
+
+
+def _tasks(n: int) -> str:
+    return "".join(
+        f"CREATE TASK t{i:06d} SCHEDULE = '1 minute' AS BEGIN SELECT {i:06d}; END;\n" for i in range(n)
+    )
+
+
+@pytest.mark.parametrize("script", [_values, _small_statements, _tasks])
+def test_cost_is_linear(cost: dict[str, int], script: Any) -> None:
+    small_steps, small_tokenized = _measure(cost, script(1000))
+    big_steps, big_tokenized = _measure(cost, script(4000))
+    assert big_steps <= 4 * small_steps + 10
+    assert big_tokenized <= 4 * small_tokenized + 10
+
+
+def test_statements_for_the_warehouse_are_never_tokenized(cost: dict[str, int]) -> None:
+    text = _values(20_000) + ";\n" + _small_statements(5_000)  # about 1 MB
+    assert len(text) > 900_000
+    steps, tokenized = _measure(cost, text)
+    assert tokenized == 0
+    assert steps < 4 * text.count("'")  # a few steps per string, none per other character
+    statements = parse(text)
+    assert len(statements) == 5_001 and all(isinstance(s, Passthrough) for s in statements)
+
+
+def test_task_statements_are_tokenized_once(cost: dict[str, int]) -> None:
+    text = _tasks(200)
+    _, tokenized = _measure(cost, text)
+    assert tokenized <= len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" + "$" * 200_000,  # one word of dollars
+        "1" * 200_000 + "$$x$$",  # a long number before a dollar-quoted string
+        "a1$" * 70_000,  # dollars after digits inside a word
+        "SELECT " + "/*" * 100_000 + "*/" * 100_000,  # deeply nested comments
+        "SELECT " + "'x' " * 50_000,  # many strings
+        "CREATE TASK t AS " + "BEGIN " * 50_000 + "END; " * 50_000,  # deep BEGIN blocks
+    ],
+)
+def test_hostile_text_costs_linear_steps(cost: dict[str, int], text: str) -> None:
+    with contextlib.suppress(TasksqlError):
+        parse(text)
+    assert cost["steps"] <= 3 * len(text) // 2 + 10
