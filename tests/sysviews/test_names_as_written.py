@@ -55,9 +55,7 @@ def test_caret_moves_past_a_longer_name() -> None:
         "               ^^^^^^^^^^^^^^",
     ]
     # a name the statement did not use (DuckDB suggests relations of other statements)
-    assert (
-        restore_names('Did you mean "__tasksql_next_runs_77"?', {}) == 'Did you mean "next_runs(...)"?'
-    )
+    assert restore_names('Did you mean "__tasksql_next_runs_77"?', {}) == 'Did you mean "next_runs(...)"?'
     assert restore_names("no names here", {}) == "no names here"
 
 
@@ -75,3 +73,12 @@ def test_a_failed_run_records_the_names_as_written(db: tasksql.Connection) -> No
     (message,) = db.sql("SELECT error_message FROM system.task_history WHERE name = 't'").rows[0]
     assert "system.tasks" in message
     assert "__tasksql" not in message
+
+
+def test_long_text_is_searched_for_references_outside_strings_only() -> None:
+    from tasksql.sysviews.rewrite import might_reference
+
+    rows = ",".join(f"({i}, 'operating system {i}')" for i in range(2000))
+    assert not might_reference(f"INSERT INTO t VALUES {rows} -- system.tasks")
+    assert might_reference(f"INSERT INTO t VALUES {rows}; SELECT * FROM system.tasks")
+    assert might_reference("SELECT 'system'")  # short texts: the tokenizer decides

@@ -219,6 +219,50 @@ def statement_end(text: str, pos: int) -> tuple[int, int]:
     return size, last
 
 
+def code_runs(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) offsets of the runs of ``text`` outside strings, quoted identifiers and
+    comments, in order (``;`` included): where a name written in SQL can be.
+
+    :raises ScanError: at an unterminated string, quoted identifier, dollar-quoted string or comment.
+    """
+    size = len(text)
+    pos = 0
+    while pos < size:
+        semicolon, _ = statement_end(text, pos)
+        yield from _code_runs_of_statement(text, pos, semicolon)
+        if semicolon < size:
+            yield semicolon, semicolon + 1
+        pos = semicolon + 1
+
+
+def _code_runs_of_statement(text: str, pos: int, stop: int) -> Iterator[tuple[int, int]]:
+    bulk = _BULK.match
+    while pos < stop:
+        m = bulk(text, pos)
+        if m is not None:
+            yield pos, m.end()
+            pos = m.end()
+            if pos >= stop:
+                return
+        ch = text[pos]
+        if ch in "'\"":
+            e_string = ch == "'" and _opens_e_string(text, pos)
+            found = (_E_STRING_RE if e_string else _STRING_RE if ch == "'" else _IDENT_RE).match(
+                text, pos - 1 if e_string else pos
+            )
+            pos = found.end() if found is not None else stop
+        elif ch == "$":
+            tag = None if _continues_word(text, pos) else _DOLLAR_TAG_RE.match(text, pos)
+            if tag is None:
+                yield pos, pos + 1
+            pos = _after_dollar(text, tag) if tag is not None else pos + 1
+        elif text.startswith("--", pos):
+            pos = text.find("\n", pos)
+            pos = stop if pos == -1 else pos
+        else:
+            pos = _after_block_comment(text, pos)
+
+
 def _word_char(ch: str) -> bool:
     """Whether ``ch`` may continue a word (letters, digits, "_", "$", any other non-ASCII)."""
     return not ch.isspace() and (ch == "$" or not _PUNCT_CHAR.match(ch))

@@ -28,6 +28,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from tasksql.errors import Span, TasksqlError, ValidationError
+from tasksql.sql import scan
 
 #: ``system.<name>`` relations.
 SYSTEM_TABLES = frozenset(
@@ -200,10 +201,24 @@ def _moved(pos: int, moved: Sequence[tuple[int, int, int, int]], *, start: bool)
     return pos + shift
 
 
+#: Texts longer than this are searched outside their strings and comments only (a megabyte of
+#: INSERT ... VALUES whose strings say "system" is not tokenized for nothing).
+_LONG_TEXT = 4096
+
+
 def might_reference(text: str) -> bool:
-    """Cheap pre-check: False means the text certainly has no virtual reference."""
+    """Cheap pre-check: False means the text certainly has no virtual reference. Linear: a long
+    text is searched in its code only (strings and comments skipped by the scanner)."""
     low = text.lower()
-    return any(t in low for t in _TRIGGERS)
+    if not any(t in low for t in _TRIGGERS):
+        return False
+    if len(text) <= _LONG_TEXT:
+        return True
+    try:
+        code = " ".join(low[start:end] for start, end in scan.code_runs(text))
+    except scan.ScanError:
+        return True  # unreadable text: the tokenizer (or the warehouse) says why
+    return any(t in code for t in _TRIGGERS)
 
 
 @functools.lru_cache(maxsize=4096)
