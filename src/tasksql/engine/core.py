@@ -24,7 +24,7 @@ from tasksql.catalog.base import Catalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.engine.queries import CURRENT, QueryRegistry, RunningQuery, check_query_id, new_query_id
 from tasksql.engine.results import Result
-from tasksql.engine.tags import statement_kind
+from tasksql.engine.tags import leading_words, statement_kind
 from tasksql.errors import QueryCancelled, TasksqlError, ValidationError, WarehouseNotFound
 from tasksql.model import (
     DEFAULT_DATABASE,
@@ -338,7 +338,12 @@ def _check_transactional(statements: list[st.Statement], text: str) -> None:
         elif isinstance(stmt, READ_ONLY):
             continue
         else:
-            kind = statement_kind(stmt.text)
+            words = leading_words(stmt.text, 2)
+            kind = (
+                statement_kind(stmt.text)
+                if words[:1] in (["CREATE"], ["ALTER"], ["DROP"])
+                else " ".join(words)
+            )
             why = (
                 f"{kind} changes tasksql's catalog, which has no transaction spanning statements;"
                 " run it without the single-transaction mode"
