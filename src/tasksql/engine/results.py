@@ -13,10 +13,12 @@ from tasksql.engine.tags import command_tag
 class Result:
     """The result of one statement.
 
-    Every statement returns a result set. DDL returns one ``status`` column with one row, as Snowflake
-    does (``Task T successfully created.``); queries return their rows. ``statement`` names the kind
-    of statement (``CREATE TASK``, ``SELECT``, ...). ``rowcount`` is set for DML passed through to the
-    warehouse. ``table_columns`` names, most important first, the columns an aligned table shows
+    Task-language DDL returns one ``status`` column with one row, as Snowflake does (``Task T
+    successfully created.``); queries return their rows. A warehouse statement without a result set
+    (``CREATE TABLE``, ``INSERT``, ``SET``, ...) has no columns; its :attr:`message` is its command
+    tag, as psql prints it (``CREATE TABLE``, ``INSERT 0 1``). ``statement`` names the kind of
+    statement (``CREATE TASK``, ``SELECT``, ``INSERT``, ...). ``rowcount`` is set for DML passed
+    through to the warehouse. ``table_columns`` names, most important first, the columns an aligned table shows
     when not all fit the terminal (empty: none preferred); CSV, JSON and expanded output show every
     column.
     """
