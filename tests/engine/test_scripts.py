@@ -170,3 +170,9 @@ async def test_execute_task_in_a_graph_fails_when_a_child_fails(engine: Engine) 
     with pytest.raises(RunFailed) as caught:
         await engine.execute("EXECUTE TASK root")
     assert "child" in caught.value.message and "nosuch" in caught.value.message
+    with pytest.raises(RunFailed) as again:
+        await engine.execute("EXECUTE TASK root RETRY LAST")
+    assert "attempt 2" in again.value.message and "nosuch" in again.value.message
+    await engine.execute("CREATE TABLE nosuch AS SELECT 1 AS x")
+    [retried] = await engine.execute("EXECUTE TASK root RETRY LAST")
+    assert retried.message is None and "SUCCEEDED" in str(retried.rows[0][0])

@@ -189,6 +189,12 @@ async def _retry(engine: Engine, stmt: st.ExecuteTask, rec: TaskRecord) -> Resul
         return _row(engine, f"Task {shown}: nothing to retry.", None)
     group = await engine.catalog.get_graph_run(run.graph_run_group_id or "")
     state = group.state if group is not None else run.state.value
+    if local is not None and group is not None and state in FAILED_STATES:  # it was waited for
+        detail = f"[{group.first_error_code}] {group.first_error_message}"
+        raise RunFailed(
+            f"task graph {shown} retried its last graph run (attempt {run.attempt_number}): {state}"
+            f" ({group.first_error_task_name}): {detail}"
+        )
     verb = "is retrying" if local is None else "retried"
     return _row(
         engine, f"Task graph {shown} {verb} its last graph run (attempt {run.attempt_number}): {state}.", run
