@@ -11,6 +11,7 @@ import json
 import math
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -139,8 +140,14 @@ class RemoteServer:
     node_id: str
 
     def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 600
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = 600
     ) -> Any:
+        """Send one request; the JSON answer. ``timeout`` None waits as long as the server works.
+
+        :raises TasksqlError: the error the server answered with (same class and code), carrying
+            the results that an answer with ``results`` held (a script that failed half-way).
+        :raises ServerError: the server cannot be reached or answered something else than JSON.
+        """
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
@@ -153,17 +160,50 @@ class RemoteServer:
                 payload = json.loads(exc.read())
             except ValueError:
                 raise ServerError(f"server answered {exc.code} {exc.reason}") from None
-            raise error_from_dict(payload.get("error", {})) from None
+            err = error_from_dict(payload.get("error", {}))
+            if isinstance(payload.get("results"), list):
+                err.partial_results = [decode_result(r) for r in payload["results"]]
+            raise err from None
         except (urllib.error.URLError, OSError) as exc:
             raise ServerError(f"cannot reach the tasksql server at {self.url}: {exc}") from None
 
-    def sql(self, text: str) -> list[Result]:
+    def sql(
+        self,
+        text: str,
+        *,
+        query_id: str | None = None,
+        single_transaction: bool = False,
+        wait_for_runs: bool = False,
+    ) -> list[Result]:
+        """``POST /api/v1/sql``: run ``text`` in the server; one Result per statement.
+
+        ``query_id`` names the query in the server (for :meth:`cancel_query`). No client-side
+        timeout: a long statement is stopped by cancelling it, not by giving up on the answer.
+        """
+        body: dict[str, Any] = {"sql": text}
+        if query_id is not None:
+            body["query_id"] = query_id
+        if single_transaction:
+            body["single_transaction"] = True
+        if wait_for_runs:
+            body["wait_for_runs"] = True
         try:
-            payload = self.request("POST", f"{API_PREFIX}/sql", {"sql": text})
+            payload = self.request("POST", f"{API_PREFIX}/sql", body, timeout=None)
         except TasksqlError as err:
             err.source = text
             raise
         return [decode_result(r) for r in payload["results"]]
+
+    def cancel_query(self, query_id: str) -> None:
+        """``POST /api/v1/queries/{id}/cancel``. :raises QueryNotFound: no such query runs there."""
+        self.request(
+            "POST", f"{API_PREFIX}/queries/{urllib.parse.quote(query_id, safe='')}/cancel", {}, timeout=10
+        )
+
+    def queries(self) -> list[dict[str, Any]]:
+        """``GET /api/v1/queries``: the queries running in the server."""
+        payload = self.request("GET", f"{API_PREFIX}/queries", timeout=10)
+        return list(payload["queries"])
 
     def healthy(self) -> bool:
         try:
