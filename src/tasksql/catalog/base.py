@@ -278,6 +278,22 @@ class Catalog(ABC):
     ) -> None:
         await self.close()
 
+    def outage(self) -> CatalogError | None:
+        """``None`` while the catalog's storage is believed reachable. During an outage the backend
+        knows of (a PostgreSQL server restarting or stopped, a connection that cannot be made
+        again), the one-line error, code ``CATALOG_UNAVAILABLE``, that reads and writes which do
+        not wait get at once. Run bookkeeping (:meth:`fire`, :meth:`record_fires`,
+        :meth:`finish_run`, :meth:`settle_later`, :meth:`settle_graph_step`,
+        :meth:`set_task_runtime`, :meth:`graph_version`) waits out an outage instead and is
+        committed once when it ends. A backend that knows no outages (SQLite) returns ``None``.
+        """
+        return None
+
+    async def wait_reachable(self, timeout: float) -> bool:
+        """Wait until no outage is on (see :meth:`outage`), at most ``timeout`` seconds; True when
+        the catalog is believed reachable."""
+        return True
+
     # --- tasks -----------------------------------------------------------------------------------
 
     @abstractmethod

@@ -12,12 +12,18 @@ The same shape as the SQLite catalog, so that every promise of the contract hold
   database fences them: ``FOR UPDATE`` on the task row for optimistic version checks, unique
   indexes on live names and on (task, instant) for runs, ``FOR UPDATE SKIP LOCKED`` for outbox
   claims, advisory locks for migrations and graph version numbers.
-* **Reads** go through :class:`~tasksql.catalog.postgres.reader.PgReader`: a psycopg_pool
-  connection pool used from worker threads; each statement sees the latest commit.
+* **Reads** go through :class:`~tasksql.catalog.postgres.reader.PgReader`: a few worker threads
+  with a connection each; each statement sees the latest commit.
 * **Change signals**: a definition change bumps ``catalog_meta.change_seq`` and sends a NOTIFY in
   its transaction; :class:`~tasksql.catalog.postgres.listener.ChangeListener` wakes
   :meth:`wait_for_change` when any node commits one, and waiters poll every ``poll_interval`` as a
   fallback.
+* **Outages** (the server restarts or stops, connections are terminated): the writer judges them
+  and the three share one :class:`~tasksql.catalog.postgres.health.Health`. Run bookkeeping (run
+  starts and outcomes, claims, graph steps, next instants: the writes submitted with ``hold``)
+  waits during an outage and is committed exactly once when the server is back; everything else
+  (a user's statement, a read, a heartbeat) fails at once with ``CATALOG_UNAVAILABLE``.
+  :meth:`outage` and :meth:`wait_reachable` let the scheduler pause meanwhile.
 
 Durability: definition changes commit with the server's ``synchronous_commit`` (``on`` by default:
 flushed before the method returns); run bookkeeping commits with ``synchronous_commit = off``
@@ -57,6 +63,7 @@ from tasksql.catalog.postgres import outbox as outbox_db
 from tasksql.catalog.postgres import runs as runs_db
 from tasksql.catalog.postgres import tasks as tasks_db
 from tasksql.catalog.postgres.connect import DEFAULT_SCHEMA, Cursor, parse_target
+from tasksql.catalog.postgres.health import Health
 from tasksql.catalog.postgres.listener import ChangeListener
 from tasksql.catalog.postgres.reader import PgReader
 from tasksql.catalog.postgres.schema import apply_schema
@@ -151,6 +158,7 @@ class PostgresCatalog(Catalog):
         self._writer: PgWriter | None = None
         self._reader: PgReader | None = None
         self._listener: ChangeListener | None = None
+        self._health: Health | None = None
         self._held_starts = HeldStarts()
         self._change_event = asyncio.Event()
         self._outbox_event = asyncio.Event()
@@ -172,10 +180,12 @@ class PostgresCatalog(Catalog):
     async def open(self) -> None:
         if self._writer is not None:
             return
+        health = Health(self._target, asyncio.get_running_loop())
         writer = PgWriter(
             self._target,
             change_sql=_Q["change_seq_bump"],
             on_change=self._changed,
+            health=health,
             max_group=self._max_group,
             linger=self._settle_linger,
         )
@@ -190,16 +200,17 @@ class PostgresCatalog(Catalog):
             raise
         self._change_event = asyncio.Event()
         self._outbox_event = asyncio.Event()
-        reader = PgReader(self._target, threads=self._read_threads)
+        reader = PgReader(self._target, health, threads=self._read_threads)
         await reader.open()
-        listener = ChangeListener(self._target, self._notified)
+        listener = ChangeListener(self._target, self._notified, health)
         await listener.start()
         self._writer, self._reader, self._listener = writer, reader, listener
+        self._health = health
 
     async def close(self) -> None:
         writer, reader, listener = self._writer, self._reader, self._listener
         self._writer = self._reader = None
-        self._listener = None
+        self._listener = self._health = None
         if listener is not None:
             await listener.stop()
         if writer is not None:
@@ -207,17 +218,32 @@ class PostgresCatalog(Catalog):
         if reader is not None:
             await reader.close()
 
+    def outage(self) -> CatalogError | None:
+        health = self._health
+        return None if health is None else health.error("using the catalog")
+
+    async def wait_reachable(self, timeout: float) -> bool:
+        health = self._health
+        return True if health is None else await health.wait_reachable(timeout)
+
     # --- the two ways to the database ------------------------------------------------------------
 
     async def _write(
-        self, fn: Callable[[Cursor], T], *, durable: bool = False, changes: bool = False, lazy: bool = False
+        self,
+        fn: Callable[[Cursor], T],
+        *,
+        durable: bool = False,
+        changes: bool = False,
+        lazy: bool = False,
+        hold: bool = False,
     ) -> T:
-        """Run ``fn(cur)`` in the writer thread, in a group transaction; return once committed."""
+        """Run ``fn(cur)`` in the writer thread, in a group transaction; return once committed.
+        ``hold``: run bookkeeping, which waits out an outage (see the module)."""
         deferred = _DEFERRED_SYNC.get()
         if durable and deferred is not None:
             durable = False
             deferred.append(True)
-        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy)
+        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy, hold=hold)
 
     def _open_writer(self) -> PgWriter:
         if self._writer is None:
@@ -436,7 +462,9 @@ class PostgresCatalog(Catalog):
         if not runs and not runtime and not graphs:
             return []
         now = db_time(self._clock.now())
-        return await self._write(lambda cur: runs_db.fire_with_graphs(cur, runs, runtime, graphs, now))
+        return await self._write(
+            lambda cur: runs_db.fire_with_graphs(cur, runs, runtime, graphs, now), hold=True
+        )
 
     def record_fires(
         self,
@@ -452,7 +480,9 @@ class PostgresCatalog(Catalog):
         gone = [(task_id, db_time(at)) for task_id, at in releases]
         mine = list(updates)  # ours to change while the job is held back (see settle_later)
         batch = writer.submit(
-            lambda cur: runs_db.record_fires(cur, node_id, mine, gone, claims, now), lazy=not urgent
+            lambda cur: runs_db.record_fires(cur, node_id, mine, gone, claims, now),
+            lazy=not urgent,
+            hold=True,
         )
         if writer.holds(batch):
             self._held_starts.hold(mine, batch)
@@ -472,7 +502,7 @@ class PostgresCatalog(Catalog):
             return settled
 
         lazy = outcome.state.terminal and not items
-        settled = await self._write(settle, durable=suspends, changes=suspends, lazy=lazy)
+        settled = await self._write(settle, durable=suspends, changes=suspends, lazy=lazy, hold=True)
         if settled and items:
             self._queued()
         return settled
@@ -483,7 +513,7 @@ class PostgresCatalog(Catalog):
         if instead is not None:
             return instead
         now = db_time(self._clock.now())
-        return writer.submit(lambda cur: runs_db.settle(cur, outcome, None, now), lazy=True)
+        return writer.submit(lambda cur: runs_db.settle(cur, outcome, None, now), lazy=True, hold=True)
 
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         if not updates:
@@ -491,7 +521,10 @@ class PostgresCatalog(Catalog):
         now = db_time(self._clock.now())
         suspends = any(u.state is not None for u in updates)
         await self._write(
-            lambda cur: runs_db.apply_runtime(cur, updates, now), durable=suspends, changes=suspends
+            lambda cur: runs_db.apply_runtime(cur, updates, now),
+            durable=suspends,
+            changes=suspends,
+            hold=True,
         )
 
     async def get_run(self, run_id: int) -> RunRecord | None:
@@ -583,14 +616,16 @@ class PostgresCatalog(Catalog):
             outbox_db.enqueue(cur, items)
             return records
 
-        records = await self._write(step, durable=suspends, changes=suspends)
+        records = await self._write(step, durable=suspends, changes=suspends, hold=True)
         if items:
             self._queued()
         return records
 
     async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:
         now = db_time(self._clock.now())
-        return await self._write(lambda cur: runs_db.graph_version(cur, root_task_id, members, now))
+        return await self._write(
+            lambda cur: runs_db.graph_version(cur, root_task_id, members, now), hold=True
+        )
 
     async def graph_version_members(self, root_task_id: int, version: int) -> dict[int, int] | None:
         return await self._read(lambda cur: runs_db.version_members(cur, root_task_id, version))

@@ -72,7 +72,7 @@ def parse_target(url: str, schema: str = DEFAULT_SCHEMA) -> Target:
         info = conninfo_to_dict(url)
     except psycopg.Error as exc:
         password = _password_in(url)
-        raise ConfigError(f"invalid catalog URL {safe}: {_one_line(exc, password)}") from None
+        raise ConfigError(f"invalid catalog URL {safe}: {one_line(exc, password)}") from None
     password = str(info["password"]) if info.get("password") else None
     port = str(info.get("port") or "")
     if port and not all(part.strip().isdigit() for part in port.split(",")):
@@ -94,9 +94,14 @@ def connect(target: Target) -> Conn:
     :raises CatalogError: the server cannot be reached or refused the login (see :func:`translate`).
     """
     try:
-        conn: Conn = psycopg.connect(target.url, **target.kwargs)
+        return open_connection(target)
     except psycopg.Error as exc:
         raise translate(exc, target, "connecting") from None
+
+
+def open_connection(target: Target) -> Conn:
+    """:func:`connect`, raising psycopg's own error (for callers that keep its text as a cause)."""
+    conn: Conn = psycopg.connect(target.url, **target.kwargs)
     return conn
 
 
@@ -109,7 +114,7 @@ def translate(exc: psycopg.Error, target: Target, doing: str) -> CatalogError:
     ``CONSTRAINT_VIOLATION`` (a CHECK, UNIQUE or FOREIGN KEY constraint refused the change),
     ``CATALOG_ERROR`` otherwise.
     """
-    text = _one_line(exc, target.password)
+    text = one_line(exc, target.password)
     state = exc.sqlstate or ""
     where = f"the PostgreSQL catalog at {target.safe_url}"
     if state in ("28P01", "28000") or _login_refused(text):
@@ -163,7 +168,7 @@ def _password_in(url: str) -> str | None:
         return None
 
 
-def _one_line(exc: BaseException, password: str | None) -> str:
+def one_line(exc: BaseException, password: str | None) -> str:
     """The exception's message on one line, without the password."""
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     text = text or type(exc).__name__

@@ -5,8 +5,11 @@ its own transaction (see ``change_seq_bump`` in ``queries.sql``); PostgreSQL del
 notification when that transaction commits, to every node listening. :class:`ChangeListener` keeps
 one connection that listens and calls ``on_change`` for each notification. It is a speed-up, not
 the source of truth: waiters still poll the change sequence (so a notification lost while the
-connection was down costs one poll interval). A lost connection is made again with backoff, and
-``on_change`` is called once after each reconnection, for what may have been missed meanwhile.
+connection was down costs one poll interval). A lost connection is made again with capped
+exponential backoff and jitter, and ``on_change`` is called once after each reconnection, for what
+may have been missed meanwhile. The listener logs nothing: it tells the catalog's
+:class:`~tasksql.catalog.postgres.health.Health` that its connection broke (the listener is often
+the first to see a server go away), and the writer, which judges and logs outages, checks its own.
 """
 
 from __future__ import annotations
@@ -20,16 +23,15 @@ import psycopg
 from psycopg import sql
 
 from tasksql.catalog.postgres.connect import Target
-
-#: Longest pause between two attempts to connect again (seconds).
-MAX_BACKOFF = 5.0
+from tasksql.catalog.postgres.health import Backoff, Health
 
 
 class ChangeListener:
     """Calls ``on_change()`` on the event loop for every change notification of the catalog."""
 
-    def __init__(self, target: Target, on_change: Callable[[], None]) -> None:
+    def __init__(self, target: Target, on_change: Callable[[], None], health: Health) -> None:
         self._target = target
+        self._health = health
         self._on_change = on_change
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
@@ -52,7 +54,7 @@ class ChangeListener:
     async def _run(self) -> None:
         kwargs: dict[str, Any] = {k: v for k, v in self._target.kwargs.items() if k != "row_factory"}
         listen = sql.SQL("LISTEN {}").format(sql.Identifier(self._target.channel))
-        backoff = 0.1
+        backoff = Backoff()
         first = True
         while True:
             try:
@@ -63,10 +65,9 @@ class ChangeListener:
                     if not first:
                         self._on_change()  # changes may have been committed while we were away
                     first = False
-                    backoff = 0.1
+                    backoff = Backoff()
                     async for _ in conn.notifies():
                         self._on_change()
             except psycopg.Error:
-                pass  # polling covers the gap; try again after a pause
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+                self._health.suspect()  # polling covers the gap; try again after a pause
+            await asyncio.sleep(backoff.next())
