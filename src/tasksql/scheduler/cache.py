@@ -45,8 +45,17 @@ STUB_CHUNK = 10_000
 
 
 async def reload(sched: Scheduler) -> None:
-    """Bring the cache in line with the catalog (new, changed and dropped tasks)."""
+    """Bring the cache in line with the catalog (new, changed and dropped tasks). When a read
+    fails, the cache stays marked for reloading."""
     sched._dirty = False
+    try:
+        await _reload(sched)
+    except BaseException:
+        sched._dirty = True
+        raise
+
+
+async def _reload(sched: Scheduler) -> None:
     sched._change_seq = await sched.catalog.change_seq()
     # a cold entry takes its next instant from the catalog: write the ones computed since the flush
     await sched.flush_next_fires()
@@ -188,8 +197,9 @@ async def warm(sched: Scheduler, entries: list[Entry]) -> list[Entry]:
         try:
             records = {r.id: r for r in await sched.catalog.get_tasks_by_ids([e.task_id for e in entries])}
             break
-        except TasksqlError:
-            log.exception("could not read %d due task(s); retrying", len(entries))
+        except TasksqlError as exc:
+            if exc.code != "CATALOG_UNAVAILABLE":  # an outage is logged once, by the catalog
+                log.exception("could not read %d due task(s); retrying", len(entries))
             await asyncio.sleep(WARM_RETRY_S)
     warmed: list[Entry] = []
     for entry in entries:

@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tasksql.errors import ConfigError, TasksqlError
-from tasksql.procs import process_gone
+from tasksql.procs import NODE_LEASE_S, process_gone
 from tasksql.runs import TaskRuntime
-from tasksql.scheduler import lost
+from tasksql.scheduler import lost, outage
 
 if TYPE_CHECKING:
     from tasksql.scheduler.service import Scheduler
@@ -30,11 +30,17 @@ PRUNE_EVERY_S = 600.0
 
 async def loop(self: Scheduler) -> None:
     """Until the scheduler stops: heartbeat, flush next instants, notice other processes' catalog
-    changes, reap dead nodes' runs and prune history, each at its own pace."""
+    changes, reap dead nodes' runs and prune history, each at its own pace. While the catalog is
+    unreachable all of it waits, and reaping waits a node lease more (see :mod:`outage`)."""
     last_beat = last_reap = last_prune = 0.0
+    reap_after = 0.0
     event_loop = asyncio.get_running_loop()
     while not self._stopping:
         t = event_loop.time()
+        if self.catalog.outage() is not None:
+            reap_after = t + NODE_LEASE_S  # other nodes could not beat either: give them a lease
+            await asyncio.sleep(CHANGE_POLL_S)
+            continue
         try:
             if t - last_beat >= HEARTBEAT_S:
                 await self.catalog.heartbeat(self.node_id, self.clock.now())
@@ -42,14 +48,17 @@ async def loop(self: Scheduler) -> None:
             await flush_next_fires(self)
             if await self.catalog.change_seq() != self._change_seq:
                 self.notify_change()
-            if t - last_reap >= REAP_EVERY_S:
+            if t - last_reap >= REAP_EVERY_S and t >= reap_after:
                 await reap(self)
                 last_reap = t
             if t - last_prune >= PRUNE_EVERY_S:
                 await prune(self)
                 last_prune = t
-        except TasksqlError:
-            log.exception("housekeeping failed; retrying")
+        except TasksqlError as exc:
+            if outage.unavailable(exc):  # the catalog logs the outage once
+                log.debug("housekeeping failed: %s", exc)
+            else:
+                log.exception("housekeeping failed; retrying")
         await asyncio.sleep(CHANGE_POLL_S)
 
 
@@ -58,17 +67,22 @@ async def flush_next_fires(self: Scheduler) -> None:
     if not self._next_dirty:
         return
     dirty, self._next_dirty = self._next_dirty, {}
-    await self.catalog.set_task_runtime(
-        [
-            TaskRuntime(
-                task_id=t,
-                next_fire_at=at,
-                clear_next_fire=at is None,
-                guard=(rec.version, rec.resumed_on),
-            )
-            for t, (at, rec) in dirty.items()
-        ]
-    )
+    try:
+        await self.catalog.set_task_runtime(
+            [
+                TaskRuntime(
+                    task_id=t,
+                    next_fire_at=at,
+                    clear_next_fire=at is None,
+                    guard=(rec.version, rec.resumed_on),
+                )
+                for t, (at, rec) in dirty.items()
+            ]
+        )
+    except BaseException:
+        for task_id, item in dirty.items():  # for the next flush (values computed since are newer)
+            self._next_dirty.setdefault(task_id, item)
+        raise
 
 
 async def settle_previous_incarnation(self: Scheduler) -> int:

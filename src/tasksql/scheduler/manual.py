@@ -13,7 +13,14 @@ if TYPE_CHECKING:
 
 
 async def execute_now(sched: Scheduler, record: TaskRecord, *, config: str | None = None) -> RunRecord | None:
-    """EXECUTE TASK: one run now, schedule untouched; SKIPPED when it would overlap."""
+    """EXECUTE TASK: one run now, schedule untouched; SKIPPED when it would overlap.
+
+    :raises CatalogError: (``CATALOG_UNAVAILABLE``) the catalog is unreachable: the run's row
+        cannot be committed, so it does not start (the statement fails at once, not when the
+        catalog is back)."""
+    error = sched.catalog.outage()
+    if error is not None:
+        raise error
     entry = sched.entries.get(record.id)
     if entry is None or entry.version != record.version:
         await sched.reload()
@@ -46,7 +53,12 @@ async def execute_now(sched: Scheduler, record: TaskRecord, *, config: str | Non
 
 
 async def cancel_task(sched: Scheduler, task_id: int, reason: str = "cancelled: CANCEL TASK") -> int:
-    """Cancel the task's executing runs; they are recorded CANCELLED. Returns how many."""
+    """Cancel the task's executing runs; they are recorded CANCELLED. Returns how many.
+
+    :raises CatalogError: (``CATALOG_UNAVAILABLE``) the catalog is unreachable."""
+    error = sched.catalog.outage()
+    if error is not None:
+        raise error
     entry = sched.entries.get(task_id)
     count = 0
     for _, token, owner in list(sched._runs.values()):

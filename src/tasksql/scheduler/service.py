@@ -48,7 +48,7 @@ from tasksql.model import (
 )
 from tasksql.notify.events import events_for
 from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
-from tasksql.scheduler import cache, claims, housekeeping, manual, outcomes, retry
+from tasksql.scheduler import cache, claims, housekeeping, manual, outage, outcomes, retry
 from tasksql.scheduler.entry import WARM_AHEAD, Entry
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
@@ -65,6 +65,8 @@ log = logging.getLogger("tasksql.scheduler")
 ZERO = timedelta(0)
 
 STOP_CANCEL_WAIT_S = 5.0
+#: Longest the catalog writes of a stop may take (a catalog lost while stopping).
+STOP_CATALOG_WAIT_S = 10.0
 #: Sleeps longer than this end on the precise waker (waker.py); shorter ones on asyncio's timer.
 PRECISE_WAKE_ABOVE_S = 0.002
 #: The asyncio timer behind a precise wake-up, should the waker's thread be held up.
@@ -165,8 +167,21 @@ class Scheduler:
                     t.cancel()
                 if pending:
                     await asyncio.wait(pending, timeout=STOP_CANCEL_WAIT_S)
-        queued = [r.run_id for e in self.entries.values() for r in e.queue]
         now = self.clock.now()
+        error = self.catalog.outage()
+        if error is not None:
+            # what would be written here (queued runs, claims, this node's stop) waits for the
+            # reaper, which settles this node as lost (see lost.py)
+            log.warning("stopping without the catalog: this node's unsettled runs are left to the reaper")
+            return
+        try:
+            await asyncio.wait_for(self._settle_on_stop(now), STOP_CATALOG_WAIT_S)
+        except (TasksqlError, TimeoutError) as exc:
+            log.warning("could not record this node's stop in the catalog: %s", exc or "timed out")
+
+    async def _settle_on_stop(self, now: datetime) -> None:
+        """Cancel the queued runs, release the claims, flush the next instants, mark the node stopped."""
+        queued = [r.run_id for e in self.entries.values() for r in e.queue]
         for run_id in queued:
             await self.catalog.finish_run(
                 RunOutcome(
@@ -195,10 +210,17 @@ class Scheduler:
 
     async def run(self) -> None:
         while not self._stopping:
+            if self.catalog.outage() is not None:
+                await outage.wait_out(self)  # see outage.py: nothing fires without the catalog
+                continue
             try:
                 await self.tick()
-            except TasksqlError:
-                log.exception("scheduler tick failed; retrying")
+            except TasksqlError as exc:
+                if outage.unavailable(exc):
+                    log.debug("scheduler tick failed: %s", exc)
+                else:
+                    log.exception("scheduler tick failed; retrying")
+                outage.requeue(self)
                 await asyncio.sleep(0.5)
             await self._sleep()
 
@@ -245,6 +267,8 @@ class Scheduler:
     async def tick(self) -> TickReport:
         """One iteration: reload if the catalog changed, fire every due instant, start runs."""
         report = TickReport()
+        if self.catalog.outage() is not None:
+            return report  # paused (see outage.py)
         if self._dirty:
             await self.reload()
         now = self.clock.now()
@@ -680,6 +704,9 @@ class Scheduler:
 
     async def retry_last(self, record: TaskRecord) -> RunRecord | None:
         """EXECUTE TASK ... RETRY LAST on a root (see :meth:`GraphCoordinator.retry_last`)."""
+        error = self.catalog.outage()
+        if error is not None:
+            raise error
         if self._dirty or record.id not in self.entries:
             await self.reload()
         entry = await cache.entry_for(self, record)
