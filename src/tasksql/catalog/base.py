@@ -152,22 +152,25 @@ class UnstartedRun:
 class LostRuns:
     """What :meth:`Catalog.settle_lost_runs` did to the runs of one lost node: ``failed`` runs had
     started (recorded FAILED, NODE_LOST); the others never started: ``skipped`` (recorded SKIPPED),
-    ``replanned`` (deleted, their instant handed back to the planner) and ``released`` (deleted)."""
+    ``replanned`` (deleted, their instant handed back to the planner) and ``released`` (deleted);
+    ``committed`` runs had committed their body (recorded with the outcome given for them)."""
 
     failed: int = 0
     skipped: int = 0
     replanned: int = 0
     released: int = 0
+    committed: int = 0
 
     @property
     def total(self) -> int:
-        return self.failed + self.skipped + self.replanned + self.released
+        return self.failed + self.skipped + self.replanned + self.released + self.committed
 
     def describe(self) -> str:
         """``"1 failed (it had started), 2 skipped"``: the non-zero counts, for a log line."""
         parts = [
             f"{n} {what}"
             for n, what in (
+                (self.committed, "succeeded (body committed)"),
                 (self.failed, "failed (started)"),
                 (self.skipped, "skipped (never started)"),
                 (self.replanned, "re-planned (never started)"),
@@ -594,12 +597,18 @@ class Catalog(ABC):
         now: datetime,
         message: str,
         unstarted: Sequence[UnstartedRun] = (),
+        committed: Sequence[RunOutcome] = (),
+        keep: Sequence[int] = (),
     ) -> dict[str, LostRuns]:
         """Settle what the lost nodes ``node_ids`` left, in ONE transaction; returns, per node that
         left anything, what was done (nodes that left nothing are not in the result).
 
-        A run that never started is never recorded FAILED. In this order:
+        A run that never started is never recorded FAILED. The runs in ``keep`` (run ids) are left
+        as they are (their fate cannot be told yet). In this order:
 
+        0. each of ``committed`` (the outcomes of runs whose body is known to have committed) whose
+           run belongs to one of these nodes and is not settled is recorded with that outcome
+           (state, completed time, codes, message; its start time where the run has none);
         1. each of ``unstarted`` whose run belongs to one of these nodes and is still SCHEDULED with
            no ``query_start_time`` is recorded SKIPPED (with its outcome's completed time, code and
            message), or deleted (and with ``rewind`` its task's next instant rewound), see

@@ -625,14 +625,16 @@ class SQLiteCatalog(Catalog):
         now: datetime,
         message: str,
         unstarted: Sequence[UnstartedRun] = (),
+        committed: Sequence[RunOutcome] = (),
+        keep: Sequence[int] = (),
     ) -> dict[str, LostRuns]:
         if not node_ids:
             return {}
         stamp = db_time(now)
-        nodes, decided = tuple(node_ids), tuple(unstarted)
+        nodes, decided, done, kept = tuple(node_ids), tuple(unstarted), tuple(committed), tuple(keep)
 
         def settle_lost(conn: sqlite3.Connection) -> dict[str, LostRuns]:
-            settled = runs_db.settle_lost(conn, nodes, stamp, message, decided)
+            settled = runs_db.settle_lost(conn, nodes, stamp, message, decided, done, kept)
             graphs_db.settle_lost_graphs(conn, nodes, stamp, message)
             return settled
 

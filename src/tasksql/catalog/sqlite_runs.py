@@ -90,10 +90,27 @@ def settle_lost(
     now: str,
     message: str,
     unstarted: Sequence[UnstartedRun],
+    committed: Sequence[RunOutcome] = (),
+    keep: Sequence[int] = (),
 ) -> dict[str, LostRuns]:
     """See :meth:`Catalog.settle_lost_runs` (the steps are numbered as there)."""
-    counts = {node_id: [0, 0, 0, 0] for node_id in node_ids}  # failed, skipped, replanned, released
-    owners = _owners(conn, [u.run_id for u in unstarted], node_ids)
+    # failed, skipped, replanned, released, committed
+    counts = {node_id: [0, 0, 0, 0, 0] for node_id in node_ids}
+    owners = _owners(conn, [u.run_id for u in unstarted] + [o.run_id for o in committed], node_ids)
+    for outcome in committed:  # 0. bodies that committed
+        node_id = owners.get(outcome.run_id)
+        if node_id is None:
+            continue
+        params = {
+            "run_id": outcome.run_id,
+            "node_id": node_id,
+            "state": outcome.state.value,
+            "completed_time": db_time_opt(outcome.completed_time) or now,
+            "query_start_time": db_time_opt(outcome.query_start_time),
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
+        }
+        counts[node_id][4] += len(conn.execute(_Q["runs_lost_committed"], params).fetchall())
     for item in unstarted:  # 1. the reaper's decisions
         node_id = owners.get(item.run_id)
         if node_id is None:
@@ -115,12 +132,13 @@ def settle_lost(
             rewind = {"task_id": row[0], "version": row[1], "at": row[2]}
             conn.execute(_Q["task_rewind_next_fire"], rewind)
         counts[node_id][2 if item.rewind else 3] += 1
+    kept = json.dumps(list(keep))
     for node_id in node_ids:
         c = counts[node_id]
-        c[3] += conn.execute(_Q["runs_drop_future_claims"], {"node_id": node_id, "now": now}).rowcount  # 2.
-        skip = conn.execute(_Q["runs_skip_lost_unstarted"], {"node_id": node_id, "now": now})  # 3.
-        c[1] += len(skip.fetchall())
-        rows = conn.execute(_Q["runs_settle_lost"], {"node_id": node_id, "now": now, "message": message})
+        params = {"node_id": node_id, "now": now, "keep": kept}
+        c[3] += conn.execute(_Q["runs_drop_future_claims"], params).rowcount  # 2.
+        c[1] += len(conn.execute(_Q["runs_skip_lost_unstarted"], params).fetchall())  # 3.
+        rows = conn.execute(_Q["runs_settle_lost"], {**params, "message": message})
         c[0] += len(rows.fetchall())  # 4.
     return {node_id: LostRuns(*c) for node_id, c in counts.items() if any(c)}
 

@@ -4,6 +4,12 @@
 - VoltDB ``PROCEDURE p WITH (args)``: a call in the warehouse's dialect (DuckDB: a table macro
   ``SELECT * FROM p(args)``; PostgreSQL and MySQL: ``CALL p(args)``; SQLite has no procedures);
 - Ocient maintenance types: the warehouse's own maintenance commands (see :data:`MAINTENANCE`).
+
+Which bodies may commit with their run's completion marker (``markable``): SQL bodies and DuckDB
+procedure calls (a table macro: a query, with INTO an insert); the warehouse still leaves out
+statements that cannot run in a transaction. Not a PostgreSQL ``CALL`` (a procedure may commit
+by itself, which a transaction around it forbids) nor maintenance commands (they mostly cannot run
+in a transaction, and running one twice does no harm).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ MAINTENANCE: dict[tuple[str, MaintenanceKind], tuple[str, ...]] = {
 class PreparedBody:
     statements: tuple[str, ...]
     transactional: bool
+    #: The body's kind allows a completion marker in its transaction (see the module's docstring).
+    markable: bool = True
 
 
 _SCRIPT = re.compile(r"^\s*BEGIN\b(?P<inner>.*)\bEND\s*;?\s*$", re.S | re.I)
@@ -56,13 +64,13 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
         if dialect == "duckdb":
             return PreparedBody((f"SELECT * FROM {body.procedure}({args})",), task.into is not None)
         if dialect in ("postgres", "mysql"):
-            return PreparedBody((f"CALL {body.procedure}({args})",), False)
+            return PreparedBody((f"CALL {body.procedure}({args})",), False, markable=False)
         raise NotSupportedError(f"PROCEDURE bodies are not supported on {dialect} warehouses")
     if isinstance(body, MaintenanceBody):
         statements_m = MAINTENANCE.get((dialect, body.kind))
         if statements_m is None:
             raise NotSupportedError(f"TYPE {body.kind.value} is not supported on {dialect} warehouses")
-        return PreparedBody(statements_m, False)
+        return PreparedBody(statements_m, False, markable=False)
     if isinstance(body, ClassBody):
         raise NotSupportedError("FROM CLASS action generators run through the Python action API")
     raise NotSupportedError(f"unknown body {type(body).__name__}")

@@ -1,5 +1,6 @@
 """The scheduler's housekeeping: heartbeats, change polling, lazily written next instants, the
-reaper (runs of dead nodes) and history pruning. Functions of a :class:`Scheduler`, run by its
+reaper (runs of dead nodes), history pruning and the pruning of completion markers
+(:mod:`tasksql.scheduler.markers`). Functions of a :class:`Scheduler`, run by its
 background loop (:func:`loop`) and callable directly (tests, shutdown). What the reaper does with a
 lost node's runs is :mod:`tasksql.scheduler.lost`."""
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from tasksql.errors import ConfigError, TasksqlError
 from tasksql.procs import NODE_LEASE_S, process_gone
 from tasksql.runs import TaskRuntime
-from tasksql.scheduler import lost, outage
+from tasksql.scheduler import lost, markers, outage
 
 if TYPE_CHECKING:
     from tasksql.scheduler.service import Scheduler
@@ -32,7 +33,7 @@ async def loop(self: Scheduler) -> None:
     """Until the scheduler stops: heartbeat, flush next instants, notice other processes' catalog
     changes, reap dead nodes' runs and prune history, each at its own pace. While the catalog is
     unreachable all of it waits, and reaping waits a node lease more (see :mod:`outage`)."""
-    last_beat = last_reap = last_prune = 0.0
+    last_beat = last_reap = last_prune = last_sweep = 0.0
     reap_after = 0.0
     event_loop = asyncio.get_running_loop()
     while not self._stopping:
@@ -54,6 +55,9 @@ async def loop(self: Scheduler) -> None:
             if t - last_prune >= PRUNE_EVERY_S:
                 await prune(self)
                 last_prune = t
+            if t - last_sweep >= markers.SWEEP_EVERY_S:
+                await markers.sweep(self)  # completion markers of settled runs
+                last_sweep = t
         except TasksqlError as exc:
             if outage.unavailable(exc):  # the catalog logs the outage once
                 log.debug("housekeeping failed: %s", exc)

@@ -1,11 +1,19 @@
-"""Settling what a lost node left: runs that started failed with it; runs that never started did not.
+"""Settling what a lost node left: runs whose body committed succeeded; runs that started failed with
+it; runs that never started did not.
 
 A node is *lost* when it stopped without settling its runs: killed, crashed, or silent for longer
 than the lease (see :func:`tasksql.procs.node_state`; a node on this host whose process is gone is
 lost at once). What it left:
 
-* a run that started (EXECUTING) is recorded FAILED with code NODE_LOST: it may have done part of its
-  work, and nobody will finish it;
+* a run whose body committed, known by its completion marker in the run's warehouse (see
+  :mod:`tasksql.scheduler.markers`), is recorded SUCCEEDED, with no error code and the note
+  :data:`COMMITTED_MESSAGE`, whatever its row says (EXECUTING, or SCHEDULED when its start had not
+  reached the catalog yet); it is never re-planned, and its row stays the instant's fence. Runs
+  whose warehouse cannot be asked now (unreachable) are left as they are for the next reaping,
+  for at most :data:`~tasksql.scheduler.markers.LOOKUP_PATIENCE`;
+* a run that started (EXECUTING) and has no marker is recorded FAILED with code NODE_LOST: it may
+  have done part of its work (a body without a marker: see docs/scheduling.md), and nobody will
+  finish it;
 * a run that never started (SCHEDULED, no start time: an instant claimed ahead, a catch-up run
   waiting its turn, a retry waiting its delay) is not a failed run. :func:`decide` says what becomes
   of it, by the task's policy, the way the planner treats an instant that nobody ran:
@@ -27,9 +35,11 @@ lost at once). What it left:
 None of these counts as a failure of the task: the consecutive-failure count, auto-suspension and
 error notifications only see runs that ran.
 
-One limit remains, inherent to claims: a claimed run starts without waiting for the catalog, and
-its start is committed within a few milliseconds (see :mod:`tasksql.scheduler.claims`). A node
-killed inside those milliseconds leaves a row that reads as never started although its body began.
+A claimed run starts without waiting for the catalog, and its start is committed within a few
+milliseconds (see :mod:`tasksql.scheduler.claims`): a node killed inside those milliseconds leaves a
+row that reads as never started although its body began. Its marker tells: a body that committed
+is recorded SUCCEEDED; one that did not left nothing behind (its transaction died with the node),
+so re-planning it runs it once. Only a body that runs without a marker may run twice then.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from tasksql.errors import TasksqlError
 from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord, TaskState
 from tasksql.procs import node_state
 from tasksql.runs import NodeRecord, RunOutcome, RunRecord
+from tasksql.scheduler import markers
 from tasksql.scheduler.entry import policy_for
 
 if TYPE_CHECKING:
@@ -53,6 +64,8 @@ log = logging.getLogger("tasksql.scheduler")
 
 #: The error message of a run that started on a node that was lost (error code NODE_LOST).
 LOST_MESSAGE = "node stopped during run"
+#: The note of a run of a lost node whose body committed (SUCCEEDED, no error code).
+COMMITTED_MESSAGE = "node {node} was lost after the body committed; recorded from its completion marker"
 
 
 def dead_nodes(nodes: list[NodeRecord], now: datetime, *, me: str) -> list[str]:
@@ -124,18 +137,41 @@ async def settle(sched: Scheduler, node_ids: list[str], now: datetime) -> dict[s
     left = await catalog.open_runs(*node_ids)
     if not left:
         return {}
-    unstarted = [r for r in left if r.state is RunState.SCHEDULED and r.query_start_time is None]
+    found, unknown = await markers.lookup(sched, left, now)
+    committed = [_committed(r, found[r.run_id]) for r in left if r.run_id in found]
+    unstarted = [
+        r
+        for r in left
+        if r.state is RunState.SCHEDULED
+        and r.query_start_time is None
+        and r.run_id not in found
+        and r.run_id not in unknown
+    ]
     task_ids = sorted({r.task_id for r in unstarted})
     records = {r.id: r for r in await catalog.get_tasks_by_ids(task_ids)} if task_ids else {}
     decisions = [decide(r, records.get(r.task_id), now) for r in unstarted]
-    settled = await catalog.settle_lost_runs(node_ids, now, LOST_MESSAGE, decisions)
+    settled = await catalog.settle_lost_runs(
+        node_ids, now, LOST_MESSAGE, decisions, committed, keep=sorted(unknown)
+    )
     by_id = {r.run_id: r for r in unstarted}
     for decision in decisions:
         if decision.skipped is None:
             _hand_back(sched, by_id[decision.run_id], rewind=decision.rewind)
+    await markers.forget(sched, [r for r in left if r.run_id in found])
     for node_id, counts in settled.items():
         log.warning("node %s was lost; its runs: %s", node_id, counts.describe())
     return settled
+
+
+def _committed(run: RunRecord, at: datetime) -> RunOutcome:
+    """The outcome of ``run``, whose body committed at ``at`` (its marker's time)."""
+    return RunOutcome(
+        run_id=run.run_id,
+        state=RunState.SUCCEEDED,
+        query_start_time=run.query_start_time,
+        completed_time=max(at, run.query_start_time) if run.query_start_time else at,
+        error_message=COMMITTED_MESSAGE.format(node=run.node_id),
+    )
 
 
 def _hand_back(sched: Scheduler, run: RunRecord, *, rewind: bool) -> None:

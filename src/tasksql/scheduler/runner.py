@@ -23,6 +23,7 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.runs import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
+from tasksql.scheduler.markers import MarkerBook
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import Introspection, ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, Warehouse
@@ -33,7 +34,9 @@ log = logging.getLogger("tasksql.runner")
 @dataclass(kw_only=True)
 class RunContext:
     """Everything one attempt needs. ``introspection`` builds the context for virtual relations
-    (given the warehouse, for evaluating arguments); ``scalars`` are the body-only SYSTEM$ functions."""
+    (given the warehouse, for evaluating arguments); ``scalars`` are the body-only SYSTEM$ functions.
+    With ``markers`` the body commits together with the run's completion marker where it can (see
+    :mod:`tasksql.scheduler.markers`)."""
 
     run: RunRecord
     task: TaskDef
@@ -45,6 +48,7 @@ class RunContext:
     graph_config: str | None = None
     return_value: str | None = None
     started_at: datetime | None = None
+    markers: MarkerBook | None = None
 
 
 # The body-only SYSTEM$ functions: plain functions of the run's context and literal arguments.
@@ -196,6 +200,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
 
             await _with_virtual(ctx, text, collect)
         into = str(task.into) if task.into is not None else None
+        book = ctx.markers if prepared.markable else None
         result = await wh.run_body(
             statements,
             transactional=prepared.transactional,
@@ -204,7 +209,10 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             tables=tables,
             timeout=_remaining(ctx, deadline),
             token=ctx.token,
+            marker=book.marker(ctx.run.run_id) if book is not None else None,
         )
+        if result.marked and book is not None:
+            book.wrote(wh)
         return _outcome(
             ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced, rows_inserted=result.rows_inserted
         )

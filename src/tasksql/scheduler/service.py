@@ -52,6 +52,7 @@ from tasksql.scheduler import cache, claims, housekeeping, manual, outage, outco
 from tasksql.scheduler.entry import WARM_AHEAD, Entry
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.graphs import GraphCoordinator
+from tasksql.scheduler.markers import MarkerBook, catalog_scope
 from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.scheduler.waker import Waker
@@ -117,12 +118,15 @@ class Scheduler:
         self._dependents: set[QualifiedName] = set()
         self.graphs = GraphCoordinator(self)
         self._introspection = engine.introspection_factory()
+        #: Completion markers (known once started): bodies commit with their run's id.
+        self.markers: MarkerBook | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, *, background: bool = True) -> None:
         """Register this node, settle runs left by dead nodes, load tasks; with ``background`` also
         start the loop and the housekeeping (heartbeat, change polling, reaping, pruning)."""
+        self.markers = MarkerBook(await catalog_scope(self.catalog), self.clock)
         await housekeeping.settle_previous_incarnation(self)
         now = self.clock.now()
         await self.catalog.register_node(
@@ -522,6 +526,7 @@ class Scheduler:
                 introspection=self._introspection,
                 predecessor_values=graph.predecessor_values() if graph is not None else {},
                 graph_config=graph.config if graph is not None else task.config,
+                markers=self.markers,
             )
             outcome = await run_attempt(ctx)
         except asyncio.CancelledError:

@@ -31,6 +31,9 @@ class Session(ABC):
 
     dialect: str
     reusable: bool = True
+    #: The completion marker table of the session's warehouse as SQL (:func:`._markers.relation`);
+    #: None when the backend writes no markers.
+    marker_relation: str | None = None
 
     @abstractmethod
     def run(self, sql: str) -> ResultSet:
@@ -56,6 +59,16 @@ class Session(ABC):
 
         :raises QueryFailed: COMMIT failed (the transaction is rolled back).
         """
+
+    def commit_marked(self, marker_sql: str) -> None:
+        """Run ``marker_sql`` (the INSERT of a run's completion marker) in the open transaction and
+        COMMIT, as :meth:`finish` with ``commit=True`` does. When the INSERT fails the transaction is
+        left open for ``finish(commit=False)`` to roll back.
+
+        :raises QueryFailed: the INSERT or the COMMIT failed.
+        """
+        self.run(marker_sql)
+        self.finish(commit=True)
 
     @abstractmethod
     def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:

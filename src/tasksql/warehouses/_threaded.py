@@ -9,13 +9,17 @@ at open and close, and optionally extra session parameters per call (PostgreSQL'
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from tasksql.errors import TasksqlError, WarehouseError
-from tasksql.warehouses import _body
+from tasksql.errors import QueryFailed, TasksqlError, WarehouseError
+from tasksql.warehouses import _body, _markers
 from tasksql.warehouses._pinned import pinned_transaction
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
@@ -26,6 +30,7 @@ from tasksql.warehouses.base import (
     NO_TABLES,
     BodyResult,
     CancelToken,
+    Marker,
     ResultSet,
     Warehouse,
     WarehouseTransaction,
@@ -35,6 +40,13 @@ if TYPE_CHECKING:
     import pyarrow
 
 T = TypeVar("T")
+
+log = logging.getLogger("tasksql.warehouses")
+
+#: SQLSTATEs of a marker table that does not exist (table, or its schema).
+_NO_MARKER_TABLE = frozenset({"42P01", "3F000"})
+#: Tries to create the marker table when creating it races with another connection.
+_CREATE_TRIES = 3
 
 
 class ThreadedWarehouse(Warehouse):
@@ -52,6 +64,11 @@ class ThreadedWarehouse(Warehouse):
         self._executor: WorkerPool | None = None
         self._in_flight: InFlight | None = None
         self._closed = False
+        # The completion marker table: created once (under the lock) by the first marked body.
+        self._markers_lock = threading.Lock()
+        self._markers_ready = False
+        #: Why this warehouse writes no markers (its table cannot be created), or None.
+        self.markers_off: str | None = None
 
     # --- backend hooks ---------------------------------------------------------------------------
 
@@ -135,6 +152,7 @@ class ThreadedWarehouse(Warehouse):
         tables: Mapping[str, pyarrow.Table] = NO_TABLES,
         timeout: float | None = None,
         token: CancelToken | None = None,
+        marker: Marker | None = None,
     ) -> BodyResult:
         target = parse_table_name(into) if into is not None else None
         user_params = check_session_params(session_params)
@@ -142,18 +160,144 @@ class ThreadedWarehouse(Warehouse):
         statements = list(statements)
         # One statement is atomic on its own: BEGIN/COMMIT around it would only cost two round trips.
         in_txn = target is not None or (transactional and len(statements) > 1)
+        wants_marker = (
+            marker is not None
+            and self.supports_markers
+            and self.markers_off is None
+            and _markers.markable(self.dialect, statements, into=target is not None)
+        )
+        if marker is not None:
+            _markers.check_scope(marker.scope)
 
         def work(s: Session, stop: Interrupter) -> BodyResult:
-            return _body.within_run(
-                s,
-                stop,
-                tables=tables,
-                params=params,
-                transactional=in_txn,
-                work=lambda: _body.run_statements(s, stop, statements, target),
-            )
+            rel = self._marker_table(s) if wants_marker else None
+            if rel is None or marker is None:
+                return _body.within_run(
+                    s,
+                    stop,
+                    tables=tables,
+                    params=params,
+                    transactional=in_txn,
+                    work=lambda: _body.run_statements(s, stop, statements, target),
+                )
+            mark = marker
+            try:
+                result = _body.within_run(
+                    s,
+                    stop,
+                    tables=tables,
+                    params=params,
+                    transactional=True,
+                    work=lambda: _body.run_statements(s, stop, statements, target),
+                    marker_sql=lambda: _markers.insert_sql(s.dialect, rel, mark),
+                )
+            except QueryFailed as exc:
+                if exc.sqlstate in _NO_MARKER_TABLE:
+                    self._markers_ready = False  # perhaps the marker table was dropped: create it again
+                raise
+            return dataclasses.replace(result, marked=True)
 
         return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
+
+    # --- completion markers ----------------------------------------------------------------------
+
+    def _marker_table(self, s: Session) -> str | None:
+        """Worker thread: the marker table, created on first use; None when markers are off here."""
+        rel = s.marker_relation
+        if rel is None or self.markers_off is not None:
+            return None
+        if self._markers_ready:
+            return rel
+        with self._markers_lock:
+            if not self._markers_ready and self.markers_off is None:
+                self._create_markers(s, rel)
+        return rel if self._markers_ready else None
+
+    def _create_markers(self, s: Session, rel: str) -> None:
+        for attempt in range(_CREATE_TRIES):
+            try:
+                if s.relation_columns(rel) is None:  # (created by an admin: no CREATE privilege needed)
+                    for sql in _markers.create_statements(s.dialect, rel):
+                        s.run(sql)
+                self._markers_ready = self._can_write_markers(s, rel)
+                return
+            except QueryFailed as exc:
+                if exc.sqlstate == "42501":  # no privilege: bodies run without markers
+                    self._markers_unavailable(f"cannot create {rel}: {exc.message}")
+                    return
+                if attempt == _CREATE_TRIES - 1:
+                    raise  # the run fails, and the next one tries again
+                # two connections created it at once (a unique or write-write conflict): again
+
+    def _can_write_markers(self, s: Session, rel: str) -> bool:
+        """Backends whose marker table may belong to someone else check their privileges here."""
+        return True
+
+    def _markers_unavailable(self, why: str) -> None:
+        self.markers_off = why
+        log.warning(
+            "warehouse %s: task bodies run without completion markers (at least once): %s", self.name, why
+        )
+
+    async def find_markers(self, scope: str, run_ids: Sequence[int]) -> dict[int, datetime]:
+        _markers.check_scope(scope)
+        ids = sorted(set(run_ids))
+        if not ids or not self.supports_markers:
+            return {}
+
+        def work(s: Session, stop: Interrupter) -> dict[int, datetime]:
+            rel = s.marker_relation
+            if rel is None:
+                return {}
+            found: dict[int, datetime] = {}
+            for i in range(0, len(ids), _markers.CHUNK):
+                rs = self._read_markers(s, _markers.select_sql(rel, scope, ids[i : i + _markers.CHUNK]))
+                found.update((int(row[0]), _markers.committed_at(row[1])) for row in rs.rows)
+            return found
+
+        return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="marker lookup")
+
+    async def marker_ids(self, scope: str, limit: int, *, after: int = 0) -> list[int]:
+        _markers.check_scope(scope)
+        if not self.supports_markers:
+            return []
+
+        def work(s: Session, stop: Interrupter) -> list[int]:
+            rel = s.marker_relation
+            if rel is None:
+                return []
+            rs = self._read_markers(s, _markers.ids_sql(rel, scope, limit, after))
+            return [int(row[0]) for row in rs.rows]
+
+        return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="marker lookup")
+
+    async def delete_markers(self, scope: str, run_ids: Sequence[int]) -> int:
+        _markers.check_scope(scope)
+        ids = sorted(set(run_ids))
+        if not ids or not self.supports_markers:
+            return 0
+
+        def work(s: Session, stop: Interrupter) -> int:
+            rel = s.marker_relation
+            if rel is None:
+                return 0
+            deleted = 0
+            for i in range(0, len(ids), _markers.CHUNK):
+                rs = self._read_markers(s, _markers.delete_sql(rel, scope, ids[i : i + _markers.CHUNK]))
+                deleted += rs.rowcount or 0
+            return deleted
+
+        return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="marker deletion")
+
+    @staticmethod
+    def _read_markers(s: Session, sql: str) -> ResultSet:
+        """``sql`` on the marker table in autocommit; no rows when the table does not exist."""
+        try:
+            return s.run(sql)
+        except QueryFailed as exc:
+            if exc.sqlstate in _NO_MARKER_TABLE:
+                return ResultSet()
+            raise
 
     async def evaluate(
         self,

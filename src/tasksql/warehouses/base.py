@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +38,8 @@ from tasksql.model import WarehouseType
 
 if TYPE_CHECKING:
     import pyarrow
+
+    from tasksql.clock import Clock
 
 #: Seconds to wait, after interrupting a statement, for its driver to return before giving up on it.
 INTERRUPT_GRACE = 2.0
@@ -78,6 +81,23 @@ class BodyResult:
     rows_produced: int
     rows_inserted: int
     last: ResultSet | None
+    #: The run's completion marker was committed in the body's transaction (see :class:`Marker`).
+    marked: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Marker:
+    """A run's completion marker: ``run_id`` under ``scope`` (the id of the catalog the run is
+    recorded in, so that catalogs sharing a warehouse never see each other's markers), written in
+    the SAME transaction as the body, so that it exists exactly when the body's effects do.
+    ``clock`` stamps it when it is written (its ``committed_at``).
+
+    ``scope`` is letters, digits, ``-`` and ``_`` (1 to 64 of them); it is spliced into SQL.
+    """
+
+    scope: str
+    run_id: int
+    clock: Clock
 
 
 class CancelToken:
@@ -176,6 +196,11 @@ class Warehouse(ABC):
     dialect: str
     #: How many calls execute at once in this warehouse.
     max_concurrency: int
+    #: Whether the warehouse has transactions, so that a body and its run's completion marker can
+    #: commit together (:meth:`run_body` with ``marker``). A warehouse without them keeps the
+    #: defaults below: it writes no marker and finds none, and its bodies run *at least once*
+    #: (a body whose node died after it committed may be recorded NODE_LOST, or run again).
+    supports_markers: bool = False
 
     @property
     @abstractmethod
@@ -234,6 +259,7 @@ class Warehouse(ABC):
         tables: Mapping[str, pyarrow.Table] = NO_TABLES,
         timeout: float | None = None,
         token: CancelToken | None = None,
+        marker: Marker | None = None,
     ) -> BodyResult:
         """Run a task body: ``statements`` (one statement each) in order on one connection.
 
@@ -250,12 +276,39 @@ class Warehouse(ABC):
         ``session_params`` are (name, SQL literal text) pairs applied with the dialect's SET (SQLite:
         PRAGMA) on the run's connection before the body, and for this run only.
 
+        ``marker``: the run's completion marker. When the warehouse :attr:`supports_markers` and
+        the body can run in one transaction with it, the body runs in a transaction (even a single
+        statement) and the marker is inserted in that transaction just before it commits:
+        afterwards the marker exists if and only if the body's effects do (``marked`` in the
+        result). No marker is written (and the body runs as without one) for a body that has no
+        effects to protect (queries only, without INTO, where the dialect's queries cannot
+        write: DuckDB, SQLite), or that cannot run inside a transaction (transaction control,
+        VACUUM, ``CALL`` of a PostgreSQL procedure, ...), or when the marker table cannot be
+        created (privileges; logged once).
+
         :raises QueryFailed: a statement failed (the transaction was rolled back); INTO with no
             common column (code ``INTO_NO_MATCHING_COLUMNS``), a last statement that is not a query
             (``INTO_NOT_A_QUERY``), a missing target table (``INTO_TABLE_NOT_FOUND``); a bad
             session parameter (``INVALID_SESSION_PARAM``).
         :raises QueryTimeout: ``timeout`` passed. :raises QueryCancelled: ``token`` was cancelled.
         """
+
+    async def find_markers(self, scope: str, run_ids: Sequence[int]) -> dict[int, datetime]:
+        """run id -> the time its marker was written, for the markers of ``run_ids`` under
+        ``scope`` that exist (none when the marker table does not exist).
+
+        :raises WarehouseError, QueryFailed: the warehouse cannot be asked now (unreachable).
+        """
+        return {}
+
+    async def marker_ids(self, scope: str, limit: int, *, after: int = 0) -> list[int]:
+        """The run ids of at most ``limit`` markers under ``scope`` with ids above ``after``,
+        lowest first."""
+        return []
+
+    async def delete_markers(self, scope: str, run_ids: Sequence[int]) -> int:
+        """Delete the markers of ``run_ids`` under ``scope``; returns how many were deleted."""
+        return 0
 
     @abstractmethod
     async def evaluate(

@@ -32,6 +32,7 @@ import duckdb
 
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
+from tasksql.warehouses import _markers
 from tasksql.warehouses._session import IdlePool, Session
 from tasksql.warehouses._sqltext import CACHE_TEXT_LIMIT, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
@@ -171,6 +172,8 @@ class DuckDBDatabase:
         self.config = dict(config or {})
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
+        #: The database's catalog name (the file's stem, ``memory``), known once open.
+        self.catalog_name: str | None = None
 
     async def open(self) -> None:
         """:raises WarehouseError: the file cannot be opened (locked by another process, ...)."""
@@ -182,11 +185,14 @@ class DuckDBDatabase:
             if self._con is not None:
                 return
             try:
-                self._con = duckdb.connect(
+                con = duckdb.connect(
                     str(self.path) if self.path else ":memory:", config={**_CONFIG, **self.config}
                 )
+                row = con.execute("SELECT current_database()").fetchone()
             except duckdb.Error as exc:
                 raise WarehouseError(f"cannot open DuckDB database {self.path}: {exc}") from None
+            self.catalog_name = str(row[0]) if row else None
+            self._con = con
 
     async def close(self) -> None:
         with self._lock:
@@ -221,9 +227,10 @@ class DuckDBDatabase:
 class _DuckSession(Session):
     dialect = "duckdb"
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, cur: duckdb.DuckDBPyConnection, marker_relation: str | None = None) -> None:
         self._cur = cur
         self._in_txn = False
+        self.marker_relation = marker_relation
 
     def run(self, sql: str) -> ResultSet:
         count, kind = _classify(sql)
@@ -280,6 +287,10 @@ class _DuckSession(Session):
                 raise
         self._quiet("ROLLBACK")
 
+    def commit_marked(self, marker_sql: str) -> None:
+        self._exec(marker_sql)  # an INSERT of ours: no need to classify it
+        self.finish(commit=True)
+
     def _quiet(self, sql: str) -> None:
         try:
             self._cur.execute(sql)
@@ -319,6 +330,7 @@ class DuckDBWarehouse(ThreadedWarehouse):
 
     type = WarehouseType.DUCKDB
     dialect = "duckdb"
+    supports_markers = True
 
     def __init__(
         self,
@@ -331,7 +343,11 @@ class DuckDBWarehouse(ThreadedWarehouse):
         super().__init__(name, max_concurrency or DEFAULT_MAX_CONCURRENCY)
         self.database = database
         self._owns = owns_database
-        self._sessions = IdlePool(lambda: _DuckSession(database.cursor()), keep=self.max_concurrency)
+        self._sessions = IdlePool(self._session, keep=self.max_concurrency)
+
+    def _session(self) -> _DuckSession:
+        cur = self.database.cursor()  # opens nothing: the database is open, or this raises
+        return _DuckSession(cur, _markers.relation("duckdb", self.database.catalog_name))
 
     async def _open_backend(self) -> None:
         await self.database.open()

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from tasksql.clock import monotonic
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
-from tasksql.warehouses import _arrow
+from tasksql.warehouses import _arrow, _markers
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import count_statements, multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
@@ -56,6 +56,7 @@ class _PgSession(Session):
         self._in_txn = False
         self._to_reset: list[str] = []
         self._cancels: list[threading.Thread] = []
+        self.marker_relation = _markers.relation("postgres")
 
     def _failed(self, exc: psycopg.Error) -> QueryFailed:
         msg = str(exc).strip() or type(exc).__name__
@@ -101,10 +102,10 @@ class _PgSession(Session):
 
     def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
         if transactional:
-            self._exec("BEGIN")
+            # One message (no parameters: the simple query protocol takes several statements);
+            # SET LOCAL ends with the transaction. If a SET fails, finish() rolls back.
             self._in_txn = True
-            for name, value in params:
-                self._exec(f"SET LOCAL {name} = {value}")  # ends with the transaction
+            self._exec("; ".join(["BEGIN", *(f"SET LOCAL {name} = {value}" for name, value in params)]))
             return
         for name, value in params:
             self._to_reset.append(name)
@@ -120,6 +121,14 @@ class _PgSession(Session):
         names, self._to_reset = self._to_reset, []
         for name in names:
             self._quiet(f"RESET {name}")
+
+    def commit_marked(self, marker_sql: str) -> None:
+        # The marker's INSERT and the COMMIT in one message: a marked body costs no round trip more
+        # than an unmarked one. Should the INSERT fail, the COMMIT is not run (the server stops at
+        # the first error of a message) and finish(commit=False) rolls back.
+        self._exec(f"{marker_sql}; COMMIT")
+        self._in_txn = False
+        self.finish(commit=True)  # resets what is left to reset
 
     def _quiet(self, sql: str) -> None:
         try:
@@ -182,6 +191,7 @@ class PostgresWarehouse(ThreadedWarehouse):
 
     type = WarehouseType.POSTGRES
     dialect = "postgres"
+    supports_markers = True
 
     def __init__(self, name: str, url: str, *, max_concurrency: int | None = None) -> None:
         super().__init__(name, max_concurrency or DEFAULT_MAX_CONCURRENCY)
@@ -192,6 +202,14 @@ class PostgresWarehouse(ThreadedWarehouse):
     @property
     def safe_url(self) -> str:
         return redact_url(self.url)
+
+    def _can_write_markers(self, s: Session, rel: str) -> bool:
+        # The table may exist already, created by another login: this one must be able to use it.
+        rs = s.run(f"SELECT has_table_privilege('{rel}', 'SELECT, INSERT, DELETE')")
+        if rs.rows and rs.rows[0][0]:
+            return True
+        self._markers_unavailable(f"this login may not read, insert and delete rows of {rel}")
+        return False
 
     def _backstop_params(self, timeout: float | None) -> list[tuple[str, str]]:
         if timeout is None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
-from tasksql.warehouses import _arrow
+from tasksql.warehouses import _arrow, _markers
 from tasksql.warehouses._session import IdlePool, Session
 from tasksql.warehouses._sqltext import multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
@@ -106,6 +106,7 @@ class _SQLiteSession(Session):
         except sqlite3.Error as exc:
             raise WarehouseError(f"cannot open SQLite database {path}: {exc}") from None
         self._in_txn = False
+        self.marker_relation = _markers.relation("sqlite")
 
     def run(self, sql: str) -> ResultSet:
         con = self._con
@@ -150,6 +151,10 @@ class _SQLiteSession(Session):
                 self._rollback()
                 raise
         self._rollback()
+
+    def commit_marked(self, marker_sql: str) -> None:
+        self._exec(marker_sql)
+        self.finish(commit=True)
 
     def _rollback(self) -> None:
         if not self._con.in_transaction:
@@ -197,6 +202,7 @@ class SQLiteWarehouse(ThreadedWarehouse):
 
     type = WarehouseType.SQLITE
     dialect = "sqlite"
+    supports_markers = True
 
     def __init__(
         self,

@@ -568,12 +568,16 @@ class PostgresCatalog(Catalog):
         now: datetime,
         message: str,
         unstarted: Sequence[UnstartedRun] = (),
+        committed: Sequence[RunOutcome] = (),
+        keep: Sequence[int] = (),
     ) -> dict[str, LostRuns]:
         if not node_ids:
             return {}
         stamp = db_time(now)
-        nodes, decided = tuple(node_ids), tuple(unstarted)
-        return await self._write(lambda cur: runs_db.settle_lost(cur, nodes, stamp, message, decided))
+        nodes, decided, done, kept = tuple(node_ids), tuple(unstarted), tuple(committed), tuple(keep)
+        return await self._write(
+            lambda cur: runs_db.settle_lost(cur, nodes, stamp, message, decided, done, kept)
+        )
 
     async def prune_runs(self, default_cutoff: datetime, per_task: Mapping[int, datetime]) -> int:
         cutoffs = {task_id: db_time(cutoff) for task_id, cutoff in per_task.items()}

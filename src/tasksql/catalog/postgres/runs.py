@@ -109,11 +109,33 @@ def last_per_task(cur: Cursor, now: str) -> dict[int, tuple[str, datetime]]:
 
 
 def settle_lost(
-    cur: Cursor, node_ids: Sequence[str], now: str, message: str, unstarted: Sequence[UnstartedRun]
+    cur: Cursor,
+    node_ids: Sequence[str],
+    now: str,
+    message: str,
+    unstarted: Sequence[UnstartedRun],
+    committed: Sequence[RunOutcome] = (),
+    keep: Sequence[int] = (),
 ) -> dict[str, LostRuns]:
     """See :meth:`Catalog.settle_lost_runs` (the steps are numbered as there)."""
-    counts = {node_id: [0, 0, 0, 0] for node_id in node_ids}  # failed, skipped, replanned, released
-    owners = _owners(cur, [u.run_id for u in unstarted], node_ids)
+    # failed, skipped, replanned, released, committed
+    counts = {node_id: [0, 0, 0, 0, 0] for node_id in node_ids}
+    owners = _owners(cur, [u.run_id for u in unstarted] + [o.run_id for o in committed], node_ids)
+    for outcome in committed:  # 0. bodies that committed
+        node_id = owners.get(outcome.run_id)
+        if node_id is None:
+            continue
+        params = {
+            "run_id": outcome.run_id,
+            "node_id": node_id,
+            "state": outcome.state.value,
+            "completed_time": db_time_opt(outcome.completed_time) or now,
+            "query_start_time": db_time_opt(outcome.query_start_time),
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
+        }
+        cur.execute(_Q["runs_lost_committed"], params)
+        counts[node_id][4] += cur.rowcount
     for item in unstarted:  # 1. the reaper's decisions
         node_id = owners.get(item.run_id)
         if node_id is None:
@@ -139,7 +161,7 @@ def settle_lost(
         counts[node_id][2 if item.rewind else 3] += 1
     for node_id in node_ids:
         c = counts[node_id]
-        params = {"node_id": node_id, "now": now, "message": message}
+        params = {"node_id": node_id, "now": now, "message": message, "keep": list(keep)}
         cur.execute(_Q["runs_drop_future_claims"], params)  # 2.
         c[3] += cur.rowcount
         cur.execute(_Q["runs_skip_lost_unstarted"], params)  # 3.

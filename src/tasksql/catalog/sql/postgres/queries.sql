@@ -271,6 +271,14 @@ ORDER BY run_id;
 -- The node of each run in the array :run_ids.
 SELECT run_id, node_id FROM runs WHERE run_id = ANY(%(run_ids)s::bigint[]);
 
+-- name: runs_lost_committed
+-- Record a lost node's run whose body committed (its completion marker was found), if not settled.
+UPDATE runs SET state = %(state)s, completed_time = %(completed_time)s::timestamptz,
+    query_start_time = coalesce(query_start_time, %(query_start_time)s::timestamptz),
+    error_code = %(error_code)s, error_message = %(error_message)s
+WHERE run_id = %(run_id)s AND node_id = %(node_id)s AND state IN ('SCHEDULED', 'EXECUTING')
+RETURNING task_id;
+
 -- name: runs_lost_skip
 -- Record a lost node's run that never started SKIPPED (if it still has not started).
 UPDATE runs SET state = 'SKIPPED', completed_time = %(completed_time)s::timestamptz,
@@ -293,16 +301,20 @@ WHERE id = %(task_id)s AND version = %(version)s AND state = 'started' AND dropp
   AND (next_fire_at IS NULL OR next_fire_at > %(at)s::timestamptz);
 
 -- name: runs_drop_future_claims
--- Delete the runs a node claimed for instants after :now (they never started).
+-- Delete the runs a node claimed for instants after :now (they never started), but those in the
+-- array :keep.
 DELETE FROM runs
 WHERE node_id = %(node_id)s AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE'
-  AND scheduled_time > %(now)s::timestamptz AND query_start_time IS NULL;
+  AND scheduled_time > %(now)s::timestamptz AND query_start_time IS NULL
+  AND run_id <> ALL(%(keep)s::bigint[]);
 
 -- name: runs_skip_lost_unstarted
--- Record SKIPPED every run of a lost node that never started (it is not a failed run).
+-- Record SKIPPED every run of a lost node that never started (it is not a failed run), but those
+-- in the array :keep.
 UPDATE runs SET state = 'SKIPPED', completed_time = %(now)s::timestamptz, error_code = 'NODE_LOST',
     error_message = 'node ' || node_id || ' was lost before the run started'
 WHERE node_id = %(node_id)s AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND run_id <> ALL(%(keep)s::bigint[])
 RETURNING run_id;
 
 -- name: runs_release_claim
@@ -312,10 +324,12 @@ WHERE task_id = %(task_id)s AND scheduled_time = %(scheduled_time)s::timestamptz
   AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1;
 
 -- name: runs_settle_lost
--- Settle every run of a node that started and is not settled as FAILED (the node stopped during it).
+-- Settle every run of a node that started and is not settled as FAILED (the node stopped during it),
+-- but those in the array :keep.
 UPDATE runs SET state = 'FAILED', completed_time = %(now)s, error_code = 'NODE_LOST',
     error_message = %(message)s
 WHERE node_id = %(node_id)s AND state IN ('SCHEDULED', 'EXECUTING')
+  AND run_id <> ALL(%(keep)s::bigint[])
 RETURNING run_id;
 
 -- name: runs_prune

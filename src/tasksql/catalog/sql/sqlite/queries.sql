@@ -227,6 +227,14 @@ ORDER BY run_id;
 -- The node of each run in the JSON array :run_ids.
 SELECT run_id, node_id FROM runs WHERE run_id IN (SELECT value FROM json_each(:run_ids));
 
+-- name: runs_lost_committed
+-- Record a lost node's run whose body committed (its completion marker was found), if not settled.
+UPDATE runs SET state = :state, completed_time = :completed_time,
+    query_start_time = coalesce(query_start_time, :query_start_time),
+    error_code = :error_code, error_message = :error_message
+WHERE run_id = :run_id AND node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING')
+RETURNING task_id;
+
 -- name: runs_lost_skip
 -- Record a lost node's run that never started SKIPPED (if it still has not started).
 UPDATE runs SET state = 'SKIPPED', completed_time = :completed_time, error_code = :error_code,
@@ -249,16 +257,19 @@ WHERE id = :task_id AND version = :version AND state = 'started' AND dropped_on 
   AND (next_fire_at IS NULL OR next_fire_at > :at);
 
 -- name: runs_drop_future_claims
--- Delete the runs a node claimed for instants after :now (they never started).
+-- Delete the runs a node claimed for instants after :now (they never started), but those in the
+-- JSON array :keep.
 DELETE FROM runs
 WHERE node_id = :node_id AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND scheduled_time > :now
-  AND query_start_time IS NULL;
+  AND query_start_time IS NULL AND run_id NOT IN (SELECT value FROM json_each(:keep));
 
 -- name: runs_skip_lost_unstarted
--- Record SKIPPED every run of a lost node that never started (it is not a failed run).
+-- Record SKIPPED every run of a lost node that never started (it is not a failed run), but those
+-- in the JSON array :keep.
 UPDATE runs SET state = 'SKIPPED', completed_time = :now, error_code = 'NODE_LOST',
     error_message = 'node ' || node_id || ' was lost before the run started'
 WHERE node_id = :node_id AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND run_id NOT IN (SELECT value FROM json_each(:keep))
 RETURNING run_id;
 
 -- name: runs_release_claim
@@ -268,9 +279,11 @@ WHERE task_id = :task_id AND scheduled_time = :scheduled_time AND node_id = :nod
   AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1;
 
 -- name: runs_settle_lost
--- Settle every run of a node that started and is not settled as FAILED (the node stopped during it).
+-- Settle every run of a node that started and is not settled as FAILED (the node stopped during it),
+-- but those in the JSON array :keep.
 UPDATE runs SET state = 'FAILED', completed_time = :now, error_code = 'NODE_LOST', error_message = :message
 WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING')
+  AND run_id NOT IN (SELECT value FROM json_each(:keep))
 RETURNING run_id;
 
 -- name: runs_prune
