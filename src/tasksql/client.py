@@ -1,12 +1,15 @@
 """Talking to a running ``tasksql serve``: finding it, and sending SQL over the HTTP API.
 
 A server records where it listens in ``<data dir>/server.json`` while it runs. :func:`find_server`
-reads that file and returns a client only when the recorded process is alive and answers its health
-endpoint, so a stale file left by a crash is ignored.
+reads that file and returns a client only when the recorded process is alive and the server at the
+recorded URL answers as the recorded node, so a stale file left by a crash is ignored. Whether a
+server owns the directory at all is decided by the directory's lock (:mod:`tasksql.datadir`), not
+by this file: see :class:`tasksql.connection.Connection`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -205,21 +208,48 @@ class RemoteServer:
         payload = self.request("GET", f"{API_PREFIX}/queries", timeout=10)
         return list(payload["queries"])
 
-    def healthy(self) -> bool:
+    def answers_as(self, node_id: str) -> bool:
+        """Whether the server at :attr:`url` is healthy and is the node ``node_id`` (when not empty)."""
         try:
-            return bool(self.request("GET", f"{API_PREFIX}/health", timeout=2).get("ok"))
+            health = self.request("GET", f"{API_PREFIX}/health", timeout=2)
         except TasksqlError:
             return False
+        if not isinstance(health, dict) or not health.get("ok"):
+            return False
+        return not node_id or health.get("node_id") == node_id
 
 
-def find_server(data_dir: str | Path) -> RemoteServer | None:
-    """The server running on ``data_dir``, or None when there is none (or only a stale file)."""
+def find_server(data_dir: str | Path, *, pid: int | None = None) -> RemoteServer | None:
+    """The server running on ``data_dir``, or None when there is none (or only a stale file).
+
+    ``server.json`` counts only when it names this directory, its process is alive (and is ``pid``
+    when given: the holder of the directory's lock), and the server at its URL answers with the
+    node id the file records; so a file left by a crash, or copied with the directory, is ignored.
+    """
     path = Path(data_dir) / SERVER_FILE
     try:
         info = json.loads(path.read_text())
         server = RemoteServer(str(info["url"]).rstrip("/"), int(info["pid"]), str(info.get("node_id", "")))
+        recorded_dir = info.get("data_dir")
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid is not None and server.pid != pid:
+        return None
+    if recorded_dir is not None and not _same_dir(str(recorded_dir), Path(data_dir)):
         return None
     if server.pid != os.getpid() and not pid_alive(server.pid):
         return None
-    return server if server.healthy() else None
+    return server if server.answers_as(server.node_id) else None
+
+
+def _same_dir(recorded: str, data_dir: Path) -> bool:
+    try:
+        return Path(recorded).samefile(data_dir)
+    except OSError:
+        return False
+
+
+def remove_stale_server_file(data_dir: Path) -> None:
+    """Delete ``server.json``. Only for the holder of the directory's lock: no server can be running."""
+    with contextlib.suppress(OSError):
+        (data_dir / SERVER_FILE).unlink()

@@ -26,6 +26,20 @@ class Setting:
     parse: Callable[[str], Any] = str
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError("expected an integer") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
 def _bool(text: str) -> bool:
     low = text.strip().lower()
     if low in ("1", "true", "yes", "on"):
@@ -42,6 +56,12 @@ DUCKDB_FSYNC_MODES = ("standard", "full", "none")
 def _at_least(value: int, low: int) -> int:
     if value < low:
         raise ValueError(f"must be at least {low}")
+    return value
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a port number from 0 to 65535 (0 = any free port)")
     return value
 
 
@@ -66,7 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL catalog: the schema that holds its tables (created on first use)",
     ),
     Setting("host", "127.0.0.1", "TASKSQL_HOST", "address the server binds to"),
-    Setting("port", 8765, "TASKSQL_PORT", "port of the HTTP API and web UI (0 = any free port)", int),
+    Setting(
+        "port",
+        8765,
+        "TASKSQL_PORT",
+        "port of the HTTP API (0 = any free port)",
+        lambda text: _port(_int(text)),
+    ),
     Setting(
         "node_id", None, "TASKSQL_NODE_ID", "this node's id in history and the cluster; default: host-pid"
     ),
@@ -77,21 +103,21 @@ SETTINGS: tuple[Setting, ...] = (
         10.0,
         "TASKSQL_GRACE_PERIOD",
         "seconds in-flight runs get to finish at shutdown",
-        float,
+        _float,
     ),
     Setting(
         "history_retention_days",
         7.0,
         "TASKSQL_HISTORY_RETENTION_DAYS",
         "run history older than this is pruned (per-task HISTORY_RETENTION overrides)",
-        float,
+        _float,
     ),
     Setting(
         "default_max_concurrency",
         8,
         "TASKSQL_MAX_CONCURRENCY",
         "runs executing at once per warehouse when MAX_CONCURRENCY is not set",
-        int,
+        _int,
     ),
     Setting("log_level", "INFO", "TASKSQL_LOG_LEVEL", "logging level of the server"),
     Setting(
@@ -100,14 +126,14 @@ SETTINGS: tuple[Setting, ...] = (
         "TASKSQL_CLAIM_AHEAD",
         "a task's next instant is claimed (a SCHEDULED run row) when it fires, if at most this many"
         " seconds ahead; 0 = never",
-        float,
+        _float,
     ),
     Setting(
         "switch_interval_us",
         200,
         "TASKSQL_SWITCH_INTERVAL_US",
         "server: microseconds a thread may keep Python's interpreter lock while another waits for it",
-        int,
+        _int,
     ),
     Setting(
         "gc_tuning",
@@ -121,7 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         "TASKSQL_DUCKDB_THREADS",
         "threads of each embedded DuckDB database (its `threads` option); 0 = DuckDB's default, one per core",
-        lambda text: _at_least(int(text), 0),
+        lambda text: _at_least(_int(text), 0),
     ),
     Setting(
         "duckdb_fsync",
@@ -164,6 +190,10 @@ class Settings:
             _one_of(self.duckdb_fsync, DUCKDB_FSYNC_MODES)
         except ValueError as exc:
             raise ConfigError(f"invalid DuckDB setting: {exc}") from None
+        try:
+            _port(self.port)
+        except ValueError as exc:
+            raise ConfigError(f"invalid port {self.port}: {exc}") from None
 
     @property
     def duckdb_config(self) -> dict[str, str | int]:
@@ -180,22 +210,36 @@ class Settings:
         Overrides that are ``None`` are ignored, so CLI options left unset do not mask the environment.
         Raises :class:`ConfigError` naming the variable when a value does not parse.
         """
+        return cls.load_with_sources(env, **overrides)[0]
+
+    @classmethod
+    def load_with_sources(
+        cls, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> tuple[Settings, dict[str, str]]:
+        """:meth:`load`, and where each value came from: ``default``, the name of the environment
+        variable that set it, or ``override`` (a keyword argument: a CLI option, a ``connect()``
+        argument)."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        sources = {s.name: "default" for s in SETTINGS}
         for s in SETTINGS:
             if s.env in env:
                 try:
                     values[s.name] = s.parse(env[s.env])
                 except ValueError as exc:
-                    raise ConfigError(f"{s.env}={env[s.env]!r}: {exc}") from None
+                    raise ConfigError(
+                        f"environment variable {s.env}={env[s.env]!r}: {exc}; correct it or unset it"
+                    ) from None
+                sources[s.name] = s.env
         for key, value in overrides.items():
             if key not in _BY_NAME:
                 raise ConfigError(f"unknown setting {key!r}")
             if value is not None:
                 values[key] = value
+                sources[key] = "override"
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
-        return replace(cls(), **values)
+        return replace(cls(), **values), sources
 
     @property
     def effective_node_id(self) -> str:

@@ -1,15 +1,19 @@
 """``tasksql serve``: the scheduler and the HTTP API in one asyncio process.
 
-Start-up: open the engine (catalog, warehouses), start the scheduler (which settles runs left by a
-crashed predecessor), bind the API, then write ``<data>/server.json`` so that ``tasksql sql`` and
-``tasksql shell`` send their statements here. SIGINT and SIGTERM stop it cleanly: no new runs,
-in-flight runs get the grace period, the rest are cancelled and recorded CANCELLED, exit code 0.
+Start-up: take the data directory's lock (:mod:`tasksql.datadir`; a directory that another process
+owns is refused, naming that process), open the engine (catalog, embedded DuckDB file), start the
+scheduler (which settles runs left by a crashed predecessor), bind the API, then write
+``<data>/server.json`` so that ``tasksql sql``, ``tasksql shell`` and ``tasksql.connect()`` send
+their statements here. The lock is held until the process ends. SIGINT and SIGTERM stop it
+cleanly: no new runs, in-flight runs get the grace period, the rest are cancelled and recorded
+CANCELLED, exit code 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -19,10 +23,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tasksql import __version__, logs, runtime
-from tasksql.client import SERVER_FILE, find_server
+from tasksql import __version__, datadir, logs, runtime
+from tasksql.client import API_PREFIX, SERVER_FILE, remove_stale_server_file
+from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine
-from tasksql.errors import ConfigError, TasksqlError
+from tasksql.errors import ConfigError, TasksqlError, WarehouseError
 from tasksql.server.api import create_app
 from tasksql.settings import Settings
 
@@ -45,24 +50,29 @@ class Server:
         self.settings = settings
         self.engine = Engine(settings)
         self._runner: web.AppRunner | None = None
+        self._lock: DirectoryLock | None = None
         self.url: str | None = None
 
     async def start(self, *, demo: bool = False) -> None:
-        data_dir = Path(self.settings.data_dir)
-        existing = find_server(data_dir)
-        if existing is not None:
-            raise ConfigError(
-                f"a tasksql server (pid {existing.pid}) already serves {data_dir} at {existing.url}"
-            )
-        await self.engine.open()
+        """Own the data directory, open the engine, start the scheduler, listen, write server.json.
+
+        :raises DataDirBusy: another process owns the directory (named, with its pid and command).
+        :raises ConfigError: the directory, the embedded DuckDB file or the address cannot be used.
+        """
+        data_dir = datadir.prepare(Path(self.settings.data_dir))
+        # the lock comes first: nothing may open the catalog or the DuckDB file of a directory that
+        # another process owns (a second server would fail every run on DuckDB's own file lock)
+        self._lock = await datadir.acquire_async(data_dir, datadir.SERVER, on_wait=log.warning)
         try:
+            remove_stale_server_file(data_dir)
+            await self.engine.open()
+            await self._open_warehouse()
             if demo:
                 await self.engine.execute(DEMO_SQL)
             await self.engine.start_scheduler()
             self._runner = web.AppRunner(create_app(self.engine), access_log=None, handle_signals=False)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.settings.host, self.settings.port, shutdown_timeout=2.0)
-            await site.start()
+            await self._listen()
         except BaseException:
             await self.stop()
             raise
@@ -73,10 +83,39 @@ class Server:
             "pid": os.getpid(),
             "node_id": self.settings.effective_node_id,
             "version": __version__,
+            "data_dir": str(data_dir.resolve()),
         }
         tmp = data_dir / (SERVER_FILE + ".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(data_dir / SERVER_FILE)
+
+    async def _open_warehouse(self) -> None:
+        """Open the embedded DuckDB file now: held by another program, it must stop the start-up,
+        not fail every run that uses the default warehouse."""
+        try:
+            await self.engine.warehouses.duckdb.open()
+        except WarehouseError as err:
+            raise ConfigError(f"{err.message}; close the program that holds it, then start again") from None
+
+    async def _listen(self) -> None:
+        assert self._runner is not None
+        host, port = self.settings.host, self.settings.port
+        site = web.TCPSite(self._runner, host, port, shutdown_timeout=2.0)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use; stop what listens there, or pick another"
+                    " port with --port PORT or TASKSQL_PORT (0 = any free port)",
+                    code="PORT_IN_USE",
+                ) from None
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {reason}; check --host and --port"
+                " (or TASKSQL_HOST and TASKSQL_PORT)",
+                code="CANNOT_LISTEN",
+            ) from None
 
     def _bound_port(self) -> int:
         assert self._runner is not None
@@ -87,15 +126,21 @@ class Server:
         return self.settings.port
 
     async def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            path = Path(self.settings.data_dir) / SERVER_FILE
-            info = json.loads(path.read_text())
-            if info.get("pid") == os.getpid():
-                path.unlink()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        await self.engine.close()
+        """Stop listening, stop the engine (in-flight runs get the grace period), give up the lock."""
+        try:
+            with contextlib.suppress(OSError, ValueError):
+                path = Path(self.settings.data_dir) / SERVER_FILE
+                info = json.loads(path.read_text())
+                if info.get("pid") == os.getpid():
+                    path.unlink()
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
+            await self.engine.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
 
 def _configure_logging(level: str) -> None:
@@ -109,7 +154,8 @@ async def _serve(settings: Settings, demo: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runtime.tune_interpreter(settings)  # this process is the server's own: see tasksql.runtime
-    await server.start(demo=demo)
+    if not await _start_unless_stopped(server, stop, demo):
+        return 0
     runtime.freeze_startup_heap(settings)
     log.info(
         "tasksql %s serving %s at %s (node %s)",
@@ -118,10 +164,9 @@ async def _serve(settings: Settings, demo: bool) -> int:
         server.url,
         settings.effective_node_id,
     )
-    print(
-        f"tasksql {__version__}: API and web UI at {server.url}  (data: {settings.data_dir}; Ctrl-C stops)",
-        flush=True,
-    )
+    # only what exists: the HTTP API (there is no web page at the root URL)
+    api = f"{server.url}{API_PREFIX}"
+    print(f"tasksql {__version__}: HTTP API at {api}  (data: {settings.data_dir}; Ctrl-C stops)", flush=True)
     try:
         await stop.wait()
     finally:
@@ -130,6 +175,21 @@ async def _serve(settings: Settings, demo: bool) -> int:
         runtime.unfreeze()
     log.info("stopped")
     return 0
+
+
+async def _start_unless_stopped(server: Server, stop: asyncio.Event, demo: bool) -> bool:
+    """Start ``server``; a signal during start-up (which may wait for the directory) abandons it."""
+    starting = asyncio.ensure_future(server.start(demo=demo))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if starting.done():
+        starting.result()  # raises what start-up raised
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
 
 
 def serve_forever(settings: Settings, *, demo: bool = False) -> int:
