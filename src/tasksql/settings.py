@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tasksql.errors import ConfigError
+from tasksql.storable import check_setting_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,10 @@ class Settings:
             _port(self.port)
         except ValueError as exc:
             raise ConfigError(f"invalid port {self.port}: {exc}") from None
+        for name in ("owner", "node_id", "cluster_id", "host"):  # text kept in the catalog and shown
+            value = getattr(self, name)
+            if isinstance(value, str):
+                check_setting_text(name, value)
 
     @property
     def duckdb_config(self) -> dict[str, str | int]:
