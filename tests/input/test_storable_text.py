@@ -53,3 +53,13 @@ def test_setting_text() -> None:
     check_setting_text("owner", "alice")
     with pytest.raises(ConfigError, match=r"setting owner holds a lone surrogate \(U\+DC80\) at character 3"):
         check_setting_text("owner", "al\udc80ce")
+
+
+def test_settings_refuse_text_that_cannot_be_stored() -> None:
+    from tasksql.settings import Settings
+
+    with pytest.raises(ConfigError, match="setting owner holds a lone surrogate"):
+        Settings.load(env={}, owner="al\udce9")  # an environment variable that was not UTF-8
+    with pytest.raises(ConfigError, match="setting cluster_id holds a NUL character"):
+        Settings.load(env={"TASKSQL_CLUSTER_ID": "a\x00b"})
+    assert Settings.load(env={}, owner="Zoë").owner == "Zoë"
