@@ -2,26 +2,41 @@
 
 ``tasksql sql`` and ``tasksql shell`` run statements against a data directory: through the running
 server when ``tasksql serve`` owns it, embedded otherwise. ``tasksql serve`` runs the scheduler and
-the HTTP API (and web UI) in one process.
+the HTTP API in one process.
+
+The global options ``--data`` and ``--format`` may also follow the command (``tasksql sql --data d
+"..."``); given in both places, the command's value wins. A failure the
+user can fix (a bad path, a busy directory, a port in use, an unreadable file) is printed as one
+line naming the cause and the fix, with exit status 1, never as a traceback; click's own usage
+errors exit with 2.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from tasksql import __version__
-from tasksql.errors import TasksqlError
+from tasksql import __version__, datadir
+from tasksql.errors import ConfigError, TasksqlError
 from tasksql.output import FORMATS, write_results
 from tasksql.settings import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+DATA_HELP = "Data directory (catalog, embedded DuckDB). Default: $TASKSQL_DATA or ./tasksql-data."
+FORMAT_HELP = "Output format: aligned tables, CSV, or one JSON array of row objects per result set per line."
+
 
 class Ctx:
+    """The global options, as given before the command and possibly replaced after it."""
+
     def __init__(self, data: str | None, fmt: str) -> None:
         self.data = data
         self.fmt = fmt
@@ -35,21 +50,89 @@ def _fail(err: TasksqlError, source: str | None = None) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings=CONTEXT)
+def read_script(path: str) -> str:
+    """The text of the SQL file ``path`` (``-f``).
+
+    :raises ConfigError: one line naming the cause and the fix (missing, a directory, no read
+        permission, not UTF-8).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ConfigError(f"cannot read {path}: no such file; check the path given to -f") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"cannot read {path}: it is a directory; -f takes a file of SQL statements"
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"cannot read {path}: permission denied; give this user read permission on it (chmod)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read {path}: not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}; check the path given to -f") from None
+
+
+class _Main(click.Group):
+    """The ``tasksql`` group: a user-caused failure anywhere is one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TasksqlError as err:
+            _fail(err)
+        except BrokenPipeError:
+            # the reader went away (``tasksql sql ... | head``): nothing more to say, to anyone
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+        except UnicodeDecodeError as exc:
+            _fail(
+                ConfigError(
+                    f"the input is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8"
+                )
+            )
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(ConfigError(f"{exc.strerror or exc}{where}", code="OS_ERROR"))
+        return None
+
+
+def global_options(*, fmt: bool = True) -> Callable[[F], F]:
+    """Accept ``--data`` (and ``--format``) after the command too; given there, they win."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            obj = click.get_current_context().find_object(Ctx)
+            assert obj is not None
+            data, form = kwargs.pop("late_data", None), kwargs.pop("late_fmt", None)
+            if data is not None:
+                obj.data = data
+            if form is not None:
+                obj.fmt = form
+            return command(*args, **kwargs)
+
+        decorated: Callable[..., Any] = click.option(
+            "--data", "late_data", metavar="DIR", default=None, help=DATA_HELP
+        )(run)
+        if fmt:
+            decorated = click.option(
+                "--format", "late_fmt", type=click.Choice(FORMATS), default=None, help=FORMAT_HELP
+            )(decorated)
+        return decorated  # type: ignore[return-value]
+
+    return decorate
+
+
+@click.group(cls=_Main, context_settings=CONTEXT)
+@click.option("--data", "data", metavar="DIR", default=None, help=DATA_HELP)
 @click.option(
-    "--data",
-    "data",
-    metavar="DIR",
-    default=None,
-    help="Data directory (catalog, embedded DuckDB). Default: $TASKSQL_DATA or ./tasksql-data.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format: aligned tables, CSV, or one JSON array of row objects per result set per line.",
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help=FORMAT_HELP
 )
 @click.version_option(__version__, prog_name="tasksql")
 @click.pass_context
@@ -60,13 +143,21 @@ def main(ctx: click.Context, data: str | None, fmt: str) -> None:
     an embedded DuckDB (or PostgreSQL, SQLite, ...) and records every run.
     """
     ctx.obj = Ctx(data, fmt)
+    # the data directory's lock file names its owner: say what this process is
+    if ctx.invoked_subcommand == "shell" and sys.stdin.isatty():
+        datadir.set_embedded_kind("shell", on_wait=_waiting)
+    elif ctx.invoked_subcommand in ("sql", "shell"):
+        datadir.set_embedded_kind("sql", on_wait=_waiting)
+
+
+def _waiting(message: str) -> None:
+    click.echo(f"{message} (Ctrl-C gives up)", err=True)
 
 
 @main.command(context_settings=CONTEXT)
 @click.argument("text", required=False)
-@click.option(
-    "-f", "--file", "file", type=click.Path(exists=True, dir_okay=False), help="Run the statements in FILE."
-)
+@click.option("-f", "--file", "file", metavar="FILE", help="Run the statements in FILE.")
+@global_options()
 @click.pass_obj
 def sql(obj: Ctx, text: str | None, file: str | None) -> None:
     """Run SQL statements (TEXT, or -f FILE, or standard input) and print their results.
@@ -80,7 +171,7 @@ def sql(obj: Ctx, text: str | None, file: str | None) -> None:
     if text is not None and file is not None:
         raise click.UsageError("give either TEXT or --file, not both")
     if file is not None:
-        source = Path(file).read_text()
+        source = read_script(file)
     elif text is not None:
         source = text
     elif not sys.stdin.isatty():
@@ -99,6 +190,7 @@ def sql(obj: Ctx, text: str | None, file: str | None) -> None:
 
 
 @main.command(context_settings=CONTEXT)
+@global_options()
 @click.pass_obj
 def shell(obj: Ctx) -> None:
     """Interactive SQL shell: multi-line input ending with ';', history, completion, highlighting."""
@@ -113,17 +205,22 @@ def shell(obj: Ctx) -> None:
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option(
-    "--port", type=int, default=None, help="Port of the HTTP API and web UI (default 8765; 0 = any)."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the HTTP API (default 8765; 0 = any free port).",
 )
 @click.option("--node-id", default=None, help="This node's id (default: host-pid).")
 @click.option("--demo", is_flag=True, help="Create a small demo task (if missing) so something visibly runs.")
+@global_options(fmt=False)
 @click.pass_obj
 def serve(obj: Ctx, host: str | None, port: int | None, node_id: str | None, demo: bool) -> None:
-    """Run the scheduler and the HTTP API / web UI until Ctrl-C or SIGTERM.
+    """Run the scheduler and the HTTP API until Ctrl-C or SIGTERM.
 
-    In-flight runs get the grace period to finish at shutdown; the rest are cancelled and recorded as
-    CANCELLED. While the server runs, `tasksql sql` and `tasksql shell` on the same data directory
-    send their statements to it.
+    The server owns the data directory while it runs: it refuses to start when another process
+    uses the directory (naming it), and `tasksql sql`, `tasksql shell` and `tasksql.connect()` on the
+    same directory send their statements to it. In-flight runs get the grace period to finish at
+    shutdown; the rest are cancelled and recorded as CANCELLED.
     """
     from tasksql.server.main import serve_forever
 
@@ -136,13 +233,20 @@ def serve(obj: Ctx, host: str | None, port: int | None, node_id: str | None, dem
 
 
 @main.command(context_settings=CONTEXT)
+@global_options()
 @click.pass_obj
 def settings(obj: Ctx) -> None:
-    """Print every setting with its value and where it comes from."""
-    s = obj.settings()
+    """Print every setting with its value and where it comes from.
+
+    The source is `default`, the environment variable that set it (`TASKSQL_...`), or the
+    command-line option (`--data`).
+    """
     from tasksql.engine.results import Result
 
-    write_results([Result.table(("setting", "value", "help"), s.as_rows())], obj.fmt, sys.stdout)
+    values, sources = Settings.load_with_sources(data_dir=obj.data)
+    shown = {name: "--data" if origin == "override" else origin for name, origin in sources.items()}
+    rows = [(name, value, shown[name], what) for name, value, what in values.as_rows()]
+    write_results([Result.table(("setting", "value", "source", "help"), rows)], obj.fmt, sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover
