@@ -6,12 +6,15 @@ running) and next to a running scheduler::
 
     with tasksql.connect("data-dir") as db:
         db.sql("CREATE TASK t SCHEDULE 1s AS INSERT INTO log SELECT now()")
-        db.start()            # the scheduler runs in the background
+        db.start()            # the scheduler runs in the background (a server already does)
         ...
         db.stop()             # in-flight runs get the grace period, then are cancelled
 
 When a ``tasksql serve`` process owns the data directory, the connection sends statements to it
-over the HTTP API instead (the server owns the DuckDB file; the results are the same).
+over the HTTP API instead (the server owns the DuckDB file; the results are the same), and
+``start()`` / ``stop()`` do nothing: the server schedules. Otherwise the connection owns the
+directory until it is closed (see :mod:`tasksql.datadir`): another process cannot serve or open it
+embedded meanwhile, and is told which process holds it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tasksql import datadir
+from tasksql.client import RemoteServer, find_server, remove_stale_server_file
+from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine, Result
 from tasksql.errors import ConfigError
 from tasksql.settings import Settings
@@ -56,23 +62,44 @@ class _LoopThread:
 class Connection:
     """A connection to one tasksql data directory. Not shared between threads without a lock."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, kind: str | None = None) -> None:
+        """Open ``settings.data_dir``: as a client of its server, or as its embedded owner.
+
+        The directory's lock (:mod:`tasksql.datadir`) decides, so that the choice cannot race a
+        server that is starting: when a ``tasksql serve`` holds it, statements go to that server
+        (waiting for it to answer while it starts); otherwise this connection takes the lock and
+        holds it until :meth:`close`. ``kind`` is what the lock file calls this process (default
+        ``python``, or what the CLI set).
+
+        :raises DataDirError: the directory cannot be created or written.
+        :raises DataDirBusy: another process uses the directory without a server (it is named).
+        """
         self.settings = settings
-        self._remote: Any = None
+        self._remote: RemoteServer | None = None
         self._engine: Engine | None = None
         self._loop: _LoopThread | None = None
-        from tasksql.client import find_server
-
-        server = find_server(settings.data_dir)
-        if server is not None:
-            self._remote = server
+        self._lock: DirectoryLock | None = None
+        data_dir = datadir.prepare(Path(settings.data_dir))
+        owner = datadir.acquire(
+            data_dir,
+            kind or datadir.embedded_kind(),
+            client_of=lambda holder: find_server(data_dir, pid=holder.pid),
+        )
+        if isinstance(owner, RemoteServer):
+            self._remote = owner
             return
-        self._loop = _LoopThread()
-        engine = Engine(settings)
+        self._lock = owner
         try:
+            remove_stale_server_file(data_dir)  # we own the directory: no server runs on it
+            self._loop = _LoopThread()
+            engine = Engine(settings)
             self._loop.call(engine.open())
         except BaseException:
-            self._loop.stop()
+            if self._loop is not None:
+                self._loop.stop()
+                self._loop = None
+            owner.release()
+            self._lock = None
             raise
         self._engine = engine
 
@@ -100,15 +127,28 @@ class Connection:
         results = self.sql_all(text)
         return results[-1] if results else Result(())
 
-    def start(self) -> None:
-        """Start the scheduler in the background (embedded connections only)."""
+    def start(self) -> bool:
+        """Start the scheduler in the background; False when it was already scheduling.
+
+        On a connection to a running ``tasksql serve`` this does nothing and returns False: the
+        server already schedules the directory's tasks. The embedded DuckDB warehouse is opened
+        first, so a file that another program holds fails here, not in every run.
+        """
         if self._remote is not None:
-            raise ConfigError("a tasksql server already schedules this data directory")
+            return False
         assert self._loop is not None
-        self._loop.call(self.engine.start_scheduler())
+        engine = self.engine
+        if engine.scheduler is not None:
+            return False
+        self._loop.call(engine.warehouses.duckdb.open())
+        self._loop.call(engine.start_scheduler())
+        return True
 
     def stop(self, grace: float | None = None) -> None:
-        """Stop the scheduler: no new runs; in-flight runs get ``grace`` seconds, then are cancelled."""
+        """Stop the scheduler: no new runs; in-flight runs get ``grace`` seconds, then are cancelled.
+
+        Does nothing when this connection did not start one (a running server keeps scheduling).
+        """
         if self._engine is None or self._engine.scheduler is None:
             return
         assert self._loop is not None
@@ -121,13 +161,19 @@ class Connection:
             self._engine.dispatcher = None
 
     def close(self) -> None:
-        if self._engine is not None and self._loop is not None:
-            try:
-                self._loop.call(self._engine.close())
-            finally:
-                self._loop.stop()
-                self._engine = None
-                self._loop = None
+        """Close the engine and give up the directory (idempotent)."""
+        try:
+            if self._engine is not None and self._loop is not None:
+                try:
+                    self._loop.call(self._engine.close())
+                finally:
+                    self._loop.stop()
+                    self._engine = None
+                    self._loop = None
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> Connection:
         return self
