@@ -411,6 +411,53 @@ async def test_a_lost_nodes_started_runs_fail_and_its_claims_to_come_are_release
     assert again[0] is not None
 
 
+async def test_a_lost_nodes_runs_whose_body_committed_take_their_outcome_and_kept_runs_wait(
+    catalog: Catalog,
+) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    started = await fire_run(catalog, record, NOW, node="dead")
+    claimed = await fire_run(catalog, record, later(10), node="dead", state=RunState.SCHEDULED)
+    kept = await fire_run(catalog, record, later(11), node="dead")
+    lost = await fire_run(catalog, record, later(12), node="dead")
+    alive = await fire_run(catalog, record, later(13), node="alive")
+    settled = await fire_run(catalog, record, later(14), node="dead")
+    await catalog.finish_run(ended(settled, RunState.FAILED), None)
+
+    def committed(run_id: int, at: int) -> RunOutcome:
+        return RunOutcome(
+            run_id=run_id, state=RunState.SUCCEEDED, completed_time=later(at), error_message="from its marker"
+        )
+
+    result = await catalog.settle_lost_runs(
+        ["dead"],
+        later(30),
+        "node stopped",
+        committed=[committed(r.run_id, 20) for r in (started, claimed, alive, settled)],
+        keep=[kept.run_id],
+    )
+
+    assert (result["dead"].committed, result["dead"].failed, result["dead"].total) == (2, 1, 3)
+    for run, start in ((started, started.query_start_time), (claimed, None)):
+        got = await catalog.get_run(run.run_id)
+        assert got is not None
+        assert (got.state, got.error_code, got.error_message, got.completed_time, got.query_start_time) == (
+            RunState.SUCCEEDED,
+            None,
+            "from its marker",
+            later(20),
+            start,
+        )
+    assert await catalog.get_run(kept.run_id) == kept  # left as it was
+    failed = await catalog.get_run(lost.run_id)
+    assert failed is not None and (failed.state, failed.error_code) == (RunState.FAILED, "NODE_LOST")
+    assert await catalog.get_run(alive.run_id) == alive  # not a run of the lost node
+    done = await catalog.get_run(settled.run_id)
+    assert done is not None and (done.state, done.error_message) == (RunState.FAILED, None)  # untouched
+    # the kept run is settled by a later call that does not keep it
+    again = await catalog.settle_lost_runs(["dead"], later(40), "node stopped")
+    assert (again["dead"].failed, again["dead"].total) == (1, 1)
+
+
 # --- retention -----------------------------------------------------------------------------------
 
 
