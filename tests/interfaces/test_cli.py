@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import ANY
 
 from click.testing import CliRunner
 
@@ -55,10 +58,50 @@ def test_sql_from_a_file_and_from_stdin(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out) == [{"s": 3}]
 
 
-def test_settings_command(tmp_path: Path) -> None:
-    code, out, _ = run(tmp_path, "--format", "csv", "settings")
-    assert code == 0
-    assert "data_dir," in out and "grace_period_s," in out
+def test_settings_say_where_each_value_comes_from(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--data", str(tmp_path / "d"), "--format", "csv", "settings"], env={"TASKSQL_PORT": "9999"}
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["setting"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows["data_dir"]["value"] == str(tmp_path / "d") and rows["data_dir"]["source"] == "--data"
+    assert rows["port"]["value"] == "9999" and rows["port"]["source"] == "TASKSQL_PORT"
+    assert rows["grace_period_s"]["source"] == "default"
+    assert {row["source"] for row in rows.values()} <= {"default", "--data", "TASKSQL_PORT"}
+
+
+def test_global_options_after_the_command(tmp_path: Path) -> None:
+    data = str(tmp_path / "after")
+    result = CliRunner().invoke(main, ["sql", "SELECT 1 AS a", "--format", "csv", "--data", data])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["a", "1"]
+    assert (tmp_path / "after" / "catalog.db").exists()
+    # given before and after the command, the value after it wins
+    result = CliRunner().invoke(
+        main,
+        [
+            "--data",
+            str(tmp_path / "before"),
+            "--format",
+            "json",
+            "sql",
+            "--format",
+            "csv",
+            "--data",
+            data,
+            "SELECT 2 AS b",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["b", "2"]
+    assert not (tmp_path / "before").exists()
+    result = CliRunner().invoke(main, ["--data", "x", "settings", "--data", data, "--format", "json"])
+    assert json.loads(result.stdout)[0] == {
+        "setting": "data_dir",
+        "value": data,
+        "source": "--data",
+        "help": ANY,
+    }
 
 
 def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
