@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from unittest.mock import ANY
 
 from click.testing import CliRunner
 
@@ -96,12 +95,8 @@ def test_global_options_after_the_command(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == ["b", "2"]
     assert not (tmp_path / "before").exists()
     result = CliRunner().invoke(main, ["--data", "x", "settings", "--data", data, "--format", "json"])
-    assert json.loads(result.stdout)[0] == {
-        "setting": "data_dir",
-        "value": data,
-        "source": "--data",
-        "help": ANY,
-    }
+    first = json.loads(result.stdout)[0]
+    assert (first["setting"], first["value"], first["source"]) == ("data_dir", data, "--data")
 
 
 def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
