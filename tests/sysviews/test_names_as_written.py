@@ -3,6 +3,7 @@ wrote (``system.task_versions``), never of the internal stand-in relation the wa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,19 @@ def test_long_text_is_searched_for_references_outside_strings_only() -> None:
     assert not might_reference(f"INSERT INTO t VALUES {rows} -- system.tasks")
     assert might_reference(f"INSERT INTO t VALUES {rows}; SELECT * FROM system.tasks")
     assert might_reference("SELECT 'system'")  # short texts: the tokenizer decides
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SELECT * FROM next_runs('t', 'db.t')", "next_runs: n must be a whole number, not 'db.t'"),
+        ("SELECT * FROM next_runs('t', 1e99999)", "next_runs: n must be a whole number, not inf"),
+        ("SELECT * FROM task_history(result_limit => 'x')", "result_limit must be a whole number"),
+        ("SELECT * FROM task_history(root_task_id => 1.5)", "root_task_id must be a whole number"),
+        ("SELECT * FROM complete_task_graphs(result_limit => NULL)", "result_limit must be a whole number"),
+    ],
+)
+def test_function_arguments_of_the_wrong_kind(db: tasksql.Connection, text: str, message: str) -> None:
+    db.sql("CREATE TASK t SCHEDULE = '1 minute' AS SELECT 1")
+    with pytest.raises(tasksql.TasksqlError, match=re.escape(message)):
+        db.sql(text)

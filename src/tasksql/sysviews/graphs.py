@@ -18,7 +18,7 @@ from tasksql.model import QualifiedName, TaskState
 from tasksql.runs import GraphRunRecord, RunRecord
 from tasksql.scheduler.graph import Graph
 from tasksql.sysviews.liveness import scheduler_column
-from tasksql.sysviews.tables import Introspection, table_from_rows, task_name_arg
+from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg
 from tasksql.sysviews.taskrows import task_row
 
 TS = pa.timestamp("us", tz="UTC")
@@ -50,7 +50,7 @@ CURRENT_WINDOW = timedelta(days=8)
 
 
 def _limit(named: dict[str, object], default: int) -> int:
-    limit = int(str(named.get("result_limit", default)))
+    limit = int_arg(named.get("result_limit", default), "result_limit")
     if not 1 <= limit <= 10_000:
         raise ValidationError("result_limit must be between 1 and 10000", code="INVALID_ARGUMENT")
     return limit

@@ -17,7 +17,7 @@ import pyarrow as pa
 from tasksql.errors import ValidationError
 from tasksql.model import QualifiedName
 from tasksql.runs import RunRecord
-from tasksql.sysviews.tables import Introspection, table_from_rows, task_name_arg, timestamp_arg
+from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg, timestamp_arg
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -76,7 +76,7 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
         return table_from_rows(HISTORY_SCHEMA, [])
     limit: int | None = None
     if not all_rows:
-        limit = int(str(named.get("result_limit", 100)))
+        limit = int_arg(named.get("result_limit", 100), "task_history: result_limit")
         if not 1 <= limit <= 10_000:
             raise ValidationError(
                 "task_history: result_limit must be between 1 and 10000", code="INVALID_ARGUMENT"
@@ -105,7 +105,9 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
         start=start,
         end=end,
         error_only=bool(named.get("error_only", False)),
-        root_task_id=int(str(named["root_task_id"])) if named.get("root_task_id") is not None else None,
+        root_task_id=int_arg(named["root_task_id"], "task_history: root_task_id")
+        if named.get("root_task_id") is not None
+        else None,
         limit=None if dropped is not None else limit,
     )
     if dropped is not None:

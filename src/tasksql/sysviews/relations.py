@@ -20,6 +20,7 @@ from tasksql.sysviews.notifications import notification_history_table
 from tasksql.sysviews.tables import (
     Introspection,
     RelationBuilder,
+    int_arg,
     table_from_rows,
     task_name_arg,
     timestamp_arg,
@@ -214,7 +215,7 @@ async def _next_runs(ctx: Introspection, named: dict[str, object], positional: l
         raise ValidationError(
             "next_runs('<task>', <n> [, <after>]) needs a task name", code="INVALID_ARGUMENT"
         )
-    count = int(str(args[1])) if len(args) > 1 else 10
+    count = int_arg(args[1], "next_runs: n") if len(args) > 1 else 10
     if not 1 <= count <= 10_000:
         raise ValidationError("next_runs: n must be between 1 and 10000", code="INVALID_ARGUMENT")
     name = ctx.resolve(task_name_arg(args[0]))

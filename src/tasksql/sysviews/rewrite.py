@@ -355,15 +355,27 @@ def _make_arg(text: str, toks: Sequence[Token]) -> Arg:
         if t.token_type == TokenType.STRING:
             return Arg(name, src, t.text, True)
         if t.token_type == TokenType.NUMBER:
-            value: object = float(t.text) if any(c in t.text for c in ".eE") else int(t.text)
-            return Arg(name, src, value, True)
+            value = _number(t.text)
+            if value is not None:
+                return Arg(name, src, value, True)
         if t.token_type in (TokenType.TRUE, TokenType.FALSE):
             return Arg(name, src, t.token_type == TokenType.TRUE, True)
         if t.token_type == TokenType.NULL:
             return Arg(name, src, None, True)
     if len(toks) == 2 and toks[0].token_type == TokenType.DASH and toks[1].token_type == TokenType.NUMBER:
-        return Arg(name, src, -int(toks[1].text) if toks[1].text.isdigit() else -float(toks[1].text), True)
-    return Arg(name, src)
+        number = _number(toks[1].text)
+        if number is not None:
+            return Arg(name, src, -number, True)
+    return Arg(name, src)  # evaluated by the warehouse
+
+
+def _number(text: str) -> int | float | None:
+    """A number literal's value; None for one Python does not read (``0x1F``, ``1_000``...), which
+    the warehouse then evaluates."""
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return None
 
 
 def sql_literal(value: object) -> str:

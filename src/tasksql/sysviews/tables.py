@@ -122,6 +122,20 @@ def task_name_arg(value: object, what: str = "task name") -> QualifiedName:
     return name
 
 
+def int_arg(value: object, what: str) -> int:
+    """A whole number given as a function argument (an integer, an integral float, or its text).
+
+    :raises ValidationError: INVALID_ARGUMENT naming ``what`` for anything else.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise ValidationError(f"{what} must be a whole number, not {value!r}", code="INVALID_ARGUMENT")
+
+
 def timestamp_arg(value: object, what: str) -> datetime:
     """A timestamp given as a function argument: a timestamp value or ISO-8601 text (UTC if naive)."""
     if isinstance(value, datetime):
