@@ -134,7 +134,7 @@ class PgServer:
             return self
         raise last or PgServerError("could not start PostgreSQL")
 
-    def _start_once(self) -> None:
+    def _start_once(self, action: str = "start", mode: str = "fast") -> None:
         opts = " ".join(
             [
                 f"-p {self.port}",
@@ -151,6 +151,8 @@ class PgServer:
             "pg_ctl",
             "-D",
             str(self.data),
+            "-m",
+            mode,
             "-o",
             opts,
             "-l",
@@ -158,8 +160,22 @@ class PgServer:
             "-w",
             "-t",
             str(START_TIMEOUT),
-            "start",
+            action,
         )
+
+    # --- outages (tests of what happens while the server is away) --------------------------------
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart -m MODE``: every connection is dropped; same port, same data."""
+        self._start_once("restart", mode)
+
+    def halt(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m MODE``, keeping the data: :meth:`resume` starts it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server stopped by :meth:`halt`, on the same port."""
+        self._start_once()
 
     def stop(self) -> None:
         """Stop the server at once (``-m immediate``) and remove its directory. Idempotent."""

@@ -42,7 +42,7 @@ from tasksql.catalog.base import Catalog
 from tasksql.catalog.outbox import AttemptResult, DeliveryAttempt, OutboxMessage
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
 from tasksql.display import round_ms
-from tasksql.errors import TasksqlError
+from tasksql.errors import CatalogError, TasksqlError
 from tasksql.model import IntegrationDef
 from tasksql.notify import webhook
 from tasksql.notify.backoff import RetryPolicy
@@ -274,8 +274,13 @@ class NotificationDispatcher:
             try:
                 wait_s = await self._step()
                 await self._maybe_prune()
-            except Exception:  # the catalog may fail for a while; the loop must outlive it
-                log.exception("notification dispatcher round failed; retrying")
+            except Exception as exc:  # the catalog may fail for a while; the loop must outlive it
+                if isinstance(exc, CatalogError) and exc.code == "CATALOG_UNAVAILABLE":
+                    # an outage: the catalog logs it once; wait for its end rather than poll it
+                    log.debug("notification dispatcher round failed: %s", exc)
+                    await self.catalog.wait_reachable(self.poll_s)
+                else:
+                    log.exception("notification dispatcher round failed; retrying")
             await self._sleep(wait_s)
 
     async def _step(self) -> float:

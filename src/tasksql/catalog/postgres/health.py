@@ -94,9 +94,10 @@ class Health:
                 return
             self._since, self._since_wall, self._cause = monotonic(), datetime.now(UTC), cause
         log.warning(
-            "the PostgreSQL catalog is unreachable: %s; statements fail with CATALOG_UNAVAILABLE, "
-            "the scheduler pauses and %d write(s) of run bookkeeping are held until it is back "
-            "(reconnecting with backoff)",
+            "the PostgreSQL catalog at %s is unreachable: %s; statements fail with "
+            "CATALOG_UNAVAILABLE, the scheduler pauses, and run bookkeeping (%d write(s) so far) is "
+            "held until it is back (reconnecting with backoff)",
+            self._target.safe_url,
             cause,
             held,
         )
