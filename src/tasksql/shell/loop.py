@@ -16,6 +16,8 @@ when one owns the data directory, to an embedded engine otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
 from typing import TextIO
@@ -256,8 +258,12 @@ class Shell:
                     continue  # Ctrl-C: the input is dropped, a fresh prompt follows
                 except EOFError:
                     break
-                if not self.execute(text):
-                    break
+                try:
+                    if not self.execute(text):
+                        break
+                except KeyboardInterrupt:  # Ctrl-C pressed again while the shell handled one
+                    with contextlib.suppress(KeyboardInterrupt):
+                        self.display.error(CANCELLED)
         finally:
             self.display.close_file()
 
@@ -283,5 +289,8 @@ def run_shell(settings: Settings, fmt: str) -> None:
         if ok is False:
             sys.exit(1)
         return
+    # Ctrl-C cancels statements even when the shell was started with SIGINT ignored (from a
+    # background job of a script, say), as psql installs its own handler too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with Connection(settings) as conn:
         Shell(conn, fmt).run()
