@@ -23,7 +23,7 @@ import click
 
 from tasksql import __version__, datadir
 from tasksql.errors import ConfigError, TasksqlError
-from tasksql.output import FORMATS, write_results
+from tasksql.output import FORMATS, ResultWriter, write_results
 from tasksql.settings import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -157,15 +157,27 @@ def _waiting(message: str) -> None:
 @main.command(context_settings=CONTEXT)
 @click.argument("text", required=False)
 @click.option("-f", "--file", "file", metavar="FILE", help="Run the statements in FILE.")
+@click.option(
+    "-1",
+    "--single-transaction",
+    "single",
+    is_flag=True,
+    help="All or nothing: the warehouse statements run in one transaction, rolled back if any fails.",
+)
 @global_options()
 @click.pass_obj
-def sql(obj: Ctx, text: str | None, file: str | None) -> None:
+def sql(obj: Ctx, text: str | None, file: str | None, single: bool) -> None:
     """Run SQL statements (TEXT, or -f FILE, or standard input) and print their results.
+
+    Each statement's result is printed as soon as it completes. When a statement fails, the
+    error names it (statement number and line) and the rest do not run; what the statements
+    before it did stays done, unless --single-transaction (-1) was given. EXECUTE TASK waits
+    for its run and fails when the run fails. Ctrl-C cancels the statement that runs.
 
     \b
     Examples:
       tasksql sql "SHOW TASKS"
-      tasksql sql -f setup.sql
+      tasksql sql -1 -f setup.sql
       tasksql --format json sql "SELECT * FROM task_history()"
     """
     if text is not None and file is not None:
@@ -180,13 +192,16 @@ def sql(obj: Ctx, text: str | None, file: str | None) -> None:
         raise click.UsageError("no SQL given: pass TEXT, --file FILE, or pipe statements on standard input")
     from tasksql.connection import Connection
 
+    writer = ResultWriter(obj.fmt, sys.stdout)
     try:
         with Connection(obj.settings()) as conn:
-            results = conn.sql_all(source)
+            # results are printed as they come; a failure prints its error after those before it
+            conn.sql_all(source, single_transaction=single, on_result=writer.write, wait_for_runs=True)
     except TasksqlError as err:
         _fail(err, source)
-        return
-    write_results(results, obj.fmt, sys.stdout)
+    except KeyboardInterrupt:
+        click.echo("error [CANCELLED]: cancelled (Ctrl-C): the running statement was stopped", err=True)
+        sys.exit(130)
 
 
 @main.command(context_settings=CONTEXT)

@@ -20,9 +20,13 @@ embedded meanwhile, and is told which process holds it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import queue
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,8 +34,10 @@ from tasksql import datadir
 from tasksql.client import RemoteServer, find_server, remove_stale_server_file
 from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine, Result
-from tasksql.errors import ConfigError
+from tasksql.engine.queries import QueryNotFound, new_query_id
+from tasksql.errors import ConfigError, TasksqlError
 from tasksql.settings import Settings
+from tasksql.warehouses.base import INTERRUPT_GRACE, CancelToken
 
 T = TypeVar("T")
 
@@ -59,6 +65,33 @@ class _LoopThread:
             self.loop.close()
 
 
+#: Seconds cancel() keeps asking a server that does not know the query yet (its request is on its way).
+CANCEL_RETRY_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One sql_all call in progress: the id the engine (or server) knows it by, and its cancel token."""
+
+    query_id: str
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+def _next(arrived: queue.SimpleQueue[Result | None]) -> Result | None:
+    """The next item of ``arrived``, waiting as long as it takes.
+
+    The wait wakes up now and then so that a Ctrl-C is seen even where it does not interrupt a
+    blocked wait (a signal delivered to another thread, ``_thread.interrupt_main()``). It is a
+    function of its own on purpose: a KeyboardInterrupt raised at a ``continue`` inside an
+    ``except`` clause escapes the enclosing ``try`` in CPython 3.11.
+    """
+    while True:
+        try:
+            return arrived.get(timeout=0.25)
+        except queue.Empty:
+            pass
+
+
 class Connection:
     """A connection to one tasksql data directory. Not shared between threads without a lock."""
 
@@ -79,6 +112,8 @@ class Connection:
         self._engine: Engine | None = None
         self._loop: _LoopThread | None = None
         self._lock: DirectoryLock | None = None
+        self._calls_lock = threading.Lock()
+        self._current: _Call | None = None  # the sql_all call running now, for cancel()
         data_dir = datadir.prepare(Path(settings.data_dir))
         owner = datadir.acquire(
             data_dir,
@@ -114,13 +149,138 @@ class Connection:
             raise ConfigError("this connection talks to a running server; it has no local engine")
         return self._engine
 
-    def sql_all(self, text: str) -> list[Result]:
-        """Run every statement in ``text``; one Result per statement."""
-        if self._remote is not None:
-            results: list[Result] = self._remote.sql(text)
-            return results
+    def sql_all(
+        self,
+        text: str,
+        *,
+        single_transaction: bool = False,
+        on_result: Callable[[Result], None] | None = None,
+        wait_for_runs: bool = False,
+    ) -> list[Result]:
+        """Run every statement in ``text``; one Result per statement.
+
+        ``on_result`` is called, in this thread, with each statement's result as soon as the
+        statement has completed (through a server: when the server has answered), including the
+        results of the statements that completed before a failure.
+
+        A failure raises :class:`~tasksql.errors.TasksqlError`; for a script of several statements
+        it names the failing one (``statement_number``, ``statement_line``) and carries the results
+        of those before it (``partial_results``). ``single_transaction``: all or nothing (see
+        :meth:`Engine.execute <tasksql.engine.Engine.execute>`). ``wait_for_runs``: EXECUTE TASK
+        waits for its run even when a scheduler runs it, and fails when the run failed.
+
+        Ctrl-C (``KeyboardInterrupt``) while the statements run cancels them, as :meth:`cancel`
+        does, waits a moment for the warehouse to stop, and propagates.
+        """
+        call = _Call(new_query_id())
+        with self._calls_lock:
+            self._current = call
+        try:
+            if self._remote is not None:
+                return self._sql_remote(
+                    self._remote, call, text, single_transaction, on_result, wait_for_runs
+                )
+            return self._sql_embedded(call, text, single_transaction, on_result, wait_for_runs)
+        finally:
+            with self._calls_lock:
+                if self._current is call:
+                    self._current = None
+
+    def cancel(self) -> bool:
+        """Cancel the statements running on this connection now (from any thread): the warehouse
+        statement running is interrupted in the warehouse (through a server: in the server), the
+        rest of the script does not start, and the running :meth:`sql_all` raises
+        :class:`~tasksql.errors.QueryCancelled`. Returns False when nothing was running.
+        """
+        with self._calls_lock:
+            call = self._current
+        if call is None:
+            return False
+        call.token.cancel("cancelled by the client")
+        remote = self._remote
+        if remote is None:
+            return True
+        # The server may not have registered the query yet (the request is on its way): retry
+        # for a moment while the call is still running.
+        deadline = time.monotonic() + CANCEL_RETRY_S
+        while True:
+            try:
+                remote.cancel_query(call.query_id)
+                return True
+            except QueryNotFound:
+                with self._calls_lock:
+                    running = self._current is call
+                if not running or time.monotonic() > deadline:
+                    return running
+                time.sleep(0.05)
+            except TasksqlError:
+                return False
+
+    def running_queries(self) -> list[dict[str, Any]]:
+        """The queries running in the engine this connection uses (SHOW QUERIES as objects)."""
+        return self.sql("SHOW QUERIES").as_dicts()
+
+    def _sql_embedded(
+        self,
+        call: _Call,
+        text: str,
+        single_transaction: bool,
+        on_result: Callable[[Result], None] | None,
+        wait_for_runs: bool,
+    ) -> list[Result]:
         assert self._loop is not None
-        return self._loop.call(self.engine.execute(text))
+        arrived: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
+        future = asyncio.run_coroutine_threadsafe(
+            self.engine.execute(
+                text,
+                single_transaction=single_transaction,
+                on_result=arrived.put,
+                query_id=call.query_id,
+                wait_for_runs=wait_for_runs,
+                token=call.token,
+            ),
+            self._loop.loop,
+        )
+        future.add_done_callback(lambda _: arrived.put(None))
+        try:
+            # results are handed to on_result here, in the caller's thread, as they arrive
+            while (result := _next(arrived)) is not None:
+                if on_result is not None:
+                    on_result(result)
+        except BaseException:  # Ctrl-C, or on_result failed: stop the statements, then propagate
+            call.token.cancel("cancelled by the client")
+            concurrent.futures.wait([future], timeout=INTERRUPT_GRACE + 1)
+            raise
+        return future.result()
+
+    def _sql_remote(
+        self,
+        remote: RemoteServer,
+        call: _Call,
+        text: str,
+        single_transaction: bool,
+        on_result: Callable[[Result], None] | None,
+        wait_for_runs: bool,
+    ) -> list[Result]:
+        try:
+            results = remote.sql(
+                text,
+                query_id=call.query_id,
+                single_transaction=single_transaction,
+                wait_for_runs=wait_for_runs,
+            )
+        except TasksqlError as err:
+            if on_result is not None:
+                for result in err.partial_results:
+                    on_result(result)
+            raise
+        except KeyboardInterrupt:
+            self.cancel()  # the call is still the current one: this cancels it in the server
+            raise
+        if on_result is not None:
+            for result in results:
+                on_result(result)
+        return results
 
     def sql(self, text: str) -> Result:
         """Run ``text`` (one or more statements) and return the last statement's Result."""
