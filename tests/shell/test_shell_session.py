@@ -19,6 +19,7 @@ from shell_support import SCHEDULED, clean_env, cli, wait_for
 
 from tasksql.client import find_server
 from tasksql.connection import Connection
+from tasksql.engine.show import SHOW_TASKS_TABLE_COLUMNS
 from tasksql.settings import Settings
 from tasksql.shell.loop import HISTORY_FILE, Shell
 
@@ -189,3 +190,5 @@ def test_shell_through_a_running_server(server_data: Path) -> None:
         assert "error [TASK_NOT_FOUND]" in err.getvalue()
         assert shell.execute("\\t")
         assert ",served_task,TASK," in out.getvalue()
+        # the columns an aligned SHOW TASKS table prefers travel with the result over HTTP
+        assert remote.sql("SHOW TASKS").table_columns == SHOW_TASKS_TABLE_COLUMNS
