@@ -4,8 +4,8 @@
 server when ``tasksql serve`` owns it, embedded otherwise. ``tasksql serve`` runs the scheduler and
 the HTTP API in one process.
 
-The global options ``--data`` and ``--format`` may also follow the command (``tasksql sql --data d
-"..."``); given in both places, the command's value wins. A failure the
+The global options ``--data``, ``--catalog`` and ``--format`` may also follow the command
+(``tasksql sql --data d "..."``); given in both places, the command's value wins. A failure the
 user can fix (a bad path, a busy directory, a port in use, an unreadable file) is printed as one
 line naming the cause and the fix, with exit status 1, never as a traceback; click's own usage
 errors exit with 2.
@@ -31,18 +31,23 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 F = TypeVar("F", bound=Callable[..., Any])
 
 DATA_HELP = "Data directory (catalog, embedded DuckDB). Default: $TASKSQL_DATA or ./tasksql-data."
+CATALOG_HELP = (
+    "Catalog: a SQLite file or postgresql://user@host/db. Default: $TASKSQL_CATALOG or catalog.db in the"
+    " data directory."
+)
 FORMAT_HELP = "Output format: aligned tables, CSV, or one JSON array of row objects per result set per line."
 
 
 class Ctx:
     """The global options, as given before the command and possibly replaced after it."""
 
-    def __init__(self, data: str | None, fmt: str) -> None:
+    def __init__(self, data: str | None, fmt: str, catalog: str | None = None) -> None:
         self.data = data
         self.fmt = fmt
+        self.catalog = catalog
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings.load(data_dir=self.data, **overrides)
+        return Settings.load(data_dir=self.data, catalog_url=self.catalog, **overrides)
 
 
 def _fail(err: TasksqlError, source: str | None = None) -> None:
@@ -103,7 +108,7 @@ class _Main(click.Group):
 
 
 def global_options(*, fmt: bool = True) -> Callable[[F], F]:
-    """Accept ``--data`` (and ``--format``) after the command too; given there, they win."""
+    """Accept ``--data``, ``--catalog`` (and ``--format``) after the command too; given there, they win."""
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
@@ -115,11 +120,17 @@ def global_options(*, fmt: bool = True) -> Callable[[F], F]:
                 obj.data = data
             if form is not None:
                 obj.fmt = form
+            catalog = kwargs.pop("late_catalog", None)
+            if catalog is not None:
+                obj.catalog = catalog
             return command(*args, **kwargs)
 
         decorated: Callable[..., Any] = click.option(
             "--data", "late_data", metavar="DIR", default=None, help=DATA_HELP
         )(run)
+        decorated = click.option("--catalog", "late_catalog", metavar="URL", default=None, help=CATALOG_HELP)(
+            decorated
+        )
         if fmt:
             decorated = click.option(
                 "--format", "late_fmt", type=click.Choice(FORMATS), default=None, help=FORMAT_HELP
@@ -131,18 +142,19 @@ def global_options(*, fmt: bool = True) -> Callable[[F], F]:
 
 @click.group(cls=_Main, context_settings=CONTEXT)
 @click.option("--data", "data", metavar="DIR", default=None, help=DATA_HELP)
+@click.option("--catalog", "catalog", metavar="URL", default=None, help=CATALOG_HELP)
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help=FORMAT_HELP
 )
 @click.version_option(__version__, prog_name="tasksql")
 @click.pass_context
-def main(ctx: click.Context, data: str | None, fmt: str) -> None:
+def main(ctx: click.Context, data: str | None, catalog: str | None, fmt: str) -> None:
     """tasksql: CREATE TASK for ordinary databases.
 
     Write tasks in the SQL of Snowflake, Databend, Timeplus, VoltDB or Ocient; tasksql runs them on
     an embedded DuckDB (or PostgreSQL, SQLite, ...) and records every run.
     """
-    ctx.obj = Ctx(data, fmt)
+    ctx.obj = Ctx(data, fmt, catalog)
     # the data directory's lock file names its owner: say what this process is
     if ctx.invoked_subcommand == "shell" and sys.stdin.isatty():
         datadir.set_embedded_kind("shell", on_wait=_waiting)
@@ -254,14 +266,66 @@ def settings(obj: Ctx) -> None:
     """Print every setting with its value and where it comes from.
 
     The source is `default`, the environment variable that set it (`TASKSQL_...`), or the
-    command-line option (`--data`).
+    command-line option (`--data`, `--catalog`). A password in the catalog URL shows as ***.
     """
     from tasksql.engine.results import Result
 
-    values, sources = Settings.load_with_sources(data_dir=obj.data)
-    shown = {name: "--data" if origin == "override" else origin for name, origin in sources.items()}
+    values, sources = Settings.load_with_sources(data_dir=obj.data, catalog_url=obj.catalog)
+    options = {"data_dir": "--data", "catalog_url": "--catalog"}
+    shown = {name: options[name] if origin == "override" else origin for name, origin in sources.items()}
     rows = [(name, value, shown[name], what) for name, value, what in values.as_rows()]
     write_results([Result.table(("setting", "value", "source", "help"), rows)], obj.fmt, sys.stdout)
+
+
+@main.group(context_settings=CONTEXT)
+def catalog() -> None:
+    """The catalog as a whole: where tasksql keeps tasks, their versions, run history and settings."""
+
+
+@catalog.command("copy", context_settings=CONTEXT)
+@click.option(
+    "--to",
+    "to",
+    metavar="URL",
+    required=True,
+    help="Catalog to copy into: postgresql://..., a SQLite file (or sqlite:///path), or a data directory.",
+)
+@click.option(
+    "--from",
+    "from_",
+    metavar="URL",
+    default=None,
+    help="Catalog to copy from. Default: the current one (--catalog, or catalog.db in the data directory).",
+)
+@click.option(
+    "--to-schema",
+    metavar="NAME",
+    default=None,
+    help="PostgreSQL schema of the target. Default: the setting catalog_schema.",
+)
+@click.option("--force", is_flag=True, help="Replace everything a target that is not empty holds.")
+@global_options()
+@click.pass_obj
+def catalog_copy(obj: Ctx, to: str, from_: str | None, to_schema: str | None, force: bool) -> None:
+    """Copy a whole catalog into another: tasks with every version, graph versions, run and graph
+    run history, integrations, warehouses, settings and notifications, ids kept.
+
+    Every server using either catalog must be stopped. The target is written in one transaction:
+    all or nothing. A target that holds anything is refused unless --force, which replaces its
+    content (never merges). Prints the rows copied per kind.
+
+    \b
+    Examples:
+      tasksql catalog copy --to postgresql://tasks@db.internal:5432/ops
+      tasksql --catalog postgresql://tasks@db.internal/ops catalog copy --to ./tasksql-data/catalog.db
+    """
+    from tasksql.catalog.copy_run import run_copy
+    from tasksql.engine.results import Result
+
+    settings = obj.settings()
+    report, summary = run_copy(settings, source=from_, target=to, target_schema=to_schema, force=force)
+    click.echo(summary, err=True)
+    write_results([Result.table(("copied", "rows"), report.rows())], obj.fmt, sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tasksql.display import mask_url
 from tasksql.errors import ConfigError
 from tasksql.storable import check_setting_text
 
@@ -255,5 +256,20 @@ class Settings:
         return self.catalog_url or str(self.data_dir / "catalog.db")
 
     def as_rows(self) -> list[tuple[str, str, str]]:
-        """(name, value, help) for every setting, for ``tasksql settings`` and the docs test."""
-        return [(f.name, str(getattr(self, f.name)), _BY_NAME[f.name].help) for f in fields(self)]
+        """(name, value, help) for every setting, for ``tasksql settings`` and the docs test.
+
+        A catalog URL is shown without its password (and without option values other than plain
+        connection settings)."""
+        rows = []
+        for f in fields(self):
+            value = str(getattr(self, f.name))
+            if f.name == "catalog_url" and "://" in value:
+                value = mask_url(value, public_options=_PUBLIC_CATALOG_OPTIONS, path_tokens=False)
+            rows.append((f.name, value, _BY_NAME[f.name].help))
+        return rows
+
+
+#: Options of a catalog URL whose values are settings, not secrets: ``tasksql settings`` shows them.
+_PUBLIC_CATALOG_OPTIONS = frozenset(
+    {"sslmode", "connect_timeout", "application_name", "target_session_attrs"}
+)

@@ -15,7 +15,7 @@ from catalog_support import NOW, create, fire_run, later
 from filled import GROUPS, fill, snapshot
 
 from tasksql.catalog import Catalog
-from tasksql.catalog.tables import TABLES, TableRow, content_rows, table
+from tasksql.catalog.tables import TABLES, TableRow, table
 from tasksql.errors import CatalogError
 from tasksql.runs import NodeRecord
 
@@ -79,8 +79,24 @@ async def test_counts_and_id_counters_include_what_was_pruned(catalog: Catalog) 
     assert set(counters) == {spec.name for spec in TABLES if spec.identity}
 
 
-async def test_a_new_catalog_is_empty_and_node_rows_do_not_count(catalog: Catalog) -> None:
-    assert content_rows(await catalog.row_counts()) == {}
+class _Probe(Exception):
+    pass
+
+
+async def refusal(catalog: Catalog) -> str | None:
+    """Why a load without ``replace`` is refused (None: the catalog counts as empty); changes nothing."""
+    try:
+        async with catalog.load_rows(replace=False):
+            raise _Probe  # rolls the load back
+    except _Probe:
+        return None
+    except CatalogError as exc:
+        assert exc.code == "CATALOG_NOT_EMPTY"
+        return exc.message
+
+
+async def test_what_every_catalog_has_does_not_make_it_non_empty(catalog: Catalog) -> None:
+    assert await refusal(catalog) is None  # the seeded default warehouse
     assert await catalog.id_counters() == {"tasks": 0, "runs": 0, "notification_history": 0}
 
     await catalog.register_node(
@@ -88,9 +104,14 @@ async def test_a_new_catalog_is_empty_and_node_rows_do_not_count(catalog: Catalo
             node_id="n", host="h", pid=1, role="scheduler", version="0", started_at=NOW, heartbeat_at=NOW
         )
     )
-    assert content_rows(await catalog.row_counts()) == {}
+    await catalog.set_setting("catalog_id", "0f" * 16)  # the scope of completion markers
+    assert await refusal(catalog) is None
+    assert (await catalog.row_counts())["nodes"] == 1  # the probe changed nothing
+
     await create(catalog, "t")
-    assert content_rows(await catalog.row_counts()) == {"tasks": 1, "task_versions": 1}
+    await catalog.set_setting("history_retention_days", "3")
+    message = await refusal(catalog)
+    assert message is not None and message.endswith(" is not empty (settings: 1, tasks: 1, task versions: 1)")
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -114,7 +135,7 @@ async def test_a_load_into_a_catalog_with_content_is_refused_unless_replacing(ca
             pytest.fail("entered a load of a catalog with content")
 
     assert refused.value.code == "CATALOG_NOT_EMPTY"
-    assert "3 tasks" in str(refused.value) and "runs" in str(refused.value)
+    assert "(settings: 1, warehouses: 1, integrations: 1, tasks: 3, task versions: 4," in str(refused.value)
     assert await snapshot(catalog) == before
 
 
@@ -174,4 +195,5 @@ async def test_a_load_into_an_empty_catalog_needs_no_replace(catalog: Catalog) -
     await load(catalog, rows, {}, replace=False)
 
     assert await catalog.get_setting("k") == "v"
-    assert content_rows(await catalog.row_counts()) == {"settings": 1}
+    message = await refusal(catalog)
+    assert message is not None and message.endswith("(settings: 1)")

@@ -115,7 +115,9 @@ async def test_a_target_with_content_is_refused_and_replaced_when_asked(
         with pytest.raises(CatalogError) as refused:
             await copy_catalog(source, target, replace=False, now=later(3600), target_name="the target")
         assert refused.value.code == "CATALOG_NOT_EMPTY"
-        assert str(refused.value) == "the target is not empty (1 tasks, 1 task versions)"
+        assert str(refused.value) == (
+            f"the catalog {target.safe_url} (schema {target.schema}) is not empty (tasks: 1, task versions: 1)"
+        )
         assert await snapshot(target) == before
 
         await copy_catalog(source, target, replace=True, now=later(3600))

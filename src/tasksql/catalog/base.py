@@ -785,7 +785,7 @@ class Catalog(ABC):
 
         Entering begins it and keeps other writers out until it ends (SQLite: the write lock;
         PostgreSQL: the tables locked against writes), refuses a catalog with content
-        (:func:`~tasksql.catalog.tables.content_rows`) unless ``replace`` with
+        (:data:`~tasksql.catalog.tables.CONTENT_COUNTS_SQL`) unless ``replace`` with
         :class:`CatalogError` code ``CATALOG_NOT_EMPTY``, then deletes the rows of every table.
         A normal exit advances the change sequence and commits durably; an exception rolls
         everything back (nothing changed). Waiters of :meth:`wait_for_change` on this object learn

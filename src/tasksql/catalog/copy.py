@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tasksql.catalog.base import Catalog
-from tasksql.catalog.tables import TABLES, content_rows, describe_counts
+from tasksql.catalog.tables import TABLES, describe_counts
 from tasksql.errors import CatalogError
 from tasksql.procs import node_state
 from tasksql.runs import NodeRecord
@@ -40,7 +40,7 @@ class CopyReport:
         return [(spec.kind, self.counts.get(spec.name, 0)) for spec in TABLES]
 
     def describe(self) -> str:
-        """``"3 tasks, 5 task versions, ..."`` (non-zero counts only), or ``"nothing"``."""
+        """``"tasks: 3, task versions: 5, ..."`` (non-zero counts only), or ``"nothing"``."""
         return describe_counts(self.counts) or "nothing"
 
 
@@ -75,7 +75,8 @@ async def copy_catalog(
     target_name: str = "the target catalog",
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> CopyReport:
-    """Copy everything ``source`` holds into ``target`` (both open), in one transaction on the target.
+    """Copy everything ``source`` holds into ``target`` (both open), in one transaction on the target
+    (whose content is checked, and refused unless ``replace``, before anything is read).
 
     ``source_name`` and ``target_name`` name the catalogs in messages (without passwords).
 
@@ -85,12 +86,6 @@ async def copy_catalog(
     """
     await refuse_if_running(source, now, source_name)
     await refuse_if_running(target, now, target_name)
-    if not replace:
-        content = content_rows(await target.row_counts())
-        if content:
-            raise CatalogError(
-                f"{target_name} is not empty ({describe_counts(content)})", code="CATALOG_NOT_EMPTY"
-            )
     counts = {spec.name: 0 for spec in TABLES}
     async with target.load_rows(replace=replace) as loader:
         for spec in TABLES:

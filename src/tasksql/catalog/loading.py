@@ -23,7 +23,6 @@ from tasksql.catalog.tables import (
     RowLoader,
     TableRow,
     TableSpec,
-    content_rows,
     describe_counts,
     table,
 )
@@ -51,8 +50,8 @@ class ThreadedRowLoader(RowLoader):
         """Connect and begin the transaction, keeping other writers out until it ends."""
 
     @abstractmethod
-    def _counts(self) -> dict[str, int]:
-        """Rows of every table of :data:`TABLES`, inside the transaction."""
+    def _content(self) -> dict[str, int]:
+        """:func:`~tasksql.catalog.tables.content_of` the catalog, inside the transaction."""
 
     @abstractmethod
     def _delete(self, spec: TableSpec) -> None:
@@ -109,7 +108,7 @@ class ThreadedRowLoader(RowLoader):
 
     def _start(self) -> None:
         self._begin()
-        content = content_rows(self._counts())
+        content = self._content()
         if content and not self._replace:
             raise CatalogError(
                 f"the catalog {self._where} is not empty ({describe_counts(content)})",

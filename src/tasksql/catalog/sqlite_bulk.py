@@ -18,7 +18,16 @@ from tasksql.catalog.loading import ThreadedRowLoader
 from tasksql.catalog.rows import db_time, from_db_time
 from tasksql.catalog.sqlite_connect import connect, retry_busy
 from tasksql.catalog.sqlite_errors import translate
-from tasksql.catalog.tables import TABLES, TableRow, TableSpec, insert_query, page_query, table
+from tasksql.catalog.tables import (
+    CONTENT_COUNTS_SQL,
+    TABLES,
+    TableRow,
+    TableSpec,
+    content_of,
+    insert_query,
+    page_query,
+    table,
+)
 
 T = TypeVar("T")
 
@@ -143,8 +152,10 @@ class SQLiteRowLoader(ThreadedRowLoader):
 
         retry_busy(begin, retries=self._busy_retries, doing=f"locking the catalog {self._path}")
 
-    def _counts(self) -> dict[str, int]:
-        return self._run("counting rows", row_counts)
+    def _content(self) -> dict[str, int]:
+        return self._run(
+            "counting rows", lambda conn: content_of(conn.execute(CONTENT_COUNTS_SQL).fetchone())
+        )
 
     def _delete(self, spec: TableSpec) -> None:
         self._run(f"emptying {spec.name}", lambda conn: conn.execute(f"DELETE FROM {spec.name}"))

@@ -33,7 +33,9 @@ class TableSpec:
     order they were inserted). ``instants`` and ``booleans`` name the columns whose stored form
     differs between backends. ``identity``: the column whose values the backend hands out; after a
     copy the target hands out values above every copied one. ``content``: rows of this table make a
-    catalog non-empty (node rows only say who ran there). ``kind``: the plural noun for counts.
+    catalog non-empty (node rows only say who ran there), except those that match ``not_content``
+    (an SQL condition: what every catalog gets without anyone asking). ``kind``: the plural noun
+    for counts.
     """
 
     name: str
@@ -45,16 +47,25 @@ class TableSpec:
     identity: str | None = None
     insertion_ordered: bool = False
     content: bool = True
+    not_content: str | None = None
 
 
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec(name="settings", kind="settings", columns=("key", "value"), key=("key",)),
+    # catalog_id: the scope of completion markers, written when a scheduler first starts
+    TableSpec(
+        name="settings",
+        kind="settings",
+        columns=("key", "value"),
+        key=("key",),
+        not_content="key = 'catalog_id'",
+    ),
     TableSpec(
         name="warehouses",
         kind="warehouses",
         columns=("name", "type", "url", "max_concurrency", "comment", "created_on", "last_altered_on"),
         key=("name",),
         instants=frozenset({"created_on", "last_altered_on"}),
+        not_content="name = 'default'",  # seeded when a catalog opens, never dropped
     ),
     TableSpec(
         name="integrations",
@@ -245,23 +256,25 @@ def table(name: str) -> TableSpec:
     return TABLE_BY_NAME[name]
 
 
-def content_rows(counts: Mapping[str, int]) -> dict[str, int]:
-    """Of per-table row counts, those that make a catalog non-empty: every table with content
-    except the one warehouse every catalog has (``default``, seeded when it opens and never
-    dropped). Tables without such rows are left out; an empty result means an empty catalog."""
-    content: dict[str, int] = {}
-    for spec in TABLES:
-        rows = counts.get(spec.name, 0)
-        if spec.name == "warehouses":
-            rows -= 1
-        if spec.content and rows > 0:
-            content[spec.name] = rows
-    return content
+#: Per table with content, how many of its rows are content (one row of counts, by table name;
+#: plain SQL that every backend runs as it is). A catalog is empty when every count is 0.
+CONTENT_COUNTS_SQL = "SELECT " + ", ".join(
+    f"(SELECT count(*) FROM {spec.name}"
+    + (f" WHERE NOT ({spec.not_content})" if spec.not_content else "")
+    + f") AS {spec.name}"
+    for spec in TABLES
+    if spec.content
+)
+
+
+def content_of(row: Any) -> dict[str, int]:
+    """The non-zero counts of a :data:`CONTENT_COUNTS_SQL` row, by table name (empty: no content)."""
+    return {spec.name: int(row[spec.name]) for spec in TABLES if spec.content and int(row[spec.name])}
 
 
 def describe_counts(counts: Mapping[str, int]) -> str:
-    """``"3 tasks, 12 runs"``: the non-zero counts by kind, in table order."""
-    return ", ".join(f"{counts[spec.name]} {spec.kind}" for spec in TABLES if counts.get(spec.name))
+    """``"tasks: 3, runs: 12"``: the non-zero counts by kind, in table order."""
+    return ", ".join(f"{spec.kind}: {counts[spec.name]}" for spec in TABLES if counts.get(spec.name))
 
 
 def page_query(spec: TableSpec, order: tuple[str, ...], *, after: bool, param: str) -> str:

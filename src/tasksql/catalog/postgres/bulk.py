@@ -19,7 +19,15 @@ import psycopg
 
 from tasksql.catalog.loading import ThreadedRowLoader
 from tasksql.catalog.postgres.connect import Conn, Cursor, Target, connect, translate
-from tasksql.catalog.tables import TABLES, TableRow, TableSpec, page_query, table
+from tasksql.catalog.tables import (
+    CONTENT_COUNTS_SQL,
+    TABLES,
+    TableRow,
+    TableSpec,
+    content_of,
+    page_query,
+    table,
+)
 
 T = TypeVar("T")
 
@@ -108,7 +116,7 @@ class PgRowLoader(ThreadedRowLoader):
     runs, and the commit is synchronous (the server's ``synchronous_commit``)."""
 
     def __init__(self, target: Target, *, replace: bool, change_sql: str) -> None:
-        super().__init__(target.safe_url, replace=replace)
+        super().__init__(f"{target.safe_url} (schema {target.schema})", replace=replace)
         self._target = target
         self._change_sql = change_sql
         self._conn: Conn | None = None
@@ -132,8 +140,12 @@ class PgRowLoader(ThreadedRowLoader):
 
         self._run("locking the catalog's tables", begin)
 
-    def _counts(self) -> dict[str, int]:
-        return self._run("counting rows", row_counts)
+    def _content(self) -> dict[str, int]:
+        def run(cur: Cursor) -> dict[str, int]:
+            cur.execute(CONTENT_COUNTS_SQL)
+            return content_of(cur.fetchone())
+
+        return self._run("counting rows", run)
 
     def _delete(self, spec: TableSpec) -> None:
         self._run(f"emptying {spec.name}", lambda cur: cur.execute(f"DELETE FROM {spec.name}"))
