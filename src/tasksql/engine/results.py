@@ -18,9 +18,9 @@ class Result:
     (``CREATE TABLE``, ``INSERT``, ``SET``, ...) has no columns; its :attr:`message` is its command
     tag, as psql prints it (``CREATE TABLE``, ``INSERT 0 1``). ``statement`` names the kind of
     statement (``CREATE TASK``, ``SELECT``, ``INSERT``, ...). ``rowcount`` is set for DML passed
-    through to the warehouse. ``table_columns`` names, most important first, the columns an aligned table shows
-    when not all fit the terminal (empty: none preferred); CSV, JSON and expanded output show every
-    column.
+    through to the warehouse. ``table_columns`` names, most important first, the columns an
+    aligned table shows when not all fit the terminal (empty: none preferred); CSV, JSON and
+    expanded output show every column.
     """
 
     columns: tuple[str, ...]
