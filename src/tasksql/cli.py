@@ -204,7 +204,7 @@ def sql(obj: Ctx, text: str | None, file: str | None, single: bool) -> None:
         raise click.UsageError("no SQL given: pass TEXT, --file FILE, or pipe statements on standard input")
     from tasksql.connection import Connection
 
-    writer = ResultWriter(obj.fmt, sys.stdout)
+    writer = ResultWriter(obj.fmt, sys.stdout, notices=sys.stderr)  # notices: never mixed into CSV/JSON
     try:
         with Connection(obj.settings()) as conn:
             # results are printed as they come; a failure prints its error after those before it

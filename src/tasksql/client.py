@@ -97,7 +97,8 @@ def _column_type(result: Result, i: int) -> str:
 
 
 def encode_result(result: Result) -> dict[str, Any]:
-    """The JSON form of a Result used by the HTTP API (``types`` lets clients restore timestamps).
+    """The JSON form of a Result used by the HTTP API (``types`` lets clients restore timestamps;
+    ``notices`` are the statement's notices, one string each).
 
     A column's type is the warehouse's declared type when it maps to one of the API's types (so a
     result without rows is typed too), else it is read from the values (``text`` when all are NULL).
@@ -111,6 +112,7 @@ def encode_result(result: Result) -> dict[str, Any]:
         "rows": [[encode_value(v) for v in row] for row in result.rows],
         "rowcount": result.rowcount,
         "table_columns": list(result.table_columns),
+        "notices": list(result.notices),
     }
 
 
@@ -131,6 +133,7 @@ def decode_result(data: dict[str, Any]) -> Result:
         data.get("statement", ""),
         data.get("rowcount"),
         tuple(data.get("table_columns") or ()),
+        tuple(str(n) for n in data.get("notices") or ()),
     )
 
 

@@ -42,6 +42,16 @@ def write_results(
         writer.write(result)
 
 
+def write_notices(result: Result, err: TextIO) -> None:
+    """Each of ``result``'s notices as a line ``notice: ...`` (as psql prints a NOTICE), to ``err``
+    (standard error: never mixed into CSV or JSON on standard output)."""
+    if not result.notices:
+        return
+    for notice in result.notices:
+        err.write(f"notice: {notice}\n")
+    err.flush()
+
+
 class ResultWriter:
     """Writes the results of a script one at a time, as its statements complete.
 
@@ -51,18 +61,32 @@ class ResultWriter:
     set write nothing. json: one JSON array of row objects per statement, one per line (``[]`` for a
     statement without a result set). ``expanded`` and ``width`` apply to tables (see
     :func:`write_table`). Each result is flushed, so a long script shows its progress.
+    ``notices``: where a result's notices go (:func:`write_notices`), right after the result;
+    None: not written.
     """
 
     def __init__(
-        self, fmt: str, out: TextIO, *, expanded: bool | None = None, width: int | None = None
+        self,
+        fmt: str,
+        out: TextIO,
+        *,
+        expanded: bool | None = None,
+        width: int | None = None,
+        notices: TextIO | None = None,
     ) -> None:
         self.fmt = fmt
         self.out = out
+        self.notices = notices
         self.expanded = expanded
         self.width = width
         self.written = 0  # results written so far (csv separates result sets with a blank line)
 
     def write(self, result: Result) -> None:
+        self._write(result)
+        if self.notices is not None:
+            write_notices(result, self.notices)
+
+    def _write(self, result: Result) -> None:
         out = self.out
         if self.fmt == "json":
             rows = [

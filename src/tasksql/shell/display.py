@@ -22,7 +22,7 @@ from typing import TextIO
 
 from tasksql.engine.results import Result
 from tasksql.errors import ConfigError
-from tasksql.output import ResultWriter
+from tasksql.output import ResultWriter, write_notices
 
 DEFAULT_PAGER = "less -SRFX"
 
@@ -69,8 +69,9 @@ class Display:
             self.result(result)
 
     def result(self, result: Result) -> None:
-        """Print one statement's result (as it completes); CSV result sets of one script are
-        separated by a blank line (see :meth:`start_script`)."""
+        """Print one statement's result (as it completes), then its notices (``notice: ...``, to
+        ``err``); CSV result sets of one script are separated by a blank line (see
+        :meth:`start_script`)."""
         size = self._terminal()
         buf = io.StringIO()
         if self._writer is None or self._writer.fmt != self.fmt:
@@ -80,6 +81,7 @@ class Display:
         self._writer.width = size.columns if size is not None else None
         self._writer.write(result)
         self.write(buf.getvalue(), size)
+        write_notices(result, self.err)
 
     def start_script(self) -> None:
         """The results that follow belong to a new script (a new input)."""
