@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from tasksql.errors import ConfigError, Span, TasksqlSyntaxError
+from tasksql.errors import ConfigError, Span, TasksqlError, TasksqlSyntaxError
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -48,7 +48,14 @@ def check_sql_text(text: str) -> None:
 
     :raises TasksqlSyntaxError: code ``INVALID_CHARACTER`` with the span (line, column) of the first
         such character.
+    :raises TasksqlError: code ``INVALID_ARGUMENT`` when ``text`` is not a str at all.
     """
+    if not isinstance(text, str):  # the Python API is called with anything
+        raise TasksqlError(
+            f"SQL text must be a str, not {type(text).__name__}"
+            + (" (decode the bytes first)" if isinstance(text, bytes | bytearray) else ""),
+            code="INVALID_ARGUMENT",
+        )
     pos = first_unstorable(text)
     if pos is None:
         return

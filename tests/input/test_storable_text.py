@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasksql.errors import ConfigError, TasksqlSyntaxError
+from tasksql.errors import ConfigError, TasksqlError, TasksqlSyntaxError
 from tasksql.sql import parse, split, tokenize
 from tasksql.storable import check_setting_text, first_unstorable
 
@@ -63,3 +63,10 @@ def test_settings_refuse_text_that_cannot_be_stored() -> None:
     with pytest.raises(ConfigError, match="setting cluster_id holds a NUL character"):
         Settings.load(env={"TASKSQL_CLUSTER_ID": "a\x00b"})
     assert Settings.load(env={}, owner="Zoë").owner == "Zoë"
+
+
+@pytest.mark.parametrize(("value", "named"), [(None, "NoneType"), (b"SELECT 1", "bytes"), (42, "int")])
+def test_sql_text_that_is_not_a_str(value: object, named: str) -> None:
+    with pytest.raises(TasksqlError, match=f"SQL text must be a str, not {named}") as info:
+        parse(value)  # type: ignore[arg-type]
+    assert info.value.code == "INVALID_ARGUMENT"

@@ -40,6 +40,7 @@ from tasksql.sql.parse_task import parse_create_task
 from tasksql.sql.split import HEAD_WORDS, Piece, piece_tokens, split
 from tasksql.sql.statements import Passthrough, Statement
 from tasksql.sql.tokenizer import LineIndex
+from tasksql.storable import check_sql_text
 
 Handler = Callable[[Cursor], Statement]
 CreateHandler = Callable[[Cursor, CreatePrefix], Statement]
@@ -150,6 +151,7 @@ def parse(text: str) -> list[Statement]:
         ``code``, ``span`` (line and column), ``expected`` and ``source`` set; nothing is returned
         for a script with an error anywhere.
     """
+    check_sql_text(text)  # before anything reads it (the Python API passes anything)
     index = LineIndex(text)
     return [parse_piece(text, piece, index) for piece in split(text, index)]
 
@@ -159,6 +161,7 @@ def parse_one(text: str) -> Statement:
 
     :raises TasksqlSyntaxError: SYNTAX_ERROR when the text holds no statement or more than one.
     """
+    check_sql_text(text)
     index = LineIndex(text)
     pieces = split(text, index)
     if len(pieces) != 1:
