@@ -82,10 +82,10 @@ def loads_user_json(text: str, limit: int = MAX_JSON_DEPTH) -> Any:
     """
     deep = nesting_beyond(text, limit)
     if deep is not None:
-        raise JsonTextError(f"JSON nested deeper than {limit} levels (arrays and objects)", deep)
+        raise JsonTextError(f"arrays and objects nested deeper than {limit} levels", deep)
     bad = first_unstorable(text)
     if bad is not None:
-        raise JsonTextError(f"JSON text holds {describe_char(text[bad])}", bad)
+        raise JsonTextError(f"the text holds {describe_char(text[bad])}", bad)
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
@@ -97,5 +97,5 @@ def loads_user_json(text: str, limit: int = MAX_JSON_DEPTH) -> Any:
     if bad is not None:
         escape = text[bad : bad + 6]
         what = "a NUL character" if escape == "\\u0000" else "a lone surrogate, not a character"
-        raise JsonTextError(f"JSON string escape {escape} is {what}", bad)
+        raise JsonTextError(f"string escape {escape} is {what}, which cannot be stored", bad)
     return value

@@ -60,5 +60,7 @@ def test_config_errors_point_inside_the_string() -> None:
 
 
 def test_using_config_is_bounded_too() -> None:
-    with pytest.raises(ValidationError, match="USING CONFIG must be valid JSON: JSON nested deeper"):
+    with pytest.raises(
+        ValidationError, match="USING CONFIG must be valid JSON: arrays and objects nested deeper"
+    ):
         parse("EXECUTE TASK t USING CONFIG = '" + "[" * 100_000 + "'")
