@@ -167,10 +167,12 @@ def test_a_restart_of_the_catalog_server_pauses_the_scheduler_and_catches_up(
 
     runs = node.runs()
     assert_sound(runs, duck_hits(node.data) + side_hits(side))
-    # CATCH_UP NONE: the instants the outage swallowed are SKIPPED (MISSED), the latest one ran
+    # CATCH_UP NONE: each instant of the restart has its row: run late (the latest that came, within
+    # the misfire grace) or SKIPPED as MISSED (earlier ones); a restart is short, so often none is
     fast = assert_every_instant(runs, "fast", timedelta(milliseconds=200))
-    missed = [r for r in fast if r.state == "SKIPPED" and down <= r.scheduled_time <= up]
-    assert missed and {r.error_code for r in missed} == {"MISSED"}
+    during = [r for r in fast if down <= r.scheduled_time <= up]
+    assert during, f"no instant of fast fell in the restart ({down} to {up})"
+    assert {(r.state, r.error_code) for r in during} <= {("SUCCEEDED", None), ("SKIPPED", "MISSED")}
     # CATCH_UP ALL: every instant ran, late ones one after another
     every = assert_every_instant(runs, "every_second", timedelta(seconds=1))
     assert {r.state for r in every} == {"SUCCEEDED"}

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import queue
 import threading
@@ -348,7 +347,10 @@ class PgWriter:
                 if job.changes:
                     seq = self._bump(cur)
         except psycopg.Error as exc:
-            if self._broken():
+            # nothing is committed yet: when the connection is gone (or in a state that a ROLLBACK
+            # cannot clear, as a pipeline cut off mid-flight), connecting again and re-running the
+            # jobs is safe
+            if not self._rollback() or self._broken():
                 raise _Lost(self._cause(exc)) from None
             raise
         try:
@@ -402,12 +404,17 @@ class PgWriter:
         assert row is not None
         return int(row["change_seq"])
 
-    def _rollback(self) -> None:
+    def _rollback(self) -> bool:
+        """ROLLBACK; False (and the connection closed) when the connection could not do it."""
         conn = self._conn
         if conn is None or conn.closed:
-            return
-        with contextlib.suppress(psycopg.Error):
+            return False
+        try:
             conn.execute("ROLLBACK")
+        except psycopg.Error:
+            conn.close()
+            return False
+        return True
 
     def _probe(self) -> None:
         """Check the connection (one cheap statement); repair it when it is lost."""
