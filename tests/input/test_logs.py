@@ -45,3 +45,18 @@ def test_a_traceback_keeps_its_lines_indented() -> None:
     assert rest and all(line.startswith("    ") for line in rest)
     assert any("ValueError: bad" in line for line in rest)
     assert any(line.strip() == "ERROR forged line" for line in rest)  # indented: not a record
+
+
+def test_configure_writes_one_line_per_record_in_a_fresh_process() -> None:
+    import subprocess
+
+    code = (
+        "import logging; from tasksql import logs; logs.configure('info'); "
+        "logging.getLogger('tasksql.scheduler').info('run of %s failed', 'a\\nFORGED \\x1b[2J')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith("INFO tasksql.scheduler: run of a\\nFORGED \\x1b[2J failed")
