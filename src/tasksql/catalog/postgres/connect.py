@@ -170,8 +170,7 @@ def _password_in(url: str) -> str | None:
 
 def one_line(exc: BaseException, password: str | None) -> str:
     """The exception's message on one line, without the password."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    text = text or type(exc).__name__
+    text = str(exc)
     if password:
-        text = text.replace(password, "***")
-    return text
+        text = text.replace(password, "***")  # before the spaces change: a password may hold some
+    return " ".join(text.split()) or type(exc).__name__  # one line, one space between words
