@@ -64,3 +64,11 @@ def test_using_config_is_bounded_too() -> None:
         ValidationError, match="USING CONFIG must be valid JSON: arrays and objects nested deeper"
     ):
         parse("EXECUTE TASK t USING CONFIG = '" + "[" * 100_000 + "'")
+
+
+def test_a_webhook_receiver_reads_a_deep_body_without_recursion() -> None:
+    from tasksql.notify.events import read_payload
+
+    with pytest.raises(ValidationError, match="deeper than 64 levels") as info:
+        read_payload('{"version": "1.0", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert info.value.code == "INVALID_PAYLOAD"

@@ -37,6 +37,7 @@ from typing import Any
 from tasksql.catalog.outbox import OutboxItem
 from tasksql.clock import utc
 from tasksql.errors import SchemaVersionError, ValidationError
+from tasksql.jsontext import MAX_JSON_DEPTH, nesting_beyond
 from tasksql.model import IntegrationDef, OnError, RunState, TaskDef
 from tasksql.runs import RunOutcome, RunRecord
 
@@ -240,6 +241,11 @@ def read_payload(text: str) -> dict[str, Any]:
     :raises SchemaVersionError: its major version is newer than :data:`PAYLOAD_VERSION`'s.
     :raises ValidationError: (code ``INVALID_PAYLOAD``) it is not a JSON object with a version.
     """
+    if nesting_beyond(text) is not None:  # a receiver reads what anyone may send: no deep recursion
+        raise ValidationError(
+            f"the payload nests arrays and objects deeper than {MAX_JSON_DEPTH} levels",
+            code="INVALID_PAYLOAD",
+        )
     try:
         data = json.loads(text)
     except ValueError:
