@@ -208,7 +208,13 @@ def sql(obj: Ctx, text: str | None, file: str | None, single: bool) -> None:
     try:
         with Connection(obj.settings()) as conn:
             # results are printed as they come; a failure prints its error after those before it
-            conn.sql_all(source, single_transaction=single, on_result=writer.write, wait_for_runs=True)
+            conn.sql_all(
+                source,
+                single_transaction=single,
+                on_result=writer.write,
+                wait_for_runs=True,
+                in_session=False,
+            )
     except TasksqlError as err:
         _fail(err, source)
     except KeyboardInterrupt:

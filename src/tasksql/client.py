@@ -137,6 +137,15 @@ def decode_result(data: dict[str, Any]) -> Result:
     )
 
 
+@dataclass(slots=True)
+class SessionState:
+    """A client's session in a server (:mod:`tasksql.engine.sessions`): the id it sends with its
+    statements, and whether the server's last answer said a transaction (BEGIN) is open in it."""
+
+    session_id: str
+    in_transaction: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteServer:
     """A client of one running server."""
@@ -146,9 +155,15 @@ class RemoteServer:
     node_id: str
 
     def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = 600
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        timeout: float | None = 600,
+        session: SessionState | None = None,
     ) -> Any:
         """Send one request; the JSON answer. ``timeout`` None waits as long as the server works.
+        ``session``: updated from the answer's ``in_transaction`` (an error's too).
 
         :raises TasksqlError: the error the server answered with (same class and code), carrying
             the results that an answer with ``results`` held (a script that failed half-way).
@@ -160,12 +175,17 @@ class RemoteServer:
         )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return json.loads(resp.read() or b"null")
+                answer = json.loads(resp.read() or b"null")
+                if session is not None and isinstance(answer, dict):
+                    session.in_transaction = bool(answer.get("in_transaction"))
+                return answer
         except urllib.error.HTTPError as exc:
             try:
                 payload = json.loads(exc.read())
             except ValueError:
                 raise ServerError(f"server answered {exc.code} {exc.reason}") from None
+            if session is not None and isinstance(payload, dict):
+                session.in_transaction = bool(payload.get("in_transaction"))
             err = error_from_dict(payload.get("error", {}))
             if isinstance(payload.get("results"), list):
                 err.partial_results = [decode_result(r) for r in payload["results"]]
@@ -180,21 +200,26 @@ class RemoteServer:
         query_id: str | None = None,
         single_transaction: bool = False,
         wait_for_runs: bool = False,
+        session: SessionState | None = None,
     ) -> list[Result]:
         """``POST /api/v1/sql``: run ``text`` in the server; one Result per statement.
 
-        ``query_id`` names the query in the server (for :meth:`cancel_query`). No client-side
-        timeout: a long statement is stopped by cancelling it, not by giving up on the answer.
+        ``query_id`` names the query in the server (for :meth:`cancel_query`). ``session``: the
+        statements belong to that session (a transaction begun with BEGIN stays open for its next
+        call); its ``in_transaction`` is updated from the answer. No client-side timeout: a long
+        statement is stopped by cancelling it, not by giving up on the answer.
         """
         body: dict[str, Any] = {"sql": text}
         if query_id is not None:
             body["query_id"] = query_id
+        if session is not None:
+            body["session"] = session.session_id
         if single_transaction:
             body["single_transaction"] = True
         if wait_for_runs:
             body["wait_for_runs"] = True
         try:
-            payload = self.request("POST", f"{API_PREFIX}/sql", body, timeout=None)
+            payload = self.request("POST", f"{API_PREFIX}/sql", body, timeout=None, session=session)
         except TasksqlError as err:
             err.source = text
             raise

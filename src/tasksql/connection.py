@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import queue
 import threading
 import time
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tasksql import datadir
-from tasksql.client import RemoteServer, find_server, remove_stale_server_file
+from tasksql.client import API_PREFIX, RemoteServer, SessionState, find_server, remove_stale_server_file
 from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine, Result
 from tasksql.engine.queries import QueryNotFound, new_query_id
@@ -114,6 +115,8 @@ class Connection:
         self._lock: DirectoryLock | None = None
         self._calls_lock = threading.Lock()
         self._current: _Call | None = None  # the sql_all call running now, for cancel()
+        #: This connection's session: a transaction begun with BEGIN stays open across its calls.
+        self._session = SessionState(new_query_id())
         data_dir = datadir.prepare(Path(settings.data_dir))
         owner = datadir.acquire(
             data_dir,
@@ -156,6 +159,7 @@ class Connection:
         single_transaction: bool = False,
         on_result: Callable[[Result], None] | None = None,
         wait_for_runs: bool = False,
+        in_session: bool = True,
     ) -> list[Result]:
         """Run every statement in ``text``; one Result per statement.
 
@@ -169,6 +173,11 @@ class Connection:
         :meth:`Engine.execute <tasksql.engine.Engine.execute>`). ``wait_for_runs``: EXECUTE TASK
         waits for its run even when a scheduler runs it, and fails when the run failed.
 
+        ``in_session``: a transaction begun with BEGIN and not ended stays open for the next call
+        on this connection (see :attr:`in_transaction`; :meth:`close` rolls it back), as in psql.
+        False: the call is a script on its own; a transaction it leaves open is rolled back and the
+        call fails (``TRANSACTION_NOT_ENDED``), as ``tasksql sql`` does.
+
         Ctrl-C (``KeyboardInterrupt``) while the statements run cancels them, as :meth:`cancel`
         does, waits a moment for the warehouse to stop, and propagates.
         """
@@ -176,11 +185,12 @@ class Connection:
         with self._calls_lock:
             self._current = call
         try:
+            session = self._session if in_session else None
             if self._remote is not None:
                 return self._sql_remote(
-                    self._remote, call, text, single_transaction, on_result, wait_for_runs
+                    self._remote, call, text, single_transaction, on_result, wait_for_runs, session
                 )
-            return self._sql_embedded(call, text, single_transaction, on_result, wait_for_runs)
+            return self._sql_embedded(call, text, single_transaction, on_result, wait_for_runs, session)
         finally:
             with self._calls_lock:
                 if self._current is call:
@@ -216,6 +226,29 @@ class Connection:
             except TasksqlError:
                 return False
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction begun with BEGIN is open on this connection (until COMMIT or
+        ROLLBACK); through a server, as its last answer said."""
+        if self._remote is not None:
+            return self._session.in_transaction
+        return self._engine is not None and self.engine.sessions.in_transaction(self._session.session_id)
+
+    def rollback_open_transaction(self) -> bool:
+        """Roll back the transaction begun with BEGIN that is open on this connection, if any;
+        whether there was one. Never raises (a server that cannot be reached rolls it back when its
+        idle timeout passes)."""
+        if not self.in_transaction:
+            return False
+        if self._remote is not None:
+            body = {"sql": "ROLLBACK", "session": self._session.session_id}
+            with contextlib.suppress(TasksqlError):
+                self._remote.request("POST", f"{API_PREFIX}/sql", body, timeout=10)
+            self._session.in_transaction = False
+            return True
+        assert self._loop is not None
+        return self._loop.call(self.engine.sessions.end(self._session.session_id))
+
     def running_queries(self) -> list[dict[str, Any]]:
         """The queries running in the engine this connection uses (SHOW QUERIES as objects)."""
         return self.sql("SHOW QUERIES").as_dicts()
@@ -227,6 +260,7 @@ class Connection:
         single_transaction: bool,
         on_result: Callable[[Result], None] | None,
         wait_for_runs: bool,
+        session: SessionState | None,
     ) -> list[Result]:
         assert self._loop is not None
         arrived: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
@@ -238,6 +272,7 @@ class Connection:
                 query_id=call.query_id,
                 wait_for_runs=wait_for_runs,
                 token=call.token,
+                session=session.session_id if session is not None else None,
             ),
             self._loop.loop,
         )
@@ -261,6 +296,7 @@ class Connection:
         single_transaction: bool,
         on_result: Callable[[Result], None] | None,
         wait_for_runs: bool,
+        session: SessionState | None,
     ) -> list[Result]:
         try:
             results = remote.sql(
@@ -268,6 +304,7 @@ class Connection:
                 query_id=call.query_id,
                 single_transaction=single_transaction,
                 wait_for_runs=wait_for_runs,
+                session=session,
             )
         except TasksqlError as err:
             if on_result is not None:
@@ -321,8 +358,10 @@ class Connection:
             self._engine.dispatcher = None
 
     def close(self) -> None:
-        """Close the engine and give up the directory (idempotent)."""
+        """Roll back a transaction left open (BEGIN without COMMIT), close the engine and give up
+        the directory (idempotent)."""
         try:
+            self.rollback_open_transaction()
             if self._engine is not None and self._loop is not None:
                 try:
                     self._loop.call(self._engine.close())

@@ -80,6 +80,8 @@ class TasksqlError(Exception):
         self.statement_line: int | None = None
         self.partial_results: list[Any] = []
         self.rolled_back = False
+        #: What the failure undid besides (a transaction the script had begun and left open), or "".
+        self.undone = ""
 
     @property
     def line(self) -> int | None:
@@ -108,10 +110,12 @@ class TasksqlError(Exception):
     def context(self) -> str | None:
         """``statement 3 (line 1) failed`` (and what was undone) for an error of a script, else None."""
         if self.statement_number is None:
-            return None
+            return f"({self.undone})" if self.undone else None
         text = f"statement {self.statement_number} (line {self.statement_line}) failed"
         if self.rolled_back:
             text += " (the script was rolled back: none of it remains)"
+        if self.undone:
+            text += f" ({self.undone})"
         return text
 
     def __str__(self) -> str:
@@ -147,6 +151,8 @@ class TasksqlError(Exception):
         if self.statement_number is not None:
             out.update(statement=self.statement_number, statement_line=self.statement_line)
             out["rolled_back"] = self.rolled_back
+        if self.undone:
+            out["undone"] = self.undone
         return out
 
 
@@ -339,6 +345,7 @@ def error_from_dict(data: dict[str, Any], source: str | None = None) -> TasksqlE
         err.statement_number = int(data["statement"])
         err.statement_line = int(data.get("statement_line") or 0)
         err.rolled_back = bool(data.get("rolled_back"))
+    err.undone = str(data.get("undone") or "")
     if isinstance(err, QueryFailed):
         err.sqlstate = data.get("sqlstate")
     if isinstance(err, NotificationError):

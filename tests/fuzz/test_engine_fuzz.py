@@ -186,18 +186,17 @@ def test_mutated_statements(db: tasksql.Connection) -> None:
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known hole: a transaction a user leaves open on the default warehouse (BEGIN, then an "
-    "error) is shared with task runs, which then fail with 'Current transaction is aborted'",
-)
 def test_an_open_transaction_is_the_sessions_own(db: tasksql.Connection) -> None:
+    """A transaction a user leaves open (BEGIN, then an error) holds its own connection: task runs
+    never share it, and what cannot be undone is refused until it ends."""
     db.sql("CREATE TABLE log (a INT)")
     db.sql("CREATE TASK logger SCHEDULE = '1 minute' AS INSERT INTO log VALUES (1)")
     db.sql("BEGIN TRANSACTION")
     with pytest.raises(TasksqlError):
         db.sql("SELECT nosuch")
-    try:
-        db.sql("EXECUTE TASK logger")  # a run must not depend on the session's aborted transaction
-    finally:
-        db.sql("ROLLBACK")
+    with pytest.raises(TasksqlError) as refused:
+        db.sql("EXECUTE TASK logger")
+    assert refused.value.code == "NOT_IN_TRANSACTION"
+    db.sql("ROLLBACK")
+    assert db.sql("EXECUTE TASK logger").as_dicts()[0]["state"] == "SUCCEEDED"
+    assert db.sql("SELECT count(*) FROM log").rows == [(1,)]

@@ -24,6 +24,7 @@ from tasksql.catalog.base import Catalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.engine.queries import CURRENT, QueryRegistry, RunningQuery, check_query_id, new_query_id
 from tasksql.engine.results import Result
+from tasksql.engine.sessions import BEGIN, END, SessionRegistry, SqlSession, chains, transaction_verb
 from tasksql.engine.tags import leading_words, statement_kind
 from tasksql.errors import QueryCancelled, TasksqlError, ValidationError, WarehouseNotFound
 from tasksql.model import (
@@ -107,6 +108,8 @@ class Engine:
         self.cache: dict[str, Any] = {}
         #: The ad-hoc statements (calls of execute) in progress.
         self.queries = QueryRegistry()
+        #: Sessions keeping a transaction open between calls (BEGIN ... COMMIT; see engine.sessions).
+        self.sessions = SessionRegistry()
         self.started_at: datetime | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -133,6 +136,7 @@ class Engine:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
             self.dispatcher = None
+        await self.sessions.close()
         await self.warehouses.close_all()
         if self._catalog is not None:
             await self._catalog.close()
@@ -170,6 +174,8 @@ class Engine:
         query_id: str | None = None,
         wait_for_runs: bool = False,
         token: CancelToken | None = None,
+        session: str | None = None,
+        idle_timeout: float | None = None,
     ) -> list[Result]:
         """Parse ``text`` (one or more statements) and run each; return one Result per statement.
 
@@ -188,6 +194,15 @@ class Engine:
         before anything runs (code ``NOT_IN_TRANSACTION``). Read-only task statements (SHOW, DESCRIBE)
         may appear.
 
+        Explicit transactions (see :mod:`tasksql.engine.sessions`): a ``BEGIN`` holds a connection
+        of the default warehouse for the statements up to ``COMMIT`` / ``ROLLBACK``. Without
+        ``session`` this call is its own session: a transaction it leaves open is rolled back, and
+        the script ends with :class:`~tasksql.errors.ValidationError` ``TRANSACTION_NOT_ENDED``
+        (its ``partial_results`` hold every statement's result). With ``session`` (an id chosen by
+        the client), the transaction stays open for the session's next call; ``idle_timeout``
+        seconds idle inside it roll it back. Statements that change the catalog are refused
+        (``NOT_IN_TRANSACTION``) while a transaction is open, before anything runs.
+
         ``query_id`` names this call for SHOW QUERIES and CANCEL QUERY (default: a fresh id);
         cancelling ``token`` (from any thread) cancels it as CANCEL QUERY does.
         ``wait_for_runs``: EXECUTE TASK waits for its run to end even when a scheduler runs in this
@@ -199,6 +214,34 @@ class Engine:
         statements = parse(text)
         if single_transaction:
             _check_transactional(statements, text)
+        sql_session = self.sessions.enter(session, idle_timeout) if session is not None else SqlSession(None)
+        try:
+            return await self._execute(
+                text, statements, sql_session, single_transaction, on_result, query_id, wait_for_runs, token
+            )
+        finally:
+            if session is None:
+                await sql_session.rollback()  # (only after a failure: the end of a script checked it)
+            self.sessions.leave(sql_session)
+
+    async def _execute(
+        self,
+        text: str,
+        statements: list[st.Statement],
+        sql_session: SqlSession,
+        single_transaction: bool,
+        on_result: ResultCallback | None,
+        query_id: str | None,
+        wait_for_runs: bool,
+        token: CancelToken | None,
+    ) -> list[Result]:
+        if single_transaction and sql_session.in_transaction:
+            raise ValidationError(
+                f"a transaction is open in this session (begun with {sql_session.begun_with}); "
+                "COMMIT or ROLLBACK it before a single-transaction script",
+                code="NOT_IN_TRANSACTION",
+            )
+        _check_explicit(statements, text, sql_session.in_transaction)
         query = RunningQuery(
             query_id=check_query_id(query_id) if query_id is not None else new_query_id(),
             text=text,
@@ -207,6 +250,7 @@ class Engine:
             statement_count=len(statements),
             wait_for_runs=wait_for_runs,
             token=token if token is not None else CancelToken(),
+            session=sql_session,
         )
         self.queries.start(query)
         bound = CURRENT.set(query)
@@ -229,10 +273,41 @@ class Engine:
                     query.transaction = None
             else:
                 await self._run_script(query, statements, text, results, on_result)
+                if sql_session.session_id is None and sql_session.in_transaction:
+                    await self._unended(sql_session, statements, text, results)
+        except TasksqlError as err:
+            if sql_session.session_id is None and sql_session.in_transaction:
+                await sql_session.rollback()
+                err.undone = f"the transaction begun with {sql_session.begun_with} was rolled back"
+            raise
         finally:
             CURRENT.reset(bound)
             self.queries.finish(query)
         return results
+
+    async def _unended(
+        self, session: SqlSession, statements: list[st.Statement], text: str, results: list[Result]
+    ) -> None:
+        """A script (its own session) ended inside a transaction: roll it back, and say so."""
+        await session.rollback()
+        number, begin = next(
+            (
+                (n, s)
+                for n, s in reversed(list(enumerate(statements, 1)))
+                if isinstance(s, st.Passthrough) and transaction_verb(s.text) == BEGIN
+            ),
+            (0, None),
+        )
+        where = f"statement {number} ({session.begun_with})" if begin else session.begun_with
+        err = ValidationError(
+            f"the script ended inside the transaction begun by {where}: it was rolled back, none of the "
+            "statements after it remain; end it with COMMIT, or use -1 (--single-transaction)",
+            code="TRANSACTION_NOT_ENDED",
+            span=begin.span if begin is not None else None,
+            source=text,
+        )
+        err.partial_results = list(results)
+        raise err
 
     async def _run_script(
         self,
@@ -338,14 +413,8 @@ def _check_transactional(statements: list[st.Statement], text: str) -> None:
         elif isinstance(stmt, READ_ONLY):
             continue
         else:
-            words = leading_words(stmt.text, 2)
-            kind = (
-                statement_kind(stmt.text)
-                if words[:1] in (["CREATE"], ["ALTER"], ["DROP"])
-                else " ".join(words)
-            )
             why = (
-                f"{kind} changes tasksql's catalog, which has no transaction spanning statements;"
+                f"{_kind(stmt)} changes tasksql's catalog, which has no transaction spanning statements;"
                 " run it without the single-transaction mode"
             )
         err = ValidationError(
@@ -355,3 +424,40 @@ def _check_transactional(statements: list[st.Statement], text: str) -> None:
             source=text,
         )
         raise err
+
+
+def _check_explicit(statements: list[st.Statement], text: str, open_before: bool) -> None:
+    """Refuse, before anything runs, a statement that cannot run inside the transaction that is open
+    at that point (one begun by an earlier call of the session, or by a BEGIN of the script)."""
+    is_open = open_before
+    for number, stmt in enumerate(statements, 1):
+        if isinstance(stmt, st.Passthrough):
+            verb = transaction_verb(stmt.text)
+            if verb == END and chains(stmt.text):
+                why = "AND CHAIN is not supported; end the transaction, then BEGIN the next one"
+            elif verb == BEGIN:
+                is_open = True
+                continue
+            elif verb == END:
+                is_open = False
+                continue
+            else:
+                continue
+        elif isinstance(stmt, READ_ONLY) or not is_open:
+            continue
+        else:
+            why = (
+                f"{_kind(stmt)} changes tasksql's catalog, which is not part of the warehouse's open"
+                " transaction (ROLLBACK could not undo it); COMMIT or ROLLBACK first"
+            )
+        raise ValidationError(
+            f"statement {number} cannot run inside a transaction: {why}",
+            code="NOT_IN_TRANSACTION",
+            span=stmt.span,
+            source=text,
+        )
+
+
+def _kind(stmt: st.Statement) -> str:
+    words = leading_words(stmt.text, 2)
+    return statement_kind(stmt.text) if words[:1] in (["CREATE"], ["ALTER"], ["DROP"]) else " ".join(words)

@@ -10,11 +10,13 @@ from tasksql import __version__
 from tasksql.engine.core import Engine
 from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
+from tasksql.engine.sessions import BEGIN, END, MAX_OPEN_TRANSACTIONS, SqlSession, transaction_verb
 from tasksql.engine.tags import statement_kind
+from tasksql.errors import ValidationError
 from tasksql.sql import statements as st
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.sysviews.tables import Introspection, NodeInfo, ScalarFn, materialize
-from tasksql.warehouses.base import Warehouse, WarehouseTransaction
+from tasksql.warehouses.base import CancelToken, ResultSet, Warehouse, WarehouseTransaction
 
 
 def node_info(engine: Engine) -> NodeInfo:
@@ -66,14 +68,26 @@ def introspection(
 
 
 async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
-    """Run ``stmt`` in the default warehouse (in the script's transaction when it has one), under the
-    running query's cancel token, so CANCEL QUERY interrupts it in the warehouse."""
+    """Run ``stmt`` in the default warehouse (in the script's transaction when it has one, or in the
+    session's explicit transaction), under the running query's cancel token, so CANCEL QUERY
+    interrupts it in the warehouse. BEGIN, COMMIT and ROLLBACK outside a single-transaction script
+    begin and end the session's explicit transaction (:mod:`tasksql.engine.sessions`)."""
     warehouse = await engine.warehouse()
     query = current_query()
     token = query.token if query is not None else None
     runner: Warehouse | WarehouseTransaction = warehouse
     if query is not None and query.transaction is not None:
         runner = query.transaction
+    elif query is not None and query.session is not None:
+        session = query.session
+        verb = transaction_verb(stmt.text)
+        # BEGIN and SAVEPOINT without an open transaction, COMMIT / ROLLBACK with one (else the
+        # warehouse answers: BEGIN twice, COMMIT without BEGIN)
+        if verb is not None and (verb == END) == session.in_transaction:
+            rs = await _transaction_statement(engine, warehouse, session, stmt, verb, token)
+            return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount, types=rs.types)
+        if session.transaction is not None:
+            runner = session.transaction
     rewritten = find_refs(stmt.text)
     if rewritten.refs:
         tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
@@ -82,3 +96,34 @@ async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
     else:
         rs = await runner.execute(stmt.text, token=token)
     return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount, types=rs.types)
+
+
+async def _transaction_statement(
+    engine: Engine,
+    warehouse: Warehouse,
+    session: SqlSession,
+    stmt: st.Passthrough,
+    verb: str,
+    token: CancelToken | None,
+) -> ResultSet:
+    """BEGIN without an open transaction, COMMIT / ROLLBACK with one, SAVEPOINT without one."""
+    if verb == BEGIN:
+        if engine.sessions.open_transactions() >= MAX_OPEN_TRANSACTIONS:
+            raise ValidationError(
+                f"{MAX_OPEN_TRANSACTIONS} sessions have a transaction open already; end one first",
+                code="TOO_MANY_TRANSACTIONS",
+                span=stmt.span,
+            )
+        txn = await warehouse.begin(stmt.text, token=token)
+        session.began(txn, stmt.text, engine.now())
+        return ResultSet()
+    if verb == END:
+        open_txn = session.transaction
+        assert open_txn is not None
+        session.transaction = None  # ended whatever becomes of the statement (a failure rolls back)
+        return await open_txn.end(stmt.text, token=token)
+    raise ValidationError(
+        f"{statement_kind(stmt.text)} needs an open transaction: BEGIN first",
+        code="NO_TRANSACTION",
+        span=stmt.span,
+    )

@@ -24,6 +24,7 @@ from tasksql.errors import ObjectNotFound, ValidationError
 from tasksql.warehouses.base import CancelToken
 
 if TYPE_CHECKING:
+    from tasksql.engine.sessions import SqlSession
     from tasksql.warehouses.base import WarehouseTransaction
 
 #: What a caller-chosen query id may look like (it travels in URLs and SQL string literals).
@@ -42,12 +43,14 @@ def new_query_id() -> str:
     return secrets.token_hex(8)
 
 
-def check_query_id(query_id: str) -> str:
-    """``query_id`` if it is a valid id. :raises ValidationError: (code ``INVALID_QUERY_ID``)."""
+def check_query_id(query_id: str, what: str = "query id") -> str:
+    """``query_id`` if it is a valid id (also of a session: ``what``).
+
+    :raises ValidationError: (code ``INVALID_QUERY_ID``, or ``INVALID_SESSION_ID``)."""
     if not QUERY_ID.fullmatch(query_id):
         raise ValidationError(
-            f"invalid query id {query_id[:80]!r}: use 1 to 64 letters, digits, '_', '.', ':' or '-'",
-            code="INVALID_QUERY_ID",
+            f"invalid {what} {query_id[:80]!r}: use 1 to 64 letters, digits, '_', '.', ':' or '-'",
+            code="INVALID_" + what.upper().replace(" ", "_"),
         )
     return query_id
 
@@ -68,6 +71,8 @@ class RunningQuery:
     wait_for_runs: bool = False
     #: The warehouse transaction a single-transaction script runs its warehouse SQL in.
     transaction: WarehouseTransaction | None = None
+    #: The session whose explicit transaction (BEGIN ... COMMIT) the warehouse SQL runs in, if open.
+    session: SqlSession | None = None
 
 
 #: The query the current asyncio task is executing (read by the statement handlers).

@@ -9,6 +9,11 @@ POST   /api/v1/queries/{id}/cancel      cancel one (CANCEL QUERY)
 
 A script that fails half-way answers with the one error shape plus ``results``: the results of the
 statements that completed before the failing one (whose number and line the error names).
+
+A request naming a ``session`` (an id the client chooses) keeps a transaction it began with BEGIN
+open for the session's next request (:mod:`tasksql.engine.sessions`); every answer then says
+whether one is open (``in_transaction``). A session idle inside a transaction for
+:data:`~tasksql.engine.sessions.IDLE_TRANSACTION_TIMEOUT_S` is rolled back.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from tasksql.client import encode_result, encode_value
 from tasksql.engine import Engine
 from tasksql.engine.adhoc import QUERY_COLUMNS, query_row
 from tasksql.engine.queries import check_query_id
+from tasksql.engine.sessions import IDLE_TRANSACTION_TIMEOUT_S
 from tasksql.errors import TasksqlError
 from tasksql.server.bodies import read_json
 from tasksql.server.http_errors import RequestError, error_body
 from tasksql.server.params import Query
 
-_SQL_FIELDS = ("sql", "query_id", "single_transaction", "wait_for_runs")
-_FORM = '{"sql": "...", "query_id": "...", "single_transaction": false, "wait_for_runs": false}'
+_SQL_FIELDS = ("sql", "query_id", "single_transaction", "wait_for_runs", "session")
+_FORM = (
+    '{"sql": "...", "query_id": "...", "single_transaction": false, "wait_for_runs": false, "session": "..."}'
+)
 
 
 def _dumps(obj: Any) -> str:
@@ -54,12 +62,18 @@ async def run_sql(engine: Engine, request: web.Request) -> web.Response:
     query_id = body.get("query_id")
     if query_id is not None and not isinstance(query_id, str):
         raise RequestError(400, 'the field "query_id" must be a string')
+    session = body.get("session")
+    if session is not None and not isinstance(session, str):
+        raise RequestError(400, 'the field "session" must be a string')
+    extra: dict[str, Any] = {}
     try:
         results = await engine.execute(
             body["sql"],
             single_transaction=_flag(body, "single_transaction"),
             query_id=check_query_id(query_id) if query_id is not None else None,
             wait_for_runs=_flag(body, "wait_for_runs"),
+            session=check_query_id(session, "session id") if session is not None else None,
+            idle_timeout=IDLE_TRANSACTION_TIMEOUT_S,
         )
     except RequestError:
         raise
@@ -67,8 +81,14 @@ async def run_sql(engine: Engine, request: web.Request) -> web.Response:
         status = err.http_status
         payload = error_body(status, err)
         payload["results"] = [encode_result(r) for r in err.partial_results]
+        if session is not None:
+            payload["in_transaction"] = engine.sessions.in_transaction(session)
         return web.json_response(payload, status=status, dumps=_dumps)
-    return web.json_response({"ok": True, "results": [encode_result(r) for r in results]}, dumps=_dumps)
+    if session is not None:
+        extra["in_transaction"] = engine.sessions.in_transaction(session)
+    return web.json_response(
+        {"ok": True, "results": [encode_result(r) for r in results], **extra}, dumps=_dumps
+    )
 
 
 async def list_queries(engine: Engine, request: web.Request) -> web.Response:

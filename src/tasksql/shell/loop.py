@@ -47,6 +47,8 @@ from tasksql.shell.schema import WarehouseSchema
 
 HISTORY_FILE = ".shell_history"
 PROMPT = "tasksql> "
+#: The prompt while a transaction begun with BEGIN is open (psql shows ``=*>``).
+PROMPT_IN_TRANSACTION = "tasksql*> "
 #: What the shell prints when Ctrl-C stopped the statements that were running.
 CANCELLED = "cancelled: the running statement was stopped"
 
@@ -210,6 +212,14 @@ class Shell:
 
     # --- the interactive loop -----------------------------------------------------------------
 
+    def end_transaction(self, why: str) -> bool:
+        """Roll back a transaction left open (BEGIN without COMMIT) and print a notice saying so;
+        whether there was one. ``why``: what ended it (the shell, the input)."""
+        if not self.conn.rollback_open_transaction():
+            return False
+        self.display.error(f"notice: {why} inside a transaction begun with BEGIN: it was rolled back")
+        return True
+
     def session(
         self,
         *,
@@ -253,7 +263,8 @@ class Shell:
             while True:
                 default, self.next_input = self.next_input, ""
                 try:
-                    text = session.prompt([("class:prompt", PROMPT)], default=default)
+                    prompt = PROMPT_IN_TRANSACTION if self.conn.in_transaction else PROMPT
+                    text = session.prompt([("class:prompt", prompt)], default=default)
                 except KeyboardInterrupt:
                     continue  # Ctrl-C: the input is dropped, a fresh prompt follows
                 except EOFError:
@@ -265,6 +276,7 @@ class Shell:
                     with contextlib.suppress(KeyboardInterrupt):
                         self.display.error(CANCELLED)
         finally:
+            self.end_transaction("the shell ended")
             self.display.close_file()
 
 
@@ -285,6 +297,8 @@ def run_shell(settings: Settings, fmt: str) -> None:
         with Connection(settings) as conn:
             shell = Shell(conn, fmt, interactive=False)
             ok = shell.run_script(text, interactive=False)
+            if shell.end_transaction("the input ended") and ok is not False:
+                ok = False  # what the input meant to write is not there: a failure, as in tasksql sql
             shell.display.close_file()
         if ok is False:
             sys.exit(1)

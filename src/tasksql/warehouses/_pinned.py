@@ -10,6 +10,11 @@ interrupt the statement as for any other call.
 The session's jobs take a lock in their worker thread: a statement abandoned after an interrupt (its
 driver had not returned within the grace period) still owns the session, and the ROLLBACK waits for
 it instead of using the connection from two threads at once.
+
+:class:`PinnedUserTransaction` is the same pinning for a transaction the user began with their own BEGIN
+(:meth:`Warehouse.begin <tasksql.warehouses.base.Warehouse.begin>`): the user's BEGIN, COMMIT and
+ROLLBACK texts run as they were written, and the session goes back to the pool only once no
+transaction can be open on it (else it is closed, which rolls back).
 """
 
 from __future__ import annotations
@@ -19,10 +24,17 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
+from tasksql.errors import QueryFailed
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name
 from tasksql.warehouses._supervise import Interrupter
-from tasksql.warehouses.base import NO_TABLES, CancelToken, ResultSet, WarehouseTransaction
+from tasksql.warehouses.base import (
+    NO_TABLES,
+    CancelToken,
+    ResultSet,
+    UserTransaction,
+    WarehouseTransaction,
+)
 
 if TYPE_CHECKING:
     import pyarrow
@@ -127,3 +139,87 @@ async def pinned_transaction(warehouse: ThreadedWarehouse) -> AsyncIterator[Pinn
             await txn.end(commit=False)
         raise
     await txn.end(commit=True)
+
+
+class PinnedUserTransaction(UserTransaction):
+    """A transaction begun by the user's own BEGIN statement (see :func:`begin_user_transaction`)."""
+
+    def __init__(self, warehouse: ThreadedWarehouse) -> None:
+        self._pinned = PinnedTransaction(warehouse)
+
+    async def execute(
+        self,
+        sql: str,
+        *,
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> ResultSet:
+        return await self._pinned.execute(sql, tables=tables, timeout=timeout, token=token)
+
+    async def end(self, sql: str | None = None, *, token: CancelToken | None = None) -> ResultSet:
+        pinned = self._pinned
+        session, pinned._session = pinned._session, None
+        if session is None:
+            return ResultSet()
+        wh = pinned._wh
+
+        def job(stop: Interrupter) -> ResultSet:
+            with pinned._lock:
+                clean = False
+                try:
+                    if sql is None:
+                        result = session.run("ROLLBACK")
+                    else:
+                        stop.attach(session.interrupt)
+                        try:
+                            result = session.run(sql)
+                        finally:
+                            stop.detach()
+                            session.settle()
+                    clean = True
+                    return result
+                except QueryFailed:
+                    if sql is not None:  # a failed COMMIT may leave the transaction open: end it
+                        with contextlib.suppress(QueryFailed):
+                            session.run("ROLLBACK")
+                    raise
+                finally:
+                    # after a failure the session's state is unknown: close it (that rolls back)
+                    pinned._released = True
+                    wh._release(session, reuse=clean)
+
+        what = "ROLLBACK" if sql is None else pinned._what
+        try:
+            return await wh._supervised(job, timeout=None, token=token, what=what)
+        except BaseException:
+            # the job could not run or was abandoned: closing the connection rolls back
+            threading.Thread(target=pinned._close_later, args=(session,), daemon=True).start()
+            raise
+
+
+async def begin_user_transaction(
+    warehouse: ThreadedWarehouse, sql: str, *, token: CancelToken | None = None
+) -> PinnedUserTransaction:
+    """See :meth:`Warehouse.begin <tasksql.warehouses.base.Warehouse.begin>`."""
+    txn = PinnedUserTransaction(warehouse)
+    pinned = txn._pinned
+
+    def job(stop: Interrupter) -> Session:
+        with pinned._lock:
+            stop.check()
+            session = warehouse._acquire()
+            try:
+                stop.attach(session.interrupt)
+                try:
+                    session.run(sql)
+                finally:
+                    stop.detach()
+                    session.settle()
+            except BaseException:
+                warehouse._release(session, reuse=False)  # what the failed BEGIN left: closed
+                raise
+            return session
+
+    pinned._session = await warehouse._supervised(job, timeout=None, token=token, what="BEGIN")
+    return txn

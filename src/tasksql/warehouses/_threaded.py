@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tasksql.errors import QueryFailed, TasksqlError, WarehouseError
 from tasksql.warehouses import _body, _markers
-from tasksql.warehouses._pinned import pinned_transaction
+from tasksql.warehouses._pinned import begin_user_transaction, pinned_transaction
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
 from tasksql.warehouses._supervise import InFlight, Interrupter, supervise
@@ -32,6 +32,7 @@ from tasksql.warehouses.base import (
     CancelToken,
     Marker,
     ResultSet,
+    UserTransaction,
     Warehouse,
     WarehouseTransaction,
 )
@@ -320,6 +321,9 @@ class ThreadedWarehouse(Warehouse):
 
     def transaction(self) -> AbstractAsyncContextManager[WarehouseTransaction]:
         return pinned_transaction(self)
+
+    async def begin(self, sql: str, *, token: CancelToken | None = None) -> UserTransaction:
+        return await begin_user_transaction(self, sql, token=token)
 
     async def table_columns(self, table: str) -> list[str] | None:
         name = parse_table_name(table)

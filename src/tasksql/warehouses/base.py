@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tasksql.errors import NotSupportedError
 from tasksql.model import WarehouseType
 
 if TYPE_CHECKING:
@@ -169,6 +170,21 @@ class WarehouseTransaction(ABC):
         context with the exception)."""
 
 
+class UserTransaction(WarehouseTransaction):
+    """A transaction the user began with their own BEGIN statement (:meth:`Warehouse.begin`): one
+    connection held, out of the pool, until :meth:`end`. :meth:`execute` runs the statements between
+    (an error leaves the transaction as the warehouse leaves it: aborted on DuckDB and PostgreSQL)."""
+
+    @abstractmethod
+    async def end(self, sql: str | None = None, *, token: CancelToken | None = None) -> ResultSet:
+        """Run the user's ``sql`` (their COMMIT or ROLLBACK, as written), or a ROLLBACK when None, and
+        give the connection back: to the pool when the statement succeeded, else closed (closing
+        rolls back whatever is open). Call it once.
+
+        :raises QueryFailed: the statement failed (a COMMIT that failed is rolled back).
+        """
+
+
 class Warehouse(ABC):
     """A named place where SQL runs. Implementations are created closed; :meth:`open` first.
 
@@ -247,6 +263,19 @@ class Warehouse(ABC):
 
         :raises WarehouseError: no connection can be had (when entering).
         """
+
+    async def begin(self, sql: str, *, token: CancelToken | None = None) -> UserTransaction:
+        """Take a connection out of the pool and run the user's ``sql`` (their BEGIN or START
+        TRANSACTION, as written) on it; the connection stays with the returned transaction, so no
+        other call can be handed a connection with the user's transaction open.
+
+        :raises QueryFailed: the statement failed (nothing stays open).
+        :raises NotSupportedError: this warehouse cannot hold a connection across calls.
+        """
+        raise NotSupportedError(
+            f"warehouse {self.name} cannot keep a transaction open across statements",
+            code="NOT_SUPPORTED",
+        )
 
     @abstractmethod
     async def run_body(
