@@ -145,6 +145,15 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "completion_markers",
+        True,
+        "TASKSQL_COMPLETION_MARKERS",
+        "task bodies commit with their run's completion marker (a run whose node died after its body"
+        " committed is recorded SUCCEEDED, never run again); off: one statement less per body, and"
+        " such a body runs at least once",
+        _bool,
+    ),
+    Setting(
         "duckdb_threads",
         0,
         "TASKSQL_DUCKDB_THREADS",
@@ -182,6 +191,7 @@ class Settings:
     claim_ahead_s: float = 60.0
     switch_interval_us: int = 200
     gc_tuning: bool = True
+    completion_markers: bool = True
     duckdb_threads: int = 0
     duckdb_fsync: str = "standard"
 

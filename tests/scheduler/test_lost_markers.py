@@ -13,7 +13,7 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sched_harness import START, Harness
+from sched_harness import START, Harness, make_harness
 from test_lost_nodes import kill, restart, runs
 
 from tasksql.model import RunState, ScheduledFrom, TaskDef
@@ -21,6 +21,7 @@ from tasksql.runs import RunRecord
 from tasksql.scheduler import lost, markers, outcomes
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.scheduler.service import Scheduler
+from tasksql.shell.schema import DUCKDB_DDL_QUERY, INFORMATION_SCHEMA_QUERY, relations_from
 from tasksql.testing import FakeClock
 
 BODY = "INSERT INTO log VALUES (SYSTEM$TASK_RUNTIME_INFO('CURRENT_RUN_ID'))"
@@ -181,3 +182,27 @@ async def test_markers_of_settled_runs_are_pruned_and_those_of_open_runs_kept(ha
     await body_only(harness, in_flight, harness.scheduler)
     assert await markers.sweep(harness.scheduler) == len(settled)
     assert await wh.marker_ids(book.scope, 100) == [in_flight.run_id]
+
+
+async def test_with_completion_markers_off_bodies_write_none(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path / "data", completion_markers=False)
+    try:
+        await setup(h)
+        await h.tick(advance=10)
+        assert h.scheduler.markers is None
+        assert len(await logged(h)) == 1
+        assert await h.rows("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'tasksql_markers'") == [
+            (0,)
+        ]
+    finally:
+        await h.engine.close()
+
+
+async def test_the_shell_does_not_list_the_marker_table(harness: Harness) -> None:
+    await setup(harness)
+    await harness.tick(advance=10)  # a marked body: the marker table exists now
+    result = await harness.sql(INFORMATION_SCHEMA_QUERY)
+    assert ("tasksql_markers", "run_markers") in {(r[0], r[1]) for r in result.rows}
+    assert [r.name for r in relations_from(result)] == ["log"]
+    ddl = await harness.rows(DUCKDB_DDL_QUERY)
+    assert [r[1] for r in ddl] == ["log"]

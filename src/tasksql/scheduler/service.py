@@ -126,7 +126,8 @@ class Scheduler:
     async def start(self, *, background: bool = True) -> None:
         """Register this node, settle runs left by dead nodes, load tasks; with ``background`` also
         start the loop and the housekeeping (heartbeat, change polling, reaping, pruning)."""
-        self.markers = MarkerBook(await catalog_scope(self.catalog), self.clock)
+        if self.engine.settings.completion_markers:
+            self.markers = MarkerBook(await catalog_scope(self.catalog), self.clock)
         await housekeeping.settle_previous_incarnation(self)
         now = self.clock.now()
         await self.catalog.register_node(

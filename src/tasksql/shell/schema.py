@@ -17,6 +17,7 @@ from tasksql.engine.results import Result
 from tasksql.errors import TasksqlError
 from tasksql.sysviews.rewrite import SYSTEM_TABLES, TABLE_FUNCTIONS
 from tasksql.sysviews.taskrows import TASK_COLUMNS
+from tasksql.warehouses import MARKER_TABLES
 
 #: The schema of tasksql's own relations (``system.tasks``, ...).
 SYSTEM_SCHEMA = "system"
@@ -36,7 +37,8 @@ FROM sqlite_master m JOIN pragma_table_info(m.name) p
 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'
 ORDER BY m.name, p.cid"""
 
-DUCKDB_DDL_QUERY = """SELECT schema_name, table_name, sql FROM duckdb_tables() WHERE NOT internal
+DUCKDB_DDL_QUERY = """SELECT schema_name, table_name, sql FROM duckdb_tables()
+WHERE NOT internal AND schema_name <> 'tasksql_markers'
 UNION ALL
 SELECT schema_name, view_name, sql FROM duckdb_views() WHERE NOT internal
 ORDER BY 1, 2"""
@@ -89,7 +91,8 @@ def _kind(table_type: str) -> str:
 
 def relations_from(result: Result) -> list[Relation]:
     """Relations from rows of (schema, table, table type, column, data type, nullable), ordered by
-    relation (as :data:`INFORMATION_SCHEMA_QUERY` and :data:`SQLITE_QUERY` return them)."""
+    relation (as :data:`INFORMATION_SCHEMA_QUERY` and :data:`SQLITE_QUERY` return them); the tables
+    of tasksql's completion markers are left out."""
     out: list[Relation] = []
     current: tuple[str, str] | None = None
     kind = ""
@@ -101,6 +104,8 @@ def relations_from(result: Result) -> list[Relation]:
 
     for schema, table, table_type, column, data_type, nullable in result.rows:
         key = (str(schema), str(table))
+        if key in MARKER_TABLES:
+            continue
         if key != current:
             flush()
             current, kind, columns = key, _kind(str(table_type)), []

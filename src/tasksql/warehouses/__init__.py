@@ -8,6 +8,7 @@ The contract is :class:`~tasksql.warehouses.base.Warehouse`; backends are the em
 
 from __future__ import annotations
 
+from tasksql.warehouses._markers import HIDDEN_TABLES as MARKER_TABLES
 from tasksql.warehouses.base import (
     DEFAULT_MAX_CONCURRENCY,
     INTERRUPT_GRACE,
@@ -22,6 +23,7 @@ from tasksql.warehouses.registry import WarehouseRegistry
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "INTERRUPT_GRACE",
+    "MARKER_TABLES",
     "BodyResult",
     "CancelToken",
     "ResultSet",

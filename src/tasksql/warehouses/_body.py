@@ -20,7 +20,7 @@ from tasksql.warehouses._sqltext import (
     wrap_query,
 )
 from tasksql.warehouses._supervise import Interrupter
-from tasksql.warehouses.base import BodyResult, ResultSet
+from tasksql.warehouses.base import BodyResult, Marker, ResultSet
 
 if TYPE_CHECKING:
     import pyarrow
@@ -36,14 +36,14 @@ def within_run(
     params: Sequence[tuple[str, str]],
     transactional: bool,
     work: Callable[[], T],
-    marker_sql: Callable[[], str] | None = None,
+    marker: Marker | None = None,
 ) -> T:
     """Run ``work`` with the extra tables and session params in place, in a transaction if asked.
 
     A transaction is committed only when ``work`` succeeded and no stop was requested meanwhile;
-    otherwise it is rolled back. With ``marker_sql`` (needs ``transactional``) the statement it
-    gives, a run's completion marker, is inserted in the transaction just before the COMMIT, so the
-    marker commits if and only if the work does. Tables and params are removed whatever happens.
+    otherwise it is rolled back. With ``marker`` (needs ``transactional``) the run's completion
+    marker is inserted in the transaction just before the COMMIT (:meth:`Session.commit_marked`),
+    so that it commits if and only if the work does. Tables and params are removed whatever happens.
     """
     try:
         if tables:
@@ -53,12 +53,12 @@ def within_run(
             result = work()
             if transactional:
                 stop.check()  # a stop requested during the last statement wins over COMMIT
-            if marker_sql is not None:
-                s.commit_marked(marker_sql())
+            if marker is not None:
+                s.commit_marked(marker)
         except BaseException:
             s.finish(commit=False)
             raise
-        if marker_sql is None:
+        if marker is None:
             s.finish(commit=True)
         return result
     finally:

@@ -119,23 +119,29 @@ def relation(dialect: str, database: str | None = None) -> str:
     return f"{quote_ident(database)}.{rel}" if database else rel
 
 
-def create_statements(dialect: str, rel: str) -> list[str]:
-    """The statements that create the marker table ``rel`` (and its schema) if missing."""
+#: Per dialect, a query that has a row when the marker schema exists (PostgreSQL asks for the CREATE
+#: privilege on the database even for ``CREATE SCHEMA IF NOT EXISTS`` of a schema that exists).
+SCHEMA_EXISTS = {"postgres": f"SELECT 1 FROM pg_namespace WHERE nspname = '{MARKER_SCHEMA}'"}
+
+
+def create_statements(dialect: str, rel: str, *, schema: bool = True) -> list[str]:
+    """The statements that create the marker table ``rel`` (and, with ``schema``, its schema) if
+    missing."""
     if dialect == "sqlite":
         return [
             f"CREATE TABLE IF NOT EXISTS {rel} (scope TEXT NOT NULL, run_id INTEGER NOT NULL,"
             " committed_at TEXT NOT NULL, PRIMARY KEY (scope, run_id)) WITHOUT ROWID"
         ]
-    schema = rel.rsplit(".", 1)[0]
+    schemas = [f"CREATE SCHEMA IF NOT EXISTS {rel.rsplit('.', 1)[0]}"] if schema else []
     if dialect == "postgres":
         return [
-            f"CREATE SCHEMA IF NOT EXISTS {schema}",
+            *schemas,
             f"CREATE TABLE IF NOT EXISTS {rel} (scope text NOT NULL, run_id bigint NOT NULL,"
             " committed_at timestamptz NOT NULL, PRIMARY KEY (scope, run_id))",
         ]
     # DuckDB: no key (appends from concurrent transactions never conflict; the table stays small)
     return [
-        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        *schemas,
         f"CREATE TABLE IF NOT EXISTS {rel} (scope VARCHAR NOT NULL, run_id BIGINT NOT NULL,"
         " committed_at TIMESTAMP NOT NULL)",
     ]
@@ -158,6 +164,18 @@ def insert_sql(dialect: str, rel: str, marker: Marker) -> str:
     return (
         f"INSERT INTO {rel} (scope, run_id, committed_at) VALUES ('{scope}', {int(marker.run_id)}, {stamp})"
     )
+
+
+def insert_params_sql(rel: str) -> str:
+    """The INSERT of a marker with ``?`` parameters (:func:`insert_params`), for drivers that keep
+    prepared statements (sqlite3)."""
+    return f"INSERT INTO {rel} (scope, run_id, committed_at) VALUES (?, ?, ?)"
+
+
+def insert_params(marker: Marker) -> tuple[str, int, str]:
+    """The parameters of :func:`insert_params_sql` for ``marker``, stamped now (UTC text)."""
+    at = marker.clock.now().astimezone(UTC).replace(tzinfo=None)
+    return check_scope(marker.scope), int(marker.run_id), at.isoformat(sep=" ", timespec="microseconds")
 
 
 def _ids(run_ids: Sequence[int]) -> str:

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from tasksql.errors import QueryFailed
+from tasksql.warehouses import _markers
 from tasksql.warehouses._sqltext import SQLSTATE_UNDEFINED_TABLE
-from tasksql.warehouses.base import ResultSet
+from tasksql.warehouses.base import Marker, ResultSet
 
 if TYPE_CHECKING:
     import pyarrow
@@ -60,14 +61,15 @@ class Session(ABC):
         :raises QueryFailed: COMMIT failed (the transaction is rolled back).
         """
 
-    def commit_marked(self, marker_sql: str) -> None:
-        """Run ``marker_sql`` (the INSERT of a run's completion marker) in the open transaction and
-        COMMIT, as :meth:`finish` with ``commit=True`` does. When the INSERT fails the transaction is
-        left open for ``finish(commit=False)`` to roll back.
+    def commit_marked(self, marker: Marker) -> None:
+        """Insert ``marker`` (a run's completion marker, stamped now) into :attr:`marker_relation`
+        in the open transaction and COMMIT, as :meth:`finish` with ``commit=True`` does. When the
+        INSERT fails the transaction is left open for ``finish(commit=False)`` to roll back.
 
         :raises QueryFailed: the INSERT or the COMMIT failed.
         """
-        self.run(marker_sql)
+        assert self.marker_relation is not None
+        self.run(_markers.insert_sql(self.dialect, self.marker_relation, marker))
         self.finish(commit=True)
 
     @abstractmethod

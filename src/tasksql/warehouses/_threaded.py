@@ -181,7 +181,6 @@ class ThreadedWarehouse(Warehouse):
                     transactional=in_txn,
                     work=lambda: _body.run_statements(s, stop, statements, target),
                 )
-            mark = marker
             try:
                 result = _body.within_run(
                     s,
@@ -190,7 +189,7 @@ class ThreadedWarehouse(Warehouse):
                     params=params,
                     transactional=True,
                     work=lambda: _body.run_statements(s, stop, statements, target),
-                    marker_sql=lambda: _markers.insert_sql(s.dialect, rel, mark),
+                    marker=marker,
                 )
             except QueryFailed as exc:
                 if exc.sqlstate in _NO_MARKER_TABLE:
@@ -218,7 +217,9 @@ class ThreadedWarehouse(Warehouse):
         for attempt in range(_CREATE_TRIES):
             try:
                 if s.relation_columns(rel) is None:  # (created by an admin: no CREATE privilege needed)
-                    for sql in _markers.create_statements(s.dialect, rel):
+                    probe = _markers.SCHEMA_EXISTS.get(s.dialect)
+                    schema = probe is None or not s.run(probe).rows
+                    for sql in _markers.create_statements(s.dialect, rel, schema=schema):
                         s.run(sql)
                 self._markers_ready = self._can_write_markers(s, rel)
                 return

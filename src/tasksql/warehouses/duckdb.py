@@ -36,7 +36,7 @@ from tasksql.warehouses import _markers
 from tasksql.warehouses._session import IdlePool, Session
 from tasksql.warehouses._sqltext import CACHE_TEXT_LIMIT, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
-from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, ResultSet
+from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, Marker, ResultSet
 
 if TYPE_CHECKING:
     import pyarrow
@@ -287,8 +287,9 @@ class _DuckSession(Session):
                 raise
         self._quiet("ROLLBACK")
 
-    def commit_marked(self, marker_sql: str) -> None:
-        self._exec(marker_sql)  # an INSERT of ours: no need to classify it
+    def commit_marked(self, marker: Marker) -> None:
+        assert self.marker_relation is not None
+        self._exec(_markers.insert_sql("duckdb", self.marker_relation, marker))  # ours: not classified
         self.finish(commit=True)
 
     def _quiet(self, sql: str) -> None:

@@ -30,7 +30,7 @@ from tasksql.warehouses import _arrow, _markers
 from tasksql.warehouses._session import Session
 from tasksql.warehouses._sqltext import count_statements, multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
-from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, INTERRUPT_GRACE, ResultSet, redact_url
+from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, INTERRUPT_GRACE, Marker, ResultSet, redact_url
 
 if TYPE_CHECKING:
     import pyarrow
@@ -122,11 +122,12 @@ class _PgSession(Session):
         for name in names:
             self._quiet(f"RESET {name}")
 
-    def commit_marked(self, marker_sql: str) -> None:
+    def commit_marked(self, marker: Marker) -> None:
         # The marker's INSERT and the COMMIT in one message: a marked body costs no round trip more
         # than an unmarked one. Should the INSERT fail, the COMMIT is not run (the server stops at
         # the first error of a message) and finish(commit=False) rolls back.
-        self._exec(f"{marker_sql}; COMMIT")
+        assert self.marker_relation is not None
+        self._exec(f"{_markers.insert_sql('postgres', self.marker_relation, marker)}; COMMIT")
         self._in_txn = False
         self.finish(commit=True)  # resets what is left to reset
 

@@ -28,7 +28,7 @@ from tasksql.warehouses import _arrow, _markers
 from tasksql.warehouses._session import IdlePool, Session
 from tasksql.warehouses._sqltext import multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
-from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, ResultSet
+from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, Marker, ResultSet
 
 if TYPE_CHECKING:
     import pyarrow
@@ -152,8 +152,14 @@ class _SQLiteSession(Session):
                 raise
         self._rollback()
 
-    def commit_marked(self, marker_sql: str) -> None:
-        self._exec(marker_sql)
+    def commit_marked(self, marker: Marker) -> None:
+        # with parameters: one statement text, prepared once per connection (sqlite3's cache)
+        assert self.marker_relation is not None
+        insert = _markers.insert_params_sql(self.marker_relation)
+        try:
+            self._con.execute(insert, _markers.insert_params(marker))
+        except sqlite3.Error as exc:
+            raise _failed(exc) from None
         self.finish(commit=True)
 
     def _rollback(self) -> None:
