@@ -43,7 +43,16 @@ TRICKY = [
     '"a;b"',
     "$$",
     "$$a;b$$",
+    "$$a;b$$$$a;b$$",  # two dollar-quoted strings side by side
+    "$$a;b$$$$",
+    "'a'$$;$$",
+    '"i"$t$;$t$',
     "$t$x;$t$",
+    "$1$$a;b$$",  # a parameter, then a dollar-quoted string
+    '$1"Hook"$$a;b$$',  # sqlglot: a tag 1"Hook" (left out of the comparison); DuckDB: $1, "Hook", $$a;b$$
+    "a$1$$b;c$$",  # one word
+    "1a$$b;c$$",  # a number, then a word
+    "ACCOUNT ACCOUNT ACCOUNT ACCOUNT ACCOUNT ACCOUNT ACCOUNT a$b",
     "$t$",
     "$1",
     "a$b",
@@ -85,8 +94,27 @@ def _shape(pieces: list[Piece]) -> list[tuple[object, ...]]:
     return [(p.start, p.text, p.span, p.terminated, p.unclosed) for p in pieces]
 
 
+# sqlglot reads any "$...$" without white space as a dollar-quote tag ($1"x"$, $a;b$); DuckDB and
+# PostgreSQL only an identifier ($tag$), as the scanner does. Texts where the tokenizer reads such a
+# tag are left out of the comparison.
+_IDENTIFIER_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _sqlglot_only_tag(text: str) -> bool:
+    try:
+        tokens = tokenize(text)
+    except TasksqlError as err:
+        start = err.span.start if err.span is not None else 0
+        if err.code != "UNTERMINATED_STRING" or not text.startswith("$", start):
+            return False
+        return not _IDENTIFIER_TAG.match(text, start)
+    return any(t.dollar_quoted and not _IDENTIFIER_TAG.match(t.raw) for t in tokens)
+
+
 def _both(text: str) -> None:
     """split (scanner) and split_tokens (tokenizer) agree: same pieces, or the same error."""
+    if _sqlglot_only_tag(text):
+        return
     try:
         expected = split_tokens(text, tokenize(text))
     except TasksqlError as err:

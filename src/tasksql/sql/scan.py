@@ -13,6 +13,8 @@ It reads the text as the tokenizer does (sqlglot's DuckDB dialect): ``'...'`` wi
 ``E'...'`` with ``\\'`` too, ``"..."`` with ``""``, ``$$...$$`` and ``$tag$...$tag$`` (a ``$`` inside
 a word is part of the word: ``SYSTEM$X``), ``--`` to the end of the line, nested ``/* */``. A word
 is a run of characters that are neither white space nor punctuation, not starting with a digit.
+A dollar-quote tag is an identifier, as in DuckDB and PostgreSQL (sqlglot also takes ``$1"x"$``
+for one; where the two differ, the scanner follows the database).
 :class:`ScanError` reports text it cannot read (an unterminated string or comment); the caller
 asks the tokenizer for the exact error.
 """
@@ -73,6 +75,7 @@ _HEAD = re.compile(rf"(?:[A-Za-z_][A-Za-z0-9_]*\s*){{1,{HEAD_LIMIT}}}")
 
 WORD = "word"
 SEMI = ";"
+QUOTED = "quoted"  # a string, quoted identifier or dollar-quoted string
 OTHER = "other"
 
 
@@ -86,7 +89,8 @@ class ScanError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Lexeme:
-    """A word (``text`` upper-cased), a ``;``, or anything else (a string, a number, a symbol)."""
+    """A word (``text`` upper-cased), a ``;``, a quoted string or identifier, or anything else (a
+    number, a symbol)."""
 
     kind: str
     start: int
@@ -129,13 +133,15 @@ def lexemes(text: str, pos: int = 0) -> Iterator[Lexeme]:
             yield Lexeme(WORD, pos, end, m.group().upper())
         elif kind == "semi":
             yield Lexeme(SEMI, pos, end)
-        elif kind in ("string", "other"):
+        elif kind == "string":
+            yield Lexeme(QUOTED, pos, end)
+        elif kind == "other":
             yield Lexeme(OTHER, pos, end)
         elif kind == "block":
             end = _after_block_comment(text, pos)
         elif kind == "dollar":
             end = _after_dollar(text, m)
-            yield Lexeme(OTHER, pos, end)
+            yield Lexeme(QUOTED, pos, end)
         elif kind == "open":
             raise ScanError(pos)
         pos = end
@@ -165,8 +171,9 @@ def head_words(text: str, pos: int) -> tuple[str, ...]:
         return ()
     words = m.group().upper().split()
     end = m.end()
-    if end < len(text) and len(words) < HEAD_LIMIT:
-        if text.startswith(("--", "/*"), end):  # a comment between the words: read on, one by one
+    if end < len(text):
+        if len(words) < HEAD_LIMIT and text.startswith(("--", "/*"), end):
+            # a comment between the words: read on, one by one
             words = []
             for lex in lexemes(text, pos):
                 if lex.kind != WORD or len(words) == HEAD_LIMIT:
@@ -186,7 +193,8 @@ def statement_end(text: str, pos: int) -> tuple[int, int]:
     """
     size = len(text)
     bulk = _BULK.match
-    last = pos
+    last = start_of_statement = pos
+    quoted_end = -1  # where the last string, quoted identifier or "$" run ended: a token starts there
     while pos < size:
         m = bulk(text, pos)
         if m is not None:
@@ -207,10 +215,10 @@ def statement_end(text: str, pos: int) -> tuple[int, int]:
             found = (_E_STRING_RE if e_string else _STRING_RE if ch == "'" else _IDENT_RE).match(text, start)
             if found is None:
                 raise ScanError(start)
-            pos = last = found.end()
+            pos = last = quoted_end = found.end()
         elif ch == "$":
-            tag = None if _continues_word(text, pos) else _DOLLAR_TAG_RE.match(text, pos)
-            pos = last = _after_dollar(text, tag) if tag is not None else pos + 1
+            pos, _ = _after_dollar_run(text, pos, max(quoted_end, start_of_statement))
+            last = quoted_end = pos
         elif text.startswith("--", pos):
             pos = text.find("\n", pos)
             pos = size if pos == -1 else pos
@@ -237,6 +245,8 @@ def code_runs(text: str) -> Iterator[tuple[int, int]]:
 
 def _code_runs_of_statement(text: str, pos: int, stop: int) -> Iterator[tuple[int, int]]:
     bulk = _BULK.match
+    quoted_end = -1
+    floor = pos
     while pos < stop:
         m = bulk(text, pos)
         if m is not None:
@@ -250,12 +260,11 @@ def _code_runs_of_statement(text: str, pos: int, stop: int) -> Iterator[tuple[in
             found = (_E_STRING_RE if e_string else _STRING_RE if ch == "'" else _IDENT_RE).match(
                 text, pos - 1 if e_string else pos
             )
-            pos = found.end() if found is not None else stop
+            pos = quoted_end = found.end() if found is not None else stop
         elif ch == "$":
-            tag = None if _continues_word(text, pos) else _DOLLAR_TAG_RE.match(text, pos)
-            if tag is None:
-                yield pos, pos + 1
-            pos = _after_dollar(text, tag) if tag is not None else pos + 1
+            pos, code = _after_dollar_run(text, pos, max(quoted_end, floor))
+            quoted_end = pos
+            yield from code
         elif text.startswith("--", pos):
             pos = text.find("\n", pos)
             pos = stop if pos == -1 else pos
@@ -273,11 +282,30 @@ def _opens_e_string(text: str, quote: int) -> bool:
     return quote >= 1 and text[quote - 1] in "eE" and (quote < 2 or not _word_char(text[quote - 2]))
 
 
-def _continues_word(text: str, dollar: int) -> bool:
-    """Whether the ``$`` at ``dollar`` is inside a word (``SYSTEM$X``), not the start of a token
-    (``$$``, ``$tag$``, ``$1``). After digits it depends on what comes before them (``a1$`` is a
-    word, ``1$$x$$`` a number and a string)."""
-    i = dollar
-    while i > 0 and text[i - 1].isdigit() and text[i - 1].isascii():
-        i -= 1
-    return i > 0 and _word_char(text[i - 1])
+def _after_dollar_run(text: str, dollar: int, floor: int) -> tuple[int, list[tuple[int, int]]]:
+    """Read the ``$`` at ``dollar`` (outside strings) with the run of word characters around it,
+    as the tokenizer does: inside a word it is part of the word (``SYSTEM$X``, ``a1$$b$$``), at the
+    start of a token it may open a dollar-quoted string (``$$``, ``$tag$``, also after a number:
+    ``1$$x$$``) or stand alone (``$1``). Returns where scanning goes on (past the run, or past a
+    string that opens in it) and the (start, end) of the run's parts that are code, not strings.
+    ``floor`` is where a token surely starts (the statement's start, the end of a string): the
+    run is not looked for before it. Each run is read once, so the cost stays linear.
+
+    :raises ScanError: at a dollar-quoted string that is never closed.
+    """
+    start = dollar
+    while start > floor and _word_char(text[start - 1]):
+        start -= 1
+    size = len(text)
+    run_end = dollar + 1
+    while run_end < size and _word_char(text[run_end]):
+        run_end += 1
+    end = dollar + 1
+    code: list[tuple[int, int]] = []
+    for lex in lexemes(text, start):
+        if lex.start >= run_end:
+            break
+        end = lex.end
+        if lex.kind != QUOTED:
+            code.append((lex.start, lex.end))
+    return end, code
