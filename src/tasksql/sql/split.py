@@ -1,8 +1,8 @@
 """Split a script into statements at top-level semicolons.
 
 A semicolon splits unless it is inside a string, a quoted identifier, a dollar-quoted body or a
-comment (the scanner, :mod:`tasksql.sql.scan`, skips those whole), or inside a ``BEGIN ... END`` block that is the body
-of a task: ``CREATE [OR REPLACE | OR ALTER] TASK ... AS BEGIN ... END;`` and
+comment (the scanner, :mod:`tasksql.sql.scan`, skips those whole), or inside a ``BEGIN ... END``
+block that is the body of a task: ``CREATE [OR REPLACE | OR ALTER] TASK ... AS BEGIN ... END;`` and
 ``ALTER TASK ... MODIFY AS BEGIN ... END;`` (also ``AS DECLARE ... BEGIN ... END;``, Snowflake
 Scripting). Inside such a block, nested ``BEGIN``/``CASE`` ... ``END`` pairs are counted;
 ``END IF``, ``END LOOP``, ``END FOR``, ``END WHILE`` and ``END REPEAT`` close constructs that are
