@@ -12,7 +12,7 @@ import pytest
 from tasksql.catalog import SQLiteCatalog
 from tasksql.catalog.migrate import Migration, load_migrations, load_schema
 from tasksql.catalog.queries import load_queries
-from tasksql.catalog.sqlite_schema import apply_schema, split_sqlite_script
+from tasksql.catalog.sqlite.schema import apply_schema, split_sqlite_script
 from tasksql.errors import CatalogError, SchemaVersionError
 
 QUERIES = {name: query.sql for name, query in load_queries("sqlite").items()}

@@ -11,7 +11,7 @@ import pytest
 import tasksql.catalog
 from tasksql.catalog.migrate import load_schema
 from tasksql.catalog.queries import load_queries, parse_queries
-from tasksql.catalog.sqlite_schema import split_sqlite_script
+from tasksql.catalog.sqlite.schema import split_sqlite_script
 from tasksql.errors import CatalogError
 
 CATALOG_SOURCE = Path(tasksql.catalog.__file__).parent
@@ -74,7 +74,7 @@ def test_every_query_is_valid_against_the_schema() -> None:
 
 
 def test_every_query_is_used_by_the_catalog() -> None:
-    source = "\n".join(path.read_text() for path in CATALOG_SOURCE.glob("*.py"))
+    source = "\n".join(path.read_text() for path in (CATALOG_SOURCE / "sqlite").glob("*.py"))
     used = set(re.findall(r"""["']([a-z][a-z0-9_]*)["']""", source))
 
     unused = sorted(set(load_queries("sqlite")) - used)

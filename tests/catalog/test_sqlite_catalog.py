@@ -15,7 +15,7 @@ from catalog_support import NOW, create, fire_run, later, qname, task_def
 
 from tasksql.catalog import CATALOG_FILE, SQLiteCatalog, TaskUpdate, open_catalog
 from tasksql.catalog.base import LostRuns, UnstartedRun
-from tasksql.catalog.sqlite_writer import WriterStats
+from tasksql.catalog.sqlite.writer import WriterStats
 from tasksql.errors import CatalogError, ConfigError, NotSupportedError, ObjectExists, TasksqlError
 from tasksql.model import IntegrationDef, RunState, TaskState, WarehouseDef, WarehouseType, Webhook
 from tasksql.runs import NewRun, RunOutcome, RunRecord

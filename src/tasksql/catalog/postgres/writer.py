@@ -1,6 +1,6 @@
 """The PostgreSQL catalog's writer thread: one connection, a queue of jobs, group commit.
 
-The same design as the SQLite catalog's writer (:mod:`tasksql.catalog.sqlite_writer`), so that the
+The same design as the SQLite catalog's writer (:mod:`tasksql.catalog.sqlite.writer`), so that the
 contract's ordering promises hold the same way on both backends: every write of one catalog object
 goes through one queue, in the order it was asked for, and every job waiting in the queue runs in
 ONE transaction. A job is ``fn(cur) -> T`` on a psycopg cursor (dict rows); it neither begins nor

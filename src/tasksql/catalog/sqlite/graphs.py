@@ -18,7 +18,7 @@ from tasksql.catalog.rows import (
     members_json,
     run_record,
 )
-from tasksql.catalog.sqlite_runs import apply_runtime, fire, settle
+from tasksql.catalog.sqlite.runs import apply_runtime, fire, settle
 from tasksql.runs import GraphRunEnd, GraphRunRecord, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}

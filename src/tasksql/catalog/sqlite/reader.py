@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from tasksql.catalog.sqlite_connect import connect, retry_busy
+from tasksql.catalog.sqlite.connect import connect, retry_busy
 from tasksql.errors import CatalogError
 
 T = TypeVar("T")

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from tasksql.catalog.loading import ThreadedRowLoader
 from tasksql.catalog.rows import db_time, from_db_time
-from tasksql.catalog.sqlite_connect import connect, retry_busy
-from tasksql.catalog.sqlite_errors import translate
+from tasksql.catalog.sqlite.connect import connect, retry_busy
+from tasksql.catalog.sqlite.errors import translate
 from tasksql.catalog.tables import (
     CONTENT_COUNTS_SQL,
     TABLES,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from tasksql.catalog.sqlite_errors import is_busy, translate
+from tasksql.catalog.sqlite.errors import is_busy, translate
 from tasksql.errors import CatalogError
 
 T = TypeVar("T")

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tasksql import threadcalls
-from tasksql.catalog.sqlite_connect import connect, retry_busy
-from tasksql.catalog.sqlite_errors import translate
+from tasksql.catalog.sqlite.connect import connect, retry_busy
+from tasksql.catalog.sqlite.errors import translate
 from tasksql.errors import CatalogError
 
 T = TypeVar("T")

@@ -4,14 +4,14 @@ Design
 ------
 The core is async and sqlite3 blocks, so no sqlite3 call ever runs on the event loop:
 
-* **Writes** go through :class:`~tasksql.catalog.sqlite_writer.SQLiteWriter`: one thread that owns
+* **Writes** go through :class:`~tasksql.catalog.sqlite.writer.SQLiteWriter`: one thread that owns
   the only writing connection and drains a queue of jobs. Every job waiting in the queue runs in
   ONE transaction (``BEGIN IMMEDIATE``); if a job fails, the group is rolled back and each job
   runs again in a transaction of its own, so the failing job alone gets its exception while the
   others commit. After ``COMMIT`` the futures of the whole group are resolved on the event loop.
   The per-job cost is the job's own statements; the commit (and its fsync) is shared by the
   group. A run's final outcome may wait a few milliseconds to ride with the next write.
-* **Reads** go through :class:`~tasksql.catalog.sqlite_reader.SQLiteReader`: worker threads with
+* **Reads** go through :class:`~tasksql.catalog.sqlite.reader.SQLiteReader`: worker threads with
   their own read-only connections. In WAL mode they see the last commit and never wait for the
   writer.
 * **Several processes** may open the same file (the CLI while a server runs, tests with two
@@ -61,11 +61,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from tasksql.catalog import sqlite_bulk
-from tasksql.catalog import sqlite_graphs as graphs_db
-from tasksql.catalog import sqlite_outbox as outbox_db
-from tasksql.catalog import sqlite_runs as runs_db
-from tasksql.catalog import sqlite_tasks as tasks_db
 from tasksql.catalog.base import (
     Catalog,
     IntegrationRecord,
@@ -97,10 +92,15 @@ from tasksql.catalog.rows import (
     warehouse_def,
     warehouse_record,
 )
-from tasksql.catalog.sqlite_connect import DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_TIMEOUT
-from tasksql.catalog.sqlite_reader import SQLiteReader
-from tasksql.catalog.sqlite_schema import apply_schema
-from tasksql.catalog.sqlite_writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
+from tasksql.catalog.sqlite import bulk
+from tasksql.catalog.sqlite import graphs as graphs_db
+from tasksql.catalog.sqlite import outbox as outbox_db
+from tasksql.catalog.sqlite import runs as runs_db
+from tasksql.catalog.sqlite import tasks as tasks_db
+from tasksql.catalog.sqlite.connect import DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_TIMEOUT
+from tasksql.catalog.sqlite.reader import SQLiteReader
+from tasksql.catalog.sqlite.schema import apply_schema
+from tasksql.catalog.sqlite.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
 from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
 from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
@@ -146,7 +146,7 @@ class SQLiteCatalog(Catalog):
     :param busy_retries: further attempts after a statement still found the file locked.
     :param max_group: most write jobs committed in one transaction.
     :param settle_linger: longest a run's final outcome waits to share a transaction with the
-        next write (seconds; see :mod:`.sqlite_writer`).
+        next write (seconds; see :mod:`.writer`).
     :param read_threads: reader threads (each with its own connection).
     """
 
@@ -711,20 +711,20 @@ class SQLiteCatalog(Catalog):
         """On the event loop, after messages were committed to the outbox."""
         self._outbox_event.set()
 
-    # --- whole tables (see sqlite_bulk.py) -------------------------------------------------------
+    # --- whole tables (see bulk.py) --------------------------------------------------------------
 
     def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
-        return sqlite_bulk.export_rows(self._read, table, batch_size)
+        return bulk.export_rows(self._read, table, batch_size)
 
     async def row_counts(self) -> dict[str, int]:
-        return await self._read(sqlite_bulk.row_counts)
+        return await self._read(bulk.row_counts)
 
     async def id_counters(self) -> dict[str, int]:
-        return await self._read(sqlite_bulk.id_counters)
+        return await self._read(bulk.id_counters)
 
     def load_rows(self, *, replace: bool) -> AbstractAsyncContextManager[RowLoader]:
         self._open_writer()  # refuses a closed catalog
-        return sqlite_bulk.SQLiteRowLoader(
+        return bulk.SQLiteRowLoader(
             self._path,
             replace=replace,
             change_sql=_Q["change_seq_bump"],
