@@ -1,11 +1,12 @@
 """Starts of claimed runs that have not been written yet, so that an outcome can take their place.
 
 When a claimed instant fires, its run's change from SCHEDULED to EXECUTING rides with the catalog's
-next lazy write (:meth:`SQLiteCatalog.record_fires`, held back up to the writer's linger). A trivial
-run is often over before that write leaves: its outcome then replaces the start in the held job, so
-the run costs one UPDATE instead of two and never shows as EXECUTING (it is settled by the commit
-that would have started it). A job can be changed only while it is held back: once the writer
-thread may run it, it is frozen (a failed group runs its jobs again, so they must not change).
+next lazy write (:meth:`~tasksql.catalog.grouped.GroupCommitCatalog.record_fires`, held back up to
+the writer's linger). A trivial run is often over before that write leaves: its outcome then
+replaces the start in the held job, so the run costs one UPDATE instead of two and never shows as
+EXECUTING (it is settled by the commit that would have started it). A job can be changed only while
+it is held back: once the writer thread may run it, it is frozen (a failed group runs its jobs
+again, so they must not change).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 from typing import Any
 
 from tasksql.model import RunState
-from tasksql.runs import RunOutcome
+from tasksql.runs import RunOutcome, transition
 
 
 class HeldStarts:
@@ -37,10 +38,15 @@ class HeldStarts:
 
     def take_over(self, outcome: RunOutcome) -> asyncio.Future[bool] | None:
         """Put ``outcome`` in place of its run's held start; a future resolved True when that job
-        commits (failing as it fails). None when the start is not held (written, or never held)."""
-        held = self._starts.pop(outcome.run_id, None)
+        commits (failing as it fails). None when the start is not held (written, or never held).
+
+        :raises InvalidTransition: a SCHEDULED run may not move to the outcome's state (nothing
+            changes then)."""
+        held = self._starts.get(outcome.run_id)
         if held is None:
             return None
+        transition(RunState.SCHEDULED, outcome.state)  # the row is SCHEDULED until the job commits
+        del self._starts[outcome.run_id]
         updates, index, batch = held
         updates[index] = outcome
         return _committed(batch)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from tasksql.catalog.loading import ThreadedRowLoader
+from tasksql.catalog.bulk import ROW_COUNTS_SQL, ThreadedRowLoader, export_pages
 from tasksql.catalog.postgres.connect import Conn, Cursor, Target, connect, translate
 from tasksql.catalog.tables import (
     CONTENT_COUNTS_SQL,
@@ -25,8 +25,6 @@ from tasksql.catalog.tables import (
     TableRow,
     TableSpec,
     content_of,
-    page_query,
-    table,
 )
 
 T = TypeVar("T")
@@ -35,37 +33,24 @@ T = TypeVar("T")
 LOCK_TIMEOUT = "10s"
 
 
-def _order(spec: TableSpec) -> tuple[str, ...]:
-    return ("seq",) if spec.insertion_ordered else spec.key
-
-
-async def export_rows(
+def export_rows(
     read: Callable[[Callable[[Cursor], Any]], Awaitable[Any]], table_name: str, batch_size: int
 ) -> AsyncIterator[list[TableRow]]:
     """Pages of ``table_name``'s rows, each read by ``read`` (the catalog's pooled readers)."""
-    spec = table(table_name)
-    order = _order(spec)
-    first, rest = (
-        page_query(spec, order, after=False, param="%s"),
-        page_query(spec, order, after=True, param="%s"),
+    return export_pages(
+        read,
+        table_name,
+        batch_size,
+        insertion_order="seq",
+        param="%s",
+        fetch=_fetch,
+        neutral=_neutral,
     )
-    after: tuple[Any, ...] | None = None
-    while True:
-        params = (batch_size,) if after is None else (*after, batch_size)
-        sql = first if after is None else rest
 
-        def page(cur: Cursor, sql: str = sql, params: tuple[Any, ...] = params) -> list[dict[str, Any]]:
-            cur.execute(sql, params)
-            return cur.fetchall()
 
-        rows: list[dict[str, Any]] = await read(page)
-        if not rows:
-            return
-        yield [_neutral(spec, row) for row in rows]
-        if len(rows) < batch_size:
-            return
-        last = rows[-1]
-        after = tuple(last[f"_k{i}"] for i in range(len(order)))
+def _fetch(cur: Cursor, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    cur.execute(sql, params)
+    return cur.fetchall()
 
 
 def _neutral(spec: TableSpec, row: dict[str, Any]) -> TableRow:
@@ -78,12 +63,9 @@ def _neutral(spec: TableSpec, row: dict[str, Any]) -> TableRow:
     return out
 
 
-_COUNTS = "SELECT " + ", ".join(f"(SELECT count(*) FROM {spec.name}) AS {spec.name}" for spec in TABLES)
-
-
 def row_counts(cur: Cursor) -> dict[str, int]:
     """Rows of every copied table, in one statement (one snapshot)."""
-    cur.execute(_COUNTS)
+    cur.execute(ROW_COUNTS_SQL)
     row = cur.fetchone()
     assert row is not None
     return {spec.name: int(row[spec.name]) for spec in TABLES}

@@ -38,15 +38,12 @@ Instants are ``timestamptz``; secrets inside definitions are stored as given and
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
 from tasksql.catalog.base import (
-    Catalog,
     IntegrationRecord,
     LostRuns,
     TaskStub,
@@ -55,7 +52,7 @@ from tasksql.catalog.base import (
     UnstartedRun,
     WarehouseRecord,
 )
-from tasksql.catalog.held_starts import HeldStarts
+from tasksql.catalog.grouped import GroupCommitCatalog, require_name
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.postgres import bulk
@@ -67,7 +64,7 @@ from tasksql.catalog.postgres.health import Health
 from tasksql.catalog.postgres.listener import ChangeListener
 from tasksql.catalog.postgres.reader import PgReader
 from tasksql.catalog.postgres.schema import apply_schema
-from tasksql.catalog.postgres.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, PgWriter
+from tasksql.catalog.postgres.writer import PgWriter
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
     Row,
@@ -91,7 +88,8 @@ from tasksql.catalog.rows import (
     warehouse_record,
 )
 from tasksql.catalog.tables import RowLoader, TableRow
-from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
+from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP
+from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
 from tasksql.model import (
     DEFAULT_WAREHOUSE,
@@ -125,7 +123,7 @@ _Q: dict[str, str] = {name: query.sql for name, query in load_queries("postgres"
 DEFAULT_POLL_INTERVAL = 1.0
 
 
-class PostgresCatalog(Catalog):
+class PostgresCatalog(GroupCommitCatalog[Cursor]):
     """The catalog in the PostgreSQL database named by ``url``, in the schema ``schema``.
 
     :param url: a ``postgresql://`` URL (user, password, host, port, database, libpq options).
@@ -149,19 +147,14 @@ class PostgresCatalog(Catalog):
         settle_linger: float = DEFAULT_LINGER,
         read_threads: int = 2,
     ) -> None:
+        super().__init__(clock=clock, poll_interval=poll_interval)
         self._target = parse_target(url, schema)
-        self._clock = clock
-        self._poll_interval = poll_interval
         self._max_group = max_group
         self._settle_linger = settle_linger
         self._read_threads = read_threads
-        self._writer: PgWriter | None = None
         self._reader: PgReader | None = None
         self._listener: ChangeListener | None = None
         self._health: Health | None = None
-        self._held_starts = HeldStarts()
-        self._change_event = asyncio.Event()
-        self._outbox_event = asyncio.Event()
 
     @property
     def schema(self) -> str:
@@ -189,7 +182,6 @@ class PostgresCatalog(Catalog):
             max_group=self._max_group,
             linger=self._settle_linger,
         )
-        writer.on_send = self._held_starts.release_all
         await writer.start()
         now = db_time(self._clock.now())
         schema = self._target.schema
@@ -198,13 +190,17 @@ class PostgresCatalog(Catalog):
         except BaseException:
             await writer.stop()
             raise
-        self._change_event = asyncio.Event()
-        self._outbox_event = asyncio.Event()
-        reader = PgReader(self._target, health, threads=self._read_threads)
-        await reader.open()
-        listener = ChangeListener(self._target, self._notified, health)
-        await listener.start()
-        self._writer, self._reader, self._listener = writer, reader, listener
+        self._attach(writer)
+        try:
+            reader = PgReader(self._target, health, threads=self._read_threads)
+            await reader.open()
+            listener = ChangeListener(self._target, self._notified, health)
+            await listener.start()
+        except BaseException:
+            self._writer = None
+            await writer.stop()
+            raise
+        self._reader, self._listener = reader, listener
         self._health = health
 
     async def close(self) -> None:
@@ -228,48 +224,10 @@ class PostgresCatalog(Catalog):
 
     # --- the two ways to the database ------------------------------------------------------------
 
-    async def _write(
-        self,
-        fn: Callable[[Cursor], T],
-        *,
-        durable: bool = False,
-        changes: bool = False,
-        lazy: bool = False,
-        hold: bool = False,
-    ) -> T:
-        """Run ``fn(cur)`` in the writer thread, in a group transaction; return once committed.
-        ``hold``: run bookkeeping, which waits out an outage (see the module)."""
-        deferred = _DEFERRED_SYNC.get()
-        if durable and deferred is not None:
-            durable = False
-            deferred.append(True)
-        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy, hold=hold)
-
-    def _open_writer(self) -> PgWriter:
-        if self._writer is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return self._writer
-
     async def _read(self, fn: Callable[[Cursor], T]) -> T:
         if self._reader is None:
             raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
         return await self._reader.run(fn)
-
-    @contextlib.asynccontextmanager
-    async def one_sync(self) -> AsyncIterator[None]:
-        if _DEFERRED_SYNC.get() is not None:  # nested: the outer context flushes
-            yield
-            return
-        pending: list[bool] = []
-        token = _DEFERRED_SYNC.set(pending)
-        try:
-            yield
-        finally:
-            _DEFERRED_SYNC.reset(token)
-            if pending:
-                # A synchronous commit waits for the WAL to be flushed up to its own record, which
-                # follows every asynchronous commit made before it.
-                await self._write(_touch, durable=True)
 
     # --- tasks -----------------------------------------------------------------------------------
 
@@ -356,7 +314,7 @@ class PostgresCatalog(Catalog):
     # --- notification integrations ---------------------------------------------------------------
 
     async def put_integration(self, definition: IntegrationDef, *, replace: bool, now: datetime) -> None:
-        _require_name(definition.name, "integration")
+        require_name(definition.name, "integration")
         row = {**integration_columns(definition), "created_on": db_time(now), "last_altered_on": db_time(now)}
 
         def put(cur: Cursor) -> None:
@@ -383,7 +341,7 @@ class PostgresCatalog(Catalog):
     # --- warehouses ------------------------------------------------------------------------------
 
     async def put_warehouse(self, definition: WarehouseDef, *, replace: bool, now: datetime) -> None:
-        _require_name(definition.name, "warehouse")
+        require_name(definition.name, "warehouse")
         if definition.name == DEFAULT_WAREHOUSE and not definition.embedded:
             raise CatalogError(
                 "the default warehouse is the embedded DuckDB; only its MAX_CONCURRENCY and COMMENT "
@@ -419,7 +377,7 @@ class PostgresCatalog(Catalog):
         return await self._read(lambda cur: _one(cur, "setting_get", {"key": key}, lambda row: row["value"]))
 
     async def set_setting(self, key: str, value: str | None) -> None:
-        _require_name(key, "setting")
+        require_name(key, "setting")
 
         def put(cur: Cursor) -> None:
             if value is None:
@@ -433,27 +391,6 @@ class PostgresCatalog(Catalog):
         seq = await self._read(lambda cur: _one(cur, "change_seq", {}, lambda row: row["change_seq"]))
         return int(seq or 0)
 
-    async def wait_for_change(self, seq: int, timeout: float) -> int:
-        deadline = monotonic() + max(0.0, timeout)
-        while True:
-            # Take the event before reading: a change noticed after the read sets this event.
-            event = self._change_event
-            current = await self.change_seq()
-            remaining = deadline - monotonic()
-            if current > seq or remaining <= 0:
-                return current
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(remaining, self._poll_interval))
-
-    def _changed(self, seq: int) -> None:
-        """On the event loop, after a group of ours that advanced the change sequence committed."""
-        self._notified()
-
-    def _notified(self) -> None:
-        """On the event loop, when any node committed a definition change (or may have)."""
-        event, self._change_event = self._change_event, asyncio.Event()
-        event.set()
-
     # --- runs, task runtime fields and nodes -----------------------------------------------------
 
     async def fire(
@@ -465,28 +402,6 @@ class PostgresCatalog(Catalog):
         return await self._write(
             lambda cur: runs_db.fire_with_graphs(cur, runs, runtime, graphs, now), hold=True
         )
-
-    def record_fires(
-        self,
-        node_id: str,
-        updates: Sequence[RunOutcome],
-        releases: Sequence[tuple[int, datetime]],
-        claims: Sequence[NewRun],
-        *,
-        urgent: bool = False,
-    ) -> asyncio.Future[list[RunRecord | None]]:
-        writer = self._open_writer()
-        now = db_time(self._clock.now())
-        gone = [(task_id, db_time(at)) for task_id, at in releases]
-        mine = list(updates)  # ours to change while the job is held back (see settle_later)
-        batch = writer.submit(
-            lambda cur: runs_db.record_fires(cur, node_id, mine, gone, claims, now),
-            lazy=not urgent,
-            hold=True,
-        )
-        if writer.holds(batch):
-            self._held_starts.hold(mine, batch)
-        return batch
 
     async def finish_run(
         self, outcome: RunOutcome, runtime: TaskRuntime | None, notifications: Sequence[OutboxItem] = ()
@@ -506,14 +421,6 @@ class PostgresCatalog(Catalog):
         if settled and items:
             self._queued()
         return settled
-
-    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
-        writer = self._open_writer()
-        instead = self._held_starts.take_over(outcome)  # its start is not written yet
-        if instead is not None:
-            return instead
-        now = db_time(self._clock.now())
-        return writer.submit(lambda cur: runs_db.settle(cur, outcome, None, now), lazy=True, hold=True)
 
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         if not updates:
@@ -685,19 +592,24 @@ class PostgresCatalog(Catalog):
     async def prune_notifications(self, cutoff: datetime) -> int:
         return await self._write(lambda cur: outbox_db.prune(cur, cutoff))
 
-    async def wait_for_notifications(self, timeout: float) -> bool:
-        # The event stays set until a waiter takes it (see the SQLite catalog).
-        event = self._outbox_event
-        if not event.is_set():
-            try:
-                await asyncio.wait_for(event.wait(), max(0.0, timeout))
-            except TimeoutError:
-                return False
-        event.clear()
-        return True
+    # --- run bookkeeping jobs (see grouped.py) --------------------------------------------------
 
-    def _queued(self) -> None:
-        self._outbox_event.set()
+    def _fires_job(
+        self,
+        node_id: str,
+        updates: list[RunOutcome],
+        releases: list[tuple[int, str]],
+        claims: Sequence[NewRun],
+        now: str,
+    ) -> Callable[[Cursor], list[RunRecord | None]]:
+        return lambda cur: runs_db.record_fires(cur, node_id, updates, releases, claims, now)
+
+    def _settle_job(self, outcome: RunOutcome, now: str) -> Callable[[Cursor], bool]:
+        return lambda cur: runs_db.settle(cur, outcome, None, now)
+
+    def _touch(self, db: Cursor) -> None:
+        # a write, so that the commit has a WAL record to flush up to
+        db.execute(_Q["meta_touch"])
 
     # --- whole tables (see bulk.py) --------------------------------------------------------------
 
@@ -717,11 +629,6 @@ class PostgresCatalog(Catalog):
 
 # --- job bodies (run in the writer or a reader thread) -------------------------------------------
 
-#: The deferred flushes of the current task's :meth:`PostgresCatalog.one_sync` context, if any.
-_DEFERRED_SYNC: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
-    "tasksql_pg_catalog_deferred_sync", default=None
-)
-
 
 def _install(cur: Cursor, schema: str, now: str) -> None:
     apply_schema(
@@ -734,11 +641,6 @@ def _install(cur: Cursor, schema: str, now: str) -> None:
     )
     default = warehouse_columns(WarehouseDef(name=DEFAULT_WAREHOUSE))
     cur.execute(_Q["warehouse_insert"], {**default, "created_on": now, "last_altered_on": now})
-
-
-def _touch(cur: Cursor) -> None:
-    # a write, so that the commit has a WAL record to flush up to
-    cur.execute(_Q["meta_touch"])
 
 
 def _execute(cur: Cursor, query: str, params: dict[str, Any]) -> None:
@@ -759,8 +661,3 @@ def _all(cur: Cursor, query: str, params: dict[str, Any], convert: Callable[[Row
 def _returning(cur: Cursor, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     cur.execute(_Q[query], params)
     return cur.fetchall()
-
-
-def _require_name(name: str, what: str) -> None:
-    if not name:
-        raise CatalogError(f"a {what} needs a non-empty name", code="INVALID_NAME")

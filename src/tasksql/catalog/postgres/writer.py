@@ -1,12 +1,11 @@
 """The PostgreSQL catalog's writer thread: one connection, a queue of jobs, group commit.
 
-The same design as the SQLite catalog's writer (:mod:`tasksql.catalog.sqlite.writer`), so that the
-contract's ordering promises hold the same way on both backends: every write of one catalog object
-goes through one queue, in the order it was asked for, and every job waiting in the queue runs in
-ONE transaction. A job is ``fn(cur) -> T`` on a psycopg cursor (dict rows); it neither begins nor
-ends transactions and has no effect outside the connection, so it may run a second time: when a job
-of a group fails (PostgreSQL aborts the whole transaction), the group is rolled back and each job
-runs again in a transaction of its own, so that the failing job alone gets its exception.
+The queue, lazy jobs and futures are :class:`~tasksql.catalog.writer.GroupWriter`'s, as for the
+SQLite catalog, so that the contract's ordering promises hold the same way on both backends. A job
+is ``fn(cur) -> T`` on a psycopg cursor (dict rows). Every job waiting in the queue runs in ONE
+transaction; when a job of a group fails (PostgreSQL aborts the whole transaction), the group is
+rolled back and each job runs again in a transaction of its own, so that the failing job alone
+gets its exception.
 
 Durability: a group with no durable job commits with ``synchronous_commit = off`` (the commit is
 acknowledged before its WAL reaches disk; a crash of the *server* can lose the last few hundred
@@ -14,10 +13,6 @@ milliseconds of run bookkeeping, as a power loss can on SQLite with ``synchronou
 durable group commits with the server's own setting (``on`` unless the administrator chose
 otherwise), and such a commit flushes the WAL written before it, so it also covers the earlier
 asynchronous commits (what :meth:`Catalog.one_sync` relies on).
-
-A job submitted with ``lazy=True`` is held on the event loop's side for up to ``linger`` seconds,
-to go with the next job that is not lazy, exactly as in the SQLite writer (see there); held starts
-(:mod:`tasksql.catalog.held_starts`) rely on :meth:`PgWriter.holds` and :attr:`PgWriter.on_send`.
 
 A lost connection (the server restarted, a backend was terminated) is the writer's to repair, and
 no job is lost or applied twice for it:
@@ -40,18 +35,14 @@ no job is lost or applied twice for it:
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
-from tasksql import threadcalls
 from tasksql.catalog.postgres.connect import (
     Conn,
     Cursor,
@@ -62,18 +53,11 @@ from tasksql.catalog.postgres.connect import (
     translate,
 )
 from tasksql.catalog.postgres.health import Backoff, Health
+from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, STOP, GroupWriter, Job
 from tasksql.clock import monotonic
 from tasksql.errors import CatalogError
 
-T = TypeVar("T")
-
 log = logging.getLogger("tasksql.catalog")
-
-#: Jobs after which a group is closed; bounds the time a group holds its row locks.
-DEFAULT_MAX_GROUP = 256
-
-#: Longest a lazy job waits for company (seconds).
-DEFAULT_LINGER = 0.005
 
 #: Longest a job that cannot wait waits for the outcome of a COMMIT cut off by a lost connection.
 UNKNOWN_WAIT = 2.0
@@ -81,25 +65,7 @@ UNKNOWN_WAIT = 2.0
 #: Longest :meth:`PgWriter.stop` waits for an unreachable server before failing the held jobs.
 STOP_WAIT = 5.0
 
-_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
-
-
-class _Job:
-    __slots__ = ("changes", "durable", "fn", "future", "hold")
-
-    def __init__(
-        self,
-        fn: Callable[[Cursor], Any],
-        future: asyncio.Future[Any],
-        durable: bool,
-        changes: bool,
-        hold: bool,
-    ) -> None:
-        self.fn = fn
-        self.future = future
-        self.durable = durable
-        self.changes = changes
-        self.hold = hold
+_Job = Job[Cursor]
 
 
 class _Lost(Exception):
@@ -117,16 +83,17 @@ class _Lost(Exception):
         self.seq: int | None = None
 
 
-_STOP = object()
-_PROBE = object()
-
 #: BEGIN, and the transaction's id (to ask the server what became of it if the connection breaks).
 _BEGIN_DURABLE = "BEGIN; SELECT txid_current() AS xid"
 _BEGIN_ASYNC = "BEGIN; SET LOCAL synchronous_commit = off; SELECT txid_current() AS xid"
 
 
-class PgWriter:
+class PgWriter(GroupWriter[Cursor]):
     """Owns the catalog's writing connection and the thread that uses it.
+
+    Jobs submitted with ``hold`` wait out an outage; others fail at :meth:`submit` with
+    ``CATALOG_UNAVAILABLE`` while one is on. :meth:`stop` during an outage waits up to
+    :data:`STOP_WAIT` seconds for the server (see the module).
 
     :param change_sql: the statement that advances the change sequence (and notifies listeners)
         and returns the new value; run after every job submitted with ``changes=True``.
@@ -145,161 +112,26 @@ class PgWriter:
         max_group: int = DEFAULT_MAX_GROUP,
         linger: float = DEFAULT_LINGER,
     ) -> None:
+        super().__init__(
+            thread_name="tasksql-pg-writer", on_change=on_change, max_group=max_group, linger=linger
+        )
         self._target = target
         self._change_sql = change_sql
-        self._on_change = on_change
         self._health = health
-        self._max_group = max_group
-        self._linger = linger
-        self._queue: queue.SimpleQueue[list[_Job] | object] = queue.SimpleQueue()
-        self._held: list[_Job] = []
-        self._held_lock = threading.Lock()
-        self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._accepting = False
         self._conn: Conn | None = None
-        self._stop_by: float | None = None  # set by the thread when it has taken the stop request
-        #: Called on the loop whenever held-back jobs are sent to the writer thread.
-        self.on_send: Callable[[], None] | None = None
         health.on_suspect = self.probe
 
-    # --- called on the event loop ----------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start the thread and open its connection.
-
-        :raises CatalogError: the server cannot be reached or refuses the login.
-        """
-        self._loop = asyncio.get_running_loop()
-        started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        thread = threading.Thread(target=self._main, args=(started,), name="tasksql-pg-writer", daemon=True)
-        thread.start()
-        await asyncio.wrap_future(started)
-        self._accepting = True
-
-    def submit(
-        self,
-        fn: Callable[[Cursor], T],
-        *,
-        durable: bool = False,
-        changes: bool = False,
-        lazy: bool = False,
-        hold: bool = False,
-    ) -> asyncio.Future[T]:
-        """Queue ``fn`` and return a future for its result, resolved after the commit.
-
-        ``durable``: commit with the server's ``synchronous_commit``. ``changes``: advance the
-        change sequence in the job's transaction. ``lazy``: the commit may wait up to ``linger``
-        seconds for other jobs (ignored for durable and changing jobs). ``hold``: during an outage
-        the job waits for the server instead of failing (see the module).
-
-        :raises CatalogError: (code ``CATALOG_CLOSED``) the writer is stopped; (code
-            ``CATALOG_UNAVAILABLE``) an outage is on and the job is not to be held.
-        """
-        if not self._accepting:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        if not hold:
-            error = self._health.error("writing to the catalog")
-            if error is not None:
-                raise error
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        job = _Job(fn, future, durable, changes, hold)
-        if lazy and not (durable or changes) and self._linger > 0:
-            with self._held_lock:
-                self._held.append(job)
-                count = len(self._held)
-            if count >= self._max_group:
-                self._send_held()
-            elif count == 1:
-                loop.call_later(self._linger, self._send_held)
-            return future
-        jobs = self._take_held()
-        jobs.append(job)
-        self._queue.put(jobs)
-        return future
-
-    def probe(self) -> None:
-        """From any thread: check the connection now (another connection of the catalog broke)."""
-        if self._accepting:
-            self._queue.put(_PROBE)
-
-    def holds(self, future: asyncio.Future[Any]) -> bool:
-        """True when the job of ``future`` is the newest one held back (lazy, not sent yet)."""
-        with self._held_lock:
-            return bool(self._held) and self._held[-1].future is future
-
-    def _send_held(self) -> None:
-        jobs = self._take_held()
-        if jobs:
-            self._queue.put(jobs)
-
-    def _take_held(self) -> list[_Job]:
-        with self._held_lock:
-            jobs, self._held = self._held, []
-        if jobs and self.on_send is not None:
-            self.on_send()
-        return jobs
-
-    async def stop(self) -> None:
-        """Run the jobs already queued, then close the connection and end the thread. Idempotent.
-
-        During an outage, waits up to :data:`STOP_WAIT` seconds for the server (see the module).
-        """
-        if self._accepting:
-            self._accepting = False
-            self._send_held()
-            self._queue.put(_STOP)
-        if self._loop is not None:
-            await asyncio.wrap_future(self._stopped)
+    def _refusal(self, hold: bool) -> CatalogError | None:
+        return None if hold else self._health.error("writing to the catalog")
 
     # --- the writer thread -----------------------------------------------------------------------
 
-    def _main(self, started: concurrent.futures.Future[None]) -> None:
-        try:
-            self._conn = connect(self._target)
-        except BaseException as exc:
-            started.set_exception(exc)
-            self._stopped.set_result(None)
-            return
-        started.set_result(None)
-        try:
-            self._serve()
-        finally:
-            if self._conn is not None:
-                self._conn.close()
-            self._stopped.set_result(None)
+    def _connect(self) -> None:
+        self._conn = connect(self._target)
 
-    def _serve(self) -> None:
-        while self._stop_by is None:
-            item = self._queue.get()
-            batch: list[_Job] = []
-            probe = False
-            while True:
-                if item is _STOP:
-                    self._stop_by = monotonic()
-                    break
-                if item is _PROBE:
-                    probe = True
-                else:
-                    assert isinstance(item, list)
-                    batch.extend(item)
-                    if len(batch) >= self._max_group:
-                        break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                if batch:
-                    self._run_group(batch)
-                elif probe:
-                    self._probe()
-            except BaseException as exc:
-                # A bug here must not leave callers waiting forever nor kill the thread.
-                self._rollback()
-                error = CatalogError(f"the catalog writer failed: {exc!r}")
-                self._settle([(job.future, None, error) for job in batch], None)
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
     def _run_group(self, batch: list[_Job]) -> None:
         """Run ``batch`` in one transaction (at most ``max_group`` jobs each). When PostgreSQL
@@ -530,7 +362,7 @@ class PgWriter:
                 item = self._queue.get(timeout=remaining)
             except queue.Empty:
                 continue
-            if item is _STOP:
+            if item is STOP:
                 self._stop_by = monotonic()
             elif isinstance(item, list):
                 held.extend(self._fail_unheld(item, "the change was not committed"))
@@ -551,22 +383,3 @@ class PgWriter:
         )
         failure = CatalogError(f"{text} ({what})", code="CATALOG_UNAVAILABLE")
         self._settle([(job.future, None, failure) for job in jobs], None)
-
-    def _settle(self, outcomes: list[_Outcome], seq: int | None) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-        for outcome in outcomes:
-            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
-        for loop, items in by_loop.items():
-            threadcalls.call_soon(loop, _resolve, items)
-        if seq is not None and self._loop is not None:
-            threadcalls.call_soon(self._loop, self._on_change, seq)
-
-
-def _resolve(items: list[_Outcome]) -> None:
-    for future, result, error in items:
-        if future.done():
-            continue  # cancelled while the job ran
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)

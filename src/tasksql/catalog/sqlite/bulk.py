@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from tasksql.catalog.loading import ThreadedRowLoader
+from tasksql.catalog.bulk import ROW_COUNTS_SQL, ThreadedRowLoader, export_pages
 from tasksql.catalog.rows import db_time, from_db_time
 from tasksql.catalog.sqlite.connect import connect, retry_busy
 from tasksql.catalog.sqlite.errors import translate
@@ -25,45 +25,24 @@ from tasksql.catalog.tables import (
     TableSpec,
     content_of,
     insert_query,
-    page_query,
-    table,
 )
 
 T = TypeVar("T")
 
 
-def _order(spec: TableSpec) -> tuple[str, ...]:
-    return ("rowid",) if spec.insertion_ordered else spec.key
-
-
-async def export_rows(
+def export_rows(
     read: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]], table_name: str, batch_size: int
 ) -> AsyncIterator[list[TableRow]]:
     """Pages of ``table_name``'s rows, each read by ``read`` (the catalog's reader threads)."""
-    spec = table(table_name)
-    order = _order(spec)
-    first, rest = (
-        page_query(spec, order, after=False, param="?"),
-        page_query(spec, order, after=True, param="?"),
+    return export_pages(
+        read,
+        table_name,
+        batch_size,
+        insertion_order="rowid",
+        param="?",
+        fetch=lambda conn, sql, params: conn.execute(sql, params).fetchall(),
+        neutral=_neutral,
     )
-    after: tuple[Any, ...] | None = None
-    while True:
-        params = (batch_size,) if after is None else (*after, batch_size)
-        sql = first if after is None else rest
-
-        def page(
-            conn: sqlite3.Connection, sql: str = sql, params: tuple[Any, ...] = params
-        ) -> list[sqlite3.Row]:
-            return conn.execute(sql, params).fetchall()
-
-        rows: list[sqlite3.Row] = await read(page)
-        if not rows:
-            return
-        yield [_neutral(spec, row) for row in rows]
-        if len(rows) < batch_size:
-            return
-        last = rows[-1]
-        after = tuple(last[f"_k{i}"] for i in range(len(order)))
 
 
 def _neutral(spec: TableSpec, row: sqlite3.Row) -> TableRow:
@@ -92,12 +71,9 @@ def _stored(spec: TableSpec, row: TableRow) -> tuple[Any, ...]:
     return tuple(values)
 
 
-_COUNTS = "SELECT " + ", ".join(f"(SELECT count(*) FROM {spec.name}) AS {spec.name}" for spec in TABLES)
-
-
 def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows of every copied table, in one statement (one snapshot)."""
-    row = conn.execute(_COUNTS).fetchone()
+    row = conn.execute(ROW_COUNTS_SQL).fetchone()
     return {spec.name: int(row[spec.name]) for spec in TABLES}
 
 

@@ -4,7 +4,8 @@ Design
 ------
 The core is async and sqlite3 blocks, so no sqlite3 call ever runs on the event loop:
 
-* **Writes** go through :class:`~tasksql.catalog.sqlite.writer.SQLiteWriter`: one thread that owns
+* **Writes** go through :class:`~tasksql.catalog.sqlite.writer.SQLiteWriter` (a
+  :class:`~tasksql.catalog.writer.GroupWriter`): one thread that owns
   the only writing connection and drains a queue of jobs. Every job waiting in the queue runs in
   ONE transaction (``BEGIN IMMEDIATE``); if a job fails, the group is rolled back and each job
   runs again in a transaction of its own, so the failing job alone gets its exception while the
@@ -50,9 +51,6 @@ Adding a method (runs, leases, nodes and the notification outbox came this way)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
 import json
 import os
 import sqlite3
@@ -62,7 +60,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tasksql.catalog.base import (
-    Catalog,
     IntegrationRecord,
     LostRuns,
     TaskStub,
@@ -71,7 +68,7 @@ from tasksql.catalog.base import (
     UnstartedRun,
     WarehouseRecord,
 )
-from tasksql.catalog.held_starts import HeldStarts
+from tasksql.catalog.grouped import GroupCommitCatalog, require_name
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.queries import load_queries
@@ -100,9 +97,10 @@ from tasksql.catalog.sqlite import tasks as tasks_db
 from tasksql.catalog.sqlite.connect import DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_TIMEOUT
 from tasksql.catalog.sqlite.reader import SQLiteReader
 from tasksql.catalog.sqlite.schema import apply_schema
-from tasksql.catalog.sqlite.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP, SQLiteWriter, WriterStats
+from tasksql.catalog.sqlite.writer import SQLiteWriter, WriterStats
 from tasksql.catalog.tables import RowLoader, TableRow
-from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
+from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP
+from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
 from tasksql.model import (
     DEFAULT_WAREHOUSE,
@@ -135,7 +133,7 @@ _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").
 DEFAULT_POLL_INTERVAL = 0.2
 
 
-class SQLiteCatalog(Catalog):
+class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
     """The catalog in one SQLite file (see the module documentation for the design).
 
     :param path: the catalog file; created with its schema when missing (its folder must exist).
@@ -162,19 +160,14 @@ class SQLiteCatalog(Catalog):
         settle_linger: float = DEFAULT_LINGER,
         read_threads: int = 1,
     ) -> None:
+        super().__init__(clock=clock, poll_interval=poll_interval)
         self._path = os.fspath(path)
-        self._clock = clock
-        self._poll_interval = poll_interval
         self._busy_timeout = busy_timeout
         self._busy_retries = busy_retries
         self._max_group = max_group
         self._settle_linger = settle_linger
         self._read_threads = read_threads
-        self._writer: SQLiteWriter | None = None
         self._reader: SQLiteReader | None = None
-        self._held_starts = HeldStarts()  # see held_starts.py
-        self._change_event = asyncio.Event()
-        self._outbox_event = asyncio.Event()
 
     @property
     def path(self) -> str:
@@ -197,7 +190,6 @@ class SQLiteCatalog(Catalog):
             max_group=self._max_group,
             linger=self._settle_linger,
         )
-        writer.on_send = self._held_starts.release_all
         await writer.start()
         now = db_time(self._clock.now())
         try:
@@ -205,9 +197,7 @@ class SQLiteCatalog(Catalog):
         except BaseException:
             await writer.stop()
             raise
-        self._writer = writer
-        self._change_event = asyncio.Event()  # bound to this open's event loop on first wait
-        self._outbox_event = asyncio.Event()
+        self._attach(writer)
         self._reader = SQLiteReader(
             self._path,
             busy_timeout=self._busy_timeout,
@@ -225,51 +215,11 @@ class SQLiteCatalog(Catalog):
 
     def writer_stats(self) -> WriterStats:
         """Counters of the writer thread (groups committed, jobs, failures, queue length)."""
-        return self._open_writer().stats()
+        writer = self._open_writer()
+        assert isinstance(writer, SQLiteWriter)
+        return writer.stats()
 
     # --- the two ways to the database ------------------------------------------------------------
-
-    async def _write(
-        self,
-        fn: Callable[[sqlite3.Connection], T],
-        *,
-        durable: bool = False,
-        changes: bool = False,
-        lazy: bool = False,
-    ) -> T:
-        """Run ``fn(conn)`` in the writer thread, in a group transaction; return once committed.
-
-        ``durable``: commit with ``synchronous=FULL`` (survives power loss). ``changes``: advance
-        the change sequence in the same transaction (definition changes only). ``lazy``: the
-        commit may wait a little for other writes to share it (a run's final outcome).
-        """
-        deferred = _DEFERRED_SYNC.get()
-        if durable and deferred is not None:
-            durable = False
-            deferred.append(True)
-        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy)
-
-    @contextlib.asynccontextmanager
-    async def one_sync(self) -> AsyncIterator[None]:
-        if _DEFERRED_SYNC.get() is not None:  # nested: the outer context flushes
-            yield
-            return
-        pending: list[bool] = []
-        token = _DEFERRED_SYNC.set(pending)
-        try:
-            yield
-        finally:
-            _DEFERRED_SYNC.reset(token)
-            if pending:
-                # A durable commit fsyncs the whole WAL file, so every frame written before it
-                # (the deferred commits) is on stable storage once it returns.
-                await self._write(_touch, durable=True)
-
-    def _open_writer(self) -> SQLiteWriter:
-        """:raises CatalogError: the catalog is closed (code ``CATALOG_CLOSED``)."""
-        if self._writer is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return self._writer
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` on a read-only connection in a reader thread."""
@@ -364,7 +314,7 @@ class SQLiteCatalog(Catalog):
     # --- notification integrations ---------------------------------------------------------------
 
     async def put_integration(self, definition: IntegrationDef, *, replace: bool, now: datetime) -> None:
-        _require_name(definition.name, "integration")
+        require_name(definition.name, "integration")
         row = {**integration_columns(definition), "created_on": db_time(now), "last_altered_on": db_time(now)}
 
         def put(conn: sqlite3.Connection) -> None:
@@ -392,7 +342,7 @@ class SQLiteCatalog(Catalog):
     # --- warehouses ------------------------------------------------------------------------------
 
     async def put_warehouse(self, definition: WarehouseDef, *, replace: bool, now: datetime) -> None:
-        _require_name(definition.name, "warehouse")
+        require_name(definition.name, "warehouse")
         if definition.name == DEFAULT_WAREHOUSE and not definition.embedded:
             raise CatalogError(
                 "the default warehouse is the embedded DuckDB; only its MAX_CONCURRENCY and COMMENT "
@@ -431,7 +381,7 @@ class SQLiteCatalog(Catalog):
         )
 
     async def set_setting(self, key: str, value: str | None) -> None:
-        _require_name(key, "setting")
+        require_name(key, "setting")
 
         def put(conn: sqlite3.Connection) -> None:
             if value is None:
@@ -443,23 +393,6 @@ class SQLiteCatalog(Catalog):
 
     async def change_seq(self) -> int:
         return await self._read(_change_seq)
-
-    async def wait_for_change(self, seq: int, timeout: float) -> int:
-        deadline = monotonic() + max(0.0, timeout)
-        while True:
-            # Take the event before reading: a change committed after the read sets this event.
-            event = self._change_event
-            current = await self.change_seq()
-            remaining = deadline - monotonic()
-            if current > seq or remaining <= 0:
-                return current
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(remaining, self._poll_interval))
-
-    def _changed(self, seq: int) -> None:
-        """On the event loop, after a group that advanced the change sequence to ``seq`` committed."""
-        event, self._change_event = self._change_event, asyncio.Event()
-        event.set()
 
     # --- runs, task runtime fields and nodes -----------------------------------------------------
 
@@ -524,26 +457,6 @@ class SQLiteCatalog(Catalog):
     async def graph_run_runs(self, group_id: str) -> list[RunRecord]:
         return await self._read(lambda conn: graphs_db.runs_of(conn, group_id))
 
-    def record_fires(
-        self,
-        node_id: str,
-        updates: Sequence[RunOutcome],
-        releases: Sequence[tuple[int, datetime]],
-        claims: Sequence[NewRun],
-        *,
-        urgent: bool = False,
-    ) -> asyncio.Future[list[RunRecord | None]]:
-        writer = self._open_writer()
-        now = db_time(self._clock.now())
-        gone = [(task_id, db_time(at)) for task_id, at in releases]
-        mine = list(updates)  # ours to change while the job is held back (see settle_later)
-        batch = writer.submit(
-            lambda conn: runs_db.record_fires(conn, node_id, mine, gone, claims, now), lazy=not urgent
-        )
-        if writer.holds(batch):
-            self._held_starts.hold(mine, batch)
-        return batch
-
     async def finish_run(
         self,
         outcome: RunOutcome,
@@ -566,14 +479,6 @@ class SQLiteCatalog(Catalog):
         if settled and items:
             self._queued()
         return settled
-
-    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
-        writer = self._open_writer()
-        instead = self._held_starts.take_over(outcome)  # its start is not written yet
-        if instead is not None:
-            return instead
-        now = db_time(self._clock.now())
-        return writer.submit(lambda conn: runs_db.settle(conn, outcome, None, now), lazy=True)
 
     async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
         if not updates:
@@ -695,21 +600,24 @@ class SQLiteCatalog(Catalog):
     async def prune_notifications(self, cutoff: datetime) -> int:
         return await self._write(lambda conn: outbox_db.prune(conn, cutoff))
 
-    async def wait_for_notifications(self, timeout: float) -> bool:
-        # The event stays set until a waiter takes it, so messages queued while the dispatcher was
-        # busy (between two waits) still wake its next wait at once.
-        event = self._outbox_event
-        if not event.is_set():
-            try:
-                await asyncio.wait_for(event.wait(), max(0.0, timeout))
-            except TimeoutError:
-                return False
-        event.clear()
-        return True
+    # --- run bookkeeping jobs (see grouped.py) --------------------------------------------------
 
-    def _queued(self) -> None:
-        """On the event loop, after messages were committed to the outbox."""
-        self._outbox_event.set()
+    def _fires_job(
+        self,
+        node_id: str,
+        updates: list[RunOutcome],
+        releases: list[tuple[int, str]],
+        claims: Sequence[NewRun],
+        now: str,
+    ) -> Callable[[sqlite3.Connection], list[RunRecord | None]]:
+        return lambda conn: runs_db.record_fires(conn, node_id, updates, releases, claims, now)
+
+    def _settle_job(self, outcome: RunOutcome, now: str) -> Callable[[sqlite3.Connection], bool]:
+        return lambda conn: runs_db.settle(conn, outcome, None, now)
+
+    def _touch(self, db: sqlite3.Connection) -> None:
+        # rewrites one row as it is: a WAL frame to commit, so the commit has something to flush
+        db.execute(_Q["meta_touch"])
 
     # --- whole tables (see bulk.py) --------------------------------------------------------------
 
@@ -744,17 +652,6 @@ def _install(conn: sqlite3.Connection, now: str) -> None:
     conn.execute(_Q["warehouse_seed"], {**default, "created_on": now, "last_altered_on": now})
 
 
-#: The deferred flushes of the current task's :meth:`SQLiteCatalog.one_sync` context, if any.
-_DEFERRED_SYNC: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
-    "tasksql_catalog_deferred_sync", default=None
-)
-
-
-def _touch(conn: sqlite3.Connection) -> None:
-    # rewrites one row as it is: a WAL frame to commit, so the commit has something to flush
-    conn.execute(_Q["meta_touch"])
-
-
 def _one(
     conn: sqlite3.Connection, query: str, params: dict[str, Any], convert: Callable[[Row], T]
 ) -> T | None:
@@ -780,8 +677,3 @@ def _exists(conn: sqlite3.Connection, query: str, name: str) -> bool:
 def _change_seq(conn: sqlite3.Connection) -> int:
     row = conn.execute(_Q["change_seq"]).fetchone()
     return int(row[0])
-
-
-def _require_name(name: str, what: str) -> None:
-    if not name:
-        raise CatalogError(f"a {what} needs a non-empty name", code="INVALID_NAME")

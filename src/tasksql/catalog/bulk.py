@@ -1,9 +1,16 @@
-"""The shape shared by every backend's :class:`~tasksql.catalog.tables.RowLoader`: one connection
-of its own, used from one thread of its own, holding one transaction from ``async with`` to its end.
+"""Whole tables, the part every backend shares (``tasksql catalog copy``; the backends' own parts
+are :mod:`tasksql.catalog.sqlite.bulk` and :mod:`tasksql.catalog.postgres.bulk`).
 
-A backend implements the synchronous steps (:meth:`ThreadedRowLoader._begin` ...), each run in the
-loader's thread, so the blocking driver never runs on the event loop and the connection is only
-ever used by one thread. This class orders them: begin, refuse a catalog with content unless
+Reading out: :func:`export_pages` reads a table in pages, in key order (keyset pagination: each
+page starts after the last key of the one before, so a page costs the same wherever it is), and
+:data:`ROW_COUNTS_SQL` counts every table in one statement.
+
+Loading in: :class:`ThreadedRowLoader` is the shape of every backend's
+:class:`~tasksql.catalog.tables.RowLoader`: one connection of its own, used from one thread of its
+own, holding one transaction from ``async with`` to its end. A backend implements the synchronous
+steps (:meth:`ThreadedRowLoader._begin` ...), each run in the loader's thread, so the blocking
+driver never runs on the event loop and the connection is only ever used by one thread. This class
+orders them: begin, refuse a catalog with content unless
 ``replace``, delete every table (foreign keys: children first), then the caller's inserts, then
 the change-sequence bump and commit, or a rollback when anything failed (or the caller's block
 raised, or was cancelled).
@@ -13,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from tasksql.catalog.tables import (
     TABLES,
@@ -24,11 +31,61 @@ from tasksql.catalog.tables import (
     TableRow,
     TableSpec,
     describe_counts,
+    page_query,
     table,
 )
 from tasksql.errors import CatalogError
 
 T = TypeVar("T")
+#: What a read is given: the backend's connection (SQLite) or cursor (PostgreSQL).
+D = TypeVar("D")
+
+#: The rows of every copied table, in one statement (one snapshot); one row, by table name.
+ROW_COUNTS_SQL = "SELECT " + ", ".join(
+    f"(SELECT count(*) FROM {spec.name}) AS {spec.name}" for spec in TABLES
+)
+
+
+async def export_pages(
+    read: Callable[[Callable[[D], Sequence[Any]]], Awaitable[Sequence[Any]]],
+    table_name: str,
+    batch_size: int,
+    *,
+    insertion_order: str,
+    param: str,
+    fetch: Callable[[D, str, tuple[Any, ...]], Sequence[Any]],
+    neutral: Callable[[TableSpec, Any], TableRow],
+) -> AsyncIterator[list[TableRow]]:
+    """Pages of ``table_name``'s rows (at most ``batch_size`` each) with backend-neutral values.
+
+    :param read: runs a function on a reading connection of the catalog, off the event loop.
+    :param insertion_order: the backend's column that orders rows as they were inserted (for
+        tables whose spec is ``insertion_ordered``).
+    :param param: the driver's placeholder (``?``, ``%s``).
+    :param fetch: runs a statement with parameters and returns every row; a row is indexed by
+        column name.
+    :param neutral: a stored row as a :data:`~tasksql.catalog.tables.TableRow`.
+    """
+    spec = table(table_name)
+    order = (insertion_order,) if spec.insertion_ordered else spec.key
+    first = page_query(spec, order, after=False, param=param)
+    rest = page_query(spec, order, after=True, param=param)
+    after: tuple[Any, ...] | None = None
+    while True:
+        params = (batch_size,) if after is None else (*after, batch_size)
+        sql = first if after is None else rest
+
+        def page(db: D, sql: str = sql, params: tuple[Any, ...] = params) -> Sequence[Any]:
+            return fetch(db, sql, params)
+
+        rows = await read(page)
+        if not rows:
+            return
+        yield [neutral(spec, row) for row in rows]
+        if len(rows) < batch_size:
+            return
+        last = rows[-1]
+        after = tuple(last[f"_k{i}"] for i in range(len(order)))
 
 
 class ThreadedRowLoader(RowLoader):

@@ -1,0 +1,213 @@
+"""What every catalog that writes through a :class:`~tasksql.catalog.writer.GroupWriter` does the same
+way, whatever its database: the SQLite catalog (:mod:`tasksql.catalog.sqlite.catalog`) and the
+PostgreSQL one (:mod:`tasksql.catalog.postgres.catalog`) are both a :class:`GroupCommitCatalog`.
+
+* **One flush per script** (:meth:`GroupCommitCatalog.one_sync`): inside it, a durable write
+  commits without its flush and one durable write at the end flushes them all (a flush covers
+  every commit before it, on both backends).
+* **Waiting for changes** (:meth:`~GroupCommitCatalog.wait_for_change`) and for queued notifications
+  (:meth:`~GroupCommitCatalog.wait_for_notifications`): asyncio events set by the backend when it
+  committed (or heard of) a change, with polling as the fallback for changes of other processes.
+* **Held starts** (:meth:`~GroupCommitCatalog.record_fires`,
+  :meth:`~GroupCommitCatalog.settle_later`): a run's start that waits in a lazy job can be replaced
+  by its outcome (:mod:`tasksql.catalog.held_starts`).
+
+A backend supplies the writer and reader, and the bodies of the two run bookkeeping jobs
+(:meth:`~GroupCommitCatalog._fires_job`, :meth:`~GroupCommitCatalog._settle_job`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from tasksql.catalog.base import Catalog
+from tasksql.catalog.held_starts import HeldStarts
+from tasksql.catalog.rows import db_time
+from tasksql.catalog.writer import D, GroupWriter
+from tasksql.clock import Clock, monotonic
+from tasksql.errors import CatalogError
+from tasksql.runs import NewRun, RunOutcome, RunRecord
+
+T = TypeVar("T")
+
+#: The deferred flushes of the current task's :meth:`GroupCommitCatalog.one_sync` context, if any.
+_DEFERRED_SYNC: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "tasksql_catalog_deferred_sync", default=None
+)
+
+
+class GroupCommitCatalog(Catalog, Generic[D]):
+    """A catalog whose writes go through one :class:`GroupWriter` (see the module).
+
+    :param clock: the time source for what the catalog stamps by itself.
+    :param poll_interval: seconds between two looks at the change sequence while waiting.
+    """
+
+    def __init__(self, *, clock: Clock, poll_interval: float) -> None:
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._writer: GroupWriter[D] | None = None
+        self._held_starts = HeldStarts()
+        self._change_event = asyncio.Event()
+        self._outbox_event = asyncio.Event()
+
+    # --- what a backend provides -----------------------------------------------------------------
+
+    @abstractmethod
+    async def _read(self, fn: Callable[[D], T]) -> T:
+        """Run ``fn`` on a reading connection, off the event loop.
+
+        :raises CatalogError: (code ``CATALOG_CLOSED``) the catalog is closed.
+        """
+
+    @abstractmethod
+    def _fires_job(
+        self,
+        node_id: str,
+        updates: list[RunOutcome],
+        releases: list[tuple[int, str]],
+        claims: Sequence[NewRun],
+        now: str,
+    ) -> Callable[[D], list[RunRecord | None]]:
+        """The job of :meth:`record_fires` (instants as stored text, :func:`~.rows.db_time`).
+        ``updates`` may still change while the job is held back (see :meth:`settle_later`)."""
+
+    @abstractmethod
+    def _settle_job(self, outcome: RunOutcome, now: str) -> Callable[[D], bool]:
+        """The job of :meth:`settle_later`: ``outcome`` written, True when it settled the run."""
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def _attach(self, writer: GroupWriter[D]) -> None:
+        """Use ``writer`` (started) from now on; events are bound to the current event loop."""
+        writer.on_send = self._held_starts.release_all
+        self._writer = writer
+        self._change_event = asyncio.Event()
+        self._outbox_event = asyncio.Event()
+
+    def _open_writer(self) -> GroupWriter[D]:
+        """:raises CatalogError: the catalog is closed (code ``CATALOG_CLOSED``)."""
+        if self._writer is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        return self._writer
+
+    async def _write(
+        self,
+        fn: Callable[[D], T],
+        *,
+        durable: bool = False,
+        changes: bool = False,
+        lazy: bool = False,
+        hold: bool = False,
+    ) -> T:
+        """Run ``fn`` in the writer thread, in a group transaction; return once committed.
+
+        ``durable``: flushed to disk before it returns (deferred inside :meth:`one_sync`).
+        ``changes``: advance the change sequence in the same transaction (definition changes).
+        ``lazy``: the commit may wait a little for other writes to share it (a final outcome).
+        ``hold``: run bookkeeping, which waits out an outage of the database.
+        """
+        deferred = _DEFERRED_SYNC.get()
+        if durable and deferred is not None:
+            durable = False
+            deferred.append(True)
+        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy, hold=hold)
+
+    @abstractmethod
+    def _touch(self, db: D) -> None:
+        """A write that changes nothing, so that a durable commit has something to flush."""
+
+    @contextlib.asynccontextmanager
+    async def one_sync(self) -> AsyncIterator[None]:
+        if _DEFERRED_SYNC.get() is not None:  # nested: the outer context flushes
+            yield
+            return
+        pending: list[bool] = []
+        token = _DEFERRED_SYNC.set(pending)
+        try:
+            yield
+        finally:
+            _DEFERRED_SYNC.reset(token)
+            if pending:
+                # A durable commit flushes the log up to its own record, which follows every commit
+                # made before it (SQLite: the whole WAL file; PostgreSQL: the WAL up to that point).
+                await self._write(self._touch, durable=True)
+
+    # --- run bookkeeping with held starts --------------------------------------------------------
+
+    def record_fires(
+        self,
+        node_id: str,
+        updates: Sequence[RunOutcome],
+        releases: Sequence[tuple[int, datetime]],
+        claims: Sequence[NewRun],
+        *,
+        urgent: bool = False,
+    ) -> asyncio.Future[list[RunRecord | None]]:
+        writer = self._open_writer()
+        now = db_time(self._clock.now())
+        gone = [(task_id, db_time(at)) for task_id, at in releases]
+        mine = list(updates)  # ours to change while the job is held back (see settle_later)
+        batch = writer.submit(self._fires_job(node_id, mine, gone, claims, now), lazy=not urgent, hold=True)
+        if writer.holds(batch):
+            self._held_starts.hold(mine, batch)
+        return batch
+
+    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
+        writer = self._open_writer()
+        instead = self._held_starts.take_over(outcome)  # its start is not written yet
+        if instead is not None:
+            return instead
+        now = db_time(self._clock.now())
+        return writer.submit(self._settle_job(outcome, now), lazy=True, hold=True)
+
+    # --- change signals --------------------------------------------------------------------------
+
+    async def wait_for_change(self, seq: int, timeout: float) -> int:
+        deadline = monotonic() + max(0.0, timeout)
+        while True:
+            # Take the event before reading: a change committed after the read sets this event.
+            event = self._change_event
+            current = await self.change_seq()
+            remaining = deadline - monotonic()
+            if current > seq or remaining <= 0:
+                return current
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, self._poll_interval))
+
+    def _changed(self, seq: int) -> None:
+        """On the event loop, after a group of ours that advanced the change sequence committed."""
+        self._notified()
+
+    def _notified(self) -> None:
+        """On the event loop, when a definition change was committed (or may have been)."""
+        event, self._change_event = self._change_event, asyncio.Event()
+        event.set()
+
+    async def wait_for_notifications(self, timeout: float) -> bool:
+        # The event stays set until a waiter takes it, so messages queued while the dispatcher was
+        # busy (between two waits) still wake its next wait at once.
+        event = self._outbox_event
+        if not event.is_set():
+            try:
+                await asyncio.wait_for(event.wait(), max(0.0, timeout))
+            except TimeoutError:
+                return False
+        event.clear()
+        return True
+
+    def _queued(self) -> None:
+        """On the event loop, after messages were committed to the outbox."""
+        self._outbox_event.set()
+
+
+def require_name(name: str, what: str) -> None:
+    """:raises CatalogError: (code ``INVALID_NAME``) ``name`` is empty."""
+    if not name:
+        raise CatalogError(f"a {what} needs a non-empty name", code="INVALID_NAME")
