@@ -3,6 +3,10 @@
 A run is one execution of one task version for one instant (or a manual or retry trigger). It is
 inserted when its instant is fired (``EXECUTING``, or ``SKIPPED`` with the reason, or ``SCHEDULED``
 when it waits), and settled once with its outcome. Columns follow Snowflake's TASK_HISTORY.
+
+Every change of a run's state, by the scheduler and by every catalog backend, is checked against
+one table, :data:`TRANSITIONS`, with :func:`transition`: an illegal change is a bug of tasksql and
+raises :class:`InvalidTransition` before anything is written.
 """
 
 from __future__ import annotations
@@ -13,7 +17,61 @@ from datetime import datetime
 from typing import Any
 
 from tasksql.display import timedelta_ms
+from tasksql.errors import TasksqlError
 from tasksql.model import RunState, ScheduledFrom, SuspendReason, TaskState
+
+_S = RunState
+
+#: state -> the states a run may move to; ``None`` is a run not written yet (the states it may be
+#: inserted in). Terminal states move nowhere. A SCHEDULED run may be settled without having been
+#: EXECUTING in the catalog: its start was replaced by its outcome before either was written
+#: (:mod:`tasksql.catalog.held_starts`), or its node was lost after the body committed, or it was
+#: cancelled or skipped before it started. Releasing a claim deletes its SCHEDULED row: that is no
+#: change of state.
+TRANSITIONS: dict[RunState | None, frozenset[RunState]] = {
+    None: frozenset({_S.SCHEDULED, _S.EXECUTING, _S.SKIPPED}),
+    _S.SCHEDULED: frozenset(
+        {_S.EXECUTING, _S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.SKIPPED, _S.FAILED_AND_AUTO_SUSPENDED}
+    ),
+    _S.EXECUTING: frozenset(
+        {_S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.SKIPPED, _S.FAILED_AND_AUTO_SUSPENDED}
+    ),
+    _S.SUCCEEDED: frozenset(),
+    _S.FAILED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.SKIPPED: frozenset(),
+    _S.FAILED_AND_AUTO_SUSPENDED: frozenset(),
+}
+#: The states of a run that is not settled: the rows a settling write may change.
+OPEN_STATES = (_S.SCHEDULED, _S.EXECUTING)
+#: What an open run may move to, whichever of the open states it is in (see :func:`settling`).
+_FROM_OPEN = TRANSITIONS[_S.SCHEDULED] | TRANSITIONS[_S.EXECUTING]
+
+
+class InvalidTransition(TasksqlError):
+    """A run was about to change state in a way :data:`TRANSITIONS` forbids: a bug of tasksql."""
+
+    default_code = "INVALID_TRANSITION"
+    http_status = 500
+
+
+def transition(old: RunState | None, new: RunState) -> RunState:
+    """``new``, when a run in state ``old`` (``None``: not written yet) may move to it.
+
+    :raises InvalidTransition: the table forbids it (nothing must be written then).
+    """
+    if new not in TRANSITIONS[old]:
+        was = "a new run" if old is None else f"a run in state {old.value}"
+        raise InvalidTransition(f"internal error: {was} cannot move to {new.value}")
+    return new
+
+
+def settling(new: RunState) -> RunState:
+    """:func:`transition` for a write that changes an open run (SCHEDULED or EXECUTING, whichever it
+    is: the write's SQL changes only open runs, so a settled run is never changed)."""
+    if new not in _FROM_OPEN:
+        raise InvalidTransition(f"internal error: an open run cannot move to {new.value}")
+    return new
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

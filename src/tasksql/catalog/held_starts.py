@@ -15,7 +15,7 @@ import asyncio
 from typing import Any
 
 from tasksql.model import RunState
-from tasksql.runs import RunOutcome
+from tasksql.runs import RunOutcome, transition
 
 
 class HeldStarts:
@@ -38,10 +38,15 @@ class HeldStarts:
 
     def take_over(self, outcome: RunOutcome) -> asyncio.Future[bool] | None:
         """Put ``outcome`` in place of its run's held start; a future resolved True when that job
-        commits (failing as it fails). None when the start is not held (written, or never held)."""
-        held = self._starts.pop(outcome.run_id, None)
+        commits (failing as it fails). None when the start is not held (written, or never held).
+
+        :raises InvalidTransition: a SCHEDULED run may not move to the outcome's state (nothing
+            changes then)."""
+        held = self._starts.get(outcome.run_id)
         if held is None:
             return None
+        transition(RunState.SCHEDULED, outcome.state)  # the row is SCHEDULED until the job commits
+        del self._starts[outcome.run_id]
         updates, index, batch = held
         updates[index] = outcome
         return _committed(batch)

@@ -54,6 +54,8 @@ from tasksql.runs import (
     RunOutcome,
     RunRecord,
     TaskRuntime,
+    settling,
+    transition,
 )
 
 
@@ -274,7 +276,11 @@ def warehouse_record(row: Row) -> WarehouseRecord:
 
 
 def new_run_params(run: NewRun) -> dict[str, Any]:
-    """The ``run_insert`` parameters of a run to insert."""
+    """The ``run_insert`` parameters of a run to insert.
+
+    :raises InvalidTransition: no run may be inserted in ``run.state`` (checked here, before the
+        write, for every backend)."""
+    transition(None, run.state)
     return {
         "task_id": run.task_id,
         "task_version": run.task_version,
@@ -361,10 +367,13 @@ def record_from_new(run_id: int, run: NewRun) -> RunRecord:
 
 
 def outcome_params(outcome: RunOutcome) -> dict[str, Any]:
-    """The ``run_settle`` parameters of an outcome."""
+    """The ``run_settle`` parameters of an outcome (the query changes only open runs).
+
+    :raises InvalidTransition: no open run may move to ``outcome.state`` (checked before the write,
+        for every backend)."""
     return {
         "run_id": outcome.run_id,
-        "state": outcome.state.value,
+        "state": settling(outcome.state).value,
         "query_start_time": db_time_opt(outcome.query_start_time),
         "completed_time": db_time_opt(outcome.completed_time),
         "error_code": outcome.error_code,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Final
 
 from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
-from tasksql.runs import NewRun, RunOutcome, RunRecord, evolve
+from tasksql.runs import NewRun, RunOutcome, RunRecord, evolve, transition
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.planner import Action, Decision
 
@@ -108,9 +108,11 @@ class Bookings:
     def use(self, rec: RunRecord, decision: Decision, now: datetime) -> RunRecord:
         """The claimed run ``rec`` for ``decision``: started now, skipped, or left queued (SCHEDULED)."""
         if decision.action is Action.RUN:
+            transition(rec.state, RunState.EXECUTING)
             self.updates.append(RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=now))
             return evolve(rec, state=RunState.EXECUTING, query_start_time=now)
         if decision.action is Action.SKIP:
+            transition(rec.state, RunState.SKIPPED)
             self.updates.append(
                 RunOutcome(
                     run_id=rec.run_id,

@@ -25,7 +25,7 @@ from tasksql.model import (
     effective_suspend_after,
     effective_warehouse,
 )
-from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime, transition
 
 if TYPE_CHECKING:
     from tasksql.scheduler.planner import MissedSummary
@@ -59,7 +59,7 @@ def new_run(
     version: int | None = None,
 ) -> NewRun:
     task = definition or record.definition
-    terminal = state.terminal
+    terminal = transition(None, state).terminal
     return NewRun(
         task_id=record.id,
         task_version=version or record.version,
@@ -101,7 +101,7 @@ def missed_summary_run(record: TaskRecord, summary: MissedSummary, now: datetime
 def cancelled(rec: RunRecord, now: datetime, reason: str) -> RunOutcome:
     return RunOutcome(
         run_id=rec.run_id,
-        state=RunState.CANCELLED,
+        state=transition(rec.state, RunState.CANCELLED),
         completed_time=now,
         error_code="CANCELLED",
         error_message=reason,
@@ -111,15 +111,29 @@ def cancelled(rec: RunRecord, now: datetime, reason: str) -> RunOutcome:
 def failed(rec: RunRecord, now: datetime, err: TasksqlError) -> RunOutcome:
     return RunOutcome(
         run_id=rec.run_id,
-        state=RunState.FAILED,
+        state=transition(rec.state, RunState.FAILED),
         completed_time=now,
         error_code=err.code,
         error_message=err.message,
     )
 
 
-def settle(entry: _HasFailures, task: TaskDef, outcome: RunOutcome) -> tuple[RunOutcome, TaskRuntime | None]:
-    """Apply the failure policy: the (possibly re-stated) outcome and the task's runtime change."""
+def settle(
+    entry: _HasFailures, task: TaskDef, old: RunState, outcome: RunOutcome
+) -> tuple[RunOutcome, TaskRuntime | None]:
+    """Apply the failure policy to the outcome of a run in state ``old``: the (possibly re-stated)
+    outcome and the task's runtime change.
+
+    :raises InvalidTransition: the run may not move from ``old`` to the outcome's state.
+    """
+    outcome, runtime = _apply_policy(entry, task, outcome)
+    transition(old, outcome.state)
+    return outcome, runtime
+
+
+def _apply_policy(
+    entry: _HasFailures, task: TaskDef, outcome: RunOutcome
+) -> tuple[RunOutcome, TaskRuntime | None]:
     task_id = getattr(getattr(entry, "record", None), "id", None)
     if outcome.state is RunState.SUCCEEDED:
         if entry.failures == 0:

@@ -47,7 +47,7 @@ from tasksql.model import (
     effective_warehouse,
 )
 from tasksql.notify.events import events_for
-from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime
+from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.scheduler import cache, claims, housekeeping, manual, outage, outcomes, retry
 from tasksql.scheduler.entry import WARM_AHEAD, Entry
 from tasksql.scheduler.graph_run import GraphRun
@@ -186,18 +186,10 @@ class Scheduler:
 
     async def _settle_on_stop(self, now: datetime) -> None:
         """Cancel the queued runs, release the claims, flush the next instants, mark the node stopped."""
-        queued = [r.run_id for e in self.entries.values() for r in e.queue]
-        for run_id in queued:
-            await self.catalog.finish_run(
-                RunOutcome(
-                    run_id=run_id,
-                    state=RunState.CANCELLED,
-                    completed_time=now,
-                    error_code="CANCELLED",
-                    error_message="cancelled: the scheduler stopped before the run started",
-                ),
-                None,
-            )
+        queued = [r for e in self.entries.values() for r in e.queue]
+        for rec in queued:
+            reason = "cancelled: the scheduler stopped before the run started"
+            await self.catalog.finish_run(outcomes.cancelled(rec, now, reason), None)
         await self._release_claims(self.entries.values())  # a failure is logged; the reaper will
         await self.flush_next_fires()
         await self.catalog.stop_node(self.node_id, now)
@@ -514,7 +506,9 @@ class Scheduler:
                 if token.cancelled:
                     raise asyncio.CancelledError
                 started = RunOutcome(
-                    run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()
+                    run_id=rec.run_id,
+                    state=transition(rec.state, RunState.EXECUTING),
+                    query_start_time=self.clock.now(),
                 )
                 await self.catalog.finish_run(started, None)
             warehouse = await self.engine.warehouse(effective_warehouse(task))
@@ -550,7 +544,7 @@ class Scheduler:
             await self._retry(entry, rec, task, outcome, graph, delay)
             return
         previous = entry.failures
-        outcome, runtime = outcomes.settle(entry, task, outcome)
+        outcome, runtime = outcomes.settle(entry, task, rec.state, outcome)
         notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
         try:
             # a graph's runs are recorded by its coordinator, with the graph's own bookkeeping
@@ -653,6 +647,7 @@ class Scheduler:
                 root_task_id=graph.root_id,
                 graph_version=graph.graph_version,
             )
+        transition(rec.state, outcome.state)
         [next_rec] = await self.catalog.settle_graph_step(outcome, None, [new], None)
         log.info(
             "run %s of %s: %s, retrying (attempt %d) in %.1f s",
@@ -697,8 +692,9 @@ class Scheduler:
     async def _start_queued(self, entry: Entry) -> None:
         """Start the first run of ``entry``'s queue (its start is committed before its body runs)."""
         rec = entry.queue.pop(0)
+        state = transition(rec.state, RunState.EXECUTING)
         await self.catalog.finish_run(
-            RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=self.clock.now()), None
+            RunOutcome(run_id=rec.run_id, state=state, query_start_time=self.clock.now()), None
         )
         self.start_run(entry, rec)
 
