@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tasksql.engine import adhoc, objects, passthrough, run, show, tasks_ddl
+from tasksql.engine import adhoc, execute_task, objects, passthrough, show, tasks_ddl
 from tasksql.engine.results import Result
 from tasksql.sql import statements as st
 
@@ -17,8 +17,8 @@ HANDLERS: dict[type[st.Statement], Callable[[Any, Any], Awaitable[Result]]] = {
     st.ShowTasks: show.show_tasks,
     st.ShowCreateTask: show.show_create_task,
     st.DescribeTask: show.describe_task,
-    st.ExecuteTask: run.execute_task,
-    st.CancelTask: run.cancel_task,
+    st.ExecuteTask: execute_task.execute_task,
+    st.CancelTask: execute_task.cancel_task,
     st.ShowQueries: adhoc.show_queries,
     st.CancelQuery: adhoc.cancel_query,
     st.CreateIntegration: objects.create_integration,
