@@ -13,8 +13,8 @@ from tasksql.engine.core import Engine
 from tasksql.engine.tasks_ddl import next_fire_at
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import TaskState
-from tasksql.scheduler.graph import Graph
 from tasksql.sysviews.tables import ScalarFn, task_name_arg
+from tasksql.taskgraph import Graph
 
 
 def _name_arg(args: list[object], fn: str) -> str:

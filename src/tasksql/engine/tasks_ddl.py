@@ -36,9 +36,9 @@ from tasksql.model import (
     TaskState,
     effective_warehouse,
 )
-from tasksql.scheduler.graph import validate_change
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import no_scheduler_notice, scheduler_live
+from tasksql.taskgraph import validate_change
 
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TaskDef)}
 

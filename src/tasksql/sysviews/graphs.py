@@ -16,10 +16,10 @@ import pyarrow as pa
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import QualifiedName, TaskState
 from tasksql.runs import GraphRunRecord, RunRecord
-from tasksql.scheduler.graph import Graph
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg
 from tasksql.sysviews.taskrows import task_row
+from tasksql.taskgraph import Graph
 
 TS = pa.timestamp("us", tz="UTC")
 

@@ -1,4 +1,5 @@
-"""Task graphs (AFTER and FINALIZE), as pure functions over task definitions.
+"""Task graphs (AFTER and FINALIZE), as pure functions over task definitions: the rules a change
+must keep (checked by the engine before it writes) and the index the graph relations read.
 
 A graph is the connected set of tasks joined by AFTER edges, plus the finalizers attached to its root.
 A task with no predecessors is a root; it carries the schedule. Rules (Snowflake's limits, enforced
