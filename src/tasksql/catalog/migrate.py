@@ -3,7 +3,7 @@
 ``catalog/sql/<dialect>/schema.sql`` is the whole current schema; ``migrations/NNNN_<name>.sql``
 are the steps that lead there, applied in number order. A new catalog is created from the schema
 and records every migration as applied; an existing catalog runs the migrations it has not
-recorded. ``tests/catalog/test_migrations.py`` proves that both paths give the same schema.
+recorded. ``tests/catalog/test_catalog_migrations.py`` proves that both paths give the same schema.
 
 To change the schema: add the next numbered migration and edit ``schema.sql`` to match; never
 edit a migration that has been released.

@@ -1,7 +1,7 @@
 -- The tasksql catalog on SQLite: the whole current schema.
 --
 -- A new catalog is created from this file; an existing one is brought here by the numbered files in
--- migrations/. tests/catalog/test_migrations.py proves both give the same sqlite_master.
+-- migrations/. tests/catalog/test_catalog_migrations.py proves both give the same sqlite_master.
 --
 -- Conventions:
 --   * instants are UTC, stored as ISO-8601 text with microseconds and a Z suffix,
