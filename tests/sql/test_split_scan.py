@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from sql_fixtures import error_cases, statement_entries
 
 from tasksql.errors import TasksqlError
-from tasksql.sql import parse, scan, split, tokenize
+from tasksql.model import SqlBody
+from tasksql.sql import parse, parse_one, render_task, scan, split, tokenize
 from tasksql.sql import tokenizer as tokenizer_module
 from tasksql.sql.split import Piece, split_tokens
-from tasksql.sql.statements import Passthrough
+from tasksql.sql.statements import CreateTask, Passthrough
 
 FIXTURE_TEXTS = [text for _, text in statement_entries()] + [case.text for case in error_cases()]
 
@@ -188,6 +189,9 @@ def cost(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         "_STRING_RE",
         "_E_STRING_RE",
         "_IDENT_RE",
+        "_QUIET_OUTSIDE",
+        "_QUIET_INSIDE",
+        "_DOLLAR_TAG_RE",
     ):
         monkeypatch.setattr(scan, name, _Counting(getattr(scan, name), counter))
     original = tokenizer_module._Tokenizer.tokenize
@@ -222,7 +226,28 @@ def _tasks(n: int) -> str:
     )
 
 
-@pytest.mark.parametrize("script", [_values, _small_statements, _tasks])
+def _task_values(n: int) -> str:
+    """A task whose body is one long INSERT ... VALUES."""
+    return "CREATE TASK big SCHEDULE = '1 minute' AS " + _values(n)
+
+
+def _task_script(n: int) -> str:
+    """A task whose body is a BEGIN ... END block of many statements (one with a nested block)."""
+    return (
+        "CREATE OR REPLACE TASK big SCHEDULE = '1 minute' AS BEGIN\n"
+        + _small_statements(n)
+        + "IF (x) THEN BEGIN SELECT CASE WHEN y THEN 1 END; END; END IF;\nEND;\nSELECT 2"
+    )
+
+
+def _task_dollar(n: int) -> str:
+    """A task whose body is one dollar-quoted string."""
+    return "CREATE TASK big SCHEDULE = '1 minute' AS $body$" + _small_statements(n) + "$body$"
+
+
+@pytest.mark.parametrize(
+    "script", [_values, _small_statements, _tasks, _task_values, _task_script, _task_dollar]
+)
 def test_cost_is_linear(cost: dict[str, int], script: Any) -> None:
     small_steps, small_tokenized = _measure(cost, script(1000))
     big_steps, big_tokenized = _measure(cost, script(4000))
@@ -246,6 +271,39 @@ def test_task_statements_are_tokenized_once(cost: dict[str, int]) -> None:
     assert tokenized <= len(text)
 
 
+@pytest.mark.parametrize("script", [_task_values, _task_script, _task_dollar])
+def test_task_bodies_are_never_tokenized(cost: dict[str, int], script: Any) -> None:
+    """The head of a task statement is tokenized, its body (about 1 MB) is not, and few regular
+    expression steps skip it; SHOW CREATE TASK renders it without tokenizing it either."""
+    text = script(25_000)
+    assert len(text) > 900_000
+    steps, tokenized = _measure(cost, text)
+    assert tokenized < 100
+    # skipped in bulk: a few steps per block and per dollar-quoted string, none per statement
+    assert steps < 100 + 4 * text.count("$$x$$"), steps
+    stmt = parse(text)[0]
+    assert isinstance(stmt, CreateTask) and isinstance(stmt.definition.body, SqlBody)
+    start = stmt.spans["body"].start
+    assert text.startswith("AS ", start - 3)
+    body = text[start : stmt.span.end]
+    expected = body[len("$body$") : -len("$body$")] if body.startswith("$body$") else body
+    assert stmt.definition.body.text == expected.strip()
+    cost["steps"] = cost["tokenized"] = 0
+    shown = render_task(stmt.definition)
+    assert cost["tokenized"] == 0 and cost["steps"] < 100 + 4 * text.count("$$x$$")
+    again = parse_one(shown)
+    assert isinstance(again, CreateTask) and again.definition == stmt.definition
+
+
+def test_a_task_statement_with_an_error_in_its_head_is_not_tokenized_whole(cost: dict[str, int]) -> None:
+    text = "CREATE TASK big SCHEDULE = '1 minute' TIMEOUT = 'soon' AS " + _values(20_000)
+    with pytest.raises(TasksqlError) as info:
+        _measure(cost, text)
+    assert cost["tokenized"] < 100
+    assert info.value.code == "INVALID_INTERVAL"
+    assert info.value.span is not None and info.value.span.start < text.index(" AS ")  # in the head
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -255,6 +313,9 @@ def test_task_statements_are_tokenized_once(cost: dict[str, int]) -> None:
         "SELECT " + "/*" * 100_000 + "*/" * 100_000,  # deeply nested comments
         "SELECT " + "'x' " * 50_000,  # many strings
         "CREATE TASK t AS " + "BEGIN " * 50_000 + "END; " * 50_000,  # deep BEGIN blocks
+        "CREATE TASK t AS BEGIN " + "CASE x END CASE " * 20_000 + "END",  # block words all the way
+        "CREATE TASK t AS BEGIN " + "é; " * 50_000 + "END",  # words the bulk run does not read
+        "CREATE TASK t " + "AS " * 50_000,  # a body start at every word
     ],
 )
 def test_hostile_text_costs_linear_steps(cost: dict[str, int], text: str) -> None:

@@ -40,14 +40,31 @@ class Cursor:
 
     ``flags`` collects facts the parsers note on the way (for example which system's spelling a
     clause belongs to); the statement parser reads them at the end.
+
+    A cursor may stand for a statement whose tail is not tokenized (:mod:`tasksql.sql.lazy_body`):
+    its last token, at index ``watch``, is a :attr:`TokenKind.REST` token holding the rest of the
+    text. ``watched`` tells whether the parsers looked at it (through :meth:`peek`, which every
+    look goes through), ``rest_taken`` whether :meth:`take_rest` consumed it as the end of a run
+    of verbatim text that began at a real token; the result of a parse that did neither is that of
+    the full token list.
     """
 
-    def __init__(self, source: str, tokens: Sequence[Token], index: LineIndex | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        tokens: Sequence[Token],
+        index: LineIndex | None = None,
+        *,
+        watch: int | None = None,
+    ) -> None:
         self.source = source
         self.tokens = list(tokens)
         self.index = index or LineIndex(source)
         self.pos = 0
         self.flags: set[str] = set()
+        self.watch = watch
+        self.watched = False
+        self.rest_taken = False
 
     # --- looking ---------------------------------------------------------------------------------
 
@@ -57,6 +74,8 @@ class Cursor:
 
     def peek(self, k: int = 0) -> Token | None:
         i = self.pos + k
+        if self.watch is not None and i >= self.watch:
+            self.watched = True
         return self.tokens[i] if 0 <= i < len(self.tokens) else None
 
     def at(self, *items: str) -> bool:
@@ -97,6 +116,18 @@ class Cursor:
         tok = self.tokens[self.pos]
         self.pos += 1
         return tok
+
+    def take_rest(self) -> tuple[Token, Token]:
+        """Consume the rest of the statement (at least one token must remain): its first and last
+        token, whose offsets delimit it in the source (:meth:`text_of`)."""
+        first, last = self.tokens[self.pos], self.tokens[-1]
+        if self.watch is not None:
+            if self.pos < self.watch and not self.watched:
+                self.rest_taken = True
+            else:
+                self.watched = True
+        self.pos = len(self.tokens)
+        return first, last
 
     def expect(self, *items: str, what: str | None = None) -> Token:
         """Consume ``items`` or raise a syntax error expecting them (or ``what``)."""

@@ -104,10 +104,9 @@ def _action(cur: Cursor, name: QualifiedName, spans: dict[str, Span]) -> AlterAc
     if cur.accept("MODIFY", "WHEN"):
         if cur.done:
             raise cur.error("expected a condition after MODIFY WHEN", expected=["<condition>"])
-        first = cur.tokens[cur.pos]
-        cur.pos = len(cur.tokens)
-        spans["when"] = cur.span_since(first)
-        return ModifyWhen(condition=cur.text_of(first, cur.tokens[-1]).strip())
+        first, last = cur.take_rest()
+        spans["when"] = cur.span_of(first, last)
+        return ModifyWhen(condition=cur.text_of(first, last).strip())
     if cur.accept("ALTER", "ON", "ERROR"):
         choices = tuple(p.value for p in OnError)
         return AlterOnError(policy=OnError(parse_choice(cur, "ON ERROR", choices)))

@@ -183,25 +183,24 @@ class _TaskClauses:
         when_tok = cur.next()
         if self.when_tok is not None:
             raise duplicate(cur, "WHEN", when_tok)
-        start = i = cur.pos
-        depth = 0
-        while i < len(cur.tokens):
-            t = cur.tokens[i]
+        k = depth = 0
+        while (t := cur.peek(k)) is not None:
             if t.kind in (TokenKind.LPAREN, TokenKind.LBRACKET):
                 depth += 1
             elif t.kind in (TokenKind.RPAREN, TokenKind.RBRACKET):
                 depth = max(0, depth - 1)
             elif depth == 0 and t.is_word("AS"):
                 break
-            i += 1
-        if i == start:
+            k += 1
+        if k == 0:
             raise cur.error("expected a condition after WHEN", at=cur.peek(), expected=["<condition>"])
-        if i == len(cur.tokens):
+        if t is None:
             raise missing_body(cur)
-        self.when = cur.text_of(cur.tokens[start], cur.tokens[i - 1]).strip()
-        self.when_span = cur.span_of(cur.tokens[start], cur.tokens[i - 1])
+        first, last = cur.tokens[cur.pos], cur.tokens[cur.pos + k - 1]
+        self.when = cur.text_of(first, last).strip()
+        self.when_span = cur.span_of(first, last)
         self.when_tok = when_tok
-        cur.pos = i
+        cur.pos += k
 
     def _after(self) -> None:
         cur = self.cur

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from tasksql.errors import TasksqlSyntaxError
 from tasksql.sql.common import CreatePrefix, parse_create_prefix
 from tasksql.sql.cursor import Cursor, matches
+from tasksql.sql.lazy_body import lazy_cursor, trusted
 from tasksql.sql.parse_alter import parse_alter_task
 from tasksql.sql.parse_misc import (
     parse_cancel_query,
@@ -37,7 +38,7 @@ from tasksql.sql.parse_objects import (
     parse_show_warehouses,
 )
 from tasksql.sql.parse_task import parse_create_task
-from tasksql.sql.split import HEAD_WORDS, Piece, piece_tokens, split
+from tasksql.sql.split import HEAD_WORDS, Piece, is_task_statement, piece_tokens, split
 from tasksql.sql.statements import Passthrough, Statement
 from tasksql.sql.tokenizer import LineIndex
 from tasksql.storable import check_sql_text
@@ -128,19 +129,34 @@ def parse_piece(source: str, piece: Piece, index: LineIndex | None = None) -> St
     Only a statement whose leading words are those of a tasksql statement is tokenized: the text of
     any other is passed on as written (a megabyte of ``INSERT ... VALUES`` costs one scan).
     """
-    if piece.unclosed is None and not _may_be_ours(piece.head):
-        return Passthrough(span=piece.span, text=piece.text)
-    cur = Cursor(source, piece_tokens(source, piece, index), index)
     if piece.unclosed is not None:
-        raise cur.error(
+        raise Cursor(source, (), index).error(
             "this BEGIN block of the task body is never closed by END",
             at=piece.unclosed,
             expected=["END"],
         )
-    stmt = _dispatch(cur)
-    if stmt is None:
+    if not _may_be_ours(piece.head):
         return Passthrough(span=piece.span, text=piece.text)
-    return stmt
+    stmt = _parse_lazily(source, piece, index) if is_task_statement(piece.head) else None
+    if stmt is None:
+        stmt = _dispatch(Cursor(source, piece_tokens(source, piece, index), index))
+    return stmt if stmt is not None else Passthrough(span=piece.span, text=piece.text)
+
+
+def _parse_lazily(source: str, piece: Piece, index: LineIndex | None) -> Statement | None:
+    """A task statement parsed with its body untokenized (:mod:`tasksql.sql.lazy_body`): a
+    megabyte of body costs a scan, not a tokenizer's pass. None when that parse may differ from
+    the parse of the whole statement's tokens (its error is then left to that parse)."""
+    cur = lazy_cursor(source, piece, index or LineIndex(source))
+    if cur is None:
+        return None
+    try:
+        stmt = _dispatch(cur)
+    except Exception:
+        if trusted(cur):
+            raise
+        return None
+    return stmt if stmt is not None and trusted(cur) else None
 
 
 def parse(text: str) -> list[Statement]:

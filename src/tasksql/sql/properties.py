@@ -30,6 +30,7 @@ from tasksql.sql.render_values import (
     render_schedule,
 )
 from tasksql.sql.schedule_values import parse_schedule_value
+from tasksql.sql.tokens import TokenKind
 from tasksql.sql.values import (
     parse_bool,
     parse_choice,
@@ -378,13 +379,22 @@ CANONICAL: dict[str, Property] = {p.field: p for p in PROPERTIES if p.canonical}
 ASSIGNABLE_KEYS: tuple[str, ...] = tuple(p.key for p in PROPERTIES if p.equals != "none")
 
 
+#: The properties by their first keyword (match_property is called at every clause).
+_BY_FIRST_WORD: dict[str, tuple[Property, ...]] = {
+    word: tuple(p for p in PROPERTIES if p.words[0] == word) for word in {p.words[0] for p in PROPERTIES}
+}
+
+
 def match_property(cur: Cursor) -> Property | None:
     """The property whose keywords come next (the longest match), or None.
 
     A property written ``KEY = value`` only matches when ``=`` follows its keyword.
     """
+    tok = cur.peek()
+    if tok is None or tok.kind is not TokenKind.WORD:
+        return None
     best: Property | None = None
-    for prop in PROPERTIES:
+    for prop in _BY_FIRST_WORD.get(tok.upper, ()):
         if not cur.at(*prop.words):
             continue
         if prop.equals == "required" and not cur.at(*prop.words, "="):

@@ -73,6 +73,34 @@ _GAP = re.compile(r"(?:\s+|--[^\n]*)*")
 # with keywords, and a word with any other character ends the head (head_words checks the end).
 _HEAD = re.compile(rf"(?:[A-Za-z_][A-Za-z0-9_]*\s*){{1,{HEAD_LIMIT}}}")
 
+# The end of a task statement hangs on a few words only (BEGIN, END, ...; split.py): the lexemes
+# between them are skipped in one match, exactly as _LEX reads them one by one. A lexeme is a whole
+# ASCII word that is none of the given keywords, a whole string or quoted identifier, a number or a
+# symbol other than ; $ and the comment openers; a word with other characters, a $, a /* comment, a
+# keyword or text that cannot be read stops the run (the caller reads it with lexemes()). The run
+# ends after its last lexeme, before the white space and comments that follow. Atomic groups and
+# possessive repetition: nothing is tried twice, so one match is linear in what it skips.
+_WORD_GOES_ON = rf"(?![^\s{_PUNCT_NOT_DOLLAR}])"
+_ASCII_WORD = rf"[A-Za-z_][A-Za-z0-9_$]*{_WORD_GOES_ON}"
+
+
+def _quiet_run(keywords: tuple[str, ...], *, semicolon: bool) -> re.Pattern[str]:
+    keyword = "|".join(keywords)
+    lexeme = (
+        rf"(?>(?![eE]')(?!(?i:{keyword}){_WORD_GOES_ON}){_ASCII_WORD}"
+        rf"|{_E_STRING}|{_STRING}|{_IDENT}|{_NUMBER}|{_PLAIN_PUNCT}|-(?!-)|/(?!\*)"
+        + ("|;" if semicolon else "")
+        + ")"
+    )
+    return re.compile(rf"(?:(?>(?:\s+|--[^\n]*)*){lexeme})*+", re.DOTALL)
+
+
+#: Outside a BEGIN ... END block of a task body: AS (a body may begin with a block), the words that
+#: open one, CASE (after END CASE) and ; matter.
+_QUIET_OUTSIDE = _quiet_run(("AS", "BEGIN", "DECLARE", "CASE"), semicolon=False)
+#: Inside a block: only the words that open and close blocks matter (a ; splits nothing there).
+_QUIET_INSIDE = _quiet_run(("BEGIN", "CASE", "END"), semicolon=True)
+
 WORD = "word"
 SEMI = ";"
 QUOTED = "quoted"  # a string, quoted identifier or dollar-quoted string
@@ -145,6 +173,12 @@ def lexemes(text: str, pos: int = 0) -> Iterator[Lexeme]:
         elif kind == "open":
             raise ScanError(pos)
         pos = end
+
+
+def dollar_tag_at(text: str, pos: int) -> str | None:
+    """The dollar-quote tag (``$$``, ``$tag$``) that opens at ``pos``, if one does."""
+    m = _DOLLAR_TAG_RE.match(text, pos)
+    return m.group() if m is not None else None
 
 
 def skip_gap(text: str, pos: int) -> int:
@@ -225,6 +259,19 @@ def statement_end(text: str, pos: int) -> tuple[int, int]:
         else:  # "/*": the bulk match stops at no other "/" or "-"
             pos = _after_block_comment(text, pos)
     return size, last
+
+
+def quiet_end(text: str, pos: int, *, inside_block: bool) -> int:
+    """The end of the run of lexemes from ``pos`` that cannot end a task statement or open or close
+    a ``BEGIN ... END`` block of its body (``pos`` itself when the first lexeme may): outside a
+    block, anything but ``;`` and the words AS, BEGIN, DECLARE and CASE; inside one, anything but
+    BEGIN, CASE and END. The run stops early, at a lexeme boundary, at what it does not read in
+    bulk (a ``$``, a ``/*`` comment, a word with characters other than ASCII letters, digits, "_"
+    and "$", text that cannot be read): :func:`lexemes` reads on from there. One match, linear in
+    the text it skips."""
+    pattern = _QUIET_INSIDE if inside_block else _QUIET_OUTSIDE
+    m = pattern.match(text, pos)
+    return m.end() if m is not None else pos
 
 
 def code_runs(text: str) -> Iterator[tuple[int, int]]:

@@ -13,7 +13,8 @@ A top-level ``BEGIN;`` or ``BEGIN TRANSACTION;`` is an ordinary statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tasksql.errors import Span
@@ -55,7 +56,7 @@ _NOT_OPENERS_AFTER_BEGIN = ("TRANSACTION", "WORK", "TRAN")
 _TAGGED_ENDS = ("IF", "LOOP", "FOR", "WHILE", "REPEAT")
 
 
-def _is_task_statement(head: Sequence[str]) -> bool:
+def is_task_statement(head: Sequence[str]) -> bool:
     """Whether a statement with leading words ``head`` may have a ``BEGIN ... END`` task body."""
     if not head or head[0] not in ("CREATE", "ALTER"):
         return False
@@ -166,7 +167,7 @@ def split_tokens(text: str, tokens: Sequence[Token], index: LineIndex | None = N
             continue
         current.append(tok)
         if len(current) == 1:
-            task = _is_task_statement(_head_of(tokens[i : i + HEAD_WORDS]))
+            task = is_task_statement(_head_of(tokens[i : i + HEAD_WORDS]))
         if task:
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
             previous = _word(current[-2]) if len(current) >= 2 else ""
@@ -191,14 +192,25 @@ def split(text: str, index: LineIndex | None = None) -> list[Piece]:
     check_sql_text(text)
     index = index or LineIndex(text)
     try:
-        return _split_scanned(text, index)
+        return list(_split_scanned(text, index))
     except ScanError:
         # the tokenizer reports the exact error (or, should it read the text differently, splits it)
         return split_tokens(text, tokenize(text), index)
 
 
-def _split_scanned(text: str, index: LineIndex) -> list[Piece]:
-    pieces: list[Piece] = []
+def leading_pieces(text: str, count: int) -> list[Piece]:
+    """The first ``count`` statements of ``text`` (fewer when it holds fewer), as :func:`split`
+    finds them; the text after them is not read (is ``text`` one statement? ask for two).
+
+    :raises ScanError: at text the scanner cannot read before they end (:func:`split` would ask the
+        tokenizer).
+    :raises TasksqlSyntaxError: INVALID_CHARACTER, as :func:`split`.
+    """
+    check_sql_text(text)
+    return list(itertools.islice(_split_scanned(text, LineIndex(text)), count))
+
+
+def _split_scanned(text: str, index: LineIndex) -> Iterator[Piece]:
     size = len(text)
     spans = _Spans(text)
     pos = scan.skip_gap(text, 0)
@@ -208,22 +220,19 @@ def _split_scanned(text: str, index: LineIndex) -> list[Piece]:
             continue
         head = scan.head_words(text, pos)
         unclosed: tuple[int, int] | None = None
-        if _is_task_statement(head):
+        if is_task_statement(head):
             semicolon, last, unclosed = _task_statement_end(text, pos)
         else:
             semicolon, last = scan.statement_end(text, pos)
-        pieces.append(
-            Piece(
-                text=text[pos:last],
-                start=pos,
-                span=spans.span(pos, last),
-                terminated=semicolon < size,
-                unclosed=index.span(*unclosed) if unclosed is not None else None,
-                head=head,
-            )
+        yield Piece(
+            text=text[pos:last],
+            start=pos,
+            span=spans.span(pos, last),
+            terminated=semicolon < size,
+            unclosed=index.span(*unclosed) if unclosed is not None else None,
+            head=head,
         )
         pos = scan.skip_gap(text, semicolon + 1)
-    return pieces
 
 
 class _Spans:
@@ -247,22 +256,36 @@ class _Spans:
 
 def _task_statement_end(text: str, start: int) -> tuple[int, int, tuple[int, int] | None]:
     """:func:`scan.statement_end` for a task statement, whose ``BEGIN ... END`` body holds
-    semicolons; also the offsets of the ``BEGIN`` left open at the end of the text, if any."""
+    semicolons; also the offsets of the ``BEGIN`` left open at the end of the text, if any.
+
+    The block tracker is fed the words it acts on (``;``, AS, BEGIN, DECLARE, CASE, END); the
+    lexemes between them are skipped in bulk by :func:`scan.quiet_end`, so a body of a megabyte
+    costs a few regular-expression matches per block, not a Python step per lexeme. A word fed
+    after skipped lexemes has no word before it (``previous`` is "").
+    """
     blocks = _BlockTracker()
-    lexes = scan.lexemes(text, start)
-    lex = next(lexes, None)
+    size = len(text)
+    pos = last = start
     previous = ""
-    last = start
-    while lex is not None:
-        nxt = next(lexes, None)
+    while True:
+        end = scan.quiet_end(text, pos, inside_block=blocks.inside)
+        if end > pos:
+            last, previous = end, ""
+        pos = scan.skip_gap(text, end)
+        if pos >= size:
+            break
+        lex = next(scan.lexemes(text, pos))
         if lex.kind == scan.SEMI and not blocks.inside:
             return lex.start, last, None
         word = lex.text if lex.kind == scan.WORD else ""
-        after = nxt.text if nxt is not None and nxt.kind == scan.WORD else ""
-        semicolon_next = nxt is not None and nxt.kind == scan.SEMI
+        after, semicolon_next = "", False
+        if word in ("BEGIN", "END"):  # the only words whose meaning hangs on the next lexeme
+            nxt = next(scan.lexemes(text, lex.end), None)
+            after = nxt.text if nxt is not None and nxt.kind == scan.WORD else ""
+            semicolon_next = nxt is not None and nxt.kind == scan.SEMI
         blocks.feed(word, after, semicolon_next, previous, (lex.start, lex.end))
-        previous, last, lex = word, lex.end, nxt
-    return len(text), last, blocks.opener if blocks.inside else None
+        previous, last, pos = word, lex.end, lex.end
+    return size, last, blocks.opener if blocks.inside else None
 
 
 def piece_tokens(source: str, piece: Piece, index: LineIndex | None = None) -> tuple[Token, ...]:

@@ -31,6 +31,7 @@ class TokenKind(Enum):
     EQ = "="
     OPERATOR = "operator"  #: any other symbol (``*``, ``/``, ``::``, ``>=``, ``#``, ``?``, ...)
     COMMENT = "comment"  #: only produced by ``tokenize(text, comments=True)``
+    REST = "rest"  #: the unread rest of a task body (:mod:`tasksql.sql.lazy_body`); tokenize never makes one
 
 
 @dataclass(frozen=True, slots=True)
