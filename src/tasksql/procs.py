@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tasksql.runs import NodeRecord
+    from tasksql.model.run import NodeRecord
 
 
 def pid_alive(pid: int) -> bool:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tasksql.catalog import Catalog
-from tasksql.catalog.outbox import OutboxItem
 from tasksql.model import (
     IntegrationDef,
     IntervalSchedule,
@@ -21,7 +20,8 @@ from tasksql.model import (
     TaskState,
     Webhook,
 )
-from tasksql.runs import NewRun, RunOutcome, RunRecord
+from tasksql.model.outbox import OutboxItem
+from tasksql.model.run import NewRun, RunOutcome, RunRecord
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,6 @@ from typing import Any
 from catalog_support import NOW, create, ended, fire_run, item, later, new_run, put_integration
 
 from tasksql.catalog import Catalog, TaskUpdate
-from tasksql.catalog.outbox import AttemptResult, DeliveryAttempt
 from tasksql.catalog.tables import TABLES
 from tasksql.model import (
     RunState,
@@ -21,7 +20,8 @@ from tasksql.model import (
     WarehouseDef,
     WarehouseType,
 )
-from tasksql.runs import NewGraphRun, NodeRecord
+from tasksql.model.outbox import AttemptResult, DeliveryAttempt
+from tasksql.model.run import NewGraphRun, NodeRecord
 
 #: Graph run group ids of the two graph runs of one instant (their order is that of insertion).
 GROUPS = ("ffff0000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")

@@ -12,7 +12,7 @@ from catalog_support import NOW, create, ended, item, later, new_run, qname
 
 from tasksql.catalog import Catalog
 from tasksql.model import RunState, ScheduledFrom, TaskRecord, TaskState
-from tasksql.runs import GraphRunEnd, NewGraphRun, RunRecord, TaskRuntime
+from tasksql.model.run import GraphRunEnd, NewGraphRun, RunRecord, TaskRuntime
 
 GROUP = "6f1c1f9e-0d5e-4a53-a6c2-7b1e3f0b5a11"
 

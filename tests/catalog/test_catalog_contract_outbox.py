@@ -14,10 +14,10 @@ from catalog_support import NOW, create, ended, fire_run, item, later, put_integ
 
 from conftest import CatalogFactory
 from tasksql.catalog import Catalog
-from tasksql.catalog.outbox import AttemptResult, DeliveryAttempt, OutboxState
 from tasksql.errors import CatalogError, TasksqlError
 from tasksql.model import RunState, TaskRecord, TaskState
-from tasksql.runs import RunOutcome, RunRecord, TaskRuntime
+from tasksql.model.outbox import AttemptResult, DeliveryAttempt, OutboxState
+from tasksql.model.run import RunOutcome, RunRecord, TaskRuntime
 
 URL = "http://127.0.0.1:9/hook"
 

@@ -17,7 +17,7 @@ from conftest import CatalogFactory
 from tasksql.catalog import Catalog, TaskUpdate
 from tasksql.errors import CatalogError
 from tasksql.model import RunState, ScheduledFrom, SuspendReason, TaskState
-from tasksql.runs import NodeRecord, RunOutcome, TaskRuntime
+from tasksql.model.run import NodeRecord, RunOutcome, TaskRuntime
 
 # --- fire and the fences -------------------------------------------------------------------------
 

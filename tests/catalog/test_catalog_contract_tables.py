@@ -17,7 +17,7 @@ from filled import GROUPS, fill, snapshot
 from tasksql.catalog import Catalog
 from tasksql.catalog.tables import TABLES, TableRow, table
 from tasksql.errors import CatalogError
-from tasksql.runs import NodeRecord
+from tasksql.model.run import NodeRecord
 
 
 async def rows_of(catalog: Catalog, name: str, batch_size: int = 1000) -> list[TableRow]:

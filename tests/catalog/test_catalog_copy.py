@@ -24,7 +24,7 @@ from tasksql.catalog import PostgresCatalog, SQLiteCatalog
 from tasksql.catalog.copy import copy_catalog
 from tasksql.catalog.tables import TABLES
 from tasksql.errors import CatalogError
-from tasksql.runs import NodeRecord
+from tasksql.model.run import NodeRecord
 from tasksql.testing import FakeClock
 
 #: Tables of the schema a copy leaves alone (each catalog keeps its own).

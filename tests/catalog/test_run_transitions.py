@@ -1,7 +1,7 @@
-"""Run states change only as the transition table allows (``tasksql.runs.TRANSITIONS``).
+"""Run states change only as the transition table allows (``tasksql.model.run.TRANSITIONS``).
 
 The table itself, and every backend's write paths: an illegal change raises
-:class:`~tasksql.runs.InvalidTransition` (an internal error) and writes nothing.
+:class:`~tasksql.model.run.InvalidTransition` (an internal error) and writes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from catalog_support import NOW, create, ended, fire_run, later, new_run
 
 from tasksql.catalog import Catalog
 from tasksql.model import RunState, TaskState
-from tasksql.runs import OPEN_STATES, TRANSITIONS, InvalidTransition, RunOutcome, settling, transition
+from tasksql.model.run import OPEN_STATES, TRANSITIONS, InvalidTransition, RunOutcome, settling, transition
 
 S = RunState
 TERMINAL = [s for s in RunState if s.terminal]

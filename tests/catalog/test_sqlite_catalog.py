@@ -18,7 +18,7 @@ from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.catalog.sqlite.writer import WriterStats
 from tasksql.errors import CatalogError, ConfigError, NotSupportedError, ObjectExists, TasksqlError
 from tasksql.model import IntegrationDef, RunState, TaskState, WarehouseDef, WarehouseType, Webhook
-from tasksql.runs import NewRun, RunOutcome, RunRecord
+from tasksql.model.run import NewRun, RunOutcome, RunRecord
 from tasksql.testing import FakeClock
 
 # --- open_catalog --------------------------------------------------------------------------------

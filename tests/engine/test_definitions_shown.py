@@ -17,7 +17,7 @@ from tasksql.engine import Engine, Result
 from tasksql.engine.describe import DESCRIBE_COLUMNS
 from tasksql.errors import TasksqlError
 from tasksql.model import RunState, ScheduledFrom
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.settings import Settings
 from tasksql.sql.properties import PROPERTIES
 

@@ -18,7 +18,7 @@ import pytest
 
 from tasksql.engine import Engine, Result
 from tasksql.errors import NotSupportedError, ValidationError, WarehouseError
-from tasksql.runs import NodeRecord
+from tasksql.model.run import NodeRecord
 from tasksql.settings import Settings
 
 NO_SCHEDULER = (

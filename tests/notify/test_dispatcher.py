@@ -13,7 +13,7 @@ from notify_support import NOW, item, later, put_integration
 from receiver import HANG, Receiver
 
 from tasksql.catalog import SQLiteCatalog
-from tasksql.catalog.outbox import OutboxState
+from tasksql.model.outbox import OutboxState
 from tasksql.notify.backoff import RetryPolicy
 from tasksql.notify.dispatcher import NotificationDispatcher
 from tasksql.testing import FakeClock

@@ -12,11 +12,11 @@ import pytest
 from notify_support import NOW, item, later
 from receiver import Receiver
 
-from tasksql.catalog.outbox import OutboxItem, OutboxState
 from tasksql.engine import Engine
 from tasksql.model import IntegrationDef, QualifiedName, RunState, ScheduledFrom
+from tasksql.model.outbox import OutboxItem, OutboxState
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.notify import NotificationDispatcher, events_for, verify_signature
-from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.settings import Settings
 from tasksql.testing import FakeClock
 

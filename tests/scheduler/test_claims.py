@@ -10,7 +10,7 @@ from sched_harness import START, Harness, make_harness
 
 from tasksql.catalog.base import LostRuns
 from tasksql.errors import ConfigError
-from tasksql.runs import NodeRecord
+from tasksql.model.run import NodeRecord
 from tasksql.scheduler import cache, claims
 from tasksql.scheduler.service import Scheduler
 from tasksql.testing import FakeClock

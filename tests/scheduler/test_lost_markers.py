@@ -17,7 +17,7 @@ from sched_harness import START, Harness, make_harness
 from test_lost_nodes import kill, restart, runs
 
 from tasksql.model import RunState, ScheduledFrom, TaskDef
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.scheduler import lost, markers, outcomes
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.scheduler.service import Scheduler

@@ -16,8 +16,8 @@ import pytest
 from sched_harness import START, Harness
 
 from tasksql.model import RunState, ScheduledFrom
+from tasksql.model.run import NodeRecord
 from tasksql.procs import REUSED_SILENT_S, node_state, process_gone
-from tasksql.runs import NodeRecord
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.service import Scheduler
 from tasksql.testing import FakeClock

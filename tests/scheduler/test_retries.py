@@ -5,7 +5,7 @@ from __future__ import annotations
 from sched_harness import Harness
 
 from tasksql.model import QualifiedName, RunState, SqlBody, TaskDef
-from tasksql.runs import RunOutcome
+from tasksql.model.run import RunOutcome
 from tasksql.scheduler.retry import matches, retry_delay
 
 

@@ -38,7 +38,6 @@ from enum import Enum
 from types import TracebackType
 from typing import Final, Self
 
-from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.errors import CatalogError
 from tasksql.model import (
@@ -51,7 +50,8 @@ from tasksql.model import (
     TaskState,
     WarehouseDef,
 )
-from tasksql.runs import (
+from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
+from tasksql.model.run import (
     GraphRunEnd,
     GraphRunRecord,
     NewGraphRun,

@@ -22,8 +22,8 @@ from datetime import datetime
 from tasksql.catalog.base import Catalog
 from tasksql.catalog.tables import TABLES, describe_counts
 from tasksql.errors import CatalogError
+from tasksql.model.run import NodeRecord
 from tasksql.procs import node_state
-from tasksql.runs import NodeRecord
 
 #: Rows read from the source and written to the target at a time.
 DEFAULT_BATCH_SIZE = 1000

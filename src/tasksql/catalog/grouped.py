@@ -32,7 +32,7 @@ from tasksql.catalog.rows import db_time
 from tasksql.catalog.writer import D, GroupWriter
 from tasksql.clock import Clock, monotonic
 from tasksql.errors import CatalogError
-from tasksql.runs import NewRun, RunOutcome, RunRecord
+from tasksql.model.run import NewRun, RunOutcome, RunRecord
 
 T = TypeVar("T")
 

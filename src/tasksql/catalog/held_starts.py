@@ -15,7 +15,7 @@ import asyncio
 from typing import Any
 
 from tasksql.model import RunState
-from tasksql.runs import RunOutcome, transition
+from tasksql.model.run import RunOutcome, transition
 
 
 class HeldStarts:

@@ -19,14 +19,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tasksql.catalog.base import IntegrationRecord, TaskStub, TaskVersion, WarehouseRecord
-from tasksql.catalog.outbox import (
-    AttemptResult,
-    DeliveryAttempt,
-    DeliveryRecord,
-    OutboxItem,
-    OutboxMessage,
-    OutboxState,
-)
 from tasksql.clock import utc
 from tasksql.errors import CatalogError
 from tasksql.model import (
@@ -45,7 +37,15 @@ from tasksql.model import (
     task_from_json,
     task_to_json,
 )
-from tasksql.runs import (
+from tasksql.model.outbox import (
+    AttemptResult,
+    DeliveryAttempt,
+    DeliveryRecord,
+    OutboxItem,
+    OutboxMessage,
+    OutboxState,
+)
+from tasksql.model.run import (
     GraphRunEnd,
     GraphRunRecord,
     NewGraphRun,

@@ -21,7 +21,7 @@ from tasksql.engine.results import Result
 from tasksql.engine.tasks_ddl import get_task_or_raise
 from tasksql.errors import QueryCancelled, RunFailed, ValidationError
 from tasksql.model import RunState, TaskRecord
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.sql import statements as st
 from tasksql.warehouses.base import CancelToken
 

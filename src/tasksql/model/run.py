@@ -14,11 +14,37 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from tasksql.display import timedelta_ms
 from tasksql.errors import TasksqlError
-from tasksql.model import RunState, ScheduledFrom, SuspendReason, TaskState
+from tasksql.model.task import SuspendReason, TaskState
+
+
+class RunState(StrEnum):
+    """A run's state, in Snowflake's TASK_HISTORY vocabulary."""
+
+    SCHEDULED = "SCHEDULED"
+    EXECUTING = "EXECUTING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    FAILED_AND_AUTO_SUSPENDED = "FAILED_AND_AUTO_SUSPENDED"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (RunState.SCHEDULED, RunState.EXECUTING)
+
+
+class ScheduledFrom(StrEnum):
+    """What started a run (Snowflake SCHEDULED_FROM)."""
+
+    SCHEDULE = "SCHEDULE"
+    EXECUTE_TASK = "EXECUTE TASK"
+    RETRY = "RETRY"
+
 
 _S = RunState
 

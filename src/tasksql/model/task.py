@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-from tasksql.display import mask_url
 from tasksql.errors import SchemaVersionError
 
 # --- names ---------------------------------------------------------------------------------------
@@ -207,30 +206,6 @@ class LocationKind(StrEnum):
     SYSTEM = "SYSTEM"
     CLUSTER = "CLUSTER"
     NODE = "NODE"
-
-
-class RunState(StrEnum):
-    """A run's state, in Snowflake's TASK_HISTORY vocabulary."""
-
-    SCHEDULED = "SCHEDULED"
-    EXECUTING = "EXECUTING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    SKIPPED = "SKIPPED"
-    FAILED_AND_AUTO_SUSPENDED = "FAILED_AND_AUTO_SUSPENDED"
-
-    @property
-    def terminal(self) -> bool:
-        return self not in (RunState.SCHEDULED, RunState.EXECUTING)
-
-
-class ScheduledFrom(StrEnum):
-    """What started a run (Snowflake SCHEDULED_FROM)."""
-
-    SCHEDULE = "SCHEDULE"
-    EXECUTE_TASK = "EXECUTE TASK"
-    RETRY = "RETRY"
 
 
 # --- schedules -----------------------------------------------------------------------------------
@@ -441,66 +416,6 @@ class TaskRecord:
     @property
     def name(self) -> QualifiedName:
         return self.definition.name
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Webhook:
-    """Where and how a notification is delivered. The secrets (the header, the signing secret and
-    the credentials in the URL) never appear in ``repr``."""
-
-    url: str
-    method: str = "POST"
-    authorization_header: str | None = field(default=None, repr=False)
-    signing_secret: str | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        return f"Webhook(url={mask_url(self.url)!r}, method={self.method!r})"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IntegrationDef:
-    """A notification integration (``CREATE NOTIFICATION INTEGRATION``); names are lower case."""
-
-    name: str
-    type: str = "WEBHOOK"
-    enabled: bool = True
-    webhook: Webhook | None = None
-    comment: str | None = None
-
-
-class WarehouseType(StrEnum):
-    DUCKDB = "duckdb"
-    POSTGRES = "postgres"
-    SQLITE = "sqlite"
-    MYSQL = "mysql"
-    CLICKHOUSE = "clickhouse"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WarehouseDef:
-    """A named place where SQL runs. No ``url`` with type duckdb means the embedded default DuckDB."""
-
-    name: str
-    type: WarehouseType = WarehouseType.DUCKDB
-    url: str | None = None
-    max_concurrency: int | None = None
-    comment: str | None = None
-
-    @property
-    def embedded(self) -> bool:
-        return self.type is WarehouseType.DUCKDB and self.url is None
-
-    def __repr__(self) -> str:
-        from urllib.parse import urlsplit
-
-        url = self.url
-        if url and urlsplit(url).password:
-            parts = urlsplit(url)
-            url = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
-        return (
-            f"WarehouseDef(name={self.name!r}, type={self.type.value!r}, url={url!r}, "
-            f"max_concurrency={self.max_concurrency!r}, comment={self.comment!r})"
-        )
 
 
 # --- serialisation -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from tasksql.catalog.outbox import OutboxItem
+from tasksql.model.outbox import OutboxItem
 from tasksql.notify.backoff import RetryPolicy
 from tasksql.notify.dispatcher import NotificationDispatcher, start_dispatcher
 from tasksql.notify.events import PAYLOAD_VERSION, EventType, build_payload, events_for, read_payload

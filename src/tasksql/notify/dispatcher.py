@@ -39,11 +39,11 @@ from typing import Protocol
 import aiohttp
 
 from tasksql.catalog.base import Catalog
-from tasksql.catalog.outbox import AttemptResult, DeliveryAttempt, OutboxMessage
 from tasksql.clock import SYSTEM_CLOCK, Clock, monotonic
 from tasksql.display import round_ms
 from tasksql.errors import CatalogError, TasksqlError
 from tasksql.model import IntegrationDef
+from tasksql.model.outbox import AttemptResult, DeliveryAttempt, OutboxMessage
 from tasksql.notify import webhook
 from tasksql.notify.backoff import RetryPolicy
 from tasksql.settings import Settings

@@ -34,12 +34,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tasksql.catalog.outbox import OutboxItem
 from tasksql.clock import utc
 from tasksql.errors import SchemaVersionError, ValidationError
 from tasksql.jsontext import MAX_JSON_DEPTH, nesting_beyond
 from tasksql.model import IntegrationDef, OnError, RunState, TaskDef
-from tasksql.runs import RunOutcome, RunRecord
+from tasksql.model.outbox import OutboxItem
+from tasksql.model.run import RunOutcome, RunRecord
 
 __all__ = [
     "PAYLOAD_VERSION",

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Final
 
 from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
-from tasksql.runs import NewRun, RunOutcome, RunRecord, evolve, transition
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, evolve, transition
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.planner import Action, Decision
 

@@ -19,7 +19,7 @@ from tasksql.model import (
     TaskRecord,
     effective_overlap,
 )
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.scheduler import claims
 from tasksql.scheduler.planner import Policy
 from tasksql.schedules.base import PreviousRun, Schedule

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tasksql.catalog.outbox import OutboxItem
 from tasksql.errors import ValidationError
 from tasksql.model import (
     OverlapPolicy,
@@ -29,7 +28,8 @@ from tasksql.model import (
     TaskState,
     effective_overlap,
 )
-from tasksql.runs import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.model.outbox import OutboxItem
+from tasksql.model.run import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.graph_run import GraphRun, Member, Step, graph_members
 

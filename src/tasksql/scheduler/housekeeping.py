@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tasksql.errors import ConfigError, TasksqlError
+from tasksql.model.run import TaskRuntime
 from tasksql.procs import NODE_LEASE_S, process_gone
-from tasksql.runs import TaskRuntime
 from tasksql.scheduler import lost, markers, outage
 
 if TYPE_CHECKING:

@@ -52,8 +52,8 @@ from tasksql import schedules
 from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.errors import TasksqlError
 from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord, TaskState
+from tasksql.model.run import NodeRecord, RunOutcome, RunRecord
 from tasksql.procs import node_state
-from tasksql.runs import NodeRecord, RunOutcome, RunRecord
 from tasksql.scheduler import markers
 from tasksql.scheduler.entry import policy_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tasksql.model import RunState, ScheduledFrom, TaskRecord
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.scheduler import cache, outcomes
 
 if TYPE_CHECKING:

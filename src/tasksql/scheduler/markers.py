@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from tasksql.clock import Clock
 from tasksql.errors import TasksqlError, WarehouseNotFound
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.warehouses.base import Marker, Warehouse
 
 if TYPE_CHECKING:

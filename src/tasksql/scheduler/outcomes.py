@@ -25,7 +25,7 @@ from tasksql.model import (
     effective_suspend_after,
     effective_warehouse,
 )
-from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime, transition
 
 if TYPE_CHECKING:
     from tasksql.scheduler.planner import MissedSummary

@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 
 from tasksql.model import RunState, TaskDef
-from tasksql.runs import RunOutcome
+from tasksql.model.run import RunOutcome
 
 DEFAULT_BACKOFF = 2.0
 

@@ -1,7 +1,7 @@
 """One attempt of one run: WHEN, body, timeout, cancellation; the outcome as data.
 
 :func:`run_attempt` never raises for a failure of the task itself: a failed run is a
-:class:`~tasksql.runs.RunOutcome` with state FAILED and the error's code and message. Only
+:class:`~tasksql.model.run.RunOutcome` with state FAILED and the error's code and message. Only
 :class:`asyncio.CancelledError` propagates (after the outcome is recorded by the caller's
 ``finally``), so a shutdown can still cancel the coroutine.
 """
@@ -21,7 +21,7 @@ from tasksql.clock import Clock
 from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
-from tasksql.runs import RunOutcome, RunRecord
+from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal

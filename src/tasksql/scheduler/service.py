@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tasksql import __version__, schedules
-from tasksql.catalog.outbox import OutboxItem
 from tasksql.clock import SystemClock
 from tasksql.errors import TasksqlError
 from tasksql.model import (
@@ -46,8 +45,9 @@ from tasksql.model import (
     TaskState,
     effective_warehouse,
 )
+from tasksql.model.outbox import OutboxItem
+from tasksql.model.run import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.notify.events import events_for
-from tasksql.runs import NewGraphRun, NewRun, NodeRecord, RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.scheduler import cache, claims, housekeeping, manual, outage, outcomes, retry
 from tasksql.scheduler.entry import WARM_AHEAD, Entry
 from tasksql.scheduler.graph_run import GraphRun

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import QualifiedName, TaskState
-from tasksql.runs import GraphRunRecord, RunRecord
+from tasksql.model.run import GraphRunRecord, RunRecord
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg
 from tasksql.sysviews.taskrows import task_row

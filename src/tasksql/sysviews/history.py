@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from tasksql.errors import ValidationError
 from tasksql.model import QualifiedName
-from tasksql.runs import RunRecord
+from tasksql.model.run import RunRecord
 from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg, timestamp_arg
 
 TS = pa.timestamp("us", tz="UTC")

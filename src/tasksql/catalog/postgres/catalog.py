@@ -54,7 +54,6 @@ from tasksql.catalog.base import (
 )
 from tasksql.catalog.grouped import GroupCommitCatalog, require_name
 from tasksql.catalog.migrate import load_migrations, load_schema
-from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.postgres import bulk
 from tasksql.catalog.postgres import outbox as outbox_db
 from tasksql.catalog.postgres import runs as runs_db
@@ -103,7 +102,8 @@ from tasksql.model import (
     WarehouseDef,
     task_from_json,
 )
-from tasksql.runs import (
+from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
+from tasksql.model.run import (
     GraphRunEnd,
     GraphRunRecord,
     NewGraphRun,

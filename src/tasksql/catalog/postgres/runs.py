@@ -28,7 +28,15 @@ from tasksql.catalog.rows import (
     run_record,
     runtime_params,
 )
-from tasksql.runs import GraphRunEnd, GraphRunRecord, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.model.run import (
+    GraphRunEnd,
+    GraphRunRecord,
+    NewGraphRun,
+    NewRun,
+    RunOutcome,
+    RunRecord,
+    TaskRuntime,
+)
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("postgres").items()}
 

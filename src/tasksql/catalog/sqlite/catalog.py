@@ -70,7 +70,6 @@ from tasksql.catalog.base import (
 )
 from tasksql.catalog.grouped import GroupCommitCatalog, require_name
 from tasksql.catalog.migrate import load_migrations, load_schema
-from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
     Row,
@@ -114,7 +113,8 @@ from tasksql.model import (
     WarehouseDef,
     task_from_json,
 )
-from tasksql.runs import (
+from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
+from tasksql.model.run import (
     GraphRunEnd,
     GraphRunRecord,
     NewGraphRun,

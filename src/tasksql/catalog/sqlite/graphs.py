@@ -19,7 +19,15 @@ from tasksql.catalog.rows import (
     run_record,
 )
 from tasksql.catalog.sqlite.runs import apply_runtime, fire, settle
-from tasksql.runs import GraphRunEnd, GraphRunRecord, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.model.run import (
+    GraphRunEnd,
+    GraphRunRecord,
+    NewGraphRun,
+    NewRun,
+    RunOutcome,
+    RunRecord,
+    TaskRuntime,
+)
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}
 

@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from tasksql.catalog.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
     attempt_history_params,
@@ -22,6 +21,7 @@ from tasksql.catalog.rows import (
     outbox_item_params,
     outbox_message,
 )
+from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").items()}
 

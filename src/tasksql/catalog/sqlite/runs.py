@@ -24,7 +24,7 @@ from tasksql.catalog.rows import (
     run_record,
     runtime_params,
 )
-from tasksql.runs import NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime
 
 # The row mapping is shared with every backend (catalog.rows); these names stay importable from here.
 __all__ = ["node_params", "node_record", "run_record"]
