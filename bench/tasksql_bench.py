@@ -24,7 +24,6 @@ from typing import Any
 
 from stats import Lag, rss_mb
 
-from tasksql import runtime
 from tasksql.catalog.base import TaskUpdate
 from tasksql.engine import Engine
 from tasksql.errors import QueryTimeout
@@ -38,6 +37,7 @@ from tasksql.model import (
     TaskState,
 )
 from tasksql.scheduler.service import Scheduler
+from tasksql.server import runtime
 from tasksql.settings import Settings
 
 LOG_TABLE = "CREATE TABLE bench_log (task_id INTEGER, scheduled TIMESTAMPTZ, started TIMESTAMPTZ)"

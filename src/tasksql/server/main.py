@@ -23,11 +23,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tasksql import __version__, datadir, logs, runtime
+from tasksql import __version__, datadir, logs
 from tasksql.client import API_PREFIX, SERVER_FILE, remove_stale_server_file
 from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine
 from tasksql.errors import ConfigError, TasksqlError, WarehouseError
+from tasksql.server import runtime
 from tasksql.server.api import create_app
 from tasksql.settings import Settings
 
@@ -153,7 +154,7 @@ async def _serve(settings: Settings, demo: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    runtime.tune_interpreter(settings)  # this process is the server's own: see tasksql.runtime
+    runtime.tune_interpreter(settings)  # this process is the server's own: see server/runtime.py
     if not await _start_unless_stopped(server, stop, demo):
         return 0
     runtime.freeze_startup_heap(settings)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tasksql import runtime
+from tasksql.server import runtime
 from tasksql.settings import Settings
 
 
