@@ -92,6 +92,17 @@ def _words(sql: str) -> tuple[str, str]:
     return m.group(1).lower(), (m.group(2) or "").lower()
 
 
+def reads_only(dialect: str, sql: str) -> bool:
+    """Whether the statement ``sql`` cannot write in ``dialect``, told by its first word (False when
+    the dialect's queries may write, or the word is not a query's)."""
+    return _words(sql)[0] in _READ_ONLY.get(dialect, frozenset())
+
+
+def controls_transaction(sql: str) -> bool:
+    """Whether the statement ``sql`` begins, ends or marks a transaction (BEGIN, COMMIT, SAVEPOINT...)."""
+    return _words(sql)[0] in _TXN_CONTROL
+
+
 def markable(dialect: str, statements: Sequence[str], *, into: bool) -> bool:
     """Whether a body of ``statements`` (with an INTO target or not) gets a marker in ``dialect``:
     it has effects to protect, and every statement can run inside one transaction."""

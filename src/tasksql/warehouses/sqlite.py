@@ -9,8 +9,16 @@ default (``FULL``: an fsync at every commit) stays. Transactional bodies start w
 read lock. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
 applied as PRAGMAs on a connection that is closed after the run; extra relations are TEMP tables.
 
-A statement waiting for another writer's lock is not interruptible: a timeout then gives up on it
-after the grace period, and its worker returns when the lock wait ends (at most BUSY_TIMEOUT).
+Writers of this process take the file's :class:`~._write_gate.WriteGate` first (before
+``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; around a write statement in autocommit), so they wait
+for each other on a condition variable and wake the moment the previous writer is done, instead of
+sleeping in sqlite3's busy handler. Statements that only read (SELECT, VALUES) never take it: in
+WAL mode they do not wait for writers. Statements inside a transaction the user began with their
+own BEGIN do not take it either (they already hold, or will take, SQLite's own lock). The wait for
+the gate is bounded by :data:`BUSY_TIMEOUT` and ends at an interrupt.
+
+A statement waiting for another process's write lock is not interruptible: a timeout then gives up
+on it after the grace period, and its worker returns when the lock wait ends (at most BUSY_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +37,7 @@ from tasksql.warehouses import _arrow, _markers
 from tasksql.warehouses._session import IdlePool, Session
 from tasksql.warehouses._sqltext import multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
+from tasksql.warehouses._write_gate import GateStopped, GateTimeout, WriteGate, gate_for
 from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, Marker, ResultSet
 
 if TYPE_CHECKING:
@@ -96,7 +106,7 @@ def _failed(exc: sqlite3.Error, sql: str = "") -> QueryFailed:
 class _SQLiteSession(Session):
     dialect = "sqlite"
 
-    def __init__(self, path: Path, synchronous: str | None = None) -> None:
+    def __init__(self, path: Path, synchronous: str | None = None, gate: WriteGate | None = None) -> None:
         try:
             self._con = sqlite3.connect(
                 str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
@@ -107,8 +117,58 @@ class _SQLiteSession(Session):
             raise WarehouseError(f"cannot open SQLite database {path}: {exc}") from None
         self._in_txn = False
         self.marker_relation = _markers.relation("sqlite")
+        self._path = path
+        self._gate = gate
+        self._gated = False  # this session holds the gate
+        self._stop = threading.Event()  # an interrupt arrived during the current job
+
+    # --- the write gate ----------------------------------------------------------------------------
+
+    def _take_gate(self) -> None:
+        """Take the file's write gate (no-op without one). :raises QueryFailed: interrupted (57014)
+        or still taken after BUSY_TIMEOUT (55P03, as SQLite's own lock wait)."""
+        if self._gate is None or self._gated:
+            return
+        try:
+            self._gate.acquire(BUSY_TIMEOUT, self._stop.is_set)
+        except GateStopped:
+            raise QueryFailed("interrupted", sqlstate="57014") from None
+        except GateTimeout:
+            raise QueryFailed(
+                f"database is locked: another writer of this process held {self._path.name}"
+                f" for {BUSY_TIMEOUT:g} s",
+                sqlstate="55P03",
+            ) from None
+        self._gated = True
+
+    def _give_gate(self) -> None:
+        if self._gated:
+            self._gated = False
+            assert self._gate is not None
+            self._gate.release()
+
+    def _needs_gate(self, sql: str) -> bool:
+        """A statement run in autocommit that may write (not a query, not transaction control)."""
+        return (
+            self._gate is not None
+            and not self._gated
+            and not self._con.in_transaction
+            and not _markers.reads_only("sqlite", sql)
+            and not _markers.controls_transaction(sql)
+        )
+
+    # --- statements ------------------------------------------------------------------------------
 
     def run(self, sql: str) -> ResultSet:
+        if not self._needs_gate(sql):
+            return self._run(sql)
+        self._take_gate()
+        try:
+            return self._run(sql)
+        finally:
+            self._give_gate()
+
+    def _run(self, sql: str) -> ResultSet:
         con = self._con
         try:
             before = con.total_changes
@@ -136,21 +196,29 @@ class _SQLiteSession(Session):
             for name, value in params:
                 self._exec(f"PRAGMA {name} = {value}")  # before BEGIN: some PRAGMAs ignore transactions
         if transactional:
-            self._exec("BEGIN IMMEDIATE")
+            self._take_gate()  # held until finish(): the transaction holds the write lock as long
+            try:
+                self._exec("BEGIN IMMEDIATE")
+            except BaseException:
+                self._give_gate()
+                raise
             self._in_txn = True
 
     def finish(self, *, commit: bool) -> None:
         if not self._in_txn:
             return
         self._in_txn = False
-        if commit:
-            try:
-                self._exec("COMMIT")
-                return
-            except QueryFailed:
-                self._rollback()
-                raise
-        self._rollback()
+        try:
+            if commit:
+                try:
+                    self._exec("COMMIT")
+                    return
+                except QueryFailed:
+                    self._rollback()
+                    raise
+            self._rollback()
+        finally:
+            self._give_gate()  # (after a failed ROLLBACK the session is closed: that ends it)
 
     def commit_marked(self, marker: Marker) -> None:
         # with parameters: one statement text, prepared once per connection (sqlite3's cache)
@@ -192,11 +260,18 @@ class _SQLiteSession(Session):
                 self.reusable = False
 
     def interrupt(self) -> None:
+        self._stop.set()
+        if self._gate is not None:
+            self._gate.wake()  # a wait for the gate ends too
         self._con.interrupt()
+
+    def settle(self) -> None:
+        self._stop.clear()  # no interrupt can arrive any more: the next job starts afresh
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._con.close()
+        self._give_gate()
 
 
 class SQLiteWarehouse(ThreadedWarehouse):
@@ -223,10 +298,11 @@ class SQLiteWarehouse(ThreadedWarehouse):
             raise WarehouseError(f"warehouse {name}: synchronous must be one of {', '.join(SYNCHRONOUS)}")
         self.path = Path(path)
         self.synchronous = synchronous
+        self._gate = gate_for(self.path)
         self._sessions = IdlePool(self._session, keep=self.max_concurrency)
 
     def _session(self) -> _SQLiteSession:
-        return _SQLiteSession(self.path, self.synchronous)
+        return _SQLiteSession(self.path, self.synchronous, self._gate)
 
     async def _open_backend(self) -> None:
         if not self.path.parent.is_dir():
