@@ -98,6 +98,29 @@ async def test_bodies_without_a_marker(wh: Warehouse, backend: str) -> None:
     assert list(await wh.find_markers("cat1", [1, 2, 3])) == ([2] if backend == "postgres" else [])
 
 
+async def test_marks_tells_beforehand_what_run_body_does(wh: Warehouse, backend: str) -> None:
+    bodies: list[tuple[list[str], str | None]] = [
+        (["INSERT INTO t VALUES (1)"], None),
+        (["INSERT INTO t VALUES (2)", "UPDATE t SET x = x + 1"], None),
+        (["SELECT 5 AS x"], "t"),
+        (["SELECT 1"], None),
+        (["VACUUM"], None),
+    ]
+    for run_id, (statements, into) in enumerate(bodies, start=1):
+        expected = wh.marks(statements, into=into is not None)
+        result = await wh.run_body(
+            statements, transactional=len(statements) > 1, into=into, marker=marker(run_id)
+        )
+        assert result.marked is expected, statements
+    assert [wh.marks(s, into=i is not None) for s, i in bodies] == [
+        True,
+        True,
+        True,
+        backend == "postgres",
+        False,
+    ]
+
+
 async def test_markers_are_listed_and_deleted_by_scope(wh: Warehouse) -> None:
     for run_id in (3, 1, 2):
         await wh.run_body(["INSERT INTO t VALUES (1)"], transactional=False, marker=marker(run_id))

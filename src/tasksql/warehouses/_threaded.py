@@ -161,12 +161,7 @@ class ThreadedWarehouse(Warehouse):
         statements = list(statements)
         # One statement is atomic on its own: BEGIN/COMMIT around it would only cost two round trips.
         in_txn = target is not None or (transactional and len(statements) > 1)
-        wants_marker = (
-            marker is not None
-            and self.supports_markers
-            and self.markers_off is None
-            and _markers.markable(self.dialect, statements, into=target is not None)
-        )
+        wants_marker = marker is not None and self.marks(statements, into=target is not None)
         if marker is not None:
             _markers.check_scope(marker.scope)
 
@@ -200,6 +195,13 @@ class ThreadedWarehouse(Warehouse):
         return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
 
     # --- completion markers ----------------------------------------------------------------------
+
+    def marks(self, statements: Sequence[str], *, into: bool) -> bool:
+        return (
+            self.supports_markers
+            and self.markers_off is None
+            and _markers.markable(self.dialect, statements, into=into)
+        )
 
     def _marker_table(self, s: Session) -> str | None:
         """Worker thread: the marker table, created on first use; None when markers are off here."""

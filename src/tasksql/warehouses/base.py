@@ -322,6 +322,13 @@ class Warehouse(ABC):
         :raises QueryTimeout: ``timeout`` passed. :raises QueryCancelled: ``token`` was cancelled.
         """
 
+    def marks(self, statements: Sequence[str], *, into: bool) -> bool:
+        """Whether :meth:`run_body` of ``statements`` (with an INTO target or not) would commit a
+        completion marker with them here, given one (see ``marker`` there), judged as of now. Who
+        settles a run whose node died without its outcome asks this: a body that would have had
+        a marker and has none did not commit. Default: no markers."""
+        return False
+
     async def find_markers(self, scope: str, run_ids: Sequence[int]) -> dict[int, datetime]:
         """run id -> the time its marker was written, for the markers of ``run_ids`` under
         ``scope`` that exist (none when the marker table does not exist).
