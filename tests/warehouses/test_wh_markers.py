@@ -119,6 +119,11 @@ async def test_marks_tells_beforehand_what_run_body_does(wh: Warehouse, backend:
         backend == "postgres",
         False,
     ]
+    # a query has no effects where queries cannot write (a PostgreSQL SELECT may call a function that
+    # writes); VACUUM has some, though it gets no marker
+    effects = [wh.has_effects(s, into=i is not None) for s, i in bodies]
+    assert effects == [True, True, True, backend == "postgres", True]
+    assert wh.has_effects(["SELECT 1", "VALUES (2)"], into=False) is (backend == "postgres")
 
 
 async def test_markers_are_listed_and_deleted_by_scope(wh: Warehouse) -> None:

@@ -203,6 +203,9 @@ class ThreadedWarehouse(Warehouse):
             and _markers.markable(self.dialect, statements, into=into)
         )
 
+    def has_effects(self, statements: Sequence[str], *, into: bool) -> bool:
+        return into or not all(_markers.reads_only(self.dialect, sql) for sql in statements)
+
     def _marker_table(self, s: Session) -> str | None:
         """Worker thread: the marker table, created on first use; None when markers are off here."""
         rel = s.marker_relation

@@ -329,6 +329,12 @@ class Warehouse(ABC):
         a marker and has none did not commit. Default: no markers."""
         return False
 
+    def has_effects(self, statements: Sequence[str], *, into: bool) -> bool:
+        """Whether a body of ``statements`` (with an INTO target or not) may change the warehouse:
+        False only for queries in a dialect whose queries cannot write (DuckDB, SQLite) without
+        INTO, whose runs may be repeated at no cost. Default: it may."""
+        return True
+
     async def find_markers(self, scope: str, run_ids: Sequence[int]) -> dict[int, datetime]:
         """run id -> the time its marker was written, for the markers of ``run_ids`` under
         ``scope`` that exist (none when the marker table does not exist).
