@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from tasksql.engine.results import Result
-from tasksql.errors import ServerError, TasksqlError, error_from_dict
+from tasksql.errors import NotSupportedError, ServerError, TasksqlError, error_from_dict
 from tasksql.procs import pid_alive
 
 SERVER_FILE = "server.json"
@@ -35,8 +35,47 @@ _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _NON_FINITE_TEXT = frozenset(_NON_FINITE.values())
 
 
+#: The deepest nesting of arrays, structs and maps a result value may have to be sent or printed:
+#: Python's JSON encoder and decoder (and ``repr``) recurse once per level, and a warehouse can
+#: return values nested close to a thousand levels deep (DuckDB: ``SELECT [[[...]]]``).
+MAX_VALUE_DEPTH = 256
+
+
+def check_value_depth(value: Any) -> None:
+    """Refuse a result value that nests lists, tuples and dicts deeper than :data:`MAX_VALUE_DEPTH`.
+    Linear and without recursion.
+
+    :raises NotSupportedError: VALUE_TOO_DEEP, naming the bound and the way around it.
+    """
+    if not isinstance(value, list | tuple | dict):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, list | tuple | dict):
+                if depth >= MAX_VALUE_DEPTH:
+                    raise NotSupportedError(
+                        f"a result value nests arrays, structs or maps deeper than {MAX_VALUE_DEPTH}"
+                        " levels, more than can be shown; select it as text instead"
+                        " (CAST(value AS VARCHAR)) or select its parts",
+                        code="VALUE_TOO_DEEP",
+                    )
+                stack.append((child, depth + 1))
+
+
 def encode_value(value: Any) -> Any:
-    """A JSON-safe form of a result value (timestamps as ISO-8601 text)."""
+    """A JSON-safe form of a result value (timestamps as ISO-8601 text).
+
+    :raises NotSupportedError: VALUE_TOO_DEEP for a value nested deeper than
+        :data:`MAX_VALUE_DEPTH` (:func:`check_value_depth`).
+    """
+    check_value_depth(value)
+    return _encode(value)
+
+
+def _encode(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return _NON_FINITE[str(value)]  # JSON has no NaN or Infinity: text, restored by decode_result
     if value is None or isinstance(value, bool | int | float | str):
@@ -50,9 +89,9 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, list | tuple):
-        return [encode_value(v) for v in value]
+        return [_encode(v) for v in value]  # bounded recursion: the depth was checked
     if isinstance(value, dict):
-        return {str(k): encode_value(v) for k, v in value.items()}
+        return {str(k): _encode(v) for k, v in value.items()}
     return str(value)
 
 
@@ -137,6 +176,15 @@ def decode_result(data: dict[str, Any]) -> Result:
     )
 
 
+def _loads_answer(body: bytes) -> Any:
+    """A server's JSON answer; an answer nested too deeply for Python's decoder is a ServerError
+    (the server bounds result values at :data:`MAX_VALUE_DEPTH`, well within it)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ServerError("the server's answer nests too deeply to be decoded") from None
+
+
 @dataclass(slots=True)
 class SessionState:
     """A client's session in a server (:mod:`tasksql.engine.sessions`): the id it sends with its
@@ -175,13 +223,13 @@ class RemoteServer:
         )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                answer = json.loads(resp.read() or b"null")
+                answer = _loads_answer(resp.read() or b"null")
                 if session is not None and isinstance(answer, dict):
                     session.in_transaction = bool(answer.get("in_transaction"))
                 return answer
         except urllib.error.HTTPError as exc:
             try:
-                payload = json.loads(exc.read())
+                payload = _loads_answer(exc.read())
             except ValueError:
                 raise ServerError(f"server answered {exc.code} {exc.reason}") from None
             if session is not None and isinstance(payload, dict):

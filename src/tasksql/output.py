@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from tasksql.client import encode_value
+from tasksql.client import check_value_depth, encode_value
 from tasksql.engine.results import Result
 
 FORMATS = ("table", "csv", "json")
@@ -25,6 +25,7 @@ def _cell(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, bool):
         return "true" if value else "false"
+    check_value_depth(value)  # str() of a list nested a thousand deep recurses out of the stack
     return str(value)
 
 
@@ -96,11 +97,12 @@ class ResultWriter:
         elif self.fmt == "csv":
             if not result.columns:
                 return
+            cells = [[("" if v is None else _cell(v)) for v in row] for row in result.rows]  # may refuse
             if self.written:
                 out.write("\n")
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(result.columns)
-            writer.writerows([[("" if v is None else _cell(v)) for v in row] for row in result.rows])
+            writer.writerows(cells)
         else:
             write_table(result, out, expanded=self.expanded, width=self.width)
         self.written += 1
