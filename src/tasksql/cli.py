@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tasksql import __version__, datadir
+from tasksql import __version__, datadir, logs
 from tasksql.errors import ConfigError, TasksqlError
 from tasksql.output import FORMATS, ResultWriter, write_results
 from tasksql.settings import Settings
@@ -155,6 +155,8 @@ def main(ctx: click.Context, data: str | None, catalog: str | None, fmt: str) ->
     an embedded DuckDB (or PostgreSQL, SQLite, ...) and records every run.
     """
     ctx.obj = Ctx(data, fmt, catalog)
+    if ctx.invoked_subcommand != "serve":  # serve logs with times, at its log_level setting
+        logs.configure("WARNING", terminal=True)  # one line per record, control characters escaped
     # the data directory's lock file names its owner: say what this process is
     if ctx.invoked_subcommand == "shell" and sys.stdin.isatty():
         datadir.set_embedded_kind("shell", on_wait=_waiting)

@@ -8,7 +8,9 @@ overrides that reorder what a terminal shows) and lone surrogates are written as
 ``\\x1b``, ``\\u2028``... A traceback, which needs its lines, keeps them, each one indented, so a
 line that begins in the first column is always the start of a real record.
 
-:func:`configure` installs it on the root logger; whatever sets up logging for a process calls it.
+:func:`configure` installs it on the root logger; whatever sets up logging for a process calls it:
+the server with :data:`FORMAT` (time, level, logger), the other commands with ``terminal=True``
+(``warning: <message>``, as their notices and errors read).
 """
 
 from __future__ import annotations
@@ -68,11 +70,36 @@ class EscapingFormatter(logging.Formatter):
         return _INDENT + _indented(super().formatStack(stack_info))
 
 
-def configure(level: str, stream: TextIO | None = None) -> None:
+class TerminalFormatter(EscapingFormatter):
+    """One escaped line per record for a command a person runs: ``warning: <message>``."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(f"{record.levelname.lower()}: {record.message}")
+
+
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever ``sys.stderr`` is when a record comes (as logging's own
+    last resort does), so a command run in-process with its streams swapped logs to its own."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def configure(level: str, stream: TextIO | None = None, *, terminal: bool = False) -> None:
     """Log records of ``level`` and above (a level name; unknown names mean INFO) to ``stream``
-    (default: standard error), one escaped line each. As :func:`logging.basicConfig`, does nothing
-    when the root logger already has handlers (a host application configured logging itself)."""
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(EscapingFormatter(FORMAT))
+    (default: standard error, as it is when each record comes), one escaped line each: with
+    :data:`FORMAT`, or as :class:`TerminalFormatter` writes them when ``terminal``. As
+    :func:`logging.basicConfig`, does nothing when the root logger already has handlers (a host
+    application configured logging itself)."""
+    handler = logging.StreamHandler(stream) if stream is not None else _StandardError()
+    handler.setFormatter(TerminalFormatter() if terminal else EscapingFormatter(FORMAT))
     value = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     logging.basicConfig(level=value, handlers=[handler])

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tasksql.logs import FORMAT, EscapingFormatter, escape_controls
 
@@ -60,3 +65,41 @@ def test_configure_writes_one_line_per_record_in_a_fresh_process() -> None:
     lines = done.stderr.splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("INFO tasksql.scheduler: run of a\\nFORGED \\x1b[2J failed")
+
+
+_HOOKED_CLI = """
+import logging, sys
+from tasksql import output
+from tasksql.cli import main
+
+write = output.ResultWriter.write
+
+
+def write_and_log(self, result):  # a warning logged while the command runs, as a library might
+    logging.getLogger("some.library").warning("odd value %s", "a\\nFORGED error line \\x1b[2J")
+    write(self, result)
+
+
+output.ResultWriter.write = write_and_log
+main(sys.argv[1:], prog_name="tasksql")
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "stdin"), [(["sql", "SELECT 1 AS a"], ""), (["shell"], "SELECT 1 AS a;\n")]
+)
+def test_the_cli_logs_one_escaped_line_per_record(tmp_path: Path, command: list[str], stdin: str) -> None:
+    """tasksql sql and tasksql shell (real processes) log warnings as one escaped line each."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _HOOKED_CLI, "--data", str(tmp_path / "data"), *command],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["warning: odd value a\\nFORGED error line \\x1b[2J"]
+    assert "\x1b" not in done.stderr
