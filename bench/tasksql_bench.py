@@ -283,7 +283,7 @@ async def scale(n: int) -> dict[str, Any]:
         before = rss_mb()
         async with engine(data_dir=data) as eng:
             t0 = time.perf_counter()
-            scheduler = Scheduler(eng)
+            scheduler = eng.new_scheduler()
             await scheduler.start(background=False)
             load_s = time.perf_counter() - t0
             gc.collect()

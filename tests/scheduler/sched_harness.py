@@ -54,7 +54,7 @@ async def make_harness(data_dir: Path, *, start: str = START, **settings: Any) -
     clock = FakeClock(start)
     engine = Engine(Settings.load(data_dir=data_dir, grace_period_s=2.0, **settings), clock=clock)
     await engine.open()
-    scheduler = Scheduler(engine, node_id="test-node")
+    scheduler = engine.new_scheduler(node_id="test-node")
     await scheduler.start(background=False)
     engine.scheduler = scheduler
     return Harness(engine, clock, scheduler)

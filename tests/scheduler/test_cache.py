@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sched_harness import Harness, make_harness
 
-from tasksql.scheduler import cache
 from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD
 
 
@@ -51,7 +50,7 @@ async def _scheduler(
 async def _settle_background(h: Harness) -> None:
     """Let the scheduler's background reads (warming ahead) finish."""
     for _ in range(100):
-        if not h.scheduler._bg:
+        if not h.scheduler.background_busy:
             return
         await asyncio.sleep(0.01)
 
@@ -124,7 +123,7 @@ async def test_graph_members_are_loaded_whole_and_the_graph_runs(tmp_path: Path)
         by_name = {r.name.name: h.scheduler.entries[r.id] for r in await h.engine.catalog.list_tasks()}
         assert by_name["root"].cold  # a root has no predecessor: cold until due
         assert not by_name["child"].cold and not by_name["fin"].cold  # the graph index needs them
-        assert h.scheduler.children_of(by_name["child"].task.after[0]) == [by_name["child"].task_id]
+        assert h.scheduler.cache.children_of(by_name["child"].task.after[0]) == [by_name["child"].task_id]
         await h.tick(advance=600)
         for _ in range(3):
             await h.tick()
@@ -145,11 +144,13 @@ async def test_execute_task_on_a_cold_task_reads_it_and_runs_it(tmp_path: Path) 
 async def test_warming_a_task_changed_since_it_was_loaded_waits_for_the_reload(tmp_path: Path) -> None:
     async with _scheduler(tmp_path, *_hourly("t", 1)) as h:
         [entry] = h.scheduler.entries.values()
-        # another process changes the definition; this scheduler has not reloaded yet
+        # another process changes the definition (this scheduler is not told): not reloaded yet
+        h.engine.scheduler = None
         await h.engine.execute("ALTER TASK t MODIFY AS INSERT INTO log VALUES (2)")
-        h.scheduler._dirty = False
-        assert await cache.warm(h.scheduler, [entry]) == []
-        assert entry.cold and h.scheduler._dirty  # not warmed with the new body at the old version
+        h.engine.scheduler = h.scheduler
+        assert not h.scheduler.cache.stale
+        assert await h.scheduler.cache.warm([entry]) == []
+        assert entry.cold and h.scheduler.cache.stale  # not warmed with the new body at the old version
         await h.tick(advance=3600)
         assert await h.rows("SELECT i FROM log") == [(2,)]
 
@@ -159,12 +160,12 @@ async def test_reloads_update_cold_entries_in_place_without_growing_the_heap(tmp
     async with _scheduler(tmp_path, *tasks, restart=False) as h:
         await h.tick()
         before = {task_id: id(e) for task_id, e in h.scheduler.entries.items()}
-        heap = len(h.scheduler._cold_heap)
+        _, heap = h.scheduler.cache.heap_sizes()
         for i in range(5):  # five more definition changes: five reloads
             await h.sql(f"CREATE TASK extra{i} AS SELECT 1")
             await h.tick()
         assert all(id(h.scheduler.entries[t]) == ident for t, ident in before.items())
-        assert len(h.scheduler._cold_heap) == heap  # no stale items left behind by the reloads
+        assert h.scheduler.cache.heap_sizes()[1] == heap  # no stale items left behind by the reloads
 
 
 async def test_after_downtime_a_cold_task_is_read_and_its_missed_instants_settled(tmp_path: Path) -> None:

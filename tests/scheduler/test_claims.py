@@ -11,8 +11,7 @@ from sched_harness import START, Harness, make_harness
 from tasksql.catalog.base import LostRuns
 from tasksql.errors import ConfigError
 from tasksql.model.run import NodeRecord
-from tasksql.scheduler import cache, claims
-from tasksql.scheduler.service import Scheduler
+from tasksql.scheduler import claims
 from tasksql.testing import FakeClock
 
 
@@ -120,7 +119,7 @@ async def test_a_changed_task_runs_its_next_instant_with_the_new_definition(harn
 
 async def test_an_instant_claimed_by_another_node_is_left_to_it(harness: Harness) -> None:
     await harness.sql("CREATE TASK t SCHEDULE 10s AS SELECT 1")
-    other = Scheduler(harness.engine, node_id="other-node")
+    other = harness.engine.new_scheduler(node_id="other-node")
     await other.start(background=False)
     try:
         await other.tick()  # loads the task; nothing due yet
@@ -187,7 +186,7 @@ async def test_a_restart_with_the_same_node_id_settles_what_the_earlier_process_
         )
     )
     h.clock.advance(30)  # restarted after the claimed instant, which never started
-    again = Scheduler(h.engine, node_id="test-node")
+    again = h.engine.new_scheduler(node_id="test-node")
     await again.start(background=False)
     try:
         lost = await catalog.get_run(claim.run_id)
@@ -214,7 +213,7 @@ async def test_a_live_process_with_the_same_node_id_is_refused(harness: Harness)
         )
     )
     with pytest.raises(ConfigError, match="node id twin is in use by process"):
-        await Scheduler(harness.engine, node_id="twin").start(background=False)
+        await harness.engine.new_scheduler(node_id="twin").start(background=False)
 
 
 @pytest.mark.parametrize(
@@ -236,7 +235,7 @@ async def test_which_schedules_are_claimed(harness: Harness, statement: str, exp
     await harness.sql("ALTER TASK t RESUME")
     await harness.tick()
     [record] = await harness.engine.catalog.list_tasks()
-    entry = await cache.entry_for(harness.scheduler, record)  # a task far from its instant is cold
+    entry = await harness.scheduler.cache.entry_for(record)  # a task far from its instant is cold
     assert entry is not None
     assert claims.claimable(entry) is expected
 
@@ -246,7 +245,7 @@ async def test_settling_a_dead_nodes_runs_deletes_claims_still_to_come_and_never
 ) -> None:
     await harness.sql("CREATE TASK a SCHEDULE 10s AS SELECT 1")
     await harness.sql("CREATE TASK b SCHEDULE 30s AS SELECT 1")
-    other = Scheduler(harness.engine, node_id="doomed")
+    other = harness.engine.new_scheduler(node_id="doomed")
     await other.start(background=False)
     harness.clock.advance(30)
     await other.tick()  # fires a (10 s, missed: recorded) and b (30 s), claims a 40 s and b 60 s

@@ -73,7 +73,7 @@ async def body_only(h: Harness, rec: RunRecord, sched: Scheduler) -> None:
 
 async def test_a_started_run_whose_body_committed_is_recorded_succeeded_not_lost(harness: Harness) -> None:
     await setup(harness)
-    doomed = Scheduler(harness.engine, node_id="doomed")
+    doomed = harness.engine.new_scheduler(node_id="doomed")
     await doomed.start(background=False)
     harness.clock.advance(10)
     rec = await executing_run(harness, "doomed", 10)
@@ -109,7 +109,7 @@ async def test_a_claimed_run_that_committed_before_its_start_was_written_is_not_
     harness: Harness,
 ) -> None:
     await setup(harness)
-    doomed = Scheduler(harness.engine, node_id="doomed")
+    doomed = harness.engine.new_scheduler(node_id="doomed")
     await doomed.start(background=False)
     harness.clock.advance(10)
     await doomed.tick()  # runs 10 s and claims 20 s
@@ -133,7 +133,7 @@ async def test_a_claimed_run_that_committed_before_its_start_was_written_is_not_
 
 async def test_a_claimed_run_that_never_committed_is_re_planned_and_runs_once(harness: Harness) -> None:
     await setup(harness)
-    doomed = Scheduler(harness.engine, node_id="doomed")
+    doomed = harness.engine.new_scheduler(node_id="doomed")
     await doomed.start(background=False)
     harness.clock.advance(10)
     await doomed.tick()
@@ -180,7 +180,7 @@ async def test_markers_of_settled_runs_are_pruned_and_those_of_open_runs_kept(ha
     # a run still in flight on this node: its body committed, its outcome not yet
     in_flight = await executing_run(harness, "test-node", 35)
     await body_only(harness, in_flight, harness.scheduler)
-    assert await markers.sweep(harness.scheduler) == len(settled)
+    assert await markers.sweep(book, harness.engine.catalog, harness.clock) == len(settled)
     assert await wh.marker_ids(book.scope, 100) == [in_flight.run_id]
 
 

@@ -44,7 +44,7 @@ async def doomed_claims(h: Harness, statement: str, *, at: float) -> Scheduler:
     """Create a task with ``statement``; node ``doomed`` fires it at ``at`` s (claiming its next
     instant) and is then killed: its node row names a process that has exited."""
     await h.sql(statement)
-    doomed = Scheduler(h.engine, node_id="doomed")
+    doomed = h.engine.new_scheduler(node_id="doomed")
     await doomed.start(background=False)
     h.clock.advance(at)
     await doomed.tick()
@@ -71,7 +71,7 @@ async def kill(h: Harness, node_id: str) -> None:
 async def restart(h: Harness, *, after: float) -> Scheduler:
     """A new node starts ``after`` seconds later (it settles what was left), fires, and drains."""
     h.clock.advance(after)
-    fresh = Scheduler(h.engine, node_id="fresh")
+    fresh = h.engine.new_scheduler(node_id="fresh")
     await fresh.start(background=False)
     await fresh.tick()
     await fresh.drain()
@@ -182,7 +182,7 @@ async def test_only_runs_that_started_fail_and_neither_counts_as_a_failure_of_th
 
 async def test_a_live_node_runs_an_instant_it_saw_claimed_by_a_node_that_died(harness: Harness) -> None:
     await harness.sql("CREATE TASK t SCHEDULE 10s AS SELECT 1")
-    doomed = Scheduler(harness.engine, node_id="doomed")
+    doomed = harness.engine.new_scheduler(node_id="doomed")
     await doomed.start(background=False)
     harness.clock.advance(10)
     await doomed.tick()  # runs 10 s and claims 20 s
@@ -202,7 +202,7 @@ async def test_a_live_node_re_plans_an_instant_that_passed_while_its_claimer_was
     harness: Harness,
 ) -> None:
     await harness.sql("CREATE TASK t SCHEDULE 10s AS SELECT 1")
-    doomed = Scheduler(harness.engine, node_id="doomed")
+    doomed = harness.engine.new_scheduler(node_id="doomed")
     await doomed.start(background=False)
     harness.clock.advance(10)
     await doomed.tick()
@@ -232,7 +232,7 @@ async def test_the_reaper_names_only_nodes_that_left_runs(
 
 async def test_system_cluster_shows_a_killed_node_lost_at_once(harness: Harness) -> None:
     await harness.sql("CREATE TASK t SCHEDULE 10s AS SELECT 1")
-    other = Scheduler(harness.engine, node_id="other")
+    other = harness.engine.new_scheduler(node_id="other")
     await other.start(background=False)
     before = dict(await harness.rows("SELECT node_id, node_state FROM system.cluster"))
     assert before["other"] == "running"

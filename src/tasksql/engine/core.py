@@ -155,13 +155,25 @@ class Engine:
         slow or dead webhook endpoint never delays a run."""
         if self.scheduler is None:
             from tasksql.notify.dispatcher import start_dispatcher
-            from tasksql.scheduler.service import Scheduler
 
-            self.scheduler = Scheduler(self)
+            self.scheduler = self.new_scheduler()
             await self.scheduler.start()
             if self.dispatcher is None:
                 self.dispatcher = await start_dispatcher(self)
         return self.scheduler
+
+    def new_scheduler(self, *, node_id: str | None = None) -> Scheduler:
+        """A scheduler (not started) of this engine's catalog, running tasks in its warehouses."""
+        from tasksql.scheduler.service import Scheduler
+
+        return Scheduler(
+            self.catalog,
+            _Warehouses(self),
+            settings=self.settings,
+            introspection=self.introspection_factory(),
+            clock=self.clock,
+            node_id=node_id,
+        )
 
     # --- execution -------------------------------------------------------------------------------
 
@@ -400,6 +412,21 @@ class Engine:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+class _Warehouses:
+    """The engine's opened warehouses, as its scheduler looks them up (a ``WarehouseProvider``)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def get(self, name: str | None) -> Warehouse:
+        return await self._engine.warehouse(name)
+
+    def invalidate(self) -> None:
+        self._engine.invalidate_warehouses()
 
 
 def _check_transactional(statements: list[st.Statement], text: str) -> None:

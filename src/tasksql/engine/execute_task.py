@@ -4,8 +4,11 @@ With a scheduler running in this process (``tasksql serve``, ``db.start()``), EX
 the run and returns at once, as Snowflake does, unless the query asks to wait for runs
 (``tasksql sql`` does, so that it behaves the same with and without a server). Without one (an
 embedded ``tasksql sql``), the run executes in this process and the statement returns when it has
-finished. A statement that waited for its run fails with :class:`~tasksql.errors.RunFailed` (and
-the run's own error) when the run, or the graph run it started, failed or was cancelled.
+finished; no scheduler starts for it (:meth:`Scheduler.open_for
+<tasksql.scheduler.service.Scheduler.open_for>`: the task and its graph are read, nothing else
+is loaded, fired or reaped). A statement that waited for its run fails with
+:class:`~tasksql.errors.RunFailed` (and the run's own error) when the run, or the graph run it
+started, failed or was cancelled.
 Cancelling the query (CANCEL QUERY, Ctrl-C) while it waits cancels the run and stops waiting.
 """
 
@@ -78,10 +81,8 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
         assert run is not None
         run = await _wait(engine, scheduler, rec, run, token)
         return await _outcome(engine, shown, run)
-    from tasksql.scheduler.service import Scheduler
-
-    local = Scheduler(engine)
-    await local.start(background=False)
+    local = engine.new_scheduler()
+    await local.open_for(rec)
     try:
         run = await local.execute_now(rec, config=stmt.using_config)
         if run is not None:
@@ -171,13 +172,11 @@ async def _retry(engine: Engine, stmt: st.ExecuteTask, rec: TaskRecord) -> Resul
                 code="NOTHING_TO_RETRY",
                 span=stmt.span,
             )
-    from tasksql.scheduler.service import Scheduler
-
     scheduler = engine.scheduler
     local = None
     if scheduler is None:
-        local = scheduler = Scheduler(engine)
-        await local.start(background=False)
+        local = scheduler = engine.new_scheduler()
+        await local.open_for(rec)
     try:
         run = await scheduler.retry_last(rec)
         if local is not None and run is not None:

@@ -1,16 +1,17 @@
-"""The scheduler's cache of tasks: loading it from the catalog, warming and cooling its entries.
+"""The scheduler's cache of tasks (:class:`TaskCache`): loading it from the catalog, warming and
+cooling its entries, the heaps of their next instants and the graph index.
 
 A scheduler must know every started task's next instant, but it needs a task's definition only
 when the task is due (or belongs to a graph, whose index is built from the definitions). So:
 
-* :func:`reload` reads a :class:`~tasksql.catalog.base.TaskStub` per task (no definition decoded)
+* :meth:`TaskCache.reload` reads a :class:`~tasksql.catalog.base.TaskStub` per task (no definition decoded)
   and keeps a *cold* entry for each: the id, the next instant, the version it was read at. Only
   graph members and warm entries whose row changed are read whole. 100,000 tasks load in a fraction
   of the time and memory of decoding them all, and a definition change does not re-read them all.
 * A cold entry sits in the heap :data:`~tasksql.scheduler.entry.WARM_AHEAD` before its instant;
-  when popped, :func:`warm` reads the due tasks' records in one catalog read and pushes them again
+  when popped, :meth:`TaskCache.warm` reads the due tasks' records in one catalog read and pushes them again
   at their instants, so a warmed task starts on time.
-* :func:`cool` returns an idle entry whose next instant is more than
+* :meth:`TaskCache.cool` returns an idle entry whose next instant is more than
   :data:`~tasksql.scheduler.entry.COOL_AFTER` away to the cold state (an hourly task holds its
   decoded definition for about a second per hour, not forever).
 
@@ -21,20 +22,20 @@ objects carry state between runs) and of tasks with a run, a queue or a claim ne
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from tasksql import schedules
-from tasksql.catalog.base import TaskStub
+from tasksql.catalog.base import Catalog, TaskStub
 from tasksql.errors import TasksqlError
-from tasksql.model import QualifiedName, TaskRecord, TaskState
+from tasksql.model import IntegrationDef, QualifiedName, TaskRecord, TaskState
+from tasksql.model.run import TaskRuntime
 from tasksql.scheduler import claims
-from tasksql.scheduler.entry import COOL_AFTER, Entry, policy_for
+from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD, Entry, policy_for
 from tasksql.schedules.base import Schedule
-
-if TYPE_CHECKING:
-    from tasksql.scheduler.service import Scheduler
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -43,107 +44,393 @@ WARM_RETRY_S = 1.0
 #: Stubs read per catalog call while loading.
 STUB_CHUNK = 10_000
 
-
-async def reload(sched: Scheduler) -> None:
-    """Bring the cache in line with the catalog (new, changed and dropped tasks). When a read
-    fails, the cache stays marked for reloading."""
-    sched._dirty = False
-    try:
-        await _reload(sched)
-    except BaseException:
-        sched._dirty = True
-        raise
+#: A heap item: (next instant, push sequence, task id); an item whose sequence is not its entry's
+#: ``heap_seq`` any more is stale and skipped.
+HeapItem = tuple[datetime, int, int]
 
 
-async def _reload(sched: Scheduler) -> None:
-    sched._change_seq = await sched.catalog.change_seq()
-    # a cold entry takes its next instant from the catalog: write the ones computed since the flush
-    await sched.flush_next_fires()
-    sched.integrations = {r.definition.name: r.definition for r in await sched.catalog.list_integrations()}
-    seen: set[int] = set()
-    replaced: list[Entry] = []  # their claims were made under the old definition or state
-    after_id = 0
-    while True:
-        # a chunk at a time: 100,000 stubs at once would raise the process's memory for good
-        stubs = await sched.catalog.list_task_stubs(after_id=after_id, limit=STUB_CHUNK)
-        _apply(sched, stubs, await _wanted(sched, stubs), seen, replaced)
-        if len(stubs) < STUB_CHUNK:
-            break
-        after_id = stubs[-1].id
-    entries = sched.entries
-    for task_id in set(entries) - seen:
-        entry = entries.pop(task_id)
-        entry.heap_seq = None
-        replaced.append(entry)
-    # awaited: once the change is seen, its released claims are gone from the history
-    await sched._release_claims(replaced)
-    index(sched)
-    sched.engine.invalidate_warehouses()
+class TaskCache:
+    """The entries of every task of the catalog, the heaps of their next instants, the graph index,
+    and the next instants not written to the catalog yet.
 
+    :param node_id: whose claims :meth:`reload` releases when their task changed.
+    :param wake: called when an entry was pushed from outside the scheduler's loop (warmed ahead,
+        handed back by the reaper), so that the loop recomputes its sleep.
+    :param on_reload: called after every reload (the catalog moved on: warehouse definitions may
+        have changed too).
+    """
 
-async def _wanted(sched: Scheduler, stubs: list[TaskStub]) -> dict[int, TaskRecord]:
-    """The records to read whole: graph members, and warm entries whose row changed."""
-    entries = sched.entries
-    ids = [s.id for s in stubs if s.in_graph or _changed(entries.get(s.id), s)]
-    return {r.id: r for r in await sched.catalog.get_tasks_by_ids(ids)} if ids else {}
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        node_id: str,
+        wake: Callable[[], None],
+        on_reload: Callable[[], None],
+    ) -> None:
+        self._catalog = catalog
+        self._node_id = node_id
+        self._wake = wake
+        self._on_reload = on_reload
+        #: task id -> entry; read by the scheduler's parts, changed only here (entries' run state
+        #: excepted: the scheduler's runs change it).
+        self.entries: dict[int, Entry] = {}
+        #: enabled integrations by name, as of the last reload (for the notifications of runs)
+        self.integrations: dict[str, IntegrationDef] = {}
+        self._heap: list[HeapItem] = []  # warm entries, popped at their instants
+        self._cold_heap: list[HeapItem] = []  # cold entries, popped WARM_AHEAD early
+        self._seq = itertools.count()
+        self._change_seq = -1
+        self._stale = True
+        #: Next instants not yet written to the catalog (task id -> instant, record it was computed
+        #: from). Writing them at every fire would cost a write per run; they are flushed every
+        #: second and at stop instead. A stale value is harmless: on restart the planner re-walks
+        #: from it, and the UNIQUE fence turns instants that already ran into no-ops.
+        self._unwritten: dict[int, tuple[datetime | None, TaskRecord]] = {}
+        self._children: dict[QualifiedName, set[int]] = {}
+        self._finalizers: dict[QualifiedName, int] = {}
+        self._dependents: set[QualifiedName] = set()
 
+    # --- staleness -------------------------------------------------------------------------------
 
-def _apply(
-    sched: Scheduler,
-    stubs: list[TaskStub],
-    records: dict[int, TaskRecord],
-    seen: set[int],
-    replaced: list[Entry],
-) -> None:
-    entries = sched.entries
-    for stub in stubs:
-        seen.add(stub.id)
-        old = entries.get(stub.id)
-        rec = records.get(stub.id)
-        if rec is None:
-            if old is None or old.cold:
-                _stub_into(sched, stub, old)
-            # else: a warm entry whose row did not change (or was dropped since: the next reload)
-            continue
-        if old is not None and not old.cold and _same_runtime(old.record, rec):
-            old.record = rec
-            continue
-        if old is not None:
-            replaced.append(old)
-        entry = warm_entry(rec, old)
-        entries[rec.id] = entry
-        sched._push(entry)
+    @property
+    def stale(self) -> bool:
+        """True when the catalog may have changed since the last reload."""
+        return self._stale
+
+    def mark_stale(self) -> None:
+        self._stale = True
+
+    @property
+    def change_seq(self) -> int:
+        """The catalog's change sequence the last reload saw."""
+        return self._change_seq
+
+    # --- the heaps -------------------------------------------------------------------------------
+
+    def push(self, entry: Entry) -> None:
+        """Into the heap at the entry's next instant (a cold entry: into the cold heap, which is
+        popped WARM_AHEAD early); out of both when it has none or its task is not started."""
+        rec = entry.warm_record
+        if entry.next_fire is None or (rec is not None and rec.state is not TaskState.STARTED):
+            entry.heap_seq = None
+            return
+        seq = next(self._seq)
+        entry.heap_seq = seq
+        heap = self._heap if rec is not None else self._cold_heap
+        heapq.heappush(heap, (entry.next_fire, seq, entry.task_id))
+
+    def pop_due(self, now: datetime) -> list[Entry]:
+        """The warm entries whose instant is at or before ``now``, out of the heap."""
+        return self._pop(self._heap, now)
+
+    def pop_cold(self, now: datetime) -> list[Entry]:
+        """The cold entries whose instant is at most WARM_AHEAD after ``now``, out of the heap."""
+        return self._pop(self._cold_heap, now + WARM_AHEAD) if self._cold_heap else []
+
+    def _pop(self, heap: list[HeapItem], until: datetime) -> list[Entry]:
+        out: list[Entry] = []
+        entries = self.entries
+        while heap and heap[0][0] <= until:
+            _, seq, task_id = heapq.heappop(heap)
+            entry = entries.get(task_id)
+            if entry is not None and entry.heap_seq == seq:
+                entry.heap_seq = None
+                out.append(entry)
+        return out
+
+    def wake_at(self, limit: datetime) -> datetime:
+        """When the loop must look again: the earliest next instant (a cold one WARM_AHEAD early),
+        at most ``limit``. Stale heap items met on the way are dropped."""
+        until = limit
+        for heap, ahead in ((self._heap, None), (self._cold_heap, WARM_AHEAD)):
+            while heap:
+                when, seq, task_id = heap[0]
+                entry = self.entries.get(task_id)
+                if entry is not None and entry.heap_seq == seq:
+                    until = min(until, when if ahead is None else when - ahead)
+                    break
+                heapq.heappop(heap)
+        return until
+
+    def heap_sizes(self) -> tuple[int, int]:
+        """(warm, cold) heap items, stale ones included (tests: reloads leave none behind)."""
+        return len(self._heap), len(self._cold_heap)
+
+    def requeue(self) -> None:
+        """Put the entries a failed tick had taken out of the heap back in, at their next instant."""
+        for entry in self.entries.values():
+            if entry.heap_seq is None and entry.next_fire is not None:
+                self.push(entry)
+
+    # --- next instants ---------------------------------------------------------------------------
+
+    def set_next_fire(self, entry: Entry, at: datetime | None) -> None:
+        """``entry``'s task (warm) fires next at ``at``: remembered, written by the next flush."""
+        entry.next_fire = at
+        self._unwritten[entry.task_id] = (at, entry.record)
+
+    async def flush_next_fires(self) -> None:
+        """Write the next instants computed since the last flush, in one transaction."""
+        if not self._unwritten:
+            return
+        dirty, self._unwritten = self._unwritten, {}
+        try:
+            await self._catalog.set_task_runtime(
+                [
+                    TaskRuntime(
+                        task_id=t,
+                        next_fire_at=at,
+                        clear_next_fire=at is None,
+                        guard=(rec.version, rec.resumed_on),
+                    )
+                    for t, (at, rec) in dirty.items()
+                ]
+            )
+        except BaseException:
+            for task_id, item in dirty.items():  # for the next flush (values computed since are newer)
+                self._unwritten.setdefault(task_id, item)
+            raise
+
+    def replan(self, task_id: int, instant: datetime, *, rewind: bool) -> None:
+        """The row of ``task_id``'s run at ``instant`` is gone (a lost node's, see :mod:`lost`): if
+        the entry remembers the instant as taken by another node, it runs it after all; with
+        ``rewind`` its planner goes back to the instant (the fences make the instants after it that
+        already have rows no-ops)."""
+        entry = self.entries.get(task_id)
+        if entry is None:
+            return
+        claim = entry.claim
+        if claim is not None and claim.instant == instant and claim.batch.done() and claim.written() is None:
+            entry.claim = None  # "taken" by the lost node: fire it the ordinary way
+        if rewind and entry.next_fire is not None and entry.next_fire > instant:
+            entry.next_fire = instant
+            if entry.warm_record is not None:
+                self._unwritten[task_id] = (instant, entry.warm_record)
+            else:
+                self._unwritten.pop(task_id, None)
+            self.push(entry)
+            self._wake()
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Bring the cache in line with the catalog (new, changed and dropped tasks); the claims of
+        replaced entries are released. When a read fails, the cache stays stale."""
+        self._stale = False
+        try:
+            await self._reload()
+        except BaseException:
+            self._stale = True
+            raise
+        self._on_reload()
+
+    async def _reload(self) -> None:
+        catalog = self._catalog
+        self._change_seq = await catalog.change_seq()
+        # a cold entry takes its next instant from the catalog: write the ones computed since the flush
+        await self.flush_next_fires()
+        self.integrations = {r.definition.name: r.definition for r in await catalog.list_integrations()}
+        seen: set[int] = set()
+        replaced: list[Entry] = []  # their claims were made under the old definition or state
+        after_id = 0
+        while True:
+            # a chunk at a time: 100,000 stubs at once would raise the process's memory for good
+            stubs = await catalog.list_task_stubs(after_id=after_id, limit=STUB_CHUNK)
+            self._apply(stubs, await self._wanted(stubs), seen, replaced)
+            if len(stubs) < STUB_CHUNK:
+                break
+            after_id = stubs[-1].id
+        entries = self.entries
+        for task_id in set(entries) - seen:
+            entry = entries.pop(task_id)
+            entry.heap_seq = None
+            replaced.append(entry)
+        # awaited: once the change is seen, its released claims are gone from the history
+        await claims.release(catalog, self._node_id, replaced)
+        self._index()
+
+    async def load_one(self, task_id: int) -> None:
+        """Load only ``task_id``'s entry and those of the graph members (warm), to run that task once
+        without a scheduler's loop (EXECUTE TASK in a process that schedules nothing): the stubs are
+        read to find the graph members, no other task gets an entry, nothing is pushed."""
+        catalog = self._catalog
+        self._stale = False
+        self._change_seq = await catalog.change_seq()
+        self.integrations = {r.definition.name: r.definition for r in await catalog.list_integrations()}
+        wanted: list[int] = []
+        after_id = 0
+        while True:
+            stubs = await catalog.list_task_stubs(after_id=after_id, limit=STUB_CHUNK)
+            wanted.extend(s.id for s in stubs if s.in_graph or s.id == task_id)
+            if len(stubs) < STUB_CHUNK:
+                break
+            after_id = stubs[-1].id
+        for rec in await catalog.get_tasks_by_ids(wanted) if wanted else []:
+            self.entries[rec.id] = warm_entry(rec, None)
+        self._index()
+
+    async def _wanted(self, stubs: list[TaskStub]) -> dict[int, TaskRecord]:
+        """The records to read whole: graph members, and warm entries whose row changed."""
+        entries = self.entries
+        ids = [s.id for s in stubs if s.in_graph or _changed(entries.get(s.id), s)]
+        return {r.id: r for r in await self._catalog.get_tasks_by_ids(ids)} if ids else {}
+
+    def _apply(
+        self, stubs: list[TaskStub], records: dict[int, TaskRecord], seen: set[int], replaced: list[Entry]
+    ) -> None:
+        entries = self.entries
+        for stub in stubs:
+            seen.add(stub.id)
+            old = entries.get(stub.id)
+            rec = records.get(stub.id)
+            if rec is None:
+                if old is None or old.cold:
+                    self._stub_into(stub, old)
+                # else: a warm entry whose row did not change (or was dropped since: the next reload)
+                continue
+            if old is not None and not old.cold and _runtime_key(old.record) == _runtime_key(rec):
+                old.record = rec
+                continue
+            if old is not None:
+                replaced.append(old)
+            entry = warm_entry(rec, old)
+            entries[rec.id] = entry
+            self.push(entry)
+
+    def _stub_into(self, stub: TaskStub, old: Entry | None) -> None:
+        """A cold entry for ``stub``: ``old`` (cold, so idle and unclaimed) updated in place, or a
+        new one. In place, because rebuilding 100,000 cold entries at every definition change
+        would leave as many stale items in the heap."""
+        next_fire = stub.next_fire_at if stub.state is TaskState.STARTED else None
+        if old is None:
+            old = self.entries[stub.id] = _bare(stub.id, stub.version, stub.consecutive_failures)
+        elif old.next_fire == next_fire and old.version == stub.version and old.heap_seq is not None:
+            return
+        old.next_fire, old.version = next_fire, stub.version
+        self.push(old)
+
+    # --- warming and cooling ---------------------------------------------------------------------
+
+    async def warm(self, entries: list[Entry]) -> list[Entry]:
+        """Read the records of cold ``entries`` (one catalog read) and make them warm; the warmed
+        ones.
+
+        An entry replaced or warmed meanwhile is left alone; a task dropped meanwhile stays cold
+        until the change's reload removes it; one changed meanwhile (another version) waits for that
+        reload (the cache is marked stale). A failed read is retried every :data:`WARM_RETRY_S`."""
+        while True:
+            try:
+                found = await self._catalog.get_tasks_by_ids([e.task_id for e in entries])
+                break
+            except TasksqlError as exc:
+                if exc.code != "CATALOG_UNAVAILABLE":  # an outage is logged once, by the catalog
+                    log.exception("could not read %d due task(s); retrying", len(entries))
+                await asyncio.sleep(WARM_RETRY_S)
+        records = {r.id: r for r in found}
+        warmed: list[Entry] = []
+        for entry in entries:
+            rec = records.get(entry.task_id)
+            if self.entries.get(entry.task_id) is not entry or not entry.cold or rec is None:
+                continue
+            if rec.version != entry.version:
+                self._stale = True
+                continue
+            _install(entry, rec)
+            warmed.append(entry)
+        return warmed
+
+    async def warm_ahead(self, entries: list[Entry]) -> None:
+        """:meth:`warm` cold ``entries`` due soon, then push them at their instants."""
+        for entry in await self.warm(entries):
+            self.push(entry)
+        self._wake()
+
+    async def entry_for(self, record: TaskRecord) -> Entry | None:
+        """The warm entry of ``record``'s task (a cold one read now; the cache reloaded first when
+        the catalog moved on since the entry was built); ``None`` when the task is not in the cache."""
+        for _ in range(2):
+            entry = self.entries.get(record.id)
+            if entry is None or not entry.cold:
+                return entry
+            found = await self._catalog.get_tasks_by_ids([entry.task_id])
+            if not found:
+                return None
+            rec = found[0]
+            if self.entries.get(entry.task_id) is entry and entry.cold and rec.version == entry.version:
+                _install(entry, rec)
+                self.push(entry)  # its heap item was for warming
+                return entry
+            if not entry.cold:
+                return entry
+            await self.reload()
+        return None
+
+    def cool(self, entry: Entry, now: datetime) -> None:
+        """Make ``entry`` cold when it is idle, far from its next instant and needs no state between
+        runs (see the module's docstring)."""
+        if (
+            entry.warm_record is None
+            or entry.running
+            or entry.queue
+            or entry.claim is not None
+            or entry.next_fire is None
+            or entry.next_fire - now <= COOL_AFTER
+            or not claims.claimable(entry)  # interval and cron schedules, not from the end of a run
+            or entry.task.after
+            or entry.task.finalize is not None
+            or self.is_root(entry)
+        ):
+            return
+        entry.warm_record, entry.schedule, entry.warm_policy = None, None, None
+        entry.forget_runs()
+        self.push(entry)
+
+    # --- the graph index -------------------------------------------------------------------------
+
+    def _index(self) -> None:
+        """Children and finalizers by task name, for graph membership in time proportional to a
+        graph. Built from the warm entries: every graph member is warm (see :meth:`reload`)."""
+        children: dict[QualifiedName, set[int]] = {}
+        finalizers: dict[QualifiedName, int] = {}
+        for task_id, entry in self.entries.items():
+            rec = entry.warm_record
+            if rec is None:
+                continue
+            task = rec.definition
+            for pred in task.after:
+                children.setdefault(pred, set()).add(task_id)
+            if task.finalize is not None:
+                finalizers[task.finalize] = task_id
+        self._children, self._finalizers = children, finalizers
+        self._dependents = children.keys() | finalizers.keys()
+
+    def is_root(self, entry: Entry) -> bool:
+        """True for a (warm) task that others run after, or that has a finalizer, and that has no
+        predecessors itself."""
+        task = entry.task
+        if task.after or task.finalize is not None:
+            return False
+        return task.name in self._dependents
+
+    def children_of(self, name: QualifiedName) -> list[int]:
+        return sorted(self._children.get(name, ()))
+
+    def finalizer_of(self, name: QualifiedName) -> int | None:
+        return self._finalizers.get(name)
 
 
 def _changed(old: Entry | None, stub: TaskStub) -> bool:
     """True when ``old`` is warm and its row changed since its record was read."""
-    rec = None if old is None else old.rec
+    rec = None if old is None else old.warm_record
     return rec is not None and (
         _runtime_key(rec) != _runtime_key(stub) or rec.last_committed_on != stub.last_committed_on
     )
 
 
-def _same_runtime(a: TaskRecord, b: TaskRecord) -> bool:
-    return _runtime_key(a) == _runtime_key(b)
-
-
 def _runtime_key(row: TaskRecord | TaskStub) -> tuple[object, ...]:
     """What an entry is built from besides the definition: a change means a new entry."""
     return (row.version, row.state, row.resumed_on, row.suspend_reason)
-
-
-def _stub_into(sched: Scheduler, stub: TaskStub, old: Entry | None) -> None:
-    """A cold entry for ``stub``: ``old`` (cold, so idle and unclaimed) updated in place, or a new one.
-
-    In place, because rebuilding 100,000 cold entries at every definition change would leave as
-    many stale items in the heap."""
-    next_fire = stub.next_fire_at if stub.state is TaskState.STARTED else None
-    if old is None:
-        old = sched.entries[stub.id] = _bare(stub.id, stub.version, stub.consecutive_failures)
-    elif old.next_fire == next_fire and old.version == stub.version and old.heap_seq is not None:
-        return
-    old.next_fire, old.version = next_fire, stub.version
-    sched._push(old)
 
 
 def warm_entry(rec: TaskRecord, old: Entry | None) -> Entry:
@@ -161,16 +448,22 @@ def warm_entry(rec: TaskRecord, old: Entry | None) -> Entry:
 def _bare(task_id: int, version: int, failures: int) -> Entry:
     """A cold entry with no next instant yet."""
     return Entry(
-        task_id=task_id, rec=None, schedule=None, pol=None, next_fire=None, version=version, failures=failures
+        task_id=task_id,
+        warm_record=None,
+        schedule=None,
+        warm_policy=None,
+        next_fire=None,
+        version=version,
+        failures=failures,
     )
 
 
 def _install(entry: Entry, rec: TaskRecord) -> None:
     """Make ``entry`` warm with ``rec``: its record, schedule and policy (no schedule: no next
     instant either)."""
-    entry.rec, entry.version = rec, rec.version
+    entry.warm_record, entry.version = rec, rec.version
     entry.schedule = _schedule_of(rec)
-    entry.pol = policy_for(rec)
+    entry.warm_policy = policy_for(rec)
     if entry.schedule is None:
         entry.next_fire = None
 
@@ -185,97 +478,3 @@ def _schedule_of(rec: TaskRecord) -> Schedule | None:
     except TasksqlError:
         log.exception("task %s: cannot build its schedule", rec.name)
         return None
-
-
-async def warm(sched: Scheduler, entries: list[Entry]) -> list[Entry]:
-    """Read the records of cold ``entries`` (one catalog read) and make them warm; the warmed ones.
-
-    An entry replaced or warmed meanwhile is left alone; a task dropped meanwhile stays cold until
-    the change's reload removes it; one changed meanwhile (another version) waits for that reload.
-    A failed read is retried every :data:`WARM_RETRY_S`."""
-    while True:
-        try:
-            records = {r.id: r for r in await sched.catalog.get_tasks_by_ids([e.task_id for e in entries])}
-            break
-        except TasksqlError as exc:
-            if exc.code != "CATALOG_UNAVAILABLE":  # an outage is logged once, by the catalog
-                log.exception("could not read %d due task(s); retrying", len(entries))
-            await asyncio.sleep(WARM_RETRY_S)
-    warmed: list[Entry] = []
-    for entry in entries:
-        rec = records.get(entry.task_id)
-        if sched.entries.get(entry.task_id) is not entry or not entry.cold or rec is None:
-            continue
-        if rec.version != entry.version:
-            sched._dirty = True
-            continue
-        _install(entry, rec)
-        warmed.append(entry)
-    return warmed
-
-
-async def warm_ahead(sched: Scheduler, entries: list[Entry]) -> None:
-    """:func:`warm` cold ``entries`` due soon, then push them at their instants."""
-    for entry in await warm(sched, entries):
-        sched._push(entry)
-    sched._wake()
-
-
-async def entry_for(sched: Scheduler, record: TaskRecord) -> Entry | None:
-    """The warm entry of ``record``'s task (a cold one read now; the cache reloaded first when the
-    catalog moved on since the entry was built); ``None`` when the task is not in the cache."""
-    for _ in range(2):
-        entry = sched.entries.get(record.id)
-        if entry is None or not entry.cold:
-            return entry
-        found = await sched.catalog.get_tasks_by_ids([entry.task_id])
-        if not found:
-            return None
-        rec = found[0]
-        if sched.entries.get(entry.task_id) is entry and entry.cold and rec.version == entry.version:
-            _install(entry, rec)
-            sched._push(entry)  # its heap item was for warming
-            return entry
-        if not entry.cold:
-            return entry
-        await sched.reload()
-    return None
-
-
-def cool(sched: Scheduler, entry: Entry, now: datetime) -> None:
-    """Make ``entry`` cold when it is idle, far from its next instant and needs no state between
-    runs (see the module's docstring)."""
-    if (
-        entry.rec is None
-        or entry.running
-        or entry.queue
-        or entry.claim is not None
-        or entry.next_fire is None
-        or entry.next_fire - now <= COOL_AFTER
-        or not claims.claimable(entry)  # interval and cron schedules, not from the end of a run
-        or entry.task.after
-        or entry.task.finalize is not None
-        or sched.graphs.is_root(entry)
-    ):
-        return
-    entry.rec, entry.schedule, entry.pol = None, None, None
-    entry.forget_runs()
-    sched._push(entry)
-
-
-def index(sched: Scheduler) -> None:
-    """Children and finalizers by task name, for graph membership in time proportional to a graph.
-    Built from the warm entries: every graph member is warm (see :func:`reload`)."""
-    children: dict[QualifiedName, set[int]] = {}
-    finalizers: dict[QualifiedName, int] = {}
-    for task_id, entry in sched.entries.items():
-        rec = entry.rec
-        if rec is None:
-            continue
-        task = rec.definition
-        for pred in task.after:
-            children.setdefault(pred, set()).add(task_id)
-        if task.finalize is not None:
-            finalizers[task.finalize] = task_id
-    sched._children, sched._finalizers = children, finalizers
-    sched._dependents = children.keys() | finalizers.keys()

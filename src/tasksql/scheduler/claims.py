@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -163,6 +164,15 @@ class Bookings:
         self.batch = batch
         for index, (entry, run) in enumerate(zip(self.owners, self.claims, strict=True)):
             entry.claim = Claim(run.scheduled_time, batch, index)
+
+
+async def release(catalog: Catalog, node_id: str, entries: Iterable[Entry]) -> None:
+    """Delete the claims of ``entries`` now (an urgent write) and wait for it; a failure is logged."""
+    book = Bookings(node_id, urgent=True)
+    for entry in entries:
+        book.release(entry)
+    book.submit(catalog)
+    await written(book)
 
 
 async def written(book: Bookings) -> None:

@@ -48,9 +48,11 @@ class Entry:
     """
 
     task_id: int
-    rec: TaskRecord | None
+    #: The task's record while the entry is warm (None: cold); :attr:`record` asserts it is there.
+    warm_record: TaskRecord | None
     schedule: Schedule | None
-    pol: Policy | None
+    #: The planner's policy while the entry is warm; :attr:`policy` asserts it is there.
+    warm_policy: Policy | None
     next_fire: datetime | None
     version: int  #: of the record the entry was built from (a cold entry is warmed at this version)
     #: In-flight runs by run id (shared empty until the first: see :meth:`add_run`).
@@ -80,18 +82,18 @@ class Entry:
 
     @property
     def cold(self) -> bool:
-        return self.rec is None
+        return self.warm_record is None
 
     @property
     def record(self) -> TaskRecord:
         """The task's record; only for a warm entry."""
-        rec = self.rec
+        rec = self.warm_record
         assert rec is not None, f"task {self.task_id}: its entry is cold"
         return rec
 
     @record.setter
     def record(self, rec: TaskRecord) -> None:
-        self.rec = rec
+        self.warm_record = rec
 
     @property
     def task(self) -> TaskDef:
@@ -100,7 +102,7 @@ class Entry:
     @property
     def policy(self) -> Policy:
         """The task's policy; only for a warm entry."""
-        pol = self.pol
+        pol = self.warm_policy
         assert pol is not None, f"task {self.task_id}: its entry is cold"
         return pol
 

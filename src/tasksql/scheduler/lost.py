@@ -52,13 +52,16 @@ from tasksql import schedules
 from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.errors import TasksqlError
 from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord, TaskState
-from tasksql.model.run import NodeRecord, RunOutcome, RunRecord
+from tasksql.model.run import NodeRecord, RunOutcome, RunRecord, transition
 from tasksql.procs import node_state
 from tasksql.scheduler import markers
 from tasksql.scheduler.entry import policy_for
 
 if TYPE_CHECKING:
-    from tasksql.scheduler.service import Scheduler
+    from tasksql.catalog.base import Catalog
+    from tasksql.scheduler.cache import TaskCache
+    from tasksql.scheduler.deps import WarehouseProvider
+    from tasksql.scheduler.markers import MarkerBook
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -124,20 +127,31 @@ def _following(record: TaskRecord, instant: datetime) -> datetime | None:
 
 def _skip(run: RunRecord, now: datetime, code: str, message: str) -> UnstartedRun:
     outcome = RunOutcome(
-        run_id=run.run_id, state=RunState.SKIPPED, completed_time=now, error_code=code, error_message=message
+        run_id=run.run_id,
+        state=transition(run.state, RunState.SKIPPED),
+        completed_time=now,
+        error_code=code,
+        error_message=message,
     )
     return UnstartedRun(run_id=run.run_id, skipped=outcome)
 
 
-async def settle(sched: Scheduler, node_ids: list[str], now: datetime) -> dict[str, LostRuns]:
-    """Settle what the lost nodes ``node_ids`` left (see the module's docstring), then let ``sched``
-    plan the re-planned instants of the tasks it holds and forget claims it found taken by those
-    nodes. Returns what was done per node that left anything (logged as a warning)."""
-    catalog = sched.catalog
+async def settle(
+    catalog: Catalog,
+    cache: TaskCache,
+    book: MarkerBook | None,
+    warehouses: WarehouseProvider,
+    node_ids: list[str],
+    now: datetime,
+) -> dict[str, LostRuns]:
+    """Settle what the lost nodes ``node_ids`` left (see the module's docstring), looking their
+    runs' completion markers up in ``book``'s scope, then let ``cache`` plan the re-planned instants
+    of the tasks it holds and forget claims it found taken by those nodes. Returns what was done per
+    node that left anything (logged as a warning)."""
     left = await catalog.open_runs(*node_ids)
     if not left:
         return {}
-    found, unknown = await markers.lookup(sched, left, now)
+    found, unknown = await markers.lookup(book, warehouses, left, now)
     committed = [_committed(r, found[r.run_id]) for r in left if r.run_id in found]
     unstarted = [
         r
@@ -156,8 +170,9 @@ async def settle(sched: Scheduler, node_ids: list[str], now: datetime) -> dict[s
     by_id = {r.run_id: r for r in unstarted}
     for decision in decisions:
         if decision.skipped is None:
-            _hand_back(sched, by_id[decision.run_id], rewind=decision.rewind)
-    await markers.forget(sched, [r for r in left if r.run_id in found])
+            run = by_id[decision.run_id]
+            cache.replan(run.task_id, run.scheduled_time, rewind=decision.rewind)
+    await markers.forget(book, warehouses, [r for r in left if r.run_id in found])
     for node_id, counts in settled.items():
         log.warning("node %s was lost; its runs: %s", node_id, counts.describe())
     return settled
@@ -167,33 +182,8 @@ def _committed(run: RunRecord, at: datetime) -> RunOutcome:
     """The outcome of ``run``, whose body committed at ``at`` (its marker's time)."""
     return RunOutcome(
         run_id=run.run_id,
-        state=RunState.SUCCEEDED,
+        state=transition(run.state, RunState.SUCCEEDED),
         query_start_time=run.query_start_time,
         completed_time=max(at, run.query_start_time) if run.query_start_time else at,
         error_message=COMMITTED_MESSAGE.format(node=run.node_id),
     )
-
-
-def _hand_back(sched: Scheduler, run: RunRecord, *, rewind: bool) -> None:
-    """``run``'s row is gone: if ``sched`` remembers its instant as taken by another node, it runs
-    it after all; with ``rewind`` its planner goes back to the instant (the planner's fence makes
-    the instants after it that already have rows no-ops)."""
-    entry = sched.entries.get(run.task_id)
-    if entry is None:
-        return
-    claim = entry.claim
-    if (
-        claim is not None
-        and claim.instant == run.scheduled_time
-        and claim.batch.done()
-        and claim.written() is None
-    ):
-        entry.claim = None  # "taken" by the lost node: fire it the ordinary way
-    if rewind and entry.next_fire is not None and entry.next_fire > run.scheduled_time:
-        entry.next_fire = run.scheduled_time
-        if entry.rec is not None:
-            sched._next_dirty[run.task_id] = (run.scheduled_time, entry.rec)
-        else:
-            sched._next_dirty.pop(run.task_id, None)
-        sched._push(entry)
-        sched._wake()

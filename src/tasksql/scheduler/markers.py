@@ -29,7 +29,7 @@ from tasksql.warehouses.base import Marker, Warehouse
 
 if TYPE_CHECKING:
     from tasksql.catalog.base import Catalog
-    from tasksql.scheduler.service import Scheduler
+    from tasksql.scheduler.deps import WarehouseProvider
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -80,13 +80,12 @@ class MarkerBook:
 
 
 async def lookup(
-    sched: Scheduler, runs: Iterable[RunRecord], now: datetime
+    book: MarkerBook | None, warehouses: WarehouseProvider, runs: Iterable[RunRecord], now: datetime
 ) -> tuple[dict[int, datetime], set[int]]:
     """The markers of ``runs``: (run id -> time the marker was written, for runs whose body
     committed; run ids that cannot be told now, their warehouse being unreachable, and that are
     within :data:`LOOKUP_PATIENCE`). A run of a dropped warehouse, or of one without transactions,
-    has no marker."""
-    book = sched.markers
+    has no marker (nor any run without ``book``: no markers are written)."""
     found: dict[int, datetime] = {}
     unknown: set[int] = set()
     if book is None:
@@ -96,7 +95,7 @@ async def lookup(
         by_warehouse.setdefault(run.warehouse, []).append(run)
     for name, group in by_warehouse.items():
         try:
-            warehouse = await sched.engine.warehouse(name)
+            warehouse = await warehouses.get(name)
             found.update(await warehouse.find_markers(book.scope, [r.run_id for r in group]))
         except WarehouseNotFound:
             continue  # dropped since: its runs are settled without markers
@@ -116,9 +115,8 @@ def _patient(run: RunRecord, now: datetime) -> bool:
     return now - (run.query_start_time or run.scheduled_time) < LOOKUP_PATIENCE
 
 
-async def forget(sched: Scheduler, runs: Sequence[RunRecord]) -> None:
+async def forget(book: MarkerBook | None, warehouses: WarehouseProvider, runs: Sequence[RunRecord]) -> None:
     """Delete the markers of ``runs`` (settled: nobody needs them any more); failures are logged."""
-    book = sched.markers
     if book is None or not runs:
         return
     by_warehouse: dict[str | None, list[int]] = {}
@@ -126,12 +124,12 @@ async def forget(sched: Scheduler, runs: Sequence[RunRecord]) -> None:
         by_warehouse.setdefault(run.warehouse, []).append(run.run_id)
     for name, ids in by_warehouse.items():
         try:
-            await (await sched.engine.warehouse(name)).delete_markers(book.scope, ids)
+            await (await warehouses.get(name)).delete_markers(book.scope, ids)
         except TasksqlError as err:
             log.warning("cannot delete completion markers in warehouse %s: %s", name, err.message)
 
 
-async def sweep(sched: Scheduler) -> int:
+async def sweep(book: MarkerBook | None, catalog: Catalog, clock: Clock) -> int:
     """Delete the markers of settled (or pruned) runs in the warehouses this node wrote markers to;
     returns how many were deleted.
 
@@ -139,28 +137,27 @@ async def sweep(sched: Scheduler) -> int:
     so a run not unsettled in step 2 (read after step 1) is settled for good, and its marker is no
     longer needed by anyone; markers committed after step 1 are not touched.
     """
-    book = sched.markers
     if book is None:
         return 0
     deleted = 0
     for warehouse in book.warehouses:
         try:
-            deleted += await _sweep_one(sched, book.scope, warehouse)
+            deleted += await _sweep_one(catalog, clock, book.scope, warehouse)
         except TasksqlError as err:
             log.warning("cannot prune completion markers in warehouse %s: %s", warehouse.name, err.message)
     return deleted
 
 
-async def _sweep_one(sched: Scheduler, scope: str, warehouse: Warehouse) -> int:
+async def _sweep_one(catalog: Catalog, clock: Clock, scope: str, warehouse: Warehouse) -> int:
     deleted = 0
     after = 0
     while True:
         ids = await warehouse.marker_ids(scope, SWEEP_BATCH, after=after)  # 1.
         if not ids:
             return deleted
-        now = sched.clock.now()
-        nodes = [n.node_id for n in await sched.catalog.list_nodes(now)]
-        unsettled = {r.run_id for r in await sched.catalog.open_runs(*nodes)}  # 2.
+        now = clock.now()
+        nodes = [n.node_id for n in await catalog.list_nodes(now)]
+        unsettled = {r.run_id for r in await catalog.open_runs(*nodes)}  # 2.
         done = [i for i in ids if i not in unsettled]
         if done:
             deleted += await warehouse.delete_markers(scope, done)  # 3.

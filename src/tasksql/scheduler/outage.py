@@ -25,13 +25,11 @@ The pause and the resumption are logged once each (the catalog logs the outage a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from tasksql.catalog.base import Catalog
 from tasksql.clock import monotonic
 from tasksql.errors import TasksqlError
-
-if TYPE_CHECKING:
-    from tasksql.scheduler.service import Scheduler
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -39,33 +37,23 @@ log = logging.getLogger("tasksql.scheduler")
 CHECK_EVERY_S = 1.0
 
 
-async def wait_out(sched: Scheduler) -> None:
-    """Until the catalog is reachable again or ``sched`` stops (nothing to do when it is up)."""
-    error = sched.catalog.outage()
+async def wait_out(catalog: Catalog, stopping: Callable[[], bool]) -> None:
+    """Until ``catalog`` is reachable again or ``stopping()`` (nothing to do when it is up)."""
+    error = catalog.outage()
     if error is None:
         return
     started = monotonic()
     log.warning("the scheduler pauses: no instant fires while the catalog is unreachable")
-    while not sched._stopping and not await sched.catalog.wait_reachable(CHECK_EVERY_S):
+    while not stopping() and not await catalog.wait_reachable(CHECK_EVERY_S):
         pass
-    if not sched._stopping:
+    if not stopping():
         log.warning(
             "the scheduler resumes after %.1f s without its catalog; instants that passed meanwhile "
             "follow each task's CATCH_UP policy",
             monotonic() - started,
         )
-        sched._wake()
 
 
 def unavailable(exc: TasksqlError) -> bool:
     """True for the error of an unreachable catalog (logged once by the catalog, not per call)."""
     return exc.code == "CATALOG_UNAVAILABLE"
-
-
-def requeue(sched: Scheduler) -> None:
-    """After a tick failed: put the entries it had taken out of the heap back in, at their next
-    instant, so that a failed tick does not end their schedules (their instants have a row, or none
-    was committed; the fences keep a second attempt at one a no-op)."""
-    for entry in sched.entries.values():
-        if entry.heap_seq is None and entry.next_fire is not None:
-            sched._push(entry)

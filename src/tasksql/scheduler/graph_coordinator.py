@@ -1,28 +1,33 @@
 """Graph runs inside the scheduler: starting them, advancing them, retrying them.
 
-:class:`GraphCoordinator` is the scheduler's helper for task graphs. When a root's instant fires it
-pins the graph (:func:`~tasksql.scheduler.graph_run.graph_members`), finds or creates its graph
-version, and the root's run row and the graph run row are inserted in one transaction. When a member's
-run ends, :meth:`GraphCoordinator.step` asks the pure :class:`~tasksql.scheduler.graph_run.GraphRun`
-what follows and writes, in ONE catalog transaction, the outcome, the runs that start (children,
-the finalizer), the rows of members that will not run (SKIPPED with the reason) and the end of the
-graph run; the children start right after that commit.
+:class:`GraphCoordinator` holds the graph runs active on this node. When a root's instant fires it
+pins the graph (:func:`~tasksql.scheduler.graph_run.graph_members`, from the cache's graph index),
+finds or creates its graph version, and the root's run row and the graph run row are inserted in one
+transaction. When a member's run ends, :meth:`GraphCoordinator.step` asks the pure
+:class:`~tasksql.scheduler.graph_run.GraphRun` what follows and writes, in ONE catalog transaction,
+the outcome, the runs that start (children, the finalizer), the rows of members that will not run
+(SKIPPED with the reason) and the end of the graph run. It starts nothing itself: it returns the
+runs to start (:class:`Launch`), which the caller starts right after that commit.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from tasksql.catalog.base import Catalog
+from tasksql.clock import Clock
 from tasksql.errors import ValidationError
 from tasksql.model import (
     OverlapPolicy,
     QualifiedName,
     RunState,
     ScheduledFrom,
+    Spelling,
     TaskDef,
     TaskRecord,
     TaskState,
@@ -31,40 +36,52 @@ from tasksql.model import (
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.scheduler import outcomes
-from tasksql.scheduler.graph_run import GraphRun, Member, Step, graph_members
+from tasksql.scheduler.cache import TaskCache
+from tasksql.scheduler.entry import Entry
+from tasksql.scheduler.graph_run import GraphRun, Member, Skip, Step, graph_members
 
-if TYPE_CHECKING:
-    from tasksql.scheduler.entry import Entry
-    from tasksql.scheduler.service import Scheduler
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """A run of a graph run to start now: ``run`` of ``entry``'s task, pinned to ``definition``."""
+
+    entry: Entry
+    run: RunRecord
+    definition: TaskDef
+    graph: GraphRun
 
 
 class GraphCoordinator:
-    """Graph runs of one scheduler: the active ones, by group id and by root."""
+    """The graph runs of one node: the active ones, by group id and by root.
 
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.sched = scheduler
+    :param cache: the scheduler's entries and graph index (read only).
+    """
+
+    def __init__(self, catalog: Catalog, cache: TaskCache, *, clock: Clock, node_id: str) -> None:
+        self._catalog = catalog
+        self._cache = cache
+        self._clock = clock
+        self._node_id = node_id
+        #: active graph runs by group id (read by EXECUTE TASK, which waits for one to end)
         self.active: dict[str, GraphRun] = {}
-        self.by_root: dict[int, set[str]] = defaultdict(set)
+        self._by_root: dict[int, set[str]] = defaultdict(set)
         self._versions: dict[tuple[int, str], int] = {}
 
     # --- membership ------------------------------------------------------------------------------
 
     def _member(self, task_id: int) -> tuple[int, TaskDef, TaskState] | None:
-        entry = self.sched.entries.get(task_id)
+        entry = self._cache.entries.get(task_id)
         if entry is None:
             return None
         return entry.record.version, entry.task, entry.record.state
 
     def is_root(self, entry: Entry) -> bool:
         """True for a task that others run after (or that has a finalizer) and has no predecessors."""
-        name = entry.task.name
-        if entry.task.after or entry.task.finalize is not None:
-            return False
-        return self.sched.has_dependents(name)
+        return self._cache.is_root(entry)
 
     def running_count(self, entry: Entry) -> int:
         """How many runs of this root count against its overlap policy."""
-        groups = [self.active[g] for g in self.by_root.get(entry.record.id, ())]
+        groups = [self.active[g] for g in self._by_root.get(entry.record.id, ())]
         if effective_overlap(entry.task) is OverlapPolicy.ALLOW_CHILD_OVERLAP:
             return sum(1 for g in groups if g.root_running)
         return len(groups)
@@ -81,13 +98,13 @@ class GraphCoordinator:
     ) -> GraphRun:
         """Pin the graph of ``entry`` (a root) for a graph run starting now."""
         members = graph_members(
-            entry.record.id, self._member, self.sched.children_of, self.sched.finalizer_of
+            entry.record.id, self._member, self._cache.children_of, self._cache.finalizer_of
         )
         versions = {t: m.version for t, m in members.items()}
         key = (entry.record.id, repr(sorted(versions.items())))
         version = self._versions.get(key)
         if version is None:
-            version = await self.sched.catalog.graph_version(entry.record.id, versions)
+            version = await self._catalog.graph_version(entry.record.id, versions)
             self._versions[key] = version
         merged = merge_config(entry.task.config, config)
         return GraphRun(
@@ -123,14 +140,12 @@ class GraphCoordinator:
             query_start_time=now,
             attempt_number=g.attempt,
             config=g.config,
-            node_id=self.sched.node_id,
+            node_id=self._node_id,
             root_run_index=root_run_index,
         )
 
     def tag(self, run: NewRun, g: GraphRun) -> NewRun:
         """``run`` as a run of graph run ``g``."""
-        from dataclasses import replace
-
         return replace(
             run,
             graph_run_group_id=g.group_id,
@@ -141,16 +156,17 @@ class GraphCoordinator:
         )
 
     def activate(self, g: GraphRun) -> None:
+        """``g`` started on this node (its root's run row is committed)."""
         self.active[g.group_id] = g
-        self.by_root[g.root_id].add(g.group_id)
+        self._by_root[g.root_id].add(g.group_id)
 
     def _deactivate(self, g: GraphRun) -> None:
         self.active.pop(g.group_id, None)
-        groups = self.by_root.get(g.root_id)
+        groups = self._by_root.get(g.root_id)
         if groups is not None:
             groups.discard(g.group_id)
             if not groups:
-                del self.by_root[g.root_id]
+                del self._by_root[g.root_id]
 
     # --- member runs -----------------------------------------------------------------------------
 
@@ -165,14 +181,14 @@ class GraphCoordinator:
         message: str | None = None,
     ) -> NewRun:
         member = g.member(task_id)
-        entry = self.sched.entries.get(task_id)
+        entry = self._cache.entries.get(task_id)
         record = entry.record if entry is not None else _stub_record(member, now)
         run = outcomes.new_run(
             record,
             scheduled_time=g.scheduled_time,
             state=state,
             scheduled_from=g.scheduled_from,
-            node_id=self.sched.node_id,
+            node_id=self._node_id,
             now=now,
             error_code=code,
             error_message=message,
@@ -188,7 +204,7 @@ class GraphCoordinator:
         pending = list(step.start)
         while pending:
             task_id = pending.pop(0)
-            if task_id in self.sched.entries:
+            if task_id in self._cache.entries:
                 merged.start.append(task_id)
                 continue
             name = g.member(task_id).name
@@ -198,8 +214,6 @@ class GraphCoordinator:
                 code="TASK_DROPPED",
                 message=f"skipped: task {name} was dropped during the graph run",
             )
-            from tasksql.scheduler.graph_run import Skip
-
             merged.skip.append(
                 Skip(task_id, "TASK_DROPPED", f"skipped: task {name} was dropped during the graph run")
             )
@@ -236,13 +250,13 @@ class GraphCoordinator:
         outcome: RunOutcome,
         runtime: TaskRuntime | None,
         notifications: Sequence[OutboxItem] = (),
-    ) -> bool:
-        """Settle a member's run and advance its graph run. False when the run belongs to no active
-        graph run of this node (the caller settles it alone)."""
+    ) -> list[Launch] | None:
+        """Settle a member's run and advance its graph run; the runs to start now. None when the
+        run belongs to no active graph run of this node (the caller settles it alone)."""
         g = self.active.get(rec.graph_run_group_id or "")
         if g is None or rec.task_id not in g.members:
-            return False
-        now = self.sched.clock.now()
+            return None
+        now = self._clock.now()
         step = g.done(
             rec.task_id,
             outcome.state,
@@ -252,25 +266,26 @@ class GraphCoordinator:
         )
         step = self._resolve_dropped(g, step)
         rows = self._rows_for(g, step, now)
-        records = await self.sched.catalog.settle_graph_step(
+        records = await self._catalog.settle_graph_step(
             outcome, runtime, rows, self._end(g, step, now), notifications
         )
-        self._launch(g, step, records)
         if step.end is not None:
             self._deactivate(g)
-        return True
+        return self._launches(g, step, records)
 
-    def _launch(self, g: GraphRun, step: Step, records: list[RunRecord | None]) -> None:
+    def _launches(self, g: GraphRun, step: Step, records: list[RunRecord | None]) -> list[Launch]:
+        out: list[Launch] = []
         for task_id, rec in zip(step.start, records[len(step.skip) :], strict=True):
-            entry = self.sched.entries.get(task_id)
+            entry = self._cache.entries.get(task_id)
             if rec is not None and entry is not None:
-                self.sched.start_run(entry, rec, g.member(task_id).definition, graph=g)
+                out.append(Launch(entry, rec, g.member(task_id).definition, g))
+        return out
 
     # --- manual graph runs -----------------------------------------------------------------------
 
-    async def execute(self, entry: Entry, *, config: str | None) -> RunRecord | None:
-        """EXECUTE TASK on a root: a whole graph run now."""
-        now = self.sched.clock.now()
+    async def execute(self, entry: Entry, *, config: str | None) -> tuple[RunRecord | None, list[Launch]]:
+        """EXECUTE TASK on a root: a whole graph run now; the root's run and what to start."""
+        now = self._clock.now()
         g = await self.prepare(
             entry, scheduled_time=now, config=config, scheduled_from=ScheduledFrom.EXECUTE_TASK
         )
@@ -284,13 +299,13 @@ class GraphCoordinator:
                 scheduled_time=now,
                 state=RunState.SKIPPED,
                 scheduled_from=ScheduledFrom.EXECUTE_TASK,
-                node_id=self.sched.node_id,
+                node_id=self._node_id,
                 now=now,
                 error_code="OVERLAP",
                 error_message="skipped: the previous graph run was still executing",
             )
-            [rec] = await self.sched.catalog.fire([run], [])
-            return rec
+            [rec] = await self._catalog.fire([run], [])
+            return rec, []
         g.begin()
         run = self.tag(
             outcomes.new_run(
@@ -298,7 +313,7 @@ class GraphCoordinator:
                 scheduled_time=now,
                 state=RunState.EXECUTING,
                 scheduled_from=ScheduledFrom.EXECUTE_TASK,
-                node_id=self.sched.node_id,
+                node_id=self._node_id,
                 now=now,
                 config=g.config,
             ),
@@ -307,17 +322,18 @@ class GraphCoordinator:
         graph = self.new_graph_run(
             g, entry, scheduled_from=ScheduledFrom.EXECUTE_TASK, now=now, root_run_index=0
         )
-        [rec] = await self.sched.catalog.fire([run], [], [graph])
-        if rec is not None:
-            self.activate(g)
-            self.sched.start_run(entry, rec, g.member(g.root_id).definition, graph=g)
-        return rec
+        [rec] = await self._catalog.fire([run], [], [graph])
+        if rec is None:
+            return None, []
+        self.activate(g)
+        return rec, [Launch(entry, rec, g.member(g.root_id).definition, g)]
 
-    async def retry_last(self, entry: Entry) -> RunRecord | None:
+    async def retry_last(self, entry: Entry) -> tuple[RunRecord | None, list[Launch]]:
         """EXECUTE TASK root RETRY LAST: continue the last graph run from its failed tasks, when it
-        FAILED or was CANCELLED and the graph has not changed since."""
+        FAILED or was CANCELLED and the graph has not changed since; the run to report (the first
+        that starts) and what to start."""
         shown = entry.task.name
-        last = await self.sched.catalog.list_graph_runs(root_task_id=entry.record.id, limit=1)
+        last = await self._catalog.list_graph_runs(root_task_id=entry.record.id, limit=1)
         if not last:
             raise ValidationError(f"task {shown} has no graph run to retry", code="NOTHING_TO_RETRY")
         previous = last[0]
@@ -329,7 +345,7 @@ class GraphCoordinator:
             )
         if previous.graph_run_group_id in self.active:
             raise ValidationError(f"the last graph run of {shown} is still running", code="NOTHING_TO_RETRY")
-        now = self.sched.clock.now()
+        now = self._clock.now()
         g = await self.prepare(
             entry,
             scheduled_time=previous.scheduled_time,
@@ -346,25 +362,24 @@ class GraphCoordinator:
                 code="GRAPH_CHANGED",
             )
         prior: dict[int, RunState] = {}
-        for run in await self.sched.catalog.graph_run_runs(previous.graph_run_group_id):
+        for run in await self._catalog.graph_run_runs(previous.graph_run_group_id):
             prior[run.task_id] = run.state
         step = self._resolve_dropped(g, g.begin(prior=prior))
         rows = self._rows_for(g, step, now)
         graph = self.new_graph_run(g, entry, scheduled_from=ScheduledFrom.RETRY, now=now, root_run_index=None)
-        records = await self.sched.catalog.fire(rows, [], [graph])
+        records = await self._catalog.fire(rows, [], [graph])
         self.activate(g)
-        self._launch(g, step, records)
+        launches = self._launches(g, step, records)
         if step.end is not None:
-            await self.sched.catalog.settle_graph_step(None, None, [], self._end(g, step, now))
+            await self._catalog.settle_graph_step(None, None, [], self._end(g, step, now))
             self._deactivate(g)
         started = records[len(step.skip) :]
-        return next((r for r in started if r is not None), next((r for r in records if r is not None), None))
+        first = next((r for r in started if r is not None), next((r for r in records if r is not None), None))
+        return first, launches
 
 
 def merge_config(base: str | None, override: str | None) -> str | None:
     """Snowflake's USING CONFIG: the override's keys replace the root's CONFIG keys for one graph run."""
-    import json
-
     if override is None:
         return base
     if base is None:
@@ -376,8 +391,7 @@ def merge_config(base: str | None, override: str | None) -> str | None:
 
 
 def _stub_record(member: Member, now: datetime) -> TaskRecord:
-    from tasksql.model import Spelling
-
+    """A record for the run row of a member whose task was dropped from the cache meanwhile."""
     return TaskRecord(
         id=member.task_id,
         definition=member.definition,
@@ -390,4 +404,4 @@ def _stub_record(member: Member, now: datetime) -> TaskRecord:
     )
 
 
-__all__ = ["GraphCoordinator", "QualifiedName", "merge_config"]
+__all__ = ["GraphCoordinator", "Launch", "QualifiedName", "merge_config"]

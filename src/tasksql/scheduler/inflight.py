@@ -1,0 +1,426 @@
+"""The runs in flight on one node: starting them, settling them, retrying them, waiting for them.
+
+:meth:`InFlightRuns.start` runs one attempt of a run (:func:`~tasksql.scheduler.runner.run_attempt`)
+as an asyncio task. When it ends, the outcome goes through the task's retry policy
+(:mod:`~tasksql.scheduler.retry`: the failed attempt and the next one are written together) and its
+failure policy (:func:`~tasksql.scheduler.outcomes.settle`), then to the catalog: with the graph
+run's own bookkeeping when the run belongs to one (:class:`~tasksql.scheduler.graph_coordinator.
+GraphCoordinator`), lazily when nothing waits for it (one write shared with others, see
+:meth:`Catalog.settle_later`). Then the task's next instant is computed when it depends on the end
+of the run (fixed delay, VoltDB EVERY), a queued catch-up run starts, or the entry goes cold.
+
+Lazy writes (claims, settles) are remembered until committed, so that :meth:`bookkeeping_written`
+can wait for them (tests, EXECUTE TASK waiting for its run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from tasksql import schedules
+from tasksql.catalog.base import Catalog
+from tasksql.clock import Clock
+from tasksql.errors import TasksqlError
+from tasksql.model import (
+    IntervalSchedule,
+    OnError,
+    RunState,
+    ScheduledFrom,
+    SuspendReason,
+    TaskDef,
+    TaskState,
+    effective_warehouse,
+)
+from tasksql.model.outbox import OutboxItem
+from tasksql.model.run import RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.notify.events import events_for
+from tasksql.scheduler import claims, outcomes, retry
+from tasksql.scheduler.cache import TaskCache
+from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
+from tasksql.scheduler.entry import Entry
+from tasksql.scheduler.graph_coordinator import GraphCoordinator, Launch
+from tasksql.scheduler.graph_run import GraphRun
+from tasksql.scheduler.markers import MarkerBook
+from tasksql.scheduler.runner import RunContext, run_attempt
+from tasksql.schedules.base import PreviousRun
+from tasksql.warehouses.base import CancelToken
+
+log = logging.getLogger("tasksql.scheduler")
+
+
+class InFlightRuns:
+    """The runs of one node that are executing (or waiting to retry), and their bookkeeping.
+
+    :param wake: called when an entry was pushed back into the heap after a run (a next instant
+        counted from the run's end), so that the loop recomputes its sleep.
+    :param cluster_id: named in the notifications of settled runs.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        cache: TaskCache,
+        graphs: GraphCoordinator,
+        warehouses: WarehouseProvider,
+        *,
+        introspection: IntrospectionFactory | None,
+        clock: Clock,
+        node_id: str,
+        cluster_id: str,
+        wake: Callable[[], None],
+    ) -> None:
+        self._catalog = catalog
+        self._cache = cache
+        self._graphs = graphs
+        self._warehouses = warehouses
+        self._introspection = introspection
+        self._clock = clock
+        self._node_id = node_id
+        self._cluster_id = cluster_id
+        self._wake = wake
+        #: Completion markers (see markers.py): bodies commit with their run's id; None: without.
+        self._markers: MarkerBook | None = None
+        #: run id -> (its asyncio task, cancel token, entry) until the run ended
+        self._runs: dict[int, tuple[asyncio.Task[None], CancelToken, Entry]] = {}
+        #: run id -> its asyncio task, until its outcome is written (it leaves _runs before that)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        #: lazy catalog writes not known to be committed yet (claims, outcomes): see track()
+        self._books: set[asyncio.Future[Any]] = set()
+        self._closing = False
+
+    def use_markers(self, book: MarkerBook | None) -> None:
+        """Commit bodies with their run's completion marker in ``book``'s scope from now on."""
+        self._markers = book
+
+    def close(self) -> None:
+        """No retry and no next instant after the runs that end from now on (the scheduler stops)."""
+        self._closing = True
+
+    @property
+    def count(self) -> int:
+        """Runs executing (or waiting for a retry) now."""
+        return len(self._runs)
+
+    # --- starting --------------------------------------------------------------------------------
+
+    def start(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        definition: TaskDef | None = None,
+        *,
+        graph: GraphRun | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Run ``rec`` (of ``entry``'s task, pinned to ``definition``) now, or after ``delay`` seconds
+        (a retry: the row is SCHEDULED until then)."""
+        token = CancelToken()
+        task = asyncio.create_task(self._run(entry, rec, token, definition or entry.task, graph, delay))
+        entry.add_run(rec.run_id, task)
+        self._runs[rec.run_id] = (task, token, entry)
+        self._tasks[rec.run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(rec.run_id, None))
+
+    def launch(self, launches: list[Launch]) -> None:
+        """Start the runs of graph runs the coordinator decided."""
+        for item in launches:
+            self.start(item.entry, item.run, item.definition, graph=item.graph)
+
+    async def start_queued(self, entry: Entry) -> None:
+        """Start the first run of ``entry``'s queue (its start is committed before its body runs)."""
+        rec = entry.queue.pop(0)
+        state = transition(rec.state, RunState.EXECUTING)
+        await self._catalog.finish_run(
+            RunOutcome(run_id=rec.run_id, state=state, query_start_time=self._clock.now()), None
+        )
+        self.start(entry, rec)
+
+    async def _run(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        token: CancelToken,
+        task: TaskDef,
+        graph: GraphRun | None,
+        delay: float,
+    ) -> None:
+        clock = self._clock
+        outcome: RunOutcome | None = None
+        try:
+            if delay > 0:
+                await clock.sleep_until(clock.now() + timedelta(seconds=delay))
+                if token.cancelled:
+                    raise asyncio.CancelledError
+                started = RunOutcome(
+                    run_id=rec.run_id,
+                    state=transition(rec.state, RunState.EXECUTING),
+                    query_start_time=clock.now(),
+                )
+                await self._catalog.finish_run(started, None)
+            warehouse = await self._warehouses.get(effective_warehouse(task))
+            ctx = RunContext(
+                run=rec,
+                task=task,
+                warehouse=warehouse,
+                clock=clock,
+                token=token,
+                introspection=self._introspection,
+                predecessor_values=graph.predecessor_values() if graph is not None else {},
+                graph_config=graph.config if graph is not None else task.config,
+                markers=self._markers,
+            )
+            outcome = await run_attempt(ctx)
+        except asyncio.CancelledError:
+            outcome = outcomes.cancelled(rec, clock.now(), token.reason or "cancelled: the scheduler stopped")
+            await asyncio.shield(self._finish(entry, rec, task, outcome, graph))
+            raise
+        except TasksqlError as err:
+            outcome = outcomes.failed(rec, clock.now(), err)
+        await self._finish(entry, rec, task, outcome, graph)
+
+    # --- settling --------------------------------------------------------------------------------
+
+    async def _finish(
+        self, entry: Entry, rec: RunRecord, task: TaskDef, outcome: RunOutcome, graph: GraphRun | None = None
+    ) -> None:
+        entry.running.pop(rec.run_id, None)
+        self._runs.pop(rec.run_id, None)
+        delay = None if self._closing else retry.retry_delay(task, rec.attempt_number, outcome)
+        if delay is not None:
+            await self._retry(entry, rec, task, outcome, graph, delay)
+            return
+        previous = entry.failures
+        outcome, runtime = outcomes.settle(entry, task, rec.state, outcome)
+        notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
+        try:
+            # a graph's runs are recorded by its coordinator, with the graph's own bookkeeping
+            launches = None
+            if rec.graph_run_group_id is not None:
+                launches = await self._graphs.step(rec, outcome, runtime, notes)
+            if launches is None:
+                await self._record_outcome(outcome, runtime, notes)
+            else:
+                self.launch(launches)
+        except TasksqlError:
+            log.exception("could not record the outcome of run %s", rec.run_id)
+        end = outcome.completed_time or self._clock.now()
+        if outcome.state is RunState.FAILED and task.on_error is OnError.LOG:
+            # VoltDB ON ERROR LOG: the error is logged and the task goes on (IGNORE: not logged)
+            log.warning(
+                "task %s failed (ON ERROR LOG): %s: %s", rec.name, outcome.error_code, outcome.error_message
+            )
+        if log.isEnabledFor(logging.INFO):
+            took = (
+                (end - outcome.query_start_time).total_seconds() * 1000 if outcome.query_start_time else 0.0
+            )
+            detail = f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_code else ""
+            log.info("run %s of %s: %s in %.1f ms%s", rec.run_id, rec.name, outcome.state.value, took, detail)
+        entry.last_end = end
+        entry.last_result = PreviousRun(
+            state=outcome.state, return_value=outcome.return_value, error=outcome.error_message
+        )
+        if runtime is not None and runtime.state is TaskState.SUSPENDED:
+            entry.next_fire = None
+            entry.heap_seq = None
+            self._cache.mark_stale()
+        elif not self._closing and (graph is None or rec.task_id == graph.root_id):
+            await self._after_run(entry, end)
+
+    async def _record_outcome(
+        self, outcome: RunOutcome, runtime: TaskRuntime | None, notes: list[OutboxItem]
+    ) -> None:
+        if runtime is None and not notes and outcome.state.terminal:
+            # the common case: nothing waits for this write (drain and wait_for_run do)
+            write = self._catalog.settle_later(outcome)
+            write.add_done_callback(_log_unsettled)
+            self.track(write)
+        else:
+            await self._catalog.finish_run(outcome, runtime, notes)
+
+    def _notifications(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        task: TaskDef,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        previous_failures: int,
+        graph: GraphRun | None,
+    ) -> list[OutboxItem]:
+        """Webhook messages for a settled run (ERROR_INTEGRATION / SUCCESS_INTEGRATION), queued in
+        the outbox in the same transaction as the outcome."""
+        if task.error_integration is None and task.success_integration is None:
+            return []
+        root = None
+        if graph is not None and graph.root_id != rec.task_id:
+            root = (str(graph.member(graph.root_id).name), graph.root_id)
+        return events_for(
+            task=task,
+            task_id=rec.task_id,
+            root=root,
+            run=rec,
+            outcome=outcome,
+            previous_failures=previous_failures,
+            auto_suspended=runtime is not None and runtime.suspend_reason is SuspendReason.AUTO_SUSPENDED,
+            now=self._clock.now(),
+            cluster_id=self._cluster_id,
+            integrations=self._cache.integrations,
+        )
+
+    async def _retry(
+        self,
+        entry: Entry,
+        rec: RunRecord,
+        task: TaskDef,
+        outcome: RunOutcome,
+        graph: GraphRun | None,
+        delay: float,
+    ) -> None:
+        """Record the failed attempt and start the next one (after ``delay`` seconds)."""
+        now = self._clock.now()
+        state = RunState.EXECUTING if delay <= 0 else RunState.SCHEDULED
+        new = outcomes.new_run(
+            entry.record,
+            scheduled_time=rec.scheduled_time,
+            state=state,
+            scheduled_from=ScheduledFrom.RETRY,
+            node_id=self._node_id,
+            now=now,
+            attempt_number=rec.attempt_number + 1,
+            definition=task,
+            version=rec.task_version,
+            config=rec.config,
+        )
+        if graph is not None:
+            new = replace(
+                new,
+                graph_run_group_id=graph.group_id,
+                root_task_id=graph.root_id,
+                graph_version=graph.graph_version,
+            )
+        transition(rec.state, outcome.state)
+        [next_rec] = await self._catalog.settle_graph_step(outcome, None, [new], None)
+        log.info(
+            "run %s of %s: %s, retrying (attempt %d) in %.1f s",
+            rec.run_id,
+            rec.name,
+            outcome.error_code,
+            rec.attempt_number + 1,
+            delay,
+        )
+        if next_rec is not None:
+            self.start(entry, next_rec, task, graph=graph, delay=delay)
+
+    async def _after_run(self, entry: Entry, end: datetime) -> None:
+        """Queued catch-up runs start; fixed-delay and VoltDB EVERY schedules restart from ``end``."""
+        if entry.queue and not entry.running:
+            await self.start_queued(entry)
+            return
+        if not (
+            (entry.policy.defer_while_running or entry.policy.next_from_end)
+            and entry.next_fire is None
+            and not entry.running
+        ):
+            self._cache.cool(entry, self._clock.now())
+            return
+        if entry.record.state is not TaskState.STARTED or entry.schedule is None:
+            return
+        task = entry.task
+        if isinstance(task.schedule, IntervalSchedule):
+            # VoltDB EVERY after an overrun: the schedule restarts one interval after the end
+            entry.schedule = schedules.build(task.schedule, anchor=end, dst_policy=task.dst_policy)
+            nxt = entry.schedule.next_fire(end)
+            runtime = TaskRuntime(task_id=entry.record.id, next_fire_at=nxt, schedule_anchor=end)
+            await self._catalog.set_task_runtime([runtime])
+            entry.record = replace(entry.record, resumed_on=end)  # the anchor the guard now expects
+            entry.next_fire = nxt
+        else:
+            nxt = entry.schedule.next_fire(end, last_end=end, last_result=entry.last_result)
+            self._cache.set_next_fire(entry, nxt)
+        self._cache.push(entry)
+        self._wake()
+
+    # --- cancelling ------------------------------------------------------------------------------
+
+    def cancel_task(self, task_id: int, reason: str) -> int:
+        """Cancel the executing runs of ``task_id`` (recorded CANCELLED when they end); how many."""
+        count = 0
+        for _, token, owner in list(self._runs.values()):
+            if owner.task_id == task_id:
+                token.cancel(reason)
+                count += 1
+        return count
+
+    async def stop(self, grace: float, cancel_wait: float) -> None:
+        """Give the runs in flight ``grace`` seconds, then cancel them (recorded CANCELLED) and give
+        them ``cancel_wait`` seconds more, twice (the second time cancelling their asyncio tasks)."""
+        self.close()
+        running = [t for t, _, _ in self._runs.values()]
+        if not running:
+            return
+        _, pending = await asyncio.wait(running, timeout=grace)
+        if not pending:
+            return
+        for _, token, _ in list(self._runs.values()):
+            token.cancel("cancelled: the scheduler stopped")
+        _, pending = await asyncio.wait(pending, timeout=cancel_wait)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=cancel_wait)
+
+    # --- waiting ---------------------------------------------------------------------------------
+
+    async def wait_for_run(self, run_id: int) -> None:
+        """Wait until run ``run_id`` (of this node) ended and its outcome is committed."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.wait([task])
+        await self.bookkeeping_written()
+
+    async def wait_for_graph(self, group_id: str | None) -> None:
+        """Wait until the graph run ``group_id`` is over on this node."""
+        while group_id is not None and group_id in self._graphs.active:
+            running = [t for t, _, _ in self._runs.values()]
+            if not running:
+                await asyncio.sleep(0.01)
+                continue
+            await asyncio.wait(running, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no run is in flight and every outcome is committed (with ``timeout``: one
+        wait of at most that long for the runs)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=timeout)
+            if timeout is not None:
+                return
+        await self.bookkeeping_written()
+
+    def submit(self, book: claims.Bookings) -> None:
+        """Write ``book`` (a tick's claims and claimed starts) and remember it until committed."""
+        book.submit(self._catalog)
+        if book.batch is not None:
+            self.track(book.batch)
+
+    def track(self, write: asyncio.Future[Any]) -> None:
+        """Remember a lazy write until it is committed (see :meth:`bookkeeping_written`)."""
+        if not write.done():
+            self._books.add(write)
+            write.add_done_callback(self._books.discard)
+
+    async def bookkeeping_written(self) -> None:
+        """Wait until the lazy bookkeeping so far (claims, started and skipped claimed runs, final
+        outcomes) is committed; it normally is within a few milliseconds."""
+        if self._books:
+            await asyncio.wait(list(self._books))
+
+
+def _log_unsettled(write: asyncio.Future[Any]) -> None:
+    if not write.cancelled() and write.exception() is not None:
+        # the row stays EXECUTING; the reaper settles it once this node is gone
+        log.error("could not record the outcome of a run: %s", write.exception())
