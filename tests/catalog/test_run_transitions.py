@@ -76,3 +76,14 @@ async def test_an_outcome_cannot_send_a_run_back_to_scheduled(catalog: Catalog) 
     assert await catalog.finish_run(ended(run), None)
     stored = await catalog.get_run(run.run_id)
     assert stored is not None and stored.state is S.SUCCEEDED
+
+
+async def test_a_lost_nodes_run_cannot_be_settled_back_to_scheduled(catalog: Catalog) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    run = await fire_run(catalog, record, node="gone")
+    back = RunOutcome(run_id=run.run_id, state=S.SCHEDULED, completed_time=later(1))
+
+    with pytest.raises(InvalidTransition):
+        await catalog.settle_lost_runs(["gone"], later(60), "lost", committed=[back])
+
+    assert await catalog.get_run(run.run_id) == run

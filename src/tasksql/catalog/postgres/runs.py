@@ -36,6 +36,7 @@ from tasksql.model.run import (
     RunOutcome,
     RunRecord,
     TaskRuntime,
+    settling,
 )
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("postgres").items()}
@@ -136,7 +137,7 @@ def settle_lost(
         params = {
             "run_id": outcome.run_id,
             "node_id": node_id,
-            "state": outcome.state.value,
+            "state": settling(outcome.state).value,
             "completed_time": db_time_opt(outcome.completed_time) or now,
             "query_start_time": db_time_opt(outcome.query_start_time),
             "error_code": outcome.error_code,

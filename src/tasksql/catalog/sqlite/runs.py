@@ -24,7 +24,7 @@ from tasksql.catalog.rows import (
     run_record,
     runtime_params,
 )
-from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime, settling
 
 # The row mapping is shared with every backend (catalog.rows); these names stay importable from here.
 __all__ = ["node_params", "node_record", "run_record"]
@@ -104,7 +104,7 @@ def settle_lost(
         params = {
             "run_id": outcome.run_id,
             "node_id": node_id,
-            "state": outcome.state.value,
+            "state": settling(outcome.state).value,
             "completed_time": db_time_opt(outcome.completed_time) or now,
             "query_start_time": db_time_opt(outcome.query_start_time),
             "error_code": outcome.error_code,
