@@ -1,15 +1,18 @@
 """Concurrent task bodies on one SQLite warehouse: latency and time spent waiting for the write lock
 (not a test: run it by hand).
 
-    python bench/sqlite_writers.py [--rate 1000] [--seconds 2] [--rounds 3] [--concurrency 4]
+    python bench/sqlite_writers.py [--rate 1000] [--seconds 2] [--rounds 3] [--concurrency 4] [--loop-cpu-us 300]
 
 One-row INSERT bodies through ``Warehouse.run_body`` as the scheduler calls them (timeout, cancel
 token, with or without the run's completion marker), started at a steady rate from the event loop
-on a SQLite file with ``synchronous=normal`` and ``MAX_CONCURRENCY`` 4 (as in the benchmarks). The
-variants (markers off / on) alternate round by round, so that a machine busy with something else
-slows both alike. Prints, per variant, the medians over rounds of the p50 / p99 / max latency of a
-body (from the call to its return) and of the time its session spent before the body's first
-statement could run (waiting for the write lock: BEGIN IMMEDIATE, or the first write in autocommit).
+on a SQLite file with ``synchronous=normal`` and ``MAX_CONCURRENCY`` 4 (as in the benchmarks). The event
+loop burns some CPU per body started (``--loop-cpu-us``), as the scheduler's own work does. Three
+variants, each on a file of its own, alternate round by round so that a machine busy with
+something else slows them alike: no markers (one-statement bodies in autocommit), markers with
+the lock waits of sqlite3's busy handler (the write gate left out), and markers with the write
+gate. Prints, per variant, the medians over rounds of the p50 / p99 / max latency of a body (from
+the call to its return) and of the time a body waited for the write lock (in ``start()``: the
+gate and BEGIN IMMEDIATE; in autocommit, the whole INSERT).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _round(
-    w: SQLiteWarehouse, rate: int, seconds: float, marked: bool, first_id: int
+    w: SQLiteWarehouse, rate: int, seconds: float, marked: bool, first_id: int, loop_cpu: float
 ) -> dict[str, float]:
     clock = SystemClock()
     lat: list[float] = []
@@ -108,6 +111,9 @@ async def _round(
         if delay > 0:
             await asyncio.sleep(delay)
         pending.append(asyncio.create_task(one(first_id + i)))
+        busy_until = time.perf_counter() + loop_cpu  # the scheduler's own work per run, on the loop
+        while time.perf_counter() < busy_until:
+            pass
     await asyncio.gather(*pending)
     return {
         "p50": _pct(lat, 0.5),
@@ -115,9 +121,17 @@ async def _round(
         "max": _pct(lat, 1.0),
         "wait_p99": _pct(_waits, 0.99),
         "wait_max": _pct(_waits, 1.0),
+        "waits_over_5ms": float(sum(1 for x in _waits if x > 0.005)),
         "commit_p99": _pct(_commits, 0.99),
-        "commit_max": _pct(_commits, 1.0),
     }
+
+
+#: (label, with markers, with the write gate)
+VARIANTS = (
+    ("markers off", False, True),
+    ("markers, no gate", True, False),
+    ("markers, gate", True, True),
+)
 
 
 async def main() -> None:
@@ -126,32 +140,43 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per variant")
     parser.add_argument("--concurrency", type=int, default=4, help="the warehouse's MAX_CONCURRENCY")
+    parser.add_argument(
+        "--loop-cpu-us", type=float, default=300.0, help="CPU the event loop burns per body started"
+    )
     args = parser.parse_args()
     _instrument()
-    results: dict[str, list[dict[str, float]]] = {"markers off": [], "markers on": []}
+    results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
-        w = SQLiteWarehouse("s", Path(tmp) / "w.db", max_concurrency=args.concurrency, synchronous="normal")
-        await w.open()
-        try:
+        warehouses: list[SQLiteWarehouse] = []
+        for k, (_, _, gated) in enumerate(VARIANTS):
+            w = SQLiteWarehouse(
+                f"s{k}", Path(tmp) / f"w{k}.db", max_concurrency=args.concurrency, synchronous="normal"
+            )
+            if not gated:
+                w._gate = None  # type: ignore[assignment]  # as before the gate: sqlite3's busy handler
+            await w.open()
             await w.execute("CREATE TABLE t (i INTEGER, s TEXT)")
+            warehouses.append(w)
+        try:
             next_id = 1
-            for r in range(2 * args.rounds):
-                label = "markers on" if r % 2 else "markers off"
-                res = await _round(w, args.rate, args.seconds, r % 2 == 1, next_id)
-                next_id += int(args.rate * args.seconds)
-                results[label].append(res)
+            for _ in range(args.rounds):
+                for (label, marked, _), w in zip(VARIANTS, warehouses, strict=True):
+                    res = await _round(w, args.rate, args.seconds, marked, next_id, args.loop_cpu_us / 1e6)
+                    next_id += int(args.rate * args.seconds)
+                    results[label].append(res)
         finally:
-            await w.close()
+            for w in warehouses:
+                await w.close()
     print(
         f"{args.rate} bodies/s for {args.seconds} s, MAX_CONCURRENCY {args.concurrency},"
-        f" {args.rounds} rounds each"
+        f" loop CPU {args.loop_cpu_us:g} us per body, medians of {args.rounds} rounds"
     )
     for label, rounds in results.items():
         med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
         print(
-            f"{label:<12} body p50 {med['p50']:6.2f} p99 {med['p99']:7.2f} max {med['max']:7.2f} ms;"
-            f" lock wait p99 {med['wait_p99']:7.2f} max {med['wait_max']:7.2f} ms;"
-            f" commit p99 {med['commit_p99']:7.2f} max {med['commit_max']:7.2f} ms"
+            f"{label:<17} body p50 {med['p50']:6.2f} p99 {med['p99']:7.2f} max {med['max']:7.2f} ms;"
+            f" lock wait p99 {med['wait_p99']:6.2f} max {med['wait_max']:7.2f} ms,"
+            f" {med['waits_over_5ms']:4.0f} over 5 ms; commit p99 {med['commit_p99']:5.2f} ms"
         )
 
 
