@@ -39,7 +39,9 @@ A claimed run starts without waiting for the catalog, and its start is committed
 milliseconds (see :mod:`tasksql.scheduler.claims`): a node killed inside those milliseconds leaves a
 row that reads as never started although its body began. Its marker tells: a body that committed
 is recorded SUCCEEDED; one that did not left nothing behind (its transaction died with the node),
-so re-planning it runs it once. Only a body that runs without a marker may run twice then.
+so re-planning it runs it once. A body without a marker to tell (and with effects) is never
+re-planned when it may have started: its instant is recorded SKIPPED with code NODE_LOST, see
+:mod:`tasksql.scheduler.lost_starts`; :func:`decide` is for the other runs that never started.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from tasksql.errors import TasksqlError
 from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord, TaskState
 from tasksql.model.run import NodeRecord, RunOutcome, RunRecord, transition
 from tasksql.procs import node_state
-from tasksql.scheduler import markers
+from tasksql.scheduler import lost_starts, markers
 from tasksql.scheduler.entry import policy_for
 
 if TYPE_CHECKING:
@@ -163,7 +165,8 @@ async def settle(
     ]
     task_ids = sorted({r.task_id for r in unstarted})
     records = {r.id: r for r in await catalog.get_tasks_by_ids(task_ids)} if task_ids else {}
-    decisions = [decide(r, records.get(r.task_id), now) for r in unstarted]
+    unknown_starts = await lost_starts.unknown_starts(catalog, book, warehouses.get, unstarted, records, now)
+    decisions = [unknown_starts.get(r.run_id) or decide(r, records.get(r.task_id), now) for r in unstarted]
     settled = await catalog.settle_lost_runs(
         node_ids, now, LOST_MESSAGE, decisions, committed, keep=sorted(unknown)
     )
