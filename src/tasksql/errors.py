@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from tasksql.logs import escape_controls, escape_keeping_lines
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -56,6 +58,9 @@ class TasksqlError(Exception):
 
     default_code: ClassVar[str] = "ERROR"
     http_status: ClassVar[int] = 400
+    #: Whether the message's line breaks are its own layout (a warehouse's message, with its
+    #: ``LINE 1:`` excerpt), kept by :meth:`render`; tasksql's own messages are one line.
+    keeps_lines: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -124,22 +129,31 @@ class TasksqlError(Exception):
         return self.message
 
     def render(self, source: str | None = None) -> str:
-        """The message followed, when the span and source are known, by the line and a caret."""
+        """The message followed, when the span and source are known, by the line and a caret: the
+        text a terminal shows. Control characters (from names, strings and statements the user
+        wrote: a line break, an ANSI escape) are written as escapes (``\\n``, ``\\x1b``), so
+        nothing quoted can start a line of its own or drive the terminal; the line breaks of a
+        warehouse's message (:attr:`keeps_lines`) stay, its following lines indented. The error's
+        own fields (``message``, :meth:`to_dict`) keep the exact text.
+        """
         text = source if source is not None else self.source
         context = self.context
         head = f"error [{self.code}]: {context + ': ' if context else ''}{self}"
+        head = escape_keeping_lines(head, "  ") if self.keeps_lines else escape_controls(head)
         if self.expected:
-            head += "\n  expected: " + ", ".join(self.expected)
+            head += "\n  expected: " + escape_controls(", ".join(self.expected))
         if self.span is None or text is None:
             return head
         lines = text.split("\n")
         if not 1 <= self.span.line <= len(lines):
             return head
-        row = lines[self.span.line - 1]
-        width = max(1, min(self.span.end - self.span.start, len(row) - self.span.column + 1))
+        row = lines[self.span.line - 1].removesuffix("\r")  # a CRLF line ends with its CR
+        first = self.span.column - 1
+        width = max(1, min(self.span.end - self.span.start, len(row) - first))
+        before, marked = _shown(row[:first]), _shown(row[first : first + width])
         gutter = f"{self.span.line:>4} | "
-        caret = " " * (len(gutter) + self.span.column - 1) + "^" * width
-        return f"{head}\n{gutter}{row}\n{caret}"
+        caret = " " * (len(gutter) + len(before)) + "^" * max(1, len(marked))
+        return f"{head}\n{gutter}{before}{marked}{_shown(row[first + width :])}\n{caret}"
 
     def to_dict(self) -> dict[str, Any]:
         """The structured form used by the HTTP API and ``--format json``."""
@@ -154,6 +168,12 @@ class TasksqlError(Exception):
         if self.undone:
             out["undone"] = self.undone
         return out
+
+
+def _shown(text: str) -> str:
+    """A piece of a source line as :meth:`TasksqlError.render` shows it: a tab as one space (the
+    caret stays under its column), any other control character as an escape."""
+    return escape_controls(text.replace("\t", " "))
 
 
 # --- SQL front end -------------------------------------------------------------------------------
@@ -252,6 +272,7 @@ class WarehouseError(TasksqlError):
 
     default_code = "WAREHOUSE_ERROR"
     http_status = 400
+    keeps_lines = True
 
 
 class QueryFailed(WarehouseError):
@@ -286,6 +307,7 @@ class RunFailed(TasksqlError):
     """A run that the statement waited for (embedded EXECUTE TASK) ended FAILED or CANCELLED."""
 
     default_code = "RUN_FAILED"
+    keeps_lines = True  # it quotes the warehouse's error
 
 
 class NotificationError(TasksqlError):

@@ -35,6 +35,7 @@ _CONTROL_BUT_NEWLINE = re.compile(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _INDENT = "    "
+_LINE_START = re.compile(r"(?<=\n)(?=[^\n])")  # the start of a line after the first, unless empty
 
 
 def _escape_one(m: re.Match[str]) -> str:
@@ -49,6 +50,13 @@ def _escape_one(m: re.Match[str]) -> str:
 def escape_controls(text: str) -> str:
     """``text`` on one line: every control character written as an escape (``\\n``, ``\\x1b``)."""
     return _CONTROL.sub(_escape_one, text)
+
+
+def escape_keeping_lines(text: str, indent: str) -> str:
+    """``text`` with its line breaks kept, every line after the first indented by ``indent`` (empty
+    lines stay empty; no line it holds starts where a record or a message of its own would), and
+    every other control character written as an escape."""
+    return _LINE_START.sub(indent, _CONTROL_BUT_NEWLINE.sub(_escape_one, text))
 
 
 def _indented(text: str) -> str:

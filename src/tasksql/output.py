@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tasksql.client import check_value_depth, encode_value
 from tasksql.engine.results import Result
+from tasksql.logs import escape_controls
 
 FORMATS = ("table", "csv", "json")
 
@@ -49,7 +50,7 @@ def write_notices(result: Result, err: TextIO) -> None:
     if not result.notices:
         return
     for notice in result.notices:
-        err.write(f"notice: {notice}\n")
+        err.write(f"notice: {escape_controls(notice)}\n")  # it names what the user named: one line
     err.flush()
 
 

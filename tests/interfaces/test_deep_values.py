@@ -9,38 +9,19 @@ Python."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from interface_support import post_sql, served, tasksql
 
-from tasksql.client import MAX_VALUE_DEPTH, RemoteServer, check_value_depth, encode_value, find_server
+from tasksql.client import MAX_VALUE_DEPTH, RemoteServer, check_value_depth, encode_value
 from tasksql.errors import TasksqlError
 
-TASKSQL = [sys.executable, "-m", "tasksql"]
+__all__ = ["served"]  # the fixture
+
 TOO_DEEP = MAX_VALUE_DEPTH + 20
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
-
-
-def tasksql(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*TASKSQL, "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-        check=False,
-    )
 
 
 def nested(depth: int) -> str:
@@ -111,59 +92,12 @@ def test_sql_prints_a_value_nested_to_the_bound(tmp_path: Path) -> None:
     assert json.loads(done.stdout)[0]["v"] == nested(TOO_DEEP).replace(",", ", ")
 
 
-# --- through a running server --------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, RemoteServer]]:
-    """A data directory owned by a ``tasksql serve`` process (any free port), and its client."""
-    data = tmp_path / "served"
-    proc = subprocess.Popen(
-        [*TASKSQL, "--data", str(data), "serve", "--port", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=_env(),
-    )
-    try:
-        wait_for(lambda: proc.poll() is not None or find_server(data) is not None, "a running server")
-        if proc.poll() is not None:
-            pytest.fail(f"tasksql serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        server = find_server(data)
-        assert server is not None
-        yield data, server
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-
-
-def _post_sql(server: RemoteServer, sql: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        server.url + "/api/v1/sql",
-        data=json.dumps({"sql": sql}).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def test_the_api_answers_a_value_too_deep_with_its_error(served: tuple[Path, RemoteServer]) -> None:
     data, server = served
-    status, answer = _post_sql(server, f"SELECT {nested(TOO_DEEP)} AS v")
+    status, answer = post_sql(server, f"SELECT {nested(TOO_DEEP)} AS v")
     assert status == 400
     assert answer["ok"] is False and answer["error"]["code"] == "VALUE_TOO_DEEP"
-    status, answer = _post_sql(server, f"SELECT {nested(MAX_VALUE_DEPTH)} AS v")
+    status, answer = post_sql(server, f"SELECT {nested(MAX_VALUE_DEPTH)} AS v")
     assert status == 200
     assert depth_of(answer["results"][0]["rows"][0][0]) == MAX_VALUE_DEPTH
     # the CLI as a client of the server: the same one line, and the server still answers
