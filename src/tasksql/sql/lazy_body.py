@@ -30,10 +30,10 @@ _CLOSING = frozenset(")]")
 
 def body_start(source: str, start: int, end: int) -> tuple[int, int] | None:
     """The offsets of the word AS that begins the SQL body of the task statement ``source[start:
-    end]`` and of the body's first token, or None when there is none to be sure of: no AS outside
-    parentheses, AS followed by USER or by nothing, AS not followed by white space (``AS$$x$$`` is
-    one word), a body that begins with a ``$`` that opens no identifier-tagged string (where
-    sqlglot's tokenizer and the scanner may read differently).
+    end]`` and of the body's first token (the first AS outside parentheses that is not VoltDB's
+    ``AS USER``), or None when there is none to be sure of: no such AS, AS followed by nothing or
+    not by white space (``AS$$x$$`` is one word), a body that begins with a ``$`` that opens no
+    identifier-tagged string (where sqlglot's tokenizer and the scanner may read differently).
 
     :raises scan.ScanError: at text the scanner cannot read.
     """
@@ -51,17 +51,13 @@ def body_start(source: str, start: int, end: int) -> tuple[int, int] | None:
             if lex.end >= end or not source[lex.end].isspace():
                 return None
             first = scan.skip_gap(source, lex.end)
-            if first >= end or (source[first] == "$" and not _dollar_tag(source, first)):
+            if first >= end or (source[first] == "$" and scan.dollar_tag_at(source, first) is None):
                 return None
-            nxt = next(scan.lexemes(source, first), None)
-            if nxt is not None and nxt.kind == scan.WORD and nxt.text == "USER":
-                return None
+            nxt = next(scan.lexemes(source, first))
+            if nxt.kind == scan.WORD and nxt.text == "USER":
+                continue  # VoltDB's AS USER: the body's AS comes later
             return lex.start, first
     return None
-
-
-def _dollar_tag(source: str, pos: int) -> bool:
-    return scan.dollar_tag_at(source, pos) is not None
 
 
 def dollar_string_value(source: str, start: int, end: int) -> str | None:
