@@ -1,7 +1,8 @@
 """Concurrent task bodies on one SQLite warehouse: latency and time spent waiting for the write lock
 (not a test: run it by hand).
 
-    python bench/sqlite_writers.py [--rate 1000] [--seconds 2] [--rounds 3] [--concurrency 4] [--loop-cpu-us 300]
+    python bench/sqlite_writers.py [--rate 1000] [--seconds 2] [--rounds 3] [--concurrency 4]
+                                    [--loop-cpu-us 300]
 
 One-row INSERT bodies through ``Warehouse.run_body`` as the scheduler calls them (timeout, cancel
 token, with or without the run's completion marker), started at a steady rate from the event loop
