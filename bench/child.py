@@ -18,15 +18,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bench  # noqa: F401  (puts bench/ on sys.path for stats and tasksql_bench)
+from bench.variants import BY_NAME, Variant
 
 MARKER = "BENCH-RESULT "
 
 
-def _tasksql(workload: str, kwargs: dict[str, Any], warehouse: str) -> Awaitable[Any]:
+def _tasksql(workload: str, kwargs: dict[str, Any], variant: Variant) -> Awaitable[Any]:
+    """The variant's workload; the harness passes a PostgreSQL catalog's URL as ``catalog_url``."""
     from bench.peers import tasksql_side
 
-    if warehouse != "duckdb":
-        kwargs = {**kwargs, "warehouse": warehouse}
+    if workload in ("steady", "burst", "ramp"):
+        if variant.warehouse != "duckdb":
+            kwargs = {**kwargs, "warehouse": variant.warehouse}
+        if not variant.completion_markers:
+            kwargs = {**kwargs, "completion_markers": False}
     calls: dict[str, Callable[..., Awaitable[Any]]] = {
         "steady": tasksql_side.steady,
         "burst": tasksql_side.burst,
@@ -58,10 +63,8 @@ def _apscheduler(kind: str, workload: str, kwargs: dict[str, Any]) -> Awaitable[
 def main(argv: list[str]) -> int:
     peer, workload, raw = argv
     kwargs = json.loads(raw)
-    if peer == "tasksql":
-        coro = _tasksql(workload, kwargs, "duckdb")
-    elif peer == "tasksql-sqlite":
-        coro = _tasksql(workload, kwargs, "sqlite")
+    if peer in BY_NAME:
+        coro = _tasksql(workload, kwargs, BY_NAME[peer])
     elif peer.startswith("apscheduler-"):
         coro = _apscheduler(peer.removeprefix("apscheduler-"), workload, kwargs)
     else:

@@ -21,7 +21,10 @@ from bench.tables import LABELS, peers_in
 
 COLORS = {
     "tasksql": "#1f77b4",
+    "tasksql-pg": "#aec7e8",
     "tasksql-sqlite": "#17becf",
+    "tasksql-sqlite-pg": "#9edae5",
+    "tasksql-at-least-once": "#7f7f7f",
     "pg_cron": "#8c564b",
     "mariadb": "#d62728",
     "apscheduler-asyncio": "#2ca02c",

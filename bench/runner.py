@@ -25,12 +25,14 @@ from bench.peers.inproc import InProcessPeer
 from bench.peers.mariadb import MariaDB
 from bench.peers.pgcron import PgCron
 from bench.profiles import Profile
+from bench.servers import CatalogServer
+from bench.variants import ALL_WORKLOADS, BY_NAME, VARIANTS
 
-WORKLOADS = ("steady", "burst", "ramp", "scale", "timeout", "graphs")
-#: Peer names accepted by ``--peers``; ``apscheduler`` means both of its schedulers. ``tasksql-sqlite``
-#: is tasksql with a SQLite file warehouse instead of DuckDB (cheaper bodies: what the scheduler
-#: itself sustains); it takes part in the steady, burst and ramp workloads.
-PEER_CHOICES = ("tasksql", "tasksql-sqlite", "pg_cron", "mariadb", "apscheduler")
+WORKLOADS = ALL_WORKLOADS
+#: Peer names accepted by ``--peers``: tasksql's variants (bench/variants.py: the default setup, a
+#: SQLite file warehouse, the catalog on PostgreSQL, completion markers off), then the other
+#: systems; ``apscheduler`` means both of its schedulers.
+PEER_CHOICES = (*(v.name for v in VARIANTS), "pg_cron", "mariadb", "apscheduler")
 
 
 class Peer(Protocol):
@@ -46,13 +48,12 @@ class Peer(Protocol):
 def make_peers(choices: list[str]) -> list[Peer]:
     """The peer objects for ``--peers`` names, in report order (tasksql first)."""
     peers: list[Peer] = []
+    catalog = CatalogServer()  # one server for every PostgreSQL-catalog variant of the run
     for choice in PEER_CHOICES:
         if choice not in choices:
             continue
-        if choice == "tasksql":
-            peers.append(InProcessPeer("tasksql"))
-        elif choice == "tasksql-sqlite":
-            peers.append(InProcessPeer("tasksql-sqlite", workloads=("steady", "burst", "ramp")))
+        if choice in BY_NAME:
+            peers.append(InProcessPeer(choice, catalog=catalog if BY_NAME[choice].pg_catalog else None))
         elif choice == "pg_cron":
             peers.append(PgCron())
         elif choice == "mariadb":

@@ -57,9 +57,12 @@ class PgServer(pgserver.PgServer):  # type: ignore[misc,name-defined]
     :raises ServerError: from :meth:`start` or :meth:`restart` when the server does not come up.
     """
 
-    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+    def __init__(self, settings: Mapping[str, str] | None = None, *, durable: bool = False) -> None:
         super().__init__()
         self.settings = dict(settings or {})
+        #: Keep PostgreSQL's defaults for durability (fsync, full_page_writes, synchronous_commit
+        #: on) instead of turning them off as the peers' throwaway servers do.
+        self.durable = durable
 
     def start(self) -> PgServer:
         try:
@@ -75,11 +78,10 @@ class PgServer(pgserver.PgServer):  # type: ignore[misc,name-defined]
             f"-p {self.port}",
             f"-c listen_addresses={self.host}",
             f"-c unix_socket_directories={self.base}",
-            "-c fsync=off",
-            "-c full_page_writes=off",
-            "-c synchronous_commit=off",
             "-c max_connections=200",
         ]
+        if not self.durable:
+            opts += ["-c fsync=off", "-c full_page_writes=off", "-c synchronous_commit=off"]
         opts.extend(f"-c {name}={value}" for name, value in self.settings.items())
         log = self.base / "server.log"
         self._run(
@@ -105,6 +107,40 @@ class PgServer(pgserver.PgServer):  # type: ignore[misc,name-defined]
                 "SELECT pid FROM pg_stat_activity WHERE backend_type = %s", (backend_type,)
             ).fetchall()
         return [int(r[0]) for r in rows]
+
+
+class CatalogServer:
+    """The private PostgreSQL server that holds the catalogs of the PostgreSQL-catalog variants of
+    tasksql: started on first use, shared by every such variant of a run (each measurement makes
+    its own schema in it), durable like a user's server. :meth:`stop` is idempotent.
+
+    :raises ServerError: from :attr:`url` when the server does not come up.
+    """
+
+    def __init__(self) -> None:
+        self._server: PgServer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """``postgresql://postgres@127.0.0.1:<port>/postgres``, starting the server if needed."""
+        with self._lock:
+            if self._server is None:
+                self._server = PgServer(durable=True).start()
+            return str(self._server.url)
+
+    def version(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        return f"PostgreSQL {row[0] if row else '?'}"
+
+    def stop(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
 
 def pgcron_settings(

@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.variants import VARIANTS
+
 LABELS = {
-    "tasksql": "tasksql",
-    "tasksql-sqlite": "tasksql (SQLite warehouse)",
+    **{v.name: v.label for v in VARIANTS},
     "pg_cron": "pg_cron",
     "mariadb": "MariaDB events",
     "apscheduler-asyncio": "APScheduler (asyncio)",
@@ -266,30 +267,41 @@ def timeout_table(workload: Workload, notes: Notes) -> list[str]:
 
 
 def graphs_table(workload: Workload, notes: Notes) -> list[str]:
-    """Rows per graph shape: child start lag (a child's start - its last predecessor's end), the
-    graph run's total time and the sum of its bodies (medians over the graph runs)."""
-    result = workload.get("tasksql", {}).get("graphs")
-    text = special(result, notes)
-    if text is not None or result is None:
-        return [f"tasksql: {text}."]
+    """Rows per graph shape (and per variant of tasksql, when more than one ran): child start lag (a
+    child's start - its last predecessor's end), the graph run's total time and the sum of its
+    bodies (medians over the graph runs)."""
+    own = [p for p in peers_in(workload) if _own(p) and "graphs" in workload[p]]
+    if not own:
+        return ["tasksql: not run."]
+    several = len(own) > 1
     names = {"chain_100": "chain of 100", "fanout_1_100_1": "fan-out 1 -> 100 -> 1"}
     rows = []
-    for shape, r in result.items():
-        if not isinstance(r, Mapping):
-            continue  # bookkeeping such as wall_s
-        if "child_start_lag" not in r:
-            rows.append([names.get(shape, shape), _flat(r), "", "", ""])
+    for peer in own:
+        result = workload[peer]["graphs"]
+        first = [LABELS.get(peer, peer)] if several else []
+        text = special(result, notes)
+        if text is not None:
+            if not several:
+                return [f"tasksql: {text}."]
+            rows.append([*first, text, "", "", "", ""])
             continue
-        lag = r["child_start_lag"]
-        rows.append(
-            [
-                names.get(shape, shape),
-                str(r.get("graph_runs", "?")),
-                f"{number(lag['p50_ms'])} / {number(lag['p99_ms'])} / {number(lag['max_ms'])} ms",
-                f"{number(r.get('graph_run_ms_p50', math.nan))} ms",
-                f"{number(r.get('sum_of_bodies_ms_p50', math.nan))} ms",
-            ]
-        )
+        for shape, r in result.items():
+            if not isinstance(r, Mapping):
+                continue  # bookkeeping such as wall_s
+            if "child_start_lag" not in r:
+                rows.append([*first, names.get(shape, shape), _flat(r), "", "", ""])
+                continue
+            lag = r["child_start_lag"]
+            rows.append(
+                [
+                    *first,
+                    names.get(shape, shape),
+                    str(r.get("graph_runs", "?")),
+                    f"{number(lag['p50_ms'])} / {number(lag['p99_ms'])} / {number(lag['max_ms'])} ms",
+                    f"{number(r.get('graph_run_ms_p50', math.nan))} ms",
+                    f"{number(r.get('sum_of_bodies_ms_p50', math.nan))} ms",
+                ]
+            )
     header = [
         "graph",
         "graph runs",
@@ -297,7 +309,7 @@ def graphs_table(workload: Workload, notes: Notes) -> list[str]:
         "graph run (p50)",
         "sum of bodies (p50)",
     ]
-    return _table(header, rows)
+    return _table(["variant", *header] if several else header, rows)
 
 
 def _flat(value: Any) -> str:

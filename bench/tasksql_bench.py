@@ -16,7 +16,8 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,13 +62,49 @@ def body(i: int, warehouse: str = "duckdb") -> str:
 DUCKDB_SETTINGS: dict[str, Any] = {"duckdb_fsync": "none", "duckdb_threads": 1}
 
 
+@contextlib.contextmanager
+def catalog_schema(catalog_url: str | None, schema: str | None = None) -> Iterator[str | None]:
+    """The PostgreSQL schema a measurement's catalog lives in: ``schema`` when given (its owner drops
+    it), else a fresh one, dropped with everything in it at the end; ``None`` without a URL (the
+    embedded SQLite catalog)."""
+    if catalog_url is None or schema is not None:
+        yield schema
+        return
+    fresh = f"bench_{uuid.uuid4().hex[:12]}"
+    try:
+        yield fresh
+    finally:
+        drop_schema(catalog_url, fresh)
+
+
+def drop_schema(catalog_url: str, schema: str) -> None:
+    """``DROP SCHEMA ... CASCADE`` (nothing when it does not exist)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(catalog_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
 @asynccontextmanager
-async def engine(data_dir: Path | None = None, **settings: Any) -> AsyncIterator[Engine]:
+async def engine(
+    data_dir: Path | None = None,
+    *,
+    catalog_url: str | None = None,
+    schema: str | None = None,
+    **settings: Any,
+) -> AsyncIterator[Engine]:
     """An engine in this process, with the interpreter settings ``tasksql serve`` applies and
-    :data:`DUCKDB_SETTINGS` (unless overridden)."""
+    :data:`DUCKDB_SETTINGS` (unless overridden). ``catalog_url``: a PostgreSQL catalog, in
+    ``schema`` or a fresh schema dropped at the end (see :func:`catalog_schema`)."""
     settings = {**DUCKDB_SETTINGS, **settings}
     logging.getLogger("tasksql").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="tasksql-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="tasksql-bench-") as tmp,
+        catalog_schema(catalog_url, schema) as in_schema,
+    ):
+        if catalog_url is not None:
+            settings.update(catalog_url=catalog_url, catalog_schema=in_schema)
         eng = Engine(Settings.load(data_dir=data_dir or Path(tmp) / "data", **settings))
         runtime.tune_interpreter(eng.settings)
         await eng.open()
@@ -145,14 +182,18 @@ async def periodic(
     warmup: float = 3.0,
     interval_ms: int = 1000,
     warehouse: str = "duckdb",
+    catalog_url: str | None = None,
+    completion_markers: bool = True,
 ) -> dict[str, Any]:
     """N tasks due every interval, phases spread (steady) or all at the same instant (burst).
 
     ``warehouse``: ``duckdb`` (the embedded default) or ``sqlite`` (a SQLite file warehouse: its
-    per-statement cost is far lower, so it shows what the scheduler itself sustains)."""
+    per-statement cost is far lower, so it shows what the scheduler itself sustains).
+    ``catalog_url``: a PostgreSQL catalog (a fresh schema) instead of the embedded SQLite file.
+    ``completion_markers``: the setting of that name (off: bodies run at least once)."""
     # the default warehouse at its default concurrency (8): a worker takes the next queued run
     # itself, and more DuckDB connections at once only make each INSERT slower on 2 cores
-    async with engine() as eng:
+    async with engine(catalog_url=catalog_url, completion_markers=completion_markers) as eng:
         lite = eng.data_dir / "bench.sqlite"
         if warehouse == "sqlite":
             # synchronous=normal: no fsync per commit, like the peers' servers (fsync off,
@@ -234,12 +275,28 @@ def _expected(base: datetime, n: int, spread_ms: float, interval_ms: int, lo: da
     return count
 
 
-async def ramp(rates: list[int], seconds: float, warehouse: str = "duckdb") -> list[dict[str, Any]]:
-    """Runs per second sustained: N tasks every 100 ms for increasing N; share of instants that ran."""
+async def ramp(
+    rates: list[int],
+    seconds: float,
+    warehouse: str = "duckdb",
+    catalog_url: str | None = None,
+    completion_markers: bool = True,
+) -> list[dict[str, Any]]:
+    """Runs per second sustained: N tasks every 100 ms for increasing N; share of instants that ran.
+    Each step is a fresh engine (and catalog)."""
     results = []
     for rate in rates:
         n = max(1, rate // 10)
-        r = await periodic(n, seconds, burst=False, warmup=2.0, interval_ms=100, warehouse=warehouse)
+        r = await periodic(
+            n,
+            seconds,
+            burst=False,
+            warmup=2.0,
+            interval_ms=100,
+            warehouse=warehouse,
+            catalog_url=catalog_url,
+            completion_markers=completion_markers,
+        )
         r["target_rate"] = rate
         r["achieved_rate"] = r["ran"] / seconds
         results.append(r)
@@ -261,10 +318,13 @@ async def register_sql(eng: Engine, n: int, batch: int = 500) -> list[int]:
     return [r.id for r in await eng.catalog.list_tasks()]
 
 
-async def scale_create(data_dir: str, n: int) -> dict[str, Any]:
+async def scale_create(
+    data_dir: str, n: int, catalog_url: str | None = None, schema: str | None = None
+) -> dict[str, Any]:
     """Register ``n`` started tasks in ``data_dir`` (the first half of :func:`scale`): created with
-    SQL statements (timed), then started with their phases spread over the hour."""
-    async with engine(data_dir=Path(data_dir)) as eng:
+    SQL statements (timed), then started with their phases spread over the hour. ``catalog_url``
+    and ``schema``: the PostgreSQL catalog to register them in, which the caller drops."""
+    async with engine(data_dir=Path(data_dir), catalog_url=catalog_url, schema=schema) as eng:
         t0 = time.perf_counter()
         ids = await register_sql(eng, n)
         created_s = time.perf_counter() - t0
@@ -272,16 +332,21 @@ async def scale_create(data_dir: str, n: int) -> dict[str, Any]:
     return {"register_s": created_s}
 
 
-async def scale(n: int) -> dict[str, Any]:
+async def scale(n: int, catalog_url: str | None = None) -> dict[str, Any]:
     """Memory and load time with ``n`` registered (started) tasks: create them in another process,
     then, in this fresh one (as after a restart: nothing decoded or cached yet), open an engine on
-    the same data directory and time its scheduler's start (which loads every task)."""
-    with tempfile.TemporaryDirectory(prefix="tasksql-bench-scale-") as tmp:
+    the same data directory (and catalog) and time its scheduler's start (which loads every task)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="tasksql-bench-scale-") as tmp,
+        catalog_schema(catalog_url) as schema,
+    ):
         data = Path(tmp) / "data"
-        created = await _in_child("scale_create", data_dir=str(data), n=n)
+        created = await _in_child(
+            "scale_create", data_dir=str(data), n=n, catalog_url=catalog_url, schema=schema
+        )
         gc.collect()
         before = rss_mb()
-        async with engine(data_dir=data) as eng:
+        async with engine(data_dir=data, catalog_url=catalog_url, schema=schema) as eng:
             t0 = time.perf_counter()
             scheduler = eng.new_scheduler()
             await scheduler.start(background=False)
@@ -341,9 +406,10 @@ async def timeout_stop(samples: int = 5) -> dict[str, Any]:
     return out
 
 
-async def graphs(repeats: int = 5) -> dict[str, Any]:
+async def graphs(repeats: int = 5, catalog_url: str | None = None) -> dict[str, Any]:
     """Child start lag (a child's start minus its last predecessor's end) on a 100-task chain and a
-    1 -> 100 -> 1 fan-out, and the graph run's total time against the sum of its bodies."""
+    1 -> 100 -> 1 fan-out, and the graph run's total time against the sum of its bodies.
+    ``catalog_url``: a PostgreSQL catalog (a fresh schema per shape)."""
     out: dict[str, Any] = {}
     shapes = {
         "chain_100": [
@@ -361,7 +427,7 @@ async def graphs(repeats: int = 5) -> dict[str, Any]:
         ],
     }
     for shape, statements in shapes.items():
-        async with engine(default_max_concurrency=64) as eng:
+        async with engine(catalog_url=catalog_url, default_max_concurrency=64) as eng:
             await eng.execute(LOG_TABLE)
             await eng.execute(
                 "CREATE TASK c0 SCHEDULE = '1 HOURS' AS INSERT INTO bench_log SELECT 0, now(), now()"

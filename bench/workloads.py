@@ -121,7 +121,7 @@ def timeout(suite: Suite) -> None:
 
 def graphs(suite: Suite) -> None:
     for peer in suite.peers:
-        if peer.name == "tasksql":
+        if isinstance(peer, InProcessPeer) and peer.is_tasksql:
             repeats = suite.profile.graph_repeats
             suite.measure("graphs", peer, "graphs", _child(peer, "graphs", 900, repeats=repeats))
         else:

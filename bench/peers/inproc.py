@@ -15,67 +15,97 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from bench import REPO_DIR, install
 from bench.child import MARKER
 from bench.peers import failed, unsupported
+from bench.servers import CatalogServer
+from bench.variants import BY_NAME
 
 #: Seconds a child gets, after SIGTERM, to clean up before it is killed.
 TERM_GRACE = 15.0
 
 
 class InProcessPeer:
-    """One in-process scheduler, measured in child processes."""
+    """One in-process scheduler, measured in child processes.
 
-    def __init__(self, name: str, *, workloads: tuple[str, ...] | None = None) -> None:
+    ``kind``: what the child runs (a tasksql variant of :mod:`bench.variants`, or
+    ``apscheduler-<kind>``); ``name`` (the key of its results) by default. ``root``: the source tree
+    whose ``bench.child`` runs (``bench compare`` points it at a worktree of another revision),
+    ``env``: variables added to the child's environment. ``catalog``: the server of a
+    PostgreSQL-catalog variant's catalogs (its URL is passed to the child as ``catalog_url``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        workloads: tuple[str, ...] | None = None,
+        kind: str | None = None,
+        root: Path = REPO_DIR,
+        env: Mapping[str, str] | None = None,
+        catalog: CatalogServer | None = None,
+    ) -> None:
         self.name = name
+        self.kind = kind or name
+        self.variant = BY_NAME.get(self.kind)
+        if workloads is None and self.variant is not None:
+            workloads = self.variant.workloads
         if workloads is not None:
             #: The workloads this peer takes part in (all when the attribute is absent).
             self.workloads = workloads
+        self.root = root
+        self.env = dict(env or {})
+        if self.variant is not None and self.variant.pg_catalog and catalog is None:
+            catalog = CatalogServer()
+        self.catalog = catalog
         self._proc: subprocess.Popen[str] | None = None
 
+    @property
+    def is_tasksql(self) -> bool:
+        return self.variant is not None
+
     def open(self) -> None:
-        if self.name.startswith("apscheduler"):
+        if self.kind.startswith("apscheduler"):
             from bench.peers import aps
 
             install.ensure_pip(aps.REQUIREMENT, "apscheduler")
+        if self.catalog is not None:
+            self.catalog.url  # noqa: B018  (starts the server: an unavailable one fails here, once)
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             _terminate(proc)
+        if self.catalog is not None:
+            self.catalog.stop()
 
     def describe(self) -> dict[str, Any]:
-        if self.name.startswith("tasksql"):
-            warehouse = (
-                "SQLite file (MAX_CONCURRENCY = 4)"
-                if self.name == "tasksql-sqlite"
-                else "embedded DuckDB (default)"
-            )
-            return {
-                "version": f"tasksql {importlib.metadata.version('tasksql')} (commit {_git_commit()})",
-                "settings": {
-                    "engine": "bench/tasksql_bench.py: engine and scheduler in the measuring process",
-                    "catalog": "SQLite file (default)",
-                    "warehouse": warehouse,
-                    "history": "every run recorded in the catalog",
-                },
-            }
+        if self.variant is not None:
+            version = f"tasksql {importlib.metadata.version('tasksql')} (commit {_git_commit(self.root)})"
+            if self.catalog is not None:
+                version += f", catalog on {self.catalog.version()}"
+            return {"version": version, "settings": self.variant.describe()}
         from bench.peers import aps
 
-        return {"version": aps.version(), "settings": aps.settings(self.name.removeprefix("apscheduler-"))}
+        return {"version": aps.version(), "settings": aps.settings(self.kind.removeprefix("apscheduler-"))}
 
     def run(self, workload: str, limit: float, **kwargs: Any) -> dict[str, Any]:
         """Run one workload in a child; its result, or :func:`failed` with the reason."""
-        if not self.name.startswith("tasksql") and workload in ("timeout", "graphs"):
+        if not self.is_tasksql and workload in ("timeout", "graphs"):
             return unsupported(
                 "APScheduler cannot stop a running job" if workload == "timeout" else "no task graphs"
             )
-        cmd = [sys.executable, "-m", "bench.child", self.name, workload, json.dumps(kwargs)]
+        if self.catalog is not None and workload != "timeout":
+            kwargs = {**kwargs, "catalog_url": self.catalog.url}
+        cmd = [sys.executable, "-m", "bench.child", self.kind, workload, json.dumps(kwargs)]
         self._proc = proc = subprocess.Popen(
             cmd,
-            cwd=REPO_DIR,
+            cwd=self.root,
+            env={**os.environ, **self.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -108,8 +138,8 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
         pass
 
 
-def _git_commit() -> str:
+def _git_commit(root: Path = REPO_DIR) -> str:
     done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=False
     )
     return done.stdout.strip() or "unknown"
