@@ -415,18 +415,15 @@ class Engine:
 
 
 class _Warehouses:
-    """The engine's opened warehouses, as its scheduler looks them up (a ``WarehouseProvider``)."""
+    """The engine's opened warehouses, as its scheduler looks them up (a ``WarehouseProvider``).
 
-    __slots__ = ("_engine",)
+    Its methods are the engine's own, bound: a run's lookup costs no extra coroutine."""
+
+    __slots__ = ("get", "invalidate")
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    async def get(self, name: str | None) -> Warehouse:
-        return await self._engine.warehouse(name)
-
-    def invalidate(self) -> None:
-        self._engine.invalidate_warehouses()
+        self.get = engine.warehouse
+        self.invalidate = engine.invalidate_warehouses
 
 
 def _check_transactional(statements: list[st.Statement], text: str) -> None:

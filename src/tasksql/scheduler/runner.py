@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,9 +23,10 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
+from tasksql.scheduler.deps import IntrospectionFactory
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
-from tasksql.sysviews.tables import Introspection, ScalarFn, materialize
+from tasksql.sysviews.tables import ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, Warehouse
 
 log = logging.getLogger("tasksql.runner")
@@ -43,7 +44,7 @@ class RunContext:
     warehouse: Warehouse
     clock: Clock
     token: CancelToken = field(default_factory=CancelToken)
-    introspection: Callable[[Warehouse, Mapping[str, ScalarFn]], Introspection] | None = None
+    introspection: IntrospectionFactory | None = None
     predecessor_values: dict[str, str | None] = field(default_factory=dict)
     graph_config: str | None = None
     return_value: str | None = None
