@@ -4,6 +4,7 @@
     python -m bench steady burst --quick        # some workloads, short windows
     python -m bench all --peers tasksql,mariadb
     python -m bench report [results.json]       # rewrite docs/benchmarks.md and plots from results
+    python -m bench compare REV [workloads] --quick   # REV's tasksql and this tree's, taking turns
 
 Raw results go to ``bench/results/<date>-<profile>.json`` (and ``latest.json``). The Markdown
 report and plots are written for a full run of all workloads, or with ``--docs``. Ctrl-C or
@@ -13,6 +14,7 @@ SIGTERM stop the run; every server and child process it started is stopped and r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -22,7 +24,8 @@ from pathlib import Path
 from types import FrameType
 
 from bench import BENCH_DIR, REPO_DIR
-from bench.profiles import FULL, PROFILES, QUICK
+from bench.compare import DEFAULT_PEERS
+from bench.profiles import FULL, PROFILES, QUICK, Profile
 from bench.runner import PEER_CHOICES, WORKLOADS, Suite, make_peers
 
 RESULTS_DIR = BENCH_DIR / "results"
@@ -32,15 +35,22 @@ DOCS = REPO_DIR / "docs" / "benchmarks.md"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "what", nargs="+", help=f"'all', 'report [results.json]', or workloads: {', '.join(WORKLOADS)}"
+        "what",
+        nargs="+",
+        help="'all', 'report [results.json]', 'compare REV [workloads]', or workloads: "
+        + ", ".join(WORKLOADS),
     )
     parser.add_argument(
         "--quick", action="store_true", help="short windows and fewer sizes (under 5 minutes)"
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), help="explicit profile (overrides --quick)")
     parser.add_argument(
-        "--peers", default=",".join(PEER_CHOICES), help=f"comma-separated subset of {','.join(PEER_CHOICES)}"
+        "--peers",
+        help=f"comma-separated subset of {','.join(PEER_CHOICES)} "
+        f"(default: all; compare: {','.join(DEFAULT_PEERS)})",
     )
+    parser.add_argument("--rounds", type=int, default=2, help="compare: rounds of each side (default 2)")
+    parser.add_argument("--after", metavar="REV", help="compare: this revision instead of the work tree")
     parser.add_argument(
         "--out", type=Path, help="results JSON path (default: bench/results/<date>-<profile>.json)"
     )
@@ -60,21 +70,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.what[0] == "report":
         source = Path(args.what[1]) if len(args.what) > 1 else RESULTS_DIR / "latest.json"
         return _write_docs(json.loads(source.read_text()))
-    workloads = list(WORKLOADS) if args.what == ["all"] else args.what
+    comparing = args.what[0] == "compare"
+    if comparing and len(args.what) < 2:
+        _parser().error("compare needs a revision: python -m bench compare REV [workloads]")
+    if args.rounds < 1:
+        _parser().error("--rounds must be at least 1")
+    named = args.what[2:] if comparing else args.what
+    workloads = list(WORKLOADS) if named in ([], ["all"]) else named
     unknown = [w for w in workloads if w not in WORKLOADS]
-    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    default_peers = ",".join(DEFAULT_PEERS if comparing else PEER_CHOICES)
+    peers = [p.strip() for p in (args.peers or default_peers).split(",") if p.strip()]
     bad_peers = [p for p in peers if p not in PEER_CHOICES]
     if unknown or bad_peers:
         _parser().error(f"unknown workload or peer: {', '.join(unknown + bad_peers)}")
     profile = PROFILES[args.profile] if args.profile else (QUICK if args.quick else FULL)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or RESULTS_DIR / f"{stamp}-{profile.name}.json"
-
-    from bench.workloads import WORKLOAD_FUNCTIONS
 
     # Explicitly, also for SIGINT: a process started in the background inherits SIGINT ignored.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+    if comparing:
+        out = args.out or RESULTS_DIR / f"{stamp}-compare-{profile.name}.json"
+        return _compare(args.what[1], args.after, workloads, peers, profile, args.rounds, out)
+    out = args.out or RESULTS_DIR / f"{stamp}-{profile.name}.json"
+
+    from bench.workloads import WORKLOAD_FUNCTIONS
+
     suite = Suite(make_peers(peers), profile, out)
     suite.results["workload_list"] = workloads
     print(f"[bench] profile {profile.name}: {', '.join(workloads)} for {', '.join(peers)}; results: {out}")
@@ -97,6 +118,47 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import render_tables
 
     print(render_tables(suite.results))
+    return 0
+
+
+def _compare(
+    before: str,
+    after: str | None,
+    workloads: list[str],
+    peers: list[str],
+    profile: Profile,
+    rounds: int,
+    out: Path,
+) -> int:
+    from bench import compare
+    from bench.workloads import WORKLOAD_FUNCTIONS
+
+    suite: compare.CompareSuite | None = None
+    try:
+        with compare.worktree(before) as old, contextlib.ExitStack() as stack:
+            new = stack.enter_context(compare.worktree(after)) if after else compare.working_tree()
+            sides = (old, new)
+            suite = compare.CompareSuite(compare.make_peers(peers, sides), profile, out)
+            suite.results.update(compare="before / after", rounds=rounds, sides=[s.label for s in sides])
+            suite.results["workload_list"] = workloads
+            print(
+                f"[compare] profile {profile.name}, {rounds} rounds: {', '.join(workloads)} for "
+                f"{', '.join(peers)}\n[compare] before: {old.label}\n[compare] after:  {new.label}",
+                flush=True,
+            )
+            try:
+                compare.run(suite, workloads, rounds, WORKLOAD_FUNCTIONS)
+            finally:
+                suite.close()
+                suite.save()
+    except compare.CompareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\n[compare] interrupted: stopped and removed everything started", file=sys.stderr, flush=True)
+        return 130
+    print(f"[compare] done in {suite.results['duration_s']:.0f} s; results: {out}\n")
+    print(compare.render(suite.results))
     return 0
 
 

@@ -88,10 +88,22 @@ class InProcessPeer:
             version = f"tasksql {importlib.metadata.version('tasksql')} (commit {_git_commit(self.root)})"
             if self.catalog is not None:
                 version += f", catalog on {self.catalog.version()}"
-            return {"version": version, "settings": self.variant.describe()}
+            return {"version": version, "settings": self.variant.describe(), "source": self._source()}
         from bench.peers import aps
 
         return {"version": aps.version(), "settings": aps.settings(self.kind.removeprefix("apscheduler-"))}
+
+    def _source(self) -> str:
+        """Where this peer's children import tasksql from (a check that ``env`` took effect)."""
+        done = subprocess.run(
+            [sys.executable, "-c", "import tasksql; print(tasksql.__file__)"],
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip() or f"import failed: {done.stderr.strip()[-300:]}"
 
     def run(self, workload: str, limit: float, **kwargs: Any) -> dict[str, Any]:
         """Run one workload in a child; its result, or :func:`failed` with the reason."""
