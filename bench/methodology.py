@@ -34,12 +34,41 @@ HOW_TO_RUN = [
     "From the repository root, with the project's virtual environment:",
     "",
     "```",
-    ".venv/bin/python -m bench all                    # every workload and peer, about 29 minutes",
-    ".venv/bin/python -m bench all --quick            # shorter windows, fewer sizes, under 5 minutes",
+    ".venv/bin/python -m bench all                    # every workload and peer, about 45 minutes",
+    ".venv/bin/python -m bench all --quick            # shorter windows, fewer sizes",
     ".venv/bin/python -m bench steady burst           # some workloads",
-    ".venv/bin/python -m bench all --peers tasksql,mariadb",
+    ".venv/bin/python -m bench all --peers tasksql,tasksql-pg,mariadb",
     ".venv/bin/python -m bench report [results.json]  # rewrite this page from saved results",
+    ".venv/bin/python -m bench compare REV [workloads] [--quick] [--rounds 2] [--after REV2]",
     "```",
+    "",
+    _p(
+        """
+        `--peers` names tasksql's variants (`tasksql`, `tasksql-pg`, `tasksql-sqlite`, `tasksql-sqlite-pg`,
+        `tasksql-at-least-once`; see the method section) and the other systems (`pg_cron`, `mariadb`,
+        `apscheduler`). A full run took 29 minutes before the PostgreSQL-catalog and at-least-once
+        variants were added; they add roughly a quarter of an hour.
+        """
+    ),
+    "",
+    _p(
+        """
+        **Before and after.** `python -m bench compare REV` measures tasksql at revision `REV` and this
+        working tree (uncommitted changes included; `--after REV2` names a revision instead) in the same
+        run. `REV` is checked out into a temporary git worktree, removed at the end, also on Ctrl-C.
+        Nothing is installed: both sides use the same virtual environment, and each side's measurements
+        run that side's own harness (`bench/` of its tree) with `PYTHONPATH=<tree>/src`, so each revision
+        is measured through its own API; the output names the file each side imported tasksql from. By
+        default the SQLite-catalog variants (`tasksql`, `tasksql-sqlite`) of the workloads named (all
+        when none is) are compared; `--peers` takes any variant the older harness knows (one it does not
+        know fails with that harness's error). The two sides take turns size by size, the side that goes
+        first swapped every round (`--rounds`, 2 by default), so that a drifting load on the machine
+        slows both alike. Each figure is printed per round, with the ratio of the medians (after /
+        before); raw results go to `bench/results/`, and this page is not written. On a machine shared
+        with other work, rounds of one side can differ by more than the change looked for: more rounds
+        and a quiet machine come before any conclusion.
+        """
+    ),
     "",
     _p(
         """
@@ -144,6 +173,26 @@ METHOD = [
         `CREATE TASK` statements (scripts of 500) in one process and loaded by a scheduler starting in
         a fresh one, as after a restart (nothing decoded or cached yet); memory = that process's RSS
         growth during the load.
+        """
+    ),
+    "",
+    _p(
+        """
+        **tasksql's variants** (`bench/variants.py`) differ from the above in one choice each.
+        `tasksql (DuckDB, PG catalog)` and `tasksql (SQLite wh, PG catalog)` are the two setups above
+        with the catalog on PostgreSQL 15 instead of the SQLite file: one private server for the run
+        (initdb and pg_ctl as for pg_cron, a free loopback port, reached over TCP), durable like a user's
+        server and like the SQLite catalog (PostgreSQL's defaults: `fsync`, `full_page_writes` and
+        `synchronous_commit` on, unlike the peers' throwaway servers). Every measurement (each ramp step,
+        each graph shape) gets a fresh catalog schema, dropped afterwards; the scale workload creates
+        and loads its tasks in one schema. They take part in the steady, burst and ramp workloads, and the
+        DuckDB one also in scale and graphs (the timeout workload does not involve the catalog). Every
+        tasksql row is measured with the default settings, so with completion markers on: a body commits
+        together with its run's id in one warehouse transaction, which on the DuckDB warehouse makes
+        every body a transaction of its own with one more INSERT (`bench/marker_overhead.py` measures
+        that cost alone). `tasksql (DuckDB,
+        at least once)` is the default setup with `completion_markers = off` (steady, burst and ramp), to
+        show that cost in the scheduler's figures.
         """
     ),
     "",

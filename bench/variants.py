@@ -37,7 +37,7 @@ class Variant:
             "SQLite file (MAX_CONCURRENCY = 4)" if self.warehouse == "sqlite" else "embedded DuckDB (default)"
         )
         catalog = (
-            "PostgreSQL 15, private server on loopback TCP (durable: fsync and synchronous_commit on), "
+            "PostgreSQL, private server on loopback TCP (durable: fsync and synchronous_commit on), "
             "a fresh schema per measurement"
             if self.pg_catalog
             else "SQLite file (default)"

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.aims import aims_lines, missed_lines, verdicts  # noqa: E402
+from bench.compare import render  # noqa: E402
 from bench.measure import grid_count, quantiles, summarize  # noqa: E402
 from bench.peers.mariadb import attribute  # noqa: E402
 from bench.report import render_tables  # noqa: E402
@@ -133,3 +135,81 @@ def test_ratio_picks_the_best_peer_and_says_behind() -> None:
     assert ratio_cell(30.0, {"mariadb": 1.0}, lower_is_better=True) == "30x vs MariaDB events (**behind**)"
     assert ratio_cell(3000.0, {"mariadb": 1500.0}, lower_is_better=False) == "2x vs MariaDB events (ahead)"
     assert ratio_cell(1.0, {}, lower_is_better=True) == "n/a"
+
+
+def _periodic_result(p99: float, ran_share: float, last_max: float | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"p50_ms": p99 / 2, "p99_ms": p99, "max_ms": p99, "ran_share": ran_share}
+    if last_max is not None:
+        out["burst_last_start"] = {"p50_ms": last_max / 2, "p99_ms": last_max, "max_ms": last_max}
+    return out
+
+
+def _ramp_result(*shares: tuple[int, float]) -> dict[str, Any]:
+    return {"steps": [{"target_rate": rate, "ran_share": share, "p99_ms": 5.0} for rate, share in shares]}
+
+
+def test_aims_of_the_postgresql_catalog_are_judged_per_variant() -> None:
+    workloads = {
+        "steady": {
+            "tasksql-pg": {"1000": _periodic_result(10.0, 1.0)},  # at most 10 ms: met
+            "tasksql-sqlite-pg": {"1000": _periodic_result(4.0, 0.995)},  # an instant missed: not met
+        },
+        "burst": {"tasksql-pg": {"1000": _periodic_result(150.0, 1.0, last_max=201.0)}},
+        "ramp": {"tasksql-pg": {"ramp": _ramp_result((1000, 1.0), (2000, 0.995), (3000, 0.9))}},
+    }
+    rows = {(aim.text, peer): ok for aim, peer, _, ok in verdicts(workloads)}
+    steady_aim = "PostgreSQL catalog: 1,000 one-second tasks, every instant run, p99 start lag at most 10 ms"
+    assert rows[(steady_aim, "tasksql-pg")] is True
+    assert rows[(steady_aim, "tasksql-sqlite-pg")] is False
+    assert rows[("PostgreSQL catalog: a burst of 1,000 all started within 200 ms", "tasksql-pg")] is False
+    rate_aim = "PostgreSQL catalog: at least 2,000 trivial runs per second with history recorded"
+    assert rows[(rate_aim, "tasksql-pg")] is True
+    # The SQLite-catalog aims are not judged on the PostgreSQL-catalog variants, nor absent figures.
+    assert all(peer in ("tasksql-pg", "tasksql-sqlite-pg") for _, peer in rows)
+    assert len(rows) == 4
+    table = "\n".join(aims_lines(workloads))
+    assert "| tasksql (DuckDB, PG catalog) | p99 10.0 ms, 100.00% ran | met |" in table
+    missed = missed_lines(workloads)
+    assert len(missed) == 2
+    assert any("tasksql (SQLite wh, PG catalog)" in line and "99.50% ran" in line for line in missed)
+
+
+def test_variant_columns_sit_beside_the_default_one() -> None:
+    steady = {
+        peer: {"1000": dict(_periodic_result(p99, 1.0), quantiles_ms=[])}
+        for peer, p99 in (
+            ("tasksql-at-least-once", 3.0),
+            ("mariadb", 2.0),
+            ("tasksql-pg", 5.0),
+            ("tasksql", 4.0),
+        )
+    }
+    header = render_tables({"workloads": {"steady": steady}}).splitlines()[2]
+    assert header == (
+        "| tasks | tasksql | tasksql (DuckDB, PG catalog) | tasksql (DuckDB, at least once) | MariaDB events "
+        "| tasksql / best peer |"
+    )
+    # Only the default setup is divided by the best peer; the variants are never the best peer.
+    row = render_tables({"workloads": {"steady": steady}}).splitlines()[4]
+    assert row.endswith("| 2x vs MariaDB events (**behind**) |")
+
+
+def test_compare_prints_each_round_and_the_ratio_of_medians() -> None:
+    def steady(p99: float) -> dict[str, Any]:
+        return _periodic_result(p99, 1.0)
+
+    results = {
+        "sides": ["v1 (abc)", "work tree (def)"],
+        "peers": {},
+        "workloads": {
+            "steady": {
+                "tasksql@before": {"1000": [steady(10.0), steady(14.0)]},
+                "tasksql@after": {"1000": [steady(6.0), steady(6.0), {"error": "child crashed"}]},
+            }
+        },
+    }
+    text = render(results)
+    assert "### steady, 1,000 tasks: tasksql" in text
+    assert "| lag p99 (ms) | 10.0, 14.0 | 6.0, 6.0 | 0.50 |" in text
+    assert "| share ran | 100.0%, 100.0% | 100.0%, 100.0% | 1.00 |" in text
+    assert "after failed: child crashed" in text
