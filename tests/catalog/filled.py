@@ -82,6 +82,7 @@ async def fill(catalog: Catalog) -> Filled:
     await catalog.update_tasks([TaskUpdate(task_id=gone.id, expected_version=1, drop=True)], now=later(2))
     assert (await catalog.get_task_by_id(child.id)) is not None
     await catalog.graph_version(root.id, {root.id: 1, child.id: 2})
+    await catalog.pin_tasks({child.id: "node-a"})
     await catalog.register_node(
         NodeRecord(
             node_id="node-a",
@@ -161,6 +162,7 @@ async def snapshot(catalog: Catalog) -> dict[str, Any]:
         "warehouses": await catalog.list_warehouses(),
         "setting": await catalog.get_setting("history_retention_days"),
         "nodes": await catalog.list_nodes(NOW),
+        "placements": await catalog.list_placements(),
         "notifications": await catalog.list_notifications(),
         "deliveries": await catalog.notification_history(),
         "counts": await catalog.row_counts(),

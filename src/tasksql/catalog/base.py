@@ -38,6 +38,7 @@ from enum import Enum
 from types import TracebackType
 from typing import Final, Self
 
+from tasksql.catalog.cluster import ClusterCoordination
 from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.errors import CatalogError
 from tasksql.model import (
@@ -50,6 +51,7 @@ from tasksql.model import (
     TaskState,
     WarehouseDef,
 )
+from tasksql.model.cluster import Fence
 from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.model.run import (
     GraphRunEnd,
@@ -230,7 +232,7 @@ class WarehouseRecord:
     last_altered_on: datetime
 
 
-class Catalog(ABC):
+class Catalog(ClusterCoordination, ABC):
     """The durable state of tasksql: tasks and their versions, integrations, warehouses, settings.
 
     Every method is a coroutine; none blocks the event loop. A catalog is used from the event loop
@@ -247,6 +249,11 @@ class Catalog(ABC):
     Object names (integrations, warehouses, setting keys) are compared exactly; the engine folds
     case before it calls the catalog. Task names must be resolved (database, schema and name all
     given); an unresolved name raises :class:`CatalogError` (code ``NAME_NOT_RESOLVED``).
+
+    Run writes take an optional ``fence`` (the writer's node and epoch): with it, the write applies
+    only while that epoch holds a live lease (and, to insert or start a run or change a task's
+    runtime fields, the task's placement); see :mod:`tasksql.catalog.cluster`. A refused write
+    changes nothing and reads like a fence that held (None, False). Without it, as before.
     """
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -489,7 +496,12 @@ class Catalog(ABC):
 
     @abstractmethod
     async def fire(
-        self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], graphs: Sequence[NewGraphRun] = ()
+        self,
+        runs: Sequence[NewRun],
+        runtime: Sequence[TaskRuntime],
+        graphs: Sequence[NewGraphRun] = (),
+        *,
+        fence: Fence | None = None,
     ) -> list[RunRecord | None]:
         """Insert ``runs``, apply ``runtime`` updates and start ``graphs`` in ONE transaction.
 
@@ -510,6 +522,7 @@ class Catalog(ABC):
         claims: Sequence[NewRun],
         *,
         urgent: bool = False,
+        fence: Fence | None = None,
     ) -> asyncio.Future[list[RunRecord | None]]:
         """Bookkeeping of runs claimed ahead (see :mod:`tasksql.scheduler.claims`), in ONE transaction:
 
@@ -535,6 +548,8 @@ class Catalog(ABC):
         outcome: RunOutcome,
         runtime: TaskRuntime | None,
         notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
     ) -> bool:
         """Settle a run (or move a SCHEDULED run to EXECUTING), apply the task's runtime change and
         queue ``notifications`` in the notification outbox, in one transaction. Returns False,
@@ -547,7 +562,7 @@ class Catalog(ABC):
         """
 
     @abstractmethod
-    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
+    def settle_later(self, outcome: RunOutcome, *, fence: Fence | None = None) -> asyncio.Future[bool]:
         """:meth:`finish_run` for a final outcome with no runtime change and no notifications,
         without waiting: the write's place in this catalog object's order of writes is taken when
         the call returns (it is applied before any write asked for afterwards), and it may be
@@ -560,7 +575,7 @@ class Catalog(ABC):
         """
 
     @abstractmethod
-    async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
+    async def set_task_runtime(self, updates: Sequence[TaskRuntime], *, fence: Fence | None = None) -> None:
         """Apply scheduler-owned task fields (next instant, anchor, failure count) in one transaction."""
 
     @abstractmethod
@@ -632,6 +647,8 @@ class Catalog(ABC):
         new_runs: Sequence[NewRun],
         end: GraphRunEnd | None,
         notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
     ) -> list[RunRecord | None]:
         """In ONE transaction: settle a run of a graph run, apply its task's runtime change, insert
         the runs that became due (fenced per graph run, task and attempt), with ``end`` settle the

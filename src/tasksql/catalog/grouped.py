@@ -32,6 +32,7 @@ from tasksql.catalog.rows import db_time
 from tasksql.catalog.writer import D, GroupWriter
 from tasksql.clock import Clock, monotonic
 from tasksql.errors import CatalogError
+from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunOutcome, RunRecord
 
 T = TypeVar("T")
@@ -74,12 +75,13 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         releases: list[tuple[int, str]],
         claims: Sequence[NewRun],
         now: str,
+        fence: Fence | None,
     ) -> Callable[[D], list[RunRecord | None]]:
         """The job of :meth:`record_fires` (instants as stored text, :func:`~.rows.db_time`).
         ``updates`` may still change while the job is held back (see :meth:`settle_later`)."""
 
     @abstractmethod
-    def _settle_job(self, outcome: RunOutcome, now: str) -> Callable[[D], bool]:
+    def _settle_job(self, outcome: RunOutcome, now: str, fence: Fence | None) -> Callable[[D], bool]:
         """The job of :meth:`settle_later`: ``outcome`` written, True when it settled the run."""
 
     # --- writing ---------------------------------------------------------------------------------
@@ -149,23 +151,27 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         claims: Sequence[NewRun],
         *,
         urgent: bool = False,
+        fence: Fence | None = None,
     ) -> asyncio.Future[list[RunRecord | None]]:
         writer = self._open_writer()
         now = db_time(self._clock.now())
         gone = [(task_id, db_time(at)) for task_id, at in releases]
         mine = list(updates)  # ours to change while the job is held back (see settle_later)
-        batch = writer.submit(self._fires_job(node_id, mine, gone, claims, now), lazy=not urgent, hold=True)
+        job = self._fires_job(node_id, mine, gone, claims, now, fence)
+        batch = writer.submit(job, lazy=not urgent, hold=True)
         if writer.holds(batch):
             self._held_starts.hold(mine, batch)
         return batch
 
-    def settle_later(self, outcome: RunOutcome) -> asyncio.Future[bool]:
+    def settle_later(self, outcome: RunOutcome, *, fence: Fence | None = None) -> asyncio.Future[bool]:
         writer = self._open_writer()
-        instead = self._held_starts.take_over(outcome)  # its start is not written yet
+        # its start is not written yet: the outcome takes its place in that job, under that job's
+        # fence (a node's writes all carry its one fence)
+        instead = self._held_starts.take_over(outcome)
         if instead is not None:
             return instead
         now = db_time(self._clock.now())
-        return writer.submit(self._settle_job(outcome, now), lazy=True, hold=True)
+        return writer.submit(self._settle_job(outcome, now, fence), lazy=True, hold=True)
 
     # --- change signals --------------------------------------------------------------------------
 

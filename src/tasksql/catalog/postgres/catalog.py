@@ -55,6 +55,7 @@ from tasksql.catalog.base import (
 from tasksql.catalog.grouped import GroupCommitCatalog, require_name
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.postgres import bulk
+from tasksql.catalog.postgres import cluster as cluster_db
 from tasksql.catalog.postgres import outbox as outbox_db
 from tasksql.catalog.postgres import runs as runs_db
 from tasksql.catalog.postgres import tasks as tasks_db
@@ -102,6 +103,7 @@ from tasksql.model import (
     WarehouseDef,
     task_from_json,
 )
+from tasksql.model.cluster import Fence, Lease, Member, Membership, Placement, check_capacity
 from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.model.run import (
     GraphRunEnd,
@@ -394,24 +396,34 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
     # --- runs, task runtime fields and nodes -----------------------------------------------------
 
     async def fire(
-        self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], graphs: Sequence[NewGraphRun] = ()
+        self,
+        runs: Sequence[NewRun],
+        runtime: Sequence[TaskRuntime],
+        graphs: Sequence[NewGraphRun] = (),
+        *,
+        fence: Fence | None = None,
     ) -> list[RunRecord | None]:
         if not runs and not runtime and not graphs:
             return []
         now = db_time(self._clock.now())
         return await self._write(
-            lambda cur: runs_db.fire_with_graphs(cur, runs, runtime, graphs, now), hold=True
+            lambda cur: runs_db.fire_with_graphs(cur, runs, runtime, graphs, now, fence), hold=True
         )
 
     async def finish_run(
-        self, outcome: RunOutcome, runtime: TaskRuntime | None, notifications: Sequence[OutboxItem] = ()
+        self,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
     ) -> bool:
         now = db_time(self._clock.now())
         suspends = runtime is not None and runtime.state is not None
         items = tuple(notifications)
 
         def settle(cur: Cursor) -> bool:
-            settled = runs_db.settle(cur, outcome, runtime, now)
+            settled = runs_db.settle(cur, outcome, runtime, now, fence)
             if settled:  # an already settled run queued its notifications when it was settled
                 outbox_db.enqueue(cur, items)
             return settled
@@ -422,13 +434,13 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
             self._queued()
         return settled
 
-    async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
+    async def set_task_runtime(self, updates: Sequence[TaskRuntime], *, fence: Fence | None = None) -> None:
         if not updates:
             return
         now = db_time(self._clock.now())
         suspends = any(u.state is not None for u in updates)
         await self._write(
-            lambda cur: runs_db.apply_runtime(cur, updates, now),
+            lambda cur: runs_db.apply_runtime(cur, updates, now, fence),
             durable=suspends,
             changes=suspends,
             hold=True,
@@ -506,6 +518,45 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
     async def list_nodes(self, now: datetime) -> list[NodeRecord]:
         return await self._read(lambda cur: _all(cur, "nodes_all", {}, node_record))
 
+    # --- cluster coordination (see catalog/cluster.py) -------------------------------------------
+
+    async def join(self, member: Membership) -> Lease:
+        return await self._write(lambda cur: cluster_db.join(cur, member), durable=True)
+
+    async def renew_lease(self, fence: Fence, *, running: int) -> bool:
+        count = max(0, running)
+        return await self._write(
+            lambda cur: cluster_db.lease_update(cur, "lease_renew", fence, running=count)
+        )
+
+    async def drain(self, fence: Fence) -> bool:
+        return await self._write(lambda cur: cluster_db.lease_update(cur, "lease_drain", fence), durable=True)
+
+    async def leave(self, fence: Fence) -> bool:
+        return await self._write(lambda cur: cluster_db.leave(cur, fence), durable=True)
+
+    async def claim_placements(
+        self, fence: Fence, *, capacity: int, warehouses: Sequence[str] | None
+    ) -> list[int]:
+        check_capacity(capacity)
+        served = None if warehouses is None else tuple(warehouses)
+        return await self._write(lambda cur: cluster_db.claim(cur, fence, capacity, served))
+
+    async def release_placements(self, fence: Fence, task_ids: Sequence[int] | None = None) -> list[int]:
+        ids = None if task_ids is None else tuple(task_ids)
+        return await self._write(lambda cur: cluster_db.release(cur, fence, ids), durable=True)
+
+    async def pin_tasks(self, pins: Mapping[int, str | None]) -> None:
+        if pins:
+            wanted = dict(pins)
+            await self._write(lambda cur: cluster_db.pin(cur, wanted), durable=True)
+
+    async def list_placements(self, *, node_id: str | None = None) -> list[Placement]:
+        return await self._read(lambda cur: cluster_db.placements(cur, node_id))
+
+    async def cluster_members(self) -> list[Member]:
+        return await self._read(cluster_db.members)
+
     # --- graphs ----------------------------------------------------------------------------------
 
     async def settle_graph_step(
@@ -515,6 +566,8 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
         new_runs: Sequence[NewRun],
         end: GraphRunEnd | None,
         notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
     ) -> list[RunRecord | None]:
         now = db_time(self._clock.now())
         suspends = runtime is not None and runtime.state is not None
@@ -522,7 +575,7 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
 
         def step(cur: Cursor) -> list[RunRecord | None]:
             records = runs_db.settle_step(
-                cur, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now
+                cur, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now, fence=fence
             )
             outbox_db.enqueue(cur, items)
             return records
@@ -601,11 +654,12 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
         releases: list[tuple[int, str]],
         claims: Sequence[NewRun],
         now: str,
+        fence: Fence | None,
     ) -> Callable[[Cursor], list[RunRecord | None]]:
-        return lambda cur: runs_db.record_fires(cur, node_id, updates, releases, claims, now)
+        return lambda cur: runs_db.record_fires(cur, node_id, updates, releases, claims, now, fence)
 
-    def _settle_job(self, outcome: RunOutcome, now: str) -> Callable[[Cursor], bool]:
-        return lambda cur: runs_db.settle(cur, outcome, None, now)
+    def _settle_job(self, outcome: RunOutcome, now: str, fence: Fence | None) -> Callable[[Cursor], bool]:
+        return lambda cur: runs_db.settle(cur, outcome, None, now, fence)
 
     def _touch(self, db: Cursor) -> None:
         # a write, so that the commit has a WAL record to flush up to

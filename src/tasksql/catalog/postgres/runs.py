@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from tasksql.catalog.base import LostRuns, UnstartedRun
+from tasksql.catalog.cluster_rows import fence_params
 from tasksql.catalog.postgres.connect import Cursor
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
@@ -28,6 +29,7 @@ from tasksql.catalog.rows import (
     run_record,
     runtime_params,
 )
+from tasksql.model.cluster import Fence
 from tasksql.model.run import (
     GraphRunEnd,
     GraphRunRecord,
@@ -43,32 +45,60 @@ _Q: dict[str, str] = {name: query.sql for name, query in load_queries("postgres"
 
 
 def fire(
-    cur: Cursor, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], now: str
+    cur: Cursor,
+    runs: Sequence[NewRun],
+    runtime: Sequence[TaskRuntime],
+    now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
-    """Insert runs (None where a fence already holds the instant) and apply runtime updates."""
+    """Insert runs (None where a fence already holds the instant, or ``fence`` does not hold the
+    task) and apply runtime updates. The fence rides in each statement (no extra round trip)."""
     out: list[RunRecord | None] = []
     if runs:
-        cur.executemany(_Q["run_insert"], [new_run_params(run) for run in runs], returning=True)
+        query, extra = _fenced("run_insert", fence)
+        cur.executemany(query, [new_run_params(run) | extra for run in runs], returning=True)
         for run in runs:
             row = cur.fetchone()
             out.append(None if row is None else record_from_new(int(row["run_id"]), run))
             cur.nextset()
-    apply_runtime(cur, runtime, now)
+    apply_runtime(cur, runtime, now, fence)
     return out
 
 
-def apply_runtime(cur: Cursor, runtime: Sequence[TaskRuntime], now: str) -> None:
+def apply_runtime(cur: Cursor, runtime: Sequence[TaskRuntime], now: str, fence: Fence | None = None) -> None:
     if runtime:
-        cur.executemany(_Q["task_runtime"], [runtime_params(u, now) for u in runtime])
+        query, extra = _fenced("task_runtime", fence)
+        cur.executemany(query, [runtime_params(u, now) | extra for u in runtime])
 
 
-def settle(cur: Cursor, outcome: RunOutcome, runtime: TaskRuntime | None, now: str) -> bool:
-    """Settle one run (only if it is not settled yet) and apply the task's runtime change."""
-    cur.execute(_Q["run_settle"], outcome_params(outcome))
+def settle(
+    cur: Cursor, outcome: RunOutcome, runtime: TaskRuntime | None, now: str, fence: Fence | None = None
+) -> bool:
+    """Settle one run (only if it is not settled yet, and while ``fence`` holds its lease) and
+    apply the task's runtime change."""
+    query, extra = _fenced("run_settle", fence)
+    cur.execute(query, outcome_params(outcome) | extra)
     settled = cur.rowcount > 0
     if runtime is not None:
-        apply_runtime(cur, [runtime], now)
+        apply_runtime(cur, [runtime], now, fence)
     return settled
+
+
+def _fenced(query: str, fence: Fence | None) -> tuple[str, dict[str, object]]:
+    """The statement to run, plain or conditional on ``fence`` (``<query>_fenced``), and the
+    parameters the fence adds."""
+    if fence is None:
+        return _Q[query], {}
+    return _Q[_FENCED[query]], fence_params(fence)
+
+
+#: The fenced form of each statement that a fence can guard.
+_FENCED = {
+    "run_insert": "run_insert_fenced",
+    "run_settle": "run_settle_fenced",
+    "task_runtime": "task_runtime_fenced",
+    "graph_run_finish": "graph_run_finish_fenced",
+}
 
 
 def record_fires(
@@ -78,16 +108,18 @@ def record_fires(
     releases: Sequence[tuple[int, str]],
     claims: Sequence[NewRun],
     now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
     """Update claimed runs, delete released ones, insert new claims (see Catalog.record_fires)."""
     if updates:
-        cur.executemany(_Q["run_settle"], [outcome_params(outcome) for outcome in updates])
+        query, extra = _fenced("run_settle", fence)
+        cur.executemany(query, [outcome_params(outcome) | extra for outcome in updates])
     if releases:
         cur.executemany(
             _Q["runs_release_claim"],
             [{"task_id": t, "scheduled_time": at, "node_id": node_id} for t, at in releases],
         )
-    return fire(cur, claims, (), now)
+    return fire(cur, claims, (), now, fence)
 
 
 def list_runs(
@@ -237,9 +269,10 @@ def fire_with_graphs(
     runtime: Sequence[TaskRuntime],
     graphs: Sequence[NewGraphRun],
     now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
     """:func:`fire`, plus each graph run whose root run was inserted (or that has no root run)."""
-    records = fire(cur, runs, runtime, now)
+    records = fire(cur, runs, runtime, now, fence)
     for g in graphs:
         root_run_id = None
         if g.root_run_index is not None:
@@ -259,15 +292,17 @@ def settle_step(
     new_runs: Sequence[NewRun],
     end: GraphRunEnd | None,
     now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
     """Settle a run of a graph, insert the runs it makes due, and maybe end the graph run."""
     if outcome is not None:
-        settle(cur, outcome, None, now)
+        settle(cur, outcome, None, now, fence)
     if runtime is not None:
-        apply_runtime(cur, [runtime], now)
-    records = fire(cur, new_runs, (), now)
+        apply_runtime(cur, [runtime], now, fence)
+    records = fire(cur, new_runs, (), now, fence)
     if end is not None:
-        cur.execute(_Q["graph_run_finish"], graph_end_params(end))
+        query, extra = _fenced("graph_run_finish", fence)
+        cur.execute(query, graph_end_params(end) | extra)
     return records
 
 

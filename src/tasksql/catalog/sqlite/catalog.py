@@ -89,6 +89,7 @@ from tasksql.catalog.rows import (
     warehouse_record,
 )
 from tasksql.catalog.sqlite import bulk
+from tasksql.catalog.sqlite import cluster as cluster_db
 from tasksql.catalog.sqlite import graphs as graphs_db
 from tasksql.catalog.sqlite import outbox as outbox_db
 from tasksql.catalog.sqlite import runs as runs_db
@@ -113,6 +114,7 @@ from tasksql.model import (
     WarehouseDef,
     task_from_json,
 )
+from tasksql.model.cluster import Fence, Lease, Member, Membership, Placement, check_capacity
 from tasksql.model.outbox import DeliveryAttempt, DeliveryRecord, OutboxItem, OutboxMessage, OutboxState
 from tasksql.model.run import (
     GraphRunEnd,
@@ -397,16 +399,21 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
     # --- runs, task runtime fields and nodes -----------------------------------------------------
 
     async def fire(
-        self, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], graphs: Sequence[NewGraphRun] = ()
+        self,
+        runs: Sequence[NewRun],
+        runtime: Sequence[TaskRuntime],
+        graphs: Sequence[NewGraphRun] = (),
+        *,
+        fence: Fence | None = None,
     ) -> list[RunRecord | None]:
         if not runs and not runtime and not graphs:
             return []
         now = db_time(self._clock.now())
         if graphs:
             return await self._write(
-                lambda conn: graphs_db.fire_with_graphs(conn, runs, runtime, graphs, now)
+                lambda conn: graphs_db.fire_with_graphs(conn, runs, runtime, graphs, now, fence)
             )
-        return await self._write(lambda conn: runs_db.fire(conn, runs, runtime, now))
+        return await self._write(lambda conn: runs_db.fire(conn, runs, runtime, now, fence))
 
     async def settle_graph_step(
         self,
@@ -415,6 +422,8 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
         new_runs: Sequence[NewRun],
         end: GraphRunEnd | None,
         notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
     ) -> list[RunRecord | None]:
         now = db_time(self._clock.now())
         suspends = runtime is not None and runtime.state is not None
@@ -422,7 +431,7 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
 
         def step(conn: sqlite3.Connection) -> list[RunRecord | None]:
             records = graphs_db.settle_step(
-                conn, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now
+                conn, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now, fence=fence
             )
             outbox_db.enqueue(conn, items)
             return records
@@ -462,13 +471,15 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
         outcome: RunOutcome,
         runtime: TaskRuntime | None,
         notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
     ) -> bool:
         now = db_time(self._clock.now())
         suspends = runtime is not None and runtime.state is not None
         items = tuple(notifications)
 
         def settle(conn: sqlite3.Connection) -> bool:
-            settled = runs_db.settle(conn, outcome, runtime, now)
+            settled = runs_db.settle(conn, outcome, runtime, now, fence)
             if settled:  # an already settled run queued its notifications when it was settled
                 outbox_db.enqueue(conn, items)
             return settled
@@ -480,13 +491,13 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
             self._queued()
         return settled
 
-    async def set_task_runtime(self, updates: Sequence[TaskRuntime]) -> None:
+    async def set_task_runtime(self, updates: Sequence[TaskRuntime], *, fence: Fence | None = None) -> None:
         if not updates:
             return
         now = db_time(self._clock.now())
         suspends = any(u.state is not None for u in updates)
         await self._write(
-            lambda conn: runs_db.apply_runtime(conn, updates, now), durable=suspends, changes=suspends
+            lambda conn: runs_db.apply_runtime(conn, updates, now, fence), durable=suspends, changes=suspends
         )
 
     async def get_run(self, run_id: int) -> RunRecord | None:
@@ -600,6 +611,47 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
     async def prune_notifications(self, cutoff: datetime) -> int:
         return await self._write(lambda conn: outbox_db.prune(conn, cutoff))
 
+    # --- cluster coordination (see catalog/cluster.py) -------------------------------------------
+
+    async def join(self, member: Membership) -> Lease:
+        return await self._write(lambda conn: cluster_db.join(conn, member), durable=True)
+
+    async def renew_lease(self, fence: Fence, *, running: int) -> bool:
+        count = max(0, running)
+        return await self._write(
+            lambda conn: cluster_db.lease_update(conn, "lease_renew", fence, running=count)
+        )
+
+    async def drain(self, fence: Fence) -> bool:
+        return await self._write(
+            lambda conn: cluster_db.lease_update(conn, "lease_drain", fence), durable=True
+        )
+
+    async def leave(self, fence: Fence) -> bool:
+        return await self._write(lambda conn: cluster_db.leave(conn, fence), durable=True)
+
+    async def claim_placements(
+        self, fence: Fence, *, capacity: int, warehouses: Sequence[str] | None
+    ) -> list[int]:
+        check_capacity(capacity)
+        served = None if warehouses is None else tuple(warehouses)
+        return await self._write(lambda conn: cluster_db.claim(conn, fence, capacity, served))
+
+    async def release_placements(self, fence: Fence, task_ids: Sequence[int] | None = None) -> list[int]:
+        ids = None if task_ids is None else tuple(task_ids)
+        return await self._write(lambda conn: cluster_db.release(conn, fence, ids), durable=True)
+
+    async def pin_tasks(self, pins: Mapping[int, str | None]) -> None:
+        if pins:
+            wanted = dict(pins)
+            await self._write(lambda conn: cluster_db.pin(conn, wanted), durable=True)
+
+    async def list_placements(self, *, node_id: str | None = None) -> list[Placement]:
+        return await self._read(lambda conn: cluster_db.placements(conn, node_id))
+
+    async def cluster_members(self) -> list[Member]:
+        return await self._read(cluster_db.members)
+
     # --- run bookkeeping jobs (see grouped.py) --------------------------------------------------
 
     def _fires_job(
@@ -609,11 +661,14 @@ class SQLiteCatalog(GroupCommitCatalog[sqlite3.Connection]):
         releases: list[tuple[int, str]],
         claims: Sequence[NewRun],
         now: str,
+        fence: Fence | None,
     ) -> Callable[[sqlite3.Connection], list[RunRecord | None]]:
-        return lambda conn: runs_db.record_fires(conn, node_id, updates, releases, claims, now)
+        return lambda conn: runs_db.record_fires(conn, node_id, updates, releases, claims, now, fence)
 
-    def _settle_job(self, outcome: RunOutcome, now: str) -> Callable[[sqlite3.Connection], bool]:
-        return lambda conn: runs_db.settle(conn, outcome, None, now)
+    def _settle_job(
+        self, outcome: RunOutcome, now: str, fence: Fence | None
+    ) -> Callable[[sqlite3.Connection], bool]:
+        return lambda conn: runs_db.settle(conn, outcome, None, now, fence)
 
     def _touch(self, db: sqlite3.Connection) -> None:
         # rewrites one row as it is: a WAL frame to commit, so the commit has something to flush

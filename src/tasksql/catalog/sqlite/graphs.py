@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 
+from tasksql.catalog.cluster_rows import fence_params
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
     graph_end_params,
@@ -19,6 +20,7 @@ from tasksql.catalog.rows import (
     run_record,
 )
 from tasksql.catalog.sqlite.runs import apply_runtime, fire, settle
+from tasksql.model.cluster import Fence
 from tasksql.model.run import (
     GraphRunEnd,
     GraphRunRecord,
@@ -58,9 +60,10 @@ def fire_with_graphs(
     runtime: Sequence[TaskRuntime],
     graphs: Sequence[NewGraphRun],
     now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
     """:func:`fire`, plus each graph run whose root run was inserted (or that has no root run)."""
-    records = fire(conn, runs, runtime, now)
+    records = fire(conn, runs, runtime, now, fence)
     for g in graphs:
         root_run_id = None
         if g.root_run_index is not None:
@@ -80,15 +83,19 @@ def settle_step(
     new_runs: Sequence[NewRun],
     end: GraphRunEnd | None,
     now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
     """Settle a run of a graph, insert the runs it makes due, and maybe end the graph run."""
     if outcome is not None:
-        settle(conn, outcome, None, now)
+        settle(conn, outcome, None, now, fence)
     if runtime is not None:
-        apply_runtime(conn, [runtime], now)
-    records = fire(conn, new_runs, (), now)
+        apply_runtime(conn, [runtime], now, fence)
+    records = fire(conn, new_runs, (), now, fence)
     if end is not None:
-        conn.execute(_Q["graph_run_finish"], graph_end_params(end))
+        if fence is None:
+            conn.execute(_Q["graph_run_finish"], graph_end_params(end))
+        else:
+            conn.execute(_Q["graph_run_finish_fenced"], graph_end_params(end) | fence_params(fence))
     return records
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from tasksql.catalog.base import LostRuns, UnstartedRun
+from tasksql.catalog.cluster_rows import fence_params
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import (
     db_time_opt,
@@ -24,6 +25,7 @@ from tasksql.catalog.rows import (
     run_record,
     runtime_params,
 )
+from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime, settling
 
 # The row mapping is shared with every backend (catalog.rows); these names stay importable from here.
@@ -33,29 +35,62 @@ _Q: dict[str, str] = {name: query.sql for name, query in load_queries("sqlite").
 
 
 def fire(
-    conn: sqlite3.Connection, runs: Sequence[NewRun], runtime: Sequence[TaskRuntime], now: str
+    conn: sqlite3.Connection,
+    runs: Sequence[NewRun],
+    runtime: Sequence[TaskRuntime],
+    now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
-    """Insert runs (None where a fence already holds the instant) and apply runtime updates."""
+    """Insert runs (None where a fence already holds the instant, or ``fence`` does not hold the
+    task) and apply runtime updates."""
     out: list[RunRecord | None] = []
-    insert = _Q["run_insert"]
+    insert, extra = _fenced("run_insert", fence)
     for run in runs:
-        row = conn.execute(insert, new_run_params(run)).fetchone()
+        row = conn.execute(insert, new_run_params(run) | extra).fetchone()
         out.append(None if row is None else record_from_new(row[0], run))
-    apply_runtime(conn, runtime, now)
+    apply_runtime(conn, runtime, now, fence)
     return out
 
 
-def apply_runtime(conn: sqlite3.Connection, runtime: Sequence[TaskRuntime], now: str) -> None:
+def apply_runtime(
+    conn: sqlite3.Connection, runtime: Sequence[TaskRuntime], now: str, fence: Fence | None = None
+) -> None:
     if runtime:
-        conn.executemany(_Q["task_runtime"], [runtime_params(u, now) for u in runtime])
+        query, extra = _fenced("task_runtime", fence)
+        conn.executemany(query, [runtime_params(u, now) | extra for u in runtime])
 
 
-def settle(conn: sqlite3.Connection, outcome: RunOutcome, runtime: TaskRuntime | None, now: str) -> bool:
-    """Settle one run (only if it is not settled yet) and apply the task's runtime change."""
-    updated = conn.execute(_Q["run_settle"], outcome_params(outcome)).fetchall()
+def settle(
+    conn: sqlite3.Connection,
+    outcome: RunOutcome,
+    runtime: TaskRuntime | None,
+    now: str,
+    fence: Fence | None = None,
+) -> bool:
+    """Settle one run (only if it is not settled yet, and while ``fence`` holds its lease) and
+    apply the task's runtime change."""
+    query, extra = _fenced("run_settle", fence)
+    updated = conn.execute(query, outcome_params(outcome) | extra).fetchall()
     if runtime is not None:
-        apply_runtime(conn, [runtime], now)
+        apply_runtime(conn, [runtime], now, fence)
     return bool(updated)
+
+
+def _fenced(query: str, fence: Fence | None) -> tuple[str, dict[str, object]]:
+    """The statement to run, plain or conditional on ``fence`` (``<query>_fenced``), and the
+    parameters the fence adds."""
+    if fence is None:
+        return _Q[query], {}
+    return _Q[_FENCED[query]], fence_params(fence)
+
+
+#: The fenced form of each statement that a fence can guard.
+_FENCED = {
+    "run_insert": "run_insert_fenced",
+    "run_settle": "run_settle_fenced",
+    "task_runtime": "task_runtime_fenced",
+    "graph_run_finish": "graph_run_finish_fenced",
+}
 
 
 def list_runs(
@@ -159,16 +194,17 @@ def record_fires(
     releases: Sequence[tuple[int, str]],
     claims: Sequence[NewRun],
     now: str,
+    fence: Fence | None = None,
 ) -> list[RunRecord | None]:
     """Update claimed runs, delete released ones, insert new claims (see Catalog.record_fires)."""
     for outcome in updates:
-        settle(conn, outcome, None, now)
+        settle(conn, outcome, None, now, fence)
     if releases:
         conn.executemany(
             _Q["runs_release_claim"],
             [{"task_id": t, "scheduled_time": at, "node_id": node_id} for t, at in releases],
         )
-    return fire(conn, claims, (), now)
+    return fire(conn, claims, (), now, fence)
 
 
 def prune(conn: sqlite3.Connection, default_cutoff: str, per_task: Mapping[int, str]) -> int:

@@ -533,3 +533,263 @@ SELECT min(greatest(o.next_attempt_at, coalesce(o.lease_until, o.next_attempt_at
 FROM notification_outbox AS o
 LEFT JOIN integrations AS i ON i.name = o.integration
 WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled);
+
+-- --- cluster coordination (docs/architecture.md, "Cluster coordination") ------------------------
+-- A lease is live while lease_state is 'live' or 'draining' and lease_until is after the server's
+-- clock_timestamp(). Fenced writes lock the writer's node row FOR SHARE, so that they and the
+-- revocation of that lease (an UPDATE of the row) happen one after the other.
+
+-- name: node_join
+-- A node joins (again): its row, a new epoch from the catalog's counter, a live lease from now.
+WITH next AS (
+    UPDATE catalog_meta SET node_epoch = node_epoch + 1 WHERE id = 1 RETURNING node_epoch
+)
+INSERT INTO nodes (node_id, host, pid, role, version, started_at, heartbeat_at, stopped_at, epoch,
+                   lease_state, lease_ms, lease_until, capacity, running, warehouses, address)
+SELECT %(node_id)s, %(host)s, %(pid)s, %(role)s, %(version)s, %(started_at)s::timestamptz,
+       %(started_at)s::timestamptz, NULL, next.node_epoch, 'live', %(lease_ms)s,
+       clock_timestamp() + %(lease_ms)s * interval '1 millisecond', %(capacity)s, 0,
+       %(warehouses)s::text, %(address)s::text
+FROM next
+ON CONFLICT (node_id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, role = excluded.role, version = excluded.version,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+    epoch = excluded.epoch, lease_state = 'live', lease_ms = excluded.lease_ms,
+    lease_until = excluded.lease_until, capacity = excluded.capacity, running = 0,
+    warehouses = excluded.warehouses, address = excluded.address
+RETURNING epoch, lease_until;
+
+-- name: lease_renew
+-- Extend a live lease by its length from now and record the runs executing.
+UPDATE nodes SET lease_until = clock_timestamp() + lease_ms * interval '1 millisecond',
+    running = %(running)s
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+  AND lease_until > clock_timestamp()
+RETURNING lease_until;
+
+-- name: lease_drain
+-- A node with a live lease takes no new task.
+UPDATE nodes SET lease_state = 'draining'
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+  AND lease_until > clock_timestamp()
+RETURNING node_id;
+
+-- name: lease_leave
+-- End a live lease (a clean stop).
+UPDATE nodes SET lease_state = 'left', lease_until = clock_timestamp()
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+  AND lease_until > clock_timestamp()
+RETURNING node_id;
+
+-- name: lease_held
+-- The fence's lease if it is live (its node row locked FOR SHARE until the end of the transaction).
+SELECT node_id FROM nodes
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+  AND lease_until > clock_timestamp()
+FOR SHARE;
+
+-- name: lease_claimer
+-- The claimer's own live lease (locked until the end of the transaction), with its slots and
+-- warehouses recorded; returns its lease state.
+UPDATE nodes SET capacity = %(capacity)s, warehouses = %(warehouses)s::text
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+  AND lease_until > clock_timestamp()
+RETURNING lease_state;
+
+-- name: leases_revoke
+-- Revoke every lease that ran out; rows locked by a write in flight are skipped (revoked next time).
+UPDATE nodes SET lease_state = 'lost'
+WHERE node_id IN (
+    SELECT node_id FROM nodes
+    WHERE lease_state IN ('live', 'draining') AND lease_until <= clock_timestamp()
+    FOR UPDATE SKIP LOCKED
+) AND lease_state IN ('live', 'draining') AND lease_until <= clock_timestamp();
+
+-- name: placements_fill
+-- Give every live task without a placement an empty one.
+INSERT INTO placements (task_id)
+SELECT t.id FROM tasks AS t
+WHERE t.dropped_on IS NULL AND NOT EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = t.id)
+ORDER BY t.id
+ON CONFLICT (task_id) DO NOTHING;
+
+-- name: placements_prune
+-- Forget the placements of dropped tasks (rows a claimer holds are left for next time).
+DELETE FROM placements WHERE task_id IN (
+    SELECT p.task_id FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+    WHERE t.dropped_on IS NOT NULL
+    FOR UPDATE OF p SKIP LOCKED
+);
+
+-- name: placements_take_must
+-- Take the orphans only this node may run: pinned to it, or of a warehouse no other live node
+-- serves (:warehouses: this node's JSON array, NULL: every warehouse).
+WITH taken AS (
+    SELECT p.task_id
+    FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+    WHERE (p.node_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
+                AND h.lease_state IN ('live', 'draining')))
+      AND (p.pinned_node IS NULL OR p.pinned_node = %(node_id)s)
+      AND (%(warehouses)s::text IS NULL
+           OR %(warehouses)s::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))
+      AND (p.pinned_node = %(node_id)s OR NOT EXISTS (
+              SELECT 1 FROM nodes AS o
+              WHERE o.node_id <> %(node_id)s AND o.lease_state = 'live'
+                AND o.lease_until > clock_timestamp()
+                AND (o.warehouses IS NULL
+                     OR o.warehouses::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))))
+    ORDER BY p.task_id
+    FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE placements AS p SET node_id = %(node_id)s, epoch = %(epoch)s, placed_at = clock_timestamp()
+FROM taken WHERE p.task_id = taken.task_id
+RETURNING p.task_id;
+
+-- name: placements_take_share
+-- Take unpinned orphans of the warehouses this node serves, up to its share of the live tasks
+-- (in proportion to its slots), none while its slots are full and another live node's are not.
+WITH live AS (
+    SELECT node_id, capacity, running FROM nodes
+    WHERE lease_state = 'live' AND lease_until > clock_timestamp()
+), quota AS (
+    SELECT CASE
+        WHEN me.running >= me.capacity
+             AND EXISTS (SELECT 1 FROM live WHERE live.node_id <> %(node_id)s AND live.running < live.capacity)
+        THEN 0
+        ELSE greatest(0, ceil((SELECT count(*) FROM tasks WHERE dropped_on IS NULL) * me.capacity::numeric
+                              / (SELECT sum(capacity) FROM live))
+                         - (SELECT count(*) FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+                            WHERE t.dropped_on IS NULL AND p.node_id = %(node_id)s AND p.epoch = %(epoch)s))
+        END::bigint AS n
+    FROM live AS me WHERE me.node_id = %(node_id)s
+), taken AS (
+    SELECT p.task_id
+    FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+    WHERE (p.node_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
+                AND h.lease_state IN ('live', 'draining')))
+      AND p.pinned_node IS NULL
+      AND (%(warehouses)s::text IS NULL
+           OR %(warehouses)s::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))
+    ORDER BY p.task_id
+    LIMIT coalesce((SELECT n FROM quota), 0)
+    FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE placements AS p SET node_id = %(node_id)s, epoch = %(epoch)s, placed_at = clock_timestamp()
+FROM taken WHERE p.task_id = taken.task_id
+RETURNING p.task_id;
+
+-- name: placements_release
+-- Give up the placements a holder has among the array :task_ids (NULL: all); returns their ids.
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s
+  AND (%(task_ids)s::bigint[] IS NULL OR task_id = ANY(%(task_ids)s::bigint[]))
+RETURNING task_id;
+
+-- name: runs_hand_over
+-- Delete a node's claims of instants of the array :task_ids that never started; returns each task's
+-- version and instant (the earliest is where its next instant goes back to).
+DELETE FROM runs
+WHERE node_id = %(node_id)s AND task_id = ANY(%(task_ids)s::bigint[]) AND state = 'SCHEDULED'
+  AND query_start_time IS NULL AND scheduled_from = 'SCHEDULE' AND attempt_number = 1
+  AND graph_run_group_id IS NULL
+RETURNING task_id, task_version, scheduled_time;
+
+-- name: placement_pin
+-- Pin a live task to a node (NULL: unpin); returns its holder before the change.
+INSERT INTO placements AS p (task_id, pinned_node)
+SELECT t.id, %(pinned_node)s::text FROM tasks AS t WHERE t.id = %(task_id)s AND t.dropped_on IS NULL
+ON CONFLICT (task_id) DO UPDATE SET pinned_node = excluded.pinned_node
+RETURNING p.task_id, p.node_id, p.epoch;
+
+-- name: placement_unhold
+-- Release one task from its holder (a pin moved it elsewhere).
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL WHERE task_id = %(task_id)s;
+
+-- name: placements_list
+-- Placements of live tasks, by task id: all, or those held by one node (any epoch).
+SELECT p.task_id, p.node_id, p.epoch, p.pinned_node, p.placed_at
+FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+WHERE %(node_id)s::text IS NULL OR p.node_id = %(node_id)s::text
+ORDER BY p.task_id;
+
+-- name: cluster_members
+-- Every node, most recently started first, with whether its lease is live now and the live tasks
+-- its current epoch holds.
+SELECT n.*,
+    (n.lease_state IN ('live', 'draining') AND n.lease_until > clock_timestamp()) AS live,
+    (SELECT count(*) FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+     WHERE p.node_id = n.node_id AND p.epoch = n.epoch) AS placed
+FROM nodes AS n
+ORDER BY n.started_at DESC;
+
+-- name: run_insert_fenced
+-- run_insert, only while the fence's lease is live and the run's task (its graph root) is placed on it.
+INSERT INTO runs (
+    task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+    attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+    condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+)
+SELECT %(task_id)s::bigint, %(task_version)s::int, %(name)s::text, %(database_name)s::text,
+    %(schema_name)s::text, %(scheduled_time)s::timestamptz, %(state)s::text, %(scheduled_from)s::text,
+    %(attempt_number)s::int, %(query_start_time)s::timestamptz, %(completed_time)s::timestamptz,
+    %(error_code)s::text, %(error_message)s::text, %(query_text)s::text, %(condition_text)s::text,
+    %(warehouse)s::text, %(node_id)s::text, %(graph_run_group_id)s::text, %(root_task_id)s::bigint,
+    %(graph_version)s::int, %(config)s::text
+WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+  AND EXISTS (SELECT 1 FROM placements
+              WHERE task_id = coalesce(%(root_task_id)s::bigint, %(task_id)s::bigint)
+                AND node_id = %(fence_node)s AND epoch = %(fence_epoch)s)
+ON CONFLICT DO NOTHING RETURNING run_id;
+
+-- name: run_settle_fenced
+-- run_settle, only for a run of the fence's node while its lease is live; a start (EXECUTING) also
+-- needs the run's task (its graph root) placed on the fence.
+UPDATE runs SET
+    state = %(state)s,
+    query_start_time = coalesce(%(query_start_time)s::timestamptz, query_start_time),
+    completed_time = coalesce(%(completed_time)s::timestamptz, completed_time),
+    error_code = %(error_code)s,
+    error_message = %(error_message)s,
+    rows_produced = coalesce(%(rows_produced)s::bigint, rows_produced),
+    rows_inserted = coalesce(%(rows_inserted)s::bigint, rows_inserted),
+    return_value = coalesce(%(return_value)s::text, return_value),
+    query_id = coalesce(%(query_id)s::text, query_id)
+WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = %(fence_node)s
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+  AND (%(state)s::text <> 'EXECUTING' OR EXISTS (
+         SELECT 1 FROM placements AS p WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+           AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s))
+RETURNING run_id;
+
+-- name: task_runtime_fenced
+-- task_runtime, only while the fence's lease is live and the task is placed on it.
+UPDATE tasks SET
+    next_fire_at = CASE WHEN %(clear_next_fire)s::int = 1 THEN NULL
+                        ELSE coalesce(%(next_fire_at)s::timestamptz, next_fire_at) END,
+    consecutive_failures = coalesce(%(consecutive_failures)s::int, consecutive_failures),
+    resumed_on = coalesce(%(resumed_on)s::timestamptz, resumed_on),
+    state = coalesce(%(state)s::text, state),
+    suspend_reason = CASE WHEN %(state)s::text IS NULL THEN suspend_reason ELSE %(suspend_reason)s::text END,
+    last_suspended_on = CASE WHEN %(state)s::text = 'suspended' AND state <> 'suspended'
+                             THEN %(now)s::timestamptz ELSE last_suspended_on END
+WHERE id = %(task_id)s AND dropped_on IS NULL
+  AND (%(guarded)s::int = 0 OR (version = %(guard_version)s::int
+                                AND resumed_on IS NOT DISTINCT FROM %(guard_anchor)s::timestamptz))
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+  AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s);
+
+-- name: graph_run_finish_fenced
+-- graph_run_finish, only while the fence's lease is live.
+UPDATE graph_runs SET
+    state = %(state)s, completed_time = %(completed_time)s,
+    first_error_task_name = %(first_error_task_name)s, first_error_code = %(first_error_code)s,
+    first_error_message = %(first_error_message)s
+WHERE graph_run_group_id = %(graph_run_group_id)s AND state = 'EXECUTING'
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE);

@@ -24,9 +24,11 @@ CREATE TABLE schema_version (
 
 -- One row: change_seq grows with every committed definition change (tasks, integrations,
 -- warehouses), whichever node made it; it is bumped, and a NOTIFY sent, in the change's transaction.
+-- node_epoch is the last epoch handed out to a joining node (epochs never repeat).
 CREATE TABLE catalog_meta (
     id         integer PRIMARY KEY CHECK (id = 1),
-    change_seq bigint NOT NULL CHECK (change_seq >= 0)
+    change_seq bigint NOT NULL CHECK (change_seq >= 0),
+    node_epoch bigint NOT NULL DEFAULT 0 CHECK (node_epoch >= 0)
 );
 
 INSERT INTO catalog_meta (id, change_seq) VALUES (1, 0);
@@ -151,7 +153,10 @@ CREATE INDEX runs_task ON runs (task_id, run_id);
 -- History by time (task_history ranges, pruning).
 CREATE INDEX runs_time ON runs (scheduled_time);
 
--- Nodes: every scheduler process that used this catalog; heartbeat_at proves it is alive.
+-- Nodes: every scheduler process that used this catalog; heartbeat_at proves it is alive (in the
+-- node's clock). A node that joined the cluster also has an epoch (0: it never joined), a lease
+-- (its state and length, and when it runs out in the server's clock), its slots and runs executing,
+-- the warehouses it serves (a JSON array of names; NULL: every warehouse) and its API's address.
 CREATE TABLE nodes (
     node_id      text PRIMARY KEY,
     host         text NOT NULL,
@@ -160,8 +165,31 @@ CREATE TABLE nodes (
     version      text NOT NULL,
     started_at   timestamptz NOT NULL,
     heartbeat_at timestamptz NOT NULL,
-    stopped_at   timestamptz
+    stopped_at   timestamptz,
+    epoch        bigint NOT NULL DEFAULT 0,
+    lease_state  text NOT NULL DEFAULT 'none'
+        CHECK (lease_state IN ('none', 'live', 'draining', 'left', 'lost')),
+    lease_ms     integer CHECK (lease_ms IS NULL OR lease_ms > 0),
+    lease_until  timestamptz,
+    capacity     integer CHECK (capacity IS NULL OR capacity >= 1),
+    running      integer NOT NULL DEFAULT 0 CHECK (running >= 0),
+    warehouses   text,
+    address      text
 );
+
+-- Which node runs each task: the holder (node and epoch; NULL: nobody), the node it is pinned to
+-- (NULL: any node that serves its warehouse), since when it is held. Claimed with FOR UPDATE SKIP
+-- LOCKED (see docs/architecture.md, "Cluster coordination").
+CREATE TABLE placements (
+    task_id     bigint PRIMARY KEY,
+    node_id     text,
+    epoch       bigint,
+    pinned_node text,
+    placed_at   timestamptz
+);
+
+-- The placements of one holder.
+CREATE INDEX placements_holder ON placements (node_id, epoch);
 
 -- Graph runs: one row per run of a task graph (a root task with children or a finalizer), the
 -- unit of Snowflake's COMPLETE_TASK_GRAPHS / CURRENT_TASK_GRAPHS. Every run of a member task carries

@@ -471,3 +471,255 @@ SELECT min(max(o.next_attempt_at, coalesce(o.lease_until, o.next_attempt_at))) A
 FROM notification_outbox AS o
 LEFT JOIN integrations AS i ON i.name = o.integration
 WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled = 1);
+
+-- --- cluster coordination (docs/architecture.md, "Cluster coordination") ------------------------
+-- A lease is live while lease_state is 'live' or 'draining' and lease_until is after now, read from
+-- the clock of this machine ('now', written as the catalog writes instants: microseconds and Z).
+-- The write lock makes every transaction serial, so fenced writes need no row lock.
+
+-- name: node_join
+-- A node joins (again): its row, a new epoch from the catalog's counter, a live lease from now.
+INSERT INTO nodes (node_id, host, pid, role, version, started_at, heartbeat_at, stopped_at, epoch,
+                   lease_state, lease_ms, lease_until, capacity, running, warehouses, address)
+SELECT :node_id, :host, :pid, :role, :version, :started_at, :started_at, NULL, node_epoch, 'live',
+       :lease_ms, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || (:lease_ms / 1000.0) || ' seconds'),
+       :capacity, 0, :warehouses, :address
+FROM catalog_meta WHERE id = 1
+ON CONFLICT (node_id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, role = excluded.role, version = excluded.version,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+    epoch = excluded.epoch, lease_state = 'live', lease_ms = excluded.lease_ms,
+    lease_until = excluded.lease_until, capacity = excluded.capacity, running = 0,
+    warehouses = excluded.warehouses, address = excluded.address
+RETURNING epoch, lease_until;
+
+-- name: node_epoch_next
+-- Hand out the next epoch (node_join reads it in the same transaction).
+UPDATE catalog_meta SET node_epoch = node_epoch + 1 WHERE id = 1 RETURNING node_epoch;
+
+-- name: lease_renew
+-- Extend a live lease by its length from now and record the runs executing.
+UPDATE nodes SET
+    lease_until = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || (lease_ms / 1000.0) || ' seconds'),
+    running = :running
+WHERE node_id = :node_id AND epoch = :epoch AND lease_state IN ('live', 'draining')
+  AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+RETURNING lease_until;
+
+-- name: lease_drain
+-- A node with a live lease takes no new task.
+UPDATE nodes SET lease_state = 'draining'
+WHERE node_id = :node_id AND epoch = :epoch AND lease_state IN ('live', 'draining')
+  AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+RETURNING node_id;
+
+-- name: lease_leave
+-- End a live lease (a clean stop).
+UPDATE nodes SET lease_state = 'left', lease_until = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+WHERE node_id = :node_id AND epoch = :epoch AND lease_state IN ('live', 'draining')
+  AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+RETURNING node_id;
+
+-- name: lease_held
+-- The fence's lease if it is live.
+SELECT node_id FROM nodes
+WHERE node_id = :node_id AND epoch = :epoch AND lease_state IN ('live', 'draining')
+  AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now');
+
+-- name: lease_claimer
+-- The claimer's own live lease, with its slots and warehouses recorded; returns its lease state.
+UPDATE nodes SET capacity = :capacity, warehouses = :warehouses
+WHERE node_id = :node_id AND epoch = :epoch AND lease_state IN ('live', 'draining')
+  AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+RETURNING lease_state;
+
+-- name: leases_revoke
+-- Revoke every lease that ran out.
+UPDATE nodes SET lease_state = 'lost'
+WHERE lease_state IN ('live', 'draining') AND lease_until <= strftime('%Y-%m-%dT%H:%M:%f000Z', 'now');
+
+-- name: placements_fill
+-- Give every live task without a placement an empty one.
+INSERT INTO placements (task_id)
+SELECT t.id FROM tasks AS t
+WHERE t.dropped_on IS NULL AND NOT EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = t.id)
+ORDER BY t.id;
+
+-- name: placements_prune
+-- Forget the placements of dropped tasks.
+DELETE FROM placements
+WHERE task_id IN (SELECT id FROM tasks WHERE dropped_on IS NOT NULL);
+
+-- name: placements_take_must
+-- Take the orphans only this node may run: pinned to it, or of a warehouse no other live node
+-- serves (:warehouses: this node's JSON array, NULL: every warehouse).
+UPDATE placements SET node_id = :node_id, epoch = :epoch,
+    placed_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+WHERE task_id IN (
+    SELECT p.task_id
+    FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+    WHERE (p.node_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
+                AND h.lease_state IN ('live', 'draining')))
+      AND (p.pinned_node IS NULL OR p.pinned_node = :node_id)
+      AND (:warehouses IS NULL OR EXISTS (
+              SELECT 1 FROM json_each(:warehouses)
+              WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))
+      AND (p.pinned_node = :node_id OR NOT EXISTS (
+              SELECT 1 FROM nodes AS o
+              WHERE o.node_id <> :node_id AND o.lease_state = 'live'
+                AND o.lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+                AND (o.warehouses IS NULL OR EXISTS (
+                        SELECT 1 FROM json_each(o.warehouses)
+                        WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))))
+)
+RETURNING task_id;
+
+-- name: placements_take_share
+-- Take unpinned orphans of the warehouses this node serves, up to its share of the live tasks
+-- (in proportion to its slots), none while its slots are full and another live node's are not.
+WITH live AS (
+    SELECT node_id, capacity, running FROM nodes
+    WHERE lease_state = 'live' AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+), quota AS (
+    SELECT CASE
+        WHEN me.running >= me.capacity
+             AND EXISTS (SELECT 1 FROM live WHERE live.node_id <> :node_id AND live.running < live.capacity)
+        THEN 0
+        ELSE max(0, CAST(ceil((SELECT count(*) FROM tasks WHERE dropped_on IS NULL) * me.capacity * 1.0
+                              / (SELECT sum(capacity) FROM live)) AS INTEGER)
+                    - (SELECT count(*) FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+                       WHERE t.dropped_on IS NULL AND p.node_id = :node_id AND p.epoch = :epoch))
+        END AS n
+    FROM live AS me WHERE me.node_id = :node_id
+)
+UPDATE placements SET node_id = :node_id, epoch = :epoch,
+    placed_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+WHERE task_id IN (
+    SELECT p.task_id
+    FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+    WHERE (p.node_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
+                AND h.lease_state IN ('live', 'draining')))
+      AND p.pinned_node IS NULL
+      AND (:warehouses IS NULL OR EXISTS (
+              SELECT 1 FROM json_each(:warehouses)
+              WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))
+    ORDER BY p.task_id
+    LIMIT coalesce((SELECT n FROM quota), 0)
+)
+RETURNING task_id;
+
+-- name: placements_release
+-- Give up the placements a holder has among the JSON array :task_ids (NULL: all); returns their ids.
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
+WHERE node_id = :node_id AND epoch = :epoch
+  AND (:task_ids IS NULL OR task_id IN (SELECT value FROM json_each(:task_ids)))
+RETURNING task_id;
+
+-- name: runs_hand_over
+-- Delete a node's claims of instants of the JSON array :task_ids that never started; returns each
+-- task's version and instant (the earliest is where its next instant goes back to).
+DELETE FROM runs
+WHERE node_id = :node_id AND task_id IN (SELECT value FROM json_each(:task_ids)) AND state = 'SCHEDULED'
+  AND query_start_time IS NULL AND scheduled_from = 'SCHEDULE' AND attempt_number = 1
+  AND graph_run_group_id IS NULL
+RETURNING task_id, task_version, scheduled_time;
+
+-- name: placement_pin
+-- Pin a live task to a node (NULL: unpin); returns its holder.
+INSERT INTO placements (task_id, pinned_node)
+SELECT t.id, :pinned_node FROM tasks AS t WHERE t.id = :task_id AND t.dropped_on IS NULL
+ON CONFLICT (task_id) DO UPDATE SET pinned_node = excluded.pinned_node
+RETURNING task_id, node_id, epoch;
+
+-- name: placement_unhold
+-- Release one task from its holder (a pin moved it elsewhere).
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL WHERE task_id = :task_id;
+
+-- name: placements_list
+-- Placements of live tasks, by task id: all, or those held by one node (any epoch).
+SELECT p.task_id, p.node_id, p.epoch, p.pinned_node, p.placed_at
+FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+WHERE :node_id IS NULL OR p.node_id = :node_id
+ORDER BY p.task_id;
+
+-- name: cluster_members
+-- Every node, most recently started first, with whether its lease is live now and the live tasks
+-- its current epoch holds.
+SELECT n.*,
+    (n.lease_state IN ('live', 'draining')
+     AND n.lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')) AS live,
+    (SELECT count(*) FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+     WHERE p.node_id = n.node_id AND p.epoch = n.epoch) AS placed
+FROM nodes AS n
+ORDER BY n.started_at DESC;
+
+-- name: run_insert_fenced
+-- run_insert, only while the fence's lease is live and the run's task (its graph root) is placed on it.
+INSERT INTO runs (
+    task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+    attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+    condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+)
+SELECT :task_id, :task_version, :name, :database_name, :schema_name, :scheduled_time, :state,
+    :scheduled_from, :attempt_number, :query_start_time, :completed_time, :error_code, :error_message,
+    :query_text, :condition_text, :warehouse, :node_id, :graph_run_group_id, :root_task_id,
+    :graph_version, :config
+WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
+                AND lease_state IN ('live', 'draining')
+                AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+  AND EXISTS (SELECT 1 FROM placements WHERE task_id = coalesce(:root_task_id, :task_id)
+                AND node_id = :fence_node AND epoch = :fence_epoch)
+ON CONFLICT DO NOTHING RETURNING run_id;
+
+-- name: run_settle_fenced
+-- run_settle, only for a run of the fence's node while its lease is live; a start (EXECUTING) also
+-- needs the run's task (its graph root) placed on the fence.
+UPDATE runs SET
+    state = :state,
+    query_start_time = coalesce(:query_start_time, query_start_time),
+    completed_time = coalesce(:completed_time, completed_time),
+    error_code = :error_code,
+    error_message = :error_message,
+    rows_produced = coalesce(:rows_produced, rows_produced),
+    rows_inserted = coalesce(:rows_inserted, rows_inserted),
+    return_value = coalesce(:return_value, return_value),
+    query_id = coalesce(:query_id, query_id)
+WHERE run_id = :run_id AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = :fence_node
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
+                AND lease_state IN ('live', 'draining')
+                AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+  AND (:state <> 'EXECUTING' OR EXISTS (
+         SELECT 1 FROM placements AS p WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+           AND p.node_id = :fence_node AND p.epoch = :fence_epoch))
+RETURNING run_id;
+
+-- name: task_runtime_fenced
+-- task_runtime, only while the fence's lease is live and the task is placed on it.
+UPDATE tasks SET
+    next_fire_at = CASE WHEN :clear_next_fire THEN NULL ELSE coalesce(:next_fire_at, next_fire_at) END,
+    consecutive_failures = coalesce(:consecutive_failures, consecutive_failures),
+    resumed_on = coalesce(:resumed_on, resumed_on),
+    state = coalesce(:state, state),
+    suspend_reason = CASE WHEN :state IS NULL THEN suspend_reason ELSE :suspend_reason END,
+    last_suspended_on = CASE WHEN :state = 'suspended' AND state <> 'suspended' THEN :now
+                             ELSE last_suspended_on END
+WHERE id = :task_id AND dropped_on IS NULL
+  AND (:guarded = 0 OR (version = :guard_version AND resumed_on IS :guard_anchor))
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
+                AND lease_state IN ('live', 'draining')
+                AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+  AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
+                AND p.node_id = :fence_node AND p.epoch = :fence_epoch);
+
+-- name: graph_run_finish_fenced
+-- graph_run_finish, only while the fence's lease is live.
+UPDATE graph_runs SET
+    state = :state, completed_time = :completed_time,
+    first_error_task_name = :first_error_task_name, first_error_code = :first_error_code,
+    first_error_message = :first_error_message
+WHERE graph_run_group_id = :graph_run_group_id AND state = 'EXECUTING'
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
+                AND lease_state IN ('live', 'draining')
+                AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'));

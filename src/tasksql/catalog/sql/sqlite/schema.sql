@@ -19,9 +19,11 @@ CREATE TABLE schema_version (
 
 -- One row: change_seq grows with every committed definition change (tasks, integrations,
 -- warehouses), whichever process made it; schedulers compare it to know when to reload.
+-- node_epoch is the last epoch handed out to a joining node (epochs never repeat).
 CREATE TABLE catalog_meta (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
-    change_seq INTEGER NOT NULL CHECK (change_seq >= 0)
+    change_seq INTEGER NOT NULL CHECK (change_seq >= 0),
+    node_epoch INTEGER NOT NULL DEFAULT 0 CHECK (node_epoch >= 0)
 );
 
 INSERT INTO catalog_meta (id, change_seq) VALUES (1, 0);
@@ -158,8 +160,31 @@ CREATE TABLE nodes (
     version      TEXT NOT NULL,
     started_at   TEXT NOT NULL,
     heartbeat_at TEXT NOT NULL,
-    stopped_at   TEXT
+    stopped_at   TEXT,
+    epoch        INTEGER NOT NULL DEFAULT 0,
+    lease_state  TEXT NOT NULL DEFAULT 'none'
+        CHECK (lease_state IN ('none', 'live', 'draining', 'left', 'lost')),
+    lease_ms     INTEGER CHECK (lease_ms IS NULL OR lease_ms > 0),
+    lease_until  TEXT,
+    capacity     INTEGER CHECK (capacity IS NULL OR capacity >= 1),
+    running      INTEGER NOT NULL DEFAULT 0 CHECK (running >= 0),
+    warehouses   TEXT,
+    address      TEXT
 ) WITHOUT ROWID;
+
+-- Which node runs each task: the holder (node and epoch; NULL: nobody), the node it is pinned to
+-- (NULL: any node that serves its warehouse), since when it is held. SQLite's write lock makes
+-- every claim serial (see docs/architecture.md, "Cluster coordination").
+CREATE TABLE placements (
+    task_id     INTEGER PRIMARY KEY,
+    node_id     TEXT,
+    epoch       INTEGER,
+    pinned_node TEXT,
+    placed_at   TEXT
+);
+
+-- The placements of one holder.
+CREATE INDEX placements_holder ON placements (node_id, epoch);
 
 -- Graph runs: one row per run of a task graph (a root task with children or a finalizer), the
 -- unit of Snowflake's COMPLETE_TASK_GRAPHS / CURRENT_TASK_GRAPHS. Every run of a member task carries
