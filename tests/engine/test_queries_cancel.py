@@ -46,7 +46,7 @@ async def test_show_queries_lists_and_cancel_query_stops(engine: Engine) -> None
     [query] = await running(engine)
     assert query["statement"] == 2 and query["statements"] == 3
     assert str(query["query_text"]).startswith("SELECT sum(hash(")
-    assert query["user_name"] == engine.session.user and isinstance(query["elapsed_ms"], int)
+    assert query["user_name"] == engine.user.name and isinstance(query["elapsed_ms"], int)
     warehouse = await engine.warehouse()
     assert warehouse.running == 1
 

@@ -72,10 +72,10 @@ ResultCallback = Callable[[Result], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class UserContext:
     """Who is running statements and in which namespace unqualified names resolve."""
 
-    user: str
+    name: str
     database: str = DEFAULT_DATABASE
     schema: str = DEFAULT_SCHEMA
 
@@ -100,7 +100,7 @@ class Engine:
         self.data_dir = Path(settings.data_dir)
         self._catalog = catalog
         self.warehouses = WarehouseRegistry(self.data_dir, settings.duckdb_config)
-        self.session = Session(user=settings.owner)
+        self.user = UserContext(name=settings.owner)
         self.scheduler: Scheduler | None = None
         self.dispatcher: NotificationDispatcher | None = None
         self._warehouse_cache: dict[str, Warehouse] = {}
@@ -257,7 +257,7 @@ class Engine:
         query = RunningQuery(
             query_id=check_query_id(query_id) if query_id is not None else new_query_id(),
             text=text,
-            user=self.session.user,
+            user=self.user.name,
             started_at=self.clock.now(),
             statement_count=len(statements),
             wait_for_runs=wait_for_runs,
@@ -371,10 +371,10 @@ class Engine:
     # --- helpers for handlers --------------------------------------------------------------------
 
     def resolve(self, name: QualifiedName) -> QualifiedName:
-        return name.resolved(self.session.database, self.session.schema)
+        return name.resolved(self.user.database, self.user.schema)
 
     def display_name(self, name: QualifiedName) -> str:
-        return str(name.relative_to(self.session.database, self.session.schema))
+        return str(name.relative_to(self.user.database, self.user.schema))
 
     async def warehouse(self, name: str | None = None) -> Warehouse:
         """The opened warehouse called ``name`` (default: the embedded default).

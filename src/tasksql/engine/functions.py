@@ -49,7 +49,7 @@ def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
             if records[n].state is not TaskState.STARTED
         ]
         if updates:
-            await engine.catalog.update_tasks(updates, now=now, actor=engine.session.user)
+            await engine.catalog.update_tasks(updates, now=now, actor=engine.user.name)
             if engine.scheduler is not None:
                 engine.scheduler.notify_change()
         return f"Task {text} and its dependents are started ({len(names)} tasks)."

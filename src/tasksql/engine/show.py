@@ -55,11 +55,11 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
             kind, scope = stmt.in_scope
             if kind == "DATABASE" and scope is not None and name.database != scope.name:
                 continue
-            if kind == "DATABASE" and scope is None and name.database != engine.session.database:
+            if kind == "DATABASE" and scope is None and name.database != engine.user.database:
                 continue
             if kind == "SCHEMA":
-                want_schema = scope.name if scope else engine.session.schema
-                want_db = (scope.schema if scope else None) or engine.session.database
+                want_schema = scope.name if scope else engine.user.schema
+                want_db = (scope.schema if scope else None) or engine.user.database
                 if name.schema != want_schema or name.database != want_db:
                     continue
         if stmt.root_only and (rec.definition.after or rec.definition.finalize is not None):
@@ -102,7 +102,7 @@ async def show_create_task(engine: Engine, stmt: st.ShowCreateTask) -> Result:
     rec = await get_task_or_raise(engine, stmt.name, stmt)
     task = rec.definition
     shown = task.with_changes(
-        name=task.name.relative_to(engine.session.database, engine.session.schema),
+        name=task.name.relative_to(engine.user.database, engine.user.schema),
         after=tuple(p.relative_to(task.name.database or "", task.name.schema or "") for p in task.after),
         finalize=task.finalize.relative_to(task.name.database or "", task.name.schema or "")
         if task.finalize

@@ -199,11 +199,11 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
             spelling=stmt.spelling,
             state=state,
             suspend_reason=reason,
-            owner=engine.session.user,
+            owner=engine.user.name,
             now=now,
             next_fire_at=fire,
             replace=existing is not None,
-            actor=engine.session.user,
+            actor=engine.user.name,
         )
     except ObjectExists as err:
         raise ObjectExists(
@@ -244,11 +244,11 @@ async def clone_task(engine: Engine, stmt: st.CloneTask) -> Result:
         spelling=source.spelling,
         state=TaskState.SUSPENDED,
         suspend_reason=SuspendReason.CREATED,
-        owner=engine.session.user,
+        owner=engine.user.name,
         now=now,
         next_fire_at=None,
         replace=existing is not None,
-        actor=engine.session.user,
+        actor=engine.user.name,
     )
     return _status(f"Task {shown} successfully created.", "CREATE TASK")
 
@@ -270,7 +270,7 @@ async def _alter_definition(
     ):
         fire = next_fire_at(new, anchor=now, now=now)
     update = TaskUpdate(task_id=rec.id, expected_version=rec.version, definition=new, next_fire_at=fire)
-    await engine.catalog.update_tasks([update], now=now, actor=engine.session.user)
+    await engine.catalog.update_tasks([update], now=now, actor=engine.user.name)
     verb = "altered" if kind == "ALTER TASK" else "created"
     return _status(f"Task {engine.display_name(rec.name)} successfully {verb}.", kind)
 
@@ -345,7 +345,7 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
                 suspend_reason=SuspendReason.USER,
                 next_fire_at=None,
             )
-            await engine.catalog.update_tasks([update], now=now, actor=engine.session.user)
+            await engine.catalog.update_tasks([update], now=now, actor=engine.user.name)
         return _status(f"Task {shown} is suspended.", "ALTER TASK")
     new = _apply_action(rec.definition, action, engine)
     if isinstance(action, st.AddAfter) and new.schedule is not None:
@@ -384,7 +384,7 @@ async def resume_task(engine: Engine, rec: TaskRecord, now: datetime) -> Result:
         resumed_on=now,
         next_fire_at=next_fire_at(rec.definition, anchor=now, now=now),
     )
-    await engine.catalog.update_tasks([update], now=now, actor=engine.session.user)
+    await engine.catalog.update_tasks([update], now=now, actor=engine.user.name)
     return with_notices(
         _status(f"Task {shown} is started.", "ALTER TASK"), await _scheduler_notices(engine, shown)
     )
@@ -424,7 +424,7 @@ async def drop_task(engine: Engine, stmt: st.DropTask) -> Result:
                 next_fire_at=None if became_root else other.next_fire_at,
             )
         )
-    await engine.catalog.update_tasks(updates, now=now, actor=engine.session.user)
+    await engine.catalog.update_tasks(updates, now=now, actor=engine.user.name)
     if engine.scheduler is not None:
         engine.scheduler.notify_change()
     text = f"{engine.display_name(rec.name)} successfully dropped."

@@ -1,4 +1,4 @@
-"""What a job does on a :class:`~._session.Session`: one statement, a task body, INTO, a WHEN condition.
+"""What a job does on a warehouse session: one statement, a task body, INTO, a WHEN condition.
 
 These functions run in a worker thread, on the session of the job, and are written once for every
 backend. Arguments are already validated by the caller (names parsed, session parameters checked).
@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tasksql.errors import QueryFailed
-from tasksql.warehouses._session import Session
+from tasksql.warehouses._session import WarehouseSession
 from tasksql.warehouses._sqltext import (
     SQLSTATE_UNDEFINED_TABLE,
     TableName,
@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 
 def within_run(
-    s: Session,
+    s: WarehouseSession,
     stop: Interrupter,
     *,
     tables: Mapping[str, pyarrow.Table],
@@ -42,7 +42,7 @@ def within_run(
 
     A transaction is committed only when ``work`` succeeded and no stop was requested meanwhile;
     otherwise it is rolled back. With ``marker`` (needs ``transactional``) the run's completion
-    marker is inserted in the transaction just before the COMMIT (:meth:`Session.commit_marked`),
+    marker is inserted in the transaction just before the COMMIT (:meth:`WarehouseSession.commit_marked`),
     so that it commits if and only if the work does. Tables and params are removed whatever happens.
     """
     try:
@@ -67,7 +67,7 @@ def within_run(
 
 
 def run_statements(
-    s: Session, stop: Interrupter, statements: Sequence[str], into: TableName | None
+    s: WarehouseSession, stop: Interrupter, statements: Sequence[str], into: TableName | None
 ) -> BodyResult:
     """The statements of a body in order; with ``into``, the last one's rows go to that table."""
     if into is not None and not statements:
@@ -89,7 +89,7 @@ def run_statements(
     return BodyResult(rows_produced=produced, rows_inserted=inserted, last=last)
 
 
-def insert_into(s: Session, sql: str, target: TableName) -> int:
+def insert_into(s: WarehouseSession, sql: str, target: TableName) -> int:
     """Append the rows of query ``sql`` to ``target``, columns matched by name (case-insensitive).
 
     Target columns the query lacks get their defaults; query columns the target lacks are dropped.

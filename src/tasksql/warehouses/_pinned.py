@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
 from tasksql.errors import QueryFailed
-from tasksql.warehouses._session import Session
+from tasksql.warehouses._session import WarehouseSession
 from tasksql.warehouses._sqltext import check_relation_name
 from tasksql.warehouses._supervise import Interrupter
 from tasksql.warehouses.base import (
@@ -48,12 +48,12 @@ class PinnedTransaction(WarehouseTransaction):
     def __init__(self, warehouse: ThreadedWarehouse) -> None:
         self._wh = warehouse
         self._lock = threading.Lock()
-        self._session: Session | None = None
+        self._session: WarehouseSession | None = None
         self._released = False  # the session went back to the pool (under the lock)
         self._what = f"statement in warehouse {warehouse.name}"
 
     async def begin(self) -> None:
-        def job(stop: Interrupter) -> Session:
+        def job(stop: Interrupter) -> WarehouseSession:
             with self._lock:
                 stop.check()
                 session = self._wh._acquire()
@@ -120,7 +120,7 @@ class PinnedTransaction(WarehouseTransaction):
                 threading.Thread(target=self._close_later, args=(session,), daemon=True).start()
             raise
 
-    def _close_later(self, session: Session) -> None:
+    def _close_later(self, session: WarehouseSession) -> None:
         with self._lock:
             if not self._released:
                 self._released = True
@@ -205,7 +205,7 @@ async def begin_user_transaction(
     txn = PinnedUserTransaction(warehouse)
     pinned = txn._pinned
 
-    def job(stop: Interrupter) -> Session:
+    def job(stop: Interrupter) -> WarehouseSession:
         with pinned._lock:
             stop.check()
             session = warehouse._acquire()

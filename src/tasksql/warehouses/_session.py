@@ -1,7 +1,7 @@
 """The blocking side of a warehouse: one connection (or DuckDB cursor) used by one job at a time.
 
-Backends implement :class:`Session` over their driver; :mod:`._body` implements execute, task
-bodies, INTO and WHEN once, on top of it. Every method except :meth:`Session.interrupt` is called
+Backends implement :class:`WarehouseSession` over their driver; :mod:`._body` implements execute, task
+bodies, INTO and WHEN once, on top of it. Every method except :meth:`WarehouseSession.interrupt` is called
 from the worker thread running the job; driver exceptions are translated to
 :class:`~tasksql.errors.QueryFailed` inside the backend and never leave it.
 """
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pyarrow
 
 
-class Session(ABC):
+class WarehouseSession(ABC):
     """One connection of a warehouse, owned by one job at a time.
 
     ``reusable`` turns False when the session must not serve another job (its state is unknown
@@ -107,7 +107,7 @@ class Session(ABC):
         return list(rs.columns)
 
 
-S = TypeVar("S", bound=Session)
+S = TypeVar("S", bound=WarehouseSession)
 
 
 class IdlePool(Generic[S]):

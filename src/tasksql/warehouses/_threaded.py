@@ -1,7 +1,7 @@
 """The warehouse contract over a blocking driver: jobs on sessions in worker threads.
 
 :class:`ThreadedWarehouse` implements every coroutine of :class:`~.base.Warehouse` once. A backend
-supplies how to get and give back a :class:`~._session.Session` (in the worker thread), what to do
+supplies how to get and give back a :class:`~._session.WarehouseSession` (in the worker thread), what to do
 at open and close, and optionally extra session parameters per call (PostgreSQL's
 ``statement_timeout`` backstop). Arguments are validated on the event loop before a slot is taken.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from tasksql.errors import QueryFailed, TasksqlError, WarehouseError
 from tasksql.warehouses import _body, _markers
 from tasksql.warehouses._pinned import begin_user_transaction, pinned_transaction
-from tasksql.warehouses._session import Session
+from tasksql.warehouses._session import WarehouseSession
 from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
 from tasksql.warehouses._supervise import InFlight, Interrupter, supervise
 from tasksql.warehouses._workers import WorkerPool
@@ -82,15 +82,15 @@ class ThreadedWarehouse(Warehouse):
         """Release files / pools; sessions still held by abandoned jobs close when those return."""
 
     @abstractmethod
-    def _acquire(self) -> Session:
+    def _acquire(self) -> WarehouseSession:
         """Worker thread: a session for one job. :raises WarehouseError: cannot connect."""
 
     @abstractmethod
-    def _release(self, session: Session, *, reuse: bool) -> None:
+    def _release(self, session: WarehouseSession, *, reuse: bool) -> None:
         """Worker thread: give the session back (kept only if ``reuse`` and it is reusable)."""
 
     def _backstop_params(self, timeout: float | None) -> list[tuple[str, str]]:
-        """Session params the backend adds to every call (e.g. a server-side statement timeout)."""
+        """WarehouseSession params the backend adds to every call (e.g. a server-side statement timeout)."""
         return []
 
     @property
@@ -136,7 +136,7 @@ class ThreadedWarehouse(Warehouse):
     ) -> ResultSet:
         params = self._backstop_params(timeout)
 
-        def work(s: Session, stop: Interrupter) -> ResultSet:
+        def work(s: WarehouseSession, stop: Interrupter) -> ResultSet:
             return _body.within_run(
                 s, stop, tables=tables, params=params, transactional=False, work=lambda: s.run(sql)
             )
@@ -165,7 +165,7 @@ class ThreadedWarehouse(Warehouse):
         if marker is not None:
             _markers.check_scope(marker.scope)
 
-        def work(s: Session, stop: Interrupter) -> BodyResult:
+        def work(s: WarehouseSession, stop: Interrupter) -> BodyResult:
             rel = self._marker_table(s) if wants_marker else None
             if rel is None or marker is None:
                 return _body.within_run(
@@ -206,7 +206,7 @@ class ThreadedWarehouse(Warehouse):
     def has_effects(self, statements: Sequence[str], *, into: bool) -> bool:
         return into or not all(_markers.reads_only(self.dialect, sql) for sql in statements)
 
-    def _marker_table(self, s: Session) -> str | None:
+    def _marker_table(self, s: WarehouseSession) -> str | None:
         """Worker thread: the marker table, created on first use; None when markers are off here."""
         rel = s.marker_relation
         if rel is None or self.markers_off is not None:
@@ -218,7 +218,7 @@ class ThreadedWarehouse(Warehouse):
                 self._create_markers(s, rel)
         return rel if self._markers_ready else None
 
-    def _create_markers(self, s: Session, rel: str) -> None:
+    def _create_markers(self, s: WarehouseSession, rel: str) -> None:
         for attempt in range(_CREATE_TRIES):
             try:
                 if s.relation_columns(rel) is None:  # (created by an admin: no CREATE privilege needed)
@@ -236,7 +236,7 @@ class ThreadedWarehouse(Warehouse):
                     raise  # the run fails, and the next one tries again
                 # two connections created it at once (a unique or write-write conflict): again
 
-    def _can_write_markers(self, s: Session, rel: str) -> bool:
+    def _can_write_markers(self, s: WarehouseSession, rel: str) -> bool:
         """Backends whose marker table may belong to someone else check their privileges here."""
         return True
 
@@ -252,7 +252,7 @@ class ThreadedWarehouse(Warehouse):
         if not ids or not self.supports_markers:
             return {}
 
-        def work(s: Session, stop: Interrupter) -> dict[int, datetime]:
+        def work(s: WarehouseSession, stop: Interrupter) -> dict[int, datetime]:
             rel = s.marker_relation
             if rel is None:
                 return {}
@@ -269,7 +269,7 @@ class ThreadedWarehouse(Warehouse):
         if not self.supports_markers:
             return []
 
-        def work(s: Session, stop: Interrupter) -> list[int]:
+        def work(s: WarehouseSession, stop: Interrupter) -> list[int]:
             rel = s.marker_relation
             if rel is None:
                 return []
@@ -284,7 +284,7 @@ class ThreadedWarehouse(Warehouse):
         if not ids or not self.supports_markers:
             return 0
 
-        def work(s: Session, stop: Interrupter) -> int:
+        def work(s: WarehouseSession, stop: Interrupter) -> int:
             rel = s.marker_relation
             if rel is None:
                 return 0
@@ -297,7 +297,7 @@ class ThreadedWarehouse(Warehouse):
         return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="marker deletion")
 
     @staticmethod
-    def _read_markers(s: Session, sql: str) -> ResultSet:
+    def _read_markers(s: WarehouseSession, sql: str) -> ResultSet:
         """``sql`` on the marker table in autocommit; no rows when the table does not exist."""
         try:
             return s.run(sql)
@@ -317,7 +317,7 @@ class ThreadedWarehouse(Warehouse):
         params = self._backstop_params(timeout)
         sql = _body.condition_sql(condition)
 
-        def work(s: Session, stop: Interrupter) -> ResultSet:
+        def work(s: WarehouseSession, stop: Interrupter) -> ResultSet:
             return _body.within_run(
                 s, stop, tables=tables, params=params, transactional=False, work=lambda: s.run(sql)
             )
@@ -334,7 +334,7 @@ class ThreadedWarehouse(Warehouse):
     async def table_columns(self, table: str) -> list[str] | None:
         name = parse_table_name(table)
 
-        def work(s: Session, stop: Interrupter) -> list[str] | None:
+        def work(s: WarehouseSession, stop: Interrupter) -> list[str] | None:
             return s.relation_columns(name.sql)
 
         return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="lookup")
@@ -343,7 +343,7 @@ class ThreadedWarehouse(Warehouse):
 
     async def _call(
         self,
-        work: Callable[[Session, Interrupter], T],
+        work: Callable[[WarehouseSession, Interrupter], T],
         *,
         tables: Mapping[str, pyarrow.Table],
         timeout: float | None,
@@ -378,7 +378,7 @@ class ThreadedWarehouse(Warehouse):
             what=f"{what} in warehouse {self.name}",
         )
 
-    def _job(self, work: Callable[[Session, Interrupter], T], stop: Interrupter) -> T:
+    def _job(self, work: Callable[[WarehouseSession, Interrupter], T], stop: Interrupter) -> T:
         """Worker thread: one session for one piece of work; the session goes back clean or closed."""
         stop.check()  # asked to stop while queued: do not even connect
         session = self._acquire()

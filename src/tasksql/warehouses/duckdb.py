@@ -33,7 +33,7 @@ import duckdb
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses import _markers
-from tasksql.warehouses._session import IdlePool, Session
+from tasksql.warehouses._session import IdlePool, WarehouseSession
 from tasksql.warehouses._sqltext import CACHE_TEXT_LIMIT, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, Marker, ResultSet
@@ -224,7 +224,7 @@ class DuckDBDatabase:
         return f"<DuckDBDatabase {self.path or ':memory:'}>"
 
 
-class _DuckSession(Session):
+class _DuckSession(WarehouseSession):
     dialect = "duckdb"
 
     def __init__(self, cur: duckdb.DuckDBPyConnection, marker_relation: str | None = None) -> None:
@@ -358,8 +358,8 @@ class DuckDBWarehouse(ThreadedWarehouse):
         if self._owns:
             await self.database.close()
 
-    def _acquire(self) -> Session:
+    def _acquire(self) -> WarehouseSession:
         return self._sessions.acquire()
 
-    def _release(self, session: Session, *, reuse: bool) -> None:
+    def _release(self, session: WarehouseSession, *, reuse: bool) -> None:
         self._sessions.release(session, reuse=reuse)  # type: ignore[arg-type]

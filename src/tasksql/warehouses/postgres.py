@@ -5,7 +5,7 @@ Jobs run with psycopg 3 (synchronous API) in worker threads, on connections from
 checked before use, so a restarted server costs no failed run). Timeouts and cancellation send a
 cancel request with ``cancel_safe()`` from a helper thread; every call also carries a server-side
 ``statement_timeout`` a little past its own deadline, as a backstop should the cancel request be
-lost. Session parameters are ``SET LOCAL`` inside a transactional body and ``SET``/``RESET``
+lost. WarehouseSession parameters are ``SET LOCAL`` inside a transactional body and ``SET``/``RESET``
 around a non-transactional one. Extra relations are TEMP tables filled with COPY and dropped after.
 
 Passwords never appear in messages: errors name the warehouse by :func:`~.base.redact_url`.
@@ -27,7 +27,7 @@ from tasksql.clock import monotonic
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses import _arrow, _markers
-from tasksql.warehouses._session import Session
+from tasksql.warehouses._session import WarehouseSession
 from tasksql.warehouses._sqltext import count_statements, multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, INTERRUPT_GRACE, Marker, ResultSet, redact_url
@@ -46,7 +46,7 @@ _ROWCOUNT_COMMANDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "COPY"})
 _Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class _PgSession(Session):
+class _PgSession(WarehouseSession):
     dialect = "postgres"
 
     def __init__(self, conn: _Conn, scrub: str | None) -> None:
@@ -204,7 +204,7 @@ class PostgresWarehouse(ThreadedWarehouse):
     def safe_url(self) -> str:
         return redact_url(self.url)
 
-    def _can_write_markers(self, s: Session, rel: str) -> bool:
+    def _can_write_markers(self, s: WarehouseSession, rel: str) -> bool:
         # The table may exist already, created by another login: this one must be able to use it.
         rs = s.run(f"SELECT has_table_privilege('{rel}', 'SELECT, INSERT, DELETE')")
         if rs.rows and rs.rows[0][0]:
@@ -263,7 +263,7 @@ class PostgresWarehouse(ThreadedWarehouse):
         if pool is not None:
             await asyncio.to_thread(pool.close, INTERRUPT_GRACE)
 
-    def _acquire(self) -> Session:
+    def _acquire(self) -> WarehouseSession:
         pool = self._pool
         if pool is None:
             raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
@@ -277,7 +277,7 @@ class PostgresWarehouse(ThreadedWarehouse):
             ) from None
         return _PgSession(conn, self._password)
 
-    def _release(self, session: Session, *, reuse: bool) -> None:
+    def _release(self, session: WarehouseSession, *, reuse: bool) -> None:
         assert isinstance(session, _PgSession)
         if not (reuse and session.reusable):
             session.close()  # the pool replaces a closed connection

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses import _arrow, _markers
-from tasksql.warehouses._session import IdlePool, Session
+from tasksql.warehouses._session import IdlePool, WarehouseSession
 from tasksql.warehouses._sqltext import multiple_statements, quote_ident
 from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses._write_gate import GateStopped, GateTimeout, WriteGate, gate_for
@@ -103,7 +103,7 @@ def _failed(exc: sqlite3.Error, sql: str = "") -> QueryFailed:
     return QueryFailed(msg or type(exc).__name__, sqlstate=state)
 
 
-class _SQLiteSession(Session):
+class _SQLiteSession(WarehouseSession):
     dialect = "sqlite"
 
     def __init__(self, path: Path, synchronous: str | None = None, gate: WriteGate | None = None) -> None:
@@ -324,8 +324,8 @@ class SQLiteWarehouse(ThreadedWarehouse):
     async def _close_backend(self) -> None:
         await asyncio.to_thread(self._sessions.close)  # the last close may checkpoint the WAL
 
-    def _acquire(self) -> Session:
+    def _acquire(self) -> WarehouseSession:
         return self._sessions.acquire()
 
-    def _release(self, session: Session, *, reuse: bool) -> None:
+    def _release(self, session: WarehouseSession, *, reuse: bool) -> None:
         self._sessions.release(session, reuse=reuse)  # type: ignore[arg-type]
