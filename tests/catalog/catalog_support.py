@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tasksql.catalog import Catalog
+from tasksql.clock import monotonic
 from tasksql.model import (
     IntegrationDef,
     IntervalSchedule,
@@ -20,6 +23,7 @@ from tasksql.model import (
     TaskState,
     Webhook,
 )
+from tasksql.model.cluster import Membership
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import NewRun, RunOutcome, RunRecord
 
@@ -136,3 +140,42 @@ def item(integration_name: str = "hook", *, created_at: datetime = NOW) -> Outbo
         payload=f'{{"version":"1.0","messageId":"{message_id}"}}',
         created_at=created_at,
     )
+
+
+# --- cluster -------------------------------------------------------------------------------------
+
+#: A lease long enough never to run out during a test.
+LONG = 60.0
+#: A lease short enough to run out while a test waits for it.
+SHORT = 0.4
+
+
+def member(
+    node_id: str, *, lease: float = LONG, capacity: int = 4, warehouses: tuple[str, ...] | None = None
+) -> Membership:
+    """What node ``node_id`` declares when it joins."""
+    return Membership(
+        node_id=node_id,
+        host="host-" + node_id,
+        pid=100,
+        version="test",
+        started_at=NOW,
+        lease_seconds=lease,
+        capacity=capacity,
+        warehouses=warehouses,
+        address=f"http://{node_id}:8801",
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 5.0) -> None:
+    """Poll ``check`` until it holds, failing after ``within`` seconds."""
+    deadline = monotonic() + within
+    while not await check():
+        assert monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def expired(catalog: Catalog, node_id: str) -> bool:
+    """Whether ``node_id``'s lease is not live, as the catalog judges it now."""
+    [node] = [m for m in await catalog.cluster_members() if m.node_id == node_id]
+    return not node.live
