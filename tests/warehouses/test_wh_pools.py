@@ -98,3 +98,12 @@ async def test_extensions_are_not_fetched_from_the_network(
         "SELECT current_setting('autoinstall_known_extensions'), current_setting('autoload_known_extensions')"
     )
     assert rs.rows == [(False, False)]
+
+
+async def test_checkpoint_after_a_write(pools: tuple[DuckDBWarehouse, DuckDBWarehouse]) -> None:
+    """Nothing of ours holds a transaction open: CHECKPOINT (an Ocient rebuild) runs after writes."""
+    small, big = pools
+    await small.execute("CREATE TABLE written (a INTEGER)")
+    await big.execute("INSERT INTO written VALUES (1)")
+    await small.execute("CHECKPOINT")
+    await big.run_body(["CHECKPOINT"], transactional=False)

@@ -188,10 +188,12 @@ class DuckDBDatabase:
                 con = duckdb.connect(
                     str(self.path) if self.path else ":memory:", config={**_CONFIG, **self.config}
                 )
-                row = con.execute("SELECT current_database()").fetchone()
+                # fetchall, not fetchone: a result left unread keeps the parent connection's
+                # transaction open, and CHECKPOINT (a rebuild task) then fails for good.
+                rows = con.execute("SELECT current_database()").fetchall()
             except duckdb.Error as exc:
                 raise WarehouseError(f"cannot open DuckDB database {self.path}: {exc}") from None
-            self.catalog_name = str(row[0]) if row else None
+            self.catalog_name = str(rows[0][0]) if rows else None
             self._con = con
 
     async def close(self) -> None:
