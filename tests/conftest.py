@@ -3,15 +3,49 @@
 ``pg_server`` starts one private PostgreSQL server per test session (see ``tests/pgserver.py``);
 ``pg_database`` gives each test its own database on it, dropped afterwards. Tests that use them
 are skipped, with the reason, only when the PostgreSQL server binaries are not installed.
+
+``--catalog=postgres`` (or ``TASKSQL_TEST_CATALOG=postgres``) puts the catalog of every engine,
+connection and ``tasksql`` process a test makes in a fresh schema on that server (see
+``tests/catalog_choice.py``); tests marked ``sqlite_catalog`` are then skipped with their reason.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from catalog_choice import BACKENDS, CATALOG_VARS
 from pgserver import PgDatabase, PgServer, find_bindir
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--catalog",
+        choices=BACKENDS,
+        default=os.environ.get("TASKSQL_TEST_CATALOG", "sqlite"),
+        help="catalog of the tests' engines: the SQLite file of each data directory (default) or a"
+        " fresh schema per test on a private PostgreSQL server (env TASKSQL_TEST_CATALOG)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_catalog(reason): the test is about the SQLite catalog file; skipped with --catalog=postgres",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("catalog") != "postgres":
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_catalog")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "the test is about the SQLite catalog file"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite catalog only: {reason}"))
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +65,18 @@ def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
     """A fresh, empty database on the session's server (``.url``, ``.dsn``), dropped after the test."""
     with pg_server.database() as db:
         yield db
+
+
+@pytest.fixture(autouse=True)
+def test_catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """The catalog URL of the test's engines: ``None`` for the SQLite file of each data directory,
+    else the session's PostgreSQL server, with ``TASKSQL_CATALOG`` and ``TASKSQL_CATALOG_SCHEMA`` (a
+    fresh schema) set for the duration of the test."""
+    for var in CATALOG_VARS:
+        monkeypatch.delenv(var, raising=False)
+    if request.config.getoption("catalog") != "postgres":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    monkeypatch.setenv("TASKSQL_CATALOG", server.url)
+    monkeypatch.setenv("TASKSQL_CATALOG_SCHEMA", f"t_{uuid.uuid4().hex[:12]}")
+    return server.url

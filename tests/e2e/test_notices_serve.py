@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from serve_support import TASKSQL, ServerProcess, env
 
+from catalog_choice import catalog_env
 from tasksql.client import API_PREFIX, find_server
 from tasksql.connection import Connection
 from tasksql.errors import QueryFailed, ValidationError
@@ -36,7 +37,7 @@ def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def connect(data: Path) -> Connection:
-    conn = Connection(Settings.load(env={}, data_dir=data))
+    conn = Connection(Settings.load(env=catalog_env(), data_dir=data))
     assert conn.remote
     return conn
 

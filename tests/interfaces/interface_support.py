@@ -4,7 +4,6 @@ HTTP requests to it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,14 +15,16 @@ from typing import Any
 
 import pytest
 
+import catalog_choice
 from tasksql.client import RemoteServer, find_server
 
 TASKSQL = [sys.executable, "-m", "tasksql"]
 
 
 def clean_env() -> dict[str, str]:
-    """The environment without TASKSQL_* settings of the machine running the tests."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    """The environment without TASKSQL_* settings of the machine running the tests (the test's
+    catalog kept: see tests/catalog_choice.py)."""
+    return catalog_choice.clean_env()
 
 
 def tasksql(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from catalog_choice import catalog_env
 from tasksql.cli import main
 
 
@@ -66,7 +67,8 @@ def test_settings_say_where_each_value_comes_from(tmp_path: Path) -> None:
     assert rows["data_dir"]["value"] == str(tmp_path / "d") and rows["data_dir"]["source"] == "--data"
     assert rows["port"]["value"] == "9999" and rows["port"]["source"] == "TASKSQL_PORT"
     assert rows["grace_period_s"]["source"] == "default"
-    assert {row["source"] for row in rows.values()} <= {"default", "--data", "TASKSQL_PORT"}
+    # (with --catalog=postgres, the test's catalog comes from its environment variables)
+    assert {row["source"] for row in rows.values()} <= {"default", "--data", "TASKSQL_PORT", *catalog_env()}
 
 
 def test_global_options_after_the_command(tmp_path: Path) -> None:
@@ -74,7 +76,7 @@ def test_global_options_after_the_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["sql", "SELECT 1 AS a", "--format", "csv", "--data", data])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["a", "1"]
-    assert (tmp_path / "after" / "catalog.db").exists()
+    assert (tmp_path / "after" / "lock").exists()  # the data directory after the command was used
     # given before and after the command, the value after it wins
     result = CliRunner().invoke(
         main,

@@ -27,6 +27,9 @@ pytestmark = pytest.mark.postgres
 
 PASSWORD = "s3cr3t-pw"
 
+#: The copy's source is the embedded catalog of a data directory (the target is PostgreSQL anyway).
+embedded_source = pytest.mark.sqlite_catalog("copies the SQLite catalog of a data directory")
+
 #: What the engine shows of a catalog; a copy must show exactly the same.
 VIEWS = (
     "SHOW TASKS",
@@ -143,6 +146,7 @@ def embedded(tmp_path: Path) -> Iterator[tuple[Path, dict[str, list[tuple[Any, .
     yield data, shown
 
 
+@embedded_source
 def test_copy_to_postgresql_and_back_shows_the_same_catalog(
     embedded: tuple[Path, dict[str, list[tuple[Any, ...]]]], pg_server: PgServer, tmp_path: Path
 ) -> None:
@@ -210,6 +214,7 @@ def test_copy_to_postgresql_and_back_shows_the_same_catalog(
         assert_same(views(con), shown)
 
 
+@embedded_source
 def test_a_running_server_stops_the_copy(
     embedded: tuple[Path, dict[str, list[tuple[Any, ...]]]], pg_server: PgServer, tmp_path: Path
 ) -> None:

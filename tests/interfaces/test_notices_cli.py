@@ -7,16 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from catalog_choice import clean_env
 
 NO_SCHEDULER = "notice: no scheduler is running for this data directory: task noserver is started"
 
 
 def tasksql(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    env = clean_env()
     return subprocess.run(
         [sys.executable, "-m", "tasksql", "--data", str(data), *args],
         capture_output=True,

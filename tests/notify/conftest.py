@@ -1,16 +1,18 @@
-"""Fixtures of the notification tests: a real SQLite catalog driven by a fake clock, and a real
-HTTP receiver on 127.0.0.1."""
+"""Fixtures of the notification tests: a real catalog (the test's: a SQLite file, or a schema on
+PostgreSQL with ``--catalog=postgres``) driven by a fake clock, and a real HTTP receiver on
+127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from notify_support import NOW
 from receiver import Receiver
 
-from tasksql.catalog import SQLiteCatalog
+from catalog_choice import catalog_factory
+from tasksql.catalog import Catalog
 from tasksql.testing import FakeClock
 
 
@@ -20,8 +22,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def catalog(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SQLiteCatalog]:
-    async with SQLiteCatalog(tmp_path / "catalog.db", clock=clock, poll_interval=0.05) as opened:
+def new_catalog(tmp_path: Path, clock: FakeClock) -> Callable[[], Catalog]:
+    """Makes unopened catalog objects on the test's catalog (what another process would have)."""
+    return catalog_factory(tmp_path, clock=clock, poll_interval=0.05)
+
+
+@pytest.fixture
+async def catalog(new_catalog: Callable[[], Catalog]) -> AsyncIterator[Catalog]:
+    async with new_catalog() as opened:
         yield opened
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from notify_support import NOW, item, later, put_integration
 from receiver import HANG, Receiver
 
-from tasksql.catalog import SQLiteCatalog
+from tasksql.catalog import Catalog
 from tasksql.model.outbox import OutboxState
 from tasksql.notify.backoff import RetryPolicy
 from tasksql.notify.dispatcher import NotificationDispatcher
@@ -20,7 +19,7 @@ from tasksql.testing import FakeClock
 
 
 @pytest.fixture
-async def dispatcher(catalog: SQLiteCatalog, clock: FakeClock) -> AsyncIterator[NotificationDispatcher]:
+async def dispatcher(catalog: Catalog, clock: FakeClock) -> AsyncIterator[NotificationDispatcher]:
     d = NotificationDispatcher(catalog, clock=clock, node_id="node-a", timeout_s=0.5)
     try:
         yield d
@@ -28,12 +27,12 @@ async def dispatcher(catalog: SQLiteCatalog, clock: FakeClock) -> AsyncIterator[
         await d.stop()
 
 
-async def states(catalog: SQLiteCatalog) -> Counter[OutboxState]:
+async def states(catalog: Catalog) -> Counter[OutboxState]:
     return Counter(m.state for m in await catalog.list_notifications())
 
 
 async def test_queued_messages_are_delivered_and_recorded(
-    catalog: SQLiteCatalog, receiver: Receiver, dispatcher: NotificationDispatcher
+    catalog: Catalog, receiver: Receiver, dispatcher: NotificationDispatcher
 ) -> None:
     await put_integration(catalog, "hook", receiver.url, authorization_header="Bearer abc")
     queued = [item(n=i) for i in range(3)]
@@ -54,7 +53,7 @@ async def test_queued_messages_are_delivered_and_recorded(
 
 
 async def test_a_500_is_retried_with_backoff_and_the_same_message_id(
-    catalog: SQLiteCatalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     queued = item()
@@ -86,7 +85,7 @@ async def test_a_500_is_retried_with_backoff_and_the_same_message_id(
 
 
 async def test_a_hanging_receiver_times_out_and_the_message_is_retried(
-    catalog: SQLiteCatalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     queued = item()
@@ -110,7 +109,7 @@ async def test_a_hanging_receiver_times_out_and_the_message_is_retried(
 
 
 async def test_a_receiver_that_is_down_for_a_while_gets_every_message_once_back(
-    catalog: SQLiteCatalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     await receiver.stop()
@@ -137,7 +136,7 @@ async def test_a_receiver_that_is_down_for_a_while_gets_every_message_once_back(
 
 
 async def test_client_errors_are_given_up_at_once(
-    catalog: SQLiteCatalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     await catalog.enqueue_notifications([item()])
@@ -157,7 +156,7 @@ async def test_client_errors_are_given_up_at_once(
 
 
 async def test_messages_are_given_up_after_the_last_attempt(
-    catalog: SQLiteCatalog, receiver: Receiver, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     await catalog.enqueue_notifications([item()])
@@ -175,7 +174,7 @@ async def test_messages_are_given_up_after_the_last_attempt(
 
 
 async def test_a_dropped_integration_gives_its_messages_up(
-    catalog: SQLiteCatalog, dispatcher: NotificationDispatcher
+    catalog: Catalog, dispatcher: NotificationDispatcher
 ) -> None:
     await catalog.enqueue_notifications([item("gone")])
     await dispatcher.run_once()
@@ -185,7 +184,7 @@ async def test_a_dropped_integration_gives_its_messages_up(
 
 
 async def test_a_disabled_integration_keeps_its_messages_until_enabled(
-    catalog: SQLiteCatalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, dispatcher: NotificationDispatcher, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     await catalog.enqueue_notifications([item()])
@@ -202,13 +201,13 @@ async def test_a_disabled_integration_keeps_its_messages_until_enabled(
 
 
 async def test_two_dispatchers_on_one_catalog_deliver_each_message_once(
-    tmp_path: Path, catalog: SQLiteCatalog, receiver: Receiver, clock: FakeClock
+    new_catalog: Callable[[], Catalog], catalog: Catalog, receiver: Receiver, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     queued = [item(n=i) for i in range(40)]
     await catalog.enqueue_notifications(queued)
-    # a second catalog object on the same file: what a second process would have
-    async with SQLiteCatalog(tmp_path / "catalog.db", clock=clock) as other:
+    # a second catalog object on the same storage: what a second process would have
+    async with new_catalog() as other:
         first = NotificationDispatcher(catalog, clock=clock, node_id="node-a", concurrency=4)
         second = NotificationDispatcher(other, clock=clock, node_id="node-b", concurrency=4)
         try:
@@ -227,7 +226,7 @@ async def test_two_dispatchers_on_one_catalog_deliver_each_message_once(
 
 
 async def test_the_background_loop_wakes_when_messages_are_queued(
-    catalog: SQLiteCatalog, receiver: Receiver, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     # a poll interval far beyond the test's timeout: only the in-process signal can wake it
@@ -247,7 +246,7 @@ async def test_the_background_loop_wakes_when_messages_are_queued(
 
 
 async def test_the_background_loop_retries_when_due(
-    catalog: SQLiteCatalog, receiver: Receiver, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     receiver.script.append(500)
@@ -264,7 +263,7 @@ async def test_the_background_loop_retries_when_due(
 
 
 async def test_stop_does_not_wait_for_a_hanging_receiver_and_the_message_is_sent_later(
-    catalog: SQLiteCatalog, receiver: Receiver, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     receiver.script.append(HANG)
@@ -292,7 +291,7 @@ async def test_stop_does_not_wait_for_a_hanging_receiver_and_the_message_is_sent
 
 
 async def test_the_loop_prunes_old_settled_messages(
-    catalog: SQLiteCatalog, receiver: Receiver, clock: FakeClock
+    catalog: Catalog, receiver: Receiver, clock: FakeClock
 ) -> None:
     await put_integration(catalog, "hook", receiver.url)
     await catalog.enqueue_notifications([item()])

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from notify_support import NOW, create_task, failed, fire_run, integration, later, succeeded
 
-from tasksql.catalog import SQLiteCatalog
+from tasksql.catalog import Catalog
 from tasksql.errors import SchemaVersionError, ValidationError
 from tasksql.model import IntegrationDef, OnError, RunState
 from tasksql.notify.events import EventType, error_kind, events_for, read_payload
@@ -52,7 +52,7 @@ ERRORS = integration("errors", "http://127.0.0.1:9/errors")
 SUCCESSES = integration("successes", "http://127.0.0.1:9/ok")
 
 
-async def test_failure_payload_has_exactly_the_databend_fields_and_values(catalog: SQLiteCatalog) -> None:
+async def test_failure_payload_has_exactly_the_databend_fields_and_values(catalog: Catalog) -> None:
     record = await create_task(catalog, error_integration="errors", success_integration="successes")
     run = await fire_run(catalog, record)
     outcome = failed(run)
@@ -100,7 +100,7 @@ async def test_failure_payload_has_exactly_the_databend_fields_and_values(catalo
     }
 
 
-async def test_success_payload_has_the_same_shape_with_null_error_fields(catalog: SQLiteCatalog) -> None:
+async def test_success_payload_has_the_same_shape_with_null_error_fields(catalog: Catalog) -> None:
     record = await create_task(catalog, error_integration="errors", success_integration="successes")
     run = await fire_run(catalog, record)
 
@@ -136,7 +136,7 @@ async def test_success_payload_has_the_same_shape_with_null_error_fields(catalog
     ]
 
 
-async def test_a_run_that_auto_suspends_sends_failed_then_auto_suspended(catalog: SQLiteCatalog) -> None:
+async def test_a_run_that_auto_suspends_sends_failed_then_auto_suspended(catalog: Catalog) -> None:
     record = await create_task(catalog, error_integration="errors", suspend_after_failures=3)
     run = await fire_run(catalog, record)
     outcome = replace(failed(run), state=RunState.FAILED_AND_AUTO_SUSPENDED)
@@ -167,7 +167,7 @@ async def test_a_run_that_auto_suspends_sends_failed_then_auto_suspended(catalog
 
 
 async def test_first_success_after_failures_sends_recovered_to_the_error_integration(
-    catalog: SQLiteCatalog,
+    catalog: Catalog,
 ) -> None:
     record = await create_task(catalog, error_integration="errors", success_integration="successes")
     run = await fire_run(catalog, record)
@@ -208,7 +208,7 @@ async def test_first_success_after_failures_sends_recovered_to_the_error_integra
     assert [i.event_type for i in again] == ["TASK_SUCCEEDED"]
 
 
-async def test_on_error_ignore_sends_no_failure_and_no_recovery(catalog: SQLiteCatalog) -> None:
+async def test_on_error_ignore_sends_no_failure_and_no_recovery(catalog: Catalog) -> None:
     record = await create_task(catalog, error_integration="errors", on_error=OnError.IGNORE)
     run = await fire_run(catalog, record)
     common = {
@@ -237,7 +237,7 @@ async def test_on_error_ignore_sends_no_failure_and_no_recovery(catalog: SQLiteC
     ],
 )
 async def test_no_message_for_a_missing_disabled_or_hookless_integration(
-    catalog: SQLiteCatalog, available: dict[str, IntegrationDef]
+    catalog: Catalog, available: dict[str, IntegrationDef]
 ) -> None:
     record = await create_task(catalog, error_integration="errors")
     run = await fire_run(catalog, record)
@@ -259,9 +259,7 @@ async def test_no_message_for_a_missing_disabled_or_hookless_integration(
 
 
 @pytest.mark.parametrize("state", [RunState.CANCELLED, RunState.SKIPPED, RunState.EXECUTING])
-async def test_cancelled_skipped_and_started_runs_send_nothing(
-    catalog: SQLiteCatalog, state: RunState
-) -> None:
+async def test_cancelled_skipped_and_started_runs_send_nothing(catalog: Catalog, state: RunState) -> None:
     record = await create_task(catalog, error_integration="errors", success_integration="successes")
     run = await fire_run(catalog, record)
 
@@ -281,7 +279,7 @@ async def test_cancelled_skipped_and_started_runs_send_nothing(
     assert items == []
 
 
-async def test_a_task_without_integrations_sends_nothing(catalog: SQLiteCatalog) -> None:
+async def test_a_task_without_integrations_sends_nothing(catalog: Catalog) -> None:
     record = await create_task(catalog)
     run = await fire_run(catalog, record)
     for outcome in (failed(run), succeeded(run)):

@@ -15,15 +15,15 @@ import collections
 import os
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from test_lost_nodes_process import Serve, catalog_rows, cli_sql, wait_for
+from test_lost_nodes_process import Serve, cli_sql, wait_for
 
+from catalog_choice import CatalogReadError, catalog_rows
 from tasksql.scheduler.lost import COMMITTED_MESSAGE
 
 pytestmark = [pytest.mark.chaos, pytest.mark.realtime, pytest.mark.timeout(180)]
@@ -41,7 +41,7 @@ BODY = (
 def runs_of(data: Path, node_id: str) -> int:
     try:
         return int(catalog_rows(data, f"SELECT count(*) FROM runs WHERE node_id = '{node_id}'")[0][0])
-    except sqlite3.Error:
+    except CatalogReadError:
         return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from catalog_choice import catalog_rows
 from tasksql.catalog.rows import from_db_time
 
 T = TypeVar("T")
@@ -75,15 +75,6 @@ def cli_sql(data: Path, text: str) -> list[dict[str, Any]]:
     assert done.returncode == 0, done.stderr
     rows: list[dict[str, Any]] = json.loads(done.stdout.splitlines()[-1])
     return rows
-
-
-def catalog_rows(data: Path, query: str) -> list[tuple[Any, ...]]:
-    """Read the catalog file directly (another process writes it)."""
-    conn = sqlite3.connect(f"file:{data / 'catalog.db'}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(query).fetchall()
-    finally:
-        conn.close()
 
 
 def test_a_killed_server_leaves_no_failed_run_for_an_instant_it_never_started(tmp_path: Path) -> None:

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from shell_support import Buffers
 
+from catalog_choice import catalog_env
 from tasksql.connection import Connection
 from tasksql.settings import Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.load(env={}, data_dir=tmp_path / "data")
+    return Settings.load(env=catalog_env(), data_dir=tmp_path / "data")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import catalog_choice
 from tasksql.connection import Connection
 from tasksql.shell.loop import Shell
 
@@ -45,10 +45,8 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> N
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without TASKSQL_ settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
-    env.update(extra)
-    return env
+    """The environment without TASKSQL_ settings (the test's catalog kept), plus ``extra``."""
+    return catalog_choice.clean_env(**extra)
 
 
 def cli(

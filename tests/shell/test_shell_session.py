@@ -17,6 +17,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from shell_support import SCHEDULED, clean_env, cli, wait_for
 
+from catalog_choice import catalog_env
 from tasksql.client import find_server
 from tasksql.connection import Connection
 from tasksql.engine.show import SHOW_TASKS_TABLE_COLUMNS
@@ -180,7 +181,7 @@ def test_shell_through_a_running_server(server_data: Path) -> None:
     assert done.returncode == 0, done.stderr
     server = find_server(server_data)
     assert server is not None
-    with Connection(Settings.load(env={}, data_dir=server_data)) as remote:
+    with Connection(Settings.load(env=catalog_env(), data_dir=server_data)) as remote:
         assert remote.remote
         shell, out, err = _shell(remote, "csv")
         assert f"connected to the tasksql server at {server.url}" in shell.banner()
