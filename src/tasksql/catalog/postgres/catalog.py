@@ -216,6 +216,13 @@ class PostgresCatalog(GroupCommitCatalog[Cursor]):
         if reader is not None:
             await reader.close()
 
+    def durable_commits(self) -> int:
+        """Transactions this catalog object committed with a flush of the WAL (durable writes; a
+        script's changes share one, see :meth:`one_sync`), since it was opened."""
+        writer = self._open_writer()
+        assert isinstance(writer, PgWriter)
+        return writer.durable_commits
+
     def outage(self) -> CatalogError | None:
         health = self._health
         return None if health is None else health.error("using the catalog")

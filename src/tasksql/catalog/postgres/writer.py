@@ -119,6 +119,8 @@ class PgWriter(GroupWriter[Cursor]):
         self._change_sql = change_sql
         self._health = health
         self._conn: Conn | None = None
+        #: Transactions committed with the server's ``synchronous_commit`` (a flush of the WAL).
+        self.durable_commits = 0
         health.on_suspect = self.probe
 
     def _refusal(self, hold: bool) -> CatalogError | None:
@@ -170,7 +172,8 @@ class PgWriter(GroupWriter[Cursor]):
 
         :raises _Lost: the connection broke (before COMMIT was sent, or while it was on its way).
         """
-        cur, xid = self._begin(durable=any(job.durable for job in jobs))
+        durable = any(job.durable for job in jobs)
+        cur, xid = self._begin(durable=durable)
         results: list[Any] = []
         seq: int | None = None
         try:
@@ -193,6 +196,7 @@ class PgWriter(GroupWriter[Cursor]):
             lost = _Lost(self._cause(exc), xid=xid, unknown=True, results=results)
             lost.seq = seq
             raise lost from None
+        self.durable_commits += durable
         return results, seq
 
     def _begin(self, *, durable: bool) -> tuple[Cursor, int]:
