@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from tasksql.display import mask_url
 from tasksql.engine.results import Result
 from tasksql.errors import NotSupportedError, ServerError, TasksqlError, error_from_dict
 from tasksql.procs import pid_alive
@@ -201,6 +202,9 @@ class RemoteServer:
     url: str
     pid: int
     node_id: str
+    #: The server's catalog as :func:`catalog_identity` names it ("" when it uses its data
+    #: directory's own catalog file).
+    catalog: str = ""
 
     def request(
         self,
@@ -305,7 +309,12 @@ def find_server(data_dir: str | Path, *, pid: int | None = None) -> RemoteServer
     path = Path(data_dir) / SERVER_FILE
     try:
         info = json.loads(path.read_text())
-        server = RemoteServer(str(info["url"]).rstrip("/"), int(info["pid"]), str(info.get("node_id", "")))
+        server = RemoteServer(
+            str(info["url"]).rstrip("/"),
+            int(info["pid"]),
+            str(info.get("node_id", "")),
+            str(info.get("catalog", "")),
+        )
         recorded_dir = info.get("data_dir")
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -316,6 +325,17 @@ def find_server(data_dir: str | Path, *, pid: int | None = None) -> RemoteServer
     if server.pid != os.getpid() and not pid_alive(server.pid):
         return None
     return server if server.answers_as(server.node_id) else None
+
+
+def catalog_identity(catalog_url: str | None, schema: str) -> str:
+    """How ``server.json`` names a server's catalog, so that a client can tell it is the one it
+    was asked for: the URL without its password (and option values), plus the schema; "" for the
+    data directory's own catalog file."""
+    if not catalog_url:
+        return ""
+    if "://" not in catalog_url:
+        return catalog_url
+    return f"{mask_url(catalog_url, path_tokens=False)} schema={schema}"
 
 
 def _same_dir(recorded: str, data_dir: Path) -> bool:

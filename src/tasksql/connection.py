@@ -32,12 +32,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tasksql import datadir
-from tasksql.client import API_PREFIX, RemoteServer, SessionState, find_server, remove_stale_server_file
+from tasksql.client import (
+    API_PREFIX,
+    RemoteServer,
+    SessionState,
+    catalog_identity,
+    find_server,
+    remove_stale_server_file,
+)
 from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine, Result
 from tasksql.engine.queries import QueryNotFound, new_query_id
 from tasksql.errors import ConfigError, TasksqlError
 from tasksql.settings import Settings
+from tasksql.storable import check_sql_text
 from tasksql.warehouses.base import INTERRUPT_GRACE, CancelToken
 
 T = TypeVar("T")
@@ -124,6 +132,13 @@ class Connection:
             client_of=lambda holder: find_server(data_dir, pid=holder.pid),
         )
         if isinstance(owner, RemoteServer):
+            wanted = catalog_identity(settings.catalog_url, settings.catalog_schema)
+            if settings.catalog_url and owner.catalog != wanted:
+                raise ConfigError(
+                    f"the tasksql server (pid {owner.pid}) on {data_dir} uses "
+                    f"{owner.catalog or 'the catalog of its data directory'}, not {wanted}: "
+                    "drop --catalog to use the server, or pick another --data directory"
+                )
             self._remote = owner
             return
         self._lock = owner
@@ -187,6 +202,9 @@ class Connection:
         try:
             session = self._session if in_session else None
             if self._remote is not None:
+                # refused here with its line and column, as the engine would, not by the API's
+                # body check, which can only say the request was not valid Unicode
+                check_sql_text(text)
                 return self._sql_remote(
                     self._remote, call, text, single_transaction, on_result, wait_for_runs, session
                 )

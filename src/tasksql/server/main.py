@@ -24,7 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tasksql import __version__, datadir, logs
-from tasksql.client import API_PREFIX, SERVER_FILE, remove_stale_server_file
+from tasksql.client import API_PREFIX, SERVER_FILE, catalog_identity, remove_stale_server_file
 from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine
 from tasksql.errors import ConfigError, TasksqlError, WarehouseError
@@ -85,6 +85,7 @@ class Server:
             "node_id": self.settings.effective_node_id,
             "version": __version__,
             "data_dir": str(data_dir.resolve()),
+            "catalog": catalog_identity(self.settings.catalog_url, self.settings.catalog_schema),
         }
         tmp = data_dir / (SERVER_FILE + ".tmp")
         tmp.write_text(json.dumps(info))
