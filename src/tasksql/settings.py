@@ -262,6 +262,13 @@ class Settings:
         return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
 
     @property
+    def shared_catalog(self) -> bool:
+        """True when the catalog is a PostgreSQL database, which several nodes may share: a server
+        on it is a cluster member (see :mod:`tasksql.scheduler.membership`)."""
+        url = self.catalog_url or ""
+        return url.startswith(("postgresql://", "postgres://"))
+
+    @property
     def effective_catalog_url(self) -> str:
         return self.catalog_url or str(self.data_dir / "catalog.db")
 

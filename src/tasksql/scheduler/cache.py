@@ -35,6 +35,7 @@ from tasksql.model import IntegrationDef, QualifiedName, TaskRecord, TaskState
 from tasksql.model.run import TaskRuntime
 from tasksql.scheduler import claims
 from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD, Entry, policy_for
+from tasksql.scheduler.membership import FenceRef
 from tasksql.schedules.base import Schedule
 
 log = logging.getLogger("tasksql.scheduler")
@@ -58,6 +59,9 @@ class TaskCache:
         handed back by the reaper), so that the loop recomputes its sleep.
     :param on_reload: called after every reload (the catalog moved on: warehouse definitions may
         have changed too).
+    :param owns: in a cluster, whether a task is placed on this node: the heaps hold only those
+        (None: every task, a single node).
+    :param fence: the fence the writes of next instants carry (see :mod:`.membership`).
     """
 
     def __init__(
@@ -67,8 +71,12 @@ class TaskCache:
         node_id: str,
         wake: Callable[[], None],
         on_reload: Callable[[], None],
+        owns: Callable[[int], bool] | None = None,
+        fence: FenceRef | None = None,
     ) -> None:
         self._catalog = catalog
+        self._owns = owns
+        self._fence = fence or FenceRef()
         self._node_id = node_id
         self._wake = wake
         self._on_reload = on_reload
@@ -112,7 +120,11 @@ class TaskCache:
         """Into the heap at the entry's next instant (a cold entry: into the cold heap, which is
         popped WARM_AHEAD early); out of both when it has none or its task is not started."""
         rec = entry.warm_record
-        if entry.next_fire is None or (rec is not None and rec.state is not TaskState.STARTED):
+        if (
+            entry.next_fire is None
+            or (rec is not None and rec.state is not TaskState.STARTED)
+            or (self._owns is not None and not self._owns(entry.task_id))
+        ):
             entry.heap_seq = None
             return
         seq = next(self._seq)
@@ -185,12 +197,37 @@ class TaskCache:
                         guard=(rec.version, rec.resumed_on),
                     )
                     for t, (at, rec) in dirty.items()
-                ]
+                ],
+                fence=self._fence.current,
             )
         except BaseException:
             for task_id, item in dirty.items():  # for the next flush (values computed since are newer)
                 self._unwritten.setdefault(task_id, item)
             raise
+
+    def restrict_to(self, owns: Callable[[int], bool]) -> None:
+        """From now on the heaps hold only the tasks for which ``owns`` is true (a cluster member's
+        placements); call :meth:`placements_changed` when that changes."""
+        self._owns = owns
+
+    def placements_changed(self, gained: set[int], lost: set[int]) -> None:
+        """In a cluster: ``lost`` tasks leave the heaps (and their unwritten next instants are
+        dropped: the catalog's are the new holder's to advance); the idle entries of ``gained``
+        tasks are forgotten and the cache marked stale, so that the next reload builds them from
+        the catalog's rows (the next instant their last holder wrote, or the one a release rewound)."""
+        for task_id in lost:
+            entry = self.entries.get(task_id)
+            if entry is not None:
+                entry.heap_seq = None
+            self._unwritten.pop(task_id, None)
+        for task_id in gained:
+            entry = self.entries.get(task_id)
+            if entry is not None and not entry.running and not entry.queue and entry.claim is None:
+                entry.heap_seq = None
+                del self.entries[task_id]
+        if gained:
+            self._stale = True
+            self._wake()
 
     def replan(self, task_id: int, instant: datetime, *, rewind: bool) -> None:
         """The row of ``task_id``'s run at ``instant`` is gone (a lost node's, see :mod:`lost`): if

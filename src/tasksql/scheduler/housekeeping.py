@@ -21,6 +21,7 @@ from tasksql.scheduler import lost, markers, outage
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import WarehouseProvider
 from tasksql.scheduler.markers import MarkerBook
+from tasksql.scheduler.membership import ClusterMember
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -58,24 +59,44 @@ class Housekeeper:
         self._retention = timedelta(days=retention_days)
         self._changed = changed
         self._markers: MarkerBook | None = None
+        self._member: ClusterMember | None = None
+        self._lease_task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    def use_member(self, member: ClusterMember | None) -> None:
+        """Renew ``member``'s lease (and claim its placements) alongside the heartbeat, at the
+        lease's own pace and in its own asyncio task, so that a slow reap never lets it run out."""
+        self._member = member
 
     def use_markers(self, book: MarkerBook | None) -> None:
         """Look up and prune completion markers in ``book``'s scope (None: none are written)."""
         self._markers = book
 
     def stop(self) -> None:
-        """End :meth:`loop` at its next round."""
+        """End :meth:`loop` at its next round, and the lease renewals now."""
         self._stopping = True
+        if self._lease_task is not None:
+            self._lease_task.cancel()
 
     async def loop(self) -> None:
         """Until :meth:`stop`: heartbeat, flush next instants, notice other processes' catalog
         changes, reap dead nodes' runs and prune history and markers, each at its own pace. While
         the catalog is unreachable all of it waits, and reaping waits a node lease more (see
-        :mod:`outage`)."""
+        :mod:`outage`). A cluster member's lease is renewed alongside (see :meth:`use_member`)."""
+        event_loop = asyncio.get_running_loop()
+        if self._member is not None:
+            self._lease_task = asyncio.create_task(
+                self._member.loop(lambda: self._stopping), name="tasksql-lease"
+            )
+        try:
+            await self._rounds(event_loop)
+        finally:
+            if self._lease_task is not None:
+                self._lease_task.cancel()
+
+    async def _rounds(self, event_loop: asyncio.AbstractEventLoop) -> None:
         last_beat = last_reap = last_prune = last_sweep = 0.0
         reap_after = 0.0
-        event_loop = asyncio.get_running_loop()
         catalog = self._catalog
         while not self._stopping:
             t = event_loop.time()

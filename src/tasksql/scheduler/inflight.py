@@ -46,6 +46,7 @@ from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.graph_coordinator import GraphCoordinator, Launch
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.markers import MarkerBook
+from tasksql.scheduler.membership import FenceRef
 from tasksql.scheduler.runner import RunContext, run_attempt
 from tasksql.schedules.base import PreviousRun
 from tasksql.warehouses.base import CancelToken
@@ -59,6 +60,9 @@ class InFlightRuns:
     :param wake: called when an entry was pushed back into the heap after a run (a next instant
         counted from the run's end), so that the loop recomputes its sleep.
     :param cluster_id: named in the notifications of settled runs.
+    :param fence: the fence the run writes carry (a cluster member's; unfenced when empty). A
+        refused write (the node's lease was lost) changes nothing: the run's row is settled by the
+        reaper of the node that took the task over.
     """
 
     def __init__(
@@ -73,8 +77,11 @@ class InFlightRuns:
         node_id: str,
         cluster_id: str,
         wake: Callable[[], None],
+        fence: FenceRef | None = None,
     ) -> None:
         self._catalog = catalog
+        #: in a cluster, the fence that starts and outcomes are written under (see membership.py)
+        self._fence = fence or FenceRef()
         self._cache = cache
         self._graphs = graphs
         self._warehouses = warehouses
@@ -136,7 +143,9 @@ class InFlightRuns:
         rec = entry.queue.pop(0)
         state = transition(rec.state, RunState.EXECUTING)
         await self._catalog.finish_run(
-            RunOutcome(run_id=rec.run_id, state=state, query_start_time=self._clock.now()), None
+            RunOutcome(run_id=rec.run_id, state=state, query_start_time=self._clock.now()),
+            None,
+            fence=self._fence.current,
         )
         self.start(entry, rec)
 
@@ -161,7 +170,7 @@ class InFlightRuns:
                     state=transition(rec.state, RunState.EXECUTING),
                     query_start_time=clock.now(),
                 )
-                await self._catalog.finish_run(started, None)
+                await self._catalog.finish_run(started, None, fence=self._fence.current)
             warehouse = await self._warehouses.get(effective_warehouse(task))
             ctx = RunContext(
                 run=rec,
@@ -236,11 +245,11 @@ class InFlightRuns:
     ) -> None:
         if runtime is None and not notes and outcome.state.terminal:
             # the common case: nothing waits for this write (drain and wait_for_run do)
-            write = self._catalog.settle_later(outcome)
+            write = self._catalog.settle_later(outcome, fence=self._fence.current)
             write.add_done_callback(_log_unsettled)
             self.track(write)
         else:
-            await self._catalog.finish_run(outcome, runtime, notes)
+            await self._catalog.finish_run(outcome, runtime, notes, fence=self._fence.current)
 
     def _notifications(
         self,
@@ -336,7 +345,7 @@ class InFlightRuns:
             entry.schedule = schedules.build(task.schedule, anchor=end, dst_policy=task.dst_policy)
             nxt = entry.schedule.next_fire(end)
             runtime = TaskRuntime(task_id=entry.record.id, next_fire_at=nxt, schedule_anchor=end)
-            await self._catalog.set_task_runtime([runtime])
+            await self._catalog.set_task_runtime([runtime], fence=self._fence.current)
             entry.record = replace(entry.record, resumed_on=end)  # the anchor the guard now expects
             entry.next_fire = nxt
         else:

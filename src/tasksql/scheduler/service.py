@@ -54,6 +54,7 @@ from tasksql.scheduler.housekeeping import Housekeeper
 from tasksql.scheduler.inflight import InFlightRuns
 from tasksql.scheduler.manual import ManualRuns
 from tasksql.scheduler.markers import MarkerBook, catalog_scope
+from tasksql.scheduler.membership import ClusterMember, FenceRef
 from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
 from tasksql.scheduler.waker import Waker
 from tasksql.settings import Settings
@@ -104,8 +105,16 @@ class Scheduler:
         self._warehouses = warehouses
         #: A task's next instant is claimed when it fires, if at most this far ahead (0: never).
         self.claim_ahead = timedelta(seconds=settings.claim_ahead_s)
+        #: The fence of this node's run writes: empty (unfenced) unless it is a cluster member.
+        self.fence = FenceRef()
+        #: This node's lease and placements when it is a cluster member (see :meth:`start`).
+        self.member: ClusterMember | None = None
         self.cache = TaskCache(
-            catalog, node_id=self.node_id, wake=self._wake, on_reload=warehouses.invalidate
+            catalog,
+            node_id=self.node_id,
+            wake=self._wake,
+            on_reload=warehouses.invalidate,
+            fence=self.fence,
         )
         self.graphs = GraphCoordinator(catalog, self.cache, clock=clock, node_id=self.node_id)
         self.runs = InFlightRuns(
@@ -118,6 +127,7 @@ class Scheduler:
             node_id=self.node_id,
             cluster_id=settings.cluster_id,
             wake=self._wake,
+            fence=self.fence,
         )
         self.manual = ManualRuns(
             catalog, self.cache, self.graphs, self.runs, clock=clock, node_id=self.node_id
@@ -148,15 +158,42 @@ class Scheduler:
 
     async def start(self, *, background: bool = True) -> None:
         """Register this node, settle runs left by dead nodes, load tasks; with ``background`` also
-        start the loop and the housekeeping (heartbeat, change polling, reaping, pruning)."""
+        start the loop and the housekeeping (heartbeat, change polling, reaping, pruning).
+
+        A server (``background``) on a catalog several nodes share (PostgreSQL) is a cluster
+        member: it joins, and schedules only the tasks placed on it (see :mod:`.membership`)."""
         await self._use_markers()
         await self.housekeeper.settle_previous_incarnation()
         await self.register(role="server" if background else "embedded")
         await self.housekeeper.reap()
+        if background and self._settings.shared_catalog:
+            await self._join_cluster()
         await self.cache.reload()
         if background:
             self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
             self._spawn(self.housekeeper.loop(), "tasksql-housekeeping")
+
+    async def _join_cluster(self) -> None:
+        member = ClusterMember(
+            self.catalog,
+            self.fence,
+            node_id=self.node_id,
+            capacity=self._settings.default_max_concurrency,
+            running=lambda: self.runs.count,
+            placed_changed=self._placements_changed,
+            now=self.clock.now,
+        )
+        self.member = member
+        self.cache.restrict_to(member.owns)
+        # claims of coming instants are SCHEDULED rows a node that took the task over could not
+        # fire (the UNIQUE fence); a member fires each instant when it comes instead
+        self.claim_ahead = timedelta(0)
+        self.housekeeper.use_member(member)
+        await member.join()
+
+    async def _placements_changed(self, gained: set[int], lost: set[int]) -> None:
+        self.cache.placements_changed(gained, lost)
+        self._wake()
 
     async def open_for(self, record: TaskRecord) -> None:
         """Get ready to run ``record``'s task (with its graph, for a root) once, and nothing else:
@@ -201,7 +238,11 @@ class Scheduler:
         return bool(self._background)
 
     async def stop(self, grace: float = 10.0) -> None:
-        """No new runs; in-flight runs get ``grace`` seconds, then are cancelled (recorded CANCELLED)."""
+        """No new runs; in-flight runs get ``grace`` seconds, then are cancelled (recorded CANCELLED).
+
+        A cluster member drains first: it hands its placements over (the instants it claimed but
+        never started go to the next holder) and keeps its lease while its runs finish, then
+        leaves."""
         self._stopping = True
         self.housekeeper.stop()
         self._wake()
@@ -210,7 +251,21 @@ class Scheduler:
         for task in [self._loop_task, *self._background]:
             if task is not None:
                 task.cancel()
-        await self.runs.stop(grace, STOP_CANCEL_WAIT_S)
+        member = self.member
+        keep_alive: asyncio.Task[None] | None = None
+        runs_over = False
+        if member is not None and self.catalog.outage() is None:
+            try:
+                await asyncio.wait_for(self._drain_member(member), STOP_CATALOG_WAIT_S)
+            except (TasksqlError, TimeoutError) as exc:
+                log.warning("could not hand this node's tasks over: %s", exc or "timed out")
+            keep_alive = asyncio.create_task(member.keep_alive(lambda: runs_over), name="tasksql-lease")
+        try:
+            await self.runs.stop(grace, STOP_CANCEL_WAIT_S)
+        finally:
+            runs_over = True
+            if keep_alive is not None:
+                keep_alive.cancel()
         now = self.clock.now()
         error = self.catalog.outage()
         if error is not None:
@@ -232,6 +287,13 @@ class Scheduler:
         await claims.release(self.catalog, self.node_id, entries)  # a failure is logged; the reaper will
         await self.cache.flush_next_fires()
         await self.catalog.stop_node(self.node_id, now)
+        if self.member is not None:
+            await self.member.leave()
+
+    async def _drain_member(self, member: ClusterMember) -> None:
+        """Write the next instants while the placements are still held, then hand them over."""
+        await self.cache.flush_next_fires()
+        await member.drain()
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -239,6 +301,8 @@ class Scheduler:
         """The catalog changed (DDL in this process, or seen by the change polling): reload before
         the next tick."""
         self.cache.mark_stale()
+        if self.member is not None:
+            self.member.poke()  # a new task is placed now, not at the next renewal
         self._wake()
 
     def _wake(self) -> None:
@@ -305,6 +369,9 @@ class Scheduler:
         cache = self.cache
         if cache.stale:
             await cache.reload()
+        member = self.member
+        if member is not None and not member.may_fire():
+            return report  # self-fenced: no lease by this node's clock (it is joining again)
         now = self.clock.now()
         due = cache.pop_due(now)
         cold = cache.pop_cold(now)
@@ -365,6 +432,7 @@ class Scheduler:
             if (
                 not root
                 and plan.next_fire is not None
+                and self.claim_ahead > timedelta(0)
                 and plan.next_fire - now <= self.claim_ahead
                 and claims.claimable(entry)
             ):
@@ -377,11 +445,13 @@ class Scheduler:
                 runs.submit(claims.Bookings(self.node_id, releases=book.releases))
                 book.releases = []
             try:
-                records = await self.catalog.fire(new_runs, (), new_graphs)
+                records = await self.catalog.fire(new_runs, (), new_graphs, fence=self.fence.current)
             finally:  # claims after the runs of this tick, so that run ids follow the instants
                 runs.submit(book)
         for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):
             report.fired += 1
+            if rec is None and member is not None:
+                member.poke()  # a fenced insert refused: the lease (or placement) may be lost
             if rec is None or owner_decision is None:
                 continue
             if owner_decision.action is Action.RUN:

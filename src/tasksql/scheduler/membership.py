@@ -1,0 +1,243 @@
+"""This node as a member of a cluster (:class:`ClusterMember`): its lease, its epoch, the tasks
+placed on it, and when it may fire.
+
+The protocol is the catalog's (:mod:`tasksql.catalog.cluster`, ``docs/architecture.md``, "Cluster
+coordination"). What this node does with it:
+
+* it joins when the scheduler starts (a new epoch every time) and renews its lease every
+  :data:`RENEW_EVERY_S`, recording its runs executing; each renewal also claims placements, as
+  does a catalog change (a new task is placed within a renewal or a change notice);
+* it keeps its own **deadline** on its monotonic clock: the time a renewal was *sent* plus the
+  lease, less :data:`MARGIN_S`. Past it (a renewal that failed, hung, or a process that was
+  paused) the node fires nothing: the catalog may have given its tasks to another node already.
+  When a renewal reports the lease lost (or the deadline passed), the node forgets its placements
+  and joins again under a new epoch;
+* every run write that starts a run or records its outcome carries the fence (:class:`FenceRef`),
+  so a write made after the lease was lost changes nothing (the catalog checks the lease in the
+  same statement);
+* when it stops it drains: it releases its placements (the catalog hands the instants it claimed
+  but never started over) and keeps renewing while its in-flight runs finish, then leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from tasksql import __version__
+from tasksql.catalog.base import Catalog
+from tasksql.errors import TasksqlError
+from tasksql.model.cluster import Fence, Membership
+
+log = logging.getLogger("tasksql.scheduler")
+
+#: How long a lease lasts after each renewal (judged by the catalog's clock). A killed node's tasks
+#: are taken over by another node at its first renewal after this, so failover takes at most
+#: LEASE_S + RENEW_EVERY_S plus the wait for the task's next instant.
+LEASE_S = 2.5
+#: Renewals (and claims of placements) this often.
+RENEW_EVERY_S = 0.5
+#: The node stops firing this long before its lease runs out by its own clock (clock drift, and the
+#: time a fenced write takes to reach the catalog).
+MARGIN_S = 0.6
+
+
+@dataclass
+class FenceRef:
+    """The fence the run writes of this node carry: None when the node is not a cluster member
+    (writes unfenced, as on a single node) or holds no lease (it is joining again)."""
+
+    current: Fence | None = None
+
+
+#: Called with (task ids gained, task ids lost) when the node's placements changed.
+PlacementsChanged = Callable[[set[int], set[int]], Awaitable[None]]
+
+
+class ClusterMember:
+    """The lease and placements of one node (see the module).
+
+    :param capacity: the node's slots (runs it executes at once), weighing its share of tasks.
+    :param running: the node's runs executing now (recorded at each renewal: its load).
+    :param placed_changed: told when tasks were placed on the node or taken from it; the caller
+        stops firing the lost ones before it returns.
+    :param monotonic: the clock of the node's own deadline (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        fence: FenceRef,
+        *,
+        node_id: str,
+        capacity: int,
+        running: Callable[[], int],
+        placed_changed: PlacementsChanged,
+        now: Callable[[], datetime],
+        lease_s: float = LEASE_S,
+        renew_every_s: float = RENEW_EVERY_S,
+        margin_s: float = MARGIN_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._catalog = catalog
+        self._fence = fence
+        self.node_id = node_id
+        self._capacity = max(1, capacity)
+        self._running = running
+        self._placed_changed = placed_changed
+        self._now = now
+        self.lease_s = lease_s
+        self.renew_every_s = renew_every_s
+        self._margin = margin_s
+        self._monotonic = monotonic
+        self._deadline = 0.0
+        self._draining = False
+        self._claim_now = asyncio.Event()
+        #: The tasks this node's epoch holds (and fires).
+        self.placed: set[int] = set()
+        #: Times this node joined (1 after start; more after its lease was lost).
+        self.joins = 0
+
+    @property
+    def fence(self) -> Fence | None:
+        return self._fence.current
+
+    def owns(self, task_id: int) -> bool:
+        """True when ``task_id`` is placed on this node's current epoch."""
+        return task_id in self.placed
+
+    def may_fire(self) -> bool:
+        """True while the node holds a lease by its own clock and is not draining: only then may
+        it start instants (self-fencing)."""
+        return self._fence.current is not None and not self._draining and self._monotonic() < self._deadline
+
+    def poke(self) -> None:
+        """Renew and claim now rather than at the next round (a catalog change, a refused write)."""
+        self._claim_now.set()
+
+    async def join(self) -> None:
+        """Join the cluster under a new epoch and claim placements.
+
+        :raises TasksqlError: the catalog could not be reached (the caller retries).
+        """
+        sent = self._monotonic()
+        lease = await self._catalog.join(
+            Membership(
+                node_id=self.node_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                started_at=self._now(),
+                lease_seconds=self.lease_s,
+                capacity=self._capacity,
+                role="server",
+            )
+        )
+        self._fence.current = lease.fence
+        self._deadline = sent + self.lease_s - self._margin
+        self.joins += 1
+        log.info("node %s joined the cluster (epoch %d)", self.node_id, lease.fence.epoch)
+        await self._claim()
+
+    async def beat(self) -> None:
+        """One round: renew the lease (recording the load) and claim placements; when the lease is
+        lost (the catalog says so, or the node's deadline passed), forget the placements and join
+        again.
+
+        :raises TasksqlError: the catalog could not be reached (the deadline keeps running).
+        """
+        fence = self._fence.current
+        if fence is None or self._monotonic() >= self._deadline:
+            await self._lost("its lease ran out before it could renew it" if fence else None)
+            if not self._draining:  # a draining node that lost its lease is done
+                await self.join()
+            return
+        sent = self._monotonic()
+        if not await self._catalog.renew_lease(fence, running=self._running()):
+            await self._lost("the catalog says its lease is not held any more")
+            if not self._draining:
+                await self.join()
+            return
+        self._deadline = sent + self.lease_s - self._margin
+        if not self._draining:
+            await self._claim()
+
+    async def loop(self, stopping: Callable[[], bool]) -> None:
+        """Renew every :data:`RENEW_EVERY_S` (or at :meth:`poke`) until ``stopping()``; a failed
+        round is retried at the next (the deadline stops the firing meanwhile)."""
+        while not stopping():
+            try:
+                await self.beat()
+            except TasksqlError as exc:
+                log.warning("node %s could not renew its lease: %s", self.node_id, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._claim_now.wait(), self.renew_every_s)
+            self._claim_now.clear()
+
+    async def _claim(self) -> None:
+        fence = self._fence.current
+        if fence is None:
+            return
+        try:
+            await self._catalog.claim_placements(fence, capacity=self._capacity, warehouses=None)
+        except TasksqlError as exc:
+            if exc.code == "LEASE_LOST":
+                await self._lost("the catalog refused its claim: its lease is not held any more")
+                return
+            raise
+        # the whole set, not only the new claims: a pin (or a new epoch) may have taken tasks away
+        held = {
+            p.task_id
+            for p in await self._catalog.list_placements(node_id=self.node_id)
+            if p.epoch == fence.epoch
+        }
+        if self._fence.current != fence:
+            return
+        gained, lost = held - self.placed, self.placed - held
+        self.placed = held
+        if gained or lost:
+            await self._placed_changed(gained, lost)
+
+    async def _lost(self, why: str | None) -> None:
+        """Stop firing at once and forget every placement (another node may run them now)."""
+        if why is not None:
+            log.warning("node %s stops firing: %s; it joins again", self.node_id, why)
+        self._fence.current = None
+        lost, self.placed = self.placed, set()
+        if lost:
+            await self._placed_changed(set(), lost)
+
+    async def drain(self) -> None:
+        """Stop taking instants and hand every placement over (the caller stopped firing first)."""
+        self._draining = True
+        fence = self._fence.current
+        if fence is None:
+            return
+        lost, self.placed = self.placed, set()
+        if lost:
+            await self._placed_changed(set(), lost)
+        await self._catalog.drain(fence)
+        await self._catalog.release_placements(fence)
+
+    async def keep_alive(self, done: Callable[[], bool]) -> None:
+        """While draining: keep renewing until ``done()`` (in-flight runs record their outcomes
+        under the fence)."""
+        while not done():
+            try:
+                await self.beat()
+            except TasksqlError as exc:
+                log.warning("node %s could not renew its lease while stopping: %s", self.node_id, exc)
+            await asyncio.sleep(self.renew_every_s)
+
+    async def leave(self) -> None:
+        """End the lease (the node stopped)."""
+        fence, self._fence.current = self._fence.current, None
+        if fence is not None:
+            await self._catalog.leave(fence)
