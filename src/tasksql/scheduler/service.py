@@ -35,6 +35,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -167,13 +168,17 @@ class Scheduler:
         await self.register(role="server" if background else "embedded")
         await self.housekeeper.reap()
         if background and self._settings.shared_catalog:
-            await self._join_cluster()
+            await self.join_cluster()
         await self.cache.reload()
         if background:
             self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
             self._spawn(self.housekeeper.loop(), "tasksql-housekeeping")
 
-    async def _join_cluster(self) -> None:
+    async def join_cluster(self, *, monotonic: Callable[[], float] = time.monotonic) -> ClusterMember:
+        """Make this scheduler a cluster member (see :mod:`.membership`): join, claim placements,
+        and from now on fire only the tasks placed on this node, with fenced writes. :meth:`start`
+        calls it for a server on a shared catalog; ``monotonic`` is the clock of the node's own
+        lease deadline (tests pass a fake one)."""
         member = ClusterMember(
             self.catalog,
             self.fence,
@@ -182,6 +187,7 @@ class Scheduler:
             running=lambda: self.runs.count,
             placed_changed=self._placements_changed,
             now=self.clock.now,
+            monotonic=monotonic,
         )
         self.member = member
         self.cache.restrict_to(member.owns)
@@ -190,6 +196,7 @@ class Scheduler:
         self.claim_ahead = timedelta(0)
         self.housekeeper.use_member(member)
         await member.join()
+        return member
 
     async def _placements_changed(self, gained: set[int], lost: set[int]) -> None:
         self.cache.placements_changed(gained, lost)

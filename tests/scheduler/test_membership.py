@@ -1,0 +1,89 @@
+"""A scheduler as a cluster member (on the SQLite catalog, which has the same coordination
+protocol): it fires only while it holds its lease by its own clock, joins again under a new epoch
+when the lease is lost, and a write refused by the fence abandons the run without crashing."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from sched_harness import Harness, make_harness
+
+from tasksql import __version__
+from tasksql.model.cluster import Membership
+from tasksql.scheduler.membership import LEASE_S
+
+TASK = "CREATE TASK t SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK t RESUME"
+
+
+class Monotonic:
+    """The node's own clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def ran(h: Harness) -> list[tuple[object, ...]]:
+    return [r for r in await h.history("t") if r[1] == "SUCCEEDED"]
+
+
+async def test_a_member_fires_only_under_its_lease_and_joins_again_when_it_is_lost(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path, claim_ahead_s=0)
+    try:
+        await h.sql(TASK)
+        await h.scheduler.reload()
+        task_id = next(iter(h.scheduler.entries))
+        mono = Monotonic()
+        member = await h.scheduler.join_cluster(monotonic=mono)
+        first = member.fence
+        assert first is not None
+        assert member.placed == {task_id}
+        await h.tick(advance=1)
+        assert len(await ran(h)) == 1
+
+        # past its own deadline (no renewal came through): nothing fires, though the catalog may
+        # not have revoked the lease yet
+        mono.now += LEASE_S
+        assert not member.may_fire()
+        await h.tick(advance=1)
+        assert len(await ran(h)) == 1
+        # the next round joins again under a newer epoch and takes the task back
+        await member.beat()
+        second = member.fence
+        assert second is not None and second.epoch > first.epoch and member.joins == 2
+        assert member.placed == {task_id}
+        await h.tick(advance=1)
+        assert len(await ran(h)) > 1
+
+        # the catalog hands the node id a newer epoch behind this process's back (as when another
+        # process joined under it): the stale fence's insert is refused, nothing runs, no crash
+        before = await h.history("t")
+        await h.engine.catalog.join(
+            Membership(
+                node_id="test-node",
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                started_at=h.clock.now(),
+                lease_seconds=LEASE_S,
+                capacity=1,
+            )
+        )
+        assert member.may_fire()
+        await h.tick(advance=1)
+        assert await h.history("t") == before
+        assert h.scheduler.in_flight == 0
+        # its next round learns that the lease is lost, forgets the task and joins again
+        await member.beat()
+        third = member.fence
+        assert third is not None and third.epoch > second.epoch + 1 and member.joins == 3
+        assert member.placed == {task_id}
+        await h.tick(advance=1)
+        assert len(await ran(h)) > len([r for r in before if r[1] == "SUCCEEDED"])
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
