@@ -269,6 +269,7 @@ db.close()
 """
 
 
+@pytest.mark.sqlite_catalog("hides psycopg, which a PostgreSQL catalog needs as well")
 def test_create_warehouse_without_the_driver_fails_at_once_naming_the_install_command(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", _WITHOUT_PSYCOPG, str(tmp_path / "data")],
