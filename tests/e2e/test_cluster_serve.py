@@ -3,7 +3,7 @@
 Ten tasks run every second on a PostgreSQL warehouse (the catalog's own database), each body writing
 its task name and scheduled instant into the table ``hits``, so every node's bodies write to one
 place. The test proves, from the bodies' own writes and from the history: the tasks are spread over
-the nodes, no instant ran twice, every instant ran while the nodes were up; a node killed with -9
+the nodes, no instant ran twice, every instant of the steady state ran; a node killed with -9
 has its tasks run on another node within 5 s (the failover time is printed); a node stopped with
 SIGTERM hands its tasks over.
 """

@@ -27,6 +27,21 @@ class Monotonic:
         return self.now
 
 
+async def supersede(h: Harness) -> None:
+    """The catalog hands this node id a newer epoch (as when another process joined under it)."""
+    await h.engine.catalog.join(
+        Membership(
+            node_id="test-node",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            started_at=h.clock.now(),
+            lease_seconds=LEASE_S,
+            capacity=1,
+        )
+    )
+
+
 async def ran(h: Harness) -> list[tuple[object, ...]]:
     return [r for r in await h.history("t") if r[1] == "SUCCEEDED"]
 
@@ -62,17 +77,7 @@ async def test_a_member_fires_only_under_its_lease_and_joins_again_when_it_is_lo
         # the catalog hands the node id a newer epoch behind this process's back (as when another
         # process joined under it): the stale fence's insert is refused, nothing runs, no crash
         before = await h.history("t")
-        await h.engine.catalog.join(
-            Membership(
-                node_id="test-node",
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                version=__version__,
-                started_at=h.clock.now(),
-                lease_seconds=LEASE_S,
-                capacity=1,
-            )
-        )
+        await supersede(h)
         assert member.may_fire()
         await h.tick(advance=1)
         assert await h.history("t") == before
@@ -84,6 +89,37 @@ async def test_a_member_fires_only_under_its_lease_and_joins_again_when_it_is_lo
         assert member.placed == {task_id}
         await h.tick(advance=1)
         assert len(await ran(h)) > len([r for r in before if r[1] == "SUCCEEDED"])
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+LONG_QUERY = "SELECT sum(hash(i)) FROM range(100000000000) t(i)"
+
+
+async def test_an_outcome_refused_under_a_lost_lease_is_written_once_the_node_joined_again(
+    tmp_path: Path,
+) -> None:
+    h = await make_harness(tmp_path, claim_ahead_s=0)
+    try:
+        await h.sql(f"CREATE TASK t SCHEDULE = '1 SECOND' AS {LONG_QUERY}; ALTER TASK t RESUME")
+        await h.scheduler.reload()
+        member = await h.scheduler.join_cluster(monotonic=Monotonic())
+        await h.tick(advance=1, drain=False)
+        assert [r[1] for r in await h.history("t")] == ["EXECUTING"]
+        await supersede(h)
+        # the run ends (cancelled) after its lease was lost: its outcome is refused, kept, and the
+        # node is asked to look at its lease
+        await h.sql("CANCEL TASK t")
+        await h.scheduler.drain(timeout=10)
+        await h.scheduler.bookkeeping_written()
+        assert [r[1] for r in await h.history("t")] == ["EXECUTING"]
+        assert h.scheduler.runs.refused_mark == 1
+        # the next round finds the lease lost, joins again and writes the outcome under the new epoch
+        await member.beat()
+        assert member.joins == 2
+        assert [r[1] for r in await h.history("t")] == ["CANCELLED"]
+        assert h.scheduler.runs.refused_mark == 0
     finally:
         await h.scheduler.stop()
         await h.engine.close()

@@ -36,6 +36,7 @@ from tasksql.model import (
     TaskState,
     effective_warehouse,
 )
+from tasksql.model.cluster import Fence
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.notify.events import events_for
@@ -99,6 +100,10 @@ class InFlightRuns:
         #: lazy catalog writes not known to be committed yet (claims, outcomes): see track()
         self._books: set[asyncio.Future[Any]] = set()
         self._closing = False
+        #: outcomes a fenced write did not apply (see settle_refused)
+        self._refused: list[tuple[Fence, RunOutcome, list[OutboxItem]]] = []
+        #: called when a fenced outcome was refused (a cluster member re-checks its lease)
+        self.on_refused: Callable[[], None] = lambda: None
 
     def use_markers(self, book: MarkerBook | None) -> None:
         """Commit bodies with their run's completion marker in ``book``'s scope from now on."""
@@ -243,13 +248,59 @@ class InFlightRuns:
     async def _record_outcome(
         self, outcome: RunOutcome, runtime: TaskRuntime | None, notes: list[OutboxItem]
     ) -> None:
+        fence = self._fence.current
         if runtime is None and not notes and outcome.state.terminal:
             # the common case: nothing waits for this write (drain and wait_for_run do)
-            write = self._catalog.settle_later(outcome, fence=self._fence.current)
+            write = self._catalog.settle_later(outcome, fence=fence)
             write.add_done_callback(_log_unsettled)
+            if fence is not None:
+                write.add_done_callback(lambda w: self._check_fenced(w, outcome, []))
             self.track(write)
-        else:
-            await self._catalog.finish_run(outcome, runtime, notes, fence=self._fence.current)
+        elif not await self._catalog.finish_run(outcome, runtime, notes, fence=fence) and fence:
+            self._refused_outcome(outcome, notes)
+
+    def _check_fenced(
+        self, write: asyncio.Future[bool], outcome: RunOutcome, notes: list[OutboxItem]
+    ) -> None:
+        if not write.cancelled() and write.exception() is None and not write.result():
+            self._refused_outcome(outcome, notes)
+
+    def _refused_outcome(self, outcome: RunOutcome, notes: list[OutboxItem]) -> None:
+        """An outcome written under a fence was not applied: the run was settled already, or this
+        node's lease was lost. Kept for :meth:`settle_refused`, and the lease is checked now."""
+        fence = self._fence.current
+        if fence is not None:
+            self._refused.append((fence, outcome, notes))
+        self.on_refused()
+
+    @property
+    def refused_mark(self) -> int:
+        """How many refused outcomes are kept (taken before a renewal is sent)."""
+        return len(self._refused)
+
+    async def settle_refused(self, confirmed: int | None = None) -> None:
+        """Deal with the outcomes a fenced write did not apply, under the node's fence now.
+
+        Those refused under an older fence (its lease was lost) are written again under the current
+        one. Safe: a run's row is unique to its instant, and had another node taken the run over it
+        would have settled it, and a settled run is final (the write is then a no-op). Without this,
+        the row of a run this node executed would stay EXECUTING while the node lives. With
+        ``confirmed`` (a renewal sent after the first ``confirmed`` were kept succeeded under the
+        current fence, so its lease was live when they were written), those of the current fence
+        among them were refused because their runs were settled already: they are dropped."""
+        fence = self._fence.current
+        if fence is None or not self._refused:
+            return
+        kept: list[tuple[Fence, RunOutcome, list[OutboxItem]]] = []
+        again: list[tuple[RunOutcome, list[OutboxItem]]] = []
+        for index, (written, outcome, notes) in enumerate(self._refused):
+            if written != fence:
+                again.append((outcome, notes))
+            elif confirmed is None or index >= confirmed:
+                kept.append((written, outcome, notes))
+        self._refused = kept
+        for outcome, notes in again:
+            await self._catalog.finish_run(outcome, None, notes, fence=fence)
 
     def _notifications(
         self,

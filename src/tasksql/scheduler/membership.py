@@ -68,6 +68,9 @@ class ClusterMember:
     :param running: the node's runs executing now (recorded at each renewal: its load).
     :param placed_changed: told when tasks were placed on the node or taken from it; the caller
         stops firing the lost ones before it returns.
+    :param renewed: called after each join (with None) and each successful renewal (with what
+        ``refused_mark`` said before the renewal was sent): the node deals with the outcomes its
+        fence refused (see :meth:`InFlightRuns.settle_refused`).
     :param monotonic: the clock of the node's own deadline (tests pass a fake one).
     """
 
@@ -81,6 +84,8 @@ class ClusterMember:
         running: Callable[[], int],
         placed_changed: PlacementsChanged,
         now: Callable[[], datetime],
+        renewed: Callable[[int | None], Awaitable[None]] | None = None,
+        refused_mark: Callable[[], int] = lambda: 0,
         lease_s: float = LEASE_S,
         renew_every_s: float = RENEW_EVERY_S,
         margin_s: float = MARGIN_S,
@@ -93,6 +98,8 @@ class ClusterMember:
         self._running = running
         self._placed_changed = placed_changed
         self._now = now
+        self._renewed = renewed
+        self._refused_mark = refused_mark
         self.lease_s = lease_s
         self.renew_every_s = renew_every_s
         self._margin = margin_s
@@ -145,6 +152,8 @@ class ClusterMember:
         self.joins += 1
         log.info("node %s joined the cluster (epoch %d)", self.node_id, lease.fence.epoch)
         await self._claim()
+        if self._renewed is not None:
+            await self._renewed(None)
 
     async def beat(self) -> None:
         """One round: renew the lease (recording the load) and claim placements; when the lease is
@@ -159,13 +168,15 @@ class ClusterMember:
             if not self._draining:  # a draining node that lost its lease is done
                 await self.join()
             return
-        sent = self._monotonic()
+        sent, mark = self._monotonic(), self._refused_mark()
         if not await self._catalog.renew_lease(fence, running=self._running()):
             await self._lost("the catalog says its lease is not held any more")
             if not self._draining:
                 await self.join()
             return
         self._deadline = sent + self.lease_s - self._margin
+        if self._renewed is not None:
+            await self._renewed(mark)
         if not self._draining:
             await self._claim()
 

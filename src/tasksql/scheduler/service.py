@@ -187,9 +187,12 @@ class Scheduler:
             running=lambda: self.runs.count,
             placed_changed=self._placements_changed,
             now=self.clock.now,
+            renewed=self.runs.settle_refused,
+            refused_mark=lambda: self.runs.refused_mark,
             monotonic=monotonic,
         )
         self.member = member
+        self.runs.on_refused = member.poke
         self.cache.restrict_to(member.owns)
         # claims of coming instants are SCHEDULED rows a node that took the task over could not
         # fire (the UNIQUE fence); a member fires each instant when it comes instead
