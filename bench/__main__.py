@@ -40,9 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         help="'all', 'report [results.json]', 'compare REV [workloads]', or workloads: "
         + ", ".join(WORKLOADS),
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="short windows and fewer sizes (under 5 minutes)"
-    )
+    parser.add_argument("--quick", action="store_true", help="short windows and fewer sizes")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="explicit profile (overrides --quick)")
     parser.add_argument(
         "--peers",

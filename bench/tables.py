@@ -74,7 +74,9 @@ def special(result: Result | None, notes: Notes) -> str | None:
     if "unsupported" in result:
         return "cannot" + notes.mark(str(result["unsupported"]))
     if "error" in result:
-        return "failed" + notes.mark(str(result["error"]))
+        # a child's error ends with its traceback: the last line names the cause
+        lines = str(result["error"]).strip().splitlines() or ["?"]
+        return "failed" + notes.mark(lines[-1] if len(lines) == 1 else f"{lines[0]} ... {lines[-1].strip()}")
     if "pending" in result:
         return "not yet measured"
     if "shared" in result:
