@@ -93,12 +93,18 @@ class InProcessPeer:
 
         return {"version": aps.version(), "settings": aps.settings(self.kind.removeprefix("apscheduler-"))}
 
+    def _child_env(self) -> dict[str, str]:
+        """This process's environment without ``TASKSQL_*`` (a variant's catalog, warehouse and
+        settings are the harness's choice, not whatever the shell had set), plus ``env``."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+        return {**inherited, **self.env}
+
     def _source(self) -> str:
         """Where this peer's children import tasksql from (a check that ``env`` took effect)."""
         done = subprocess.run(
             [sys.executable, "-c", "import tasksql; print(tasksql.__file__)"],
             cwd=self.root,
-            env={**os.environ, **self.env},
+            env=self._child_env(),
             capture_output=True,
             text=True,
             check=False,
@@ -117,7 +123,7 @@ class InProcessPeer:
         self._proc = proc = subprocess.Popen(
             cmd,
             cwd=self.root,
-            env={**os.environ, **self.env},
+            env=self._child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
