@@ -3,8 +3,9 @@
 The smoke run goes through the command line (``python -m bench ... --profile smoke --peers tasksql``)
 exactly as a user would: steady with 10 tasks for 3 seconds, a burst of 10, 100 registered tasks;
 it checks that the result file is well formed and the report tables render. A burst of 10 with the
-catalog on the harness's private PostgreSQL server (about 8 s) keeps that variant working. It asserts no speed: figures from a shared CI machine
-mean nothing; the full comparison is ``python -m bench all``.
+catalog on the harness's private PostgreSQL server (about 8 s) keeps that variant working. It
+asserts no speed: figures from a shared CI machine mean nothing; the full comparison is
+``python -m bench all``.
 """
 
 from __future__ import annotations
