@@ -150,6 +150,8 @@ def test_serve_on_a_taken_port_or_a_foreign_address(tmp_path: Path, taken_port: 
     data = str(tmp_path / "data")
     error = run("--data", data, "serve", "--port", str(taken_port))
     assert f"port {taken_port}" in error and "already in use" in error and "--port" in error
+    # refused before anything started: no catalog opened (on SQLite, no file), no log line before it
+    assert not (tmp_path / "data" / "catalog.db").exists()
     error = run("serve", "--data", data, "--host", "192.0.2.1", "--port", "0")  # TEST-NET: not ours
     assert "cannot listen on 192.0.2.1" in error and "--host" in error
     # the directory is free again: nothing was left holding it

@@ -1,12 +1,13 @@
 """``tasksql serve``: the scheduler and the HTTP API in one asyncio process.
 
 Start-up: take the data directory's lock (:mod:`tasksql.datadir`; a directory that another process
-owns is refused, naming that process), open the engine (catalog, embedded DuckDB file), start the
-scheduler (which settles runs left by a crashed predecessor), bind the API, then write
-``<data>/server.json`` so that ``tasksql sql``, ``tasksql shell`` and ``tasksql.connect()`` send
-their statements here. The lock is held until the process ends. SIGINT and SIGTERM stop it
-cleanly: no new runs, in-flight runs get the grace period, the rest are cancelled and recorded
-CANCELLED, exit code 0.
+owns is refused, naming that process), bind the API's address (a taken port or a foreign address
+is refused before anything else starts: no catalog opened, no node joined), open the engine
+(catalog, embedded DuckDB file), start the scheduler (which settles runs left by a crashed
+predecessor), serve the API on the bound sockets, then write ``<data>/server.json`` so that
+``tasksql sql``, ``tasksql shell`` and ``tasksql.connect()`` send their statements here. The lock
+is held until the process ends. SIGINT and SIGTERM stop it cleanly: no new runs, in-flight runs
+get the grace period, the rest are cancelled and recorded CANCELLED, exit code 0.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -52,10 +54,12 @@ class Server:
         self.engine = Engine(settings)
         self._runner: web.AppRunner | None = None
         self._lock: DirectoryLock | None = None
+        self._sockets: list[socket.socket] = []
         self.url: str | None = None
 
     async def start(self, *, demo: bool = False) -> None:
-        """Own the data directory, open the engine, start the scheduler, listen, write server.json.
+        """Own the data directory, bind the address, open the engine, start the scheduler, serve the
+        API, write server.json.
 
         :raises DataDirBusy: another process owns the directory (named, with its pid and command).
         :raises ConfigError: the directory, the embedded DuckDB file or the address cannot be used.
@@ -66,6 +70,7 @@ class Server:
         self._lock = await datadir.acquire_async(data_dir, datadir.SERVER, on_wait=log.warning)
         try:
             remove_stale_server_file(data_dir)
+            self._sockets = self._bind()
             await self.engine.open()
             await self._open_warehouse()
             if demo:
@@ -99,25 +104,58 @@ class Server:
         except WarehouseError as err:
             raise ConfigError(f"{err.message}; close the program that holds it, then start again") from None
 
-    async def _listen(self) -> None:
-        assert self._runner is not None
+    def _bind(self) -> list[socket.socket]:
+        """Sockets bound to the API's address and listening (one per address the host name has, as
+        asyncio's own server binds them); connections wait in their backlog until :meth:`_listen`.
+
+        :raises ConfigError: the port is taken (``PORT_IN_USE``) or the address cannot be used
+            (``CANNOT_LISTEN``); no socket is left open.
+        """
         host, port = self.settings.host, self.settings.port
-        site = web.TCPSite(self._runner, host, port, shutdown_timeout=2.0)
+        bound: list[socket.socket] = []
         try:
-            await site.start()
+            infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+            seen: set[tuple[int, object]] = set()
+            for family, kind, proto, _, address in infos:
+                if (family, address) in seen:
+                    continue
+                seen.add((family, address))
+                sock = socket.socket(family, kind, proto)
+                bound.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                sock.listen(128)
+                sock.setblocking(False)
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise ConfigError(
-                    f"port {port} on {host} is already in use; stop what listens there, or pick another"
-                    " port with --port PORT or TASKSQL_PORT (0 = any free port)",
-                    code="PORT_IN_USE",
-                ) from None
-            reason = exc.strerror or str(exc)
-            raise ConfigError(
-                f"cannot listen on {host}:{port}: {reason}; check --host and --port"
-                " (or TASKSQL_HOST and TASKSQL_PORT)",
-                code="CANNOT_LISTEN",
-            ) from None
+            for sock in bound:
+                sock.close()
+            raise self._cannot_listen(exc) from None
+        return bound
+
+    async def _listen(self) -> None:
+        """Serve the API on the sockets :meth:`_bind` made."""
+        assert self._runner is not None
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            await web.SockSite(self._runner, sock, shutdown_timeout=2.0).start()
+
+    def _cannot_listen(self, exc: OSError) -> ConfigError:
+        """The one-line error of an address that cannot be bound."""
+        host, port = self.settings.host, self.settings.port
+        if exc.errno == errno.EADDRINUSE:
+            return ConfigError(
+                f"port {port} on {host} is already in use; stop what listens there, or pick another"
+                " port with --port PORT or TASKSQL_PORT (0 = any free port)",
+                code="PORT_IN_USE",
+            )
+        reason = exc.strerror or str(exc)
+        return ConfigError(
+            f"cannot listen on {host}:{port}: {reason}; check --host and --port"
+            " (or TASKSQL_HOST and TASKSQL_PORT)",
+            code="CANNOT_LISTEN",
+        )
 
     def _bound_port(self) -> int:
         assert self._runner is not None
@@ -135,6 +173,9 @@ class Server:
                 info = json.loads(path.read_text())
                 if info.get("pid") == os.getpid():
                     path.unlink()
+            for sock in self._sockets:  # bound, never served: start-up failed before it listened
+                sock.close()
+            self._sockets = []
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None
