@@ -185,7 +185,9 @@ METHOD = [
         server and like the SQLite catalog (PostgreSQL's defaults: `fsync`, `full_page_writes` and
         `synchronous_commit` on, unlike the peers' throwaway servers). Every measurement (each ramp step,
         each graph shape) gets a fresh catalog schema, dropped afterwards; the scale workload creates
-        and loads its tasks in one schema. They take part in the steady, burst and ramp workloads, and the
+        and loads its tasks in one schema. Its scheduler starts as `tasksql serve` starts one, so on a
+        PostgreSQL catalog it is a cluster member (it joins, renews its lease and fires the tasks placed
+        on it), as a lone server on such a catalog is. They take part in the steady, burst and ramp workloads, and the
         DuckDB one also in scale and graphs (the timeout workload does not involve the catalog). Every
         tasksql row is measured with the default settings, so with completion markers on: a body commits
         together with its run's id in one warehouse transaction, which on the DuckDB warehouse makes
