@@ -187,8 +187,8 @@ METHOD = [
         each graph shape) gets a fresh catalog schema, dropped afterwards; the scale workload creates
         and loads its tasks in one schema. Its scheduler starts as `tasksql serve` starts one, so on a
         PostgreSQL catalog it is a cluster member (it joins, renews its lease and fires the tasks placed
-        on it), as a lone server on such a catalog is. They take part in the steady, burst and ramp workloads, and the
-        DuckDB one also in scale and graphs (the timeout workload does not involve the catalog). Every
+        on it), as a lone server on such a catalog is. They take part in the steady, burst and ramp
+        workloads, and the DuckDB one also in scale and graphs (the timeout workload does not involve the catalog). Every
         tasksql row is measured with the default settings, so with completion markers on: a body commits
         together with its run's id in one warehouse transaction, which on the DuckDB warehouse makes
         every body a transaction of its own with one more INSERT (`bench/marker_overhead.py` measures
