@@ -178,23 +178,23 @@ METHOD = [
     "",
     _p(
         """
-        **tasksql's variants** (`bench/variants.py`) differ from the above in one choice each.
-        `tasksql (DuckDB, PG catalog)` and `tasksql (SQLite wh, PG catalog)` are the two setups above
-        with the catalog on PostgreSQL 15 instead of the SQLite file: one private server for the run
-        (initdb and pg_ctl as for pg_cron, a free loopback port, reached over TCP), durable like a user's
-        server and like the SQLite catalog (PostgreSQL's defaults: `fsync`, `full_page_writes` and
-        `synchronous_commit` on, unlike the peers' throwaway servers). Every measurement (each ramp step,
-        each graph shape) gets a fresh catalog schema, dropped afterwards; the scale workload creates
-        and loads its tasks in one schema. Its scheduler starts as `tasksql serve` starts one, so on a
-        PostgreSQL catalog it is a cluster member (it joins, renews its lease and fires the tasks placed
-        on it), as a lone server on such a catalog is. They take part in the steady, burst and ramp
-        workloads, and the DuckDB one also in scale and graphs (the timeout workload does not involve the catalog). Every
-        tasksql row is measured with the default settings, so with completion markers on: a body commits
-        together with its run's id in one warehouse transaction, which on the DuckDB warehouse makes
-        every body a transaction of its own with one more INSERT (`bench/marker_overhead.py` measures
-        that cost alone). `tasksql (DuckDB,
-        at least once)` is the default setup with `completion_markers = off` (steady, burst and ramp), to
-        show that cost in the scheduler's figures.
+        **tasksql's variants** (`bench/variants.py`) differ from the above in one choice each. `tasksql
+        (DuckDB, PG catalog)` and `tasksql (SQLite wh, PG catalog)` are the two setups above with the
+        catalog on PostgreSQL 15 instead of the SQLite file: one private server for the run (initdb and
+        pg_ctl as for pg_cron, a free loopback port, reached over TCP), durable like a user's server and
+        like the SQLite catalog (PostgreSQL's defaults: `fsync`, `full_page_writes` and
+        `synchronous_commit` on, unlike the peers' throwaway servers). Every measurement (each ramp
+        step, each graph shape) gets a fresh catalog schema, dropped afterwards; the scale workload
+        creates and loads its tasks in one schema. Its scheduler starts as `tasksql serve` starts one,
+        so on a PostgreSQL catalog it is a cluster member (it joins, renews its lease and fires the
+        tasks placed on it), as a lone server on such a catalog is. They take part in the steady, burst
+        and ramp workloads, and the DuckDB one also in scale and graphs (the timeout workload does not
+        involve the catalog). Every tasksql row is measured with the default settings, so with
+        completion markers on: a body commits together with its run's id in one warehouse transaction,
+        which on the DuckDB warehouse makes every body a transaction of its own with one more INSERT
+        (`bench/marker_overhead.py` measures that cost alone). `tasksql (DuckDB, at least once)` is the
+        default setup with `completion_markers = off` (steady, burst and ramp), to show that cost in the
+        scheduler's figures.
         """
     ),
     "",
