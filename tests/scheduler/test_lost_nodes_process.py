@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from catalog_choice import catalog_rows
 from tasksql.catalog.rows import from_db_time
 
@@ -77,6 +79,10 @@ def cli_sql(data: Path, text: str) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.mark.sqlite_catalog(
+    "kills a server that claimed an instant ahead; a server on a PostgreSQL catalog is a cluster member"
+    " and claims none (it fires each instant when it comes)"
+)
 def test_a_killed_server_leaves_no_failed_run_for_an_instant_it_never_started(tmp_path: Path) -> None:
     data = tmp_path / "data"
     cli_sql(data, "CREATE TASK t SCHEDULE 2s AS SELECT 1")
