@@ -4,8 +4,10 @@ when the lease is lost, and a write refused by the fence abandons the run withou
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
 from pathlib import Path
 
 from sched_harness import Harness, make_harness
@@ -13,6 +15,7 @@ from sched_harness import Harness, make_harness
 from tasksql import __version__
 from tasksql.model.cluster import Membership
 from tasksql.scheduler.membership import LEASE_S
+from tasksql.scheduler.service import TickReport
 
 TASK = "CREATE TASK t SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK t RESUME"
 
@@ -122,4 +125,53 @@ async def test_an_outcome_refused_under_a_lost_lease_is_written_once_the_node_jo
         assert h.scheduler.runs.refused_mark == 0
     finally:
         await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_a_member_past_its_deadline_with_instants_due_waits_for_its_lease_without_spinning(
+    tmp_path: Path,
+) -> None:
+    h = await make_harness(tmp_path, claim_ahead_s=0)
+    scheduler = h.scheduler
+    loop_task: asyncio.Task[None] | None = None
+    try:
+        await h.sql(TASK)
+        await scheduler.reload()
+        mono = Monotonic()
+        member = await scheduler.join_cluster(monotonic=mono)
+        reports: list[TickReport] = []
+        tick = scheduler.tick
+
+        async def counted() -> TickReport:
+            report = await tick()
+            reports.append(report)
+            if len(reports) >= 1000:
+                scheduler._stopping = True  # a spinning loop ends itself: the test fails, not hangs
+            return report
+
+        scheduler.tick = counted  # type: ignore[method-assign]
+        # an instant is due while the node's own deadline has passed (its renewals were held up)
+        h.clock.advance(1)
+        mono.now += LEASE_S
+        loop_task = asyncio.create_task(scheduler.run())
+        deadline = time.monotonic() + 5
+        while not any(r.held for r in reports):
+            assert time.monotonic() < deadline, "the loop never ticked"
+            await asyncio.sleep(0.01)
+        # the held loop sleeps: everything else on the event loop runs (the renewals among it)
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert not loop_task.done() and len(reports) < 5, f"{len(reports)} ticks: the loop spins"
+        assert await ran(h) == []
+        # the next round joins again: the loop is woken and fires the instant held back
+        await member.beat()
+        assert member.joins == 2 and member.may_fire()
+        while not await ran(h):
+            assert time.monotonic() < deadline, "the held instant never fired"
+            await asyncio.sleep(0.01)
+        assert len(reports) < 20
+    finally:
+        await scheduler.stop()
+        if loop_task is not None:
+            await asyncio.wait([loop_task], timeout=5)
         await h.engine.close()

@@ -78,6 +78,9 @@ class TickReport:
     fired: int = 0
     started: int = 0
     skipped: int = 0
+    #: True when the tick fired nothing because this cluster member holds no lease by its own clock:
+    #: the due instants stay in the heap until it may fire again.
+    held: bool = False
 
 
 class Scheduler:
@@ -149,6 +152,9 @@ class Scheduler:
         self._background: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
         self._waker: Waker | None = None
+        #: The last tick was held (see :attr:`TickReport.held`): the loop waits for the lease, not
+        #: for the due instants left in the heap.
+        self._held = False
 
     @property
     def entries(self) -> dict[int, Entry]:
@@ -187,7 +193,7 @@ class Scheduler:
             running=lambda: self.runs.count,
             placed_changed=self._placements_changed,
             now=self.clock.now,
-            renewed=self.runs.settle_refused,
+            renewed=self._lease_renewed,
             refused_mark=lambda: self.runs.refused_mark,
             monotonic=monotonic,
         )
@@ -200,6 +206,11 @@ class Scheduler:
         self.housekeeper.use_member(member)
         await member.join()
         return member
+
+    async def _lease_renewed(self, mark: int | None) -> None:
+        await self.runs.settle_refused(mark)
+        if self._held:  # the loop waits for the lease: it may fire the instants held back now
+            self._wake()
 
     async def _placements_changed(self, gained: set[int], lost: set[int]) -> None:
         self.cache.placements_changed(gained, lost)
@@ -325,6 +336,7 @@ class Scheduler:
                 # see outage.py: nothing fires without the catalog
                 await outage.wait_out(self.catalog, lambda: self._stopping)
                 continue
+            self._held = False
             try:
                 await self.tick()
             except TasksqlError as exc:
@@ -340,10 +352,22 @@ class Scheduler:
             await self._sleep()
 
     async def _sleep(self) -> None:
-        """Until the earliest next instant, a change signal, or 1 s (whichever first)."""
+        """Until the earliest next instant, a change signal, or 1 s (whichever first). A member
+        whose last tick was held sleeps until its lease is renewed (or 1 s): the instants due in
+        the heap cannot be fired before, and waking for them would spin the loop.
+
+        Returning without a wait still yields to the event loop once, so that whatever else runs
+        on it (the lease renewals, a stop) is never starved by the loop, whatever it wakes for."""
         now = self.clock.now()
-        until = self.cache.wake_at(now + MAX_SLEEP)
+        member = self.member
+        if self._held and member is not None:
+            until = now + MAX_SLEEP
+            if member.may_fire():  # renewed since the tick
+                until = now
+        else:
+            until = self.cache.wake_at(now + MAX_SLEEP)
         if self.cache.stale or until <= now:
+            await asyncio.sleep(0)
             return
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
@@ -381,7 +405,10 @@ class Scheduler:
             await cache.reload()
         member = self.member
         if member is not None and not member.may_fire():
-            return report  # self-fenced: no lease by this node's clock (it is joining again)
+            # self-fenced: no lease by this node's clock (a renewal is late, or it joins again);
+            # the due instants stay in the heap and the loop sleeps until the lease is renewed
+            self._held = report.held = True
+            return report
         now = self.clock.now()
         due = cache.pop_due(now)
         cold = cache.pop_cold(now)
