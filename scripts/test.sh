@@ -23,3 +23,9 @@ python3 -m venv .venv
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+# The engine-level suites again with the catalog on PostgreSQL (a fresh schema per test on the suite's
+# private server): every statement, the scheduler, history, graphs, retries, notifications and the
+# HTTP API must behave the same on both catalogs. The chaos test (real time, kill -9) runs once above.
+.venv/bin/python -m pytest -q -p no:cacheprovider --catalog=postgres -m "not chaos" \
+  tests/engine tests/scheduler tests/notify tests/server tests/sysviews
