@@ -26,12 +26,17 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
         yield eng
 
 
-async def running(engine: Engine, count: int = 1, within: float = 10.0) -> list[dict[str, object]]:
-    """SHOW QUERIES once ``count`` queries besides SHOW QUERIES itself are listed."""
+async def running(
+    engine: Engine, count: int = 1, within: float = 10.0, statement: int | None = None
+) -> list[dict[str, object]]:
+    """SHOW QUERIES once ``count`` queries besides SHOW QUERIES itself are listed (each at its
+    ``statement``-th statement, when given: a script is listed at every statement it runs)."""
     end = time.monotonic() + within
     while True:
         shown = (await engine.execute("SHOW QUERIES"))[0].as_dicts()
         others = [q for q in shown if q["query_text"] != "SHOW QUERIES"]
+        if statement is not None:
+            others = [q for q in others if q["statement"] == statement]
         if len(others) >= count:
             return others
         assert time.monotonic() < end, f"queries never showed up: {shown}"
@@ -43,7 +48,7 @@ async def test_show_queries_lists_and_cancel_query_stops(engine: Engine) -> None
     script = asyncio.create_task(
         engine.execute(f"INSERT INTO before_it VALUES (1);\n{SLOW};\nCREATE TABLE after_it (a INTEGER)")
     )
-    [query] = await running(engine)
+    [query] = await running(engine, statement=2)
     assert query["statement"] == 2 and query["statements"] == 3
     assert str(query["query_text"]).startswith("SELECT sum(hash(")
     assert query["user_name"] == engine.user.name and isinstance(query["elapsed_ms"], int)
