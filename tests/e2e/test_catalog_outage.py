@@ -184,12 +184,18 @@ def test_a_restart_of_the_catalog_server_pauses_the_scheduler_and_catches_up(
 
 
 def test_statements_fail_fast_while_the_catalog_is_stopped_and_work_after(
-    catalog_server: PgServer, side: str, tmp_path: Path, spawn: Callable[..., ServerProcess]
+    catalog_server: PgServer,
+    side: str,
+    tmp_path: Path,
+    spawn: Callable[..., ServerProcess],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = tmp_path / "data"
     schema = f"outage_{uuid.uuid4().hex[:8]}"
-    env = {"TASKSQL_CATALOG": catalog_url(catalog_server), "TASKSQL_CATALOG_SCHEMA": schema}
-    server = spawn(data, **env)
+    # the server and every client of it name the same catalog (a client naming another is refused)
+    monkeypatch.setenv("TASKSQL_CATALOG", catalog_url(catalog_server))
+    monkeypatch.setenv("TASKSQL_CATALOG_SCHEMA", schema)
+    server = spawn(data)
     sql(data, tasks_sql(_url_of(side)))
     dsn = catalog_server.dsn
     wait_until(lambda: warmed_up(dsn, schema), timeout=15, what="every task to run twice")

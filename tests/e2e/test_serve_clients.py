@@ -32,7 +32,7 @@ def test_a_client_asking_for_another_catalog_is_refused_not_served(
     assert out.returncode == 1, out
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
-    assert "uses the catalog of its data directory" in lines[0] and str(other) in lines[0]
+    assert "drop --catalog to use the server" in lines[0] and str(other) in lines[0]
     assert not other.exists()  # nothing was opened or created
     # without --catalog the same client talks to the server
     ok = subprocess.run(
