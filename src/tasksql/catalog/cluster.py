@@ -16,6 +16,13 @@ The protocol (why each step is safe, the failover timeline) is in ``docs/archite
   statement: no extra round trip. A refused write changes nothing and reads like a fence that held
   (``None`` for an inserted run, ``False`` for an outcome).
 
+A task's **pin** (the node it may run on only) is its definition's: ``NODE = 'n1'``
+(:attr:`TaskDef.node <tasksql.model.TaskDef.node>`) or Ocient's ``LOCATION NODE n1`` of a
+maintenance body; else the explicit pin :meth:`ClusterCoordination.pin_tasks` wrote. Every statement
+that depends on it (a claim, a fenced start) reads it from the task's row itself, so an ALTER TASK
+that moves a pin holds from its commit on: the previous holder's starts are refused at once and it
+hands the task over at its next claim.
+
 The ``UNIQUE (task, scheduled instant)`` fence of runs holds whatever the leases say.
 """
 
@@ -72,13 +79,15 @@ class ClusterCoordination(ABC):
 
         Records ``capacity`` (slots) and ``warehouses`` (None: every warehouse) on the node's row;
         revokes every lease that ran out (taking those node rows ``FOR UPDATE SKIP LOCKED``); gives
-        every live task without a placement an empty one; then takes *orphans* (placements with no
+        every live task without a placement an empty one; releases (as :meth:`release_placements`
+        does) the tasks it holds that are pinned to another node now; then takes *orphans* (placements with no
         holder, or whose holder's epoch is not live or draining any more) that this node may run:
         pinned to it or to no node, and of a warehouse it serves (a task's warehouse is its
         definition's, ``default`` when unset). It takes every such orphan pinned to it or that no
         other live node serves, and others up to its share, ``ceil(live tasks * capacity / slots of
         all live nodes) - tasks it holds`` (none while its runs executing fill its slots and another
-        live node's do not). Orphans are locked ``FOR UPDATE SKIP
+        live node's do not). A pinned task is taken by its node only (and only if that node serves
+        its warehouse). Orphans are locked ``FOR UPDATE SKIP
         LOCKED``: two nodes claiming at once never take the same task, and neither waits.
 
         A draining node takes nothing (returns []).
@@ -102,12 +111,13 @@ class ClusterCoordination(ABC):
         task is claimed by its node only and never taken over by another: while its node is down
         it waits. A task pinned to a node other than its holder is released as by
         :meth:`release_placements` (its holder's instants that never started are handed over).
-        Ids that are not of a live task are left out."""
+        Ids that are not of a live task are left out. A pin of the task's definition (``NODE =``,
+        ``LOCATION NODE``) takes precedence over one written here."""
 
     @abstractmethod
     async def list_placements(self, *, node_id: str | None = None) -> list[Placement]:
         """The placements of live tasks, by task id: every one, or those held by ``node_id`` (any
-        epoch)."""
+        epoch). ``pinned_node`` is the task's pin (its definition's, else the explicit one)."""
 
     @abstractmethod
     async def cluster_members(self) -> list[Member]:

@@ -37,6 +37,7 @@ from tasksql.model import (
     effective_suspend_after,
     effective_timeout_ms,
     effective_warehouse,
+    pinned_node,
 )
 from tasksql.scheduler.retry import DEFAULT_BACKOFF
 from tasksql.settings import Settings
@@ -58,6 +59,7 @@ _DAY_MS = 86_400_000
 #: field -> the value the engine applies when the task leaves the field unset (others: none).
 _EFFECTIVE: dict[str, Callable[[TaskDef, Settings], Any]] = {
     "warehouse": lambda t, s: effective_warehouse(t),
+    "node": lambda t, s: pinned_node(t),
     "overlap_policy": lambda t, s: effective_overlap(t),
     "timeout_ms": lambda t, s: effective_timeout_ms(t),
     "suspend_after_failures": lambda t, s: effective_suspend_after(t),

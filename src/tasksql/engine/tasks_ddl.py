@@ -14,6 +14,7 @@ from tasksql import schedules
 from tasksql.catalog.base import TaskUpdate
 from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
+from tasksql.engine.pins import check_pin, pin_notices
 from tasksql.engine.results import Result
 from tasksql.errors import (
     GraphError,
@@ -182,7 +183,15 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 span=_span(stmt, "name"),
             )
     await check_references(engine, task, stmt)
+    check_pin(task, shown, _span(stmt, "node"))
     notices = await check_into(engine, task, stmt)
+    notices += await pin_notices(
+        engine.catalog,
+        task,
+        existing.definition if existing else None,
+        shown,
+        cluster=engine.settings.shared_catalog,
+    )
     if task.after or task.finalize is not None or existing is not None:
         # a new task with no predecessors and no finalizer root cannot break any graph rule
         tasks = await _live_definitions(engine)
@@ -368,6 +377,10 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
             notices = await check_into(engine, new, stmt)
     if new.schedule is not None:
         schedules.check(new.schedule, new.dst_policy)
+    check_pin(new, shown, _span(stmt, "node"))
+    notices += await pin_notices(
+        engine.catalog, new, rec.definition, shown, cluster=engine.settings.shared_catalog
+    )
     return with_notices(await _alter_definition(engine, rec, new, now, "ALTER TASK"), notices)
 
 

@@ -125,3 +125,12 @@ class Placement:
     epoch: int | None
     pinned_node: str | None
     placed_at: datetime | None
+
+
+def member_state(member: Member) -> str:
+    """A node's state as ``system.cluster`` shows it: ``live``, ``draining``, ``left`` or ``lost``,
+    by its lease as the catalog judged it when it was read (a live or draining lease that ran out is
+    ``lost`` even before another node revoked it); ``none`` for a node that never joined."""
+    if member.lease_state in (LeaseState.LIVE, LeaseState.DRAINING) and not member.live:
+        return LeaseState.LOST.value
+    return member.lease_state.value

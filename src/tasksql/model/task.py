@@ -349,6 +349,8 @@ class TaskDef:
     on_error: OnError | None = None
     run_on: RunOn | None = None
     run_as_user: str | None = None
+    #: ``NODE = 'n1'``: the cluster node the task runs on, and only there (see :func:`pinned_node`).
+    node: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     contacts: tuple[tuple[str, str], ...] = ()
     session_params: tuple[tuple[str, str], ...] = ()
@@ -387,6 +389,18 @@ def effective_suspend_after(task: TaskDef) -> int:
 
 def effective_warehouse(task: TaskDef) -> str:
     return task.warehouse or DEFAULT_WAREHOUSE
+
+
+def pinned_node(task: TaskDef) -> str | None:
+    """The node a task is pinned to: ``NODE = 'n1'``, else the node of an Ocient maintenance body's
+    ``LOCATION NODE n1``; None when it may run on any node. The catalog derives the same value from
+    the stored definition (``catalog/sql/*/queries.sql``), keep the two in step."""
+    if task.node is not None:
+        return task.node
+    body = task.body
+    if isinstance(body, MaintenanceBody) and body.location is LocationKind.NODE:
+        return body.location_name
+    return None
 
 
 # --- runtime records -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tasksql.sql.render_values import (
     render_schedule,
 )
 from tasksql.sql.schedule_values import parse_schedule_value
+from tasksql.errors import ValidationError
 from tasksql.sql.tokens import TokenKind
 from tasksql.sql.values import (
     parse_bool,
@@ -117,6 +118,21 @@ def _folded_name(what: str) -> Callable[[Cursor], str]:
     return lambda cur: parse_simple_name(cur, what)[0]
 
 
+def _node_id(cur: Cursor) -> str:
+    """A node id (``NODE = 'n1'``): a string, a quoted identifier or a bare word, kept exactly as
+    written (node ids are those ``tasksql serve --node-id`` gives, case and all, as in Ocient's
+    ``LOCATION NODE n1``)."""
+    tok = parse_word_or_string(cur, "a node id")
+    if not tok.text.strip():
+        raise cur.error(
+            "a node id cannot be empty: give the id of a node (tasksql serve --node-id ID)",
+            at=tok,
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
+    return tok.text
+
+
 def _retry_on(cur: Cursor) -> tuple[str, ...]:
     values = parse_string_list(cur, "a SQLSTATE or LIKE pattern")
     return tuple(v.strip().upper() for v in values)
@@ -141,6 +157,13 @@ PROPERTIES: tuple[Property, ...] = (
         parse=_folded_name("warehouse name"),
         render=render_simple,
         summary="the warehouse the body runs in (default: the embedded DuckDB warehouse)",
+    ),
+    Property(
+        words=("NODE",),
+        field="node",
+        parse=_node_id,
+        render=quote_string,
+        summary="the cluster node the task runs on, and only there; it waits while that node is down",
     ),
     Property(
         words=("USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE",),

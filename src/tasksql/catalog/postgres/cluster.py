@@ -57,6 +57,9 @@ def claim(cur: Cursor, fence: Fence, capacity: int, warehouses: Sequence[str] | 
     cur.execute(_Q["leases_revoke"])
     cur.execute(_Q["placements_prune"])
     cur.execute(_Q["placements_fill"])
+    # a task whose pin moved to another node (ALTER TASK ... SET NODE) is handed over first
+    cur.execute(_Q["placements_release_moved"], params)
+    _drop_claims(cur, fence.node_id, sorted(int(r["task_id"]) for r in cur.fetchall()))
     taken: list[int] = []
     for query in ("placements_take_must", "placements_take_share"):
         cur.execute(_Q[query], params)

@@ -60,6 +60,9 @@ def claim(
     conn.execute(_Q["leases_revoke"])
     conn.execute(_Q["placements_prune"])
     conn.execute(_Q["placements_fill"])
+    # a task whose pin moved to another node (ALTER TASK ... SET NODE) is handed over first
+    moved = conn.execute(_Q["placements_release_moved"], params).fetchall()
+    _drop_claims(conn, fence.node_id, sorted(int(r["task_id"]) for r in moved))
     taken: list[int] = []
     for query in ("placements_take_must", "placements_take_share"):
         taken.extend(int(r["task_id"]) for r in conn.execute(_Q[query], params).fetchall())

@@ -538,6 +538,12 @@ WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled);
 -- A lease is live while lease_state is 'live' or 'draining' and lease_until is after the server's
 -- clock_timestamp(). Fenced writes lock the writer's node row FOR SHARE, so that they and the
 -- revocation of that lease (an UPDATE of the row) happen one after the other.
+-- A task's pin is its definition's (NODE = 'n', or Ocient's LOCATION NODE n), else the explicit one
+-- of its placement row (pin_tasks):
+--   coalesce(<node or LOCATION NODE of t.definition>, p.pinned_node)
+-- It is read from the task's row in the statement that uses it, so a pin changed by ALTER TASK
+-- holds from the commit of that ALTER on. The text test ('"node":' occurs in the JSON only as that
+-- key: inside a JSON string a quote is escaped) spares parsing definitions that pin nothing.
 
 -- name: node_join
 -- A node joins (again): its row, a new epoch from the catalog's counter, a live lease from now.
@@ -630,10 +636,16 @@ WITH taken AS (
     WHERE (p.node_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
                 AND h.lease_state IN ('live', 'draining')))
-      AND (p.pinned_node IS NULL OR p.pinned_node = %(node_id)s)
+      AND (coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) IS NULL OR coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) = %(node_id)s)
       AND (%(warehouses)s::text IS NULL
            OR %(warehouses)s::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))
-      AND (p.pinned_node = %(node_id)s OR NOT EXISTS (
+      AND (coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) = %(node_id)s OR NOT EXISTS (
               SELECT 1 FROM nodes AS o
               WHERE o.node_id <> %(node_id)s AND o.lease_state = 'live'
                 AND o.lease_until > clock_timestamp()
@@ -669,7 +681,9 @@ WITH live AS (
     WHERE (p.node_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
                 AND h.lease_state IN ('live', 'draining')))
-      AND p.pinned_node IS NULL
+      AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) IS NULL
       AND (%(warehouses)s::text IS NULL
            OR %(warehouses)s::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))
     ORDER BY p.task_id
@@ -686,6 +700,16 @@ UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
 WHERE node_id = %(node_id)s AND epoch = %(epoch)s
   AND (%(task_ids)s::bigint[] IS NULL OR task_id = ANY(%(task_ids)s::bigint[]))
 RETURNING task_id;
+
+-- name: placements_release_moved
+-- Give up the placements the fence holds of tasks now pinned to another node; returns their ids.
+UPDATE placements AS q SET node_id = NULL, epoch = NULL, placed_at = NULL
+FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+WHERE q.task_id = p.task_id AND p.node_id = %(node_id)s AND p.epoch = %(epoch)s
+  AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) <> %(node_id)s
+RETURNING q.task_id;
 
 -- name: runs_hand_over
 -- Delete a node's claims of instants of the array :task_ids that never started; returns each task's
@@ -708,8 +732,11 @@ RETURNING p.task_id, p.node_id, p.epoch;
 UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL WHERE task_id = %(task_id)s;
 
 -- name: placements_list
--- Placements of live tasks, by task id: all, or those held by one node (any epoch).
-SELECT p.task_id, p.node_id, p.epoch, p.pinned_node, p.placed_at
+-- Placements of live tasks, by task id: all, or those held by one node (any epoch); the pin is
+-- the task's (its definition's, else the placement's own).
+SELECT p.task_id, p.node_id, p.epoch, coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) AS pinned_node, p.placed_at
 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
 WHERE %(node_id)s::text IS NULL OR p.node_id = %(node_id)s::text
 ORDER BY p.task_id;
@@ -739,9 +766,12 @@ SELECT %(task_id)s::bigint, %(task_version)s::int, %(name)s::text, %(database_na
     %(graph_version)s::int, %(config)s::text
 WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
-  AND EXISTS (SELECT 1 FROM placements
-              WHERE task_id = coalesce(%(root_task_id)s::bigint, %(task_id)s::bigint)
-                AND node_id = %(fence_node)s AND epoch = %(fence_epoch)s)
+  AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+              WHERE p.task_id = coalesce(%(root_task_id)s::bigint, %(task_id)s::bigint)
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+                AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node), %(fence_node)s) = %(fence_node)s)
 ON CONFLICT DO NOTHING RETURNING run_id;
 
 -- name: run_settle_fenced
@@ -761,8 +791,12 @@ WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = 
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
   AND (%(state)s::text <> 'EXECUTING' OR EXISTS (
-         SELECT 1 FROM placements AS p WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
-           AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s))
+         SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+         WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+           AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+           AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node), %(fence_node)s) = %(fence_node)s))
 RETURNING run_id;
 
 -- name: task_runtime_fenced

@@ -499,6 +499,12 @@ UPDATE catalog_meta SET node_epoch = node_epoch + 1 WHERE id = 1 RETURNING node_
 
 -- name: lease_renew
 -- Extend a live lease by its length from now and record the runs executing.
+-- A task's pin is its definition's (NODE = 'n', or Ocient's LOCATION NODE n), else the explicit one
+-- of its placement row (pin_tasks):
+--   coalesce(<node or LOCATION NODE of t.definition>, p.pinned_node)
+-- It is read from the task's row in the statement that uses it, so a pin changed by ALTER TASK
+-- holds from the commit of that ALTER on. The text test ('"node":' occurs in the JSON only as that
+-- key: inside a JSON string a quote is escaped) spares parsing definitions that pin nothing.
 UPDATE nodes SET
     lease_until = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || (lease_ms / 1000.0) || ' seconds'),
     running = :running
@@ -561,11 +567,20 @@ WHERE task_id IN (
     WHERE (p.node_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
                 AND h.lease_state IN ('live', 'draining')))
-      AND (p.pinned_node IS NULL OR p.pinned_node = :node_id)
+      AND (coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) IS NULL OR coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) = :node_id)
       AND (:warehouses IS NULL OR EXISTS (
               SELECT 1 FROM json_each(:warehouses)
               WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))
-      AND (p.pinned_node = :node_id OR NOT EXISTS (
+      AND (coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) = :node_id OR NOT EXISTS (
               SELECT 1 FROM nodes AS o
               WHERE o.node_id <> :node_id AND o.lease_state = 'live'
                 AND o.lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
@@ -601,7 +616,10 @@ WHERE task_id IN (
     WHERE (p.node_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
                 AND h.lease_state IN ('live', 'draining')))
-      AND p.pinned_node IS NULL
+      AND coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) IS NULL
       AND (:warehouses IS NULL OR EXISTS (
               SELECT 1 FROM json_each(:warehouses)
               WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))
@@ -638,8 +656,24 @@ RETURNING task_id, node_id, epoch;
 UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL WHERE task_id = :task_id;
 
 -- name: placements_list
--- Placements of live tasks, by task id: all, or those held by one node (any epoch).
-SELECT p.task_id, p.node_id, p.epoch, p.pinned_node, p.placed_at
+-- Placements of live tasks, by task id: all, or those held by one node (any epoch); the pin is
+-- the task's (its definition's, else the placement's own).
+SELECT p.task_id, p.node_id, p.epoch, coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) AS pinned_node, p.placed_at
+-- name: placements_release_moved
+-- Give up the placements the fence holds of tasks now pinned to another node; returns their ids.
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
+WHERE task_id IN (
+    SELECT p.task_id FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+    WHERE p.node_id = :node_id AND p.epoch = :epoch AND coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) <> :node_id
+)
+RETURNING task_id;
+
 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
 WHERE :node_id IS NULL OR p.node_id = :node_id
 ORDER BY p.task_id;
@@ -669,8 +703,13 @@ SELECT :task_id, :task_version, :name, :database_name, :schema_name, :scheduled_
 WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
                 AND lease_state IN ('live', 'draining')
                 AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
-  AND EXISTS (SELECT 1 FROM placements WHERE task_id = coalesce(:root_task_id, :task_id)
-                AND node_id = :fence_node AND epoch = :fence_epoch)
+  AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+              WHERE p.task_id = coalesce(:root_task_id, :task_id)
+                AND p.node_id = :fence_node AND p.epoch = :fence_epoch
+                AND coalesce(coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node), :fence_node) = :fence_node)
 ON CONFLICT DO NOTHING RETURNING run_id;
 
 -- name: run_settle_fenced
@@ -691,8 +730,13 @@ WHERE run_id = :run_id AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = :fe
                 AND lease_state IN ('live', 'draining')
                 AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
   AND (:state <> 'EXECUTING' OR EXISTS (
-         SELECT 1 FROM placements AS p WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
-           AND p.node_id = :fence_node AND p.epoch = :fence_epoch))
+         SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+         WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+           AND p.node_id = :fence_node AND p.epoch = :fence_epoch
+           AND coalesce(coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node), :fence_node) = :fence_node))
 RETURNING run_id;
 
 -- name: task_runtime_fenced
