@@ -49,6 +49,7 @@ from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.membership import FenceRef
 from tasksql.scheduler.runner import RunContext, run_attempt
+from tasksql.scheduler.same_database import SameDatabase
 from tasksql.schedules.base import PreviousRun
 from tasksql.warehouses.base import CancelToken
 
@@ -93,6 +94,10 @@ class InFlightRuns:
         self._wake = wake
         #: Completion markers (see markers.py): bodies commit with their run's id; None: without.
         self._markers: MarkerBook | None = None
+        #: Warehouses in the catalog's database: outcomes commit with bodies (see same_database.py)
+        self._same_database = SameDatabase(catalog, self._fence)
+        #: runs whose body's transaction recorded their outcome, until their bookkeeping is done
+        self._settled: set[int] = set()
         #: run id -> (its asyncio task, cancel token, entry) until the run ended
         self._runs: dict[int, tuple[asyncio.Task[None], CancelToken, Entry]] = {}
         #: run id -> its asyncio task, until its outcome is written (it leaves _runs before that)
@@ -187,8 +192,11 @@ class InFlightRuns:
                 predecessor_values=graph.predecessor_values() if graph is not None else {},
                 graph_config=graph.config if graph is not None else task.config,
                 markers=self._markers,
+                same_database=self._same_database if self._markers is not None else None,
             )
             outcome = await run_attempt(ctx)
+            if ctx.settled:
+                self._settled.add(rec.run_id)
         except asyncio.CancelledError:
             outcome = outcomes.cancelled(rec, clock.now(), token.reason or "cancelled: the scheduler stopped")
             await asyncio.shield(self._finish(entry, rec, task, outcome, graph))
@@ -204,6 +212,8 @@ class InFlightRuns:
     ) -> None:
         entry.running.pop(rec.run_id, None)
         self._runs.pop(rec.run_id, None)
+        settled = rec.run_id in self._settled  # the body's transaction recorded the outcome
+        self._settled.discard(rec.run_id)
         delay = None if self._closing else retry.retry_delay(task, rec.attempt_number, outcome)
         if delay is not None:
             await self._retry(entry, rec, task, outcome, graph, delay)
@@ -217,7 +227,7 @@ class InFlightRuns:
             if rec.graph_run_group_id is not None:
                 launches = await self._graphs.step(rec, outcome, runtime, notes)
             if launches is None:
-                await self._record_outcome(outcome, runtime, notes)
+                await self._record_outcome(outcome, runtime, notes, settled=settled)
             else:
                 self.launch(launches)
         except TasksqlError:
@@ -246,9 +256,15 @@ class InFlightRuns:
             await self._after_run(entry, end)
 
     async def _record_outcome(
-        self, outcome: RunOutcome, runtime: TaskRuntime | None, notes: list[OutboxItem]
+        self, outcome: RunOutcome, runtime: TaskRuntime | None, notes: list[OutboxItem], *, settled: bool
     ) -> None:
         fence = self._fence.current
+        if settled:
+            # the run's row is settled already (with its body): only what else the outcome changes
+            if runtime is not None:
+                await self._catalog.set_task_runtime([runtime], fence=fence)
+            await self._catalog.enqueue_notifications(notes)
+            return
         if runtime is None and not notes and outcome.state.terminal:
             # the common case: nothing waits for this write (drain and wait_for_run do)
             write = self._catalog.settle_later(outcome, fence=fence)

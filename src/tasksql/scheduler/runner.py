@@ -25,6 +25,7 @@ from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.deps import IntrospectionFactory
 from tasksql.scheduler.markers import MarkerBook
+from tasksql.scheduler.same_database import SameDatabase
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, Warehouse
@@ -37,7 +38,9 @@ class RunContext:
     """Everything one attempt needs. ``introspection`` builds the context for virtual relations
     (given the warehouse, for evaluating arguments); ``scalars`` are the body-only SYSTEM$ functions.
     With ``markers`` the body commits together with the run's completion marker where it can (see
-    :mod:`tasksql.scheduler.markers`)."""
+    :mod:`tasksql.scheduler.markers`); with ``same_database`` as well, a body in the catalog's own
+    database records its run's outcome in its transaction instead (``settled`` is then True; see
+    :mod:`tasksql.scheduler.same_database`)."""
 
     run: RunRecord
     task: TaskDef
@@ -50,6 +53,9 @@ class RunContext:
     return_value: str | None = None
     started_at: datetime | None = None
     markers: MarkerBook | None = None
+    same_database: SameDatabase | None = None
+    #: The body's transaction recorded the run SUCCEEDED in the catalog: nothing to write again.
+    settled: bool = False
 
 
 # The body-only SYSTEM$ functions: plain functions of the run's context and literal arguments.
@@ -202,6 +208,11 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             await _with_virtual(ctx, text, collect)
         into = str(task.into) if task.into is not None else None
         book = ctx.markers if prepared.markable else None
+        marker = book.marker(ctx.run.run_id) if book is not None else None
+        if marker is not None and ctx.same_database is not None:
+            marker = await ctx.same_database.marker(
+                wh, marker, started=ctx.started_at, return_value=ctx.return_value
+            )
         result = await wh.run_body(
             statements,
             transactional=prepared.transactional,
@@ -210,10 +221,11 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             tables=tables,
             timeout=_remaining(ctx, deadline),
             token=ctx.token,
-            marker=book.marker(ctx.run.run_id) if book is not None else None,
+            marker=marker,
         )
         if result.marked and book is not None:
             book.wrote(wh)
+        ctx.settled = result.settled
         return _outcome(
             ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced, rows_inserted=result.rows_inserted
         )

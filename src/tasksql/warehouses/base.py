@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tasksql.errors import NotSupportedError
 from tasksql.model import WarehouseType
+from tasksql.model.cluster import Fence
 
 if TYPE_CHECKING:
     import pyarrow
@@ -84,6 +85,9 @@ class BodyResult:
     last: ResultSet | None
     #: The run's completion marker was committed in the body's transaction (see :class:`Marker`).
     marked: bool = False
+    #: The run's outcome (SUCCEEDED) was committed in the catalog in the body's transaction (see
+    #: :class:`CatalogSettle`): the run is settled already.
+    settled: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,6 +103,24 @@ class Marker:
     scope: str
     run_id: int
     clock: Clock
+    #: Instead of the marker, settle the run's row in the catalog in the body's transaction (a
+    #: PostgreSQL warehouse whose database holds the catalog; other warehouses ignore it).
+    settle: CatalogSettle | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CatalogSettle:
+    """How a body's transaction records its run SUCCEEDED in the catalog, when the warehouse's
+    database is the catalog's own: the row of :attr:`Marker.run_id` in ``schema``'s ``runs`` is
+    updated (only while the run is open and, with ``fence``, while that node and epoch hold a live
+    lease), and when no row is updated the body is rolled back. So the body's effects and its
+    run's outcome commit together, or neither does."""
+
+    #: The catalog's PostgreSQL schema (a lower-case identifier).
+    schema: str
+    query_start_time: datetime | None = None
+    return_value: str | None = None
+    fence: Fence | None = None
 
 
 class CancelToken:

@@ -8,6 +8,10 @@ cancel request with ``cancel_safe()`` from a helper thread; every call also carr
 lost. WarehouseSession parameters are ``SET LOCAL`` inside a transactional body and ``SET``/``RESET``
 around a non-transactional one. Extra relations are TEMP tables filled with COPY and dropped after.
 
+A warehouse whose database holds the catalog records a run's outcome in the body's own transaction
+(:meth:`PostgresWarehouse.run_body` with a :class:`~.base.CatalogSettle`; the SQL is in
+:mod:`._catalog_outcome`), so the two commit together or not at all.
+
 Passwords never appear in messages: errors name the warehouse by :func:`~.base.redact_url`.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,11 +31,27 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from tasksql.clock import monotonic
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
-from tasksql.warehouses import _arrow, _markers
+from tasksql.warehouses import _arrow, _body, _catalog_outcome, _markers
 from tasksql.warehouses._session import WarehouseSession
-from tasksql.warehouses._sqltext import count_statements, multiple_statements, quote_ident
+from tasksql.warehouses._sqltext import (
+    check_session_params,
+    count_statements,
+    multiple_statements,
+    parse_table_name,
+    quote_ident,
+)
+from tasksql.warehouses._supervise import Interrupter
 from tasksql.warehouses._threaded import ThreadedWarehouse
-from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, INTERRUPT_GRACE, Marker, ResultSet, redact_url
+from tasksql.warehouses.base import (
+    DEFAULT_MAX_CONCURRENCY,
+    INTERRUPT_GRACE,
+    NO_TABLES,
+    BodyResult,
+    CancelToken,
+    Marker,
+    ResultSet,
+    redact_url,
+)
 
 if TYPE_CHECKING:
     import pyarrow
@@ -131,6 +152,15 @@ class _PgSession(WarehouseSession):
         self._in_txn = False
         self.finish(commit=True)  # resets what is left to reset
 
+    def settle_run(self, sql: str, params: dict[str, Any]) -> bool:
+        """Run the catalog's settling UPDATE (see :mod:`._catalog_outcome`) in the body's
+        transaction; whether it changed the run's row."""
+        try:
+            self._cur.execute(sql, params)
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+        return self._cur.rowcount > 0
+
     def _quiet(self, sql: str) -> None:
         try:
             self._cur.execute(sql)
@@ -203,6 +233,61 @@ class PostgresWarehouse(ThreadedWarehouse):
     @property
     def safe_url(self) -> str:
         return redact_url(self.url)
+
+    async def run_body(
+        self,
+        statements: Sequence[str],
+        *,
+        transactional: bool,
+        into: str | None = None,
+        session_params: Sequence[tuple[str, str]] = (),
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+        marker: Marker | None = None,
+    ) -> BodyResult:
+        """As :meth:`Warehouse.run_body`; with a ``marker`` that carries a :class:`CatalogSettle`
+        (this database holds the catalog), a body that can run in one transaction records its run
+        SUCCEEDED in the catalog in that transaction instead of writing a marker (``settled`` in
+        the result). When the catalog refuses the outcome (the run is settled already, the fence's
+        lease is lost), the body is rolled back and :class:`QueryFailed` (code
+        ``OUTCOME_REFUSED``) raised. Other bodies run as without it (with a marker where they can
+        have one; statements that cannot run in a transaction: at least once)."""
+        statements = list(statements)
+        settle = marker.settle if marker is not None else None
+        if (
+            marker is None
+            or settle is None
+            or not _markers.markable(self.dialect, statements, into=into is not None)
+        ):
+            return await super().run_body(
+                statements,
+                transactional=transactional,
+                into=into,
+                session_params=session_params,
+                tables=tables,
+                timeout=timeout,
+                token=token,
+                marker=marker,
+            )
+        target = parse_table_name(into) if into is not None else None
+        params = self._backstop_params(timeout) + check_session_params(session_params)
+        sql = _catalog_outcome.settle_sql(settle)
+
+        def work(s: WarehouseSession, stop: Interrupter) -> BodyResult:
+            assert isinstance(s, _PgSession)
+
+            def body() -> BodyResult:
+                result = _body.run_statements(s, stop, statements, target)
+                stop.check()  # a stop requested during the last statement: no outcome, roll back
+                if not s.settle_run(sql, _catalog_outcome.settle_params(marker, settle, result)):
+                    raise _catalog_outcome.refused(settle)
+                return result
+
+            result = _body.within_run(s, stop, tables=tables, params=params, transactional=True, work=body)
+            return dataclasses.replace(result, settled=True)
+
+        return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
 
     def _can_write_markers(self, s: WarehouseSession, rel: str) -> bool:
         # The table may exist already, created by another login: this one must be able to use it.
