@@ -183,11 +183,6 @@ def test_a_restart_of_the_catalog_server_pauses_the_scheduler_and_catches_up(
     assert PASSWORD not in caplog.text
 
 
-# Known rare failure (about 1 run in 5 to 25): after the outage a graph root's run row is left
-# EXECUTING without its body having started (a tick held through the outage, or a stop that cancels a
-# tick between the catalog's fire and the run's start, are the leads). Until that is fixed the test is
-# run again on failure; it must still pass as a whole, with every assertion.
-@pytest.mark.flaky(reruns=2)
 def test_statements_fail_fast_while_the_catalog_is_stopped_and_work_after(
     catalog_server: PgServer,
     side: str,

@@ -196,6 +196,8 @@ class Scheduler:
             renewed=self._lease_renewed,
             refused_mark=lambda: self.runs.refused_mark,
             monotonic=monotonic,
+            warehouses=self._settings.node_warehouses,
+            address=self._settings.node_address,
         )
         self.member = member
         self.runs.on_refused = member.poke
@@ -261,17 +263,20 @@ class Scheduler:
     async def stop(self, grace: float = 10.0) -> None:
         """No new runs; in-flight runs get ``grace`` seconds, then are cancelled (recorded CANCELLED).
 
+        The loop ends after the tick it is in (see :meth:`_end_loop`): the runs that tick inserted
+        start, and are in flight like the others.
+
         A cluster member drains first: it hands its placements over (the instants it claimed but
         never started go to the next holder) and keeps its lease while its runs finish, then
         leaves."""
         self._stopping = True
         self.housekeeper.stop()
         self._wake()
+        await self._end_loop()
         if self._waker is not None:
             self._waker.close()
-        for task in [self._loop_task, *self._background]:
-            if task is not None:
-                task.cancel()
+        for task in self._background:
+            task.cancel()
         member = self.member
         keep_alive: asyncio.Task[None] | None = None
         runs_over = False
@@ -298,6 +303,29 @@ class Scheduler:
             await asyncio.wait_for(self._settle_on_stop(now), STOP_CATALOG_WAIT_S)
         except (TasksqlError, TimeoutError) as exc:
             log.warning("could not record this node's stop in the catalog: %s", exc or "timed out")
+
+    async def _end_loop(self) -> None:
+        """Let the loop finish the tick it is in, then end it (it sees :attr:`_stopping`).
+
+        A tick is never cancelled in the middle of its catalog write while the catalog is
+        reachable: the write would commit all the same (the writer has it), and the runs it
+        inserted EXECUTING would never start nor be settled. Their bodies start as the tick
+        ends, and get the grace period like every run in flight. Only a loop that is still in its
+        tick after :data:`STOP_CATALOG_WAIT_S` (a write held by a catalog that went away), or one
+        paused by an outage, is cancelled: what it may have written is left to the reaper, as
+        everything of a node that stops without its catalog."""
+        task = self._loop_task
+        if task is None or task.done():
+            return
+        if self.catalog.outage() is None:
+            await asyncio.wait([task], timeout=STOP_CATALOG_WAIT_S)
+            if not task.done():
+                log.warning(
+                    "the scheduler's last tick did not end within %.0f s: cancelled", STOP_CATALOG_WAIT_S
+                )
+        if not task.done():
+            task.cancel()
+            await asyncio.wait([task])
 
     async def _settle_on_stop(self, now: datetime) -> None:
         """Cancel the queued runs, release the claims, flush the next instants, mark the node stopped."""
@@ -348,7 +376,8 @@ class Scheduler:
                 # that a failed tick does not end their schedules (their instants have a row, or
                 # none was committed; the fences keep a second attempt at one a no-op)
                 self.cache.requeue()
-                await asyncio.sleep(0.5)
+                if not self._stopping:
+                    await asyncio.sleep(0.5)
             await self._sleep()
 
     async def _sleep(self) -> None:
@@ -358,6 +387,8 @@ class Scheduler:
 
         Returning without a wait still yields to the event loop once, so that whatever else runs
         on it (the lease renewals, a stop) is never starved by the loop, whatever it wakes for."""
+        if self._stopping:
+            return
         now = self.clock.now()
         member = self.member
         if self._held and member is not None:
@@ -398,8 +429,8 @@ class Scheduler:
     async def tick(self) -> TickReport:
         """One iteration: reload if the catalog changed, fire every due instant, start runs."""
         report = TickReport()
-        if self.catalog.outage() is not None:
-            return report  # paused (see outage.py)
+        if self._stopping or self.catalog.outage() is not None:
+            return report  # stopping, or paused (see outage.py)
         cache = self.cache
         if cache.stale:
             await cache.reload()
@@ -409,6 +440,9 @@ class Scheduler:
             # the due instants stay in the heap and the loop sleeps until the lease is renewed
             self._held = report.held = True
             return report
+        # the fence of this tick's writes is the one that let it fire: should the lease be lost
+        # during the tick's awaits, its writes are refused rather than made without a fence
+        fence = self.fence.current
         now = self.clock.now()
         due = cache.pop_due(now)
         cold = cache.pop_cold(now)
@@ -482,7 +516,7 @@ class Scheduler:
                 runs.submit(claims.Bookings(self.node_id, releases=book.releases))
                 book.releases = []
             try:
-                records = await self.catalog.fire(new_runs, (), new_graphs, fence=self.fence.current)
+                records = await self.catalog.fire(new_runs, (), new_graphs, fence=fence)
             finally:  # claims after the runs of this tick, so that run ids follow the instants
                 runs.submit(book)
         for index, ((entry, owner_decision), rec) in enumerate(zip(owners, records, strict=True)):

@@ -1,0 +1,63 @@
+"""A scheduler stopped while its loop is in the middle of a tick's catalog write.
+
+The write is on its way (the catalog's writer has it, and commits it whether or not anyone still
+waits), so the runs it inserts EXECUTING must start and be settled like any other run in flight:
+a stop never leaves a row EXECUTING whose body never started. The catalog is a real SQLite file;
+its ``fire`` is wrapped only to hold the tick at the moment the write was handed to the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sched_harness import START
+
+from tasksql.engine import Engine
+from tasksql.settings import Settings
+from tasksql.testing import FakeClock
+
+
+async def test_a_stop_during_a_ticks_catalog_write_lets_the_runs_it_inserted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(START)
+    engine = Engine(Settings.load(data_dir=tmp_path / "data", grace_period_s=2.0), clock=clock)
+    await engine.open()
+    try:
+        await engine.execute(
+            "CREATE TASK t SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK t RESUME;"
+            "CREATE TASK child AFTER t AS SELECT 2; SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('t')"
+        )
+        catalog = engine.catalog
+        real_fire = catalog.fire
+        writing, release = asyncio.Event(), asyncio.Event()
+
+        async def fire(*args: Any, **kwargs: Any) -> Any:
+            write = asyncio.ensure_future(real_fire(*args, **kwargs))  # the writer has it now
+            writing.set()
+            await release.wait()  # the stop comes while the tick waits for its write
+            return await write
+
+        monkeypatch.setattr(catalog, "fire", fire)
+        scheduler = engine.new_scheduler(node_id="stopping-node")
+        await scheduler.start()
+        clock.advance(1)
+        await asyncio.wait_for(writing.wait(), 10)
+
+        stopping = asyncio.create_task(scheduler.stop(grace=5))
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # it waits for the tick rather than cutting it off
+        release.set()
+        await asyncio.wait_for(stopping, 30)
+
+        rows = (
+            await engine.execute("SELECT name, state FROM task_history(result_limit => 100) ORDER BY run_id")
+        )[-1].rows
+        assert rows, "the tick's write was committed"
+        assert [state for _, state in rows if state in ("SCHEDULED", "EXECUTING")] == [], rows
+        assert ("t", "SUCCEEDED") in rows  # the root's body ran
+    finally:
+        await engine.close()
