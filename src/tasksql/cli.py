@@ -246,10 +246,18 @@ def shell(obj: Ctx) -> None:
     help="Port of the HTTP API (default 8765; 0 = any free port).",
 )
 @click.option("--node-id", default=None, help="This node's id (default: host-pid).")
+@click.option(
+    "--warehouses",
+    default=None,
+    metavar="NAMES",
+    help="Cluster node: the warehouses it runs tasks of, comma-separated (default: every warehouse).",
+)
 @click.option("--demo", is_flag=True, help="Create a small demo task (if missing) so something visibly runs.")
 @global_options(fmt=False)
 @click.pass_obj
-def serve(obj: Ctx, host: str | None, port: int | None, node_id: str | None, demo: bool) -> None:
+def serve(
+    obj: Ctx, host: str | None, port: int | None, node_id: str | None, warehouses: str | None, demo: bool
+) -> None:
     """Run the scheduler and the HTTP API until Ctrl-C or SIGTERM.
 
     The server owns the data directory while it runs: it refuses to start when another process
@@ -258,9 +266,12 @@ def serve(obj: Ctx, host: str | None, port: int | None, node_id: str | None, dem
     shutdown; the rest are cancelled and recorded as CANCELLED.
     """
     from tasksql.server.main import serve_forever
+    from tasksql.settings import parse_names
 
+    served = None if warehouses is None else parse_names(warehouses)
     try:
-        code = serve_forever(obj.settings(host=host, port=port, node_id=node_id), demo=demo)
+        settings = obj.settings(host=host, port=port, node_id=node_id, node_warehouses=served)
+        code = serve_forever(settings, demo=demo)
     except TasksqlError as err:
         _fail(err)
         return

@@ -67,6 +67,13 @@ def _port(value: int) -> int:
     return value
 
 
+def parse_names(text: str) -> tuple[str, ...] | None:
+    """A comma-separated list of warehouse names (lower-cased, as SQL folds them); ``*`` or
+    nothing: None (every warehouse)."""
+    names = tuple(sorted({n.strip().lower() for n in text.split(",") if n.strip()}))
+    return None if not names or names == ("*",) else names
+
+
 def _one_of(text: str, allowed: tuple[str, ...]) -> str:
     low = text.strip().lower()
     if low not in allowed:
@@ -99,6 +106,19 @@ SETTINGS: tuple[Setting, ...] = (
         "node_id", None, "TASKSQL_NODE_ID", "this node's id in history and the cluster; default: host-pid"
     ),
     Setting("cluster_id", "local", "TASKSQL_CLUSTER_ID", "cluster id shown in system.cluster"),
+    Setting(
+        "node_warehouses",
+        None,
+        "TASKSQL_NODE_WAREHOUSES",
+        "cluster node: the warehouses it runs tasks of, comma-separated (default: every warehouse)",
+        parse_names,
+    ),
+    Setting(
+        "node_address",
+        None,
+        "TASKSQL_NODE_ADDRESS",
+        "cluster node: the URL the other nodes reach its HTTP API at; default: http://host:port as bound",
+    ),
     Setting("owner", "tasksql", "TASKSQL_USER", "user recorded as owner of created objects"),
     Setting(
         "grace_period_s",
@@ -183,6 +203,8 @@ class Settings:
     port: int = 8765
     node_id: str | None = None
     cluster_id: str = "local"
+    node_warehouses: tuple[str, ...] | None = None
+    node_address: str | None = None
     owner: str = "tasksql"
     grace_period_s: float = 10.0
     history_retention_days: float = 7.0
@@ -206,7 +228,13 @@ class Settings:
             _port(self.port)
         except ValueError as exc:
             raise ConfigError(f"invalid port {self.port}: {exc}") from None
-        for name in ("owner", "node_id", "cluster_id", "host"):  # text kept in the catalog and shown
+        for name in (
+            "owner",
+            "node_id",
+            "cluster_id",
+            "host",
+            "node_address",
+        ):  # text kept in the catalog and shown
             value = getattr(self, name)
             if isinstance(value, str):
                 check_setting_text(name, value)
@@ -279,7 +307,8 @@ class Settings:
         connection settings)."""
         rows = []
         for f in fields(self):
-            value = str(getattr(self, f.name))
+            raw = getattr(self, f.name)
+            value = ",".join(raw) if isinstance(raw, tuple) else str(raw)
             if f.name == "catalog_url" and "://" in value:
                 value = mask_url(value, public_options=_PUBLIC_CATALOG_OPTIONS, path_tokens=False)
             rows.append((f.name, value, _BY_NAME[f.name].help))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from catalog_support import LONG, NOW, create, later, member, new_run, task_def
+from catalog_support import LONG, NOW, create, later, member, new_run
 
 from conftest import CatalogFactory
 from tasksql.catalog import Catalog, TaskUpdate
@@ -67,7 +67,12 @@ async def test_an_altered_pin_holds_from_its_commit_and_the_holder_hands_the_tas
     assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
     # a claimed an instant to come (a SCHEDULED row that never started)
     await catalog.record_fires(
-        "a", [], [], [new_run(record, later(60), state=RunState.SCHEDULED, node="a")], urgent=True, fence=a.fence
+        "a",
+        [],
+        [],
+        [new_run(record, later(60), state=RunState.SCHEDULED, node="a")],
+        urgent=True,
+        fence=a.fence,
     )
     b = await other.join(member("b"))
 

@@ -13,6 +13,7 @@ from tasksql.model import TaskRecord
 from tasksql.sql import render_task
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import scheduler_column
+from tasksql.sysviews.placement import task_nodes
 from tasksql.sysviews.taskrows import (
     TASK_COLUMNS,
     TERSE_COLUMNS,
@@ -36,6 +37,8 @@ SHOW_TASKS_TABLE_COLUMNS = (
     "next_scheduled_time",
     "last_run_time",
     "scheduler",
+    "node",
+    "wait_reason",
     "predecessors",
     "warehouse",
     "comment",
@@ -86,7 +89,10 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
     last = await last_runs(engine)
     now = engine.now()
     live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
-    rows = [task_row(r, last.get(r.id), now, scheduler=live) for r in selected]
+    this_node = engine.scheduler.node_id if engine.scheduler is not None else None
+    # graph members run where their root runs: the walk needs every task, not only those shown
+    nodes = await task_nodes(engine.catalog, records, now, this_node=this_node)
+    rows = [task_row(r, last.get(r.id), now, scheduler=live, node=nodes[r.id]) for r in selected]
     return Result(TASK_COLUMNS, rows, "SHOW TASKS", table_columns=SHOW_TASKS_TABLE_COLUMNS)
 
 

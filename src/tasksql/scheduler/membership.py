@@ -72,6 +72,9 @@ class ClusterMember:
         ``refused_mark`` said before the renewal was sent): the node deals with the outcomes its
         fence refused (see :meth:`InFlightRuns.settle_refused`).
     :param monotonic: the clock of the node's own deadline (tests pass a fake one).
+    :param warehouses: the warehouses the node runs tasks of (None: every warehouse); it claims
+        only tasks of those.
+    :param address: where the node's HTTP API answers the other nodes (None: it serves none).
     """
 
     def __init__(
@@ -90,6 +93,8 @@ class ClusterMember:
         renew_every_s: float = RENEW_EVERY_S,
         margin_s: float = MARGIN_S,
         monotonic: Callable[[], float] = time.monotonic,
+        warehouses: tuple[str, ...] | None = None,
+        address: str | None = None,
     ) -> None:
         self._catalog = catalog
         self._fence = fence
@@ -104,6 +109,8 @@ class ClusterMember:
         self.renew_every_s = renew_every_s
         self._margin = margin_s
         self._monotonic = monotonic
+        self.warehouses = warehouses
+        self.address = address
         self._deadline = 0.0
         self._draining = False
         self._claim_now = asyncio.Event()
@@ -144,6 +151,8 @@ class ClusterMember:
                 started_at=self._now(),
                 lease_seconds=self.lease_s,
                 capacity=self._capacity,
+                warehouses=self.warehouses,
+                address=self.address,
                 role="server",
             )
         )
@@ -197,7 +206,7 @@ class ClusterMember:
         if fence is None:
             return
         try:
-            await self._catalog.claim_placements(fence, capacity=self._capacity, warehouses=None)
+            await self._catalog.claim_placements(fence, capacity=self._capacity, warehouses=self.warehouses)
         except TasksqlError as exc:
             if exc.code == "LEASE_LOST":
                 await self._lost("the catalog refused its claim: its lease is not held any more")

@@ -13,8 +13,9 @@ read within bounds (:mod:`tasksql.server.bodies`) and query parameters checked
 ====== =============================== ================================================
 GET    /api/v1/health                  liveness: node id, version, in-flight runs
 POST   /api/v1/sql                     ``{"sql": "..."}``: run statements, one result each
-GET    /api/v1/queries                 the statements in progress (SHOW QUERIES)
-POST   /api/v1/queries/{id}/cancel     CANCEL QUERY
+GET    /api/v1/queries                 the statements in progress on every node (SHOW QUERIES)
+POST   /api/v1/queries/{id}/cancel     CANCEL QUERY, on the node that runs it
+GET    /api/v1/cluster                 the nodes (system.cluster as objects)
 GET    /api/v1/tasks                   SHOW TASKS as objects
 GET    /api/v1/tasks/{name}            one task: DESCRIBE properties + SHOW CREATE TASK
 GET    /api/v1/tasks/{name}/runs       its history (``?limit=&error_only=&since=&until=``)
@@ -28,6 +29,9 @@ GET    /api/v1/runs                    recent runs of every task (``?limit=&stat
 
 Task and run objects carry list-valued fields (``predecessors``, ``retry_on``, ...) as JSON arrays
 and ``config`` as the JSON value it holds, not as the text SQL shows.
+
+Any node of a cluster answers for the whole cluster: tasks, runs and nodes are read from the
+shared catalog; the queries in progress are gathered from the other nodes (:mod:`.queries`).
 """
 
 from __future__ import annotations
@@ -151,6 +155,11 @@ async def cancel_query(request: web.Request) -> web.Response:
     return await queries.cancel_query(_engine(request), request)
 
 
+async def list_cluster(request: web.Request) -> web.Response:
+    Query(request)
+    return _ok(nodes=_objects(await _one(_engine(request), "SELECT * FROM system.cluster ORDER BY node_id")))
+
+
 async def list_tasks(request: web.Request) -> web.Response:
     Query(request)
     return _ok(tasks=_objects(await _one(_engine(request), "SHOW TASKS")))
@@ -265,6 +274,7 @@ def create_app(engine: Engine) -> web.Application:
     app.router.add_post(f"{p}/sql", run_sql)
     app.router.add_get(f"{p}/queries", list_queries)
     app.router.add_post(f"{p}/queries/{{id}}/cancel", cancel_query)
+    app.router.add_get(f"{p}/cluster", list_cluster)
     app.router.add_get(f"{p}/tasks", list_tasks)
     app.router.add_get(f"{p}/tasks/{{name}}", get_task)
     app.router.add_get(f"{p}/tasks/{{name}}/runs", task_runs)

@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -71,6 +72,7 @@ class Server:
         try:
             remove_stale_server_file(data_dir)
             self._sockets = self._bind()
+            self._advertise()
             await self.engine.open()
             await self._open_warehouse()
             if demo:
@@ -95,6 +97,25 @@ class Server:
         tmp = data_dir / (SERVER_FILE + ".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(data_dir / SERVER_FILE)
+
+    def _advertise(self) -> None:
+        """Settle the address the other nodes of a cluster reach this API at (the ``node_address``
+        setting, else ``http://host:port`` as bound; for a wildcard host, the address this machine's
+        name resolves to: the API accepts requests naming an address they arrived on), so that the
+        node records it when it joins."""
+        if self.settings.node_address is not None or not self._sockets:
+            return
+        port = int(self._sockets[0].getsockname()[1])
+        host = self.settings.host
+        if host in ("", "0.0.0.0", "::"):
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:
+                host = socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        self.settings = replace(self.settings, node_address=f"http://{host}:{port}")
+        self.engine.settings = self.settings
 
     async def _open_warehouse(self) -> None:
         """Open the embedded DuckDB file now: held by another program, it must stop the start-up,

@@ -3,9 +3,14 @@
 ====== ================================ ===================================================
 POST   /api/v1/sql                      run a script: ``{"sql": "...", "query_id": "...",
                                         "single_transaction": false, "wait_for_runs": false}``
-GET    /api/v1/queries                  the queries running in this server
-POST   /api/v1/queries/{id}/cancel      cancel one (CANCEL QUERY)
+GET    /api/v1/queries                  the queries running in the cluster (``?local=true``:
+                                        in this node only)
+POST   /api/v1/queries/{id}/cancel      cancel one, on whichever node runs it (CANCEL QUERY)
 ====== ================================ ===================================================
+
+In a cluster the queries of the other live nodes are asked of them (:mod:`tasksql.server.peers`):
+each query object carries the ``node_id`` that runs it, and the nodes that could not be asked are
+listed under ``unreachable``. A cancel is tried here first, then on the other nodes.
 
 A script that fails half-way answers with the one error shape plus ``results``: the results of the
 statements that completed before the failing one (whose number and line the error names).
@@ -26,9 +31,10 @@ from aiohttp import web
 from tasksql.client import encode_result, encode_value
 from tasksql.engine import Engine
 from tasksql.engine.adhoc import QUERY_COLUMNS, query_row
-from tasksql.engine.queries import check_query_id
+from tasksql.engine.queries import QueryNotFound, check_query_id
 from tasksql.engine.sessions import IDLE_TRANSACTION_TIMEOUT_S
 from tasksql.errors import TasksqlError
+from tasksql.server import peers
 from tasksql.server.bodies import read_json
 from tasksql.server.http_errors import RequestError, error_body
 from tasksql.server.params import Query
@@ -92,18 +98,46 @@ async def run_sql(engine: Engine, request: web.Request) -> web.Response:
 
 
 async def list_queries(engine: Engine, request: web.Request) -> web.Response:
-    """``GET /api/v1/queries``: one object per running query (SHOW QUERIES' columns)."""
-    Query(request)
+    """``GET /api/v1/queries``: one object per running query (SHOW QUERIES' columns and the
+    ``node_id`` that runs it), of every live node unless ``?local=true``; oldest first."""
+    local = Query(request, ("local",)).boolean("local", False)
+    me = peers.this_node(engine)
     rows = [query_row(engine, q) for q in engine.queries.running()]
     objects: list[dict[str, Any]] = [
-        {c: encode_value(v) for c, v in zip(QUERY_COLUMNS, row, strict=True)} for row in rows
+        {**{c: encode_value(v) for c, v in zip(QUERY_COLUMNS, row, strict=True)}, "node_id": me}
+        for row in rows
     ]
-    return web.json_response({"ok": True, "queries": objects}, dumps=_dumps)
+    if local:
+        return web.json_response({"ok": True, "queries": objects}, dumps=_dumps)
+    answers = await peers.ask_all("GET", "/queries", await peers.peers(engine))
+    for answer in answers:
+        if answer.status == 200 and answer.body is not None:
+            objects.extend(q for q in answer.body.get("queries", []) if isinstance(q, dict))
+    objects.sort(key=lambda q: str(q.get("started_at")))
+    return web.json_response(
+        {"ok": True, "queries": objects, "unreachable": peers.unreachable(answers)}, dumps=_dumps
+    )
 
 
 async def cancel_query(engine: Engine, request: web.Request) -> web.Response:
-    """``POST /api/v1/queries/{id}/cancel``: 404 (``QUERY_NOT_FOUND``) when no such query runs."""
-    Query(request)
+    """``POST /api/v1/queries/{id}/cancel``: cancel the query on the node that runs it (this one,
+    else the first live node that knows it, unless ``?local=true``); 404 (``QUERY_NOT_FOUND``) when
+    no node runs such a query."""
+    local = Query(request, ("local",)).boolean("local", False)
     query_id = check_query_id(request.match_info["id"])
-    engine.queries.cancel(query_id, "cancelled by the client")
-    return web.json_response({"ok": True, "status": f"Query {query_id} is cancelled."})
+    status = f"Query {query_id} is cancelled."
+    try:
+        engine.queries.cancel(query_id, "cancelled by the client")
+        return web.json_response({"ok": True, "status": status, "node_id": peers.this_node(engine)})
+    except QueryNotFound as err:
+        if local:
+            raise
+        answers = await peers.ask_all("POST", f"/queries/{query_id}/cancel", await peers.peers(engine))
+        for answer in answers:
+            if answer.status == 200:
+                return web.json_response({"ok": True, "status": status, "node_id": answer.peer.node_id})
+        missing = peers.unreachable(answers)
+        if missing:
+            asked = "; ".join(m["error"] for m in missing)
+            raise QueryNotFound(f"{err.message}; these nodes could not be asked: {asked}") from None
+        raise

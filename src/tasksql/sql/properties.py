@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tasksql.errors import ValidationError
 from tasksql.model import CatchUp, DstPolicy, OnError, OverlapPolicy, RunOn
 from tasksql.sql.cursor import Cursor
 from tasksql.sql.names import (
@@ -30,7 +31,6 @@ from tasksql.sql.render_values import (
     render_schedule,
 )
 from tasksql.sql.schedule_values import parse_schedule_value
-from tasksql.errors import ValidationError
 from tasksql.sql.tokens import TokenKind
 from tasksql.sql.values import (
     parse_bool,

@@ -11,12 +11,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasksql import procs, schedules
+from tasksql import schedules
 from tasksql.display import mask_url
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.sysviews import graphs
+from tasksql.sysviews.cluster import cluster_table
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.notifications import notification_history_table
+from tasksql.sysviews.placement import task_nodes
 from tasksql.sysviews.tables import (
     Introspection,
     RelationBuilder,
@@ -28,10 +30,6 @@ from tasksql.sysviews.tables import (
 from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 
 TS = pa.timestamp("us", tz="UTC")
-
-#: A node silent for longer than this is not listed in system.cluster (the reaper's lease); within
-#: it a node is ``running``, or ``lost`` when its process on this host is gone.
-NODE_LEASE_S = procs.NODE_LEASE_S
 
 _TASK_TYPES: dict[str, pa.DataType] = {
     "created_on": TS,
@@ -48,68 +46,14 @@ TASKS_SCHEMA = pa.schema([(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COL
 
 async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
     last = await ctx.catalog.last_run_states(ctx.now)
-    live = await scheduler_column(ctx.catalog, ctx.now, in_process=ctx.node.role == "server")
-    rows = [
-        task_row(rec, last.get(rec.id), ctx.now, scheduler=live) for rec in await ctx.catalog.list_tasks()
-    ]
+    in_process = ctx.node.role == "server"
+    live = await scheduler_column(ctx.catalog, ctx.now, in_process=in_process)
+    records = await ctx.catalog.list_tasks()
+    nodes = await task_nodes(
+        ctx.catalog, records, ctx.now, this_node=ctx.node.node_id if in_process else None
+    )
+    rows = [task_row(rec, last.get(rec.id), ctx.now, scheduler=live, node=nodes[rec.id]) for rec in records]
     return table_from_rows(TASKS_SCHEMA, rows)
-
-
-CLUSTER_SCHEMA = pa.schema(
-    [
-        ("cluster_id", pa.string()),
-        ("node_id", pa.string()),
-        ("node_state", pa.string()),
-        ("host", pa.string()),
-        ("pid", pa.int64()),
-        ("role", pa.string()),
-        ("version", pa.string()),
-        ("started_at", TS),
-        ("heartbeat_at", TS),
-        ("is_self", pa.bool_()),
-    ]
-)
-
-
-async def _cluster(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
-    n = ctx.node
-    getter = getattr(ctx.catalog, "list_nodes", None)
-    rows: list[tuple[Any, ...]] = []
-    if getter is not None:
-        for node in await getter(ctx.now):
-            if node.stopped_at is not None or (ctx.now - node.heartbeat_at).total_seconds() > NODE_LEASE_S:
-                continue  # gone: stopped, or silent for longer than the lease
-            rows.append(
-                (
-                    n.cluster_id,
-                    node.node_id,
-                    procs.node_state(node, ctx.now),  # on this host a killed node is lost at once
-                    node.host,
-                    node.pid,
-                    node.role,
-                    node.version,
-                    node.started_at,
-                    node.heartbeat_at,
-                    node.node_id == n.node_id,
-                )
-            )
-    if not any(r[1] == n.node_id for r in rows):
-        rows.insert(
-            0,
-            (
-                n.cluster_id,
-                n.node_id,
-                "running",
-                n.host,
-                n.pid,
-                n.role,
-                n.version,
-                n.started_at,
-                ctx.now,
-                True,
-            ),
-        )
-    return table_from_rows(CLUSTER_SCHEMA, rows)
 
 
 WAREHOUSES_SCHEMA = pa.schema(
@@ -252,7 +196,7 @@ async def _system_task_history(
 
 SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "tasks": _tasks,
-    "cluster": _cluster,
+    "cluster": cluster_table,
     "warehouses": _warehouses,
     "notification_integrations": _integrations,
     "task_versions": _task_versions,

@@ -55,6 +55,8 @@ TASK_COLUMNS = (
     "last_run_state",
     "last_run_time",
     "scheduler",
+    "node",
+    "wait_reason",
 )
 TERSE_COLUMNS = ("created_on", "name", "kind", "database_name", "schema_name", "schedule")
 
@@ -101,10 +103,16 @@ def next_time(rec: TaskRecord, now: datetime) -> datetime | None:
 
 
 def task_row(
-    rec: TaskRecord, last: tuple[str, Any] | None, now: datetime, *, scheduler: str
+    rec: TaskRecord,
+    last: tuple[str, Any] | None,
+    now: datetime,
+    *,
+    scheduler: str,
+    node: tuple[str | None, str | None] = (None, None),
 ) -> tuple[Any, ...]:
     """One row of TASK_COLUMNS; ``scheduler`` is the :mod:`~tasksql.sysviews.liveness` column value
-    (``live`` or ``none``: whether any scheduler runs the started tasks)."""
+    (``live`` or ``none``: whether any scheduler runs the started tasks); ``node`` the node that
+    runs the task and why it waits for one (:mod:`~tasksql.sysviews.placement`)."""
     task = rec.definition
     overlap = effective_overlap(task)
     return (
@@ -136,6 +144,7 @@ def task_row(
         last[0] if last else None,
         last[1] if last else None,
         scheduler,
+        *node,
     )
 
 
