@@ -3,6 +3,8 @@
 ``pg_server`` starts one private PostgreSQL server per test session (see ``tests/pgserver.py``);
 ``pg_database`` gives each test its own database on it, dropped afterwards. Tests that use them
 are skipped, with the reason, only when the PostgreSQL server binaries are not installed.
+``mariadb_server`` and ``mariadb_database`` do the same with a private MariaDB server
+(``tests/mariadbserver.py``).
 
 ``--catalog=postgres`` (or ``TASKSQL_TEST_CATALOG=postgres``) puts the catalog of every engine,
 connection and ``tasksql`` process a test makes in a fresh schema on that server (see
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from catalog_choice import BACKENDS, CATALOG_VARS
+from mariadbserver import MariaDBDatabase, MariaDBServer, find_binaries
 from pgserver import PgDatabase, PgServer, find_bindir
 
 
@@ -64,6 +67,26 @@ def pg_server() -> Iterator[PgServer]:
 def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
     """A fresh, empty database on the session's server (``.url``, ``.dsn``), dropped after the test."""
     with pg_server.database() as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """A running private MariaDB server (``.new_database()``, ``.run(sql)``)."""
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip(
+            "MariaDB server binaries (mariadb-install-db, mariadbd) are not installed; apt-get install mariadb-server"
+        )
+    with MariaDBServer(binaries) as server:
+        yield server
+
+
+@pytest.fixture
+def mariadb_database(mariadb_server: MariaDBServer) -> Iterator[MariaDBDatabase]:
+    """A fresh, empty database on the session's MariaDB server (``.url`` with a password), dropped
+    after the test."""
+    with mariadb_server.database() as db:
         yield db
 
 

@@ -142,12 +142,14 @@ async def test_a_duckdb_url_is_a_separate_database(registry: WarehouseRegistry, 
     assert (tmp_path / "other.duckdb").exists()
 
 
-@pytest.mark.parametrize("kind", [WarehouseType.MYSQL, WarehouseType.CLICKHOUSE])
+@pytest.mark.parametrize("kind", [WarehouseType.CLICKHOUSE])
 async def test_types_without_backend_are_not_supported(
     registry: WarehouseRegistry, kind: WarehouseType
 ) -> None:
     d = WarehouseDef(name="x", type=kind, url="x://h/db")
-    expected = f"warehouse type {kind.value} is not supported yet; supported types: duckdb, sqlite, postgres"
+    expected = (
+        f"warehouse type {kind.value} is not supported yet; supported types: duckdb, sqlite, postgres, mysql"
+    )
     with pytest.raises(NotSupportedError) as info:
         await registry.get(d)
     assert info.value.message == expected
@@ -156,7 +158,25 @@ async def test_types_without_backend_are_not_supported(
     assert info.value.message == expected
 
 
-@pytest.mark.parametrize("kind", [WarehouseType.SQLITE, WarehouseType.POSTGRES])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        (None, "TYPE = mysql needs a URL (mysql://user@host:3306/db)"),
+        ("x://h/db", "expected mysql://user@host:3306/database, not x:"),
+        ("mysql://etl:pw@h/", "names no database"),
+        ("mysql://etl:pw@h/db?fast=yes", "unknown option 'fast'"),
+    ],
+)
+def test_a_mysql_url_no_run_could_use_is_refused_before_it_is_stored(
+    registry: WarehouseRegistry, url: str | None, why: str
+) -> None:
+    with pytest.raises(WarehouseError) as info:
+        registry.check(WarehouseDef(name="x", type=WarehouseType.MYSQL, url=url))
+    assert info.value.code == "INVALID_URL"
+    assert why in info.value.message and ":pw@" not in info.value.message
+
+
+@pytest.mark.parametrize("kind", [WarehouseType.SQLITE, WarehouseType.POSTGRES, WarehouseType.MYSQL])
 async def test_file_and_server_types_need_a_url(registry: WarehouseRegistry, kind: WarehouseType) -> None:
     with pytest.raises(WarehouseError):
         await registry.get(WarehouseDef(name="x", type=kind))

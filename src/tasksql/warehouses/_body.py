@@ -16,7 +16,6 @@ from tasksql.warehouses._sqltext import (
     SQLSTATE_UNDEFINED_TABLE,
     TableName,
     query_text,
-    quote_ident,
     wrap_query,
 )
 from tasksql.warehouses._supervise import Interrupter
@@ -100,10 +99,11 @@ def insert_into(s: WarehouseSession, sql: str, target: TableName) -> int:
         warehouse failed the query or the insert.
     """
     query = query_text(sql, s.dialect)
-    target_cols = s.relation_columns(target.sql)
+    table = s.table_sql(target)
+    target_cols = s.relation_columns(table)
     if target_cols is None:
         raise QueryFailed(
-            f"INTO table {target.sql} does not exist",
+            f"INTO table {table} does not exist",
             code="INTO_TABLE_NOT_FOUND",
             sqlstate=SQLSTATE_UNDEFINED_TABLE,
         )
@@ -118,13 +118,13 @@ def insert_into(s: WarehouseSession, sql: str, target: TableName) -> int:
             pairs.append((t, c))
     if not pairs:
         raise QueryFailed(
-            f"INTO {target.sql}: no column of the query ({', '.join(query_cols) or 'none'}) matches a"
+            f"INTO {table}: no column of the query ({', '.join(query_cols) or 'none'}) matches a"
             f" column of the table ({', '.join(target_cols) or 'none'})",
             code="INTO_NO_MATCHING_COLUMNS",
         )
     insert = (
-        f"INSERT INTO {target.sql} ({', '.join(quote_ident(t) for t, _ in pairs)})"
-        f" SELECT {', '.join(quote_ident(c) for _, c in pairs)} FROM {wrap_query(query)}"
+        f"INSERT INTO {table} ({', '.join(s.quote(t) for t, _ in pairs)})"
+        f" SELECT {', '.join(s.quote(c) for _, c in pairs)} FROM {wrap_query(query)}"
     )
     return s.run(insert).rowcount or 0
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from tasksql.errors import QueryFailed
 from tasksql.warehouses import _markers
-from tasksql.warehouses._sqltext import SQLSTATE_UNDEFINED_TABLE
+from tasksql.warehouses._sqltext import SQLSTATE_UNDEFINED_TABLE, TableName, quote_ident
 from tasksql.warehouses.base import Marker, ResultSet
 
 if TYPE_CHECKING:
@@ -95,6 +95,14 @@ class WarehouseSession(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection (rolls back whatever is open). Never raises."""
+
+    def quote(self, name: str) -> str:
+        """``name`` as a quoted identifier of the session's dialect (double quotes; MySQL: backticks)."""
+        return quote_ident(name)
+
+    def table_sql(self, name: TableName) -> str:
+        """The table ``name`` as SQL of the session's dialect."""
+        return name.render(self.quote)
 
     def relation_columns(self, table_sql: str) -> list[str] | None:
         """Column names of the relation ``table_sql`` (already safe SQL), None when it does not exist."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlglot import Token, TokenType
@@ -26,7 +26,7 @@ SQLSTATE_INVALID_NAME = "42602"
 SQLSTATE_CANCELED = "57014"
 
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_PART = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([A-Za-z_][A-Za-z0-9_$]*))\s*')
+_PART = re.compile(r'\s*(?:"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([A-Za-z_][A-Za-z0-9_$]*))\s*')
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?")
 _PARAM_VALUE = re.compile(
     r"""\s*(?:'(?:[^']|'')*'|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[A-Za-z_][A-Za-z0-9_]*)\s*"""
@@ -47,7 +47,11 @@ class TableName:
 
     @property
     def sql(self) -> str:
-        return ".".join(quote_ident(p) if q else p for p, q in zip(self.parts, self.quoted, strict=True))
+        return self.render(quote_ident)
+
+    def render(self, quote: Callable[[str], str]) -> str:
+        """The name as SQL, its quoted parts quoted by ``quote`` (a dialect's own quoting)."""
+        return ".".join(quote(p) if q else p for p, q in zip(self.parts, self.quoted, strict=True))
 
     @property
     def name(self) -> str:
@@ -55,7 +59,8 @@ class TableName:
 
 
 def parse_table_name(text: str) -> TableName:
-    """Split ``[catalog.][schema.]table`` (parts bare or double-quoted) as written in SQL.
+    """Split ``[catalog.][schema.]table`` (parts bare, double-quoted or in MySQL's backticks) as
+    written in SQL.
 
     Bare parts are kept bare so that the warehouse folds their case as it always does.
 
@@ -69,8 +74,13 @@ def parse_table_name(text: str) -> TableName:
         if m is None:
             valid = False  # nothing, or a dot with no name after it
             break
-        parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
-        quoted.append(m.group(1) is not None)
+        if m.group(1) is not None:
+            parts.append(m.group(1).replace('""', '"'))
+        elif m.group(2) is not None:  # MySQL's backticks
+            parts.append(m.group(2).replace("``", "`"))
+        else:
+            parts.append(m.group(3))
+        quoted.append(m.group(3) is None)
         pos, valid = m.end(), True
         if pos < len(text) and text[pos] == ".":
             pos, valid = pos + 1, False

@@ -335,7 +335,7 @@ class ThreadedWarehouse(Warehouse):
         name = parse_table_name(table)
 
         def work(s: WarehouseSession, stop: Interrupter) -> list[str] | None:
-            return s.relation_columns(name.sql)
+            return s.relation_columns(s.table_sql(name))
 
         return await self._call(work, tables=NO_TABLES, timeout=None, token=None, what="lookup")
 

@@ -34,6 +34,8 @@ from tasksql.warehouses.duckdb import DUCKDB_FILE, DuckDBDatabase
 RETIRE_POLL = 0.1
 #: What the ``postgres`` extra installs (pyproject.toml): the driver of TYPE = postgres.
 POSTGRES_REQUIREMENT = "psycopg[binary,pool]>=3.2"
+#: What the ``mysql`` extra installs (pyproject.toml): the driver of TYPE = mysql.
+MYSQL_REQUIREMENT = "PyMySQL>=1.1"
 
 
 class WarehouseRegistry:
@@ -63,7 +65,7 @@ class WarehouseRegistry:
     async def get(self, definition: WarehouseDef) -> Warehouse:
         """The open warehouse for ``definition``: cached by name, re-created when it changed.
 
-        :raises NotSupportedError: the type has no backend yet (mysql, clickhouse).
+        :raises NotSupportedError: the type has no backend yet (clickhouse).
         :raises WarehouseError: the warehouse cannot be opened (bad URL, server unreachable); nothing
             is cached, so the next call tries again.
         """
@@ -109,6 +111,13 @@ class WarehouseRegistry:
             if not d.url:
                 raise _needs_url(d, "postgresql://user@host/db")
             _postgres_module(d)
+        elif d.type is WarehouseType.MYSQL:
+            from tasksql.warehouses import mysql_sql
+
+            if not d.url:
+                raise _needs_url(d, "mysql://user@host:3306/db")
+            mysql_sql.parse_url(d.url, f"{shown_url(d.url)} (warehouse {d.name})")
+            _mysql_module(d)
 
     async def discard(self, name: str) -> None:
         """Forget the warehouse ``name`` (DROP WAREHOUSE): it finishes what it runs, then closes."""
@@ -176,7 +185,16 @@ def _needs_url(d: WarehouseDef, example: str) -> WarehouseError:
 
 #: Options of warehouse URLs whose values are settings, not secrets: shown as written.
 PUBLIC_URL_OPTIONS = frozenset(
-    {"synchronous", "sslmode", "connect_timeout", "application_name", "target_session_attrs"}
+    {
+        "synchronous",
+        "sslmode",
+        "connect_timeout",
+        "application_name",
+        "target_session_attrs",
+        "charset",
+        "unix_socket",
+        "ssl_ca",
+    }
 )
 
 
@@ -239,10 +257,36 @@ def _postgres(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     return warehouse
 
 
+def _mysql_module(d: WarehouseDef) -> ModuleType:
+    """The MySQL/MariaDB backend module.
+
+    :raises NotSupportedError: its driver cannot be imported (code ``DRIVER_MISSING``).
+    """
+    try:
+        from tasksql.warehouses import mysql
+    except ImportError as err:
+        where = f" ({shown_url(d.url)})" if d.url else ""
+        raise NotSupportedError(
+            f"warehouse {d.name}{where}: TYPE = mysql needs the MySQL driver PyMySQL, which this"
+            f" Python cannot import ({err}); install it with: {install_command(MYSQL_REQUIREMENT)}",
+            code="DRIVER_MISSING",
+        ) from None
+    return mysql
+
+
+def _mysql(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
+    if not d.url:
+        raise _needs_url(d, "mysql://user@host:3306/db")
+    backend = _mysql_module(d)
+    warehouse: Warehouse = backend.MySQLWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+    return warehouse
+
+
 _FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Warehouse]] = {
     WarehouseType.DUCKDB: _duckdb,
     WarehouseType.SQLITE: _sqlite,
     WarehouseType.POSTGRES: _postgres,
+    WarehouseType.MYSQL: _mysql,
 }
 
-__all__ = ["POSTGRES_REQUIREMENT", "WarehouseRegistry", "install_command", "shown_url"]
+__all__ = ["MYSQL_REQUIREMENT", "POSTGRES_REQUIREMENT", "WarehouseRegistry", "install_command", "shown_url"]
