@@ -5,7 +5,11 @@ the body, a timeout that stops the query in the server), and a warehouse that ca
 from __future__ import annotations
 
 import contextlib
+import shlex
+import subprocess
+import sys
 import time
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from tasksql.engine import Engine, Result
 from tasksql.errors import RunFailed
 from tasksql.model import RunState
 from tasksql.settings import Settings
+from tasksql.warehouses.registry import MYSQL_REQUIREMENT
 
 
 @pytest.fixture
@@ -104,3 +109,41 @@ async def test_an_unreachable_server_fails_the_run_in_one_line(engine: Engine, s
     await engine.execute("CREATE TASK ok WAREHOUSE = shop AS INSERT INTO orders VALUES (3, 1)")
     await engine.execute("EXECUTE TASK ok")
     assert query(shop, "SELECT id FROM orders") == [(3,)]
+
+
+_WITHOUT_PYMYSQL = """
+import sys
+sys.modules["pymysql"] = None  # as if the driver were not installed: importing it fails
+import tasksql
+db = tasksql.connect(sys.argv[1])
+try:
+    db.sql("CREATE WAREHOUSE shop TYPE = mysql URL = 'mysql://etl:s3cret@127.0.0.1:1/shop'")
+except tasksql.TasksqlError as err:
+    print(err.code)
+    print(err.message)
+print([row[0] for row in db.sql("SHOW WAREHOUSES").rows])
+db.close()
+"""
+
+
+@pytest.mark.sqlite_catalog("runs tasksql in a child process on its own data directory")
+def test_create_warehouse_without_the_driver_names_the_install_command(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYMYSQL, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    code, message, warehouses = proc.stdout.splitlines()
+    assert code == "DRIVER_MISSING"
+    assert message.startswith("warehouse shop (mysql://etl:***@127.0.0.1:1/shop): TYPE = mysql needs")
+    assert message.endswith(f"; install it with: {shlex.quote(sys.executable)} -m pip install 'PyMySQL>=1.1'")
+    assert "s3cret" not in proc.stdout + proc.stderr
+    assert warehouses == "['default']"
+
+
+def test_the_install_command_installs_the_extra_of_the_package() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["optional-dependencies"]["mysql"] == [MYSQL_REQUIREMENT]
