@@ -5,6 +5,7 @@
     python -m bench all --peers tasksql,mariadb
     python -m bench report [results.json]       # rewrite docs/benchmarks.md and plots from results
     python -m bench compare REV [workloads] --quick   # REV's tasksql and this tree's, taking turns
+    python -m bench cluster [--quick] [--docs]  # tasksql nodes on one PostgreSQL catalog (bench/cluster.py)
 
 Raw results go to ``bench/results/<date>-<profile>.json`` (and ``latest.json``). The Markdown
 report and plots are written for a full run of all workloads, or with ``--docs``. Ctrl-C or
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "what",
         nargs="+",
-        help="'all', 'report [results.json]', 'compare REV [workloads]', or workloads: "
+        help="'all', 'report [results.json]', 'compare REV [workloads]', 'cluster', or workloads: "
         + ", ".join(WORKLOADS),
     )
     parser.add_argument("--quick", action="store_true", help="short windows and fewer sizes")
@@ -65,6 +66,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.what[0] == "cluster":
+        return _cluster(args)
     if args.what[0] == "report":
         source = Path(args.what[1]) if len(args.what) > 1 else RESULTS_DIR / "latest.json"
         return _write_docs(json.loads(source.read_text()))
@@ -158,6 +161,15 @@ def _compare(
     print(f"[compare] done in {suite.results['duration_s']:.0f} s; results: {out}\n")
     print(compare.render(suite.results))
     return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from bench import cluster_cli
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    profile = args.profile or ("quick" if args.quick else "full")
+    return cluster_cli.main(profile, args.out, RESULTS_DIR, None if args.no_docs or not args.docs else DOCS)
 
 
 def _write_docs(results: dict[str, object]) -> int:

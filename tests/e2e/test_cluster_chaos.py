@@ -1,0 +1,336 @@
+"""Chaos in a cluster: three ``tasksql serve`` nodes on one private PostgreSQL catalog, faults at
+random moments, and proof afterwards that each instant ran once and none was lost.
+
+Fifty tasks run every second (every fifth with ``CATCH_UP = ALL``, the others with the default
+``NONE``) and one graph (``g_root`` -> ``g_a``, ``g_b`` -> ``g_c``) every second. Every body writes
+its own task, run id and scheduled instant into the table ``hits`` of a PostgreSQL warehouse (a
+second database on the same private server), so the bodies' own writes show what ran and how often.
+While they run, at random moments: a random node is killed with SIGKILL and started again, one node
+is paused with SIGSTOP past its lease (2.5 s) and continued, and the PostgreSQL server (catalog and
+warehouse) is restarted once with ``pg_ctl restart``. Then the tasks are suspended, the cluster
+settles, and the test proves, from the history and from the bodies' writes:
+
+* no (task, instant) has two first attempts in the history, and no body wrote an instant twice;
+* a body wrote exactly for the runs recorded SUCCEEDED;
+* every instant outside the outage windows (each fault's moments, widened by chaos_support.BEFORE_S
+  and AFTER_S) ran; a ``CATCH_UP = ALL`` task has a settled row for every instant, windows or not;
+* no run and no graph run is left SCHEDULED or EXECUTING; a graph run that succeeded ran each
+  member once; graph runs succeed again after the last fault.
+
+It runs ``TASKSQL_CHAOS_SECONDS`` of faults (60 by default; with ``CI=true`` at most 60), seeded by
+``TASKSQL_CHAOS_SEED`` (random by default; printed, so a failure can be replayed).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from chaos_support import (
+    AFTER_S,
+    BEFORE_S,
+    Event,
+    Node,
+    Reader,
+    Run,
+    cli_sql,
+    in_windows,
+    node_env,
+    now,
+    outage_windows,
+    wait_for,
+)
+
+from pgserver import PgServer, find_bindir
+
+SECONDS = float(os.environ.get("TASKSQL_CHAOS_SECONDS") or 60)
+if os.environ.get("CI") == "true":
+    SECONDS = min(SECONDS, 60.0)
+SEED = int(os.environ.get("TASKSQL_CHAOS_SEED") or random.randrange(1_000_000))
+
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.realtime,
+    pytest.mark.postgres,
+    pytest.mark.timeout(int(SECONDS) + 360),
+]
+
+TASKS = [f"t{i:02d}" for i in range(50)]
+CATCH_UP_ALL = set(TASKS[::5])
+GRAPH = ("g_root", "g_a", "g_b", "g_c")
+BODY = (
+    "INSERT INTO hits SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_NAME'),"
+    " SYSTEM$TASK_RUNTIME_INFO('CURRENT_RUN_ID'), SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_SCHEDULED_TIME')"
+    " FROM pg_sleep(0.05)"  # 50 ms: a kill often lands while bodies run
+)
+NODE_IDS = ("n1", "n2", "n3")
+#: Seconds a paused node stays stopped: past its lease (2.5 s) and its takeover by another node.
+PAUSE_S = 4.0
+
+
+def tasks_script() -> str:
+    parts = ["CREATE WAREHOUSE wh TYPE = postgres URL = '{url}';"]
+    for t in TASKS:
+        catch_up = " CATCH_UP = ALL" if t in CATCH_UP_ALL else ""
+        parts.append(f"CREATE TASK {t} WAREHOUSE = wh SCHEDULE = '1 SECOND'{catch_up} AS {BODY};")
+    parts += [
+        f"CREATE TASK g_root WAREHOUSE = wh SCHEDULE = '1 SECOND' AS {BODY};",
+        f"CREATE TASK g_a WAREHOUSE = wh AFTER g_root AS {BODY};",
+        f"CREATE TASK g_b WAREHOUSE = wh AFTER g_root AS {BODY};",
+        f"CREATE TASK g_c WAREHOUSE = wh AFTER g_a, g_b AS {BODY};",
+        "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('g_root');",
+    ]
+    parts += [f"ALTER TASK {t} RESUME;" for t in TASKS]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def server() -> Iterator[PgServer]:
+    """A PostgreSQL server of this test's own: it is restarted during the test."""
+    if find_bindir() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    with PgServer() as pg:
+        yield pg
+
+
+@pytest.fixture
+def nodes() -> Iterator[dict[str, Node]]:
+    started: dict[str, Node] = {}
+    yield started
+    for node in started.values():
+        node.kill()
+
+
+class Chaos:
+    """The faults, at random moments, for ``seconds``; each one recorded as an :class:`Event`."""
+
+    def __init__(self, server: PgServer, nodes: dict[str, Node], reader: Reader, rng: random.Random) -> None:
+        self.server, self.nodes, self.reader, self.rng = server, nodes, reader, rng
+        self.events: list[Event] = []
+
+    def run(self, seconds: float) -> None:
+        started = time.monotonic()
+        # the pause and the server's restart each come once, at a random moment of their part of the run
+        pause_at: float | None = self.rng.uniform(0.15, 0.35) * seconds
+        restart_at: float | None = self.rng.uniform(0.45, 0.7) * seconds
+        while (elapsed := time.monotonic() - started) < seconds - 2:
+            if restart_at is not None and elapsed >= restart_at:
+                self.restart_server()
+                restart_at = None
+            elif pause_at is not None and elapsed >= pause_at:
+                self.pause(self.rng.choice(NODE_IDS))
+                pause_at = None
+            else:
+                self.kill(self.rng.choice(NODE_IDS))
+            self.check_nodes()
+            # the next fault comes after this one's window (so that some instants are judged
+            # outside every window), at a moment chosen by chance
+            time.sleep(AFTER_S[self.events[-1].kind] + BEFORE_S + self.rng.uniform(2.0, 6.0))
+            self.check_nodes()
+        # a short run still has each kind of fault once
+        if pause_at is not None:
+            self.pause(self.rng.choice(NODE_IDS))
+        if restart_at is not None:
+            self.restart_server()
+
+    def check_nodes(self) -> None:
+        for node in self.nodes.values():
+            node.check_alive()
+
+    def kill(self, node_id: str) -> None:
+        node = self.nodes[node_id]
+        began = now()
+        node.kill()
+        time.sleep(self.rng.uniform(0.2, 3.0))  # down for a while, then started again
+        node.start()
+        self.events.append(Event("kill", node_id, began, now()))
+
+    def pause(self, node_id: str) -> None:
+        node = self.nodes[node_id]
+        began = now()
+        node.pause()
+        try:
+            # stopped until another node took its tasks over (its lease ran out), and a while longer
+            wait_for(
+                lambda: (
+                    node_id not in self.reader.live_nodes()
+                    and None not in (p := self.reader.placements()).values()
+                    and node_id not in p.values()
+                ),
+                timeout=20,
+                what=f"{node_id}'s tasks to be taken over while it is paused",
+            )
+            time.sleep(max(0.0, PAUSE_S - (now() - began).total_seconds()))
+        finally:
+            node.resume()
+        self.events.append(Event("pause", node_id, began, now()))
+
+    def restart_server(self) -> None:
+        began = now()
+        self.server.restart()
+        self.events.append(Event("pg_restart", None, began, now()))
+
+
+def expected_instants(first: datetime, since: datetime, until: datetime) -> list[datetime]:
+    """A one-second schedule's instants in [since, until], anchored at its first instant ``first``."""
+    step = timedelta(seconds=1)
+    k = max(0, int((since - first) / step))
+    out = []
+    while (at := first + k * step) <= until:
+        if at >= since:
+            out.append(at)
+        k += 1
+    return out
+
+
+def key(at: datetime) -> datetime:
+    """Instants compared to the millisecond (the bodies write them as text)."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+def test_cluster_under_chaos_runs_each_instant_once_and_misses_none_outside_the_outages(
+    tmp_path: Path, server: PgServer, nodes: dict[str, Node]
+) -> None:
+    print(f"chaos: {SECONDS:.0f} s, seed {SEED} (TASKSQL_CHAOS_SEED={SEED} replays the same choices)")
+    catalog = server.new_database("catalog")
+    warehouse = server.new_database("warehouse")
+    with psycopg.connect(warehouse.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE hits (task text, run_id bigint, scheduled text)")
+    env = node_env(catalog.url)
+    reader = Reader(catalog.dsn, warehouse.dsn)
+    admin = tmp_path / "admin"
+
+    for node_id in NODE_IDS:
+        nodes[node_id] = Node(node_id, tmp_path / node_id, env)
+    wait_for(
+        lambda: all(n.check_alive() for n in nodes.values()) and reader.live_nodes() == set(NODE_IDS),
+        timeout=60,
+        what="three live nodes",
+    )
+    cli_sql(env, admin, tasks_script().replace("{url}", warehouse.url))
+    scheduled = [*TASKS, "g_root"]
+
+    def succeeded_after(since: datetime) -> bool:
+        done = {r.name for r in reader.runs() if r.state == "SUCCEEDED" and r.scheduled_time > since}
+        return done >= {*scheduled, *GRAPH}
+
+    created = now()
+    wait_for(lambda: succeeded_after(created), timeout=30, what="a run of every task")
+    steady_from = now()
+
+    chaos = Chaos(server, nodes, reader, random.Random(SEED))
+    try:
+        chaos.run(SECONDS)
+    finally:
+        for event in chaos.events:
+            print("fault:", event)
+    chaos_end = now()
+    # the cluster recovers: every task and the graph succeed again
+    checked_until = chaos_end + timedelta(seconds=2)
+    wait_for(lambda: succeeded_after(checked_until), timeout=40, what="every task to run again")
+
+    # drain: no new instants, then every run settled (a killed node's runs by the reaper)
+    cli_sql(env, admin, "\n".join(f"ALTER TASK {t} SUSPEND;" for t in scheduled))
+    try:
+        wait_for(lambda: reader.open_runs() == ([], []), timeout=120, what="every run to be settled")
+    finally:
+        open_runs, open_graphs = reader.open_runs()
+    for node in nodes.values():
+        assert node.terminate() == 0, f"{node.node_id} did not stop cleanly: {node.log}"
+
+    runs = reader.runs()
+    hits = reader.hits()
+    graph_runs = reader.graph_runs()
+    windows = outage_windows(chaos.events)
+    by_id = {r.run_id: r for r in runs}
+    print(f"runs: {len(runs)}, body writes: {len(hits)}, graph runs: {len(graph_runs)}")
+    print(
+        "states:", dict(Counter(r.state for r in runs)), "errors:", dict(Counter(r.error_code for r in runs))
+    )
+    print("graph runs:", dict(Counter(g.state for g in graph_runs)))
+
+    # every run settled
+    assert not open_runs, "runs left unsettled: " + "; ".join(map(str, open_runs[:10]))
+    assert not open_graphs, f"graph runs left EXECUTING: {open_graphs[:10]}"
+
+    # no instant twice: first attempts in the history, and the bodies' own writes
+    firsts = Counter(
+        (r.name, r.scheduled_time) for r in runs if r.scheduled_from == "SCHEDULE" and r.attempt_number == 1
+    )
+    twice = [k for k, n in firsts.items() if n > 1]
+    assert not twice, f"instants with two first attempts: {twice[:10]}"
+    members = Counter(
+        (r.name, r.graph_run_group_id) for r in runs if r.graph_run_group_id and r.name != "g_root"
+    )
+    assert all(n == 1 for n in members.values()), [k for k, n in members.items() if n > 1][:10]
+    written = Counter((h.task, key(h.scheduled)) for h in hits)
+    twice_hits = [k for k, n in written.items() if n > 1]
+    assert not twice_hits, "instants whose body ran twice: " + "; ".join(
+        f"{task}@{at:%H:%M:%S.%f}: runs {[h.run_id for h in hits if (h.task, key(h.scheduled)) == (task, at)]}"
+        for task, at in twice_hits[:10]
+    )
+
+    # a body wrote exactly for the runs recorded SUCCEEDED
+    hit_ids = Counter(h.run_id for h in hits)
+    assert all(n == 1 for n in hit_ids.values()), hit_ids.most_common(3)
+    succeeded = {r.run_id for r in runs if r.state == "SUCCEEDED"}
+    not_recorded = sorted(set(hit_ids) - succeeded)
+    assert not not_recorded, "bodies that committed but whose run is not SUCCEEDED: " + "; ".join(
+        str(by_id.get(i, i)) for i in not_recorded[:10]
+    )
+    no_body = sorted(succeeded - set(hit_ids))
+    assert not no_body, "SUCCEEDED runs whose body wrote nothing: " + "; ".join(
+        str(by_id[i]) for i in no_body[:10]
+    )
+
+    # every instant outside the outage windows ran; CATCH_UP = ALL: every instant has its row
+    rows_of: dict[str, dict[datetime, Run]] = defaultdict(dict)
+    for r in runs:
+        if r.scheduled_from == "SCHEDULE" and r.attempt_number == 1:
+            rows_of[r.name][key(r.scheduled_time)] = r
+    ran = {(h.task, key(h.scheduled)) for h in hits}
+    missed: list[str] = []
+    no_row: list[str] = []
+    checked = excused = 0
+    for task in scheduled:
+        first = min(rows_of[task])
+        for at in expected_instants(first, steady_from, checked_until):
+            row = rows_of[task].get(at)
+            checked += 1
+            excused += in_windows(at, windows)
+            if (task, at) not in ran and not in_windows(at, windows):
+                missed.append(f"{task}@{at:%H:%M:%S.%f}: {row or 'no row'}")
+            if task in CATCH_UP_ALL and row is None:
+                no_row.append(f"{task}@{at:%H:%M:%S.%f}")
+    faults = "; ".join(map(str, chaos.events))
+    print(f"instants checked: {checked}, of which in an outage window: {excused}, not run: {len(missed)}")
+    assert checked - excused >= checked // 5, "the outage windows leave too few instants to judge"
+    assert not missed, (
+        f"{len(missed)} instants outside the outage windows did not run ({faults}): " + "; ".join(missed[:15])
+    )
+    assert not no_row, f"CATCH_UP = ALL instants without a row ({faults}): {no_row[:15]}"
+
+    # graph runs: each that succeeded ran every member once, with its body; the graph runs again
+    # after the last fault
+    member_runs: dict[str, dict[str, Run]] = defaultdict(dict)
+    for r in runs:
+        if r.graph_run_group_id:
+            member_runs[r.graph_run_group_id][r.name] = r
+    for g in graph_runs:
+        if g.state == "SUCCEEDED":
+            mine = member_runs[g.group_id]
+            assert set(mine) == set(GRAPH), (g, mine)
+            assert all(m.state == "SUCCEEDED" and m.run_id in hit_ids for m in mine.values()), (g, mine)
+    last_window_end = max((hi for _, hi in windows), default=steady_from)
+    assert any(g.state == "SUCCEEDED" and g.scheduled_time > last_window_end for g in graph_runs), (
+        "no graph run succeeded after the last fault"
+    )
+    hit_tasks = Counter(h.task for h in hits)
+    assert set(hit_tasks) == {*TASKS, *GRAPH}, hit_tasks
