@@ -12,6 +12,9 @@ written on first use), so that several catalogs may share a warehouse. A marker 
 while its run is not settled in the catalog: :func:`sweep` deletes, every
 :data:`SWEEP_EVERY_S`, the markers of the warehouses this node wrote to whose runs are settled (or
 gone), and the reaper deletes the markers it used.
+
+A run whose warehouse is the catalog's own PostgreSQL database has no marker: its body's transaction
+records the run's outcome in the catalog itself (:mod:`tasksql.scheduler.same_database`).
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ from datetime import datetime
 from tasksql.catalog.base import Catalog
 from tasksql.catalog.postgres.catalog import PostgresCatalog
 from tasksql.errors import TasksqlError
+from tasksql.model import RunState
+from tasksql.model.run import settling
 from tasksql.scheduler.membership import FenceRef
 from tasksql.warehouses.base import CatalogSettle, Marker, Warehouse
 
@@ -81,6 +83,7 @@ class SameDatabase:
             return marker
         if not await self.holds_catalog(warehouse):
             return marker
+        settling(RunState.SUCCEEDED)  # the change the settling write makes, checked as every other
         settle = CatalogSettle(
             schema=self._schema,
             query_start_time=started,
