@@ -229,7 +229,7 @@ def test_a_running_server_stops_the_copy(
     assert tasksql_cli("--data", str(data), "catalog", "copy", "--to", str(plain)).returncode == 0
 
     # a server on the PostgreSQL catalog, in the data directory of the embedded one: it owns the
-    # directory (and with it catalog.db), and it beats in the PostgreSQL catalog's nodes table
+    # directory (and with it catalog.db), and it joins the cluster of the PostgreSQL catalog (live)
     server = subprocess.Popen(
         [sys.executable, "-m", "tasksql", "--catalog", url, "--data", str(data), "serve", "--port", "0"],
         stdout=subprocess.DEVNULL,
@@ -238,7 +238,7 @@ def test_a_running_server_stops_the_copy(
     )
     try:
         with tasksql.connect(tmp_path / "peek", catalog_url=url, catalog_schema=schema) as con:
-            running = f"SELECT * FROM system.cluster WHERE pid = {server.pid} AND node_state = 'running'"
+            running = f"SELECT * FROM system.cluster WHERE pid = {server.pid} AND node_state = 'live'"
             wait_for(lambda: len(con.sql(running)) or server.poll() is not None, "the server's node")
         assert server.poll() is None, "the server did not start"
         from_file = tasksql_cli("--data", str(data), "catalog", "copy", "--to", str(tmp_path / "x.db"))
