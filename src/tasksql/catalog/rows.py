@@ -14,11 +14,11 @@ import json
 import sys
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from tasksql.catalog.base import IntegrationRecord, TaskStub, TaskVersion, WarehouseRecord
+from tasksql.catalog.records import IntegrationRecord, TaskStub, TaskVersion, WarehouseRecord
 from tasksql.clock import utc
 from tasksql.errors import CatalogError
 from tasksql.model import (
@@ -61,6 +61,7 @@ from tasksql.model.run import (
 
 class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
 
 
 # --- instants ------------------------------------------------------------------------------------

@@ -33,8 +33,20 @@ SELECT * FROM tasks
 WHERE database_name = :database_name AND schema_name = :schema_name AND name = :name
   AND dropped_on IS NULL;
 
+-- name: task_by_name_for_update
+-- The live task with this resolved name, read to change it (the group's write lock, taken at
+-- BEGIN IMMEDIATE, already keeps other writers out).
+SELECT * FROM tasks
+WHERE database_name = :database_name AND schema_name = :schema_name AND name = :name
+  AND dropped_on IS NULL;
+
 -- name: task_by_id
 -- The live task with this id.
+SELECT * FROM tasks WHERE id = :id AND dropped_on IS NULL;
+
+-- name: task_by_id_for_update
+-- The live task with this id, read to change it (the group's write lock, taken at BEGIN IMMEDIATE,
+-- already keeps other writers out).
 SELECT * FROM tasks WHERE id = :id AND dropped_on IS NULL;
 
 -- name: tasks_live
@@ -121,6 +133,16 @@ INSERT INTO integrations (
     webhook_signing_secret = excluded.webhook_signing_secret, comment = excluded.comment,
     last_altered_on = excluded.last_altered_on;
 
+-- name: integration_insert
+-- Create an integration unless one of that name exists; returns its name when it was created.
+INSERT INTO integrations (
+    name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
+    webhook_signing_secret, comment, created_on, last_altered_on
+) VALUES (
+    :name, :type, :enabled, :webhook_url, :webhook_method, :webhook_authorization_header,
+    :webhook_signing_secret, :comment, :created_on, :last_altered_on
+) ON CONFLICT (name) DO NOTHING RETURNING name;
+
 -- name: integration_delete
 -- Delete an integration; returns its name when it existed.
 DELETE FROM integrations WHERE name = :name RETURNING name;
@@ -141,11 +163,12 @@ ON CONFLICT (name) DO UPDATE SET
     type = excluded.type, url = excluded.url, max_concurrency = excluded.max_concurrency,
     comment = excluded.comment, last_altered_on = excluded.last_altered_on;
 
--- name: warehouse_seed
--- Create a warehouse unless one of that name exists (seeds 'default').
+-- name: warehouse_insert
+-- Create a warehouse unless one of that name exists (seeds 'default'); returns its name when it was
+-- created.
 INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on)
 VALUES (:name, :type, :url, :max_concurrency, :comment, :created_on, :last_altered_on)
-ON CONFLICT (name) DO NOTHING;
+ON CONFLICT (name) DO NOTHING RETURNING name;
 
 -- name: warehouse_delete
 -- Delete a warehouse; returns its name when it existed.

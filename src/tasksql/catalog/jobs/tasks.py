@@ -1,31 +1,29 @@
-"""Job bodies of the PostgreSQL catalog for task definitions: create, update, and their version rows.
+"""Job bodies for task definitions: create, update, and their version rows.
 
-Plain functions of a psycopg cursor, run by the writer thread inside the group transaction (see
-:mod:`tasksql.catalog.postgres.writer`). Rows are read ``FOR UPDATE``: under READ COMMITTED that is
-what makes the optimistic version check hold when two nodes change one task at once (the second
-waits, then reads the first one's version). Two nodes creating one name are fenced by the unique
-index on live names; its violation is reported as the name being taken.
+Rows about to change are read with the ``*_for_update`` queries: under PostgreSQL's READ COMMITTED
+that lock is what makes the optimistic version check hold when two nodes change one task at once
+(the second waits, then reads the first one's version); SQLite's write lock, taken when the group
+began, already does. Two nodes creating one name are fenced by the unique index on live names; its
+violation is reported as the name being taken.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg
-
-from tasksql.catalog.base import UNCHANGED, TaskUpdate
-from tasksql.catalog.postgres.connect import Cursor
-from tasksql.catalog.queries import load_queries
+from tasksql.catalog.dialect import CatalogDialect
+from tasksql.catalog.records import UNCHANGED, TaskUpdate
 from tasksql.catalog.rows import db_time_opt, definition_json, name_columns, reason_value, task_record
+from tasksql.catalog.writer import D
 from tasksql.errors import ConcurrentModification, ObjectExists, TaskNotFound
-from tasksql.model import QualifiedName, TaskDef, TaskRecord, TaskState
+from tasksql.model import TaskDef, TaskRecord, TaskState
 
-_Q: dict[str, str] = {name: query.sql for name, query in load_queries("postgres").items()}
 _SUSPENDED = TaskState.SUSPENDED.value
 
 
 def create(
-    cur: Cursor,
+    sql: CatalogDialect[D],
+    db: D,
     definition: TaskDef,
     fields: dict[str, Any],
     *,
@@ -33,8 +31,7 @@ def create(
     replace: bool,
     actor: str | None,
 ) -> TaskRecord:
-    cur.execute(_Q["task_by_name_for_update"], fields)
-    existing = cur.fetchone()
+    existing = sql.first(db, "task_by_name_for_update", fields)
     if existing is None:
         row: dict[str, Any] = {
             **fields,
@@ -45,7 +42,11 @@ def create(
             "resumed_on": None,
             "dropped_on": None,
         }
-        row["id"] = _insert(cur, row, definition.name)
+        try:
+            [inserted] = sql.rows(db, "task_insert", row)
+        except sql.unique_violation:
+            raise ObjectExists(f"task {definition.name} already exists", code="TASK_EXISTS") from None
+        row["id"] = int(inserted["id"])
     elif not replace:
         raise ObjectExists(f"task {definition.name} already exists", code="TASK_EXISTS")
     else:
@@ -53,24 +54,13 @@ def create(
         if fields["state"] == _SUSPENDED and row["state"] != _SUSPENDED:
             row["last_suspended_on"] = stamp
         row.update(fields, version=row["version"] + 1, last_committed_on=stamp)
-        cur.execute(_Q["task_write"], row)
-    _insert_version(cur, row, stamp, actor)
+        sql.execute(db, "task_write", row)
+    _insert_version(sql, db, row, stamp, actor)
     return task_record(row, definition)
 
 
-def _insert(cur: Cursor, row: dict[str, Any], name: QualifiedName) -> int:
-    try:
-        cur.execute(_Q["task_insert"], row)
-    except psycopg.errors.UniqueViolation:
-        raise ObjectExists(f"task {name} already exists", code="TASK_EXISTS") from None
-    found = cur.fetchone()
-    assert found is not None
-    return int(found["id"])
-
-
-def update(cur: Cursor, update: TaskUpdate, stamp: str, actor: str | None) -> TaskRecord:
-    cur.execute(_Q["task_by_id_for_update"], {"id": update.task_id})
-    found = cur.fetchone()
+def update(sql: CatalogDialect[D], db: D, update: TaskUpdate, stamp: str, actor: str | None) -> TaskRecord:
+    found = sql.first(db, "task_by_id_for_update", {"id": update.task_id})
     if found is None:
         raise TaskNotFound(f"no task has id {update.task_id}")
     row = dict(found)
@@ -80,7 +70,7 @@ def update(cur: Cursor, update: TaskUpdate, stamp: str, actor: str | None) -> Ta
             "another writer changed it; read it again and retry"
         )
     if update.definition is not None:
-        _apply_definition(cur, row, update, stamp, actor)
+        _apply_definition(sql, db, row, update, stamp, actor)
     if update.state is not UNCHANGED:
         if update.state is TaskState.SUSPENDED and row["state"] != _SUSPENDED:
             row["last_suspended_on"] = stamp
@@ -98,15 +88,15 @@ def update(cur: Cursor, update: TaskUpdate, stamp: str, actor: str | None) -> Ta
     if update.drop:
         row["dropped_on"] = stamp
     try:
-        cur.execute(_Q["task_write"], row)
-    except psycopg.errors.UniqueViolation:
+        sql.execute(db, "task_write", row)
+    except sql.unique_violation:
         name = update.definition.name if update.definition is not None else row["name"]
         raise ObjectExists(f"task {name} already exists", code="TASK_EXISTS") from None
     return task_record(row)
 
 
 def _apply_definition(
-    cur: Cursor, row: dict[str, Any], update: TaskUpdate, stamp: str, actor: str | None
+    sql: CatalogDialect[D], db: D, row: dict[str, Any], update: TaskUpdate, stamp: str, actor: str | None
 ) -> None:
     """Merge a new definition into ``row``: a new version unless it equals the stored one."""
     assert update.definition is not None
@@ -114,8 +104,7 @@ def _apply_definition(
     if text == row["definition"]:
         return
     names = name_columns(update.definition.name)
-    cur.execute(_Q["task_by_name"], names)
-    taken = cur.fetchone()
+    taken = sql.first(db, "task_by_name", names)
     if taken is not None and taken["id"] != row["id"]:
         raise ObjectExists(f"task {update.definition.name} already exists", code="TASK_EXISTS")
     row.update(
@@ -125,12 +114,15 @@ def _apply_definition(
         version=row["version"] + 1,
         last_committed_on=stamp,
     )
-    _insert_version(cur, row, stamp, actor)
+    _insert_version(sql, db, row, stamp, actor)
 
 
-def _insert_version(cur: Cursor, row: dict[str, Any], stamp: str, actor: str | None) -> None:
-    cur.execute(
-        _Q["task_version_insert"],
+def _insert_version(
+    sql: CatalogDialect[D], db: D, row: dict[str, Any], stamp: str, actor: str | None
+) -> None:
+    sql.execute(
+        db,
+        "task_version_insert",
         {
             "task_id": row["id"],
             "version": row["version"],

@@ -1,0 +1,220 @@
+"""Job bodies for runs, task runtime fields and nodes.
+
+A run's start and outcome, new claims and next instants are what every scheduler writes most, so
+these bodies do the least they can per row: a batch of rows is one round trip where the driver can
+pipeline it (:meth:`~tasksql.catalog.dialect.CatalogDialect.many`), and a cluster member's fence
+rides in each statement (the ``*_fenced`` queries) instead of costing a statement of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from tasksql.catalog.cluster_rows import fence_params
+from tasksql.catalog.dialect import CatalogDialect
+from tasksql.catalog.records import LostRuns, UnstartedRun
+from tasksql.catalog.rows import (
+    db_time_opt,
+    from_db_time,
+    new_run_params,
+    outcome_params,
+    record_from_new,
+    run_record,
+    runtime_params,
+)
+from tasksql.catalog.writer import D
+from tasksql.model.cluster import Fence
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime, settling
+
+#: The fenced form of each statement that a fence can guard.
+_FENCED = {
+    "run_insert": "run_insert_fenced",
+    "run_settle": "run_settle_fenced",
+    "task_runtime": "task_runtime_fenced",
+    "graph_run_finish": "graph_run_finish_fenced",
+}
+
+
+def fenced(query: str, fence: Fence | None) -> tuple[str, dict[str, object]]:
+    """The query to run, plain or conditional on ``fence`` (``<query>_fenced``), and the
+    parameters the fence adds."""
+    if fence is None:
+        return query, {}
+    return _FENCED[query], fence_params(fence)
+
+
+def fire(
+    sql: CatalogDialect[D],
+    db: D,
+    runs: Sequence[NewRun],
+    runtime: Sequence[TaskRuntime],
+    now: str,
+    fence: Fence | None = None,
+) -> list[RunRecord | None]:
+    """Insert runs (None where a fence already holds the instant, or ``fence`` does not hold the
+    task) and apply runtime updates."""
+    query, extra = fenced("run_insert", fence)
+    rows = sql.each_first(db, query, [new_run_params(run) | extra for run in runs])
+    out: list[RunRecord | None] = [
+        None if row is None else record_from_new(int(row["run_id"]), run)
+        for row, run in zip(rows, runs, strict=True)
+    ]
+    apply_runtime(sql, db, runtime, now, fence)
+    return out
+
+
+def apply_runtime(
+    sql: CatalogDialect[D], db: D, runtime: Sequence[TaskRuntime], now: str, fence: Fence | None = None
+) -> None:
+    if runtime:
+        query, extra = fenced("task_runtime", fence)
+        sql.many(db, query, [runtime_params(u, now) | extra for u in runtime])
+
+
+def settle(
+    sql: CatalogDialect[D],
+    db: D,
+    outcome: RunOutcome,
+    runtime: TaskRuntime | None,
+    now: str,
+    fence: Fence | None = None,
+) -> bool:
+    """Settle one run (only if it is not settled yet, and while ``fence`` holds its lease) and
+    apply the task's runtime change."""
+    query, extra = fenced("run_settle", fence)
+    settled = sql.count(db, query, outcome_params(outcome) | extra) > 0
+    if runtime is not None:
+        apply_runtime(sql, db, [runtime], now, fence)
+    return settled
+
+
+def record_fires(
+    sql: CatalogDialect[D],
+    db: D,
+    node_id: str,
+    updates: Sequence[RunOutcome],
+    releases: Sequence[tuple[int, str]],
+    claims: Sequence[NewRun],
+    now: str,
+    fence: Fence | None = None,
+) -> list[RunRecord | None]:
+    """Update claimed runs, delete released ones, insert new claims (see Catalog.record_fires)."""
+    if updates:
+        query, extra = fenced("run_settle", fence)
+        sql.each(db, query, [outcome_params(outcome) | extra for outcome in updates])
+    if releases:
+        sql.many(
+            db,
+            "runs_release_claim",
+            [{"task_id": t, "scheduled_time": at, "node_id": node_id} for t, at in releases],
+        )
+    return fire(sql, db, claims, (), now, fence)
+
+
+def list_runs(
+    sql: CatalogDialect[D],
+    db: D,
+    *,
+    task_id: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    error_only: bool,
+    root_task_id: int | None,
+    limit: int | None,
+) -> list[RunRecord]:
+    params = {
+        "task_id": task_id,
+        "start": db_time_opt(start),
+        "end": db_time_opt(end),
+        "error_only": 1 if error_only else 0,
+        "root_task_id": root_task_id,
+        "limit": sql.limit(limit),
+    }
+    return [run_record(row) for row in sql.rows(db, "runs_list", params)]
+
+
+def last_per_task(sql: CatalogDialect[D], db: D, now: str) -> dict[int, tuple[str, datetime]]:
+    rows = sql.rows(db, "runs_last_per_task", {"now": now})
+    return {row["task_id"]: (row["state"], from_db_time(row["at"])) for row in rows}
+
+
+def settle_lost(
+    sql: CatalogDialect[D],
+    db: D,
+    node_ids: Sequence[str],
+    now: str,
+    message: str,
+    unstarted: Sequence[UnstartedRun],
+    committed: Sequence[RunOutcome] = (),
+    keep: Sequence[int] = (),
+) -> dict[str, LostRuns]:
+    """See :meth:`Catalog.settle_lost_runs` (the steps are numbered as there)."""
+    # failed, skipped, replanned, released, committed
+    counts = {node_id: [0, 0, 0, 0, 0] for node_id in node_ids}
+    owners = _owners(sql, db, [u.run_id for u in unstarted] + [o.run_id for o in committed], node_ids)
+    for outcome in committed:  # 0. bodies that committed
+        node_id = owners.get(outcome.run_id)
+        if node_id is None:
+            continue
+        params = {
+            "run_id": outcome.run_id,
+            "node_id": node_id,
+            "state": settling(outcome.state).value,
+            "completed_time": db_time_opt(outcome.completed_time) or now,
+            "query_start_time": db_time_opt(outcome.query_start_time),
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
+        }
+        counts[node_id][4] += sql.count(db, "runs_lost_committed", params)
+    for item in unstarted:  # 1. the reaper's decisions
+        node_id = owners.get(item.run_id)
+        if node_id is None:
+            continue
+        key = {"run_id": item.run_id, "node_id": node_id}
+        if item.skipped is not None:
+            params = {
+                **key,
+                "completed_time": db_time_opt(item.skipped.completed_time) or now,
+                "error_code": item.skipped.error_code,
+                "error_message": item.skipped.error_message,
+            }
+            counts[node_id][1] += sql.count(db, "runs_lost_skip", params)
+            continue
+        row = sql.first(db, "runs_lost_delete", key)
+        if row is None:
+            continue
+        if item.rewind:
+            rewind = {"task_id": row["task_id"], "version": row["task_version"], "at": row["scheduled_time"]}
+            sql.execute(db, "task_rewind_next_fire", rewind)
+        counts[node_id][2 if item.rewind else 3] += 1
+    kept = sql.array(keep)
+    for node_id in node_ids:
+        c = counts[node_id]
+        params = {"node_id": node_id, "now": now, "message": message, "keep": kept}
+        c[3] += sql.count(db, "runs_drop_future_claims", params)  # 2.
+        c[1] += sql.count(db, "runs_skip_lost_unstarted", params)  # 3.
+        c[0] += sql.count(db, "runs_settle_lost", params)  # 4.
+        sql.execute(db, "graph_runs_settle_lost", params)
+    return {node_id: LostRuns(*c) for node_id, c in counts.items() if any(c)}
+
+
+def _owners(sql: CatalogDialect[D], db: D, run_ids: Sequence[int], node_ids: Sequence[str]) -> dict[int, str]:
+    """run id -> node id of those ``run_ids`` that belong to one of ``node_ids``."""
+    if not run_ids:
+        return {}
+    wanted = set(node_ids)
+    rows = sql.rows(db, "runs_nodes", {"run_ids": sql.array(run_ids)})
+    return {row["run_id"]: row["node_id"] for row in rows if row["node_id"] in wanted}
+
+
+def prune(sql: CatalogDialect[D], db: D, default_cutoff: str, per_task: Mapping[int, str]) -> int:
+    """Prune every task at the default cutoff, except those with their own (pruned at theirs)."""
+    deleted = sql.count(
+        db, "runs_prune", {"cutoff": default_cutoff, "task_id": None, "exempt": sql.array(per_task)}
+    )
+    none = sql.array(())
+    for task_id, cutoff in per_task.items():
+        deleted += sql.count(db, "runs_prune", {"cutoff": cutoff, "task_id": task_id, "exempt": none})
+    sql.execute(db, "nodes_prune", {"cutoff": default_cutoff})
+    return deleted

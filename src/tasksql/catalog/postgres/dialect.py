@@ -1,0 +1,71 @@
+"""The PostgreSQL side of :class:`~tasksql.catalog.dialect.CatalogDialect`: named queries run on a
+psycopg cursor (rows are dicts).
+
+A list parameter is passed as a list (the queries cast it to an array) and "no limit" as
+``LIMIT NULL``. A batch is one ``executemany``, which psycopg pipelines: one round trip for the
+whole batch. Writers of several nodes run at once, so a unique index can refuse a row that was
+free when the job looked (:attr:`PgDialect.unique_violation`), and graph version numbers are
+handed out under an advisory lock per root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import psycopg
+
+from tasksql.catalog.dialect import CatalogDialect, Params
+from tasksql.catalog.postgres.connect import Cursor
+from tasksql.catalog.rows import Row
+
+
+class PgDialect(CatalogDialect[Cursor]):
+    unique_violation: ClassVar[tuple[type[Exception], ...]] = (psycopg.errors.UniqueViolation,)
+
+    def __init__(self) -> None:
+        super().__init__("postgres")
+
+    def rows(self, db: Cursor, query: str, params: Params = {}) -> list[Row]:  # noqa: B006
+        db.execute(self.q[query], params)
+        return list(db.fetchall())
+
+    def first(self, db: Cursor, query: str, params: Params = {}) -> Row | None:  # noqa: B006
+        db.execute(self.q[query], params)
+        return db.fetchone()
+
+    def execute(self, db: Cursor, query: str, params: Params) -> None:
+        db.execute(self.q[query], params)
+
+    def count(self, db: Cursor, query: str, params: Params) -> int:
+        db.execute(self.q[query], params)
+        return db.rowcount
+
+    def many(self, db: Cursor, query: str, batch: Sequence[Params]) -> None:
+        db.executemany(self.q[query], batch)
+
+    def each(self, db: Cursor, query: str, batch: Sequence[Params]) -> None:
+        db.executemany(self.q[query], batch)
+
+    def each_first(self, db: Cursor, query: str, batch: Sequence[Params]) -> list[Row | None]:
+        if not batch:
+            return []
+        db.executemany(self.q[query], batch, returning=True)
+        out: list[Row | None] = []
+        for _ in batch:
+            out.append(db.fetchone())
+            db.nextset()
+        return out
+
+    def array(self, values: Iterable[Any]) -> list[Any]:
+        return list(values)
+
+    def limit(self, limit: int | None) -> int | None:
+        return limit
+
+    def lock_graph_root(self, db: Cursor, root_task_id: int) -> None:
+        db.execute(self.q["graph_version_lock"], {"root_task_id": root_task_id})
+
+
+#: The one instance every PostgreSQL catalog uses (it holds only the parsed queries).
+POSTGRES = PgDialect()
