@@ -12,8 +12,9 @@ PostgreSQL one (:mod:`tasksql.catalog.postgres.catalog`) are both a :class:`Grou
   :meth:`~GroupCommitCatalog.settle_later`): a run's start that waits in a lazy job can be replaced
   by its outcome (:mod:`tasksql.catalog.held_starts`).
 
-A backend supplies the writer and reader, and the bodies of the two run bookkeeping jobs
-(:meth:`~GroupCommitCatalog._fires_job`, :meth:`~GroupCommitCatalog._settle_job`).
+A backend supplies its dialect (:class:`~tasksql.catalog.dialect.CatalogDialect`), which runs the
+run bookkeeping jobs (:mod:`tasksql.catalog.jobs.runs`), and its writer and reader, attached when it
+opens (:meth:`~GroupCommitCatalog._attach`, :attr:`~GroupCommitCatalog._reader`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from tasksql.catalog.base import Catalog
+from tasksql.catalog.dialect import CatalogDialect
 from tasksql.catalog.held_starts import HeldStarts
+from tasksql.catalog.jobs import runs as run_jobs
 from tasksql.catalog.rows import db_time
 from tasksql.catalog.writer import D, GroupWriter
 from tasksql.clock import Clock, monotonic
@@ -36,6 +38,7 @@ from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunOutcome, RunRecord
 
 T = TypeVar("T")
+H_co = TypeVar("H_co", covariant=True)
 
 #: The deferred flushes of the current task's :meth:`GroupCommitCatalog.one_sync` context, if any.
 _DEFERRED_SYNC: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
@@ -43,46 +46,46 @@ _DEFERRED_SYNC: contextvars.ContextVar[list[bool] | None] = contextvars.ContextV
 )
 
 
+class Reader(Protocol[H_co]):
+    """A backend's readers: threads with a connection each, off the event loop."""
+
+    async def run(self, fn: Callable[[H_co], T], /) -> T:
+        """``fn`` on a reading connection; the driver's errors translated."""
+        ...
+
+    async def close(self) -> None:
+        """Wait for running reads, then close every connection. Idempotent."""
+
+
 class GroupCommitCatalog(Catalog, Generic[D]):
     """A catalog whose writes go through one :class:`GroupWriter` (see the module).
 
+    :param dialect: runs the backend's named queries on its handle.
     :param clock: the time source for what the catalog stamps by itself.
     :param poll_interval: seconds between two looks at the change sequence while waiting.
     """
 
-    def __init__(self, *, clock: Clock, poll_interval: float) -> None:
+    def __init__(self, *, dialect: CatalogDialect[D], clock: Clock, poll_interval: float) -> None:
+        self._sql = dialect
         self._clock = clock
         self._poll_interval = poll_interval
         self._writer: GroupWriter[D] | None = None
+        #: The backend's readers while the catalog is open.
+        self._reader: Reader[D] | None = None
         self._held_starts = HeldStarts()
         self._change_event = asyncio.Event()
         self._outbox_event = asyncio.Event()
 
-    # --- what a backend provides -----------------------------------------------------------------
+    # --- reading -------------------------------------------------------------------------------
 
-    @abstractmethod
     async def _read(self, fn: Callable[[D], T]) -> T:
         """Run ``fn`` on a reading connection, off the event loop.
 
         :raises CatalogError: (code ``CATALOG_CLOSED``) the catalog is closed.
         """
-
-    @abstractmethod
-    def _fires_job(
-        self,
-        node_id: str,
-        updates: list[RunOutcome],
-        releases: list[tuple[int, str]],
-        claims: Sequence[NewRun],
-        now: str,
-        fence: Fence | None,
-    ) -> Callable[[D], list[RunRecord | None]]:
-        """The job of :meth:`record_fires` (instants as stored text, :func:`~.rows.db_time`).
-        ``updates`` may still change while the job is held back (see :meth:`settle_later`)."""
-
-    @abstractmethod
-    def _settle_job(self, outcome: RunOutcome, now: str, fence: Fence | None) -> Callable[[D], bool]:
-        """The job of :meth:`settle_later`: ``outcome`` written, True when it settled the run."""
+        if self._reader is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
+        return await self._reader.run(fn)
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -121,9 +124,9 @@ class GroupCommitCatalog(Catalog, Generic[D]):
             deferred.append(True)
         return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy, hold=hold)
 
-    @abstractmethod
     def _touch(self, db: D) -> None:
         """A write that changes nothing, so that a durable commit has something to flush."""
+        self._sql.execute(db, "meta_touch", {})
 
     @contextlib.asynccontextmanager
     async def one_sync(self) -> AsyncIterator[None]:
@@ -157,7 +160,11 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         now = db_time(self._clock.now())
         gone = [(task_id, db_time(at)) for task_id, at in releases]
         mine = list(updates)  # ours to change while the job is held back (see settle_later)
-        job = self._fires_job(node_id, mine, gone, claims, now, fence)
+        sql = self._sql
+
+        def job(db: D) -> list[RunRecord | None]:
+            return run_jobs.record_fires(sql, db, node_id, mine, gone, claims, now, fence)
+
         batch = writer.submit(job, lazy=not urgent, hold=True)
         if writer.holds(batch):
             self._held_starts.hold(mine, batch)
@@ -170,8 +177,10 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         instead = self._held_starts.take_over(outcome)
         if instead is not None:
             return instead
-        now = db_time(self._clock.now())
-        return writer.submit(self._settle_job(outcome, now, fence), lazy=True, hold=True)
+        now, sql = db_time(self._clock.now()), self._sql
+        return writer.submit(
+            lambda db: run_jobs.settle(sql, db, outcome, None, now, fence), lazy=True, hold=True
+        )
 
     # --- change signals --------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ A method turns its arguments into parameters (:mod:`tasksql.catalog.rows`), runs
 
 * a :class:`~tasksql.catalog.dialect.CatalogDialect`, which runs named queries on its handle;
 * its cluster job bodies (:class:`ClusterJobs`: the backend's ``cluster`` module);
-* the writer and readers (``open``, ``close``, ``_read``) and whole-table copies (``export_rows``,
-  ``row_counts``, ``id_counters``, ``load_rows``).
+* its whole-table reads (:class:`BulkJobs`: the backend's ``bulk`` module) and loader
+  (``load_rows``);
+* the writer and readers, made and attached by ``open`` and closed by ``close``.
 
 How each write is submitted is part of the contract's promises and is the same on both backends:
 ``durable`` for what a user was told "done" about (definitions, settings, a suspension), ``changes``
@@ -24,7 +25,7 @@ declare the method in :class:`~tasksql.catalog.base.Catalog` with a contract tes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -63,6 +64,7 @@ from tasksql.catalog.rows import (
     warehouse_def,
     warehouse_record,
 )
+from tasksql.catalog.tables import TableRow
 from tasksql.catalog.writer import D
 from tasksql.clock import Clock
 from tasksql.errors import CatalogError, ObjectExists, TaskNotFound
@@ -110,21 +112,38 @@ class ClusterJobs(Protocol[H_contra]):
     def members(self, db: H_contra, /) -> list[Member]: ...
 
 
+class BulkJobs(Protocol[H_contra]):
+    """The whole-table reads of a backend (its ``bulk`` module; see :mod:`tasksql.catalog.bulk`)."""
+
+    def export_rows(
+        self, read: Callable[[Callable[[H_contra], Any]], Awaitable[Any]], table_name: str, batch_size: int, /
+    ) -> AsyncIterator[list[TableRow]]: ...
+    def row_counts(self, db: H_contra, /) -> dict[str, int]: ...
+    def id_counters(self, db: H_contra, /) -> dict[str, int]: ...
+
+
 class SqlCatalog(GroupCommitCatalog[D]):
     """The catalog contract over a backend's dialect and writer (see the module).
 
     :param dialect: runs the backend's named queries on its handle.
     :param cluster: the backend's cluster job bodies.
+    :param bulk: the backend's whole-table reads.
     :param clock: the time source for what the catalog stamps by itself.
     :param poll_interval: seconds between two looks at the change sequence while waiting.
     """
 
     def __init__(
-        self, *, dialect: CatalogDialect[D], cluster: ClusterJobs[D], clock: Clock, poll_interval: float
+        self,
+        *,
+        dialect: CatalogDialect[D],
+        cluster: ClusterJobs[D],
+        bulk: BulkJobs[D],
+        clock: Clock,
+        poll_interval: float,
     ) -> None:
-        super().__init__(clock=clock, poll_interval=poll_interval)
-        self._sql = dialect
+        super().__init__(dialect=dialect, clock=clock, poll_interval=poll_interval)
         self._cluster = cluster
+        self._bulk = bulk
 
     # --- named queries ---------------------------------------------------------------------------
 
@@ -577,24 +596,13 @@ class SqlCatalog(GroupCommitCatalog[D]):
         cluster = self._cluster
         return await self._read(cluster.members)
 
-    # --- run bookkeeping jobs (see grouped.py) --------------------------------------------------
+    # --- whole tables (see bulk.py) --------------------------------------------------------------
 
-    def _fires_job(
-        self,
-        node_id: str,
-        updates: list[RunOutcome],
-        releases: list[tuple[int, str]],
-        claims: Sequence[NewRun],
-        now: str,
-        fence: Fence | None,
-    ) -> Callable[[D], list[RunRecord | None]]:
-        sql = self._sql
-        return lambda db: run_jobs.record_fires(sql, db, node_id, updates, releases, claims, now, fence)
+    def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
+        return self._bulk.export_rows(self._read, table, batch_size)
 
-    def _settle_job(self, outcome: RunOutcome, now: str, fence: Fence | None) -> Callable[[D], bool]:
-        sql = self._sql
-        return lambda db: run_jobs.settle(sql, db, outcome, None, now, fence)
+    async def row_counts(self) -> dict[str, int]:
+        return await self._read(self._bulk.row_counts)
 
-    def _touch(self, db: D) -> None:
-        # a write that changes nothing, so that the commit has something to flush
-        self._sql.execute(db, "meta_touch", {})
+    async def id_counters(self) -> dict[str, int]:
+        return await self._read(self._bulk.id_counters)

@@ -42,9 +42,7 @@ queries run through :class:`~tasksql.catalog.postgres.dialect.PgDialect`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TypeVar
 
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.postgres import bulk
@@ -58,13 +56,11 @@ from tasksql.catalog.postgres.schema import apply_schema
 from tasksql.catalog.postgres.writer import PgWriter
 from tasksql.catalog.rows import db_time, warehouse_columns
 from tasksql.catalog.sql_catalog import SqlCatalog
-from tasksql.catalog.tables import RowLoader, TableRow
+from tasksql.catalog.tables import RowLoader
 from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import CatalogError
 from tasksql.model import DEFAULT_WAREHOUSE, WarehouseDef
-
-T = TypeVar("T")
 
 _Q = POSTGRES.q
 
@@ -97,12 +93,13 @@ class PostgresCatalog(SqlCatalog[Cursor]):
         settle_linger: float = DEFAULT_LINGER,
         read_threads: int = 2,
     ) -> None:
-        super().__init__(dialect=POSTGRES, cluster=cluster_jobs, clock=clock, poll_interval=poll_interval)
+        super().__init__(
+            dialect=POSTGRES, cluster=cluster_jobs, bulk=bulk, clock=clock, poll_interval=poll_interval
+        )
         self._target = parse_target(url, schema)
         self._max_group = max_group
         self._settle_linger = settle_linger
         self._read_threads = read_threads
-        self._reader: PgReader | None = None
         self._listener: ChangeListener | None = None
         self._health: Health | None = None
 
@@ -179,23 +176,7 @@ class PostgresCatalog(SqlCatalog[Cursor]):
         health = self._health
         return True if health is None else await health.wait_reachable(timeout)
 
-    # --- the two ways to the database ------------------------------------------------------------
-
-    async def _read(self, fn: Callable[[Cursor], T]) -> T:
-        if self._reader is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return await self._reader.run(fn)
-
     # --- whole tables (see bulk.py) --------------------------------------------------------------
-
-    def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
-        return bulk.export_rows(self._read, table, batch_size)
-
-    async def row_counts(self) -> dict[str, int]:
-        return await self._read(bulk.row_counts)
-
-    async def id_counters(self) -> dict[str, int]:
-        return await self._read(bulk.id_counters)
 
     def load_rows(self, *, replace: bool) -> AbstractAsyncContextManager[RowLoader]:
         self._open_writer()  # refuses a closed catalog

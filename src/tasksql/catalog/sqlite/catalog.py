@@ -47,9 +47,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TypeVar
 
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.rows import db_time, warehouse_columns
@@ -61,13 +59,10 @@ from tasksql.catalog.sqlite.dialect import SQLITE
 from tasksql.catalog.sqlite.reader import SQLiteReader
 from tasksql.catalog.sqlite.schema import apply_schema
 from tasksql.catalog.sqlite.writer import SQLiteWriter, WriterStats
-from tasksql.catalog.tables import RowLoader, TableRow
+from tasksql.catalog.tables import RowLoader
 from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP
 from tasksql.clock import SYSTEM_CLOCK, Clock
-from tasksql.errors import CatalogError
 from tasksql.model import DEFAULT_WAREHOUSE, WarehouseDef
-
-T = TypeVar("T")
 
 _Q = SQLITE.q
 
@@ -102,14 +97,15 @@ class SQLiteCatalog(SqlCatalog[sqlite3.Connection]):
         settle_linger: float = DEFAULT_LINGER,
         read_threads: int = 1,
     ) -> None:
-        super().__init__(dialect=SQLITE, cluster=cluster_jobs, clock=clock, poll_interval=poll_interval)
+        super().__init__(
+            dialect=SQLITE, cluster=cluster_jobs, bulk=bulk, clock=clock, poll_interval=poll_interval
+        )
         self._path = os.fspath(path)
         self._busy_timeout = busy_timeout
         self._busy_retries = busy_retries
         self._max_group = max_group
         self._settle_linger = settle_linger
         self._read_threads = read_threads
-        self._reader: SQLiteReader | None = None
 
     @property
     def path(self) -> str:
@@ -161,24 +157,7 @@ class SQLiteCatalog(SqlCatalog[sqlite3.Connection]):
         assert isinstance(writer, SQLiteWriter)
         return writer.stats()
 
-    # --- the two ways to the database ------------------------------------------------------------
-
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` on a read-only connection in a reader thread."""
-        if self._reader is None:
-            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
-        return await self._reader.run(fn)
-
     # --- whole tables (see bulk.py) --------------------------------------------------------------
-
-    def export_rows(self, table: str, *, batch_size: int = 1000) -> AsyncIterator[list[TableRow]]:
-        return bulk.export_rows(self._read, table, batch_size)
-
-    async def row_counts(self) -> dict[str, int]:
-        return await self._read(bulk.row_counts)
-
-    async def id_counters(self) -> dict[str, int]:
-        return await self._read(bulk.id_counters)
 
     def load_rows(self, *, replace: bool) -> AbstractAsyncContextManager[RowLoader]:
         self._open_writer()  # refuses a closed catalog
