@@ -45,7 +45,7 @@ DESIGNS: tuple[tuple[str, str, str], ...] = (
 
 
 def _ms(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f} ms"
 
 
 def _s(value: float) -> str:
@@ -53,6 +53,9 @@ def _s(value: float) -> str:
 
 
 def _error(part: Any) -> str | None:
+    """Why a measurement has no figures (it failed, or was not run), or None."""
+    if part is None:
+        return "not run"
     return str(part["error"]) if isinstance(part, Mapping) and "error" in part else None
 
 
@@ -111,7 +114,7 @@ def capacity_lines(parts: Any) -> list[str]:
     for part in parts:
         for s in part["steps"]:
             lines.append(
-                f"| {part['nodes']} | {s['rate']:,} | {s['ran_share']:.2%} | {_ms(s['lag_p99_ms'])} ms | "
+                f"| {part['nodes']} | {s['rate']:,} | {s['ran_share']:.2%} | {_ms(s['lag_p99_ms'])} | "
                 f"{s['xacts_per_run']:.2f} | {s['catalog_cpu_share']:.0%} of a core |"
             )
     return lines
@@ -138,8 +141,8 @@ def propagation_lines(part: Any) -> list[str]:
     for text, lag in rows:
         met = "" if not lag["n"] else ("met" if lag["p99_ms"] <= PROPAGATION_AIM_MS else "**not met**")
         lines.append(
-            f"| {text} | {lag['n']} | {_ms(lag['p50_ms'])} ms | {_ms(lag['p99_ms'])} ms | "
-            f"{_ms(lag['max_ms'])} ms | {PROPAGATION_AIM_MS:.0f} ms: {met or 'n/a'} |"
+            f"| {text} | {lag['n']} | {_ms(lag['p50_ms'])} | {_ms(lag['p99_ms'])} | "
+            f"{_ms(lag['max_ms'])} | {PROPAGATION_AIM_MS:.0f} ms: {met or 'n/a'} |"
         )
     return lines
 
