@@ -499,6 +499,12 @@ WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled = 1);
 -- A lease is live while lease_state is 'live' or 'draining' and lease_until is after now, read from
 -- the clock of this machine ('now', written as the catalog writes instants: microseconds and Z).
 -- The write lock makes every transaction serial, so fenced writes need no row lock.
+-- A task's pin is its definition's (NODE = 'n', or Ocient's LOCATION NODE n), else the explicit one
+-- of its placement row (pin_tasks):
+--   coalesce(<node or LOCATION NODE of t.definition>, p.pinned_node)
+-- It is read from the task's row in the statement that uses it, so a pin changed by ALTER TASK
+-- holds from the commit of that ALTER on. The text test ('"node":' occurs in the JSON only as that
+-- key: inside a JSON string a quote is escaped) spares parsing definitions that pin nothing.
 
 -- name: node_join
 -- A node joins (again): its row, a new epoch from the catalog's counter, a live lease from now.
@@ -522,12 +528,6 @@ UPDATE catalog_meta SET node_epoch = node_epoch + 1 WHERE id = 1 RETURNING node_
 
 -- name: lease_renew
 -- Extend a live lease by its length from now and record the runs executing.
--- A task's pin is its definition's (NODE = 'n', or Ocient's LOCATION NODE n), else the explicit one
--- of its placement row (pin_tasks):
---   coalesce(<node or LOCATION NODE of t.definition>, p.pinned_node)
--- It is read from the task's row in the statement that uses it, so a pin changed by ALTER TASK
--- holds from the commit of that ALTER on. The text test ('"node":' occurs in the JSON only as that
--- key: inside a JSON string a quote is escaped) spares parsing definitions that pin nothing.
 UPDATE nodes SET
     lease_until = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || (lease_ms / 1000.0) || ' seconds'),
     running = :running
@@ -658,6 +658,18 @@ WHERE node_id = :node_id AND epoch = :epoch
   AND (:task_ids IS NULL OR task_id IN (SELECT value FROM json_each(:task_ids)))
 RETURNING task_id;
 
+-- name: placements_release_moved
+-- Give up the placements the fence holds of tasks now pinned to another node; returns their ids.
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
+WHERE task_id IN (
+    SELECT p.task_id FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+    WHERE p.node_id = :node_id AND p.epoch = :epoch AND coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) <> :node_id
+)
+RETURNING task_id;
+
 -- name: runs_hand_over
 -- Delete a node's claims of instants of the JSON array :task_ids that never started; returns each
 -- task's version and instant (the earliest is where its next instant goes back to).
@@ -685,18 +697,6 @@ SELECT p.task_id, p.node_id, p.epoch, coalesce(CASE WHEN instr(t.definition, '"n
                    THEN coalesce(json_extract(t.definition, '$.node'),
                                  json_extract(t.definition, '$.body.location_name')) END,
                p.pinned_node) AS pinned_node, p.placed_at
--- name: placements_release_moved
--- Give up the placements the fence holds of tasks now pinned to another node; returns their ids.
-UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
-WHERE task_id IN (
-    SELECT p.task_id FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
-    WHERE p.node_id = :node_id AND p.epoch = :epoch AND coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
-                   THEN coalesce(json_extract(t.definition, '$.node'),
-                                 json_extract(t.definition, '$.body.location_name')) END,
-               p.pinned_node) <> :node_id
-)
-RETURNING task_id;
-
 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
 WHERE :node_id IS NULL OR p.node_id = :node_id
 ORDER BY p.task_id;
