@@ -5,8 +5,10 @@ The protocol is the catalog's (:mod:`tasksql.catalog.cluster`, ``docs/architectu
 coordination"). What this node does with it:
 
 * it joins when the scheduler starts (a new epoch every time) and renews its lease every
-  :data:`RENEW_EVERY_S`, recording its runs executing; each renewal also claims placements, as
-  does a catalog change (a new task is placed within a renewal or a change notice);
+  :data:`RENEW_EVERY_S`, recording its runs executing; a server renews on a line of its own (a
+  connection and a thread: :mod:`tasksql.scheduler.renewals`), so that no burst of runs delays a
+  renewal. It claims placements at the same pace, and at a catalog change (a new task is placed
+  within a round or a change notice);
 * it keeps its own **deadline** on its monotonic clock: the time a renewal was *sent* plus the
   lease, less :data:`MARGIN_S`. Past it (a renewal that failed, hung, or a process that was
   paused) the node fires nothing: the catalog may have given its tasks to another node already.
@@ -26,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,8 +36,10 @@ from datetime import datetime
 
 from tasksql import __version__
 from tasksql.catalog.base import Catalog
+from tasksql.catalog.lease import LeaseLine
 from tasksql.errors import TasksqlError
 from tasksql.model.cluster import Fence, Membership
+from tasksql.scheduler.renewals import RenewalThread
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -75,6 +80,8 @@ class ClusterMember:
     :param warehouses: the warehouses the node runs tasks of (None: every warehouse); it claims
         only tasks of those.
     :param address: where the node's HTTP API answers the other nodes (None: it serves none).
+    :param line: renew on this line, in a thread of its own (see :mod:`.renewals`), rather than
+        through ``catalog`` in :meth:`beat` (None).
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class ClusterMember:
         monotonic: Callable[[], float] = time.monotonic,
         warehouses: tuple[str, ...] | None = None,
         address: str | None = None,
+        line: LeaseLine | None = None,
     ) -> None:
         self._catalog = catalog
         self._fence = fence
@@ -118,6 +126,23 @@ class ClusterMember:
         self.placed: set[int] = set()
         #: Times this node joined (1 after start; more after its lease was lost).
         self.joins = 0
+        #: The fence and the deadline change under this lock: the renewal thread reports to them.
+        self._lock = threading.Lock()
+        #: From the renewal thread: the mark of the last renewal that proved the lease held, and
+        #: the fence of a renewal the catalog refused (both of the current fence only).
+        self._proved: int | None = None
+        self._refused: Fence | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: RenewalThread | None = None
+        if line is not None:
+            self._thread = RenewalThread(
+                line,
+                request=self._renewal_request,
+                report=self._renewal_report,
+                every=renew_every_s,
+                node_id=node_id,
+                sent_clock=monotonic,
+            )
 
     @property
     def fence(self) -> Fence | None:
@@ -156,10 +181,15 @@ class ClusterMember:
                 role="server",
             )
         )
-        self._fence.current = lease.fence
-        self._deadline = sent + self.lease_s - self._margin
+        with self._lock:
+            self._fence.current = lease.fence
+            self._deadline = sent + self.lease_s - self._margin
+            self._proved = self._refused = None
         self.joins += 1
         log.info("node %s joined the cluster (epoch %d)", self.node_id, lease.fence.epoch)
+        if self._thread is not None and self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._thread.start()
         await self._claim()
         if self._renewed is not None:
             await self._renewed(None)
@@ -167,7 +197,7 @@ class ClusterMember:
     async def beat(self) -> None:
         """One round: renew the lease (recording the load) and claim placements; when the lease is
         lost (the catalog says so, or the node's deadline passed), forget the placements and join
-        again.
+        again. With a line, the renewal is the thread's: the round acts on what it reported.
 
         :raises TasksqlError: the catalog could not be reached (the deadline keeps running).
         """
@@ -177,14 +207,22 @@ class ClusterMember:
             if not self._draining:  # a draining node that lost its lease is done
                 await self.join()
             return
-        sent, mark = self._monotonic(), self._refused_mark()
-        if not await self._catalog.renew_lease(fence, running=self._running()):
+        if self._thread is not None:
+            with self._lock:
+                refused, mark = self._refused == fence, self._proved
+                self._proved = None
+            held = not refused
+        else:
+            sent, mark = self._monotonic(), self._refused_mark()
+            held = await self._catalog.renew_lease(fence, running=self._running())
+            if held:
+                self._deadline = sent + self.lease_s - self._margin
+        if not held:
             await self._lost("the catalog says its lease is not held any more")
             if not self._draining:
                 await self.join()
             return
-        self._deadline = sent + self.lease_s - self._margin
-        if self._renewed is not None:
+        if self._renewed is not None and mark is not None:
             await self._renewed(mark)
         if not self._draining:
             await self._claim()
@@ -229,7 +267,8 @@ class ClusterMember:
         """Stop firing at once and forget every placement (another node may run them now)."""
         if why is not None:
             log.warning("node %s stops firing: %s; it joins again", self.node_id, why)
-        self._fence.current = None
+        with self._lock:
+            self._fence.current = None
         lost, self.placed = self.placed, set()
         if lost:
             await self._placed_changed(set(), lost)
@@ -258,6 +297,33 @@ class ClusterMember:
 
     async def leave(self) -> None:
         """End the lease (the node stopped)."""
-        fence, self._fence.current = self._fence.current, None
+        with self._lock:
+            fence, self._fence.current = self._fence.current, None
+        await self.close()
         if fence is not None:
             await self._catalog.leave(fence)
+
+    async def close(self) -> None:
+        """Stop the renewal thread, if any (the node stops; nothing renews the lease after this)."""
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.stop)
+
+    # --- what the renewal thread asks and tells (called in that thread) --------------------------
+
+    def _renewal_request(self) -> tuple[Fence, int, int] | None:
+        fence = self._fence.current
+        if fence is None:
+            return None
+        return fence, self._running(), self._refused_mark()
+
+    def _renewal_report(self, fence: Fence, sent: float, mark: int, held: bool) -> None:
+        with self._lock:
+            if self._fence.current != fence:
+                return  # a renewal of an epoch the node left meanwhile
+            if held:
+                self._deadline = max(self._deadline, sent + self.lease_s - self._margin)
+                self._proved = mark
+            else:
+                self._refused = fence
+        if not held and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.poke)  # the round acts on it now
