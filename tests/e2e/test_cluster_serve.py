@@ -245,3 +245,98 @@ def test_three_nodes_run_each_instant_once_and_take_over_a_killed_node(
     nodes_ran = {r[2] for r in runs if r[3] == "SUCCEEDED"}
     assert nodes_ran == {"n1", "n2", "n3"}
     assert ended_at > termed_at
+
+
+BURST = 1000
+
+
+def test_a_burst_of_a_thousand_due_instants_never_costs_the_node_its_lease(
+    tmp_path: Path, pg_database: PgDatabase, nodes: list[Node]
+) -> None:
+    """The lease renewals of a node do not queue behind its runs: 1,000 tasks due at the same
+    instant, twice, and the node keeps the epoch it joined with (a lost lease is a new epoch)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    env.update(TASKSQL_CATALOG=pg_database.url, TASKSQL_CATALOG_SCHEMA="tasksql", TASKSQL_LOG_LEVEL="INFO")
+    cli_sql(env, tmp_path / "admin", "SHOW TASKS")  # the catalog's schema, before the node reads it
+    cluster = Cluster(pg_database.dsn)
+    nodes.append(Node("n1", tmp_path / "n1", env))
+    wait_for(lambda: nodes[0].alive() and cluster.live_nodes() == {"n1"}, timeout=40, what="a live node")
+    [(epoch,)] = cluster.rows("SELECT epoch FROM tasksql.nodes WHERE node_id = 'n1'")
+    # every 10 s on the second, so that all of them are due at the same instant
+    script = "".join(
+        f"CREATE TASK b{i} SCHEDULE = 'USING CRON */10 * * * * * UTC' AS SELECT {i}; ALTER TASK b{i} RESUME;"
+        for i in range(BURST)
+    )
+    cli_sql(env, tmp_path / "admin", script)
+
+    def bursts() -> int:
+        [(count,)] = cluster.rows(
+            "SELECT count(*) FROM (SELECT scheduled_time FROM tasksql.runs WHERE state = 'SUCCEEDED'"
+            " GROUP BY scheduled_time HAVING count(*) = %s) AS full_bursts",
+            BURST,
+        )
+        return int(count)
+
+    wait_for(lambda: nodes[0].alive() and bursts() >= 2, timeout=60, what="two bursts to run in full")
+    assert cluster.rows("SELECT epoch, lease_state FROM tasksql.nodes WHERE node_id = 'n1'") == [
+        (epoch, "live")
+    ]
+    assert "stops firing" not in nodes[0].log.read_text()
+
+
+def test_a_killed_members_run_is_settled_at_the_takeover_and_retried_on_the_survivor(
+    tmp_path: Path, pg_database: PgDatabase, nodes: list[Node]
+) -> None:
+    """kill -9 of the node running a slow body: the node taking its tasks over settles the run
+    (FAILED, NODE_LOST) within seconds, not after the heartbeat reaper's wait, and runs the
+    retry its policy asks for."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    env.update(TASKSQL_CATALOG=pg_database.url, TASKSQL_CATALOG_SCHEMA="tasksql", TASKSQL_LOG_LEVEL="INFO")
+    cli_sql(env, tmp_path / "admin", f"CREATE WAREHOUSE wh TYPE = postgres URL = '{pg_database.url}'")
+    cluster = Cluster(pg_database.dsn)
+    for i in (1, 2):
+        nodes.append(Node(f"n{i}", tmp_path / f"n{i}", env))
+    wait_for(
+        lambda: all(n.alive() for n in nodes) and cluster.live_nodes() == {"n1", "n2"},
+        timeout=40,
+        what="two live nodes",
+    )
+    cli_sql(
+        env,
+        tmp_path / "admin",
+        "CREATE TASK slow WAREHOUSE = wh SCHEDULE = '2 SECONDS' TASK_AUTO_RETRY_ATTEMPTS = 1"
+        " AS SELECT pg_sleep(60); ALTER TASK slow RESUME",
+    )
+
+    def executing() -> tuple[int, str] | None:
+        rows = cluster.rows("SELECT run_id, node_id FROM tasksql.runs WHERE state = 'EXECUTING'")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    run_id, victim_id = wait_for(executing, timeout=20, what="a run of slow executing")
+    victim = next(n for n in nodes if n.node_id == victim_id)
+    survivor = next(n for n in nodes if n is not victim)
+    killed = time.monotonic()
+    victim.kill()
+
+    def settled() -> tuple[str, str | None] | None:
+        [(state, code)] = cluster.rows("SELECT state, error_code FROM tasksql.runs WHERE run_id = %s", run_id)
+        return None if state == "EXECUTING" else (state, code)
+
+    outcome = wait_for(settled, timeout=15, what=f"run {run_id} of the killed node to be settled")
+    took = time.monotonic() - killed
+    print(f"run of the killed node settled after {took:.2f} s")
+    assert outcome == ("FAILED", "NODE_LOST")
+    assert took < 6, f"settled after {took:.1f} s: the heartbeat reaper's wait, not the takeover"
+    # the retry runs on the survivor (attempt 2 of the same instant)
+    retry = wait_for(
+        lambda: cluster.rows(
+            "SELECT r.node_id, r.state FROM tasksql.runs r JOIN tasksql.runs f"
+            " ON f.task_id = r.task_id AND f.scheduled_time = r.scheduled_time"
+            " WHERE f.run_id = %s AND r.attempt_number = 2 AND r.scheduled_from = 'RETRY'",
+            run_id,
+        ),
+        timeout=10,
+        what="the retry of the lost run",
+    )
+    assert retry[0][0] == survivor.node_id and retry[0][1] in ("SCHEDULED", "EXECUTING"), retry
+    survivor.alive()

@@ -10,14 +10,15 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from tasksql.catalog.base import Catalog
 from tasksql.clock import Clock
 from tasksql.errors import ConfigError, TasksqlError
+from tasksql.model.run import RunRecord
 from tasksql.procs import NODE_LEASE_S, process_gone
-from tasksql.scheduler import lost, markers, outage
+from tasksql.scheduler import lost, markers, outage, takeover
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import WarehouseProvider
 from tasksql.scheduler.markers import MarkerBook
@@ -62,11 +63,25 @@ class Housekeeper:
         self._member: ClusterMember | None = None
         self._lease_task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: A claim gained tasks: settle the members whose lease is gone at the next round.
+        self._takeover = False
+        #: Told the runs of gone members recorded FAILED (NODE_LOST), for their retries.
+        self._failed: Callable[[Sequence[RunRecord]], None] = lambda _: None
 
-    def use_member(self, member: ClusterMember | None) -> None:
+    def use_member(
+        self, member: ClusterMember | None, failed: Callable[[Sequence[RunRecord]], None] = lambda _: None
+    ) -> None:
         """Renew ``member``'s lease (and claim its placements) alongside the heartbeat, at the
-        lease's own pace and in its own asyncio task, so that a slow reap never lets it run out."""
+        lease's own pace and in its own asyncio task, so that a slow reap never lets it run out;
+        and settle the runs of members whose lease is gone (see :mod:`.takeover`) after a claim
+        that gained tasks (:meth:`took_over`) and at each reaping round, telling ``failed`` the
+        runs recorded FAILED (NODE_LOST)."""
         self._member = member
+        self._failed = failed
+
+    def took_over(self) -> None:
+        """A claim gained tasks (maybe those of a lost member): settle gone members' runs now."""
+        self._takeover = True
 
     def use_markers(self, book: MarkerBook | None) -> None:
         """Look up and prune completion markers in ``book``'s scope (None: none are written)."""
@@ -111,6 +126,9 @@ class Housekeeper:
                 await self._cache.flush_next_fires()
                 if await catalog.change_seq() != self._cache.change_seq:
                     self._changed()
+                if self._member is not None and (self._takeover or t - last_reap >= REAP_EVERY_S):
+                    self._takeover = False
+                    await self.settle_gone()
                 if t - last_reap >= REAP_EVERY_S and t >= reap_after:
                     await self.reap()
                     last_reap = t
@@ -156,6 +174,16 @@ class Housekeeper:
         if not dead:
             return 0
         return await self._settle(dead, now)
+
+    async def settle_gone(self) -> int:
+        """Settle the runs of members whose lease is gone (see :mod:`.takeover`); how many."""
+        now = self._clock.now()
+        catalog, cache, book = self._catalog, self._cache, self._markers
+        warehouses, me = self._warehouses, self._node_id
+        settled = await takeover.settle_gone(catalog, cache, book, warehouses, me=me, now=now)
+        if settled.failed:
+            self._failed(settled.failed)
+        return sum(c.total for c in settled.counts.values())
 
     async def _settle(self, node_ids: list[str], now: datetime) -> int:
         catalog, cache, book = self._catalog, self._cache, self._markers

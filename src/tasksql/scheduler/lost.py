@@ -47,6 +47,8 @@ re-planned when it may have started: its instant is recorded SKIPPED with code N
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -138,6 +140,15 @@ def _skip(run: RunRecord, now: datetime, code: str, message: str) -> UnstartedRu
     return UnstartedRun(run_id=run.run_id, skipped=outcome)
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What :func:`settle_left` did: the counts per node, and the runs it recorded FAILED with
+    NODE_LOST (they had started; a retry policy may run them again)."""
+
+    counts: dict[str, LostRuns] = field(default_factory=dict)
+    failed: list[RunRecord] = field(default_factory=list)
+
+
 async def settle(
     catalog: Catalog,
     cache: TaskCache,
@@ -150,9 +161,26 @@ async def settle(
     runs' completion markers up in ``book``'s scope, then let ``cache`` plan the re-planned instants
     of the tasks it holds and forget claims it found taken by those nodes. Returns what was done per
     node that left anything (logged as a warning)."""
+    return (await settle_left(catalog, cache, book, warehouses, node_ids, now)).counts
+
+
+async def settle_left(
+    catalog: Catalog,
+    cache: TaskCache,
+    book: MarkerBook | None,
+    warehouses: WarehouseProvider,
+    node_ids: list[str],
+    now: datetime,
+    *,
+    leave: Callable[[RunRecord], bool] = lambda _: False,
+) -> Settled:
+    """:func:`settle`, leaving the runs for which ``leave`` is true as they are (another node will
+    settle them), and telling which runs it recorded FAILED (NODE_LOST)."""
     left = await catalog.open_runs(*node_ids)
+    kept = {r.run_id for r in left if leave(r)}
+    left = [r for r in left if r.run_id not in kept]
     if not left:
-        return {}
+        return Settled()
     found, unknown = await markers.lookup(book, warehouses, left, now)
     committed = [_committed(r, found[r.run_id]) for r in left if r.run_id in found]
     unstarted = [
@@ -168,7 +196,7 @@ async def settle(
     unknown_starts = await lost_starts.unknown_starts(catalog, book, warehouses.get, unstarted, records, now)
     decisions = [unknown_starts.get(r.run_id) or decide(r, records.get(r.task_id), now) for r in unstarted]
     settled = await catalog.settle_lost_runs(
-        node_ids, now, LOST_MESSAGE, decisions, committed, keep=sorted(unknown)
+        node_ids, now, LOST_MESSAGE, decisions, committed, keep=sorted([*unknown, *kept])
     )
     by_id = {r.run_id: r for r in unstarted}
     for decision in decisions:
@@ -178,7 +206,14 @@ async def settle(
     await markers.forget(book, warehouses, [r for r in left if r.run_id in found])
     for node_id, counts in settled.items():
         log.warning("node %s was lost; its runs: %s", node_id, counts.describe())
-    return settled
+    failed = [
+        r
+        for r in left
+        if r.run_id not in found
+        and r.run_id not in unknown
+        and (r.state is RunState.EXECUTING or r.query_start_time is not None)
+    ]
+    return Settled(settled, failed)
 
 
 def _committed(run: RunRecord, at: datetime) -> RunOutcome:

@@ -35,17 +35,18 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tasksql import __version__
 from tasksql.catalog.base import Catalog
+from tasksql.catalog.lease import LeaseLine, open_lease_line
 from tasksql.clock import SYSTEM_CLOCK, Clock, SystemClock
 from tasksql.errors import TasksqlError
 from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord
 from tasksql.model.run import NewGraphRun, NewRun, NodeRecord, RunRecord
-from tasksql.scheduler import claims, outage, outcomes
+from tasksql.scheduler import claims, outage, outcomes, takeover
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
 from tasksql.scheduler.entry import Entry
@@ -152,6 +153,8 @@ class Scheduler:
         self._background: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
         self._waker: Waker | None = None
+        #: Runs of lost members recorded FAILED (NODE_LOST), to retry (see :func:`.takeover.retry_lost`).
+        self._lost_runs: list[RunRecord] = []
         #: The last tick was held (see :attr:`TickReport.held`): the loop waits for the lease, not
         #: for the due instants left in the heap.
         self._held = False
@@ -174,17 +177,23 @@ class Scheduler:
         await self.register(role="server" if background else "embedded")
         await self.housekeeper.reap()
         if background and self._settings.shared_catalog:
-            await self.join_cluster()
+            settings = self._settings
+            await self.join_cluster(
+                line=open_lease_line(settings.effective_catalog_url, schema=settings.catalog_schema)
+            )
         await self.cache.reload()
         if background:
             self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
             self._spawn(self.housekeeper.loop(), "tasksql-housekeeping")
 
-    async def join_cluster(self, *, monotonic: Callable[[], float] = time.monotonic) -> ClusterMember:
+    async def join_cluster(
+        self, *, monotonic: Callable[[], float] = time.monotonic, line: LeaseLine | None = None
+    ) -> ClusterMember:
         """Make this scheduler a cluster member (see :mod:`.membership`): join, claim placements,
         and from now on fire only the tasks placed on this node, with fenced writes. :meth:`start`
-        calls it for a server on a shared catalog; ``monotonic`` is the clock of the node's own
-        lease deadline (tests pass a fake one)."""
+        calls it for a server on a shared catalog, with the catalog's lease ``line`` (renewals in
+        a thread of their own; without one, each round of the housekeeping renews);
+        ``monotonic`` is the clock of the node's own lease deadline (tests pass a fake one)."""
         member = ClusterMember(
             self.catalog,
             self.fence,
@@ -198,6 +207,7 @@ class Scheduler:
             monotonic=monotonic,
             warehouses=self._settings.node_warehouses,
             address=self._settings.node_address,
+            line=line,
         )
         self.member = member
         self.runs.on_refused = member.poke
@@ -205,7 +215,7 @@ class Scheduler:
         # claims of coming instants are SCHEDULED rows a node that took the task over could not
         # fire (the UNIQUE fence); a member fires each instant when it comes instead
         self.claim_ahead = timedelta(0)
-        self.housekeeper.use_member(member)
+        self.housekeeper.use_member(member, self._lost_failed)
         await member.join()
         return member
 
@@ -216,6 +226,14 @@ class Scheduler:
 
     async def _placements_changed(self, gained: set[int], lost: set[int]) -> None:
         self.cache.placements_changed(gained, lost)
+        if gained:  # maybe a lost member's tasks: its runs are settled now (see takeover.py)
+            self.housekeeper.took_over()
+        self._wake()
+
+    def _lost_failed(self, runs: Sequence[RunRecord]) -> None:
+        """Runs of a lost member were recorded FAILED (NODE_LOST): the loop retries those of the
+        tasks placed here whose policy says so (see :func:`.takeover.retry_lost`)."""
+        self._lost_runs.extend(runs)
         self._wake()
 
     async def open_for(self, record: TaskRecord) -> None:
@@ -292,6 +310,13 @@ class Scheduler:
             runs_over = True
             if keep_alive is not None:
                 keep_alive.cancel()
+        try:
+            await self._record_stop()
+        finally:
+            if member is not None:
+                await member.close()  # no renewal after the stop, whatever was written
+
+    async def _record_stop(self) -> None:
         now = self.clock.now()
         error = self.catalog.outage()
         if error is not None:
@@ -443,6 +468,18 @@ class Scheduler:
         # the fence of this tick's writes is the one that let it fire: should the lease be lost
         # during the tick's awaits, its writes are refused rather than made without a fence
         fence = self.fence.current
+        if self._lost_runs and member is not None:
+            pending, self._lost_runs = self._lost_runs, []
+            report.started += await takeover.retry_lost(
+                self.catalog,
+                self.cache,
+                self.runs,
+                member.owns,
+                pending,
+                node_id=self.node_id,
+                fence=fence,
+                now=self.clock.now(),
+            )
         now = self.clock.now()
         due = cache.pop_due(now)
         cold = cache.pop_cold(now)
