@@ -135,6 +135,18 @@ class Node:
         return self.proc.wait(timeout=timeout)
 
 
+def log_excerpt(nodes: Iterable[Node], run_ids: Iterable[int], limit: int = 20) -> list[str]:
+    """The nodes' log lines about these runs, and about leases lost and joins (the logs themselves
+    may be gone when the failure is read: pytest keeps few temporary directories)."""
+    needles = [f"run {i} " for i in run_ids]
+    out = []
+    for node in nodes:
+        for line in node.log.read_text(errors="replace").splitlines():
+            if any(n in line for n in needles) or "lease" in line or "joined the cluster" in line:
+                out.append(f"{node.node_id}: {line}")
+    return out[-limit:]
+
+
 def node_env(catalog_url: str) -> dict[str, str]:
     """The nodes' environment: the shared catalog, nothing of the caller's TASKSQL_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
