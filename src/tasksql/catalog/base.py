@@ -72,6 +72,7 @@ from tasksql.model.run import (
     RunRecord,
     TaskRuntime,
 )
+from tasksql.observe import Observers
 
 # The contract's own values live in catalog/records.py; they stay importable from here.
 __all__ = [
@@ -111,6 +112,15 @@ class Catalog(ClusterCoordination, ABC):
     runtime fields, the task's placement); see :mod:`tasksql.catalog.cluster`. A refused write
     changes nothing and reads like a fence that held (None, False). Without it, as before.
     """
+
+    @property
+    def observers(self) -> Observers:
+        """The listeners of this catalog object (:mod:`tasksql.observe`): a backend reports the run
+        bookkeeping it committed and how long its writes took; nobody listens by default."""
+        found: Observers | None = self.__dict__.get("_observers")
+        if found is None:
+            found = self.__dict__["_observers"] = Observers()
+        return found
 
     # --- life cycle ------------------------------------------------------------------------------
 

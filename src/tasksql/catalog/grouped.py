@@ -122,7 +122,26 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         if durable and deferred is not None:
             durable = False
             deferred.append(True)
-        return await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy, hold=hold)
+        asked = monotonic()
+        result = await self._open_writer().submit(fn, durable=durable, changes=changes, lazy=lazy, hold=hold)
+        if self.observers.active:
+            self.observers.catalog_write(monotonic() - asked)
+        return result
+
+    def _observe(self, write: asyncio.Future[T], report: Callable[[T], None]) -> None:
+        """Report ``write`` to the observers once it committed (its latency, and what ``report``
+        says of its result); nothing while nobody listens."""
+        if not self.observers.active:
+            return
+        asked = monotonic()
+
+        def done(fut: asyncio.Future[T]) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                return
+            self.observers.catalog_write(monotonic() - asked)
+            report(fut.result())
+
+        write.add_done_callback(done)
 
     def _touch(self, db: D) -> None:
         """A write that changes nothing, so that a durable commit has something to flush."""
@@ -168,7 +187,14 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         batch = writer.submit(job, lazy=not urgent, hold=True)
         if writer.holds(batch):
             self._held_starts.hold(mine, batch)
+        self._observe(batch, lambda records: self._report_fires(mine, records))
         return batch
+
+    def _report_fires(self, updates: Sequence[RunOutcome], claims: Sequence[RunRecord | None]) -> None:
+        # read when committed: an outcome that took a held start's place is in ``updates`` by then
+        for outcome in updates:
+            self.observers.run_changed(outcome)
+        self.observers.runs_inserted([r for r in claims if r is not None])
 
     def settle_later(self, outcome: RunOutcome, *, fence: Fence | None = None) -> asyncio.Future[bool]:
         writer = self._open_writer()
@@ -176,11 +202,13 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         # fence (a node's writes all carry its one fence)
         instead = self._held_starts.take_over(outcome)
         if instead is not None:
-            return instead
+            return instead  # reported with the job it joined (record_fires)
         now, sql = db_time(self._clock.now()), self._sql
-        return writer.submit(
+        write = writer.submit(
             lambda db: run_jobs.settle(sql, db, outcome, None, now, fence), lazy=True, hold=True
         )
+        self._observe(write, lambda settled: self.observers.run_changed(outcome) if settled else None)
+        return write
 
     # --- change signals --------------------------------------------------------------------------
 

@@ -344,9 +344,11 @@ class SqlCatalog(GroupCommitCatalog[D]):
         if not runs and not runtime and not graphs:
             return []
         now, sql = db_time(self._clock.now()), self._sql
-        return await self._write(
+        records = await self._write(
             lambda db: graph_jobs.fire_with_graphs(sql, db, runs, runtime, graphs, now, fence), hold=True
         )
+        self.observers.runs_inserted([r for r in records if r is not None])
+        return records
 
     async def finish_run(
         self,
@@ -371,6 +373,8 @@ class SqlCatalog(GroupCommitCatalog[D]):
         settled = await self._write(settle, durable=suspends, changes=suspends, lazy=lazy, hold=True)
         if settled and items:
             self._queued()
+        if settled:
+            self.observers.run_changed(outcome)
         return settled
 
     async def set_task_runtime(self, updates: Sequence[TaskRuntime], *, fence: Fence | None = None) -> None:
@@ -484,6 +488,9 @@ class SqlCatalog(GroupCommitCatalog[D]):
         records = await self._write(step, durable=suspends, changes=suspends, hold=True)
         if items:
             self._queued()
+        if outcome is not None:
+            self.observers.run_changed(outcome)
+        self.observers.runs_inserted([r for r in records if r is not None])
         return records
 
     async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:

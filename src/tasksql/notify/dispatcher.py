@@ -231,6 +231,7 @@ class NotificationDispatcher:
             retry_at=retry_at,
         )
         self._log(message, record)
+        self.catalog.observers.delivery(message.integration, result.value)
         try:
             await self.catalog.record_notification_attempt(record)
         except TasksqlError:
