@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Self
 
 from tasksql.catalog.cluster import ClusterCoordination
+from tasksql.catalog.fanout import FanoutCoordination
 from tasksql.catalog.records import (
     UNCHANGED,
     IntegrationRecord,
@@ -89,7 +90,7 @@ __all__ = [
 ]
 
 
-class Catalog(ClusterCoordination, ABC):
+class Catalog(ClusterCoordination, FanoutCoordination, ABC):
     """The durable state of tasksql: tasks and their versions, integrations, warehouses, settings.
 
     Every method is a coroutine; none blocks the event loop. A catalog is used from the event loop

@@ -30,7 +30,8 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from tasksql.catalog.dialect import CatalogDialect
-from tasksql.catalog.grouped import GroupCommitCatalog, require_name
+from tasksql.catalog.fanout_sql import SqlFanout
+from tasksql.catalog.grouped import require_name
 from tasksql.catalog.jobs import graphs as graph_jobs
 from tasksql.catalog.jobs import outbox as outbox_jobs
 from tasksql.catalog.jobs import runs as run_jobs
@@ -122,7 +123,7 @@ class BulkJobs(Protocol[H_contra]):
     def id_counters(self, db: H_contra, /) -> dict[str, int]: ...
 
 
-class SqlCatalog(GroupCommitCatalog[D]):
+class SqlCatalog(SqlFanout[D]):
     """The catalog contract over a backend's dialect and writer (see the module).
 
     :param dialect: runs the backend's named queries on its handle.

@@ -827,3 +827,107 @@ UPDATE graph_runs SET
 WHERE graph_run_group_id = %(graph_run_group_id)s AND state = 'EXECUTING'
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE);
+
+-- Work on several nodes (catalog/fanout.py): runs of RUN ON HOSTS tasks, one per node and instant
+-- (runs_host_fence), and the sub-tasks of a maintenance run that fans out.
+
+-- name: host_run_insert_fenced
+-- A RUN ON HOSTS run of the fence's node, only while its lease is live; runs_host_fence admits one
+-- per (task, instant, node). Returns its id.
+INSERT INTO runs (
+    task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+    attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+    condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config, host_node
+)
+SELECT %(task_id)s::bigint, %(task_version)s::int, %(name)s::text, %(database_name)s::text,
+    %(schema_name)s::text, %(scheduled_time)s::timestamptz, %(state)s::text, %(scheduled_from)s::text,
+    %(attempt_number)s::int, %(query_start_time)s::timestamptz, %(completed_time)s::timestamptz,
+    %(error_code)s::text, %(error_message)s::text, %(query_text)s::text, %(condition_text)s::text,
+    %(warehouse)s::text, %(fence_node)s::text, NULL, NULL, NULL, %(config)s::text, %(fence_node)s::text
+WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state = 'live' AND lease_until > clock_timestamp() FOR SHARE)
+ON CONFLICT DO NOTHING RETURNING run_id;
+
+-- name: node_cluster_set
+-- Record the cluster a node belongs to (its setting cluster_id).
+UPDATE nodes SET cluster_id = %(cluster_id)s WHERE node_id = %(node_id)s;
+
+-- name: fanout_nodes
+-- The nodes with a live lease now, by id, with the warehouses they serve and their cluster.
+SELECT node_id, epoch, warehouses, cluster_id FROM nodes
+WHERE lease_state = 'live' AND lease_until > clock_timestamp()
+ORDER BY node_id;
+
+-- name: subtask_insert
+-- One sub-task of a run, PENDING.
+INSERT INTO subtasks (run_id, task_id, task_name, node_id, task_type, location, state, items_total,
+                      detail, created_at)
+VALUES (%(run_id)s, %(task_id)s, %(task_name)s, %(node_id)s, %(task_type)s, %(location)s, 'PENDING',
+        %(items_total)s, %(detail)s, %(now)s::timestamptz)
+RETURNING *;
+
+-- name: subtasks_take
+-- A node takes its pending sub-tasks (RUNNING from now); returns them.
+UPDATE subtasks SET state = 'RUNNING', started_at = %(now)s::timestamptz
+WHERE subtask_id IN (
+    SELECT subtask_id FROM subtasks WHERE node_id = %(node_id)s AND state = 'PENDING'
+    ORDER BY subtask_id FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: subtask_progress
+-- The items a running sub-task has done so far.
+UPDATE subtasks SET items_done = %(items_done)s WHERE subtask_id = %(subtask_id)s AND state = 'RUNNING'
+RETURNING subtask_id;
+
+-- name: subtask_settle
+-- Settle an open sub-task (a settled one is final).
+UPDATE subtasks SET state = %(state)s, completed_time = %(now)s::timestamptz,
+    started_at = coalesce(started_at, %(now)s::timestamptz),
+    items_done = coalesce(%(items_done)s::int, items_done),
+    error_code = %(error_code)s, error_message = %(error_message)s
+WHERE subtask_id = %(subtask_id)s AND state IN ('PENDING', 'RUNNING')
+RETURNING subtask_id;
+
+-- name: subtasks_cancel
+-- Cancel the open sub-tasks of a task (:task_id) or of one run (:run_id); returns their ids.
+UPDATE subtasks SET state = 'CANCELLED', completed_time = %(now)s::timestamptz,
+    error_code = 'CANCELLED', error_message = %(reason)s
+WHERE state IN ('PENDING', 'RUNNING')
+  AND (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
+  AND (%(run_id)s::bigint IS NULL OR run_id = %(run_id)s::bigint)
+RETURNING subtask_id;
+
+-- name: subtasks_settle_lost
+-- Fail the open sub-tasks of nodes whose lease is gone (lost, left, or run out by the server's
+-- clock), and the running ones of :node_id (a node that started again: they died with it).
+UPDATE subtasks AS s SET state = 'FAILED', completed_time = %(now)s::timestamptz, error_code = 'NODE_LOST',
+    error_message = 'node ' || s.node_id || ' was lost before it settled its sub-task'
+WHERE s.state IN ('PENDING', 'RUNNING')
+  AND ((s.node_id = %(node_id)s::text AND s.state = 'RUNNING')
+       OR EXISTS (SELECT 1 FROM nodes AS n WHERE n.node_id = s.node_id
+                    AND (n.lease_state IN ('lost', 'left')
+                         OR (n.lease_state IN ('live', 'draining') AND n.lease_until <= clock_timestamp()))))
+RETURNING s.subtask_id;
+
+-- name: subtasks_list
+-- Sub-tasks by id: all, or those of a run, a task or a node, or only the open ones.
+SELECT * FROM subtasks
+WHERE (%(run_id)s::bigint IS NULL OR run_id = %(run_id)s::bigint)
+  AND (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
+  AND (%(node_id)s::text IS NULL OR node_id = %(node_id)s::text)
+  AND (%(open)s::int = 0 OR state IN ('PENDING', 'RUNNING'))
+ORDER BY subtask_id;
+
+-- name: placement_move
+-- Move one unpinned task the fence holds to the current epoch of a node with a live lease (a
+-- rebalance); returns its id when it moved.
+UPDATE placements AS p SET node_id = n.node_id, epoch = n.epoch, placed_at = clock_timestamp()
+FROM nodes AS n, tasks AS t
+WHERE p.task_id = %(task_id)s AND t.id = p.task_id AND t.dropped_on IS NULL
+  AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+  AND n.node_id = %(target)s AND n.lease_state = 'live' AND n.lease_until > clock_timestamp()
+  AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) IS NULL
+RETURNING p.task_id;

@@ -790,3 +790,106 @@ WHERE graph_run_group_id = :graph_run_group_id AND state = 'EXECUTING'
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
                 AND lease_state IN ('live', 'draining')
                 AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'));
+
+-- Work on several nodes (catalog/fanout.py): runs of RUN ON HOSTS tasks, one per node and instant
+-- (runs_host_fence), and the sub-tasks of a maintenance run that fans out.
+
+-- name: host_run_insert_fenced
+-- A RUN ON HOSTS run of the fence's node, only while its lease is live; runs_host_fence admits one
+-- per (task, instant, node). Returns its id.
+INSERT INTO runs (
+    task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+    attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+    condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config, host_node
+)
+SELECT :task_id, :task_version, :name, :database_name, :schema_name, :scheduled_time, :state,
+    :scheduled_from, :attempt_number, :query_start_time, :completed_time, :error_code, :error_message,
+    :query_text, :condition_text, :warehouse, :fence_node, NULL, NULL, NULL, :config, :fence_node
+WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
+                AND lease_state = 'live'
+                AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+ON CONFLICT DO NOTHING RETURNING run_id;
+
+-- name: node_cluster_set
+-- Record the cluster a node belongs to (its setting cluster_id).
+UPDATE nodes SET cluster_id = :cluster_id WHERE node_id = :node_id;
+
+-- name: fanout_nodes
+-- The nodes with a live lease now, by id, with the warehouses they serve and their cluster.
+SELECT node_id, epoch, warehouses, cluster_id FROM nodes
+WHERE lease_state = 'live' AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+ORDER BY node_id;
+
+-- name: subtask_insert
+-- One sub-task of a run, PENDING.
+INSERT INTO subtasks (run_id, task_id, task_name, node_id, task_type, location, state, items_total,
+                      detail, created_at)
+VALUES (:run_id, :task_id, :task_name, :node_id, :task_type, :location, 'PENDING', :items_total,
+        :detail, :now)
+RETURNING *;
+
+-- name: subtasks_take
+-- A node takes its pending sub-tasks (RUNNING from now); returns them.
+UPDATE subtasks SET state = 'RUNNING', started_at = :now
+WHERE node_id = :node_id AND state = 'PENDING'
+RETURNING *;
+
+-- name: subtask_progress
+-- The items a running sub-task has done so far.
+UPDATE subtasks SET items_done = :items_done WHERE subtask_id = :subtask_id AND state = 'RUNNING'
+RETURNING subtask_id;
+
+-- name: subtask_settle
+-- Settle an open sub-task (a settled one is final).
+UPDATE subtasks SET state = :state, completed_time = :now, started_at = coalesce(started_at, :now),
+    items_done = coalesce(:items_done, items_done), error_code = :error_code, error_message = :error_message
+WHERE subtask_id = :subtask_id AND state IN ('PENDING', 'RUNNING')
+RETURNING subtask_id;
+
+-- name: subtasks_cancel
+-- Cancel the open sub-tasks of a task (:task_id) or of one run (:run_id); returns their ids.
+UPDATE subtasks SET state = 'CANCELLED', completed_time = :now, error_code = 'CANCELLED',
+    error_message = :reason
+WHERE state IN ('PENDING', 'RUNNING')
+  AND (:task_id IS NULL OR task_id = :task_id)
+  AND (:run_id IS NULL OR run_id = :run_id)
+RETURNING subtask_id;
+
+-- name: subtasks_settle_lost
+-- Fail the open sub-tasks of nodes whose lease is gone (lost, left, or run out by this machine's
+-- clock), and the running ones of :node_id (a node that started again: they died with it).
+UPDATE subtasks SET state = 'FAILED', completed_time = :now, error_code = 'NODE_LOST',
+    error_message = 'node ' || node_id || ' was lost before it settled its sub-task'
+WHERE state IN ('PENDING', 'RUNNING')
+  AND ((node_id = :node_id AND state = 'RUNNING')
+       OR EXISTS (SELECT 1 FROM nodes AS n WHERE n.node_id = subtasks.node_id
+                    AND (n.lease_state IN ('lost', 'left')
+                         OR (n.lease_state IN ('live', 'draining')
+                             AND n.lease_until <= strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')))))
+RETURNING subtask_id;
+
+-- name: subtasks_list
+-- Sub-tasks by id: all, or those of a run, a task or a node, or only the open ones.
+SELECT * FROM subtasks
+WHERE (:run_id IS NULL OR run_id = :run_id)
+  AND (:task_id IS NULL OR task_id = :task_id)
+  AND (:node_id IS NULL OR node_id = :node_id)
+  AND (:open = 0 OR state IN ('PENDING', 'RUNNING'))
+ORDER BY subtask_id;
+
+-- name: placement_move
+-- Move one unpinned task the fence holds to the current epoch of a node with a live lease (a
+-- rebalance); returns its id when it moved.
+UPDATE placements SET
+    node_id = (SELECT n.node_id FROM nodes AS n WHERE n.node_id = :target),
+    epoch = (SELECT n.epoch FROM nodes AS n WHERE n.node_id = :target),
+    placed_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+WHERE task_id = :task_id AND node_id = :fence_node AND epoch = :fence_epoch
+  AND EXISTS (SELECT 1 FROM nodes AS n WHERE n.node_id = :target AND n.lease_state = 'live'
+                AND n.lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+  AND EXISTS (SELECT 1 FROM tasks AS t WHERE t.id = placements.task_id AND t.dropped_on IS NULL
+                AND coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               placements.pinned_node) IS NULL)
+RETURNING task_id;

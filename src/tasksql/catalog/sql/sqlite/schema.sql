@@ -130,13 +130,18 @@ CREATE TABLE runs (
     rows_produced      INTEGER,
     rows_inserted      INTEGER,
     return_value       TEXT,
-    query_id           TEXT
+    query_id           TEXT,
+    host_node          TEXT
 );
 
 -- The fence: a scheduled instant of a task (a standalone task or a graph's root) gets at most one
--- first attempt, whichever node fires it.
+-- first attempt, whichever node fires it. Runs of RUN ON HOSTS tasks (host_node: the node the run
+-- belongs to) have their own: an instant runs at most once on each node.
 CREATE UNIQUE INDEX runs_fence ON runs (task_id, scheduled_time)
-    WHERE scheduled_from = 'SCHEDULE' AND attempt_number = 1 AND (root_task_id IS NULL OR root_task_id = task_id);
+    WHERE scheduled_from = 'SCHEDULE' AND attempt_number = 1 AND (root_task_id IS NULL OR root_task_id = task_id)
+      AND host_node IS NULL;
+CREATE UNIQUE INDEX runs_host_fence ON runs (task_id, scheduled_time, host_node)
+    WHERE scheduled_from = 'SCHEDULE' AND attempt_number = 1 AND host_node IS NOT NULL;
 
 -- The fence inside a graph run: each task runs once per graph run and attempt.
 CREATE UNIQUE INDEX runs_graph_fence ON runs (graph_run_group_id, task_id, attempt_number)
@@ -169,7 +174,8 @@ CREATE TABLE nodes (
     capacity     INTEGER CHECK (capacity IS NULL OR capacity >= 1),
     running      INTEGER NOT NULL DEFAULT 0 CHECK (running >= 0),
     warehouses   TEXT,
-    address      TEXT
+    address      TEXT,
+    cluster_id   TEXT
 ) WITHOUT ROWID;
 
 -- Which node runs each task: the holder (node and epoch; NULL: nobody), the node it is pinned to
@@ -185,6 +191,32 @@ CREATE TABLE placements (
 
 -- The placements of one holder.
 CREATE INDEX placements_holder ON placements (node_id, epoch);
+
+-- Sub-tasks: one row per node of one run of a maintenance task that fans out (Ocient LOCATION
+-- SYSTEM or CLUSTER, and rebalance), executed by that node; the run settles when all have.
+CREATE TABLE subtasks (
+    subtask_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id         INTEGER NOT NULL,
+    task_id        INTEGER NOT NULL,
+    task_name      TEXT NOT NULL,
+    node_id        TEXT NOT NULL,
+    task_type      TEXT NOT NULL,
+    location       TEXT NOT NULL,
+    state          TEXT NOT NULL
+        CHECK (state IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')),
+    items_done     INTEGER NOT NULL DEFAULT 0 CHECK (items_done >= 0),
+    items_total    INTEGER NOT NULL DEFAULT 0 CHECK (items_total >= 0),
+    detail         TEXT,
+    created_at     TEXT NOT NULL,
+    started_at     TEXT,
+    completed_time TEXT,
+    error_code     TEXT,
+    error_message  TEXT
+);
+
+-- The sub-tasks of a run; the open sub-tasks of a node.
+CREATE INDEX subtasks_run ON subtasks (run_id);
+CREATE INDEX subtasks_open ON subtasks (node_id) WHERE state IN ('PENDING', 'RUNNING');
 
 -- Graph runs: one row per run of a task graph (a root task with children or a finalizer), the
 -- unit of Snowflake's COMPLETE_TASK_GRAPHS / CURRENT_TASK_GRAPHS. Every run of a member task carries
