@@ -14,8 +14,9 @@ from catalog_support import NOW, SHORT, create, eventually, expired, fire_run, l
 
 from conftest import CatalogFactory
 from tasksql.catalog import Catalog
+from tasksql.catalog.records import TaskUpdate
 from tasksql.errors import CatalogError
-from tasksql.model import RunState, ScheduledFrom, TaskState
+from tasksql.model import RunOn, RunState, ScheduledFrom, TaskState
 from tasksql.model.cluster import Fence
 from tasksql.model.run import TaskRuntime
 from tasksql.model.subtask import NewSubtask, SubtaskState
@@ -50,6 +51,16 @@ async def test_host_runs_are_fenced_per_node_and_the_ordinary_fence_still_holds(
     # an ordinary scheduled run of the same instant is fenced on its own, once
     assert (await catalog.fire([new_run(record, NOW)], []))[0] is not None
     assert (await catalog.fire([new_run(record, NOW, node="node-b")], []))[0] is None
+
+
+async def test_list_host_tasks_reads_run_on_hosts_from_definitions(catalog: Catalog) -> None:
+    hosts = await create(catalog, "hosts", run_on=RunOn.HOSTS)
+    await create(catalog, "database", run_on=RunOn.DATABASE)
+    await create(catalog, "plain", comment='"run_on":"HOSTS"')  # the text alone is not enough
+    dropped = await create(catalog, "dropped", run_on=RunOn.HOSTS)
+    await catalog.update_tasks([TaskUpdate(task_id=dropped.id, expected_version=1, drop=True)], now=later(1))
+
+    assert [r.id for r in await catalog.list_host_tasks()] == [hosts.id]
 
 
 async def test_a_host_run_needs_a_live_lease(catalog: Catalog, other: Catalog) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from tasksql.model import TaskRecord
 from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunRecord
 from tasksql.model.subtask import NewSubtask, Subtask, SubtaskState
@@ -49,6 +50,10 @@ class FanoutCoordination(ABC):
         """Insert ``run`` as the RUN ON HOSTS run of ``fence``'s node (its ``node_id`` and
         ``host_node`` are the fence's node), only while that lease is live. None, changing nothing,
         when the lease is not live or the node has a run of that task at that instant already."""
+
+    @abstractmethod
+    async def list_host_tasks(self) -> list[TaskRecord]:
+        """The live tasks whose definition says RUN ON HOSTS, by id."""
 
     @abstractmethod
     async def set_node_cluster(self, node_id: str, cluster_id: str) -> None:

@@ -10,9 +10,10 @@ from datetime import datetime
 from tasksql.catalog.fanout import LiveNode
 from tasksql.catalog.grouped import GroupCommitCatalog
 from tasksql.catalog.jobs import fanout as jobs
-from tasksql.catalog.rows import db_time
+from tasksql.catalog.rows import db_time, task_record
 from tasksql.catalog.writer import D
 from tasksql.errors import CatalogError
+from tasksql.model import TaskRecord
 from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunRecord
 from tasksql.model.subtask import NewSubtask, Subtask, SubtaskState
@@ -27,6 +28,10 @@ class SqlFanout(GroupCommitCatalog[D]):
         if record is not None:
             self.observers.runs_inserted([record])
         return record
+
+    async def list_host_tasks(self) -> list[TaskRecord]:
+        sql = self._sql
+        return await self._read(lambda db: [task_record(r) for r in sql.rows(db, "tasks_on_hosts", {})])
 
     async def set_node_cluster(self, node_id: str, cluster_id: str) -> None:
         sql, params = self._sql, {"node_id": node_id, "cluster_id": cluster_id}

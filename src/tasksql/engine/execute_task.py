@@ -205,4 +205,11 @@ async def cancel_task(engine: Engine, stmt: st.CancelTask) -> Result:
     count = 0
     if engine.scheduler is not None:
         count = await engine.scheduler.cancel_task(rec.id)
-    return Result.status(f"Task {engine.display_name(rec.name)}: {count} run(s) cancelled.", "CANCEL TASK")
+    # the sub-tasks of its fanned-out runs, on every node (each node cancels its statement when it
+    # sees its sub-task cancelled; the run settles CANCELLED once all have)
+    reason = "cancelled: CANCEL TASK"
+    subtasks = await engine.catalog.cancel_subtasks(task_id=rec.id, now=engine.clock.now(), reason=reason)
+    more = f", {len(subtasks)} sub-task(s) cancelled" if subtasks else ""
+    return Result.status(
+        f"Task {engine.display_name(rec.name)}: {count} run(s) cancelled{more}.", "CANCEL TASK"
+    )

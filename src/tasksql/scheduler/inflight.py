@@ -44,6 +44,7 @@ from tasksql.scheduler import claims, outcomes, retry
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
 from tasksql.scheduler.entry import Entry
+from tasksql.scheduler.fanout import FanOut, fans_out
 from tasksql.scheduler.graph_coordinator import GraphCoordinator, Launch
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.markers import MarkerBook
@@ -109,6 +110,8 @@ class InFlightRuns:
         self._refused: list[tuple[Fence, RunOutcome, list[OutboxItem]]] = []
         #: called when a fenced outcome was refused (a cluster member re-checks its lease)
         self.on_refused: Callable[[], None] = lambda: None
+        #: runs maintenance runs that fan out into sub-tasks (see fanout.py); None: run them here
+        self.fan_out: FanOut | None = None
 
     def use_markers(self, book: MarkerBook | None) -> None:
         """Commit bodies with their run's completion marker in ``book``'s scope from now on."""
@@ -194,7 +197,10 @@ class InFlightRuns:
                 markers=self._markers,
                 same_database=self._same_database if self._markers is not None else None,
             )
-            outcome = await run_attempt(ctx)
+            if self.fan_out is not None and fans_out(task):
+                outcome = await self.fan_out.run(ctx)
+            else:
+                outcome = await run_attempt(ctx)
             if ctx.settled:
                 self._settled.add(rec.run_id)
         except asyncio.CancelledError:

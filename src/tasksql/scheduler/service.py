@@ -57,6 +57,7 @@ from tasksql.scheduler.inflight import InFlightRuns
 from tasksql.scheduler.manual import ManualRuns
 from tasksql.scheduler.markers import MarkerBook, catalog_scope
 from tasksql.scheduler.membership import ClusterMember, FenceRef
+from tasksql.scheduler.multinode import MultiNode
 from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
 from tasksql.scheduler.waker import Waker
 from tasksql.settings import Settings
@@ -148,6 +149,8 @@ class Scheduler:
         )
         #: Completion markers (known once started): bodies commit with their run's id.
         self.markers: MarkerBook | None = None
+        #: Sub-tasks, fan-out and RUN ON HOSTS (a server only, see :meth:`start`).
+        self.multi: MultiNode | None = None
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -176,6 +179,18 @@ class Scheduler:
         await self.housekeeper.settle_previous_incarnation()
         await self.register(role="server" if background else "embedded")
         await self.housekeeper.reap()
+        if background:
+            self.multi = MultiNode(
+                self.catalog,
+                self._warehouses,
+                self.cache,
+                self.runs,
+                node_id=self.node_id,
+                cluster_id=self._settings.cluster_id,
+                clock=self.clock,
+                fence=self.fence,
+            )
+            await self.multi.start()
         if background and self._settings.shared_catalog:
             settings = self._settings
             await self.join_cluster(
@@ -185,6 +200,9 @@ class Scheduler:
         if background:
             self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
             self._spawn(self.housekeeper.loop(), "tasksql-housekeeping")
+            if self.multi is not None:
+                for coro, name in self.multi.loops(lambda: self._stopping):
+                    self._spawn(coro, name)
 
     async def join_cluster(
         self, *, monotonic: Callable[[], float] = time.monotonic, line: LeaseLine | None = None
@@ -217,6 +235,8 @@ class Scheduler:
         self.claim_ahead = timedelta(0)
         self.housekeeper.use_member(member, self._lost_failed)
         await member.join()
+        if self.multi is not None:
+            await self.multi.join(member)
         return member
 
     async def _lease_renewed(self, mark: int | None) -> None:
@@ -233,7 +253,8 @@ class Scheduler:
     def _lost_failed(self, runs: Sequence[RunRecord]) -> None:
         """Runs of a lost member were recorded FAILED (NODE_LOST): the loop retries those of the
         tasks placed here whose policy says so (see :func:`.takeover.retry_lost`)."""
-        self._lost_runs.extend(runs)
+        multi = self.multi
+        self._lost_runs.extend(r for r in runs if multi is None or not multi.is_host_task(r.task_id))
         self._wake()
 
     async def open_for(self, record: TaskRecord) -> None:
@@ -305,6 +326,8 @@ class Scheduler:
                 log.warning("could not hand this node's tasks over: %s", exc or "timed out")
             keep_alive = asyncio.create_task(member.keep_alive(lambda: runs_over), name="tasksql-lease")
         try:
+            if self.multi is not None:
+                await self.multi.worker.stop(grace)
             await self.runs.stop(grace, STOP_CANCEL_WAIT_S)
         finally:
             runs_over = True
@@ -377,6 +400,8 @@ class Scheduler:
         self.cache.mark_stale()
         if self.member is not None:
             self.member.poke()  # a new task is placed now, not at the next renewal
+        if self.multi is not None:
+            self.multi.changed()
         self._wake()
 
     def _wake(self) -> None:

@@ -22,9 +22,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from tasksql.catalog.base import Catalog
-from tasksql.model import QualifiedName, TaskRecord, effective_warehouse, pinned_node
+from tasksql.model import QualifiedName, RunOn, TaskRecord, effective_warehouse, pinned_node
 from tasksql.model.cluster import LeaseState, Member, Placement, member_state
 from tasksql.procs import node_state
+
+#: The ``node`` of a RUN ON HOSTS task in a cluster: each live node runs it.
+EVERY_NODE = "(every live node)"
 
 #: (node that runs the task or None, why it waits or None), by task id.
 TaskNodes = dict[int, tuple[str | None, str | None]]
@@ -45,6 +48,8 @@ async def task_nodes(
     for rec in records:
         root = by_id.get(_root_id(rec, by_name), rec)
         out[rec.id] = _where(root, placements.get(root.id), members)
+        if rec.definition.run_on is RunOn.HOSTS:  # every live node runs it (scheduler/hosts.py)
+            out[rec.id] = (EVERY_NODE, None)
     return out
 
 

@@ -19,6 +19,7 @@ from tasksql.sysviews.cluster import cluster_table
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.notifications import notification_history_table
 from tasksql.sysviews.placement import task_nodes
+from tasksql.sysviews.subtasks import subtasks_table
 from tasksql.sysviews.tables import (
     Introspection,
     RelationBuilder,
@@ -203,6 +204,7 @@ SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "task_history": _system_task_history,
     "notification_history": notification_history_table,
     "graph_runs": graphs.graph_runs,
+    "subtasks": subtasks_table,
 }
 TABLE_FUNCTION_BUILDERS: dict[str, RelationBuilder] = {
     "next_runs": _next_runs,

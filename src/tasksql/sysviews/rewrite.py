@@ -41,6 +41,7 @@ SYSTEM_TABLES = frozenset(
         "notification_integrations",
         "notification_history",
         "graph_runs",
+        "subtasks",
     }
 )
 #: Table functions, callable bare, as ``information_schema.<fn>(...)`` or wrapped in ``TABLE(...)``.

@@ -931,3 +931,10 @@ WHERE p.task_id = %(task_id)s AND t.id = p.task_id AND t.dropped_on IS NULL
                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
                p.pinned_node) IS NULL
 RETURNING p.task_id;
+
+-- name: tasks_on_hosts
+-- The live tasks with RUN ON HOSTS (the text test spares parsing every definition), by id.
+SELECT * FROM tasks
+WHERE dropped_on IS NULL AND strpos(definition, '"run_on":"HOSTS"') > 0
+  AND definition::jsonb ->> 'run_on' = 'HOSTS'
+ORDER BY id;

@@ -893,3 +893,10 @@ WHERE task_id = :task_id AND node_id = :fence_node AND epoch = :fence_epoch
                                  json_extract(t.definition, '$.body.location_name')) END,
                placements.pinned_node) IS NULL)
 RETURNING task_id;
+
+-- name: tasks_on_hosts
+-- The live tasks with RUN ON HOSTS (the text test spares parsing every definition), by id.
+SELECT * FROM tasks
+WHERE dropped_on IS NULL AND instr(definition, '"run_on":"HOSTS"') > 0
+  AND json_extract(definition, '$.run_on') = 'HOSTS'
+ORDER BY id;
