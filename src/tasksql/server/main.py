@@ -32,6 +32,7 @@ from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine
 from tasksql.errors import ConfigError, TasksqlError, WarehouseError
 from tasksql.server import runtime
+from tasksql.server import web as web_ui
 from tasksql.server.api import create_app
 from tasksql.settings import Settings
 
@@ -78,7 +79,9 @@ class Server:
             if demo:
                 await self.engine.execute(DEMO_SQL)
             await self.engine.start_scheduler()
-            self._runner = web.AppRunner(create_app(self.engine), access_log=None, handle_signals=False)
+            app = create_app(self.engine)
+            web_ui.add_routes(app, self.engine)  # the pages at / (docs/ui.md)
+            self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await self._runner.setup()
             await self._listen()
         except BaseException:
@@ -228,9 +231,12 @@ async def _serve(settings: Settings, demo: bool) -> int:
         server.url,
         settings.effective_node_id,
     )
-    # only what exists: the HTTP API (there is no web page at the root URL)
     api = f"{server.url}{API_PREFIX}"
-    print(f"tasksql {__version__}: HTTP API at {api}  (data: {settings.data_dir}; Ctrl-C stops)", flush=True)
+    print(
+        f"tasksql {__version__}: web UI at {server.url}/, HTTP API at {api}"
+        f"  (data: {settings.data_dir}; Ctrl-C stops)",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

@@ -1,0 +1,320 @@
+"""What the pages show, read from the engine's catalog and SQL; nothing here changes anything.
+
+Lists that grow with the catalog (tasks, runs) are filtered and paged here, and only the rows of
+the page shown get their costly columns (next instant, node, last runs): a page of the tasks list
+costs the same with 10 or 10,000 tasks apart from one read of the task records. Reads that exist as
+SQL (DESCRIBE TASK, SHOW CREATE TASK, ``next_runs``, ``system.cluster``, the notification tables)
+go through :meth:`Engine.execute`, like the API. Changes are never made here: the pages' buttons
+call the API.
+
+A task is named on the pages by its *key*: database, schema and name joined by dots, the form the
+API's ``/api/v1/tasks/{name}`` routes accept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tasksql.engine import Engine
+from tasksql.engine.results import Result
+from tasksql.engine.show import last_runs
+from tasksql.model import RunState, TaskRecord, quote_ident
+from tasksql.model.run import GraphRunRecord, RunRecord
+from tasksql.schedules.words import words_for_text
+from tasksql.sysviews.liveness import scheduler_column
+from tasksql.sysviews.placement import task_nodes
+from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
+
+#: Runs shown as marks in the tasks list, per task.
+STRIP_RUNS = 12
+RUN_STATES = tuple(s.value for s in RunState)
+ERROR_STATES = frozenset({"FAILED", "FAILED_AND_AUTO_SUSPENDED", "CANCELLED"})
+
+
+def task_key(rec: TaskRecord) -> str:
+    """``database.schema.name``: how the pages and the API name the task."""
+    return ".".join(rec.name.parts)
+
+
+def sql_name(rec: TaskRecord) -> str:
+    """The task's name as SQL text, every part quoted."""
+    return ".".join(quote_ident(p) for p in rec.name.parts)
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def objects(result: Result) -> list[dict[str, Any]]:
+    """The rows of a result as column -> value dicts."""
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFilter:
+    """The tasks list's filter: text found in name, comment, warehouse or owner; state; warehouse."""
+
+    search: str = ""
+    state: str = ""
+    warehouse: str = ""
+
+    def keeps(self, rec: TaskRecord) -> bool:
+        task = rec.definition
+        if self.state and rec.state.value != self.state:
+            return False
+        if self.warehouse and (task.warehouse or "default") != self.warehouse:
+            return False
+        if self.search:
+            needle = self.search.lower()
+            hay = (task_key(rec), task.comment or "", task.warehouse or "", rec.owner)
+            return any(needle in h.lower() for h in hay)
+        return True
+
+
+@dataclass(kw_only=True)
+class TaskPage:
+    """One page of the tasks list."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    matched: int
+    offset: int
+    limit: int
+    warehouses: list[str] = field(default_factory=list)
+
+
+async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int) -> TaskPage:
+    """The tasks ``flt`` keeps, sorted by key, rows ``offset`` to ``offset + limit``; each row has
+    SHOW TASKS' columns plus ``key``, ``words`` (the schedule in words) and ``strip`` (its last runs,
+    oldest first)."""
+    records = await engine.catalog.list_tasks()
+    kept = sorted((r for r in records if flt.keeps(r)), key=task_key)
+    shown = kept[offset : offset + limit]
+    now = engine.now()
+    last = await last_runs(engine)
+    live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
+    this_node = engine.scheduler.node_id if engine.scheduler is not None else None
+    nodes = await task_nodes(engine.catalog, records, now, this_node=this_node)
+    rows = []
+    for rec in shown:
+        row = dict(
+            zip(
+                TASK_COLUMNS,
+                task_row(rec, last.get(rec.id), now, scheduler=live, node=nodes[rec.id]),
+                strict=True,
+            )
+        )
+        row["key"] = task_key(rec)
+        row["words"] = words_for_text(row["schedule"])
+        row["strip"] = list(reversed(await engine.catalog.list_runs(task_id=rec.id, limit=STRIP_RUNS)))
+        rows.append(row)
+    warehouses = sorted({r.definition.warehouse or "default" for r in records})
+    return TaskPage(
+        rows=rows, total=len(records), matched=len(kept), offset=offset, limit=limit, warehouses=warehouses
+    )
+
+
+async def find_task(engine: Engine, key: str) -> TaskRecord | None:
+    """The task whose key (or name relative to the current schema) is ``key``."""
+    for rec in await engine.catalog.list_tasks():
+        if task_key(rec) == key or engine.display_name(rec.name) == key:
+            return rec
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFilter:
+    """A history filter: state, scheduled time in [since, until), errors only."""
+
+    state: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    errors_only: bool = False
+
+    def keeps(self, run: RunRecord) -> bool:
+        if self.state and run.state.value != self.state:
+            return False
+        return not self.errors_only or run.state.value in ERROR_STATES or run.error_code is not None
+
+
+async def runs(
+    engine: Engine, flt: RunFilter, *, task_id: int | None = None, limit: int = 100
+) -> list[RunRecord]:
+    """Runs newest first, of one task or all, that ``flt`` keeps, at most ``limit``."""
+    fetch = limit if not flt.state else max(limit * 20, 2000)
+    found = await engine.catalog.list_runs(
+        task_id=task_id, start=flt.since, end=flt.until, error_only=flt.errors_only, limit=fetch
+    )
+    return [r for r in found if flt.keeps(r)][:limit]
+
+
+async def graph_runs(
+    engine: Engine, *, root_task_id: int | None = None, limit: int = 50
+) -> list[GraphRunRecord]:
+    return await engine.catalog.list_graph_runs(root_task_id=root_task_id, limit=limit)
+
+
+@dataclass(kw_only=True)
+class TaskDetail:
+    """Everything the page of one task shows, but its history."""
+
+    record: TaskRecord
+    key: str
+    properties: list[dict[str, Any]]
+    create_statement: str
+    next_runs: list[dict[str, Any]]
+    row: dict[str, Any]
+
+
+async def task_detail(engine: Engine, rec: TaskRecord) -> TaskDetail:
+    name = sql_name(rec)
+    props = (await engine.execute(f"DESCRIBE TASK {name}"))[-1]
+    create = (await engine.execute(f"SHOW CREATE TASK {name}"))[-1]
+    upcoming: list[dict[str, Any]] = []
+    if rec.definition.schedule is not None:
+        result = (await engine.execute(f"SELECT * FROM next_runs({sql_string(task_key(rec))}, 5)"))[-1]
+        upcoming = objects(result)
+    now = engine.now()
+    last = await last_runs(engine)
+    live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
+    this_node = engine.scheduler.node_id if engine.scheduler is not None else None
+    nodes = await task_nodes(engine.catalog, [rec], now, this_node=this_node)
+    row = dict(
+        zip(
+            TASK_COLUMNS,
+            task_row(rec, last.get(rec.id), now, scheduler=live, node=nodes[rec.id]),
+            strict=True,
+        )
+    )
+    row["words"] = words_for_text(row["schedule"])
+    return TaskDetail(
+        record=rec,
+        key=task_key(rec),
+        properties=objects(props),
+        create_statement=str(create.rows[0][1]),
+        next_runs=upcoming,
+        row=row,
+    )
+
+
+@dataclass(kw_only=True)
+class GraphMember:
+    """A task of a graph, its place (depth from the root) and its run in the last graph run."""
+
+    record: TaskRecord
+    depth: int
+    parents: list[int]
+    finalizer: bool = False
+    state: str | None = None
+
+
+@dataclass(kw_only=True)
+class Graph:
+    """The graph a task belongs to (root first); ``graph_run`` the last one, if any."""
+
+    members: list[GraphMember]
+    graph_run: GraphRunRecord | None
+
+
+async def task_graph(engine: Engine, rec: TaskRecord) -> Graph | None:
+    """The graph of ``rec`` (root, children, finalizer); None for a task alone."""
+    records = await engine.catalog.list_tasks()
+    by_name = {r.name: r for r in records}
+    root = rec
+    seen = {root.id}
+    while root.definition.after and root.definition.after[0] in by_name:
+        parent = by_name[root.definition.after[0]]
+        if parent.id in seen:
+            break
+        seen.add(parent.id)
+        root = parent
+    if root.definition.finalize is not None and root.definition.finalize in by_name:
+        root = by_name[root.definition.finalize]  # a finalizer's page shows its root's graph
+    children: dict[str, list[TaskRecord]] = {}
+    finalizer: TaskRecord | None = None
+    for r in records:
+        for parent_name in r.definition.after:
+            children.setdefault(str(parent_name), []).append(r)
+        if r.definition.finalize == root.name:
+            finalizer = r
+    depth: dict[int, int] = {root.id: 0}
+    order = [root]
+    for member in order:  # breadth first; a task's depth is its longest path from the root
+        for child in sorted(children.get(str(member.name), []), key=task_key):
+            if depth.get(child.id, -1) < depth[member.id] + 1 and len(order) < 500:
+                if child.id not in depth:
+                    order.append(child)
+                depth[child.id] = depth[member.id] + 1
+    if len(order) == 1 and finalizer is None:
+        return None
+    ids = {r.name: r.id for r in order}
+    members = [
+        GraphMember(record=r, depth=depth[r.id], parents=[ids[p] for p in r.definition.after if p in ids])
+        for r in order
+    ]
+    if finalizer is not None:
+        deepest = max(m.depth for m in members)
+        members.append(GraphMember(record=finalizer, depth=deepest + 1, parents=[], finalizer=True))
+    last = await engine.catalog.list_graph_runs(root_task_id=root.id, limit=1)
+    graph_run = last[0] if last else None
+    if graph_run is not None:
+        states = {
+            r.task_id: r.state.value
+            for r in await engine.catalog.graph_run_runs(graph_run.graph_run_group_id)
+        }
+        for m in members:
+            m.state = states.get(m.record.id)
+    return Graph(members=members, graph_run=graph_run)
+
+
+async def cluster(engine: Engine) -> list[dict[str, Any]]:
+    return objects((await engine.execute("SELECT * FROM system.cluster ORDER BY node_id"))[-1])
+
+
+@dataclass(kw_only=True)
+class Notifications:
+    """Per integration: its definition and counts; and the latest delivery attempts."""
+
+    integrations: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+
+
+async def notifications(engine: Engine, *, limit: int = 200) -> Notifications:
+    integrations = objects(
+        (await engine.execute("SELECT * FROM system.notification_integrations ORDER BY name"))[-1]
+    )
+    attempts = objects(
+        (
+            await engine.execute(
+                f"SELECT * FROM system.notification_history ORDER BY sent_at DESC LIMIT {limit}"
+            )
+        )[-1]
+    )
+    counts = objects(
+        (
+            await engine.execute(
+                "SELECT integration, count(*) AS attempts,"
+                " count(DISTINCT message_id) FILTER (WHERE state = 'DELIVERED') AS delivered,"
+                " count(*) FILTER (WHERE error IS NOT NULL OR status_code >= 300) AS failed_attempts,"
+                " count(*) FILTER (WHERE attempt > 1) AS retries,"
+                " count(DISTINCT message_id) FILTER (WHERE state = 'FAILED') AS given_up,"
+                " count(DISTINCT message_id) FILTER (WHERE state = 'PENDING') AS pending,"
+                " max(sent_at) AS last_sent"
+                " FROM system.notification_history GROUP BY integration"
+            )
+        )[-1]
+    )
+    by_name = {c["integration"]: c for c in counts}
+    for integ in integrations:
+        integ["counts"] = by_name.pop(integ.get("name"), None)
+    for name, c in by_name.items():  # attempts of an integration dropped since
+        integrations.append({"name": name, "counts": c, "dropped": True})
+    return Notifications(integrations=integrations, attempts=attempts)
+
+
+def count_states(rows: Sequence[RunRecord]) -> Counter[str]:
+    return Counter(r.state.value for r in rows)
