@@ -103,6 +103,14 @@ SETTINGS: tuple[Setting, ...] = (
         lambda text: _port(_int(text)),
     ),
     Setting(
+        "require_token",
+        False,
+        "TASKSQL_REQUIRE_TOKEN",
+        "server: every route needs the API token even when bound to loopback (off: only when bound to"
+        " another address)",
+        _bool,
+    ),
+    Setting(
         "node_id", None, "TASKSQL_NODE_ID", "this node's id in history and the cluster; default: host-pid"
     ),
     Setting("cluster_id", "local", "TASKSQL_CLUSTER_ID", "cluster id shown in system.cluster"),
@@ -201,6 +209,7 @@ class Settings:
     catalog_schema: str = "tasksql"
     host: str = "127.0.0.1"
     port: int = 8765
+    require_token: bool = False
     node_id: str | None = None
     cluster_id: str = "local"
     node_warehouses: tuple[str, ...] | None = None

@@ -17,9 +17,10 @@ cross-site POST needs no CORS preflight) or through a name it controls that reso
    (curl, the CLI, scripts) are not from a browser page and pass.
 3. **Content type.** A request body is accepted only as ``application/json`` (charset utf-8 if
    one is given): a non-empty body of any other (or no) ``Content-Type`` is a 415
-   (``UNSUPPORTED_MEDIA_TYPE``), whatever the method. Browsers cannot send ``application/json``
-   cross-site without a preflight, which this server never grants. A request without a body
-   needs no content type.
+   (``UNSUPPORTED_MEDIA_TYPE``), whatever the method. The one exception is the login form
+   (``POST /login``, :mod:`tasksql.server.auth`), posted ``application/x-www-form-urlencoded``.
+   Browsers cannot send ``application/json`` cross-site without a preflight, which this server
+   never grants. A request without a body needs no content type.
 4. **No CORS.** The server sends no ``Access-Control-*`` headers, so browsers never let another
    origin read a response or send a preflighted request.
 """
@@ -38,6 +39,9 @@ from tasksql.server.http_errors import Handler, RequestError
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+#: Paths that take an HTML form's body (still under the Host and Origin checks).
+FORM_PATHS = frozenset({"/login"})
 
 
 def _normal_host(name: str) -> str:
@@ -135,6 +139,8 @@ class Policy:
     def _check_content_type(request: web.Request) -> None:
         raw = request.headers.get(hdrs.CONTENT_TYPE)
         charset = request.charset
+        if request.path in FORM_PATHS and request.content_type == FORM_TYPE:
+            return
         if request.content_type != JSON_TYPE or (
             charset is not None and charset.lower() not in ("utf-8", "utf8")
         ):
