@@ -31,7 +31,7 @@ from tasksql.client import API_PREFIX, SERVER_FILE, catalog_identity, remove_sta
 from tasksql.datadir import DirectoryLock
 from tasksql.engine import Engine
 from tasksql.errors import ConfigError, TasksqlError, WarehouseError
-from tasksql.server import runtime
+from tasksql.server import auth, runtime
 from tasksql.server import web as web_ui
 from tasksql.server.api import create_app
 from tasksql.settings import Settings
@@ -58,6 +58,8 @@ class Server:
         self._lock: DirectoryLock | None = None
         self._sockets: list[socket.socket] = []
         self.url: str | None = None
+        #: the API token made by this start (printed once; only its digest is kept), if any
+        self.new_token: str | None = None
 
     async def start(self, *, demo: bool = False) -> None:
         """Own the data directory, bind the address, open the engine, start the scheduler, serve the
@@ -72,6 +74,8 @@ class Server:
         self._lock = await datadir.acquire_async(data_dir, datadir.SERVER, on_wait=log.warning)
         try:
             remove_stale_server_file(data_dir)
+            if auth.token_required(self.settings):  # off loopback: the first start makes the token
+                self.new_token = auth.ensure_token(data_dir)
             self._sockets = self._bind()
             self._advertise()
             await self.engine.open()
@@ -237,6 +241,14 @@ async def _serve(settings: Settings, demo: bool) -> int:
         f"  (data: {settings.data_dir}; Ctrl-C stops)",
         flush=True,
     )
+    if server.new_token is not None:
+        print(
+            f"API token (shown once; send it as Authorization: Bearer, or log in at {server.url}/login;"
+            f" `tasksql token new` replaces it): {server.new_token}",
+            flush=True,
+        )
+    elif auth.token_required(settings):
+        print("every route needs the API token (`tasksql token new` makes a new one)", flush=True)
     try:
         await stop.wait()
     finally:
