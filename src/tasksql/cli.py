@@ -17,6 +17,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -345,6 +346,32 @@ def catalog_copy(obj: Ctx, to: str, from_: str | None, to_schema: str | None, fo
     report, summary = run_copy(settings, source=from_, target=to, target_schema=to_schema, force=force)
     click.echo(summary, err=True)
     write_results([Result.table(("copied", "rows"), report.rows())], obj.fmt, sys.stdout)
+
+
+@main.group(context_settings=CONTEXT)
+def token() -> None:
+    """The API token a server needs when it listens beyond loopback (docs/api.md, Tokens)."""
+
+
+@token.command("new", context_settings=CONTEXT)
+@global_options()
+@click.pass_obj
+def token_new(obj: Ctx) -> None:
+    """Make a new API token for the data directory's server and print it, once.
+
+    The directory keeps only its SHA-256, so the token cannot be shown again: this replaces it. A
+    running server takes the new token at once and refuses the old one.
+    """
+    from tasksql.server.auth import new_token
+
+    data_dir = Path(obj.settings().data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        made = new_token(data_dir)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the token into {data_dir}: {exc.strerror or exc}") from None
+    click.echo(made)
+    click.echo("the old token no longer works; this one is not shown again", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

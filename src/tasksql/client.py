@@ -30,6 +30,8 @@ from tasksql.procs import pid_alive
 
 SERVER_FILE = "server.json"
 API_PREFIX = "/api/v1"
+#: The environment variable holding the API token that tasksql's client sends (Authorization: Bearer).
+TOKEN_ENV = "TASKSQL_TOKEN"
 
 
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -222,9 +224,11 @@ class RemoteServer:
         :raises ServerError: the server cannot be reached or answered something else than JSON.
         """
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if token:  # a server bound beyond loopback needs its API token (docs/api.md, Tokens)
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 answer = _loads_answer(resp.read() or b"null")
