@@ -58,12 +58,14 @@ async def peers(engine: Engine) -> list[Peer]:
     return sorted(found, key=lambda p: p.node_id)
 
 
-async def ask_all(method: str, path: str, targets: list[Peer]) -> list[PeerAnswer]:
-    """``method`` ``API_PREFIX + path`` with ``?local=true`` on every peer at once."""
+async def ask_all(method: str, path: str, targets: list[Peer], token: str | None = None) -> list[PeerAnswer]:
+    """``method`` ``API_PREFIX + path`` with ``?local=true`` on every peer at once, with the API
+    token the caller presented (the nodes of a cluster that needs one share it)."""
     if not targets:
         return []
     timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         return list(await asyncio.gather(*(_ask(session, method, path, p) for p in targets)))
 
 

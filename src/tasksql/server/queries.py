@@ -35,6 +35,7 @@ from tasksql.engine.queries import QueryNotFound, check_query_id
 from tasksql.engine.sessions import IDLE_TRANSACTION_TIMEOUT_S
 from tasksql.errors import TasksqlError
 from tasksql.server import peers
+from tasksql.server.auth import presented_token
 from tasksql.server.bodies import read_json
 from tasksql.server.http_errors import RequestError, error_body
 from tasksql.server.params import Query
@@ -109,7 +110,7 @@ async def list_queries(engine: Engine, request: web.Request) -> web.Response:
     ]
     if local:
         return web.json_response({"ok": True, "queries": objects}, dumps=_dumps)
-    answers = await peers.ask_all("GET", "/queries", await peers.peers(engine))
+    answers = await peers.ask_all("GET", "/queries", await peers.peers(engine), presented_token(request))
     for answer in answers:
         if answer.status == 200 and answer.body is not None:
             objects.extend(q for q in answer.body.get("queries", []) if isinstance(q, dict))
@@ -132,7 +133,9 @@ async def cancel_query(engine: Engine, request: web.Request) -> web.Response:
     except QueryNotFound as err:
         if local:
             raise
-        answers = await peers.ask_all("POST", f"/queries/{query_id}/cancel", await peers.peers(engine))
+        answers = await peers.ask_all(
+            "POST", f"/queries/{query_id}/cancel", await peers.peers(engine), presented_token(request)
+        )
         for answer in answers:
             if answer.status == 200:
                 return web.json_response({"ok": True, "status": status, "node_id": answer.peer.node_id})
