@@ -313,9 +313,11 @@ async def events_handler(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",  # a proxy must not buffer the stream
         }
     )
-    await response.prepare(request)
-    sub = hub.subscribe(task)  # before the replay: nothing falls between the two
+    # subscribed before the answer starts (a client that saw it may count on its events) and
+    # before the replay (nothing falls between the two)
+    sub = hub.subscribe(task)
     try:
+        await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
         last = request.headers.get("Last-Event-ID")
         if last:
