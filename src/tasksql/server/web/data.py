@@ -309,10 +309,13 @@ async def notifications(engine: Engine, *, limit: int = 200) -> Notifications:
         )[-1]
     )
     by_name = {c["integration"]: c for c in counts}
+    none = dict.fromkeys(("attempts", "delivered", "failed_attempts", "retries", "given_up", "pending"), 0)
     for integ in integrations:
-        integ["counts"] = by_name.pop(integ.get("name"), None)
+        integ["counts"] = by_name.pop(integ["name"], {**none, "last_sent": None})
+        integ["dropped"] = False
     for name, c in by_name.items():  # attempts of an integration dropped since
-        integrations.append({"name": name, "counts": c, "dropped": True})
+        gone = dict.fromkeys(("type", "enabled", "url", "method", "comment", "created_on"))
+        integrations.append({**gone, "name": name, "counts": c, "dropped": True})
     return Notifications(integrations=integrations, attempts=attempts)
 
 
