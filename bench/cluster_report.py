@@ -124,16 +124,16 @@ def propagation_lines(part: Any) -> list[str]:
     if err := _error(part):
         return [f"Change propagation: not measured ({err})."]
     rows = (
-        ("CREATE + RESUME through a node, to the first run (any holder)", part["create_to_first_run"]),
-        ("the same, placed on another node than the one that took the statement",
-         part["create_to_first_run_other_node"]),
+        ("CREATE through a node, to the task's placement (on any node)", part["create_to_placed"]),
+        ("ALTER ... RESUME through a node that does not hold the task, to its first run on the holder",
+         part["resume_to_first_run"]),
         ("ALTER ... SUSPEND through a node that does not hold the task, until its holder stopped firing "
          "(upper bound)", part["suspend_to_holder_stopped"]),
     )  # fmt: skip
     lines = [
         f"Change propagation ({part['samples']} tasks, `SCHEDULE = '{part['interval_ms']} MILLISECONDS'`, "
-        f"times from sending the HTTP request; the first includes the first {part['interval_ms']} ms "
-        "interval, the last is at most one interval more than the truth):",
+        f"times from sending the HTTP request; the RESUME's includes the first {part['interval_ms']} ms "
+        "interval, the SUSPEND's is at most one interval more than the truth):",
         "",
         "| change | n | p50 | p99 | max | aim |",
         "|---|---|---|---|---|---|",
