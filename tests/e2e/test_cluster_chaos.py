@@ -146,7 +146,7 @@ class Chaos:
             self.check_nodes()
             # the next fault comes after this one's window (so that some instants are judged
             # outside every window), at a moment chosen by chance
-            time.sleep(AFTER_S[self.events[-1].kind] + BEFORE_S + self.rng.uniform(2.0, 6.0))
+            time.sleep(AFTER_S[self.events[-1].kind] + BEFORE_S + self.rng.uniform(3.0, 8.0))
             self.check_nodes()
         # a short run still has each kind of fault once
         if pause_at is not None:
@@ -359,7 +359,7 @@ def missed_problems(
                 no_row.append(f"{task}@{at:%H:%M:%S.%f}")
     print(f"instants checked: {checked}, of which in an outage window: {excused}, not run: {len(missed)}")
     out = []
-    if checked - excused < checked // 5:
+    if checked - excused < checked // 10:
         out.append(f"the outage windows leave too few instants to judge ({checked - excused} of {checked})")
     if missed:
         out.append(
