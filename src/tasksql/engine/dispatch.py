@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tasksql.engine import adhoc, execute_task, objects, passthrough, show, tasks_ddl
+from tasksql.engine import adhoc, execute_task, objects, passthrough, show, streams, tasks_ddl
 from tasksql.engine.results import Result
 from tasksql.sql import statements as st
 
@@ -30,6 +30,9 @@ HANDLERS: dict[type[st.Statement], Callable[[Any, Any], Awaitable[Result]]] = {
     st.AlterWarehouse: objects.alter_warehouse,
     st.DropWarehouse: objects.drop_warehouse,
     st.ShowWarehouses: objects.show_warehouses,
-    st.CreateStream: objects.create_stream,
+    st.CreateStream: streams.create_stream,
+    st.DropStream: streams.drop_stream,
+    st.ShowStreams: streams.show_streams,
+    st.DescribeStream: streams.describe_stream,
     st.Passthrough: passthrough.passthrough,
 }

@@ -12,7 +12,6 @@ from tasksql.engine.results import Result
 from tasksql.errors import (
     CatalogError,
     IntegrationNotFound,
-    NotSupportedError,
     ObjectExists,
     TasksqlError,
     ValidationError,
@@ -274,12 +273,7 @@ def _split_top(text: str) -> tuple[str, str, str]:
 
 
 async def create_stream(engine: Engine, stmt: st.CreateStream) -> Result:
-    if stmt.on_table is not None:
-        raise NotSupportedError(
-            "CREATE STREAM ... ON TABLE (change tracking) is not supported yet; CREATE STREAM name (columns) "
-            "creates an append-only stream",
-            span=stmt.span,
-        )
+    """Timeplus ``CREATE STREAM name (columns)`` (``ON TABLE`` streams: :mod:`tasksql.engine.streams`)."""
     if not stmt.columns:
         raise ValidationError("CREATE STREAM needs a column list", code="MISSING_COLUMNS", span=stmt.span)
     from tasksql.model import quote_ident

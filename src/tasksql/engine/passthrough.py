@@ -11,12 +11,14 @@ from tasksql.engine.core import Engine
 from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
 from tasksql.engine.sessions import BEGIN, END, MAX_OPEN_TRANSACTIONS, SqlSession, transaction_verb
+from tasksql.engine.streams import execute_bound
 from tasksql.engine.tags import statement_kind
 from tasksql.errors import ValidationError
 from tasksql.sql import statements as st
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.sysviews.tables import Introspection, NodeInfo, ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, ResultSet, Warehouse, WarehouseTransaction
+from tasksql.warehouses.streams import bind_condition
 
 
 def node_info(engine: Engine) -> NodeInfo:
@@ -88,13 +90,16 @@ async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
             return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount, types=rs.types)
         if session.transaction is not None:
             runner = session.transaction
-    rewritten = find_refs(stmt.text)
+    source = await bind_condition(warehouse, stmt.text)  # SYSTEM$STREAM_HAS_DATA(...), before find_refs
+    rewritten = find_refs(source)
     if rewritten.refs:
         tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
         with rewritten.errors_as_written(replacements):  # errors name system.tasks, not its stand-in
-            rs = await runner.execute(rewritten.render(replacements), tables=tables, token=token)
+            rs = await execute_bound(
+                warehouse, runner, rewritten.render(replacements), tables=tables, token=token
+            )
     else:
-        rs = await runner.execute(stmt.text, token=token)
+        rs = await execute_bound(warehouse, runner, source, token=token)
     return Result(rs.columns, rs.rows, statement_kind(stmt.text), rs.rowcount, types=rs.types)
 
 

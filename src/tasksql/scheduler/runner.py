@@ -29,6 +29,7 @@ from tasksql.scheduler.same_database import SameDatabase
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
 from tasksql.warehouses.base import CancelToken, Warehouse
+from tasksql.warehouses.streams import bind_condition, bind_statements
 
 log = logging.getLogger("tasksql.runner")
 
@@ -188,7 +189,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                     text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token
                 )
 
-            if not await _with_virtual(ctx, task.when, evaluate):
+            if not await _with_virtual(ctx, await bind_condition(wh, task.when), evaluate):
                 return _outcome(
                     ctx,
                     RunState.SKIPPED,
@@ -207,6 +208,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
 
             await _with_virtual(ctx, text, collect)
         into = str(task.into) if task.into is not None else None
+        # streams the body reads: bound, and claimed in its transaction when it consumes them
+        statements, consumes = await bind_statements(wh, statements, into=into is not None)
         book = ctx.markers if prepared.markable else None
         marker = book.marker(ctx.run.run_id) if book is not None else None
         if marker is not None and ctx.same_database is not None:
@@ -215,7 +218,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             )
         result = await wh.run_body(
             statements,
-            transactional=prepared.transactional,
+            transactional=prepared.transactional or consumes,
             into=into,
             session_params=task.session_params,
             tables=tables,

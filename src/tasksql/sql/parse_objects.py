@@ -1,4 +1,4 @@
-"""Notification integrations, warehouses and streams.
+"""Notification integrations and warehouses.
 
 ::
 
@@ -16,8 +16,7 @@
     DROP WAREHOUSE [IF EXISTS] <name>
     SHOW WAREHOUSES [LIKE '<pattern>']
 
-    CREATE [OR REPLACE] STREAM [IF NOT EXISTS] <name> ( <column> <type> [, ...] )
-    CREATE [OR REPLACE] STREAM [IF NOT EXISTS] <name> ON TABLE <table> [<options>]
+Streams are parsed in :mod:`tasksql.sql.parse_stream`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tasksql.errors import NotSupportedError, Span, ValidationError
-from tasksql.model import IntegrationDef, QualifiedName, WarehouseDef, WarehouseType, Webhook
+from tasksql.model import IntegrationDef, WarehouseDef, WarehouseType, Webhook
 from tasksql.sql.common import (
     CreatePrefix,
     expect_end,
@@ -35,13 +34,12 @@ from tasksql.sql.common import (
     reject_or_alter,
 )
 from tasksql.sql.cursor import Cursor, describe, duplicate
-from tasksql.sql.names import parse_name, parse_simple_name
+from tasksql.sql.names import parse_simple_name
 from tasksql.sql.properties import suggest
 from tasksql.sql.statements import (
     AlterIntegration,
     AlterWarehouse,
     CreateIntegration,
-    CreateStream,
     CreateWarehouse,
     DescribeIntegration,
     DropIntegration,
@@ -326,75 +324,3 @@ def parse_drop_warehouse(cur: Cursor) -> Statement:
 
 def parse_show_warehouses(cur: Cursor) -> Statement:
     return ShowWarehouses(span=cur.statement_span, text=cur.statement_text, like=_like(cur))
-
-
-# --- streams -------------------------------------------------------------------------------------
-
-
-def parse_create_stream(cur: Cursor, prefix: CreatePrefix) -> Statement:
-    """After ``CREATE [OR REPLACE] STREAM``. Options after ``ON TABLE t`` are accepted and ignored."""
-    reject_or_alter(cur, prefix, "streams")
-    if_not_exists = parse_if_not_exists(cur, prefix)
-    name, span = parse_name(cur, "stream name")
-    spans: dict[str, Span] = {"name": span}
-    columns: tuple[tuple[str, str], ...] = ()
-    on_table: QualifiedName | None = None
-    cur.accept("COPY", "GRANTS")
-    if cur.accept("ON", "TABLE"):
-        on_table, spans["on_table"] = parse_name(cur, "table name")
-        cur.pos = len(cur.tokens)
-    elif cur.at("("):
-        columns = _columns(cur)
-        expect_end(cur)
-    else:
-        raise cur.unexpected(["( <column> <type>, ... )", "ON TABLE <table>"], "in CREATE STREAM")
-    return CreateStream(
-        span=cur.statement_span,
-        text=cur.statement_text,
-        spans=spans,
-        name=name,
-        columns=columns,
-        on_table=on_table,
-        or_replace=prefix.or_replace is not None,
-        if_not_exists=if_not_exists,
-    )
-
-
-def _columns(cur: Cursor) -> tuple[tuple[str, str], ...]:
-    cur.expect("(")
-    out: list[tuple[str, str]] = []
-    names: set[str] = set()
-    while True:
-        tok = cur.peek()
-        if tok is None or tok.kind not in (TokenKind.WORD, TokenKind.IDENT):
-            raise cur.error(f"expected a column name, found {describe(tok)}", at=tok, expected=["<column>"])
-        cur.pos += 1
-        column = tok.text if tok.kind is TokenKind.IDENT else tok.text.lower()
-        if column in names:
-            raise duplicate(cur, f"column {column}", tok)
-        names.add(column)
-        out.append((column, _column_type(cur, column)))
-        if cur.accept(")"):
-            return tuple(out)
-        cur.expect(",", what="',' or ')'")
-
-
-def _column_type(cur: Cursor, column: str) -> str:
-    """The type text (and anything after it) up to the next top-level ``,`` or ``)``."""
-    first = cur.peek()
-    depth = 0
-    while (tok := cur.peek()) is not None:
-        if tok.kind in (TokenKind.LPAREN, TokenKind.LBRACKET):
-            depth += 1
-        elif tok.kind in (TokenKind.RPAREN, TokenKind.RBRACKET):
-            if depth == 0:
-                break
-            depth -= 1
-        elif tok.kind is TokenKind.COMMA and depth == 0:
-            break
-        cur.pos += 1
-    if first is None or cur.peek() is first:
-        raise cur.error(f"expected a type for column {column}", at=cur.peek(), expected=["<type>"])
-    if cur.done:
-        raise cur.error("expected ')' closing the column list", expected=["')'"])
-    return cur.text_of(first, cur.previous())

@@ -29,13 +29,18 @@ from tasksql.sql.parse_objects import (
     parse_alter_integration,
     parse_alter_warehouse,
     parse_create_integration,
-    parse_create_stream,
     parse_create_warehouse,
     parse_describe_integration,
     parse_drop_integration,
     parse_drop_warehouse,
     parse_show_integrations,
     parse_show_warehouses,
+)
+from tasksql.sql.parse_stream import (
+    parse_create_stream,
+    parse_describe_stream,
+    parse_drop_stream,
+    parse_show_streams,
 )
 from tasksql.sql.parse_task import parse_create_task
 from tasksql.sql.split import HEAD_WORDS, Piece, is_task_statement, piece_tokens, split
@@ -70,6 +75,10 @@ STATEMENTS: dict[tuple[str, ...], Handler] = {
     ("CANCEL", "TASK"): parse_cancel_task,
     ("CANCEL", "QUERY"): parse_cancel_query,
     ("SHOW", "QUERIES"): parse_show_queries,
+    ("DROP", "STREAM"): parse_drop_stream,
+    ("SHOW", "STREAMS"): parse_show_streams,
+    ("DESC", "STREAM"): parse_describe_stream,
+    ("DESCRIBE", "STREAM"): parse_describe_stream,
 }
 
 #: Object words after ``CREATE [OR REPLACE | OR ALTER]`` -> parser.

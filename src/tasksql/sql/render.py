@@ -294,12 +294,25 @@ def _alter_warehouse(s: st.AlterWarehouse) -> str:
 def _create_stream(s: st.CreateStream) -> str:
     head = f"{_create_head('STREAM', s.or_replace, s.if_not_exists)} {render_name(s.name)}"
     if s.on_table is not None:
-        return f"{head} ON TABLE {render_name(s.on_table)}"
+        out = f"{head} ON TABLE {render_name(s.on_table)}"
+        if s.append_only:
+            out += " APPEND_ONLY = TRUE"
+        if s.show_initial_rows:
+            out += " SHOW_INITIAL_ROWS = TRUE"
+        if s.comment is not None:
+            out += f" COMMENT = {quote_string(s.comment)}"
+        if s.warehouse is not None:
+            out += f" WAREHOUSE = {render_simple(s.warehouse)}"
+        return out
     return f"{head} (" + ", ".join(f"{quote_ident(c)} {t}" for c, t in s.columns) + ")"
 
 
 def _like(head: str, like: str | None) -> str:
     return head if like is None else f"{head} LIKE {quote_string(like)}"
+
+
+def _in_warehouse(name: str | None) -> str:
+    return "" if name is None else f" IN WAREHOUSE {render_simple(name)}"
 
 
 def _exists(kind: str, name: str, if_exists: bool) -> str:
@@ -328,6 +341,11 @@ _RENDERERS: dict[type[st.Statement], Callable[[Any], str]] = {
     st.DropWarehouse: lambda s: _exists("WAREHOUSE", render_simple(s.name), s.if_exists),
     st.ShowWarehouses: lambda s: _like("SHOW WAREHOUSES", s.like),
     st.CreateStream: _create_stream,
+    st.DropStream: lambda s: (
+        _exists("STREAM", render_simple(s.name), s.if_exists) + _in_warehouse(s.warehouse)
+    ),
+    st.DescribeStream: lambda s: f"DESCRIBE STREAM {render_simple(s.name)}" + _in_warehouse(s.warehouse),
+    st.ShowStreams: lambda s: _like("SHOW STREAMS", s.like) + _in_warehouse(s.warehouse),
     st.Passthrough: lambda s: s.text,
 }
 

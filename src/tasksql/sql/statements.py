@@ -312,7 +312,8 @@ class CreateStream(Statement):
     """Timeplus ``CREATE STREAM name (col type, ...)``: an append-only table in the default warehouse.
 
     ``columns`` keeps each type as written; ``on_table`` is set for the change-tracking form
-    ``CREATE STREAM s ON TABLE t`` (Snowflake/Databend), which the engine rejects until supported.
+    ``CREATE STREAM s ON TABLE t`` (Snowflake/Databend), with its options below
+    (:mod:`tasksql.engine.streams`).
     """
 
     name: QualifiedName
@@ -320,6 +321,30 @@ class CreateStream(Statement):
     on_table: QualifiedName | None = None
     or_replace: bool = False
     if_not_exists: bool = False
+    append_only: bool = False
+    show_initial_rows: bool = False
+    comment: str | None = None
+    #: The warehouse of the table (tasksql's ``WAREHOUSE = name``); None: the default warehouse.
+    warehouse: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropStream(Statement):
+    name: str
+    if_exists: bool = False
+    warehouse: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescribeStream(Statement):
+    name: str
+    warehouse: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowStreams(Statement):
+    like: str | None = None
+    warehouse: str | None = None
 
 
 # --- everything else -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tasksql.warehouses._sqltext import (
 )
 from tasksql.warehouses._supervise import Interrupter
 from tasksql.warehouses.base import BodyResult, Marker, ResultSet
+from tasksql.warehouses.stream_sql import HIDDEN as STREAM_CLAIM
 
 if TYPE_CHECKING:
     import pyarrow
@@ -78,6 +79,9 @@ def run_statements(
         if into is not None and i == len(statements) - 1:
             count = insert_into(s, sql, into)
             last = ResultSet(rowcount=count)
+        elif sql.startswith(STREAM_CLAIM):
+            s.run(sql)  # a stream's offset claim (warehouses/streams.py): not the body's own rows
+            continue
         else:
             last = s.run(sql)
         if last.rowcount is not None:

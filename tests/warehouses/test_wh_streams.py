@@ -1,0 +1,162 @@
+"""Change-tracking streams on each warehouse (real DuckDB and SQLite files, a private PostgreSQL):
+capture, netting, the metadata columns, and the offset rule (moved only by a committed consuming
+transaction; a failed one leaves it; two consumers never see a change twice)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tasksql.errors import QueryFailed
+from tasksql.warehouses import streams as ws
+from tasksql.warehouses.base import Warehouse
+
+from .conftest import MakeWarehouse
+
+
+async def _stream(w: Warehouse, name: str = "oc", **options: Any) -> None:
+    await w.execute("CREATE TABLE orders (id INT PRIMARY KEY, amount INT, status TEXT)")
+    created = await ws.create(
+        w,
+        name=name,
+        table="orders",
+        append_only=options.get("append_only", False),
+        show_initial_rows=options.get("show_initial_rows", False),
+        comment=None,
+        or_replace=False,
+        if_not_exists=False,
+        created_on="2026-01-01T00:00:00+00:00",
+    )
+    assert created
+
+
+async def _read(w: Warehouse, sql: str = "SELECT * FROM oc") -> list[tuple[Any, ...]]:
+    [bound], consumes = await ws.bind_statements(w, [sql])
+    assert not consumes
+    rs = await w.execute(bound)
+    return sorted((r[0], r[1], r[2], r[3], bool(r[4])) for r in rs.rows)
+
+
+async def _consume(w: Warehouse, *, fail: bool = False) -> int:
+    statements, consumes = await ws.bind_statements(
+        w, ["INSERT INTO facts SELECT id, amount, METADATA$ACTION FROM oc"]
+    )
+    assert consumes
+    if fail:
+        statements.append("SELECT * FROM no_such_table")
+    result = await w.run_body(statements, transactional=True)
+    return result.rows_inserted
+
+
+async def test_changes_are_netted_with_metadata(make_warehouse: MakeWarehouse) -> None:
+    w = await make_warehouse()
+    await _stream(w)
+    await w.execute("INSERT INTO orders VALUES (1, 10, 'new'), (2, 20, 'new'), (3, 30, 'new')")
+    await w.execute("UPDATE orders SET status = 'paid' WHERE id = 1")
+    await w.execute("DELETE FROM orders WHERE id = 3")  # inserted and deleted: not shown
+    assert await _read(w) == [(1, 10, "paid", "INSERT", False), (2, 20, "new", "INSERT", False)]
+    await w.execute("CREATE TABLE facts (id INT, amount INT, action TEXT)")
+    assert await _consume(w) == 2
+    assert await _read(w) == []  # consumed
+    # an update of a row consumed before: a DELETE and an INSERT, both marked as an update
+    await w.execute("UPDATE orders SET amount = 11 WHERE id = 1")
+    await w.execute("DELETE FROM orders WHERE id = 2")
+    assert await _read(w) == [
+        (1, 10, "paid", "DELETE", True),
+        (1, 11, "paid", "INSERT", True),
+        (2, 20, "new", "DELETE", False),
+    ]
+    [has] = (await w.execute(await ws.bind_condition(w, "SELECT SYSTEM$STREAM_HAS_DATA('oc')"))).rows
+    assert bool(has[0])
+
+
+async def test_offset_moves_only_with_a_committed_consumer(make_warehouse: MakeWarehouse) -> None:
+    w = await make_warehouse()
+    await _stream(w)
+    await w.execute("CREATE TABLE facts (id INT, amount INT, action TEXT)")
+    await w.execute("INSERT INTO orders VALUES (1, 10, 'new')")
+    with pytest.raises(QueryFailed):
+        await _consume(w, fail=True)  # rolled back: the claim with it
+    assert await _read(w) == [(1, 10, "new", "INSERT", False)]
+    assert await _consume(w) == 1
+    await w.execute("INSERT INTO orders VALUES (2, 20, 'new')")
+    assert await _consume(w) == 1
+    assert await _consume(w) == 0
+    rows = (await w.execute("SELECT id, action FROM facts ORDER BY id")).rows
+    assert [tuple(r) for r in rows] == [(1, "INSERT"), (2, "INSERT")]
+    status = (await w.execute(await ws.bind_condition(w, "SELECT STREAM_STATUS('oc')"))).rows[0][0]
+    assert not status
+
+
+async def test_append_only_and_initial_rows(make_warehouse: MakeWarehouse) -> None:
+    w = await make_warehouse()
+    await w.execute("CREATE TABLE orders (id INT PRIMARY KEY, amount INT, status TEXT)")
+    await w.execute("INSERT INTO orders VALUES (1, 10, 'old')")
+    assert await ws.create(
+        w,
+        name="oc",
+        table="orders",
+        append_only=True,
+        show_initial_rows=True,
+        comment="c",
+        or_replace=False,
+        if_not_exists=False,
+        created_on="now",
+    )
+    await w.execute("INSERT INTO orders VALUES (2, 20, 'new')")
+    await w.execute("DELETE FROM orders WHERE id = 1")
+    rows = await _read(w)
+    if w.dialect == "duckdb":  # compared with the table: the deleted initial row is gone
+        assert rows == [(2, 20, "new", "INSERT", False)]
+    else:  # inserts as they were made
+        assert rows == [(1, 10, "old", "INSERT", False), (2, 20, "new", "INSERT", False)]
+    [s] = (await ws.load(w)).values()
+    assert (s.append_only, s.show_initial_rows, s.comment, s.stale) == (True, True, "c", False)
+
+
+async def test_stale_after_the_table_is_dropped(make_warehouse: MakeWarehouse) -> None:
+    w = await make_warehouse()
+    await _stream(w)
+    await w.execute("DROP TABLE orders")
+    await w.execute("CREATE TABLE orders (id INT PRIMARY KEY, amount INT, status TEXT)")
+    assert (await ws.load(w))["oc"].stale
+    with pytest.raises(QueryFailed) as err:
+        await ws.bind_statements(w, ["SELECT * FROM oc"])
+    assert err.value.code == "STREAM_STALE"
+    assert await ws.drop(w, "oc")
+    assert await ws.load(w) == {}
+    assert not await ws.drop(w, "oc")
+
+
+async def test_two_consumers_never_share_a_change(make_warehouse: MakeWarehouse) -> None:
+    w = await make_warehouse(max_concurrency=4)
+    await _stream(w)
+    await w.execute("CREATE TABLE facts (id INT, amount INT, action TEXT)")
+    total = 0
+    for i in range(5):
+        await w.execute(f"INSERT INTO orders VALUES ({i}, {i}, 'n')")
+        # two consumers at once: one takes the change, the other nothing (or, on DuckDB, fails
+        # with a write conflict and is rolled back)
+        outcomes = await asyncio.gather(_consume(w), _consume(w), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, int):
+                total += outcome
+            else:
+                assert isinstance(outcome, QueryFailed), outcome
+    rows = (await w.execute("SELECT id FROM facts ORDER BY id")).rows
+    assert [r[0] for r in rows] == list(range(5)) and total == 5
+
+
+def test_references_are_relations_only() -> None:
+    from tasksql.warehouses.stream_sql import StreamDef
+
+    s = StreamDef("oc", 1, "t", None, "TRIGGERS", False, False, ("a",), (), None, "", 0, 0, False)
+    streams = {"oc": s}
+    assert ws.referenced("sqlite", "SELECT oc FROM t", streams) == []
+    assert ws.referenced("sqlite", "SELECT * FROM t JOIN oc ON t.a = oc.a", streams) == ["oc"]
+    assert ws.referenced("sqlite", "SELECT * FROM t, oc", streams) == ["oc"]
+    assert ws.consumes("INSERT INTO x SELECT * FROM oc")
+    assert not ws.consumes("/* c */ SELECT * FROM oc")
+    assert ws.consumes("WITH a AS (SELECT 1) INSERT INTO x SELECT * FROM oc")
