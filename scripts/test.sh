@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 need=()
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then need+=(postgresql); fi
 if ! command -v mariadb-install-db >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ]; then need+=(mariadb-server); fi
+# Chromium for the web UI's browser tests (Playwright drives Debian's build, not a downloaded one).
+if ! [ -x /usr/bin/chromium ]; then need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

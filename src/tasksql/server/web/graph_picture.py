@@ -68,7 +68,9 @@ def layout(graph: Graph, current_key: str) -> Picture:
     edges: list[Edge] = []
     for m in graph.members:
         x2, y2 = where[m.record.id]
-        sources = m.parents if not m.finalizer else [graph.members[0].record.id]
+        # a finalizer runs after the whole graph: drawn after its deepest tasks
+        last = [o.record.id for o in graph.members if not o.finalizer and o.depth == m.depth - 1]
+        sources = m.parents if not m.finalizer else last
         for parent in sources:
             x1, y1 = where[parent]
             edges.append(

@@ -53,7 +53,9 @@ def seconds_text(s: float) -> str:
         return f"{s * 1000:.0f} ms"
     if s < 120:
         return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
-    return f"{s / 60:.1f} min"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
 
 
 def build(runs: Sequence[RunRecord], now: datetime, window_s: float | None) -> Timeline | None:
