@@ -36,6 +36,9 @@ from tasksql.schedules import check, parse_cron
         ("@monthly", "0 0 0 1 * *", False),
         ("@yearly", "0 0 0 1 1 *", False),
         ("@annually", "0 0 0 1 1 *", False),
+        # Databend's own task tests (task_ddl_test.test): seconds first, '?' and a year.
+        ("0 0 0 1 1 ? 2100", "0 0 0 1 1 *", True),
+        ("0 0 0 ? * MON *", "0 0 0 * * 1", True),
     ],
 )
 def test_accepted_and_normalised(text: str, normalized: str, seconds: bool) -> None:
@@ -64,13 +67,19 @@ def test_fixed_time_follows_debian_cron(text: str, fixed: bool) -> None:
 
 # (expression, message, the text the span covers)
 ERRORS = [
-    ("* * * *", "expected 5 or 6 fields, got 4", "* * * *"),
-    ("", "expected 5 or 6 fields, got 0", ""),
+    ("* * * *", "expected 5, 6 or 7 fields, got 4", "* * * *"),
+    ("", "expected 5, 6 or 7 fields, got 0", ""),
+    ("0 0 0 1 1 * 2025 1", "expected 5, 6 or 7 fields, got 8", "0 0 0 1 1 * 2025 1"),
+    ("0 0 0 1 1 ? 2101", "year 2101 is out of range 1970-2100", "2101"),
+    ("0 0 0 1 1 ? 1969-2000", "year 1969 is out of range 1970-2100", "1969-2000"),
     (
-        "  0 0 0 1 1 * 2025 ",
-        "expected 5 or 6 fields, got 7 (a year field is not supported)",
-        "0 0 0 1 1 * 2025",
+        "0 0 0 1 1 ? 2030-2020",
+        "year range 2030-2020 is backwards: the start must not exceed the end",
+        "2030-2020",
     ),
+    ("0 0 0 1 1 ? ?", "year '?' is only allowed in the day-of-month and day-of-week fields", "?"),
+    ("0 0 0 1 1 ? L", "year 'L' is not a valid value: expected 1970-2100", "L"),
+    ("0 0 0 30 2 ? 2100", "day-of-month 30 never occurs in February", "30"),
     ("60 * * * *", "minute 60 is out of range 0-59", "60"),
     ("0 24 * * *", "hour 24 is out of range 0-23", "24"),
     ("0 0 32 * *", "day-of-month 32 is out of range 1-31", "32"),

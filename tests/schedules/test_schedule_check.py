@@ -47,7 +47,7 @@ def test_kinds() -> None:
         (IntervalSchedule(0), "INVALID_INTERVAL", "the interval must be positive, got 0 ms"),
         (IntervalSchedule(-60_000), "INVALID_INTERVAL", "the interval must be positive, got -60000 ms"),
         (DelaySchedule(0), "INVALID_INTERVAL", "the delay must be positive, got 0 ms"),
-        (CronSchedule("* * * *"), "INVALID_CRON", "expected 5 or 6 fields, got 4"),
+        (CronSchedule("* * * *"), "INVALID_CRON", "expected 5, 6 or 7 fields, got 4"),
         (
             CronSchedule("0 0 9 * *", "Asia/Tokio"),
             "UNKNOWN_TIMEZONE",

@@ -3,8 +3,11 @@
 This module reads the text only; evaluation lives in :mod:`tasksql.schedules.cronmatch` and
 :mod:`tasksql.schedules.cron`. The accepted language:
 
-* 5 fields ``minute hour day-of-month month day-of-week`` or 6 fields with ``second`` first
-  (Databend, VoltDB); fields are separated by white space; letters are case-insensitive.
+* 5 fields ``minute hour day-of-month month day-of-week``, 6 fields with ``second`` first
+  (Databend, VoltDB), or 7 fields: the six and a ``year`` last (Quartz; Databend's own task tests
+  write ``0 0 0 1 1 ? 2100``). Years are 1970-2100, the range of the cron library Databend uses;
+  the year field filters the times the six fields select. Fields are separated by white space;
+  letters are case-insensitive.
 * In every field: ``*``, a value, a range ``a-b``, a step ``*/n``, ``a/n`` or ``a-b/n``, and lists
   of those separated by commas. Months accept ``JAN``-``DEC``; days of the week accept
   ``SUN``-``SAT`` and the numbers 0-7 (0 and 7 are both Sunday).
@@ -83,6 +86,7 @@ HOUR = _FieldSpec("hour", 0, 23)
 DAY_OF_MONTH = _FieldSpec("day-of-month", 1, 31)
 MONTH = _FieldSpec("month", 1, 12, MONTH_NAMES, 1)
 DAY_OF_WEEK = _FieldSpec("day-of-week", 0, 7, DAY_NAMES, 0)
+YEAR = _FieldSpec("year", 1970, 2100)
 _SPECS = (SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)
 
 _Fail: TypeAlias = Callable[[str], NoReturn]
@@ -94,12 +98,16 @@ class CronExpr:
 
     ``fields`` always has six entries, seconds first (``"0"`` for a 5-field expression), in a
     normalised spelling: upper case, names replaced by numbers, ``?`` replaced by ``*``.
+    ``year`` is the normalised seventh field and ``years`` the years it selects; both are None
+    when the expression has no year field (every year matches).
     """
 
     text: str
     fields: tuple[str, str, str, str, str, str]
     has_seconds: bool
     macro: str | None = None
+    year: str | None = None
+    years: frozenset[int] | None = None
 
     @property
     def fixed_time(self) -> bool:
@@ -112,8 +120,16 @@ class CronExpr:
 
     @property
     def normalized(self) -> str:
-        """The six normalised fields joined by single spaces."""
+        """The six normalised fields joined by single spaces (the year field is not included)."""
         return " ".join(self.fields)
+
+    @property
+    def year_text(self) -> str | None:
+        """The years as words ("in 2100", "in the years 2030-2040/2"); None without a year field
+        or when it selects every year."""
+        if self.year is None or self.year == "*":
+            return None
+        return f"in {self.year}" if self.year.isdigit() else f"in the years {self.year}"
 
 
 def parse_cron(text: str) -> CronExpr:
@@ -128,11 +144,15 @@ def parse_cron(text: str) -> CronExpr:
         macro = _macro(text, tokens)
         expanded = MACROS[macro].split()
         tokens = [(field, tokens[0][1], tokens[0][2]) for field in expanded]
-    if len(tokens) not in (5, 6):
+    if len(tokens) not in (5, 6, 7):
         start, end = (tokens[0][1], tokens[-1][2]) if tokens else (0, len(text))
-        hint = " (a year field is not supported)" if len(tokens) == 7 else ""
-        _fail(text, start, end, f"expected 5 or 6 fields, got {len(tokens)}{hint}")
-    has_seconds = len(tokens) == 6
+        _fail(text, start, end, f"expected 5, 6 or 7 fields, got {len(tokens)}")
+    has_seconds = len(tokens) >= 6
+    year: str | None = None
+    years: set[int] | None = None
+    if len(tokens) == 7:
+        year_token, year_start, year_end = tokens.pop()
+        year, years = _parse_field(YEAR, year_token, text, year_start, year_end)
     specs = _SPECS if has_seconds else _SPECS[1:]
     fields: list[str] = [] if has_seconds else ["0"]
     values: list[set[int] | None] = [] if has_seconds else [{0}]
@@ -147,6 +167,9 @@ def parse_cron(text: str) -> CronExpr:
         fields=(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]),
         has_seconds=has_seconds,
         macro=macro,
+        year=year,
+        # The year field has no L, W or # terms, so its values are always known.
+        years=None if years is None else frozenset(years),
     )
 
 

@@ -7,11 +7,16 @@ overlaps) is the job of :mod:`tasksql.schedules.dst` and :mod:`tasksql.schedules
 
 cronsim parses the expression in its constructor; a :class:`WallMatcher` parses once and clones
 the parsed iterator for each query, so a query costs only the iteration.
+
+cronsim has no year field: a 7-field expression's years are a filter applied here. A search that
+lands in a year the expression does not select jumps to the edge of the next selected year, so
+``0 0 0 1 1 ? 2100`` is found in a handful of steps although cronsim gives up after 50 years.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from bisect import bisect_left, bisect_right
+from datetime import datetime, timedelta
 
 from cronsim import CronSim, CronSimError
 
@@ -19,6 +24,9 @@ from tasksql.errors import ScheduleError
 from tasksql.schedules.cronexpr import CronExpr
 
 _ORIGIN = datetime(2000, 1, 1)
+#: How far cronsim searches before it gives up (its own constant, in years).
+_HORIZON = 50
+_SECOND = timedelta(seconds=1)
 
 
 class WallMatcher:
@@ -28,7 +36,7 @@ class WallMatcher:
         :func:`~tasksql.schedules.cronexpr.parse_cron` accepted (a defect; reported, not hidden).
     """
 
-    __slots__ = ("_state", "_template")
+    __slots__ = ("_state", "_template", "_year_text", "_years")
 
     def __init__(self, expr: CronExpr) -> None:
         try:
@@ -39,22 +47,69 @@ class WallMatcher:
             raise ScheduleError(f"invalid cron expression {expr.text!r}: {exc}", code="INVALID_CRON") from exc
         # The parsed state (field sets are only read while iterating, so clones can share them).
         self._state = dict(vars(self._template))
+        self._years: tuple[int, ...] | None = None if expr.years is None else tuple(sorted(expr.years))
+        self._year_text = expr.year_text
 
     def next_after(self, wall: datetime) -> datetime | None:
         """The first matching wall time strictly after the naive ``wall``; None if there is none
-        within 50 years (cronsim's horizon) or before the end of the calendar."""
-        return self._step(wall, reverse=False)
+        within 50 years (cronsim's horizon, counted from the first selected year) or before the end
+        of the calendar, or when every selected year has passed."""
+        years = self._years
+        if years is None:
+            return self._step(wall, reverse=False)
+        cursor = wall
+        while True:
+            if cursor.year not in years:
+                later = bisect_right(years, cursor.year)
+                if later == len(years):
+                    return None
+                # One second before 1 January of the next selected year: cronsim's first tick
+                # lands on midnight, which may match.
+                cursor = datetime(years[later], 1, 1) - _SECOND
+            found = self._step(cursor, reverse=False)
+            if found is None:
+                # Nothing within cronsim's horizon: go on from the first selected year past it.
+                later = bisect_right(years, cursor.year + _HORIZON)
+                if later == len(years):
+                    return None
+                cursor = datetime(years[later], 1, 1) - _SECOND
+                continue
+            if found.year in years:
+                return found
+            cursor = found
 
     def previous_before(self, wall: datetime) -> datetime | None:
         """The last matching wall time strictly before the naive ``wall``; None if there is none."""
-        return self._step(wall, reverse=True)
+        years = self._years
+        if years is None:
+            return self._step(wall, reverse=True)
+        cursor = wall
+        while True:
+            if cursor.year not in years:
+                earlier = bisect_left(years, cursor.year)
+                if earlier == 0:
+                    return None
+                # 1 January after the previous selected year: "strictly before" starts at its
+                # last second.
+                cursor = datetime(years[earlier - 1] + 1, 1, 1)
+            found = self._step(cursor, reverse=True)
+            if found is None:
+                earlier = bisect_left(years, cursor.year - _HORIZON)
+                if earlier == 0:
+                    return None
+                cursor = datetime(years[earlier - 1] + 1, 1, 1)
+                continue
+            if found.year in years:
+                return found
+            cursor = found
 
     def explain(self) -> str:
         """cronsim's English description ("At 09:00 every day"); empty if it cannot describe it."""
         try:
-            return str(self._template.explain())
+            text = str(self._template.explain())
         except Exception:  # a description is optional: never fail a caller for it
             return ""
+        return f"{text} {self._year_text}" if text and self._year_text else text
 
     def _step(self, wall: datetime, *, reverse: bool) -> datetime | None:
         it = CronSim.__new__(CronSim)

@@ -98,8 +98,10 @@ def cron_words(expr: str, timezone: str) -> str:
         return f"cron {expr.strip()}, {timezone}"
     text = _describe(parsed)
     if text is None:
-        explained = WallMatcher(parsed).explain()
+        explained = WallMatcher(parsed).explain()  # names the years itself
         text = explained[0].lower() + explained[1:] if explained else f"cron {expr.strip()}"
+    elif parsed.year_text:
+        text = f"{text} {parsed.year_text}"
     return f"{text}, {timezone}"
 
 
