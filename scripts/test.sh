@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the PostgreSQL and MariaDB server binaries (the suite starts its own private
+# Debian packages: the PostgreSQL, MariaDB and ClickHouse server binaries (the suite starts its own private
 # servers; the packages' own services are not used).
 need=()
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then need+=(postgresql); fi
 if ! command -v mariadb-install-db >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ]; then need+=(mariadb-server); fi
+if ! command -v clickhouse-server >/dev/null 2>&1 && ! [ -x /usr/sbin/clickhouse-server ]; then need+=(clickhouse-server); fi
 # Chromium for the web UI's browser tests (Playwright drives Debian's build, not a downloaded one).
 if ! [ -x /usr/bin/chromium ]; then need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then

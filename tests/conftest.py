@@ -4,7 +4,8 @@
 ``pg_database`` gives each test its own database on it, dropped afterwards. Tests that use them
 are skipped, with the reason, only when the PostgreSQL server binaries are not installed.
 ``mariadb_server`` and ``mariadb_database`` do the same with a private MariaDB server
-(``tests/mariadbserver.py``).
+(``tests/mariadbserver.py``), ``ch_server`` and ``ch_database`` with a private ClickHouse server
+(``tests/clickhouseserver.py``).
 
 ``--catalog=postgres`` (or ``TASKSQL_TEST_CATALOG=postgres``) puts the catalog of every engine,
 connection and ``tasksql`` process a test makes in a fresh schema on that server (see
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from catalog_choice import BACKENDS, CATALOG_VARS
+from clickhouseserver import ClickHouseDatabase, ClickHouseServer, find_binary
 from mariadbserver import MariaDBDatabase, MariaDBServer, find_binaries
 from pgserver import PgDatabase, PgServer, find_bindir
 
@@ -88,6 +90,24 @@ def mariadb_database(mariadb_server: MariaDBServer) -> Iterator[MariaDBDatabase]
     after the test."""
     with mariadb_server.database() as db:
         yield db
+
+
+@pytest.fixture(scope="session")
+def ch_server() -> Iterator[ClickHouseServer]:
+    """A running private ClickHouse server (``.new_database()``, ``.run(sql)``)."""
+    if find_binary() is None:
+        pytest.skip("no ClickHouse server is installed; apt-get install clickhouse-server")
+    with ClickHouseServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ch_database(ch_server: ClickHouseServer) -> Iterator[ClickHouseDatabase]:
+    """A fresh, empty database on the session's ClickHouse server (``.url`` with a password),
+    dropped after the test."""
+    db = ch_server.new_database()
+    yield db
+    ch_server.drop_database(db.name)
 
 
 @pytest.fixture(autouse=True)

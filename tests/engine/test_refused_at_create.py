@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tasksql.engine import Engine, Result
-from tasksql.errors import NotSupportedError, ValidationError, WarehouseError
+from tasksql.errors import ValidationError, WarehouseError
 from tasksql.model.run import NodeRecord
 from tasksql.settings import Settings
 
@@ -50,24 +50,22 @@ async def task_names(engine: Engine) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["clickhouse", "CLICKHOUSE"])
-async def test_a_type_without_backend_is_refused_at_create_and_nothing_is_stored(
+async def test_a_url_the_type_cannot_read_is_refused_at_create_and_nothing_is_stored(
     engine: Engine, kind: str
 ) -> None:
     sql = f"CREATE WAREHOUSE w TYPE = {kind} URL = 'x://h/db'"
-    with pytest.raises(NotSupportedError) as info:
+    with pytest.raises(WarehouseError) as info:
         await engine.execute(sql)
-    err = info.value
-    assert err.code == "NOT_SUPPORTED"
-    assert "is not supported yet; supported types: duckdb, sqlite, postgres, mysql" in err.message
-    assert err.span is not None and sql[err.span.start : err.span.end] == kind  # points at the type
+    assert info.value.code == "INVALID_URL"
+    assert "expected clickhouse://user@host:9000/database, not x:" in info.value.message
     assert await warehouses(engine) == []
 
 
-async def test_alter_to_a_type_without_backend_is_refused_and_changes_nothing(
+async def test_alter_to_a_type_that_cannot_read_the_url_is_refused_and_changes_nothing(
     engine: Engine, tmp_path: Path
 ) -> None:
     await engine.execute(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{tmp_path}/l.db'")
-    with pytest.raises(NotSupportedError):
+    with pytest.raises(WarehouseError):
         await engine.execute("ALTER WAREHOUSE lite SET TYPE = clickhouse")
     assert await warehouses(engine) == [("lite", "sqlite", f"sqlite:///{tmp_path}/l.db")]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasksql.errors import NotSupportedError, QueryCancelled, WarehouseError
+from tasksql.errors import QueryCancelled, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
 from tasksql.warehouses.base import CancelToken
 from tasksql.warehouses.duckdb import DuckDBWarehouse
@@ -142,20 +142,21 @@ async def test_a_duckdb_url_is_a_separate_database(registry: WarehouseRegistry, 
     assert (tmp_path / "other.duckdb").exists()
 
 
-@pytest.mark.parametrize("kind", [WarehouseType.CLICKHOUSE])
-async def test_types_without_backend_are_not_supported(
-    registry: WarehouseRegistry, kind: WarehouseType
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        (None, "TYPE = clickhouse needs a URL (clickhouse://user@host:9000/db)"),
+        ("http://etl:pw@h:8123/db", "native protocol, not HTTP"),
+        ("clickhouse://etl:pw@h/db?fast=yes", "unknown option 'fast'"),
+    ],
+)
+def test_a_clickhouse_url_no_run_could_use_is_refused_before_it_is_stored(
+    registry: WarehouseRegistry, url: str | None, why: str
 ) -> None:
-    d = WarehouseDef(name="x", type=kind, url="x://h/db")
-    expected = (
-        f"warehouse type {kind.value} is not supported yet; supported types: duckdb, sqlite, postgres, mysql"
-    )
-    with pytest.raises(NotSupportedError) as info:
-        await registry.get(d)
-    assert info.value.message == expected
-    with pytest.raises(NotSupportedError) as info:
-        registry.check(d)  # refused before it is stored, too
-    assert info.value.message == expected
+    with pytest.raises(WarehouseError) as info:
+        registry.check(WarehouseDef(name="x", type=WarehouseType.CLICKHOUSE, url=url))
+    assert info.value.code == "INVALID_URL"
+    assert why in info.value.message and ":pw@" not in info.value.message
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
         if session.transaction is not None:
             runner = session.transaction
     source = await bind_condition(warehouse, stmt.text)  # SYSTEM$STREAM_HAS_DATA(...), before find_refs
-    rewritten = find_refs(source)
+    rewritten = find_refs(source, warehouse.dialect)
     if rewritten.refs:
         tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
         with rewritten.errors_as_written(replacements):  # errors name system.tasks, not its stand-in

@@ -152,7 +152,7 @@ def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
 async def _with_virtual(
     ctx: RunContext, text: str, run: Callable[[str, dict[str, pa.Table]], Awaitable[object]]
 ) -> object:
-    rewritten = find_refs(text)
+    rewritten = find_refs(text, ctx.warehouse.dialect)
     if not rewritten.refs or ctx.introspection is None:
         return await run(text, {})
     if all(

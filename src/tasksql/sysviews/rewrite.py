@@ -222,9 +222,15 @@ def might_reference(text: str) -> bool:
     return any(t in code for t in _TRIGGERS)
 
 
+#: Dialects of databases with a ``system`` schema of their own (ClickHouse's ``system.numbers``,
+#: ``system.processes``, ...): there ``system.<name>`` that tasksql does not know is theirs.
+OWN_SYSTEM_SCHEMA = frozenset({"clickhouse"})
+
+
 @functools.lru_cache(maxsize=4096)
-def find_refs(text: str) -> Rewritten:
-    """Every virtual reference in ``text``, in order. Raises ValidationError for ``system.<unknown>``.
+def find_refs(text: str, dialect: str | None = None) -> Rewritten:
+    """Every virtual reference in ``text``, in order. Raises ValidationError for ``system.<unknown>``
+    (unless the warehouse's ``dialect`` has a ``system`` schema of its own: then it is left alone).
 
     Cached: a task body is analysed once, not at every run.
     """
@@ -237,7 +243,7 @@ def find_refs(text: str) -> Rewritten:
     refs: list[VirtualRef] = []
     i = 0
     while i < len(tokens):
-        found = _match_at(text, tokens, i)
+        found = _match_at(text, tokens, i, dialect in OWN_SYSTEM_SCHEMA)
         if found is None:
             i += 1
             continue
@@ -251,7 +257,9 @@ def _word(tok: Token) -> str:
     return tok.text.lower() if tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER) else ""
 
 
-def _match_at(text: str, tokens: Sequence[Token], i: int) -> tuple[VirtualRef, int] | None:
+def _match_at(
+    text: str, tokens: Sequence[Token], i: int, own_system: bool = False
+) -> tuple[VirtualRef, int] | None:
     tok = tokens[i]
     word = _word(tok) or tok.text.lower()
     nxt = tokens[i + 1] if i + 1 < len(tokens) else None
@@ -263,6 +271,8 @@ def _match_at(text: str, tokens: Sequence[Token], i: int) -> tuple[VirtualRef, i
         name = _word(tokens[i + 2])
         after = tokens[i + 3] if i + 3 < len(tokens) else None
         if name and not (after is not None and after.token_type in (TokenType.DOT, TokenType.L_PAREN)):
+            if name not in SYSTEM_TABLES and own_system:
+                return None  # the warehouse's own system table
             if name not in SYSTEM_TABLES:
                 known = ", ".join(f"system.{n}" for n in sorted(SYSTEM_TABLES))
                 raise ValidationError(

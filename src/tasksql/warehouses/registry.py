@@ -36,6 +36,8 @@ RETIRE_POLL = 0.1
 POSTGRES_REQUIREMENT = "psycopg[binary,pool]>=3.2"
 #: What the ``mysql`` extra installs (pyproject.toml): the driver of TYPE = mysql.
 MYSQL_REQUIREMENT = "PyMySQL>=1.1"
+#: What the ``clickhouse`` extra installs (pyproject.toml): the driver of TYPE = clickhouse.
+CLICKHOUSE_REQUIREMENT = "clickhouse-driver>=0.2.6"
 
 
 class WarehouseRegistry:
@@ -65,7 +67,7 @@ class WarehouseRegistry:
     async def get(self, definition: WarehouseDef) -> Warehouse:
         """The open warehouse for ``definition``: cached by name, re-created when it changed.
 
-        :raises NotSupportedError: the type has no backend yet (clickhouse).
+        :raises NotSupportedError: the type has no backend, or its driver is missing.
         :raises WarehouseError: the warehouse cannot be opened (bad URL, server unreachable); nothing
             is cached, so the next call tries again.
         """
@@ -118,6 +120,13 @@ class WarehouseRegistry:
                 raise _needs_url(d, "mysql://user@host:3306/db")
             mysql_sql.parse_url(d.url, f"{shown_url(d.url)} (warehouse {d.name})")
             _mysql_module(d)
+        elif d.type is WarehouseType.CLICKHOUSE:
+            from tasksql.warehouses import clickhouse_sql
+
+            if not d.url:
+                raise _needs_url(d, "clickhouse://user@host:9000/db")
+            clickhouse_sql.parse_url(d.url, f"{shown_url(d.url)} (warehouse {d.name})")
+            _clickhouse_module(d)
 
     async def discard(self, name: str) -> None:
         """Forget the warehouse ``name`` (DROP WAREHOUSE): it finishes what it runs, then closes."""
@@ -194,6 +203,7 @@ PUBLIC_URL_OPTIONS = frozenset(
         "charset",
         "unix_socket",
         "ssl_ca",
+        "compression",
     }
 )
 
@@ -282,11 +292,45 @@ def _mysql(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     return warehouse
 
 
+def _clickhouse_module(d: WarehouseDef) -> ModuleType:
+    """The ClickHouse backend module.
+
+    :raises NotSupportedError: its driver cannot be imported (code ``DRIVER_MISSING``).
+    """
+    try:
+        from tasksql.warehouses import clickhouse
+    except ImportError as err:
+        where = f" ({shown_url(d.url)})" if d.url else ""
+        raise NotSupportedError(
+            f"warehouse {d.name}{where}: TYPE = clickhouse needs the ClickHouse driver clickhouse-driver,"
+            f" which this Python cannot import ({err});"
+            f" install it with: {install_command(CLICKHOUSE_REQUIREMENT)}",
+            code="DRIVER_MISSING",
+        ) from None
+    return clickhouse
+
+
+def _clickhouse(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
+    if not d.url:
+        raise _needs_url(d, "clickhouse://user@host:9000/db")
+    backend = _clickhouse_module(d)
+    warehouse: Warehouse = backend.ClickHouseWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+    return warehouse
+
+
 _FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Warehouse]] = {
     WarehouseType.DUCKDB: _duckdb,
     WarehouseType.SQLITE: _sqlite,
     WarehouseType.POSTGRES: _postgres,
     WarehouseType.MYSQL: _mysql,
+    WarehouseType.CLICKHOUSE: _clickhouse,
 }
 
-__all__ = ["MYSQL_REQUIREMENT", "POSTGRES_REQUIREMENT", "WarehouseRegistry", "install_command", "shown_url"]
+__all__ = [
+    "CLICKHOUSE_REQUIREMENT",
+    "MYSQL_REQUIREMENT",
+    "POSTGRES_REQUIREMENT",
+    "WarehouseRegistry",
+    "install_command",
+    "shown_url",
+]
