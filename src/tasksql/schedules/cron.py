@@ -15,7 +15,13 @@ repeated, wildcard job        runs twice                       runs twice
 ============================  ===============================  ==============================
 
 A *fixed-time* job has neither its minute nor its hour field starting with ``*`` (Debian's test,
-see :attr:`CronExpr.fixed_time`); it applies to 5- and 6-field expressions alike.
+see :attr:`CronExpr.fixed_time`); it applies to 5-, 6- and 7-field expressions alike.
+
+The table is for daylight-saving changes. Under STANDARD, a change of the UTC offset by more than
+three hours is, as Debian cron puts it, a correction to the clock or time zone whose new time is
+used immediately (cron.8, "Daylight Saving Time and other time changes"): local times it skips do
+not run at all (Samoa skipped 30 December 2011: no run is invented for that day), and local times
+it repeats run again, fixed-time jobs too. SNOWFLAKE treats every change as in the table.
 
 Instants are produced in chronological order by walking the local times: a repeated hour is
 walked twice, once per offset, so ``next_fire(after)`` is exact even when ``after`` falls inside
@@ -39,6 +45,14 @@ from tasksql.schedules.dst import Transition, WallKind, classify, clock_text, in
 from tasksql.schedules.zones import is_utc, load_zone, zone_name
 
 _TINY = timedelta(microseconds=1)
+#: Debian cron: "Clock changes of more than 3 hours are considered to be corrections to the clock
+#: or timezone, and the new time is used immediately."
+_TIME_CHANGE = timedelta(hours=3)
+
+
+def is_time_change(change: Transition) -> bool:
+    """Whether ``change`` moves the wall clock by more than three hours (not a DST change)."""
+    return change.wall_end - change.wall_start > _TIME_CHANGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +69,29 @@ class _Skipped:
 
     first: datetime
     last: datetime
+    time_change: bool = False
 
     @property
     def note(self) -> str:
+        if self.time_change:
+            first, last = _day_clock(self.first), _day_clock(self.last)
+            times = first if first == last else f"{first} to {last}"
+            return f"time change: {times} did not exist (the clock moved more than 3 hours), skipped"
         if self.first == self.last:
             return f"DST gap: {clock_text(self.first)} does not exist, skipped"
         return f"DST gap: {clock_text(self.first)} to {clock_text(self.last)} do not exist, skipped"
+
+
+def _overlap_note(change: Transition, wall: datetime, which: str) -> str:
+    """``DST overlap: first of two 01:30``, or for a time change the date too."""
+    if is_time_change(change):
+        return f"time change: {which} {_day_clock(wall)}"
+    return f"DST overlap: {which} {clock_text(wall)}"
+
+
+def _day_clock(wall: datetime) -> str:
+    """``2011-12-30 12:00``: a time change can skip whole days, so its notes name the date."""
+    return f"{wall:%Y-%m-%d} {clock_text(wall)}"
 
 
 def policy_of(value: DstPolicy | str | None) -> DstPolicy:
@@ -94,8 +125,10 @@ class CronRule(Schedule):
         self.policy: DstPolicy = policy_of(dst_policy)
         self._matcher = WallMatcher(self.expr)
         fixed = self.expr.fixed_time
-        # Debian cron only adjusts fixed-time jobs; Snowflake adjusts nothing.
-        self._gap_runs_at_end = self.policy is DstPolicy.STANDARD and fixed
+        # Debian cron only adjusts fixed-time jobs, and only for DST changes (3 hours or less);
+        # Snowflake adjusts nothing.
+        self._standard = self.policy is DstPolicy.STANDARD
+        self._gap_runs_at_end = self._standard and fixed
         self._both_copies = self.policy is DstPolicy.SNOWFLAKE or not fixed
 
     @classmethod
@@ -173,19 +206,22 @@ class CronRule(Schedule):
         cursor = local.replace(tzinfo=None)
         first_pass: Transition | None = None  # walking a repeated hour with its first offset
         second_until: datetime | None = None  # walking it again with its second offset, until here
+        second_of: Transition | None = None  # the change whose second copies run, if they do
         if classify(self.zone, cursor) is WallKind.OVERLAP:
             repeated = transition_near(self.zone, cursor)
             if local.fold == 0:
                 first_pass = repeated
             else:
                 second_until = repeated.wall_end
+                second_of = repeated if self._both(repeated) else None
         while True:
             wall = self._matcher.next_after(cursor)
             if first_pass is not None and (wall is None or wall >= first_pass.wall_end):
                 # Every repeated local time has had its first occurrence; the second ones come
                 # next in time, so walk the repeated hour again before going past it.
-                if self._both_copies:
+                if self._both(first_pass):
                     cursor, second_until = first_pass.wall_start - _TINY, first_pass.wall_end
+                    second_of = first_pass
                 first_pass = None
                 continue
             if wall is None:
@@ -193,9 +229,9 @@ class CronRule(Schedule):
             cursor = wall
             if second_until is not None:
                 if wall < second_until:
-                    if self._both_copies:
+                    if second_of is not None:
                         yield _Run(
-                            instant(self.zone, wall, fold=1), f"DST overlap: second of two {clock_text(wall)}"
+                            instant(self.zone, wall, fold=1), _overlap_note(second_of, wall, "second of two")
                         )
                     continue
                 second_until = None
@@ -205,26 +241,24 @@ class CronRule(Schedule):
             elif kind is WallKind.OVERLAP:
                 if first_pass is None:
                     first_pass = transition_near(self.zone, wall)
-                once = "" if self._both_copies else ", runs once"
+                once = "" if self._both(first_pass) else ", runs once"
                 yield _Run(
-                    instant(self.zone, wall, fold=0), f"DST overlap: first of two {clock_text(wall)}{once}"
+                    instant(self.zone, wall, fold=0), _overlap_note(first_pass, wall, "first of two") + once
                 )
             else:
                 yield self._gap(wall)
                 # Every local time in the gap was handled by that one event: jump past the gap.
                 cursor = transition_near(self.zone, wall).wall_end - _TINY
 
-    def _repeated(self, wall: datetime, *, fold: int) -> _Run:
-        if fold:
-            note = f"DST overlap: second of two {clock_text(wall)}"
-        else:
-            once = "" if self._both_copies else ", runs once"
-            note = f"DST overlap: first of two {clock_text(wall)}{once}"
-        return _Run(instant(self.zone, wall, fold=fold), note)
+    def _both(self, repeated: Transition) -> bool:
+        """Whether both copies of the local times ``repeated`` repeats run."""
+        return self._both_copies or (self._standard and is_time_change(repeated))
 
     def _gap(self, wall: datetime) -> _Run | _Skipped:
         gap = transition_near(self.zone, wall)
         last = self._matcher.previous_before(gap.wall_end) or wall
+        if self._standard and is_time_change(gap):
+            return _Skipped(wall, last, time_change=True)
         if not self._gap_runs_at_end:
             return _Skipped(wall, last)
         end = clock_text(gap.wall_end)
