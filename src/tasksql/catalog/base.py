@@ -481,9 +481,26 @@ class Catalog(ClusterCoordination, FanoutCoordination, ABC):
         unstarted: Sequence[UnstartedRun] = (),
         committed: Sequence[RunOutcome] = (),
         keep: Sequence[int] = (),
+        *,
+        epochs: Mapping[str, int] | None = None,
+        fence: Fence | None = None,
+        only: Sequence[int] | None = None,
+        graph_runs: Sequence[str] | None = None,
     ) -> dict[str, LostRuns]:
         """Settle what the lost nodes ``node_ids`` left, in ONE transaction; returns, per node that
         left anything, what was done (nodes that left nothing are not in the result).
+
+        Who may settle is checked in that same transaction, so that a node that joins again (or
+        whose lease is renewed) meanwhile never has a run it started since recorded lost:
+
+        * ``epochs`` (node id -> epoch): a node named there is settled only while its row still has
+          that epoch and its lease is not live (its row stays locked until the commit: a join of
+          that node waits for it); a node whose row moved on is left out entirely;
+        * ``fence``: nothing is settled unless the fence's lease is live (a node settling its own
+          earlier epochs' runs, ``node_ids`` being its own id);
+        * ``only`` (run ids): steps 2 to 4 touch these runs only (None: every run of the nodes),
+          and ``graph_runs`` (group ids): the graph runs step 4 settles (None: every executing one
+          of the nodes).
 
         A run that never started is never recorded FAILED. The runs in ``keep`` (run ids) are left
         as they are (their fate cannot be told yet). In this order:

@@ -434,13 +434,24 @@ class SqlCatalog(SqlFanout[D]):
         unstarted: Sequence[UnstartedRun] = (),
         committed: Sequence[RunOutcome] = (),
         keep: Sequence[int] = (),
+        *,
+        epochs: Mapping[str, int] | None = None,
+        fence: Fence | None = None,
+        only: Sequence[int] | None = None,
+        graph_runs: Sequence[str] | None = None,
     ) -> dict[str, LostRuns]:
         if not node_ids:
             return {}
         stamp, sql = db_time(now), self._sql
         nodes, decided, done, kept = tuple(node_ids), tuple(unstarted), tuple(committed), tuple(keep)
+        scope = run_jobs.LostScope(
+            epochs=None if epochs is None else dict(epochs),
+            fence=fence,
+            only=None if only is None else tuple(only),
+            graph_runs=None if graph_runs is None else tuple(graph_runs),
+        )
         return await self._write(
-            lambda db: run_jobs.settle_lost(sql, db, nodes, stamp, message, decided, done, kept)
+            lambda db: run_jobs.settle_lost(sql, db, nodes, stamp, message, decided, done, kept, scope)
         )
 
     async def prune_runs(self, default_cutoff: datetime, per_task: Mapping[int, datetime]) -> int:

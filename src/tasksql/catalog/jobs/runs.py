@@ -9,9 +9,10 @@ rides in each statement (the ``*_fenced`` queries) instead of costing a statemen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from tasksql.catalog.cluster_rows import fence_params
+from tasksql.catalog.cluster_rows import fence_params, lease_params
 from tasksql.catalog.dialect import CatalogDialect
 from tasksql.catalog.records import LostRuns, UnstartedRun
 from tasksql.catalog.rows import (
@@ -139,6 +140,32 @@ def last_per_task(sql: CatalogDialect[D], db: D, now: str) -> dict[int, tuple[st
     return {row["task_id"]: (row["state"], from_db_time(row["at"])) for row in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class LostScope:
+    """Who may settle, and what (see :meth:`Catalog.settle_lost_runs`): the epochs judged gone,
+    the settler's own fence, the runs and graph runs the bulk steps are limited to."""
+
+    epochs: Mapping[str, int] | None = None
+    fence: Fence | None = None
+    only: Sequence[int] | None = None
+    graph_runs: Sequence[str] | None = None
+
+
+def _settlable(sql: CatalogDialect[D], db: D, node_ids: Sequence[str], scope: LostScope) -> list[str]:
+    """The nodes of ``node_ids`` whose runs may be settled now, by ``scope``'s conditions, checked
+    (and their rows locked) in the settling transaction itself."""
+    if scope.fence is not None and sql.first(db, "lease_held", lease_params(scope.fence)) is None:
+        return []
+    if scope.epochs is None:
+        return list(node_ids)
+    out = []
+    for node_id in node_ids:
+        epoch = scope.epochs.get(node_id)
+        if epoch is None or sql.first(db, "node_epoch_gone", {"node_id": node_id, "epoch": epoch}):
+            out.append(node_id)
+    return out
+
+
 def settle_lost(
     sql: CatalogDialect[D],
     db: D,
@@ -148,8 +175,13 @@ def settle_lost(
     unstarted: Sequence[UnstartedRun],
     committed: Sequence[RunOutcome] = (),
     keep: Sequence[int] = (),
+    scope: LostScope | None = None,
 ) -> dict[str, LostRuns]:
     """See :meth:`Catalog.settle_lost_runs` (the steps are numbered as there)."""
+    scope = scope or LostScope()
+    node_ids = _settlable(sql, db, node_ids, scope)
+    if not node_ids:
+        return {}
     # failed, skipped, replanned, released, committed
     counts = {node_id: [0, 0, 0, 0, 0] for node_id in node_ids}
     owners = _owners(sql, db, [u.run_id for u in unstarted] + [o.run_id for o in committed], node_ids)
@@ -189,13 +221,15 @@ def settle_lost(
             sql.execute(db, "task_rewind_next_fire", rewind)
         counts[node_id][2 if item.rewind else 3] += 1
     kept = sql.array(keep)
+    only = None if scope.only is None else sql.array(scope.only)
+    graphs = None if scope.graph_runs is None else sql.array(scope.graph_runs)
     for node_id in node_ids:
         c = counts[node_id]
-        params = {"node_id": node_id, "now": now, "message": message, "keep": kept}
+        params = {"node_id": node_id, "now": now, "message": message, "keep": kept, "only": only}
         c[3] += sql.count(db, "runs_drop_future_claims", params)  # 2.
         c[1] += sql.count(db, "runs_skip_lost_unstarted", params)  # 3.
         c[0] += sql.count(db, "runs_settle_lost", params)  # 4.
-        sql.execute(db, "graph_runs_settle_lost", params)
+        sql.execute(db, "graph_runs_settle_lost", params | {"graph_runs": graphs})
     return {node_id: LostRuns(*c) for node_id, c in counts.items() if any(c)}
 
 

@@ -302,19 +302,21 @@ WHERE id = %(task_id)s AND version = %(version)s AND state = 'started' AND dropp
 
 -- name: runs_drop_future_claims
 -- Delete the runs a node claimed for instants after :now (they never started), but those in the
--- array :keep.
+-- array :keep (and, with the array :only, those not in it).
 DELETE FROM runs
 WHERE node_id = %(node_id)s AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE'
   AND scheduled_time > %(now)s::timestamptz AND query_start_time IS NULL
-  AND run_id <> ALL(%(keep)s::bigint[]);
+  AND run_id <> ALL(%(keep)s::bigint[])
+  AND (%(only)s::bigint[] IS NULL OR run_id = ANY(%(only)s::bigint[]));
 
 -- name: runs_skip_lost_unstarted
 -- Record SKIPPED every run of a lost node that never started (it is not a failed run), but those
--- in the array :keep.
+-- in the array :keep (and, with the array :only, those not in it).
 UPDATE runs SET state = 'SKIPPED', completed_time = %(now)s::timestamptz, error_code = 'NODE_LOST',
     error_message = 'node ' || node_id || ' was lost before the run started'
 WHERE node_id = %(node_id)s AND state = 'SCHEDULED' AND query_start_time IS NULL
   AND run_id <> ALL(%(keep)s::bigint[])
+  AND (%(only)s::bigint[] IS NULL OR run_id = ANY(%(only)s::bigint[]))
 RETURNING run_id;
 
 -- name: runs_release_claim
@@ -325,11 +327,12 @@ WHERE task_id = %(task_id)s AND scheduled_time = %(scheduled_time)s::timestamptz
 
 -- name: runs_settle_lost
 -- Settle every run of a node that started and is not settled as FAILED (the node stopped during it),
--- but those in the array :keep.
+-- but those in the array :keep (and, with the array :only, those not in it).
 UPDATE runs SET state = 'FAILED', completed_time = %(now)s, error_code = 'NODE_LOST',
     error_message = %(message)s
 WHERE node_id = %(node_id)s AND state IN ('SCHEDULED', 'EXECUTING')
   AND run_id <> ALL(%(keep)s::bigint[])
+  AND (%(only)s::bigint[] IS NULL OR run_id = ANY(%(only)s::bigint[]))
 RETURNING run_id;
 
 -- name: runs_prune
@@ -433,10 +436,12 @@ ORDER BY scheduled_time DESC, seq DESC
 LIMIT %(limit)s;
 
 -- name: graph_runs_settle_lost
--- Settle every unsettled graph run of a node as FAILED (the node stopped during it).
+-- Settle every unsettled graph run of a node as FAILED (the node stopped during it); with the array
+-- :graph_runs, only those among them.
 UPDATE graph_runs SET state = 'FAILED', completed_time = %(now)s, first_error_code = 'NODE_LOST',
     first_error_message = %(message)s
-WHERE node_id = %(node_id)s AND state = 'EXECUTING';
+WHERE node_id = %(node_id)s AND state = 'EXECUTING'
+  AND (%(graph_runs)s::text[] IS NULL OR graph_run_group_id = ANY(%(graph_runs)s::text[]));
 
 -- name: runs_of_graph_run
 -- Every run of one graph run (all attempts), oldest first.
@@ -592,6 +597,14 @@ RETURNING node_id;
 SELECT node_id FROM nodes
 WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
   AND lease_until > clock_timestamp()
+FOR SHARE;
+
+-- name: node_epoch_gone
+-- The node's row while it still has this epoch and its lease is not live (lost, left, or run out),
+-- locked until the end of the transaction: a join of that node waits for the settling of its runs.
+SELECT node_id FROM nodes
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s
+  AND NOT (lease_state IN ('live', 'draining') AND lease_until > clock_timestamp())
 FOR SHARE;
 
 -- name: lease_claimer

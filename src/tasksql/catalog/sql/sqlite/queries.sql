@@ -284,7 +284,8 @@ WHERE id = :task_id AND version = :version AND state = 'started' AND dropped_on 
 -- JSON array :keep.
 DELETE FROM runs
 WHERE node_id = :node_id AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND scheduled_time > :now
-  AND query_start_time IS NULL AND run_id NOT IN (SELECT value FROM json_each(:keep));
+  AND query_start_time IS NULL AND run_id NOT IN (SELECT value FROM json_each(:keep))
+  AND (:only IS NULL OR run_id IN (SELECT value FROM json_each(:only)));
 
 -- name: runs_skip_lost_unstarted
 -- Record SKIPPED every run of a lost node that never started (it is not a failed run), but those
@@ -293,6 +294,7 @@ UPDATE runs SET state = 'SKIPPED', completed_time = :now, error_code = 'NODE_LOS
     error_message = 'node ' || node_id || ' was lost before the run started'
 WHERE node_id = :node_id AND state = 'SCHEDULED' AND query_start_time IS NULL
   AND run_id NOT IN (SELECT value FROM json_each(:keep))
+  AND (:only IS NULL OR run_id IN (SELECT value FROM json_each(:only)))
 RETURNING run_id;
 
 -- name: runs_release_claim
@@ -307,6 +309,7 @@ WHERE task_id = :task_id AND scheduled_time = :scheduled_time AND node_id = :nod
 UPDATE runs SET state = 'FAILED', completed_time = :now, error_code = 'NODE_LOST', error_message = :message
 WHERE node_id = :node_id AND state IN ('SCHEDULED', 'EXECUTING')
   AND run_id NOT IN (SELECT value FROM json_each(:keep))
+  AND (:only IS NULL OR run_id IN (SELECT value FROM json_each(:only)))
 RETURNING run_id;
 
 -- name: runs_prune
@@ -399,10 +402,12 @@ ORDER BY scheduled_time DESC, rowid DESC
 LIMIT :limit;
 
 -- name: graph_runs_settle_lost
--- Settle every unsettled graph run of a node as FAILED (the node stopped during it).
+-- Settle every unsettled graph run of a node as FAILED (the node stopped during it); with the JSON
+-- array :graph_runs, only those among them.
 UPDATE graph_runs SET state = 'FAILED', completed_time = :now, first_error_code = 'NODE_LOST',
     first_error_message = :message
-WHERE node_id = :node_id AND state = 'EXECUTING';
+WHERE node_id = :node_id AND state = 'EXECUTING'
+  AND (:graph_runs IS NULL OR graph_run_group_id IN (SELECT value FROM json_each(:graph_runs)));
 
 -- name: runs_of_graph_run
 -- Every run of one graph run (all attempts), oldest first.
@@ -554,6 +559,13 @@ RETURNING node_id;
 SELECT node_id FROM nodes
 WHERE node_id = :node_id AND epoch = :epoch AND lease_state IN ('live', 'draining')
   AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now');
+
+-- name: node_epoch_gone
+-- The node's row while it still has this epoch and its lease is not live (lost, left, or run out).
+SELECT node_id FROM nodes
+WHERE node_id = :node_id AND epoch = :epoch
+  AND NOT (lease_state IN ('live', 'draining')
+           AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'));
 
 -- name: lease_claimer
 -- The claimer's own live lease, with its slots and warehouses recorded; returns its lease state.
