@@ -22,6 +22,7 @@ from tasksql.model import (
 )
 from tasksql.model.outbox import AttemptResult, DeliveryAttempt
 from tasksql.model.run import NewGraphRun, NodeRecord
+from tasksql.model.subtask import NewSubtask, SubtaskState
 
 #: Graph run group ids of the two graph runs of one instant (their order is that of insertion).
 GROUPS = ("ffff0000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")
@@ -105,6 +106,17 @@ async def fill(catalog: Catalog) -> Filled:
     )
     second = await fire_run(catalog, root, later(60))
     await catalog.finish_run(ended(second, rows_produced=3, return_value="ok"), None, [item("hook")])
+    # a sub-task of that run, settled with its progress
+    [sub] = await catalog.create_subtasks(
+        second,
+        task_type="rebuild",
+        location="CLUSTER east",
+        subtasks=[NewSubtask(node_id="node-a", items_total=2, detail='{"moves": {}}')],
+        now=later(60),
+    )
+    await catalog.settle_subtask(
+        sub.subtask_id, SubtaskState.FAILED, now=later(61), items_done=1, error_code="X"
+    )
     manual = new_run(
         root,
         later(90),

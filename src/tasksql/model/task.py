@@ -160,7 +160,8 @@ class OnError(StrEnum):
 
 
 class RunOn(StrEnum):
-    """VoltDB RUN ON: where one run executes. tasksql runs one instance per run in every case."""
+    """VoltDB RUN ON: HOSTS runs each instant on every live cluster node (scheduler/hosts.py);
+    DATABASE (default) and PARTITIONS run it once in the cluster (tasksql has no partitions)."""
 
     DATABASE = "DATABASE"
     PARTITIONS = "PARTITIONS"
