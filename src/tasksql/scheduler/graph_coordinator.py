@@ -8,6 +8,13 @@ transaction. When a member's run ends, :meth:`GraphCoordinator.step` asks the pu
 the outcome, the runs that start (children, the finalizer), the rows of members that will not run
 (SKIPPED with the reason) and the end of the graph run. It starts nothing itself: it returns the
 runs to start (:class:`Launch`), which the caller starts right after that commit.
+
+On a cluster member those writes carry the node's fence: a member's run is inserted (and so
+started) only while the node's epoch holds the root's placement, and its outcome and the graph
+run's end only while the lease is live. A graph run that cannot go on here (the lease or the root's
+placement is gone) is given up (:meth:`GraphCoordinator.step` returns None): it ends FAILED if the
+lease still allows, and the member's outcome is recorded on its own; what the node cannot write any
+more is settled by whoever settles its runs (see :mod:`~tasksql.scheduler.takeover`).
 """
 
 from __future__ import annotations
@@ -33,12 +40,18 @@ from tasksql.model import (
     TaskState,
     effective_overlap,
 )
+from tasksql.model.cluster import Fence
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.graph_run import GraphRun, Member, Skip, Step, graph_members
+from tasksql.scheduler.membership import FenceRef
+
+#: The error of a graph run given up by a node that lost its lease or the root's placement.
+GIVEN_UP_CODE = "NODE_LOST"
+GIVEN_UP_MESSAGE = "node {node} lost the placement of the graph's root during the graph run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +68,15 @@ class GraphCoordinator:
     """The graph runs of one node: the active ones, by group id and by root.
 
     :param cache: the scheduler's entries and graph index (read only).
+    :param fence: the fence the writes of member runs carry (a cluster member's; unfenced when
+        empty).
     """
 
-    def __init__(self, catalog: Catalog, cache: TaskCache, *, clock: Clock, node_id: str) -> None:
+    def __init__(
+        self, catalog: Catalog, cache: TaskCache, *, clock: Clock, node_id: str, fence: FenceRef | None = None
+    ) -> None:
         self._catalog = catalog
+        self._fence = fence or FenceRef()
         self._cache = cache
         self._clock = clock
         self._node_id = node_id
@@ -252,10 +270,15 @@ class GraphCoordinator:
         notifications: Sequence[OutboxItem] = (),
     ) -> list[Launch] | None:
         """Settle a member's run and advance its graph run; the runs to start now. None when the
-        run belongs to no active graph run of this node (the caller settles it alone)."""
+        run belongs to no active graph run of this node, or the graph run was given up here (the
+        node holds no lease, or lost the root's placement): the caller settles it alone."""
         g = self.active.get(rec.graph_run_group_id or "")
         if g is None or rec.task_id not in g.members:
             return None
+        if self._fence.withheld:
+            self._deactivate(g)  # its row is settled with the node's other runs left open
+            return None
+        fence = self._fence.current
         now = self._clock.now()
         step = g.done(
             rec.task_id,
@@ -267,11 +290,28 @@ class GraphCoordinator:
         step = self._resolve_dropped(g, step)
         rows = self._rows_for(g, step, now)
         records = await self._catalog.settle_graph_step(
-            outcome, runtime, rows, self._end(g, step, now), notifications
+            outcome, runtime, rows, self._end(g, step, now), notifications, fence=fence
         )
+        if fence is not None and (None in records or self._fence.current != fence):
+            await self._give_up(g, fence, now)
+            return None
         if step.end is not None:
             self._deactivate(g)
         return self._launches(g, step, records)
+
+    async def _give_up(self, g: GraphRun, fence: Fence, now: datetime) -> None:
+        """A write of graph run ``g`` was refused (the lease or the root's placement is gone): it
+        cannot go on here. It ends FAILED while the lease allows; the runs it started go on and
+        are recorded alone."""
+        self._deactivate(g)
+        end = GraphRunEnd(
+            graph_run_group_id=g.group_id,
+            state="FAILED",
+            completed_time=now,
+            first_error_code=GIVEN_UP_CODE,
+            first_error_message=GIVEN_UP_MESSAGE.format(node=self._node_id),
+        )
+        await self._catalog.settle_graph_step(None, None, [], end, fence=fence)
 
     def _launches(self, g: GraphRun, step: Step, records: list[RunRecord | None]) -> list[Launch]:
         out: list[Launch] = []

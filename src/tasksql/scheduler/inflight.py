@@ -103,11 +103,18 @@ class InFlightRuns:
         self._runs: dict[int, tuple[asyncio.Task[None], CancelToken, Entry]] = {}
         #: run id -> its asyncio task, until its outcome is written (it leaves _runs before that)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        #: run id -> its task's id, while the run is in _tasks
+        self._task_of: dict[int, int] = {}
+        #: queued runs between leaving their entry's queue and their start
+        self._starting: set[int] = set()
+        #: runs whose lazily written outcome is not known to be committed yet
+        self._pending: set[int] = set()
         #: lazy catalog writes not known to be committed yet (claims, outcomes): see track()
         self._books: set[asyncio.Future[Any]] = set()
         self._closing = False
-        #: outcomes a fenced write did not apply (see settle_refused)
-        self._refused: list[tuple[Fence, RunOutcome, list[OutboxItem]]] = []
+        #: outcomes a fenced write did not apply, with the fence written under (None: not written;
+        #: see settle_refused)
+        self._refused: list[tuple[Fence | None, RunOutcome, list[OutboxItem]]] = []
         #: called when a fenced outcome was refused (a cluster member re-checks its lease)
         self.on_refused: Callable[[], None] = lambda: None
         #: runs maintenance runs that fan out into sub-tasks (see fanout.py); None: run them here
@@ -144,7 +151,12 @@ class InFlightRuns:
         entry.add_run(rec.run_id, task)
         self._runs[rec.run_id] = (task, token, entry)
         self._tasks[rec.run_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(rec.run_id, None))
+        self._task_of[rec.run_id] = rec.task_id
+        task.add_done_callback(lambda _: self._ended(rec.run_id))
+
+    def _ended(self, run_id: int) -> None:
+        self._tasks.pop(run_id, None)
+        self._task_of.pop(run_id, None)
 
     def launch(self, launches: list[Launch]) -> None:
         """Start the runs of graph runs the coordinator decided."""
@@ -152,15 +164,36 @@ class InFlightRuns:
             self.start(item.entry, item.run, item.definition, graph=item.graph)
 
     async def start_queued(self, entry: Entry) -> None:
-        """Start the first run of ``entry``'s queue (its start is committed before its body runs)."""
+        """Start the first run of ``entry``'s queue (its start is committed before its body runs;
+        a start the fence refuses runs nothing: the run is another node's to settle now, or this
+        node's once it holds a lease again)."""
         rec = entry.queue.pop(0)
-        state = transition(rec.state, RunState.EXECUTING)
-        await self._catalog.finish_run(
-            RunOutcome(run_id=rec.run_id, state=state, query_start_time=self._clock.now()),
-            None,
-            fence=self._fence.current,
+        self._starting.add(rec.run_id)
+        try:
+            if await self._mark_started(rec):
+                self.start(entry, rec)
+        finally:
+            self._starting.discard(rec.run_id)
+
+    async def _mark_started(self, rec: RunRecord) -> bool:
+        """Record ``rec`` (SCHEDULED) EXECUTING under the node's fence; False when it may not start."""
+        if self._fence.withheld:
+            return False
+        started = RunOutcome(
+            run_id=rec.run_id,
+            state=transition(rec.state, RunState.EXECUTING),
+            query_start_time=self._clock.now(),
         )
-        self.start(entry, rec)
+        fence = self._fence.current
+        if await self._catalog.finish_run(started, None, fence=fence) or fence is None:
+            return True
+        log.info(
+            "run %s of %s is not started: this node's lease or the task's placement is gone",
+            rec.run_id,
+            rec.name,
+        )
+        self.on_refused()
+        return False
 
     async def _run(
         self,
@@ -178,12 +211,11 @@ class InFlightRuns:
                 await clock.sleep_until(clock.now() + timedelta(seconds=delay))
                 if token.cancelled:
                     raise asyncio.CancelledError
-                started = RunOutcome(
-                    run_id=rec.run_id,
-                    state=transition(rec.state, RunState.EXECUTING),
-                    query_start_time=clock.now(),
-                )
-                await self._catalog.finish_run(started, None, fence=self._fence.current)
+                if not await self._mark_started(rec):
+                    # nothing ran: the row stays SCHEDULED for whoever settles it
+                    entry.running.pop(rec.run_id, None)
+                    self._runs.pop(rec.run_id, None)
+                    return
             warehouse = await self._warehouses.get(effective_warehouse(task))
             ctx = RunContext(
                 run=rec,
@@ -196,6 +228,7 @@ class InFlightRuns:
                 graph_config=graph.config if graph is not None else task.config,
                 markers=self._markers,
                 same_database=self._same_database if self._markers is not None else None,
+                warehouses=self._warehouses.get,
             )
             if self.fan_out is not None and fans_out(task):
                 outcome = await self.fan_out.run(ctx)
@@ -267,33 +300,74 @@ class InFlightRuns:
         fence = self._fence.current
         if settled:
             # the run's row is settled already (with its body): only what else the outcome changes
-            if runtime is not None:
+            if runtime is not None and not self._fence.withheld:
                 await self._catalog.set_task_runtime([runtime], fence=fence)
             await self._catalog.enqueue_notifications(notes)
+            return
+        if self._fence.withheld:
+            # a member joining again writes nothing without a fence: the outcome waits for it
+            self._refused_outcome(outcome, notes, None)
             return
         if runtime is None and not notes and outcome.state.terminal:
             # the common case: nothing waits for this write (drain and wait_for_run do)
             write = self._catalog.settle_later(outcome, fence=fence)
+            self._pending.add(outcome.run_id)
+            write.add_done_callback(lambda _: self._pending.discard(outcome.run_id))
             write.add_done_callback(_log_unsettled)
             if fence is not None:
-                write.add_done_callback(lambda w: self._check_fenced(w, outcome, []))
+                write.add_done_callback(lambda w: self._check_fenced(w, outcome, [], fence))
             self.track(write)
-        elif not await self._catalog.finish_run(outcome, runtime, notes, fence=fence) and fence:
-            self._refused_outcome(outcome, notes)
+            return
+        try:
+            applied = await self._catalog.finish_run(outcome, runtime, notes, fence=fence)
+        except TasksqlError:
+            if fence is None:
+                raise
+            self._refused_outcome(outcome, notes, None)  # not written: written again later
+            raise
+        if not applied and fence is not None:
+            self._refused_outcome(outcome, notes, fence)
 
     def _check_fenced(
-        self, write: asyncio.Future[bool], outcome: RunOutcome, notes: list[OutboxItem]
+        self, write: asyncio.Future[bool], outcome: RunOutcome, notes: list[OutboxItem], fence: Fence
     ) -> None:
-        if not write.cancelled() and write.exception() is None and not write.result():
-            self._refused_outcome(outcome, notes)
+        if write.cancelled() or write.exception() is not None:
+            self._refused_outcome(outcome, notes, None)  # not written: written again later
+        elif not write.result():
+            self._refused_outcome(outcome, notes, fence)
 
-    def _refused_outcome(self, outcome: RunOutcome, notes: list[OutboxItem]) -> None:
-        """An outcome written under a fence was not applied: the run was settled already, or this
-        node's lease was lost. Kept for :meth:`settle_refused`, and the lease is checked now."""
-        fence = self._fence.current
-        if fence is not None:
-            self._refused.append((fence, outcome, notes))
+    def _refused_outcome(self, outcome: RunOutcome, notes: list[OutboxItem], written: Fence | None) -> None:
+        """An outcome was not applied: refused under the fence ``written`` (the run was settled
+        already, or that lease was lost), or not written at all (None: the node held no lease, or
+        the write failed). Kept for :meth:`settle_refused`, and the lease is checked now."""
+        self._refused.append((written, outcome, notes))
         self.on_refused()
+
+    @property
+    def active_graphs(self) -> set[str]:
+        """The group ids of the graph runs going on here."""
+        return set(self._graphs.active)
+
+    def holds(self, run: RunRecord) -> bool:
+        """Whether ``run`` is this node's business now: executing, starting, its outcome on its way
+        or kept to be written again, its task running here (a retry or a queued run may be on its
+        way), or its graph run active here. A run it does not hold was left by an earlier epoch of
+        the node, or by an earlier process, and is settled as a lost node's (see
+        :func:`~tasksql.scheduler.takeover.settle_own_earlier`)."""
+        run_id = run.run_id
+        if (
+            run_id in self._tasks
+            or run_id in self._runs
+            or run_id in self._starting
+            or run_id in self._pending
+        ):
+            return True
+        if any(outcome.run_id == run_id for _, outcome, _ in self._refused):
+            return True
+        if run.task_id in self._task_of.values() or run.graph_run_group_id in self._graphs.active:
+            return True
+        entry = self._cache.entries.get(run.task_id)
+        return entry is not None and any(q.run_id == run_id for q in entry.queue)
 
     @property
     def refused_mark(self) -> int:
@@ -303,17 +377,19 @@ class InFlightRuns:
     async def settle_refused(self, confirmed: int | None = None) -> None:
         """Deal with the outcomes a fenced write did not apply, under the node's fence now.
 
-        Those refused under an older fence (its lease was lost) are written again under the current
-        one. Safe: a run's row is unique to its instant, and had another node taken the run over it
-        would have settled it, and a settled run is final (the write is then a no-op). Without this,
-        the row of a run this node executed would stay EXECUTING while the node lives. With
-        ``confirmed`` (a renewal sent after the first ``confirmed`` were kept succeeded under the
-        current fence, so its lease was live when they were written), those of the current fence
-        among them were refused because their runs were settled already: they are dropped."""
+        Those refused under an older fence (its lease was lost), or not written at all, are written
+        again under the current one. Safe: a run's row is unique to its instant, and had another
+        node taken the run over it would have settled it, and a settled run is final (the write is
+        then a no-op). Without this, the row of a run this node executed would stay EXECUTING while
+        the node lives. With ``confirmed`` (a renewal sent after the first ``confirmed`` were kept
+        succeeded under the current fence, so its lease was live when they were written), those of
+        the current fence among them were refused because their runs were settled already: they
+        are dropped. One refused again is kept (under the current fence); one whose write fails is
+        kept as not written."""
         fence = self._fence.current
         if fence is None or not self._refused:
             return
-        kept: list[tuple[Fence, RunOutcome, list[OutboxItem]]] = []
+        kept: list[tuple[Fence | None, RunOutcome, list[OutboxItem]]] = []
         again: list[tuple[RunOutcome, list[OutboxItem]]] = []
         for index, (written, outcome, notes) in enumerate(self._refused):
             if written != fence:
@@ -321,8 +397,14 @@ class InFlightRuns:
             elif confirmed is None or index >= confirmed:
                 kept.append((written, outcome, notes))
         self._refused = kept
-        for outcome, notes in again:
-            await self._catalog.finish_run(outcome, None, notes, fence=fence)
+        for number, (outcome, notes) in enumerate(again):
+            try:
+                if not await self._catalog.finish_run(outcome, None, notes, fence=fence):
+                    self._refused.append((fence, outcome, notes))
+            except TasksqlError as exc:
+                log.warning("could not record the outcome of run %s: %s", outcome.run_id, exc)
+                self._refused.extend((None, o, n) for o, n in again[number:])
+                return
 
     def _notifications(
         self,
@@ -363,7 +445,14 @@ class InFlightRuns:
         graph: GraphRun | None,
         delay: float,
     ) -> None:
-        """Record the failed attempt and start the next one (after ``delay`` seconds)."""
+        """Record the failed attempt and start the next one (after ``delay`` seconds), in one
+        write under the node's fence: the next attempt is inserted only while this node holds the
+        task's placement (its graph root's), so that a node that lost it retries nothing (the
+        failed attempt is then kept to be written again, see :meth:`settle_refused`)."""
+        if self._fence.withheld:
+            self._refused_outcome(outcome, [], None)
+            return
+        fence = self._fence.current
         now = self._clock.now()
         state = RunState.EXECUTING if delay <= 0 else RunState.SCHEDULED
         new = outcomes.new_run(
@@ -386,7 +475,12 @@ class InFlightRuns:
                 graph_version=graph.graph_version,
             )
         transition(rec.state, outcome.state)
-        [next_rec] = await self._catalog.settle_graph_step(outcome, None, [new], None)
+        [next_rec] = await self._catalog.settle_graph_step(outcome, None, [new], None, fence=fence)
+        if next_rec is None and fence is not None:
+            # the placement or the lease is gone: no retry here; the failed attempt may not have
+            # been recorded either (writing it again is a no-op if it was)
+            self._refused_outcome(outcome, [], fence)
+            return
         log.info(
             "run %s of %s: %s, retrying (attempt %d) in %.1f s",
             rec.run_id,

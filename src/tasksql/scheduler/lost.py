@@ -47,7 +47,7 @@ re-planned when it may have started: its instant is recorded SKIPPED with code N
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -56,6 +56,7 @@ from tasksql import schedules
 from tasksql.catalog.base import LostRuns, UnstartedRun
 from tasksql.errors import TasksqlError
 from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord, TaskState
+from tasksql.model.cluster import Fence
 from tasksql.model.run import NodeRecord, RunOutcome, RunRecord, transition
 from tasksql.procs import node_state
 from tasksql.scheduler import lost_starts, markers
@@ -173,13 +174,23 @@ async def settle_left(
     now: datetime,
     *,
     leave: Callable[[RunRecord], bool] = lambda _: False,
+    epochs: Mapping[str, int] | None = None,
+    fence: Fence | None = None,
+    only: Collection[int] | None = None,
+    graph_runs: Sequence[str] | None = None,
+    message: str = LOST_MESSAGE,
 ) -> Settled:
     """:func:`settle`, leaving the runs for which ``leave`` is true as they are (another node will
-    settle them), and telling which runs it recorded FAILED (NODE_LOST)."""
+    settle them), and telling which runs it recorded FAILED (NODE_LOST). ``epochs``, ``fence``,
+    ``graph_runs`` and ``only`` (the runs to settle, no others) are the conditions of
+    :meth:`Catalog.settle_lost_runs`, checked in its transaction; ``message`` is the error
+    message of the runs recorded FAILED."""
     left = await catalog.open_runs(*node_ids)
+    if only is not None:
+        left = [r for r in left if r.run_id in only]
     kept = {r.run_id for r in left if leave(r)}
     left = [r for r in left if r.run_id not in kept]
-    if not left:
+    if not left and not graph_runs:
         return Settled()
     found, unknown = await markers.lookup(book, warehouses, left, now)
     committed = [_committed(r, found[r.run_id]) for r in left if r.run_id in found]
@@ -196,11 +207,23 @@ async def settle_left(
     unknown_starts = await lost_starts.unknown_starts(catalog, book, warehouses.get, unstarted, records, now)
     decisions = [unknown_starts.get(r.run_id) or decide(r, records.get(r.task_id), now) for r in unstarted]
     settled = await catalog.settle_lost_runs(
-        node_ids, now, LOST_MESSAGE, decisions, committed, keep=sorted([*unknown, *kept])
+        node_ids,
+        now,
+        message,
+        decisions,
+        committed,
+        keep=sorted([*unknown, *kept]),
+        epochs=epochs,
+        fence=fence,
+        only=None if only is None else [r.run_id for r in left],
+        graph_runs=graph_runs,
     )
-    by_id = {r.run_id: r for r in unstarted}
+    # a node left out by the catalog (it joined again, or the fence was lost meanwhile) had none
+    # of its runs decided here; nor had a node that left nothing to settle
+    left = [r for r in left if r.node_id in settled]
+    by_id = {r.run_id: r for r in unstarted if r.node_id in settled}
     for decision in decisions:
-        if decision.skipped is None:
+        if decision.skipped is None and decision.run_id in by_id:
             run = by_id[decision.run_id]
             cache.replan(run.task_id, run.scheduled_time, rewind=decision.rewind)
     await markers.forget(book, warehouses, [r for r in left if r.run_id in found])

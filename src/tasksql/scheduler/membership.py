@@ -57,9 +57,17 @@ MARGIN_S = 0.6
 @dataclass
 class FenceRef:
     """The fence the run writes of this node carry: None when the node is not a cluster member
-    (writes unfenced, as on a single node) or holds no lease (it is joining again)."""
+    (writes unfenced, as on a single node) or holds no lease (it is joining again). A member
+    (``member``) without a lease writes no run at all: what it would write waits for its next
+    lease (see :meth:`~tasksql.scheduler.inflight.InFlightRuns.settle_refused`)."""
 
     current: Fence | None = None
+    member: bool = False
+
+    @property
+    def withheld(self) -> bool:
+        """True while run writes must wait: a cluster member holding no lease."""
+        return self.member and self.current is None
 
 
 #: Called with (task ids gained, task ids lost) when the node's placements changed.
@@ -106,6 +114,7 @@ class ClusterMember:
     ) -> None:
         self._catalog = catalog
         self._fence = fence
+        fence.member = True
         self.node_id = node_id
         self._capacity = max(1, capacity)
         self._running = running
@@ -126,6 +135,11 @@ class ClusterMember:
         self.placed: set[int] = set()
         #: Times this node joined (1 after start; more after its lease was lost).
         self.joins = 0
+        #: The runs and graph runs of this node id that were open when it joined: its earlier
+        #: epochs' (or an earlier process's), which nobody else settles once it joined again (see
+        #: :func:`~tasksql.scheduler.takeover.settle_own_earlier`).
+        self.earlier_runs: set[int] = set()
+        self.earlier_graphs: set[str] = set()
         #: The fence and the deadline change under this lock: the renewal thread reports to them.
         self._lock = threading.Lock()
         #: From the renewal thread: the mark of the last renewal that proved the lease held, and
@@ -181,6 +195,14 @@ class ClusterMember:
                 role="server",
             )
         )
+        # what the node id left open so far: read before the new fence is handed to the node's
+        # writers, so that none of it was written under the new epoch
+        self.earlier_runs |= {r.run_id for r in await self._catalog.open_runs(self.node_id)}
+        self.earlier_graphs |= {
+            g.graph_run_group_id
+            for g in await self._catalog.list_graph_runs(states=["EXECUTING"])
+            if g.node_id == self.node_id
+        }
         with self._lock:
             self._fence.current = lease.fence
             self._deadline = sent + self.lease_s - self._margin

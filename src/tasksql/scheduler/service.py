@@ -73,6 +73,8 @@ PRECISE_WAKE_ABOVE_S = 0.002
 WAKE_BACKSTOP_S = 0.005
 #: The longest the loop sleeps without looking at the heaps again.
 MAX_SLEEP = timedelta(seconds=1)
+#: Seconds between two settlings of what a member's earlier epochs left, while some is open.
+EARLIER_EVERY_S = 5.0
 
 
 @dataclass
@@ -122,7 +124,9 @@ class Scheduler:
             on_reload=warehouses.invalidate,
             fence=self.fence,
         )
-        self.graphs = GraphCoordinator(catalog, self.cache, clock=clock, node_id=self.node_id)
+        self.graphs = GraphCoordinator(
+            catalog, self.cache, clock=clock, node_id=self.node_id, fence=self.fence
+        )
         self.runs = InFlightRuns(
             catalog,
             self.cache,
@@ -158,6 +162,10 @@ class Scheduler:
         self._waker: Waker | None = None
         #: Runs of lost members recorded FAILED (NODE_LOST), to retry (see :func:`.takeover.retry_lost`).
         self._lost_runs: list[RunRecord] = []
+        #: When this member last settled what its earlier epochs left, and after which join (see
+        #: takeover.settle_own_earlier).
+        self._earlier_at = float("-inf")
+        self._earlier_joins = 0
         #: The last tick was held (see :attr:`TickReport.held`): the loop waits for the lease, not
         #: for the due instants left in the heap.
         self._held = False
@@ -493,6 +501,8 @@ class Scheduler:
         # the fence of this tick's writes is the one that let it fire: should the lease be lost
         # during the tick's awaits, its writes are refused rather than made without a fence
         fence = self.fence.current
+        if member is not None and (member.earlier_runs or member.earlier_graphs):
+            await self._settle_earlier(member)
         if self._lost_runs and member is not None:
             pending, self._lost_runs = self._lost_runs, []
             report.started += await takeover.retry_lost(
@@ -606,6 +616,29 @@ class Scheduler:
                 report.started += 1
             cache.push(entry)
         return report
+
+    async def _settle_earlier(self, member: ClusterMember) -> None:
+        """Settle what this member's earlier epochs left (see :func:`.takeover.settle_own_earlier`),
+        at the first tick after a join and then every :data:`EARLIER_EVERY_S` while some is open:
+        in the tick, so that every run an earlier tick inserted is started (and held) by then."""
+        at = time.monotonic()
+        if member.joins == self._earlier_joins and at - self._earlier_at < EARLIER_EVERY_S:
+            return
+        self._earlier_at, self._earlier_joins = at, member.joins
+        try:
+            await takeover.settle_own_earlier(
+                self.catalog,
+                self.cache,
+                self.markers,
+                self._warehouses,
+                self.runs,
+                member,
+                now=self.clock.now(),
+            )
+        except TasksqlError as exc:  # tried again later; the instants due fire all the same
+            (log.debug if outage.unavailable(exc) else log.warning)(
+                "could not settle what this node's earlier epochs left: %s", exc
+            )
 
     async def _take_claim(
         self, entry: Entry, plan: FirePlan, root: bool, book: claims.Bookings

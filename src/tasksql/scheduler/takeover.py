@@ -16,8 +16,10 @@ a task next is the one that retries it. The settling is triggered by a claim tha
 (the usual takeover) and by each reaping round.
 
 A node id that joined again meanwhile (a paused process that resumed) is live again, and its runs
-are not settled here: a refused outcome of its earlier epoch is written again under the new one
-(see :meth:`~tasksql.scheduler.inflight.InFlightRuns.settle_refused`).
+are not settled here, even when it joins between the read of the members and the settling: the
+catalog settles a node only while its row still has the epoch judged gone (the row locked in the
+settling transaction). The rejoined node settles what its earlier epochs left itself
+(:func:`settle_own_earlier`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import WarehouseProvider
 from tasksql.scheduler.inflight import InFlightRuns
 from tasksql.scheduler.markers import MarkerBook
+from tasksql.scheduler.membership import ClusterMember
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -54,7 +57,7 @@ async def settle_gone(
     """Settle the open runs of every member but ``me`` whose lease is gone (see the module), but
     those of tasks another live member holds."""
     members = await catalog.cluster_members()
-    gone = [m.node_id for m in members if m.node_id != me and member_state(m) in GONE]
+    gone = {m.node_id: m.epoch for m in members if m.node_id != me and member_state(m) in GONE}
     if not gone:
         return lost.Settled()
     live = {m.node_id: m.epoch for m in members if member_state(m) in ("live", "draining")}
@@ -69,7 +72,67 @@ async def settle_gone(
         holder = holders.get(run.root_task_id or run.task_id)
         return holder is not None and holder != me
 
-    return await lost.settle_left(catalog, cache, book, warehouses, gone, now, leave=theirs)
+    # each node is settled only while the catalog still judges that epoch gone, in the settling
+    # transaction itself: a node that joined again since the read above keeps its runs
+    return await lost.settle_left(
+        catalog, cache, book, warehouses, list(gone), now, leave=theirs, epochs=gone
+    )
+
+
+#: The error message of a run this node's earlier epoch left open, recorded FAILED (NODE_LOST).
+EARLIER_MESSAGE = "node {node} lost its lease during the run"
+
+
+async def settle_own_earlier(
+    catalog: Catalog,
+    cache: TaskCache,
+    book: MarkerBook | None,
+    warehouses: WarehouseProvider,
+    runs: InFlightRuns,
+    member: ClusterMember,
+    *,
+    now: datetime,
+) -> lost.Settled:
+    """Settle what this node's earlier epochs left open and nobody else settles: once the node
+    joined again, its node id is live, so the takeover of its tasks (:func:`settle_gone`) and the
+    reaper leave its runs alone.
+
+    The candidates are the runs and graph runs of the node id that were open when it joined
+    (:attr:`ClusterMember.earlier_runs`, read before anything was written under the new epoch).
+    Of those, the ones this process still holds (:meth:`InFlightRuns.holds`: a body still running,
+    an outcome on its way or kept to be written again, its task or graph run busy here) are left
+    to it: it knows their outcome. The others are settled as a lost node's, by the catalog's
+    evidence: SUCCEEDED where the body's completion marker shows it committed, else FAILED with
+    NODE_LOST where it started; the runs that never started are re-planned or SKIPPED. The write
+    is fenced by the node's current lease, and a candidate settled (or gone) is forgotten."""
+    fence = member.fence
+    if fence is None or not (member.earlier_runs or member.earlier_graphs):
+        return lost.Settled()
+    still_open = {r.run_id for r in await catalog.open_runs(member.node_id)}
+    member.earlier_runs &= still_open
+    graphs = sorted(g for g in member.earlier_graphs if g not in runs.active_graphs)
+    candidates = set(member.earlier_runs)
+    if not candidates and not graphs:
+        member.earlier_graphs.clear()
+        return lost.Settled()
+    settled = await lost.settle_left(
+        catalog,
+        cache,
+        book,
+        warehouses,
+        [member.node_id],
+        now,
+        leave=runs.holds,
+        fence=fence,
+        only=candidates,
+        graph_runs=graphs,
+        message=EARLIER_MESSAGE.format(node=member.node_id),
+    )
+    if member.fence == fence:
+        member.earlier_graphs.difference_update(graphs)
+    if settled.counts:
+        member.earlier_runs &= {r.run_id for r in await catalog.open_runs(member.node_id)}
+    return settled
 
 
 async def retry_lost(
