@@ -127,7 +127,7 @@ def _row_id(dialect: str, alias: str, columns: tuple[str, ...], keys: tuple[str,
     if dialect == "postgres":
         if keys:
             return "concat_ws(',', " + ", ".join(f"{alias}.{q(k)}::text" for k in keys) + ")"
-        return f"md5({alias}::text)"
+        return "md5(ROW(" + ", ".join(f"{alias}.{q(c)}" for c in columns) + ")::text)"
     if keys:
         return "concat_ws(',', " + ", ".join(f"CAST({alias}.{q(k)} AS VARCHAR)" for k in keys) + ")"
     return "md5(CAST(row(" + ", ".join(f"{alias}.{q(c)}" for c in columns) + ") AS VARCHAR))"
@@ -174,14 +174,12 @@ def capture_ddl(dialect: str, s: StreamDef, table: str) -> list[str]:
     out = [
         f"CREATE TABLE {chg} ({q(POS)} BIGINT NOT NULL, {q(ACTION)} TEXT NOT NULL, {q(ROW_ID)} TEXT,"
         f" LIKE {table})",
-        f"CREATE INDEX {chg}_pos ON {chg} ({q(POS)})",
     ]
     head = f"INSERT INTO {chg} ({q(POS)}, {q(ACTION)}, {q(ROW_ID)}, {cols})"
 
     def images(action: str, rel: str, xid: str) -> str:
         picked = ", ".join(f"x.{q(c)}" for c in s.columns)
-        rid = _row_id("postgres", "x", s.columns, s.key_columns)
-        return f"{head} SELECT {xid}, '{action}', {rid}, {picked} FROM {rel} x"
+        return f"{head} SELECT {xid}, '{action}', NULL, {picked} FROM {rel} x"
 
     xid = "pg_current_xact_id()::text::bigint"
     for kind, when, body in (
@@ -264,23 +262,9 @@ def claim_statements(dialect: str, s: StreamDef) -> list[str]:
 
 
 def _window(dialect: str, s: StreamDef, claimed: bool) -> str:
-    """The change rows (``tasksql$pos``, ``tasksql$action``, ``tasksql$row_id``, columns) of the
-    window: the claimed one, or (a peek) everything after the offset."""
+    """SQLite and PostgreSQL: the change rows (``tasksql$pos``, ``tasksql$action``,
+    ``tasksql$row_id``, columns) of the window: the claimed one, or (a peek) all after the offset."""
     cols = ", ".join(q(c) for c in s.columns)
-    if dialect == "duckdb":
-        old = _field(s, "read_from" if claimed else "pos")
-        new = f"(SELECT {cols} FROM {s.snapshot} WHERE {q(POS)} = {_field(s, 'pos')})" if claimed else s.table
-        rid_o = _row_id(dialect, "o", s.columns, s.key_columns)
-        rid_n = _row_id(dialect, "n", s.columns, s.key_columns)
-
-        def pick(a: str) -> str:
-            return ", ".join(f"{a}.{q(c)}" for c in s.columns)
-
-        return (
-            f"SELECT 0 AS {q(POS)}, 'DELETE' AS {q(ACTION)}, {rid_o} AS {q(ROW_ID)}, {pick('o')}"
-            f" FROM {s.snapshot} o WHERE o.{q(POS)} = {old}"
-            f" UNION ALL SELECT 1, 'INSERT', {rid_n}, {pick('n')} FROM {new} n"
-        )
     p = q(POS)
     if dialect == "sqlite":
         cond = (
@@ -296,6 +280,23 @@ def _window(dialect: str, s: StreamDef, claimed: bool) -> str:
     return f"SELECT {p}, {q(ACTION)}, CAST({rid} AS TEXT) AS {rid}, {cols} FROM {s.changes} WHERE {cond}"
 
 
+def _images(dialect: str, s: StreamDef, claimed: bool) -> tuple[str, str]:
+    """PostgreSQL and DuckDB: the (inserted, deleted) row images of the window, columns only."""
+    cols = ", ".join(q(c) for c in s.columns)
+    if dialect == "duckdb":
+        old = (
+            f"SELECT {cols} FROM {s.snapshot} WHERE {q(POS)} = {_field(s, 'read_from' if claimed else 'pos')}"
+        )
+        if claimed:
+            return f"SELECT {cols} FROM {s.snapshot} WHERE {q(POS)} = {_field(s, 'pos')}", old
+        return f"SELECT {cols} FROM {s.table}", old
+    window = _window(dialect, s, claimed)
+    return (
+        f"SELECT {cols} FROM ({window}) tasksql_w WHERE {q(ACTION)} = 'INSERT'",
+        f"SELECT {cols} FROM ({window}) tasksql_w WHERE {q(ACTION)} = 'DELETE'",
+    )
+
+
 def meta_names(dialect: str) -> tuple[str, str, str]:
     """The metadata columns' names (PostgreSQL folds unquoted names to lower case)."""
     names = ("METADATA$ACTION", "METADATA$ISUPDATE", "METADATA$ROW_ID")
@@ -308,38 +309,78 @@ def read_sql(dialect: str, s: StreamDef, *, claimed: bool) -> str:
     update is a DELETE and an INSERT with the same row id, both marked ISUPDATE."""
     m_action, m_update, m_rowid = (q(n) for n in meta_names(dialect))
     cols = ", ".join(q(c) for c in s.columns)
-    false = "0" if dialect == "sqlite" else "FALSE"
-    window = _window(dialect, s, claimed)
-    if s.append_only and dialect != "duckdb":
-        return (
-            f"SELECT {cols}, 'INSERT' AS {m_action}, {false} AS {m_update}, {q(ROW_ID)} AS {m_rowid}"
-            f" FROM ({window}) tasksql_w"
+    a, r = q(ACTION), q(ROW_ID)
+    if dialect == "sqlite":
+        return _read_sqlite(s, claimed, (m_action, m_update, m_rowid))
+    ins, dels = _images(dialect, s, claimed)
+    if s.append_only and dialect == "postgres":  # only inserts were captured: nothing to net
+        netted = f"SELECT 'INSERT' AS {a}, {cols} FROM ({ins}) tasksql_i"
+    elif s.append_only:
+        netted = f"SELECT 'INSERT' AS {a}, {cols} FROM ({ins} EXCEPT ALL {dels}) tasksql_i"
+    else:  # set operations: hashed, linear in the window
+        netted = (
+            f"SELECT 'INSERT' AS {a}, {cols} FROM ({ins} EXCEPT ALL {dels}) tasksql_i"
+            f" UNION ALL SELECT 'DELETE', {cols} FROM ({dels} EXCEPT ALL {ins}) tasksql_d"
         )
-    numbered = (
-        f"SELECT tasksql_w.*, ROW_NUMBER() OVER (PARTITION BY {q(ACTION)}, {cols} ORDER BY {q(POS)},"
-        f" {q(ROW_ID)}) AS {q('tasksql$k')} FROM ({window}) tasksql_w"
-    )
-    netted = (
-        f"SELECT {cols}, MIN({q(ACTION)}) AS {q(ACTION)}, MIN({q(ROW_ID)}) AS {q(ROW_ID)} FROM ({numbered})"
-        f" tasksql_k GROUP BY {cols}, {q('tasksql$k')} HAVING COUNT(*) = 1"
-    )
+    rid = _row_id(dialect, "tasksql_n", s.columns, s.key_columns)
+    if s.append_only and dialect == "postgres":
+        inserted = f"{cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
+        return f"SELECT {inserted} FROM ({ins}) tasksql_n"
+    with_id = f"SELECT tasksql_n.*, {rid} AS {r} FROM ({netted}) tasksql_n"
     if s.append_only:
-        return (
-            f"SELECT {cols}, 'INSERT' AS {m_action}, {false} AS {m_update}, {q(ROW_ID)} AS {m_rowid}"
-            f" FROM ({netted}) tasksql_n WHERE {q(ACTION)} = 'INSERT'"
-        )
-    r = q(ROW_ID)
-    a = q(ACTION)
-    update = f"({r} IS NOT NULL AND MIN({a}) OVER (PARTITION BY {r}) <> MAX({a}) OVER (PARTITION BY {r}))"
-    return (
-        f"SELECT {cols}, {q(ACTION)} AS {m_action}, {update} AS {m_update}, {r} AS {m_rowid}"
-        f" FROM ({netted}) tasksql_n"
+        update = "FALSE"
+    else:
+        update = f"(MIN({a}) OVER (PARTITION BY {r}) <> MAX({a}) OVER (PARTITION BY {r}))"
+    picked = f"{cols}, {a} AS {m_action}, {update} AS {m_update}, {r} AS {m_rowid}"
+    out = f"SELECT {picked} FROM ({with_id}) tasksql_r"
+    if dialect == "postgres":  # a window of inserts only (the common case) needs no netting
+        deletes = f"(SELECT 1 FROM ({dels}) tasksql_x)"
+        inserted = f"{cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
+        only = f"SELECT {inserted} FROM ({ins}) tasksql_n WHERE NOT EXISTS {deletes}"
+        return f"{only} UNION ALL {out} WHERE EXISTS {deletes}"
+    return out
+
+
+def _read_sqlite(s: StreamDef, claimed: bool, names: tuple[str, str, str]) -> str:
+    """SQLite: changes netted per row id (the table's rowid): a row's first image in the window is
+    what it was before (when that change is a DELETE), its last image what it is now (when that
+    change is an INSERT)."""
+    m_action, m_update, m_rowid = names
+    cols = ", ".join(q(c) for c in s.columns)
+    a, r, p = q(ACTION), q(ROW_ID), q(POS)
+    window = _window("sqlite", s, claimed)
+    if s.append_only:
+        inserted = f"{cols}, 'INSERT' AS {m_action}, 0 AS {m_update}, {r} AS {m_rowid}"
+        return f"SELECT {inserted} FROM ({window}) tasksql_w"
+    picked = ", ".join(f"c.{q(c)}" for c in s.columns)
+    deletes = f"(SELECT 1 FROM ({window}) tasksql_x WHERE {a} = 'DELETE')"
+    # the guard inside: SQLite evaluates it before grouping (a window of inserts only skips this)
+    bounds = (
+        f"SELECT {r}, MIN({p}) AS f, MAX({p}) AS l FROM ({window}) tasksql_w"
+        f" WHERE EXISTS {deletes} GROUP BY {r}"
     )
+
+    def side(action: str, at: str, other: str, other_action: str) -> str:
+        return (
+            f"SELECT {picked}, '{action}' AS {m_action},"
+            f" (SELECT {a} FROM {s.changes} WHERE {p} = b.{other}) = '{other_action}' AS {m_update},"
+            f" b.{r} AS {m_rowid} FROM ({bounds}) b JOIN {s.changes} c ON c.{p} = b.{at}"
+            f" WHERE c.{a} = '{action}'"
+        )
+
+    inserted = f"{cols}, 'INSERT' AS {m_action}, 0 AS {m_update}, {r} AS {m_rowid}"
+    only = f"SELECT {inserted} FROM ({window}) tasksql_w WHERE NOT EXISTS {deletes}"
+    netted = f"{side('DELETE', 'f', 'l', 'INSERT')} UNION ALL {side('INSERT', 'l', 'f', 'DELETE')}"
+    # a window of inserts only (the common case) needs no netting
+    return f"{only} UNION ALL {netted}"
 
 
 def has_data_sql(dialect: str, s: StreamDef) -> str:
-    """A boolean expression: whether the stream may have rows (it reads the change table after the
-    offset; on SQLite and PostgreSQL a row inserted and deleted again counts, as in Snowflake)."""
+    """A boolean expression: whether the stream may have rows (SQLite and PostgreSQL: whether a
+    change was captured after the offset, so a row inserted and deleted again counts, as in
+    Snowflake; DuckDB: whether the table differs from the snapshot)."""
     if dialect == "duckdb":
-        return f"(EXISTS (SELECT 1 FROM ({read_sql(dialect, s, claimed=False)}) tasksql_h))"
+        new, old = _images(dialect, s, False)
+        diff = f"SELECT 1 FROM (({new} EXCEPT ALL {old}) UNION ALL ({old} EXCEPT ALL {new})) tasksql_h"
+        return f"(EXISTS ({diff}))"
     return f"(EXISTS (SELECT 1 FROM ({_window(dialect, s, False)}) tasksql_h))"
