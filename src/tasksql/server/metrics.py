@@ -138,6 +138,8 @@ class Metrics:
         warehouse = run.warehouse or DEFAULT_WAREHOUSE
         if run.query_start_time is not None and run.run_id not in self._lag_seen:
             # once per run: at its start, or at its end when its start was never written alone
+            if len(self._lag_seen) > 100_000:  # runs whose end was never reported (a lost node's)
+                self._lag_seen.clear()
             self._lag_seen.add(run.run_id)
             lag = (run.query_start_time - run.scheduled_time).total_seconds()
             self.start_lag.labels(warehouse).observe(max(0.0, lag))
