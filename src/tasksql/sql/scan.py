@@ -10,7 +10,8 @@ expressions, which skip everything else in runs at C speed, so the cost is linea
 small: one match per run of plain text, string, comment or ``;``.
 
 It reads the text as the tokenizer does (sqlglot's DuckDB dialect): ``'...'`` with ``''``,
-``E'...'`` with ``\\'`` too, ``"..."`` with ``""``, ``$$...$$`` and ``$tag$...$tag$`` (a ``$`` inside
+``E'...'`` with ``\\'`` too, ``"..."`` with ``""``, back-quoted identifiers with two back quotes,
+``$$...$$`` and ``$tag$...$tag$`` (a ``$`` inside
 a word is part of the word: ``SYSTEM$X``), ``--`` to the end of the line, nested ``/* */``. A word
 is a run of characters that are neither white space nor punctuation, not starting with a digit.
 A dollar-quote tag is an identifier, as in DuckDB and PostgreSQL (sqlglot also takes ``$1"x"$``
@@ -33,13 +34,13 @@ _PUNCT = r"!-/:-@\[-^`{-~"
 _PUNCT_NOT_DOLLAR = r"!-#%-/:-@\[-^`{-~"
 _WORD = rf"[^\s{_PUNCT}0-9][^\s{_PUNCT_NOT_DOLLAR}]*"
 _NUMBER = r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
-# Punctuation that starts nothing special (not ; ' " $ - /).
-_PLAIN_PUNCT = r"[!#%&()*+,.:<=>?@\[\\\]^`{|}~]"
+# Punctuation that starts nothing special (not ; ' " ` $ - /).
+_PLAIN_PUNCT = r"[!#%&()*+,.:<=>?@\[\\\]^{|}~]"
 
 # Strings, whole (an unterminated one does not match: ScanError).
 _STRING = r"'[^']*(?:''[^']*)*'"
 _E_STRING = r"[eE]'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'"
-_IDENT = r'"[^"]*(?:""[^"]*)*"'
+_IDENT = r'"[^"]*(?:""[^"]*)*"|`[^`]*(?:``[^`]*)*`'
 _DOLLAR_TAG = r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$"
 
 # One lexeme: a word, a ;, a whole string, a comment, an opening quote never closed, or another
@@ -53,15 +54,15 @@ _LEX = re.compile(
   | (?P<comment>--[^\n]*)
   | (?P<block>/\*)
   | (?P<dollar>{_DOLLAR_TAG})
-  | (?P<open>[eE]?['"])
+  | (?P<open>[eE]?['"`])
   | (?P<other>{_NUMBER}|.)
     """,
     re.VERBOSE | re.DOTALL,
 )
 
 _COMMENT_MARK = re.compile(r"/\*|\*/")
-# Plain text in bulk: everything up to a ; ' " $ -- or /* (what statement_end looks at).
-_BULK = re.compile(r"(?:[^;'\"$/\-]+|-(?!-)|/(?!\*))+")
+# Plain text in bulk: everything up to a ; ' " ` $ -- or /* (what statement_end looks at).
+_BULK = re.compile(r"(?:[^;'\"`$/\-]+|-(?!-)|/(?!\*))+")
 _STRING_RE = re.compile(_STRING)
 _E_STRING_RE = re.compile(_E_STRING)
 _IDENT_RE = re.compile(_IDENT)
@@ -243,7 +244,7 @@ def statement_end(text: str, pos: int) -> tuple[int, int]:
         ch = text[pos]
         if ch == ";":
             return pos, last
-        if ch in "'\"":
+        if ch in "'\"`":
             e_string = ch == "'" and _opens_e_string(text, pos)
             start = pos - 1 if e_string else pos
             found = (_E_STRING_RE if e_string else _STRING_RE if ch == "'" else _IDENT_RE).match(text, start)
@@ -302,7 +303,7 @@ def _code_runs_of_statement(text: str, pos: int, stop: int) -> Iterator[tuple[in
             if pos >= stop:
                 return
         ch = text[pos]
-        if ch in "'\"":
+        if ch in "'\"`":
             e_string = ch == "'" and _opens_e_string(text, pos)
             found = (_E_STRING_RE if e_string else _STRING_RE if ch == "'" else _IDENT_RE).match(
                 text, pos - 1 if e_string else pos

@@ -2,7 +2,10 @@
 
 sqlglot's DuckDB dialect reads everything the five task spellings and the warehouses need:
 ``'it''s'``, ``E'..\\n..'``, ``$$ ... $$`` and ``$tag$ ... $tag$`` bodies, nested ``/* /* */ */``
-comments and ``--`` comments. Two adjustments are made here:
+comments and ``--`` comments. Three adjustments are made here:
+
+* Back-quoted identifiers (`` `nightly-export` ``, ```` `a``b` ````), as Timeplus, ClickHouse and
+  MySQL quote names, are identifiers like double-quoted ones (DuckDB and SQLite read them too).
 
 * sqlglot turns ``EXECUTE``/``CALL``/... at the start of a statement into a "command" whose rest is
   one opaque string; that is switched off, so ``EXECUTE TASK t`` is ordinary tokens.
@@ -29,6 +32,8 @@ from tasksql.storable import check_sql_text
 class _Tokenizer(DuckDB.Tokenizer):
     # No "commands": EXECUTE TASK, CALL, RESET... are tokenized like everything else.
     COMMANDS: ClassVar[set[Any]] = set()
+    # Timeplus, ClickHouse and MySQL quote names with back quotes.
+    IDENTIFIERS: ClassVar[list[str | tuple[str, str]]] = ['"', "`"]
 
 
 _STRING_TYPES = frozenset(
@@ -100,10 +105,10 @@ def _failure(text: str, index: LineIndex, start: int) -> TasksqlSyntaxError:
     rest = text[start : start + 2]
     if rest == "/*":
         code, message, width = "UNTERMINATED_COMMENT", "unterminated comment: '/*' is never closed", 2
-    elif rest[:1] == '"':
+    elif rest[:1] in ('"', "`"):
         code, message, width = (
             "UNTERMINATED_STRING",
-            "unterminated quoted identifier: '\"' is never closed",
+            f"unterminated quoted identifier: '{rest[0]}' is never closed",
             1,
         )
     elif rest[:1] == "$":
