@@ -111,9 +111,12 @@ async def test_into_a_table_of_another_warehouse_is_refused_naming_both(engine: 
     err = info.value
     assert err.code == "INTO_OTHER_WAREHOUSE"
     assert err.message.startswith(
-        "INTO table sink exists in warehouse default, but task t runs on warehouse lite;"
+        "INTO table sink exists in warehouse default, but task t runs on warehouse lite:"
     )
-    assert "set WAREHOUSE = default, or create sink in warehouse lite" in err.message
+    assert (
+        'write INTO "default".sink to insert into warehouse default, or create sink in warehouse lite'
+        in err.message
+    )
     assert err.span is not None and sql[err.span.start : err.span.end] == "sink"
     assert await task_names(engine) == []
 

@@ -1,11 +1,14 @@
 """Where a task's INTO table is, checked when the task is created or altered.
 
-A run inserts its rows into the INTO table *in the task's own warehouse* (one transaction, one
-connection). So at CREATE TASK and at ALTER TASK (when INTO or WAREHOUSE changes):
+``INTO <warehouse>.[<schema>.]<table>`` (the first of two or three parts names a warehouse other
+than the task's) writes into that warehouse (:mod:`tasksql.scheduler.cross_into`): the table is
+looked for there, and a notice says when it is missing or that warehouse cannot be reached.
+Otherwise a run inserts its rows into the INTO table *in the task's own warehouse* (one
+transaction, one connection). So at CREATE TASK and at ALTER TASK (when INTO or WAREHOUSE changes):
 
 * the table exists in the task's warehouse: accepted;
 * it exists only in other warehouses: refused (``INTO_OTHER_WAREHOUSE``), naming where it is and
-  where the task runs; inserting across warehouses is not supported yet;
+  how to name it there (``INTO <warehouse>.<table>``);
 * it exists nowhere yet: accepted with a notice. The Timeplus habit is to create the stream first,
   but a table created after the task (or by an earlier statement of its own body) is legitimate;
   until it exists every run fails with ``INTO_TABLE_NOT_FOUND``;
@@ -26,7 +29,8 @@ from typing import Any, TypeVar
 
 from tasksql.engine.core import Engine
 from tasksql.errors import TasksqlError, ValidationError
-from tasksql.model import DEFAULT_WAREHOUSE, TaskDef, effective_warehouse
+from tasksql.model import DEFAULT_WAREHOUSE, QualifiedName, TaskDef, effective_warehouse
+from tasksql.model.task import quote_ident
 from tasksql.sql import statements as st
 
 #: Seconds a warehouse may take to answer whether it has the table.
@@ -46,6 +50,9 @@ async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple
     target = str(task.into)
     own = effective_warehouse(task)
     shown = engine.display_name(task.name)
+    parts = task.into.parts
+    if len(parts) >= 2 and parts[0] != own and parts[0] in await _other_warehouses(engine, own):
+        return await _check_other(engine, shown, parts[0], str(QualifiedName.of(*parts[1:])))
     try:
         found = await _within(_has_table(engine, own, target), PROBE_TIMEOUT_S)
     except (TasksqlError, TimeoutError) as err:
@@ -59,15 +66,39 @@ async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple
     elsewhere = [name for name in await _other_warehouses(engine, own) if await _probe(engine, name, target)]
     if elsewhere:
         where = ", ".join(elsewhere)
+        hint = _qualified(elsewhere[0], task.into.parts)
         raise ValidationError(
-            f"INTO table {target} exists in warehouse {where}, but task {shown} runs on warehouse {own};"
-            f" a task inserts only into its own warehouse (across warehouses is not supported yet):"
-            f" set WAREHOUSE = {elsewhere[0]}, or create {target} in warehouse {own}",
+            f"INTO table {target} exists in warehouse {where}, but task {shown} runs on warehouse {own}:"
+            f" write INTO {hint} to insert into warehouse {elsewhere[0]},"
+            f" or create {target} in warehouse {own}",
             code="INTO_OTHER_WAREHOUSE",
             span=stmt.spans.get("into") or stmt.spans.get("warehouse") or stmt.span,
         )
     return (
         f"task {shown}: INTO table {target} does not exist in warehouse {own} yet; its runs fail"
+        " (INTO_TABLE_NOT_FOUND) until it is created there",
+    )
+
+
+def _qualified(warehouse: str, parts: tuple[str, ...]) -> str:
+    return ".".join(quote_ident(p) for p in (warehouse, *parts))
+
+
+async def _check_other(engine: Engine, shown: str, warehouse: str, table: str) -> tuple[str, ...]:
+    """The notices about an INTO table named in another warehouse."""
+    try:
+        found = await _within(_has_table(engine, warehouse, table), PROBE_TIMEOUT_S)
+    except (TasksqlError, TimeoutError) as err:
+        why = err.message if isinstance(err, TasksqlError) else f"no answer within {PROBE_TIMEOUT_S:g} s"
+        why = " ".join(why.split())
+        return (
+            f"task {shown}: INTO {warehouse}.{table} was not checked: warehouse {warehouse} cannot be"
+            f" reached now ({why})",
+        )
+    if found:
+        return ()
+    return (
+        f"task {shown}: INTO table {table} does not exist in warehouse {warehouse} yet; its runs fail"
         " (INTO_TABLE_NOT_FOUND) until it is created there",
     )
 

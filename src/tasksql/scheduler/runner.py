@@ -23,6 +23,7 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
+from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.same_database import SameDatabase
@@ -57,6 +58,8 @@ class RunContext:
     same_database: SameDatabase | None = None
     #: The body's transaction recorded the run SUCCEEDED in the catalog: nothing to write again.
     settled: bool = False
+    #: Opens a warehouse by name (:raises WarehouseNotFound:): for INTO another warehouse.
+    warehouses: Callable[[str], Awaitable[Warehouse]] | None = None
 
 
 # The body-only SYSTEM$ functions: plain functions of the run's context and literal arguments.
@@ -207,9 +210,29 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 return None
 
             await _with_virtual(ctx, text, collect)
-        into = str(task.into) if task.into is not None else None
+        other = await target_of(task.into, wh, ctx.warehouses) if task.into is not None else None
+        into = local_name(task.into, wh) if task.into is not None and other is None else None
         # streams the body reads: bound, and claimed in its transaction when it consumes them
-        statements, consumes = await bind_statements(wh, statements, into=into is not None)
+        statements, consumes = await bind_statements(wh, statements, into=task.into is not None)
+        if other is not None:
+            # INTO another warehouse: two commits in two databases, no marker (at least once)
+            crossed = await run_into_other(
+                wh,
+                other[0],
+                other[1],
+                statements,
+                transactional=prepared.transactional or consumes,
+                session_params=task.session_params,
+                tables=tables,
+                remaining=lambda: _remaining(ctx, deadline),
+                token=ctx.token,
+            )
+            return _outcome(
+                ctx,
+                RunState.SUCCEEDED,
+                rows_produced=crossed.rows_produced,
+                rows_inserted=crossed.rows_inserted,
+            )
         book = ctx.markers if prepared.markable else None
         marker = book.marker(ctx.run.run_id) if book is not None else None
         if marker is not None and ctx.same_database is not None:
