@@ -81,7 +81,7 @@ async def test_sqlite_to_mariadb(engine: Engine, tmp_path: Path, mariadb_databas
     await engine.execute(f"CREATE WAREHOUSE shop TYPE = mysql URL = '{mariadb_database.url}'")
     with contextlib.closing(mariadb_database.connect()) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE `Dest` (id INT, name VARCHAR(20))")
-    await engine.execute('CREATE TASK ship WAREHOUSE = lite INTO shop."Dest" AS SELECT id, name FROM src')
+    await engine.execute("CREATE TASK ship WAREHOUSE = lite INTO shop.`Dest` AS SELECT id, name FROM src")
     await engine.execute("EXECUTE TASK ship")
     with contextlib.closing(mariadb_database.connect()) as conn, conn.cursor() as cur:
         cur.execute("SELECT id, name FROM `Dest` ORDER BY id")
