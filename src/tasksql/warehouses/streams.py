@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import weakref
 from collections.abc import Sequence
 
 from sqlglot import TokenType
@@ -42,14 +44,25 @@ def check_dialect(wh: Warehouse) -> None:
         )
 
 
+#: Warehouses found without a stream registry, and when (monotonic): for :data:`ABSENT_FOR` seconds
+#: their statements cost no registry query (a stream created in this process clears them all; one
+#: created by another process is seen within that time).
+_absent: weakref.WeakKeyDictionary[Warehouse, float] = weakref.WeakKeyDictionary()
+ABSENT_FOR = 2.0
+
+
 async def load(wh: Warehouse) -> dict[str, StreamDef]:
     """Every stream of ``wh`` by name ({} when it has none, or is not a kind that has streams)."""
     if wh.dialect not in SUPPORTED:
+        return {}
+    seen = _absent.get(wh)
+    if seen is not None and time.monotonic() - seen < ABSENT_FOR:
         return {}
     try:
         rs = await wh.execute(sq.load_sql(wh.dialect))
     except QueryFailed as exc:
         if _no_registry(exc):
+            _absent[wh] = time.monotonic()
             return {}
         raise
     return {d.name: d for d in map(sq.from_row, rs.rows)}
@@ -90,6 +103,7 @@ async def create(
     check_dialect(wh)
     dialect = wh.dialect
     parse_table_name(table)  # :raises QueryFailed: INVALID_NAME
+    _absent.clear()  # every warehouse object of this process looks again
     async with wh.transaction() as txn:
         await txn.execute(sq.registry_ddl(dialect))
         old = await _load_in(txn, dialect, name)
