@@ -250,6 +250,15 @@ def _step(
     ran = sum(1 for lag in lags if lag < 1000)
     # a one-second task has exactly window_s instants in a half-open window of window_s seconds
     expected = rate * window_s
+    # a task with more runs than instants in the window would mean a schedule that moved: shown
+    extra = rig.rows(
+        "SELECT lower(name), count(*), min(scheduled_time), max(scheduled_time) FROM tasksql.runs"
+        " WHERE scheduled_time >= %s AND scheduled_time < %s AND state = 'SUCCEEDED'"
+        " GROUP BY 1 HAVING count(*) > %s ORDER BY 2 DESC",
+        lo,
+        hi,
+        window_s,
+    )
     # the catalog's work of the window, divided by the runs that ran in it (SKIPPED rows are not runs)
     per = max(len(lags), 1)
     lag = Lag.of(lags)
@@ -261,6 +270,10 @@ def _step(
         "lag_p50_ms": lag.p50,
         "lag_p99_ms": lag.p99,
         "runs_in_window": len(lags),
+        "tasks_with_more_runs_than_instants": len(extra),
+        "more_runs_examples": [
+            f"{n}: {c} runs, {a.isoformat()} .. {b.isoformat()}" for n, c, a, b in extra[:3]
+        ],
         "xacts_per_run": delta["xacts"] / per,
         # less what the cluster costs with no task at all (leases, claims, heartbeats, polling)
         "marginal_xacts_per_run": (delta["xacts"] - idle["xacts"] / idle["seconds"] * delta["seconds"]) / per,

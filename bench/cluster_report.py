@@ -177,7 +177,8 @@ def render(results: Mapping[str, Any]) -> str:
     load = results.get("load", {})
     lines = [
         f"Measured {results.get('date', '?')} with `python -m bench cluster` (profile "
-        f"{results.get('profile', '?')}) on {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+        f"{results.get('profile', '?')}; not part of `python -m bench all`, which compares tasksql with "
+        "other schedulers on one machine) on {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
         f"{results.get('catalog', 'PostgreSQL')} (a private server, durable: fsync and synchronous_commit "
         "on; `pg_stat_statements` loaded). The nodes, the catalog's server and the measuring process share "
         f"the machine's {machine.get('cores', '?')} cores: with more nodes the nodes share the CPU rather "
