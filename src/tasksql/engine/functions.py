@@ -1,7 +1,9 @@
 """SYSTEM$ functions callable from any statement (as opposed to those only valid inside a task body).
 
 ``SYSTEM$TASK_DEPENDENTS_ENABLE('<root>')`` resumes a root task and every task reachable from it;
-it returns the status text Snowflake returns.
+it returns the status text Snowflake returns. ``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS('<t>')``
+cancels the task's runs in progress, as ``CANCEL TASK`` does. Each may be written ``SELECT f(...)``,
+``CALL f(...)`` or inside an expression (:mod:`tasksql.sysviews.rewrite`).
 """
 
 from __future__ import annotations
@@ -54,4 +56,23 @@ def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
                 engine.scheduler.notify_change()
         return f"Task {text} and its dependents are started ({len(names)} tasks)."
 
-    return {"system$task_dependents_enable": dependents_enable}
+    async def cancel_ongoing(args: list[object]) -> object:
+        fn = "SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS"
+        text = _name_arg(args, fn)
+        name = engine.resolve(task_name_arg(text, fn))
+        records = {r.name: r for r in await engine.catalog.list_tasks()}
+        if name not in records:
+            raise TaskNotFound(f"task {text} does not exist")
+        task_id = records[name].id
+        count = await engine.scheduler.cancel_task(task_id) if engine.scheduler is not None else 0
+        reason = f"cancelled: {fn}"
+        subtasks = await engine.catalog.cancel_subtasks(
+            task_id=task_id, now=engine.clock.now(), reason=reason
+        )
+        more = f", {len(subtasks)} sub-task(s)" if subtasks else ""
+        return f"Task {text}: {count} ongoing execution(s) cancelled{more}."
+
+    return {
+        "system$task_dependents_enable": dependents_enable,
+        "system$user_task_cancel_ongoing_executions": cancel_ongoing,
+    }

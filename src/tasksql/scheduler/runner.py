@@ -84,9 +84,11 @@ def _get_predecessor_return_value(ctx: RunContext, args: list[object]) -> object
             if name == key or name.rsplit(".", 1)[-1] == key:
                 return value
         return None
-    if len(ctx.predecessor_values) == 1:
-        return next(iter(ctx.predecessor_values.values()))
-    if not ctx.predecessor_values:
+    # Without a name: the value of the task's one predecessor (Snowflake: the argument is optional
+    # when there is only one); the values of the graph run are keyed by qualified and bare name.
+    if len(ctx.task.after) == 1:
+        return ctx.predecessor_values.get(str(ctx.task.after[0]))
+    if not ctx.task.after:
         return None
     raise TasksqlError(
         "SYSTEM$GET_PREDECESSOR_RETURN_VALUE needs the predecessor's name when there are several",

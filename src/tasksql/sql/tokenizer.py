@@ -154,6 +154,15 @@ def _comments(text: str, index: LineIndex, start: int, end: int) -> list[Token]:
     return out
 
 
+def raw_tokens(text: str) -> list[Any]:
+    """sqlglot's own tokens of ``text``, read as :func:`tokenize` reads it (no commands, back
+    quotes), for code that works on sqlglot tokens (:mod:`tasksql.sysviews.rewrite`).
+
+    :raises sqlglot.errors.TokenError: for text that cannot be read.
+    """
+    return list(_Tokenizer().tokenize(text))
+
+
 def tokenize(text: str, *, comments: bool = False) -> list[Token]:
     """Split ``text`` into tokens, each with its exact span.
 

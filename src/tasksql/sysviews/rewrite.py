@@ -7,6 +7,7 @@ Users query tasksql's state from any statement, joined with their own tables::
     SELECT * FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => 'T'))
     INSERT INTO node_states SELECT cluster_id, node_id, node_state FROM system.cluster
     SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('root')
+    CALL SYSTEM$SET_RETURN_VALUE('done')          -- a whole CALL becomes SELECT <value>
 
 The warehouse knows none of these names (and in DuckDB ``system`` is a built-in catalog, so
 ``system.cluster`` cannot simply be created). :func:`find_refs` locates each reference by tokens and
@@ -23,12 +24,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.sql import scan
+from tasksql.sql.tokenizer import raw_tokens
 
 #: ``system.<name>`` relations.
 SYSTEM_TABLES = frozenset(
@@ -89,6 +90,10 @@ class VirtualRef:
     args: tuple[Arg, ...]
     start: int
     end: int  # exclusive
+    #: Written before the replacement: ``SELECT `` when the reference was a whole ``CALL`` statement
+    #: (``CALL SYSTEM$SET_RETURN_VALUE('x')``, the spelling Snowflake's docs use), whose ``CALL``
+    #: the reference covers: no warehouse can CALL a value.
+    lead: str = ""
 
     @property
     def key(self) -> str:
@@ -110,7 +115,7 @@ class Rewritten:
         pos = 0
         for ref in self.refs:
             out.append(self.text[pos : ref.start])
-            out.append(replacements[ref.key])
+            out.append(ref.lead + replacements[ref.key])
             out.append("\n" * self.text.count("\n", ref.start, ref.end))
             pos = ref.end
         out.append(self.text[pos:])
@@ -237,7 +242,8 @@ def find_refs(text: str, dialect: str | None = None) -> Rewritten:
     if not might_reference(text):
         return Rewritten(text, ())
     try:
-        tokens = sqlglot.tokenize(text, read="duckdb")
+        # CALL and EXECUTE are not "commands" here (sqlglot would read the rest as one string)
+        tokens = raw_tokens(text)
     except TokenError:
         return Rewritten(text, ())  # the warehouse will report its own, better error
     refs: list[VirtualRef] = []
@@ -312,7 +318,19 @@ def _match_at(
     )
     if wrapped:
         first, last, end_index = tokens[start_i - 2], tokens[close + 1], close + 1
-    return VirtualRef(kind, fname, args, first.start, last.end + 1), end_index + 1
+    lead = ""
+    if kind == "scalar" and start_i == fn_i and _whole_call(tokens, start_i, close):
+        first, lead = tokens[start_i - 1], "SELECT "
+    return VirtualRef(kind, fname, args, first.start, last.end + 1, lead), end_index + 1
+
+
+def _whole_call(tokens: Sequence[Token], fn_i: int, close: int) -> bool:
+    """Whether ``CALL fn(...)`` is the whole statement: CALL first, nothing but ``;`` after."""
+    if fn_i < 1 or tokens[fn_i - 1].text.upper() != "CALL":
+        return False
+    if fn_i >= 2 and tokens[fn_i - 2].token_type != TokenType.SEMICOLON:
+        return False
+    return close + 1 == len(tokens) or tokens[close + 1].token_type == TokenType.SEMICOLON
 
 
 def _in_from_position(tokens: Sequence[Token], i: int) -> bool:
