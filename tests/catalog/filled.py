@@ -22,6 +22,15 @@ from tasksql.model import (
 )
 from tasksql.model.outbox import AttemptResult, DeliveryAttempt
 from tasksql.model.run import NewGraphRun, NodeRecord
+from tasksql.model.security import (
+    AuditEntry,
+    GranteeKind,
+    ObjectKind,
+    PrivilegeGrant,
+    RoleGrant,
+    RoleRecord,
+    UserRecord,
+)
 from tasksql.model.subtask import NewSubtask, SubtaskState
 
 #: Graph run group ids of the two graph runs of one instant (their order is that of insertion).
@@ -151,6 +160,23 @@ async def fill(catalog: Catalog) -> Filled:
                 retry_at=later(250),
             )
         )
+    # users, roles, grants and the audit log
+    await catalog.create_user(UserRecord(name="alice", token_sha256="a" * 64, created_by="root"), now=NOW)
+    await catalog.create_role(RoleRecord(name="myrole", owner="securityadmin"), now=NOW)
+    await catalog.grant_role(
+        RoleGrant(role="myrole", grantee_kind=GranteeKind.USER, grantee="alice"), now=NOW
+    )
+    await catalog.grant_privilege(
+        PrivilegeGrant(privilege="USAGE", object_kind=ObjectKind.WAREHOUSE, object_name="pg", role="myrole"),
+        now=NOW,
+    )
+    await catalog.record_audit(
+        [
+            AuditEntry(
+                at=NOW, user_name="alice", role_name="myrole", statement="CREATE ROLE r", outcome="SUCCEEDED"
+            )
+        ]
+    )
     counts = await catalog.row_counts()
     assert all(counts[spec.name] for spec in TABLES), counts
     return Filled(
@@ -177,5 +203,7 @@ async def snapshot(catalog: Catalog) -> dict[str, Any]:
         "placements": await catalog.list_placements(),
         "notifications": await catalog.list_notifications(),
         "deliveries": await catalog.notification_history(),
+        "security": await catalog.security_state(),
+        "audit": await catalog.list_audit(),
         "counts": await catalog.row_counts(),
     }

@@ -97,7 +97,13 @@ async def refusal(catalog: Catalog) -> str | None:
 
 async def test_what_every_catalog_has_does_not_make_it_non_empty(catalog: Catalog) -> None:
     assert await refusal(catalog) is None  # the seeded default warehouse
-    assert await catalog.id_counters() == {"tasks": 0, "runs": 0, "notification_history": 0, "subtasks": 0}
+    assert await catalog.id_counters() == {
+        "tasks": 0,
+        "runs": 0,
+        "notification_history": 0,
+        "subtasks": 0,
+        "audit_log": 0,
+    }
 
     await catalog.register_node(
         NodeRecord(

@@ -49,6 +49,7 @@ from tasksql.catalog.records import (
     UnstartedRun,
     WarehouseRecord,
 )
+from tasksql.catalog.security import SecurityCatalog
 from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.errors import CatalogError
 from tasksql.model import (
@@ -90,7 +91,7 @@ __all__ = [
 ]
 
 
-class Catalog(ClusterCoordination, FanoutCoordination, ABC):
+class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, ABC):
     """The durable state of tasksql: tasks and their versions, integrations, warehouses, settings.
 
     Every method is a coroutine; none blocks the event loop. A catalog is used from the event loop

@@ -65,6 +65,7 @@ from tasksql.catalog.rows import (
     warehouse_def,
     warehouse_record,
 )
+from tasksql.catalog.security_sql import SqlSecurity
 from tasksql.catalog.tables import TableRow
 from tasksql.catalog.writer import D
 from tasksql.clock import Clock
@@ -123,7 +124,7 @@ class BulkJobs(Protocol[H_contra]):
     def id_counters(self, db: H_contra, /) -> dict[str, int]: ...
 
 
-class SqlCatalog(SqlFanout[D]):
+class SqlCatalog(SqlFanout[D], SqlSecurity[D]):
     """The catalog contract over a backend's dialect and writer (see the module).
 
     :param dialect: runs the backend's named queries on its handle.

@@ -296,6 +296,52 @@ TABLES: tuple[TableSpec, ...] = (
         key=("subtask_id",),
         instants=frozenset({"created_at", "started_at", "completed_time"}),
         identity="subtask_id",
+    ),  # users, roles and grants (docs/security.md), and the audit log
+    TableSpec(
+        name="security_users",
+        kind="users",
+        columns=("name", "default_role", "disabled", "comment", "token_sha256", "created_by", "created_on"),
+        key=("name",),
+        instants=frozenset({"created_on"}),
+        booleans=frozenset({"disabled"}),
+    ),
+    TableSpec(
+        name="security_roles",
+        kind="roles",
+        columns=("name", "owner", "comment", "created_on"),
+        key=("name",),
+        instants=frozenset({"created_on"}),
+    ),
+    TableSpec(
+        name="security_role_grants",
+        kind="role grants",
+        columns=("role", "grantee_kind", "grantee", "granted_by", "created_on"),
+        key=("role", "grantee_kind", "grantee"),
+        instants=frozenset({"created_on"}),
+    ),
+    TableSpec(
+        name="security_privileges",
+        kind="privilege grants",
+        columns=("privilege", "object_kind", "object_name", "role", "granted_by", "created_on"),
+        key=("privilege", "object_kind", "object_name", "role"),
+        instants=frozenset({"created_on"}),
+    ),
+    TableSpec(
+        name="audit_log",
+        kind="audit entries",
+        columns=(
+            "id",
+            "at",
+            "user_name",
+            "role_name",
+            "statement",
+            "outcome",
+            "error_code",
+            "error_message",
+        ),
+        key=("id",),
+        instants=frozenset({"at"}),
+        identity="id",
     ),
 )
 

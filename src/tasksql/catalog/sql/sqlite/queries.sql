@@ -912,3 +912,101 @@ SELECT * FROM tasks
 WHERE dropped_on IS NULL AND instr(definition, '"run_on":"HOSTS"') > 0
   AND json_extract(definition, '$.run_on') = 'HOSTS'
 ORDER BY id;
+
+-- name: security_users_all
+-- Every user, by name.
+SELECT name, default_role, disabled, comment, token_sha256, created_by, created_on FROM security_users ORDER BY name;
+
+-- name: security_roles_all
+-- Every role made by CREATE ROLE, by name.
+SELECT name, owner, comment, created_on FROM security_roles ORDER BY name;
+
+-- name: security_role_grants_all
+-- Every role grant.
+SELECT role, grantee_kind, grantee, granted_by, created_on FROM security_role_grants ORDER BY role, grantee_kind, grantee;
+
+-- name: security_privileges_all
+-- Every privilege grant.
+SELECT privilege, object_kind, object_name, role, granted_by, created_on FROM security_privileges
+ORDER BY object_kind, object_name, privilege, role;
+
+-- name: security_user_insert
+-- Add a user; nothing when the name is taken (the caller counts what was inserted).
+INSERT INTO security_users (name, default_role, disabled, comment, token_sha256, created_by, created_on)
+VALUES (:name, :default_role, :disabled, :comment, :token_sha256, :created_by, :created_on)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: security_user_update
+-- Replace a user's changeable fields.
+UPDATE security_users SET default_role = :default_role, disabled = :disabled, comment = :comment,
+    token_sha256 = :token_sha256
+WHERE name = :name;
+
+-- name: security_user_delete
+-- Drop a user.
+DELETE FROM security_users WHERE name = :name;
+
+-- name: security_user_by_token
+-- The user whose token has this digest.
+SELECT name, default_role, disabled, comment, token_sha256, created_by, created_on FROM security_users
+WHERE token_sha256 = :token_sha256;
+
+-- name: security_role_insert
+-- Add a role; nothing when the name is taken.
+INSERT INTO security_roles (name, owner, comment, created_on) VALUES (:name, :owner, :comment, :created_on)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: security_role_delete
+-- Drop a role.
+DELETE FROM security_roles WHERE name = :name;
+
+-- name: security_role_grant_insert
+-- Grant a role; nothing when it is granted already.
+INSERT INTO security_role_grants (role, grantee_kind, grantee, granted_by, created_on)
+VALUES (:role, :grantee_kind, :grantee, :granted_by, :created_on)
+ON CONFLICT (role, grantee_kind, grantee) DO NOTHING;
+
+-- name: security_role_grant_delete
+-- Revoke a role from a role or a user.
+DELETE FROM security_role_grants WHERE role = :role AND grantee_kind = :grantee_kind AND grantee = :grantee;
+
+-- name: security_role_grants_of_role_delete
+-- Forget the grants of a dropped role, and to it.
+DELETE FROM security_role_grants WHERE role = :name OR (grantee_kind = 'ROLE' AND grantee = :name);
+
+-- name: security_role_grants_of_user_delete
+-- Forget the roles granted to a dropped user.
+DELETE FROM security_role_grants WHERE grantee_kind = 'USER' AND grantee = :name;
+
+-- name: security_privilege_insert
+-- Grant a privilege; nothing when it is granted already.
+INSERT INTO security_privileges (privilege, object_kind, object_name, role, granted_by, created_on)
+VALUES (:privilege, :object_kind, :object_name, :role, :granted_by, :created_on)
+ON CONFLICT (privilege, object_kind, object_name, role) DO NOTHING;
+
+-- name: security_privilege_delete
+-- Revoke a privilege.
+DELETE FROM security_privileges
+WHERE privilege = :privilege AND object_kind = :object_kind AND object_name = :object_name AND role = :role;
+
+-- name: security_privileges_of_role_delete
+-- Forget the privileges of a dropped role.
+DELETE FROM security_privileges WHERE role = :name;
+
+-- name: security_privileges_of_object_delete
+-- Forget the privileges on a dropped object.
+DELETE FROM security_privileges WHERE object_kind = :object_kind AND object_name = :object_name;
+
+-- name: audit_insert
+-- Record one audited statement.
+INSERT INTO audit_log (at, user_name, role_name, statement, outcome, error_code, error_message)
+VALUES (:at, :user_name, :role_name, :statement, :outcome, :error_code, :error_message);
+
+-- name: audit_list
+-- The audit log, newest first.
+SELECT id, at, user_name, role_name, statement, outcome, error_code, error_message FROM audit_log
+ORDER BY id DESC LIMIT :limit;
+
+-- name: audit_prune
+-- Delete audit entries older than the cutoff.
+DELETE FROM audit_log WHERE at < :cutoff;
