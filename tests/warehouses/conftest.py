@@ -1,8 +1,10 @@
 """Fixtures for the warehouse contract tests: one real warehouse per backend.
 
-``backend`` is parametrised over duckdb, sqlite and postgres; ``make_warehouse(max_concurrency)``
+``backend`` is parametrised over duckdb, sqlite and postgres (the contract module
+``test_wh_contract.py`` widens it to every warehouse type); ``make_warehouse(max_concurrency)``
 builds an open warehouse of that backend on real storage (a DuckDB file and a SQLite file in
-``tmp_path``, a fresh database on the private PostgreSQL server) and closes it after the test.
+``tmp_path``, a fresh database on the private PostgreSQL, MariaDB or ClickHouse server the tests
+start) and closes it after the test.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ async def make_warehouse(
 ) -> AsyncIterator[MakeWarehouse]:
     opened: list[Warehouse] = []
     databases: list[DuckDBDatabase] = []
-    url = request.getfixturevalue("pg_database").url if backend == "postgres" else None
+    server_fixture = {"postgres": "pg_database", "mysql": "mariadb_database", "clickhouse": "ch_database"}
+    url = request.getfixturevalue(server_fixture[backend]).url if backend in server_fixture else None
 
     async def make(max_concurrency: int = 4, name: str = "w") -> Warehouse:
         w: Warehouse
@@ -42,11 +45,23 @@ async def make_warehouse(
             w = databases[0].pool(name, max_concurrency)
         elif backend == "sqlite":
             w = SQLiteWarehouse(name, tmp_path / "warehouse.db", max_concurrency=max_concurrency)
-        else:
+        elif backend == "postgres":
             from tasksql.warehouses.postgres import PostgresWarehouse
 
             assert url is not None
             w = PostgresWarehouse(name, url, max_concurrency=max_concurrency)
+        elif backend == "mysql":
+            from tasksql.warehouses.mysql import MySQLWarehouse
+
+            assert url is not None
+            w = MySQLWarehouse(name, url, max_concurrency=max_concurrency)
+        elif backend == "clickhouse":
+            from tasksql.warehouses.clickhouse import ClickHouseWarehouse
+
+            assert url is not None
+            w = ClickHouseWarehouse(name, url, max_concurrency=max_concurrency)
+        else:
+            raise AssertionError(f"no warehouse type {backend}")
         await w.open()
         opened.append(w)
         return w

@@ -51,6 +51,7 @@ from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import (
     DEFAULT_MAX_CONCURRENCY,
     INTERRUPT_GRACE,
+    BodyResult,
     CancelToken,
     ResultSet,
     UserTransaction,
@@ -74,6 +75,11 @@ _WRITE_INFO_REVISION = 54420
 _DML = frozenset({"insert"})
 
 _Client = Any  # clickhouse_driver.Client (the driver ships no type hints)
+
+
+def counts_writes(revision: int) -> bool:
+    """Whether a server of protocol ``revision`` reports how many rows an INSERT wrote."""
+    return revision >= _WRITE_INFO_REVISION
 
 
 def _failed(exc: BaseException, secret: str | None) -> tuple[QueryFailed, bool]:
@@ -285,7 +291,7 @@ class ClickHouseWarehouse(ThreadedWarehouse):
             ) from None
         session = _ClickHouseSession(client, self._killer, self.target.password)
         info = client.connection.server_info
-        session.counts_writes = int(getattr(info, "revision", 0) or 0) >= _WRITE_INFO_REVISION
+        session.counts_writes = counts_writes(int(getattr(info, "revision", 0) or 0))
         return session
 
     async def _open_backend(self) -> None:
@@ -340,6 +346,14 @@ class ClickHouseWarehouse(ThreadedWarehouse):
             code="NOT_SUPPORTED",
         )
         yield  # pragma: no cover - never reached
+
+    async def run_body(self, statements: Sequence[str], **kwargs: Any) -> BodyResult:
+        """As :meth:`.base.Warehouse.run_body`; without transactions, a statement that holds several
+        is refused before any statement of the body runs (elsewhere the rollback undoes them)."""
+        for sql in statements:
+            if count_statements(sql, "clickhouse") > 1:
+                raise multiple_statements(sql)
+        return await super().run_body(statements, **kwargs)
 
     async def begin(self, sql: str, *, token: CancelToken | None = None) -> UserTransaction:
         raise NotSupportedError(

@@ -251,6 +251,8 @@ def column_values(column: Any, ch_type: str) -> list[Any]:
     )
     if inner == "String":
         return [_text(v) for v in values]
+    if inner.startswith("Array("):
+        return [[] if v is None else v for v in values]  # an Array cannot be NULL: empty instead
     if inner == "UInt8":
         return [int(v) if isinstance(v, bool) else v for v in values]
     if inner == "DateTime":
