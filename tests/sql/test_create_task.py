@@ -111,12 +111,12 @@ def test_timeout_and_user_task_timeout_ms_set_the_same_field() -> None:
 
 def test_unknown_keys_are_session_parameters_kept_as_literal_text() -> None:
     t = task(
-        "CREATE TASK t TIMEZONE = 'Asia/Tokyo', Query_Tag = 'x' AUTOCOMMIT = false LOCK_TIMEOUT = -1 AS SELECT 1"
+        "CREATE TASK t TIMEZONE = 'Asia/Tokyo', Query_Tag = 'x' AUTOCOMMIT = true LOCK_TIMEOUT = -1 AS SELECT 1"
     )
     assert t.session_params == (
         ("timezone", "'Asia/Tokyo'"),
         ("query_tag", "'x'"),
-        ("autocommit", "false"),
+        ("autocommit", "true"),
         ("lock_timeout", "-1"),
     )
 

@@ -371,7 +371,14 @@ MAX_PREDECESSORS = 100
 MAX_CHILDREN = 100
 
 
+#: The longest USER_TASK_TIMEOUT_MS Snowflake documents (7 days); 0 means this maximum.
+MAX_TIMEOUT_MS = 604_800_000
+
+
 def effective_timeout_ms(task: TaskDef) -> int:
+    """The run timeout: USER_TASK_TIMEOUT_MS (0: the maximum, as in Snowflake), else the default."""
+    if task.timeout_ms == 0:
+        return MAX_TIMEOUT_MS
     return task.timeout_ms if task.timeout_ms is not None else DEFAULT_TIMEOUT_MS
 
 

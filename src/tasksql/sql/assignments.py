@@ -15,6 +15,7 @@ from tasksql.errors import Span, ValidationError
 from tasksql.sql.cursor import Cursor, conflicting, describe, duplicate
 from tasksql.sql.properties import Property, conflicts_with, suggest
 from tasksql.sql.schedule_values import ParsedSchedule
+from tasksql.sql.session_params import refusal
 from tasksql.sql.tokens import Token, TokenKind
 from tasksql.sql.values import parse_literal
 
@@ -106,7 +107,13 @@ class Assignments:
         key = key_tok.text.lower()
         if key in self.session_params:
             raise duplicate(cur, f"session parameter {key.upper()}", key_tok)
-        self.session_params[key] = parse_literal(cur, f"a value for {key.upper()}")
+        literal = parse_literal(cur, f"a value for {key.upper()}")
+        why = refusal(key, literal)
+        if why is not None:
+            raise cur.error(
+                why, at=cur.span_since(key_tok), code="UNSUPPORTED_PARAMETER", cls=ValidationError
+            )
+        self.session_params[key] = literal
 
     # --- tags and contacts -----------------------------------------------------------------------
 

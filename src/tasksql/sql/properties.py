@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasksql.errors import ValidationError
-from tasksql.model import CatchUp, DstPolicy, OnError, OverlapPolicy, RunOn
+from tasksql.model import MAX_TIMEOUT_MS, CatchUp, DstPolicy, OnError, OverlapPolicy, RunOn
 from tasksql.sql.cursor import Cursor
 from tasksql.sql.names import (
     parse_name,
@@ -94,10 +94,6 @@ def _enum_parser(enum: type[Any], what: str) -> Callable[[Cursor], Any]:
     return lambda cur: enum(parse_choice(cur, what, choices))
 
 
-def _upper_word(what: str) -> Callable[[Cursor], str]:
-    return lambda cur: parse_word_or_string(cur, what).text.strip().upper()
-
-
 def _int(what: str, minimum: int, maximum: int | None = None) -> Callable[[Cursor], int]:
     return lambda cur: parse_int(cur, what, minimum=minimum, maximum=maximum)
 
@@ -150,6 +146,21 @@ def _quoted_enum(value: Any) -> str:
     return quote_string(str(value.value))
 
 
+#: Snowflake's serverless task sizes (the docs' spellings with and without the hyphen); XXLARGE is
+#: the largest a serverless task may use.
+WAREHOUSE_SIZES = (
+    "XSMALL",
+    "X-SMALL",
+    "SMALL",
+    "MEDIUM",
+    "LARGE",
+    "XLARGE",
+    "X-LARGE",
+    "XXLARGE",
+    "X2LARGE",
+    "2X-LARGE",
+)
+
 PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("WAREHOUSE",),
@@ -168,9 +179,10 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE",),
         field="managed_warehouse_size",
-        parse=_upper_word("a warehouse size"),
+        parse=lambda cur: parse_choice(cur, "USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE", WAREHOUSE_SIZES),
         render=quote_string,
-        summary="Snowflake serverless size; accepted and shown, tasksql runs in the default warehouse",
+        summary="Snowflake serverless size, XSMALL to XXLARGE; accepted and shown, tasksql runs in the"
+        " default warehouse",
     ),
     Property(
         words=("SCHEDULE",),
@@ -218,9 +230,10 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("USER_TASK_TIMEOUT_MS",),
         field="timeout_ms",
-        parse=_int("USER_TASK_TIMEOUT_MS", 1),
+        parse=_int("USER_TASK_TIMEOUT_MS", 0, MAX_TIMEOUT_MS),
         render=str,
-        summary="the longest a run may take, in milliseconds (default 3600000)",
+        summary="the longest a run may take, in milliseconds, 0 to 604800000 (7 days); 0 means the"
+        " maximum (default 3600000)",
     ),
     Property(
         words=("TIMEOUT",),
@@ -242,9 +255,9 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("TASK_AUTO_RETRY_ATTEMPTS",),
         field="auto_retry_attempts",
-        parse=_int("TASK_AUTO_RETRY_ATTEMPTS", 0),
+        parse=_int("TASK_AUTO_RETRY_ATTEMPTS", 0, 30),
         render=str,
-        summary="how many times a failed run is retried (default 0)",
+        summary="how many times a failed run is retried, 0 to 30 (default 0)",
     ),
     Property(
         words=("TASK_AUTO_RETRY_DELAY",),
@@ -313,9 +326,9 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS",),
         field="min_trigger_interval_s",
-        parse=_int("USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS", 1),
+        parse=_int("USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS", 10, 604_800),
         render=str,
-        summary="minimum gap between runs of a triggered task",
+        summary="minimum gap between runs of a triggered task, 10 to 604800 seconds (a week)",
     ),
     Property(
         words=("DST_POLICY",),
