@@ -15,6 +15,7 @@ from tasksql.catalog.base import TaskUpdate
 from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
+from tasksql.engine.privileges import new_task_owner
 from tasksql.engine.results import Result
 from tasksql.errors import (
     GraphError,
@@ -37,6 +38,7 @@ from tasksql.model import (
     TaskState,
     effective_warehouse,
 )
+from tasksql.model.trigger import triggered
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import no_scheduler_notice, scheduler_live
 from tasksql.taskgraph import validate_change
@@ -49,7 +51,10 @@ _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TaskDef)}
 
 def next_fire_at(task: TaskDef, *, anchor: datetime, now: datetime) -> datetime | None:
     """When a started task with this definition first fires after ``now``; None when it has no schedule
-    of its own (no SCHEDULE, or a child or finalizer of a graph)."""
+    of its own (no SCHEDULE, or a child or finalizer of a graph). A triggered task (no SCHEDULE, a
+    WHEN on its stream) has its streams checked first at ``now``."""
+    if triggered(task):
+        return now
     if task.schedule is None or task.after or task.finalize is not None:
         return None
     return schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy).next_fire(now)
@@ -208,7 +213,7 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
             spelling=stmt.spelling,
             state=state,
             suspend_reason=reason,
-            owner=engine.user.name,
+            owner=await new_task_owner(engine),
             now=now,
             next_fire_at=fire,
             replace=existing is not None,
@@ -253,7 +258,7 @@ async def clone_task(engine: Engine, stmt: st.CloneTask) -> Result:
         spelling=source.spelling,
         state=TaskState.SUSPENDED,
         suspend_reason=SuspendReason.CREATED,
-        owner=engine.user.name,
+        owner=await new_task_owner(engine),
         now=now,
         next_fire_at=None,
         replace=existing is not None,

@@ -44,6 +44,8 @@ class ScheduledFrom(StrEnum):
     SCHEDULE = "SCHEDULE"
     EXECUTE_TASK = "EXECUTE TASK"
     RETRY = "RETRY"
+    #: a triggered task's run: its stream got data (see :mod:`tasksql.model.trigger`)
+    TRIGGER = "TRIGGER"
 
 
 _S = RunState

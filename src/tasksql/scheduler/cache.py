@@ -33,9 +33,11 @@ from tasksql.catalog.base import Catalog, TaskStub
 from tasksql.errors import TasksqlError
 from tasksql.model import IntegrationDef, QualifiedName, TaskRecord, TaskState
 from tasksql.model.run import TaskRuntime
+from tasksql.model.trigger import triggered
 from tasksql.scheduler import claims
 from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD, Entry, policy_for
 from tasksql.scheduler.membership import FenceRef
+from tasksql.scheduler.trigger_checks import TRIGGER_CHECKS
 from tasksql.schedules.base import Schedule
 
 log = logging.getLogger("tasksql.scheduler")
@@ -507,6 +509,8 @@ def _install(entry: Entry, rec: TaskRecord) -> None:
 
 def _schedule_of(rec: TaskRecord) -> Schedule | None:
     task = rec.definition
+    if triggered(task):
+        return TRIGGER_CHECKS  # its next instant is its streams' next check (see triggers.py)
     if task.schedule is None or task.after or task.finalize is not None:
         return None
     anchor = rec.resumed_on or rec.created_on

@@ -59,6 +59,7 @@ from tasksql.scheduler.markers import MarkerBook, catalog_scope
 from tasksql.scheduler.membership import ClusterMember, FenceRef
 from tasksql.scheduler.multinode import MultiNode
 from tasksql.scheduler.planner import Action, Decision, FirePlan, plan_fires
+from tasksql.scheduler.triggers import Triggers
 from tasksql.scheduler.waker import Waker
 from tasksql.settings import Settings
 
@@ -150,6 +151,18 @@ class Scheduler:
             node_id=self.node_id,
             retention_days=settings.history_retention_days,
             changed=self.notify_change,
+        )
+        self.triggers = Triggers(
+            catalog,
+            self.cache,
+            self.graphs,
+            self.runs,
+            warehouses,
+            clock=clock,
+            node_id=self.node_id,
+            spawn=self._spawn,
+            wake=self._wake,
+            lost_fence=self._lost_fence,
         )
         #: Completion markers (known once started): bodies commit with their run's id.
         self.markers: MarkerBook | None = None
@@ -412,6 +425,10 @@ class Scheduler:
             self.multi.changed()
         self._wake()
 
+    def _lost_fence(self) -> None:
+        if self.member is not None:
+            self.member.poke()  # a fenced insert refused: the lease (or placement) may be lost
+
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -529,6 +546,12 @@ class Scheduler:
                 self._spawn(cache.warm_ahead(ahead), "tasksql-warm")
             if late:
                 due.extend(e for e in await cache.warm(late) if e.next_fire is not None)
+        if due:
+            # triggered tasks: their instant is a check of their streams, done off the tick's path
+            triggers = self.triggers
+            for entry in [e for e in due if triggers.handles(e)]:
+                triggers.due(entry, now, fence)
+            due = [e for e in due if not triggers.handles(e)]
         if not due:
             return report
         graphs, runs = self.graphs, self.runs

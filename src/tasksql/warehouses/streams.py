@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from sqlglot import TokenType
 
 from tasksql.errors import QueryFailed, ValidationError
+from tasksql.model.trigger import STREAM_FUNCTION
 from tasksql.warehouses import stream_sql as sq
 from tasksql.warehouses._sqltext import parse_table_name, tokens
 from tasksql.warehouses.base import Warehouse, WarehouseTransaction
 from tasksql.warehouses.stream_sql import StreamDef
 
 SUPPORTED = frozenset(sq.MODES)
-_FUNCTION = re.compile(r"""(?i)\b(?:system\$stream_has_data|stream_status)\s*\(\s*'((?:[^']|'')*)'\s*\)""")
+_FUNCTION = STREAM_FUNCTION
 _FIRST = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\(|[A-Za-z]+)(?:\s+(RECURSIVE)\b)?", re.S | re.I)
 _QUERY_WORDS = frozenset({"select", "values", "from", "with", "table", "(", "show", "describe", "explain"})
 _DML = re.compile(r"(?i)\b(insert|update|delete|merge)\b")
@@ -389,3 +390,19 @@ async def bind_condition(wh: Warehouse, condition: str) -> str:
         return condition
     streams = await load(wh)
     return _functions(wh.dialect, condition, streams, wh.name)
+
+
+async def has_data(wh: Warehouse, names: Sequence[str]) -> bool:
+    """Whether one of the streams ``names`` (as written in ``SYSTEM$STREAM_HAS_DATA('...')``) has
+    data: the registry, then one query of the streams' state and nothing else (the check of a
+    triggered task).
+
+    :raises QueryFailed: STREAM_NOT_FOUND, STREAM_STALE, or the warehouse failed.
+    """
+    check_dialect(wh)
+    streams = await load(wh)
+    parts = [sq.has_data_sql(wh.dialect, _named(streams, _wanted(n), wh.name)) for n in names]
+    if not parts:
+        return False
+    rs = await wh.execute(f"SELECT {' OR '.join(parts)}")
+    return bool(rs.rows and rs.rows[0][0])

@@ -142,6 +142,9 @@ CREATE UNIQUE INDEX runs_fence ON runs (task_id, scheduled_time)
       AND host_node IS NULL;
 CREATE UNIQUE INDEX runs_host_fence ON runs (task_id, scheduled_time, host_node)
     WHERE scheduled_from = 'SCHEDULE' AND attempt_number = 1 AND host_node IS NOT NULL;
+-- The fence of triggered runs (scheduled_from 'TRIGGER'): a trigger instant runs at most once.
+CREATE UNIQUE INDEX runs_trigger_fence ON runs (task_id, scheduled_time)
+    WHERE scheduled_from = 'TRIGGER' AND attempt_number = 1 AND (root_task_id IS NULL OR root_task_id = task_id);
 
 -- The fence inside a graph run: each task runs once per graph run and attempt.
 CREATE UNIQUE INDEX runs_graph_fence ON runs (graph_run_group_id, task_id, attempt_number)
