@@ -20,6 +20,7 @@ more is settled by whoever settles its runs (see :mod:`~tasksql.scheduler.takeov
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from datetime import datetime
 
 from tasksql.catalog.base import Catalog
 from tasksql.clock import Clock
-from tasksql.errors import ValidationError
+from tasksql.errors import TasksqlError, ValidationError
 from tasksql.model import (
     OverlapPolicy,
     QualifiedName,
@@ -40,7 +41,6 @@ from tasksql.model import (
     TaskState,
     effective_overlap,
 )
-from tasksql.model.cluster import Fence
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.scheduler import outcomes
@@ -48,6 +48,8 @@ from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.graph_run import GraphRun, Member, Skip, Step, graph_members
 from tasksql.scheduler.membership import FenceRef
+
+log = logging.getLogger("tasksql.scheduler")
 
 #: The error of a graph run given up by a node that lost its lease or the root's placement.
 GIVEN_UP_CODE = "NODE_LOST"
@@ -293,25 +295,31 @@ class GraphCoordinator:
             outcome, runtime, rows, self._end(g, step, now), notifications, fence=fence
         )
         if fence is not None and (None in records or self._fence.current != fence):
-            await self._give_up(g, fence, now)
+            await self.give_up(g)
             return None
         if step.end is not None:
             self._deactivate(g)
         return self._launches(g, step, records)
 
-    async def _give_up(self, g: GraphRun, fence: Fence, now: datetime) -> None:
-        """A write of graph run ``g`` was refused (the lease or the root's placement is gone): it
-        cannot go on here. It ends FAILED while the lease allows; the runs it started go on and
-        are recorded alone."""
+    async def give_up(self, g: GraphRun) -> None:
+        """A fenced write of graph run ``g`` was refused (the lease or the root's placement is
+        gone): it cannot go on here. It ends FAILED while the lease allows (else it is settled with
+        the node's other runs left open); the runs it started go on and are recorded alone."""
         self._deactivate(g)
+        fence = self._fence.current
+        if fence is None:
+            return
         end = GraphRunEnd(
             graph_run_group_id=g.group_id,
             state="FAILED",
-            completed_time=now,
+            completed_time=self._clock.now(),
             first_error_code=GIVEN_UP_CODE,
             first_error_message=GIVEN_UP_MESSAGE.format(node=self._node_id),
         )
-        await self._catalog.settle_graph_step(None, None, [], end, fence=fence)
+        try:
+            await self._catalog.settle_graph_step(None, None, [], end, fence=fence)
+        except TasksqlError as exc:
+            log.warning("could not end graph run %s, given up on this node: %s", g.group_id, exc)
 
     def _launches(self, g: GraphRun, step: Step, records: list[RunRecord | None]) -> list[Launch]:
         out: list[Launch] = []

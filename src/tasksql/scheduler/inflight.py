@@ -215,6 +215,8 @@ class InFlightRuns:
                     # nothing ran: the row stays SCHEDULED for whoever settles it
                     entry.running.pop(rec.run_id, None)
                     self._runs.pop(rec.run_id, None)
+                    if graph is not None:  # nor can its graph run go on here
+                        await self._graphs.give_up(graph)
                     return
             warehouse = await self._warehouses.get(effective_warehouse(task))
             ctx = RunContext(
