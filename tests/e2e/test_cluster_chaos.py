@@ -63,13 +63,6 @@ if os.environ.get("CI") == "true":
 SEED = int(os.environ.get("TASKSQL_CHAOS_SEED") or random.randrange(1_000_000))
 
 pytestmark = [
-    pytest.mark.xfail(
-        strict=False,
-        reason="a node paused with SIGSTOP while bodies run: a run whose body committed and whose "
-        "outcome was refused after the pause (lease lost) is left EXECUTING for good once the node "
-        "joined again under a new epoch (the outcome is not written again, and the reaper never "
-        "judges a live node id's runs)",
-    ),
     pytest.mark.chaos,
     pytest.mark.realtime,
     pytest.mark.postgres,
