@@ -74,5 +74,6 @@ def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
 
     return {
         "system$task_dependents_enable": dependents_enable,
+        "task_dependents_enable": dependents_enable,  # Databend writes it without SYSTEM$
         "system$user_task_cancel_ongoing_executions": cancel_ongoing,
     }

@@ -5,15 +5,21 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+import pyarrow as pa
+
 from tasksql.engine.core import Engine
 from tasksql.engine.describe import DESCRIBE_COLUMNS, describe_rows
+from tasksql.engine.privileges import visible_tasks
 from tasksql.engine.results import Result
 from tasksql.engine.tasks_ddl import get_task_or_raise
+from tasksql.errors import TasksqlError
 from tasksql.model import TaskRecord
 from tasksql.sql import render_task
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.placement import task_nodes
+from tasksql.sysviews.relations import TASKS_SCHEMA
+from tasksql.sysviews.tables import table_from_rows
 from tasksql.sysviews.taskrows import (
     TASK_COLUMNS,
     TERSE_COLUMNS,
@@ -46,7 +52,7 @@ SHOW_TASKS_TABLE_COLUMNS = (
 
 
 async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
-    records = await engine.catalog.list_tasks()
+    records = await visible_tasks(engine, await engine.catalog.list_tasks())
     selected: list[TaskRecord] = []
     for rec in records:
         name = rec.name
@@ -71,6 +77,8 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
             continue
         selected.append(rec)
     selected.sort(key=lambda r: (r.name.database or "", r.name.schema or "", r.name.name))
+    if stmt.where is not None:
+        selected = await _where(engine, selected, stmt.where, records)
     if stmt.limit is not None:
         selected = selected[: stmt.limit]
     if stmt.terse:
@@ -94,6 +102,33 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
     nodes = await task_nodes(engine.catalog, records, now, this_node=this_node)
     rows = [task_row(r, last.get(r.id), now, scheduler=live, node=nodes[r.id]) for r in selected]
     return Result(TASK_COLUMNS, rows, "SHOW TASKS", table_columns=SHOW_TASKS_TABLE_COLUMNS)
+
+
+async def _where(
+    engine: Engine, selected: list[TaskRecord], condition: str, records: list[TaskRecord]
+) -> list[TaskRecord]:
+    """The tasks whose SHOW TASKS row satisfies ``condition`` (Databend's ``SHOW TASKS WHERE``),
+    evaluated by the default warehouse over the rows, registered as a table."""
+    last = await last_runs(engine)
+    now = engine.now()
+    live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
+    this_node = engine.scheduler.node_id if engine.scheduler is not None else None
+    nodes = await task_nodes(engine.catalog, records, now, this_node=this_node)
+    rows = [task_row(r, last.get(r.id), now, scheduler=live, node=nodes[r.id]) for r in selected]
+    # the row's position rides along, so the answer names the rows and nothing is converted back
+    table = table_from_rows(TASKS_SCHEMA, rows).append_column("__tasksql_row", pa.array(range(len(rows))))
+    warehouse = await engine.warehouse()
+    relation = "__tasksql_show_tasks"
+    try:
+        rs = await warehouse.execute(
+            f"SELECT __tasksql_row FROM {relation} WHERE {condition}", tables={relation: table}
+        )
+    except TasksqlError as err:  # the warehouse's words, about the user's condition
+        err.message = f"SHOW TASKS WHERE {condition}: {err.message}"
+        err.args = (err.message, *err.args[1:])
+        raise
+    kept = {int(row[0]) for row in rs.rows}
+    return [rec for i, rec in enumerate(selected) if i in kept]
 
 
 def like(value: str, pattern: str) -> bool:

@@ -125,11 +125,12 @@ def parse_execute_task(cur: Cursor) -> Statement:
     )
 
 
-_SHOW_CLAUSES = ("LIKE", "IN", "STARTS WITH", "ROOT ONLY", "LIMIT")
+_SHOW_CLAUSES = ("LIKE", "IN", "STARTS WITH", "ROOT ONLY", "LIMIT", "WHERE")
 
 
 def parse_show_tasks(cur: Cursor, *, terse: bool) -> Statement:
-    """After ``SHOW [TERSE] TASKS``: LIKE, IN, STARTS WITH, ROOT ONLY, LIMIT [FROM], in any order."""
+    """After ``SHOW [TERSE] TASKS``: LIKE, IN, STARTS WITH, ROOT ONLY, LIMIT [FROM], in any order,
+    then Databend's ``WHERE <condition>`` (the rest of the statement, kept verbatim)."""
     values: dict[str, object] = {}
     seen: dict[str, Token] = {}
     while not cur.done:
@@ -143,6 +144,11 @@ def parse_show_tasks(cur: Cursor, *, terse: bool) -> Statement:
             key, values["starts_with"] = "STARTS WITH", parse_string(cur, "a name prefix")
         elif cur.accept("ROOT", "ONLY"):
             key, values["root_only"] = "ROOT ONLY", True
+        elif cur.accept_word("WHERE"):
+            if cur.done:
+                raise cur.error("expected a condition after WHERE", at=cur.end_span, expected=["<condition>"])
+            first, last = cur.take_rest()
+            key, values["where"] = "WHERE", cur.text_of(first, last)
         elif cur.accept_word("LIMIT"):
             key, values["limit"] = "LIMIT", parse_int(cur, "LIMIT", minimum=0)
             if cur.accept_word("FROM"):

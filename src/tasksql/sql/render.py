@@ -218,6 +218,8 @@ def _show_tasks(s: st.ShowTasks) -> str:
         parts.append(f"LIMIT {s.limit}")
         if s.from_name is not None:
             parts.append("FROM " + quote_string(s.from_name))
+    if s.where is not None:
+        parts.append("WHERE " + s.where)
     return " ".join(parts)
 
 

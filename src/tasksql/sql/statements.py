@@ -181,7 +181,8 @@ class DropTask(Statement):
 @dataclass(frozen=True, kw_only=True)
 class ShowTasks(Statement):
     """``SHOW [TERSE] TASKS [LIKE 'p'] [IN ACCOUNT | DATABASE [d] | SCHEMA [s]] [STARTS WITH 's']
-    [ROOT ONLY] [LIMIT n [FROM 's']]``. ``in_scope`` is ("ACCOUNT" | "DATABASE" | "SCHEMA", name)."""
+    [ROOT ONLY] [LIMIT n [FROM 's']] [WHERE <condition>]``. ``in_scope`` is ("ACCOUNT" | "DATABASE" |
+    "SCHEMA", name)."""
 
     terse: bool = False
     like: str | None = None
@@ -190,6 +191,8 @@ class ShowTasks(Statement):
     root_only: bool = False
     limit: int | None = None
     from_name: str | None = None
+    #: Databend's ``SHOW TASKS WHERE <condition>`` on the SHOW TASKS columns, verbatim (it comes last).
+    where: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -173,7 +173,8 @@ async def current_task_graphs(
 
 
 async def task_dependents(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
-    """task_dependents(task_name => 't' [, recursive => TRUE]): the task and the tasks after it."""
+    """task_dependents(task_name => 't' [, recursive => TRUE]): recursive (the default), the tasks
+    before it, the task and every task after it; otherwise the task and its children."""
     from tasksql.sysviews.relations import TASKS_SCHEMA
 
     name = named.get("task_name", positional[0] if positional else None)
@@ -187,14 +188,31 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
     if target not in records:
         raise TaskNotFound(f"task {name} does not exist")
     graph = Graph({n: r.definition for n, r in records.items()})
-    names = graph.descendants(target) if recursive else sorted(graph.children.get(target, []))
+    if recursive:
+        # Databend lists the whole chain of a child: the tasks before it, roots first, then the
+        # task and every task after it (for a root this is Snowflake's list).
+        names = [*_ancestors(graph, target), target, *graph.descendants(target)]
+    else:
+        names = [target, *sorted(graph.children.get(target, []))]
     last_states = await ctx.catalog.last_run_states(ctx.now)
     live = await scheduler_column(ctx.catalog, ctx.now, in_process=ctx.node.role == "server")
-    rows = [
-        task_row(records[n], last_states.get(records[n].id), ctx.now, scheduler=live)
-        for n in [target, *names]
-    ]
+    rows = [task_row(records[n], last_states.get(records[n].id), ctx.now, scheduler=live) for n in names]
     return table_from_rows(TASKS_SCHEMA, rows)
+
+
+def _ancestors(graph: Graph, name: QualifiedName) -> list[QualifiedName]:
+    """Every task ``name`` runs after, directly or not, each after its own predecessors."""
+    out: dict[QualifiedName, None] = {}
+
+    def visit(n: QualifiedName) -> None:
+        for p in graph.predecessors(n):
+            if p not in out and p in graph.tasks:
+                visit(p)
+                out[p] = None
+
+    visit(name)
+    out.pop(name, None)
+    return list(out)
 
 
 async def graph_runs(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:

@@ -43,6 +43,7 @@ SYSTEM_TABLES = frozenset(
         "notification_history",
         "graph_runs",
         "subtasks",
+        "audit_log",
     }
 )
 #: Table functions, callable bare, as ``information_schema.<fn>(...)`` or wrapped in ``TABLE(...)``.
@@ -57,7 +58,8 @@ TABLE_FUNCTIONS = frozenset(
     }
 )
 #: Scalar functions evaluated by tasksql before the statement runs.
-SCALAR_FUNCTIONS = frozenset({"stream_status"})
+#: ``task_dependents_enable`` is Databend's spelling of SYSTEM$TASK_DEPENDENTS_ENABLE.
+SCALAR_FUNCTIONS = frozenset({"stream_status", "task_dependents_enable"})
 _SCALAR_PREFIX = "system$"
 
 _TRIGGERS = (

@@ -1,0 +1,68 @@
+"""Databend's own spellings through the engine with a real catalog and DuckDB: SHOW TASKS WHERE,
+TASK_DEPENDENTS / TASK_DEPENDENTS_ENABLE with and without CALL and SYSTEM$, and task_dependents of
+a child listing the whole chain (databendlabs/databend tests/sqllogictests/suites/task/task_dag_test.test)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tasksql.engine import Engine
+from tasksql.errors import QueryFailed, TasksqlSyntaxError
+from tasksql.settings import Settings
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    async with Engine(Settings.load(data_dir=tmp_path / "data")) as eng:
+        await eng.execute(
+            "CREATE TASK mytaskroot WAREHOUSE = 'default' SCHEDULE = USING CRON '0 0 0 1 1 ? 2100' AS SELECT 1;"
+            "CREATE TASK mytaskchild WAREHOUSE = 'default' AFTER 'mytaskroot' AS SELECT 1;"
+            "CREATE TASK other SCHEDULE = 5 MINUTE AS SELECT 2"
+        )
+        yield eng
+
+
+async def names(engine: Engine, sql: str) -> list[str]:
+    result = (await engine.execute(sql))[-1]
+    return [row["name"] for row in result.as_dicts()]
+
+
+async def test_show_tasks_where_filters_on_its_columns(engine: Engine) -> None:
+    assert await names(engine, "SHOW TASKS WHERE name = 'mytaskroot'") == ["mytaskroot"]
+    assert await names(engine, "SHOW TASKS WHERE schedule LIKE '%MINUTE%' OR name LIKE '%child'") == [
+        "mytaskchild",
+        "other",
+    ]
+    assert await names(engine, "SHOW TASKS LIKE 'my%' WHERE predecessors <> '[]'") == ["mytaskchild"]
+    with pytest.raises(QueryFailed) as err:
+        await engine.execute("SHOW TASKS WHERE no_such_column = 1")
+    assert err.value.message.startswith("SHOW TASKS WHERE no_such_column = 1: ")
+    with pytest.raises(TasksqlSyntaxError):
+        await engine.execute("SHOW TASKS WHERE")
+
+
+async def test_task_dependents_of_a_child_lists_the_whole_chain(engine: Engine) -> None:
+    sql = "SELECT name, predecessors FROM task_dependents(task_name => 'mytaskchild', recursive => true)"
+    rows = (await engine.execute(sql))[-1].rows
+    assert [r[0] for r in rows] == ["mytaskroot", "mytaskchild"]
+    assert await names(
+        engine, "SELECT * FROM task_dependents(task_name => 'mytaskchild', recursive => false)"
+    ) == ["mytaskchild"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "call TASK_DEPENDENTS_ENABLE('mytaskchild')",
+        "SELECT TASK_DEPENDENTS_ENABLE('mytaskchild')",
+        "CALL SYSTEM$TASK_DEPENDENTS_ENABLE('mytaskchild')",
+        "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('mytaskchild')",
+    ],
+)
+async def test_task_dependents_enable_in_every_spelling(engine: Engine, call: str) -> None:
+    await engine.execute(call)
+    sql = "SELECT name, state FROM task_dependents(task_name => 'mytaskchild', recursive => false)"
+    assert (await engine.execute(sql))[-1].rows == [("mytaskchild", "started")]
