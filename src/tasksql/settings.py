@@ -129,6 +129,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("owner", "tasksql", "TASKSQL_USER", "user recorded as owner of created objects"),
     Setting(
+        "security",
+        False,
+        "TASKSQL_SECURITY",
+        "enforce users, roles and privileges (off: every caller is ACCOUNTADMIN; see docs/security.md)",
+        _bool,
+    ),
+    Setting(
         "grace_period_s",
         10.0,
         "TASKSQL_GRACE_PERIOD",
@@ -215,6 +222,7 @@ class Settings:
     node_warehouses: tuple[str, ...] | None = None
     node_address: str | None = None
     owner: str = "tasksql"
+    security: bool = False
     grace_period_s: float = 10.0
     history_retention_days: float = 7.0
     default_max_concurrency: int = 8

@@ -80,7 +80,8 @@ class SecurityCatalog(ABC):
 
     @abstractmethod
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
-        """Append ``entries`` to the audit log (durably: an audit line is never lost to a crash)."""
+        """Append ``entries`` to the audit log (committed before it returns, with the next group
+        commit: it survives a crash of the process, not a power loss in its last milliseconds)."""
 
     @abstractmethod
     async def list_audit(self, *, limit: int | None = None) -> list[AuditEntry]:

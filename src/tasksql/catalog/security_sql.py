@@ -123,7 +123,7 @@ class SqlSecurity(GroupCommitCatalog[D]):
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         sql, items = self._sql, tuple(entries)
         if items:
-            await self._write(lambda db: jobs.record_audit(sql, db, items), durable=True)
+            await self._write(lambda db: jobs.record_audit(sql, db, items))
 
     async def list_audit(self, *, limit: int | None = None) -> list[AuditEntry]:
         sql, params = self._sql, {"limit": self._sql.limit(limit)}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tasksql.catalog import open_catalog
 from tasksql.catalog.base import Catalog
 from tasksql.clock import SYSTEM_CLOCK, Clock
+from tasksql.engine.identity import bound_caller, default_caller
 from tasksql.engine.queries import CURRENT, QueryRegistry, RunningQuery, check_query_id, new_query_id
 from tasksql.engine.results import Result
 from tasksql.engine.sessions import BEGIN, END, SessionRegistry, SqlSession, chains, transaction_verb
@@ -101,6 +102,8 @@ class Engine:
         self._catalog = catalog
         self.warehouses = WarehouseRegistry(self.data_dir, settings.duckdb_config)
         self.user = UserContext(name=settings.owner)
+        #: Who statements run as when no caller is bound (an embedded connection; see engine.identity).
+        self.caller = default_caller(settings)
         self.scheduler: Scheduler | None = None
         self.dispatcher: NotificationDispatcher | None = None
         self._warehouse_cache: dict[str, Warehouse] = {}
@@ -127,6 +130,10 @@ class Engine:
                 self.settings.effective_catalog_url, clock=self.clock, schema=self.settings.catalog_schema
             )
         await self._catalog.open()
+        if self.settings.security:
+            from tasksql.engine.security_ddl import check_can_start
+
+            await check_can_start(self)
         self.started_at = self.clock.now()
 
     async def close(self) -> None:
@@ -257,7 +264,7 @@ class Engine:
         query = RunningQuery(
             query_id=check_query_id(query_id) if query_id is not None else new_query_id(),
             text=text,
-            user=self.user.name,
+            user=(bound_caller() or self.caller).user,
             started_at=self.clock.now(),
             statement_count=len(statements),
             wait_for_runs=wait_for_runs,
@@ -353,11 +360,12 @@ class Engine:
 
     async def execute_statement(self, stmt: st.Statement) -> Result:
         from tasksql.engine.dispatch import HANDLERS
+        from tasksql.engine.guard import guarded
 
         handler = HANDLERS.get(type(stmt))
         if handler is None:
             raise TasksqlError(f"no handler for {type(stmt).__name__}")
-        result = await handler(self, stmt)
+        result = await guarded(self, stmt, handler)  # privileges checked, audited
         if not isinstance(stmt, READ_ONLY):
             self.changed()
         return result

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tasksql.engine import adhoc, execute_task, objects, passthrough, show, streams, tasks_ddl
+from tasksql.engine import adhoc, execute_task, objects, passthrough, security_ddl, show, streams, tasks_ddl
 from tasksql.engine.results import Result
 from tasksql.sql import statements as st
+from tasksql.sql import statements_security as ss
 
 HANDLERS: dict[type[st.Statement], Callable[[Any, Any], Awaitable[Result]]] = {
     st.CreateTask: tasks_ddl.create_task,
@@ -35,4 +36,15 @@ HANDLERS: dict[type[st.Statement], Callable[[Any, Any], Awaitable[Result]]] = {
     st.ShowStreams: streams.show_streams,
     st.DescribeStream: streams.describe_stream,
     st.Passthrough: passthrough.passthrough,
+    ss.CreateUser: security_ddl.create_user,
+    ss.AlterUser: security_ddl.alter_user,
+    ss.DropUser: security_ddl.drop_user,
+    ss.CreateRole: security_ddl.create_role,
+    ss.DropRole: security_ddl.drop_role,
+    ss.GrantRole: security_ddl.grant_role,
+    ss.GrantPrivilege: security_ddl.grant_privilege,
+    ss.GrantOwnership: security_ddl.grant_ownership,
+    ss.UseRole: security_ddl.use_role,
+    ss.ShowRoles: security_ddl.show_roles,
+    ss.ShowGrants: security_ddl.show_grants,
 }

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from tasksql import __version__
 from tasksql.engine.core import Engine
+from tasksql.engine.privileges import visible_relations
 from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
 from tasksql.engine.sessions import BEGIN, END, MAX_OPEN_TRANSACTIONS, SqlSession, transaction_verb
@@ -94,6 +95,7 @@ async def passthrough(engine: Engine, stmt: st.Passthrough) -> Result:
     rewritten = find_refs(source, warehouse.dialect)
     if rewritten.refs:
         tables, replacements = await materialize(introspection(engine, warehouse), rewritten)
+        tables = await visible_relations(engine, tables)  # what the caller may see (security on)
         with rewritten.errors_as_written(replacements):  # errors name system.tasks, not its stand-in
             rs = await execute_bound(
                 warehouse, runner, rewritten.render(replacements), tables=tables, token=token

@@ -15,6 +15,7 @@ from tasksql.catalog.base import TaskUpdate
 from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
+from tasksql.engine.privileges import new_task_owner
 from tasksql.engine.results import Result
 from tasksql.errors import (
     GraphError,
@@ -212,7 +213,7 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
             spelling=stmt.spelling,
             state=state,
             suspend_reason=reason,
-            owner=engine.user.name,
+            owner=await new_task_owner(engine),
             now=now,
             next_fire_at=fire,
             replace=existing is not None,
@@ -257,7 +258,7 @@ async def clone_task(engine: Engine, stmt: st.CloneTask) -> Result:
         spelling=source.spelling,
         state=TaskState.SUSPENDED,
         suspend_reason=SuspendReason.CREATED,
-        owner=engine.user.name,
+        owner=await new_task_owner(engine),
         now=now,
         next_fire_at=None,
         replace=existing is not None,

@@ -197,4 +197,5 @@ class Housekeeper:
             task_id: now - timedelta(milliseconds=ms)
             for task_id, ms in (await self._catalog.history_retentions()).items()
         }
+        await self._catalog.prune_audit(now - self._retention)  # system.audit_log: the same retention
         return await self._catalog.prune_runs(now - self._retention, per_task)

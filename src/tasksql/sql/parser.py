@@ -36,6 +36,18 @@ from tasksql.sql.parse_objects import (
     parse_show_integrations,
     parse_show_warehouses,
 )
+from tasksql.sql.parse_security import (
+    parse_alter_user,
+    parse_create_role,
+    parse_create_user,
+    parse_drop_role,
+    parse_drop_user,
+    parse_grant,
+    parse_revoke,
+    parse_show_grants,
+    parse_show_roles,
+    parse_use_role,
+)
 from tasksql.sql.parse_stream import (
     parse_create_stream,
     parse_describe_stream,
@@ -48,7 +60,7 @@ from tasksql.sql.statements import Passthrough, Statement
 from tasksql.sql.tokenizer import LineIndex
 from tasksql.storable import check_sql_text
 
-Handler = Callable[[Cursor], Statement]
+Handler = Callable[[Cursor], Statement | None]  # None: the warehouse's statement after all
 CreateHandler = Callable[[Cursor, CreatePrefix], Statement]
 
 #: Leading words -> parser (called with the cursor after those words).
@@ -79,6 +91,14 @@ STATEMENTS: dict[tuple[str, ...], Handler] = {
     ("SHOW", "STREAMS"): parse_show_streams,
     ("DESC", "STREAM"): parse_describe_stream,
     ("DESCRIBE", "STREAM"): parse_describe_stream,
+    ("ALTER", "USER"): parse_alter_user,
+    ("DROP", "USER"): parse_drop_user,
+    ("DROP", "ROLE"): parse_drop_role,
+    ("GRANT",): parse_grant,
+    ("REVOKE",): parse_revoke,
+    ("USE", "ROLE"): parse_use_role,
+    ("SHOW", "ROLES"): parse_show_roles,
+    ("SHOW", "GRANTS"): parse_show_grants,
 }
 
 #: Object words after ``CREATE [OR REPLACE | OR ALTER]`` -> parser.
@@ -87,6 +107,8 @@ CREATE_STATEMENTS: dict[tuple[str, ...], CreateHandler] = {
     ("NOTIFICATION", "INTEGRATION"): parse_create_integration,
     ("WAREHOUSE",): parse_create_warehouse,
     ("STREAM",): parse_create_stream,
+    ("USER",): parse_create_user,
+    ("ROLE",): parse_create_role,
 }
 
 

@@ -15,6 +15,7 @@ from tasksql import schedules
 from tasksql.display import mask_url
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.sysviews import graphs
+from tasksql.sysviews.audit import audit_table
 from tasksql.sysviews.cluster import cluster_table
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.notifications import notification_history_table
@@ -205,6 +206,7 @@ SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "notification_history": notification_history_table,
     "graph_runs": graphs.graph_runs,
     "subtasks": subtasks_table,
+    "audit_log": audit_table,
 }
 TABLE_FUNCTION_BUILDERS: dict[str, RelationBuilder] = {
     "next_runs": _next_runs,
