@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tasksql.engine import Engine
-from tasksql.errors import QueryFailed, TasksqlSyntaxError
+from tasksql.errors import QueryFailed, TasksqlSyntaxError, ValidationError
 from tasksql.settings import Settings
 
 
@@ -66,3 +66,26 @@ async def test_task_dependents_enable_in_every_spelling(engine: Engine, call: st
     await engine.execute(call)
     sql = "SELECT name, state FROM task_dependents(task_name => 'mytaskchild', recursive => false)"
     assert (await engine.execute(sql))[-1].rows == [("mytaskchild", "started")]
+
+
+async def test_alter_integration_set_webhook_patches_only_the_fields_given(engine: Engine) -> None:
+    await engine.execute(
+        "CREATE NOTIFICATION INTEGRATION SampleNotification TYPE = WEBHOOK ENABLED = TRUE"
+        " WEBHOOK = (url = 'http://127.0.0.1:9/hook', method = 'POST', signing_secret = 's')"
+    )
+    await engine.execute(
+        "ALTER NOTIFICATION INTEGRATION SampleNotification SET WEBHOOK = (method = 'PUT',"
+        " authorization_header = 'Bearer token')"
+    )
+    hook = (await engine.catalog.get_integration("samplenotification")).webhook  # type: ignore[union-attr]
+    assert hook is not None
+    assert (hook.url, hook.method, hook.authorization_header, hook.signing_secret) == (
+        "http://127.0.0.1:9/hook",
+        "PUT",
+        "Bearer token",
+        "s",
+    )
+    await engine.execute("CREATE NOTIFICATION INTEGRATION bare TYPE = WEBHOOK ENABLED = FALSE")
+    with pytest.raises(ValidationError) as err:
+        await engine.execute("ALTER NOTIFICATION INTEGRATION bare SET WEBHOOK = (method = 'PUT')")
+    assert "has no webhook url yet" in err.value.message

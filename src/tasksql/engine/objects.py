@@ -67,6 +67,13 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
             top[key] = True
         else:
             raise ValidationError(f"cannot unset {key.upper()}", code="INVALID_VALUE", span=stmt.span)
+    if not hook.get("url") and any(key in _WEBHOOK_FIELDS for key, _ in stmt.assignments):
+        raise ValidationError(
+            f"notification integration {stmt.name} has no webhook url yet:"
+            " SET WEBHOOK = (url = '<url>', ...)",
+            code="INVALID_VALUE",
+            span=stmt.span,
+        )
     new = dataclasses.replace(d, **top, webhook=Webhook(**hook) if hook.get("url") else None)
     await engine.catalog.put_integration(new, replace=True, now=engine.now())
     return Result.status("Statement executed successfully.", "ALTER NOTIFICATION INTEGRATION")

@@ -151,6 +151,17 @@ def _integration_value(cur: Cursor, key: str) -> Any:
     return _webhook_value(cur, key)
 
 
+def _alter_value(cur: Cursor, key: str) -> Any:
+    """As :func:`_integration_value`, but ``WEBHOOK = (...)`` is the list of fields it names (any of
+    them, url included or not), for ALTER ... SET to patch."""
+    if key != "WEBHOOK":
+        return _integration_value(cur, key)
+    cur.expect("(")
+    pairs, _ = _options(cur, _WEBHOOK_KEYS, "WEBHOOK", _webhook_value)
+    cur.expect(")")
+    return pairs
+
+
 def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
     """After ``CREATE [OR REPLACE] NOTIFICATION INTEGRATION``."""
     reject_or_alter(cur, prefix, "notification integrations")
@@ -185,7 +196,15 @@ def parse_alter_integration(cur: Cursor) -> Statement:
     spans: dict[str, Span] = {"name": span}
     if cur.accept_word("SET"):
         keys = ("ENABLED", "WEBHOOK", "COMMENT", *_WEBHOOK_KEYS)
-        assignments, more = _options(cur, keys, "NOTIFICATION INTEGRATION", _integration_value)
+        assignments, more = _options(cur, keys, "NOTIFICATION INTEGRATION", _alter_value)
+        # SET WEBHOOK = (...) patches the fields it names (Databend): one assignment per field, the
+        # last one written winning (WEBHOOK = (url = 'a') URL = 'b' sets b)
+        patch: dict[str, Any] = {}
+        for key, value in assignments:
+            for field, v in value if key == "webhook" else [(key, value)]:
+                patch.pop(field, None)
+                patch[field] = v
+        assignments = list(patch.items())
         spans.update(more)
         if not assignments:
             raise cur.error(

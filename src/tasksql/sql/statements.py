@@ -252,7 +252,8 @@ class AlterIntegration(Statement):
     """``ALTER NOTIFICATION INTEGRATION [IF EXISTS] name SET ... | UNSET ...``.
 
     ``assignments`` use IntegrationDef field names, plus ``url``, ``method``,
-    ``authorization_header`` and ``signing_secret`` for the webhook; ``unset`` lists names to clear.
+    ``authorization_header`` and ``signing_secret`` for the webhook (``SET WEBHOOK = (...)`` becomes
+    one assignment per field it names: a patch, as in Databend); ``unset`` lists names to clear.
     """
 
     name: str
