@@ -31,6 +31,7 @@ from tasksql.model import (
 from tasksql.sql import statements as st
 from tasksql.sql.names import quote_string, render_name, render_simple
 from tasksql.sql.properties import CANONICAL, PROPERTIES
+from tasksql.sql.render_security import SECURITY_RENDERERS
 from tasksql.sql.render_values import (
     render_body,
     render_class,
@@ -349,6 +350,7 @@ _RENDERERS: dict[type[st.Statement], Callable[[Any], str]] = {
     st.DescribeStream: lambda s: f"DESCRIBE STREAM {render_simple(s.name)}" + _in_warehouse(s.warehouse),
     st.ShowStreams: lambda s: _like("SHOW STREAMS", s.like) + _in_warehouse(s.warehouse),
     st.Passthrough: lambda s: s.text,
+    **SECURITY_RENDERERS,
 }
 
 
