@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.model import ClassBody, LocationKind, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody
 from tasksql.sql.cursor import Cursor, describe, duplicate
@@ -34,7 +36,33 @@ def parse_sql_body(cur: Cursor, as_tok: Token) -> tuple[SqlBody, Span]:
     text = (first.text if lone_dollar_string else cur.text_of(first, last)).strip()
     if not text:
         raise missing_body(cur, first)
+    _check_blocks(cur, first, last)
     return SqlBody(text), cur.span_of(first, last)
+
+
+_BLOCK = re.compile(r"\s*BEGIN\b(?P<inner>.*)\bEND\s*;?\s*$", re.S | re.I)
+_NOTHING = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?\*/)*", re.S)
+_IMMEDIATE = re.compile(
+    r"\s*EXECUTE\s+IMMEDIATE\s+(\$(?:[A-Za-z_]\w*)?\$)(?P<script>.*)\1\s*;?\s*$", re.S | re.I
+)
+
+
+def _check_blocks(cur: Cursor, first: Token, last: Token) -> None:
+    """Refuse an empty ``BEGIN ... END`` block, written as the body or as the script of ``EXECUTE
+    IMMEDIATE $$ ... $$``, when the task is created (as Databend does), not at its first run."""
+    script, at = cur.text_of(first, last), first.start
+    immediate = _IMMEDIATE.match(script)
+    if immediate is not None:
+        script, at = immediate.group("script"), at + immediate.start("script")
+    m = _BLOCK.match(script)
+    if m is not None and _NOTHING.fullmatch(m.group("inner")):
+        begin = at + len(script) - len(script.lstrip())
+        raise cur.error(
+            "the BEGIN ... END block of the task body has no statement",
+            at=cur.index.span(begin, begin + 5),
+            expected=["<sql statement>;"],
+            code="MISSING_BODY",
+        )
 
 
 def reads_back_as_body(text: str) -> bool:
