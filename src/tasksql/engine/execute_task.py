@@ -66,6 +66,10 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
     scheduler = engine.scheduler
     if stmt.retry_last or stmt.retry_group is not None:
         return await _retry(engine, stmt, rec)
+    if stmt.window is not None:
+        from tasksql.engine.backfill import backfill  # it runs each window as this module does
+
+        return await backfill(engine, stmt, rec)
     query = current_query()
     token = query.token if query is not None else None
     if scheduler is not None:
@@ -79,14 +83,14 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
             )
             return _row(engine, status, run)
         assert run is not None
-        run = await _wait(engine, scheduler, rec, run, token)
+        run = await wait_for_run(engine, scheduler, rec, run, token)
         return await _outcome(engine, shown, run)
     local = engine.new_scheduler()
     await local.open_for(rec)
     try:
         run = await local.execute_now(rec, config=stmt.using_config)
         if run is not None:
-            run = await _wait(engine, local, rec, run, token)
+            run = await wait_for_run(engine, local, rec, run, token)
     finally:
         # cancelled: what is left of the graph run is cancelled at once, not after the grace period
         grace = 0.0 if token is not None and token.cancelled else engine.settings.grace_period_s
@@ -94,7 +98,7 @@ async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
     return await _outcome(engine, shown, run)
 
 
-async def _wait(
+async def wait_for_run(
     engine: Engine, sched: Scheduler, rec: TaskRecord, run: RunRecord, token: CancelToken | None
 ) -> RunRecord | None:
     """Wait until ``run`` and its graph run are over; the run as stored then.

@@ -40,7 +40,7 @@ from tasksql.model.cluster import Fence
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.notify.events import events_for
-from tasksql.scheduler import claims, outcomes, retry
+from tasksql.scheduler import claims, logical_time, outcomes, retry
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
 from tasksql.scheduler.entry import Entry
@@ -231,6 +231,9 @@ class InFlightRuns:
                 markers=self._markers,
                 same_database=self._same_database if self._markers is not None else None,
                 warehouses=self._warehouses.get,
+                logical_time=lambda: logical_time.compute(
+                    self._catalog, rec, logical_time.own_schedule(entry)
+                ),
             )
             if self.fan_out is not None and fans_out(task):
                 outcome = await self.fan_out.run(ctx)

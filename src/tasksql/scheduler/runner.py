@@ -25,6 +25,7 @@ from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
+from tasksql.scheduler.logical_time import LogicalTime, bind, mentions
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.same_database import SameDatabase
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
@@ -60,6 +61,18 @@ class RunContext:
     settled: bool = False
     #: Opens a warehouse by name (:raises WarehouseNotFound:): for INTO another warehouse.
     warehouses: Callable[[str], Awaitable[Warehouse]] | None = None
+    #: Computes the run's logical time (see :mod:`.logical_time`), asked only when the WHEN or the
+    #: body names one of its variables; None: the variables stay as written.
+    logical_time: Callable[[], Awaitable[LogicalTime]] | None = None
+    _logical: LogicalTime | None = None
+
+    async def bind_time(self, text: str) -> str:
+        """``text`` with the run's logical time variables replaced (see :mod:`.logical_time`)."""
+        if self.logical_time is None or not mentions(text):
+            return text
+        if self._logical is None:
+            self._logical = await self.logical_time()
+        return bind(text, self.warehouse.dialect, self._logical)
 
 
 # The body-only SYSTEM$ functions: plain functions of the run's context and literal arguments.
@@ -194,7 +207,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                     text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token
                 )
 
-            if not await _with_virtual(ctx, await bind_condition(wh, task.when), evaluate):
+            when = await ctx.bind_time(task.when)
+            if not await _with_virtual(ctx, await bind_condition(wh, when), evaluate):
                 return _outcome(
                     ctx,
                     RunState.SKIPPED,
@@ -211,7 +225,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 tables.update(tb)
                 return None
 
-            await _with_virtual(ctx, text, collect)
+            await _with_virtual(ctx, await ctx.bind_time(text), collect)
         other = await target_of(task.into, wh, ctx.warehouses) if task.into is not None else None
         into = local_name(task.into, wh) if task.into is not None and other is None else None
         # streams the body reads: bound, and claimed in its transaction when it consumes them

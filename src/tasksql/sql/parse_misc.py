@@ -6,8 +6,9 @@ from __future__ import annotations
 from tasksql.errors import Span
 from tasksql.model import QualifiedName
 from tasksql.sql.common import expect_end, parse_if_exists
-from tasksql.sql.cursor import Cursor, duplicate
+from tasksql.sql.cursor import Cursor, conflicting, duplicate
 from tasksql.sql.names import is_name_start, parse_name
+from tasksql.sql.parse_window import BackfillWindow, parse_for_window
 from tasksql.sql.statements import (
     AlterTask,
     CancelQuery,
@@ -92,11 +93,13 @@ def parse_system_task(cur: Cursor, verb: str) -> Statement:
 
 
 def parse_execute_task(cur: Cursor) -> Statement:
-    """After ``EXECUTE TASK``: ``name [USING CONFIG = <json>] [RETRY LAST | RETRY GRAPH RUN GROUP 'id']``."""
+    """After ``EXECUTE TASK``: ``name [USING CONFIG = <json>] [RETRY LAST | RETRY GRAPH RUN GROUP 'id' |
+    FOR WINDOW '<from>' TO '<to>' [STEP '<interval>'] [FORCE]]``."""
     name, span = parse_name(cur)
     using_config: str | None = None
     retry_last = False
     retry_group: str | None = None
+    window: BackfillWindow | None = None
     seen: dict[str, Token] = {}
     while not cur.done:
         tok = cur.peek()
@@ -109,11 +112,17 @@ def parse_execute_task(cur: Cursor) -> Statement:
             key, retry_last = "RETRY", True
         elif cur.accept("RETRY", "GRAPH", "RUN", "GROUP"):
             key, retry_group = "RETRY", parse_string(cur, "a graph run group id")
+        elif cur.accept("FOR", "WINDOW"):
+            key, window = "FOR WINDOW", parse_for_window(cur)
         else:
-            raise cur.unexpected(["USING CONFIG", "RETRY LAST", "RETRY GRAPH RUN GROUP"], "in EXECUTE TASK")
+            raise cur.unexpected(
+                ["USING CONFIG", "RETRY LAST", "RETRY GRAPH RUN GROUP", "FOR WINDOW"], "in EXECUTE TASK"
+            )
         if key in seen:
             raise duplicate(cur, key, tok)
         seen[key] = tok
+    if window is not None and "RETRY" in seen:
+        raise conflicting(cur, "FOR WINDOW runs new runs; it cannot RETRY", seen["RETRY"])
     return ExecuteTask(
         span=cur.statement_span,
         text=cur.statement_text,
@@ -122,6 +131,7 @@ def parse_execute_task(cur: Cursor) -> Statement:
         using_config=using_config,
         retry_last=retry_last,
         retry_group=retry_group,
+        window=window,
     )
 
 

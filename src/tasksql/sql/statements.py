@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tasksql.errors import Span
 from tasksql.model import (
@@ -25,6 +25,9 @@ from tasksql.model import (
     TaskDef,
     WarehouseDef,
 )
+
+if TYPE_CHECKING:
+    from tasksql.sql.parse_window import BackfillWindow
 
 _NO_SPANS: Mapping[str, Span] = {}
 
@@ -207,12 +210,15 @@ class DescribeTask(Statement):
 
 @dataclass(frozen=True, kw_only=True)
 class ExecuteTask(Statement):
-    """``EXECUTE TASK name [USING CONFIG = '<json>'] [RETRY LAST | RETRY GRAPH RUN GROUP '<id>']``."""
+    """``EXECUTE TASK name [USING CONFIG = '<json>'] [RETRY LAST | RETRY GRAPH RUN GROUP '<id>' |
+    FOR WINDOW '<from>' TO '<to>' [STEP '<interval>'] [FORCE]]``."""
 
     name: QualifiedName
     using_config: str | None = None
     retry_last: bool = False
     retry_group: str | None = None
+    #: ``FOR WINDOW '<from>' TO '<to>' [STEP '<interval>'] [FORCE]``: a backfill.
+    window: BackfillWindow | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
