@@ -26,10 +26,15 @@ _UNSET_USER = "tasksql"
 
 @dataclass(slots=True)
 class Caller:
-    """A user and the role chosen with ``USE ROLE`` (None: the user's default role)."""
+    """A user and the role chosen with ``USE ROLE`` (None: the user's default role).
+
+    ``server_token``: the caller presented the server's own API token (``tasksql token new``): it
+    acts as ACCOUNTADMIN without being a user, so that turning security on locks nobody out of a
+    server."""
 
     user: str
     role: str | None = None
+    server_token: bool = False
 
 
 _CALLER: ContextVar[Caller | None] = ContextVar("tasksql_caller", default=None)
@@ -64,6 +69,8 @@ def current_role(caller: Caller, state: SecurityState, security: bool) -> str:
     """The role ``caller`` acts with: ACCOUNTADMIN with security off; else the role of ``USE ROLE``,
     or the user's default role when the user may use it, or PUBLIC."""
     if not security:
+        return caller.role or ACCOUNTADMIN
+    if caller.server_token:
         return caller.role or ACCOUNTADMIN
     if caller.role is not None:
         return caller.role

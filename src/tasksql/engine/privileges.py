@@ -100,6 +100,9 @@ async def access(engine: Engine) -> Access:
             SecurityState(),
         )
     state = await engine.catalog.security_state()
+    if caller.server_token:
+        role = current_role(caller, state, True)
+        return Access(True, caller, role, state.roles_of(role), state)
     user = state.users.get(caller.user)
     if user is None:
         raise PermissionDenied(
@@ -410,3 +413,13 @@ async def visible_relations(engine: Engine, tables: dict[str, pa.Table]) -> dict
             kept = table.filter(pc.is_in(table["id"], ids))
         out[key] = kept
     return out
+
+
+async def visible_task_ids(engine: Engine) -> set[int] | None:
+    """The ids of the tasks the caller may see; None: every task (security off, ACCOUNTADMIN)."""
+    if not engine.settings.security:
+        return None
+    acc = await access(engine)
+    if ACCOUNTADMIN in acc.roles:
+        return None
+    return {rec.id for rec in await engine.catalog.list_tasks() if acc.sees(rec)}

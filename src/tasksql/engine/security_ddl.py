@@ -262,7 +262,7 @@ async def use_role(engine: Engine, stmt: ss.UseRole) -> Result:
     state = acc.state if acc.enabled else await engine.catalog.security_state()
     if not state.role_exists(stmt.role):
         raise _missing_role(stmt.role, stmt)
-    if acc.enabled and stmt.role not in state.user_roles(acc.caller.user):
+    if acc.enabled and not acc.caller.server_token and stmt.role not in state.user_roles(acc.caller.user):
         raise ValidationError(
             f"user {acc.caller.user} has not been granted role {stmt.role} (GRANT ROLE {stmt.role} TO USER "
             f"{acc.caller.user})",

@@ -432,13 +432,14 @@ def create_app(engine: Engine) -> web.Application:
         middlewares=[
             errors_middleware,
             security_middleware([engine.settings.host]),
-            auth.auth_middleware(engine.settings),
+            auth.auth_middleware(engine.settings, engine),
         ],
         client_max_size=MAX_BODY_BYTES,
         handler_args=HANDLER_ARGS,
     )
     app[ENGINE_KEY] = engine
     app[auth.SETTINGS_KEY] = engine.settings
+    app[auth.LOGIN_ENGINE_KEY] = engine
     feed = RunFeed(engine.catalog)
     app[METRICS_KEY] = metrics = Metrics(engine, feed)
     app[HUB_KEY] = hub = EventHub(engine, feed)

@@ -39,6 +39,9 @@ from urllib.parse import quote, urlsplit
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
+from tasksql.engine.core import Engine
+from tasksql.engine.identity import acting_as
+from tasksql.server.callers import server_caller, user_caller
 from tasksql.server.http_errors import Handler, RequestError, error_body
 from tasksql.settings import Settings
 
@@ -145,14 +148,23 @@ def _wants_page(request: web.Request) -> bool:
     )
 
 
-def auth_middleware(settings: Settings) -> Middleware:
-    """The middleware that asks for the token when :func:`token_required` (else passes all)."""
-    required = token_required(settings)
+def auth_middleware(settings: Settings, engine: Engine | None = None) -> Middleware:
+    """The middleware that asks for a token when :func:`token_required` or security is on (else
+    passes all), and runs the request as the caller its token names (:mod:`.callers`)."""
+    required = token_required(settings) or settings.security
     check = TokenCheck(Path(settings.data_dir))
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not required or request.path in (LOGIN_PATH, LOGOUT_PATH) or check.valid(presented_token(request)):
+        token = presented_token(request)
+        if check.valid(token):
+            with acting_as(server_caller()):
+                return await handler(request)
+        caller = await user_caller(engine, token) if engine is not None else None
+        if caller is not None:
+            with acting_as(caller):
+                return await handler(request)
+        if not required or request.path in (LOGIN_PATH, LOGOUT_PATH):
             return await handler(request)
         if _wants_page(request):
             target = request.path_qs
@@ -173,6 +185,8 @@ def auth_middleware(settings: Settings) -> Middleware:
 # --- the login page -----------------------------------------------------------------------------
 
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("auth_settings", Settings)
+#: The engine whose users' tokens the login form accepts too.
+LOGIN_ENGINE_KEY: web.AppKey[Engine] = web.AppKey("auth_engine", Engine)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tasksql: log in</title>
@@ -243,10 +257,12 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     next_path = _safe_next(str(form.get("next", "")) or None)
     settings = request.app[SETTINGS_KEY]
-    if not token_required(settings):
+    if not token_required(settings) and not settings.security:
         raise web.HTTPSeeOther(next_path)
     token = str(form.get("token", "")).strip()
-    if not TokenCheck(Path(settings.data_dir)).valid(token):
+    engine = request.app.get(LOGIN_ENGINE_KEY)
+    user = await user_caller(engine, token) if engine is not None else None
+    if not TokenCheck(Path(settings.data_dir)).valid(token) and user is None:
         message = '<p class="error" role="alert">That is not this server\'s token.</p>'
         return _page(message, next_path, status=401)
     response = web.HTTPSeeOther(next_path)

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from tasksql.engine import Engine
+from tasksql.engine.privileges import visible_task_ids
 from tasksql.model import QualifiedName, RunState
 from tasksql.model.run import GraphRunRecord
 from tasksql.server.http_errors import RequestError
@@ -90,6 +91,8 @@ async def task_runs(request: web.Request) -> web.Response:
 async def _runs_answer(request: web.Request, query: Query, where: RunFilter, limit: int) -> web.Response:
     after = RunPosition.parse(query.values.get("cursor"))
     runs, nxt = await runs_page(engine_of(request).catalog, where, limit, after)
+    visible = await visible_task_ids(engine_of(request))  # security on: the caller's tasks only
+    runs = [r for r in runs if visible is None or r.task_id in visible]
     return ok(runs=[run_object(r) for r in runs], next_cursor=None if nxt is None else nxt.cursor())
 
 
@@ -110,6 +113,8 @@ async def graph_runs(request: web.Request) -> web.Response:
     rows = await engine.catalog.list_graph_runs(
         root_task_id=root_id, states=None if state is None else [state]
     )
+    visible = await visible_task_ids(engine)
+    rows = [g for g in rows if visible is None or g.root_task_id in visible]
     page, last = keyset_page(
         rows, lambda g: (newest_first(g.scheduled_time), g.graph_run_group_id), after, limit
     )

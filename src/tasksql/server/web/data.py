@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from tasksql.engine import Engine
+from tasksql.engine.privileges import visible_task_ids, visible_tasks
 from tasksql.engine.results import Result
 from tasksql.engine.show import last_runs
 from tasksql.model import RunState, TaskRecord, quote_ident
@@ -91,7 +92,7 @@ async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int)
     """The tasks ``flt`` keeps, sorted by key, rows ``offset`` to ``offset + limit``; each row has
     SHOW TASKS' columns plus ``key``, ``words`` (the schedule in words) and ``strip`` (its last runs,
     oldest first)."""
-    records = await engine.catalog.list_tasks()
+    records = await visible_tasks(engine, await engine.catalog.list_tasks())
     kept = sorted((r for r in records if flt.keeps(r)), key=task_key)
     shown = kept[offset : offset + limit]
     now = engine.now()
@@ -120,7 +121,7 @@ async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int)
 
 async def find_task(engine: Engine, key: str) -> TaskRecord | None:
     """The task whose key (or name relative to the current schema) is ``key``."""
-    for rec in await engine.catalog.list_tasks():
+    for rec in await visible_tasks(engine, await engine.catalog.list_tasks()):
         if task_key(rec) == key or engine.display_name(rec.name) == key:
             return rec
     return None
@@ -149,13 +150,16 @@ async def runs(
     found = await engine.catalog.list_runs(
         task_id=task_id, start=flt.since, end=flt.until, error_only=flt.errors_only, limit=fetch
     )
-    return [r for r in found if flt.keeps(r)][:limit]
+    visible = await visible_task_ids(engine)  # security on: the caller's tasks only
+    return [r for r in found if flt.keeps(r) and (visible is None or r.task_id in visible)][:limit]
 
 
 async def graph_runs(
     engine: Engine, *, root_task_id: int | None = None, limit: int = 50
 ) -> list[GraphRunRecord]:
-    return await engine.catalog.list_graph_runs(root_task_id=root_task_id, limit=limit)
+    visible = await visible_task_ids(engine)
+    found = await engine.catalog.list_graph_runs(root_task_id=root_task_id, limit=limit)
+    return [g for g in found if visible is None or g.root_task_id in visible]
 
 
 @dataclass(kw_only=True)
@@ -222,7 +226,7 @@ class Graph:
 
 async def task_graph(engine: Engine, rec: TaskRecord) -> Graph | None:
     """The graph of ``rec`` (root, children, finalizer); None for a task alone."""
-    records = await engine.catalog.list_tasks()
+    records = await visible_tasks(engine, await engine.catalog.list_tasks())
     by_name = {r.name: r for r in records}
     root = rec
     seen = {root.id}
