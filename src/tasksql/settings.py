@@ -61,6 +61,12 @@ def _at_least(value: int, low: int) -> int:
     return value
 
 
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
 def _port(value: int) -> int:
     if not 0 <= value <= 65535:
         raise ValueError("expected a port number from 0 to 65535 (0 = any free port)")
@@ -166,6 +172,15 @@ SETTINGS: tuple[Setting, ...] = (
         _float,
     ),
     Setting(
+        "change_poll_s",
+        0.5,
+        "TASKSQL_CHANGE_POLL",
+        "server: seconds between two looks at the catalog for definition changes made by other"
+        " processes; on PostgreSQL a notification sent with each change wakes the node at once, and"
+        " this is the fallback should one be lost",
+        lambda text: _positive(_float(text)),
+    ),
+    Setting(
         "switch_interval_us",
         200,
         "TASKSQL_SWITCH_INTERVAL_US",
@@ -228,6 +243,7 @@ class Settings:
     default_max_concurrency: int = 8
     log_level: str = "INFO"
     claim_ahead_s: float = 60.0
+    change_poll_s: float = 0.5
     switch_interval_us: int = 200
     gc_tuning: bool = True
     completion_markers: bool = True

@@ -351,13 +351,14 @@ class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, ABC):
         """
 
     @abstractmethod
-    async def wait_for_change(self, seq: int, timeout: float) -> int:
+    async def wait_for_change(self, seq: int, timeout: float, *, poll: float | None = None) -> int:
         """Wait until :meth:`change_seq` is greater than ``seq`` or ``timeout`` seconds pass.
 
         Returns the current change sequence (greater than ``seq`` unless the timeout passed).
         A change committed through this catalog object wakes the waiter at once. A change made by
-        another process is noticed within the backend's poll interval (SQLite polls; PostgreSQL is
-        woken by a NOTIFY sent in the change's transaction, and polls only as a fallback).
+        another process is noticed within the poll interval: ``poll`` seconds, or the backend's
+        own when ``poll`` is None (SQLite polls; PostgreSQL is woken by a NOTIFY sent in the
+        change's transaction, and polls only as a fallback).
         """
 
     # --- runs, task runtime fields and nodes -----------------------------------------------------

@@ -212,8 +212,9 @@ class GroupCommitCatalog(Catalog, Generic[D]):
 
     # --- change signals --------------------------------------------------------------------------
 
-    async def wait_for_change(self, seq: int, timeout: float) -> int:
+    async def wait_for_change(self, seq: int, timeout: float, *, poll: float | None = None) -> int:
         deadline = monotonic() + max(0.0, timeout)
+        every = self._poll_interval if poll is None else max(poll, 0.001)
         while True:
             # Take the event before reading: a change committed after the read sets this event.
             event = self._change_event
@@ -222,7 +223,7 @@ class GroupCommitCatalog(Catalog, Generic[D]):
             if current > seq or remaining <= 0:
                 return current
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(remaining, self._poll_interval))
+                await asyncio.wait_for(event.wait(), min(remaining, every))
 
     def _changed(self, seq: int) -> None:
         """On the event loop, after a group of ours that advanced the change sequence committed."""

@@ -1,7 +1,7 @@
-"""The scheduler's housekeeping (:class:`Housekeeper`): heartbeats, change polling, lazily written
-next instants, the reaper (runs of dead nodes), history pruning and the pruning of completion
-markers (:mod:`tasksql.scheduler.markers`), each at its own pace in :meth:`Housekeeper.loop`, and
-callable one by one (start-up, tests). What the reaper does with a lost node's runs is
+"""The scheduler's housekeeping (:class:`Housekeeper`): heartbeats, lazily written next instants,
+the reaper (runs of dead nodes), history pruning and the pruning of completion markers
+(:mod:`tasksql.scheduler.markers`), each at its own pace in :meth:`Housekeeper.loop`, and callable
+one by one (start-up, tests). What the reaper does with a lost node's runs is
 :mod:`tasksql.scheduler.lost`."""
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from tasksql.scheduler.membership import ClusterMember
 log = logging.getLogger("tasksql.scheduler")
 
 HEARTBEAT_S = 2.0
-CHANGE_POLL_S = 0.5
+#: Seconds between two rounds (each does what is due; changes are the watcher's, see changes.py).
+ROUND_S = 0.5
 REAP_EVERY_S = 15.0
 PRUNE_EVERY_S = 600.0
 
 
 class Housekeeper:
-    """What one node does besides firing: keeping its node row alive, noticing other processes'
-    catalog changes, settling dead nodes' runs and pruning history and markers.
+    """What one node does besides firing: keeping its node row alive, settling dead nodes' runs and
+    pruning history and markers (other processes' catalog changes are noticed by
+    :class:`~tasksql.scheduler.changes.ChangeWatcher`).
 
-    :param changed: called when the catalog's change sequence moved past the cache's (another
-        process changed a definition).
     :param retention_days: history older than this is pruned (tasks may keep theirs shorter).
     """
 
@@ -50,7 +50,6 @@ class Housekeeper:
         clock: Clock,
         node_id: str,
         retention_days: float,
-        changed: Callable[[], None],
     ) -> None:
         self._catalog = catalog
         self._cache = cache
@@ -58,7 +57,6 @@ class Housekeeper:
         self._clock = clock
         self._node_id = node_id
         self._retention = timedelta(days=retention_days)
-        self._changed = changed
         self._markers: MarkerBook | None = None
         self._member: ClusterMember | None = None
         self._lease_task: asyncio.Task[None] | None = None
@@ -94,10 +92,10 @@ class Housekeeper:
             self._lease_task.cancel()
 
     async def loop(self) -> None:
-        """Until :meth:`stop`: heartbeat, flush next instants, notice other processes' catalog
-        changes, reap dead nodes' runs and prune history and markers, each at its own pace. While
-        the catalog is unreachable all of it waits, and reaping waits a node lease more (see
-        :mod:`outage`). A cluster member's lease is renewed alongside (see :meth:`use_member`)."""
+        """Until :meth:`stop`: heartbeat, flush next instants, reap dead nodes' runs and prune
+        history and markers, each at its own pace. While the catalog is unreachable all of it
+        waits, and reaping waits a node lease more (see :mod:`outage`). A cluster member's lease is
+        renewed alongside (see :meth:`use_member`)."""
         event_loop = asyncio.get_running_loop()
         if self._member is not None:
             self._lease_task = asyncio.create_task(
@@ -117,15 +115,13 @@ class Housekeeper:
             t = event_loop.time()
             if catalog.outage() is not None:
                 reap_after = t + NODE_LEASE_S  # other nodes could not beat either: give them a lease
-                await asyncio.sleep(CHANGE_POLL_S)
+                await asyncio.sleep(ROUND_S)
                 continue
             try:
                 if t - last_beat >= HEARTBEAT_S:
                     await catalog.heartbeat(self._node_id, self._clock.now())
                     last_beat = t
                 await self._cache.flush_next_fires()
-                if await catalog.change_seq() != self._cache.change_seq:
-                    self._changed()
                 if self._member is not None and (self._takeover or t - last_reap >= REAP_EVERY_S):
                     self._takeover = False
                     await self.settle_gone()
@@ -143,7 +139,7 @@ class Housekeeper:
                     log.debug("housekeeping failed: %s", exc)
                 else:
                     log.exception("housekeeping failed; retrying")
-            await asyncio.sleep(CHANGE_POLL_S)
+            await asyncio.sleep(ROUND_S)
 
     async def settle_previous_incarnation(self) -> int:
         """Before this node registers: settle what an earlier process with the same node id left

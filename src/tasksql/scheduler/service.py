@@ -10,8 +10,9 @@ its parts, each an object with its own state:
   outcomes, retries and lazy bookkeeping;
 * :class:`~tasksql.scheduler.graph_coordinator.GraphCoordinator`: the graph runs of this node;
 * :class:`~tasksql.scheduler.manual.ManualRuns`: EXECUTE TASK and CANCEL TASK;
-* :class:`~tasksql.scheduler.housekeeping.Housekeeper`: heartbeats, change polling, the reaper,
-  pruning.
+* :class:`~tasksql.scheduler.changes.ChangeWatcher`: other processes' definition changes (woken by
+  the catalog's notification, polling as the fallback);
+* :class:`~tasksql.scheduler.housekeeping.Housekeeper`: heartbeats, the reaper, pruning.
 
 The scheduler itself keeps the lifecycle (:meth:`Scheduler.start`, :meth:`Scheduler.stop`) and the
 loop. One iteration (:meth:`Scheduler.tick`, what tests drive with a fake clock):
@@ -48,6 +49,7 @@ from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord
 from tasksql.model.run import NewGraphRun, NewRun, NodeRecord, RunRecord
 from tasksql.scheduler import claims, outage, outcomes, takeover
 from tasksql.scheduler.cache import TaskCache
+from tasksql.scheduler.changes import ChangeWatcher
 from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
 from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.graph_coordinator import GraphCoordinator
@@ -150,7 +152,12 @@ class Scheduler:
             clock=clock,
             node_id=self.node_id,
             retention_days=settings.history_retention_days,
+        )
+        self.changes = ChangeWatcher(
+            catalog,
+            seen=lambda: self.cache.change_seq,
             changed=self.notify_change,
+            poll=settings.change_poll_s,
         )
         self.triggers = Triggers(
             catalog,
@@ -192,7 +199,7 @@ class Scheduler:
 
     async def start(self, *, background: bool = True) -> None:
         """Register this node, settle runs left by dead nodes, load tasks; with ``background`` also
-        start the loop and the housekeeping (heartbeat, change polling, reaping, pruning).
+        start the loop, the change watcher and the housekeeping (heartbeat, reaping, pruning).
 
         A server (``background``) on a catalog several nodes share (PostgreSQL) is a cluster
         member: it joins, and schedules only the tasks placed on it (see :mod:`.membership`)."""
@@ -221,6 +228,7 @@ class Scheduler:
         if background:
             self._loop_task = asyncio.create_task(self.run(), name="tasksql-scheduler")
             self._spawn(self.housekeeper.loop(), "tasksql-housekeeping")
+            self._spawn(self.changes.loop(lambda: self._stopping), "tasksql-changes")
             if self.multi is not None:
                 for coro, name in self.multi.loops(lambda: self._stopping):
                     self._spawn(coro, name)
@@ -416,8 +424,8 @@ class Scheduler:
     # --- the loop --------------------------------------------------------------------------------
 
     def notify_change(self) -> None:
-        """The catalog changed (DDL in this process, or seen by the change polling): reload before
-        the next tick."""
+        """The catalog changed (DDL in this process, or another process's seen by the change
+        watcher): reload before the next tick (once, however many changes came meanwhile)."""
         self.cache.mark_stale()
         if self.member is not None:
             self.member.poke()  # a new task is placed now, not at the next renewal
