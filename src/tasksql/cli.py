@@ -42,12 +42,17 @@ FORMAT_HELP = "Output format: aligned tables, CSV, or one JSON array of row obje
 class Ctx:
     """The global options, as given before the command and possibly replaced after it."""
 
-    def __init__(self, data: str | None, fmt: str, catalog: str | None = None) -> None:
+    def __init__(
+        self, data: str | None, fmt: str, catalog: str | None = None, user: str | None = None
+    ) -> None:
         self.data = data
         self.fmt = fmt
         self.catalog = catalog
+        self.user = user
 
     def settings(self, **overrides: Any) -> Settings:
+        if self.user is not None:  # --user: who an embedded CLI or shell acts as (docs/security.md)
+            overrides.setdefault("owner", self.user)
         return Settings.load(data_dir=self.data, catalog_url=self.catalog, **overrides)
 
 
@@ -147,15 +152,23 @@ def global_options(*, fmt: bool = True) -> Callable[[F], F]:
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help=FORMAT_HELP
 )
+@click.option(
+    "--user",
+    "user",
+    metavar="NAME",
+    default=None,
+    help="The tasksql user an embedded CLI or shell acts as (default: $TASKSQL_USER; with security on,"
+    " else the OS user).",
+)
 @click.version_option(__version__, prog_name="tasksql")
 @click.pass_context
-def main(ctx: click.Context, data: str | None, catalog: str | None, fmt: str) -> None:
+def main(ctx: click.Context, data: str | None, catalog: str | None, fmt: str, user: str | None) -> None:
     """tasksql: CREATE TASK for ordinary databases.
 
     Write tasks in the SQL of Snowflake, Databend, Timeplus, VoltDB or Ocient; tasksql runs them on
     an embedded DuckDB (or PostgreSQL, SQLite, ...) and records every run.
     """
-    ctx.obj = Ctx(data, fmt, catalog)
+    ctx.obj = Ctx(data, fmt, catalog, user)
     if ctx.invoked_subcommand != "serve":  # serve logs with times, at its log_level setting
         logs.configure("WARNING", terminal=True)  # one line per record, control characters escaped
     # the data directory's lock file names its owner: say what this process is
