@@ -12,6 +12,7 @@ and cancelled (CANCEL QUERY, ``Connection.cancel()``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -427,11 +428,15 @@ class _Warehouses:
 
     Its methods are the engine's own, bound: a run's lookup costs no extra coroutine."""
 
-    __slots__ = ("get", "invalidate")
+    __slots__ = ("get", "invalidate", "run_gate")
 
     def __init__(self, engine: Engine) -> None:
+        from tasksql.engine.privileges import run_gate
+
         self.get = engine.warehouse
         self.invalidate = engine.invalidate_warehouses
+        #: Why a run may not start (security: the owner role's privileges), asked at each run.
+        self.run_gate = functools.partial(run_gate, engine)
 
 
 def _check_transactional(statements: list[st.Statement], text: str) -> None:

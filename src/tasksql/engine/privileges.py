@@ -423,3 +423,32 @@ async def visible_task_ids(engine: Engine) -> set[int] | None:
     if ACCOUNTADMIN in acc.roles:
         return None
     return {rec.id for rec in await engine.catalog.list_tasks() if acc.sees(rec)}
+
+
+async def run_gate(engine: Engine, rec: TaskRecord) -> str | None:
+    """Why a run of ``rec`` may not start now (None: it may), asked by the scheduler at each run.
+
+    With security on, runs execute as the task's owner role (seed 003): that role must hold EXECUTE
+    TASK on the account, directly or through a role granted to it, and USAGE on the task's
+    warehouse; revoking either stops the later runs (recorded SKIPPED with this reason). A VoltDB
+    task ``AS USER u`` runs as ``u``: ``u`` must still be an enabled user whose roles hold USAGE on
+    the warehouse.
+    """
+    if not engine.settings.security:
+        return None
+    state = await engine.catalog.security_state()
+    owner = task_owner_role(state, rec.owner)
+    roles = state.roles_of(owner)
+    warehouse = (rec.definition.warehouse or DEFAULT_WAREHOUSE).lower()
+    if not state.has(roles, EXECUTE_TASK, ObjectKind.ACCOUNT):
+        return f"skipped: the owner role {owner} lacks EXECUTE TASK on the account"
+    if not state.has(roles, "USAGE", ObjectKind.WAREHOUSE, warehouse):
+        return f"skipped: the owner role {owner} lacks USAGE on warehouse {warehouse}"
+    user_name = rec.definition.run_as_user
+    if user_name is not None:
+        user = state.users.get(user_name.lower()) or state.users.get(user_name)
+        if user is None or user.disabled:
+            return f"skipped: AS USER {user_name} is no enabled tasksql user"
+        if not state.has(state.user_roles(user.name), "USAGE", ObjectKind.WAREHOUSE, warehouse):
+            return f"skipped: AS USER {user_name} lacks USAGE on warehouse {warehouse}"
+    return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -234,6 +234,7 @@ class InFlightRuns:
                 logical_time=lambda: logical_time.compute(
                     self._catalog, rec, logical_time.own_schedule(entry)
                 ),
+                gate=_gate(self._warehouses, entry),
             )
             if self.fan_out is not None and fans_out(task):
                 outcome = await self.fan_out.run(ctx)
@@ -605,3 +606,13 @@ def _log_unsettled(write: asyncio.Future[Any]) -> None:
     if not write.cancelled() and write.exception() is not None:
         # the row stays EXECUTING; the reaper settles it once this node is gone
         log.error("could not record the outcome of a run: %s", write.exception())
+
+
+def _gate(warehouses: object, entry: Entry) -> Callable[[], Awaitable[str | None]] | None:
+    """The run gate of the provider (the engine's: security), bound to ``entry``'s task; None when
+    the provider has none or the entry is cold."""
+    gate = getattr(warehouses, "run_gate", None)
+    record = entry.warm_record
+    if gate is None or record is None:
+        return None
+    return lambda: gate(record)

@@ -65,6 +65,9 @@ class RunContext:
     #: body names one of its variables; None: the variables stay as written.
     logical_time: Callable[[], Awaitable[LogicalTime]] | None = None
     _logical: LogicalTime | None = None
+    #: Why this run may not start (the owner's privileges were revoked), asked before WHEN;
+    #: None: nothing to ask. A reason makes the run SKIPPED (code PRIVILEGE_REVOKED).
+    gate: Callable[[], Awaitable[str | None]] | None = None
 
     async def bind_time(self, text: str) -> str:
         """``text`` with the run's logical time variables replaced (see :mod:`.logical_time`)."""
@@ -200,6 +203,9 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
     deadline = loop.time() + timeout_s
     ctx.started_at = ctx.clock.now()
     try:
+        refused = await ctx.gate() if ctx.gate is not None else None
+        if refused is not None:
+            return _outcome(ctx, RunState.SKIPPED, code="PRIVILEGE_REVOKED", message=refused)
         if task.when:
 
             async def evaluate(text: str, tables: dict[str, pa.Table]) -> object:
