@@ -25,6 +25,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -92,6 +93,8 @@ class TaskCache:
         self._seq = itertools.count()
         self._change_seq = -1
         self._stale = True
+        #: Seconds the last :meth:`reload` took (what a burst of changes would cost per change).
+        self.reload_s = 0.0
         #: Next instants not yet written to the catalog (task id -> instant, record it was computed
         #: from). Writing them at every fire would cost a write per run; they are flushed every
         #: second and at stop instead. A stale value is harmless: on restart the planner re-walks
@@ -257,11 +260,14 @@ class TaskCache:
         """Bring the cache in line with the catalog (new, changed and dropped tasks); the claims of
         replaced entries are released. When a read fails, the cache stays stale."""
         self._stale = False
+        started = time.monotonic()
         try:
             await self._reload()
         except BaseException:
             self._stale = True
             raise
+        finally:
+            self.reload_s = time.monotonic() - started
         self._on_reload()
 
     async def _reload(self) -> None:

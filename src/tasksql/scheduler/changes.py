@@ -10,8 +10,13 @@ the fallback for a notification lost while the listening connection was down, an
 signal on SQLite.
 
 Bursts are coalesced: the watcher only marks the scheduler's cache stale, and the scheduler's loop
-reloads once per iteration however many changes came meanwhile. Each wake-up costs one read of the
-change sequence, and notifications that arrive during that read are answered by the next one.
+reloads once per iteration however many changes came meanwhile. After reporting a change the
+watcher waits :data:`COALESCE_S`, or twice as long as the last reload took if that is longer,
+before it reports the next: the first change of a burst is acted on at once, and a burst of
+hundreds (a script of CREATE TASK statements run through another node) costs a reload every so
+often, never one per change, and leaves the loop at least half of its time to fire. Each wake-up
+costs one read of the change sequence, and notifications that arrive during that read are answered
+by the next one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ log = logging.getLogger("tasksql.scheduler")
 
 #: Default seconds between two looks at the change sequence (the fallback of the notifications).
 CHANGE_POLL_S = 0.5
+#: Shortest time between two changes reported (see the module).
+COALESCE_S = 0.02
 #: Longest one wait lasts (it reads the change sequence every poll meanwhile) before ``stopping``
 #: is asked again.
 WAIT_S = 60.0
@@ -38,6 +45,7 @@ class ChangeWatcher:
     the scheduler's cache was last loaded at).
 
     :param poll: seconds between two looks at the change sequence when no notification comes.
+    :param reload_s: how long the scheduler's last reload took (seconds).
     """
 
     def __init__(
@@ -47,11 +55,13 @@ class ChangeWatcher:
         seen: Callable[[], int],
         changed: Callable[[], None],
         poll: float = CHANGE_POLL_S,
+        reload_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._catalog = catalog
         self._seen = seen
         self._changed = changed
         self._poll = poll
+        self._reload_s = reload_s
 
     async def loop(self, stopping: Callable[[], bool]) -> None:
         """Until ``stopping()``: wait for a change and report it. While the catalog is unreachable
@@ -70,4 +80,6 @@ class ChangeWatcher:
                 continue
             if seq > self._seen() and seq > last:
                 self._changed()
+                # coalesce what comes next (see the module)
+                await asyncio.sleep(max(COALESCE_S, 2 * self._reload_s()))
             last = max(last, seq)

@@ -158,6 +158,7 @@ class Scheduler:
             seen=lambda: self.cache.change_seq,
             changed=self.notify_change,
             poll=settings.change_poll_s,
+            reload_s=lambda: self.cache.reload_s,
         )
         self.triggers = Triggers(
             catalog,
