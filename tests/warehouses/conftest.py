@@ -60,6 +60,10 @@ async def make_warehouse(
 
             assert url is not None
             w = ClickHouseWarehouse(name, url, max_concurrency=max_concurrency)
+        elif backend == "chdb":
+            from tasksql.warehouses.chdb_local import ChdbWarehouse
+
+            w = ChdbWarehouse(name, request.getfixturevalue("chdb_path"))
         else:
             raise AssertionError(f"no warehouse type {backend}")
         await w.open()
@@ -69,8 +73,31 @@ async def make_warehouse(
     yield make
     for w in opened:
         await w.close()
+    if backend == "chdb" and opened:
+        await _empty_chdb(request.getfixturevalue("chdb_path"))
     for db in databases:
         await db.close()
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one chdb data directory of the test process (chdb opens one per process); each test
+    leaves it empty."""
+    pytest.importorskip("chdb", reason="chdb is not installed (pip install 'tasksql[chdb]')")
+    return tmp_path_factory.mktemp("chdb")
+
+
+async def _empty_chdb(path: Path) -> None:
+    from tasksql.warehouses.chdb_local import ChdbWarehouse
+
+    w = ChdbWarehouse("cleanup", path)
+    await w.open()
+    try:
+        tables = await w.execute("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        for (name,) in tables.rows:
+            await w.execute(f'DROP TABLE IF EXISTS "{name}"')
+    finally:
+        await w.close()
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ class WarehouseType(StrEnum):
     SQLITE = "sqlite"
     MYSQL = "mysql"
     CLICKHOUSE = "clickhouse"
+    CHDB = "chdb"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

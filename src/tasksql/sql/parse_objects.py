@@ -55,7 +55,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
 _INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "COMMENT")
 _INTEGRATION_UNSET = ("COMMENT", "ENABLED", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
-_WAREHOUSE_KEYS = ("TYPE", "URL", "MAX_CONCURRENCY", "COMMENT")
+_WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT")
 _WAREHOUSE_ALIASES = {"POSTGRESQL": "postgres", "PG": "postgres", "MARIADB": "mysql", "SQLITE3": "sqlite"}
 
 
@@ -293,6 +293,18 @@ def _warehouse_value(cur: Cursor, key: str) -> Any:
     return parse_string(cur, f"a string for {key}")
 
 
+def _path_as_url(cur: Cursor, pairs: list[tuple[str, Any]], spans: dict[str, Span]) -> list[tuple[str, Any]]:
+    """``PATH = '...'`` (a directory for embedded warehouses) is kept as the URL; not both."""
+    if "path" not in spans:
+        return pairs
+    if "url" in spans:
+        raise cur.error(
+            "give URL or PATH, not both", at=spans["path"], code="DUPLICATE_CLAUSE", cls=ValidationError
+        )
+    spans["url"] = spans.pop("path")
+    return [("url" if key == "path" else key, value) for key, value in pairs]
+
+
 def parse_create_warehouse(cur: Cursor, prefix: CreatePrefix) -> Statement:
     """After ``CREATE [OR REPLACE] WAREHOUSE``."""
     reject_or_alter(cur, prefix, "warehouses")
@@ -301,6 +313,7 @@ def parse_create_warehouse(cur: Cursor, prefix: CreatePrefix) -> Statement:
     cur.accept_word("WITH")
     pairs, spans = _options(cur, _WAREHOUSE_KEYS, "WAREHOUSE", _warehouse_value)
     expect_end(cur)
+    pairs = _path_as_url(cur, pairs, spans)
     definition = WarehouseDef(name=name, **dict(pairs))
     return CreateWarehouse(
         span=cur.statement_span,
@@ -317,6 +330,7 @@ def parse_alter_warehouse(cur: Cursor) -> Statement:
     name, span = parse_simple_name(cur, "warehouse name")
     cur.expect("SET")
     pairs, spans = _options(cur, _WAREHOUSE_KEYS, "WAREHOUSE", _warehouse_value)
+    pairs = _path_as_url(cur, pairs, spans)
     if not pairs:
         raise cur.error(
             "expected an option to SET", at=cur.peek(), expected=[f"{k} = <value>" for k in _WAREHOUSE_KEYS]

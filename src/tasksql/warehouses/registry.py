@@ -38,6 +38,9 @@ POSTGRES_REQUIREMENT = "psycopg[binary,pool]>=3.2"
 MYSQL_REQUIREMENT = "PyMySQL>=1.1"
 #: What the ``clickhouse`` extra installs (pyproject.toml): the driver of TYPE = clickhouse.
 CLICKHOUSE_REQUIREMENT = "clickhouse-driver>=0.2.6"
+#: What the ``chdb`` extra installs (pyproject.toml): embedded ClickHouse for TYPE = chdb (about
+#: 550 MB installed).
+CHDB_REQUIREMENT = "chdb>=4.4"
 
 
 class WarehouseRegistry:
@@ -127,6 +130,11 @@ class WarehouseRegistry:
                 raise _needs_url(d, "clickhouse://user@host:9000/db")
             clickhouse_sql.parse_url(d.url, f"{shown_url(d.url)} (warehouse {d.name})")
             _clickhouse_module(d)
+        elif d.type is WarehouseType.CHDB:
+            if not d.url:
+                raise _needs_url(d, "PATH = 'ch-data', relative to the data directory")
+            _chdb_path(reg=self, d=d)
+            _chdb_module(d)
 
     async def discard(self, name: str) -> None:
         """Forget the warehouse ``name`` (DROP WAREHOUSE): it finishes what it runs, then closes."""
@@ -318,15 +326,59 @@ def _clickhouse(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     return warehouse
 
 
+def _chdb_path(*, reg: WarehouseRegistry, d: WarehouseDef) -> Path:
+    """The data directory of a chdb warehouse: its PATH (or a ``chdb://`` / ``file:`` URL) relative
+    to tasksql's data directory."""
+    assert d.url is not None
+    text = d.url
+    for prefix in ("chdb://", "file://", "chdb:", "file:"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    if not text.strip() or "?" in text:
+        raise WarehouseError(
+            f"warehouse {d.name}: PATH {d.url!r} is not a directory path (PATH = 'ch-data')",
+            code="INVALID_URL",
+        )
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else reg.data_dir / path
+
+
+def _chdb_module(d: WarehouseDef) -> ModuleType:
+    """The chdb backend module.
+
+    :raises NotSupportedError: chdb cannot be imported (code ``DRIVER_MISSING``).
+    """
+    try:
+        from tasksql.warehouses import chdb_local
+    except ImportError as err:
+        raise NotSupportedError(
+            f"warehouse {d.name}: TYPE = chdb needs chdb (embedded ClickHouse, about 550 MB), which this"
+            f" Python cannot import ({err}); install it with: {install_command(CHDB_REQUIREMENT)}",
+            code="DRIVER_MISSING",
+        ) from None
+    return chdb_local
+
+
+def _chdb(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
+    if not d.url:
+        raise _needs_url(d, "PATH = 'ch-data', relative to the data directory")
+    path = _chdb_path(reg=reg, d=d)
+    warehouse: Warehouse = _chdb_module(d).ChdbWarehouse(d.name, path)
+    return warehouse
+
+
 _FACTORIES: dict[WarehouseType, Callable[[WarehouseRegistry, WarehouseDef], Warehouse]] = {
     WarehouseType.DUCKDB: _duckdb,
     WarehouseType.SQLITE: _sqlite,
     WarehouseType.POSTGRES: _postgres,
     WarehouseType.MYSQL: _mysql,
     WarehouseType.CLICKHOUSE: _clickhouse,
+    WarehouseType.CHDB: _chdb,
 }
 
 __all__ = [
+    "CHDB_REQUIREMENT",
     "CLICKHOUSE_REQUIREMENT",
     "MYSQL_REQUIREMENT",
     "POSTGRES_REQUIREMENT",
