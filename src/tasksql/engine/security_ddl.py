@@ -16,7 +16,7 @@ from tasksql.catalog.records import TaskUpdate
 from tasksql.engine.core import Engine
 from tasksql.engine.privileges import Access, access, ownership_targets, task_owner_role
 from tasksql.engine.results import Result
-from tasksql.errors import ConfigError, ObjectExists, ObjectNotFound, ValidationError
+from tasksql.errors import ConfigError, ObjectExists, ObjectNotFound, PermissionDenied, ValidationError
 from tasksql.model import DEFAULT_WAREHOUSE, SuspendReason, TaskRecord, TaskState
 from tasksql.model.security import (
     ACCOUNTADMIN,
@@ -263,7 +263,7 @@ async def use_role(engine: Engine, stmt: ss.UseRole) -> Result:
     if not state.role_exists(stmt.role):
         raise _missing_role(stmt.role, stmt)
     if acc.enabled and not acc.caller.server_token and stmt.role not in state.user_roles(acc.caller.user):
-        raise ValidationError(
+        raise PermissionDenied(
             f"user {acc.caller.user} has not been granted role {stmt.role} (GRANT ROLE {stmt.role} TO USER "
             f"{acc.caller.user})",
             code="PERMISSION_DENIED",
