@@ -6,6 +6,7 @@
     python -m bench report [results.json]       # rewrite docs/benchmarks.md and plots from results
     python -m bench compare REV [workloads] --quick   # REV's tasksql and this tree's, taking turns
     python -m bench cluster [--quick] [--docs]  # tasksql nodes on one PostgreSQL catalog (bench/cluster.py)
+    python -m bench cluster propagation         # only some of its parts: failover, capacity, propagation
 
 Raw results go to ``bench/results/<date>-<profile>.json`` (and ``latest.json``). The Markdown
 report and plots are written for a full run of all workloads, or with ``--docs``. Ctrl-C or
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "what",
         nargs="+",
-        help="'all', 'report [results.json]', 'compare REV [workloads]', 'cluster', or workloads: "
+        help="'all', 'report [results.json]', 'compare REV [workloads]', 'cluster [parts]', or workloads: "
         + ", ".join(WORKLOADS),
     )
     parser.add_argument("--quick", action="store_true", help="short windows and fewer sizes")
@@ -169,7 +170,9 @@ def _cluster(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     profile = args.profile or ("quick" if args.quick else "full")
-    return cluster_cli.main(profile, args.out, RESULTS_DIR, None if args.no_docs or not args.docs else DOCS)
+    docs = None if args.no_docs or not args.docs else DOCS
+    parts = tuple(args.what[1:]) or cluster_cli.cluster.PARTS
+    return cluster_cli.main(profile, args.out, RESULTS_DIR, docs, parts)
 
 
 def _write_docs(results: dict[str, object]) -> int:

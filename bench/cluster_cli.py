@@ -22,8 +22,23 @@ def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def main(profile_name: str, out: Path | None, results_dir: Path, docs: Path | None) -> int:
-    """Run every cluster measurement of the profile; 130 when interrupted (Ctrl-C, SIGTERM)."""
+def main(
+    profile_name: str,
+    out: Path | None,
+    results_dir: Path,
+    docs: Path | None,
+    parts: tuple[str, ...] = cluster.PARTS,
+) -> int:
+    """Run the cluster measurements ``parts`` (default: every one) of the profile; 130 when
+    interrupted (Ctrl-C, SIGTERM); 2 for an unknown part, or ``docs`` with only some parts (the
+    section is written from a whole run)."""
+    unknown = [p for p in parts if p not in cluster.PARTS]
+    if unknown:
+        print(f"[cluster] unknown part {unknown[0]!r}; the parts are {', '.join(cluster.PARTS)}")
+        return 2
+    if docs is not None and set(parts) != set(cluster.PARTS):
+        print("[cluster] --docs writes the section from a run of every part; run without parts")
+        return 2
     profile = cluster.PROFILES[profile_name]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = out or results_dir / f"{stamp}-cluster-{profile.name}.json"
@@ -37,7 +52,7 @@ def main(profile_name: str, out: Path | None, results_dir: Path, docs: Path | No
     }
     print(f"[cluster] profile {profile.name}; results: {out}", flush=True)
     try:
-        results.update(cluster.run_all(profile))
+        results.update(cluster.run_all(profile, parts=parts))
     except KeyboardInterrupt:
         print("\n[cluster] interrupted: stopped and removed everything started", flush=True)
         return 130

@@ -118,6 +118,15 @@ def capacity_lines(parts: Any) -> list[str]:
                 f"| {part['nodes']} | {s['rate']:,} | {s['ran_share']:.2%} | {_ms(s['lag_p99_ms'])} | "
                 f"{s['xacts_per_run']:.2f} | {s['catalog_cpu_share']:.0%} of a core |"
             )
+    counted = [s for part in parts for s in part["steps"] if "instants_run_twice" in s]
+    if counted:
+        twice = sum(s["instants_run_twice"] for s in counted)
+        lines += [
+            "",
+            f"Instants with more than one first-attempt run, over every window: {twice} "
+            "(the windows count the first attempts of scheduled instants in exactly as many seconds "
+            "as each task has instants).",
+        ]
     return lines
 
 

@@ -58,6 +58,7 @@ def test_smoke_run_measures_failover_capacity_and_propagation(smoke: dict[str, A
         step = part["steps"][0]
         assert step["rate"] == 20 and step["expected"] == 40
         assert 0 < step["ran"] <= step["expected"]
+        assert step["instants_run_twice"] == 0
         # the catalog worked for the runs: transactions, statements and CPU of its server
         assert step["xacts_per_run"] > 0 and step["statements_per_run"] > 0
         assert step["catalog_cpu_ms_per_run"] > 0
@@ -132,3 +133,12 @@ def test_report_judges_the_aims_and_shows_the_sustained_step() -> None:
     )
     broken = cluster_report.render({"failover": {"error": "RuntimeError: no node"}})
     assert "Failover: not measured (RuntimeError: no node)." in broken
+
+
+def test_only_known_parts_run_and_docs_need_every_part(tmp_path: Path) -> None:
+    from bench import cluster_cli
+
+    # refused before any server starts
+    assert cluster_cli.main("smoke", tmp_path / "r.json", tmp_path, None, ("propagaton",)) == 2
+    assert cluster_cli.main("smoke", tmp_path / "r.json", tmp_path, tmp_path / "b.md", ("capacity",)) == 2
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "b.md").exists()
