@@ -30,7 +30,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 async def test_year_field_round_trips_and_lists_its_one_run(engine: Engine) -> None:
     await engine.execute(SESSION_TASK)
     [task] = (await engine.execute("SHOW TASKS"))[-1].as_dicts()
-    assert task["schedule"] == "USING CRON 0 0 0 1 1 ? 2100 America/Los_Angeles"
+    assert task["schedule"] == "CRON 0 0 0 1 1 ? 2100 TIMEZONE America/Los_Angeles"
     [(_, text)] = (await engine.execute("SHOW CREATE TASK sessionTask"))[-1].rows
     assert "USING CRON '0 0 0 1 1 ? 2100' 'America/Los_Angeles'" in text
     shown, written = parse_one(text), parse_one(SESSION_TASK)

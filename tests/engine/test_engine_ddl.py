@@ -52,7 +52,7 @@ async def test_issue_example_create_show_show_create_next_runs(engine: Engine) -
     assert (task["name"], task["state"], task["schedule"]) == (
         "t",
         "suspended",
-        "USING CRON 0 0 9 * * * Asia/Tokyo",
+        "CRON 0 0 9 * * * TIMEZONE Asia/Tokyo",  # as Databend prints its cron schedules
     )
     assert task["next_scheduled_time"].hour == 0 and task["next_scheduled_time"].minute == 0  # 09:00 JST
     [(shown, text)] = await rows(engine, "SHOW CREATE TASK t")
@@ -298,6 +298,6 @@ async def test_seed_002_examples_are_accepted(engine: Engine) -> None:
     got = await rows(engine, "SELECT name, state, schedule FROM system.tasks ORDER BY name")
     assert got == [
         ("mytask1", "started", "2 MINUTES"),
-        ("mytask2", "started", "USING CRON 0 0 0 * * * Asia/Tokyo"),
-        ("mytask3", "started", "USING CRON 0 0 1 1 * * UTC"),
+        ("mytask2", "started", "CRON 0 0 0 * * * TIMEZONE Asia/Tokyo"),
+        ("mytask3", "started", "CRON 0 0 1 1 * * TIMEZONE UTC"),
     ]

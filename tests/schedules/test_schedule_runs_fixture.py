@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasksql.model import CronSchedule, DstPolicy
+from tasksql.model import CronSchedule, DayNumbering, DstPolicy
 from tasksql.schedules.nextruns import next_runs
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "schedule_runs.txt"
@@ -24,6 +24,7 @@ class Entry:
     policy: DstPolicy
     after: datetime
     runs: tuple[datetime, ...]
+    day_numbering: DayNumbering = DayNumbering.UNIX
 
 
 def _instant(text: str) -> datetime:
@@ -38,9 +39,10 @@ def entries() -> list[Entry]:
             source = line.removeprefix("# source:").strip()
         if not line.strip() or line.startswith("#"):
             continue
-        expr, zone, policy, after, runs = (part.strip() for part in line.split("|"))
+        expr, zone, policy, after, runs, *numbering = (part.strip() for part in line.split("|"))
         expected = () if runs == "-" else tuple(_instant(r) for r in runs.split(","))
-        out.append(Entry(number, source, expr, zone, DstPolicy(policy), _instant(after), expected))
+        days = DayNumbering(numbering[0]) if numbering else DayNumbering.UNIX
+        out.append(Entry(number, source, expr, zone, DstPolicy(policy), _instant(after), expected, days))
     return out
 
 
@@ -53,7 +55,7 @@ def test_every_entry_cites_its_source() -> None:
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[f"schedule_runs.txt:{e.line}" for e in ENTRIES])
 def test_next_runs_match_the_fixture(entry: Entry) -> None:
-    spec = CronSchedule(entry.expr, entry.zone)
+    spec = CronSchedule(entry.expr, entry.zone, entry.day_numbering)
     # An entry without runs asks for one, which must not exist.
     wanted = len(entry.runs) or 1
     got = next_runs(spec, wanted, after=entry.after, dst_policy=entry.policy)

@@ -125,6 +125,18 @@ class Spelling(StrEnum):
     OCIENT = "ocient"
 
 
+class DayNumbering(StrEnum):
+    """How a cron expression numbers the days of the week.
+
+    UNIX: 0-7, 0 and 7 are Sunday, 1 is Monday (Vixie/Debian cron, Snowflake, VoltDB, Timeplus).
+    DATABEND: 1-7, 1 is Sunday, 2 is Monday (the Rust ``cron`` crate Databend schedules with, and
+    Quartz). Day names (``MON``) mean the same day in both.
+    """
+
+    UNIX = "unix"
+    DATABEND = "databend"
+
+
 class TaskState(StrEnum):
     """Whether a task's schedule is live."""
 
@@ -228,14 +240,17 @@ class DelaySchedule:
 
 @dataclass(frozen=True, slots=True)
 class CronSchedule:
-    """A cron expression (5 fields, or 6 with seconds first) in an IANA time zone.
+    """A cron expression (5 fields, 6 with seconds first, 7 with a year last) in an IANA time zone.
 
     ``expr`` is stored with runs of white space collapsed to one space and macros (``@daily``)
-    kept as written; ``timezone`` is the zone name as given (validated against the tz database).
+    kept as written; ``timezone`` is the zone name as given (validated against the tz database);
+    ``day_numbering`` is how the expression's day-of-week numbers are read (decided by the
+    spelling it was written in, kept so that it reads the same wherever it is shown).
     """
 
     expr: str
     timezone: str = "UTC"
+    day_numbering: DayNumbering = DayNumbering.UNIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,9 +519,17 @@ def task_to_json(task: TaskDef) -> str:
     return json.dumps(out, sort_keys=True, separators=(",", ":"))
 
 
+#: Part fields added after format 1: written only when not at their default, so that a definition
+#: written before they existed serialises to the same text as it did.
+_LATER_PART_FIELDS = frozenset({"day_numbering"})
+
+
 def _part_to_json(value: Any, kinds: dict[str, type[Any]]) -> dict[str, Any]:
     part = {"$kind": _kind_of(value, kinds)}
-    part.update({name: _value_to_json(getattr(value, name)) for name, _, _ in _fields_of(type(value))})
+    for name, default, _ in _fields_of(type(value)):
+        field_value = getattr(value, name)
+        if name not in _LATER_PART_FIELDS or field_value != default:
+            part[name] = _value_to_json(field_value)
     return part
 
 
@@ -526,6 +549,7 @@ _ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "run_on": RunOn,
     "kind": MaintenanceKind,
     "location": LocationKind,
+    "day_numbering": DayNumbering,
 }
 
 

@@ -37,7 +37,7 @@ from typing import ClassVar
 
 from tasksql.clock import utc
 from tasksql.errors import ScheduleError
-from tasksql.model import CronSchedule, DstPolicy
+from tasksql.model import CronSchedule, DayNumbering, DstPolicy
 from tasksql.schedules.base import FireTime, PreviousRun, Schedule
 from tasksql.schedules.cronexpr import CronExpr, parse_cron
 from tasksql.schedules.cronmatch import WallMatcher
@@ -119,8 +119,14 @@ class CronRule(Schedule):
 
     kind: ClassVar[str] = "cron"
 
-    def __init__(self, expr: str, timezone: str = "UTC", dst_policy: DstPolicy | str | None = None) -> None:
-        self.expr: CronExpr = parse_cron(expr)
+    def __init__(
+        self,
+        expr: str,
+        timezone: str = "UTC",
+        dst_policy: DstPolicy | str | None = None,
+        day_numbering: DayNumbering = DayNumbering.UNIX,
+    ) -> None:
+        self.expr: CronExpr = parse_cron(expr, day_numbering)
         self.zone: tzinfo = load_zone(timezone)
         self.policy: DstPolicy = policy_of(dst_policy)
         self._matcher = WallMatcher(self.expr)
@@ -133,7 +139,7 @@ class CronRule(Schedule):
 
     @classmethod
     def from_spec(cls, spec: CronSchedule, dst_policy: DstPolicy | None = None) -> CronRule:
-        return cls(spec.expr, spec.timezone, dst_policy)
+        return cls(spec.expr, spec.timezone, dst_policy, spec.day_numbering)
 
     @property
     def timezone(self) -> str:

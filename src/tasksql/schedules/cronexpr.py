@@ -10,7 +10,11 @@ This module reads the text only; evaluation lives in :mod:`tasksql.schedules.cro
   letters are case-insensitive.
 * In every field: ``*``, a value, a range ``a-b``, a step ``*/n``, ``a/n`` or ``a-b/n``, and lists
   of those separated by commas. Months accept ``JAN``-``DEC``; days of the week accept
-  ``SUN``-``SAT`` and the numbers 0-7 (0 and 7 are both Sunday).
+  ``SUN``-``SAT`` and the numbers 0-7 (0 and 7 are both Sunday). With
+  :attr:`DayNumbering.DATABEND <tasksql.model.DayNumbering>` (the expressions Databend's
+  ``USING CRON '<expr>'`` writes) the numbers are 1-7 with 1 for Sunday, as in the Rust ``cron``
+  crate Databend schedules with (and Quartz); they are turned into Unix numbers while parsing, so
+  everything after the parser (matching, words) sees one numbering.
 * ``?`` (Quartz, Snowflake) means ``*`` in the day-of-month and day-of-week fields.
 * Day of month: ``L`` (last day of the month) and ``LW`` (last weekday of the month).
   The nearest-weekday form ``15W`` and offsets such as ``L-3`` are not supported.
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeAlias
 
 from tasksql.errors import ScheduleError, Span
+from tasksql.model import DayNumbering
 
 MACROS: dict[str, str] = {
     "@yearly": "0 0 1 1 *",
@@ -72,12 +77,14 @@ class _FieldSpec:
     hi: int
     names: tuple[str, ...] = ()
     name_base: int = 0
+    #: Said after a value out of range (how this field numbers its values, when that is unusual).
+    note: str = ""
 
     @property
     def hint(self) -> str:
         if self.names:
-            return f"{self.lo}-{self.hi} or {self.names[0]}-{self.names[-1]}"
-        return f"{self.lo}-{self.hi}"
+            return f"{self.lo}-{self.hi} or {self.names[0]}-{self.names[-1]}{self.note}"
+        return f"{self.lo}-{self.hi}{self.note}"
 
 
 SECOND = _FieldSpec("second", 0, 59)
@@ -86,6 +93,10 @@ HOUR = _FieldSpec("hour", 0, 23)
 DAY_OF_MONTH = _FieldSpec("day-of-month", 1, 31)
 MONTH = _FieldSpec("month", 1, 12, MONTH_NAMES, 1)
 DAY_OF_WEEK = _FieldSpec("day-of-week", 0, 7, DAY_NAMES, 0)
+#: Databend's day of week (the Rust cron crate): 1-7, Sunday = 1; no 0.
+DAY_OF_WEEK_DATABEND = _FieldSpec(
+    "day-of-week", 1, 7, DAY_NAMES, 1, " (Databend numbers the days 1-7 from Sunday = 1)"
+)
 YEAR = _FieldSpec("year", 1970, 2100)
 _SPECS = (SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)
 
@@ -132,8 +143,11 @@ class CronExpr:
         return f"in {self.year}" if self.year.isdigit() else f"in the years {self.year}"
 
 
-def parse_cron(text: str) -> CronExpr:
-    """Parse and validate ``text``.
+def parse_cron(text: str, day_numbering: DayNumbering = DayNumbering.UNIX) -> CronExpr:
+    """Parse and validate ``text``, reading day-of-week numbers per ``day_numbering``.
+
+    The result's fields use Unix day numbers whatever ``day_numbering`` is (macros are Unix
+    expressions and read as such).
 
     :raises ScheduleError: code ``INVALID_CRON``, with ``span`` over the offending field (or the
         whole expression for a wrong field count) relative to ``text``.
@@ -154,10 +168,15 @@ def parse_cron(text: str) -> CronExpr:
         year_token, year_start, year_end = tokens.pop()
         year, years = _parse_field(YEAR, year_token, text, year_start, year_end)
     specs = _SPECS if has_seconds else _SPECS[1:]
+    if day_numbering is DayNumbering.DATABEND and macro is None:
+        specs = (*specs[:-1], DAY_OF_WEEK_DATABEND)
     fields: list[str] = [] if has_seconds else ["0"]
     values: list[set[int] | None] = [] if has_seconds else [{0}]
     for spec, (token, start, end) in zip(specs, tokens, strict=True):
         field, expanded_values = _parse_field(spec, token, text, start, end)
+        if spec is DAY_OF_WEEK_DATABEND:
+            field = ",".join(_unix_day_term(term) for term in field.split(","))
+            expanded_values = None if expanded_values is None else {v - 1 for v in expanded_values}
         fields.append(field)
         values.append(expanded_values)
     day_start, day_end = tokens[-3][1], tokens[-3][2]
@@ -171,6 +190,30 @@ def parse_cron(text: str) -> CronExpr:
         # The year field has no L, W or # terms, so its values are always known.
         years=None if years is None else frozenset(years),
     )
+
+
+def _unix_day_term(term: str) -> str:
+    """A normalised Databend day-of-week term (1-7, Sunday = 1) in Unix numbers (0-6).
+
+    Ranges are written out (``*/2`` is ``0-6/2``, ``3/2`` is ``2-6/2``): a Unix ``*`` or open
+    range reaches 7, a second Sunday, which Databend's 1-7 never selects twice.
+    """
+    if term == "*":
+        return term
+    for mark in ("#", "L"):
+        day, found, rest = term.partition(mark)
+        if found:
+            return f"{int(day) - 1}{mark}{rest}"
+    base, slash, step = term.partition("/")
+    if base == "*":
+        first, last = 0, 6
+    else:
+        left, dash, right = base.partition("-")
+        first = int(left) - 1
+        last = int(right) - 1 if dash else (6 if slash else first)
+    if first == last:
+        return str(first)
+    return f"{first}-{last}/{step}" if slash else f"{first}-{last}"
 
 
 def _macro(text: str, tokens: list[tuple[str, int, int]]) -> str:
@@ -224,7 +267,7 @@ def _parse_term(spec: _FieldSpec, term: str, fail: _Fail) -> tuple[str, set[int]
         if not 1 <= step <= spec.hi:
             fail(f"{spec.name} step {step} is out of range 1-{spec.hi}")
     if base in ("*", "?"):
-        if base == "?" and spec not in (DAY_OF_MONTH, DAY_OF_WEEK):
+        if base == "?" and spec not in (DAY_OF_MONTH, DAY_OF_WEEK, DAY_OF_WEEK_DATABEND):
             fail(f"{spec.name} '?' is only allowed in the day-of-month and day-of-week fields")
         first, last, normal = spec.lo, spec.hi, "*"
     elif "-" in base:
@@ -256,7 +299,7 @@ def _special_term(spec: _FieldSpec, term: str, fail: _Fail) -> str | None:
             fail(f"day-of-month {term}: the nearest-weekday form nW is not supported (LW is)")
         if upper.startswith("L"):
             fail(f"day-of-month {term!r} is not supported: use L (last day) or LW (last weekday)")
-    if spec is DAY_OF_WEEK:
+    if spec in (DAY_OF_WEEK, DAY_OF_WEEK_DATABEND):
         if upper == "L":
             fail("day-of-week L needs a day before it, such as 5L for the last Friday of the month")
         if "#" in term:
@@ -274,7 +317,7 @@ def _value(spec: _FieldSpec, word: str, fail: _Fail) -> int:
     if _is_number(word):
         number = int(word)
         if not spec.lo <= number <= spec.hi:
-            fail(f"{spec.name} {number} is out of range {spec.lo}-{spec.hi}")
+            fail(f"{spec.name} {number} is out of range {spec.lo}-{spec.hi}{spec.note}")
         return number
     if word.upper() in spec.names:
         return spec.names.index(word.upper()) + spec.name_base

@@ -10,6 +10,7 @@ schedule                               words
 ``USING CRON 0 9 * * 1-5 Europe/Berlin`` at 09:00 on weekdays, Europe/Berlin
 ``USING CRON */15 * * * * UTC``        every 15 minutes, UTC
 ``USING CRON 0 2 L * * UTC``           at 02:00 on the last day of the month, UTC
+``CRON 0 0 9 * * 2 TIMEZONE UTC``      at 09:00 on Mondays, UTC (Databend: 1 is Sunday)
 ``FROM CLASS pkg.Hourly``              computed by pkg.Hourly
 =====================================  =============================================
 
@@ -24,7 +25,14 @@ from __future__ import annotations
 import re
 
 from tasksql.errors import ScheduleError
-from tasksql.model import CronSchedule, CustomSchedule, DelaySchedule, IntervalSchedule, ScheduleSpec
+from tasksql.model import (
+    CronSchedule,
+    CustomSchedule,
+    DayNumbering,
+    DelaySchedule,
+    IntervalSchedule,
+    ScheduleSpec,
+)
 from tasksql.schedules.cronexpr import CronExpr, parse_cron
 from tasksql.schedules.cronmatch import WallMatcher
 from tasksql.schedules.durations import phrase
@@ -47,6 +55,7 @@ _MONTHS = (
 _NTH = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 _UNIT_MS = {"MILLISECOND": 1, "SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
 _INTERVAL_TEXT = re.compile(r"(\d+) (MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?", re.IGNORECASE)
+_DATABEND_CRON_TEXT = re.compile(r"CRON (.+) TIMEZONE (\S+)", re.IGNORECASE)
 #: The most times of day listed one by one ("at 09:15 and 17:15"); more read as a rule.
 _MAX_TIMES = 4
 
@@ -58,14 +67,15 @@ def schedule_words(spec: ScheduleSpec) -> str:
     if isinstance(spec, DelaySchedule):
         return f"{phrase(spec.delay_ms)} after each run ends"
     if isinstance(spec, CronSchedule):
-        return cron_words(spec.expr, spec.timezone)
+        return cron_words(spec.expr, spec.timezone, spec.day_numbering)
     return f"computed by {spec.class_path}"
 
 
 def words_for_text(text: str | None) -> str | None:
     """The phrase for a schedule as SHOW TASKS prints it (``5 SECONDS``, ``DELAY 1 HOUR``,
-    ``USING CRON <expr> <zone>``, ``FROM CLASS <path>``); None for no schedule. Text of another
-    form is returned as it is."""
+    ``USING CRON <expr> <zone>``, Databend's ``CRON <expr> TIMEZONE <zone>`` (its days numbered
+    from Sunday = 1), ``FROM CLASS <path>``); None for no schedule. Text of another form is
+    returned as it is."""
     if text is None:
         return None
     stripped = text.strip()
@@ -79,6 +89,9 @@ def words_for_text(text: str | None) -> str | None:
         expr, _, zone = stripped[len("USING CRON ") :].rpartition(" ")
         if expr.strip():
             return cron_words(expr, zone)
+    databend = _DATABEND_CRON_TEXT.fullmatch(stripped)
+    if databend is not None:
+        return cron_words(databend.group(1), databend.group(2), DayNumbering.DATABEND)
     if upper.startswith("FROM CLASS "):
         return schedule_words(CustomSchedule(stripped[len("FROM CLASS ") :].strip()))
     return stripped
@@ -90,10 +103,10 @@ def every(ms: int) -> str:
     return "every " + (text[2:] if text.startswith("1 ") else text)
 
 
-def cron_words(expr: str, timezone: str) -> str:
+def cron_words(expr: str, timezone: str, day_numbering: DayNumbering = DayNumbering.UNIX) -> str:
     """The phrase for a cron expression in ``timezone``, the zone last: ``at 09:00 daily, UTC``."""
     try:
-        parsed = parse_cron(expr)
+        parsed = parse_cron(expr, day_numbering)
     except ScheduleError:
         return f"cron {expr.strip()}, {timezone}"
     text = _describe(parsed)

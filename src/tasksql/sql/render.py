@@ -20,6 +20,7 @@ from typing import Any
 from tasksql.model import (
     CronSchedule,
     CustomSchedule,
+    DayNumbering,
     DelaySchedule,
     IntervalSchedule,
     ScheduleSpec,
@@ -59,10 +60,12 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
 
 def _schedule_clause(spec: ScheduleSpec, spelling: Spelling | None) -> str:
     """The schedule as the given spelling writes it (None: canonical)."""
-    if spelling is Spelling.SNOWFLAKE and isinstance(spec, IntervalSchedule | CronSchedule):
-        if isinstance(spec, CronSchedule):
+    unix_cron = isinstance(spec, CronSchedule) and spec.day_numbering is DayNumbering.UNIX
+    if spelling is Spelling.SNOWFLAKE:
+        if isinstance(spec, CronSchedule) and unix_cron:
             return "SCHEDULE = " + quote_string(f"USING CRON {spec.expr} {spec.timezone}")
-        return "SCHEDULE = " + quote_string(render_interval(spec.every_ms))
+        if isinstance(spec, IntervalSchedule):
+            return "SCHEDULE = " + quote_string(render_interval(spec.every_ms))
     if spelling is Spelling.DATABEND and isinstance(spec, IntervalSchedule):
         return "SCHEDULE = " + render_databend_interval(spec.every_ms)
     if spelling is Spelling.TIMEPLUS:
@@ -70,6 +73,8 @@ def _schedule_clause(spec: ScheduleSpec, spelling: Spelling | None) -> str:
             return "SCHEDULE " + render_compact_interval(spec.every_ms)
         return "SCHEDULE " + render_schedule(spec)
     if spelling is Spelling.VOLTDB:
+        if isinstance(spec, CronSchedule) and not unix_cron:
+            return "ON SCHEDULE " + render_schedule(spec)  # a Databend cron: its own form
         return "ON SCHEDULE " + _voltdb_schedule(spec)
     return "SCHEDULE = " + render_schedule(spec)
 

@@ -9,6 +9,7 @@ from tasksql.model import (
     Body,
     ClassBody,
     CronSchedule,
+    DayNumbering,
     DelaySchedule,
     IntervalSchedule,
     LocationKind,
@@ -76,7 +77,11 @@ def render_schedule(spec: ScheduleSpec) -> str:
     if isinstance(spec, DelaySchedule):
         return "DELAY " + quote_string(render_interval(spec.delay_ms))
     if isinstance(spec, CronSchedule):
-        return f"USING CRON {quote_string(spec.expr)} {quote_string(spec.timezone)}"
+        quoted = f"{quote_string(spec.expr)} {quote_string(spec.timezone)}"
+        if spec.day_numbering is DayNumbering.UNIX and len(spec.expr.split()) in (6, 7):
+            # USING CRON '<6 or 7 fields>' is Databend's, whose days are numbered from Sunday = 1.
+            return "CRON " + quoted
+        return "USING CRON " + quoted
     return "FROM CLASS " + render_class(spec.class_path, spec.args)
 
 

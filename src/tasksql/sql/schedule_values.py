@@ -12,6 +12,10 @@ Accepted forms (after ``SCHEDULE =``, ``SCHEDULE`` or ``ON SCHEDULE``)::
     DELAY <interval>                                     fixed delay (VoltDB; tasksql extension)
     FROM CLASS <class> [WITH (<literal>, ...)]           Python schedule class (VoltDB)
 
+Days of the week are numbered as Unix cron numbers them (0-7, 0 and 7 Sunday) except in
+Databend's ``USING CRON '<expr>'`` with 6 or 7 fields, numbered as Databend's cron library
+numbers them (1-7, Sunday = 1); the schedule records which (``CronSchedule.day_numbering``).
+
 A missing time zone means UTC. Validation of the cron expression, the time zone and the interval
 is :func:`tasksql.schedules.check`; its error spans are mapped back onto the statement here.
 """
@@ -26,6 +30,7 @@ from tasksql.errors import ScheduleError, Span
 from tasksql.model import (
     CronSchedule,
     CustomSchedule,
+    DayNumbering,
     DelaySchedule,
     DstPolicy,
     IntervalSchedule,
@@ -98,8 +103,13 @@ def _from_string(cur: Cursor, tok: Token) -> ParsedSchedule:
     return _cron_from_text(cur, loc, tok.span)
 
 
-def _quoted_cron(cur: Cursor, first: Token) -> ParsedSchedule:
-    """``'<expr>' ['<tz>']`` after ``USING CRON`` or ``CRON``."""
+def _quoted_cron(cur: Cursor, first: Token, *, databend: bool = False) -> ParsedSchedule:
+    """``'<expr>' ['<tz>']`` after ``USING CRON`` or ``CRON``.
+
+    ``databend``: written ``USING CRON '<expr>'``, Databend's form. An expression of 6 or 7 fields
+    there numbers its days as Databend's cron library does (1-7, Sunday = 1). Five fields read as
+    Unix cron: that library takes no 5-field expression, so one is not Databend's.
+    """
     expr_tok = cur.expect_kind(TokenKind.STRING, "a quoted cron expression")
     expr = string_contents(expr_tok).collapse()
     timezone, tz_span = "UTC", None
@@ -108,7 +118,11 @@ def _quoted_cron(cur: Cursor, first: Token) -> ParsedSchedule:
         timezone, tz_span = tz_tok.text.strip(), tz_tok.span
     if not expr.text:
         raise cur.error("the cron expression is empty", at=expr_tok, code="INVALID_CRON", cls=ScheduleError)
-    return ParsedSchedule(CronSchedule(expr.text, timezone), cur.span_since(first), expr, tz_span)
+    numbering = DayNumbering.UNIX
+    if databend and len(expr.text.split()) in (6, 7):
+        numbering = DayNumbering.DATABEND
+    spec = CronSchedule(expr.text, timezone, numbering)
+    return ParsedSchedule(spec, cur.span_since(first), expr, tz_span)
 
 
 def _unquoted_cron(cur: Cursor, first: Token) -> ParsedSchedule:
@@ -175,7 +189,7 @@ def parse_schedule_value(cur: Cursor) -> ParsedSchedule:
         return ParsedSchedule(IntervalSchedule(ms), cur.span_since(first))
     if cur.accept("USING", "CRON"):
         cur.flags.add("databend")
-        return _quoted_cron(cur, first)
+        return _quoted_cron(cur, first, databend=True)
     if cur.accept_word("CRON"):
         if cur.at_kind(TokenKind.STRING):
             return _quoted_cron(cur, first)

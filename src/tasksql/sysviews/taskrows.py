@@ -12,6 +12,7 @@ from tasksql.model import (
     ClassBody,
     CronSchedule,
     CustomSchedule,
+    DayNumbering,
     DelaySchedule,
     IntervalSchedule,
     MaintenanceBody,
@@ -62,7 +63,12 @@ TERSE_COLUMNS = ("created_on", "name", "kind", "database_name", "schema_name", "
 
 
 def schedule_text(spec: ScheduleSpec | None) -> str | None:
-    """The schedule as SHOW TASKS prints it: ``5 SECONDS``, ``USING CRON 0 9 * * * Asia/Tokyo``, ..."""
+    """The schedule as SHOW TASKS prints it: ``5 SECONDS``, ``USING CRON 0 9 * * * Asia/Tokyo``, ...
+
+    A cron expression whose days are numbered as Databend numbers them (1-7, Sunday = 1) is
+    printed as Databend's SHOW TASKS prints it, ``CRON 0 0 9 * * 2 TIMEZONE UTC``, so that its
+    reader cannot take the numbers for Unix ones.
+    """
     if spec is None:
         return None
     if isinstance(spec, IntervalSchedule):
@@ -70,6 +76,8 @@ def schedule_text(spec: ScheduleSpec | None) -> str | None:
     if isinstance(spec, DelaySchedule):
         return "DELAY " + render_interval(spec.delay_ms)
     if isinstance(spec, CronSchedule):
+        if spec.day_numbering is DayNumbering.DATABEND:
+            return f"CRON {spec.expr} TIMEZONE {spec.timezone}"
         return f"USING CRON {spec.expr} {spec.timezone}"
     if isinstance(spec, CustomSchedule):
         return f"FROM CLASS {spec.class_path}"
