@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tasksql.engine import Engine
-from tasksql.errors import QueryFailed, TasksqlError, ValidationError
+from tasksql.errors import QueryFailed, RunFailed, TasksqlError, ValidationError
 from tasksql.settings import Settings
 
 
@@ -128,3 +128,50 @@ async def test_errors_point_at_the_statement(engine: Engine) -> None:
     with pytest.raises(QueryFailed) as failed:
         await engine.execute("SELECT * FROM s")
     assert failed.value.code == "STREAM_STALE"
+
+
+async def test_elt_on_a_mysql_warehouse_and_staleness(engine: Engine, mariadb_database: Any) -> None:
+    """The ELT pattern on MariaDB (triggers into a change table), then the table dropped and made
+    again: the stream is STALE in SHOW STREAMS and reading it is a clear error."""
+    con = mariadb_database.connect()
+    try:
+        with con.cursor() as cur:
+            cur.execute("CREATE TABLE orders (id INT PRIMARY KEY, amount DECIMAL(10,2), status TEXT)")
+            cur.execute("CREATE TABLE order_facts (id INT, amount DECIMAL(10,2), action TEXT, upd INT)")
+        await engine.execute(
+            f"""
+            CREATE WAREHOUSE shop TYPE = mysql URL = '{mariadb_database.url}';
+            CREATE STREAM orders_changes ON TABLE orders WAREHOUSE = shop;
+            CREATE TASK load_facts WAREHOUSE = shop SCHEDULE = '10 SECONDS'
+              WHEN SYSTEM$STREAM_HAS_DATA('orders_changes')
+            AS INSERT INTO order_facts SELECT id, amount, METADATA$ACTION, METADATA$ISUPDATE
+               FROM orders_changes;
+            """
+        )
+        assert (await run(engine, "load_facts"))["state"] == "SKIPPED"
+        with con.cursor() as cur:  # another program writes
+            cur.execute("INSERT INTO orders VALUES (1, 9.50, 'new'), (2, 1.00, 'new')")
+        assert (await run(engine, "load_facts"))["state"] == "SUCCEEDED"
+        assert (await run(engine, "load_facts"))["state"] == "SKIPPED"  # consumed once
+        with con.cursor() as cur:
+            cur.execute("UPDATE orders SET status = 'paid' WHERE id = 2")
+        assert (await run(engine, "load_facts"))["state"] == "SUCCEEDED"
+        with con.cursor() as cur:
+            cur.execute("SELECT id, action, upd FROM order_facts ORDER BY id, action")
+            facts = cur.fetchall()
+        assert list(facts) == [(1, "INSERT", 0), (2, "DELETE", 1), (2, "INSERT", 0), (2, "INSERT", 1)]
+        [shown] = (await engine.execute("SHOW STREAMS IN WAREHOUSE shop"))[-1].as_dicts()
+        assert (shown["mode"], shown["type"], shown["stale"]) == ("TRIGGERS", "DELTA", False)
+        with con.cursor() as cur:
+            cur.execute("DROP TABLE orders")
+            cur.execute("CREATE TABLE orders (id INT PRIMARY KEY, amount DECIMAL(10,2), status TEXT)")
+        [shown] = (await engine.execute("SHOW STREAMS IN WAREHOUSE shop"))[-1].as_dicts()
+        assert shown["stale"] is True or shown["stale"] == 1
+        with pytest.raises(RunFailed) as failed:  # reading it (its WHEN here) is a clear error
+            await run(engine, "load_facts")
+        assert "STREAM_STALE" in str(failed.value) and "CREATE OR REPLACE STREAM" in str(failed.value)
+        await engine.execute("CREATE OR REPLACE STREAM orders_changes ON TABLE orders WAREHOUSE = shop")
+        [shown] = (await engine.execute("SHOW STREAMS IN WAREHOUSE shop"))[-1].as_dicts()
+        assert not shown["stale"]
+    finally:
+        con.close()

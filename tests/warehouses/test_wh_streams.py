@@ -1,19 +1,27 @@
-"""Change-tracking streams on each warehouse (real DuckDB and SQLite files, a private PostgreSQL):
-capture, netting, the metadata columns, and the offset rule (moved only by a committed consuming
-transaction; a failed one leaves it; two consumers never see a change twice)."""
+"""Change-tracking streams on each warehouse (real DuckDB and SQLite files, a private PostgreSQL and
+MariaDB): capture, netting, the metadata columns, staleness, and the offset rule (moved only by a
+committed consuming transaction; a failed one leaves it; two consumers never see a change twice).
+ClickHouse and chdb refuse streams."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
 
-from tasksql.errors import QueryFailed
+from tasksql.errors import QueryFailed, ValidationError
 from tasksql.warehouses import streams as ws
 from tasksql.warehouses.base import Warehouse
 
 from .conftest import MakeWarehouse
+from .support import BACKENDS
+
+
+@pytest.fixture(params=[*BACKENDS, pytest.param("mysql", id="mysql")])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 async def _stream(w: Warehouse, name: str = "oc", **options: Any) -> None:
@@ -160,3 +168,59 @@ def test_references_are_relations_only() -> None:
     assert ws.consumes("INSERT INTO x SELECT * FROM oc")
     assert not ws.consumes("/* c */ SELECT * FROM oc")
     assert ws.consumes("WITH a AS (SELECT 1) INSERT INTO x SELECT * FROM oc")
+
+
+async def test_writers_and_consumers_at_once_exactly_once(make_warehouse: MakeWarehouse) -> None:
+    """Writers commit transactions of several rows in any order while two consumers claim windows
+    concurrently: at the end every committed row was consumed once (MySQL: AUTO_INCREMENT positions
+    are handed out before commit, which the claim's lock makes safe)."""
+    w = await make_warehouse(max_concurrency=6)
+    await _stream(w)
+    await w.execute("CREATE TABLE facts (id INT, amount INT, action TEXT)")
+    writing = True
+
+    async def writer(k: int) -> None:
+        for j in range(12):
+            ids = [k * 1000 + j * 10 + n for n in range(3)]
+            body = [f"INSERT INTO orders VALUES ({i}, {i}, 'n')" for i in ids]
+            with contextlib.suppress(QueryFailed):  # DuckDB: a write conflict rolls it back
+                await w.run_body(body, transactional=True)
+
+    async def consumer() -> None:
+        while writing:
+            with contextlib.suppress(QueryFailed):
+                await _consume(w)
+
+    consumers = [asyncio.create_task(consumer()) for _ in range(2)]
+    await asyncio.gather(*(writer(k) for k in range(1, 4)))
+    writing = False
+    await asyncio.gather(*consumers)
+    while await _consume(w):
+        pass
+    facts = sorted(r[0] for r in (await w.execute("SELECT id FROM facts")).rows)
+    source = sorted(r[0] for r in (await w.execute("SELECT id FROM orders")).rows)
+    assert facts == source and len(source) > 0
+
+
+@pytest.mark.parametrize("backend", ["clickhouse", "chdb"])
+async def test_warehouses_without_capture_refuse_streams(make_warehouse: MakeWarehouse) -> None:
+    """ClickHouse has neither triggers nor transactions to move an offset with: CREATE STREAM ... ON
+    TABLE is refused with a message naming the cause and the warehouse types that have streams."""
+    w = await make_warehouse()
+    await w.execute("CREATE TABLE orders (id Int32) ENGINE = MergeTree ORDER BY id")
+    with pytest.raises(ValidationError) as err:
+        await ws.create(
+            w,
+            name="oc",
+            table="orders",
+            append_only=False,
+            show_initial_rows=False,
+            comment=None,
+            or_replace=False,
+            if_not_exists=False,
+            created_on="now",
+        )
+    assert err.value.code == "NOT_SUPPORTED" and "MySQL" in err.value.message
+    assert await ws.load(w) == {}
+    tables = await w.execute("SELECT name FROM system.tables WHERE database = currentDatabase()")
+    assert [r[0] for r in tables.rows] == ["orders"]  # nothing made

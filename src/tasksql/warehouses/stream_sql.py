@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from types import ModuleType
 
 from tasksql.warehouses._sqltext import quote_ident
 
@@ -32,13 +33,22 @@ REGISTRY = "tasksql_streams"
 #: Marks the statements tasksql adds to a body (their row counts are not the body's).
 HIDDEN = "/* tasksql:stream */ "
 #: How changes are found, per dialect (DESCRIBE STREAM's ``mode``).
-MODES = {"sqlite": "TRIGGERS", "postgres": "TRIGGERS", "duckdb": "SNAPSHOT_DIFF"}
+MODES = {"sqlite": "TRIGGERS", "postgres": "TRIGGERS", "duckdb": "SNAPSHOT_DIFF", "mysql": "TRIGGERS"}
 POS, ACTION, ROW_ID = "tasksql$pos", "tasksql$action", "tasksql$row_id"
 #: A DuckDB table's identity (``duckdb_tables() t``): replaced or dropped and created again, it differs.
 DUCK_KEY = "t.database_name || '.' || t.schema_name || '.' || t.table_name || '|' || t.table_oid"
 
 
+def _mysql() -> ModuleType:
+    # MySQL / MariaDB have a module of their own (it builds on this one's names).
+    from tasksql.warehouses import stream_mysql
+
+    return stream_mysql
+
+
 def registry_ddl(dialect: str) -> str:
+    if dialect == "mysql":
+        return str(_mysql().registry_ddl())
     boolean = "INTEGER" if dialect == "sqlite" else "BOOLEAN"
     return (
         f"CREATE TABLE IF NOT EXISTS {REGISTRY} (name TEXT PRIMARY KEY, id BIGINT NOT NULL,"
@@ -92,6 +102,8 @@ def load_sql(dialect: str) -> str:
             "NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'trigger'"
             " AND m.name = 'tasksql_chg_' || s.id || '_i')"
         )
+    elif dialect == "mysql":
+        stale = _mysql().stale_sql()
     elif dialect == "postgres":
         stale = "NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgname = 'tasksql_chg_' || s.id || '_i')"
     else:
@@ -139,6 +151,8 @@ def _row_id(dialect: str, alias: str, columns: tuple[str, ...], keys: tuple[str,
 def capture_ddl(dialect: str, s: StreamDef, table: str) -> list[str]:
     """The statements that start capturing changes of ``table`` (SQL text) for ``s``, in one
     transaction with the registry row."""
+    if dialect == "mysql":
+        return list(_mysql().capture_ddl(s, table))
     cols = ", ".join(q(c) for c in s.columns)
     if dialect == "duckdb":
         return [
@@ -219,6 +233,8 @@ def initial_pos(dialect: str) -> str:
 
 def drop_ddl(dialect: str, s: StreamDef) -> list[str]:
     """Statements that remove ``s``'s capture objects (those already gone are skipped)."""
+    if dialect == "mysql":
+        return list(_mysql().drop_ddl(s))
     if dialect == "duckdb":
         return [f"DROP TABLE IF EXISTS {s.snapshot}"]
     chg = s.changes
@@ -241,6 +257,8 @@ def _field(s: StreamDef, column: str) -> str:
 def claim_statements(dialect: str, s: StreamDef) -> list[str]:
     """Statements that, in the consuming transaction, move ``s``'s offset to "now" (and purge what
     earlier consumers committed); reads after them see the claimed window (:func:`read_sql`)."""
+    if dialect == "mysql":
+        return list(_mysql().claim_statements(s))
     where = f" WHERE name = {lit(s.name)}"
     if dialect == "duckdb":
         cols = ", ".join(q(c) for c in s.columns)
@@ -307,6 +325,8 @@ def read_sql(dialect: str, s: StreamDef, *, claimed: bool) -> str:
     """The stream's rows: its table's columns and the three METADATA$ columns. A standard stream
     nets changes out (equal row images inserted and deleted in the window cancel, pairwise); an
     update is a DELETE and an INSERT with the same row id, both marked ISUPDATE."""
+    if dialect == "mysql":
+        return str(_mysql().read_sql(s, claimed=claimed))
     m_action, m_update, m_rowid = (q(n) for n in meta_names(dialect))
     cols = ", ".join(q(c) for c in s.columns)
     a, r = q(ACTION), q(ROW_ID)
@@ -379,6 +399,8 @@ def has_data_sql(dialect: str, s: StreamDef) -> str:
     """A boolean expression: whether the stream may have rows (SQLite and PostgreSQL: whether a
     change was captured after the offset, so a row inserted and deleted again counts, as in
     Snowflake; DuckDB: whether the table differs from the snapshot)."""
+    if dialect == "mysql":
+        return str(_mysql().has_data_sql(s))
     if dialect == "duckdb":
         new, old = _images(dialect, s, False)
         diff = f"SELECT 1 FROM (({new} EXCEPT ALL {old}) UNION ALL ({old} EXCEPT ALL {new})) tasksql_h"

@@ -12,16 +12,18 @@ transaction: the offset moves exactly when that transaction commits. A query alo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
 import weakref
 from collections.abc import Sequence
 
-from sqlglot import TokenType
+from sqlglot import Token, TokenType
 
 from tasksql.errors import QueryFailed, ValidationError
 from tasksql.model.trigger import STREAM_FUNCTION
+from tasksql.warehouses import stream_mysql
 from tasksql.warehouses import stream_sql as sq
 from tasksql.warehouses._sqltext import parse_table_name, tokens
 from tasksql.warehouses.base import Warehouse, WarehouseTransaction
@@ -39,8 +41,9 @@ def check_dialect(wh: Warehouse) -> None:
     """:raises NotSupportedError-like ValidationError: the warehouse has no stream capture."""
     if wh.dialect not in SUPPORTED:
         raise ValidationError(
-            f"streams on tables are not supported on {wh.dialect} warehouses ({wh.name}); they are on"
-            " DuckDB, SQLite and PostgreSQL warehouses",
+            f"streams on tables are not supported on {wh.dialect} warehouses ({wh.name}): they capture"
+            " changes with triggers or transactions, which this warehouse type lacks; create the stream"
+            " on a DuckDB, SQLite, PostgreSQL or MySQL / MariaDB warehouse",
             code="NOT_SUPPORTED",
         )
 
@@ -72,7 +75,8 @@ async def load(wh: Warehouse) -> dict[str, StreamDef]:
 def _no_registry(exc: QueryFailed) -> bool:
     text = exc.message.lower()
     return exc.sqlstate == "42P01" or (
-        sq.REGISTRY in text and ("no such table" in text or "does not exist" in text)
+        sq.REGISTRY in text
+        and ("no such table" in text or "does not exist" in text or "doesn't exist" in text)
     )
 
 
@@ -142,28 +146,55 @@ async def create(
             pos=0,
             stale=False,
         )
+        if dialect == "mysql":
+            await _create_mysql(txn, definition, table)
+            return True
         for sql in sq.capture_ddl(dialect, definition, table):
             await txn.execute(sql)
-        values = [
-            sq.lit(name),
-            str(definition.id),
-            sq.lit(table),
-            "NULL" if table_key is None else sq.lit(table_key),
-            sq.lit(definition.mode),
-            _bool(dialect, append_only),
-            _bool(dialect, show_initial_rows),
-            sq.lit(json.dumps(list(columns))),
-            sq.lit(json.dumps(list(keys))),
-            "NULL" if comment is None else sq.lit(comment),
-            sq.lit(created_on),
-        ]
-        pos = sq.initial_pos(dialect)
-        await txn.execute(
-            f"INSERT INTO {sq.REGISTRY} (name, id, table_name, table_key, mode, append_only,"
-            " show_initial_rows, columns, key_columns, comment, created_on, read_from, pos)"
-            f" VALUES ({', '.join(values)}, {pos}, {pos})"
-        )
+        await txn.execute(_insert_sql(dialect, definition))
     return True
+
+
+def _insert_sql(dialect: str, s: StreamDef) -> str:
+    values = [
+        sq.lit(s.name),
+        str(s.id),
+        sq.lit(s.table),
+        "NULL" if s.table_key is None else sq.lit(s.table_key),
+        sq.lit(s.mode),
+        _bool(dialect, s.append_only),
+        _bool(dialect, s.show_initial_rows),
+        sq.lit(json.dumps(list(s.columns))),
+        sq.lit(json.dumps(list(s.key_columns))),
+        "NULL" if s.comment is None else sq.lit(s.comment),
+        sq.lit(s.created_on),
+    ]
+    pos = sq.initial_pos(dialect)
+    return (
+        f"INSERT INTO {sq.REGISTRY} (name, id, table_name, table_key, mode, append_only,"
+        " show_initial_rows, columns, key_columns, comment, created_on, read_from, pos)"
+        f" VALUES ({', '.join(values)}, {pos}, {pos})"
+    )
+
+
+async def _create_mysql(txn: WarehouseTransaction, s: StreamDef, table: str) -> None:
+    """MySQL: the change table and triggers (each DDL commits implicitly), then the registry row and
+    the initial rows in a transaction of their own. The triggers capture nothing until that commits,
+    and a writer either committed before the initial rows are read or waits for the registry row.
+    When a step fails, what the DDL made is removed again."""
+    try:
+        for sql in sq.capture_ddl("mysql", s, table):
+            await txn.execute(sql)
+        await txn.execute("START TRANSACTION")
+        await txn.execute(_insert_sql("mysql", s))
+        if s.show_initial_rows:
+            await txn.execute(stream_mysql.initial_rows_sql(s, table))
+    except BaseException:
+        with contextlib.suppress(QueryFailed):
+            await txn.execute("ROLLBACK")
+            for sql in sq.drop_ddl("mysql", s):
+                await txn.execute(sql)
+        raise
 
 
 def _bool(dialect: str, value: bool) -> str:
@@ -182,6 +213,9 @@ async def _identity(
             f" AND a.attnum = ANY(i.indkey) WHERE i.indrelid = {sq.lit(table)}::regclass AND i.indisprimary"
             " ORDER BY array_position(i.indkey::int2[], a.attnum)"
         )
+        return None, tuple(str(r[0]) for r in rs.rows)
+    if dialect == "mysql":
+        rs = await txn.execute(stream_mysql.keys_sql(table))
         return None, tuple(str(r[0]) for r in rs.rows)
     if dialect != "duckdb":
         return None, ()
@@ -254,12 +288,23 @@ def _named(streams: dict[str, StreamDef], name: str, wh_name: str) -> StreamDef:
 def referenced(dialect: str, sql: str, streams: dict[str, StreamDef]) -> list[str]:
     """The streams ``sql`` reads as relations: a name of ``streams`` right after FROM, JOIN or
     USING, or after a comma in a FROM list (a column of the same name is not a reference)."""
+    found: list[str] = []
+    for name, _, _ in _references(dialect, sql, streams):
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def _references(
+    dialect: str, sql: str, streams: dict[str, StreamDef]
+) -> list[tuple[str, Token, Token | None]]:
+    """Each reference to a stream in ``sql``: its name, its token, and the token after it."""
     if not streams:
         return []
     toks = tokens(sql, dialect)
     if toks is None:
         return []
-    found: list[str] = []
+    found: list[tuple[str, Token, Token | None]] = []
     in_from = False
     for i, tok in enumerate(toks):
         tt = tok.token_type
@@ -290,9 +335,8 @@ def referenced(dialect: str, sql: str, streams: dict[str, StreamDef]) -> list[st
                 prev in (TokenType.FROM, TokenType.JOIN, TokenType.USING)
                 or (prev is TokenType.COMMA and in_from)
             )
-            and name not in found
         ):
-            found.append(name)
+            found.append((name, tok, toks[i + 1] if i + 1 < len(toks) else None))
     return found
 
 
@@ -335,6 +379,8 @@ def bind_text(
     claimed window of the streams in ``claimed``, a peek for the others)."""
     dialect = wh.dialect
     sql = _functions(dialect, sql, streams, wh.name)
+    if dialect == "mysql":
+        return _inline(sql, streams, wh.name, claimed)
     names = referenced(dialect, sql, streams)
     if not names:
         return sql
@@ -343,6 +389,28 @@ def bind_text(
         for n in names
     ]
     return _with(dialect, sql, ctes)
+
+
+def _inline(sql: str, streams: dict[str, StreamDef], wh_name: str, claimed: frozenset[str]) -> str:
+    """MySQL / MariaDB: each reference replaced by a derived table (MariaDB takes no WITH in front
+    of INSERT, UPDATE or DELETE), aliased by the stream's name unless the statement gives an alias."""
+    out: list[str] = []
+    at = 0
+    for name, tok, after in _references("mysql", sql, streams):
+        rows = sq.read_sql("mysql", _named(streams, name, wh_name), claimed=name in claimed)
+        aliased = after is not None and (
+            after.token_type in (TokenType.ALIAS, TokenType.VAR, TokenType.IDENTIFIER)
+        )
+        out.append(sql[at : tok.start])
+        out.append(f"({rows})" if aliased else f"({rows}) AS {_mysql_name(name)}")
+        at = tok.end + 1
+    if not out:
+        return sql
+    return "".join(out) + sql[at:]
+
+
+def _mysql_name(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else "`" + name.replace("`", "``") + "`"
 
 
 def _cte_name(name: str) -> str:
