@@ -564,3 +564,54 @@ async def test_a_token_cancelled_before_the_call_runs_nothing(warehouse: Warehou
         await warehouse.run_body(["INSERT INTO t VALUES (1)"], transactional=False, token=token)
     assert "changed my mind" in info.value.message
     assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+
+
+# --- stream_body ---------------------------------------------------------------------------------
+
+
+async def test_stream_body_hands_over_batches_of_at_most_batch_rows(warehouse: Warehouse) -> None:
+    await warehouse.execute(table(warehouse, "t", "a INTEGER, b TEXT"))
+    values = ", ".join(f"({i}, 'r{i}')" for i in range(25))
+    await warehouse.execute(f"INSERT INTO t VALUES {values}")
+    seen: list[pa.RecordBatch] = []
+
+    async def sink(batch: pa.RecordBatch) -> None:
+        seen.append(batch)
+
+    result = await warehouse.stream_body(
+        ["SELECT a, b AS label FROM t ORDER BY a"], sink=sink, batch_rows=10, transactional=False
+    )
+    assert result.rows_produced == 25
+    assert [b.num_rows for b in seen] == [10, 10, 5]
+    assert all(b.schema.names == ["a", "label"] for b in seen)
+    assert [v for b in seen for v in b.column(0).to_pylist()] == list(range(25))
+    seen.clear()
+    result = await warehouse.stream_body(
+        ["SELECT a, b FROM t WHERE a < 0"], sink=sink, batch_rows=10, transactional=False
+    )
+    assert result.rows_produced == 0
+    assert len(seen) == 1 and seen[0].num_rows == 0 and seen[0].schema.names == ["a", "b"]
+
+
+async def test_stream_body_fails_with_its_sink_and_rolls_back(warehouse: Warehouse) -> None:
+    differs(warehouse, "clickhouse chdb", "no transactions: a failed body keeps what ran before the failure")
+    await warehouse.execute(table(warehouse, "t", "a INTEGER"))
+
+    async def sink(batch: pa.RecordBatch) -> None:
+        raise QueryFailed("the target refused the batch", code="TARGET_FAILED")
+
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.stream_body(
+            ["INSERT INTO t VALUES (1)", "SELECT a FROM t"], sink=sink, batch_rows=10, transactional=True
+        )
+    assert info.value.code == "TARGET_FAILED"
+    assert (await warehouse.execute("SELECT count(*) FROM t")).rows == [(0,)]
+
+
+async def test_stream_body_needs_a_query_last(warehouse: Warehouse) -> None:
+    async def sink(batch: pa.RecordBatch) -> None:
+        raise AssertionError("nothing to hand over")
+
+    with pytest.raises(QueryFailed) as info:
+        await warehouse.stream_body(["DROP TABLE IF EXISTS t"], sink=sink, batch_rows=10, transactional=False)
+    assert info.value.code == "INTO_NOT_A_QUERY"

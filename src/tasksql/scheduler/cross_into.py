@@ -6,12 +6,15 @@ same as leaving it out. Otherwise the run goes as follows (:func:`run_into_other
 
 1. the target table's columns are read in the target warehouse (missing: ``INTO_TABLE_NOT_FOUND``);
 2. the body runs in the task's warehouse as it would without INTO (its statements commit there,
-   all or nothing for a script where that warehouse has transactions), and the rows of its last
-   statement, a query, are read whole;
-3. the columns are matched by name, case-insensitive, as for INTO in the same warehouse (target
-   columns the query lacks get their defaults, query columns the target lacks are dropped; none in
-   common: ``INTO_NO_MATCHING_COLUMNS``);
-4. the rows are written in batches of :data:`BATCH_ROWS` as Arrow tables, each batch one ``INSERT
+   all or nothing for a script where that warehouse has transactions), its connection held while
+   the rows of its last statement, a query, are read;
+3. the columns (of the first batch) are matched by name, case-insensitive, as for INTO in the
+   same warehouse (target columns the query lacks get their defaults, query columns the target
+   lacks are dropped; none in common: ``INTO_NO_MATCHING_COLUMNS``);
+4. the rows are streamed from the task's warehouse as Arrow record batches of :data:`BATCH_ROWS`
+   rows (:meth:`~tasksql.warehouses.base.Warehouse.stream_body`: the next batch is read only when
+   the previous one is written, so memory holds one batch whatever the result's size) and written
+   as they come, each batch one ``INSERT
    INTO target (...) SELECT ... FROM tasksql_into_rows`` where the batch is an extra relation of the
    target (registered Arrow in DuckDB, a temporary table elsewhere); the target casts each value to
    its column's type. Every batch is in ONE transaction of the target where it has transactions
@@ -118,78 +121,58 @@ async def run_into_other(
             code="INTO_TABLE_NOT_FOUND",
             sqlstate=SQLSTATE_UNDEFINED_TABLE,
         )
-    result = await source.run_body(
-        statements,
-        transactional=transactional,
-        session_params=session_params,
-        tables=tables,
-        timeout=remaining(),
-        token=token,
-    )
-    last = result.last or ResultSet()
     by_name: dict[str, str] = {}
     for c in target_cols:
         by_name.setdefault(c.lower(), c)
-    pairs: list[tuple[int, str]] = []
-    for i, c in enumerate(last.columns):
-        t = by_name.pop(c.lower(), None)
-        if t is not None:
-            pairs.append((i, t))
-    if not pairs:
-        raise QueryFailed(
-            f"INTO {shown}: no column of the query ({', '.join(last.columns) or 'none'}) matches a"
-            f" column of the table ({', '.join(target_cols) or 'none'})",
-            code="INTO_NO_MATCHING_COLUMNS",
+    quote = _quote_for(target.dialect)
+    state: dict[str, Any] = {"written": 0}
+
+    def matched(batch: pa.RecordBatch) -> tuple[list[tuple[int, str]], str]:
+        """(query column index, target column) pairs and the INSERT, from the first batch."""
+        if "pairs" not in state:
+            names = dict(by_name)
+            pairs = [(i, t) for i, c in enumerate(batch.schema.names) if (t := names.pop(c.lower(), None))]
+            if not pairs:
+                raise QueryFailed(
+                    f"INTO {shown}: no column of the query ({', '.join(batch.schema.names) or 'none'})"
+                    f" matches a column of the table ({', '.join(target_cols) or 'none'})",
+                    code="INTO_NO_MATCHING_COLUMNS",
+                )
+            cols = ", ".join(quote(t) for _, t in pairs)
+            state["pairs"] = pairs
+            state["insert"] = (
+                f"INSERT INTO {_table_sql(name, target.dialect)} ({cols}) SELECT {cols} FROM {BATCH_RELATION}"
+            )
+        return state["pairs"], state["insert"]
+
+    async def stream_into(writer: Any) -> BodyResult:
+        async def sink(batch: pa.RecordBatch) -> None:
+            pairs, insert = matched(batch)
+            if batch.num_rows == 0:
+                return
+            rows = pa.table({t: batch.column(i) for i, t in pairs})
+            rs = await writer.execute(insert, tables={BATCH_RELATION: rows}, timeout=remaining(), token=token)
+            state["written"] += rs.rowcount if rs.rowcount else rows.num_rows
+
+        return await source.stream_body(
+            statements,
+            sink=sink,
+            batch_rows=BATCH_ROWS,
+            transactional=transactional,
+            session_params=session_params,
+            tables=tables,
+            timeout=remaining(),
+            token=token,
         )
-    written = await _write(target, name, pairs, last.rows, remaining=remaining, token=token)
-    before = result.rows_inserted - (last.rowcount or 0)  # the body's own DML, without its query
+
+    if target.dialect == "clickhouse":  # no transactions (ClickHouse, chdb): each batch on its own
+        result = await stream_into(target)
+    else:
+        async with target.transaction() as txn:
+            result = await stream_into(txn)
+    written = int(state["written"])
     return BodyResult(
-        rows_produced=len(last.rows),
-        rows_inserted=max(0, before) + written,
+        rows_produced=result.rows_produced,
+        rows_inserted=result.rows_inserted + written,
         last=ResultSet(rowcount=written),
     )
-
-
-def _batches(pairs: list[tuple[int, str]], rows: list[tuple[Any, ...]]) -> list[pa.Table]:
-    out: list[pa.Table] = []
-    for start in range(0, len(rows), BATCH_ROWS):
-        chunk = rows[start : start + BATCH_ROWS]
-        try:
-            out.append(pa.table({t: pa.array([r[i] for r in chunk]) for i, t in pairs}))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise QueryFailed(
-                f"INTO: the query's values cannot be moved between warehouses: {exc}",
-                code="INTO_INCOMPATIBLE_TYPES",
-                sqlstate="42804",
-            ) from None
-    return out
-
-
-async def _write(
-    target: Warehouse,
-    name: TableName,
-    pairs: list[tuple[int, str]],
-    rows: list[tuple[Any, ...]],
-    *,
-    remaining: Callable[[], float],
-    token: CancelToken,
-) -> int:
-    if not rows:
-        return 0
-    quote = _quote_for(target.dialect)
-    cols = ", ".join(quote(t) for _, t in pairs)
-    insert = f"INSERT INTO {_table_sql(name, target.dialect)} ({cols}) SELECT {cols} FROM {BATCH_RELATION}"
-    batches = _batches(pairs, rows)
-    written = 0
-    if target.dialect == "clickhouse":  # no transactions: each batch on its own
-        for batch in batches:
-            rs = await target.execute(
-                insert, tables={BATCH_RELATION: batch}, timeout=remaining(), token=token
-            )
-            written += rs.rowcount if rs.rowcount else batch.num_rows
-        return written
-    async with target.transaction() as txn:
-        for batch in batches:
-            rs = await txn.execute(insert, tables={BATCH_RELATION: batch}, timeout=remaining(), token=token)
-            written += rs.rowcount if rs.rowcount is not None else batch.num_rows
-    return written

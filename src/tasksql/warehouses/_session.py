@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from tasksql.errors import QueryFailed
@@ -43,6 +43,18 @@ class WarehouseSession(ABC):
         :raises QueryFailed: the statement failed, or ``sql`` holds several statements (code
             ``MULTIPLE_STATEMENTS``, nothing ran).
         """
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        """The rows of the query ``sql`` as record batches of at most ``batch_rows`` rows, read
+        from the driver a batch at a time (at least one batch, which names the columns). Default:
+        the whole result read by :meth:`run`, then cut (backends override it to stream).
+
+        :raises QueryFailed: as :meth:`run`; values of no common type (``INTO_INCOMPATIBLE_TYPES``).
+        """
+        from tasksql.warehouses._stream import batches_of
+
+        rs = self.run(sql)
+        yield from batches_of(rs.columns, rs.rows, batch_rows)
 
     @abstractmethod
     def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:

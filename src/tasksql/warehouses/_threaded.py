@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -22,7 +22,12 @@ from tasksql.errors import QueryFailed, TasksqlError, WarehouseError
 from tasksql.warehouses import _body, _markers
 from tasksql.warehouses._pinned import begin_user_transaction, pinned_transaction
 from tasksql.warehouses._session import WarehouseSession
-from tasksql.warehouses._sqltext import check_relation_name, check_session_params, parse_table_name
+from tasksql.warehouses._sqltext import (
+    check_relation_name,
+    check_session_params,
+    parse_table_name,
+    query_text,
+)
 from tasksql.warehouses._supervise import InFlight, Interrupter, supervise
 from tasksql.warehouses._workers import WorkerPool
 from tasksql.warehouses.base import (
@@ -36,6 +41,7 @@ from tasksql.warehouses.base import (
     Warehouse,
     WarehouseTransaction,
 )
+from tasksql.warehouses.stream_sql import HIDDEN as STREAM_CLAIM
 
 if TYPE_CHECKING:
     import pyarrow
@@ -195,6 +201,53 @@ class ThreadedWarehouse(Warehouse):
         return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
 
     # --- completion markers ----------------------------------------------------------------------
+
+    async def stream_body(
+        self,
+        statements: Sequence[str],
+        *,
+        sink: Callable[[pyarrow.RecordBatch], Awaitable[None]],
+        batch_rows: int,
+        transactional: bool,
+        session_params: Sequence[tuple[str, str]] = (),
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> BodyResult:
+        statements = list(statements)
+        if not statements:
+            raise QueryFailed("INTO needs a body that ends with a query", code="INTO_NOT_A_QUERY")
+        query = query_text(statements[-1], self.dialect)
+        params = self._backstop_params(timeout) + check_session_params(session_params)
+        in_txn = transactional and len(statements) > 1
+        loop = asyncio.get_running_loop()
+
+        async def deliver(batch: pyarrow.RecordBatch) -> None:
+            await sink(batch)
+
+        def body(s: WarehouseSession, stop: Interrupter) -> BodyResult:
+            inserted = 0
+            for sql in statements[:-1]:
+                stop.check()
+                rs = s.run(sql)
+                if not sql.startswith(STREAM_CLAIM) and rs.rowcount is not None:
+                    inserted += rs.rowcount
+            produced = 0
+            for batch in s.stream(query, batch_rows):
+                stop.check()
+                # The sink writes on the event loop; this connection waits for it (one batch held).
+                asyncio.run_coroutine_threadsafe(deliver(batch), loop).result()
+                produced += batch.num_rows
+            return BodyResult(
+                rows_produced=produced, rows_inserted=inserted, last=ResultSet(rowcount=produced)
+            )
+
+        def work(s: WarehouseSession, stop: Interrupter) -> BodyResult:
+            return _body.within_run(
+                s, stop, tables=tables, params=params, transactional=in_txn, work=lambda: body(s, stop)
+            )
+
+        return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
 
     def marks(self, statements: Sequence[str], *, into: bool) -> bool:
         return (

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -343,6 +343,51 @@ class Warehouse(ABC):
             session parameter (``INVALID_SESSION_PARAM``).
         :raises QueryTimeout: ``timeout`` passed. :raises QueryCancelled: ``token`` was cancelled.
         """
+
+    async def stream_body(
+        self,
+        statements: Sequence[str],
+        *,
+        sink: Callable[[pyarrow.RecordBatch], Awaitable[None]],
+        batch_rows: int,
+        transactional: bool,
+        session_params: Sequence[tuple[str, str]] = (),
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+    ) -> BodyResult:
+        """Run a task body as :meth:`run_body` (without INTO) and hand the rows of its last
+        statement, a query, to ``sink`` as record batches of at most ``batch_rows`` rows, read from
+        the warehouse a batch at a time: the next batch is read only once ``sink`` has returned,
+        so a result of any size is held one batch at a time. At least one batch is handed over
+        (empty when the query has no rows; it names the columns). ``sink`` runs on the event loop
+        while the body's connection waits; what it raises ends the body as a failed statement would
+        (rolled back where the body is a transaction) and propagates.
+
+        The result's ``rows_produced`` counts the query's rows, ``rows_inserted`` the rows the
+        body's other statements wrote. Default: the body's result read whole, then cut.
+
+        :raises QueryFailed: the last statement is not a query (``INTO_NOT_A_QUERY``), a value of
+            no common type (``INTO_INCOMPATIBLE_TYPES``), or as :meth:`run_body`.
+        """
+        from tasksql.warehouses._stream import batches_of
+
+        result = await self.run_body(
+            statements,
+            transactional=transactional,
+            session_params=session_params,
+            tables=tables,
+            timeout=timeout,
+            token=token,
+        )
+        last = result.last or ResultSet()
+        for batch in batches_of(last.columns, last.rows, batch_rows):
+            await sink(batch)
+        return BodyResult(
+            rows_produced=len(last.rows),
+            rows_inserted=result.rows_inserted - (last.rowcount or 0),
+            last=ResultSet(rowcount=len(last.rows)),
+        )
 
     def marks(self, statements: Sequence[str], *, into: bool) -> bool:
         """Whether :meth:`run_body` of ``statements`` (with an INTO target or not) would commit a

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +145,37 @@ class _ChdbSession(WarehouseSession):
         return ResultSet(
             columns=tuple(d[0] for d in description), rows=rows, types=tuple(str(d[1]) for d in description)
         )
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        # send_query streams the result as ClickHouse computes it; its reader's batches can be a
+        # little larger than asked (whole blocks), so they are sliced to batch_rows.
+        import pyarrow as pa
+
+        result: Any = None
+        try:
+            result = self.conn.send_query(sql.strip().rstrip(";"), "Arrow")
+            reader = result.record_batch(rows_per_batch=batch_rows)
+            sent = False
+            for batch in reader:
+                for offset in range(0, batch.num_rows, batch_rows):
+                    sent = True
+                    yield batch.slice(offset, batch_rows)
+            if not sent and reader.schema is not None and len(reader.schema):
+                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+            elif not sent:
+                # an empty stream names no columns: the query again, read whole (it has no rows)
+                from tasksql.warehouses._stream import batches_of
+
+                rs = self.run(sql)
+                yield from batches_of(rs.columns, rs.rows, batch_rows)
+        except QueryFailed:
+            raise
+        except Exception as exc:
+            raise _failed(exc) from None
+        finally:
+            if result is not None:
+                with contextlib.suppress(Exception):
+                    result.close()
 
     def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
         # No transactions: ``transactional`` changes nothing (documented in the module).

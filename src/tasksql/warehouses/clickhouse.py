@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +188,34 @@ class _ClickHouseSession(WarehouseSession):
         if first in _DML and self.counts_writes and progress is not None:
             return ResultSet(rowcount=int(progress.written_rows))
         return ResultSet()
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        # execute_iter yields rows block by block as the server sends them (blocks of at most
+        # batch_rows rows), the column names and types first.
+        from tasksql.warehouses._stream import batches_of
+
+        query_id = uuid.uuid4().hex
+        with self._lock:
+            self.query_id = query_id
+        try:
+            rows = self.client.execute_iter(
+                sql.strip().rstrip(";"),
+                with_column_types=True,
+                query_id=query_id,
+                settings={**self._settings, "max_block_size": batch_rows},
+            )
+            header = next(rows, None)
+            columns = [c[0] for c in header] if header else []
+            yield from batches_of(columns, rows, batch_rows)
+        except (ch_errors.Error, OSError, EOFError) as exc:
+            err, usable = _failed(exc, self._scrub)
+            if not usable:
+                self.reusable = False
+                self._lost = True
+            raise err from None
+        finally:
+            with self._lock:
+                self.query_id = None
 
     def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
         # No transactions: ``transactional`` changes nothing (documented in the module).

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,6 +104,12 @@ def _constraint_state(msg: str) -> str:
     if "check constraint" in low:
         return "23514"
     return "23000"
+
+
+def _empty(schema: pyarrow.Schema) -> pyarrow.RecordBatch:
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pylist([], schema=schema)
 
 
 def _failed(exc: BaseException) -> QueryFailed:
@@ -259,6 +265,23 @@ class _DuckSession(WarehouseSession):
         if kind in _DML_KINDS:  # DML ... RETURNING
             return ResultSet(columns=tuple(columns), rows=rows, rowcount=len(rows), types=types)
         return ResultSet(columns=tuple(columns), rows=rows, types=types)
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        # DuckDB hands its result over as Arrow record batches, computed as they are read.
+        try:
+            # A relation, not a DB-API result: the batches come without an extra copy of the rows.
+            rel = self._cur.sql(sql)
+            if rel is None:  # not a query
+                raise QueryFailed(f"not a query: {sql.strip()[:80]}", code="INTO_NOT_A_QUERY")
+            reader = rel.to_arrow_reader(batch_rows)
+            sent = False
+            for batch in reader:
+                sent = True
+                yield batch
+            if not sent:
+                yield _empty(reader.schema)
+        except duckdb.Error as exc:
+            raise _failed(exc) from None
 
     def _exec(self, sql: str) -> None:
         try:

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pymysql
@@ -157,6 +157,21 @@ class _MySQLSession(WarehouseSession):
         if not columns:
             return ResultSet(rowcount=count)
         return ResultSet(columns=columns, rows=rows, rowcount=count, types=types)
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        # SSCursor reads rows off the socket as they are fetched instead of buffering the result.
+        from tasksql.warehouses._stream import batches_of, fetched
+
+        cur = pymysql.cursors.SSCursor(self.conn)
+        try:
+            cur.execute(sql)
+            columns = [d[0] for d in cur.description or []]
+            yield from batches_of(columns, fetched(cur.fetchmany, batch_rows), batch_rows)
+        except (pymysql.MySQLError, OSError) as exc:
+            raise self._failed(exc) from None
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()  # reads what is left of the result, so the connection can go on
 
     @staticmethod
     def _types(cur: Any) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -114,6 +114,20 @@ class _PgSession(WarehouseSession):
             rowcount=rowcount,
             types=tuple(d.type_display for d in desc),
         )
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        # A server-side cursor: the server keeps the result and sends batch_rows rows per FETCH.
+        # Outside a transaction it must be WITH HOLD (it outlives the implicit one).
+        from tasksql.warehouses._stream import batches_of, fetched
+
+        try:
+            with self.conn.cursor(name="tasksql_stream", withhold=not self._in_txn) as cur:
+                cur.itersize = batch_rows
+                cur.execute(sql)
+                columns = [d.name for d in cur.description or []]
+                yield from batches_of(columns, fetched(cur.fetchmany, batch_rows), batch_rows)
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
 
     def _exec(self, sql: str) -> None:
         try:

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -183,6 +183,17 @@ class _SQLiteSession(WarehouseSession):
         if desc is None:
             return ResultSet(rowcount=count if count >= 0 else None)
         return ResultSet(columns=tuple(d[0] for d in desc), rows=rows, rowcount=count if count >= 0 else None)
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pyarrow.RecordBatch]:
+        # sqlite3 computes rows as the cursor steps; a query needs no write gate.
+        from tasksql.warehouses._stream import batches_of, fetched
+
+        try:
+            cur = self._con.execute(sql)
+            columns = [d[0] for d in cur.description or []]
+            yield from batches_of(columns, fetched(cur.fetchmany, batch_rows), batch_rows)
+        except sqlite3.Error as exc:
+            raise _failed(exc, sql) from None
 
     def _exec(self, sql: str) -> None:
         try:
