@@ -161,10 +161,54 @@ async def alter_warehouse(engine: Engine, stmt: st.AlterWarehouse) -> Result:
         if stmt.if_exists:
             return Result.status("Statement executed successfully.", "ALTER WAREHOUSE")
         raise WarehouseNotFound(f"warehouse {stmt.name} does not exist", span=stmt.span)
-    new: WarehouseDef = dataclasses.replace(d, **dict(stmt.assignments))
+    new = _altered(d, stmt)
     _check_runnable(engine, new, stmt)
     await engine.catalog.put_warehouse(new, replace=True, now=engine.now())
     return Result.status("Statement executed successfully.", "ALTER WAREHOUSE")
+
+
+def _altered(d: WarehouseDef, stmt: st.AlterWarehouse) -> WarehouseDef:
+    """``d`` with the statement's assignments. ``PASSWORD = ENV/FILE`` is kept in the URL (see
+    :mod:`tasksql.model.password_source`); a new URL without a password of its own keeps where the
+    old one read its password from, as a separate PASSWORD property would stay."""
+    from tasksql.errors import WarehouseError
+    from tasksql.model import password_source as pw
+
+    changes = dict(stmt.assignments)
+    source: pw.PasswordSource | None = changes.pop("password", None)
+    new: WarehouseDef = dataclasses.replace(d, **changes)
+    ref = pw.reference(d.url)
+    if source is None and "url" in changes and ref is not None and new.url:
+        kept = (
+            new.url if pw.reference(new.url) or _has_password(new.url) else pw.with_reference(new.url, *ref)
+        )
+        new = dataclasses.replace(new, url=kept or new.url)
+    if source is not None:
+        url = pw.with_reference(new.url or "", source.option, source.name)
+        if new.type.value not in pw.PASSWORD_TYPES:
+            raise WarehouseError(
+                f"warehouse {d.name}: TYPE = {new.type.value} has no password (PASSWORD is for"
+                f" {', '.join(pw.PASSWORD_TYPES)} warehouses)",
+                code="INVALID_VALUE",
+                span=stmt.spans.get("password") or stmt.span,
+            )
+        if url is None:
+            raise WarehouseError(
+                f"warehouse {d.name}: PASSWORD needs a URL of the form scheme://user@host/database",
+                code="INVALID_URL",
+                span=stmt.spans.get("password") or stmt.span,
+            )
+        new = dataclasses.replace(new, url=url)
+    return new
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 def _check_runnable(engine: Engine, d: WarehouseDef, stmt: st.Statement) -> None:

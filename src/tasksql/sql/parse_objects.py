@@ -26,6 +26,7 @@ from typing import Any
 
 from tasksql.errors import NotSupportedError, Span, ValidationError
 from tasksql.model import IntegrationDef, WarehouseDef, WarehouseType, Webhook
+from tasksql.model.password_source import PASSWORD_TYPES, PasswordSource, with_reference
 from tasksql.sql.common import (
     CreatePrefix,
     expect_end,
@@ -55,7 +56,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
 _INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "COMMENT")
 _INTEGRATION_UNSET = ("COMMENT", "ENABLED", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
-_WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT")
+_WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT", "PASSWORD")
 _WAREHOUSE_ALIASES = {"POSTGRESQL": "postgres", "PG": "postgres", "MARIADB": "mysql", "SQLITE3": "sqlite"}
 
 
@@ -290,7 +291,59 @@ def _warehouse_value(cur: Cursor, key: str) -> Any:
         return WarehouseType(value)
     if key == "MAX_CONCURRENCY":
         return parse_int(cur, "MAX_CONCURRENCY", minimum=1)
+    if key == "PASSWORD":
+        return _password_source(cur)
     return parse_string(cur, f"a string for {key}")
+
+
+def _password_source(cur: Cursor) -> PasswordSource:
+    """``ENV '<variable>'`` or ``FILE '<path>'``: where the password is read; a literal password is
+    refused (it would be stored as written)."""
+    source = cur.accept_word("ENV", "FILE")
+    if source is None:
+        raise cur.error(
+            "PASSWORD takes ENV '<variable>' or FILE '<path>' (a password written here would be stored"
+            " in the catalog as written)",
+            at=cur.peek(),
+            expected=["ENV '<variable>'", "FILE '<path>'"],
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
+    tok = cur.peek()
+    name = parse_string(cur, f"a string after PASSWORD = {source.text.upper()}")
+    if not name.strip():
+        raise cur.error(
+            "PASSWORD names no variable or file", at=tok, code="INVALID_VALUE", cls=ValidationError
+        )
+    return PasswordSource(source.text.upper(), name.strip())
+
+
+def _password_in_url(
+    cur: Cursor, pairs: list[tuple[str, Any]], spans: dict[str, Span]
+) -> list[tuple[str, Any]]:
+    """CREATE: ``PASSWORD = ...`` is kept in the URL as its option (see
+    :mod:`tasksql.model.password_source`), so it needs a ``scheme://`` URL beside it."""
+    values = dict(pairs)
+    found = values.pop("password", None)
+    if found is None:
+        return pairs
+    kind = values.get("type", WarehouseType.DUCKDB)
+    if kind.value not in PASSWORD_TYPES:
+        raise cur.error(
+            f"TYPE = {kind.value} has no password (PASSWORD is for {', '.join(PASSWORD_TYPES)} warehouses)",
+            at=spans["password"],
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
+    url = with_reference(values.get("url") or "", found.option, found.name)
+    if url is None:
+        raise cur.error(
+            "PASSWORD needs a URL of the form scheme://user@host/database beside it",
+            at=spans.get("url", spans["password"]),
+            code="INVALID_URL",
+            cls=ValidationError,
+        )
+    return [(k, url if k == "url" else v) for k, v in pairs if k != "password"]
 
 
 def _path_as_url(cur: Cursor, pairs: list[tuple[str, Any]], spans: dict[str, Span]) -> list[tuple[str, Any]]:
@@ -313,7 +366,7 @@ def parse_create_warehouse(cur: Cursor, prefix: CreatePrefix) -> Statement:
     cur.accept_word("WITH")
     pairs, spans = _options(cur, _WAREHOUSE_KEYS, "WAREHOUSE", _warehouse_value)
     expect_end(cur)
-    pairs = _path_as_url(cur, pairs, spans)
+    pairs = _password_in_url(cur, _path_as_url(cur, pairs, spans), spans)
     definition = WarehouseDef(name=name, **dict(pairs))
     return CreateWarehouse(
         span=cur.statement_span,

@@ -26,6 +26,7 @@ from types import ModuleType
 from tasksql.display import mask_url
 from tasksql.errors import NotSupportedError, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
+from tasksql.warehouses import credentials
 from tasksql.warehouses._files import file_path, url_options
 from tasksql.warehouses.base import Warehouse, redact_url
 from tasksql.warehouses.duckdb import DUCKDB_FILE, DuckDBDatabase
@@ -102,6 +103,8 @@ class WarehouseRegistry:
         """
         if d.type not in _FACTORIES:
             raise _unsupported(d.type)
+        if d.type in (WarehouseType.DUCKDB, WarehouseType.SQLITE):
+            _no_reference(d)
         if d.type is WarehouseType.DUCKDB and d.url is not None:
             url_options(d.url, {})
             file_path(d.url, "duckdb", self.data_dir)
@@ -116,21 +119,26 @@ class WarehouseRegistry:
             if not d.url:
                 raise _needs_url(d, "postgresql://user@host/db")
             _postgres_module(d)
+            from tasksql.warehouses import postgres_url
+
+            url = _checked_reference(d)
+            postgres_url.check_url(url, f"{shown_url(d.url)} (warehouse {d.name})")
         elif d.type is WarehouseType.MYSQL:
             from tasksql.warehouses import mysql_sql
 
             if not d.url:
                 raise _needs_url(d, "mysql://user@host:3306/db")
-            mysql_sql.parse_url(d.url, f"{shown_url(d.url)} (warehouse {d.name})")
+            mysql_sql.parse_url(_checked_reference(d), f"{shown_url(d.url)} (warehouse {d.name})")
             _mysql_module(d)
         elif d.type is WarehouseType.CLICKHOUSE:
             from tasksql.warehouses import clickhouse_sql
 
             if not d.url:
                 raise _needs_url(d, "clickhouse://user@host:9000/db")
-            clickhouse_sql.parse_url(d.url, f"{shown_url(d.url)} (warehouse {d.name})")
+            clickhouse_sql.parse_url(_checked_reference(d), f"{shown_url(d.url)} (warehouse {d.name})")
             _clickhouse_module(d)
         elif d.type is WarehouseType.CHDB:
+            _no_reference(d)
             if not d.url:
                 raise _needs_url(d, "PATH = 'ch-data', relative to the data directory")
             _chdb_path(reg=self, d=d)
@@ -200,6 +208,29 @@ def _needs_url(d: WarehouseDef, example: str) -> WarehouseError:
     )
 
 
+def _checked_reference(d: WarehouseDef) -> str:
+    """``d``'s URL without its ``password_env`` / ``password_file`` option, that option checked."""
+    assert d.url is not None
+    credentials.check(d.url, f"warehouse {d.name}")
+    return credentials.without_reference(d.url)
+
+
+def _no_reference(d: WarehouseDef) -> None:
+    """Embedded types have no password to read."""
+    found = credentials.reference(d.url)
+    if found is not None:
+        raise WarehouseError(
+            f"warehouse {d.name}: TYPE = {d.type.value} has no password ({found[0]} is for postgres, mysql"
+            " and clickhouse warehouses)",
+            code="INVALID_URL",
+        )
+
+
+def _password_resolved(reg: WarehouseRegistry, d: WarehouseDef, url: str) -> str:
+    """``url`` with the password its ``password_env`` / ``password_file`` names (read now)."""
+    return credentials.resolve(url, f"warehouse {d.name} ({shown_url(url)})", reg.data_dir)
+
+
 #: Options of warehouse URLs whose values are settings, not secrets: shown as written.
 PUBLIC_URL_OPTIONS = frozenset(
     {
@@ -212,6 +243,8 @@ PUBLIC_URL_OPTIONS = frozenset(
         "unix_socket",
         "ssl_ca",
         "compression",
+        # where a password is read from (a variable's name, a file's path), not the password
+        *credentials.OPTIONS,
     }
 )
 
@@ -271,7 +304,8 @@ def _postgres(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     if not d.url:
         raise _needs_url(d, "postgresql://user@host/db")
     backend = _postgres_module(d)
-    warehouse: Warehouse = backend.PostgresWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+    url = _password_resolved(reg, d, d.url)
+    warehouse: Warehouse = backend.PostgresWarehouse(d.name, url, max_concurrency=d.max_concurrency)
     return warehouse
 
 
@@ -296,7 +330,8 @@ def _mysql(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     if not d.url:
         raise _needs_url(d, "mysql://user@host:3306/db")
     backend = _mysql_module(d)
-    warehouse: Warehouse = backend.MySQLWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+    url = _password_resolved(reg, d, d.url)
+    warehouse: Warehouse = backend.MySQLWarehouse(d.name, url, max_concurrency=d.max_concurrency)
     return warehouse
 
 
@@ -322,7 +357,8 @@ def _clickhouse(reg: WarehouseRegistry, d: WarehouseDef) -> Warehouse:
     if not d.url:
         raise _needs_url(d, "clickhouse://user@host:9000/db")
     backend = _clickhouse_module(d)
-    warehouse: Warehouse = backend.ClickHouseWarehouse(d.name, d.url, max_concurrency=d.max_concurrency)
+    url = _password_resolved(reg, d, d.url)
+    warehouse: Warehouse = backend.ClickHouseWarehouse(d.name, url, max_concurrency=d.max_concurrency)
     return warehouse
 
 
