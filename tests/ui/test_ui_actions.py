@@ -3,6 +3,7 @@ as SQL); cancelling the confirmation changes nothing."""
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -65,3 +66,29 @@ def test_a_refused_action_shows_the_api_error(page: Any, server: Server) -> None
     _confirm(page, "resume", accept=True)
     expect(page.locator("#action-status")).to_have_class("action-status failed")
     expect(page.locator("#action-status")).to_contain_text("act_child")
+
+
+ODD = 'nightly.load "v2" ü/x'  # dots, quotes, a slash and a non-ASCII letter: legal when quoted
+
+
+def test_every_button_works_for_a_name_with_dots_quotes_and_unicode(page: Any, server: Server) -> None:
+    quoted = '"' + ODD.replace('"', '""') + '"'
+    server.sql(f"CREATE TASK {quoted} SCHEDULE 1 HOUR AS SELECT 1;")
+    key = "tasksql.public." + quoted
+    page.goto(server.url + "/?q=" + urllib.parse.quote("nightly.load"))
+    page.get_by_role("link", name=ODD, exact=True).click()  # the list's link leads to the task
+    expect(page.locator("h1")).to_contain_text("tasksql.public." + ODD)
+    _confirm(page, "resume", accept=True)
+    expect(page.locator("#confirm-text")).to_contain_text(ODD)
+    expect(page.locator("#task-state-live .state")).to_have_text("started")
+    assert server.task(key)["state"] == "started"
+    _confirm(page, "suspend", accept=True)
+    expect(page.locator("#task-state-live .state")).to_have_text("suspended")
+    assert server.task(key)["state"] == "suspended"
+    _confirm(page, "execute", accept=True)
+    expect(page.locator("#action-status")).to_contain_text("run immediately")
+    expect(page.locator("#history-table tbody tr[data-run-id]")).to_have_count(1)
+    _confirm(page, "cancel", accept=True)
+    expect(page.locator("#action-status")).not_to_have_class("action-status failed")
+    expect(page.locator("#action-status")).to_contain_text("ancel")
+    assert len(server.runs(key)) == 1

@@ -213,3 +213,45 @@ def test_screenshots_of_the_main_pages(page: Any, server: Server, graph: str, tm
         assert path.stat().st_size > 10_000
         if target:
             shutil.copy(path, Path(target) / name)
+
+
+def test_history_pages_by_cursor_keeping_its_filters(page: Any, server: Server) -> None:
+    # 130 runs: a backfill of 130 one-minute windows runs the body once per window
+    server.sql(
+        "CREATE TASK pg_long AS SELECT 1;"
+        "EXECUTE TASK pg_long FOR WINDOW '2026-01-01 00:00:00' TO '2026-01-01 02:10:00' STEP '1 minute';"
+    )
+    key = "tasksql.public.pg_long"
+    ids = sorted((r["run_id"] for r in server.runs(key)), reverse=True)
+    assert len(ids) == 130
+    page.goto(task_url(server.url, key))
+    rows = page.locator("#history-table tbody tr[data-run-id]")
+    expect(rows).to_have_count(100)
+    expect(rows.first).to_have_attribute("data-run-id", str(ids[0]))
+    expect(page.locator("#history-live a[rel=first]")).to_have_count(0)
+    page.click("#history-live a[rel=next]")
+    expect(rows).to_have_count(30)
+    expect(rows.first).to_have_attribute("data-run-id", str(ids[100]))
+    expect(rows.last).to_have_attribute("data-run-id", str(ids[-1]))
+    expect(page.locator("#history-live a[rel=next]")).to_have_count(0)
+    page.click("#history-live a[rel=first]")
+    expect(rows).to_have_count(100)
+    # the filters stay on the next page
+    page.goto(task_url(server.url, key) + "&state=SUCCEEDED&since=2000-01-01T00:00")
+    expect(rows).to_have_count(100)
+    page.click("#history-live a[rel=next]")
+    expect(rows).to_have_count(30)
+    assert "state=SUCCEEDED" in page.url and "since=2000" in page.url
+    page.goto(task_url(server.url, key) + "&state=FAILED")
+    expect(page.locator("#history-table tbody")).to_contain_text("No runs")
+    page.goto(task_url(server.url, key) + "&errors=1")
+    expect(page.locator("#history-table tbody")).to_contain_text("No runs")
+    # the runs page pages the same way; a damaged cursor is one line, and the first page shows
+    page.goto(server.url + "/runs?task=" + key)
+    expect(page.locator("#runs-table tbody tr[data-run-id]")).to_have_count(100)
+    page.click("#runs-live a[rel=next]")
+    expect(page.locator("#runs-table tbody tr[data-run-id]")).to_have_count(30)
+    answer = page.goto(task_url(server.url, key) + "&cursor=garbage")
+    assert answer is not None and answer.status == 400
+    expect(page.locator("#page-error")).to_contain_text("cursor")
+    expect(rows).to_have_count(100)

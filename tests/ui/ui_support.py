@@ -97,7 +97,8 @@ class Server:
         return dict(body["properties"])
 
     def runs(self, key: str) -> list[dict[str, Any]]:
-        status, body = self.call("GET", "/api/v1/tasks/" + urllib.parse.quote(key, safe="") + "/runs")
+        path = "/api/v1/tasks/" + urllib.parse.quote(key, safe="") + "/runs?limit=1000"
+        status, body = self.call("GET", path)
         assert status == 200, body
         return list(body["runs"])
 

@@ -66,9 +66,10 @@ from tasksql.server.shapes import (
     ok,
     one,
     sql_string,
-    task_name,
+    task_record,
     task_sql_name,
 )
+from tasksql.server.upcoming import next_run_rows
 
 __all__ = ["ENGINE_KEY", "JSON_FIELDS", "ROUTES", "create_app", "error_body"]
 
@@ -128,10 +129,10 @@ async def next_runs(request: web.Request) -> web.Response:
     query = Query(request, ("n", "after"))
     n = query.integer("n", 10, low=1, high=MAX_RUNS)
     after = query.timestamp("after")
-    args = f"{sql_string(task_name(request))}, {n}"
-    if after is not None:
-        args += f", {_sql_time(after)}"
-    return ok(next_runs=objects(await one(_engine(request), f"SELECT * FROM next_runs({args})")))
+    engine = _engine(request)
+    rec = await task_record(request)
+    rows = [] if rec is None else next_run_rows(rec, n, engine.now() if after is None else after)
+    return ok(next_runs=[{c: field(c, v) for c, v in row.items()} for row in rows])
 
 
 async def execute(request: web.Request) -> web.Response:

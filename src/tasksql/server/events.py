@@ -15,7 +15,7 @@ A comment line ``: keepalive`` is sent every :data:`KEEPALIVE_S` seconds. Every 
 gets the run events since then again, from the run history (each run in its current state, at most
 :data:`REPLAY_MAX`, within :data:`REPLAY_WINDOW`), then the live stream. Delivery is at least once:
 a resumed stream may repeat an event, so a client applies a run's latest state. ``?task=`` keeps
-the events of one task (``t`` or ``db.schema.t``).
+the events of one task (``t`` or ``db.schema.t``, a part in double quotes when it holds dots).
 
 Where events come from: this node's run bookkeeping as its catalog commits it
 (:class:`~tasksql.server.runfeed.RunFeed`, no polling: the event leaves as the commit returns);
@@ -43,6 +43,7 @@ from tasksql.model.run import RunRecord
 from tasksql.server.http_errors import RequestError
 from tasksql.server.params import Query
 from tasksql.server.runfeed import RunFeed
+from tasksql.server.shapes import name_parts
 
 log = logging.getLogger("tasksql.server")
 
@@ -345,11 +346,12 @@ def _task_filter(request: web.Request, text: str | None) -> str | None:
     """``?task=`` as a qualified name (``t`` resolved as SQL resolves it)."""
     if text is None:
         return None
-    parts = text.strip().split(".")
-    if not 1 <= len(parts) <= 3 or not all(parts):
+    parts = name_parts(text.strip())
+    if parts is None:
         raise RequestError(
             400,
-            f"query parameter task must be a task name (t or db.schema.t), not {text[:60]!r}",
+            "query parameter task must be a task name (t or db.schema.t; a part with dots or quotes "
+            f'in double quotes: public."a.b"), not {text[:60]!r}',
             code="INVALID_PARAMETER",
         )
     resolved = request.app[HUB_KEY].engine.resolve(QualifiedName.of(*parts))

@@ -29,7 +29,7 @@ from tasksql.server.paging import (
     runs_page,
 )
 from tasksql.server.params import Query
-from tasksql.server.shapes import engine_of, field, objects, ok, one, run_object, task_name, task_sql_name
+from tasksql.server.shapes import engine_of, field, name_parts, objects, ok, one, run_object, task_record
 
 #: The most items a list returns at once.
 MAX_LIMIT = 10_000
@@ -79,9 +79,7 @@ async def task_runs(request: web.Request) -> web.Response:
     limit = query.integer("limit", 100, low=1, high=MAX_LIMIT)
     error_only = query.boolean("error_only", False)
     since, until = time_range(query)
-    engine = engine_of(request)
-    await one(engine, f"DESCRIBE TASK {task_sql_name(request)}")  # 404 for a missing task
-    rec = await engine.catalog.get_task(engine.resolve(QualifiedName.of(*task_name(request).split("."))))
+    rec = await task_record(request)  # 404 for a missing task
     if rec is None:  # dropped between the two reads
         return ok(runs=[], next_cursor=None)
     where = RunFilter(task_id=rec.id, since=since, until=until, error_only=error_only)
@@ -125,11 +123,16 @@ async def graph_runs(request: web.Request) -> web.Response:
 
 
 async def _task_id(engine: Engine, text: str) -> int:
-    """The id of the live task ``text`` names (``t`` or ``db.schema.t``, as SQL strings name tasks)."""
+    """The id of the live task ``text`` names: its parts as written (a part with dots in double
+    quotes, :func:`~tasksql.server.shapes.name_parts`), else as SQL strings name tasks (``'T'`` is
+    ``t``)."""
     from tasksql.sql.names import name_from_string
 
-    name = name_from_string(text)
-    rec = None if name is None else await engine.catalog.get_task(engine.resolve(name))
+    parts = name_parts(text)
+    rec = None if parts is None else await engine.catalog.get_task(engine.resolve(QualifiedName.of(*parts)))
+    if rec is None:
+        name = name_from_string(text)
+        rec = None if name is None else await engine.catalog.get_task(engine.resolve(name))
     if rec is None:
         raise RequestError(404, f"task {text[:80]!r} does not exist", code="TASK_NOT_FOUND")
     return rec.id

@@ -7,14 +7,14 @@ SQL (DESCRIBE TASK, SHOW CREATE TASK, ``next_runs``, ``system.cluster``, the not
 go through :meth:`Engine.execute`, like the API. Changes are never made here: the pages' buttons
 call the API.
 
-A task is named on the pages by its *key*: database, schema and name joined by dots, the form the
-API's ``/api/v1/tasks/{name}`` routes accept.
+A task is named on the pages by its *key*: database, schema and name as SQL writes them, joined by
+dots, each part in double quotes when it needs them (``tasksql.public.load``,
+``tasksql.public."a.b"``): the form the API's ``/api/v1/tasks/{name}`` routes accept, unambiguous
+for any legal name. Its *label* is the parts joined by dots as they are, for people to read.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,9 +23,12 @@ from tasksql.engine import Engine
 from tasksql.engine.privileges import visible_task_ids, visible_tasks
 from tasksql.engine.results import Result
 from tasksql.engine.show import last_runs
-from tasksql.model import RunState, TaskRecord, quote_ident
+from tasksql.model import QualifiedName, RunState, TaskRecord, quote_ident
 from tasksql.model.run import GraphRunRecord, RunRecord
 from tasksql.schedules.words import words_for_text
+from tasksql.server import paging
+from tasksql.server.shapes import name_parts
+from tasksql.server.upcoming import next_run_rows
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.placement import task_nodes
 from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
@@ -33,21 +36,22 @@ from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 #: Runs shown as marks in the tasks list, per task.
 STRIP_RUNS = 12
 RUN_STATES = tuple(s.value for s in RunState)
-ERROR_STATES = frozenset({"FAILED", "FAILED_AND_AUTO_SUSPENDED", "CANCELLED"})
 
 
 def task_key(rec: TaskRecord) -> str:
-    """``database.schema.name``: how the pages and the API name the task."""
+    """``database.schema.name`` as SQL text (parts quoted as needed): how the pages and the API
+    name the task."""
+    return key_of(*rec.name.parts)
+
+
+def key_of(*parts: str) -> str:
+    """The key of the task whose name has these parts (see the module)."""
+    return ".".join(quote_ident(p) for p in parts)
+
+
+def task_label(rec: TaskRecord) -> str:
+    """``database.schema.name`` as the parts are, for people to read (not to parse)."""
     return ".".join(rec.name.parts)
-
-
-def sql_name(rec: TaskRecord) -> str:
-    """The task's name as SQL text, every part quoted."""
-    return ".".join(quote_ident(p) for p in rec.name.parts)
-
-
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def objects(result: Result) -> list[dict[str, Any]]:
@@ -71,7 +75,7 @@ class TaskFilter:
             return False
         if self.search:
             needle = self.search.lower()
-            hay = (task_key(rec), task.comment or "", task.warehouse or "", rec.owner)
+            hay = (task_label(rec), task.comment or "", task.warehouse or "", rec.owner)
             return any(needle in h.lower() for h in hay)
         return True
 
@@ -120,38 +124,80 @@ async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int)
 
 
 async def find_task(engine: Engine, key: str) -> TaskRecord | None:
-    """The task whose key (or name relative to the current schema) is ``key``."""
+    """The task ``key`` names (its key, or its name relative to the current schema), if the caller
+    may see it. A label whose parts hold dots is found too, by one look through the list."""
+    parts = name_parts(key)
+    if parts is not None:
+        rec = await engine.catalog.get_task(engine.resolve(QualifiedName.of(*parts)))
+        if rec is not None:
+            return rec if await visible_tasks(engine, [rec]) else None
     for rec in await visible_tasks(engine, await engine.catalog.list_tasks()):
-        if task_key(rec) == key or engine.display_name(rec.name) == key:
+        if task_label(rec) == key:
             return rec
     return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunFilter:
-    """A history filter: state, scheduled time in [since, until), errors only."""
+    """A history filter: state, scheduled time in [since, until), failed runs only, and text the
+    task's label holds (the runs page's task search)."""
 
     state: str = ""
     since: datetime | None = None
     until: datetime | None = None
     errors_only: bool = False
+    task_text: str = ""
 
-    def keeps(self, run: RunRecord) -> bool:
-        if self.state and run.state.value != self.state:
-            return False
-        return not self.errors_only or run.state.value in ERROR_STATES or run.error_code is not None
+
+@dataclass(kw_only=True)
+class RunPage:
+    """One page of a run list, newest first; ``next_cursor`` the position after it (None: the
+    end). A page may be short and still have a next one: a filter the catalog cannot apply (a
+    state, a task search) is applied to at most :data:`~tasksql.server.paging.SCAN_BOUND` rows."""
+
+    runs: list[RunRecord]
+    next_cursor: str | None
 
 
 async def runs(
-    engine: Engine, flt: RunFilter, *, task_id: int | None = None, limit: int = 100
-) -> list[RunRecord]:
-    """Runs newest first, of one task or all, that ``flt`` keeps, at most ``limit``."""
-    fetch = limit if not flt.state else max(limit * 20, 2000)
-    found = await engine.catalog.list_runs(
-        task_id=task_id, start=flt.since, end=flt.until, error_only=flt.errors_only, limit=fetch
+    engine: Engine,
+    flt: RunFilter,
+    *,
+    task_id: int | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> RunPage:
+    """Runs of one task or all that ``flt`` keeps, newest first, after the position ``cursor``
+    names (as the API's run lists page: by keyset, so a page costs the same however long the
+    history is).
+
+    :raises RequestError: for a cursor that is not one of a run list.
+    """
+    needle = flt.task_text.strip().lower()
+    if needle and task_id is None:
+        parts = name_parts(flt.task_text.strip())
+        named = (
+            None if parts is None else await engine.catalog.get_task(engine.resolve(QualifiedName.of(*parts)))
+        )
+        if named is not None:  # the text names a task: its own history, read by its id
+            task_id, needle = named.id, ""
+
+    def keep(run: RunRecord) -> bool:
+        if flt.state and run.state.value != flt.state:
+            return False
+        return not needle or needle in f"{run.database_name}.{run.schema_name}.{run.name}".lower()
+
+    where = paging.RunFilter(
+        task_id=task_id,
+        since=flt.since,
+        until=flt.until,
+        error_only=flt.errors_only,
+        keep=keep if flt.state or needle else None,
     )
+    found, nxt = await paging.runs_page(engine.catalog, where, limit, paging.RunPosition.parse(cursor))
     visible = await visible_task_ids(engine)  # security on: the caller's tasks only
-    return [r for r in found if flt.keeps(r) and (visible is None or r.task_id in visible)][:limit]
+    shown = [r for r in found if visible is None or r.task_id in visible]
+    return RunPage(runs=shown, next_cursor=None if nxt is None else nxt.cursor())
 
 
 async def graph_runs(
@@ -168,6 +214,7 @@ class TaskDetail:
 
     record: TaskRecord
     key: str
+    label: str
     properties: list[dict[str, Any]]
     create_statement: str
     next_runs: list[dict[str, Any]]
@@ -175,14 +222,11 @@ class TaskDetail:
 
 
 async def task_detail(engine: Engine, rec: TaskRecord) -> TaskDetail:
-    name = sql_name(rec)
+    name = task_key(rec)
     props = (await engine.execute(f"DESCRIBE TASK {name}"))[-1]
     create = (await engine.execute(f"SHOW CREATE TASK {name}"))[-1]
-    upcoming: list[dict[str, Any]] = []
-    if rec.definition.schedule is not None:
-        result = (await engine.execute(f"SELECT * FROM next_runs({sql_string(task_key(rec))}, 5)"))[-1]
-        upcoming = objects(result)
     now = engine.now()
+    upcoming = next_run_rows(rec, 5, now)
     last = await last_runs(engine)
     live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
     this_node = engine.scheduler.node_id if engine.scheduler is not None else None
@@ -198,6 +242,7 @@ async def task_detail(engine: Engine, rec: TaskRecord) -> TaskDetail:
     return TaskDetail(
         record=rec,
         key=task_key(rec),
+        label=task_label(rec),
         properties=objects(props),
         create_statement=str(create.rows[0][1]),
         next_runs=upcoming,
@@ -321,7 +366,3 @@ async def notifications(engine: Engine, *, limit: int = 200) -> Notifications:
         gone = dict.fromkeys(("type", "enabled", "url", "method", "comment", "created_on"))
         integrations.append({**gone, "name": name, "counts": c, "dropped": True})
     return Notifications(integrations=integrations, attempts=attempts)
-
-
-def count_states(rows: Sequence[RunRecord]) -> Counter[str]:
-    return Counter(r.state.value for r in rows)

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import jinja2
 
 from tasksql.server.web import highlight
+from tasksql.server.web.data import key_of
 from tasksql.server.web.timeline import seconds_text
 
 
@@ -67,7 +68,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         time=_time, iso=_iso, state_class=_state_class, seconds=seconds_text, duration=_duration
     )
-    env.globals.update(sql_pieces=highlight.pieces, query=_query)
+    env.globals.update(sql_pieces=highlight.pieces, query=_query, key_of=key_of)
     return env
 
 

@@ -2,15 +2,17 @@
 
 ====  ===================  ==========================================================
 GET   /                    tasks (``?q=&state=&warehouse=&offset=``), 50 a page
-GET   /task?name=KEY       one task (history filters ``?state=&since=&until=&errors=1``)
-GET   /runs                recent runs of every task (same filters, ``&task=``), graph runs
+GET   /task?name=KEY       one task (history filters ``?state=&since=&until=&errors=1&cursor=``)
+GET   /runs                runs of every task (same filters, ``&task=``), graph runs
 GET   /notifications       integrations with their delivery counts, latest attempts
 GET   /cluster             the nodes of system.cluster
 GET   /sql                 the SQL console (it runs statements through ``POST /api/v1/sql``)
 ====  ===================  ==========================================================
 
-Bad filter values answer the page with a one-line error (status 400) and no filtering; a task
-that does not exist answers 404 with a link back to the list. Nothing here changes anything.
+Histories are paged by cursor, as the API's run lists are (:mod:`tasksql.server.paging`): a page
+of a task with 100,000 runs costs what a page of a task with 100 does. Bad filter values answer the
+page with a one-line error (status 400) and no filtering; a task that does not exist answers 404
+with a link back to the list. Nothing here changes anything.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiohttp import web
 from tasksql.engine import Engine
 from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule
+from tasksql.server.http_errors import RequestError
 from tasksql.server.web import data, graph_picture, timeline
 from tasksql.server.web.render import page
 
@@ -84,7 +87,24 @@ def _run_filter(request: web.Request) -> data.RunFilter:
     if since is not None and until is not None and since > until:
         raise BadFilter("since is after until; swap them")
     errors = request.query.get("errors", "") in ("1", "true", "on")
-    return data.RunFilter(state=state, since=since, until=until, errors_only=errors)
+    return data.RunFilter(
+        state=state, since=since, until=until, errors_only=errors, task_text=request.query.get("task", "")
+    )
+
+
+async def _run_page(
+    request: web.Request, flt: data.RunFilter, *, task_id: int | None = None
+) -> tuple[data.RunPage, str | None]:
+    """A page of runs after ``?cursor=``; with a cursor that is none of ours, the first page and
+    the error."""
+    cursor = request.query.get("cursor") or None
+    try:
+        return await data.runs(
+            _engine(request), flt, task_id=task_id, limit=HISTORY_SIZE, cursor=cursor
+        ), None
+    except RequestError as exc:
+        first = await data.runs(_engine(request), flt, task_id=task_id, limit=HISTORY_SIZE)
+        return first, exc.message
 
 
 def _params(request: web.Request, *names: str) -> dict[str, str]:
@@ -147,13 +167,15 @@ async def task_page(request: web.Request) -> web.Response:
         return _render(
             request, "missing.html", status=exc.http_status, title="Task", key=key, error=exc.message
         )
-    history = await data.runs(engine, flt, task_id=rec.id, limit=HISTORY_SIZE)
+    history, cursor_error = await _run_page(request, flt, task_id=rec.id)
+    error = error or cursor_error
     graph = await data.task_graph(engine, rec)
     picture = graph_picture.layout(graph, detail.key) if graph is not None else None
+    first_page = flt == data.RunFilter() and not request.query.get("cursor")
     recent = (
-        history
-        if flt == data.RunFilter()
-        else await data.runs(engine, data.RunFilter(), task_id=rec.id, limit=30)
+        history.runs
+        if first_page
+        else (await data.runs(engine, data.RunFilter(), task_id=rec.id, limit=30)).runs
     )
     line = timeline.build(recent[:30], engine.now(), _window_s(rec, detail.next_runs))
     return _render(
@@ -161,10 +183,11 @@ async def task_page(request: web.Request) -> web.Response:
         "task.html",
         status=400 if error else 200,
         error=error,
-        title=detail.key,
+        title=detail.label,
         detail=detail,
         history=history,
         params=params,
+        paged=bool(request.query.get("cursor")),
         graph=graph,
         picture=picture,
         timeline=line,
@@ -180,12 +203,8 @@ async def runs_page(request: web.Request) -> web.Response:
         flt = _run_filter(request)
     except BadFilter as exc:
         error, flt = str(exc), data.RunFilter()
-    found = await data.runs(engine, flt, limit=HISTORY_SIZE if not params["task"] else 2000)
-    needle = params["task"].strip().lower()
-    if needle:
-        found = [r for r in found if needle in f"{r.database_name}.{r.schema_name}.{r.name}".lower()][
-            :HISTORY_SIZE
-        ]
+    found, cursor_error = await _run_page(request, flt)
+    error = error or cursor_error
     graphs = await data.graph_runs(engine, limit=30)
     return _render(
         request,
@@ -196,6 +215,7 @@ async def runs_page(request: web.Request) -> web.Response:
         runs=found,
         graphs=graphs,
         params=params,
+        paged=bool(request.query.get("cursor")),
         states=data.RUN_STATES,
     )
 

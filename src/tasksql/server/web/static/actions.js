@@ -33,9 +33,11 @@ function confirmAction(text, verb) {
 }
 
 async function act(button) {
-  const { action, task } = button.dataset;
+  // data-task: the task's key (SQL name, parts quoted as needed), the path of its API routes;
+  // data-label: the name as people read it
+  const { action, task, label } = button.dataset;
   const [verb, question] = ACTIONS[action];
-  const confirmed = await confirmAction(question.replace("%s", task), verb);
+  const confirmed = await confirmAction(question.replace("%s", label || task), verb);
   if (!confirmed) {
     button.focus();
     return;
