@@ -1,7 +1,9 @@
 """The catalog contract for settling and graph steps under leases: a lost node is settled only while
 the catalog still judges the epoch that was read gone (a node that joins again meanwhile keeps its
-runs), a node settles its own earlier epochs' runs only under its live fence, and a graph's member
-runs, their outcomes, graph ends and retried attempts are fenced by the root's placement.
+runs), a node settles its own earlier epochs' runs only under its live fence, a graph's member
+runs, their outcomes, graph ends and retried attempts are fenced by the root's placement, and a
+manual run (EXECUTE TASK) is inserted and settled only under its node's live lease, wherever its
+task is placed.
 
 Two nodes are two catalog objects on one catalog, as two processes would be; every backend runs it.
 """
@@ -17,7 +19,7 @@ from conftest import CatalogFactory
 from tasksql.catalog import Catalog
 from tasksql.model import RunState, ScheduledFrom, TaskRecord, TaskState
 from tasksql.model.cluster import Fence
-from tasksql.model.run import GraphRunEnd, NewGraphRun, RunRecord
+from tasksql.model.run import GraphRunEnd, NewGraphRun, NewRun, RunRecord
 
 GROUP = "0b3f8f0e-5a1d-4f52-9d7e-2a9c6e1f4b21"
 
@@ -171,3 +173,56 @@ async def test_graph_member_runs_retries_and_ends_are_fenced_by_the_roots_placem
     b_retry = new_run(child, NOW, node="b", attempt_number=2, scheduled_from=ScheduledFrom.RETRY, **tag)
     [inserted] = await other.settle_graph_step(None, None, [b_retry], None, fence=b.fence)
     assert inserted is not None and inserted.node_id == "b"
+
+
+# --- manual runs under the lease ------------------------------------------------------------------
+
+
+def manual_run(record: TaskRecord, node: str, seconds: float) -> NewRun:
+    return new_run(record, later(seconds), node=node, scheduled_from=ScheduledFrom.EXECUTE_TASK)
+
+
+async def run_count(catalog: Catalog) -> int:
+    return len(await catalog.list_runs())
+
+
+async def test_a_manual_run_is_inserted_only_under_a_live_lease_wherever_the_task_is_placed(
+    catalog: Catalog, other: Catalog
+) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    b = await other.join(member("b"))
+    assert await other.claim_placements(b.fence, capacity=4, warehouses=None) == [record.id]
+    a = await catalog.join(member("a"))
+
+    # a does not hold the task: a scheduled run is refused, a manual run (asked of a) is not
+    assert await catalog.fire([new_run(record, later(1), node="a")], [], fence=a.fence) == [None]
+    run = await catalog.fire_leased(manual_run(record, "a", 1), a.fence)
+    assert run is not None and run.node_id == "a" and run.state is RunState.EXECUTING
+    assert await states(other, run) == [("EXECUTING", None)]
+
+    # a superseded epoch, an ended lease: nothing is inserted
+    again = await catalog.join(member("a"))
+    assert await catalog.fire_leased(manual_run(record, "a", 2), a.fence) is None
+    assert await catalog.leave(again.fence)
+    assert await catalog.fire_leased(manual_run(record, "a", 3), again.fence) is None
+    assert await run_count(other) == 1
+
+
+async def test_a_manual_run_is_neither_started_nor_settled_by_a_node_whose_lease_ran_out(
+    catalog: Catalog, other: Catalog
+) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    a = await catalog.join(member("a", lease=SHORT))
+    run = await catalog.fire_leased(manual_run(record, "a", 1), a.fence)
+    assert run is not None
+    await eventually(lambda: expired(other, "a"))
+
+    # a paused past its lease, unaware: it can start no manual run and commit no outcome
+    assert await catalog.fire_leased(manual_run(record, "a", 2), a.fence) is None
+    assert not await catalog.finish_run(ended(run), None, fence=a.fence)
+    assert await states(other, run) == [("EXECUTING", None)]
+    assert await run_count(other) == 1
+    # the run is another node's to settle, judged by a's epoch
+    settled = await other.settle_lost_runs(["a"], later(3), "node a was lost", epochs={"a": a.fence.epoch})
+    assert settled["a"].failed == 1
+    assert await states(other, run) == [("FAILED", "NODE_LOST")]

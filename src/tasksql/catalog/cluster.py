@@ -32,6 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
 from tasksql.model.cluster import Fence, Lease, Member, Membership, Placement
+from tasksql.model.run import NewRun, RunRecord
 
 #: The error code of a call whose fence no longer holds a live lease (it must join again).
 LEASE_LOST = "LEASE_LOST"
@@ -118,6 +119,16 @@ class ClusterCoordination(ABC):
     async def list_placements(self, *, node_id: str | None = None) -> list[Placement]:
         """The placements of live tasks, by task id: every one, or those held by ``node_id`` (any
         epoch). ``pinned_node`` is the task's pin (its definition's, else the explicit one)."""
+
+    @abstractmethod
+    async def fire_leased(self, run: NewRun, fence: Fence) -> RunRecord | None:
+        """Insert ``run``, a manual run (EXECUTE TASK) of ``fence``'s node, only while that lease
+        is live (or draining), in ONE transaction (the node's row locked until the commit, so a
+        revocation waits for it): unlike :meth:`Catalog.fire` under a fence, the task's placement
+        is not asked for, since a manual run runs on the node that was asked for it. None,
+        changing nothing, when the lease is not held (ran out, revoked, left, superseded) or a
+        fence already holds the run's instant. Its start is the insert itself (an EXECUTING
+        run); its outcome is written under the same fence as any run's."""
 
     @abstractmethod
     async def cluster_members(self) -> list[Member]:

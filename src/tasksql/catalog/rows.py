@@ -251,6 +251,7 @@ def warehouse_columns(definition: WarehouseDef) -> dict[str, Any]:
         "url": definition.url,
         "max_concurrency": definition.max_concurrency,
         "comment": definition.comment,
+        "role_mapping": json.dumps(dict(definition.role_mapping)) if definition.role_mapping else None,
     }
 
 
@@ -262,6 +263,7 @@ def warehouse_def(row: Row) -> WarehouseDef:
         url=row["url"],
         max_concurrency=row["max_concurrency"],
         comment=row["comment"],
+        role_mapping=tuple(json.loads(row["role_mapping"]).items()) if row["role_mapping"] else (),
     )
 
 

@@ -612,6 +612,13 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D]):
         cluster = self._cluster
         return await self._read(lambda db: cluster.placements(db, node_id))
 
+    async def fire_leased(self, run: NewRun, fence: Fence) -> RunRecord | None:
+        sql = self._sql
+        record = await self._write(lambda db: run_jobs.fire_leased(sql, db, run, fence), hold=True)
+        if record is not None:
+            self.observers.runs_inserted([record])
+        return record
+
     async def cluster_members(self) -> list[Member]:
         cluster = self._cluster
         return await self._read(cluster.members)

@@ -62,7 +62,16 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         name="warehouses",
         kind="warehouses",
-        columns=("name", "type", "url", "max_concurrency", "comment", "created_on", "last_altered_on"),
+        columns=(
+            "name",
+            "type",
+            "url",
+            "max_concurrency",
+            "comment",
+            "created_on",
+            "last_altered_on",
+            "role_mapping",
+        ),
         key=("name",),
         instants=frozenset({"created_on", "last_altered_on"}),
         not_content="name = 'default'",  # seeded when a catalog opens, never dropped

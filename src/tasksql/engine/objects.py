@@ -19,6 +19,7 @@ from tasksql.errors import (
 )
 from tasksql.model import IntegrationDef, WarehouseDef, Webhook
 from tasksql.sql import statements as st
+from tasksql.warehouses import role_mapping
 from tasksql.warehouses.registry import shown_url
 
 SECRET_MASK = "********"
@@ -217,7 +218,7 @@ def _check_runnable(engine: Engine, d: WarehouseDef, stmt: st.Statement) -> None
     try:
         engine.warehouses.check(d)
     except TasksqlError as err:
-        key = "url" if err.code == "INVALID_URL" else "type"
+        key = {"INVALID_URL": "url", "ROLE_MAPPING_UNSUPPORTED": "role_mapping"}.get(err.code, "type")
         err.span = err.span or stmt.spans.get(key) or stmt.span
         raise
 
@@ -255,9 +256,10 @@ async def show_warehouses(engine: Engine, stmt: st.ShowWarehouses) -> Result:
                 d.embedded,
                 d.comment,
                 r.created_on,
+                role_mapping.shown(d.role_mapping),
             )
         )
-    columns = ("name", "type", "url", "max_concurrency", "embedded", "comment", "created_on")
+    columns = ("name", "type", "url", "max_concurrency", "embedded", "comment", "created_on", "role_mapping")
     return Result.table(columns, rows, "SHOW WAREHOUSES")
 
 

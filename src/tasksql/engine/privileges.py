@@ -25,10 +25,12 @@ from tasksql.model.security import (
     ACCOUNTADMIN,
     SYSADMIN,
     ObjectKind,
+    RunAdmission,
     SecurityState,
 )
 from tasksql.sql import statements as st
 from tasksql.sql import statements_security as ss
+from tasksql.warehouses import role_mapping
 
 EXECUTE_TASK = "EXECUTE TASK"
 MONITOR_EXECUTION = "MONITOR EXECUTION"
@@ -425,14 +427,17 @@ async def visible_task_ids(engine: Engine) -> set[int] | None:
     return {rec.id for rec in await engine.catalog.list_tasks() if acc.sees(rec)}
 
 
-async def run_gate(engine: Engine, rec: TaskRecord) -> str | None:
-    """Why a run of ``rec`` may not start now (None: it may), asked by the scheduler at each run.
+async def run_gate(engine: Engine, rec: TaskRecord) -> RunAdmission | None:
+    """Whether a run of ``rec`` may start now, and as which database role (None: it may, with the
+    warehouse login's rights), asked by the scheduler at each run.
 
     With security on, runs execute as the task's owner role (seed 003): that role must hold EXECUTE
     TASK on the account, directly or through a role granted to it, and USAGE on the task's
-    warehouse; revoking either stops the later runs (recorded SKIPPED with this reason). A VoltDB
+    warehouse; revoking either stops the later runs (recorded SKIPPED with the reason). A VoltDB
     task ``AS USER u`` runs as ``u``: ``u`` must still be an enabled user whose roles hold USAGE on
-    the warehouse.
+    the warehouse. When the warehouse has a ROLE_MAPPING (:mod:`tasksql.warehouses.role_mapping`),
+    the run executes as the database role it pairs with the owner role; an owner role it does not
+    name fails the run (``ROLE_NOT_MAPPED``).
     """
     if not engine.settings.security:
         return None
@@ -440,11 +445,31 @@ async def run_gate(engine: Engine, rec: TaskRecord) -> str | None:
     owner = task_owner_role(state, rec.owner)
     roles = state.roles_of(owner)
     warehouse = (rec.definition.warehouse or DEFAULT_WAREHOUSE).lower()
+    refused = _refusal(state, owner, roles, warehouse, rec.definition.run_as_user)
+    if refused is not None:
+        return RunAdmission(refused=refused)
+    await engine.warehouse(warehouse)  # opened (and its definition known) before the run needs it
+    definition = engine.warehouses.definition(warehouse)
+    if definition is None or not definition.role_mapping:
+        return None
+    db_role = role_mapping.database_role(definition.role_mapping, owner)
+    if db_role is None:
+        return RunAdmission(
+            refused=f"warehouse {warehouse} maps no database role for the owner role {owner}; add one: "
+            f"ALTER WAREHOUSE {warehouse} SET ROLE_MAPPING = (..., '{owner}' = '<database role>')",
+            code="ROLE_NOT_MAPPED",
+            state="FAILED",
+        )
+    return RunAdmission(database_role=db_role)
+
+
+def _refusal(
+    state: SecurityState, owner: str, roles: frozenset[str], warehouse: str, user_name: str | None
+) -> str | None:
     if not state.has(roles, EXECUTE_TASK, ObjectKind.ACCOUNT):
         return f"skipped: the owner role {owner} lacks EXECUTE TASK on the account"
     if not state.has(roles, "USAGE", ObjectKind.WAREHOUSE, warehouse):
         return f"skipped: the owner role {owner} lacks USAGE on warehouse {warehouse}"
-    user_name = rec.definition.run_as_user
     if user_name is not None:
         user = state.users.get(user_name.lower()) or state.users.get(user_name)
         if user is None or user.disabled:

@@ -52,6 +52,10 @@ class WarehouseDef:
     url: str | None = None
     max_concurrency: int | None = None
     comment: str | None = None
+    #: (tasksql role, database role) pairs, tasksql roles in lower case: with security on, a run of
+    #: a task owned by one of these roles executes as its database role (PostgreSQL ``SET ROLE``,
+    #: MySQL/MariaDB ``SET ROLE``); see :mod:`tasksql.warehouses.role_mapping`.
+    role_mapping: tuple[tuple[str, str], ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -66,5 +70,6 @@ class WarehouseDef:
             url = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
         return (
             f"WarehouseDef(name={self.name!r}, type={self.type.value!r}, url={url!r}, "
-            f"max_concurrency={self.max_concurrency!r}, comment={self.comment!r})"
+            f"max_concurrency={self.max_concurrency!r}, comment={self.comment!r}, "
+            f"role_mapping={self.role_mapping!r})"
         )

@@ -172,6 +172,18 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunAdmission:
+    """What a run's start decided about its owner role (with security on): ``refused`` says why it
+    may not run (recorded ``state`` with error ``code``); else ``database_role`` names the role of
+    the warehouse's database its WHEN and body execute as (None: the warehouse login's own)."""
+
+    refused: str | None = None
+    code: str = "PRIVILEGE_REVOKED"
+    state: str = "SKIPPED"
+    database_role: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SecurityState:
     """Every user, role and grant, read at once: the facts :meth:`roles_of` and :meth:`has` decide
     from."""

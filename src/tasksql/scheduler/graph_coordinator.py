@@ -29,7 +29,7 @@ from datetime import datetime
 
 from tasksql.catalog.base import Catalog
 from tasksql.clock import Clock
-from tasksql.errors import TasksqlError, ValidationError
+from tasksql.errors import CatalogError, TasksqlError, ValidationError
 from tasksql.model import (
     OverlapPolicy,
     QualifiedName,
@@ -41,13 +41,14 @@ from tasksql.model import (
     TaskState,
     effective_overlap,
 )
+from tasksql.model.cluster import Fence, Placement
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import GraphRunEnd, NewGraphRun, NewRun, RunOutcome, RunRecord, TaskRuntime
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.graph_run import GraphRun, Member, Skip, Step, graph_members
-from tasksql.scheduler.membership import FenceRef
+from tasksql.scheduler.membership import FenceRef, lease_lost, not_placed_here
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -331,6 +332,21 @@ class GraphCoordinator:
 
     # --- manual graph runs -----------------------------------------------------------------------
 
+    async def _holds(self, entry: Entry, fence: Fence) -> bool:
+        """Whether ``fence`` holds the placement of ``entry``'s task (a root), as read now."""
+        placed = await _placement_of(self._catalog, entry.record.id)
+        return placed is not None and (placed.node_id, placed.epoch) == (fence.node_id, fence.epoch)
+
+    async def _not_here(self, entry: Entry, fence: Fence) -> CatalogError:
+        """Why a manual graph run of ``entry`` (a root) was not written under ``fence``: this node's
+        lease is gone, or another node (or none) holds the root."""
+        placed = await _placement_of(self._catalog, entry.record.id)
+        if placed is not None and placed.node_id == fence.node_id:
+            return lease_lost(self._node_id)  # its own placement, of this epoch or an earlier one
+        if self._fence.current != fence:
+            return lease_lost(self._node_id)
+        return not_placed_here(str(entry.task.name), None if placed is None else placed.node_id)
+
     async def execute(self, entry: Entry, *, config: str | None) -> tuple[RunRecord | None, list[Launch]]:
         """EXECUTE TASK on a root: a whole graph run now; the root's run and what to start."""
         now = self._clock.now()
@@ -352,7 +368,11 @@ class GraphCoordinator:
                 error_code="OVERLAP",
                 error_message="skipped: the previous graph run was still executing",
             )
-            [rec] = await self._catalog.fire([run], [])
+            fence = self._fence.current
+            if fence is None:
+                [rec] = await self._catalog.fire([run], [])
+            elif (rec := await self._catalog.fire_leased(run, fence)) is None:
+                raise lease_lost(self._node_id)
             return rec, []
         g.begin()
         run = self.tag(
@@ -370,8 +390,11 @@ class GraphCoordinator:
         graph = self.new_graph_run(
             g, entry, scheduled_from=ScheduledFrom.EXECUTE_TASK, now=now, root_run_index=0
         )
-        [rec] = await self._catalog.fire([run], [], [graph])
+        fence = self._fence.current
+        [rec] = await self._catalog.fire([run], [], [graph], fence=fence)
         if rec is None:
+            if fence is not None:  # nothing was written: say why
+                raise await self._not_here(entry, fence)
             return None, []
         self.activate(g)
         return rec, [Launch(entry, rec, g.member(g.root_id).definition, g)]
@@ -412,10 +435,19 @@ class GraphCoordinator:
         prior: dict[int, RunState] = {}
         for run in await self._catalog.graph_run_runs(previous.graph_run_group_id):
             prior[run.task_id] = run.state
+        fence = self._fence.current
+        if fence is not None and not await self._holds(entry, fence):
+            raise await self._not_here(entry, fence)
         step = self._resolve_dropped(g, g.begin(prior=prior))
         rows = self._rows_for(g, step, now)
         graph = self.new_graph_run(g, entry, scheduled_from=ScheduledFrom.RETRY, now=now, root_run_index=None)
-        records = await self._catalog.fire(rows, [], [graph])
+        records = await self._catalog.fire(rows, [], [graph], fence=fence)
+        if fence is not None and None in records:
+            # the lease or the root's placement was lost since the check: the graph run cannot go
+            # on here (ended FAILED while the lease allows, else settled with the node's runs)
+            self.activate(g)
+            await self.give_up(g)
+            raise await self._not_here(entry, fence)
         self.activate(g)
         launches = self._launches(g, step, records)
         if step.end is not None:
@@ -424,6 +456,10 @@ class GraphCoordinator:
         started = records[len(step.skip) :]
         first = next((r for r in started if r is not None), next((r for r in records if r is not None), None))
         return first, launches
+
+
+async def _placement_of(catalog: Catalog, task_id: int) -> Placement | None:
+    return next((p for p in await catalog.list_placements() if p.task_id == task_id), None)
 
 
 def merge_config(base: str | None, override: str | None) -> str | None:

@@ -164,12 +164,21 @@ class Housekeeper:
 
     async def reap(self) -> int:
         """Settle what dead nodes left (stopped, silent for longer than the lease, or on this host
-        with their process gone); returns how many runs were settled or released (see :mod:`lost`)."""
+        with their process gone); returns how many runs were settled or released (see :mod:`lost`).
+
+        A node is judged by its epoch, as the takeover judges a member (:mod:`.takeover`): the
+        epochs are read before the judgement, and the catalog settles a node only while its row
+        still has the epoch read and holds no live lease, checked in the settling transaction. A
+        node id that joined (again) after the read, under a newer epoch, keeps every run: those
+        of its new epoch are its own, and those of its earlier ones it settles itself
+        (:func:`.takeover.settle_own_earlier`). A node that never joined has epoch 0 until it does."""
         now = self._clock.now()
-        dead = lost.dead_nodes(await self._catalog.list_nodes(now), now, me=self._node_id)
+        epochs = {m.node_id: m.epoch for m in await self._catalog.cluster_members()}
+        judged = lost.dead_nodes(await self._catalog.list_nodes(now), now, me=self._node_id)
+        dead = [n for n in judged if n in epochs]  # a node registered since the read: next round
         if not dead:
             return 0
-        return await self._settle(dead, now)
+        return await self._settle(dead, now, epochs={n: epochs[n] for n in dead})
 
     async def settle_gone(self) -> int:
         """Settle the runs of members whose lease is gone (see :mod:`.takeover`); how many."""
@@ -181,10 +190,12 @@ class Housekeeper:
             self._failed(settled.failed)
         return sum(c.total for c in settled.counts.values())
 
-    async def _settle(self, node_ids: list[str], now: datetime) -> int:
+    async def _settle(
+        self, node_ids: list[str], now: datetime, *, epochs: dict[str, int] | None = None
+    ) -> int:
         catalog, cache, book = self._catalog, self._cache, self._markers
-        settled = await lost.settle(catalog, cache, book, self._warehouses, node_ids, now)
-        return sum(c.total for c in settled.values())
+        settled = await lost.settle_left(catalog, cache, book, self._warehouses, node_ids, now, epochs=epochs)
+        return sum(c.total for c in settled.counts.values())
 
     async def prune(self) -> int:
         """Delete history older than the retention (global setting, per-task HISTORY_RETENTION)."""

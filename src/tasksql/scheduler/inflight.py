@@ -39,6 +39,7 @@ from tasksql.model import (
 from tasksql.model.cluster import Fence
 from tasksql.model.outbox import OutboxItem
 from tasksql.model.run import RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.model.security import RunAdmission
 from tasksql.notify.events import events_for
 from tasksql.scheduler import claims, logical_time, outcomes, retry
 from tasksql.scheduler.cache import TaskCache
@@ -608,7 +609,7 @@ def _log_unsettled(write: asyncio.Future[Any]) -> None:
         log.error("could not record the outcome of a run: %s", write.exception())
 
 
-def _gate(warehouses: object, entry: Entry) -> Callable[[], Awaitable[str | None]] | None:
+def _gate(warehouses: object, entry: Entry) -> Callable[[], Awaitable[RunAdmission | None]] | None:
     """The run gate of the provider (the engine's: security), bound to ``entry``'s task; None when
     the provider has none or the entry is cold."""
     gate = getattr(warehouses, "run_gate", None)

@@ -36,8 +36,9 @@ from datetime import datetime
 
 from tasksql import __version__
 from tasksql.catalog.base import Catalog
+from tasksql.catalog.cluster import LEASE_LOST
 from tasksql.catalog.lease import LeaseLine
-from tasksql.errors import TasksqlError
+from tasksql.errors import CatalogError, TasksqlError
 from tasksql.model.cluster import Fence, Membership
 from tasksql.scheduler.renewals import RenewalThread
 
@@ -68,6 +69,38 @@ class FenceRef:
     def withheld(self) -> bool:
         """True while run writes must wait: a cluster member holding no lease."""
         return self.member and self.current is None
+
+
+#: The error code of a manual graph run asked of a node that does not hold the graph's root.
+NOT_PLACED_HERE = "NOT_PLACED_HERE"
+
+
+def lease_lost(node_id: str) -> CatalogError:
+    """The error of a manual run asked of a cluster member that holds no live lease (nothing was
+    written)."""
+    return CatalogError(
+        f"node {node_id} holds no cluster lease now (it ran out; the node is joining again), so it "
+        "starts no run: run the statement again in a few seconds, or on another node",
+        code=LEASE_LOST,
+    )
+
+
+def not_placed_here(task: str, holder: str | None) -> CatalogError:
+    """The error of a manual graph run asked of a node that does not hold the graph's root."""
+    where = f"node {holder} holds it" if holder else "no node holds it now (it is being handed over)"
+    return CatalogError(
+        f"task {task} is the root of a task graph, whose runs go with the root's placement, and {where}:"
+        f" run the statement on {'node ' + holder if holder else 'the node that takes it over'}",
+        code=NOT_PLACED_HERE,
+    )
+
+
+def pinned_elsewhere(task: str, node: str) -> CatalogError:
+    """The error of a manual run asked of a node other than the one its task is pinned to."""
+    return CatalogError(
+        f"task {task} is pinned to node {node} and runs there only: run the statement on node {node}",
+        code=NOT_PLACED_HERE,
+    )
 
 
 #: Called with (task ids gained, task ids lost) when the node's placements changed.

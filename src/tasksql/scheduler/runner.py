@@ -22,6 +22,7 @@ from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
 from tasksql.model.run import RunOutcome, RunRecord
+from tasksql.model.security import RunAdmission
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
@@ -30,6 +31,7 @@ from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.same_database import SameDatabase
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
+from tasksql.warehouses import role_mapping
 from tasksql.warehouses.base import CancelToken, Warehouse
 from tasksql.warehouses.streams import bind_condition, bind_statements
 
@@ -65,9 +67,10 @@ class RunContext:
     #: body names one of its variables; None: the variables stay as written.
     logical_time: Callable[[], Awaitable[LogicalTime]] | None = None
     _logical: LogicalTime | None = None
-    #: Why this run may not start (the owner's privileges were revoked), asked before WHEN;
-    #: None: nothing to ask. A reason makes the run SKIPPED (code PRIVILEGE_REVOKED).
-    gate: Callable[[], Awaitable[str | None]] | None = None
+    #: Whether this run may start, asked before WHEN (security: the owner role's privileges);
+    #: None: nothing to ask. A refusal makes the run SKIPPED (code PRIVILEGE_REVOKED) or FAILED
+    #: (ROLE_NOT_MAPPED); an admission with a database role runs WHEN and body as that role.
+    gate: Callable[[], Awaitable[RunAdmission | None]] | None = None
 
     async def bind_time(self, text: str) -> str:
         """``text`` with the run's logical time variables replaced (see :mod:`.logical_time`)."""
@@ -203,12 +206,21 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
     deadline = loop.time() + timeout_s
     ctx.started_at = ctx.clock.now()
     try:
-        refused = await ctx.gate() if ctx.gate is not None else None
-        if refused is not None:
-            return _outcome(ctx, RunState.SKIPPED, code="PRIVILEGE_REVOKED", message=refused)
+        admission = await ctx.gate() if ctx.gate is not None else None
+        if admission is not None and admission.refused is not None:
+            return _outcome(ctx, RunState(admission.state), code=admission.code, message=admission.refused)
+        db_role = admission.database_role if admission is not None else None
+        session_params = task.session_params
+        if db_role is not None:
+            # the owner role's database rights: set last, so that no parameter of the task overrides it
+            session_params = (*session_params, *role_mapping.role_params(wh.dialect, db_role))
         if task.when:
 
             async def evaluate(text: str, tables: dict[str, pa.Table]) -> object:
+                if db_role is not None:
+                    return await role_mapping.evaluate_as(
+                        wh, db_role, text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token
+                    )
                 return await wh.evaluate(
                     text, tables=tables, timeout=_remaining(ctx, deadline), token=ctx.token
                 )
@@ -236,6 +248,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         into = local_name(task.into, wh) if task.into is not None and other is None else None
         # streams the body reads: bound, and claimed in its transaction when it consumes them
         statements, consumes = await bind_statements(wh, statements, into=task.into is not None)
+        if db_role is not None:
+            role_mapping.refuse_role_changes(statements, task.session_params)
         if other is not None:
             # INTO another warehouse: two commits in two databases, no marker (at least once)
             crossed = await run_into_other(
@@ -244,7 +258,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 other[1],
                 statements,
                 transactional=prepared.transactional or consumes,
-                session_params=task.session_params,
+                session_params=session_params,
                 tables=tables,
                 remaining=lambda: _remaining(ctx, deadline),
                 token=ctx.token,
@@ -265,7 +279,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             statements,
             transactional=prepared.transactional or consumes,
             into=into,
-            session_params=task.session_params,
+            session_params=session_params,
             tables=tables,
             timeout=_remaining(ctx, deadline),
             token=ctx.token,

@@ -143,7 +143,7 @@ class Scheduler:
             fence=self.fence,
         )
         self.manual = ManualRuns(
-            catalog, self.cache, self.graphs, self.runs, clock=clock, node_id=self.node_id
+            catalog, self.cache, self.graphs, self.runs, clock=clock, node_id=self.node_id, fence=self.fence
         )
         self.housekeeper = Housekeeper(
             catalog,

@@ -11,7 +11,7 @@
     SHOW NOTIFICATION INTEGRATIONS [LIKE '<pattern>']
 
     CREATE [OR REPLACE] WAREHOUSE [IF NOT EXISTS] <name> [WITH] [TYPE = <type>] [URL = '..']
-        [MAX_CONCURRENCY = <n>] [COMMENT = '..']
+        [MAX_CONCURRENCY = <n>] [COMMENT = '..'] [ROLE_MAPPING = ( '<role>' = '<db role>' [, ...] )]
     ALTER WAREHOUSE [IF EXISTS] <name> SET <option> = <value> [, ...]
     DROP WAREHOUSE [IF EXISTS] <name>
     SHOW WAREHOUSES [LIKE '<pattern>']
@@ -26,6 +26,7 @@ from typing import Any
 
 from tasksql.errors import NotSupportedError, Span, ValidationError
 from tasksql.model import IntegrationDef, WarehouseDef, WarehouseType, Webhook
+from tasksql.model.security import canonical_role
 from tasksql.model.password_source import PASSWORD_TYPES, PasswordSource, with_reference
 from tasksql.sql.common import (
     CreatePrefix,
@@ -56,7 +57,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
 _INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "COMMENT")
 _INTEGRATION_UNSET = ("COMMENT", "ENABLED", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
-_WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT", "PASSWORD")
+_WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT", "ROLE_MAPPING", "PASSWORD")
 _WAREHOUSE_ALIASES = {"POSTGRESQL": "postgres", "PG": "postgres", "MARIADB": "mysql", "SQLITE3": "sqlite"}
 
 
@@ -291,6 +292,8 @@ def _warehouse_value(cur: Cursor, key: str) -> Any:
         return WarehouseType(value)
     if key == "MAX_CONCURRENCY":
         return parse_int(cur, "MAX_CONCURRENCY", minimum=1)
+    if key == "ROLE_MAPPING":
+        return _role_mapping(cur)
     if key == "PASSWORD":
         return _password_source(cur)
     return parse_string(cur, f"a string for {key}")
@@ -344,6 +347,28 @@ def _password_in_url(
             cls=ValidationError,
         )
     return [(k, url if k == "url" else v) for k, v in pairs if k != "password"]
+
+
+def _role_mapping(cur: Cursor) -> tuple[tuple[str, str], ...]:
+    """``( <role> = '<database role>' [, ...] )``: tasksql roles (a name or a string, stored as
+    :func:`canonical_role` folds them) paired with database roles (kept exactly); ``()`` is none."""
+    cur.expect("(")
+    out: dict[str, str] = {}
+    while not cur.accept(")"):
+        if out:
+            cur.expect(",")
+        tok = parse_word_or_string(cur, "a tasksql role")
+        role = canonical_role(tok.text)
+        if role in out:
+            raise duplicate(cur, role, tok)
+        cur.expect("=")
+        db_tok = parse_word_or_string(cur, "a database role")
+        if not db_tok.text.strip():
+            raise cur.error(
+                "a database role cannot be empty", at=db_tok, code="INVALID_VALUE", cls=ValidationError
+            )
+        out[role] = db_tok.text
+    return tuple(out.items())
 
 
 def _path_as_url(cur: Cursor, pairs: list[tuple[str, Any]], spans: dict[str, Span]) -> list[tuple[str, Any]]:

@@ -290,12 +290,21 @@ def _create_warehouse(s: st.CreateWarehouse) -> str:
         parts.append(f"MAX_CONCURRENCY = {d.max_concurrency}")
     if d.comment is not None:
         parts.append("COMMENT = " + quote_string(d.comment))
+    if d.role_mapping:
+        parts.append("ROLE_MAPPING = " + _role_mapping(d.role_mapping))
     return " ".join(parts)
+
+
+def _role_mapping(pairs: tuple[tuple[str, str], ...]) -> str:
+    return "(" + ", ".join(f"{quote_string(a)} = {quote_string(b)}" for a, b in pairs) + ")"
 
 
 def _alter_warehouse(s: st.AlterWarehouse) -> str:
     exists = " IF EXISTS" if s.if_exists else ""
-    items = ", ".join(f"{k.upper()} = {_option_value(v)}" for k, v in s.assignments)
+    items = ", ".join(
+        f"{k.upper()} = {_role_mapping(v) if k == 'role_mapping' else _option_value(v)}"
+        for k, v in s.assignments
+    )
     return f"ALTER WAREHOUSE{exists} {render_simple(s.name)} SET {items}"
 
 

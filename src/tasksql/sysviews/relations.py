@@ -66,11 +66,13 @@ WAREHOUSES_SCHEMA = pa.schema(
         ("max_concurrency", pa.int64()),
         ("comment", pa.string()),
         ("created_on", TS),
+        ("role_mapping", pa.string()),
     ]
 )
 
 
 async def _warehouses(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
+    from tasksql.warehouses import role_mapping
     from tasksql.warehouses.registry import shown_url
 
     rows = [
@@ -81,6 +83,7 @@ async def _warehouses(ctx: Introspection, named: dict[str, object], positional: 
             r.definition.max_concurrency,
             r.definition.comment,
             r.created_on,
+            role_mapping.shown(r.definition.role_mapping),
         )
         for r in await ctx.catalog.list_warehouses()
     ]

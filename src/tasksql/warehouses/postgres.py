@@ -162,7 +162,8 @@ class _PgSession(WarehouseSession):
         # than an unmarked one. Should the INSERT fail, the COMMIT is not run (the server stops at
         # the first error of a message) and finish(commit=False) rolls back.
         assert self.marker_relation is not None
-        self._exec(f"{_markers.insert_sql('postgres', self.marker_relation, marker)}; COMMIT")
+        # RESET role: a body run as a mapped role (role_mapping.py) writes its marker as the login
+        self._exec(f"RESET role; {_markers.insert_sql('postgres', self.marker_relation, marker)}; COMMIT")
         self._in_txn = False
         self.finish(commit=True)  # resets what is left to reset
 
@@ -170,6 +171,7 @@ class _PgSession(WarehouseSession):
         """Run the catalog's settling UPDATE (see :mod:`._catalog_outcome`) in the body's
         transaction; whether it changed the run's row."""
         try:
+            self._cur.execute("RESET role")  # as the login, also after a body run as a mapped role
             self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise self._failed(exc) from None
@@ -194,6 +196,8 @@ class _PgSession(WarehouseSession):
                     for batch in _arrow.rows(table, "postgres"):
                         for row in batch:
                             copy.write_row(row)
+                # only this session sees it; a body run as a mapped role (role_mapping.py) reads it
+                self._cur.execute(f"GRANT SELECT ON {qname} TO PUBLIC")
             except psycopg.Error as exc:
                 raise self._failed(exc) from None
 

@@ -26,7 +26,7 @@ from types import ModuleType
 from tasksql.display import mask_url
 from tasksql.errors import NotSupportedError, WarehouseError
 from tasksql.model import WarehouseDef, WarehouseType
-from tasksql.warehouses import credentials
+from tasksql.warehouses import credentials, role_mapping
 from tasksql.warehouses._files import file_path, url_options
 from tasksql.warehouses.base import Warehouse, redact_url
 from tasksql.warehouses.duckdb import DUCKDB_FILE, DuckDBDatabase
@@ -92,6 +92,11 @@ class WarehouseRegistry:
             self._open[definition.name] = (definition, warehouse)
             return warehouse
 
+    def definition(self, name: str) -> WarehouseDef | None:
+        """The definition the open warehouse ``name`` was opened with; None when it is not open."""
+        found = self._open.get(name)
+        return found[0] if found is not None else None
+
     def check(self, d: WarehouseDef) -> None:
         """Refuse a definition that no run could use; opens nothing and connects to nothing.
 
@@ -100,9 +105,12 @@ class WarehouseRegistry:
             the command that installs it).
         :raises WarehouseError: the type needs a URL and has none, or the URL is not one the type
             reads (code ``INVALID_URL``).
+        :raises NotSupportedError: a ROLE_MAPPING on a type that cannot apply one (code
+            ``ROLE_MAPPING_UNSUPPORTED``; :mod:`.role_mapping`).
         """
         if d.type not in _FACTORIES:
             raise _unsupported(d.type)
+        role_mapping.check(d)
         if d.type in (WarehouseType.DUCKDB, WarehouseType.SQLITE):
             _no_reference(d)
         if d.type is WarehouseType.DUCKDB and d.url is not None:

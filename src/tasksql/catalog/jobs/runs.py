@@ -65,6 +65,15 @@ def fire(
     return out
 
 
+def fire_leased(sql: CatalogDialect[D], db: D, run: NewRun, fence: Fence) -> RunRecord | None:
+    """See :meth:`~tasksql.catalog.cluster.ClusterCoordination.fire_leased`: the fence's live lease
+    (its row locked until the commit), then the plain insert."""
+    if sql.first(db, "lease_held", lease_params(fence)) is None:
+        return None
+    row = sql.first(db, "run_insert", new_run_params(run))
+    return None if row is None else record_from_new(int(row["run_id"]), run)
+
+
 def apply_runtime(
     sql: CatalogDialect[D], db: D, runtime: Sequence[TaskRuntime], now: str, fence: Fence | None = None
 ) -> None:

@@ -97,7 +97,9 @@ CREATE TABLE warehouses (
     max_concurrency integer CHECK (max_concurrency IS NULL OR max_concurrency >= 1),
     comment         text,
     created_on      timestamptz NOT NULL,
-    last_altered_on timestamptz NOT NULL
+    last_altered_on timestamptz NOT NULL,
+    -- tasksql role -> database role (a JSON object); NULL: none
+    role_mapping    text
 );
 
 -- Global key/value settings (history retention, ...).

@@ -157,17 +157,18 @@ SELECT * FROM warehouses ORDER BY name;
 
 -- name: warehouse_upsert
 -- Create a warehouse or overwrite one of that name, keeping its created_on.
-INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on)
-VALUES (:name, :type, :url, :max_concurrency, :comment, :created_on, :last_altered_on)
+INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on, role_mapping)
+VALUES (:name, :type, :url, :max_concurrency, :comment, :created_on, :last_altered_on, :role_mapping)
 ON CONFLICT (name) DO UPDATE SET
     type = excluded.type, url = excluded.url, max_concurrency = excluded.max_concurrency,
-    comment = excluded.comment, last_altered_on = excluded.last_altered_on;
+    comment = excluded.comment, last_altered_on = excluded.last_altered_on,
+    role_mapping = excluded.role_mapping;
 
 -- name: warehouse_insert
 -- Create a warehouse unless one of that name exists (seeds 'default'); returns its name when it was
 -- created.
-INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on)
-VALUES (:name, :type, :url, :max_concurrency, :comment, :created_on, :last_altered_on)
+INSERT INTO warehouses (name, type, url, max_concurrency, comment, created_on, last_altered_on, role_mapping)
+VALUES (:name, :type, :url, :max_concurrency, :comment, :created_on, :last_altered_on, :role_mapping)
 ON CONFLICT (name) DO NOTHING RETURNING name;
 
 -- name: warehouse_delete

@@ -92,7 +92,9 @@ CREATE TABLE warehouses (
     max_concurrency INTEGER CHECK (max_concurrency IS NULL OR max_concurrency >= 1),
     comment         TEXT,
     created_on      TEXT NOT NULL,
-    last_altered_on TEXT NOT NULL
+    last_altered_on TEXT NOT NULL,
+    -- tasksql role -> database role (a JSON object); NULL: none
+    role_mapping    TEXT
 ) WITHOUT ROWID;
 
 -- Global key/value settings (history retention, ...).
