@@ -168,7 +168,7 @@ def test_role_mapping_is_shown_altered_and_refused_where_no_rights_exist(
         shown = admin.sql("SELECT role_mapping FROM system.warehouses WHERE name = 'pg'").rows
         assert shown == [(f"low={low}, high={high}",)]
         admin.sql("ALTER WAREHOUSE pg SET ROLE_MAPPING = (low = 'db_other')")
-        row = [r for r in admin.sql("SHOW WAREHOUSES").rows if r[0] == "pg"][0]
+        row = next(r for r in admin.sql("SHOW WAREHOUSES").rows if r[0] == "pg")
         assert row[-1] == "low=db_other"
         with pytest.raises(TasksqlError) as caught:
             admin.sql("CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///x.db' ROLE_MAPPING = (low = 'x')")

@@ -26,8 +26,8 @@ from typing import Any
 
 from tasksql.errors import NotSupportedError, Span, ValidationError
 from tasksql.model import IntegrationDef, WarehouseDef, WarehouseType, Webhook
-from tasksql.model.security import canonical_role
 from tasksql.model.password_source import PASSWORD_TYPES, PasswordSource, with_reference
+from tasksql.model.security import canonical_role
 from tasksql.sql.common import (
     CreatePrefix,
     expect_end,
