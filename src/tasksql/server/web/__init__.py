@@ -11,6 +11,7 @@ from aiohttp import web
 
 from tasksql.engine import Engine
 from tasksql.server.web import views
+from tasksql.server.web.records import TaskRecords
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -18,6 +19,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def add_routes(app: web.Application, engine: Engine) -> None:
     """Serve the pages and their static files from ``app`` (the API's application)."""
     app[views.ENGINE] = engine
+    app[views.RECORDS] = TaskRecords(engine.catalog)
     app.router.add_get("/", views.tasks_page)
     app.router.add_get("/task", views.task_page)
     app.router.add_get("/runs", views.runs_page)

@@ -29,6 +29,7 @@ from tasksql.schedules.words import words_for_text
 from tasksql.server import paging
 from tasksql.server.shapes import name_parts
 from tasksql.server.upcoming import next_run_rows
+from tasksql.server.web.records import TaskRecords
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.placement import task_nodes
 from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
@@ -67,17 +68,14 @@ class TaskFilter:
     state: str = ""
     warehouse: str = ""
 
-    def keeps(self, rec: TaskRecord) -> bool:
-        task = rec.definition
+    def keeps(self, rec: TaskRecord, hay: str) -> bool:
+        """Whether the list keeps ``rec``; ``hay``: its searchable text in lower case
+        (:meth:`~tasksql.server.web.records.TaskRecords.hay`)."""
         if self.state and rec.state.value != self.state:
             return False
-        if self.warehouse and (task.warehouse or "default") != self.warehouse:
+        if self.warehouse and (rec.definition.warehouse or "default") != self.warehouse:
             return False
-        if self.search:
-            needle = self.search.lower()
-            hay = (task_label(rec), task.comment or "", task.warehouse or "", rec.owner)
-            return any(needle in h.lower() for h in hay)
-        return True
+        return not self.search or self.search.lower() in hay
 
 
 @dataclass(kw_only=True)
@@ -92,13 +90,15 @@ class TaskPage:
     warehouses: list[str] = field(default_factory=list)
 
 
-async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int) -> TaskPage:
-    """The tasks ``flt`` keeps, sorted by key, rows ``offset`` to ``offset + limit``; each row has
-    SHOW TASKS' columns plus ``key``, ``words`` (the schedule in words) and ``strip`` (its last runs,
-    oldest first)."""
-    records = await visible_tasks(engine, await engine.catalog.list_tasks())
-    kept = sorted((r for r in records if flt.keeps(r)), key=task_key)
-    shown = kept[offset : offset + limit]
+async def task_page(
+    engine: Engine, cache: TaskRecords, flt: TaskFilter, *, offset: int, limit: int
+) -> TaskPage:
+    """The tasks ``flt`` keeps, sorted by name (database, schema, name), rows ``offset`` to
+    ``offset + limit``; each row has SHOW TASKS' columns plus ``key``, ``words`` (the schedule in
+    words) and ``strip`` (its last runs, oldest first)."""
+    records = await visible_tasks(engine, await cache.all())
+    kept = [r for r in records if flt.keeps(r, cache.hay(r))]  # in the cache's order: by name
+    shown = await cache.fresh(kept[offset : offset + limit])
     now = engine.now()
     last = await last_runs(engine)
     live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
@@ -115,7 +115,10 @@ async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int)
         )
         row["key"] = task_key(rec)
         row["words"] = words_for_text(row["schedule"])
-        row["strip"] = list(reversed(await engine.catalog.list_runs(task_id=rec.id, limit=STRIP_RUNS)))
+        # a task that never ran has no strip to read: the catalog's read of a task's latest runs
+        # walks the history from the newest run back to the task's, all of it for a task with none
+        strip = await engine.catalog.list_runs(task_id=rec.id, limit=STRIP_RUNS) if rec.id in last else []
+        row["strip"] = list(reversed(strip))
         rows.append(row)
     warehouses = sorted({r.definition.warehouse or "default" for r in records})
     return TaskPage(
@@ -123,7 +126,7 @@ async def task_page(engine: Engine, flt: TaskFilter, *, offset: int, limit: int)
     )
 
 
-async def find_task(engine: Engine, key: str) -> TaskRecord | None:
+async def find_task(engine: Engine, cache: TaskRecords, key: str) -> TaskRecord | None:
     """The task ``key`` names (its key, or its name relative to the current schema), if the caller
     may see it. A label whose parts hold dots is found too, by one look through the list."""
     parts = name_parts(key)
@@ -131,7 +134,7 @@ async def find_task(engine: Engine, key: str) -> TaskRecord | None:
         rec = await engine.catalog.get_task(engine.resolve(QualifiedName.of(*parts)))
         if rec is not None:
             return rec if await visible_tasks(engine, [rec]) else None
-    for rec in await visible_tasks(engine, await engine.catalog.list_tasks()):
+    for rec in await visible_tasks(engine, await cache.all()):
         if task_label(rec) == key:
             return rec
     return None
@@ -269,9 +272,9 @@ class Graph:
     graph_run: GraphRunRecord | None
 
 
-async def task_graph(engine: Engine, rec: TaskRecord) -> Graph | None:
+async def task_graph(engine: Engine, cache: TaskRecords, rec: TaskRecord) -> Graph | None:
     """The graph of ``rec`` (root, children, finalizer); None for a task alone."""
-    records = await visible_tasks(engine, await engine.catalog.list_tasks())
+    records = await visible_tasks(engine, await cache.all())
     by_name = {r.name: r for r in records}
     root = rec
     seen = {root.id}

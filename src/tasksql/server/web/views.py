@@ -27,9 +27,11 @@ from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule
 from tasksql.server.http_errors import RequestError
 from tasksql.server.web import data, graph_picture, timeline
+from tasksql.server.web.records import TaskRecords
 from tasksql.server.web.render import page
 
 ENGINE: web.AppKey[Engine] = web.AppKey("web_engine", Engine)
+RECORDS: web.AppKey[TaskRecords] = web.AppKey("web_records", TaskRecords)
 PAGE_SIZE = 50
 HISTORY_SIZE = 100
 
@@ -125,7 +127,7 @@ async def tasks_page(request: web.Request) -> web.Response:
     except BadFilter as exc:
         error, offset, state = str(exc), 0, ""
     flt = data.TaskFilter(search=params["q"].strip(), state=state, warehouse=params["warehouse"])
-    listing = await data.task_page(engine, flt, offset=offset, limit=PAGE_SIZE)
+    listing = await data.task_page(engine, request.app[RECORDS], flt, offset=offset, limit=PAGE_SIZE)
     return _render(
         request,
         "tasks.html",
@@ -152,7 +154,7 @@ def _window_s(rec: Any, next_runs: list[dict[str, Any]]) -> float | None:
 async def task_page(request: web.Request) -> web.Response:
     engine = _engine(request)
     key = request.query.get("name", "")
-    rec = await data.find_task(engine, key) if key else None
+    rec = await data.find_task(engine, request.app[RECORDS], key) if key else None
     if rec is None:
         return _render(request, "missing.html", status=404, title="No such task", key=key)
     params = _params(request, "state", "since", "until", "errors")
@@ -169,7 +171,7 @@ async def task_page(request: web.Request) -> web.Response:
         )
     history, cursor_error = await _run_page(request, flt, task_id=rec.id)
     error = error or cursor_error
-    graph = await data.task_graph(engine, rec)
+    graph = await data.task_graph(engine, request.app[RECORDS], rec)
     picture = graph_picture.layout(graph, detail.key) if graph is not None else None
     first_page = flt == data.RunFilter() and not request.query.get("cursor")
     recent = (
