@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,33 @@ async def test_a_timeout_stops_the_statement_in_chdb(warehouse: ChdbWarehouse) -
     # the time limit was the call's only
     rs = await warehouse.execute("SELECT value FROM system.settings WHERE name = 'max_execution_time'")
     assert rs.rows[0][0] in ("0", "0s")
+
+
+async def test_a_cancel_stops_the_statement_in_chdb(warehouse: ChdbWarehouse) -> None:
+    from tasksql.errors import QueryCancelled
+    from tasksql.warehouses.base import CancelToken
+
+    token = CancelToken()
+    call = asyncio.ensure_future(warehouse.execute(SLOW, token=token))  # no time limit of its own
+    assert await _until(lambda: warehouse.running == 1)
+    await asyncio.sleep(0.1)  # well inside the statement
+    token.cancel("CANCEL TASK")
+    with pytest.raises(QueryCancelled):
+        await call
+    # KILL QUERY stopped it: the session is free again at once, not after an hour
+    assert await _until(lambda: warehouse.running == 0, within=2.0)
+    started = time.monotonic()
+    assert (await warehouse.execute("SELECT 1")).rows == [(1,)]
+    assert time.monotonic() - started < 1.0
+
+
+async def _until(check: Callable[[], bool], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True
 
 
 async def test_one_data_directory_per_process(warehouse: ChdbWarehouse, tmp_path: Path) -> None:

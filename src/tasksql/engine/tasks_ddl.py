@@ -12,10 +12,12 @@ from datetime import datetime
 
 from tasksql import schedules
 from tasksql.catalog.base import TaskUpdate
+from tasksql.engine.body_check import check_body_syntax
 from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
 from tasksql.engine.privileges import new_task_owner
+from tasksql.engine.session_check import check_session_params
 from tasksql.engine.results import Result
 from tasksql.errors import (
     GraphError,
@@ -188,6 +190,8 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 span=_span(stmt, "name"),
             )
     await check_references(engine, task, stmt)
+    await check_body_syntax(engine, task, stmt)
+    await check_session_params(engine, task, stmt)
     check_pin(task, shown, _span(stmt, "node"))
     notices = await check_into(engine, task, stmt)
     notices += await pin_notices(
@@ -382,6 +386,12 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
             notices = await check_into(engine, new, stmt)
     if new.schedule is not None:
         schedules.check(new.schedule, new.dst_policy)
+    if new.body != rec.definition.body or effective_warehouse(new) != effective_warehouse(rec.definition):
+        await check_body_syntax(engine, new, stmt)
+    if new.session_params != rec.definition.session_params or effective_warehouse(new) != effective_warehouse(
+        rec.definition
+    ):
+        await check_session_params(engine, new, stmt)
     check_pin(new, shown, _span(stmt, "node"))
     notices += await pin_notices(
         engine.catalog, new, rec.definition, shown, cluster=engine.settings.shared_catalog

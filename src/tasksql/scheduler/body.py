@@ -1,6 +1,7 @@
 """Turning a task body into the statements a warehouse runs.
 
-- SQL: one statement, or a ``BEGIN ... END`` script whose statements run in one transaction;
+- SQL: one statement, or a ``BEGIN ... END`` script whose statements run in one transaction (also
+  as the script of ``EXECUTE IMMEDIATE $$ ... $$``, Snowflake's and Databend's spelling);
 - VoltDB ``PROCEDURE p WITH (args)``: a call in the warehouse's dialect (DuckDB: a table macro
   ``SELECT * FROM p(args)``; PostgreSQL and MySQL: ``CALL p(args)``; SQLite has no procedures);
 - Ocient maintenance types: the warehouse's own maintenance commands (see :data:`MAINTENANCE`).
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from tasksql.errors import NotSupportedError
 from tasksql.model import ClassBody, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody, TaskDef
 from tasksql.sql import split
+from tasksql.sql.bodies import body_statements, immediate_script
 
 #: (dialect, kind) -> statements. rebuild: rewrite storage; check_disk: verify it; rebalance: optimise.
 MAINTENANCE: dict[tuple[str, MaintenanceKind], tuple[str, ...]] = {
@@ -56,8 +58,12 @@ def script_statements(text: str) -> list[str]:
 def prepare(task: TaskDef, dialect: str) -> PreparedBody:
     body = task.body
     if isinstance(body, SqlBody):
-        statements = script_statements(body.text) if body.is_script else [body.text]
-        transactional = body.is_script or task.into is not None or len(statements) > 1
+        immediate = immediate_script(body.text) is not None
+        if immediate:  # EXECUTE IMMEDIATE $$ <script> $$: the script's statements, as a script
+            statements = [text for text, _ in body_statements(body.text)]
+        else:
+            statements = script_statements(body.text) if body.is_script else [body.text]
+        transactional = body.is_script or immediate or task.into is not None or len(statements) > 1
         return PreparedBody(tuple(statements), transactional)
     if isinstance(body, ProcedureBody):
         args = ", ".join(body.args)

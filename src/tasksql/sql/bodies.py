@@ -47,13 +47,50 @@ _IMMEDIATE = re.compile(
 )
 
 
-def _check_blocks(cur: Cursor, first: Token, last: Token) -> None:
-    """Refuse an empty ``BEGIN ... END`` block, written as the body or as the script of ``EXECUTE
-    IMMEDIATE $$ ... $$``, when the task is created (as Databend does), not at its first run."""
-    script, at = cur.text_of(first, last), first.start
-    immediate = _IMMEDIATE.match(script)
+#: A ``BEGIN`` that opens a block (not ``BEGIN TRANSACTION``, ``BEGIN WORK`` or ``BEGIN;``).
+_OPENS_BLOCK = re.compile(
+    r"(?:\s|--[^\n]*|/\*.*?\*/)*BEGIN\b(?!\s+(?:TRANSACTION|WORK)\b)(?!\s*;)", re.S | re.I
+)
+
+
+def immediate_script(text: str) -> tuple[str, int] | None:
+    """The script of ``EXECUTE IMMEDIATE $$ <script> $$`` (any dollar tag) and its offset in
+    ``text``; None when ``text`` is not such a statement."""
+    m = _IMMEDIATE.match(text)
+    return None if m is None else (m.group("script"), m.start("script"))
+
+
+def body_statements(text: str) -> list[tuple[str, int]]:
+    """The statements a SQL body runs, each with its offset in ``text``: the statements of a
+    ``BEGIN ... END`` block, of the script of ``EXECUTE IMMEDIATE $$ ... $$`` (a block or
+    statements), or ``text`` itself.
+
+    :raises TasksqlSyntaxError: when a script cannot be tokenized (spans relative to its text).
+    """
+    from tasksql.sql.split import split
+
+    immediate = immediate_script(text)
     if immediate is not None:
-        script, at = immediate.group("script"), at + immediate.start("script")
+        script, at = immediate
+        return [(piece, at + offset) for piece, offset in body_statements(script)]
+    block = _BLOCK.match(text)
+    if block is not None and _OPENS_BLOCK.match(text):
+        inner, at = block.group("inner"), block.start("inner")
+        return [(p.text, at + p.start) for p in split(inner)]
+    start = len(text) - len(text.lstrip())
+    return [(text.strip(), start)]
+
+
+def _check_blocks(cur: Cursor, first: Token, last: Token) -> None:
+    """Refuse, when the task is created (as Databend does) rather than at its first run, a
+    ``BEGIN ... END`` block with no statement, written as the body or as the script of ``EXECUTE
+    IMMEDIATE $$ ... $$``, and a script of ``EXECUTE IMMEDIATE`` that cannot be read: a string,
+    quoted name or comment left open, or a ``BEGIN`` block never closed by ``END``."""
+    script, at = cur.text_of(first, last), first.start
+    immediate = immediate_script(script)
+    if immediate is not None:
+        script, at = immediate[0], at + immediate[1]
+        _check_script(cur, script, at)
     m = _BLOCK.match(script)
     if m is not None and _NOTHING.fullmatch(m.group("inner")):
         begin = at + len(script) - len(script.lstrip())
@@ -62,6 +99,31 @@ def _check_blocks(cur: Cursor, first: Token, last: Token) -> None:
             at=cur.index.span(begin, begin + 5),
             expected=["<sql statement>;"],
             code="MISSING_BODY",
+        )
+
+
+def _check_script(cur: Cursor, script: str, at: int) -> None:
+    """The script of ``EXECUTE IMMEDIATE`` (at offset ``at`` of the source) reads as statements."""
+    from tasksql.sql.split import split
+
+    try:
+        split(script)
+    except TasksqlError as err:
+        if err.span is None:
+            raise
+        raise cur.error(
+            f"the script of EXECUTE IMMEDIATE cannot be read: {err.message}",
+            at=cur.index.span(at + err.span.start, at + err.span.end),
+            expected=err.expected,
+            code=err.code,
+        ) from None
+    opened = _OPENS_BLOCK.match(script)
+    if opened is not None and _BLOCK.match(script) is None:
+        begin = at + opened.end() - len("BEGIN")
+        raise cur.error(
+            "the BEGIN block of the script of EXECUTE IMMEDIATE is never closed by END",
+            at=cur.index.span(begin, begin + len("BEGIN")),
+            expected=["END;"],
         )
 
 

@@ -105,6 +105,20 @@ def parse_simple_name(cur: Cursor, what: str, *, fold: bool = True) -> tuple[str
     return tok.text, tok.span
 
 
+def parse_integration_name(cur: Cursor, what: str = "integration name") -> tuple[str, Span]:
+    """A notification integration's name, lower-cased as :func:`parse_simple_name` reads it. A
+    qualified name (``db.s.my_hook``, ``"db"."s"."my_hook"``) names the integration of its last
+    part: integrations are account-level objects in Snowflake and Databend, not schema objects, so
+    a database and schema written before the name are accepted and not kept. A string is one name
+    as written (Databend's ``ERROR_INTEGRATION = 'my_hook'``)."""
+    name, span = parse_simple_name(cur, what)
+    first = span
+    while cur.at(".") and (nxt := cur.peek(1)) is not None and nxt.kind in (TokenKind.WORD, TokenKind.IDENT):
+        cur.pos += 1
+        name, span = parse_simple_name(cur, what)
+    return name, Span(first.line, first.column, first.start, span.end)
+
+
 def parse_name_list(cur: Cursor, what: str = "task name") -> list[tuple[QualifiedName, Span]]:
     """``name [, name ...]`` (each bare, quoted or a string)."""
     out = [parse_name(cur, what)]

@@ -36,7 +36,7 @@ from tasksql.sql.common import (
     reject_or_alter,
 )
 from tasksql.sql.cursor import Cursor, describe, duplicate
-from tasksql.sql.names import parse_simple_name
+from tasksql.sql.names import parse_integration_name, parse_simple_name
 from tasksql.sql.properties import suggest
 from tasksql.sql.statements import (
     AlterIntegration,
@@ -168,7 +168,7 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
     """After ``CREATE [OR REPLACE] NOTIFICATION INTEGRATION``."""
     reject_or_alter(cur, prefix, "notification integrations")
     if_not_exists = parse_if_not_exists(cur, prefix)
-    name, span = parse_simple_name(cur, "integration name")
+    name, span = parse_integration_name(cur)
     pairs, spans = _options(cur, _INTEGRATION_KEYS, "NOTIFICATION INTEGRATION", _integration_value)
     expect_end(cur)
     values = dict(pairs)
@@ -192,7 +192,7 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
 def parse_alter_integration(cur: Cursor) -> Statement:
     """After ``ALTER NOTIFICATION INTEGRATION``."""
     if_exists = parse_if_exists(cur)
-    name, span = parse_simple_name(cur, "integration name")
+    name, span = parse_integration_name(cur)
     assignments: list[tuple[str, Any]] = []
     unset: list[str] = []
     spans: dict[str, Span] = {"name": span}
@@ -248,7 +248,7 @@ def _unset_list(cur: Cursor, keys: tuple[str, ...], what: str) -> list[str]:
 
 def parse_drop_integration(cur: Cursor) -> Statement:
     if_exists = parse_if_exists(cur)
-    name, span = parse_simple_name(cur, "integration name")
+    name, span = parse_integration_name(cur)
     expect_end(cur)
     return DropIntegration(
         span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name, if_exists=if_exists
@@ -256,7 +256,7 @@ def parse_drop_integration(cur: Cursor) -> Statement:
 
 
 def parse_describe_integration(cur: Cursor) -> Statement:
-    name, span = parse_simple_name(cur, "integration name")
+    name, span = parse_integration_name(cur)
     expect_end(cur)
     return DescribeIntegration(
         span=cur.statement_span, text=cur.statement_text, spans={"name": span}, name=name

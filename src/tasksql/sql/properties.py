@@ -17,6 +17,7 @@ from tasksql.errors import ValidationError
 from tasksql.model import MAX_TIMEOUT_MS, CatchUp, DstPolicy, OnError, OverlapPolicy, RunOn
 from tasksql.sql.cursor import Cursor
 from tasksql.sql.names import (
+    parse_integration_name,
     parse_name,
     parse_simple_name,
     quote_string,
@@ -297,14 +298,14 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("ERROR_INTEGRATION",),
         field="error_integration",
-        parse=_folded_name("integration name"),
+        parse=lambda cur: parse_integration_name(cur)[0],
         render=render_simple,
         summary="notification integration told about failed runs",
     ),
     Property(
         words=("SUCCESS_INTEGRATION",),
         field="success_integration",
-        parse=_folded_name("integration name"),
+        parse=lambda cur: parse_integration_name(cur)[0],
         render=render_simple,
         summary="notification integration told about successful runs",
     ),

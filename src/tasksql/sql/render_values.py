@@ -52,12 +52,16 @@ def render_compact_interval(ms: int) -> str:
 
 
 def render_databend_interval(ms: int) -> str:
-    """Databend style: ``2 MINUTE``, ``30 SECOND`` (singular units, minutes or seconds when exact)."""
+    """Databend style: ``2 MINUTE``, ``30 SECOND``, ``500 MILLISECOND`` (singular units, minutes or
+    seconds when exact). Databend takes 500 to 999 MILLISECOND only, so another interval that is
+    not whole seconds is written quoted (``'1500 MILLISECONDS'``), which reads back the same."""
     if ms % 60_000 == 0:
         return f"{ms // 60_000} MINUTE"
     if ms % 1000 == 0:
         return f"{ms // 1000} SECOND"
-    return f"{ms} MILLISECOND"
+    if 500 <= ms < 1000:
+        return f"{ms} MILLISECOND"
+    return quote_string(render_interval(ms))
 
 
 def render_literals(args: tuple[str, ...]) -> str:

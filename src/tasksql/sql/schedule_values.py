@@ -170,6 +170,31 @@ def parse_class_path(cur: Cursor) -> str:
     return "".join(parts)
 
 
+#: Databend's unit for sub-second intervals; its binder takes 500 to 999 of them.
+_DATABEND_MS_UNITS = frozenset({"MILLISECOND", "MILLISECONDS"})
+
+
+def _databend_milliseconds(cur: Cursor, start: int, ms: int) -> None:
+    """Databend's rule for ``SCHEDULE = <n> MILLISECOND``: n from 500 to 999 (its binder's
+    "invalid milliseconds_interval value <n>, must be in [500, 1000)"); whole seconds are written
+    ``SECOND``. Only ``SCHEDULE = <n> MILLISECOND[S]`` is Databend's spelling: VoltDB's ``EVERY``,
+    Timeplus's ``100ms`` and quoted intervals keep tasksql's millisecond precision."""
+    unit = cur.tokens[cur.pos - 1] if cur.pos > start else None
+    before = cur.tokens[start - 1] if start > 0 else None
+    if unit is None or unit.upper not in _DATABEND_MS_UNITS:
+        return
+    if before is None or before.kind is not TokenKind.EQ:
+        return
+    if not 500 <= ms < 1000:
+        raise cur.error(
+            f"invalid MILLISECOND interval {ms}: Databend takes 500 to 999 MILLISECOND"
+            " (write a second or more in SECOND or MINUTE)",
+            at=cur.index.span(cur.tokens[start].start, unit.end),
+            code="INVALID_INTERVAL",
+            cls=ScheduleError,
+        )
+
+
 def parse_schedule_value(cur: Cursor) -> ParsedSchedule:
     """One schedule value in any spelling (see the module docstring).
 
@@ -185,7 +210,9 @@ def parse_schedule_value(cur: Cursor) -> ParsedSchedule:
         return _from_string(cur, first)
     if first.kind is TokenKind.NUMBER or (first.kind is TokenKind.OPERATOR and first.text in ("+", "-")):
         cur.flags.add("databend")
+        start = cur.pos
         ms = parse_unquoted_interval(cur, schedule=True)
+        _databend_milliseconds(cur, start, ms)
         return ParsedSchedule(IntervalSchedule(ms), cur.span_since(first))
     if cur.accept("USING", "CRON"):
         cur.flags.add("databend")

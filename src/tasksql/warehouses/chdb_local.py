@@ -10,10 +10,11 @@ What differs from a ClickHouse server, by chdb's design:
   opened (code ``CHDB_ONE_PATH``); several warehouses on the same PATH share it;
 * one statement at a time: chdb runs the statements of a connection one after another, so the
   warehouse has one session and MAX_CONCURRENCY 1 (calls queue for it);
-* a running statement cannot be interrupted from another thread: a call with a timeout sets
-  ``max_execution_time`` to that timeout before it runs, so ClickHouse itself stops the statement
-  when the time is up; a cancelled call (CANCEL TASK) stops waiting at once and the statement runs
-  on until it ends or reaches its ``max_execution_time``, holding the session meanwhile;
+* a timeout or a cancel (CANCEL TASK) stops the running statement with ``KILL QUERY`` sent on a
+  second chdb connection of the warehouse's own (chdb runs the two connections' statements side by
+  side), picking the statement by the ``log_comment`` setting its session carries, a tag of its
+  own; a call with a timeout also sets ``max_execution_time`` (the timeout) for the call, so
+  ClickHouse stops the statement itself should the KILL miss it;
 * no transactions (as ClickHouse): bodies run statement by statement, *at least once*.
 
 Rows an INSERT wrote are counted (chdb reports them).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -104,8 +106,14 @@ def _insert_arrow(conn: Any, table_sql: str, data: pyarrow.Table) -> None:
 class _ChdbSession(WarehouseSession):
     dialect = "clickhouse"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, killer: Any = None) -> None:
         self.conn = conn
+        #: A second connection on the same data directory, which sends KILL QUERY (see the module).
+        self.killer = killer
+        #: The session's ``log_comment``: what a KILL QUERY picks its statements by. One per
+        #: session, not per statement: an interrupt is sent while the job holds the session
+        #: (Interrupter.detach waits for it), so it cannot reach the session's next job.
+        self.tag = f"tasksql-{uuid.uuid4().hex}"
         self._temps: set[str] = set()
         #: Settings the run changed, set back to their defaults when it ends.
         self._changed: list[str] = []
@@ -192,6 +200,9 @@ class _ChdbSession(WarehouseSession):
             for name in changed:
                 with contextlib.suppress(QueryFailed):
                     self._query(f"SET {name} = DEFAULT")
+            if "log_comment" in (name.lower() for name in changed):
+                with contextlib.suppress(QueryFailed):
+                    self.tag_statements()
 
     def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
         for name, table in tables.items():
@@ -217,8 +228,16 @@ class _ChdbSession(WarehouseSession):
                 except QueryFailed:
                     self.reusable = False
 
+    def tag_statements(self) -> None:
+        """Give the session's statements its tag (at open, and again when a run's parameters set
+        ``log_comment`` back to its default)."""
+        self._query(f"SET log_comment = '{self.tag}'")
+
     def interrupt(self) -> None:
-        return  # chdb cannot stop a statement from another thread: max_execution_time does
+        if self.killer is not None:
+            # ASYNC: the KILL marks the statement and returns; the statement's own call then ends
+            # with QUERY_WAS_CANCELLED as soon as ClickHouse checks (within milliseconds).
+            self.killer.query(f"KILL QUERY WHERE Settings['log_comment'] = '{self.tag}' ASYNC", "CSV")
 
     def close(self) -> None:
         return  # the process keeps chdb's one connection (it cannot be opened again elsewhere)
@@ -253,7 +272,9 @@ class ChdbWarehouse(ThreadedWarehouse):
 
     async def _open_backend(self) -> None:
         conn = await asyncio.to_thread(_connect, self.path)
-        self._session = _ChdbSession(conn)
+        killer = await asyncio.to_thread(_connect, self.path)
+        self._session = _ChdbSession(conn, killer)
+        await asyncio.to_thread(self._session.tag_statements)
         rs = await asyncio.to_thread(self._session.run, "SELECT version()")
         self.server_version = str(rs.rows[0][0])
 

@@ -1,0 +1,94 @@
+"""A task's SQL body is checked against its warehouse's grammar at CREATE and ALTER, as Databend
+checks task SQL when the task is created: a statement the warehouse cannot parse is a syntax error
+at its line and column, not a failure at the first run.
+
+Each statement the body runs (one statement, the statements of a ``BEGIN ... END`` block, or of the
+script of ``EXECUTE IMMEDIATE $$ ... $$``) is given to the warehouse's own parser where tasksql has
+it (:mod:`tasksql.warehouses.syntax` says which, and what each decides). Names are never looked up:
+tables may be created after the task. What tasksql itself rewrites before a run is not judged by
+the warehouse's grammar: a statement that names a tasksql view or function (``system.*``,
+``SYSTEM$...``, a stream's metadata columns, ...) is left to the run, and logical-time variables
+(``:scheduled_time``, ...) are bound to literals first. When the warehouse cannot be found, or its
+type is one tasksql does not parse (ClickHouse, chdb), nothing is checked here; nor is a body in
+Snowflake Scripting (``DECLARE``, ``IF ... END IF``, ``FOR ... END FOR``, ``LET``, ``:=``,
+``RETURN``, a block nested in the block), which no warehouse grammar describes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from tasksql.engine.core import Engine
+from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError
+from tasksql.model import SqlBody, TaskDef, effective_warehouse
+from tasksql.scheduler import logical_time
+from tasksql.sql import statements as st
+from tasksql.sql.bodies import body_statements
+from tasksql.sysviews.rewrite import find_refs
+from tasksql.warehouses.syntax import CHECKED_DIALECTS, find_syntax_error
+
+#: Snowflake Scripting in a body (declarations, control flow, variables, a block inside the
+#: block): tasksql does not parse it, and no warehouse grammar describes it, so such a body is not
+#: checked here.
+_PROCEDURAL = re.compile(
+    r"^\s*DECLARE\b|\bEND\s+(?:IF|FOR|LOOP|WHILE|CASE|REPEAT)\b|\bLET\s+\w+\s*(?::=|:?\s*\w+\s*:=)"
+    r"|:=|\bRETURN\b|\bEXCEPTION\s+WHEN\b|^\s*BEGIN\b.*;\s*BEGIN\b",
+    re.I | re.S,
+)
+_SHOWN = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}
+_SOME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+_DUMMY_TIME = logical_time.LogicalTime(_SOME_INSTANT, _SOME_INSTANT, _SOME_INSTANT, _SOME_INSTANT)
+
+
+async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -> None:
+    """Refuse ``task``'s SQL body when its warehouse's parser finds a syntax error in it.
+
+    :raises TasksqlSyntaxError: code ``BODY_SYNTAX_ERROR``, naming the parser, with the span of the
+        offending token in ``stmt`` (the body's span when the position is not known).
+    """
+    body = task.body
+    if not isinstance(body, SqlBody):
+        return
+    warehouse = await engine.catalog.get_warehouse(effective_warehouse(task))
+    if warehouse is None or warehouse.type.value not in CHECKED_DIALECTS:
+        return
+    dialect = warehouse.type.value
+    if _PROCEDURAL.search(body.text):
+        return  # Snowflake Scripting: not SQL of the warehouse's grammar; the run tells
+    try:
+        statements = body_statements(body.text)
+    except TasksqlError:
+        return  # the parser of the task statement reports what cannot be read
+    for text, offset in statements:
+        if not text or find_refs(text, dialect).refs:
+            continue  # rewritten by tasksql before it runs: the run tells
+        bound = text
+        if logical_time.mentions(text):
+            bound = logical_time.bind(text, dialect, _DUMMY_TIME)
+        finding = find_syntax_error(dialect, bound)
+        if finding is None:
+            continue
+        at = offset + (finding.offset if bound is text else 0)
+        raise TasksqlSyntaxError(
+            f"the task body is not valid {_SHOWN.get(dialect, dialect)} SQL for warehouse {warehouse.name}"
+            f" ({finding.parser}'s parser): {finding.message}",
+            code="BODY_SYNTAX_ERROR",
+            span=_span_in_body(stmt, body.text, at),
+        )
+
+
+def _span_in_body(stmt: st.Statement, body_text: str, at: int) -> Span | None:
+    """The span at offset ``at`` of the body's text, in the source ``stmt`` came from."""
+    body_span = stmt.spans.get("body")
+    if body_span is None or not stmt.text:
+        return body_span or stmt.span
+    rel = body_span.start - stmt.span.start
+    found = stmt.text.find(body_text, max(0, rel))
+    if found < 0:
+        return body_span
+    inside = Span.at(stmt.text, found + at, found + at + 1)
+    line = stmt.span.line + inside.line - 1
+    column = inside.column if inside.line > 1 else stmt.span.column + inside.column - 1
+    start = stmt.span.start + inside.start
+    return Span(line, column, start, start + 1)
