@@ -72,6 +72,39 @@ async def test_a_host_run_needs_a_live_lease(catalog: Catalog, other: Catalog) -
     assert await catalog.list_runs(task_id=record.id) == []
 
 
+async def test_a_node_writes_the_failure_policy_of_its_host_runs_whoever_holds_the_task(
+    catalog: Catalog, other: Catalog
+) -> None:
+    hosts = await create(catalog, "everywhere", state=TaskState.STARTED, run_on=RunOn.HOSTS)
+    plain = await create(catalog, "plain", state=TaskState.STARTED)
+    a = await catalog.join(member("a"))
+    await catalog.claim_placements(a.fence, capacity=4, warehouses=None)
+    b = await other.join(member("b"))
+    gone = await other.join(member("gone", lease=SHORT))
+    assert await other.list_placements(node_id="b") == []
+
+    def failures(n: int, *task_ids: int) -> list[TaskRuntime]:
+        return [TaskRuntime(task_id=t, consecutive_failures=n) for t in task_ids]
+
+    async def counts() -> list[int]:
+        return [r.consecutive_failures for r in await catalog.get_tasks_by_ids([hosts.id, plain.id])]
+
+    # b runs its share of the host task: its failure count is written; not that of a task it does
+    # not hold (only its holder's is)
+    await other.set_task_runtime(failures(2, hosts.id, plain.id), fence=b.fence)
+    assert await counts() == [2, 0]
+    suspend = TaskRuntime(
+        task_id=hosts.id, consecutive_failures=3, state=TaskState.SUSPENDED, clear_next_fire=True
+    )
+    await other.set_task_runtime([suspend], fence=b.fence)
+    [stored] = await catalog.get_tasks_by_ids([hosts.id])
+    assert (stored.state, stored.consecutive_failures) == (TaskState.SUSPENDED, 3)
+    # without a live lease, nothing
+    await eventually(lambda: expired(catalog, "gone"))
+    await other.set_task_runtime(failures(7, hosts.id), fence=gone.fence)
+    assert await counts() == [3, 0]
+
+
 async def test_live_nodes_name_their_cluster_and_warehouses(catalog: Catalog, other: Catalog) -> None:
     await catalog.join(member("a", warehouses=("default",)))
     await other.join(member("b"))

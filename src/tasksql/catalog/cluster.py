@@ -12,7 +12,9 @@ The protocol (why each step is safe, the failover timeline) is in ``docs/archite
   node's tasks; a revoked (or superseded) epoch can never renew, claim or write again;
 * a write made with ``fence=`` (the run writes of :class:`~tasksql.catalog.base.Catalog`) is applied
   only while the fence's lease is live, and, for inserting or starting a run, while the task's
-  placement (its graph root's) is held by that epoch. The check is part of the write's own
+  placement (its graph root's) is held by that epoch; so is a change of the task's runtime fields
+  (its failure count, a suspension), but for a ``RUN ON HOSTS`` task, whose every node applies the
+  failure policy to its own runs under its lease. The check is part of the write's own
   statement: no extra round trip. A refused write changes nothing and reads like a fence that held
   (``None`` for an inserted run, ``False`` for an outcome).
 

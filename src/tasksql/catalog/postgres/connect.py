@@ -2,8 +2,9 @@
 
 Every connection of the catalog is opened by :func:`connect` with the same settings: autocommit
 (transactions are begun and ended explicitly), ``search_path`` set to the catalog's schema (the
-catalog's SQL names its tables unqualified), ``TimeZone`` UTC, and an ``application_name`` so that
-``pg_stat_activity`` shows what the connection is.
+catalog's SQL names its tables unqualified), ``TimeZone`` UTC, an idle-in-transaction timeout
+(:data:`IDLE_IN_TRANSACTION_MS`: a stopped process keeps no lock), and an ``application_name`` so
+that ``pg_stat_activity`` shows what the connection is.
 
 psycopg exceptions never leave the ``catalog.postgres`` package: :func:`translate` turns each into
 a one-line :class:`~tasksql.errors.CatalogError` whose code says what went wrong (the server cannot
@@ -30,6 +31,14 @@ DEFAULT_SCHEMA = "tasksql"
 
 #: Seconds to wait for the server when connecting (unless the URL sets ``connect_timeout``).
 CONNECT_TIMEOUT = 10
+
+#: The server ends a session that stays idle inside a transaction this long (milliseconds). A
+#: catalog transaction never waits on anything but its own statements, so only a process that
+#: stopped mid-transaction (SIGSTOP, a frozen VM, a partition after BEGIN) is ever idle that long,
+#: and its row locks (its node row held FOR SHARE by a fenced write, placements locked by a claim)
+#: would otherwise keep the other nodes from revoking its lease and taking its tasks over for as long
+#: as it stays stopped. Shorter than a node's lease (2.5 s), so the locks are gone when it runs out.
+IDLE_IN_TRANSACTION_MS = 2000
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -77,7 +86,8 @@ def parse_target(url: str, schema: str = DEFAULT_SCHEMA) -> Target:
     port = str(info.get("port") or "")
     if port and not all(part.strip().isdigit() for part in port.split(",")):
         raise ConfigError(f"invalid catalog URL {safe}: the port must be a number, not {port!r}")
-    options = f"-c search_path={schema} -c TimeZone=UTC"
+    idle = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    options = f"-c search_path={schema} -c TimeZone=UTC {idle}"
     if info.get("options"):
         options = f"{info['options']} {options}"
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "options": options}

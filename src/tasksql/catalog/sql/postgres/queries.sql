@@ -814,7 +814,8 @@ WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = 
 RETURNING run_id;
 
 -- name: task_runtime_fenced
--- task_runtime, only while the fence's lease is live and the task is placed on it.
+-- task_runtime, only while the fence's lease is live and the task is placed on it, or it runs on
+-- every node (RUN ON HOSTS: each node applies the failure policy to its own runs, whoever holds it).
 UPDATE tasks SET
     next_fire_at = CASE WHEN %(clear_next_fire)s::int = 1 THEN NULL
                         ELSE coalesce(%(next_fire_at)s::timestamptz, next_fire_at) END,
@@ -829,8 +830,9 @@ WHERE id = %(task_id)s AND dropped_on IS NULL
                                 AND resumed_on IS NOT DISTINCT FROM %(guard_anchor)s::timestamptz))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
-  AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
-                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s);
+  AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
+       OR (strpos(definition, '"run_on":"HOSTS"') > 0 AND definition::jsonb ->> 'run_on' = 'HOSTS'));
 
 -- name: graph_run_finish_fenced
 -- graph_run_finish, only while the fence's lease is live.

@@ -776,7 +776,8 @@ WHERE run_id = :run_id AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = :fe
 RETURNING run_id;
 
 -- name: task_runtime_fenced
--- task_runtime, only while the fence's lease is live and the task is placed on it.
+-- task_runtime, only while the fence's lease is live and the task is placed on it, or it runs on
+-- every node (RUN ON HOSTS: each node applies the failure policy to its own runs, whoever holds it).
 UPDATE tasks SET
     next_fire_at = CASE WHEN :clear_next_fire THEN NULL ELSE coalesce(:next_fire_at, next_fire_at) END,
     consecutive_failures = coalesce(:consecutive_failures, consecutive_failures),
@@ -790,8 +791,9 @@ WHERE id = :task_id AND dropped_on IS NULL
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
                 AND lease_state IN ('live', 'draining')
                 AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
-  AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
-                AND p.node_id = :fence_node AND p.epoch = :fence_epoch);
+  AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
+                AND p.node_id = :fence_node AND p.epoch = :fence_epoch)
+       OR (instr(definition, '"run_on":"HOSTS"') > 0 AND json_extract(definition, '$.run_on') = 'HOSTS'));
 
 -- name: graph_run_finish_fenced
 -- graph_run_finish, only while the fence's lease is live.
