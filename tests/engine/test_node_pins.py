@@ -66,3 +66,16 @@ async def test_location_node_pins_and_two_nodes_are_refused(engine: Engine) -> N
         await one(engine, "CREATE TASK e NODE = '' SCHEDULE = '1 HOUR' AS SELECT 1")
     assert empty.value.code == "INVALID_VALUE"
     assert (await one(engine, "SHOW TASKS LIKE 'e'")).rows == []
+
+
+async def test_run_on_partitions_is_accepted_with_a_notice_of_what_it_does(engine: Engine) -> None:
+    created = await one(engine, "CREATE TASK p SCHEDULE = '1 MINUTE' RUN ON PARTITIONS AS SELECT 1")
+    partitions = [n for n in created.notices if "PARTITIONS" in n]
+    assert partitions == [
+        "task p is RUN ON PARTITIONS: tasksql has no partitions, so each instant runs once in the cluster,"
+        " as with RUN ON DATABASE (RUN ON HOSTS runs it once on every node)"
+    ]
+    assert "RUN ON PARTITIONS" in (await one(engine, "SHOW CREATE TASK p")).rows[0][1]  # kept as written
+    for other in ("DATABASE", "HOSTS"):
+        made = await one(engine, f"CREATE TASK {other} SCHEDULE = '1 MINUTE' RUN ON {other} AS SELECT 1")
+        assert not [n for n in made.notices if "PARTITIONS" in n]

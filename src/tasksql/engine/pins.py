@@ -13,13 +13,15 @@ What is checked:
   (it takes effect once the catalog is copied to PostgreSQL and served by a cluster);
 * a pin of a task that runs after others (a graph member) is noted as having no effect: a graph runs
   on the node of its root.
+
+VoltDB's ``RUN ON PARTITIONS`` is noted too (:func:`run_on_notices`): tasksql has no partitions.
 """
 
 from __future__ import annotations
 
 from tasksql.catalog.base import Catalog
 from tasksql.errors import Span, ValidationError
-from tasksql.model import LocationKind, MaintenanceBody, TaskDef, pinned_node
+from tasksql.model import LocationKind, MaintenanceBody, RunOn, TaskDef, pinned_node
 from tasksql.model.cluster import member_state
 
 
@@ -41,11 +43,31 @@ def check_pin(task: TaskDef, shown: str, span: Span | None) -> None:
         )
 
 
+def run_on_notices(task: TaskDef, old: TaskDef | None, shown: str) -> tuple[str, ...]:
+    """A notice when ``task`` becomes VoltDB ``RUN ON PARTITIONS``: in VoltDB it runs once per
+    partition of the database; tasksql has no partitions, so it runs each instant once in the
+    cluster, as ``RUN ON DATABASE`` does (the statement is accepted, so that a VoltDB schema loads
+    unchanged, and the notice says what it does)."""
+    if task.run_on is not RunOn.PARTITIONS or (old is not None and old.run_on is RunOn.PARTITIONS):
+        return ()
+    return (
+        f"task {shown} is RUN ON PARTITIONS: tasksql has no partitions, so each instant runs once in the "
+        "cluster, as with RUN ON DATABASE (RUN ON HOSTS runs it once on every node)",
+    )
+
+
 async def pin_notices(
     catalog: Catalog, task: TaskDef, old: TaskDef | None, shown: str, *, cluster: bool
 ) -> tuple[str, ...]:
-    """Notices about the pin of ``task`` when it is new (``old``: the definition before an ALTER,
-    None for a new task). ``cluster``: the catalog is one a cluster shares (PostgreSQL)."""
+    """Notices about where ``task`` runs when that is new (``old``: the definition before an ALTER,
+    None for a new task): its pin, and ``RUN ON PARTITIONS`` (:func:`run_on_notices`). ``cluster``:
+    the catalog is one a cluster shares (PostgreSQL)."""
+    return run_on_notices(task, old, shown) + await _pin_notices(catalog, task, old, shown, cluster=cluster)
+
+
+async def _pin_notices(
+    catalog: Catalog, task: TaskDef, old: TaskDef | None, shown: str, *, cluster: bool
+) -> tuple[str, ...]:
     node = pinned_node(task)
     if node is None or (old is not None and pinned_node(old) == node):
         return ()
