@@ -87,9 +87,11 @@ class Node:
         self.log = data.parent / f"{node_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.paused = False
+        self.terminating = False
         self.start()
 
     def start(self) -> None:
+        self.terminating = False
         with self.log.open("a") as out:
             out.write(f"--- start at {now().isoformat()}\n")
             out.flush()
@@ -126,13 +128,15 @@ class Node:
         self.proc.send_signal(signal.SIGCONT)
         self.paused = False
 
-    def terminate(self, timeout: float = 60) -> int:
-        """SIGTERM (a clean drain); the exit code."""
+    def terminate(self, timeout: float = 60, *, wait: bool = True) -> int | None:
+        """SIGTERM (a clean drain), once; the exit code (None without ``wait``)."""
         assert self.proc is not None
         if self.paused:
             self.resume()
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        if not self.terminating:
+            self.proc.send_signal(signal.SIGTERM)
+            self.terminating = True
+        return self.proc.wait(timeout=timeout) if wait else None
 
 
 def log_excerpt(nodes: Iterable[Node], run_ids: Iterable[int], limit: int = 20) -> list[str]:
@@ -185,11 +189,17 @@ class Run:
     error_code: str | None
     error_message: str | None
     graph_run_group_id: str | None
+    query_start_time: datetime | None
+    completed_time: datetime | None
 
     def __str__(self) -> str:
+        span = ""
+        if self.query_start_time is not None:
+            end = f"{self.completed_time:%H:%M:%S.%f}" if self.completed_time else "..."
+            span = f" [{self.query_start_time:%H:%M:%S.%f}..{end}]"
         return (
             f"run {self.run_id} {self.name}@{self.scheduled_time:%H:%M:%S.%f} {self.state} on {self.node_id}"
-            f" ({self.error_code}: {self.error_message})"
+            f"{span} ({self.error_code}: {self.error_message})"
         )
 
 
@@ -254,7 +264,8 @@ class Reader:
     def runs(self) -> list[Run]:
         rows = self.catalog(
             "SELECT run_id, lower(name), scheduled_time, scheduled_from, attempt_number, state, node_id,"
-            " error_code, error_message, graph_run_group_id FROM tasksql.runs ORDER BY scheduled_time, run_id"
+            " error_code, error_message, graph_run_group_id, query_start_time, completed_time"
+            " FROM tasksql.runs ORDER BY scheduled_time, run_id"
         )
         return [Run(*r) for r in rows]
 
