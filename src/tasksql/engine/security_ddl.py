@@ -67,8 +67,9 @@ async def check_can_start(engine: Engine) -> None:
     if not any(not state.users[u].disabled for u in state.holders_of(ACCOUNTADMIN)):
         raise ConfigError(
             "security is on but no enabled user holds ACCOUNTADMIN, so nobody could grant anything: "
-            "start with TASKSQL_SECURITY=off, run CREATE USER admin; GRANT ROLE accountadmin TO USER "
-            "admin; then turn security on (docs/security.md)",
+            "with TASKSQL_SECURITY=off run tasksql sql \"CREATE USER admin DEFAULT_ROLE = accountadmin; "
+            "GRANT ROLE accountadmin TO USER admin\" (keep the token it prints), then turn security on "
+            "(docs/security.md)",
             code="NO_ACCOUNTADMIN",
         )
 
