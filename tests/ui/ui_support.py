@@ -51,12 +51,12 @@ def wait_for(check: Callable[[], T | None], *, timeout: float, what: str) -> T:
 class Server:
     """``tasksql --data DIR serve --port 0`` in a child process, with a small JSON API client."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, env: dict[str, str] | None = None) -> None:
         self.data = data
         data.mkdir(parents=True, exist_ok=True)
         self.log = data.parent / "serve.log"
         self._log_file = self.log.open("w")
-        env = {**os.environ, "TASKSQL_LOG_LEVEL": "INFO"}
+        env = {**os.environ, "TASKSQL_LOG_LEVEL": "INFO", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tasksql", "--data", str(data), "serve", "--port", "0"],
             stdout=self._log_file,

@@ -234,11 +234,13 @@ def _page(message: str, next_path: str, *, form: bool = True, status: int = 200)
         message=message,
         form=_FORM.format(next=html.escape(next_path, quote=True)) if form else "",
     )
+    # same-origin, not no-referrer: under no-referrer a browser posts the form with "Origin: null",
+    # which the cross-site check refuses (a form that could never log in)
     return web.Response(
         text=body,
         status=status,
         content_type="text/html",
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"},
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"},
     )
 
 
