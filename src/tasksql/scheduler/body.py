@@ -71,7 +71,11 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
             return PreparedBody((f"SELECT * FROM {body.procedure}({args})",), task.into is not None)
         if dialect in ("postgres", "mysql"):
             return PreparedBody((f"CALL {body.procedure}({args})",), False, markable=False)
-        raise NotSupportedError(f"PROCEDURE bodies are not supported on {dialect} warehouses")
+        name = {"sqlite": "SQLite", "clickhouse": "ClickHouse"}.get(dialect, dialect)
+        raise NotSupportedError(
+            f"PROCEDURE {body.procedure} calls a stored procedure, and {name} has no stored procedures:"
+            " write the statements as the task's body instead (AS ... or BEGIN ... END)"
+        )
     if isinstance(body, MaintenanceBody):
         statements_m = MAINTENANCE.get((dialect, body.kind))
         if statements_m is None:
