@@ -39,6 +39,12 @@ POS, ACTION, ROW_ID = "tasksql$pos", "tasksql$action", "tasksql$row_id"
 DUCK_KEY = "t.database_name || '.' || t.schema_name || '.' || t.table_name || '|' || t.table_oid"
 
 
+def _duck() -> ModuleType:
+    from tasksql.warehouses import stream_duckdb
+
+    return stream_duckdb
+
+
 def _mysql() -> ModuleType:
     # MySQL / MariaDB have a module of their own (it builds on this one's names).
     from tasksql.warehouses import stream_mysql
@@ -156,8 +162,8 @@ def capture_ddl(dialect: str, s: StreamDef, table: str) -> list[str]:
     cols = ", ".join(q(c) for c in s.columns)
     if dialect == "duckdb":
         return [
-            f"CREATE TABLE {s.snapshot} AS SELECT CAST(0 AS BIGINT) AS {q(POS)}, {cols} FROM {table}"
-            + (" WHERE false" if s.show_initial_rows else "")
+            f"CREATE TABLE {s.snapshot} AS SELECT CAST(0 AS BIGINT) AS {q(POS)}, rowid AS {q(_duck().RID)},"
+            f" {cols} FROM {table}" + (" WHERE false" if s.show_initial_rows else "")
         ]
     chg = s.changes
     if dialect == "sqlite":
@@ -265,7 +271,7 @@ def claim_statements(dialect: str, s: StreamDef) -> list[str]:
         return [
             f"{HIDDEN}UPDATE {REGISTRY} SET read_from = pos, pos = pos + 1{where}",
             f"{HIDDEN}DELETE FROM {s.snapshot} WHERE {q(POS)} < {_field(s, 'read_from')}",
-            f"{HIDDEN}INSERT INTO {s.snapshot} SELECT {_field(s, 'pos')}, {cols} FROM {s.table}",
+            f"{HIDDEN}INSERT INTO {s.snapshot} SELECT {_field(s, 'pos')}, rowid, {cols} FROM {s.table}",
         ]
     if dialect == "sqlite":
         now = f"(SELECT coalesce(max({q(POS)}), 0) FROM {s.changes})"
@@ -299,15 +305,17 @@ def _window(dialect: str, s: StreamDef, claimed: bool) -> str:
 
 
 def _images(dialect: str, s: StreamDef, claimed: bool) -> tuple[str, str]:
-    """PostgreSQL and DuckDB: the (inserted, deleted) row images of the window, columns only."""
+    """PostgreSQL: the (inserted, deleted) row images of the window, columns only (DuckDB: those of
+    the full comparison, and the fast path's rows and guard)."""
     cols = ", ".join(q(c) for c in s.columns)
     if dialect == "duckdb":
-        old = (
-            f"SELECT {cols} FROM {s.snapshot} WHERE {q(POS)} = {_field(s, 'read_from' if claimed else 'pos')}"
+        duck = _duck()
+        new, old = duck.generations(
+            s, claimed=claimed, read_from=_field(s, "read_from"), pos=_field(s, "pos")
         )
-        if claimed:
-            return f"SELECT {cols} FROM {s.snapshot} WHERE {q(POS)} = {_field(s, 'pos')}", old
-        return f"SELECT {cols} FROM {s.table}", old
+        guard, _ = duck.appended_only(s, new, old)
+        ins, dels = duck.images(s, new, old, guard)
+        return str(ins), str(dels)
     window = _window(dialect, s, claimed)
     return (
         f"SELECT {cols} FROM ({window}) tasksql_w WHERE {q(ACTION)} = 'INSERT'",
@@ -343,19 +351,28 @@ def read_sql(dialect: str, s: StreamDef, *, claimed: bool) -> str:
             f" UNION ALL SELECT 'DELETE', {cols} FROM ({dels} EXCEPT ALL {ins}) tasksql_d"
         )
     rid = _row_id(dialect, "tasksql_n", s.columns, s.key_columns)
+    inserted = f"{cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
     if s.append_only and dialect == "postgres":
         inserted = f"{cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
         return f"SELECT {inserted} FROM ({ins}) tasksql_n"
     with_id = f"SELECT tasksql_n.*, {rid} AS {r} FROM ({netted}) tasksql_n"
-    if s.append_only:
+    if s.append_only or not s.key_columns:
+        # without a key a row is known by its values, and netting leaves no INSERT and DELETE of
+        # equal values: nothing is an update (and no window over every row is needed)
         update = "FALSE"
     else:
         update = f"(MIN({a}) OVER (PARTITION BY {r}) <> MAX({a}) OVER (PARTITION BY {r}))"
     picked = f"{cols}, {a} AS {m_action}, {update} AS {m_update}, {r} AS {m_rowid}"
     out = f"SELECT {picked} FROM ({with_id}) tasksql_r"
+    if dialect == "duckdb":  # a window of appends only (the common case) skips the comparison
+        duck = _duck()
+        new, old = duck.generations(
+            s, claimed=claimed, read_from=_field(s, "read_from"), pos=_field(s, "pos")
+        )
+        guard, top = duck.appended_only(s, new, old)
+        return f"{duck.appended(s, new, guard, top, inserted)} UNION ALL {out}"
     if dialect == "postgres":  # a window of inserts only (the common case) needs no netting
         deletes = f"(SELECT 1 FROM ({dels}) tasksql_x)"
-        inserted = f"{cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
         only = f"SELECT {inserted} FROM ({ins}) tasksql_n WHERE NOT EXISTS {deletes}"
         return f"{only} UNION ALL {out} WHERE EXISTS {deletes}"
     return out
@@ -402,7 +419,5 @@ def has_data_sql(dialect: str, s: StreamDef) -> str:
     if dialect == "mysql":
         return str(_mysql().has_data_sql(s))
     if dialect == "duckdb":
-        new, old = _images(dialect, s, False)
-        diff = f"SELECT 1 FROM (({new} EXCEPT ALL {old}) UNION ALL ({old} EXCEPT ALL {new})) tasksql_h"
-        return f"(EXISTS ({diff}))"
+        return str(_duck().has_data(s, _field(s, "pos")))
     return f"(EXISTS (SELECT 1 FROM ({_window(dialect, s, False)}) tasksql_h))"
