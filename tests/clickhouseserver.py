@@ -3,7 +3,8 @@
 :class:`ClickHouseServer` writes a configuration into a temporary directory (its data, logs, a user
 ``tasksql`` with a password, only 127.0.0.1) and starts ``clickhouse-server`` on it, with a free
 loopback port for the native protocol and another for HTTP. Debian's ``clickhouse-server`` package
-(18.16) is what the suite runs against; an official ``clickhouse`` binary (``clickhouse server``)
+(18.16) is what the suite runs against (or, with ``TASKSQL_TEST_CLICKHOUSE_URL`` set, a server the
+user runs: :class:`GivenClickHouse`); an official ``clickhouse`` binary (``clickhouse server``)
 is used when Debian's is missing. The server runs as the user running the tests (root included).
 
 Run this file to keep a server up by hand::
@@ -226,6 +227,34 @@ class ClickHouseServer:
 
     def drop_database(self, name: str) -> None:
         self.run(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+#: A ClickHouse server of the user's to test against instead of a private one:
+#: ``clickhouse://user:password@host:9000/database`` (the database is not used; each test gets a
+#: fresh ``t_...`` database, dropped afterwards).
+URL_VAR = "TASKSQL_TEST_CLICKHOUSE_URL"
+
+
+class GivenClickHouse:
+    """A ClickHouse server the user runs (named by :data:`URL_VAR`), with the same test interface as
+    :class:`ClickHouseServer`; nothing is started or stopped."""
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("clickhouse", "clickhouses") or not parts.hostname:
+            raise ClickHouseServerError(
+                f"{URL_VAR} must be clickhouse://user:password@host:9000/database (the native port)"
+            )
+        self.host = parts.hostname
+        self.port = parts.port or 9000
+        self.user = unquote(parts.username or "default")
+        self.password = unquote(parts.password or "")
+
+    run = ClickHouseServer.run
+    new_database = ClickHouseServer.new_database
+    drop_database = ClickHouseServer.drop_database
 
 
 def main() -> None:

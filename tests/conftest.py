@@ -5,7 +5,8 @@
 are skipped, with the reason, only when the PostgreSQL server binaries are not installed.
 ``mariadb_server`` and ``mariadb_database`` do the same with a private MariaDB server
 (``tests/mariadbserver.py``), ``ch_server`` and ``ch_database`` with a private ClickHouse server
-(``tests/clickhouseserver.py``).
+(``tests/clickhouseserver.py``), or with the user's server when ``TASKSQL_TEST_CLICKHOUSE_URL`` is
+set.
 
 ``--catalog=postgres`` (or ``TASKSQL_TEST_CATALOG=postgres``) puts the catalog of every engine,
 connection and ``tasksql`` process a test makes in a fresh schema on that server (see
@@ -21,7 +22,8 @@ from collections.abc import Iterator
 import pytest
 
 from catalog_choice import BACKENDS, CATALOG_VARS
-from clickhouseserver import ClickHouseDatabase, ClickHouseServer, find_binary
+from clickhouseserver import URL_VAR as CH_URL_VAR
+from clickhouseserver import ClickHouseDatabase, ClickHouseServer, GivenClickHouse, find_binary
 from mariadbserver import MariaDBDatabase, MariaDBServer, find_binaries
 from pgserver import PgDatabase, PgServer, find_bindir
 
@@ -93,16 +95,23 @@ def mariadb_database(mariadb_server: MariaDBServer) -> Iterator[MariaDBDatabase]
 
 
 @pytest.fixture(scope="session")
-def ch_server() -> Iterator[ClickHouseServer]:
-    """A running private ClickHouse server (``.new_database()``, ``.run(sql)``)."""
+def ch_server() -> Iterator[ClickHouseServer | GivenClickHouse]:
+    """A running private ClickHouse server (``.new_database()``, ``.run(sql)``), or the server named by
+    ``TASKSQL_TEST_CLICKHOUSE_URL`` when that is set (nothing is started then)."""
+    given = os.environ.get(CH_URL_VAR)
+    if given:
+        yield GivenClickHouse(given)
+        return
     if find_binary() is None:
-        pytest.skip("no ClickHouse server is installed; apt-get install clickhouse-server")
+        pytest.skip(
+            f"no ClickHouse server is installed (apt-get install clickhouse-server) and {CH_URL_VAR} is not set"
+        )
     with ClickHouseServer() as server:
         yield server
 
 
 @pytest.fixture
-def ch_database(ch_server: ClickHouseServer) -> Iterator[ClickHouseDatabase]:
+def ch_database(ch_server: ClickHouseServer | GivenClickHouse) -> Iterator[ClickHouseDatabase]:
     """A fresh, empty database on the session's ClickHouse server (``.url`` with a password),
     dropped after the test."""
     db = ch_server.new_database()
