@@ -121,29 +121,26 @@ async def runs_page(
     """The runs after ``after`` (newest first by scheduled time, then run id) that pass ``where``,
     at most ``limit``, and the position of the next page (None at the end).
 
-    Keyset reads of the catalog: the runs at the position's own instant with a smaller run id, then
-    those scheduled before it, a chunk at a time."""
+    Keyset reads of the catalog, a chunk at a time: the runs scheduled up to the position's instant
+    (its microsecond included), less those at or before the position in the order; one read per
+    chunk, however many runs share an instant."""
     found: list[RunRecord] = []
     pos, scanned = after, 0
+    extra = 1  # rows of a chunk at or before the position (the position's own run, ties)
     while True:
-        rows: list[RunRecord] = []
         end = where.until
         if pos is not None:
-            if where.since is None or pos.scheduled_time >= where.since:
-                ties = await catalog.list_runs(
-                    task_id=where.task_id,
-                    start=pos.scheduled_time,
-                    end=pos.scheduled_time + _TICK,
-                    error_only=where.error_only,
-                )
-                rows = [r for r in ties if r.run_id < pos.run_id]
-            end = pos.scheduled_time if end is None else min(end, pos.scheduled_time)
+            bound = pos.scheduled_time + _TICK
+            end = bound if end is None else min(end, bound)
         want = limit + 1 - len(found)
-        asked = max(want, _CHUNK) if where.keep is not None else want
+        asked = (max(want, _CHUNK) if where.keep is not None else want) + extra
         chunk = await catalog.list_runs(
             task_id=where.task_id, start=where.since, end=end, error_only=where.error_only, limit=asked
         )
-        rows.extend(chunk)
+        rows = chunk if pos is None else [r for r in chunk if _before(r, pos)]
+        if not rows and len(chunk) == asked:  # more runs share the position's instant: read more
+            extra *= 2
+            continue
         for run in rows:
             scanned += 1
             if where.keep is None or where.keep(run):
@@ -155,6 +152,11 @@ async def runs_page(
             return found, None
         if scanned >= SCAN_BOUND:
             return found, pos
+
+
+def _before(run: RunRecord, pos: RunPosition) -> bool:
+    """Whether ``run`` comes after the position in the list (older, or as old with a lower id)."""
+    return (run.scheduled_time, run.run_id) < (pos.scheduled_time, pos.run_id)
 
 
 def keyset_page(
