@@ -182,6 +182,8 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
                 _require_owner_executes(acc, rec)
         else:
             acc.require_task(rec)
+            if isinstance(stmt.action, st.AddAfter):
+                await _require_one_owner(engine, acc, stmt.action.names, acc.owner_role(rec))
             warehouse = dict(getattr(stmt.action, "assignments", ())).get("warehouse")
             if isinstance(warehouse, str):
                 require_warehouse(acc, warehouse)
@@ -242,9 +244,15 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
 
 
 async def _check_as_admin(engine: Engine, acc: Access, stmt: st.Statement) -> None:
-    """ACCOUNTADMIN may do anything; only the rules that protect the model itself remain."""
+    """ACCOUNTADMIN may do anything; only the rules that protect the model itself remain (a graph
+    has one owner; AS USER names an enabled user)."""
     if isinstance(stmt, st.CreateTask):
+        await _require_one_owner(engine, acc, stmt.definition.after, acc.role)
         await _check_as_user(engine, acc, stmt)
+    elif isinstance(stmt, st.AlterTask) and isinstance(stmt.action, st.AddAfter):
+        rec = await _task(engine, stmt.name)
+        if rec is not None:
+            await _require_one_owner(engine, acc, stmt.action.names, acc.owner_role(rec))
 
 
 async def _check_create_task(engine: Engine, acc: Access, stmt: st.CreateTask) -> None:
@@ -257,15 +265,23 @@ async def _check_create_task(engine: Engine, acc: Access, stmt: st.CreateTask) -
         existing = await _task(engine, task.name)
         if existing is not None:
             acc.require_task(existing)
-    for parent_name in task.after:
+    await _require_one_owner(engine, acc, task.after, acc.role)
+    await _check_as_user(engine, acc, stmt)
+
+
+async def _require_one_owner(
+    engine: Engine, acc: Access, predecessors: Iterable[QualifiedName], owner: str
+) -> None:
+    """Every task of a graph has one owner: each predecessor must be owned by ``owner`` (the role
+    that owns, or will own, the child)."""
+    for parent_name in predecessors:
         parent = await _task(engine, parent_name)
-        if parent is not None and acc.owner_role(parent) != acc.role:
+        if parent is not None and acc.owner_role(parent) != owner:
             raise PermissionDenied(
                 f"every task of a graph has one owner: {parent.name} is owned by role "
-                f"{acc.owner_role(parent)}, not by {acc.role} (USE ROLE {acc.owner_role(parent)})",
+                f"{acc.owner_role(parent)}, not by {owner} (USE ROLE {acc.owner_role(parent)})",
                 code="PERMISSION_DENIED",
             )
-    await _check_as_user(engine, acc, stmt)
 
 
 async def _check_as_user(engine: Engine, acc: Access, stmt: st.CreateTask) -> None:
