@@ -17,8 +17,8 @@ from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
 from tasksql.engine.privileges import new_task_owner
-from tasksql.engine.session_check import check_session_params
 from tasksql.engine.results import Result
+from tasksql.engine.session_check import check_session_params
 from tasksql.errors import (
     GraphError,
     IntegrationNotFound,
