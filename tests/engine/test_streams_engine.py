@@ -3,6 +3,7 @@ skipped while it has no data), SHOW / DESCRIBE / DROP, and errors at their line 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -175,3 +176,32 @@ async def test_elt_on_a_mysql_warehouse_and_staleness(engine: Engine, mariadb_da
         assert not shown["stale"]
     finally:
         con.close()
+
+
+async def test_two_tasks_reading_one_stream_share_its_changes(engine: Engine, tmp_path: Path) -> None:
+    """Two tasks consume one stream, run at the same moments, while rows arrive: each change lands
+    in exactly one of their targets, once."""
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE orders (id INTEGER)")
+        con.execute("CREATE TABLE facts (id INTEGER, task TEXT)")
+    await engine.execute(
+        f"""
+        CREATE WAREHOUSE shop TYPE = sqlite URL = '{db}' MAX_CONCURRENCY = 4;
+        CREATE STREAM oc ON TABLE orders WAREHOUSE = shop;
+        CREATE TASK a WAREHOUSE = shop SCHEDULE = '1 HOURS'
+        AS INSERT INTO facts SELECT id, 'a' FROM oc;
+        CREATE TASK b WAREHOUSE = shop SCHEDULE = '1 HOURS'
+        AS INSERT INTO facts SELECT id, 'b' FROM oc;
+        """
+    )
+    for i in range(8):
+        with sqlite3.connect(db) as con:
+            con.execute(f"INSERT INTO orders VALUES ({2 * i}), ({2 * i + 1})")
+        ran = await asyncio.gather(run(engine, "a"), run(engine, "b"))
+        assert {r["state"] for r in ran} == {"SUCCEEDED"}
+    with sqlite3.connect(db) as con:
+        got = con.execute("SELECT id, task FROM facts").fetchall()
+    ids = sorted(i for i, _ in got)
+    assert ids == list(range(16))  # none twice, none lost
+    assert {t for _, t in got} <= {"a", "b"}

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from tasksql.errors import QueryFailed, ValidationError
+from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, ValidationError
 from tasksql.warehouses import streams as ws
-from tasksql.warehouses.base import Warehouse
+from tasksql.warehouses.base import CancelToken, Warehouse
 
 from .conftest import MakeWarehouse
-from .support import BACKENDS
+from .support import BACKENDS, SLOW
 
 
 @pytest.fixture(params=[*BACKENDS, pytest.param("mysql", id="mysql")])
@@ -247,3 +247,33 @@ async def test_appends_after_deletes_and_a_checkpoint(make_warehouse: MakeWareho
     await w.execute("INSERT INTO orders VALUES (6, 60, 'n')")
     assert await _read(w) == [(6, 60, "n", "INSERT", False)]
     assert await _consume(w) == 1 and await _read(w) == []
+
+
+SLOW_STATEMENT = {
+    **SLOW,
+    "mysql": "SELECT SLEEP(3600)",
+}
+
+
+async def test_timed_out_or_cancelled_consumers_leave_the_offset(make_warehouse: MakeWarehouse) -> None:
+    """A consuming body stopped by its timeout, or cancelled while it runs, rolls back its claim: the
+    next consumer sees the same change."""
+    w = await make_warehouse()
+    await _stream(w)
+    await w.execute("CREATE TABLE facts (id INT, amount INT, action TEXT)")
+    await w.execute("INSERT INTO orders VALUES (1, 10, 'new')")
+    statements, consumes = await ws.bind_statements(
+        w, ["INSERT INTO facts SELECT id, amount, METADATA$ACTION FROM oc"]
+    )
+    assert consumes
+    body = [*statements, SLOW_STATEMENT[w.dialect]]
+    with pytest.raises(QueryTimeout):
+        await w.run_body(body, transactional=True, timeout=0.5)
+    token = CancelToken()
+    # cancelled while it runs (most likely in the slow statement; earlier must hold as well)
+    asyncio.get_running_loop().call_later(0.3, token.cancel, "stop")
+    with pytest.raises(QueryCancelled):
+        await w.run_body(body, transactional=True, token=token)
+    assert await _read(w) == [(1, 10, "new", "INSERT", False)]
+    assert (await w.execute("SELECT count(*) FROM facts")).rows[0][0] == 0
+    assert await _consume(w) == 1
