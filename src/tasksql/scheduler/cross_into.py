@@ -4,7 +4,9 @@ The first part of an INTO name with two or three parts names a warehouse when a 
 that name (:func:`target_of`); the rest is the table in it. Naming the task's own warehouse is the
 same as leaving it out. Otherwise the run goes as follows (:func:`run_into_other`):
 
-1. the target table's columns are read in the target warehouse (missing: ``INTO_TABLE_NOT_FOUND``);
+1. the target table's columns are read in the target warehouse (missing: ``INTO_TABLE_NOT_FOUND``,
+   unless the task says ``CREATE IF NOT EXISTS``: then the table is created from the first batch,
+   see :mod:`.into_create`);
 2. the body runs in the task's warehouse as it would without INTO (its statements commit there,
    all or nothing for a script where that warehouse has transactions), its connection held while
    the rows of its last statement, a query, are read;
@@ -14,17 +16,22 @@ same as leaving it out. Otherwise the run goes as follows (:func:`run_into_other
 4. the rows are streamed from the task's warehouse as Arrow record batches of :data:`BATCH_ROWS`
    rows (:meth:`~tasksql.warehouses.base.Warehouse.stream_body`: the next batch is read while the
    previous one is written, never further ahead, so memory holds two batches whatever the
-   result's size) and written
-   as they come, each batch one ``INSERT
-   INTO target (...) SELECT ... FROM tasksql_into_rows`` where the batch is an extra relation of the
-   target (registered Arrow in DuckDB, a temporary table elsewhere); the target casts each value to
-   its column's type. Every batch is in ONE transaction of the target where it has transactions
-   (DuckDB, SQLite, PostgreSQL, MySQL/MariaDB): a run that fails, times out or is cancelled while
-   writing leaves the target table as it was. ClickHouse has none: the batches written stay.
+   result's size) and written as they come, each batch one ``INSERT INTO target (...) SELECT ...
+   FROM tasksql_into_rows`` where the batch is an extra relation of the target (registered Arrow
+   in DuckDB, a temporary table elsewhere); the target casts each value to its column's type (a
+   value it cannot hold: ``INTO_WRITE_FAILED``). Every batch is in ONE transaction of the target
+   where it has transactions (DuckDB, SQLite, PostgreSQL, MySQL/MariaDB): a run that fails, times
+   out or is cancelled while writing leaves the target table as it was. ClickHouse has none: the
+   batches written stay.
+5. where the table has the column :data:`~.into_create.RUN_COLUMN`, every row written carries the
+   run's key (``run_key``: the task and its scheduled instant, the same for every attempt of the
+   run), and the rows of that key are deleted first (in the transaction; on ClickHouse by a
+   mutation waited for): a retry replaces what a failed attempt left instead of adding to it.
 
 Guarantee: *at least once*. The body's own statements and the target's write are two commits in
 two databases, and no completion marker is written for such runs; a node lost after the target
-committed may have its run recorded NODE_LOST or run again, and writes the rows again then.
+committed may have its run recorded NODE_LOST or run again, and writes the rows again then
+(replacing them where the table has the run column).
 """
 
 from __future__ import annotations
