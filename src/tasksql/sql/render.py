@@ -106,6 +106,8 @@ def task_clauses(task: TaskDef, spelling: Spelling | None = None, enabled: bool 
             lines.append(_schedule_clause(value, spelling))
         elif prop.field == "timeout_ms" and spelling is Spelling.TIMEPLUS:
             lines.append("TIMEOUT " + render_compact_interval(value))
+        elif prop.field == "warehouse" and spelling is Spelling.DATABEND:
+            lines.append("WAREHOUSE = " + quote_string(value))  # Databend writes it as a string
         else:
             lines.append(prop.clause(value))
     lines.extend(f"{key.upper()} = {literal}" for key, literal in task.session_params)
@@ -267,6 +269,8 @@ def _create_integration(s: st.CreateIntegration) -> str:
     parts += [f"TYPE = {d.type}", f"ENABLED = {_option_value(d.enabled)}"]
     if d.webhook is not None:
         parts.append("WEBHOOK = " + _webhook(d.webhook))
+        if d.webhook.body_template is not None:
+            parts.append("WEBHOOK_BODY_TEMPLATE = " + quote_string(d.webhook.body_template))
     if d.comment is not None:
         parts.append("COMMENT = " + quote_string(d.comment))
     return " ".join(parts)
