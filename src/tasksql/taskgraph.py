@@ -5,7 +5,10 @@ A graph is the connected set of tasks joined by AFTER edges, plus the finalizers
 A task with no predecessors is a root; it carries the schedule. Rules (Snowflake's limits, enforced
 with clear errors): acyclic; at most ``MAX_PREDECESSORS`` predecessors and ``MAX_CHILDREN`` children
 per task; at most ``MAX_GRAPH_TASKS`` tasks per graph; a child has no schedule; a finalizer has no
-schedule and no predecessors, names a root, and a root has at most one finalizer.
+schedule and no predecessors, names a root, and a root has at most one finalizer; a task's
+predecessors belong to one graph (one root), unless the task joins graphs
+(:mod:`tasksql.model.joins`): then its AFTER edges are not graph edges, it is a root of its own
+graph, and only the cycle rule and the limits on predecessors and children count those edges.
 """
 
 from __future__ import annotations
@@ -15,18 +18,24 @@ from collections.abc import Iterable, Mapping
 
 from tasksql.errors import GraphError, TaskNotFound
 from tasksql.model import MAX_CHILDREN, MAX_GRAPH_TASKS, MAX_PREDECESSORS, QualifiedName, TaskDef
+from tasksql.model.joins import graph_predecessors, joins_graphs
 
 
 class Graph:
-    """An index over a set of task definitions: children, predecessors, roots, finalizers."""
+    """An index over a set of task definitions: children, predecessors, roots, finalizers.
+
+    ``children`` follows graph edges only; ``joined`` lists, per task, the tasks that join graphs
+    after it (their AFTER edge is no graph edge)."""
 
     def __init__(self, tasks: Mapping[QualifiedName, TaskDef]) -> None:
         self.tasks = dict(tasks)
         self.children: dict[QualifiedName, list[QualifiedName]] = defaultdict(list)
+        self.joined: dict[QualifiedName, list[QualifiedName]] = defaultdict(list)
         self.finalizer_of: dict[QualifiedName, QualifiedName] = {}
         for name, task in sorted(self.tasks.items()):
+            edges = self.joined if joins_graphs(task) else self.children
             for pred in task.after:
-                self.children[pred].append(name)
+                edges[pred].append(name)
             if task.finalize is not None:
                 self.finalizer_of.setdefault(task.finalize, name)
 
@@ -35,7 +44,21 @@ class Graph:
 
     def is_root(self, name: QualifiedName) -> bool:
         task = self.tasks[name]
-        return not task.after and task.finalize is None
+        return not graph_predecessors(task) and task.finalize is None
+
+    def dependents(self, name: QualifiedName) -> list[QualifiedName]:
+        """Every task that runs after ``name``, directly or not, through any AFTER edge (tasks that
+        join graphs included), in BFS order."""
+        seen: dict[QualifiedName, None] = {}
+        queue = deque([*self.children.get(name, ()), *self.joined.get(name, ())])
+        while queue:
+            n = queue.popleft()
+            if n in seen or n == name:
+                continue
+            seen[n] = None
+            queue.extend(self.children.get(n, ()))
+            queue.extend(self.joined.get(n, ()))
+        return list(seen)
 
     def descendants(self, name: QualifiedName) -> list[QualifiedName]:
         """Every task reachable through AFTER edges from ``name`` (not ``name``), in BFS order."""
@@ -64,7 +87,7 @@ class Graph:
             if n in seen or n not in self.tasks:
                 continue
             seen.add(n)
-            preds = self.tasks[n].after
+            preds = graph_predecessors(self.tasks[n])
             if not preds:
                 out.add(n)
             stack.extend(preds)
@@ -74,7 +97,7 @@ class Graph:
         """Every task connected to ``name`` through AFTER or FINALIZE edges, in either direction."""
         adj: dict[QualifiedName, set[QualifiedName]] = defaultdict(set)
         for n, t in self.tasks.items():
-            for p in t.after:
+            for p in graph_predecessors(t):
                 adj[n].add(p)
                 adj[p].add(n)
             if t.finalize is not None:
@@ -93,7 +116,7 @@ class Graph:
     def topological(self, names: Iterable[QualifiedName]) -> list[QualifiedName]:
         """``names`` ordered so that every task comes after its predecessors within the set."""
         subset = set(names)
-        indeg = {n: sum(1 for p in self.tasks[n].after if p in subset) for n in subset}
+        indeg = {n: sum(1 for p in graph_predecessors(self.tasks[n]) if p in subset) for n in subset}
         ready = deque(sorted(n for n, d in indeg.items() if d == 0))
         out: list[QualifiedName] = []
         while ready:
@@ -165,7 +188,7 @@ def validate_change(tasks: Mapping[QualifiedName, TaskDef], changed: QualifiedNa
             "AFTER would create a cycle: " + " -> ".join(str(n) for n in reversed(cycle)), code="GRAPH_CYCLE"
         )
     for pred in task.after:
-        kids = graph.children.get(pred, [])
+        kids = [*graph.children.get(pred, []), *graph.joined.get(pred, [])]
         if len(kids) > MAX_CHILDREN:
             raise GraphError(
                 f"task {pred} would have {len(kids)} children; at most {MAX_CHILDREN} are allowed",
@@ -177,7 +200,9 @@ def validate_change(tasks: Mapping[QualifiedName, TaskDef], changed: QualifiedNa
             names = ", ".join(sorted(str(r) for r in roots))
             raise GraphError(
                 f"task {member} would run after tasks of several graphs (roots {names}); a task graph "
-                "has one root",
+                "has one root. To run it once each of its predecessors has succeeded, whatever their "
+                "graphs, as Databend does, set AFTER_ANY_GRAPH = TRUE (or write the task the Databend "
+                "way, with WAREHOUSE = '<name>')",
                 code="GRAPH_MULTIPLE_ROOTS",
             )
     size = len(graph.component(changed))
@@ -194,7 +219,7 @@ def _check_finalizer(graph: Graph, name: QualifiedName, root: QualifiedName) -> 
     if root == name:
         raise GraphError(f"task {name} cannot finalize itself", code="FINALIZER_NOT_ROOT")
     root_task = graph.tasks[root]
-    if root_task.after or root_task.finalize is not None:
+    if graph_predecessors(root_task) or root_task.finalize is not None:
         raise GraphError(f"FINALIZE must name a root task; {root} is not a root", code="FINALIZER_NOT_ROOT")
     existing = graph.finalizer_of.get(root)
     if existing is not None and existing != name:

@@ -455,3 +455,17 @@ def test_clone() -> None:
 def test_a_broken_create_task_is_an_error_not_a_passthrough() -> None:
     with pytest.raises(TasksqlError):
         parse("CREATE TASK t SCHEDULE = '5 minutes' AS")
+
+
+def test_databend_after_several_tasks_joins_graphs() -> None:
+    """Databend's docs: ``AFTER 'task2', 'task3'`` with ``WAREHOUSE = '<string>'`` is Databend's
+    spelling, and a task after several tasks written so joins graphs; written the Snowflake way
+    (no string warehouse) it keeps Snowflake's one-graph rule."""
+    [databend] = parse("CREATE TASK t WAREHOUSE = 'MyWarehouse' AFTER 'task2', 'task3' AS SELECT 1")
+    assert databend.spelling is Spelling.DATABEND
+    assert databend.definition.after_any_graph
+    [one] = parse("CREATE TASK t WAREHOUSE = 'wh' AFTER 'task2' AS SELECT 1")
+    assert not one.definition.after_any_graph  # one predecessor: a child of its graph
+    [snowflake] = parse("CREATE TASK t WAREHOUSE = wh AFTER task2, task3 AS SELECT 1")
+    assert snowflake.spelling is Spelling.SNOWFLAKE
+    assert not snowflake.definition.after_any_graph

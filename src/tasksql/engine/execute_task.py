@@ -24,6 +24,7 @@ from tasksql.engine.results import Result
 from tasksql.engine.tasks_ddl import get_task_or_raise
 from tasksql.errors import QueryCancelled, RunFailed, ValidationError
 from tasksql.model import RunState, TaskRecord
+from tasksql.model.joins import is_graph_child
 from tasksql.model.run import RunRecord
 from tasksql.sql import statements as st
 from tasksql.warehouses.base import CancelToken
@@ -50,7 +51,7 @@ def _row(engine: Engine, status: str, rec: RunRecord | None) -> Result:
 async def execute_task(engine: Engine, stmt: st.ExecuteTask) -> Result:
     rec = await get_task_or_raise(engine, stmt.name, stmt)
     shown = engine.display_name(rec.name)
-    if rec.definition.after or rec.definition.finalize is not None:
+    if is_graph_child(rec.definition):
         raise ValidationError(
             f"task {shown} is a child task; EXECUTE TASK runs a standalone or root task",
             code="NOT_A_ROOT",

@@ -33,7 +33,7 @@ def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
         if root_name not in records:
             raise TaskNotFound(f"task {text} does not exist")
         graph = Graph({n: r.definition for n, r in records.items()})
-        names = [root_name, *graph.descendants(root_name)]
+        names = [root_name, *graph.dependents(root_name)]  # tasks joining graphs after it too
         final = graph.finalizer_of.get(root_name)
         if final is not None:
             names.append(final)

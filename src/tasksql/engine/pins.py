@@ -23,6 +23,7 @@ from tasksql.catalog.base import Catalog
 from tasksql.errors import Span, ValidationError
 from tasksql.model import LocationKind, MaintenanceBody, RunOn, TaskDef, pinned_node
 from tasksql.model.cluster import member_state
+from tasksql.model.joins import is_graph_child
 
 
 def check_pin(task: TaskDef, shown: str, span: Span | None) -> None:
@@ -77,7 +78,7 @@ async def _pin_notices(
             "cluster of servers sharing a PostgreSQL catalog places tasks on nodes",
         )
     notices: list[str] = []
-    if task.after or task.finalize is not None:
+    if is_graph_child(task):
         notices.append(
             f"task {shown} belongs to a task graph, which runs on the node of its root task: its pin "
             f"to node '{node}' has no effect (pin the root task instead)"

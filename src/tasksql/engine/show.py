@@ -14,6 +14,7 @@ from tasksql.engine.results import Result
 from tasksql.engine.tasks_ddl import get_task_or_raise
 from tasksql.errors import TasksqlError
 from tasksql.model import TaskRecord
+from tasksql.model.joins import is_graph_child
 from tasksql.sql import render_task
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import scheduler_column
@@ -71,7 +72,7 @@ async def show_tasks(engine: Engine, stmt: st.ShowTasks) -> Result:
                 want_db = (scope.schema if scope else None) or engine.user.database
                 if name.schema != want_schema or name.database != want_db:
                     continue
-        if stmt.root_only and (rec.definition.after or rec.definition.finalize is not None):
+        if stmt.root_only and is_graph_child(rec.definition):
             continue
         if stmt.from_name is not None and name.name < stmt.from_name:
             continue

@@ -30,6 +30,8 @@ from tasksql.errors import (
     WarehouseNotFound,
 )
 from tasksql.model import (
+    ClassBody,
+    CustomSchedule,
     MaintenanceBody,
     OnError,
     QualifiedName,
@@ -40,7 +42,9 @@ from tasksql.model import (
     TaskState,
     effective_warehouse,
 )
+from tasksql.model.joins import is_graph_child, joins_graphs
 from tasksql.model.trigger import triggered
+from tasksql.schedules.custom import ClassNotLoaded, class_problem
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import no_scheduler_notice, scheduler_live
 from tasksql.taskgraph import validate_change
@@ -54,12 +58,34 @@ _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TaskDef)}
 def next_fire_at(task: TaskDef, *, anchor: datetime, now: datetime) -> datetime | None:
     """When a started task with this definition first fires after ``now``; None when it has no schedule
     of its own (no SCHEDULE, or a child or finalizer of a graph). A triggered task (no SCHEDULE, a
-    WHEN on its stream) has its streams checked first at ``now``."""
-    if triggered(task):
-        return now
+    WHEN on its stream) has its streams checked first at ``now``, and so has a task whose custom
+    schedule class cannot be loaded yet (the scheduler tries it again, see scheduler/triggers.py)."""
+    if triggered(task) or joins_graphs(task):
+        return now  # its streams (or its predecessors' runs) are checked first at once
     if task.schedule is None or task.after or task.finalize is not None:
         return None
-    return schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy).next_fire(now)
+    try:
+        return schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy).next_fire(now)
+    except ClassNotLoaded:
+        return now
+
+
+def class_notices(task: TaskDef, shown: str) -> tuple[str, ...]:
+    """A notice when the class a task names (custom schedule, action generator) cannot be loaded
+    now: the task is kept (VoltDB users paste statements naming their Java classes)."""
+    spec, body = task.schedule, task.body
+    if isinstance(spec, CustomSchedule):
+        problem = class_problem(spec.class_path)
+        if problem is not None:
+            return (
+                f"task {shown} cannot be scheduled yet: {problem}. It is kept, and scheduled once a Python "
+                f"class {spec.class_path} can be imported (tried every 10 seconds and at each change)",
+            )
+    if isinstance(body, ClassBody):
+        problem = class_problem(body.class_path)
+        if problem is not None:
+            return (f"task {shown} names a class that cannot be loaded: {problem}. It is kept",)
+    return ()
 
 
 def initial_state(spelling: Spelling, enabled: bool | None) -> tuple[TaskState, SuspendReason | None]:
@@ -194,6 +220,7 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
     await check_session_params(engine, task, stmt)
     check_pin(task, shown, _span(stmt, "node"))
     notices = await check_into(engine, task, stmt)
+    notices += class_notices(task, shown)
     notices += await pin_notices(
         engine.catalog,
         task,
@@ -301,8 +328,12 @@ def _apply_pairs(
     return tuple(merged.items())
 
 
-def _apply_action(task: TaskDef, action: st.AlterAction, engine: Engine) -> TaskDef:
-    """The definition after a definition-changing ALTER action (not RESUME/SUSPEND)."""
+def _apply_action(
+    task: TaskDef, action: st.AlterAction, engine: Engine, spelling: Spelling | None = None
+) -> TaskDef:
+    """The definition after a definition-changing ALTER action (not RESUME/SUSPEND). ``spelling``
+    is the task's: ADD AFTER on a Databend task giving it several predecessors reads them the
+    Databend way (see :mod:`tasksql.model.joins`)."""
     db, schema = task.name.database or "", task.name.schema or ""
     if isinstance(action, st.SetProperties):
         changes = dict(action.assignments)
@@ -323,7 +354,10 @@ def _apply_action(task: TaskDef, action: st.AlterAction, engine: Engine) -> Task
         )
     if isinstance(action, st.AddAfter):
         added = tuple(n.resolved(db, schema) for n in action.names)
-        return task.with_changes(after=task.after + tuple(n for n in added if n not in task.after))
+        after = task.after + tuple(n for n in added if n not in task.after)
+        if spelling is Spelling.DATABEND and len(after) > 1:
+            return task.with_changes(after=after, after_any_graph=True)  # Databend's AFTER
+        return task.with_changes(after=after)
     if isinstance(action, st.RemoveAfter):
         removed = {n.resolved(db, schema) for n in action.names}
         return task.with_changes(after=tuple(n for n in task.after if n not in removed))
@@ -365,7 +399,7 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
             )
             await engine.catalog.update_tasks([update], now=now, actor=engine.user.name)
         return _status(f"Task {shown} is suspended.", "ALTER TASK")
-    new = _apply_action(rec.definition, action, engine)
+    new = _apply_action(rec.definition, action, engine, rec.spelling)
     if isinstance(action, st.AddAfter) and new.schedule is not None:
         raise GraphError(
             f"task {shown} has a SCHEDULE; unset it before adding predecessors (a child task runs after "
@@ -439,7 +473,7 @@ async def drop_task(engine: Engine, stmt: st.DropTask) -> Result:
             after=tuple(p for p in task.after if p != rec.name),
             finalize=None if task.finalize == rec.name else task.finalize,
         )
-        became_root = not new.after and new.finalize is None
+        became_root = is_graph_child(task) and not is_graph_child(new)
         if became_root:
             orphans.append(engine.display_name(other.name))
         updates.append(

@@ -338,12 +338,13 @@ class TaskDef:
     body: Body
     schedule: ScheduleSpec | None = None
     after: tuple[QualifiedName, ...] = ()
+    #: ``AFTER`` as Databend reads it (see :mod:`tasksql.model.joins`): with several predecessors
+    #: the task runs on its own, once each of them has succeeded since its last run, whatever
+    #: graphs they belong to. False: Snowflake's graph rule (one root, run inside its graph runs).
+    after_any_graph: bool = False
     when: str | None = None
     finalize: QualifiedName | None = None
     into: QualifiedName | None = None
-    #: ``INTO ... CREATE IF NOT EXISTS``: a run creates the INTO table (of another warehouse) from
-    #: its query's columns when it does not exist.
-    into_create: bool = False
     warehouse: str | None = None
     managed_warehouse_size: str | None = None
     timeout_ms: int | None = None

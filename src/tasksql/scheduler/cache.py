@@ -33,13 +33,15 @@ from tasksql import schedules
 from tasksql.catalog.base import Catalog, TaskStub
 from tasksql.errors import TasksqlError
 from tasksql.model import IntegrationDef, QualifiedName, TaskRecord, TaskState
+from tasksql.model.joins import graph_predecessors, is_graph_child, joins_graphs
 from tasksql.model.run import TaskRuntime
 from tasksql.model.trigger import triggered
 from tasksql.scheduler import claims
 from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD, Entry, policy_for
 from tasksql.scheduler.membership import FenceRef
-from tasksql.scheduler.trigger_checks import TRIGGER_CHECKS
+from tasksql.scheduler.trigger_checks import CLASS_CHECKS, JOIN_CHECKS, TRIGGER_CHECKS
 from tasksql.schedules.base import Schedule
+from tasksql.schedules.custom import ClassNotLoaded
 
 log = logging.getLogger("tasksql.scheduler")
 
@@ -443,7 +445,7 @@ class TaskCache:
             if rec is None:
                 continue
             task = rec.definition
-            for pred in task.after:
+            for pred in graph_predecessors(task):
                 children.setdefault(pred, set()).add(task_id)
             if task.finalize is not None:
                 finalizers[task.finalize] = task_id
@@ -454,7 +456,7 @@ class TaskCache:
         """True for a (warm) task that others run after, or that has a finalizer, and that has no
         predecessors itself."""
         task = entry.task
-        if task.after or task.finalize is not None:
+        if is_graph_child(task):
             return False
         return task.name in self._dependents
 
@@ -517,11 +519,16 @@ def _schedule_of(rec: TaskRecord) -> Schedule | None:
     task = rec.definition
     if triggered(task):
         return TRIGGER_CHECKS  # its next instant is its streams' next check (see triggers.py)
+    if joins_graphs(task):
+        return JOIN_CHECKS  # its next instant is its predecessors' next check (see triggers.py)
     if task.schedule is None or task.after or task.finalize is not None:
         return None
     anchor = rec.resumed_on or rec.created_on
     try:
         return schedules.build(task.schedule, anchor=anchor, dst_policy=task.dst_policy)
+    except ClassNotLoaded as exc:  # tried again every CLASS_RECHECK (see triggers.py)
+        log.warning("task %s cannot be scheduled until its class loads: %s", rec.name, exc.message)
+        return CLASS_CHECKS
     except TasksqlError:
         log.exception("task %s: cannot build its schedule", rec.name)
         return None

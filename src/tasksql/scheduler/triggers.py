@@ -12,6 +12,18 @@ the task's warehouse: nothing else of the WHEN, no body) and then
   instant is written to the task's row (``next_fire_at``), so that the interval also holds across
   a restart or a move to another node.
 
+A task that joins graphs (:mod:`tasksql.model.joins`) has :data:`JOIN_CHECKS` instead: each check
+reads the latest settled run of each predecessor (SUCCEEDED, FAILED or CANCELLED; a SKIPPED run
+does not count) and fires when every one SUCCEEDED and completed after the task's last run (or,
+before its first, after it was resumed). Its trigger instant is the latest of those completions, so
+that every node that finds the same runs finds the same instant; the next check is
+:data:`CHECK_EVERY` after the check.
+
+A task whose custom schedule class could not be loaded (:class:`ClassChecks`) has its class tried
+again at each of its instants, :data:`CLASS_RECHECK` apart (and whenever its entry is rebuilt: a
+change of the task, a reload); once it loads, the entry gets the class's schedule and its next
+instant, written to the task's row.
+
 The run row is inserted like a scheduled instant's: with the fence of the tick that found it due
 (in a cluster, only the node holding the task's placement inserts it), and at most once per
 (task, trigger instant) by the catalog's unique index of first attempts of triggered runs. While a
@@ -27,11 +39,13 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from tasksql import schedules
 from tasksql.catalog.base import Catalog
 from tasksql.clock import Clock
 from tasksql.errors import TasksqlError
 from tasksql.model import RunState, ScheduledFrom, TaskState, effective_warehouse
 from tasksql.model.cluster import Fence
+from tasksql.model.joins import joins_graphs
 from tasksql.model.run import NewGraphRun, RunRecord
 from tasksql.model.trigger import min_trigger_interval, trigger_streams
 from tasksql.scheduler import outcomes
@@ -41,12 +55,16 @@ from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.graph_coordinator import GraphCoordinator
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.inflight import InFlightRuns
-from tasksql.scheduler.trigger_checks import CHECK_EVERY, TriggerChecks
+from tasksql.scheduler.trigger_checks import CHECK_EVERY, CLASS_RECHECK, ClassChecks, TriggerChecks
 from tasksql.warehouses import streams
 
 log = logging.getLogger("tasksql.scheduler")
 
 __all__ = ["CHECK_EVERY", "TriggerChecks", "Triggers"]
+
+#: How many of a predecessor's newest runs a join check reads to find its latest settled one (runs
+#: still executing or claimed ahead come first).
+_PREDECESSOR_RUNS = 8
 
 
 class Triggers:
@@ -100,12 +118,39 @@ class Triggers:
         background; the entry goes back into the heap when the check is over."""
         instant = entry.next_fire
         assert instant is not None
+        if isinstance(entry.schedule, ClassChecks):
+            self._load_class(entry, max(now, instant))
+            return
         if entry.running or entry.queue or entry.task_id in self._checking:
             self._again(entry, max(now, instant) + CHECK_EVERY)
             return
         self._checking.add(entry.task_id)
         self._idle.clear()
         self._spawn(self._check(entry, instant, fence), f"tasksql-trigger-{entry.task_id}")
+
+    def _load_class(self, entry: Entry, now: datetime) -> None:
+        """Try the custom schedule class of ``entry`` again: loaded, the entry gets its schedule and
+        next instant (written to the task's row); not yet, it is tried again later."""
+        rec, task = entry.record, entry.task
+        assert task.schedule is not None
+        try:
+            schedule = schedules.build(
+                task.schedule, anchor=rec.resumed_on or rec.created_on, dst_policy=task.dst_policy
+            )
+            nxt = schedule.next_fire(now)
+        except TasksqlError as exc:
+            log.debug("task %s: its schedule's class still cannot be used: %s", entry.task_id, exc)
+            self._again(entry, now + CLASS_RECHECK)
+            return
+        log.info(
+            "task %s: its schedule's class %s loaded; scheduled",
+            rec.name,
+            getattr(task.schedule, "class_path", ""),
+        )
+        entry.schedule = schedule
+        self._cache.set_next_fire(entry, nxt)
+        self._cache.push(entry)
+        self._wake()
 
     def _again(self, entry: Entry, at: datetime) -> None:
         entry.next_fire = at
@@ -121,13 +166,18 @@ class Triggers:
 
     async def _check(self, entry: Entry, instant: datetime, fence: Fence | None) -> None:
         try:
-            fire = await self._has_data(entry)
+            joined = joins_graphs(entry.task)
+            if joined:
+                fire_at = await self._joined(entry)
+            else:
+                fire_at = instant if await self._has_data(entry) else None
             if not self._current(entry):
                 return  # replaced (a new version, suspended, dropped): its new entry is checked
-            if not fire:
+            if fire_at is None:
                 self._again(entry, max(self._clock.now(), instant) + CHECK_EVERY)
                 return
-            await self._fire(entry, instant, fence)
+            after = max(self._clock.now(), instant) + CHECK_EVERY if joined else None
+            await self._fire(entry, fire_at, fence, next_check=after)
         except TasksqlError as exc:  # the catalog failed: checked again, as a failed tick would
             log.warning("task %s: could not fire its trigger: %s", entry.task_id, exc)
             if self._current(entry):
@@ -150,7 +200,35 @@ class Triggers:
             log.debug("task %s: trigger check failed, the run records it: %s", entry.task_id, exc)
             return True
 
-    async def _fire(self, entry: Entry, instant: datetime, fence: Fence | None) -> None:
+    async def _joined(self, entry: Entry) -> datetime | None:
+        """For a task that joins graphs: the latest completion of its predecessors' latest settled
+        runs when each of them SUCCEEDED after the task's last run (or its resume), else None."""
+        rec = entry.record
+        last = await self._catalog.list_runs(task_id=rec.id, limit=1)
+        since = last[0].scheduled_time if last else (rec.resumed_on or rec.created_on)
+        latest: datetime | None = None
+        for pred in entry.task.after:
+            pred_rec = await self._catalog.get_task(pred)
+            if pred_rec is None:
+                return None
+            runs = await self._catalog.list_runs(task_id=pred_rec.id, limit=_PREDECESSOR_RUNS)
+            settled = [
+                r
+                for r in runs
+                if r.completed_time is not None and r.state.terminal and r.state is not RunState.SKIPPED
+            ]
+            if not settled:
+                return None
+            newest = max(settled, key=lambda r: (r.completed_time or since, r.run_id))
+            done = newest.completed_time
+            if newest.state is not RunState.SUCCEEDED or done is None or done <= since:
+                return None
+            latest = done if latest is None else max(latest, done)
+        return latest
+
+    async def _fire(
+        self, entry: Entry, instant: datetime, fence: Fence | None, *, next_check: datetime | None = None
+    ) -> None:
         now = self._clock.now()
         graphs = self._graphs
         run = outcomes.new_run(
@@ -173,7 +251,7 @@ class Triggers:
                 )
             )
         # the interval counts from this instant, on this node and (written) on any other
-        self._cache.set_next_fire(entry, instant + min_trigger_interval(entry.task))
+        self._cache.set_next_fire(entry, next_check or instant + min_trigger_interval(entry.task))
         records: list[RunRecord | None] = await self._catalog.fire([run], (), new_graphs, fence=fence)
         self._cache.push(entry)
         rec = records[0]

@@ -7,7 +7,11 @@ VoltDB's ``IntervalGenerator``, it may see how the previous run ended: if its ``
 accepts a ``last_result`` keyword, it receives a :class:`~tasksql.schedules.base.PreviousRun`.
 
 :func:`check_custom` validates the spelling only (no import: parsing SQL has no side effects);
-:class:`PythonSchedule` imports and constructs the class when the schedule is built.
+:class:`PythonSchedule` imports and constructs the class when the schedule is built. A class that
+cannot be loaded yet (no such module or class, or its module fails to import: a Java class name
+pasted from VoltDB, a package not installed yet) raises :class:`ClassNotLoaded`; the engine keeps
+such a task and the scheduler tries again (:mod:`tasksql.scheduler.triggers`), and
+:func:`class_problem` says why for SHOW TASKS.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -57,29 +62,47 @@ def check_custom(spec: CustomSchedule) -> None:
     parse_literals(spec.args)
 
 
+class ClassNotLoaded(ScheduleError):
+    """The class a task names cannot be loaded now (code ``INVALID_SCHEDULE``); it may be later."""
+
+
+def class_problem(class_path: str) -> str | None:
+    """Why the class ``class_path`` cannot be loaded now (the import's message), or None when it
+    can. Imports the module (once loaded it stays in ``sys.modules``)."""
+    try:
+        load_class(class_path)
+    except ClassNotLoaded as exc:
+        return exc.message
+    return None
+
+
 def load_class(class_path: str) -> type[Any]:
     """Import the class named by ``class_path``.
 
-    :raises ScheduleError: code ``INVALID_SCHEDULE`` when the module cannot be imported or has no
+    :raises ClassNotLoaded: code ``INVALID_SCHEDULE`` when the module cannot be imported or has no
         such class.
     """
     if ":" in class_path:
         module_name, _, attribute = class_path.partition(":")
     else:
         module_name, _, attribute = class_path.rpartition(".")
+    if module_name not in sys.modules:
+        importlib.invalidate_caches()  # a module written since the last try is found
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:  # any failure in the user's module code is a schedule problem
-        raise ScheduleError(
+        raise ClassNotLoaded(
             f"cannot import module {module_name!r} for custom schedule {class_path!r}: {exc}",
             code="INVALID_SCHEDULE",
         ) from exc
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise ScheduleError(f"module {module_name!r} has no class {attribute!r}", code="INVALID_SCHEDULE")
+            raise ClassNotLoaded(
+                f"module {module_name!r} has no class {attribute!r}", code="INVALID_SCHEDULE"
+            )
         target = getattr(target, part)
     if not isinstance(target, type):
-        raise ScheduleError(f"{class_path!r} is not a class", code="INVALID_SCHEDULE")
+        raise ClassNotLoaded(f"{class_path!r} is not a class", code="INVALID_SCHEDULE")
     return target
 
 

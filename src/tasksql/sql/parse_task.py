@@ -56,7 +56,7 @@ def spelling_of(flags: set[str]) -> Spelling:
 
     VOLTDB: ON SCHEDULE, PROCEDURE, top-level FROM CLASS, ENABLE/DISABLE, ON ERROR, RUN ON, AS USER;
     OCIENT: TYPE; TIMEPLUS: SCHEDULE without ``=``, TIMEOUT, INTO; DATABEND: an unquoted interval
-    or unquoted USING CRON after SCHEDULE; otherwise SNOWFLAKE.
+    or unquoted USING CRON after SCHEDULE, or a warehouse written as a string; otherwise SNOWFLAKE.
     """
     for flag, spelling in (
         ("voltdb", Spelling.VOLTDB),
@@ -125,15 +125,10 @@ class _TaskClauses:
         """The TaskDef the clauses describe (VoltDB spelling defaults to ON ERROR STOP)."""
         assert self.body is not None
         values = dict(self.props.values)
-        if values.get("into_create") and values.get("into") is None:
-            raise self.cur.error(
-                "CREATE IF NOT EXISTS creates the INTO table: write it after INTO <warehouse>.<table>",
-                at=self.props.keys["CREATE_IF_NOT_EXISTS"],
-                code="INTO_CREATE_WITHOUT_INTO",
-                cls=ValidationError,
-            )
         if spelling is Spelling.VOLTDB:
             values.setdefault("on_error", OnError.STOP)
+        if spelling is Spelling.DATABEND and len(self.after) > 1:
+            values.setdefault("after_any_graph", True)  # Databend's AFTER (see model/joins.py)
         return TaskDef(
             name=name,
             body=self.body,

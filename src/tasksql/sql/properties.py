@@ -86,7 +86,7 @@ class Property:
     def clause(self, value: Any) -> str:
         """``KEY = value`` or, for clause spellings, ``WORDS value``."""
         if self.equals == "none":
-            return f"{' '.join(self.words)} {self.render(value)}".rstrip()
+            return f"{' '.join(self.words)} {self.render(value)}"
         return f"{self.key} = {self.render(value)}"
 
 
@@ -111,8 +111,14 @@ def _string(cur: Cursor) -> str:
     return parse_string(cur)
 
 
-def _folded_name(what: str) -> Callable[[Cursor], str]:
-    return lambda cur: parse_simple_name(cur, what)[0]
+def _warehouse(cur: Cursor) -> str:
+    """A warehouse name. A plain name written as a string (``WAREHOUSE = 'default'``) is Databend's
+    spelling: Snowflake writes the warehouse as an identifier (and tasksql prints it as one, double-quoted
+    where it needs quotes, but in the Databend spelling)."""
+    tok = cur.peek()
+    if tok is not None and tok.kind is TokenKind.STRING:
+        cur.flags.add("databend")
+    return parse_simple_name(cur, "warehouse name")[0]
 
 
 def _node_id(cur: Cursor) -> str:
@@ -166,9 +172,17 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         words=("WAREHOUSE",),
         field="warehouse",
-        parse=_folded_name("warehouse name"),
-        render=render_simple,
+        parse=_warehouse,
+        render=render_exact,  # a folded name: "my-wh" reads back the same, and says no spelling
         summary="the warehouse the body runs in (default: the embedded DuckDB warehouse)",
+    ),
+    Property(
+        words=("AFTER_ANY_GRAPH",),
+        field="after_any_graph",
+        parse=parse_bool,
+        render=lambda v: "TRUE" if v else "FALSE",
+        summary="TRUE: with several predecessors the task runs once each has succeeded since its last"
+        " run, whatever graphs they belong to (Databend's AFTER; set for AFTER written the Databend way)",
     ),
     Property(
         words=("NODE",),
@@ -399,17 +413,6 @@ PROPERTIES: tuple[Property, ...] = (
         equals="none",
         evidence="timeplus",
         summary="Timeplus: the stream or table the SELECT's rows are inserted into",
-    ),
-    Property(
-        words=("CREATE", "IF", "NOT", "EXISTS"),
-        field="into_create",
-        parse=lambda cur: True,
-        render=lambda value: "",
-        equals="none",
-        in_set=False,
-        in_unset=False,
-        summary="after INTO another warehouse's table: a run creates the table from its query's columns"
-        " when it does not exist",
     ),
 )
 

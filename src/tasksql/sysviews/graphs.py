@@ -174,7 +174,8 @@ async def current_task_graphs(
 
 async def task_dependents(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
     """task_dependents(task_name => 't' [, recursive => TRUE]): recursive (the default), the tasks
-    before it, the task and every task after it; otherwise the task and its children."""
+    before it, the task and every task after it; otherwise the task and its children. Tasks that
+    join graphs after it (:mod:`tasksql.model.joins`) are among the tasks after it."""
     from tasksql.sysviews.relations import TASKS_SCHEMA
 
     name = named.get("task_name", positional[0] if positional else None)
@@ -191,9 +192,9 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
     if recursive:
         # Databend lists the whole chain of a child: the tasks before it, roots first, then the
         # task and every task after it (for a root this is Snowflake's list).
-        names = [*_ancestors(graph, target), target, *graph.descendants(target)]
+        names = [*_ancestors(graph, target), target, *graph.dependents(target)]
     else:
-        names = [target, *sorted(graph.children.get(target, []))]
+        names = [target, *sorted([*graph.children.get(target, []), *graph.joined.get(target, [])])]
     last_states = await ctx.catalog.last_run_states(ctx.now)
     live = await scheduler_column(ctx.catalog, ctx.now, in_process=ctx.node.role == "server")
     rows = [task_row(records[n], last_states.get(records[n].id), ctx.now, scheduler=live) for n in names]

@@ -24,6 +24,7 @@ from datetime import datetime
 from tasksql.catalog.base import Catalog
 from tasksql.model import QualifiedName, RunOn, TaskRecord, effective_warehouse, pinned_node
 from tasksql.model.cluster import LeaseState, Member, Placement, member_state
+from tasksql.model.joins import graph_predecessors
 from tasksql.procs import node_state
 
 #: The ``node`` of a RUN ON HOSTS task in a cluster: each live node runs it.
@@ -73,7 +74,8 @@ def _root_id(rec: TaskRecord, by_name: dict[QualifiedName, TaskRecord]) -> int:
     current = rec
     while True:
         task = current.definition
-        parent_name = task.finalize if task.finalize is not None else (task.after[0] if task.after else None)
+        preds = graph_predecessors(task)  # a task that joins graphs is a root of its own
+        parent_name = task.finalize if task.finalize is not None else (preds[0] if preds else None)
         parent = by_name.get(parent_name) if parent_name is not None else None
         if parent is None or parent.id in seen:
             return current.id

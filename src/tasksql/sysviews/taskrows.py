@@ -25,6 +25,7 @@ from tasksql.model import (
     TaskState,
     effective_overlap,
 )
+from tasksql.schedules.custom import class_problem
 from tasksql.sql.render import render_body, render_interval
 
 TASK_COLUMNS = (
@@ -123,6 +124,8 @@ def task_row(
     runs the task and why it waits for one (:mod:`~tasksql.sysviews.placement`)."""
     task = rec.definition
     overlap = effective_overlap(task)
+    if node[1] is None:
+        node = (node[0], class_wait_reason(task))
     return (
         rec.created_on,
         task.name.name,
@@ -154,6 +157,21 @@ def task_row(
         scheduler,
         *node,
     )
+
+
+def class_wait_reason(task: TaskDef) -> str | None:
+    """Why a task that names a Python class (custom schedule, action generator) cannot run now: the
+    class cannot be loaded (a VoltDB Java class name, a package not installed yet); else None."""
+    spec, body = task.schedule, task.body
+    if isinstance(spec, CustomSchedule):
+        problem = class_problem(spec.class_path)
+        if problem is not None:
+            return f"not scheduled until its schedule's class can be loaded: {problem}"
+    if isinstance(body, ClassBody):
+        problem = class_problem(body.class_path)
+        if problem is not None:
+            return f"its class cannot be loaded: {problem}"
+    return None
 
 
 def body_kind(task: TaskDef) -> str:

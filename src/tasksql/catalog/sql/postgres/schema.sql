@@ -86,8 +86,7 @@ CREATE TABLE integrations (
     webhook_signing_secret       text,
     comment                      text,
     created_on                   timestamptz NOT NULL,
-    last_altered_on              timestamptz NOT NULL,
-    webhook_body_template        text
+    last_altered_on              timestamptz NOT NULL
 );
 
 -- Warehouses (CREATE WAREHOUSE); 'default' (embedded DuckDB) is seeded when the catalog opens.

@@ -81,8 +81,7 @@ CREATE TABLE integrations (
     webhook_signing_secret       TEXT,
     comment                      TEXT,
     created_on                   TEXT NOT NULL,
-    last_altered_on              TEXT NOT NULL,
-    webhook_body_template        TEXT
+    last_altered_on              TEXT NOT NULL
 ) WITHOUT ROWID;
 
 -- Warehouses (CREATE WAREHOUSE); 'default' (embedded DuckDB) is seeded when the catalog opens.
