@@ -12,7 +12,7 @@ from ui_support import Server, task_url, wait_for
 
 pytestmark = pytest.mark.browser
 
-NAME = "<script>window['__xss']=1</script>\"'&amp;"  # no dot: the API splits names at dots
+NAME = "<script>window['__xss']=1</script>\"'&amp;.x"  # quotes, markup and a dot
 COMMENT = '"quoted" <i>markup</i> <img src=x onerror="window.__xss=2"> \'single\''
 ERROR = "<img src=x onerror=window.__xss=3>"
 
@@ -25,7 +25,7 @@ def hostile(server: Server) -> str:
         f"CREATE TASK {quoted} SCHEDULE = 'USING CRON 0 9 * * 1-5 Europe/Berlin' COMMENT = '{comment}'"
         f" AS SELECT error('{ERROR}') AS \"<b>col</b>\";"
     )
-    key = "tasksql.public." + NAME
+    key = "tasksql.public." + quoted  # the API's form of a part with dots and quotes
     status, body = server.call("POST", "/api/v1/tasks/" + urllib.parse.quote(key, safe="") + "/execute")
     assert status == 200, body
     wait_for(lambda: server.runs(key)[0]["state"] == "FAILED", timeout=20, what="the run to fail")
