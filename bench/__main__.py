@@ -7,6 +7,7 @@
     python -m bench compare REV [workloads] --quick   # REV's tasksql and this tree's, taking turns
     python -m bench cluster [--quick] [--docs]  # tasksql nodes on one PostgreSQL catalog (bench/cluster.py)
     python -m bench cluster propagation         # only some of its parts: failover, capacity, propagation
+    python -m bench move [--rows N] [pairs]     # rows between warehouses with INTO (bench/move.py)
 
 Raw results go to ``bench/results/<date>-<profile>.json`` (and ``latest.json``). The Markdown
 report and plots are written for a full run of all workloads, or with ``--docs``. Ctrl-C or
@@ -66,6 +67,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["move"]:
+        from bench.move import main as move
+
+        return move(argv[1:])
     args = _parser().parse_args(argv)
     if args.what[0] == "cluster":
         return _cluster(args)

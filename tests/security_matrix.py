@@ -15,8 +15,13 @@ from dataclasses import dataclass
 USE_DB = "GRANT USAGE ON DATABASE tasksql TO ROLE {r}"
 USE_SCHEMA = "GRANT USAGE ON SCHEMA tasksql.public TO ROLE {r}"
 USE_DEFAULT = 'GRANT USAGE ON WAREHOUSE "default" TO ROLE {r}'
+CREATE_TASK = "GRANT CREATE TASK ON SCHEMA tasksql.public TO ROLE {r}"
+MANAGE = "GRANT MANAGE GRANTS ON ACCOUNT TO ROLE {r}"
 TASK = "CREATE TASK {n}_t SCHEDULE = '60 minutes' AS SELECT 1"
 OWN = "GRANT OWNERSHIP ON TASK {n}_t TO ROLE {r}"
+WAREHOUSE = "CREATE WAREHOUSE {n}_w MAX_CONCURRENCY = 2"
+INTEGRATION = "CREATE NOTIFICATION INTEGRATION {n}_i TYPE = WEBHOOK WEBHOOK = (url = 'http://127.0.0.1:9/x')"
+STREAM = ("CREATE TABLE {n}_tb (a INT)", "CREATE STREAM {n}_s ON TABLE {n}_tb")
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,91 @@ CASES: tuple[Case, ...] = (
         "SHOW GRANTS TO ROLE {n}_y", ("GRANT MANAGE GRANTS ON ACCOUNT TO ROLE {r}",), ("CREATE ROLE {n}_y",)
     ),
     Case("USE ROLE {n}_y", ("GRANT ROLE {n}_y TO ROLE {r}",), ("CREATE ROLE {n}_y",)),
+    # task statements in their other forms
+    Case(
+        "CREATE OR REPLACE TASK {n}_t AS SELECT 2",
+        (USE_DB, USE_SCHEMA, CREATE_TASK, USE_DEFAULT, OWN),
+        (TASK,),
+    ),
+    Case(
+        "CREATE TASK {n}_c CLONE {n}_t",
+        (USE_DB, USE_SCHEMA, CREATE_TASK, "GRANT MONITOR ON TASK {n}_t TO ROLE {r}"),
+        (TASK,),
+    ),
+    Case(
+        "CREATE TASK {n}_v ON SCHEDULE EVERY 10 MINUTES AS USER {n}_o AS SELECT 1",
+        (USE_DB, USE_SCHEMA, CREATE_TASK, USE_DEFAULT, MANAGE),
+        ("CREATE USER {n}_o",),
+    ),
+    Case("CREATE TASK {n}_m TYPE rebuild LOCATION SYSTEM", ("GRANT ROLE sysadmin TO ROLE {r}",)),
+    Case(
+        "ALTER TASK {n}_t SET WAREHOUSE = {n}_w",
+        (OWN, "GRANT USAGE ON WAREHOUSE {n}_w TO ROLE {r}"),
+        (TASK, WAREHOUSE),
+    ),
+    Case("SYSTEM PAUSE TASK {n}_t", ("GRANT OPERATE ON TASK {n}_t TO ROLE {r}",), (TASK,)),
+    Case("EXECUTE TASK {n}_t", (OWN, "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {r}"), (TASK,)),
+    Case("SHOW GRANTS ON TASK {n}_t", ("GRANT MONITOR ON TASK {n}_t TO ROLE {r}",), (TASK,)),
+    Case("SHOW TASKS", ()),
+    # warehouses, integrations, streams
+    Case(
+        "ALTER WAREHOUSE {n}_w SET MAX_CONCURRENCY = 3",
+        ("GRANT CREATE WAREHOUSE ON ACCOUNT TO ROLE {r}",),
+        (WAREHOUSE,),
+    ),
+    Case("DROP WAREHOUSE {n}_w", ("GRANT CREATE WAREHOUSE ON ACCOUNT TO ROLE {r}",), (WAREHOUSE,)),
+    Case("SHOW WAREHOUSES", ()),
+    Case(
+        "ALTER NOTIFICATION INTEGRATION {n}_i SET ENABLED = FALSE",
+        ("GRANT CREATE INTEGRATION ON ACCOUNT TO ROLE {r}",),
+        (INTEGRATION,),
+    ),
+    Case(
+        "DROP NOTIFICATION INTEGRATION {n}_i",
+        ("GRANT CREATE INTEGRATION ON ACCOUNT TO ROLE {r}",),
+        (INTEGRATION,),
+    ),
+    Case("SHOW NOTIFICATION INTEGRATIONS", ()),
+    Case("DESCRIBE NOTIFICATION INTEGRATION {n}_i", (), (INTEGRATION,)),
+    Case("DESCRIBE STREAM {n}_s", (USE_DEFAULT,), STREAM),
+    Case("SHOW STREAMS", (USE_DEFAULT,)),
+    Case("DROP STREAM {n}_s", (USE_DEFAULT,), STREAM),
+    Case("SHOW QUERIES", ()),
+    # users, roles, grants
+    Case(
+        "ALTER USER {n}_u RESET TOKEN", ("GRANT CREATE USER ON ACCOUNT TO ROLE {r}",), ("CREATE USER {n}_u",)
+    ),
+    Case("GRANT ROLE {n}_x TO USER {n}_u", (MANAGE,), ("CREATE ROLE {n}_x", "CREATE USER {n}_u")),
+    Case(
+        "REVOKE ROLE {n}_x FROM USER {n}_u",
+        (MANAGE,),
+        ("CREATE ROLE {n}_x", "CREATE USER {n}_u", "GRANT ROLE {n}_x TO USER {n}_u"),
+    ),
+    Case(
+        "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {n}_y",
+        ("GRANT ROLE accountadmin TO ROLE {r}",),
+        ("CREATE ROLE {n}_y",),
+    ),
+    Case(
+        "REVOKE USAGE ON WAREHOUSE {n}_w FROM ROLE {n}_y",
+        (MANAGE,),
+        (WAREHOUSE, "CREATE ROLE {n}_y", "GRANT USAGE ON WAREHOUSE {n}_w TO ROLE {n}_y"),
+    ),
+    Case("GRANT USAGE ON DATABASE tasksql TO ROLE {n}_y", (MANAGE,), ("CREATE ROLE {n}_y",)),
+    Case("GRANT CREATE TASK ON SCHEMA tasksql.{n}_sc TO ROLE {n}_y", (MANAGE,), ("CREATE ROLE {n}_y",)),
+    Case(
+        "REVOKE MONITOR ON TASK {n}_t FROM ROLE {n}_y",
+        (OWN,),
+        (TASK, "CREATE ROLE {n}_y", "GRANT MONITOR ON TASK {n}_t TO ROLE {n}_y"),
+    ),
+    Case(
+        "GRANT OWNERSHIP ON ALL TASKS IN SCHEMA tasksql.{n}_sc TO ROLE {n}_y",
+        (MANAGE,),
+        ("CREATE TASK tasksql.{n}_sc.t SCHEDULE = '60 minutes' AS SELECT 1", "CREATE ROLE {n}_y"),
+    ),
+    Case("SHOW GRANTS TO USER {n}_u", (MANAGE,), ("CREATE USER {n}_u",)),
+    Case("SHOW GRANTS OF ROLE {n}_y", (MANAGE,), ("CREATE ROLE {n}_y",)),
+    Case("SHOW ROLES", ()),
 )
 
 
@@ -112,6 +202,10 @@ class Variant:
     @property
     def sql(self) -> str:
         return self.fill(self.case.sql)
+
+
+#: Statement kinds the matrix cannot run as one statement of one caller, and the test covering them.
+ELSEWHERE = {"CancelQuery": "tests/server/test_security_http.py::test_only_the_caller_cancels_its_query"}
 
 
 def variants() -> list[Variant]:

@@ -496,6 +496,7 @@ HOOK = IntegrationDef(
         method="PUT",
         authorization_header="Bearer s3cr3t",
         signing_secret="hmac-key",
+        body_template='{"text":"告警\uff1aDATABEND_WEBHOOK_MESSAGE"}',
     ),
     comment="pager",
 )
@@ -525,7 +526,7 @@ async def test_integration_exists_unless_replaced(catalog: Catalog) -> None:
     assert await catalog.get_integration("ops") == HOOK
 
     changed = IntegrationDef(name="ops", enabled=False, webhook=Webhook(url="https://other.example.com"))
-    await catalog.put_integration(changed, replace=True, now=later(2))
+    await catalog.put_integration(changed, replace=True, now=later(2))  # the body template cleared too
 
     assert await catalog.get_integration("ops") == changed
     [record] = await catalog.list_integrations()

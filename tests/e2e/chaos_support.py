@@ -261,6 +261,27 @@ class Reader:
         )
         return {str(name).lower(): node for name, node in rows}
 
+    def cluster_state(self) -> str:
+        """The nodes' leases and load, who holds how many tasks, and the catalog's sessions that hold
+        locks or wait: what a failed takeover is read from."""
+        nodes = self.catalog(
+            "SELECT node_id, epoch, lease_state, round(extract(epoch FROM lease_until - clock_timestamp())::numeric, 1),"
+            " running, capacity FROM tasksql.nodes ORDER BY node_id"
+        )
+        held = self.catalog(
+            "SELECT coalesce(n.node_id, 'orphan'), count(*) FROM tasksql.placements p"
+            " LEFT JOIN tasksql.nodes n ON n.node_id = p.node_id AND n.epoch = p.epoch"
+            " AND n.lease_state IN ('live', 'draining') GROUP BY 1 ORDER BY 1"
+        )
+        sessions = self.catalog(
+            "SELECT application_name, state, wait_event_type, left(query, 60) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND (state = 'idle in transaction' OR wait_event_type = 'Lock')"
+        )
+        return (
+            f"nodes (id, epoch, lease, s left, running, slots): {nodes}; held: {held}; sessions: {sessions}"
+        )
+
     def runs(self) -> list[Run]:
         rows = self.catalog(
             "SELECT run_id, lower(name), scheduled_time, scheduled_from, attempt_number, state, node_id,"

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +27,9 @@ def env(**extra: str) -> dict[str, str]:
 class ServerProcess:
     """``tasksql --data DIR serve --port 0`` in a child process."""
 
-    def __init__(self, data: Path, **extra_env: str) -> None:
+    def __init__(self, data: Path, *, wait: bool = True, **extra_env: str) -> None:
+        """Start the server; with ``wait`` (the default) return once it serves (else call
+        :meth:`started`, so that several servers start at once)."""
         self.data = data
         self.log = data.parent / f"serve-{time.monotonic_ns()}.log"
         data.mkdir(parents=True, exist_ok=True)
@@ -37,7 +40,15 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env=env(**extra_env),
         )
-        self.url = wait_for(self._started, timeout=30, what=f"the server to start (log: {self.log})")
+        self.url = ""
+        if wait:
+            self.started()
+
+    def started(self) -> str:
+        """Wait until the server serves; its URL."""
+        if not self.url:
+            self.url = wait_for(self._started, timeout=60, what=f"the server to start (log: {self.log})")
+        return self.url
 
     def _started(self) -> str | None:
         if self.proc.poll() is not None:
@@ -80,6 +91,22 @@ def sql(data: Path, text: str, *, fmt: str = "json", check: bool = True) -> list
     if check and done.returncode != 0:
         raise AssertionError(f"tasksql sql failed ({done.returncode}): {done.stderr}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def api_sql(url: str, text: str) -> list[list[dict[str, Any]]]:
+    """``POST /api/v1/sql`` to the server at ``url`` (no process to start, unlike :func:`sql`); one
+    list of row objects per result set, as :func:`sql` gives them."""
+    request = urllib.request.Request(
+        f"{url}/api/v1/sql",
+        data=json.dumps({"sql": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        body = json.loads(answer.read())
+    if not body.get("ok"):
+        raise AssertionError(f"POST /api/v1/sql failed: {body}")
+    return [[dict(zip(r["columns"], row, strict=True)) for row in r["rows"]] for r in body["results"]]
 
 
 def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, every: float = 0.2) -> T:

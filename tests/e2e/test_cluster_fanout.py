@@ -7,7 +7,12 @@
   picks the nodes of that cluster;
 * ``CANCEL TASK`` cancels the sub-tasks of a run that is blocked on every node, and the run ends
   CANCELLED;
+* a node killed with -9 while its sub-task runs: the sub-task is settled FAILED (``NODE_LOST``) by
+  the node that waits for it, and the run ends (FAILED, naming it) once the other sub-task is done;
 * ``TYPE rebalance`` after a third node joined moves tasks to it, with no instant missed or run twice.
+
+Servers start at once and statements go through a server's HTTP API (no process per statement),
+which keeps the file around half a minute per test.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from serve_support import ServerProcess, sql, wait_for
+from serve_support import ServerProcess, api_sql, wait_for
 
 from pgserver import PgDatabase
 
@@ -52,10 +57,11 @@ def test_run_on_hosts_and_location_system_fan_out(
         monkeypatch.delenv(key)
     monkeypatch.setenv("TASKSQL_CATALOG", pg_database.url)
     db = psycopg.connect(pg_database.dsn, autocommit=True)
-    admin = tmp_path / "admin"
 
     def start(node_id: str, cluster: str) -> ServerProcess:
-        server = ServerProcess(tmp_path / node_id, TASKSQL_NODE_ID=node_id, TASKSQL_CLUSTER_ID=cluster)
+        server = ServerProcess(
+            tmp_path / node_id, wait=False, TASKSQL_NODE_ID=node_id, TASKSQL_CLUSTER_ID=cluster
+        )
         servers.append(server)
         return server
 
@@ -65,17 +71,24 @@ def test_run_on_hosts_and_location_system_fan_out(
         )
         return {r[0] for r in rows}
 
-    def query(text: str) -> list[dict[str, Any]]:
-        return sql(admin, text)[-1]
+    n1, n2 = start("n1", "east"), start("n2", "west")
+    n2.started()
 
-    n1 = start("n1", "east")
-    start("n2", "west")
+    def sql(text: str) -> list[list[dict[str, Any]]]:
+        return api_sql(n2.url, text)  # n2 lives throughout
+
+    def query(text: str) -> list[dict[str, Any]]:
+        return sql(text)[-1]
+
+    n1.started()
     wait_for(lambda: live() == {"n1", "n2"}, timeout=30, what="two live nodes")
 
-    # --- RUN ON HOSTS: one run per live node and instant --------------------------------------
+    # --- RUN ON HOSTS: one run per live node and instant; LOCATION SYSTEM and CLUSTER ----------
     sql(
-        admin,
-        "CREATE TASK everywhere SCHEDULE = '1 SECOND' RUN ON HOSTS AS SELECT 1; ALTER TASK everywhere RESUME",
+        "CREATE TASK everywhere SCHEDULE = '1 SECOND' RUN ON HOSTS AS SELECT 1; ALTER TASK everywhere RESUME;"
+        " CREATE TASK rebuild TYPE rebuild SCHEDULE = '1 SECOND'; ALTER TASK rebuild RESUME;"
+        " CREATE TASK east_only TYPE check_disk LOCATION CLUSTER east SCHEDULE = '1 SECOND';"
+        " ALTER TASK east_only RESUME"
     )
 
     def host_runs() -> dict[datetime, list[str]]:
@@ -99,10 +112,9 @@ def test_run_on_hosts_and_location_system_fan_out(
     assert {r["node_id"] for r in shown} == {"n1", "n2"}
 
     # --- LOCATION SYSTEM: one sub-task per node, each on its node's own DuckDB file ------------
-    sql(admin, "CREATE TASK rebuild TYPE rebuild SCHEDULE = '1 SECOND'; ALTER TASK rebuild RESUME")
-
     rebuilt = wait_for(lambda: last_settled(db, "rebuild"), timeout=20, what="a settled rebuild run")
-    sql(admin, "ALTER TASK rebuild SUSPEND")
+    checked = wait_for(lambda: last_settled(db, "east_only"), timeout=20, what="a settled check_disk run")
+    sql("ALTER TASK rebuild SUSPEND; ALTER TASK east_only SUSPEND")
     assert rebuilt["state"] == "SUCCEEDED", rebuilt
     subtasks = query(f"SELECT * FROM system.subtasks WHERE run_id = {rebuilt['run_id']}")
     assert sorted((s["node_id"], s["state"], s["progress"]) for s in subtasks) == [
@@ -110,10 +122,6 @@ def test_run_on_hosts_and_location_system_fan_out(
         ("n2", "SUCCEEDED", 1.0),
     ]
     assert {(s["task_type"], s["location"]) for s in subtasks} == {("rebuild", "SYSTEM")}
-    sql(admin, "CREATE TASK east_only TYPE check_disk LOCATION CLUSTER east SCHEDULE = '1 SECOND'")
-    sql(admin, "ALTER TASK east_only RESUME")
-    checked = wait_for(lambda: last_settled(db, "east_only"), timeout=20, what="a settled check_disk run")
-    sql(admin, "ALTER TASK east_only SUSPEND")
     assert checked["state"] == "SUCCEEDED", checked
     east = query(f"SELECT node_id FROM system.subtasks WHERE run_id = {checked['run_id']}")
     assert [s["node_id"] for s in east] == ["n1"]
@@ -129,18 +137,21 @@ def test_run_on_hosts_and_location_system_fan_out(
     assert all(nodes == ["n2"] for at, nodes in host_runs().items() if at > after)
 
 
-def test_cancel_task_and_rebalance(
+def test_cancel_task_a_node_lost_mid_subtask_and_rebalance(
     tmp_path: Path, pg_database: PgDatabase, servers: list[ServerProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key in [k for k in os.environ if k.startswith("TASKSQL_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("TASKSQL_CATALOG", pg_database.url)
     db = psycopg.connect(pg_database.dsn, autocommit=True)
-    admin = tmp_path / "admin"
+    nodes: dict[str, ServerProcess] = {}
 
     def start(node_id: str, cluster: str) -> ServerProcess:
-        server = ServerProcess(tmp_path / node_id, TASKSQL_NODE_ID=node_id, TASKSQL_CLUSTER_ID=cluster)
+        server = ServerProcess(
+            tmp_path / node_id, wait=False, TASKSQL_NODE_ID=node_id, TASKSQL_CLUSTER_ID=cluster
+        )
         servers.append(server)
+        nodes[node_id] = server
         return server
 
     def live() -> set[str]:
@@ -149,47 +160,81 @@ def test_cancel_task_and_rebalance(
         )
         return {r[0] for r in rows}
 
-    def query(text: str) -> list[dict[str, Any]]:
-        return sql(admin, text)[-1]
+    def sql(text: str) -> list[list[dict[str, Any]]]:
+        alive = next(n for n in nodes.values() if n.proc.poll() is None)
+        return api_sql(alive.started(), text)
 
-    start("n1", "east")
-    start("n2", "west")
+    for server in (start("n1", "east"), start("n2", "west")):
+        server.started()
     wait_for(lambda: live() == {"n1", "n2"}, timeout=30, what="two live nodes")
+
+    def subtasks(run_id: int) -> dict[str, tuple[str, str | None]]:
+        rows = db.execute(
+            "SELECT node_id, state, error_code FROM tasksql.subtasks WHERE run_id = %s", (run_id,)
+        )
+        return {node: (state, code) for node, state, code in rows}
+
+    def running(after: int) -> int | None:
+        """The run of vacuum_all after run ``after`` whose two sub-tasks are running."""
+        rows = db.execute(
+            "SELECT run_id, array_agg(state) FROM tasksql.subtasks WHERE task_name = 'vacuum_all'"
+            " AND run_id > %s GROUP BY run_id",
+            (after,),
+        ).fetchall()
+        return next((r for r, states in rows if sorted(states) == ["RUNNING", "RUNNING"]), None)
+
     # --- CANCEL TASK: sub-tasks blocked on every node are cancelled ---------------------------
-    sql(admin, f"CREATE WAREHOUSE pg TYPE = postgres URL = '{pg_database.url}'")
+    sql(f"CREATE WAREHOUSE pg TYPE = postgres URL = '{pg_database.url}'")
     db.execute("CREATE TABLE blocker (x int)")
     holder = psycopg.connect(pg_database.dsn)
     holder.execute("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE")  # VACUUM of the database waits for it
     try:
         sql(
-            admin,
-            "CREATE TASK vacuum_all WAREHOUSE = pg TYPE rebuild SCHEDULE = '1 SECOND'; ALTER TASK vacuum_all RESUME",
+            "CREATE TASK vacuum_all WAREHOUSE = pg TYPE rebuild SCHEDULE = '1 SECOND'; ALTER TASK vacuum_all RESUME"
         )
-
-        def running() -> list[tuple[int, str]] | None:
-            rows = db.execute(
-                "SELECT run_id, state FROM tasksql.subtasks WHERE task_name = 'vacuum_all'"
-            ).fetchall()
-            return rows if sorted(r[1] for r in rows) == ["RUNNING", "RUNNING"] else None
-
-        blocked = wait_for(running, timeout=20, what="two running VACUUM sub-tasks")
-        cancelled = sql(admin, "ALTER TASK vacuum_all SUSPEND; CANCEL TASK vacuum_all")
+        run_id = wait_for(lambda: running(0), timeout=20, what="two running VACUUM sub-tasks")
+        cancelled = sql("ALTER TASK vacuum_all SUSPEND; CANCEL TASK vacuum_all")
         assert "2 sub-task(s) cancelled" in str(cancelled)
-        run_id = blocked[0][0]
         ended = wait_for(lambda: last_settled(db, "vacuum_all"), timeout=30, what="the vacuum run to end")
         assert (ended["run_id"], ended["state"], ended["error_code"]) == (run_id, "CANCELLED", "CANCELLED")
-        states = db.execute("SELECT state FROM tasksql.subtasks WHERE run_id = %s", (run_id,)).fetchall()
-        assert [r[0] for r in states] == ["CANCELLED", "CANCELLED"]
+        assert subtasks(run_id) == {"n1": ("CANCELLED", "CANCELLED"), "n2": ("CANCELLED", "CANCELLED")}
+    finally:
+        holder.rollback()
+
+    # --- a node killed -9 while its sub-task runs: settled NODE_LOST, the run ends ----------------
+    holder.execute("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE")
+    try:
+        sql("ALTER TASK vacuum_all RESUME")
+        run_id = wait_for(lambda: running(run_id), timeout=20, what="two running VACUUM sub-tasks again")
+        sql("ALTER TASK vacuum_all SUSPEND")
+        [(parent,)] = db.execute("SELECT node_id FROM tasksql.runs WHERE run_id = %s", (run_id,)).fetchall()
+        victim = "n2" if parent == "n1" else "n1"
+        nodes[victim].kill()
+        wait_for(
+            lambda: subtasks(run_id)[victim] == ("FAILED", "NODE_LOST"),
+            timeout=20,
+            what=f"{victim}'s sub-task to be settled NODE_LOST",
+        )
+        assert subtasks(run_id)[parent] == ("RUNNING", None)  # the run waits for its other sub-task
     finally:
         holder.rollback()
         holder.close()
+    ended = wait_for(
+        lambda: (r := last_settled(db, "vacuum_all")) is not None and r["run_id"] == run_id and r,
+        timeout=30,
+        what="the run to end",
+    )
+    assert (ended["run_id"], ended["state"], ended["error_code"]) == (run_id, "FAILED", "SUBTASK_FAILED"), (
+        ended
+    )
+    assert f"node {victim}: NODE_LOST" in (ended["error_message"] or ""), ended
+    assert subtasks(run_id)[parent] == ("SUCCEEDED", None)
+    start(victim, "east" if victim == "n1" else "west").started()  # back for the rebalance
+    wait_for(lambda: live() == {"n1", "n2"}, timeout=30, what="two live nodes again")
 
     # --- rebalance after a third node joined ---------------------------------------------------
     names = [f"steady{i}" for i in range(6)]
-    sql(
-        admin,
-        "".join(f"CREATE TASK {n} SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK {n} RESUME;" for n in names),
-    )
+    sql("".join(f"CREATE TASK {n} SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK {n} RESUME;" for n in names))
 
     def holders() -> dict[str, str | None]:
         rows = db.execute(
@@ -199,13 +244,13 @@ def test_cancel_task_and_rebalance(
         return dict(rows.fetchall())
 
     wait_for(lambda: len(holders()) == 6 and None not in holders().values(), timeout=20, what="steady placed")
-    start("n3", "east")
+    start("n3", "east").started()
     wait_for(lambda: live() == {"n1", "n2", "n3"}, timeout=30, what="three live nodes")
     assert "n3" not in holders().values()  # nothing moves to a new node by itself
     began = datetime.now(UTC)
-    sql(admin, "CREATE TASK rebalance TYPE rebalance SCHEDULE = '1 SECOND'; ALTER TASK rebalance RESUME")
+    sql("CREATE TASK rebalance TYPE rebalance SCHEDULE = '1 SECOND'; ALTER TASK rebalance RESUME")
     balanced = wait_for(lambda: last_settled(db, "rebalance"), timeout=20, what="a settled rebalance run")
-    sql(admin, "ALTER TASK rebalance SUSPEND")
+    sql("ALTER TASK rebalance SUSPEND")
     assert balanced["state"] == "SUCCEEDED", balanced
     wait_for(lambda: "n3" in holders().values(), timeout=10, what="a task held by n3")
     moved = [n for n, node in holders().items() if node == "n3"]

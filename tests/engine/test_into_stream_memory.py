@@ -1,4 +1,4 @@
-"""INTO another warehouse moves rows in bounded memory: the process grows by about one batch, not
+"""INTO another warehouse moves rows in bounded memory: the process grows by a couple of batches, not
 by the size of the result. Measured in a child process: its peak resident set size (``VmHWM`` of
 /proc/self/status, reset through /proc/self/clear_refs after a warm-up, so the kernel's own
 high-water mark covers every instant of the move, not samples) against its resident size before the

@@ -5,14 +5,19 @@ escalation attempts; a node does not start with security on and no ACCOUNTADMIN;
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 import tasksql
-from security_matrix import BOOTSTRAP, variants
+from security_matrix import BOOTSTRAP, CASES, ELSEWHERE, Variant, variants
 from tasksql.connection import Connection
 from tasksql.errors import ConfigError, PermissionDenied, TasksqlError
+from tasksql.sql import parse
+from tasksql.sql import statements as st
+from tasksql.sql import statements_security as ss
 
 
 def _open(data: Path, user: str, *, security: bool = True) -> Connection:
@@ -48,6 +53,19 @@ def test_every_statement_needs_each_of_its_privileges(data: Path) -> None:
         if not ok:
             failures.append(f"{v.sql!r} with {list(v.grants)}: {why}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_matrix_has_every_statement_of_the_language() -> None:
+    def kinds(module: ModuleType) -> set[str]:
+        return {
+            name
+            for name, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, st.Statement) and cls is not st.Statement and cls.__module__ == module.__name__
+        }
+
+    language = kinds(st) | kinds(ss)
+    covered = {type(s).__name__ for case in CASES for s in parse(Variant(case, "x", "r", "u", (), True).sql)}
+    assert language - covered == set(ELSEWHERE), "statements missing from tests/security_matrix.py"
 
 
 def test_a_refused_statement_changes_nothing(data: Path) -> None:

@@ -224,3 +224,31 @@ async def test_dropping_the_owner_role_repossesses_and_suspends_its_tasks(server
         assert all(r[0] in ("SUCCEEDED", "SKIPPED", "CANCELLED", "FAILED") for r in runs[settled:]), runs
         assert len(runs) <= settled + 1  # at most the run that was in flight
         await asyncio.sleep(0.1)
+
+
+async def test_only_the_caller_cancels_its_query(server: Server) -> None:
+    await admin(server, 'CREATE ROLE q; GRANT USAGE ON WAREHOUSE "default" TO ROLE q')
+    alice, bob = await new_user(server, "alice", "q"), await new_user(server, "bob", "q")
+    long_query = server.client.post(
+        "/api/v1/sql",
+        json={
+            "sql": "SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b",
+            "query_id": "alices",
+        },
+        headers={"Authorization": f"Bearer {alice}"},
+    )
+    running = asyncio.ensure_future(long_query)
+
+    async def listed() -> bool:
+        [shown] = await admin(server, "SHOW QUERIES")
+        return any(row[0] == "alices" for row in shown["rows"])
+
+    await wait_for(listed, "alice's query to run")
+    status, body = await sql(server, bob, "CANCEL QUERY 'alices'")
+    assert status == 403, body
+    assert_error_shape(body, 403, "PERMISSION_DENIED")
+    assert not running.done()
+    status, body = await sql(server, alice, "CANCEL QUERY 'alices'")
+    assert status == 200, body
+    resp = await running
+    assert resp.status != 200 and "CANCELLED" in await resp.text()

@@ -120,7 +120,7 @@ def test_clauses_and_properties_after_create_task_name() -> None:
 
 
 def test_other_task_statements_follow_the_parser() -> None:
-    assert set(_suggest("SHOW TASKS ")[0]) == {"LIKE", "IN", "STARTS WITH", "ROOT ONLY", "LIMIT"}
+    assert set(_suggest("SHOW TASKS ")[0]) == {"LIKE", "IN", "STARTS WITH", "ROOT ONLY", "LIMIT", "WHERE"}
     assert "USING CONFIG" in _suggest("EXECUTE TASK t ")[0]
     assert "CREATE" in _suggest("")[0]
     assert "SELECT" in _suggest("SELECT 1; ")[0]

@@ -1,5 +1,5 @@
-"""Fixtures of the web UI tests: one ``tasksql serve`` process and one headless Chromium for the
-session, a fresh page per test that fails the test on a script error or a request off the server."""
+"""Fixtures of the web UI tests: one ``tasksql serve`` process and one headless Chromium per
+module, a fresh page per test that fails the test on a script error or a request off the server."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread while it
+# is open, and every asyncio test collected after tests/ui would find that loop and fail to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = chromium_missing()
     if reason:

@@ -433,3 +433,15 @@ async def test_a_server_restart_costs_no_failed_call(
     for session in list(warehouse._sessions._idle):
         session.used_at -= 60  # idle long enough to be checked
     assert (await warehouse.execute("SELECT 2")).rows == [(2,)]
+
+
+@pytest.mark.parametrize("slow", ["SELECT BENCHMARK(100000000000, MD5('x'))", "SELECT SLEEP(3600)"])
+async def test_a_killed_statement_that_returns_a_value_still_fails_with_its_timeout(
+    warehouse: MySQLWarehouse, slow: str
+) -> None:
+    # MariaDB ends an interrupted BENCHMARK() or SLEEP() with a value, not an error: the call must
+    # not report that value as the statement's result
+    with pytest.raises(QueryTimeout):
+        await warehouse.execute(slow, timeout=0.3)
+    assert await until(lambda: warehouse.running == 0)
+    assert (await warehouse.execute("SELECT 1")).rows == [(1,)]

@@ -213,6 +213,7 @@ def integration_columns(definition: IntegrationDef) -> dict[str, Any]:
         "webhook_method": hook.method if hook else None,
         "webhook_authorization_header": hook.authorization_header if hook else None,
         "webhook_signing_secret": hook.signing_secret if hook else None,
+        "webhook_body_template": hook.body_template if hook else None,
         "comment": definition.comment,
     }
 
@@ -226,6 +227,7 @@ def integration_def(row: Row) -> IntegrationDef:
             method=row["webhook_method"] or "POST",
             authorization_header=row["webhook_authorization_header"],
             signing_secret=row["webhook_signing_secret"],
+            body_template=row["webhook_body_template"],
         )
     return IntegrationDef(
         name=row["name"], type=row["type"], enabled=bool(row["enabled"]), webhook=hook, comment=row["comment"]

@@ -90,6 +90,7 @@ TABLES: tuple[TableSpec, ...] = (
             "comment",
             "created_on",
             "last_altered_on",
+            "webhook_body_template",
         ),
         key=("name",),
         instants=frozenset({"created_on", "last_altered_on"}),

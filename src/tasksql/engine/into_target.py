@@ -9,6 +9,10 @@ transaction, one connection). So at CREATE TASK and at ALTER TASK (when INTO or 
 * the table exists in the task's warehouse: accepted;
 * it exists only in other warehouses: refused (``INTO_OTHER_WAREHOUSE``), naming where it is and
   how to name it there (``INTO <warehouse>.<table>``);
+* ``INTO <warehouse>.<schema>.<table>`` whose first part names no warehouse, the table not being in
+  the task's own warehouse either: refused (``INTO_WAREHOUSE_NOT_FOUND``);
+* ``CREATE IF NOT EXISTS`` after an INTO table of the task's own warehouse: refused
+  (``INTO_CREATE_LOCAL``; it creates tables of other warehouses only);
 * it exists nowhere yet: accepted with a notice. The Timeplus habit is to create the stream first,
   but a table created after the task (or by an earlier statement of its own body) is legitimate;
   until it exists every run fails with ``INTO_TABLE_NOT_FOUND``;
@@ -51,8 +55,19 @@ async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple
     own = effective_warehouse(task)
     shown = engine.display_name(task.name)
     parts = task.into.parts
-    if len(parts) >= 2 and parts[0] != own and parts[0] in await _other_warehouses(engine, own):
-        return await _check_other(engine, shown, parts[0], str(QualifiedName.of(*parts[1:])))
+    others = await _other_warehouses(engine, own)
+    if len(parts) >= 2 and parts[0] != own and parts[0] in others:
+        return await _check_other(
+            engine, shown, parts[0], str(QualifiedName.of(*parts[1:])), create=task.into_create
+        )
+    if task.into_create:
+        raise ValidationError(
+            f"INTO {target} CREATE IF NOT EXISTS: the table would be in the task's own warehouse {own};"
+            " CREATE IF NOT EXISTS is for a table of another warehouse (INTO <warehouse>.<table>);"
+            f" in warehouse {own} create it in the body or beforehand",
+            code="INTO_CREATE_LOCAL",
+            span=stmt.spans.get("into_create") or stmt.spans.get("into") or stmt.span,
+        )
     try:
         found = await _within(_has_table(engine, own, target), PROBE_TIMEOUT_S)
     except (TasksqlError, TimeoutError) as err:
@@ -63,7 +78,16 @@ async def check_into(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple
         )
     if found:
         return ()
-    elsewhere = [name for name in await _other_warehouses(engine, own) if await _probe(engine, name, target)]
+    if len(parts) == 3 and parts[0] != own:
+        # three parts: <warehouse>.<schema>.<table>, the warehouse named not existing (a table of
+        # the task's own warehouse named <database>.<schema>.<table> would have been found above)
+        raise ValidationError(
+            f"INTO {target}: there is no warehouse {parts[0]} (warehouses: {', '.join([own, *others])}),"
+            f" and warehouse {own} has no table {target}: create the warehouse, or name an existing one",
+            code="INTO_WAREHOUSE_NOT_FOUND",
+            span=stmt.spans.get("into") or stmt.span,
+        )
+    elsewhere = [name for name in others if await _probe(engine, name, target)]
     if elsewhere:
         where = ", ".join(elsewhere)
         hint = _qualified(elsewhere[0], task.into.parts)
@@ -84,7 +108,9 @@ def _qualified(warehouse: str, parts: tuple[str, ...]) -> str:
     return ".".join(quote_ident(p) for p in (warehouse, *parts))
 
 
-async def _check_other(engine: Engine, shown: str, warehouse: str, table: str) -> tuple[str, ...]:
+async def _check_other(
+    engine: Engine, shown: str, warehouse: str, table: str, *, create: bool
+) -> tuple[str, ...]:
     """The notices about an INTO table named in another warehouse."""
     try:
         found = await _within(_has_table(engine, warehouse, table), PROBE_TIMEOUT_S)
@@ -97,6 +123,11 @@ async def _check_other(engine: Engine, shown: str, warehouse: str, table: str) -
         )
     if found:
         return ()
+    if create:
+        return (
+            f"task {shown}: INTO table {table} does not exist in warehouse {warehouse} yet;"
+            " its first run creates it",
+        )
     return (
         f"task {shown}: INTO table {table} does not exist in warehouse {warehouse} yet; its runs fail"
         " (INTO_TABLE_NOT_FOUND) until it is created there",

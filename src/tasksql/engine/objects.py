@@ -23,7 +23,9 @@ from tasksql.warehouses import role_mapping
 from tasksql.warehouses.registry import shown_url
 
 SECRET_MASK = "********"
-_WEBHOOK_FIELDS = {"url", "method", "authorization_header", "signing_secret"}
+_WEBHOOK_FIELDS = {"url", "method", "authorization_header", "signing_secret", "body_template"}
+#: SQL keys of webhook fields that differ from the field's name.
+_WEBHOOK_KEYS = {"webhook_body_template": "body_template"}
 
 
 # --- notification integrations -------------------------------------------------------------------
@@ -52,14 +54,15 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
         raise IntegrationNotFound(f"notification integration {stmt.name} does not exist", span=stmt.span)
     hook: dict[str, Any] = dataclasses.asdict(d.webhook) if d.webhook else {"url": ""}
     top: dict[str, Any] = {}
-    for key, value in stmt.assignments:
+    for sql_key, value in stmt.assignments:
+        key = _WEBHOOK_KEYS.get(sql_key, sql_key)
         if key == "webhook" and isinstance(value, Webhook):
             hook = dataclasses.asdict(value)
         elif key in _WEBHOOK_FIELDS:
             hook[key] = value
         else:
             top[key] = value
-    for key in stmt.unset:
+    for key in (_WEBHOOK_KEYS.get(k, k) for k in stmt.unset):
         if key in _WEBHOOK_FIELDS - {"url"}:
             hook[key] = "POST" if key == "method" else None
         elif key in ("comment",):
@@ -68,7 +71,7 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
             top[key] = True
         else:
             raise ValidationError(f"cannot unset {key.upper()}", code="INVALID_VALUE", span=stmt.span)
-    if not hook.get("url") and any(key in _WEBHOOK_FIELDS for key, _ in stmt.assignments):
+    if not hook.get("url") and any(_WEBHOOK_KEYS.get(k, k) in _WEBHOOK_FIELDS for k, _ in stmt.assignments):
         raise ValidationError(
             f"notification integration {stmt.name} has no webhook url yet:"
             " SET WEBHOOK = (url = '<url>', ...)",
@@ -109,6 +112,7 @@ def _integration_properties(d: IntegrationDef) -> list[tuple[str, Any]]:
         ("method", hook.method if hook else None),
         ("authorization_header", SECRET_MASK if hook and hook.authorization_header else None),
         ("signing_secret", SECRET_MASK if hook and hook.signing_secret else None),
+        ("webhook_body_template", hook.body_template if hook else None),
         ("comment", d.comment),
     ]
 

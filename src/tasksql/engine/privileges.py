@@ -238,6 +238,10 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
         for rec in await ownership_targets(engine, stmt):
             if not acc.owns(rec) and not acc.has(MANAGE_GRANTS, ObjectKind.ACCOUNT):
                 raise acc.denied("OWNERSHIP", ObjectKind.TASK, str(rec.name))
+    elif isinstance(stmt, ss.ShowGrants) and stmt.to_kind == "TASK" and stmt.name is not None:
+        rec = await _task(engine, stmt.name)
+        if rec is not None and not acc.sees(rec):
+            raise acc.denied("MONITOR", ObjectKind.TASK, str(rec.name))
     elif isinstance(stmt, ss.ShowGrants):
         _check_show_grants(acc, stmt)
     return None

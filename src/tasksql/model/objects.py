@@ -18,6 +18,8 @@ class Webhook:
     method: str = "POST"
     authorization_header: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
+    #: ``WEBHOOK_BODY_TEMPLATE`` (:mod:`tasksql.model.webhook_template`); None: the payload as is.
+    body_template: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"Webhook(url={mask_url(self.url)!r}, method={self.method!r})"

@@ -345,6 +345,9 @@ class TaskDef:
     when: str | None = None
     finalize: QualifiedName | None = None
     into: QualifiedName | None = None
+    #: ``INTO ... CREATE IF NOT EXISTS``: a run creates the INTO table (of another warehouse) from
+    #: its query's columns when it does not exist.
+    into_create: bool = False
     warehouse: str | None = None
     managed_warehouse_size: str | None = None
     timeout_ms: int | None = None

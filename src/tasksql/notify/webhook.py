@@ -2,7 +2,9 @@
 
 One attempt is one HTTP request with the integration's method (POST by default) to its URL:
 
-* the payload JSON as the body (GET sends no body), ``Content-Type: application/json``;
+* the payload JSON as the body (GET sends no body), ``Content-Type: application/json``; with a
+  ``WEBHOOK_BODY_TEMPLATE``, the template with its placeholder replaced by the payload's text
+  (:mod:`tasksql.model.webhook_template`), and the signature over that body;
 * ``Authorization: <authorization_header>`` when the integration has one (the full header value);
 * ``X-Tasksql-Message-Id: <messageId>``, the same on every attempt, for de-duplication;
 * ``X-Tasksql-Event: <messageType>``;
@@ -37,6 +39,7 @@ from tasksql.clock import monotonic
 from tasksql.display import decimal_text, round_ms
 from tasksql.errors import NotificationError
 from tasksql.model import Webhook
+from tasksql.model.webhook_template import render as render_template
 
 #: Seconds one attempt may take (connect, send, and read the answer) before it counts as failed.
 DEFAULT_TIMEOUT_S = 10.0
@@ -136,6 +139,8 @@ async def send(
     :raises WebhookFailed: the receiver did not answer 2xx within ``timeout_s`` seconds.
     """
     method = (webhook.method or "POST").upper()
+    if webhook.body_template is not None:
+        payload = render_template(webhook.body_template, payload)
     body = b"" if method in _BODYLESS else payload.encode()
     headers = request_headers(webhook, message_id=message_id, event_type=event_type, body=body, now=now)
     started = monotonic()

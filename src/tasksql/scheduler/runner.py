@@ -262,6 +262,9 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 tables=tables,
                 remaining=lambda: _remaining(ctx, deadline),
                 token=ctx.token,
+                # the same for every attempt of the run: a retry replaces what an attempt left
+                run_key=f"{ctx.run.task_id}@{ctx.run.scheduled_time.isoformat()}",
+                create=task.into_create,
             )
             return _outcome(
                 ctx,

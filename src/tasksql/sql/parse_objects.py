@@ -21,6 +21,7 @@ Streams are parsed in :mod:`tasksql.sql.parse_stream`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from tasksql.errors import NotSupportedError, Span, ValidationError
 from tasksql.model import IntegrationDef, WarehouseDef, WarehouseType, Webhook
 from tasksql.model.password_source import PASSWORD_TYPES, PasswordSource, with_reference
 from tasksql.model.security import canonical_role
+from tasksql.model.webhook_template import template_error
 from tasksql.sql.common import (
     CreatePrefix,
     expect_end,
@@ -55,8 +57,15 @@ from tasksql.sql.values import parse_bool, parse_choice, parse_int, parse_string
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
-_INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "COMMENT")
-_INTEGRATION_UNSET = ("COMMENT", "ENABLED", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
+_INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "WEBHOOK_BODY_TEMPLATE", "COMMENT")
+_INTEGRATION_UNSET = (
+    "COMMENT",
+    "ENABLED",
+    "METHOD",
+    "AUTHORIZATION_HEADER",
+    "SIGNING_SECRET",
+    "WEBHOOK_BODY_TEMPLATE",
+)
 _WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT", "ROLE_MAPPING", "PASSWORD")
 _WAREHOUSE_ALIASES = {"POSTGRESQL": "postgres", "PG": "postgres", "MARIADB": "mysql", "SQLITE3": "sqlite"}
 
@@ -150,7 +159,20 @@ def _integration_value(cur: Cursor, key: str) -> Any:
         return _webhook(cur)
     if key == "COMMENT":
         return parse_string(cur, "a comment")
+    if key == "WEBHOOK_BODY_TEMPLATE":
+        return _body_template(cur)
     return _webhook_value(cur, key)
+
+
+def _body_template(cur: Cursor) -> str:
+    """``WEBHOOK_BODY_TEMPLATE = '<json>'``, checked as Databend checks it (see
+    :mod:`tasksql.model.webhook_template`)."""
+    tok = cur.peek()
+    template = parse_string(cur, "a string for WEBHOOK_BODY_TEMPLATE")
+    why = template_error(template)
+    if why is not None:
+        raise cur.error(why, at=tok, code="INVALID_VALUE", cls=ValidationError)
+    return template
 
 
 def _alter_value(cur: Cursor, key: str) -> Any:
@@ -172,6 +194,17 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
     pairs, spans = _options(cur, _INTEGRATION_KEYS, "NOTIFICATION INTEGRATION", _integration_value)
     expect_end(cur)
     values = dict(pairs)
+    template = values.pop("webhook_body_template", None)
+    if template is not None:
+        if values.get("webhook") is None:
+            raise cur.error(
+                "WEBHOOK_BODY_TEMPLATE needs a webhook: WEBHOOK = (url = '<url>', ...)",
+                at=spans.get("webhook_body_template"),
+                expected=["WEBHOOK = (url = '<url>')"],
+                code="INVALID_VALUE",
+                cls=ValidationError,
+            )
+        values["webhook"] = dataclasses.replace(values["webhook"], body_template=template)
     definition = IntegrationDef(
         name=name,
         type=values.get("type", "WEBHOOK"),
@@ -197,12 +230,20 @@ def parse_alter_integration(cur: Cursor) -> Statement:
     unset: list[str] = []
     spans: dict[str, Span] = {"name": span}
     if cur.accept_word("SET"):
-        keys = ("ENABLED", "WEBHOOK", "COMMENT", *_WEBHOOK_KEYS)
+        keys = ("ENABLED", "WEBHOOK", "WEBHOOK_BODY_TEMPLATE", "COMMENT", *_WEBHOOK_KEYS)
         assignments, more = _options(cur, keys, "NOTIFICATION INTEGRATION", _alter_value)
         # SET WEBHOOK = (...) patches the fields it names (Databend): one assignment per field, the
         # last one written winning (WEBHOOK = (url = 'a') URL = 'b' sets b)
         patch: dict[str, Any] = {}
         for key, value in assignments:
+            if key == "webhook" and not value:
+                raise cur.error(
+                    "SET WEBHOOK = () changes nothing: name the fields to change",
+                    at=more.get("webhook"),
+                    expected=[f"{k.lower()} = <value>" for k in _WEBHOOK_KEYS],
+                    code="INVALID_VALUE",
+                    cls=ValidationError,
+                )
             for field, v in value if key == "webhook" else [(key, value)]:
                 patch.pop(field, None)
                 patch[field] = v

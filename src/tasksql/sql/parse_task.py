@@ -125,6 +125,13 @@ class _TaskClauses:
         """The TaskDef the clauses describe (VoltDB spelling defaults to ON ERROR STOP)."""
         assert self.body is not None
         values = dict(self.props.values)
+        if values.get("into_create") and values.get("into") is None:
+            raise self.cur.error(
+                "CREATE IF NOT EXISTS creates the INTO table: write it after INTO <warehouse>.<table>",
+                at=self.props.keys["CREATE_IF_NOT_EXISTS"],
+                code="INTO_CREATE_WITHOUT_INTO",
+                cls=ValidationError,
+            )
         if spelling is Spelling.VOLTDB:
             values.setdefault("on_error", OnError.STOP)
         if spelling is Spelling.DATABEND and len(self.after) > 1:

@@ -86,7 +86,7 @@ class Property:
     def clause(self, value: Any) -> str:
         """``KEY = value`` or, for clause spellings, ``WORDS value``."""
         if self.equals == "none":
-            return f"{' '.join(self.words)} {self.render(value)}"
+            return f"{' '.join(self.words)} {self.render(value)}".rstrip()
         return f"{self.key} = {self.render(value)}"
 
 
@@ -413,6 +413,17 @@ PROPERTIES: tuple[Property, ...] = (
         equals="none",
         evidence="timeplus",
         summary="Timeplus: the stream or table the SELECT's rows are inserted into",
+    ),
+    Property(
+        words=("CREATE", "IF", "NOT", "EXISTS"),
+        field="into_create",
+        parse=lambda cur: True,
+        render=lambda value: "",
+        equals="none",
+        in_set=False,
+        in_unset=False,
+        summary="after INTO another warehouse's table: a run creates the table from its query's columns"
+        " when it does not exist",
     ),
 )
 

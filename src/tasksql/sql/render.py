@@ -269,6 +269,8 @@ def _create_integration(s: st.CreateIntegration) -> str:
     parts += [f"TYPE = {d.type}", f"ENABLED = {_option_value(d.enabled)}"]
     if d.webhook is not None:
         parts.append("WEBHOOK = " + _webhook(d.webhook))
+        if d.webhook.body_template is not None:
+            parts.append("WEBHOOK_BODY_TEMPLATE = " + quote_string(d.webhook.body_template))
     if d.comment is not None:
         parts.append("COMMENT = " + quote_string(d.comment))
     return " ".join(parts)

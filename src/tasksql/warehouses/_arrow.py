@@ -114,3 +114,27 @@ def rows(table: pa.Table, dialect: str, batch: int = 10_000) -> Iterator[list[tu
                 values = [None if v is None else convert(v) for v in values]
             cols.append(values)
         yield list(zip(*cols, strict=True))
+
+
+def csv_safe(table: pa.Table) -> bool:
+    """Whether every column of ``table`` is of a type whose CSV text (as Arrow writes it) PostgreSQL's
+    ``COPY ... (FORMAT csv)`` reads back as the same value: numbers, text, booleans, dates and
+    timestamps (a NULL is an unquoted empty field, an empty string a quoted one)."""
+    return all(
+        pat.is_integer(t) or pat.is_floating(t) or pat.is_decimal(t) or pat.is_string(t)
+        or pat.is_large_string(t) or pat.is_boolean(t) or pat.is_date(t) or pat.is_timestamp(t)
+        for t in table.schema.types
+    )  # fmt: skip
+
+
+def csv_chunks(table: pa.Table, batch: int = 20_000) -> Iterator[bytes]:
+    """The rows of ``table`` (see :func:`csv_safe`) as CSV without a header, ``batch`` rows a chunk."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    options = pcsv.WriteOptions(include_header=False)
+    for rb in table.to_batches(max_chunksize=batch):
+        out = io.BytesIO()
+        pcsv.write_csv(rb, out, options)
+        yield out.getvalue()

@@ -9,6 +9,7 @@ at open and close, and optionally extra session parameters per call (PostgreSQL'
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import threading
@@ -233,11 +234,22 @@ class ThreadedWarehouse(Warehouse):
                 if not sql.startswith(STREAM_CLAIM) and rs.rowcount is not None:
                     inserted += rs.rowcount
             produced = 0
-            for batch in s.stream(query, batch_rows):
-                stop.check()
-                # The sink writes on the event loop; this connection waits for it (one batch held).
-                asyncio.run_coroutine_threadsafe(deliver(batch), loop).result()
-                produced += batch.num_rows
+            # The sink writes on the event loop while this thread reads the next batch (so reading
+            # and writing overlap, and two batches are held at most); one sink call at a time.
+            pending: concurrent.futures.Future[None] | None = None
+            try:
+                for batch in s.stream(query, batch_rows):
+                    stop.check()
+                    if pending is not None:
+                        pending.result()
+                    pending = asyncio.run_coroutine_threadsafe(deliver(batch), loop)
+                    produced += batch.num_rows
+                if pending is not None:
+                    done, pending = pending, None
+                    done.result()
+            finally:
+                if pending is not None:  # reading failed: the batch being written ends first
+                    concurrent.futures.wait([pending])
             return BodyResult(
                 rows_produced=produced, rows_inserted=inserted, last=ResultSet(rowcount=produced)
             )

@@ -358,8 +358,9 @@ class Warehouse(ABC):
     ) -> BodyResult:
         """Run a task body as :meth:`run_body` (without INTO) and hand the rows of its last
         statement, a query, to ``sink`` as record batches of at most ``batch_rows`` rows, read from
-        the warehouse a batch at a time: the next batch is read only once ``sink`` has returned,
-        so a result of any size is held one batch at a time. At least one batch is handed over
+        the warehouse a batch at a time: the next batch may be read while ``sink`` writes the
+        previous one, but not the one after (one ``sink`` call at a time), so a result of any size
+        is held two batches at a time. At least one batch is handed over
         (empty when the query has no rows; it names the columns). ``sink`` runs on the event loop
         while the body's connection waits; what it raises ends the body as a failed statement would
         (rolled back where the body is a transaction) and propagates.

@@ -282,6 +282,8 @@ class _DuckSession(WarehouseSession):
                 yield _empty(reader.schema)
         except duckdb.Error as exc:
             raise _failed(exc) from None
+        except OSError as exc:  # an error while the reader computes a batch comes as Arrow's IOError
+            raise QueryFailed(str(exc).strip() or type(exc).__name__) from None
 
     def _exec(self, sql: str) -> None:
         try:

@@ -151,6 +151,10 @@ class _MySQLSession(WarehouseSession):
                     break
         except (pymysql.MySQLError, OSError) as exc:
             raise self._failed(exc) from None
+        if self._kills:
+            # A KILL QUERY does not always make its statement fail: an interrupted SLEEP() or
+            # BENCHMARK() returns a value. Sent a KILL, the statement did not run to its end.
+            raise QueryFailed("the statement was interrupted (KILL QUERY)", sqlstate="57014")
         first = mysql_sql.words(sql)[0]
         counted = first in mysql_sql.DML or (first == "create" and _CREATE_SELECT.search(sql) is not None)
         count = rowcount if counted and rowcount is not None and rowcount >= 0 else None

@@ -193,6 +193,10 @@ async def task_page(request: web.Request) -> web.Response:
         graph=graph,
         picture=picture,
         timeline=line,
+        # the tasks whose events change this page: the task, and its graph's members
+        live_tasks=sorted(
+            {detail.label} | {data.task_label(m.record) for m in graph.members} if graph else {detail.label}
+        ),
         states=data.RUN_STATES,
     )
 

@@ -140,27 +140,28 @@ SELECT * FROM integrations ORDER BY name COLLATE "C";
 -- Create an integration or overwrite one of that name, keeping its created_on.
 INSERT INTO integrations (
     name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
-    webhook_signing_secret, comment, created_on, last_altered_on
+    webhook_signing_secret, comment, created_on, last_altered_on, webhook_body_template
 ) VALUES (
     %(name)s, %(type)s, %(enabled)s, %(webhook_url)s, %(webhook_method)s,
     %(webhook_authorization_header)s, %(webhook_signing_secret)s, %(comment)s, %(created_on)s,
-    %(last_altered_on)s
+    %(last_altered_on)s, %(webhook_body_template)s
 ) ON CONFLICT (name) DO UPDATE SET
     type = excluded.type, enabled = excluded.enabled, webhook_url = excluded.webhook_url,
     webhook_method = excluded.webhook_method,
     webhook_authorization_header = excluded.webhook_authorization_header,
     webhook_signing_secret = excluded.webhook_signing_secret, comment = excluded.comment,
+    webhook_body_template = excluded.webhook_body_template,
     last_altered_on = excluded.last_altered_on;
 
 -- name: integration_insert
 -- Create an integration unless one of that name exists; returns its name when it was created.
 INSERT INTO integrations (
     name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
-    webhook_signing_secret, comment, created_on, last_altered_on
+    webhook_signing_secret, comment, created_on, last_altered_on, webhook_body_template
 ) VALUES (
     %(name)s, %(type)s, %(enabled)s, %(webhook_url)s, %(webhook_method)s,
     %(webhook_authorization_header)s, %(webhook_signing_secret)s, %(comment)s, %(created_on)s,
-    %(last_altered_on)s
+    %(last_altered_on)s, %(webhook_body_template)s
 ) ON CONFLICT (name) DO NOTHING RETURNING name;
 
 -- name: integration_delete

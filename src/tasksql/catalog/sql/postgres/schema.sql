@@ -86,7 +86,8 @@ CREATE TABLE integrations (
     webhook_signing_secret       text,
     comment                      text,
     created_on                   timestamptz NOT NULL,
-    last_altered_on              timestamptz NOT NULL
+    last_altered_on              timestamptz NOT NULL,
+    webhook_body_template        text
 );
 
 -- Warehouses (CREATE WAREHOUSE); 'default' (embedded DuckDB) is seeded when the catalog opens.

@@ -81,7 +81,8 @@ CREATE TABLE integrations (
     webhook_signing_secret       TEXT,
     comment                      TEXT,
     created_on                   TEXT NOT NULL,
-    last_altered_on              TEXT NOT NULL
+    last_altered_on              TEXT NOT NULL,
+    webhook_body_template        TEXT
 ) WITHOUT ROWID;
 
 -- Warehouses (CREATE WAREHOUSE); 'default' (embedded DuckDB) is seeded when the catalog opens.

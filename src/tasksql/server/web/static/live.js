@@ -86,6 +86,21 @@ function poll() {
   setInterval(() => soon(0), POLL_MS);
 }
 
+// A page about some tasks only (a task's page: the task and its graph) names them in
+// data-live-tasks (database.schema.name, as events name them); events of other tasks are ignored.
+const liveTasks = document.querySelector("[data-live-tasks]");
+const only = liveTasks ? new Set(JSON.parse(liveTasks.dataset.liveTasks)) : null;
+
+function wanted(event) {
+  if (!only) return true;
+  try {
+    const data = JSON.parse(event.data);
+    return only.has(data.task ?? data.name);
+  } catch (err) {
+    return true;
+  }
+}
+
 function connect() {
   if (!("EventSource" in window)) return poll();
   const source = new EventSource("/api/v1/events");
@@ -95,8 +110,10 @@ function connect() {
     opened = true;
     setMode("events", "following events");
   };
-  source.addEventListener("run", () => soon());
-  source.addEventListener("task", () => soon());
+  // at once: a refresh already under way is followed by one more (busy/again), so a burst of
+  // events costs two fetches, and the first change shows without waiting
+  source.addEventListener("run", (e) => { if (wanted(e)) soon(0); });
+  source.addEventListener("task", (e) => { if (wanted(e)) soon(0); });
   source.onerror = () => {
     if (!opened || source.readyState === EventSource.CLOSED) {
       source.close();
