@@ -247,7 +247,8 @@ def _page(message: str, next_path: str, *, form: bool = True, status: int = 200)
 async def login_page(request: web.Request) -> web.Response:
     """``GET /login``: the form (``?next=`` the page to return to)."""
     next_path = _safe_next(request.query.get("next"))
-    if not token_required(request.app[SETTINGS_KEY]):
+    settings = request.app[SETTINGS_KEY]
+    if not token_required(settings) and not settings.security:  # security on: tokens name the user
         target = html.escape(next_path, quote=True)
         link = f'<p>This server is open to the users of its machine: no token is needed. <a href="{target}">Go on</a>.</p>'  # noqa: E501
         return _page(link, next_path, form=False)
