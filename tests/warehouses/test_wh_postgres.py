@@ -100,3 +100,34 @@ def test_server_is_reachable_from_another_process(pg_database: PgDatabase) -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "42"
+
+
+async def test_timeouts_cancel_from_the_kept_connection_and_survive_losing_it(
+    pg: PostgresWarehouse, pg_database: PgDatabase
+) -> None:
+    from tasksql.errors import QueryTimeout
+    from tasksql.warehouses.postgres import CANCEL_APPLICATION_NAME
+
+    def cancel_connections() -> list[tuple[int]]:
+        with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                (CANCEL_APPLICATION_NAME,),
+            ).fetchall()
+
+    def sleeping() -> int:
+        with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3600)' AND state = 'active'"
+            ).fetchone()
+            return int(row[0]) if row else -1
+
+    [(kept,)] = cancel_connections()  # opened with the warehouse, ready before the first timeout
+    for round_ in range(3):
+        if round_ == 1:  # the kept connection is lost: the next cancel falls back, then a new one is kept
+            with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+                conn.execute("SELECT pg_terminate_backend(%s)", (kept,))
+        with pytest.raises(QueryTimeout):
+            await pg.execute("SELECT pg_sleep(3600)", timeout=0.3)
+        assert sleeping() == 0
+    assert len(cancel_connections()) == 1 and cancel_connections() != [(kept,)]

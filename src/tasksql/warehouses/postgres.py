@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 #: Seconds to wait for the server when opening the warehouse or taking a connection from the pool.
 CONNECT_TIMEOUT = 10.0
 
+#: application_name of the one connection a warehouse keeps to send cancels (see _pg_cancel).
+CANCEL_APPLICATION_NAME = "tasksql-cancel"
 #: Seconds past a call's own timeout after which the server's statement_timeout stops a statement.
 BACKSTOP_MARGIN = INTERRUPT_GRACE + 1.0
 
@@ -346,7 +348,12 @@ class PostgresWarehouse(ThreadedWarehouse):
             kwargs["application_name"] = "tasksql"
         if "connect_timeout" not in info:
             kwargs["connect_timeout"] = int(CONNECT_TIMEOUT)
-        self._canceller = Canceller(await asyncio.to_thread(self._probe, kwargs))
+        # The probe's connection is kept to send cancels; named apart from the pool's connections.
+        cancel_kwargs = {**kwargs, "application_name": CANCEL_APPLICATION_NAME}
+        self._canceller = Canceller(
+            await asyncio.to_thread(self._probe, cancel_kwargs),
+            lambda: psycopg.connect(self.url, **cancel_kwargs),
+        )
         pool: ConnectionPool[_Conn] = ConnectionPool(
             self.url,
             kwargs=kwargs,
