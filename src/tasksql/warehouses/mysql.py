@@ -73,6 +73,13 @@ class _Killer:
         self._conn: _Conn | None = None
         self._closed = False
 
+    def connect(self) -> None:
+        """Open the connection ahead of the first kill (a kill should not wait for a login)."""
+        with self._lock:
+            if self._conn is None and not self._closed:
+                with contextlib.suppress(pymysql.MySQLError, OSError):
+                    self._conn = pymysql.connect(**self._args)
+
     def kill(self, thread_id: int) -> None:
         with self._lock:
             for _ in range(2):  # a kept connection may have gone stale: once more on a fresh one
@@ -317,6 +324,7 @@ class MySQLWarehouse(ThreadedWarehouse):
         self.server_version = version
         self.mariadb = "mariadb" in version.lower()
         self._sessions.release(session, reuse=True)
+        self._killer.connect()
 
     async def _close_backend(self) -> None:
         await asyncio.to_thread(self._sessions.close)
