@@ -37,7 +37,7 @@ from pymysql.constants import CLIENT
 from tasksql.clock import monotonic
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
-from tasksql.warehouses import mysql_sql
+from tasksql.warehouses import mysql_sql, role_mapping
 from tasksql.warehouses._session import IdlePool, WarehouseSession
 from tasksql.warehouses._sqltext import count_statements, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
@@ -120,6 +120,7 @@ class _MySQLSession(WarehouseSession):
         self._scrub = scrub
         self._in_txn = False
         self._to_reset: list[str] = []
+        self._role_set = False
         self._kills: list[threading.Thread] = []
         self.marker_relation = mysql_sql.MARKER_TABLE
         self.used_at = monotonic()
@@ -205,6 +206,10 @@ class _MySQLSession(WarehouseSession):
             self.reusable = False
 
     def start(self, params: Sequence[tuple[str, str]], *, transactional: bool) -> None:
+        role, params = role_mapping.split_role(params)
+        if role is not None:  # a mapped owner role (role_mapping.py); SET ROLE NONE in finish()
+            self._role_set = True
+            self._exec(f"SET ROLE {role}")
         if params:
             # One statement: MySQL applies all of its assignments or none.
             self._exec("SET " + ", ".join(f"SESSION {name} = {value}" for name, value in params))
@@ -229,6 +234,9 @@ class _MySQLSession(WarehouseSession):
             names, self._to_reset = self._to_reset, []
             if names:
                 self._quiet("SET " + ", ".join(f"SESSION {name} = DEFAULT" for name in names))
+            if self._role_set:
+                self._role_set = False
+                self._quiet("SET ROLE NONE")
 
     def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
         for name, table in tables.items():

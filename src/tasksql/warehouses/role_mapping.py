@@ -1,23 +1,29 @@
 """A warehouse's role mapping: the runs of a task execute with its owner role's database rights.
 
-``CREATE WAREHOUSE pg TYPE = postgres URL = '...' ROLE_MAPPING = ('taskadmin' = 'pg_taskadmin')``
+``CREATE WAREHOUSE pg TYPE = postgres URL = '...' ROLE_MAPPING = ('taskadmin' = 'taskadmin_db')``
 pairs tasksql roles with roles of the database. With security on, a run of a task whose owner role
-is mapped executes its WHEN condition and its body as that database role: PostgreSQL ``SET LOCAL
-role`` inside the run's transaction (``SET role`` ... ``RESET role`` around a body that commits
-statement by statement), so the database itself refuses what the owner role may not reach. A task
-whose owner role the mapping does not name does not run there (its runs fail with
+is mapped executes its WHEN condition and its body as that database role, so the database itself
+refuses what the owner role may not reach:
+
+* PostgreSQL: ``SET LOCAL role`` inside the run's transaction (``SET role`` ... ``RESET role``
+  around a body that commits statement by statement); the role's rights replace the login's;
+* MySQL / MariaDB: ``SET ROLE`` before the run, ``SET ROLE NONE`` after it; there a role's
+  privileges ADD to the login's own, so the login should hold none of its own beyond tasksql's
+  marker table.
+
+A task whose owner role the mapping does not name does not run there (its runs fail with
 ``ROLE_NOT_MAPPED``): a mapping is a whitelist, never a fallback to the login's own rights.
 
-The login of the warehouse's URL must be a member of every mapped role (``GRANT pg_taskadmin TO
-tasksql_login``), and is best given no rights of its own. ``SET ROLE`` is a session setting: a body
-that changed it back would act with the login's rights, so on a mapped warehouse a body statement
-that changes the role (``SET ROLE``, ``RESET ROLE``, ``SET SESSION AUTHORIZATION``, ``RESET ALL``,
-``DISCARD ALL``, ``set_config(...)``) is refused before anything runs (``ROLE_CHANGE_REFUSED``). SQL
-assembled by concatenation inside a procedural block escapes any textual check: where that matters,
-give the role a warehouse of its own whose login has only its rights (docs/security.md).
+The login of the warehouse's URL must be able to take every mapped role (PostgreSQL: a member;
+MariaDB: granted the role). The role is a session setting: a body that changed it back would act
+with the login's rights, so on a mapped warehouse a body statement that changes the role (``SET
+ROLE``, ``RESET ROLE``, ``SET SESSION AUTHORIZATION``, ``RESET ALL``, ``DISCARD ALL``,
+``set_config(...)``) is refused before anything runs (``ROLE_CHANGE_REFUSED``). SQL assembled by
+concatenation inside a procedural block escapes any textual check: where that matters, give the
+role a warehouse of its own whose login has only its rights (docs/security.md).
 
-Only PostgreSQL warehouses take a mapping; MySQL/MariaDB, ClickHouse, DuckDB and SQLite refuse one
-at CREATE and ALTER (``ROLE_MAPPING_UNSUPPORTED``), saying what controls them instead.
+ClickHouse, DuckDB, SQLite and chDB warehouses refuse a mapping at CREATE and ALTER
+(``ROLE_MAPPING_UNSUPPORTED``), saying what controls them instead.
 """
 
 from __future__ import annotations
@@ -36,13 +42,16 @@ if TYPE_CHECKING:
     from tasksql.warehouses.base import CancelToken, Warehouse
 
 #: The warehouse types whose runs can execute as a mapped database role.
-SUPPORTED: frozenset[WarehouseType] = frozenset({WarehouseType.POSTGRES})
+SUPPORTED: frozenset[WarehouseType] = frozenset({WarehouseType.POSTGRES, WarehouseType.MYSQL})
+
+#: The session parameter that carries a MySQL run's role to its session (``SET ROLE``), a name no
+#: task can give (a task's parameters are MySQL system variables).
+MYSQL_ROLE_PARAM = "tasksql.role"
 
 _INSTEAD = {
     WarehouseType.DUCKDB: "a DuckDB file has no users or rights",
     WarehouseType.SQLITE: "a SQLite file has no users or rights",
     WarehouseType.CHDB: "an embedded chDB directory has no users or rights",
-    WarehouseType.MYSQL: "tasksql does not switch MySQL/MariaDB roles yet",
     WarehouseType.CLICKHOUSE: "tasksql does not switch ClickHouse roles yet",
 }
 
@@ -86,15 +95,32 @@ def database_role(mapping: Sequence[tuple[str, str]], role: str) -> str | None:
 
 
 def role_params(dialect: str, db_role: str) -> list[tuple[str, str]]:
-    """The session parameters that make a run's connection act as ``db_role``: PostgreSQL's
-    ``role`` setting (``SET LOCAL role = '...'`` in the run's transaction, ``SET``/``RESET`` around
-    a body without one). Given after the task's own session parameters, so it wins.
+    """The session parameters that make a run's connection act as ``db_role``, given after the
+    task's own session parameters (so it wins): PostgreSQL's ``role`` setting (``SET LOCAL role =
+    '...'`` in the run's transaction, ``SET``/``RESET`` around a body without one); for MySQL
+    :data:`MYSQL_ROLE_PARAM`, which its sessions apply with ``SET ROLE`` (:func:`split_role`).
 
-    :raises NotSupportedError: the dialect has no such setting.
+    :raises NotSupportedError: the dialect has no roles to switch to.
     """
-    if dialect != "postgres":
-        raise NotSupportedError(f"runs cannot switch roles in {dialect}", code="ROLE_MAPPING_UNSUPPORTED")
-    return [("role", "'" + db_role.replace("'", "''") + "'")]
+    literal = "'" + db_role.replace("'", "''") + "'"
+    if dialect == "postgres":
+        return [("role", literal)]
+    if dialect == "mysql":
+        return [(MYSQL_ROLE_PARAM, literal)]
+    raise NotSupportedError(f"runs cannot switch roles in {dialect}", code="ROLE_MAPPING_UNSUPPORTED")
+
+
+def split_role(params: Sequence[tuple[str, str]]) -> tuple[str | None, list[tuple[str, str]]]:
+    """A MySQL session's parameters without :data:`MYSQL_ROLE_PARAM`, and that parameter's value
+    (the role as a checked SQL string literal; None when there is none)."""
+    role = None
+    rest: list[tuple[str, str]] = []
+    for name, value in params:
+        if name == MYSQL_ROLE_PARAM:
+            role = value
+        else:
+            rest.append((name, value))
+    return role, rest
 
 
 def refuse_role_changes(statements: Sequence[str], session_params: Sequence[tuple[str, str]]) -> None:
@@ -103,7 +129,7 @@ def refuse_role_changes(statements: Sequence[str], session_params: Sequence[tupl
     :raises QueryFailed: code ``ROLE_CHANGE_REFUSED``, naming the statement.
     """
     for name, _ in session_params:
-        if name.lower() in ("role", "session_authorization"):
+        if name.lower() in ("role", "session_authorization", MYSQL_ROLE_PARAM):
             raise QueryFailed(
                 f"the session parameter {name.upper()} would change the database role this task runs "
                 "as; its warehouse maps the owner role to a database role",
