@@ -37,6 +37,8 @@ from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
 #: Runs shown as marks in the tasks list, per task.
 STRIP_RUNS = 12
 RUN_STATES = tuple(s.value for s in RunState)
+#: The states the catalog's "failed runs only" read keeps (the history's "errors only").
+FAILED_STATES = frozenset({"FAILED", "FAILED_AND_AUTO_SUSPENDED"})
 
 
 def task_key(rec: TaskRecord) -> str:
@@ -194,7 +196,8 @@ async def runs(
         task_id=task_id,
         since=flt.since,
         until=flt.until,
-        error_only=flt.errors_only,
+        # a failed state: the catalog's own filter of failed runs thins the rows before they are read
+        error_only=flt.errors_only or flt.state in FAILED_STATES,
         keep=keep if flt.state or needle else None,
     )
     found, nxt = await paging.runs_page(engine.catalog, where, limit, paging.RunPosition.parse(cursor))
