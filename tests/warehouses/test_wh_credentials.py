@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -168,6 +170,7 @@ async def test_bad_input_is_one_clear_error_at_create_and_changes_nothing(
     assert (await engine.execute("SHOW WAREHOUSES"))[-1].rows == before
 
 
+@pytest.mark.realtime
 async def test_set_url_keeps_where_the_password_is_read_and_a_running_scheduler_uses_it_at_once(
     tmp_path: Path, mariadb_server: MariaDBServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,3 +235,36 @@ async def _until(check: object, timeout: float = 15.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.realtime
+async def test_a_server_that_stopped_answering_does_not_hold_up_another_warehouse(
+    engine: Engine, mariadb_database: MariaDBDatabase
+) -> None:
+    """A server paused with SIGSTOP takes connections but never answers: its run waits for the
+    URL's connect_timeout and fails in one line, while a run on another warehouse goes through."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    query(mariadb_database, "CREATE TABLE orders (id INT)")
+    await engine.execute(f"CREATE WAREHOUSE shop TYPE = mysql URL = '{mariadb_database.url}'")
+    await engine.execute("CREATE TASK ok WAREHOUSE = shop AS INSERT INTO orders VALUES (1)")
+    await engine.execute("EXECUTE TASK ok")  # the warehouse open, its marker table made
+    with PgServer(bindir) as pg:
+        db = pg.new_database()
+        await engine.execute(f"CREATE WAREHOUSE frozen TYPE = postgres URL = '{db.url}?connect_timeout=3'")
+        await engine.execute("CREATE TASK stuck WAREHOUSE = frozen AS SELECT 1")
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGSTOP)
+        try:
+            stuck = asyncio.ensure_future(engine.execute("EXECUTE TASK stuck"))
+            await asyncio.sleep(0.2)  # the stuck run is waiting for the server by now
+            await engine.execute("EXECUTE TASK ok")
+            assert not stuck.done(), "the other warehouse's run waited for the stuck one"
+            assert query(mariadb_database, "SELECT id FROM orders") == [(1,), (1,)]
+            with pytest.raises(RunFailed) as info:
+                await stuck
+            assert "cannot connect to postgresql://" in info.value.message
+            assert "\n" not in info.value.message
+        finally:
+            os.kill(postmaster, signal.SIGCONT)
