@@ -5,6 +5,7 @@ as docs/security.md writes it, runs as written and gives alice her tasks and bob
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 import subprocess
@@ -134,3 +135,14 @@ def test_the_seed_003_setup_of_the_docs_runs_as_written(tmp_path: Path) -> None:
         ):
             with pytest.raises(PermissionDenied):
                 bob.sql(sql)
+
+
+def test_the_embedded_cli_acts_as_the_operating_systems_user(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _bootstrap(data)
+    me = getpass.getuser().lower()
+    refused = _cli(data, "sql", "SELECT 1")
+    assert refused.returncode == 1 and "UNKNOWN_USER" in refused.stderr and me in refused.stderr
+    assert _cli(data, "--user", "admin", "sql", f'CREATE USER "{me}"').returncode == 0
+    refused = _cli(data, "sql", "SELECT 1")  # as itself, with only PUBLIC: no USAGE on the warehouse
+    assert refused.returncode == 1 and f"(user {me})" in refused.stderr and "USAGE" in refused.stderr
