@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 import time
@@ -168,14 +169,21 @@ def _clickhouse_limit(db: Any, samples: int) -> dict[str, Any]:
     return Lag.of(lags).as_dict()
 
 
-def render(results: dict[str, Any], samples: int) -> str:
+def render(results: dict[str, Any], samples: int, load: tuple[float, float] | None = None) -> str:
     lines = [
         "### Timeout to stop on every warehouse type",
         "",
         f"`python -m bench.warehouse_timeouts` ({samples} samples per type, deadline {DEADLINE} s):"
         " the time from a query's deadline until the warehouse's driver call returned (the database"
         " stopped the query), and until the call raised; beside it the database's own statement time"
-        " limit on a plain session of the same server. Each cell: p50 / max.",
+        " limit on a plain session of the same server. Each cell: p50 / max."
+        + (
+            f" Measured on {os.cpu_count()} CPUs with a load average of {load[0]:.1f} at the start and"
+            f" {load[1]:.1f} at the end (other work on the machine): every figure includes the"
+            " wait for a CPU."
+            if load
+            else ""
+        ),
         "",
         "| warehouse type | stopped (tasksql) | raised (tasksql) | the database's own limit |",
         "|---|---|---|---|",
@@ -205,7 +213,7 @@ def write_docs(block: str, path: Path = DOCS) -> None:
         text = head + full + rest.split(END, 1)[1]
     else:
         notes_end = "<!-- notes:end -->"
-        text = text.replace(notes_end, f"{full}\n\n{notes_end}", 1)
+        text = text.replace(notes_end, f"\n{full}\n\n{notes_end}", 1)
     path.write_text(text)
 
 
@@ -218,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
     kinds = tuple(k for k in args.types.split(",") if k)
+    load_before = os.getloadavg()[0]
     results = asyncio.run(run(args.samples, kinds))
-    block = render(results, args.samples)
+    load = (load_before, os.getloadavg()[0])
+    block = render(results, args.samples, load)
     print(block)
     if args.docs:
         write_docs(block)

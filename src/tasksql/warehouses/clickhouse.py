@@ -104,6 +104,12 @@ class _Killer:
         self._lock = threading.Lock()
         self._closed = False
 
+    def connect(self) -> None:
+        """Connect ahead of the first kill (a kill should not wait for a handshake)."""
+        with self._lock, contextlib.suppress(ch_errors.Error, OSError, EOFError):
+            if not self._closed:
+                self._client.connection.force_connect()
+
     def kill(self, query_id: str) -> None:
         with self._lock:
             if self._closed:
@@ -334,6 +340,7 @@ class ClickHouseWarehouse(ThreadedWarehouse):
             raise WarehouseError(f"warehouse {self.name}: {self.safe_url}: {exc.message}") from None
         self.server_revision = int(getattr(session.client.connection.server_info, "revision", 0) or 0)
         self._sessions.release(session, reuse=True)
+        self._killer.connect()
 
     async def _close_backend(self) -> None:
         await asyncio.to_thread(self._sessions.close)
