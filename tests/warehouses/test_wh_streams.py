@@ -277,3 +277,41 @@ async def test_timed_out_or_cancelled_consumers_leave_the_offset(make_warehouse:
     assert await _read(w) == [(1, 10, "new", "INSERT", False)]
     assert (await w.execute("SELECT count(*) FROM facts")).rows[0][0] == 0
     assert await _consume(w) == 1
+
+
+async def test_a_table_without_a_key_nets_equal_rows_pairwise(make_warehouse: MakeWarehouse) -> None:
+    """Without a primary key a row is known by its values (SQLite: by its rowid): equal rows
+    inserted and deleted cancel in pairs, and an update is a DELETE and an INSERT not marked as one."""
+    w = await make_warehouse()
+    await w.execute("CREATE TABLE items (id INT, tag TEXT)")
+    assert await ws.create(
+        w,
+        name="ic",
+        table="items",
+        append_only=False,
+        show_initial_rows=False,
+        comment=None,
+        or_replace=False,
+        if_not_exists=False,
+        created_on="now",
+    )
+    await w.execute("CREATE TABLE seen (id INT, tag TEXT, action TEXT)")
+    await w.execute("INSERT INTO items VALUES (7, 'a'), (7, 'a'), (8, 'b')")
+    consume = "INSERT INTO seen SELECT id, tag, METADATA$ACTION FROM ic"
+    statements, _ = await ws.bind_statements(w, [consume])
+    assert (await w.run_body(statements, transactional=True)).rows_inserted == 3
+    await w.execute("DELETE FROM items WHERE id = 7")
+    await w.execute("INSERT INTO items VALUES (7, 'a')")
+    await w.execute("UPDATE items SET tag = 'c' WHERE id = 8")
+    [bound], _ = await ws.bind_statements(w, ["SELECT id, tag, METADATA$ACTION, METADATA$ISUPDATE FROM ic"])
+    got = sorted((r[0], r[1], r[2], bool(r[3])) for r in (await w.execute(bound)).rows)
+    if w.dialect == "sqlite":  # rows known by rowid: both deleted rows, the new one, an update
+        assert got == [
+            (7, "a", "DELETE", False),
+            (7, "a", "DELETE", False),
+            (7, "a", "INSERT", False),
+            (8, "b", "DELETE", True),
+            (8, "c", "INSERT", True),
+        ]
+    else:
+        assert got == [(7, "a", "DELETE", False), (8, "b", "DELETE", False), (8, "c", "INSERT", False)]

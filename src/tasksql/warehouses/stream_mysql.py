@@ -26,7 +26,7 @@ window holds no DELETE.
 from __future__ import annotations
 
 from tasksql.warehouses.mysql_sql import quote as q
-from tasksql.warehouses.stream_sql import ACTION, HIDDEN, POS, REGISTRY, ROW_ID, StreamDef, lit
+from tasksql.warehouses.stream_sql import ACTION, HIDDEN, POS, REGISTRY, StreamDef, lit
 
 MODE = "TRIGGERS"
 
@@ -120,14 +120,11 @@ def claim_statements(s: StreamDef) -> list[str]:
     ]
 
 
-def _window(s: StreamDef, claimed: bool) -> str:
-    p = q(POS)
+def _in_window(s: StreamDef, alias: str, claimed: bool) -> str:
+    p = f"{alias}.{q(POS)}"
     if claimed:
-        cond = f"{p} > {_field(s, 'read_from')} AND {p} <= {_field(s, 'pos')}"
-    else:
-        cond = f"{p} > {_field(s, 'pos')}"
-    cols = ", ".join(q(c) for c in s.columns)
-    return f"SELECT {p}, {q(ACTION)}, {cols} FROM {s.changes} WHERE {cond}"
+        return f"{p} > {_field(s, 'read_from')} AND {p} <= {_field(s, 'pos')}"
+    return f"{p} > {_field(s, 'pos')}"
 
 
 def _row_id(alias: str, s: StreamDef) -> str:
@@ -136,30 +133,58 @@ def _row_id(alias: str, s: StreamDef) -> str:
     return "md5(JSON_ARRAY(" + ", ".join(f"{alias}.{q(c)}" for c in s.columns) + "))"
 
 
+def _survivors(s: StreamDef, claimed: bool) -> str:
+    """The change rows netting keeps (``p`` position, ``a`` action, ``k`` row id), as EXCEPT ALL
+    both ways would: of n inserts and m deletes of equal row images, the last n - m inserts (or
+    m - n deletes) remain. Images are compared by an md5 of their values (MariaDB compares only
+    the first max_sort_length bytes of a long text when it partitions by it)."""
+    p, a = q(POS), q(ACTION)
+    image = "md5(JSON_ARRAY(" + ", ".join(f"c.{q(col)}" for col in s.columns) + "))"
+    rows = (
+        f"SELECT c.{p} AS p, c.{a} AS a, {_row_id('c', s)} AS k, {image} AS h"
+        f" FROM {s.changes} c WHERE {_in_window(s, 'c', claimed)}"
+    )
+    counted = (
+        "SELECT p, a, k, ROW_NUMBER() OVER (PARTITION BY h, a ORDER BY p) AS rn,"
+        " SUM(a = 'INSERT') OVER (PARTITION BY h) AS ni, SUM(a = 'DELETE') OVER (PARTITION BY h) AS nd"
+        f" FROM ({rows}) tasksql_c"
+    )
+    return (
+        f"SELECT p, a, k FROM ({counted}) tasksql_s"
+        " WHERE (a = 'INSERT' AND rn > nd) OR (a = 'DELETE' AND rn > ni)"
+    )
+
+
 def read_sql(s: StreamDef, *, claimed: bool) -> str:
     """The stream's rows (columns, then METADATA$ACTION, METADATA$ISUPDATE, METADATA$ROW_ID), netted
-    as on PostgreSQL."""
+    as on PostgreSQL. One SELECT over the change table, so that MariaDB merges it into the statement
+    instead of materialising it: a window without DELETE (the common case) is its INSERT rows; with
+    one, the rows netting keeps (:func:`_survivors`, computed only then)."""
     m_action, m_update, m_rowid = (q(n) for n in ("METADATA$ACTION", "METADATA$ISUPDATE", "METADATA$ROW_ID"))
-    cols = ", ".join(q(c) for c in s.columns)
-    a, r = q(ACTION), q(ROW_ID)
-    window = _window(s, claimed)
-    ins = f"SELECT {cols} FROM ({window}) tasksql_w WHERE {a} = 'INSERT'"
-    dels = f"SELECT {cols} FROM ({window}) tasksql_w WHERE {a} = 'DELETE'"
-    rid = _row_id("tasksql_n", s)
-    inserted = f"{cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
+    cols = ", ".join(f"w.{q(c)}" for c in s.columns)
+    p, a = q(POS), q(ACTION)
+    window = _in_window(s, "w", claimed)
+    rid = _row_id("w", s)
     if s.append_only:  # only inserts were captured: nothing to net
-        return f"SELECT {inserted} FROM ({ins}) tasksql_n"
-    netted = (
-        f"SELECT 'INSERT' AS {a}, {cols} FROM ({ins} EXCEPT ALL {dels}) tasksql_i"
-        f" UNION ALL SELECT 'DELETE', {cols} FROM ({dels} EXCEPT ALL {ins}) tasksql_d"
+        return (
+            f"SELECT {cols}, 'INSERT' AS {m_action}, FALSE AS {m_update}, {rid} AS {m_rowid}"
+            f" FROM {s.changes} w WHERE {window}"
+        )
+    deletes = f"EXISTS (SELECT 1 FROM {s.changes} d WHERE {_in_window(s, 'd', claimed)} AND d.{a} = 'DELETE')"
+    kept = _survivors(s, claimed)
+    if s.key_columns:  # an update: a kept DELETE and INSERT of one key
+        flagged = (
+            "SELECT p, MIN(a) OVER (PARTITION BY k) <> MAX(a) OVER (PARTITION BY k) AS u"
+            f" FROM ({kept}) tasksql_k"
+        )
+        update = f"({deletes} AND w.{p} IN (SELECT p FROM ({flagged}) tasksql_u WHERE u))"
+    else:  # a row known by its values is never both inserted and deleted after netting
+        update = "FALSE"
+    return (
+        f"SELECT {cols}, w.{a} AS {m_action}, {update} AS {m_update}, {rid} AS {m_rowid}"
+        f" FROM {s.changes} w WHERE {window} AND ((NOT {deletes} AND w.{a} = 'INSERT')"
+        f" OR ({deletes} AND w.{p} IN (SELECT p FROM ({kept}) tasksql_p)))"
     )
-    with_id = f"SELECT tasksql_n.*, {rid} AS {r} FROM ({netted}) tasksql_n"
-    update = f"(MIN({a}) OVER (PARTITION BY {r}) <> MAX({a}) OVER (PARTITION BY {r}))"
-    picked = f"{cols}, {a} AS {m_action}, {update} AS {m_update}, {r} AS {m_rowid}"
-    deletes = f"(SELECT 1 FROM ({dels}) tasksql_x)"
-    # a window of inserts only (the common case) needs no netting
-    only = f"SELECT {inserted} FROM ({ins}) tasksql_n WHERE NOT EXISTS {deletes}"
-    return f"{only} UNION ALL SELECT {picked} FROM ({with_id}) tasksql_r WHERE EXISTS {deletes}"
 
 
 def has_data_sql(s: StreamDef) -> str:
