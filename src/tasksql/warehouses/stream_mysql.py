@@ -18,9 +18,10 @@ the claim then reads ``max(tasksql$pos)``, no position below it can still appear
 consuming transaction runs.
 
 Reads are derived tables (``(<rows>) AS s`` in place of the stream's name, see
-:func:`.streams.bind_text`): MariaDB allows no ``WITH`` in front of INSERT, UPDATE or DELETE.
-Netting is PostgreSQL's (``EXCEPT ALL`` both ways; MariaDB 10.5, MySQL 8.0.31), skipped when the
-window holds no DELETE.
+:func:`.streams.bind_text`): MariaDB allows no ``WITH`` in front of INSERT, UPDATE or DELETE. The
+derived table is one SELECT over the change table, which MariaDB merges into the statement; netting
+(what ``EXCEPT ALL`` both ways keeps, found with window functions: MariaDB 10.2, MySQL 8.0) runs
+only when the window holds a DELETE.
 """
 
 from __future__ import annotations
