@@ -4,7 +4,8 @@
   as the script of ``EXECUTE IMMEDIATE $$ ... $$``, Snowflake's and Databend's spelling);
 - VoltDB ``PROCEDURE p WITH (args)``: a call in the warehouse's dialect (DuckDB: a table macro
   ``SELECT * FROM p(args)``; PostgreSQL and MySQL: ``CALL p(args)``; SQLite has no procedures);
-- Ocient maintenance types: the warehouse's own maintenance commands (see :data:`MAINTENANCE`).
+- Ocient maintenance types: the warehouse's own maintenance commands (see
+  :mod:`tasksql.scheduler.maintenance`).
 
 Which bodies may commit with their run's completion marker (``markable``): SQL bodies and DuckDB
 procedure calls (a table macro: a query, with INTO an insert); the warehouse still leaves out
@@ -19,22 +20,10 @@ import re
 from dataclasses import dataclass
 
 from tasksql.errors import NotSupportedError
-from tasksql.model import ClassBody, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody, TaskDef
+from tasksql.model import ClassBody, MaintenanceBody, ProcedureBody, SqlBody, TaskDef
+from tasksql.scheduler import maintenance
 from tasksql.sql import split
 from tasksql.sql.bodies import body_statements, immediate_script
-
-#: (dialect, kind) -> statements. rebuild: rewrite storage; check_disk: verify it; rebalance: optimise.
-MAINTENANCE: dict[tuple[str, MaintenanceKind], tuple[str, ...]] = {
-    ("duckdb", MaintenanceKind.REBUILD): ("CHECKPOINT",),
-    ("duckdb", MaintenanceKind.CHECK_DISK): ("SELECT * FROM pragma_database_size()",),
-    ("duckdb", MaintenanceKind.REBALANCE): ("VACUUM", "CHECKPOINT"),
-    ("sqlite", MaintenanceKind.REBUILD): ("VACUUM",),
-    ("sqlite", MaintenanceKind.CHECK_DISK): ("PRAGMA integrity_check",),
-    ("sqlite", MaintenanceKind.REBALANCE): ("PRAGMA optimize",),
-    ("postgres", MaintenanceKind.REBUILD): ("VACUUM",),
-    ("postgres", MaintenanceKind.CHECK_DISK): ("SELECT pg_database_size(current_database())",),
-    ("postgres", MaintenanceKind.REBALANCE): ("ANALYZE",),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +66,7 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
             " write the statements as the task's body instead (AS ... or BEGIN ... END)"
         )
     if isinstance(body, MaintenanceBody):
-        statements_m = MAINTENANCE.get((dialect, body.kind))
+        statements_m = maintenance.statements(body, dialect)
         if statements_m is None:
             raise NotSupportedError(f"TYPE {body.kind.value} is not supported on {dialect} warehouses")
         return PreparedBody(statements_m, False, markable=False)

@@ -20,9 +20,10 @@ import pyarrow as pa
 from tasksql.clock import Clock
 from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
-from tasksql.model import MAX_RETURN_VALUE_BYTES, RunState, TaskDef, effective_timeout_ms
+from tasksql.model import MAX_RETURN_VALUE_BYTES, MaintenanceBody, RunState, TaskDef, effective_timeout_ms
 from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.model.security import RunAdmission
+from tasksql.scheduler import maintenance
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
@@ -291,6 +292,10 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         if result.marked and book is not None:
             book.wrote(wh)
         ctx.settled = result.settled
+        if isinstance(task.body, MaintenanceBody) and result.last is not None:
+            found = maintenance.check_problems(task.body, wh.dialect, result.last.rows)
+            if found is not None:  # check_disk found damage: the run says so
+                return _outcome(ctx, RunState.FAILED, code="CHECK_DISK_FAILED", message=found)
         return _outcome(
             ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced, rows_inserted=result.rows_inserted
         )

@@ -1,6 +1,6 @@
 """This node's share of fanned-out runs (:class:`SubtaskWorker`): it takes the sub-tasks written for
 it (see :mod:`tasksql.scheduler.fanout`), executes each against its own warehouse (the maintenance
-statements of :data:`tasksql.scheduler.body.MAINTENANCE`; a rebalance also hands over the tasks its
+statements of :func:`tasksql.scheduler.maintenance.statements`; a rebalance also hands over the tasks its
 sub-task names), and settles them.
 
 It looks for new sub-tasks every :data:`LOOK_EVERY_S`, and at once when poked (a catalog change
@@ -22,6 +22,7 @@ from tasksql.clock import Clock
 from tasksql.errors import QueryCancelled, TasksqlError
 from tasksql.model import MaintenanceBody, MaintenanceKind, effective_timeout_ms, effective_warehouse
 from tasksql.model.subtask import Subtask, SubtaskState
+from tasksql.scheduler import maintenance
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.deps import WarehouseProvider
 from tasksql.warehouses.base import CancelToken
@@ -144,13 +145,17 @@ class SubtaskWorker:
         task = record.definition
         warehouse = await self._warehouses.get(effective_warehouse(task))
         prepared = prepare(task, warehouse.dialect)
-        await warehouse.run_body(
+        result = await warehouse.run_body(
             list(prepared.statements),
             transactional=False,
             timeout=effective_timeout_ms(task) / 1000.0,
             token=token,
         )
         body = task.body
+        if isinstance(body, MaintenanceBody) and result.last is not None:
+            found = maintenance.check_problems(body, warehouse.dialect, result.last.rows)
+            if found is not None:  # check_disk found damage: the sub-task (and its run) fails
+                raise TasksqlError(found, code="CHECK_DISK_FAILED")
         if not (isinstance(body, MaintenanceBody) and body.kind is MaintenanceKind.REBALANCE and sub.detail):
             return None
         moves = {int(k): str(v) for k, v in json.loads(sub.detail).get("moves", {}).items()}

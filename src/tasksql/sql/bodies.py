@@ -216,10 +216,10 @@ def _location(cur: Cursor, kind: MaintenanceKind) -> tuple[LocationKind, str | N
     location = LocationKind(tok.upper)
     if location is LocationKind.SYSTEM:
         return location, None
-    if location is LocationKind.NODE and kind is not MaintenanceKind.CHECK_DISK:
+    if location is LocationKind.NODE and kind is MaintenanceKind.REBALANCE:
+        # rebalance spreads work over nodes: it needs several (rebuild and check_disk act on one)
         raise cur.error(
-            f"a {kind.value} task runs on the SYSTEM or a CLUSTER, not on a NODE "
-            "(name the node in OPTIONS node = '<node>')",
+            f"a {kind.value} task runs on the SYSTEM or a CLUSTER, not on a NODE",
             at=tok,
             code="INVALID_VALUE",
             cls=ValidationError,
