@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,31 @@ async def test_only_the_caller_cancels_its_query(server: Server) -> None:
     assert status == 200, body
     resp = await running
     assert resp.status != 200 and "CANCELLED" in await resp.text()
+
+
+async def test_a_run_in_flight_when_its_owner_role_is_dropped_completes(server: Server) -> None:
+    await admin(server, SETUP)
+    alice = await new_user(server, "alice", "myrole")
+    body = "SELECT sum(a.range * b.range) FROM range(12000) a, range(12000) b"
+    status, answer = await sql(server, alice, f"CREATE TASK slow AS {body}; EXECUTE TASK slow")
+    assert status == 200, answer
+
+    async def executing() -> bool:
+        return any(r[0] == "EXECUTING" for r in await _runs(server, "slow"))
+
+    await wait_for(executing, "alice's run to execute")
+    await admin(server, "USE ROLE securityadmin; DROP ROLE myrole")
+
+    async def ended() -> list[tuple[Any, ...]] | None:
+        runs = await _runs(server, "slow")
+        return runs if runs and runs[-1][0] != "EXECUTING" else None
+
+    runs = await wait_for(ended, "the run to end")
+    assert [r[0] for r in runs] == ["SUCCEEDED"], runs
+    # it ended after the drop: it was in flight then
+    [ended_at] = await admin(server, "SELECT max(completed_time) FROM task_history(task_name => 'slow')")
+    [dropped_at] = await admin(
+        server, "SELECT max(\"at\") FROM system.audit_log WHERE statement LIKE 'DROP ROLE%'"
+    )
+    end, drop = (datetime.fromisoformat(str(r["rows"][0][0])) for r in (ended_at, dropped_at))
+    assert end > drop, (end, drop)
