@@ -198,3 +198,15 @@ async def test_a_value_the_target_column_cannot_hold_is_a_clear_run_error(
         in info.value.message
     )
     assert pg(pg_database, "SELECT count(*) FROM nums") == [(0,)]
+
+
+async def test_unset_into_leaves_a_definition_that_reads_back(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    await engine.execute(f"CREATE WAREHOUSE pgw TYPE = postgres URL = '{pg_database.url}'")
+    await engine.execute("CREATE TASK t INTO pgw.public.made CREATE IF NOT EXISTS AS SELECT 1 AS a")
+    await engine.execute("ALTER TASK t UNSET INTO")
+    shown = (await one(engine, "SHOW CREATE TASK t")).rows[0][-1]
+    assert "INTO" not in shown and "CREATE IF NOT EXISTS" not in shown
+    await engine.execute("DROP TASK t")
+    await engine.execute(shown)

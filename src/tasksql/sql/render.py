@@ -113,6 +113,8 @@ def task_clauses(task: TaskDef, spelling: Spelling | None = None, enabled: bool 
     lines.extend(f"{key.upper()} = {literal}" for key, literal in task.session_params)
     for field in _CLAUSE_FIELDS:
         value = getattr(task, field)
+        if field == "into_create" and task.into is None:
+            continue  # left by ALTER TASK ... UNSET INTO: it qualifies the INTO name only
         if value != _DEFAULTS[field]:
             lines.append(CANONICAL[field].clause(value))
     if enabled is not None:
