@@ -277,7 +277,7 @@ async def test_a_run_in_flight_when_its_owner_role_is_dropped_completes(server: 
     # it ended after the drop: it was in flight then
     [ended_at] = await admin(server, "SELECT max(completed_time) FROM task_history(task_name => 'slow')")
     [dropped_at] = await admin(
-        server, "SELECT max(\"at\") FROM system.audit_log WHERE statement LIKE 'DROP ROLE%'"
+        server, "SELECT max(event_time) FROM system.audit_log WHERE statement LIKE 'DROP ROLE%'"
     )
     end, drop = (datetime.fromisoformat(str(r["rows"][0][0])) for r in (ended_at, dropped_at))
     assert end > drop, (end, drop)

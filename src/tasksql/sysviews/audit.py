@@ -13,7 +13,7 @@ TS = pa.timestamp("us", tz="UTC")
 AUDIT_SCHEMA = pa.schema(
     [
         ("id", pa.int64()),
-        ("at", TS),
+        ("event_time", TS),  # not "at": a keyword of DuckDB, unusable unquoted
         ("user_name", pa.string()),
         ("role_name", pa.string()),
         ("statement", pa.string()),
