@@ -124,3 +124,22 @@ async def test_create_with_a_template_and_show_it_back(engine: Engine) -> None:
         " WEBHOOK_BODY_TEMPLATE = '{\"text\":\"DATABEND_WEBHOOK_MESSAGE\"}' COMMENT = 'with template'"
     )
     assert await _template(engine, "tpl") == ('{"text":"DATABEND_WEBHOOK_MESSAGE"}', "POST", "with template")
+
+
+async def test_snowflakes_spelling_gives_the_same_webhook(engine: Engine) -> None:
+    await engine.execute(
+        "CREATE NOTIFICATION INTEGRATION slack TYPE=WEBHOOK ENABLED=TRUE"
+        " WEBHOOK_URL='https://hooks.example.com/services/T0/B0' WEBHOOK_BODY_TEMPLATE='{\"text\": \"SNOWFLAKE_WEBHOOK_MESSAGE\"}'"
+        " WEBHOOK_HEADERS=('Content-Type'='application/json', 'Authorization'='Bearer t0k')"
+    )
+    hook = (await engine.catalog.get_integration("slack")).webhook  # type: ignore[union-attr]
+    assert hook == Webhook(
+        url="https://hooks.example.com/services/T0/B0",
+        authorization_header="Bearer t0k",
+        body_template='{"text": "SNOWFLAKE_WEBHOOK_MESSAGE"}',
+    )
+    await engine.execute(
+        "ALTER NOTIFICATION INTEGRATION slack SET WEBHOOK_URL = 'https://hooks.example.com/v2'"
+    )
+    hook = (await engine.catalog.get_integration("slack")).webhook  # type: ignore[union-attr]
+    assert (hook.url, hook.authorization_header) == ("https://hooks.example.com/v2", "Bearer t0k")

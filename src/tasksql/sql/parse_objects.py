@@ -57,7 +57,17 @@ from tasksql.sql.values import parse_bool, parse_choice, parse_int, parse_string
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
-_INTEGRATION_KEYS = ("TYPE", "ENABLED", "WEBHOOK", "WEBHOOK_BODY_TEMPLATE", "COMMENT")
+#: Snowflake's webhook options (CREATE NOTIFICATION INTEGRATION (webhooks)): WEBHOOK_URL and
+#: WEBHOOK_HEADERS are read as the webhook's url and authorization header; WEBHOOK_SECRET is refused.
+_SNOWFLAKE_WEBHOOK_KEYS = ("WEBHOOK_URL", "WEBHOOK_HEADERS", "WEBHOOK_SECRET")
+_INTEGRATION_KEYS = (
+    "TYPE",
+    "ENABLED",
+    "WEBHOOK",
+    "WEBHOOK_BODY_TEMPLATE",
+    *_SNOWFLAKE_WEBHOOK_KEYS,
+    "COMMENT",
+)
 _INTEGRATION_UNSET = (
     "COMMENT",
     "ENABLED",
@@ -161,7 +171,47 @@ def _integration_value(cur: Cursor, key: str) -> Any:
         return parse_string(cur, "a comment")
     if key == "WEBHOOK_BODY_TEMPLATE":
         return _body_template(cur)
+    if key == "WEBHOOK_URL":
+        return parse_string(cur, "a string for WEBHOOK_URL")
+    if key == "WEBHOOK_HEADERS":
+        return _headers(cur)
+    if key == "WEBHOOK_SECRET":
+        tok = cur.peek()
+        raise cur.error(
+            "WEBHOOK_SECRET names a Snowflake secret object, which tasksql does not have: write the"
+            " token in WEBHOOK_URL, or as WEBHOOK_HEADERS = ('Authorization' = '...')",
+            at=tok,
+            code="NOT_SUPPORTED",
+            cls=NotSupportedError,
+        )
     return _webhook_value(cur, key)
+
+
+def _headers(cur: Cursor) -> str | None:
+    """Snowflake's ``WEBHOOK_HEADERS = ('<name>' = '<value>', ...)``: the ``Authorization`` value
+    (None without one). tasksql sends JSON with ``Content-Type: application/json``; another header,
+    or another content type, cannot be honoured and is refused."""
+    cur.expect("(")
+    authorization: str | None = None
+    while not cur.at(")"):
+        name_tok = cur.peek()
+        name = parse_string(cur, "a header name")
+        cur.expect("=")
+        value = parse_string(cur, f"a value for header {name}")
+        lowered = name.lower()
+        if lowered == "authorization":
+            authorization = value
+        elif lowered != "content-type" or value.split(";")[0].strip().lower() != "application/json":
+            raise cur.error(
+                f"header {name}: tasksql sends only Authorization and Content-Type: application/json",
+                at=name_tok,
+                code="NOT_SUPPORTED",
+                cls=NotSupportedError,
+            )
+        if not cur.accept(","):
+            break
+    cur.expect(")")
+    return authorization
 
 
 def _body_template(cur: Cursor) -> str:
@@ -194,6 +244,7 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
     pairs, spans = _options(cur, _INTEGRATION_KEYS, "NOTIFICATION INTEGRATION", _integration_value)
     expect_end(cur)
     values = dict(pairs)
+    _snowflake_webhook(cur, values, spans)
     template = values.pop("webhook_body_template", None)
     if template is not None:
         if values.get("webhook") is None:
@@ -222,6 +273,25 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
     )
 
 
+def _snowflake_webhook(cur: Cursor, values: dict[str, Any], spans: dict[str, Span]) -> None:
+    """Snowflake's ``WEBHOOK_URL`` (and ``WEBHOOK_HEADERS``) as the webhook tasksql keeps."""
+    url = values.pop("webhook_url", None)
+    headers = "webhook_headers" in values
+    authorization = values.pop("webhook_headers", None)
+    if url is None and not headers:
+        return
+    if values.get("webhook") is not None or url is None:
+        raise cur.error(
+            "write the webhook once: WEBHOOK = (url = '...', ...) or Snowflake's WEBHOOK_URL = '...'"
+            " [WEBHOOK_HEADERS = (...)]",
+            at=spans.get("webhook_url") or spans.get("webhook_headers"),
+            expected=["WEBHOOK_URL = '<url>'"],
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
+    values["webhook"] = Webhook(url=url, authorization_header=authorization)
+
+
 def parse_alter_integration(cur: Cursor) -> Statement:
     """After ``ALTER NOTIFICATION INTEGRATION``."""
     if_exists = parse_if_exists(cur)
@@ -230,8 +300,21 @@ def parse_alter_integration(cur: Cursor) -> Statement:
     unset: list[str] = []
     spans: dict[str, Span] = {"name": span}
     if cur.accept_word("SET"):
-        keys = ("ENABLED", "WEBHOOK", "WEBHOOK_BODY_TEMPLATE", "COMMENT", *_WEBHOOK_KEYS)
+        keys = (
+            "ENABLED",
+            "WEBHOOK",
+            "WEBHOOK_BODY_TEMPLATE",
+            *_SNOWFLAKE_WEBHOOK_KEYS,
+            "COMMENT",
+            *_WEBHOOK_KEYS,
+        )
         assignments, more = _options(cur, keys, "NOTIFICATION INTEGRATION", _alter_value)
+        # Snowflake's WEBHOOK_URL and WEBHOOK_HEADERS are the url and the authorization header (headers
+        # without an Authorization leave it as it is: UNSET AUTHORIZATION_HEADER removes it)
+        renamed = {"webhook_url": "url", "webhook_headers": "authorization_header"}
+        assignments = [
+            (renamed.get(k, k), v) for k, v in assignments if not (k == "webhook_headers" and v is None)
+        ]
         # SET WEBHOOK = (...) patches the fields it names (Databend): one assignment per field, the
         # last one written winning (WEBHOOK = (url = 'a') URL = 'b' sets b)
         patch: dict[str, Any] = {}
