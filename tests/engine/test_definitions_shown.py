@@ -154,9 +154,9 @@ async def test_a_webhook_url_never_shows_its_credentials(engine: Engine) -> None
 
 
 async def test_a_warehouse_url_shows_no_password_or_secret_option(engine: Engine) -> None:
-    url = "postgresql://app:pa55word@127.0.0.1:1/db?sslmode=disable&token=s3cr3tTOKEN"
+    url = "postgresql://app:pa55word@127.0.0.1:1/db?sslmode=disable&sslpassword=s3cr3tTOKEN"
     await engine.execute(f"CREATE WAREHOUSE pg TYPE = postgres URL = '{url}'")
-    shown = "postgresql://app:***@127.0.0.1:1/db?sslmode=disable&token=***"
+    shown = "postgresql://app:***@127.0.0.1:1/db?sslmode=disable&sslpassword=***"
     assert [r[2] for r in (await one(engine, "SHOW WAREHOUSES LIKE 'pg'")).rows] == [shown]
     assert (await one(engine, "SELECT url FROM system.warehouses WHERE name = 'pg'")).rows == [(shown,)]
 
