@@ -37,6 +37,13 @@ async def step(h: Harness, advance: float) -> None:
     await h.scheduler.drain()
 
 
+async def started(h: Harness, n: int) -> None:
+    """The catalog shows ``n`` started tasks; the scheduler reloads from it before its next tick."""
+    [(count,)] = await h.rows("SELECT count(*) FROM system.tasks WHERE state = 'started'")
+    assert count == n
+    h.scheduler.notify_change()
+
+
 async def run_until(h: Harness, seconds: int) -> None:
     for _ in range(seconds):
         await step(h, 1)
@@ -46,6 +53,7 @@ async def test_runs_once_each_predecessor_succeeded_since_its_last_run(harness: 
     h = harness
     await h.engine.execute(ROOTS)
     await h.engine.execute(JOIN)
+    await started(h, 3)
     await run_until(h, 14)
     assert await h.history("r1") == [(10.0, "SUCCEEDED", None, "SCHEDULE")]
     assert await h.history("j") == []  # r2 has not run yet
@@ -72,6 +80,7 @@ async def test_waits_while_a_predecessors_latest_run_failed(harness: Harness) ->
     await h.engine.execute(ROOTS)
     await h.engine.execute(JOIN)
     await h.sql("UPDATE flags SET ok = FALSE")
+    await started(h, 3)
     await run_until(h, 16)
     assert [x[1] for x in await h.history("r2")] == ["FAILED"]
     await run_until(h, 15)  # r1 succeeded at 10, 20, 30; r2 failed at 15 and 30
@@ -86,6 +95,7 @@ async def test_a_child_of_the_joining_task_runs_in_its_graph_run(harness: Harnes
     await h.engine.execute(ROOTS)
     await h.engine.execute(JOIN)
     await h.engine.execute("CREATE TASK k AFTER j AS INSERT INTO log VALUES ('k'); ALTER TASK k RESUME")
+    await started(h, 4)
     await run_until(h, 16)
     rows = await h.rows(
         "SELECT h.name, t.name FROM system.task_history h JOIN system.tasks t ON t.id = h.root_task_id "
