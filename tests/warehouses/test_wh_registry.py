@@ -267,7 +267,9 @@ def test_check_accepts_runnable_definitions_without_opening_them(
 
 def test_postgres_requirement_is_the_extra_of_the_package() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    assert pyproject["project"]["optional-dependencies"]["postgres"] == [POSTGRES_REQUIREMENT]
+    # the extra also brings pglast (PostgreSQL's parser, for body checks at CREATE); the driver is the
+    # requirement whose absence refuses a warehouse
+    assert POSTGRES_REQUIREMENT in pyproject["project"]["optional-dependencies"]["postgres"]
 
 
 def test_install_command_installs_into_this_interpreter() -> None:
