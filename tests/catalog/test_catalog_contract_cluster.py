@@ -241,9 +241,75 @@ async def test_a_node_with_full_slots_takes_nothing_while_another_has_room(
     assert await catalog.renew_lease(a.fence, running=2)
 
     assert await catalog.claim_placements(a.fence, capacity=2, warehouses=None) == []
-    assert await other.claim_placements(b.fence, capacity=2, warehouses=None) == ids[:2]  # its share
+    # b has room: beyond its share it takes what the saturated a leaves, so nothing waits for a
+    assert await other.claim_placements(b.fence, capacity=2, warehouses=None) == ids
     assert await catalog.renew_lease(a.fence, running=1)
-    assert await catalog.claim_placements(a.fence, capacity=2, warehouses=None) == ids[2:]
+    assert await catalog.claim_placements(a.fence, capacity=2, warehouses=None) == []
+    assert set((await placed(catalog)).values()) == {"b"}
+
+
+async def test_a_lost_nodes_tasks_are_all_taken_in_one_round_when_the_others_are_full(
+    catalog: Catalog, catalog_factory: CatalogFactory
+) -> None:
+    """The stuck state of a takeover: a is saturated (it defers to b) and b holds its share, so
+    before, the orphans beyond b's share waited until a had a free slot, however long that was."""
+    ids = [(await create(catalog, f"t{i}")).id for i in range(6)]
+    async with catalog_factory() as other, catalog_factory() as third:
+        a = await catalog.join(member("a", capacity=1))
+        b = await other.join(member("b", capacity=1))
+        c = await third.join(member("c", capacity=1, lease=SHORT))
+        held = {
+            name: await node.claim_placements(lease.fence, capacity=1, warehouses=None)
+            for name, node, lease in (("a", catalog, a), ("b", other, b), ("c", third, c))
+        }
+        assert [len(tasks) for tasks in held.values()] == [2, 2, 2]  # ceil(6 / 3) each
+        assert await catalog.renew_lease(a.fence, running=1)  # a's one slot is busy, b's is free
+
+        await eventually(lambda: expired(catalog, "c"))  # c is paused: it renews no more
+        # one round: a defers to b, which has room; b takes every orphan, beyond its share of 3
+        assert await catalog.claim_placements(a.fence, capacity=1, warehouses=None) == []
+        assert await other.claim_placements(b.fence, capacity=1, warehouses=None) == held["c"]
+        holders = await placed(catalog)
+        assert sorted(holders) == ids and None not in holders.values()
+        assert [t for t, node in holders.items() if node == "b"] == sorted(held["b"] + held["c"])
+
+
+async def test_orphans_are_taken_when_every_live_node_is_full(
+    catalog: Catalog, catalog_factory: CatalogFactory
+) -> None:
+    ids = [(await create(catalog, f"t{i}")).id for i in range(5)]
+    async with catalog_factory() as other:
+        a = await catalog.join(member("a", capacity=1))
+        b = await other.join(member("b", capacity=1))
+        assert await catalog.renew_lease(a.fence, running=1)
+        assert await other.renew_lease(b.fence, running=1)
+
+        mine = await catalog.claim_placements(a.fence, capacity=1, warehouses=None)
+        theirs = await other.claim_placements(b.fence, capacity=1, warehouses=None)
+
+        assert (len(mine), len(theirs)) == (3, 2)  # slots limit runs, not placements: the shares
+        assert sorted(mine + theirs) == ids
+
+
+async def test_orphans_beyond_the_shares_of_the_nodes_serving_their_warehouse_are_taken(
+    catalog: Catalog, catalog_factory: CatalogFactory
+) -> None:
+    """a serves only pg, so its share of the default tasks is nobody's: before, b and c took their
+    shares (2 of 6 each) and 2 tasks stayed unplaced for good, though two live nodes serve them."""
+    await catalog.put_warehouse(WarehouseDef(name="pg"), replace=False, now=NOW)
+    ids = [(await create(catalog, f"t{i}")).id for i in range(6)]
+    async with catalog_factory() as other, catalog_factory() as third:
+        a = await catalog.join(member("a", warehouses=("pg",)))
+        b = await other.join(member("b"))
+        c = await third.join(member("c"))
+
+        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=("pg",)) == []
+        theirs = await other.claim_placements(b.fence, capacity=4, warehouses=None)
+        rest = await third.claim_placements(c.fence, capacity=4, warehouses=None)
+
+        assert theirs == ids[:2]  # its share, ceil(6 / 3): c, below its share, would take more
+        assert rest == ids[2:]  # c's share, then what neither a nor b would take
+        assert await other.claim_placements(b.fence, capacity=4, warehouses=None) == []
 
 
 async def test_the_tasks_of_a_node_whose_lease_ran_out_are_taken_over(

@@ -89,9 +89,14 @@ class ClusterCoordination(ABC):
         definition's, ``default`` when unset). It takes every such orphan pinned to it or that no
         other live node serves, and others up to its share, ``ceil(live tasks * capacity / slots of
         all live nodes) - tasks it holds`` (none while its runs executing fill its slots and another
-        live node's do not). A pinned task is taken by its node only (and only if that node serves
-        its warehouse). Orphans are locked ``FOR UPDATE SKIP
-        LOCKED``: two nodes claiming at once never take the same task, and neither waits.
+        live node's do not); then every unpinned orphan left that no other live node serving its
+        warehouse would take at its next claim (each such node holds its share, or its slots are
+        full while another live node's are not): slots limit the runs executing, not the
+        placements. So, once the live nodes have each claimed once after a lease ran out (their
+        loads unchanged meanwhile), no orphan a live node may run is left. A pinned task is taken
+        by its node only (and only if that node serves its warehouse). Orphans are locked ``FOR
+        UPDATE SKIP LOCKED``: two nodes claiming at once never take the same task, and neither
+        waits (a row skipped is taken at a later claim).
 
         A draining node takes nothing (returns []).
 

@@ -61,7 +61,7 @@ def claim(cur: Cursor, fence: Fence, capacity: int, warehouses: Sequence[str] | 
     cur.execute(_Q["placements_release_moved"], params)
     _drop_claims(cur, fence.node_id, sorted(int(r["task_id"]) for r in cur.fetchall()))
     taken: list[int] = []
-    for query in ("placements_take_must", "placements_take_share"):
+    for query in ("placements_take_must", "placements_take_share", "placements_take_rest"):
         cur.execute(_Q[query], params)
         taken.extend(int(r["task_id"]) for r in cur.fetchall())
     return sorted(taken)

@@ -64,7 +64,7 @@ def claim(
     moved = conn.execute(_Q["placements_release_moved"], params).fetchall()
     _drop_claims(conn, fence.node_id, sorted(int(r["task_id"]) for r in moved))
     taken: list[int] = []
-    for query in ("placements_take_must", "placements_take_share"):
+    for query in ("placements_take_must", "placements_take_share", "placements_take_rest"):
         taken.extend(int(r["task_id"]) for r in conn.execute(_Q[query], params).fetchall())
     return sorted(taken)
 

@@ -709,6 +709,46 @@ UPDATE placements AS p SET node_id = %(node_id)s, epoch = %(epoch)s, placed_at =
 FROM taken WHERE p.task_id = taken.task_id
 RETURNING p.task_id;
 
+-- name: placements_take_rest
+-- Take the unpinned orphans left of the warehouses this node serves that no other live node serving
+-- them would take at its next claim: each such node holds its share already, or its slots are full
+-- while another live node's are not. Slots limit the runs executing, not the placements, so an
+-- orphan never waits for a node to be below its share or to have a free slot.
+WITH live AS (
+    SELECT node_id, epoch, capacity, running, warehouses FROM nodes
+    WHERE lease_state = 'live' AND lease_until > clock_timestamp()
+), willing AS (
+    SELECT o.warehouses FROM live AS o
+    WHERE o.node_id <> %(node_id)s
+      AND NOT (o.running >= o.capacity
+               AND EXISTS (SELECT 1 FROM live AS r WHERE r.node_id <> o.node_id AND r.running < r.capacity))
+      AND ceil((SELECT count(*) FROM tasks WHERE dropped_on IS NULL) * o.capacity::numeric
+               / (SELECT sum(capacity) FROM live))
+          > (SELECT count(*) FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+             WHERE t.dropped_on IS NULL AND p.node_id = o.node_id AND p.epoch = o.epoch)
+), taken AS (
+    SELECT p.task_id
+    FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+    WHERE EXISTS (SELECT 1 FROM live WHERE live.node_id = %(node_id)s)
+      AND (p.node_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
+                AND h.lease_state IN ('live', 'draining')))
+      AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) IS NULL
+      AND (%(warehouses)s::text IS NULL
+           OR %(warehouses)s::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))
+      AND NOT EXISTS (
+              SELECT 1 FROM willing AS o
+              WHERE o.warehouses IS NULL
+                 OR o.warehouses::jsonb ? coalesce(t.definition::jsonb ->> 'warehouse', 'default'))
+    ORDER BY p.task_id
+    FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE placements AS p SET node_id = %(node_id)s, epoch = %(epoch)s, placed_at = clock_timestamp()
+FROM taken WHERE p.task_id = taken.task_id
+RETURNING p.task_id;
+
 -- name: placements_release
 -- Give up the placements a holder has among the array :task_ids (NULL: all); returns their ids.
 UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL

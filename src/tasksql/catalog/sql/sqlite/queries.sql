@@ -665,6 +665,48 @@ WHERE task_id IN (
 )
 RETURNING task_id;
 
+-- name: placements_take_rest
+-- Take the unpinned orphans left of the warehouses this node serves that no other live node serving
+-- them would take at its next claim: each such node holds its share already, or its slots are full
+-- while another live node's are not. Slots limit the runs executing, not the placements, so an
+-- orphan never waits for a node to be below its share or to have a free slot.
+WITH live AS (
+    SELECT node_id, epoch, capacity, running, warehouses FROM nodes
+    WHERE lease_state = 'live' AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+), willing AS (
+    SELECT o.warehouses FROM live AS o
+    WHERE o.node_id <> :node_id
+      AND NOT (o.running >= o.capacity
+               AND EXISTS (SELECT 1 FROM live AS r WHERE r.node_id <> o.node_id AND r.running < r.capacity))
+      AND CAST(ceil((SELECT count(*) FROM tasks WHERE dropped_on IS NULL) * o.capacity * 1.0
+                    / (SELECT sum(capacity) FROM live)) AS INTEGER)
+          > (SELECT count(*) FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+             WHERE t.dropped_on IS NULL AND p.node_id = o.node_id AND p.epoch = o.epoch)
+)
+UPDATE placements SET node_id = :node_id, epoch = :epoch,
+    placed_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+WHERE task_id IN (
+    SELECT p.task_id
+    FROM placements AS p JOIN tasks AS t ON t.id = p.task_id AND t.dropped_on IS NULL
+    WHERE EXISTS (SELECT 1 FROM live WHERE live.node_id = :node_id)
+      AND (p.node_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM nodes AS h WHERE h.node_id = p.node_id AND h.epoch = p.epoch
+                AND h.lease_state IN ('live', 'draining')))
+      AND coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node) IS NULL
+      AND (:warehouses IS NULL OR EXISTS (
+              SELECT 1 FROM json_each(:warehouses)
+              WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))
+      AND NOT EXISTS (
+              SELECT 1 FROM willing AS o
+              WHERE o.warehouses IS NULL OR EXISTS (
+                  SELECT 1 FROM json_each(o.warehouses)
+                  WHERE value = coalesce(json_extract(t.definition, '$.warehouse'), 'default')))
+)
+RETURNING task_id;
+
 -- name: placements_release
 -- Give up the placements a holder has among the JSON array :task_ids (NULL: all); returns their ids.
 UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
