@@ -322,6 +322,47 @@ async def test_list_runs_filters_and_orders_newest_first(catalog: Catalog) -> No
     assert await catalog.list_runs(root_task_id=a.id) == []
 
 
+async def test_list_runs_gives_each_shape_of_filters_what_they_select(catalog: Catalog) -> None:
+    # every combination of the filters (each is its own statement) against the same rows filtered here
+    a = await create(catalog, "a", state=TaskState.STARTED)
+    b = await create(catalog, "b", state=TaskState.STARTED)
+    runs = [await fire_run(catalog, a, later(60 * i)) for i in range(5)]
+    runs.append(await fire_run(catalog, a, later(120), scheduled_from=ScheduledFrom.EXECUTE_TASK))  # a tie
+    runs += [await fire_run(catalog, b, later(60 * i + 30), root_task_id=a.id) for i in range(3)]
+    runs.append(await fire_run(catalog, b, later(120), scheduled_from=ScheduledFrom.EXECUTE_TASK))
+    failed = {runs[1].run_id, runs[5].run_id, runs[7].run_id}
+    for run in runs:
+        if run.run_id in failed:
+            await catalog.finish_run(ended(run, RunState.FAILED, error_code="X"), None)
+    values = {
+        "task_id": a.id,
+        "start": later(60),
+        "end": later(180),
+        "error_only": True,
+        "root_task_id": a.id,
+    }
+    key = "task_id", "start", "end", "error_only", "root_task_id"
+
+    for mask in range(2**5):
+        given = {k: values[k] for i, k in enumerate(key) if mask >> i & 1}
+        expect = sorted(
+            (
+                r
+                for r in runs
+                if ("task_id" not in given or r.task_id == a.id)
+                and ("start" not in given or r.scheduled_time >= later(60))
+                and ("end" not in given or r.scheduled_time < later(180))
+                and ("error_only" not in given or r.run_id in failed)
+                and ("root_task_id" not in given or r.root_task_id == a.id)
+            ),
+            key=lambda r: (r.scheduled_time, r.run_id),
+            reverse=True,
+        )
+        for limit in (None, 2):
+            found = await catalog.list_runs(**given, limit=limit)  # type: ignore[arg-type]
+            assert [r.run_id for r in found] == [r.run_id for r in expect][:limit], (given, limit)
+
+
 async def test_last_run_states_ignore_claims_of_instants_to_come(catalog: Catalog) -> None:
     a = await create(catalog, "a", state=TaskState.STARTED)
     b = await create(catalog, "b", state=TaskState.STARTED)

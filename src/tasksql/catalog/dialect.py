@@ -17,12 +17,18 @@ uses only this class runs unchanged on each of them. What the drivers do differe
   there, since a job reads before it writes;
 * a lock that only a database with concurrent writers needs (:meth:`~CatalogDialect.lock_graph_root`).
 
+A query with optional filters (``runs_list``) is written whole, each filter's predicate on a line of
+its own that ends in ``-- if <filter>``; :meth:`~CatalogDialect.shaped` names the query with only
+the lines of the filters given. A filter is never written ``(:x IS NULL OR col = :x)``: one plan
+serves every value of such a predicate, so no planner can use an index for it.
+
 Every method runs in the writer thread or a reader thread, inside the caller's transaction; none
 begins or ends one.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic
@@ -33,6 +39,9 @@ from tasksql.catalog.writer import D
 
 #: Named parameters of a query.
 Params = Mapping[str, Any]
+
+#: The end of a line of a query that is kept only when its filter is given (see :meth:`shaped`).
+_IF = re.compile(r"\s*--\s*if\s+([a-z][a-z0-9_]*)\s*$")
 
 
 class CatalogDialect(ABC, Generic[D]):
@@ -48,6 +57,31 @@ class CatalogDialect(ABC, Generic[D]):
         self.name = name
         #: The SQL text of each named query of the dialect.
         self.q: dict[str, str] = {key: query.sql for key, query in load_queries(name).items()}
+
+    def shaped(self, query: str, given: Iterable[str]) -> str:
+        """The name of ``query`` less its lines ending in ``-- if <filter>`` for filters not in
+        ``given`` (the lines of filters given lose only that comment): a statement per shape of
+        filters, with no predicate on a parameter that is not passed, so the planner picks an index
+        for the filters there are. Built once per shape and kept with the named queries.
+
+        :raises KeyError: ``given`` names a filter the query has no line for.
+        """
+        wanted = frozenset(given)
+        name = f"{query}[{','.join(sorted(wanted))}]"
+        if name not in self.q:
+            kept, known = [], set()
+            for line in self.q[query].splitlines():
+                cond = _IF.search(line)
+                if cond is None:
+                    kept.append(line)
+                    continue
+                known.add(cond[1])
+                if cond[1] in wanted:
+                    kept.append(line[: cond.start()])
+            if not wanted <= known:
+                raise KeyError(f"query {query} has no line for the filters {sorted(wanted - known)}")
+            self.q[name] = "\n".join(kept)
+        return name
 
     # --- running named queries -------------------------------------------------------------------
 

@@ -242,13 +242,14 @@ WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING')
 RETURNING run_id;
 
 -- name: runs_list
--- History, newest first, with optional filters (NULL parameters do not filter).
+-- History, newest first; a line ending in "-- if <filter>" is kept only when that filter is given.
 SELECT * FROM runs
-WHERE (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
-  AND (%(start)s::timestamptz IS NULL OR scheduled_time >= %(start)s::timestamptz)
-  AND (%(end)s::timestamptz IS NULL OR scheduled_time < %(end)s::timestamptz)
-  AND (%(error_only)s::int = 0 OR state IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED'))
-  AND (%(root_task_id)s::bigint IS NULL OR root_task_id = %(root_task_id)s::bigint)
+WHERE TRUE
+  AND task_id = %(task_id)s::bigint  -- if task_id
+  AND scheduled_time >= %(start)s::timestamptz  -- if start
+  AND scheduled_time < %(end)s::timestamptz  -- if end
+  AND state IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED')  -- if error_only
+  AND root_task_id = %(root_task_id)s::bigint  -- if root_task_id
 ORDER BY scheduled_time DESC, run_id DESC
 LIMIT %(limit)s;
 

@@ -221,13 +221,14 @@ WHERE run_id = :run_id AND state IN ('SCHEDULED', 'EXECUTING')
 RETURNING run_id;
 
 -- name: runs_list
--- History, newest first, with optional filters (NULL parameters do not filter).
+-- History, newest first; a line ending in "-- if <filter>" is kept only when that filter is given.
 SELECT * FROM runs
-WHERE (:task_id IS NULL OR task_id = :task_id)
-  AND (:start IS NULL OR scheduled_time >= :start)
-  AND (:end IS NULL OR scheduled_time < :end)
-  AND (:error_only = 0 OR state IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED'))
-  AND (:root_task_id IS NULL OR root_task_id = :root_task_id)
+WHERE TRUE
+  AND task_id = :task_id  -- if task_id
+  AND scheduled_time >= :start  -- if start
+  AND scheduled_time < :end  -- if end
+  AND state IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED')  -- if error_only
+  AND root_task_id = :root_task_id  -- if root_task_id
 ORDER BY scheduled_time DESC, run_id DESC
 LIMIT :limit;
 

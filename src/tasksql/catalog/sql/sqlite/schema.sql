@@ -153,8 +153,11 @@ CREATE UNIQUE INDEX runs_trigger_fence ON runs (task_id, scheduled_time)
 CREATE UNIQUE INDEX runs_graph_fence ON runs (graph_run_group_id, task_id, attempt_number)
     WHERE graph_run_group_id IS NOT NULL;
 
--- History by task, newest first; last run per task.
+-- Last run per task.
 CREATE INDEX runs_task ON runs (task_id, run_id);
+
+-- History by task, newest first (runs_list with a task: a page, a time range, a page deep in it).
+CREATE INDEX runs_task_time ON runs (task_id, scheduled_time, run_id);
 
 -- History by time (task_history ranges, pruning).
 CREATE INDEX runs_time ON runs (scheduled_time);
