@@ -9,6 +9,7 @@ processes would be.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -289,6 +290,37 @@ async def test_orphans_are_taken_when_every_live_node_is_full(
 
         assert (len(mine), len(theirs)) == (3, 2)  # slots limit runs, not placements: the shares
         assert sorted(mine + theirs) == ids
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_after_one_claim_of_each_live_node_no_orphan_it_may_run_is_left(
+    catalog: Catalog, catalog_factory: CatalogFactory, seed: int
+) -> None:
+    """Whatever the slots, the runs executing, the warehouses served and the order of the claims:
+    once every live node has claimed once, every task some live node serves is placed."""
+    rng = random.Random(seed)
+    await catalog.put_warehouse(WarehouseDef(name="pg"), replace=False, now=NOW)
+    warehouse_of: dict[int, str] = {}
+    for i in range(9):
+        warehouse = rng.choice(("default", "pg"))
+        warehouse_of[(await create(catalog, f"t{i}", warehouse=warehouse)).id] = warehouse
+    async with AsyncExitStack() as stack:
+        views = [catalog, *[await stack.enter_async_context(catalog_factory()) for _ in range(2)]]
+        for _ in range(3):  # each trial: every node joins again, so every placement is an orphan
+            nodes = []
+            for i, view in enumerate(views):
+                capacity = rng.randint(1, 3)
+                served = rng.choice((None, ("default",), ("pg",), ("default", "pg")))
+                lease = await view.join(member(f"n{i}", capacity=capacity, warehouses=served))
+                assert await view.renew_lease(lease.fence, running=rng.randint(0, capacity))
+                nodes.append((view, lease, capacity, served))
+            for view, lease, capacity, served in rng.sample(nodes, len(nodes)):
+                await view.claim_placements(lease.fence, capacity=capacity, warehouses=served)
+
+            holders = await placed(catalog)
+            servable = {w for *_, served in nodes for w in (served or ("default", "pg"))}
+            left = [t for t in warehouse_of if warehouse_of[t] in servable and holders.get(t) is None]
+            assert not left, (seed, [(capacity, served) for _, _, capacity, served in nodes], left)
 
 
 async def test_orphans_beyond_the_shares_of_the_nodes_serving_their_warehouse_are_taken(
