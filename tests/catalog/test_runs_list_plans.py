@@ -121,3 +121,15 @@ def test_postgres_reads_a_tasks_history_in_index_order(pg_server: PgServer) -> N
 
             assert "Index Scan Backward using runs_task_time" in plan, (shape, plan)
             assert "Sort" not in plan, (shape, plan)
+
+
+@pytest.mark.parametrize("shape", [("root_task_id",), ("root_task_id", "states")], ids="-".join)
+def test_sqlite_reads_a_roots_graph_runs_in_index_order(tmp_path: Path, shape: tuple[str, ...]) -> None:
+    conn = _sqlite_from_migrations(tmp_path / "c.db")
+    query = SQLITE.q[SQLITE.shaped("graph_runs_list", shape)]
+    values = {"root_task_id": 7, "states": '["EXECUTING"]', "limit": 1}
+
+    plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, _params(shape, values)))
+
+    assert "SEARCH graph_runs USING INDEX graph_runs_root (root_task_id=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

@@ -98,12 +98,16 @@ def settle_step(
 def list_graph_runs(
     sql: CatalogDialect[D], db: D, root_task_id: int | None, states: Sequence[str] | None, limit: int | None
 ) -> list[GraphRunRecord]:
-    params = {
-        "root_task_id": root_task_id,
-        "states": None if states is None else sql.array(states),
-        "limit": sql.limit(limit),
-    }
-    return [graph_run_record(row) for row in sql.rows(db, "graph_runs_list", params)]
+    """Graph runs newest first, through the statement of this shape of filters (see
+    :meth:`CatalogDialect.shaped`): of one root, the index by root and scheduled time."""
+    params: dict[str, object] = {}
+    if root_task_id is not None:
+        params["root_task_id"] = root_task_id
+    if states is not None:
+        params["states"] = sql.array(states)
+    query = sql.shaped("graph_runs_list", list(params))
+    params["limit"] = sql.limit(limit)
+    return [graph_run_record(row) for row in sql.rows(db, query, params)]
 
 
 def runs_of(sql: CatalogDialect[D], db: D, group_id: str) -> list[RunRecord]:

@@ -431,10 +431,11 @@ WHERE graph_run_group_id = %(graph_run_group_id)s AND state = 'EXECUTING';
 SELECT * FROM graph_runs WHERE graph_run_group_id = %(graph_run_group_id)s;
 
 -- name: graph_runs_list
--- Graph runs, newest first: of one root (or all), in some states (an array; NULL = any).
+-- Graph runs, newest first: of one root (or all), in some states (an array); see runs_list.
 SELECT * FROM graph_runs
-WHERE (%(root_task_id)s::bigint IS NULL OR root_task_id = %(root_task_id)s::bigint)
-  AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+WHERE TRUE
+  AND root_task_id = %(root_task_id)s::bigint  -- if root_task_id
+  AND state = ANY(%(states)s::text[])  -- if states
 ORDER BY scheduled_time DESC, seq DESC
 LIMIT %(limit)s;
 

@@ -397,10 +397,11 @@ WHERE graph_run_group_id = :graph_run_group_id AND state = 'EXECUTING';
 SELECT * FROM graph_runs WHERE graph_run_group_id = :graph_run_group_id;
 
 -- name: graph_runs_list
--- Graph runs, newest first: of one root (or all), in some states (JSON array; NULL = any).
+-- Graph runs, newest first: of one root (or all), in some states (JSON array); see runs_list.
 SELECT * FROM graph_runs
-WHERE (:root_task_id IS NULL OR root_task_id = :root_task_id)
-  AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+WHERE TRUE
+  AND root_task_id = :root_task_id  -- if root_task_id
+  AND state IN (SELECT value FROM json_each(:states))  -- if states
 ORDER BY scheduled_time DESC, rowid DESC
 LIMIT :limit;
 
