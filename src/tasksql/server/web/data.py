@@ -117,8 +117,7 @@ async def task_page(
         )
         row["key"] = task_key(rec)
         row["words"] = words_for_text(row["schedule"])
-        # a task that never ran has no strip to read: the catalog's read of a task's latest runs
-        # walks the history from the newest run back to the task's, all of it for a task with none
+        # a task that never ran has no strip to read (a task's latest runs are an index search)
         strip = await engine.catalog.list_runs(task_id=rec.id, limit=STRIP_RUNS) if rec.id in last else []
         row["strip"] = list(reversed(strip))
         rows.append(row)
