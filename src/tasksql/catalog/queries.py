@@ -4,6 +4,8 @@ The catalog's SQL lives in ``.sql`` files, not in Python strings. In ``queries.s
 starts with a header line ``-- name: <query_name>``, followed by a one-line ``-- <description>``,
 followed by the SQL text (one statement; a trailing semicolon is dropped). Lines before the first
 header are the file's own comments. A backend loads the file once and looks queries up by name.
+A query with optional filters has one line per filter ending in ``-- if <filter>``; the catalog runs
+it with only the lines of the filters given (:meth:`~tasksql.catalog.dialect.CatalogDialect.shaped`).
 """
 
 from __future__ import annotations

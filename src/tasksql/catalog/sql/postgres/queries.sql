@@ -1,6 +1,7 @@
 -- Named queries of the PostgreSQL catalog, loaded by tasksql.catalog.queries.
 --
 -- Each query starts with a "-- name: <query_name>" line followed by a one-line "-- description";
+-- a line ending in "-- if <filter>" is kept only when that filter is given (CatalogDialect.shaped);
 -- parameters are psycopg's named placeholders (%(param)s; a literal percent sign is written %%).
 -- Instants are passed as UTC ISO-8601 text and compared as timestamptz; a parameter whose type the
 -- server cannot infer from its place (x IS NULL, a CASE) carries a cast. Tables are unqualified:

@@ -1,6 +1,7 @@
 -- Named queries of the SQLite catalog, loaded by tasksql.catalog.queries.
 --
 -- Each query starts with a "-- name: <query_name>" line followed by a one-line "-- description";
+-- a line ending in "-- if <filter>" is kept only when that filter is given (CatalogDialect.shaped);
 -- parameters are named (:param). Instants are 'YYYY-MM-DDTHH:MM:SS.ffffffZ' text (see schema.sql).
 
 -- name: schema_versions
