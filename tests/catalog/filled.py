@@ -31,6 +31,7 @@ from tasksql.model.security import (
     RoleRecord,
     UserRecord,
 )
+from tasksql.model.storage_check import CheckResult, StorageCheck
 from tasksql.model.subtask import NewSubtask, SubtaskState
 
 #: Graph run group ids of the two graph runs of one instant (their order is that of insertion).
@@ -125,6 +126,23 @@ async def fill(catalog: Catalog) -> Filled:
     )
     await catalog.settle_subtask(
         sub.subtask_id, SubtaskState.FAILED, now=later(61), items_done=1, error_code="X"
+    )
+    # what a check_disk run of it checked
+    await catalog.record_storage_checks(
+        [
+            StorageCheck(
+                run_id=second.run_id,
+                task_id=second.task_id,
+                task_name=second.name,
+                node_id="node-a",
+                object_kind="table",
+                storage_id="lite.t",
+                check="integrity_check",
+                result=CheckResult.FIXED,
+                detail="row 1 missing from index t_b",
+                checked_at=later(61),
+            )
+        ]
     )
     manual = new_run(
         root,

@@ -102,6 +102,7 @@ async def test_what_every_catalog_has_does_not_make_it_non_empty(catalog: Catalo
         "runs": 0,
         "notification_history": 0,
         "subtasks": 0,
+        "storage_checks": 0,
         "audit_log": 0,
     }
 

@@ -36,6 +36,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from tasksql.catalog.checks import StorageChecks
 from tasksql.catalog.cluster import ClusterCoordination
 from tasksql.catalog.fanout import FanoutCoordination
 from tasksql.catalog.records import (
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 
-class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, ABC):
+class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, StorageChecks, ABC):
     """The durable state of tasksql: tasks and their versions, integrations, warehouses, settings.
 
     Every method is a coroutine; none blocks the event loop. A catalog is used from the event loop

@@ -81,9 +81,11 @@ class FanoutCoordination(ABC):
         take the same one."""
 
     @abstractmethod
-    async def progress_subtask(self, subtask_id: int, items_done: int) -> bool:
-        """Record the items a RUNNING sub-task has done; False when it is not running (settled or
-        cancelled meanwhile)."""
+    async def progress_subtask(
+        self, subtask_id: int, items_done: int, items_total: int | None = None
+    ) -> bool:
+        """Record the items a RUNNING sub-task has done (and of how many, when ``items_total`` is
+        given); False when it is not running (settled or cancelled meanwhile)."""
 
     @abstractmethod
     async def settle_subtask(

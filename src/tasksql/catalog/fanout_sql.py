@@ -61,8 +61,12 @@ class SqlFanout(GroupCommitCatalog[D]):
             lambda db: [jobs.subtask_record(r) for r in sql.rows(db, "subtasks_take", params)]
         )
 
-    async def progress_subtask(self, subtask_id: int, items_done: int) -> bool:
-        sql, params = self._sql, {"subtask_id": subtask_id, "items_done": max(0, items_done)}
+    async def progress_subtask(
+        self, subtask_id: int, items_done: int, items_total: int | None = None
+    ) -> bool:
+        total = None if items_total is None else max(0, items_total)
+        sql = self._sql
+        params = {"subtask_id": subtask_id, "items_done": max(0, items_done), "items_total": total}
         return await self._write(lambda db: sql.first(db, "subtask_progress", params) is not None)
 
     async def settle_subtask(

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from tasksql.catalog.checks_sql import SqlStorageChecks
 from tasksql.catalog.dialect import CatalogDialect
 from tasksql.catalog.fanout_sql import SqlFanout
 from tasksql.catalog.grouped import require_name
@@ -124,7 +125,7 @@ class BulkJobs(Protocol[H_contra]):
     def id_counters(self, db: H_contra, /) -> dict[str, int]: ...
 
 
-class SqlCatalog(SqlFanout[D], SqlSecurity[D]):
+class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
     """The catalog contract over a backend's dialect and writer (see the module).
 
     :param dialect: runs the backend's named queries on its handle.

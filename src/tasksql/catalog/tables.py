@@ -306,6 +306,27 @@ TABLES: tuple[TableSpec, ...] = (
         key=("subtask_id",),
         instants=frozenset({"created_at", "started_at", "completed_time"}),
         identity="subtask_id",
+    ),
+    # what check_disk runs checked: history, like runs
+    TableSpec(
+        name="storage_checks",
+        kind="storage checks",
+        columns=(
+            "check_id",
+            "run_id",
+            "task_id",
+            "task_name",
+            "node_id",
+            "object_kind",
+            "storage_id",
+            "check_name",
+            "result",
+            "detail",
+            "checked_at",
+        ),
+        key=("check_id",),
+        instants=frozenset({"checked_at"}),
+        identity="check_id",
     ),  # users, roles and grants (docs/security.md), and the audit log
     TableSpec(
         name="security_users",

@@ -936,8 +936,10 @@ WHERE subtask_id IN (
 RETURNING *;
 
 -- name: subtask_progress
--- The items a running sub-task has done so far.
-UPDATE subtasks SET items_done = %(items_done)s WHERE subtask_id = %(subtask_id)s AND state = 'RUNNING'
+-- The items a running sub-task has done so far (and of how many, when given).
+UPDATE subtasks SET items_done = %(items_done)s,
+    items_total = coalesce(%(items_total)s::int, items_total)
+WHERE subtask_id = %(subtask_id)s AND state = 'RUNNING'
 RETURNING subtask_id;
 
 -- name: subtask_settle
@@ -1096,3 +1098,31 @@ ORDER BY id DESC LIMIT %(limit)s;
 -- name: audit_prune
 -- Delete audit entries older than the cutoff.
 DELETE FROM audit_log WHERE at < %(cutoff)s::timestamptz;
+
+-- name: storage_check_insert
+-- One object a check_disk run checked.
+INSERT INTO storage_checks (run_id, task_id, task_name, node_id, object_kind, storage_id, check_name,
+                            result, detail, checked_at)
+VALUES (%(run_id)s, %(task_id)s, %(task_name)s, %(node_id)s, %(object_kind)s, %(storage_id)s,
+        %(check_name)s, %(result)s, %(detail)s, %(checked_at)s::timestamptz);
+
+-- name: storage_checks_list
+-- The objects check_disk runs checked, by id: all, or those of one run.
+SELECT * FROM storage_checks
+WHERE (%(run_id)s::bigint IS NULL OR run_id = %(run_id)s::bigint)
+ORDER BY check_id;
+
+-- name: catalog_amcheck_installed
+-- Whether the amcheck extension is installed in the catalog's database.
+SELECT count(*) AS n FROM pg_extension WHERE extname = 'amcheck';
+
+-- name: catalog_btree_indexes
+-- The B-tree indexes of the catalog's schema, by name.
+SELECT c.oid::bigint AS oid, c.relname AS name
+FROM pg_class AS c JOIN pg_am AS a ON a.oid = c.relam
+WHERE c.relkind = 'i' AND a.amname = 'btree' AND c.relnamespace = current_schema()::regnamespace
+ORDER BY c.relname;
+
+-- name: catalog_btree_check
+-- amcheck's check of one B-tree index (raises on damage).
+SELECT 1 AS ok FROM (SELECT bt_index_check(%(oid)s::bigint::oid::regclass)) AS checked;

@@ -896,8 +896,9 @@ WHERE node_id = :node_id AND state = 'PENDING'
 RETURNING *;
 
 -- name: subtask_progress
--- The items a running sub-task has done so far.
-UPDATE subtasks SET items_done = :items_done WHERE subtask_id = :subtask_id AND state = 'RUNNING'
+-- The items a running sub-task has done so far (and of how many, when given).
+UPDATE subtasks SET items_done = :items_done, items_total = coalesce(:items_total, items_total)
+WHERE subtask_id = :subtask_id AND state = 'RUNNING'
 RETURNING subtask_id;
 
 -- name: subtask_settle
@@ -1059,3 +1060,24 @@ ORDER BY id DESC LIMIT :limit;
 -- name: audit_prune
 -- Delete audit entries older than the cutoff.
 DELETE FROM audit_log WHERE at < :cutoff;
+
+-- name: storage_check_insert
+-- One object a check_disk run checked.
+INSERT INTO storage_checks (run_id, task_id, task_name, node_id, object_kind, storage_id, check_name,
+                            result, detail, checked_at)
+VALUES (:run_id, :task_id, :task_name, :node_id, :object_kind, :storage_id, :check_name, :result,
+        :detail, :checked_at);
+
+-- name: storage_checks_list
+-- The objects check_disk runs checked, by id: all, or those of one run.
+SELECT * FROM storage_checks
+WHERE (:run_id IS NULL OR run_id = :run_id)
+ORDER BY check_id;
+
+-- name: catalog_integrity_check
+-- SQLite's check of the whole catalog file: every page, index and constraint ('ok' when sound).
+SELECT integrity_check AS finding FROM pragma_integrity_check;
+
+-- name: catalog_quick_check
+-- SQLite's faster check of the catalog file (no index-to-table cross-check).
+SELECT quick_check AS finding FROM pragma_quick_check;
