@@ -236,6 +236,8 @@ class InFlightRuns:
                     self._catalog, rec, logical_time.own_schedule(entry)
                 ),
                 gate=_gate(self._warehouses, entry),
+                checks=self._catalog,
+                node_id=self._node_id,
             )
             if self.fan_out is not None and fans_out(task):
                 outcome = await self.fan_out.run(ctx)

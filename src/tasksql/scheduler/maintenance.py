@@ -6,18 +6,17 @@ tables and indexes are what can be checked and rebuilt):
 * ``rebuild`` rebuilds what can be rebuilt from the data: indexes and statistics. SQLite:
   ``REINDEX`` and ``ANALYZE``; DuckDB: ``ANALYZE`` then ``CHECKPOINT``; PostgreSQL: ``ANALYZE``
   (``REINDEX TABLE`` too for one table). ``table_id = '<table>'`` limits it to that table.
-* ``check_disk`` verifies the storage. SQLite: ``PRAGMA integrity_check`` (every page, index and
-  constraint), ``sample = true`` the faster ``PRAGMA quick_check`` (no index-to-table cross-check).
-  Any answer but ``ok`` fails the run (``CHECK_DISK_FAILED``, with SQLite's first findings), as
-  does a file too damaged to read. DuckDB and PostgreSQL: the database's size only (DuckDB verifies
-  a block's checksum whenever it reads the block; tasksql runs no separate check there, nor
-  PostgreSQL's ``amcheck``).
+* ``check_disk`` checks every object of tasksql's storage one by one and keeps one result per
+  object in the catalog (:mod:`tasksql.scheduler.check_disk`, ``system.storage_checks``); its
+  options ``fix``, ``sample``, ``only_unhealthy`` and ``storage_ids`` apply there. The statements
+  here (SQLite ``PRAGMA integrity_check``, the database's size elsewhere) are the check of a run
+  given no catalog to keep results in, and :func:`check_problems` reads their findings.
 * ``rebalance`` optimises storage: SQLite ``PRAGMA optimize``; DuckDB ``VACUUM`` and
   ``CHECKPOINT``; PostgreSQL ``ANALYZE``. In a cluster its run also spreads task placements over
   the nodes (:mod:`tasksql.scheduler.fanout`).
 
-Options tasksql does not apply (``node``, ``segment_groups``, ``fix``, ``only_unhealthy``,
-``storage_ids``) are kept with the task and shown, and change nothing.
+Options tasksql does not apply (``node``, ``segment_groups``) are kept with the task and shown,
+and change nothing.
 """
 
 from __future__ import annotations
@@ -54,7 +53,8 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _true(body: MaintenanceBody, key: str) -> bool:
+def flag(body: MaintenanceBody, key: str) -> bool:
+    """True when option ``key`` is given as true (``true``, ``1``, ``yes``)."""
     return (option(body, key) or "").lower() in ("true", "1", "yes")
 
 
@@ -77,7 +77,7 @@ def statements(body: MaintenanceBody, dialect: str) -> tuple[str, ...] | None:
         if dialect == "postgres":
             return (f"REINDEX TABLE {quoted}", f"ANALYZE {quoted}")
     if body.kind is MaintenanceKind.CHECK_DISK and dialect == "sqlite":
-        pragma = "quick_check" if _true(body, "sample") else "integrity_check"
+        pragma = "quick_check" if flag(body, "sample") else "integrity_check"
         return (f"PRAGMA {pragma}",)
     return base
 

@@ -17,14 +17,24 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from tasksql.catalog.checks import StorageChecks
 from tasksql.clock import Clock
 from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
-from tasksql.model import MAX_RETURN_VALUE_BYTES, MaintenanceBody, RunState, TaskDef, effective_timeout_ms
+from tasksql.model import (
+    MAX_RETURN_VALUE_BYTES,
+    MaintenanceBody,
+    MaintenanceKind,
+    RunState,
+    TaskDef,
+    effective_timeout_ms,
+    effective_warehouse,
+)
 from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.model.security import RunAdmission
 from tasksql.scheduler import maintenance
 from tasksql.scheduler.body import prepare
+from tasksql.scheduler.check_disk import Who, run_check_disk
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
 from tasksql.scheduler.logical_time import LogicalTime, bind, mentions
@@ -72,6 +82,11 @@ class RunContext:
     #: None: nothing to ask. A refusal makes the run SKIPPED (code PRIVILEGE_REVOKED) or FAILED
     #: (ROLE_NOT_MAPPED); an admission with a database role runs WHEN and body as that role.
     gate: Callable[[], Awaitable[RunAdmission | None]] | None = None
+    #: Where a check_disk run keeps its results (and checks the catalog's own storage); None: the
+    #: run checks with the warehouse's statements only (:mod:`.maintenance`).
+    checks: StorageChecks | None = None
+    #: The node running the attempt (a check_disk result names it).
+    node_id: str = ""
 
     async def bind_time(self, text: str) -> str:
         """``text`` with the run's logical time variables replaced (see :mod:`.logical_time`)."""
@@ -234,6 +249,24 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                     code="CONDITION_FALSE",
                     message=f"skipped: WHEN condition was false: {task.when}",
                 )
+        if (
+            ctx.checks is not None
+            and isinstance(task.body, MaintenanceBody)
+            and task.body.kind is MaintenanceKind.CHECK_DISK
+        ):  # object by object, each result kept in the catalog
+            who = Who(
+                run_id=ctx.run.run_id, task_id=ctx.run.task_id, task_name=ctx.run.name, node_id=ctx.node_id
+            )
+            checked = await run_check_disk(
+                task.body,
+                wh,
+                effective_warehouse(task),
+                ctx.checks,
+                who=who,
+                clock=ctx.clock,
+                token=ctx.token,
+            )
+            return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(checked))
         prepared = prepare(task, wh.dialect)
         statements: list[str] = []
         tables: dict[str, pa.Table] = {}

@@ -1,7 +1,8 @@
 """This node's share of fanned-out runs (:class:`SubtaskWorker`): it takes the sub-tasks written for
 it (see :mod:`tasksql.scheduler.fanout`), executes each against its own warehouse (the maintenance
-statements of :func:`tasksql.scheduler.maintenance.statements`; a rebalance also hands over the tasks its
-sub-task names), and settles them.
+statements of :func:`tasksql.scheduler.maintenance.statements`; a check_disk checks object by object,
+:mod:`tasksql.scheduler.check_disk`, its progress the objects checked; a rebalance also hands over the
+tasks its sub-task names), and settles them.
 
 It looks for new sub-tasks every :data:`LOOK_EVERY_S`, and at once when poked (a catalog change
 notice, a fan-out of this node); at each look it also cancels the statements of its sub-tasks that
@@ -22,8 +23,8 @@ from tasksql.clock import Clock
 from tasksql.errors import QueryCancelled, TasksqlError
 from tasksql.model import MaintenanceBody, MaintenanceKind, effective_timeout_ms, effective_warehouse
 from tasksql.model.subtask import Subtask, SubtaskState
-from tasksql.scheduler import maintenance
 from tasksql.scheduler.body import prepare
+from tasksql.scheduler.check_disk import Who, run_check_disk
 from tasksql.scheduler.deps import WarehouseProvider
 from tasksql.warehouses.base import CancelToken
 
@@ -56,6 +57,11 @@ class SubtaskWorker:
         self._poke = asyncio.Event()
         #: The sub-tasks executing here: their asyncio tasks and cancel tokens.
         self._running: dict[int, tuple[asyncio.Task[None], CancelToken]] = {}
+
+    @property
+    def running(self) -> int:
+        """How many sub-tasks are executing here now (a cancelled one until it has stopped)."""
+        return len(self._running)
 
     def poke(self) -> None:
         """Look for sub-tasks now rather than at the next round."""
@@ -144,18 +150,31 @@ class SubtaskWorker:
             raise TasksqlError(f"task {sub.task_name} was dropped", code="TASK_NOT_FOUND")
         task = record.definition
         warehouse = await self._warehouses.get(effective_warehouse(task))
+        body = task.body
+        if isinstance(body, MaintenanceBody) and body.kind is MaintenanceKind.CHECK_DISK:
+            who = Who(run_id=sub.run_id, task_id=sub.task_id, task_name=sub.task_name, node_id=self._node_id)
+
+            async def progress(done: int, total: int) -> None:
+                await self._catalog.progress_subtask(sub.subtask_id, done, total)
+
+            checked = await run_check_disk(
+                body,
+                warehouse,
+                effective_warehouse(task),
+                self._catalog,
+                who=who,
+                clock=self._clock,
+                token=token,
+                progress=progress,
+            )
+            return len(checked)
         prepared = prepare(task, warehouse.dialect)
-        result = await warehouse.run_body(
+        await warehouse.run_body(
             list(prepared.statements),
             transactional=False,
             timeout=effective_timeout_ms(task) / 1000.0,
             token=token,
         )
-        body = task.body
-        if isinstance(body, MaintenanceBody) and result.last is not None:
-            found = maintenance.check_problems(body, warehouse.dialect, result.last.rows)
-            if found is not None:  # check_disk found damage: the sub-task (and its run) fails
-                raise TasksqlError(found, code="CHECK_DISK_FAILED")
         if not (isinstance(body, MaintenanceBody) and body.kind is MaintenanceKind.REBALANCE and sub.detail):
             return None
         moves = {int(k): str(v) for k, v in json.loads(sub.detail).get("moves", {}).items()}

@@ -20,6 +20,7 @@ from tasksql.sysviews.cluster import cluster_table
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.notifications import notification_history_table
 from tasksql.sysviews.placement import task_nodes
+from tasksql.sysviews.storage_checks import storage_checks_table
 from tasksql.sysviews.subtasks import subtasks_table
 from tasksql.sysviews.tables import (
     Introspection,
@@ -209,6 +210,7 @@ SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "notification_history": notification_history_table,
     "graph_runs": graphs.graph_runs,
     "subtasks": subtasks_table,
+    "storage_checks": storage_checks_table,
     "audit_log": audit_table,
 }
 TABLE_FUNCTION_BUILDERS: dict[str, RelationBuilder] = {

@@ -43,6 +43,7 @@ SYSTEM_TABLES = frozenset(
         "notification_history",
         "graph_runs",
         "subtasks",
+        "storage_checks",
         "audit_log",
     }
 )
