@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 
+from pgserver import PgDatabase
 from tasksql.engine import Engine
 from tasksql.settings import Settings
 
@@ -85,15 +87,20 @@ async def test_every_object_checked_is_a_row_and_progress_counts_them(engine: En
     await engine.execute(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{path}'")
     await engine.execute("CREATE TASK c TYPE check_disk WAREHOUSE = lite")
     assert (await last_run(engine, "c"))[0] == "SUCCEEDED"
-    assert await checks(engine, "c") == {
-        "catalog": ("catalog", "OK", None),
+    found = await checks(engine, "c")
+    assert {k: v for k, v in found.items() if k.startswith("lite")} == {
         "lite.t": ("table", "OK", None),
         "lite.u": ("table", "OK", None),
     }
+    catalog = {k: v for k, v in found.items() if k.startswith("catalog")}
+    # a SQLite catalog: its file; a PostgreSQL one: each index with amcheck, else SKIPPED and why
+    assert catalog == {"catalog": ("catalog", "OK", None)} or all(
+        r in ("OK", "SKIPPED") for _, r, _ in catalog.values()
+    )
     [(done, total, progress)] = await rows(
         engine, "SELECT items_done, items_total, progress FROM system.subtasks WHERE task_name = 'c'"
     )
-    assert (done, total, progress) == (3, 3, 1.0)
+    assert (done, total, progress) == (3, 3, 1.0)  # the catalog, t and u
 
 
 async def test_a_damaged_page_fails_the_run_and_names_the_table(engine: Engine, tmp_path: Path) -> None:
@@ -121,7 +128,9 @@ async def test_index_damage_is_reported_and_fixed_with_fix(engine: Engine, tmp_p
     two_tables(path)
     damage_index_only(path)
     await engine.execute(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{path}'")
-    await engine.execute("CREATE TASK look TYPE check_disk OPTIONS only_unhealthy = true WAREHOUSE = lite")
+    await engine.execute(
+        "CREATE TASK look TYPE check_disk OPTIONS only_unhealthy = true, storage_ids = 'lite' WAREHOUSE = lite"
+    )
     assert (await last_run(engine, "look"))[:2] == ("FAILED", "SUBTASK_FAILED")
     [(kind, result, detail)] = (await checks(engine, "look")).values()  # only_unhealthy: t only
     assert (kind, result) == ("table", "DAMAGED") and "missing from index t_b" in (detail or "")
@@ -198,3 +207,30 @@ async def test_cancel_task_stops_a_check_midway(engine: Engine, tmp_path: Path) 
     [(kept,)] = await rows(engine, "SELECT count(*) FROM system.storage_checks WHERE task_name = 'long'")
     assert total == 3001  # the catalog and every table
     assert 10 <= kept < total and done < total  # it stopped midway, what it checked is kept
+
+
+def pg(url: str, sql: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+async def test_postgres_indexes_are_checked_by_amcheck(engine: Engine, pg_database: PgDatabase) -> None:
+    pg(pg_database.url, "CREATE TABLE t (a integer PRIMARY KEY, b text)")
+    pg(pg_database.url, "CREATE INDEX t_b ON t (b)")
+    pg(pg_database.url, "INSERT INTO t SELECT i, i::text FROM generate_series(1, 1000) AS i")
+    await engine.execute(f"CREATE WAREHOUSE pgw TYPE = postgres URL = '{pg_database.url}'")
+    await engine.execute(
+        "CREATE TASK without_amcheck TYPE check_disk OPTIONS storage_ids = 'pgw' WAREHOUSE = pgw"
+    )
+    assert (await last_run(engine, "without_amcheck"))[0] == "SUCCEEDED"
+    [(kind, result, why)] = (await checks(engine, "without_amcheck")).values()  # without amcheck: why not
+    assert (kind, result) == ("warehouse", "SKIPPED") and "CREATE EXTENSION amcheck" in (why or "")
+    pg(pg_database.url, "CREATE EXTENSION amcheck")
+    await engine.execute(
+        "CREATE TASK with_amcheck TYPE check_disk OPTIONS storage_ids = 'pgw' WAREHOUSE = pgw"
+    )
+    assert (await last_run(engine, "with_amcheck"))[0] == "SUCCEEDED"
+    assert await checks(engine, "with_amcheck") == {
+        "pgw.public.t_b": ("index", "OK", None),
+        "pgw.public.t_pkey": ("index", "OK", None),
+    }
