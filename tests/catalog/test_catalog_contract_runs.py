@@ -380,6 +380,25 @@ async def test_last_run_states_ignore_claims_of_instants_to_come(catalog: Catalo
     assert (await catalog.last_run_states(later(61)))[a.id] == ("SCHEDULED", later(60))
 
 
+async def test_last_run_states_give_each_task_its_own_latest_run(catalog: Catalog) -> None:
+    assert await catalog.last_run_states(later(1)) == {}
+    tasks = [await create(catalog, f"t{i}", state=TaskState.STARTED) for i in range(4)]
+    latest = {}
+    for step in range(3):  # runs of the tasks interleaved, so run ids do not follow each task
+        for i, rec in enumerate(tasks[:3]):
+            latest[rec.id] = await fire_run(catalog, rec, later(-600 + 60 * step + i))
+    await fire_run(catalog, tasks[3], later(60), state=RunState.SCHEDULED)  # only a claim to come
+    await catalog.finish_run(ended(latest[tasks[1].id], RunState.FAILED), None)
+
+    states = await catalog.last_run_states(later(1))
+
+    assert states == {
+        tasks[0].id: ("EXECUTING", latest[tasks[0].id].query_start_time),
+        tasks[1].id: ("FAILED", latest[tasks[1].id].scheduled_time + timedelta(milliseconds=42)),
+        tasks[2].id: ("EXECUTING", latest[tasks[2].id].query_start_time),
+    }
+
+
 # --- nodes and lost runs -------------------------------------------------------------------------
 
 

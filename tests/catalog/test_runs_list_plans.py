@@ -1,4 +1,5 @@
-"""The run history reads a task's runs through an index, in order, on both backends.
+"""The run history reads a task's runs through an index, in order, on both backends (and each task's
+latest run by index searches).
 
 ``runs_list`` is one statement per shape of filters (:meth:`CatalogDialect.shaped`); a predicate
 written ``(:x IS NULL OR col = :x)`` would make the planner walk every run newest first. These tests
@@ -133,3 +134,14 @@ def test_sqlite_reads_a_roots_graph_runs_in_index_order(tmp_path: Path, shape: t
 
     assert "SEARCH graph_runs USING INDEX graph_runs_root (root_task_id=?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_sqlite_finds_each_tasks_latest_run_by_searches_not_a_scan_of_the_runs(tmp_path: Path) -> None:
+    conn = _sqlite_from_migrations(tmp_path / "c.db")
+
+    details = [
+        row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + SQLITE.q["runs_last_per_task"], {"now": STAMP})
+    ]
+
+    assert not [d for d in details if d.startswith("SCAN runs") or d.startswith("SCAN r ")], details
+    assert "SEARCH runs USING INDEX runs_task (task_id=?)" in details, details

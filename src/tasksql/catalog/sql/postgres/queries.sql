@@ -256,14 +256,22 @@ LIMIT %(limit)s;
 
 -- name: runs_last_per_task
 -- The latest run of every task: task id, state, and when it last changed (runs claimed for later
--- instants do not count).
+-- instants do not count). The tasks with runs are found by stepping through the index by task
+-- (one search per task), and each one's latest run by reading it from its newest: the cost grows
+-- with the tasks, not with the runs kept.
+WITH RECURSIVE ids (task_id) AS (
+    SELECT min(task_id) FROM runs
+    UNION ALL
+    SELECT (SELECT min(task_id) FROM runs WHERE task_id > ids.task_id) FROM ids WHERE ids.task_id IS NOT NULL
+)
 SELECT r.task_id, r.state, coalesce(r.completed_time, r.query_start_time, r.scheduled_time) AS at
-FROM runs AS r
-JOIN (
-    SELECT task_id, max(run_id) AS run_id FROM runs
-    WHERE state <> 'SCHEDULED' OR scheduled_time <= %(now)s::timestamptz
-    GROUP BY task_id
-) AS last USING (task_id, run_id);
+FROM ids
+JOIN runs AS r ON r.run_id = (
+    SELECT run_id FROM runs
+    WHERE task_id = ids.task_id AND (state <> 'SCHEDULED' OR scheduled_time <= %(now)s::timestamptz)
+    ORDER BY run_id DESC
+    LIMIT 1
+);
 
 -- name: runs_open_of_nodes
 -- Runs of the nodes in the array :node_ids that are not settled.
