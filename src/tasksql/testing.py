@@ -18,6 +18,8 @@ class FakeClock:
             start = datetime.fromisoformat(start)
         self._now = start.astimezone(UTC)
         self._changed = asyncio.Event()
+        self._sleepers: list[datetime] = []  # the instants slept until by the sleepers now
+        self._slept = asyncio.Event()  # set when something starts to sleep
 
     def now(self) -> datetime:
         return self._now
@@ -37,5 +39,22 @@ class FakeClock:
         return self._now
 
     async def sleep_until(self, when: datetime) -> None:
-        while self._now < when:
-            await self._changed.wait()
+        if self._now >= when:
+            return
+        self._sleepers.append(when)
+        self._slept.set()
+        try:
+            while self._now < when:
+                await self._changed.wait()
+        finally:
+            self._sleepers.remove(when)
+
+    async def sleeper(self) -> datetime:
+        """Wait until something sleeps on this clock (in :meth:`sleep_until`); the earliest instant
+        slept until. A test advances the clock once the code under test waits on it, rather than
+        after a guessed while (an advance made before the code computes its instant from
+        :meth:`now` would move that instant along)."""
+        while not self._sleepers:
+            self._slept.clear()
+            await self._slept.wait()
+        return min(self._sleepers)

@@ -31,6 +31,7 @@ class Harness:
         if advance:
             self.clock.advance(advance)
         await self.scheduler.tick()
+        await self.scheduler.warmed()  # the tasks due soon are warm before the clock moves on
         await self.scheduler.bookkeeping_written()  # lazy writes of the tick: visible before asserting
         if drain:
             await self.scheduler.drain()

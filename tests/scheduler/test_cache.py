@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -49,10 +48,8 @@ async def _scheduler(
 
 async def _settle_background(h: Harness) -> None:
     """Let the scheduler's background reads (warming ahead) finish."""
-    for _ in range(100):
-        if not h.scheduler.background_busy:
-            return
-        await asyncio.sleep(0.01)
+    await h.scheduler.warmed()
+    assert not h.scheduler.background_busy
 
 
 async def test_a_restarted_scheduler_loads_every_task_cold_and_runs_them_on_time(tmp_path: Path) -> None:

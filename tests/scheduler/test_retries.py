@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from sched_harness import Harness
 
 from tasksql.model import QualifiedName, RunState, SqlBody, TaskDef
@@ -41,7 +44,9 @@ async def test_retry_delay_with_exponential_backoff_and_cap(harness: Harness) ->
     )
     await harness.sql("EXECUTE TASK t")
     for step in (10, 15, 15):
-        await harness.scheduler.drain(timeout=0.2)
+        # the clock moves once the retry waits on it (its instant: the failure's time plus the delay)
+        until = await asyncio.wait_for(harness.clock.sleeper(), 60)
+        assert until == harness.clock.now() + timedelta(seconds=step)
         harness.clock.advance(step)
     await harness.scheduler.drain()
     got = await attempts(harness, "t")
@@ -60,7 +65,8 @@ async def test_a_retry_that_succeeds_ends_the_run(harness: Harness) -> None:
         "AS SELECT CASE WHEN (SELECT count(*) FROM flag) = 0 THEN error('no flag yet') ELSE 1 END"
     )
     await harness.sql("EXECUTE TASK flaky")
-    await harness.scheduler.drain(timeout=0.3)
+    until = await asyncio.wait_for(harness.clock.sleeper(), 60)
+    assert until == harness.clock.now() + timedelta(seconds=10)
     await harness.sql("INSERT INTO flag VALUES (TRUE)")  # the condition clears while the retry waits
     harness.clock.advance(10)
     await harness.scheduler.drain()

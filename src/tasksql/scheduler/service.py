@@ -179,6 +179,8 @@ class Scheduler:
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        #: The reads of tasks due soon that ticks started (see :meth:`warmed`).
+        self._warming: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
         self._waker: Waker | None = None
         #: Runs of lost members recorded FAILED (NODE_LOST), to retry (see :func:`.takeover.retry_lost`).
@@ -319,9 +321,20 @@ class Scheduler:
         )
 
     def _spawn(self, coro: object, name: str) -> None:
+        self._spawned(coro, name)
+
+    def _spawned(self, coro: object, name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
+
+    async def warmed(self) -> None:
+        """Wait until the reads of tasks due soon that ticks started so far are over, their entries
+        warm and in the heap at their instants (tests on a fake clock: an advance made while such a
+        read is still in flight could pass the instant before the entry is there to fire on it)."""
+        if self._warming:
+            await asyncio.wait(list(self._warming))
 
     @property
     def background_busy(self) -> bool:
@@ -552,7 +565,9 @@ class Scheduler:
             for e in cold:
                 (late if e.next_fire is not None and e.next_fire <= now else ahead).append(e)
             if ahead:
-                self._spawn(cache.warm_ahead(ahead), "tasksql-warm")
+                warming = self._spawned(cache.warm_ahead(ahead), "tasksql-warm")
+                self._warming.add(warming)
+                warming.add_done_callback(self._warming.discard)
             if late:
                 due.extend(e for e in await cache.warm(late) if e.next_fire is not None)
         if due:
