@@ -69,17 +69,29 @@ class SqlStorageChecks(GroupCommitCatalog[D]):
             found = [str(r["finding"]) for r in rows if str(r["finding"]) != "ok"]
             result = CheckResult.DAMAGED if found else CheckResult.OK
             return [CatalogCheck("catalog", "catalog", check, result, "; ".join(found)[:1000] or None)]
-        installed = await self._read(lambda db: sql.first(db, "catalog_amcheck_installed", {}))
-        if installed is None or int(installed["n"]) == 0:
+        ext = await self._read(lambda db: sql.first(db, "catalog_amcheck_schema", {}))
+        if ext is None:
             why = (
                 "the amcheck extension is not installed in the catalog's database (CREATE EXTENSION amcheck)"
             )
             return [CatalogCheck("catalog", "catalog", "bt_index_check", CheckResult.SKIPPED, why)]
+        amcheck = '"' + str(ext["schema"]).replace('"', '""') + '"'
         indexes = await self._read(lambda db: sql.rows(db, "catalog_btree_indexes", {}))
         out: list[CatalogCheck] = []
 
         def btree_check(oid: int) -> Callable[[D], Row | None]:
-            return lambda db: sql.first(db, "catalog_btree_check", {"oid": oid})
+            def check(db: D) -> Row | None:
+                # amcheck's functions are found on the search path, which holds the catalog's
+                # schema only: its schema is added for the check and taken off after
+                path = sql.first(db, "catalog_search_path", {})
+                old = str(path["path"]) if path is not None else ""
+                sql.first(db, "catalog_search_path_set", {"path": f"{old}, {amcheck}" if old else amcheck})
+                try:
+                    return sql.first(db, "catalog_btree_check", {"oid": oid})
+                finally:
+                    sql.first(db, "catalog_search_path_set", {"path": old})
+
+            return check
 
         for index in indexes:
             name = f"catalog.{index['name']}"

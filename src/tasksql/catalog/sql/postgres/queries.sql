@@ -1120,9 +1120,18 @@ SELECT * FROM storage_checks
 WHERE (%(run_id)s::bigint IS NULL OR run_id = %(run_id)s::bigint)
 ORDER BY check_id;
 
--- name: catalog_amcheck_installed
--- Whether the amcheck extension is installed in the catalog's database.
-SELECT count(*) AS n FROM pg_extension WHERE extname = 'amcheck';
+-- name: catalog_amcheck_schema
+-- The schema of the amcheck extension, when it is installed in the catalog's database.
+SELECT n.nspname AS schema FROM pg_extension AS e JOIN pg_namespace AS n ON n.oid = e.extnamespace
+WHERE e.extname = 'amcheck';
+
+-- name: catalog_search_path
+-- The connection's search_path.
+SELECT current_setting('search_path') AS path;
+
+-- name: catalog_search_path_set
+-- Set the connection's search_path (amcheck's schema is added for its check, then taken off).
+SELECT set_config('search_path', %(path)s, false) AS path;
 
 -- name: catalog_btree_indexes
 -- The B-tree indexes of the catalog's schema, by name.
