@@ -67,8 +67,8 @@ async def check_can_start(engine: Engine) -> None:
     if not any(not state.users[u].disabled for u in state.holders_of(ACCOUNTADMIN)):
         raise ConfigError(
             "security is on but no enabled user holds ACCOUNTADMIN, so nobody could grant anything: "
-            "with TASKSQL_SECURITY=off run tasksql sql \"CREATE USER admin DEFAULT_ROLE = accountadmin; "
-            "GRANT ROLE accountadmin TO USER admin\" (keep the token it prints), then turn security on "
+            'with TASKSQL_SECURITY=off run tasksql sql "CREATE USER admin DEFAULT_ROLE = accountadmin; '
+            'GRANT ROLE accountadmin TO USER admin" (keep the token it prints), then turn security on '
             "(docs/security.md)",
             code="NO_ACCOUNTADMIN",
         )
