@@ -234,3 +234,19 @@ async def test_postgres_indexes_are_checked_by_amcheck(engine: Engine, pg_databa
         "pgw.public.t_b": ("index", "OK", None),
         "pgw.public.t_pkey": ("index", "OK", None),
     }
+
+
+async def test_location_node_checks_on_that_node_and_keeps_the_rows(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    two_tables(path)
+    damage_index_only(path)
+    assert engine.scheduler is not None
+    node = engine.scheduler.node_id
+    await engine.execute(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{path}'")
+    await engine.execute(f"CREATE TASK here TYPE check_disk LOCATION NODE '{node}' WAREHOUSE = lite")
+    state, code, message = await last_run(engine, "here")
+    assert (state, code) == ("FAILED", "CHECK_DISK_FAILED") and "lite.t" in (message or "")
+    found = await checks(engine, "here")
+    assert found["lite.t"][1] == "DAMAGED" and found["lite.u"][1] == "OK"
+    assert {r[0] for r in await rows(engine, "SELECT node_id FROM system.storage_checks")} == {node}
+    assert await rows(engine, "SELECT count(*) FROM system.subtasks") == [(0,)]  # no fan-out
