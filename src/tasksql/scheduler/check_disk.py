@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from tasksql.catalog.checks import StorageChecks
 from tasksql.clock import Clock
-from tasksql.errors import NotSupportedError, QueryCancelled, TasksqlError
+from tasksql.errors import NotSupportedError, QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import MaintenanceBody
 from tasksql.model.storage_check import CheckResult, StorageCheck
 from tasksql.scheduler import maintenance
@@ -111,13 +111,21 @@ def _short(text: str) -> str:
 class _Checker:
     """The objects of one warehouse and their checks (see the module)."""
 
-    def __init__(self, warehouse: Warehouse, name: str, body: MaintenanceBody, token: CancelToken) -> None:
-        self.wh, self.name, self.token = warehouse, name, token
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        name: str,
+        body: MaintenanceBody,
+        token: CancelToken,
+        remaining: Callable[[], float] | None,
+    ) -> None:
+        self.wh, self.name, self.token, self.remaining = warehouse, name, token, remaining
         self.sample = maintenance.flag(body, "sample")
         self.fix = maintenance.flag(body, "fix")
 
     async def rows(self, sql: str) -> list[tuple[object, ...]]:
-        result = await self.wh.run_body([sql], transactional=False, token=self.token)
+        timeout = self.remaining() if self.remaining is not None else None
+        result = await self.wh.run_body([sql], transactional=False, timeout=timeout, token=self.token)
         return [] if result.last is None else [tuple(r) for r in result.last.rows]
 
     async def objects(self) -> list[tuple[str, str]] | Found:
@@ -160,7 +168,7 @@ class _Checker:
                     " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2"
                 )
                 return [(f"{self.name}.{s}.{i}", f"{_quote(str(s))}.{_quote(str(i))}") for s, i, _ in indexes]
-        except QueryCancelled:
+        except (QueryCancelled, QueryTimeout):
             raise
         except TasksqlError as err:  # a file too damaged to list its objects
             return Found("file", self.name, "list_objects", CheckResult.DAMAGED, _short(err.message))
@@ -175,7 +183,7 @@ class _Checker:
             return found
         try:
             await self.rows(repair)
-        except QueryCancelled:
+        except (QueryCancelled, QueryTimeout):
             raise
         except TasksqlError as err:
             return Found(
@@ -230,7 +238,7 @@ class _Checker:
             literal = "'" + target.replace("'", "''") + "'"
             await self.rows(f"SELECT bt_index_check({literal}::regclass)")
             return Found("index", storage_id, "bt_index_check", CheckResult.OK)
-        except QueryCancelled:
+        except (QueryCancelled, QueryTimeout):
             raise
         except TasksqlError as err:
             kind = "index" if dialect == "postgres" else "table"
@@ -248,17 +256,22 @@ async def run_check_disk(
     clock: Clock,
     token: CancelToken,
     progress: Progress | None = None,
+    remaining: Callable[[], float] | None = None,
 ) -> list[StorageCheck]:
     """Check every object in scope (the catalog first, then the warehouse's), keep each result in
     the catalog as it is found (only the unhealthy ones with ``only_unhealthy``), report progress,
     and return the results.
 
+    ``remaining()``, when given, is the seconds left of the run's timeout: each statement gets
+    that long (a run that calls it off has its sub-tasks cancelled instead).
+
     :raises QueryCancelled: the token was cancelled (the results so far are kept).
+    :raises QueryTimeout: a statement ran past the time left.
     :raises TasksqlError: (code ``CHECK_DISK_FAILED``) an object is DAMAGED.
     """
     scope = Scope.of(body)
     only_unhealthy = maintenance.flag(body, "only_unhealthy")
-    checker = _Checker(warehouse, warehouse_name, body, token)
+    checker = _Checker(warehouse, warehouse_name, body, token, remaining)
     listed = await checker.objects() if scope.covers(warehouse_name) else []
     objects = [(s, t) for s, t in listed if scope.covers(s)] if isinstance(listed, list) else []
     with_catalog = scope.covers("catalog")

@@ -265,6 +265,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 who=who,
                 clock=ctx.clock,
                 token=ctx.token,
+                remaining=lambda: _remaining(ctx, deadline),
             )
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(checked))
         prepared = prepare(task, wh.dialect)
