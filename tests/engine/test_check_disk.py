@@ -250,3 +250,22 @@ async def test_location_node_checks_on_that_node_and_keeps_the_rows(engine: Engi
     assert found["lite.t"][1] == "DAMAGED" and found["lite.u"][1] == "OK"
     assert {r[0] for r in await rows(engine, "SELECT node_id FROM system.storage_checks")} == {node}
     assert await rows(engine, "SELECT count(*) FROM system.subtasks") == [(0,)]  # no fan-out
+
+
+async def test_a_damaged_duckdb_block_is_found_by_its_checksum(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    db = duckdb.connect(str(path))
+    db.execute("CREATE TABLE big AS SELECT range AS a, md5(range::VARCHAR) AS b FROM range(300000)")
+    db.execute("CREATE TABLE small AS SELECT 1 AS x")
+    db.close()
+    size = path.stat().st_size
+    with path.open("r+b") as f:  # zero a stretch in the middle of the file: blocks of big
+        f.seek(size // 2)
+        f.write(b"\x00" * 5000)
+    await engine.execute(f"CREATE WAREHOUSE duck TYPE = duckdb URL = 'duckdb:///{path}'")
+    await engine.execute("CREATE TASK c TYPE check_disk OPTIONS storage_ids = 'duck' WAREHOUSE = duck")
+    state, code, message = await last_run(engine, "c")
+    assert (state, code) == ("FAILED", "SUBTASK_FAILED") and "duck.big" in (message or "")
+    found = await checks(engine, "c")
+    assert found["duck.big"][1] == "DAMAGED" and "checksum" in (found["duck.big"][2] or "")
+    assert found["duck.small"][1] == "OK"

@@ -1,8 +1,8 @@
 """Ocient's maintenance types on a real SQLite warehouse file (docs.ocient.com/distributed-tasks:
 ``check_disk`` verifies data by checksums, ``rebuild`` reconstructs what can be rebuilt, ``table_id``
-limits a rebuild to one table): check_disk runs SQLite's integrity check and a deliberately damaged
-file fails the run; rebuild reindexes and analyzes, one table with ``table_id``; rebuild is accepted
-on a NODE, rebalance is not."""
+limits a rebuild to one table): check_disk on a deliberately damaged file fails the run (what it
+checked, object by object, is tests/engine/test_check_disk.py); rebuild reindexes and analyzes,
+one table with ``table_id``; rebuild is accepted on a NODE, rebalance is not."""
 
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ async def test_check_disk_fails_on_a_damaged_file(engine: Engine, tmp_path: Path
     good, bad = tmp_path / "good.db", tmp_path / "bad.db"
     make_file(good)
     root = make_file(bad)
-    with bad.open("r+b") as f:  # overwrite the cell pointers of an index page
-        f.seek(root * 4096 + 100)
+    with bad.open("r+b") as f:  # overwrite the cell pointers of t_b's root page (pages count from 1)
+        f.seek((root - 1) * 4096 + 12)
         f.write(b"\xff" * 300)
     await engine.execute(f"CREATE WAREHOUSE good TYPE = sqlite URL = 'sqlite:///{good}'")
     await engine.execute(f"CREATE WAREHOUSE bad TYPE = sqlite URL = 'sqlite:///{bad}'")
