@@ -62,8 +62,10 @@ class SqlStorageChecks(GroupCommitCatalog[D]):
         sql = self._sql
         if sql.name == "sqlite":
             check = "quick_check" if quick else "integrity_check"
+            # the query names written out whole: the catalog's query check finds every name it uses
+            query = "catalog_quick_check" if quick else "catalog_integrity_check"
             try:
-                rows = await self._read(lambda db: sql.rows(db, f"catalog_{check}", {}))
+                rows = await self._read(lambda db: sql.rows(db, query, {}))
             except CatalogError as err:  # a file too damaged to read is damage too
                 return [CatalogCheck("catalog", "catalog", check, CheckResult.DAMAGED, err.message)]
             found = [str(r["finding"]) for r in rows if str(r["finding"]) != "ok"]
