@@ -57,18 +57,22 @@ def free_port() -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class ClickHouseDatabase:
-    """One database on a :class:`ClickHouseServer`, reached over the native protocol."""
+    """One database on a :class:`ClickHouseServer`; :attr:`url` names it over the native protocol
+    or, with ``scheme`` ``http``, over the HTTP interface (``http_port``). :meth:`client` is native."""
 
     name: str
     host: str
     port: int
     user: str
     password: str
+    http_port: int = 0
+    scheme: str = "clickhouse"
 
     @property
     def url(self) -> str:
-        """A ``clickhouse://user:password@host:port/db`` URL."""
-        return f"clickhouse://{self.user}:{self.password}@{self.host}:{self.port}/{self.name}"
+        """A ``clickhouse://user:password@host:port/db`` URL, or ``http://...:http_port/db``."""
+        port = self.http_port if self.scheme == "http" else self.port
+        return f"{self.scheme}://{self.user}:{self.password}@{self.host}:{port}/{self.name}"
 
     def client(self) -> Any:
         """A clickhouse-driver client on this database."""
@@ -222,7 +226,12 @@ class ClickHouseServer:
         name = name or f"t_{uuid.uuid4().hex[:12]}"
         self.run(f"CREATE DATABASE `{name}`")
         return ClickHouseDatabase(
-            name=name, host=self.host, port=self.port, user=self.user, password=self.password
+            name=name,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            http_port=self.http_port,
         )
 
     def drop_database(self, name: str) -> None:
@@ -251,6 +260,7 @@ class GivenClickHouse:
         self.port = parts.port or 9000
         self.user = unquote(parts.username or "default")
         self.password = unquote(parts.password or "")
+        self.http_port = 0  # unknown: the tests over HTTP are skipped
 
     run = ClickHouseServer.run
     new_database = ClickHouseServer.new_database

@@ -15,6 +15,7 @@ connection and ``tasksql`` process a test makes in a fresh schema on that server
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -110,13 +111,33 @@ def ch_server() -> Iterator[ClickHouseServer | GivenClickHouse]:
         yield server
 
 
-@pytest.fixture
-def ch_database(ch_server: ClickHouseServer | GivenClickHouse) -> Iterator[ClickHouseDatabase]:
-    """A fresh, empty database on the session's ClickHouse server (``.url`` with a password),
-    dropped after the test."""
-    db = ch_server.new_database()
+def _ch_database(server: ClickHouseServer | GivenClickHouse, scheme: str) -> Iterator[ClickHouseDatabase]:
+    if scheme == "http" and not server.http_port:
+        pytest.skip(f"the HTTP port of the server named by {CH_URL_VAR} is not known")
+    db = dataclasses.replace(server.new_database(), scheme=scheme)
     yield db
-    ch_server.drop_database(db.name)
+    server.drop_database(db.name)
+
+
+@pytest.fixture(params=["clickhouse", "http"])
+def ch_database(
+    request: pytest.FixtureRequest, ch_server: ClickHouseServer | GivenClickHouse
+) -> Iterator[ClickHouseDatabase]:
+    """A fresh, empty database on the session's ClickHouse server (``.url`` with a password, over
+    the native protocol and over HTTP: each test runs once per transport), dropped after the test."""
+    yield from _ch_database(ch_server, str(request.param))
+
+
+@pytest.fixture
+def ch_native_database(ch_server: ClickHouseServer | GivenClickHouse) -> Iterator[ClickHouseDatabase]:
+    """As ``ch_database``, over the native protocol only (``clickhouse://``)."""
+    yield from _ch_database(ch_server, "clickhouse")
+
+
+@pytest.fixture
+def ch_http_database(ch_server: ClickHouseServer | GivenClickHouse) -> Iterator[ClickHouseDatabase]:
+    """As ``ch_database``, over the HTTP interface only (``http://``)."""
+    yield from _ch_database(ch_server, "http")
 
 
 @pytest.fixture(autouse=True)

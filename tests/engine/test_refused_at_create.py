@@ -57,7 +57,10 @@ async def test_a_url_the_type_cannot_read_is_refused_at_create_and_nothing_is_st
     with pytest.raises(WarehouseError) as info:
         await engine.execute(sql)
     assert info.value.code == "INVALID_URL"
-    assert "expected clickhouse://user@host:9000/database, not x:" in info.value.message
+    assert (
+        "expected clickhouse://user@host:9000/database or http://user@host:8123/database, not x:"
+        in info.value.message
+    )
     assert await warehouses(engine) == []
 
 

@@ -35,7 +35,7 @@ def _mariadb(tmp_path: Path, request: pytest.FixtureRequest) -> str:
 
 
 def _clickhouse(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("ch_database").url)
+    return str(request.getfixturevalue("ch_native_database").url)
 
 
 WAREHOUSES: dict[str, tuple[str, Callable[[Path, pytest.FixtureRequest], str]] | None] = {

@@ -34,7 +34,12 @@ async def make_warehouse(
 ) -> AsyncIterator[MakeWarehouse]:
     opened: list[Warehouse] = []
     databases: list[DuckDBDatabase] = []
-    server_fixture = {"postgres": "pg_database", "mysql": "mariadb_database", "clickhouse": "ch_database"}
+    server_fixture = {
+        "postgres": "pg_database",
+        "mysql": "mariadb_database",
+        "clickhouse": "ch_native_database",
+        "clickhouse-http": "ch_http_database",  # the clickhouse type over HTTP (an http:// URL)
+    }
     url = request.getfixturevalue(server_fixture[backend]).url if backend in server_fixture else None
 
     async def make(max_concurrency: int = 4, name: str = "w") -> Warehouse:
@@ -55,7 +60,7 @@ async def make_warehouse(
 
             assert url is not None
             w = MySQLWarehouse(name, url, max_concurrency=max_concurrency)
-        elif backend == "clickhouse":
+        elif backend in ("clickhouse", "clickhouse-http"):
             from tasksql.warehouses.clickhouse import ClickHouseWarehouse
 
             assert url is not None

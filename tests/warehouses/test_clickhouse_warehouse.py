@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -63,6 +64,32 @@ async def test_execute_returns_columns_rows_and_types(warehouse: ClickHouseWareh
     assert rs.types == ("Int32", "String", "Nullable(Decimal(5, 2))", "DateTime")
     empty = await warehouse.execute("SELECT a, b FROM t WHERE a > 5")
     assert empty.columns == ("a", "b") and empty.rows == [] and empty.types == ("Int32", "String")
+
+
+async def test_values_round_trip_through_a_relation_a_body_reads(warehouse: ClickHouseWarehouse) -> None:
+    """Text with tabs, newlines, backslashes and quotes, dates, times, floats and NULLs are sent as
+    the rows of a relation and come back unchanged (over HTTP they travel as TabSeparated text)."""
+    texts = ["a\tb", "line\nnext", "back\\slash \\N", 'it\'s "q"', "", None]
+    rel = pa.table(
+        {
+            "n": pa.array([1, 2, 3, 4, 5, 6], pa.int64()),
+            "s": texts,
+            "d": [date(2026, 1, 2)] * 5 + [None],
+            "ts": [datetime(2026, 1, 2, 3, 4, 5)] * 5 + [None],
+            "f": [1.5, -2.25, None, 0.0, 1e10, 3.0],
+        }
+    )
+    rs = await warehouse.execute("SELECT n, s, d, ts, f FROM rel ORDER BY n", tables={"rel": rel})
+    assert rs.rows == [
+        (1, "a\tb", date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5), 1.5),
+        (2, "line\nnext", date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5), -2.25),
+        (3, "back\\slash \\N", date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5), None),
+        (4, 'it\'s "q"', date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5), 0.0),
+        (5, "", date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5), 1e10),
+        (6, None, None, None, 3.0),
+    ]
+    uid = "61f0c404-5cb3-11e7-907b-a6006ad3dba0"
+    assert (await warehouse.execute(f"SELECT toUUID('{uid}') AS u")).rows == [(uuid.UUID(uid),)]
 
 
 @pytest.mark.parametrize(
@@ -254,7 +281,8 @@ async def test_connection_errors_are_one_line_without_the_password(ch_database: 
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("http://u:secret@h:8123/db", "native protocol, not HTTP"),
+        ("http://u:secret@h:8123/db?compression=lz4", "compression is an option of the native"),
+        ("ftp://u:secret@h/db", "expected clickhouse://"),
         ("mysql://u:secret@h/db", "expected clickhouse://"),
         ("clickhouse://u:secret@h:99999/db", "does not parse"),
         ("clickhouse://u:secret@h/db?sslmode=require", "unknown option 'sslmode'"),
@@ -267,3 +295,18 @@ def test_a_bad_url_is_refused_in_one_line(url: str, why: str) -> None:
         ClickHouseWarehouse("events", url)
     assert info.value.code == "INVALID_URL"
     assert why in info.value.message and "secret" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("url", "http", "port", "secure"),
+    [
+        ("http://u@h/db", True, 8123, False),
+        ("https://u@h/db", True, 8443, True),
+        ("http://u@h:18123/db", True, 18123, False),
+        ("clickhouse://u@h/db", False, 9000, False),
+        ("clickhouses://u@h/db", False, 9440, True),
+    ],
+)
+def test_the_scheme_picks_the_transport(url: str, http: bool, port: int, secure: bool) -> None:
+    target = ClickHouseWarehouse("events", url).target
+    assert (target.http, target.port, target.secure, target.database) == (http, port, secure, "db")

@@ -26,6 +26,7 @@ ALL_TYPES = [
     *BACKENDS,
     pytest.param("mysql", id="mysql"),
     pytest.param("clickhouse", id="clickhouse"),
+    pytest.param("clickhouse-http", id="clickhouse-http"),
     pytest.param("chdb", id="chdb"),
 ]
 
@@ -108,6 +109,7 @@ async def test_execute_reports_column_types_also_without_rows(warehouse: Warehou
             "postgres": ["int4", "text"],
             "mysql": ["int", "text"],
             "clickhouse": ["Nullable(Int32)", "Nullable(String)"],
+            "clickhouse-http": ["Nullable(Int32)", "Nullable(String)"],
             "chdb": ["Nullable(Int32)", "Nullable(String)"],
         }[backend]
         assert list(rs.types) == expected

@@ -22,7 +22,8 @@ from tasksql.settings import Settings
 from tasksql.testing import FakeClock
 from tasksql.warehouses.base import Warehouse
 
-TYPES = ["duckdb", "sqlite", "postgres", "mysql", "clickhouse", "chdb"]
+#: "clickhouse-http": the clickhouse type over the HTTP interface (an http:// URL).
+TYPES = ["duckdb", "sqlite", "postgres", "mysql", "clickhouse", "clickhouse-http", "chdb"]
 
 #: A statement per type that would run for hours unless stopped.
 SLOW = {
@@ -115,13 +116,17 @@ class Kit:
 
 @pytest.fixture(params=TYPES)
 async def kit(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Kit]:
-    kind = str(request.param)
+    kind, _, transport = str(request.param).partition("-")
     url = {
         "duckdb": f"duckdb:{tmp_path / 'w.duckdb'}",
         "sqlite": f"sqlite:///{tmp_path / 'w.db'}",
     }.get(kind)
     if kind in ("postgres", "mysql", "clickhouse"):
-        fixture = {"postgres": "pg_database", "mysql": "mariadb_database", "clickhouse": "ch_database"}[kind]
+        fixture = {
+            "postgres": "pg_database",
+            "mysql": "mariadb_database",
+            "clickhouse": "ch_http_database" if transport == "http" else "ch_native_database",
+        }[kind]
         url = request.getfixturevalue(fixture).url
     clause = f"URL = '{url}'"
     if kind == "chdb":

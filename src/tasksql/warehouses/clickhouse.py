@@ -1,9 +1,11 @@
 """ClickHouse servers as warehouses (``TYPE = clickhouse URL = 'clickhouse://user:pass@host:9000/db'``).
 
 Jobs run with clickhouse-driver (ClickHouse's native TCP protocol) in worker threads, on
-connections kept between jobs (at most ``max_concurrency``; the driver pings a connection before
-reusing it and reconnects once when the ping fails). The SQL is ClickHouse's own; identifiers
-tasksql writes are double-quoted.
+connections kept between jobs (at most ``max_concurrency``; a connection idle for a while is pinged
+before it is reused, and replaced when the ping fails). An ``http://`` or ``https://`` URL uses
+ClickHouse's HTTP interface instead (:mod:`.clickhouse_http`: a "connection" is then a keep-alive
+HTTP connection with a server session of its own), with the same behaviour as below. The SQL is
+ClickHouse's own; identifiers tasksql writes are double-quoted.
 
 ClickHouse has no transactions. A body runs its statements in order and each one's effects stay
 when a later one fails (a ``BEGIN ... END`` script is *not* all or nothing), INTO is one ``INSERT
@@ -58,6 +60,7 @@ from tasksql.warehouses.base import (
     WarehouseTransaction,
     redact_url,
 )
+from tasksql.warehouses.clickhouse_http import HttpClient, HttpError
 
 if TYPE_CHECKING:
     import pyarrow
@@ -74,7 +77,17 @@ _WRITE_INFO_REVISION = 54420
 #: First words of statements whose written rows are counted (when the server says).
 _DML = frozenset({"insert"})
 
-_Client = Any  # clickhouse_driver.Client (the driver ships no type hints)
+_Client = Any  # clickhouse_driver.Client (the driver ships no type hints), or an HttpClient
+#: What a failing call raises, over either transport.
+_ERRORS = (ch_errors.Error, HttpError, OSError, EOFError)
+
+
+def _client(target: clickhouse_sql.ClickHouseTarget, **kwargs: Any) -> _Client:
+    """A client of the URL's transport: native (clickhouse-driver) or HTTP."""
+    if target.http:
+        kwargs.pop("disable_reconnect", None)  # the session lives in the server, by its id
+        return HttpClient(target, **kwargs)
+    return Client(**{**target.client_args(), **kwargs})
 
 
 def counts_writes(revision: int) -> bool:
@@ -88,7 +101,7 @@ def _failed(exc: BaseException, secret: str | None) -> tuple[QueryFailed, bool]:
     message = getattr(exc, "message", None) or str(exc)
     text = clickhouse_sql.error_text(code, str(message), secret)
     state = clickhouse_sql.sqlstate(code)
-    usable = isinstance(exc, ch_errors.ServerException)
+    usable = isinstance(exc, ch_errors.ServerException) or (isinstance(exc, HttpError) and exc.server)
     if not usable:
         state = state or "08006"
     return QueryFailed(text, sqlstate=state), usable
@@ -99,14 +112,19 @@ class _Killer:
     use, again after an error). Thread-safe: kills take turns."""
 
     def __init__(self, target: clickhouse_sql.ClickHouseTarget) -> None:
-        args = {**target.client_args(), "connect_timeout": min(target.connect_timeout, INTERRUPT_GRACE)}
-        self._client: _Client = Client(**args, send_receive_timeout=INTERRUPT_GRACE)
+        args: dict[str, Any] = {
+            "connect_timeout": min(target.connect_timeout, INTERRUPT_GRACE),
+            "send_receive_timeout": INTERRUPT_GRACE,
+        }
+        if target.http:
+            args["session"] = False  # KILL needs no session state
+        self._client: _Client = _client(target, **args)
         self._lock = threading.Lock()
         self._closed = False
 
     def connect(self) -> None:
         """Connect ahead of the first kill (a kill should not wait for a handshake)."""
-        with self._lock, contextlib.suppress(ch_errors.Error, OSError, EOFError):
+        with self._lock, contextlib.suppress(*_ERRORS):
             if not self._closed:
                 self._client.connection.force_connect()
 
@@ -119,7 +137,7 @@ class _Killer:
                 self._client.execute(
                     f"KILL QUERY WHERE query_id = {clickhouse_sql.string_literal(query_id)} ASYNC"
                 )
-            except (ch_errors.Error, OSError, EOFError):
+            except _ERRORS:
                 with contextlib.suppress(Exception):
                     self._client.disconnect()  # the next kill connects again
 
@@ -160,7 +178,7 @@ class _ClickHouseSession(WarehouseSession):
                     sql, with_column_types=True, query_id=query_id, settings=self._settings, **kwargs
                 )
             return self.client.execute(sql, data, query_id=query_id, settings=self._settings, **kwargs)
-        except (ch_errors.Error, OSError, EOFError) as exc:
+        except _ERRORS as exc:
             err, usable = _failed(exc, self._scrub)
             if not usable:
                 self.reusable = False
@@ -213,7 +231,7 @@ class _ClickHouseSession(WarehouseSession):
             header = next(rows, None)
             columns = [c[0] for c in header] if header else []
             yield from batches_of(columns, rows, batch_rows)
-        except (ch_errors.Error, OSError, EOFError) as exc:
+        except _ERRORS as exc:
             err, usable = _failed(exc, self._scrub)
             if not usable:
                 self.reusable = False
@@ -313,10 +331,10 @@ class ClickHouseWarehouse(ThreadedWarehouse):
     def _connect(self) -> _ClickHouseSession:
         """Worker thread: a new connection. :raises WarehouseError: it cannot be had (one line)."""
         # No silent reconnect: a new connection would lack the session's temporary tables and SETs.
-        client = Client(**self.target.client_args(), disable_reconnect=True)
+        client = _client(self.target, disable_reconnect=True)
         try:
             client.execute("SELECT 1")  # connects (a bare force_connect leaves the client marked busy)
-        except (ch_errors.Error, OSError, EOFError) as exc:
+        except _ERRORS as exc:
             err, _ = _failed(exc, self.target.password)
             with contextlib.suppress(Exception):
                 client.disconnect()

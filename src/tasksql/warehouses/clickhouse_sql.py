@@ -22,10 +22,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tasksql.errors import WarehouseError
 
-#: URL schemes of a ClickHouse warehouse: the native protocol (``clickhouses``: over TLS).
-SCHEMES = frozenset({"clickhouse", "clickhouses"})
+#: URL schemes of a ClickHouse warehouse: the native protocol (``clickhouses``: over TLS) and the
+#: HTTP interface (``https``: over TLS).
+SCHEMES = frozenset({"clickhouse", "clickhouses", "http", "https"})
+#: The schemes of the HTTP interface.
+HTTP_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORT = 9000
 DEFAULT_SECURE_PORT = 9440
+DEFAULT_HTTP_PORT = 8123
+DEFAULT_HTTPS_PORT = 8443
 #: Seconds to wait for the server when connecting, unless the URL says ``connect_timeout``.
 CONNECT_TIMEOUT = 10.0
 #: Options a ``clickhouse://`` URL accepts.
@@ -45,6 +50,8 @@ class ClickHouseTarget:
     secure: bool = False
     connect_timeout: float = CONNECT_TIMEOUT
     compression: str | None = None
+    #: Reached over the HTTP interface (``http://``, ``https://``) instead of the native protocol.
+    http: bool = False
 
     def client_args(self) -> dict[str, Any]:
         """Keyword arguments of ``clickhouse_driver.Client``."""
@@ -68,12 +75,13 @@ def _bad(url_shown: str, why: str) -> WarehouseError:
 
 
 def parse_url(url: str, shown: str) -> ClickHouseTarget:
-    """Read a ``clickhouse://`` (or ``clickhouses://``, TLS) URL; ``shown`` is the URL as it may be
-    printed. The database defaults to ``default``.
+    """Read a ``clickhouse://`` (or ``clickhouses://``, TLS) URL of the native protocol, or an
+    ``http://`` (``https://``) URL of the HTTP interface; ``shown`` is the URL as it may be printed.
+    The database defaults to ``default``; the port to 9000, 9440, 8123 or 8443 by scheme.
 
-    :raises WarehouseError: another scheme (an ``http://`` URL names the HTTP port, which tasksql
-        does not speak), no host, a bad port, an unknown or repeated option, a bad option value
-        (code ``INVALID_URL``); the password never appears in the message.
+    :raises WarehouseError: another scheme, no host, a bad port, an unknown or repeated option, a
+        bad option value (``compression`` over HTTP) (code ``INVALID_URL``); the password never
+        appears in the message.
     """
     try:
         parts = urlsplit(url.strip())
@@ -81,14 +89,12 @@ def parse_url(url: str, shown: str) -> ClickHouseTarget:
     except ValueError:
         raise _bad(shown, "it does not parse (a bad port?)") from None
     scheme = parts.scheme.lower()
-    if scheme in ("http", "https"):
+    if scheme not in SCHEMES:
         raise _bad(
             shown,
-            "tasksql speaks ClickHouse's native protocol, not HTTP:"
-            f" use clickhouse://user@host:{DEFAULT_PORT}/database (the server's tcp_port)",
+            f"expected clickhouse://user@host:{DEFAULT_PORT}/database or"
+            f" http://user@host:{DEFAULT_HTTP_PORT}/database, not {scheme or 'no'}:",
         )
-    if scheme not in SCHEMES:
-        raise _bad(shown, f"expected clickhouse://user@host:{DEFAULT_PORT}/database, not {scheme or 'no'}:")
     database = unquote(parts.path.lstrip("/")) or "default"
     if "/" in database:
         raise _bad(shown, "the path must be one database name (clickhouse://host:9000/database)")
@@ -113,16 +119,24 @@ def parse_url(url: str, shown: str) -> ClickHouseTarget:
     compression = options.get("compression", "none").lower()
     if compression not in _COMPRESSION:
         raise _bad(shown, f"compression must be one of {', '.join(_COMPRESSION)}")
-    secure = scheme == "clickhouses"
+    http = scheme in HTTP_SCHEMES
+    if http and compression != "none":
+        raise _bad(shown, "compression is an option of the native protocol (clickhouse://), not of HTTP")
+    secure = scheme in ("clickhouses", "https")
+    if http:
+        default_port = DEFAULT_HTTPS_PORT if secure else DEFAULT_HTTP_PORT
+    else:
+        default_port = DEFAULT_SECURE_PORT if secure else DEFAULT_PORT
     return ClickHouseTarget(
         host=parts.hostname,
-        port=port or (DEFAULT_SECURE_PORT if secure else DEFAULT_PORT),
+        port=port or default_port,
         user=unquote(parts.username or ""),
         password=unquote(parts.password) if parts.password is not None else None,
         database=database,
         secure=secure,
         connect_timeout=timeout,
         compression=None if compression == "none" else compression,
+        http=http,
     )
 
 
