@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tasksql.engine import Engine
+from tasksql.errors import NotSupportedError
 from tasksql.scheduler.service import Scheduler
 from tasksql.settings import Settings
 from tasksql.testing import FakeClock
@@ -174,13 +175,18 @@ async def test_a_failing_script_is_all_or_nothing_where_the_database_has_transac
 async def test_a_procedure_call_or_a_clear_refusal(kit: Kit) -> None:
     make = PROCEDURES[kit.kind]
     if make is None:
-        await kit.sql("CREATE TASK p WAREHOUSE = w PROCEDURE add_row WITH (7)")
-        state, code, message = await kit.run("p")
-        assert (state, code) == ("FAILED", "NOT_SUPPORTED")
+        # Refused at CREATE and at ALTER (the warehouse's type is known then), as a run would be.
         name = "SQLite" if kit.kind == "sqlite" else "ClickHouse"  # chdb is ClickHouse
-        assert f"PROCEDURE add_row calls a stored procedure, and {name} has no stored procedures" in str(
-            message
-        )
+        refusal = f"PROCEDURE add_row calls a stored procedure, and {name} has no stored procedures"
+        with pytest.raises(NotSupportedError) as info:
+            await kit.sql("CREATE TASK p WAREHOUSE = w PROCEDURE add_row WITH (7)")
+        assert refusal in info.value.message and "\n" not in info.value.message
+        await kit.sql("CREATE TASK p PROCEDURE add_row WITH (7)")  # on the default DuckDB warehouse
+        with pytest.raises(NotSupportedError) as info:
+            await kit.sql("ALTER TASK p SET WAREHOUSE = w")
+        assert refusal in info.value.message
+        # unchanged: still on the default warehouse (SHOW TASKS names none)
+        assert [(r["name"], r["warehouse"]) for r in await kit.sql("SHOW TASKS")] == [("p", None)]
         return
     await kit.native(make)
     into = " INTO t" if kit.kind == "duckdb" else ""

@@ -12,6 +12,9 @@ the warehouse's grammar: a statement that names a tasksql view or function (``sy
 type is one tasksql does not parse (ClickHouse, chdb), nothing is checked here; nor is a body in
 Snowflake Scripting (``DECLARE``, ``IF ... END IF``, ``FOR ... END FOR``, ``LET``, ``:=``,
 ``RETURN``, a block nested in the block), which no warehouse grammar describes.
+
+A ``PROCEDURE`` body on a warehouse without stored procedures (SQLite, ClickHouse, chdb) is refused
+here too (:func:`check_procedure_body`), with the message its run would give.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from datetime import UTC, datetime
 
 from tasksql.engine.core import Engine
 from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError
-from tasksql.model import SqlBody, TaskDef, effective_warehouse
+from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effective_warehouse
 from tasksql.scheduler import logical_time
+from tasksql.scheduler.body import PROCEDURE_DIALECTS, procedure_refusal
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
 from tasksql.sysviews.rewrite import find_refs
@@ -39,6 +43,26 @@ _PROCEDURAL = re.compile(
 _SHOWN = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}
 _SOME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 _DUMMY_TIME = logical_time.LogicalTime(_SOME_INSTANT, _SOME_INSTANT, _SOME_INSTANT, _SOME_INSTANT)
+
+
+async def check_procedure_body(engine: Engine, task: TaskDef, stmt: st.Statement) -> None:
+    """Refuse a ``PROCEDURE`` body on a warehouse that has no stored procedures (SQLite,
+    ClickHouse, chdb) with the error its run would give; nothing is checked when the warehouse
+    cannot be found (the run tells).
+
+    :raises NotSupportedError: the run's message, with the statement's span.
+    """
+    body = task.body
+    if not isinstance(body, ProcedureBody):
+        return
+    warehouse = await engine.catalog.get_warehouse(effective_warehouse(task))
+    if warehouse is None:
+        return
+    dialect = "clickhouse" if warehouse.type is WarehouseType.CHDB else warehouse.type.value
+    if dialect not in PROCEDURE_DIALECTS:
+        err = procedure_refusal(body, dialect)
+        err.span = stmt.span
+        raise err
 
 
 async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from tasksql import schedules
 from tasksql.catalog.base import TaskUpdate
-from tasksql.engine.body_check import check_body_syntax
+from tasksql.engine.body_check import check_body_syntax, check_procedure_body
 from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
@@ -216,6 +216,7 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 span=_span(stmt, "name"),
             )
     await check_references(engine, task, stmt)
+    await check_procedure_body(engine, task, stmt)
     await check_body_syntax(engine, task, stmt)
     await check_session_params(engine, task, stmt)
     check_pin(task, shown, _span(stmt, "node"))
@@ -421,6 +422,7 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
     if new.schedule is not None:
         schedules.check(new.schedule, new.dst_policy)
     if new.body != rec.definition.body or effective_warehouse(new) != effective_warehouse(rec.definition):
+        await check_procedure_body(engine, new, stmt)
         await check_body_syntax(engine, new, stmt)
     if new.session_params != rec.definition.session_params or effective_warehouse(new) != effective_warehouse(
         rec.definition

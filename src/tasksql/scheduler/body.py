@@ -44,6 +44,20 @@ def script_statements(text: str) -> list[str]:
     return [piece.text for piece in split(inner)]
 
 
+#: The dialects whose warehouses run a ``PROCEDURE`` body (DuckDB as a table macro).
+PROCEDURE_DIALECTS = frozenset({"duckdb", "postgres", "mysql"})
+
+
+def procedure_refusal(body: ProcedureBody, dialect: str) -> NotSupportedError:
+    """The error of a ``PROCEDURE`` body on a warehouse of ``dialect``, which has no stored
+    procedures (one of those not in :data:`PROCEDURE_DIALECTS`)."""
+    name = {"sqlite": "SQLite", "clickhouse": "ClickHouse"}.get(dialect, dialect)
+    return NotSupportedError(
+        f"PROCEDURE {body.procedure} calls a stored procedure, and {name} has no stored procedures:"
+        " write the statements as the task's body instead (AS ... or BEGIN ... END)"
+    )
+
+
 def prepare(task: TaskDef, dialect: str) -> PreparedBody:
     body = task.body
     if isinstance(body, SqlBody):
@@ -60,11 +74,7 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
             return PreparedBody((f"SELECT * FROM {body.procedure}({args})",), task.into is not None)
         if dialect in ("postgres", "mysql"):
             return PreparedBody((f"CALL {body.procedure}({args})",), False, markable=False)
-        name = {"sqlite": "SQLite", "clickhouse": "ClickHouse"}.get(dialect, dialect)
-        raise NotSupportedError(
-            f"PROCEDURE {body.procedure} calls a stored procedure, and {name} has no stored procedures:"
-            " write the statements as the task's body instead (AS ... or BEGIN ... END)"
-        )
+        raise procedure_refusal(body, dialect)
     if isinstance(body, MaintenanceBody):
         statements_m = maintenance.statements(body, dialect)
         if statements_m is None:
