@@ -278,9 +278,15 @@ def test_a_burst_of_a_thousand_due_instants_never_costs_the_node_its_lease(
         return int(count)
 
     wait_for(lambda: nodes[0].alive() and bursts() >= 2, timeout=60, what="two bursts to run in full")
+    # on failure, the node's own account of its lease (renewals late, lost, joined again)
+    said = [
+        line
+        for line in nodes[0].log.read_text().splitlines()
+        if any(word in line.lower() for word in ("lease", "epoch", "fenc", "join", "catalog"))
+    ]
     assert cluster.rows("SELECT epoch, lease_state FROM tasksql.nodes WHERE node_id = 'n1'") == [
         (epoch, "live")
-    ]
+    ], "\n".join(said[-40:])
     assert "stops firing" not in nodes[0].log.read_text()
 
 
