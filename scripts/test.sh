@@ -27,13 +27,10 @@ python3 -m venv .venv
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
-# Two workers (the machine's two cores): most tests wait on processes and servers rather than compute.
-# A file's tests stay together on one worker (its module fixtures, its servers); each worker starts its
-# own private PostgreSQL, MariaDB and ClickHouse servers.
-.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 
 # The engine-level suites again with the catalog on PostgreSQL (a fresh schema per test on the suite's
 # private server): every statement, the scheduler, history, graphs, retries, notifications and the
 # HTTP API must behave the same on both catalogs. The chaos test (real time, kill -9) runs once above.
-.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --catalog=postgres -m "not chaos" \
+.venv/bin/python -m pytest -q -p no:cacheprovider --catalog=postgres -m "not chaos" \
   tests/engine tests/scheduler tests/notify tests/server tests/sysviews
