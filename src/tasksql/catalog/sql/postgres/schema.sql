@@ -87,7 +87,8 @@ CREATE TABLE integrations (
     comment                      text,
     created_on                   timestamptz NOT NULL,
     last_altered_on              timestamptz NOT NULL,
-    webhook_body_template        text
+    webhook_body_template        text,
+    webhook_secret               text
 );
 
 -- Warehouses (CREATE WAREHOUSE); 'default' (embedded DuckDB) is seeded when the catalog opens.
@@ -392,3 +393,16 @@ CREATE TABLE storage_checks (
 
 -- The checks of a run.
 CREATE INDEX storage_checks_run ON storage_checks (run_id);
+
+-- Secret objects (CREATE SECRET); name is database, schema and name joined by U+001F. source
+-- STRING keeps the secret itself in value (see docs/security.md), ENV a variable's name, FILE a path.
+CREATE TABLE secrets (
+    name            text PRIMARY KEY,
+    type            text NOT NULL CHECK (type = 'GENERIC_STRING'),
+    source          text NOT NULL CHECK (source IN ('STRING', 'ENV', 'FILE')),
+    value           text NOT NULL,
+    owner           text NOT NULL,
+    comment         text,
+    created_on      timestamptz NOT NULL,
+    last_altered_on timestamptz NOT NULL
+);

@@ -82,7 +82,8 @@ CREATE TABLE integrations (
     comment                      TEXT,
     created_on                   TEXT NOT NULL,
     last_altered_on              TEXT NOT NULL,
-    webhook_body_template        TEXT
+    webhook_body_template        TEXT,
+    webhook_secret               TEXT
 ) WITHOUT ROWID;
 
 -- Warehouses (CREATE WAREHOUSE); 'default' (embedded DuckDB) is seeded when the catalog opens.
@@ -384,3 +385,16 @@ CREATE TABLE storage_checks (
 
 -- The checks of a run.
 CREATE INDEX storage_checks_run ON storage_checks (run_id);
+
+-- Secret objects (CREATE SECRET); name is database, schema and name joined by U+001F. source
+-- STRING keeps the secret itself in value (see docs/security.md), ENV a variable's name, FILE a path.
+CREATE TABLE secrets (
+    name            TEXT PRIMARY KEY,
+    type            TEXT NOT NULL CHECK (type = 'GENERIC_STRING'),
+    source          TEXT NOT NULL CHECK (source IN ('STRING', 'ENV', 'FILE')),
+    value           TEXT NOT NULL,
+    owner           TEXT NOT NULL,
+    comment         TEXT,
+    created_on      TEXT NOT NULL,
+    last_altered_on TEXT NOT NULL
+) WITHOUT ROWID;
