@@ -66,7 +66,7 @@ def parse_name(
         unless ``reserved_ok``); SYNTAX_ERROR for a trailing dot or more than three parts.
     """
     tok = cur.peek()
-    if not is_name_start(tok, reserved_ok=reserved_ok):
+    if not (is_name_start(tok, reserved_ok=reserved_ok) or _keyword_qualifier(cur)):
         raise _missing(cur, what, tok)
     assert tok is not None
     if tok.kind is TokenKind.STRING:
@@ -84,6 +84,22 @@ def parse_name(
     if len(parts) > 3:
         raise cur.error(f"a {what} has at most three parts (database.schema.name)", at=cur.span_since(tok))
     return QualifiedName.of(*parts), cur.span_since(tok)
+
+
+def _keyword_qualifier(cur: Cursor) -> bool:
+    """Whether a keyword comes next as the first part of a qualified name (``default.t``): a
+    keyword glued to a dot and a further part cannot be meant as the keyword. Timeplus's and
+    ClickHouse's own database is named ``default`` (``SHOW CREATE TASK default.t``)."""
+    tok, dot, part = cur.peek(), cur.peek(1), cur.peek(2)
+    return (
+        tok is not None
+        and tok.kind is TokenKind.WORD
+        and dot is not None
+        and dot.text == "."
+        and dot.start == tok.end
+        and part is not None
+        and part.kind in (TokenKind.WORD, TokenKind.IDENT)
+    )
 
 
 def _part(tok: Token) -> str:

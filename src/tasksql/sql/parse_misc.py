@@ -178,7 +178,9 @@ def _scope(cur: Cursor) -> tuple[str, QualifiedName | None]:
     kind = kind_tok.upper if kind_tok else "DATABASE"
     if kind_tok is not None and (not is_name_start(cur.peek()) or cur.at_word("STARTS", "ROOT", "LIMIT")):
         return kind, None
-    name, _ = parse_name(cur, f"{kind.lower()} name")
+    name, _ = parse_name(cur, f"{kind.lower()} name" if kind_tok else "database or schema name")
+    if kind_tok is None and len(name.parts) == 2:
+        kind = "SCHEMA"  # Snowflake's IN <db>.<schema>: a bare name of two parts names a schema
     if len(name.parts) > (1 if kind == "DATABASE" else 2):
         raise cur.error(f"too many name parts for a {kind.lower()}", at=cur.previous(), code="INVALID_NAME")
     return kind, name
