@@ -40,6 +40,7 @@ from tasksql.sql.cursor import Cursor, describe
 from tasksql.sql.located import Located, string_contents, tokens_text
 from tasksql.sql.tokens import Token, TokenKind
 from tasksql.sql.values import (
+    at_interval_keyword,
     interval_from_string,
     looks_like_interval,
     parse_interval,
@@ -208,6 +209,9 @@ def parse_schedule_value(cur: Cursor) -> ParsedSchedule:
     if first.kind is TokenKind.STRING:
         cur.pos += 1
         return _from_string(cur, first)
+    if at_interval_keyword(cur):  # Timeplus: SCHEDULE INTERVAL 5 SECOND
+        ms = parse_interval(cur, schedule=True)
+        return ParsedSchedule(IntervalSchedule(ms), cur.span_since(first))
     if first.kind is TokenKind.NUMBER or (first.kind is TokenKind.OPERATOR and first.text in ("+", "-")):
         cur.flags.add("databend")
         start = cur.pos

@@ -27,12 +27,24 @@ for _names, _ms in (
     (("M", "MIN", "MINS", "MINUTE", "MINUTES"), 60_000),
     (("H", "HR", "HRS", "HOUR", "HOURS"), 3_600_000),
     (("D", "DAY", "DAYS"), 86_400_000),
+    (("W", "WK", "WKS", "WEEK", "WEEKS"), 7 * 86_400_000),  # Timeplus's 1w, ClickHouse's INTERVAL 1 WEEK
 ):
     for _name in _names:
         UNITS[_name] = _ms
 
+#: Calendar units (Timeplus's ``1M``, ``1q``, ``1y``; ClickHouse's ``INTERVAL 1 MONTH``): their
+#: length varies, so no interval schedule can honour them; each is refused with the cron to write.
+CALENDAR_UNITS: dict[str, tuple[str, str]] = {}
+for _names, _when, _cron in (
+    (("MONTH", "MONTHS", "MON", "MONS"), "the first of every month", "0 0 0 1 * *"),
+    (("Q", "QUARTER", "QUARTERS", "QTR", "QTRS"), "the first of every quarter", "0 0 0 1 1,4,7,10 *"),
+    (("Y", "YR", "YRS", "YEAR", "YEARS"), "every 1 January", "0 0 0 1 1 *"),
+):
+    for _name in _names:
+        CALENDAR_UNITS[_name] = (_when, _cron)
+
 #: Units as error messages list them.
-UNIT_NAMES = ("MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS")
+UNIT_NAMES = ("MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS", "WEEKS")
 
 #: The largest interval accepted anywhere (100 years): beyond it date arithmetic overflows.
 MAX_INTERVAL_MS = 100 * 366 * 86_400_000
@@ -60,10 +72,13 @@ def interval_ms(
             code="UNKNOWN_UNIT",
             cls=cls,
         )
+    calendar = CALENDAR_UNITS.get(unit.upper())
+    if calendar is not None:
+        raise _calendar_unit(cur, number, unit, calendar, unit_at or number_at, cls)
     factor = UNITS.get(unit.upper())
     if factor is None:
         raise cur.error(
-            f"unknown time unit {unit!r}; expected one of {', '.join(UNIT_NAMES)} (or ms, s, m, h, d)",
+            f"unknown time unit {unit!r}; expected one of {', '.join(UNIT_NAMES)} (or ms, s, m, h, d, w)",
             at=(unit_at or number_at).span(cur.index),
             expected=list(UNIT_NAMES),
             code="UNKNOWN_UNIT",
@@ -97,6 +112,20 @@ def interval_ms(
             cls=cls,
         )
     return int(value)
+
+
+def _calendar_unit(
+    cur: Cursor, number: str, unit: str, calendar: tuple[str, str], at: Located, cls: type[TasksqlError]
+) -> TasksqlError:
+    when, cron = calendar
+    return cur.error(
+        f"{number.strip()} {unit} is a calendar interval, not a fixed length of time: write a cron"
+        f" schedule instead, such as USING CRON '{cron}' ({when} at midnight)",
+        at=at.span(cur.index),
+        expected=list(UNIT_NAMES),
+        code="UNKNOWN_UNIT",
+        cls=cls,
+    )
 
 
 def interval_from_string(cur: Cursor, loc: Located, *, schedule: bool) -> int:
@@ -135,6 +164,10 @@ def parse_unquoted_interval(cur: Cursor, *, schedule: bool) -> int:
         )
     ):
         cur.pos += 1
+        if unit_tok.text == "M" and unit_tok.start == num.end:
+            # Timeplus's interval aliases are case-sensitive: 1m is a minute, 1M a month
+            cls: type[TasksqlError] = ScheduleError if schedule else ValidationError
+            raise _calendar_unit(cur, number, "M", CALENDAR_UNITS["MONTH"], _token_loc(unit_tok), cls)
         return interval_ms(cur, number, unit_tok.text, number_at, _token_loc(unit_tok), schedule=schedule)
     return interval_ms(cur, number, None, number_at, None, schedule=schedule)
 
@@ -151,8 +184,27 @@ def _taken_as_unit(cur: Cursor, tok: Token) -> bool:
     return tok.text.lower() not in RESERVED_WORDS and tok.upper not in _CLAUSE_WORDS
 
 
+def at_interval_keyword(cur: Cursor) -> bool:
+    """Whether ``INTERVAL <n> <unit>`` or ``INTERVAL '<n> <unit>'`` comes next (ClickHouse's and
+    Timeplus's interval literal, which Timeplus's ``SCHEDULE`` and ``TIMEOUT`` take)."""
+    tok, nxt = cur.peek(), cur.peek(1)
+    return (
+        tok is not None
+        and tok.kind is TokenKind.WORD
+        and tok.upper == "INTERVAL"
+        and nxt is not None
+        and (
+            nxt.kind in (TokenKind.NUMBER, TokenKind.STRING)
+            or (nxt.kind is TokenKind.OPERATOR and nxt.text in "+-")
+        )
+    )
+
+
 def parse_interval(cur: Cursor, *, schedule: bool = False) -> int:
-    """An interval, quoted (``'5 MINUTES'``) or not (``5 MINUTE``, ``5s``): milliseconds, > 0."""
+    """An interval, quoted (``'5 MINUTES'``) or not (``5 MINUTE``, ``5s``), or an ``INTERVAL``
+    literal (``INTERVAL 5 SECOND``): milliseconds, > 0."""
+    if at_interval_keyword(cur):
+        cur.pos += 1
     tok = cur.peek()
     if tok is not None and tok.kind is TokenKind.STRING:
         cur.pos += 1
