@@ -350,10 +350,11 @@ CREATE TABLE security_role_grants (
     PRIMARY KEY (role, grantee_kind, grantee)
 );
 
--- GRANT privilege ON kind object TO ROLE role (object: '' for the account, a task's id as text).
+-- GRANT privilege ON kind object TO ROLE role (object: '' for the account, a task's id as text,
+-- db.schema.name for a secret).
 CREATE TABLE security_privileges (
     privilege   text NOT NULL,
-    object_kind text NOT NULL CHECK (object_kind IN ('ACCOUNT', 'TASK', 'WAREHOUSE', 'DATABASE', 'SCHEMA')),
+    object_kind text NOT NULL CHECK (object_kind IN ('ACCOUNT', 'TASK', 'WAREHOUSE', 'DATABASE', 'SCHEMA', 'SECRET')),
     object_name text NOT NULL,
     role        text NOT NULL,
     granted_by  text NOT NULL,

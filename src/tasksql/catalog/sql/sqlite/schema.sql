@@ -342,10 +342,11 @@ CREATE TABLE security_role_grants (
     PRIMARY KEY (role, grantee_kind, grantee)
 );
 
--- GRANT privilege ON kind object TO ROLE role (object: '' for the account, a task's id as text).
+-- GRANT privilege ON kind object TO ROLE role (object: '' for the account, a task's id as text,
+-- db.schema.name for a secret).
 CREATE TABLE security_privileges (
     privilege   TEXT NOT NULL,
-    object_kind TEXT NOT NULL CHECK (object_kind IN ('ACCOUNT', 'TASK', 'WAREHOUSE', 'DATABASE', 'SCHEMA')),
+    object_kind TEXT NOT NULL CHECK (object_kind IN ('ACCOUNT', 'TASK', 'WAREHOUSE', 'DATABASE', 'SCHEMA', 'SECRET')),
     object_name TEXT NOT NULL,
     role        TEXT NOT NULL,
     granted_by  TEXT NOT NULL,

@@ -14,3 +14,8 @@ CREATE TABLE secrets (
 );
 
 ALTER TABLE integrations ADD COLUMN webhook_secret text;
+
+-- GRANT USAGE | READ ON SECRET: the grants' object kind may be SECRET.
+ALTER TABLE security_privileges DROP CONSTRAINT security_privileges_object_kind_check;
+ALTER TABLE security_privileges ADD CONSTRAINT security_privileges_object_kind_check
+    CHECK (object_kind IN ('ACCOUNT', 'TASK', 'WAREHOUSE', 'DATABASE', 'SCHEMA', 'SECRET'));

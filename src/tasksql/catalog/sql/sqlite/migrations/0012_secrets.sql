@@ -14,3 +14,19 @@ CREATE TABLE secrets (
 ) WITHOUT ROWID;
 
 ALTER TABLE integrations ADD COLUMN webhook_secret TEXT;
+
+-- GRANT USAGE | READ ON SECRET: the grants' object kind may be SECRET (SQLite changes a CHECK by
+-- building the table again).
+CREATE TABLE security_privileges_0012 AS SELECT * FROM security_privileges;
+DROP TABLE security_privileges;
+CREATE TABLE security_privileges (
+    privilege   TEXT NOT NULL,
+    object_kind TEXT NOT NULL CHECK (object_kind IN ('ACCOUNT', 'TASK', 'WAREHOUSE', 'DATABASE', 'SCHEMA', 'SECRET')),
+    object_name TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    granted_by  TEXT NOT NULL,
+    created_on  TEXT NOT NULL,
+    PRIMARY KEY (privilege, object_kind, object_name, role)
+);
+INSERT INTO security_privileges SELECT * FROM security_privileges_0012;
+DROP TABLE security_privileges_0012;
