@@ -101,7 +101,16 @@ ERRORS = [
     ("0 0 30 2 *", "day-of-month 30 never occurs in February", "30"),
     ("0 0 31 2,4 *", "day-of-month 31 never occurs in February or April", "31"),
     ("0 0 0 31 4,6,9 *", "day-of-month 31 never occurs in April, June or September", "31"),
-    ("0 0 15W * *", "day-of-month 15W: the nearest-weekday form nW is not supported (LW is)", "15W"),
+    (
+        "0 0 15W * MON",
+        "day-of-month 15W (the weekday nearest day 15) stands alone in its field, with * or ? for the day of the week",
+        "15W",
+    ),
+    (
+        "0 0 1W,15 * *",
+        "day-of-month 1W (the weekday nearest day 1) stands alone in its field, with * or ? for the day of the week",
+        "1W,15",
+    ),
     ("0 0 L-3 * *", "day-of-month 'L-3' is not supported: use L (last day) or LW (last weekday)", "L-3"),
     ("0 0 * * L", "day-of-week L needs a day before it, such as 5L for the last Friday of the month", "L"),
     ("0 0 * * 5#6", "day-of-week 5#6: the number after # must be 1-5", "5#6"),

@@ -16,8 +16,10 @@ This module reads the text only; evaluation lives in :mod:`tasksql.schedules.cro
   crate Databend schedules with (and Quartz); they are turned into Unix numbers while parsing, so
   everything after the parser (matching, words) sees one numbering.
 * ``?`` (Quartz, Snowflake) means ``*`` in the day-of-month and day-of-week fields.
-* Day of month: ``L`` (last day of the month) and ``LW`` (last weekday of the month).
-  The nearest-weekday form ``15W`` and offsets such as ``L-3`` are not supported.
+* Day of month: ``L`` (last day of the month), ``LW`` (last weekday of the month) and ``nW``
+  (Quartz's and VoltDB's nearest weekday: the Monday to Friday nearest day n of the month, never
+  in another month; standing alone, with ``*`` or ``?`` for the day of the week). Offsets such as
+  ``L-3`` are not supported.
 * Day of week: ``5L`` (last Friday of the month) and ``5#2`` (second Friday, ``#1``-``#5``).
 * Macros: ``@yearly``/``@annually``, ``@monthly``, ``@weekly``, ``@daily``/``@midnight``,
   ``@hourly``, standing alone.
@@ -135,6 +137,20 @@ class CronExpr:
         return " ".join(self.fields)
 
     @property
+    def nearest_weekday(self) -> int | None:
+        """n of a day-of-month ``nW`` (the weekday nearest day n), else None."""
+        dom = self.fields[3]
+        return int(dom[:-1]) if dom.endswith("W") and dom != "LW" else None
+
+    @property
+    def every_day_text(self) -> str:
+        """:attr:`normalized` with a day-of-month ``nW`` read as ``*``: the candidates the
+        nearest-weekday filter (:mod:`~tasksql.schedules.cronmatch`) chooses from."""
+        if self.nearest_weekday is None:
+            return self.normalized
+        return " ".join((*self.fields[:3], "*", *self.fields[4:]))
+
+    @property
     def year_text(self) -> str | None:
         """The years as words ("in 2100", "in the years 2030-2040/2"); None without a year field
         or when it selects every year."""
@@ -180,6 +196,15 @@ def parse_cron(text: str, day_numbering: DayNumbering = DayNumbering.UNIX) -> Cr
         fields.append(field)
         values.append(expanded_values)
     day_start, day_end = tokens[-3][1], tokens[-3][2]
+    nearest = [t for t in fields[3].split(",") if t.endswith("W") and t != "LW"]
+    if nearest and (fields[3] != nearest[0] or not fields[5].startswith("*")):
+        _fail(
+            text,
+            day_start,
+            day_end,
+            f"day-of-month {nearest[0]} (the weekday nearest day {nearest[0][:-1]}) stands alone in its"
+            " field, with * or ? for the day of the week",
+        )
     _check_days_exist(text, day_start, day_end, fields, values)
     return CronExpr(
         text=text,
@@ -296,7 +321,8 @@ def _special_term(spec: _FieldSpec, term: str, fail: _Fail) -> str | None:
         if upper in ("L", "LW"):
             return upper
         if upper.endswith("W") and _is_number(term[:-1]):
-            fail(f"day-of-month {term}: the nearest-weekday form nW is not supported (LW is)")
+            day = _value(spec, term[:-1], fail)
+            return f"{day}W"
         if upper.startswith("L"):
             fail(f"day-of-month {term!r} is not supported: use L (last day) or LW (last weekday)")
     if spec in (DAY_OF_WEEK, DAY_OF_WEEK_DATABEND):

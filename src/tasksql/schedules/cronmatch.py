@@ -15,8 +15,9 @@ lands in a year the expression does not select jumps to the edge of the next sel
 
 from __future__ import annotations
 
+import calendar
 from bisect import bisect_left, bisect_right
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from cronsim import CronSim, CronSimError
 
@@ -29,6 +30,21 @@ _HORIZON = 50
 _SECOND = timedelta(seconds=1)
 
 
+def nearest_weekday(year: int, month: int, n: int) -> int | None:
+    """The day of ``month`` that ``nW`` selects: day n when it is a Monday to Friday, else the
+    nearest weekday in the same month (a Saturday the 1st gives Monday the 3rd, a Sunday that ends
+    the month the Friday before); None when the month has no day n (Quartz's rule)."""
+    last = calendar.monthrange(year, month)[1]
+    if n > last:
+        return None
+    weekday = date(year, month, n).weekday()  # Monday = 0
+    if weekday == 5:  # Saturday
+        return n + 2 if n == 1 else n - 1
+    if weekday == 6:  # Sunday
+        return n - 2 if n == last else n + 1
+    return n
+
+
 class WallMatcher:
     """The local times matched by one cron expression.
 
@@ -36,19 +52,21 @@ class WallMatcher:
         :func:`~tasksql.schedules.cronexpr.parse_cron` accepted (a defect; reported, not hidden).
     """
 
-    __slots__ = ("_state", "_template", "_year_text", "_years")
+    __slots__ = ("_nearest", "_state", "_template", "_year_text", "_years")
 
     def __init__(self, expr: CronExpr) -> None:
         try:
             # A naive start keeps cronsim in plain wall-clock arithmetic, with none of its own
             # DST handling: the DST policies are applied on top, by our code.
-            self._template = CronSim(expr.normalized, _ORIGIN)
+            self._template = CronSim(expr.every_day_text, _ORIGIN)
         except CronSimError as exc:
             raise ScheduleError(f"invalid cron expression {expr.text!r}: {exc}", code="INVALID_CRON") from exc
         # The parsed state (field sets are only read while iterating, so clones can share them).
         self._state = dict(vars(self._template))
         self._years: tuple[int, ...] | None = None if expr.years is None else tuple(sorted(expr.years))
         self._year_text = expr.year_text
+        #: nW: cronsim has no W, so it gives every day and :meth:`_step` keeps the nearest weekday.
+        self._nearest = expr.nearest_weekday
 
     def next_after(self, wall: datetime) -> datetime | None:
         """The first matching wall time strictly after the naive ``wall``; None if there is none
@@ -112,6 +130,18 @@ class WallMatcher:
         return f"{text} {self._year_text}" if text and self._year_text else text
 
     def _step(self, wall: datetime, *, reverse: bool) -> datetime | None:
+        n = self._nearest
+        cursor: datetime | None = wall
+        while cursor is not None:
+            found = self._sim_step(cursor, reverse=reverse)
+            if found is None or n is None or found.day == nearest_weekday(found.year, found.month, n):
+                return found
+            # another day: go on from the edge of that day (its first second, backward)
+            day = datetime(found.year, found.month, found.day)
+            cursor = day if reverse else day + timedelta(days=1) - _SECOND
+        return None
+
+    def _sim_step(self, wall: datetime, *, reverse: bool) -> datetime | None:
         it = CronSim.__new__(CronSim)
         it.__dict__.update(self._state)
         # cronsim drops microseconds and ticks one second before matching (forward), or treats

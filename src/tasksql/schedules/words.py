@@ -216,6 +216,8 @@ def _month_days(dom: str) -> str | None:
         return "on the last day of the month"
     if dom == "LW":
         return "on the last weekday of the month"
+    if dom.endswith("W") and dom[:-1].isdigit():
+        return f"on the weekday nearest the {_ordinal(int(dom[:-1]))} of the month"
     values = _values(dom)
     if values is None:
         return None
