@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tasksql.errors import Span, TasksqlError, ValidationError
+from tasksql.errors import NotSupportedError, Span, TasksqlError, ValidationError
 from tasksql.model import ClassBody, LocationKind, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody
 from tasksql.sql.cursor import Cursor, describe, duplicate
 from tasksql.sql.names import parse_name
@@ -156,13 +156,52 @@ def reads_back_as_body(text: str) -> bool:
     return not (len(body) == 1 and body[0].dollar_quoted)
 
 
-def parse_procedure(cur: Cursor) -> ProcedureBody | ClassBody:
-    """After ``PROCEDURE``: ``name [WITH (args)]`` or ``FROM CLASS c [WITH (args)]``."""
+def parse_procedure(cur: Cursor) -> ProcedureBody | ClassBody | SqlBody:
+    """After ``PROCEDURE``: ``name [WITH (args)]``, ``FROM CLASS c [WITH (args)]``, or VoltDB's
+    system procedure ``@AdHoc WITH ('<sql>')``."""
     if cur.accept("FROM", "CLASS"):
         path = parse_class_path(cur)
         return ClassBody(path, _with_args(cur))
+    at, word = cur.peek(), cur.peek(1)
+    if at is not None and at.text == "@" and word is not None and word.start == at.end:
+        return _system_procedure(cur)
     name, _ = parse_name(cur, "procedure name", reserved_ok=True)
     return ProcedureBody(procedure=name, args=_with_args(cur))
+
+
+def _system_procedure(cur: Cursor) -> SqlBody:
+    """VoltDB's ``PROCEDURE @AdHoc WITH ('<sql>')``: the task runs that SQL, as if written ``AS
+    <sql>`` (several statements, as VoltDB runs them: one transaction, a ``BEGIN ... END`` script).
+    Other system procedures (``@Statistics``, ``@SnapshotSave``, ...) have no counterpart."""
+    at = cur.next()
+    word = cur.next()
+    if word.kind is not TokenKind.WORD or word.upper != "ADHOC":
+        raise cur.error(
+            f"@{word.text} is a VoltDB system procedure tasksql does not have: a task may run"
+            " @AdHoc WITH ('<sql>'), a procedure of its warehouse, or AS <sql>",
+            at=cur.span_of(at, word),
+            code="NOT_SUPPORTED",
+            cls=NotSupportedError,
+        )
+    if not cur.accept("WITH", "("):
+        raise cur.unexpected(["WITH ('<sql>')"], "after PROCEDURE @AdHoc")
+    sql = cur.peek()
+    if sql is None or sql.kind is not TokenKind.STRING:
+        raise cur.unexpected(["'<sql>'"], "in PROCEDURE @AdHoc WITH (...)")
+    cur.pos += 1
+    if not cur.accept(")"):
+        raise cur.unexpected(["')'"], "after the SQL of @AdHoc (tasksql binds no parameters to it)")
+    from tasksql.sql.split import split
+
+    try:
+        statements = [p.text for p in split(sql.text)]
+    except TasksqlError as err:
+        raise cur.error(f"the SQL of @AdHoc cannot be read: {err.message}", at=sql, code=err.code) from None
+    if not statements:
+        raise missing_body(cur, sql)
+    if len(statements) == 1:
+        return SqlBody(statements[0])
+    return SqlBody("BEGIN\n" + "".join(f"  {text};\n" for text in statements) + "END")
 
 
 def parse_class_scheduler(cur: Cursor) -> ClassBody:
