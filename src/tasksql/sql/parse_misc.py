@@ -23,7 +23,7 @@ from tasksql.sql.statements import (
     Statement,
     Suspend,
 )
-from tasksql.sql.tokens import Token
+from tasksql.sql.tokens import Token, TokenKind
 from tasksql.sql.values import parse_int, parse_json, parse_string
 
 
@@ -150,6 +150,8 @@ def parse_show_tasks(cur: Cursor, *, terse: bool) -> Statement:
             key, values["like"] = "LIKE", parse_string(cur, "a LIKE pattern")
         elif cur.accept_word("IN"):
             key, values["in_scope"] = "IN", _scope(cur)
+        elif cur.accept_word("FROM"):  # Timeplus: SHOW TASKS FROM <database>, as IN <database>
+            key, values["in_scope"] = "IN", ("DATABASE", _database(cur))
         elif cur.accept("STARTS", "WITH"):
             key, values["starts_with"] = "STARTS WITH", parse_string(cur, "a name prefix")
         elif cur.accept("ROOT", "ONLY"):
@@ -171,13 +173,43 @@ def parse_show_tasks(cur: Cursor, *, terse: bool) -> Statement:
     return ShowTasks(span=cur.statement_span, text=cur.statement_text, terse=terse, **values)  # type: ignore[arg-type]
 
 
+#: Words that begin the next clause of SHOW TASKS, not a database named after IN or FROM.
+_SHOW_WORDS = frozenset({"LIKE", "IN", "STARTS", "ROOT", "LIMIT", "WHERE", "FROM"})
+
+
+def _database(cur: Cursor) -> QualifiedName:
+    """A database name after Timeplus's ``SHOW TASKS FROM`` (or a bare ``IN``): a word that begins
+    no clause is a name, keywords included (Timeplus's own database is named ``default``)."""
+    tok, nxt = cur.peek(), cur.peek(1)
+    dotted = nxt is not None and nxt.text == "."
+    if tok is not None and tok.kind is TokenKind.WORD and tok.upper not in _SHOW_WORDS and not dotted:
+        cur.pos += 1
+        return QualifiedName.of(tok.text.lower())
+    name, _ = parse_name(cur, "database name")
+    if len(name.parts) > 1:
+        raise cur.error("too many name parts for a database", at=cur.previous(), code="INVALID_NAME")
+    return name
+
+
 def _scope(cur: Cursor) -> tuple[str, QualifiedName | None]:
     if cur.accept_word("ACCOUNT"):
         return "ACCOUNT", None
     kind_tok = cur.accept_word("DATABASE", "SCHEMA")
     kind = kind_tok.upper if kind_tok else "DATABASE"
+    nxt = cur.peek()
+    if (
+        kind_tok is not None
+        and kind == "DATABASE"
+        and nxt is not None
+        and nxt.kind is TokenKind.WORD
+        and nxt.upper not in _SHOW_WORDS
+    ):
+        return "DATABASE", _database(cur)  # a keyword too: IN DATABASE default
     if kind_tok is not None and (not is_name_start(cur.peek()) or cur.at_word("STARTS", "ROOT", "LIMIT")):
         return kind, None
+    after = cur.peek(1)
+    if kind_tok is None and not (after is not None and after.text == "."):
+        return "DATABASE", _database(cur)
     name, _ = parse_name(cur, f"{kind.lower()} name" if kind_tok else "database or schema name")
     if kind_tok is None and len(name.parts) == 2:
         kind = "SCHEMA"  # Snowflake's IN <db>.<schema>: a bare name of two parts names a schema
