@@ -87,3 +87,21 @@ async def test_a_lost_nodes_run_cannot_be_settled_back_to_scheduled(catalog: Cat
         await catalog.settle_lost_runs(["gone"], later(60), "lost", committed=[back])
 
     assert await catalog.get_run(run.run_id) == run
+
+
+async def test_outcomes_settled_one_after_another_each_get_their_own_answer(catalog: Catalog) -> None:
+    """Consecutive settles share one batched job (catalog/settle_batch.py): each future still says
+    whether its own run was settled, and a bad outcome fails alone."""
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    runs = [await fire_run(catalog, record, at) for at in (later(1), later(2), later(3))]
+    first = catalog.settle_later(ended(runs[0]))
+    second = catalog.settle_later(ended(runs[1], RunState.FAILED))
+    bad = catalog.settle_later(RunOutcome(run_id=runs[2].run_id, state=S.SCHEDULED))
+    again = catalog.settle_later(ended(runs[0], RunState.FAILED))  # settled just before: not again
+    third = catalog.settle_later(ended(runs[2]))
+
+    assert (await first, await second, await again, await third) == (True, True, False, True)
+    with pytest.raises(InvalidTransition):
+        await bad
+    states = [(await catalog.get_run(r.run_id)).state for r in runs]  # type: ignore[union-attr]
+    assert states == [S.SUCCEEDED, S.FAILED, S.SUCCEEDED]

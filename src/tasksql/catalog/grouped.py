@@ -31,11 +31,12 @@ from tasksql.catalog.dialect import CatalogDialect
 from tasksql.catalog.held_starts import HeldStarts
 from tasksql.catalog.jobs import runs as run_jobs
 from tasksql.catalog.rows import db_time
+from tasksql.catalog.settle_batch import SettleBatch
 from tasksql.catalog.writer import D, GroupWriter
 from tasksql.clock import Clock, monotonic
 from tasksql.errors import CatalogError
 from tasksql.model.cluster import Fence
-from tasksql.model.run import NewRun, RunOutcome, RunRecord
+from tasksql.model.run import InvalidTransition, NewRun, RunOutcome, RunRecord, settling
 
 T = TypeVar("T")
 H_co = TypeVar("H_co", covariant=True)
@@ -73,6 +74,8 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         #: The backend's readers while the catalog is open.
         self._reader: Reader[D] | None = None
         self._held_starts = HeldStarts()
+        #: The newest settle job, joined by the next outcome while the writer holds it back.
+        self._settles: SettleBatch | None = None
         self._change_event = asyncio.Event()
         self._outbox_event = asyncio.Event()
 
@@ -203,12 +206,38 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         instead = self._held_starts.take_over(outcome)
         if instead is not None:
             return instead  # reported with the job it joined (record_fires)
-        now, sql = db_time(self._clock.now()), self._sql
-        write = writer.submit(
-            lambda db: run_jobs.settle(sql, db, outcome, None, now, fence), lazy=True, hold=True
-        )
-        self._observe(write, lambda settled: self.observers.run_changed(outcome) if settled else None)
-        return write
+        try:  # checked here, so that one bad outcome cannot fail the batch it would join
+            settling(outcome.state)
+        except InvalidTransition as exc:
+            refused: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            refused.set_exception(exc)
+            return refused
+        batch = self._settles
+        if (
+            batch is not None
+            and batch.write is not None
+            and batch.fence == fence
+            and writer.holds(batch.write)
+        ):
+            return batch.add(outcome)  # the newest held job: as if it were the next (settle_batch)
+        batch = SettleBatch(fence)
+        future = batch.add(outcome)
+        write = writer.submit(batch.job(self._sql), lazy=True, hold=True)
+        batch.write = write
+        self._settles = batch
+        asked = monotonic()
+
+        def settled(write: asyncio.Future[list[bool]]) -> None:
+            observers = self.observers
+            if not observers.active:
+                batch.resolve(write, None)
+                return
+            if not write.cancelled() and write.exception() is None:
+                observers.catalog_write(monotonic() - asked)
+            batch.resolve(write, observers.run_changed)
+
+        write.add_done_callback(settled)
+        return future
 
     # --- change signals --------------------------------------------------------------------------
 

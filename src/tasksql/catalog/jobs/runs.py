@@ -99,6 +99,18 @@ def settle(
     return settled
 
 
+def settle_many(
+    sql: CatalogDialect[D],
+    db: D,
+    outcomes: Sequence[RunOutcome],
+    fence: Fence | None = None,
+) -> list[bool]:
+    """:func:`settle` of each outcome (no runtime change), as one batch: whether each was settled."""
+    query, extra = fenced("run_settle", fence)
+    rows = sql.each_first(db, query, [outcome_params(outcome) | extra for outcome in outcomes])
+    return [row is not None for row in rows]
+
+
 def record_fires(
     sql: CatalogDialect[D],
     db: D,
