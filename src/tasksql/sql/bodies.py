@@ -107,6 +107,40 @@ def _check_blocks(cur: Cursor, first: Token, last: Token) -> None:
             expected=["<sql statement>;"],
             code="MISSING_BODY",
         )
+    if m is not None and _OPENS_BLOCK.match(script) and not _code_before(m.group("inner")).endswith(";"):
+        # Databend's and Snowflake Scripting's rule: every statement of a block ends with ';'
+        end = at + m.end("inner")
+        raise cur.error(
+            "the last statement of the BEGIN ... END block of the task body does not end with ';':"
+            " write ; before END",
+            at=cur.index.span(end, end + 3),
+            expected=[";"],
+        )
+
+
+def _in_quotes(text: str, start: int, at: int) -> bool:
+    """Whether ``at`` is inside a string or quoted name opened after ``start`` on its line."""
+    return bool(text.count("'", start, at) % 2 or text.count('"', start, at) % 2)
+
+
+def _code_before(text: str) -> str:
+    """The last character of ``text`` that is code: not white space, not in a comment at its end
+    ("" when there is none). Only the end is read, by index (no copies): linear in what it skips."""
+    end = len(text)
+    while True:
+        while end > 0 and text[end - 1].isspace():
+            end -= 1
+        if text.endswith("*/", 0, end) and (opened := text.rfind("/*", 0, end - 2)) >= 0:
+            end = opened
+            continue
+        line_start = text.rfind("\n", 0, end) + 1
+        comment = text.find("--", line_start, end)
+        while comment >= 0 and _in_quotes(text, line_start, comment):
+            comment = text.find("--", comment + 2, end)  # inside a string: look further along the line
+        if comment >= 0:
+            end = comment
+            continue
+        return text[end - 1] if end > 0 else ""
 
 
 def _check_script(cur: Cursor, script: str, at: int) -> None:
