@@ -140,7 +140,7 @@ class CronExpr:
     def nearest_weekday(self) -> int | None:
         """n of a day-of-month ``nW`` (the weekday nearest day n), else None."""
         dom = self.fields[3]
-        return int(dom[:-1]) if dom.endswith("W") and dom != "LW" else None
+        return int(dom[:-1]) if dom.endswith("W") and _is_number(dom[:-1]) else None
 
     @property
     def every_day_text(self) -> str:
@@ -196,7 +196,7 @@ def parse_cron(text: str, day_numbering: DayNumbering = DayNumbering.UNIX) -> Cr
         fields.append(field)
         values.append(expanded_values)
     day_start, day_end = tokens[-3][1], tokens[-3][2]
-    nearest = [t for t in fields[3].split(",") if t.endswith("W") and t != "LW"]
+    nearest = [t for t in fields[3].split(",") if t.endswith("W") and _is_number(t[:-1])]
     if nearest and (fields[3] != nearest[0] or not fields[5].startswith("*")):
         _fail(
             text,
