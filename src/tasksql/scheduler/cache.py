@@ -49,6 +49,8 @@ log = logging.getLogger("tasksql.scheduler")
 WARM_RETRY_S = 1.0
 #: Stubs read per catalog call while loading.
 STUB_CHUNK = 10_000
+#: Next instants written per catalog transaction by a flush.
+FLUSH_CHUNK = 100
 
 #: A heap item: (next instant, push sequence, task id); an item whose sequence is not its entry's
 #: ``heap_seq`` any more is stale and skipped.
@@ -190,23 +192,31 @@ class TaskCache:
         self._unwritten[entry.task_id] = (at, entry.record)
 
     async def flush_next_fires(self) -> None:
-        """Write the next instants computed since the last flush, in one transaction."""
+        """Write the next instants computed since the last flush, in transactions of at most
+        :data:`FLUSH_CHUNK` tasks, one after the other."""
         if not self._unwritten:
             return
         dirty, self._unwritten = self._unwritten, {}
+        items = list(dirty.items())
         try:
-            await self._catalog.set_task_runtime(
-                [
-                    TaskRuntime(
-                        task_id=t,
-                        next_fire_at=at,
-                        clear_next_fire=at is None,
-                        guard=(rec.version, rec.resumed_on),
-                    )
-                    for t, (at, rec) in dirty.items()
-                ],
-                fence=self._fence.current,
-            )
+            # In chunks, each awaited: the catalog's writer runs the instants that fire meanwhile
+            # between two chunks, instead of behind one write of every task (with a thousand tasks
+            # a second and a PostgreSQL catalog, that write took up to 300 ms).
+            for lo in range(0, len(items), FLUSH_CHUNK):
+                await self._catalog.set_task_runtime(
+                    [
+                        TaskRuntime(
+                            task_id=t,
+                            next_fire_at=at,
+                            clear_next_fire=at is None,
+                            guard=(rec.version, rec.resumed_on),
+                        )
+                        for t, (at, rec) in items[lo : lo + FLUSH_CHUNK]
+                    ],
+                    fence=self._fence.current,
+                )
+                for task_id, _ in items[lo : lo + FLUSH_CHUNK]:
+                    del dirty[task_id]
         except BaseException:
             for task_id, item in dirty.items():  # for the next flush (values computed since are newer)
                 self._unwritten.setdefault(task_id, item)
