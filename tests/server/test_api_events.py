@@ -46,12 +46,18 @@ class Stream:
         self.comments: list[str] = []
         self._fields: dict[str, str] = {}
 
-    async def until(self, done: Callable[[list[Sse]], bool], timeout: float = 15.0) -> list[Sse]:
+    async def until(self, done: Callable[[list[Sse]], bool], timeout: float = 60.0) -> list[Sse]:
+        """Read events until ``done`` holds. ``timeout`` bounds the wait for a condition that never
+        comes (generous: a loaded machine delays a run by seconds); it is not the speed under test."""
         deadline = time.monotonic() + timeout
         while not done(self.events):
+            failed = f"condition not met in {timeout:g} s; events so far: {self.events}"
             left = deadline - time.monotonic()
-            assert left > 0, f"condition not met; events so far: {self.events}"
-            line = await asyncio.wait_for(self.resp.content.readline(), left)
+            assert left > 0, failed
+            try:
+                line = await asyncio.wait_for(self.resp.content.readline(), left)
+            except TimeoutError:
+                raise AssertionError(failed) from None
             assert line, "the stream ended"
             self._line(line.decode().rstrip("\n"))
         return self.events
@@ -74,6 +80,13 @@ class Stream:
             self._fields[name] = value
 
 
+def changes_of(events: list[Sse], task: str) -> list[tuple[str, str]]:
+    """(state, change) of each task event of ``task``."""
+    return [
+        (e.data["state"], e.data["change"]) for e in events if e.kind == "task" and e.data["name"] == task
+    ]
+
+
 def runs_of(events: list[Sse], task: str, state: str | None = None) -> list[Sse]:
     return [
         e
@@ -90,33 +103,42 @@ async def _open(client: Client, path: str = "/api/v1/events", **headers: str) ->
 
 
 async def test_run_and_task_events_of_a_task_that_runs(client: Client, engine: Engine) -> None:
+    t, bad = "tasksql.public.t", "tasksql.public.bad"
     stream = await _open(client)
     await engine.execute("CREATE TASK t SCHEDULE 1 HOUR AS SELECT 1")
     await engine.execute("EXECUTE TASK t")
-    events = await stream.until(lambda ev: bool(runs_of(ev, "tasksql.public.t", "SUCCEEDED")))
+    # run events (the run feed) and task events (the task watcher) come by separate ways: wait for both
+    events = await stream.until(lambda ev: bool(runs_of(ev, t, "SUCCEEDED")) and bool(changes_of(ev, t)))
     created = [e for e in events if e.kind == "task"]
-    assert created[0].data == {"name": "tasksql.public.t", "state": "started", "change": "created"}
-    done = runs_of(events, "tasksql.public.t", "SUCCEEDED")[0]
+    assert created[0].data == {"name": t, "state": "started", "change": "created"}
+    done = runs_of(events, t, "SUCCEEDED")[0]
     assert set(done.data) >= RUN_FIELDS
     assert done.data["completed_time"] and done.data["query_start_time"]
     assert done.data["node_id"] == engine.settings.effective_node_id
-    ids = [int(e.id or 0) for e in events]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
     await engine.execute("CREATE TASK bad SCHEDULE 1 HOUR AS SELECT * FROM no_such_table")
     await engine.execute("EXECUTE TASK bad")
-    events = await stream.until(lambda ev: bool(runs_of(ev, "tasksql.public.bad", "FAILED")))
-    failed = runs_of(events, "tasksql.public.bad", "FAILED")[0].data
+    events = await stream.until(lambda ev: bool(runs_of(ev, bad, "FAILED")) and bool(changes_of(ev, bad)))
+    failed = runs_of(events, bad, "FAILED")[0].data
     assert failed["error_code"] and "no_such_table" in failed["error_message"]
+    assert changes_of(events, bad) == [("started", "created")]
 
+    # a task event says what the watcher finds when a change wakes it (two quick changes can come as
+    # one), so each change is made once the event of the one before came
     await engine.execute("ALTER TASK t SUSPEND")
+    await stream.until(lambda ev: ("suspended", "suspended") in changes_of(ev, t))
     await engine.execute("ALTER TASK t RESUME")
+    await stream.until(lambda ev: ("started", "resumed") in changes_of(ev, t))
     await engine.execute("DROP TASK bad")
-    changes = [("suspended", "suspended"), ("started", "resumed")]
-    events = await stream.until(lambda ev: sum(e.kind == "task" for e in ev) >= 5)
-    tasks = [(e.data["name"], e.data["state"], e.data["change"]) for e in events if e.kind == "task"]
-    assert [(s, c) for n, s, c in tasks if n == "tasksql.public.t"][1:] == changes
-    assert ("tasksql.public.bad", "dropped", "dropped") in tasks
+    events = await stream.until(lambda ev: ("dropped", "dropped") in changes_of(ev, bad))
+    assert changes_of(events, t) == [
+        ("started", "created"),
+        ("suspended", "suspended"),
+        ("started", "resumed"),
+    ]
+    assert changes_of(events, bad) == [("started", "created"), ("dropped", "dropped")]
+    ids = [int(e.id or 0) for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
 async def test_the_task_filter_and_keepalives(client: Client, engine: Engine) -> None:

@@ -20,7 +20,9 @@ the events of one task (``t`` or ``db.schema.t``, a part in double quotes when i
 Where events come from: this node's run bookkeeping as its catalog commits it
 (:class:`~tasksql.server.runfeed.RunFeed`, no polling: the event leaves as the commit returns);
 task changes from the catalog's change sequence (this process's changes wake it at once, other
-processes' within the catalog's poll interval); on a shared (PostgreSQL) catalog, the runs of the
+processes' within the catalog's poll interval), each event the task as found when a change woke the
+watcher (quick successive changes may come as one), every change after the stream's answer began
+reported; on a shared (PostgreSQL) catalog, the runs of the
 other nodes by a poll of the catalog every :data:`CLUSTER_POLL_S` seconds while a client listens.
 """
 
@@ -123,6 +125,8 @@ class EventHub:
         self._subs: set[Subscription] = set()
         self._last_id = 0
         self._watchers: list[asyncio.Task[None]] = []
+        # set once the task watcher has read the tasks it compares later changes with
+        self._baseline = asyncio.Event()
         self.keepalive_s = KEEPALIVE_S
         feed.subscribe(self._run)
 
@@ -161,6 +165,13 @@ class EventHub:
         self._subs.add(sub)
         return sub
 
+    async def watching(self) -> None:
+        """Return once the task watcher started by :meth:`subscribe` has read the tasks it compares
+        later changes with: every task change committed after this is reported (or the watcher
+        stopped on an error, which it logged). A stream answers only after this, so a client that saw
+        its answer may count on the task events of the changes it makes then."""
+        await self._baseline.wait()
+
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
         if not self._subs:
@@ -177,12 +188,14 @@ class EventHub:
 
     def _start_watchers(self) -> None:
         loop = asyncio.get_running_loop()
-        self._watchers = [loop.create_task(self._watch_tasks())]
+        self._baseline = asyncio.Event()
+        self._watchers = [loop.create_task(self._watch_tasks(self._baseline))]
         if self._engine.settings.shared_catalog:
             self._watchers.append(loop.create_task(self._poll_cluster()))
 
     def _stop_watchers(self) -> list[asyncio.Task[None]]:
         watchers, self._watchers = self._watchers, []
+        self._baseline.set()  # a watcher cancelled before it began never sets it
         for task in watchers:
             task.cancel()
         return watchers
@@ -212,11 +225,12 @@ class EventHub:
 
     # --- task changes ----------------------------------------------------------------------------
 
-    async def _watch_tasks(self) -> None:
+    async def _watch_tasks(self, baseline: asyncio.Event) -> None:
         catalog = self._engine.catalog
         try:
             seq = await catalog.change_seq()
             known = {r.id: r for r in await catalog.list_tasks()}
+            baseline.set()
             while True:
                 now_seq = await catalog.wait_for_change(seq, 30.0)
                 if now_seq == seq:
@@ -227,6 +241,8 @@ class EventHub:
             raise
         except Exception:
             log.exception("the task event watcher stopped")
+        finally:
+            baseline.set()  # a stream waiting for it answers anyway (without task events then)
 
     async def _task_changes(self, known: dict[int, TaskRecord]) -> dict[int, TaskRecord]:
         catalog = self._engine.catalog
@@ -318,6 +334,7 @@ async def events_handler(request: web.Request) -> web.StreamResponse:
     # before the replay (nothing falls between the two)
     sub = hub.subscribe(task)
     try:
+        await hub.watching()
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
         last = request.headers.get("Last-Event-ID")
