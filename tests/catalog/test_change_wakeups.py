@@ -39,9 +39,21 @@ async def test_the_callers_poll_replaces_the_backends(
             # finds it, and the first look is the one at the call (it finds the change at once)
             assert await other.wait_for_change(seq, timeout=0.2, poll=3600) > seq
             seq = await other.change_seq()
+            # the change is made once the waiter's first look is done (a read in a thread, which a
+            # loaded machine delays): that look must not be the one that finds it
+            looked = asyncio.Event()
+            read_seq = other.change_seq
+
+            async def change_seq() -> int:
+                try:
+                    return await read_seq()
+                finally:
+                    looked.set()
+
+            other.change_seq = change_seq  # type: ignore[method-assign]
             t0 = time.monotonic()
             waiter = asyncio.ensure_future(other.wait_for_change(seq, timeout=1.0, poll=3600))
-            await asyncio.sleep(0.3)  # past the waiter's first look (a read in a thread)
+            await asyncio.wait_for(looked.wait(), 60)
             assert not waiter.done()
             await create(catalog, "u", state=TaskState.STARTED)
             # the backend's own poll (50 ms in these tests) would have seen it at once; with an
@@ -56,6 +68,8 @@ async def test_the_callers_poll_replaces_the_backends(
             assert not waiter.done()
             t0 = time.monotonic()
             await create(catalog, "u", state=TaskState.STARTED)
-            # woken by the NOTIFY of the change's transaction, not by a look an hour away
-            assert await asyncio.wait_for(waiter, 10) > seq
-            assert time.monotonic() - t0 < 5
+            # woken by the NOTIFY of the change's transaction, not by a look an hour away nor by the
+            # waiter's timeout (60 s): the wait for it is bounded well below that, generously above
+            # what a loaded machine takes
+            assert await asyncio.wait_for(waiter, 30) > seq
+            assert time.monotonic() - t0 < 30
