@@ -167,7 +167,7 @@ def member(
     )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 5.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 30.0) -> None:
     """Poll ``check`` until it holds, failing after ``within`` seconds."""
     deadline = monotonic() + within
     while not await check():

@@ -110,7 +110,9 @@ async def test_a_lease_is_not_revoked_under_a_write_in_flight_and_nobody_waits(p
 
             started = monotonic()
             assert await b_view.claim_placements(b.fence, capacity=4, warehouses=None) == []
-            assert monotonic() - started < 2.0  # the revocation skipped the locked row: no wait
+            # the revocation skipped the locked row: a claim that waited for it would wait until the
+            # rollback below (the bound is generous for a loaded machine)
+            assert monotonic() - started < 20
 
             nodes = {m.node_id: m for m in await b_view.cluster_members()}
             assert nodes["a"].lease_state is LeaseState.LIVE and not nodes["a"].live  # not revoked yet

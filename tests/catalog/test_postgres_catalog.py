@@ -270,8 +270,9 @@ async def test_notify_wakes_another_node_well_before_its_poll(pg_server: PgServe
 
         await create(writer, "t")
 
-        assert await asyncio.wait_for(waiter, 10) > seq
-        assert time.monotonic() - started < 5  # woken by NOTIFY, not by the 30 s poll
+        # woken by NOTIFY, not by the 30 s poll (the bound is generous for a loaded machine)
+        assert await asyncio.wait_for(waiter, 20) > seq
+        assert time.monotonic() - started < 20
 
 
 async def test_the_catalog_goes_on_after_its_connections_are_terminated(

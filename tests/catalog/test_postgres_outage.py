@@ -52,7 +52,9 @@ async def fails_fast(call: Callable[[], object]) -> CatalogError:
     began = time.monotonic()
     with pytest.raises(CatalogError) as info:
         await call()  # type: ignore[misc]
-    assert time.monotonic() - began < 1.0
+    # at once: a call that waited for the server (as bookkeeping does) would wait until it is resumed,
+    # after the calls; the bound is generous for a loaded machine
+    assert time.monotonic() - began < 10
     assert info.value.code == "CATALOG_UNAVAILABLE"
     return info.value
 
@@ -66,7 +68,7 @@ async def test_bookkeeping_waits_out_a_stopped_server_and_the_rest_fails_fast(ow
         own_server.halt("fast")
         try:
             # nobody writes: the listener's lost connection is what makes the writer look
-            await until(lambda: catalog.outage() is not None, 5, "the outage to be noticed")
+            await until(lambda: catalog.outage() is not None, 60, "the outage to be noticed")
             outcome = catalog.settle_later(ended(run))
             claims = catalog.record_fires(
                 "node-a", [], [], [new_run(record, NOW + timedelta(minutes=1), state=RunState.SCHEDULED)]
@@ -80,9 +82,9 @@ async def test_bookkeeping_waits_out_a_stopped_server_and_the_rest_fails_fast(ow
         finally:
             own_server.resume()
 
-        assert await catalog.wait_reachable(20)
-        assert await asyncio.wait_for(outcome, 10) is True
-        [claimed] = await asyncio.wait_for(claims, 10)
+        assert await catalog.wait_reachable(60)
+        assert await asyncio.wait_for(outcome, 60) is True
+        [claimed] = await asyncio.wait_for(claims, 60)
         assert claimed is not None and claimed.state is RunState.SCHEDULED
         stored = await catalog.get_run(run.run_id)
         assert stored is not None and stored.state is RunState.SUCCEEDED
