@@ -94,8 +94,8 @@ def test_cancel_stops_the_query_in_the_server(tmp_path: Path, spawn: Callable[..
 
             worker = threading.Thread(target=run, args=(outcome,))
             worker.start()
-            [query] = wait_for(lambda: slow_queries(data), timeout=20, what="the query to show up")
-            wait_for(lambda: busy(server.proc.pid) > 0.5, timeout=20, what="the server to be busy")
+            [query] = wait_for(lambda: slow_queries(data), timeout=60, what="the query to show up")
+            wait_for(lambda: busy(server.proc.pid) > 0.5, timeout=60, what="the server to be busy")
             started = time.monotonic()
             if how == "CANCEL QUERY":
                 listed = other.sql("SHOW QUERIES").as_dicts()
@@ -103,13 +103,13 @@ def test_cancel_stops_the_query_in_the_server(tmp_path: Path, spawn: Callable[..
                 assert other.sql(f"CANCEL QUERY '{query['query_id']}'").message is not None
             else:
                 assert conn.cancel() is True
-            worker.join(15)
+            worker.join(60)
             assert not worker.is_alive(), how
-            assert time.monotonic() - started < 10, how
+            assert time.monotonic() - started < 30, how  # SLOW runs for hours: this is the cancel
             assert isinstance(outcome[0], QueryCancelled), (how, outcome)
             assert slow_queries(data) == []
             # the query stopped in the server: its CPU goes back to idle
-            wait_for(lambda: busy(server.proc.pid) < 0.3, timeout=10, what="the server's CPU to be freed")
+            wait_for(lambda: busy(server.proc.pid) < 0.3, timeout=60, what="the server's CPU to be freed")
         with pytest.raises(QueryFailed):
             conn.sql("SELECT * FROM nosuch")
         assert conn.sql("SELECT 1 AS one").rows == [(1,)]  # the connection goes on
@@ -135,8 +135,8 @@ def test_ctrl_c_on_tasksql_sql_stops_the_query_in_the_server(
         wait_for(lambda: slow_queries(data), timeout=30, what="the query to run in the server")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 130
-        wait_for(lambda: not slow_queries(data), timeout=10, what="the query to stop in the server")
-        wait_for(lambda: busy(server.proc.pid) < 0.3, timeout=10, what="the server's CPU to be freed")
+        wait_for(lambda: not slow_queries(data), timeout=60, what="the query to stop in the server")
+        wait_for(lambda: busy(server.proc.pid) < 0.3, timeout=60, what="the server's CPU to be freed")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -26,7 +26,7 @@ def conn(tmp_path: Path) -> Iterator[Connection]:
         yield c
 
 
-def wait_until_running(conn: Connection, within: float = 10.0) -> None:
+def wait_until_running(conn: Connection, within: float = 60.0) -> None:
     end = time.monotonic() + within
     while not any(q.statement_text.startswith("SELECT sum") for q in conn.engine.queries.running()):
         assert time.monotonic() < end, "the slow query never started"
@@ -83,8 +83,9 @@ def test_cancel_from_another_thread_stops_the_query(conn: Connection) -> None:
     wait_until_running(conn)
     started = time.monotonic()
     assert conn.cancel() is True
-    worker.join(10)
-    assert not worker.is_alive() and time.monotonic() - started < 5
+    worker.join(60)
+    # SLOW runs for hours: a return within the bound (generous for a loaded machine) is the cancel
+    assert not worker.is_alive() and time.monotonic() - started < 30
     assert isinstance(outcome[0], QueryCancelled)
     assert conn.engine.queries.running() == []
     assert conn.sql("SELECT 1 AS one").rows == [(1,)]  # the connection goes on

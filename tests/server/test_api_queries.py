@@ -90,7 +90,7 @@ async def test_bad_fields_are_refused(client: TestClient[Any, Any], body: dict[s
 
 async def test_list_and_cancel_a_running_query(client: TestClient[Any, Any]) -> None:
     slow = asyncio.create_task(post_sql(client, sql=f"SELECT 1 AS one; {SLOW}", query_id="slow-1"))
-    end = time.monotonic() + 10
+    end = time.monotonic() + 60  # a bound for what never comes (generous for a loaded machine)
     while True:
         queries = (await (await client.get("/api/v1/queries")).json())["queries"]
         if any(q["query_id"] == "slow-1" and q["statement"] == 2 for q in queries):
@@ -102,8 +102,8 @@ async def test_list_and_cancel_a_running_query(client: TestClient[Any, Any]) -> 
     started = time.monotonic()
     resp = await client.post("/api/v1/queries/slow-1/cancel", json={})
     assert resp.status == 200 and (await resp.json())["status"] == "Query slow-1 is cancelled."
-    status, body = await asyncio.wait_for(slow, 10)
-    assert time.monotonic() - started < 5
+    status, body = await asyncio.wait_for(slow, 30)
+    assert time.monotonic() - started < 30  # SLOW runs for hours: this is the cancel
     assert status == 400 and body["error"]["code"] == "CANCELLED" and body["error"]["statement"] == 2
     assert body["results"][0]["rows"] == [[1]]
     assert (await (await client.get("/api/v1/queries")).json())["queries"] == []
