@@ -14,7 +14,9 @@ Snowflake Scripting (``DECLARE``, ``IF ... END IF``, ``FOR ... END FOR``, ``LET`
 ``RETURN``, a block nested in the block), which no warehouse grammar describes.
 
 A ``PROCEDURE`` body on a warehouse without stored procedures (SQLite, ClickHouse, chdb) is refused
-here too (:func:`check_procedure_body`), with the message its run would give.
+here too (:func:`check_procedure_body`), with the message its run would give; so is a ``SYSTEM$``
+function the body or WHEN calls that tasksql does not have (:func:`check_system_functions`), on any
+warehouse: it would fail every run.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import re
 from datetime import UTC, datetime
 
 from tasksql.engine.core import Engine
-from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError
+from tasksql.engine.function_names import CLOUD_ONLY_FUNCTIONS, STATEMENT_FUNCTIONS
+from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError, ValidationError
 from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effective_warehouse
 from tasksql.scheduler import logical_time
 from tasksql.scheduler.body import PROCEDURE_DIALECTS, procedure_refusal
+from tasksql.scheduler.runner import BODY_FUNCTIONS
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
 from tasksql.sysviews.rewrite import find_refs
@@ -102,9 +106,44 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
         )
 
 
-def _span_in_body(stmt: st.Statement, body_text: str, at: int) -> Span | None:
-    """The span at offset ``at`` of the body's text, in the source ``stmt`` came from."""
-    body_span = stmt.spans.get("body")
+#: The SYSTEM$ functions a body or WHEN may call (SYSTEM$STREAM_HAS_DATA is bound with the streams).
+_KNOWN_FUNCTIONS = BODY_FUNCTIONS | STATEMENT_FUNCTIONS | {"system$stream_has_data"}
+
+
+def check_system_functions(task: TaskDef, stmt: st.Statement) -> None:
+    """Refuse a body or WHEN that calls a ``SYSTEM$`` function tasksql does not have (every run
+    would fail), naming what to write instead for Snowflake's cloud-only ones.
+
+    :raises ValidationError: code ``UNKNOWN_FUNCTION`` at the function's name.
+    """
+    texts = [("when", task.when)] if task.when is not None else []
+    if isinstance(task.body, SqlBody):
+        texts.append(("body", task.body.text))
+    for key, text in texts:
+        try:
+            refs = find_refs(text).refs
+        except ValidationError:
+            continue  # system.<table> unknown here: the run judges it, with the warehouse's dialect
+        for ref in refs:
+            name = ref.name
+            if ref.kind != "scalar" or not name.startswith("system$") or name in _KNOWN_FUNCTIONS:
+                continue
+            advice = CLOUD_ONLY_FUNCTIONS.get(name)
+            if advice is None:
+                known = ", ".join(sorted(n.upper() for n in _KNOWN_FUNCTIONS if n.startswith("system$")))
+                advice = f"the SYSTEM$ functions tasksql has are {known}"
+            at = text.find("$", ref.start) - len("system")
+            raise ValidationError(
+                f"{name.upper()} is not a function tasksql has: {advice}",
+                code="UNKNOWN_FUNCTION",
+                span=_span_in_body(stmt, text, max(at, ref.start), key),
+            )
+
+
+def _span_in_body(stmt: st.Statement, body_text: str, at: int, key: str = "body") -> Span | None:
+    """The span at offset ``at`` of the body's text (or of the part ``key``), in the source
+    ``stmt`` came from."""
+    body_span = stmt.spans.get(key)
     if body_span is None or not stmt.text:
         return body_span or stmt.span
     rel = body_span.start - stmt.span.start

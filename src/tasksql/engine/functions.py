@@ -2,7 +2,8 @@
 
 ``SYSTEM$TASK_DEPENDENTS_ENABLE('<root>')`` resumes a root task and every task reachable from it;
 it returns the status text Snowflake returns. ``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS('<t>')``
-cancels the task's runs in progress, as ``CANCEL TASK`` does. Each may be written ``SELECT f(...)``,
+cancels the task's runs in progress, as ``CANCEL TASK`` does. ``SYSTEM$WAIT(<n> [, '<unit>'])``
+waits (:mod:`tasksql.scheduler.system_wait`). Each may be written ``SELECT f(...)``,
 ``CALL f(...)`` or inside an expression (:mod:`tasksql.sysviews.rewrite`).
 """
 
@@ -15,6 +16,7 @@ from tasksql.engine.core import Engine
 from tasksql.engine.tasks_ddl import next_fire_at
 from tasksql.errors import TaskNotFound, ValidationError
 from tasksql.model import TaskState
+from tasksql.scheduler.system_wait import system_wait
 from tasksql.sysviews.tables import ScalarFn, task_name_arg
 from tasksql.taskgraph import Graph
 
@@ -72,8 +74,12 @@ def engine_scalars(engine: Engine) -> Mapping[str, ScalarFn]:
         more = f", {len(subtasks)} sub-task(s)" if subtasks else ""
         return f"Task {text}: {count} ongoing execution(s) cancelled{more}."
 
+    async def wait(args: list[object]) -> object:
+        return await system_wait(args)  # a CANCEL QUERY cancels the statement, and the wait
+
     return {
         "system$task_dependents_enable": dependents_enable,
         "task_dependents_enable": dependents_enable,  # Databend writes it without SYSTEM$
         "system$user_task_cancel_ongoing_executions": cancel_ongoing,
+        "system$wait": wait,
     }

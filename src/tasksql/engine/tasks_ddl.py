@@ -12,7 +12,7 @@ from datetime import datetime
 
 from tasksql import schedules
 from tasksql.catalog.base import TaskUpdate
-from tasksql.engine.body_check import check_body_syntax, check_procedure_body
+from tasksql.engine.body_check import check_body_syntax, check_procedure_body, check_system_functions
 from tasksql.engine.core import Engine
 from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
@@ -217,6 +217,7 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
             )
     await check_references(engine, task, stmt)
     await check_procedure_body(engine, task, stmt)
+    check_system_functions(task, stmt)
     await check_body_syntax(engine, task, stmt)
     await check_session_params(engine, task, stmt)
     check_pin(task, shown, _span(stmt, "node"))
@@ -424,6 +425,8 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
     if new.body != rec.definition.body or effective_warehouse(new) != effective_warehouse(rec.definition):
         await check_procedure_body(engine, new, stmt)
         await check_body_syntax(engine, new, stmt)
+    if new.body != rec.definition.body or new.when != rec.definition.when:
+        check_system_functions(new, stmt)
     if new.session_params != rec.definition.session_params or effective_warehouse(new) != effective_warehouse(
         rec.definition
     ):

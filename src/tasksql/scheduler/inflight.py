@@ -47,6 +47,7 @@ from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
 from tasksql.scheduler.entry import Entry
 from tasksql.scheduler.fanout import FanOut, fans_out
 from tasksql.scheduler.graph_coordinator import GraphCoordinator, Launch
+from tasksql.scheduler.graph_facts import graph_facts
 from tasksql.scheduler.graph_run import GraphRun
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.membership import FenceRef
@@ -238,6 +239,7 @@ class InFlightRuns:
                 gate=_gate(self._warehouses, entry),
                 checks=self._catalog,
                 node_id=self._node_id,
+                graph_facts=lambda: graph_facts(self._catalog, rec, graph),
             )
             if self.fan_out is not None and fans_out(task):
                 outcome = await self.fan_out.run(ctx)

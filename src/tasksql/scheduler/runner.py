@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -37,9 +38,11 @@ from tasksql.scheduler.body import prepare
 from tasksql.scheduler.check_disk import Who, run_check_disk
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
+from tasksql.scheduler.graph_facts import GraphFacts
 from tasksql.scheduler.logical_time import LogicalTime, bind, mentions
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.same_database import SameDatabase
+from tasksql.scheduler.system_wait import system_wait
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
 from tasksql.warehouses import role_mapping
@@ -87,6 +90,18 @@ class RunContext:
     checks: StorageChecks | None = None
     #: The node running the attempt (a check_disk result names it).
     node_id: str = ""
+    #: Computes the facts of the run's task graph SYSTEM$TASK_RUNTIME_INFO reports (its root, its
+    #: last successful graph run; see :mod:`.graph_facts`), asked only when the body names one.
+    graph_facts: Callable[[], Awaitable[GraphFacts]] | None = None
+    _facts: GraphFacts | None = None
+    #: When the attempt times out (the event loop's time), set as it starts.
+    deadline: float | None = None
+
+    async def facts(self) -> GraphFacts | None:
+        """The run's graph facts, computed once; None when nothing computes them."""
+        if self._facts is None and self.graph_facts is not None:
+            self._facts = await self.graph_facts()
+        return self._facts
 
     async def bind_time(self, text: str) -> str:
         """``text`` with the run's logical time variables replaced (see :mod:`.logical_time`)."""
@@ -145,7 +160,7 @@ def _current_task_name(ctx: RunContext, args: list[object]) -> object:
     return ctx.run.name
 
 
-#: SYSTEM$TASK_RUNTIME_INFO properties; each computed only when asked for.
+#: SYSTEM$TASK_RUNTIME_INFO properties of the run itself; each computed only when asked for.
 _RUNTIME_INFO: dict[str, Callable[[RunRecord], object]] = {
     "CURRENT_TASK_NAME": lambda run: run.name,
     "CURRENT_RUN_ID": lambda run: run.run_id,
@@ -155,26 +170,54 @@ _RUNTIME_INFO: dict[str, Callable[[RunRecord], object]] = {
     "CURRENT_TASK_GRAPH_RUN_GROUP_ID": lambda run: run.graph_run_group_id,
     "CURRENT_ROOT_TASK_ID": lambda run: run.root_task_id or run.task_id,
 }
+#: ... and of its task graph, read from the catalog (:mod:`.graph_facts`).
+_GRAPH_INFO: dict[str, Callable[[GraphFacts], object]] = {
+    "CURRENT_ROOT_TASK_NAME": lambda f: f.root_name,
+    "CURRENT_ROOT_TASK_UUID": lambda f: str(f.root_id),
+    "LAST_SUCCESSFUL_TASK_GRAPH_RUN_GROUP_ID": lambda f: f.last_success_group,
+    "LAST_SUCCESSFUL_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": lambda f: (
+        f.last_success_time.isoformat() if f.last_success_time is not None else None
+    ),
+}
 
 
-def _task_runtime_info(ctx: RunContext, args: list[object]) -> object:
+async def _task_runtime_info(ctx: RunContext, args: list[object]) -> object:
     key = str(args[0]).upper() if args else ""
     prop = _RUNTIME_INFO.get(key)
-    if prop is None:
+    if prop is not None:
+        return prop(ctx.run)
+    graph_prop = _GRAPH_INFO.get(key)
+    facts = await ctx.facts() if graph_prop is not None else None
+    if graph_prop is None or facts is None:
+        known = ", ".join(sorted([*_RUNTIME_INFO, *_GRAPH_INFO]))
         raise TasksqlError(
-            f"SYSTEM$TASK_RUNTIME_INFO: unknown property {key!r}; known: {', '.join(sorted(_RUNTIME_INFO))}",
-            code="INVALID_ARGUMENT",
+            f"SYSTEM$TASK_RUNTIME_INFO: unknown property {key!r}; known: {known}", code="INVALID_ARGUMENT"
         )
-    return prop(ctx.run)
+    return graph_prop(facts)
 
 
+async def _system_wait(ctx: RunContext, args: list[object]) -> object:
+    deadline = ctx.deadline
+    return await system_wait(
+        args,
+        cancelled=lambda: (ctx.token.reason or "cancelled") if ctx.token.cancelled else None,
+        remaining=None if deadline is None else lambda: _remaining(ctx, deadline),
+    )
+
+
+#: A body function's value, or an awaitable of it (those that read the catalog or wait).
 _BODY_FUNCTIONS: dict[str, Callable[[RunContext, list[object]], object]] = {
     "system$set_return_value": _set_return_value,
     "system$get_predecessor_return_value": _get_predecessor_return_value,
     "system$get_task_graph_config": _get_task_graph_config,
     "system$current_user_task_name": _current_task_name,
     "system$task_runtime_info": _task_runtime_info,
+    "system$wait": _system_wait,
 }
+
+
+#: The names of the functions only a task body (or its WHEN) may call.
+BODY_FUNCTIONS = frozenset(_BODY_FUNCTIONS)
 
 
 def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
@@ -182,11 +225,15 @@ def _scalars(ctx: RunContext) -> dict[str, ScalarFn]:
 
     def bind(fn: Callable[[RunContext, list[object]], object]) -> ScalarFn:
         async def call(args: list[object]) -> object:
-            return fn(ctx, args)
+            return await _value_of(fn(ctx, args))
 
         return call
 
     return {name: bind(fn) for name, fn in _BODY_FUNCTIONS.items()}
+
+
+async def _value_of(value: object) -> object:
+    return await value if inspect.isawaitable(value) else value
 
 
 async def _with_virtual(
@@ -203,7 +250,7 @@ async def _with_virtual(
         # to build and nothing to evaluate in the warehouse, so skip the introspection context.
         repl = {}
         for ref in rewritten.refs:
-            value = _BODY_FUNCTIONS[ref.name](ctx, [a.literal for a in ref.args])
+            value = await _value_of(_BODY_FUNCTIONS[ref.name](ctx, [a.literal for a in ref.args]))
             repl[ref.key] = sql_literal(value)
         return await run(rewritten.render(repl), {})
     tables, repl = await materialize(ctx.introspection(ctx.warehouse, _scalars(ctx)), rewritten)
@@ -220,6 +267,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
     loop = asyncio.get_running_loop()
     timeout_s = effective_timeout_ms(task) / 1000.0
     deadline = loop.time() + timeout_s
+    ctx.deadline = deadline
     ctx.started_at = ctx.clock.now()
     try:
         admission = await ctx.gate() if ctx.gate is not None else None
