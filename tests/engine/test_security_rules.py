@@ -94,3 +94,26 @@ def test_as_user_is_the_caller_and_is_checked_at_each_run(data: Path) -> None:
         ).rows
     assert rows[0][0] == "SUCCEEDED"
     assert rows[-1][:2] == ("SKIPPED", "PRIVILEGE_REVOKED") and "AS USER alice" in rows[-1][2]
+
+
+def test_snowflakes_execute_as_user_is_checked_as_as_user_is(data: Path) -> None:
+    """docs.snowflake.com/en/sql-reference/sql/create-task (EXECUTE AS USER) and alter-task (SET /
+    UNSET EXECUTE AS USER): the same user a VoltDB task names with AS USER, with the same checks at
+    CREATE and at ALTER; a refused ALTER changes nothing."""
+    with _as(data, "alice") as alice:
+        with pytest.raises(PermissionDenied) as caught:
+            alice.sql("CREATE TASK s SCHEDULE = '10 MINUTES' EXECUTE AS USER bob AS SELECT 1")
+        assert "MANAGE GRANTS" in caught.value.message
+        alice.sql("CREATE TASK s SCHEDULE = '10 MINUTES' EXECUTE AS USER alice AS SELECT 1")
+        assert "EXECUTE AS USER alice" in alice.sql("SHOW CREATE TASK s").rows[0][-1]
+        with pytest.raises(PermissionDenied):
+            alice.sql("ALTER TASK s SET EXECUTE AS USER bob")
+        with pytest.raises(PermissionDenied):
+            alice.sql("ALTER TASK s SET EXECUTE AS USER nobody")
+        assert "EXECUTE AS USER alice" in alice.sql("SHOW CREATE TASK s").rows[0][-1]
+        alice.sql("ALTER TASK s UNSET EXECUTE AS USER")
+        assert "AS USER" not in alice.sql("SHOW CREATE TASK s").rows[0][-1]
+    with _as(data, "admin") as admin:
+        admin.sql("ALTER TASK s SET EXECUTE AS USER bob")  # MANAGE GRANTS
+        shown = admin.sql("SHOW CREATE TASK s").rows[0][-1]
+    assert "EXECUTE AS USER bob" in shown

@@ -187,6 +187,7 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
             warehouse = dict(getattr(stmt.action, "assignments", ())).get("warehouse")
             if isinstance(warehouse, str):
                 require_warehouse(acc, warehouse)
+            _check_set_as_user(acc, stmt)
     elif isinstance(stmt, st.DropTask):
         rec = await _task(engine, stmt.name)
         if rec is not None:
@@ -257,6 +258,8 @@ async def _check_as_admin(engine: Engine, acc: Access, stmt: st.Statement) -> No
         rec = await _task(engine, stmt.name)
         if rec is not None:
             await _require_one_owner(engine, acc, stmt.action.names, acc.owner_role(rec))
+    elif isinstance(stmt, st.AlterTask):
+        _check_set_as_user(acc, stmt)
 
 
 async def _check_create_task(engine: Engine, acc: Access, stmt: st.CreateTask) -> None:
@@ -289,9 +292,20 @@ async def _require_one_owner(
 
 
 async def _check_as_user(engine: Engine, acc: Access, stmt: st.CreateTask) -> None:
-    """VoltDB's ``AS USER u``: ``u`` must be a user, enabled, and the caller must be ``u`` or hold
-    MANAGE GRANTS (else any user could make a task run as another)."""
-    user = stmt.definition.run_as_user
+    """VoltDB's ``AS USER u`` (Snowflake's ``EXECUTE AS USER u``): ``u`` must be a user, enabled,
+    and the caller must be ``u`` or hold MANAGE GRANTS (else any user could make a task run as
+    another)."""
+    _check_user_to_run_as(acc, stmt.definition.run_as_user, stmt)
+
+
+def _check_set_as_user(acc: Access, stmt: st.AlterTask) -> None:
+    """``ALTER TASK ... SET EXECUTE AS USER u``: checked as at CREATE TASK."""
+    if isinstance(stmt.action, st.SetProperties):
+        user = dict(stmt.action.assignments).get("run_as_user")
+        _check_user_to_run_as(acc, user if isinstance(user, str) else None, stmt)
+
+
+def _check_user_to_run_as(acc: Access, user: str | None, stmt: st.Statement) -> None:
     if user is None:
         return
     record = acc.state.users.get(user.lower()) or acc.state.users.get(user)

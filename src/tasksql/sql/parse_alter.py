@@ -227,6 +227,13 @@ def _unset(cur: Cursor) -> AlterAction:
         if tok is not None and tok.is_word("TAG"):
             cur.pos += 1
             _unset_tags(cur, tags)
+        elif tok is not None and cur.at("EXECUTE", "AS", "USER"):
+            cur.pos += 3  # Snowflake's UNSET EXECUTE AS USER: the task runs as its owner again
+            if "EXECUTE_AS_USER" in seen:
+                raise duplicate(cur, "EXECUTE AS USER", tok)
+            seen["EXECUTE_AS_USER"] = tok
+            if "run_as_user" not in fields:
+                fields.append("run_as_user")
         elif tok is not None and tok.kind is TokenKind.WORD:
             cur.pos += 1
             key = tok.upper

@@ -406,6 +406,16 @@ PROPERTIES: tuple[Property, ...] = (
         summary="the user the body runs as (VoltDB)",
     ),
     Property(
+        words=("EXECUTE", "AS", "USER"),
+        field="run_as_user",
+        parse=lambda cur: parse_simple_name(cur, "user name", fold=False)[0],
+        render=render_exact,
+        equals="none",
+        canonical=False,
+        in_unset=False,  # UNSET EXECUTE AS USER: three words, read by the UNSET parser
+        summary="Snowflake: the user whose privileges the task runs with (VoltDB's AS USER)",
+    ),
+    Property(
         words=("INTO",),
         field="into",
         parse=lambda cur: parse_name(cur, "target stream")[0],

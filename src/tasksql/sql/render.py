@@ -115,7 +115,11 @@ def task_clauses(task: TaskDef, spelling: Spelling | None = None, enabled: bool 
         value = getattr(task, field)
         if field == "into_create" and task.into is None:
             continue  # left by ALTER TASK ... UNSET INTO: it qualifies the INTO name only
-        if value != _DEFAULTS[field]:
+        if value == _DEFAULTS[field]:
+            continue
+        if field == "run_as_user" and not _voltdb_as_user(task, spelling):
+            lines.append("EXECUTE AS USER " + CANONICAL[field].render(value))
+        else:
             lines.append(CANONICAL[field].clause(value))
     if enabled is not None:
         lines.append("ENABLE" if enabled else "DISABLE")
@@ -125,6 +129,15 @@ def task_clauses(task: TaskDef, spelling: Spelling | None = None, enabled: bool 
         lines.append("WHEN " + task.when)
     lines.append(render_body(task.body))
     return lines
+
+
+def _voltdb_as_user(task: TaskDef, spelling: Spelling | None) -> bool:
+    """Whether the user a task runs as is printed VoltDB's way, ``AS USER`` (which marks the
+    statement as VoltDB's), rather than Snowflake's ``EXECUTE AS USER``: for a statement written
+    the VoltDB way, and in the canonical form when the task is VoltDB's anyway (its ON ERROR)."""
+    if spelling is not None:
+        return spelling is Spelling.VOLTDB
+    return task.on_error is not None
 
 
 def render_task(task: TaskDef) -> str:
@@ -170,6 +183,8 @@ def _clone_task(s: st.CloneTask) -> str:
 
 
 def _set_clause(field: str, value: Any) -> str:
+    if field == "run_as_user":  # only Snowflake's spelling may be SET
+        return "EXECUTE AS USER " + CANONICAL[field].render(value)
     return CANONICAL[field].clause(value)
 
 
@@ -185,7 +200,8 @@ def _alter_action(a: st.AlterAction) -> str:
             items.append("CONTACT " + _pairs(a.contacts))
         return "SET " + ", ".join(items)
     if isinstance(a, st.UnsetProperties):
-        items = [CANONICAL[f].key for f in a.fields] + list(a.session_params)
+        items = ["EXECUTE AS USER" if f == "run_as_user" else CANONICAL[f].key for f in a.fields]
+        items += list(a.session_params)
         if a.tags:
             items.append("TAG (" + ", ".join(_key(t) for t in a.tags) + ")")
         return "UNSET " + ", ".join(items)
