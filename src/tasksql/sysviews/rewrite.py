@@ -58,6 +58,12 @@ TABLE_FUNCTIONS = frozenset(
         "notification_history",
     }
 )
+#: Snowflake's ``SNOWFLAKE.ACCOUNT_USAGE`` views of tasks -> the system tables with those rows.
+ACCOUNT_USAGE_VIEWS = {
+    "task_history": "task_history",
+    "task_versions": "task_versions",
+    "complete_task_graphs": "graph_runs",
+}
 #: Scalar functions evaluated by tasksql before the statement runs.
 #: ``task_dependents_enable`` is Databend's spelling of SYSTEM$TASK_DEPENDENTS_ENABLE.
 SCALAR_FUNCTIONS = frozenset({"stream_status", "task_dependents_enable"})
@@ -65,6 +71,8 @@ _SCALAR_PREFIX = "system$"
 
 _TRIGGERS = (
     "system",
+    "sys.",
+    "account_usage",
     "next_runs",
     "task_history",
     "task_graphs",
@@ -275,13 +283,20 @@ def _match_at(
     prev = tokens[i - 1] if i > 0 else None
     if prev is not None and prev.token_type == TokenType.DOT:
         return None  # x.system.tasks, or the function part of schema.fn() handled from the schema token
-    # system.<table>
-    if word == "system" and nxt is not None and nxt.token_type == TokenType.DOT and i + 2 < len(tokens):
+    # snowflake.account_usage.<view>
+    if word == "snowflake" and _dotted(tokens, i, "account_usage"):
+        view = _word(tokens[i + 4])
+        after = tokens[i + 5] if i + 5 < len(tokens) else None
+        if view in ACCOUNT_USAGE_VIEWS and not (after is not None and after.token_type == TokenType.DOT):
+            return VirtualRef("table", ACCOUNT_USAGE_VIEWS[view], (), tok.start, tokens[i + 4].end + 1), i + 5
+    # system.<table>, and Ocient's sys.<table> (sys.tasks, sys.subtasks) for the tables tasksql has
+    dotted = nxt is not None and nxt.token_type == TokenType.DOT and i + 2 < len(tokens)
+    if word in ("system", "sys") and dotted:
         name = _word(tokens[i + 2])
         after = tokens[i + 3] if i + 3 < len(tokens) else None
         if name and not (after is not None and after.token_type in (TokenType.DOT, TokenType.L_PAREN)):
-            if name not in SYSTEM_TABLES and own_system:
-                return None  # the warehouse's own system table
+            if name not in SYSTEM_TABLES and (own_system or word == "sys"):
+                return None  # the warehouse's own system table (or its sys schema: MySQL's)
             if name not in SYSTEM_TABLES:
                 known = ", ".join(f"system.{n}" for n in sorted(SYSTEM_TABLES))
                 raise ValidationError(
@@ -291,10 +306,12 @@ def _match_at(
                     source=text,
                 )
             return VirtualRef("table", name, (), tok.start, tokens[i + 2].end + 1), i + 3
-    # [TABLE(] [information_schema.] fn(...) [)]
+    # [TABLE(] [[<database>.]information_schema.] fn(...) [)]
     start_i, fn_i = i, i
     if word == "information_schema" and nxt is not None and nxt.token_type == TokenType.DOT:
         fn_i = i + 2
+    elif word and _dotted(tokens, i, "information_schema"):
+        fn_i = i + 4  # Snowflake's <database>.INFORMATION_SCHEMA.TASK_HISTORY(...)
     if fn_i >= len(tokens) or fn_i + 1 >= len(tokens) or tokens[fn_i + 1].token_type != TokenType.L_PAREN:
         return None
     fname = (_word(tokens[fn_i]) or "").lower()
@@ -325,6 +342,17 @@ def _match_at(
     if kind == "scalar" and start_i == fn_i and _whole_call(tokens, start_i, close):
         first, lead = tokens[start_i - 1], "SELECT "
     return VirtualRef(kind, fname, args, first.start, last.end + 1, lead), end_index + 1
+
+
+def _dotted(tokens: Sequence[Token], i: int, middle: str) -> bool:
+    """Whether ``tokens[i] . <middle> . <word>`` starts at ``i``."""
+    return (
+        i + 4 < len(tokens)
+        and tokens[i + 1].token_type == TokenType.DOT
+        and _word(tokens[i + 2]) == middle
+        and tokens[i + 3].token_type == TokenType.DOT
+        and bool(_word(tokens[i + 4]))
+    )
 
 
 def _whole_call(tokens: Sequence[Token], fn_i: int, close: int) -> bool:
