@@ -22,6 +22,9 @@ OWN = "GRANT OWNERSHIP ON TASK {n}_t TO ROLE {r}"
 WAREHOUSE = "CREATE WAREHOUSE {n}_w MAX_CONCURRENCY = 2"
 INTEGRATION = "CREATE NOTIFICATION INTEGRATION {n}_i TYPE = WEBHOOK WEBHOOK = (url = 'http://127.0.0.1:9/x')"
 STREAM = ("CREATE TABLE {n}_tb (a INT)", "CREATE STREAM {n}_s ON TABLE {n}_tb")
+SECRET = "CREATE SECRET {n}_k TYPE = GENERIC_STRING SECRET_STRING = 'T0/B0/XX'"
+OWN_SECRET = "GRANT OWNERSHIP ON SECRET {n}_k TO ROLE {r}"
+USE_SECRET = "GRANT USAGE ON SECRET {n}_k TO ROLE {r}"
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,20 @@ CASES: tuple[Case, ...] = (
     Case("SHOW STREAMS", (USE_DEFAULT,)),
     Case("DROP STREAM {n}_s", (USE_DEFAULT,), STREAM),
     Case("SHOW QUERIES", ()),
+    # secrets (Snowflake: CREATE SECRET on the schema, OWNERSHIP, USAGE to name one in WEBHOOK_SECRET)
+    Case(SECRET, (USE_DB, USE_SCHEMA, "GRANT CREATE SECRET ON SCHEMA tasksql.public TO ROLE {r}")),
+    Case("ALTER SECRET {n}_k SET SECRET_STRING = 'T1/B1/YY'", (OWN_SECRET,), (SECRET,)),
+    Case("DROP SECRET {n}_k", (OWN_SECRET,), (SECRET,)),
+    Case("DESCRIBE SECRET {n}_k", (USE_SECRET,), (SECRET,)),
+    Case("SHOW SECRETS", ()),
+    Case("GRANT USAGE ON SECRET {n}_k TO ROLE {n}_y", (OWN_SECRET,), (SECRET, "CREATE ROLE {n}_y")),
+    Case("GRANT OWNERSHIP ON SECRET {n}_k TO ROLE {n}_y", (OWN_SECRET,), (SECRET, "CREATE ROLE {n}_y")),
+    Case(
+        "CREATE NOTIFICATION INTEGRATION {n}_i TYPE = WEBHOOK"
+        " WEBHOOK_URL = 'http://127.0.0.1:9/SNOWFLAKE_WEBHOOK_SECRET' WEBHOOK_SECRET = {n}_k",
+        ("GRANT CREATE INTEGRATION ON ACCOUNT TO ROLE {r}", USE_SECRET),
+        (SECRET,),
+    ),
     # users, roles, grants
     Case(
         "ALTER USER {n}_u RESET TOKEN", ("GRANT CREATE USER ON ACCOUNT TO ROLE {r}",), ("CREATE USER {n}_u",)

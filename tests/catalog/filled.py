@@ -13,15 +13,19 @@ from catalog_support import NOW, create, ended, fire_run, item, later, new_run, 
 from tasksql.catalog import Catalog, TaskUpdate
 from tasksql.catalog.tables import TABLES
 from tasksql.model import (
+    IntegrationDef,
+    QualifiedName,
     RunState,
     ScheduledFrom,
     SqlBody,
     TaskState,
     WarehouseDef,
     WarehouseType,
+    Webhook,
 )
 from tasksql.model.outbox import AttemptResult, DeliveryAttempt
 from tasksql.model.run import NewGraphRun, NodeRecord
+from tasksql.model.secret import SecretDef, SecretSource, SecretString
 from tasksql.model.security import (
     AuditEntry,
     GranteeKind,
@@ -75,6 +79,21 @@ async def fill(catalog: Catalog) -> Filled:
         now=NOW,
     )
     await put_integration(catalog, "hook", "https://hooks.example/abc", enabled=False)
+    slack = QualifiedName("slack_url", "s", "secrets_db")
+    await catalog.put_secret(
+        SecretDef(name=slack, secret_string=SecretString(SecretSource.STRING, "T0/B0/XX"), owner="sysadmin"),
+        replace=False,
+        now=NOW,
+    )
+    await catalog.put_integration(
+        IntegrationDef(
+            name="slack",
+            webhook=Webhook(url="https://hooks.slack.com/services/SNOWFLAKE_WEBHOOK_SECRET"),
+            webhook_secret=slack,
+        ),
+        replace=False,
+        now=NOW,
+    )
     root = await create(catalog, "root", state=TaskState.STARTED)
     child = await create(catalog, "child", after=(root.definition.name,), schedule=None)
     [child] = await catalog.update_tasks(
@@ -215,6 +234,7 @@ async def snapshot(catalog: Catalog) -> dict[str, Any]:
         "graph_runs": await catalog.list_graph_runs(),
         "graph_members": {task_id: await catalog.graph_version_members(task_id, 1) for task_id in ids},
         "integrations": await catalog.list_integrations(),
+        "secrets": await catalog.list_secrets(),
         "warehouses": await catalog.list_warehouses(),
         "setting": await catalog.get_setting("history_retention_days"),
         "nodes": await catalog.list_nodes(NOW),

@@ -57,8 +57,11 @@ async def test_rows_come_in_pages_in_key_order_with_neutral_values(catalog: Cata
                 if column in spec.booleans:
                     assert isinstance(value, bool), (spec.name, column)
 
-    [hook] = await rows_of(catalog, "integrations")
-    assert hook["enabled"] is True
+    hook, slack = await rows_of(catalog, "integrations")
+    assert hook["enabled"] is True and hook["webhook_secret"] is None
+    assert slack["webhook_secret"] == "secrets_db\x1fs\x1fslack_url"  # the secret's catalog key
+    [secret] = await rows_of(catalog, "secrets")
+    assert (secret["source"], secret["value"], secret["owner"]) == ("STRING", "T0/B0/XX", "sysadmin")
     tasks = await rows_of(catalog, "tasks")
     assert [row["id"] for row in tasks] == list(filled.task_ids)
     assert tasks[-1]["dropped_on"] == later(2)
@@ -142,7 +145,9 @@ async def test_a_load_into_a_catalog_with_content_is_refused_unless_replacing(ca
             pytest.fail("entered a load of a catalog with content")
 
     assert refused.value.code == "CATALOG_NOT_EMPTY"
-    assert "(settings: 1, warehouses: 1, integrations: 1, tasks: 3, task versions: 4," in str(refused.value)
+    assert "(settings: 1, warehouses: 1, integrations: 2, secrets: 1, tasks: 3, task versions: 4," in str(
+        refused.value
+    )
     assert await snapshot(catalog) == before
 
 

@@ -41,7 +41,11 @@ VIEWS = (
     "SELECT * FROM system.graph_runs ORDER BY scheduled_time",
     "SHOW WAREHOUSES",
     "SHOW NOTIFICATION INTEGRATIONS",
+    "SHOW SECRETS",
+    "DESCRIBE NOTIFICATION INTEGRATION slack",
 )
+#: The value of the secret the catalog keeps (a copy carries it and never prints it).
+SLACK_SECRET = "T0COPY/B0COPY/XXCOPYSECRET"
 
 
 class Ran:
@@ -113,9 +117,12 @@ def embedded(tmp_path: Path) -> Iterator[tuple[Path, dict[str, list[tuple[Any, .
     data = tmp_path / "data"
     with tasksql.connect(data) as con:
         con.sql_all(
-            """
+            f"""
             CREATE TABLE ticks (n INTEGER);
             CREATE NOTIFICATION INTEGRATION hook ENABLED = FALSE WEBHOOK = (url = 'https://hooks.example/abc');
+            CREATE SECRET slack_url TYPE = GENERIC_STRING SECRET_STRING = '{SLACK_SECRET}';
+            CREATE NOTIFICATION INTEGRATION slack TYPE = WEBHOOK ENABLED = FALSE
+              WEBHOOK_URL = 'https://hooks.slack.com/services/SNOWFLAKE_WEBHOOK_SECRET' WEBHOOK_SECRET = slack_url;
             CREATE WAREHOUSE side TYPE = sqlite URL = 'sqlite:side.db' MAX_CONCURRENCY = 2 COMMENT = 'aside';
             CREATE TASK root SCHEDULE = '1 SECOND' AS INSERT INTO ticks VALUES (1);
             CREATE TASK child AFTER root AS INSERT INTO ticks VALUES (2);
@@ -162,10 +169,12 @@ def test_copy_to_postgresql_and_back_shows_the_same_catalog(
     assert copied.stdout.splitlines()[0] == "copied,rows"
     assert int(counts["tasks"]) == 4 and int(counts["task versions"]) == 5 and int(counts["runs"]) >= 3
     assert (
-        int(counts["graph runs"]) >= 1 and int(counts["integrations"]) == 1 and int(counts["warehouses"]) == 2
+        int(counts["graph runs"]) >= 1 and int(counts["integrations"]) == 2 and int(counts["warehouses"]) == 2
     )
+    assert int(counts["secrets"]) == 1
     assert copied.stderr.startswith(f"copied the catalog {data / 'catalog.db'} to the catalog postgresql://")
     assert PASSWORD not in copied.stdout + copied.stderr and "***" in copied.stderr
+    assert SLACK_SECRET not in copied.stdout + copied.stderr
 
     with tasksql.connect(data, catalog_url=url, catalog_schema=schema) as con:
         assert_same(views(con), shown)
@@ -201,7 +210,7 @@ def test_copy_to_postgresql_and_back_shows_the_same_catalog(
     assert refused.returncode == 1
     [line] = refused.stderr.splitlines()
     assert (
-        "is not empty (warehouses: 1, integrations: 1, tasks: 5, task versions: 6," in line
+        "is not empty (warehouses: 1, integrations: 2, secrets: 1, tasks: 5, task versions: 6," in line
         and "--force" in line
         and PASSWORD not in line
     )

@@ -10,6 +10,7 @@ from sql_fixtures import ErrorCase, error_cases, statement_entries
 
 from tasksql import errors
 from tasksql.sql import parse, parse_one, render, render_task
+from tasksql.sql.parser import masked_secrets
 from tasksql.sql.statements import CreateTask, Passthrough
 
 STATEMENTS = statement_entries()
@@ -81,7 +82,7 @@ def test_error_is_pinned(case: ErrorCase) -> None:
     err = info.value
     got = (type(err).__name__, err.code, err.line, err.column)
     assert got == (case.error_class, case.code, case.line, case.column), err.render()
-    assert err.source == case.text
+    assert err.source == masked_secrets(case.text)  # the script, a literal SECRET_STRING masked
     assert err.span is not None and 0 <= err.span.start <= err.span.end <= len(case.text)
     rendered = err.render()
     assert f"[{case.code}]" in rendered and "^" in rendered

@@ -50,6 +50,7 @@ from tasksql.catalog.records import (
     UnstartedRun,
     WarehouseRecord,
 )
+from tasksql.catalog.secrets import SecretCatalog
 from tasksql.catalog.security import SecurityCatalog
 from tasksql.catalog.tables import RowLoader, TableRow
 from tasksql.errors import CatalogError
@@ -92,8 +93,9 @@ __all__ = [
 ]
 
 
-class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, StorageChecks, ABC):
-    """The durable state of tasksql: tasks and their versions, integrations, warehouses, settings.
+class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, SecretCatalog, StorageChecks, ABC):
+    """The durable state of tasksql: tasks and their versions, integrations, secrets, warehouses,
+    settings.
 
     Every method is a coroutine; none blocks the event loop. A catalog is used from the event loop
     that opened it. Use it as an async context manager (``async with catalog:``) or call

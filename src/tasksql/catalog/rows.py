@@ -215,6 +215,7 @@ def integration_columns(definition: IntegrationDef) -> dict[str, Any]:
         "webhook_signing_secret": hook.signing_secret if hook else None,
         "webhook_body_template": hook.body_template if hook else None,
         "comment": definition.comment,
+        "webhook_secret": secret_key(definition.webhook_secret) if definition.webhook_secret else None,
     }
 
 
@@ -229,9 +230,28 @@ def integration_def(row: Row) -> IntegrationDef:
             signing_secret=row["webhook_signing_secret"],
             body_template=row["webhook_body_template"],
         )
+    secret = row["webhook_secret"]
     return IntegrationDef(
-        name=row["name"], type=row["type"], enabled=bool(row["enabled"]), webhook=hook, comment=row["comment"]
+        name=row["name"],
+        type=row["type"],
+        enabled=bool(row["enabled"]),
+        webhook=hook,
+        comment=row["comment"],
+        webhook_secret=QualifiedName.from_key(secret) if secret else None,
     )
+
+
+def secret_key(name: QualifiedName) -> str:
+    """The catalog key of a resolved secret name (:attr:`QualifiedName.key`).
+
+    :raises CatalogError: (code ``NAME_NOT_RESOLVED``) database or schema is missing.
+    """
+    if name.database is None or name.schema is None or not name.name:
+        raise CatalogError(
+            f"secret name {name} must be resolved to database.schema.name before it reaches the catalog",
+            code="NAME_NOT_RESOLVED",
+        )
+    return name.key
 
 
 def integration_record(row: Row) -> IntegrationRecord:

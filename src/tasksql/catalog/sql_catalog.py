@@ -59,6 +59,7 @@ from tasksql.catalog.rows import (
     node_record,
     reason_value,
     run_record,
+    secret_key,
     task_record,
     task_stub,
     task_version,
@@ -66,6 +67,7 @@ from tasksql.catalog.rows import (
     warehouse_def,
     warehouse_record,
 )
+from tasksql.catalog.secret_rows import secret_columns, secret_record
 from tasksql.catalog.security_sql import SqlSecurity
 from tasksql.catalog.tables import TableRow
 from tasksql.catalog.writer import D
@@ -95,6 +97,7 @@ from tasksql.model.run import (
     RunRecord,
     TaskRuntime,
 )
+from tasksql.model.secret import SecretDef, SecretRecord
 
 T = TypeVar("T")
 H_contra = TypeVar("H_contra", contravariant=True)
@@ -266,6 +269,20 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
 
     async def drop_integration(self, name: str) -> bool:
         return await self._drop("integration_delete", name)
+
+    async def put_secret(self, definition: SecretDef, *, replace: bool, now: datetime) -> None:
+        row = {**secret_columns(definition), "created_on": db_time(now), "last_altered_on": db_time(now)}
+        exists = ObjectExists(f"secret {definition.name} already exists", code="SECRET_EXISTS")
+        await self._put(row, replace=replace, upsert="secret_upsert", insert="secret_insert", exists=exists)
+
+    async def get_secret(self, name: QualifiedName) -> SecretRecord | None:
+        return await self._one("secret_by_name", {"name": secret_key(name)}, secret_record)
+
+    async def list_secrets(self) -> list[SecretRecord]:
+        return await self._all("secrets_all", {}, secret_record)
+
+    async def drop_secret(self, name: QualifiedName) -> bool:
+        return await self._drop("secret_delete", secret_key(name))
 
     async def put_warehouse(self, definition: WarehouseDef, *, replace: bool, now: datetime) -> None:
         require_name(definition.name, "warehouse")

@@ -91,10 +91,18 @@ TABLES: tuple[TableSpec, ...] = (
             "created_on",
             "last_altered_on",
             "webhook_body_template",
+            "webhook_secret",
         ),
         key=("name",),
         instants=frozenset({"created_on", "last_altered_on"}),
         booleans=frozenset({"enabled"}),
+    ),
+    TableSpec(
+        name="secrets",
+        kind="secrets",
+        columns=("name", "type", "source", "value", "owner", "comment", "created_on", "last_altered_on"),
+        key=("name",),
+        instants=frozenset({"created_on", "last_altered_on"}),
     ),
     TableSpec(
         name="tasks",

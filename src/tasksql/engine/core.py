@@ -39,6 +39,8 @@ from tasksql.model import (
 from tasksql.settings import Settings
 from tasksql.sql import parse
 from tasksql.sql import statements as st
+from tasksql.sql.parse_secret import masked_script
+from tasksql.sql.recorded import recorded_text
 from tasksql.sysviews.tables import Introspection, ScalarFn
 from tasksql.warehouses.base import CancelToken, Warehouse
 from tasksql.warehouses.registry import WarehouseRegistry
@@ -62,6 +64,8 @@ READ_ONLY = (
     st.ShowWarehouses,
     st.ShowQueries,
     st.CancelQuery,
+    st.ShowSecrets,
+    st.DescribeSecret,
 )
 
 #: Leading words of warehouse statements that manage transactions themselves.
@@ -285,7 +289,7 @@ class Engine:
                 except TasksqlError as err:
                     err.rolled_back = True
                     if err.source is None:
-                        err.with_source(text)
+                        err.with_source(masked_script(text, statements))
                     if err.statement_number is None:  # the COMMIT failed
                         err.partial_results = list(results)
                     raise
@@ -341,7 +345,7 @@ class Engine:
         async with self.catalog.one_sync() if len(statements) > 1 else contextlib.nullcontext():
             for number, stmt in enumerate(statements, 1):
                 query.statement_number = number
-                query.statement_text = stmt.text
+                query.statement_text = recorded_text(stmt)
                 try:
                     if query.token.cancelled:
                         raise QueryCancelled(
@@ -351,7 +355,7 @@ class Engine:
                     result = await self.execute_statement(stmt)
                 except TasksqlError as err:
                     if err.source is None:
-                        err.with_source(text)
+                        err.with_source(masked_script(text, statements))
                     if len(statements) > 1:
                         err.in_statement(number, stmt.span.line, results)
                     raise

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tasksql.engine import adhoc, execute_task, objects, passthrough, security_ddl, show, streams, tasks_ddl
+from tasksql.engine import (
+    adhoc,
+    execute_task,
+    objects,
+    passthrough,
+    secrets,
+    security_ddl,
+    show,
+    streams,
+    tasks_ddl,
+)
 from tasksql.engine.results import Result
 from tasksql.sql import statements as st
 from tasksql.sql import statements_security as ss
@@ -31,6 +41,11 @@ HANDLERS: dict[type[st.Statement], Callable[[Any, Any], Awaitable[Result]]] = {
     st.AlterWarehouse: objects.alter_warehouse,
     st.DropWarehouse: objects.drop_warehouse,
     st.ShowWarehouses: objects.show_warehouses,
+    st.CreateSecret: secrets.create_secret,
+    st.AlterSecret: secrets.alter_secret,
+    st.DropSecret: secrets.drop_secret,
+    st.DescribeSecret: secrets.describe_secret,
+    st.ShowSecrets: secrets.show_secrets,
     st.CreateStream: streams.create_stream,
     st.DropStream: streams.drop_stream,
     st.ShowStreams: streams.show_streams,

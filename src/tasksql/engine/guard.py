@@ -20,6 +20,7 @@ from tasksql.errors import TasksqlError
 from tasksql.model.security import AuditEntry, SecurityState
 from tasksql.sql import statements as st
 from tasksql.sql import statements_security as ss
+from tasksql.sql.recorded import recorded_text
 
 log = logging.getLogger("tasksql.audit")
 
@@ -82,7 +83,6 @@ async def _audit(
 
 
 def _redacted(stmt: st.Statement) -> str:
-    """The statement as recorded: secrets of integrations and warehouses are not kept."""
-    if isinstance(stmt, (st.CreateIntegration, st.AlterIntegration, st.CreateWarehouse, st.AlterWarehouse)):
-        return " ".join(stmt.text.split()[:4]) + " ... (options not recorded: they may hold secrets)"
-    return stmt.text
+    """The statement as recorded: secrets of integrations, warehouses and secret objects are not
+    kept (:func:`~tasksql.sql.recorded.recorded_text`)."""
+    return recorded_text(stmt)

@@ -9,6 +9,7 @@ from typing import Any
 from tasksql.display import mask_url
 from tasksql.engine.core import Engine
 from tasksql.engine.results import Result
+from tasksql.engine.secrets import check_placeholder, usable_secret
 from tasksql.errors import (
     CatalogError,
     IntegrationNotFound,
@@ -25,7 +26,7 @@ from tasksql.warehouses.registry import shown_url
 SECRET_MASK = "********"
 _WEBHOOK_FIELDS = {"url", "method", "authorization_header", "signing_secret", "body_template"}
 #: SQL keys of webhook fields that differ from the field's name.
-_WEBHOOK_KEYS = {"webhook_body_template": "body_template"}
+_WEBHOOK_KEYS = {"webhook_body_template": "body_template", "webhook_headers": "authorization_header"}
 
 
 # --- notification integrations -------------------------------------------------------------------
@@ -42,6 +43,7 @@ async def create_integration(engine: Engine, stmt: st.CreateIntegration) -> Resu
         raise ObjectExists(
             f"notification integration {d.name} already exists", code="INTEGRATION_EXISTS", span=stmt.span
         )
+    d = await _with_secret(engine, d, stmt)
     await engine.catalog.put_integration(d, replace=stmt.or_replace, now=engine.now())
     return Result.status(f"Integration {d.name} successfully created.", "CREATE NOTIFICATION INTEGRATION")
 
@@ -65,7 +67,7 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
     for key in (_WEBHOOK_KEYS.get(k, k) for k in stmt.unset):
         if key in _WEBHOOK_FIELDS - {"url"}:
             hook[key] = "POST" if key == "method" else None
-        elif key in ("comment",):
+        elif key in ("comment", "webhook_secret"):
             top[key] = None
         elif key == "enabled":
             top[key] = True
@@ -79,8 +81,30 @@ async def alter_integration(engine: Engine, stmt: st.AlterIntegration) -> Result
             span=stmt.span,
         )
     new = dataclasses.replace(d, **top, webhook=Webhook(**hook) if hook.get("url") else None)
+    if "webhook_secret" in top:
+        new = await _with_secret(engine, new, stmt)
+    _check_placeholder(new, stmt)
     await engine.catalog.put_integration(new, replace=True, now=engine.now())
     return Result.status("Statement executed successfully.", "ALTER NOTIFICATION INTEGRATION")
+
+
+async def _with_secret(engine: Engine, d: IntegrationDef, stmt: st.Statement) -> IntegrationDef:
+    """``d`` with its WEBHOOK_SECRET resolved, once the secret is found usable (see
+    :func:`tasksql.engine.secrets.usable_secret`), and its placeholders checked."""
+    if d.webhook_secret is not None:
+        d = dataclasses.replace(d, webhook_secret=await usable_secret(engine, d.webhook_secret, stmt))
+    _check_placeholder(d, stmt)
+    return d
+
+
+def _check_placeholder(d: IntegrationDef, stmt: st.Statement) -> None:
+    hook = d.webhook
+    texts = (hook.url, hook.authorization_header, hook.body_template) if hook else ()
+    why = check_placeholder(texts, d.webhook_secret)
+    if why is not None:
+        raise ValidationError(
+            f"notification integration {d.name}: {why}", code="INVALID_VALUE", span=stmt.span
+        )
 
 
 async def drop_integration(engine: Engine, stmt: st.DropIntegration) -> Result:
@@ -113,6 +137,8 @@ def _integration_properties(d: IntegrationDef) -> list[tuple[str, Any]]:
         ("authorization_header", SECRET_MASK if hook and hook.authorization_header else None),
         ("signing_secret", SECRET_MASK if hook and hook.signing_secret else None),
         ("webhook_body_template", hook.body_template if hook else None),
+        # the secret's name (its value is never shown: DESCRIBE SECRET says where it is read)
+        ("webhook_secret", ".".join(d.webhook_secret.parts) if d.webhook_secret else None),
         ("comment", d.comment),
     ]
 

@@ -211,6 +211,9 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
     elif isinstance(stmt, st.CreateStream):
         require_create_in_schema(acc, engine, stmt.name, "CREATE STREAM")
         require_warehouse(acc, stmt.warehouse)
+    elif isinstance(stmt, st.CreateSecret):
+        # the secret's owner, USAGE or READ on it: checked by its handlers (tasksql.engine.secrets)
+        require_create_in_schema(acc, engine, stmt.name, "CREATE SECRET")
     elif isinstance(stmt, (st.DropStream, st.DescribeStream, st.ShowStreams)):
         require_warehouse(acc, stmt.warehouse)
     elif isinstance(stmt, st.Passthrough):
@@ -238,6 +241,11 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
     elif isinstance(stmt, ss.GrantOwnership):
         for rec in await ownership_targets(engine, stmt):
             if not acc.owns(rec) and not acc.has(MANAGE_GRANTS, ObjectKind.ACCOUNT):
+    elif isinstance(stmt, ss.GrantOwnership) and stmt.secret is not None:
+        secret = await engine.catalog.get_secret(engine.resolve(stmt.secret))
+        owner = task_owner_role(acc.state, secret.definition.owner) if secret is not None else None
+        if owner is not None and owner not in acc.roles and not acc.has(MANAGE_GRANTS, ObjectKind.ACCOUNT):
+            raise acc.denied("OWNERSHIP", ObjectKind.SECRET, ".".join(engine.resolve(stmt.secret).parts))
                 raise acc.denied("OWNERSHIP", ObjectKind.TASK, str(rec.name))
     elif isinstance(stmt, ss.ShowGrants) and stmt.to_kind == "TASK" and stmt.name is not None:
         rec = await _task(engine, stmt.name)
@@ -359,6 +367,10 @@ async def _check_grant_privilege(engine: Engine, acc: Access, stmt: ss.GrantPriv
     acc.require(MANAGE_GRANTS, ObjectKind.ACCOUNT)
 
 
+    if stmt.object_kind is ObjectKind.SECRET and stmt.object_name is not None:
+        secret = await engine.catalog.get_secret(engine.resolve(stmt.object_name))
+        if secret is not None and task_owner_role(acc.state, secret.definition.owner) in acc.roles:
+            return  # the secret's owner grants on it
 def _check_show_grants(acc: Access, stmt: ss.ShowGrants) -> None:
     if stmt.name is None or stmt.to_kind == "TASK":
         return
@@ -376,6 +388,8 @@ async def ownership_targets(engine: Engine, stmt: ss.GrantOwnership) -> list[Tas
     tasks = await engine.catalog.list_tasks()
     if stmt.schema is not None:
         parts = stmt.schema.parts
+    if stmt.secret is not None:
+        return []
         database, schema = (parts[0], parts[1]) if len(parts) == 2 else (engine.user.database, parts[0])
         return [t for t in tasks if t.name.database == database and t.name.schema == schema]
     assert stmt.task is not None

@@ -8,6 +8,7 @@ and only its SHA-256 digest is stored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from fnmatch import fnmatchcase
@@ -17,7 +18,7 @@ from tasksql.engine.core import Engine
 from tasksql.engine.privileges import Access, access, ownership_targets, task_owner_role
 from tasksql.engine.results import Result
 from tasksql.errors import ConfigError, ObjectExists, ObjectNotFound, PermissionDenied, ValidationError
-from tasksql.model import DEFAULT_WAREHOUSE, SuspendReason, TaskRecord, TaskState
+from tasksql.model import DEFAULT_WAREHOUSE, QualifiedName, SuspendReason, TaskRecord, TaskState
 from tasksql.model.security import (
     ACCOUNTADMIN,
     PUBLIC,
@@ -314,6 +315,16 @@ async def _object_name(engine: Engine, stmt: ss.GrantPrivilege) -> tuple[str, st
         parts = name.parts
         full = ".".join(parts) if len(parts) == 2 else f"{engine.user.database}.{parts[0]}"
         return full, full
+    if kind is ObjectKind.SECRET:
+        resolved = engine.resolve(name)
+        if await engine.catalog.get_secret(resolved) is None:
+            raise ObjectNotFound(
+                f"secret {engine.display_name(resolved)} does not exist",
+                code="SECRET_NOT_FOUND",
+                span=stmt.span,
+            )
+        shown = ".".join(resolved.parts)
+        return shown, shown
     if kind is ObjectKind.WAREHOUSE:
         wh = name.name.lower()
         if wh != DEFAULT_WAREHOUSE and await engine.catalog.get_warehouse(wh) is None:
@@ -351,6 +362,8 @@ async def grant_ownership(engine: Engine, stmt: ss.GrantOwnership) -> Result:
     state = await engine.catalog.security_state()
     if not state.role_exists(stmt.role):
         raise _missing_role(stmt.role, stmt)
+    if stmt.secret is not None:
+        return await _secret_ownership(engine, stmt, stmt.secret)
     targets = await ownership_targets(engine, stmt)
     if stmt.task is not None and not targets:
         raise ObjectNotFound(f"task {stmt.task} does not exist", code="TASK_NOT_FOUND", span=stmt.span)
@@ -362,6 +375,19 @@ async def grant_ownership(engine: Engine, stmt: ss.GrantOwnership) -> Result:
     if updates:
         await engine.catalog.update_tasks(updates, now=engine.now(), actor=acc.caller.user)
     return _status(f"Statement executed successfully ({len(targets)} task(s) owned by {stmt.role}).", "GRANT")
+
+
+async def _secret_ownership(engine: Engine, stmt: ss.GrantOwnership, name: QualifiedName) -> Result:
+    """Move a secret to ``stmt.role``; grants on it are kept."""
+    resolved = engine.resolve(name)
+    rec = await engine.catalog.get_secret(resolved)
+    if rec is None:
+        shown = engine.display_name(resolved)
+        raise ObjectNotFound(f"secret {shown} does not exist", code="SECRET_NOT_FOUND", span=stmt.span)
+    if rec.definition.owner != stmt.role:
+        owned = dataclasses.replace(rec.definition, owner=stmt.role)
+        await engine.catalog.put_secret(owned, replace=True, now=engine.now())
+    return _status(f"Statement executed successfully (secret owned by {stmt.role}).", "GRANT")
 
 
 SHOW_GRANTS_COLUMNS = (

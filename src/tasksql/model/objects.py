@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tasksql.display import mask_url
+from tasksql.model.task import QualifiedName
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,13 +28,19 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntegrationDef:
-    """A notification integration (``CREATE NOTIFICATION INTEGRATION``); names are lower case."""
+    """A notification integration (``CREATE NOTIFICATION INTEGRATION``); names are lower case.
+
+    ``webhook_secret``: Snowflake's ``WEBHOOK_SECRET``, the secret object (:mod:`tasksql.model.secret`)
+    whose value the webhook puts in place of ``SNOWFLAKE_WEBHOOK_SECRET`` when it sends; resolved
+    (database, schema, name) once stored, as written in a parsed statement.
+    """
 
     name: str
     type: str = "WEBHOOK"
     enabled: bool = True
     webhook: Webhook | None = None
     comment: str | None = None
+    webhook_secret: QualifiedName | None = None
 
 
 class WarehouseType(StrEnum):

@@ -15,7 +15,8 @@ ACCOUNTADMIN holds every privilege. Ocient's *System Administrator* is SYSADMIN 
 
 Names are stored folded to lower case, as tasksql folds every unquoted name. Object names of
 grants: ``""`` for the account, the warehouse's name, ``db`` for a database, ``db.schema`` for a
-schema, and the task's id (as text) for a task, so that a rename keeps its grants.
+schema, ``db.schema.name`` for a secret, and the task's id (as text) for a task, so that a rename
+keeps its grants.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ObjectKind(StrEnum):
     WAREHOUSE = "WAREHOUSE"
     DATABASE = "DATABASE"
     SCHEMA = "SCHEMA"
+    SECRET = "SECRET"
 
 
 class GranteeKind(StrEnum):
@@ -78,7 +80,10 @@ PRIVILEGES: Mapping[ObjectKind, tuple[str, ...]] = {
     ObjectKind.TASK: ("OPERATE", "MONITOR"),
     ObjectKind.WAREHOUSE: ("USAGE",),
     ObjectKind.DATABASE: ("USAGE",),
-    ObjectKind.SCHEMA: ("USAGE", "CREATE TASK", "CREATE STREAM"),
+    ObjectKind.SCHEMA: ("USAGE", "CREATE TASK", "CREATE STREAM", "CREATE SECRET"),
+    # Snowflake: USAGE to name the secret in WEBHOOK_SECRET, READ to send with it (tasksql's
+    # dispatcher sends as no role, so READ is kept and shown but decides nothing)
+    ObjectKind.SECRET: ("USAGE", "READ"),
 }
 
 #: What the system roles below ACCOUNTADMIN hold without a grant: (privilege, kind) on every
@@ -100,6 +105,7 @@ _IMPLICIT: Mapping[str, frozenset[tuple[str, ObjectKind]]] = {
             ("USAGE", ObjectKind.SCHEMA),
             ("CREATE TASK", ObjectKind.SCHEMA),
             ("CREATE STREAM", ObjectKind.SCHEMA),
+            ("CREATE SECRET", ObjectKind.SCHEMA),
         }
     ),
 }

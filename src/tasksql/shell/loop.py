@@ -3,7 +3,7 @@
 On a terminal, the shell reads input with prompt_toolkit: input may span lines and is run when
 Enter is pressed after a semicolon that ends a statement or on a meta-command line (see
 :mod:`tasksql.shell.input`), or at once with Alt-Enter / Esc Enter. It keeps a history in
-``<data dir>/.shell_history``, completes by context (:mod:`tasksql.shell.completion`) and
+``<data dir>/.shell_history`` (a literal secret masked), completes by context (:mod:`tasksql.shell.completion`) and
 highlights the input. Each statement's result is printed as soon as it completes; Ctrl-C while
 statements run cancels them.
 
@@ -44,8 +44,19 @@ from tasksql.shell.keywords import ShellWords, shell_words
 from tasksql.shell.lexer import STYLE, SqlLexer
 from tasksql.shell.meta import parse_meta
 from tasksql.shell.schema import WarehouseSchema
+from tasksql.sql.parser import masked_secrets
 
 HISTORY_FILE = ".shell_history"
+
+
+class _SecretSafeHistory(FileHistory):
+    """The history file, with the literal ``SECRET_STRING`` of a ``CREATE / ALTER SECRET`` masked
+    before it is written (the session's own Up and Down still recall what was typed)."""
+
+    def store_string(self, string: str) -> None:
+        super().store_string(masked_secrets(string))
+
+
 PROMPT = "tasksql> "
 #: The prompt while a transaction begun with BEGIN is open (psql shows ``=*>``).
 PROMPT_IN_TRANSACTION = "tasksql*> "
@@ -235,7 +246,7 @@ class Shell:
         if history is None:
             data_dir = self.conn.settings.data_dir
             data_dir.mkdir(parents=True, exist_ok=True)
-            history = FileHistory(str(data_dir / HISTORY_FILE))
+            history = _SecretSafeHistory(str(data_dir / HISTORY_FILE))
         return PromptSession(
             multiline=True,
             key_bindings=key_bindings(),

@@ -25,17 +25,18 @@ CLAUSE_KEYWORDS: tuple[str, ...] = (
     "IN", "INTEGRATION", "INTEGRATIONS", "INTO", "LAST", "LIKE", "LIMIT", "LOCATION", "LOG", "MODIFY",
     "NODE", "NOT", "NOTIFICATION", "ON", "ONLY", "OPTIONS", "OR", "PARTITIONS", "PAUSE", "PROCEDURE",
     "REBALANCE", "REBUILD", "REMOVE", "REPLACE", "RESUME", "RETRY", "ROOT", "RUN", "SCHEDULE", "SCHEMA",
-    "SET", "STARTS", "STOP", "STREAM", "SUSPEND", "SYSTEM", "TABLE", "TAG", "TASK", "TASKS", "TERSE",
+    "SECRET", "SECRETS", "SET", "STARTS", "STOP", "STREAM", "SUSPEND", "SYSTEM", "TABLE", "TAG", "TASK",
+    "TASKS", "TERSE",
     "TIMEOUT", "TYPE", "UNSET", "USER", "USING", "WAREHOUSE", "WAREHOUSES", "WEBHOOK", "WHEN", "WITH",
 )  # fmt: skip
 
 #: Every property keyword (``KEY = value``) of CREATE/ALTER TASK, from the property table.
 PROPERTY_NAMES: tuple[str, ...] = tuple(sorted({p.key for p in PROPERTIES if p.equals != "none"}))
 
-#: Options of notification integrations and warehouses.
+#: Options of notification integrations, warehouses and secrets.
 OBJECT_OPTIONS: tuple[str, ...] = (
-    "AUTHORIZATION_HEADER", "COMMENT", "ENABLED", "MAX_CONCURRENCY", "METHOD", "SIGNING_SECRET", "TYPE",
-    "URL", "WEBHOOK",
+    "AUTHORIZATION_HEADER", "COMMENT", "ENABLED", "GENERIC_STRING", "MAX_CONCURRENCY", "METHOD",
+    "SECRET_STRING", "SIGNING_SECRET", "TYPE", "URL", "WEBHOOK", "WEBHOOK_SECRET",
 )  # fmt: skip
 
 #: Values of enumerated properties.

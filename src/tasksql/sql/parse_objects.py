@@ -5,6 +5,8 @@
     CREATE [OR REPLACE] NOTIFICATION INTEGRATION [IF NOT EXISTS] <name>
         [TYPE = WEBHOOK] [ENABLED = TRUE | FALSE] [WEBHOOK = ( url = '..' [, method = '..']
         [, authorization_header = '..'] [, signing_secret = '..'] )] [COMMENT = '..']
+        (Snowflake's WEBHOOK_URL = '..' [WEBHOOK_SECRET = <secret>] [WEBHOOK_HEADERS = (..)]
+        [WEBHOOK_BODY_TEMPLATE = '..'] too)
     ALTER NOTIFICATION INTEGRATION [IF EXISTS] <name> SET <option> = <value> ... | UNSET <option>, ...
     DROP NOTIFICATION INTEGRATION [IF EXISTS] <name>
     DESC[RIBE] NOTIFICATION INTEGRATION <name>
@@ -38,7 +40,7 @@ from tasksql.sql.common import (
     reject_or_alter,
 )
 from tasksql.sql.cursor import Cursor, describe, duplicate
-from tasksql.sql.names import parse_integration_name, parse_simple_name
+from tasksql.sql.names import parse_integration_name, parse_name, parse_simple_name
 from tasksql.sql.properties import suggest
 from tasksql.sql.statements import (
     AlterIntegration,
@@ -58,7 +60,8 @@ from tasksql.sql.values import parse_bool, parse_choice, parse_int, parse_string
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _WEBHOOK_KEYS = ("URL", "METHOD", "AUTHORIZATION_HEADER", "SIGNING_SECRET")
 #: Snowflake's webhook options (CREATE NOTIFICATION INTEGRATION (webhooks)): WEBHOOK_URL and
-#: WEBHOOK_HEADERS are read as the webhook's url and authorization header; WEBHOOK_SECRET is refused.
+#: WEBHOOK_HEADERS are read as the webhook's url and authorization header; WEBHOOK_SECRET names the
+#: secret object (CREATE SECRET) put in place of SNOWFLAKE_WEBHOOK_SECRET when a message is sent.
 _SNOWFLAKE_WEBHOOK_KEYS = ("WEBHOOK_URL", "WEBHOOK_HEADERS", "WEBHOOK_SECRET")
 _INTEGRATION_KEYS = (
     "TYPE",
@@ -75,6 +78,8 @@ _INTEGRATION_UNSET = (
     "AUTHORIZATION_HEADER",
     "SIGNING_SECRET",
     "WEBHOOK_BODY_TEMPLATE",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_HEADERS",
 )
 _WAREHOUSE_KEYS = ("TYPE", "URL", "PATH", "MAX_CONCURRENCY", "COMMENT", "ROLE_MAPPING", "PASSWORD")
 _WAREHOUSE_ALIASES = {"POSTGRESQL": "postgres", "PG": "postgres", "MARIADB": "mysql", "SQLITE3": "sqlite"}
@@ -176,14 +181,7 @@ def _integration_value(cur: Cursor, key: str) -> Any:
     if key == "WEBHOOK_HEADERS":
         return _headers(cur)
     if key == "WEBHOOK_SECRET":
-        tok = cur.peek()
-        raise cur.error(
-            "WEBHOOK_SECRET names a Snowflake secret object, which tasksql does not have: write the"
-            " token in WEBHOOK_URL, or as WEBHOOK_HEADERS = ('Authorization' = '...')",
-            at=tok,
-            code="NOT_SUPPORTED",
-            cls=NotSupportedError,
-        )
+        return parse_name(cur, "secret name")[0]
     return _webhook_value(cur, key)
 
 
@@ -245,6 +243,15 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
     expect_end(cur)
     values = dict(pairs)
     _snowflake_webhook(cur, values, spans)
+    secret = values.pop("webhook_secret", None)
+    if secret is not None and values.get("webhook") is None:
+        raise cur.error(
+            "WEBHOOK_SECRET needs a webhook: WEBHOOK_URL = '<url>' (or WEBHOOK = (url = '<url>', ...))",
+            at=spans.get("webhook_secret"),
+            expected=["WEBHOOK_URL = '<url>'"],
+            code="INVALID_VALUE",
+            cls=ValidationError,
+        )
     template = values.pop("webhook_body_template", None)
     if template is not None:
         if values.get("webhook") is None:
@@ -262,6 +269,7 @@ def parse_create_integration(cur: Cursor, prefix: CreatePrefix) -> Statement:
         enabled=values.get("enabled", True),
         webhook=values.get("webhook"),
         comment=values.get("comment"),
+        webhook_secret=secret,
     )
     return CreateIntegration(
         span=cur.statement_span,

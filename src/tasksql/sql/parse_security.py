@@ -10,16 +10,17 @@
     DROP ROLE [IF EXISTS] <name>
     GRANT ROLE <role> TO { ROLE | USER } <name>
     REVOKE ROLE <role> FROM { ROLE | USER } <name>
-    GRANT <privilege> [, ...] ON { ACCOUNT | TASK <t> | WAREHOUSE <w> | DATABASE <d> | SCHEMA <s> }
-        TO ROLE <role>
+    GRANT <privilege> [, ...] ON { ACCOUNT | TASK <t> | WAREHOUSE <w> | DATABASE <d> | SCHEMA <s>
+        | SECRET <s> } TO ROLE <role>
     REVOKE <privilege> [, ...] ON ... FROM ROLE <role>
-    GRANT OWNERSHIP ON { TASK <t> | ALL TASKS IN SCHEMA <s> } TO ROLE <role> [{COPY | REVOKE} CURRENT GRANTS]
+    GRANT OWNERSHIP ON { TASK <t> | ALL TASKS IN SCHEMA <s> | SECRET <s> } TO ROLE <role>
+        [{COPY | REVOKE} CURRENT GRANTS]
     USE ROLE <role>
     SHOW ROLES [LIKE '..']
     SHOW GRANTS [TO ROLE <r> | TO USER <u> | ON TASK <t> | OF ROLE <r>]
 
 A ``GRANT`` or ``REVOKE`` is tasksql's when it is ``GRANT ROLE`` / ``GRANT OWNERSHIP``, names one
-of tasksql's objects (``ON ACCOUNT``, ``ON TASK``, ``ON ALL TASKS``, ``ON WAREHOUSE``) or its
+of tasksql's objects (``ON ACCOUNT``, ``ON TASK``, ``ON ALL TASKS``, ``ON WAREHOUSE``, ``ON SECRET``) or its
 grantee as ``ROLE r`` / ``USER u``; any other (``GRANT SELECT ON TABLE t TO bob``) is the
 warehouse's own and passes through. ``SHOW GRANTS FOR ...`` (MySQL) passes through too.
 """
@@ -224,7 +225,7 @@ def _is_ours(cur: Cursor) -> bool:
     words = [t.upper if t.kind is TokenKind.WORD else "" for t in toks]
     for i, word in enumerate(words[:-1]):
         after = words[i + 1]
-        if word == "ON" and after in ("ACCOUNT", "TASK", "ALL", "WAREHOUSE"):
+        if word == "ON" and after in ("ACCOUNT", "TASK", "ALL", "WAREHOUSE", "SECRET"):
             return after != "ALL" or words[i + 2 : i + 3] == ["TASKS"]
         if word in ("TO", "FROM") and after in ("ROLE", "USER"):
             return True
@@ -285,7 +286,7 @@ def _parse_grant(cur: Cursor, revoke: bool) -> Statement:
     obj: QualifiedName | None = None
     if kind is not ObjectKind.ACCOUNT:
         obj, span = parse_name(cur, f"{kind.value.lower()} name", reserved_ok=kind is not ObjectKind.TASK)
-        most = {ObjectKind.TASK: 3, ObjectKind.SCHEMA: 2}.get(kind, 1)
+        most = {ObjectKind.TASK: 3, ObjectKind.SECRET: 3, ObjectKind.SCHEMA: 2}.get(kind, 1)
         if len(obj.parts) > most:
             raise cur.error(f"a {kind.value.lower()} name has at most {most} part(s)", at=span)
     allowed = PRIVILEGES[kind]
@@ -321,18 +322,21 @@ def _parse_ownership(cur: Cursor) -> Statement:
     cur.expect("ON")
     task: QualifiedName | None = None
     schema: QualifiedName | None = None
+    secret: QualifiedName | None = None
     if cur.accept("ALL", "TASKS", "IN", "SCHEMA"):
         schema, span = parse_name(cur, "schema name")
         if len(schema.parts) > 2:
             raise cur.error("a schema name has at most 2 parts (database.schema)", at=span)
     elif cur.accept("TASK"):
         task = parse_name(cur)[0]
+    elif cur.accept("SECRET"):
+        secret = parse_name(cur, "secret name")[0]
     else:
-        raise cur.unexpected(["TASK", "ALL TASKS IN SCHEMA"])
+        raise cur.unexpected(["TASK", "ALL TASKS IN SCHEMA", "SECRET"])
     _, role = _grantee(cur, False, ("ROLE",))
     if cur.accept_word("COPY", "REVOKE"):
         cur.expect("CURRENT", "GRANTS")
     expect_end(cur)
     return GrantOwnership(
-        span=cur.statement_span, text=cur.statement_text, task=task, schema=schema, role=role
+        span=cur.statement_span, text=cur.statement_text, task=task, schema=schema, role=role, secret=secret
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tasksql.errors import TasksqlSyntaxError
+from tasksql.errors import TasksqlError, TasksqlSyntaxError
 from tasksql.sql.common import CreatePrefix, parse_create_prefix
 from tasksql.sql.cursor import Cursor, matches
 from tasksql.sql.lazy_body import lazy_cursor, trusted
@@ -36,6 +36,15 @@ from tasksql.sql.parse_objects import (
     parse_show_integrations,
     parse_show_warehouses,
 )
+from tasksql.sql.parse_secret import (
+    literal_spans,
+    masked_source,
+    parse_alter_secret,
+    parse_create_secret,
+    parse_describe_secret,
+    parse_drop_secret,
+    parse_show_secrets,
+)
 from tasksql.sql.parse_security import (
     parse_alter_user,
     parse_create_role,
@@ -61,7 +70,7 @@ from tasksql.sql.tokenizer import LineIndex
 from tasksql.storable import check_sql_text
 
 Handler = Callable[[Cursor], Statement | None]  # None: the warehouse's statement after all
-CreateHandler = Callable[[Cursor, CreatePrefix], Statement]
+CreateHandler = Callable[[Cursor, CreatePrefix], Statement | None]  # None: the warehouse's
 
 #: Leading words -> parser (called with the cursor after those words).
 STATEMENTS: dict[tuple[str, ...], Handler] = {
@@ -99,6 +108,11 @@ STATEMENTS: dict[tuple[str, ...], Handler] = {
     ("USE", "ROLE"): parse_use_role,
     ("SHOW", "ROLES"): parse_show_roles,
     ("SHOW", "GRANTS"): parse_show_grants,
+    ("ALTER", "SECRET"): parse_alter_secret,
+    ("DROP", "SECRET"): parse_drop_secret,
+    ("DESC", "SECRET"): parse_describe_secret,
+    ("DESCRIBE", "SECRET"): parse_describe_secret,
+    ("SHOW", "SECRETS"): parse_show_secrets,
 }
 
 #: Object words after ``CREATE [OR REPLACE | OR ALTER]`` -> parser.
@@ -109,6 +123,7 @@ CREATE_STATEMENTS: dict[tuple[str, ...], CreateHandler] = {
     ("STREAM",): parse_create_stream,
     ("USER",): parse_create_user,
     ("ROLE",): parse_create_role,
+    ("SECRET",): parse_create_secret,
 }
 
 
@@ -200,7 +215,30 @@ def parse(text: str) -> list[Statement]:
     """
     check_sql_text(text)  # before anything reads it (the Python API passes anything)
     index = LineIndex(text)
-    return [parse_piece(text, piece, index) for piece in split(text, index)]
+    try:
+        return [parse_piece(text, piece, index) for piece in split(text, index)]
+    except TasksqlError as err:
+        if err.source == text:
+            err.source = masked_secrets(text, index)
+        raise
+
+
+def masked_secrets(text: str, index: LineIndex | None = None) -> str:
+    """``text`` with the literal ``SECRET_STRING`` (and ``PASSWORD``) values of its secret
+    statements masked, lines and columns unchanged (an error in any statement of the script must
+    not show them, nor the shell's history file keep them); as it is when it holds none or cannot
+    be split."""
+    if "SECRET" not in text.upper():
+        return text
+    index = index or LineIndex(text)
+    spans = []
+    try:
+        for piece in split(text, index):
+            if "SECRET" in piece.head[:4]:
+                spans += literal_spans(piece_tokens(text, piece, index))
+    except TasksqlError:
+        return text
+    return masked_source(text, spans)
 
 
 def parse_one(text: str) -> Statement:

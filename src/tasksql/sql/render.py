@@ -23,6 +23,7 @@ from tasksql.model import (
     DayNumbering,
     DelaySchedule,
     IntervalSchedule,
+    QualifiedName,
     ScheduleSpec,
     Spelling,
     TaskDef,
@@ -32,6 +33,7 @@ from tasksql.model import (
 from tasksql.sql import statements as st
 from tasksql.sql.names import quote_string, render_name, render_simple
 from tasksql.sql.properties import CANONICAL, PROPERTIES
+from tasksql.sql.render_secret import SECRET_RENDERERS
 from tasksql.sql.render_security import SECURITY_RENDERERS
 from tasksql.sql.render_values import (
     render_body,
@@ -274,6 +276,8 @@ def _option_value(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, Webhook):
         return _webhook(value)
+    if isinstance(value, QualifiedName):  # WEBHOOK_SECRET
+        return render_name(value)
     if isinstance(value, int):
         return str(value)
     if hasattr(value, "value"):  # WarehouseType
@@ -289,6 +293,8 @@ def _create_integration(s: st.CreateIntegration) -> str:
         parts.append("WEBHOOK = " + _webhook(d.webhook))
         if d.webhook.body_template is not None:
             parts.append("WEBHOOK_BODY_TEMPLATE = " + quote_string(d.webhook.body_template))
+    if d.webhook_secret is not None:
+        parts.append("WEBHOOK_SECRET = " + render_name(d.webhook_secret))
     if d.comment is not None:
         parts.append("COMMENT = " + quote_string(d.comment))
     return " ".join(parts)
@@ -387,6 +393,7 @@ _RENDERERS: dict[type[st.Statement], Callable[[Any], str]] = {
     st.ShowStreams: lambda s: _like("SHOW STREAMS", s.like) + _in_warehouse(s.warehouse),
     st.Passthrough: lambda s: s.text,
     **SECURITY_RENDERERS,
+    **SECRET_RENDERERS,
 }
 
 

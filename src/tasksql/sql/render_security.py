@@ -75,6 +75,8 @@ def _grant_privilege(s: ss.GrantPrivilege) -> str:
 def _grant_ownership(s: ss.GrantOwnership) -> str:
     if s.schema is not None:
         target = f"ALL TASKS IN SCHEMA {render_name(s.schema)}"
+    elif s.secret is not None:
+        target = f"SECRET {render_name(s.secret)}"
     else:
         assert s.task is not None
         target = f"TASK {render_name(s.task)}"

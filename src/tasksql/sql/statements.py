@@ -25,6 +25,7 @@ from tasksql.model import (
     TaskDef,
     WarehouseDef,
 )
+from tasksql.model.secret import SecretString
 
 if TYPE_CHECKING:
     from tasksql.sql.parse_window import BackfillWindow
@@ -311,6 +312,49 @@ class DropWarehouse(Statement):
 
 @dataclass(frozen=True, kw_only=True)
 class ShowWarehouses(Statement):
+    like: str | None = None
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateSecret(Statement):
+    """Snowflake's ``CREATE [OR REPLACE] SECRET [IF NOT EXISTS] name TYPE = GENERIC_STRING
+    SECRET_STRING = '...' | ENV '...' | FILE '...' [COMMENT = '...']`` (:mod:`tasksql.model.secret`).
+    ``name`` as written (the engine resolves it)."""
+
+    name: QualifiedName
+    secret_string: SecretString
+    comment: str | None = None
+    or_replace: bool = False
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlterSecret(Statement):
+    """``ALTER SECRET [IF EXISTS] name SET SECRET_STRING = ... [COMMENT = '...'] | UNSET COMMENT``;
+    ``assignments`` hold ``secret_string`` (a :class:`SecretString`) and ``comment``."""
+
+    name: QualifiedName
+    assignments: tuple[tuple[str, Any], ...] = ()
+    unset: tuple[str, ...] = ()
+    if_exists: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropSecret(Statement):
+    name: QualifiedName
+    if_exists: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescribeSecret(Statement):
+    name: QualifiedName
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowSecrets(Statement):
     like: str | None = None
 
 

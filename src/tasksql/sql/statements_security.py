@@ -89,12 +89,14 @@ class GrantPrivilege(Statement):
 
 @dataclass(frozen=True, kw_only=True)
 class GrantOwnership(Statement):
-    """``GRANT OWNERSHIP ON TASK t TO ROLE r`` or ``... ON ALL TASKS IN SCHEMA s TO ROLE r``
-    (``[COPY | REVOKE] CURRENT GRANTS`` accepted; grants on tasks are kept either way)."""
+    """``GRANT OWNERSHIP ON TASK t TO ROLE r``, ``... ON ALL TASKS IN SCHEMA s TO ROLE r`` or
+    ``... ON SECRET s TO ROLE r`` (``[COPY | REVOKE] CURRENT GRANTS`` accepted; grants on the
+    objects are kept either way)."""
 
     task: QualifiedName | None
     schema: QualifiedName | None
     role: str
+    secret: QualifiedName | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

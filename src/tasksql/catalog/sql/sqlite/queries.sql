@@ -123,31 +123,61 @@ SELECT * FROM integrations ORDER BY name;
 -- Create an integration or overwrite one of that name, keeping its created_on.
 INSERT INTO integrations (
     name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
-    webhook_signing_secret, comment, created_on, last_altered_on, webhook_body_template
+    webhook_signing_secret, comment, created_on, last_altered_on, webhook_body_template,
+    webhook_secret
 ) VALUES (
     :name, :type, :enabled, :webhook_url, :webhook_method, :webhook_authorization_header,
-    :webhook_signing_secret, :comment, :created_on, :last_altered_on, :webhook_body_template
+    :webhook_signing_secret, :comment, :created_on, :last_altered_on, :webhook_body_template,
+    :webhook_secret
 ) ON CONFLICT (name) DO UPDATE SET
     type = excluded.type, enabled = excluded.enabled, webhook_url = excluded.webhook_url,
     webhook_method = excluded.webhook_method,
     webhook_authorization_header = excluded.webhook_authorization_header,
     webhook_signing_secret = excluded.webhook_signing_secret, comment = excluded.comment,
-    webhook_body_template = excluded.webhook_body_template,
+    webhook_body_template = excluded.webhook_body_template, webhook_secret = excluded.webhook_secret,
     last_altered_on = excluded.last_altered_on;
 
 -- name: integration_insert
 -- Create an integration unless one of that name exists; returns its name when it was created.
 INSERT INTO integrations (
     name, type, enabled, webhook_url, webhook_method, webhook_authorization_header,
-    webhook_signing_secret, comment, created_on, last_altered_on, webhook_body_template
+    webhook_signing_secret, comment, created_on, last_altered_on, webhook_body_template,
+    webhook_secret
 ) VALUES (
     :name, :type, :enabled, :webhook_url, :webhook_method, :webhook_authorization_header,
-    :webhook_signing_secret, :comment, :created_on, :last_altered_on, :webhook_body_template
+    :webhook_signing_secret, :comment, :created_on, :last_altered_on, :webhook_body_template,
+    :webhook_secret
 ) ON CONFLICT (name) DO NOTHING RETURNING name;
 
 -- name: integration_delete
 -- Delete an integration; returns its name when it existed.
 DELETE FROM integrations WHERE name = :name RETURNING name;
+
+-- name: secret_by_name
+-- The secret with this name (database, schema and name joined by U+001F).
+SELECT * FROM secrets WHERE name = :name;
+
+-- name: secrets_all
+-- Every secret, ordered by name.
+SELECT * FROM secrets ORDER BY name;
+
+-- name: secret_upsert
+-- Create a secret or overwrite one of that name, keeping its created_on.
+INSERT INTO secrets (name, type, source, value, owner, comment, created_on, last_altered_on)
+VALUES (:name, :type, :source, :value, :owner, :comment, :created_on, :last_altered_on)
+ON CONFLICT (name) DO UPDATE SET
+    type = excluded.type, source = excluded.source, value = excluded.value, owner = excluded.owner,
+    comment = excluded.comment, last_altered_on = excluded.last_altered_on;
+
+-- name: secret_insert
+-- Create a secret unless one of that name exists; returns its name when it was created.
+INSERT INTO secrets (name, type, source, value, owner, comment, created_on, last_altered_on)
+VALUES (:name, :type, :source, :value, :owner, :comment, :created_on, :last_altered_on)
+ON CONFLICT (name) DO NOTHING RETURNING name;
+
+-- name: secret_delete
+-- Delete a secret; returns its name when it existed.
+DELETE FROM secrets WHERE name = :name RETURNING name;
 
 -- name: warehouse_by_name
 -- The warehouse with this name.
