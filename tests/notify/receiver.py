@@ -1,9 +1,9 @@
 """A real HTTP webhook receiver for the notification tests: an aiohttp app on 127.0.0.1.
 
-It records every request it gets (before answering) and answers with ``status``, unless told to
-``hang`` (the request is held until the receiver stops) or given a ``script`` of answers to use
-first, one per request. ``stop()`` closes the port (connections are refused, as with a dead
-endpoint) and ``start()`` opens the same port again.
+It records every request it gets (before answering) and answers with ``status`` (and, with
+``echo``, what it received), unless told to ``hang`` (the request is held until the receiver
+stops) or given a ``script`` of answers to use first, one per request. ``stop()`` closes the
+port (connections are refused, as with a dead endpoint) and ``start()`` opens the same port again.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class Receiver:
         self.hang = False
         self.script: deque[int | str] = deque()
         self.extra_headers: dict[str, str] = {}
+        #: answer with what was received (path, Authorization, body), as a careless endpoint might
+        self.echo = False
         self.requests: list[Received] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -93,7 +95,10 @@ class Receiver:
             await self._release.wait()
             return web.Response(status=503, text="released")
         assert isinstance(answer, int)
-        return web.Response(status=answer, text=f"answer {answer}", headers=self.extra_headers)
+        text = f"answer {answer}"
+        if self.echo:
+            text += f": {request.path} {request.headers.get('Authorization', '')} {body.decode()}"
+        return web.Response(status=answer, text=text, headers=self.extra_headers)
 
     async def wait_for(self, count: int, timeout: float = 30.0) -> None:
         """Until at least ``count`` requests arrived (fails the test after ``timeout`` seconds)."""

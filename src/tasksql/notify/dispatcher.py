@@ -34,6 +34,7 @@ import logging
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 import aiohttp
@@ -44,8 +45,10 @@ from tasksql.display import round_ms
 from tasksql.errors import CatalogError, TasksqlError
 from tasksql.model import IntegrationDef
 from tasksql.model.outbox import AttemptResult, DeliveryAttempt, OutboxMessage
+from tasksql.model.secret import redacted, substituted
 from tasksql.notify import webhook
 from tasksql.notify.backoff import RetryPolicy
+from tasksql.notify.secrets import secret_value
 from tasksql.settings import Settings
 
 log = logging.getLogger("tasksql.notify")
@@ -70,6 +73,7 @@ class NotificationDispatcher:
     :param node_id: the lease holder's name; unique per dispatcher (the node id of the process).
     :param timeout_s: seconds one request may take.
     :param retention: settled messages older than this are pruned (``None``: never).
+    :param data_dir: the data directory, where a secret's relative ``FILE`` path starts.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class NotificationDispatcher:
         lease_s: float = LEASE_S,
         poll_s: float = POLL_S,
         retention: timedelta | None = DEFAULT_RETENTION,
+        data_dir: Path | None = None,
     ) -> None:
         if concurrency < 1:
             raise TasksqlError("a dispatcher needs a concurrency of at least 1", code="CONFIG_ERROR")
@@ -97,6 +102,7 @@ class NotificationDispatcher:
         self.lease_s = max(lease_s, 2 * timeout_s)
         self.poll_s = poll_s
         self.retention = retention
+        self.data_dir = data_dir  # where a secret's relative FILE path starts
         self._session: aiohttp.ClientSession | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -191,19 +197,24 @@ class NotificationDispatcher:
                 "no longer exists" if integration is None else "has no webhook"
             )
         else:
+            value: str | None = None
             try:
+                value = await secret_value(self.catalog, integration, self.data_dir)
+                hook = integration.webhook if value is None else substituted(integration.webhook, value)
                 answer = await webhook.send(
                     self._http(),
-                    integration.webhook,
+                    hook,
                     message_id=message.message_id,
                     event_type=message.event_type,
                     payload=message.payload,
                     now=sent_at,
                     timeout_s=self.timeout_s,
+                    secret=value,
                 )
                 result, status = AttemptResult.DELIVERED, answer.status_code
             except webhook.WebhookFailed as err:
-                status, error = err.status_code, err.message
+                # a receiver's answer may echo what it was sent: the secret's value is masked
+                status, error = err.status_code, redacted(err.message, value)
                 retry_at = self.policy.next_attempt(
                     attempt=attempt,
                     created_at=message.created_at,
@@ -213,7 +224,14 @@ class NotificationDispatcher:
                 )
                 result = AttemptResult.GIVE_UP if retry_at is None else AttemptResult.RETRY
             except Exception as err:  # a bug must cost one attempt, never the dispatcher
-                log.exception("delivery attempt of message %s failed unexpectedly", message.message_id)
+                if value is None:
+                    log.exception("delivery attempt of message %s failed unexpectedly", message.message_id)
+                else:  # the exception's text may hold the URL, with the secret in it
+                    log.error(
+                        "delivery attempt of message %s failed unexpectedly (%s)",
+                        message.message_id,
+                        type(err).__name__,
+                    )
                 error = f"unexpected error: {type(err).__name__}"
                 retry_at = self.policy.next_attempt(
                     attempt=attempt, created_at=message.created_at, now=self.clock.now(), retryable=True
@@ -364,6 +382,7 @@ async def start_dispatcher(
         concurrency=concurrency,
         timeout_s=timeout_s,
         retention=timedelta(days=settings.history_retention_days),
+        data_dir=settings.data_dir,
     )
     await dispatcher.start()
     return dispatcher

@@ -20,8 +20,9 @@ A 2xx answer is a delivery. Anything else raises :class:`WebhookFailed` (a
 408, 429, timeouts and connection errors are retryable; other 4xx, redirects (never followed,
 so the Authorization header cannot travel to another host) and invalid URLs are not.
 
-Secrets (the authorization header, the signing secret) and the URL (webhook URLs often embed a
-token) never appear in error messages or logs; aiohttp's exceptions never leave this module.
+Secrets (the authorization header, the signing secret, a WEBHOOK_SECRET's value) and the URL
+(webhook URLs often embed a token) never appear in error messages or logs; aiohttp's exceptions
+never leave this module.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tasksql.clock import monotonic
 from tasksql.display import decimal_text, round_ms
 from tasksql.errors import NotificationError
 from tasksql.model import Webhook
+from tasksql.model.secret import redacted
 from tasksql.model.webhook_template import render as render_template
 
 #: Seconds one attempt may take (connect, send, and read the answer) before it counts as failed.
@@ -133,14 +135,20 @@ async def send(
     payload: str,
     now: datetime,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    secret: str | None = None,
 ) -> Delivered:
     """Make one delivery attempt of ``payload``; ``now`` stamps the signature.
+
+    ``secret``: the value of the integration's WEBHOOK_SECRET; the body template's
+    ``SNOWFLAKE_WEBHOOK_SECRET`` is replaced by it (the caller has put it in the URL and the
+    header, :func:`tasksql.model.secret.substituted`). The errors raised never contain it: a
+    receiver's answer that echoes it is recorded with it masked.
 
     :raises WebhookFailed: the receiver did not answer 2xx within ``timeout_s`` seconds.
     """
     method = (webhook.method or "POST").upper()
     if webhook.body_template is not None:
-        payload = render_template(webhook.body_template, payload)
+        payload = render_template(webhook.body_template, payload, secret)
     body = b"" if method in _BODYLESS else payload.encode()
     headers = request_headers(webhook, message_id=message_id, event_type=event_type, body=body, now=now)
     started = monotonic()
@@ -154,7 +162,7 @@ async def send(
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
             status = response.status
-            text = "" if 200 <= status < 300 else await _error_text(response)
+            text = "" if 200 <= status < 300 else await _error_text(response, secret)
             retry_after = _retry_after(response.headers.get("Retry-After"))
     except TimeoutError:
         raise WebhookFailed(f"no answer within {decimal_text(timeout_s)} s", retryable=True) from None
@@ -182,13 +190,14 @@ def _refused(status: int, text: str, retry_after: float | None) -> WebhookFailed
     return WebhookFailed(message, retryable=retryable, status_code=status, retry_after=retry_after)
 
 
-async def _error_text(response: aiohttp.ClientResponse) -> str:
-    """The start of an error answer, on one line (best effort: a broken body is not an error)."""
+async def _error_text(response: aiohttp.ClientResponse, secret: str | None) -> str:
+    """The start of an error answer, on one line (best effort: a broken body is not an error),
+    with ``secret`` masked before it is cut short (an answer may echo what it was sent)."""
     try:
         raw = await response.content.read(MAX_ERROR_BODY * 4)
     except (aiohttp.ClientError, TimeoutError):
         return ""
-    return " ".join(raw.decode("utf-8", "replace").split())[:MAX_ERROR_BODY]
+    return " ".join(redacted(raw.decode("utf-8", "replace"), secret).split())[:MAX_ERROR_BODY]
 
 
 def _retry_after(value: str | None) -> float | None:
