@@ -1,6 +1,7 @@
 """tests/fixtures/task_checks.sql through the engine: each entry is refused at its line and column
 with its class and code, changing nothing, or accepted. The default warehouse is DuckDB; ``lite``
-is SQLite, ``pg`` the suite's private PostgreSQL server, ``my`` a MySQL URL nobody answers."""
+is SQLite, ``my`` a MySQL URL nobody answers; ``pg``, ``maria`` and ``ch`` are made for the entries
+that name them, on the suite's private PostgreSQL, MariaDB and ClickHouse servers."""
 
 from __future__ import annotations
 
@@ -11,12 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from clickhouseserver import ClickHouseDatabase
+from fixture_entries import entries
+from mariadbserver import MariaDBDatabase
 from pgserver import PgDatabase
 from tasksql.engine import Engine
 from tasksql.errors import TasksqlError
 from tasksql.settings import Settings
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "task_checks.sql"
+#: Warehouses on the suite's servers: name -> (fixture of a fresh database, warehouse type).
+SERVERS = {
+    "pg": ("pg_database", "postgres"),
+    "maria": ("mariadb_database", "mysql"),
+    "ch": ("ch_native_database", "clickhouse"),
+}
 _HEADER = re.compile(r"--\s*error:\s*(?P<cls>\w+)\s+(?P<code>[A-Z_]+)\s+(?P<line>\d+):(?P<column>\d+)\s*$")
 
 
@@ -31,13 +40,7 @@ class Case:
 
 def cases() -> list[Case]:
     out: list[Case] = []
-    chunks: list[tuple[int, list[str]]] = [(1, [])]
-    for number, line in enumerate(FIXTURE.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip() == "-- next":
-            chunks.append((number + 1, []))
-        else:
-            chunks[-1][1].append(line)
-    for first, lines in chunks[1:]:
+    for first, lines in entries("task_checks.sql"):
         start = first
         source, before, error, ok = "", None, None, False
         while lines and lines[0].startswith("--"):
@@ -73,9 +76,10 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"task_checks.sql:{c.file_line}" for c in CASES])
 async def test_task_check(engine: Engine, case: Case, request: pytest.FixtureRequest) -> None:
-    if "WAREHOUSE = pg" in case.text:  # only these cases need the PostgreSQL server
-        pg_database: PgDatabase = request.getfixturevalue("pg_database")
-        await engine.execute(f"CREATE WAREHOUSE pg TYPE = postgres URL = '{pg_database.url}'")
+    for name in set(re.findall(r"WAREHOUSE = (\w+)", case.text)) & SERVERS.keys():
+        fixture, kind = SERVERS[name]  # only the entries that name it need the server
+        database: PgDatabase | MariaDBDatabase | ClickHouseDatabase = request.getfixturevalue(fixture)
+        await engine.execute(f"CREATE WAREHOUSE {name} TYPE = {kind} URL = '{database.url}'")
     if case.before is not None:
         await engine.execute(case.before)
     shown_before = (await engine.execute("SHOW CREATE TASK t"))[-1].rows if case.before else []

@@ -19,8 +19,10 @@ import pytest
 from mariadbserver import MariaDBDatabase, MariaDBServer
 from tasksql.clock import SystemClock
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, WarehouseError
+from tasksql.model import WarehouseType
 from tasksql.warehouses.base import BodyResult, CancelToken, Marker, ResultSet
 from tasksql.warehouses.mysql import MySQLWarehouse
+from tasksql.warehouses.session_settings import SOURCES, list_settings
 
 from .support import until
 
@@ -225,6 +227,18 @@ async def test_session_params_apply_to_the_run_only(warehouse: MySQLWarehouse, t
         )
     assert info.value.sqlstate == "42704"
     assert (await warehouse.execute(show)).rows == before
+
+
+async def test_the_settings_it_lists_are_its_session_variables(warehouse: MySQLWarehouse) -> None:
+    # What CREATE TASK checks a task's session parameters against: MariaDB answers the first query
+    # (SYSTEM_VARIABLES, with each variable's scope)
+    listed = await list_settings(warehouse)
+    assert listed is not None and listed.system == "MariaDB"
+    assert {"time_zone", "sql_mode", "max_statement_time"} <= listed.settable
+    assert "max_connections" in listed.refused.keys() - listed.settable  # global only
+    # SHOW SESSION VARIABLES, MySQL's last resort, names them too
+    sql, read = SOURCES[WarehouseType.MYSQL][-1]
+    assert listed.settable <= read((await warehouse.execute(sql)).rows).settable
 
 
 async def test_when_conditions(warehouse: MySQLWarehouse) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tasksql.engine import Engine
-from tasksql.errors import NotSupportedError
+from tasksql.errors import NotSupportedError, ValidationError
 from tasksql.scheduler.service import Scheduler
 from tasksql.settings import Settings
 from tasksql.testing import FakeClock
@@ -34,6 +34,16 @@ SLOW = {
     "mysql": "SELECT SLEEP(3600)",
     "clickhouse": "SELECT count() FROM system.numbers WHERE number % 7 = 8",
     "chdb": "SELECT count() FROM system.numbers WHERE number % 7 = 8",
+}
+
+#: A misspelt session parameter per type, and the setting suggested instead.
+MISSPELT = {
+    "duckdb": ("threds", "THREADS"),
+    "postgres": ("work_mme", "WORK_MEM"),
+    "sqlite": ("foreign_key", "FOREIGN_KEYS"),
+    "mysql": ("time_zon", "TIME_ZONE"),
+    "clickhouse": ("max_thread", "MAX_THREADS"),
+    "chdb": ("max_thread", "MAX_THREADS"),
 }
 
 #: How each type shows that the slow statement still runs in the database (None: in-process, where
@@ -243,6 +253,25 @@ async def test_session_parameters_apply_to_the_run_only(kit: Kit) -> None:
     assert (await kit.run("sp"))[0] == "SUCCEEDED"
     assert [str(v) for v in await kit.values("SELECT v FROM seen")] == [shown]
     assert await kit.native(show) == before
+
+
+async def test_a_session_parameter_the_warehouse_has_no_setting_for_is_refused_at_create(kit: Kit) -> None:
+    # Asked of the warehouse itself (duckdb_settings(), pg_settings, pragma_pragma_list, MariaDB's
+    # SYSTEM_VARIABLES, ClickHouse's system.settings), not at the first run.
+    name, suggested = MISSPELT[kit.kind]
+    with pytest.raises(ValidationError) as info:
+        await kit.sql(f"CREATE TASK sp WAREHOUSE = w {name} = 1 AS SELECT 1")
+    err = info.value
+    assert (err.code, err.line, err.column) == ("UNKNOWN_PARAMETER", 1, 30), err.render()
+    assert f"did you mean {suggested}" in err.message and "warehouse w (" in err.message
+    assert await kit.sql("SHOW TASKS") == []
+    # on ALTER too; the task keeps what it had
+    await kit.sql("CREATE TASK sp WAREHOUSE = w AS SELECT 1")
+    shown = await kit.sql("SHOW CREATE TASK sp")
+    with pytest.raises(ValidationError) as info:
+        await kit.sql(f"ALTER TASK sp SET {name} = 1")
+    assert info.value.code == "UNKNOWN_PARAMETER"
+    assert await kit.sql("SHOW CREATE TASK sp") == shown
 
 
 async def test_system_cluster_and_task_history_are_readable_from_a_body(kit: Kit) -> None:

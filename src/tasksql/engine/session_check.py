@@ -1,17 +1,28 @@
 """A task's session parameters are checked against its warehouse's settings at CREATE and ALTER,
 where the warehouse can tell: a name it does not have is refused when the task is written, not at
-each run (where ``SET SESSION <name> = <value>`` would fail).
+each run (where the SET or PRAGMA would fail, or, on SQLite, be ignored).
+
+What each warehouse type is asked is :mod:`tasksql.warehouses.session_settings`'s table, in short:
 
 ============  ======================================================================================
-dialect       what the warehouse is asked
+type          what the warehouse is asked
 ============  ======================================================================================
 duckdb        ``duckdb_settings()`` of the task's warehouse (its loaded extensions' settings too)
-postgres      ``pg_settings``; a name with a dot (``myapp.tenant``) is a custom setting and allowed
-others        nothing: SQLite, MySQL and ClickHouse settings are left to the run
+postgres      ``pg_settings``, settings a session can SET; a name with a dot (``myapp.tenant``) is a
+              custom setting and allowed
+sqlite        ``pragma_pragma_list``, the PRAGMAs among them that set something on a connection
+mysql         MariaDB's ``information_schema.SYSTEM_VARIABLES`` (session, not read-only); MySQL's
+              ``performance_schema`` tables or ``SHOW SESSION VARIABLES``
+clickhouse,   ``system.settings`` (not read-only for the login); a name it does not list is tried as
+chdb          ``SELECT 1 SETTINGS <name> = <value>`` (custom settings)
 ============  ======================================================================================
 
-A warehouse that cannot be reached (or does not answer within a few seconds) is not asked: the
-parameters are then kept as written, as before. Names are compared case-insensitively.
+A name the warehouse does not have is ``UNKNOWN_PARAMETER`` with the closest names; a name it has
+that a run's connection cannot be given (a MySQL global variable, a PostgreSQL setting of server
+start, a SQLite PRAGMA that is no setting) is ``UNSUPPORTED_PARAMETER`` saying why. A warehouse
+that cannot be reached, does not answer within :data:`LIST_TIMEOUT_S` seconds, or cannot list its
+settings is not asked: the parameters are then kept as written, as before. Names are compared
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -19,51 +30,70 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+from collections.abc import Sequence
 
 from tasksql.engine.core import Engine
 from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.model import TaskDef, effective_warehouse
 from tasksql.sql import statements as st
+from tasksql.warehouses.base import Warehouse
+from tasksql.warehouses.session_settings import SettingsList, list_settings, try_unlisted
 
-_LISTS = {
-    "duckdb": "SELECT lower(name) FROM duckdb_settings()",
-    "postgres": "SELECT lower(name) FROM pg_settings",
-}
-_SHOWN = {"duckdb": "DuckDB", "postgres": "PostgreSQL"}
-#: How long the warehouse is given to list its settings.
+#: How long the warehouse is given to list its settings (and to try a name it does not list).
 LIST_TIMEOUT_S = 5.0
 
 
 async def check_session_params(engine: Engine, task: TaskDef, stmt: st.Statement) -> None:
-    """Refuse a session parameter that ``task``'s warehouse has no setting for.
+    """Refuse a session parameter that ``task``'s warehouse has no setting for, or cannot set for
+    a run.
 
-    :raises ValidationError: code ``UNKNOWN_PARAMETER``, at the parameter in ``stmt``, naming the
-        warehouse and the closest setting names.
+    :raises ValidationError: code ``UNKNOWN_PARAMETER`` (no such setting, naming the closest ones)
+        or ``UNSUPPORTED_PARAMETER`` (a setting a run's connection cannot be given, saying why), at
+        the parameter in ``stmt``, naming the warehouse.
     """
     if not task.session_params:
         return
     name = effective_warehouse(task)
-    definition = await engine.catalog.get_warehouse(name)
-    if definition is None or definition.type.value not in _LISTS:
+    if await engine.catalog.get_warehouse(name) is None:
         return
-    dialect = definition.type.value
     try:
         wh = await engine.warehouse(name)
-        listed = await asyncio.wait_for(wh.execute(_LISTS[dialect]), LIST_TIMEOUT_S)
+        async with asyncio.timeout(LIST_TIMEOUT_S):
+            listed = await list_settings(wh)
+            refusal = None if listed is None else await _refusal(wh, listed, task.session_params, stmt)
     except (TasksqlError, TimeoutError):
         return  # cannot tell now: the run will
-    known = {str(row[0]) for row in listed.rows}
-    for key, _ in task.session_params:
-        if key.lower() in known or (dialect == "postgres" and "." in key):
+    if refusal is not None:
+        raise refusal
+
+
+async def _refusal(
+    wh: Warehouse, listed: SettingsList, params: Sequence[tuple[str, str]], stmt: st.Statement
+) -> ValidationError | None:
+    """The error for the first of ``params`` that ``listed`` does not allow; None when all pass."""
+    where = f"warehouse {wh.name} ({listed.system})"
+    for key, literal in params:
+        lower = key.lower()
+        if listed.allows(lower):
             continue
-        close = difflib.get_close_matches(key.lower(), sorted(known), n=3, cutoff=0.75)
+        why = listed.refused.get(lower)
+        if why is not None:
+            return ValidationError(
+                f"session parameter {key.upper()} cannot be set for a run: on {where} it is {why}",
+                code="UNSUPPORTED_PARAMETER",
+                span=_param_span(stmt, key),
+            )
+        if listed.probe_unlisted and await try_unlisted(wh, lower, literal):
+            continue
+        close = difflib.get_close_matches(lower, sorted(listed.settable), n=3, cutoff=0.75)
         hint = f"; did you mean {', '.join(c.upper() for c in close)}?" if close else ""
-        raise ValidationError(
-            f"unknown session parameter {key.upper()}: warehouse {name} ({_SHOWN[dialect]}) has no such"
-            f" setting{hint} (a task's session parameters are set in its warehouse for each run)",
+        return ValidationError(
+            f"unknown session parameter {key.upper()}: {where} has no such setting{hint} (a task's"
+            " session parameters are set in its warehouse for each run)",
             code="UNKNOWN_PARAMETER",
             span=_param_span(stmt, key),
         )
+    return None
 
 
 def _param_span(stmt: st.Statement, key: str) -> Span | None:
