@@ -3,9 +3,9 @@
 On a terminal, the shell reads input with prompt_toolkit: input may span lines and is run when
 Enter is pressed after a semicolon that ends a statement or on a meta-command line (see
 :mod:`tasksql.shell.input`), or at once with Alt-Enter / Esc Enter. It keeps a history in
-``<data dir>/.shell_history`` (a literal secret masked), completes by context (:mod:`tasksql.shell.completion`) and
-highlights the input. Each statement's result is printed as soon as it completes; Ctrl-C while
-statements run cancels them.
+``<data dir>/.shell_history`` (a literal secret masked), completes by context
+(:mod:`tasksql.shell.completion`) and highlights the input. Each statement's result is printed as
+soon as it completes; Ctrl-C while statements run cancels them.
 
 When standard input is not a terminal, the shell reads all of it and runs it as a script (SQL and
 meta-commands, as ``\\i`` runs a file), and exits with status 1 when a statement failed.
