@@ -89,3 +89,38 @@ async def test_alter_integration_set_webhook_patches_only_the_fields_given(engin
     with pytest.raises(ValidationError) as err:
         await engine.execute("ALTER NOTIFICATION INTEGRATION bare SET WEBHOOK = (method = 'PUT')")
     assert "has no webhook url yet" in err.value.message
+
+
+async def test_system_tasks_has_databends_columns(engine: Engine) -> None:
+    """databendlabs/databend tests/sqllogictests/suites/task/task_dag_test.test and task_ddl_test.test select
+    condition_text, after, suspend_task_after_num_failures and session_parameters from system.tasks."""
+    await engine.execute(
+        "CREATE TASK sessiontask WAREHOUSE = 'default' SCHEDULE = USING CRON '0 0 0 1 1 ? 2100' 'America/Los_Angeles'"
+        " SUSPEND_TASK_AFTER_NUM_FAILURES = 199 timezone = 'Asia/Tokyo' WHEN SYSTEM$STREAM_HAS_DATA('s') AS SELECT 1"
+    )
+    sql = (
+        "SELECT name, condition_text, after, suspend_task_after_num_failures, session_parameters, "
+        "next_schedule_time IS NOT DISTINCT FROM next_scheduled_time FROM system.tasks ORDER BY name"
+    )
+    rows = (await engine.execute(sql))[-1].rows
+    assert rows == [
+        ("mytaskchild", "", "mytaskroot", None, "{}", True),
+        ("mytaskroot", "", "", None, "{}", True),
+        ("other", "", "", None, "{}", True),
+        ("sessiontask", "SYSTEM$STREAM_HAS_DATA('s')", "", 199, '{"timezone": "Asia/Tokyo"}', True),
+    ]
+    where = "SHOW TASKS WHERE after = 'mytaskroot' OR suspend_task_after_num_failures = 199"
+    assert await names(engine, where) == ["mytaskchild", "sessiontask"]
+
+
+async def test_system_task_history_has_databends_columns(engine: Engine) -> None:
+    """As above: task_ddl_test.test selects name, warehouse, schedule, definition and state from
+    system.task_history after EXECUTE TASK."""
+    await engine.execute("ALTER TASK other MODIFY AS SELECT 2023; EXECUTE TASK other")
+    rows = (
+        await engine.execute(
+            "SELECT name, warehouse, schedule, definition, state, id = task_id, exception_code, owner IS NOT NULL"
+            " FROM system.task_history WHERE name = 'other'"
+        )
+    )[-1].rows
+    assert rows == [("other", "default", "5 MINUTES", "SELECT 2023", "SUCCEEDED", True, None, True)]

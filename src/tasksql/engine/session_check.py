@@ -37,7 +37,7 @@ from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.model import TaskDef, effective_warehouse
 from tasksql.sql import statements as st
 from tasksql.warehouses.base import Warehouse
-from tasksql.warehouses.session_settings import SettingsList, list_settings, try_unlisted
+from tasksql.warehouses.session_settings import SettingsList, list_settings, try_listed, try_unlisted
 
 #: How long the warehouse is given to list its settings (and to try a name it does not list).
 LIST_TIMEOUT_S = 5.0
@@ -75,7 +75,15 @@ async def _refusal(
     for key, literal in params:
         lower = key.lower()
         if listed.allows(lower):
-            continue
+            failed = await try_listed(wh, lower, literal) if listed.probe_listed else None
+            if failed is None:
+                continue
+            return ValidationError(
+                f"session parameter {key.upper()} = {literal} cannot be set for a run: on {where},"
+                f" SET SESSION fails: {failed}",
+                code="UNSUPPORTED_PARAMETER",
+                span=_param_span(stmt, key),
+            )
         why = listed.refused.get(lower)
         if why is not None:
             return ValidationError(

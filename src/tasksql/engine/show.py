@@ -19,7 +19,7 @@ from tasksql.sql import render_task
 from tasksql.sql import statements as st
 from tasksql.sysviews.liveness import scheduler_column
 from tasksql.sysviews.placement import task_nodes
-from tasksql.sysviews.relations import TASKS_SCHEMA
+from tasksql.sysviews.relations import TASKS_SCHEMA, with_databend_columns
 from tasksql.sysviews.tables import table_from_rows
 from tasksql.sysviews.taskrows import (
     TASK_COLUMNS,
@@ -115,7 +115,12 @@ async def _where(
     live = await scheduler_column(engine.catalog, now, in_process=engine.scheduler is not None)
     this_node = engine.scheduler.node_id if engine.scheduler is not None else None
     nodes = await task_nodes(engine.catalog, records, now, this_node=this_node)
-    rows = [task_row(r, last.get(r.id), now, scheduler=live, node=nodes[r.id]) for r in selected]
+    rows = [
+        with_databend_columns(
+            r.definition, task_row(r, last.get(r.id), now, scheduler=live, node=nodes[r.id])
+        )
+        for r in selected
+    ]
     # the row's position rides along, so the answer names the rows and nothing is converted back
     table = table_from_rows(TASKS_SCHEMA, rows).append_column("__tasksql_row", pa.array(range(len(rows))))
     warehouse = await engine.warehouse()

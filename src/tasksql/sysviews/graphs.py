@@ -176,7 +176,7 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
     """task_dependents(task_name => 't' [, recursive => TRUE]): recursive (the default), the tasks
     before it, the task and every task after it; otherwise the task and its children. Tasks that
     join graphs after it (:mod:`tasksql.model.joins`) are among the tasks after it."""
-    from tasksql.sysviews.relations import TASKS_SCHEMA
+    from tasksql.sysviews.relations import TASKS_SCHEMA, with_databend_columns
 
     name = named.get("task_name", positional[0] if positional else None)
     if not isinstance(name, str):
@@ -197,7 +197,10 @@ async def task_dependents(ctx: Introspection, named: dict[str, object], position
         names = [target, *sorted([*graph.children.get(target, []), *graph.joined.get(target, [])])]
     last_states = await ctx.catalog.last_run_states(ctx.now)
     live = await scheduler_column(ctx.catalog, ctx.now, in_process=ctx.node.role == "server")
-    rows = [task_row(records[n], last_states.get(records[n].id), ctx.now, scheduler=live) for n in names]
+    rows = []
+    for n in names:
+        row = task_row(records[n], last_states.get(records[n].id), ctx.now, scheduler=live)
+        rows.append(with_databend_columns(records[n].definition, row))
     return table_from_rows(TASKS_SCHEMA, rows)
 
 

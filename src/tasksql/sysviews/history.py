@@ -10,14 +10,16 @@ unfiltered.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
 
 from tasksql.errors import ValidationError
-from tasksql.model import QualifiedName
+from tasksql.model import QualifiedName, TaskRecord
 from tasksql.model.run import RunRecord
 from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg, timestamp_arg
+from tasksql.sysviews.taskrows import literal_text, schedule_text
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -53,6 +55,21 @@ HISTORY_SCHEMA = pa.schema(
     ]
 )
 HISTORY_COLUMNS = tuple(HISTORY_SCHEMA.names)
+#: After the Snowflake-shaped columns, Databend's system.task_history columns under Databend's
+#: names (databendlabs/databend src/query/storages/system/src/task_history_table.rs), which
+#: Databend's task tests select: the task's id, the SQL run, the error, and from the task's
+#: current definition (NULL once it is dropped) its schedule, owner, comment and session parameters.
+DATABEND_HISTORY_COLUMNS = (
+    ("id", pa.int64()),
+    ("definition", pa.string()),
+    ("exception_code", pa.string()),
+    ("exception_text", pa.string()),
+    ("schedule", pa.string()),
+    ("owner", pa.string()),
+    ("comment", pa.string()),
+    ("session_parameters", pa.string()),
+)
+TABLE_SCHEMA = pa.schema([*((f.name, f.type) for f in HISTORY_SCHEMA), *DATABEND_HISTORY_COLUMNS])
 
 _ALLOWED = {
     "scheduled_time_range_start",
@@ -73,7 +90,7 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
         )
     lister = getattr(ctx.catalog, "list_runs", None)
     if lister is None:
-        return table_from_rows(HISTORY_SCHEMA, [])
+        return table_from_rows(TABLE_SCHEMA, [])
     limit: int | None = None
     if not all_rows:
         limit = int_arg(named.get("result_limit", 100), "task_history: result_limit")
@@ -112,8 +129,25 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
     )
     if dropped is not None:
         runs = [r for r in runs if _recorded_as(r, dropped)][:limit]
-    rows: list[tuple[Any, ...]] = [tuple(getattr(r, c) for c in HISTORY_COLUMNS) for r in runs]
-    return table_from_rows(HISTORY_SCHEMA, rows)
+    tasks = {rec.id: rec for rec in await ctx.catalog.list_tasks()} if runs else {}
+    rows: list[tuple[Any, ...]] = [
+        (*(getattr(r, c) for c in HISTORY_COLUMNS), *_databend_values(r, tasks.get(r.task_id))) for r in runs
+    ]
+    return table_from_rows(TABLE_SCHEMA, rows)
+
+
+def _databend_values(run: RunRecord, rec: TaskRecord | None) -> tuple[Any, ...]:
+    task = rec.definition if rec is not None else None
+    return (
+        run.task_id,
+        run.query_text,
+        run.error_code,
+        run.error_message,
+        schedule_text(task.schedule) if task is not None else None,
+        rec.owner if rec is not None else None,
+        task.comment if task is not None else None,
+        json.dumps({k: literal_text(v) for k, v in task.session_params}) if task is not None else None,
+    )
 
 
 def _recorded_as(run: RunRecord, name: QualifiedName) -> bool:

@@ -7,6 +7,7 @@ Column names and types are part of the public interface (docs/sql-reference.md l
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ import pyarrow as pa
 from tasksql import schedules
 from tasksql.display import mask_url
 from tasksql.errors import TaskNotFound, ValidationError
+from tasksql.model import TaskDef
 from tasksql.sysviews import graphs
 from tasksql.sysviews.audit import audit_table
 from tasksql.sysviews.cluster import cluster_table
@@ -30,7 +32,7 @@ from tasksql.sysviews.tables import (
     task_name_arg,
     timestamp_arg,
 )
-from tasksql.sysviews.taskrows import TASK_COLUMNS, task_row
+from tasksql.sysviews.taskrows import TASK_COLUMNS, literal_text, task_row
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -44,7 +46,18 @@ _TASK_TYPES: dict[str, pa.DataType] = {
     "next_scheduled_time": TS,
     "last_run_time": TS,
 }
-TASKS_SCHEMA = pa.schema([(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COLUMNS])
+#: system.tasks also has Databend's system.tasks columns, under Databend's names (databendlabs/databend
+#: src/query/storages/system/src/tasks_table.rs), which Databend's own task tests select.
+DATABEND_TASK_COLUMNS = (
+    ("condition_text", pa.string()),  # the WHEN condition ("" without one)
+    ("after", pa.string()),  # the predecessors' names joined by commas ("" without any)
+    ("suspend_task_after_num_failures", pa.int64()),  # as written; NULL when not given
+    ("next_schedule_time", TS),
+    ("session_parameters", pa.string()),  # a JSON object of the session parameters
+)
+TASKS_SCHEMA = pa.schema(
+    [(c, _TASK_TYPES.get(c, pa.string())) for c in TASK_COLUMNS] + list(DATABEND_TASK_COLUMNS)
+)
 
 
 async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[object]) -> pa.Table:
@@ -55,8 +68,29 @@ async def _tasks(ctx: Introspection, named: dict[str, object], positional: list[
     nodes = await task_nodes(
         ctx.catalog, records, ctx.now, this_node=ctx.node.node_id if in_process else None
     )
-    rows = [task_row(rec, last.get(rec.id), ctx.now, scheduler=live, node=nodes[rec.id]) for rec in records]
+    rows = [
+        with_databend_columns(
+            rec.definition, task_row(rec, last.get(rec.id), ctx.now, scheduler=live, node=nodes[rec.id])
+        )
+        for rec in records
+    ]
     return table_from_rows(TASKS_SCHEMA, rows)
+
+
+_NEXT_TIME = TASK_COLUMNS.index("next_scheduled_time")
+
+
+def with_databend_columns(task: TaskDef, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of TASK_COLUMNS (:func:`~tasksql.sysviews.taskrows.task_row`) with the values of
+    :data:`DATABEND_TASK_COLUMNS` after it: a row of :data:`TASKS_SCHEMA`."""
+    return (
+        *row,
+        task.when or "",
+        ",".join(p.name for p in task.after),
+        task.suspend_after_failures,
+        row[_NEXT_TIME],
+        json.dumps({key: literal_text(literal) for key, literal in task.session_params}),
+    )
 
 
 WAREHOUSES_SCHEMA = pa.schema(

@@ -159,6 +159,13 @@ def task_row(
     )
 
 
+def literal_text(literal: str) -> str:
+    """A session parameter's SQL literal as its value: a string's contents, else as written."""
+    if len(literal) >= 2 and literal[0] == literal[-1] == "'":
+        return literal[1:-1].replace("''", "'")
+    return literal
+
+
 def class_wait_reason(task: TaskDef) -> str | None:
     """Why a task that names a Python class (custom schedule, action generator) cannot run now: the
     class cannot be loaded (a VoltDB Java class name, a package not installed yet); else None."""

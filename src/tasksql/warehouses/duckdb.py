@@ -224,6 +224,22 @@ class DuckDBDatabase:
             except duckdb.Error as exc:
                 raise WarehouseError(f"cannot open a DuckDB cursor: {exc}") from None
 
+    def try_session_setting(self, name: str, value: str) -> str | None:
+        """Worker thread: DuckDB's message when ``SET SESSION <name> = <value>`` fails on a new
+        cursor (closed after, so that nothing stays set), else None.
+
+        :raises WarehouseError: the database is closed.
+        """
+        cur = self.cursor()
+        try:
+            cur.execute(f"SET SESSION {name} = {value}")
+        except duckdb.Error as exc:
+            return str(exc).strip()
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.close()
+        return None
+
     def pool(self, name: str, max_concurrency: int | None = None) -> DuckDBWarehouse:
         """A compute pool over this database (not yet open)."""
         return DuckDBWarehouse(name, self, max_concurrency=max_concurrency)

@@ -9,7 +9,10 @@ task's parameters against it at CREATE and ALTER (:mod:`tasksql.engine.session_c
 ==========  ========================================================================================
 type        what is asked; what is accepted
 ==========  ========================================================================================
-duckdb      ``duckdb_settings()``, its loaded extensions' settings too: every name it lists
+duckdb      ``duckdb_settings()``, its loaded extensions' settings too: a name it lists, whose
+            ``SET SESSION <name> = <value>`` succeeds on a new cursor of the database, thrown
+            away after (:func:`try_listed`): a global-only option (``threads``, ``memory_limit``:
+            "cannot be set locally") or a value DuckDB refuses fails every run, so it is refused
 postgres    ``pg_settings``: a name whose ``context`` is ``user`` or ``superuser``; the others
             (server start, configuration file, connection start, read-only) are refused; a name
             with a dot (``myapp.tenant``) is a custom setting and accepted
@@ -35,6 +38,7 @@ User variables (MySQL's ``@name``) are not session parameters: a parameter's nam
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -99,6 +103,8 @@ class SettingsList:
     dotted_custom: bool = False
     #: A name not listed is tried with :func:`try_unlisted` (ClickHouse's custom settings).
     probe_unlisted: bool = False
+    #: A listed name is tried with :func:`try_listed` before it is accepted (DuckDB).
+    probe_listed: bool = False
 
     def allows(self, key: str) -> bool:
         """Whether the lower-case ``key`` names a setting a task may set."""
@@ -113,7 +119,7 @@ def _names(rows: Sequence[tuple[object, ...]]) -> frozenset[str]:
 
 
 def _duckdb(rows: Sequence[tuple[object, ...]]) -> SettingsList:
-    return SettingsList("DuckDB", _names(rows))
+    return SettingsList("DuckDB", _names(rows), probe_listed=True)
 
 
 def _postgres(rows: Sequence[tuple[object, ...]]) -> SettingsList:
@@ -226,3 +232,18 @@ async def try_unlisted(wh: Warehouse, key: str, literal: str) -> bool:
     except QueryFailed:
         return False
     return True
+
+
+async def try_listed(wh: Warehouse, key: str, literal: str) -> str | None:
+    """Why a run of DuckDB warehouse ``wh`` could not set ``key = literal`` (DuckDB's message), or
+    None when it can: ``SET SESSION`` on a new cursor of the database, closed after, so that
+    nothing stays set. Other warehouses: None (nothing is tried).
+
+    :raises WarehouseError: the database is closed.
+    """
+    from tasksql.warehouses.duckdb import DuckDBWarehouse  # (its driver loads only for DuckDB)
+
+    if not isinstance(wh, DuckDBWarehouse):
+        return None
+    ((name, value),) = check_session_params([(key, literal)])
+    return await asyncio.to_thread(wh.database.try_session_setting, name, value)
