@@ -268,12 +268,16 @@ def _owners(sql: CatalogDialect[D], db: D, run_ids: Sequence[int], node_ids: Seq
 
 
 def prune(sql: CatalogDialect[D], db: D, default_cutoff: str, per_task: Mapping[int, str]) -> int:
-    """Prune every task at the default cutoff, except those with their own (pruned at theirs)."""
-    deleted = sql.count(
-        db, "runs_prune", {"cutoff": default_cutoff, "task_id": None, "exempt": sql.array(per_task)}
-    )
+    """Prune every task at the default cutoff, except those with their own (pruned at theirs).
+    What a run left beside it (its sub-tasks, its check_disk results) goes with it."""
     none = sql.array(())
-    for task_id, cutoff in per_task.items():
-        deleted += sql.count(db, "runs_prune", {"cutoff": cutoff, "task_id": task_id, "exempt": none})
+    batches = [{"cutoff": default_cutoff, "task_id": None, "exempt": sql.array(per_task)}]
+    batches += [{"cutoff": cut, "task_id": task_id, "exempt": none} for task_id, cut in per_task.items()]
+    deleted = 0
+    for params in batches:
+        # the runs' own rows first: they find the runs by the same rule as runs_prune
+        sql.execute(db, "storage_checks_prune", params)
+        sql.execute(db, "subtasks_prune", params)
+        deleted += sql.count(db, "runs_prune", params)
     sql.execute(db, "nodes_prune", {"cutoff": default_cutoff})
     return deleted

@@ -384,6 +384,26 @@ WHERE scheduled_time < %(cutoff)s::timestamptz
   AND (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
   AND task_id <> ALL(%(exempt)s::bigint[]);
 
+-- name: storage_checks_prune
+-- The check_disk results of the runs runs_prune is about to delete (its rule, its parameters).
+DELETE FROM storage_checks WHERE run_id IN (
+  SELECT run_id FROM runs
+  WHERE scheduled_time < %(cutoff)s::timestamptz
+    AND state NOT IN ('SCHEDULED', 'EXECUTING')
+    AND (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
+    AND task_id <> ALL(%(exempt)s::bigint[])
+);
+
+-- name: subtasks_prune
+-- The sub-tasks of the runs runs_prune is about to delete (its rule, its parameters).
+DELETE FROM subtasks WHERE run_id IN (
+  SELECT run_id FROM runs
+  WHERE scheduled_time < %(cutoff)s::timestamptz
+    AND state NOT IN ('SCHEDULED', 'EXECUTING')
+    AND (%(task_id)s::bigint IS NULL OR task_id = %(task_id)s::bigint)
+    AND task_id <> ALL(%(exempt)s::bigint[])
+);
+
 -- name: task_runtime
 -- Scheduler-owned fields of a live task (no version, no change_seq); NULL leaves a field as stored.
 UPDATE tasks SET

@@ -363,6 +363,26 @@ WHERE scheduled_time < :cutoff
   AND (:task_id IS NULL OR task_id = :task_id)
   AND task_id NOT IN (SELECT value FROM json_each(:exempt));
 
+-- name: storage_checks_prune
+-- The check_disk results of the runs runs_prune is about to delete (its rule, its parameters).
+DELETE FROM storage_checks WHERE run_id IN (
+  SELECT run_id FROM runs
+  WHERE scheduled_time < :cutoff
+    AND state NOT IN ('SCHEDULED', 'EXECUTING')
+    AND (:task_id IS NULL OR task_id = :task_id)
+    AND task_id NOT IN (SELECT value FROM json_each(:exempt))
+);
+
+-- name: subtasks_prune
+-- The sub-tasks of the runs runs_prune is about to delete (its rule, its parameters).
+DELETE FROM subtasks WHERE run_id IN (
+  SELECT run_id FROM runs
+  WHERE scheduled_time < :cutoff
+    AND state NOT IN ('SCHEDULED', 'EXECUTING')
+    AND (:task_id IS NULL OR task_id = :task_id)
+    AND task_id NOT IN (SELECT value FROM json_each(:exempt))
+);
+
 -- name: task_runtime
 -- Scheduler-owned fields of a live task (no version, no change_seq); NULL leaves a field as stored.
 UPDATE tasks SET
