@@ -8,10 +8,19 @@ from __future__ import annotations
 import itertools
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sched_harness import Harness
+
+from tasksql.scheduler.trigger_checks import (
+    CHECK_EVERY,
+    CLASS_CHECKS,
+    CLASS_RECHECK,
+    JOIN_CHECKS,
+    TRIGGER_CHECKS,
+)
 
 MODULE = """
     from datetime import timedelta
@@ -76,3 +85,9 @@ async def test_action_generator_class_is_kept_with_its_reason(harness: Harness) 
     assert any("names a class that cannot be loaded" in n for n in result.notices)
     [(reason,)] = await h.rows("SELECT wait_reason FROM system.tasks WHERE name = 't'")
     assert "cannot import module 'com.example.tasks'" in reason
+
+
+def test_each_kind_of_check_comes_its_own_interval_later() -> None:
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert TRIGGER_CHECKS.next_fire(at) == at + CHECK_EVERY == JOIN_CHECKS.next_fire(at)
+    assert CLASS_CHECKS.next_fire(at) == at + CLASS_RECHECK != at + CHECK_EVERY

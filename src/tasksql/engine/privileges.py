@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from tasksql.engine.core import Engine
 from tasksql.engine.identity import Caller, bound_caller, current_role
+from tasksql.engine.task_lookup import task_named_or_numbered
 from tasksql.errors import PermissionDenied
 from tasksql.model import DEFAULT_WAREHOUSE, QualifiedName, Spelling, TaskRecord
 from tasksql.model.security import (
@@ -197,7 +198,9 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
         if rec is not None and not acc.sees(rec):
             raise acc.denied("MONITOR", ObjectKind.TASK, str(rec.name))
     elif isinstance(stmt, (st.ExecuteTask, st.CancelTask)):
-        rec = await _task(engine, stmt.name)
+        # CANCEL TASK may name the task by its id (Ocient): the task the handler will cancel
+        find = task_named_or_numbered if isinstance(stmt, st.CancelTask) else _task
+        rec = await find(engine, stmt.name)
         if rec is not None:
             acc.require_task(rec, "OPERATE")
             if rec.spelling is Spelling.OCIENT and isinstance(stmt, st.CancelTask):
@@ -208,12 +211,12 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
         acc.require("CREATE WAREHOUSE", ObjectKind.ACCOUNT)
     elif isinstance(stmt, (st.CreateIntegration, st.AlterIntegration, st.DropIntegration)):
         acc.require("CREATE INTEGRATION", ObjectKind.ACCOUNT)
-    elif isinstance(stmt, st.CreateStream):
-        require_create_in_schema(acc, engine, stmt.name, "CREATE STREAM")
-        require_warehouse(acc, stmt.warehouse)
     elif isinstance(stmt, st.CreateSecret):
         # the secret's owner, USAGE or READ on it: checked by its handlers (tasksql.engine.secrets)
         require_create_in_schema(acc, engine, stmt.name, "CREATE SECRET")
+    elif isinstance(stmt, st.CreateStream):
+        require_create_in_schema(acc, engine, stmt.name, "CREATE STREAM")
+        require_warehouse(acc, stmt.warehouse)
     elif isinstance(stmt, (st.DropStream, st.DescribeStream, st.ShowStreams)):
         require_warehouse(acc, stmt.warehouse)
     elif isinstance(stmt, st.Passthrough):
@@ -238,14 +241,14 @@ async def _check(engine: Engine, acc: Access, stmt: st.Statement) -> None:
         _require_role_owner(acc, stmt.role)
     elif isinstance(stmt, ss.GrantPrivilege):
         await _check_grant_privilege(engine, acc, stmt)
-    elif isinstance(stmt, ss.GrantOwnership):
-        for rec in await ownership_targets(engine, stmt):
-            if not acc.owns(rec) and not acc.has(MANAGE_GRANTS, ObjectKind.ACCOUNT):
     elif isinstance(stmt, ss.GrantOwnership) and stmt.secret is not None:
         secret = await engine.catalog.get_secret(engine.resolve(stmt.secret))
         owner = task_owner_role(acc.state, secret.definition.owner) if secret is not None else None
         if owner is not None and owner not in acc.roles and not acc.has(MANAGE_GRANTS, ObjectKind.ACCOUNT):
             raise acc.denied("OWNERSHIP", ObjectKind.SECRET, ".".join(engine.resolve(stmt.secret).parts))
+    elif isinstance(stmt, ss.GrantOwnership):
+        for rec in await ownership_targets(engine, stmt):
+            if not acc.owns(rec) and not acc.has(MANAGE_GRANTS, ObjectKind.ACCOUNT):
                 raise acc.denied("OWNERSHIP", ObjectKind.TASK, str(rec.name))
     elif isinstance(stmt, ss.ShowGrants) and stmt.to_kind == "TASK" and stmt.name is not None:
         rec = await _task(engine, stmt.name)
@@ -364,13 +367,13 @@ async def _check_grant_privilege(engine: Engine, acc: Access, stmt: ss.GrantPriv
         rec = await _task(engine, stmt.object_name)
         if rec is not None and acc.owns(rec):
             return
-    acc.require(MANAGE_GRANTS, ObjectKind.ACCOUNT)
-
-
     if stmt.object_kind is ObjectKind.SECRET and stmt.object_name is not None:
         secret = await engine.catalog.get_secret(engine.resolve(stmt.object_name))
         if secret is not None and task_owner_role(acc.state, secret.definition.owner) in acc.roles:
             return  # the secret's owner grants on it
+    acc.require(MANAGE_GRANTS, ObjectKind.ACCOUNT)
+
+
 def _check_show_grants(acc: Access, stmt: ss.ShowGrants) -> None:
     if stmt.name is None or stmt.to_kind == "TASK":
         return
@@ -385,11 +388,11 @@ def _check_show_grants(acc: Access, stmt: ss.ShowGrants) -> None:
 async def ownership_targets(engine: Engine, stmt: ss.GrantOwnership) -> list[TaskRecord]:
     """The tasks GRANT OWNERSHIP moves: the task and the rest of its graph (one owner per graph), or
     every task of the schema."""
+    if stmt.secret is not None:
+        return []
     tasks = await engine.catalog.list_tasks()
     if stmt.schema is not None:
         parts = stmt.schema.parts
-    if stmt.secret is not None:
-        return []
         database, schema = (parts[0], parts[1]) if len(parts) == 2 else (engine.user.database, parts[0])
         return [t for t in tasks if t.name.database == database and t.name.schema == schema]
     assert stmt.task is not None

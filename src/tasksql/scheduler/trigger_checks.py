@@ -11,6 +11,7 @@ predecessors' latest runs. A task whose custom schedule class cannot be loaded y
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from tasksql.schedules.base import PreviousRun, Schedule
 
@@ -19,9 +20,12 @@ CHECK_EVERY = timedelta(seconds=1)
 
 
 class TriggerChecks(Schedule):
-    """Checks every :data:`CHECK_EVERY`; the trigger interval is applied by the scheduler."""
+    """Checks every :attr:`every` (:data:`CHECK_EVERY`); the trigger interval is applied by the
+    scheduler."""
 
     kind = "trigger"
+    #: How far apart the checks are.
+    every: ClassVar[timedelta] = CHECK_EVERY
 
     def next_fire(
         self,
@@ -30,7 +34,7 @@ class TriggerChecks(Schedule):
         last_end: datetime | None = None,
         last_result: PreviousRun | None = None,
     ) -> datetime | None:
-        return after + CHECK_EVERY
+        return after + self.every
 
     def describe(self) -> str:
         return "when its stream has data"
@@ -62,15 +66,7 @@ class ClassChecks(TriggerChecks):
     entry gets the class's schedule."""
 
     kind = "class"
-
-    def next_fire(
-        self,
-        after: datetime,
-        *,
-        last_end: datetime | None = None,
-        last_result: PreviousRun | None = None,
-    ) -> datetime | None:
-        return after + CLASS_RECHECK
+    every = CLASS_RECHECK
 
     def describe(self) -> str:
         return "once its schedule's class can be loaded"
