@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tasksql.engine import Engine
+from tasksql.errors import TaskNotFound
 from tasksql.settings import Settings
 
 
@@ -61,3 +62,12 @@ async def test_ocients_sys_tables(engine: Engine) -> None:
         engine, "SELECT count(*) FROM system.subtasks"
     )
 
+
+async def test_ocients_cancel_task_by_its_id(engine: Engine) -> None:
+    """Seed 004: CANCEL TASK ('task_name' | 'task_id'); an anonymous CREATE TASK TYPE ... has only its id."""
+    await engine.execute("CREATE TASK TYPE rebalance")
+    [(name, task_id)] = await rows(engine, "SELECT name, id FROM sys.tasks WHERE name LIKE 'rebalance%'")
+    [(status,)] = await rows(engine, f"CANCEL TASK '{task_id}'")
+    assert name in status and "0 run(s) cancelled" in status
+    with pytest.raises(TaskNotFound):
+        await engine.execute("CANCEL TASK '987654'")

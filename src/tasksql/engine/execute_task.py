@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tasksql.engine.core import Engine
 from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
+from tasksql.engine.task_lookup import task_named_or_numbered
 from tasksql.engine.tasks_ddl import get_task_or_raise
 from tasksql.errors import QueryCancelled, RunFailed, ValidationError
 from tasksql.model import RunState, TaskRecord
@@ -206,7 +207,12 @@ async def _retry(engine: Engine, stmt: st.ExecuteTask, rec: TaskRecord) -> Resul
 
 
 async def cancel_task(engine: Engine, stmt: st.CancelTask) -> Result:
-    rec = await get_task_or_raise(engine, stmt.name, stmt)
+    """Ocient's ``CANCEL TASK { 'task_name' | 'task_id' }``: the task of that name, else, for a
+    number, the task of that id (``task_id`` in sys.subtasks / system.subtasks, ``id`` in SHOW
+    TASKS): an anonymous ``CREATE TASK TYPE ...`` is found by its id as Ocient's docs say."""
+    rec = await task_named_or_numbered(engine, stmt.name)
+    if rec is None:
+        rec = await get_task_or_raise(engine, stmt.name, stmt)  # raises: it does not exist
     count = 0
     if engine.scheduler is not None:
         count = await engine.scheduler.cancel_task(rec.id)
