@@ -5,7 +5,9 @@
 - VoltDB ``PROCEDURE p WITH (args)``: a call in the warehouse's dialect (DuckDB: a table macro
   ``SELECT * FROM p(args)``; PostgreSQL and MySQL: ``CALL p(args)``; SQLite has no procedures);
 - Ocient maintenance types: the warehouse's own maintenance commands (see
-  :mod:`tasksql.scheduler.maintenance`).
+  :mod:`tasksql.scheduler.maintenance`); ``rebuild`` has none: it lists what to rebuild as it goes
+  (:mod:`tasksql.scheduler.rebuild`), and check_disk does so too when it has a catalog to keep
+  results in.
 
 Which bodies may commit with their run's completion marker (``markable``): SQL bodies and DuckDB
 procedure calls (a table macro: a query, with INTO an insert); the warehouse still leaves out
@@ -20,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from tasksql.errors import NotSupportedError
-from tasksql.model import ClassBody, MaintenanceBody, ProcedureBody, SqlBody, TaskDef
+from tasksql.model import ClassBody, MaintenanceBody, MaintenanceKind, ProcedureBody, SqlBody, TaskDef
 from tasksql.scheduler import maintenance
 from tasksql.sql import split
 from tasksql.sql.bodies import body_statements, immediate_script
@@ -77,6 +79,8 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
         raise procedure_refusal(body, dialect)
     if isinstance(body, MaintenanceBody):
         statements_m = maintenance.statements(body, dialect)
+        if body.kind is MaintenanceKind.REBUILD:
+            raise NotSupportedError("TYPE rebuild has no fixed statements: it finds what to rebuild")
         if statements_m is None:
             raise NotSupportedError(f"TYPE {body.kind.value} is not supported on {dialect} warehouses")
         return PreparedBody(statements_m, False, markable=False)

@@ -3,9 +3,9 @@
 What each type does to the warehouse's own storage (a tasksql warehouse has no segments: its
 tables and indexes are what can be checked and rebuilt):
 
-* ``rebuild`` rebuilds what can be rebuilt from the data: indexes and statistics. SQLite:
-  ``REINDEX`` and ``ANALYZE``; DuckDB: ``ANALYZE`` then ``CHECKPOINT``; PostgreSQL: ``ANALYZE``
-  (``REINDEX TABLE`` too for one table). ``table_id = '<table>'`` limits it to that table.
+* ``rebuild`` rebuilds what can be rebuilt from the data (indexes, statistics, derived tables)
+  object by object: :mod:`tasksql.scheduler.rebuild`; ``table_id = '<table>'`` limits it to that
+  table.
 * ``check_disk`` checks every object of tasksql's storage one by one and keeps one result per
   object in the catalog (:mod:`tasksql.scheduler.check_disk`, ``system.storage_checks``); its
   options ``fix``, ``sample``, ``only_unhealthy`` and ``storage_ids`` apply there. The statements
@@ -27,13 +27,10 @@ from tasksql.model import MaintenanceBody, MaintenanceKind
 
 #: (dialect, kind) -> statements without options.
 MAINTENANCE: dict[tuple[str, MaintenanceKind], tuple[str, ...]] = {
-    ("duckdb", MaintenanceKind.REBUILD): ("ANALYZE", "CHECKPOINT"),
     ("duckdb", MaintenanceKind.CHECK_DISK): ("SELECT * FROM pragma_database_size()",),
     ("duckdb", MaintenanceKind.REBALANCE): ("VACUUM", "CHECKPOINT"),
-    ("sqlite", MaintenanceKind.REBUILD): ("REINDEX", "ANALYZE"),
     ("sqlite", MaintenanceKind.CHECK_DISK): ("PRAGMA integrity_check",),
     ("sqlite", MaintenanceKind.REBALANCE): ("PRAGMA optimize",),
-    ("postgres", MaintenanceKind.REBUILD): ("ANALYZE",),
     ("postgres", MaintenanceKind.CHECK_DISK): ("SELECT pg_database_size(current_database())",),
     ("postgres", MaintenanceKind.REBALANCE): ("ANALYZE",),
 }
@@ -58,24 +55,11 @@ def flag(body: MaintenanceBody, key: str) -> bool:
     return (option(body, key) or "").lower() in ("true", "1", "yes")
 
 
-def _sqlite_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def statements(body: MaintenanceBody, dialect: str) -> tuple[str, ...] | None:
     """The statements of ``body`` on a warehouse of ``dialect``; None when it has none."""
     base = MAINTENANCE.get((dialect, body.kind))
     if base is None:
         return None
-    table = option(body, "table_id")
-    if body.kind is MaintenanceKind.REBUILD and table:
-        quoted = _sqlite_name(table)
-        if dialect == "sqlite":
-            return (f"REINDEX {quoted}", f"ANALYZE {quoted}")
-        if dialect == "duckdb":
-            return (f"ANALYZE {quoted}", "CHECKPOINT")
-        if dialect == "postgres":
-            return (f"REINDEX TABLE {quoted}", f"ANALYZE {quoted}")
     if body.kind is MaintenanceKind.CHECK_DISK and dialect == "sqlite":
         pragma = "quick_check" if flag(body, "sample") else "integrity_check"
         return (f"PRAGMA {pragma}",)

@@ -41,6 +41,7 @@ from tasksql.scheduler.deps import IntrospectionFactory
 from tasksql.scheduler.graph_facts import GraphFacts
 from tasksql.scheduler.logical_time import LogicalTime, bind, mentions
 from tasksql.scheduler.markers import MarkerBook
+from tasksql.scheduler.rebuild import run_rebuild
 from tasksql.scheduler.same_database import SameDatabase
 from tasksql.scheduler.system_wait import system_wait
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
@@ -316,6 +317,16 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 remaining=lambda: _remaining(ctx, deadline),
             )
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(checked))
+        if isinstance(task.body, MaintenanceBody) and task.body.kind is MaintenanceKind.REBUILD:
+            # object by object (nothing kept in the catalog: a fanned-out run shows its progress)
+            rebuilt = await run_rebuild(
+                task.body,
+                wh,
+                effective_warehouse(task),
+                token=ctx.token,
+                remaining=lambda: _remaining(ctx, deadline),
+            )
+            return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(rebuilt))
         prepared = prepare(task, wh.dialect)
         statements: list[str] = []
         tables: dict[str, pa.Table] = {}

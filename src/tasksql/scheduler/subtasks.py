@@ -1,7 +1,8 @@
 """This node's share of fanned-out runs (:class:`SubtaskWorker`): it takes the sub-tasks written for
 it (see :mod:`tasksql.scheduler.fanout`), executes each against its own warehouse (the maintenance
 statements of :func:`tasksql.scheduler.maintenance.statements`; a check_disk checks object by object,
-:mod:`tasksql.scheduler.check_disk`, its progress the objects checked; a rebalance also hands over the
+:mod:`tasksql.scheduler.check_disk`, its progress the objects checked; a rebuild rebuilds step by step,
+:mod:`tasksql.scheduler.rebuild`, its progress the steps done; a rebalance also hands over the
 tasks its sub-task names), and settles them.
 
 It looks for new sub-tasks every :data:`LOOK_EVERY_S`, and at once when poked (a catalog change
@@ -26,6 +27,7 @@ from tasksql.model.subtask import Subtask, SubtaskState
 from tasksql.scheduler.body import prepare
 from tasksql.scheduler.check_disk import Who, run_check_disk
 from tasksql.scheduler.deps import WarehouseProvider
+from tasksql.scheduler.rebuild import run_rebuild
 from tasksql.warehouses.base import CancelToken
 
 log = logging.getLogger("tasksql.scheduler")
@@ -168,6 +170,22 @@ class SubtaskWorker:
                 progress=progress,
             )
             return len(checked)
+        if isinstance(body, MaintenanceBody) and body.kind is MaintenanceKind.REBUILD:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + effective_timeout_ms(task) / 1000.0
+
+            async def steps_done(done: int, total: int) -> None:
+                await self._catalog.progress_subtask(sub.subtask_id, done, total)
+
+            await run_rebuild(
+                body,
+                warehouse,
+                effective_warehouse(task),
+                token=token,
+                progress=steps_done,
+                remaining=lambda: max(0.001, deadline - loop.time()),
+            )
+            return None  # its progress says the steps done
         prepared = prepare(task, warehouse.dialect)
         await warehouse.run_body(
             list(prepared.statements),
