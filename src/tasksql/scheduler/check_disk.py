@@ -12,6 +12,8 @@ The objects, and what their check proves:
   pages and every index entry against its rows); ``sample = true``: ``quick_check`` (pages and
   B-trees, no index-to-row cross-check). A file too damaged to list its tables is one DAMAGED
   result for ``<warehouse>``.
+  An FTS5 table with text (not contentless): FTS5's ``integrity-check`` with rank 1, its full-text
+  index against the text it indexes (its own, or its external content table's).
 * ``<warehouse>.<table>`` of a DuckDB warehouse: every row read in full, its count and a checksum
   of the contents (``sum(hash(row))``) in the detail. DuckDB verifies each block's checksum when it
   loads it from the file, so a table read in full proves its blocks on disk match their checksums
@@ -23,8 +25,12 @@ Options: ``storage_ids = '<id>[, <id> ...]'`` checks only the objects named, a n
 itself and everything under it (``catalog``, ``lite`` = every table of warehouse ``lite``,
 ``lite.t`` = that table); ``only_unhealthy = true`` keeps only the results that are not OK;
 ``fix = true`` repairs what can be repaired and checks again: a SQLite table whose findings are all
-about its indexes is reindexed (``REINDEX``), a PostgreSQL index too; a DuckDB table that failed
-to read gets a ``CHECKPOINT`` before it is read again. What then passes is FIXED, else DAMAGED.
+about its indexes is reindexed (``REINDEX``), an FTS5 index is rebuilt from its text
+(``INSERT INTO f(f) VALUES('rebuild')``), a PostgreSQL index is reindexed (``REINDEX INDEX``: a new
+index built from the table's rows). What then passes is FIXED, else DAMAGED. Damage to a SQLite
+table's own pages, and a DuckDB block that fails its checksum, have no second copy to be rebuilt
+from: they stay DAMAGED, their detail saying so (``rebuild`` rebuilds every derived table:
+:mod:`tasksql.scheduler.rebuild`).
 
 Progress: ``progress(done, total)`` after each object. Cancelling the token stops the check
 before the next object (and the statement running, through the warehouse). Any DAMAGED result
@@ -42,6 +48,7 @@ from tasksql.errors import NotSupportedError, QueryCancelled, QueryTimeout, Task
 from tasksql.model import MaintenanceBody
 from tasksql.model.storage_check import CheckResult, StorageCheck
 from tasksql.scheduler import maintenance
+from tasksql.scheduler.rebuild import fts5_rebuildable
 from tasksql.warehouses.base import CancelToken, Warehouse
 
 #: Called with (objects done, objects in all) as the check goes.
@@ -49,6 +56,9 @@ Progress = Callable[[int, int], Awaitable[None]]
 
 #: The error code of a run whose check found damage.
 CHECK_DISK_FAILED = "CHECK_DISK_FAILED"
+
+#: The check of a SQLite FTS5 table: its full-text index against the text it indexes.
+FTS5_CHECK = "fts5_integrity_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,17 @@ class Scope:
         )
 
 
+#: Why ``fix`` leaves damage it cannot repair, by dialect (a PostgreSQL index is always reindexed).
+_UNREPAIRABLE = {
+    # REINDEX rebuilds index entries from the rows; the rows' own pages exist once
+    "sqlite": "the damage is in the table's own pages, which have no second copy (REINDEX repairs"
+    " index entries only); restore the file from a backup",
+    # a block that fails its checksum stays so: CHECKPOINT writes only blocks changed in memory
+    "duckdb": "DuckDB keeps one copy of a table's blocks, so there is nothing to rebuild a block"
+    " that fails its checksum from; restore the file from a backup",
+}
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -122,6 +143,8 @@ class _Checker:
         self.wh, self.name, self.token, self.remaining = warehouse, name, token, remaining
         self.sample = maintenance.flag(body, "sample")
         self.fix = maintenance.flag(body, "fix")
+        #: The SQLite FTS5 tables (their targets) whose index is derived from text they keep.
+        self.fts5: set[str] = set()
 
     async def rows(self, sql: str) -> list[tuple[object, ...]]:
         timeout = self.remaining() if self.remaining is not None else None
@@ -134,10 +157,13 @@ class _Checker:
         try:
             if dialect == "sqlite":
                 names = await self.rows(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
                     " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
                 )
-                return [(f"{self.name}.{n}", _quote(str(n))) for (n,) in names]
+                self.fts5 = {
+                    _quote(str(n)) for n, sql in names if fts5_rebuildable(None if sql is None else str(sql))
+                }
+                return [(f"{self.name}.{n}", _quote(str(n))) for n, _ in names]
             if dialect == "duckdb":
                 tables = await self.rows(
                     "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal"
@@ -180,7 +206,15 @@ class _Checker:
             return found
         repair = self._repair(target, found)
         if repair is None:
-            return found
+            why = _UNREPAIRABLE.get(self.wh.dialect, "nothing is known to repair it")
+            return Found(
+                found.object_kind,
+                storage_id,
+                found.check,
+                CheckResult.DAMAGED,
+                _short(f"not repaired: {why}; it found: {found.detail}"),
+                found.findings,
+            )
         try:
             await self.rows(repair)
         except (QueryCancelled, QueryTimeout):
@@ -206,13 +240,13 @@ class _Checker:
 
     def _repair(self, target: str, found: Found) -> str | None:
         dialect = self.wh.dialect
+        if dialect == "sqlite" and target in self.fts5:  # the index, from the text it indexes
+            return f"INSERT INTO {target}({target}) VALUES('rebuild')"
         if dialect == "sqlite":
             # only index entries are wrong: the indexes are rebuilt from the table's rows
             if found.findings and all(" index " in f for f in found.findings):
                 return f"REINDEX {target}"
             return None
-        if dialect == "duckdb":
-            return "CHECKPOINT"
         if dialect == "postgres":
             return f"REINDEX INDEX {target}"
         return None
@@ -220,6 +254,10 @@ class _Checker:
     async def _check_once(self, storage_id: str, target: str) -> Found:
         dialect = self.wh.dialect
         try:
+            if dialect == "sqlite" and target in self.fts5:
+                # FTS5's own check: the index against the text (rank 1: an external content table's too)
+                await self.rows(f"INSERT INTO {target}({target}, rank) VALUES('integrity-check', 1)")
+                return Found("table", storage_id, FTS5_CHECK, CheckResult.OK)
             if dialect == "sqlite":
                 pragma = "quick_check" if self.sample else "integrity_check"
                 rows = await self.rows(f"PRAGMA {pragma}({target})")
@@ -243,7 +281,10 @@ class _Checker:
         except TasksqlError as err:
             kind = "index" if dialect == "postgres" else "table"
             check = {"sqlite": "integrity_check", "duckdb": "read_checksum"}.get(dialect, "bt_index_check")
-            return Found(kind, storage_id, check, CheckResult.DAMAGED, _short(err.message))
+            detail = err.message
+            if dialect == "sqlite" and target in self.fts5:  # SQLite says only "malformed"
+                check, detail = FTS5_CHECK, f"the full-text index does not match its text: {detail}"
+            return Found(kind, storage_id, check, CheckResult.DAMAGED, _short(detail))
 
 
 async def run_check_disk(
