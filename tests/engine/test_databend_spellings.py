@@ -124,3 +124,20 @@ async def test_system_task_history_has_databends_columns(engine: Engine) -> None
         )
     )[-1].rows
     assert rows == [("other", "default", "5 MINUTES", "SELECT 2023", "SUCCEEDED", True, None, True)]
+
+
+async def test_a_script_block_with_its_own_transactions_runs_them(engine: Engine) -> None:
+    """databendlabs/databend tests/sqllogictests/suites/task/task_ddl_transaction_test.test: a task's
+    BEGIN ... END block holding BEGIN; ... COMMIT; (and BEGIN; ... ABORT;) runs its own transactions."""
+    await engine.execute("CREATE TABLE t (c VARCHAR)")
+    await engine.execute(
+        "CREATE TASK transactionTask WAREHOUSE = 'default' SCHEDULE = USING CRON '0 0 0 1 1 ? 2100' AS BEGIN\n"
+        "  SELECT 1;\n  BEGIN;\n  INSERT INTO t VALUES (';');\n  COMMIT;\n"
+        "  BEGIN;\n  INSERT INTO t VALUES ('aborted');\n  ABORT;\nEND;"
+    )
+    await engine.execute("EXECUTE TASK transactionTask")
+    assert (await engine.execute("SELECT c FROM t"))[-1].rows == [(";",)]
+    [(state,)] = (await engine.execute("SELECT state FROM task_history(task_name => 'transactionTask')"))[
+        -1
+    ].rows
+    assert state == "SUCCEEDED"

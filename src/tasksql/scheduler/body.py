@@ -1,7 +1,9 @@
 """Turning a task body into the statements a warehouse runs.
 
 - SQL: one statement, or a ``BEGIN ... END`` script whose statements run in one transaction (also
-  as the script of ``EXECUTE IMMEDIATE $$ ... $$``, Snowflake's and Databend's spelling);
+  as the script of ``EXECUTE IMMEDIATE $$ ... $$``, Snowflake's and Databend's spelling), unless the
+  script begins and ends transactions itself (``BEGIN; ...; COMMIT;`` inside the block, as
+  Databend's task tests write): then its statements run as written;
 - VoltDB ``PROCEDURE p WITH (args)``: a call in the warehouse's dialect (DuckDB: a table macro
   ``SELECT * FROM p(args)``; PostgreSQL and MySQL: ``CALL p(args)``; SQLite has no procedures);
 - Ocient maintenance types: the warehouse's own maintenance commands (see
@@ -46,6 +48,25 @@ def script_statements(text: str) -> list[str]:
     return [piece.text for piece in split(inner)]
 
 
+_TRANSACTION_WORDS = frozenset({"TRANSACTION", "WORK"})
+
+
+def own_transactions(statements: list[str]) -> bool:
+    """Whether a script's statements begin or end transactions of their own: ``BEGIN``, ``BEGIN
+    TRANSACTION``, ``START TRANSACTION``, ``COMMIT``, ``ROLLBACK``, ``ABORT``, ``END [TRANSACTION]``
+    (a nested ``BEGIN ... END`` block is none of these)."""
+    for text in statements:
+        words = text.upper().split(None, 2)
+        if not words:
+            continue
+        head, nxt = words[0].rstrip(";"), words[1] if len(words) > 1 else None
+        if head in ("COMMIT", "ROLLBACK", "ABORT") or (head == "START" and nxt == "TRANSACTION"):
+            return True
+        if head in ("BEGIN", "END") and (nxt is None or nxt in _TRANSACTION_WORDS):
+            return True
+    return False
+
+
 #: The dialects whose warehouses run a ``PROCEDURE`` body (DuckDB as a table macro).
 PROCEDURE_DIALECTS = frozenset({"duckdb", "postgres", "mysql"})
 
@@ -68,6 +89,10 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
             statements = [text for text, _ in body_statements(body.text)]
         else:
             statements = script_statements(body.text) if body.is_script else [body.text]
+        if (body.is_script or immediate) and own_transactions(statements):
+            # its own BEGIN / COMMIT (Databend's task tests write them in a script block): the
+            # statements run as written, each transaction the script's, none around them
+            return PreparedBody(tuple(statements), False, markable=False)
         transactional = body.is_script or immediate or task.into is not None or len(statements) > 1
         return PreparedBody(tuple(statements), transactional)
     if isinstance(body, ProcedureBody):
