@@ -321,8 +321,7 @@ def _special_term(spec: _FieldSpec, term: str, fail: _Fail) -> str | None:
         if upper in ("L", "LW"):
             return upper
         if upper.endswith("W") and _is_number(term[:-1]):
-            day = _value(spec, term[:-1], fail)
-            return f"{day}W"
+            return f"{_value(spec, term[:-1], fail)}W"
         if upper.startswith("L"):
             fail(f"day-of-month {term!r} is not supported: use L (last day) or LW (last weekday)")
     if spec in (DAY_OF_WEEK, DAY_OF_WEEK_DATABEND):

@@ -35,12 +35,12 @@ for _names, _ms in (
 #: Calendar units (Timeplus's ``1M``, ``1q``, ``1y``; ClickHouse's ``INTERVAL 1 MONTH``): their
 #: length varies, so no interval schedule can honour them; each is refused with the cron to write.
 CALENDAR_UNITS: dict[str, tuple[str, str]] = {}
-for _names, _when, _cron in (
+for _calendar_names, _when, _cron in (
     (("MONTH", "MONTHS", "MON", "MONS"), "the first of every month", "0 0 0 1 * *"),
     (("Q", "QUARTER", "QUARTERS", "QTR", "QTRS"), "the first of every quarter", "0 0 0 1 1,4,7,10 *"),
     (("Y", "YR", "YRS", "YEAR", "YEARS"), "every 1 January", "0 0 0 1 1 *"),
 ):
-    for _name in _names:
+    for _name in _calendar_names:
         CALENDAR_UNITS[_name] = (_when, _cron)
 
 #: Units as error messages list them.
