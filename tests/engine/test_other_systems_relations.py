@@ -71,3 +71,21 @@ async def test_ocients_cancel_task_by_its_id(engine: Engine) -> None:
     assert name in status and "0 run(s) cancelled" in status
     with pytest.raises(TaskNotFound):
         await engine.execute("CANCEL TASK '987654'")
+
+
+async def test_task_history_times_written_with_to_timestamp(engine: Engine) -> None:
+    """docs.snowflake.com/en/sql-reference/functions/task_history (to_timestamp_ltz('2018-11-9 12:00:00.000
+    -0700')) and Databend's task_history page (TO_TIMESTAMP('2022-01-02T01:12:00-07:00')): the warehouse
+    need not have those functions."""
+    every = await rows(engine, "SELECT count(*) FROM task_history()")
+    sql = (
+        "select count(*) from table(information_schema.task_history("
+        "scheduled_time_range_start=>to_timestamp_ltz('2000-1-1 00:00:00.000 -0700'),"
+        "scheduled_time_range_end=>TO_TIMESTAMP('2100-01-02T01:12:00-07:00')))"
+    )
+    assert await rows(engine, sql) == every and every[0][0] >= 2
+    past = (
+        "SELECT count(*) FROM TASK_HISTORY(SCHEDULED_TIME_RANGE_START => TO_TIMESTAMP('2022-01-02T01:12:00-07:00'),"
+        " SCHEDULED_TIME_RANGE_END => TO_TIMESTAMP('2022-01-02T02:12:00-07:00'))"
+    )
+    assert await rows(engine, past) == [(0,)]

@@ -9,9 +9,10 @@ The builders of the individual relations live in :mod:`tasksql.sysviews.relation
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -58,12 +59,54 @@ class Introspection:
 RelationBuilder = Callable[[Introspection, dict[str, object], list[object]], Awaitable[pa.Table]]
 
 
+_TO_TIMESTAMP = re.compile(r"\s*to_timestamp(?:_ltz|_tz|_ntz)?\s*\(\s*'((?:[^']|'')*)'\s*\)\s*", re.I)
+#: A time as the docs' examples write it: ISO-8601, or with a space before the offset and days and
+#: months of one digit (Snowflake's '2018-11-9 12:00:00.000 -0700').
+_LOOSE_TIME = re.compile(
+    r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*",
+    re.I,
+)
+
+
+def _loose_time(text: str) -> datetime | None:
+    m = _LOOSE_TIME.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = m.groups()
+    try:
+        value = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        return None
+    if offset is None or offset.upper() == "Z":
+        return value.replace(tzinfo=UTC)
+    sign = -1 if offset[0] == "-" else 1
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return value.replace(tzinfo=timezone(sign * delta))
+
+
 async def arg_values(ctx: Introspection, args: tuple[Arg, ...]) -> tuple[list[object], dict[str, object]]:
     """Positional and named argument values; non-literal expressions are evaluated in the warehouse."""
     positional: list[object] = []
     named: dict[str, object] = {}
     for arg in args:
-        value = arg.literal if arg.is_literal else await ctx.evaluate(arg.text)
+        stamp = _TO_TIMESTAMP.fullmatch(arg.text) if not arg.is_literal else None
+        if stamp is not None:
+            # Snowflake's and Databend's docs write TASK_HISTORY's times as TO_TIMESTAMP_LTZ('...') /
+            # TO_TIMESTAMP('...'), functions not every warehouse has (DuckDB's takes seconds): the
+            # text is the time (see timestamp_arg)
+            value: object = stamp.group(1).replace("''", "'")
+        else:
+            value = arg.literal if arg.is_literal else await ctx.evaluate(arg.text)
         if arg.name is None:
             positional.append(value)
         else:
@@ -144,7 +187,9 @@ def timestamp_arg(value: object, what: str) -> datetime:
         try:
             return utc(datetime.fromisoformat(value))
         except ValueError:
-            pass
+            loose = _loose_time(value)
+            if loose is not None:
+                return utc(loose)
     raise ValidationError(f"{what} must be a timestamp, not {value!r}", code="INVALID_ARGUMENT")
 
 
