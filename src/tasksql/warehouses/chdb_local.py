@@ -14,7 +14,8 @@ What differs from a ClickHouse server, by chdb's design:
   second chdb connection of the warehouse's own (chdb runs the two connections' statements side by
   side), picking the statement by the ``log_comment`` setting its session carries, a tag of its
   own; a call with a timeout also sets ``max_execution_time`` (the timeout) for the call, so
-  ClickHouse stops the statement itself should the KILL miss it;
+  ClickHouse stops the statement itself should the KILL miss it (or come late): either way the
+  call raises :class:`~tasksql.errors.QueryTimeout`;
 * no transactions (as ClickHouse): bodies run statement by statement, *at least once*.
 
 Rows an INSERT wrote are counted (chdb reports them).
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import chdb
 
-from tasksql.errors import NotSupportedError, QueryFailed, WarehouseError
+from tasksql.errors import NotSupportedError, QueryFailed, QueryTimeout, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses import clickhouse_sql
 from tasksql.warehouses._session import WarehouseSession
@@ -84,7 +85,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _failed(exc: BaseException) -> QueryFailed:
+def _failed(exc: BaseException) -> WarehouseError:
     text = _first_line(exc)
     code = 0
     if text.startswith("Code: "):
@@ -92,7 +93,10 @@ def _failed(exc: BaseException) -> QueryFailed:
             code = int(text[6:].split(".", 1)[0])
         text = text.split("DB::Exception: ", 1)[-1]
     if code == 159:
-        return QueryFailed(f"chdb stopped the statement at its time limit: {text}", sqlstate="57014")
+        # max_execution_time is the call's own timeout (see the module): when chdb stops the
+        # statement before the KILL sent at that deadline does (a loaded machine delays the KILL),
+        # the call timed out all the same
+        return QueryTimeout(f"chdb stopped the statement at its time limit: {text}")
     return QueryFailed(clickhouse_sql.error_text(code, text, None), sqlstate=clickhouse_sql.sqlstate(code))
 
 
@@ -176,7 +180,7 @@ class _ChdbSession(WarehouseSession):
 
                 rs = self.run(sql)
                 yield from batches_of(rs.columns, rs.rows, batch_rows)
-        except QueryFailed:
+        except (QueryFailed, QueryTimeout):
             raise
         except Exception as exc:
             raise _failed(exc) from None
@@ -198,10 +202,10 @@ class _ChdbSession(WarehouseSession):
             # One at a time: a name the SET refused (unknown) must not keep the others set.
             changed, self._changed = self._changed, []
             for name in changed:
-                with contextlib.suppress(QueryFailed):
+                with contextlib.suppress(QueryFailed, QueryTimeout):
                     self._query(f"SET {name} = DEFAULT")
             if "log_comment" in (name.lower() for name in changed):
-                with contextlib.suppress(QueryFailed):
+                with contextlib.suppress(QueryFailed, QueryTimeout):
                     self.tag_statements()
 
     def add_tables(self, tables: Mapping[str, pyarrow.Table]) -> None:
@@ -225,7 +229,7 @@ class _ChdbSession(WarehouseSession):
                 self._temps.discard(name)
                 try:
                     self._query(f"DROP TEMPORARY TABLE {clickhouse_sql.quote(name)}")
-                except QueryFailed:
+                except (QueryFailed, QueryTimeout):
                     self.reusable = False
 
     def tag_statements(self) -> None:
