@@ -88,7 +88,7 @@ def test_a_killed_node_leaves_a_body_and_its_outcome_both_or_neither(
         locker.execute(f"SELECT 1 FROM tasksql.runs WHERE run_id = {run_id} FOR UPDATE")
         holder.execute("SELECT pg_advisory_unlock(4242)")
         wait_for(
-            lambda: db.waiting("tasksql", "Lock", "UPDATE"), timeout=10, what="the outcome's write to wait"
+            lambda: db.waiting("tasksql", "Lock", "UPDATE"), timeout=60, what="the outcome's write to wait"
         )
         first.kill()
     holder.close()
@@ -110,7 +110,7 @@ def test_a_killed_node_leaves_a_body_and_its_outcome_both_or_neither(
         holder.execute("SELECT pg_advisory_unlock(4242)")
         wait_for(
             lambda: [r for r, (state, _, _) in db.runs().items() if state == "SUCCEEDED"],
-            timeout=10,
+            timeout=60,
             what="n2's body to commit",
         )
         second.kill()

@@ -51,7 +51,7 @@ def test_execute_now_adds_a_run_and_cancel_stops_it(page: Any, server: Server) -
     row = page.locator("#history-table tbody tr[data-run-id]")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("execute task")
-    wait_for(lambda: server.runs(key)[0]["state"] == "EXECUTING", timeout=20, what="the run to start")
+    wait_for(lambda: server.runs(key)[0]["state"] == "EXECUTING", timeout=60, what="the run to start")
     _confirm(page, "cancel", accept=True)
     expect(row.locator(".state")).to_have_text("CANCELLED", timeout=20_000)
     assert server.runs(key)[0]["state"] == "CANCELLED"

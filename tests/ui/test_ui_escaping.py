@@ -28,7 +28,7 @@ def hostile(server: Server) -> str:
     key = "tasksql.public." + quoted  # the API's form of a part with dots and quotes
     status, body = server.call("POST", "/api/v1/tasks/" + urllib.parse.quote(key, safe="") + "/execute")
     assert status == 200, body
-    wait_for(lambda: server.runs(key)[0]["state"] == "FAILED", timeout=20, what="the run to fail")
+    wait_for(lambda: server.runs(key)[0]["state"] == "FAILED", timeout=60, what="the run to fail")
     return key
 
 
