@@ -176,7 +176,7 @@ def waiting_on(db: Db, event: str) -> bool:
     )
 
 
-async def wait_until(probe: Callable[[], bool], *, what: str, timeout: float = 10.0) -> None:
+async def wait_until(probe: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
         if time.monotonic() > deadline:

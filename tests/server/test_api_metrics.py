@@ -34,7 +34,7 @@ def value(families: dict[str, list[Sample]], sample: str, **labels: str) -> floa
     return sum(found)
 
 
-async def wait_for(client: Client, check: object, timeout: float = 10.0) -> dict[str, list[Sample]]:
+async def wait_for(client: Client, check: object, timeout: float = 60.0) -> dict[str, list[Sample]]:
     deadline = time.monotonic() + timeout
     while True:
         families = await scrape(client)

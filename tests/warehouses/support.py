@@ -21,7 +21,7 @@ SLOW = {
 }
 
 
-async def until(predicate: Callable[[], bool], within: float = 10.0) -> bool:
+async def until(predicate: Callable[[], bool], within: float = 30.0) -> bool:
     """Poll ``predicate`` on the event loop until it holds; False if it did not within ``within`` s."""
     loop = asyncio.get_running_loop()
     end = loop.time() + within

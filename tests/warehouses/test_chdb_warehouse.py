@@ -60,13 +60,14 @@ async def test_a_cancel_stops_the_statement_in_chdb(warehouse: ChdbWarehouse) ->
     with pytest.raises(QueryCancelled):
         await call
     # KILL QUERY stopped it: the session is free again at once, not after an hour
-    assert await _until(lambda: warehouse.running == 0, within=2.0)
+    # (the bounds are generous for a loaded machine)
+    assert await _until(lambda: warehouse.running == 0, within=30)
     started = time.monotonic()
     assert (await warehouse.execute("SELECT 1")).rows == [(1,)]
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10
 
 
-async def _until(check: Callable[[], bool], within: float = 5.0) -> bool:
+async def _until(check: Callable[[], bool], within: float = 30.0) -> bool:
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:

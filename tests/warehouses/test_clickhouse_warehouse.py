@@ -241,7 +241,9 @@ async def test_cancel_token_kills_a_running_query(
     token.cancel("CANCEL TASK")
     with pytest.raises(QueryCancelled) as info:
         await call
-    assert time.monotonic() - started < 0.5
+    # the query never ends by itself (and has no time limit to end it): the bound is generous for a
+    # loaded machine
+    assert time.monotonic() - started < 10
     assert "CANCEL TASK" in info.value.message
     assert await until(lambda: running(ch_server, "number % 7 = 8") == [], within=5)
 

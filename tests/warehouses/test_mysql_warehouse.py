@@ -327,7 +327,8 @@ async def test_cancel_token_kills_a_running_query(
     token.cancel("CANCEL TASK")
     with pytest.raises(QueryCancelled) as info:
         await call
-    assert time.monotonic() - started < 0.5
+    # SLEEP(3600), with no time limit to end it: the bound is generous for a loaded machine
+    assert time.monotonic() - started < 10
     assert "CANCEL TASK" in info.value.message
     assert processlist(mariadb_database, "SLEEP(3600)") == []
 

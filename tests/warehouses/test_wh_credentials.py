@@ -229,7 +229,7 @@ async def test_a_stopped_server_fails_its_runs_without_holding_up_another_wareho
     assert query(mariadb_database, "SELECT id FROM orders") == [(1,)]
 
 
-async def _until(check: object, timeout: float = 15.0) -> None:
+async def _until(check: object, timeout: float = 60.0) -> None:
     assert callable(check)
     deadline = time.monotonic() + timeout
     while not check():

@@ -302,7 +302,7 @@ async def stopped(kit: Kit) -> None:
             await asyncio.sleep(0.02)
 
 
-async def until(check: object, within: float = 5.0) -> bool:
+async def until(check: object, within: float = 30.0) -> bool:
     assert callable(check)
     deadline = time.monotonic() + within
     while not check():

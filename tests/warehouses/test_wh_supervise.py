@@ -217,7 +217,7 @@ def test_a_queued_job_can_be_cancelled_once_and_a_started_one_not() -> None:
         pool.shutdown(wait=True)
 
 
-def until_sync(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
+def until_sync(cond: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = threading.Event()
     for _ in range(int(timeout / 0.01)):
         if cond():
