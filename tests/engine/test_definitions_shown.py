@@ -59,11 +59,11 @@ FACTS = [
 
 
 async def test_describe_names_the_keywords_of_create_task(engine: Engine) -> None:
-    await engine.execute("CREATE TASK t SCHEDULE = '5 MINUTES' MEMORY_LIMIT = '1GB' AS SELECT 1")
+    await engine.execute("CREATE TASK t SCHEDULE = '5 MINUTES' DEFAULT_ORDER = 'desc' AS SELECT 1")
     result = await one(engine, "DESCRIBE TASK t")
     keys = [r[0] for r in result.rows]
     canonical = [p.key for p in PROPERTIES if p.canonical]
-    assert keys == FACTS + canonical + ["AFTER", "WHEN", "TAG", "CONTACT", "MEMORY_LIMIT"]
+    assert keys == FACTS + canonical + ["AFTER", "WHEN", "TAG", "CONTACT", "DEFAULT_ORDER"]
     assert {
         "USER_TASK_TIMEOUT_MS",
         "SUSPEND_TASK_AFTER_NUM_FAILURES",
@@ -72,7 +72,7 @@ async def test_describe_names_the_keywords_of_create_task(engine: Engine) -> Non
     } <= set(keys)
     props = {r[0]: (r[1], r[2]) for r in result.rows}
     assert props["SCHEDULE"] == ("5 MINUTES", False)
-    assert props["MEMORY_LIMIT"] == ("'1GB'", False)  # a session parameter (DuckDB's), as written
+    assert props["DEFAULT_ORDER"] == ("'desc'", False)  # a session parameter (DuckDB's), as written
 
 
 async def test_every_default_shows_its_effective_value(engine: Engine) -> None:
