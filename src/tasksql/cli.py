@@ -57,6 +57,12 @@ class Ctx:
 
 
 def _fail(err: TasksqlError, source: str | None = None) -> None:
+    """Print ``err`` as one error (with ``source``'s line and a caret) and exit with status 1.
+    The line shown has the literal SECRET_STRING values of secret statements masked."""
+    if source is not None:
+        from tasksql.sql.parser import masked_secrets
+
+        source = masked_secrets(source)
     click.echo(err.render(source), err=True)
     sys.exit(1)
 

@@ -27,6 +27,7 @@ from tasksql.display import mask_url
 from tasksql.engine.results import Result
 from tasksql.errors import NotSupportedError, ServerError, TasksqlError, error_from_dict
 from tasksql.procs import pid_alive
+from tasksql.sql.parser import masked_secrets
 
 SERVER_FILE = "server.json"
 API_PREFIX = "/api/v1"
@@ -277,7 +278,7 @@ class RemoteServer:
         try:
             payload = self.request("POST", f"{API_PREFIX}/sql", body, timeout=None, session=session)
         except TasksqlError as err:
-            err.source = text
+            err.source = masked_secrets(text)  # as the engine's errors: no literal SECRET_STRING
             raise
         return [decode_result(r) for r in payload["results"]]
 

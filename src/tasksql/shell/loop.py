@@ -211,7 +211,7 @@ class Shell:
         try:
             self.conn.sql_all(text, on_result=show, wait_for_runs=True)
         except TasksqlError as error:
-            display.error(error.render(text))
+            display.error(error.render(masked_secrets(text)))  # a SECRET_STRING never shown
             ok = False
         except KeyboardInterrupt:
             display.error(CANCELLED)
