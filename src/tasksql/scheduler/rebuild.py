@@ -24,9 +24,9 @@ What is derived, and how it is rebuilt:
   Stream change tables (``tasksql_chg_<id>``, ``tasksql_snap_<id>``, see :mod:`tasksql.warehouses.streams`)
   are not derived: they hold changes and images the source table no longer has.
 
-``table_id = '<table>'`` (``<name>``, or ``<schema>.<name>`` on PostgreSQL) limits the rebuild to one
-table: its indexes, its statistics and, when it is a derived table, its contents. A name that is no
-table is refused (``TABLE_NOT_FOUND``) before anything is rebuilt.
+``table_id = '<table>'`` (``<name>``, or ``<schema>.<name>`` on PostgreSQL and DuckDB) limits the
+rebuild to one table: its indexes, its statistics and, when it is a derived table, its contents. A
+name that is no table is refused (``TABLE_NOT_FOUND``) before anything is rebuilt.
 
 Progress: ``progress(done, total)`` before the first step and after each. Cancelling the token
 stops the rebuild before the next step (and the statement running, through the warehouse). A step
@@ -101,7 +101,7 @@ class _Rebuilder:
         if dialect == "duckdb":  # ANALYZE reads every row, CHECKPOINT writes what is in memory
             first = Step(self.name, "ANALYZE")
             if table:
-                first = Step(f"{self.name}.{table}", f"ANALYZE {_quote(table)}")
+                first = Step(f"{self.name}.{table}", f"ANALYZE {await self._duckdb_table(table)}")
             return [first, Step(self.name, "CHECKPOINT")]
         if dialect == "postgres":
             return await self._postgres(table)
@@ -112,6 +112,21 @@ class _Rebuilder:
             f"table_id {_literal(table)} names no table of warehouse {self.name}: name one of its tables",
             code="TABLE_NOT_FOUND",
         )
+
+    async def _duckdb_table(self, table: str) -> str:
+        """``table`` (``<name>`` in schema main, or ``<schema>.<name>``; DuckDB's names are
+        case-insensitive) as a quoted name of one of the database's tables; TABLE_NOT_FOUND before
+        anything runs, as on the other types (ANALYZE of no table would fail as a step)."""
+        schema, _, name = table.rpartition(".")
+        found = await self.rows(
+            "SELECT schema_name, table_name FROM duckdb_tables()"
+            " WHERE database_name = current_database() AND NOT internal"
+            f" AND lower(schema_name) = lower({_literal(schema or 'main')})"
+            f" AND lower(table_name) = lower({_literal(name)})"
+        )
+        if not found:
+            raise self._missing(table)
+        return f"{_quote(str(found[0][0]))}.{_quote(str(found[0][1]))}"
 
     async def _sqlite(self, table: str | None) -> list[Step]:
         listed = await self.rows(
