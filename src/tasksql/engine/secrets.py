@@ -19,7 +19,7 @@ import dataclasses
 from tasksql.engine.core import Engine
 from tasksql.engine.privileges import Access, access, new_task_owner, require_warehouse, task_owner_role
 from tasksql.engine.results import Result
-from tasksql.errors import ObjectExists, ObjectNotFound
+from tasksql.errors import ObjectExists, ObjectNotFound, TasksqlError
 from tasksql.model import QualifiedName
 from tasksql.model.secret import SecretDef, SecretRecord
 from tasksql.model.security import ACCOUNTADMIN, ObjectKind
@@ -126,7 +126,17 @@ async def drop_secret(engine: Engine, stmt: st.DropSecret) -> Result:
     rec = await engine.catalog.get_secret(name)
     if rec is None:
         if await _is_duckdb_default(engine):
-            return await _to_warehouse(engine, stmt)
+            try:
+                return await _to_warehouse(engine, stmt)
+            except TasksqlError as err:
+                if stmt.if_exists or "non-existent secret" not in err.message:
+                    raise
+                shown = engine.display_name(name)  # neither tasksql nor DuckDB has it
+                raise SecretNotFound(
+                    f"secret {shown} does not exist, in tasksql or in the default warehouse (DuckDB);"
+                    " SHOW SECRETS lists tasksql's, duckdb_secrets() DuckDB's",
+                    span=stmt.spans.get("name") or stmt.span,
+                ) from None
         if stmt.if_exists:
             return Result.status("Statement executed successfully.", "DROP SECRET")
         raise _missing(engine, name, stmt)
