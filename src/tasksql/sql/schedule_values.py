@@ -53,6 +53,7 @@ SCHEDULE_FORMS = (
     "'<n> <unit>'",
     "'USING CRON <expr> <time zone>'",
     "<n> <unit>",
+    "INTERVAL <n> <unit>",
     "USING CRON '<expr>' '<time zone>'",
     "CRON <expr>",
     "EVERY <n> <unit>",
@@ -235,6 +236,8 @@ def parse_schedule_value(cur: Cursor) -> ParsedSchedule:
         path = parse_class_path(cur)
         args = parse_literal_list(cur) if cur.at("WITH", "(") and cur.accept_word("WITH") else ()
         return ParsedSchedule(CustomSchedule(path, args), cur.span_since(first))
+    if cur.accept_word("INTERVAL"):  # INTERVAL with no length after it: the error is there
+        raise cur.unexpected(["<n> <unit>", "'<n> <unit>'"], "after INTERVAL")
     raise cur.unexpected(SCHEDULE_FORMS, "in SCHEDULE")
 
 

@@ -213,7 +213,10 @@ def parse_interval(cur: Cursor, *, schedule: bool = False) -> int:
         tok.kind is TokenKind.NUMBER or (tok.kind is TokenKind.OPERATOR and tok.text in "+-")
     ):
         return parse_unquoted_interval(cur, schedule=schedule)
-    raise cur.unexpected(["'<n> <unit>'", "<n> <unit>"])
+    if tok is not None and tok.kind is TokenKind.WORD and tok.upper == "INTERVAL":
+        cur.pos += 1  # INTERVAL with no length after it: the error is there
+        raise cur.unexpected(["<n> <unit>", "'<n> <unit>'"], "after INTERVAL")
+    raise cur.unexpected(["'<n> <unit>'", "<n> <unit>", "INTERVAL <n> <unit>"])
 
 
 # --- scalars -------------------------------------------------------------------------------------
