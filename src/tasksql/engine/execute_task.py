@@ -23,7 +23,7 @@ from tasksql.engine.queries import current_query
 from tasksql.engine.results import Result
 from tasksql.engine.task_lookup import task_named_or_numbered
 from tasksql.engine.tasks_ddl import get_task_or_raise
-from tasksql.errors import QueryCancelled, RunFailed, ValidationError
+from tasksql.errors import QueryCancelled, RunFailed, TaskNotFound, ValidationError
 from tasksql.model import RunState, TaskRecord
 from tasksql.model.joins import is_graph_child
 from tasksql.model.run import RunRecord
@@ -212,7 +212,16 @@ async def cancel_task(engine: Engine, stmt: st.CancelTask) -> Result:
     TASKS): an anonymous ``CREATE TASK TYPE ...`` is found by its id as Ocient's docs say."""
     rec = await task_named_or_numbered(engine, stmt.name)
     if rec is None:
-        rec = await get_task_or_raise(engine, stmt.name, stmt)  # raises: it does not exist
+        try:
+            rec = await get_task_or_raise(engine, stmt.name, stmt)  # raises: it does not exist
+        except TaskNotFound as err:
+            if len(stmt.name.parts) == 1 and stmt.name.name.isdigit():  # looked up as an id too
+                number = stmt.name.name
+                raise TaskNotFound(
+                    f"no task is named {number} or has id {number} (SHOW TASKS lists names and ids)",
+                    span=err.span,
+                ) from None
+            raise
     count = 0
     if engine.scheduler is not None:
         count = await engine.scheduler.cancel_task(rec.id)
