@@ -316,6 +316,10 @@ def _location(cur: Cursor, kind: MaintenanceKind) -> tuple[LocationKind, str | N
     return location, name.text
 
 
+#: Options whose value names what the task acts on (an empty one is refused), and what they name.
+_NAMING_OPTIONS = {"table_id": "table to rebuild", "storage_ids": "storage ids to check"}
+
+
 def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     keys: set[str] = set()
@@ -333,7 +337,17 @@ def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
             raise duplicate(cur, f"option {key}", key_tok)
         keys.add(key)
         cur.expect("=")
-        out.append((key, parse_literal(cur, "an option value")))
+        value_tok = cur.peek()
+        value = parse_literal(cur, "an option value")
+        if key in _NAMING_OPTIONS and value.strip() == "''":
+            # an empty name would limit nothing: the task would act on every table or object
+            raise cur.error(
+                f"option {key} names nothing: write the {_NAMING_OPTIONS[key]}, or leave the option out",
+                at=value_tok,
+                code="INVALID_VALUE",
+                cls=ValidationError,
+            )
+        out.append((key, value))
         if not (cur.at(",") and _option_follows(cur)):
             return tuple(out)
         cur.pos += 1
