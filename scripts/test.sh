@@ -27,10 +27,18 @@ python3 -m venv .venv
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+# Tests on as many workers as there are cores, at most two (pytest-xdist; TASKSQL_TEST_WORKERS sets
+# another number): most tests wait on processes and servers rather than compute, and each worker
+# starts its own private PostgreSQL, MariaDB and ClickHouse servers. A file's tests stay together on
+# one worker (--dist loadfile): its module fixtures (a browser, a server of its own) start once.
+# pytest's exit code is the script's: a failure, or no test collected (5), fails the command.
+workers="${TASKSQL_TEST_WORKERS:-$(nproc)}"
+if [ "$workers" -gt 2 ] && [ -z "${TASKSQL_TEST_WORKERS:-}" ]; then workers=2; fi
+.venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"
 
 # The engine-level suites again with the catalog on PostgreSQL (a fresh schema per test on the suite's
 # private server): every statement, the scheduler, history, graphs, retries, notifications and the
 # HTTP API must behave the same on both catalogs. The chaos test (real time, kill -9) runs once above.
-.venv/bin/python -m pytest -q -p no:cacheprovider --catalog=postgres -m "not chaos" \
-  tests/engine tests/scheduler tests/notify tests/server tests/sysviews
+.venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --dist loadfile --catalog=postgres \
+  -m "not chaos" tests/engine tests/scheduler tests/notify tests/server tests/sysviews
