@@ -109,3 +109,13 @@ def test_every_front_end_error_code_is_pinned() -> None:
         "UNKNOWN_TIMEZONE",
         "INVALID_VALUE",
     } <= codes
+
+
+def test_a_secret_value_left_unclosed_is_masked_to_the_end() -> None:
+    # the script cannot be split, so where the value ends cannot be told: all after its quote goes
+    text = "CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = 'abc\ndef"
+    assert masked_secrets(text) == "CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = '***\n***"
+    with pytest.raises(errors.TasksqlSyntaxError) as info:
+        parse(text)
+    rendered = info.value.render()
+    assert "UNTERMINATED_STRING" in rendered and "abc" not in rendered and "def" not in rendered

@@ -20,6 +20,7 @@ value, and an error in a statement that holds one shows that statement with the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -56,9 +57,20 @@ def masked_source(source: str, spans: list[Span]) -> str:
     return "".join(chars)
 
 
+def masked_unsplit(source: str) -> str:
+    """``source`` that cannot be split into statements (a quote left open): everything after the
+    opening quote of the first secret option's value is masked, line breaks kept, since where the
+    value ends cannot be told."""
+    m = _SECRET_QUOTE.search(source)
+    if m is None:
+        return source
+    return source[: m.end()] + re.sub(r"[^\r\n]", "*", source[m.end() :])
+
+
 #: Options whose literal is a secret in a secret statement (Snowflake's other types' too: a
 #: refused ``TYPE = PASSWORD`` statement must not show its password either).
 SECRET_KEYS = ("SECRET_STRING", "PASSWORD", "OAUTH_REFRESH_TOKEN")
+_SECRET_QUOTE = re.compile(r"(?i)\b(?:" + "|".join(SECRET_KEYS) + r")\s*=\s*'")
 
 
 def literal_spans(tokens: Sequence[Token]) -> list[Span]:

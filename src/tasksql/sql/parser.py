@@ -39,6 +39,7 @@ from tasksql.sql.parse_objects import (
 from tasksql.sql.parse_secret import (
     literal_spans,
     masked_source,
+    masked_unsplit,
     parse_alter_secret,
     parse_create_secret,
     parse_describe_secret,
@@ -236,8 +237,8 @@ def masked_secrets(text: str, index: LineIndex | None = None) -> str:
         for piece in split(text, index):
             if "SECRET" in piece.head[:4]:
                 spans += literal_spans(piece_tokens(text, piece, index))
-    except TasksqlError:
-        return text
+    except TasksqlError:  # a quote left open: mask from the secret's opening quote on
+        return masked_unsplit(text)
     return masked_source(text, spans)
 
 
