@@ -31,8 +31,10 @@ from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effect
 from tasksql.scheduler import logical_time
 from tasksql.scheduler.body import PROCEDURE_DIALECTS, procedure_refusal
 from tasksql.scheduler.runner import BODY_FUNCTIONS
+from tasksql.scheduler.scripting import block_of
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
+from tasksql.sql.scripting import ScriptingError, substitute
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.warehouses.syntax import CHECKED_DIALECTS, find_syntax_error
 
@@ -78,16 +80,32 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
     body = task.body
     if not isinstance(body, SqlBody):
         return
+    try:
+        block = block_of(task)
+    except ScriptingError as err:  # malformed, or more of Snowflake Scripting than tasksql runs
+        raise TasksqlSyntaxError(
+            f"the task body's Snowflake Scripting block: {err.message}",
+            code="BODY_SYNTAX_ERROR",
+            span=_span_in_body(stmt, body.text, err.offset),
+        ) from None
     warehouse = await engine.catalog.get_warehouse(effective_warehouse(task))
     if warehouse is None or warehouse.type.value not in CHECKED_DIALECTS:
         return
     dialect = warehouse.type.value
-    if _PROCEDURAL.search(body.text):
-        return  # Snowflake Scripting: not SQL of the warehouse's grammar; the run tells
-    try:
-        statements = body_statements(body.text)
-    except TasksqlError:
-        return  # the parser of the task statement reports what cannot be read
+    if block is not None:  # its SQL statements, each :variable standing in as 0 (as long: positions hold)
+        zeros = {step.name: "0".ljust(len(step.name) + 1) for step in block.steps if step.name is not None}
+        statements = [
+            (substitute(step.text, zeros, bare=False), block.offset + step.offset)
+            for step in block.steps
+            if step.kind == "sql"
+        ]
+    elif _PROCEDURAL.search(body.text):
+        return  # Snowflake Scripting tasksql does not read: not SQL of the warehouse's grammar
+    else:
+        try:
+            statements = body_statements(body.text)
+        except TasksqlError:
+            return  # the parser of the task statement reports what cannot be read
     for text, offset in statements:
         if not text or find_refs(text, dialect).refs:
             continue  # rewritten by tasksql before it runs: the run tells

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,7 +34,7 @@ from tasksql.model import (
 from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.model.security import RunAdmission
 from tasksql.scheduler import maintenance
-from tasksql.scheduler.body import prepare
+from tasksql.scheduler.body import PreparedBody, prepare
 from tasksql.scheduler.check_disk import Who, run_check_disk
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
@@ -43,6 +43,7 @@ from tasksql.scheduler.logical_time import LogicalTime, bind, mentions
 from tasksql.scheduler.markers import MarkerBook
 from tasksql.scheduler.rebuild import run_rebuild
 from tasksql.scheduler.same_database import SameDatabase
+from tasksql.scheduler.scripting import block_of, resolve
 from tasksql.scheduler.system_wait import system_wait
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
@@ -258,6 +259,26 @@ async def _with_virtual(
     return await run(rewritten.render(repl), tables)
 
 
+async def _scalar(
+    ctx: RunContext, text: str, session_params: Sequence[tuple[str, str]], deadline: float
+) -> object:
+    """The value of the query ``text`` (its first row's first column; NULL when no row) on the
+    run's warehouse, with the task's session parameters (and role)."""
+
+    async def run(sql: str, tables: dict[str, pa.Table]) -> object:
+        result = await ctx.warehouse.run_body(
+            [sql],
+            transactional=False,
+            session_params=session_params,
+            tables=tables,
+            timeout=_remaining(ctx, deadline),
+            token=ctx.token,
+        )
+        return result.last.rows[0][0] if result.last is not None and result.last.rows else None
+
+    return await _with_virtual(ctx, await ctx.bind_time(text), run)
+
+
 def _remaining(ctx: RunContext, deadline: float) -> float:
     return max(0.001, deadline - asyncio.get_running_loop().time())
 
@@ -327,7 +348,20 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 remaining=lambda: _remaining(ctx, deadline),
             )
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(rebuilt))
-        prepared = prepare(task, wh.dialect)
+        block = block_of(task)
+        if block is not None:  # Snowflake Scripting: variables evaluated, then the statements run
+
+            async def scalar(text: str) -> object:
+                return await _scalar(ctx, text, session_params, deadline)
+
+            resolved = await resolve(block.steps, scalar)
+            if resolved.has_return:
+                _set_return_value(ctx, [resolved.returned])
+            if not resolved.statements:
+                return _outcome(ctx, RunState.SUCCEEDED)
+            prepared = PreparedBody(resolved.statements, True)
+        else:
+            prepared = prepare(task, wh.dialect)
         statements: list[str] = []
         tables: dict[str, pa.Table] = {}
         for text in prepared.statements:

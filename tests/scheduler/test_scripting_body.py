@@ -1,0 +1,84 @@
+"""A body in Snowflake Scripting (DECLARE, LET, :=, RETURN, variables as :name in statements)
+runs on every warehouse: the expressions are evaluated on the task's warehouse, RETURN is the run's
+return value. The example of docs.snowflake.com/en/sql-reference/sql/create-task ("Create a task
+that uses Snowflake Scripting"). Real scheduler on a fake clock, real DuckDB and SQLite warehouses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sched_harness import Harness
+
+from tasksql.errors import TasksqlSyntaxError
+
+SNOWFLAKE_EXAMPLE = """
+    EXECUTE IMMEDIATE
+    $$
+    DECLARE
+      radius_of_circle FLOAT;
+      area_of_circle FLOAT;
+    BEGIN
+      radius_of_circle := 3;
+      area_of_circle := pi() * radius_of_circle * radius_of_circle;
+      RETURN area_of_circle;
+    END;
+    $$"""
+
+
+async def _return_value(h: Harness, task: str) -> tuple[str, str | None, str | None]:
+    [row] = await h.rows(
+        "SELECT state, return_value, error_message FROM task_history("
+        f"task_name => '{task}') WHERE state <> 'SCHEDULED'"
+    )
+    return row
+
+
+async def test_the_documented_example_returns_the_area_on_duckdb(harness: Harness) -> None:
+    h = harness
+    await h.sql(f"CREATE TASK t1 SCHEDULE = '1 MINUTE' AS{SNOWFLAKE_EXAMPLE}")
+    await h.sql("ALTER TASK t1 RESUME")
+    await h.tick(advance=60)
+    state, value, error = await _return_value(h, "t1")
+    assert (state, error) == ("SUCCEEDED", None)
+    assert value is not None and float(value) == pytest.approx(28.274333882308138)
+
+
+async def test_a_block_runs_on_sqlite_in_its_dialect(harness: Harness, tmp_path: Path) -> None:
+    h = harness
+    await h.sql(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{tmp_path}/w.db'")
+    await h.sql(
+        "CREATE TASK t WAREHOUSE = 'lite' SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "DECLARE\n  greeting TEXT DEFAULT 'hello';\nBEGIN\n"
+        "  LET shout TEXT := upper(greeting) || ' ' || printf('%03d', 7);\n"
+        "  RETURN shout;\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "HELLO 007", None)
+
+
+async def test_a_variable_in_an_insert_is_bound_as_a_quoted_literal(harness: Harness) -> None:
+    h = harness
+    await h.sql("CREATE TABLE log (n INTEGER, label VARCHAR)")
+    await h.sql(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS\nDECLARE\n  n INTEGER := 40;\nBEGIN\n"
+        "  n := n + 2;\n  LET label := 'it''s ' || n;\n"
+        "  INSERT INTO log VALUES (:n, :label);\n  RETURN 'done';\nEND;"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "done", None)
+    assert await h.rows("SELECT n, label FROM log") == [(42, "it's 42")]
+
+
+async def test_control_flow_is_refused_at_create_naming_what_runs(harness: Harness) -> None:
+    with pytest.raises(TasksqlSyntaxError) as caught:
+        await harness.sql(
+            "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+            "DECLARE x INTEGER DEFAULT 1;\nBEGIN\n  IF (x > 0) THEN\n    RETURN 'yes';\n  END IF;\nEND;\n$$"
+        )
+    err = caught.value
+    assert "IF is not supported" in err.message and "LET <name>" in err.message
+    assert err.span is not None and (err.span.line, err.span.column) == (4, 3)
+    assert await harness.rows("SELECT count(*) FROM system.tasks") == [(0,)]
