@@ -249,7 +249,10 @@ async def test_location_node_checks_on_that_node_and_keeps_the_rows(engine: Engi
     found = await checks(engine, "here")
     assert found["lite.t"][1] == "DAMAGED" and found["lite.u"][1] == "OK"
     assert {r[0] for r in await rows(engine, "SELECT node_id FROM system.storage_checks")} == {node}
-    assert await rows(engine, "SELECT count(*) FROM system.subtasks") == [(0,)]  # no fan-out
+    # its one sub-task, the node's, ends FAILED with the run's error
+    assert await rows(
+        engine, "SELECT location, node_id, state, error_code, items_done, items_total FROM system.subtasks"
+    ) == [(f"NODE {node}", node, "FAILED", "CHECK_DISK_FAILED", 3, 3)]
 
 
 async def test_a_damaged_duckdb_block_is_found_by_its_checksum(engine: Engine, tmp_path: Path) -> None:

@@ -131,7 +131,11 @@ async def test_rebuild_on_a_node_runs_the_same_steps(engine: Engine, tmp_path: P
     await engine.execute(f"CREATE TASK here TYPE rebuild LOCATION NODE '{node}' WAREHOUSE = lite")
     assert (await last_run(engine, "here"))[0] == "SUCCEEDED"
     assert found(path, "common") == 100
-    assert await rows(engine, "SELECT count(*) FROM system.subtasks") == [(0,)]  # no fan-out
+    # one sub-task, the node's: where its progress shows
+    assert await rows(
+        engine, "SELECT location, node_id, state, items_done, items_total, progress FROM system.subtasks"
+    ) == [(f"NODE {node}", node, "SUCCEEDED", 3, 3, 1.0)]
+    assert await rows(engine, "SELECT rows_produced FROM task_history(task_name => 'here')") == [(3,)]
 
 
 async def test_a_table_id_that_names_no_table_fails_before_anything_runs(
@@ -181,6 +185,58 @@ async def test_cancel_task_stops_a_rebuild_midway(engine: Engine, tmp_path: Path
     await until(stopped, "the rebuild to stop")
     done, total = await progress(engine, "long")
     assert total == 3001 and 10 <= done < total  # every table's REINDEX and ANALYZE; stopped midway
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall() == [(0,)]
+    db.close()  # the last step (ANALYZE) never ran
+
+
+def many_tables(path: Path, n: int) -> None:
+    db = sqlite3.connect(path)
+    for i in range(n):
+        db.execute(f"CREATE TABLE t{i:04d} (a INTEGER PRIMARY KEY, b TEXT)")
+        db.execute(f"CREATE INDEX t{i:04d}_b ON t{i:04d} (b)")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.realtime
+async def test_a_rebuild_on_a_node_shows_its_progress_and_cancel_task_stops_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "many.db"
+    many_tables(path, 3000)
+    assert engine.scheduler is not None and engine.scheduler.multi is not None
+    node = engine.scheduler.node_id
+    await engine.execute(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{path}'")
+    await engine.execute(f"CREATE TASK long TYPE rebuild LOCATION NODE '{node}' WAREHOUSE = lite")
+
+    seen: list[int] = []
+
+    async def moving() -> bool:  # the same row, RUNNING, its steps done going up while it runs
+        got = await rows(
+            engine, "SELECT state, items_done, items_total, location, node_id FROM system.subtasks"
+        )
+        running = bool(got) and got[0][0] == "RUNNING" and got[0][2:] == (3001, f"NODE {node}", node)
+        if running and (not seen or got[0][1] > seen[-1]):
+            seen.append(int(got[0][1]))
+        return len(seen) >= 2 and seen[-1] >= 10
+
+    await until(moving, "the rebuild's progress to show")
+    [(running,)] = await rows(engine, "SELECT state FROM task_history(task_name => 'long')")
+    assert running == "EXECUTING"
+    await engine.execute("CANCEL TASK long")
+    state, code, message = await last_run(engine, "long")
+    assert (state, code, message) == ("CANCELLED", "CANCELLED", "cancelled: CANCEL TASK")
+    worker = engine.scheduler.multi.worker
+
+    async def stopped() -> bool:
+        return worker.running == 0
+
+    await until(stopped, "the rebuild to stop")
+    [(sub_state, sub_code, done, total)] = await rows(
+        engine, "SELECT state, error_code, items_done, items_total FROM system.subtasks"
+    )
+    assert (sub_state, sub_code, total) == ("CANCELLED", "CANCELLED", 3001) and 10 <= done < total
     db = sqlite3.connect(path)
     assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall() == [(0,)]
     db.close()  # the last step (ANALYZE) never ran

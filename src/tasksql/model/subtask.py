@@ -1,5 +1,6 @@
-"""Sub-tasks: the per-node parts of one run of a maintenance task that fans out (Ocient's
-``LOCATION SYSTEM`` or ``LOCATION CLUSTER c``, and ``rebalance`` in a cluster).
+"""Sub-tasks: the per-node parts of one run of a maintenance task (Ocient's ``LOCATION SYSTEM`` or
+``LOCATION CLUSTER c``, and ``rebalance`` in a cluster: one per target node; ``LOCATION NODE n``:
+one, node ``n``'s).
 
 A run that fans out writes one :class:`Subtask` per node it targets (PENDING); each node takes its
 own (RUNNING), executes it against its node-local warehouse and settles it (SUCCEEDED, FAILED,
@@ -45,7 +46,7 @@ class NewSubtask:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Subtask:
     """One sub-task as stored. ``task_type`` is the Ocient type (``rebuild``, ``check_disk``,
-    ``rebalance``), ``location`` how the run picked its nodes (``SYSTEM`` or ``CLUSTER c``)."""
+    ``rebalance``), ``location`` how the run picked its nodes (``SYSTEM``, ``CLUSTER c`` or ``NODE n``)."""
 
     subtask_id: int
     run_id: int

@@ -1,12 +1,16 @@
-"""The run of a maintenance task that fans out (:class:`FanOut`): Ocient's ``LOCATION SYSTEM`` (every
-live node) or ``LOCATION CLUSTER c`` (the live nodes whose setting ``cluster_id`` is ``c``).
+"""The run of a maintenance task, executed as sub-tasks (:class:`FanOut`): Ocient's ``LOCATION
+SYSTEM`` (every live node) or ``LOCATION CLUSTER c`` (the live nodes whose setting ``cluster_id`` is
+``c``) fans out; ``LOCATION NODE n`` has one sub-task, node ``n``'s (on a single node without a
+cluster, this node's). Either way the sub-task rows are where its progress shows
+(``system.subtasks``) and where CANCEL TASK from any node reaches it.
 
 The run writes one sub-task per target node (:mod:`tasksql.model.subtask`), each executed by its
 node (:mod:`tasksql.scheduler.subtasks`) against that node's own warehouse, then waits until every
 sub-task has settled: the run SUCCEEDED when all did, FAILED when any failed (naming which), else
-CANCELLED. While it waits it settles FAILED (``NODE_LOST``) the sub-tasks of nodes that lost their
-lease, so a dead node never holds the run open. Cancelling the run (CANCEL TASK, the run's timeout,
-a stop) cancels its open sub-tasks.
+CANCELLED; a ``LOCATION NODE`` run ends as its one sub-task did, with that sub-task's own error
+(``CHECK_DISK_FAILED``, ``REBUILD_FAILED``, ...). While it waits it settles FAILED (``NODE_LOST``)
+the sub-tasks of nodes that lost their lease, so a dead node never holds the run open. Cancelling
+the run (CANCEL TASK, the run's timeout, a stop) cancels its open sub-tasks.
 
 ``rebalance`` in a cluster also spreads the task placements evenly over the live nodes by slots
 (:func:`plan_moves`): each holder above its share gets its moves in its sub-task and hands those
@@ -42,15 +46,15 @@ from tasksql.scheduler.runner import RunContext
 POLL_S = 0.1
 
 
-def fans_out(task: TaskDef) -> bool:
-    """True for a maintenance task whose run fans out into sub-tasks (LOCATION SYSTEM or CLUSTER)."""
-    body = task.body
-    return isinstance(body, MaintenanceBody) and body.location is not LocationKind.NODE
+def runs_as_subtasks(task: TaskDef) -> bool:
+    """True for a maintenance task: its run executes as sub-tasks, one per target node (LOCATION
+    SYSTEM or CLUSTER: each target node; LOCATION NODE: that node)."""
+    return isinstance(task.body, MaintenanceBody)
 
 
 def location_text(body: MaintenanceBody) -> str:
-    if body.location is LocationKind.CLUSTER:
-        return f"CLUSTER {body.location_name}"
+    if body.location in (LocationKind.CLUSTER, LocationKind.NODE):
+        return f"{body.location.value} {body.location_name}"
     return body.location.value
 
 
@@ -104,7 +108,7 @@ class FanOut:
     """Runs the fanned-out maintenance runs of one node (see the module).
 
     :param in_cluster: True when this node is a cluster member (else the run has one sub-task,
-        this node's).
+        this node's, whatever its location).
     """
 
     def __init__(
@@ -126,6 +130,9 @@ class FanOut:
         assert isinstance(body, MaintenanceBody)
         clock, run = ctx.clock, ctx.run
         ctx.started_at = clock.now()
+        admission = await ctx.gate() if ctx.gate is not None else None
+        if admission is not None and admission.refused is not None:  # the owner role's rights, as any run
+            return _outcome(ctx, RunState(admission.state), code=admission.code, message=admission.refused)
         try:
             targets = await self._targets(ctx.task, body)
         except _NoTarget as err:
@@ -160,6 +167,8 @@ class FanOut:
             await self._catalog.settle_lost_subtasks(now=clock.now())
             subtasks = await self._catalog.list_subtasks(run_id=run.run_id)
             if all(s.state.settled for s in subtasks):
+                if body.location is LocationKind.NODE:
+                    return _settled_alone(ctx, subtasks[0], timed_out=why == "timed out")
                 return _settled(ctx, subtasks, timed_out=why == "timed out")
             await asyncio.sleep(POLL_S)
 
@@ -168,6 +177,13 @@ class FanOut:
             return [self._node_id]
         warehouse = effective_warehouse(task)
         nodes = [n for n in await self._catalog.live_nodes() if n.serves(warehouse)]
+        if body.location is LocationKind.NODE:  # the task is pinned there: normally this node
+            nodes = [n for n in nodes if n.node_id == body.location_name]
+            if not nodes:
+                raise _NoTarget(
+                    f"LOCATION NODE {body.location_name}: node {body.location_name!r} is not live or"
+                    f" does not serve warehouse {warehouse}"
+                )
         if body.location is LocationKind.CLUSTER:
             nodes = [n for n in nodes if n.cluster_id == body.location_name]
             if not nodes:
@@ -235,8 +251,25 @@ def _settled(ctx: RunContext, subtasks: Sequence[Subtask], *, timed_out: bool) -
     return _outcome(ctx, RunState.SUCCEEDED)
 
 
+def _settled_alone(ctx: RunContext, sub: Subtask, *, timed_out: bool) -> RunOutcome:
+    """A LOCATION NODE run is its one sub-task: it ends as the sub-task did, with its error, and
+    its rows produced are the items the sub-task did (objects checked, steps rebuilt)."""
+    if sub.state is SubtaskState.FAILED:
+        return _outcome(ctx, RunState.FAILED, code=sub.error_code, message=sub.error_message)
+    if timed_out:
+        return _outcome(ctx, RunState.FAILED, code="TIMEOUT_EXCEEDED", message="its sub-task timed out")
+    if sub.state is SubtaskState.CANCELLED:
+        return _outcome(ctx, RunState.CANCELLED, code="CANCELLED", message=sub.error_message or "cancelled")
+    return _outcome(ctx, RunState.SUCCEEDED, rows_produced=sub.items_done)
+
+
 def _outcome(
-    ctx: RunContext, state: RunState, *, code: str | None = None, message: str | None = None
+    ctx: RunContext,
+    state: RunState,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+    rows_produced: int | None = None,
 ) -> RunOutcome:
     return RunOutcome(
         run_id=ctx.run.run_id,
@@ -245,5 +278,6 @@ def _outcome(
         completed_time=ctx.clock.now(),
         error_code=code,
         error_message=message,
+        rows_produced=rows_produced,
         return_value=ctx.return_value,
     )

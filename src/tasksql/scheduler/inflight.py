@@ -45,7 +45,7 @@ from tasksql.scheduler import claims, logical_time, outcomes, retry
 from tasksql.scheduler.cache import TaskCache
 from tasksql.scheduler.deps import IntrospectionFactory, WarehouseProvider
 from tasksql.scheduler.entry import Entry
-from tasksql.scheduler.fanout import FanOut, fans_out
+from tasksql.scheduler.fanout import FanOut, runs_as_subtasks
 from tasksql.scheduler.graph_coordinator import GraphCoordinator, Launch
 from tasksql.scheduler.graph_facts import graph_facts
 from tasksql.scheduler.graph_run import GraphRun
@@ -241,7 +241,7 @@ class InFlightRuns:
                 node_id=self._node_id,
                 graph_facts=lambda: graph_facts(self._catalog, rec, graph),
             )
-            if self.fan_out is not None and fans_out(task):
+            if self.fan_out is not None and runs_as_subtasks(task):
                 outcome = await self.fan_out.run(ctx)
             else:
                 outcome = await run_attempt(ctx)

@@ -1,4 +1,4 @@
-"""``system.subtasks``: the sub-tasks of fanned-out maintenance runs (Ocient's ``sys.subtasks``), one
+"""``system.subtasks``: the sub-tasks of maintenance runs (Ocient's ``sys.subtasks``), one
 row each, oldest first: the task and run they belong to, the node that executes them, their
 state and progress, times and error (see :mod:`tasksql.model.subtask`)."""
 
