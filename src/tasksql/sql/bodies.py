@@ -284,7 +284,7 @@ def parse_maintenance(cur: Cursor, type_tok: Token) -> MaintenanceBody:
         if clause.upper == "LOCATION":
             location, location_name = _location(cur, kind)
         else:
-            options = _options(cur)
+            options = _options(cur, kind)
     return MaintenanceBody(kind=kind, location=location, location_name=location_name, options=options)
 
 
@@ -318,9 +318,20 @@ def _location(cur: Cursor, kind: MaintenanceKind) -> tuple[LocationKind, str | N
 
 #: Options whose value names what the task acts on (an empty one is refused), and what they name.
 _NAMING_OPTIONS = {"table_id": "table to rebuild", "storage_ids": "storage ids to check"}
+#: The options of each task type, as Ocient documents them (``node`` and ``segment_groups`` are
+#: accepted and do not limit anything in tasksql: see docs/sql-reference.md); a misspelt option
+#: would act on everything instead of what it meant to limit, so an unknown one is refused.
+_TYPE_OPTIONS: dict[MaintenanceKind, tuple[str, ...]] = {
+    MaintenanceKind.REBUILD: ("node", "segment_groups", "table_id"),
+    MaintenanceKind.CHECK_DISK: ("fix", "sample", "only_unhealthy", "storage_ids"),
+    MaintenanceKind.REBALANCE: (),
+}
+#: Options whose value is a boolean (Ocient's ``true`` / ``false``).
+_FLAGS = frozenset({"fix", "sample", "only_unhealthy"})
+_FLAG_VALUES = frozenset({"true", "false", "1", "0", "yes", "no"})
 
 
-def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
+def _options(cur: Cursor, kind: MaintenanceKind) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     keys: set[str] = set()
     while True:
@@ -333,6 +344,16 @@ def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
             )
         cur.pos += 1
         key = key_tok.text.lower()
+        known = _TYPE_OPTIONS[kind]
+        if key not in known:
+            takes = f"takes {', '.join(known)}" if known else "takes no options"
+            raise cur.error(
+                f"unknown option {key} for a {kind.value} task: it {takes}",
+                at=key_tok,
+                expected=list(known),
+                code="UNKNOWN_OPTION",
+                cls=ValidationError,
+            )
         if key in keys:
             raise duplicate(cur, f"option {key}", key_tok)
         keys.add(key)
@@ -344,6 +365,14 @@ def _options(cur: Cursor) -> tuple[tuple[str, str], ...]:
             raise cur.error(
                 f"option {key} names nothing: write the {_NAMING_OPTIONS[key]}, or leave the option out",
                 at=value_tok,
+                code="INVALID_VALUE",
+                cls=ValidationError,
+            )
+        if key in _FLAGS and value.strip().strip("'").lower() not in _FLAG_VALUES:
+            raise cur.error(
+                f"option {key} is true or false, not {value.strip()}",
+                at=value_tok,
+                expected=["true", "false"],
                 code="INVALID_VALUE",
                 cls=ValidationError,
             )
