@@ -4,7 +4,8 @@
   node); a node killed with -9 runs nothing more and nobody runs its instants;
 * ``TYPE rebuild`` (``LOCATION SYSTEM``) fans out into one sub-task per node, each executed by its
   node on its own DuckDB file; all settle and ``system.subtasks`` lists them; ``LOCATION CLUSTER``
-  picks the nodes of that cluster;
+  picks the nodes of that cluster; ``LOCATION NODE n1`` has one sub-task, n1's, whichever node
+  the statement went through;
 * ``CANCEL TASK`` cancels the sub-tasks of a run that is blocked on every node, and the run ends
   CANCELLED;
 * a node killed with -9 while its sub-task runs: the sub-task is settled FAILED (``NODE_LOST``) by
@@ -88,7 +89,8 @@ def test_run_on_hosts_and_location_system_fan_out(
         "CREATE TASK everywhere SCHEDULE = '1 SECOND' RUN ON HOSTS AS SELECT 1; ALTER TASK everywhere RESUME;"
         " CREATE TASK rebuild TYPE rebuild SCHEDULE = '1 SECOND'; ALTER TASK rebuild RESUME;"
         " CREATE TASK east_only TYPE check_disk LOCATION CLUSTER east SCHEDULE = '1 SECOND';"
-        " ALTER TASK east_only RESUME"
+        " ALTER TASK east_only RESUME;"
+        " CREATE TASK on_n1 TYPE rebuild LOCATION NODE n1 SCHEDULE = '1 SECOND'; ALTER TASK on_n1 RESUME"
     )
 
     def host_runs() -> dict[datetime, list[str]]:
@@ -114,7 +116,8 @@ def test_run_on_hosts_and_location_system_fan_out(
     # --- LOCATION SYSTEM: one sub-task per node, each on its node's own DuckDB file ------------
     rebuilt = wait_for(lambda: last_settled(db, "rebuild"), timeout=60, what="a settled rebuild run")
     checked = wait_for(lambda: last_settled(db, "east_only"), timeout=60, what="a settled check_disk run")
-    sql("ALTER TASK rebuild SUSPEND; ALTER TASK east_only SUSPEND")
+    pinned = wait_for(lambda: last_settled(db, "on_n1"), timeout=60, what="a settled LOCATION NODE run")
+    sql("ALTER TASK rebuild SUSPEND; ALTER TASK east_only SUSPEND; ALTER TASK on_n1 SUSPEND")
     assert rebuilt["state"] == "SUCCEEDED", rebuilt
     subtasks = query(f"SELECT * FROM system.subtasks WHERE run_id = {rebuilt['run_id']}")
     assert sorted((s["node_id"], s["state"], s["progress"]) for s in subtasks) == [
@@ -125,6 +128,11 @@ def test_run_on_hosts_and_location_system_fan_out(
     assert checked["state"] == "SUCCEEDED", checked
     east = query(f"SELECT node_id FROM system.subtasks WHERE run_id = {checked['run_id']}")
     assert [s["node_id"] for s in east] == ["n1"]
+    assert (pinned["state"], pinned["node_id"]) == ("SUCCEEDED", "n1"), pinned
+    alone = query(f"SELECT * FROM system.subtasks WHERE run_id = {pinned['run_id']}")
+    assert [(s["node_id"], s["location"], s["state"], s["progress"]) for s in alone] == [
+        ("n1", "NODE n1", "SUCCEEDED", 1.0)
+    ]
 
     # --- a killed node's host runs stop; nobody runs its instants ---------------------------------
     n1.kill()
