@@ -72,13 +72,39 @@ async def test_a_variable_in_an_insert_is_bound_as_a_quoted_literal(harness: Har
     assert await h.rows("SELECT n, label FROM log") == [(42, "it's 42")]
 
 
-async def test_control_flow_is_refused_at_create_naming_what_runs(harness: Harness) -> None:
+async def test_if_runs_the_first_branch_whose_condition_holds(harness: Harness) -> None:
+    h = harness
+    await h.sql("CREATE TABLE log (branch VARCHAR)")
+    await h.sql(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "DECLARE x INTEGER DEFAULT (SELECT 5);\nBEGIN\n"
+        "  IF (x > 10) THEN\n    INSERT INTO log VALUES ('big');\n    RETURN 'big';\n"
+        "  ELSEIF (x > 3) THEN\n    INSERT INTO log VALUES ('middle');\n    LET y := x * 2;\n"
+        "    IF (y = 10) THEN RETURN 'ten'; END IF;\n"
+        "  ELSE\n    RETURN 'small';\n  END IF;\n  RETURN 'not reached';\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "ten", None)
+    assert await h.rows("SELECT branch FROM log") == [("middle",)]
+
+
+async def test_a_loop_is_refused_at_create_naming_what_runs(harness: Harness) -> None:
     with pytest.raises(TasksqlSyntaxError) as caught:
         await harness.sql(
             "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
-            "DECLARE x INTEGER DEFAULT 1;\nBEGIN\n  IF (x > 0) THEN\n    RETURN 'yes';\n  END IF;\nEND;\n$$"
+            "DECLARE n INTEGER DEFAULT 0;\nBEGIN\n  WHILE (n < 3) DO\n    n := n + 1;\n  END WHILE;\nEND;\n$$"
         )
     err = caught.value
-    assert "IF is not supported" in err.message and "LET <name>" in err.message
+    assert "WHILE is not supported" in err.message and "END IF" in err.message
     assert err.span is not None and (err.span.line, err.span.column) == (4, 3)
     assert await harness.rows("SELECT count(*) FROM system.tasks") == [(0,)]
+
+
+async def test_an_if_never_closed_is_refused_at_the_if(harness: Harness) -> None:
+    with pytest.raises(TasksqlSyntaxError) as caught:
+        await harness.sql(
+            "CREATE TASK t SCHEDULE = '1 MINUTE' AS\nBEGIN\n  IF (1 = 1) THEN\n    RETURN 'x';\nEND;"
+        )
+    assert "never closed by END IF" in caught.value.message
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (3, 3)

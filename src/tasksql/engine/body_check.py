@@ -34,7 +34,7 @@ from tasksql.scheduler.runner import BODY_FUNCTIONS
 from tasksql.scheduler.scripting import block_of
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
-from tasksql.sql.scripting import ScriptingError, substitute
+from tasksql.sql.scripting import ScriptingError, substitute, walk
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.warehouses.syntax import CHECKED_DIALECTS, find_syntax_error
 
@@ -93,10 +93,11 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
         return
     dialect = warehouse.type.value
     if block is not None:  # its SQL statements, each :variable standing in as 0 (as long: positions hold)
-        zeros = {step.name: "0".ljust(len(step.name) + 1) for step in block.steps if step.name is not None}
+        steps = list(walk(block.steps))
+        zeros = {step.name: "0".ljust(len(step.name) + 1) for step in steps if step.name is not None}
         statements = [
             (substitute(step.text, zeros, bare=False), block.offset + step.offset)
-            for step in block.steps
+            for step in steps
             if step.kind == "sql"
         ]
     elif _PROCEDURAL.search(body.text):

@@ -7,16 +7,19 @@ statement of its own: ``LET``, ``<name> := <expr>`` or ``RETURN``. Its steps, in
 - a declaration ``<name> [<type>] [DEFAULT | := <expr>];``, ``LET <name> [<type>] {DEFAULT | :=}
   <expr>;`` and an assignment ``<name> := <expr>;``: a variable set to the value of ``<expr>``;
 - ``RETURN [<expr>];``: the block's value; it ends the block;
+- ``IF (<cond>) THEN ...; [ELSEIF (<cond>) THEN ...;] [ELSE ...;] END IF;``: the steps of the
+  first branch whose condition holds (:attr:`Step.branches`);
 - any other statement: SQL the warehouse runs, ``:<name>`` standing for a variable's value.
 
-Control flow (``IF``, ``CASE``, loops), cursors, result sets, exception handlers and nested blocks
-are refused (:class:`ScriptingError`), naming what is supported. The type of a variable is read
-and not enforced: a value is what its expression gives on the warehouse.
+``CASE``, loops, cursors, result sets, exception handlers and nested blocks are refused
+(:class:`ScriptingError`), naming what is supported. The type of a variable is read and not
+enforced: a value is what its expression gives on the warehouse.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,7 +28,8 @@ from tasksql.sql.split import split
 
 SUPPORTED = (
     "a task's Snowflake Scripting block may hold DECLARE (<name> [<type>] [DEFAULT | := <expr>];),"
-    " LET <name> [<type>] := <expr>;, <name> := <expr>;, RETURN <expr>; and SQL statements"
+    " LET <name> [<type>] := <expr>;, <name> := <expr>;, RETURN <expr>;,"
+    " IF (<cond>) THEN ...; [ELSEIF (<cond>) THEN ...;] [ELSE ...;] END IF; and SQL statements"
     " (a variable written :<name>)"
 )
 
@@ -44,10 +48,20 @@ class Step:
     """One step of a block: ``set`` (``name`` := the value of ``text``), ``sql`` (a statement)
     or ``return`` (``text`` the expression, empty for none). ``offset``: where it starts."""
 
-    kind: Literal["set", "sql", "return"]
+    kind: Literal["set", "sql", "return", "if"]
     text: str
     offset: int
     name: str | None = None
+    #: Of an ``if``: each branch's condition (None: ``ELSE``) and steps, in order.
+    branches: tuple[tuple[str | None, tuple[Step, ...]], ...] = ()
+
+
+def walk(steps: tuple[Step, ...]) -> Iterator[Step]:
+    """``steps`` and the steps of their branches, in the order they are written."""
+    for step in steps:
+        yield step
+        for _, inner in step.branches:
+            yield from walk(inner)
 
 
 _BLOCK = re.compile(
@@ -67,7 +81,7 @@ _OWN = re.compile(
 #: Words opening Snowflake Scripting that tasksql does not run.
 _REFUSED = frozenset(
     {
-        "IF", "ELSEIF", "ELSE", "CASE", "FOR", "WHILE", "LOOP", "REPEAT", "BREAK", "CONTINUE",
+        "CASE", "FOR", "WHILE", "LOOP", "REPEAT", "BREAK", "CONTINUE",
         "EXCEPTION", "RAISE", "OPEN", "FETCH", "CLOSE", "AWAIT", "CANCEL", "DECLARE", "BEGIN",
         "END", "EXIT", "ITERATE", "LEAVE",
     }
@@ -111,8 +125,33 @@ def parse_block(script: str) -> tuple[Step, ...]:
     pieces = _pieces(m.group("inner"), inner_at)
     if not pieces:
         raise ScriptingError("the BEGIN ... END block has no statement", inner_at)
-    for text, offset in pieces:
-        head = text.split(None, 1)[0].upper().rstrip(";")
+    return (*steps, *_statements(pieces, names, None))
+
+
+_THEN = re.compile(r"^(?:ELSE)?IF\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_ELSE = re.compile(r"^ELSE\b\s*(?P<rest>.*)$", re.S | re.I)
+_END_IF = re.compile(r"^END\s+IF$", re.I)
+
+
+def _head(text: str) -> str:
+    return text.split(None, 1)[0].upper().rstrip(";(")
+
+
+def _statements(pieces: list[tuple[str, int]], names: set[str], opened: int | None) -> tuple[Step, ...]:
+    """The steps of ``pieces`` (consumed) up to the end, or, inside an IF opened at ``opened``, up
+    to its next ELSEIF, ELSE or END IF (left in ``pieces``)."""
+    steps: list[Step] = []
+    while pieces:
+        text, offset = pieces[0]
+        head = _head(text)
+        if opened is not None and (head in ("ELSEIF", "ELSE") or _END_IF.match(text)):
+            return tuple(steps)
+        pieces.pop(0)
+        if head in ("ELSEIF", "ELSE") or _END_IF.match(text):
+            raise ScriptingError(f"{text.split(None, 1)[0].upper()} without IF", offset)
+        if head == "IF":
+            steps.append(_if(text, offset, pieces, names))
+            continue
         if (a := _ASSIGN.match(text)) is not None:
             name = a.group("name").lower()
             if name not in names:
@@ -132,7 +171,31 @@ def parse_block(script: str) -> tuple[Step, ...]:
             raise ScriptingError(f"{head} is not supported: {SUPPORTED}", offset)
         else:
             steps.append(Step("sql", text, offset))
+    if opened is not None:
+        raise ScriptingError("the IF is never closed by END IF", opened)
     return tuple(steps)
+
+
+def _if(text: str, offset: int, pieces: list[tuple[str, int]], names: set[str]) -> Step:
+    """The IF statement whose first piece is ``text`` (the rest of it in ``pieces``)."""
+    branches: list[tuple[str | None, tuple[Step, ...]]] = []
+    opened = offset
+    m = _THEN.match(text)
+    while True:
+        if m is None:
+            raise ScriptingError("expected IF (<condition>) THEN <statement>; ...", offset)
+        cond = m.group("cond").strip() if m.re is _THEN else None
+        if cond == "":
+            raise ScriptingError("the IF has no condition: write IF (<condition>) THEN", offset)
+        if m.group("rest").strip():
+            pieces.insert(0, (m.group("rest").strip(), offset + m.start("rest")))
+        branches.append((cond, _statements(pieces, names, opened)))
+        text, offset = pieces.pop(0)
+        if _END_IF.match(text):
+            return Step("if", "", opened, branches=tuple(branches))
+        if cond is None:
+            raise ScriptingError(f"{_head(text)} after ELSE: ELSE is the last branch of an IF", offset)
+        m = _THEN.match(text) if _head(text) == "ELSEIF" else _ELSE.match(text)
 
 
 def _pieces(text: str, at: int) -> list[tuple[str, int]]:
