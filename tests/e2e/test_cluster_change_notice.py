@@ -147,7 +147,12 @@ def test_suspend_and_resume_through_another_node_reach_the_holder_by_notificatio
 
     for round_ in range(2):
         resumed = n1.sql("ALTER TASK probe RESUME")
-        first = wait_for(lambda r=resumed: runs_after(r), timeout=30, what="the task's first run")[0]
+        # a run row may be a claim not started yet (no query_start_time): wait for a started one
+        first = wait_for(
+            lambda r=resumed: [run for run in runs_after(r) if run[2] is not None],
+            timeout=30,
+            what="the task's first run to start",
+        )[0]
         node, _, started = first
         assert node == "n2"
         assert started - resumed < timedelta(seconds=BOUND_S), (
