@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import uuid
 import weakref
 from dataclasses import replace
 from datetime import datetime
 
 from tasksql.catalog.base import Catalog
-from tasksql.catalog.postgres.catalog import PostgresCatalog
 from tasksql.errors import TasksqlError
 from tasksql.model import RunState
 from tasksql.model.run import settling
@@ -61,7 +61,7 @@ class SameDatabase:
     def __init__(self, catalog: Catalog, fence: FenceRef) -> None:
         self._catalog = catalog
         self._fence = fence
-        self._schema = catalog.schema if isinstance(catalog, PostgresCatalog) else None
+        self._schema = _postgres_schema(catalog)
         #: warehouse -> its verdict (True: it holds the catalog's database)
         self._verdicts: weakref.WeakKeyDictionary[Warehouse, bool] = weakref.WeakKeyDictionary()
         #: warehouse -> the probe under way (concurrent first runs share it)
@@ -162,3 +162,13 @@ class SameDatabase:
                 await self._catalog.set_setting(key, None)
             except TasksqlError as err:
                 log.debug("cannot remove the catalog setting %s: %s", key, err.message)
+
+
+def _postgres_schema(catalog: Catalog) -> str | None:
+    """``catalog``'s schema when it is a PostgreSQL catalog, else None. Its module is looked up, not
+    imported: psycopg is optional (a task's CREATE checks load this module), and a catalog of that
+    class exists only once its module is loaded."""
+    module = sys.modules.get("tasksql.catalog.postgres.catalog")
+    if module is not None and isinstance(catalog, module.PostgresCatalog):
+        return str(catalog.schema)
+    return None
