@@ -138,6 +138,11 @@ class InFlight:
     def close(self) -> list[asyncio.Future[None]]:
         """Refuse new calls, stop every call in progress; returns the futures of the running jobs."""
         self.closed = True
+        # Mark every job stopped first, synchronously: a worker freed by the interrupt of a running
+        # job takes the next queued job at once, before any waiter resumes on the loop, and the
+        # job's own check then refuses to start it (otherwise it would run after the close).
+        for stop in list(self.jobs):
+            stop.fire(StopReason.CLOSE)
         for stop_call in list(self.calls):
             stop_call(StopReason.CLOSE)
         return [_awaitable(cf) for cf in self.jobs.values()]
