@@ -35,6 +35,7 @@ from tasksql.scheduler.scripting import block_of
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
 from tasksql.sql.scripting import ScriptingError, substitute, walk
+from tasksql.sql.table_of_stream import unwrap_table_of_stream
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.warehouses.syntax import CHECKED_DIALECTS, find_syntax_error
 
@@ -107,7 +108,8 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
             statements = body_statements(body.text)
         except TasksqlError:
             return  # the parser of the task statement reports what cannot be read
-    for text, offset in statements:
+    for raw, offset in statements:
+        text = unwrap_table_of_stream(raw)  # as the run reads it (same offsets)
         if not text or find_refs(text, dialect).refs:
             continue  # rewritten by tasksql before it runs: the run tells
         bound = text

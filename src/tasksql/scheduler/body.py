@@ -1,6 +1,7 @@
 """Turning a task body into the statements a warehouse runs.
 
-- SQL: one statement, or a ``BEGIN ... END`` script whose statements run in one transaction (also
+- SQL (with Timeplus's ``table(<stream>)`` read as the stream's table): one statement, or a
+  ``BEGIN ... END`` script whose statements run in one transaction (also
   as the script of ``EXECUTE IMMEDIATE $$ ... $$``, Snowflake's and Databend's spelling), unless the
   script begins and ends transactions itself (``BEGIN; ...; COMMIT;`` inside the block, as
   Databend's task tests write): then its statements run as written;
@@ -28,6 +29,7 @@ from tasksql.model import ClassBody, MaintenanceBody, MaintenanceKind, Procedure
 from tasksql.scheduler import maintenance
 from tasksql.sql import split
 from tasksql.sql.bodies import body_statements, immediate_script
+from tasksql.sql.table_of_stream import unwrap_table_of_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
             statements = [text for text, _ in body_statements(body.text)]
         else:
             statements = script_statements(body.text) if body.is_script else [body.text]
+        # Timeplus's table(<stream>): the stream is a table here (see the module it comes from)
+        statements = [unwrap_table_of_stream(text) for text in statements]
         if (body.is_script or immediate) and own_transactions(statements):
             # its own BEGIN / COMMIT (Databend's task tests write them in a script block): the
             # statements run as written, each transaction the script's, none around them
