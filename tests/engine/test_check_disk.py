@@ -7,48 +7,16 @@ checksum; progress is the sub-task's objects done of all; CANCEL TASK stops a lo
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import psycopg
 import pytest
 
+from engine_runs import last_run, rows, until
 from pgserver import PgDatabase
 from tasksql.engine import Engine
-from tasksql.settings import Settings
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    async with Engine(Settings.load(data_dir=tmp_path / "data")) as eng:
-        await eng.start_scheduler()
-        yield eng
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-async def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
-    return list((await engine.execute(sql))[-1].rows)
-
-
-async def last_run(engine: Engine, name: str) -> tuple[str, str | None, str | None]:
-    assert engine.scheduler is not None
-    await engine.scheduler.drain()
-    found = await rows(
-        engine, f"SELECT state, error_code, error_message FROM task_history(task_name => '{name}')"
-    )
-    return found[0]
 
 
 async def checks(engine: Engine, task: str) -> dict[str, tuple[str, str, str | None]]:

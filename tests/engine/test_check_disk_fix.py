@@ -8,38 +8,16 @@ has no second copy to be repaired from, and ``fix`` says so and leaves it DAMAGE
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg
-import pytest
 
+from engine_runs import last_run, rows
 from pgserver import PgDatabase
 from tasksql.engine import Engine
 from tasksql.scheduler.check_disk import FTS5_CHECK
-from tasksql.settings import Settings
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    async with Engine(Settings.load(data_dir=tmp_path / "data")) as eng:
-        await eng.start_scheduler()
-        yield eng
-
-
-async def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
-    return list((await engine.execute(sql))[-1].rows)
-
-
-async def last_run(engine: Engine, name: str) -> tuple[str, str | None, str | None]:
-    assert engine.scheduler is not None
-    await engine.scheduler.drain()
-    found = await rows(
-        engine, f"SELECT state, error_code, error_message FROM task_history(task_name => '{name}')"
-    )
-    return found[0]
 
 
 async def checks(engine: Engine, task: str) -> dict[str, tuple[str, str | None]]:
