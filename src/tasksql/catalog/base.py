@@ -415,6 +415,23 @@ class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, SecretCa
         """
 
     @abstractmethod
+    async def start_claims(
+        self, node_id: str, run_ids: Sequence[int], at: datetime, *, fence: Fence | None = None
+    ) -> list[int]:
+        """Start runs claimed ahead (see :mod:`tasksql.scheduler.claims`) in ONE transaction,
+        committed before it returns (never lazily): each of ``run_ids`` that is still a claim of
+        ``node_id`` (SCHEDULED, no start time, its ``node_id`` column ``node_id``) becomes EXECUTING
+        with ``at`` as its start time. With ``fence`` (whose node must be ``node_id``), a run is
+        started only while the fence's lease is live and its task (its graph root) is placed on
+        the fence's epoch, as a fenced start of :meth:`finish_run` is. Returns the ids started, in
+        ascending order; a run another node took over, a run already started or settled, a claim
+        released, and every run of a refused fence are left out (and left as they are).
+
+        A cluster member starts its claimed runs with it before their bodies begin, so that a
+        claim whose start was refused runs nowhere but on the node that holds it now.
+        """
+
+    @abstractmethod
     async def finish_run(
         self,
         outcome: RunOutcome,

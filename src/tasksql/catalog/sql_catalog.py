@@ -77,6 +77,7 @@ from tasksql.model import (
     DEFAULT_WAREHOUSE,
     IntegrationDef,
     QualifiedName,
+    RunState,
     Spelling,
     SuspendReason,
     TaskDef,
@@ -370,6 +371,27 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
         self.observers.runs_inserted([r for r in records if r is not None])
         return records
 
+    async def start_claims(
+        self, node_id: str, run_ids: Sequence[int], at: datetime, *, fence: Fence | None = None
+    ) -> list[int]:
+        if not run_ids:
+            return []
+        if fence is not None and fence.node_id != node_id:
+            raise CatalogError(
+                f"a start of node {node_id}'s claims fenced by node {fence.node_id}'s lease",
+                code="INVALID_ARGUMENT",
+            )
+        sql, start = self._sql, db_time(at)
+        started = await self._write(
+            lambda db: run_jobs.start_claims(sql, db, node_id, run_ids, start, fence), hold=True
+        )
+        if self.observers.active:
+            for run_id in started:
+                self.observers.run_changed(
+                    RunOutcome(run_id=run_id, state=RunState.EXECUTING, query_start_time=at)
+                )
+        return started
+
     async def finish_run(
         self,
         outcome: RunOutcome,
@@ -636,6 +658,12 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
         if record is not None:
             self.observers.runs_inserted([record])
         return record
+
+    async def take_over_claims(self, fence: Fence, task_ids: Sequence[int], *, after: datetime) -> list[int]:
+        sql, since = self._sql, db_time(after)
+        return await self._write(
+            lambda db: run_jobs.take_over_claims(sql, db, fence, task_ids, since), hold=True
+        )
 
     async def cluster_members(self) -> list[Member]:
         cluster = self._cluster

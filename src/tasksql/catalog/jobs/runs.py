@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tasksql.catalog.cluster_rows import fence_params, lease_params
 from tasksql.catalog.dialect import CatalogDialect
@@ -132,6 +133,42 @@ def record_fires(
             [{"task_id": t, "scheduled_time": at, "node_id": node_id} for t, at in releases],
         )
     return fire(sql, db, claims, (), now, fence)
+
+
+def start_claims(
+    sql: CatalogDialect[D],
+    db: D,
+    node_id: str,
+    run_ids: Sequence[int],
+    at: str,
+    fence: Fence | None = None,
+) -> list[int]:
+    """Start the claims of ``node_id`` among ``run_ids`` (see Catalog.start_claims) in one
+    statement; the ids started, ascending."""
+    params: dict[str, object] = {"run_ids": sql.array(sorted(set(run_ids))), "at": at, "node_id": node_id}
+    if fence is None:
+        rows = sql.rows(db, "runs_start_claims", params)
+    else:
+        rows = sql.rows(db, "runs_start_claims_fenced", params | fence_params(fence))
+    return sorted(int(row["run_id"]) for row in rows)
+
+
+def take_over_claims(
+    sql: CatalogDialect[D], db: D, fence: Fence, task_ids: Sequence[int], after: str
+) -> list[int]:
+    """See ClusterCoordination.take_over_claims: the fence's live lease (its row locked until the
+    commit), the deletion, then each task's next instant rewound to its earliest claim taken."""
+    if not task_ids or sql.first(db, "lease_held", lease_params(fence)) is None:
+        return []
+    params = {"task_ids": sql.array(sorted(set(task_ids))), "after": after} | fence_params(fence)
+    earliest: dict[int, tuple[int, Any]] = {}
+    for row in sql.rows(db, "runs_take_over_claims", params):
+        task_id = int(row["task_id"])
+        if task_id not in earliest or row["scheduled_time"] < earliest[task_id][1]:
+            earliest[task_id] = (int(row["task_version"]), row["scheduled_time"])
+    for task_id, (version, at) in earliest.items():
+        sql.execute(db, "task_rewind_next_fire", {"task_id": task_id, "version": version, "at": at})
+    return sorted(earliest)
 
 
 def list_runs(

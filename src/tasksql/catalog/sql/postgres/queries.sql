@@ -251,6 +251,42 @@ INSERT INTO runs (
     %(graph_run_group_id)s, %(root_task_id)s, %(graph_version)s, %(config)s
 ) ON CONFLICT DO NOTHING RETURNING run_id;
 
+-- name: runs_start_claims
+-- Start the claims of a node among the array :run_ids (SCHEDULED, not started) at :at; returns their ids.
+UPDATE runs SET state = 'EXECUTING', query_start_time = %(at)s::timestamptz
+WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s
+  AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING run_id;
+
+-- name: runs_start_claims_fenced
+-- runs_start_claims, only while the fence's lease is live and each run's task (its graph root) is
+-- placed on the fence's epoch (the fence's node is :node_id).
+UPDATE runs SET state = 'EXECUTING', query_start_time = %(at)s::timestamptz
+WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id = %(fence_node)s
+  AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+  AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+              WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+                AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node), %(fence_node)s) = %(fence_node)s)
+RETURNING run_id;
+
+-- name: runs_take_over_claims
+-- Delete the claims other nodes hold of instants after :after of the tasks of the array :task_ids
+-- whose placement the fence's epoch holds (runs that never started); returns each task's version
+-- and instant (the earliest is where its next instant goes back to).
+DELETE FROM runs AS r
+WHERE r.task_id = ANY(%(task_ids)s::bigint[]) AND r.node_id <> %(fence_node)s
+  AND r.state = 'SCHEDULED' AND r.query_start_time IS NULL AND r.scheduled_from = 'SCHEDULE'
+  AND r.attempt_number = 1 AND r.graph_run_group_id IS NULL
+  AND r.scheduled_time > %(after)s::timestamptz
+  AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = r.task_id
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
+RETURNING r.task_id, r.task_version, r.scheduled_time;
+
 -- name: run_by_id
 -- One run.
 SELECT * FROM runs WHERE run_id = %(run_id)s;

@@ -232,6 +232,45 @@ INSERT INTO runs (
     :condition_text, :warehouse, :node_id, :graph_run_group_id, :root_task_id, :graph_version, :config
 ) ON CONFLICT DO NOTHING RETURNING run_id;
 
+-- name: runs_start_claims
+-- Start the claims of a node among the JSON array :run_ids (SCHEDULED, not started) at :at;
+-- returns their ids.
+UPDATE runs SET state = 'EXECUTING', query_start_time = :at
+WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND node_id = :node_id
+  AND state = 'SCHEDULED' AND query_start_time IS NULL
+RETURNING run_id;
+
+-- name: runs_start_claims_fenced
+-- runs_start_claims, only while the fence's lease is live and each run's task (its graph root) is
+-- placed on the fence's epoch (the fence's node is :node_id).
+UPDATE runs SET state = 'EXECUTING', query_start_time = :at
+WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND node_id = :node_id AND node_id = :fence_node
+  AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
+                AND lease_state IN ('live', 'draining')
+                AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+  AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+              WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+                AND p.node_id = :fence_node AND p.epoch = :fence_epoch
+                AND coalesce(coalesce(CASE WHEN instr(t.definition, '"node":') > 0 OR instr(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(json_extract(t.definition, '$.node'),
+                                 json_extract(t.definition, '$.body.location_name')) END,
+               p.pinned_node), :fence_node) = :fence_node)
+RETURNING run_id;
+
+-- name: runs_take_over_claims
+-- Delete the claims other nodes hold of instants after :after of the tasks of the JSON array
+-- :task_ids whose placement the fence's epoch holds (runs that never started); returns each task's
+-- version and instant (the earliest is where its next instant goes back to).
+DELETE FROM runs
+WHERE task_id IN (SELECT value FROM json_each(:task_ids)) AND node_id <> :fence_node
+  AND state = 'SCHEDULED' AND query_start_time IS NULL AND scheduled_from = 'SCHEDULE'
+  AND attempt_number = 1 AND graph_run_group_id IS NULL
+  AND scheduled_time > :after
+  AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = runs.task_id
+                AND p.node_id = :fence_node AND p.epoch = :fence_epoch)
+RETURNING task_id, task_version, scheduled_time;
+
 -- name: run_by_id
 -- One run.
 SELECT * FROM runs WHERE run_id = :run_id;
