@@ -1,6 +1,7 @@
 """The builders of tasksql's virtual relations: one function per relation, Arrow out.
 
-``system.tasks``, ``system.cluster``, ``system.warehouses``, ``system.notification_integrations``,
+``system.tasks``, ``system.cluster``, ``system.warehouses``, ``system.notification_integrations``
+(and Databend's ``system.notifications``),
 ``system.task_versions``, ``system.task_history`` / ``task_history(...)`` and ``next_runs(...)``.
 Column names and types are part of the public interface (docs/sql-reference.md lists them).
 """
@@ -156,6 +157,44 @@ async def _integrations(ctx: Introspection, named: dict[str, object], positional
     return table_from_rows(INTEGRATIONS_SCHEMA, rows)
 
 
+#: Databend's ``system.notifications``: its columns, ``webhook_options`` a JSON object as Databend
+#: prints it (url, method, authorization_header, and body_template when one is set).
+DATABEND_NOTIFICATIONS_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("enabled", pa.bool_()),
+        ("webhook_options", pa.string()),
+        ("comment", pa.string()),
+        ("created_on", TS),
+    ]
+)
+#: What stands for a stored authorization header (as DESCRIBE INTEGRATION shows it): secrets are
+#: never printed; an integration without one shows "" as Databend does.
+_HEADER_MASK = "********"
+
+
+async def _databend_notifications(
+    ctx: Introspection, named: dict[str, object], positional: list[object]
+) -> pa.Table:
+    rows = []
+    for r in await ctx.catalog.list_integrations():
+        d = r.definition
+        options = None
+        if d.webhook is not None:
+            hook = d.webhook
+            shown: dict[str, str] = {
+                "url": mask_url(hook.url),  # tokens in URLs are secrets
+                "method": hook.method,
+                "authorization_header": _HEADER_MASK if hook.authorization_header else "",
+            }
+            if hook.body_template is not None:
+                shown["body_template"] = hook.body_template
+            options = json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+        rows.append((d.name, d.type.lower(), d.enabled, options, d.comment, r.created_on))
+    return table_from_rows(DATABEND_NOTIFICATIONS_SCHEMA, rows)
+
+
 VERSIONS_SCHEMA = pa.schema(
     [
         ("task_id", pa.int64()),
@@ -239,6 +278,7 @@ SYSTEM_TABLE_BUILDERS: dict[str, RelationBuilder] = {
     "cluster": cluster_table,
     "warehouses": _warehouses,
     "notification_integrations": _integrations,
+    "notifications": _databend_notifications,
     "task_versions": _task_versions,
     "task_history": _system_task_history,
     "notification_history": notification_history_table,

@@ -40,6 +40,7 @@ SYSTEM_TABLES = frozenset(
         "cluster",
         "warehouses",
         "notification_integrations",
+        "notifications",
         "notification_history",
         "graph_runs",
         "subtasks",
