@@ -95,7 +95,8 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
     dialect = warehouse.type.value
     if block is not None:  # its SQL statements, each :variable standing in as 0 (as long: positions hold)
         steps = list(walk(block.steps))
-        zeros = {step.name: "0".ljust(len(step.name) + 1) for step in steps if step.name is not None}
+        named = {step.name for step in steps if step.name is not None} | {"sqlcode", "sqlerrm", "sqlstate"}
+        zeros = {name: "0".ljust(len(name) + 1) for name in named}
         statements = [
             (substitute(step.text, zeros, bare=False), block.offset + step.offset)
             for step in steps

@@ -279,6 +279,33 @@ async def _scalar(
     return await _with_virtual(ctx, await ctx.bind_time(text), run)
 
 
+async def _statement(
+    ctx: RunContext, text: str, session_params: Sequence[tuple[str, str]], deadline: float, as_role: bool
+) -> object:
+    """Run one SQL statement of a Snowflake Scripting block on its own (its streams bound and
+    consumed in its transaction), as a body's statements are."""
+    statements: list[str] = []
+    tables: dict[str, pa.Table] = {}
+
+    async def collect(t: str, tb: dict[str, pa.Table]) -> object:
+        statements.append(t)
+        tables.update(tb)
+        return None
+
+    await _with_virtual(ctx, await ctx.bind_time(text), collect)
+    bound, consumes = await bind_statements(ctx.warehouse, statements, into=False)
+    if as_role:
+        role_mapping.refuse_role_changes(bound, ctx.task.session_params)
+    return await ctx.warehouse.run_body(
+        bound,
+        transactional=consumes,
+        session_params=session_params,
+        tables=tables,
+        timeout=_remaining(ctx, deadline),
+        token=ctx.token,
+    )
+
+
 def _remaining(ctx: RunContext, deadline: float) -> float:
     return max(0.001, deadline - asyncio.get_running_loop().time())
 
@@ -349,12 +376,27 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             )
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(rebuilt))
         block = block_of(task)
-        if block is not None:  # Snowflake Scripting: variables evaluated, then the statements run
+        if block is not None:  # Snowflake Scripting: see scheduler/scripting.py
 
             async def scalar(text: str) -> object:
                 return await _scalar(ctx, text, session_params, deadline)
 
-            resolved = await resolve(block.steps, scalar)
+            async def execute(text: str) -> object:  # one statement, in a transaction of its own
+                return await _statement(ctx, text, session_params, deadline, db_role is not None)
+
+            def guard() -> None:
+                if ctx.token.cancelled:
+                    raise QueryCancelled(ctx.token.reason or "cancelled")
+                if loop.time() >= deadline:
+                    raise QueryTimeout(f"the block ran past its timeout of {decimal_text(timeout_s)} s")
+
+            resolved = await resolve(
+                block.steps,
+                scalar,
+                execute=execute if block.immediate else None,
+                guard=guard,
+                script=block.script,
+            )
             if resolved.has_return:
                 _set_return_value(ctx, [resolved.returned])
             if not resolved.statements:

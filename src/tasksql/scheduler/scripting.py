@@ -1,13 +1,22 @@
-"""Running a task body written in Snowflake Scripting (the subset :mod:`tasksql.sql.scripting`
-reads): its variables' expressions are evaluated as ``SELECT <expr>`` on the task's warehouse, in
+"""Running a task body written in Snowflake Scripting (what :mod:`tasksql.sql.scripting` describes):
+its expressions and conditions are evaluated as ``SELECT <expr>`` on the task's warehouse, in
 order, each with the variables set before it bound as literals; its SQL statements get their
-``:<name>`` variables bound the same way and then run as a ``BEGIN ... END`` body's do, in one
-transaction; ``RETURN <expr>`` ends the block and is the run's return value; of an ``IF``, the first branch
-whose condition (evaluated as an expression is) holds runs.
+``:<name>`` variables bound the same way; ``RETURN <expr>`` ends the block and is the run's return
+value; of an ``IF`` or ``CASE``, the first branch that matches runs; a loop repeats its steps until
+its condition says otherwise or a ``BREAK`` (or ``RETURN``) leaves it.
 
-The expressions and conditions are evaluated before the statements run (the statements run together, in one
-transaction), so an expression after a statement must not read what the statement writes:
-:func:`block_of` refuses such a block at CREATE (an expression holding a query after a statement).
+Two ways to run the SQL statements (:attr:`Block.immediate`):
+
+- deferred (a block with no ``EXCEPTION`` section whose expressions do not read after a
+  statement): the expressions are evaluated first, the statements collected, and then run
+  together in one transaction, as a ``BEGIN ... END`` body's do;
+- immediate (a block with an ``EXCEPTION`` section, or an expression holding a query after a
+  SQL statement, as a WHILE reading a table its loop writes): each statement runs when it is
+  reached, in a transaction of its own, as Snowflake's statements commit one by one, so a handler
+  can catch its failure and a later expression sees what it wrote.
+
+Every run is bounded: the loops of one run make at most :data:`MAX_ITERATIONS` iterations, and
+each iteration checks the run's cancellation and timeout (:func:`resolve`'s ``guard``).
 """
 
 from __future__ import annotations
@@ -18,20 +27,30 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
+from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import SqlBody, TaskDef
 from tasksql.sql.bodies import immediate_script
-from tasksql.sql.scripting import ScriptingError, Step, is_scripting, parse_block, substitute, walk
+from tasksql.sql.scripting import LOOPS, ScriptingError, Step, expressions, is_scripting, substitute, walk
+from tasksql.sql.scripting_parse import parse_block
 from tasksql.sysviews.rewrite import sql_literal
 
 _QUERY = re.compile(r"\bSELECT\b", re.I)
 
+#: The iterations all the loops of one run may make together; one more fails the run
+#: (LOOP_LIMIT_EXCEEDED), as a loop whose condition never ends it would otherwise run until the
+#: task's timeout.
+MAX_ITERATIONS = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A body's block: its steps, and the offset of its script in the body's text."""
+    """A body's block: its steps, the offset of its script in the body's text, the script, and
+    whether its statements run as they are reached (see the module's docstring)."""
 
     steps: tuple[Step, ...]
     offset: int
+    script: str = ""
+    immediate: bool = False
 
 
 def block_of(task: TaskDef) -> Block | None:
@@ -51,18 +70,37 @@ def block_of(task: TaskDef) -> Block | None:
         steps = parse_block(script)
     except ScriptingError as err:
         raise ScriptingError(err.message, at + err.offset) from None
-    seen_sql = False
-    for step in walk(steps):
-        exprs = [cond for cond, _ in step.branches if cond is not None] if step.kind == "if" else [step.text]
-        if step.kind == "sql":
-            seen_sql = True
-        elif seen_sql and any(_QUERY.search(e) for e in exprs):
-            raise ScriptingError(
-                "an expression after a SQL statement of the block may not hold a query (tasksql"
-                " evaluates expressions before the statements run): set the variable before the statements",
-                at + step.offset,
-            )
-    return Block(steps, at)
+    return Block(steps, at, script, _reads_after_sql(steps, False)[0] or _has_handlers(steps))
+
+
+def _has_handlers(steps: tuple[Step, ...]) -> bool:
+    return any(step.kind == "block" or _has_handlers(step.body) for step in steps) or any(
+        _has_handlers(inner) for step in steps for _, inner in step.branches
+    )
+
+
+def _reads_after_sql(steps: tuple[Step, ...], seen_sql: bool) -> tuple[bool, bool]:
+    """Whether an expression of ``steps`` holding a query is evaluated after a SQL statement (an
+    earlier one, or one of the same loop's); and whether a SQL statement was seen by the end."""
+    for step in steps:
+        own = any(_QUERY.search(e) for e in expressions(step))
+        inner_sql = any(s.kind == "sql" for s in _all(step))
+        if own and (seen_sql or (step.kind in LOOPS and inner_sql)):
+            return True, True
+        for _, branch in step.branches:
+            if _reads_after_sql(branch, seen_sql)[0]:
+                return True, True
+        if step.body and _reads_after_sql(step.body, seen_sql or (step.kind in LOOPS and inner_sql))[0]:
+            return True, True
+        for _, handler in step.handlers:
+            if _reads_after_sql(handler, True)[0]:
+                return True, True
+        seen_sql = seen_sql or step.kind == "sql" or inner_sql
+    return False, seen_sql
+
+
+def _all(step: Step) -> list[Step]:
+    return list(walk((step,)))[1:]
 
 
 def literal(value: object) -> str:
@@ -76,38 +114,231 @@ def literal(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """The statements to run (variables bound) and the value of RETURN (None: no RETURN ran)."""
+    """The statements to run (variables bound; none when they ran as they were reached) and the
+    value of RETURN (``has_return``: a RETURN ran)."""
 
     statements: tuple[str, ...]
     returned: object | None
     has_return: bool
 
 
-async def resolve(steps: tuple[Step, ...], evaluate: Callable[[str], Awaitable[object]]) -> Resolved:
-    """Evaluate ``steps`` in order with ``evaluate`` (runs ``SELECT <expr>``, returns its value);
-    of an IF, the steps of the first branch whose condition is true (not NULL, not 0)."""
-    values: dict[str, str] = {}
-    statements: list[str] = []
+class Raised(Exception):
+    """A Snowflake Scripting exception on its way to a handler: ``name`` is the declared
+    exception's (lower-case) or ``statement_error`` / ``expression_error``; ``cause`` the
+    warehouse's error for those two."""
 
-    async def run(steps: tuple[Step, ...]) -> Resolved | None:
-        for step in steps:
-            if step.kind == "sql":
-                statements.append(substitute(step.text, values, bare=False))
-                continue
-            if step.kind == "if":
-                for cond, inner in step.branches:
-                    if cond is None or await evaluate(f"SELECT {substitute(cond, values, bare=True)}"):
-                        if (done := await run(inner)) is not None:
-                            return done
-                        break
-                continue
-            value = (
-                await evaluate(f"SELECT {substitute(step.text, values, bare=True)}") if step.text else None
+    def __init__(
+        self, name: str, number: int, message: str, state: str, offset: int, cause: TasksqlError | None = None
+    ) -> None:
+        super().__init__(message)
+        self.name, self.number, self.message, self.state = name, number, message, state
+        self.offset, self.cause = offset, cause
+
+
+class _Jump(Exception):
+    def __init__(self, kind: str, label: str | None) -> None:
+        super().__init__(kind)
+        self.kind, self.label = kind, label
+
+
+class _Return(Exception):
+    def __init__(self, value: object) -> None:
+        super().__init__("return")
+        self.value = value
+
+
+#: The values of SQLCODE and SQLSTATE for a failed statement or expression whose warehouse gave no
+#: SQLSTATE (tasksql has no Snowflake error numbers).
+FAILED_SQLCODE = -1
+FAILED_SQLSTATE = "XX000"
+_PASSED = (QueryTimeout, QueryCancelled)
+
+
+async def resolve(
+    steps: tuple[Step, ...],
+    evaluate: Callable[[str], Awaitable[object]],
+    *,
+    execute: Callable[[str], Awaitable[object]] | None = None,
+    guard: Callable[[], None] = lambda: None,
+    script: str = "",
+) -> Resolved:
+    """Run ``steps``: expressions with ``evaluate`` (runs ``SELECT <expr>``, returns its value),
+    SQL statements with ``execute`` when given (immediate), else collected (deferred). ``guard``
+    raises when the run must stop (cancelled, timed out); ``script`` is the block's text (an
+    uncaught exception's line and position).
+
+    :raises TasksqlError: a statement's or expression's error no handler caught, an uncaught
+        declared exception (code its number), ``LOOP_LIMIT_EXCEEDED``.
+    """
+    run = _Interpreter(evaluate, execute, guard)
+    try:
+        await run.steps(steps)
+    except _Return as done:
+        return Resolved(tuple(run.statements), done.value, True)
+    except Raised as exc:
+        if exc.cause is not None:
+            raise exc.cause from None
+        line = script.count("\n", 0, exc.offset) + 1
+        position = exc.offset - (script.rfind("\n", 0, exc.offset) + 1)
+        tail = f" : {exc.message}" if exc.message else ""
+        raise TasksqlError(
+            f"{exc.number} ({exc.state}): Uncaught exception of type '{exc.name.upper()}' on line {line}"
+            f" at position {position}{tail}",
+            code=str(exc.number),
+        ) from None
+    return Resolved(tuple(run.statements), None, False)
+
+
+class _Interpreter:
+    def __init__(
+        self,
+        evaluate: Callable[[str], Awaitable[object]],
+        execute: Callable[[str], Awaitable[object]] | None,
+        guard: Callable[[], None],
+    ) -> None:
+        self._evaluate, self._execute, self._guard = evaluate, execute, guard
+        self.values: dict[str, str] = {}
+        self.statements: list[str] = []
+        self.iterations = 0
+        self.handling: list[Raised] = []
+
+    async def value(self, expr: str, offset: int) -> object:
+        try:
+            return await self._evaluate(f"SELECT {substitute(expr, self.values, bare=True)}")
+        except _PASSED:
+            raise
+        except TasksqlError as err:
+            state = getattr(err, "sqlstate", None) or FAILED_SQLSTATE
+            raise Raised("expression_error", FAILED_SQLCODE, err.message, state, offset, err) from None
+
+    async def holds(self, cond: str, offset: int) -> bool:
+        return bool(await self.value(cond, offset))
+
+    def tick(self) -> None:
+        self.iterations += 1
+        if self.iterations > MAX_ITERATIONS:
+            raise TasksqlError(
+                f"the block's loops made {MAX_ITERATIONS} iterations, the most one run may make:"
+                " a loop's condition or BREAK never ended it",
+                code="LOOP_LIMIT_EXCEEDED",
             )
-            if step.kind == "return":
-                return Resolved(tuple(statements), value, True)
-            assert step.name is not None
-            values[step.name] = literal(value)
-        return None
+        self._guard()
 
-    return await run(steps) or Resolved(tuple(statements), None, False)
+    async def steps(self, steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            await self.step(step)
+
+    async def step(self, step: Step) -> None:
+        kind = step.kind
+        if kind == "sql":
+            text = substitute(step.text, self.values, bare=False)
+            if self._execute is None:
+                self.statements.append(text)
+                return
+            try:
+                await self._execute(text)
+            except _PASSED:
+                raise
+            except TasksqlError as err:
+                state = getattr(err, "sqlstate", None) or FAILED_SQLSTATE
+                raise Raised(
+                    "statement_error", FAILED_SQLCODE, err.message, state, step.offset, err
+                ) from None
+        elif kind == "set":
+            assert step.name is not None
+            self.values[step.name] = literal(await self.value(step.text, step.offset))
+        elif kind == "return":
+            raise _Return(await self.value(step.text, step.offset) if step.text else None)
+        elif kind == "if":
+            for cond, inner in step.branches:
+                if cond is None or await self.holds(cond, step.offset):
+                    await self.steps(inner)
+                    return
+        elif kind == "case":
+            for cond, inner in step.branches:
+                test = f"({step.text}) = ({cond})" if step.text and cond is not None else cond
+                if test is None or await self.holds(test, step.offset):
+                    await self.steps(inner)
+                    return
+        elif kind in LOOPS:
+            await self.loop(step)
+        elif kind in ("break", "continue"):
+            raise _Jump(kind, step.name)
+        elif kind == "raise":
+            if step.error is None:
+                raise self.handling[-1]
+            e = step.error
+            raise Raised(e.name, e.number, e.message, "P0001", step.offset)
+        elif kind == "block":
+            await self.block(step)
+
+    async def block(self, step: Step) -> None:
+        try:
+            await self.steps(step.body)
+        except Raised as exc:
+            caught = [inner for names, inner in step.handlers if exc.name in names or "other" in names]
+            if not caught:
+                raise
+            handler = caught[0]  # the first WHEN that names it
+            saved = {k: self.values.get(k) for k in ("sqlcode", "sqlerrm", "sqlstate")}
+            self.values.update(
+                sqlcode=str(exc.number), sqlerrm=sql_literal(exc.message), sqlstate=sql_literal(exc.state)
+            )
+            self.handling.append(exc)
+            try:
+                await self.steps(handler)
+            finally:
+                self.handling.pop()
+                for k, v in saved.items():
+                    if v is None:
+                        self.values.pop(k, None)
+                    else:
+                        self.values[k] = v
+
+    async def loop(self, step: Step) -> None:
+        """Run a loop; a BREAK or CONTINUE naming no label or this loop's ends here."""
+        counter: range | None = None
+        if step.kind == "for":  # end < start: no iteration, REVERSE or not
+            start = _integer(await self.value(step.text, step.offset), step)
+            end = _integer(await self.value(step.end, step.offset), step)
+            counter = range(end, start - 1, -1) if step.reverse else range(start, end + 1)
+        saved = self.values.get(step.name) if step.name is not None else None
+        try:
+            index = 0
+            while True:
+                if counter is not None:
+                    if index >= len(counter):
+                        return
+                    assert step.name is not None
+                    self.values[step.name] = str(counter[index])
+                    index += 1
+                elif step.kind == "while" and not await self.holds(step.text, step.offset):
+                    return
+                self.tick()
+                try:
+                    await self.steps(step.body)
+                except _Jump as jump:
+                    if jump.label is not None and jump.label != step.label:
+                        raise
+                    if jump.kind == "break":
+                        return
+                if step.kind == "repeat" and await self.holds(step.text, step.offset):
+                    return
+        finally:
+            if step.name is not None:  # the counter is the loop's own: an outer variable is back
+                if saved is None:
+                    self.values.pop(step.name, None)
+                else:
+                    self.values[step.name] = saved
+
+
+def _integer(value: object, step: Step) -> int:
+    try:
+        number = Decimal(str(value))
+        if value is not None and not isinstance(value, bool) and number == number.to_integral_value():
+            return int(number)
+    except ArithmeticError:
+        pass
+    message = f"a FOR loop's start and end must be integers, not {value!r}"
+    cause = TasksqlError(message, code="INVALID_VALUE")
+    raise Raised("expression_error", FAILED_SQLCODE, message, "22023", step.offset, cause)

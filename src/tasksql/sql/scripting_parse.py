@@ -1,0 +1,479 @@
+"""Reading a Snowflake Scripting block into steps (:class:`~tasksql.sql.scripting.Step`).
+
+The script is split at its semicolons into pieces (quotes, comments and dollar-quoted strings
+kept whole); a construct's opening words lead the piece of its first statement (``BEGIN x := 1``,
+``IF (c) THEN RETURN 1``), and its closing words are a piece of their own (``END IF``, ``END FOR
+outer``; ``UNTIL (c) END REPEAT``). The grammar is Snowflake's (docs.snowflake.com/en/sql-reference/
+snowflake-scripting). Whatever is not well formed or not run is a :class:`ScriptingError` at the
+offset of the word in the script, saying what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tasksql.errors import TasksqlError
+from tasksql.sql.scripting import (
+    BUILT_IN_EXCEPTIONS,
+    LOOPS,
+    SUPPORTED,
+    Declared,
+    ScriptingError,
+    Step,
+    StepKind,
+)
+from tasksql.sql.split import split
+
+_NAME = r"[A-Za-z_][\w$]*"
+_ASSIGN = re.compile(rf"^(?P<name>{_NAME})\s*:=\s*(?P<expr>.+)$", re.S)
+_DECL = re.compile(rf"^(?P<name>{_NAME})(?P<type>.*?)(?:(?::=|\bDEFAULT\b)(?P<expr>.+))?$", re.S | re.I)
+_EXC_DECL = re.compile(
+    rf"^(?P<name>{_NAME})\s+EXCEPTION\b\s*(?:\(\s*(?P<number>[-+]?\s*\d+)\s*,\s*"
+    r"'(?P<message>(?:[^']|'')*)'\s*\))?$",
+    re.S | re.I,
+)
+_LET = re.compile(rf"^LET\s+(?P<name>{_NAME})(?P<type>.*?)(?::=|\bDEFAULT\b)(?P<expr>.+)$", re.S | re.I)
+_RETURN = re.compile(r"^RETURN\b(?P<expr>.*)$", re.S | re.I)
+_THEN = re.compile(r"^(?:ELSE)?IF\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_ELSE = re.compile(r"^ELSE\b\s*(?P<rest>.*)$", re.S | re.I)
+_CASE = re.compile(r"^CASE\b(?P<operand>.*?)\bWHEN\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_WHEN = re.compile(r"^WHEN\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_FOR = re.compile(
+    rf"^FOR\s+(?P<name>{_NAME})\s+IN\s+(?:(?P<reverse>REVERSE)\s+)?(?P<start>.+?)\s+TO\s+"
+    r"(?P<end>.+?)\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$",
+    re.S | re.I,
+)
+_FOR_CURSOR = re.compile(rf"^FOR\s+{_NAME}\s+IN\s+(?P<source>{_NAME})\s+(?:DO|LOOP)\b", re.S | re.I)
+_WHILE = re.compile(r"^WHILE\b(?P<cond>.*?)\b(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I)
+_UNTIL = re.compile(rf"^UNTIL\b(?P<cond>.*?)(?:\bEND\s+REPEAT(?:\s+(?P<label>{_NAME}))?)?$", re.S | re.I)
+_OPENER = re.compile(r"^(?P<word>BEGIN|DECLARE|LOOP|REPEAT|EXCEPTION)\b\s*(?P<rest>.*)$", re.S | re.I)
+_HANDLER = re.compile(r"^(?:EXCEPTION\s+)?WHEN\b(?P<names>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_JUMP = re.compile(rf"^(?P<word>BREAK|EXIT|CONTINUE|ITERATE)(?:\s+(?P<label>{_NAME}))?$", re.I)
+_RAISE = re.compile(rf"^RAISE(?:\s+(?P<name>{_NAME}))?$", re.I)
+_END = re.compile(rf"^END(?:\s+(?P<tag>IF|FOR|LOOP|WHILE|REPEAT|CASE)\b)?(?:\s+(?P<label>{_NAME}))?$", re.I)
+_OTHER_KINDS = re.compile(r"\b(?:CURSOR|RESULTSET)\b", re.I)
+#: Words opening Snowflake Scripting that tasksql does not run.
+_REFUSED = frozenset({"OPEN", "FETCH", "CLOSE", "AWAIT", "CANCEL", "LEAVE"})
+_NOT_BLOCKS = ("TRANSACTION", "WORK", "TRAN")
+#: Blanks and comments before a statement's first word.
+_LEAD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|//[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+
+
+@dataclass
+class _Scope:
+    """What a statement may name: variables, declared exceptions; whether in a handler."""
+
+    names: set[str] = field(default_factory=set)
+    exceptions: dict[str, Declared] = field(default_factory=dict)
+    in_handler: bool = False
+
+    def child(self, *, in_handler: bool | None = None) -> _Scope:
+        return _Scope(
+            set(self.names),
+            dict(self.exceptions),
+            self.in_handler if in_handler is None else in_handler,
+        )
+
+
+class _Reader:
+    """The pieces of a script, read in order; a piece's rest can be put back to be read next."""
+
+    def __init__(self, pieces: list[tuple[str, int]]) -> None:
+        self._pieces = pieces
+        self._at = 0
+
+    def peek(self) -> tuple[str, int] | None:
+        return self._pieces[self._at] if self._at < len(self._pieces) else None
+
+    def take(self) -> tuple[str, int]:
+        piece = self._pieces[self._at]
+        self._at += 1
+        return piece
+
+    def put(self, m: re.Match[str], group: str, offset: int) -> None:
+        """Put the text of ``group`` of ``m`` (a match on a piece at ``offset``) back, if any."""
+        rest = m.group(group)
+        if rest is not None:
+            lead = _LEAD.match(rest)
+            assert lead is not None
+            if rest[lead.end() :].strip():
+                self._pieces.insert(
+                    self._at, (rest[lead.end() :].strip(), offset + m.start(group) + lead.end())
+                )
+
+
+def parse_block(script: str) -> tuple[Step, ...]:
+    """The steps of the block ``script``: its declarations' and statements' steps, or, when it
+    has an ``EXCEPTION`` section, one ``block`` step.
+
+    :raises ScriptingError: the block is not well formed, or uses what tasksql does not run.
+    """
+    reader = _Reader(_pieces(script, 0))
+    first = reader.peek()
+    if first is None or _head(first[0]) not in ("DECLARE", "BEGIN"):
+        raise ScriptingError("the block has no BEGIN ... END: write [DECLARE ...] BEGIN ... END", 0)
+    text, offset = reader.take()
+    steps = _block(text, offset, reader, _Scope())
+    if (extra := reader.peek()) is not None:
+        raise ScriptingError(f"{_words(extra[0])} after the block's END: the block ends there", extra[1])
+    _check_jumps(steps, [])
+    return steps
+
+
+def _head(text: str) -> str:
+    return text.split(None, 1)[0].upper().rstrip(";(") if text.strip() else ""
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split()[:3]).upper()
+
+
+def _closer(text: str) -> str | None:
+    """The construct word(s) a piece that continues or closes a construct starts with; None for
+    a statement."""
+    head = _head(text)
+    if head in ("ELSE", "ELSEIF", "WHEN", "UNTIL"):
+        return head
+    if head == "EXCEPTION" and re.match(r"^EXCEPTION\s+WHEN\b", text, re.I):
+        return "EXCEPTION"
+    if head == "END":
+        m = _END.match(text)
+        return "END" if m is None or m.group("tag") is None else f"END {m.group('tag').upper()}"
+    return None
+
+
+#: What opens the construct each closer belongs to, for "<closer> without <opener>".
+_OPENS = {
+    "ELSE": "IF or CASE", "ELSEIF": "IF", "WHEN": "CASE or EXCEPTION", "UNTIL": "REPEAT",
+    "EXCEPTION": "BEGIN", "END": "BEGIN", "END IF": "IF", "END FOR": "FOR", "END LOOP": "LOOP",
+    "END WHILE": "WHILE", "END REPEAT": "REPEAT", "END CASE": "CASE",
+}  # fmt: skip
+
+
+def _statements(
+    reader: _Reader, scope: _Scope, closers: frozenset[str], what: tuple[str, str, int]
+) -> tuple[Step, ...]:
+    """Statements up to a piece starting with one of ``closers`` (left to read). ``what``: the
+    construct's name, what closes it, and where it opens (for "the IF is never closed by END IF")."""
+    name, closed_by, opened = what
+    steps: list[Step] = []
+    while True:
+        piece = reader.peek()
+        if piece is None:
+            raise ScriptingError(f"the {name} is never closed by {closed_by}", opened)
+        text, offset = piece
+        closer = _closer(text)
+        if closer is not None:
+            if closer in closers:
+                return tuple(steps)
+            if closer == "END" and "END" not in closers:
+                raise ScriptingError(f"the {name} is never closed by {closed_by}", opened)
+            raise ScriptingError(f"{closer} without {_OPENS[closer]}: expected {closed_by} first", offset)
+        reader.take()
+        steps.extend(_statement(text, offset, reader, scope))
+
+
+def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[Step, ...]:
+    """The step(s) of the statement starting with the piece ``text`` (the rest of it in ``reader``)."""
+    head = _head(text)
+    if head == "IF":
+        return (_if(text, offset, reader, scope),)
+    if head == "CASE":
+        return (_case(text, offset, reader, scope),)
+    if head in ("FOR", "WHILE", "REPEAT", "LOOP"):
+        return (_loop(head, text, offset, reader, scope),)
+    if head in ("BEGIN", "DECLARE") and not (
+        head == "BEGIN" and (text.strip().upper() == "BEGIN" or _words(text)[6:].startswith(_NOT_BLOCKS))
+    ):
+        return _block(text, offset, reader, scope)
+    if (jump := _JUMP.match(text)) is not None:
+        jumps: StepKind = "break" if jump.group("word").upper() in ("BREAK", "EXIT") else "continue"
+        label = jump.group("label")
+        return (Step(jumps, "", offset, name=label.lower() if label else None),)
+    if head == "RAISE":
+        return (_raise(text, offset, scope),)
+    if (a := _ASSIGN.match(text)) is not None:
+        name = a.group("name").lower()
+        if name not in scope.names:
+            raise ScriptingError(
+                f"variable {a.group('name')} is not declared: declare it in DECLARE, or write LET", offset
+            )
+        return (Step("set", a.group("expr").strip(), offset, name),)
+    if head == "LET":
+        if (kind := _OTHER_KINDS.search(text)) is not None:
+            raise ScriptingError(f"a {kind.group(0).upper()} variable is not supported: {SUPPORTED}", offset)
+        let = _LET.match(text)
+        if let is None:
+            raise ScriptingError("expected LET <name> [<type>] := <expr>", offset)
+        scope.names.add(let.group("name").lower())
+        return (Step("set", let.group("expr").strip(), offset, let.group("name").lower()),)
+    if (r := _RETURN.match(text)) is not None:
+        if _OTHER_KINDS.search(r.group("expr")) or re.match(r"\s*TABLE\s*\(", r.group("expr"), re.I):
+            raise ScriptingError(f"RETURN of a table is not supported: {SUPPORTED}", offset)
+        return (Step("return", r.group("expr").strip(), offset),)
+    if text.upper() == "NULL":  # Snowflake's statement that does nothing
+        return ()
+    if head in _REFUSED:
+        raise ScriptingError(f"{head} is not supported: {SUPPORTED}", offset)
+    return (Step("sql", text, offset),)
+
+
+def _block(text: str, offset: int, reader: _Reader, outer: _Scope) -> tuple[Step, ...]:
+    """The block whose first piece ``text`` (taken) starts with DECLARE or BEGIN."""
+    scope = outer.child()
+    steps: list[Step] = []
+    opener = _OPENER.match(text)
+    assert opener is not None
+    opened = offset
+    if opener.group("word").upper() == "DECLARE":
+        reader.put(opener, "rest", offset)
+        while True:
+            piece = reader.peek()
+            if piece is None:
+                raise ScriptingError("the DECLARE section is not followed by BEGIN ... END", opened)
+            text, offset = reader.take()
+            if _head(text) == "BEGIN":
+                break
+            steps.extend(_declaration(text, offset, scope))
+        opener = _OPENER.match(text)
+        assert opener is not None
+    reader.put(opener, "rest", offset)
+    begun = offset
+    body = _statements(reader, scope, frozenset({"END", "EXCEPTION"}), ("BEGIN ... END block", "END", begun))
+    if not body and not steps:
+        raise ScriptingError("the BEGIN ... END block has no statement", begun)
+    steps.extend(body)
+    handlers: list[tuple[tuple[str, ...], tuple[Step, ...]]] = []
+    text, offset = reader.take()
+    if _closer(text) == "EXCEPTION":
+        while _closer(text) in ("EXCEPTION", "WHEN"):
+            handlers.append(_handler(text, offset, reader, scope, begun))
+            text, offset = reader.take()
+    end = _END.match(text)
+    if end is None or end.group("tag") is not None:
+        raise ScriptingError(f"expected END of the block, not {_words(text)}", offset)
+    if not handlers:
+        return tuple(steps)
+    return (Step("block", "", opened, body=tuple(steps), handlers=tuple(handlers)),)
+
+
+def _declaration(text: str, offset: int, scope: _Scope) -> tuple[Step, ...]:
+    if (exc := _EXC_DECL.match(text)) is not None:
+        name = exc.group("name").lower()
+        number = -20000 if exc.group("number") is None else int(re.sub(r"\s", "", exc.group("number")))
+        if not -20999 <= number <= -20000:
+            raise ScriptingError(
+                f"exception {exc.group('name')}'s number is {number}: it must be between -20999 and -20000",
+                offset + exc.start("number"),
+            )
+        message = (exc.group("message") or "").replace("''", "'")
+        scope.exceptions[name] = Declared(name, number, message)
+        return ()
+    d = _DECL.match(text)
+    if d is None:
+        raise ScriptingError(f"expected a declaration <name> [<type>] [DEFAULT <expr>], not {text!r}", offset)
+    if (kind := _OTHER_KINDS.search(d.group("type"))) is not None:
+        raise ScriptingError(f"a {kind.group(0).upper()} declaration is not supported: {SUPPORTED}", offset)
+    if re.search(r"\bEXCEPTION\b", d.group("type"), re.I):
+        raise ScriptingError(
+            "expected <name> EXCEPTION [(<number>, '<message>')] (the number between -20999 and -20000)",
+            offset,
+        )
+    name = d.group("name").lower()
+    scope.names.add(name)
+    expr = d.group("expr")
+    return (Step("set", expr.strip() if expr else "NULL", offset, name),)
+
+
+def _handler(
+    text: str, offset: int, reader: _Reader, scope: _Scope, begun: int
+) -> tuple[tuple[str, ...], tuple[Step, ...]]:
+    """One ``[EXCEPTION] WHEN <name> [OR <name> ...] THEN ...`` of a block's EXCEPTION section."""
+    m = _HANDLER.match(text)
+    if m is None:
+        raise ScriptingError("expected WHEN <exception> [OR <exception> ...] THEN <statement>;", offset)
+    names: list[str] = []
+    for word in re.split(r"\bOR\b", m.group("names"), flags=re.I):
+        name = word.strip().lower()
+        if name != "other" and name not in BUILT_IN_EXCEPTIONS and name not in scope.exceptions:
+            raise ScriptingError(
+                f"exception {word.strip() or '(none)'} is not declared: a handler catches OTHER,"
+                " STATEMENT_ERROR, EXPRESSION_ERROR or an exception DECLAREd in this block or one"
+                " around it",
+                offset + m.start("names"),
+            )
+        names.append(name)
+    reader.put(m, "rest", offset)
+    inner = scope.child(in_handler=True)
+    inner.names |= {"sqlcode", "sqlerrm", "sqlstate"}
+    steps = _statements(
+        reader, inner, frozenset({"WHEN", "END"}), ("BEGIN ... EXCEPTION block", "END", begun)
+    )
+    return tuple(names), steps
+
+
+def _raise(text: str, offset: int, scope: _Scope) -> Step:
+    m = _RAISE.match(text)
+    if m is None:
+        raise ScriptingError("expected RAISE [<exception name>]", offset)
+    if m.group("name") is None:
+        if not scope.in_handler:
+            raise ScriptingError(
+                "RAISE without a name raises the exception being handled: only in a handler", offset
+            )
+        return Step("raise", "", offset)
+    declared = scope.exceptions.get(m.group("name").lower())
+    if declared is None:
+        raise ScriptingError(
+            f"exception {m.group('name')} is not declared:"
+            " declare it <name> EXCEPTION [(<number>, '<message>')]",
+            offset,
+        )
+    return Step("raise", "", offset, error=declared)
+
+
+def _if(text: str, offset: int, reader: _Reader, scope: _Scope) -> Step:
+    """The IF statement whose first piece is ``text`` (the rest of it in ``reader``)."""
+    branches: list[tuple[str | None, tuple[Step, ...]]] = []
+    opened = offset
+    m = _THEN.match(text)
+    while True:
+        if m is None:
+            raise ScriptingError("expected IF (<condition>) THEN <statement>; ...", offset)
+        cond = m.group("cond").strip() if m.re is _THEN else None
+        if cond == "":
+            raise ScriptingError("the IF has no condition: write IF (<condition>) THEN", offset)
+        reader.put(m, "rest", offset)
+        closers = frozenset({"ELSEIF", "ELSE", "END IF"})
+        branches.append((cond, _statements(reader, scope, closers, ("IF", "END IF", opened))))
+        text, offset = reader.take()
+        if _closer(text) == "END IF":
+            return Step("if", "", opened, branches=tuple(branches))
+        if cond is None:
+            raise ScriptingError(f"{_head(text)} after ELSE: ELSE is the last branch of an IF", offset)
+        m = _THEN.match(text) if _head(text) == "ELSEIF" else _ELSE.match(text)
+
+
+def _case(text: str, offset: int, reader: _Reader, scope: _Scope) -> Step:
+    """The CASE statement (simple, ``CASE (<expr>) WHEN <value> THEN``, or searched, ``CASE WHEN
+    <cond> THEN``) whose first piece is ``text``."""
+    opened = offset
+    m = _CASE.match(text)
+    if m is None:
+        raise ScriptingError(
+            "expected CASE [(<expression>)] WHEN <value or condition> THEN <statement>; ...", offset
+        )
+    operand = m.group("operand").strip()
+    branches: list[tuple[str | None, tuple[Step, ...]]] = []
+    closers = frozenset({"WHEN", "ELSE", "END", "END CASE"})
+    while True:
+        cond = m.group("cond").strip() if m.re is not _ELSE else None
+        if cond == "":
+            raise ScriptingError("the WHEN has no value or condition: write WHEN <expression> THEN", offset)
+        reader.put(m, "rest", offset)
+        branches.append((cond, _statements(reader, scope, closers, ("CASE", "END CASE", opened))))
+        text, offset = reader.take()
+        closer = _closer(text)
+        if closer in ("END", "END CASE"):
+            end = _END.match(text)
+            if end is not None and end.group("label") is not None:
+                raise ScriptingError(f"expected END CASE, not {_words(text)}", offset)
+            return Step("case", operand, opened, branches=tuple(branches))
+        if cond is None:
+            raise ScriptingError(f"{closer} after ELSE: ELSE is the last branch of a CASE", offset)
+        m = _WHEN.match(text) if closer == "WHEN" else _ELSE.match(text)
+        if m is None:
+            raise ScriptingError("expected WHEN <value or condition> THEN <statement>;", offset)
+
+
+def _loop(head: str, text: str, offset: int, reader: _Reader, scope: _Scope) -> Step:
+    """A FOR, WHILE, REPEAT or LOOP statement whose first piece is ``text``."""
+    opened = offset
+    name: str | None = None
+    start = end = cond = ""
+    reverse = False
+    inner = scope
+    if head == "FOR":
+        m = _FOR.match(text)
+        if m is None:
+            if (c := _FOR_CURSOR.match(text)) is not None:
+                raise ScriptingError(
+                    f"FOR over a cursor or result set ({c.group('source')}) is not supported: {SUPPORTED}",
+                    offset,
+                )
+            raise ScriptingError("expected FOR <name> IN [REVERSE] <start> TO <end> DO", offset)
+        name = m.group("name").lower()
+        start, end, reverse = m.group("start").strip(), m.group("end").strip(), m.group("reverse") is not None
+        closing = ("END FOR",) if m.group("kw").upper() == "DO" else ("END LOOP",)
+        inner = scope.child()
+        inner.names.add(name)
+    elif head == "WHILE":
+        m = _WHILE.match(text)
+        if m is None or not m.group("cond").strip():
+            raise ScriptingError("expected WHILE (<condition>) DO", offset)
+        cond = m.group("cond").strip()
+        closing = ("END WHILE",) if m.group("kw").upper() == "DO" else ("END LOOP",)
+    else:
+        m = _OPENER.match(text)
+        assert m is not None
+        closing = ("UNTIL",) if head == "REPEAT" else ("END LOOP",)
+    reader.put(m, "rest", offset)
+    closed_by = "UNTIL (<condition>) END REPEAT" if head == "REPEAT" else closing[0]
+    body = _statements(reader, inner, frozenset(closing), (head, closed_by, opened))
+    text, offset = reader.take()
+    if head == "REPEAT":
+        until = _UNTIL.match(text)
+        if until is None or not until.group("cond").strip():
+            raise ScriptingError("expected UNTIL (<condition>) END REPEAT", offset)
+        cond, label = until.group("cond").strip(), until.group("label")
+        if not re.search(r"\bEND\s+REPEAT\b", text, re.I):  # UNTIL (<cond>); END REPEAT;
+            text, offset = reader.take() if reader.peek() is not None else ("", offset)
+            if _closer(text) != "END REPEAT":
+                raise ScriptingError("expected END REPEAT after UNTIL (<condition>)", offset)
+            label = _end_label(text)
+    else:
+        label = _end_label(text)
+    text_of = start if head == "FOR" else cond
+    return Step(
+        _LOOP_KINDS[head], text_of, opened, name=name, body=body, label=label, end=end, reverse=reverse
+    )
+
+
+_LOOP_KINDS: dict[str, StepKind] = {"FOR": "for", "WHILE": "while", "REPEAT": "repeat", "LOOP": "loop"}
+
+
+def _end_label(text: str) -> str | None:
+    m = _END.match(text)
+    return m.group("label").lower() if m is not None and m.group("label") else None
+
+
+def _check_jumps(steps: tuple[Step, ...], labels: list[str | None]) -> None:
+    """BREAK and CONTINUE are inside a loop, and a label they name is an enclosing loop's."""
+    for step in steps:
+        if step.kind in ("break", "continue"):
+            word = step.kind.upper()
+            if not labels:
+                raise ScriptingError(f"{word} outside a loop: {word} ends or continues a loop", step.offset)
+            if step.name is not None and step.name not in labels:
+                raise ScriptingError(
+                    f"{word} {step.name}: no enclosing loop is labelled {step.name} (a label follows the"
+                    " loop's END: END WHILE <label>;)",
+                    step.offset,
+                )
+        inner = [*labels, step.label] if step.kind in LOOPS else labels
+        for _, branch in step.branches:
+            _check_jumps(branch, inner)
+        _check_jumps(step.body, inner)
+        for _, handler in step.handlers:
+            _check_jumps(handler, inner)
+
+
+def _pieces(text: str, at: int) -> list[tuple[str, int]]:
+    try:
+        found = split(text)
+    except TasksqlError as err:
+        raise ScriptingError(err.message, at + (err.span.start if err.span else 0)) from None
+    return [
+        (p.text.strip(), at + p.start + len(p.text) - len(p.text.lstrip())) for p in found if p.text.strip()
+    ]
