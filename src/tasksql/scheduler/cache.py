@@ -229,16 +229,20 @@ class TaskCache:
 
     def placements_changed(self, gained: set[int], lost: set[int]) -> None:
         """In a cluster: ``lost`` tasks leave the heaps (and their unwritten next instants are
-        dropped: the catalog's are the new holder's to advance); the idle entries of ``gained``
+        dropped: the catalog's are the new holder's to advance; so are their claims, which the new
+        holder takes over or which come back with a release); the idle entries of ``gained``
         tasks are forgotten and the cache marked stale, so that the next reload builds them from
         the catalog's rows (the next instant their last holder wrote, or the one a release rewound)."""
         for task_id in lost:
             entry = self.entries.get(task_id)
             if entry is not None:
                 entry.heap_seq = None
+                entry.claim = None
             self._unwritten.pop(task_id, None)
         for task_id in gained:
             entry = self.entries.get(task_id)
+            if entry is not None and entry.claim is not None and not entry.claim.held():
+                entry.claim = None  # found taken (a fence refused it): the instant is this node's now
             if entry is not None and not entry.running and not entry.queue and entry.claim is None:
                 entry.heap_seq = None
                 del self.entries[task_id]

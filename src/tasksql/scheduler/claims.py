@@ -1,12 +1,30 @@
 """Instants claimed ahead: the row of a task's next run is written before its instant comes.
 
 Without claims a run starts only once its row (EXECUTING) is committed: at every instant the run
-waits for a catalog transaction and two thread hand-offs. Instead, when a task fires, its next
-instant, if at most ``claim_ahead`` away, is *claimed*: a SCHEDULED row is inserted for it in a lazy
-write (one that rides with the catalog's next transaction). When that instant comes the run starts
-at once, and its row becomes EXECUTING (or SKIPPED, with the reason) in the next lazy write. The
-committed SCHEDULED row is what a crash leaves behind, so the rule that a run's row is committed
-before its body starts still holds. Snowflake shows the same SCHEDULED row for a task's next run.
+waits for a catalog transaction that inserts it, and two thread hand-offs. Instead, when a task
+fires, its next instant, if at most ``claim_ahead`` away, is *claimed*: a SCHEDULED row is inserted
+for it in a lazy write (one that rides with the catalog's next transaction). When that instant
+comes the claimed row only has to be started. Snowflake shows the same SCHEDULED row for a task's
+next run.
+
+How a claimed run starts depends on whether another node could take the claim over:
+
+* a node alone on its catalog (a SQLite catalog, or any scheduler that is not a cluster member)
+  starts the run at once, and its row becomes EXECUTING (or SKIPPED, with the reason) in the next
+  lazy write. The committed SCHEDULED row is what a crash leaves behind, so the rule that a run's
+  row is committed before its body starts still holds in the reaper's terms: a node killed in the
+  few milliseconds before that write leaves a claim that reads as never started, which its
+  completion marker settles (see :mod:`tasksql.scheduler.lost`);
+* a cluster member (:class:`Bookings` with ``commit_starts``) commits the starts of a tick's
+  claimed runs first, in ONE fenced statement (:meth:`Catalog.start_claims`, conditional on the row
+  being still its claim, SCHEDULED, and on its lease and the task's placement), and starts only the
+  bodies of the runs that statement started. That is one UPDATE per tick instead of the fire's
+  INSERTs, and the lazy writes of the tick ride in its transaction. A claim the statement did not
+  start (the task moved to another node, which took the claim over; the lease was lost) runs
+  nowhere here. So a claim's row can be handed to another node at any time: a node that gains a
+  task deletes the claims other nodes hold of its instants to come
+  (:meth:`Catalog.take_over_claims`) and runs those instants itself, and whatever the previous
+  holder does later with its claim is refused by the row (not its claim any more) or by its fence.
 
 The claim row is the fence of the instant, as the EXECUTING row is without claims: of several nodes
 only one inserts it; a claim that finds the instant taken is remembered as *taken*, and the
@@ -17,12 +35,12 @@ intervals and cron schedules that are not graph roots. Fixed delays, VoltDB EVER
 after an overrun), custom schedules and graph roots fire as before.
 
 A claim that will not happen is released (its row deleted) when the task changes, is suspended or
-dropped, when its instant falls into a summary of missed instants, and when the scheduler stops. A
-node that dies leaves its claims to the reaper (:mod:`tasksql.scheduler.lost`): a claim never
-started is not a failed run; it is deleted (an instant still to come), re-planned or recorded SKIPPED
-by the task's catch-up policy. A start is committed a few milliseconds after the run began (with the
-claim of the next instant): a node killed inside those milliseconds leaves a claim that reads as
-never started.
+dropped, when its instant falls into a summary of missed instants, and when the scheduler stops; a
+cluster member's claims of a task it hands over go to the next holder with the placement
+(:meth:`Catalog.release_placements`). A node that dies leaves its claims to the reaper
+(:mod:`tasksql.scheduler.lost`) or, in a cluster, to the node that takes its tasks over
+(:mod:`tasksql.scheduler.takeover`): a claim never started is not a failed run; it is deleted (an
+instant still to come), re-planned or recorded SKIPPED by the task's catch-up policy.
 """
 
 from __future__ import annotations
@@ -37,9 +55,10 @@ from typing import TYPE_CHECKING, Final
 
 from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
+from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunOutcome, RunRecord, evolve, transition
 from tasksql.scheduler import outcomes
-from tasksql.scheduler.planner import Action, Decision
+from tasksql.scheduler.planner import Action, Decision, FirePlan
 
 if TYPE_CHECKING:
     from tasksql.catalog import Catalog
@@ -76,6 +95,10 @@ class Claim:
                 await asyncio.shield(self.batch)
         return self.written()
 
+    def held(self) -> bool:
+        """True unless the claim's write is over and gave no row of this node (taken, or failed)."""
+        return not self.batch.done() or isinstance(self.written(), RunRecord)
+
     def written(self) -> RunRecord | Failed | None:
         """:meth:`result` once the claim's write is over (``batch.done()``), without awaiting."""
         if self.batch.cancelled() or self.batch.exception() is not None:
@@ -96,9 +119,15 @@ def claimable(entry: Entry) -> bool:
 
 @dataclass
 class Bookings:
-    """What one tick writes about claims, in one lazy :meth:`Catalog.record_fires`."""
+    """What one tick writes about claims, in one lazy :meth:`Catalog.record_fires` (under
+    ``fence``), and with ``commit_starts`` (a cluster member) the claimed runs it starts, committed
+    by :meth:`start_committed` before their bodies begin."""
 
     node_id: str
+    fence: Fence | None = None
+    commit_starts: bool = False
+    #: The claimed runs to start (with ``commit_starts``), and their entries.
+    starts: list[tuple[Entry, RunRecord]] = field(default_factory=list)
     updates: list[RunOutcome] = field(default_factory=list)
     releases: list[tuple[int, datetime]] = field(default_factory=list)
     claims: list[NewRun] = field(default_factory=list)
@@ -106,10 +135,15 @@ class Bookings:
     urgent: bool = False
     batch: asyncio.Future[list[RunRecord | None]] | None = None
 
-    def use(self, rec: RunRecord, decision: Decision, now: datetime) -> RunRecord:
-        """The claimed run ``rec`` for ``decision``: started now, skipped, or left queued (SCHEDULED)."""
+    def use(self, entry: Entry, rec: RunRecord, decision: Decision, now: datetime) -> RunRecord | None:
+        """The claimed run ``rec`` of ``entry`` for ``decision``: started now, skipped, or left
+        queued (SCHEDULED). With ``commit_starts`` a run to start is kept for
+        :meth:`start_committed` instead (None is returned: it is not started yet)."""
         if decision.action is Action.RUN:
             transition(rec.state, RunState.EXECUTING)
+            if self.commit_starts:
+                self.starts.append((entry, rec))
+                return None
             self.updates.append(RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=now))
             return evolve(rec, state=RunState.EXECUTING, query_start_time=now)
         if decision.action is Action.SKIP:
@@ -155,7 +189,7 @@ class Bookings:
             return
         try:
             batch = catalog.record_fires(
-                self.node_id, self.updates, self.releases, self.claims, urgent=self.urgent
+                self.node_id, self.updates, self.releases, self.claims, urgent=self.urgent, fence=self.fence
             )
         except TasksqlError as exc:  # closed: nothing is claimed, instants fire the ordinary way
             log.error("could not record claimed instants: %s", exc)
@@ -164,6 +198,53 @@ class Bookings:
         self.batch = batch
         for index, (entry, run) in enumerate(zip(self.owners, self.claims, strict=True)):
             entry.claim = Claim(run.scheduled_time, batch, index)
+
+    async def start_committed(self, catalog: Catalog, now: datetime) -> list[tuple[Entry, RunRecord]]:
+        """Commit the starts kept by :meth:`use` (one urgent :meth:`Catalog.start_claims` under
+        the fence, which the lazy write of :meth:`submit`, if made before, joins) and return the
+        runs started, EXECUTING, with their entries: only their bodies may begin. A claim left
+        out is not this node's to run any more (another node took it over, or the lease or the
+        placement is gone); a failed write starts nothing (the claims stay SCHEDULED, for the
+        reaper or the next holder)."""
+        starts, self.starts = self.starts, []
+        if not starts:
+            return []
+        try:
+            started = set(
+                await catalog.start_claims(
+                    self.node_id, [rec.run_id for _, rec in starts], now, fence=self.fence
+                )
+            )
+        except TasksqlError as exc:
+            log.error("could not start claimed runs: %s", exc)
+            return []
+        if len(started) < len(starts):
+            log.info(
+                "%d claimed run(s) not started: this node's lease or the tasks' placements are gone",
+                len(starts) - len(started),
+            )
+        return [
+            (entry, evolve(rec, state=RunState.EXECUTING, query_start_time=now))
+            for entry, rec in starts
+            if rec.run_id in started
+        ]
+
+
+async def take(
+    entry: Entry, plan: FirePlan, root: bool, book: Bookings
+) -> tuple[Claim | None, RunRecord | Failed | None]:
+    """The claim of ``entry`` (taken from it) when one of ``plan``'s instants is the claimed one,
+    with what its write gave (see :meth:`Claim.result`); else the claim is released in ``book``."""
+    claim, entry.claim = entry.claim, None
+    if claim is None:
+        return None, FAILED
+    if root or not any(d.instant == claim.instant for d in plan.decisions):
+        # a summary of missed instants covers it, or the task became a graph root
+        book.releases.append((entry.record.id, claim.instant))
+        return None, FAILED
+    if claim.batch.done():  # the usual case: written long ago
+        return claim, claim.written()
+    return claim, await claim.result()
 
 
 async def release(catalog: Catalog, node_id: str, entries: Iterable[Entry]) -> None:

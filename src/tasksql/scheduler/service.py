@@ -19,9 +19,9 @@ loop. One iteration (:meth:`Scheduler.tick`, what tests drive with a fake clock)
 
 1. pop every task whose next instant has come (and read the cold ones due soon);
 2. ask the pure planner what to do (run, queue, or record SKIPPED: missed, overlapping);
-3. use the claims of instants booked ahead, and write all other new run rows in ONE catalog call
-   (the UNIQUE (task, instant) fence makes a second node's attempt at the same instant a no-op);
-   claim the next instants in one lazy write;
+3. use the claims of instants booked ahead (a cluster member commits their starts first, fenced,
+   in one statement), write all other new run rows in ONE catalog call (the UNIQUE (task, instant)
+   fence makes a second node's attempt at an instant a no-op); claim the next instants lazily;
 4. start a run per RUN decision; each settles its run in the catalog when it ends.
 
 :meth:`Scheduler.run` loops ``tick`` while sleeping until the next instant or a change signal. Runs
@@ -262,9 +262,6 @@ class Scheduler:
         self.member = member
         self.runs.on_refused = member.poke
         self.cache.restrict_to(member.owns)
-        # claims of coming instants are SCHEDULED rows a node that took the task over could not
-        # fire (the UNIQUE fence); a member fires each instant when it comes instead
-        self.claim_ahead = timedelta(0)
         self.housekeeper.use_member(member, self._lost_failed)
         await member.join()
         if self.multi is not None:
@@ -277,6 +274,14 @@ class Scheduler:
             self._wake()
 
     async def _placements_changed(self, gained: set[int], lost: set[int]) -> None:
+        fence = self.fence.current
+        if gained and fence is not None:
+            # the instants to come that the previous holders claimed are this node's to run: their
+            # claims are deleted (the next instants go back to them) before the entries are built
+            try:
+                await self.catalog.take_over_claims(fence, sorted(gained), after=self.clock.now())
+            except TasksqlError as exc:  # the takeover's settling deals with them, a little later
+                log.warning("could not take over the claims of tasks placed on this node: %s", exc)
         self.cache.placements_changed(gained, lost)
         if gained:  # maybe a lost member's tasks: its runs are settled now (see takeover.py)
             self.housekeeper.took_over()
@@ -587,9 +592,9 @@ class Scheduler:
         owners: list[tuple[Entry, Decision | None]] = []
         new_graphs: list[NewGraphRun] = []
         started_graphs: dict[int, GraphRun] = {}
-        book = claims.Bookings(self.node_id)
+        book = claims.Bookings(self.node_id, fence=fence, commit_starts=self.fence.member)
         for entry, root, plan in plans:
-            claim, claimed = await self._take_claim(entry, plan, root, book)
+            claim, claimed = await claims.take(entry, plan, root, book)
             for decision in plan.decisions:
                 if (
                     claim is not None
@@ -628,9 +633,11 @@ class Scheduler:
             ):
                 book.claim(entry, plan.next_fire, now)
         if not new_runs:  # the steady state: every due instant was claimed
-            runs.submit(book)
+            runs.submit(book)  # lazy: rides with the claimed starts' write, if any
             records: list[RunRecord | None] = []
+            report.started += self._start_committed(await book.start_committed(self.catalog, now))
         else:
+            report.started += self._start_committed(await book.start_committed(self.catalog, now))
             if book.releases:  # queued before the fire: a release precedes any insert of its instant
                 runs.submit(claims.Bookings(self.node_id, releases=book.releases))
                 book.releases = []
@@ -687,21 +694,6 @@ class Scheduler:
                 "could not settle what this node's earlier epochs left: %s", exc
             )
 
-    async def _take_claim(
-        self, entry: Entry, plan: FirePlan, root: bool, book: claims.Bookings
-    ) -> tuple[claims.Claim | None, RunRecord | claims.Failed | None]:
-        """The entry's claim, when one of the plan's instants is claimed (else it is released)."""
-        claim, entry.claim = entry.claim, None
-        if claim is None:
-            return None, claims.FAILED
-        if root or not any(d.instant == claim.instant for d in plan.decisions):
-            # a summary of missed instants covers it, or the task became a graph root
-            book.releases.append((entry.record.id, claim.instant))
-            return None, claims.FAILED
-        if claim.batch.done():  # the usual case: written long ago
-            return claim, claim.written()
-        return claim, await claim.result()
-
     def _use_claim(
         self,
         entry: Entry,
@@ -714,7 +706,9 @@ class Scheduler:
         report.fired += 1
         if claimed is None:
             return  # another node holds the instant
-        rec = book.use(claimed, decision, now)
+        rec = book.use(entry, claimed, decision, now)
+        if rec is None:
+            return  # a member's start, committed before its body (see _start_committed)
         if decision.action is Action.RUN:
             self.runs.start(entry, rec)
             report.started += 1
@@ -722,6 +716,12 @@ class Scheduler:
             entry.enqueue(rec)
         else:
             report.skipped += 1
+
+    def _start_committed(self, started: list[tuple[Entry, RunRecord]]) -> int:
+        """Start the bodies of the claimed runs a member's tick started in the catalog."""
+        for entry, rec in started:
+            self.runs.start(entry, rec)
+        return len(started)
 
     def _plan(self, entry: Entry, now: datetime, root: bool) -> FirePlan:
         assert entry.schedule is not None and entry.next_fire is not None

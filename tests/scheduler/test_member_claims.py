@@ -1,0 +1,190 @@
+"""Cluster members claim instants ahead (on the SQLite catalog, which has the same coordination
+protocol as PostgreSQL's): a claimed run starts only once its start is committed under the node's
+fence, and when a task moves to another node with claims outstanding, the new holder runs those
+instants and the old one runs none of them; each instant runs once."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from sched_harness import START, Harness, make_harness
+
+from tasksql import __version__
+from tasksql.model import RunState
+from tasksql.model.cluster import Membership
+from tasksql.model.run import RunRecord
+from tasksql.scheduler.membership import LEASE_S
+from tasksql.scheduler.service import Scheduler
+from tasksql.testing import FakeClock
+
+TASK = "CREATE TASK t SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK t RESUME"
+
+
+class Monotonic:
+    """A node's own clock, moved by hand (its lease deadline never passes unless moved)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def runs(h: Harness) -> dict[float, list[tuple[RunState, str | None]]]:
+    """Seconds after START -> (state, node) of each run of ``t`` at that instant (drained first)."""
+    start = FakeClock(START).now()
+    out: dict[float, list[tuple[RunState, str | None]]] = {}
+    rows: list[RunRecord] = await h.engine.catalog.list_runs(task_id=await task_id(h))
+    for r in sorted(rows, key=lambda r: r.run_id):
+        out.setdefault((r.scheduled_time - start).total_seconds(), []).append((r.state, r.node_id))
+    return out
+
+
+async def task_id(h: Harness) -> int:
+    [record] = await h.engine.catalog.list_tasks()
+    return record.id
+
+
+async def second_node(h: Harness) -> Scheduler:
+    """Another scheduler on the same catalog (node n2), started as the harness's is."""
+    other = h.engine.new_scheduler(node_id="n2")
+    await other.start(background=False)
+    return other
+
+
+async def tick_both(h: Harness, other: Scheduler, advance: float) -> tuple[int, int]:
+    """Advance the clock and tick both nodes, their leases renewed first (the catalog judges them
+    by the machine's clock); no round claims placements. The runs each tick started."""
+    h.clock.advance(advance)
+    for scheduler in (h.scheduler, other):
+        if scheduler.fence.current is not None:
+            await h.engine.catalog.renew_lease(scheduler.fence.current, running=0)
+    started: list[int] = []
+    for scheduler in (h.scheduler, other):
+        started.append((await scheduler.tick()).started)
+        await scheduler.bookkeeping_written()
+    for scheduler in (h.scheduler, other):
+        await scheduler.drain(timeout=10)
+        await scheduler.bookkeeping_written()  # the outcomes, written lazily
+    return started[0], started[1]
+
+
+async def test_a_member_claims_ahead_and_starts_its_claim_under_its_fence(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    try:
+        await h.sql(TASK)
+        await h.scheduler.reload()
+        member = await h.scheduler.join_cluster(monotonic=Monotonic())
+        assert member.placed == {(await task_id(h))}
+
+        await h.tick(advance=1)
+        assert await runs(h) == {
+            1.0: [(RunState.SUCCEEDED, "test-node")],
+            2.0: [(RunState.SCHEDULED, "test-node")],  # the next instant, claimed
+        }
+        await h.tick(advance=1)
+        assert await runs(h) == {
+            1.0: [(RunState.SUCCEEDED, "test-node")],
+            2.0: [(RunState.SUCCEEDED, "test-node")],  # the claim, started and settled
+            3.0: [(RunState.SCHEDULED, "test-node")],
+        }
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_a_task_pinned_elsewhere_with_a_claim_outstanding_runs_each_instant_once(
+    tmp_path: Path,
+) -> None:
+    h = await make_harness(tmp_path)
+    other: Scheduler | None = None
+    try:
+        await h.sql(TASK)
+        await h.scheduler.reload()
+        a = await h.scheduler.join_cluster(monotonic=Monotonic())
+        other = await second_node(h)
+        b = await other.join_cluster(monotonic=Monotonic())
+        assert a.placed == {(await task_id(h))} and b.placed == set()
+        await tick_both(h, other, 1)
+        assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
+
+        # the task moves to n2 while test-node holds the claim of its next instant; test-node has
+        # not noticed yet (no round of its own since), so its tick still fires the task
+        await h.engine.catalog.pin_tasks({(await task_id(h)): "n2"})
+        await b.beat()
+        assert b.placed == {(await task_id(h))}
+        started = [await tick_both(h, other, 1) for _ in range(3)]
+        assert started == [(0, 1), (0, 1), (0, 1)]  # test-node started no body
+        await a.beat()
+        assert a.placed == set()
+        await tick_both(h, other, 1)
+
+        assert await runs(h) == {
+            1.0: [(RunState.SUCCEEDED, "test-node")],
+            2.0: [(RunState.SUCCEEDED, "n2")],
+            3.0: [(RunState.SUCCEEDED, "n2")],
+            4.0: [(RunState.SUCCEEDED, "n2")],
+            5.0: [(RunState.SUCCEEDED, "n2")],
+            6.0: [(RunState.SCHEDULED, "n2")],
+        }
+    finally:
+        if other is not None:
+            await other.stop()
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+async def test_the_node_that_takes_over_a_lost_members_task_runs_its_claimed_instants(
+    tmp_path: Path,
+) -> None:
+    h = await make_harness(tmp_path)
+    other: Scheduler | None = None
+    try:
+        await h.sql(TASK)
+        await h.scheduler.reload()
+        a = await h.scheduler.join_cluster(monotonic=Monotonic())
+        other = await second_node(h)
+        b = await other.join_cluster(monotonic=Monotonic())
+        await tick_both(h, other, 1)
+        assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
+
+        # test-node's lease is taken from it (another process joined under its id, as after a
+        # pause): n2 takes the task over at its next claim, with the claim of the instant to come
+        stale = a.fence
+        await h.engine.catalog.join(a_membership(h))
+        await b.beat()
+        assert b.placed == {(await task_id(h))}
+        assert 2.0 not in await runs(h)  # taken over: the instant is n2's to run
+        # test-node still believes it holds the task (its own deadline has not passed): its tick
+        # tries to start its claim, and the catalog refuses it; n2 runs the instant
+        assert a.fence == stale and a.may_fire() and a.placed == {(await task_id(h))}
+        started = [await tick_both(h, other, 1) for _ in range(2)]
+
+        assert started == [(0, 1), (0, 1)]  # test-node started no body
+
+        assert await runs(h) == {
+            1.0: [(RunState.SUCCEEDED, "test-node")],
+            2.0: [(RunState.SUCCEEDED, "n2")],
+            3.0: [(RunState.SUCCEEDED, "n2")],
+            4.0: [(RunState.SCHEDULED, "n2")],
+        }
+    finally:
+        if other is not None:
+            await other.stop()
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+def a_membership(h: Harness) -> Membership:
+    """What another process joining under the harness node's id declares."""
+    return Membership(
+        node_id="test-node",
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        version=__version__,
+        started_at=h.clock.now(),
+        lease_seconds=LEASE_S,
+        capacity=1,
+    )
