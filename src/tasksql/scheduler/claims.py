@@ -18,10 +18,10 @@ How a claimed run starts depends on whether another node could take the claim ov
 * a cluster member (:class:`Bookings` with ``commit_starts``) commits the starts of a tick's
   claimed runs first, in ONE fenced statement (:meth:`Catalog.start_claims`, conditional on the row
   being still its claim, SCHEDULED, and on its lease and the task's placement), and starts only the
-  bodies of the runs that statement started. That is one UPDATE per tick instead of the fire's
-  INSERTs, and the lazy writes of the tick ride in its transaction. A claim the statement did not
-  start (the task moved to another node, which took the claim over; the lease was lost) runs
-  nowhere here. So a claim's row can be handed to another node at any time: a node that gains a
+  bodies of the runs that statement started. That is one UPDATE per tick in place of the fire's
+  INSERT of every due run; the claims of the next instants follow in a lazy write. A claim the
+  statement did not start (the task moved to another node, which took the claim over; the lease
+  was lost) runs nowhere here. So a claim's row can be handed to another node at any time: a node that gains a
   task deletes the claims other nodes hold of its instants to come
   (:meth:`Catalog.take_over_claims`) and runs those instants itself, and whatever the previous
   holder does later with its claim is refused by the row (not its claim any more) or by its fence.
@@ -201,7 +201,7 @@ class Bookings:
 
     async def start_committed(self, catalog: Catalog, now: datetime) -> list[tuple[Entry, RunRecord]]:
         """Commit the starts kept by :meth:`use` (one urgent :meth:`Catalog.start_claims` under
-        the fence, which the lazy write of :meth:`submit`, if made before, joins) and return the
+        the fence; call it before :meth:`submit`, whose claims need not delay it) and return the
         runs started, EXECUTING, with their entries: only their bodies may begin. A claim left
         out is not this node's to run any more (another node took it over, or the lease or the
         placement is gone); a failed write starts nothing (the claims stay SCHEDULED, for the

@@ -632,12 +632,12 @@ class Scheduler:
                 and claims.claimable(entry)
             ):
                 book.claim(entry, plan.next_fire, now)
+        # a member's claimed runs first, alone: the claims of the next instants are not in their way
+        report.started += self._start_committed(await book.start_committed(self.catalog, now))
         if not new_runs:  # the steady state: every due instant was claimed
-            runs.submit(book)  # lazy: rides with the claimed starts' write, if any
+            runs.submit(book)
             records: list[RunRecord | None] = []
-            report.started += self._start_committed(await book.start_committed(self.catalog, now))
         else:
-            report.started += self._start_committed(await book.start_committed(self.catalog, now))
             if book.releases:  # queued before the fire: a release precedes any insert of its instant
                 runs.submit(claims.Bookings(self.node_id, releases=book.releases))
                 book.releases = []
