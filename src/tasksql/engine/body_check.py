@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 
 from tasksql.engine.core import Engine
 from tasksql.engine.function_names import CLOUD_ONLY_FUNCTIONS, STATEMENT_FUNCTIONS
+from tasksql.engine.nested_tasks import NestedSyntaxError
+from tasksql.engine.nested_tasks import expand as expand_nested
 from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError, ValidationError
 from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effective_warehouse
 from tasksql.scheduler import logical_time
@@ -109,6 +111,15 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
             statements = body_statements(body.text)
         except TasksqlError:
             return  # the parser of the task statement reports what cannot be read
+    try:  # task statements in the body (Databend's nested task DDL): tasksql's grammar, not the warehouse's
+        statements = expand_nested(statements, _PROCEDURAL)
+    except NestedSyntaxError as err:
+        raise TasksqlSyntaxError(
+            f"a task statement in the task body: {err.error.message}",
+            code="BODY_SYNTAX_ERROR",
+            expected=err.error.expected,
+            span=_span_in_body(stmt, body.text, err.offset),
+        ) from None
     for raw, offset in statements:
         text = unwrap_table_of_stream(raw)  # as the run reads it (same offsets)
         if not text or find_refs(text, dialect).refs:
