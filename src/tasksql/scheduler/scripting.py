@@ -7,13 +7,13 @@ its condition says otherwise or a ``BREAK`` (or ``RETURN``) leaves it.
 
 Two ways to run the SQL statements (:attr:`Block.immediate`):
 
-- deferred (a block with no ``EXCEPTION`` section whose expressions do not read after a
-  statement): the expressions are evaluated first, the statements collected, and then run
-  together in one transaction, as a ``BEGIN ... END`` body's do;
-- immediate (a block with an ``EXCEPTION`` section, or an expression holding a query after a
-  SQL statement, as a WHILE reading a table its loop writes): each statement runs when it is
-  reached, in a transaction of its own, as Snowflake's statements commit one by one, so a handler
-  can catch its failure and a later expression sees what it wrote.
+- deferred (a block with no ``EXCEPTION`` section and no ``RAISE`` whose expressions do not read
+  after a statement): the expressions are evaluated first, the statements collected, and then
+  run together in one transaction, as a ``BEGIN ... END`` body's do;
+- immediate (a block with an ``EXCEPTION`` section or a ``RAISE``, or an expression holding a
+  query after a SQL statement, as a WHILE reading a table its loop writes): each statement runs
+  when it is reached, in a transaction of its own, as Snowflake's statements commit one by one,
+  so a handler can catch its failure and a later expression sees what it wrote.
 
 Every run is bounded: the loops of one run make at most :data:`MAX_ITERATIONS` iterations, and
 each iteration checks the run's cancellation and timeout (:func:`resolve`'s ``guard``).
@@ -74,9 +74,9 @@ def block_of(task: TaskDef) -> Block | None:
 
 
 def _has_handlers(steps: tuple[Step, ...]) -> bool:
-    return any(step.kind == "block" or _has_handlers(step.body) for step in steps) or any(
-        _has_handlers(inner) for step in steps for _, inner in step.branches
-    )
+    """Whether a step is an EXCEPTION section's block or a RAISE (the statements before an
+    uncaught exception are kept, as Snowflake's are)."""
+    return any(step.kind in ("block", "raise") for step in walk(steps))
 
 
 def _reads_after_sql(steps: tuple[Step, ...], seen_sql: bool) -> tuple[bool, bool]:

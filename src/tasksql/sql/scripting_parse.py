@@ -301,7 +301,7 @@ def _handler(
                 f"exception {word.strip() or '(none)'} is not declared: a handler catches OTHER,"
                 " STATEMENT_ERROR, EXPRESSION_ERROR or an exception DECLAREd in this block or one"
                 " around it",
-                offset + m.start("names"),
+                offset + m.start("names") + len(m.group("names")) - len(m.group("names").lstrip()),
             )
         names.append(name)
     reader.put(m, "rest", offset)
