@@ -108,3 +108,32 @@ async def test_an_if_never_closed_is_refused_at_the_if(harness: Harness) -> None
         )
     assert "never closed by END IF" in caught.value.message
     assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (3, 3)
+
+
+async def test_select_into_a_variable_sets_it_to_the_querys_value_on_sqlite(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    await h.sql(f"CREATE WAREHOUSE lite TYPE = sqlite URL = 'sqlite:///{tmp_path}/w.db'")
+    await h.sql(
+        "CREATE TASK t WAREHOUSE = 'lite' SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "DECLARE\n  n INTEGER;\n  top VARCHAR;\nBEGIN\n"
+        "  CREATE TABLE IF NOT EXISTS items (name TEXT, price INTEGER);\n"
+        "  INSERT INTO items VALUES ('a', 5), ('b', 7);\n"
+        "  SELECT count(*) INTO :n FROM items WHERE price > 1;\n"
+        "  SELECT name INTO :top FROM items ORDER BY price DESC LIMIT 1;\n"
+        "  RETURN n || ' ' || top;\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "2 b", None)
+
+
+async def test_select_into_several_variables_is_refused_at_the_names(harness: Harness) -> None:
+    with pytest.raises(TasksqlSyntaxError) as caught:
+        await harness.sql(
+            "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+            "DECLARE a INTEGER; b INTEGER;\nBEGIN\n  SELECT 1, 2 INTO :a, :b;\n  RETURN a;\nEND;\n$$"
+        )
+    assert "SELECT ... INTO several variables is not supported" in caught.value.message
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (4, 20)

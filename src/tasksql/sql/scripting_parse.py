@@ -52,6 +52,9 @@ _HANDLER = re.compile(r"^(?:EXCEPTION\s+)?WHEN\b(?P<names>.*?)\bTHEN\b\s*(?P<res
 _JUMP = re.compile(rf"^(?P<word>BREAK|EXIT|CONTINUE|ITERATE)(?:\s+(?P<label>{_NAME}))?$", re.I)
 _RAISE = re.compile(rf"^RAISE(?:\s+(?P<name>{_NAME}))?$", re.I)
 _END = re.compile(rf"^END(?:\s+(?P<tag>IF|FOR|LOOP|WHILE|REPEAT|CASE)\b)?(?:\s+(?P<label>{_NAME}))?$", re.I)
+_SELECT_INTO = re.compile(
+    rf"^SELECT\b(?P<list>.*?)\bINTO\s+(?P<names>:\s*{_NAME}(?:\s*,\s*:\s*{_NAME})*)(?P<rest>.*)$", re.S | re.I
+)
 _OTHER_KINDS = re.compile(r"\b(?:CURSOR|RESULTSET)\b", re.I)
 #: Words opening Snowflake Scripting that tasksql does not run.
 _REFUSED = frozenset({"OPEN", "FETCH", "CLOSE", "AWAIT", "CANCEL", "LEAVE"})
@@ -212,11 +215,30 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
         if _OTHER_KINDS.search(r.group("expr")) or re.match(r"\s*TABLE\s*\(", r.group("expr"), re.I):
             raise ScriptingError(f"RETURN of a table is not supported: {SUPPORTED}", offset)
         return (Step("return", r.group("expr").strip(), offset),)
+    if head == "SELECT" and (into := _SELECT_INTO.match(text)) is not None:
+        return (_select_into(into, offset, scope),)
     if text.upper() == "NULL":  # Snowflake's statement that does nothing
         return ()
     if head in _REFUSED:
         raise ScriptingError(f"{head} is not supported: {SUPPORTED}", offset)
     return (Step("sql", text, offset),)
+
+
+def _select_into(m: re.Match[str], offset: int, scope: _Scope) -> Step:
+    """``SELECT <expr> INTO :<name> ...``: the variable set to the query's value (its first row's;
+    NULL for no row), evaluated as the scalar query ``(SELECT <expr> ...)``."""
+    names = [n.strip().lstrip(":").strip().lower() for n in m.group("names").split(",")]
+    if len(names) > 1:
+        raise ScriptingError(
+            "SELECT ... INTO several variables is not supported: select each value INTO its own variable",
+            offset + m.start("names"),
+        )
+    if names[0] not in scope.names:
+        raise ScriptingError(
+            f"variable {names[0]} is not declared: declare it in DECLARE, or write LET",
+            offset + m.start("names"),
+        )
+    return Step("set", f"(SELECT {m.group('list').strip()} {m.group('rest').strip()})", offset, names[0])
 
 
 def _block(text: str, offset: int, reader: _Reader, outer: _Scope) -> tuple[Step, ...]:
