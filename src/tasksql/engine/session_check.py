@@ -17,12 +17,15 @@ clickhouse,   ``system.settings`` (not read-only for the login); a name it does 
 chdb          ``SELECT 1 SETTINGS <name> = <value>`` (custom settings)
 ============  ======================================================================================
 
-A name the warehouse does not have is ``UNKNOWN_PARAMETER`` with the closest names; a name it has
-that a run's connection cannot be given (a MySQL global variable, a PostgreSQL setting of server
-start, a SQLite PRAGMA that is no setting) is ``UNSUPPORTED_PARAMETER`` saying why. A warehouse
-that cannot be reached, does not answer within :data:`LIST_TIMEOUT_S` seconds, or cannot list its
-settings is not asked: the parameters are then kept as written, as before. Names are compared
-case-insensitively.
+A Snowflake session parameter (:mod:`tasksql.sql.snowflake_params`) is checked as what it is on the
+warehouse: its equivalent setting is asked for (Snowflake's ``TIMEZONE`` as DuckDB's ``TimeZone``,
+MySQL's ``time_zone``), and one with no equivalent there is kept with a notice that it has no
+effect. A name the warehouse does not have is ``UNKNOWN_PARAMETER`` with the closest names; a name
+it has that a run's connection cannot be given (a MySQL global variable, a PostgreSQL setting of
+server start, a SQLite PRAGMA that is no setting) is ``UNSUPPORTED_PARAMETER`` saying why. A
+warehouse that cannot be reached, does not answer within :data:`LIST_TIMEOUT_S` seconds, or cannot
+list its settings is not asked: the parameters are then kept as written, as before. Names are
+compared case-insensitively.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from tasksql.engine.core import Engine
 from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.model import TaskDef, effective_warehouse
 from tasksql.sql import statements as st
+from tasksql.sql.snowflake_params import applied, no_effect, snowflake_param, warehouse_name
 from tasksql.warehouses.base import Warehouse
 from tasksql.warehouses.session_settings import SettingsList, list_settings, try_listed, try_unlisted
 
@@ -43,56 +47,79 @@ from tasksql.warehouses.session_settings import SettingsList, list_settings, try
 LIST_TIMEOUT_S = 5.0
 
 
-async def check_session_params(engine: Engine, task: TaskDef, stmt: st.Statement) -> None:
+async def check_session_params(engine: Engine, task: TaskDef, stmt: st.Statement) -> tuple[str, ...]:
     """Refuse a session parameter that ``task``'s warehouse has no setting for, or cannot set for
-    a run.
+    a run; return a notice for each Snowflake session parameter kept with no effect there.
 
     :raises ValidationError: code ``UNKNOWN_PARAMETER`` (no such setting, naming the closest ones)
         or ``UNSUPPORTED_PARAMETER`` (a setting a run's connection cannot be given, saying why), at
         the parameter in ``stmt``, naming the warehouse.
     """
     if not task.session_params:
-        return
+        return ()
     name = effective_warehouse(task)
-    if await engine.catalog.get_warehouse(name) is None:
-        return
+    wdef = await engine.catalog.get_warehouse(name)
+    if wdef is None:
+        return ()
+    notices = tuple(
+        f"{key.upper()} is kept but has no effect on warehouse {name} ({warehouse_name(wdef.type)}): it {why}"
+        for key, _ in task.session_params
+        if (why := no_effect(key, wdef.type)) is not None
+    )
+    # what a run sets: the warehouse's own names, Snowflake's as their equivalents
+    checked = [
+        (key, pair) for key, literal in task.session_params for pair in applied(((key, literal),), wdef.type)
+    ]
+    if not checked:
+        return notices
     try:
         wh = await engine.warehouse(name)
         async with asyncio.timeout(LIST_TIMEOUT_S):
             listed = await list_settings(wh)
-            refusal = None if listed is None else await _refusal(wh, listed, task.session_params, stmt)
+            refusal = None if listed is None else await _refusal(wh, listed, checked, stmt)
     except (TasksqlError, TimeoutError):
-        return  # cannot tell now: the run will
+        return notices  # cannot tell now: the run will
     if refusal is not None:
         raise refusal
+    return notices
 
 
 async def _refusal(
-    wh: Warehouse, listed: SettingsList, params: Sequence[tuple[str, str]], stmt: st.Statement
+    wh: Warehouse,
+    listed: SettingsList,
+    params: Sequence[tuple[str, tuple[str, str]]],
+    stmt: st.Statement,
 ) -> ValidationError | None:
-    """The error for the first of ``params`` that ``listed`` does not allow; None when all pass."""
+    """The error for the first of ``params`` that ``listed`` does not allow; None when all pass.
+    Each is (the key as written, (the setting a run sets, its literal))."""
     where = f"warehouse {wh.name} ({listed.system})"
-    for key, literal in params:
-        lower = key.lower()
+    for key, (setting, literal) in params:
+        lower = setting.lower()
+        shown = key.upper() if lower == key.lower() else f"{key.upper()} ({listed.system}'s {setting})"
         if listed.allows(lower):
             failed = await try_listed(wh, lower, literal) if listed.probe_listed else None
             if failed is None:
                 continue
             return ValidationError(
-                f"session parameter {key.upper()} = {literal} cannot be set for a run: on {where},"
-                f" SET SESSION fails: {failed}",
+                _set_failed(shown, literal, where, failed),
                 code="UNSUPPORTED_PARAMETER",
                 span=_param_span(stmt, key),
             )
         why = listed.refused.get(lower)
         if why is not None:
             return ValidationError(
-                f"session parameter {key.upper()} cannot be set for a run: on {where} it is {why}",
+                f"session parameter {shown} cannot be set for a run: on {where} it is {why}",
                 code="UNSUPPORTED_PARAMETER",
                 span=_param_span(stmt, key),
             )
         if listed.probe_unlisted and await try_unlisted(wh, lower, literal):
             continue
+        if snowflake_param(key) is not None:
+            return ValidationError(
+                f"session parameter {shown} cannot be set for a run: {where} has no setting {setting}",
+                code="UNSUPPORTED_PARAMETER",
+                span=_param_span(stmt, key),
+            )
         close = difflib.get_close_matches(lower, sorted(listed.settable), n=3, cutoff=0.75)
         hint = f"; did you mean {', '.join(c.upper() for c in close)}?" if close else ""
         return ValidationError(
@@ -104,12 +131,65 @@ async def _refusal(
     return None
 
 
+def _set_failed(shown: str, literal: str, where: str, failed: str) -> str:
+    """One line saying why ``SET <shown> = <literal>`` fails and what to write instead."""
+    if re.search(r"(?i)unknown time ?zone", failed):
+        close = re.findall(r'"([^"]+)"', failed.partition("Candidate time zones:")[2])[:3]
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        return (
+            f"session parameter {shown} = {literal}: {where} has no such time zone{hint}; write an IANA"
+            " time zone name such as 'America/Los_Angeles' or 'UTC'"
+        )
+    first = failed.strip().splitlines()[0] if failed.strip() else failed
+    return (
+        f"session parameter {shown} = {literal} cannot be set for a run: on {where}, SET SESSION"
+        f" fails: {first}"
+    )
+
+
 def _param_span(stmt: st.Statement, key: str) -> Span | None:
     """The span of ``key =`` in the statement's text (the statement's span when not found)."""
     m = re.search(rf"(?i)(?<![\w$\"]){re.escape(key)}\s*=", stmt.text) if stmt.text else None
     if m is None:
         return stmt.span
     inside = Span.at(stmt.text, m.start(), m.start() + len(key))
+    line = stmt.span.line + inside.line - 1
+    column = inside.column if inside.line > 1 else stmt.span.column + inside.column - 1
+    return Span(line, column, stmt.span.start + inside.start, stmt.span.start + inside.end)
+
+
+def check_unset_names(task: TaskDef, names: Sequence[str], stmt: st.Statement, shown: str) -> None:
+    """Refuse ``ALTER TASK ... UNSET <name>`` of a name that is neither a property (the parser
+    took those), a session parameter ``task`` sets, nor a Snowflake session parameter (which
+    Snowflake lets a task unset when it is not set): it unsets nothing, most likely a misspelling.
+
+    :raises ValidationError: code ``UNKNOWN_PROPERTY`` at the name, naming what may be unset.
+    """
+    have = [key for key, _ in task.session_params]
+    for name in names:
+        if name in have or snowflake_param(name) is not None:
+            continue
+        close = difflib.get_close_matches(name, have, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0].upper()}?" if close else ""
+        set_here = f" (task {shown} sets {', '.join(k.upper() for k in have)})" if have else ""
+        raise ValidationError(
+            f"unknown property {name.upper()} in UNSET: not a task property, a Snowflake session"
+            f" parameter, nor a session parameter of task {shown}{set_here}{hint}",
+            code="UNKNOWN_PROPERTY",
+            span=_unset_span(stmt, name),
+            expected=["<property>", "<session parameter>", "TAG", "CONTACT"],
+        )
+
+
+def _unset_span(stmt: st.Statement, name: str) -> Span | None:
+    """The span of ``name`` after UNSET in the statement's text (the statement's when not found)."""
+    text = stmt.text or ""
+    after = re.search(r"(?i)\bUNSET\b", text)
+    m = re.search(rf"(?i)(?<![\w$\"]){re.escape(name)}(?![\w$])", text[after.end() :]) if after else None
+    if m is None:
+        return stmt.span
+    start = after.end() + m.start() if after else m.start()
+    inside = Span.at(text, start, start + len(name))
     line = stmt.span.line + inside.line - 1
     column = inside.column if inside.line > 1 else stmt.span.column + inside.column - 1
     return Span(line, column, stmt.span.start + inside.start, stmt.span.start + inside.end)

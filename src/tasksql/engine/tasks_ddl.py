@@ -18,7 +18,7 @@ from tasksql.engine.into_target import check_into
 from tasksql.engine.pins import check_pin, pin_notices
 from tasksql.engine.privileges import new_task_owner
 from tasksql.engine.results import Result
-from tasksql.engine.session_check import check_session_params
+from tasksql.engine.session_check import check_session_params, check_unset_names
 from tasksql.errors import (
     GraphError,
     IntegrationNotFound,
@@ -219,9 +219,9 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
     await check_procedure_body(engine, task, stmt)
     check_system_functions(task, stmt)
     await check_body_syntax(engine, task, stmt)
-    await check_session_params(engine, task, stmt)
+    notices = await check_session_params(engine, task, stmt)
     check_pin(task, shown, _span(stmt, "node"))
-    notices = await check_into(engine, task, stmt)
+    notices += await check_into(engine, task, stmt)
     notices += class_notices(task, shown)
     notices += await pin_notices(
         engine.catalog,
@@ -349,10 +349,12 @@ def _apply_action(
         changes = {name: _FIELD_DEFAULTS[name] for name in action.fields}
         drop_params = set(action.session_params)
         drop_tags = set(action.tags)
+        drop_contacts = set(action.contacts)
         return task.with_changes(
             **changes,
             session_params=tuple(p for p in task.session_params if p[0] not in drop_params),
             tags=tuple(t for t in task.tags if t[0] not in drop_tags),
+            contacts=tuple(c for c in task.contacts if c[0] not in drop_contacts),
         )
     if isinstance(action, st.AddAfter):
         added = tuple(n.resolved(db, schema) for n in action.names)
@@ -401,6 +403,8 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
             )
             await engine.catalog.update_tasks([update], now=now, actor=engine.user.name)
         return _status(f"Task {shown} is suspended.", "ALTER TASK")
+    if isinstance(action, st.UnsetProperties):
+        check_unset_names(rec.definition, action.session_params, stmt, shown)
     new = _apply_action(rec.definition, action, engine, rec.spelling)
     if isinstance(action, st.AddAfter) and new.schedule is not None:
         raise GraphError(
@@ -430,7 +434,7 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
     if new.session_params != rec.definition.session_params or effective_warehouse(new) != effective_warehouse(
         rec.definition
     ):
-        await check_session_params(engine, new, stmt)
+        notices += await check_session_params(engine, new, stmt)
     check_pin(new, shown, _span(stmt, "node"))
     notices += await pin_notices(
         engine.catalog, new, rec.definition, shown, cluster=engine.settings.shared_catalog

@@ -398,10 +398,17 @@ MAX_TIMEOUT_MS = 604_800_000
 
 
 def effective_timeout_ms(task: TaskDef) -> int:
-    """The run timeout: USER_TASK_TIMEOUT_MS (0: the maximum, as in Snowflake), else the default."""
+    """The run timeout: USER_TASK_TIMEOUT_MS (0: the maximum, as in Snowflake), else the default;
+    with Snowflake's session parameter STATEMENT_TIMEOUT_IN_SECONDS set (not 0), the lower of the
+    two, as Snowflake's docs say of a task that sets both."""
     if task.timeout_ms == 0:
-        return MAX_TIMEOUT_MS
-    return task.timeout_ms if task.timeout_ms is not None else DEFAULT_TIMEOUT_MS
+        timeout = MAX_TIMEOUT_MS
+    else:
+        timeout = task.timeout_ms if task.timeout_ms is not None else DEFAULT_TIMEOUT_MS
+    literal = dict(task.session_params).get("statement_timeout_in_seconds", "").strip().strip("'")
+    if literal.isdigit() and int(literal) > 0:
+        return min(timeout, int(literal) * 1000)
+    return timeout
 
 
 def effective_overlap(task: TaskDef) -> OverlapPolicy:

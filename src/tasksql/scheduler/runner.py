@@ -45,6 +45,7 @@ from tasksql.scheduler.rebuild import run_rebuild
 from tasksql.scheduler.same_database import SameDatabase
 from tasksql.scheduler.scripting import block_of, resolve
 from tasksql.scheduler.system_wait import system_wait
+from tasksql.sql.snowflake_params import applied
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
 from tasksql.warehouses import role_mapping
@@ -323,7 +324,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         if admission is not None and admission.refused is not None:
             return _outcome(ctx, RunState(admission.state), code=admission.code, message=admission.refused)
         db_role = admission.database_role if admission is not None else None
-        session_params = task.session_params
+        # Snowflake's session parameters as their equivalents on this warehouse (snowflake_params)
+        session_params = tuple(applied(task.session_params, wh.type))
         if db_role is not None:
             # the owner role's database rights: set last, so that no parameter of the task overrides it
             session_params = (*session_params, *role_mapping.role_params(wh.dialect, db_role))

@@ -16,6 +16,7 @@ from tasksql.sql.cursor import Cursor, conflicting, describe, duplicate
 from tasksql.sql.properties import Property, conflicts_with, suggest
 from tasksql.sql.schedule_values import ParsedSchedule
 from tasksql.sql.session_params import refusal
+from tasksql.sql.snowflake_params import value_error
 from tasksql.sql.tokens import Token, TokenKind
 from tasksql.sql.values import parse_literal
 
@@ -113,6 +114,9 @@ class Assignments:
             raise cur.error(
                 why, at=cur.span_since(key_tok), code="UNSUPPORTED_PARAMETER", cls=ValidationError
             )
+        bad = value_error(key, literal)
+        if bad is not None:
+            raise cur.error(bad, at=cur.span_since(key_tok), code="INVALID_VALUE", cls=ValidationError)
         self.session_params[key] = literal
 
     # --- tags and contacts -----------------------------------------------------------------------

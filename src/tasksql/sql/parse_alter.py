@@ -221,12 +221,18 @@ def _unset(cur: Cursor) -> AlterAction:
     fields: list[str] = []
     params: list[str] = []
     tags: list[str] = []
+    contacts: list[str] = []
     seen: dict[str, Token] = {}
     while True:
         tok = cur.peek()
         if tok is not None and tok.is_word("TAG"):
             cur.pos += 1
             _unset_tags(cur, tags)
+        elif tok is not None and tok.is_word("CONTACT"):
+            cur.pos += 1  # Snowflake's UNSET CONTACT <purpose> [, ...]
+            _unset_tags(cur, contacts, "contact purpose")
+        elif tok is not None and (cur.at("ON", "ERROR") or cur.at("RUN", "ON") or cur.at("AS", "USER")):
+            _not_unsettable(cur, tok)
         elif tok is not None and cur.at("EXECUTE", "AS", "USER"):
             cur.pos += 3  # Snowflake's UNSET EXECUTE AS USER: the task runs as its owner again
             if "EXECUTE_AS_USER" in seen:
@@ -246,7 +252,9 @@ def _unset(cur: Cursor) -> AlterAction:
                 f"expected a property to UNSET, found {describe(tok)}", at=tok, expected=["<property>", "TAG"]
             )
         if not cur.accept(","):
-            return UnsetProperties(fields=tuple(fields), session_params=tuple(params), tags=tuple(tags))
+            return UnsetProperties(
+                fields=tuple(fields), session_params=tuple(params), tags=tuple(tags), contacts=tuple(contacts)
+            )
 
 
 def _unset_name(cur: Cursor, tok: Token, fields: list[str], params: list[str]) -> None:
@@ -277,14 +285,26 @@ def _unset_name(cur: Cursor, tok: Token, fields: list[str], params: list[str]) -
     params.append(tok.text.lower())
 
 
-def _unset_tags(cur: Cursor, tags: list[str]) -> None:
+def _not_unsettable(cur: Cursor, tok: Token) -> None:
+    """UNSET of ON ERROR, RUN ON or AS USER: clauses with no "not set" state of their own."""
+    second = cur.peek(1)
+    words = f"{tok.upper} {second.upper if second is not None else ''}".strip()
+    instead = {
+        "ON ERROR": "ALTER TASK ... ALTER ON ERROR { STOP | LOG | IGNORE } to change it",
+        "RUN ON": "ALTER TASK ... SET RUN ON DATABASE (the default) to change it",
+        "AS USER": "ALTER TASK ... UNSET EXECUTE AS USER to run as the task's owner again",
+    }[words]
+    raise cur.error(f"{words} cannot be unset; use {instead}", at=tok, expected=["<property>"])
+
+
+def _unset_tags(cur: Cursor, tags: list[str], what: str = "tag") -> None:
     parens = cur.accept("(") is not None
     while True:
         key_tok = cur.peek()
-        key = read_dotted_key(cur, "tag")
+        key = read_dotted_key(cur, what)
         if key in tags:
             assert key_tok is not None
-            raise duplicate(cur, f"tag {key}", key_tok)
+            raise duplicate(cur, f"{what} {key}", key_tok)
         tags.append(key)
         if not cur.at(","):
             break

@@ -206,6 +206,8 @@ def _alter_action(a: st.AlterAction) -> str:
         items += list(a.session_params)
         if a.tags:
             items.append("TAG (" + ", ".join(_key(t) for t in a.tags) + ")")
+        if a.contacts:
+            items.append("CONTACT (" + ", ".join(_key(c) for c in a.contacts) + ")")
         return "UNSET " + ", ".join(items)
     if isinstance(a, st.AddAfter | st.RemoveAfter):
         verb = "ADD" if isinstance(a, st.AddAfter) else "REMOVE"

@@ -111,6 +111,8 @@ class UnsetProperties:
     fields: tuple[str, ...] = ()
     session_params: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: Snowflake's ``UNSET CONTACT <purpose> [, ...]``: the purposes whose contact is removed.
+    contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,9 +15,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasksql.errors import ValidationError
+from tasksql.errors import TasksqlError, ValidationError
 from tasksql.model import QualifiedName, TaskRecord
 from tasksql.model.run import RunRecord
+from tasksql.sql.snowflake_params import text_of
 from tasksql.sysviews.tables import Introspection, int_arg, table_from_rows, task_name_arg, timestamp_arg
 from tasksql.sysviews.taskrows import literal_text, schedule_text
 
@@ -69,7 +70,12 @@ DATABEND_HISTORY_COLUMNS = (
     ("comment", pa.string()),
     ("session_parameters", pa.string()),
 )
-TABLE_SCHEMA = pa.schema([*((f.name, f.type) for f in HISTORY_SCHEMA), *DATABEND_HISTORY_COLUMNS])
+#: Last, Snowflake's QUERY_TAG (a column of its QUERY_HISTORY) the run ran with: the session
+#: parameter of the task version the run belongs to, NULL when that version set none.
+TAG_COLUMNS = (("query_tag", pa.string()),)
+TABLE_SCHEMA = pa.schema(
+    [*((f.name, f.type) for f in HISTORY_SCHEMA), *DATABEND_HISTORY_COLUMNS, *TAG_COLUMNS]
+)
 
 _ALLOWED = {
     "scheduled_time_range_start",
@@ -130,10 +136,38 @@ async def history_table(ctx: Introspection, named: dict[str, object], *, all_row
     if dropped is not None:
         runs = [r for r in runs if _recorded_as(r, dropped)][:limit]
     tasks = {rec.id: rec for rec in await ctx.catalog.list_tasks()} if runs else {}
+    tags = await _query_tags(ctx, runs, tasks)
     rows: list[tuple[Any, ...]] = [
-        (*(getattr(r, c) for c in HISTORY_COLUMNS), *_databend_values(r, tasks.get(r.task_id))) for r in runs
+        (
+            *(getattr(r, c) for c in HISTORY_COLUMNS),
+            *_databend_values(r, tasks.get(r.task_id)),
+            tags.get((r.task_id, r.task_version)),
+        )
+        for r in runs
     ]
     return table_from_rows(TABLE_SCHEMA, rows)
+
+
+async def _query_tags(
+    ctx: Introspection, runs: list[RunRecord], tasks: dict[int, TaskRecord]
+) -> dict[tuple[int, int], str | None]:
+    """QUERY_TAG of each (task id, version) of ``runs``: from the current definition when the run
+    is of the current version, else from the stored version (None when it cannot be read)."""
+    out: dict[tuple[int, int], str | None] = {}
+    for run in runs:
+        key = (run.task_id, run.task_version)
+        if key in out:
+            continue
+        rec = tasks.get(run.task_id)
+        task = rec.definition if rec is not None and rec.version == run.task_version else None
+        if task is None:
+            try:
+                task = await ctx.catalog.get_task_version(run.task_id, run.task_version)
+            except TasksqlError:
+                task = None
+        tag = dict(task.session_params).get("query_tag") if task is not None else None
+        out[key] = text_of(tag) if tag is not None else None
+    return out
 
 
 def _databend_values(run: RunRecord, rec: TaskRecord | None) -> tuple[Any, ...]:
