@@ -425,7 +425,13 @@ class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, SecretCa
         started only while the fence's lease is live and its task (its graph root) is placed on
         the fence's epoch, as a fenced start of :meth:`finish_run` is. Returns the ids started, in
         ascending order; a run another node took over, a run already started or settled, a claim
-        released, and every run of a refused fence are left out (and left as they are).
+        released, and every run of a refused fence are left out (and left as they are). A run of
+        ``node_id`` that is EXECUTING with ``at`` as its start time already is returned again, as
+        it is: a call repeated after its commit was cut off gives the same answer.
+
+        It applies to the claims whose insert was committed before the call; unlike the other
+        writes, it need not take its place after writes asked for before it (a backend may write
+        it on a connection of its own, so that it does not wait behind them).
 
         A cluster member starts its claimed runs with it before their bodies begin, so that a
         claim whose start was refused runs nowhere but on the node that holds it now.

@@ -381,16 +381,22 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
                 f"a start of node {node_id}'s claims fenced by node {fence.node_id}'s lease",
                 code="INVALID_ARGUMENT",
             )
-        sql, start = self._sql, db_time(at)
-        started = await self._write(
-            lambda db: run_jobs.start_claims(sql, db, node_id, run_ids, start, fence), hold=True
-        )
+        started = await self._start_claims(node_id, run_ids, db_time(at), fence)
         if self.observers.active:
             for run_id in started:
                 self.observers.run_changed(
                     RunOutcome(run_id=run_id, state=RunState.EXECUTING, query_start_time=at)
                 )
         return started
+
+    async def _start_claims(
+        self, node_id: str, run_ids: Sequence[int], at: str, fence: Fence | None
+    ) -> list[int]:
+        """Write :meth:`start_claims` through the writer (a backend may have a quicker way)."""
+        sql = self._sql
+        return await self._write(
+            lambda db: run_jobs.start_claims(sql, db, node_id, run_ids, at, fence), hold=True
+        )
 
     async def finish_run(
         self,

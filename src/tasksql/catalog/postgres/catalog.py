@@ -42,6 +42,8 @@ queries run through :class:`~tasksql.catalog.postgres.dialect.PgDialect`.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
 from tasksql.catalog.migrate import load_migrations, load_schema
@@ -53,6 +55,7 @@ from tasksql.catalog.postgres.health import Health
 from tasksql.catalog.postgres.listener import ChangeListener
 from tasksql.catalog.postgres.reader import PgReader
 from tasksql.catalog.postgres.schema import apply_schema
+from tasksql.catalog.postgres.starts import StartLine
 from tasksql.catalog.postgres.writer import PgWriter
 from tasksql.catalog.rows import db_time, warehouse_columns
 from tasksql.catalog.sql_catalog import SqlCatalog
@@ -61,8 +64,11 @@ from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import CatalogError
 from tasksql.model import DEFAULT_WAREHOUSE, WarehouseDef
+from tasksql.model.cluster import Fence
 
 _Q = POSTGRES.q
+
+log = logging.getLogger("tasksql.catalog")
 
 #: Seconds between two looks at the change sequence while waiting (LISTEN/NOTIFY usually wakes the
 #: waiter first; polling covers a lost notification).
@@ -102,6 +108,7 @@ class PostgresCatalog(SqlCatalog[Cursor]):
         self._read_threads = read_threads
         self._listener: ChangeListener | None = None
         self._health: Health | None = None
+        self._starts: StartLine | None = None
 
     @property
     def schema(self) -> str:
@@ -149,11 +156,14 @@ class PostgresCatalog(SqlCatalog[Cursor]):
             raise
         self._reader, self._listener = reader, listener
         self._health = health
+        self._starts = StartLine(self._target)
 
     async def close(self) -> None:
-        writer, reader, listener = self._writer, self._reader, self._listener
+        writer, reader, listener, starts = self._writer, self._reader, self._listener, self._starts
         self._writer = self._reader = None
-        self._listener = self._health = None
+        self._listener = self._health = self._starts = None
+        if starts is not None:
+            await starts.close()
         if listener is not None:
             await listener.stop()
         if writer is not None:
@@ -175,6 +185,21 @@ class PostgresCatalog(SqlCatalog[Cursor]):
     async def wait_reachable(self, timeout: float) -> bool:
         health = self._health
         return True if health is None else await health.wait_reachable(timeout)
+
+    async def _start_claims(
+        self, node_id: str, run_ids: Sequence[int], at: str, fence: Fence | None
+    ) -> list[int]:
+        """On the start line (see :mod:`.starts`); through the writer when the line fails or an
+        outage is on (the writer waits it out)."""
+        line = self._starts
+        if line is not None and self.outage() is None:
+            try:
+                return await line.start(node_id, run_ids, at, fence)
+            except CatalogError as exc:
+                log.warning(
+                    "starting claimed runs on their own connection failed (%s): through the writer", exc
+                )
+        return await super()._start_claims(node_id, run_ids, at, fence)
 
     # --- whole tables (see bulk.py) --------------------------------------------------------------
 

@@ -252,10 +252,12 @@ INSERT INTO runs (
 ) ON CONFLICT DO NOTHING RETURNING run_id;
 
 -- name: runs_start_claims
--- Start the claims of a node among the array :run_ids (SCHEDULED, not started) at :at; returns their ids.
+-- Start the claims of a node among the array :run_ids (SCHEDULED, not started) at :at; returns
+-- their ids, and those of its runs started at :at already (a call repeated).
 UPDATE runs SET state = 'EXECUTING', query_start_time = %(at)s::timestamptz
 WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s
-  AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
+       OR (state = 'EXECUTING' AND query_start_time = %(at)s::timestamptz))
 RETURNING run_id;
 
 -- name: runs_start_claims_fenced
@@ -263,7 +265,8 @@ RETURNING run_id;
 -- placed on the fence's epoch (the fence's node is :node_id).
 UPDATE runs SET state = 'EXECUTING', query_start_time = %(at)s::timestamptz
 WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id = %(fence_node)s
-  AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
+       OR (state = 'EXECUTING' AND query_start_time = %(at)s::timestamptz))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
   AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id

@@ -234,10 +234,11 @@ INSERT INTO runs (
 
 -- name: runs_start_claims
 -- Start the claims of a node among the JSON array :run_ids (SCHEDULED, not started) at :at;
--- returns their ids.
+-- returns their ids, and those of its runs started at :at already (a call repeated).
 UPDATE runs SET state = 'EXECUTING', query_start_time = :at
 WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND node_id = :node_id
-  AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
+       OR (state = 'EXECUTING' AND query_start_time = :at))
 RETURNING run_id;
 
 -- name: runs_start_claims_fenced
@@ -245,7 +246,8 @@ RETURNING run_id;
 -- placed on the fence's epoch (the fence's node is :node_id).
 UPDATE runs SET state = 'EXECUTING', query_start_time = :at
 WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND node_id = :node_id AND node_id = :fence_node
-  AND state = 'SCHEDULED' AND query_start_time IS NULL
+  AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
+       OR (state = 'EXECUTING' AND query_start_time = :at))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = :fence_node AND epoch = :fence_epoch
                 AND lease_state IN ('live', 'draining')
                 AND lease_until > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
