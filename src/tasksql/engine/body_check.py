@@ -25,6 +25,7 @@ import re
 from datetime import UTC, datetime
 
 from tasksql.engine.core import Engine
+from tasksql.engine.function_args import argument_error
 from tasksql.engine.function_names import CLOUD_ONLY_FUNCTIONS, STATEMENT_FUNCTIONS
 from tasksql.engine.nested_tasks import NestedSyntaxError
 from tasksql.engine.nested_tasks import expand as expand_nested
@@ -145,9 +146,11 @@ _KNOWN_FUNCTIONS = BODY_FUNCTIONS | STATEMENT_FUNCTIONS | {"system$stream_has_da
 
 def check_system_functions(task: TaskDef, stmt: st.Statement) -> None:
     """Refuse a body or WHEN that calls a ``SYSTEM$`` function tasksql does not have (every run
-    would fail), naming what to write instead for Snowflake's cloud-only ones.
+    would fail), naming what to write instead for Snowflake's cloud-only ones, or calls one it has
+    with arguments every run would refuse (:mod:`tasksql.engine.function_args`).
 
-    :raises ValidationError: code ``UNKNOWN_FUNCTION`` at the function's name.
+    :raises ValidationError: code ``UNKNOWN_FUNCTION`` at the function's name, or
+        ``INVALID_ARGUMENT`` at the argument at fault (the function's name for too few).
     """
     texts = [("when", task.when)] if task.when is not None else []
     if isinstance(task.body, SqlBody):
@@ -159,6 +162,15 @@ def check_system_functions(task: TaskDef, stmt: st.Statement) -> None:
             continue  # system.<table> unknown here: the run judges it, with the warehouse's dialect
         for ref in refs:
             name = ref.name
+            wrong = argument_error(ref) if ref.kind == "scalar" else None
+            if wrong is not None:
+                message, arg = wrong
+                at = text.find(arg.text, text.find("(", ref.start)) if arg is not None else -1
+                if at < 0:
+                    at = max(text.find("$", ref.start) - len("system"), ref.start)
+                raise ValidationError(
+                    message, code="INVALID_ARGUMENT", span=_span_in_body(stmt, text, at, key)
+                )
             if ref.kind != "scalar" or not name.startswith("system$") or name in _KNOWN_FUNCTIONS:
                 continue
             advice = CLOUD_ONLY_FUNCTIONS.get(name)

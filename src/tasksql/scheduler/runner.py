@@ -184,6 +184,10 @@ _GRAPH_INFO: dict[str, Callable[[GraphFacts], object]] = {
 }
 
 
+#: Every property SYSTEM$TASK_RUNTIME_INFO knows (upper case), for the check at CREATE.
+RUNTIME_INFO_PROPERTIES = frozenset([*_RUNTIME_INFO, *_GRAPH_INFO])
+
+
 async def _task_runtime_info(ctx: RunContext, args: list[object]) -> object:
     key = str(args[0]).upper() if args else ""
     prop = _RUNTIME_INFO.get(key)

@@ -28,6 +28,8 @@ _UNITS: dict[str, Decimal] = {
     "MICROSECONDS": Decimal("1e-6"),
     "NANOSECONDS": Decimal("1e-9"),
 }
+#: The units SYSTEM$WAIT takes (a singular, SECOND, is taken too), for the check at CREATE.
+TIME_UNITS = frozenset(_UNITS)
 #: How often a wait looks at its cancellation and deadline.
 _STEP = 0.05
 
