@@ -89,15 +89,18 @@ async def test_if_runs_the_first_branch_whose_condition_holds(harness: Harness) 
     assert await h.rows("SELECT branch FROM log") == [("middle",)]
 
 
-async def test_a_cursor_is_refused_at_create_naming_what_runs(harness: Harness) -> None:
+async def test_a_resultset_of_execute_immediate_is_refused_at_create_naming_what_runs(
+    harness: Harness,
+) -> None:
     with pytest.raises(TasksqlSyntaxError) as caught:
         await harness.sql(
             "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
-            "DECLARE\n  c1 CURSOR FOR SELECT 1;\nBEGIN\n  OPEN c1;\n  RETURN 1;\nEND;\n$$"
+            "DECLARE\n  q VARCHAR DEFAULT 'SELECT 1';\nBEGIN\n  LET rs RESULTSET := (EXECUTE IMMEDIATE :q);\n"
+            "  RETURN 1;\nEND;\n$$"
         )
     err = caught.value
-    assert "a CURSOR declaration is not supported" in err.message and "END LOOP" in err.message
-    assert err.span is not None and (err.span.line, err.span.column) == (3, 3)
+    assert "a RESULTSET of EXECUTE IMMEDIATE" in err.message and "END LOOP" in err.message
+    assert err.span is not None and (err.span.line, err.span.column) == (5, 3)
     assert await harness.rows("SELECT count(*) FROM system.tasks") == [(0,)]
 
 

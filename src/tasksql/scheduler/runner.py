@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -269,6 +270,15 @@ async def _scalar(
 ) -> object:
     """The value of the query ``text`` (its first row's first column; NULL when no row) on the
     run's warehouse, with the task's session parameters (and role)."""
+    _, rows = await _query(ctx, text, session_params, deadline)
+    return rows[0][0] if rows and rows[0] else None
+
+
+async def _query(
+    ctx: RunContext, text: str, session_params: Sequence[tuple[str, str]], deadline: float
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The columns and rows of the query ``text`` on the run's warehouse, with the task's session
+    parameters (and role)."""
 
     async def run(sql: str, tables: dict[str, pa.Table]) -> object:
         result = await ctx.warehouse.run_body(
@@ -279,9 +289,11 @@ async def _scalar(
             timeout=_remaining(ctx, deadline),
             token=ctx.token,
         )
-        return result.last.rows[0][0] if result.last is not None and result.last.rows else None
+        return (result.last.columns, result.last.rows) if result.last is not None else ((), [])
 
-    return await _with_virtual(ctx, await ctx.bind_time(text), run)
+    found = await _with_virtual(ctx, await ctx.bind_time(text), run)
+    assert isinstance(found, tuple)
+    return found
 
 
 async def _statement(
@@ -387,6 +399,9 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             async def scalar(text: str) -> object:
                 return await _scalar(ctx, text, session_params, deadline)
 
+            async def query(text: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+                return await _query(ctx, text, session_params, deadline)
+
             async def execute(text: str) -> object:  # one statement, in a transaction of its own
                 return await _statement(ctx, text, session_params, deadline, db_role is not None)
 
@@ -400,6 +415,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 block.steps,
                 scalar,
                 execute=execute if block.immediate else None,
+                query=query,
                 guard=guard,
                 script=block.script,
             )

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import SqlBody, TaskDef
@@ -35,6 +36,11 @@ from tasksql.sql.scripting_parse import parse_block
 from tasksql.sysviews.rewrite import sql_literal
 
 _QUERY = re.compile(r"\bSELECT\b", re.I)
+
+#: A query's columns and rows.
+Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+#: Runs a query on the task's warehouse: its columns and rows.
+Query = Callable[[str], Awaitable[Rows]]
 
 #: The iterations all the loops of one run may make together; one more fails the run
 #: (LOOP_LIMIT_EXCEEDED), as a loop whose condition never ends it would otherwise run until the
@@ -70,13 +76,21 @@ def block_of(task: TaskDef) -> Block | None:
         steps = parse_block(script)
     except ScriptingError as err:
         raise ScriptingError(err.message, at + err.offset) from None
-    return Block(steps, at, script, _reads_after_sql(steps, False)[0] or _has_handlers(steps))
+    one_by_one = _reads_after_sql(steps, False)[0] or _has_handlers(steps) or _reads_cursors(steps)
+    return Block(steps, at, script, one_by_one)
 
 
 def _has_handlers(steps: tuple[Step, ...]) -> bool:
     """Whether a step is an EXCEPTION section's block or a RAISE (the statements before an
     uncaught exception are kept, as Snowflake's are)."""
     return any(step.kind in ("block", "raise") for step in walk(steps))
+
+
+def _reads_cursors(steps: tuple[Step, ...]) -> bool:
+    """Whether a cursor's query (run when it is opened or looped over) and a SQL statement are in
+    the block: the query may read what the statement writes."""
+    kinds = {step.kind for step in walk(steps)}
+    return "sql" in kinds and bool(kinds & {"open", "each"})
 
 
 def _reads_after_sql(steps: tuple[Step, ...], seen_sql: bool) -> tuple[bool, bool]:
@@ -159,11 +173,13 @@ async def resolve(
     evaluate: Callable[[str], Awaitable[object]],
     *,
     execute: Callable[[str], Awaitable[object]] | None = None,
+    query: Query | None = None,
     guard: Callable[[], None] = lambda: None,
     script: str = "",
 ) -> Resolved:
     """Run ``steps``: expressions with ``evaluate`` (runs ``SELECT <expr>``, returns its value),
-    SQL statements with ``execute`` when given (immediate), else collected (deferred). ``guard``
+    SQL statements with ``execute`` when given (immediate), else collected (deferred); the
+    queries of cursors and result sets with ``query`` (their columns and rows). ``guard``
     raises when the run must stop (cancelled, timed out); ``script`` is the block's text (an
     uncaught exception's line and position).
 
@@ -171,6 +187,7 @@ async def resolve(
         declared exception (code its number), ``LOOP_LIMIT_EXCEEDED``.
     """
     run = _Interpreter(evaluate, execute, guard)
+    run.query = query
     try:
         await run.steps(steps)
     except _Return as done:
@@ -201,6 +218,10 @@ class _Interpreter:
         self.statements: list[str] = []
         self.iterations = 0
         self.handling: list[Raised] = []
+        self.query: Query | None = None
+        self.cursors: dict[str, str] = {}  # name -> its query, or the RESULTSET it is for
+        self.results: dict[str, Rows] = {}  # RESULTSET name -> its rows
+        self.opened: dict[str, tuple[Rows, list[int]]] = {}  # cursor -> rows, next row's index
 
     async def value(self, expr: str, offset: int) -> object:
         try:
@@ -271,6 +292,8 @@ class _Interpreter:
             raise Raised(e.name, e.number, e.message, "P0001", step.offset)
         elif kind == "block":
             await self.block(step)
+        elif kind in ("cursor", "resultset", "open", "fetch", "close"):
+            await self.cursor(step)
 
     async def block(self, step: Step) -> None:
         try:
@@ -295,8 +318,81 @@ class _Interpreter:
                     else:
                         self.values[k] = v
 
+    async def rows_of(self, sql: str, offset: int) -> Rows:
+        assert self.query is not None, "a block with cursors is run with a query function"
+        try:
+            return await self.query(sql)
+        except _PASSED:
+            raise
+        except TasksqlError as err:
+            state = getattr(err, "sqlstate", None) or FAILED_SQLSTATE
+            raise Raised("statement_error", FAILED_SQLCODE, err.message, state, offset, err) from None
+
+    async def source(self, name: str, offset: int, using: str = "") -> Rows:
+        """The rows of the cursor or RESULTSET ``name``, its query run now (``?`` bound to the
+        values of the ``using`` variables, in order)."""
+        if name in self.results:
+            return self.results[name]
+        query = self.cursors[name]
+        if query.lower() in self.results:
+            return self.results[query.lower()]
+        marks = [
+            self.values.get(v.strip().lstrip(":").lower(), "NULL") for v in using.split(",") if v.strip()
+        ]
+        return await self.rows_of(_bind_marks(substitute(query, self.values, bare=False), marks), offset)
+
+    async def cursor(self, step: Step) -> None:
+        """A cursor's or RESULTSET's declaration, OPEN, FETCH and CLOSE."""
+        assert step.name is not None
+        name = step.name
+        if step.kind == "cursor":
+            self.cursors[name] = step.text
+        elif step.kind == "resultset":
+            if step.text:
+                self.results[name] = await self.rows_of(
+                    substitute(step.text, self.values, bare=False), step.offset
+                )
+        elif step.kind == "open":
+            self.opened[name] = (await self.source(name, step.offset, step.text), [0])
+        elif step.kind == "close":
+            self.opened.pop(name, None)
+        else:  # FETCH: the next row's columns into the variables, NULL past the last row
+            if name not in self.opened:
+                cause = TasksqlError(
+                    f"cursor {name} is not open: OPEN it before FETCH", code="CURSOR_NOT_OPEN"
+                )
+                raise Raised("statement_error", FAILED_SQLCODE, cause.message, "24000", step.offset, cause)
+            (_, rows), at = self.opened[name]
+            row = rows[at[0]] if at[0] < len(rows) else ()
+            at[0] += 1
+            for i, var in enumerate(step.text.split(",")):
+                self.values[var] = literal(row[i]) if i < len(row) else "NULL"
+
+    async def each(self, step: Step) -> None:
+        """``FOR <row> IN <cursor or RESULTSET>``: the body once per row, ``<row>.<column>`` bound."""
+        assert step.name is not None
+        columns, rows = await self.source(step.text, step.offset)
+        fields = [f"{step.name}.{c.lower()}" for c in columns]
+        try:
+            for row in rows:
+                self.values.update(zip(fields, (literal(v) for v in row), strict=False))
+                self.tick()
+                try:
+                    await self.steps(step.body)
+                except _Jump as jump:
+                    if jump.label is not None and jump.label != step.label:
+                        raise
+                    if jump.kind == "break":
+                        return
+        finally:
+            for f in fields:
+                self.values.pop(f, None)
+
     async def loop(self, step: Step) -> None:
         """Run a loop; a BREAK or CONTINUE naming no label or this loop's ends here."""
+        if step.kind == "each":
+            await self.each(step)
+            return
         counter: range | None = None
         if step.kind == "for":  # end < start: no iteration, REVERSE or not
             start = _integer(await self.value(step.text, step.offset), step)
@@ -330,6 +426,16 @@ class _Interpreter:
                     self.values.pop(step.name, None)
                 else:
                     self.values[step.name] = saved
+
+
+def _bind_marks(query: str, literals: list[str]) -> str:
+    """``query`` with its ``?`` (outside quotes) replaced by ``literals``, in order."""
+    values = iter(literals)
+    return re.sub(
+        r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?",
+        lambda m: next(values, "NULL") if m.group(0) == "?" else m.group(0),
+        query,
+    )
 
 
 def _integer(value: object, step: Step) -> int:

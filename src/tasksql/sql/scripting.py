@@ -23,8 +23,15 @@ itself, or the script of ``EXECUTE IMMEDIATE $$ ... $$``) is Snowflake Scripting
   handled, again);
 - ``sql``: any other statement, SQL the warehouse runs, ``:<name>`` standing for a variable's value.
 
-Cursors and result sets are refused (:class:`ScriptingError`), naming what is supported. The type
-of a variable is read and not enforced: a value is what its expression gives on the warehouse.
+- ``cursor`` (``<name> CURSOR FOR <query or RESULTSET>``) and ``resultset`` (``<name> RESULTSET
+  := (<query>)``): ``name`` and its query; ``open`` (``text``: the USING variables), ``fetch``
+  (``text``: the variables, comma-separated), ``close``; ``each`` (``FOR <row> IN <cursor or
+  RESULTSET> DO ... END FOR``): ``text`` the source, ``name`` the row variable, whose fields are
+  ``<row>.<column>``.
+
+What is not run (``RETURN TABLE(...)``, ``AWAIT``, a RESULTSET of ``EXECUTE IMMEDIATE``) is refused
+(:class:`ScriptingError`), naming what is supported. The type of a variable is read and not
+enforced: a value is what its expression gives on the warehouse.
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ SUPPORTED = (
     " RETURN <expr>;, IF ... END IF;, CASE ... END CASE;, FOR <name> IN [REVERSE] <start> TO <end>"
     " DO ... END FOR;, WHILE (<cond>) DO ... END WHILE;, REPEAT ... UNTIL (<cond>) END REPEAT;,"
     " LOOP ... END LOOP;, BREAK;, CONTINUE;, RAISE [<name>];, nested BEGIN ... [EXCEPTION WHEN"
-    " <name> | OTHER | STATEMENT_ERROR | EXPRESSION_ERROR THEN ...] END; and SQL statements"
-    " (a variable written :<name>)"
+    " <name> | OTHER | STATEMENT_ERROR | EXPRESSION_ERROR THEN ...] END;, <name> CURSOR FOR <query>;,"
+    " <name> RESULTSET := (<query>);, OPEN, FETCH ... INTO, CLOSE, FOR <row> IN <cursor> DO ... END FOR;,"
+    " SELECT ... INTO :<name> and SQL statements (a variable written :<name>)"
 )
 
 #: The exceptions every block knows, besides those it declares.
@@ -68,7 +76,7 @@ class Declared:
 
 StepKind = Literal[
     "set", "sql", "return", "if", "case", "for", "while", "repeat", "loop", "break", "continue",
-    "block", "raise",
+    "block", "raise", "cursor", "resultset", "open", "fetch", "close", "each",
 ]  # fmt: skip
 
 
@@ -99,7 +107,7 @@ class Step:
     error: Declared | None = None
 
 
-LOOPS = frozenset({"for", "while", "repeat", "loop"})
+LOOPS = frozenset({"for", "while", "repeat", "loop", "each"})
 
 
 def walk(steps: tuple[Step, ...]) -> Iterator[Step]:
@@ -120,7 +128,7 @@ def expressions(step: Step) -> list[str]:
         return [step.text, *exprs] if step.kind == "case" and step.text else exprs
     if step.kind == "for":
         return [step.text, step.end]
-    if step.kind in ("set", "return", "while", "repeat"):
+    if step.kind in ("set", "return", "while", "repeat", "cursor", "resultset"):
         return [step.text] if step.text else []
     return []
 
@@ -139,16 +147,20 @@ def is_scripting(script: str) -> bool:
     return _OWN.match(script) is not None
 
 
-_TOKEN = re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?P<colon>::?)?(?P<name>{_NAME})")
+_TOKEN = re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?P<colon>::?)?(?P<name>{_NAME}(?:\.{_NAME})?)")
 
 
 def substitute(text: str, values: dict[str, str], *, bare: bool) -> str:
     """``text`` with each variable of ``values`` (lower-case name -> SQL literal) replaced:
-    written ``:<name>``, and with ``bare`` also ``<name>`` (an expression's). Quoted text, a
-    qualified name's part, a function's name and a cast's type are left alone."""
+    written ``:<name>``, and with ``bare`` also ``<name>`` (an expression's); a row variable's
+    field ``<row>.<column>`` is a name of its own (a qualified name whose first part is a name of
+    ``values`` and is not in it stands for that name's value). Quoted text, a qualified name's
+    part, a function's name and a cast's type are left alone."""
 
     def one(m: re.Match[str]) -> str:
         name, colon = m.group("name"), m.group("colon")
+        if name is not None and "." in name and name.lower() not in values:
+            name = name.split(".", 1)[0] if name.split(".", 1)[0].lower() in values else None
         if name is None or colon == "::" or name.lower() not in values:
             return m.group(0)
         before = text[m.start() - 1] if m.start() > 0 else ""

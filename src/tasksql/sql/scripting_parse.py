@@ -44,7 +44,9 @@ _FOR = re.compile(
     r"(?P<end>.+?)\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$",
     re.S | re.I,
 )
-_FOR_CURSOR = re.compile(rf"^FOR\s+{_NAME}\s+IN\s+(?P<source>{_NAME})\s+(?:DO|LOOP)\b", re.S | re.I)
+_FOR_CURSOR = re.compile(
+    rf"^FOR\s+(?P<name>{_NAME})\s+IN\s+(?P<source>{_NAME})\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I
+)
 _WHILE = re.compile(r"^WHILE\b(?P<cond>.*?)\b(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I)
 _UNTIL = re.compile(rf"^UNTIL\b(?P<cond>.*?)(?:\bEND\s+REPEAT(?:\s+(?P<label>{_NAME}))?)?$", re.S | re.I)
 _OPENER = re.compile(r"^(?P<word>BEGIN|DECLARE|LOOP|REPEAT|EXCEPTION)\b\s*(?P<rest>.*)$", re.S | re.I)
@@ -55,9 +57,15 @@ _END = re.compile(rf"^END(?:\s+(?P<tag>IF|FOR|LOOP|WHILE|REPEAT|CASE)\b)?(?:\s+(
 _SELECT_INTO = re.compile(
     rf"^SELECT\b(?P<list>.*?)\bINTO\s+(?P<names>:\s*{_NAME}(?:\s*,\s*:\s*{_NAME})*)(?P<rest>.*)$", re.S | re.I
 )
-_OTHER_KINDS = re.compile(r"\b(?:CURSOR|RESULTSET)\b", re.I)
+_CURSOR = re.compile(rf"^(?:LET\s+)?(?P<name>{_NAME})\s+CURSOR\s+FOR\b\s*(?P<query>.*)$", re.S | re.I)
+_RESULTSET = re.compile(
+    rf"^(?:LET\s+)?(?P<name>{_NAME})\s+RESULTSET\b\s*(?:(?::=|\bDEFAULT\b)\s*(?P<query>.*))?$", re.S | re.I
+)
+_OPEN = re.compile(rf"^OPEN\s+(?P<name>{_NAME})(?:\s+USING\s*\((?P<using>.*)\))?$", re.S | re.I)
+_FETCH = re.compile(rf"^FETCH\s+(?:NEXT\s+FROM\s+)?(?P<name>{_NAME})\s+INTO\s+(?P<into>.+)$", re.S | re.I)
+_CLOSE = re.compile(rf"^CLOSE\s+(?P<name>{_NAME})$", re.I)
 #: Words opening Snowflake Scripting that tasksql does not run.
-_REFUSED = frozenset({"OPEN", "FETCH", "CLOSE", "AWAIT", "CANCEL", "LEAVE"})
+_REFUSED = frozenset({"AWAIT", "CANCEL", "LEAVE"})
 _NOT_BLOCKS = ("TRANSACTION", "WORK", "TRAN")
 #: Blanks and comments before a statement's first word.
 _LEAD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|//[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
@@ -70,12 +78,16 @@ class _Scope:
     names: set[str] = field(default_factory=set)
     exceptions: dict[str, Declared] = field(default_factory=dict)
     in_handler: bool = False
+    cursors: set[str] = field(default_factory=set)
+    resultsets: set[str] = field(default_factory=set)
 
     def child(self, *, in_handler: bool | None = None) -> _Scope:
         return _Scope(
             set(self.names),
             dict(self.exceptions),
             self.in_handler if in_handler is None else in_handler,
+            set(self.cursors),
+            set(self.resultsets),
         )
 
 
@@ -196,6 +208,11 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
         return (Step(jumps, "", offset, name=label.lower() if label else None),)
     if head == "RAISE":
         return (_raise(text, offset, scope),)
+    cursor_like = head in ("LET", "OPEN", "FETCH", "CLOSE") or (
+        (a := _ASSIGN.match(text)) is not None and a.group("name").lower() in scope.resultsets
+    )
+    if cursor_like and (found := _cursor_step(text, offset, scope)) is not None:
+        return (found,)
     if (a := _ASSIGN.match(text)) is not None:
         name = a.group("name").lower()
         if name not in scope.names:
@@ -204,15 +221,13 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
             )
         return (Step("set", a.group("expr").strip(), offset, name),)
     if head == "LET":
-        if (kind := _OTHER_KINDS.search(text)) is not None:
-            raise ScriptingError(f"a {kind.group(0).upper()} variable is not supported: {SUPPORTED}", offset)
         let = _LET.match(text)
         if let is None:
             raise ScriptingError("expected LET <name> [<type>] := <expr>", offset)
         scope.names.add(let.group("name").lower())
         return (Step("set", let.group("expr").strip(), offset, let.group("name").lower()),)
     if (r := _RETURN.match(text)) is not None:
-        if _OTHER_KINDS.search(r.group("expr")) or re.match(r"\s*TABLE\s*\(", r.group("expr"), re.I):
+        if re.match(r"\s*TABLE\s*\(", r.group("expr"), re.I):
             raise ScriptingError(f"RETURN of a table is not supported: {SUPPORTED}", offset)
         return (Step("return", r.group("expr").strip(), offset),)
     if head == "SELECT" and (into := _SELECT_INTO.match(text)) is not None:
@@ -222,6 +237,77 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
     if head in _REFUSED:
         raise ScriptingError(f"{head} is not supported: {SUPPORTED}", offset)
     return (Step("sql", text, offset),)
+
+
+def _cursor_step(text: str, offset: int, scope: _Scope) -> Step | None:
+    """A cursor's or result set's declaration (``<name> CURSOR FOR <query>``, ``<name> RESULTSET
+    [:= (<query>)]``, also after LET), a result set's assignment, ``OPEN``, ``FETCH``, ``CLOSE``;
+    None for another statement."""
+    if (c := _CURSOR.match(text)) is not None:
+        query = c.group("query").strip()
+        if not query:
+            raise ScriptingError("expected <name> CURSOR FOR <query or RESULTSET name>", offset)
+        if re.fullmatch(_NAME, query) and query.lower() not in scope.resultsets:
+            raise ScriptingError(
+                f"{query} is not a RESULTSET declared before: CURSOR FOR <query or RESULTSET>", offset
+            )
+        scope.cursors.add(c.group("name").lower())
+        return Step("cursor", query, offset, c.group("name").lower())
+    r = _RESULTSET.match(text)
+    if r is None and (a := _ASSIGN.match(text)) is not None and a.group("name").lower() in scope.resultsets:
+        r = a
+    if r is not None:
+        query = _unwrap((r.group("expr") if r.re is _ASSIGN else r.group("query")) or "")
+        if re.match(r"(?:EXECUTE|ASYNC)\b", query, re.I):
+            raise ScriptingError(f"a RESULTSET of {_words(query)} is not supported: {SUPPORTED}", offset)
+        scope.resultsets.add(r.group("name").lower())
+        scope.names.add(r.group("name").lower())
+        return Step("resultset", query, offset, r.group("name").lower())
+    head = _head(text)
+    if head not in _CURSOR_WORDS:
+        return None
+    m = _CURSOR_WORDS[head][0].match(text)
+    if m is None:
+        raise ScriptingError(f"expected {_CURSOR_WORDS[head][1]}", offset)
+    name = m.group("name").lower()
+    if name not in scope.cursors:
+        raise ScriptingError(
+            f"{m.group('name')} is not a cursor: declare it <name> CURSOR FOR <query>", offset
+        )
+    if head == "FETCH":
+        into = [v.strip().lstrip(":").strip().lower() for v in m.group("into").split(",")]
+        for var in into:
+            if var not in scope.names:
+                raise ScriptingError(
+                    f"variable {var} is not declared: declare it in DECLARE, or write LET", offset
+                )
+        return Step("fetch", ",".join(into), offset, name)
+    using = m.group("using") if head == "OPEN" else None
+    return Step("open" if head == "OPEN" else "close", (using or "").strip(), offset, name)
+
+
+_CURSOR_WORDS = {
+    "OPEN": (_OPEN, "OPEN <cursor> [USING (<variable>, ...)]"),
+    "FETCH": (_FETCH, "FETCH <cursor> INTO <variable> [, <variable> ...]"),
+    "CLOSE": (_CLOSE, "CLOSE <cursor>"),
+}
+
+
+def _unwrap(query: str) -> str:
+    """``query`` without the parentheses around all of it."""
+    query = query.strip()
+    while query.startswith("(") and query.endswith(")") and _closes_at_end(query):
+        query = query[1:-1].strip()
+    return query
+
+
+def _closes_at_end(text: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(re.sub(r"'(?:[^']|'')*'", lambda m: "_" * len(m.group(0)), text)):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i == len(text) - 1
+    return False
 
 
 def _select_into(m: re.Match[str], offset: int, scope: _Scope) -> Step:
@@ -292,11 +378,11 @@ def _declaration(text: str, offset: int, scope: _Scope) -> tuple[Step, ...]:
         message = (exc.group("message") or "").replace("''", "'")
         scope.exceptions[name] = Declared(name, number, message)
         return ()
+    if (found := _cursor_step(text, offset, scope)) is not None:
+        return (found,)
     d = _DECL.match(text)
     if d is None:
         raise ScriptingError(f"expected a declaration <name> [<type>] [DEFAULT <expr>], not {text!r}", offset)
-    if (kind := _OTHER_KINDS.search(d.group("type"))) is not None:
-        raise ScriptingError(f"a {kind.group(0).upper()} declaration is not supported: {SUPPORTED}", offset)
     if re.search(r"\bEXCEPTION\b", d.group("type"), re.I):
         raise ScriptingError(
             "expected <name> EXCEPTION [(<number>, '<message>')] (the number between -20999 and -20000)",
@@ -418,12 +504,9 @@ def _loop(head: str, text: str, offset: int, reader: _Reader, scope: _Scope) -> 
     inner = scope
     if head == "FOR":
         m = _FOR.match(text)
+        if m is None and (each := _FOR_CURSOR.match(text)) is not None:
+            return _each(each, offset, reader, scope)
         if m is None:
-            if (c := _FOR_CURSOR.match(text)) is not None:
-                raise ScriptingError(
-                    f"FOR over a cursor or result set ({c.group('source')}) is not supported: {SUPPORTED}",
-                    offset,
-                )
             raise ScriptingError("expected FOR <name> IN [REVERSE] <start> TO <end> DO", offset)
         name = m.group("name").lower()
         start, end, reverse = m.group("start").strip(), m.group("end").strip(), m.group("reverse") is not None
@@ -463,6 +546,21 @@ def _loop(head: str, text: str, offset: int, reader: _Reader, scope: _Scope) -> 
 
 
 _LOOP_KINDS: dict[str, StepKind] = {"FOR": "for", "WHILE": "while", "REPEAT": "repeat", "LOOP": "loop"}
+
+
+def _each(m: re.Match[str], offset: int, reader: _Reader, scope: _Scope) -> Step:
+    """``FOR <row> IN <cursor or RESULTSET> DO ... END FOR``: the row's fields are ``<row>.<column>``."""
+    source = m.group("source").lower()
+    if source not in scope.cursors and source not in scope.resultsets:
+        raise ScriptingError(
+            f"{m.group('source')} is not a cursor or RESULTSET: declare it <name> CURSOR FOR <query>",
+            offset + m.start("source"),
+        )
+    closing = "END FOR" if m.group("kw").upper() == "DO" else "END LOOP"
+    reader.put(m, "rest", offset)
+    body = _statements(reader, scope.child(), frozenset({closing}), ("FOR", closing, offset))
+    end, _ = reader.take()
+    return Step("each", source, offset, name=m.group("name").lower(), body=body, label=_end_label(end))
 
 
 def _end_label(text: str) -> str | None:
