@@ -30,6 +30,7 @@ from tasksql.errors import (
     WarehouseNotFound,
 )
 from tasksql.model import (
+    DEFAULT_WAREHOUSE,
     ClassBody,
     CustomSchedule,
     MaintenanceBody,
@@ -128,16 +129,50 @@ async def _live_definitions(engine: Engine) -> dict[QualifiedName, TaskDef]:
     return {rec.name: rec.definition for rec in await engine.catalog.list_tasks()}
 
 
-async def check_references(engine: Engine, task: TaskDef, stmt: st.Statement) -> None:
-    """Referenced warehouse and integrations must exist."""
+async def check_references(
+    engine: Engine, task: TaskDef, stmt: st.Statement, spelling: Spelling | None = None
+) -> tuple[str, ...]:
+    """Referenced warehouse and integrations must exist; the notices to return.
+
+    A task written the Databend way names them by a string that Databend stores without looking
+    it up (its own task tests name warehouses and integrations that exist nowhere): there a
+    missing one is accepted with a notice. Its runs fail with ``WAREHOUSE_NOT_FOUND`` until the
+    warehouse is created; no notification is queued for the integration until it is.
+    """
+    lenient = spelling is Spelling.DATABEND
+    notices: list[str] = []
     if task.warehouse is not None and await engine.catalog.get_warehouse(task.warehouse) is None:
-        raise WarehouseNotFound(f"warehouse {task.warehouse} does not exist", span=_span(stmt, "warehouse"))
+        if not lenient:
+            raise WarehouseNotFound(
+                f"warehouse {task.warehouse} does not exist", span=_span(stmt, "warehouse")
+            )
+        notices.append(
+            f"warehouse {task.warehouse} does not exist yet: the task's body and session parameters were"
+            f" checked as on warehouse {DEFAULT_WAREHOUSE}, and its runs fail (WAREHOUSE_NOT_FOUND) until"
+            " it is created with CREATE WAREHOUSE"
+        )
     for key in ("error_integration", "success_integration"):
         name = getattr(task, key)
         if name is not None and await engine.catalog.get_integration(name) is None:
-            raise IntegrationNotFound(
-                f"notification integration {name} does not exist", span=_span(stmt, key)
+            if not lenient:
+                raise IntegrationNotFound(
+                    f"notification integration {name} does not exist", span=_span(stmt, key)
+                )
+            notices.append(
+                f"notification integration {name} does not exist yet: the task's notifications to it are"
+                " not sent until it is created"
             )
+    return tuple(notices)
+
+
+async def checked_as(engine: Engine, task: TaskDef) -> TaskDef:
+    """The definition whose body and session parameters are checked: ``task``, or, when the
+    warehouse it names does not exist (accepted for a task written the Databend way, see
+    :func:`check_references`), ``task`` on the default warehouse, so that what no warehouse could
+    run is still refused at CREATE."""
+    if task.warehouse is None or await engine.catalog.get_warehouse(task.warehouse) is not None:
+        return task
+    return task.with_changes(warehouse=None)
 
 
 def check_graph(
@@ -215,14 +250,15 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 code="TASK_EXISTS",
                 span=_span(stmt, "name"),
             )
-    await check_references(engine, task, stmt)
-    await check_procedure_body(engine, task, stmt)
+    referenced = await check_references(engine, task, stmt, stmt.spelling)
+    checked = await checked_as(engine, task)
+    await check_procedure_body(engine, checked, stmt)
     check_system_functions(task, stmt)
-    await check_body_syntax(engine, task, stmt)
-    notices = await check_session_params(engine, task, stmt)
+    await check_body_syntax(engine, checked, stmt)
+    notices = await check_session_params(engine, checked, stmt)
     check_pin(task, shown, _span(stmt, "node"))
     notices += await check_into(engine, task, stmt)
-    notices += class_notices(task, shown)
+    notices += referenced + class_notices(task, shown)
     notices += await pin_notices(
         engine.catalog,
         task,
@@ -417,24 +453,24 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
         return _status("Statement executed successfully.", "ALTER TASK")
     notices: tuple[str, ...] = ()
     if isinstance(action, st.SetProperties | st.UnsetProperties | st.AddAfter | st.SetFinalize):
-        await check_references(engine, new, stmt)
+        notices = await check_references(engine, new, stmt, rec.spelling)
         tasks = await _live_definitions(engine)
         tasks[new.name] = new
         check_graph(engine, tasks, new, stmt)
         old = rec.definition
         if new.into != old.into or effective_warehouse(new) != effective_warehouse(old):
-            notices = await check_into(engine, new, stmt)
+            notices += await check_into(engine, new, stmt)
     if new.schedule is not None:
         schedules.check(new.schedule, new.dst_policy)
     if new.body != rec.definition.body or effective_warehouse(new) != effective_warehouse(rec.definition):
-        await check_procedure_body(engine, new, stmt)
-        await check_body_syntax(engine, new, stmt)
+        await check_procedure_body(engine, await checked_as(engine, new), stmt)
+        await check_body_syntax(engine, await checked_as(engine, new), stmt)
     if new.body != rec.definition.body or new.when != rec.definition.when:
         check_system_functions(new, stmt)
     if new.session_params != rec.definition.session_params or effective_warehouse(new) != effective_warehouse(
         rec.definition
     ):
-        notices += await check_session_params(engine, new, stmt)
+        notices += await check_session_params(engine, await checked_as(engine, new), stmt)
     check_pin(new, shown, _span(stmt, "node"))
     notices += await pin_notices(
         engine.catalog, new, rec.definition, shown, cluster=engine.settings.shared_catalog
