@@ -207,11 +207,29 @@ async def test_system_notification_history_shows_every_attempt(engine: Engine, r
         "sent_at",
         "duration_ms",
         "state",
+        # Databend's columns (databendlabs/databend notification_history_table.rs)
+        "created_on",
+        "processed",
+        "message_source",
+        "integration_name",
+        "message",
+        "status",
+        "error_message",
     )
-    rows = [r[:7] + r[8:] for r in result.rows]
+    rows = [r[:7] + r[8:9] for r in result.rows]
     assert rows == [
         (message.message_id, "my_hook", "TASK_SUCCEEDED", 1, 502, "HTTP 502: answer 502", NOW, "DELIVERED"),
         (message.message_id, "my_hook", "TASK_SUCCEEDED", 2, 200, None, later(1), "DELIVERED"),
+    ]
+    databend = (
+        await engine.execute(
+            "SELECT created_on, processed, message_source, integration_name, message, status, error_message"
+            " FROM system.notification_history WHERE integration_name = 'my_hook' ORDER BY processed"
+        )
+    )[-1].rows
+    assert databend == [
+        (NOW, NOW, "TASK", "my_hook", "TASK_SUCCEEDED", "RETRIABLE_FAILURE", "HTTP 502: answer 502"),
+        (NOW, later(1), "TASK", "my_hook", "TASK_SUCCEEDED", "SUCCESS", ""),
     ]
     assert all(r[7] >= 0 for r in result.rows)
     assert await engine.catalog.list_notifications(state=OutboxState.DELIVERED)
