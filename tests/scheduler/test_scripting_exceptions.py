@@ -194,3 +194,53 @@ async def test_a_malformed_handler_or_raise_is_refused_at_create(
     assert message in err.message, err.message
     assert err.span is not None and (err.span.line, err.span.column) == at
     assert await harness.rows("SELECT count(*) FROM system.tasks") == [(0,)]
+
+
+async def test_a_continue_handler_goes_on_after_the_statement_that_raised_on_postgres(
+    harness: Harness, pg_database: PgDatabase
+) -> None:
+    h = harness
+    await h.sql(f"CREATE WAREHOUSE pg TYPE = postgres URL = '{pg_database.url}'")
+    body = """DECLARE
+  trail VARCHAR DEFAULT '';
+  e1 EXCEPTION (-20001, 'one');
+BEGIN
+  trail := trail || 'a';
+  RAISE e1;
+  trail := trail || 'b';
+  IF (1 / 0 = 1) THEN
+    trail := trail || 'x';
+  END IF;
+  trail := trail || 'c';
+  FOR i IN 1 TO 2 DO
+    INSERT INTO no_such_table VALUES (1);
+    trail := trail || i;
+  END FOR;
+  RETURN trail;
+EXCEPTION
+  WHEN e1 CONTINUE THEN
+    trail := trail || '[e1]';
+  WHEN expression_error CONTINUE THEN
+    trail := trail || '[expr]';
+  WHEN statement_error CONTINUE THEN
+    trail := trail || '[stmt]';
+END;"""
+    assert await _run(h, body, "WAREHOUSE = 'pg'") == ("SUCCEEDED", "a[e1]b[expr]c[stmt]1[stmt]2", None, None)
+
+
+async def test_an_exit_handler_of_an_inner_block_ends_that_block_only(harness: Harness) -> None:
+    body = """DECLARE
+  trail VARCHAR DEFAULT '';
+  e1 EXCEPTION;
+BEGIN
+  BEGIN
+    trail := trail || 'a';
+    RAISE e1;
+    trail := trail || 'not reached';
+  EXCEPTION
+    WHEN e1 EXIT THEN
+      trail := trail || '[exit:' || sqlcode || ']';
+  END;
+  RETURN trail || 'b';
+END;"""
+    assert await _run(harness, body) == ("SUCCEEDED", "a[exit:-20000]b", None, None)

@@ -31,7 +31,16 @@ from typing import Any
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import SqlBody, TaskDef
 from tasksql.sql.bodies import immediate_script
-from tasksql.sql.scripting import LOOPS, ScriptingError, Step, expressions, is_scripting, substitute, walk
+from tasksql.sql.scripting import (
+    LOOPS,
+    Handler,
+    ScriptingError,
+    Step,
+    expressions,
+    is_scripting,
+    substitute,
+    walk,
+)
 from tasksql.sql.scripting_parse import parse_block
 from tasksql.sysviews.rewrite import sql_literal
 
@@ -106,8 +115,8 @@ def _reads_after_sql(steps: tuple[Step, ...], seen_sql: bool) -> tuple[bool, boo
                 return True, True
         if step.body and _reads_after_sql(step.body, seen_sql or (step.kind in LOOPS and inner_sql))[0]:
             return True, True
-        for _, handler in step.handlers:
-            if _reads_after_sql(handler, True)[0]:
+        for handler in step.handlers:
+            if _reads_after_sql(handler.steps, True)[0]:
                 return True, True
         seen_sql = seen_sql or step.kind == "sql" or inner_sql
     return False, seen_sql
@@ -218,6 +227,7 @@ class _Interpreter:
         self.statements: list[str] = []
         self.iterations = 0
         self.handling: list[Raised] = []
+        self.blocks: list[tuple[Handler, ...]] = []  # the handlers of the blocks running, outermost first
         self.query: Query | None = None
         self.cursors: dict[str, str] = {}  # name -> its query, or the RESULTSET it is for
         self.results: dict[str, Rows] = {}  # RESULTSET name -> its rows
@@ -246,8 +256,45 @@ class _Interpreter:
         self._guard()
 
     async def steps(self, steps: tuple[Step, ...]) -> None:
+        """Run ``steps``; an exception a CONTINUE handler catches is handled where it is raised,
+        and the next step runs (one in a condition of an IF, CASE or loop: after that statement)."""
         for step in steps:
-            await self.step(step)
+            try:
+                await self.step(step)
+            except Raised as exc:
+                found = self.handler_for(exc)
+                if found is None or not found[1].resume:
+                    raise
+                await self.handle(exc, found[0], found[1])
+
+    def handler_for(self, exc: Raised) -> tuple[int, Handler] | None:
+        """The first WHEN naming ``exc`` of the innermost running block that has one, and that
+        block's depth."""
+        for depth in range(len(self.blocks) - 1, -1, -1):
+            for handler in self.blocks[depth]:
+                if exc.name in handler.names or "other" in handler.names:
+                    return depth, handler
+        return None
+
+    async def handle(self, exc: Raised, depth: int, handler: Handler) -> None:
+        """Run ``handler`` for ``exc`` with SQLCODE, SQLERRM and SQLSTATE set; an exception it
+        raises goes to the blocks around the one at ``depth``."""
+        saved = {k: self.values.get(k) for k in ("sqlcode", "sqlerrm", "sqlstate")}
+        self.values.update(
+            sqlcode=str(exc.number), sqlerrm=sql_literal(exc.message), sqlstate=sql_literal(exc.state)
+        )
+        self.handling.append(exc)
+        blocks, self.blocks = self.blocks, self.blocks[:depth]
+        try:
+            await self.steps(handler.steps)
+        finally:
+            self.blocks = blocks
+            self.handling.pop()
+            for k, v in saved.items():
+                if v is None:
+                    self.values.pop(k, None)
+                else:
+                    self.values[k] = v
 
     async def step(self, step: Step) -> None:
         kind = step.kind
@@ -296,27 +343,20 @@ class _Interpreter:
             await self.cursor(step)
 
     async def block(self, step: Step) -> None:
+        """A block with an EXCEPTION section: an exception its first matching WHEN (EXIT) catches
+        ends the block after the handler runs."""
+        depth = len(self.blocks)
+        self.blocks.append(step.handlers)
         try:
             await self.steps(step.body)
         except Raised as exc:
-            caught = [inner for names, inner in step.handlers if exc.name in names or "other" in names]
+            caught = [h for h in step.handlers if exc.name in h.names or "other" in h.names]
             if not caught:
                 raise
-            handler = caught[0]  # the first WHEN that names it
-            saved = {k: self.values.get(k) for k in ("sqlcode", "sqlerrm", "sqlstate")}
-            self.values.update(
-                sqlcode=str(exc.number), sqlerrm=sql_literal(exc.message), sqlstate=sql_literal(exc.state)
-            )
-            self.handling.append(exc)
-            try:
-                await self.steps(handler)
-            finally:
-                self.handling.pop()
-                for k, v in saved.items():
-                    if v is None:
-                        self.values.pop(k, None)
-                    else:
-                        self.values[k] = v
+            self.blocks.pop()
+            await self.handle(exc, depth, caught[0])
+        else:
+            self.blocks.pop()
 
     async def rows_of(self, sql: str, offset: int) -> Rows:
         assert self.query is not None, "a block with cursors is run with a query function"

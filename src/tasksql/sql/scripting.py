@@ -74,6 +74,17 @@ class Declared:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """One ``WHEN <name> [OR <name> ...] [EXIT | CONTINUE] THEN ...`` of an EXCEPTION section:
+    the exceptions it catches (lower-case; ``other`` for any), its steps, and whether the block
+    goes on after the statement that raised (CONTINUE) instead of ending (EXIT, the default)."""
+
+    names: tuple[str, ...]
+    steps: tuple[Step, ...]
+    resume: bool = False
+
+
 StepKind = Literal[
     "set", "sql", "return", "if", "case", "for", "while", "repeat", "loop", "break", "continue",
     "block", "raise", "cursor", "resultset", "open", "fetch", "close", "each",
@@ -100,9 +111,8 @@ class Step:
     #: Of a ``for``: its end expression and whether it counts down.
     end: str = ""
     reverse: bool = False
-    #: Of a ``block``: its handlers, each the exception names it catches (lower-case; ``other``)
-    #: and its steps.
-    handlers: tuple[tuple[tuple[str, ...], tuple[Step, ...]], ...] = ()
+    #: Of a ``block``: its EXCEPTION section's WHEN clauses, in order.
+    handlers: tuple[Handler, ...] = ()
     #: Of a ``raise``: the exception (None: the one being handled).
     error: Declared | None = None
 
@@ -117,8 +127,8 @@ def walk(steps: tuple[Step, ...]) -> Iterator[Step]:
         for _, inner in step.branches:
             yield from walk(inner)
         yield from walk(step.body)
-        for _, inner in step.handlers:
-            yield from walk(inner)
+        for handler in step.handlers:
+            yield from walk(handler.steps)
 
 
 def expressions(step: Step) -> list[str]:

@@ -19,6 +19,7 @@ from tasksql.sql.scripting import (
     LOOPS,
     SUPPORTED,
     Declared,
+    Handler,
     ScriptingError,
     Step,
     StepKind,
@@ -50,7 +51,10 @@ _FOR_CURSOR = re.compile(
 _WHILE = re.compile(r"^WHILE\b(?P<cond>.*?)\b(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I)
 _UNTIL = re.compile(rf"^UNTIL\b(?P<cond>.*?)(?:\bEND\s+REPEAT(?:\s+(?P<label>{_NAME}))?)?$", re.S | re.I)
 _OPENER = re.compile(r"^(?P<word>BEGIN|DECLARE|LOOP|REPEAT|EXCEPTION)\b\s*(?P<rest>.*)$", re.S | re.I)
-_HANDLER = re.compile(r"^(?:EXCEPTION\s+)?WHEN\b(?P<names>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_HANDLER = re.compile(
+    r"^(?:EXCEPTION\s+)?WHEN\b(?P<names>.*?)(?:\s(?P<kind>EXIT|CONTINUE))?\s+THEN\b\s*(?P<rest>.*)$",
+    re.S | re.I,
+)
 _JUMP = re.compile(rf"^(?P<word>BREAK|EXIT|CONTINUE|ITERATE)(?:\s+(?P<label>{_NAME}))?$", re.I)
 _RAISE = re.compile(rf"^RAISE(?:\s+(?P<name>{_NAME}))?$", re.I)
 _END = re.compile(rf"^END(?:\s+(?P<tag>IF|FOR|LOOP|WHILE|REPEAT|CASE)\b)?(?:\s+(?P<label>{_NAME}))?$", re.I)
@@ -352,7 +356,7 @@ def _block(text: str, offset: int, reader: _Reader, outer: _Scope) -> tuple[Step
     if not body and not steps:
         raise ScriptingError("the BEGIN ... END block has no statement", begun)
     steps.extend(body)
-    handlers: list[tuple[tuple[str, ...], tuple[Step, ...]]] = []
+    handlers: list[Handler] = []
     text, offset = reader.take()
     if _closer(text) == "EXCEPTION":
         while _closer(text) in ("EXCEPTION", "WHEN"):
@@ -394,13 +398,14 @@ def _declaration(text: str, offset: int, scope: _Scope) -> tuple[Step, ...]:
     return (Step("set", expr.strip() if expr else "NULL", offset, name),)
 
 
-def _handler(
-    text: str, offset: int, reader: _Reader, scope: _Scope, begun: int
-) -> tuple[tuple[str, ...], tuple[Step, ...]]:
-    """One ``[EXCEPTION] WHEN <name> [OR <name> ...] THEN ...`` of a block's EXCEPTION section."""
+def _handler(text: str, offset: int, reader: _Reader, scope: _Scope, begun: int) -> Handler:
+    """One ``[EXCEPTION] WHEN <name> [OR <name> ...] [EXIT | CONTINUE] THEN ...`` of a block's
+    EXCEPTION section."""
     m = _HANDLER.match(text)
     if m is None:
-        raise ScriptingError("expected WHEN <exception> [OR <exception> ...] THEN <statement>;", offset)
+        raise ScriptingError(
+            "expected WHEN <exception> [OR <exception> ...] [EXIT | CONTINUE] THEN <statement>;", offset
+        )
     names: list[str] = []
     for word in re.split(r"\bOR\b", m.group("names"), flags=re.I):
         name = word.strip().lower()
@@ -418,7 +423,8 @@ def _handler(
     steps = _statements(
         reader, inner, frozenset({"WHEN", "END"}), ("BEGIN ... EXCEPTION block", "END", begun)
     )
-    return tuple(names), steps
+    resume = (m.group("kind") or "").upper() == "CONTINUE"
+    return Handler(tuple(names), steps, resume)
 
 
 def _raise(text: str, offset: int, scope: _Scope) -> Step:
@@ -585,8 +591,8 @@ def _check_jumps(steps: tuple[Step, ...], labels: list[str | None]) -> None:
         for _, branch in step.branches:
             _check_jumps(branch, inner)
         _check_jumps(step.body, inner)
-        for _, handler in step.handlers:
-            _check_jumps(handler, inner)
+        for handler in step.handlers:
+            _check_jumps(handler.steps, inner)
 
 
 def _pieces(text: str, at: int) -> list[tuple[str, int]]:
