@@ -31,7 +31,9 @@ no later than the node was gone (:func:`may_have_started`); an instant that came
 was gone is re-planned by its policy, as before.
 
 The lost node is taken to have run with this node's ``completion_markers`` setting (nodes do not
-record theirs): nodes sharing a catalog should set it alike.
+record theirs): nodes sharing a catalog should set it alike. A cluster member commits its claimed
+starts before their bodies begin, so its never-started rows did not start; they are judged the same
+way all the same (a row does not say which kind of node wrote it), which is at worst cautious.
 """
 
 from __future__ import annotations
