@@ -89,17 +89,17 @@ async def test_if_runs_the_first_branch_whose_condition_holds(harness: Harness) 
     assert await h.rows("SELECT branch FROM log") == [("middle",)]
 
 
-async def test_a_resultset_of_execute_immediate_is_refused_at_create_naming_what_runs(
+async def test_an_async_resultset_is_refused_at_create_naming_what_runs(
     harness: Harness,
 ) -> None:
     with pytest.raises(TasksqlSyntaxError) as caught:
         await harness.sql(
             "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
-            "DECLARE\n  q VARCHAR DEFAULT 'SELECT 1';\nBEGIN\n  LET rs RESULTSET := (EXECUTE IMMEDIATE :q);\n"
+            "DECLARE\n  q VARCHAR DEFAULT 'SELECT 1';\nBEGIN\n  LET rs RESULTSET := ASYNC (SELECT 1);\n"
             "  RETURN 1;\nEND;\n$$"
         )
     err = caught.value
-    assert "a RESULTSET of EXECUTE IMMEDIATE" in err.message and "END LOOP" in err.message
+    assert "a RESULTSET of ASYNC" in err.message and "END LOOP" in err.message
     assert err.span is not None and (err.span.line, err.span.column) == (5, 3)
     assert await harness.rows("SELECT count(*) FROM system.tasks") == [(0,)]
 

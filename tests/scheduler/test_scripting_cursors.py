@@ -157,3 +157,29 @@ async def test_a_malformed_cursor_is_refused_at_create(
     err = caught.value
     assert message in err.message, err.message
     assert err.span is not None and (err.span.line, err.span.column) == at
+
+
+async def test_execute_immediate_in_a_block_runs_the_statement_its_string_is(harness: Harness) -> None:
+    h = harness
+    await h.sql(INVOICES)
+    # docs.snowflake.com/en/sql-reference/sql/execute-immediate (a RESULTSET of EXECUTE IMMEDIATE
+    # with USING; RETURN TABLE(rs) there, a FOR over it here) and a statement built from a variable
+    body = """DECLARE
+  rs RESULTSET;
+  query VARCHAR DEFAULT 'SELECT * FROM invoices WHERE price > ? AND price < ?';
+  minimum_price NUMBER(12,2) DEFAULT 20.00;
+  maximum_price NUMBER(12,2) DEFAULT 30.00;
+  tbl VARCHAR DEFAULT 'picked';
+  found VARCHAR DEFAULT '';
+BEGIN
+  rs := (EXECUTE IMMEDIATE :query USING (minimum_price, maximum_price));
+  EXECUTE IMMEDIATE 'CREATE TABLE ' || :tbl || ' (id INTEGER)';
+  FOR inv IN rs DO
+    EXECUTE IMMEDIATE 'INSERT INTO picked VALUES (?)' USING (inv.id);
+    found := found || inv.id;
+  END FOR;
+  EXECUTE IMMEDIATE $$INSERT INTO picked VALUES (100)$$;
+  RETURN found;
+END;"""
+    assert await _run(h, body, "t") == ("SUCCEEDED", "2", None)
+    assert await h.rows("SELECT id FROM picked ORDER BY id") == [(2,), (100,)]

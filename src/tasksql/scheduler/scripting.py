@@ -32,6 +32,7 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import SqlBody, TaskDef
 from tasksql.sql.bodies import immediate_script
 from tasksql.sql.scripting import (
+    EXECUTE_IMMEDIATE,
     LOOPS,
     Handler,
     ScriptingError,
@@ -298,8 +299,11 @@ class _Interpreter:
 
     async def step(self, step: Step) -> None:
         kind = step.kind
-        if kind == "sql":
-            text = substitute(step.text, self.values, bare=False)
+        if kind in ("sql", "execute"):
+            if kind == "sql":
+                text = substitute(step.text, self.values, bare=False)
+            else:
+                text = await self.dynamic(step.text, step.end, step.offset)
             if self._execute is None:
                 self.statements.append(text)
                 return
@@ -358,6 +362,20 @@ class _Interpreter:
         else:
             self.blocks.pop()
 
+    async def dynamic(self, expr: str, using: str, offset: int) -> str:
+        """The SQL text of ``EXECUTE IMMEDIATE <expr> [USING (<using>)]``: a string literal's
+        value, or the expression's value on the warehouse; ``?`` bound to the variables."""
+        literal_text = _string_literal(expr.strip())
+        text = literal_text if literal_text is not None else await self.value(expr, offset)
+        if not isinstance(text, str) or not text.strip():
+            message = f"EXECUTE IMMEDIATE needs a SQL statement as a string, not {text!r}"
+            cause = TasksqlError(message, code="INVALID_VALUE")
+            raise Raised("expression_error", FAILED_SQLCODE, message, "22023", offset, cause)
+        marks = [
+            self.values.get(v.strip().lstrip(":").lower(), "NULL") for v in using.split(",") if v.strip()
+        ]
+        return _bind_marks(text.strip().rstrip(";"), marks) if marks else text.strip().rstrip(";")
+
     async def rows_of(self, sql: str, offset: int) -> Rows:
         assert self.query is not None, "a block with cursors is run with a query function"
         try:
@@ -388,7 +406,10 @@ class _Interpreter:
         if step.kind == "cursor":
             self.cursors[name] = step.text
         elif step.kind == "resultset":
-            if step.text:
+            if (ex := EXECUTE_IMMEDIATE.match(step.text)) is not None:
+                query = await self.dynamic(ex.group("expr"), ex.group("using") or "", step.offset)
+                self.results[name] = await self.rows_of(query, step.offset)
+            elif step.text:
                 self.results[name] = await self.rows_of(
                     substitute(step.text, self.values, bare=False), step.offset
                 )
@@ -466,6 +487,15 @@ class _Interpreter:
                     self.values.pop(step.name, None)
                 else:
                     self.values[step.name] = saved
+
+
+def _string_literal(expr: str) -> str | None:
+    """The value of ``expr`` when it is one string literal (``'...'`` or ``$$...$$``)."""
+    if (q := re.fullmatch(r"'((?:[^']|'')*)'", expr, re.S)) is not None:
+        return q.group(1).replace("''", "'")
+    if (d := re.fullmatch(r"\$(\w*)\$(.*)\$\1\$", expr, re.S)) is not None:
+        return d.group(2)
+    return None
 
 
 def _bind_marks(query: str, literals: list[str]) -> str:

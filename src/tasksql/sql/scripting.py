@@ -21,6 +21,8 @@ itself, or the script of ``EXECUTE IMMEDIATE $$ ... $$``) is Snowflake Scripting
 - ``block``: a block with an ``EXCEPTION`` section (:attr:`Step.handlers`), its steps in
   :attr:`Step.body`; ``raise``: ``RAISE [<name>];`` (:attr:`Step.error`, None: the exception being
   handled, again);
+- ``execute``: ``EXECUTE IMMEDIATE <string expression> [USING (<variable>, ...)]``, the SQL
+  statement the expression's value is (``?`` bound to the variables' values), run as ``sql`` is;
 - ``sql``: any other statement, SQL the warehouse runs, ``:<name>`` standing for a variable's value.
 
 - ``cursor`` (``<name> CURSOR FOR <query or RESULTSET>``) and ``resultset`` (``<name> RESULTSET
@@ -49,7 +51,8 @@ SUPPORTED = (
     " LOOP ... END LOOP;, BREAK;, CONTINUE;, RAISE [<name>];, nested BEGIN ... [EXCEPTION WHEN"
     " <name> | OTHER | STATEMENT_ERROR | EXPRESSION_ERROR THEN ...] END;, <name> CURSOR FOR <query>;,"
     " <name> RESULTSET := (<query>);, OPEN, FETCH ... INTO, CLOSE, FOR <row> IN <cursor> DO ... END FOR;,"
-    " SELECT ... INTO :<name> and SQL statements (a variable written :<name>)"
+    " SELECT ... INTO :<name>, EXECUTE IMMEDIATE <string> [USING (...)] and SQL statements"
+    " (a variable written :<name>)"
 )
 
 #: The exceptions every block knows, besides those it declares.
@@ -87,7 +90,7 @@ class Handler:
 
 StepKind = Literal[
     "set", "sql", "return", "if", "case", "for", "while", "repeat", "loop", "break", "continue",
-    "block", "raise", "cursor", "resultset", "open", "fetch", "close", "each",
+    "block", "raise", "cursor", "resultset", "open", "fetch", "close", "each", "execute",
 ]  # fmt: skip
 
 
@@ -108,7 +111,8 @@ class Step:
     body: tuple[Step, ...] = ()
     #: Of a loop: its label (lower-case), if any.
     label: str | None = None
-    #: Of a ``for``: its end expression and whether it counts down.
+    #: Of a ``for``: its end expression and whether it counts down; of an ``execute``: the
+    #: variables of its USING (comma-separated).
     end: str = ""
     reverse: bool = False
     #: Of a ``block``: its EXCEPTION section's WHEN clauses, in order.
@@ -138,7 +142,7 @@ def expressions(step: Step) -> list[str]:
         return [step.text, *exprs] if step.kind == "case" and step.text else exprs
     if step.kind == "for":
         return [step.text, step.end]
-    if step.kind in ("set", "return", "while", "repeat", "cursor", "resultset"):
+    if step.kind in ("set", "return", "while", "repeat", "cursor", "resultset", "execute"):
         return [step.text] if step.text else []
     return []
 
@@ -156,6 +160,12 @@ def is_scripting(script: str) -> bool:
     """Whether ``script`` is a Snowflake Scripting block (see the module's docstring)."""
     return _OWN.match(script) is not None
 
+
+#: ``EXECUTE IMMEDIATE <string expression> [USING (<variable>, ...)]`` in a block (a statement, or
+#: the query of a RESULTSET).
+EXECUTE_IMMEDIATE = re.compile(
+    r"^EXECUTE\s+IMMEDIATE\b\s*(?P<expr>.+?)(?:\s+USING\s*\((?P<using>[^()]*)\))?\s*$", re.S | re.I
+)
 
 _TOKEN = re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?P<colon>::?)?(?P<name>{_NAME}(?:\.{_NAME})?)")
 

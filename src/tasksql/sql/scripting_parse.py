@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from tasksql.errors import TasksqlError
 from tasksql.sql.scripting import (
     BUILT_IN_EXCEPTIONS,
+    EXECUTE_IMMEDIATE,
     LOOPS,
     SUPPORTED,
     Declared,
@@ -234,6 +235,8 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
         if re.match(r"\s*TABLE\s*\(", r.group("expr"), re.I):
             raise ScriptingError(f"RETURN of a table is not supported: {SUPPORTED}", offset)
         return (Step("return", r.group("expr").strip(), offset),)
+    if head == "EXECUTE" and (ex := EXECUTE_IMMEDIATE.match(text)) is not None:
+        return (Step("execute", ex.group("expr").strip(), offset, end=(ex.group("using") or "").strip()),)
     if head == "SELECT" and (into := _SELECT_INTO.match(text)) is not None:
         return (_select_into(into, offset, scope),)
     if text.upper() == "NULL":  # Snowflake's statement that does nothing
@@ -262,7 +265,9 @@ def _cursor_step(text: str, offset: int, scope: _Scope) -> Step | None:
         r = a
     if r is not None:
         query = _unwrap((r.group("expr") if r.re is _ASSIGN else r.group("query")) or "")
-        if re.match(r"(?:EXECUTE|ASYNC)\b", query, re.I):
+        if re.match(r"ASYNC\b", query, re.I) or (
+            re.match(r"EXECUTE\b", query, re.I) and not EXECUTE_IMMEDIATE.match(query)
+        ):
             raise ScriptingError(f"a RESULTSET of {_words(query)} is not supported: {SUPPORTED}", offset)
         scope.resultsets.add(r.group("name").lower())
         scope.names.add(r.group("name").lower())
