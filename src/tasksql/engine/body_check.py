@@ -29,6 +29,7 @@ from tasksql.engine.function_args import argument_error
 from tasksql.engine.function_names import CLOUD_ONLY_FUNCTIONS, STATEMENT_FUNCTIONS
 from tasksql.engine.nested_tasks import NestedSyntaxError
 from tasksql.engine.nested_tasks import expand as expand_nested
+from tasksql.engine.script_checks import check_script_semantics
 from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError, ValidationError
 from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effective_warehouse
 from tasksql.scheduler import logical_time
@@ -37,6 +38,7 @@ from tasksql.scheduler.runner import BODY_FUNCTIONS
 from tasksql.scheduler.scripting import block_of
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
+from tasksql.sql.merge_star import blank_update_star
 from tasksql.sql.scripting import ScriptingError, substitute, walk
 from tasksql.sql.table_of_stream import unwrap_table_of_stream
 from tasksql.sysviews.rewrite import find_refs
@@ -92,6 +94,7 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
             code="BODY_SYNTAX_ERROR",
             span=_span_in_body(stmt, body.text, err.offset),
         ) from None
+    check_script_semantics(task, stmt)  # a jump out of no loop, a variable never declared
     warehouse = await engine.catalog.get_warehouse(effective_warehouse(task))
     if warehouse is None or warehouse.type.value not in CHECKED_DIALECTS:
         return
@@ -122,7 +125,7 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
             span=_span_in_body(stmt, body.text, err.offset),
         ) from None
     for raw, offset in statements:
-        text = unwrap_table_of_stream(raw)  # as the run reads it (same offsets)
+        text = blank_update_star(unwrap_table_of_stream(raw), dialect)  # as the run reads it (same offsets)
         if not text or find_refs(text, dialect).refs:
             continue  # rewritten by tasksql before it runs: the run tells
         bound = text

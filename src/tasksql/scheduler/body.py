@@ -29,6 +29,7 @@ from tasksql.model import ClassBody, MaintenanceBody, MaintenanceKind, Procedure
 from tasksql.scheduler import maintenance
 from tasksql.sql import split
 from tasksql.sql.bodies import body_statements, immediate_script
+from tasksql.sql.merge_star import blank_update_star
 from tasksql.sql.table_of_stream import unwrap_table_of_stream
 
 
@@ -91,8 +92,9 @@ def prepare(task: TaskDef, dialect: str) -> PreparedBody:
             statements = [text for text, _ in body_statements(body.text)]
         else:
             statements = script_statements(body.text) if body.is_script else [body.text]
-        # Timeplus's table(<stream>): the stream is a table here (see the module it comes from)
-        statements = [unwrap_table_of_stream(text) for text in statements]
+        # Timeplus's table(<stream>): the stream is a table here; Databend's MERGE ... UPDATE * is
+        # DuckDB's UPDATE (see the modules they come from)
+        statements = [blank_update_star(unwrap_table_of_stream(text), dialect) for text in statements]
         if (body.is_script or immediate) and own_transactions(statements):
             # its own BEGIN / COMMIT (Databend's task tests write them in a script block): the
             # statements run as written, each transaction the script's, none around them
