@@ -140,3 +140,20 @@ async def test_select_into_several_variables_is_refused_at_the_names(harness: Ha
         )
     assert "SELECT ... INTO several variables is not supported" in caught.value.message
     assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (4, 20)
+
+
+async def test_a_query_in_an_expression_is_sql_and_a_condition_may_hold_then(harness: Harness) -> None:
+    h = harness
+    await h.sql("CREATE TABLE items (id INTEGER, label VARCHAR)")
+    await h.sql("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'THEN')")
+    # in (SELECT ...) id is the column and :id the variable, as in any SQL statement of a block
+    await h.sql(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "DECLARE\n  id INTEGER DEFAULT 2;\n  n INTEGER;\nBEGIN\n"
+        "  n := (SELECT count(*) FROM items WHERE id >= :id);\n"
+        "  IF ((SELECT max(id) FROM items WHERE label = 'THEN') = (CASE WHEN n > 0 THEN 3 END)) THEN\n"
+        "    RETURN 'then ' || n || ' ' || id;\n  END IF;\n  RETURN 'else';\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "then 2 2", None)

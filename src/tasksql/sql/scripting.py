@@ -142,6 +142,8 @@ def expressions(step: Step) -> list[str]:
         return [step.text, *exprs] if step.kind == "case" and step.text else exprs
     if step.kind == "for":
         return [step.text, step.end]
+    if step.kind == "resultset" and (ex := EXECUTE_IMMEDIATE.match(step.text)) is not None:
+        return [ex.group("expr").strip()]  # the string's expression; the statement is its value
     if step.kind in ("set", "return", "while", "repeat", "cursor", "resultset", "execute"):
         return [step.text] if step.text else []
     return []
@@ -170,7 +172,42 @@ EXECUTE_IMMEDIATE = re.compile(
 _TOKEN = re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?P<colon>::?)?(?P<name>{_NAME}(?:\.{_NAME})?)")
 
 
+_SUBQUERY = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\((?=\s*(?:SELECT|WITH)\b)", re.I)
+
+
 def substitute(text: str, values: dict[str, str], *, bare: bool) -> str:
+    """``text`` with its variables bound (see :func:`_substitute`); with ``bare``, a query in
+    parentheses inside it (``(SELECT ... <name> ...)``) is SQL, where only ``:<name>`` is a
+    variable (a column may have a variable's name)."""
+    if not bare:
+        return _substitute(text, values, bare=False)
+    out: list[str] = []
+    at = 0
+    for m in _SUBQUERY.finditer(text):
+        if m.group(0) != "(" or m.start() < at:
+            continue
+        end = _closing(text, m.start())
+        out.append(_substitute(text[at : m.start()], values, bare=True))
+        out.append(_substitute(text[m.start() : end], values, bare=False))
+        at = end
+    out.append(_substitute(text[at:], values, bare=True))
+    return "".join(out)
+
+
+def _closing(text: str, start: int) -> int:
+    """The offset after the parenthesis closing the one at ``start`` (the end when none does)."""
+    depth = 0
+    for m in re.finditer(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[()]", text[start:]):
+        if m.group(0) == "(":
+            depth += 1
+        elif m.group(0) == ")":
+            depth -= 1
+            if depth == 0:
+                return start + m.end()
+    return len(text)
+
+
+def _substitute(text: str, values: dict[str, str], *, bare: bool) -> str:
     """``text`` with each variable of ``values`` (lower-case name -> SQL literal) replaced:
     written ``:<name>``, and with ``bare`` also ``<name>`` (an expression's); a row variable's
     field ``<row>.<column>`` is a name of its own (a qualified name whose first part is a name of

@@ -37,10 +37,25 @@ _EXC_DECL = re.compile(
 )
 _LET = re.compile(rf"^LET\s+(?P<name>{_NAME})(?P<type>.*?)(?::=|\bDEFAULT\b)(?P<expr>.+)$", re.S | re.I)
 _RETURN = re.compile(r"^RETURN\b(?P<expr>.*)$", re.S | re.I)
-_THEN = re.compile(r"^(?:ELSE)?IF\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_QUOTED = r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\""
+
+
+def _balanced(depth: int) -> str:
+    """A lazy pattern for text whose parentheses (``depth`` levels deep) are balanced and whose
+    quotes are closed: a keyword inside ``( ... )`` or a string is not the construct's."""
+    inner = r"[^()'\"]"
+    for _ in range(depth):
+        inner = rf"(?:{_QUOTED}|\((?:{inner})*\)|[^()'\"])"
+    return rf"(?:{inner})*?"
+
+
+_BAL = _balanced(5)
+_THEN = re.compile(rf"^(?:ELSE)?IF\b(?P<cond>{_BAL})\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
 _ELSE = re.compile(r"^ELSE\b\s*(?P<rest>.*)$", re.S | re.I)
-_CASE = re.compile(r"^CASE\b(?P<operand>.*?)\bWHEN\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
-_WHEN = re.compile(r"^WHEN\b(?P<cond>.*?)\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
+_CASE = re.compile(
+    rf"^CASE\b(?P<operand>{_BAL})\bWHEN\b(?P<cond>{_BAL})\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I
+)
+_WHEN = re.compile(rf"^WHEN\b(?P<cond>{_BAL})\bTHEN\b\s*(?P<rest>.*)$", re.S | re.I)
 _FOR = re.compile(
     rf"^FOR\s+(?P<name>{_NAME})\s+IN\s+(?:(?P<reverse>REVERSE)\s+)?(?P<start>.+?)\s+TO\s+"
     r"(?P<end>.+?)\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$",
@@ -49,8 +64,8 @@ _FOR = re.compile(
 _FOR_CURSOR = re.compile(
     rf"^FOR\s+(?P<name>{_NAME})\s+IN\s+(?P<source>{_NAME})\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I
 )
-_WHILE = re.compile(r"^WHILE\b(?P<cond>.*?)\b(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I)
-_UNTIL = re.compile(rf"^UNTIL\b(?P<cond>.*?)(?:\bEND\s+REPEAT(?:\s+(?P<label>{_NAME}))?)?$", re.S | re.I)
+_WHILE = re.compile(rf"^WHILE\b(?P<cond>{_BAL})\b(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I)
+_UNTIL = re.compile(rf"^UNTIL\b(?P<cond>{_BAL})(?:\bEND\s+REPEAT(?:\s+(?P<label>{_NAME}))?)?$", re.S | re.I)
 _OPENER = re.compile(r"^(?P<word>BEGIN|DECLARE|LOOP|REPEAT|EXCEPTION)\b\s*(?P<rest>.*)$", re.S | re.I)
 _HANDLER = re.compile(
     r"^(?:EXCEPTION\s+)?WHEN\b(?P<names>.*?)(?:\s(?P<kind>EXIT|CONTINUE))?\s+THEN\b\s*(?P<rest>.*)$",
