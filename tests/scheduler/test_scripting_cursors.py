@@ -143,9 +143,9 @@ END;"""
             (3, 3),
         ),
         (
-            "BEGIN\n  LET rs RESULTSET := (SELECT 1);\n  RETURN TABLE(rs);\nEND;",
-            "RETURN of a table is not supported",
-            (4, 3),
+            "BEGIN\n  RETURN TABLE(nope);\nEND;",
+            "nope is not a RESULTSET",
+            (3, 3),
         ),
     ],
 )

@@ -128,9 +128,12 @@ def _all(step: Step) -> list[Step]:
 
 
 def literal(value: object) -> str:
-    """A SQL literal for a value an expression gave."""
+    """A SQL literal for a value an expression gave (a negative number in parentheses: bound
+    after a minus, ``1-:x``, it must not make a comment)."""
     if isinstance(value, Decimal):
-        return str(value)
+        return f"({value})" if value < 0 else str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        return f"({sql_literal(value)})"
     if isinstance(value, datetime | date | time):
         return sql_literal(value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat())
     return sql_literal(value)
@@ -166,9 +169,9 @@ class _Jump(Exception):
 
 
 class _Return(Exception):
-    def __init__(self, value: object) -> None:
+    def __init__(self, value: object, *, table: bool = False) -> None:
         super().__init__("return")
-        self.value = value
+        self.value, self.table = value, table
 
 
 #: The values of SQLCODE and SQLSTATE for a failed statement or expression whose warehouse gave no
@@ -201,7 +204,8 @@ async def resolve(
     try:
         await run.steps(steps)
     except _Return as done:
-        return Resolved(tuple(run.statements), done.value, True)
+        # RETURN; RETURN NULL and RETURN TABLE(...) leave the run's return value unset (NULL)
+        return Resolved(tuple(run.statements), done.value, not done.table and done.value is not None)
     except Raised as exc:
         if exc.cause is not None:
             raise exc.cause from None
@@ -320,6 +324,10 @@ class _Interpreter:
             assert step.name is not None
             self.values[step.name] = literal(await self.value(step.text, step.offset))
         elif kind == "return":
+            if step.end:  # RETURN TABLE(...): its query runs (its errors are the block's); no value
+                if step.end not in self.results:
+                    await self.rows_of(substitute(step.end, self.values, bare=False), step.offset)
+                raise _Return(None, table=True)
             raise _Return(await self.value(step.text, step.offset) if step.text else None)
         elif kind == "if":
             for cond, inner in step.branches:
@@ -391,7 +399,7 @@ class _Interpreter:
         values of the ``using`` variables, in order)."""
         if name in self.results:
             return self.results[name]
-        query = self.cursors[name]
+        query = self.cursors.get(name, name)  # not a cursor's name: a query (FOR <row> IN SELECT ...)
         if query.lower() in self.results:
             return self.results[query.lower()]
         marks = [
@@ -467,7 +475,7 @@ class _Interpreter:
                     if index >= len(counter):
                         return
                     assert step.name is not None
-                    self.values[step.name] = str(counter[index])
+                    self.values[step.name] = literal(counter[index])
                     index += 1
                 elif step.kind == "while" and not await self.holds(step.text, step.offset):
                     return

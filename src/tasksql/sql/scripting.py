@@ -9,7 +9,8 @@ itself, or the script of ``EXECUTE IMMEDIATE $$ ... $$``) is Snowflake Scripting
 
 - ``set``: a declaration ``<name> [<type>] [DEFAULT | := <expr>];``, ``LET <name> [<type>]
   {DEFAULT | :=} <expr>;`` or an assignment ``<name> := <expr>;``: ``name`` := the value of ``text``;
-- ``return``: ``RETURN [<expr>];``, the block's value; it ends the block;
+- ``return``: ``RETURN [<expr>];``, the block's value; it ends the block (``RETURN TABLE(<RESULTSET
+  or query>)`` too, with no value);
 - ``if``: ``IF (<cond>) THEN ...; [ELSEIF (<cond>) THEN ...;] [ELSE ...;] END IF;`` and ``case``:
   ``CASE [(<expr>)] WHEN <value or cond> THEN ...; [ELSE ...;] END [CASE];``: the steps of the first
   branch that matches (:attr:`Step.branches`; a ``case`` with an operand compares it to each value);
@@ -112,7 +113,8 @@ class Step:
     #: Of a loop: its label (lower-case), if any.
     label: str | None = None
     #: Of a ``for``: its end expression and whether it counts down; of an ``execute``: the
-    #: variables of its USING (comma-separated).
+    #: variables of its USING (comma-separated); of a ``return``: the RESULTSET or query of
+    #: ``RETURN TABLE(...)``.
     end: str = ""
     reverse: bool = False
     #: Of a ``block``: its EXCEPTION section's WHEN clauses, in order.

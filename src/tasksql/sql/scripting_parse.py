@@ -64,6 +64,11 @@ _FOR = re.compile(
 _FOR_CURSOR = re.compile(
     rf"^FOR\s+(?P<name>{_NAME})\s+IN\s+(?P<source>{_NAME})\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I
 )
+_FOR_QUERY = re.compile(
+    rf"^FOR\s+(?P<name>{_NAME})\s+IN\s+(?P<source>\(?\s*(?:SELECT|WITH)\b{_BAL})\s+(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$",
+    re.S | re.I,
+)
+_RETURN_TABLE = re.compile(r"^RETURN\s+TABLE\s*\((?P<source>.*)\)\s*$", re.S | re.I)
 _WHILE = re.compile(rf"^WHILE\b(?P<cond>{_BAL})\b(?P<kw>DO|LOOP)\b\s*(?P<rest>.*)$", re.S | re.I)
 _UNTIL = re.compile(rf"^UNTIL\b(?P<cond>{_BAL})(?:\bEND\s+REPEAT(?:\s+(?P<label>{_NAME}))?)?$", re.S | re.I)
 _OPENER = re.compile(r"^(?P<word>BEGIN|DECLARE|LOOP|REPEAT|EXCEPTION)\b\s*(?P<rest>.*)$", re.S | re.I)
@@ -247,8 +252,15 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
         scope.names.add(let.group("name").lower())
         return (Step("set", let.group("expr").strip(), offset, let.group("name").lower()),)
     if (r := _RETURN.match(text)) is not None:
-        if re.match(r"\s*TABLE\s*\(", r.group("expr"), re.I):
-            raise ScriptingError(f"RETURN of a table is not supported: {SUPPORTED}", offset)
+        if (table := _RETURN_TABLE.match(text)) is not None:
+            source = table.group("source").strip()
+            if re.fullmatch(_NAME, source) and source.lower() not in scope.resultsets:
+                raise ScriptingError(
+                    f"{source} is not a RESULTSET: RETURN TABLE(<RESULTSET or query>)", offset
+                )
+            return (
+                Step("return", "", offset, end=source.lower() if re.fullmatch(_NAME, source) else source),
+            )
         return (Step("return", r.group("expr").strip(), offset),)
     if head == "EXECUTE" and (ex := EXECUTE_IMMEDIATE.match(text)) is not None:
         return (Step("execute", ex.group("expr").strip(), offset, end=(ex.group("using") or "").strip()),)
@@ -530,7 +542,7 @@ def _loop(head: str, text: str, offset: int, reader: _Reader, scope: _Scope) -> 
     inner = scope
     if head == "FOR":
         m = _FOR.match(text)
-        if m is None and (each := _FOR_CURSOR.match(text)) is not None:
+        if m is None and (each := _FOR_CURSOR.match(text) or _FOR_QUERY.match(text)) is not None:
             return _each(each, offset, reader, scope)
         if m is None:
             raise ScriptingError("expected FOR <name> IN [REVERSE] <start> TO <end> DO", offset)
@@ -575,9 +587,10 @@ _LOOP_KINDS: dict[str, StepKind] = {"FOR": "for", "WHILE": "while", "REPEAT": "r
 
 
 def _each(m: re.Match[str], offset: int, reader: _Reader, scope: _Scope) -> Step:
-    """``FOR <row> IN <cursor or RESULTSET> DO ... END FOR``: the row's fields are ``<row>.<column>``."""
-    source = m.group("source").lower()
-    if source not in scope.cursors and source not in scope.resultsets:
+    """``FOR <row> IN <cursor or RESULTSET> DO ... END FOR`` (or Databend's ``FOR <row> IN SELECT
+    ... DO``, its query run when the loop starts): the row's fields are ``<row>.<column>``."""
+    source = m.group("source").strip() if m.re is _FOR_QUERY else m.group("source").lower()
+    if m.re is _FOR_CURSOR and source not in scope.cursors and source not in scope.resultsets:
         raise ScriptingError(
             f"{m.group('source')} is not a cursor or RESULTSET: declare it <name> CURSOR FOR <query>",
             offset + m.start("source"),

@@ -1,0 +1,100 @@
+"""Databend's script blocks as task bodies: the EXECUTE IMMEDIATE $$ BEGIN ... END $$ examples of
+databendlabs/databend tests/sqllogictests/suites/base/15_procedure/15_0001_execute_immediate.test
+(RESULTSET := SELECT ... without parentheses, FOR <row> IN <RESULTSET or SELECT ...>, a counter
+FOR over a variable of its own name, WHILE without parentheses, RETURN; and RETURN TABLE(...)),
+run as tasks on DuckDB; Databend's numbers(n) is written as DuckDB's range(n)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sched_harness import Harness
+
+NUMBERS = "(SELECT range AS number FROM range({n}))"
+
+
+async def _run(h: Harness, body: str) -> tuple[str, str | None, str | None]:
+    await h.sql(f"CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n{body}\n$$")
+    await h.sql("ALTER TASK t RESUME")
+    await asyncio.wait_for(h.tick(advance=60), timeout=120)
+    [row] = await h.rows(
+        "SELECT state, return_value, error_message FROM task_history(task_name => 't')"
+        " WHERE state <> 'SCHEDULED'"
+    )
+    return row
+
+
+RESULTSET_INSERTS = f"""BEGIN
+    LET RES RESULTSET := select  number % 3 a, number % 4 b from {NUMBERS.format(n=10)};
+    LET SUM := 0;
+    CREATE OR REPLACE TABLE abc(a int, b int);
+    for x in RES do
+        LET A := x.a;
+        LET B := x.b;
+        INSERT INTO abc VALUES (:A, :B);
+        SUM := SUM + A;
+        SUM := SUM + B;
+    end for;
+    return SUM;
+END;"""
+
+COUNTER_OF_ITS_OWN_NAME = """BEGIN
+    LET x := -1;
+    LET sum := 0;
+    FOR x IN x TO x + 3 DO
+        sum := sum + x;
+    END FOR;
+    RETURN sum;
+END;"""
+
+FOR_OVER_A_QUERY = f"""BEGIN
+    LET sum := 0;
+    FOR x IN SELECT * FROM {NUMBERS.format(n=100)} DO
+        sum := sum + x.number;
+    END FOR;
+    RETURN sum;
+END;"""
+
+ROW_NAMED_AS_ITS_RESULTSET = f"""BEGIN
+    LET x RESULTSET := SELECT * FROM {NUMBERS.format(n=100)};
+    LET sum := 0;
+    FOR x IN x DO
+        sum := sum + x.number;
+    END FOR;
+    RETURN sum;
+END;"""
+
+WHILE_WITHOUT_PARENTHESES = """BEGIN
+    LET sum := 0;
+    WHILE sum < 100 DO
+        sum := sum +1;
+    END WHILE;
+    RETURN sum;
+END;"""
+
+
+@pytest.mark.parametrize(
+    ("body", "value"),
+    [
+        (COUNTER_OF_ITS_OWN_NAME, "2"),
+        (FOR_OVER_A_QUERY, "4950"),
+        (ROW_NAMED_AS_ITS_RESULTSET, "4950"),
+        (WHILE_WITHOUT_PARENTHESES, "100"),
+        ("BEGIN\n    RETURN;\nEND;", None),
+        ("BEGIN\n    LET x := 1;\n    RETURN TABLE(SELECT :x + 1);\nEND;", None),
+        ("BEGIN\n    let x RESULTSET :=  EXECUTE IMMEDIATE 'select 333';\n    RETURN TABLE(x);\nEND;", None),
+    ],
+)
+async def test_databends_script_examples_run_as_tasks(harness: Harness, body: str, value: str | None) -> None:
+    assert await _run(harness, body) == ("SUCCEEDED", value, None)
+
+
+async def test_a_resultset_loop_inserts_each_row(harness: Harness) -> None:
+    assert await _run(harness, RESULTSET_INSERTS) == ("SUCCEEDED", "22", None)
+    assert await harness.rows("SELECT count(*), sum(a), sum(b) FROM abc") == [(10, 9, 13)]
+
+
+async def test_return_table_of_a_failing_query_fails_the_run(harness: Harness) -> None:
+    state, _, error = await _run(harness, "BEGIN\n    RETURN TABLE(SELECT * FROM no_such_table);\nEND;")
+    assert state == "FAILED" and error is not None and "no_such_table" in error
