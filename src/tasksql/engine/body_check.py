@@ -36,7 +36,7 @@ from tasksql.scheduler.body import PROCEDURE_DIALECTS, procedure_refusal
 from tasksql.scheduler.runner import BODY_FUNCTIONS
 from tasksql.scheduler.scripting import block_of
 from tasksql.sql import statements as st
-from tasksql.sql.bodies import body_statements
+from tasksql.sql.bodies import body_statements, computed_script
 from tasksql.sql.merge_star import blank_update_star
 from tasksql.sql.scripting import ScriptingError, substitute, walk
 from tasksql.sql.table_of_stream import unwrap_table_of_stream
@@ -97,7 +97,11 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
     if warehouse is None or warehouse.type.value not in CHECKED_DIALECTS:
         return
     dialect = warehouse.type.value
-    if block is not None:  # its SQL statements, each :variable standing in as 0 (as long: positions hold)
+    computed = computed_script(body.text)
+    if computed is not None:  # Databend's EXECUTE IMMEDIATE <expression>: the run computes the
+        # script; here the expression is checked, as the SELECT the run evaluates it with
+        statements = [("SELECT " + computed[0], computed[1] - len("SELECT "))]
+    elif block is not None:  # its SQL statements, each :variable standing in as 0 (as long: positions hold)
         steps = list(walk(block.steps))
         named = {step.name for step in steps if step.name is not None} | {"sqlcode", "sqlerrm", "sqlstate"}
         zeros = {name: "0".ljust(len(name) + 1) for name in named}

@@ -84,6 +84,19 @@ def procedure_refusal(body: ProcedureBody, dialect: str) -> NotSupportedError:
     )
 
 
+def prepare_computed(task: TaskDef, script: str, dialect: str) -> PreparedBody:
+    """The statements of ``script``, the value of the expression of a body ``EXECUTE IMMEDIATE
+    <expression>`` computed for this run (:func:`tasksql.sql.bodies.computed_script`), prepared as
+    the script of ``EXECUTE IMMEDIATE $$ ... $$`` is (a block or statements, run as a script).
+
+    :raises TasksqlSyntaxError: when the script cannot be read (a string or block left open).
+    """
+    tag = "$script$"
+    while tag in script:
+        tag = "$" + tag.strip("$") + "_$"
+    return prepare(task.with_changes(body=SqlBody(f"EXECUTE IMMEDIATE {tag}{script}{tag}")), dialect)
+
+
 def prepare(task: TaskDef, dialect: str) -> PreparedBody:
     body = task.body
     if isinstance(body, SqlBody):

@@ -28,6 +28,7 @@ from tasksql.model import (
     MaintenanceBody,
     MaintenanceKind,
     RunState,
+    SqlBody,
     TaskDef,
     effective_timeout_ms,
     effective_warehouse,
@@ -35,7 +36,7 @@ from tasksql.model import (
 from tasksql.model.run import RunOutcome, RunRecord
 from tasksql.model.security import RunAdmission
 from tasksql.scheduler import maintenance
-from tasksql.scheduler.body import PreparedBody, prepare
+from tasksql.scheduler.body import PreparedBody, prepare, prepare_computed
 from tasksql.scheduler.check_disk import Who, run_check_disk
 from tasksql.scheduler.cross_into import local_name, run_into_other, target_of
 from tasksql.scheduler.deps import IntrospectionFactory
@@ -46,6 +47,7 @@ from tasksql.scheduler.rebuild import run_rebuild
 from tasksql.scheduler.same_database import SameDatabase
 from tasksql.scheduler.scripting import block_of, resolve
 from tasksql.scheduler.system_wait import system_wait
+from tasksql.sql.bodies import computed_script
 from tasksql.sql.snowflake_params import applied
 from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
@@ -424,6 +426,17 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             if not resolved.statements:
                 return _outcome(ctx, RunState.SUCCEEDED)
             prepared = PreparedBody(resolved.statements, True)
+        elif isinstance(task.body, SqlBody) and (computed := computed_script(task.body.text)) is not None:
+            # Databend's EXECUTE IMMEDIATE <expression>: the script is the expression's value now
+            script = await _scalar(ctx, "SELECT " + computed[0], session_params, deadline)
+            if not isinstance(script, str) or not script.strip():
+                return _outcome(
+                    ctx,
+                    RunState.FAILED,
+                    code="EMPTY_SCRIPT",
+                    message=f"EXECUTE IMMEDIATE {computed[0]}: the expression gave no script ({script!r})",
+                )
+            prepared = prepare_computed(task, script, wh.dialect)
         else:
             prepared = prepare(task, wh.dialect)
         statements: list[str] = []

@@ -50,6 +50,10 @@ _IMMEDIATE = re.compile(
 _IMMEDIATE_QUOTED = re.compile(r"\s*EXECUTE\s+IMMEDIATE\s+'(?P<script>(?:[^']|'')*)'\s*;?\s*$", re.S | re.I)
 
 
+#: ``EXECUTE IMMEDIATE <expression>``: what follows IMMEDIATE, when it is no lone literal script.
+_IMMEDIATE_COMPUTED = re.compile(r"\s*EXECUTE\s+IMMEDIATE\s+(?P<expr>\S.*?)\s*;?\s*$", re.S | re.I)
+
+
 #: A ``BEGIN`` that opens a block (not ``BEGIN TRANSACTION``, ``BEGIN WORK`` or ``BEGIN;``).
 _OPENS_BLOCK = re.compile(
     r"(?:\s|--[^\n]*|/\*.*?\*/)*BEGIN\b(?!\s+(?:TRANSACTION|WORK)\b)(?!\s*;)", re.S | re.I
@@ -67,6 +71,23 @@ def immediate_script(text: str) -> tuple[str, int] | None:
     return None if q is None else (q.group("script").replace("''", "'"), q.start("script"))
 
 
+def computed_script(text: str) -> tuple[str, int] | None:
+    """The expression of a body ``EXECUTE IMMEDIATE <expression>`` whose script is computed, as
+    Databend allows (``EXECUTE IMMEDIATE 'SELECT ' || 'x'``: "scripts that are not a string literal
+    are left to runtime"), and its offset in ``text``; None when ``text`` is no such statement: a
+    literal script (:func:`immediate_script`), a variable (``:v``, ``$v``: Snowflake Scripting's)
+    or a statement with binds (``USING (...)``)."""
+    if immediate_script(text) is not None:
+        return None
+    m = _IMMEDIATE_COMPUTED.match(text)
+    if m is None:
+        return None
+    expr = m.group("expr")
+    if expr.startswith((":", "$")) or re.search(r"\bUSING\s*\(", expr, re.I):
+        return None
+    return expr, m.start("expr")
+
+
 def body_statements(text: str) -> list[tuple[str, int]]:
     """The statements a SQL body runs, each with its offset in ``text``: the statements of a
     ``BEGIN ... END`` block, of the script of ``EXECUTE IMMEDIATE $$ ... $$`` (a block or
@@ -79,6 +100,8 @@ def body_statements(text: str) -> list[tuple[str, int]]:
     immediate = immediate_script(text)
     if immediate is not None:
         script, at = immediate
+        if not (_BLOCK.match(script) and _OPENS_BLOCK.match(script)):  # statements: each on its own
+            return [(p.text, at + p.start) for p in split(script)]
         return [(piece, at + offset) for piece, offset in body_statements(script)]
     block = _BLOCK.match(text)
     if block is not None and _OPENS_BLOCK.match(text):
