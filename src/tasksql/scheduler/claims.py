@@ -19,7 +19,8 @@ How a claimed run starts depends on whether another node could take the claim ov
   claimed runs first, in ONE fenced statement (:meth:`Catalog.start_claims`, conditional on the row
   being still its claim, SCHEDULED, and on its lease and the task's placement), and starts only the
   bodies of the runs that statement started. That is one UPDATE per tick in place of the fire's
-  INSERT of every due run; the claims of the next instants follow in a lazy write. A claim the
+  INSERT of every due run (on PostgreSQL, on a connection of its own rather than behind the
+  writer's queue); the claims of the next instants follow in a lazy write. A claim the
   statement did not start (the task moved to another node, which took the claim over; the lease
   was lost) runs nowhere here. So a claim's row can be handed to another node at any time: a node that gains a
   task deletes the claims other nodes hold of its instants to come
