@@ -29,6 +29,7 @@ from tasksql.engine.function_args import argument_error
 from tasksql.engine.function_names import CLOUD_ONLY_FUNCTIONS, STATEMENT_FUNCTIONS
 from tasksql.engine.nested_tasks import NestedSyntaxError
 from tasksql.engine.nested_tasks import expand as expand_nested
+from tasksql.engine.script_checks import check_script_semantics
 from tasksql.errors import Span, TasksqlError, TasksqlSyntaxError, ValidationError
 from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effective_warehouse
 from tasksql.scheduler import logical_time
@@ -93,6 +94,7 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
             code="BODY_SYNTAX_ERROR",
             span=_span_in_body(stmt, body.text, err.offset),
         ) from None
+    check_script_semantics(task, stmt)  # a jump out of no loop, a variable never declared
     warehouse = await engine.catalog.get_warehouse(effective_warehouse(task))
     if warehouse is None or warehouse.type.value not in CHECKED_DIALECTS:
         return

@@ -40,7 +40,7 @@ from tasksql.sql.bodies import (
     parse_sql_body,
 )
 from tasksql.sql.common import CreatePrefix, expect_end, parse_if_not_exists
-from tasksql.sql.cursor import Cursor, conflicting, duplicate
+from tasksql.sql.cursor import Cursor, conflicting, describe, duplicate
 from tasksql.sql.names import parse_name, parse_name_list
 from tasksql.sql.properties import match_property
 from tasksql.sql.schedule_values import check_schedule
@@ -169,9 +169,40 @@ class _TaskClauses:
 
     def _sql_body(self) -> None:
         as_tok = self.cur.next()
+        if self.cur.at("SETTINGS", "("):
+            self._statement_settings()
         body, span = parse_sql_body(self.cur, as_tok)
         self._set_body(body, as_tok)
         self.body_span = span
+
+    def _statement_settings(self) -> None:
+        """Databend's ``SETTINGS ( <setting> = <value> [, ...] ) <statement>`` in front of the body
+        (docs.databend.com SETTINGS Clause; databend src/query/ast/src/parser/statement.rs
+        ``query_setting``): the settings of the statement, which is the whole body here, so they
+        are the task's session parameters, read and checked as those are (an empty list sets
+        nothing, as in Databend)."""
+        cur = self.cur
+        cur.pos += 1  # SETTINGS
+        cur.flags.add("databend")
+        cur.expect("(")
+        while not cur.accept(")"):
+            tok = cur.peek()
+            if tok is None or tok.kind is not TokenKind.WORD or not matches_eq(cur.peek(1)):
+                raise cur.error(
+                    f"expected <setting> = <value> in SETTINGS ( ... ), found {describe(tok)}",
+                    at=tok,
+                    expected=["<setting> = <value>", ")"],
+                )
+            self.props.read_session_param()
+            if not cur.accept(","):
+                cur.expect(")")
+                break
+        if cur.done:
+            raise cur.error(
+                "expected the statement the SETTINGS apply to, found the end of the statement",
+                at=cur.end_span(),
+                expected=["<statement>"],
+            )
 
     def _set_body(self, body: Body, tok: Token) -> None:
         cur = self.cur
