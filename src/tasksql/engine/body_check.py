@@ -35,11 +35,11 @@ from tasksql.model import ProcedureBody, SqlBody, TaskDef, WarehouseType, effect
 from tasksql.scheduler import logical_time
 from tasksql.scheduler.body import PROCEDURE_DIALECTS, procedure_refusal
 from tasksql.scheduler.runner import BODY_FUNCTIONS
-from tasksql.scheduler.scripting import block_of
+from tasksql.scheduler.scripting import block_of, checked_texts
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements, computed_script
 from tasksql.sql.merge_star import blank_update_star
-from tasksql.sql.scripting import ScriptingError, substitute, walk
+from tasksql.sql.scripting import ScriptingError
 from tasksql.sql.table_of_stream import unwrap_table_of_stream
 from tasksql.sysviews.rewrite import find_refs
 from tasksql.warehouses.syntax import CHECKED_DIALECTS, find_syntax_error
@@ -103,15 +103,8 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
     if computed is not None:  # Databend's EXECUTE IMMEDIATE <expression>: the run computes the
         # script; here the expression is checked, as the SELECT the run evaluates it with
         statements = [("SELECT " + computed[0], computed[1] - len("SELECT "))]
-    elif block is not None:  # its SQL statements, each :variable standing in as 0 (as long: positions hold)
-        steps = list(walk(block.steps))
-        named = {step.name for step in steps if step.name is not None} | {"sqlcode", "sqlerrm", "sqlstate"}
-        zeros = {name: "0".ljust(len(name) + 1) for name in named}
-        statements = [
-            (substitute(step.text, zeros, bare=False), block.offset + step.offset)
-            for step in steps
-            if step.kind == "sql"
-        ]
+    elif block is not None:  # its statements, queries and expressions (as SELECT), variables as 0
+        statements = checked_texts(block)
     elif _PROCEDURAL.search(body.text):
         return  # Snowflake Scripting tasksql does not read: not SQL of the warehouse's grammar
     else:

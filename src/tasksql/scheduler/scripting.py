@@ -90,6 +90,51 @@ def block_of(task: TaskDef) -> Block | None:
     return Block(steps, at, script, one_by_one)
 
 
+def checked_texts(block: Block) -> list[tuple[str, int]]:
+    """What the warehouse's parser checks of ``block`` at CREATE, each with its offset in the
+    body: its SQL statements and queries (of cursors, result sets, RETURN TABLE), and its
+    expressions and conditions as the ``SELECT <expr>`` they are evaluated with (the offset
+    placed so that a position in the expression falls where it is written). Each variable
+    stands in as ``0``, padded to the length of its name, so positions hold; a query with ``?``
+    (bound by OPEN ... USING) is left to the run."""
+    steps = list(walk(block.steps))
+    named = {s.name for s in steps if s.name is not None and s.kind not in ("break", "continue")}
+    named |= {"sqlcode", "sqlerrm", "sqlstate"}
+    colon = {name: "0".ljust(len(name) + 1) for name in named}
+    bare = {name: "0".ljust(len(name)) for name in named}
+
+    def zeroed(text: str) -> str:
+        return substitute(substitute(text, colon, bare=False), bare, bare=True)
+
+    found: list[tuple[str, int]] = []
+    for step in steps:
+        at = block.offset + step.offset
+        if step.kind == "sql":
+            found.append((substitute(step.text, colon, bare=False), at))
+            continue
+        queries = [step.text] if step.kind in ("cursor", "resultset") else []
+        queries += [step.end] if step.kind == "return" and step.end else []
+        queries += [step.text] if step.kind == "each" and " " in step.text.strip() else []
+        for query in queries:
+            where = block.script.find(query, step.offset)
+            if (
+                where >= 0
+                and "?" not in query
+                and not EXECUTE_IMMEDIATE.match(query)
+                and " " in query.strip()
+            ):
+                found.append((substitute(query, colon, bare=False), block.offset + where))
+        if step.kind in ("cursor", "resultset"):
+            continue
+        for expr in expressions(step):
+            if step.kind == "execute" and _string_literal(expr.strip()) is not None:
+                continue  # its statement is parsed when it runs
+            where = block.script.find(expr, step.offset)
+            if where >= 0 and expr:
+                found.append(("SELECT " + zeroed(expr), block.offset + where - len("SELECT ")))
+    return found
+
+
 def _has_handlers(steps: tuple[Step, ...]) -> bool:
     """Whether a step is an EXCEPTION section's block or a RAISE (the statements before an
     uncaught exception are kept, as Snowflake's are)."""
