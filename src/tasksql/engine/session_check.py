@@ -41,6 +41,7 @@ from tasksql.model import TaskDef, effective_warehouse
 from tasksql.sql import statements as st
 from tasksql.sql.snowflake_params import applied, no_effect, snowflake_param, warehouse_name
 from tasksql.warehouses.base import Warehouse
+from tasksql.warehouses.duckdb_errors import time_zone_message
 from tasksql.warehouses.session_settings import SettingsList, list_settings, try_listed, try_unlisted
 
 #: How long the warehouse is given to list its settings (and to try a name it does not list).
@@ -133,13 +134,9 @@ async def _refusal(
 
 def _set_failed(shown: str, literal: str, where: str, failed: str) -> str:
     """One line saying why ``SET <shown> = <literal>`` fails and what to write instead."""
-    if re.search(r"(?i)unknown time ?zone", failed):
-        close = re.findall(r'"([^"]+)"', failed.partition("Candidate time zones:")[2])[:3]
-        hint = f" (closest: {', '.join(close)})" if close else ""
-        return (
-            f"session parameter {shown} = {literal}: {where} has no such time zone{hint}; write an IANA"
-            " time zone name such as 'America/Los_Angeles' or 'UTC'"
-        )
+    zone = time_zone_message(failed, where=where)
+    if zone is not None:
+        return f"session parameter {shown} = {literal}: {zone}"
     first = failed.strip().splitlines()[0] if failed.strip() else failed
     return (
         f"session parameter {shown} = {literal} cannot be set for a run: on {where}, SET SESSION"

@@ -37,6 +37,7 @@ from tasksql.warehouses._session import IdlePool, WarehouseSession
 from tasksql.warehouses._sqltext import CACHE_TEXT_LIMIT, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, Marker, ResultSet
+from tasksql.warehouses.duckdb_errors import time_zone_message
 
 if TYPE_CHECKING:
     import pyarrow
@@ -113,8 +114,10 @@ def _empty(schema: pyarrow.Schema) -> pyarrow.RecordBatch:
 
 
 def _failed(exc: BaseException) -> QueryFailed:
-    """A DuckDB exception as QueryFailed: its message kept, its class mapped to a SQLSTATE."""
-    return QueryFailed(str(exc).strip() or type(exc).__name__, sqlstate=_sqlstate(exc))
+    """A DuckDB exception as QueryFailed: its message kept (an unknown time zone's made one line),
+    its class mapped to a SQLSTATE."""
+    message = str(exc).strip()
+    return QueryFailed(time_zone_message(message) or message or type(exc).__name__, sqlstate=_sqlstate(exc))
 
 
 # Statement kinds (DuckDB StatementType names) whose result is rows.
