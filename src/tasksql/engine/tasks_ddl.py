@@ -30,7 +30,6 @@ from tasksql.errors import (
     WarehouseNotFound,
 )
 from tasksql.model import (
-    DEFAULT_WAREHOUSE,
     ClassBody,
     CustomSchedule,
     MaintenanceBody,
@@ -134,27 +133,19 @@ async def check_references(
 ) -> tuple[str, ...]:
     """Referenced warehouse and integrations must exist; the notices to return.
 
-    A task written the Databend way names them by a string that Databend stores without looking
-    it up (its own task tests name warehouses and integrations that exist nowhere): there a
-    missing one is accepted with a notice. Its runs fail with ``WAREHOUSE_NOT_FOUND`` until the
-    warehouse is created; no notification is queued for the integration until it is.
+    A task written the Databend way names its ERROR_INTEGRATION by a string that Databend stores
+    without looking it up (its task tests name ``'notification_2'``, which exists nowhere): there
+    a missing integration is accepted with a notice, and no notification is queued for it until
+    it is created. Its warehouse must exist, as Databend's own task service requires ("warehouse
+    missing_wh not exists").
     """
-    lenient = spelling is Spelling.DATABEND
-    notices: list[str] = []
     if task.warehouse is not None and await engine.catalog.get_warehouse(task.warehouse) is None:
-        if not lenient:
-            raise WarehouseNotFound(
-                f"warehouse {task.warehouse} does not exist", span=_span(stmt, "warehouse")
-            )
-        notices.append(
-            f"warehouse {task.warehouse} does not exist yet: the task's body and session parameters were"
-            f" checked as on warehouse {DEFAULT_WAREHOUSE}, and its runs fail (WAREHOUSE_NOT_FOUND) until"
-            " it is created with CREATE WAREHOUSE"
-        )
+        raise WarehouseNotFound(f"warehouse {task.warehouse} does not exist", span=_span(stmt, "warehouse"))
+    notices: list[str] = []
     for key in ("error_integration", "success_integration"):
         name = getattr(task, key)
         if name is not None and await engine.catalog.get_integration(name) is None:
-            if not lenient:
+            if spelling is not Spelling.DATABEND:
                 raise IntegrationNotFound(
                     f"notification integration {name} does not exist", span=_span(stmt, key)
                 )
@@ -163,16 +154,6 @@ async def check_references(
                 " not sent until it is created"
             )
     return tuple(notices)
-
-
-async def checked_as(engine: Engine, task: TaskDef) -> TaskDef:
-    """The definition whose body and session parameters are checked: ``task``, or, when the
-    warehouse it names does not exist (accepted for a task written the Databend way, see
-    :func:`check_references`), ``task`` on the default warehouse, so that what no warehouse could
-    run is still refused at CREATE."""
-    if task.warehouse is None or await engine.catalog.get_warehouse(task.warehouse) is not None:
-        return task
-    return task.with_changes(warehouse=None)
 
 
 def check_graph(
@@ -251,11 +232,10 @@ async def create_task(engine: Engine, stmt: st.CreateTask) -> Result:
                 span=_span(stmt, "name"),
             )
     referenced = await check_references(engine, task, stmt, stmt.spelling)
-    checked = await checked_as(engine, task)
-    await check_procedure_body(engine, checked, stmt)
+    await check_procedure_body(engine, task, stmt)
     check_system_functions(task, stmt)
-    await check_body_syntax(engine, checked, stmt)
-    notices = await check_session_params(engine, checked, stmt)
+    await check_body_syntax(engine, task, stmt)
+    notices = await check_session_params(engine, task, stmt)
     check_pin(task, shown, _span(stmt, "node"))
     notices += await check_into(engine, task, stmt)
     notices += referenced + class_notices(task, shown)
@@ -463,14 +443,14 @@ async def alter_task(engine: Engine, stmt: st.AlterTask) -> Result:
     if new.schedule is not None:
         schedules.check(new.schedule, new.dst_policy)
     if new.body != rec.definition.body or effective_warehouse(new) != effective_warehouse(rec.definition):
-        await check_procedure_body(engine, await checked_as(engine, new), stmt)
-        await check_body_syntax(engine, await checked_as(engine, new), stmt)
+        await check_procedure_body(engine, new, stmt)
+        await check_body_syntax(engine, new, stmt)
     if new.body != rec.definition.body or new.when != rec.definition.when:
         check_system_functions(new, stmt)
     if new.session_params != rec.definition.session_params or effective_warehouse(new) != effective_warehouse(
         rec.definition
     ):
-        notices += await check_session_params(engine, await checked_as(engine, new), stmt)
+        notices += await check_session_params(engine, new, stmt)
     check_pin(new, shown, _span(stmt, "node"))
     notices += await pin_notices(
         engine.catalog, new, rec.definition, shown, cluster=engine.settings.shared_catalog
