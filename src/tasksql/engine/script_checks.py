@@ -13,7 +13,11 @@ src/query/script/tests/it/testdata/script-error.txt), instead of failing the fir
   expression with no query in it (in ``(SELECT a FROM t)`` a name may be a column) and not where
   it names a function, a type, an interval's unit, or a field (``r.a``).
 
-Both are ``BODY_SYNTAX_ERROR`` at the word, in the source of the statement.
+Databend's ``SETTINGS ( ... ) <statement>`` in front of one statement of a script is refused too
+(in front of the whole body it is the task's session parameters, see ``sql/parse_task.py``): a
+run's settings are its session's, not one statement's.
+
+All are ``BODY_SYNTAX_ERROR`` at the word, in the source of the statement.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tasksql.sql.scripting import ScriptingError, Step, expressions, walk
 from tasksql.sql.tokenizer import raw_tokens
 
 _JUMP = re.compile(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*(?P<word>BREAK|CONTINUE|EXIT|ITERATE)\b", re.S | re.I)
+_SETTINGS = re.compile(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*(?P<word>SETTINGS)\s*\(", re.S | re.I)
 #: ``:name`` outside strings and quoted names (not ``::type`` nor ``x:field``, a path in a value).
 _BIND = re.compile(
     r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$\$.*?\$\$|--[^\n]*|/\*.*?\*/"
@@ -74,6 +79,14 @@ def _no_loop_jumps(text: str, stmt: st.Statement) -> None:
     except TasksqlError:
         return
     for piece, offset in statements:
+        settings = _SETTINGS.match(piece)
+        if settings is not None and _SCRIPT.match(text):
+            raise TasksqlSyntaxError(
+                "SETTINGS ( ... ) in front of one statement of a script: tasksql gives settings to the"
+                " whole run; write them as the task's session parameters (<setting> = <value> before AS)",
+                code="BODY_SYNTAX_ERROR",
+                span=_span(stmt, text, offset + settings.start("word"), len("SETTINGS")),
+            )
         m = _JUMP.match(piece)
         if m is not None and piece[m.end() :].strip(" \t\r\n;") == "":
             word = m.group("word").upper()
