@@ -33,7 +33,7 @@ class Monotonic:
 
 
 async def runs(h: Harness) -> dict[float, list[tuple[RunState, str | None]]]:
-    """Seconds after START -> (state, node) of each run of ``t`` at that instant (drained first)."""
+    """Seconds after START -> (state, node) of each run of ``t`` at that instant, oldest first."""
     start = FakeClock(START).now()
     out: dict[float, list[tuple[RunState, str | None]]] = {}
     rows: list[RunRecord] = await h.engine.catalog.list_runs(task_id=await task_id(h))
@@ -77,7 +77,7 @@ async def test_a_member_claims_ahead_and_starts_its_claim_under_its_fence(tmp_pa
         await h.sql(TASK)
         await h.scheduler.reload()
         member = await h.scheduler.join_cluster(monotonic=Monotonic())
-        assert member.placed == {(await task_id(h))}
+        assert member.placed == {await task_id(h)}
 
         await h.tick(advance=1)
         assert await runs(h) == {
@@ -106,15 +106,15 @@ async def test_a_task_pinned_elsewhere_with_a_claim_outstanding_runs_each_instan
         a = await h.scheduler.join_cluster(monotonic=Monotonic())
         other = await second_node(h)
         b = await other.join_cluster(monotonic=Monotonic())
-        assert a.placed == {(await task_id(h))} and b.placed == set()
+        assert a.placed == {await task_id(h)} and b.placed == set()
         await tick_both(h, other, 1)
         assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
 
         # the task moves to n2 while test-node holds the claim of its next instant; test-node has
         # not noticed yet (no round of its own since), so its tick still fires the task
-        await h.engine.catalog.pin_tasks({(await task_id(h)): "n2"})
+        await h.engine.catalog.pin_tasks({await task_id(h): "n2"})
         await b.beat()
-        assert b.placed == {(await task_id(h))}
+        assert b.placed == {await task_id(h)}
         started = [await tick_both(h, other, 1) for _ in range(3)]
         assert started == [(0, 1), (0, 1), (0, 1)]  # test-node started no body
         await a.beat()
@@ -155,11 +155,11 @@ async def test_the_node_that_takes_over_a_lost_members_task_runs_its_claimed_ins
         stale = a.fence
         await h.engine.catalog.join(a_membership(h))
         await b.beat()
-        assert b.placed == {(await task_id(h))}
+        assert b.placed == {await task_id(h)}
         assert 2.0 not in await runs(h)  # taken over: the instant is n2's to run
         # test-node still believes it holds the task (its own deadline has not passed): its tick
         # tries to start its claim, and the catalog refuses it; n2 runs the instant
-        assert a.fence == stale and a.may_fire() and a.placed == {(await task_id(h))}
+        assert a.fence == stale and a.may_fire() and a.placed == {await task_id(h)}
         started = [await tick_both(h, other, 1) for _ in range(2)]
 
         assert started == [(0, 1), (0, 1)]  # test-node started no body
