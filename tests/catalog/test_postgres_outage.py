@@ -131,3 +131,53 @@ async def test_writes_cut_off_by_terminated_connections_are_applied_exactly_once
         runs = await catalog.list_runs(task_id=record.id)
         assert sorted(r.scheduled_time for r in runs) == instants
     assert caplog.text.count("was lost") >= 3  # groups were cut off, and repaired
+
+
+async def test_claimed_starts_cut_off_by_terminated_connections_start_each_run_once(
+    pg_server: PgServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Claimed starts go on a connection of their own; when it is killed, the same start goes
+    through the writer, and a start whose commit was cut off is neither lost nor applied twice."""
+    stop = threading.Event()
+
+    def terminate() -> None:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+            while not stop.is_set():
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'tasksql-catalog' AND pid <> pg_backend_pid()"
+                )
+                time.sleep(0.05)
+
+    async with catalog_at(pg_server.url) as catalog:
+        record = await create(catalog, "t", state=TaskState.STARTED)
+        claims = await catalog.record_fires(
+            "a",
+            [],
+            [],
+            [
+                new_run(record, NOW + timedelta(seconds=i), state=RunState.SCHEDULED, node="a")
+                for i in range(400)
+            ],
+            urgent=True,
+        )
+        ids = [c.run_id for c in claims if c is not None]
+        assert len(ids) == 400
+        killer = threading.Thread(target=terminate, daemon=True)
+        killer.start()
+        started: list[int] = []
+        try:
+            for lo in range(0, len(ids), 4):  # a tick's starts, one call each
+                at = NOW + timedelta(seconds=lo)
+                started += await catalog.start_claims("a", ids[lo : lo + 4], at)
+        finally:
+            stop.set()
+            killer.join()
+        assert sorted(started) == ids  # each claim started once, none lost
+        runs = await catalog.list_runs(task_id=record.id)
+        assert {r.state for r in runs} == {RunState.EXECUTING}
+        assert all(
+            r.query_start_time == NOW + timedelta(seconds=4 * (i // 4))
+            for i, r in enumerate(sorted(runs, key=lambda r: r.run_id))
+        )
+    assert "through the writer" in caplog.text  # the line was cut off, and the writer took over
