@@ -5,10 +5,10 @@ taken waits in sqlite3's busy handler, which *sleeps* (1, 2, 5, 10, ... up to 10
 tries again: a writer that commits 1 ms later leaves the others asleep for tens of milliseconds, and
 under a steady load of short write transactions (task bodies with their completion markers) their
 p99 latency grows from a few ms to hundreds. A :class:`WriteGate` is taken before a write starts
-(``BEGIN IMMEDIATE``, or a write statement in autocommit) and given back when it ends (COMMIT,
-ROLLBACK, or the statement's end), so that writers of this process queue here, in arrival order, and
-the next one wakes as soon as the previous one is done. The busy timeout stays for the writers of
-other processes.
+(``BEGIN IMMEDIATE``, the write statement of a one-statement body in a deferred transaction, or a
+write statement in autocommit) and given back when it ends (COMMIT, ROLLBACK, or the statement's
+end), so that writers of this process queue here, in arrival order, and the next one wakes as soon
+as the previous one is done. The busy timeout stays for the writers of other processes.
 
 A waiter can be woken by an interrupt (:meth:`WriteGate.wake`): it then stops waiting if its own
 ``stopped`` says so. Readers never take the gate (in WAL mode they do not wait for writers).

@@ -6,16 +6,25 @@ connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. The URL option `
 (or ``off``, ``full``, ``extra``) sets ``PRAGMA synchronous`` on every connection; without it SQLite's
 default (``FULL``: an fsync at every commit) stays. Transactional bodies start with
 ``BEGIN IMMEDIATE``: they take the write lock up front, so two bodies cannot deadlock upgrading a
-read lock. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
+read lock. A body of one INSERT, UPDATE, DELETE or REPLACE with its completion marker starts with a
+deferred ``BEGIN`` instead (:meth:`_SQLiteSession.run_marked`): its statement takes the write lock
+as it begins. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
 applied as PRAGMAs on a connection that is closed after the run; extra relations are TEMP tables.
 
 Writers of this process take the file's :class:`~._write_gate.WriteGate` first (before
-``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; around a write statement in autocommit), so they wait
-for each other on a condition variable and wake the moment the previous writer is done, instead of
-sleeping in sqlite3's busy handler. Statements that only read (SELECT, VALUES) never take it: in
-WAL mode they do not wait for writers. Statements inside a transaction the user began with their
-own BEGIN do not take it either (they already hold, or will take, SQLite's own lock). The wait for
-the gate is bounded by :data:`BUSY_TIMEOUT` and ends at an interrupt.
+``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; from the statement of a one-statement marked body to
+its COMMIT; around a write statement in autocommit, until it has finished), so they wait for each
+other on a condition variable and wake the moment the previous writer is done, instead of sleeping
+in sqlite3's busy handler. Statements that only read (SELECT, VALUES) never take it: in WAL mode
+they do not wait for writers. Statements inside a transaction the user began with their own BEGIN
+do not take it either (they already hold, or will take, SQLite's own lock). The wait for the gate
+is bounded by :data:`BUSY_TIMEOUT` and ends at an interrupt.
+
+Whoever holds the gate holds up every writer of the file, so as little as possible happens under
+it: every sqlite3 call hands the GIL over and takes it back, and the event loop or another worker
+may keep it for milliseconds meanwhile (their Python runs, the holder waits, and so does everyone
+queued behind). Hence no BEGIN, no Python work and no row conversion inside when they can be
+outside.
 
 A statement waiting for another process's write lock is not interruptible: a timeout then gives up
 on it after the grace period, and its worker returns when the lock wait ends (at most BUSY_TIMEOUT).
@@ -25,20 +34,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
-from tasksql.warehouses import _arrow, _markers
+from tasksql.warehouses import _arrow, _body, _markers
 from tasksql.warehouses._session import IdlePool, WarehouseSession
-from tasksql.warehouses._sqltext import multiple_statements, quote_ident
-from tasksql.warehouses._threaded import ThreadedWarehouse
+from tasksql.warehouses._sqltext import check_session_params, multiple_statements, quote_ident
+from tasksql.warehouses._supervise import Interrupter
+from tasksql.warehouses._threaded import _NO_MARKER_TABLE, ThreadedWarehouse
 from tasksql.warehouses._write_gate import GateStopped, GateTimeout, WriteGate, gate_for
-from tasksql.warehouses.base import DEFAULT_MAX_CONCURRENCY, Marker, ResultSet
+from tasksql.warehouses.base import (
+    DEFAULT_MAX_CONCURRENCY,
+    NO_TABLES,
+    BodyResult,
+    CancelToken,
+    Marker,
+    ResultSet,
+)
+from tasksql.warehouses.stream_sql import HIDDEN as STREAM_CLAIM
 
 if TYPE_CHECKING:
     import pyarrow
@@ -89,6 +109,22 @@ _BY_MESSAGE: tuple[tuple[str, str], ...] = (
     ("ambiguous column", "42702"),
     ("datatype mismatch", "42804"),
 )
+
+
+#: The first word of a statement, after blanks and comments.
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*([A-Za-z]+)", re.DOTALL)
+#: Statements that write from their start (SQLite takes the write lock as they begin).
+_WRITES = frozenset({"insert", "update", "delete", "replace"})
+
+
+def writes_from_start(sql: str) -> bool:
+    """Whether the statement ``sql`` is an INSERT, UPDATE, DELETE or REPLACE, which a marked
+    one-statement body runs by :meth:`_SQLiteSession.run_marked`. Such a statement takes the
+    write lock as it begins, so a deferred BEGIN before it waits for other writers in
+    the busy handler; a statement that reads first would take a read lock, and upgrading it fails
+    at once (SQLITE_BUSY) when another process wrote meanwhile. Others start with BEGIN IMMEDIATE."""
+    m = _FIRST_WORD.match(sql)
+    return m is not None and m.group(1).lower() in _WRITES and not sql.startswith(STREAM_CLAIM)
 
 
 def _failed(exc: sqlite3.Error, sql: str = "") -> QueryFailed:
@@ -164,17 +200,21 @@ class _SQLiteSession(WarehouseSession):
             return self._run(sql)
         self._take_gate()
         try:
-            return self._run(sql)
+            return self._run(sql, done=self._give_gate)
         finally:
-            self._give_gate()
+            self._give_gate()  # (a no-op when _run gave it back)
 
-    def _run(self, sql: str) -> ResultSet:
+    def _run(self, sql: str, done: Callable[[], None] | None = None) -> ResultSet:
+        """``sql`` with its rows; ``done`` is called as soon as the statement has finished (an
+        autocommit write has committed then), before its rows and counts are converted."""
         con = self._con
         try:
             before = con.total_changes
             cur = con.execute(sql)
             desc = cur.description
             rows = cur.fetchall() if desc is not None else []
+            if done is not None:
+                done()
             count = cur.rowcount
             if count < 0 and desc is None and con.total_changes != before:
                 count = con.total_changes - before  # DML the sqlite3 module does not count (WITH ... INSERT)
@@ -240,6 +280,41 @@ class _SQLiteSession(WarehouseSession):
         except sqlite3.Error as exc:
             raise _failed(exc) from None
         self.finish(commit=True)
+
+    def run_marked(self, sql: str, rel: str, marker: Marker, check: Callable[[], None]) -> ResultSet:
+        """Run the one statement ``sql`` (:func:`writes_from_start`) and commit it with ``marker`` in
+        a transaction of its own, holding the write gate only from the statement to the COMMIT.
+
+        ``BEGIN`` (deferred: it takes no lock) comes before the gate; the statement, a write,
+        takes SQLite's write lock as it starts (waiting for other processes in the busy handler,
+        as ``BEGIN IMMEDIATE`` would); then ``check`` (a stop requested meanwhile wins over the
+        COMMIT), the marker's INSERT (a prepared statement, stamped now) and the COMMIT. Every
+        driver call made while the gate is held hands the GIL over and back (see the module's
+        docstring): three calls under the gate, with little Python between them (the stop check,
+        the stamp), where ``BEGIN IMMEDIATE``, the statement, the marker and ``COMMIT`` made four.
+
+        :raises QueryFailed: the statement, the marker's INSERT or the COMMIT failed, the gate
+            could not be taken, or ``check`` raised; the transaction is rolled back.
+        """
+        con = self._con
+        self._exec("BEGIN")
+        try:
+            self._take_gate()
+            try:
+                rs = self._run(sql)
+                check()
+                con.execute(_markers.insert_params_sql(rel), _markers.insert_params(marker))
+                con.commit()
+            except sqlite3.Error as exc:
+                raise _failed(exc) from None
+            finally:
+                if con.in_transaction:
+                    self._rollback()
+                self._give_gate()
+        except BaseException:
+            self._rollback()
+            raise
+        return rs
 
     def _rollback(self) -> None:
         if not self._con.in_transaction:
@@ -314,6 +389,78 @@ class SQLiteWarehouse(ThreadedWarehouse):
 
     def _session(self) -> _SQLiteSession:
         return _SQLiteSession(self.path, self.synchronous, self._gate)
+
+    async def run_body(
+        self,
+        statements: Sequence[str],
+        *,
+        transactional: bool,
+        into: str | None = None,
+        session_params: Sequence[tuple[str, str]] = (),
+        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
+        timeout: float | None = None,
+        token: CancelToken | None = None,
+        marker: Marker | None = None,
+    ) -> BodyResult:
+        """As :meth:`ThreadedWarehouse.run_body`; a marked body of one INSERT, UPDATE, DELETE or
+        REPLACE (:func:`writes_from_start`), the most common task body, commits with its marker by
+        :meth:`_SQLiteSession.run_marked`, holding the file's write gate for the shortest time."""
+        statements = list(statements)
+        if (
+            marker is None
+            or into is not None
+            or len(statements) != 1
+            or not writes_from_start(statements[0])
+            or not self.marks(statements, into=False)
+        ):
+            return await super().run_body(
+                statements,
+                transactional=transactional,
+                into=into,
+                session_params=session_params,
+                tables=tables,
+                timeout=timeout,
+                token=token,
+                marker=marker,
+            )
+        _markers.check_scope(marker.scope)
+        params = check_session_params(session_params)
+        sql = statements[0]
+
+        def marked(s: _SQLiteSession, stop: Interrupter, rel: str) -> BodyResult:
+            stop.check()
+            rs = s.run_marked(sql, rel, marker, stop.check)
+            produced = rs.rowcount if rs.rowcount is not None else len(rs.rows)
+            return BodyResult(rows_produced=produced, rows_inserted=rs.rowcount or 0, last=rs)
+
+        def work(s: WarehouseSession, stop: Interrupter) -> BodyResult:
+            assert isinstance(s, _SQLiteSession)
+            rel = self._marker_table(s)
+            if rel is None:  # (markers turned off since: the table cannot be created)
+                return _body.within_run(
+                    s,
+                    stop,
+                    tables=tables,
+                    params=params,
+                    transactional=False,
+                    work=lambda: _body.run_statements(s, stop, statements, None),
+                )
+            try:
+                result = _body.within_run(
+                    s,
+                    stop,
+                    tables=tables,
+                    params=params,
+                    transactional=False,
+                    work=lambda: marked(s, stop, rel),
+                )
+            except QueryFailed as exc:
+                if exc.sqlstate in _NO_MARKER_TABLE:
+                    self._markers_ready = False  # perhaps the marker table was dropped: create it again
+                raise
+            return dataclasses.replace(result, marked=True)
+
+        return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
 
     async def _open_backend(self) -> None:
         if not self.path.parent.is_dir():
