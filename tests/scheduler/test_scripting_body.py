@@ -132,14 +132,21 @@ async def test_select_into_a_variable_sets_it_to_the_querys_value_on_sqlite(
     assert await _return_value(h, "t") == ("SUCCEEDED", "2 b", None)
 
 
-async def test_select_into_several_variables_is_refused_at_the_names(harness: Harness) -> None:
-    with pytest.raises(TasksqlSyntaxError) as caught:
-        await harness.sql(
-            "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
-            "DECLARE a INTEGER; b INTEGER;\nBEGIN\n  SELECT 1, 2 INTO :a, :b;\n  RETURN a;\nEND;\n$$"
-        )
-    assert "SELECT ... INTO several variables is not supported" in caught.value.message
-    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (4, 20)
+async def test_select_into_several_variables_sets_each_from_the_first_row(harness: Harness) -> None:
+    h = harness
+    await h.sql("CREATE TABLE some_data (id INTEGER, name VARCHAR)")
+    await h.sql("INSERT INTO some_data VALUES (1, 'a'), (2, 'b')")
+    # docs.snowflake.com/en/developer-guide/snowflake-scripting/variables (SELECT ... INTO)
+    await h.sql(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "DECLARE\n  id INTEGER;\n  name VARCHAR;\n  none VARCHAR DEFAULT 'x';\nBEGIN\n"
+        "  SELECT id, name INTO :id, :name FROM some_data WHERE id = 1;\n"
+        "  SELECT name INTO :none FROM some_data WHERE id > 99;\n"
+        "  RETURN id || ' ' || name || ' ' || coalesce(none, 'null');\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "1 a null", None)
 
 
 async def test_a_query_in_an_expression_is_sql_and_a_condition_may_hold_then(harness: Harness) -> None:

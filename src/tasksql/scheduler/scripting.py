@@ -98,7 +98,7 @@ def checked_texts(block: Block) -> list[tuple[str, int]]:
     stands in as ``0``, padded to the length of its name, so positions hold; a query with ``?``
     (bound by OPEN ... USING) is left to the run."""
     steps = list(walk(block.steps))
-    named = {s.name for s in steps if s.name is not None and s.kind not in ("break", "continue")}
+    named = {n for s in steps if s.name and s.kind not in ("break", "continue") for n in s.name.split(",")}
     named |= {"sqlcode", "sqlerrm", "sqlstate"}
     colon = {name: "0".ljust(len(name) + 1) for name in named}
     bare = {name: "0".ljust(len(name)) for name in named}
@@ -398,6 +398,12 @@ class _Interpreter:
             await self.block(step)
         elif kind in ("cursor", "resultset", "open", "fetch", "close"):
             await self.cursor(step)
+        elif kind == "into":  # SELECT ... INTO :a, :b: the first row's columns, NULL for no row
+            assert step.name is not None
+            _, rows = await self.rows_of(substitute(step.text, self.values, bare=False), step.offset)
+            row = rows[0] if rows else ()
+            for i, var in enumerate(step.name.split(",")):
+                self.values[var] = literal(row[i]) if i < len(row) else "NULL"
 
     async def block(self, step: Step) -> None:
         """A block with an EXCEPTION section: an exception its first matching WHEN (EXIT) catches

@@ -22,6 +22,8 @@ itself, or the script of ``EXECUTE IMMEDIATE $$ ... $$``) is Snowflake Scripting
 - ``block``: a block with an ``EXCEPTION`` section (:attr:`Step.handlers`), its steps in
   :attr:`Step.body`; ``raise``: ``RAISE [<name>];`` (:attr:`Step.error`, None: the exception being
   handled, again);
+- ``into``: ``SELECT <expr>, ... INTO :<name>, ... [FROM ...]``: ``text`` the query without
+  INTO, ``name`` the variables (comma-separated), set to its first row's columns;
 - ``execute``: ``EXECUTE IMMEDIATE <string expression> [USING (<variable>, ...)]``, the SQL
   statement the expression's value is (``?`` bound to the variables' values), run as ``sql`` is;
 - ``sql``: any other statement, SQL the warehouse runs, ``:<name>`` standing for a variable's value.
@@ -52,7 +54,7 @@ SUPPORTED = (
     " LOOP ... END LOOP;, BREAK;, CONTINUE;, RAISE [<name>];, nested BEGIN ... [EXCEPTION WHEN"
     " <name> | OTHER | STATEMENT_ERROR | EXPRESSION_ERROR THEN ...] END;, <name> CURSOR FOR <query>;,"
     " <name> RESULTSET := (<query>);, OPEN, FETCH ... INTO, CLOSE, FOR <row> IN <cursor> DO ... END FOR;,"
-    " SELECT ... INTO :<name>, EXECUTE IMMEDIATE <string> [USING (...)] and SQL statements"
+    " SELECT ... INTO :<name>, ..., EXECUTE IMMEDIATE <string> [USING (...)] and SQL statements"
     " (a variable written :<name>)"
 )
 
@@ -91,7 +93,7 @@ class Handler:
 
 StepKind = Literal[
     "set", "sql", "return", "if", "case", "for", "while", "repeat", "loop", "break", "continue",
-    "block", "raise", "cursor", "resultset", "open", "fetch", "close", "each", "execute",
+    "block", "raise", "cursor", "resultset", "open", "fetch", "close", "each", "execute", "into",
 ]  # fmt: skip
 
 
@@ -104,7 +106,8 @@ class Step:
     kind: StepKind
     text: str
     offset: int
-    #: The variable a ``set`` or ``for`` sets; the label a ``break`` or ``continue`` names.
+    #: The variable a ``set`` or ``for`` sets (of an ``into``, its variables, comma-separated);
+    #: the label a ``break`` or ``continue`` names.
     name: str | None = None
     #: Of an ``if`` or ``case``: each branch's condition or value (None: ``ELSE``) and steps.
     branches: tuple[tuple[str | None, tuple[Step, ...]], ...] = ()
@@ -146,7 +149,7 @@ def expressions(step: Step) -> list[str]:
         return [step.text, step.end]
     if step.kind == "resultset" and (ex := EXECUTE_IMMEDIATE.match(step.text)) is not None:
         return [ex.group("expr").strip()]  # the string's expression; the statement is its value
-    if step.kind in ("set", "return", "while", "repeat", "cursor", "resultset", "execute"):
+    if step.kind in ("set", "return", "while", "repeat", "cursor", "resultset", "execute", "into"):
         return [step.text] if step.text else []
     return []
 

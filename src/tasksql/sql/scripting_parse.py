@@ -347,20 +347,18 @@ def _closes_at_end(text: str) -> bool:
 
 
 def _select_into(m: re.Match[str], offset: int, scope: _Scope) -> Step:
-    """``SELECT <expr> INTO :<name> ...``: the variable set to the query's value (its first row's;
-    NULL for no row), evaluated as the scalar query ``(SELECT <expr> ...)``."""
+    """``SELECT <expr>, ... INTO :<name>, ... [FROM ...]``: the variables set to the columns of
+    the query's first row (NULL for no row), in order."""
     names = [n.strip().lstrip(":").strip().lower() for n in m.group("names").split(",")]
-    if len(names) > 1:
-        raise ScriptingError(
-            "SELECT ... INTO several variables is not supported: select each value INTO its own variable",
-            offset + m.start("names"),
-        )
-    if names[0] not in scope.names:
-        raise ScriptingError(
-            f"variable {names[0]} is not declared: declare it in DECLARE, or write LET",
-            offset + m.start("names"),
-        )
-    return Step("set", f"(SELECT {m.group('list').strip()} {m.group('rest').strip()})", offset, names[0])
+    for name in names:
+        if name not in scope.names:
+            raise ScriptingError(
+                f"variable {name} is not declared: declare it in DECLARE, or write LET",
+                offset + m.start("names"),
+            )
+    return Step(
+        "into", f"SELECT {m.group('list').strip()} {m.group('rest').strip()}", offset, ",".join(names)
+    )
 
 
 def _block(text: str, offset: int, reader: _Reader, outer: _Scope) -> tuple[Step, ...]:
