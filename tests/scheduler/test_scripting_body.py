@@ -164,3 +164,13 @@ async def test_a_query_in_an_expression_is_sql_and_a_condition_may_hold_then(har
     await h.sql("ALTER TASK t RESUME")
     await h.tick(advance=60)
     assert await _return_value(h, "t") == ("SUCCEEDED", "then 2 2", None)
+
+
+async def test_async_and_await_are_refused_at_create_naming_what_runs(harness: Harness) -> None:
+    with pytest.raises(TasksqlSyntaxError) as caught:
+        await harness.sql(
+            "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+            "BEGIN\n  ASYNC (INSERT INTO log VALUES (1));\n  AWAIT ALL;\nEND;\n$$"
+        )
+    assert "ASYNC is not supported" in caught.value.message and "END LOOP" in caught.value.message
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (3, 3)

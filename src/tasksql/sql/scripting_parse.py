@@ -90,7 +90,7 @@ _OPEN = re.compile(rf"^OPEN\s+(?P<name>{_NAME})(?:\s+USING\s*\((?P<using>.*)\))?
 _FETCH = re.compile(rf"^FETCH\s+(?:NEXT\s+FROM\s+)?(?P<name>{_NAME})\s+INTO\s+(?P<into>.+)$", re.S | re.I)
 _CLOSE = re.compile(rf"^CLOSE\s+(?P<name>{_NAME})$", re.I)
 #: Words opening Snowflake Scripting that tasksql does not run.
-_REFUSED = frozenset({"AWAIT", "CANCEL", "LEAVE"})
+_REFUSED = frozenset({"ASYNC", "AWAIT", "CANCEL"})
 _NOT_BLOCKS = ("TRANSACTION", "WORK", "TRAN")
 #: Blanks and comments before a statement's first word.
 _LEAD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|//[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
@@ -273,7 +273,7 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
     return (Step("sql", text, offset),)
 
 
-def _cursor_step(text: str, offset: int, scope: _Scope) -> Step | None:
+def _cursor_step(text: str, offset: int, scope: _Scope, *, declaring: bool = False) -> Step | None:
     """A cursor's or result set's declaration (``<name> CURSOR FOR <query>``, ``<name> RESULTSET
     [:= (<query>)]``, also after LET), a result set's assignment, ``OPEN``, ``FETCH``, ``CLOSE``;
     None for another statement."""
@@ -300,7 +300,7 @@ def _cursor_step(text: str, offset: int, scope: _Scope) -> Step | None:
         scope.names.add(r.group("name").lower())
         return Step("resultset", query, offset, r.group("name").lower())
     head = _head(text)
-    if head not in _CURSOR_WORDS:
+    if declaring or head not in _CURSOR_WORDS:
         return None
     m = _CURSOR_WORDS[head][0].match(text)
     if m is None:
@@ -412,7 +412,7 @@ def _declaration(text: str, offset: int, scope: _Scope) -> tuple[Step, ...]:
         message = (exc.group("message") or "").replace("''", "'")
         scope.exceptions[name] = Declared(name, number, message)
         return ()
-    if (found := _cursor_step(text, offset, scope)) is not None:
+    if (found := _cursor_step(text, offset, scope, declaring=True)) is not None:
         return (found,)
     d = _DECL.match(text)
     if d is None:
