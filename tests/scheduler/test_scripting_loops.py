@@ -220,3 +220,31 @@ async def test_a_malformed_loop_is_refused_at_create_where_it_is(
     assert err.code == "BODY_SYNTAX_ERROR" and message in err.message
     assert err.span is not None and (err.span.line, err.span.column) == at
     assert await harness.rows("SELECT count(*) FROM system.tasks") == [(0,)]
+
+
+async def test_cancel_task_ends_a_loop_that_would_run_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scripting, "MAX_ITERATIONS", 10**9)
+    h = harness
+    body = "DECLARE n INTEGER DEFAULT 0;\nBEGIN\n  LOOP\n    n := n + 1;\n  END LOOP;\nEND;"
+    await h.sql(
+        f"CREATE TASK t USER_TASK_TIMEOUT_MS = 600000 SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n{body}\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60, drain=False)
+    query = "SELECT state, error_code FROM task_history(task_name => 't') WHERE state <> 'SCHEDULED'"
+    for _ in range(600):  # the run has started its loop
+        if await h.rows(query) == [("EXECUTING", None)]:
+            break
+        await asyncio.sleep(0.05)
+    await h.sql("CANCEL TASK t")
+    await asyncio.wait_for(h.scheduler.drain(), timeout=60)
+    assert await h.rows(query) == [("CANCELLED", "CANCELLED")]
+
+
+async def test_a_loop_that_does_nothing_ends_at_the_bound_at_once(harness: Harness) -> None:
+    body = "BEGIN\n  LOOP\n    NULL;\n  END LOOP;\nEND;"
+    state, _, code, message = await _run(harness, body)
+    assert (state, code) == ("FAILED", "LOOP_LIMIT_EXCEEDED")
+    assert message is not None and f"{scripting.MAX_ITERATIONS} iterations" in message

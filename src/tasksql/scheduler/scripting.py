@@ -21,6 +21,7 @@ each iteration checks the run's cancellation and timeout (:func:`resolve`'s ``gu
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -295,8 +296,12 @@ class _Interpreter:
     async def holds(self, cond: str, offset: int) -> bool:
         return bool(await self.value(cond, offset))
 
-    def tick(self) -> None:
+    async def tick(self) -> None:
+        """One more iteration: within the bound, the run neither cancelled nor timed out; every
+        256th gives the event loop a turn (a loop of statements only collected never waits)."""
         self.iterations += 1
+        if self.iterations % 256 == 0:
+            await asyncio.sleep(0)
         if self.iterations > MAX_ITERATIONS:
             raise TasksqlError(
                 f"the block's loops made {MAX_ITERATIONS} iterations, the most one run may make:"
@@ -496,7 +501,7 @@ class _Interpreter:
         try:
             for row in rows:
                 self.values.update(zip(fields, (literal(v) for v in row), strict=False))
-                self.tick()
+                await self.tick()
                 try:
                     await self.steps(step.body)
                 except _Jump as jump:
@@ -530,7 +535,7 @@ class _Interpreter:
                     index += 1
                 elif step.kind == "while" and not await self.holds(step.text, step.offset):
                     return
-                self.tick()
+                await self.tick()
                 try:
                     await self.steps(step.body)
                 except _Jump as jump:
