@@ -202,7 +202,7 @@ def validate_change(tasks: Mapping[QualifiedName, TaskDef], changed: QualifiedNa
                 f"task {member} would run after tasks of several graphs (roots {names}); a task graph "
                 "has one root. To run it once each of its predecessors has succeeded, whatever their "
                 "graphs, as Databend does, set AFTER_ANY_GRAPH = TRUE (or write the task the Databend "
-                "way, with WAREHOUSE = '<name>')",
+                "way: AFTER '<task>', '<task>' or WAREHOUSE = '<name>', names as strings)",
                 code="GRAPH_MULTIPLE_ROOTS",
             )
     size = len(graph.component(changed))

@@ -56,7 +56,8 @@ def spelling_of(flags: set[str]) -> Spelling:
 
     VOLTDB: ON SCHEDULE, PROCEDURE, top-level FROM CLASS, ENABLE/DISABLE, ON ERROR, RUN ON, AS USER;
     OCIENT: TYPE; TIMEPLUS: SCHEDULE without ``=``, TIMEOUT, INTO; DATABEND: an unquoted interval
-    or unquoted USING CRON after SCHEDULE, or a warehouse written as a string; otherwise SNOWFLAKE.
+    or unquoted USING CRON after SCHEDULE, a warehouse or predecessors (``AFTER 'a', 'b'``) written
+    as strings; otherwise SNOWFLAKE.
     """
     for flag, spelling in (
         ("voltdb", Spelling.VOLTDB),
@@ -248,6 +249,9 @@ class _TaskClauses:
         if self.after_tok is not None:
             raise duplicate(cur, "AFTER", tok)
         self.after_tok = tok
+        first = cur.peek()
+        if first is not None and first.kind is TokenKind.STRING:
+            cur.flags.add("databend")  # Databend names predecessors by strings, Snowflake by names
         seen: set[QualifiedName] = set()
         for name, span in parse_name_list(cur, "predecessor task name"):
             if name in seen:

@@ -31,7 +31,7 @@ from tasksql.model import (
     quote_ident,
 )
 from tasksql.sql import statements as st
-from tasksql.sql.names import quote_string, render_name, render_simple
+from tasksql.sql.names import name_from_string, quote_string, render_name, render_simple
 from tasksql.sql.properties import CANONICAL, PROPERTIES
 from tasksql.sql.render_secret import SECRET_RENDERERS
 from tasksql.sql.render_security import SECURITY_RENDERERS
@@ -126,11 +126,21 @@ def task_clauses(task: TaskDef, spelling: Spelling | None = None, enabled: bool 
     if enabled is not None:
         lines.append("ENABLE" if enabled else "DISABLE")
     if task.after:
-        lines.append("AFTER " + ", ".join(render_name(n) for n in task.after))
+        lines.append("AFTER " + ", ".join(_predecessor(n, spelling) for n in task.after))
     if task.when is not None:
         lines.append("WHEN " + task.when)
     lines.append(render_body(task.body))
     return lines
+
+
+def _predecessor(name: QualifiedName, spelling: Spelling | None) -> str:
+    """A name of ``AFTER``: a string in a statement written the Databend way (Databend's grammar
+    names predecessors by strings, and the strings mark the statement as Databend's) when the
+    string reads back as the same name (not a quoted name with capitals or dots); else as any name."""
+    text = ".".join(part for part in (name.database, name.schema, name.name) if part is not None)
+    if spelling is Spelling.DATABEND and name_from_string(text) == name:
+        return quote_string(text)
+    return render_name(name)
 
 
 def _voltdb_as_user(task: TaskDef, spelling: Spelling | None) -> bool:
