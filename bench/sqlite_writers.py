@@ -13,7 +13,8 @@ something else slows them alike: no markers (one-statement bodies in autocommit)
 the lock waits of sqlite3's busy handler (the write gate left out), and markers with the write
 gate. Prints, per variant, the medians over rounds of the p50 / p99 / max latency of a body (from
 the call to its return) and of the time a body waited for the write lock (in ``start()``: the
-gate and BEGIN IMMEDIATE; in autocommit, the whole INSERT).
+gate and BEGIN IMMEDIATE; a marked one-statement body, ``run_marked()``: the gate, and without it
+the wait is in the busy handler, within the commit figure; in autocommit, the whole INSERT).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ BODY = ["INSERT INTO t VALUES (1, 'x')"]
 #: Seconds each session spent in start() (BEGIN IMMEDIATE and whatever the backend waits for there)
 #: and in its first statement, per body: appended by the wrappers below.
 _waits: list[float] = []
-#: Seconds spent committing (the marker's INSERT and COMMIT, or COMMIT): checkpoints show here.
+#: Seconds spent committing (the marker's INSERT and COMMIT, or COMMIT; for a marked one-statement
+#: body, from the gate taken to the COMMIT's end, the statement included): checkpoints show here.
 _commits: list[float] = []
 
 
@@ -80,8 +82,28 @@ def _instrument() -> None:
             self._in_commit_marked = False
             _commits.append(time.perf_counter() - t0)
 
-    cls._in_commit_marked = False
+    take, run_marked = cls._take_gate, cls.run_marked
+
+    def timed_take(self: Any) -> None:
+        t0 = time.perf_counter()
+        take(self)
+        if self._in_run_marked:
+            self._gate_taken = time.perf_counter()
+            _waits.append(self._gate_taken - t0)
+
+    def timed_run_marked(self: Any, *args: Any) -> Any:
+        self._in_run_marked = True
+        self._gate_taken = None
+        try:
+            return run_marked(self, *args)
+        finally:
+            self._in_run_marked = False
+            if self._gate_taken is not None:
+                _commits.append(time.perf_counter() - self._gate_taken)
+
+    cls._in_commit_marked = cls._in_run_marked = False
     cls.start, cls.run, cls.finish, cls.commit_marked = timed_start, timed_run, timed_finish, timed_marked
+    cls._take_gate, cls.run_marked = timed_take, timed_run_marked
 
 
 def _pct(values: list[float], q: float) -> float:
