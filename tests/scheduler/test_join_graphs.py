@@ -186,17 +186,3 @@ async def test_predecessors_written_as_strings_are_the_databend_way(harness: Har
     await started(h, 3)
     await run_until(h, 16)
     assert await h.history("my_task_3") == [(15.0, "SUCCEEDED", None, "TRIGGER")]
-
-
-async def test_predecessors_written_as_strings_are_the_databend_way(harness: Harness) -> None:
-    # databendlabs/databend tests/task/test-private-task.sh: no WAREHOUSE, the predecessors as
-    # strings (Databend's grammar: AFTER <string>, ...), each in a graph of its own
-    h = harness
-    await h.engine.execute(ROOTS)
-    await h.engine.execute(
-        "CREATE TASK my_task_3 AFTER 'r1', 'r2' AS INSERT INTO log VALUES ('my_task_3');"
-        " ALTER TASK my_task_3 RESUME; ALTER TASK r1 RESUME; ALTER TASK r2 RESUME"
-    )
-    await started(h, 3)
-    await run_until(h, 16)
-    assert await h.history("my_task_3") == [(15.0, "SUCCEEDED", None, "TRIGGER")]
