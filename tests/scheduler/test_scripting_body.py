@@ -174,3 +174,21 @@ async def test_async_and_await_are_refused_at_create_naming_what_runs(harness: H
         )
     assert "ASYNC is not supported" in caught.value.message and "END LOOP" in caught.value.message
     assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (3, 3)
+
+
+async def test_a_nested_blocks_variables_are_its_own(harness: Harness) -> None:
+    # docs.snowflake.com/en/developer-guide/snowflake-scripting/blocks (a variable declared in a
+    # nested block is that block's: the outer one of the same name is unchanged after it)
+    h = harness
+    await h.sql(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "DECLARE\n  x VARCHAR DEFAULT 'outer';\nBEGIN\n"
+        "  LET seen := '';\n"
+        "  DECLARE\n    x VARCHAR DEFAULT 'inner';\n  BEGIN\n    seen := x;\n  END;\n"
+        "  FOR i IN 1 TO 2 DO\n    LET last := i;\n  END FOR;\n"
+        "  last := last * 10;\n"
+        "  RETURN seen || ' ' || x || ' ' || last;\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "inner outer 20", None)

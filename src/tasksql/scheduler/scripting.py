@@ -139,7 +139,7 @@ def checked_texts(block: Block) -> list[tuple[str, int]]:
 def _has_handlers(steps: tuple[Step, ...]) -> bool:
     """Whether a step is an EXCEPTION section's block or a RAISE (the statements before an
     uncaught exception are kept, as Snowflake's are)."""
-    return any(step.kind in ("block", "raise") for step in walk(steps))
+    return any(step.kind == "raise" or (step.kind == "block" and step.handlers) for step in walk(steps))
 
 
 def _reads_cursors(steps: tuple[Step, ...]) -> bool:
@@ -414,6 +414,8 @@ class _Interpreter:
         """A block with an EXCEPTION section: an exception its first matching WHEN (EXIT) catches
         ends the block after the handler runs."""
         depth = len(self.blocks)
+        own = step.name.split(",") if step.name else []
+        outer = {name: self.values.get(name) for name in own}
         self.blocks.append(step.handlers)
         try:
             await self.steps(step.body)
@@ -425,6 +427,12 @@ class _Interpreter:
             await self.handle(exc, depth, caught[0])
         else:
             self.blocks.pop()
+        finally:  # the block's own variables end with it
+            for name, value in outer.items():
+                if value is None:
+                    self.values.pop(name, None)
+                else:
+                    self.values[name] = value
 
     async def dynamic(self, expr: str, using: str, offset: int) -> str:
         """The SQL text of ``EXECUTE IMMEDIATE <expr> [USING (<using>)]``: a string literal's

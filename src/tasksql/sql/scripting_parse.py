@@ -105,15 +105,22 @@ class _Scope:
     in_handler: bool = False
     cursors: set[str] = field(default_factory=set)
     resultsets: set[str] = field(default_factory=set)
+    #: The variables the innermost block declares itself (DECLARE, LET): its own while it runs.
+    local: set[str] = field(default_factory=set)
 
-    def child(self, *, in_handler: bool | None = None) -> _Scope:
+    def child(self, *, in_handler: bool | None = None, block: bool = False) -> _Scope:
         return _Scope(
             set(self.names),
             dict(self.exceptions),
             self.in_handler if in_handler is None else in_handler,
             set(self.cursors),
             set(self.resultsets),
+            set() if block else self.local,
         )
+
+    def declare(self, name: str) -> None:
+        self.names.add(name)
+        self.local.add(name)
 
 
 class _Reader:
@@ -154,7 +161,7 @@ def parse_block(script: str) -> tuple[Step, ...]:
     if first is None or _head(first[0]) not in ("DECLARE", "BEGIN"):
         raise ScriptingError("the block has no BEGIN ... END: write [DECLARE ...] BEGIN ... END", 0)
     text, offset = reader.take()
-    steps = _block(text, offset, reader, _Scope())
+    steps = _block(text, offset, reader, _Scope(), nested=False)
     if (extra := reader.peek()) is not None:
         raise ScriptingError(f"{_words(extra[0])} after the block's END: the block ends there", extra[1])
     _check_jumps(steps, [])
@@ -249,7 +256,7 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
         let = _LET.match(text)
         if let is None:
             raise ScriptingError("expected LET <name> [<type>] := <expr>", offset)
-        scope.names.add(let.group("name").lower())
+        scope.declare(let.group("name").lower())
         return (Step("set", let.group("expr").strip(), offset, let.group("name").lower()),)
     if (r := _RETURN.match(text)) is not None:
         if (table := _RETURN_TABLE.match(text)) is not None:
@@ -297,7 +304,7 @@ def _cursor_step(text: str, offset: int, scope: _Scope, *, declaring: bool = Fal
         ):
             raise ScriptingError(f"a RESULTSET of {_words(query)} is not supported: {SUPPORTED}", offset)
         scope.resultsets.add(r.group("name").lower())
-        scope.names.add(r.group("name").lower())
+        scope.declare(r.group("name").lower())
         return Step("resultset", query, offset, r.group("name").lower())
     head = _head(text)
     if declaring or head not in _CURSOR_WORDS:
@@ -361,9 +368,13 @@ def _select_into(m: re.Match[str], offset: int, scope: _Scope) -> Step:
     )
 
 
-def _block(text: str, offset: int, reader: _Reader, outer: _Scope) -> tuple[Step, ...]:
-    """The block whose first piece ``text`` (taken) starts with DECLARE or BEGIN."""
-    scope = outer.child()
+def _block(
+    text: str, offset: int, reader: _Reader, outer: _Scope, *, nested: bool = True
+) -> tuple[Step, ...]:
+    """The block whose first piece ``text`` (taken) starts with DECLARE or BEGIN: its steps, or
+    one ``block`` step when it has handlers or, nested, variables of its own (``name``: them,
+    comma-separated; an outer variable of such a name is back after the block)."""
+    scope = outer.child(block=True)
     steps: list[Step] = []
     opener = _OPENER.match(text)
     assert opener is not None
@@ -395,9 +406,10 @@ def _block(text: str, offset: int, reader: _Reader, outer: _Scope) -> tuple[Step
     end = _END.match(text)
     if end is None or end.group("tag") is not None:
         raise ScriptingError(f"expected END of the block, not {_words(text)}", offset)
-    if not handlers:
+    own = ",".join(sorted(scope.local)) if nested and scope.local else None
+    if not handlers and own is None:
         return tuple(steps)
-    return (Step("block", "", opened, body=tuple(steps), handlers=tuple(handlers)),)
+    return (Step("block", "", opened, name=own, body=tuple(steps), handlers=tuple(handlers)),)
 
 
 def _declaration(text: str, offset: int, scope: _Scope) -> tuple[Step, ...]:
@@ -423,7 +435,7 @@ def _declaration(text: str, offset: int, scope: _Scope) -> tuple[Step, ...]:
             offset,
         )
     name = d.group("name").lower()
-    scope.names.add(name)
+    scope.declare(name)
     expr = d.group("expr")
     return (Step("set", expr.strip() if expr else "NULL", offset, name),)
 
@@ -547,8 +559,7 @@ def _loop(head: str, text: str, offset: int, reader: _Reader, scope: _Scope) -> 
         name = m.group("name").lower()
         start, end, reverse = m.group("start").strip(), m.group("end").strip(), m.group("reverse") is not None
         closing = ("END FOR",) if m.group("kw").upper() == "DO" else ("END LOOP",)
-        inner = scope.child()
-        inner.names.add(name)
+        inner.names.add(name)  # (loops open no scope: a LET in the body is known after the loop)
     elif head == "WHILE":
         m = _WHILE.match(text)
         if m is None or not m.group("cond").strip():
@@ -595,7 +606,7 @@ def _each(m: re.Match[str], offset: int, reader: _Reader, scope: _Scope) -> Step
         )
     closing = "END FOR" if m.group("kw").upper() == "DO" else "END LOOP"
     reader.put(m, "rest", offset)
-    body = _statements(reader, scope.child(), frozenset({closing}), ("FOR", closing, offset))
+    body = _statements(reader, scope, frozenset({closing}), ("FOR", closing, offset))
     end, _ = reader.take()
     return Step("each", source, offset, name=m.group("name").lower(), body=body, label=_end_label(end))
 
