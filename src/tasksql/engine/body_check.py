@@ -134,10 +134,26 @@ async def check_body_syntax(engine: Engine, task: TaskDef, stmt: st.Statement) -
         at = offset + (finding.offset if bound is text else 0)
         raise TasksqlSyntaxError(
             f"the task body is not valid {_SHOWN.get(dialect, dialect)} SQL for warehouse {warehouse.name}"
-            f" ({finding.parser}'s parser): {finding.message}",
+            f" ({finding.parser}'s parser): {finding.message}{_stage_hint(text)}",
             code="BODY_SYNTAX_ERROR",
             span=_span_in_body(stmt, body.text, at),
         )
+
+
+#: Snowflake's and Databend's COPY INTO <table | @stage>: loading from and unloading to stages.
+_COPY_INTO = re.compile(r"\s*COPY\s+INTO\b", re.I)
+
+
+def _stage_hint(text: str) -> str:
+    """What to write instead of a refused ``COPY INTO`` (Databend's and Snowflake's stage loading,
+    which no tasksql warehouse has); "" for any other statement."""
+    if not _COPY_INTO.match(text):
+        return ""
+    return (
+        "; COPY INTO <table | @stage> loads from or unloads to stages, which tasksql's warehouses do"
+        " not have: read and write files with the warehouse's own SQL (DuckDB: INSERT INTO t SELECT *"
+        " FROM read_parquet('<path>'), COPY (<query>) TO '<path>' (FORMAT parquet))"
+    )
 
 
 #: The SYSTEM$ functions a body or WHEN may call (SYSTEM$STREAM_HAS_DATA is bound with the streams).
