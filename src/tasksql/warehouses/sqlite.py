@@ -262,11 +262,12 @@ class _SQLiteSession(WarehouseSession):
         try:
             if commit:
                 try:
-                    self._exec("COMMIT")
+                    # one GIL hand-off under the gate (execute("COMMIT") makes several)
+                    self._con.commit()
                     return
-                except QueryFailed:
+                except sqlite3.Error as exc:
                     self._rollback()
-                    raise
+                    raise _failed(exc) from None
             self._rollback()
         finally:
             self._give_gate()  # (after a failed ROLLBACK the session is closed: that ends it)
@@ -304,7 +305,7 @@ class _SQLiteSession(WarehouseSession):
                 rs = self._run(sql)
                 check()
                 con.execute(_markers.insert_params_sql(rel), _markers.insert_params(marker))
-                con.commit()
+                con.commit()  # (one GIL hand-off; execute("COMMIT") makes several)
             except sqlite3.Error as exc:
                 raise _failed(exc) from None
             finally:
