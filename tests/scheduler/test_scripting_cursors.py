@@ -183,3 +183,31 @@ BEGIN
 END;"""
     assert await _run(h, body, "t") == ("SUCCEEDED", "2", None)
     assert await h.rows("SELECT id FROM picked ORDER BY id") == [(2,), (100,)]
+
+
+async def test_execute_immediate_makes_a_begin_block_a_script(harness: Harness) -> None:
+    h = harness
+    body = "BEGIN\n  EXECUTE IMMEDIATE 'CREATE TABLE made (a INTEGER)';\n  INSERT INTO made VALUES (7);\nEND;"
+    await h.sql(f"CREATE TASK t SCHEDULE = '1 MINUTE' AS {body}")
+    await h.sql("ALTER TASK t RESUME")
+    await asyncio.wait_for(h.tick(advance=60), timeout=120)
+    assert await h.rows("SELECT a FROM made") == [(7,)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "message", "at"),
+    [
+        # databendlabs/databend 15_0011_task_sql_validation.test: EXECUTE IMMEDIATE 1 is refused at CREATE
+        ("EXECUTE IMMEDIATE 1;", "EXECUTE IMMEDIATE takes a string", (3, 21)),
+        # the statement of a literal is checked by the warehouse's parser (DuckDB's), where it is written
+        ("EXECUTE IMMEDIATE 'INSERT INTO t SELECT FROM';", "syntax error", (3, 43)),
+    ],
+)
+async def test_a_bad_execute_immediate_in_a_block_is_refused_at_create(
+    harness: Harness, statement: str, message: str, at: tuple[int, int]
+) -> None:
+    with pytest.raises(TasksqlSyntaxError) as caught:
+        await harness.sql(f"CREATE TASK t SCHEDULE = '1 MINUTE' AS\nBEGIN\n  {statement}\n  SELECT 1;\nEND;")
+    err = caught.value
+    assert message in err.message, err.message
+    assert err.span is not None and (err.span.line, err.span.column) == at

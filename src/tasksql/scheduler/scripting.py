@@ -128,8 +128,15 @@ def checked_texts(block: Block) -> list[tuple[str, int]]:
         if step.kind in ("cursor", "resultset"):
             continue
         for expr in expressions(step):
-            if step.kind == "execute" and _string_literal(expr.strip()) is not None:
-                continue  # its statement is parsed when it runs
+            if step.kind == "execute" and (content := _string_literal(expr.strip())) is not None:
+                literal_text = expr.strip()
+                where = block.script.find(literal_text, step.offset)
+                lead = literal_text.index("$", 1) + 1 if literal_text[0] == "$" else 1
+                if (
+                    where >= 0 and ";" not in content and "''" not in literal_text
+                ):  # one statement, as written
+                    found.append((content, block.offset + where + lead))
+                continue
             where = block.script.find(expr, step.offset)
             if where >= 0 and expr:
                 found.append(("SELECT " + zeroed(expr), block.offset + where - len("SELECT ")))

@@ -158,7 +158,7 @@ _NAME = r"[A-Za-z_][\w$]*"
 #: A block of Snowflake Scripting: a DECLARE section, or a statement no SQL dialect begins so.
 _OWN = re.compile(
     rf"^\s*(?:DECLARE\b|BEGIN\b(?:.*?;)?\s*(?:LET\s|RETURN\b|{_NAME}\s*:=|"
-    r"(?:IF|FOR|WHILE|LOOP|REPEAT|CASE|RAISE|ASYNC|AWAIT)\b|EXCEPTION\s+WHEN\b))",
+    r"(?:IF|FOR|WHILE|LOOP|REPEAT|CASE|RAISE|ASYNC|AWAIT)\b|EXCEPTION\s+WHEN\b|EXECUTE\s+IMMEDIATE\b))",
     re.S | re.I,
 )
 

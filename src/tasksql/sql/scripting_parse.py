@@ -270,6 +270,12 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
             )
         return (Step("return", r.group("expr").strip(), offset),)
     if head == "EXECUTE" and (ex := EXECUTE_IMMEDIATE.match(text)) is not None:
+        if re.fullmatch(r"[-+]?\d+(?:\.\d*)?|NULL|TRUE|FALSE", ex.group("expr").strip(), re.I):
+            raise ScriptingError(
+                "EXECUTE IMMEDIATE takes a string: a '...' or $$...$$ literal, a variable or a string"
+                " expression",
+                offset + ex.start("expr"),
+            )
         return (Step("execute", ex.group("expr").strip(), offset, end=(ex.group("using") or "").strip()),)
     if head == "SELECT" and (into := _SELECT_INTO.match(text)) is not None:
         return (_select_into(into, offset, scope),)
