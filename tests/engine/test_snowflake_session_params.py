@@ -137,9 +137,17 @@ async def test_unset_of_an_unknown_name_is_refused_and_unset_contact_removes_it(
 
 
 async def test_a_time_zone_duckdb_does_not_know_fails_a_run_in_one_line(engine: Engine) -> None:
-    await engine.execute("CREATE TASK t SCHEDULE = '1 MINUTE' AS SELECT TIMESTAMPTZ '2026-01-01 00:00 Mars/X'")
+    await engine.execute(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS SELECT TIMESTAMPTZ '2026-01-01 00:00 Mars/X'"
+    )
     await engine.execute("EXECUTE TASK t")
     state, _, message = await last_run(engine, "t")
     assert state == "FAILED" and message is not None
     assert message.startswith("unknown time zone 'Mars/X': DuckDB has no such time zone")
     assert "\n" not in message and message.endswith("such as 'America/Los_Angeles' or 'UTC'")
+
+
+def test_databend_settings_are_kept_except_where_clickhouse_shares_them() -> None:
+    params = (("enable_query_result_cache", "1"), ("max_threads", "4"), ("threads", "2"))
+    assert applied(params, WarehouseType.DUCKDB) == [("threads", "2")]
+    assert applied(params, WarehouseType.CLICKHOUSE) == list(params)

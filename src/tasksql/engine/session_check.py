@@ -39,6 +39,7 @@ from tasksql.engine.core import Engine
 from tasksql.errors import Span, TasksqlError, ValidationError
 from tasksql.model import TaskDef, effective_warehouse
 from tasksql.sql import statements as st
+from tasksql.sql.databend_settings import DATABEND_SETTINGS
 from tasksql.sql.snowflake_params import applied, no_effect, snowflake_param, warehouse_name
 from tasksql.warehouses.base import Warehouse
 from tasksql.warehouses.duckdb_errors import time_zone_message
@@ -157,21 +158,22 @@ def _param_span(stmt: st.Statement, key: str) -> Span | None:
 
 def check_unset_names(task: TaskDef, names: Sequence[str], stmt: st.Statement, shown: str) -> None:
     """Refuse ``ALTER TASK ... UNSET <name>`` of a name that is neither a property (the parser
-    took those), a session parameter ``task`` sets, nor a Snowflake session parameter (which
-    Snowflake lets a task unset when it is not set): it unsets nothing, most likely a misspelling.
+    took those), a session parameter ``task`` sets, a Snowflake session parameter (which Snowflake
+    lets a task unset when it is not set) nor a Databend setting: it unsets nothing, most likely a
+    misspelling.
 
     :raises ValidationError: code ``UNKNOWN_PROPERTY`` at the name, naming what may be unset.
     """
     have = [key for key, _ in task.session_params]
     for name in names:
-        if name in have or snowflake_param(name) is not None:
+        if name in have or snowflake_param(name) is not None or name in DATABEND_SETTINGS:
             continue
         close = difflib.get_close_matches(name, have, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0].upper()}?" if close else ""
         set_here = f" (task {shown} sets {', '.join(k.upper() for k in have)})" if have else ""
         raise ValidationError(
             f"unknown property {name.upper()} in UNSET: not a task property, a Snowflake session"
-            f" parameter, nor a session parameter of task {shown}{set_here}{hint}",
+            f" parameter, a Databend setting, nor a session parameter of task {shown}{set_here}{hint}",
             code="UNKNOWN_PROPERTY",
             span=_unset_span(stmt, name),
             expected=["<property>", "<session parameter>", "TAG", "CONTACT"],

@@ -15,8 +15,11 @@ another database, so each name is one of:
   notice (:func:`no_effect`).
 
 A name that is no Snowflake session parameter is the warehouse's own setting, checked against the
-warehouse (``tasksql.engine.session_check``). Values are checked as Snowflake checks them
-(:func:`value_error`). Keys are lower case; values are SQL literals as written.
+warehouse (``tasksql.engine.session_check``), except one of Databend's own settings
+(:mod:`tasksql.sql.databend_settings`, ``enable_query_result_cache = 1`` in Databend's ALTER TASK
+example), kept with no effect where the warehouse type does not share Databend's settings.
+Values are checked as Snowflake checks them (:func:`value_error`). Keys are lower case; values are
+SQL literals as written.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tasksql.model import WarehouseType
+from tasksql.sql.databend_settings import DATABEND_SETTINGS
 
 Literal = str
 #: (setting, literal) given to the warehouse, or None: nothing to set on this warehouse type.
@@ -154,6 +158,7 @@ _FORMAT = (
 )
 _CLIENT = "configures Snowflake's client drivers; a task's run has no client"
 _SERVICE = "configures a Snowflake service that tasksql does not have"
+_DATABEND_WHY = "is a setting of Databend's own, which the warehouse does not have"
 
 _CLICKHOUSES = (_WH.CLICKHOUSE, _WH.CHDB)
 
@@ -300,15 +305,22 @@ def value_error(key: str, literal: Literal) -> str | None:
     return None if expected is None else f"{key.upper()} must be {expected}, got {literal}"
 
 
+def databend_kept(key: str, wh_type: WarehouseType) -> bool:
+    """Whether ``key`` is a setting of Databend's own, kept with no effect on a ``wh_type``
+    warehouse (on ClickHouse and chDB it is the warehouse's setting of the same name)."""
+    return key.lower() in DATABEND_SETTINGS and wh_type not in _CLICKHOUSES
+
+
 def applied(params: tuple[tuple[str, str], ...], wh_type: WarehouseType) -> list[tuple[str, str]]:
     """The settings a run's connection on a ``wh_type`` warehouse is given for a task's session
-    parameters: a Snowflake parameter as its equivalent there (left out where it has none), any
-    other name as written."""
+    parameters: a Snowflake parameter as its equivalent there (left out where it has none), a
+    Databend setting the warehouse type does not share left out, any other name as written."""
     out: list[tuple[str, str]] = []
     for key, literal in params:
         param = snowflake_param(key)
         if param is None:
-            out.append((key, literal))
+            if not databend_kept(key, wh_type):
+                out.append((key, literal))
             continue
         mapper = param.applied.get(wh_type)
         setting = mapper(literal) if mapper is not None else None
@@ -321,7 +333,9 @@ def no_effect(key: str, wh_type: WarehouseType) -> str | None:
     """Why Snowflake's ``key`` does nothing on a ``wh_type`` warehouse (a phrase after "it"), or
     None when it has an effect there (applied, or by tasksql) or is no Snowflake parameter."""
     param = snowflake_param(key)
-    if param is None or param.by_tasksql or wh_type in param.applied:
+    if param is None:
+        return _DATABEND_WHY if databend_kept(key, wh_type) else None
+    if param.by_tasksql or wh_type in param.applied:
         return None
     return param.why
 
