@@ -190,6 +190,13 @@ def _set_one(cur: Cursor, props: Assignments) -> None:
         props.read(prop)
     elif tok.kind is TokenKind.WORD and cur.at_kind(TokenKind.WORD) and _eq_follows(cur):
         props.read_session_param()
+    elif tok.kind is TokenKind.WORD and unset_property(tok.upper) is not None:
+        after = cur.peek(1)
+        raise cur.error(
+            f"expected = <value> after {tok.upper}, found {describe(after)}",
+            at=after if after is not None else cur.end_span(),
+            expected=["="],
+        )
     else:
         raise cur.unexpected(["<property> = <value>", "TAG", "CONTACT"], "in ALTER TASK ... SET")
 
