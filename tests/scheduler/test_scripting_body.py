@@ -192,3 +192,20 @@ async def test_a_nested_blocks_variables_are_its_own(harness: Harness) -> None:
     await h.sql("ALTER TASK t RESUME")
     await h.tick(advance=60)
     assert await _return_value(h, "t") == ("SUCCEEDED", "inner outer 20", None)
+
+
+async def test_sqlrowcount_sqlfound_and_sqlnotfound_tell_of_the_last_dml_statement(harness: Harness) -> None:
+    # docs.snowflake.com/en/developer-guide/snowflake-scripting/dml-status (SQLROWCOUNT, SQLFOUND,
+    # SQLNOTFOUND after an INSERT and an UPDATE)
+    h = harness
+    await h.sql("CREATE TABLE my_values (v INTEGER)")
+    await h.sql(
+        "CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n"
+        "BEGIN\n  LET before := coalesce(SQLROWCOUNT, -1);\n"
+        "  INSERT INTO my_values VALUES (1), (2), (3);\n  LET n := SQLROWCOUNT;\n"
+        "  UPDATE my_values SET v = v WHERE v > 5;\n"
+        "  RETURN before || ' ' || n || ' ' || SQLFOUND || ' ' || SQLNOTFOUND;\nEND;\n$$"
+    )
+    await h.sql("ALTER TASK t RESUME")
+    await h.tick(advance=60)
+    assert await _return_value(h, "t") == ("SUCCEEDED", "-1 3 false true", None)

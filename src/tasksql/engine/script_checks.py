@@ -32,7 +32,7 @@ from tasksql.scheduler import logical_time
 from tasksql.scheduler.scripting import Block, block_of
 from tasksql.sql import statements as st
 from tasksql.sql.bodies import body_statements
-from tasksql.sql.scripting import ScriptingError, Step, expressions, walk
+from tasksql.sql.scripting import BUILT_IN_VARIABLES, ScriptingError, Step, expressions, walk
 from tasksql.sql.tokenizer import raw_tokens
 
 _JUMP = re.compile(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*(?P<word>BREAK|CONTINUE|EXIT|ITERATE)\b", re.S | re.I)
@@ -45,7 +45,7 @@ _BIND = re.compile(
 )
 #: A body that is a script: a ``BEGIN ... END`` block or ``EXECUTE IMMEDIATE``.
 _SCRIPT = re.compile(r"\s*(?:BEGIN\b(?!\s+(?:TRANSACTION|WORK)\b)(?!\s*;)|EXECUTE\s+IMMEDIATE\b)", re.I)
-_ALWAYS = frozenset({"sqlcode", "sqlerrm", "sqlstate", *logical_time.NAMES})
+_ALWAYS = frozenset({*BUILT_IN_VARIABLES, *logical_time.NAMES})
 #: Token types after which a bare word is no variable: a type (``CAST(x AS INT)``, ``x::INT``),
 #: a field (``r.a``), or an interval's unit (``INTERVAL 3 DAY``).
 _NOT_AFTER = frozenset({TokenType.ALIAS, TokenType.DCOLON, TokenType.DOT, TokenType.NUMBER, TokenType.STRING})

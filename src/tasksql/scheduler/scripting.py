@@ -33,8 +33,10 @@ from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import SqlBody, TaskDef
 from tasksql.sql.bodies import immediate_script
 from tasksql.sql.scripting import (
+    BUILT_IN_VARIABLES,
     EXECUTE_IMMEDIATE,
     LOOPS,
+    ROW_COUNT_VARIABLES,
     Handler,
     ScriptingError,
     Step,
@@ -87,7 +89,12 @@ def block_of(task: TaskDef) -> Block | None:
         steps = parse_block(script)
     except ScriptingError as err:
         raise ScriptingError(err.message, at + err.offset) from None
-    one_by_one = _reads_after_sql(steps, False)[0] or _has_handlers(steps) or _reads_cursors(steps)
+    one_by_one = (
+        _reads_after_sql(steps, False)[0]
+        or _has_handlers(steps)
+        or _reads_cursors(steps)
+        or ROW_COUNT_VARIABLES.search(script) is not None
+    )
     return Block(steps, at, script, one_by_one)
 
 
@@ -100,7 +107,7 @@ def checked_texts(block: Block) -> list[tuple[str, int]]:
     (bound by OPEN ... USING) is left to the run."""
     steps = list(walk(block.steps))
     named = {n for s in steps if s.name and s.kind not in ("break", "continue") for n in s.name.split(",")}
-    named |= {"sqlcode", "sqlerrm", "sqlstate"}
+    named |= BUILT_IN_VARIABLES
     colon = {name: "0".ljust(len(name) + 1) for name in named}
     bare = {name: "0".ljust(len(name)) for name in named}
 
@@ -281,7 +288,8 @@ class _Interpreter:
         guard: Callable[[], None],
     ) -> None:
         self._evaluate, self._execute, self._guard = evaluate, execute, guard
-        self.values: dict[str, str] = {}
+        # before any statement ran, SQLROWCOUNT, SQLFOUND and SQLNOTFOUND are NULL
+        self.values: dict[str, str] = dict.fromkeys(("sqlrowcount", "sqlfound", "sqlnotfound"), "NULL")
         self.statements: list[str] = []
         self.iterations = 0
         self.handling: list[Raised] = []
@@ -369,7 +377,7 @@ class _Interpreter:
                 self.statements.append(text)
                 return
             try:
-                await self._execute(text)
+                result = await self._execute(text)
             except _PASSED:
                 raise
             except TasksqlError as err:
@@ -377,6 +385,7 @@ class _Interpreter:
                 raise Raised(
                     "statement_error", FAILED_SQLCODE, err.message, state, step.offset, err
                 ) from None
+            self.row_count(result)
         elif kind == "set":
             assert step.name is not None
             self.values[step.name] = literal(await self.value(step.text, step.offset))
@@ -440,6 +449,17 @@ class _Interpreter:
                     self.values.pop(name, None)
                 else:
                     self.values[name] = value
+
+    def row_count(self, result: object) -> None:
+        """SQLROWCOUNT, SQLFOUND and SQLNOTFOUND after a statement ran: its affected rows when it
+        is DML, NULL otherwise."""
+        last = getattr(result, "last", None)
+        count = getattr(last, "rowcount", None)
+        if not isinstance(count, int) or count < 0:
+            self.values.update(sqlrowcount="NULL", sqlfound="NULL", sqlnotfound="NULL")
+            return
+        found = "TRUE" if count > 0 else "FALSE"
+        self.values.update(sqlrowcount=str(count), sqlfound=found, sqlnotfound="FALSE" if count else "TRUE")
 
     async def dynamic(self, expr: str, using: str, offset: int) -> str:
         """The SQL text of ``EXECUTE IMMEDIATE <expr> [USING (<using>)]``: a string literal's

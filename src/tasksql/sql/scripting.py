@@ -58,6 +58,13 @@ SUPPORTED = (
     " (a variable written :<name>)"
 )
 
+#: The variables every block has: of the exception a handler handles (SQLCODE, SQLERRM,
+#: SQLSTATE), and of the last DML statement (SQLROWCOUNT: its affected rows; SQLFOUND /
+#: SQLNOTFOUND: whether it affected any).
+BUILT_IN_VARIABLES = frozenset({"sqlcode", "sqlerrm", "sqlstate", "sqlrowcount", "sqlfound", "sqlnotfound"})
+#: The variables of the last DML statement: a block naming one runs its statements as they come.
+ROW_COUNT_VARIABLES = re.compile(r"\b(?:SQLROWCOUNT|SQLFOUND|SQLNOTFOUND)\b", re.I)
+
 #: The exceptions every block knows, besides those it declares.
 BUILT_IN_EXCEPTIONS = frozenset({"statement_error", "expression_error"})
 
