@@ -51,6 +51,14 @@ _ALWAYS = frozenset({*BUILT_IN_VARIABLES, *logical_time.NAMES})
 _NOT_AFTER = frozenset({TokenType.ALIAS, TokenType.DCOLON, TokenType.DOT, TokenType.NUMBER, TokenType.STRING})
 _QUERY = frozenset({TokenType.SELECT, TokenType.FROM, TokenType.WITH, TokenType.VALUES})
 _STATEMENT_WORDS = frozenset({"EXECUTE", "IMMEDIATE", "CALL", "TABLE", "USING", "CURSOR", "RESULTSET"})
+#: Words SQL lets stand without parentheses as values (niladic functions): never variables.
+_NILADIC = frozenset(
+    {
+        "current_date", "current_time", "current_timestamp", "localtime", "localtimestamp",
+        "sysdate", "systimestamp", "current_user", "session_user", "user", "current_role",
+        "current_schema", "current_database", "current_catalog",
+    }
+)  # fmt: skip
 
 
 def check_script_semantics(task: TaskDef, stmt: st.Statement) -> None:
@@ -166,7 +174,7 @@ def _first_unknown(part: str, known: set[str], *, bare: bool) -> tuple[str, int]
             continue  # a type, a field, a unit (or :name, judged above)
         if after is not None and after.token_type in (TokenType.L_PAREN, TokenType.DOT):
             continue  # a function, or a qualified name
-        if tok.text.lower() not in known:
+        if tok.text.lower() not in known and tok.text.lower() not in _NILADIC:
             return tok.text, tok.start
     return None
 
