@@ -5,8 +5,9 @@ A cluster member commits the start of its claimed runs before their bodies begin
 write is on the way of every run, so it must not wait in the catalog's writer queue behind a group
 of outcomes, claims of next instants and next-instant flushes (with a thousand tasks a second, such
 a group takes tens of milliseconds). The start line is a connection of its own, used by one thread,
-that does nothing but these starts: one short UPDATE per call, committed without waiting for the
-WAL flush, like the writer's run bookkeeping.
+that does nothing but these starts: one UPDATE per call, a transaction of its own in one round trip
+(BEGIN and COMMIT would be three more), committed without waiting for the WAL flush, like the
+writer's run bookkeeping.
 
 Its writes need no place in the order of the writer's: a start applies to claims whose insert was
 committed before it was asked for (the scheduler waits for that), and nothing the writer has queued
@@ -54,8 +55,9 @@ class StartLine:
             if conn is None or conn.closed or conn.broken:
                 self._close()
                 conn = self._conn = open_connection(self._target)
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute("SET LOCAL synchronous_commit = off")
+                conn.execute("SET synchronous_commit = off")  # for the session: see the module
+            # one statement in autocommit: its own transaction, one round trip
+            with conn.cursor() as cur:
                 return run_jobs.start_claims(POSTGRES, cur, node_id, run_ids, at, fence)
         except psycopg.Error as exc:
             self._close()
