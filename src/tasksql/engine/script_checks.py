@@ -125,10 +125,14 @@ def _unbound(text: str, stmt: st.Statement) -> None:
 
 
 def _undeclared(block: Block, text: str, stmt: st.Statement) -> None:
+    """A variable a block uses and never declares; the script of an ``EXECUTE IMMEDIATE`` literal
+    in it is judged on its own (it sees none of the block's variables, as it does not when it runs)."""
     steps = list(walk(block.steps))
     known = {s.name.lower() for s in steps if s.name is not None} | _ALWAYS
-    base = block.offset
     for step in steps:
+        if step.script is not None:
+            _undeclared(block.nested(step.script), text, stmt)
+            continue
         for part in _parts(step):
             at = block.script.find(part, step.offset)
             if at < 0:
@@ -141,7 +145,7 @@ def _undeclared(block: Block, text: str, stmt: st.Statement) -> None:
                 f"variable {name} is not defined in the script: declare it (DECLARE, or LET {name} := ...)"
                 " before it is used",
                 code="BODY_SYNTAX_ERROR",
-                span=_span(stmt, text, base + at + where, len(name)),
+                span=_span(stmt, text, block.at(at + where), len(name)),
             )
 
 

@@ -38,14 +38,16 @@ from tasksql.sql.scripting import (
     LOOPS,
     ROW_COUNT_VARIABLES,
     Handler,
+    Nested,
     ScriptingError,
     Step,
     expressions,
     is_scripting,
+    string_literal,
     substitute,
     walk,
 )
-from tasksql.sql.scripting_parse import parse_block
+from tasksql.sql.scripting_parse import is_script, parse_block, parse_script
 from tasksql.sysviews.rewrite import sql_literal
 
 _QUERY = re.compile(r"\bSELECT\b", re.I)
@@ -64,12 +66,26 @@ MAX_ITERATIONS = 100_000
 @dataclass(frozen=True, slots=True)
 class Block:
     """A body's block: its steps, the offset of its script in the body's text, the script, and
-    whether its statements run as they are reached (see the module's docstring)."""
+    whether its statements run as they are reached (see the module's docstring). Of the script of
+    an ``EXECUTE IMMEDIATE`` literal in a block (:meth:`nested`), ``outer`` is that block and
+    ``place`` the literal; positions are found in the body's text through them (:meth:`at`)."""
 
     steps: tuple[Step, ...]
     offset: int
     script: str = ""
     immediate: bool = False
+    outer: Block | None = None
+    place: Nested | None = None
+
+    def at(self, offset: int) -> int:
+        """The offset in the body's text of the character at ``offset`` of :attr:`script`."""
+        if self.outer is None or self.place is None:
+            return self.offset + offset
+        return self.outer.at(self.place.at(offset))
+
+    def nested(self, script: Nested) -> Block:
+        """The block of the script of an ``EXECUTE IMMEDIATE`` literal of this block."""
+        return Block(script.steps, 0, script.text, self.immediate, self, script)
 
 
 def block_of(task: TaskDef) -> Block | None:
@@ -94,6 +110,7 @@ def block_of(task: TaskDef) -> Block | None:
         or _has_handlers(steps)
         or _reads_cursors(steps)
         or ROW_COUNT_VARIABLES.search(script) is not None
+        or any(step.kind == "execute" for step in walk(steps))  # a script may be its value
     )
     return Block(steps, at, script, one_by_one)
 
@@ -116,7 +133,10 @@ def checked_texts(block: Block) -> list[tuple[str, int]]:
 
     found: list[tuple[str, int]] = []
     for step in steps:
-        at = block.offset + step.offset
+        at = block.at(step.offset)
+        if step.script is not None:  # a script of its own: its statements, at their places
+            found.extend(checked_texts(block.nested(step.script)))
+            continue
         if step.kind == "sql":
             found.append((substitute(step.text, colon, bare=False), at))
             continue
@@ -131,22 +151,22 @@ def checked_texts(block: Block) -> list[tuple[str, int]]:
                 and not EXECUTE_IMMEDIATE.match(query)
                 and " " in query.strip()
             ):
-                found.append((substitute(query, colon, bare=False), block.offset + where))
+                found.append((substitute(query, colon, bare=False), block.at(where)))
         if step.kind in ("cursor", "resultset"):
             continue
         for expr in expressions(step):
-            if step.kind == "execute" and (content := _string_literal(expr.strip())) is not None:
+            if step.kind == "execute" and (content := string_literal(expr.strip())) is not None:
                 literal_text = expr.strip()
                 where = block.script.find(literal_text, step.offset)
                 lead = literal_text.index("$", 1) + 1 if literal_text[0] == "$" else 1
                 if (
                     where >= 0 and ";" not in content and "''" not in literal_text
                 ):  # one statement, as written
-                    found.append((content, block.offset + where + lead))
+                    found.append((content, block.at(where + lead)))
                 continue
             where = block.script.find(expr, step.offset)
             if where >= 0 and expr:
-                found.append(("SELECT " + zeroed(expr), block.offset + where - len("SELECT ")))
+                found.append(("SELECT " + zeroed(expr), block.at(where) - len("SELECT ")))
     return found
 
 
@@ -267,17 +287,22 @@ async def resolve(
         # RETURN; RETURN NULL and RETURN TABLE(...) leave the run's return value unset (NULL)
         return Resolved(tuple(run.statements), done.value, not done.table and done.value is not None)
     except Raised as exc:
-        if exc.cause is not None:
-            raise exc.cause from None
-        line = script.count("\n", 0, exc.offset) + 1
-        position = exc.offset - (script.rfind("\n", 0, exc.offset) + 1)
-        tail = f" : {exc.message}" if exc.message else ""
-        raise TasksqlError(
-            f"{exc.number} ({exc.state}): Uncaught exception of type '{exc.name.upper()}' on line {line}"
-            f" at position {position}{tail}",
-            code=str(exc.number),
-        ) from None
+        raise _uncaught(exc, script) from None
     return Resolved(tuple(run.statements), None, False)
+
+
+def _uncaught(exc: Raised, script: str) -> TasksqlError:
+    """The run's error for ``exc``, which no handler of the script ``script`` caught."""
+    if exc.cause is not None:
+        return exc.cause
+    line = script.count("\n", 0, exc.offset) + 1
+    position = exc.offset - (script.rfind("\n", 0, exc.offset) + 1)
+    tail = f" : {exc.message}" if exc.message else ""
+    return TasksqlError(
+        f"{exc.number} ({exc.state}): Uncaught exception of type '{exc.name.upper()}' on line {line}"
+        f" at position {position}{tail}",
+        code=str(exc.number),
+    )
 
 
 class _Interpreter:
@@ -369,10 +394,16 @@ class _Interpreter:
     async def step(self, step: Step) -> None:
         kind = step.kind
         if kind in ("sql", "execute"):
+            if step.script is not None:
+                await self.nested(step.script.steps, step.script.text, step.offset)
+                return
             if kind == "sql":
                 text = substitute(step.text, self.values, bare=False)
             else:
                 text = await self.dynamic(step.text, step.end, step.offset)
+                if not step.end and is_script(text):  # a script computed by the expression
+                    await self.nested(_read_script(text, step.offset), text, step.offset)
+                    return
             if self._execute is None:
                 self.statements.append(text)
                 return
@@ -450,6 +481,25 @@ class _Interpreter:
                 else:
                     self.values[name] = value
 
+    async def nested(self, steps: tuple[Step, ...], script: str, offset: int) -> None:
+        """Run the script of an ``EXECUTE IMMEDIATE`` (at ``offset``) as one of its own: no
+        variable, cursor or handler of the block around it is its, nor theirs after it; its RETURN
+        ends it; an exception it does not catch is the EXECUTE IMMEDIATE statement's error
+        (STATEMENT_ERROR). Its loops count toward the run's bound."""
+        saved = (self.values, self.blocks, self.handling, self.cursors, self.results, self.opened)
+        self.values = dict.fromkeys(("sqlrowcount", "sqlfound", "sqlnotfound"), "NULL")
+        self.blocks, self.handling, self.cursors, self.results, self.opened = [], [], {}, {}, {}
+        try:
+            await self.steps(steps)
+        except _Return:
+            pass
+        except Raised as exc:
+            err = _uncaught(exc, script)
+            state = getattr(err, "sqlstate", None) or exc.state
+            raise Raised("statement_error", FAILED_SQLCODE, err.message, state, offset, err) from None
+        finally:
+            self.values, self.blocks, self.handling, self.cursors, self.results, self.opened = saved
+
     def row_count(self, result: object) -> None:
         """SQLROWCOUNT, SQLFOUND and SQLNOTFOUND after a statement ran: its affected rows when it
         is DML, NULL otherwise."""
@@ -464,7 +514,7 @@ class _Interpreter:
     async def dynamic(self, expr: str, using: str, offset: int) -> str:
         """The SQL text of ``EXECUTE IMMEDIATE <expr> [USING (<using>)]``: a string literal's
         value, or the expression's value on the warehouse; ``?`` bound to the variables."""
-        literal_text = _string_literal(expr.strip())
+        literal_text = string_literal(expr.strip())
         text = literal_text if literal_text is not None else await self.value(expr, offset)
         if not isinstance(text, str) or not text.strip():
             message = f"EXECUTE IMMEDIATE needs a SQL statement as a string, not {text!r}"
@@ -588,13 +638,14 @@ class _Interpreter:
                     self.values[step.name] = saved
 
 
-def _string_literal(expr: str) -> str | None:
-    """The value of ``expr`` when it is one string literal (``'...'`` or ``$$...$$``)."""
-    if (q := re.fullmatch(r"'((?:[^']|'')*)'", expr, re.S)) is not None:
-        return q.group(1).replace("''", "'")
-    if (d := re.fullmatch(r"\$(\w*)\$(.*)\$\1\$", expr, re.S)) is not None:
-        return d.group(2)
-    return None
+def _read_script(text: str, offset: int) -> tuple[Step, ...]:
+    """The steps of the script an ``EXECUTE IMMEDIATE`` expression gave (at ``offset``)."""
+    try:
+        return parse_script(text)
+    except ScriptingError as err:
+        message = f"the script EXECUTE IMMEDIATE was given cannot run: {err.message} (at offset {err.offset})"
+        cause = TasksqlError(message, code="BODY_SYNTAX_ERROR")
+        raise Raised("statement_error", FAILED_SQLCODE, message, "42601", offset, cause) from None
 
 
 def _bind_marks(query: str, literals: list[str]) -> str:

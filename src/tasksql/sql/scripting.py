@@ -26,6 +26,10 @@ itself, or the script of ``EXECUTE IMMEDIATE $$ ... $$``) is Snowflake Scripting
   INTO, ``name`` the variables (comma-separated), set to its first row's columns;
 - ``execute``: ``EXECUTE IMMEDIATE <string expression> [USING (<variable>, ...)]``, the SQL
   statement the expression's value is (``?`` bound to the variables' values), run as ``sql`` is;
+  when the value is a script of its own (a ``[DECLARE ...] BEGIN ... END`` block, or several
+  statements), it runs as a nested script (:class:`Nested`: of a string literal, read with the
+  block; of an expression, read when it runs): with variables, handlers and loops of its own, so a
+  ``BREAK`` or ``CONTINUE`` in it does not see a loop around the ``EXECUTE IMMEDIATE``;
 - ``sql``: any other statement, SQL the warehouse runs, ``:<name>`` standing for a variable's value.
 
 - ``cursor`` (``<name> CURSOR FOR <query or RESULTSET>``) and ``resultset`` (``<name> RESULTSET
@@ -57,6 +61,50 @@ SUPPORTED = (
     " SELECT ... INTO :<name>, ..., EXECUTE IMMEDIATE <string> [USING (...)] and SQL statements"
     " (a variable written :<name>)"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """The script of ``EXECUTE IMMEDIATE '<script>'`` (or ``$$<script>$$``) in a block: its
+    ``text`` (the literal's value), its ``steps``, where the value starts in the block's text
+    (``start``), and the offsets in ``text`` of the quotes that a doubled ``''`` of the literal
+    wrote once (``quotes``), so a position in ``text`` is found in the block's text (:meth:`at`)."""
+
+    text: str
+    steps: tuple[Step, ...]
+    start: int
+    quotes: tuple[int, ...] = ()
+
+    def at(self, offset: int) -> int:
+        """The offset in the block's text of the character at ``offset`` of :attr:`text`."""
+        return self.start + offset + sum(1 for q in self.quotes if q < offset)
+
+
+def string_literal(expr: str) -> str | None:
+    """The value of ``expr`` when it is one string literal (``'...'`` or ``$$...$$``)."""
+    if (q := re.fullmatch(r"'((?:[^']|'')*)'", expr, re.S)) is not None:
+        return q.group(1).replace("''", "'")
+    if (d := re.fullmatch(r"\$(\w*)\$(.*)\$\1\$", expr, re.S)) is not None:
+        return d.group(2)
+    return None
+
+
+def literal_place(expr: str) -> tuple[int, tuple[int, ...]]:
+    """Of the string literal ``expr``: where its value starts in ``expr``, and the offsets in the
+    value of the quotes written doubled (see :class:`Nested`)."""
+    if expr.startswith("$"):
+        return expr.index("$", 1) + 1, ()
+    quotes: list[int] = []
+    at, raw = 0, 1
+    while raw < len(expr) - 1:
+        if expr.startswith("''", raw):
+            quotes.append(at)
+            raw += 2
+        else:
+            raw += 1
+        at += 1
+    return 1, tuple(quotes)
+
 
 #: The variables every block has: of the exception a handler handles (SQLCODE, SQLERRM,
 #: SQLSTATE), and of the last DML statement (SQLROWCOUNT: its affected rows; SQLFOUND /
@@ -131,6 +179,9 @@ class Step:
     handlers: tuple[Handler, ...] = ()
     #: Of a ``raise``: the exception (None: the one being handled).
     error: Declared | None = None
+    #: Of an ``execute`` of a literal script: that script (its steps are not :attr:`body`: they
+    #: are a script of their own, with their own variables, offsets and loops).
+    script: Nested | None = None
 
 
 LOOPS = frozenset({"for", "while", "repeat", "loop", "each"})

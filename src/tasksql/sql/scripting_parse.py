@@ -21,9 +21,12 @@ from tasksql.sql.scripting import (
     SUPPORTED,
     Declared,
     Handler,
+    Nested,
     ScriptingError,
     Step,
     StepKind,
+    literal_place,
+    string_literal,
 )
 from tasksql.sql.split import split
 
@@ -168,6 +171,73 @@ def parse_block(script: str) -> tuple[Step, ...]:
     return steps
 
 
+def parse_script(script: str) -> tuple[Step, ...]:
+    """The steps of a script run by ``EXECUTE IMMEDIATE`` (:func:`is_script`): a block
+    (:func:`parse_block`), or statements run in order. It is a script of its own: it sees no
+    variable and no loop of a block around it.
+
+    :raises ScriptingError: as :func:`parse_block`.
+    """
+    reader = _Reader(_pieces(script, 0))
+    first = reader.peek()
+    if first is not None and _opens_block(first[0]):
+        return parse_block(script)
+    steps: list[Step] = []
+    scope = _Scope()
+    while (piece := reader.peek()) is not None:
+        text, offset = piece
+        if (closer := _closer(text)) is not None:
+            raise ScriptingError(f"{closer} without {_OPENS[closer]}", offset)
+        reader.take()
+        steps.extend(_statement(text, offset, reader, scope))
+    _check_jumps(tuple(steps), [])
+    return tuple(steps)
+
+
+def is_script(text: str) -> bool:
+    """Whether the SQL text ``text`` (an ``EXECUTE IMMEDIATE`` string's value) is a script rather
+    than one statement: a ``[DECLARE ...] BEGIN ... END`` block, or several statements. Text that
+    cannot be split is no script (the warehouse's parser judges it)."""
+    try:
+        pieces = _pieces(text, 0)
+    except ScriptingError:
+        return False
+    return len(pieces) > 1 or (len(pieces) == 1 and _opens_block(pieces[0][0]))
+
+
+def _opens_block(piece: str) -> bool:
+    """Whether the piece ``piece`` opens a block (DECLARE, or BEGIN that is no transaction's)."""
+    head = _head(piece)
+    if head == "DECLARE":
+        return True
+    return (
+        head == "BEGIN" and piece.strip().upper() != "BEGIN" and not _words(piece)[6:].startswith(_NOT_BLOCKS)
+    )
+
+
+def _nested(expr: str, using: str | None, at: int) -> Nested | None:
+    """The script of ``EXECUTE IMMEDIATE <expr>`` (``expr`` at offset ``at`` of the block) when
+    ``expr`` is a string literal whose value is a script; None otherwise."""
+    value = string_literal(expr)
+    if value is None or not is_script(value):
+        return None
+    lead, quotes = literal_place(expr)
+    place = Nested(value, (), at + lead, quotes)
+    if using:
+        raise ScriptingError(
+            "EXECUTE IMMEDIATE of a script takes no USING: a script's values are its own variables",
+            at + len(expr),
+        )
+    try:
+        steps = parse_script(value)
+    except ScriptingError as err:
+        message = err.message
+        if message.startswith(("BREAK outside", "CONTINUE outside")):
+            message += " (the script of EXECUTE IMMEDIATE is one of its own: the loops around it are not its)"
+        raise ScriptingError(f"in the script of EXECUTE IMMEDIATE: {message}", place.at(err.offset)) from None
+    return Nested(value, steps, place.start, quotes)
+
+
 def _head(text: str) -> str:
     return text.split(None, 1)[0].upper().rstrip(";(") if text.strip() else ""
 
@@ -276,7 +346,9 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
                 " expression",
                 offset + ex.start("expr"),
             )
-        return (Step("execute", ex.group("expr").strip(), offset, end=(ex.group("using") or "").strip()),)
+        expr = ex.group("expr").strip()
+        nested = _nested(expr, ex.group("using"), offset + ex.start("expr"))
+        return (Step("execute", expr, offset, end=(ex.group("using") or "").strip(), script=nested),)
     if head == "SELECT" and (into := _SELECT_INTO.match(text)) is not None:
         return (_select_into(into, offset, scope),)
     if text.upper() == "NULL":  # Snowflake's statement that does nothing
