@@ -65,6 +65,20 @@ $$"""
     ]
 
 
+async def test_a_script_computed_into_a_variable_runs_with_the_block_on_duckdb(harness: Harness) -> None:
+    h = harness
+    await h.sql("CREATE TABLE got (a INTEGER)")
+    # no handler: the block's statements, the computed script's among them, run together at the end
+    body = """DECLARE
+  script VARCHAR DEFAULT 'INSERT INTO got VALUES (1); INSERT INTO got VALUES (2);';
+BEGIN
+  EXECUTE IMMEDIATE :script || ' INSERT INTO got VALUES (3);';
+  INSERT INTO got VALUES (4);
+END;"""
+    assert await _run(h, body, "t") == ("SUCCEEDED", None, None)
+    assert await h.rows("SELECT a FROM got ORDER BY a") == [(1,), (2,), (3,), (4,)]
+
+
 async def test_several_statements_in_a_literal_run_one_by_one_on_sqlite(
     harness: Harness, tmp_path: Path
 ) -> None:

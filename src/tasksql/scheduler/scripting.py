@@ -10,10 +10,11 @@ Two ways to run the SQL statements (:attr:`Block.immediate`):
 - deferred (a block with no ``EXCEPTION`` section and no ``RAISE`` whose expressions do not read
   after a statement): the expressions are evaluated first, the statements collected, and then
   run together in one transaction, as a ``BEGIN ... END`` body's do;
-- immediate (a block with an ``EXCEPTION`` section or a ``RAISE``, or an expression holding a
-  query after a SQL statement, as a WHILE reading a table its loop writes): each statement runs
-  when it is reached, in a transaction of its own, as Snowflake's statements commit one by one,
-  so a handler can catch its failure and a later expression sees what it wrote.
+- immediate (a block with an ``EXCEPTION`` section or a ``RAISE``, an ``EXECUTE IMMEDIATE`` of a
+  literal script, or an expression holding a query after a SQL statement, as a WHILE reading a
+  table its loop writes): each statement runs when it is reached, in a transaction of its own,
+  as Snowflake's statements commit one by one, so a handler can catch its failure and a later
+  expression sees what it wrote.
 
 Every run is bounded: the loops of one run make at most :data:`MAX_ITERATIONS` iterations, and
 each iteration checks the run's cancellation and timeout (:func:`resolve`'s ``guard``).
@@ -110,7 +111,7 @@ def block_of(task: TaskDef) -> Block | None:
         or _has_handlers(steps)
         or _reads_cursors(steps)
         or ROW_COUNT_VARIABLES.search(script) is not None
-        or any(step.kind == "execute" for step in walk(steps))  # a script may be its value
+        or any(step.script is not None for step in walk(steps))  # a literal's script: one by one
     )
     return Block(steps, at, script, one_by_one)
 
