@@ -143,6 +143,15 @@ $$"""
             "syntax error",
             (3, 10),
         ),
+        # a script nested two deep in quoted literals: its quotes are written four times
+        (
+            "EXECUTE IMMEDIATE 'BEGIN LOOP EXECUTE IMMEDIATE ''BEGIN LET q := ''''a''''; CONTINUE; END;'';"
+            " END LOOP; END;'",
+            "CONTINUE outside a loop",
+            (1, 116),
+        ),
+        # a script's values are its own variables: no USING
+        ("BEGIN\n  EXECUTE IMMEDIATE 'SELECT ?; SELECT 2' USING (x);\nEND;", "takes no USING", (2, 42)),
         # the nested script sees no variable of the block around it
         (
             "DECLARE x INTEGER DEFAULT 1;\nBEGIN\n  EXECUTE IMMEDIATE 'BEGIN INSERT INTO t VALUES (:x); END;';\nEND;",

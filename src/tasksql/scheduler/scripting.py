@@ -80,9 +80,9 @@ class Block:
 
     def at(self, offset: int) -> int:
         """The offset in the body's text of the character at ``offset`` of :attr:`script`."""
-        if self.outer is None or self.place is None:
-            return self.offset + offset
-        return self.outer.at(self.place.at(offset))
+        if self.place is not None:
+            offset = self.place.at(offset)
+        return self.offset + offset if self.outer is None else self.outer.at(offset)
 
     def nested(self, script: Nested) -> Block:
         """The block of the script of an ``EXECUTE IMMEDIATE`` literal of this block."""
@@ -102,10 +102,13 @@ def block_of(task: TaskDef) -> Block | None:
     script, at = immediate if immediate is not None else (body.text, 0)
     if not is_scripting(script):
         return None
+    # of EXECUTE IMMEDIATE '<script>', each quote of the script is a doubled one of the body's text
+    quoted = at > 0 and body.text[at - 1] == "'"
+    place = Nested(script, (), at, tuple(i for i, c in enumerate(script) if c == "'")) if quoted else None
     try:
         steps = parse_block(script)
     except ScriptingError as err:
-        raise ScriptingError(err.message, at + err.offset) from None
+        raise ScriptingError(err.message, place.at(err.offset) if place else at + err.offset) from None
     one_by_one = (
         _reads_after_sql(steps, False)[0]
         or _has_handlers(steps)
@@ -113,7 +116,7 @@ def block_of(task: TaskDef) -> Block | None:
         or ROW_COUNT_VARIABLES.search(script) is not None
         or any(step.script is not None for step in walk(steps))  # a literal's script: one by one
     )
-    return Block(steps, at, script, one_by_one)
+    return Block(steps, 0, script, one_by_one, place=place) if place else Block(steps, at, script, one_by_one)
 
 
 def checked_texts(block: Block) -> list[tuple[str, int]]:

@@ -215,9 +215,10 @@ def _opens_block(piece: str) -> bool:
     )
 
 
-def _nested(expr: str, using: str | None, at: int) -> Nested | None:
-    """The script of ``EXECUTE IMMEDIATE <expr>`` (``expr`` at offset ``at`` of the block) when
-    ``expr`` is a string literal whose value is a script; None otherwise."""
+def _nested(expr: str, using: str | None, at: int, using_at: int) -> Nested | None:
+    """The script of ``EXECUTE IMMEDIATE <expr> [USING (<using>)]`` (``expr`` at offset ``at`` of
+    the block, USING at ``using_at``) when ``expr`` is a string literal whose value is a script;
+    None otherwise."""
     value = string_literal(expr)
     if value is None or not is_script(value):
         return None
@@ -226,7 +227,7 @@ def _nested(expr: str, using: str | None, at: int) -> Nested | None:
     if using:
         raise ScriptingError(
             "EXECUTE IMMEDIATE of a script takes no USING: a script's values are its own variables",
-            at + len(expr),
+            using_at,
         )
     try:
         steps = parse_script(value)
@@ -347,7 +348,8 @@ def _statement(text: str, offset: int, reader: _Reader, scope: _Scope) -> tuple[
                 offset + ex.start("expr"),
             )
         expr = ex.group("expr").strip()
-        nested = _nested(expr, ex.group("using"), offset + ex.start("expr"))
+        using_at = offset + max(text.upper().find("USING", ex.end("expr")), ex.end("expr"))
+        nested = _nested(expr, ex.group("using"), offset + ex.start("expr"), using_at)
         return (Step("execute", expr, offset, end=(ex.group("using") or "").strip(), script=nested),)
     if head == "SELECT" and (into := _SELECT_INTO.match(text)) is not None:
         return (_select_into(into, offset, scope),)
