@@ -98,3 +98,36 @@ async def test_a_resultset_loop_inserts_each_row(harness: Harness) -> None:
 async def test_return_table_of_a_failing_query_fails_the_run(harness: Harness) -> None:
     state, _, error = await _run(harness, "BEGIN\n    RETURN TABLE(SELECT * FROM no_such_table);\nEND;")
     assert state == "FAILED" and error is not None and "no_such_table" in error
+
+
+async def _run_as(h: Harness, name: str, schedule: str, body: str) -> tuple[str, str | None, str | None]:
+    await h.sql(f"CREATE TASK {name} SCHEDULE = {schedule} AS EXECUTE IMMEDIATE $$\n{body}\n$$")
+    await h.sql(f"ALTER TASK {name} RESUME")
+    await asyncio.wait_for(h.tick(advance=60), timeout=120)
+    await h.sql(f"ALTER TASK {name} SUSPEND")
+    [row] = await h.rows(
+        f"SELECT state, return_value, error_message FROM task_history(task_name => '{name}')"
+        " WHERE state <> 'SCHEDULED'"
+    )
+    return row
+
+
+EMPTY_RANGE = "BEGIN\n    FOR x IN 1 TO -1 DO\n        RETURN x;\n    END FOR;\nEND;"
+EMPTY_REVERSE = "BEGIN\n    FOR x IN REVERSE 3 TO 1 DO\n        RETURN;\n    END FOR;\n    RETURN 'none';\nEND;"
+
+
+async def test_a_for_loop_past_its_end_fails_a_databend_task_and_runs_no_iteration_in_snowflakes(
+    harness: Harness,
+) -> None:
+    # 15_0001_execute_immediate.test: "query error start must be less than or equal to end when step
+    # is positive" for FOR x IN 1 TO -1; script-error.txt: REVERSE 3 TO 1, "greater than or equal";
+    # a task in Databend's spelling (SCHEDULE = 1 MINUTE) runs it as Databend does
+    state, _, error = await _run_as(harness, "d1", "1 MINUTE", EMPTY_RANGE)
+    assert state == "FAILED" and error is not None
+    assert "start must be less than or equal to end when step is positive" in error
+    state, _, error = await _run_as(harness, "d2", "1 MINUTE", EMPTY_REVERSE)
+    assert state == "FAILED" and error is not None
+    assert "start must be greater than or equal to end when step is negative" in error
+    # Snowflake's FOR runs no iteration when the start is past the end
+    assert await _run_as(harness, "s1", "'1 MINUTE'", EMPTY_RANGE) == ("SUCCEEDED", None, None)
+    assert await _run_as(harness, "s2", "'1 MINUTE'", EMPTY_REVERSE) == ("SUCCEEDED", "none", None)

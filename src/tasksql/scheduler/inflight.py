@@ -31,6 +31,7 @@ from tasksql.model import (
     OnError,
     RunState,
     ScheduledFrom,
+    Spelling,
     SuspendReason,
     TaskDef,
     TaskState,
@@ -240,6 +241,7 @@ class InFlightRuns:
                 checks=self._catalog,
                 node_id=self._node_id,
                 graph_facts=lambda: graph_facts(self._catalog, rec, graph),
+                databend=not entry.cold and entry.record.spelling is Spelling.DATABEND,
             )
             if self.fan_out is not None and runs_as_subtasks(task):
                 outcome = await self.fan_out.run(ctx)

@@ -102,6 +102,9 @@ class RunContext:
     _facts: GraphFacts | None = None
     #: When the attempt times out (the event loop's time), set as it starts.
     deadline: float | None = None
+    #: The task is written in Databend's spelling: its script runs as Databend's does where the two
+    #: differ (see :func:`tasksql.scheduler.scripting.resolve`).
+    databend: bool = False
 
     async def facts(self) -> GraphFacts | None:
         """The run's graph facts, computed once; None when nothing computes them."""
@@ -420,6 +423,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 query=query,
                 guard=guard,
                 script=block.script,
+                databend=ctx.databend,
             )
             if resolved.has_return:
                 _set_return_value(ctx, [resolved.returned])

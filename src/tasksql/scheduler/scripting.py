@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from tasksql.errors import QueryCancelled, QueryTimeout, TasksqlError
 from tasksql.model import SqlBody, TaskDef
@@ -273,18 +273,22 @@ async def resolve(
     query: Query | None = None,
     guard: Callable[[], None] = lambda: None,
     script: str = "",
+    databend: bool = False,
 ) -> Resolved:
     """Run ``steps``: expressions with ``evaluate`` (runs ``SELECT <expr>``, returns its value),
     SQL statements with ``execute`` when given (immediate), else collected (deferred); the
     queries of cursors and result sets with ``query`` (their columns and rows). ``guard``
     raises when the run must stop (cancelled, timed out); ``script`` is the block's text (an
-    uncaught exception's line and position).
+    uncaught exception's line and position). With ``databend`` (a task written in Databend's
+    spelling), a FOR loop whose start is past its end is an error, as Databend's is (its
+    15_0001_execute_immediate.test: ``FOR x IN 1 TO -1`` fails; Snowflake runs no iteration).
 
     :raises TasksqlError: a statement's or expression's error no handler caught, an uncaught
         declared exception (code its number), ``LOOP_LIMIT_EXCEEDED``.
     """
     run = _Interpreter(evaluate, execute, guard)
     run.query = query
+    run.databend = databend
     try:
         await run.steps(steps)
     except _Return as done:
@@ -327,6 +331,7 @@ class _Interpreter:
         self.cursors: dict[str, str] = {}  # name -> its query, or the RESULTSET it is for
         self.results: dict[str, Rows] = {}  # RESULTSET name -> its rows
         self.opened: dict[str, tuple[Rows, list[int]]] = {}  # cursor -> rows, next row's index
+        self.databend = False  # FOR <i> IN <start> TO <end> with start > end: an error
 
     async def value(self, expr: str, offset: int) -> object:
         try:
@@ -611,6 +616,8 @@ class _Interpreter:
         if step.kind == "for":  # end < start: no iteration, REVERSE or not
             start = _integer(await self.value(step.text, step.offset), step)
             end = _integer(await self.value(step.end, step.offset), step)
+            if self.databend and start > end:
+                _empty_range(step, start, end)
             counter = range(end, start - 1, -1) if step.reverse else range(start, end + 1)
         saved = self.values.get(step.name) if step.name is not None else None
         try:
@@ -650,6 +657,18 @@ def _read_script(text: str, offset: int) -> tuple[Step, ...]:
         message = f"the script EXECUTE IMMEDIATE was given cannot run: {err.message} (at offset {err.offset})"
         cause = TasksqlError(message, code="BODY_SYNTAX_ERROR")
         raise Raised("statement_error", FAILED_SQLCODE, message, "42601", offset, cause) from None
+
+
+def _empty_range(step: Step, start: int, end: int) -> NoReturn:
+    """Databend's error for ``FOR <i> IN [REVERSE] <start> TO <end>`` with ``start`` past ``end``
+    (its loop is ``generate_series(start, end, 1)``, reversed ``(end, start, -1)``)."""
+    if step.reverse:
+        wrong = "start must be greater than or equal to end when step is negative"
+    else:
+        wrong = "start must be less than or equal to end when step is positive"
+    message = f"{wrong} (FOR ... IN {'REVERSE ' if step.reverse else ''}{start} TO {end})"
+    cause = TasksqlError(message, code="INVALID_VALUE")
+    raise Raised("expression_error", FAILED_SQLCODE, message, "22023", step.offset, cause)
 
 
 def _bind_marks(query: str, literals: list[str]) -> str:
