@@ -69,6 +69,11 @@ class Row(Protocol):
 
 def db_time(dt: datetime) -> str:
     """``dt`` as stored: UTC, microseconds, ``Z``. A naive ``dt`` is taken to be UTC."""
+    tz = dt.tzinfo
+    if tz is UTC:  # the usual case (the scheduler's times), without two intermediate datetimes
+        return dt.isoformat(timespec="microseconds")[:-6] + "Z"
+    if tz is None:
+        return dt.isoformat(timespec="microseconds") + "Z"
     return utc(dt).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

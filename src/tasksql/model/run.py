@@ -35,7 +35,11 @@ class RunState(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (RunState.SCHEDULED, RunState.EXECUTING)
+        return self not in _LIVE
+
+
+#: The states of a run that has not ended (a set: looking members up on the class is slow).
+_LIVE = frozenset({RunState.SCHEDULED, RunState.EXECUTING})
 
 
 class ScheduledFrom(StrEnum):

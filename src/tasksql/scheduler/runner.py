@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -56,6 +56,34 @@ from tasksql.warehouses.base import CancelToken, Warehouse
 from tasksql.warehouses.streams import bind_condition, bind_statements
 
 log = logging.getLogger("tasksql.runner")
+
+T = TypeVar("T")
+
+#: Values :func:`_derived` keeps at most, about five per task version (a task version is one
+#: definition object in the scheduler's cache while it is current).
+_DERIVED_LIMIT = 32768
+_derived_values: dict[tuple[int, str, str], tuple[TaskDef, object]] = {}
+
+
+def _derived(task: TaskDef, what: str, variant: str, compute: Callable[[], T]) -> T:
+    """``compute()``, a pure function of the definition ``task`` (and ``variant``: a dialect or a
+    warehouse type), computed once per definition object instead of at every run of it.
+
+    The scheduler hands every run of a task version the same :class:`TaskDef` object, so the body's
+    preparation, its session parameters for the warehouse and its timeout are worked out once per
+    version (and again after a change: a new version is a new object). The entry keeps the object
+    it was computed for, so an id reused by another object is a miss, never a stale value.
+    Exceptions are not kept: a definition that fails fails again at its next run, as before.
+    """
+    key = (id(task), what, variant)
+    hit = _derived_values.get(key)
+    if hit is not None and hit[0] is task:
+        return hit[1]  # type: ignore[return-value]
+    value = compute()
+    if len(_derived_values) >= _DERIVED_LIMIT:
+        _derived_values.clear()
+    _derived_values[key] = (task, value)
+    return value
 
 
 @dataclass(kw_only=True)
@@ -328,6 +356,12 @@ async def _statement(
     )
 
 
+def _computed_script(task: TaskDef) -> tuple[str, int] | None:
+    body = task.body
+    assert isinstance(body, SqlBody)
+    return _derived(task, "computed", "", lambda: computed_script(body.text))
+
+
 def _remaining(ctx: RunContext, deadline: float) -> float:
     return max(0.001, deadline - asyncio.get_running_loop().time())
 
@@ -336,7 +370,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
     """Run WHEN and the body of ``ctx.task`` in ``ctx.warehouse``; return the outcome."""
     task, wh = ctx.task, ctx.warehouse
     loop = asyncio.get_running_loop()
-    timeout_s = effective_timeout_ms(task) / 1000.0
+    timeout_s = _derived(task, "timeout", "", lambda: effective_timeout_ms(task)) / 1000.0
     deadline = loop.time() + timeout_s
     ctx.deadline = deadline
     ctx.started_at = ctx.clock.now()
@@ -346,7 +380,9 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             return _outcome(ctx, RunState(admission.state), code=admission.code, message=admission.refused)
         db_role = admission.database_role if admission is not None else None
         # Snowflake's session parameters as their equivalents on this warehouse (snowflake_params)
-        session_params = tuple(applied(task.session_params, wh.type))
+        session_params = _derived(
+            task, "session", wh.type.value, lambda: tuple(applied(task.session_params, wh.type))
+        )
         if db_role is not None:
             # the owner role's database rights: set last, so that no parameter of the task overrides it
             session_params = (*session_params, *role_mapping.role_params(wh.dialect, db_role))
@@ -398,7 +434,9 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 remaining=lambda: _remaining(ctx, deadline),
             )
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(rebuilt))
-        block = block_of(task)
+        # most bodies are no block: that is kept per definition (a block is parsed at each run, as
+        # its steps are resolved in place)
+        block = None if _derived(task, "no_block", "", lambda: block_of(task) is None) else block_of(task)
         if block is not None:  # Snowflake Scripting: see scheduler/scripting.py
 
             async def scalar(text: str) -> object:
@@ -430,7 +468,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             if not resolved.statements:
                 return _outcome(ctx, RunState.SUCCEEDED)
             prepared = PreparedBody(resolved.statements, True)
-        elif isinstance(task.body, SqlBody) and (computed := computed_script(task.body.text)) is not None:
+        elif isinstance(task.body, SqlBody) and (computed := _computed_script(task)) is not None:
             # Databend's EXECUTE IMMEDIATE <expression>: the script is the expression's value now
             script = await _scalar(ctx, "SELECT " + computed[0], session_params, deadline)
             if not isinstance(script, str) or not script.strip():
@@ -442,7 +480,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 )
             prepared = prepare_computed(task, script, wh.dialect)
         else:
-            prepared = prepare(task, wh.dialect)
+            prepared = _derived(task, "prepared", wh.dialect, lambda: prepare(task, wh.dialect))
         statements: list[str] = []
         tables: dict[str, pa.Table] = {}
         for text in prepared.statements:
