@@ -113,7 +113,9 @@ async def _run_as(h: Harness, name: str, schedule: str, body: str) -> tuple[str,
 
 
 EMPTY_RANGE = "BEGIN\n    FOR x IN 1 TO -1 DO\n        RETURN x;\n    END FOR;\nEND;"
-EMPTY_REVERSE = "BEGIN\n    FOR x IN REVERSE 3 TO 1 DO\n        RETURN;\n    END FOR;\n    RETURN 'none';\nEND;"
+EMPTY_REVERSE = (
+    "BEGIN\n    FOR x IN REVERSE 3 TO 1 DO\n        RETURN;\n    END FOR;\n    RETURN 'none';\nEND;"
+)
 
 
 async def test_a_for_loop_past_its_end_fails_a_databend_task_and_runs_no_iteration_in_snowflakes(
