@@ -235,13 +235,23 @@ class Attempt(Generic[T]):
         self.server_wait = server_wait
         self._start = time.monotonic()
         self._told = False
+        #: Since when the lock's holder has been one that has not written who it is (None: known).
+        self._unknown_since: float | None = None
 
     def step(self) -> DirectoryLock | T | None:
         got = try_lock(self.data_dir, self.kind)
         if isinstance(got, DirectoryLock):
             return got
         holder = got
-        waited = time.monotonic() - self._start
+        now = time.monotonic()
+        waited = now - self._start
+        # The grace for an unknown holder runs from when one was first seen, not from the start of
+        # the wait: after a long wait for a known holder, the next one to lock the directory must
+        # still get its moment to write who it is.
+        if holder.known:
+            self._unknown_since = None
+        elif self._unknown_since is None:
+            self._unknown_since = now
         if holder.is_server:
             if self.client_of is None:
                 raise DataDirBusy(
@@ -264,7 +274,10 @@ class Attempt(Generic[T]):
                     f"waiting for {holder.describe()} to finish with the data directory {self.data_dir}"
                 )
             return None
-        if holder.kind == "shell" or waited >= (self.busy_wait if holder.known else UNKNOWN_WAIT_S):
+        unknown_for = now - self._unknown_since if self._unknown_since is not None else 0.0
+        if holder.kind == "shell" or (
+            waited >= self.busy_wait if holder.known else unknown_for >= UNKNOWN_WAIT_S
+        ):
             raise DataDirBusy(_busy_message(self.data_dir, holder, self.kind))
         return None
 

@@ -150,3 +150,52 @@ def test_bad_places_for_a_data_directory_are_one_line_errors(tmp_path: Path) -> 
         assert expected in str(err.value) and "--data" in str(err.value)
         assert "\n" not in str(err.value)
     assert plain.read_text() == "not a directory"  # changed nothing
+
+
+# Locks DIR's lock file as a starting holder does before it has written who it is (the file empty),
+# once it can (blocking), stays so for a moment, then exits.
+SLOW_TO_SAY = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "/lock", os.O_RDWR | os.O_CREAT)
+print("waiting", flush=True)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+time.sleep(0.5)
+"""
+
+
+def test_a_new_holder_gets_its_moment_to_say_who_it_is_after_a_long_wait(tmp_path: Path) -> None:
+    """Three commands started together: the third waits for the first (longer than an unknown
+    holder's grace), then finds the second, which has just locked the directory and not yet
+    written who it is; it must wait for it too, not give up at once."""
+    data = datadir.prepare(tmp_path / "data")
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data), "sql"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stdout is not None and first.stdin is not None
+    assert first.stdout.readline().strip() == "ready"
+    second = subprocess.Popen(
+        [sys.executable, "-c", SLOW_TO_SAY, str(data)], stdout=subprocess.PIPE, text=True
+    )
+    assert second.stdout is not None
+    try:
+        assert second.stdout.readline().strip() == "waiting"
+        attempt: datadir.Attempt[DirectoryLock] = datadir.Attempt(data, "sql", on_wait=lambda _: None)
+        deadline = time.monotonic() + datadir.UNKNOWN_WAIT_S + 0.5
+        while time.monotonic() < deadline:  # the first holder, known, for longer than the grace
+            assert attempt.step() is None
+            time.sleep(datadir.POLL_S)
+        first.stdin.close()  # it lets go; the second takes the lock, empty for half a second
+        while (got := attempt.step()) is None:
+            time.sleep(datadir.POLL_S)
+        assert isinstance(got, DirectoryLock)
+        got.release()
+        assert second.wait(timeout=30) == 0
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
