@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,20 @@ class Harness:
         await self.scheduler.bookkeeping_written()  # lazy writes of the tick: visible before asserting
         if drain:
             await self.scheduler.drain()
+
+    async def run_once(
+        self, name: str, body: str, *, options: str = "", columns: str = "state, return_value, error_message"
+    ) -> tuple[Any, ...]:
+        """Create task ``name`` (``options``, a one-minute schedule, AS ``body``), resume it, let one
+        instant come and run, suspend it; ``columns`` of its one finished run."""
+        await self.sql(f"CREATE TASK {name} {options} SCHEDULE = '1 MINUTE' AS {body}")
+        await self.sql(f"ALTER TASK {name} RESUME")
+        await asyncio.wait_for(self.tick(advance=60), timeout=120)
+        await self.sql(f"ALTER TASK {name} SUSPEND")
+        [row] = await self.rows(
+            f"SELECT {columns} FROM task_history(task_name => '{name}') WHERE state <> 'SCHEDULED'"
+        )
+        return row
 
     async def history(self, task: str, *, claims: bool = False) -> list[tuple[Any, ...]]:
         """(scheduled offset in seconds from START, state, error_code, scheduled_from) oldest first;

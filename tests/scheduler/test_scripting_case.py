@@ -4,8 +4,8 @@ blocks are docs.snowflake.com/en/sql-reference/snowflake-scripting/case's exampl
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sched_harness import Harness
@@ -41,16 +41,8 @@ BEGIN
 END;"""
 
 
-async def _run(h: Harness, body: str, name: str, options: str = "") -> tuple[str, str | None, str | None]:
-    await h.sql(f"CREATE TASK {name} {options} SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n{body}\n$$")
-    await h.sql(f"ALTER TASK {name} RESUME")
-    await asyncio.wait_for(h.tick(advance=60), timeout=120)
-    await h.sql(f"ALTER TASK {name} SUSPEND")
-    [row] = await h.rows(
-        f"SELECT state, return_value, error_message FROM task_history(task_name => '{name}')"
-        " WHERE state <> 'SCHEDULED'"
-    )
-    return row
+async def _run(h: Harness, body: str, name: str, options: str = "") -> tuple[Any, ...]:
+    return await h.run_once(name, f"EXECUTE IMMEDIATE $$\n{body}\n$$", options=options)
 
 
 async def test_a_simple_case_runs_the_branch_of_the_matching_value(harness: Harness, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ run as tasks on DuckDB; Databend's numbers(n) is written as DuckDB's range(n).""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sched_harness import Harness
@@ -14,15 +15,8 @@ from sched_harness import Harness
 NUMBERS = "(SELECT range AS number FROM range({n}))"
 
 
-async def _run(h: Harness, body: str) -> tuple[str, str | None, str | None]:
-    await h.sql(f"CREATE TASK t SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n{body}\n$$")
-    await h.sql("ALTER TASK t RESUME")
-    await asyncio.wait_for(h.tick(advance=60), timeout=120)
-    [row] = await h.rows(
-        "SELECT state, return_value, error_message FROM task_history(task_name => 't')"
-        " WHERE state <> 'SCHEDULED'"
-    )
-    return row
+async def _run(h: Harness, body: str) -> tuple[Any, ...]:
+    return await h.run_once("t", f"EXECUTE IMMEDIATE $$\n{body}\n$$")
 
 
 RESULTSET_INSERTS = f"""BEGIN

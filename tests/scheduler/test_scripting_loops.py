@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,16 +18,11 @@ from pgserver import PgDatabase
 from tasksql.errors import TasksqlSyntaxError
 from tasksql.scheduler import scripting
 
+_COLUMNS = "state, return_value, error_code, error_message"
 
-async def _run(h: Harness, body: str, options: str = "") -> tuple[str, str | None, str | None, str | None]:
-    await h.sql(f"CREATE TASK t {options} SCHEDULE = '1 MINUTE' AS EXECUTE IMMEDIATE $$\n{body}\n$$")
-    await h.sql("ALTER TASK t RESUME")
-    await asyncio.wait_for(h.tick(advance=60), timeout=120)
-    [row] = await h.rows(
-        "SELECT state, return_value, error_code, error_message FROM task_history(task_name => 't')"
-        " WHERE state <> 'SCHEDULED'"
-    )
-    return row
+
+async def _run(h: Harness, body: str, options: str = "") -> tuple[Any, ...]:
+    return await h.run_once("t", f"EXECUTE IMMEDIATE $$\n{body}\n$$", options=options, columns=_COLUMNS)
 
 
 # docs.snowflake.com/en/sql-reference/snowflake-scripting/loop (break_out_of_loop)

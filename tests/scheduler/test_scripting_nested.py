@@ -8,10 +8,10 @@ on a fake clock; DuckDB, SQLite and PostgreSQL warehouses."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,16 +21,8 @@ from pgserver import PgDatabase
 from tasksql.errors import TasksqlSyntaxError
 
 
-async def _run(h: Harness, body: str, name: str, options: str = "") -> tuple[str, str | None, str | None]:
-    await h.sql(f"CREATE TASK {name} {options} SCHEDULE = '1 MINUTE' AS {body}")
-    await h.sql(f"ALTER TASK {name} RESUME")
-    await asyncio.wait_for(h.tick(advance=60), timeout=120)
-    await h.sql(f"ALTER TASK {name} SUSPEND")
-    [row] = await h.rows(
-        f"SELECT state, return_value, error_message FROM task_history(task_name => '{name}')"
-        " WHERE state <> 'SCHEDULED'"
-    )
-    return row
+async def _run(h: Harness, body: str, name: str, options: str = "") -> tuple[Any, ...]:
+    return await h.run_once(name, body, options=options)
 
 
 async def test_a_block_in_a_literal_runs_as_a_script_of_its_own_on_duckdb(harness: Harness) -> None:
