@@ -118,7 +118,9 @@ def test_a_killed_node_leaves_a_body_and_its_outcome_both_or_neither(
     assert db.rows("SELECT count(*) FROM tasksql.notification_outbox") == [(0,)]  # killed before it
     assert db.runs()[run_id][:2] == ("FAILED", "NODE_LOST")  # n1's run left no effect, as it says
     succeeded = {r: xmin for r, (state, _, xmin) in db.runs().items() if state == "SUCCEEDED"}
-    assert len(succeeded) == 1
+    # at least n2's first run; a later instant may have run and committed too while the node's
+    # bookkeeping waited (claimed starts do not wait for the catalog's writer)
+    assert len(succeeded) >= 1
     assert db.hits() == succeeded  # the committed body has its outcome, written by the same transaction
 
     # the next node leaves those runs as they are and runs none of their instants again
@@ -126,7 +128,11 @@ def test_a_killed_node_leaves_a_body_and_its_outcome_both_or_neither(
     try:
         wait_for(
             lambda: (
-                not [s for s, _, _ in db.runs().values() if s in ("SCHEDULED", "EXECUTING")]
+                # n3 holds a claim of its next instant (SCHEDULED) at any time: the dead nodes' runs
+                not db.rows(
+                    "SELECT 1 FROM tasksql.runs WHERE node_id IN ('n1', 'n2')"
+                    " AND state IN ('SCHEDULED', 'EXECUTING')"
+                )
                 and len(db.hits()) > len(succeeded)
             ),
             timeout=30,
