@@ -172,6 +172,15 @@ SETTINGS: tuple[Setting, ...] = (
         _float,
     ),
     Setting(
+        "cluster_claims",
+        False,
+        "TASKSQL_CLUSTER_CLAIMS",
+        "cluster members claim instants ahead too (their starts committed first, fenced); off by"
+        " default: under kill -9 chaos a member could leave an instant of a CATCH_UP = ALL task"
+        " without a row",
+        _bool,
+    ),
+    Setting(
         "change_poll_s",
         0.5,
         "TASKSQL_CHANGE_POLL",
@@ -243,6 +252,7 @@ class Settings:
     default_max_concurrency: int = 8
     log_level: str = "INFO"
     claim_ahead_s: float = 60.0
+    cluster_claims: bool = False
     change_poll_s: float = 0.5
     switch_interval_us: int = 200
     gc_tuning: bool = True

@@ -72,7 +72,7 @@ async def tick_both(h: Harness, other: Scheduler, advance: float) -> tuple[int, 
 
 
 async def test_a_member_claims_ahead_and_starts_its_claim_under_its_fence(tmp_path: Path) -> None:
-    h = await make_harness(tmp_path)
+    h = await make_harness(tmp_path, cluster_claims=True)
     try:
         await h.sql(TASK)
         await h.scheduler.reload()
@@ -98,7 +98,7 @@ async def test_a_member_claims_ahead_and_starts_its_claim_under_its_fence(tmp_pa
 async def test_a_task_pinned_elsewhere_with_a_claim_outstanding_runs_each_instant_once(
     tmp_path: Path,
 ) -> None:
-    h = await make_harness(tmp_path)
+    h = await make_harness(tmp_path, cluster_claims=True)
     other: Scheduler | None = None
     try:
         await h.sql(TASK)
@@ -139,7 +139,7 @@ async def test_a_task_pinned_elsewhere_with_a_claim_outstanding_runs_each_instan
 async def test_the_node_that_takes_over_a_lost_members_task_runs_its_claimed_instants(
     tmp_path: Path,
 ) -> None:
-    h = await make_harness(tmp_path)
+    h = await make_harness(tmp_path, cluster_claims=True)
     other: Scheduler | None = None
     try:
         await h.sql(TASK)

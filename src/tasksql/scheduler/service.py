@@ -262,6 +262,10 @@ class Scheduler:
         self.member = member
         self.runs.on_refused = member.poke
         self.cache.restrict_to(member.owns)
+        if not self._settings.cluster_claims:
+            # claims of coming instants stay single-node unless asked for (settings.cluster_claims):
+            # a member fires each instant when it comes
+            self.claim_ahead = timedelta(0)
         self.housekeeper.use_member(member, self._lost_failed)
         await member.join()
         if self.multi is not None:
