@@ -35,7 +35,12 @@ def test_a_node_killed_with_claims_outstanding_leaves_each_instant_to_run_once_o
     tmp_path: Path, pg_database: PgDatabase, nodes: list[Node]
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
-    env.update(TASKSQL_CATALOG=pg_database.url, TASKSQL_CATALOG_SCHEMA="tasksql", TASKSQL_LOG_LEVEL="INFO", TASKSQL_CLUSTER_CLAIMS="1")
+    env.update(
+        TASKSQL_CATALOG=pg_database.url,
+        TASKSQL_CATALOG_SCHEMA="tasksql",
+        TASKSQL_LOG_LEVEL="INFO",
+        TASKSQL_CLUSTER_CLAIMS="1",
+    )
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE hits (task text, scheduled text)")
     cli_sql(env, tmp_path / "admin", f"CREATE WAREHOUSE wh TYPE = postgres URL = '{pg_database.url}'")
