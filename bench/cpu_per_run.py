@@ -1,9 +1,14 @@
 """Process CPU per scheduled run at a fixed load (not a test: run it by hand).
 
-    python -m bench.cpu_per_run [-n 500] [--seconds 30] [--warmup 3]
+    python -m bench.cpu_per_run [-n 500] [--seconds 30] [--warmup 3] [--catalog pg] [--warehouse sqlite]
 
 ``n`` one-second tasks with their phases spread over the second (the steady workload's setup:
-SQLite catalog, embedded DuckDB, completion markers on), in this process. After the warm-up, the
+SQLite catalog, embedded DuckDB, completion markers on), in this process. ``--catalog pg``: the
+catalog on a private PostgreSQL server started for the measurement (durable, as the benchmark's
+``CatalogServer``), and the catalog's own figures per run added (:mod:`bench.pg_counts`: round
+trips by thread, statements, transactions, the server's CPU). ``--warehouse sqlite``: bodies in a
+SQLite file warehouse (the ``tasksql-sqlite*`` variants), whose per-statement cost is far lower
+than DuckDB's, so that the scheduler's and the catalog's part stands out. After the warm-up, the
 process's CPU time (user + system) over a window is divided by the runs whose body started in it
 (rows of ``bench_log``). CPU, not wall time: on a machine shared with other work the wall-clock
 figures (lags, share of instants run) say more about the neighbours than about tasksql, while the
@@ -17,17 +22,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import gc
 import json
 import os
 import re
 import resource
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import tasksql_bench as tb  # on sys.path from bench/__init__.py (run as python -m bench.cpu_per_run)
+
+from bench import pg_counts
+from bench.servers import PgServer
 
 _GC: collections.Counter[str] = collections.Counter()
 _gc_started: list[float] = [0.0]
@@ -63,31 +74,74 @@ def _usage() -> tuple[float, float, int, int]:
     return r.ru_utime, r.ru_stime, r.ru_nvcsw, r.ru_nivcsw
 
 
-async def measure(n: int, seconds: float, warmup: float) -> dict[str, Any]:
-    async with tb.engine(completion_markers=True) as eng:
-        await eng.execute(tb.LOG_TABLE)
-        ids = await tb.register(eng, n, 1000)
+def _sqlite_lags(path: Path, lo: datetime, hi: datetime) -> list[float]:
+    """The start lags (ms) of the SQLite warehouse's runs whose body started in [lo, hi)."""
+    lags = []
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        for scheduled, started in con.execute("SELECT scheduled, started FROM bench_log"):
+            begun = datetime.fromisoformat(started).replace(tzinfo=UTC)
+            if lo <= begun < hi:
+                lags.append((begun - datetime.fromisoformat(scheduled)).total_seconds() * 1000)
+    return lags
+
+
+async def measure(
+    n: int,
+    seconds: float,
+    warmup: float,
+    *,
+    pg: PgServer | None = None,
+    warehouse: str = "duckdb",
+) -> dict[str, Any]:
+    """``pg``: the server that holds the catalog (started with :data:`pg_counts.SETTINGS`)."""
+    catalog_url = None if pg is None else str(pg.url)
+    counts = None if pg is None else pg_counts.ServerCounts(str(pg.url), pg.data)
+    async with tb.engine(completion_markers=True, catalog_url=catalog_url) as eng:
+        lite = eng.data_dir / "bench.sqlite"
+        if warehouse == "sqlite":  # as bench/tasksql_bench.py's steady workload sets it up
+            await eng.execute(
+                f"CREATE WAREHOUSE sqlite TYPE = sqlite URL = 'sqlite:///{lite}?synchronous=normal' "
+                "MAX_CONCURRENCY = 4"
+            )
+            wh = await eng.warehouse("sqlite")
+            await wh.execute("CREATE TABLE bench_log (task_id INTEGER, scheduled TEXT, started TEXT)")
+        else:
+            await eng.execute(tb.LOG_TABLE)
+        ids = await tb.register(eng, n, 1000, warehouse=warehouse)
         base = datetime.now(UTC) + timedelta(seconds=1)
         await tb.start_with_phases(eng, ids, base, 1000, 1000)
         scheduler = await tb.start_scheduler(eng)
         await asyncio.sleep((base - datetime.now(UTC)).total_seconds() + warmup)
         gc.callbacks.append(_on_gc)
+        if counts is not None:
+            counts.begin()
+        waits0 = pg_counts.waits()
         t0, u0, th0, w0 = datetime.now(UTC), _usage(), _thread_cpu(), time.perf_counter()
         await asyncio.sleep(seconds)
         t1, u1, th1, w1 = datetime.now(UTC), _usage(), _thread_cpu(), time.perf_counter()
+        waits1 = pg_counts.waits()
         gc.callbacks.remove(_on_gc)
         await scheduler.stop(grace=5)
         eng.scheduler = None
-        result = await eng.execute(
-            "SELECT count(*), quantile_cont((epoch_us(started) - epoch_us(scheduled)) / 1000.0, 0.99) "
-            f"FROM bench_log WHERE started >= TIMESTAMPTZ '{t0.isoformat()}' "
-            f"AND started < TIMESTAMPTZ '{t1.isoformat()}'"
-        )
-        runs, p99 = result[-1].rows[0]
+        if warehouse == "sqlite":
+            lags = _sqlite_lags(lite, t0, t1)
+        else:
+            result = await eng.execute(
+                "SELECT (epoch_us(started) - epoch_us(scheduled)) / 1000.0 "
+                f"FROM bench_log WHERE started >= TIMESTAMPTZ '{t0.isoformat()}' "
+                f"AND started < TIMESTAMPTZ '{t1.isoformat()}'"
+            )
+            lags = [float(row[0]) for row in result[-1].rows]
+        runs = len(lags)
+        server = {} if counts is None else counts.end(runs)
+    lags.sort()
     per_run = 1000.0 / max(int(runs), 1)  # ms per run, per CPU second
-    return {
+    out = {
         "tasks": n,
         "seconds": seconds,
+        "catalog": "pg" if catalog_url else "sqlite",
+        "warehouse": warehouse,
+        "cluster_claims": eng.settings.cluster_claims,
         "runs": runs,
         "instants": n * seconds,
         "cpu_ms_per_run": round((u1[0] + u1[1] - u0[0] - u0[1]) * per_run, 3),
@@ -98,8 +152,18 @@ async def measure(n: int, seconds: float, warmup: float) -> dict[str, Any]:
         "context_switches_per_run": [round((u1[i] - u0[i]) / max(int(runs), 1), 2) for i in (2, 3)],
         "gc": {k: round(v, 3) for k, v in _GC.items()},
         "cpu_share": round((u1[0] + u1[1] - u0[0] - u0[1]) / (w1 - w0), 3),
-        "p99_start_lag_ms": round(float(p99 or 0.0), 1),
+        "p50_p99_start_lag_ms": [round(_pct(lags, q), 1) for q in (0.5, 0.99)],
     }
+    if catalog_url is not None:
+        rt = {k: waits1[k] - waits0.get(k, 0) for k in waits1 if waits1[k] > waits0.get(k, 0)}
+        out["round_trips_per_run"] = round(sum(rt.values()) / max(runs, 1), 3)
+        out["round_trips_by_thread_per_run"] = {k: round(v / max(runs, 1), 3) for k, v in rt.items()}
+        out.update(server)
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
 def main() -> None:
@@ -107,8 +171,19 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=500, help="one-second tasks")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
+    parser.add_argument("--catalog", choices=("sqlite", "pg"), default="sqlite")
+    parser.add_argument("--warehouse", choices=("duckdb", "sqlite"), default="duckdb")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.n, args.seconds, args.warmup))))
+    if args.catalog == "sqlite":
+        print(json.dumps(asyncio.run(measure(args.n, args.seconds, args.warmup, warehouse=args.warehouse))))
+        return
+    pg_counts.count_waits()
+    server = PgServer(pg_counts.SETTINGS, durable=True).start()  # as CatalogServer, counted
+    try:
+        result = measure(args.n, args.seconds, args.warmup, pg=server, warehouse=args.warehouse)
+        print(json.dumps(asyncio.run(result)))
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+"""What a PostgreSQL catalog costs per run, counted over a window (for :mod:`bench.cpu_per_run`).
+
+Three counts, each from where it is exact:
+
+* **client waits** (round trips): every time psycopg waits for the server on a connection of this
+  process (:meth:`psycopg.Connection.wait`: one per ``execute``, one per pipelined batch), by the
+  name of the thread that waited. Counted by wrapping that method in the measuring process only;
+* **statements**: ``pg_stat_statements`` calls by query (each row of a pipelined ``executemany`` is
+  one call), the most frequent ones listed;
+* **transactions**: ``pg_stat_database.xact_commit`` of the catalog's database (explicit COMMITs
+  and autocommitted statements alike) and the explicit ``COMMIT`` statements;
+
+and the **server's CPU** (every process of the private cluster: backends, WAL writer,
+checkpointer), read from ``/proc``: on a 2-core machine it competes with the scheduler.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+_WAITS: collections.Counter[str] = collections.Counter()
+_lock = threading.Lock()
+
+
+def count_waits() -> None:
+    """Wrap :meth:`psycopg.Connection.wait` so that each wait is counted by thread name."""
+    original = psycopg.Connection.wait
+    if getattr(original, "_counted", False):
+        return
+
+    def wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        name = re.sub(r"_\d+$", "", threading.current_thread().name)
+        with _lock:
+            _WAITS[name] += 1
+        return original(self, gen, *args, **kwargs)
+
+    wait._counted = True  # type: ignore[attr-defined]
+    psycopg.Connection.wait = wait  # type: ignore[method-assign]
+
+
+def waits() -> collections.Counter[str]:
+    with _lock:
+        return collections.Counter(_WAITS)
+
+
+SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+"""Server settings the counts need (``pg_stat_statements`` loaded at start-up)."""
+
+
+class ServerCounts:
+    """Statements, transactions and CPU of the private server at ``url`` (data directory ``data``)."""
+
+    def __init__(self, url: str, data: Path) -> None:
+        self._url = url
+        self._data = data
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def _cpu(self) -> float:
+        """CPU seconds of the cluster's processes (the postmaster and its children) so far."""
+        postmaster = int((self._data / "postmaster.pid").read_text().split()[0])
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(pid) == postmaster or int(fields[1]) == postmaster:
+                # utime, stime, and the children's that ended (backends of closed connections)
+                total += sum(int(x) for x in fields[11:15]) / tick
+        return total
+
+    def begin(self) -> None:
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_statements_reset()")
+            row = conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+        assert row is not None
+        self._xact = int(row[0])
+        self._cpu0 = self._cpu()
+
+    def end(self, runs: int, *, top: int = 8) -> dict[str, Any]:
+        """Per-run figures since :meth:`begin`."""
+        cpu = self._cpu() - self._cpu0
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+            stmts = conn.execute(
+                "SELECT query, calls FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%' "
+                "ORDER BY calls DESC"
+            ).fetchall()
+        assert row is not None
+        per = 1.0 / max(runs, 1)
+        calls = sum(int(c) for _, c in stmts)
+        commits = sum(int(c) for q, c in stmts if q.strip().upper() == "COMMIT")
+        return {
+            "server_cpu_ms_per_run": round(cpu * 1000 * per, 3),
+            "statements_per_run": round(calls * per, 2),
+            "transactions_per_run": round((int(row[0]) - self._xact) * per, 3),
+            "commit_statements_per_run": round(commits * per, 3),
+            "top_statements_per_run": [
+                [round(int(c) * per, 3), " ".join(q.split())[:90]] for q, c in stmts[:top]
+            ],
+        }
