@@ -152,8 +152,11 @@ def log_excerpt(nodes: Iterable[Node], run_ids: Iterable[int], limit: int = 20) 
 
 
 def node_env(catalog_url: str) -> dict[str, str]:
-    """The nodes' environment: the shared catalog, nothing of the caller's TASKSQL_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_")}
+    """The nodes' environment: the shared catalog, nothing of the caller's TASKSQL_* settings but
+    TASKSQL_CLUSTER_CLAIMS (to run the nodes with cluster claims on or off)."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("TASKSQL_") or k == "TASKSQL_CLUSTER_CLAIMS"
+    }
     env.update(TASKSQL_CATALOG=catalog_url, TASKSQL_CATALOG_SCHEMA="tasksql", TASKSQL_LOG_LEVEL="INFO")
     return env
 

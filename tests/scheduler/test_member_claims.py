@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 from sched_harness import START, Harness, make_harness
@@ -69,6 +70,17 @@ async def tick_both(h: Harness, other: Scheduler, advance: float) -> tuple[int, 
         await scheduler.drain(timeout=10)
         await scheduler.bookkeeping_written()  # the outcomes, written lazily
     return started[0], started[1]
+
+
+async def tick_one(h: Harness, scheduler: Scheduler, advance: float) -> None:
+    """Advance the clock and tick ``scheduler`` alone (its lease renewed first), waiting for its runs."""
+    h.clock.advance(advance)
+    assert scheduler.fence.current is not None
+    await h.engine.catalog.renew_lease(scheduler.fence.current, running=0)
+    await scheduler.tick()
+    await scheduler.bookkeeping_written()
+    await scheduler.drain(timeout=10)
+    await scheduler.bookkeeping_written()
 
 
 async def test_a_member_claims_ahead_and_starts_its_claim_under_its_fence(tmp_path: Path) -> None:
@@ -177,12 +189,70 @@ async def test_the_node_that_takes_over_a_lost_members_task_runs_its_claimed_ins
         await h.engine.close()
 
 
-def a_membership(h: Harness) -> Membership:
-    """What another process joining under the harness node's id declares."""
+async def test_a_claim_of_an_instant_that_came_while_its_node_was_down_runs_on_the_node_that_took_the_task(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of a member with a claim outstanding, its instant coming while the node is down; the
+    node is started again with the same id after another node took its task over. The instant of a
+    CATCH_UP = ALL task must run: it used to be left to the settling of the lost node's runs, which
+    the restarted process did (it settles what its earlier process left) after the new holder had
+    built its entry past that instant, so the rewind of the task's next instant in the catalog
+    reached no one and the instant had no row at all (the kill -9 chaos test, seed 668418)."""
+    h = await make_harness(tmp_path, cluster_claims=True)
+    other: Scheduler | None = None
+    restarted: Scheduler | None = None
+    try:
+        await h.sql("CREATE TASK t SCHEDULE = '1 SECOND' CATCH_UP = ALL AS SELECT 1; ALTER TASK t RESUME")
+        await h.scheduler.reload()
+        await h.scheduler.join_cluster(monotonic=Monotonic())
+        other = await second_node(h)
+        b = await other.join_cluster(monotonic=Monotonic())
+        await tick_both(h, other, 1)
+        assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
+
+        # test-node is killed: it ticks no more, and its lease goes (stand-in for the lease running
+        # out: a process, gone since, joined under its id); the claimed instant comes meanwhile
+        await h.engine.catalog.join(a_membership(h, pid=gone_pid()))
+        h.clock.advance(1.5)
+        await b.beat()  # n2 takes the task over after the claimed instant came
+        assert b.placed == {await task_id(h)}
+        await tick_one(h, other, 0)
+        # test-node is started again: before it joins, it settles what its killed process left
+        restarted = h.engine.new_scheduler(node_id="test-node")
+        await restarted.start(background=False)
+        for _ in range(3):
+            await tick_one(h, other, 1)
+
+        history = await runs(h)
+        assert history[2.0] == [(RunState.SUCCEEDED, "n2")]  # it had no row at all
+        assert [history[at] for at in (1.0, 3.0, 4.0, 5.0)] == [
+            [(RunState.SUCCEEDED, "test-node")],
+            [(RunState.SUCCEEDED, "n2")],
+            [(RunState.SUCCEEDED, "n2")],
+            [(RunState.SUCCEEDED, "n2")],
+        ]
+    finally:
+        for scheduler in (other, restarted):
+            if scheduler is not None:
+                await scheduler.stop()
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+def gone_pid() -> int:
+    """The id of a process that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def a_membership(h: Harness, *, pid: int | None = None) -> Membership:
+    """What another process (``pid``, this one by default) joining under the harness node's id
+    declares."""
     return Membership(
         node_id="test-node",
         host=socket.gethostname(),
-        pid=os.getpid(),
+        pid=os.getpid() if pid is None else pid,
         version=__version__,
         started_at=h.clock.now(),
         lease_seconds=LEASE_S,

@@ -665,11 +665,9 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
             self.observers.runs_inserted([record])
         return record
 
-    async def take_over_claims(self, fence: Fence, task_ids: Sequence[int], *, after: datetime) -> list[int]:
-        sql, since = self._sql, db_time(after)
-        return await self._write(
-            lambda db: run_jobs.take_over_claims(sql, db, fence, task_ids, since), hold=True
-        )
+    async def take_over_claims(self, fence: Fence, task_ids: Sequence[int]) -> list[int]:
+        sql, ids = self._sql, tuple(task_ids)
+        return await self._write(lambda db: run_jobs.take_over_claims(sql, db, fence, ids), hold=True)
 
     async def cluster_members(self) -> list[Member]:
         cluster = self._cluster

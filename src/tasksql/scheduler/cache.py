@@ -107,6 +107,9 @@ class TaskCache:
         self._children: dict[QualifiedName, set[int]] = {}
         self._finalizers: dict[QualifiedName, int] = {}
         self._dependents: set[QualifiedName] = set()
+        #: Tasks gained since the last reload (see :meth:`placements_changed`): their entries take
+        #: the next instant of the task's row at the next reload, even an entry kept (busy).
+        self._regained: set[int] = set()
 
     # --- staleness -------------------------------------------------------------------------------
 
@@ -247,6 +250,10 @@ class TaskCache:
                 entry.heap_seq = None
                 del self.entries[task_id]
         if gained:
+            # an entry kept (a run of this node still going), or one a reload already under way
+            # builds from a row read before the claims were taken over, must not fire past the
+            # instant the row went back to: the next reload takes it from the row again
+            self._regained |= gained
             self._stale = True
             self._wake()
 
@@ -287,6 +294,15 @@ class TaskCache:
         self._on_reload()
 
     async def _reload(self) -> None:
+        # gained since the last reload; one gained during this reload waits for the next
+        regained, self._regained = self._regained, set()
+        try:
+            await self._reload_with(regained)
+        except BaseException:
+            self._regained |= regained
+            raise
+
+    async def _reload_with(self, regained: set[int]) -> None:
         catalog = self._catalog
         self._change_seq = await catalog.change_seq()
         # a cold entry takes its next instant from the catalog: write the ones computed since the flush
@@ -298,7 +314,7 @@ class TaskCache:
         while True:
             # a chunk at a time: 100,000 stubs at once would raise the process's memory for good
             stubs = await catalog.list_task_stubs(after_id=after_id, limit=STUB_CHUNK)
-            self._apply(stubs, await self._wanted(stubs), seen, replaced)
+            self._apply(stubs, await self._wanted(stubs, regained), seen, replaced, regained)
             if len(stubs) < STUB_CHUNK:
                 break
             after_id = stubs[-1].id
@@ -331,14 +347,26 @@ class TaskCache:
             self.entries[rec.id] = warm_entry(rec, None)
         self._index()
 
-    async def _wanted(self, stubs: list[TaskStub]) -> dict[int, TaskRecord]:
-        """The records to read whole: graph members, and warm entries whose row changed."""
+    async def _wanted(self, stubs: list[TaskStub], regained: set[int]) -> dict[int, TaskRecord]:
+        """The records to read whole: graph members, warm entries whose row changed, and warm
+        entries of tasks ``regained``."""
         entries = self.entries
-        ids = [s.id for s in stubs if s.in_graph or _changed(entries.get(s.id), s)]
+        ids = [
+            s.id
+            for s in stubs
+            if s.in_graph
+            or _changed(old := entries.get(s.id), s)
+            or (s.id in regained and old is not None and not old.cold)
+        ]
         return {r.id: r for r in await self._catalog.get_tasks_by_ids(ids)} if ids else {}
 
     def _apply(
-        self, stubs: list[TaskStub], records: dict[int, TaskRecord], seen: set[int], replaced: list[Entry]
+        self,
+        stubs: list[TaskStub],
+        records: dict[int, TaskRecord],
+        seen: set[int],
+        replaced: list[Entry],
+        regained: set[int],
     ) -> None:
         entries = self.entries
         for stub in stubs:
@@ -352,6 +380,13 @@ class TaskCache:
                 continue
             if old is not None and not old.cold and _runtime_key(old.record) == _runtime_key(rec):
                 old.record = rec
+                if stub.id in regained and rec.state is TaskState.STARTED:
+                    # kept while the task was gained: back in the heap, no later than the row's
+                    # next instant
+                    if rec.next_fire_at is not None:
+                        self.replan(stub.id, rec.next_fire_at, rewind=True)
+                    if old.heap_seq is None:
+                        self.push(old)
                 continue
             if old is not None:
                 replaced.append(old)

@@ -23,9 +23,10 @@ How a claimed run starts depends on whether another node could take the claim ov
   writer's queue); the claims of the next instants follow in a lazy write. A claim the
   statement did not start (the task moved to another node, which took the claim over; the lease
   was lost) runs nowhere here. So a claim's row can be handed to another node at any time: a node that gains a
-  task deletes the claims other nodes hold of its instants to come
-  (:meth:`Catalog.take_over_claims`) and runs those instants itself, and whatever the previous
-  holder does later with its claim is refused by the row (not its claim any more) or by its fence.
+  task deletes the claims other nodes hold of its instants, those that came included, before it
+  fires the task (:meth:`Catalog.take_over_claims`, see :class:`~.membership.ClusterMember`), and
+  runs (or skips, by its catch-up policy) those instants itself; whatever the previous holder does
+  later with its claim is refused by the row (not its claim any more) or by its fence.
 
 The claim row is the fence of the instant, as the EXECUTING row is without claims: of several nodes
 only one inserts it; a claim that finds the instant taken is remembered as *taken*, and the
@@ -39,9 +40,10 @@ A claim that will not happen is released (its row deleted) when the task changes
 dropped, when its instant falls into a summary of missed instants, and when the scheduler stops; a
 cluster member's claims of a task it hands over go to the next holder with the placement
 (:meth:`Catalog.release_placements`). A node that dies leaves its claims to the reaper
-(:mod:`tasksql.scheduler.lost`) or, in a cluster, to the node that takes its tasks over
-(:mod:`tasksql.scheduler.takeover`): a claim never started is not a failed run; it is deleted (an
-instant still to come), re-planned or recorded SKIPPED by the task's catch-up policy.
+(:mod:`tasksql.scheduler.lost`) or, in a cluster, to the node that takes its tasks over (their
+claims, above; :mod:`tasksql.scheduler.takeover` for the rest): a claim never started is not a
+failed run; it is deleted (an instant still to come), re-planned or recorded SKIPPED by the task's
+catch-up policy.
 """
 
 from __future__ import annotations

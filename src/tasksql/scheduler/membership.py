@@ -8,7 +8,10 @@ coordination"). What this node does with it:
   :data:`RENEW_EVERY_S`, recording its runs executing; a server renews on a line of its own (a
   connection and a thread: :mod:`tasksql.scheduler.renewals`), so that no burst of runs delays a
   renewal. It claims placements at the same pace, and at a catalog change (a new task is placed
-  within a round or a change notice);
+  within a round or a change notice). A task gained is fired only once the claims other nodes
+  hold of it are taken over (:meth:`Catalog.take_over_claims
+  <tasksql.catalog.cluster.ClusterCoordination.take_over_claims>`): when that fails, the task stays
+  out of :attr:`ClusterMember.placed` and the next round tries again;
 * it keeps its own **deadline** on its monotonic clock: the time a renewal was *sent* plus the
   lease, less :data:`MARGIN_S`. Past it (a renewal that failed, hung, or a process that was
   paused) the node fires nothing: the catalog may have given its tasks to another node already.
@@ -314,9 +317,37 @@ class ClusterMember:
         if self._fence.current != fence:
             return
         gained, lost = held - self.placed, self.placed - held
+        if gained and not await self._take_over(fence, gained):
+            held -= gained  # not fired here until taken over: the next round tries again
+            gained = set()
+        if self._fence.current != fence:
+            return
         self.placed = held
         if gained or lost:
             await self._placed_changed(gained, lost)
+
+    async def _take_over(self, fence: Fence, gained: set[int]) -> bool:
+        """Take over the claims other nodes hold of the ``gained`` tasks' instants (see
+        :meth:`Catalog.take_over_claims`), before the node fires any of them; False when the
+        catalog could not be asked (the tasks are not fired until a later round has taken them).
+
+        A task is fired only once its claims are taken over: its entry is then built from the
+        task's row, whose next instant went back to the earliest claim taken. Were a claim left
+        to the settling of its lost node instead, that settling (by another node, or by the lost
+        node's id started again) could delete it after this node built its entry past its
+        instant, and the instant would run nowhere."""
+        try:
+            await self._catalog.take_over_claims(fence, sorted(gained))
+        except TasksqlError as exc:
+            log.warning(
+                "node %s could not take over the claims of %d task(s) placed on it (it fires them once"
+                " it has): %s",
+                self.node_id,
+                len(gained),
+                exc,
+            )
+            return False
+        return True
 
     async def _lost(self, why: str | None) -> None:
         """Stop firing at once and forget every placement (another node may run them now)."""

@@ -278,14 +278,8 @@ class Scheduler:
             self._wake()
 
     async def _placements_changed(self, gained: set[int], lost: set[int]) -> None:
-        fence = self.fence.current
-        if gained and fence is not None:
-            # the instants to come that the previous holders claimed are this node's to run: their
-            # claims are deleted (the next instants go back to them) before the entries are built
-            try:
-                await self.catalog.take_over_claims(fence, sorted(gained), after=self.clock.now())
-            except TasksqlError as exc:  # the takeover's settling deals with them, a little later
-                log.warning("could not take over the claims of tasks placed on this node: %s", exc)
+        # the member took over the claims of the gained tasks first (their next instants went back
+        # to them in the catalog, see ClusterMember._take_over): their entries are built from rows
         self.cache.placements_changed(gained, lost)
         if gained:  # maybe a lost member's tasks: its runs are settled now (see takeover.py)
             self.housekeeper.took_over()

@@ -278,14 +278,13 @@ WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id 
 RETURNING run_id;
 
 -- name: runs_take_over_claims
--- Delete the claims other nodes hold of instants after :after of the tasks of the array :task_ids
--- whose placement the fence's epoch holds (runs that never started); returns each task's version
--- and instant (the earliest is where its next instant goes back to).
+-- Delete the claims other nodes hold (of any instant, come or to come) of the tasks of the array
+-- :task_ids whose placement the fence's epoch holds (runs that never started); returns each task's
+-- version and instant (the earliest is where its next instant goes back to).
 DELETE FROM runs AS r
 WHERE r.task_id = ANY(%(task_ids)s::bigint[]) AND r.node_id <> %(fence_node)s
   AND r.state = 'SCHEDULED' AND r.query_start_time IS NULL AND r.scheduled_from = 'SCHEDULE'
   AND r.attempt_number = 1 AND r.graph_run_group_id IS NULL
-  AND r.scheduled_time > %(after)s::timestamptz
   AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = r.task_id
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
 RETURNING r.task_id, r.task_version, r.scheduled_time;
