@@ -1,6 +1,7 @@
 """Process CPU per scheduled run at a fixed load (not a test: run it by hand).
 
     python -m bench.cpu_per_run [-n 500] [--seconds 30] [--warmup 3] [--catalog pg] [--warehouse sqlite]
+                                [--markers off]
 
 ``n`` one-second tasks with their phases spread over the second (the steady workload's setup:
 SQLite catalog, embedded DuckDB, completion markers on), in this process. ``--catalog pg``: the
@@ -8,7 +9,8 @@ catalog on a private PostgreSQL server started for the measurement (durable, as 
 ``CatalogServer``), and the catalog's own figures per run added (:mod:`bench.pg_counts`: round
 trips by thread, statements, transactions, the server's CPU). ``--warehouse sqlite``: bodies in a
 SQLite file warehouse (the ``tasksql-sqlite*`` variants), whose per-statement cost is far lower
-than DuckDB's, so that the scheduler's and the catalog's part stands out. After the warm-up, the
+than DuckDB's, so that the scheduler's and the catalog's part stands out. ``--markers off``:
+the setting ``completion_markers`` off (bodies run at least once). After the warm-up, the
 process's CPU time (user + system) over a window is divided by the runs whose body started in it
 (rows of ``bench_log``). CPU, not wall time: on a machine shared with other work the wall-clock
 figures (lags, share of instants run) say more about the neighbours than about tasksql, while the
@@ -92,11 +94,15 @@ async def measure(
     *,
     pg: PgServer | None = None,
     warehouse: str = "duckdb",
+    markers: bool = True,
 ) -> dict[str, Any]:
-    """``pg``: the server that holds the catalog (started with :data:`pg_counts.SETTINGS`)."""
+    """``pg``: the server that holds the catalog (started with :data:`pg_counts.SETTINGS`);
+    ``markers``: the setting ``completion_markers``."""
     catalog_url = None if pg is None else str(pg.url)
     counts = None if pg is None else pg_counts.ServerCounts(str(pg.url), pg.data)
-    async with tb.engine(completion_markers=True, catalog_url=catalog_url) as eng:
+    # (the setting left out when on, its default: a tree from before completion markers runs too)
+    settings: dict[str, Any] = {} if markers else {"completion_markers": False}
+    async with tb.engine(catalog_url=catalog_url, **settings) as eng:
         lite = eng.data_dir / "bench.sqlite"
         if warehouse == "sqlite":  # as bench/tasksql_bench.py's steady workload sets it up
             await eng.execute(
@@ -141,7 +147,8 @@ async def measure(
         "seconds": seconds,
         "catalog": "pg" if catalog_url else "sqlite",
         "warehouse": warehouse,
-        "cluster_claims": eng.settings.cluster_claims,
+        "markers": markers,
+        "cluster_claims": getattr(eng.settings, "cluster_claims", False),
         "runs": runs,
         "instants": n * seconds,
         "cpu_ms_per_run": round((u1[0] + u1[1] - u0[0] - u0[1]) * per_run, 3),
@@ -173,14 +180,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     parser.add_argument("--catalog", choices=("sqlite", "pg"), default="sqlite")
     parser.add_argument("--warehouse", choices=("duckdb", "sqlite"), default="duckdb")
+    parser.add_argument("--markers", choices=("on", "off"), default="on", help="completion markers")
     args = parser.parse_args()
+    kwargs: dict[str, Any] = {"warehouse": args.warehouse, "markers": args.markers == "on"}
     if args.catalog == "sqlite":
-        print(json.dumps(asyncio.run(measure(args.n, args.seconds, args.warmup, warehouse=args.warehouse))))
+        print(json.dumps(asyncio.run(measure(args.n, args.seconds, args.warmup, **kwargs))))
         return
     pg_counts.count_waits()
     server = PgServer(pg_counts.SETTINGS, durable=True).start()  # as CatalogServer, counted
     try:
-        result = measure(args.n, args.seconds, args.warmup, pg=server, warehouse=args.warehouse)
+        result = measure(args.n, args.seconds, args.warmup, pg=server, **kwargs)
         print(json.dumps(asyncio.run(result)))
     finally:
         server.stop()
