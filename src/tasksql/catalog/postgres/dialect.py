@@ -2,8 +2,10 @@
 psycopg cursor (rows are dicts).
 
 A list parameter is passed as a list (the queries cast it to an array) and "no limit" as
-``LIMIT NULL``. A batch is one ``executemany``, which psycopg pipelines: one round trip for the
-whole batch. Writers of several nodes run at once, so a unique index can refuse a row that was
+``LIMIT NULL``. A batch of a run bookkeeping statement that has a set form
+(:mod:`tasksql.catalog.postgres.sets`) and fits it is that one statement over arrays; any other
+batch is one ``executemany``, which psycopg pipelines: one round trip for the whole batch.
+Writers of several nodes run at once, so a unique index can refuse a row that was
 free when the job looked (:attr:`PgDialect.unique_violation`), and graph version numbers are
 handed out under an advisory lock per root.
 """
@@ -17,6 +19,7 @@ import psycopg
 
 from tasksql.catalog.dialect import CatalogDialect, Params
 from tasksql.catalog.postgres.connect import Cursor
+from tasksql.catalog.postgres.sets import SET_FORMS
 from tasksql.catalog.rows import Row
 
 
@@ -41,21 +44,36 @@ class PgDialect(CatalogDialect[Cursor]):
         db.execute(self.q[query], params)
         return db.rowcount
 
+    def _as_set(self, db: Cursor, query: str, batch: Sequence[Params]) -> bool:
+        """Run ``batch`` as ``query``'s set form when it has one and the batch fits it."""
+        form = SET_FORMS.get(query)
+        if form is None or not form.fits(batch):
+            return False
+        db.execute(self.q[form.query], form.params(batch))
+        return True
+
     def many(self, db: Cursor, query: str, batch: Sequence[Params]) -> None:
-        db.executemany(self.q[query], batch)
+        if not self._as_set(db, query, batch):
+            db.executemany(self.q[query], batch)
 
     def each(self, db: Cursor, query: str, batch: Sequence[Params]) -> None:
-        db.executemany(self.q[query], batch)
+        if not self._as_set(db, query, batch):
+            db.executemany(self.q[query], batch)
 
     def each_first(self, db: Cursor, query: str, batch: Sequence[Params]) -> list[Row | None]:
         if not batch:
             return []
+        if self._as_set(db, query, batch):
+            out: list[Row | None] = [None] * len(batch)
+            for row in db.fetchall():  # the rows changed, by ordinal (1-based)
+                out[int(row["ord"]) - 1] = row
+            return out
         db.executemany(self.q[query], batch, returning=True)
-        out: list[Row | None] = []
+        rows: list[Row | None] = []
         for _ in batch:
-            out.append(db.fetchone())
+            rows.append(db.fetchone())
             db.nextset()
-        return out
+        return rows
 
     def array(self, values: Iterable[Any]) -> list[Any]:
         return list(values)

@@ -1229,3 +1229,177 @@ ORDER BY c.relname;
 -- name: catalog_btree_check
 -- amcheck's check of one B-tree index (raises on damage).
 SELECT 1 AS ok FROM (SELECT bt_index_check(%(oid)s::bigint::oid::regclass)) AS checked;
+
+-- name: run_settle_set
+-- run_settle of a batch of distinct runs, one array element per run; returns each settled run's ordinal.
+UPDATE runs SET
+    state = v.state,
+    query_start_time = coalesce(v.query_start_time, runs.query_start_time),
+    completed_time = coalesce(v.completed_time, runs.completed_time),
+    error_code = v.error_code,
+    error_message = v.error_message,
+    rows_produced = coalesce(v.rows_produced, runs.rows_produced),
+    rows_inserted = coalesce(v.rows_inserted, runs.rows_inserted),
+    return_value = coalesce(v.return_value, runs.return_value),
+    query_id = coalesce(v.query_id, runs.query_id)
+FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::timestamptz[],
+            %(completed_time)s::timestamptz[], %(error_code)s::text[], %(error_message)s::text[],
+            %(rows_produced)s::bigint[], %(rows_inserted)s::bigint[], %(return_value)s::text[],
+            %(query_id)s::text[]) WITH ORDINALITY
+     AS v(run_id, state, query_start_time, completed_time, error_code, error_message, rows_produced,
+          rows_inserted, return_value, query_id, ord)
+WHERE runs.run_id = v.run_id AND runs.state IN ('SCHEDULED', 'EXECUTING')
+RETURNING v.ord, runs.run_id;
+
+-- name: run_settle_fenced_set
+-- run_settle_fenced of a batch of distinct runs, one array element per run; returns each settled run's ordinal.
+UPDATE runs SET
+    state = v.state,
+    query_start_time = coalesce(v.query_start_time, runs.query_start_time),
+    completed_time = coalesce(v.completed_time, runs.completed_time),
+    error_code = v.error_code,
+    error_message = v.error_message,
+    rows_produced = coalesce(v.rows_produced, runs.rows_produced),
+    rows_inserted = coalesce(v.rows_inserted, runs.rows_inserted),
+    return_value = coalesce(v.return_value, runs.return_value),
+    query_id = coalesce(v.query_id, runs.query_id)
+FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::timestamptz[],
+            %(completed_time)s::timestamptz[], %(error_code)s::text[], %(error_message)s::text[],
+            %(rows_produced)s::bigint[], %(rows_inserted)s::bigint[], %(return_value)s::text[],
+            %(query_id)s::text[]) WITH ORDINALITY
+     AS v(run_id, state, query_start_time, completed_time, error_code, error_message, rows_produced,
+          rows_inserted, return_value, query_id, ord)
+WHERE runs.run_id = v.run_id AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+  AND (v.state <> 'EXECUTING' OR EXISTS (
+         SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+         WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
+           AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+           AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node), %(fence_node)s) = %(fence_node)s))
+RETURNING v.ord, runs.run_id;
+
+-- name: task_runtime_set
+-- task_runtime of a batch of distinct tasks, one array element per task.
+UPDATE tasks SET
+    next_fire_at = CASE WHEN v.clear_next_fire = 1 THEN NULL
+                        ELSE coalesce(v.next_fire_at, tasks.next_fire_at) END,
+    consecutive_failures = coalesce(v.consecutive_failures, tasks.consecutive_failures),
+    resumed_on = coalesce(v.resumed_on, tasks.resumed_on),
+    state = coalesce(v.state, tasks.state),
+    suspend_reason = CASE WHEN v.state IS NULL THEN tasks.suspend_reason ELSE v.suspend_reason END,
+    last_suspended_on = CASE WHEN v.state = 'suspended' AND tasks.state <> 'suspended'
+                             THEN %(now)s::timestamptz ELSE tasks.last_suspended_on END
+FROM unnest(%(task_id)s::bigint[], %(next_fire_at)s::timestamptz[], %(clear_next_fire)s::int[],
+            %(consecutive_failures)s::int[], %(resumed_on)s::timestamptz[], %(state)s::text[],
+            %(suspend_reason)s::text[], %(guarded)s::int[], %(guard_version)s::int[],
+            %(guard_anchor)s::timestamptz[])
+     AS v(task_id, next_fire_at, clear_next_fire, consecutive_failures, resumed_on, state,
+          suspend_reason, guarded, guard_version, guard_anchor)
+WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
+  AND (v.guarded = 0 OR (tasks.version = v.guard_version
+                         AND tasks.resumed_on IS NOT DISTINCT FROM v.guard_anchor));
+
+-- name: task_runtime_fenced_set
+-- task_runtime_fenced of a batch of distinct tasks, one array element per task.
+UPDATE tasks SET
+    next_fire_at = CASE WHEN v.clear_next_fire = 1 THEN NULL
+                        ELSE coalesce(v.next_fire_at, tasks.next_fire_at) END,
+    consecutive_failures = coalesce(v.consecutive_failures, tasks.consecutive_failures),
+    resumed_on = coalesce(v.resumed_on, tasks.resumed_on),
+    state = coalesce(v.state, tasks.state),
+    suspend_reason = CASE WHEN v.state IS NULL THEN tasks.suspend_reason ELSE v.suspend_reason END,
+    last_suspended_on = CASE WHEN v.state = 'suspended' AND tasks.state <> 'suspended'
+                             THEN %(now)s::timestamptz ELSE tasks.last_suspended_on END
+FROM unnest(%(task_id)s::bigint[], %(next_fire_at)s::timestamptz[], %(clear_next_fire)s::int[],
+            %(consecutive_failures)s::int[], %(resumed_on)s::timestamptz[], %(state)s::text[],
+            %(suspend_reason)s::text[], %(guarded)s::int[], %(guard_version)s::int[],
+            %(guard_anchor)s::timestamptz[])
+     AS v(task_id, next_fire_at, clear_next_fire, consecutive_failures, resumed_on, state,
+          suspend_reason, guarded, guard_version, guard_anchor)
+WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
+  AND (v.guarded = 0 OR (tasks.version = v.guard_version
+                         AND tasks.resumed_on IS NOT DISTINCT FROM v.guard_anchor))
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+  AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
+       OR (strpos(tasks.definition, '"run_on":"HOSTS"') > 0 AND tasks.definition::jsonb ->> 'run_on' = 'HOSTS'));
+
+-- name: run_insert_set
+-- run_insert of a batch of runs with distinct keys, inserted in array order; returns each inserted run's ordinal.
+WITH v AS (
+    SELECT * FROM unnest(
+        %(task_id)s::bigint[], %(task_version)s::int[], %(name)s::text[], %(database_name)s::text[],
+        %(schema_name)s::text[], %(scheduled_time)s::timestamptz[], %(state)s::text[],
+        %(scheduled_from)s::text[], %(attempt_number)s::int[], %(query_start_time)s::timestamptz[],
+        %(completed_time)s::timestamptz[], %(error_code)s::text[], %(error_message)s::text[],
+        %(query_text)s::text[], %(condition_text)s::text[], %(warehouse)s::text[], %(node_id)s::text[],
+        %(graph_run_group_id)s::text[], %(root_task_id)s::bigint[], %(graph_version)s::int[],
+        %(config)s::text[]) WITH ORDINALITY
+    AS v(task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+         attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+         condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config, ord)
+), ins AS (
+    INSERT INTO runs (
+        task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+        attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+        condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+    )
+    SELECT task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+        attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+        condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+    FROM v ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING run_id, task_id, scheduled_time, scheduled_from, attempt_number, graph_run_group_id, node_id
+)
+SELECT v.ord, ins.run_id FROM ins JOIN v
+  ON ins.task_id = v.task_id AND ins.scheduled_time = v.scheduled_time
+ AND ins.scheduled_from = v.scheduled_from AND ins.attempt_number = v.attempt_number
+ AND ins.graph_run_group_id IS NOT DISTINCT FROM v.graph_run_group_id
+ AND ins.node_id IS NOT DISTINCT FROM v.node_id;
+
+-- name: run_insert_fenced_set
+-- run_insert_fenced of a batch of runs with distinct keys, inserted in array order; returns each inserted run's ordinal.
+WITH v AS (
+    SELECT * FROM unnest(
+        %(task_id)s::bigint[], %(task_version)s::int[], %(name)s::text[], %(database_name)s::text[],
+        %(schema_name)s::text[], %(scheduled_time)s::timestamptz[], %(state)s::text[],
+        %(scheduled_from)s::text[], %(attempt_number)s::int[], %(query_start_time)s::timestamptz[],
+        %(completed_time)s::timestamptz[], %(error_code)s::text[], %(error_message)s::text[],
+        %(query_text)s::text[], %(condition_text)s::text[], %(warehouse)s::text[], %(node_id)s::text[],
+        %(graph_run_group_id)s::text[], %(root_task_id)s::bigint[], %(graph_version)s::int[],
+        %(config)s::text[]) WITH ORDINALITY
+    AS v(task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+         attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+         condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config, ord)
+), ins AS (
+    INSERT INTO runs (
+        task_id, task_version, name, database_name, schema_name, scheduled_time, state, scheduled_from,
+        attempt_number, query_start_time, completed_time, error_code, error_message, query_text,
+        condition_text, warehouse, node_id, graph_run_group_id, root_task_id, graph_version, config
+    )
+    SELECT v.task_id, v.task_version, v.name, v.database_name, v.schema_name, v.scheduled_time, v.state,
+        v.scheduled_from, v.attempt_number, v.query_start_time, v.completed_time, v.error_code,
+        v.error_message, v.query_text, v.condition_text, v.warehouse, v.node_id, v.graph_run_group_id,
+        v.root_task_id, v.graph_version, v.config
+    FROM v
+    WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                    AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+      AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+                  WHERE p.task_id = coalesce(v.root_task_id, v.task_id)
+                    AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+                    AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                       THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+                   p.pinned_node), %(fence_node)s) = %(fence_node)s)
+    ORDER BY v.ord
+    ON CONFLICT DO NOTHING
+    RETURNING run_id, task_id, scheduled_time, scheduled_from, attempt_number, graph_run_group_id, node_id
+)
+SELECT v.ord, ins.run_id FROM ins JOIN v
+  ON ins.task_id = v.task_id AND ins.scheduled_time = v.scheduled_time
+ AND ins.scheduled_from = v.scheduled_from AND ins.attempt_number = v.attempt_number
+ AND ins.graph_run_group_id IS NOT DISTINCT FROM v.graph_run_group_id
+ AND ins.node_id IS NOT DISTINCT FROM v.node_id;
