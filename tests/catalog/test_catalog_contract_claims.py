@@ -133,10 +133,12 @@ async def test_the_gaining_node_takes_over_the_claims_of_its_instants_come_or_to
     catalog: Catalog, other: Catalog
 ) -> None:
     record = await create(catalog, "t", state=TaskState.STARTED)
-    await catalog.set_task_runtime([TaskRuntime(task_id=record.id, next_fire_at=later(180))])
+    await catalog.set_task_runtime([TaskRuntime(task_id=record.id, next_fire_at=later(50))])
     kept = await create(catalog, "k", state=TaskState.STARTED)
     a = await catalog.join(member("a", lease=SHORT))
     assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id, kept.id]
+    # more than a minute before the task's next instant: left to the settling of a's runs
+    await claim(catalog, record, -75, "a", a.fence)
     past = await claim(catalog, record, 0, "a", a.fence)  # its instant came while a was away
     started = await claim(catalog, record, 30, "a", a.fence)
     assert await catalog.start_claims("a", [started.run_id], later(30), fence=a.fence) == [started.run_id]
@@ -155,7 +157,10 @@ async def test_the_gaining_node_takes_over_the_claims_of_its_instants_come_or_to
     # every claim that never started is taken, the one whose instant came too: were it left to the
     # settling of a's runs, a settling by a node that does not hold the task could delete it after
     # b planned past its instant, and the instant would run nowhere
-    assert await states(other, record.id) == {30: (RunState.EXECUTING, "a")}  # started: never taken
+    assert await states(other, record.id) == {
+        -75.0: (RunState.SCHEDULED, "a"),
+        30.0: (RunState.EXECUTING, "a"),  # started: never taken
+    }
     assert (await states(other, kept.id))[60] == (RunState.SCHEDULED, "a")  # still a's task
     task = await other.get_task_by_id(record.id)
     assert task is not None and task.next_fire_at == later(0)  # b runs (or skips) from the earliest

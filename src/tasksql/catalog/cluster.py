@@ -119,17 +119,21 @@ class ClusterCoordination(ABC):
         gained, in ONE transaction, and return the ids of the tasks whose claims were taken,
         ascending. Only while the fence's lease is live, and only for the tasks whose placement the
         fence's epoch holds: of each, the runs of other nodes that never started (SCHEDULED, no
-        start time, first attempts of the schedule outside graph runs), whatever their instant, are
-        deleted, and the task's next instant goes back to the earliest of them (while the task is
-        started at that run's version and its next instant is later), so that the fence's node
-        runs those instants, or skips them, by the task's policy. Their previous holders can start
-        none of them any more (a claim is started only while it is its node's row and its task is
-        placed on that node's epoch, see :meth:`Catalog.start_claims`; a cluster member starts no
-        body before its start is committed). The claims of instants that already came are taken
-        too, not left to the settling of their node (:meth:`Catalog.settle_lost_runs`): that
-        settling may come later, from a node that does not hold the task (the lost node's own
-        id started again), and its rewind of the next instant would reach the catalog only, not
-        the entry the holder already built past it. A fence whose lease is not held takes nothing."""
+        start time, first attempts of the schedule outside graph runs) of the instants from a
+        minute before the task's next instant (``next_fire_at``, which a holder writes no later
+        than its claims) on, come or to come (every instant when it has none), are deleted, and
+        the task's next instant goes back to the earliest of them (while the task is started at
+        that run's version and its next instant is later), so that the fence's node runs those
+        instants, or skips them, by the task's policy. Their previous holders can start none of
+        them any more (a claim is started only while it is its node's row and its task is placed
+        on that node's epoch, see :meth:`Catalog.start_claims`; a cluster member starts no body
+        before its start is committed). The claims of instants that already came are taken too,
+        not left to the settling of their node (:meth:`Catalog.settle_lost_runs`): that settling
+        may come later, from a node that does not hold the task (the lost node's own id started
+        again), and its rewind of the next instant would reach the catalog only, not the entry the
+        holder already built past it. Claims further back are left to that settling (the bound
+        keeps the statement to the runs since the task's next instant, not its history). A fence
+        whose lease is not held takes nothing."""
 
     @abstractmethod
     async def pin_tasks(self, pins: Mapping[int, str | None]) -> None:

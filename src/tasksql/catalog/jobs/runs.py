@@ -153,12 +153,20 @@ def start_claims(
     return sorted(int(row["run_id"]) for row in rows)
 
 
+#: Claims taken over are those from this many seconds before their task's next instant on (see
+#: ClusterCoordination.take_over_claims).
+TAKE_OVER_MARGIN_S = 60
+
+
 def take_over_claims(sql: CatalogDialect[D], db: D, fence: Fence, task_ids: Sequence[int]) -> list[int]:
     """See ClusterCoordination.take_over_claims: the fence's live lease (its row locked until the
     commit), the deletion, then each task's next instant rewound to its earliest claim taken."""
     if not task_ids or sql.first(db, "lease_held", lease_params(fence)) is None:
         return []
-    params = {"task_ids": sql.array(sorted(set(task_ids)))} | fence_params(fence)
+    params = {
+        "task_ids": sql.array(sorted(set(task_ids))),
+        "margin": TAKE_OVER_MARGIN_S,
+    } | fence_params(fence)
     earliest: dict[int, tuple[int, Any]] = {}
     for row in sql.rows(db, "runs_take_over_claims", params):
         task_id = int(row["task_id"])

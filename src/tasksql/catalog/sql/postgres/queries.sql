@@ -278,11 +278,15 @@ WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id 
 RETURNING run_id;
 
 -- name: runs_take_over_claims
--- Delete the claims other nodes hold (of any instant, come or to come) of the tasks of the array
--- :task_ids whose placement the fence's epoch holds (runs that never started); returns each task's
--- version and instant (the earliest is where its next instant goes back to).
-DELETE FROM runs AS r
-WHERE r.task_id = ANY(%(task_ids)s::bigint[]) AND r.node_id <> %(fence_node)s
+-- Delete the claims other nodes hold of the tasks of the array :task_ids whose placement the
+-- fence's epoch holds (runs that never started), of every instant from :margin seconds before the
+-- task's next instant on (come or to come; every instant when it has none); returns each task's
+-- version and instant (the earliest is where its next instant goes back to). The bound keeps the
+-- scan to the runs since the task's next instant (the index on task and instant), not its history.
+DELETE FROM runs AS r USING tasks AS t
+WHERE t.id = r.task_id AND t.id = ANY(%(task_ids)s::bigint[])
+  AND r.scheduled_time >= coalesce(t.next_fire_at - make_interval(secs => %(margin)s), '-infinity')
+  AND r.node_id <> %(fence_node)s
   AND r.state = 'SCHEDULED' AND r.query_start_time IS NULL AND r.scheduled_from = 'SCHEDULE'
   AND r.attempt_number = 1 AND r.graph_run_group_id IS NULL
   AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = r.task_id

@@ -261,13 +261,18 @@ WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND node_id = :node_id A
 RETURNING run_id;
 
 -- name: runs_take_over_claims
--- Delete the claims other nodes hold (of any instant, come or to come) of the tasks of the JSON
--- array :task_ids whose placement the fence's epoch holds (runs that never started); returns each
--- task's version and instant (the earliest is where its next instant goes back to).
+-- Delete the claims other nodes hold of the tasks of the JSON array :task_ids whose placement the
+-- fence's epoch holds (runs that never started), of every instant from :margin seconds before the
+-- task's next instant on (come or to come; every instant when it has none; the bound, written
+-- without its Z, is at most a millisecond early); returns each task's version and instant (the
+-- earliest is where its next instant goes back to).
 DELETE FROM runs
 WHERE task_id IN (SELECT value FROM json_each(:task_ids)) AND node_id <> :fence_node
   AND state = 'SCHEDULED' AND query_start_time IS NULL AND scheduled_from = 'SCHEDULE'
   AND attempt_number = 1 AND graph_run_group_id IS NULL
+  AND scheduled_time >= coalesce(
+        (SELECT strftime('%Y-%m-%dT%H:%M:%f', t.next_fire_at, '-' || :margin || ' seconds')
+         FROM tasks AS t WHERE t.id = runs.task_id), '')
   AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = runs.task_id
                 AND p.node_id = :fence_node AND p.epoch = :fence_epoch)
 RETURNING task_id, task_version, scheduled_time;
