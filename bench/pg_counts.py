@@ -50,7 +50,11 @@ def waits() -> collections.Counter[str]:
         return collections.Counter(_WAITS)
 
 
-SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.track_planning": "on",
+}
 """Server settings the counts need (``pg_stat_statements`` loaded at start-up)."""
 
 
@@ -81,8 +85,16 @@ class ServerCounts:
                 total += sum(int(x) for x in fields[11:15]) / tick
         return total
 
+    @staticmethod
+    def _scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
+        rows = conn.execute(
+            "SELECT relname, seq_tup_read FROM pg_stat_user_tables WHERE relname IN ('runs', 'tasks')"
+        ).fetchall()
+        return {str(name): int(read) for name, read in rows}
+
     def begin(self) -> None:
         with psycopg.connect(self._url, autocommit=True) as conn:
+            self._scans0 = self._scans(conn)
             conn.execute("SELECT pg_stat_statements_reset()")
             row = conn.execute(
                 "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
@@ -99,20 +111,31 @@ class ServerCounts:
             row = conn.execute(
                 "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
             ).fetchone()
+            scans = self._scans(conn)
             stmts = conn.execute(
-                "SELECT query, calls FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%' "
-                "ORDER BY calls DESC"
+                "SELECT query, calls, total_exec_time + total_plan_time FROM pg_stat_statements "
+                "WHERE query NOT LIKE '%pg_stat%' ORDER BY calls DESC"
             ).fetchall()
         assert row is not None
         per = 1.0 / max(runs, 1)
-        calls = sum(int(c) for _, c in stmts)
-        commits = sum(int(c) for q, c in stmts if q.strip().upper() == "COMMIT")
+        calls = sum(int(c) for _, c, _ in stmts)
+        commits = sum(int(c) for q, c, _ in stmts if q.strip().upper() == "COMMIT")
+        by_time = sorted(stmts, key=lambda s: -float(s[2]))
         return {
             "server_cpu_ms_per_run": round(cpu * 1000 * per, 3),
             "statements_per_run": round(calls * per, 2),
+            # rows read by sequential scans of the two big tables (an index missed)
+            "seq_rows_read_per_run": {
+                k: round((v - self._scans0.get(k, 0)) * per, 1) for k, v in scans.items()
+            },
             "transactions_per_run": round((int(row[0]) - self._xact) * per, 3),
             "commit_statements_per_run": round(commits * per, 3),
             "top_statements_per_run": [
-                [round(int(c) * per, 3), " ".join(q.split())[:90]] for q, c in stmts[:top]
+                [round(int(c) * per, 3), " ".join(q.split())[:90]] for q, c, _ in stmts[:top]
+            ],
+            # planning and execution in the server, per run (not parsing, protocol or commit)
+            "statement_time_ms_per_run": round(sum(float(t) for _, _, t in stmts) * per, 3),
+            "top_statement_time_ms_per_run": [
+                [round(float(t) * per, 4), " ".join(q.split())[:90]] for q, _, t in by_time[:top]
             ],
         }

@@ -49,7 +49,10 @@ class PgDialect(CatalogDialect[Cursor]):
         form = SET_FORMS.get(query)
         if form is None or not form.fits(batch):
             return False
-        db.execute(self.q[form.query], form.params(batch))
+        # Planned at each call (not prepared): a generic plan made while ``runs`` was small (a new
+        # catalog) joins the array to a scan of the whole table, and is kept for the connection's
+        # life; a custom plan knows the array's length and the table's size, and probes the index.
+        db.execute(self.q[form.query], form.params(batch), prepare=False)
         return True
 
     def many(self, db: Cursor, query: str, batch: Sequence[Params]) -> None:
