@@ -6,7 +6,9 @@ writer thread taking the interpreter lock back after each, so that a thousand ru
 writer busy with nothing but waiting. Instead, an outcome joins the settle job before it when that
 job is still the newest one the writer holds back (lazy, not sent): the job is then exactly what
 the two jobs one after the other would have been, one statement per run in the same order, sent as
-one batch (:meth:`~tasksql.catalog.dialect.CatalogDialect.each_first`; psycopg pipelines it). A job
+one batch (:meth:`~tasksql.catalog.dialect.CatalogDialect.each_first`): on PostgreSQL one
+statement over arrays when the outcomes are of different runs (:mod:`tasksql.catalog.postgres.sets`),
+else one pipelined statement per run. A job
 is changed only while it is held back: once the writer thread may run it, it is frozen (a failed
 group runs its jobs again).
 """
