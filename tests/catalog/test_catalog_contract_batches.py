@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from catalog_support import create, ended, fire_run, later, new_run
+from catalog_support import NOW, create, ended, fire_run, later, member, new_run
 
 from tasksql.catalog import Catalog
 from tasksql.model import RunState, TaskState
@@ -145,3 +145,46 @@ async def test_runs_fired_together_get_ids_in_call_order_and_the_fence_keeps_the
             )
     again = await catalog.fire([new_run(tasks[0], later(1)), new_run(tasks[0], later(1))], [])
     assert again == [None, None]  # one key twice: one statement per row, both held by the fence
+
+
+async def test_fenced_batches_write_only_the_runs_and_tasks_the_fence_holds(catalog: Catalog) -> None:
+    placed = [await create(catalog, f"t{i}", state=TaskState.STARTED) for i in range(3)]
+    unplaced = await create(catalog, "u", state=TaskState.STARTED)
+    lease = await catalog.join(member("a"))
+    await catalog.pin_tasks({unplaced.id: "elsewhere"})
+    assert sorted(await catalog.claim_placements(lease.fence, capacity=4, warehouses=None)) == sorted(
+        t.id for t in placed
+    )
+
+    records = await catalog.fire(
+        [
+            new_run(placed[0], NOW, node="a"),
+            new_run(unplaced, NOW, node="a"),  # not this node's: refused
+            new_run(placed[1], NOW, node="a", state=RunState.SCHEDULED),
+            new_run(placed[2], NOW, node="a", state=RunState.SCHEDULED),
+        ],
+        [
+            TaskRuntime(task_id=placed[0].id, next_fire_at=later(90)),
+            TaskRuntime(task_id=unplaced.id, next_fire_at=later(90)),  # not this node's: unchanged
+        ],
+        fence=lease.fence,
+    )
+    assert [r is None for r in records] == [False, True, False, False]
+    first, _, waiting, other = records
+    assert first is not None and waiting is not None and other is not None
+    await catalog.pin_tasks({placed[2].id: "elsewhere"})  # its start is refused, its end is not
+    futures = [
+        catalog.settle_later(ended(first), fence=lease.fence),
+        catalog.settle_later(
+            RunOutcome(run_id=waiting.run_id, state=RunState.EXECUTING, query_start_time=later(1)),
+            fence=lease.fence,
+        ),
+        catalog.settle_later(
+            RunOutcome(run_id=other.run_id, state=RunState.EXECUTING, query_start_time=later(1)),
+            fence=lease.fence,
+        ),
+    ]
+
+    assert [await asyncio.wait_for(f, 10) for f in futures] == [True, True, False]
+    tasks = [await catalog.get_task_by_id(t.id) for t in (placed[0], unplaced)]
+    assert [t.next_fire_at for t in tasks if t is not None] == [later(90), later(60)]

@@ -1276,13 +1276,14 @@ FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::times
 WHERE runs.run_id = v.run_id AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
-  AND (v.state <> 'EXECUTING' OR EXISTS (
-         SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+  AND (v.state <> 'EXECUTING' OR (
+         -- looked up run by run (see run_insert_fenced_set)
+         SELECT TRUE FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
          WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
-           AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+           AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
            AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-               p.pinned_node), %(fence_node)s) = %(fence_node)s))
+               p.pinned_node), %(fence_node)s) = %(fence_node)s) IS NOT NULL)
 RETURNING v.ord, runs.run_id;
 
 -- name: task_runtime_set
@@ -1389,15 +1390,22 @@ WITH v AS (
         v.scheduled_from, v.attempt_number, v.query_start_time, v.completed_time, v.error_code,
         v.error_message, v.query_text, v.condition_text, v.warehouse, v.node_id, v.graph_run_group_id,
         v.root_task_id, v.graph_version, v.config
-    FROM v
+    FROM (
+        -- the placement looked up run by run, by its key (a scalar subquery is never made into a
+        -- join: a semi join hashed every placement of the node, a cost that grows with the tasks,
+        -- not the batch; the holder's columns are compared as expressions, so that no plan walks
+        -- the node's placements when the statistics say it holds few)
+        SELECT v.*, (SELECT TRUE FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+                     WHERE p.task_id = coalesce(v.root_task_id, v.task_id)
+                       AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
+                       AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                          THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+                      p.pinned_node), %(fence_node)s) = %(fence_node)s) AS placed
+        FROM v OFFSET 0
+    ) AS v
     WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                     AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
-      AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
-                  WHERE p.task_id = coalesce(v.root_task_id, v.task_id)
-                    AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
-                    AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
-                       THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-                   p.pinned_node), %(fence_node)s) = %(fence_node)s)
+      AND v.placed
     ORDER BY v.ord
     ON CONFLICT DO NOTHING
     RETURNING run_id, task_id, scheduled_time, scheduled_from, attempt_number, graph_run_group_id, node_id
