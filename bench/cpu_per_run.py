@@ -1,7 +1,7 @@
 """Process CPU per scheduled run at a fixed load (not a test: run it by hand).
 
     python -m bench.cpu_per_run [-n 500] [--seconds 30] [--warmup 3] [--catalog pg] [--warehouse sqlite]
-                                [--markers off]
+                                [--markers off] [--stages]
 
 ``n`` one-second tasks with their phases spread over the second (the steady workload's setup:
 SQLite catalog, embedded DuckDB, completion markers on), in this process. ``--catalog pg``: the
@@ -10,7 +10,9 @@ catalog on a private PostgreSQL server started for the measurement (durable, as 
 trips by thread, statements, transactions, the server's CPU). ``--warehouse sqlite``: bodies in a
 SQLite file warehouse (the ``tasksql-sqlite*`` variants), whose per-statement cost is far lower
 than DuckDB's, so that the scheduler's and the catalog's part stands out. ``--markers off``:
-the setting ``completion_markers`` off (bodies run at least once). After the warm-up, the
+the setting ``completion_markers`` off (bodies run at least once). ``--stages``: once a second, the
+queues runs wait in (event loop, warehouse workers, catalog writer) on stderr, to see which stage
+falls behind when a backlog forms. After the warm-up, the
 process's CPU time (user + system) over a window is divided by the runs whose body started in it
 (rows of ``bench_log``). CPU, not wall time: on a machine shared with other work the wall-clock
 figures (lags, share of instants run) say more about the neighbours than about tasksql, while the
@@ -31,6 +33,7 @@ import os
 import re
 import resource
 import sqlite3
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -95,6 +98,7 @@ async def measure(
     pg: PgServer | None = None,
     warehouse: str = "duckdb",
     markers: bool = True,
+    stages: bool = False,
 ) -> dict[str, Any]:
     """``pg``: the server that holds the catalog (started with :data:`pg_counts.SETTINGS`);
     ``markers``: the setting ``completion_markers``."""
@@ -117,6 +121,7 @@ async def measure(
         base = datetime.now(UTC) + timedelta(seconds=1)
         await tb.start_with_phases(eng, ids, base, 1000, 1000)
         scheduler = await tb.start_scheduler(eng)
+        watch = asyncio.create_task(_stages(eng, warehouse)) if stages else None
         await asyncio.sleep((base - datetime.now(UTC)).total_seconds() + warmup)
         gc.callbacks.append(_on_gc)
         if counts is not None:
@@ -127,6 +132,8 @@ async def measure(
         t1, u1, th1, w1 = datetime.now(UTC), _usage(), _thread_cpu(), time.perf_counter()
         waits1 = pg_counts.waits()
         gc.callbacks.remove(_on_gc)
+        if watch is not None:
+            watch.cancel()
         await scheduler.stop(grace=5)
         eng.scheduler = None
         if warehouse == "sqlite":
@@ -169,6 +176,31 @@ async def measure(
     return out
 
 
+async def _stages(eng: Any, warehouse: str) -> None:
+    """Once a second, on stderr: where runs wait. The event loop's ready callbacks, its timers and
+    asyncio tasks; the warehouse's jobs queued and its idle workers; the catalog writer's queued
+    groups and held-back jobs; the collector's generation counts. (Private attributes: a
+    measuring aid, not an interface.)"""
+    loop = asyncio.get_running_loop()
+    wh = await eng.warehouse(None if warehouse == "duckdb" else warehouse)
+    pool = getattr(wh, "_executor", None)
+    writer = getattr(eng.catalog, "_writer", None)
+    t0 = time.perf_counter()
+    while True:
+        await asyncio.sleep(1.0)
+        parts = [
+            f"t={time.perf_counter() - t0:5.1f}s",
+            f"loop ready={len(getattr(loop, '_ready', ()))} timers={len(getattr(loop, '_scheduled', ()))}"
+            f" tasks={len(asyncio.all_tasks())}",
+        ]
+        if pool is not None:
+            parts.append(f"warehouse queued={pool._queued} idle_workers={pool._waiting}")
+        if writer is not None:
+            parts.append(f"writer queued={writer._queue.qsize()} held={len(writer._held)}")
+        parts.append(f"gc={gc.get_count()}")
+        print(" ".join(parts), file=sys.stderr, flush=True)
+
+
 def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
@@ -181,8 +213,15 @@ def main() -> None:
     parser.add_argument("--catalog", choices=("sqlite", "pg"), default="sqlite")
     parser.add_argument("--warehouse", choices=("duckdb", "sqlite"), default="duckdb")
     parser.add_argument("--markers", choices=("on", "off"), default="on", help="completion markers")
+    parser.add_argument(
+        "--stages", action="store_true", help="print the queues runs wait in, once a second (stderr)"
+    )
     args = parser.parse_args()
-    kwargs: dict[str, Any] = {"warehouse": args.warehouse, "markers": args.markers == "on"}
+    kwargs: dict[str, Any] = {
+        "warehouse": args.warehouse,
+        "markers": args.markers == "on",
+        "stages": args.stages,
+    }
     if args.catalog == "sqlite":
         print(json.dumps(asyncio.run(measure(args.n, args.seconds, args.warmup, **kwargs))))
         return
