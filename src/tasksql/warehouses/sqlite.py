@@ -412,7 +412,10 @@ class SQLiteWarehouse(ThreadedWarehouse):
             or into is not None
             or len(statements) != 1
             or not writes_from_start(statements[0])
-            or not self.marks(statements, into=False)
+            # such a statement is markable (its first word is no transaction control and none of
+            # those that cannot run in a transaction): only whether markers are on here is left,
+            # without reading its words again at every run (self.marks would)
+            or not (self.supports_markers and self.markers_off is None)
         ):
             return await super().run_body(
                 statements,
