@@ -173,11 +173,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "cluster_claims",
-        False,
+        True,
         "TASKSQL_CLUSTER_CLAIMS",
-        "cluster members claim instants ahead too (their starts committed first, fenced); off by"
-        " default: under kill -9 chaos a member could leave an instant of a CATCH_UP = ALL task"
-        " without a row",
+        "cluster members claim instants ahead too (their starts committed first, fenced); off: a"
+        " member writes each instant's row when the instant comes",
         _bool,
     ),
     Setting(
@@ -252,7 +251,7 @@ class Settings:
     default_max_concurrency: int = 8
     log_level: str = "INFO"
     claim_ahead_s: float = 60.0
-    cluster_claims: bool = False
+    cluster_claims: bool = True
     change_poll_s: float = 0.5
     switch_interval_us: int = 200
     gc_tuning: bool = True

@@ -263,8 +263,8 @@ class Scheduler:
         self.runs.on_refused = member.poke
         self.cache.restrict_to(member.owns)
         if not self._settings.cluster_claims:
-            # claims of coming instants stay single-node unless asked for (settings.cluster_claims):
-            # a member fires each instant when it comes
+            # cluster claims turned off (settings.cluster_claims, on by default): a member fires
+            # each instant when it comes, its row committed first
             self.claim_ahead = timedelta(0)
         self.housekeeper.use_member(member, self._lost_failed)
         await member.join()
