@@ -5,9 +5,11 @@ instants and the old one runs none of them; each instant runs once."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sched_harness import START, Harness, make_harness
@@ -15,7 +17,7 @@ from sched_harness import START, Harness, make_harness
 from tasksql import __version__
 from tasksql.model import RunState
 from tasksql.model.cluster import Membership
-from tasksql.model.run import RunRecord
+from tasksql.model.run import RunRecord, TaskRuntime
 from tasksql.scheduler.membership import LEASE_S
 from tasksql.scheduler.service import Scheduler
 from tasksql.testing import FakeClock
@@ -258,3 +260,48 @@ def a_membership(h: Harness, *, pid: int | None = None) -> Membership:
         lease_seconds=LEASE_S,
         capacity=1,
     )
+
+
+async def test_a_kept_entry_of_a_task_gained_again_takes_the_rows_next_instant_and_is_fired(
+    tmp_path: Path,
+) -> None:
+    """A task this node lost and gains again while a run of its is still going keeps its entry;
+    at the next reload that entry goes back to the next instant of the task's row (which a
+    take-over of claims may have moved back) and into the heap. It used to keep its own next
+    instant, out of the heap."""
+    h = await make_harness(tmp_path)
+    going = asyncio.create_task(asyncio.sleep(3600))  # stands for the run still going
+    try:
+        await h.sql(TASK)
+        cache = h.scheduler.cache
+        placed: set[int] = set()
+        cache.restrict_to(lambda task: task in placed)
+        tid = await task_id(h)
+        placed.add(tid)
+        await h.scheduler.reload()
+        for _ in range(3):
+            await h.tick(advance=1)
+        entry = cache.entries[tid]
+        assert entry.next_fire == at(4)
+
+        placed.clear()
+        cache.placements_changed(set(), {tid})  # lost, with a run of its still going
+        entry.add_run(0, going)
+        # meanwhile its row's next instant went back to a claim another node held
+        await h.engine.catalog.set_task_runtime([TaskRuntime(task_id=tid, next_fire_at=at(2))])
+        placed.add(tid)
+        cache.placements_changed({tid}, set())
+        await h.scheduler.reload()
+
+        assert cache.entries[tid] is entry  # kept: its run is still going
+        assert entry.next_fire == at(2)
+        assert cache.pop_due(at(2)) == [entry]
+    finally:
+        going.cancel()
+        await h.scheduler.stop()
+        await h.engine.close()
+
+
+def at(seconds: float) -> datetime:
+    """``seconds`` after START."""
+    return FakeClock(START).now() + timedelta(seconds=seconds)
