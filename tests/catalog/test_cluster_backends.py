@@ -18,6 +18,7 @@ from psycopg import sql
 
 from pgserver import PgServer
 from tasksql.catalog import PostgresCatalog, SQLiteCatalog
+from tasksql.catalog.cluster_rows import lease_params
 from tasksql.catalog.migrate import load_migrations
 from tasksql.catalog.postgres.catalog import _Q as PG_QUERIES
 from tasksql.catalog.postgres.connect import parse_target
@@ -103,9 +104,9 @@ async def test_a_lease_is_not_revoked_under_a_write_in_flight_and_nobody_waits(p
         assert await a_view.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
         with psycopg.connect(pg_server.dsn) as writing:
             # a fenced write of a's, begun while its lease was live and not committed yet, holds a's
-            # node row FOR SHARE
+            # node row (the fence's own check, FOR KEY SHARE)
             writing.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-            writing.execute("SELECT 1 FROM nodes WHERE node_id = 'a' FOR SHARE")
+            assert writing.execute(PG_QUERIES["lease_held"], lease_params(a.fence)).fetchall()
             await eventually(lambda: expired(b_view, "a"))
 
             started = monotonic()

@@ -8,7 +8,7 @@ catalog's schema since a warehouse connection does not have it on its search pat
 
 * it changes only a run that is not settled yet (SCHEDULED or EXECUTING);
 * with a fence, only a run of the fence's node, and only while that (node, epoch) holds a live
-  lease: ``FOR SHARE`` on the node's row orders it with a revocation of the lease, exactly as the
+  lease: ``FOR KEY SHARE`` on the node's row orders it with a revocation of the lease, exactly as the
   catalog's fenced writes are ordered (a revocation either comes after the body's COMMIT and sees
   the run settled, or before it, and the UPDATE then matches nothing).
 
@@ -42,7 +42,7 @@ _FENCE = """
   AND node_id = %(fence_node)s::text
   AND EXISTS (SELECT 1 FROM {schema}.nodes WHERE node_id = %(fence_node)s::text
                 AND epoch = %(fence_epoch)s::bigint AND lease_state IN ('live', 'draining')
-                AND lease_until > clock_timestamp() FOR SHARE)"""
+                AND lease_until > clock_timestamp() FOR KEY SHARE)"""
 
 
 def settle_sql(settle: CatalogSettle) -> str:

@@ -35,7 +35,7 @@ CONNECT_TIMEOUT = 10
 #: The server ends a session that stays idle inside a transaction this long (milliseconds). A
 #: catalog transaction never waits on anything but its own statements, so only a process that
 #: stopped mid-transaction (SIGSTOP, a frozen VM, a partition after BEGIN) is ever idle that long,
-#: and its row locks (its node row held FOR SHARE by a fenced write, placements locked by a claim)
+#: and its row locks (its node row held FOR KEY SHARE by a fenced write, placements locked by a claim)
 #: would otherwise keep the other nodes from revoking its lease and taking its tasks over for as long
 #: as it stays stopped. Shorter than a node's lease (2.5 s), so the locks are gone when it runs out.
 IDLE_IN_TRANSACTION_MS = 2000

@@ -268,7 +268,7 @@ WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id 
   AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
        OR (state = 'EXECUTING' AND query_start_time = %(at)s::timestamptz))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
               WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
@@ -644,8 +644,14 @@ WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled);
 
 -- --- cluster coordination (docs/architecture.md, "Cluster coordination") ------------------------
 -- A lease is live while lease_state is 'live' or 'draining' and lease_until is after the server's
--- clock_timestamp(). Fenced writes lock the writer's node row FOR SHARE, so that they and the
--- revocation of that lease (an UPDATE of the row) happen one after the other.
+-- clock_timestamp(). Fenced writes (and lease_held) lock the writer's node row FOR KEY SHARE, and
+-- every statement that ends a lease or changes a row's epoch (node_join, lease_drain, lease_leave,
+-- leases_revoke) first locks the row FOR UPDATE, the one row lock that conflicts with KEY SHARE: a
+-- fenced write and the end of that lease happen one after the other (the write commits first and
+-- whoever takes the node's tasks over sees it, or it waits, reads the row again and is refused).
+-- Statements that change the row's other columns without ending its lease (lease_renew,
+-- lease_claimer, node_heartbeat: FOR NO KEY UPDATE, the lock of an UPDATE of non-key columns) do
+-- not wait for fenced writes in flight, nor they for them.
 -- A task's pin is its definition's (NODE = 'n', or Ocient's LOCATION NODE n), else the explicit one
 -- of its placement row (pin_tasks):
 --   coalesce(<node or LOCATION NODE of t.definition>, p.pinned_node)
@@ -654,8 +660,12 @@ WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled);
 -- key: inside a JSON string a quote is escaped) spares parsing definitions that pin nothing.
 
 -- name: node_join
--- A node joins (again): its row, a new epoch from the catalog's counter, a live lease from now.
-WITH next AS (
+-- A node joins (again): its row, a new epoch from the catalog's counter, a live lease from now. A
+-- row it had already is locked FOR UPDATE first (held), so the new epoch waits for the fenced
+-- writes of an earlier epoch in flight (the upsert alone would lock it FOR NO KEY UPDATE only).
+WITH held AS (
+    SELECT node_id FROM nodes WHERE node_id = %(node_id)s FOR UPDATE
+), next AS (
     UPDATE catalog_meta SET node_epoch = node_epoch + 1 WHERE id = 1 RETURNING node_epoch
 )
 INSERT INTO nodes (node_id, host, pid, role, version, started_at, heartbeat_at, stopped_at, epoch,
@@ -664,7 +674,7 @@ SELECT %(node_id)s, %(host)s, %(pid)s, %(role)s, %(version)s, %(started_at)s::ti
        %(started_at)s::timestamptz, NULL, next.node_epoch, 'live', %(lease_ms)s,
        clock_timestamp() + %(lease_ms)s * interval '1 millisecond', %(capacity)s, 0,
        %(warehouses)s::text, %(address)s::text
-FROM next
+FROM next LEFT JOIN held ON TRUE
 ON CONFLICT (node_id) DO UPDATE SET
     host = excluded.host, pid = excluded.pid, role = excluded.role, version = excluded.version,
     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
@@ -682,33 +692,42 @@ WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'd
 RETURNING lease_until;
 
 -- name: lease_drain
--- A node with a live lease takes no new task.
+-- A node with a live lease takes no new task (its row locked FOR UPDATE first: see above).
 UPDATE nodes SET lease_state = 'draining'
-WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
-  AND lease_until > clock_timestamp()
+WHERE node_id IN (
+    SELECT node_id FROM nodes
+    WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+      AND lease_until > clock_timestamp()
+    FOR UPDATE
+) AND epoch = %(epoch)s AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp()
 RETURNING node_id;
 
 -- name: lease_leave
--- End a live lease (a clean stop).
+-- End a live lease (a clean stop), its row locked FOR UPDATE first (see above).
 UPDATE nodes SET lease_state = 'left', lease_until = clock_timestamp()
-WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
-  AND lease_until > clock_timestamp()
+WHERE node_id IN (
+    SELECT node_id FROM nodes
+    WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+      AND lease_until > clock_timestamp()
+    FOR UPDATE
+) AND epoch = %(epoch)s AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp()
 RETURNING node_id;
 
 -- name: lease_held
--- The fence's lease if it is live (its node row locked FOR SHARE until the end of the transaction).
+-- The fence's lease if it is live (its node row locked FOR KEY SHARE until the end of the transaction).
 SELECT node_id FROM nodes
 WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
   AND lease_until > clock_timestamp()
-FOR SHARE;
+FOR KEY SHARE;
 
 -- name: node_epoch_gone
 -- The node's row while it still has this epoch and its lease is not live (lost, left, or run out),
--- locked until the end of the transaction: a join of that node waits for the settling of its runs.
+-- locked FOR KEY SHARE until the end of the transaction: a join of that node (FOR UPDATE first)
+-- waits for the settling of its runs.
 SELECT node_id FROM nodes
 WHERE node_id = %(node_id)s AND epoch = %(epoch)s
   AND NOT (lease_state IN ('live', 'draining') AND lease_until > clock_timestamp())
-FOR SHARE;
+FOR KEY SHARE;
 
 -- name: lease_claimer
 -- The claimer's own live lease (locked until the end of the transaction), with its slots and
@@ -719,7 +738,8 @@ WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'd
 RETURNING lease_state;
 
 -- name: leases_revoke
--- Revoke every lease that ran out; rows locked by a write in flight are skipped (revoked next time).
+-- Revoke every lease that ran out; rows locked by a write in flight (FOR KEY SHARE by a fenced
+-- write, or by a renewal) are skipped by the FOR UPDATE SKIP LOCKED (revoked next time).
 UPDATE nodes SET lease_state = 'lost'
 WHERE node_id IN (
     SELECT node_id FROM nodes
@@ -921,7 +941,7 @@ SELECT %(task_id)s::bigint, %(task_version)s::int, %(name)s::text, %(database_na
     %(warehouse)s::text, %(node_id)s::text, %(graph_run_group_id)s::text, %(root_task_id)s::bigint,
     %(graph_version)s::int, %(config)s::text
 WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
               WHERE p.task_id = coalesce(%(root_task_id)s::bigint, %(task_id)s::bigint)
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
@@ -945,7 +965,7 @@ UPDATE runs SET
     query_id = coalesce(%(query_id)s::text, query_id)
 WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = %(fence_node)s
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (%(state)s::text <> 'EXECUTING' OR EXISTS (
          SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
          WHERE p.task_id = coalesce(runs.root_task_id, runs.task_id)
@@ -971,7 +991,7 @@ WHERE id = %(task_id)s AND dropped_on IS NULL
   AND (%(guarded)s::int = 0 OR (version = %(guard_version)s::int
                                 AND resumed_on IS NOT DISTINCT FROM %(guard_anchor)s::timestamptz))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
        OR (strpos(definition, '"run_on":"HOSTS"') > 0 AND definition::jsonb ->> 'run_on' = 'HOSTS'));
@@ -984,7 +1004,7 @@ UPDATE graph_runs SET
     first_error_message = %(first_error_message)s
 WHERE graph_run_group_id = %(graph_run_group_id)s AND state = 'EXECUTING'
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE);
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE);
 
 -- Work on several nodes (catalog/fanout.py): runs of RUN ON HOSTS tasks, one per node and instant
 -- (runs_host_fence), and the sub-tasks of a maintenance run that fans out.
@@ -1003,7 +1023,7 @@ SELECT %(task_id)s::bigint, %(task_version)s::int, %(name)s::text, %(database_na
     %(error_code)s::text, %(error_message)s::text, %(query_text)s::text, %(condition_text)s::text,
     %(warehouse)s::text, %(fence_node)s::text, NULL, NULL, NULL, %(config)s::text, %(fence_node)s::text
 WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state = 'live' AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state = 'live' AND lease_until > clock_timestamp() FOR KEY SHARE)
 ON CONFLICT DO NOTHING RETURNING run_id;
 
 -- name: node_cluster_set
@@ -1275,7 +1295,7 @@ FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::times
           rows_inserted, return_value, query_id, ord)
 WHERE runs.run_id = v.run_id AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (v.state <> 'EXECUTING' OR (
          -- looked up run by run (see run_insert_fenced_set)
          SELECT TRUE FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
@@ -1328,7 +1348,7 @@ WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
   AND (v.guarded = 0 OR (tasks.version = v.guard_version
                          AND tasks.resumed_on IS NOT DISTINCT FROM v.guard_anchor))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
        OR (strpos(tasks.definition, '"run_on":"HOSTS"') > 0 AND tasks.definition::jsonb ->> 'run_on' = 'HOSTS'));
@@ -1404,7 +1424,7 @@ WITH v AS (
         FROM v OFFSET 0
     ) AS v
     WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                    AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR SHARE)
+                    AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
       AND v.placed
     ORDER BY v.ord
     ON CONFLICT DO NOTHING
