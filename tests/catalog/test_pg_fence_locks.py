@@ -170,3 +170,29 @@ async def test_a_fenced_write_waits_for_an_end_of_the_lease_in_flight_and_is_ref
         assert await write is None
         writing.commit()
         assert await runs_of(catalog, record) == []
+
+
+async def test_a_renewal_does_not_wait_for_a_claim_in_flight(
+    schema: str, pg_server: PgServer, connect: Any
+) -> None:
+    async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
+        a = await catalog.join(member("a", capacity=4))
+        claiming, renewing = connect(), connect()
+        claimer = lease_params(a.fence) | {"capacity": 4, "warehouses": None}
+        # a claim's first statement, its transaction (a writer's group) not committed yet
+        held = claiming.execute(PG_QUERIES["lease_claimer"], claimer).fetchall()
+        assert [r["lease_state"] for r in held] == ["live"]
+
+        renewing.execute(f"SET lock_timeout = '{NO_WAIT}'")
+        renewed = renewing.execute(
+            PG_QUERIES["lease_renew"], lease_params(a.fence) | {"running": 0}
+        ).fetchall()
+        renewing.commit()
+        assert len(renewed) == 1
+
+        # slots that changed are recorded (that claim's UPDATE does lock the row until it commits)
+        changed = claiming.execute(PG_QUERIES["lease_claimer"], claimer | {"capacity": 9}).fetchall()
+        claiming.commit()
+        assert [r["lease_state"] for r in changed] == ["live"]
+        [node] = [m for m in await catalog.cluster_members() if m.node_id == "a"]
+        assert node.capacity == 9

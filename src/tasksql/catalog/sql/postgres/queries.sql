@@ -650,8 +650,8 @@ WHERE o.state = 'PENDING' AND (i.name IS NULL OR i.enabled);
 -- fenced write and the end of that lease happen one after the other (the write commits first and
 -- whoever takes the node's tasks over sees it, or it waits, reads the row again and is refused).
 -- Statements that change the row's other columns without ending its lease (lease_renew,
--- lease_claimer, node_heartbeat: FOR NO KEY UPDATE, the lock of an UPDATE of non-key columns) do
--- not wait for fenced writes in flight, nor they for them.
+-- node_heartbeat, lease_claimer when the slots or warehouses changed: FOR NO KEY UPDATE, the lock
+-- of an UPDATE of non-key columns) do not wait for fenced writes in flight, nor they for them.
 -- A task's pin is its definition's (NODE = 'n', or Ocient's LOCATION NODE n), else the explicit one
 -- of its placement row (pin_tasks):
 --   coalesce(<node or LOCATION NODE of t.definition>, p.pinned_node)
@@ -730,12 +730,21 @@ WHERE node_id = %(node_id)s AND epoch = %(epoch)s
 FOR KEY SHARE;
 
 -- name: lease_claimer
--- The claimer's own live lease (locked until the end of the transaction), with its slots and
--- warehouses recorded; returns its lease state.
-UPDATE nodes SET capacity = %(capacity)s, warehouses = %(warehouses)s::text
-WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
-  AND lease_until > clock_timestamp()
-RETURNING lease_state;
+-- The claimer's own live lease (locked FOR KEY SHARE until the end of the transaction, so that no
+-- end of it comes in between), with its slots and warehouses recorded; returns its lease state.
+-- The row is updated only when they changed: an UPDATE locks it FOR NO KEY UPDATE until the claim's
+-- transaction (a writer's group) commits, and a renewal would wait for that.
+WITH held AS (
+    SELECT node_id, lease_state FROM nodes
+    WHERE node_id = %(node_id)s AND epoch = %(epoch)s AND lease_state IN ('live', 'draining')
+      AND lease_until > clock_timestamp()
+    FOR KEY SHARE
+), recorded AS (
+    UPDATE nodes SET capacity = %(capacity)s::int, warehouses = %(warehouses)s::text
+    WHERE node_id IN (SELECT node_id FROM held)
+      AND (capacity IS DISTINCT FROM %(capacity)s::int OR warehouses IS DISTINCT FROM %(warehouses)s::text)
+)
+SELECT lease_state FROM held;
 
 -- name: leases_revoke
 -- Revoke every lease that ran out; rows locked by a write in flight (FOR KEY SHARE by a fenced
