@@ -194,7 +194,7 @@ async def _stages(eng: Any, warehouse: str) -> None:
             f" tasks={len(asyncio.all_tasks())}",
         ]
         if pool is not None:
-            parts.append(f"warehouse queued={pool._queued} idle_workers={pool._waiting}")
+            parts.append(f"warehouse queued={pool.queued} idle_workers={pool.waiting}")
         if writer is not None:
             parts.append(f"writer queued={writer._queue.qsize()} held={len(writer._held)}")
         parts.append(f"gc={gc.get_count()}")

@@ -290,3 +290,20 @@ def test_a_pool_starts_a_thread_whenever_queued_jobs_outnumber_waiting_workers()
     finally:
         gate.set()
         pool.shutdown(wait=True)
+
+
+def test_a_full_pool_counts_its_queued_jobs_and_waiting_workers_without_its_lock() -> None:
+    pool = WorkerPool(2, "test-full")
+    gate = threading.Event()
+    try:
+        running = [pool.submit(gate.wait, 30) for _ in range(2)]  # both threads started: full
+        assert until_sync(lambda: all(j.running() for j in running))
+        queued = [pool.submit(lambda: "later") for _ in range(3)]
+        assert pool.queued == 3 and pool.waiting == 0
+        gate.set()
+        assert all(until_sync(j.done) for j in queued) and [j.result() for j in queued] == ["later"] * 3
+        assert until_sync(lambda: pool.waiting == 2) and pool.queued == 0
+        assert len(pool._threads) == 2
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)

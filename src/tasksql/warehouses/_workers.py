@@ -103,36 +103,63 @@ class WorkerPool:
         #: Jobs queued and not yet taken by a worker, and workers waiting for one: a thread is
         #: started when the queued jobs outnumber the waiting workers (and the pool is not full).
         #: Jobs queue up behind busy workers, so neither count can be inferred from the other.
+        #: Counted under the lock only until every thread is started (``_full``): after that the
+        #: counts decide nothing, and the lock, shared by the event loop's submit and each worker's
+        #: two updates per job, was a point where the loop could wait on a worker preempted holding
+        #: it. The diagnostics :attr:`queued` and :attr:`waiting` stay valid either way.
         self._queued = 0
         self._waiting = 0
+        self._full = False
+        #: One mark per worker blocked in the queue once the pool is full (appending and popping a
+        #: list are each one step under the interpreter lock: no lock of our own is needed).
+        self._parked: list[None] = []
         self._shutdown = False
         self._lock = threading.Lock()
+
+    @property
+    def queued(self) -> int:
+        """Jobs queued and not yet taken by a worker (a diagnostic: it may lag by a job)."""
+        return self._queue.qsize() if self._full else self._queued
+
+    @property
+    def waiting(self) -> int:
+        """Workers waiting for a job (a diagnostic: it may lag by a job)."""
+        return len(self._parked) if self._full else self._waiting
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Job[T]:
         """Queue ``fn(*args)``. :raises RuntimeError: the pool was shut down."""
         if self._shutdown:
             raise RuntimeError("cannot submit after shutdown")
         job: Job[T] = Job(fn, args)
-        with self._lock:
-            self._queued += 1
-            if self._queued > self._waiting and len(self._threads) < self._size:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
+        if not self._full:
+            with self._lock:
+                self._queued += 1
+                if self._queued > self._waiting and len(self._threads) < self._size:
+                    thread = threading.Thread(
+                        target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+                    )
+                    self._threads.append(thread)
+                    thread.start()
+                    # set last, under the lock: a worker that sees it counts nothing from then on
+                    self._full = len(self._threads) >= self._size
         self._queue.put(job)
         return job
 
     def _work(self) -> None:
+        parked = self._parked
         while True:
-            with self._lock:
-                self._waiting += 1
-            item = self._queue.get()
-            with self._lock:
-                self._waiting -= 1
-                if item is not _STOP:
-                    self._queued -= 1
+            if self._full:  # every thread started: nothing to count for the decision
+                parked.append(None)
+                item = self._queue.get()
+                parked.pop()
+            else:
+                with self._lock:
+                    self._waiting += 1
+                item = self._queue.get()
+                with self._lock:
+                    self._waiting -= 1
+                    if item is not _STOP:
+                        self._queued -= 1
             if item is _STOP:
                 return
             assert isinstance(item, Job)
