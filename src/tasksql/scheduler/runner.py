@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import CoroutineType
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -53,7 +54,7 @@ from tasksql.sysviews.rewrite import find_refs, restore_names, sql_literal
 from tasksql.sysviews.tables import ScalarFn, materialize
 from tasksql.warehouses import role_mapping
 from tasksql.warehouses.base import CancelToken, Warehouse
-from tasksql.warehouses.streams import bind_condition, bind_statements
+from tasksql.warehouses.streams import bind_condition, bind_statements, may_bind
 
 log = logging.getLogger("tasksql.runner")
 
@@ -222,11 +223,15 @@ _GRAPH_INFO: dict[str, Callable[[GraphFacts], object]] = {
 RUNTIME_INFO_PROPERTIES = frozenset([*_RUNTIME_INFO, *_GRAPH_INFO])
 
 
-async def _task_runtime_info(ctx: RunContext, args: list[object]) -> object:
+def _task_runtime_info(ctx: RunContext, args: list[object]) -> object:
     key = str(args[0]).upper() if args else ""
     prop = _RUNTIME_INFO.get(key)
     if prop is not None:
-        return prop(ctx.run)
+        return prop(ctx.run)  # the run's own: a plain value, no coroutine to create and await
+    return _graph_runtime_info(ctx, key)
+
+
+async def _graph_runtime_info(ctx: RunContext, key: str) -> object:
     graph_prop = _GRAPH_INFO.get(key)
     facts = await ctx.facts() if graph_prop is not None else None
     if graph_prop is None or facts is None:
@@ -291,7 +296,9 @@ async def _with_virtual(
         # to build and nothing to evaluate in the warehouse, so skip the introspection context.
         repl = {}
         for ref in rewritten.refs:
-            value = await _value_of(_BODY_FUNCTIONS[ref.name](ctx, [a.literal for a in ref.args]))
+            value = _BODY_FUNCTIONS[ref.name](ctx, [a.literal for a in ref.args])
+            if isinstance(value, CoroutineType):  # most are plain values: no coroutine to wrap them
+                value = await value
             repl[ref.key] = sql_literal(value)
         return await run(rewritten.render(repl), {})
     tables, repl = await materialize(ctx.introspection(ctx.warehouse, _scalars(ctx)), rewritten)
@@ -494,7 +501,10 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         other = await target_of(task.into, wh, ctx.warehouses) if task.into is not None else None
         into = local_name(task.into, wh) if task.into is not None and other is None else None
         # streams the body reads: bound, and claimed in its transaction when it consumes them
-        statements, consumes = await bind_statements(wh, statements, into=task.into is not None)
+        # (most bodies read none: asked first without a coroutine)
+        consumes = False
+        if may_bind(wh, statements):
+            statements, consumes = await bind_statements(wh, statements, into=task.into is not None)
         if db_role is not None:
             role_mapping.refuse_role_changes(statements, task.session_params)
         if other is not None:
