@@ -363,10 +363,40 @@ async def _statement(
     )
 
 
-def _computed_script(task: TaskDef) -> tuple[str, int] | None:
-    body = task.body
-    assert isinstance(body, SqlBody)
-    return _derived(task, "computed", "", lambda: computed_script(body.text))
+class _Version:
+    """What every run of one task version (one definition object) on one type of warehouse
+    needs, behind one :func:`_derived` lookup per run instead of one per part. Each part is worked
+    out when a run first needs it, at the point it did before (a failure is not kept: the next
+    run fails again)."""
+
+    __slots__ = ("_computed", "_no_block", "_session", "task", "timeout_s")
+
+    def __init__(self, task: TaskDef) -> None:
+        self.task = task
+        self.timeout_s = effective_timeout_ms(task) / 1000.0
+        self._session: tuple[tuple[str, str], ...] | None = None
+        self._no_block: bool | None = None
+        self._computed: list[tuple[str, int] | None] = []  # [] until known
+
+    def session(self, wh: Warehouse) -> tuple[tuple[str, str], ...]:
+        """Snowflake's session parameters as their equivalents on ``wh`` (of this version's type)."""
+        if self._session is None:
+            self._session = tuple(applied(self.task.session_params, wh.type))
+        return self._session
+
+    def no_block(self) -> bool:
+        """The body is no Snowflake Scripting block (most are not)."""
+        if self._no_block is None:
+            self._no_block = block_of(self.task) is None
+        return self._no_block
+
+    def computed(self) -> tuple[str, int] | None:
+        """Databend's EXECUTE IMMEDIATE <expression> of an SQL body, if it is one."""
+        if not self._computed:
+            body = self.task.body
+            assert isinstance(body, SqlBody)
+            self._computed.append(computed_script(body.text))
+        return self._computed[0]
 
 
 def _remaining(ctx: RunContext, deadline: float) -> float:
@@ -377,7 +407,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
     """Run WHEN and the body of ``ctx.task`` in ``ctx.warehouse``; return the outcome."""
     task, wh = ctx.task, ctx.warehouse
     loop = asyncio.get_running_loop()
-    timeout_s = _derived(task, "timeout", "", lambda: effective_timeout_ms(task)) / 1000.0
+    version = _derived(task, "version", wh.type.value, lambda: _Version(task))
+    timeout_s = version.timeout_s
     deadline = loop.time() + timeout_s
     ctx.deadline = deadline
     ctx.started_at = ctx.clock.now()
@@ -387,9 +418,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             return _outcome(ctx, RunState(admission.state), code=admission.code, message=admission.refused)
         db_role = admission.database_role if admission is not None else None
         # Snowflake's session parameters as their equivalents on this warehouse (snowflake_params)
-        session_params = _derived(
-            task, "session", wh.type.value, lambda: tuple(applied(task.session_params, wh.type))
-        )
+        session_params = version.session(wh)
         if db_role is not None:
             # the owner role's database rights: set last, so that no parameter of the task overrides it
             session_params = (*session_params, *role_mapping.role_params(wh.dialect, db_role))
@@ -443,7 +472,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(rebuilt))
         # most bodies are no block: that is kept per definition (a block is parsed at each run, as
         # its steps are resolved in place)
-        block = None if _derived(task, "no_block", "", lambda: block_of(task) is None) else block_of(task)
+        block = None if version.no_block() else block_of(task)
         if block is not None:  # Snowflake Scripting: see scheduler/scripting.py
 
             async def scalar(text: str) -> object:
@@ -475,7 +504,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             if not resolved.statements:
                 return _outcome(ctx, RunState.SUCCEEDED)
             prepared = PreparedBody(resolved.statements, True)
-        elif isinstance(task.body, SqlBody) and (computed := _computed_script(task)) is not None:
+        elif isinstance(task.body, SqlBody) and (computed := version.computed()) is not None:
             # Databend's EXECUTE IMMEDIATE <expression>: the script is the expression's value now
             script = await _scalar(ctx, "SELECT " + computed[0], session_params, deadline)
             if not isinstance(script, str) or not script.strip():
