@@ -16,6 +16,7 @@ can wait for them (tests, EXECUTE TASK waiting for its run).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -325,11 +326,10 @@ class InFlightRuns:
             # the common case: nothing waits for this write (drain and wait_for_run do)
             write = self._catalog.settle_later(outcome, fence=fence)
             self._pending.add(outcome.run_id)
-            write.add_done_callback(lambda _: self._pending.discard(outcome.run_id))
-            write.add_done_callback(_log_unsettled)
-            if fence is not None:
-                write.add_done_callback(lambda w: self._check_fenced(w, outcome, [], fence))
-            self.track(write)
+            if not write.done():
+                self._books.add(write)  # as track() does
+            # one callback for all that follows the write (each is a handle on the loop per run)
+            write.add_done_callback(functools.partial(self._settle_written, outcome, fence))
             return
         try:
             applied = await self._catalog.finish_run(outcome, runtime, notes, fence=fence)
@@ -340,6 +340,15 @@ class InFlightRuns:
             raise
         if not applied and fence is not None:
             self._refused_outcome(outcome, notes, fence)
+
+    def _settle_written(self, outcome: RunOutcome, fence: Fence | None, write: asyncio.Future[bool]) -> None:
+        """A lazily written outcome's write ended: it is no longer pending, a failure is logged, a
+        fenced write that was not applied is kept (see :meth:`_check_fenced`)."""
+        self._pending.discard(outcome.run_id)
+        _log_unsettled(write)
+        if fence is not None:
+            self._check_fenced(write, outcome, [], fence)
+        self._books.discard(write)
 
     def _check_fenced(
         self, write: asyncio.Future[bool], outcome: RunOutcome, notes: list[OutboxItem], fence: Fence
