@@ -432,7 +432,7 @@ class _Warehouses:
 
     Its methods are the engine's own, bound: a run's lookup costs no extra coroutine."""
 
-    __slots__ = ("get", "invalidate", "run_gate")
+    __slots__ = ("gated", "get", "invalidate", "run_gate")
 
     def __init__(self, engine: Engine) -> None:
         from tasksql.engine.privileges import run_gate
@@ -441,6 +441,9 @@ class _Warehouses:
         self.invalidate = engine.invalidate_warehouses
         #: Why a run may not start (security: the owner role's privileges), asked at each run.
         self.run_gate = functools.partial(run_gate, engine)
+        #: Whether :attr:`run_gate` has anything to ask now (security on): without, a run skips
+        #: the gate's coroutine altogether.
+        self.gated = lambda: engine.settings.security
 
 
 def _check_transactional(statements: list[st.Statement], text: str) -> None:

@@ -626,9 +626,13 @@ def _log_unsettled(write: asyncio.Future[Any]) -> None:
 
 def _gate(warehouses: object, entry: Entry) -> Callable[[], Awaitable[RunAdmission | None]] | None:
     """The run gate of the provider (the engine's: security), bound to ``entry``'s task; None when
-    the provider has none or the entry is cold."""
+    the provider has none, says it has nothing to ask now (``gated()`` false: security off) or the
+    entry is cold."""
     gate = getattr(warehouses, "run_gate", None)
     record = entry.warm_record
     if gate is None or record is None:
+        return None
+    gated = getattr(warehouses, "gated", None)
+    if gated is not None and not gated():
         return None
     return lambda: gate(record)
