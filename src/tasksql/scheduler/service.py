@@ -578,6 +578,7 @@ class Scheduler:
             triggers = self.triggers
             for entry in [e for e in due if triggers.handles(e)]:
                 triggers.due(entry, now, fence)
+            # asked again: an entry whose schedule's class loaded in due() is planned in this tick
             due = [e for e in due if not triggers.handles(e)]
         if not due:
             return report

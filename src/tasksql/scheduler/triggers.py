@@ -67,6 +67,10 @@ __all__ = ["CHECK_EVERY", "TriggerChecks", "Triggers"]
 _PREDECESSOR_RUNS = 8
 
 
+#: Schedule type -> whether it is a trigger's checks (see :meth:`Triggers.handles`).
+_HANDLED: dict[type, bool] = {}
+
+
 class Triggers:
     """Checks the streams of this node's triggered tasks and fires their runs.
 
@@ -111,7 +115,13 @@ class Triggers:
     @staticmethod
     def handles(entry: Entry) -> bool:
         """Whether ``entry`` (warm) is a triggered task's."""
-        return isinstance(entry.schedule, TriggerChecks)
+        # by the schedule's type, remembered: an isinstance of the abstract class runs ABCMeta's
+        # check, and every tick asks it of every entry due
+        kind = type(entry.schedule)
+        known = _HANDLED.get(kind)
+        if known is None:
+            known = _HANDLED[kind] = issubclass(kind, TriggerChecks)
+        return known
 
     def due(self, entry: Entry, now: datetime, fence: Fence | None) -> None:
         """The check instant of ``entry`` came (the tick popped it): check its streams in the
