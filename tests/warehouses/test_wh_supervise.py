@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout
-from tasksql.warehouses._supervise import InFlight, Interrupter, Stopped, StopReason, supervise
+from tasksql.warehouses._supervise import Deadlines, InFlight, Interrupter, Stopped, StopReason, supervise
 from tasksql.warehouses._workers import WorkerPool
 from tasksql.warehouses.base import CancelToken
 
@@ -307,3 +307,25 @@ def test_a_full_pool_counts_its_queued_jobs_and_waiting_workers_without_its_lock
     finally:
         gate.set()
         pool.shutdown(wait=True)
+
+
+async def test_deadlines_fire_in_time_order_and_only_for_calls_still_going() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop)
+    fired: list[str] = []
+
+    # many calls that end long before their deadline (as a task's body does): dropped, not fired
+    def ended(reason: str) -> None:
+        fired.append("a call that ended")
+
+    for _ in range(500):
+        deadlines.remove(deadlines.add(loop.time() + 3600, ended))
+    assert len(deadlines._heap) < 100  # the dropped ones do not pile up
+    deadlines.add(loop.time() + 0.2, lambda reason: fired.append(f"late {reason}"))
+    deadlines.add(loop.time() + 0.05, lambda reason: fired.append(f"early {reason}"))
+    gone = deadlines.add(loop.time() + 0.01, lambda reason: fired.append("gone"))
+    deadlines.remove(gone)
+    started = loop.time()
+    assert await until(lambda: len(fired) == 2, within=5)
+    assert fired == ["early timeout", "late timeout"]
+    assert loop.time() - started >= 0.19  # not before its deadline
