@@ -406,7 +406,7 @@ class ThreadedWarehouse(Warehouse):
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    async def _call(
+    def _call(
         self,
         work: Callable[[WarehouseSession, Interrupter], T],
         *,
@@ -414,27 +414,30 @@ class ThreadedWarehouse(Warehouse):
         timeout: float | None,
         token: CancelToken | None,
         what: str,
-    ) -> T:
+    ) -> Awaitable[T]:
+        """``work`` on a session of this warehouse in a worker thread (see :meth:`_supervised`);
+        await the result at once (a refusal is raised by the call itself)."""
         for relation in tables:
             check_relation_name(relation)
-        return await self._supervised(
-            lambda stop: self._job(work, stop), timeout=timeout, token=token, what=what
-        )
+        return self._supervised(lambda stop: self._job(work, stop), timeout=timeout, token=token, what=what)
 
-    async def _supervised(
+    def _supervised(
         self,
         job: Callable[[Interrupter], T],
         *,
         timeout: float | None,
         token: CancelToken | None,
         what: str,
-    ) -> T:
-        """Run ``job`` in a worker thread of this warehouse under ``timeout`` and ``token``."""
+    ) -> Awaitable[T]:
+        """Run ``job`` in a worker thread of this warehouse under ``timeout`` and ``token``; await
+        the result at once. Plain functions returning :func:`supervise`'s coroutine, these two add
+        no coroutine of their own to each warehouse call (every run makes one or more), and a
+        refusal (closed, not open, a bad relation name) is raised by the call itself."""
         if self._closed:
             raise WarehouseError(f"warehouse {self.name} is closed", code="WAREHOUSE_CLOSED")
         if self._executor is None or self._in_flight is None:
             raise WarehouseError(f"warehouse {self.name} is not open", code="WAREHOUSE_CLOSED")
-        return await supervise(
+        return supervise(
             job,
             in_flight=self._in_flight,
             executor=self._executor,
