@@ -560,7 +560,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
             )
         book = ctx.markers if prepared.markable else None
         marker = book.marker(ctx.run.run_id) if book is not None else None
-        if marker is not None and ctx.same_database is not None:
+        if marker is not None and ctx.same_database is not None and ctx.same_database.may_settle(wh):
             marker = await ctx.same_database.marker(
                 wh, marker, started=ctx.started_at, return_value=ctx.return_value
             )

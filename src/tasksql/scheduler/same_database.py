@@ -69,6 +69,11 @@ class SameDatabase:
             weakref.WeakKeyDictionary()
         )
 
+    def may_settle(self, warehouse: Warehouse) -> bool:
+        """Whether :meth:`marker` may change a marker for ``warehouse`` (False: it returns it as it
+        is; asked first, without a coroutine, by each run with a marker)."""
+        return self._schema is not None and warehouse.dialect == "postgres"
+
     async def marker(
         self,
         warehouse: Warehouse,
@@ -79,7 +84,7 @@ class SameDatabase:
     ) -> Marker:
         """``marker``, made to settle its run in the catalog when ``warehouse`` holds the catalog's
         database (``started``: the run's start; ``return_value``: its value so far)."""
-        if self._schema is None or warehouse.dialect != "postgres":
+        if self._schema is None or warehouse.dialect != "postgres":  # (as may_settle)
             return marker
         if not await self.holds_catalog(warehouse):
             return marker
