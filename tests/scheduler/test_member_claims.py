@@ -11,10 +11,13 @@ import socket
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sched_harness import START, Harness, make_harness
 
 from tasksql import __version__
+from tasksql.errors import CatalogError
 from tasksql.model import RunState
 from tasksql.model.cluster import Membership
 from tasksql.model.run import RunRecord, TaskRuntime
@@ -305,3 +308,65 @@ async def test_a_kept_entry_of_a_task_gained_again_takes_the_rows_next_instant_a
 def at(seconds: float) -> datetime:
     """``seconds`` after START."""
     return FakeClock(START).now() + timedelta(seconds=seconds)
+
+
+class StartFails:
+    """Makes the catalog's next ``start_claims`` call raise ``error`` (a failure that is not an
+    outage waited out: a constraint error, a bug); the calls after it reach the catalog."""
+
+    def __init__(self, h: Harness, error: Exception) -> None:
+        self.real = h.engine.catalog.start_claims
+        self.error: Exception | None = error
+        self.calls = 0
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> list[int]:
+        self.calls += 1
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+        return await self.real(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [CatalogError("a constraint was violated", code="CONSTRAINT"), RuntimeError("a bug in the start")],
+    ids=["catalog-error", "bug"],
+)
+async def test_a_claimed_start_that_fails_outright_leaves_no_claim_and_the_instant_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """The fenced start of a claimed instant raises (not a refusal, not an outage): the claim is
+    released and the instant fires the ordinary way at the next tick. It used to stay SCHEDULED
+    while the node moved on to the next instants (its next claim already written), so the instant
+    ran nowhere and its row was cleaned up only if the node lost its lease one day; a failure
+    that is not a TasksqlError ended the tick with the entry out of the heap."""
+    h = await make_harness(tmp_path, cluster_claims=True)
+    try:
+        await h.sql(TASK)
+        await h.scheduler.reload()
+        member = await h.scheduler.join_cluster(monotonic=Monotonic())
+        await h.tick(advance=1)
+        assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
+
+        fails = StartFails(h, error)
+        monkeypatch.setattr(h.engine.catalog, "start_claims", fails)
+        assert member.fence is not None
+        await h.engine.catalog.renew_lease(member.fence, running=0)
+        await h.tick(advance=1)  # the start of the claim of 2 s fails
+        assert fails.calls == 1
+        await h.tick()  # the instant, released, fires the ordinary way
+        for _ in range(2):
+            await h.engine.catalog.renew_lease(member.fence, running=0)
+            await h.tick(advance=1)
+
+        assert await runs(h) == {
+            1.0: [(RunState.SUCCEEDED, "test-node")],
+            2.0: [(RunState.SUCCEEDED, "test-node")],
+            3.0: [(RunState.SUCCEEDED, "test-node")],
+            4.0: [(RunState.SUCCEEDED, "test-node")],
+            5.0: [(RunState.SCHEDULED, "test-node")],
+        }
+        assert fails.calls == 3  # the claims of 3 s and 4 s were started as before
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()

@@ -22,7 +22,9 @@ How a claimed run starts depends on whether another node could take the claim ov
   INSERT of every due run (on PostgreSQL, on a connection of its own rather than behind the
   writer's queue); the claims of the next instants follow in a lazy write. A claim the
   statement did not start (the task moved to another node, which took the claim over; the lease
-  was lost) runs nowhere here. So a claim's row can be handed to another node at any time: a node that gains a
+  was lost) runs nowhere here. A statement that fails (an error other than an outage, which the
+  catalog waits out) leaves no claim behind: the claims are released and their instants fire
+  again the ordinary way at the next tick (:meth:`Bookings.start_committed`). So a claim's row can be handed to another node at any time: a node that gains a
   task deletes the claims other nodes hold of its instants, those that came included, before it
   fires the task (:meth:`Catalog.take_over_claims`, see :class:`~.membership.ClusterMember`), and
   runs (or skips, by its catch-up policy) those instants itself; whatever the previous holder does
@@ -51,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -202,13 +204,24 @@ class Bookings:
         for index, (entry, run) in enumerate(zip(self.owners, self.claims, strict=True)):
             entry.claim = Claim(run.scheduled_time, batch, index)
 
-    async def start_committed(self, catalog: Catalog, now: datetime) -> list[tuple[Entry, RunRecord]]:
+    async def start_committed(
+        self, catalog: Catalog, now: datetime, rewind: Callable[[Entry, datetime], None]
+    ) -> list[tuple[Entry, RunRecord]]:
         """Commit the starts kept by :meth:`use` (one urgent :meth:`Catalog.start_claims` under
         the fence; call it before :meth:`submit`, whose claims need not delay it) and return the
-        runs started, EXECUTING, with their entries: only their bodies may begin. A claim left
-        out is not this node's to run any more (another node took it over, or the lease or the
-        placement is gone); a failed write starts nothing (the claims stay SCHEDULED, for the
-        reaper or the next holder)."""
+        runs started, EXECUTING, with their entries: only their bodies may begin.
+
+        A claim the statement left out is not this node's to run any more (another node took
+        it over, or the lease or the placement is gone: the node that takes the task, or this
+        node's settling of its earlier epoch, deals with the row). A claim not started because the
+        statement failed (any error: an outage is waited out by the catalog, so this is one that
+        would come again, or a bug) must not stay SCHEDULED while the node moves on, an instant
+        run nowhere: it is released in this book (its row deleted, if still this node's SCHEDULED
+        claim), the entry's claim of its next instant is dropped from the book, and ``rewind``
+        moves the entry's next instant back to the claimed one, which then fires the ordinary way
+        (a fenced insert, after the release in the writer's order): it runs here if this node still
+        holds the lease and the task, and else nowhere here (the insert is refused, or meets the
+        new holder's row)."""
         starts, self.starts = self.starts, []
         if not starts:
             return []
@@ -218,8 +231,12 @@ class Bookings:
                     self.node_id, [rec.run_id for _, rec in starts], now, fence=self.fence
                 )
             )
-        except TasksqlError as exc:
-            log.error("could not start claimed runs: %s", exc)
+        except Exception as exc:  # not CancelledError; a bug must not end the tick either
+            if isinstance(exc, TasksqlError):
+                log.error("could not start claimed runs (their instants fire again): %s", exc)
+            else:
+                log.exception("could not start claimed runs (their instants fire again)")
+            self._give_back(starts, rewind)
             return []
         if len(started) < len(starts):
             log.info(
@@ -231,6 +248,19 @@ class Bookings:
             for entry, rec in starts
             if rec.run_id in started
         ]
+
+    def _give_back(
+        self, left: list[tuple[Entry, RunRecord]], rewind: Callable[[Entry, datetime], None]
+    ) -> None:
+        """Release the claims ``left`` unstarted by a failed start and fire their instants again
+        (see :meth:`start_committed`)."""
+        entries = {id(entry) for entry, _ in left}
+        kept = [(e, run) for e, run in zip(self.owners, self.claims, strict=True) if id(e) not in entries]
+        self.owners, self.claims = [e for e, _ in kept], [run for _, run in kept]
+        for entry, rec in left:
+            self.releases.append((entry.record.id, rec.scheduled_time))
+            if entry.next_fire is None or rec.scheduled_time < entry.next_fire:
+                rewind(entry, rec.scheduled_time)
 
 
 async def take(

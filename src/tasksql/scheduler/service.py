@@ -632,7 +632,9 @@ class Scheduler:
             ):
                 book.claim(entry, plan.next_fire, now)
         # a member's claimed runs first, alone: the claims of the next instants are not in their way
-        report.started += self._start_committed(await book.start_committed(self.catalog, now))
+        report.started += self._start_committed(
+            await book.start_committed(self.catalog, now, cache.set_next_fire)
+        )
         if not new_runs:  # the steady state: every due instant was claimed
             runs.submit(book)
             records: list[RunRecord | None] = []
