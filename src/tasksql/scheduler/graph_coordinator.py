@@ -55,6 +55,9 @@ log = logging.getLogger("tasksql.scheduler")
 #: The error of a graph run given up by a node that lost its lease or the root's placement.
 GIVEN_UP_CODE = "NODE_LOST"
 GIVEN_UP_MESSAGE = "node {node} lost the placement of the graph's root during the graph run"
+#: The error of a graph run given up because a step of it could not be written (see GraphCoordinator.step).
+NOT_RECORDED_CODE = "GRAPH_NOT_RECORDED"
+NOT_RECORDED_MESSAGE = "node {node} could not record a step of the graph run: {error}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +277,9 @@ class GraphCoordinator:
     ) -> list[Launch] | None:
         """Settle a member's run and advance its graph run; the runs to start now. None when the
         run belongs to no active graph run of this node, or the graph run was given up here (the
-        node holds no lease, or lost the root's placement): the caller settles it alone."""
+        node holds no lease, lost the root's placement, or the step's write failed with an error
+        other than an outage: the graph run ends FAILED, GRAPH_NOT_RECORDED): the caller settles it
+        alone."""
         g = self.active.get(rec.graph_run_group_id or "")
         if g is None or rec.task_id not in g.members:
             return None
@@ -292,9 +297,24 @@ class GraphCoordinator:
         )
         step = self._resolve_dropped(g, step)
         rows = self._rows_for(g, step, now)
-        records = await self._catalog.settle_graph_step(
-            outcome, runtime, rows, self._end(g, step, now), notifications, fence=fence
-        )
+        try:
+            records = await self._catalog.settle_graph_step(
+                outcome, runtime, rows, self._end(g, step, now), notifications, fence=fence
+            )
+        except Exception as exc:  # not CancelledError
+            # Not an outage (the catalog waits that out): an error that would come again, or a
+            # bug. The step is not written and its graph state has moved on, so the graph run
+            # cannot go on: left active, it would keep the member's outcome unwritten and the
+            # root skipped as overlapping until the node lost its lease. It ends FAILED with the
+            # reason, and the caller settles the member's outcome alone.
+            (log.warning if isinstance(exc, TasksqlError) else log.exception)(
+                "could not record a step of graph run %s (given up): %s", g.group_id, exc
+            )
+            self._deactivate(g)
+            await self._end_given_up(
+                g, fence, NOT_RECORDED_CODE, NOT_RECORDED_MESSAGE.format(node=self._node_id, error=exc)
+            )
+            return None
         if fence is not None and (None in records or self._fence.current != fence):
             await self.give_up(g)
             return None
@@ -310,12 +330,16 @@ class GraphCoordinator:
         fence = self._fence.current
         if fence is None:
             return
+        await self._end_given_up(g, fence, GIVEN_UP_CODE, GIVEN_UP_MESSAGE.format(node=self._node_id))
+
+    async def _end_given_up(self, g: GraphRun, fence: Fence | None, code: str, message: str) -> None:
+        """End graph run ``g``, given up here, FAILED with ``code`` (under ``fence``); a failure is logged."""
         end = GraphRunEnd(
             graph_run_group_id=g.group_id,
             state="FAILED",
             completed_time=self._clock.now(),
-            first_error_code=GIVEN_UP_CODE,
-            first_error_message=GIVEN_UP_MESSAGE.format(node=self._node_id),
+            first_error_code=code,
+            first_error_message=message,
         )
         try:
             await self._catalog.settle_graph_step(None, None, [], end, fence=fence)
