@@ -256,6 +256,13 @@ class InFlightRuns:
             raise
         except TasksqlError as err:
             outcome = outcomes.failed(rec, clock.now(), err)
+        except Exception as exc:
+            # a bug (or a module of another version): recorded, so that the run does not stay
+            # EXECUTING and counted as running (its task skipped as overlapping, its graph stuck)
+            log.exception("run %s of %s failed inside tasksql", rec.run_id, rec.name)
+            outcome = outcomes.failed(
+                rec, clock.now(), TasksqlError(f"internal error: {exc!r}", code="INTERNAL_ERROR")
+            )
         await self._finish(entry, rec, task, outcome, graph)
 
     # --- settling --------------------------------------------------------------------------------
