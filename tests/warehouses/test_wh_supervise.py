@@ -329,3 +329,16 @@ async def test_deadlines_fire_in_time_order_and_only_for_calls_still_going() -> 
     assert await until(lambda: len(fired) == 2, within=5)
     assert fired == ["early timeout", "late timeout"]
     assert loop.time() - started >= 0.19  # not before its deadline
+
+
+async def test_closing_the_calls_in_flight_leaves_no_deadline_timer_on_the_loop() -> None:
+    loop = asyncio.get_running_loop()
+    in_flight = InFlight()
+    in_flight.deadlines = deadlines = Deadlines(loop)
+    fired: list[str] = []
+    deadlines.add(loop.time() + 0.05, fired.append)
+    timer = deadlines._timer
+    in_flight.close()
+    assert timer is not None and timer.cancelled()
+    await asyncio.sleep(0.1)
+    assert fired == []

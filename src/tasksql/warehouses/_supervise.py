@@ -163,6 +163,15 @@ class Deadlines:
         """The call ended: its deadline no longer matters."""
         self._live.discard(key)
 
+    def close(self) -> None:
+        """Forget every deadline (the warehouse closed: its calls are being stopped anyway)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed = math.inf
+        self._heap.clear()
+        self._live.clear()
+
     def _arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -211,6 +220,8 @@ class InFlight:
     def close(self) -> list[asyncio.Future[None]]:
         """Refuse new calls, stop every call in progress; returns the futures of the running jobs."""
         self.closed = True
+        if self.deadlines is not None:
+            self.deadlines.close()  # no timer left on the loop for calls that are over
         # Mark every job stopped first, synchronously: a worker freed by the interrupt of a running
         # job takes the next queued job at once, before any waiter resumes on the loop, and the
         # job's own check then refuses to start it (otherwise it would run after the close).
