@@ -15,20 +15,21 @@ How a claimed run starts depends on whether another node could take the claim ov
   row is committed before its body starts still holds in the reaper's terms: a node killed in the
   few milliseconds before that write leaves a claim that reads as never started, which its
   completion marker settles (see :mod:`tasksql.scheduler.lost`);
-* a cluster member (:class:`Bookings` with ``commit_starts``) commits the starts of a tick's
-  claimed runs first, in ONE fenced statement (:meth:`Catalog.start_claims`, conditional on the row
-  being still its claim, SCHEDULED, and on its lease and the task's placement), and starts only the
-  bodies of the runs that statement started. That is one UPDATE per tick in place of the fire's
-  INSERT of every due run (on PostgreSQL, on a connection of its own rather than behind the
-  writer's queue); the claims of the next instants follow in a lazy write. A claim the
-  statement did not start (the task moved to another node, which took the claim over; the lease
-  was lost) runs nowhere here. A statement that fails (an error other than an outage, which the
-  catalog waits out) leaves no claim behind: the claims are released and their instants fire
-  again the ordinary way at the next tick (:meth:`Bookings.start_committed`). So a claim's row can be handed to another node at any time: a node that gains a
-  task deletes the claims other nodes hold of its instants, those that came included, before it
-  fires the task (:meth:`Catalog.take_over_claims`, see :class:`~.membership.ClusterMember`), and
-  runs (or skips, by its catch-up policy) those instants itself; whatever the previous holder does
-  later with its claim is refused by the row (not its claim any more) or by its fence.
+* a cluster member (:class:`Bookings` with ``commit_starts``) commits the starts of a tick's claimed
+  runs first, in ONE fenced statement (:meth:`Catalog.start_claims`, conditional on the row being
+  still its claim, SCHEDULED, and on its lease and the task's placement), and starts only the bodies
+  of the runs that statement started. That is one UPDATE per tick in place of the fire's INSERT of
+  every due run (on PostgreSQL, on a connection of its own rather than behind the writer's queue);
+  the claims of the next instants follow in a lazy write. A claim the statement did not start (the
+  task moved to another node, which took the claim over; the lease was lost) runs nowhere here. A
+  statement that fails (an error other than an outage, which the catalog waits out) leaves no claim
+  behind: the claims are released and their instants fire again the ordinary way at the next tick
+  (:meth:`Bookings.start_committed`). So a claim's row can be handed to another node at any time: a
+  node that gains a task deletes the claims other nodes hold of its instants, those that came
+  included, before it fires the task (:meth:`Catalog.take_over_claims`, see
+  :class:`~.membership.ClusterMember`), and runs (or skips, by its catch-up policy) those instants
+  itself; whatever the previous holder does later with its claim is refused by the row (not its
+  claim any more) or by its fence.
 
 The claim row is the fence of the instant, as the EXECUTING row is without claims: of several nodes
 only one inserts it; a claim that finds the instant taken is remembered as *taken*, and the
