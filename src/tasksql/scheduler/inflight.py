@@ -563,21 +563,43 @@ class InFlightRuns:
 
     async def stop(self, grace: float, cancel_wait: float) -> None:
         """Give the runs in flight ``grace`` seconds, then cancel them (recorded CANCELLED) and give
-        them ``cancel_wait`` seconds more, twice (the second time cancelling their asyncio tasks)."""
+        them ``cancel_wait`` seconds more, twice (the second time cancelling their asyncio tasks).
+
+        Returns once no run is in flight and their outcomes are written, or the last wait is over.
+        Runs that start during the stop are waited for (and cancelled) like the others: a graph
+        step of a run ending in the grace period starts the next members, whose rows it inserted
+        EXECUTING; a stop that returned before them would leave those rows EXECUTING with the node
+        recorded stopped, and their outcomes written to a catalog that may be closed by then."""
         self.close()
-        running = [t for t, _, _ in self._runs.values()]
-        if not running:
+        if await self._wait_runs(grace):
             return
-        _, pending = await asyncio.wait(running, timeout=grace)
-        if not pending:
+        reason = "cancelled: the scheduler stopped"
+        if await self._wait_runs(cancel_wait, lambda: self._cancel_tokens(reason)):
             return
+        await self._wait_runs(cancel_wait, self._cancel_tasks)
+
+    def _cancel_tokens(self, reason: str) -> None:
         for _, token, _ in list(self._runs.values()):
-            token.cancel("cancelled: the scheduler stopped")
-        _, pending = await asyncio.wait(pending, timeout=cancel_wait)
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=cancel_wait)
+            token.cancel(reason)  # a token keeps the first reason it was given
+
+    def _cancel_tasks(self) -> None:
+        for task in list(self._tasks.values()):
+            if not task.cancelling():  # once: a cancelled run's task is writing its outcome
+                task.cancel()
+
+    async def _wait_runs(self, timeout: float, cancel: Callable[[], None] | None = None) -> bool:
+        """Wait at most ``timeout`` seconds until no run's task is left (its outcome written),
+        taking in the runs that start meanwhile; ``cancel`` is applied to the runs in flight before
+        each wait (again to those that started since). True when none is left."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._tasks:
+            if cancel is not None:
+                cancel()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            await asyncio.wait(list(self._tasks.values()), timeout=left)
+        return True
 
     # --- waiting ---------------------------------------------------------------------------------
 
