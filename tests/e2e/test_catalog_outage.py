@@ -83,7 +83,7 @@ def terminate_tasksql(server: PgServer) -> int:
     with psycopg.connect(server.dsn, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = 'tasksql-catalog' AND pid <> pg_backend_pid()"
+            "WHERE application_name LIKE 'tasksql-catalog%' AND pid <> pg_backend_pid()"
         ).fetchall()
     return len(rows)
 

@@ -49,7 +49,7 @@ from contextlib import AbstractAsyncContextManager
 from tasksql.catalog.migrate import load_migrations, load_schema
 from tasksql.catalog.postgres import bulk
 from tasksql.catalog.postgres import cluster as cluster_jobs
-from tasksql.catalog.postgres.connect import DEFAULT_SCHEMA, Cursor, parse_target
+from tasksql.catalog.postgres.connect import DEFAULT_SCHEMA, Cursor, fence_label, parse_target
 from tasksql.catalog.postgres.dialect import POSTGRES
 from tasksql.catalog.postgres.health import Health
 from tasksql.catalog.postgres.listener import ChangeListener
@@ -64,7 +64,7 @@ from tasksql.catalog.writer import DEFAULT_LINGER, DEFAULT_MAX_GROUP
 from tasksql.clock import SYSTEM_CLOCK, Clock
 from tasksql.errors import CatalogError
 from tasksql.model import DEFAULT_WAREHOUSE, WarehouseDef
-from tasksql.model.cluster import Fence
+from tasksql.model.cluster import Fence, Lease, Membership
 
 _Q = POSTGRES.q
 
@@ -185,6 +185,15 @@ class PostgresCatalog(SqlCatalog[Cursor]):
     async def wait_reachable(self, timeout: float) -> bool:
         health = self._health
         return True if health is None else await health.wait_reachable(timeout)
+
+    async def join(self, member: Membership) -> Lease:
+        """See :meth:`~tasksql.catalog.base.Catalog.join`. From then on this catalog's connections
+        carry the new fence's label (:func:`~tasksql.catalog.postgres.connect.fence_label`), each
+        from before its next transaction, so that another node can end them if this node's lease
+        runs out while they hold its row (``docs/architecture.md``, "Locks of a stopped node")."""
+        lease = await super().join(member)
+        self._target.label.text = fence_label(self._target.schema, lease.fence.node_id, lease.fence.epoch)
+        return lease
 
     async def _start_claims(
         self, node_id: str, run_ids: Sequence[int], at: str, fence: Fence | None

@@ -4,23 +4,44 @@ Plain functions of a psycopg cursor, run by the writer thread inside the group t
 reader). Lease expiry is judged by the server's ``clock_timestamp()``; placements are taken ``FOR
 UPDATE SKIP LOCKED`` and expired leases revoked the same way, so claimers never wait for each other
 (see :mod:`tasksql.catalog.cluster` and ``docs/architecture.md``, "Cluster coordination").
+
+A lease whose row is still locked :data:`STUCK_GRACE_MS` after it ran out belongs to a node stopped
+in the middle of a transaction that no timeout of the server ends (SIGSTOP while it was sending a
+pipelined batch: the session waits on ``ClientRead``, ``active``, and keeps its locks). The claim
+then ends that node's sessions (they carry its fence label, see
+:func:`~tasksql.catalog.postgres.connect.fence_label`) with ``pg_terminate_backend``: their
+transactions roll back, so nothing the stopped node had in flight commits, its row is unlocked and a
+later claim revokes the lease.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import psycopg
 
 from tasksql.catalog.cluster import LEASE_LOST
 from tasksql.catalog.cluster_rows import join_params, lease_params, member_record, placement_record
 from tasksql.catalog.cluster_rows import warehouses_json as _warehouses
-from tasksql.catalog.postgres.connect import Cursor
+from tasksql.catalog.postgres.connect import Cursor, fence_label
 from tasksql.catalog.queries import load_queries
 from tasksql.catalog.rows import from_db_time
 from tasksql.errors import CatalogError
 from tasksql.model.cluster import Fence, Lease, Member, Membership, Placement
 
 _Q: dict[str, str] = {name: query.sql for name, query in load_queries("postgres").items()}
+
+log = logging.getLogger("tasksql.catalog")
+
+#: Milliseconds after its end that a lease whose node row is still locked has its node's sessions
+#: ended. Under the catalog connections' idle-in-transaction timeout (2 s), which frees the rows of
+#: a node stopped between two statements by itself; past this a lock is one no timeout ends.
+STUCK_GRACE_MS = 1000
+
+#: Fences whose sessions the catalog's user was not allowed to end, already logged (one line each).
+_REFUSED: set[tuple[str, int]] = set()
 
 
 def join(cur: Cursor, member: Membership) -> Lease:
@@ -54,7 +75,10 @@ def claim(cur: Cursor, fence: Fence, capacity: int, warehouses: Sequence[str] | 
         raise CatalogError(f"node {fence} no longer holds its lease: join again", code=LEASE_LOST)
     if row["lease_state"] != "live":
         return []  # draining
-    cur.execute(_Q["leases_revoke"])
+    cur.execute(_Q["leases_revoke"], {"grace_ms": STUCK_GRACE_MS})
+    rows = cur.fetchall()
+    if rows:
+        end_sessions(cur, str(rows[0]["schema"]), [(str(r["node_id"]), int(r["epoch"])) for r in rows])
     cur.execute(_Q["placements_prune"])
     cur.execute(_Q["placements_fill"])
     # a task whose pin moved to another node (ALTER TASK ... SET NODE) is handed over first
@@ -65,6 +89,44 @@ def claim(cur: Cursor, fence: Fence, capacity: int, warehouses: Sequence[str] | 
         cur.execute(_Q[query], params)
         taken.extend(int(r["task_id"]) for r in cur.fetchall())
     return sorted(taken)
+
+
+def end_sessions(cur: Cursor, schema: str, fences: Sequence[tuple[str, int]]) -> int:
+    """End the sessions that carry the labels of ``fences`` (node id, epoch) on the catalog in
+    ``schema``: leases that ran out whose rows are still locked (see the module). Returns how many
+    were ended. Inside a savepoint: a refusal (the catalog's user may not signal those sessions)
+    leaves the claim's transaction usable and is logged once per fence, naming the privilege."""
+    labels = [fence_label(schema, node_id, epoch) for node_id, epoch in fences]
+    cur.execute("SAVEPOINT tasksql_end_sessions")
+    try:
+        cur.execute(_Q["backends_end"], {"labels": labels})
+        rows = cur.fetchall()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT tasksql_end_sessions")
+        new = [fence for fence in fences if fence not in _REFUSED]
+        if new:
+            _REFUSED.update(new)
+            names = ", ".join(f"{node_id}/{epoch}" for node_id, epoch in new)
+            log.warning(
+                "the lease of node %s ran out but its row is still locked by its sessions, and the "
+                "catalog's user may not end them (%s): grant it pg_signal_backend (or log every node "
+                "in as the same user) so that a stopped node's tasks are taken over",
+                names,
+                " ".join(str(exc).split()),
+            )
+        return 0
+    cur.execute("RELEASE SAVEPOINT tasksql_end_sessions")
+    ended = sum(1 for row in rows if row["ended"])
+    if ended:
+        names = ", ".join(f"{node_id}/{epoch}" for node_id, epoch in fences)
+        log.warning(
+            "ended %d catalog session(s) of node %s: its lease ran out %d ms ago or more and they still "
+            "held its row (a stopped node); the lease is revoked at the next claim",
+            ended,
+            names,
+            STUCK_GRACE_MS,
+        )
+    return ended
 
 
 def hand_over(cur: Cursor, fence: Fence, task_ids: Sequence[int] | None) -> list[int]:

@@ -4,7 +4,10 @@ Every connection of the catalog is opened by :func:`connect` with the same setti
 (transactions are begun and ended explicitly), ``search_path`` set to the catalog's schema (the
 catalog's SQL names its tables unqualified), ``TimeZone`` UTC, an idle-in-transaction timeout
 (:data:`IDLE_IN_TRANSACTION_MS`: a stopped process keeps no lock), and an ``application_name`` so
-that ``pg_stat_activity`` shows what the connection is.
+that ``pg_stat_activity`` shows what the connection is: ``tasksql-catalog`` until the catalog's node
+joins a cluster, then that node's fence (:func:`fence_label`, carried by :class:`Label`), so that
+another node can end the sessions of a node whose lease ran out while they still hold its row
+(:mod:`tasksql.catalog.postgres.cluster`).
 
 psycopg exceptions never leave the ``catalog.postgres`` package: :func:`translate` turns each into
 a one-line :class:`~tasksql.errors.CatalogError` whose code says what went wrong (the server cannot
@@ -15,6 +18,7 @@ server or libpq sent.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,13 +42,55 @@ CONNECT_TIMEOUT = 10
 #: and its row locks (its node row held FOR KEY SHARE by a fenced write, placements locked by a claim)
 #: would otherwise keep the other nodes from revoking its lease and taking its tasks over for as long
 #: as it stays stopped. Shorter than a node's lease (2.5 s), so the locks are gone when it runs out.
+#: It does not start while the server waits for the rest of a pipelined batch (no Sync yet): such
+#: sessions are ended by the other nodes' claims (:mod:`tasksql.catalog.postgres.cluster`).
 IDLE_IN_TRANSACTION_MS = 2000
+
+#: ``application_name`` of the catalog's connections before its node joins (and of a catalog that
+#: is no cluster member).
+APPLICATION_NAME = "tasksql-catalog"
+
+#: PostgreSQL keeps this many bytes of an ``application_name`` (NAMEDATALEN - 1).
+_NAME_BYTES = 63
+
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 #: A connection of the catalog: rows are dicts keyed by column name (what ``catalog.rows`` reads).
 Conn = psycopg.Connection[dict[str, Any]]
 Cursor = psycopg.Cursor[dict[str, Any]]
+
+
+def fence_label(schema: str, node_id: str, epoch: int) -> str:
+    """The ``application_name`` of the catalog connections of node ``node_id`` under ``epoch``, on
+    the catalog in ``schema``: ``tasksql-catalog/<schema>/<epoch>/<node id>``, or
+    ``tasksql-catalog/#`` and 24 hex digits of the MD5 of the three when that is not printable
+    ASCII or does not fit PostgreSQL's 63 bytes (the server would rewrite or cut it, and it would no
+    longer match). The schema keeps two catalogs in one database (whose epochs count apart) apart."""
+    label = f"{APPLICATION_NAME}/{schema}/{epoch}/{node_id}"
+    if len(label.encode()) <= _NAME_BYTES and _PRINTABLE.match(node_id):
+        return label
+    key = f"{schema}\0{epoch}\0{node_id}".encode()
+    return f"{APPLICATION_NAME}/#{hashlib.md5(key, usedforsecurity=False).hexdigest()[:24]}"
+
+
+class Label:
+    """The ``application_name`` the connections of one catalog object carry now (``text``): set by
+    the catalog when its node joins, applied by each connection's user before its next transaction
+    (:func:`carry_label`). A catalog object that joins several nodes (tests) carries the last."""
+
+    __slots__ = ("text",)
+
+    def __init__(self) -> None:
+        self.text = APPLICATION_NAME
+
+
+def carry_label(conn: Conn, label: str) -> None:
+    """Give ``conn`` (idle, outside a transaction) the ``application_name`` ``label`` when it has
+    another: one round trip then, none otherwise (the server reports the value, libpq keeps it)."""
+    if conn.info.parameter_status("application_name") != label:
+        conn.execute("SELECT set_config('application_name', %s, false)", [label])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +105,7 @@ class Target:
     safe_url: str
     password: str | None = field(repr=False)
     kwargs: dict[str, Any] = field(repr=False)
+    label: Label = field(default_factory=Label, repr=False, compare=False)
 
     @property
     def channel(self) -> str:
@@ -92,7 +139,7 @@ def parse_target(url: str, schema: str = DEFAULT_SCHEMA) -> Target:
         options = f"{info['options']} {options}"
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "options": options}
     if "application_name" not in info:
-        kwargs["application_name"] = "tasksql-catalog"
+        kwargs["application_name"] = APPLICATION_NAME
     if "connect_timeout" not in info:
         kwargs["connect_timeout"] = CONNECT_TIMEOUT
     return Target(url=url, schema=schema, safe_url=safe, password=password, kwargs=kwargs)

@@ -9,7 +9,15 @@ import psycopg
 
 from tasksql.catalog.lease import LeaseLine
 from tasksql.catalog.postgres import cluster as cluster_jobs
-from tasksql.catalog.postgres.connect import DEFAULT_SCHEMA, Conn, open_connection, parse_target, translate
+from tasksql.catalog.postgres.connect import (
+    DEFAULT_SCHEMA,
+    Conn,
+    carry_label,
+    fence_label,
+    open_connection,
+    parse_target,
+    translate,
+)
 from tasksql.model.cluster import Fence
 
 
@@ -26,6 +34,7 @@ class PgLeaseLine(LeaseLine):
             if conn is None or conn.closed or conn.broken:
                 self.close()
                 conn = self._conn = open_connection(self._target)
+            carry_label(conn, fence_label(self._target.schema, fence.node_id, fence.epoch))
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET LOCAL synchronous_commit = off")
                 return cluster_jobs.lease_update(cur, "lease_renew", fence, running=max(0, running))

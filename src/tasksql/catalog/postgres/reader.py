@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import psycopg
 
-from tasksql.catalog.postgres.connect import Conn, Cursor, Target, connect, translate
+from tasksql.catalog.postgres.connect import Conn, Cursor, Target, carry_label, connect, translate
 from tasksql.catalog.postgres.health import Health
 from tasksql.errors import CatalogError
 
@@ -63,6 +63,7 @@ class PgReader:
         for attempt in (1, 2):
             conn = self._connection()
             try:
+                carry_label(conn, self._target.label.text)
                 with conn.cursor() as cur:
                     return fn(cur)
             except psycopg.Error as exc:

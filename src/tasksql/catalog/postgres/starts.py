@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 
 from tasksql.catalog.jobs import runs as run_jobs
-from tasksql.catalog.postgres.connect import Conn, Target, open_connection, translate
+from tasksql.catalog.postgres.connect import Conn, Target, carry_label, open_connection, translate
 from tasksql.catalog.postgres.dialect import POSTGRES
 from tasksql.model.cluster import Fence
 
@@ -56,6 +56,7 @@ class StartLine:
                 self._close()
                 conn = self._conn = open_connection(self._target)
                 conn.execute("SET synchronous_commit = off")  # for the session: see the module
+            carry_label(conn, self._target.label.text)
             # one statement in autocommit: its own transaction, one round trip
             with conn.cursor() as cur:
                 return run_jobs.start_claims(POSTGRES, cur, node_id, run_ids, at, fence)

@@ -47,6 +47,7 @@ from tasksql.catalog.postgres.connect import (
     Conn,
     Cursor,
     Target,
+    carry_label,
     connect,
     one_line,
     open_connection,
@@ -216,6 +217,7 @@ class PgWriter(GroupWriter[Cursor]):
                 raise _Lost(self._cause(exc)) from None
         cur = conn.cursor()
         try:
+            carry_label(conn, self._target.label.text)  # before BEGIN: a SET in it would roll back
             # One round trip: without parameters psycopg sends the statements in one query.
             cur.execute(_BEGIN_DURABLE if durable else _BEGIN_ASYNC)
             while cur.nextset():

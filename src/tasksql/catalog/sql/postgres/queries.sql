@@ -748,13 +748,30 @@ SELECT lease_state FROM held;
 
 -- name: leases_revoke
 -- Revoke every lease that ran out; rows locked by a write in flight (FOR KEY SHARE by a fenced
--- write, or by a renewal) are skipped by the FOR UPDATE SKIP LOCKED (revoked next time).
-UPDATE nodes SET lease_state = 'lost'
-WHERE node_id IN (
-    SELECT node_id FROM nodes
-    WHERE lease_state IN ('live', 'draining') AND lease_until <= clock_timestamp()
-    FOR UPDATE SKIP LOCKED
-) AND lease_state IN ('live', 'draining') AND lease_until <= clock_timestamp();
+-- write, or by a renewal) are skipped by the FOR UPDATE SKIP LOCKED (revoked next time). Returns
+-- the leases skipped that ran out more than %(grace_ms)s ago: their rows are still locked, by a
+-- session of a node that stopped mid-transaction (see backends_end).
+WITH revoked AS (
+    UPDATE nodes SET lease_state = 'lost'
+    WHERE node_id IN (
+        SELECT node_id FROM nodes
+        WHERE lease_state IN ('live', 'draining') AND lease_until <= clock_timestamp()
+        FOR UPDATE SKIP LOCKED
+    ) AND lease_state IN ('live', 'draining') AND lease_until <= clock_timestamp()
+    RETURNING node_id
+)
+SELECT node_id, epoch, current_schema() AS schema FROM nodes
+WHERE lease_state IN ('live', 'draining')
+  AND lease_until <= clock_timestamp() - %(grace_ms)s * interval '1 millisecond'
+  AND node_id NOT IN (SELECT node_id FROM revoked);
+
+-- name: backends_end
+-- End the sessions of the catalog's database whose application_name is one of %(labels)s (the
+-- fence labels of leases that leases_revoke skipped), other than this one: their transactions roll
+-- back and their row locks go. Raises insufficient_privilege (42501) unless the catalog's user is
+-- theirs (or a member of it, or of pg_signal_backend).
+SELECT pid, pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = ANY(%(labels)s) AND pid <> pg_backend_pid();
 
 -- name: placements_fill
 -- Give every live task without a placement an empty one.

@@ -1,0 +1,201 @@
+"""A node stopped mid-transaction on a PostgreSQL catalog, with connections on a real server.
+
+A node stopped (SIGSTOP) while it was sending a pipelined batch keeps its session ``active`` on
+``ClientRead``, its node row locked ``FOR KEY SHARE``, and no server timeout ends it; a revocation
+(``FOR UPDATE SKIP LOCKED``) skips that row. Here the stopped node's session is a connection of the
+test's that carries the node's fence label, holds the catalog's own fenced insert uncommitted, and
+has no idle-in-transaction timeout: it never commits by itself, as a stopped node never does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from catalog_support import NOW, create, eventually, member, new_run
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgserver import PgServer
+from tasksql.catalog import PostgresCatalog
+from tasksql.catalog.cluster_rows import fence_params
+from tasksql.catalog.postgres.catalog import _Q as PG_QUERIES
+from tasksql.catalog.postgres.cluster import STUCK_GRACE_MS
+from tasksql.catalog.postgres.connect import fence_label
+from tasksql.catalog.rows import new_run_params
+from tasksql.model import TaskRecord
+from tasksql.model.cluster import Fence
+from tasksql.testing import FakeClock
+
+pytestmark = pytest.mark.postgres
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+@pytest.fixture
+def schema() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def connect(pg_server: PgServer, schema: str) -> Iterator[Any]:
+    """Open connections on the catalog's schema, named ``application_name``."""
+    opened: list[Conn] = []
+
+    def open_one(application_name: str = "test") -> Conn:
+        conn = psycopg.connect(pg_server.dsn, row_factory=dict_row, application_name=application_name)
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        conn.commit()
+        opened.append(conn)
+        return conn
+
+    yield open_one
+    for conn in opened:
+        conn.close()
+
+
+def fenced_insert(conn: Conn, record: TaskRecord, fence: Fence) -> int | None:
+    """The catalog's fenced run insert for ``fence``'s node, not committed (its node row locked FOR
+    KEY SHARE): the new run's id, None when the fence refused it."""
+    params = new_run_params(new_run(record, node=fence.node_id)) | fence_params(fence)
+    row = conn.execute(PG_QUERIES["run_insert_fenced"], params).fetchone()
+    return None if row is None else int(row["run_id"])
+
+
+async def lease_state(catalog: PostgresCatalog, node_id: str) -> str:
+    [node] = [m for m in await catalog.cluster_members() if m.node_id == node_id]
+    return node.lease_state
+
+
+async def test_a_stopped_node_holding_its_row_loses_its_lease_and_commits_nothing(
+    schema: str, pg_server: PgServer, connect: Any
+) -> None:
+    async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
+        record = await create(catalog, "t")
+        a = await catalog.join(member("a", lease=0.3))
+        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        b = await catalog.join(member("b"))
+        # a's session, stopped in the middle of a fenced write: its row held, never committed
+        stopped = connect(fence_label(schema, "a", a.fence.epoch))
+        assert fenced_insert(stopped, record, a.fence) is not None
+        other = connect(fence_label(schema, "a", a.fence.epoch + 1000))  # not a's fence: left alone
+
+        claims = 0
+
+        async def taken_over() -> bool:
+            nonlocal claims
+            claims += 1
+            taken = await catalog.claim_placements(b.fence, capacity=4, warehouses=None)
+            return taken == [record.id]
+
+        # b claims every 50 ms: a's lease runs out after 0.3 s, its sessions are ended a grace
+        # later, and a following claim revokes it and takes its task
+        await eventually(taken_over, within=10.0)
+        assert await lease_state(catalog, "a") == "lost"
+        bound = (300 + STUCK_GRACE_MS) / 50 + 40  # claims until the grace is over, and some more
+        assert claims < bound
+
+        # the stopped session is gone: its transaction cannot commit, and its run was never written
+        with pytest.raises(psycopg.OperationalError):
+            stopped.commit()
+        assert await catalog.list_runs(task_id=record.id) == []
+        # a session with another label was not touched
+        assert other.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+
+
+async def test_the_catalogs_connections_carry_its_nodes_fence(
+    schema: str, pg_server: PgServer, connect: Any
+) -> None:
+    watcher = connect()
+
+    def labels() -> list[str]:
+        rows = watcher.execute(
+            "SELECT application_name AS name FROM pg_stat_activity "
+            "WHERE application_name LIKE 'tasksql-catalog%%' AND pid <> pg_backend_pid()"
+        ).fetchall()
+        watcher.commit()
+        return [str(row["name"]) for row in rows]
+
+    async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
+        a = await catalog.join(member("a"))
+        label = fence_label(schema, "a", a.fence.epoch)
+        assert label not in labels()  # none carries it before its next transaction
+        await catalog.renew_lease(a.fence, running=0)  # a write
+        await catalog.cluster_members()  # a read
+        assert labels().count(label) >= 2  # the writer's connection and a reader's
+        again = await catalog.join(member("a"))
+        await catalog.renew_lease(again.fence, running=0)
+        assert fence_label(schema, "a", again.fence.epoch) in labels()
+
+
+def test_a_fence_label_fits_and_keeps_catalogs_apart() -> None:
+    assert fence_label("tasksql", "n1", 7) == "tasksql-catalog/tasksql/7/n1"
+    assert fence_label("tasksql", "n1", 7) != fence_label("other", "n1", 7)
+    long = fence_label("tasksql", "node-" + "x" * 80, 7)
+    assert len(long.encode()) <= 63 and long != fence_label("tasksql", "node-" + "x" * 81, 7)
+    assert fence_label("tasksql", "nœud", 7).isascii()
+
+
+async def test_without_the_privilege_to_end_them_one_line_names_it_and_the_grant_fixes_it(
+    schema: str, pg_server: PgServer, connect: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    claimer, holder = f"b_{tag}", f"a_{tag}"  # b's catalog user, and the stopped node a's
+    admin = connect()
+    for role in (claimer, holder):
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    admin.execute(
+        sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(*map(sql.Identifier, (schema, claimer)))
+    )
+    admin.commit()
+    url = pg_server.url.replace(f"//{pg_server.user}@", f"//{claimer}@")
+    async with PostgresCatalog(url, schema=schema, clock=FakeClock(NOW)) as catalog:
+        record = await create(catalog, "t")
+        a = await catalog.join(member("a", lease=0.3))
+        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        b = await catalog.join(member("b"))
+        admin.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(*map(sql.Identifier, (schema, holder)))
+        )
+        admin.execute(
+            sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA {} TO {}").format(
+                *map(sql.Identifier, (schema, holder))
+            )
+        )
+        admin.commit()
+        stopped = psycopg.connect(
+            pg_server.dsn.replace(f"user={pg_server.user}", f"user={holder}"),
+            row_factory=dict_row,
+            application_name=fence_label(schema, "a", a.fence.epoch),
+        )
+        try:
+            stopped.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+            stopped.commit()
+            assert fenced_insert(stopped, record, a.fence) is not None
+
+            async def warned() -> bool:
+                assert await catalog.claim_placements(b.fence, capacity=4, warehouses=None) == []
+                return any("pg_signal_backend" in r.getMessage() for r in caplog.records)
+
+            await eventually(warned, within=10.0)
+            for _ in range(3):  # later claims still work, and say nothing more
+                assert await catalog.claim_placements(b.fence, capacity=4, warehouses=None) == []
+            lines = [r for r in caplog.records if "pg_signal_backend" in r.getMessage()]
+            assert len(lines) == 1 and "a/" in lines[0].getMessage()
+            assert await lease_state(catalog, "a") == "live"  # ran out, not revoked: the row is held
+
+            admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(claimer)))
+            admin.commit()
+
+            async def taken_over() -> bool:
+                return await catalog.claim_placements(b.fence, capacity=4, warehouses=None) == [record.id]
+
+            await eventually(taken_over, within=10.0)
+            with pytest.raises(psycopg.OperationalError):
+                stopped.commit()
+            assert await catalog.list_runs(task_id=record.id) == []
+        finally:
+            stopped.close()
