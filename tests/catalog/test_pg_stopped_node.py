@@ -3,8 +3,10 @@
 A node stopped (SIGSTOP) while it was sending a pipelined batch keeps its session ``active`` on
 ``ClientRead``, its node row locked ``FOR KEY SHARE``, and no server timeout ends it; a revocation
 (``FOR UPDATE SKIP LOCKED``) skips that row. Here the stopped node's session is a connection of the
-test's that carries the node's fence label, holds the catalog's own fenced insert uncommitted, and
-has no idle-in-transaction timeout: it never commits by itself, as a stopped node never does.
+test's that carries the node's fence label and holds the catalog's own fenced insert uncommitted:
+either sent in a pipeline without its Sync (the catalog's idle-in-transaction timeout set, and not
+applying), or between two statements with no such timeout. It never commits by itself, as a
+stopped node never does.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tasksql.catalog import PostgresCatalog
 from tasksql.catalog.cluster_rows import fence_params
 from tasksql.catalog.postgres.catalog import _Q as PG_QUERIES
 from tasksql.catalog.postgres.cluster import STUCK_GRACE_MS
-from tasksql.catalog.postgres.connect import fence_label
+from tasksql.catalog.postgres.connect import IDLE_IN_TRANSACTION_MS, fence_label
 from tasksql.catalog.rows import new_run_params
 from tasksql.model import TaskRecord
 from tasksql.model.cluster import Fence
@@ -70,18 +72,59 @@ async def lease_state(catalog: PostgresCatalog, node_id: str) -> str:
     return node.lease_state
 
 
+def stop_in_pipeline(dsn: str, schema: str, label: str, record: TaskRecord, fence: Fence) -> Conn:
+    """A session of ``fence``'s node configured like the catalog's (its idle-in-transaction timeout
+    included), stopped while it was sending a pipelined batch: BEGIN and the fenced insert sent,
+    the Sync never. The server runs both and then waits for the rest (``active``, ``ClientRead``)."""
+    options = f"-c search_path={schema} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    conn = psycopg.connect(dsn, autocommit=True, application_name=label, options=options)
+    params = new_run_params(new_run(record, node=fence.node_id)) | fence_params(fence)
+    insert = psycopg.ClientCursor(conn).mogrify(PG_QUERIES["run_insert_fenced"], params)
+    pgconn = conn.pgconn
+    pgconn.enter_pipeline_mode()
+    for statement in ("BEGIN", insert):
+        pgconn.send_query_params(statement.encode(), None)
+    pgconn.send_flush_request()
+    while pgconn.flush():
+        pass
+    return conn
+
+
+@pytest.mark.parametrize("stopped_in", ["pipeline", "transaction"])
 async def test_a_stopped_node_holding_its_row_loses_its_lease_and_commits_nothing(
-    schema: str, pg_server: PgServer, connect: Any
+    schema: str, pg_server: PgServer, connect: Any, stopped_in: str
 ) -> None:
     async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
         record = await create(catalog, "t")
         a = await catalog.join(member("a", lease=0.3))
         assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
         b = await catalog.join(member("b"))
+        label = fence_label(schema, "a", a.fence.epoch)
+        watcher = connect()
         # a's session, stopped in the middle of a fenced write: its row held, never committed
-        stopped = connect(fence_label(schema, "a", a.fence.epoch))
-        assert fenced_insert(stopped, record, a.fence) is not None
+        if stopped_in == "pipeline":
+            stopped = stop_in_pipeline(pg_server.dsn, schema, label, record, a.fence)
+        else:  # between two statements, with no idle-in-transaction timeout
+            stopped = connect(label)
+            assert fenced_insert(stopped, record, a.fence) is not None
+        pid = stopped.pgconn.backend_pid
         other = connect(fence_label(schema, "a", a.fence.epoch + 1000))  # not a's fence: left alone
+
+        async def row_held() -> bool:
+            # a revocation's own lock: the row is skipped while a's session holds it
+            free = watcher.execute(
+                "SELECT 1 FROM nodes WHERE node_id = 'a' FOR UPDATE SKIP LOCKED"
+            ).fetchall()
+            watcher.rollback()
+            return not free
+
+        await eventually(row_held)
+        if stopped_in == "pipeline":
+            [session] = watcher.execute(
+                "SELECT state, wait_event FROM pg_stat_activity WHERE pid = %s", [pid]
+            ).fetchall()
+            watcher.commit()
+            assert session == {"state": "active", "wait_event": "ClientRead"}
 
         claims = 0
 
@@ -91,19 +134,23 @@ async def test_a_stopped_node_holding_its_row_loses_its_lease_and_commits_nothin
             taken = await catalog.claim_placements(b.fence, capacity=4, warehouses=None)
             return taken == [record.id]
 
-        # b claims every 50 ms: a's lease runs out after 0.3 s, its sessions are ended a grace
-        # later, and a following claim revokes it and takes its task
+        # b claims every 50 ms or so: a's lease runs out after 0.3 s, its sessions are ended a
+        # grace later (the idle timeout has long passed by then), and a following claim revokes it
         await eventually(taken_over, within=10.0)
         assert await lease_state(catalog, "a") == "lost"
-        bound = (300 + STUCK_GRACE_MS) / 50 + 40  # claims until the grace is over, and some more
-        assert claims < bound
+        assert claims < (300 + STUCK_GRACE_MS) / 50 + 40  # until the grace is over, and some more
 
-        # the stopped session is gone: its transaction cannot commit, and its run was never written
-        with pytest.raises(psycopg.OperationalError):
-            stopped.commit()
+        # a's session is gone, its transaction rolled back: the run it inserted was never written
+        gone = watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchall()
+        watcher.commit()
+        assert gone == []
+        if stopped_in == "transaction":
+            with pytest.raises(psycopg.OperationalError):
+                stopped.commit()
         assert await catalog.list_runs(task_id=record.id) == []
         # a session with another label was not touched
         assert other.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+        stopped.close()
 
 
 async def test_the_catalogs_connections_carry_its_nodes_fence(
