@@ -120,6 +120,14 @@ def ended(run: RunRecord, state: RunState = RunState.SUCCEEDED, **changes: Any) 
     return RunOutcome(**fields)
 
 
+async def state_and_times(catalog: Catalog, run_id: int) -> tuple[RunState, datetime | None, datetime | None]:
+    """Run ``run_id``'s stored state, query start time and completion time; fails when the run is
+    not stored."""
+    stored = await catalog.get_run(run_id)
+    assert stored is not None
+    return stored.state, stored.query_start_time, stored.completed_time
+
+
 # --- notifications -------------------------------------------------------------------------------
 
 

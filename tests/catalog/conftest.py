@@ -4,7 +4,8 @@
 its own on the session's private PostgreSQL server (``pg_server``, see ``tests/pgserver.py``). The
 contract tests use only the :class:`~tasksql.catalog.Catalog` interface, so a new backend is tested
 by adding a parameter here. ``catalog_factory`` makes further, unopened catalog objects on the same
-storage (another process's view of the same catalog).
+storage (another process's view of the same catalog). ``schema`` names a fresh PostgreSQL schema,
+and ``connect`` opens plain connections of the test's on it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from catalog_support import NOW
+from psycopg import sql
+from psycopg.rows import dict_row
 
+from pgserver import PgServer
 from tasksql.catalog import Catalog, PostgresCatalog, SQLiteCatalog
 from tasksql.testing import FakeClock
 
@@ -62,3 +68,27 @@ def child_env() -> dict[str, str]:
     here = str(CHILD_SCRIPT.parent)
     env["PYTHONPATH"] = here + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else here
     return env
+
+
+@pytest.fixture
+def schema() -> str:
+    """A fresh name for a PostgreSQL catalog's schema."""
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def connect(pg_server: PgServer, schema: str) -> Iterator[Callable[..., psycopg.Connection[Any]]]:
+    """Open connections on the catalog's schema of ``schema``, named ``application_name`` (a
+    transaction begins at the first statement); all closed at the end of the test."""
+    opened: list[psycopg.Connection[dict[str, Any]]] = []
+
+    def open_one(application_name: str = "test") -> psycopg.Connection[dict[str, Any]]:
+        conn = psycopg.connect(pg_server.dsn, row_factory=dict_row, application_name=application_name)
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        conn.commit()
+        opened.append(conn)
+        return conn
+
+    yield open_one
+    for conn in opened:
+        conn.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from catalog_support import NOW, create, ended, fire_run, later, member, new_run
+from catalog_support import NOW, create, ended, fire_run, later, member, new_run, state_and_times
 
 from tasksql.catalog import Catalog
 from tasksql.model import RunState, TaskState
@@ -76,9 +76,7 @@ async def test_outcomes_of_one_run_settled_together_apply_in_call_order(catalog:
     ]
 
     assert [await asyncio.wait_for(f, 10) for f in futures] == [True, True, True, False]
-    stored = await catalog.get_run(run.run_id)
-    assert stored is not None
-    assert (stored.state, stored.query_start_time, stored.completed_time) == (
+    assert await state_and_times(catalog, run.run_id) == (
         RunState.SUCCEEDED,
         later(1),
         later(2),

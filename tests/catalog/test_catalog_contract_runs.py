@@ -11,7 +11,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from catalog_support import NOW, create, ended, fire_run, later, new_run, qname
+from catalog_support import NOW, create, ended, fire_run, later, new_run, qname, state_and_times
 
 from conftest import CatalogFactory
 from tasksql.catalog import Catalog, TaskUpdate
@@ -161,9 +161,7 @@ async def test_a_scheduled_run_moves_to_executing_then_settles(catalog: Catalog)
     assert await catalog.finish_run(start, None)
     assert await catalog.finish_run(ended(run, query_start_time=None, completed_time=later(2)), None)
 
-    stored = await catalog.get_run(run.run_id)
-    assert stored is not None
-    assert (stored.state, stored.query_start_time, stored.completed_time) == (
+    assert await state_and_times(catalog, run.run_id) == (
         RunState.SUCCEEDED,
         later(1),  # kept: the outcome did not name one
         later(2),
@@ -193,9 +191,7 @@ async def test_an_outcome_right_after_its_claimed_start_wins(catalog: Catalog) -
 
     assert await asyncio.wait_for(settled, 10) is True
     await asyncio.wait_for(batch, 10)
-    stored = await catalog.get_run(run.run_id)
-    assert stored is not None
-    assert (stored.state, stored.query_start_time, stored.completed_time) == (
+    assert await state_and_times(catalog, run.run_id) == (
         RunState.SUCCEEDED,
         later(1),
         later(2),

@@ -14,23 +14,18 @@ connection of the test's; the ends are the catalog's own calls (``join`` of the 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from catalog_support import NOW, create, eventually, member, new_run
-from psycopg import sql
-from psycopg.rows import dict_row
+from catalog_support import NOW, eventually, member
+from pg_locks_support import fenced_insert, placed_on_a
 
 from pgserver import PgServer
 from tasksql.catalog import PostgresCatalog
-from tasksql.catalog.cluster_rows import fence_params, join_params, lease_params
+from tasksql.catalog.cluster_rows import join_params, lease_params
 from tasksql.catalog.postgres.catalog import _Q as PG_QUERIES
-from tasksql.catalog.rows import new_run_params
 from tasksql.model import TaskRecord
-from tasksql.model.cluster import Fence
 from tasksql.testing import FakeClock
 
 pytestmark = pytest.mark.postgres
@@ -39,36 +34,6 @@ pytestmark = pytest.mark.postgres
 #: a statement that takes no conflicting lock never waits at all, so the bound only has to be
 #: finite, not tight.
 NO_WAIT = "5s"
-
-
-@pytest.fixture
-def schema() -> str:
-    return f"t_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def connect(pg_server: PgServer, schema: str) -> Iterator[Any]:
-    """Open connections on the catalog's schema (a transaction begins at the first statement)."""
-    opened: list[psycopg.Connection[dict[str, Any]]] = []
-
-    def open_one() -> psycopg.Connection[dict[str, Any]]:
-        conn = psycopg.connect(pg_server.dsn, row_factory=dict_row)
-        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-        conn.commit()
-        opened.append(conn)
-        return conn
-
-    yield open_one
-    for conn in opened:
-        conn.close()
-
-
-def fenced_insert(conn: psycopg.Connection[dict[str, Any]], record: TaskRecord, fence: Fence) -> int | None:
-    """The catalog's fenced run insert for ``fence``'s node, not committed: the new run's id, None
-    when the fence refused it."""
-    params = new_run_params(new_run(record, node=fence.node_id)) | fence_params(fence)
-    row = conn.execute(PG_QUERIES["run_insert_fenced"], params).fetchone()
-    return None if row is None else int(row["run_id"])
 
 
 async def blocked_by(watcher: psycopg.Connection[dict[str, Any]], holder: psycopg.Connection[Any]) -> None:
@@ -93,9 +58,7 @@ async def test_a_renewal_does_not_wait_for_a_fenced_write_in_flight(
     schema: str, pg_server: PgServer, connect: Any
 ) -> None:
     async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
-        record = await create(catalog, "t")
-        a = await catalog.join(member("a"))
-        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        record, a = await placed_on_a(catalog)
         writing, renewing = connect(), connect()
         assert fenced_insert(writing, record, a.fence) is not None  # holds a's node row, uncommitted
 
@@ -119,9 +82,7 @@ async def test_an_end_of_the_lease_waits_for_a_fenced_write_in_flight(
     schema: str, pg_server: PgServer, connect: Any, end: str
 ) -> None:
     async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
-        record = await create(catalog, "t")
-        a = await catalog.join(member("a"))
-        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        record, a = await placed_on_a(catalog)
         writing, watching = connect(), connect()
         run_id = fenced_insert(writing, record, a.fence)
         assert run_id is not None
@@ -151,9 +112,7 @@ async def test_a_fenced_write_waits_for_an_end_of_the_lease_in_flight_and_is_ref
     schema: str, pg_server: PgServer, connect: Any, end: str
 ) -> None:
     async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
-        record = await create(catalog, "t")
-        a = await catalog.join(member("a"))
-        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        record, a = await placed_on_a(catalog)
         ending, writing, watching = connect(), connect(), connect()
         if end == "rejoin":
             cur = ending.execute(PG_QUERIES["node_join"], join_params(member("a")))

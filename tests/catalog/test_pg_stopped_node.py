@@ -12,12 +12,12 @@ stopped node never does.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from catalog_support import NOW, create, eventually, member, new_run
+from catalog_support import NOW, eventually, member, new_run
+from pg_locks_support import Conn, fenced_insert, placed_on_a
 from psycopg import sql
 from psycopg.rows import dict_row
 
@@ -33,38 +33,6 @@ from tasksql.model.cluster import Fence
 from tasksql.testing import FakeClock
 
 pytestmark = pytest.mark.postgres
-
-Conn = psycopg.Connection[dict[str, Any]]
-
-
-@pytest.fixture
-def schema() -> str:
-    return f"t_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def connect(pg_server: PgServer, schema: str) -> Iterator[Any]:
-    """Open connections on the catalog's schema, named ``application_name``."""
-    opened: list[Conn] = []
-
-    def open_one(application_name: str = "test") -> Conn:
-        conn = psycopg.connect(pg_server.dsn, row_factory=dict_row, application_name=application_name)
-        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-        conn.commit()
-        opened.append(conn)
-        return conn
-
-    yield open_one
-    for conn in opened:
-        conn.close()
-
-
-def fenced_insert(conn: Conn, record: TaskRecord, fence: Fence) -> int | None:
-    """The catalog's fenced run insert for ``fence``'s node, not committed (its node row locked FOR
-    KEY SHARE): the new run's id, None when the fence refused it."""
-    params = new_run_params(new_run(record, node=fence.node_id)) | fence_params(fence)
-    row = conn.execute(PG_QUERIES["run_insert_fenced"], params).fetchone()
-    return None if row is None else int(row["run_id"])
 
 
 async def lease_state(catalog: PostgresCatalog, node_id: str) -> str:
@@ -95,9 +63,7 @@ async def test_a_stopped_node_holding_its_row_loses_its_lease_and_commits_nothin
     schema: str, pg_server: PgServer, connect: Any, stopped_in: str
 ) -> None:
     async with PostgresCatalog(pg_server.url, schema=schema, clock=FakeClock(NOW)) as catalog:
-        record = await create(catalog, "t")
-        a = await catalog.join(member("a", lease=0.3))
-        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        record, a = await placed_on_a(catalog, lease=0.3)
         b = await catalog.join(member("b"))
         label = fence_label(schema, "a", a.fence.epoch)
         watcher = connect()
@@ -200,9 +166,7 @@ async def test_without_the_privilege_to_end_them_one_line_names_it_and_the_grant
     admin.commit()
     url = pg_server.url.replace(f"//{pg_server.user}@", f"//{claimer}@")
     async with PostgresCatalog(url, schema=schema, clock=FakeClock(NOW)) as catalog:
-        record = await create(catalog, "t")
-        a = await catalog.join(member("a", lease=0.3))
-        assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+        record, a = await placed_on_a(catalog, lease=0.3)
         b = await catalog.join(member("b"))
         admin.execute(
             sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(*map(sql.Identifier, (schema, holder)))

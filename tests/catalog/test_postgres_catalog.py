@@ -32,11 +32,6 @@ STAMP = "2026-01-01T00:00:00.000000Z"
 
 
 @pytest.fixture
-def schema() -> str:
-    return f"t_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
 def admin(pg_server: PgServer) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
         yield conn
