@@ -107,16 +107,7 @@ async def measure(
     # (the setting left out when on, its default: a tree from before completion markers runs too)
     settings: dict[str, Any] = {} if markers else {"completion_markers": False}
     async with tb.engine(catalog_url=catalog_url, **settings) as eng:
-        lite = eng.data_dir / "bench.sqlite"
-        if warehouse == "sqlite":  # as bench/tasksql_bench.py's steady workload sets it up
-            await eng.execute(
-                f"CREATE WAREHOUSE sqlite TYPE = sqlite URL = 'sqlite:///{lite}?synchronous=normal' "
-                "MAX_CONCURRENCY = 4"
-            )
-            wh = await eng.warehouse("sqlite")
-            await wh.execute("CREATE TABLE bench_log (task_id INTEGER, scheduled TEXT, started TEXT)")
-        else:
-            await eng.execute(tb.LOG_TABLE)
+        lite = await tb.create_log_table(eng, warehouse)  # as the steady workload sets it up
         ids = await tb.register(eng, n, 1000, warehouse=warehouse)
         base = datetime.now(UTC) + timedelta(seconds=1)
         await tb.start_with_phases(eng, ids, base, 1000, 1000)

@@ -115,6 +115,25 @@ async def engine(
             runtime.unfreeze()
 
 
+async def create_log_table(eng: Engine, warehouse: str) -> Path:
+    """Create ``bench_log``, the table the tasks' bodies insert into, in ``warehouse``: ``duckdb``
+    (the default warehouse) or ``sqlite`` (first created as a SQLite file warehouse of that name).
+    Returns the SQLite warehouse's file (not created for ``duckdb``)."""
+    lite = eng.data_dir / "bench.sqlite"
+    if warehouse == "sqlite":
+        # synchronous=normal: no fsync per commit, like the peers' servers (fsync off,
+        # innodb_flush_log_at_trx_commit = 0); an fsync costs ~0.1 ms of CPU here
+        await eng.execute(
+            f"CREATE WAREHOUSE sqlite TYPE = sqlite URL = 'sqlite:///{lite}?synchronous=normal' "
+            "MAX_CONCURRENCY = 4"
+        )
+        wh = await eng.warehouse("sqlite")
+        await wh.execute("CREATE TABLE bench_log (task_id INTEGER, scheduled TEXT, started TEXT)")
+    else:
+        await eng.execute(LOG_TABLE)
+    return lite
+
+
 async def start_scheduler(eng: Engine) -> Scheduler:
     """Start the scheduler as ``tasksql serve`` does (then freeze the start-up heap)."""
     scheduler = await eng.start_scheduler()
@@ -194,18 +213,7 @@ async def periodic(
     # the default warehouse at its default concurrency (8): a worker takes the next queued run
     # itself, and more DuckDB connections at once only make each INSERT slower on 2 cores
     async with engine(catalog_url=catalog_url, completion_markers=completion_markers) as eng:
-        lite = eng.data_dir / "bench.sqlite"
-        if warehouse == "sqlite":
-            # synchronous=normal: no fsync per commit, like the peers' servers (fsync off,
-            # innodb_flush_log_at_trx_commit = 0); an fsync costs ~0.1 ms of CPU here
-            await eng.execute(
-                f"CREATE WAREHOUSE sqlite TYPE = sqlite URL = 'sqlite:///{lite}?synchronous=normal' "
-                "MAX_CONCURRENCY = 4"
-            )
-            wh = await eng.warehouse("sqlite")
-            await wh.execute("CREATE TABLE bench_log (task_id INTEGER, scheduled TEXT, started TEXT)")
-        else:
-            await eng.execute(LOG_TABLE)
+        lite = await create_log_table(eng, warehouse)
         ids = await register(eng, n, interval_ms, warehouse=warehouse)
         base = datetime.now(UTC) + timedelta(seconds=1)
         await start_with_phases(eng, ids, base, 0 if burst else interval_ms, interval_ms)
