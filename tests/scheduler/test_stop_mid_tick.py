@@ -7,7 +7,11 @@ its ``fire`` is wrapped only to hold the tick at the moment the write was handed
 
 The root's run ends during the stop's grace period, so its graph step inserts the child's run
 EXECUTING and starts it then: the stop waits for that run too (within the grace period, then it is
-cancelled), and returns only once its outcome is committed.
+cancelled), and returns only once its outcome is committed. On a PostgreSQL catalog the scheduler
+is a cluster member, which drains as the stop begins: it keeps the placements of the graph's
+members until it leaves, so the child's fenced insert is not refused when the root ends after the
+drain (the graph run ended FAILED, NODE_LOST, and the child never ran, before). Either way the
+graph run ends with its members' outcome, never given up.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from tasksql.testing import FakeClock
 
 async def _stop_mid_tick(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, child_body: str, grace: float
-) -> list[tuple[Any, ...]]:
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Stop a scheduler while its tick's write of root ``t``'s run is held; the runs' (name, state)
-    as the catalog shows them once the stop returned."""
+    and the ended graph runs' (state, first error code) as the catalog shows them once the stop
+    returned."""
     clock = FakeClock(START)
     engine = Engine(Settings.load(data_dir=tmp_path / "data", grace_period_s=2.0), clock=clock)
     await engine.open()
@@ -59,9 +64,11 @@ async def _stop_mid_tick(
         release.set()
         await asyncio.wait_for(stopping, 30)
 
-        return (
-            await engine.execute("SELECT name, state FROM task_history(result_limit => 100) ORDER BY run_id")
-        )[-1].rows
+        runs = await engine.execute(
+            "SELECT name, state FROM task_history(result_limit => 100) ORDER BY run_id"
+        )
+        graphs = await engine.execute("SELECT state, first_error_code FROM complete_task_graphs()")
+        return runs[-1].rows, graphs[-1].rows
     finally:
         await engine.close()
 
@@ -69,11 +76,12 @@ async def _stop_mid_tick(
 async def test_a_stop_during_a_ticks_catalog_write_lets_the_runs_it_inserted_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = await _stop_mid_tick(tmp_path, monkeypatch, child_body="SELECT 2", grace=5)
+    rows, graphs = await _stop_mid_tick(tmp_path, monkeypatch, child_body="SELECT 2", grace=5)
     assert rows, "the tick's write was committed"
     assert [state for _, state in rows if state in ("SCHEDULED", "EXECUTING")] == [], rows
     assert ("t", "SUCCEEDED") in rows  # the root's body ran
     assert ("child", "SUCCEEDED") in rows  # and the child its graph step started during the stop
+    assert graphs == [("SUCCEEDED", None)], graphs
 
 
 async def test_a_graph_member_started_during_the_stop_is_cancelled_after_the_grace_period(
@@ -81,5 +89,8 @@ async def test_a_graph_member_started_during_the_stop_is_cancelled_after_the_gra
 ) -> None:
     # the child's body outlasts the grace period: the stop cancels it rather than returning while
     # it executes (its row was left EXECUTING, the node recorded stopped)
-    rows = await _stop_mid_tick(tmp_path, monkeypatch, child_body="SELECT SYSTEM$WAIT(1, 'HOURS')", grace=0.3)
+    rows, graphs = await _stop_mid_tick(
+        tmp_path, monkeypatch, child_body="SELECT SYSTEM$WAIT(1, 'HOURS')", grace=0.3
+    )
     assert rows == [("t", "SUCCEEDED"), ("child", "CANCELLED")], rows
+    assert graphs == [("CANCELLED", "CANCELLED")], graphs  # not given up (FAILED, NODE_LOST)

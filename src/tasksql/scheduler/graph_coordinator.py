@@ -103,6 +103,11 @@ class GraphCoordinator:
         """True for a task that others run after (or that has a finalizer) and has no predecessors."""
         return self._cache.is_root(entry)
 
+    def coordinated_tasks(self) -> set[int]:
+        """The task ids of the members of the graph runs active on this node (a draining member
+        keeps their placements, see :meth:`ClusterMember.drain`)."""
+        return {task_id for g in self.active.values() for task_id in g.members}
+
     def running_count(self, entry: Entry) -> int:
         """How many runs of this root count against its overlap policy."""
         groups = [self.active[g] for g in self._by_root.get(entry.record.id, ())]

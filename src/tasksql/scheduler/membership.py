@@ -33,7 +33,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -359,17 +359,24 @@ class ClusterMember:
         if lost:
             await self._placed_changed(set(), lost)
 
-    async def drain(self) -> None:
-        """Stop taking instants and hand every placement over (the caller stopped firing first)."""
+    async def drain(self, keep: Collection[int] = ()) -> None:
+        """Stop taking instants and hand every placement over but those of ``keep`` (the caller
+        stopped firing first). The placements kept are released when the node leaves
+        (:meth:`leave`): the fenced inserts of the graph runs the node still coordinates need them
+        until then."""
         self._draining = True
         fence = self._fence.current
         if fence is None:
             return
-        lost, self.placed = self.placed, set()
+        kept = self.placed & set(keep)
+        lost, self.placed = self.placed - kept, kept
         if lost:
             await self._placed_changed(set(), lost)
         await self._catalog.drain(fence)
-        await self._catalog.release_placements(fence)
+        if not kept:
+            await self._catalog.release_placements(fence)
+        elif lost:
+            await self._catalog.release_placements(fence, sorted(lost))
 
     async def keep_alive(self, done: Callable[[], bool]) -> None:
         """While draining: keep renewing until ``done()`` (in-flight runs record their outcomes

@@ -351,9 +351,8 @@ class Scheduler:
         The loop ends after the tick it is in (see :meth:`_end_loop`): the runs that tick inserted
         start, and are in flight like the others.
 
-        A cluster member drains first: it hands its placements over (the instants it claimed but
-        never started go to the next holder) and keeps its lease while its runs finish, then
-        leaves."""
+        A cluster member drains first: it hands its placements over (see :meth:`_drain_member`)
+        and keeps its lease while its runs finish, then leaves."""
         self._stopping = True
         self.housekeeper.stop()
         self._wake()
@@ -434,9 +433,11 @@ class Scheduler:
             await self.member.leave()
 
     async def _drain_member(self, member: ClusterMember) -> None:
-        """Write the next instants while the placements are still held, then hand them over."""
+        """Write the next instants while the placements are held, then hand them over (the instants
+        claimed but never started go to the next holder) but those of the graph runs' members this
+        node coordinates, which it releases when it leaves: the graph runs go on in the grace period."""
         await self.cache.flush_next_fires()
-        await member.drain()
+        await member.drain(keep=self.graphs.coordinated_tasks())
 
     # --- the loop --------------------------------------------------------------------------------
 
