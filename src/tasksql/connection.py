@@ -101,6 +101,24 @@ def _next(arrived: queue.SimpleQueue[Result | None]) -> Result | None:
             pass
 
 
+def _wait_ended(future: concurrent.futures.Future[Any], timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for a cancelled call to end, so that the session it held is
+    free for the next call (a call that follows too early is refused with SESSION_BUSY).
+
+    A Ctrl-C pressed again while waiting does not cut the wait short: the call is being stopped
+    already, and a user who presses twice wants the prompt back in a usable state, not sooner.
+    The bound covers a warehouse that takes its whole interrupt grace to stop a statement on a
+    loaded machine.
+    """
+    deadline = time.monotonic() + timeout
+    while not future.done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        with contextlib.suppress(KeyboardInterrupt):
+            concurrent.futures.wait([future], timeout=min(left, 0.25))
+
+
 class Connection:
     """A connection to one tasksql data directory. Not shared between threads without a lock."""
 
@@ -302,7 +320,7 @@ class Connection:
                     on_result(result)
         except BaseException:  # Ctrl-C, or on_result failed: stop the statements, then propagate
             call.token.cancel("cancelled by the client")
-            concurrent.futures.wait([future], timeout=INTERRUPT_GRACE + 1)
+            _wait_ended(future, INTERRUPT_GRACE + 5)
             raise
         return future.result()
 
