@@ -324,7 +324,8 @@ class TaskCache:
             entry.heap_seq = None
             replaced.append(entry)
         # awaited: once the change is seen, its released claims are gone from the history
-        await claims.release(catalog, self._node_id, replaced)
+        fence = self._fence
+        await claims.release(catalog, self._node_id, replaced, fence=fence.current, withheld=fence.withheld)
         self._index()
 
     async def load_one(self, task_id: int) -> None:

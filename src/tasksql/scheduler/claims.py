@@ -281,11 +281,22 @@ async def take(
     return claim, await claim.result()
 
 
-async def release(catalog: Catalog, node_id: str, entries: Iterable[Entry]) -> None:
-    """Delete the claims of ``entries`` now (an urgent write) and wait for it; a failure is logged."""
-    book = Bookings(node_id, urgent=True)
+async def release(
+    catalog: Catalog,
+    node_id: str,
+    entries: Iterable[Entry],
+    *,
+    fence: Fence | None = None,
+    withheld: bool = False,
+) -> None:
+    """Delete the claims of ``entries`` now (an urgent write, under ``fence``) and wait for it; a
+    failure is logged. ``withheld`` (a cluster member without a lease) only forgets them: such a
+    member writes nothing, and its claims are left to the node that takes its tasks over."""
+    book = Bookings(node_id, fence=fence, urgent=True)
     for entry in entries:
         book.release(entry)
+    if withheld:
+        return
     book.submit(catalog)
     await written(book)
 

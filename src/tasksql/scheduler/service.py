@@ -426,7 +426,10 @@ class Scheduler:
         for rec in [r for e in entries for r in e.queue]:
             reason = "cancelled: the scheduler stopped before the run started"
             await self.catalog.finish_run(outcomes.cancelled(rec, now, reason), None)
-        await claims.release(self.catalog, self.node_id, entries)  # a failure is logged; the reaper will
+        fence = self.fence  # a release that fails is logged; the reaper will delete the claims
+        await claims.release(
+            self.catalog, self.node_id, entries, fence=fence.current, withheld=fence.withheld
+        )
         await self.cache.flush_next_fires()
         await self.catalog.stop_node(self.node_id, now)
         if self.member is not None:
@@ -641,7 +644,7 @@ class Scheduler:
             records: list[RunRecord | None] = []
         else:
             if book.releases:  # queued before the fire: a release precedes any insert of its instant
-                runs.submit(claims.Bookings(self.node_id, releases=book.releases))
+                runs.submit(claims.Bookings(self.node_id, fence=fence, releases=book.releases))
                 book.releases = []
             try:
                 records = await self.catalog.fire(new_runs, (), new_graphs, fence=fence)
