@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from catalog_support import NOW, SHORT, create, eventually, expired, later, member, new_run
+from catalog_support import NOW, SHORT, create, eventually, expired, later, member, new_run, task_def
 
 from conftest import CatalogFactory
 from tasksql.catalog import Catalog
+from tasksql.catalog.records import TaskUpdate
 from tasksql.errors import CatalogError
 from tasksql.model import RunState, ScheduledFrom, TaskRecord, TaskState
 from tasksql.model.cluster import Fence
@@ -183,3 +184,103 @@ async def test_a_fence_without_its_lease_takes_nothing_over(catalog: Catalog, ot
 
     assert await other.take_over_claims(b.fence, [record.id]) == []
     assert await states(other, record.id) == {60: (RunState.SCHEDULED, "a")}
+
+
+# --- releasing claims ----------------------------------------------------------------------------
+
+
+async def release(
+    catalog: Catalog, record: TaskRecord, seconds: float, node: str, fence: Fence | None
+) -> None:
+    """``node``'s release of its claim of ``record``'s instant ``later(seconds)``, committed."""
+    await catalog.record_fires(node, [], [(record.id, later(seconds))], [], urgent=True, fence=fence)
+
+
+async def test_a_fenced_release_deletes_the_claim_while_the_lease_and_the_placement_are_held(
+    catalog: Catalog,
+) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    a = await catalog.join(member("a"))
+    assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+    await claim(catalog, record, 60, "a", a.fence)
+    await claim(catalog, record, 120, "a", a.fence)
+
+    await release(catalog, record, 60, "a", a.fence)
+    await release(catalog, record, 120, "b", a.fence)  # not the fence's node: nothing
+
+    assert await states(catalog, record.id) == {120: (RunState.SCHEDULED, "a")}
+
+
+async def test_a_release_after_the_lease_was_lost_leaves_the_claim_to_the_new_holder(
+    catalog: Catalog, other: Catalog
+) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    a = await catalog.join(member("a", lease=SHORT))
+    assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+    await claim(catalog, record, 60, "a", a.fence)
+    # a planned past its claim (the row's next instant is the one after it)
+    await catalog.set_task_runtime([TaskRuntime(task_id=record.id, next_fire_at=later(120))], fence=a.fence)
+    b = await other.join(member("b"))
+    await eventually(lambda: expired(other, "a"))
+    assert await other.claim_placements(b.fence, capacity=4, warehouses=None) == [record.id]
+
+    # a, paused past its lease and awake again, releases its claim (its task changed, it stops)
+    # before b took the claims over: the release is refused, so b's take-over finds the claim and
+    # runs the instant; deleted, the instant would have run nowhere (the row's next instant is past it)
+    await release(catalog, record, 60, "a", a.fence)
+    assert await states(other, record.id) == {60: (RunState.SCHEDULED, "a")}
+
+    assert await other.take_over_claims(b.fence, [record.id]) == [record.id]
+    task = await other.get_task_by_id(record.id)
+    assert task is not None and task.next_fire_at == later(60)
+    [run] = await other.fire([new_run(record, later(60), node="b")], [], fence=b.fence)
+    assert run is not None
+    assert await states(other, record.id) == {60: (RunState.EXECUTING, "b")}
+
+
+async def test_a_release_of_a_task_rejoined_under_a_new_epoch_is_refused(
+    catalog: Catalog, other: Catalog
+) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    a = await catalog.join(member("a"))
+    assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+    await claim(catalog, record, 60, "a", a.fence)
+    again = await other.join(member("a"))  # the node id joined again: the old epoch holds nothing
+
+    await release(catalog, record, 60, "a", a.fence)
+    assert await states(catalog, record.id) == {60: (RunState.SCHEDULED, "a")}
+    # the new epoch (once it holds the task) releases it
+    assert await other.claim_placements(again.fence, capacity=4, warehouses=None) == [record.id]
+    await release(other, record, 60, "a", again.fence)
+    assert await states(catalog, record.id) == {}
+
+
+async def test_a_release_of_a_task_pinned_elsewhere_is_left_to_the_hand_over(catalog: Catalog) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    a = await catalog.join(member("a"))
+    assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+    await claim(catalog, record, 60, "a", a.fence)
+    # ALTER TASK ... SET NODE = 'b': the placement is still a's until a's next claim hands it over
+    moved = task_def("t", node="b")
+    await catalog.update_tasks(
+        [TaskUpdate(task_id=record.id, expected_version=record.version, definition=moved)], now=later(1)
+    )
+
+    await release(catalog, record, 60, "a", a.fence)
+    assert await states(catalog, record.id) == {60: (RunState.SCHEDULED, "a")}
+    # the hand-over deletes it and moves the task's next instant back to it, for the next holder
+    await catalog.claim_placements(a.fence, capacity=4, warehouses=None)
+    assert await states(catalog, record.id) == {}
+
+
+async def test_a_fenced_release_of_a_dropped_tasks_claim_deletes_it(catalog: Catalog) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    a = await catalog.join(member("a"))
+    assert await catalog.claim_placements(a.fence, capacity=4, warehouses=None) == [record.id]
+    await claim(catalog, record, 60, "a", a.fence)
+    await catalog.update_tasks([TaskUpdate(task_id=record.id, expected_version=1, drop=True)], now=later(1))
+    await catalog.claim_placements(a.fence, capacity=4, warehouses=None)  # forgets its placement
+
+    await release(catalog, record, 60, "a", a.fence)
+
+    assert await states(catalog, record.id) == {}

@@ -401,7 +401,13 @@ class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, SecretCa
         - ``updates``: state changes of claimed runs whose instant came (EXECUTING with its start
           time, or SKIPPED with code and message); a run already settled is left alone;
         - ``releases``: (task id, instant) of claims of ``node_id`` that will not happen (the task
-          changed, the scheduler stops): their rows are deleted if still SCHEDULED;
+          changed, the scheduler stops): their rows are deleted if still SCHEDULED; with ``fence``
+          only if ``node_id`` is the fence's node, while its lease is live and the task is placed
+          on its epoch, as a claim is inserted (or the task is dropped): a claim of a task
+          that went to another node is left to that node, which takes it over
+          (:meth:`~tasksql.catalog.cluster.ClusterCoordination.take_over_claims`: the task's next
+          instant goes back to it), so that a node that lost its lease or the placement cannot
+          delete the instant from under the new holder;
         - ``claims``: SCHEDULED runs for coming instants, fenced like :meth:`fire`.
 
         Not a coroutine: the write's place in this catalog object's order of writes is taken when

@@ -35,6 +35,7 @@ _FENCED = {
     "run_settle": "run_settle_fenced",
     "task_runtime": "task_runtime_fenced",
     "graph_run_finish": "graph_run_finish_fenced",
+    "runs_release_claim": "runs_release_claim_fenced",
 }
 
 
@@ -127,10 +128,11 @@ def record_fires(
         query, extra = fenced("run_settle", fence)
         sql.each(db, query, [outcome_params(outcome) | extra for outcome in updates])
     if releases:
+        query, extra = fenced("runs_release_claim", fence)
         sql.many(
             db,
-            "runs_release_claim",
-            [{"task_id": t, "scheduled_time": at, "node_id": node_id} for t, at in releases],
+            query,
+            [{"task_id": t, "scheduled_time": at, "node_id": node_id} | extra for t, at in releases],
         )
     return fire(sql, db, claims, (), now, fence)
 

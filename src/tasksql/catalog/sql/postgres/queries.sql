@@ -407,6 +407,25 @@ DELETE FROM runs
 WHERE task_id = %(task_id)s AND scheduled_time = %(scheduled_time)s::timestamptz AND node_id = %(node_id)s
   AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1;
 
+-- name: runs_release_claim_fenced
+-- runs_release_claim, only for a claim of the fence's node while its lease is live and the task is
+-- placed on the fence's epoch (as the claim's insert), or the task is dropped (nobody takes it over):
+-- a claim of a task that went to another node is that node's to take over (take_over_claims rewinds
+-- the task's next instant to it), not its old holder's to delete.
+DELETE FROM runs
+WHERE task_id = %(task_id)s AND scheduled_time = %(scheduled_time)s::timestamptz AND node_id = %(node_id)s
+  AND node_id = %(fence_node)s
+  AND state = 'SCHEDULED' AND scheduled_from = 'SCHEDULE' AND attempt_number = 1
+  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
+  AND (EXISTS (SELECT 1 FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+               WHERE p.task_id = runs.task_id
+                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+                 AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+                p.pinned_node), %(fence_node)s) = %(fence_node)s)
+       OR EXISTS (SELECT 1 FROM tasks AS d WHERE d.id = runs.task_id AND d.dropped_on IS NOT NULL));
+
 -- name: runs_settle_lost
 -- Settle every run of a node that started and is not settled as FAILED (the node stopped during it),
 -- but those in the array :keep (and, with the array :only, those not in it).
