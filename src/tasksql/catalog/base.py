@@ -574,6 +574,24 @@ class Catalog(ClusterCoordination, FanoutCoordination, SecurityCatalog, SecretCa
         fence held)."""
 
     @abstractmethod
+    async def settle_graph_member(
+        self,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        new_runs: Sequence[NewRun],
+        end: GraphRunEnd | None,
+        notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
+    ) -> list[RunRecord | None] | None:
+        """:meth:`settle_graph_step` of a member's own outcome and the step of its graph run that
+        follows from it, all or nothing on the outcome: when ``outcome`` is not applied (its run is
+        settled already, or ``fence`` refuses it: the lease is not live, the run is not of the
+        fence's node), nothing of the step is written (no runtime change, run, end or notification)
+        and None is returned, so that a graph run does not go on from an outcome the catalog does
+        not hold."""
+
+    @abstractmethod
     async def graph_version(self, root_task_id: int, members: Mapping[int, int]) -> int:
         """The version number of a root's graph with these members (task id -> version); a member
         set never seen before gets the next number."""

@@ -533,18 +533,55 @@ class SqlCatalog(SqlFanout[D], SqlSecurity[D], SqlStorageChecks[D]):
         *,
         fence: Fence | None = None,
     ) -> list[RunRecord | None]:
+        records = await self._graph_step(outcome, runtime, new_runs, end, notifications, fence, False)
+        assert records is not None  # only a required outcome makes it None
+        return records
+
+    async def settle_graph_member(
+        self,
+        outcome: RunOutcome,
+        runtime: TaskRuntime | None,
+        new_runs: Sequence[NewRun],
+        end: GraphRunEnd | None,
+        notifications: Sequence[OutboxItem] = (),
+        *,
+        fence: Fence | None = None,
+    ) -> list[RunRecord | None] | None:
+        return await self._graph_step(outcome, runtime, new_runs, end, notifications, fence, True)
+
+    async def _graph_step(
+        self,
+        outcome: RunOutcome | None,
+        runtime: TaskRuntime | None,
+        new_runs: Sequence[NewRun],
+        end: GraphRunEnd | None,
+        notifications: Sequence[OutboxItem],
+        fence: Fence | None,
+        required: bool,
+    ) -> list[RunRecord | None] | None:
         now, sql = db_time(self._clock.now()), self._sql
         suspends = runtime is not None and runtime.state is not None
         items = tuple(notifications)
 
-        def step(db: D) -> list[RunRecord | None]:
+        def step(db: D) -> list[RunRecord | None] | None:
             records = graph_jobs.settle_step(
-                sql, db, outcome=outcome, runtime=runtime, new_runs=new_runs, end=end, now=now, fence=fence
+                sql,
+                db,
+                outcome=outcome,
+                runtime=runtime,
+                new_runs=new_runs,
+                end=end,
+                now=now,
+                fence=fence,
+                required=required,
             )
-            outbox_jobs.enqueue(sql, db, items)
+            if records is not None:
+                outbox_jobs.enqueue(sql, db, items)
             return records
 
         records = await self._write(step, durable=suspends, changes=suspends, hold=True)
+        if records is None:
+            return None
         if items:
             self._queued()
         if outcome is not None:

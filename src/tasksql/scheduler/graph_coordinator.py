@@ -279,12 +279,18 @@ class GraphCoordinator:
         outcome: RunOutcome,
         runtime: TaskRuntime | None,
         notifications: Sequence[OutboxItem] = (),
+        *,
+        settled: bool = False,
     ) -> list[Launch] | None:
         """Settle a member's run and advance its graph run; the runs to start now. None when the
         run belongs to no active graph run of this node, or the graph run was given up here (the
-        node holds no lease, lost the root's placement, or the step's write failed with an error
-        other than an outage: the graph run ends FAILED, GRAPH_NOT_RECORDED): the caller settles it
-        alone."""
+        node holds no lease, the fence refused the member's outcome or a run of the step (the
+        lease or the root's placement is gone), or the step's write failed with an error other
+        than an outage: the graph run ends FAILED, GRAPH_NOT_RECORDED): the caller settles the
+        run alone, as any refused outcome (kept, written again under the next lease or dropped
+        once the run is known settled, and the lease checked at once). ``settled``: the run's row
+        was settled by its body's own transaction (a warehouse in the catalog's database), so the
+        step's write of the outcome is a no-op, not a refusal."""
         g = self.active.get(rec.graph_run_group_id or "")
         if g is None or rec.task_id not in g.members:
             return None
@@ -302,10 +308,29 @@ class GraphCoordinator:
         )
         step = self._resolve_dropped(g, step)
         rows = self._rows_for(g, step, now)
+        end = self._end(g, step, now)
         try:
-            records = await self._catalog.settle_graph_step(
-                outcome, runtime, rows, self._end(g, step, now), notifications, fence=fence
-            )
+            if fence is None or settled:
+                records = await self._catalog.settle_graph_step(
+                    outcome, runtime, rows, end, notifications, fence=fence
+                )
+            else:
+                # the step follows from the outcome: if the fence refuses the outcome (the lease is
+                # gone, or the run was settled elsewhere, by the node that took it over), nothing
+                # of the step is written and the graph run cannot go on from it here
+                written = await self._catalog.settle_graph_member(
+                    outcome, runtime, rows, end, notifications, fence=fence
+                )
+                if written is None:
+                    log.info(
+                        "the outcome of run %s of graph run %s was refused (this node's lease is gone, "
+                        "or the run was settled elsewhere): the graph run is given up here",
+                        rec.run_id,
+                        g.group_id,
+                    )
+                    await self.give_up(g)
+                    return None
+                records = written
         except Exception as exc:  # not CancelledError
             # Not an outage (the catalog waits that out): an error that would come again, or a
             # bug. The step is not written and its graph state has moved on, so the graph run

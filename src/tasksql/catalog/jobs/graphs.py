@@ -82,10 +82,12 @@ def settle_step(
     end: GraphRunEnd | None,
     now: str,
     fence: Fence | None = None,
-) -> list[RunRecord | None]:
-    """Settle a run of a graph, insert the runs it makes due, and maybe end the graph run."""
-    if outcome is not None:
-        settle(sql, db, outcome, None, now, fence)
+    required: bool = False,
+) -> list[RunRecord | None] | None:
+    """Settle a run of a graph, insert the runs it makes due, and maybe end the graph run; with
+    ``required``, nothing but the outcome is tried when the outcome is not applied (None)."""
+    if outcome is not None and not settle(sql, db, outcome, None, now, fence) and required:
+        return None
     if runtime is not None:
         apply_runtime(sql, db, [runtime], now, fence)
     records = fire(sql, db, new_runs, (), now, fence)
