@@ -285,7 +285,7 @@ class InFlightRuns:
             # a graph's runs are recorded by its coordinator, with the graph's own bookkeeping
             launches = None
             if rec.graph_run_group_id is not None:
-                launches = await self._graphs.step(rec, outcome, runtime, notes)
+                launches = await self._graphs.step(rec, outcome, runtime, notes, settled=settled)
             if launches is None:
                 await self._record_outcome(outcome, runtime, notes, settled=settled)
             else:
