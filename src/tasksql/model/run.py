@@ -11,14 +11,15 @@ raises :class:`InvalidTransition` before anything is written.
 
 from __future__ import annotations
 
-import operator
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from tasksql.display import timedelta_ms
 from tasksql.errors import TasksqlError
+from tasksql.model.slots import copier, fast_init
 from tasksql.model.task import SuspendReason, TaskState
 
 
@@ -106,6 +107,7 @@ def settling(new: RunState) -> RunState:
     return new
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewRun:
     """A run to insert. Scheduled runs (``scheduled_from`` SCHEDULE, attempt 1, no graph run) are
@@ -134,6 +136,7 @@ class NewRun:
     config: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRecord:
     """A stored run: every TASK_HISTORY column."""
@@ -172,6 +175,7 @@ class RunRecord:
         return timedelta_ms(self.completed_time - self.query_start_time)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOutcome:
     """How a run ended (or that it started executing, when ``state`` is EXECUTING)."""
@@ -188,6 +192,7 @@ class RunOutcome:
     query_id: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskRuntime:
     """Scheduler-owned task fields, written without a version check and without a new version:
@@ -279,13 +284,16 @@ class GraphRunEnd:
     first_error_message: str | None = None
 
 
-_RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
-_run_values = operator.attrgetter(*_RUN_FIELDS)
+#: Copiers of run records by the fields they change (see :func:`evolve`); a few distinct sets.
+_EVOLVERS: dict[tuple[str, ...], Callable[..., RunRecord]] = {}
 
 
 def evolve(rec: RunRecord, **changes: Any) -> RunRecord:
-    """``dataclasses.replace`` for the scheduler's hot path (a fraction of its cost: no per-call
-    field introspection)."""
-    values = dict(zip(_RUN_FIELDS, _run_values(rec), strict=True))
-    values.update(changes)
-    return RunRecord(**values)
+    """``dataclasses.replace`` for the scheduler's hot path: a copy made by a function generated once
+    per set of changed fields (:func:`~tasksql.model.slots.copier`), without ``__init__``'s
+    per-field cost."""
+    key = tuple(changes)
+    copy = _EVOLVERS.get(key)
+    if copy is None:
+        copy = _EVOLVERS[key] = copier(RunRecord, key)
+    return copy(rec, *changes.values())

@@ -505,10 +505,11 @@ class TaskCache:
     def is_root(self, entry: Entry) -> bool:
         """True for a (warm) task that others run after, or that has a finalizer, and that has no
         predecessors itself."""
-        task = entry.task
-        if is_graph_child(task):
+        dependents = self._dependents
+        if not dependents:  # no graph at all: asked of every entry due, at every tick
             return False
-        return task.name in self._dependents
+        task = entry.task
+        return task.name in dependents and not is_graph_child(task)
 
     def children_of(self, name: QualifiedName) -> list[int]:
         return sorted(self._children.get(name, ()))

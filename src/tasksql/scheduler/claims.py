@@ -264,21 +264,21 @@ class Bookings:
                 rewind(entry, rec.scheduled_time)
 
 
-async def take(
-    entry: Entry, plan: FirePlan, root: bool, book: Bookings
-) -> tuple[Claim | None, RunRecord | Failed | None]:
-    """The claim of ``entry`` (taken from it) when one of ``plan``'s instants is the claimed one,
-    with what its write gave (see :meth:`Claim.result`); else the claim is released in ``book``."""
-    claim, entry.claim = entry.claim, None
+def take(entry: Entry, plan: FirePlan, root: bool, book: Bookings) -> Claim | None:
+    """The claim of ``entry`` (taken from it) when one of ``plan``'s instants is the claimed one;
+    else None, and a claim is released in ``book``. What its write gave is :meth:`Claim.written`
+    once ``claim.batch`` is done (the usual case: written long ago), else :meth:`Claim.result`."""
+    claim = entry.claim
     if claim is None:
-        return None, FAILED
-    if root or not any(d.instant == claim.instant for d in plan.decisions):
-        # a summary of missed instants covers it, or the task became a graph root
-        book.releases.append((entry.record.id, claim.instant))
-        return None, FAILED
-    if claim.batch.done():  # the usual case: written long ago
-        return claim, claim.written()
-    return claim, await claim.result()
+        return None
+    entry.claim = None
+    if not root:
+        for decision in plan.decisions:
+            if decision.instant == claim.instant:
+                return claim
+    # a summary of missed instants covers it, or the task became a graph root
+    book.releases.append((entry.record.id, claim.instant))
+    return None
 
 
 async def release(

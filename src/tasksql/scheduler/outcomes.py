@@ -26,6 +26,7 @@ from tasksql.model import (
     effective_warehouse,
 )
 from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.scheduler.planner import Action, Decision
 
 if TYPE_CHECKING:
     from tasksql.scheduler.planner import MissedSummary
@@ -79,6 +80,29 @@ def new_run(
         warehouse=effective_warehouse(task),
         node_id=node_id,
         config=config or task.config,
+    )
+
+
+#: The state a scheduled instant's run is inserted in, by the planner's decision.
+_INSERTED_AS = {
+    Action.RUN: RunState.EXECUTING,
+    Action.QUEUE: RunState.SCHEDULED,
+    Action.SKIP: RunState.SKIPPED,
+}
+
+
+def scheduled_run(record: TaskRecord, decision: Decision, now: datetime, node_id: str) -> NewRun:
+    """The run of a scheduled instant as the planner decided it: EXECUTING, SCHEDULED (queued)
+    or SKIPPED (with the decision's code and message)."""
+    return new_run(
+        record,
+        scheduled_time=decision.instant,
+        state=_INSERTED_AS[decision.action],
+        scheduled_from=ScheduledFrom.SCHEDULE,
+        node_id=node_id,
+        now=now,
+        error_code=decision.code,
+        error_message=decision.message,
     )
 
 

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tasksql.model import CatchUp
+from tasksql.model.slots import fast_init
 from tasksql.schedules.base import Schedule
 
 #: Instants enumerated at most per plan; beyond this a gap is summarised, not walked.
@@ -39,6 +40,7 @@ class Action(StrEnum):
     SKIP = "skip"  #: record SKIPPED with code and message
 
 
+@fast_init  # built for every due instant (see tasksql.model.slots)
 @dataclass(frozen=True, slots=True)
 class Decision:
     instant: datetime
@@ -56,6 +58,7 @@ class MissedSummary:
     last: datetime
 
 
+@fast_init  # built for every due instant (see tasksql.model.slots)
 @dataclass(frozen=True, slots=True)
 class FirePlan:
     decisions: list[Decision] = field(default_factory=list)

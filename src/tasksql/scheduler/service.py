@@ -45,7 +45,7 @@ from tasksql.catalog.base import Catalog
 from tasksql.catalog.lease import LeaseLine, open_lease_line
 from tasksql.clock import SYSTEM_CLOCK, Clock, SystemClock
 from tasksql.errors import TasksqlError
-from tasksql.model import CatchUp, RunState, ScheduledFrom, TaskRecord
+from tasksql.model import CatchUp, ScheduledFrom, TaskRecord
 from tasksql.model.run import NewGraphRun, NewRun, NodeRecord, RunRecord
 from tasksql.scheduler import claims, outage, outcomes, takeover
 from tasksql.scheduler.cache import TaskCache
@@ -577,27 +577,33 @@ class Scheduler:
                 warming.add_done_callback(self._warming.discard)
             if late:
                 due.extend(e for e in await cache.warm(late) if e.next_fire is not None)
-        if due:
-            # triggered tasks: their instant is a check of their streams, done off the tick's path
-            triggers = self.triggers
-            for entry in [e for e in due if triggers.handles(e)]:
+        # triggered tasks: their instant is a check of their streams, done off the tick's path; an
+        # entry whose schedule's class loaded in due() is asked again, and planned in this tick
+        triggers, planned = self.triggers, []
+        for entry in due:
+            if triggers.handles(entry):
                 triggers.due(entry, now, fence)
-            # asked again: an entry whose schedule's class loaded in due() is planned in this tick
-            due = [e for e in due if not triggers.handles(e)]
-        if not due:
+                if triggers.handles(entry):
+                    continue
+            planned.append(entry)
+        if not planned:
             return report
         graphs, runs = self.graphs, self.runs
         plans: list[tuple[Entry, bool, FirePlan]] = []
-        for entry in due:
-            root = graphs.is_root(entry)
+        for entry in planned:
+            root = cache.is_root(entry)
             plans.append((entry, root, self._plan(entry, now, root)))
         new_runs: list[NewRun] = []
         owners: list[tuple[Entry, Decision | None]] = []
         new_graphs: list[NewGraphRun] = []
         started_graphs: dict[int, GraphRun] = {}
         book = claims.Bookings(self.node_id, fence=fence, commit_starts=self.fence.member)
+        claim_within = self.claim_ahead if self.claim_ahead > timedelta(0) else None
         for entry, root, plan in plans:
-            claim, claimed = await claims.take(entry, plan, root, book)
+            claim = claims.take(entry, plan, root, book)
+            claimed: RunRecord | claims.Failed | None = claims.FAILED
+            if claim is not None:  # its write is over long ago, as a rule: nothing to await
+                claimed = claim.written() if claim.batch.done() else await claim.result()
             for decision in plan.decisions:
                 if (
                     claim is not None
@@ -606,7 +612,7 @@ class Scheduler:
                 ):
                     self._use_claim(entry, claimed, decision, book, now, report)
                     continue
-                run = self._new_run(entry, decision, now)
+                run = outcomes.scheduled_run(entry.record, decision, now, self.node_id)
                 if root and decision.action is Action.RUN:
                     g = await graphs.prepare(entry, scheduled_time=decision.instant)
                     g.begin()
@@ -628,10 +634,10 @@ class Scheduler:
                 owners.append((entry, None))
             cache.set_next_fire(entry, plan.next_fire)
             if (
-                not root
+                claim_within is not None
+                and not root
                 and plan.next_fire is not None
-                and self.claim_ahead > timedelta(0)
-                and plan.next_fire - now <= self.claim_ahead
+                and plan.next_fire - now <= claim_within
                 and claims.claimable(entry)
             ):
                 book.claim(entry, plan.next_fire, now)
@@ -738,21 +744,6 @@ class Scheduler:
         else:
             running = len(entry.running) + len(entry.queue)
         return plan_fires(entry.schedule, next_fire=entry.next_fire, now=now, running=running, policy=policy)
-
-    def _new_run(self, entry: Entry, decision: Decision, now: datetime) -> NewRun:
-        state = {Action.RUN: RunState.EXECUTING, Action.QUEUE: RunState.SCHEDULED}.get(
-            decision.action, RunState.SKIPPED
-        )
-        return outcomes.new_run(
-            entry.record,
-            scheduled_time=decision.instant,
-            state=state,
-            scheduled_from=ScheduledFrom.SCHEDULE,
-            node_id=self.node_id,
-            now=now,
-            error_code=decision.code,
-            error_message=decision.message,
-        )
 
     # --- what the engine asks of it --------------------------------------------------------------
 
