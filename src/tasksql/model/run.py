@@ -297,3 +297,15 @@ def evolve(rec: RunRecord, **changes: Any) -> RunRecord:
     if copy is None:
         copy = _EVOLVERS[key] = copier(RunRecord, key)
     return copy(rec, *changes.values())
+
+
+_STARTED = copier(RunRecord, ("state", "query_start_time"))
+
+
+def started(rec: RunRecord, now: datetime) -> RunRecord:
+    """``rec`` moved to EXECUTING at ``now`` (checked with :func:`transition`): :func:`evolve`
+    without its keyword arguments, for the start of every claimed run.
+
+    :raises InvalidTransition: ``rec`` may not start (nothing must be written then).
+    """
+    return _STARTED(rec, transition(rec.state, _S.EXECUTING), now)

@@ -57,6 +57,11 @@ FLUSH_CHUNK = 100
 HeapItem = tuple[datetime, int, int]
 
 
+#: Read at every push: a global (an enum member read from its class costs several times as much on
+#: CPython 3.11, whose enum metaclass defines __getattr__).
+_STARTED = TaskState.STARTED
+
+
 class TaskCache:
     """The entries of every task of the catalog, the heaps of their next instants, the graph index,
     and the next instants not written to the catalog yet.
@@ -134,7 +139,7 @@ class TaskCache:
         rec = entry.warm_record
         if (
             entry.next_fire is None
-            or (rec is not None and rec.state is not TaskState.STARTED)
+            or (rec is not None and rec.state is not _STARTED)
             or (self._owns is not None and not self._owns(entry.task_id))
         ):
             entry.heap_seq = None

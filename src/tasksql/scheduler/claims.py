@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Final
 from tasksql.errors import TasksqlError
 from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
 from tasksql.model.cluster import Fence
-from tasksql.model.run import NewRun, RunOutcome, RunRecord, evolve, transition
+from tasksql.model.run import NewRun, RunOutcome, RunRecord, evolve, started, transition
 from tasksql.scheduler import outcomes
 from tasksql.scheduler.planner import Action, Decision, FirePlan
 
@@ -71,6 +71,10 @@ if TYPE_CHECKING:
     from tasksql.scheduler.entry import Entry
 
 log = logging.getLogger("tasksql.scheduler")
+
+# Read for every claimed run: globals (an enum member read from its class costs several times as
+# much on CPython 3.11, whose enum metaclass defines __getattr__).
+_RUN, _SKIP, _EXECUTING = Action.RUN, Action.SKIP, RunState.EXECUTING
 
 #: Claims are written lazily unless their instant is closer than this.
 URGENT_WITHIN = timedelta(milliseconds=20)
@@ -145,14 +149,16 @@ class Bookings:
         """The claimed run ``rec`` of ``entry`` for ``decision``: started now, skipped, or left
         queued (SCHEDULED). With ``commit_starts`` a run to start is kept for
         :meth:`start_committed` instead (None is returned: it is not started yet)."""
-        if decision.action is Action.RUN:
-            transition(rec.state, RunState.EXECUTING)
+        action = decision.action
+        if action is _RUN:
             if self.commit_starts:
+                transition(rec.state, _EXECUTING)
                 self.starts.append((entry, rec))
                 return None
-            self.updates.append(RunOutcome(run_id=rec.run_id, state=RunState.EXECUTING, query_start_time=now))
-            return evolve(rec, state=RunState.EXECUTING, query_start_time=now)
-        if decision.action is Action.SKIP:
+            run = started(rec, now)
+            self.updates.append(RunOutcome(run_id=rec.run_id, state=run.state, query_start_time=now))
+            return run
+        if action is _SKIP:
             transition(rec.state, RunState.SKIPPED)
             self.updates.append(
                 RunOutcome(
@@ -227,7 +233,7 @@ class Bookings:
         if not starts:
             return []
         try:
-            started = set(
+            begun = set(
                 await catalog.start_claims(
                     self.node_id, [rec.run_id for _, rec in starts], now, fence=self.fence
                 )
@@ -239,16 +245,12 @@ class Bookings:
                 log.exception("could not start claimed runs (their instants fire again)")
             self._give_back(starts, rewind)
             return []
-        if len(started) < len(starts):
+        if len(begun) < len(starts):
             log.info(
                 "%d claimed run(s) not started: this node's lease or the tasks' placements are gone",
-                len(starts) - len(started),
+                len(starts) - len(begun),
             )
-        return [
-            (entry, evolve(rec, state=RunState.EXECUTING, query_start_time=now))
-            for entry, rec in starts
-            if rec.run_id in started
-        ]
+        return [(entry, started(rec, now)) for entry, rec in starts if rec.run_id in begun]
 
     def _give_back(
         self, left: list[tuple[Entry, RunRecord]], rewind: Callable[[Entry, datetime], None]

@@ -40,7 +40,7 @@ from tasksql.model import (
 )
 from tasksql.model.cluster import Fence
 from tasksql.model.outbox import OutboxItem
-from tasksql.model.run import RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.model.run import OPEN_STATES, RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.model.security import RunAdmission
 from tasksql.notify.events import events_for
 from tasksql.scheduler import claims, logical_time, outcomes, retry
@@ -59,6 +59,12 @@ from tasksql.schedules.base import PreviousRun
 from tasksql.warehouses.base import CancelToken
 
 log = logging.getLogger("tasksql.scheduler")
+
+# Enum members read once per run: globals (reading one from its class costs several times as much
+# on CPython 3.11, whose enum metaclass defines __getattr__).
+_FAILED = RunState.FAILED
+_SUSPENDED = TaskState.SUSPENDED
+_DATABEND = Spelling.DATABEND
 
 
 class InFlightRuns:
@@ -123,6 +129,9 @@ class InFlightRuns:
         self.on_refused: Callable[[], None] = lambda: None
         #: runs maintenance runs that fan out into sub-tasks (see fanout.py); None: run them here
         self.fan_out: FanOut | None = None
+        #: the provider's run gate and whether it has anything to ask now (see _gate), looked up once
+        self._run_gate = getattr(warehouses, "run_gate", None)
+        self._gated: Callable[[], bool] | None = getattr(warehouses, "gated", None)
 
     def use_markers(self, book: MarkerBook | None) -> None:
         """Commit bodies with their run's completion marker in ``book``'s scope from now on."""
@@ -156,9 +165,9 @@ class InFlightRuns:
         self._runs[rec.run_id] = (task, token, entry)
         self._tasks[rec.run_id] = task
         self._task_of[rec.run_id] = rec.task_id
-        task.add_done_callback(lambda _: self._ended(rec.run_id))
+        task.add_done_callback(functools.partial(self._ended, rec.run_id))
 
-    def _ended(self, run_id: int) -> None:
+    def _ended(self, run_id: int, _: object = None) -> None:
         self._tasks.pop(run_id, None)
         self._task_of.pop(run_id, None)
 
@@ -238,11 +247,11 @@ class InFlightRuns:
                 logical_time=lambda: logical_time.compute(
                     self._catalog, rec, logical_time.own_schedule(entry)
                 ),
-                gate=_gate(self._warehouses, entry),
+                gate=self._gate(entry),
                 checks=self._catalog,
                 node_id=self._node_id,
                 graph_facts=lambda: graph_facts(self._catalog, rec, graph),
-                databend=not entry.cold and entry.record.spelling is Spelling.DATABEND,
+                databend=entry.warm_record is not None and entry.warm_record.spelling is _DATABEND,
             )
             if self.fan_out is not None and runs_as_subtasks(task):
                 outcome = await self.fan_out.run(ctx)
@@ -265,6 +274,15 @@ class InFlightRuns:
             )
         await self._finish(entry, rec, task, outcome, graph)
 
+    def _gate(self, entry: Entry) -> Callable[[], Awaitable[RunAdmission | None]] | None:
+        """The provider's run gate (the engine's: security), bound to ``entry``'s task; None when
+        the provider has none, says it has nothing to ask now (``gated()`` false: security off) or
+        the entry is cold."""
+        gate, gated, record = self._run_gate, self._gated, entry.warm_record
+        if gate is None or record is None or (gated is not None and not gated()):
+            return None
+        return lambda: gate(record)
+
     # --- settling --------------------------------------------------------------------------------
 
     async def _finish(
@@ -280,7 +298,9 @@ class InFlightRuns:
             return
         previous = entry.failures
         outcome, runtime = outcomes.settle(entry, task, rec.state, outcome)
-        notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
+        notes: list[OutboxItem] = []
+        if task.error_integration is not None or task.success_integration is not None:
+            notes = self._notifications(entry, rec, task, outcome, runtime, previous, graph)
         try:
             # a graph's runs are recorded by its coordinator, with the graph's own bookkeeping
             launches = None
@@ -293,7 +313,7 @@ class InFlightRuns:
         except TasksqlError:
             log.exception("could not record the outcome of run %s", rec.run_id)
         end = outcome.completed_time or self._clock.now()
-        if outcome.state is RunState.FAILED and task.on_error is OnError.LOG:
+        if outcome.state is _FAILED and task.on_error is OnError.LOG:
             # VoltDB ON ERROR LOG: the error is logged and the task goes on (IGNORE: not logged)
             log.warning(
                 "task %s failed (ON ERROR LOG): %s: %s", rec.name, outcome.error_code, outcome.error_message
@@ -308,7 +328,7 @@ class InFlightRuns:
         entry.last_result = PreviousRun(
             state=outcome.state, return_value=outcome.return_value, error=outcome.error_message
         )
-        if runtime is not None and runtime.state is TaskState.SUSPENDED:
+        if runtime is not None and runtime.state is _SUSPENDED:
             entry.next_fire = None
             entry.heap_seq = None
             self._cache.mark_stale()
@@ -329,7 +349,7 @@ class InFlightRuns:
             # a member joining again writes nothing without a fence: the outcome waits for it
             self._refused_outcome(outcome, notes, None)
             return
-        if runtime is None and not notes and outcome.state.terminal:
+        if runtime is None and not notes and outcome.state not in OPEN_STATES:
             # the common case: nothing waits for this write (drain and wait_for_run do)
             write = self._catalog.settle_later(outcome, fence=fence)
             self._pending.add(outcome.run_id)
@@ -447,8 +467,6 @@ class InFlightRuns:
     ) -> list[OutboxItem]:
         """Webhook messages for a settled run (ERROR_INTEGRATION / SUCCESS_INTEGRATION), queued in
         the outbox in the same transaction as the outcome."""
-        if task.error_integration is None and task.success_integration is None:
-            return []
         root = None
         if graph is not None and graph.root_id != rec.task_id:
             root = (str(graph.member(graph.root_id).name), graph.root_id)
@@ -526,8 +544,9 @@ class InFlightRuns:
         if entry.queue and not entry.running:
             await self.start_queued(entry)
             return
+        policy = entry.policy
         if not (
-            (entry.policy.defer_while_running or entry.policy.next_from_end)
+            (policy.defer_while_running or policy.next_from_end)
             and entry.next_fire is None
             and not entry.running
         ):
@@ -651,17 +670,3 @@ def _log_unsettled(write: asyncio.Future[Any]) -> None:
     if not write.cancelled() and write.exception() is not None:
         # the row stays EXECUTING; the reaper settles it once this node is gone
         log.error("could not record the outcome of a run: %s", write.exception())
-
-
-def _gate(warehouses: object, entry: Entry) -> Callable[[], Awaitable[RunAdmission | None]] | None:
-    """The run gate of the provider (the engine's: security), bound to ``entry``'s task; None when
-    the provider has none, says it has nothing to ask now (``gated()`` false: security off) or the
-    entry is cold."""
-    gate = getattr(warehouses, "run_gate", None)
-    record = entry.warm_record
-    if gate is None or record is None:
-        return None
-    gated = getattr(warehouses, "gated", None)
-    if gated is not None and not gated():
-        return None
-    return lambda: gate(record)

@@ -25,11 +25,16 @@ from tasksql.model import (
     effective_suspend_after,
     effective_warehouse,
 )
-from tasksql.model.run import NewRun, RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.model.run import OPEN_STATES, NewRun, RunOutcome, RunRecord, TaskRuntime, transition
 from tasksql.scheduler.planner import Action, Decision
 
 if TYPE_CHECKING:
     from tasksql.scheduler.planner import MissedSummary
+
+
+# Read at every run's end: globals (an enum member read from its class costs several times as much
+# on CPython 3.11, whose enum metaclass defines __getattr__).
+_SUCCEEDED, _FAILED, _EXECUTING = RunState.SUCCEEDED, RunState.FAILED, RunState.EXECUTING
 
 
 class _HasFailures(Protocol):
@@ -60,7 +65,7 @@ def new_run(
     version: int | None = None,
 ) -> NewRun:
     task = definition or record.definition
-    terminal = transition(None, state).terminal
+    terminal = transition(None, state) not in OPEN_STATES
     return NewRun(
         task_id=record.id,
         task_version=version or record.version,
@@ -71,7 +76,7 @@ def new_run(
         state=state,
         scheduled_from=scheduled_from,
         attempt_number=attempt_number,
-        query_start_time=now if state is RunState.EXECUTING else None,
+        query_start_time=now if state is _EXECUTING else None,
         completed_time=now if terminal else None,
         error_code=error_code,
         error_message=error_message,
@@ -155,19 +160,24 @@ def settle(
     return outcome, runtime
 
 
+def _task_id(entry: _HasFailures) -> int:
+    return getattr(getattr(entry, "record", None), "id", None) or 0
+
+
 def _apply_policy(
     entry: _HasFailures, task: TaskDef, outcome: RunOutcome
 ) -> tuple[RunOutcome, TaskRuntime | None]:
-    task_id = getattr(getattr(entry, "record", None), "id", None)
-    if outcome.state is RunState.SUCCEEDED:
+    state = outcome.state
+    if state is _SUCCEEDED:
         if entry.failures == 0:
-            return outcome, None
+            return outcome, None  # the usual case
         entry.failures = 0
-        return outcome, TaskRuntime(task_id=task_id or 0, consecutive_failures=0)
-    if outcome.state is not RunState.FAILED:
+        return outcome, TaskRuntime(task_id=_task_id(entry), consecutive_failures=0)
+    if state is not _FAILED:
         return outcome, None
+    task_id = _task_id(entry)
     entry.failures += 1
-    runtime = TaskRuntime(task_id=task_id or 0, consecutive_failures=entry.failures)
+    runtime = TaskRuntime(task_id=task_id, consecutive_failures=entry.failures)
     if task.on_error is OnError.STOP:
         return outcome, replace(
             runtime,

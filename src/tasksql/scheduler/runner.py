@@ -58,6 +58,10 @@ from tasksql.warehouses.streams import bind_condition, bind_statements, may_bind
 
 log = logging.getLogger("tasksql.runner")
 
+#: A member of an enum read from its class costs several times a global's lookup on CPython 3.11 (its
+#: metaclass defines ``__getattr__``, which slows every class attribute): once per run, a global.
+_SUCCEEDED = RunState.SUCCEEDED
+
 T = TypeVar("T")
 
 #: Values :func:`_derived` keeps at most, about five per task version (a task version is one
@@ -66,9 +70,10 @@ _DERIVED_LIMIT = 32768
 _derived_values: dict[tuple[int, str, str], tuple[TaskDef, object]] = {}
 
 
-def _derived(task: TaskDef, what: str, variant: str, compute: Callable[[], T]) -> T:
-    """``compute()``, a pure function of the definition ``task`` (and ``variant``: a dialect or a
-    warehouse type), computed once per definition object instead of at every run of it.
+def _derived(task: TaskDef, what: str, variant: str, compute: Callable[..., T], *args: object) -> T:
+    """``compute(*args)``, a pure function of the definition ``task`` (and ``variant``: a dialect or
+    a warehouse type), computed once per definition object instead of at every run of it (``args``
+    rather than a closure: nothing is built per run when the value is known).
 
     The scheduler hands every run of a task version the same :class:`TaskDef` object, so the body's
     preparation, its session parameters for the warehouse and its timeout are worked out once per
@@ -80,7 +85,7 @@ def _derived(task: TaskDef, what: str, variant: str, compute: Callable[[], T]) -
     hit = _derived_values.get(key)
     if hit is not None and hit[0] is task:
         return hit[1]  # type: ignore[return-value]
-    value = compute()
+    value = compute(*args)
     if len(_derived_values) >= _DERIVED_LIMIT:
         _derived_values.clear()
     _derived_values[key] = (task, value)
@@ -369,11 +374,12 @@ class _Version:
     out when a run first needs it, at the point it did before (a failure is not kept: the next
     run fails again)."""
 
-    __slots__ = ("_computed", "_no_block", "_session", "task", "timeout_s")
+    __slots__ = ("_computed", "_no_block", "_session", "maintenance", "task", "timeout_s")
 
     def __init__(self, task: TaskDef) -> None:
         self.task = task
         self.timeout_s = effective_timeout_ms(task) / 1000.0
+        self.maintenance = isinstance(task.body, MaintenanceBody)
         self._session: tuple[tuple[str, str], ...] | None = None
         self._no_block: bool | None = None
         self._computed: list[tuple[str, int] | None] = []  # [] until known
@@ -399,6 +405,13 @@ class _Version:
         return self._computed[0]
 
 
+def _prepare(task: TaskDef, dialect: str) -> tuple[PreparedBody, bool]:
+    """The body of ``task`` prepared for ``dialect``, and whether a statement of it may name a
+    logical time variable (most name none: nothing to bind, known once per definition)."""
+    prepared = prepare(task, dialect)
+    return prepared, any(mentions(text) for text in prepared.statements)
+
+
 def _remaining(ctx: RunContext, deadline: float) -> float:
     return max(0.001, deadline - asyncio.get_running_loop().time())
 
@@ -407,7 +420,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
     """Run WHEN and the body of ``ctx.task`` in ``ctx.warehouse``; return the outcome."""
     task, wh = ctx.task, ctx.warehouse
     loop = asyncio.get_running_loop()
-    version = _derived(task, "version", wh.type.value, lambda: _Version(task))
+    version = _derived(task, "version", wh.type, _Version, task)  # (the type is a str)
     timeout_s = version.timeout_s
     deadline = loop.time() + timeout_s
     ctx.deadline = deadline
@@ -442,7 +455,8 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                     message=f"skipped: WHEN condition was false: {task.when}",
                 )
         if (
-            ctx.checks is not None
+            version.maintenance
+            and ctx.checks is not None
             and isinstance(task.body, MaintenanceBody)
             and task.body.kind is MaintenanceKind.CHECK_DISK
         ):  # object by object, each result kept in the catalog
@@ -460,7 +474,11 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 remaining=lambda: _remaining(ctx, deadline),
             )
             return _outcome(ctx, RunState.SUCCEEDED, rows_produced=len(checked))
-        if isinstance(task.body, MaintenanceBody) and task.body.kind is MaintenanceKind.REBUILD:
+        if (
+            version.maintenance
+            and isinstance(task.body, MaintenanceBody)
+            and task.body.kind is MaintenanceKind.REBUILD
+        ):
             # object by object (nothing kept in the catalog: a fanned-out run shows its progress)
             rebuilt = await run_rebuild(
                 task.body,
@@ -503,7 +521,7 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                 _set_return_value(ctx, [resolved.returned])
             if not resolved.statements:
                 return _outcome(ctx, RunState.SUCCEEDED)
-            prepared = PreparedBody(resolved.statements, True)
+            prepared, timed = PreparedBody(resolved.statements, True), True
         elif isinstance(task.body, SqlBody) and (computed := version.computed()) is not None:
             # Databend's EXECUTE IMMEDIATE <expression>: the script is the expression's value now
             script = await _scalar(ctx, "SELECT " + computed[0], session_params, deadline)
@@ -514,19 +532,19 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
                     code="EMPTY_SCRIPT",
                     message=f"EXECUTE IMMEDIATE {computed[0]}: the expression gave no script ({script!r})",
                 )
-            prepared = prepare_computed(task, script, wh.dialect)
+            prepared, timed = prepare_computed(task, script, wh.dialect), True
         else:
-            prepared = _derived(task, "prepared", wh.dialect, lambda: prepare(task, wh.dialect))
+            prepared, timed = _derived(task, "prepared", wh.dialect, _prepare, task, wh.dialect)
         statements: list[str] = []
         tables: dict[str, pa.Table] = {}
+
+        async def collect(t: str, tb: dict[str, pa.Table]) -> object:
+            statements.append(t)
+            tables.update(tb)
+            return None
+
         for text in prepared.statements:
-
-            async def collect(t: str, tb: dict[str, pa.Table]) -> object:
-                statements.append(t)
-                tables.update(tb)
-                return None
-
-            await _with_virtual(ctx, await ctx.bind_time(text), collect)
+            await _with_virtual(ctx, await ctx.bind_time(text) if timed else text, collect)
         other = await target_of(task.into, wh, ctx.warehouses) if task.into is not None else None
         into = local_name(task.into, wh) if task.into is not None and other is None else None
         # streams the body reads: bound, and claimed in its transaction when it consumes them
@@ -577,12 +595,12 @@ async def run_attempt(ctx: RunContext) -> RunOutcome:
         if result.marked and book is not None:
             book.wrote(wh)
         ctx.settled = result.settled
-        if isinstance(task.body, MaintenanceBody) and result.last is not None:
+        if version.maintenance and isinstance(task.body, MaintenanceBody) and result.last is not None:
             found = maintenance.check_problems(task.body, wh.dialect, result.last.rows)
             if found is not None:  # check_disk found damage: the run says so
                 return _outcome(ctx, RunState.FAILED, code="CHECK_DISK_FAILED", message=found)
         return _outcome(
-            ctx, RunState.SUCCEEDED, rows_produced=result.rows_produced, rows_inserted=result.rows_inserted
+            ctx, _SUCCEEDED, rows_produced=result.rows_produced, rows_inserted=result.rows_inserted
         )
     except QueryTimeout as err:
         return _outcome(
