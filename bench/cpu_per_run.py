@@ -1,7 +1,7 @@
 """Process CPU per scheduled run at a fixed load (not a test: run it by hand).
 
     python -m bench.cpu_per_run [-n 500] [--seconds 30] [--warmup 3] [--catalog pg] [--warehouse sqlite]
-                                [--markers off] [--stages]
+                                [--markers off] [--stages] [--explain MS]
 
 ``n`` one-second tasks with their phases spread over the second (the steady workload's setup:
 SQLite catalog, embedded DuckDB, completion markers on), in this process. ``--catalog pg``: the
@@ -12,7 +12,8 @@ SQLite file warehouse (the ``tasksql-sqlite*`` variants), whose per-statement co
 than DuckDB's, so that the scheduler's and the catalog's part stands out. ``--markers off``:
 the setting ``completion_markers`` off (bodies run at least once). ``--stages``: once a second, the
 queues runs wait in (event loop, warehouse workers, catalog writer) on stderr, to see which stage
-falls behind when a backlog forms. After the warm-up, the
+falls behind when a backlog forms. ``--explain MS``: the analyzed plans of the catalog's statements
+slower than ``MS`` ms, in the server's log (copied to ``cpu_per_run-explain.log``). After the warm-up, the
 process's CPU time (user + system) over a window is divided by the runs whose body started in it
 (rows of ``bench_log``). CPU, not wall time: on a machine shared with other work the wall-clock
 figures (lags, share of instants run) say more about the neighbours than about tasksql, while the
@@ -32,6 +33,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import sqlite3
 import sys
 import threading
@@ -207,6 +209,13 @@ def main() -> None:
     parser.add_argument(
         "--stages", action="store_true", help="print the queues runs wait in, once a second (stderr)"
     )
+    parser.add_argument(
+        "--explain",
+        metavar="MS",
+        type=float,
+        help="--catalog pg: log the plans (auto_explain, analyzed) of catalog statements slower than MS "
+        "milliseconds, the server's log copied to ./cpu_per_run-explain.log at the end",
+    )
     args = parser.parse_args()
     kwargs: dict[str, Any] = {
         "warehouse": args.warehouse,
@@ -217,11 +226,16 @@ def main() -> None:
         print(json.dumps(asyncio.run(measure(args.n, args.seconds, args.warmup, **kwargs))))
         return
     pg_counts.count_waits()
-    server = PgServer(pg_counts.SETTINGS, durable=True).start()  # as CatalogServer, counted
+    settings = dict(pg_counts.SETTINGS)
+    if args.explain is not None:
+        settings.update(pg_counts.explain_settings(args.explain))
+    server = PgServer(settings, durable=True).start()  # as CatalogServer, counted
     try:
         result = measure(args.n, args.seconds, args.warmup, pg=server, **kwargs)
         print(json.dumps(asyncio.run(result)))
     finally:
+        if args.explain is not None:
+            shutil.copyfile(server.base / "server.log", "cpu_per_run-explain.log")
         server.stop()
 
 

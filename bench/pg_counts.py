@@ -58,6 +58,18 @@ SETTINGS = {
 """Server settings the counts need (``pg_stat_statements`` loaded at start-up)."""
 
 
+def explain_settings(ms: float) -> dict[str, str]:
+    """Server settings that log the analyzed plan of every statement slower than ``ms``
+    milliseconds (``auto_explain``, loaded with ``pg_stat_statements``)."""
+    return {
+        "shared_preload_libraries": "pg_stat_statements,auto_explain",
+        "auto_explain.log_min_duration": f"{ms:g}",
+        "auto_explain.log_analyze": "on",
+        "auto_explain.log_buffers": "on",
+        "auto_explain.log_nested_statements": "on",
+    }
+
+
 class ServerCounts:
     """Statements, transactions and CPU of the private server at ``url`` (data directory ``data``)."""
 
@@ -86,11 +98,14 @@ class ServerCounts:
         return total
 
     @staticmethod
-    def _scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    def _scans(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, int, int]]:
+        """Per big table: rows read by sequential scans, rows updated, of which HOT (no index
+        entry added: the new version fits in its page and no indexed column changed)."""
         rows = conn.execute(
-            "SELECT relname, seq_tup_read FROM pg_stat_user_tables WHERE relname IN ('runs', 'tasks')"
+            "SELECT relname, seq_tup_read, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname IN ('runs', 'tasks')"
         ).fetchall()
-        return {str(name): int(read) for name, read in rows}
+        return {str(name): (int(read), int(upd), int(hot)) for name, read, upd, hot in rows}
 
     def begin(self) -> None:
         with psycopg.connect(self._url, autocommit=True) as conn:
@@ -116,6 +131,14 @@ class ServerCounts:
                 "SELECT query, calls, total_exec_time + total_plan_time FROM pg_stat_statements "
                 "WHERE query NOT LIKE '%pg_stat%' ORDER BY calls DESC"
             ).fetchall()
+            # per call of the costliest: rows, planning and execution (ms)
+            detail = conn.execute(
+                "SELECT query, calls, rows::float / greatest(calls, 1), "
+                "total_plan_time / greatest(calls, 1), total_exec_time / greatest(calls, 1) "
+                "FROM pg_stat_statements "
+                "WHERE query NOT LIKE '%%pg_stat%%' ORDER BY total_exec_time + total_plan_time DESC LIMIT %s",
+                (top,),
+            ).fetchall()
         assert row is not None
         per = 1.0 / max(runs, 1)
         calls = sum(int(c) for _, c, _ in stmts)
@@ -126,7 +149,15 @@ class ServerCounts:
             "statements_per_run": round(calls * per, 2),
             # rows read by sequential scans of the two big tables (an index missed)
             "seq_rows_read_per_run": {
-                k: round((v - self._scans0.get(k, 0)) * per, 1) for k, v in scans.items()
+                k: round((v[0] - self._scans0.get(k, v)[0]) * per, 1) for k, v in scans.items()
+            },
+            # updates per run, and the share of them that added no index entry
+            "updates_per_run_hot_share": {
+                k: [
+                    round((v[1] - self._scans0.get(k, v)[1]) * per, 2),
+                    round((v[2] - self._scans0.get(k, v)[2]) / max(v[1] - self._scans0.get(k, v)[1], 1), 2),
+                ]
+                for k, v in scans.items()
             },
             "transactions_per_run": round((int(row[0]) - self._xact) * per, 3),
             "commit_statements_per_run": round(commits * per, 3),
@@ -137,5 +168,9 @@ class ServerCounts:
             "statement_time_ms_per_run": round(sum(float(t) for _, _, t in stmts) * per, 3),
             "top_statement_time_ms_per_run": [
                 [round(float(t) * per, 4), " ".join(q.split())[:90]] for q, _, t in by_time[:top]
+            ],
+            "top_statements_per_call_calls_rows_plan_ms_exec_ms": [
+                [int(c), round(float(r), 1), round(float(p), 3), round(float(e), 3), " ".join(q.split())[:60]]
+                for q, c, r, p, e in detail
             ],
         }

@@ -31,7 +31,7 @@ from tasksql.catalog.dialect import CatalogDialect
 from tasksql.catalog.held_starts import HeldStarts
 from tasksql.catalog.jobs import runs as run_jobs
 from tasksql.catalog.rows import db_time
-from tasksql.catalog.settle_batch import SettleBatch
+from tasksql.catalog.settle_batch import RunBook, SettleBatch
 from tasksql.catalog.writer import D, GroupWriter
 from tasksql.clock import Clock, monotonic
 from tasksql.errors import CatalogError
@@ -187,7 +187,9 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         def job(db: D) -> list[RunRecord | None]:
             return run_jobs.record_fires(sql, db, node_id, mine, gone, claims, now, fence)
 
-        batch = writer.submit(job, lazy=not urgent, hold=True)
+        # without releases, the job may run with the bookkeeping jobs next to it (settle_batch)
+        part = None if gone else RunBook(sql, fence, mine, claims, now)
+        batch = writer.submit(job, lazy=not urgent, hold=True, part=part)
         if writer.holds(batch):
             self._held_starts.hold(mine, batch)
         self._observe(batch, lambda records: self._report_fires(mine, records))
@@ -222,7 +224,7 @@ class GroupCommitCatalog(Catalog, Generic[D]):
             return batch.add(outcome)  # the newest held job: as if it were the next (settle_batch)
         batch = SettleBatch(fence)
         future = batch.add(outcome)
-        write = writer.submit(batch.job(self._sql), lazy=True, hold=True)
+        write = writer.submit(batch.job(self._sql), lazy=True, hold=True, part=batch.part(self._sql))
         batch.write = write
         self._settles = batch
         asked = monotonic()

@@ -15,6 +15,13 @@ group back and runs each job again in a transaction of its own, so that the fail
 its exception. :meth:`GroupWriter.submit` puts a job on the queue and returns an asyncio future for
 its result, resolved only after its effect is committed.
 
+A job may also be a :class:`Part`: run bookkeeping that can run together with the parts next to it
+in the same group (:meth:`GroupWriter._run_jobs`), as fewer and larger statements than one job
+after the other would send, with the same effect. When the writer falls behind, its groups grow,
+and so do these statements: the cost per run of a statement's round trip, planning and start
+falls as the load rises, instead of a backlog of small statements growing. A part's ``fn`` is the
+part run alone (a group that failed runs its jobs again one by one).
+
 A job submitted with ``lazy=True`` (a run's outcome: nothing waits on it to start) is held on the
 event loop's side for up to ``linger`` seconds: it goes to the thread together with the next job
 that is not lazy (the next fire, typically), or when the linger runs out or ``max_group`` lazy
@@ -31,7 +38,7 @@ import concurrent.futures
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from tasksql import threadcalls
@@ -57,12 +64,30 @@ STOP = object()
 PROBE = object()
 
 
+class Part(ABC, Generic[D]):
+    """A job that may run together with its neighbours of the same :meth:`kind` in a group (see the
+    module): :meth:`run_together` must have the effect of running each part's job alone, one
+    after the other, and give each part the result its job would have had."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def kind(self) -> Hashable:
+        """Parts run together only with consecutive parts of an equal kind."""
+
+    @abstractmethod
+    def run_together(self, db: D, parts: Sequence[Part[D]]) -> list[Any]:
+        """Run ``parts`` (consecutive in the group, this one first, all of its kind) inside the
+        group's transaction; their results, in order."""
+
+
 class Job(Generic[D]):
     """One queued write. ``durable``: its group commits with a flush to disk. ``changes``: the change
     sequence advances in its transaction. ``hold``: during an outage it waits for the database
-    instead of failing (backends that judge outages)."""
+    instead of failing (backends that judge outages). ``part``: the job may run together with its
+    neighbours (see :class:`Part`); ``fn`` runs it alone."""
 
-    __slots__ = ("changes", "durable", "fn", "future", "hold")
+    __slots__ = ("changes", "durable", "fn", "future", "hold", "part")
 
     def __init__(
         self,
@@ -72,12 +97,14 @@ class Job(Generic[D]):
         durable: bool,
         changes: bool,
         hold: bool,
+        part: Part[D] | None = None,
     ) -> None:
         self.fn = fn
         self.future = future
         self.durable = durable
         self.changes = changes
         self.hold = hold
+        self.part = None if changes else part
 
 
 class GroupWriter(ABC, Generic[D]):
@@ -165,14 +192,16 @@ class GroupWriter(ABC, Generic[D]):
         changes: bool = False,
         lazy: bool = False,
         hold: bool = False,
+        part: Part[D] | None = None,
     ) -> asyncio.Future[T]:
         """Queue ``fn`` and return a future for its result, resolved after the commit.
 
         ``durable``: commit this job's group with a flush to disk. ``changes``: advance the change
         sequence in the job's transaction. ``lazy``: the commit may wait up to ``linger`` seconds
         for other jobs (ignored for durable and changing jobs). ``hold``: during an outage the job
-        waits for the database instead of failing. Cancelling the future before the job starts
-        skips it; once started, the job commits or fails with its group.
+        waits for the database instead of failing. ``part``: ``fn`` may run together with its
+        neighbours as this part (see :class:`Part`; ignored for changing jobs). Cancelling the
+        future before the job starts skips it; once started, the job commits or fails with its group.
 
         :raises CatalogError: (code ``CATALOG_CLOSED``) the writer is stopped; what
             :meth:`_refusal` says (an outage, for a job that is not held).
@@ -184,7 +213,7 @@ class GroupWriter(ABC, Generic[D]):
             raise error
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        job: Job[D] = Job(fn, future, durable=durable, changes=changes, hold=hold)
+        job: Job[D] = Job(fn, future, durable=durable, changes=changes, hold=hold, part=part)
         if lazy and not (durable or changes) and self._linger > 0:
             with self._held_lock:
                 self._held.append(job)
@@ -292,6 +321,41 @@ class GroupWriter(ABC, Generic[D]):
             except queue.Empty:
                 break
         return batch, probe
+
+    @staticmethod
+    def _run_jobs(db: D, jobs: Sequence[Job[D]], bump: Callable[[D], int]) -> tuple[list[Any], int | None]:
+        """Run ``jobs`` in order inside the open transaction, consecutive parts of one kind together
+        (see :class:`Part`); their results and the change sequence ``bump`` gave last (after each
+        job with ``changes``), if any."""
+        results: list[Any] = []
+        seq: int | None = None
+        i, n = 0, len(jobs)
+        while i < n:
+            job = jobs[i]
+            part = job.part
+            if part is None:
+                results.append(job.fn(db))
+                if job.changes:
+                    seq = bump(db)
+                i += 1
+                continue
+            kind = part.kind()
+            j = i + 1
+            parts = [part]
+            while j < n:
+                other = jobs[j].part
+                if other is None or other.kind() != kind:
+                    break
+                parts.append(other)
+                j += 1
+            if len(parts) == 1:
+                results.append(job.fn(db))
+            else:
+                together = part.run_together(db, parts)
+                assert len(together) == len(parts)
+                results.extend(together)
+            i = j
+        return results, seq
 
     def _settle(self, outcomes: list[Outcome], seq: int | None) -> None:
         """Resolve futures (one call into each event loop) and report a new change sequence."""

@@ -175,13 +175,8 @@ class PgWriter(GroupWriter[Cursor]):
         """
         durable = any(job.durable for job in jobs)
         cur, xid = self._begin(durable=durable)
-        results: list[Any] = []
-        seq: int | None = None
         try:
-            for job in jobs:
-                results.append(job.fn(cur))
-                if job.changes:
-                    seq = self._bump(cur)
+            results, seq = self._run_jobs(cur, jobs, self._bump)
         except psycopg.Error as exc:
             # nothing is committed yet: when the connection is gone (or in a state that a ROLLBACK
             # cannot clear, as a pipeline cut off mid-flight), connecting again and re-running the

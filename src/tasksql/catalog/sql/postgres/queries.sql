@@ -1301,6 +1301,8 @@ SELECT 1 AS ok FROM (SELECT bt_index_check(%(oid)s::bigint::oid::regclass)) AS c
 
 -- name: run_settle_set
 -- run_settle of a batch of distinct runs, one array element per run; returns each settled run's ordinal.
+-- The runs are also named by run_id = ANY(...): an index scan of the batch's rows that the planner
+-- sizes right (joined to the array alone, it hashed a scan of the whole table for larger batches).
 UPDATE runs SET
     state = v.state,
     query_start_time = coalesce(v.query_start_time, runs.query_start_time),
@@ -1317,11 +1319,12 @@ FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::times
             %(query_id)s::text[]) WITH ORDINALITY
      AS v(run_id, state, query_start_time, completed_time, error_code, error_message, rows_produced,
           rows_inserted, return_value, query_id, ord)
-WHERE runs.run_id = v.run_id AND runs.state IN ('SCHEDULED', 'EXECUTING')
+WHERE runs.run_id = v.run_id AND runs.run_id = ANY(%(run_id)s::bigint[]) AND runs.state IN ('SCHEDULED', 'EXECUTING')
 RETURNING v.ord, runs.run_id;
 
 -- name: run_settle_fenced_set
 -- run_settle_fenced of a batch of distinct runs, one array element per run; returns each settled run's ordinal.
+-- (run_id = ANY(...): see run_settle_set.)
 UPDATE runs SET
     state = v.state,
     query_start_time = coalesce(v.query_start_time, runs.query_start_time),
@@ -1338,7 +1341,8 @@ FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::times
             %(query_id)s::text[]) WITH ORDINALITY
      AS v(run_id, state, query_start_time, completed_time, error_code, error_message, rows_produced,
           rows_inserted, return_value, query_id, ord)
-WHERE runs.run_id = v.run_id AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
+WHERE runs.run_id = v.run_id AND runs.run_id = ANY(%(run_id)s::bigint[])
+  AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (v.state <> 'EXECUTING' OR (
