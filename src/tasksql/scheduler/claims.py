@@ -60,7 +60,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from tasksql.errors import TasksqlError
-from tasksql.model import CronSchedule, IntervalSchedule, RunState, ScheduledFrom
+from tasksql.model import CronSchedule, IntervalSchedule, RunState
 from tasksql.model.cluster import Fence
 from tasksql.model.run import NewRun, RunOutcome, RunRecord, evolve, started, transition
 from tasksql.scheduler import outcomes
@@ -181,16 +181,7 @@ class Bookings:
 
     def claim(self, entry: Entry, instant: datetime, now: datetime) -> None:
         """Claim ``instant`` for ``entry`` (assigned to ``entry.claim`` by :meth:`submit`)."""
-        self.claims.append(
-            outcomes.new_run(
-                entry.record,
-                scheduled_time=instant,
-                state=RunState.SCHEDULED,
-                scheduled_from=ScheduledFrom.SCHEDULE,
-                node_id=self.node_id,
-                now=now,
-            )
-        )
+        self.claims.append(outcomes.claim_run(entry.record, instant, self.node_id, now))
         self.owners.append(entry)
         if instant - now < URGENT_WITHIN:
             self.urgent = True

@@ -26,6 +26,7 @@ from tasksql.model import (
     effective_warehouse,
 )
 from tasksql.model.run import OPEN_STATES, NewRun, RunOutcome, RunRecord, TaskRuntime, transition
+from tasksql.model.slots import copier
 from tasksql.scheduler.planner import Action, Decision
 
 if TYPE_CHECKING:
@@ -86,6 +87,35 @@ def new_run(
         node_id=node_id,
         config=config or task.config,
     )
+
+
+#: The claim rows made lately, by id of the task record: (record, node id, a row of one instant),
+#: copied with the instant of each claim (see :func:`claim_run`). Bounded: cleared when full.
+_CLAIM_ROWS: dict[int, tuple[TaskRecord, str, NewRun]] = {}
+_CLAIM_ROWS_LIMIT = 16384
+_at_instant = copier(NewRun, ("scheduled_time",))
+
+
+def claim_run(record: TaskRecord, instant: datetime, node_id: str, now: datetime) -> NewRun:
+    """The claim of ``instant`` (a SCHEDULED row, see :mod:`.claims`): :func:`new_run` with
+    ``state`` SCHEDULED, made once per task record and node and copied with each claim's instant
+    (nothing else of a SCHEDULED row changes from one instant to the next, ``now`` included).
+    The record is kept with its row: a record with the same id is another object, and a miss."""
+    hit = _CLAIM_ROWS.get(id(record))
+    if hit is not None and hit[0] is record and hit[1] == node_id:
+        return _at_instant(hit[2], instant)
+    row = new_run(
+        record,
+        scheduled_time=instant,
+        state=RunState.SCHEDULED,
+        scheduled_from=ScheduledFrom.SCHEDULE,
+        node_id=node_id,
+        now=now,
+    )
+    if len(_CLAIM_ROWS) >= _CLAIM_ROWS_LIMIT:
+        _CLAIM_ROWS.clear()
+    _CLAIM_ROWS[id(record)] = (record, node_id, row)
+    return row
 
 
 #: The state a scheduled instant's run is inserted in, by the planner's decision.

@@ -92,7 +92,7 @@ def _derived(task: TaskDef, what: str, variant: str, compute: Callable[..., T], 
     return value
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class RunContext:
     """Everything one attempt needs. ``introspection`` builds the context for virtual relations
     (given the warehouse, for evaluating arguments); ``scalars`` are the body-only SYSTEM$ functions.
