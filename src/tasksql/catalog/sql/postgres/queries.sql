@@ -274,7 +274,8 @@ WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id 
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
                 AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-               p.pinned_node), %(fence_node)s) = %(fence_node)s)
+               p.pinned_node), %(fence_node)s) = %(fence_node)s
+              FOR SHARE OF p)
 RETURNING run_id;
 
 -- name: runs_take_over_claims
@@ -290,7 +291,7 @@ WHERE t.id = r.task_id AND t.id = ANY(%(task_ids)s::bigint[])
   AND r.state = 'SCHEDULED' AND r.query_start_time IS NULL AND r.scheduled_from = 'SCHEDULE'
   AND r.attempt_number = 1 AND r.graph_run_group_id IS NULL
   AND EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = r.task_id
-                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s FOR SHARE OF p)
 RETURNING r.task_id, r.task_version, r.scheduled_time;
 
 -- name: run_by_id
@@ -423,7 +424,8 @@ WHERE task_id = %(task_id)s AND scheduled_time = %(scheduled_time)s::timestamptz
                  AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
                  AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                     THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-                p.pinned_node), %(fence_node)s) = %(fence_node)s)
+                p.pinned_node), %(fence_node)s) = %(fence_node)s
+               FOR SHARE OF p)
        OR EXISTS (SELECT 1 FROM tasks AS d WHERE d.id = runs.task_id AND d.dropped_on IS NOT NULL));
 
 -- name: runs_settle_lost
@@ -992,7 +994,8 @@ WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(f
                 AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
                 AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-               p.pinned_node), %(fence_node)s) = %(fence_node)s)
+               p.pinned_node), %(fence_node)s) = %(fence_node)s
+              FOR SHARE OF p)
 ON CONFLICT DO NOTHING RETURNING run_id;
 
 -- name: run_settle_fenced
@@ -1017,7 +1020,8 @@ WHERE run_id = %(run_id)s AND state IN ('SCHEDULED', 'EXECUTING') AND node_id = 
            AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
            AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-               p.pinned_node), %(fence_node)s) = %(fence_node)s))
+               p.pinned_node), %(fence_node)s) = %(fence_node)s
+         FOR SHARE OF p))
 RETURNING run_id;
 
 -- name: task_runtime_fenced
@@ -1038,7 +1042,7 @@ WHERE id = %(task_id)s AND dropped_on IS NULL
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
-                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s FOR SHARE OF p)
        OR (strpos(definition, '"run_on":"HOSTS"') > 0 AND definition::jsonb ->> 'run_on' = 'HOSTS'));
 
 -- name: graph_run_finish_fenced
@@ -1352,7 +1356,8 @@ WHERE runs.run_id = v.run_id AND runs.run_id = ANY(%(run_id)s::bigint[])
            AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
            AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                    THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-               p.pinned_node), %(fence_node)s) = %(fence_node)s) IS NOT NULL)
+               p.pinned_node), %(fence_node)s) = %(fence_node)s
+         FOR SHARE OF p) IS NOT NULL)
 RETURNING v.ord, runs.run_id;
 
 -- name: task_runtime_set
@@ -1399,7 +1404,7 @@ WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (EXISTS (SELECT 1 FROM placements AS p WHERE p.task_id = tasks.id
-                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s)
+                AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s FOR SHARE OF p)
        OR (strpos(tasks.definition, '"run_on":"HOSTS"') > 0 AND tasks.definition::jsonb ->> 'run_on' = 'HOSTS'));
 
 -- name: run_insert_set
@@ -1469,7 +1474,8 @@ WITH v AS (
                        AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
                        AND coalesce(coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
                           THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-                      p.pinned_node), %(fence_node)s) = %(fence_node)s) AS placed
+                      p.pinned_node), %(fence_node)s) = %(fence_node)s
+                     FOR SHARE OF p) AS placed
         FROM v OFFSET 0
     ) AS v
     WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
