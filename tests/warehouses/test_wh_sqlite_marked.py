@@ -1,5 +1,6 @@
 """A one-statement body with its completion marker on a SQLite warehouse: a deferred BEGIN, the
-statement and the marker under the write gate, then COMMIT (``_SQLiteSession.run_marked``).
+statement and the marker under the write gate, then COMMIT (the group commit's transaction, see
+test_wh_group_commit.py for groups of several bodies).
 
 Real SQLite files; a plain ``sqlite3`` connection in a thread stands for a writer of another process.
 """
@@ -18,7 +19,6 @@ import pytest
 from tasksql.errors import QueryFailed
 from tasksql.testing import FakeClock
 from tasksql.warehouses import sqlite as sqlite_wh
-from tasksql.warehouses._supervise import Stopped
 from tasksql.warehouses.base import Marker
 from tasksql.warehouses.sqlite import SQLiteWarehouse
 
@@ -79,25 +79,6 @@ async def test_two_statements_in_one_text_change_nothing(wh: SQLiteWarehouse) ->
     assert await wh.find_markers("cat1", [3]) == {}
     assert not wh._gate.held
     assert (await wh.run_body(["INSERT INTO t VALUES (4)"], transactional=False, marker=marker(4))).marked
-
-
-async def test_a_stop_after_the_statement_wins_over_the_commit(wh: SQLiteWarehouse) -> None:
-    await wh.run_body(["INSERT INTO t VALUES (0)"], transactional=False, marker=marker(5))  # the table
-    session = wh._session()
-    try:
-
-        def stop() -> None:
-            assert wh._gate.held  # the statement ran under the gate
-            raise Stopped()
-
-        with pytest.raises(Stopped):
-            session.run_marked("INSERT INTO t VALUES (1)", session.marker_relation or "", marker(6), stop)
-        assert not session._con.in_transaction
-        assert not wh._gate.held
-    finally:
-        session.close()
-    assert await rows(wh, "SELECT x FROM t") == [(0,)]
-    assert await wh.find_markers("cat1", [6]) == {}
 
 
 async def test_no_busy_error_beside_a_writer_of_another_process(wh: SQLiteWarehouse) -> None:

@@ -32,7 +32,7 @@ from tasksql import threadcalls
 from tasksql.display import decimal_text
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, TasksqlError, WarehouseError
 from tasksql.warehouses._sqltext import SQLSTATE_CANCELED
-from tasksql.warehouses._workers import Job, WorkerPool
+from tasksql.warehouses._workers import Executor, Job
 from tasksql.warehouses.base import INTERRUPT_GRACE, CancelToken
 
 T = TypeVar("T")
@@ -246,7 +246,7 @@ async def supervise(
     job: Callable[[Interrupter], T],
     *,
     in_flight: InFlight,
-    executor: WorkerPool,
+    executor: Executor,
     timeout: float | None,
     token: CancelToken | None,
     what: str,
@@ -316,7 +316,7 @@ async def supervise(
 
 def _submit(
     loop: asyncio.AbstractEventLoop,
-    executor: WorkerPool,
+    executor: Executor,
     in_flight: InFlight,
     job: Callable[[Interrupter], T],
     stop: Interrupter,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tasksql.errors import QueryFailed, TasksqlError, WarehouseError
 from tasksql.warehouses import _body, _markers
+from tasksql.warehouses._group_commit import GroupCommit, GroupSession, Member
 from tasksql.warehouses._pinned import begin_user_transaction, pinned_transaction
 from tasksql.warehouses._session import WarehouseSession
 from tasksql.warehouses._sqltext import (
@@ -30,7 +31,7 @@ from tasksql.warehouses._sqltext import (
     query_text,
 )
 from tasksql.warehouses._supervise import InFlight, Interrupter, supervise
-from tasksql.warehouses._workers import WorkerPool
+from tasksql.warehouses._workers import Executor, WorkerPool
 from tasksql.warehouses.base import (
     INTERRUPT_GRACE,
     NO_TABLES,
@@ -62,7 +63,14 @@ class ThreadedWarehouse(Warehouse):
 
     The executor has ``max_concurrency`` threads, the warehouse's slots: calls queue for them, first
     come, first served, and a slot is freed only when its driver call has returned.
+
+    A backend whose sessions are :class:`~._group_commit.GroupSession` sets :attr:`group_commit`:
+    its marked bodies of one statement that :meth:`_groupable` accepts then share transactions
+    under load (see :mod:`._group_commit`).
     """
+
+    #: Marked one-statement bodies are run in groups (the sessions are GroupSessions).
+    group_commit = False
 
     def __init__(self, name: str, max_concurrency: int) -> None:
         if max_concurrency < 1:
@@ -71,6 +79,7 @@ class ThreadedWarehouse(Warehouse):
         self.max_concurrency = max_concurrency
         self._executor: WorkerPool | None = None
         self._in_flight: InFlight | None = None
+        self._groups: GroupCommit | None = None
         self._closed = False
         # The completion marker table: created once (under the lock) by the first marked body.
         self._markers_lock = threading.Lock()
@@ -100,6 +109,12 @@ class ThreadedWarehouse(Warehouse):
         """WarehouseSession params the backend adds to every call (e.g. a server-side statement timeout)."""
         return []
 
+    def _groupable(self, sql: str) -> bool:
+        """Whether the marked body of the one statement ``sql`` may share a transaction with others
+        (with :attr:`group_commit`): a statement that can run in a transaction, has effects and, for
+        the backend's lock, starts as a write (INSERT, UPDATE, DELETE...)."""
+        return False
+
     @property
     def running(self) -> int:
         return self._in_flight.executing if self._in_flight is not None else 0
@@ -114,6 +129,8 @@ class ThreadedWarehouse(Warehouse):
         await self._open_backend()
         self._in_flight = InFlight()
         self._executor = WorkerPool(self.max_concurrency, f"tasksql-{self.type.value}-{self.name}")
+        if self.group_commit:
+            self._groups = GroupCommit(self._executor, self._drain, failed=self._body_failed)
 
     async def close(self) -> None:
         if self._closed:
@@ -162,6 +179,25 @@ class ThreadedWarehouse(Warehouse):
         token: CancelToken | None = None,
         marker: Marker | None = None,
     ) -> BodyResult:
+        if (
+            marker is not None
+            and self._groups is not None
+            and into is None
+            and not tables
+            and not session_params
+            and len(statements) == 1
+            and marker.settle is None
+            and self.markers_off is None
+            and self._groupable(statements[0])
+        ):
+            _markers.check_scope(marker.scope)
+            return await self._supervised(
+                Member(statements[0], marker),
+                timeout=timeout,
+                token=token,
+                what="task body",
+                executor=self._groups,
+            )
         target = parse_table_name(into) if into is not None else None
         user_params = check_session_params(session_params)
         params = self._backstop_params(timeout) + user_params
@@ -200,6 +236,52 @@ class ThreadedWarehouse(Warehouse):
             return dataclasses.replace(result, marked=True)
 
         return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
+
+    def _drain(self) -> None:
+        """Worker thread: run the grouped bodies still queued (see :class:`GroupCommit`), as many
+        as a group takes, on one session; return at once when none is left. Every body taken ends
+        here, whatever happens (nobody reads this job's own outcome)."""
+        groups = self._groups
+        assert groups is not None
+        members = groups.claim(groups.cap)
+        if not members:
+            return
+        try:
+            session = self._acquire()
+        except BaseException as exc:
+            groups.end_all(members, exc)
+            return
+        clean = False
+        try:
+            assert isinstance(session, GroupSession)
+            groups.run(
+                session, members, lambda: self._marker_table(session), lambda m: self._alone(session, m)
+            )
+            clean = True
+        except TasksqlError:
+            clean = True  # a failed statement leaves the session usable (rolled back)
+        except BaseException as exc:
+            log.exception("warehouse %s: a group of task bodies failed", self.name)
+            groups.end_all(members, exc)
+        finally:
+            session.settle()
+            self._release(session, reuse=clean)
+
+    def _alone(self, s: WarehouseSession, m: Member) -> None:
+        """Worker thread: the body of ``m`` on its own, in autocommit, without its marker."""
+        assert m.stop is not None and self._groups is not None
+        try:
+            m.stop.check()  # (its interrupts reach the session already)
+            rs = s.run(m.sql)
+        except TasksqlError as exc:
+            self._groups.end(m, error=exc)
+            return
+        produced = rs.rowcount if rs.rowcount is not None else len(rs.rows)
+        self._groups.end(m, BodyResult(rows_produced=produced, rows_inserted=rs.rowcount or 0, last=rs))
+
+    def _body_failed(self, exc: TasksqlError) -> None:
+        if isinstance(exc, QueryFailed) and exc.sqlstate in _NO_MARKER_TABLE:
+            self._markers_ready = False  # perhaps the marker table was dropped: create it again
 
     # --- completion markers ----------------------------------------------------------------------
 
@@ -428,8 +510,10 @@ class ThreadedWarehouse(Warehouse):
         timeout: float | None,
         token: CancelToken | None,
         what: str,
+        executor: Executor | None = None,
     ) -> Awaitable[T]:
-        """Run ``job`` in a worker thread of this warehouse under ``timeout`` and ``token``; await
+        """Run ``job`` in a worker thread of this warehouse under ``timeout`` and ``token`` (queued in
+        ``executor``, default the warehouse's worker pool); await
         the result at once. Plain functions returning :func:`supervise`'s coroutine, these two add
         no coroutine of their own to each warehouse call (every run makes one or more), and a
         refusal (closed, not open, a bad relation name) is raised by the call itself."""
@@ -440,7 +524,7 @@ class ThreadedWarehouse(Warehouse):
         return supervise(
             job,
             in_flight=self._in_flight,
-            executor=self._executor,
+            executor=executor or self._executor,
             timeout=timeout,
             token=token,
             what=f"{what} in warehouse {self.name}",

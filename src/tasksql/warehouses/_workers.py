@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -84,12 +84,38 @@ class Job(Generic[T]):
             cb(self)
         return True
 
+    def claim(self) -> bool:
+        """Take a job that has not started for another thread to run on its behalf (a group
+        commit runs several queued bodies at once): True when it is now running and must be ended
+        by :meth:`complete`, False when it has started, finished or been cancelled."""
+        with self._lock:
+            if self._state != _PENDING:
+                return False
+            self._state = _RUNNING
+            return True
+
+    def complete(self, result: T | None = None, exc: BaseException | None = None) -> None:
+        """End a job taken by :meth:`claim` with its result or its exception; its callbacks run at
+        once, in the caller's thread."""
+        self._result = result
+        self._exc = exc
+        self._finish(_FINISHED)
+
     def _finish(self, state: int) -> None:
         with self._lock:
             self._state = state
             callbacks, self._callbacks = self._callbacks, []
         for cb in callbacks:
             cb(self)
+
+
+class Executor(Protocol):
+    """Where :func:`~._supervise.supervise` submits a call: a :class:`WorkerPool`, or a queue whose
+    jobs other jobs of the pool run (:class:`~._group_commit.GroupCommit`)."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Job[T]:
+        """Queue ``fn(*args)``. :raises RuntimeError: no more jobs are accepted (shut down)."""
+        ...
 
 
 class WorkerPool:

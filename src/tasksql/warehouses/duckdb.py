@@ -33,6 +33,7 @@ import duckdb
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
 from tasksql.warehouses import _markers
+from tasksql.warehouses._group_commit import GroupSession
 from tasksql.warehouses._session import IdlePool, WarehouseSession
 from tasksql.warehouses._sqltext import CACHE_TEXT_LIMIT, multiple_statements
 from tasksql.warehouses._threaded import ThreadedWarehouse
@@ -163,9 +164,9 @@ def _parse(sql: str) -> tuple[int, str]:
     return len(found), (found[0].type.name if found else "")
 
 
-def _marker_insert(rel: str, marker: Marker) -> str:
-    """The INSERT of ``marker`` into the marker table ``rel``, stamped now (call it just before the
-    COMMIT).
+def _marker_insert(rel: str, *markers: Marker) -> str:
+    """The INSERT of ``markers`` (one row each) into the marker table ``rel``, stamped now (call it
+    just before the COMMIT).
 
     A marked body costs DuckDB three statements more than the body alone (BEGIN, this INSERT,
     COMMIT), each paying DuckDB's fixed cost of parsing, binding, optimizing and planning; this
@@ -174,8 +175,24 @@ def _marker_insert(rel: str, marker: Marker) -> str:
     cast as it is stored (a ``TIMESTAMP '...'`` literal costs a constant folding more), about
     60 us less per marker than the spelled-out form (``bench/marker_overhead.py``).
     """
-    scope, run_id, at = _markers.insert_params(marker)
-    return f"INSERT INTO {rel} VALUES ('{scope}', {run_id}, '{at}')"
+    rows = []
+    for marker in markers:
+        scope, run_id, at = _markers.insert_params(marker)
+        rows.append(f"('{scope}', {run_id}, '{at}')")
+    return f"INSERT INTO {rel} VALUES {', '.join(rows)}"
+
+
+def _groupable(sql: str) -> bool:
+    """Whether a marked body of the one statement ``sql`` may share a transaction with others: one
+    INSERT, UPDATE or DELETE (a text without ``;`` is one statement)."""
+    if ";" in sql:
+        return False
+    m = _FIRST_WORD.match(sql)
+    return m is not None and m.group(1).lower() in _GROUPED
+
+
+#: First words of the statements whose marked bodies are grouped.
+_GROUPED = frozenset({"insert", "update", "delete"})
 
 
 def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
@@ -266,7 +283,7 @@ class DuckDBDatabase:
         return f"<DuckDBDatabase {self.path or ':memory:'}>"
 
 
-class _DuckSession(WarehouseSession):
+class _DuckSession(WarehouseSession, GroupSession):
     dialect = "duckdb"
 
     def __init__(self, cur: duckdb.DuckDBPyConnection, marker_relation: str | None = None) -> None:
@@ -353,6 +370,27 @@ class _DuckSession(WarehouseSession):
         self._exec(_marker_insert(self.marker_relation, marker))  # ours: not classified
         self.finish(commit=True)
 
+    # --- group commit (see _group_commit) ---------------------------------------------------------
+    # (late_joins stays False: now() is the start of the transaction)
+
+    def group_begin(self) -> None:
+        self._exec("BEGIN TRANSACTION")
+        self._in_txn = True
+
+    def group_run(self, sql: str) -> ResultSet:
+        return self.run(sql)
+
+    def group_commit(self, rel: str, markers: Sequence[Marker]) -> None:
+        try:
+            self._exec(_marker_insert(rel, *markers))  # ours: not classified
+        except QueryFailed:
+            self.finish(commit=False)
+            raise
+        self.finish(commit=True)  # (a failed COMMIT is rolled back there)
+
+    def group_abort(self) -> None:
+        self.finish(commit=False)
+
     def _quiet(self, sql: str) -> None:
         try:
             self._cur.execute(sql)
@@ -393,6 +431,7 @@ class DuckDBWarehouse(ThreadedWarehouse):
     type = WarehouseType.DUCKDB
     dialect = "duckdb"
     supports_markers = True
+    group_commit = True
 
     def __init__(
         self,
@@ -406,6 +445,9 @@ class DuckDBWarehouse(ThreadedWarehouse):
         self.database = database
         self._owns = owns_database
         self._sessions = IdlePool(self._session, keep=self.max_concurrency)
+
+    def _groupable(self, sql: str) -> bool:
+        return _groupable(sql)
 
     def _session(self) -> _DuckSession:
         cur = self.database.cursor()  # opens nothing: the database is open, or this raises

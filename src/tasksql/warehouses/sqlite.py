@@ -6,14 +6,16 @@ connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. The URL option `
 (or ``off``, ``full``, ``extra``) sets ``PRAGMA synchronous`` on every connection; without it SQLite's
 default (``FULL``: an fsync at every commit) stays. Transactional bodies start with
 ``BEGIN IMMEDIATE``: they take the write lock up front, so two bodies cannot deadlock upgrading a
-read lock. A body of one INSERT, UPDATE, DELETE or REPLACE with its completion marker starts with a
-deferred ``BEGIN`` instead (:meth:`_SQLiteSession.run_marked`): its statement takes the write lock
-as it begins. Timeouts and cancellation call ``Connection.interrupt()``; session parameters are
-applied as PRAGMAs on a connection that is closed after the run; extra relations are TEMP tables.
+read lock. Bodies of one INSERT, UPDATE, DELETE or REPLACE with their completion markers run in
+groups (:mod:`._group_commit`: the bodies queued when a worker takes one share its transaction, one
+alone on an idle warehouse), which start with a deferred ``BEGIN`` instead: the first statement
+takes the write lock as it begins. Timeouts and cancellation call ``Connection.interrupt()``;
+session parameters are applied as PRAGMAs on a connection that is closed after the run; extra
+relations are TEMP tables.
 
 Writers of this process take the file's :class:`~._write_gate.WriteGate` first (before
-``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; from the statement of a one-statement marked body to
-its COMMIT; around a write statement in autocommit, until it has finished), so they wait for each
+``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; from the first statement of a group of marked bodies
+to its COMMIT; around a write statement in autocommit, until it has finished), so they wait for each
 other on a condition variable and wake the moment the previous writer is done, instead of sleeping
 in sqlite3's busy handler. Statements that only read (SELECT, VALUES) never take it: in WAL mode
 they do not wait for writers. Statements inside a transaction the user began with their own BEGIN
@@ -24,7 +26,8 @@ Whoever holds the gate holds up every writer of the file, so as little as possib
 it: every sqlite3 call hands the GIL over and takes it back, and the event loop or another worker
 may keep it for milliseconds meanwhile (their Python runs, the holder waits, and so does everyone
 queued behind). Hence no BEGIN, no Python work and no row conversion inside when they can be
-outside.
+outside, and groups: k bodies share one BEGIN, one markers' INSERT and one COMMIT, and one wait
+for the gate.
 
 A statement waiting for another process's write lock is not interruptible: a timeout then gives up
 on it after the grace period, and its worker returns when the lock wait ends (at most BUSY_TIMEOUT).
@@ -34,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import re
 import sqlite3
 import threading
@@ -44,17 +46,14 @@ from typing import TYPE_CHECKING
 
 from tasksql.errors import QueryFailed, WarehouseError
 from tasksql.model import WarehouseType
-from tasksql.warehouses import _arrow, _body, _markers
+from tasksql.warehouses import _arrow, _markers
+from tasksql.warehouses._group_commit import GroupSession
 from tasksql.warehouses._session import IdlePool, WarehouseSession
-from tasksql.warehouses._sqltext import check_session_params, multiple_statements, quote_ident
-from tasksql.warehouses._supervise import Interrupter
-from tasksql.warehouses._threaded import _NO_MARKER_TABLE, ThreadedWarehouse
+from tasksql.warehouses._sqltext import multiple_statements, quote_ident
+from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses._write_gate import GateStopped, GateTimeout, WriteGate, gate_for
 from tasksql.warehouses.base import (
     DEFAULT_MAX_CONCURRENCY,
-    NO_TABLES,
-    BodyResult,
-    CancelToken,
     Marker,
     ResultSet,
 )
@@ -118,8 +117,8 @@ _WRITES = frozenset({"insert", "update", "delete", "replace"})
 
 
 def writes_from_start(sql: str) -> bool:
-    """Whether the statement ``sql`` is an INSERT, UPDATE, DELETE or REPLACE, which a marked
-    one-statement body runs by :meth:`_SQLiteSession.run_marked`. Such a statement takes the
+    """Whether the statement ``sql`` is an INSERT, UPDATE, DELETE or REPLACE, whose marked
+    one-statement bodies run in groups (:meth:`_SQLiteSession.group_begin`). Such a statement takes the
     write lock as it begins, so a deferred BEGIN before it waits for other writers in
     the busy handler; a statement that reads first would take a read lock, and upgrading it fails
     at once (SQLITE_BUSY) when another process wrote meanwhile. Others start with BEGIN IMMEDIATE."""
@@ -139,7 +138,7 @@ def _failed(exc: sqlite3.Error, sql: str = "") -> QueryFailed:
     return QueryFailed(msg or type(exc).__name__, sqlstate=state)
 
 
-class _SQLiteSession(WarehouseSession):
+class _SQLiteSession(WarehouseSession, GroupSession):
     dialect = "sqlite"
 
     def __init__(self, path: Path, synchronous: str | None = None, gate: WriteGate | None = None) -> None:
@@ -282,40 +281,42 @@ class _SQLiteSession(WarehouseSession):
             raise _failed(exc) from None
         self.finish(commit=True)
 
-    def run_marked(self, sql: str, rel: str, marker: Marker, check: Callable[[], None]) -> ResultSet:
-        """Run the one statement ``sql`` (:func:`writes_from_start`) and commit it with ``marker`` in
-        a transaction of its own, holding the write gate only from the statement to the COMMIT.
+    # --- group commit (see _group_commit) ---------------------------------------------------------
 
-        ``BEGIN`` (deferred: it takes no lock) comes before the gate; the statement, a write,
-        takes SQLite's write lock as it starts (waiting for other processes in the busy handler,
-        as ``BEGIN IMMEDIATE`` would); then ``check`` (a stop requested meanwhile wins over the
-        COMMIT), the marker's INSERT (a prepared statement, stamped now) and the COMMIT. Every
-        driver call made while the gate is held hands the GIL over and back (see the module's
-        docstring): three calls under the gate, with little Python between them (the stop check,
-        the stamp), where ``BEGIN IMMEDIATE``, the statement, the marker and ``COMMIT`` made four.
+    #: SQLite's time functions ('now', CURRENT_TIMESTAMP) are the statement's: late comers may join.
+    late_joins = True
 
-        :raises QueryFailed: the statement, the marker's INSERT or the COMMIT failed, the gate
-            could not be taken, or ``check`` raised; the transaction is rolled back.
-        """
-        con = self._con
+    def group_begin(self) -> None:
+        """A deferred BEGIN, before the gate: it takes no lock. The first body's statement, a write
+        (:func:`writes_from_start`), takes the gate and then SQLite's write lock as it begins
+        (waiting for other processes in the busy handler, as ``BEGIN IMMEDIATE`` would)."""
         self._exec("BEGIN")
+
+    def group_run(self, sql: str) -> ResultSet:
+        self._take_gate()  # (held until the group's COMMIT or ROLLBACK)
+        return self._run(sql)
+
+    def group_commit(self, rel: str, markers: Sequence[Marker]) -> None:
+        # with parameters: one statement text, prepared once per connection (sqlite3's cache);
+        # executemany steps it for every marker in one call
+        con = self._con
+        insert = _markers.insert_params_sql(rel)
         try:
-            self._take_gate()
-            try:
-                rs = self._run(sql)
-                check()
-                con.execute(_markers.insert_params_sql(rel), _markers.insert_params(marker))
-                con.commit()  # (one GIL hand-off; execute("COMMIT") makes several)
-            except sqlite3.Error as exc:
-                raise _failed(exc) from None
-            finally:
-                if con.in_transaction:
-                    self._rollback()
-                self._give_gate()
-        except BaseException:
-            self._rollback()
-            raise
-        return rs
+            if len(markers) == 1:
+                con.execute(insert, _markers.insert_params(markers[0]))
+            else:
+                con.executemany(insert, [_markers.insert_params(m) for m in markers])
+            con.commit()  # (one GIL hand-off; execute("COMMIT") makes several)
+        except sqlite3.Error as exc:
+            raise _failed(exc) from None
+        finally:
+            if con.in_transaction:
+                self._rollback()
+            self._give_gate()
+
+    def group_abort(self) -> None:
+        self._rollback()
+        self._give_gate()
 
     def _rollback(self) -> None:
         if not self._con.in_transaction:
@@ -371,6 +372,7 @@ class SQLiteWarehouse(ThreadedWarehouse):
     type = WarehouseType.SQLITE
     dialect = "sqlite"
     supports_markers = True
+    group_commit = True
 
     def __init__(
         self,
@@ -391,80 +393,8 @@ class SQLiteWarehouse(ThreadedWarehouse):
     def _session(self) -> _SQLiteSession:
         return _SQLiteSession(self.path, self.synchronous, self._gate)
 
-    async def run_body(
-        self,
-        statements: Sequence[str],
-        *,
-        transactional: bool,
-        into: str | None = None,
-        session_params: Sequence[tuple[str, str]] = (),
-        tables: Mapping[str, pyarrow.Table] = NO_TABLES,
-        timeout: float | None = None,
-        token: CancelToken | None = None,
-        marker: Marker | None = None,
-    ) -> BodyResult:
-        """As :meth:`ThreadedWarehouse.run_body`; a marked body of one INSERT, UPDATE, DELETE or
-        REPLACE (:func:`writes_from_start`), the most common task body, commits with its marker by
-        :meth:`_SQLiteSession.run_marked`, holding the file's write gate for the shortest time."""
-        statements = list(statements)
-        if (
-            marker is None
-            or into is not None
-            or len(statements) != 1
-            or not writes_from_start(statements[0])
-            # such a statement is markable (its first word is no transaction control and none of
-            # those that cannot run in a transaction): only whether markers are on here is left,
-            # without reading its words again at every run (self.marks would)
-            or not (self.supports_markers and self.markers_off is None)
-        ):
-            return await super().run_body(
-                statements,
-                transactional=transactional,
-                into=into,
-                session_params=session_params,
-                tables=tables,
-                timeout=timeout,
-                token=token,
-                marker=marker,
-            )
-        _markers.check_scope(marker.scope)
-        params = check_session_params(session_params)
-        sql = statements[0]
-
-        def marked(s: _SQLiteSession, stop: Interrupter, rel: str) -> BodyResult:
-            stop.check()
-            rs = s.run_marked(sql, rel, marker, stop.check)
-            produced = rs.rowcount if rs.rowcount is not None else len(rs.rows)
-            return BodyResult(rows_produced=produced, rows_inserted=rs.rowcount or 0, last=rs)
-
-        def work(s: WarehouseSession, stop: Interrupter) -> BodyResult:
-            assert isinstance(s, _SQLiteSession)
-            rel = self._marker_table(s)
-            if rel is None:  # (markers turned off since: the table cannot be created)
-                return _body.within_run(
-                    s,
-                    stop,
-                    tables=tables,
-                    params=params,
-                    transactional=False,
-                    work=lambda: _body.run_statements(s, stop, statements, None),
-                )
-            try:
-                result = _body.within_run(
-                    s,
-                    stop,
-                    tables=tables,
-                    params=params,
-                    transactional=False,
-                    work=lambda: marked(s, stop, rel),
-                )
-            except QueryFailed as exc:
-                if exc.sqlstate in _NO_MARKER_TABLE:
-                    self._markers_ready = False  # perhaps the marker table was dropped: create it again
-                raise
-            return dataclasses.replace(result, marked=True)
-
-        return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
+    def _groupable(self, sql: str) -> bool:
+        return writes_from_start(sql)
 
     async def _open_backend(self) -> None:
         if not self.path.parent.is_dir():

@@ -1,0 +1,366 @@
+"""Group commit: the marked one-statement bodies queued for a warehouse share its transactions.
+
+A body with its run's completion marker (:class:`~.base.Marker`) costs its warehouse a transaction
+of its own: BEGIN, the statement, the marker's INSERT, COMMIT. DuckDB pays a fixed cost per
+statement (parse, bind, plan) about as large as a one-row INSERT's own work; a SQLite file admits
+one writer at a time, and every driver call made under its write lock hands the interpreter lock
+over and back while every other writer waits. So, when several such bodies are queued for one
+warehouse, the worker that takes one of them takes the others still queued too (up to :data:`CAP`)
+and runs them in ONE transaction: BEGIN, body 1, ..., body k, the k markers in one statement,
+COMMIT. Nothing waits for a group to fill: on an idle warehouse a group is one body (a transaction
+as before), and k grows with the backlog, which is what keeps a backlog from growing.
+
+Each body stays its own run:
+
+* its effects commit with its marker, with the group, or not at all (one transaction);
+* its result (rows) is its own, and its call ends when the group has committed or its own failure
+  is known (its job, queued here, is ended by the worker that ran the group);
+* a body that fails, or is stopped (its timeout, its cancel) after its statement ran and before the
+  COMMIT, must not decide the others' outcome. Whatever failed, the transaction is rolled back
+  (DuckDB aborts a transaction at any error; SQLite's interrupt rolls it back), so nothing of it
+  committed and running the others again is safe. A stopped body ends stopped and the others run
+  again as a group. A statement that fails as the first of its transaction fails on its own; one
+  that fails after others ran may have been failed by them (two bodies inserting one key): those
+  run again as a group, then the failed one alone, then the rest; when the markers' INSERT or the
+  COMMIT fails, nobody's part is known, and each body runs again alone. A body alone decides its
+  own outcome. (A wait for the write lock that timed out is everyone's: they all fail with it.)
+* A body stopped before its statement runs simply leaves the group.
+
+The interrupt of every body in a group goes to the group's session: stopping one interrupts the
+statement running (whoever's it is), which rolls the group back as above.
+
+The grouping is for bodies of one DML statement without extra relations or session parameters
+(the backend decides which: :meth:`~._threaded.ThreadedWarehouse._groupable`); every other body
+runs as before.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from tasksql.errors import QueryFailed
+from tasksql.warehouses._supervise import Interrupter, Stopped
+from tasksql.warehouses._workers import Job, WorkerPool
+from tasksql.warehouses.base import BodyResult, Marker, ResultSet
+
+T = TypeVar("T")
+
+#: The SQLSTATE of a lock wait that timed out (SQLite: another writer held the file).
+SQLSTATE_LOCK_TIMEOUT = "55P03"
+
+#: At most this many bodies in one transaction.
+CAP = 32
+#: Bodies queued after a group's transaction began may join it (where the session allows) until
+#: it is this old (seconds): a group commits promptly, and a long one holds no lock for long.
+BUDGET = 0.002
+
+
+class GroupSession(ABC):
+    """What a warehouse session offers to run a group (worker thread, one job at a time)."""
+
+    #: Whether a body may join a group after its transaction began. Not when the dialect's time
+    #: functions give the transaction's start (DuckDB's ``now()``): a body that joined late would
+    #: see a time before its own run began.
+    late_joins: bool = False
+
+    @abstractmethod
+    def group_begin(self) -> None:
+        """BEGIN the group's transaction. :raises QueryFailed: it could not begin."""
+
+    @abstractmethod
+    def group_run(self, sql: str) -> ResultSet:
+        """Run one body's statement in the transaction. :raises QueryFailed: it failed (call
+        :meth:`group_abort` then)."""
+
+    @abstractmethod
+    def group_commit(self, rel: str, markers: Sequence[Marker]) -> None:
+        """Insert ``markers`` into the marker table ``rel`` in ONE statement, stamped now, and
+        COMMIT. :raises QueryFailed: the INSERT or the COMMIT failed; the transaction is rolled
+        back."""
+
+    @abstractmethod
+    def group_abort(self) -> None:
+        """Roll the transaction back if one is open (never raises)."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Any thread: interrupt the statement running now."""
+
+    @abstractmethod
+    def settle(self) -> None:
+        """Forget interrupts delivered so far (their bodies are out of the group)."""
+
+
+class Member:
+    """One marked one-statement body: queued, then in a group. Submitted to :class:`GroupCommit` as
+    the job's callable, it is never called: a group runs it."""
+
+    __slots__ = ("job", "marker", "sql", "stop")
+
+    def __init__(self, sql: str, marker: Marker) -> None:
+        self.sql = sql
+        self.marker = marker
+        self.job: Job[BodyResult] | None = None
+        self.stop: Interrupter | None = None
+
+    def __call__(self, stop: Interrupter) -> BodyResult:
+        raise AssertionError("a grouped body runs in a group, never on its own")
+
+
+class GroupCommit:
+    """The marked one-statement bodies queued for one warehouse, and the groups that run them.
+
+    It is the executor :func:`~._supervise.supervise` submits these bodies to (so a timeout, a
+    cancel or the warehouse's close treat a queued or running body as any call): each body's job
+    waits in a queue of its own here, and a *drain* job (``drain``, the warehouse's) is queued in
+    the warehouse's worker pool for it. A drain takes the bodies still queued (:meth:`claim`) and
+    runs them (:meth:`run`); one that finds none left (an earlier drain took them) returns at once.
+    ``failed`` is told of every body's error (the warehouse notices a dropped marker table).
+    As every body queues one drain after itself, no body is left behind: a drain that finds the
+    queue empty leaves no body queued before it, and after it each body brings its own drain.
+    """
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        drain: Callable[[], None],
+        *,
+        failed: Callable[[QueryFailed], None] | None = None,
+        cap: int = CAP,
+        budget: float = BUDGET,
+    ) -> None:
+        self._pool = pool
+        self._drain = drain
+        self._failed_hook = failed
+        self.cap = max(1, cap)
+        self.budget = budget
+        # (deque appends and pops are atomic: the loop appends, workers pop)
+        self._queue: collections.deque[Member] = collections.deque()
+        self._lock = threading.Lock()
+        #: Groups committed and the bodies they carried (bodies / groups: the mean group size).
+        self.groups = 0
+        self.bodies = 0
+
+    # --- the executor (event loop) ----------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Job[T]:
+        """Queue the body ``fn`` (a :class:`Member`; ``args``: its interrupter) and a drain for it.
+
+        :raises RuntimeError: the worker pool was shut down (the warehouse is closed).
+        """
+        job: Job[T] = Job(fn, args)
+        member: object = fn
+        if not isinstance(member, Member) or len(args) != 1 or not isinstance(args[0], Interrupter):
+            raise TypeError("GroupCommit.submit takes a Member and its Interrupter")
+        member.job = job  # type: ignore[assignment]  # (T is BodyResult: a Member's result)
+        member.stop = args[0]
+        self._queue.append(member)  # before its drain: a drain that runs at once finds it
+        try:
+            self._pool.submit(self._drain)
+        except RuntimeError:
+            job.cancel()
+            raise
+        return job
+
+    # --- the drains (worker threads) --------------------------------------------------------------
+
+    def claim(self, n: int) -> list[Member]:
+        """Take up to ``n`` bodies still queued, oldest first (their jobs are now running). Bodies
+        stopped while queued (their jobs cancelled) are dropped."""
+        taken: list[Member] = []
+        queue = self._queue
+        while len(taken) < n:
+            try:
+                member = queue.popleft()
+            except IndexError:
+                break
+            assert member.job is not None
+            if member.job.claim():
+                taken.append(member)
+        return taken
+
+    def end(
+        self, member: Member, result: BodyResult | None = None, error: BaseException | None = None
+    ) -> None:
+        """End ``member``'s call with its result or error (interrupts no longer reach the session)."""
+        assert member.stop is not None and member.job is not None
+        member.stop.detach()
+        if isinstance(error, QueryFailed) and self._failed_hook is not None:
+            self._failed_hook(error)
+        member.job.complete(result, error)
+
+    def run(
+        self,
+        s: GroupSession,
+        members: list[Member],
+        table: Callable[[], str | None],
+        alone: Callable[[Member], None],
+    ) -> None:
+        """Run the claimed ``members`` (more may join) in as few transactions as their outcomes
+        allow; every member taken has ended when this returns.
+
+        ``table()`` gives the marker table (created on first use, which may wait for a lock: the
+        members' interrupts reach ``s`` by then), or None when the warehouse writes no markers any
+        more: then ``alone(member)`` runs and ends each body on its own.
+
+        :raises BaseException: what the session raised outside a body's statement (a bug, the
+            worker's end): the members not ended yet end with it, the transaction rolled back.
+        """
+        taken = list(members)
+        try:
+            live = self._join(s, members)
+            rel: str | None = None
+            while live:
+                try:
+                    rel = table()
+                    break
+                except QueryFailed as exc:  # (a stop explains it, or it is everyone's failure)
+                    again = self._failed([], None, exc, live, setup=True)
+                    live = again[0] if again else []
+                    s.settle()
+            if not live:
+                return
+            if rel is None:
+                for m in live:
+                    alone(m)
+                return
+            todo = [live]
+            grow: list[Member] | None = taken
+            while todo:
+                batch = todo.pop(0)
+                if grow is None:
+                    s.settle()  # the stopped ones are out (detached): a retry starts afresh
+                todo[0:0] = self._attempt(s, batch, rel, grow)
+                grow = None  # only the first transaction takes late comers
+        except BaseException as exc:
+            self.end_all(taken, exc)
+            raise
+
+    def end_all(self, members: list[Member], exc: BaseException) -> None:
+        """End with ``exc`` those of ``members`` that have not ended."""
+        for m in members:
+            assert m.job is not None
+            if not m.job.done():
+                self.end(m, error=exc)
+
+    def _join(self, s: GroupSession, members: list[Member]) -> list[Member]:
+        """Route the members' interrupts to ``s``; those already asked to stop end stopped."""
+        joined: list[Member] = []
+        for m in members:
+            assert m.stop is not None
+            try:
+                m.stop.attach(s.interrupt)
+            except Stopped as exc:
+                self.end(m, error=exc)
+                continue
+            joined.append(m)
+        return joined
+
+    def _attempt(
+        self, s: GroupSession, batch: list[Member], rel: str, grow: list[Member] | None
+    ) -> list[list[Member]]:
+        """Run ``batch`` in one transaction (with ``grow``, late comers join and are added to it).
+        Each body ends, or is in one of the batches returned, to run next in that order."""
+        live = [m for m in batch if not self._stopped(s, m)]
+        if not live:
+            return []
+        until = time.monotonic() + self.budget if grow is not None and s.late_joins else None
+        ran: list[tuple[Member, ResultSet]] = []
+        s.group_begin()
+        try:
+            i = 0
+            while i < len(live):
+                m = live[i]
+                i += 1
+                if self._stopped(s, m):  # asked to stop before its statement: it leaves the group
+                    continue
+                try:
+                    ran.append((m, s.group_run(m.sql)))
+                except QueryFailed as exc:
+                    s.group_abort()
+                    return self._failed([r[0] for r in ran], m, exc, live[i:])
+                if i == len(live) and until is not None and len(live) < self.cap and time.monotonic() < until:
+                    more = self._join(s, self.claim(self.cap - len(live)))
+                    live.extend(more)
+                    assert grow is not None
+                    grow.extend(more)
+            if not ran:
+                s.group_abort()
+                return []
+            if any(m.stop is not None and m.stop.reason is not None for m, _ in ran):
+                s.group_abort()  # a stop requested during a statement wins over the COMMIT
+                return self._failed([m for m, _ in ran], None, None, [])
+            try:
+                s.group_commit(rel, [m.marker for m, _ in ran])
+            except QueryFailed as exc:
+                return self._failed([m for m, _ in ran], None, exc, [])
+        except BaseException:
+            s.group_abort()
+            raise
+        with self._lock:
+            self.groups += 1
+            self.bodies += len(ran)
+        for m, rs in ran:
+            produced = rs.rowcount if rs.rowcount is not None else len(rs.rows)
+            self.end(
+                m, BodyResult(rows_produced=produced, rows_inserted=rs.rowcount or 0, last=rs, marked=True)
+            )
+        return []
+
+    def _stopped(self, s: GroupSession, m: Member) -> bool:
+        """Whether ``m`` was asked to stop: it then ends stopped, and its interrupt, delivered
+        before it ended, is forgotten (SQLite's wait for the write gate would end at it)."""
+        assert m.stop is not None
+        if m.stop.reason is None:
+            return False
+        self.end(m, error=Stopped())
+        s.settle()
+        return True
+
+    def _failed(
+        self,
+        ran: list[Member],
+        failed: Member | None,
+        exc: QueryFailed | None,
+        rest: list[Member],
+        *,
+        setup: bool = False,
+    ) -> list[list[Member]]:
+        """After a rollback: end the bodies whose outcome is known, return the batches to run again.
+
+        ``ran``: the bodies whose statements ran; ``failed``: the body whose statement raised
+        ``exc`` (None: the markers' INSERT or the COMMIT raised ``exc``, or, without ``exc``, a stop
+        was requested); ``rest``: the bodies not run yet. With ``setup``, ``exc`` came before any
+        statement (creating the marker table): without a stop to explain it, it is everyone's.
+        """
+        involved = [*ran, failed] if failed is not None else list(ran)
+        stopped = [m for m in [*involved, *rest] if m.stop is not None and m.stop.reason is not None]
+        if stopped or exc is None:
+            # a stop explains the failure: the stopped end so, the others run again as a group
+            for m in stopped:
+                self.end(m, error=Stopped())
+            again = [m for m in [*involved, *rest] if m not in stopped]
+            return [again] if again else []
+        if setup:
+            for m in rest:
+                self.end(m, error=exc)
+            return []
+        if failed is not None:
+            if not ran and exc.sqlstate == SQLSTATE_LOCK_TIMEOUT:
+                # the write lock stayed taken for the whole wait: the others would wait as long
+                for m in (failed, *rest):
+                    self.end(m, error=exc)
+                return []
+            if not ran:  # the first statement of the transaction: its error is its own
+                self.end(failed, error=exc)
+                return [rest] if rest else []
+            return [b for b in (ran, [failed], rest) if b]
+        if len(ran) == 1:
+            self.end(ran[0], error=exc)
+            return []
+        return [[m] for m in ran]
