@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasksql.model.run import NewRun, RunOutcome, RunRecord, RunState, ScheduledFrom, evolve
+from tasksql.model.run import (
+    InvalidTransition,
+    NewRun,
+    RunOutcome,
+    RunRecord,
+    RunState,
+    ScheduledFrom,
+    evolve,
+    started,
+)
 from tasksql.model.slots import copier, fast_init
 from tasksql.scheduler.planner import Action, Decision, FirePlan
 
@@ -80,6 +89,16 @@ def test_evolve_is_dataclasses_replace() -> None:
     ):
         assert evolve(rec, **changes) == dataclasses.replace(rec, **changes)  # type: ignore[arg-type]
     assert evolve(rec) is not rec
+
+
+def test_started_is_the_checked_move_to_executing() -> None:
+    rec = a_record()
+    assert started(rec, NOW) == dataclasses.replace(rec, state=RunState.EXECUTING, query_start_time=NOW)
+    for settled in (RunState.SUCCEEDED, RunState.CANCELLED, RunState.EXECUTING):
+        with pytest.raises(
+            InvalidTransition, match=f"a run in state {settled.value} cannot move to EXECUTING"
+        ):
+            started(a_record(state=settled), NOW)
 
 
 def test_copier_and_fast_init_refuse_what_they_do_not_cover() -> None:
