@@ -143,3 +143,45 @@ def test_the_writer_runs_consecutive_parts_of_one_kind_together() -> None:
     assert log == [["a", "b"], ["c"], ["d"], ["e", "f", "g"], ["h"], ["i"]]
     assert results == ["a!", "b!", "c", "d", "e!", "f!", "g!", "h", "i"]
     assert seq == 7
+
+
+TRICKY = [
+    'say "hi"',
+    "back\\slash \\\\ two",
+    "{braces}, commas",
+    "NULL",
+    "",
+    "line\nbreak\ttab",
+    "é ✓ 𝄞",
+    " ",
+]
+
+
+async def test_text_of_every_kind_comes_back_from_a_batch(catalog: Catalog) -> None:
+    record = await create(catalog, "t", state=TaskState.STARTED)
+    claims = [
+        new_run(record, later(i), state=RunState.SCHEDULED, query_text=text, condition_text=None)
+        for i, text in enumerate(TRICKY)
+    ]
+    inserted = await asyncio.wait_for(catalog.record_fires("node-a", [], [], claims, urgent=True), 10)
+    assert all(r is not None for r in inserted)
+    runs = [r for r in inserted if r is not None]
+    futures = [
+        catalog.settle_later(
+            ended(run, RunState.FAILED, error_code=f"E{i}", error_message=text, rows_produced=i or None)
+        )
+        for i, (run, text) in enumerate(zip(runs, reversed(TRICKY), strict=True))
+    ]
+    assert [await asyncio.wait_for(f, 10) for f in futures] == [True] * len(TRICKY)
+
+    for i, (run, text) in enumerate(zip(runs, TRICKY, strict=True)):
+        stored = await catalog.get_run(run.run_id)
+        assert stored is not None
+        assert stored.query_text == text
+        assert (stored.state, stored.error_code, stored.error_message) == (
+            RunState.FAILED,
+            f"E{i}",
+            TRICKY[len(TRICKY) - 1 - i],
+        )
+        assert stored.rows_produced == (i or None)
+        assert stored.scheduled_time == later(i)
