@@ -121,7 +121,7 @@ async def blocked_by(watcher: Conn, holder: Conn) -> None:
         watcher.commit()
         return row is not None and row["n"] > 0
 
-    await eventually(waiting, within=10)
+    await eventually(waiting)
 
 
 async def open_runs_of_a(catalog: PostgresCatalog, record: TaskRecord) -> list[tuple[float, RunState]]:
