@@ -55,8 +55,8 @@ SQLSTATE_LOCK_TIMEOUT = "55P03"
 
 #: At most this many bodies in one transaction.
 CAP = 32
-#: Bodies queued after a group's transaction began may join it (where the session allows) until
-#: it is this old (seconds): a group commits promptly, and a long one holds no lock for long.
+#: Bodies queued after a group's first statement ran may join it (where the session allows) for
+#: this long (seconds): a group commits promptly, and holds the write lock not much longer.
 BUDGET = 0.002
 
 
@@ -117,25 +117,30 @@ class GroupCommit:
 
     It is the executor :func:`~._supervise.supervise` submits these bodies to (so a timeout, a
     cancel or the warehouse's close treat a queued or running body as any call): each body's job
-    waits in a queue of its own here, and a *drain* job (``drain``, the warehouse's) is queued in
-    the warehouse's worker pool for it. A drain takes the bodies still queued (:meth:`claim`) and
-    runs them (:meth:`run`); one that finds none left (an earlier drain took them) returns at once.
-    ``failed`` is told of every body's error (the warehouse notices a dropped marker table).
-    As every body queues one drain after itself, no body is left behind: a drain that finds the
-    queue empty leaves no body queued before it, and after it each body brings its own drain.
+    waits in a queue of its own here, and *drain* jobs in the warehouse's worker pool run them, at
+    most ``drains`` at a time. A drain takes the bodies still queued (up to :attr:`cap`) and gives
+    them to ``group`` (the warehouse's: a session, then :meth:`run`); then, while bodies are
+    queued, it queues itself again in the pool (behind the jobs queued meanwhile, so other calls
+    are not starved), and it ends when none is left. A body submitted while fewer than ``drains``
+    drains exist starts one. Both decisions are taken under one lock, so no body is left queued
+    without a drain. ``failed`` is told of every body's error (the warehouse notices a dropped
+    marker table).
     """
 
     def __init__(
         self,
         pool: WorkerPool,
-        drain: Callable[[], None],
+        group: Callable[[list[Member]], None],
         *,
+        drains: int,
         failed: Callable[[QueryFailed], None] | None = None,
         cap: int = CAP,
         budget: float = BUDGET,
     ) -> None:
         self._pool = pool
-        self._drain = drain
+        self._group = group
+        self._max_drains = max(1, drains)
+        self._drains = 0  # drains queued or running (under the lock)
         self._failed_hook = failed
         self.cap = max(1, cap)
         self.budget = budget
@@ -159,7 +164,11 @@ class GroupCommit:
             raise TypeError("GroupCommit.submit takes a Member and its Interrupter")
         member.job = job  # type: ignore[assignment]  # (T is BodyResult: a Member's result)
         member.stop = args[0]
-        self._queue.append(member)  # before its drain: a drain that runs at once finds it
+        with self._lock:
+            self._queue.append(member)
+            if self._drains >= self._max_drains:
+                return job  # a drain queued or running takes it
+            self._drains += 1
         try:
             self._pool.submit(self._drain)
         except RuntimeError:
@@ -168,6 +177,24 @@ class GroupCommit:
         return job
 
     # --- the drains (worker threads) --------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """A drain's turn: one group, then queued again while bodies are left (see the class)."""
+        try:
+            members = self.claim(self.cap)
+            if members:
+                self._group(members)
+        finally:
+            with self._lock:
+                again = bool(self._queue)
+                if not again:
+                    self._drains -= 1
+            if again:
+                try:
+                    self._pool.submit(self._drain)
+                except RuntimeError:  # the warehouse closed: its calls end with it
+                    with self._lock:
+                        self._drains -= 1
 
     def claim(self, n: int) -> list[Member]:
         """Take up to ``n`` bodies still queued, oldest first (their jobs are now running). Bodies
@@ -269,7 +296,8 @@ class GroupCommit:
         live = [m for m in batch if not self._stopped(s, m)]
         if not live:
             return []
-        until = time.monotonic() + self.budget if grow is not None and s.late_joins else None
+        late = grow is not None and s.late_joins
+        until = 0.0  # (late joins until then, counted from the first statement: the lock's taken)
         ran: list[tuple[Member, ResultSet]] = []
         s.group_begin()
         try:
@@ -284,7 +312,9 @@ class GroupCommit:
                 except QueryFailed as exc:
                     s.group_abort()
                     return self._failed([r[0] for r in ran], m, exc, live[i:])
-                if i == len(live) and until is not None and len(live) < self.cap and time.monotonic() < until:
+                if late and len(ran) == 1:
+                    until = time.monotonic() + self.budget
+                if late and i == len(live) and len(live) < self.cap and time.monotonic() < until:
                     more = self._join(s, self.claim(self.cap - len(live)))
                     live.extend(more)
                     assert grow is not None

@@ -130,7 +130,9 @@ class ThreadedWarehouse(Warehouse):
         self._in_flight = InFlight()
         self._executor = WorkerPool(self.max_concurrency, f"tasksql-{self.type.value}-{self.name}")
         if self.group_commit:
-            self._groups = GroupCommit(self._executor, self._drain, failed=self._body_failed)
+            self._groups = GroupCommit(
+                self._executor, self._group, drains=self.max_concurrency, failed=self._body_failed
+            )
 
     async def close(self) -> None:
         if self._closed:
@@ -237,15 +239,12 @@ class ThreadedWarehouse(Warehouse):
 
         return await self._call(work, tables=tables, timeout=timeout, token=token, what="task body")
 
-    def _drain(self) -> None:
-        """Worker thread: run the grouped bodies still queued (see :class:`GroupCommit`), as many
-        as a group takes, on one session; return at once when none is left. Every body taken ends
-        here, whatever happens (nobody reads this job's own outcome)."""
+    def _group(self, members: list[Member]) -> None:
+        """Worker thread: run the grouped bodies ``members`` (claimed; see :class:`GroupCommit`)
+        on one session. Every one of them ends here, whatever happens (nobody reads the outcome
+        of the drain job that calls this)."""
         groups = self._groups
         assert groups is not None
-        members = groups.claim(groups.cap)
-        if not members:
-            return
         try:
             session = self._acquire()
         except BaseException as exc:
