@@ -132,8 +132,9 @@ def test_schema_equals_all_migrations(
 
     from_schema, from_migrations = _columns(admin, schema), _columns(admin, schema + "_m")
     assert from_schema and from_schema == from_migrations
-    # runs leave room on each page for their start and outcome (heap-only updates)
+    # runs and tasks leave room on each page for their updates (heap-only updates)
     assert ("runs", ["fillfactor=50"]) in from_schema
+    assert ("tasks", ["fillfactor=50"]) in from_schema
     assert (
         _build(pg_server.url, schema, load_schema("postgres"), migrations) == []
     )  # reopening applies nothing

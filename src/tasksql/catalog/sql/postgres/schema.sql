@@ -54,15 +54,11 @@ CREATE TABLE tasks (
     next_fire_at         timestamptz,
     consecutive_failures integer NOT NULL DEFAULT 0 CHECK (consecutive_failures >= 0),
     dropped_on           timestamptz
-);
+) WITH (fillfactor = 50);  -- room for heap-only updates of the runtime fields (migration 0012)
 
 -- The fence for names: one live task per name, any number of dropped ones.
 CREATE UNIQUE INDEX tasks_live_name ON tasks (database_name, schema_name, name)
     WHERE dropped_on IS NULL;
-
--- What a scheduler asks for: started live tasks by next fire instant.
-CREATE INDEX tasks_due ON tasks (next_fire_at)
-    WHERE dropped_on IS NULL AND state = 'started' AND next_fire_at IS NOT NULL;
 
 -- Every committed definition of every task; kept when the task is dropped.
 CREATE TABLE task_versions (
