@@ -5,7 +5,9 @@ other; completion markers (:mod:`tasksql.scheduler.markers`) close that gap afte
 the warehouse's database *is* the catalog's, there is no gap to close: the body's transaction also
 records its run SUCCEEDED in the catalog (:class:`~tasksql.warehouses.base.CatalogSettle`, with
 the node's fence when it is a cluster member), so a node killed at any moment leaves both or
-neither, and a node that lost its lease commits neither.
+neither, and a node that lost its lease commits neither. A member's settling body carries the
+node's catalog label as its session's name for its transaction, so that a node stopped while
+that transaction holds its node row is ended with its catalog sessions when its lease is revoked.
 
 Which warehouses qualify is found out once per warehouse object (a changed warehouse is a new one),
 the first time a body with a marker is about to run there. The test is what the settling write
@@ -89,11 +91,13 @@ class SameDatabase:
         if not await self.holds_catalog(warehouse):
             return marker
         settling(RunState.SUCCEEDED)  # the change the settling write makes, checked as every other
+        fence = self._fence.current
         settle = CatalogSettle(
             schema=self._schema,
             query_start_time=started,
             return_value=return_value,
-            fence=self._fence.current,
+            fence=fence,
+            label=None if fence is None else _fence_label(self._schema, fence.node_id, fence.epoch),
         )
         return replace(marker, settle=settle)
 
@@ -167,6 +171,16 @@ class SameDatabase:
                 await self._catalog.set_setting(key, None)
             except TasksqlError as err:
                 log.debug("cannot remove the catalog setting %s: %s", key, err.message)
+
+
+def _fence_label(schema: str, node_id: str, epoch: int) -> str:
+    """The label the catalog's sessions of ``node_id`` under ``epoch`` carry
+    (:func:`tasksql.catalog.postgres.connect.fence_label`), which a settling body's session carries
+    too: a node that revokes the lease of a stopped node ends the sessions with that label, those
+    holding its node row in a settling write included. Looked up as the catalog's module is (loaded
+    with the PostgreSQL catalog, the only one that settles through a warehouse)."""
+    label: str = sys.modules["tasksql.catalog.postgres.connect"].fence_label(schema, node_id, epoch)
+    return label
 
 
 def _postgres_schema(catalog: Catalog) -> str | None:

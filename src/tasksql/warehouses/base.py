@@ -121,6 +121,11 @@ class CatalogSettle:
     query_start_time: datetime | None = None
     return_value: str | None = None
     fence: Fence | None = None
+    #: The ``application_name`` the body's session carries during its transaction (``SET LOCAL``):
+    #: the catalog's label of the fence's node (``tasksql-catalog/<schema>/<epoch>/<node id>``), so
+    #: that a node that took the lease over ends the session by that label when the node stopped
+    #: while its settling UPDATE held its node row. None: the session keeps its name.
+    label: str | None = None
 
 
 class CancelToken:

@@ -10,7 +10,10 @@ around a non-transactional one. Extra relations are TEMP tables filled with COPY
 
 A warehouse whose database holds the catalog records a run's outcome in the body's own transaction
 (:meth:`PostgresWarehouse.run_body` with a :class:`~.base.CatalogSettle`; the SQL is in
-:mod:`._catalog_outcome`), so the two commit together or not at all.
+:mod:`._catalog_outcome`), so the two commit together or not at all. During that transaction the
+session carries the node's catalog label as its ``application_name``, so that a node stopped
+while its settling write holds its node row has the session ended by the node that takes its
+lease over, as its catalog sessions are.
 
 Passwords never appear in messages: errors name the warehouse by :func:`~.base.redact_url`.
 """
@@ -49,6 +52,7 @@ from tasksql.warehouses.base import (
     NO_TABLES,
     BodyResult,
     CancelToken,
+    CatalogSettle,
     Marker,
     ResultSet,
     redact_url,
@@ -245,6 +249,17 @@ class _PgSession(WarehouseSession):
             self.conn.close()
 
 
+def _label_params(settle: CatalogSettle) -> list[tuple[str, str]]:
+    """The session's name for a settling body's transaction (``SET LOCAL``, sent with its BEGIN:
+    no round trip more, and the name reverts at its end): the fence's catalog label. The settling
+    UPDATE locks the node's row ``FOR KEY SHARE`` until the COMMIT; should the node stop before it,
+    the node that revokes its lease ends the sessions carrying that label (as it ends the node's
+    catalog sessions), so the body is rolled back and the lease is not held up."""
+    if settle.label is None:
+        return []
+    return [("application_name", "'" + settle.label.replace("'", "''") + "'")]
+
+
 class PostgresWarehouse(ThreadedWarehouse):
     """A PostgreSQL database reached by ``url``.
 
@@ -304,7 +319,7 @@ class PostgresWarehouse(ThreadedWarehouse):
                 marker=marker,
             )
         target = parse_table_name(into) if into is not None else None
-        params = self._backstop_params(timeout) + check_session_params(session_params)
+        params = self._backstop_params(timeout) + _label_params(settle) + check_session_params(session_params)
         sql = _catalog_outcome.settle_sql(settle)
 
         def work(s: WarehouseSession, stop: Interrupter) -> BodyResult:
