@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ import pytest
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, WarehouseError
 from tasksql.testing import FakeClock
 from tasksql.warehouses import sqlite as sqlite_wh
-from tasksql.warehouses.base import BodyResult, CancelToken, Marker, Warehouse
+from tasksql.warehouses._threaded import ThreadedWarehouse
+from tasksql.warehouses.base import BodyResult, CancelToken, Marker, Warehouse, WarehouseTransaction
 from tasksql.warehouses.sqlite import SQLiteWarehouse
 
 from .conftest import MakeWarehouse
@@ -49,9 +51,8 @@ def marker(run_id: int) -> Marker:
 
 def stats(wh: Warehouse) -> tuple[int, int]:
     """(groups committed, bodies in them) so far."""
-    groups = wh._groups  # type: ignore[attr-defined]
-    assert groups is not None
-    return groups.groups, groups.bodies
+    assert isinstance(wh, ThreadedWarehouse)
+    return wh.grouped
 
 
 async def table(wh: Warehouse, sql: str = "SELECT x FROM t ORDER BY x") -> list[tuple[object, ...]]:
@@ -346,7 +347,9 @@ async def test_a_crash_before_the_commit_leaves_none_of_the_group(tmp_path: Path
 
 async def queued_behind_a_transaction(
     tmp_path: Path, bodies: Sequence[tuple[str, Marker, CancelToken | None]]
-) -> tuple[SQLiteWarehouse, list[asyncio.Future[BodyResult]], object]:
+) -> tuple[
+    SQLiteWarehouse, list[asyncio.Task[BodyResult]], AbstractAsyncContextManager[WarehouseTransaction]
+]:
     """A SQLite warehouse with two workers and an open write transaction (which holds the write gate
     between its statements); one worker takes ``bodies`` as one group, which waits for the gate, the
     other is free for the transaction's COMMIT. Returns the warehouse, the bodies' calls and the
@@ -363,7 +366,7 @@ async def queued_behind_a_transaction(
     held = [asyncio.create_task(wh.execute(SLOW["sqlite"], token=h)) for h in holders]
     assert await until(lambda: wh.running == 2)
     runs = [
-        asyncio.ensure_future(wh.run_body([sql], transactional=False, marker=m, token=token))
+        asyncio.create_task(wh.run_body([sql], transactional=False, marker=m, token=token))
         for sql, m, token in bodies
     ]
     queue = wh._groups._queue  # type: ignore[union-attr]
@@ -392,7 +395,7 @@ async def test_a_body_cancelled_while_its_group_waits_for_the_gate_ends_alone(tm
         with pytest.raises(QueryCancelled):
             await runs[0]
         assert not runs[1].done() and not runs[2].done()  # still waiting for the gate
-        await pinned.__aexit__(None, None, None)  # type: ignore[attr-defined]
+        await pinned.__aexit__(None, None, None)
         assert (await runs[1]).marked and (await runs[2]).marked
         assert sorted(await wh.find_markers("cat1", [1, 2, 3])) == [2, 3]
         assert await table(wh) == [(2,), (3,), (100,)]
@@ -414,7 +417,7 @@ async def test_a_gate_wait_that_times_out_fails_the_whole_group_at_once(
         outcomes = await asyncio.gather(*runs, return_exceptions=True)
         assert time.monotonic() - t0 < 2.5  # (one after the other: 3 s)
         assert all(isinstance(o, QueryFailed) and o.sqlstate == "55P03" for o in outcomes), outcomes
-        await pinned.__aexit__(None, None, None)  # type: ignore[attr-defined]
+        await pinned.__aexit__(None, None, None)
         assert await wh.find_markers("cat1", [1, 2, 3]) == {}
         assert await table(wh) == [(100,)]
     finally:

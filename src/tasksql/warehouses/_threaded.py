@@ -116,6 +116,13 @@ class ThreadedWarehouse(Warehouse):
         return False
 
     @property
+    def grouped(self) -> tuple[int, int]:
+        """(groups committed by group commit, task bodies they carried) since the warehouse opened:
+        the second over the first is the mean group size. (0, 0) for a backend without it."""
+        groups = self._groups
+        return (groups.groups, groups.bodies) if groups is not None else (0, 0)
+
+    @property
     def running(self) -> int:
         return self._in_flight.executing if self._in_flight is not None else 0
 
