@@ -262,9 +262,21 @@ RETURNING run_id;
 
 -- name: runs_start_claims_fenced
 -- runs_start_claims, only while the fence's lease is live and each run's task (its graph root) is
--- placed on the fence's epoch (the fence's node is :node_id).
+-- placed on the fence's epoch (the fence's node is :node_id). The placements are locked first, in
+-- task order (the CTE, read whole by the one-time condition before any run is): every statement
+-- that locks several placements locks them in that order, so that none deadlocks with another.
+WITH placed AS MATERIALIZED (
+    SELECT p.task_id FROM placements AS p
+    WHERE p.task_id IN (SELECT coalesce(r.root_task_id, r.task_id) FROM runs AS r
+                        WHERE r.run_id = ANY(%(run_ids)s::bigint[]))
+      AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
+      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
+    ORDER BY p.task_id FOR SHARE OF p
+)
 UPDATE runs SET state = 'EXECUTING', query_start_time = %(at)s::timestamptz
 WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id = %(fence_node)s
+  AND (SELECT count(*) FROM placed) >= 0
   AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
        OR (state = 'EXECUTING' AND query_start_time = %(at)s::timestamptz))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
@@ -284,8 +296,14 @@ RETURNING run_id;
 -- task's next instant on (come or to come; every instant when it has none); returns each task's
 -- version and instant (the earliest is where its next instant goes back to). The bound keeps the
 -- scan to the runs since the task's next instant (the index on task and instant), not its history.
+-- The placements are locked first, in task order (see runs_start_claims_fenced).
+WITH placed AS MATERIALIZED (
+    SELECT p.task_id FROM placements AS p
+    WHERE p.task_id = ANY(%(task_ids)s::bigint[]) AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+    ORDER BY p.task_id FOR SHARE OF p
+)
 DELETE FROM runs AS r USING tasks AS t
-WHERE t.id = r.task_id AND t.id = ANY(%(task_ids)s::bigint[])
+WHERE t.id = r.task_id AND t.id = ANY(%(task_ids)s::bigint[]) AND (SELECT count(*) FROM placed) >= 0
   AND r.scheduled_time >= coalesce(t.next_fire_at - make_interval(secs => %(margin)s), '-infinity')
   AND r.node_id <> %(fence_node)s
   AND r.state = 'SCHEDULED' AND r.query_start_time IS NULL AND r.scheduled_from = 'SCHEDULE'
@@ -919,19 +937,30 @@ RETURNING p.task_id;
 
 -- name: placements_release
 -- Give up the placements a holder has among the array :task_ids (NULL: all); returns their ids.
-UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
-WHERE node_id = %(node_id)s AND epoch = %(epoch)s
-  AND (%(task_ids)s::bigint[] IS NULL OR task_id = ANY(%(task_ids)s::bigint[]))
-RETURNING task_id;
+-- They are locked first, in task order (see runs_start_claims_fenced).
+WITH held AS MATERIALIZED (
+    SELECT task_id FROM placements
+    WHERE node_id = %(node_id)s AND epoch = %(epoch)s
+      AND (%(task_ids)s::bigint[] IS NULL OR task_id = ANY(%(task_ids)s::bigint[]))
+    ORDER BY task_id FOR NO KEY UPDATE
+)
+UPDATE placements AS p SET node_id = NULL, epoch = NULL, placed_at = NULL
+FROM held WHERE p.task_id = held.task_id AND (SELECT count(*) FROM held) >= 0
+RETURNING p.task_id;
 
 -- name: placements_release_moved
 -- Give up the placements the fence holds of tasks now pinned to another node; returns their ids.
+-- They are locked first, in task order (see runs_start_claims_fenced).
+WITH moved AS MATERIALIZED (
+    SELECT p.task_id FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+    WHERE p.node_id = %(node_id)s AND p.epoch = %(epoch)s
+      AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                       THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+                   p.pinned_node) <> %(node_id)s
+    ORDER BY p.task_id FOR NO KEY UPDATE OF p
+)
 UPDATE placements AS q SET node_id = NULL, epoch = NULL, placed_at = NULL
-FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
-WHERE q.task_id = p.task_id AND p.node_id = %(node_id)s AND p.epoch = %(epoch)s
-  AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
-                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-               p.pinned_node) <> %(node_id)s
+FROM moved WHERE q.task_id = moved.task_id AND (SELECT count(*) FROM moved) >= 0
 RETURNING q.task_id;
 
 -- name: runs_hand_over
