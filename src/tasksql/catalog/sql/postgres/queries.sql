@@ -1358,6 +1358,17 @@ RETURNING v.ord, runs.run_id;
 -- name: run_settle_fenced_set
 -- run_settle_fenced of a batch of distinct runs, one array element per run; returns each settled run's ordinal.
 -- (run_id = ANY(...): see run_settle_set.)
+-- The placements of the starts' tasks are locked first, in task order (see runs_start_claims_fenced).
+WITH placed AS MATERIALIZED (
+    SELECT p.task_id FROM placements AS p
+    WHERE p.task_id IN (SELECT coalesce(r.root_task_id, r.task_id)
+                        FROM unnest(%(run_id)s::bigint[], %(state)s::text[]) AS s(run_id, state)
+                        JOIN runs AS r ON r.run_id = s.run_id WHERE s.state = 'EXECUTING')
+      AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
+      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
+    ORDER BY p.task_id FOR SHARE OF p
+)
 UPDATE runs SET
     state = v.state,
     query_start_time = coalesce(v.query_start_time, runs.query_start_time),
@@ -1376,6 +1387,7 @@ FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::times
           rows_inserted, return_value, query_id, ord)
 WHERE runs.run_id = v.run_id AND runs.run_id = ANY(%(run_id)s::bigint[])
   AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
+  AND (SELECT count(*) FROM placed) >= 0
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (v.state <> 'EXECUTING' OR (
@@ -1412,6 +1424,14 @@ WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
 
 -- name: task_runtime_fenced_set
 -- task_runtime_fenced of a batch of distinct tasks, one array element per task.
+-- The placements are locked first, in task order (see runs_start_claims_fenced).
+WITH placed AS MATERIALIZED (
+    SELECT p.task_id FROM placements AS p
+    WHERE p.task_id = ANY(%(task_id)s::bigint[]) AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
+      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
+                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
+    ORDER BY p.task_id FOR SHARE OF p
+)
 UPDATE tasks SET
     next_fire_at = CASE WHEN v.clear_next_fire = 1 THEN NULL
                         ELSE coalesce(v.next_fire_at, tasks.next_fire_at) END,
@@ -1427,7 +1447,7 @@ FROM unnest(%(task_id)s::bigint[], %(next_fire_at)s::timestamptz[], %(clear_next
             %(guard_anchor)s::timestamptz[])
      AS v(task_id, next_fire_at, clear_next_fire, consecutive_failures, resumed_on, state,
           suspend_reason, guarded, guard_version, guard_anchor)
-WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
+WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL AND (SELECT count(*) FROM placed) >= 0
   AND (v.guarded = 0 OR (tasks.version = v.guard_version
                          AND tasks.resumed_on IS NOT DISTINCT FROM v.guard_anchor))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
@@ -1505,7 +1525,8 @@ WITH v AS (
                           THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
                       p.pinned_node), %(fence_node)s) = %(fence_node)s
                      FOR SHARE OF p) AS placed
-        FROM v OFFSET 0
+        -- in task order: the placements are locked in that order (see runs_start_claims_fenced)
+        FROM (SELECT * FROM v ORDER BY coalesce(v.root_task_id, v.task_id)) AS v OFFSET 0
     ) AS v
     WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                     AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
