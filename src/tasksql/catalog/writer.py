@@ -16,8 +16,9 @@ its exception. :meth:`GroupWriter.submit` puts a job on the queue and returns an
 its result, resolved only after its effect is committed.
 
 A job may also be a :class:`Part`: run bookkeeping that can run together with the parts next to it
-in the same group (:meth:`GroupWriter._run_jobs`), as fewer and larger statements than one job
-after the other would send, with the same effect. When the writer falls behind, its groups grow,
+in the same group (:meth:`GroupWriter._run_jobs`, which the PostgreSQL writer uses; the SQLite
+writer runs each job alone, its statements costing no round trip), as fewer and larger statements
+than one job after the other would send, with the same effect. When the writer falls behind, its groups grow,
 and so do these statements: the cost per run of a statement's round trip, planning and start
 falls as the load rises, instead of a backlog of small statements growing. A part's ``fn`` is the
 part run alone (a group that failed runs its jobs again one by one).
