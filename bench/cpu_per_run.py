@@ -124,6 +124,7 @@ async def measure(
         await asyncio.sleep(seconds)
         t1, u1, th1, w1 = datetime.now(UTC), _usage(), _thread_cpu(), time.perf_counter()
         waits1 = pg_counts.waits()
+        window = None if counts is None else counts.read()  # not the stop's hand-over below
         gc.callbacks.remove(_on_gc)
         if watch is not None:
             watch.cancel()
@@ -139,7 +140,7 @@ async def measure(
             )
             lags = [float(row[0]) for row in result[-1].rows]
         runs = len(lags)
-        server = {} if counts is None else counts.end(runs)
+        server = {} if counts is None else counts.end(runs, counts=window)
     lags.sort()
     per_run = 1000.0 / max(int(runs), 1)  # ms per run, per CPU second
     out = {

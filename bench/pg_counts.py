@@ -118,8 +118,9 @@ class ServerCounts:
         self._xact = int(row[0])
         self._cpu0 = self._cpu()
 
-    def end(self, runs: int, *, top: int = 8) -> dict[str, Any]:
-        """Per-run figures since :meth:`begin`."""
+    def read(self, *, top: int = 8) -> dict[str, Any]:
+        """The counts since :meth:`begin`, read now (at the end of the window: what comes after,
+        such as the scheduler's stop handing its tasks over, is not counted)."""
         cpu = self._cpu() - self._cpu0
         with psycopg.connect(self._url, autocommit=True) as conn:
             conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -140,6 +141,12 @@ class ServerCounts:
                 (top,),
             ).fetchall()
         assert row is not None
+        return {"cpu": cpu, "row": row, "scans": scans, "stmts": stmts, "detail": detail}
+
+    def end(self, runs: int, *, top: int = 8, counts: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Per-run figures of ``counts`` (from :meth:`read`; read now when not given)."""
+        got = self.read(top=top) if counts is None else counts
+        cpu, row, scans, stmts, detail = (got[k] for k in ("cpu", "row", "scans", "stmts", "detail"))
         per = 1.0 / max(runs, 1)
         calls = sum(int(c) for _, c, _ in stmts)
         commits = sum(int(c) for q, c, _ in stmts if q.strip().upper() == "COMMIT")
