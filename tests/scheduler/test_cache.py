@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from sched_harness import Harness, make_harness
 
+from tasksql.model import TaskRecord, TaskState
 from tasksql.scheduler.entry import COOL_AFTER, WARM_AHEAD
 
 
@@ -174,3 +176,49 @@ async def test_after_downtime_a_cold_task_is_read_and_its_missed_instants_settle
         # the run before the downtime, the missed instants in one SKIPPED summary, then the latest
         assert states[0] == "SUCCEEDED" and "SKIPPED" in states[1:] and states[-1] == "SUCCEEDED"
         assert await h.rows("SELECT count(*) FROM log") == [(2,)]
+
+
+async def test_a_reload_asked_while_another_runs_sees_the_changes_committed_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """Two reloads at once (the loop's and EXECUTE TASK's) run one after the other: the later one
+    reads the catalog after the change it was asked for, and the earlier one, which read the rows
+    before that change, cannot apply them last."""
+    h = await make_harness(tmp_path)
+    try:
+        await h.sql("CREATE TASK root SCHEDULE = '1 HOURS' AS SELECT 1")
+        await h.sql("CREATE TASK child AFTER root AS SELECT 2")
+        cache = h.scheduler.cache
+        await cache.reload()
+        [child] = [e for e in cache.entries.values() if not e.cold and e.record.name.name == "child"]
+        assert child.record.state is TaskState.SUSPENDED
+
+        catalog = cache._catalog
+        real_read = catalog.get_tasks_by_ids
+        read_once = asyncio.Event()
+        go_on = asyncio.Event()
+
+        async def read_then_wait(ids: list[int]) -> list[TaskRecord]:
+            records = await real_read(ids)
+            if not read_once.is_set():
+                read_once.set()
+                await go_on.wait()  # the first reload holds rows read before the change
+            return records
+
+        catalog.get_tasks_by_ids = read_then_wait  # type: ignore[method-assign]
+        try:
+            cache.mark_stale()
+            first = asyncio.create_task(cache.reload())
+            await read_once.wait()
+            await h.sql("ALTER TASK child RESUME")
+            second = asyncio.create_task(cache.reload())
+            for _ in range(20):  # let the second reload run as far as it can
+                await asyncio.sleep(0)
+            go_on.set()
+            await asyncio.gather(first, second)
+        finally:
+            del catalog.get_tasks_by_ids
+        assert cache.entries[child.task_id].record.state is TaskState.STARTED
+    finally:
+        await h.scheduler.stop()
+        await h.engine.close()

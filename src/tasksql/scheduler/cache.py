@@ -102,6 +102,10 @@ class TaskCache:
         self._seq = itertools.count()
         self._change_seq = -1
         self._stale = True
+        #: Held by a reload from start to end. Two reloads at once (the loop's tick and EXECUTE
+        #: TASK's) would interleave their reads and writes of the entries, and the one that read
+        #: the catalog first could apply its older rows last.
+        self._reloading = asyncio.Lock()
         #: Seconds the last :meth:`reload` took (what a burst of changes would cost per change).
         self.reload_s = 0.0
         #: Next instants not yet written to the catalog (task id -> instant, record it was computed
@@ -286,17 +290,21 @@ class TaskCache:
 
     async def reload(self) -> None:
         """Bring the cache in line with the catalog (new, changed and dropped tasks); the claims of
-        replaced entries are released. When a read fails, the cache stays stale."""
-        self._stale = False
-        started = time.monotonic()
-        try:
-            await self._reload()
-        except BaseException:
-            self._stale = True
-            raise
-        finally:
-            self.reload_s = time.monotonic() - started
-        self._on_reload()
+        replaced entries are released. When a read fails, the cache stays stale.
+
+        Reloads run one at a time: a call made while another reload runs waits for it, then reads
+        the catalog itself, so that it sees every change committed before the call."""
+        async with self._reloading:
+            self._stale = False
+            started = time.monotonic()
+            try:
+                await self._reload()
+            except BaseException:
+                self._stale = True
+                raise
+            finally:
+                self.reload_s = time.monotonic() - started
+            self._on_reload()
 
     async def _reload(self) -> None:
         # gained since the last reload; one gained during this reload waits for the next
