@@ -45,16 +45,21 @@ class Db:
         return {int(r[0]): r[1] for r in self.rows("SELECT run_id, xmin::text FROM public.hits")}
 
     def waiting(self, app: str, event_type: str, query: str) -> bool:
-        """A backend of ``app`` waits (``event_type``) in a statement that starts with ``query``."""
+        """A backend of ``app`` waits (``event_type``) in a statement that starts with ``query``;
+        ``app`` is a prefix: a member's settling body carries its node's catalog label, which
+        starts with it, for the length of its transaction."""
         return bool(
             self.rows(
-                f"SELECT 1 FROM pg_stat_activity WHERE application_name = '{app}'"
+                f"SELECT 1 FROM pg_stat_activity WHERE application_name LIKE '{app}%'"
                 f" AND wait_event_type = '{event_type}' AND query ILIKE '{query}%'"
             )
         )
 
     def sessions(self, app: str) -> int:
-        return int(self.rows(f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'")[0][0])
+        """Backends whose ``application_name`` starts with ``app``."""
+        return int(
+            self.rows(f"SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '{app}%'")[0][0]
+        )
 
 
 def test_a_killed_node_leaves_a_body_and_its_outcome_both_or_neither(
