@@ -111,7 +111,8 @@ class TaskCache:
         #: Next instants not yet written to the catalog (task id -> instant, record it was computed
         #: from). Writing them at every fire would cost a write per run; they are flushed every
         #: second and at stop instead. A stale value is harmless: on restart the planner re-walks
-        #: from it, and the UNIQUE fence turns instants that already ran into no-ops.
+        #: from it, and the UNIQUE fence turns instants that already ran into no-ops. A cluster
+        #: member without a lease keeps none (see :meth:`flush_next_fires`).
         self._unwritten: dict[int, tuple[datetime | None, TaskRecord]] = {}
         self._children: dict[QualifiedName, set[int]] = {}
         self._finalizers: dict[QualifiedName, int] = {}
@@ -199,15 +200,32 @@ class TaskCache:
     # --- next instants ---------------------------------------------------------------------------
 
     def set_next_fire(self, entry: Entry, at: datetime | None) -> None:
-        """``entry``'s task (warm) fires next at ``at``: remembered, written by the next flush."""
+        """``entry``'s task (warm) fires next at ``at``: remembered, written by the next flush (not
+        on a cluster member without a lease: see :meth:`flush_next_fires`)."""
         entry.next_fire = at
-        self._unwritten[entry.task_id] = (at, entry.record)
+        if not self._fence.withheld:
+            self._unwritten[entry.task_id] = (at, entry.record)
 
     async def flush_next_fires(self) -> None:
         """Write the next instants computed since the last flush, in transactions of at most
-        :data:`FLUSH_CHUNK` tasks, one after the other."""
+        :data:`FLUSH_CHUNK` tasks, one after the other, under the fence.
+
+        A cluster member without a lease writes none and drops them (as it writes no release of
+        its claims, see :func:`claims.release`): its tasks are not its own any more, and the node
+        that takes one over builds its entry from the task's row and the claims it takes over.
+        Written unfenced, an instant computed after the lease was lost (a claimed start that
+        failed moves the entry back to the claimed instant) would move the next instant of a task
+        another node holds. Kept for a later lease instead, it would be written over the instant
+        the task's row went back to when this node took the task again. For the same reason the
+        instants of a flush that failed are kept for the next only while the fence is the one
+        they were to be written under."""
+        fence = self._fence
+        if fence.withheld:
+            self._unwritten.clear()
+            return
         if not self._unwritten:
             return
+        under = fence.current
         dirty, self._unwritten = self._unwritten, {}
         items = list(dirty.items())
         try:
@@ -225,13 +243,14 @@ class TaskCache:
                         )
                         for t, (at, rec) in items[lo : lo + FLUSH_CHUNK]
                     ],
-                    fence=self._fence.current,
+                    fence=under,
                 )
                 for task_id, _ in items[lo : lo + FLUSH_CHUNK]:
                     del dirty[task_id]
         except BaseException:
-            for task_id, item in dirty.items():  # for the next flush (values computed since are newer)
-                self._unwritten.setdefault(task_id, item)
+            if fence.current == under:  # else computed under a lease that is gone: dropped
+                for task_id, item in dirty.items():  # for the next flush (values computed since are newer)
+                    self._unwritten.setdefault(task_id, item)
             raise
 
     def restrict_to(self, owns: Callable[[int], bool]) -> None:
@@ -279,7 +298,7 @@ class TaskCache:
             entry.claim = None  # "taken" by the lost node: fire it the ordinary way
         if rewind and entry.next_fire is not None and entry.next_fire > instant:
             entry.next_fire = instant
-            if entry.warm_record is not None:
+            if entry.warm_record is not None and not self._fence.withheld:
                 self._unwritten[task_id] = (instant, entry.warm_record)
             else:
                 self._unwritten.pop(task_id, None)
