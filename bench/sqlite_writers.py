@@ -1,20 +1,25 @@
 """Concurrent task bodies on one SQLite warehouse: latency and time spent waiting for the write lock
 (not a test: run it by hand).
 
-    python bench/sqlite_writers.py [--rate 1000] [--seconds 2] [--rounds 3] [--concurrency 4]
-                                    [--loop-cpu-us 300]
+    python -m bench.sqlite_writers [--rate 1000] [--seconds 2] [--rounds 3] [--concurrency 4]
+                                   [--loop-cpu-us 300]
 
 One-row INSERT bodies through ``Warehouse.run_body`` as the scheduler calls them (timeout, cancel
 token, with or without the run's completion marker), started at a steady rate from the event loop
 on a SQLite file with ``synchronous=normal`` and ``MAX_CONCURRENCY`` 4 (as in the benchmarks). The event
 loop burns some CPU per body started (``--loop-cpu-us``), as the scheduler's own work does. Three
 variants, each on a file of its own, alternate round by round so that a machine busy with
-something else slows them alike: no markers (one-statement bodies in autocommit), markers with
+something else slows them alike: no markers (one-statement bodies without a marker), markers with
 the lock waits of sqlite3's busy handler (the write gate left out), and markers with the write
 gate. Prints, per variant, the medians over rounds of the p50 / p99 / max latency of a body (from
-the call to its return) and of the time a body waited for the write lock (in ``start()``: the
-gate and BEGIN IMMEDIATE; a marked one-statement body, ``run_marked()``: the gate, and without it
-the wait is in the busy handler, within the commit figure; in autocommit, the whole INSERT).
+the call to its return), of the time spent waiting for the write lock and of the mean number of
+bodies per committed group. A lock wait is counted once per acquisition: in ``start()`` (the gate
+and BEGIN IMMEDIATE of a transactional body); for a group of one-statement bodies
+(:mod:`tasksql.warehouses._group_commit`: the bodies a worker takes together share one
+transaction), at its first ``group_run()`` (the gate; without it the wait is in the busy
+handler, within the commit figure), once for the whole group; in autocommit, the whole INSERT. The
+commit figure of a group runs from the gate taken to the end of ``group_commit()`` (its
+statements, markers and COMMIT).
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ _commits: list[float] = []
 
 
 def _instrument() -> None:
-    """Time the session's start() (the lock wait of a transactional body) and the first run() of a
-    body in autocommit (its lock wait). Wraps the methods; the database is real."""
+    """Time the session's start() (the lock wait of a transactional body), the first run() of a
+    body in autocommit (its lock wait) and a group's gate wait and commit (group_begin() to
+    group_commit()). Wraps the methods; the database is real."""
     cls: Any = sqlite_wh._SQLiteSession
     start, run, finish, marked = cls.start, cls.run, cls.finish, cls.commit_marked
 
@@ -82,28 +88,43 @@ def _instrument() -> None:
             self._in_commit_marked = False
             _commits.append(time.perf_counter() - t0)
 
-    take, run_marked = cls._take_gate, cls.run_marked
+    take, begin, commit, abort = cls._take_gate, cls.group_begin, cls.group_commit, cls.group_abort
 
     def timed_take(self: Any) -> None:
+        # a group's first statement takes the gate (held to its COMMIT); later ones find it held
+        if not self._in_group or self._gate_taken is not None:
+            take(self)
+            return
         t0 = time.perf_counter()
         take(self)
-        if self._in_run_marked:
-            self._gate_taken = time.perf_counter()
-            _waits.append(self._gate_taken - t0)
+        self._gate_taken = time.perf_counter()
+        _waits.append(self._gate_taken - t0)
 
-    def timed_run_marked(self: Any, *args: Any) -> Any:
-        self._in_run_marked = True
+    def timed_begin(self: Any) -> None:
+        self._in_group = True
         self._gate_taken = None
+        begin(self)
+
+    def timed_commit(self: Any, *args: Any) -> None:
         try:
-            return run_marked(self, *args)
+            commit(self, *args)
         finally:
-            self._in_run_marked = False
+            self._in_group = False
             if self._gate_taken is not None:
                 _commits.append(time.perf_counter() - self._gate_taken)
 
-    cls._in_commit_marked = cls._in_run_marked = False
+    def timed_abort(self: Any) -> None:
+        self._in_group = False
+        abort(self)
+
+    cls._in_commit_marked = cls._in_group = False
     cls.start, cls.run, cls.finish, cls.commit_marked = timed_start, timed_run, timed_finish, timed_marked
-    cls._take_gate, cls.run_marked = timed_take, timed_run_marked
+    cls._take_gate, cls.group_begin, cls.group_commit, cls.group_abort = (
+        timed_take,
+        timed_begin,
+        timed_commit,
+        timed_abort,
+    )
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -125,6 +146,7 @@ async def _round(
         await w.run_body(BODY, transactional=True, timeout=60, token=CancelToken(), marker=marker)
         lat.append(time.perf_counter() - t0)
 
+    groups_before, bodies_before = w.grouped
     loop = asyncio.get_running_loop()
     pending: list[asyncio.Task[None]] = []
     start = loop.time()
@@ -138,7 +160,9 @@ async def _round(
         while time.perf_counter() < busy_until:
             pass
     await asyncio.gather(*pending)
+    groups, bodies = (n - before for n, before in zip(w.grouped, (groups_before, bodies_before), strict=True))
     return {
+        "per_group": bodies / groups if groups else float("nan"),
         "p50": _pct(lat, 0.5),
         "p99": _pct(lat, 0.99),
         "max": _pct(lat, 1.0),
@@ -199,7 +223,8 @@ async def main() -> None:
         print(
             f"{label:<17} body p50 {med['p50']:6.2f} p99 {med['p99']:7.2f} max {med['max']:7.2f} ms;"
             f" lock wait p99 {med['wait_p99']:6.2f} max {med['wait_max']:7.2f} ms,"
-            f" {med['waits_over_5ms']:4.0f} over 5 ms; commit p99 {med['commit_p99']:5.2f} ms"
+            f" {med['waits_over_5ms']:4.0f} over 5 ms; commit p99 {med['commit_p99']:5.2f} ms;"
+            f" bodies per group {med['per_group']:5.2f}"
         )
 
 
