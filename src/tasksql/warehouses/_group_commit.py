@@ -1,18 +1,22 @@
-"""Group commit: the marked one-statement bodies queued for a warehouse share its transactions.
+"""Group commit: the one-statement write bodies queued for a warehouse share its transactions.
 
 A body with its run's completion marker (:class:`~.base.Marker`) costs its warehouse a transaction
-of its own: BEGIN, the statement, the marker's INSERT, COMMIT. DuckDB pays a fixed cost per
-statement (parse, bind, plan) about as large as a one-row INSERT's own work; a SQLite file admits
-one writer at a time, and every driver call made under its write lock hands the interpreter lock
-over and back while every other writer waits. So, when several such bodies are queued for one
-warehouse, the worker that takes one of them takes the others still queued too (up to :data:`CAP`)
-and runs them in ONE transaction: BEGIN, body 1, ..., body k, the k markers in one statement,
-COMMIT. Nothing waits for a group to fill: on an idle warehouse a group is one body (a transaction
-as before), and k grows with the backlog, which is what keeps a backlog from growing.
+of its own: BEGIN, the statement, the marker's INSERT, COMMIT; one without (markers off, or a body
+the marker rules leave unmarked) costs a statement in autocommit, a transaction of its own too.
+DuckDB pays a fixed cost per statement (parse, bind, plan) about as large as a one-row INSERT's own
+work; a SQLite file admits one writer at a time, and every driver call made under its write lock
+hands the interpreter lock over and back while every other writer waits. So, when several such
+bodies are queued for one warehouse, the worker that takes one of them takes the others still
+queued too (up to :data:`CAP`) and runs them in ONE transaction: BEGIN, body 1, ..., body k, the
+markers of the marked ones in one statement (none when none is marked), COMMIT. Nothing waits for a
+group to fill: on an idle warehouse a group is one body (a transaction as before; an unmarked body
+alone runs as before too, its statement in autocommit without BEGIN or COMMIT), and k grows with
+the backlog, which is what keeps a backlog from growing.
 
 Each body stays its own run:
 
-* its effects commit with its marker, with the group, or not at all (one transaction);
+* its effects commit with its marker (if it has one), with the group, or not at all (one
+  transaction);
 * its result (rows) is its own, and its call ends when the group has committed or its own failure
   is known (its job, queued here, is ended by the worker that ran the group);
 * a body that fails, or is stopped (its timeout, its cancel) after its statement ran and before the
@@ -30,8 +34,8 @@ The interrupt of every body in a group goes to the group's session: stopping one
 statement running (whoever's it is), which rolls the group back as above.
 
 The grouping is for bodies of one DML statement without extra relations or session parameters
-(the backend decides which: :meth:`~._threaded.ThreadedWarehouse._groupable`); every other body
-runs as before.
+(the backend decides which: :meth:`~._threaded.ThreadedWarehouse._groupable`), marked or not;
+every other body runs as before.
 """
 
 from __future__ import annotations
@@ -78,10 +82,10 @@ class GroupSession(ABC):
         :meth:`group_abort` then)."""
 
     @abstractmethod
-    def group_commit(self, rel: str, markers: Sequence[Marker]) -> None:
-        """Insert ``markers`` into the marker table ``rel`` in ONE statement, stamped now, and
-        COMMIT. :raises QueryFailed: the INSERT or the COMMIT failed; the transaction is rolled
-        back."""
+    def group_commit(self, rel: str | None, markers: Sequence[Marker]) -> None:
+        """Insert ``markers`` (if any: then ``rel`` is given) into the marker table ``rel`` in ONE
+        statement, stamped now, and COMMIT. :raises QueryFailed: the INSERT or the COMMIT failed;
+        the transaction is rolled back."""
 
     @abstractmethod
     def group_abort(self) -> None:
@@ -97,12 +101,12 @@ class GroupSession(ABC):
 
 
 class Member:
-    """One marked one-statement body: queued, then in a group. Submitted to :class:`GroupCommit` as
-    the job's callable, it is never called: a group runs it."""
+    """One one-statement body, with its marker or without (None): queued, then in a group.
+    Submitted to :class:`GroupCommit` as the job's callable, it is never called: a group runs it."""
 
     __slots__ = ("job", "marker", "sql", "stop")
 
-    def __init__(self, sql: str, marker: Marker) -> None:
+    def __init__(self, sql: str, marker: Marker | None) -> None:
         self.sql = sql
         self.marker = marker
         self.job: Job[BodyResult] | None = None
@@ -113,7 +117,7 @@ class Member:
 
 
 class GroupCommit:
-    """The marked one-statement bodies queued for one warehouse, and the groups that run them.
+    """The one-statement bodies queued for one warehouse, and the groups that run them.
 
     It is the executor :func:`~._supervise.supervise` submits these bodies to (so a timeout, a
     cancel or the warehouse's close treat a queued or running body as any call): each body's job
@@ -196,15 +200,20 @@ class GroupCommit:
                     with self._lock:
                         self._drains -= 1
 
-    def claim(self, n: int) -> list[Member]:
+    def claim(self, n: int, *, unmarked_only: bool = False) -> list[Member]:
         """Take up to ``n`` bodies still queued, oldest first (their jobs are now running). Bodies
-        stopped while queued (their jobs cancelled) are dropped."""
+        stopped while queued (their jobs cancelled) are dropped. With ``unmarked_only``, stop at
+        the first marked body (it stays queued, first; the drain that claims checks the queue again
+        when its turn ends, so it is not left without a drain)."""
         taken: list[Member] = []
         queue = self._queue
         while len(taken) < n:
             try:
                 member = queue.popleft()
             except IndexError:
+                break
+            if unmarked_only and member.marker is not None:
+                queue.appendleft(member)
                 break
             assert member.job is not None
             if member.job.claim():
@@ -231,9 +240,11 @@ class GroupCommit:
         """Run the claimed ``members`` (more may join) in as few transactions as their outcomes
         allow; every member taken has ended when this returns.
 
-        ``table()`` gives the marker table (created on first use, which may wait for a lock: the
-        members' interrupts reach ``s`` by then), or None when the warehouse writes no markers any
-        more: then ``alone(member)`` runs and ends each body on its own.
+        ``table()`` gives the marker table (asked only when a member is marked; created on first
+        use, which may wait for a lock: the members' interrupts reach ``s`` by then), or None when
+        the warehouse writes no markers any more: the marked members then run unmarked.
+        ``alone(member)`` runs and ends an unmarked body on its own, its statement in autocommit: a
+        batch of one unmarked body costs what it would outside a group.
 
         :raises BaseException: what the session raised outside a body's statement (a bug, the
             worker's end): the members not ended yet end with it, the transaction rolled back.
@@ -242,9 +253,11 @@ class GroupCommit:
         try:
             live = self._join(s, members)
             rel: str | None = None
-            while live:
+            asked = False  # table() answered (None: the marked run unmarked)
+            while live and any(m.marker is not None for m in live):
                 try:
                     rel = table()
+                    asked = True
                     break
                 except QueryFailed as exc:  # (a stop explains it, or it is everyone's failure)
                     again = self._failed([], None, exc, live, setup=True)
@@ -252,17 +265,19 @@ class GroupCommit:
                     s.settle()
             if not live:
                 return
-            if rel is None:
-                for m in live:
-                    alone(m)
-                return
             todo = [live]
             grow: list[Member] | None = taken
             while todo:
                 batch = todo.pop(0)
                 if grow is None:
                     s.settle()  # the stopped ones are out (detached): a retry starts afresh
-                todo[0:0] = self._attempt(s, batch, rel, grow)
+                if rel is None:  # no marker table: nobody's marker is written
+                    for m in batch:
+                        m.marker = None
+                if len(batch) == 1 and batch[0].marker is None:
+                    alone(batch[0])  # (ends it; a stop before its statement too)
+                else:
+                    todo[0:0] = self._attempt(s, batch, rel, grow, unmarked_only=not asked)
                 grow = None  # only the first transaction takes late comers
         except BaseException as exc:
             self.end_all(taken, exc)
@@ -289,10 +304,20 @@ class GroupCommit:
         return joined
 
     def _attempt(
-        self, s: GroupSession, batch: list[Member], rel: str, grow: list[Member] | None
+        self,
+        s: GroupSession,
+        batch: list[Member],
+        rel: str | None,
+        grow: list[Member] | None,
+        *,
+        unmarked_only: bool,
     ) -> list[list[Member]]:
         """Run ``batch`` in one transaction (with ``grow``, late comers join and are added to it).
-        Each body ends, or is in one of the batches returned, to run next in that order."""
+        Each body ends, or is in one of the batches returned, to run next in that order.
+
+        ``rel``: the marker table, or None: with ``unmarked_only`` it was not asked for (every
+        member is unmarked), and only unmarked late comers join; otherwise the warehouse writes no
+        markers, and late comers join unmarked."""
         live = [m for m in batch if not self._stopped(s, m)]
         if not live:
             return []
@@ -315,7 +340,10 @@ class GroupCommit:
                 if late and len(ran) == 1:
                     until = time.monotonic() + self.budget
                 if late and i == len(live) and len(live) < self.cap and time.monotonic() < until:
-                    more = self._join(s, self.claim(self.cap - len(live)))
+                    more = self._join(s, self.claim(self.cap - len(live), unmarked_only=unmarked_only))
+                    if rel is None:
+                        for m in more:
+                            m.marker = None
                     live.extend(more)
                     assert grow is not None
                     grow.extend(more)
@@ -326,7 +354,7 @@ class GroupCommit:
                 s.group_abort()  # a stop requested during a statement wins over the COMMIT
                 return self._failed([m for m, _ in ran], None, None, [])
             try:
-                s.group_commit(rel, [m.marker for m, _ in ran])
+                s.group_commit(rel, [m.marker for m, _ in ran if m.marker is not None])
             except QueryFailed as exc:
                 return self._failed([m for m, _ in ran], None, exc, [])
         except BaseException:
@@ -338,7 +366,13 @@ class GroupCommit:
         for m, rs in ran:
             produced = rs.rowcount if rs.rowcount is not None else len(rs.rows)
             self.end(
-                m, BodyResult(rows_produced=produced, rows_inserted=rs.rowcount or 0, last=rs, marked=True)
+                m,
+                BodyResult(
+                    rows_produced=produced,
+                    rows_inserted=rs.rowcount or 0,
+                    last=rs,
+                    marked=m.marker is not None,
+                ),
             )
         return []
 

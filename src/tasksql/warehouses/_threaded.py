@@ -65,11 +65,11 @@ class ThreadedWarehouse(Warehouse):
     come, first served, and a slot is freed only when its driver call has returned.
 
     A backend whose sessions are :class:`~._group_commit.GroupSession` sets :attr:`group_commit`:
-    its marked bodies of one statement that :meth:`_groupable` accepts then share transactions
-    under load (see :mod:`._group_commit`).
+    its bodies of one statement that :meth:`_groupable` accepts, marked or not, then share
+    transactions under load (see :mod:`._group_commit`).
     """
 
-    #: Marked one-statement bodies are run in groups (the sessions are GroupSessions).
+    #: One-statement write bodies are run in groups (the sessions are GroupSessions).
     group_commit = False
 
     def __init__(self, name: str, max_concurrency: int) -> None:
@@ -110,9 +110,9 @@ class ThreadedWarehouse(Warehouse):
         return []
 
     def _groupable(self, sql: str) -> bool:
-        """Whether the marked body of the one statement ``sql`` may share a transaction with others
-        (with :attr:`group_commit`): a statement that can run in a transaction, has effects and, for
-        the backend's lock, starts as a write (INSERT, UPDATE, DELETE...)."""
+        """Whether the body of the one statement ``sql`` (marked or not) may share a transaction
+        with others (with :attr:`group_commit`): a statement that can run in a transaction, has
+        effects and, for the backend's lock, starts as a write (INSERT, UPDATE, DELETE...)."""
         return False
 
     @property
@@ -189,19 +189,20 @@ class ThreadedWarehouse(Warehouse):
         marker: Marker | None = None,
     ) -> BodyResult:
         if (
-            marker is not None
-            and self._groups is not None
+            self._groups is not None
             and into is None
             and not tables
             and not session_params
             and len(statements) == 1
-            and marker.settle is None
-            and self.markers_off is None
+            and (marker is None or marker.settle is None)
             and self._groupable(statements[0])
         ):
-            _markers.check_scope(marker.scope)
+            if marker is not None:
+                _markers.check_scope(marker.scope)
+            # unmarked when the marker rules say so (markers off here): grouped all the same
+            marked = marker if marker is not None and self.marks(statements, into=False) else None
             return await self._supervised(
-                Member(statements[0], marker),
+                Member(statements[0], marked),
                 timeout=timeout,
                 token=token,
                 what="task body",
@@ -274,7 +275,7 @@ class ThreadedWarehouse(Warehouse):
             self._release(session, reuse=clean)
 
     def _alone(self, s: WarehouseSession, m: Member) -> None:
-        """Worker thread: the body of ``m`` on its own, in autocommit, without its marker."""
+        """Worker thread: the unmarked body of ``m`` on its own, in autocommit (as outside a group)."""
         assert m.stop is not None and self._groups is not None
         try:
             m.stop.check()  # (its interrupts reach the session already)

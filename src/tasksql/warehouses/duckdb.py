@@ -183,15 +183,15 @@ def _marker_insert(rel: str, *markers: Marker) -> str:
 
 
 def _groupable(sql: str) -> bool:
-    """Whether a marked body of the one statement ``sql`` may share a transaction with others: one
-    INSERT, UPDATE or DELETE (a text without ``;`` is one statement)."""
+    """Whether a body of the one statement ``sql`` (marked or not) may share a transaction with
+    others: one INSERT, UPDATE or DELETE (a text without ``;`` is one statement)."""
     if ";" in sql:
         return False
     m = _FIRST_WORD.match(sql)
     return m is not None and m.group(1).lower() in _GROUPED
 
 
-#: First words of the statements whose marked bodies are grouped.
+#: First words of the statements whose one-statement bodies are grouped.
 _GROUPED = frozenset({"insert", "update", "delete"})
 
 
@@ -380,12 +380,14 @@ class _DuckSession(WarehouseSession, GroupSession):
     def group_run(self, sql: str) -> ResultSet:
         return self.run(sql)
 
-    def group_commit(self, rel: str, markers: Sequence[Marker]) -> None:
-        try:
-            self._exec(_marker_insert(rel, *markers))  # ours: not classified
-        except QueryFailed:
-            self.finish(commit=False)
-            raise
+    def group_commit(self, rel: str | None, markers: Sequence[Marker]) -> None:
+        if markers:
+            assert rel is not None
+            try:
+                self._exec(_marker_insert(rel, *markers))  # ours: not classified
+            except QueryFailed:
+                self.finish(commit=False)
+                raise
         self.finish(commit=True)  # (a failed COMMIT is rolled back there)
 
     def group_abort(self) -> None:

@@ -6,16 +6,16 @@ connections wait up to :data:`BUSY_TIMEOUT` seconds for a lock. The URL option `
 (or ``off``, ``full``, ``extra``) sets ``PRAGMA synchronous`` on every connection; without it SQLite's
 default (``FULL``: an fsync at every commit) stays. Transactional bodies start with
 ``BEGIN IMMEDIATE``: they take the write lock up front, so two bodies cannot deadlock upgrading a
-read lock. Bodies of one INSERT, UPDATE, DELETE or REPLACE with their completion markers run in
-groups (:mod:`._group_commit`: the bodies queued when a worker takes one share its transaction, one
-alone on an idle warehouse), which start with a deferred ``BEGIN`` instead: the first statement
-takes the write lock as it begins. Timeouts and cancellation call ``Connection.interrupt()``;
-session parameters are applied as PRAGMAs on a connection that is closed after the run; extra
-relations are TEMP tables.
+read lock. Bodies of one INSERT, UPDATE, DELETE or REPLACE, with their completion markers or
+without, run in groups (:mod:`._group_commit`: the bodies queued when a worker takes one share its
+transaction, one alone on an idle warehouse, an unmarked one alone in autocommit), which start with
+a deferred ``BEGIN`` instead: the first statement takes the write lock as it begins. Timeouts
+and cancellation call ``Connection.interrupt()``; session parameters are applied as PRAGMAs on a
+connection that is closed after the run; extra relations are TEMP tables.
 
 Writers of this process take the file's :class:`~._write_gate.WriteGate` first (before
-``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; from the first statement of a group of marked bodies
-to its COMMIT; around a write statement in autocommit, until it has finished), so they wait for each
+``BEGIN IMMEDIATE`` until COMMIT or ROLLBACK; from the first statement of a group of bodies to its
+COMMIT; around a write statement in autocommit, until it has finished), so they wait for each
 other on a condition variable and wake the moment the previous writer is done, instead of sleeping
 in sqlite3's busy handler. Statements that only read (SELECT, VALUES) never take it: in WAL mode
 they do not wait for writers. Statements inside a transaction the user began with their own BEGIN
@@ -26,8 +26,8 @@ Whoever holds the gate holds up every writer of the file, so as little as possib
 it: every sqlite3 call hands the GIL over and takes it back, and the event loop or another worker
 may keep it for milliseconds meanwhile (their Python runs, the holder waits, and so does everyone
 queued behind). Hence no BEGIN, no Python work and no row conversion inside when they can be
-outside, and groups: k bodies share one BEGIN, one markers' INSERT and one COMMIT, and one wait
-for the gate.
+outside, and groups: k bodies share one BEGIN, one markers' INSERT (if they are marked) and one
+COMMIT, and one wait for the gate.
 
 A statement waiting for another process's write lock is not interruptible: a timeout then gives up
 on it after the grace period, and its worker returns when the lock wait ends (at most BUSY_TIMEOUT).
@@ -117,8 +117,8 @@ _WRITES = frozenset({"insert", "update", "delete", "replace"})
 
 
 def writes_from_start(sql: str) -> bool:
-    """Whether the statement ``sql`` is an INSERT, UPDATE, DELETE or REPLACE, whose marked
-    one-statement bodies run in groups (:meth:`_SQLiteSession.group_begin`). Such a statement takes the
+    """Whether the statement ``sql`` is an INSERT, UPDATE, DELETE or REPLACE, whose one-statement
+    bodies run in groups (:meth:`_SQLiteSession.group_begin`). Such a statement takes the
     write lock as it begins, so a deferred BEGIN before it waits for other writers in
     the busy handler; a statement that reads first would take a read lock, and upgrading it fails
     at once (SQLITE_BUSY) when another process wrote meanwhile. Others start with BEGIN IMMEDIATE."""
@@ -296,16 +296,18 @@ class _SQLiteSession(WarehouseSession, GroupSession):
         self._take_gate()  # (held until the group's COMMIT or ROLLBACK)
         return self._run(sql)
 
-    def group_commit(self, rel: str, markers: Sequence[Marker]) -> None:
+    def group_commit(self, rel: str | None, markers: Sequence[Marker]) -> None:
         # with parameters: one statement text, prepared once per connection (sqlite3's cache);
         # executemany steps it for every marker in one call
         con = self._con
-        insert = _markers.insert_params_sql(rel)
         try:
-            if len(markers) == 1:
-                con.execute(insert, _markers.insert_params(markers[0]))
-            else:
-                con.executemany(insert, [_markers.insert_params(m) for m in markers])
+            if markers:
+                assert rel is not None
+                insert = _markers.insert_params_sql(rel)
+                if len(markers) == 1:
+                    con.execute(insert, _markers.insert_params(markers[0]))
+                else:
+                    con.executemany(insert, [_markers.insert_params(m) for m in markers])
             con.commit()  # (one GIL hand-off; execute("COMMIT") makes several)
         except sqlite3.Error as exc:
             raise _failed(exc) from None
