@@ -412,6 +412,25 @@ async def test_a_lazy_job_waits_for_the_next_write_and_shares_its_transaction(tm
         assert (after.groups, after.jobs) == (before.groups + 1, before.jobs + 2)
 
 
+async def test_the_writer_holds_only_its_newest_lazy_job_until_it_is_sent(tmp_path: Path) -> None:
+    # holds() is what lets a settle join a held job: it must say False once the job may run
+    async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=0.2) as catalog:
+        writer = catalog._writer
+        assert writer is not None
+        ran: list[str] = []
+        first = writer.submit(_record(ran, "first"), lazy=True)
+        assert writer.holds(first)
+        second = writer.submit(_record(ran, "second"), lazy=True)
+        assert writer.holds(second) and not writer.holds(first)
+        urgent = writer.submit(_record(ran, "urgent"))  # takes the held jobs along
+        assert not writer.holds(second) and not writer.holds(urgent)
+        assert [await first, await second, await urgent] == ["first", "second", "urgent"]
+        alone = writer.submit(_record(ran, "alone"), lazy=True)
+        assert writer.holds(alone)
+        assert await alone == "alone"  # sent when the linger ran out
+        assert not writer.holds(alone)
+
+
 async def test_a_lazy_job_alone_is_committed_when_the_linger_runs_out(tmp_path: Path) -> None:
     async with SQLiteCatalog(tmp_path / "catalog.db", settle_linger=0.05) as catalog:
         ran: list[str] = []

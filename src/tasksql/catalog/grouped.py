@@ -202,12 +202,17 @@ class GroupCommitCatalog(Catalog, Generic[D]):
         self.observers.runs_inserted([r for r in claims if r is not None])
 
     def settle_later(self, outcome: RunOutcome, *, fence: Fence | None = None) -> asyncio.Future[bool]:
-        writer = self._open_writer()
+        # run for every settled run on the event loop: the common ways through read fields rather
+        # than call helpers (_open_writer, HeldStarts.take_over), with the same checks
+        writer = self._writer
+        if writer is None:
+            raise CatalogError("the catalog is closed", code="CATALOG_CLOSED")
         # its start is not written yet: the outcome takes its place in that job, under that job's
         # fence (a node's writes all carry its one fence)
-        instead = self._held_starts.take_over(outcome)
-        if instead is not None:
-            return instead  # reported with the job it joined (record_fires)
+        if outcome.run_id in self._held_starts.starts:
+            instead = self._held_starts.take_over(outcome)
+            if instead is not None:
+                return instead  # reported with the job it joined (record_fires)
         try:  # checked here, so that one bad outcome cannot fail the batch it would join
             settling(outcome.state)
         except InvalidTransition as exc:

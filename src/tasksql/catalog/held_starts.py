@@ -21,20 +21,22 @@ from tasksql.model.run import RunOutcome, transition
 class HeldStarts:
     """Run id -> where its EXECUTING update waits (the held job's update list and index). Loop only."""
 
-    __slots__ = ("_starts",)
+    __slots__ = ("starts",)
 
     def __init__(self) -> None:
-        self._starts: dict[int, tuple[list[RunOutcome], int, asyncio.Future[Any]]] = {}
+        #: Run id -> (the held job's update list, the start's index, the job's future). Read by the
+        #: catalog to skip :meth:`take_over` for a run whose start is not held; changed only here.
+        self.starts: dict[int, tuple[list[RunOutcome], int, asyncio.Future[Any]]] = {}
 
     def hold(self, updates: list[RunOutcome], batch: asyncio.Future[Any]) -> None:
         """``updates`` belong to the held-back job of ``batch``: remember their starts."""
         for index, update in enumerate(updates):
             if update.state is RunState.EXECUTING:
-                self._starts[update.run_id] = (updates, index, batch)
+                self.starts[update.run_id] = (updates, index, batch)
 
     def release_all(self) -> None:
         """The held jobs were sent to the writer thread: nothing can be changed any more."""
-        self._starts.clear()
+        self.starts.clear()
 
     def take_over(self, outcome: RunOutcome) -> asyncio.Future[bool] | None:
         """Put ``outcome`` in place of its run's held start; a future resolved True when that job
@@ -42,11 +44,11 @@ class HeldStarts:
 
         :raises InvalidTransition: a SCHEDULED run may not move to the outcome's state (nothing
             changes then)."""
-        held = self._starts.get(outcome.run_id)
+        held = self.starts.get(outcome.run_id)
         if held is None:
             return None
         transition(RunState.SCHEDULED, outcome.state)  # the row is SCHEDULED until the job commits
-        del self._starts[outcome.run_id]
+        del self.starts[outcome.run_id]
         updates, index, batch = held
         updates[index] = outcome
         return _committed(batch)

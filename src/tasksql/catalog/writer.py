@@ -133,6 +133,8 @@ class GroupWriter(ABC, Generic[D]):
         self._queue: queue.SimpleQueue[list[Job[D]] | object] = queue.SimpleQueue()
         self._held: list[Job[D]] = []  # lazy jobs not sent yet (see the module documentation)
         self._held_lock = threading.Lock()
+        #: The future of the last job in ``_held`` (None when nothing is held), for :meth:`holds`.
+        self._newest_held: asyncio.Future[Any] | None = None
         self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepting = False
@@ -218,6 +220,7 @@ class GroupWriter(ABC, Generic[D]):
         if lazy and not (durable or changes) and self._linger > 0:
             with self._held_lock:
                 self._held.append(job)
+                self._newest_held = future
                 count = len(self._held)
             if count >= self._max_group:
                 self._send_held()
@@ -232,9 +235,17 @@ class GroupWriter(ABC, Generic[D]):
         return future
 
     def holds(self, future: asyncio.Future[Any]) -> bool:
-        """True when the job of ``future`` is the newest one held back (lazy, not sent yet)."""
-        with self._held_lock:
-            return bool(self._held) and self._held[-1].future is future
+        """True when the job of ``future`` is the newest one held back (lazy, not sent yet).
+
+        Asked for every settled run, so it reads one field instead of taking ``_held_lock``: the
+        field is written together with ``_held`` under that lock (set with each held job, None when
+        the held jobs are taken), and reading one attribute never sees a torn value. The lock would
+        not make the answer last any longer either, since the caller acts on it after the lock is
+        released: what keeps it true is that a catalog writes from one event loop and held jobs
+        are sent only by calls on it (:meth:`submit`, the linger timer, :meth:`stop`), so until the
+        caller, on that loop, yields or submits, no job it was told is held can be sent.
+        """
+        return self._newest_held is future
 
     def probe(self) -> None:
         """From any thread: check the connection now (another connection of the catalog broke)."""
@@ -267,6 +278,7 @@ class GroupWriter(ABC, Generic[D]):
         """The held-back jobs, about to be sent (their owner hears of it through ``on_send``)."""
         with self._held_lock:
             jobs, self._held = self._held, []
+            self._newest_held = None
         if jobs and self.on_send is not None:
             self.on_send()
         return jobs
