@@ -179,8 +179,14 @@ def test_pins_and_warehouses_place_tasks_and_any_node_answers_for_the_cluster(
         "c": (None, "pinned to node n3, which has not joined"),
         "d": (None, "no live node serves warehouse wh3"),
     }
-    # tasks, runs and the cluster are catalog reads: both nodes answer alike
-    assert n2.get("/tasks")["tasks"] == n1.get("/tasks")["tasks"]
+    # tasks, runs and the cluster are catalog reads: both nodes answer alike (the next instant of a
+    # task no node runs is worked out from the time of the read, so two reads a second apart may
+    # differ there: the two are read again until they fall in the same second)
+    wait_for(
+        lambda: n2.get("/tasks")["tasks"] == n1.get("/tasks")["tasks"],
+        timeout=30,
+        what="both nodes to list the same tasks",
+    )
     assert [m["node_id"] for m in n2.get("/cluster")["nodes"]] == ["n1", "n2"]
     runs = n2.get("/runs?limit=10000")["runs"]
     assert runs and {(r["name"], r["node_id"]) for r in runs if r["state"] == "SUCCEEDED"} <= {
