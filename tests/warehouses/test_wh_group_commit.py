@@ -23,7 +23,9 @@ import pytest
 
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, WarehouseError
 from tasksql.testing import FakeClock
+from tasksql.warehouses import duckdb as duckdb_wh
 from tasksql.warehouses import sqlite as sqlite_wh
+from tasksql.warehouses._group_commit import GroupSession
 from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import BodyResult, CancelToken, Marker, Warehouse, WarehouseTransaction
 from tasksql.warehouses.sqlite import SQLiteWarehouse
@@ -69,16 +71,22 @@ async def one_worker(make_warehouse: MakeWarehouse) -> Warehouse:
     return wh
 
 
-async def in_one_group(
-    wh: Warehouse, backend: str, bodies: Sequence[tuple[str, Marker, float | None]]
-) -> list[BodyResult | BaseException]:
-    """Queue ``bodies`` (statement, marker, timeout) behind a statement that holds the one worker,
-    then let the worker go: it takes them all at once. Their outcomes, in order."""
+async def group_going(
+    wh: Warehouse,
+    backend: str,
+    bodies: Sequence[tuple[str, Marker, float | None]],
+    tokens: Sequence[CancelToken | None] = (),
+) -> list[asyncio.Future[BodyResult]]:
+    """Queue ``bodies`` (statement, marker, timeout; with ``tokens``, each one's cancel token)
+    behind a statement that holds the one worker, then let the worker go: it takes them all at
+    once. Their calls, in order."""
     holder = CancelToken()
     held = asyncio.create_task(wh.execute(SLOW[backend], token=holder))
     assert await until(lambda: wh.running == 1)
+    given = list(tokens) or [None] * len(bodies)
     calls: list[Awaitable[BodyResult]] = [
-        wh.run_body([sql], transactional=False, marker=m, timeout=timeout) for sql, m, timeout in bodies
+        wh.run_body([sql], transactional=False, marker=m, timeout=timeout, token=token)
+        for (sql, m, timeout), token in zip(bodies, given, strict=True)
     ]
     runs = [asyncio.ensure_future(c) for c in calls]
     queue = wh._groups._queue  # type: ignore[attr-defined]
@@ -86,6 +94,14 @@ async def in_one_group(
     holder.cancel("let the bodies go")
     with pytest.raises(QueryCancelled):
         await held
+    return runs
+
+
+async def in_one_group(
+    wh: Warehouse, backend: str, bodies: Sequence[tuple[str, Marker, float | None]]
+) -> list[BodyResult | BaseException]:
+    """As :func:`group_going`: the bodies' outcomes, in order."""
+    runs = await group_going(wh, backend, bodies)
     return list(await asyncio.gather(*runs, return_exceptions=True))
 
 
@@ -194,6 +210,110 @@ async def test_a_body_that_times_out_in_a_group_ends_alone(
     assert await table(wh) == [(1,), (2,), (4,)]
     assert stats(wh) == (before[0] + 1, before[1] + 3)  # (the rolled-back transaction is not counted)
     assert wh.running == 0
+
+
+#: The backends' session classes (to watch what runs in them and what interrupts them).
+SESSIONS: dict[str, type[GroupSession]] = {
+    "duckdb": duckdb_wh._DuckSession,
+    "sqlite": sqlite_wh._SQLiteSession,
+}
+
+#: A grouped body (one INSERT of one row) that runs for about a second.
+LONG_INSERT = {
+    "duckdb": "INSERT INTO t SELECT count(*) FROM range(600000000) r(i) WHERE hash(i) = 7",
+    "sqlite": "INSERT INTO t WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 4000000)"
+    " SELECT count(*) FROM r",
+}
+
+
+async def long_body(wh: Warehouse, backend: str) -> float:
+    """How long :data:`LONG_INSERT` takes alone here (seconds); ``t`` is left empty."""
+    t0 = time.monotonic()
+    await wh.run_body([LONG_INSERT[backend]], transactional=False, marker=marker(900))
+    took = time.monotonic() - t0
+    await wh.execute("DELETE FROM t")
+    return took
+
+
+async def test_other_bodies_deadlines_do_not_restart_a_long_body(
+    make_warehouse: MakeWarehouse, backend: str
+) -> None:
+    """Three bodies queued behind a long one in its group reach their deadlines while it runs, a
+    quarter of its time apart: each ends on its own timeout at once, and the long body (whose own
+    timeout is one and a half times its time) and the last body commit. Were their interrupts
+    to hit the long body's statement, it would start again three times and miss its deadline."""
+    wh = await one_worker(make_warehouse)
+    took = await long_body(wh, backend)
+    before = stats(wh)
+    runs = await group_going(
+        wh,
+        backend,
+        [
+            (LONG_INSERT[backend], marker(1), 1.5 * took),
+            ("INSERT INTO t VALUES (2)", marker(2), 0.25 * took),
+            ("INSERT INTO t VALUES (3)", marker(3), 0.5 * took),
+            ("INSERT INTO t VALUES (4)", marker(4), 0.75 * took),
+            ("INSERT INTO t VALUES (5)", marker(5), 30.0 + 10 * took),
+        ],
+    )
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    assert isinstance(results[0], BodyResult) and results[0].rows_inserted == 1, results[0]
+    assert isinstance(results[4], BodyResult) and results[4].rows_inserted == 1, results[4]
+    assert all(isinstance(r, QueryTimeout) for r in results[1:4]), results
+    assert sorted(await wh.find_markers("cat1", [1, 2, 3, 4, 5])) == [1, 5]
+    assert await table(wh, "SELECT count(*) FROM t WHERE x NOT IN (2, 3, 4, 5)") == [(1,)]
+    assert await table(wh, "SELECT x FROM t WHERE x IN (2, 3, 4, 5)") == [(5,)]
+    assert stats(wh) == (before[0] + 1, before[1] + 2)
+    assert wh.running == 0
+
+
+async def test_a_body_cancelled_while_queued_in_a_group_is_answered_at_once_and_never_runs(
+    make_warehouse: MakeWarehouse, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group runs the long body first; the second body, cancelled meanwhile, is answered
+    while the long body still runs, without interrupting anything (its statement has not
+    started), and is skipped: the long body and the third commit, the long one never restarted."""
+    wh = await one_worker(make_warehouse)
+    took = await long_body(wh, backend)
+    session_type: type[GroupSession] = SESSIONS[backend]
+    started: list[str] = []
+    interrupts: list[str] = []
+    group_run, interrupt = session_type.group_run, session_type.interrupt
+
+    def counted_run(self: object, sql: str) -> object:
+        started.append(sql)
+        return group_run(self, sql)
+
+    def counted_interrupt(self: object) -> None:
+        interrupts.append("interrupt")
+        interrupt(self)
+
+    monkeypatch.setattr(session_type, "group_run", counted_run)
+    monkeypatch.setattr(session_type, "interrupt", counted_interrupt)
+    token = CancelToken()
+    runs = await group_going(
+        wh,
+        backend,
+        [
+            (LONG_INSERT[backend], marker(1), None),
+            ("INSERT INTO t VALUES (2)", marker(2), None),
+            ("INSERT INTO t VALUES (3)", marker(3), None),
+        ],
+        [None, token, None],
+    )
+    assert await until(lambda: started == [LONG_INSERT[backend]])
+    interrupts.clear()  # (the holder's)
+    t0 = time.monotonic()
+    token.cancel("not wanted")
+    with pytest.raises(QueryCancelled):
+        await runs[1]
+    assert time.monotonic() - t0 < took / 2 and not runs[0].done()  # answered at once
+    first, last = await runs[0], await runs[2]
+    assert first.marked and last.marked
+    assert interrupts == []  # the cancel reached no statement
+    assert started == [LONG_INSERT[backend], "INSERT INTO t VALUES (3)"]  # nothing ran twice
+    assert sorted(await wh.find_markers("cat1", [1, 2, 3])) == [1, 3]
+    assert await table(wh, "SELECT x FROM t WHERE x IN (2, 3)") == [(3,)]
 
 
 async def test_a_body_cancelled_while_queued_never_runs(make_warehouse: MakeWarehouse, backend: str) -> None:

@@ -25,13 +25,19 @@ Each body stays its own run:
   committed and running the others again is safe. A stopped body ends stopped and the others run
   again as a group. A statement that fails as the first of its transaction fails on its own; one
   that fails after others ran may have been failed by them (two bodies inserting one key): those
-  run again as a group, then the failed one alone, then the rest; when the markers' INSERT or the
-  COMMIT fails, nobody's part is known, and each body runs again alone. A body alone decides its
-  own outcome. (A wait for the write lock that timed out is everyone's: they all fail with it.)
-* A body stopped before its statement runs simply leaves the group.
+  run again as a group, then the failed one alone, then the rest. A body alone decides its own
+  outcome. (A wait for the write lock that timed out is everyone's: they all fail with it.)
+* When the markers' INSERT or the COMMIT fails, every body of the group fails with it and none runs
+  again: a COMMIT can report an error after it became durable (SQLite: an I/O error in the
+  checkpoint it runs), and running the bodies again could apply them twice (as outside a group,
+  where such a failure is the body's).
+* A body stopped before its statement starts leaves the group: its call is answered at once (it
+  has not run and will not), and it is skipped when its turn comes.
 
-The interrupt of every body in a group goes to the group's session: stopping one interrupts the
-statement running (whoever's it is), which rolls the group back as above.
+A body's interrupt reaches the group's session only while its own statement runs
+(:class:`Member`): stopping one body never interrupts another's statement. Stopped after its
+statement ran, it is caught by the group's check before the COMMIT, which rolls the group back as
+above.
 
 The grouping is for bodies of one DML statement without extra relations or session parameters
 (the backend decides which: :meth:`~._threaded.ThreadedWarehouse._groupable`), marked or not;
@@ -100,20 +106,79 @@ class GroupSession(ABC):
         """Forget interrupts delivered so far (their bodies are out of the group)."""
 
 
+#: A member's states (under its lock): waiting for its statement; its statement running (its
+#: interrupt reaches the group's session); its statement ran; ended (its call answered).
+QUEUED, RUNNING, RAN, ENDED = range(4)
+
+
 class Member:
     """One one-statement body, with its marker or without (None): queued, then in a group.
-    Submitted to :class:`GroupCommit` as the job's callable, it is never called: a group runs it."""
+    Submitted to :class:`GroupCommit` as the job's callable, it is never called: a group runs it.
 
-    __slots__ = ("job", "marker", "sql", "stop")
+    Its state (:data:`QUEUED` -> :data:`RUNNING` -> :data:`RAN`, back to :data:`QUEUED` when its
+    group is rolled back and it is to run again, :data:`ENDED` once answered) decides what a stop
+    does (:meth:`interrupt`, under the same lock as the worker's start of its statement): a body
+    not started is answered at once and skipped when its turn comes; a running one interrupts the
+    session, which runs its statement only; one that ran is caught by its group's check before
+    the COMMIT."""
+
+    __slots__ = ("job", "lock", "marker", "session", "sql", "state", "stop")
 
     def __init__(self, sql: str, marker: Marker | None) -> None:
         self.sql = sql
         self.marker = marker
         self.job: Job[BodyResult] | None = None
         self.stop: Interrupter | None = None
+        self.lock = threading.Lock()
+        self.state = QUEUED
+        self.session: GroupSession | None = None
 
     def __call__(self, stop: Interrupter) -> BodyResult:
         raise AssertionError("a grouped body runs in a group, never on its own")
+
+    def start(self) -> bool:
+        """Worker: its statement starts now (True), or it was answered already: skip it (False)."""
+        with self.lock:
+            if self.state == ENDED:
+                return False
+            self.state = RUNNING
+            return True
+
+    def ran(self) -> None:
+        """Worker: its statement returned; its interrupts no longer reach the session."""
+        with self.lock:
+            if self.state == RUNNING:
+                self.state = RAN
+
+    def again(self) -> None:
+        """Worker: its group was rolled back; it waits to run again."""
+        with self.lock:
+            if self.state != ENDED:
+                self.state = QUEUED
+
+    def finish(self) -> bool:
+        """Whoever answers it: True once (it is now ENDED), False when it was answered already."""
+        with self.lock:
+            if self.state == ENDED:
+                return False
+            self.state = ENDED
+            return True
+
+    def interrupt(self) -> Callable[[], None] | None:
+        """The target of its :class:`Interrupter` (called under that one's lock): see the class.
+        Returns the answer of a body not started, to be given once the interrupter's lock is free."""
+        with self.lock:
+            if self.state == QUEUED:
+                self.state = ENDED
+                return self._answer_stopped
+            if self.state == RUNNING and self.session is not None:
+                self.session.interrupt()
+        return None
+
+    def _answer_stopped(self) -> None:
+        assert self.stop is not None and self.job is not None
+        self.stop.detach()
+        self.job.complete(None, Stopped())
 
 
 class GroupCommit:
@@ -223,8 +288,11 @@ class GroupCommit:
     def end(
         self, member: Member, result: BodyResult | None = None, error: BaseException | None = None
     ) -> None:
-        """End ``member``'s call with its result or error (interrupts no longer reach the session)."""
+        """End ``member``'s call with its result or error (interrupts no longer reach the session);
+        nothing when it was answered already (stopped before its statement started)."""
         assert member.stop is not None and member.job is not None
+        if not member.finish():
+            return
         member.stop.detach()
         if isinstance(error, QueryFailed) and self._failed_hook is not None:
             self._failed_hook(error)
@@ -241,7 +309,8 @@ class GroupCommit:
         allow; every member taken has ended when this returns.
 
         ``table()`` gives the marker table (asked only when a member is marked; created on first
-        use, which may wait for a lock: the members' interrupts reach ``s`` by then), or None when
+        use, which may wait for a lock: the members' interrupts do not reach ``s`` then, they are
+        answered at once), or None when
         the warehouse writes no markers any more: the marked members then run unmarked.
         ``alone(member)`` runs and ends an unmarked body on its own, its statement in autocommit: a
         batch of one unmarked body costs what it would outside a group.
@@ -271,8 +340,9 @@ class GroupCommit:
                 batch = todo.pop(0)
                 if grow is None:
                     s.settle()  # the stopped ones are out (detached): a retry starts afresh
-                if rel is None:  # no marker table: nobody's marker is written
-                    for m in batch:
+                for m in batch:
+                    m.again()  # (a stop answers it at once again until its statement starts)
+                    if rel is None:  # no marker table: nobody's marker is written
                         m.marker = None
                 if len(batch) == 1 and batch[0].marker is None:
                     alone(batch[0])  # (ends it; a stop before its statement too)
@@ -286,17 +356,17 @@ class GroupCommit:
     def end_all(self, members: list[Member], exc: BaseException) -> None:
         """End with ``exc`` those of ``members`` that have not ended."""
         for m in members:
-            assert m.job is not None
-            if not m.job.done():
-                self.end(m, error=exc)
+            self.end(m, error=exc)
 
     def _join(self, s: GroupSession, members: list[Member]) -> list[Member]:
-        """Route the members' interrupts to ``s``; those already asked to stop end stopped."""
+        """Route the members' interrupts to themselves (to ``s`` only while their own statement
+        runs: :meth:`Member.interrupt`); those already asked to stop end stopped."""
         joined: list[Member] = []
         for m in members:
             assert m.stop is not None
+            m.session = s
             try:
-                m.stop.attach(s.interrupt)
+                m.stop.attach(m.interrupt)
             except Stopped as exc:
                 self.end(m, error=exc)
                 continue
@@ -318,7 +388,7 @@ class GroupCommit:
         ``rel``: the marker table, or None: with ``unmarked_only`` it was not asked for (every
         member is unmarked), and only unmarked late comers join; otherwise the warehouse writes no
         markers, and late comers join unmarked."""
-        live = [m for m in batch if not self._stopped(s, m)]
+        live = [m for m in batch if m.state != ENDED]
         if not live:
             return []
         late = grow is not None and s.late_joins
@@ -330,13 +400,20 @@ class GroupCommit:
             while i < len(live):
                 m = live[i]
                 i += 1
-                if self._stopped(s, m):  # asked to stop before its statement: it leaves the group
+                if not m.start():  # stopped before its statement (answered then): it leaves
                     continue
                 try:
-                    ran.append((m, s.group_run(m.sql)))
+                    rs = s.group_run(m.sql)
                 except QueryFailed as exc:
+                    m.ran()
                     s.group_abort()
                     return self._failed([r[0] for r in ran], m, exc, live[i:])
+                m.ran()
+                ran.append((m, rs))
+                assert m.stop is not None
+                if m.stop.reason is not None:  # stopped while it ran (its interrupt may linger)
+                    s.group_abort()
+                    return self._failed([r[0] for r in ran], None, None, live[i:])
                 if late and len(ran) == 1:
                     until = time.monotonic() + self.budget
                 if late and i == len(live) and len(live) < self.cap and time.monotonic() < until:
@@ -356,7 +433,11 @@ class GroupCommit:
             try:
                 s.group_commit(rel, [m.marker for m, _ in ran if m.marker is not None])
             except QueryFailed as exc:
-                return self._failed([m for m, _ in ran], None, exc, [])
+                # A COMMIT may fail after it became durable (SQLite: an I/O error in the
+                # checkpoint that follows it): running the bodies again could apply them twice.
+                # As outside a group, the failure is every body's.
+                self.end_all([m for m, _ in ran], exc)
+                return []
         except BaseException:
             s.group_abort()
             raise
@@ -376,16 +457,6 @@ class GroupCommit:
             )
         return []
 
-    def _stopped(self, s: GroupSession, m: Member) -> bool:
-        """Whether ``m`` was asked to stop: it then ends stopped, and its interrupt, delivered
-        before it ended, is forgotten (SQLite's wait for the write gate would end at it)."""
-        assert m.stop is not None
-        if m.stop.reason is None:
-            return False
-        self.end(m, error=Stopped())
-        s.settle()
-        return True
-
     def _failed(
         self,
         ran: list[Member],
@@ -398,8 +469,8 @@ class GroupCommit:
         """After a rollback: end the bodies whose outcome is known, return the batches to run again.
 
         ``ran``: the bodies whose statements ran; ``failed``: the body whose statement raised
-        ``exc`` (None: the markers' INSERT or the COMMIT raised ``exc``, or, without ``exc``, a stop
-        was requested); ``rest``: the bodies not run yet. With ``setup``, ``exc`` came before any
+        ``exc`` (None, without ``exc``: a stop was requested of a body that ran); ``rest``: the
+        bodies not run yet. With ``setup``, ``exc`` came before any
         statement (creating the marker table): without a stop to explain it, it is everyone's.
         """
         involved = [*ran, failed] if failed is not None else list(ran)
@@ -424,7 +495,4 @@ class GroupCommit:
                 self.end(failed, error=exc)
                 return [rest] if rest else []
             return [b for b in (ran, [failed], rest) if b]
-        if len(ran) == 1:
-            self.end(ran[0], error=exc)
-            return []
-        return [[m] for m in ran]
+        raise AssertionError("a failure outside a statement is handled by its caller")

@@ -66,7 +66,7 @@ class Interrupter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._target: Callable[[], None] | None = None
+        self._target: Callable[[], Callable[[], None] | None] | None = None
         self._reason: StopReason | None = None
         self._done = False
         self._orphaned = False
@@ -75,8 +75,12 @@ class Interrupter:
     def reason(self) -> StopReason | None:
         return self._reason
 
-    def attach(self, target: Callable[[], None]) -> None:
-        """Worker: route interrupts to ``target`` from now on. :raises Stopped: already asked to stop."""
+    def attach(self, target: Callable[[], Callable[[], None] | None]) -> None:
+        """Worker: route interrupts to ``target`` from now on. :raises Stopped: already asked to stop.
+
+        ``target`` is called under this object's lock; what it returns (if anything) is called
+        after the lock is released (a grouped body not started yet is answered there: ending its
+        job calls :meth:`job_done`, which takes the lock)."""
         with self._lock:
             if self._reason is not None:
                 raise Stopped()
@@ -95,13 +99,16 @@ class Interrupter:
 
     def fire(self, reason: StopReason) -> None:
         """Any thread: request a stop (the first reason sticks) and interrupt the attached target."""
+        then: Callable[[], None] | None = None
         with self._lock:
             if self._reason is None:
                 self._reason = reason
             if self._target is not None:
                 # An interrupt that fails changes nothing: the grace period decides.
                 with contextlib.suppress(Exception):
-                    self._target()
+                    then = self._target()
+        if then is not None:
+            then()
 
     # The job's concurrency slot is freed by the waiter when it sees the job's end, or, when the
     # waiter gave up first (abandoned, cancelled), by the worker as it ends: exactly one of the two.

@@ -277,12 +277,15 @@ class ThreadedWarehouse(Warehouse):
     def _alone(self, s: WarehouseSession, m: Member) -> None:
         """Worker thread: the unmarked body of ``m`` on its own, in autocommit (as outside a group)."""
         assert m.stop is not None and self._groups is not None
+        if not m.start():
+            return  # stopped before its statement: answered then
         try:
-            m.stop.check()  # (its interrupts reach the session already)
-            rs = s.run(m.sql)
+            rs = s.run(m.sql)  # (its interrupts reach the session while it runs)
         except TasksqlError as exc:
+            m.ran()
             self._groups.end(m, error=exc)
             return
+        m.ran()
         produced = rs.rowcount if rs.rowcount is not None else len(rs.rows)
         self._groups.end(m, BodyResult(rows_produced=produced, rows_inserted=rs.rowcount or 0, last=rs))
 
