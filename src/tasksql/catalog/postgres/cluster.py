@@ -162,9 +162,7 @@ def release(cur: Cursor, fence: Fence, task_ids: Sequence[int] | None) -> list[i
 
 
 def pin(cur: Cursor, pins: Mapping[int, str | None]) -> None:
-    """Pin (or unpin) each task, releasing it from another holder with its unstarted claims; in task
-    order, as every statement that locks several placements (none deadlocks with another)."""
-    for task_id, node_id in sorted(pins.items()):
+    for task_id, node_id in pins.items():
         cur.execute(_Q["placement_pin"], {"task_id": task_id, "pinned_node": node_id})
         row = cur.fetchone()
         holder = None if row is None else row["node_id"]

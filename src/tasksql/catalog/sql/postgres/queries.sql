@@ -262,21 +262,9 @@ RETURNING run_id;
 
 -- name: runs_start_claims_fenced
 -- runs_start_claims, only while the fence's lease is live and each run's task (its graph root) is
--- placed on the fence's epoch (the fence's node is :node_id). The placements are locked first, in
--- task order (the CTE, read whole by the one-time condition before any run is): every statement
--- that locks several placements locks them in that order, so that none deadlocks with another.
-WITH placed AS MATERIALIZED (
-    SELECT p.task_id FROM placements AS p
-    WHERE p.task_id IN (SELECT coalesce(r.root_task_id, r.task_id) FROM runs AS r
-                        WHERE r.run_id = ANY(%(run_ids)s::bigint[]))
-      AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
-      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
-    ORDER BY p.task_id FOR SHARE OF p
-)
+-- placed on the fence's epoch (the fence's node is :node_id).
 UPDATE runs SET state = 'EXECUTING', query_start_time = %(at)s::timestamptz
 WHERE run_id = ANY(%(run_ids)s::bigint[]) AND node_id = %(node_id)s AND node_id = %(fence_node)s
-  AND (SELECT count(*) FROM placed) >= 0
   AND ((state = 'SCHEDULED' AND query_start_time IS NULL)
        OR (state = 'EXECUTING' AND query_start_time = %(at)s::timestamptz))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
@@ -296,14 +284,8 @@ RETURNING run_id;
 -- task's next instant on (come or to come; every instant when it has none); returns each task's
 -- version and instant (the earliest is where its next instant goes back to). The bound keeps the
 -- scan to the runs since the task's next instant (the index on task and instant), not its history.
--- The placements are locked first, in task order (see runs_start_claims_fenced).
-WITH placed AS MATERIALIZED (
-    SELECT p.task_id FROM placements AS p
-    WHERE p.task_id = ANY(%(task_ids)s::bigint[]) AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
-    ORDER BY p.task_id FOR SHARE OF p
-)
 DELETE FROM runs AS r USING tasks AS t
-WHERE t.id = r.task_id AND t.id = ANY(%(task_ids)s::bigint[]) AND (SELECT count(*) FROM placed) >= 0
+WHERE t.id = r.task_id AND t.id = ANY(%(task_ids)s::bigint[])
   AND r.scheduled_time >= coalesce(t.next_fire_at - make_interval(secs => %(margin)s), '-infinity')
   AND r.node_id <> %(fence_node)s
   AND r.state = 'SCHEDULED' AND r.query_start_time IS NULL AND r.scheduled_from = 'SCHEDULE'
@@ -937,30 +919,19 @@ RETURNING p.task_id;
 
 -- name: placements_release
 -- Give up the placements a holder has among the array :task_ids (NULL: all); returns their ids.
--- They are locked first, in task order (see runs_start_claims_fenced).
-WITH held AS MATERIALIZED (
-    SELECT task_id FROM placements
-    WHERE node_id = %(node_id)s AND epoch = %(epoch)s
-      AND (%(task_ids)s::bigint[] IS NULL OR task_id = ANY(%(task_ids)s::bigint[]))
-    ORDER BY task_id FOR NO KEY UPDATE
-)
-UPDATE placements AS p SET node_id = NULL, epoch = NULL, placed_at = NULL
-FROM held WHERE p.task_id = held.task_id AND (SELECT count(*) FROM held) >= 0
-RETURNING p.task_id;
+UPDATE placements SET node_id = NULL, epoch = NULL, placed_at = NULL
+WHERE node_id = %(node_id)s AND epoch = %(epoch)s
+  AND (%(task_ids)s::bigint[] IS NULL OR task_id = ANY(%(task_ids)s::bigint[]))
+RETURNING task_id;
 
 -- name: placements_release_moved
 -- Give up the placements the fence holds of tasks now pinned to another node; returns their ids.
--- They are locked first, in task order (see runs_start_claims_fenced).
-WITH moved AS MATERIALIZED (
-    SELECT p.task_id FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
-    WHERE p.node_id = %(node_id)s AND p.epoch = %(epoch)s
-      AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
-                       THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
-                   p.pinned_node) <> %(node_id)s
-    ORDER BY p.task_id FOR NO KEY UPDATE OF p
-)
 UPDATE placements AS q SET node_id = NULL, epoch = NULL, placed_at = NULL
-FROM moved WHERE q.task_id = moved.task_id AND (SELECT count(*) FROM moved) >= 0
+FROM placements AS p JOIN tasks AS t ON t.id = p.task_id
+WHERE q.task_id = p.task_id AND p.node_id = %(node_id)s AND p.epoch = %(epoch)s
+  AND coalesce(CASE WHEN strpos(t.definition, '"node":') > 0 OR strpos(t.definition, '"location":"NODE"') > 0
+                   THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
+               p.pinned_node) <> %(node_id)s
 RETURNING q.task_id;
 
 -- name: runs_hand_over
@@ -1358,17 +1329,6 @@ RETURNING v.ord, runs.run_id;
 -- name: run_settle_fenced_set
 -- run_settle_fenced of a batch of distinct runs, one array element per run; returns each settled run's ordinal.
 -- (run_id = ANY(...): see run_settle_set.)
--- The placements of the starts' tasks are locked first, in task order (see runs_start_claims_fenced).
-WITH placed AS MATERIALIZED (
-    SELECT p.task_id FROM placements AS p
-    WHERE p.task_id IN (SELECT coalesce(r.root_task_id, r.task_id)
-                        FROM unnest(%(run_id)s::bigint[], %(state)s::text[]) AS s(run_id, state)
-                        JOIN runs AS r ON r.run_id = s.run_id WHERE s.state = 'EXECUTING')
-      AND p.node_id || '' = %(fence_node)s AND p.epoch + 0 = %(fence_epoch)s
-      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
-    ORDER BY p.task_id FOR SHARE OF p
-)
 UPDATE runs SET
     state = v.state,
     query_start_time = coalesce(v.query_start_time, runs.query_start_time),
@@ -1387,7 +1347,6 @@ FROM unnest(%(run_id)s::bigint[], %(state)s::text[], %(query_start_time)s::times
           rows_inserted, return_value, query_id, ord)
 WHERE runs.run_id = v.run_id AND runs.run_id = ANY(%(run_id)s::bigint[])
   AND runs.state IN ('SCHEDULED', 'EXECUTING') AND runs.node_id = %(fence_node)s
-  AND (SELECT count(*) FROM placed) >= 0
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                 AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
   AND (v.state <> 'EXECUTING' OR (
@@ -1424,14 +1383,6 @@ WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
 
 -- name: task_runtime_fenced_set
 -- task_runtime_fenced of a batch of distinct tasks, one array element per task.
--- The placements are locked first, in task order (see runs_start_claims_fenced).
-WITH placed AS MATERIALIZED (
-    SELECT p.task_id FROM placements AS p
-    WHERE p.task_id = ANY(%(task_id)s::bigint[]) AND p.node_id = %(fence_node)s AND p.epoch = %(fence_epoch)s
-      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
-                AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
-    ORDER BY p.task_id FOR SHARE OF p
-)
 UPDATE tasks SET
     next_fire_at = CASE WHEN v.clear_next_fire = 1 THEN NULL
                         ELSE coalesce(v.next_fire_at, tasks.next_fire_at) END,
@@ -1447,7 +1398,7 @@ FROM unnest(%(task_id)s::bigint[], %(next_fire_at)s::timestamptz[], %(clear_next
             %(guard_anchor)s::timestamptz[])
      AS v(task_id, next_fire_at, clear_next_fire, consecutive_failures, resumed_on, state,
           suspend_reason, guarded, guard_version, guard_anchor)
-WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL AND (SELECT count(*) FROM placed) >= 0
+WHERE tasks.id = v.task_id AND tasks.dropped_on IS NULL
   AND (v.guarded = 0 OR (tasks.version = v.guard_version
                          AND tasks.resumed_on IS NOT DISTINCT FROM v.guard_anchor))
   AND EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
@@ -1525,8 +1476,7 @@ WITH v AS (
                           THEN coalesce(t.definition::jsonb ->> 'node', t.definition::jsonb -> 'body' ->> 'location_name') END,
                       p.pinned_node), %(fence_node)s) = %(fence_node)s
                      FOR SHARE OF p) AS placed
-        -- in task order: the placements are locked in that order (see runs_start_claims_fenced)
-        FROM (SELECT * FROM v ORDER BY coalesce(v.root_task_id, v.task_id)) AS v OFFSET 0
+        FROM v OFFSET 0
     ) AS v
     WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = %(fence_node)s AND epoch = %(fence_epoch)s
                     AND lease_state IN ('live', 'draining') AND lease_until > clock_timestamp() FOR KEY SHARE)
