@@ -16,14 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from member_withheld_support import two_members, unreachable
 from sched_harness import Harness, make_harness
-from test_member_release_fenced import Monotonic, runs, same_node_id, task_id, tick
+from test_member_release_fenced import runs, same_node_id, task_id, tick
 
 from tasksql.errors import CatalogError, TasksqlError
 from tasksql.model import RunState
-from tasksql.scheduler.service import Scheduler
-
-TASK = "CREATE TASK t SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK t RESUME"
 
 
 async def next_fire_at(h: Harness) -> datetime | None:
@@ -37,21 +35,8 @@ async def test_a_member_without_a_lease_writes_no_next_instant_of_a_task_another
 ) -> None:
     h = await make_harness(tmp_path, cluster_claims=True)
     catalog = h.engine.catalog
-    other: Scheduler | None = None
-    stopped = False
-    try:
-        await h.sql(TASK)
-        await h.scheduler.reload()
-        own_clock = Monotonic()
-        a = await h.scheduler.join_cluster(monotonic=own_clock)
-        other = h.engine.new_scheduler(node_id="n2")
-        await other.start(background=False)
-        b = await other.join_cluster(monotonic=Monotonic())
-        await tick(h, h.scheduler, 1)  # the first instant fires, the next (2 s) is claimed
-        assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
-
-        async def unreachable(*args: Any, **kwargs: Any) -> Any:
-            raise CatalogError("the catalog cannot be reached", code="CATALOG_UNAVAILABLE")
+    async with two_members(h) as m:
+        own_clock, a, other, b = m.own_clock, m.a, m.other, m.b
 
         async def losing_the_lease(*args: Any, **kwargs: Any) -> list[int]:
             # test-node's own deadline passes while the tick's start is on its way: its next round
@@ -84,7 +69,7 @@ async def test_a_member_without_a_lease_writes_no_next_instant_of_a_task_another
         if flushes_at == "reload":
             await h.scheduler.reload()
         else:
-            stopped = True
+            m.stopped = True
             await h.scheduler.stop()
         assert h.scheduler.fence.current is None
         assert await next_fire_at(h) == held
@@ -97,9 +82,3 @@ async def test_a_member_without_a_lease_writes_no_next_instant_of_a_task_another
         assert [node for _, node in history[2.0]] == ["n2"]
         assert [history[at] for at in (3.0, 4.0, 5.0, 6.0)] == [[(RunState.SUCCEEDED, "n2")]] * 4
         assert history[7.0] == [(RunState.SCHEDULED, "n2")]  # claimed by n2's last tick
-    finally:
-        if other is not None:
-            await other.stop()
-        if not stopped:
-            await h.scheduler.stop()
-        await h.engine.close()

@@ -13,14 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from member_withheld_support import two_members, unreachable
 from sched_harness import make_harness
-from test_member_release_fenced import Monotonic, runs, same_node_id, task_id, tick
+from test_member_release_fenced import runs, same_node_id, task_id, tick
 
-from tasksql.errors import CatalogError, TasksqlError
+from tasksql.errors import TasksqlError
 from tasksql.model import RunState
-from tasksql.scheduler.service import Scheduler
-
-TASK = "CREATE TASK t SCHEDULE = '1 SECOND' AS SELECT 1; ALTER TASK t RESUME"
 
 
 @pytest.mark.parametrize("forgets_at", ["reload", "stop"])
@@ -29,23 +27,10 @@ async def test_a_member_without_a_lease_releases_no_claim_and_the_new_holder_run
 ) -> None:
     h = await make_harness(tmp_path, cluster_claims=True)
     catalog = h.engine.catalog
-    other: Scheduler | None = None
-    stopped = False
-    try:
-        await h.sql(TASK)
-        await h.scheduler.reload()
-        own_clock = Monotonic()
-        a = await h.scheduler.join_cluster(monotonic=own_clock)
-        other = h.engine.new_scheduler(node_id="n2")
-        await other.start(background=False)
-        b = await other.join_cluster(monotonic=Monotonic())
-        await tick(h, h.scheduler, 1)  # the first instant fires, the next (2 s) is claimed
-        assert (await runs(h))[2.0] == [(RunState.SCHEDULED, "test-node")]
+    async with two_members(h) as m:
+        own_clock, a, other, b = m.own_clock, m.a, m.other, m.b
 
         real_join, real_start = catalog.join, catalog.start_claims
-
-        async def unreachable(*args: Any, **kwargs: Any) -> Any:
-            raise CatalogError("the catalog cannot be reached", code="CATALOG_UNAVAILABLE")
 
         async def losing_the_lease(*args: Any, **kwargs: Any) -> list[int]:
             # test-node's own deadline passes while the tick's start is on its way: its next round
@@ -73,7 +58,7 @@ async def test_a_member_without_a_lease_releases_no_claim_and_the_new_holder_run
             await h.sql("ALTER TASK t SET COMMENT = 'changed'")
             await h.scheduler.reload()
         else:  # the stop forgets it
-            stopped = True
+            m.stopped = True
             await h.scheduler.stop()
         assert h.scheduler.fence.current is None
         assert (await runs(h))[3.0] == [(RunState.SCHEDULED, "test-node")]  # released nothing
@@ -89,9 +74,3 @@ async def test_a_member_without_a_lease_releases_no_claim_and_the_new_holder_run
             [(RunState.SUCCEEDED, "n2")],
         ]
         assert [node for _, node in history[2.0]] == ["test-node"]  # run once, where it started
-    finally:
-        if other is not None:
-            await other.stop()
-        if not stopped:
-            await h.scheduler.stop()
-        await h.engine.close()

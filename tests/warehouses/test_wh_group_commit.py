@@ -15,94 +15,42 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout, WarehouseError
-from tasksql.testing import FakeClock
 from tasksql.warehouses import duckdb as duckdb_wh
 from tasksql.warehouses import sqlite as sqlite_wh
 from tasksql.warehouses._group_commit import GroupSession
-from tasksql.warehouses._threaded import ThreadedWarehouse
 from tasksql.warehouses.base import BodyResult, CancelToken, Marker, Warehouse, WarehouseTransaction
 from tasksql.warehouses.sqlite import SQLiteWarehouse
 
+from . import group_commit_support
 from .conftest import MakeWarehouse
+from .group_commit_support import (
+    SLOW_INSERT,
+    group_going,
+    in_one_group,
+    marker,
+    one_worker_with_tables,
+    stats,
+    table,
+)
 from .support import SLOW, until
 
-CLOCK = FakeClock("2026-03-01T12:00:00+00:00")
-
-#: A grouped body (one INSERT) that runs until it is interrupted.
-SLOW_INSERT = {
-    "duckdb": "INSERT INTO t SELECT count(*) FROM range(1000000000000) r(i) WHERE hash(i) = 7",
-    "sqlite": "INSERT INTO t WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT sum(i) FROM r",
-}
-
-
-@pytest.fixture(params=["duckdb", "sqlite"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def marker(run_id: int) -> Marker:
-    return Marker(scope="cat1", run_id=run_id, clock=CLOCK)
-
-
-def stats(wh: Warehouse) -> tuple[int, int]:
-    """(groups committed, bodies in them) so far."""
-    assert isinstance(wh, ThreadedWarehouse)
-    return wh.grouped
-
-
-async def table(wh: Warehouse, sql: str = "SELECT x FROM t ORDER BY x") -> list[tuple[object, ...]]:
-    return (await wh.execute(sql)).rows
+#: the fixture: each test runs on DuckDB and on SQLite
+backend = group_commit_support.backend
 
 
 async def one_worker(make_warehouse: MakeWarehouse) -> Warehouse:
-    wh = await make_warehouse(max_concurrency=1)
-    await wh.execute("CREATE TABLE t (x INTEGER)")
-    await wh.execute("CREATE TABLE u (x INTEGER PRIMARY KEY)")
+    wh = await one_worker_with_tables(make_warehouse)
     # the marker table exists from the first marked body on
     await wh.run_body(["INSERT INTO t VALUES (0)"], transactional=False, marker=marker(999))
     await wh.execute("DELETE FROM t")
     return wh
-
-
-async def group_going(
-    wh: Warehouse,
-    backend: str,
-    bodies: Sequence[tuple[str, Marker, float | None]],
-    tokens: Sequence[CancelToken | None] = (),
-) -> list[asyncio.Future[BodyResult]]:
-    """Queue ``bodies`` (statement, marker, timeout; with ``tokens``, each one's cancel token)
-    behind a statement that holds the one worker, then let the worker go: it takes them all at
-    once. Their calls, in order."""
-    holder = CancelToken()
-    held = asyncio.create_task(wh.execute(SLOW[backend], token=holder))
-    assert await until(lambda: wh.running == 1)
-    given = list(tokens) or [None] * len(bodies)
-    calls: list[Awaitable[BodyResult]] = [
-        wh.run_body([sql], transactional=False, marker=m, timeout=timeout, token=token)
-        for (sql, m, timeout), token in zip(bodies, given, strict=True)
-    ]
-    runs = [asyncio.ensure_future(c) for c in calls]
-    queue = wh._groups._queue  # type: ignore[attr-defined]
-    assert await until(lambda: len(queue) == len(bodies))
-    holder.cancel("let the bodies go")
-    with pytest.raises(QueryCancelled):
-        await held
-    return runs
-
-
-async def in_one_group(
-    wh: Warehouse, backend: str, bodies: Sequence[tuple[str, Marker, float | None]]
-) -> list[BodyResult | BaseException]:
-    """As :func:`group_going`: the bodies' outcomes, in order."""
-    runs = await group_going(wh, backend, bodies)
-    return list(await asyncio.gather(*runs, return_exceptions=True))
 
 
 async def test_queued_bodies_commit_in_one_transaction_each_with_its_own_rows(

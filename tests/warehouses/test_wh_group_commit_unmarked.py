@@ -9,72 +9,26 @@ an unmarked one, and one alone runs as its statement in autocommit, not as a gro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
 
-import pytest
-
-from tasksql.errors import QueryCancelled, QueryFailed, QueryTimeout
-from tasksql.testing import FakeClock
+from tasksql.errors import QueryFailed, QueryTimeout
 from tasksql.warehouses._threaded import ThreadedWarehouse
-from tasksql.warehouses.base import BodyResult, CancelToken, Marker, Warehouse
+from tasksql.warehouses.base import BodyResult, Marker
 
+from . import group_commit_support
 from .conftest import MakeWarehouse
-from .support import SLOW, until
+from .group_commit_support import (
+    SLOW_INSERT,
+    marker,
+    stats,
+    table,
+)
+from .group_commit_support import one_worker_with_tables as one_worker
 
-CLOCK = FakeClock("2026-03-01T12:00:00+00:00")
-
-#: A grouped body (one INSERT) that runs until it is interrupted.
-SLOW_INSERT = {
-    "duckdb": "INSERT INTO t SELECT count(*) FROM range(1000000000000) r(i) WHERE hash(i) = 7",
-    "sqlite": "INSERT INTO t WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT sum(i) FROM r",
-}
-
-
-@pytest.fixture(params=["duckdb", "sqlite"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def marker(run_id: int) -> Marker:
-    return Marker(scope="cat1", run_id=run_id, clock=CLOCK)
-
-
-def stats(wh: Warehouse) -> tuple[int, int]:
-    """(groups committed, bodies in them) so far."""
-    assert isinstance(wh, ThreadedWarehouse)
-    return wh.grouped
-
-
-async def table(wh: Warehouse, sql: str = "SELECT x FROM t ORDER BY x") -> list[tuple[object, ...]]:
-    return (await wh.execute(sql)).rows
-
-
-async def one_worker(make_warehouse: MakeWarehouse) -> Warehouse:
-    wh = await make_warehouse(max_concurrency=1)
-    await wh.execute("CREATE TABLE t (x INTEGER)")
-    await wh.execute("CREATE TABLE u (x INTEGER PRIMARY KEY)")
-    return wh
-
-
-async def in_one_group(
-    wh: Warehouse, backend: str, bodies: Sequence[tuple[str, Marker | None, float | None]]
-) -> list[BodyResult | BaseException]:
-    """Queue ``bodies`` (statement, marker or None, timeout) behind a statement that holds the one
-    worker, then let the worker go: it takes them all at once. Their outcomes, in order. (Fails
-    when the bodies are not queued for group commit.)"""
-    holder = CancelToken()
-    held = asyncio.create_task(wh.execute(SLOW[backend], token=holder))
-    assert await until(lambda: wh.running == 1)
-    runs = [
-        asyncio.ensure_future(wh.run_body([sql], transactional=False, marker=m, timeout=timeout))
-        for sql, m, timeout in bodies
-    ]
-    queue = wh._groups._queue  # type: ignore[attr-defined]
-    assert await until(lambda: len(queue) == len(bodies), within=10)
-    holder.cancel("let the bodies go")
-    with pytest.raises(QueryCancelled):
-        await held
-    return list(await asyncio.gather(*runs, return_exceptions=True))
+#: the fixture: each test runs on DuckDB and on SQLite
+backend = group_commit_support.backend
+#: the bodies must be queued for group commit within 10 s
+in_one_group = functools.partial(group_commit_support.in_one_group, within=10)
 
 
 async def test_queued_unmarked_bodies_commit_together_with_their_own_rows(
