@@ -188,17 +188,20 @@ async def test_revoking_execute_task_stops_later_runs(server: Server) -> None:
     first = (await wait_for(skipped, "a run skipped for the revoked privilege"))[0]
     assert first[1] == "PRIVILEGE_REVOKED"
     assert "myrole lacks EXECUTE TASK" in first[2]
-    # nothing succeeds after the first skipped run
-    await wait_for(lambda: _more_than(server, first[3]), "a second skipped run")
-    later = [r for r in await _runs(server, "ticks") if r[3] > first[3] and r[0] != "SCHEDULED"]
-    assert later and all(r[0] == "SKIPPED" for r in later)
+    # nothing succeeds after the first skipped run (a later run is read once none of them is
+    # EXECUTING: a run is EXECUTING before its privilege check, which then records it SKIPPED)
+    later = await wait_for(lambda: _settled_after(server, first[3]), "a second skipped run")
+    assert all(r[0] == "SKIPPED" for r in later), later
     # resuming is refused while the owner lacks EXECUTE TASK
     status, body = await sql(server, alice, "ALTER TASK ticks SUSPEND; ALTER TASK ticks RESUME")
     assert status == 403 and "EXECUTE TASK" in body["error"]["message"]
 
 
-async def _more_than(server: Server, run_id: int) -> bool:
-    return any(r[3] > run_id and r[0] != "SCHEDULED" for r in await _runs(server, "ticks"))
+async def _settled_after(server: Server, run_id: int) -> list[tuple[Any, ...]] | None:
+    """The runs of ``ticks`` after ``run_id`` that have started, once there are some and none of
+    them is still EXECUTING; else None."""
+    later = [r for r in await _runs(server, "ticks") if r[3] > run_id and r[0] != "SCHEDULED"]
+    return later if later and all(r[0] != "EXECUTING" for r in later) else None
 
 
 async def test_dropping_the_owner_role_repossesses_and_suspends_its_tasks(server: Server) -> None:
